@@ -1,0 +1,239 @@
+"""How much ΔH totals depend on the sequences with the largest linear contributions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from reportgen.analysis.contributions import EtaContributions
+from reportgen.analysis.crossrun import Spread, eta_grid, num, same_eta, spread
+from reportgen.models import FloatArray, IntArray
+
+TAIL_QUANTILES = (1.0, 0.999, 0.99, 0.95, 0.9)
+
+Mode = Literal["truncated", "clipped"]
+MODES: tuple[Mode, ...] = ("truncated", "clipped")
+
+
+@dataclass(frozen=True)
+class TailRow:
+    """Totals after treating the sequences beyond one quantile of |linear|.
+
+    ``kept`` counts sequences with |linear| ≤ ``threshold`` (the q-quantile of |linear|): the
+    ones kept by truncation, or left unchanged by clipping. ``linquad_threshold`` is the
+    q-quantile of |lin+quad| used to clip lin+quad (``None`` for truncation).
+    """
+
+    quantile: float
+    kept: int
+    threshold: float | None
+    true_total: float | None
+    linear_total: float | None
+    linquad_total: float | None
+    linquad_threshold: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return _ratio(self.linear_total, self.true_total)
+
+    @property
+    def linquad_ratio(self) -> float | None:
+        return _ratio(self.linquad_total, self.true_total)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quantile": self.quantile,
+            "kept": self.kept,
+            "threshold": self.threshold,
+            "true_total": self.true_total,
+            "linear_total": self.linear_total,
+            "linquad_total": self.linquad_total,
+            "linquad_threshold": self.linquad_threshold,
+            "ratio": self.ratio,
+            "linquad_ratio": self.linquad_ratio,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TailRow:
+        return cls(
+            quantile=float(data["quantile"]),
+            kept=int(data["kept"]),
+            threshold=num(data.get("threshold")),
+            true_total=num(data.get("true_total")),
+            linear_total=num(data.get("linear_total")),
+            linquad_total=num(data.get("linquad_total")),
+            linquad_threshold=num(data.get("linquad_threshold")),
+        )
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    if top is None or not bottom:
+        return None
+    return num(top / bottom)
+
+
+@dataclass(frozen=True)
+class TailSensitivity:
+    """Truncated and clipped totals at one η, one row per quantile; ``reason`` when impossible.
+
+    Truncation drops the sequences with |linear| above the threshold from all three totals.
+    Clipping winsorises the approximations only: linear to ±(q-quantile of |linear|), lin+quad
+    to ±(q-quantile of |lin+quad|), while the true total stays as measured. The guide's
+    true_contrib carries each sequence's T_i/T·H_base share, so its values live on a scale of
+    their own; clipping them at the linear threshold would report the clipping, not the tails.
+    """
+
+    eta: float
+    n: int
+    truncated: tuple[TailRow, ...]
+    clipped: tuple[TailRow, ...]
+    reason: str | None = None
+
+    def rows(self, mode: Mode) -> tuple[TailRow, ...]:
+        return self.truncated if mode == "truncated" else self.clipped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "eta": self.eta,
+            "n": self.n,
+            "truncated": [r.to_json() for r in self.truncated],
+            "clipped": [r.to_json() for r in self.clipped],
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TailSensitivity:
+        """Rebuild from ``to_json`` (cached run summaries feed the group pages)."""
+        return cls(
+            eta=float(data["eta"]),
+            n=int(data["n"]),
+            truncated=tuple(TailRow.from_json(r) for r in data.get("truncated") or ()),
+            clipped=tuple(TailRow.from_json(r) for r in data.get("clipped") or ()),
+            reason=data.get("reason"),
+        )
+
+
+def tail_sensitivity(
+    contrib: EtaContributions, quantiles: Sequence[float] = TAIL_QUANTILES
+) -> TailSensitivity:
+    """Totals when the largest |linear| contributions are truncated or clipped, per quantile."""
+    if contrib.linear is None:
+        n = int(contrib.true_contrib.shape[0])
+        return TailSensitivity(contrib.eta, n, (), (), reason="no linear contributions")
+    # sequences with a non-finite linear or true value cannot be ranked or summed
+    finite = np.isfinite(contrib.linear) & np.isfinite(contrib.true_contrib)
+    linear, true = contrib.linear[finite], contrib.true_contrib[finite]
+    linquad = contrib.linquad[finite] if contrib.linquad is not None else None
+    if linear.size == 0:
+        return TailSensitivity(contrib.eta, 0, (), (), reason="no finite contributions")
+    qs = np.asarray(quantiles, dtype=np.float64)
+    thresholds = np.quantile(np.abs(linear), qs)
+    keep = (np.abs(linear)[None, :] <= thresholds[:, None]).astype(np.float64)
+    kept = keep.sum(axis=1).astype(np.int64)
+    lq_totals = keep @ linquad if linquad is not None else None
+    truncated = _rows(qs, kept, thresholds, keep @ true, keep @ linear, lq_totals, None)
+    true_totals = np.full(qs.shape, true.sum())
+    clipped_linear = _clipped_totals(linear, thresholds)
+    lq_thresholds = lq_clipped = None
+    if linquad is not None:
+        lq_thresholds = np.quantile(np.abs(linquad), qs)
+        lq_clipped = _clipped_totals(linquad, lq_thresholds)
+    clipped = _rows(qs, kept, thresholds, true_totals, clipped_linear, lq_clipped, lq_thresholds)
+    return TailSensitivity(contrib.eta, int(linear.size), truncated, clipped)
+
+
+def _clipped_totals(values: FloatArray, thresholds: FloatArray) -> FloatArray:
+    limits = thresholds[:, None]
+    clipped: FloatArray = np.clip(values[None, :], -limits, limits).sum(axis=1)
+    return clipped
+
+
+def _rows(
+    qs: FloatArray,
+    kept: IntArray,
+    thresholds: FloatArray,
+    true: FloatArray,
+    linear: FloatArray,
+    linquad: FloatArray | None,
+    linquad_thresholds: FloatArray | None,
+) -> tuple[TailRow, ...]:
+    return tuple(
+        TailRow(
+            quantile=float(qs[i]),
+            kept=int(kept[i]),
+            threshold=num(thresholds[i]),
+            true_total=num(true[i]),
+            linear_total=num(linear[i]),
+            linquad_total=num(linquad[i]) if linquad is not None else None,
+            linquad_threshold=num(linquad_thresholds[i])
+            if linquad_thresholds is not None
+            else None,
+        )
+        for i in range(qs.shape[0])
+    )
+
+
+def run_tail_sensitivities(
+    contributions: Sequence[EtaContributions], quantiles: Sequence[float] = TAIL_QUANTILES
+) -> tuple[TailSensitivity, ...]:
+    return tuple(tail_sensitivity(c, quantiles) for c in contributions)
+
+
+@dataclass(frozen=True)
+class TailGroupRow:
+    """The ratio linear/true (and lin+quad/true) at one mode, η and quantile, across runs."""
+
+    mode: Mode
+    eta: float
+    quantile: float
+    ratio: Spread
+    linquad_ratio: Spread
+    run_ids: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "eta": self.eta,
+            "quantile": self.quantile,
+            "ratio_mean": self.ratio.mean,
+            "ratio_min": self.ratio.min,
+            "ratio_max": self.ratio.max,
+            "ratio_std": self.ratio.std,
+            "ratio_median": self.ratio.median,
+            "linquad_ratio_mean": self.linquad_ratio.mean,
+            "linquad_ratio_min": self.linquad_ratio.min,
+            "linquad_ratio_max": self.linquad_ratio.max,
+            "n_runs": self.ratio.n,
+            "run_ids": list(self.run_ids),
+        }
+
+
+def group_tail_summary(runs: Sequence[tuple[str, TailSensitivity]]) -> tuple[TailGroupRow, ...]:
+    """Per mode, η and quantile: mean/min/max of the ratio over the runs (one entry per run·η)."""
+    result = []
+    quantiles = sorted({r.quantile for _, t in runs for r in t.truncated}, reverse=True)
+    for mode in MODES:
+        for eta in eta_grid(t.eta for _, t in runs):
+            at_eta = [(run_id, t) for run_id, t in runs if same_eta(t.eta, eta)]
+            for q in quantiles:
+                found = [
+                    (run_id, row)
+                    for run_id, t in at_eta
+                    for row in t.rows(mode)
+                    if row.quantile == q
+                ]
+                if found:
+                    result.append(
+                        TailGroupRow(
+                            mode=mode,
+                            eta=eta,
+                            quantile=q,
+                            ratio=spread(row.ratio for _, row in found),
+                            linquad_ratio=spread(row.linquad_ratio for _, row in found),
+                            run_ids=tuple(sorted(run_id for run_id, _ in found)),
+                        )
+                    )
+    return tuple(result)

@@ -1,0 +1,328 @@
+"""The Chart record, columnar datasets and the spec plumbing every chart kind shares."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+import orjson
+
+Spec = dict[str, Any]
+Columns = list[dict[str, Any]]
+Datasets = dict[str, Columns]
+Norm = Literal["per token", "per sequence"]
+ColumnValues = np.ndarray | Sequence[Any]
+
+ETA_PARAM = "eta"
+ETA_ELEMENT = "#eta-select"
+
+# Series order and colours are fixed on every chart; each colour has ≥ 3:1 contrast (WCAG 1.4.11
+# for graphics) against both the light (#ffffff) and dark (#121212) page background.
+SERIES = ("true", "linear", "lin+quad")
+SERIES_COLORS = ("#767676", "#2f7ed8", "#d55e00")
+RUN_COLORS = (
+    "#4e79a7",
+    "#d55e00",
+    "#59a14f",
+    "#b07aa1",
+    "#e15759",
+    "#9c755f",
+    "#0e9aa7",
+    "#cc79a7",
+    "#b8860b",
+    "#8e7cc3",
+)
+NEUTRAL = SERIES_COLORS[0]
+
+VALUE_FORMAT = ".4~g"
+ETA_FORMAT = ".3~e"
+HEIGHT = 280
+
+_CACHED_BUILDERS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a page: a data-free Vega-Lite spec plus the datasets it reads."""
+
+    id: str
+    title: str
+    description: str
+    spec: dict[str, Any]
+    datasets: tuple[str, ...]
+    note: str | None = None
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+def columnar(**columns: ColumnValues) -> Columns:
+    """A dataset as ``[{column: values}]``; specs turn it back into rows with ``flatten``."""
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"columns must have equal lengths, got {lengths}")
+    return [{name: _column(values) for name, values in columns.items()}]
+
+
+def _column(values: ColumnValues) -> Any:
+    """Keep numeric arrays as numpy (orjson writes them natively, NaN → null); else a list."""
+    if not isinstance(values, np.ndarray):
+        return list(values)
+    if values.ndim != 1:
+        raise ValueError(f"columns must be one-dimensional, got shape {values.shape}")
+    kind, size = values.dtype.kind, values.dtype.itemsize
+    if kind in "iub" or (kind == "f" and size in (4, 8)):
+        # orjson refuses strided arrays, and float16/longdouble are not supported.
+        return np.ascontiguousarray(values)
+    if kind == "f":
+        return np.ascontiguousarray(values, dtype=np.float64)
+    return values.tolist()
+
+
+def page_data_json(datasets: Datasets) -> bytes:
+    """The page's ``{"datasets": …}`` block as deterministic JSON bytes."""
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS
+    return orjson.dumps({"datasets": datasets}, option=options)
+
+
+def merge_datasets(*parts: Datasets) -> Datasets:
+    """Union of the datasets of several charts; a name may repeat only for shared data."""
+    merged: Datasets = {}
+    for part in parts:
+        for name, data in part.items():
+            if name in merged and merged[name] is not data and not _same(merged[name], data):
+                raise ValueError(f"dataset {name!r} is defined twice with different data")
+            merged[name] = data
+    return merged
+
+
+def _same(a: Columns, b: Columns) -> bool:
+    return page_data_json({"x": a}) == page_data_json({"x": b})
+
+
+# --- spec plumbing ---------------------------------------------------------------------------
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def dataset_names(spec: Spec) -> list[str]:
+    """Names of the named datasets a spec reads, in order of first use."""
+    names: list[str] = []
+    for node in _walk(spec):
+        data = node.get("data")
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return names
+
+
+def with_initial_eta(spec: Spec, eta: float) -> Spec:
+    """A copy of ``spec`` whose ``eta`` parameter starts at ``eta``.
+
+    In the browser the bound ``<select>`` wins (Vega reads its value on embed); the initial value
+    matters for offline rendering and for pages without the select.
+    """
+    result = copy.deepcopy(spec)
+    found = False
+    for node in _walk(result):
+        for param in node.get("params", []) if isinstance(node.get("params"), list) else []:
+            if isinstance(param, dict) and param.get("name") == ETA_PARAM:
+                param["value"] = float(eta)
+                found = True
+    if not found:
+        raise ValueError("spec has no 'eta' parameter")
+    return result
+
+
+def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Datasets]:
+    """Namespace a chart and its datasets with ``key`` so a kind can repeat on one page."""
+    renames = {name: f"{name}-{key}" for name in chart.datasets}
+    spec = copy.deepcopy(chart.spec)
+    for node in _walk(spec):
+        data = node.get("data")
+        if isinstance(data, dict) and data.get("name") in renames:
+            data["name"] = renames[data["name"]]
+    renamed = replace(
+        chart,
+        id=f"{chart.id}-{key}",
+        spec=spec,
+        datasets=tuple(renames[name] for name in chart.datasets),
+    )
+    return renamed, {renames.get(name, name): data for name, data in datasets.items()}
+
+
+def cached_spec(build: Callable[..., Spec]) -> Callable[..., Spec]:
+    """Build a spec once per argument tuple; every call gets its own deep copy."""
+    cached = functools.cache(build)
+    _CACHED_BUILDERS[build.__name__] = cached
+
+    @functools.wraps(build)
+    def fresh(*args: Any) -> Spec:
+        return copy.deepcopy(cached(*args))
+
+    return fresh
+
+
+def spec_cache_info() -> dict[str, Any]:
+    """``functools`` cache statistics per spec builder (for tests and build logs)."""
+    return {name: builder.cache_info() for name, builder in _CACHED_BUILDERS.items()}
+
+
+def make_chart(
+    chart_id: str, spec: Spec, note: str | None = None, title: str | None = None
+) -> Chart:
+    """Wrap a (fresh) spec; ``title`` overrides the cached title for per-instance charts."""
+    if title is not None:
+        spec["title"] = title
+    return Chart(
+        id=chart_id,
+        title=str(spec["title"]),
+        description=str(spec["description"]),
+        spec=spec,
+        datasets=tuple(dataset_names(spec)),
+        note=note,
+    )
+
+
+def finish(chart: Any, title: str, description: str, height: int | alt.Step = HEIGHT) -> Spec:
+    """Common top-level properties, serialised without validation (the tests validate)."""
+    chart = chart.properties(
+        title=title,
+        description=description,
+        width="container",
+        height=height,
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+    ).configure(background="transparent", legend=alt.LegendConfig(symbolOpacity=1))
+    spec: Spec = chart.to_dict(validate=False)
+    return spec
+
+
+def downsample_note(shown: int, total: int, suffix: str = "") -> str | None:
+    return None if shown >= total else f"showing {shown:,} of {total:,} points{suffix}"
+
+
+# --- encodings shared across kinds -----------------------------------------------------------
+
+
+def named(name: str, *columns: str) -> tuple[alt.NamedData, list[alt.FlattenTransform]]:
+    """A named-data reference and the ``flatten`` that turns its columns into rows."""
+    return alt.NamedData(name=name), [alt.FlattenTransform(flatten=list(columns))]
+
+
+def layered(data: alt.NamedData, flatten: list[Any], *layers: Any) -> Any:
+    """Layers over one named dataset, flattened once at the layer level."""
+    return alt.LayerChart(data=data, transform=flatten, layer=list(layers))
+
+
+def eta_param() -> Any:
+    """The ``eta`` variable bound to the page's one ``<select id="eta-select">``."""
+    return alt.param(name=ETA_PARAM, value=None, bind=alt.BindDirect(element=ETA_ELEMENT))
+
+
+# The select's values are strings, so compare numerically, with a relative tolerance in case the
+# template prints η with fewer digits than the JSON data carries.
+ETA_FILTER = "abs(datum.eta - toNumber(eta)) <= 1e-9 * abs(datum.eta)"
+
+
+def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
+    title = "η (learning rate, log scale)" if scale == "log" else "η (learning rate)"
+    return alt.X(
+        f"{field}:Q",
+        title=title,
+        scale=alt.Scale(type=scale, nice=False),
+        axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True),
+    )
+
+
+def eta_tooltip() -> alt.Tooltip:
+    return alt.Tooltip("eta:Q", title="η", format=ETA_FORMAT)
+
+
+def value_tooltip(field: str, title: str) -> alt.Tooltip:
+    return alt.Tooltip(f"{field}:Q", title=title, format=VALUE_FORMAT)
+
+
+def series_color(series: Sequence[str] = SERIES, title: str | None = None) -> alt.Color:
+    """Colour by ``series`` with the fixed true / linear / lin+quad colours."""
+    colors = [SERIES_COLORS[SERIES.index(s)] for s in series]
+    return alt.Color(
+        "series:N",
+        title=title,
+        scale=alt.Scale(domain=list(series), range=colors),
+        legend=alt.Legend(orient="top"),
+    )
+
+
+# Dashes and shapes repeat the colour coding so series stay apart in greyscale and for readers
+# who cannot tell the colours apart.
+SERIES_DASHES = ([1, 0], [6, 3], [2, 2])
+SERIES_SHAPES = ("circle", "square", "triangle-up")
+
+
+def series_encodings(series: Sequence[str] = SERIES) -> dict[str, Any]:
+    """Colour, dash and shape channels for the series present (legends merge into one)."""
+    positions = [SERIES.index(s) for s in series]
+    return {
+        "color": series_color(series),
+        "strokeDash": alt.StrokeDash(
+            "series:N",
+            scale=alt.Scale(domain=list(series), range=[SERIES_DASHES[i] for i in positions]),
+            legend=alt.Legend(orient="top", title=None),
+        ),
+        "shape": alt.Shape(
+            "series:N",
+            scale=alt.Scale(domain=list(series), range=[SERIES_SHAPES[i] for i in positions]),
+            legend=alt.Legend(orient="top", title=None),
+        ),
+    }
+
+
+def run_color() -> alt.Color:
+    return alt.Color("run:N", title="run", scale=alt.Scale(range=list(RUN_COLORS)))
+
+
+def delta_h_title(norm: Norm, what: str = "ΔH") -> str:
+    return f"{what} ({norm})"
+
+
+def reference_rule(value: float, channel: Literal["x", "y"], title: str) -> alt.Chart:
+    """A single dashed rule at a constant, from the inherited data aggregated to one row.
+
+    Aggregating (instead of inline values) keeps the spec free of data and draws one rule, not
+    one per row. ``title`` must equal the axis title of the other layers: Vega-Lite merges the
+    titles of a shared axis, and ``axis=None`` on one layer would hide the axis of all.
+    """
+    encoding = (
+        {"x": alt.X("ref:Q", title=title)} if channel == "x" else {"y": alt.Y("ref:Q", title=title)}
+    )
+    rule: alt.Chart = (
+        alt.Chart()
+        .transform_aggregate(n="count()")
+        .transform_calculate(ref=repr(float(value)))
+        .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
+        .encode(tooltip=alt.value(None), **encoding)
+    )
+    return rule
+
+
+def as_float(values: ColumnValues | None, n: int) -> np.ndarray:
+    """A float64 column, or NaN (→ null) when the series is missing."""
+    if values is None:
+        return np.full(n, np.nan)
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (n,):
+        raise ValueError(f"expected {n} values, got shape {array.shape}")
+    return array

@@ -1,0 +1,73 @@
+"""``reportgen check``: the diagnostics of every run, without building a site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from reportgen.analysis import analyze_run
+from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
+from reportgen.discover import discover
+from reportgen.load import load_run
+from reportgen.models import SEVERITIES, Finding, LoadFailure, Severity
+from reportgen.pages.twins import finding_row
+from reportgen.render import format_eta
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    source: str
+    status: str
+    findings: tuple[Finding, ...]
+
+
+def check_tree(root: Path, follow_symlinks: bool = False, max_bytes: int = 256 * 1024 * 1024) -> Iterator[CheckedRun]:
+    """Every run's findings, streamed; incomplete runs as ``incomplete`` entries."""
+    tree, _ = discover(root, follow_symlinks)
+    for ref in tree.runs:
+        try:
+            loaded = load_run(ref, root, max_bytes)
+            if isinstance(loaded, LoadFailure):
+                yield CheckedRun(ref.source, "error", failure_findings(loaded))
+            else:
+                yield CheckedRun(ref.source, "ok", analyze_run(loaded).findings)
+        except Exception as exc:  # one bad run never stops the check
+            failure = LoadFailure(ref, f"internal error: {type(exc).__name__}: {exc}", ref.source)
+            yield CheckedRun(ref.source, "error", failure_findings(failure))
+    for incomplete in tree.incomplete:
+        yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+
+
+def _fails(findings: tuple[Finding, ...], fail_on: Severity) -> bool:
+    threshold = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(f.severity) <= threshold for f in findings)
+
+
+def run_check(root: Path, *, output_format: str, fail_on: Severity, follow_symlinks: bool,
+              max_bytes: int, stream: TextIO) -> int:
+    runs = list(check_tree(root, follow_symlinks, max_bytes))
+    if output_format == "json":
+        data = {"runs": [
+            {"source": r.source, "status": r.status, "findings": [finding_row(f) for f in r.findings]}
+            for r in runs
+        ]}
+        stream.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for line in text_report(runs):
+            stream.write(line + "\n")
+    return 1 if any(_fails(r.findings, fail_on) for r in runs) else 0
+
+
+def text_report(runs: list[CheckedRun]) -> Iterator[str]:
+    totals = dict.fromkeys(SEVERITIES, 0)
+    for run in runs:
+        yield f"{run.source} [{run.status}]" + ("" if run.findings else ": no findings")
+        for f in run.findings:
+            totals[f.severity] += 1
+            where = f" (η = {format_eta(f.eta)})" if f.eta is not None else ""
+            yield f"  {f.severity.upper():<7} {f.id}{where}: {f.message}"
+    yield f"{len(runs)} runs: " + ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items())

@@ -1,0 +1,243 @@
+"""Command line: ``reportgen build | check | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from reportgen import __version__
+
+EXIT_OK = 0
+EXIT_RUNS_FAILED = 1
+EXIT_USAGE = 2
+
+EXIT_CODES = """\
+exit codes:
+  0  every run rendered
+  1  the site was written, but some runs could not be read (each has a page saying why)
+  2  usage error, or nothing could be written"""
+
+log = logging.getLogger("reportgen")
+
+
+class Progress:
+    """A one-line progress bar on a TTY; silent otherwise (CI logs stay clean)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if not self.enabled or total == 0:
+            return
+        width = 30
+        filled = width * done // total
+        percent = 100 * done // total
+        if percent == self.last and done != total:
+            return
+        self.last = percent
+        bar = "█" * filled + "·" * (width - filled)
+        sys.stderr.write(f"\r{label:<10} {bar} {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _figure_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(sorted({f.strip().lower() for f in text.split(",") if f.strip()}))
+    unknown = set(formats) - {"svg", "png"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown figure format(s): {', '.join(sorted(unknown))}")
+    return formats
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail; tracebacks for failed runs"
+    )
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=Path("site"), metavar="OUT",
+                        help="output directory (default: site/)")
+    parser.add_argument("-j", "--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                        metavar="N", help="worker processes (default: all cores)")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild everything, and replace a non-empty OUT that is not a site")
+    parser.add_argument("--title", default="Entropy experiments", help="site title")
+    parser.add_argument("--figures", type=_figure_formats, default=(), metavar="svg,png",
+                        help="also write static figure files for every chart (slow; off by default)")
+    parser.add_argument("--single-file", metavar="RUN_ID",
+                        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)")
+    parser.add_argument("--max-file-size", type=_positive_int, default=256, metavar="MB",
+                        help="refuse results files larger than this (default: 256 MB)")
+    parser.add_argument("--follow-symlinks", action="store_true",
+                        help="follow symbolic links that stay inside RESULTS_DIR (never outside)")
+    parser.add_argument("--draws", type=_positive_int, default=1000,
+                        help="random subsets per η in the batch-size comparison (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the batch-size subsampling")
+    parser.add_argument("--max-points", type=_positive_int, default=5000,
+                        help="downsample charts with more points than this (default: 5000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reportgen",
+        description=textwrap.dedent("""\
+            Turn a tree of entropy-experiment results into an offline static HTML site.
+
+            reportgen reads every results.json (and *results*.json) below a directory, with the
+            plan.json, config.yaml, *.md notes and images beside it; computes per-sequence
+            contributions and pitfall diagnostics exactly as the results guide defines them;
+            and writes per-run, per-group and site-wide pages that open straight from disk."""),
+        epilog=EXIT_CODES + "\n\nexample:\n  reportgen build results/ -o site/ && open site/index.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    build = commands.add_parser(
+        "build", help="build the site",
+        description=textwrap.dedent("""\
+            Build the site for RESULTS_DIR into OUT. Nothing in RESULTS_DIR is ever modified.
+            Writes OUT/index.html, a page, summary.json and contributions.csv per run, a page and
+            summary.json per group, manifest.json, diagnostics, guide and changes pages.
+            Rebuilds are incremental: unchanged runs are not re-read. The new site is staged
+            beside OUT and swapped in at the end, so a killed build leaves the old site intact."""),
+        epilog=EXIT_CODES + "\n\nexamples:\n  reportgen build results/\n"
+        "  reportgen build results/ -o /var/www/entropy -j 4 -q\n"
+        "  reportgen build results/ --single-file diagnostics_run/full_data/E_256/run_01 -o run01.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("results", nargs="?", type=Path, default=Path("results"), metavar="RESULTS_DIR",
+                       help="the results tree (default: ./results)")
+    _add_build_options(build)
+    _add_common(build)
+
+    check = commands.add_parser(
+        "check", help="run the diagnostics without building a site (for nightly gating)",
+        description="Analyse every run in RESULTS_DIR and print its findings; writes nothing.",
+        epilog="exit codes:\n  0  nothing at or above --fail-on fired\n  1  something did\n"
+        "  2  usage error\n\nexample:\n  reportgen check results/ --format json --fail-on warning",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
+                       help="lowest severity that makes the exit code 1 (default: error)")
+    check.add_argument("--follow-symlinks", action="store_true")
+    check.add_argument("--max-file-size", type=_positive_int, default=256, metavar="MB")
+    _add_common(check)
+
+    demo = commands.add_parser(
+        "demo", help="generate the embedded sample tree and build it",
+        description="Generate a small sample results tree (all three schema generations) in a "
+        "temporary directory and build its site into OUT.",
+        epilog=EXIT_CODES + "\n\nexample:\n  reportgen demo -o demo-site",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--sample-seed", type=int, default=0, help="seed of the generated sample tree")
+    _add_build_options(demo)
+    _add_common(demo)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose > 1 else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+
+
+def _build_options(args: argparse.Namespace, results: Path) -> object:
+    from reportgen.build import BuildOptions
+
+    return BuildOptions(
+        results=results,
+        out=args.output,
+        jobs=args.jobs,
+        force=args.force,
+        title=args.title,
+        figures=args.figures,
+        single_file=args.single_file,
+        max_bytes=args.max_file_size * 1024 * 1024,
+        follow_symlinks=args.follow_symlinks,
+        draws=args.draws,
+        seed=args.seed,
+        max_points=args.max_points,
+        verbose=args.verbose > 0,
+    )
+
+
+def _run_build(args: argparse.Namespace, results: Path) -> int:
+    from reportgen.build import BuildOptions, build
+    from reportgen.write import WriteError
+
+    if not results.is_dir():
+        log.error("reportgen: results directory not found: %s", results)
+        return EXIT_USAGE
+    options = _build_options(args, results)
+    assert isinstance(options, BuildOptions)
+    try:
+        result = build(options, progress=Progress(not args.quiet))
+    except WriteError as exc:
+        log.error("reportgen: %s", exc)
+        return EXIT_USAGE
+    except OSError as exc:
+        log.error("reportgen: could not write the site: %s", exc)
+        return EXIT_USAGE
+    if not args.quiet:
+        for line in result.report_lines():
+            print(line)
+    return EXIT_RUNS_FAILED if result.failed_runs else EXIT_OK
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from reportgen.check import run_check
+
+    if not args.results.is_dir():
+        log.error("reportgen: results directory not found: %s", args.results)
+        return EXIT_USAGE
+    return run_check(
+        args.results,
+        output_format=args.format,
+        fail_on=args.fail_on,
+        follow_symlinks=args.follow_symlinks,
+        max_bytes=args.max_file_size * 1024 * 1024,
+        stream=sys.stdout,
+    )
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from reportgen.sample import generate_sample_tree
+
+    with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
+        results = generate_sample_tree(Path(tmp) / "results", seed=args.sample_seed)
+        return _run_build(args, results)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    if args.command == "build":
+        return _run_build(args, args.results)
+    if args.command == "check":
+        return _run_check(args)
+    return _run_demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

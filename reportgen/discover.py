@@ -1,0 +1,199 @@
+"""Find runs, their files and the groups above them in a results tree."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+
+from reportgen.models import GroupRef, IncompleteRun, RunRef, Tree
+
+RESULTS_PATTERN = "*results*.json"
+CONFIG_NAMES = ("config.yaml", "config.yml")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"})
+ARTIFACT_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json"}
+ARTIFACT_DIR_PATTERN = "cv_*"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path discovery did not follow, with the reason."""
+
+    path: str
+    reason: str
+
+
+def is_results_name(name: str) -> bool:
+    return fnmatch.fnmatchcase(name.lower(), RESULTS_PATTERN)
+
+
+def run_id(source: str) -> str:
+    """``a/run_01/results.json`` → ``a/run_01``; other results files keep their stem."""
+    path = PurePosixPath(source)
+    stem = path.parent / path.stem
+    if path.name == "results.json" and str(path.parent) != ".":
+        return str(path.parent)
+    return str(stem)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+class _Walker:
+    def __init__(self, root: Path, follow_symlinks: bool) -> None:
+        self.root = root
+        self.real_root = root.resolve()
+        self.follow_symlinks = follow_symlinks
+        self.visited: set[str] = set()
+        self.skipped: list[Skipped] = []
+
+    def _inside_root(self, path: Path) -> bool:
+        try:
+            path.resolve().relative_to(self.real_root)
+        except (ValueError, OSError, RuntimeError):
+            return False
+        return True
+
+    def _allowed_link(self, path: Path) -> bool:
+        if not self.follow_symlinks:
+            self.skipped.append(Skipped(_rel(path, self.root), "symbolic link (not followed)"))
+            return False
+        if not self._inside_root(path):
+            self.skipped.append(Skipped(_rel(path, self.root), "symbolic link leaving the results tree"))
+            return False
+        return True
+
+    def walk(self, directory: Path) -> list[tuple[Path, list[os.DirEntry[str]]]]:
+        """Depth-first listing of (directory, file entries), sorted; links and loops guarded."""
+        try:
+            real = str(directory.resolve())
+        except (OSError, RuntimeError):
+            self.skipped.append(Skipped(_rel(directory, self.root), "cannot resolve path"))
+            return []
+        if real in self.visited:
+            return []
+        self.visited.add(real)
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            self.skipped.append(Skipped(_rel(directory, self.root) or ".", f"unreadable directory ({exc.strerror})"))
+            return []
+        files: list[os.DirEntry[str]] = []
+        below: list[tuple[Path, list[os.DirEntry[str]]]] = []
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and not self._allowed_link(path):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if is_results_name(entry.name):
+                    files.append(entry)  # becomes a run whose load fails: "not a regular file"
+                below.extend(self.walk(path))
+            else:
+                files.append(entry)
+        return [(directory, files), *below]
+
+
+def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> dict[str, object]:
+    names = {f.name: f for f in files}
+    config = next((name for name in CONFIG_NAMES if name in names), None)
+    rel_dir = _rel(directory, root)
+
+    def rel(name: str) -> str:
+        return f"{rel_dir}/{name}" if rel_dir != "." and rel_dir else name
+
+    artifacts: list[str] = []
+    try:
+        subdirs = sorted(
+            p for p in directory.iterdir() if p.is_dir() and not p.is_symlink()
+            and fnmatch.fnmatchcase(p.name, ARTIFACT_DIR_PATTERN)
+        )
+        for subdir in subdirs:
+            artifacts += sorted(
+                _rel(p, root) for p in subdir.iterdir()
+                if p.is_file() and not p.is_symlink() and p.suffix.lower() in ARTIFACT_SUFFIXES
+            )
+    except OSError:
+        pass
+    return {
+        "plan": rel("plan.json") if "plan.json" in names else None,
+        "config": rel(config) if config else None,
+        "notes": tuple(rel(n) for n in sorted(names) if n.lower().endswith(".md") and names[n].is_file()),
+        "images": tuple(
+            rel(n) for n in sorted(names)
+            if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES and names[n].is_file()
+        ),
+        "artifacts": tuple(artifacts),
+    }
+
+
+def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Skipped, ...]]:
+    """Walk ``root`` once and return every run, group and incomplete run, sorted."""
+    walker = _Walker(root, follow_symlinks)
+    runs: list[RunRef] = []
+    incomplete: list[IncompleteRun] = []
+    for directory, files in walker.walk(root):
+        results = [f for f in files if is_results_name(f.name)]
+        rel_dir = _rel(directory, root) if directory != root else ""
+        if not results:
+            if any(f.name == "plan.json" for f in files):
+                plan = f"{rel_dir}/plan.json" if rel_dir else "plan.json"
+                incomplete.append(IncompleteRun(rel_dir or ".", plan))
+            continue
+        belongings = _belongings(directory, root, files)
+        for entry in results:
+            source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            runs.append(RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings))  # type: ignore[arg-type]
+    runs = _with_sibling_configs(sorted(runs, key=lambda r: r.id))
+    tree = Tree(str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory)))
+    return tree, tuple(walker.skipped)
+
+
+def _parent(directory: str) -> str:
+    parent = str(PurePosixPath(directory).parent)
+    return "" if parent == "." else parent
+
+
+def _with_sibling_configs(runs: list[RunRef]) -> list[RunRef]:
+    """Runs without config.yaml borrow the first sibling's (only run_01 of a batch keeps one)."""
+    first_config: dict[str, str] = {}
+    for ref in runs:
+        if ref.config is not None:
+            first_config.setdefault(_parent(ref.directory), ref.config)
+    return [
+        ref if ref.config is not None else _replace_sibling(ref, first_config.get(_parent(ref.directory)))
+        for ref in runs
+    ]
+
+
+def _replace_sibling(ref: RunRef, config: str | None) -> RunRef:
+    return replace(ref, sibling_config=config)
+
+
+def _ancestors(directory: str) -> list[str]:
+    parts = PurePosixPath(directory).parts if directory not in ("", ".") else ()
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _groups(runs: list[RunRef]) -> tuple[GroupRef, ...]:
+    members: dict[str, list[str]] = defaultdict(list)
+    for ref in runs:
+        for group in _ancestors(ref.directory):
+            members[group].append(ref.id)
+    children: dict[str, list[str]] = defaultdict(list)
+    for group in members:
+        parent = _parent(group)
+        if parent in members:
+            children[parent].append(group)
+    return tuple(
+        GroupRef(g, tuple(sorted(members[g])), tuple(sorted(children[g]))) for g in sorted(members)
+    )

@@ -1,0 +1,610 @@
+"""Tolerant parsing of a run's files into frozen dataclasses, one loader per schema generation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import yaml
+
+from reportgen.models import (
+    Approx,
+    Curvature,
+    CvData,
+    CvFeature,
+    Fact,
+    FloatArray,
+    GenericField,
+    LoadFailure,
+    Normalization,
+    PerSequence,
+    Run,
+    RunRef,
+    Schema,
+    SequenceMeta,
+    SnisData,
+    SweepData,
+    TrueEntry,
+)
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+GENERIC_MAX_DEPTH = 12
+GENERIC_MAX_FIELDS = 400
+PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_logp")
+
+
+class LoadError(Exception):
+    """A run's file could not be turned into a :class:`Run`."""
+
+    def __init__(
+        self, reason: str, *, line: int | None = None, column: int | None = None, hint: str = ""
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.hint = hint
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a regular file, refusing anything larger than ``max_bytes``."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise LoadError("not a regular file", hint="A results file must be a file.")
+        if size > max_bytes:
+            raise LoadError(
+                f"file is {size:,} bytes, above the limit of {max_bytes:,} bytes",
+                hint="Raise --max-file-size if this run really is that large.",
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse JSON, accepting the ``NaN``/``Infinity`` tokens Python's json module writes."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"not valid UTF-8 (byte {exc.start})", hint="The file is binary or corrupted."
+        ) from exc
+    if not text.strip():
+        raise LoadError("file is empty", hint="The run may still be writing, or it died.")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # orjson rejects NaN/Infinity; the standard library accepts them
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise LoadError("JSON is nested too deeply to read", hint="The file is not a run.") from exc
+    except json.JSONDecodeError as exc:
+        hint = "The file looks truncated: was the run still writing?" if exc.pos >= len(
+            text.rstrip()
+        ) else "Fix the JSON syntax at that position."
+        raise LoadError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, hint=hint) from exc
+
+
+def read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    return read_bytes(path, max_bytes).decode("utf-8", errors="replace")
+
+
+# --- typed access to untyped JSON ------------------------------------------------------------
+
+
+class Fields:
+    """Read typed values out of a JSON object, naming the field path in every error."""
+
+    def __init__(self, data: Mapping[str, Any], path: str = "") -> None:
+        self.data = data
+        self.path = path
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def sub(self, key: str) -> Fields | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise LoadError(f"{self.where(key)}: expected an object, got {_kind(value)}")
+        return Fields(value, self.where(key))
+
+    def items(self, key: str) -> Iterator[Fields]:
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise LoadError(f"{self.where(key)}: expected a list, got {_kind(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise LoadError(f"{self.where(key)}[{i}]: expected an object, got {_kind(item)}")
+            yield Fields(item, f"{self.where(key)}[{i}]")
+
+    def float(self, key: str) -> float | None:
+        return to_float(self.data.get(key), self.where(key))
+
+    def int(self, key: str) -> int | None:
+        value = self.float(key)
+        if value is None or not math.isfinite(value):
+            return None
+        return int(value)
+
+    def str(self, key: str) -> str | None:
+        value = self.data.get(key)
+        return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+    def bool(self, key: str) -> bool | None:
+        value = self.data.get(key)
+        return value if isinstance(value, bool) else None
+
+    def array(self, key: str) -> FloatArray | None:
+        return to_array(self.data.get(key), self.where(key))
+
+    def float_map(self, key: str) -> tuple[tuple[str, float], ...]:
+        sub = self.sub(key)
+        if sub is None:
+            return ()
+        return tuple(
+            (name, v) for name in sorted(sub.data) if (v := sub.float(name)) is not None
+        )
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def to_float(value: object, where: str) -> float | None:
+    """A number, also from a numeric string; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        raise LoadError(f"{where}: expected a number, got {_kind(value)}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise LoadError(f"{where}: expected a number, got {str(value)[:40]!r}") from exc
+
+
+def to_array(value: object, where: str) -> FloatArray | None:
+    """A list of numbers as float64; ``null`` items become NaN, numeric strings are parsed."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise LoadError(f"{where}: expected a list of numbers, got {_kind(value)}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        array = np.asarray([_item(v, where, i) for i, v in enumerate(value)], dtype=np.float64)
+    if array.ndim != 1:
+        raise LoadError(f"{where}: expected a flat list of numbers")
+    return array
+
+
+def _item(value: object, where: str, index: int) -> float:
+    if value is None:
+        return math.nan
+    number = to_float(value, f"{where}[{index}]")
+    return math.nan if number is None else number
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def parse_config(text: str | None) -> Mapping[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return parsed if isinstance(parsed, Mapping) else None
+
+
+def resolve_normalization(
+    ref: RunRef,
+    config: Mapping[str, Any] | None,
+    sibling: Mapping[str, Any] | None,
+    data_hint: str | None = None,
+) -> Normalization:
+    """Pick the normalisation from the run's config, a sibling run's config, or the guide's default."""
+    if config is not None:
+        source, path, chosen = "config.yaml of this run", ref.config, config
+    elif sibling is not None:
+        source, path, chosen = f"config.yaml of sibling run ({ref.sibling_config})", ref.sibling_config, sibling
+    elif data_hint is not None:
+        return Normalization(
+            "per_token" if data_hint == "per_token" else "per_sequence",
+            data_hint,
+            "the results file's own normalization field",
+        )
+    else:
+        return Normalization("per_token", "per_token", "default (the guide: per-token)")
+    approx = chosen.get("approx_delta_h")
+    true = chosen.get("true_delta_h")
+    approx_mode = str(approx.get("normalize", "per_token")) if isinstance(approx, Mapping) else "per_token"
+    report_per_token = true.get("report_per_token", True) if isinstance(true, Mapping) else True
+    true_mode = "per_sequence" if report_per_token is False else "per_token"
+    return Normalization(true_mode, approx_mode, source, path)
+
+
+# --- schema detection ------------------------------------------------------------------------
+
+
+def detect_schema(data: Mapping[str, Any]) -> Schema:
+    true = data.get("true")
+    approx = data.get("approx")
+    summary = data.get("summary")
+    if (isinstance(true, Mapping) and "entries" in true) or (
+        isinstance(approx, Mapping) and "delta_h_per_lr" in approx
+    ):
+        return Schema.SNIS
+    if isinstance(data.get("sweep"), list):
+        return Schema.SWEEP
+    if isinstance(summary, Mapping) and ("corr" in summary or "var_after_cv" in summary):
+        return Schema.CV
+    return Schema.GENERIC
+
+
+# --- SNIS ------------------------------------------------------------------------------------
+
+
+def load_curvature(block: Fields | None) -> Curvature | None:
+    if block is None:
+        return None
+    variance = block.sub("variance")
+    ratio = block.sub("ratio_pred")
+    ratios: list[tuple[float, float]] = []
+    if ratio is not None:
+        for key in ratio.data:
+            value = ratio.float(key)
+            eta = to_float(key, ratio.where(key))
+            if value is not None and eta is not None:
+                ratios.append((eta, value))
+    return Curvature(
+        gdotv=block.float("gdotv"),
+        vhvv=block.float("vHvv"),
+        eta_star=block.float("eta_star"),
+        ratio_pred=tuple(sorted(ratios)),
+        per_sequence_vhvv=block.array("per_sequence_vhvv"),
+        se_gdotv=variance.float("se_gdotv") if variance else None,
+        se_vhvv=variance.float("se_vHvv") if variance else None,
+        method=block.str("method"),
+    )
+
+
+def _column(records: list[Fields], key: str) -> FloatArray:
+    return np.asarray(
+        [_item(r.data.get(key), r.where(key), 0) for r in records], dtype=np.float64
+    )
+
+
+def load_per_sequence(approx: Fields) -> PerSequence | None:
+    records = list(approx.items("per_sequence"))
+    if not records:
+        return None
+    feature_names = sorted(
+        {name for r in records for name in (r.data.get("features") or {}) if isinstance(name, str)}
+    )
+    features = [
+        (f"features.{name}", np.asarray(
+            [_item((r.data.get("features") or {}).get(name), r.where("features"), 0) for r in records],
+            dtype=np.float64,
+        ))
+        for name in feature_names
+    ]
+    has_vhvv = all("vhvv" in r.data for r in records)
+    index = _column(records, "index")
+    return PerSequence(
+        index=np.nan_to_num(index, nan=-1).astype(np.int64),
+        gdotv=_column(records, "gdotv"),
+        vhvv=_column(records, "vhvv") if has_vhvv else None,
+        length=_column(records, "length") if any("length" in r.data for r in records) else None,
+        columns=tuple((k, _column(records, k)) for k in PER_SEQUENCE_COLUMNS) + tuple(features),
+    )
+
+
+def load_approx(approx: Fields) -> Approx:
+    variance = approx.sub("variance")
+    meta = approx.sub("per_sequence_meta")
+    baseline = approx.sub("baseline")
+    return Approx(
+        delta_h_per_lr=approx.float("delta_h_per_lr"),
+        num_sequences=approx.int("num_sequences"),
+        num_tokens=approx.int("num_tokens"),
+        method=approx.str("method"),
+        estimator=approx.str("estimator"),
+        baseline_kind=baseline.str("kind") if baseline else approx.str("baseline"),
+        se_shard=variance.float("se_shard") if variance else None,
+        se_jackknife=variance.float("se_jackknife") if variance else None,
+        num_shards=variance.int("num_shards") if variance else None,
+        eta_star=approx.float("eta_star"),
+        used_quad=approx.bool("used_quad"),
+        duration=approx.float("duration"),
+        update_seconds=approx.float("update_seconds"),
+        per_sequence=load_per_sequence(approx),
+        meta=SequenceMeta(
+            b_total=meta.int("B_total"),
+            t_total=meta.int("T_total"),
+            scale=meta.float("scale"),
+            h_base_mean=meta.float("H_base_mean"),
+            baseline_kind=meta.str("baseline_kind"),
+        )
+        if meta
+        else None,
+        quadratic=load_curvature(approx.sub("quadratic")),
+    )
+
+
+def load_entry(entry: Fields) -> TrueEntry:
+    diagnostics = entry.sub("diagnostics") or Fields({}, entry.where("diagnostics"))
+    stats = diagnostics.sub("logweight_stats")
+    eta = entry.float("eta")
+    if eta is None:
+        raise LoadError(f"{entry.where('eta')}: missing")
+    delta = entry.float("delta_h_true")
+    return TrueEntry(
+        eta=eta,
+        delta_h_true=delta if delta is not None else diagnostics.float("delta_h_true"),
+        base_entropy=diagnostics.float("base_entropy"),
+        ess=diagnostics.float("ess"),
+        clip_fraction=diagnostics.float("clip_fraction"),
+        weights_sum=diagnostics.float("weights_sum"),
+        logweight_min=stats.float("min") if stats else None,
+        logweight_median=stats.float("median") if stats else None,
+        logweight_max=stats.float("max") if stats else None,
+        normalized_weights=diagnostics.array("normalized_weights"),
+        log_weights=diagnostics.array("log_weights"),
+        h_base=diagnostics.array("h_base"),
+        h_new=diagnostics.array("h_new"),
+        delta_h_seq=diagnostics.array("delta_h_seq"),
+        token_counts=diagnostics.array("token_counts"),
+    )
+
+
+def load_snis(data: Fields) -> SnisData:
+    approx = data.sub("approx") or Fields({}, "approx")
+    true = data.sub("true")
+    entries = tuple(sorted((load_entry(e) for e in true.items("entries")), key=lambda e: e.eta)) if true else ()
+    return SnisData(
+        approx=load_approx(approx),
+        entries=entries,
+        has_control_variates=data.has("control_variates"),
+    )
+
+
+def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> list[Fact]:
+    approx = snis.approx
+    update = data.sub("update")
+    timing = data.sub("timing")
+    true = data.sub("true")
+    facts = [
+        Fact("Sequences", approx.num_sequences),
+        Fact("Tokens", approx.num_tokens),
+        Fact("Estimator", approx.estimator),
+        Fact("Method", approx.method),
+        Fact("Baseline", approx.baseline_kind),
+        Fact("Normalisation (true / approx)", f"{normalization.true_mode} / {normalization.approx_mode}"),
+        Fact("Sampling time", data.float("sampling_sec"), "s"),
+        Fact("Total time", timing.float("total") if timing else None, "s"),
+        Fact("Approximation time", approx.duration, "s"),
+        Fact("Update-vector time", approx.update_seconds, "s"),
+        Fact("Ground-truth time", true.float("duration") if true else None, "s"),
+    ]
+    if update is not None:
+        amp = update.sub("amp")
+        facts += [
+            Fact("Update method", update.str("method")),
+            Fact("Update ‖v‖", update.float("vec_norm")),
+            Fact("Update parameters", update.int("num_params")),
+            Fact("Update microbatches", update.int("num_microbatches")),
+            Fact("Update mean loss", update.float("avg_mb_loss")),
+            Fact("Update AMP", f"{amp.bool('enabled')} ({amp.str('dtype')})" if amp else None),
+        ]
+    return facts
+
+
+# --- η sweep ---------------------------------------------------------------------------------
+
+
+def load_sweep(data: Fields) -> SweepData:
+    rows = sorted(data.items("sweep"), key=lambda r: r.float("eta") or 0.0)
+
+    def column(*keys: str) -> FloatArray:
+        values = []
+        for row in rows:
+            value = next((v for k in keys if (v := row.float(k)) is not None), None)
+            values.append(math.nan if value is None else value)
+        return np.asarray(values, dtype=np.float64)
+
+    variance = data.data.get("variance")
+    return SweepData(
+        etas=column("eta"),
+        delta_h_true=column("deltaH_true"),
+        delta_h_linear=column("deltaH_approx_linear", "deltaH_approx"),
+        delta_h_linquad=column("deltaH_approx_linquad"),
+        curvature=load_curvature(data.sub("curvature")),
+        variance=to_float(variance, "variance") if not isinstance(variance, (dict, list)) else None,
+    )
+
+
+def timing_facts(block: Fields | None, label: str) -> list[Fact]:
+    if block is None:
+        return []
+    return [
+        Fact(f"{label}: {key}", value, "s")
+        for key in block.data
+        if (value := block.float(key)) is not None
+    ]
+
+
+# --- control variates ------------------------------------------------------------------------
+
+
+def load_cv(data: Fields) -> CvData:
+    summary = data.sub("summary") or Fields({}, "summary")
+    diagnostics = summary.sub("diagnostics")
+    corr = dict(summary.float_map("corr"))
+    beta = dict(summary.float_map("ols_beta"))
+    after = dict(summary.float_map("var_after_cv"))
+    selected = set(corr) | set(after)
+    names = sorted(selected | set(beta))
+    return CvData(
+        n_seqs=summary.int("n_seqs"),
+        normalization=summary.str("normalization"),
+        mean_gdotv=summary.float("mean_gdotv"),
+        var_gdotv=summary.float("var_gdotv"),
+        gdotv_batch=diagnostics.float("gdotv_batch") if diagnostics else None,
+        se_batch=diagnostics.float("se_batch") if diagnostics else None,
+        se_batch_after_cv_joint=diagnostics.float("se_batch_after_cv_joint") if diagnostics else None,
+        var_after_cv_joint=summary.float("var_after_cv_joint"),
+        features=tuple(
+            CvFeature(n, corr.get(n), beta.get(n), after.get(n), n in selected) for n in names
+        ),
+    )
+
+
+# --- generic ---------------------------------------------------------------------------------
+
+
+def generic_fields(data: Any, path: str = "", depth: int = 0) -> Iterator[GenericField]:
+    """Scalars as a flat tree; lists summarised by length and numeric range."""
+    if isinstance(data, Mapping):
+        if depth >= GENERIC_MAX_DEPTH:
+            yield GenericField(path or "(root)", f"… {len(data)} keys nested deeper")
+            return
+        for key in sorted(data, key=str):
+            yield from generic_fields(data[key], f"{path}.{key}" if path else str(key), depth + 1)
+    elif isinstance(data, list):
+        numbers = [v for v in data if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        finite = [float(v) for v in numbers if math.isfinite(v)]
+        yield GenericField(
+            path or "(root)",
+            None,
+            length=len(data),
+            minimum=min(finite) if finite else None,
+            maximum=max(finite) if finite else None,
+        )
+    elif data is None or isinstance(data, (str, int, float, bool)):
+        yield GenericField(path or "(root)", data)
+
+
+# --- the loader ------------------------------------------------------------------------------
+
+
+def load_run(
+    ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Run | LoadFailure:
+    """Load one run; every problem becomes a :class:`LoadFailure`, never an exception."""
+    try:
+        return _load_run(ref, root, max_bytes)
+    except LoadError as exc:
+        return LoadFailure(ref, exc.reason, ref.source, exc.line, exc.column, exc.hint)
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
+        return LoadFailure(ref, f"unreadable content: {type(exc).__name__}: {exc}"[:300], ref.source)
+
+
+def _optional_text(root: Path, rel: str | None, max_bytes: int) -> str | None:
+    if rel is None:
+        return None
+    try:
+        return read_text(root / rel, max_bytes)
+    except LoadError:
+        return None
+
+
+def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
+    data = parse_json(read_bytes(root / ref.source, max_bytes))
+    if not isinstance(data, Mapping):
+        raise LoadError(
+            f"top level is {_kind(data)}, not an object",
+            hint="A results file holds one JSON object.",
+        )
+    fields = Fields(data)
+    config_text = _optional_text(root, ref.config, max_bytes)
+    plan_text = _optional_text(root, ref.plan, max_bytes)
+    sibling_text = _optional_text(root, ref.sibling_config, max_bytes) if config_text is None else None
+    plan = _parse_plan(plan_text)
+    schema = detect_schema(data)
+    builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
+        Schema.SNIS: lambda f: {"snis": load_snis(f)},
+        Schema.SWEEP: lambda f: {"sweep": load_sweep(f)},
+        Schema.CV: lambda f: {"cv": load_cv(f)},
+        Schema.GENERIC: lambda f: {"generic": tuple(generic_fields(f.data))[:GENERIC_MAX_FIELDS]},
+    }
+    blocks = builders[schema](fields)
+    cv: CvData | None = blocks.get("cv")
+    normalization = resolve_normalization(
+        ref, parse_config(config_text), parse_config(sibling_text), cv.normalization if cv else None
+    )
+    facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
+    return Run(
+        ref=ref,
+        schema=schema,
+        normalization=normalization,
+        facts=tuple(f for f in facts if f.value is not None),
+        config_text=config_text,
+        plan_text=plan_text,
+        capture_per_sequence=plan.get("capture_per_sequence") if plan is not None else None,
+        **blocks,
+    )
+
+
+def _parse_plan(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        plan = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return plan if isinstance(plan, dict) else None
+
+
+def _batch_facts(fields: Fields) -> list[Fact]:
+    precision = fields.sub("precision")
+    facts = [Fact(label, fields.int(key)) for label, key in (("B_E", "B_E"), ("B_U", "B_U"), ("G_U", "G_U"))]
+    if precision is not None:
+        facts += [
+            Fact("Runtime dtype", precision.str("runtime_dtype")),
+            Fact("Entropy dtype", precision.str("entropy_dtype")),
+        ]
+    return facts
+
+
+def _schema_facts(
+    schema: Schema, fields: Fields, blocks: dict[str, Any], normalization: Normalization
+) -> list[Fact]:
+    if schema is Schema.SNIS:
+        return snis_facts(fields, blocks["snis"], normalization)
+    if schema is Schema.SWEEP:
+        return [Fact("Normalisation", normalization.true_mode)] + timing_facts(fields.sub("timing"), "Time")
+    if schema is Schema.CV:
+        cv: CvData = blocks["cv"]
+        v_stats = fields.sub("v_stats")
+        return [
+            Fact("Sequences", cv.n_seqs),
+            Fact("Normalisation", cv.normalization),
+            Fact("Mean g·v", cv.mean_gdotv),
+            Fact("Var g·v", cv.var_gdotv),
+            Fact("Batch g·v", cv.gdotv_batch),
+            Fact("Batch SE", cv.se_batch),
+            Fact("Batch SE after joint CV", cv.se_batch_after_cv_joint),
+            Fact("Update method", v_stats.str("method") if v_stats else None),
+            Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
+        ] + timing_facts(fields.sub("timing_sec"), "Time")
+    return []

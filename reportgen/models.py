@@ -1,0 +1,324 @@
+"""Frozen dataclasses passed between pipeline stages (discover → load → analyze → render)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+class Schema(str, Enum):
+    """Schema generations of a results file."""
+
+    SNIS = "snis"
+    SWEEP = "eta-sweep"
+    CV = "control-variates"
+    GENERIC = "generic"
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A results file and the files that belong to it; paths are POSIX, relative to the root."""
+
+    id: str
+    source: str
+    directory: str
+    plan: str | None = None
+    config: str | None = None
+    sibling_config: str | None = None
+    notes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every file whose content determines this run's page."""
+        extra = (self.plan, self.config, self.sibling_config)
+        return (self.source, *(p for p in extra if p), *self.notes, *self.images, *self.artifacts)
+
+
+@dataclass(frozen=True)
+class IncompleteRun:
+    """A directory with ``plan.json`` but no results file."""
+
+    directory: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A directory with runs below it."""
+
+    id: str
+    run_ids: tuple[str, ...]
+    child_group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Everything discovery found, sorted."""
+
+    root: str
+    runs: tuple[RunRef, ...]
+    groups: tuple[GroupRef, ...]
+    incomplete: tuple[IncompleteRun, ...]
+
+
+# --- loaded runs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Which ΔH normalisation a run used, and where that setting came from."""
+
+    true_mode: Literal["per_token", "per_sequence"]
+    approx_mode: str
+    source: str
+    config_path: str | None = None
+
+    @property
+    def is_per_token(self) -> bool:
+        return self.true_mode == "per_token" and self.approx_mode == "per_token"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One labelled key fact; ``value`` is formatted by the template."""
+
+    label: str
+    value: str | float | int | bool | None
+    unit: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class PerSequence:
+    """``approx.per_sequence`` as columns."""
+
+    index: IntArray
+    gdotv: FloatArray
+    vhvv: FloatArray | None
+    length: FloatArray | None
+    columns: tuple[tuple[str, FloatArray], ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.gdotv.shape[0])
+
+
+@dataclass(frozen=True)
+class SequenceMeta:
+    b_total: int | None
+    t_total: int | None
+    scale: float | None
+    h_base_mean: float | None
+    baseline_kind: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class Curvature:
+    """Batch-level quadratic diagnostics (``approx.quadratic`` or a sweep's ``curvature``)."""
+
+    gdotv: float | None
+    vhvv: float | None
+    eta_star: float | None
+    ratio_pred: tuple[tuple[float, float], ...]
+    per_sequence_vhvv: FloatArray | None
+    se_gdotv: float | None
+    se_vhvv: float | None
+    method: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class Approx:
+    delta_h_per_lr: float | None
+    num_sequences: int | None
+    num_tokens: int | None
+    method: str | None
+    estimator: str | None
+    baseline_kind: str | None
+    se_shard: float | None
+    se_jackknife: float | None
+    num_shards: int | None
+    eta_star: float | None
+    used_quad: bool | None
+    duration: float | None
+    update_seconds: float | None
+    per_sequence: PerSequence | None
+    meta: SequenceMeta | None
+    quadratic: Curvature | None
+
+
+@dataclass(frozen=True, eq=False)
+class TrueEntry:
+    """One η of the SNIS ground truth, with its per-sequence arrays (``None`` when absent)."""
+
+    eta: float
+    delta_h_true: float | None
+    base_entropy: float | None
+    ess: float | None
+    clip_fraction: float | None
+    weights_sum: float | None
+    logweight_min: float | None
+    logweight_median: float | None
+    logweight_max: float | None
+    normalized_weights: FloatArray | None
+    log_weights: FloatArray | None
+    h_base: FloatArray | None
+    h_new: FloatArray | None
+    delta_h_seq: FloatArray | None
+    token_counts: FloatArray | None
+
+
+@dataclass(frozen=True, eq=False)
+class SnisData:
+    approx: Approx
+    entries: tuple[TrueEntry, ...]
+    has_control_variates: bool
+
+
+@dataclass(frozen=True, eq=False)
+class SweepData:
+    etas: FloatArray
+    delta_h_true: FloatArray
+    delta_h_linear: FloatArray
+    delta_h_linquad: FloatArray
+    curvature: Curvature | None
+    variance: float | None
+
+
+@dataclass(frozen=True)
+class CvFeature:
+    name: str
+    corr: float | None
+    ols_beta: float | None
+    var_after_cv: float | None
+    selected: bool
+
+
+@dataclass(frozen=True)
+class CvData:
+    n_seqs: int | None
+    normalization: str | None
+    mean_gdotv: float | None
+    var_gdotv: float | None
+    gdotv_batch: float | None
+    se_batch: float | None
+    se_batch_after_cv_joint: float | None
+    var_after_cv_joint: float | None
+    features: tuple[CvFeature, ...]
+
+
+@dataclass(frozen=True)
+class GenericField:
+    """A scalar field, or a list summarised by length and numeric range."""
+
+    path: str
+    value: str | float | int | bool | None
+    length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """A loaded run; exactly one of the schema blocks is set (``generic`` for unknown objects)."""
+
+    ref: RunRef
+    schema: Schema
+    normalization: Normalization
+    facts: tuple[Fact, ...]
+    config_text: str | None
+    plan_text: str | None
+    capture_per_sequence: bool | None
+    snis: SnisData | None = None
+    sweep: SweepData | None = None
+    cv: CvData | None = None
+    generic: tuple[GenericField, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """Why a run could not be loaded: errors are values, never escaping exceptions."""
+
+    ref: RunRef
+    reason: str
+    file: str
+    line: int | None = None
+    column: int | None = None
+    hint: str = ""
+
+
+# --- diagnostics -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: Severity
+    message: str
+    eta: float | None = None
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A check's documentation, shown on the guide page."""
+
+    id: str
+    severity: Severity
+    title: str
+    explanation: str
+    section: str = ""
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+
+def severity_counts(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def empty_array() -> FloatArray:
+    return np.zeros(0, dtype=np.float64)
+
+
+__all__ = [
+    "Approx",
+    "CheckInfo",
+    "Curvature",
+    "CvData",
+    "CvFeature",
+    "Fact",
+    "Finding",
+    "FloatArray",
+    "GenericField",
+    "GroupRef",
+    "IncompleteRun",
+    "IntArray",
+    "LoadFailure",
+    "Normalization",
+    "PerSequence",
+    "Run",
+    "RunRef",
+    "Schema",
+    "SequenceMeta",
+    "Severity",
+    "SnisData",
+    "SweepData",
+    "Tree",
+    "TrueEntry",
+]

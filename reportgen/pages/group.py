@@ -1,0 +1,334 @@
+"""Group pages: the notebooks' cross-run comparisons for every group, from cached run summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from reportgen import charts
+from reportgen.analysis.crossrun import (
+    Agreement,
+    BatchComparison,
+    CvFeatureStats,
+    EtaStats,
+    Fit,
+    RelativeErrors,
+    RunPoints,
+    SequenceSample,
+    agreement,
+    compare_batch_sizes,
+    cv_group_stats,
+    fit_run,
+    group_summary_json,
+    per_eta_stats,
+    relative_errors,
+)
+from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.charts import Chart, Datasets
+from reportgen.models import CvData, CvFeature, GroupRef, Tree
+from reportgen.pages import paths, twins
+from reportgen.pages.run_charts import ChartResult, collect
+from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, relative_href, render_page
+from reportgen.write import SiteWriter
+
+if TYPE_CHECKING:
+    from reportgen.build import BuildOptions
+
+
+@dataclass(frozen=True)
+class GroupOutput:
+    id: str
+    page: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class RunEtaRow:
+    run_id: str
+    href: str
+    eta: float
+    true: float | None
+    linear: float | None
+    linquad: float | None
+    rel_err: float | None
+
+
+@dataclass(frozen=True)
+class FitRow:
+    run_id: str
+    href: str
+    fit: Fit
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    run_id: str
+    href: str
+    row: Agreement
+
+
+@dataclass(frozen=True)
+class AgreementCount:
+    run_id: str
+    href: str
+    total: int
+    within_1sigma: int
+    within_2sigma: int
+
+
+@dataclass(frozen=True)
+class ChildLink:
+    name: str
+    href: str
+    run_count: int
+
+
+@dataclass(frozen=True, eq=False)
+class GroupView:
+    group: GroupRef
+    children: tuple[ChildLink, ...]
+    run_rows: tuple[RunEtaRow, ...]
+    other_runs: tuple[tuple[str, str, str], ...]
+    per_eta: tuple[EtaStats, ...]
+    fits: tuple[FitRow, ...]
+    agreements: tuple[AgreementRow, ...]
+    agreement_counts: tuple[AgreementCount, ...]
+    rel_errors: RelativeErrors
+    batch: tuple[BatchComparison, ...]
+    tails: tuple[TailGroupRow, ...]
+    cv: tuple[CvFeatureStats, ...]
+    charts: Mapping[str, tuple[Chart, ...]]
+    page_data: Markup
+    norm_note: str
+
+
+# --- inputs from cached summaries ------------------------------------------------------------
+
+
+def points_of(summary: Mapping[str, Any]) -> RunPoints | None:
+    data = summary.get("points")
+    return RunPoints.from_json(data) if isinstance(data, Mapping) else None
+
+
+def tails_of(summary: Mapping[str, Any]) -> tuple[TailSensitivity, ...]:
+    return tuple(TailSensitivity.from_json(t) for t in summary.get("tails") or ())
+
+
+def cv_of(summary: Mapping[str, Any]) -> CvData | None:
+    data = summary.get("cv")
+    if not isinstance(data, Mapping):
+        return None
+    features = tuple(
+        CvFeature(str(f["name"]), f.get("corr"), f.get("ols_beta"), f.get("var_after_cv"), True)
+        for f in data.get("features") or ()
+    )
+    return CvData(None, None, None, None, None, None, None, data.get("var_after_cv_joint"), features)
+
+
+def _load_sample(writer: SiteWriter, run_id: str) -> SequenceSample | None:
+    path = writer.staging / paths.run_sample(run_id)
+    try:
+        return twins.sample_from_npy(path.read_bytes(), run_id)
+    except OSError:
+        return None
+
+
+def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -> bool:
+    """True when the group's child groups hold runs of different (uniform) batch sizes."""
+    sizes = set()
+    children = {g.id: g for g in tree.groups}
+    for child_id in group.child_group_ids:
+        child_sizes = {points[r].batch_size for r in children[child_id].run_ids if r in points}
+        child_sizes.discard(None)
+        if len(child_sizes) != 1:
+            return False
+        sizes |= child_sizes
+    return len(sizes) >= 2
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def group_charts(view_points: Sequence[RunPoints], per_eta: Sequence[EtaStats], fits: Sequence[tuple[str, Fit]],
+                 agreements: Sequence[AgreementRow], rel: RelativeErrors, batch: Sequence[BatchComparison],
+                 tails: Sequence[tuple[str, TailSensitivity]], cv: Sequence[CvFeatureStats]) -> dict[str, list[ChartResult]]:
+    out: dict[str, list[ChartResult]] = {k: [] for k in ("overlay", "fits", "agreement", "relative", "batch", "tails", "cv")}
+    rows = [(p.run_id, s) for p in view_points for s in p.etas if s.delta_h_true is not None]
+    if rows:
+        runs = [r for r, _ in rows]
+        etas = [s.eta for _, s in rows]
+        true = [s.delta_h_true for _, s in rows]
+        out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="log"))
+        out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="linear"))
+    if per_eta:
+        out["overlay"].append(charts.group_band(
+            [s.eta for s in per_eta], [s.true_mean for s in per_eta], [s.true_std for s in per_eta],
+            [s.linear_mean for s in per_eta], [s.linquad_mean for s in per_eta],
+        ))
+    fitted = [(r, f) for r, f in fits if f.loglog_slope is not None]
+    if rows and fitted:
+        out["fits"].append(charts.fit_chart(
+            [r for r, _ in rows], [s.eta for _, s in rows], [s.delta_h_true for _, s in rows],
+            [r for r, _ in fitted], [f.loglog_slope for _, f in fitted], [f.loglog_intercept for _, f in fitted],
+            log_base=2.718281828459045,
+        ))
+    usable = [a for a in agreements if a.row.diff is not None]
+    if usable:
+        out["agreement"].append(charts.agreement_chart(
+            [a.run_id for a in usable], [a.row.eta for a in usable], [a.row.diff for a in usable],
+            [a.row.combined_se for a in usable],
+        ))
+    rel_rows = [(r.run_id, eta, v) for r in rel.runs for eta, v in r.values]
+    if rel_rows:
+        out["relative"].append(charts.relative_error_chart(
+            [r for r, _, _ in rel_rows], [e for _, e, _ in rel_rows], [v for _, _, v in rel_rows]
+        ))
+    for i, comparison in enumerate(batch):
+        dist = comparison.reestimated or comparison.raw
+        out["batch"].append(charts.batch_comparison_chart(
+            dist.hist_edges, dist.hist_counts,
+            [r for r, _ in comparison.small_runs], [v for _, v in comparison.small_runs],
+            _mean([v for _, v in comparison.full_run_values]),
+            small_size=comparison.small_size, large_size=comparison.large_size, eta=comparison.eta,
+            key=f"b{i}",
+        ))
+    tail_rows = [(run_id, method, row) for run_id, t in tails
+                 for method, items in (("truncate", t.truncated), ("clip", t.clipped)) for row in items
+                 if t.eta == max(x.eta for rid, x in tails if rid == run_id)]
+    if tail_rows:
+        out["tails"].append(charts.group_tail_chart(
+            [r for r, _, _ in tail_rows], [m for _, m, _ in tail_rows],
+            [row.quantile for _, _, row in tail_rows], [row.ratio for _, _, row in tail_rows],
+        ))
+    features = [f for f in cv if not f.joint]
+    if features:
+        for metric in ("correlation", "variance-ratio"):
+            out["cv"].append(charts.cv_group_chart(
+                [f.feature for f in features],
+                [f.corr.mean for f in features], [f.corr.min for f in features], [f.corr.max for f in features],
+                [f.var_ratio.mean for f in features], [f.var_ratio.min for f in features],
+                [f.var_ratio.max for f in features], metric=metric,  # type: ignore[arg-type]
+            ))
+    return out
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    finite = [v for v in values if v is not None]
+    return sum(finite) / len(finite) if finite else None
+
+
+def index_charts(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Chart, ...], Datasets]:
+    """The index's whole-tree overlay of ΔH_true against η."""
+    points = [p for s in summaries.values() if (p := points_of(s)) is not None]
+    rows = [(p.run_id, s) for p in points for s in p.etas if s.delta_h_true is not None]
+    if not rows:
+        return (), {}
+    chart_set = collect({"overlay": [charts.group_overlay(
+        [r for r, _ in rows], [s.eta for _, s in rows], [s.delta_h_true for _, s in rows], eta_scale="log"
+    )]}, None)
+    return tuple(chart_set.all_charts()), chart_set.datasets
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def group_crumbs(group_id: str) -> tuple[Crumb, ...]:
+    parts = PurePosixPath(group_id).parts
+    crumbs = [Crumb("Index", "index.html")]
+    for i in range(1, len(parts)):
+        crumbs.append(Crumb(parts[i - 1], paths.group_page("/".join(parts[:i]))))
+    crumbs.append(Crumb(parts[-1], None))
+    return tuple(crumbs)
+
+
+def render_group(group: GroupRef, tree: Tree, summaries: Mapping[str, Mapping[str, Any]],
+                 site: SiteContext, options: BuildOptions, writer: SiteWriter) -> GroupOutput:
+    page_path = paths.group_page(group.id)
+    members = [summaries[r] for r in group.run_ids if r in summaries]
+    points = {str(s["id"]): p for s in members if (p := points_of(s)) is not None and p.etas}
+    view_points = [points[r] for r in group.run_ids if r in points]
+    href = {str(s["id"]): relative_href(page_path, str(s["page"])) for s in members}
+
+    per_eta = per_eta_stats(view_points)
+    fits = [(p.run_id, fit_run(p)) for p in view_points]
+    agreements = {p.run_id: agreement(p) for p in view_points}
+    rel = relative_errors(view_points)
+    batch: tuple[BatchComparison, ...] = ()
+    if batch_groups(group, tree, points):
+        samples = [s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None]
+        batch = compare_batch_sizes(view_points, samples, draws=options.draws, seed=options.seed)
+    tails = [(str(s["id"]), t) for s in members for t in tails_of(s)]
+    cv = cv_group_stats([(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None])
+
+    agreement_rows = tuple(AgreementRow(r, href[r], a) for r, rows in agreements.items() for a in rows)
+    chart_results = group_charts(view_points, per_eta, fits, agreement_rows, rel, batch,
+                                 _last_eta_tails(tails), cv)
+    chart_set = collect(chart_results, None)
+    children = {g.id: g for g in tree.groups}
+    view = GroupView(
+        group=group,
+        children=tuple(
+            ChildLink(PurePosixPath(c).name, relative_href(page_path, paths.group_page(c)),
+                      len(children[c].run_ids))
+            for c in group.child_group_ids
+        ),
+        run_rows=tuple(
+            RunEtaRow(p.run_id, href[p.run_id], s.eta, s.delta_h_true, s.delta_h_linear,
+                      s.delta_h_linquad, s.rel_err_linear)
+            for p in view_points for s in p.etas
+        ),
+        other_runs=tuple(
+            (str(s["id"]), href[str(s["id"])], str(s.get("schema") or s.get("status")))
+            for s in members if str(s["id"]) not in points
+        ),
+        per_eta=per_eta,
+        fits=tuple(FitRow(r, href[r], f) for r, f in fits),
+        agreements=agreement_rows,
+        agreement_counts=tuple(
+            AgreementCount(r, href[r], len(rows), sum(1 for a in rows if a.within_1sigma),
+                           sum(1 for a in rows if a.within_2sigma))
+            for r, rows in agreements.items() if rows
+        ),
+        rel_errors=rel,
+        batch=batch,
+        tails=group_tail_summary(_last_eta_tails(tails)),
+        cv=cv,
+        charts=chart_set.charts,
+        page_data=json_for_script({"datasets": chart_set.datasets}),
+        norm_note=_norm_note(members),
+    )
+    page = PageMeta(page_path, f"Group {group.id}", "group", group_crumbs(group.id), chart_set.has_charts)
+    writer.write(page_path, render_page("group.html", site, page, view=view))
+    summary = group_summary_json(
+        group.id, view_points, [f for _, f in fits], [agreements[p.run_id] for p in view_points],
+        per_eta, batch, rel_errors=rel, tails=group_tail_summary(_last_eta_tails(tails)), cv=cv,
+    )
+    writer.write(paths.group_summary(group.id), twins.dumps(summary))
+    return GroupOutput(group.id, page_path, paths.group_summary(group.id))
+
+
+def _last_eta_tails(tails: Sequence[tuple[str, TailSensitivity]]) -> list[tuple[str, TailSensitivity]]:
+    """Per run, the tail sensitivity at its largest η (where the approximation is stressed most)."""
+    largest: dict[str, TailSensitivity] = {}
+    for run_id, tail in tails:
+        if run_id not in largest or tail.eta > largest[run_id].eta:
+            largest[run_id] = tail
+    return sorted(largest.items())
+
+
+def _norm_note(members: Sequence[Mapping[str, Any]]) -> str:
+    modes = sorted({str((s.get("normalization") or {}).get("true")) for s in members if s.get("normalization")})
+    if not modes:
+        return "No run of this group could be read."
+    if len(modes) == 1:
+        return f"All runs report ΔH_true {modes[0].replace('_', '-')}."
+    return f"Runs mix normalisations ({', '.join(modes)}): compare with care."
+
+
+def render_groups(tree: Tree, summaries: Mapping[str, Mapping[str, Any]], site: SiteContext,
+                  options: BuildOptions, writer: SiteWriter) -> list[GroupOutput]:
+    return [render_group(g, tree, summaries, site, options, writer) for g in tree.groups]

@@ -1,0 +1,45 @@
+"""The guide page: the results.json fields, the contribution arithmetic and every check explained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from markupsafe import Markup
+
+from reportgen.analysis.contributions import PER_SEQUENCE_FORMULA, PER_TOKEN_FORMULA
+from reportgen.analysis.diagnostics import CHECKS
+from reportgen.models import CheckInfo
+from reportgen.render import Crumb, PageMeta, SiteContext, render_markdown, render_page
+
+GUIDE_PAGE = "guide.html"
+
+
+@dataclass(frozen=True)
+class CheckDoc:
+    info: CheckInfo
+    explanation: Markup
+
+
+@cache
+def check_explanations() -> dict[str, Markup]:
+    """Check id → rendered explanation (our own markdown, still sanitised like any other)."""
+    return {info.id: render_markdown(info.explanation) for info in CHECKS}
+
+
+@dataclass(frozen=True)
+class GuideView:
+    checks: tuple[CheckDoc, ...]
+    per_token_formula: str
+    per_sequence_formula: str
+
+
+def render_guide(site: SiteContext) -> bytes:
+    explanations = check_explanations()
+    view = GuideView(
+        checks=tuple(CheckDoc(info, explanations[info.id]) for info in CHECKS),
+        per_token_formula=PER_TOKEN_FORMULA,
+        per_sequence_formula=PER_SEQUENCE_FORMULA,
+    )
+    page = PageMeta(GUIDE_PAGE, "Guide", "guide", (Crumb("Index", "index.html"), Crumb("Guide", None)))
+    return render_page("guide.html", site, page, view=view)

@@ -1,0 +1,53 @@
+"""Where every page and data file of the site lives (relative to the site root)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug_part(part: str) -> str:
+    """A file-system- and URL-safe name; a short hash keeps distinct names distinct."""
+    safe = _UNSAFE.sub("_", part).strip("._") or "_"
+    if safe != part:
+        safe = f"{safe[:60]}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
+    return safe
+
+
+def slug(path: str) -> str:
+    return "/".join(slug_part(p) for p in path.split("/") if p)
+
+
+def run_dir(run_id: str) -> str:
+    return f"runs/{slug(run_id)}"
+
+
+def run_page(run_id: str) -> str:
+    return f"{run_dir(run_id)}/index.html"
+
+
+def run_summary(run_id: str) -> str:
+    return f"{run_dir(run_id)}/summary.json"
+
+
+def run_contributions(run_id: str) -> str:
+    return f"{run_dir(run_id)}/contributions.csv"
+
+
+def run_sample(run_id: str) -> str:
+    """Per-sequence arrays kept for cross-run subsampling (plain .npy, no pickles)."""
+    return f".reportgen/samples/{slug(run_id)}.npy"
+
+
+def group_dir(group_id: str) -> str:
+    return f"groups/{slug(group_id)}"
+
+
+def group_page(group_id: str) -> str:
+    return f"{group_dir(group_id)}/index.html"
+
+
+def group_summary(group_id: str) -> str:
+    return f"{group_dir(group_id)}/summary.json"

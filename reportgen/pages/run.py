@@ -1,0 +1,450 @@
+"""Per-run pages: view dataclasses built from a RunAnalysis, rendered with templates/run.html."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from markupsafe import Markup
+
+from reportgen import __version__
+from reportgen.analysis import RunAnalysis, analyze_run
+from reportgen.analysis.contributions import EtaSummary, formula_for
+from reportgen.analysis.crossrun import sequence_sample
+from reportgen.analysis.diagnostics import failure_findings
+from reportgen.charts import Chart
+from reportgen.load import load_run
+from reportgen.models import (
+    Finding,
+    LoadFailure,
+    Run,
+    RunRef,
+    Schema,
+    severity_counts,
+)
+from reportgen.pages import paths, twins
+from reportgen.pages.guide import check_explanations
+from reportgen.pages.run_charts import ChartSet, run_charts
+from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_markdown, render_page
+from reportgen.status import file_sha256
+
+log = logging.getLogger("reportgen")
+OUTLIERS_PER_ETA = 15
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+OUTLIER_FEATURES = ("features.length_log", "features.sum_w", "features.var_logp", "var_logp", "mean_logp")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_bytes: int
+    max_points: int = 5000
+    figures: tuple[str, ...] = ()
+    verbose: bool = False
+    inline_files: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What a worker hands back: the run's files and its summary (its cached index row)."""
+
+    ok: bool
+    summary: dict[str, Any]
+    files: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Cite:
+    label: str
+    run_id: str
+    eta_label: str
+    source_hash: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    href: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Note:
+    name: str
+    html: Markup
+
+
+@dataclass(frozen=True)
+class RatioRow:
+    eta: float
+    value: float
+    beyond: bool
+
+
+@dataclass(frozen=True)
+class CurvatureView:
+    gdotv: float | None
+    vhvv: float | None
+    eta_star: float | None
+    beyond: tuple[float, ...]
+    ratio_pred: tuple[RatioRow, ...]
+
+
+@dataclass(frozen=True)
+class OutlierRow:
+    eta: float
+    index: int
+    length: float | None
+    true_contrib: float
+    linear: float
+    linquad: float | None
+    error: float
+    features: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class TailRow:
+    eta: float
+    method: str
+    quantile: float
+    kept: int
+    threshold: float | None
+    true: float | None
+    linear: float | None
+    linquad: float | None
+    ratio: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class RunView:
+    """Everything run.html shows; templates never see raw JSON."""
+
+    run: Run
+    summaries: tuple[EtaSummary, ...]
+    findings: tuple[Finding, ...]
+    counts: Mapping[str, int]
+    formula: str
+    source_hash: str
+    sections: tuple[Section, ...]
+    charts: Mapping[str, tuple[Chart, ...]]
+    page_data: Markup
+    etas: tuple[float, ...]
+    initial_eta: float | None
+    has_contributions: bool
+    per_sequence_reason: str
+    curvature: CurvatureView | None
+    outliers: tuple[OutlierRow, ...]
+    outliers_per_eta: int
+    outlier_columns: tuple[str, ...]
+    tails: tuple[TailRow, ...]
+    notes: tuple[Note, ...]
+    images: tuple[Link, ...]
+    artifacts: tuple[Link, ...]
+    cite_all: Cite
+    cite_selected: Cite
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    ref: RunRef
+    reason: str
+    file: str
+    line: int | None
+    column: int | None
+    hint: str
+    findings: tuple[Finding, ...]
+
+
+# --- building the view -----------------------------------------------------------------------
+
+
+def run_crumbs(ref: RunRef) -> tuple[Crumb, ...]:
+    parts = PurePosixPath(ref.id).parts
+    crumbs = [Crumb("Index", "index.html")]
+    for i in range(1, len(parts)):
+        group = "/".join(parts[:i])
+        crumbs.append(Crumb(parts[i - 1], paths.group_page(group)))
+    crumbs.append(Crumb(parts[-1] if parts else ref.id, None))
+    return tuple(crumbs)
+
+
+def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
+    curvature = run.sweep.curvature if run.sweep else run.snis.approx.quadratic if run.snis else None
+    if curvature is None:
+        return None
+    eta_star = curvature.eta_star
+    if eta_star is None and run.snis is not None:
+        eta_star = run.snis.approx.eta_star
+
+    def beyond(eta: float) -> bool:
+        return eta_star is not None and eta > eta_star
+
+    return CurvatureView(
+        gdotv=curvature.gdotv,
+        vhvv=curvature.vhvv,
+        eta_star=eta_star,
+        beyond=tuple(e for e in etas if beyond(e)),
+        ratio_pred=tuple(RatioRow(e, v, beyond(e)) for e, v in curvature.ratio_pred),
+    )
+
+
+def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
+    """The sequences with the largest |true − linear| at each η (vectorised selection)."""
+    run = analysis.run
+    per_sequence = run.snis.approx.per_sequence if run.snis else None
+    if per_sequence is None:
+        return (), ()
+    columns = dict(per_sequence.columns)
+    names = tuple(n for n in OUTLIER_FEATURES if n in columns)
+    rows: list[OutlierRow] = []
+    for c in analysis.contributions:
+        if c.linear is None:
+            continue
+        error = c.true_contrib - c.linear
+        magnitude = np.where(np.isfinite(error), np.abs(error), -np.inf)
+        k = min(OUTLIERS_PER_ETA, magnitude.shape[0])
+        top = np.argsort(-magnitude, kind="stable")[:k]
+        linquad = c.linquad
+        for i in top.tolist():
+            rows.append(OutlierRow(
+                eta=c.eta, index=i,
+                length=_opt(per_sequence.length, i),
+                true_contrib=float(c.true_contrib[i]), linear=float(c.linear[i]),
+                linquad=_opt(linquad, i), error=float(error[i]),
+                features=tuple(_opt(columns[n], i) for n in names),
+            ))
+    return tuple(rows), tuple(n.removeprefix("features.") for n in names)
+
+
+def _opt(values: np.ndarray | None, i: int) -> float | None:
+    if values is None or i >= values.shape[0]:
+        return None
+    value = float(values[i])
+    return value if np.isfinite(value) else None
+
+
+def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
+    rows = []
+    for tail in analysis.tails:
+        for method in ("truncated", "clipped"):
+            for r in getattr(tail, method):
+                rows.append(TailRow(
+                    tail.eta, "truncate" if method == "truncated" else "clip", r.quantile, r.kept,
+                    r.threshold, r.true_total, r.linear_total, r.linquad_total, r.ratio,
+                ))
+    return tuple(rows)
+
+
+def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
+    titles = (
+        ("findings", "Findings"), ("facts", "Key facts"), ("eta-table", "ΔH vs η"),
+        ("per-sequence", "Per-sequence"), ("snis", "SNIS weights"), ("curvature", "Curvature"),
+        ("outliers", "Outliers"), ("tails", "Tails"), ("cv", "Control variates"),
+        ("fields", "Fields"), ("artifacts", "Artifacts"), ("notes", "Notes"), ("config", "Configuration"),
+    )
+    return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
+
+
+def _files(run: Run, root: Path, settings: RunSettings) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
+    """Notes rendered, images and artifacts copied next to the page (read, never modified)."""
+    ref = run.ref
+    notes: list[Note] = []
+    for rel in ref.notes:
+        try:
+            text = (root / rel).read_bytes()[: settings.max_bytes].decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        notes.append(Note(PurePosixPath(rel).name, render_markdown(text)))
+    copies: list[tuple[str, bytes]] = []
+    images: list[Link] = []
+    artifacts: list[Link] = []
+    base = PurePosixPath(ref.directory) if ref.directory != "." else PurePosixPath()
+    for rel in (*ref.images, *ref.artifacts):
+        try:
+            content = (root / rel).read_bytes()
+        except OSError:
+            continue
+        if len(content) > settings.max_bytes:
+            continue
+        inner = PurePosixPath(rel).relative_to(base) if base.parts else PurePosixPath(rel)
+        suffix = PurePosixPath(rel).suffix.lower()
+        is_image = suffix in IMAGE_TYPES
+        if settings.inline_files:
+            kind = IMAGE_TYPES.get(suffix, "text/plain" if suffix == ".csv" else "application/json")
+            href = f"data:{kind};base64,{base64.b64encode(content).decode()}"
+        else:
+            href = "files/" + "/".join(paths.slug_part(p) for p in inner.parts)
+            copies.append((f"{paths.run_dir(ref.id)}/{href}", content))
+        link = Link(inner.as_posix(), href, len(content))
+        (images if is_image else artifacts).append(link)
+    return notes, images, artifacts, copies
+
+
+def run_view(analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
+    run = analysis.run
+    etas = tuple(c.eta for c in analysis.contributions)
+    chart_set = run_charts(analysis, settings.max_points)
+    outliers, outlier_columns = outlier_rows(analysis)
+    tails = tail_rows(analysis)
+    notes, images, artifacts, copies = _files(run, root, settings)
+    curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
+    has_contributions = bool(analysis.contributions)
+    reason = (
+        "the run has no per-sequence approximation records (plan.json capture_per_sequence is "
+        f"{'false' if run.capture_per_sequence is False else 'absent'})"
+        if run.snis is not None and run.snis.approx.per_sequence is None
+        else "the SNIS arrays are missing or do not line up (see the findings)"
+    )
+    parts = {
+        "eta-table": bool(analysis.summaries),
+        "per-sequence": run.schema is Schema.SNIS,
+        "snis": bool(chart_set.charts.get("snis")),
+        "curvature": curvature is not None,
+        "outliers": bool(outliers),
+        "tails": bool(tails),
+        "cv": run.cv is not None,
+        "fields": bool(run.generic),
+        "artifacts": bool(images or artifacts),
+        "notes": bool(notes),
+    }
+    cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
+    view = RunView(
+        run=run,
+        summaries=analysis.summaries,
+        findings=analysis.findings,
+        counts=severity_counts(analysis.findings),
+        formula=formula_for(run.normalization),
+        source_hash=source_hash,
+        sections=sections_for(parts),
+        charts=chart_set.charts,
+        page_data=json_for_script({"datasets": chart_set.datasets}),
+        etas=etas,
+        initial_eta=etas[-1] if etas else None,
+        has_contributions=has_contributions,
+        per_sequence_reason=reason,
+        curvature=curvature,
+        outliers=outliers,
+        outliers_per_eta=OUTLIERS_PER_ETA,
+        outlier_columns=outlier_columns,
+        tails=tails,
+        notes=tuple(notes),
+        images=tuple(images),
+        artifacts=tuple(artifacts),
+        cite_all=cite,
+        cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
+    )
+    return view, chart_set, copies
+
+
+# --- summaries -------------------------------------------------------------------------------
+
+
+def base_summary(ref: RunRef, status: str, input_hash: str) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "source": ref.source,
+        "status": status,
+        "page": paths.run_page(ref.id),
+        "summary": paths.run_summary(ref.id),
+        "input_hash": input_hash,
+        "tool_version": __version__,
+    }
+
+
+def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dict[str, Any]:
+    run = analysis.run
+    norm = run.normalization
+    summary = base_summary(run.ref, "ok", input_hash) | {
+        "schema": run.schema.value,
+        "source_sha256": source_hash,
+        "normalization": {
+            "true": norm.true_mode, "approx": norm.approx_mode, "source": norm.source,
+            "formula": formula_for(norm) if run.schema is Schema.SNIS else None,
+        },
+        "batch_size": analysis.points.batch_size,
+        "etas": [twins.eta_row(s) for s in analysis.summaries],
+        "findings": twins.findings_rows(analysis.findings),
+        "points": analysis.points.to_json(),
+        "tails": [t.to_json() for t in analysis.tails],
+        "contributions": paths.run_contributions(run.ref.id) if analysis.contributions else None,
+    }
+    if run.cv is not None:
+        summary["cv"] = {
+            "var_after_cv_joint": run.cv.var_after_cv_joint,
+            "features": [
+                {"name": f.name, "corr": f.corr, "ols_beta": f.ols_beta, "var_after_cv": f.var_after_cv}
+                for f in run.cv.features
+            ],
+        }
+    return summary
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _page(ref: RunRef, title: str, kind: str, has_charts: bool) -> PageMeta:
+    return PageMeta(paths.run_page(ref.id), title, kind, run_crumbs(ref), has_charts)
+
+
+def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> RunOutput:
+    findings = failure_findings(failure)
+    view = ErrorView(failure.ref, failure.reason, failure.file, failure.line, failure.column, failure.hint, findings)
+    page = _page(failure.ref, f"Unreadable run {failure.ref.id}", "error", False)
+    html = render_page("error.html", site, page, view=view, checks=check_explanations())
+    summary = base_summary(failure.ref, "error", input_hash) | {
+        "schema": None,
+        "error": {"reason": failure.reason, "file": failure.file, "line": failure.line,
+                  "column": failure.column, "hint": failure.hint},
+        "etas": [],
+        "findings": twins.findings_rows(findings),
+    }
+    files = ((page.path, html), (paths.run_summary(failure.ref.id), twins.dumps(summary)))
+    return RunOutput(False, summary, files)
+
+
+def render_run(ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings) -> RunOutput:
+    """Load, analyse and render one run; nothing raised here escapes the build."""
+    try:
+        loaded = load_run(ref, root, settings.max_bytes)
+        if isinstance(loaded, LoadFailure):
+            return render_failure(loaded, site, input_hash)
+        return _render_loaded(loaded, root, site, input_hash, settings)
+    except Exception as exc:  # one bad run never breaks the site
+        if settings.verbose:
+            log.error("run %s failed:\n%s", ref.id, traceback.format_exc())
+        failure = LoadFailure(ref, f"internal error while analysing: {type(exc).__name__}: {exc}"[:400],
+                              ref.source, hint="Run with -v for a traceback and report it.")
+        return render_failure(failure, site, input_hash)
+
+
+def _render_loaded(run: Run, root: Path, site: SiteContext, input_hash: str, settings: RunSettings) -> RunOutput:
+    analysis = analyze_run(run)
+    source_hash = file_sha256(root / run.ref.source)
+    view, chart_set, copies = run_view(analysis, root, settings, source_hash)
+    page = _page(run.ref, f"Run {run.ref.id}", "run", chart_set.has_charts)
+    html = render_page("run.html", site, page, view=view, checks=check_explanations())
+    summary = run_summary(analysis, input_hash, source_hash)
+    files: list[tuple[str, bytes]] = [
+        (page.path, html),
+        (paths.run_summary(run.ref.id), twins.dumps(summary)),
+    ]
+    if analysis.contributions:
+        files.append((paths.run_contributions(run.ref.id), twins.contributions_csv(analysis.contributions)))
+    sample = sequence_sample(run, analysis.contributions, analysis.summaries)
+    if sample is not None:
+        files.append((paths.run_sample(run.ref.id), twins.sample_npy(sample)))
+    files += copies
+    files += chart_set.figure_files(settings.figures, paths.run_dir(run.ref.id))
+    return RunOutput(True, summary, tuple(files))

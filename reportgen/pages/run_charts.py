@@ -1,0 +1,225 @@
+"""Which charts a run page shows, with the data each one reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import vl_convert
+
+from reportgen import charts
+from reportgen.analysis import RunAnalysis
+from reportgen.charts import Chart, Datasets, Norm
+from reportgen.models import Run
+
+ChartResult = tuple[Chart, Datasets]
+
+
+@dataclass(frozen=True, eq=False)
+class ChartSet:
+    """A page's charts by section, and the merged datasets they read."""
+
+    charts: Mapping[str, tuple[Chart, ...]] = field(default_factory=dict)
+    datasets: Datasets = field(default_factory=dict)
+    initial_eta: float | None = None
+
+    @property
+    def has_charts(self) -> bool:
+        return any(self.charts.values())
+
+    def all_charts(self) -> list[Chart]:
+        return [c for section in self.charts.values() for c in section]
+
+    def standalone_spec(self, chart: Chart) -> dict[str, Any]:
+        """The chart with its data attached, as one Vega-Lite spec (figures, single files)."""
+        spec = _with_eta(chart, self.initial_eta).spec if self.initial_eta is not None else dict(chart.spec)
+        spec["datasets"] = {name: self.datasets[name] for name in chart.datasets if name in self.datasets}
+        _unbind_eta(spec)
+        return spec
+
+    def figure_files(self, formats: Sequence[str], directory: str) -> list[tuple[str, bytes]]:
+        """Static SVG/PNG files of every chart through vl-convert (``--figures``)."""
+        files: list[tuple[str, bytes]] = []
+        if not formats:
+            return files
+        for chart in self.all_charts():
+            spec = self.standalone_spec(chart)
+            spec.setdefault("width", 640)
+            if spec.get("width") == "container":
+                spec["width"] = 640
+            if "svg" in formats:
+                files.append((f"{directory}/figures/{chart.id}.svg", vl_convert.vegalite_to_svg(spec).encode()))
+            if "png" in formats:
+                files.append((f"{directory}/figures/{chart.id}.png", vl_convert.vegalite_to_png(spec, scale=2)))
+        return files
+
+
+def _unbind_eta(node: Any) -> None:
+    """Outside a page there is no η menu: keep the parameter, drop its external binding."""
+    if isinstance(node, dict):
+        for param in node.get("params", ()) if isinstance(node.get("params"), list) else ():
+            if isinstance(param, dict) and param.get("name") == charts.ETA_PARAM:
+                param.pop("bind", None)
+        for value in node.values():
+            _unbind_eta(value)
+    elif isinstance(node, list):
+        for value in node:
+            _unbind_eta(value)
+
+
+def collect(results: Mapping[str, Sequence[ChartResult]], initial_eta: float | None) -> ChartSet:
+    by_section: dict[str, tuple[Chart, ...]] = {}
+    datasets: list[Datasets] = []
+    for section, items in results.items():
+        placed = []
+        for chart, data in items:
+            if initial_eta is not None:
+                chart = _with_eta(chart, initial_eta)
+            placed.append(chart)
+            datasets.append(data)
+        if placed:
+            by_section[section] = tuple(placed)
+    return ChartSet(by_section, charts.merge_datasets(*datasets), initial_eta)
+
+
+def _with_eta(chart: Chart, eta: float) -> Chart:
+    """The chart starting at η = ``eta`` when it follows the η menu; unchanged otherwise."""
+    try:
+        spec = charts.with_initial_eta(chart.spec, eta)
+    except ValueError:
+        return chart
+    return Chart(chart.id, chart.title, chart.description, spec, chart.datasets, chart.note)
+
+
+def norm_of(run: Run) -> Norm:
+    return "per token" if run.normalization.true_mode == "per_token" else "per sequence"
+
+
+def _column(values: Sequence[float | None]) -> list[float | None]:
+    return list(values)
+
+
+def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
+    run = analysis.run
+    builders: dict[str, Callable[[RunAnalysis, int], list[ChartResult]]] = {
+        "eta": _eta_charts,
+        "per-sequence": _per_sequence_charts,
+        "snis": _snis_charts,
+        "tails": _tail_charts,
+        "cv": _cv_charts,
+    }
+    results = {section: build(analysis, max_points) for section, build in builders.items()}
+    etas = [c.eta for c in analysis.contributions]
+    del run
+    return collect(results, etas[-1] if etas else None)
+
+
+def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    rows = analysis.summaries
+    if not rows:
+        return []
+    return [charts.eta_curve(
+        [r.eta for r in rows],
+        _column([r.delta_h_true for r in rows]),
+        _column([r.delta_h_linear for r in rows]),
+        _column([r.delta_h_linquad for r in rows]),
+        norm=norm_of(analysis.run),
+    )]
+
+
+def _per_sequence_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    contributions = analysis.contributions
+    if not contributions:
+        return []
+    norm = norm_of(analysis.run)
+    etas = [c.eta for c in contributions]
+    table = charts.per_seq_table(
+        etas,
+        [c.true_contrib for c in contributions],
+        [c.linear for c in contributions],
+        [c.quad for c in contributions],
+        [c.token_count for c in contributions],
+        max_points=max_points,
+    )
+    results = [charts.contribution_histograms(
+        etas,
+        [c.true_contrib for c in contributions],
+        [c.linear for c in contributions],
+        [c.linquad for c in contributions],
+        norm=norm,
+    )]
+    if any(c.linear is not None for c in contributions):
+        results.append(_noted(charts.true_vs_linear(table, norm=norm), table.note))
+        results.append(charts.error_histogram(
+            etas,
+            [c.true_contrib - c.linear if c.linear is not None else None for c in contributions],
+            norm=norm,
+        ))
+    if any(c.quad is not None for c in contributions):
+        results.append(_noted(charts.quad_vs_linear(table, norm=norm), table.note))
+    return results
+
+
+def _noted(result: ChartResult, note: str | None) -> ChartResult:
+    chart, data = result
+    if note is None:
+        return result
+    return Chart(chart.id, chart.title, chart.description, chart.spec, chart.datasets, note), data
+
+
+def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    snis = analysis.run.snis
+    if snis is None or not snis.entries:
+        return []
+    entries = snis.entries
+    etas = [e.eta for e in entries]
+    results = []
+    if any(e.normalized_weights is not None for e in entries):
+        weights = [e.normalized_weights for e in entries]
+        log_weights = [e.log_weights for e in entries]
+        results.append(charts.weight_distributions(etas, weights, log_weights, quantity="weights"))
+        if any(lw is not None for lw in log_weights):
+            results.append(charts.weight_distributions(etas, weights, log_weights, quantity="log-weights"))
+    fractions = [s.ess_fraction for s in analysis.summaries]
+    if any(f is not None for f in fractions):
+        results.append(charts.ess_curve([s.eta for s in analysis.summaries], _column(fractions)))
+    if any(e.logweight_min is not None for e in entries):
+        results.append(charts.logweight_range(
+            etas,
+            _column([e.logweight_min for e in entries]),
+            _column([e.logweight_median for e in entries]),
+            _column([e.logweight_max for e in entries]),
+        ))
+    return results
+
+
+def _tail_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    rows = [
+        (tail.eta, method, row)
+        for tail in analysis.tails
+        for method, items in (("truncate", tail.truncated), ("clip", tail.clipped))
+        for row in items
+    ]
+    if not rows:
+        return []
+    return [charts.tail_ratio(
+        [eta for eta, _, _ in rows],
+        [method for _, method, _ in rows],
+        [row.quantile for _, _, row in rows],
+        _column([row.ratio for _, _, row in rows]),
+        _column([row.linquad_ratio for _, _, row in rows]),
+    )]
+
+
+def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    cv = analysis.run.cv
+    if cv is None or not cv.features:
+        return []
+    names = [f.name for f in cv.features]
+    corr = _column([f.corr for f in cv.features])
+    ratio = _column([f.var_after_cv for f in cv.features])
+    return [
+        charts.cv_bars(names, corr, ratio, metric="correlation"),
+        charts.cv_bars(names, corr, ratio, metric="variance-ratio"),
+    ]

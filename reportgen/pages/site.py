@@ -1,0 +1,263 @@
+"""Site-wide pages built from the runs' cached summaries: index, diagnostics, changes, manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
+from reportgen.assets import static_assets
+from reportgen.charts import Chart
+from reportgen.discover import Skipped
+from reportgen.models import SEVERITIES, CheckInfo, IncompleteRun, Tree
+from reportgen.pages import paths, twins
+from reportgen.pages.changes import ChangesView, changes_view
+from reportgen.pages.group import GroupOutput, render_groups
+from reportgen.pages.guide import GUIDE_PAGE, render_guide
+from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
+from reportgen.status import RunStatus
+from reportgen.write import SiteWriter
+
+if TYPE_CHECKING:
+    from reportgen.build import BuildOptions
+
+
+@dataclass(frozen=True)
+class Cite:
+    label: str
+    run_id: str
+    eta_label: str
+    source_hash: str
+    version: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the index and diagnostics pages list it (from its cached summary)."""
+
+    id: str
+    href: str
+    source: str
+    schema: str
+    status: str
+    stale: bool
+    batch_size: int | None
+    eta_count: int
+    counts: Mapping[str, int]
+    finding_ids: tuple[str, ...]
+    search_text: str
+    findings: tuple[FindingRow, ...]
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    id: str
+    severity: str
+    message: str
+    eta: float | None
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: str
+    name: str
+    href: str
+    depth: int
+    run_count: int
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    id: str
+    href: str
+    reason: str
+    last_good: str
+
+
+@dataclass(frozen=True, eq=False)
+class IndexView:
+    run_count: int
+    group_count: int
+    error_count: int
+    stale_count: int
+    counts: Mapping[str, int]
+    runs: tuple[RunRow, ...]
+    groups: tuple[GroupRow, ...]
+    stale: tuple[StaleRow, ...]
+    incomplete: tuple[IncompleteRun, ...]
+    skipped: tuple[Skipped, ...]
+    charts: tuple[Chart, ...]
+    page_data: Markup
+    cite: Cite
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    severity: str | None
+    count: int
+    messages: str
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    run: RunRow
+    cells: tuple[MatrixCell, ...]
+
+
+@dataclass(frozen=True)
+class DiagnosticsView:
+    checks: tuple[CheckInfo, ...]
+    rows: tuple[MatrixRow, ...]
+    counts: Mapping[str, int]
+    totals: tuple[int, ...]
+
+
+# --- rows from cached summaries --------------------------------------------------------------
+
+
+def finding_rows(summary: Mapping[str, Any]) -> tuple[FindingRow, ...]:
+    return tuple(
+        FindingRow(str(f.get("id")), str(f.get("severity")), str(f.get("message")), f.get("eta"))
+        for f in summary.get("findings") or ()
+    )
+
+
+def counts_of(findings: Sequence[FindingRow]) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        if f.severity in counts:
+            counts[f.severity] += 1
+    return counts
+
+
+def run_row(summary: Mapping[str, Any]) -> RunRow:
+    findings = finding_rows(summary)
+    ids = tuple(sorted({f.id for f in findings}))
+    schema = str(summary.get("schema") or "unreadable")
+    return RunRow(
+        id=str(summary["id"]),
+        href=str(summary["page"]),
+        source=str(summary["source"]),
+        schema=schema,
+        status=str(summary["status"]),
+        stale=bool(summary.get("stale")),
+        batch_size=summary.get("batch_size"),
+        eta_count=len(summary.get("etas") or ()),
+        counts=counts_of(findings),
+        finding_ids=ids,
+        search_text=" ".join((str(summary["id"]), str(summary["source"]), schema, *ids)),
+        findings=findings,
+    )
+
+
+def incomplete_row(incomplete: IncompleteRun) -> RunRow:
+    finding = incomplete_finding(incomplete)
+    row = FindingRow(finding.id, finding.severity, finding.message, None)
+    return RunRow(
+        id=incomplete.directory, href=GUIDE_PAGE + "#check-incomplete-run", source=incomplete.plan,
+        schema="incomplete", status="incomplete", stale=False, batch_size=None, eta_count=0,
+        counts=counts_of([row]), finding_ids=(finding.id,),
+        search_text=f"{incomplete.directory} incomplete {finding.id}", findings=(row,),
+    )
+
+
+def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
+    result = []
+    for group in tree.groups:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for run_id in group.run_ids:
+            for severity, n in rows[run_id].counts.items():
+                counts[severity] += n
+        result.append(GroupRow(
+            id=group.id, name=PurePosixPath(group.id).name, href=paths.group_page(group.id),
+            depth=group.id.count("/"), run_count=len(group.run_ids), counts=counts,
+        ))
+    return tuple(result)
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def _top_page(path: str, title: str, kind: str, has_charts: bool = False) -> PageMeta:
+    crumbs = (Crumb("Index", "index.html"), Crumb(title, None)) if path != "index.html" else (Crumb("Index", None),)
+    return PageMeta(path, title, kind, crumbs, has_charts)
+
+
+def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
+    matrix = []
+    totals = [0] * len(CHECKS)
+    for row in rows:
+        cells = []
+        for i, check in enumerate(CHECKS):
+            hits = [f for f in row.findings if f.id == check.id]
+            totals[i] += len(hits)
+            cells.append(MatrixCell(
+                hits[0].severity if hits else None, len(hits), " · ".join(f.message for f in hits[:5])
+            ))
+        matrix.append(MatrixRow(row, tuple(cells)))
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for row in rows:
+        for severity, n in row.counts.items():
+            counts[severity] += n
+    return DiagnosticsView(CHECKS, tuple(matrix), counts, tuple(totals))
+
+
+def write_site_pages(
+    tree: Tree,
+    skipped: tuple[Skipped, ...],
+    statuses: Mapping[str, RunStatus],
+    previous: Mapping[str, RunStatus],
+    site: SiteContext,
+    options: BuildOptions,
+    writer: SiteWriter,
+) -> None:
+    """Everything besides the run pages, recomputed from summaries on every build."""
+    summaries = {run_id: status.summary for run_id, status in statuses.items()}
+    rows = {run_id: run_row(summary) for run_id, summary in summaries.items()}
+    groups: list[GroupOutput] = render_groups(tree, summaries, site, options, writer)
+    incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
+    all_rows = (*rows.values(), *incomplete_rows)
+
+    from reportgen.pages.group import index_charts
+
+    charts, datasets = index_charts(summaries)
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for row in all_rows:
+        for severity, n in row.counts.items():
+            counts[severity] += n
+    stale = tuple(
+        StaleRow(r.id, r.href, str(summaries[r.id]["stale"]["reason"]), str(summaries[r.id]["stale"]["last_good"]))
+        for r in rows.values() if r.stale
+    )
+    index = IndexView(
+        run_count=len(rows), group_count=len(tree.groups),
+        error_count=sum(1 for r in rows.values() if r.status == "error"),
+        stale_count=len(stale), counts=counts, runs=tuple(all_rows),
+        groups=group_rows(tree, rows), stale=stale, incomplete=tree.incomplete, skipped=skipped,
+        charts=charts, page_data=json_for_script({"datasets": datasets}),
+        cite=Cite(site.title, "", "all", "", site.version),
+    )
+    writer.write("index.html", render_page(
+        "index.html", site, _top_page("index.html", site.title, "index", bool(charts)), view=index
+    ))
+    writer.write("diagnostics.html", render_page(
+        "diagnostics.html", site, _top_page("diagnostics.html", "Diagnostics", "diagnostics"),
+        view=diagnostics_view(all_rows),
+    ))
+    writer.write(GUIDE_PAGE, render_guide(site))
+    changes: ChangesView = changes_view(previous, statuses)
+    writer.write("changes.html", render_page(
+        "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
+    ))
+    writer.write("changes.json", twins.dumps(changes.to_json()))
+    writer.write("manifest.json", twins.manifest(
+        (summaries[r] for r in sorted(summaries)),
+        ({"id": g.id, "page": g.page, "summary": g.summary} for g in groups),
+    ))
+    for asset in static_assets():
+        writer.write(asset.hashed_name, asset.content)

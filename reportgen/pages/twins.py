@@ -1,0 +1,136 @@
+"""Machine-readable twins of the pages: summary.json, contributions.csv, manifest.json."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from reportgen.analysis.contributions import EtaContributions, EtaSummary
+from reportgen.analysis.crossrun import SequenceEta, SequenceSample
+from reportgen.models import Finding
+
+CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
+SUMMARY_FORMAT = 1
+
+
+def dumps(data: Any) -> bytes:
+    """Deterministic JSON: sorted keys, shortest round-trip floats, NaN → null."""
+    return orjson.dumps(
+        _finite(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+    ) + b"\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def eta_row(summary: EtaSummary) -> dict[str, Any]:
+    return {
+        "eta": summary.eta,
+        "delta_h_true": summary.delta_h_true,
+        "delta_h_linear": summary.delta_h_linear,
+        "delta_h_linquad": summary.delta_h_linquad,
+        "sum_true_contrib": summary.sum_true_contrib,
+        "sum_linear": summary.sum_linear,
+        "sum_linquad": summary.sum_linquad,
+        "ess": summary.ess,
+        "ess_fraction": summary.ess_fraction,
+        "clip_fraction": summary.clip_fraction,
+        "rel_err_linear": summary.rel_err_linear,
+        "rel_err_linquad": summary.rel_err_linquad,
+    }
+
+
+def finding_row(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.id, "severity": finding.severity, "message": finding.message, "eta": finding.eta}
+
+
+def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    return [finding_row(f) for f in findings]
+
+
+def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
+    """Shortest round-trip text per value (orjson); NaN as empty; counts without ".0"."""
+    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+    if integer and values.dtype.kind == "f" and np.all(whole):
+        values = values.astype(np.int64)
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
+    return [cell if cell != "null" else "" for cell in text.split(",")] if text else []
+
+
+def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
+    """One row per (η, sequence); empty cells where a value does not exist."""
+    lines = [",".join(CSV_COLUMNS)]
+    for c in contributions:
+        n = c.true_contrib.shape[0]
+        missing = np.full(n, np.nan)
+        columns = [
+            np.full(n, c.eta), np.arange(n), c.true_contrib,
+            c.linear if c.linear is not None else missing,
+            c.quad if c.quad is not None else missing,
+            c.linquad if c.linquad is not None else missing,
+            c.token_count, c.weight,
+        ]
+        cells = [_csv_cells(np.asarray(col), name in ("index", "token_count"))
+                 for name, col in zip(CSV_COLUMNS, columns)]
+        lines.extend(map(",".join, zip(*cells)))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def manifest(runs: Iterable[Mapping[str, Any]], groups: Iterable[Mapping[str, Any]]) -> bytes:
+    keys = ("id", "source", "schema", "status", "page", "summary")
+    return dumps({
+        "format": SUMMARY_FORMAT,
+        "runs": [{k: r.get(k) for k in keys} | ({"stale": True} if r.get("stale") else {}) for r in runs],
+        "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
+    })
+
+
+SAMPLE_ARRAYS = ("linear", "true_contrib", "weighted_h_new", "weighted_units", "h_base", "units", "linear_units")
+
+
+def sample_npy(sample: SequenceSample) -> bytes:
+    """A run's per-sequence arrays as one float64 .npy: per η, [η, ΔH_true, *arrays] (no pickles)."""
+    n = sample.batch_size
+    missing = np.full(n, np.nan)
+    rows = [
+        np.concatenate([[d.eta, d.delta_h_true], *(
+            a if (a := getattr(d, name)) is not None else missing for name in SAMPLE_ARRAYS
+        )])
+        for d in sample.etas
+    ]
+    buffer = io.BytesIO()
+    np.save(buffer, np.vstack(rows), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def sample_from_npy(content: bytes, run_id: str) -> SequenceSample | None:
+    try:
+        table = np.load(io.BytesIO(content), allow_pickle=False)
+    except (ValueError, OSError):
+        return None
+    if table.ndim != 2 or (table.shape[1] - 2) % len(SAMPLE_ARRAYS):
+        return None
+    n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
+    etas = []
+    for row in table:
+        arrays = {name: row[2 + i * n: 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
+        optional = {k: (v if np.isfinite(v).any() else None) for k, v in arrays.items()}
+        etas.append(SequenceEta(
+            eta=float(row[0]), delta_h_true=float(row[1]),
+            linear=arrays["linear"], true_contrib=arrays["true_contrib"],
+            weighted_h_new=optional["weighted_h_new"], weighted_units=optional["weighted_units"],
+            h_base=optional["h_base"], units=optional["units"], linear_units=optional["linear_units"],
+        ))
+    return SequenceSample(run_id, n, tuple(etas))

@@ -1,0 +1,164 @@
+"""The Jinja environment, value formatting and page rendering; all markup lives in templates/."""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+import markdown
+import nh3
+import orjson
+from markupsafe import Markup
+
+from reportgen import __version__
+from reportgen.assets import templates_dir
+
+SANITIZE_TAGS = frozenset(
+    {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1",
+     "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong",
+     "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
+)
+MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Crumb:
+    title: str
+    href: str | None
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """Where a page sits in the site; ``path`` is relative to the site root."""
+
+    path: str
+    title: str
+    kind: str
+    crumbs: tuple[Crumb, ...]
+    has_charts: bool = False
+
+    @property
+    def base(self) -> str:
+        """Relative prefix from this page back to the site root ("" or "../../")."""
+        depth = self.path.count("/")
+        return "../" * depth
+
+
+@dataclass(frozen=True)
+class InlineAssets:
+    """CSS and scripts inlined into a self-contained page, allowed by their CSP hashes."""
+
+    css: Markup
+    js: Markup
+    bundle: Markup
+    script_sources: str
+    style_sources: str
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """Context shared by every page, built once per build."""
+
+    title: str
+    version: str
+    assets: dict[str, str]
+    built_at: str | None
+    vega_version: str
+    inline: InlineAssets | None = None
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def format_number(value: object) -> str:
+    """Numbers to 5 significant digits; integers with separators; text passes through."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:.5g}"
+    return str(value)
+
+
+def format_eta(value: float | None) -> str:
+    """η as the experiments write it: 3.2e-06 → 3.2e-6."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    mantissa, _, exponent = f"{value:.4g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def format_percent(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return f"{value * 100:+.3g} %"
+
+
+def json_for_script(data: Any) -> Markup:
+    """JSON that cannot close its ``<script>`` tag or open a comment (``<``, ``>``, ``&`` escaped)."""
+    text = orjson.dumps(
+        data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS
+    ).decode()
+    escaped = (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+    return Markup(escaped)
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs."""
+    html = markdown.markdown(text, extensions=["tables", "fenced_code"], output_format="html")
+    clean = nh3.clean(
+        html,
+        tags=set(SANITIZE_TAGS),
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+    return Markup(clean)
+
+
+def relative_href(from_page: str, to_path: str) -> str:
+    """A relative URL from one site path to another (both relative to the site root)."""
+    start = posixpath.dirname(from_page) or "."
+    return posixpath.relpath(to_path, start)
+
+
+# --- environment -----------------------------------------------------------------------------
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=format_number, eta=format_eta, pct=format_percent, json_script=json_for_script
+    )
+    return env
+
+
+def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:
+    """Render one page to UTF-8 bytes."""
+    html = environment().get_template(template).render(
+        site=site, page=page, base=page.base, version=__version__, **context
+    )
+    return html.encode("utf-8")

@@ -1,0 +1,188 @@
+"""The only code that touches the output directory: staged writes and an atomic publish."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MARKER = ".reportgen/status.json"
+RENAME_EXCHANGE = 2
+
+
+class WriteError(Exception):
+    """The output directory cannot be written as asked."""
+
+
+@dataclass
+class WriteLog:
+    """What a build did to each output path (tests assert exactly which files were rewritten)."""
+
+    written: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def is_reportgen_site(directory: Path) -> bool:
+    return (directory / MARKER).is_file()
+
+
+def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
+    """Refuse outputs that could destroy data: inside the results, around them, or someone else's."""
+    out_real = out.resolve()
+    if results is not None:
+        results_real = results.resolve()
+        if out_real == results_real or out_real.is_relative_to(results_real):
+            raise WriteError(f"output {out} is inside the results directory {results}; choose another -o")
+        if results_real.is_relative_to(out_real):
+            raise WriteError(f"results directory {results} is inside the output {out}; choose another -o")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise WriteError(f"output {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out) and not force:
+        raise WriteError(
+            f"output {out} is not empty and is not a reportgen site; pass --force to replace it"
+        )
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise WriteError(f"refusing to write outside the output directory: {path!r}")
+    return rel
+
+
+class SiteWriter:
+    """Writes a complete new site into a sibling staging directory, then swaps it in.
+
+    Files whose bytes equal the previous site's are hard-linked from it instead of rewritten, so
+    a no-op or small rebuild leaves untouched files untouched (same inode, same mtime).
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.previous = out if out.is_dir() else None
+        self.staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+        self.log = WriteLog()
+        self._paths: set[str] = set()
+
+    def __enter__(self) -> SiteWriter:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_tree(self.staging)
+        self.staging.mkdir()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _remove_tree(self.staging)  # after publish() this is already gone
+
+    def _claim(self, path: str) -> Path:
+        rel = _safe_relative(path)
+        key = rel.as_posix()
+        if key in self._paths:
+            raise WriteError(f"two outputs want the same path: {key}")
+        self._paths.add(key)
+        target = self.staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write(self, path: str, content: bytes) -> None:
+        """Write ``content`` at ``path`` (relative to the site root)."""
+        target = self._claim(path)
+        if self._link_previous(path, target, content):
+            self.log.kept.append(path)
+            return
+        target.write_bytes(content)
+        self.log.written.append(path)
+
+    def keep(self, path: str) -> bool:
+        """Carry a file over from the previous site unchanged; False if it is not there."""
+        if self.previous is None or not (self.previous / path).is_file():
+            return False
+        target = self._claim(path)
+        _link_or_copy(self.previous / path, target)
+        self.log.kept.append(path)
+        return True
+
+    def copy_from(self, path: str, source: Path) -> None:
+        """Copy an input file (an image, an artifact) into the site; reads, never touches, the source."""
+        self.write(path, source.read_bytes())
+
+    def previous_bytes(self, path: str) -> bytes | None:
+        if self.previous is None:
+            return None
+        try:
+            return (self.previous / path).read_bytes()
+        except OSError:
+            return None
+
+    def _link_previous(self, path: str, target: Path, content: bytes) -> bool:
+        old = None if self.previous is None else self.previous / path
+        if old is None or not old.is_file() or old.stat().st_size != len(content):
+            return False
+        if old.read_bytes() != content:
+            return False
+        _link_or_copy(old, target)
+        return True
+
+    def publish(self) -> None:
+        """Swap the staging directory in; a build killed before this leaves the old site intact."""
+        if self.out.is_dir():
+            if not _exchange(self.staging, self.out):
+                backup = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+                os.rename(self.out, backup)
+                os.rename(self.staging, self.out)
+                self.staging = backup
+        else:
+            os.rename(self.staging, self.out)
+        _remove_tree(self.staging)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories with Linux renameat2(RENAME_EXCHANGE) where available."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), "renameat2 failed", str(b))
+
+
+def recover_interrupted(out: Path) -> None:
+    """If a build died between the two fallback renames, put the previous site back."""
+    if out.exists():
+        return
+    for backup in sorted(out.parent.glob(f".{out.name}.old-*")):
+        if (backup / MARKER).is_file():
+            os.rename(backup, out)
+            return
+
+
+def write_file_atomic(path: Path, content: bytes) -> None:
+    """One output file (``--single-file``), written beside and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp.write_bytes(content)
+    os.replace(tmp, path)

@@ -1,0 +1,244 @@
+/* reportgen page behaviour: charts, tables, search, η selector, theme. Plain JS, no network. */
+(function () {
+  "use strict";
+
+  var THEME_KEY = "reportgen-theme";
+  var views = [];
+
+  /* ---- theme ------------------------------------------------------------------------- */
+  function storedTheme() {
+    try { return window.localStorage.getItem(THEME_KEY) || "auto"; } catch (e) { return "auto"; }
+  }
+  function effectiveDark() {
+    var t = document.documentElement.getAttribute("data-theme");
+    if (t === "dark") { return true; }
+    if (t === "light") { return false; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+  function applyTheme(theme) {
+    document.documentElement.setAttribute("data-theme", theme);
+    var button = document.getElementById("theme-toggle");
+    if (button) {
+      button.textContent = "◐ Theme: " + theme;
+      button.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
+    }
+  }
+  function setupTheme() {
+    applyTheme(storedTheme());
+    var button = document.getElementById("theme-toggle");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      var order = ["auto", "light", "dark"];
+      var next = order[(order.indexOf(storedTheme()) + 1) % order.length];
+      try { window.localStorage.setItem(THEME_KEY, next); } catch (e) { /* private mode */ }
+      applyTheme(next);
+      renderCharts();
+    });
+    if (window.matchMedia) {
+      var query = window.matchMedia("(prefers-color-scheme: dark)");
+      if (query.addEventListener) { query.addEventListener("change", renderCharts); }
+    }
+  }
+
+  /* ---- charts ------------------------------------------------------------------------ */
+  var pageData = null;
+  function readPageData() {
+    if (pageData !== null) { return pageData; }
+    var node = document.getElementById("page-data");
+    pageData = node ? JSON.parse(node.textContent) : { datasets: {} };
+    return pageData;
+  }
+  function usedDatasets(spec, found) {
+    if (spec && typeof spec === "object") {
+      if (spec.data && typeof spec.data.name === "string") { found[spec.data.name] = true; }
+      Object.keys(spec).forEach(function (key) {
+        if (key !== "datasets") { usedDatasets(spec[key], found); }
+      });
+    }
+    return found;
+  }
+  function currentEta() {
+    var select = document.getElementById("eta-select");
+    return select ? select.value : null;
+  }
+  function chartSpec(node) {
+    var spec = JSON.parse(node.textContent);
+    var datasets = readPageData().datasets || {};
+    spec.datasets = {};
+    Object.keys(usedDatasets(spec, {})).forEach(function (name) {
+      spec.datasets[name] = datasets[name] || [];
+    });
+    var eta = currentEta();
+    (spec.params || []).forEach(function (param) {
+      if (param.name === "eta" && eta !== null) { param.value = Number(eta); }
+    });
+    return spec;
+  }
+  function csvFromDataset(rows) {
+    // Datasets are columnar: [{col: [..], ...}] → one CSV row per index.
+    if (!rows.length) { return ""; }
+    var columns = Object.keys(rows[0]);
+    var lines = [columns.join(",")];
+    rows.forEach(function (block) {
+      var n = Array.isArray(block[columns[0]]) ? block[columns[0]].length : 1;
+      for (var i = 0; i < n; i += 1) {
+        lines.push(columns.map(function (c) {
+          var v = Array.isArray(block[c]) ? block[c][i] : block[c];
+          if (v === null || v === undefined) { return ""; }
+          var s = String(v);
+          return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+        }).join(","));
+      }
+    });
+    return lines.join("\n") + "\n";
+  }
+  function addCsvLink(figure, spec) {
+    if (figure.querySelector(".csv-download")) { return; }
+    var names = Object.keys(spec.datasets || {});
+    if (!names.length) { return; }
+    var link = document.createElement("a");
+    link.className = "csv-download";
+    link.textContent = "Data (CSV)";
+    var full = figure.getAttribute("data-csv");
+    if (full) {
+      link.href = full;
+    } else {
+      var csv = csvFromDataset(spec.datasets[names[0]]);
+      link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csv);
+      link.download = (figure.id || "chart").replace(/^chart-/, "") + ".csv";
+    }
+    figure.querySelector("figcaption").appendChild(link);
+  }
+  function renderCharts() {
+    if (typeof window.vegaEmbed !== "function") { return; }
+    views.forEach(function (v) { v.finalize(); });
+    views = [];
+    var dark = effectiveDark();
+    document.querySelectorAll("script.chart-spec").forEach(function (node) {
+      var figure = node.closest("figure");
+      var target = figure.querySelector(".chart-view");
+      var spec;
+      try { spec = chartSpec(node); } catch (e) { target.textContent = "Chart data could not be read."; return; }
+      var options = {
+        renderer: "svg",
+        ast: true,
+        defaultStyle: false,
+        theme: dark ? "dark" : undefined,
+        actions: { export: true, source: false, compiled: false, editor: false },
+        downloadFileName: (figure.id || "chart").replace(/^chart-/, "")
+      };
+      window.vegaEmbed(target, spec, options).then(function (result) {
+        views.push(result);
+        target.setAttribute("data-rendered", "true");
+        addCsvLink(figure, spec);
+      }).catch(function (error) {
+        target.textContent = "Chart could not be drawn: " + error;
+      });
+    });
+  }
+
+  /* ---- tables ------------------------------------------------------------------------ */
+  function cellValue(row, index, numeric) {
+    var cell = row.cells[index];
+    if (!cell) { return numeric ? NaN : ""; }
+    var raw = cell.getAttribute("data-value") || cell.textContent.trim();
+    if (!numeric) { return raw.toLowerCase(); }
+    var value = parseFloat(raw.replace(/,/g, "").replace("−", "-").replace(" %", ""));
+    return isNaN(value) ? -Infinity : value;
+  }
+  function sortTable(table, index, header) {
+    var numeric = header.getAttribute("data-sort") === "num";
+    var ascending = header.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th[aria-sort]").forEach(function (th) { th.removeAttribute("aria-sort"); });
+    header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = cellValue(a, index, numeric);
+      var y = cellValue(b, index, numeric);
+      var order = x < y ? -1 : x > y ? 1 : 0;
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  function setupSorting() {
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      if (!table.tHead) { return; }
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, index) {
+        header.tabIndex = 0;
+        header.classList.add("sort-header");
+        header.setAttribute("title", "Sort by this column");
+        var activate = function () { sortTable(table, index, header); };
+        header.addEventListener("click", activate);
+        header.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(); }
+        });
+      });
+    });
+  }
+  function applyRowVisibility(table) {
+    var filter = table.getAttribute("data-filter") || "";
+    var eta = table.classList.contains("eta-rows") ? currentEta() : null;
+    var terms = filter.toLowerCase().split(/\s+/).filter(Boolean);
+    var shown = 0;
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+      var text = (row.textContent + " " + (row.getAttribute("data-search") || "")).toLowerCase();
+      var matches = terms.every(function (t) { return text.indexOf(t) !== -1; });
+      var rowEta = row.getAttribute("data-eta");
+      if (eta !== null && rowEta !== null && Number(rowEta) !== Number(eta)) { matches = false; }
+      var severity = table.getAttribute("data-severity");
+      if (severity && (" " + (row.getAttribute("data-severities") || "") + " ").indexOf(" " + severity + " ") === -1) { matches = false; }
+      var check = table.getAttribute("data-check-filter");
+      if (check && (" " + (row.getAttribute("data-checks") || "") + " ").indexOf(" " + check + " ") === -1) { matches = false; }
+      row.hidden = !matches;
+      if (matches) { shown += 1; }
+    });
+    table.setAttribute("data-shown", String(shown));
+  }
+  function setupFilters() {
+    document.querySelectorAll("input.table-filter").forEach(function (input) {
+      var table = document.getElementById(input.getAttribute("data-table"));
+      if (!table) { return; }
+      input.addEventListener("input", function () {
+        table.setAttribute("data-filter", input.value);
+        applyRowVisibility(table);
+      });
+    });
+    [["select.severity-filter", "data-severity"], ["select.check-filter", "data-check-filter"]].forEach(function (pair) {
+      document.querySelectorAll(pair[0]).forEach(function (select) {
+        var table = document.getElementById(select.getAttribute("data-table"));
+        if (!table) { return; }
+        select.addEventListener("change", function () {
+          table.setAttribute(pair[1], select.value);
+          applyRowVisibility(table);
+        });
+      });
+    });
+  }
+
+  /* ---- η selector -------------------------------------------------------------------- */
+  function setupEtaSelector() {
+    var select = document.getElementById("eta-select");
+    if (!select) { return; }
+    var sync = function () {
+      var label = select.options[select.selectedIndex].text;
+      document.querySelectorAll("table.eta-rows").forEach(applyRowVisibility);
+      document.querySelectorAll(".cite-eta[data-selected]").forEach(function (span) {
+        span.textContent = label;
+      });
+    };
+    select.addEventListener("change", sync);
+    document.querySelectorAll(".cite-eta").forEach(function (span) {
+      if (span.getAttribute("data-eta-all") === "selected") { span.setAttribute("data-selected", "1"); }
+    });
+    sync();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupTheme();
+    setupSorting();
+    setupFilters();
+    setupEtaSelector();
+    renderCharts();
+  });
+}());

@@ -1,0 +1,391 @@
+"""Chart kinds: schema-valid, cached, data-free specs; columnar datasets; downsampling; binning."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import altair as alt
+import jsonschema
+import numpy as np
+import pytest
+import vl_convert
+
+from reportgen import charts
+from reportgen.charts import Chart, Datasets
+
+ETAS = [1e-5, 3e-5, 1e-4]
+N_SEQ = 300
+RNG_SEED = 7
+
+ChartResult = tuple[Chart, Datasets]
+
+
+def _per_eta(scale: float = 1.0) -> list[np.ndarray]:
+    rng = np.random.default_rng(RNG_SEED)
+    return [rng.normal(size=N_SEQ) * eta * scale for eta in ETAS]
+
+
+def _table(max_points: int = 5000) -> charts.PerSeqTable:
+    true = _per_eta()
+    linear = [t + 0.1 * e for t, e in zip(true, _per_eta(0.1), strict=True)]
+    quad = _per_eta(0.01)
+    tokens = [np.full(N_SEQ, 32.0) for _ in ETAS]
+    return charts.per_seq_table(ETAS, true, linear, quad, tokens, max_points=max_points)
+
+
+def _group_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
+    runs = [f"run_{i:02d}" for i in range(3) for _ in ETAS]
+    etas = np.tile(ETAS, 3)
+    true = -5 * etas * (1 + 0.1 * np.arange(etas.size))
+    return runs, etas, true
+
+
+def _weights() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(RNG_SEED)
+    weights = [rng.dirichlet(np.ones(N_SEQ)) for _ in ETAS]
+    return weights, [np.log(w) + 2.0 for w in weights]
+
+
+def _cv_group(metric: Any) -> ChartResult:
+    return charts.cv_group_chart(
+        ["length", "sum_w"], [0.2, 0.5], [0.1, 0.3], [0.3, 0.7], [0.9, 0.6], [0.8, 0.5], [1.0, 0.8],
+        metric=metric,
+    )
+
+
+def _tail() -> ChartResult:
+    quantiles = [1.0, 0.999, 0.99, 0.95, 0.9]
+    etas = [ETAS[0]] * 10
+    methods = ["truncate"] * 5 + ["clip"] * 5
+    return charts.tail_ratio(etas, methods, quantiles * 2, np.linspace(1, 1.2, 10), None)
+
+
+SAMPLES: dict[str, Callable[[], ChartResult]] = {
+    "eta-curve": lambda: charts.eta_curve(ETAS, [-1e-4, -3e-4, -1e-3], [-1.1e-4, -3.2e-4, -1e-3]),
+    "eta-curve-all": lambda: charts.eta_curve(ETAS, [1, 2, 3], [1, 2, 4], [1, 2, 3.5]),
+    "contribution-histograms": lambda: charts.contribution_histograms(
+        ETAS, _per_eta(), _per_eta(1.1), None
+    ),
+    "true-vs-linear": lambda: charts.true_vs_linear(_table()),
+    "error-histogram": lambda: charts.error_histogram(ETAS, _per_eta(0.1)),
+    "quad-vs-linear": lambda: charts.quad_vs_linear(_table(), norm="per sequence"),
+    "weight-distribution": lambda: charts.weight_distributions(ETAS, *_weights()),
+    "log-weight-distribution": lambda: charts.weight_distributions(
+        ETAS, *_weights(), quantity="log-weights"
+    ),
+    "ess-curve": lambda: charts.ess_curve(ETAS, [0.9, 0.5, None]),
+    "logweight-range": lambda: charts.logweight_range(ETAS, [-3, -4, -6], [0, 0, 0.1], [1, 2, 5]),
+    "tail-ratio": _tail,
+    "cv-correlation": lambda: charts.cv_bars(["length", "sum_w"], [0.3, -0.5], [0.9, 0.7]),
+    "cv-variance-ratio": lambda: charts.cv_bars(
+        ["length", "sum_w"], [0.3, -0.5], [0.9, 0.7], metric="variance-ratio"
+    ),
+    "group-overlay-log": lambda: charts.group_overlay(*_group_rows()),
+    "group-overlay-linear": lambda: charts.group_overlay(*_group_rows(), eta_scale="linear"),
+    "group-band": lambda: charts.group_band(ETAS, [-1, -2, -3], [0.1, 0.2, 0.4], [-1, -2, -3.3]),
+    "fit-chart": lambda: charts.fit_chart(
+        *_group_rows(), ["run_00", "run_01"], [1.0, 1.1], [1.6, 1.7], log_base=np.e
+    ),
+    "agreement-chart": lambda: charts.agreement_chart(
+        *_group_rows()[:2], _group_rows()[2] * 0.01, np.abs(_group_rows()[2]) * 0.02
+    ),
+    "relative-error-chart": lambda: charts.relative_error_chart(
+        *_group_rows()[:2], np.linspace(-0.1, 0.1, 3 * len(ETAS))
+    ),
+    "batch-comparison-b8-b64-eta0-0001": lambda: charts.batch_comparison_chart(
+        np.linspace(-0.5, 0.5, 11), np.arange(10), ["r1", "r2"], [0.1, -0.2], 0.05,
+        small_size=8, large_size=64, eta=1e-4,
+    ),
+    "group-tail-chart": lambda: charts.group_tail_chart(
+        ["a"] * 5 + ["b"] * 5, ["clip"] * 10, [1.0, 0.999, 0.99, 0.95, 0.9] * 2, np.ones(10)
+    ),
+    "cv-group-correlation": lambda: _cv_group("correlation"),
+    "cv-group-variance-ratio": lambda: _cv_group("variance-ratio"),
+}
+
+
+def _attached(chart: Chart, datasets: Datasets) -> dict[str, Any]:
+    """The spec with its datasets, through the same JSON bytes a page would carry."""
+    data = json.loads(charts.page_data_json(datasets))["datasets"]
+    spec = dict(chart.spec, datasets={name: data[name] for name in chart.datasets})
+    if _has_eta_param(spec):
+        spec = charts.with_initial_eta(spec, ETAS[0])
+    return spec
+
+
+def _has_eta_param(spec: dict[str, Any]) -> bool:
+    return any(p.get("name") == charts.ETA_PARAM for p in spec.get("params", []))
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    """Validator for the Vega-Lite schema bundled with the installed Altair (offline)."""
+    major = alt.SCHEMA_VERSION.split(".")[0]
+    schema = importlib.import_module(f"altair.vegalite.{major}.schema.core").load_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+# --- every chart kind ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+def test_spec_validates_against_vega_lite_schema(sample: str, validator: Any) -> None:
+    chart, datasets = SAMPLES[sample]()
+    errors = [e.message[:200] for e in validator.iter_errors(_attached(chart, datasets))]
+    assert errors == []
+    assert chart.spec["$schema"] == alt.SCHEMA_URL
+
+
+def test_validator_rejects_a_broken_spec(validator: Any) -> None:
+    chart, datasets = SAMPLES["ess-curve"]()
+    spec = _attached(chart, datasets)
+    spec["layer"][1]["mark"] = {"type": "not-a-mark"}
+    assert list(validator.iter_errors(spec))
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+def test_chart_metadata_and_datasets_match(sample: str) -> None:
+    chart, datasets = SAMPLES[sample]()
+    spec = chart.spec
+    assert chart.title and spec["title"] == chart.title
+    assert chart.description and spec["description"] == chart.description
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", chart.id)
+    # The spec reads exactly the datasets it declares, and the kind supplies all of them.
+    assert charts.dataset_names(spec) == list(chart.datasets)
+    assert set(datasets) == set(chart.datasets)
+    assert '"values"' not in json.dumps(spec), "specs must not carry inline data"
+    assert spec["config"]["background"] == "transparent"
+    for name in chart.datasets:
+        assert len(datasets[name]) == 1 and isinstance(datasets[name][0], dict)
+
+
+def test_chart_ids_are_unique() -> None:
+    ids = [SAMPLES[name]()[0].id for name in SAMPLES if name != "eta-curve-all"]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(SAMPLES) - {"eta-curve-all"}
+
+
+def test_every_named_dataset_is_flattened_first() -> None:
+    for build in SAMPLES.values():
+        chart, datasets = build()
+        for node in _nodes(chart.spec):
+            data = node.get("data")
+            if isinstance(data, dict) and "name" in data:
+                columns = list(datasets[data["name"]][0])
+                assert node["transform"][0] == {"flatten": columns}, chart.id
+
+
+def _nodes(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *(n for v in node.values() for n in _nodes(v))]
+    if isinstance(node, list):
+        return [n for v in node for n in _nodes(v)]
+    return []
+
+
+# --- caching ---------------------------------------------------------------------------------
+
+
+def test_specs_are_built_once_and_copied() -> None:
+    first, _ = SAMPLES["true-vs-linear"]()
+    hits = charts.spec_cache_info()["_true_vs_linear_spec"].hits
+    start = time.perf_counter()
+    second, _ = charts.true_vs_linear(_table())
+    assert time.perf_counter() - start < 0.5
+    assert charts.spec_cache_info()["_true_vs_linear_spec"].hits == hits + 1
+    assert first.spec == second.spec and first.spec is not second.spec
+    first.spec["title"] = "corrupted"
+    first.spec["layer"][0]["mark"]["color"] = "red"
+    third, _ = charts.true_vs_linear(_table())
+    assert third.spec == second.spec
+
+
+def test_variants_are_cached_separately() -> None:
+    log, _ = SAMPLES["group-overlay-log"]()
+    linear, _ = SAMPLES["group-overlay-linear"]()
+    assert json.dumps(log.spec) != json.dumps(linear.spec)
+    assert log.datasets == linear.datasets  # the two variants share one dataset
+
+
+def test_missing_series_leave_the_legend() -> None:
+    chart, _ = SAMPLES["eta-curve"]()
+    domains = [n["scale"]["domain"] for n in _nodes(chart.spec) if "domain" in n.get("scale", {})]
+    assert ["true", "linear"] in domains and ["true", "linear", "lin+quad"] not in domains
+    full, _ = SAMPLES["eta-curve-all"]()
+    assert any(n.get("scale", {}).get("domain") == list(charts.SERIES) for n in _nodes(full.spec))
+
+
+# --- η parameter -----------------------------------------------------------------------------
+
+PER_ETA_KINDS = [
+    "contribution-histograms",
+    "true-vs-linear",
+    "error-histogram",
+    "quad-vs-linear",
+    "weight-distribution",
+    "tail-ratio",
+]
+
+
+@pytest.mark.parametrize("sample", PER_ETA_KINDS)
+def test_per_eta_charts_bind_to_the_page_select(sample: str) -> None:
+    chart, _ = SAMPLES[sample]()
+    (param,) = [p for p in chart.spec["params"] if p["name"] == "eta"]
+    assert param["bind"] == {"element": "#eta-select"}
+    filters = [t["filter"] for n in _nodes(chart.spec) for t in n.get("transform", []) if "filter" in t]
+    assert any("toNumber(eta)" in f for f in filters if isinstance(f, str))
+
+
+def test_with_initial_eta_sets_a_copy() -> None:
+    chart, _ = SAMPLES["true-vs-linear"]()
+    spec = charts.with_initial_eta(chart.spec, 3e-5)
+    assert [p["value"] for p in spec["params"] if p["name"] == "eta"] == [3e-5]
+    assert [p["value"] for p in chart.spec["params"] if p["name"] == "eta"] == [None]
+    with pytest.raises(ValueError):
+        charts.with_initial_eta(SAMPLES["ess-curve"]()[0].spec, 1e-4)
+
+
+# --- columnar datasets -----------------------------------------------------------------------
+
+
+def test_columnar_rejects_unequal_lengths() -> None:
+    with pytest.raises(ValueError, match="equal lengths"):
+        charts.columnar(a=np.zeros(3), b=[1, 2])
+    with pytest.raises(ValueError, match="one-dimensional"):
+        charts.columnar(a=np.zeros((2, 2)))
+
+
+def test_columnar_serialises_numpy_with_nan_as_null() -> None:
+    strided = np.arange(6.0)[::2]
+    data = charts.columnar(x=strided, y=np.array([1.0, np.nan, np.inf]), s=np.array(["a", "b", "c"]))
+    text = charts.page_data_json({"d": data})
+    assert json.loads(text) == {
+        "datasets": {"d": [{"s": ["a", "b", "c"], "x": [0.0, 2.0, 4.0], "y": [1.0, None, None]}]}
+    }
+    assert charts.page_data_json({"d": data}) == text  # deterministic bytes
+
+
+def test_merge_datasets_allows_shared_and_rejects_clashes() -> None:
+    table = _table()
+    (_, a), (_, b) = charts.true_vs_linear(table), charts.quad_vs_linear(table)
+    assert list(charts.merge_datasets(a, b)) == [charts.PER_SEQ]
+    with pytest.raises(ValueError, match="twice"):
+        charts.merge_datasets({"x": charts.columnar(a=[1])}, {"x": charts.columnar(a=[2])})
+
+
+def test_with_key_namespaces_chart_and_data() -> None:
+    chart, data = SAMPLES["ess-curve"]()
+    keyed, keyed_data = charts.with_key(chart, data, "b2")
+    assert keyed.id == "ess-curve-b2" and keyed.datasets == ("ess-b2",)
+    assert charts.dataset_names(keyed.spec) == ["ess-b2"] and list(keyed_data) == ["ess-b2"]
+    assert charts.dataset_names(chart.spec) == ["ess"]
+
+
+# --- downsampling ----------------------------------------------------------------------------
+
+
+def test_downsample_keeps_extremes_and_outliers() -> None:
+    rng = np.random.default_rng(0)
+    n, max_points = 20_000, 1_000
+    a, b = rng.normal(size=n), rng.standard_cauchy(size=n)
+    b[123] = np.nan
+    keep = charts.downsample_indices({"a": a, "b": b}, max_points=max_points)
+    assert keep.size == max_points
+    assert np.all(np.diff(keep) > 0)
+    finite_b = np.where(np.isfinite(b), b, np.nan)
+    for column in (a, finite_b):
+        assert {int(np.nanargmin(column)), int(np.nanargmax(column))} <= set(keep.tolist())
+        top = np.argsort(-np.nan_to_num(np.abs(column), nan=-1.0))[: max_points // 100]
+        assert set(top.tolist()) <= set(keep.tolist())
+    again = charts.downsample_indices({"a": a, "b": b}, max_points=max_points)
+    assert np.array_equal(keep, again)
+
+
+def test_downsample_small_inputs_and_limits() -> None:
+    assert np.array_equal(charts.downsample_indices({"a": np.arange(5.0)}, 10), np.arange(5))
+    values = {f"c{i}": np.random.default_rng(i).normal(size=500) for i in range(20)}
+    keep = charts.downsample_indices(values, max_points=30, keep_extremes_of=["c0"])
+    assert keep.size <= 30 and np.unique(keep).size == keep.size
+    with pytest.raises(ValueError):
+        charts.downsample_indices({"a": np.zeros(3), "b": np.zeros(4)})
+
+
+def test_per_seq_table_downsamples_per_eta() -> None:
+    table = _table(max_points=100)
+    assert table.note == f"showing 100 of {N_SEQ} points per η"
+    assert list(table.columns) == list(charts.PER_SEQ_COLUMNS)
+    etas, counts = np.unique(table.columns["eta"], return_counts=True)
+    assert etas.tolist() == ETAS and counts.tolist() == [100] * len(ETAS)
+    assert table.columns["token_count"].dtype == np.int64
+    np.testing.assert_allclose(
+        table.columns["error"],
+        table.columns["true"] - table.columns["linear"],
+        rtol=1e-5,
+        atol=1e-12,
+    )
+    assert _table().note is None
+
+
+# --- histograms ------------------------------------------------------------------------------
+
+
+def test_histogram_counts_sum_to_finite_values() -> None:
+    values = [np.array([1.0, 2.0, np.nan, np.inf, 3.0]), np.full(4, 2.5), None, np.array([])]
+    rows = charts.histogram_rows([1e-5, 2e-5, 3e-5, 4e-5], "true", values, bins=8)
+    eta = rows["eta"]
+    assert rows["count"][eta == 1e-5].sum() == 3
+    assert rows["count"][eta == 2e-5].sum() == 4  # a constant array still gets a bin
+    assert not np.isin([3e-5, 4e-5], eta).any()
+    assert rows["series"] == ["true"] * eta.size
+    assert np.all(rows["bin_end"] > rows["bin_start"])
+
+
+def test_series_share_bins_per_eta() -> None:
+    chart, data = SAMPLES["contribution-histograms"]()
+    columns = data["contribution-histograms"][0]
+    series = np.array(columns["series"])
+    for eta in ETAS:
+        at = columns["eta"] == eta
+        starts = {s: columns["bin_start"][at & (series == s)].tolist() for s in ("true", "linear")}
+        assert starts["true"] == starts["linear"] and len(starts["true"]) == 40
+        assert columns["count"][at & (series == "true")].sum() == N_SEQ
+
+
+# --- colours ---------------------------------------------------------------------------------
+
+
+def _luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("color", [*charts.SERIES_COLORS, *charts.RUN_COLORS])
+def test_colours_contrast_on_light_and_dark_pages(color: str) -> None:
+    assert _contrast(color, "#ffffff") >= 3.0
+    assert _contrast(color, "#121212") >= 3.0
+
+
+# --- offline rendering -----------------------------------------------------------------------
+
+
+def test_flattened_datasets_draw_offline() -> None:
+    """vl-convert draws one symbol per sequence of the selected η: flatten + filter work."""
+    table = _table(max_points=100)
+    chart, datasets = charts.true_vs_linear(table)
+    spec = _attached(chart, datasets)
+    spec = charts.with_initial_eta(spec, ETAS[1])
+    svg = vl_convert.vegalite_to_svg(spec)
+    assert svg.count('aria-roledescription="circle"') == 100
+    assert 'class="mark-rule role-mark' in svg  # the y = x line
+    assert "true contribution (per token)" in svg

@@ -1,0 +1,143 @@
+"""Tail sensitivity: totals after truncating or clipping the largest |linear| contributions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reportgen.analysis.contributions import EtaContributions
+from reportgen.analysis.tails import (
+    TAIL_QUANTILES,
+    TailSensitivity,
+    group_tail_summary,
+    tail_sensitivity,
+)
+
+
+def contributions(
+    linear: np.ndarray | None, true: np.ndarray, quad: np.ndarray | None = None, eta: float = 1e-6
+) -> EtaContributions:
+    n = true.shape[0]
+    return EtaContributions(eta, true, linear, quad, np.ones(n), np.ones(n))
+
+
+def thousand() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1000 distinct |linear| values in shuffled order, alternating signs."""
+    rng = np.random.default_rng(0)
+    magnitude = rng.permutation(np.arange(1, 1001, dtype=np.float64)) * 1e-6
+    linear = magnitude * np.where(np.arange(1000) % 2, -1.0, 1.0)
+    true = rng.normal(-1e-5, 1e-4, 1000)
+    quad = rng.normal(0, 1e-7, 1000)
+    return linear, true, quad
+
+
+def test_truncating_at_090_drops_exactly_the_100_largest() -> None:
+    linear, true, quad = thousand()
+    result = tail_sensitivity(contributions(linear, true, quad))
+    rows = {r.quantile: r for r in result.truncated}
+    assert [r.quantile for r in result.truncated] == list(TAIL_QUANTILES)
+    kept = np.argsort(np.abs(linear))[:900]
+    row = rows[0.9]
+    assert row.kept == 900
+    assert row.true_total == pytest.approx(true[kept].sum(), rel=1e-12)
+    assert row.linear_total == pytest.approx(linear[kept].sum(), rel=1e-12)
+    assert row.linquad_total == pytest.approx((linear + quad)[kept].sum(), rel=1e-12)
+    assert row.ratio == pytest.approx(linear[kept].sum() / true[kept].sum())
+    assert row.threshold is not None and 900e-6 <= row.threshold < 901e-6
+    assert [rows[q].kept for q in TAIL_QUANTILES] == [1000, 999, 990, 950, 900]
+    full = rows[1.0]
+    assert full.true_total == pytest.approx(true.sum())
+    assert full.linear_total == pytest.approx(linear.sum())
+
+
+def test_clipping_winsorises_the_approximations_and_keeps_the_truth() -> None:
+    linear, true, quad = thousand()
+    result = tail_sensitivity(contributions(linear, true, quad))
+    row = {r.quantile: r for r in result.clipped}[0.9]
+    threshold = np.quantile(np.abs(linear), 0.9)
+    linquad = linear + quad
+    lq_threshold = np.quantile(np.abs(linquad), 0.9)
+    assert row.threshold == pytest.approx(threshold)
+    assert row.linear_total == pytest.approx(np.clip(linear, -threshold, threshold).sum())
+    assert row.linquad_threshold == pytest.approx(lq_threshold)
+    assert row.linquad_total == pytest.approx(np.clip(linquad, -lq_threshold, lq_threshold).sum())
+    assert row.true_total == pytest.approx(true.sum())
+    assert row.kept == 900
+
+
+def test_hand_made_small_case() -> None:
+    linear = np.array([1.0, -2.0, 3.0, -10.0])
+    true = np.array([2.0, -1.0, 2.0, -8.0])
+    result = tail_sensitivity(contributions(linear, true), quantiles=(1.0, 0.5))
+    full, half = result.truncated
+    # |linear| = 1, 2, 3, 10: the median is 2.5, so only the first two sequences stay
+    assert (half.kept, half.threshold) == (2, 2.5)
+    assert (half.true_total, half.linear_total, half.ratio) == (1.0, -1.0, -1.0)
+    assert (full.true_total, full.linear_total) == (-5.0, -8.0)
+    clipped = result.clipped[1]
+    assert clipped.linear_total == 1.0 - 2.0 + 2.5 - 2.5
+    assert clipped.linquad_total is None and clipped.linquad_threshold is None
+
+
+def test_missing_linear_or_nan_values() -> None:
+    no_linear = tail_sensitivity(contributions(None, np.ones(3)))
+    assert no_linear.reason == "no linear contributions" and no_linear.truncated == ()
+    linear = np.array([1.0, np.nan, 3.0])
+    result = tail_sensitivity(contributions(linear, np.array([1.0, 5.0, 1.0])))
+    assert result.n == 2
+    assert result.truncated[0].true_total == 2.0
+    json.dumps(result.to_json(), allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(1, 60), elements=st.floats(-1e3, 1e3)),
+    st.integers(0, 2**32 - 1),
+)
+def test_kept_counts_shrink_with_the_quantile(linear: np.ndarray, seed: int) -> None:
+    true = np.random.default_rng(seed).normal(0.0, 1.0, (linear.shape[0],))
+    result = tail_sensitivity(contributions(linear, true))
+    kept = [r.kept for r in result.truncated]
+    assert kept[0] == linear.shape[0]
+    assert kept == sorted(kept, reverse=True)
+    assert result.truncated[0].true_total == pytest.approx(true.sum())
+    # at q = 1 nothing is clipped; below, every clipped term is bounded by its threshold
+    assert result.clipped[0].linear_total == pytest.approx(linear.sum())
+    for row in result.clipped:
+        assert row.linear_total is not None and row.threshold is not None
+        assert abs(row.linear_total) <= linear.shape[0] * row.threshold * (1 + 1e-12)
+
+
+def two_runs() -> list[tuple[str, TailSensitivity]]:
+    linear, true, quad = thousand()
+    return [
+        ("a", tail_sensitivity(contributions(linear, true, quad))),
+        ("b", tail_sensitivity(contributions(linear * 2, true, quad))),
+        ("b", tail_sensitivity(contributions(linear, true, eta=2e-6))),
+    ]
+
+
+def test_group_tail_summary_ratio_spread_per_quantile() -> None:
+    runs = two_runs()
+    rows = group_tail_summary(runs)
+    assert len(rows) == 2 * 2 * len(TAIL_QUANTILES)
+    row = next(r for r in rows if r.mode == "truncated" and r.eta == 1e-6 and r.quantile == 0.9)
+    ratios = [float({r.quantile: r for r in t.truncated}[0.9].ratio or 0.0) for _, t in runs[:2]]
+    assert row.run_ids == ("a", "b")
+    assert row.ratio.mean == pytest.approx(np.mean(ratios))
+    assert (row.ratio.min, row.ratio.max) == (min(ratios), max(ratios))
+    single = next(r for r in rows if r.eta == 2e-6 and r.quantile == 1.0)
+    assert single.ratio.n == 1 and single.ratio.std is None
+    data = json.loads(json.dumps([r.to_json() for r in rows], allow_nan=False))
+    assert {"ratio_mean", "ratio_min", "ratio_max", "quantile", "mode", "eta"} <= set(data[0])
+
+
+def test_group_tail_summary_ignores_run_order() -> None:
+    runs = two_runs()
+    forward = [r.to_json() for r in group_tail_summary(runs)]
+    assert forward == [r.to_json() for r in group_tail_summary(runs[::-1])]
