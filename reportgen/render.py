@@ -55,8 +55,8 @@ class InlineAssets:
     css: Markup
     js: Markup
     bundle: Markup
-    script_sources: str
-    style_sources: str
+    script_sources: Markup
+    style_sources: Markup
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ def group_charts(view_points: Sequence[RunPoints], per_eta: Sequence[EtaStats], 
                 [f.feature for f in features],
                 [f.corr.mean for f in features], [f.corr.min for f in features], [f.corr.max for f in features],
                 [f.var_ratio.mean for f in features], [f.var_ratio.min for f in features],
-                [f.var_ratio.max for f in features], metric=metric,  # type: ignore[arg-type]
+                [f.var_ratio.max for f in features], metric=metric,
             ))
     return out
 
@@ -262,7 +262,8 @@ def render_group(group: GroupRef, tree: Tree, summaries: Mapping[str, Mapping[st
         samples = [s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None]
         batch = compare_batch_sizes(view_points, samples, draws=options.draws, seed=options.seed)
     tails = [(str(s["id"]), t) for s in members for t in tails_of(s)]
-    cv = cv_group_stats([(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None])
+    cv_runs = [(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None]
+    cv = cv_group_stats(cv_runs) if cv_runs else ()
 
     agreement_rows = tuple(AgreementRow(r, href[r], a) for r, rows in agreements.items() for a in rows)
     chart_results = group_charts(view_points, per_eta, fits, agreement_rows, rel, batch,

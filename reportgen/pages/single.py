@@ -30,8 +30,8 @@ def inline_assets() -> InlineAssets:
         css=Markup(css),
         js=Markup(js),
         bundle=Markup(bundle),
-        script_sources=f"{_csp_hash(js)} {_csp_hash(bundle)}",
-        style_sources=_csp_hash(css),
+        script_sources=Markup(f"{_csp_hash(js)} {_csp_hash(bundle)}"),
+        style_sources=Markup(_csp_hash(css)),
     )
 
 

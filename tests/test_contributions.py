@@ -1,0 +1,126 @@
+"""The contribution arithmetic of the results guide, as unit tests and hypothesis properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from reportgen.analysis.contributions import (
+    linear_aggregate,
+    linear_contributions,
+    linquad_aggregate,
+    quadratic_contributions,
+    relative_error,
+    true_contributions,
+    unnormalized_weights,
+)
+
+
+def guide_delta_h(weights: np.ndarray, h_new: np.ndarray, tokens: np.ndarray, base: float) -> float:
+    """ΔH_true exactly as the guide's step 2 writes it."""
+    return float((weights @ h_new) / (weights @ tokens) - base)
+
+
+def test_guide_example_by_hand() -> None:
+    weights = np.array([1.0, 3.0])
+    h_new = np.array([10.0, 20.0])
+    tokens = np.array([20.0, 40.0])
+    base = 0.25
+    contrib = true_contributions(weights, h_new, tokens, base)
+    # denominator w·T = 20 + 120 = 140; shares T/ΣT = 1/3, 2/3
+    assert contrib == pytest.approx([10 / 140 - 0.25 / 3, 60 / 140 - 0.25 * 2 / 3])
+    assert contrib.sum() == pytest.approx(70 / 140 - 0.25)
+
+
+def test_per_sequence_normalisation_is_per_token_with_unit_lengths() -> None:
+    weights = np.array([0.5, 1.5, 1.0])
+    h_new = np.array([3.0, 1.0, 2.0])
+    per_sequence = true_contributions(weights, h_new, np.array([7.0, 9.0, 11.0]), 1.2, per_token=False)
+    as_tokens = true_contributions(weights, h_new, np.ones(3), 1.2, per_token=True)
+    np.testing.assert_allclose(per_sequence, as_tokens)
+    assert per_sequence.sum() == pytest.approx((weights @ h_new) / weights.sum() - 1.2)
+
+
+def test_linear_and_quadratic_terms_multiply_by_eta() -> None:
+    gdotv = np.array([2.0, -4.0])
+    vhvv = np.array([100.0, 50.0])
+    np.testing.assert_allclose(linear_contributions(gdotv, 1e-6), [2e-6, -4e-6])
+    np.testing.assert_allclose(quadratic_contributions(vhvv, 1e-3), [5e-5, 2.5e-5])
+    assert linear_aggregate(-300.0, 2e-6) == pytest.approx(-6e-4)
+    assert linquad_aggregate(-300.0, 1e6, 2e-6) == pytest.approx(-6e-4 + 0.5 * 1e6 * 4e-12)
+    assert linear_aggregate(None, 1e-6) is None and linquad_aggregate(1.0, None, 1e-6) is None
+
+
+def test_relative_error_is_undefined_without_a_true_value() -> None:
+    assert relative_error(1.5, 1.0) == pytest.approx(0.5)
+    assert relative_error(-1.5, -1.0) == pytest.approx(-0.5)
+    assert relative_error(1.0, 0.0) is None and relative_error(None, 1.0) is None
+
+
+sizes = st.integers(min_value=1, max_value=64)
+finite = {"allow_nan": False, "allow_infinity": False}
+
+
+@st.composite
+def snis_batch(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    n = draw(sizes)
+    weights = draw(arrays(np.float64, n, elements=st.floats(0.05, 20.0, **finite)))
+    tokens = draw(arrays(np.float64, n, elements=st.integers(1, 400).map(float)))
+    per_token_entropy = draw(arrays(np.float64, n, elements=st.floats(0.0, 3.0, **finite)))
+    base = draw(st.floats(0.0, 3.0, **finite))
+    return weights, per_token_entropy * tokens, tokens, base
+
+
+@given(snis_batch())
+@settings(max_examples=200, deadline=None)
+def test_contributions_always_sum_to_delta_h_true(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+    weights, h_new, tokens, base = batch
+    contrib = true_contributions(weights, h_new, tokens, base)
+    expected = guide_delta_h(weights, h_new, tokens, base)
+    assert math.isclose(contrib.sum(), expected, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@given(snis_batch())
+@settings(max_examples=100, deadline=None)
+def test_permuting_sequences_leaves_the_sums_unchanged(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+    weights, h_new, tokens, base = batch
+    order = np.random.default_rng(len(weights)).permutation(len(weights))
+    original = true_contributions(weights, h_new, tokens, base)
+    permuted = true_contributions(weights[order], h_new[order], tokens[order], base)
+    np.testing.assert_allclose(permuted, original[order], rtol=1e-12, atol=1e-15)
+    assert math.isclose(permuted.sum(), original.sum(), rel_tol=1e-9, abs_tol=1e-12)
+    gdotv = h_new - tokens
+    assert math.isclose(linear_contributions(gdotv[order], 1e-6).sum(), linear_contributions(gdotv, 1e-6).sum(), rel_tol=1e-9, abs_tol=1e-15)
+
+
+@given(snis_batch(), st.floats(1e-6, 1e6, **finite))
+@settings(max_examples=150, deadline=None)
+def test_scaling_all_weights_leaves_delta_h_unchanged(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], factor: float) -> None:
+    weights, h_new, tokens, base = batch
+    before = true_contributions(weights, h_new, tokens, base)
+    after = true_contributions(weights * factor, h_new, tokens, base)
+    np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-12)
+
+
+@given(snis_batch(), st.floats(0.1, 1e4, **finite))
+@settings(max_examples=100, deadline=None)
+def test_normalised_weights_and_their_sum_recover_the_weights(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], total: float) -> None:
+    weights = batch[0]
+    normalized = weights / weights.sum()
+    np.testing.assert_allclose(unnormalized_weights(normalized, weights.sum()), weights, rtol=1e-12)
+    # SNIS is invariant to the overall scale, so any weights_sum gives the same contributions
+    a = true_contributions(unnormalized_weights(normalized, total), *batch[1:])
+    b = true_contributions(weights, *batch[1:])
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@given(arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, **finite)), st.floats(1e-8, 1e-3, **finite))
+@settings(max_examples=100, deadline=None)
+def test_linear_sum_is_the_aggregate(gdotv: np.ndarray, eta: float) -> None:
+    total = float(gdotv.sum())
+    assert math.isclose(linear_contributions(gdotv, eta).sum(), linear_aggregate(total, eta) or 0.0, rel_tol=1e-9, abs_tol=1e-9 * eta * np.abs(gdotv).sum())

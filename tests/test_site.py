@@ -1,0 +1,207 @@
+"""End-to-end: the sample tree (and ../shared when present) built into a site, checked file by file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.cli import main
+from reportgen.discover import discover
+from tests.sitecheck import assert_run_numbers, broken_links, remote_assets
+
+SUMMARY_ETA_KEYS = {
+    "eta", "delta_h_true", "delta_h_linear", "delta_h_linquad",
+    "sum_true_contrib", "sum_linear", "sum_linquad", "ess",
+}
+CSV_HEADER = "eta,index,true_contrib,linear,quad,linquad,token_count,weight"
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_sample_builds_cleanly(sample_site: tuple[Path, BuildResult]) -> None:
+    site, result = sample_site
+    assert result.failed_runs == []
+    assert result.runs == 9
+    for page in ("index.html", "diagnostics.html", "guide.html", "changes.html", "manifest.json", "changes.json"):
+        assert (site / page).is_file(), page
+
+
+def test_manifest_lists_every_run_and_group(sample_site: tuple[Path, BuildResult], sample_tree: Path) -> None:
+    site, _ = sample_site
+    manifest = read_json(site / "manifest.json")
+    tree, _ = discover(sample_tree)
+    assert [r["id"] for r in manifest["runs"]] == [r.id for r in tree.runs]
+    for run in manifest["runs"]:
+        assert set(run) >= {"id", "source", "schema", "status", "page", "summary"}
+        assert run["status"] == "ok"
+        assert (sample_tree / run["source"]).is_file()
+        assert (site / run["page"]).is_file() and (site / run["summary"]).is_file()
+    assert {g["id"] for g in manifest["groups"]} == {g.id for g in tree.groups}
+    for group in manifest["groups"]:
+        assert (site / group["page"]).is_file() and (site / group["summary"]).is_file()
+
+
+def test_run_summaries_and_csvs_agree_with_the_guide(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    manifest = read_json(site / "manifest.json")
+    assert assert_run_numbers(site, manifest) >= 4 * 5
+    for run in manifest["runs"]:
+        summary = read_json(site / run["summary"])
+        for row in summary["etas"]:
+            assert set(row) >= SUMMARY_ETA_KEYS
+        if summary.get("contributions"):
+            csv_path = site / summary["contributions"]
+            assert csv_path.parent == (site / run["summary"]).parent
+            assert csv_path.read_text().splitlines()[0] == CSV_HEADER
+
+
+def test_summary_uses_null_for_missing_values(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    no_records = read_json(site / "runs/diagnostics_run/full_data/E_512/run_02/summary.json")
+    assert all(row["sum_linear"] is None for row in no_records["etas"])
+    assert all(row["sum_true_contrib"] is not None for row in no_records["etas"])
+    no_quadratic = read_json(site / "runs/diagnostics_run/full_data/E_256/run_03/summary.json")
+    assert all(row["delta_h_linquad"] is None for row in no_quadratic["etas"])
+    sweep = read_json(site / "runs/comparison_across_learning_rates/run_01/summary.json")
+    assert all(row["sum_true_contrib"] is None and row["delta_h_true"] is not None for row in sweep["etas"])
+
+
+def test_run_pages_state_formula_and_normalisation(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    own = (site / "runs/diagnostics_run/full_data/E_256/run_01/index.html").read_text()
+    assert "config.yaml of this run" in own
+    assert "true_contrib_i = w_i·h_new_i / Σ_j w_j·T_j" in own
+    borrowed = (site / "runs/diagnostics_run/full_data/E_256/run_02/index.html").read_text()
+    assert "config.yaml of sibling run" in borrowed
+    assert 'id="findings"' in borrowed and "missing-config" in borrowed
+
+
+def test_run_page_sections_by_schema(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    snis = (site / "runs/diagnostics_run/full_data/E_256/run_01/index.html").read_text()
+    for section in ('id="eta-table"', 'id="per-sequence"', 'id="eta-select"', 'id="snis"', 'id="curvature"', 'id="outliers"', 'id="tails"', 'id="config"'):
+        assert section in snis, section
+    no_records = (site / "runs/diagnostics_run/full_data/E_512/run_02/index.html").read_text()
+    assert "Per-sequence comparisons are unavailable" in no_records
+    notes = (site / "runs/diagnostics_run/full_data/E_512/run_01/index.html").read_text()
+    assert 'id="notes"' in notes and "<table>" in notes
+    cv = (site / "runs/CVs_and_gdotv/run1/run_01/index.html").read_text()
+    assert 'id="cv"' in cv and '<img src="files/' in cv
+    assert list((site / "runs/CVs_and_gdotv/run1/run_01/files").rglob("*.png"))
+
+
+def test_group_pages_and_summaries(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    summary = read_json(site / "groups/diagnostics_run/full_data/E_256/summary.json")
+    assert summary["group"] == "diagnostics_run/full_data/E_256"
+    assert {"runs", "per_eta", "batch_comparison"} <= set(summary)
+    run = summary["runs"][0]
+    assert set(run["fit"]) >= {"loglog_slope", "loglog_intercept", "loglog_r2", "linear_slope", "linear_intercept", "linear_r2"}
+    assert set(run["agreement"][0]) >= {"eta", "diff", "se_linear", "se_true", "combined_se", "within_1sigma", "within_2sigma"}
+    assert set(summary["per_eta"][0]) >= {"eta", "true_mean", "true_std", "linear_mean", "linquad_mean", "n_runs"}
+    parent = read_json(site / "groups/diagnostics_run/full_data/summary.json")
+    assert parent["batch_comparison"], "E_256 vs E_512 should be compared on the parent"
+    assert {b["small_size"] for b in parent["batch_comparison"]} == {256}
+    assert 'id="batch"' in (site / "groups/diagnostics_run/full_data/index.html").read_text()
+
+
+def test_no_remote_assets_and_every_link_resolves(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    assert remote_assets(site) == []
+    assert broken_links(site) == []
+    assert len(list((site / "assets").glob("vega-bundle.*.js"))) == 1
+
+
+def test_pages_embed_safe_json_and_csp(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        assert 'http-equiv="Content-Security-Policy"' in text
+        assert "script-src 'self'" in text
+        assert "<script>" not in text  # only external scripts and JSON data blocks
+
+
+def test_diagnostics_and_guide_pages_list_every_check(sample_site: tuple[Path, BuildResult]) -> None:
+    from reportgen.analysis.diagnostics import CHECKS
+
+    site, _ = sample_site
+    guide = (site / "guide.html").read_text()
+    matrix = (site / "diagnostics.html").read_text()
+    for check in CHECKS:
+        assert f'id="check-{check.id}"' in guide
+        assert f'data-check="{check.id}"' in matrix
+    index = (site / "index.html").read_text()
+    assert 'href="diagnostics.html"' in index and 'href="guide.html"' in index
+
+
+def test_cli_build_exit_codes(sample_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    assert main(["build", str(sample_tree), "-o", str(out), "-j", "1"]) == 0
+    assert f"{(out / 'index.html').resolve().as_uri()}" in capsys.readouterr().out
+    assert main(["build", str(tmp_path / "missing"), "-o", str(out)]) == 2
+    assert main(["build", str(sample_tree), "-o", str(sample_tree / "inside")]) == 2
+    with pytest.raises(SystemExit) as usage:
+        main(["build", "--jobs", "0"])
+    assert usage.value.code == 2
+
+
+def test_cli_check_json_and_fail_on(sample_tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(sample_tree), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    sources = [r["source"] for r in report["runs"]]
+    assert "diagnostics_run/full_data/E_256/run_01/results.json" in sources
+    for run in report["runs"]:
+        assert set(run) == {"source", "status", "findings"}
+        for finding in run["findings"]:
+            assert set(finding) == {"id", "severity", "message", "eta"}
+    assert main(["check", str(sample_tree), "--fail-on", "info"]) == 1
+    text = capsys.readouterr().out
+    assert "diagnostics_run/full_data/E_256/run_02/results.json [ok]" in text
+
+
+def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    text = capsys.readouterr().out
+    assert "exit codes" in text and "example" in text and "RESULTS_DIR" in text
+
+
+@pytest.mark.shared
+def test_shared_tree_builds_with_exit_zero(shared_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    result = build(BuildOptions(results=shared_results, out=out, jobs=2))
+    assert result.failed_runs == []
+    manifest = read_json(out / "manifest.json")
+    assert len(manifest["runs"]) == 11
+    assert assert_run_numbers(out, manifest) == 6 * 5
+    assert remote_assets(out) == [] and broken_links(out) == []
+    parent = read_json(out / "groups/diagnostics_run/full_data/summary.json")
+    assert {(b["small_size"], b["large_size"]) for b in parent["batch_comparison"]} == {(256, 512)}
+
+
+@pytest.mark.shared
+def test_shared_tree_has_no_error_findings(shared_results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(shared_results), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert not [f for r in report["runs"] for f in r["findings"] if f["severity"] == "error"]
+
+
+def test_wheel_ships_the_templates(tmp_path: Path) -> None:
+    pytest.importorskip("hatchling")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
+        check=True, capture_output=True,
+    )
+    wheel = next(tmp_path.glob("reportgen-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for required in ("reportgen/templates/run.html", "reportgen/templates/static/reportgen.js", "reportgen/templates/static/site.css", "reportgen/cli.py"):
+        assert required in names
