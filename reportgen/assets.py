@@ -15,7 +15,7 @@ BUNDLE_NAME = "vega-bundle.js"
 
 
 def templates_dir() -> Path:
-    """Templates ship inside the wheel (``reportgen/templates``); a checkout keeps them at the top."""
+    """Templates ship in the wheel (``reportgen/templates``); a checkout keeps them at the top."""
     installed = Path(__file__).parent / "templates"
     return installed if installed.is_dir() else Path(__file__).parent.parent / "templates"
 
@@ -53,15 +53,18 @@ def _wrap_bundle(bundle: str) -> str:
 def vega_bundle() -> bytes:
     """Vega, Vega-Lite and Vega-Embed as one classic script, cached per vl-convert version."""
     version = "-".join(
-        (getattr(vl_convert, "__version__", "unknown"), vl_convert.get_vega_version(),
-         vl_convert.get_vega_embed_version())
+        (
+            getattr(vl_convert, "__version__", "unknown"),
+            vl_convert.get_vega_version(),
+            vl_convert.get_vega_embed_version(),
+        )
     )
     path = cache_dir() / f"vega-bundle-{version}.js"
     try:
         return path.read_bytes()
     except OSError:
         pass
-    content = _wrap_bundle(vl_convert.javascript_bundle()).encode()
+    content = _wrap_bundle(vl_convert.javascript_bundle()).encode()  # type: ignore[call-arg]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

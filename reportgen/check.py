@@ -25,7 +25,9 @@ class CheckedRun:
     findings: tuple[Finding, ...]
 
 
-def check_tree(root: Path, follow_symlinks: bool = False, max_bytes: int = 256 * 1024 * 1024) -> Iterator[CheckedRun]:
+def check_tree(
+    root: Path, follow_symlinks: bool = False, max_bytes: int = 256 * 1024 * 1024
+) -> Iterator[CheckedRun]:
     """Every run's findings, streamed; incomplete runs as ``incomplete`` entries."""
     tree, _ = discover(root, follow_symlinks)
     for ref in tree.runs:
@@ -47,14 +49,27 @@ def _fails(findings: tuple[Finding, ...], fail_on: Severity) -> bool:
     return any(SEVERITIES.index(f.severity) <= threshold for f in findings)
 
 
-def run_check(root: Path, *, output_format: str, fail_on: Severity, follow_symlinks: bool,
-              max_bytes: int, stream: TextIO) -> int:
+def run_check(
+    root: Path,
+    *,
+    output_format: str,
+    fail_on: Severity,
+    follow_symlinks: bool,
+    max_bytes: int,
+    stream: TextIO,
+) -> int:
     runs = list(check_tree(root, follow_symlinks, max_bytes))
     if output_format == "json":
-        data = {"runs": [
-            {"source": r.source, "status": r.status, "findings": [finding_row(f) for f in r.findings]}
-            for r in runs
-        ]}
+        data = {
+            "runs": [
+                {
+                    "source": r.source,
+                    "status": r.status,
+                    "findings": [finding_row(f) for f in r.findings],
+                }
+                for r in runs
+            ]
+        }
         stream.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         for line in text_report(runs):
@@ -70,4 +85,6 @@ def text_report(runs: list[CheckedRun]) -> Iterator[str]:
             totals[f.severity] += 1
             where = f" (η = {format_eta(f.eta)})" if f.eta is not None else ""
             yield f"  {f.severity.upper():<7} {f.id}{where}: {f.message}"
-    yield f"{len(runs)} runs: " + ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items())
+    yield f"{len(runs)} runs: " + ", ".join(
+        f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items()
+    )

@@ -72,26 +72,65 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=Path("site"), metavar="OUT",
-                        help="output directory (default: site/)")
-    parser.add_argument("-j", "--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                        metavar="N", help="worker processes (default: all cores)")
-    parser.add_argument("--force", action="store_true",
-                        help="rebuild everything, and replace a non-empty OUT that is not a site")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("site"),
+        metavar="OUT",
+        help="output directory (default: site/)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes (default: all cores)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild everything, and replace a non-empty OUT that is not a site",
+    )
     parser.add_argument("--title", default="Entropy experiments", help="site title")
-    parser.add_argument("--figures", type=_figure_formats, default=(), metavar="svg,png",
-                        help="also write static figure files for every chart (slow; off by default)")
-    parser.add_argument("--single-file", metavar="RUN_ID",
-                        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)")
-    parser.add_argument("--max-file-size", type=_positive_int, default=256, metavar="MB",
-                        help="refuse results files larger than this (default: 256 MB)")
-    parser.add_argument("--follow-symlinks", action="store_true",
-                        help="follow symbolic links that stay inside RESULTS_DIR (never outside)")
-    parser.add_argument("--draws", type=_positive_int, default=1000,
-                        help="random subsets per η in the batch-size comparison (default: 1000)")
+    parser.add_argument(
+        "--figures",
+        type=_figure_formats,
+        default=(),
+        metavar="svg,png",
+        help="also write static figure files for every chart (slow; off by default)",
+    )
+    parser.add_argument(
+        "--single-file",
+        metavar="RUN_ID",
+        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)",
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=_positive_int,
+        default=256,
+        metavar="MB",
+        help="refuse results files larger than this (default: 256 MB)",
+    )
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links that stay inside RESULTS_DIR (never outside)",
+    )
+    parser.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=1000,
+        help="random subsets per η in the batch-size comparison (default: 1000)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the batch-size subsampling")
-    parser.add_argument("--max-points", type=_positive_int, default=5000,
-                        help="downsample charts with more points than this (default: 5000)")
+    parser.add_argument(
+        "--max-points",
+        type=_positive_int,
+        default=5000,
+        help="downsample charts with more points than this (default: 5000)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,14 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
             plan.json, config.yaml, *.md notes and images beside it; computes per-sequence
             contributions and pitfall diagnostics exactly as the results guide defines them;
             and writes per-run, per-group and site-wide pages that open straight from disk."""),
-        epilog=EXIT_CODES + "\n\nexample:\n  reportgen build results/ -o site/ && open site/index.html",
+        epilog=EXIT_CODES
+        + "\n\nexample:\n  reportgen build results/ -o site/ && open site/index.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     build = commands.add_parser(
-        "build", help="build the site",
+        "build",
+        help="build the site",
         description=textwrap.dedent("""\
             Build the site for RESULTS_DIR into OUT. Nothing in RESULTS_DIR is ever modified.
             Writes OUT/index.html, a page, summary.json and contributions.csv per run, a page and
@@ -120,16 +161,24 @@ def build_parser() -> argparse.ArgumentParser:
             beside OUT and swapped in at the end, so a killed build leaves the old site intact."""),
         epilog=EXIT_CODES + "\n\nexamples:\n  reportgen build results/\n"
         "  reportgen build results/ -o /var/www/entropy -j 4 -q\n"
-        "  reportgen build results/ --single-file diagnostics_run/full_data/E_256/run_01 -o run01.html",
+        "  reportgen build results/ --single-file diagnostics_run/full_data/E_256/run_01 \\\n"
+        "      -o run01.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("results", nargs="?", type=Path, default=Path("results"), metavar="RESULTS_DIR",
-                       help="the results tree (default: ./results)")
+    build.add_argument(
+        "results",
+        nargs="?",
+        type=Path,
+        default=Path("results"),
+        metavar="RESULTS_DIR",
+        help="the results tree (default: ./results)",
+    )
     _add_build_options(build)
     _add_common(build)
 
     check = commands.add_parser(
-        "check", help="run the diagnostics without building a site (for nightly gating)",
+        "check",
+        help="run the diagnostics without building a site (for nightly gating)",
         description="Analyse every run in RESULTS_DIR and print its findings; writes nothing.",
         epilog="exit codes:\n  0  nothing at or above --fail-on fired\n  1  something did\n"
         "  2  usage error\n\nexample:\n  reportgen check results/ --format json --fail-on warning",
@@ -137,20 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("results", type=Path, metavar="RESULTS_DIR")
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
-                       help="lowest severity that makes the exit code 1 (default: error)")
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
     check.add_argument("--follow-symlinks", action="store_true")
     check.add_argument("--max-file-size", type=_positive_int, default=256, metavar="MB")
     _add_common(check)
 
     demo = commands.add_parser(
-        "demo", help="generate the embedded sample tree and build it",
+        "demo",
+        help="generate the embedded sample tree and build it",
         description="Generate a small sample results tree (all three schema generations) in a "
         "temporary directory and build its site into OUT.",
         epilog=EXIT_CODES + "\n\nexample:\n  reportgen demo -o demo-site",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--sample-seed", type=int, default=0, help="seed of the generated sample tree")
+    demo.add_argument(
+        "--sample-seed", type=int, default=0, help="seed of the generated sample tree"
+    )
     _add_build_options(demo)
     _add_common(demo)
     return parser

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import numpy as np
@@ -16,7 +17,7 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
-class Schema(str, Enum):
+class Schema(StrEnum):
     """Schema generations of a results file."""
 
     SNIS = "snis"
@@ -285,8 +286,12 @@ class CheckInfo:
 # --- shared helpers --------------------------------------------------------------------------
 
 
-def severity_counts(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, int]:
-    counts = dict.fromkeys(SEVERITIES, 0)
+def empty_counts() -> dict[str, int]:
+    return {severity: 0 for severity in SEVERITIES}
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = empty_counts()
     for finding in findings:
         counts[finding.severity] += 1
     return counts

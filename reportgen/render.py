@@ -18,9 +18,44 @@ from reportgen import __version__
 from reportgen.assets import templates_dir
 
 SANITIZE_TAGS = frozenset(
-    {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1",
-     "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong",
-     "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "code",
+        "dd",
+        "del",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
 )
 MISSING = "—"
 
@@ -108,13 +143,14 @@ def format_percent(value: float | None) -> str:
 
 
 def json_for_script(data: Any) -> Markup:
-    """JSON that cannot close its ``<script>`` tag or open a comment (``<``, ``>``, ``&`` escaped)."""
-    text = orjson.dumps(
-        data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS
-    ).decode()
+    """JSON that cannot close its ``<script>`` tag or open a comment: ``<``, ``>``, ``&`` escaped."""
+    text = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS).decode()
     escaped = (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
     return Markup(escaped)
 
@@ -158,7 +194,9 @@ def environment() -> jinja2.Environment:
 
 def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:
     """Render one page to UTF-8 bytes."""
-    html = environment().get_template(template).render(
-        site=site, page=page, base=page.base, version=__version__, **context
+    html = (
+        environment()
+        .get_template(template)
+        .render(site=site, page=page, base=page.base, version=__version__, **context)
     )
     return html.encode("utf-8")

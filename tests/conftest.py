@@ -33,7 +33,9 @@ def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult]:
+def sample_site(
+    sample_tree: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, BuildResult]:
     """The sample tree built once per session (do not modify; build your own to mutate)."""
     out = tmp_path_factory.mktemp("site") / "site"
     result = build(BuildOptions(results=sample_tree, out=out, jobs=1))

@@ -56,11 +56,15 @@ def broken_links(site: Path) -> list[str]:
     return problems
 
 
-REMOTE_ASSET = re.compile(r"""<(script|link|img|source|iframe)[^>]+(src|href)=["']?(https?:)?//""", re.I)
+REMOTE_ASSET = re.compile(
+    r"""<(script|link|img|source|iframe)[^>]+(src|href)=["']?(https?:)?//""", re.I
+)
 
 
 def remote_assets(site: Path) -> list[str]:
-    return [str(p) for p in site.rglob("*.html") if REMOTE_ASSET.search(p.read_text(encoding="utf-8"))]
+    return [
+        str(p) for p in site.rglob("*.html") if REMOTE_ASSET.search(p.read_text(encoding="utf-8"))
+    ]
 
 
 def csv_sums(path: Path) -> dict[float, dict[str, float]]:
@@ -76,7 +80,7 @@ def csv_sums(path: Path) -> dict[float, dict[str, float]]:
 
 
 def assert_run_numbers(site: Path, manifest: dict) -> int:
-    """Σ true_contrib = ΔH_true (1e-9 rel) for every SNIS run and η; the CSV agrees. Returns #checked."""
+    """Σ true_contrib = ΔH_true (1e-9 rel) per SNIS run and η, the CSV agreeing; returns #checked."""
     checked = 0
     for entry in manifest["runs"]:
         summary = json.loads((site / entry["summary"]).read_text())
@@ -86,10 +90,17 @@ def assert_run_numbers(site: Path, manifest: dict) -> int:
         for row in summary["etas"]:
             if row["sum_true_contrib"] is None:
                 continue
-            assert math.isclose(row["sum_true_contrib"], row["delta_h_true"], rel_tol=1e-9), (entry["id"], row)
+            assert math.isclose(row["sum_true_contrib"], row["delta_h_true"], rel_tol=1e-9), (
+                entry["id"],
+                row,
+            )
             from_csv = sums[row["eta"]]
-            assert math.isclose(from_csv["true_contrib"], row["sum_true_contrib"], rel_tol=1e-9, abs_tol=1e-15)
+            assert math.isclose(
+                from_csv["true_contrib"], row["sum_true_contrib"], rel_tol=1e-9, abs_tol=1e-15
+            )
             if row["sum_linear"] is not None:
-                assert math.isclose(from_csv["linear"], row["sum_linear"], rel_tol=1e-9, abs_tol=1e-15)
+                assert math.isclose(
+                    from_csv["linear"], row["sum_linear"], rel_tol=1e-9, abs_tol=1e-15
+                )
             checked += 1
     return checked

@@ -40,7 +40,9 @@ def test_guide_example_by_hand() -> None:
 def test_per_sequence_normalisation_is_per_token_with_unit_lengths() -> None:
     weights = np.array([0.5, 1.5, 1.0])
     h_new = np.array([3.0, 1.0, 2.0])
-    per_sequence = true_contributions(weights, h_new, np.array([7.0, 9.0, 11.0]), 1.2, per_token=False)
+    per_sequence = true_contributions(
+        weights, h_new, np.array([7.0, 9.0, 11.0]), 1.2, per_token=False
+    )
     as_tokens = true_contributions(weights, h_new, np.ones(3), 1.2, per_token=True)
     np.testing.assert_allclose(per_sequence, as_tokens)
     assert per_sequence.sum() == pytest.approx((weights @ h_new) / weights.sum() - 1.2)
@@ -78,7 +80,9 @@ def snis_batch(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, flo
 
 @given(snis_batch())
 @settings(max_examples=200, deadline=None)
-def test_contributions_always_sum_to_delta_h_true(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+def test_contributions_always_sum_to_delta_h_true(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float],
+) -> None:
     weights, h_new, tokens, base = batch
     contrib = true_contributions(weights, h_new, tokens, base)
     expected = guide_delta_h(weights, h_new, tokens, base)
@@ -87,7 +91,9 @@ def test_contributions_always_sum_to_delta_h_true(batch: tuple[np.ndarray, np.nd
 
 @given(snis_batch())
 @settings(max_examples=100, deadline=None)
-def test_permuting_sequences_leaves_the_sums_unchanged(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+def test_permuting_sequences_leaves_the_sums_unchanged(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float],
+) -> None:
     weights, h_new, tokens, base = batch
     order = np.random.default_rng(len(weights)).permutation(len(weights))
     original = true_contributions(weights, h_new, tokens, base)
@@ -95,12 +101,19 @@ def test_permuting_sequences_leaves_the_sums_unchanged(batch: tuple[np.ndarray, 
     np.testing.assert_allclose(permuted, original[order], rtol=1e-12, atol=1e-15)
     assert math.isclose(permuted.sum(), original.sum(), rel_tol=1e-9, abs_tol=1e-12)
     gdotv = h_new - tokens
-    assert math.isclose(linear_contributions(gdotv[order], 1e-6).sum(), linear_contributions(gdotv, 1e-6).sum(), rel_tol=1e-9, abs_tol=1e-15)
+    assert math.isclose(
+        linear_contributions(gdotv[order], 1e-6).sum(),
+        linear_contributions(gdotv, 1e-6).sum(),
+        rel_tol=1e-9,
+        abs_tol=1e-15,
+    )
 
 
 @given(snis_batch(), st.floats(1e-6, 1e6, **finite))
 @settings(max_examples=150, deadline=None)
-def test_scaling_all_weights_leaves_delta_h_unchanged(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], factor: float) -> None:
+def test_scaling_all_weights_leaves_delta_h_unchanged(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], factor: float
+) -> None:
     weights, h_new, tokens, base = batch
     before = true_contributions(weights, h_new, tokens, base)
     after = true_contributions(weights * factor, h_new, tokens, base)
@@ -109,7 +122,9 @@ def test_scaling_all_weights_leaves_delta_h_unchanged(batch: tuple[np.ndarray, n
 
 @given(snis_batch(), st.floats(0.1, 1e4, **finite))
 @settings(max_examples=100, deadline=None)
-def test_normalised_weights_and_their_sum_recover_the_weights(batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], total: float) -> None:
+def test_normalised_weights_and_their_sum_recover_the_weights(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], total: float
+) -> None:
     weights = batch[0]
     normalized = weights / weights.sum()
     np.testing.assert_allclose(unnormalized_weights(normalized, weights.sum()), weights, rtol=1e-12)
@@ -119,8 +134,16 @@ def test_normalised_weights_and_their_sum_recover_the_weights(batch: tuple[np.nd
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-@given(arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, **finite)), st.floats(1e-8, 1e-3, **finite))
+@given(
+    arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, **finite)),
+    st.floats(1e-8, 1e-3, **finite),
+)
 @settings(max_examples=100, deadline=None)
 def test_linear_sum_is_the_aggregate(gdotv: np.ndarray, eta: float) -> None:
     total = float(gdotv.sum())
-    assert math.isclose(linear_contributions(gdotv, eta).sum(), linear_aggregate(total, eta) or 0.0, rel_tol=1e-9, abs_tol=1e-9 * eta * np.abs(gdotv).sum())
+    assert math.isclose(
+        linear_contributions(gdotv, eta).sum(),
+        linear_aggregate(total, eta) or 0.0,
+        rel_tol=1e-9,
+        abs_tol=1e-9 * eta * np.abs(gdotv).sum(),
+    )

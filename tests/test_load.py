@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from reportgen.discover import discover, run_id
 from reportgen.load import detect_schema, load_run, parse_json
@@ -29,14 +28,22 @@ def test_discovery_finds_runs_groups_and_ignores_noise(sample_tree: Path) -> Non
     assert "diagnostics_run/full_data/E_256/run_01" in ids
     assert len(ids) == 9
     groups = {g.id for g in tree.groups}
-    assert {"diagnostics_run", "diagnostics_run/full_data", "diagnostics_run/full_data/E_256"} <= groups
+    assert {
+        "diagnostics_run",
+        "diagnostics_run/full_data",
+        "diagnostics_run/full_data/E_256",
+    } <= groups
     assert not any(g.endswith(("run_01", "notebooks")) for g in groups)
     assert skipped == ()
     assert tree.incomplete == ()
 
 
 def test_results_name_variants_and_incomplete_runs(tmp_path: Path) -> None:
-    for rel in ("a/run_1/results2.json", "a/run_2/entropy_experiment_results.json", "b/results.json"):
+    for rel in (
+        "a/run_1/results2.json",
+        "a/run_2/entropy_experiment_results.json",
+        "b/results.json",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("{}")
     (tmp_path / "a/run_3").mkdir()
@@ -44,7 +51,11 @@ def test_results_name_variants_and_incomplete_runs(tmp_path: Path) -> None:
     (tmp_path / "a/run_1/notes.md").write_text("# hi")
     (tmp_path / "a/stray.csv").write_text("x\n1\n")
     tree, _ = discover(tmp_path)
-    assert [r.id for r in tree.runs] == ["a/run_1/results2", "a/run_2/entropy_experiment_results", "b"]
+    assert [r.id for r in tree.runs] == [
+        "a/run_1/results2",
+        "a/run_2/entropy_experiment_results",
+        "b",
+    ]
     assert tree.runs[0].notes == ("a/run_1/notes.md",)
     assert [i.directory for i in tree.incomplete] == ["a/run_3"]
     assert [g.id for g in tree.groups] == ["a"]
@@ -122,13 +133,19 @@ def test_cv_loader(sample_tree: Path) -> None:
 
 def test_unknown_object_gets_generic_fields(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
-    (tmp_path / "x/results.json").write_text(json.dumps({"alpha": 1.5, "nested": {"b": "text"}, "values": [1, 2, 3]}))
+    (tmp_path / "x/results.json").write_text(
+        json.dumps({"alpha": 1.5, "nested": {"b": "text"}, "values": [1, 2, 3]})
+    )
     run = load_one(tmp_path, "x")
     assert run.schema is Schema.GENERIC
     fields = {f.path: f for f in run.generic}
     assert fields["alpha"].value == 1.5
     assert fields["nested.b"].value == "text"
-    assert (fields["values"].length, fields["values"].minimum, fields["values"].maximum) == (3, 1.0, 3.0)
+    assert (fields["values"].length, fields["values"].minimum, fields["values"].maximum) == (
+        3,
+        1.0,
+        3.0,
+    )
 
 
 def test_schema_detection() -> None:

@@ -1,9 +1,10 @@
-"""Per-sequence contributions to ΔH_true and its approximations, exactly as the results guide defines them."""
+"""Per-sequence contributions to ΔH_true and its approximations, exactly as the guide defines."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def entry_contributions(
     return EtaContributions(entry.eta, contrib, linear, quad, tokens, weights)
 
 
-def _aligned(values: FloatArray | None, n: int) -> bool:
+def _aligned(values: FloatArray | None, n: int) -> TypeGuard[FloatArray]:
     return values is not None and values.shape[0] == n
 
 
@@ -192,7 +193,11 @@ def run_eta_summaries(
                 clip_fraction=None,
             )
             for eta, true, lin, lq in zip(
-                sweep.etas, sweep.delta_h_true, sweep.delta_h_linear, sweep.delta_h_linquad
+                sweep.etas,
+                sweep.delta_h_true,
+                sweep.delta_h_linear,
+                sweep.delta_h_linquad,
+                strict=True,
             )
         )
     if run.snis is None:
@@ -220,7 +225,9 @@ def run_eta_summaries(
                 sum_linear=_sum(contrib.linear) if contrib else None,
                 sum_linquad=_sum(contrib.linquad) if contrib else None,
                 ess=_finite_or_none(entry.ess),
-                ess_fraction=_finite_or_none(entry.ess / n) if entry.ess is not None and n else None,
+                ess_fraction=_finite_or_none(entry.ess / n)
+                if entry.ess is not None and n
+                else None,
                 clip_fraction=_finite_or_none(entry.clip_fraction),
             )
         )

@@ -72,7 +72,9 @@ class ChangesView:
 
 def _findings(summary: Mapping[str, Any]) -> dict[tuple[str, float | None], FindingChange]:
     return {
-        (str(f["id"]), f.get("eta")): FindingChange(str(f["id"]), str(f["severity"]), str(f["message"]), f.get("eta"))
+        (str(f["id"]), f.get("eta")): FindingChange(
+            str(f["id"]), str(f["severity"]), str(f["message"]), f.get("eta")
+        )
         for f in summary.get("findings") or ()
     }
 
@@ -104,12 +106,20 @@ def _finding_key(key: tuple[str, float | None]) -> tuple[str, float]:
     return key[0], -1.0 if key[1] is None else key[1]
 
 
-def changes_view(previous: Mapping[str, RunStatus], current: Mapping[str, RunStatus]) -> ChangesView:
-    new = tuple(RunLink(r, str(current[r].summary.get("page"))) for r in sorted(set(current) - set(previous)))
+def changes_view(
+    previous: Mapping[str, RunStatus], current: Mapping[str, RunStatus]
+) -> ChangesView:
+    new = tuple(
+        RunLink(r, str(current[r].summary.get("page")))
+        for r in sorted(set(current) - set(previous))
+    )
     removed = tuple(RunLink(r, None) for r in sorted(set(previous) - set(current)))
     changed = tuple(
         run_change(r, previous[r].summary, current[r].summary)
         for r in sorted(set(previous) & set(current))
-        if previous[r].input_hash != current[r].input_hash or previous[r].summary != current[r].summary
+        if previous[r].input_hash != current[r].input_hash
+        or previous[r].summary != current[r].summary
     )
-    return ChangesView(first_build=not previous, new=new if previous else (), removed=removed, changed=changed)
+    return ChangesView(
+        first_build=not previous, new=new if previous else (), removed=removed, changed=changed
+    )

@@ -29,10 +29,17 @@ from reportgen.analysis.crossrun import (
 )
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.charts import Chart, Datasets
-from reportgen.models import CvData, CvFeature, GroupRef, Tree
+from reportgen.models import CvData, CvFeature, Finding, GroupRef, Tree, severity_counts
 from reportgen.pages import paths, twins
 from reportgen.pages.run_charts import ChartResult, collect
-from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, relative_href, render_page
+from reportgen.render import (
+    Crumb,
+    PageMeta,
+    SiteContext,
+    json_for_script,
+    relative_href,
+    render_page,
+)
 from reportgen.write import SiteWriter
 
 if TYPE_CHECKING:
@@ -81,6 +88,15 @@ class AgreementCount:
 
 
 @dataclass(frozen=True)
+class FindingCount:
+    run_id: str
+    href: str
+    status: str
+    counts: Mapping[str, int]
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ChildLink:
     name: str
     href: str
@@ -93,6 +109,7 @@ class GroupView:
     children: tuple[ChildLink, ...]
     run_rows: tuple[RunEtaRow, ...]
     other_runs: tuple[tuple[str, str, str], ...]
+    findings: tuple[FindingCount, ...]
     per_eta: tuple[EtaStats, ...]
     fits: tuple[FitRow, ...]
     agreements: tuple[AgreementRow, ...]
@@ -107,6 +124,13 @@ class GroupView:
 
 
 # --- inputs from cached summaries ------------------------------------------------------------
+
+
+def finding_rows(summary: Mapping[str, Any]) -> list[Finding]:
+    return [
+        Finding(str(f["id"]), f["severity"], str(f["message"]), f.get("eta"))
+        for f in summary.get("findings") or ()
+    ]
 
 
 def points_of(summary: Mapping[str, Any]) -> RunPoints | None:
@@ -126,7 +150,9 @@ def cv_of(summary: Mapping[str, Any]) -> CvData | None:
         CvFeature(str(f["name"]), f.get("corr"), f.get("ols_beta"), f.get("var_after_cv"), True)
         for f in data.get("features") or ()
     )
-    return CvData(None, None, None, None, None, None, None, data.get("var_after_cv_joint"), features)
+    return CvData(
+        None, None, None, None, None, None, None, data.get("var_after_cv_joint"), features
+    )
 
 
 def _load_sample(writer: SiteWriter, run_id: str) -> SequenceSample | None:
@@ -153,10 +179,19 @@ def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -
 # --- charts ----------------------------------------------------------------------------------
 
 
-def group_charts(view_points: Sequence[RunPoints], per_eta: Sequence[EtaStats], fits: Sequence[tuple[str, Fit]],
-                 agreements: Sequence[AgreementRow], rel: RelativeErrors, batch: Sequence[BatchComparison],
-                 tails: Sequence[tuple[str, TailSensitivity]], cv: Sequence[CvFeatureStats]) -> dict[str, list[ChartResult]]:
-    out: dict[str, list[ChartResult]] = {k: [] for k in ("overlay", "fits", "agreement", "relative", "batch", "tails", "cv")}
+def group_charts(
+    view_points: Sequence[RunPoints],
+    per_eta: Sequence[EtaStats],
+    fits: Sequence[tuple[str, Fit]],
+    agreements: Sequence[AgreementRow],
+    rel: RelativeErrors,
+    batch: Sequence[BatchComparison],
+    tails: Sequence[tuple[str, TailSensitivity]],
+    cv: Sequence[CvFeatureStats],
+) -> dict[str, list[ChartResult]]:
+    out: dict[str, list[ChartResult]] = {
+        k: [] for k in ("overlay", "fits", "agreement", "relative", "batch", "tails", "cv")
+    }
     rows = [(p.run_id, s) for p in view_points for s in p.etas if s.delta_h_true is not None]
     if rows:
         runs = [r for r, _ in rows]
@@ -165,54 +200,93 @@ def group_charts(view_points: Sequence[RunPoints], per_eta: Sequence[EtaStats], 
         out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="log"))
         out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="linear"))
     if per_eta:
-        out["overlay"].append(charts.group_band(
-            [s.eta for s in per_eta], [s.true_mean for s in per_eta], [s.true_std for s in per_eta],
-            [s.linear_mean for s in per_eta], [s.linquad_mean for s in per_eta],
-        ))
+        out["overlay"].append(
+            charts.group_band(
+                [s.eta for s in per_eta],
+                [s.true_mean for s in per_eta],
+                [s.true_std for s in per_eta],
+                [s.linear_mean for s in per_eta],
+                [s.linquad_mean for s in per_eta],
+            )
+        )
     fitted = [(r, f) for r, f in fits if f.loglog_slope is not None]
     if rows and fitted:
-        out["fits"].append(charts.fit_chart(
-            [r for r, _ in rows], [s.eta for _, s in rows], [s.delta_h_true for _, s in rows],
-            [r for r, _ in fitted], [f.loglog_slope for _, f in fitted], [f.loglog_intercept for _, f in fitted],
-            log_base=2.718281828459045,
-        ))
+        out["fits"].append(
+            charts.fit_chart(
+                [r for r, _ in rows],
+                [s.eta for _, s in rows],
+                [s.delta_h_true for _, s in rows],
+                [r for r, _ in fitted],
+                [f.loglog_slope for _, f in fitted],
+                [f.loglog_intercept for _, f in fitted],
+                log_base=2.718281828459045,
+            )
+        )
     usable = [a for a in agreements if a.row.diff is not None]
     if usable:
-        out["agreement"].append(charts.agreement_chart(
-            [a.run_id for a in usable], [a.row.eta for a in usable], [a.row.diff for a in usable],
-            [a.row.combined_se for a in usable],
-        ))
+        out["agreement"].append(
+            charts.agreement_chart(
+                [a.run_id for a in usable],
+                [a.row.eta for a in usable],
+                [a.row.diff for a in usable],
+                [a.row.combined_se for a in usable],
+            )
+        )
     rel_rows = [(r.run_id, eta, v) for r in rel.runs for eta, v in r.values]
     if rel_rows:
-        out["relative"].append(charts.relative_error_chart(
-            [r for r, _, _ in rel_rows], [e for _, e, _ in rel_rows], [v for _, _, v in rel_rows]
-        ))
+        out["relative"].append(
+            charts.relative_error_chart(
+                [r for r, _, _ in rel_rows],
+                [e for _, e, _ in rel_rows],
+                [v for _, _, v in rel_rows],
+            )
+        )
     for i, comparison in enumerate(batch):
         dist = comparison.reestimated or comparison.raw
-        out["batch"].append(charts.batch_comparison_chart(
-            dist.hist_edges, dist.hist_counts,
-            [r for r, _ in comparison.small_runs], [v for _, v in comparison.small_runs],
-            _mean([v for _, v in comparison.full_run_values]),
-            small_size=comparison.small_size, large_size=comparison.large_size, eta=comparison.eta,
-            key=f"b{i}",
-        ))
-    tail_rows = [(run_id, method, row) for run_id, t in tails
-                 for method, items in (("truncate", t.truncated), ("clip", t.clipped)) for row in items
-                 if t.eta == max(x.eta for rid, x in tails if rid == run_id)]
+        out["batch"].append(
+            charts.batch_comparison_chart(
+                dist.hist_edges,
+                dist.hist_counts,
+                [r for r, _ in comparison.small_runs],
+                [v for _, v in comparison.small_runs],
+                _mean([v for _, v in comparison.full_run_values]),
+                small_size=comparison.small_size,
+                large_size=comparison.large_size,
+                eta=comparison.eta,
+                key=f"b{i}",
+            )
+        )
+    tail_rows = [
+        (run_id, method, row)
+        for run_id, t in tails
+        for method, items in (("truncate", t.truncated), ("clip", t.clipped))
+        for row in items
+        if t.eta == max(x.eta for rid, x in tails if rid == run_id)
+    ]
     if tail_rows:
-        out["tails"].append(charts.group_tail_chart(
-            [r for r, _, _ in tail_rows], [m for _, m, _ in tail_rows],
-            [row.quantile for _, _, row in tail_rows], [row.ratio for _, _, row in tail_rows],
-        ))
+        out["tails"].append(
+            charts.group_tail_chart(
+                [r for r, _, _ in tail_rows],
+                [m for _, m, _ in tail_rows],
+                [row.quantile for _, _, row in tail_rows],
+                [row.ratio for _, _, row in tail_rows],
+            )
+        )
     features = [f for f in cv if not f.joint]
     if features:
         for metric in ("correlation", "variance-ratio"):
-            out["cv"].append(charts.cv_group_chart(
-                [f.feature for f in features],
-                [f.corr.mean for f in features], [f.corr.min for f in features], [f.corr.max for f in features],
-                [f.var_ratio.mean for f in features], [f.var_ratio.min for f in features],
-                [f.var_ratio.max for f in features], metric=metric,
-            ))
+            out["cv"].append(
+                charts.cv_group_chart(
+                    [f.feature for f in features],
+                    [f.corr.mean for f in features],
+                    [f.corr.min for f in features],
+                    [f.corr.max for f in features],
+                    [f.var_ratio.mean for f in features],
+                    [f.var_ratio.min for f in features],
+                    [f.var_ratio.max for f in features],
+                    metric=metric,
+                )
+            )
     return out
 
 
@@ -227,9 +301,19 @@ def index_charts(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Char
     rows = [(p.run_id, s) for p in points for s in p.etas if s.delta_h_true is not None]
     if not rows:
         return (), {}
-    chart_set = collect({"overlay": [charts.group_overlay(
-        [r for r, _ in rows], [s.eta for _, s in rows], [s.delta_h_true for _, s in rows], eta_scale="log"
-    )]}, None)
+    chart_set = collect(
+        {
+            "overlay": [
+                charts.group_overlay(
+                    [r for r, _ in rows],
+                    [s.eta for _, s in rows],
+                    [s.delta_h_true for _, s in rows],
+                    eta_scale="log",
+                )
+            ]
+        },
+        None,
+    )
     return tuple(chart_set.all_charts()), chart_set.datasets
 
 
@@ -245,8 +329,14 @@ def group_crumbs(group_id: str) -> tuple[Crumb, ...]:
     return tuple(crumbs)
 
 
-def render_group(group: GroupRef, tree: Tree, summaries: Mapping[str, Mapping[str, Any]],
-                 site: SiteContext, options: BuildOptions, writer: SiteWriter) -> GroupOutput:
+def render_group(
+    group: GroupRef,
+    tree: Tree,
+    summaries: Mapping[str, Mapping[str, Any]],
+    site: SiteContext,
+    options: BuildOptions,
+    writer: SiteWriter,
+) -> GroupOutput:
     page_path = paths.group_page(group.id)
     members = [summaries[r] for r in group.run_ids if r in summaries]
     points = {str(s["id"]): p for s in members if (p := points_of(s)) is not None and p.etas}
@@ -259,40 +349,71 @@ def render_group(group: GroupRef, tree: Tree, summaries: Mapping[str, Mapping[st
     rel = relative_errors(view_points)
     batch: tuple[BatchComparison, ...] = ()
     if batch_groups(group, tree, points):
-        samples = [s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None]
+        samples = [
+            s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None
+        ]
         batch = compare_batch_sizes(view_points, samples, draws=options.draws, seed=options.seed)
     tails = [(str(s["id"]), t) for s in members for t in tails_of(s)]
     cv_runs = [(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None]
     cv = cv_group_stats(cv_runs) if cv_runs else ()
 
-    agreement_rows = tuple(AgreementRow(r, href[r], a) for r, rows in agreements.items() for a in rows)
-    chart_results = group_charts(view_points, per_eta, fits, agreement_rows, rel, batch,
-                                 _last_eta_tails(tails), cv)
+    agreement_rows = tuple(
+        AgreementRow(r, href[r], a) for r, rows in agreements.items() for a in rows
+    )
+    chart_results = group_charts(
+        view_points, per_eta, fits, agreement_rows, rel, batch, _last_eta_tails(tails), cv
+    )
     chart_set = collect(chart_results, None)
     children = {g.id: g for g in tree.groups}
     view = GroupView(
         group=group,
         children=tuple(
-            ChildLink(PurePosixPath(c).name, relative_href(page_path, paths.group_page(c)),
-                      len(children[c].run_ids))
+            ChildLink(
+                PurePosixPath(c).name,
+                relative_href(page_path, paths.group_page(c)),
+                len(children[c].run_ids),
+            )
             for c in group.child_group_ids
         ),
         run_rows=tuple(
-            RunEtaRow(p.run_id, href[p.run_id], s.eta, s.delta_h_true, s.delta_h_linear,
-                      s.delta_h_linquad, s.rel_err_linear)
-            for p in view_points for s in p.etas
+            RunEtaRow(
+                p.run_id,
+                href[p.run_id],
+                s.eta,
+                s.delta_h_true,
+                s.delta_h_linear,
+                s.delta_h_linquad,
+                s.rel_err_linear,
+            )
+            for p in view_points
+            for s in p.etas
         ),
         other_runs=tuple(
             (str(s["id"]), href[str(s["id"])], str(s.get("schema") or s.get("status")))
-            for s in members if str(s["id"]) not in points
+            for s in members
+            if str(s["id"]) not in points
+        ),
+        findings=tuple(
+            FindingCount(
+                str(s["id"]), href[str(s["id"])], str(s["status"]),
+                severity_counts(finding_rows(s)),
+                tuple(sorted({str(f["id"]) for f in s.get("findings") or ()})),
+            )
+            for s in members
         ),
         per_eta=per_eta,
         fits=tuple(FitRow(r, href[r], f) for r, f in fits),
         agreements=agreement_rows,
         agreement_counts=tuple(
-            AgreementCount(r, href[r], len(rows), sum(1 for a in rows if a.within_1sigma),
-                           sum(1 for a in rows if a.within_2sigma))
-            for r, rows in agreements.items() if rows
+            AgreementCount(
+                r,
+                href[r],
+                len(rows),
+                sum(1 for a in rows if a.within_1sigma),
+                sum(1 for a in rows if a.within_2sigma),
+            )
+            for r, rows in agreements.items()
+            if rows
         ),
         rel_errors=rel,
         batch=batch,
@@ -302,17 +423,28 @@ def render_group(group: GroupRef, tree: Tree, summaries: Mapping[str, Mapping[st
         page_data=json_for_script({"datasets": chart_set.datasets}),
         norm_note=_norm_note(members),
     )
-    page = PageMeta(page_path, f"Group {group.id}", "group", group_crumbs(group.id), chart_set.has_charts)
+    page = PageMeta(
+        page_path, f"Group {group.id}", "group", group_crumbs(group.id), chart_set.has_charts
+    )
     writer.write(page_path, render_page("group.html", site, page, view=view))
     summary = group_summary_json(
-        group.id, view_points, [f for _, f in fits], [agreements[p.run_id] for p in view_points],
-        per_eta, batch, rel_errors=rel, tails=group_tail_summary(_last_eta_tails(tails)), cv=cv,
+        group.id,
+        view_points,
+        [f for _, f in fits],
+        [agreements[p.run_id] for p in view_points],
+        per_eta,
+        batch,
+        rel_errors=rel,
+        tails=group_tail_summary(_last_eta_tails(tails)),
+        cv=cv,
     )
     writer.write(paths.group_summary(group.id), twins.dumps(summary))
     return GroupOutput(group.id, page_path, paths.group_summary(group.id))
 
 
-def _last_eta_tails(tails: Sequence[tuple[str, TailSensitivity]]) -> list[tuple[str, TailSensitivity]]:
+def _last_eta_tails(
+    tails: Sequence[tuple[str, TailSensitivity]],
+) -> list[tuple[str, TailSensitivity]]:
     """Per run, the tail sensitivity at its largest η (where the approximation is stressed most)."""
     largest: dict[str, TailSensitivity] = {}
     for run_id, tail in tails:
@@ -322,7 +454,9 @@ def _last_eta_tails(tails: Sequence[tuple[str, TailSensitivity]]) -> list[tuple[
 
 
 def _norm_note(members: Sequence[Mapping[str, Any]]) -> str:
-    modes = sorted({str((s.get("normalization") or {}).get("true")) for s in members if s.get("normalization")})
+    modes = sorted(
+        {str((s.get("normalization") or {}).get("true")) for s in members if s.get("normalization")}
+    )
     if not modes:
         return "No run of this group could be read."
     if len(modes) == 1:
@@ -330,6 +464,11 @@ def _norm_note(members: Sequence[Mapping[str, Any]]) -> str:
     return f"Runs mix normalisations ({', '.join(modes)}): compare with care."
 
 
-def render_groups(tree: Tree, summaries: Mapping[str, Mapping[str, Any]], site: SiteContext,
-                  options: BuildOptions, writer: SiteWriter) -> list[GroupOutput]:
+def render_groups(
+    tree: Tree,
+    summaries: Mapping[str, Mapping[str, Any]],
+    site: SiteContext,
+    options: BuildOptions,
+    writer: SiteWriter,
+) -> list[GroupOutput]:
     return [render_group(g, tree, summaries, site, options, writer) for g in tree.groups]

@@ -1,4 +1,4 @@
-"""The guide page: the results.json fields, the contribution arithmetic and every check explained."""
+"""The guide page: results.json fields, the contribution arithmetic and every check explained."""
 
 from __future__ import annotations
 
@@ -41,5 +41,7 @@ def render_guide(site: SiteContext) -> bytes:
         per_token_formula=PER_TOKEN_FORMULA,
         per_sequence_formula=PER_SEQUENCE_FORMULA,
     )
-    page = PageMeta(GUIDE_PAGE, "Guide", "guide", (Crumb("Index", "index.html"), Crumb("Guide", None)))
+    page = PageMeta(
+        GUIDE_PAGE, "Guide", "guide", (Crumb("Index", "index.html"), Crumb("Guide", None))
+    )
     return render_page("guide.html", site, page, view=view)

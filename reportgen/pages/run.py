@@ -31,13 +31,32 @@ from reportgen.models import (
 from reportgen.pages import paths, twins
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.run_charts import ChartSet, run_charts
-from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_markdown, render_page
+from reportgen.render import (
+    Crumb,
+    PageMeta,
+    SiteContext,
+    json_for_script,
+    render_markdown,
+    render_page,
+)
 from reportgen.status import file_sha256
 
 log = logging.getLogger("reportgen")
 OUTLIERS_PER_ETA = 15
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
-OUTLIER_FEATURES = ("features.length_log", "features.sum_w", "features.var_logp", "var_logp", "mean_logp")
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+OUTLIER_FEATURES = (
+    "features.length_log",
+    "features.sum_w",
+    "features.var_logp",
+    "var_logp",
+    "mean_logp",
+)
 
 
 @dataclass(frozen=True)
@@ -181,7 +200,9 @@ def run_crumbs(ref: RunRef) -> tuple[Crumb, ...]:
 
 
 def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
-    curvature = run.sweep.curvature if run.sweep else run.snis.approx.quadratic if run.snis else None
+    curvature = (
+        run.sweep.curvature if run.sweep else run.snis.approx.quadratic if run.snis else None
+    )
     if curvature is None:
         return None
     eta_star = curvature.eta_star
@@ -218,13 +239,18 @@ def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[s
         top = np.argsort(-magnitude, kind="stable")[:k]
         linquad = c.linquad
         for i in top.tolist():
-            rows.append(OutlierRow(
-                eta=c.eta, index=i,
-                length=_opt(per_sequence.length, i),
-                true_contrib=float(c.true_contrib[i]), linear=float(c.linear[i]),
-                linquad=_opt(linquad, i), error=float(error[i]),
-                features=tuple(_opt(columns[n], i) for n in names),
-            ))
+            rows.append(
+                OutlierRow(
+                    eta=c.eta,
+                    index=i,
+                    length=_opt(per_sequence.length, i),
+                    true_contrib=float(c.true_contrib[i]),
+                    linear=float(c.linear[i]),
+                    linquad=_opt(linquad, i),
+                    error=float(error[i]),
+                    features=tuple(_opt(columns[n], i) for n in names),
+                )
+            )
     return tuple(rows), tuple(n.removeprefix("features.") for n in names)
 
 
@@ -240,24 +266,44 @@ def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
     for tail in analysis.tails:
         for method in ("truncated", "clipped"):
             for r in getattr(tail, method):
-                rows.append(TailRow(
-                    tail.eta, "truncate" if method == "truncated" else "clip", r.quantile, r.kept,
-                    r.threshold, r.true_total, r.linear_total, r.linquad_total, r.ratio,
-                ))
+                rows.append(
+                    TailRow(
+                        tail.eta,
+                        "truncate" if method == "truncated" else "clip",
+                        r.quantile,
+                        r.kept,
+                        r.threshold,
+                        r.true_total,
+                        r.linear_total,
+                        r.linquad_total,
+                        r.ratio,
+                    )
+                )
     return tuple(rows)
 
 
 def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
     titles = (
-        ("findings", "Findings"), ("facts", "Key facts"), ("eta-table", "ΔH vs η"),
-        ("per-sequence", "Per-sequence"), ("snis", "SNIS weights"), ("curvature", "Curvature"),
-        ("outliers", "Outliers"), ("tails", "Tails"), ("cv", "Control variates"),
-        ("fields", "Fields"), ("artifacts", "Artifacts"), ("notes", "Notes"), ("config", "Configuration"),
+        ("findings", "Findings"),
+        ("facts", "Key facts"),
+        ("eta-table", "ΔH vs η"),
+        ("per-sequence", "Per-sequence"),
+        ("snis", "SNIS weights"),
+        ("curvature", "Curvature"),
+        ("outliers", "Outliers"),
+        ("tails", "Tails"),
+        ("cv", "Control variates"),
+        ("fields", "Fields"),
+        ("artifacts", "Artifacts"),
+        ("notes", "Notes"),
+        ("config", "Configuration"),
     )
     return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
 
 
-def _files(run: Run, root: Path, settings: RunSettings) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
+def _files(
+    run: Run, root: Path, settings: RunSettings
+) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
     """Notes rendered, images and artifacts copied next to the page (read, never modified)."""
     ref = run.ref
     notes: list[Note] = []
@@ -292,7 +338,9 @@ def _files(run: Run, root: Path, settings: RunSettings) -> tuple[list[Note], lis
     return notes, images, artifacts, copies
 
 
-def run_view(analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
+def run_view(
+    analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str
+) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
     chart_set = run_charts(analysis, settings.max_points)
@@ -370,7 +418,9 @@ def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dic
         "schema": run.schema.value,
         "source_sha256": source_hash,
         "normalization": {
-            "true": norm.true_mode, "approx": norm.approx_mode, "source": norm.source,
+            "true": norm.true_mode,
+            "approx": norm.approx_mode,
+            "source": norm.source,
             "formula": formula_for(norm) if run.schema is Schema.SNIS else None,
         },
         "batch_size": analysis.points.batch_size,
@@ -384,7 +434,12 @@ def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dic
         summary["cv"] = {
             "var_after_cv_joint": run.cv.var_after_cv_joint,
             "features": [
-                {"name": f.name, "corr": f.corr, "ols_beta": f.ols_beta, "var_after_cv": f.var_after_cv}
+                {
+                    "name": f.name,
+                    "corr": f.corr,
+                    "ols_beta": f.ols_beta,
+                    "var_after_cv": f.var_after_cv,
+                }
                 for f in run.cv.features
             ],
         }
@@ -400,13 +455,26 @@ def _page(ref: RunRef, title: str, kind: str, has_charts: bool) -> PageMeta:
 
 def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> RunOutput:
     findings = failure_findings(failure)
-    view = ErrorView(failure.ref, failure.reason, failure.file, failure.line, failure.column, failure.hint, findings)
+    view = ErrorView(
+        failure.ref,
+        failure.reason,
+        failure.file,
+        failure.line,
+        failure.column,
+        failure.hint,
+        findings,
+    )
     page = _page(failure.ref, f"Unreadable run {failure.ref.id}", "error", False)
     html = render_page("error.html", site, page, view=view, checks=check_explanations())
     summary = base_summary(failure.ref, "error", input_hash) | {
         "schema": None,
-        "error": {"reason": failure.reason, "file": failure.file, "line": failure.line,
-                  "column": failure.column, "hint": failure.hint},
+        "error": {
+            "reason": failure.reason,
+            "file": failure.file,
+            "line": failure.line,
+            "column": failure.column,
+            "hint": failure.hint,
+        },
         "etas": [],
         "findings": twins.findings_rows(findings),
     }
@@ -414,7 +482,9 @@ def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> 
     return RunOutput(False, summary, files)
 
 
-def render_run(ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings) -> RunOutput:
+def render_run(
+    ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+) -> RunOutput:
     """Load, analyse and render one run; nothing raised here escapes the build."""
     try:
         loaded = load_run(ref, root, settings.max_bytes)
@@ -424,12 +494,18 @@ def render_run(ref: RunRef, root: Path, site: SiteContext, input_hash: str, sett
     except Exception as exc:  # one bad run never breaks the site
         if settings.verbose:
             log.error("run %s failed:\n%s", ref.id, traceback.format_exc())
-        failure = LoadFailure(ref, f"internal error while analysing: {type(exc).__name__}: {exc}"[:400],
-                              ref.source, hint="Run with -v for a traceback and report it.")
+        failure = LoadFailure(
+            ref,
+            f"internal error while analysing: {type(exc).__name__}: {exc}"[:400],
+            ref.source,
+            hint="Run with -v for a traceback and report it.",
+        )
         return render_failure(failure, site, input_hash)
 
 
-def _render_loaded(run: Run, root: Path, site: SiteContext, input_hash: str, settings: RunSettings) -> RunOutput:
+def _render_loaded(
+    run: Run, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+) -> RunOutput:
     analysis = analyze_run(run)
     source_hash = file_sha256(root / run.ref.source)
     view, chart_set, copies = run_view(analysis, root, settings, source_hash)
@@ -441,7 +517,9 @@ def _render_loaded(run: Run, root: Path, site: SiteContext, input_hash: str, set
         (paths.run_summary(run.ref.id), twins.dumps(summary)),
     ]
     if analysis.contributions:
-        files.append((paths.run_contributions(run.ref.id), twins.contributions_csv(analysis.contributions)))
+        files.append(
+            (paths.run_contributions(run.ref.id), twins.contributions_csv(analysis.contributions))
+        )
     sample = sequence_sample(run, analysis.contributions, analysis.summaries)
     if sample is not None:
         files.append((paths.run_sample(run.ref.id), twins.sample_npy(sample)))

@@ -33,8 +33,14 @@ class ChartSet:
 
     def standalone_spec(self, chart: Chart) -> dict[str, Any]:
         """The chart with its data attached, as one Vega-Lite spec (figures, single files)."""
-        spec = _with_eta(chart, self.initial_eta).spec if self.initial_eta is not None else dict(chart.spec)
-        spec["datasets"] = {name: self.datasets[name] for name in chart.datasets if name in self.datasets}
+        spec = (
+            _with_eta(chart, self.initial_eta).spec
+            if self.initial_eta is not None
+            else dict(chart.spec)
+        )
+        spec["datasets"] = {
+            name: self.datasets[name] for name in chart.datasets if name in self.datasets
+        }
         _unbind_eta(spec)
         return spec
 
@@ -49,9 +55,19 @@ class ChartSet:
             if spec.get("width") == "container":
                 spec["width"] = 640
             if "svg" in formats:
-                files.append((f"{directory}/figures/{chart.id}.svg", vl_convert.vegalite_to_svg(spec).encode()))
+                files.append(
+                    (
+                        f"{directory}/figures/{chart.id}.svg",
+                        vl_convert.vegalite_to_svg(spec).encode(),
+                    )
+                )
             if "png" in formats:
-                files.append((f"{directory}/figures/{chart.id}.png", vl_convert.vegalite_to_png(spec, scale=2)))
+                files.append(
+                    (
+                        f"{directory}/figures/{chart.id}.png",
+                        vl_convert.vegalite_to_png(spec, scale=2),
+                    )
+                )
         return files
 
 
@@ -119,13 +135,15 @@ def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     rows = analysis.summaries
     if not rows:
         return []
-    return [charts.eta_curve(
-        [r.eta for r in rows],
-        _column([r.delta_h_true for r in rows]),
-        _column([r.delta_h_linear for r in rows]),
-        _column([r.delta_h_linquad for r in rows]),
-        norm=norm_of(analysis.run),
-    )]
+    return [
+        charts.eta_curve(
+            [r.eta for r in rows],
+            _column([r.delta_h_true for r in rows]),
+            _column([r.delta_h_linear for r in rows]),
+            _column([r.delta_h_linquad for r in rows]),
+            norm=norm_of(analysis.run),
+        )
+    ]
 
 
 def _per_sequence_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
@@ -142,20 +160,27 @@ def _per_sequence_charts(analysis: RunAnalysis, max_points: int) -> list[ChartRe
         [c.token_count for c in contributions],
         max_points=max_points,
     )
-    results = [charts.contribution_histograms(
-        etas,
-        [c.true_contrib for c in contributions],
-        [c.linear for c in contributions],
-        [c.linquad for c in contributions],
-        norm=norm,
-    )]
+    results = [
+        charts.contribution_histograms(
+            etas,
+            [c.true_contrib for c in contributions],
+            [c.linear for c in contributions],
+            [c.linquad for c in contributions],
+            norm=norm,
+        )
+    ]
     if any(c.linear is not None for c in contributions):
         results.append(_noted(charts.true_vs_linear(table, norm=norm), table.note))
-        results.append(charts.error_histogram(
-            etas,
-            [c.true_contrib - c.linear if c.linear is not None else None for c in contributions],
-            norm=norm,
-        ))
+        results.append(
+            charts.error_histogram(
+                etas,
+                [
+                    c.true_contrib - c.linear if c.linear is not None else None
+                    for c in contributions
+                ],
+                norm=norm,
+            )
+        )
     if any(c.quad is not None for c in contributions):
         results.append(_noted(charts.quad_vs_linear(table, norm=norm), table.note))
     return results
@@ -180,17 +205,21 @@ def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
         log_weights = [e.log_weights for e in entries]
         results.append(charts.weight_distributions(etas, weights, log_weights, quantity="weights"))
         if any(lw is not None for lw in log_weights):
-            results.append(charts.weight_distributions(etas, weights, log_weights, quantity="log-weights"))
+            results.append(
+                charts.weight_distributions(etas, weights, log_weights, quantity="log-weights")
+            )
     fractions = [s.ess_fraction for s in analysis.summaries]
     if any(f is not None for f in fractions):
         results.append(charts.ess_curve([s.eta for s in analysis.summaries], _column(fractions)))
     if any(e.logweight_min is not None for e in entries):
-        results.append(charts.logweight_range(
-            etas,
-            _column([e.logweight_min for e in entries]),
-            _column([e.logweight_median for e in entries]),
-            _column([e.logweight_max for e in entries]),
-        ))
+        results.append(
+            charts.logweight_range(
+                etas,
+                _column([e.logweight_min for e in entries]),
+                _column([e.logweight_median for e in entries]),
+                _column([e.logweight_max for e in entries]),
+            )
+        )
     return results
 
 
@@ -203,13 +232,15 @@ def _tail_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     ]
     if not rows:
         return []
-    return [charts.tail_ratio(
-        [eta for eta, _, _ in rows],
-        [method for _, method, _ in rows],
-        [row.quantile for _, _, row in rows],
-        _column([row.ratio for _, _, row in rows]),
-        _column([row.linquad_ratio for _, _, row in rows]),
-    )]
+    return [
+        charts.tail_ratio(
+            [eta for eta, _, _ in rows],
+            [method for _, method, _ in rows],
+            [row.quantile for _, _, row in rows],
+            _column([row.ratio for _, _, row in rows]),
+            _column([row.linquad_ratio for _, _, row in rows]),
+        )
+    ]
 
 
 def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:

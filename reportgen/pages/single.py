@@ -45,11 +45,17 @@ def build_single_file(options: BuildOptions) -> BuildResult:
         known = ", ".join(r.id for r in tree.runs[:5])
         raise WriteError(f"no run with id {options.single_file!r} (runs look like: {known})")
     if options.out.is_dir():
-        raise WriteError(f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)")
+        raise WriteError(
+            f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"
+        )
     check_output_dir(options.out, options.results, force=True)
     site = site_context(options)
-    site = SiteContext(site.title, site.version, site.assets, site.built_at, site.vega_version, inline_assets())
-    settings = RunSettings(options.max_bytes, options.max_points, verbose=options.verbose, inline_files=True)
+    site = SiteContext(
+        site.title, site.version, site.assets, site.built_at, site.vega_version, inline_assets()
+    )
+    settings = RunSettings(
+        options.max_bytes, options.max_points, verbose=options.verbose, inline_files=True
+    )
     output = render_run(ref, options.results, site, input_hash(ref, options.results), settings)
     page = next(content for path, content in output.files if path.endswith("/index.html"))
     write_file_atomic(options.out, page)

@@ -13,7 +13,7 @@ from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
 from reportgen.assets import static_assets
 from reportgen.charts import Chart
 from reportgen.discover import Skipped
-from reportgen.models import SEVERITIES, CheckInfo, IncompleteRun, Tree
+from reportgen.models import CheckInfo, IncompleteRun, Tree, empty_counts
 from reportgen.pages import paths, twins
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group import GroupOutput, render_groups
@@ -112,6 +112,7 @@ class MatrixRow:
 @dataclass(frozen=True)
 class DiagnosticsView:
     checks: tuple[CheckInfo, ...]
+    quiet: tuple[CheckInfo, ...]
     rows: tuple[MatrixRow, ...]
     counts: Mapping[str, int]
     totals: tuple[int, ...]
@@ -128,7 +129,7 @@ def finding_rows(summary: Mapping[str, Any]) -> tuple[FindingRow, ...]:
 
 
 def counts_of(findings: Sequence[FindingRow]) -> dict[str, int]:
-    counts = dict.fromkeys(SEVERITIES, 0)
+    counts = empty_counts()
     for f in findings:
         if f.severity in counts:
             counts[f.severity] += 1
@@ -159,24 +160,38 @@ def incomplete_row(incomplete: IncompleteRun) -> RunRow:
     finding = incomplete_finding(incomplete)
     row = FindingRow(finding.id, finding.severity, finding.message, None)
     return RunRow(
-        id=incomplete.directory, href=GUIDE_PAGE + "#check-incomplete-run", source=incomplete.plan,
-        schema="incomplete", status="incomplete", stale=False, batch_size=None, eta_count=0,
-        counts=counts_of([row]), finding_ids=(finding.id,),
-        search_text=f"{incomplete.directory} incomplete {finding.id}", findings=(row,),
+        id=incomplete.directory,
+        href=GUIDE_PAGE + "#check-incomplete-run",
+        source=incomplete.plan,
+        schema="incomplete",
+        status="incomplete",
+        stale=False,
+        batch_size=None,
+        eta_count=0,
+        counts=counts_of([row]),
+        finding_ids=(finding.id,),
+        search_text=f"{incomplete.directory} incomplete {finding.id}",
+        findings=(row,),
     )
 
 
 def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     result = []
     for group in tree.groups:
-        counts = dict.fromkeys(SEVERITIES, 0)
+        counts = empty_counts()
         for run_id in group.run_ids:
             for severity, n in rows[run_id].counts.items():
                 counts[severity] += n
-        result.append(GroupRow(
-            id=group.id, name=PurePosixPath(group.id).name, href=paths.group_page(group.id),
-            depth=group.id.count("/"), run_count=len(group.run_ids), counts=counts,
-        ))
+        result.append(
+            GroupRow(
+                id=group.id,
+                name=PurePosixPath(group.id).name,
+                href=paths.group_page(group.id),
+                depth=group.id.count("/"),
+                run_count=len(group.run_ids),
+                counts=counts,
+            )
+        )
     return tuple(result)
 
 
@@ -184,27 +199,33 @@ def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
 
 
 def _top_page(path: str, title: str, kind: str, has_charts: bool = False) -> PageMeta:
-    crumbs = (Crumb("Index", "index.html"), Crumb(title, None)) if path != "index.html" else (Crumb("Index", None),)
+    crumbs = (
+        (Crumb("Index", "index.html"), Crumb(title, None))
+        if path != "index.html"
+        else (Crumb("Index", None),)
+    )
     return PageMeta(path, title, kind, crumbs, has_charts)
 
 
 def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
+    """The runs × checks matrix; checks that fired nowhere are listed apart to keep it readable."""
+    fired = {f.id for row in rows for f in row.findings}
+    columns = tuple(c for c in CHECKS if c.id in fired)
     matrix = []
-    totals = [0] * len(CHECKS)
     for row in rows:
         cells = []
-        for i, check in enumerate(CHECKS):
+        for check in columns:
             hits = [f for f in row.findings if f.id == check.id]
-            totals[i] += len(hits)
-            cells.append(MatrixCell(
-                hits[0].severity if hits else None, len(hits), " · ".join(f.message for f in hits[:5])
-            ))
+            messages = " · ".join(f.message for f in hits[:5])
+            cells.append(MatrixCell(hits[0].severity if hits else None, len(hits), messages))
         matrix.append(MatrixRow(row, tuple(cells)))
-    counts = dict.fromkeys(SEVERITIES, 0)
+    counts = empty_counts()
     for row in rows:
         for severity, n in row.counts.items():
             counts[severity] += n
-    return DiagnosticsView(CHECKS, tuple(matrix), counts, tuple(totals))
+    totals = tuple(sum(r.cells[i].count for r in matrix) for i in range(len(columns)))
+    quiet = tuple(c for c in CHECKS if c.id not in fired)
+    return DiagnosticsView(columns, quiet, tuple(matrix), counts, totals)
 
 
 def write_site_pages(
@@ -215,49 +236,85 @@ def write_site_pages(
     site: SiteContext,
     options: BuildOptions,
     writer: SiteWriter,
+    groups: Sequence[GroupOutput] | None = None,
 ) -> None:
-    """Everything besides the run pages, recomputed from summaries on every build."""
+    """Everything besides the run pages, recomputed from summaries on every build.
+
+    ``groups``: group pages the build already wrote or carried over (see build._write_groups);
+    when ``None`` every group page is rendered here.
+    """
     summaries = {run_id: status.summary for run_id, status in statuses.items()}
     rows = {run_id: run_row(summary) for run_id, summary in summaries.items()}
-    groups: list[GroupOutput] = render_groups(tree, summaries, site, options, writer)
+    if groups is None:
+        groups = render_groups(tree, summaries, site, options, writer)
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
     from reportgen.pages.group import index_charts
 
     charts, datasets = index_charts(summaries)
-    counts = dict.fromkeys(SEVERITIES, 0)
+    counts = empty_counts()
     for row in all_rows:
         for severity, n in row.counts.items():
             counts[severity] += n
     stale = tuple(
-        StaleRow(r.id, r.href, str(summaries[r.id]["stale"]["reason"]), str(summaries[r.id]["stale"]["last_good"]))
-        for r in rows.values() if r.stale
+        StaleRow(
+            r.id,
+            r.href,
+            str(summaries[r.id]["stale"]["reason"]),
+            str(summaries[r.id]["stale"]["last_good"]),
+        )
+        for r in rows.values()
+        if r.stale
     )
     index = IndexView(
-        run_count=len(rows), group_count=len(tree.groups),
+        run_count=len(rows),
+        group_count=len(tree.groups),
         error_count=sum(1 for r in rows.values() if r.status == "error"),
-        stale_count=len(stale), counts=counts, runs=tuple(all_rows),
-        groups=group_rows(tree, rows), stale=stale, incomplete=tree.incomplete, skipped=skipped,
-        charts=charts, page_data=json_for_script({"datasets": datasets}),
+        stale_count=len(stale),
+        counts=counts,
+        runs=tuple(all_rows),
+        groups=group_rows(tree, rows),
+        stale=stale,
+        incomplete=tree.incomplete,
+        skipped=skipped,
+        charts=charts,
+        page_data=json_for_script({"datasets": datasets}),
         cite=Cite(site.title, "", "all", "", site.version),
     )
-    writer.write("index.html", render_page(
-        "index.html", site, _top_page("index.html", site.title, "index", bool(charts)), view=index
-    ))
-    writer.write("diagnostics.html", render_page(
-        "diagnostics.html", site, _top_page("diagnostics.html", "Diagnostics", "diagnostics"),
-        view=diagnostics_view(all_rows),
-    ))
+    writer.write(
+        "index.html",
+        render_page(
+            "index.html",
+            site,
+            _top_page("index.html", site.title, "index", bool(charts)),
+            view=index,
+        ),
+    )
+    writer.write(
+        "diagnostics.html",
+        render_page(
+            "diagnostics.html",
+            site,
+            _top_page("diagnostics.html", "Diagnostics", "diagnostics"),
+            view=diagnostics_view(all_rows),
+        ),
+    )
     writer.write(GUIDE_PAGE, render_guide(site))
     changes: ChangesView = changes_view(previous, statuses)
-    writer.write("changes.html", render_page(
-        "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
-    ))
+    writer.write(
+        "changes.html",
+        render_page(
+            "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
+        ),
+    )
     writer.write("changes.json", twins.dumps(changes.to_json()))
-    writer.write("manifest.json", twins.manifest(
-        (summaries[r] for r in sorted(summaries)),
-        ({"id": g.id, "page": g.page, "summary": g.summary} for g in groups),
-    ))
+    writer.write(
+        "manifest.json",
+        twins.manifest(
+            (summaries[r] for r in sorted(summaries)),
+            ({"id": g.id, "page": g.page, "summary": g.summary} for g in groups),
+        ),
+    )
     for asset in static_assets():
         writer.write(asset.hashed_name, asset.content)

@@ -20,9 +20,13 @@ SUMMARY_FORMAT = 1
 
 def dumps(data: Any) -> bytes:
     """Deterministic JSON: sorted keys, shortest round-trip floats, NaN → null."""
-    return orjson.dumps(
-        _finite(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
-    ) + b"\n"
+    return (
+        orjson.dumps(
+            _finite(data),
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY,
+        )
+        + b"\n"
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -53,7 +57,12 @@ def eta_row(summary: EtaSummary) -> dict[str, Any]:
 
 
 def finding_row(finding: Finding) -> dict[str, Any]:
-    return {"id": finding.id, "severity": finding.severity, "message": finding.message, "eta": finding.eta}
+    return {
+        "id": finding.id,
+        "severity": finding.severity,
+        "message": finding.message,
+        "eta": finding.eta,
+    }
 
 
 def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
@@ -76,38 +85,59 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
         n = c.true_contrib.shape[0]
         missing = np.full(n, np.nan)
         columns = [
-            np.full(n, c.eta), np.arange(n), c.true_contrib,
+            np.full(n, c.eta),
+            np.arange(n),
+            c.true_contrib,
             c.linear if c.linear is not None else missing,
             c.quad if c.quad is not None else missing,
             c.linquad if c.linquad is not None else missing,
-            c.token_count, c.weight,
+            c.token_count,
+            c.weight,
         ]
-        cells = [_csv_cells(np.asarray(col), name in ("index", "token_count"))
-                 for name, col in zip(CSV_COLUMNS, columns)]
-        lines.extend(map(",".join, zip(*cells)))
+        cells = [
+            _csv_cells(np.asarray(col), name in ("index", "token_count"))
+            for name, col in zip(CSV_COLUMNS, columns, strict=True)
+        ]
+        lines.extend(map(",".join, zip(*cells, strict=True)))
     return ("\n".join(lines) + "\n").encode()
 
 
 def manifest(runs: Iterable[Mapping[str, Any]], groups: Iterable[Mapping[str, Any]]) -> bytes:
     keys = ("id", "source", "schema", "status", "page", "summary")
-    return dumps({
-        "format": SUMMARY_FORMAT,
-        "runs": [{k: r.get(k) for k in keys} | ({"stale": True} if r.get("stale") else {}) for r in runs],
-        "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
-    })
+    return dumps(
+        {
+            "format": SUMMARY_FORMAT,
+            "runs": [
+                {k: r.get(k) for k in keys} | ({"stale": True} if r.get("stale") else {})
+                for r in runs
+            ],
+            "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
+        }
+    )
 
 
-SAMPLE_ARRAYS = ("linear", "true_contrib", "weighted_h_new", "weighted_units", "h_base", "units", "linear_units")
+SAMPLE_ARRAYS = (
+    "linear",
+    "true_contrib",
+    "weighted_h_new",
+    "weighted_units",
+    "h_base",
+    "units",
+    "linear_units",
+)
 
 
 def sample_npy(sample: SequenceSample) -> bytes:
-    """A run's per-sequence arrays as one float64 .npy: per η, [η, ΔH_true, *arrays] (no pickles)."""
+    """A run's per-sequence arrays as one float64 .npy: per η [η, ΔH_true, *arrays]; no pickles."""
     n = sample.batch_size
     missing = np.full(n, np.nan)
     rows = [
-        np.concatenate([[d.eta, d.delta_h_true], *(
-            a if (a := getattr(d, name)) is not None else missing for name in SAMPLE_ARRAYS
-        )])
+        np.concatenate(
+            [
+                [d.eta, d.delta_h_true],
+                *(a if (a := getattr(d, name)) is not None else missing for name in SAMPLE_ARRAYS),
+            ]
+        )
         for d in sample.etas
     ]
     buffer = io.BytesIO()
@@ -125,12 +155,19 @@ def sample_from_npy(content: bytes, run_id: str) -> SequenceSample | None:
     n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
     etas = []
     for row in table:
-        arrays = {name: row[2 + i * n: 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
+        arrays = {name: row[2 + i * n : 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
         optional = {k: (v if np.isfinite(v).any() else None) for k, v in arrays.items()}
-        etas.append(SequenceEta(
-            eta=float(row[0]), delta_h_true=float(row[1]),
-            linear=arrays["linear"], true_contrib=arrays["true_contrib"],
-            weighted_h_new=optional["weighted_h_new"], weighted_units=optional["weighted_units"],
-            h_base=optional["h_base"], units=optional["units"], linear_units=optional["linear_units"],
-        ))
+        etas.append(
+            SequenceEta(
+                eta=float(row[0]),
+                delta_h_true=float(row[1]),
+                linear=arrays["linear"],
+                true_contrib=arrays["true_contrib"],
+                weighted_h_new=optional["weighted_h_new"],
+                weighted_units=optional["weighted_units"],
+                h_base=optional["h_base"],
+                units=optional["units"],
+                linear_units=optional["linear_units"],
+            )
+        )
     return SequenceSample(run_id, n, tuple(etas))
