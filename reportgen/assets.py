@@ -87,13 +87,15 @@ def asset_urls() -> dict[str, str]:
     return {asset.name: asset.hashed_name for asset in static_assets()}
 
 
+@cache
 def assets_fingerprint() -> str:
-    """Changes whenever a template or static asset changes (forces a full rebuild)."""
+    """Changes whenever a template, static asset or the code itself changes (full rebuild)."""
     digest = hashlib.sha256()
-    for path in sorted(templates_dir().rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(templates_dir()).as_posix().encode())
-            digest.update(path.read_bytes())
+    package = Path(__file__).parent
+    files = [*templates_dir().rglob("*"), *package.rglob("*.py")]
+    for path in sorted(p for p in files if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     digest.update(vega_bundle_version().encode())
     return digest.hexdigest()
 

@@ -12,7 +12,8 @@ from reportgen.models import GroupRef, IncompleteRun, RunRef, Tree
 
 RESULTS_PATTERN = "*results*.json"
 CONFIG_NAMES = ("config.yaml", "config.yml")
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"})
+# No SVG: a copied SVG runs its own scripts when a reader opens it from the site.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 ARTIFACT_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json"}
 ARTIFACT_DIR_PATTERN = "cv_*"
 
@@ -42,6 +43,20 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def is_utf8_name(name: str) -> bool:
+    """Names that are not UTF-8 arrive with surrogate escapes, which no page can encode."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(rel: str) -> str:
+    """A path safe to print and render, whatever bytes its name had."""
+    return os.fsencode(rel).decode("utf-8", errors="replace")
+
+
 class _Walker:
     def __init__(self, root: Path, follow_symlinks: bool) -> None:
         self.root = root
@@ -62,7 +77,9 @@ class _Walker:
             self.skipped.append(Skipped(_rel(path, self.root), "symbolic link (not followed)"))
             return False
         if not self._inside_root(path):
-            self.skipped.append(Skipped(_rel(path, self.root), "symbolic link leaving the results tree"))
+            self.skipped.append(
+                Skipped(_rel(path, self.root), "symbolic link leaving the results tree")
+            )
             return False
         return True
 
@@ -80,7 +97,9 @@ class _Walker:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            self.skipped.append(Skipped(_rel(directory, self.root) or ".", f"unreadable directory ({exc.strerror})"))
+            self.skipped.append(
+                Skipped(_rel(directory, self.root) or ".", f"unreadable directory ({exc.strerror})")
+            )
             return []
         files: list[os.DirEntry[str]] = []
         below: list[tuple[Path, list[os.DirEntry[str]]]] = []
@@ -88,18 +107,26 @@ class _Walker:
             path = Path(entry.path)
             if entry.name.startswith("."):
                 continue
+            if not is_utf8_name(entry.name):
+                self.skipped.append(
+                    Skipped(_shown(_rel(path, self.root)), "name is not valid UTF-8")
+                )
+                continue
             if entry.is_symlink() and not self._allowed_link(path):
                 continue
             try:
-                is_dir = entry.is_dir()
+                is_dir, is_file = entry.is_dir(), entry.is_file()
             except OSError:
                 continue
             if is_dir:
                 if is_results_name(entry.name):
                     files.append(entry)  # becomes a run whose load fails: "not a regular file"
                 below.extend(self.walk(path))
-            else:
+            elif is_file:
                 files.append(entry)
+            else:
+                # A FIFO would block every later open(); devices and sockets are not data.
+                self.skipped.append(Skipped(_rel(path, self.root), "not a regular file"))
         return [(directory, files), *below]
 
 
@@ -114,22 +141,32 @@ def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> d
     artifacts: list[str] = []
     try:
         subdirs = sorted(
-            p for p in directory.iterdir() if p.is_dir() and not p.is_symlink()
+            p
+            for p in directory.iterdir()
+            if p.is_dir()
+            and not p.is_symlink()
             and fnmatch.fnmatchcase(p.name, ARTIFACT_DIR_PATTERN)
         )
         for subdir in subdirs:
             artifacts += sorted(
-                _rel(p, root) for p in subdir.iterdir()
-                if p.is_file() and not p.is_symlink() and p.suffix.lower() in ARTIFACT_SUFFIXES
+                _rel(p, root)
+                for p in subdir.iterdir()
+                if p.is_file()
+                and not p.is_symlink()
+                and p.suffix.lower() in ARTIFACT_SUFFIXES
+                and is_utf8_name(p.name)
             )
     except OSError:
         pass
     return {
         "plan": rel("plan.json") if "plan.json" in names else None,
         "config": rel(config) if config else None,
-        "notes": tuple(rel(n) for n in sorted(names) if n.lower().endswith(".md") and names[n].is_file()),
+        "notes": tuple(
+            rel(n) for n in sorted(names) if n.lower().endswith(".md") and names[n].is_file()
+        ),
         "images": tuple(
-            rel(n) for n in sorted(names)
+            rel(n)
+            for n in sorted(names)
             if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES and names[n].is_file()
         ),
         "artifacts": tuple(artifacts),
@@ -152,9 +189,12 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
         belongings = _belongings(directory, root, files)
         for entry in results:
             source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            runs.append(RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings))  # type: ignore[arg-type]
+            ref = RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings)  # type: ignore[arg-type]
+            runs.append(ref)
     runs = _with_sibling_configs(sorted(runs, key=lambda r: r.id))
-    tree = Tree(str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory)))
+    tree = Tree(
+        str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory))
+    )
     return tree, tuple(walker.skipped)
 
 
@@ -170,7 +210,9 @@ def _with_sibling_configs(runs: list[RunRef]) -> list[RunRef]:
         if ref.config is not None:
             first_config.setdefault(_parent(ref.directory), ref.config)
     return [
-        ref if ref.config is not None else _replace_sibling(ref, first_config.get(_parent(ref.directory)))
+        ref
+        if ref.config is not None
+        else _replace_sibling(ref, first_config.get(_parent(ref.directory)))
         for ref in runs
     ]
 

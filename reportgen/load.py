@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -36,6 +38,17 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400
 PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_logp")
+# orjson before 3.9 has no nesting limit and overflows the C stack on deep input (a segfault
+# that kills the build), so deeper documents go to the standard library, which stops cleanly.
+FAST_PARSE_MAX_DEPTH = 512
+CONFIG_MAX_DEPTH = 64
+FIELD_HINT = "A field has a type or value no schema generation allows; see the results guide."
+_DEPTH_CHUNK = 1 << 22
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+NamedFloats = tuple[tuple[str, float], ...]
 
 
 class LoadError(Exception):
@@ -67,7 +80,29 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
             )
         return path.read_bytes()
     except OSError as exc:
-        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+        hint = (
+            "Give the user running reportgen read access to the file."
+            if isinstance(exc, PermissionError)
+            else "Check that the file and its disk are readable."
+        )
+        raise LoadError(f"cannot read file: {exc.strerror or exc}", hint=hint) from exc
+
+
+def nesting_exceeds(data: bytes, limit: int) -> bool:
+    """Whether brackets may nest deeper than ``limit`` (an upper bound: strings are not parsed)."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    depth = 0
+    for start in range(0, raw.size, _DEPTH_CHUNK):
+        chunk = raw[start : start + _DEPTH_CHUNK]
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        closes = (chunk == ord("]")) | (chunk == ord("}"))
+        running = np.cumsum(opens.astype(np.int64) - closes, dtype=np.int64) + depth
+        if running.size and int(running.max()) > limit:
+            return True
+        depth = int(running[-1]) if running.size else depth
+    return False
 
 
 def parse_json(data: bytes) -> Any:
@@ -80,19 +115,37 @@ def parse_json(data: bytes) -> Any:
         ) from exc
     if not text.strip():
         raise LoadError("file is empty", hint="The run may still be writing, or it died.")
+    if not nesting_exceeds(data, FAST_PARSE_MAX_DEPTH):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # orjson rejects NaN/Infinity and lone surrogates; the standard library does not
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass  # orjson rejects NaN/Infinity; the standard library accepts them
-    try:
-        return json.loads(text)
+        parsed = json.loads(text)
+        # A lone surrogate (``"\\ud800"``) cannot be written as UTF-8 later: replace it now.
+        return _without_surrogates(parsed) if _SURROGATE_ESCAPE.search(text) else parsed
     except RecursionError as exc:
         raise LoadError("JSON is nested too deeply to read", hint="The file is not a run.") from exc
     except json.JSONDecodeError as exc:
-        hint = "The file looks truncated: was the run still writing?" if exc.pos >= len(
-            text.rstrip()
-        ) else "Fix the JSON syntax at that position."
-        raise LoadError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, hint=hint) from exc
+        truncated = exc.pos >= len(text.rstrip())
+        hint = (
+            "The file looks truncated: was the run still writing?"
+            if truncated
+            else "Fix the JSON syntax at that position."
+        )
+        raise LoadError(
+            f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, hint=hint
+        ) from exc
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -103,7 +156,10 @@ def read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
 
 
 class Fields:
-    """Read typed values out of a JSON object, naming the field path in every error."""
+    """Read typed values out of a JSON object, naming the field path in every error.
+
+    Its methods are named after the types they return, so later annotations say ``builtins.``.
+    """
 
     def __init__(self, data: Mapping[str, Any], path: str = "") -> None:
         self.data = data
@@ -138,42 +194,41 @@ class Fields:
         return to_float(self.data.get(key), self.where(key))
 
     def int(self, key: str) -> int | None:
+        """A count; ``None`` when it is not finite or beyond 64 bits (no JSON writer takes it)."""
         value = self.float(key)
-        if value is None or not math.isfinite(value):
+        if value is None or not math.isfinite(value) or abs(value) >= 2.0**63:
             return None
         return int(value)
 
-    def str(self, key: str) -> str | None:
+    def str(self, key: builtins.str) -> builtins.str | None:
         value = self.data.get(key)
         return None if value is None or isinstance(value, (dict, list)) else str(value)
 
-    def bool(self, key: str) -> bool | None:
+    def bool(self, key: builtins.str) -> builtins.bool | None:
         value = self.data.get(key)
         return value if isinstance(value, bool) else None
 
-    def array(self, key: str) -> FloatArray | None:
+    def array(self, key: builtins.str) -> FloatArray | None:
         return to_array(self.data.get(key), self.where(key))
 
-    def float_map(self, key: str) -> tuple[tuple[str, float], ...]:
+    def float_map(self, key: builtins.str) -> NamedFloats:
         sub = self.sub(key)
         if sub is None:
             return ()
-        return tuple(
-            (name, v) for name in sorted(sub.data) if (v := sub.float(name)) is not None
-        )
+        return tuple((name, v) for name in sorted(sub.data) if (v := sub.float(name)) is not None)
 
 
 def _kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    return kinds.get(type(value), type(value).__name__)
 
 
 def to_float(value: object, where: str) -> float | None:
     """A number, also from a numeric string; ``None`` stays ``None``."""
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
+    if isinstance(value, (bool, dict, list)):
         raise LoadError(f"{where}: expected a number, got {_kind(value)}")
     try:
         return float(value)  # type: ignore[arg-type]
@@ -197,9 +252,12 @@ def to_array(value: object, where: str) -> FloatArray | None:
 
 
 def _item(value: object, where: str, index: int) -> float:
-    if value is None:
-        return math.nan
-    number = to_float(value, f"{where}[{index}]")
+    return _cell(value, f"{where}[{index}]")
+
+
+def _cell(value: object, where: str) -> float:
+    """One number of a column; ``null`` is NaN."""
+    number = to_float(value, where)
     return math.nan if number is None else number
 
 
@@ -207,12 +265,12 @@ def _item(value: object, where: str, index: int) -> float:
 
 
 def parse_config(text: str | None) -> Mapping[str, Any] | None:
-    if text is None:
-        return None
+    if text is None or nesting_exceeds(text.encode("utf-8", "replace"), CONFIG_MAX_DEPTH):
+        return None  # PyYAML takes seconds, then overflows, on deep flow collections
     try:
         parsed = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+        return None  # e.g. ``date: 2020-13-45`` raises ValueError; a bad config is an absent one
     return parsed if isinstance(parsed, Mapping) else None
 
 
@@ -222,11 +280,15 @@ def resolve_normalization(
     sibling: Mapping[str, Any] | None,
     data_hint: str | None = None,
 ) -> Normalization:
-    """Pick the normalisation from the run's config, a sibling run's config, or the guide's default."""
+    """The normalisation from the run's config, a sibling's config, or the guide's default."""
     if config is not None:
         source, path, chosen = "config.yaml of this run", ref.config, config
     elif sibling is not None:
-        source, path, chosen = f"config.yaml of sibling run ({ref.sibling_config})", ref.sibling_config, sibling
+        source, path, chosen = (
+            f"config.yaml of sibling run ({ref.sibling_config})",
+            ref.sibling_config,
+            sibling,
+        )
     elif data_hint is not None:
         return Normalization(
             "per_token" if data_hint == "per_token" else "per_sequence",
@@ -237,9 +299,13 @@ def resolve_normalization(
         return Normalization("per_token", "per_token", "default (the guide: per-token)")
     approx = chosen.get("approx_delta_h")
     true = chosen.get("true_delta_h")
-    approx_mode = str(approx.get("normalize", "per_token")) if isinstance(approx, Mapping) else "per_token"
+    approx_mode = (
+        str(approx.get("normalize", "per_token")) if isinstance(approx, Mapping) else "per_token"
+    )
     report_per_token = true.get("report_per_token", True) if isinstance(true, Mapping) else True
-    true_mode = "per_sequence" if report_per_token is False else "per_token"
+    true_mode: Literal["per_token", "per_sequence"] = (
+        "per_sequence" if report_per_token is False else "per_token"
+    )
     return Normalization(true_mode, approx_mode, source, path)
 
 
@@ -289,29 +355,28 @@ def load_curvature(block: Fields | None) -> Curvature | None:
 
 
 def _column(records: list[Fields], key: str) -> FloatArray:
-    return np.asarray(
-        [_item(r.data.get(key), r.where(key), 0) for r in records], dtype=np.float64
-    )
+    return np.asarray([_cell(r.data.get(key), r.where(key)) for r in records], dtype=np.float64)
 
 
 def load_per_sequence(approx: Fields) -> PerSequence | None:
     records = list(approx.items("per_sequence"))
     if not records:
         return None
-    feature_names = sorted(
-        {name for r in records for name in (r.data.get("features") or {}) if isinstance(name, str)}
-    )
+    features_of = [r.sub("features") or Fields({}, r.where("features")) for r in records]
+    feature_names = sorted({name for f in features_of for name in f.data})
     features = [
-        (f"features.{name}", np.asarray(
-            [_item((r.data.get("features") or {}).get(name), r.where("features"), 0) for r in records],
-            dtype=np.float64,
-        ))
+        (
+            f"features.{name}",
+            np.asarray(
+                [_cell(f.data.get(name), f.where(name)) for f in features_of], dtype=np.float64
+            ),
+        )
         for name in feature_names
     ]
     has_vhvv = all("vhvv" in r.data for r in records)
     index = _column(records, "index")
     return PerSequence(
-        index=np.nan_to_num(index, nan=-1).astype(np.int64),
+        index=np.where(np.abs(index) < 2.0**62, index, -1).astype(np.int64),  # NaN/inf: -1
         gdotv=_column(records, "gdotv"),
         vhvv=_column(records, "vhvv") if has_vhvv else None,
         length=_column(records, "length") if any("length" in r.data for r in records) else None,
@@ -380,7 +445,11 @@ def load_entry(entry: Fields) -> TrueEntry:
 def load_snis(data: Fields) -> SnisData:
     approx = data.sub("approx") or Fields({}, "approx")
     true = data.sub("true")
-    entries = tuple(sorted((load_entry(e) for e in true.items("entries")), key=lambda e: e.eta)) if true else ()
+    entries = (
+        tuple(sorted((load_entry(e) for e in true.items("entries")), key=lambda e: e.eta))
+        if true
+        else ()
+    )
     return SnisData(
         approx=load_approx(approx),
         entries=entries,
@@ -399,7 +468,10 @@ def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> li
         Fact("Estimator", approx.estimator),
         Fact("Method", approx.method),
         Fact("Baseline", approx.baseline_kind),
-        Fact("Normalisation (true / approx)", f"{normalization.true_mode} / {normalization.approx_mode}"),
+        Fact(
+            "Normalisation (true / approx)",
+            f"{normalization.true_mode} / {normalization.approx_mode}",
+        ),
         Fact("Sampling time", data.float("sampling_sec"), "s"),
         Fact("Total time", timing.float("total") if timing else None, "s"),
         Fact("Approximation time", approx.duration, "s"),
@@ -444,13 +516,18 @@ def load_sweep(data: Fields) -> SweepData:
 
 
 def timing_facts(block: Fields | None, label: str) -> list[Fact]:
+    """Numeric timings as facts; nested or textual entries are not timings and are left out."""
     if block is None:
         return []
-    return [
-        Fact(f"{label}: {key}", value, "s")
-        for key in block.data
-        if (value := block.float(key)) is not None
-    ]
+    facts = []
+    for key in block.data:
+        try:
+            value = block.float(key)
+        except LoadError:
+            continue
+        if value is not None:
+            facts.append(Fact(f"{label}: {key}", value, "s"))
+    return facts
 
 
 # --- control variates ------------------------------------------------------------------------
@@ -471,7 +548,9 @@ def load_cv(data: Fields) -> CvData:
         var_gdotv=summary.float("var_gdotv"),
         gdotv_batch=diagnostics.float("gdotv_batch") if diagnostics else None,
         se_batch=diagnostics.float("se_batch") if diagnostics else None,
-        se_batch_after_cv_joint=diagnostics.float("se_batch_after_cv_joint") if diagnostics else None,
+        se_batch_after_cv_joint=diagnostics.float("se_batch_after_cv_joint")
+        if diagnostics
+        else None,
         var_after_cv_joint=summary.float("var_after_cv_joint"),
         features=tuple(
             CvFeature(n, corr.get(n), beta.get(n), after.get(n), n in selected) for n in names
@@ -507,16 +586,16 @@ def generic_fields(data: Any, path: str = "", depth: int = 0) -> Iterator[Generi
 # --- the loader ------------------------------------------------------------------------------
 
 
-def load_run(
-    ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES
-) -> Run | LoadFailure:
+def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run | LoadFailure:
     """Load one run; every problem becomes a :class:`LoadFailure`, never an exception."""
     try:
         return _load_run(ref, root, max_bytes)
     except LoadError as exc:
-        return LoadFailure(ref, exc.reason, ref.source, exc.line, exc.column, exc.hint)
-    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
-        return LoadFailure(ref, f"unreadable content: {type(exc).__name__}: {exc}"[:300], ref.source)
+        hint = exc.hint or FIELD_HINT
+        return LoadFailure(ref, exc.reason, ref.source, exc.line, exc.column, hint)
+    except Exception as exc:  # a loader bug must still cost one run, not the build
+        reason = f"unreadable content: {type(exc).__name__}: {exc}"[:300]
+        return LoadFailure(ref, reason, ref.source, hint=FIELD_HINT)
 
 
 def _optional_text(root: Path, rel: str | None, max_bytes: int) -> str | None:
@@ -538,7 +617,9 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     fields = Fields(data)
     config_text = _optional_text(root, ref.config, max_bytes)
     plan_text = _optional_text(root, ref.plan, max_bytes)
-    sibling_text = _optional_text(root, ref.sibling_config, max_bytes) if config_text is None else None
+    sibling_text = (
+        _optional_text(root, ref.sibling_config, max_bytes) if config_text is None else None
+    )
     plan = _parse_plan(plan_text)
     schema = detect_schema(data)
     builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
@@ -577,7 +658,10 @@ def _parse_plan(text: str | None) -> dict[str, Any] | None:
 
 def _batch_facts(fields: Fields) -> list[Fact]:
     precision = fields.sub("precision")
-    facts = [Fact(label, fields.int(key)) for label, key in (("B_E", "B_E"), ("B_U", "B_U"), ("G_U", "G_U"))]
+    facts = [
+        Fact(label, fields.int(key))
+        for label, key in (("B_E", "B_E"), ("B_U", "B_U"), ("G_U", "G_U"))
+    ]
     if precision is not None:
         facts += [
             Fact("Runtime dtype", precision.str("runtime_dtype")),
@@ -592,7 +676,8 @@ def _schema_facts(
     if schema is Schema.SNIS:
         return snis_facts(fields, blocks["snis"], normalization)
     if schema is Schema.SWEEP:
-        return [Fact("Normalisation", normalization.true_mode)] + timing_facts(fields.sub("timing"), "Time")
+        timing = timing_facts(fields.sub("timing"), "Time")
+        return [Fact("Normalisation", normalization.true_mode), *timing]
     if schema is Schema.CV:
         cv: CvData = blocks["cv"]
         v_stats = fields.sub("v_stats")
@@ -606,5 +691,6 @@ def _schema_facts(
             Fact("Batch SE after joint CV", cv.se_batch_after_cv_joint),
             Fact("Update method", v_stats.str("method") if v_stats else None),
             Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
-        ] + timing_facts(fields.sub("timing_sec"), "Time")
+            *timing_facts(fields.sub("timing_sec"), "Time"),
+        ]
     return []

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import altair as alt
-import jsonschema
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 import pytest
 import vl_convert
@@ -53,7 +53,13 @@ def _weights() -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 def _cv_group(metric: Any) -> ChartResult:
     return charts.cv_group_chart(
-        ["length", "sum_w"], [0.2, 0.5], [0.1, 0.3], [0.3, 0.7], [0.9, 0.6], [0.8, 0.5], [1.0, 0.8],
+        ["length", "sum_w"],
+        [0.2, 0.5],
+        [0.1, 0.3],
+        [0.3, 0.7],
+        [0.9, 0.6],
+        [0.8, 0.5],
+        [1.0, 0.8],
         metric=metric,
     )
 
@@ -98,8 +104,14 @@ SAMPLES: dict[str, Callable[[], ChartResult]] = {
         *_group_rows()[:2], np.linspace(-0.1, 0.1, 3 * len(ETAS))
     ),
     "batch-comparison-b8-b64-eta0-0001": lambda: charts.batch_comparison_chart(
-        np.linspace(-0.5, 0.5, 11), np.arange(10), ["r1", "r2"], [0.1, -0.2], 0.05,
-        small_size=8, large_size=64, eta=1e-4,
+        np.linspace(-0.5, 0.5, 11),
+        np.arange(10),
+        ["r1", "r2"],
+        [0.1, -0.2],
+        0.05,
+        small_size=8,
+        large_size=64,
+        eta=1e-4,
     ),
     "group-tail-chart": lambda: charts.group_tail_chart(
         ["a"] * 5 + ["b"] * 5, ["clip"] * 10, [1.0, 0.999, 0.99, 0.95, 0.9] * 2, np.ones(10)
@@ -237,7 +249,9 @@ def test_per_eta_charts_bind_to_the_page_select(sample: str) -> None:
     chart, _ = SAMPLES[sample]()
     (param,) = [p for p in chart.spec["params"] if p["name"] == "eta"]
     assert param["bind"] == {"element": "#eta-select"}
-    filters = [t["filter"] for n in _nodes(chart.spec) for t in n.get("transform", []) if "filter" in t]
+    filters = [
+        t["filter"] for n in _nodes(chart.spec) for t in n.get("transform", []) if "filter" in t
+    ]
     assert any("toNumber(eta)" in f for f in filters if isinstance(f, str))
 
 
@@ -262,7 +276,9 @@ def test_columnar_rejects_unequal_lengths() -> None:
 
 def test_columnar_serialises_numpy_with_nan_as_null() -> None:
     strided = np.arange(6.0)[::2]
-    data = charts.columnar(x=strided, y=np.array([1.0, np.nan, np.inf]), s=np.array(["a", "b", "c"]))
+    data = charts.columnar(
+        x=strided, y=np.array([1.0, np.nan, np.inf]), s=np.array(["a", "b", "c"])
+    )
     text = charts.page_data_json({"d": data})
     assert json.loads(text) == {
         "datasets": {"d": [{"s": ["a", "b", "c"], "x": [0.0, 2.0, 4.0], "y": [1.0, None, None]}]}
@@ -346,7 +362,7 @@ def test_histogram_counts_sum_to_finite_values() -> None:
 
 
 def test_series_share_bins_per_eta() -> None:
-    chart, data = SAMPLES["contribution-histograms"]()
+    _, data = SAMPLES["contribution-histograms"]()
     columns = data["contribution-histograms"][0]
     series = np.array(columns["series"])
     for eta in ETAS:
@@ -389,3 +405,10 @@ def test_flattened_datasets_draw_offline() -> None:
     assert svg.count('aria-roledescription="circle"') == 100
     assert 'class="mark-rule role-mark' in svg  # the y = x line
     assert "true contribution (per token)" in svg
+    # The page's <select> hands Vega a string such as "3e-05"; toNumber() must still match.
+    for param in spec["params"]:
+        param["value"] = repr(ETAS[1])
+    assert vl_convert.vegalite_to_svg(spec).count('aria-roledescription="circle"') == 100
+    for param in spec["params"]:
+        param["value"] = "0.5"
+    assert vl_convert.vegalite_to_svg(spec).count('aria-roledescription="circle"') == 0

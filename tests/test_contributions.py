@@ -135,7 +135,11 @@ def test_normalised_weights_and_their_sum_recover_the_weights(
 
 
 @given(
-    arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, **finite)),
+    arrays(
+        np.float64,
+        st.integers(1, 50),
+        elements=st.floats(-1e3, 1e3, allow_subnormal=False, **finite),
+    ),
     st.floats(1e-8, 1e-3, **finite),
 )
 @settings(max_examples=100, deadline=None)
@@ -145,5 +149,6 @@ def test_linear_sum_is_the_aggregate(gdotv: np.ndarray, eta: float) -> None:
         linear_contributions(gdotv, eta).sum(),
         linear_aggregate(total, eta) or 0.0,
         rel_tol=1e-9,
-        abs_tol=1e-9 * eta * np.abs(gdotv).sum(),
+        # cancelling sums lose relative precision; bound by the terms' magnitude (+ tiny floor)
+        abs_tol=1e-12 * eta * np.abs(gdotv).sum() + 1e-300,
     )

@@ -22,6 +22,7 @@ from reportgen.charts.core import (
     Norm,
     Spec,
     as_float,
+    bar_rows,
     cached_spec,
     columnar,
     delta_h_title,
@@ -530,8 +531,9 @@ def _group_tail_spec() -> Spec:
     )
     chart = layered(data, flatten, reference_rule(1, "y", y_title), lines, points)
     description = (
-        "Ratio of the linear approximation to the SNIS truth when the heaviest weights are "
-        "truncated or clipped at a kept quantile, one line per run and method; 1 is agreement."
+        "Ratio of the linear approximation to the SNIS truth when the sequences with the largest "
+        "|linear| contributions are truncated or clipped at a kept quantile, one line per run and "
+        "method; 1 is agreement."
     )
     return finish(chart, "Tail sensitivity per run", description)
 
@@ -556,7 +558,7 @@ def cv_group_chart(
     names = ("corr_mean", "corr_min", "corr_max", "var_mean", "var_min", "var_max")
     columns = {name: as_float(v, n) for name, v in zip(names, values, strict=True)}
     data = columnar(feature=list(features), **columns)
-    return make_chart(f"cv-group-{metric}", _cv_group_spec(metric)), {CV_GROUP: data}
+    return make_chart(f"cv-group-{metric}", bar_rows(_cv_group_spec(metric), n)), {CV_GROUP: data}
 
 
 @cached_spec
@@ -592,4 +594,4 @@ def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
         f"{title}: per regression feature the mean over runs (bar) and the range from minimum "
         "to maximum (grey rule)."
     )
-    return finish(chart, title, description, height=alt.Step(24))
+    return finish(chart, title, description)

@@ -19,6 +19,7 @@ from reportgen.charts.core import (
     Norm,
     Spec,
     as_float,
+    bar_rows,
     cached_spec,
     columnar,
     delta_h_title,
@@ -503,7 +504,7 @@ def method_dash() -> alt.StrokeDash:
 def quantile_x() -> alt.X:
     return alt.X(
         "quantile:O",
-        title="kept quantile of SNIS weights",
+        title="kept quantile of |linear contribution|",
         sort="descending",
         axis=alt.Axis(labelAngle=0),
     )
@@ -539,8 +540,9 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
         .add_params(eta_param())
     )
     description = (
-        "Ratio of the linear and lin+quad estimates to the SNIS truth when the heaviest SNIS "
-        "weights are truncated or clipped at a quantile, at the selected η; 1 is agreement."
+        "Ratio of the linear and lin+quad estimates to the SNIS truth when the sequences with the "
+        "largest |linear| contributions are truncated or clipped at a quantile, at the selected "
+        "η; 1 is agreement."
     )
     return finish(chart, "Tail sensitivity at the selected η", description)
 
@@ -560,7 +562,7 @@ def cv_bars(
     data = columnar(
         feature=list(features), corr=as_float(corr, n), var_ratio=as_float(var_ratio, n)
     )
-    return make_chart(f"cv-{metric}", _cv_spec(metric)), {CV: data}
+    return make_chart(f"cv-{metric}", bar_rows(_cv_spec(metric), n)), {CV: data}
 
 
 @cached_spec
@@ -586,7 +588,7 @@ def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
         f"{title} per regression feature; the dashed rule marks "
         f"{'no correlation' if metric == 'correlation' else 'no variance reduction'}."
     )
-    return finish(chart, title, description, height=alt.Step(24))
+    return finish(chart, title, description)
 
 
 __all__ = [

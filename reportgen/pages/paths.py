@@ -6,13 +6,17 @@ import hashlib
 import re
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SUFFIX = re.compile(r"(.*?)(\.[A-Za-z0-9]{1,8})?$", re.DOTALL)
 
 
 def slug_part(part: str) -> str:
     """A file-system- and URL-safe name; a short hash keeps distinct names distinct."""
     safe = _UNSAFE.sub("_", part).strip("._") or "_"
     if safe != part:
-        safe = f"{safe[:60]}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
+        # The hash goes before a file's suffix: a copied file must keep its type (an image
+        # without ".png" may be sniffed, and run, as HTML when opened from disk).
+        stem, suffix = _SUFFIX.match(safe).groups()  # type: ignore[union-attr]
+        safe = f"{stem[:60]}-{hashlib.sha256(part.encode()).hexdigest()[:8]}{suffix or ''}"
     return safe
 
 

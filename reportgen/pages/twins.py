@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
-from reportgen.analysis.crossrun import SequenceEta, SequenceSample
+from reportgen.analysis.crossrun import SequenceEta, SequenceSample, same_eta
 from reportgen.models import Finding
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
@@ -108,7 +110,9 @@ def manifest(runs: Iterable[Mapping[str, Any]], groups: Iterable[Mapping[str, An
         {
             "format": SUMMARY_FORMAT,
             "runs": [
-                {k: r.get(k) for k in keys} | ({"stale": True} if r.get("stale") else {})
+                {k: r.get(k) for k in keys}
+                | ({"stale": True} if r.get("stale") else {})
+                | ({"error": r["error"]} if r.get("error") else {})  # what failed, where, a hint
                 for r in runs
             ],
             "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
@@ -153,21 +157,55 @@ def sample_from_npy(content: bytes, run_id: str) -> SequenceSample | None:
     if table.ndim != 2 or (table.shape[1] - 2) % len(SAMPLE_ARRAYS):
         return None
     n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
-    etas = []
-    for row in table:
-        arrays = {name: row[2 + i * n : 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
-        optional = {k: (v if np.isfinite(v).any() else None) for k, v in arrays.items()}
-        etas.append(
-            SequenceEta(
-                eta=float(row[0]),
-                delta_h_true=float(row[1]),
-                linear=arrays["linear"],
-                true_contrib=arrays["true_contrib"],
-                weighted_h_new=optional["weighted_h_new"],
-                weighted_units=optional["weighted_units"],
-                h_base=optional["h_base"],
-                units=optional["units"],
-                linear_units=optional["linear_units"],
-            )
-        )
-    return SequenceSample(run_id, n, tuple(etas))
+    return SequenceSample(run_id, n, tuple(_sequence_eta(row, n) for row in table))
+
+
+def _sequence_eta(row: np.ndarray, n: int) -> SequenceEta:
+    """One η's row of a sample table: [η, ΔH_true, *arrays]; an all-NaN array is absent."""
+    arrays = {name: row[2 + i * n : 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
+    optional = {k: (v if np.isfinite(v).any() else None) for k, v in arrays.items()}
+    return SequenceEta(
+        eta=float(row[0]),
+        delta_h_true=float(row[1]),
+        linear=arrays["linear"],
+        true_contrib=arrays["true_contrib"],
+        weighted_h_new=optional["weighted_h_new"],
+        weighted_units=optional["weighted_units"],
+        h_base=optional["h_base"],
+        units=optional["units"],
+        linear_units=optional["linear_units"],
+    )
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """A run's sample read from its .npy one η at a time, so a group's batch comparison holds a
+    few rows at once instead of every run's arrays (memory stays flat as the tree grows)."""
+
+    run_id: str
+    batch_size: int
+    eta_values: tuple[float, ...]
+    path: Path
+
+    def at(self, eta: float) -> SequenceEta | None:
+        for i, value in enumerate(self.eta_values):
+            if same_eta(value, eta):
+                table = np.load(self.path, mmap_mode="r", allow_pickle=False)
+                row = np.array(table[i], dtype=np.float64)  # a copy: the mapping is dropped
+                del table
+                return _sequence_eta(row, self.batch_size)
+        return None
+
+
+def stored_sample(path: Path, run_id: str) -> StoredSample | None:
+    """The sample at ``path``, its η values read now and its arrays only when asked for."""
+    try:
+        table = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError):
+        return None
+    if table.ndim != 2 or table.shape[0] == 0 or (table.shape[1] - 2) % len(SAMPLE_ARRAYS):
+        return None
+    n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
+    etas = tuple(float(v) for v in table[:, 0])
+    del table
+    return StoredSample(run_id, n, etas, path)

@@ -4,6 +4,8 @@
 
   var THEME_KEY = "reportgen-theme";
   var views = [];
+  var generation = 0;
+  var DARK_BACKGROUND = "#121212";  /* --bg of the dark theme in site.css */
 
   /* ---- theme ------------------------------------------------------------------------- */
   function storedTheme() {
@@ -99,40 +101,104 @@
     var link = document.createElement("a");
     link.className = "csv-download";
     link.textContent = "Data (CSV)";
-    var full = figure.getAttribute("data-csv");
+    // Per-sequence charts may show a downsample; their CSV is the run's full contributions.csv,
+    // except in a single-file report, which carries no sibling files.
+    var full = document.documentElement.hasAttribute("data-single-file") ? null : figure.getAttribute("data-csv");
     if (full) {
       link.href = full;
     } else {
-      var csv = csvFromDataset(spec.datasets[names[0]]);
+      var csv = csvFromDataset(spec.datasets[names.indexOf("per-seq") >= 0 ? "per-seq" : names[0]]);
       link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csv);
       link.download = (figure.id || "chart").replace(/^chart-/, "") + ".csv";
     }
     figure.querySelector("figcaption").appendChild(link);
   }
+  function setupExportLinks(target, view) {
+    // vega-embed fills an export link's href on mousedown, which keyboard activation and quick
+    // synthetic clicks never send: render the image first, then follow the link.
+    target.querySelectorAll(".vega-actions a[download]").forEach(function (link) {
+      var ext = /\.(svg|png)$/.exec(link.getAttribute("download") || "");
+      if (!ext) { return; }
+      link.removeAttribute("target");
+      link.addEventListener("click", function (event) {
+        if (link.getAttribute("data-export-ready") === "true") {
+          link.removeAttribute("data-export-ready");
+          var menu = link.closest("details");
+          if (menu) { menu.removeAttribute("open"); }
+          return;
+        }
+        event.preventDefault();
+        // An opaque background, so the picture reads anywhere (the page's is transparent); it
+        // matches the page, so the view redrawing with it meanwhile shows no change.
+        var background = view.background();
+        view.background(effectiveDark() ? DARK_BACKGROUND : "#ffffff");
+        view.toImageURL(ext[1], ext[1] === "png" ? 2 : 1).then(function (url) {
+          view.background(background).runAsync();
+          link.href = url;
+          link.setAttribute("data-export-ready", "true");
+          // Not from inside this click's dispatch: a nested click() on the link is ignored.
+          window.setTimeout(function () { link.click(); }, 0);
+        }).catch(function (error) {
+          view.background(background).runAsync();
+          if (window.console) { window.console.error("reportgen: export failed: " + error); }
+        });
+      });
+    });
+  }
+  function setupActionsMenu(target) {
+    var menu = target.querySelector("details");
+    if (!menu) { return; }
+    var summary = menu.querySelector("summary");
+    summary.setAttribute("aria-label", "Export this chart");
+    menu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.open) {
+        menu.removeAttribute("open");
+        summary.focus();
+      }
+    });
+  }
   function renderCharts() {
     if (typeof window.vegaEmbed !== "function") { return; }
     views.forEach(function (v) { v.finalize(); });
     views = [];
+    generation += 1;
+    var current = generation;
     var dark = effectiveDark();
     document.querySelectorAll("script.chart-spec").forEach(function (node) {
       var figure = node.closest("figure");
       var target = figure.querySelector(".chart-view");
+      target.removeAttribute("data-rendered");
       var spec;
-      try { spec = chartSpec(node); } catch (e) { target.textContent = "Chart data could not be read."; return; }
+      try {
+        spec = chartSpec(node);
+      } catch (e) {
+        target.textContent = "Chart data could not be read.";
+        target.setAttribute("data-rendered", "error");
+        return;
+      }
       var options = {
         renderer: "svg",
         ast: true,
         defaultStyle: false,
+        forceActionsMenu: true,
+        scaleFactor: { png: 2 },
+        tooltip: { disableDefaultStyle: true },
         theme: dark ? "dark" : undefined,
         actions: { export: true, source: false, compiled: false, editor: false },
         downloadFileName: (figure.id || "chart").replace(/^chart-/, "")
       };
       window.vegaEmbed(target, spec, options).then(function (result) {
+        if (current !== generation) { result.finalize(); return; }  // a newer render superseded it
         views.push(result);
-        target.setAttribute("data-rendered", "true");
+        setupActionsMenu(target);
+        setupExportLinks(target, result.view);
+        target.setAttribute("data-rendered", dark ? "dark" : "light");
+        figure.classList.add("is-drawn");
         addCsvLink(figure, spec);
       }).catch(function (error) {
         target.textContent = "Chart could not be drawn: " + error;
+        target.setAttribute("data-rendered", "error");
+        if (window.console) { window.console.error("reportgen: chart " + figure.id + ": " + error); }
       });
     });
   }
@@ -220,8 +286,13 @@
   function setupEtaSelector() {
     var select = document.getElementById("eta-select");
     if (!select) { return; }
+    // Printed pages have no menu: say which η the per-sequence charts show.
+    var printed = document.createElement("span");
+    printed.className = "print-only eta-printed";
+    select.parentNode.appendChild(printed);
     var sync = function () {
       var label = select.options[select.selectedIndex].text;
+      printed.textContent = "(η = " + label + ")";
       document.querySelectorAll("table.eta-rows").forEach(applyRowVisibility);
       document.querySelectorAll(".cite-eta[data-selected]").forEach(function (span) {
         span.textContent = label;

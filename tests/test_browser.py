@@ -1,0 +1,689 @@
+"""In a real browser: the site works offline, is interactive, exportable, printable and legible.
+
+Every page is opened from ``file://`` in headless Chromium with all non-file traffic aborted;
+charts must draw marks (a chart whose data failed still "renders", with nothing in it), and the
+console must stay free of errors and warnings (CSP violations show up there as errors).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from reportgen.build import BuildOptions, BuildResult, build
+
+CHROMIUM = Path(os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium"))
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_SCHEMES = ("file:", "data:", "blob:")  # data:/blob: are exports made in the page itself
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"Chromium is not installed at {CHROMIUM} (CI installs it)"
+    ),
+]
+
+SNIS_RUN = "runs/diagnostics_run/full_data/E_256/run_01/index.html"
+SNIS_NO_PER_SEQ = "runs/diagnostics_run/full_data/E_512/run_02/index.html"
+SWEEP_RUN = "runs/comparison_across_learning_rates/run_01/index.html"
+CV_RUN = "runs/CVs_and_gdotv/run1/run_01/index.html"
+BATCH_GROUP = "groups/diagnostics_run/full_data/index.html"
+BROKEN_RUN = "diagnostics_run/full_data/E_256/run_09"
+
+ALL_DRAWN = """() => Array.from(document.querySelectorAll('.chart-view'))
+    .every(v => v.hasAttribute('data-rendered'))"""
+CHART_STATE = """() => Array.from(document.querySelectorAll('figure.chart')).map(f => {
+    const view = f.querySelector('.chart-view');
+    const svg = view.querySelector('svg.marks');
+    return {
+        id: f.id,
+        state: view.getAttribute('data-rendered'),
+        marks: view.querySelectorAll(
+            'svg.marks g.role-mark > :is(path, line, text, rect, image)').length,
+        svgTitle: svg ? Array.from(svg.querySelectorAll('.role-title-text text'))
+            .map(t => t.textContent).join(' ') : '',
+        caption: f.querySelector('figcaption .chart-title').textContent.trim(),
+        label: view.getAttribute('aria-label') || '',
+        actions: Array.from(view.querySelectorAll('.vega-actions a')).map(a => a.textContent),
+        csv: (f.querySelector('a.csv-download') || {}).href || null,
+    };
+})"""
+TABLE_STATE = """() => Array.from(document.querySelectorAll('table.data')).map(t => ({
+    id: t.id,
+    caption: t.caption ? t.caption.textContent.trim() : '',
+    headers: t.tHead ? t.tHead.querySelectorAll('th[scope=col]').length : 0,
+    headerFocusable: t.classList.contains('sortable') && t.tHead
+        ? Array.from(t.tHead.rows[0].cells).every(c => c.tabIndex === 0) : true,
+}))"""
+
+
+# --- the browser and its tabs -----------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """What the pages of one context logged and requested (tests run one at a time)."""
+
+    problems: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    @classmethod
+    def attach(cls, context: BrowserContext) -> Recorder:
+        recorder = cls()
+        # Context-level listeners also see requests a page-level listener misses.
+        context.on("request", lambda request: recorder.requests.append(request.url))
+        context.on("console", recorder.console)
+        context.route(lambda url: not url.startswith("file:"), lambda route: route.abort())
+        return recorder
+
+    def console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"{message.type}: {message.text}")
+
+    def clear(self) -> None:
+        self.problems.clear()
+        self.requests.clear()
+
+
+@dataclass
+class Tab:
+    """One page, with everything its context logged and requested since it opened."""
+
+    page: Page
+    recorder: Recorder
+
+    @property
+    def problems(self) -> list[str]:
+        return self.recorder.problems
+
+    @property
+    def requests(self) -> list[str]:
+        return self.recorder.requests
+
+    def goto(self, target: Path) -> Tab:
+        self.page.goto(target.as_uri())  # waits for "load": deferred scripts have run
+        self.wait_for_charts()
+        return self
+
+    def wait_for_charts(self) -> None:
+        self.page.wait_for_function(ALL_DRAWN, polling=50, timeout=30_000)
+
+    def charts(self) -> list[dict[str, Any]]:
+        charts: list[dict[str, Any]] = self.page.evaluate(CHART_STATE)
+        return charts
+
+    def network(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith(LOCAL_SCHEMES)]
+
+    def assert_clean(self) -> None:
+        assert self.problems == [], "console errors/warnings or page errors"
+        assert self.network() == [], "requests left the file system"
+
+
+Opener = Callable[..., Tab]
+Scheme = Literal["light", "dark"]
+Shared = tuple[BrowserContext, Recorder]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def _new_context(browser: Browser) -> Shared:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    return context, Recorder.attach(context)
+
+
+@pytest.fixture(scope="session")
+def shared_context(chromium: Browser) -> Iterator[Shared]:
+    """One context for the tests that leave no state behind: its renderer keeps the compiled
+    Vega bundle warm, which saves most of a second per page."""
+    context, recorder = _new_context(chromium)
+    yield context, recorder
+    context.close()
+
+
+@pytest.fixture
+def open_tab(chromium: Browser, shared_context: Shared) -> Iterator[Opener]:
+    """``open_tab(path, color_scheme=..., isolated=False)``: a new page, its traffic recorded.
+
+    ``isolated=True`` gives the page a context of its own (own localStorage).
+    """
+    pages: list[Page] = []
+    contexts: list[BrowserContext] = []
+
+    def _open(
+        target: Path | None = None, *, color_scheme: Scheme = "light", isolated: bool = False
+    ) -> Tab:
+        if isolated:
+            context, recorder = _new_context(chromium)
+            contexts.append(context)
+        else:
+            context, recorder = shared_context
+            recorder.clear()
+        page = context.new_page()
+        pages.append(page)
+        page.emulate_media(color_scheme=color_scheme)
+        page.on("pageerror", lambda error: recorder.problems.append(f"pageerror: {error}"))
+        tab = Tab(page, recorder)
+        return tab.goto(target) if target is not None else tab
+
+    yield _open
+    for page in pages:
+        page.close()
+    for context in contexts:
+        context.close()
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def site(sample_site: tuple[Path, BuildResult]) -> Path:
+    return sample_site[0]
+
+
+@pytest.fixture(scope="session")
+def variant_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample plus one unreadable run, built with ``max_points=100`` (forces downsampling)."""
+    tree = tmp_path_factory.mktemp("variant") / "results"
+    shutil.copytree(sample_tree, tree)
+    broken = tree / BROKEN_RUN
+    broken.mkdir(parents=True)
+    (broken / "results.json").write_text('{"approx": {"delta_h_per_lr": 0.5,\n  "per_sequence": [')
+    out = tmp_path_factory.mktemp("variant-site") / "site"
+    result = build(BuildOptions(results=tree, out=out, jobs=1, max_points=100))
+    assert result.failed_runs == [BROKEN_RUN]
+    return out
+
+
+# --- 1. every page kind draws, offline, without errors ---------------------------------------
+
+PAGE_KINDS: dict[str, tuple[str, int, str]] = {
+    # kind: (path, minimum number of charts, a selector only that kind of page has)
+    "index": ("index.html", 1, "#site-search"),
+    "run-snis-per-seq": (SNIS_RUN, 9, "#eta-select"),
+    "run-snis-no-per-seq": (SNIS_NO_PER_SEQ, 4, "#per-sequence .unavailable"),
+    "run-eta-sweep": (SWEEP_RUN, 1, "#eta-table"),
+    "run-control-variates": (CV_RUN, 2, "#cv-rows"),
+    "group-batch-sizes": (BATCH_GROUP, 10, "#chart-batch-comparison-b0"),
+    "group-control-variates": ("groups/CVs_and_gdotv/run1/index.html", 2, "#cv-summary"),
+    "diagnostics": ("diagnostics.html", 0, "#matrix"),
+    "guide": ("guide.html", 0, "#checks"),
+    "changes": ("changes.html", 0, "body.page-changes"),
+}
+
+
+def check_charts(tab: Tab, minimum: int) -> list[dict[str, Any]]:
+    charts = tab.charts()
+    assert len(charts) >= minimum
+    for chart in charts:
+        assert chart["state"] in ("light", "dark"), chart["id"]
+        # Without its data every chart kind draws 0 marks (even reference rules follow the data).
+        assert chart["marks"] >= 3, f"{chart['id']} drew no data"
+        # Accessible name and description, and a title inside the chart (kept in exports).
+        assert chart["caption"] and chart["caption"] in chart["svgTitle"], chart["id"]
+        assert chart["label"].startswith(chart["caption"] + ": ")
+        assert len(chart["label"]) > len(chart["caption"]) + 20
+        # Exports that work offline only: nothing that opens the Vega editor or a source view.
+        assert chart["actions"] == ["Save as SVG", "Save as PNG"], chart["id"]
+        assert chart["csv"], f"{chart['id']} has no Data (CSV) link"
+    return charts
+
+
+def check_tables(tab: Tab) -> None:
+    for table in tab.page.evaluate(TABLE_STATE):
+        assert table["caption"], f"table {table['id']} has no caption"
+        assert table["headers"] > 0, f"table {table['id']} has no column headers"
+        assert table["headerFocusable"], f"table {table['id']} headers are not focusable"
+
+
+@pytest.mark.parametrize("kind", list(PAGE_KINDS))
+def test_page_kind_works_offline(kind: str, site: Path, open_tab: Opener) -> None:
+    path, minimum, marker = PAGE_KINDS[kind]
+    tab = open_tab(site / path)
+    assert tab.page.locator(marker).count() > 0
+    check_charts(tab, minimum)
+    check_tables(tab)
+    assert tab.requests and all(url.startswith("file:") for url in tab.requests)
+    tab.assert_clean()
+
+
+def test_error_page_works_offline(variant_site: Path, open_tab: Opener) -> None:
+    tab = open_tab(variant_site / "runs" / BROKEN_RUN / "index.html")
+    alert = tab.page.get_by_role("alert")
+    assert "What failed" in alert.inner_text() and "results.json" in alert.inner_text()
+    assert tab.page.locator("#findings .finding[data-check=parse-error]").count() == 1
+    assert tab.page.locator(".site-nav a").count() == 4
+    tab.assert_clean()
+
+
+# --- 2. interactions --------------------------------------------------------------------------
+
+
+def _column(page: Page, table: str, index: int) -> list[str]:
+    values: list[str] = page.eval_on_selector(
+        table,
+        """(t, i) => Array.from(t.tBodies[0].rows).filter(r => !r.hidden)
+            .map(r => r.cells[i].getAttribute('data-value') || r.cells[i].textContent.trim())""",
+        index,
+    )
+    return values
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-").replace(",", "").replace(" %", ""))
+
+
+def test_sorting_by_click_and_keyboard(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / SWEEP_RUN)
+    page = tab.page
+    etas = _column(page, "#eta-rows", 0)
+    true_header = page.locator("#eta-rows thead th").nth(1)
+    true_header.click()
+    assert true_header.get_attribute("aria-sort") == "ascending"
+    ascending = [_number(v) for v in _column(page, "#eta-rows", 1)]
+    assert ascending == sorted(ascending)
+    assert _column(page, "#eta-rows", 0) != etas  # the rows moved, not just the arrow
+    true_header.click()
+    assert [_number(v) for v in _column(page, "#eta-rows", 1)] == ascending[::-1]
+
+    # Keyboard: Tab from the filter box lands on the first header, Enter sorts by it.
+    page.locator("input[data-table=eta-rows]").focus()
+    page.keyboard.press("Tab")
+    eta_header = page.locator("#eta-rows thead th").first
+    assert eta_header.evaluate("th => th === document.activeElement")
+    outline = eta_header.evaluate("th => getComputedStyle(th).outlineStyle")
+    assert outline == "solid", "keyboard focus is not visible"
+    page.keyboard.press("Enter")
+    assert eta_header.get_attribute("aria-sort") == "ascending"
+    page.keyboard.press("Enter")
+    assert eta_header.get_attribute("aria-sort") == "descending"
+    assert [_number(v) for v in _column(page, "#eta-rows", 0)] == sorted(
+        (_number(v) for v in etas), reverse=True
+    )
+    tab.assert_clean()
+
+
+SCATTER_SUMMARY = """() => Array.from(document.querySelectorAll(
+    '#chart-true-vs-linear svg.marks g.mark-symbol.role-mark > path'))
+    .map(p => p.getAttribute('transform')).join(';')"""
+
+
+def test_eta_selector_redraws_per_sequence_charts(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / SNIS_RUN)
+    page = tab.page
+    select = page.locator("#eta-select")
+    options = select.locator("option")
+    before = page.evaluate(SCATTER_SUMMARY)
+    assert before.count(";") + 1 == 256  # every sequence of the run at the initial η
+    first_value = options.first.get_attribute("value")
+    assert first_value is not None and first_value != select.input_value()
+
+    select.select_option(index=0)
+    page.wait_for_function(f"() => ({SCATTER_SUMMARY})() !== {before!r}", polling=50)
+    after = page.evaluate(SCATTER_SUMMARY)
+    assert after.count(";") + 1 == 256
+    # The tables and the citation follow the same menu.
+    shown = page.eval_on_selector_all(
+        "#outlier-rows tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.eta)"
+    )
+    assert shown and {float(e) for e in shown} == {float(first_value)}
+    label = options.first.inner_text()
+    assert page.locator(".cite-eta[data-selected]").first.text_content() == label
+
+    # Tooltips: styled by site.css (vega-tooltip's own <style> would break the CSP).
+    page.locator("#chart-true-vs-linear g.mark-symbol.role-mark > path").nth(10).hover(force=True)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible")
+    assert re.match(r"sequence\s+\d+\s+true\s", tooltip.inner_text())
+    tab.assert_clean()
+
+
+def test_index_search_hides_and_shows_rows(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / "index.html")
+    page = tab.page
+    rows = page.locator("#run-rows tbody tr")
+    total = rows.count()
+    page.locator("#site-search").fill("E_512")
+    visible = page.locator("#run-rows tbody tr:not([hidden])")
+    assert 0 < visible.count() < total
+    assert all("E_512" in text for text in visible.all_inner_texts())
+    page.locator("#site-search").fill("no-such-run-anywhere")
+    assert visible.count() == 0
+    page.locator("#site-search").fill("")
+    assert visible.count() == total
+    tab.assert_clean()
+
+
+def test_diagnostics_filters(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / "diagnostics.html")
+    page = tab.page
+    rows = page.locator("#matrix tbody tr")
+    visible = page.locator("#matrix tbody tr:not([hidden])")
+    total = rows.count()
+    severities: list[str] = page.eval_on_selector_all(
+        "#matrix tbody tr", "rows => rows.map(r => r.dataset.severities || '')"
+    )
+    page.select_option("select.severity-filter", "warning")
+    expected = sum("warning" in s.split() for s in severities)
+    assert 0 < expected < total  # the sample has runs with and without warnings
+    assert visible.count() == expected
+    page.select_option("select.severity-filter", "")
+    assert visible.count() == total
+
+    checks: list[str] = page.eval_on_selector_all(
+        "#matrix tbody tr", "rows => rows.map(r => r.dataset.checks || '')"
+    )
+    fired = sorted({c for row in checks for c in row.split()})
+    assert fired
+    page.select_option("select.check-filter", fired[0])
+    assert visible.count() == sum(fired[0] in row.split() for row in checks)
+    assert all(fired[0] in (r.get_attribute("data-checks") or "") for r in visible.all())
+    tab.assert_clean()
+
+
+# --- 3. export --------------------------------------------------------------------------------
+
+
+def _download(page: Page, figure: str, action: str) -> tuple[str, bytes]:
+    page.locator(f"{figure} .vega-embed summary").click()
+    link = page.locator(f"{figure} .vega-actions a", has_text=action)
+    assert link.is_visible()
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_bytes()
+
+
+def test_charts_export_png_svg_and_csv_offline(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / SWEEP_RUN)
+    page = tab.page
+    name, png = _download(page, "#chart-eta-curve", "Save as PNG")
+    assert name == "eta-curve.png" and png.startswith(PNG_MAGIC) and len(png) > 5_000
+    assert first_pixel(png) == (255, 255, 255, 255)  # opaque, unlike the page's transparent view
+    assert not page.locator("#chart-eta-curve .vega-actions").is_visible()  # menu closed again
+    name, svg = _download(page, "#chart-eta-curve", "Save as SVG")
+    assert name == "eta-curve.svg" and svg.lstrip().startswith(b"<svg") and b"</svg>" in svg
+
+    # The menu closes with Escape (focus back on its button) and with a click elsewhere.
+    summary = page.locator("#chart-eta-curve .vega-embed summary")
+    menu = page.locator("#chart-eta-curve .vega-actions")
+    summary.click()
+    assert menu.is_visible()
+    page.keyboard.press("Escape")
+    assert not menu.is_visible()
+    assert summary.evaluate("s => s === document.activeElement")
+    summary.click()
+    page.locator("h1").click()
+    assert not menu.is_visible()
+
+    # Keyboard users get the image too (vega-embed only fills the link on mousedown).
+    summary.focus()
+    page.keyboard.press("Enter")
+    page.locator("#chart-eta-curve .vega-actions a", has_text="Save as PNG").focus()
+    with page.expect_download() as info:
+        page.keyboard.press("Enter")
+    assert Path(info.value.path()).read_bytes().startswith(PNG_MAGIC)
+
+    # Data (CSV): the chart's own rows (per-sequence charts link the run's file instead).
+    with page.expect_download() as info:
+        page.locator("#chart-eta-curve a.csv-download").click()
+    lines = Path(info.value.path()).read_text().splitlines()
+    assert info.value.suggested_filename == "eta-curve.csv"
+    assert lines[0].split(",") == ["eta", "linear", "linquad", "true"]
+    assert len(lines) == 1 + len(_column(page, "#eta-rows", 0))  # one row per η
+    tab.assert_clean()
+
+
+def first_pixel(png: bytes) -> tuple[int, ...]:
+    """The top-left pixel of an 8-bit RGB(A) PNG: no row filter changes the first one."""
+    pos, idat, channels = 8, b"", 0
+    while pos < len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            assert data[8] == 8, "not 8 bits per channel"
+            channels = {2: 3, 6: 4}[data[9]]
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    return tuple(zlib.decompress(idat)[1 : 1 + channels])
+
+
+# --- 4. print ---------------------------------------------------------------------------------
+
+
+def test_print_layout_and_pdf(site: Path, open_tab: Opener, tmp_path: Path) -> None:
+    # Printed from dark mode: the paper is white all the same, and so are the charts' guides.
+    tab = open_tab(site / SNIS_RUN, color_scheme="dark")
+    page = tab.page
+    assert {c["state"] for c in tab.charts()} == {"dark"}
+    page.emulate_media(media="print")
+    hidden = page.evaluate(
+        """() => ['.site-header', '.toc', '.vega-embed details', '.csv-download',
+                  '.table-controls']
+            .map(s => Array.from(document.querySelectorAll(s)))
+            .flat().map(e => getComputedStyle(e).display)"""
+    )
+    assert hidden and set(hidden) == {"none"}
+    avoid = page.evaluate(
+        """() => ['#eta-rows tbody tr', 'figure.chart']
+            .map(s => getComputedStyle(document.querySelector(s)).breakInside)"""
+    )
+    assert avoid == ["avoid", "avoid"]
+    assert page.locator("#chart-true-vs-linear svg.marks").is_visible()
+    assert luminance(parse_color(page.evaluate(BACKGROUND))) > 0.9
+    label_fill = page.evaluate(
+        """() => getComputedStyle(document.querySelector(
+            '.chart-view svg.marks g.role-axis-label text')).fill"""
+    )
+    assert luminance(parse_color(label_fill)) < 0.05
+    badges = page.eval_on_selector_all(".badge", "bs => bs.map(b => getComputedStyle(b).color)")
+    assert badges and all(luminance(parse_color(c)) < 0.2 for c in badges)
+    assert page.locator(".eta-printed").inner_text() == "(η = 1.28e-5)"  # the menu is hidden
+    # At the text width of A4 with the print margins (186 mm), no table loses columns.
+    page.set_viewport_size({"width": 703, "height": 1000})
+    overflowing = page.evaluate(
+        """() => Array.from(document.querySelectorAll('table.data'))
+            .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).map(t => t.id)"""
+    )
+    assert overflowing == []
+    pdf = page.pdf(path=str(tmp_path / "run.pdf"), format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+    assert len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf)) > 1
+    tab.assert_clean()
+
+
+# --- 5. dark mode -----------------------------------------------------------------------------
+
+BACKGROUND = "() => getComputedStyle(document.body).backgroundColor"
+AXIS_LABEL_FILL = """() => document.querySelector(
+    '.chart-view svg.marks g.role-axis-label text').getAttribute('fill')"""
+
+
+def test_dark_preference_darkens_page_and_charts(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / SWEEP_RUN, color_scheme="dark")
+    assert luminance(parse_color(tab.page.evaluate(BACKGROUND))) < 0.05
+    assert {c["state"] for c in tab.charts()} == {"dark"}
+    assert luminance(parse_color(tab.page.evaluate(AXIS_LABEL_FILL))) > 0.8
+    tab.assert_clean()
+
+
+def test_theme_toggle_cycles_and_is_remembered(site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / SWEEP_RUN, color_scheme="light", isolated=True)  # own localStorage
+    page = tab.page
+    button = page.locator("#theme-toggle")
+    theme = "() => document.documentElement.dataset.theme"
+    assert page.evaluate(theme) == "auto" and button.inner_text().endswith("auto")
+    assert luminance(parse_color(page.evaluate(AXIS_LABEL_FILL))) < 0.2
+
+    button.click()
+    assert page.evaluate(theme) == "light" and button.inner_text().endswith("light")
+    button.click()
+    assert page.evaluate(theme) == "dark" and button.get_attribute("aria-pressed") == "true"
+    tab.wait_for_charts()
+    assert {c["state"] for c in tab.charts()} == {"dark"}
+    assert luminance(parse_color(page.evaluate(BACKGROUND))) < 0.05
+    assert luminance(parse_color(page.evaluate(AXIS_LABEL_FILL))) > 0.8
+
+    page.reload()
+    tab.wait_for_charts()
+    assert page.evaluate(theme) == "dark"
+    assert page.evaluate("() => localStorage.getItem('reportgen-theme')") == "dark"
+    assert {c["state"] for c in tab.charts()} == {"dark"}
+    button.click()
+    tab.wait_for_charts()
+    assert page.evaluate(theme) == "auto"
+    assert luminance(parse_color(page.evaluate(BACKGROUND))) > 0.9
+    assert {c["state"] for c in tab.charts()} == {"light"}
+    tab.assert_clean()
+
+
+# --- 6. contrast ------------------------------------------------------------------------------
+
+
+def parse_color(css: str) -> tuple[float, float, float]:
+    """``rgb(…)``/``rgba(…)`` or ``#rrggbb`` as 0–1 channels."""
+    if css.startswith("#"):
+        digits = css[1:] if len(css) == 7 else "".join(c * 2 for c in css[1:4])
+        r, g, b = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+        return r / 255, g / 255, b / 255
+    red, green, blue = (float(p) / 255 for p in re.findall(r"[\d.]+", css)[:3])
+    return red, green, blue
+
+
+def luminance(rgb: tuple[float, float, float]) -> float:
+    """WCAG 2 relative luminance."""
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# Text styles to check, placed where they occur; the background is the nearest opaque one.
+SPECIMENS = """() => {
+    const main = document.querySelector('main');
+    const box = document.createElement('div');
+    box.innerHTML = `
+        <p data-name="body text">text</p>
+        <p class="muted" data-name="muted text">muted</p>
+        <p><a href="#x" data-name="link">link</a></p>
+        <p class="subtitle" data-name="subtitle">subtitle</p>
+        <p><span class="badge sev-error" data-name="error badge">1 error</span>
+           <span class="badge sev-warning" data-name="warning badge">1 warning</span>
+           <span class="badge sev-info" data-name="info badge">1 info</span>
+           <span class="badge sev-none" data-name="clean badge">clean</span>
+           <span class="badge" data-name="plain badge">snis</span></p>
+        <p class="ok" data-name="ok text">ok</p>
+        <figure class="chart"><figcaption><span class="chart-note" data-name="chart note">
+            showing 1 of 2 points</span></figcaption></figure>
+        <table class="data"><caption data-name="caption">c</caption>
+            <thead><tr><th data-name="table header">h</th></tr></thead>
+            <tbody><tr class="beyond"><td data-name="beyond-η cell">1</td></tr>
+            <tr><td class="status-error" data-name="status error">error</td></tr></tbody></table>
+        <table class="data matrix"><tbody><tr><td class="cell-error" data-name="error cell">1</td>
+            <td class="cell-warning" data-name="warning cell">1</td>
+            <td class="cell-info" data-name="info cell">1</td></tr></tbody></table>
+        <div class="finding"><p data-name="finding text">finding</p></div>`;
+    main.prepend(box);
+    const opaque = e => {
+        for (; e; e = e.parentElement) {
+            const bg = getComputedStyle(e).backgroundColor;
+            if (!/rgba\\(.*, 0\\)$/.test(bg) && bg !== 'transparent') { return bg; }
+        }
+        return getComputedStyle(document.documentElement).backgroundColor;
+    };
+    return Array.from(box.querySelectorAll('[data-name]')).map(e =>
+        [e.dataset.name, getComputedStyle(e).color, opaque(e)]);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_colours_meet_wcag_aa(scheme: Scheme, site: Path, open_tab: Opener) -> None:
+    tab = open_tab(site / "guide.html", color_scheme=scheme)
+    specimens = tab.page.evaluate(SPECIMENS)
+    assert len(specimens) == 19
+    background = luminance(parse_color(tab.page.evaluate(BACKGROUND)))
+    assert background < 0.05 if scheme == "dark" else background > 0.9
+    failing = {
+        name: round(ratio, 2)
+        for name, fg, bg in specimens
+        if (ratio := contrast(parse_color(fg), parse_color(bg))) < 4.5
+    }
+    assert failing == {}
+    tab.assert_clean()
+
+
+# --- 7. large data ----------------------------------------------------------------------------
+
+
+def test_downsampled_chart_says_so_and_links_the_full_data(
+    variant_site: Path, open_tab: Opener
+) -> None:
+    page_path = variant_site / SNIS_RUN
+    tab = open_tab(page_path)
+    page = tab.page
+    note = page.locator("#chart-true-vs-linear .chart-note")
+    assert note.is_visible()
+    assert re.fullmatch(r"showing 100 of 256 points per η", note.inner_text())
+    assert page.evaluate(SCATTER_SUMMARY).count(";") + 1 == 100
+    link = page.locator("#chart-true-vs-linear a.csv-download")
+    assert link.get_attribute("href") == "contributions.csv"
+    full = (page_path.parent / "contributions.csv").read_text().splitlines()
+    assert len(full) == 1 + 5 * 256  # header + every sequence at each of the five η
+    tab.assert_clean()
+
+
+# --- 8. single file ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "run_id", ["diagnostics_run/full_data/E_256/run_01", "CVs_and_gdotv/run1/run_01"]
+)
+def test_single_file_report_is_self_contained(
+    run_id: str, sample_tree: Path, tmp_path: Path, open_tab: Opener
+) -> None:
+    report = tmp_path / "report.html"
+    result = build(BuildOptions(results=sample_tree, out=report, single_file=run_id))
+    assert result.failed_runs == [] and report.is_file()
+    tab = open_tab(report)
+    assert tab.requests == [report.as_uri()]
+    charts = check_charts(tab, 2)
+    for chart in charts:  # no sibling files: every CSV link carries its data
+        assert chart["csv"].startswith("data:text/csv"), chart["id"]
+    images = tab.page.eval_on_selector_all(
+        "img", "imgs => imgs.map(i => [i.getAttribute('src').slice(0, 5), i.naturalWidth])"
+    )
+    assert all(src == "data:" and width > 0 for src, width in images)
+    if run_id.startswith("CVs"):
+        assert images
+    tab.assert_clean()

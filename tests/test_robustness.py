@@ -1,0 +1,697 @@
+"""Bad input never breaks the site: a bad run is one error page; RESULTS_DIR is never touched."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reportgen import cli
+from reportgen.analysis import RunAnalysis, analyze_run
+from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.discover import discover
+from reportgen.load import load_run
+from reportgen.models import Run
+from reportgen.write import WriteError
+from tests.sitecheck import broken_links
+from tests.test_security import unescaped_payloads, unsafe_data_files
+
+GROUP = "diagnostics_run/full_data/E_256"
+TEMPLATE_RUN = f"{GROUP}/run_01"
+MAX_BYTES = 2 * 1024 * 1024  # above every sample file (≈1 MB), so "too large" stays cheap
+CANARY = "CANARY-outside-the-results-tree-7f3a"
+Maker = Callable[[Path, "Corpus"], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: where it goes, and what the build must make of it."""
+
+    name: str
+    make: Maker
+    expect: str  # "error": an error page; "ok": a normal page; "skipped": listed as not followed
+    reason: str = ""  # a substring of the error or skip reason
+    findings: tuple[str, ...] = ()
+    line_column: tuple[int, int] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return f"{GROUP}/{self.name}"
+
+
+@dataclass
+class Corpus:
+    """The template run's text, and the place outside the tree that symlinks point to."""
+
+    text: str
+    outside: Path
+    unreadable: list[Path] = field(default_factory=list)
+
+
+def _write(run: Path, content: bytes | str, name: str = "results.json") -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    (run / name).write_bytes(data)
+
+
+def _doc(change: Callable[[dict[str, Any]], None]) -> Maker:
+    """A copy of the template run with ``change`` applied, written with NaN/Infinity tokens."""
+
+    def make(run: Path, corpus: Corpus) -> None:
+        doc = json.loads(corpus.text)
+        change(doc)
+        _write(run, json.dumps(doc, allow_nan=True))
+
+    return make
+
+
+def _raw(content: bytes) -> Maker:
+    return lambda run, corpus: _write(run, content)
+
+
+def _entry(doc: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    entry: dict[str, Any] = doc["true"]["entries"][i]["diagnostics"]
+    return entry
+
+
+def _non_finite(doc: dict[str, Any]) -> None:
+    _entry(doc)["h_new"][0] = float("nan")
+    doc["true"]["entries"][1]["delta_h_true"] = float("inf")
+    doc["approx"]["delta_h_per_lr"] = float("-inf")
+
+
+def _strings(doc: dict[str, Any]) -> None:
+    doc["B_E"] = str(doc["B_E"])
+    doc["approx"]["delta_h_per_lr"] = repr(doc["approx"]["delta_h_per_lr"])
+    for entry in doc["true"]["entries"]:
+        entry["eta"] = repr(entry["eta"])
+        diagnostics = entry["diagnostics"]
+        diagnostics["token_counts"] = [str(v) for v in diagnostics["token_counts"]]
+        diagnostics["weights_sum"] = repr(diagnostics["weights_sum"])
+
+
+def _shorter(doc: dict[str, Any]) -> None:
+    _entry(doc)["h_new"] = _entry(doc)["h_new"][:-7]
+
+
+def _tokens(doc: dict[str, Any]) -> None:
+    _entry(doc)["token_counts"][0] = -5
+    _entry(doc)["token_counts"][1] = 0
+
+
+def _zero_weights(doc: dict[str, Any]) -> None:
+    _entry(doc)["normalized_weights"] = [0.0] * len(_entry(doc)["normalized_weights"])
+
+
+def _limits(doc: dict[str, Any]) -> None:
+    _entry(doc)["h_new"][0] = 1e308
+    _entry(doc)["h_base"][1] = -1e308
+    _entry(doc)["normalized_weights"][2] = 1e-320
+    doc["approx"]["delta_h_per_lr"] = 1e308
+
+
+def _huge_counts(doc: dict[str, Any]) -> None:
+    doc["B_E"] = 1e19  # beyond 64 bits: no JSON writer takes it as an integer
+    doc["approx"]["num_tokens"] = 2**70
+
+
+def _huge_eta(doc: dict[str, Any]) -> None:
+    doc["true"]["entries"][0]["eta"] = 1e200  # η² overflows
+
+
+def _bad_features(doc: dict[str, Any]) -> None:
+    doc["approx"]["per_sequence"][1]["features"] = "oops"
+
+
+def _wrong_types(doc: dict[str, Any]) -> None:
+    doc["true"]["entries"] = "not a list"
+
+
+def _nulls(doc: dict[str, Any]) -> None:
+    for entry in doc["true"]["entries"]:
+        entry["diagnostics"] = None
+    doc["approx"] = None
+
+
+def _duplicate(run: Path, corpus: Corpus) -> None:
+    _write(run, '{"B_E": -1, "approx": [], ' + corpus.text.lstrip()[1:])
+
+
+def _truncated(run: Path, corpus: Corpus) -> None:
+    _write(run, corpus.text[: len(corpus.text) // 2])
+
+
+def _syntax_error(run: Path, corpus: Corpus) -> None:
+    _write(run, '{\n  "B_E": 256,\n  "approx": {"method": tru}\n}\n')
+
+
+def _too_large(run: Path, corpus: Corpus) -> None:
+    _write(run, b"")
+    os.truncate(run / "results.json", MAX_BYTES + 1)  # sparse: costs no disk
+
+
+def _directory(run: Path, corpus: Corpus) -> None:
+    (run / "results.json").mkdir(parents=True)
+
+
+def _symlink_loop(run: Path, corpus: Corpus) -> None:
+    run.mkdir()
+    os.symlink("results.json", run / "results.json")
+    os.symlink("..", run / "up")  # a directory loop as well
+
+
+def _escaping_file(run: Path, corpus: Corpus) -> None:
+    run.mkdir()
+    os.symlink(corpus.outside / "results.json", run / "results.json")
+
+
+def _escaping_dir(run: Path, corpus: Corpus) -> None:
+    os.symlink(corpus.outside, run)
+
+
+def _unreadable(run: Path, corpus: Corpus) -> None:
+    _write(run, corpus.text)
+    (run / "results.json").chmod(0)
+    corpus.unreadable.append(run / "results.json")
+
+
+def _fifo(run: Path, corpus: Corpus) -> None:
+    run.mkdir()
+    os.mkfifo(run / "results.json")
+
+
+def _config(text: str) -> Maker:
+    def make(run: Path, corpus: Corpus) -> None:
+        _write(run, corpus.text)
+        _write(run, text, "config.yaml")
+        _write(run, b"\xff{", "plan.json")
+
+    return make
+
+
+def _copy(run: Path, corpus: Corpus) -> None:
+    _write(run, corpus.text)
+
+
+CASES = (
+    Case("run_empty", _raw(b""), "error", "file is empty"),
+    Case("run_blank", _raw(b" \n\t\n"), "error", "file is empty"),
+    Case("run_truncated", _truncated, "error", "invalid JSON", line_column=(-1, -1)),
+    Case("run_syntax", _syntax_error, "error", "invalid JSON", line_column=(3, 24)),
+    Case("run_bad_utf8", _raw(b'{"B_E": "\xff\xfe"}'), "error", "not valid UTF-8 (byte 9)"),
+    Case("run_binary", _raw(bytes(range(256)) * 4), "error", "not valid UTF-8"),
+    Case("run_nul_bytes", _raw(b"\0" * 64), "error", "invalid JSON", line_column=(1, 1)),
+    Case("run_array", _raw(b"[1, 2, 3]"), "error", "top level is a list, not an object"),
+    Case("run_number", _raw(b"42"), "error", "top level is a number, not an object"),
+    Case("run_string", _raw(b'"results"'), "error", "top level is a string, not an object"),
+    Case("run_null", _raw(b"null"), "error", "top level is null, not an object"),
+    Case("run_non_finite", _doc(_non_finite), "ok", findings=("non-finite",)),
+    Case("run_strings", _doc(_strings), "ok"),
+    Case("run_length_mismatch", _doc(_shorter), "ok", findings=("length-mismatch",)),
+    Case("run_tokens", _doc(_tokens), "ok", findings=("nonpositive-token-counts",)),
+    Case("run_zero_weights", _doc(_zero_weights), "ok", findings=("zero-weights",)),
+    Case("run_float_limits", _doc(_limits), "ok"),
+    Case("run_huge_counts", _doc(_huge_counts), "ok"),
+    Case("run_huge_eta", _doc(_huge_eta), "ok", findings=("eta-beyond-curvature",)),
+    Case(
+        "run_bad_features",
+        _doc(_bad_features),
+        "error",
+        "approx.per_sequence[1].features: expected an object, got a string",
+    ),
+    Case("run_wrong_types", _doc(_wrong_types), "error", "true.entries: expected a list"),
+    Case("run_nulls", _doc(_nulls), "ok"),
+    Case("run_deep", _raw(b"[" * 300_000), "error", "nested too deeply"),
+    Case(
+        "run_deep_balanced",
+        _raw(b'{"a": ' + b"[" * 300_000 + b"]" * 300_000 + b"}"),
+        "error",
+        "nested too deeply",
+    ),
+    Case(
+        "run_deep_objects",
+        _raw(b'{"a": ' * 200_000 + b"1" + b"}" * 200_000),
+        "error",
+        "nested too deeply",
+    ),
+    Case(
+        "run_lone_surrogate",
+        _raw(b'{"a": "\\ud800", "\\udc00": ["x\\ud83d"]}'),
+        "ok",
+        findings=("unknown-schema",),
+    ),
+    Case("run_duplicate_keys", _duplicate, "ok"),
+    Case("run_too_large", _too_large, "error", "above the limit of 2,097,152 bytes"),
+    Case("run_directory", _directory, "error", "not a regular file"),
+    Case("run_unreadable", _unreadable, "error", "Permission denied"),
+    Case("run_bad_config", _config("date: 2020-13-45\nx: !!float abc\n"), "ok"),
+    Case("run_deep_config", _config("[" * 50_000 + "]" * 50_000), "ok"),
+    Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
+    Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
+    Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
+    Case("run_escaping_file", _escaping_file, "skipped", "symbolic link"),
+    Case("run_escaping_dir", _escaping_dir, "skipped", "symbolic link"),
+    Case("run_fifo", _fifo, "skipped", "not a regular file"),
+    Case(os.fsdecode(b"run_latin1_\xe9"), _copy, "skipped", "not valid UTF-8"),
+)
+BY_NAME = {case.name: case for case in CASES}
+ERRORS = [c.name for c in CASES if c.expect == "error"]
+ACCEPTED = [c.name for c in CASES if c.expect == "ok"]
+SKIPPED = [c.name for c in CASES if c.expect == "skipped"]
+HINTS = {"run_too_large": "--max-file-size", "run_truncated": "truncated"}
+
+
+# --- snapshots of a directory ----------------------------------------------------------------
+
+
+def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Every entry below ``root``: type, mode, size, mtime and content hash (links not followed)."""
+    entries: dict[str, tuple[Any, ...]] = {}
+    for directory, dirs, files in os.walk(root):
+        for name in [".", *dirs, *files]:
+            path = Path(directory, name)
+            st = path.lstat()
+            entries[str(path.relative_to(root))] = (
+                stat.S_IFMT(st.st_mode),
+                st.st_mode,
+                st.st_size,
+                st.st_mtime_ns,
+                _content(path, st),
+            )
+    return entries
+
+
+def _content(path: Path, st: os.stat_result) -> str | None:
+    if stat.S_ISLNK(st.st_mode):
+        return os.readlink(path)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except PermissionError:
+        return "unreadable"
+
+
+# --- the corpus: one build holding every bad run ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusSite:
+    results: Path
+    site: Path
+    result: BuildResult
+    reference: Path
+    before: dict[str, tuple[Any, ...]]
+    after: dict[str, tuple[Any, ...]]
+    parent_before: set[str]
+    parent_after: set[str]
+
+
+@contextmanager
+def _unreadable_as_root(paths: list[Path]) -> Iterator[None]:
+    """Root reads through chmod 000: make those files raise EACCES as they would for a user."""
+    with pytest.MonkeyPatch.context() as patch:
+        if any(os.access(p, os.R_OK) for p in paths):
+            original = Path.read_bytes
+            blocked = {str(p) for p in paths}
+
+            def read_bytes(self: Path) -> bytes:
+                if str(self) in blocked:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+                return original(self)
+
+            patch.setattr(Path, "read_bytes", read_bytes)
+        yield
+
+
+@contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Turn a hang (say, opening a FIFO) into a failure instead of a stuck test run."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the build did not finish within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="module")
+def corpus(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusSite]:
+    base = tmp_path_factory.mktemp("corpus")
+    outside = base / "outside"
+    outside.mkdir()
+    (outside / "results.json").write_text(json.dumps({"B_E": 1, "secret": CANARY}))
+    (outside / "notes.md").write_text(CANARY)
+    results = shutil.copytree(sample_tree, base / "results", symlinks=True)
+    reference = base / "reference"
+    build(BuildOptions(results=results, out=reference, jobs=1, max_bytes=MAX_BYTES))
+    text = (results / TEMPLATE_RUN / "results.json").read_text()
+    state = Corpus(text, outside)
+    for case in CASES:
+        case.make(results / GROUP / case.name, state)
+    parent_before = set(os.listdir(base))
+    before = snapshot(results)
+    options = BuildOptions(results=results, out=base / "site", jobs=1, max_bytes=MAX_BYTES)
+    with _unreadable_as_root(state.unreadable), _deadline(120):
+        result = build(options)
+    yield CorpusSite(
+        results,
+        base / "site",
+        result,
+        reference,
+        before,
+        snapshot(results),
+        parent_before,
+        set(os.listdir(base)),
+    )
+    for path in state.unreadable:
+        path.chmod(0o644)
+
+
+def _manifest(site: Path) -> dict[str, dict[str, Any]]:
+    runs = json.loads((site / "manifest.json").read_text())["runs"]
+    return {run["id"]: run for run in runs}
+
+
+def _summary(site: Path, run_id: str) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads((site / _manifest(site)[run_id]["summary"]).read_text())
+    return summary
+
+
+def _page(site: Path, run_id: str) -> str:
+    page = str(_manifest(site)[run_id]["page"])
+    return (site / page).read_text(encoding="utf-8")
+
+
+def _escaped(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
+# --- per-run failures ------------------------------------------------------------------------
+
+
+def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> None:
+    assert sorted(corpus.result.failed_runs) == sorted(BY_NAME[n].run_id for n in ERRORS)
+    manifest = _manifest(corpus.site)
+    reference = _manifest(corpus.reference)
+    expected = set(reference) | {BY_NAME[n].run_id for n in ERRORS + ACCEPTED}
+    assert set(manifest) == expected
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_unreadable_run_gets_an_error_page(corpus: CorpusSite, name: str) -> None:
+    case = BY_NAME[name]
+    entry = _manifest(corpus.site)[case.run_id]
+    assert entry["status"] == "error"
+    error = entry["error"]
+    assert case.reason in error["reason"]
+    assert error["file"] == f"{case.run_id}/results.json"
+    assert error["hint"]
+    assert HINTS.get(name, "") in error["hint"]
+    summary = _summary(corpus.site, case.run_id)
+    assert summary["error"] == error
+    assert [f["id"] for f in summary["findings"]] == ["parse-error"]
+    page = _page(corpus.site, case.run_id)
+    assert "could not be read" in page
+    assert _escaped(error["reason"]) in page
+    assert f"<code>{_escaped(error['file'])}</code>" in page
+    assert _escaped(error["hint"]) in page
+    if case.line_column is not None:
+        line, column = _line_column(corpus, case)
+        assert (error["line"], error["column"]) == (line, column)
+        assert f"line {line}, column {column}" in page
+
+
+def _line_column(corpus: CorpusSite, case: Case) -> tuple[int, int]:
+    """(-1, -1) stands for "the end of the file" (a truncated document)."""
+    if case.line_column != (-1, -1):
+        assert case.line_column is not None
+        return case.line_column
+    text = (corpus.results / case.run_id / "results.json").read_text().rstrip()
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_acceptable_input_loads(corpus: CorpusSite, name: str) -> None:
+    case = BY_NAME[name]
+    assert _manifest(corpus.site)[case.run_id]["status"] == "ok"
+    summary = _summary(corpus.site, case.run_id)
+    ids = {f["id"] for f in summary["findings"]}
+    assert "parse-error" not in ids and "check-failed" not in ids
+    assert set(case.findings) <= ids, ids
+    assert _escaped(case.name) in _page(corpus.site, case.run_id)
+
+
+def test_accepted_variants_match_the_template_run(corpus: CorpusSite) -> None:
+    """Numbers as strings, duplicate keys (last wins) and bad configs change no number."""
+    template = _summary(corpus.reference, TEMPLATE_RUN)
+    for name in ("run_strings", "run_duplicate_keys", "run_bad_config", "run_deep_config"):
+        summary = _summary(corpus.site, BY_NAME[name].run_id)
+        assert summary["etas"] == template["etas"], name
+        assert summary["batch_size"] == template["batch_size"] == 256, name
+
+
+def test_non_finite_values_are_reported_where_they_reach_the_arithmetic(
+    corpus: CorpusSite,
+) -> None:
+    summary = _summary(corpus.site, BY_NAME["run_non_finite"].run_id)
+    messages = [f["message"] for f in summary["findings"] if f["id"] == "non-finite"]
+    assert len(messages) >= 2
+    assert any("h_new" in m for m in messages)
+    assert any("delta_h_per_lr" in m for m in messages)
+
+
+@pytest.mark.parametrize("name", SKIPPED)
+def test_links_fifos_and_undecodable_names_are_listed_not_read(
+    corpus: CorpusSite, name: str
+) -> None:
+    case = BY_NAME[name]
+    assert not any(run_id.startswith(case.run_id) for run_id in _manifest(corpus.site))
+    index = (corpus.site / "index.html").read_text(encoding="utf-8")
+    shown = os.fsencode(case.run_id).decode("utf-8", errors="replace")
+    assert f"<code>{_escaped(shown)}" in index
+    item = index.split(f"<code>{_escaped(shown)}", 1)[1].split("</li>", 1)[0]
+    assert case.reason in item
+
+
+def test_nested_and_textual_timings_are_not_errors(sample_tree: Path, tmp_path: Path) -> None:
+    """Timings are display-only facts: a nested or textual entry is left out, not fatal."""
+    run = tmp_path / "a/run_01"
+    doc = json.loads(
+        (sample_tree / "comparison_across_learning_rates/run_01/results.json").read_text()
+    )
+    doc["timing"] |= {"per_eta": {"1e-06": 3.5}, "note": "slow node", "h_approx": "0.25"}
+    _write(run, json.dumps(doc))
+    tree, _ = discover(tmp_path)
+    loaded = load_run(tree.runs[0], tmp_path)
+    assert isinstance(loaded, Run), loaded
+    facts = {f.label: f.value for f in loaded.facts}
+    assert facts["Time: h_approx"] == 0.25 and facts["Time: total"] == doc["timing"]["total"]
+    assert not any("per_eta" in label or "note" in label for label in facts)
+
+
+def test_nothing_outside_the_tree_is_read(corpus: CorpusSite) -> None:
+    for path in corpus.site.rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_good_runs_are_byte_identical_to_a_build_without_bad_runs(corpus: CorpusSite) -> None:
+    reference = _manifest(corpus.reference)
+    assert len(reference) == 9
+    compared = 0
+    for run_id, entry in reference.items():
+        run_dir = (corpus.reference / entry["page"]).parent
+        for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+            rel = path.relative_to(corpus.reference)
+            assert (corpus.site / rel).read_bytes() == path.read_bytes(), rel
+            compared += 1
+        assert _manifest(corpus.site)[run_id] == entry
+    assert compared >= 9 * 2
+
+
+def test_corpus_site_is_safe_and_its_links_work(corpus: CorpusSite) -> None:
+    assert unescaped_payloads(corpus.site) == []
+    assert unsafe_data_files(corpus.site) == []
+    assert broken_links(corpus.site) == []
+    index = (corpus.site / "index.html").read_text(encoding="utf-8")
+    assert "run &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;q&#34; ü" in index
+
+
+# --- no data loss ----------------------------------------------------------------------------
+
+
+def test_build_never_modifies_the_results_tree(corpus: CorpusSite) -> None:
+    assert len(corpus.before) > 60
+    assert corpus.after == corpus.before
+
+
+def test_build_writes_nothing_beside_its_output(corpus: CorpusSite) -> None:
+    assert corpus.parent_after == corpus.parent_before | {"site"}
+    assert not [n for n in corpus.parent_after if ".staging-" in n or ".old-" in n]
+
+
+@pytest.fixture(scope="module")
+def tiny_tree(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two quick η-sweep runs and one truncated run."""
+    root = tmp_path_factory.mktemp("tiny") / "results"
+    for run in ("run_01", "run_02"):
+        rel = f"comparison_across_learning_rates/{run}"
+        shutil.copytree(sample_tree / rel, root / rel)
+    _write(root / "comparison_across_learning_rates/run_bad", '{"sweep": [')
+    _write(root / "comparison_across_learning_rates/run_huge", b"")
+    os.truncate(root / "comparison_across_learning_rates/run_huge/results.json", 2**20 + 1)
+    return root
+
+
+def _cli(*args: str | Path) -> int:
+    return cli.main(["build", *(str(a) for a in args), "-j", "1", "-q"])
+
+
+def test_output_inside_or_around_the_results_is_refused(tiny_tree: Path, tmp_path: Path) -> None:
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    before = snapshot(results)
+    for out in (results, results / "site", results / "comparison_across_learning_rates"):
+        with pytest.raises(WriteError):
+            build(BuildOptions(results=results, out=out))
+        assert _cli(results, "-o", out) == 2
+    with pytest.raises(WriteError):
+        build(BuildOptions(results=results, out=tmp_path))
+    assert _cli(results, "-o", tmp_path) == 2
+    assert snapshot(results) == before
+    assert sorted(os.listdir(tmp_path)) == ["results"]
+
+
+def test_non_empty_foreign_output_needs_force(tiny_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(WriteError, match="--force"):
+        build(BuildOptions(results=tiny_tree, out=out))
+    assert _cli(tiny_tree, "-o", out) == 2
+    assert os.listdir(out) == ["thesis.tex"]
+    assert _cli(tiny_tree, "-o", out, "--force") == 1
+    assert (out / "index.html").is_file() and not (out / "thesis.tex").exists()
+    assert _cli(tiny_tree, "-o", out) == 1  # now a reportgen site: rebuilt without --force
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_cli_exit_code_and_no_traceback(tiny_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    command = [sys.executable, "-m", "reportgen", "build", str(tiny_tree), "-o", str(out),
+               "-j", "1", "--max-file-size", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    output = done.stdout + done.stderr
+    assert "could not read: comparison_across_learning_rates/run_bad" in output
+    assert "Traceback" not in output
+    assert (out / "runs/comparison_across_learning_rates/run_bad/index.html").is_file()
+    huge = _manifest(out)["comparison_across_learning_rates/run_huge"]["error"]
+    assert huge["reason"] == "file is 1,048,577 bytes, above the limit of 1,048,576 bytes"
+    assert "--max-file-size" in huge["hint"]
+
+
+def test_deep_nesting_cannot_crash_the_interpreter() -> None:
+    """orjson before 3.9 overflows the C stack on deep input; run it where a crash is visible."""
+    code = (
+        "from reportgen.load import LoadError, parse_json\n"
+        "for doc in (b'[' * 300000, b'{\"a\": ' * 200000 + b'1' + b'}' * 200000,\n"
+        "            b'[' * 300000 + b']' * 300000):\n"
+        "    try:\n"
+        "        parse_json(doc)\n"
+        "    except LoadError as exc:\n"
+        "        print(exc.reason)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["JSON is nested too deeply to read"] * 3
+
+
+def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Path) -> None:
+    """--follow-symlinks follows links inside RESULTS_DIR only, and survives loops."""
+    root = tmp_path / "results"
+    shutil.copytree(sample_tree / "comparison_across_learning_rates/run_01", root / "a/run_01")
+    outside = tmp_path / "outside"
+    _write(outside, json.dumps({"secret": CANARY}))
+    (root / "b/run_linked").mkdir(parents=True)
+    os.symlink("../../a/run_01/results.json", root / "b/run_linked/results.json")  # followed
+    os.symlink("../a/run_01", root / "b/run_again")  # a directory already walked: not twice
+    os.symlink(outside, root / "b/run_outside")  # a directory outside: not followed
+    os.symlink(outside / "results.json", root / "b/outside_results.json")
+    os.symlink(".", root / "a/loop")  # a directory loop
+    os.symlink("self_results.json", root / "b/self_results.json")  # a link to itself
+    before = snapshot(root)
+    result = build(BuildOptions(results=root, out=tmp_path / "site", follow_symlinks=True))
+    manifest = _manifest(tmp_path / "site")
+    assert manifest["b/run_linked"]["status"] == "ok"
+    assert sorted(manifest) == ["a/run_01", "b/run_linked"]
+    for path in (tmp_path / "site").rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    index = (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    for name in ("b/run_outside", "b/outside_results.json", "b/self_results.json"):
+        assert f"<code>{name}</code>: symbolic link leaving the results tree" in index
+    assert result.failed_runs == []
+    assert snapshot(root) == before
+
+
+def test_internal_errors_show_a_traceback_only_with_verbose(
+    tiny_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def crash_on_run_02(run: Run, *args: Any) -> RunAnalysis:
+        if run.ref.id.endswith("run_02"):
+            raise ZeroDivisionError("simulated bug")
+        return analyze_run(run, *args)
+
+    monkeypatch.setattr("reportgen.pages.run.analyze_run", crash_on_run_02)
+    for verbose, out in ((False, tmp_path / "quiet"), (True, tmp_path / "verbose")):
+        caplog.clear()
+        flags = ["-v"] if verbose else []
+        code = cli.main(["build", str(tiny_tree), "-o", str(out), "-j", "1", *flags])
+        printed = capsys.readouterr()
+        assert code == 1
+        text = caplog.text + printed.out + printed.err
+        assert ("Traceback" in text) is verbose
+        assert "could not read: comparison_across_learning_rates/run_02" in printed.out
+        page = (out / "runs/comparison_across_learning_rates/run_02/index.html").read_text()
+        assert "ZeroDivisionError: simulated bug" in page
