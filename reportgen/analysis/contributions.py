@@ -99,7 +99,7 @@ def linear_contributions(gdotv: FloatArray, eta: float) -> FloatArray:
 
 def quadratic_contributions(vhvv: FloatArray, eta: float) -> FloatArray:
     """Per-sequence quadratic correction ½·η²·vHv (guide, step 5)."""
-    return 0.5 * eta**2 * vhvv
+    return 0.5 * (eta * eta) * vhvv  # float ** overflows with an exception, * with inf
 
 
 def linear_aggregate(delta_h_per_lr: float | None, eta: float) -> float | None:
@@ -109,7 +109,7 @@ def linear_aggregate(delta_h_per_lr: float | None, eta: float) -> float | None:
 def linquad_aggregate(gdotv: float | None, vhvv: float | None, eta: float) -> float | None:
     if gdotv is None or vhvv is None:
         return None
-    return gdotv * eta + 0.5 * vhvv * eta**2
+    return gdotv * eta + 0.5 * vhvv * (eta * eta)
 
 
 def formula_for(normalization: Normalization) -> str:
