@@ -15,7 +15,7 @@ import orjson
 from markupsafe import Markup
 
 from reportgen import __version__
-from reportgen.assets import templates_dir
+from reportgen.assets import template_code_cache, templates_dir
 
 SANITIZE_TAGS = frozenset(
     {
@@ -185,6 +185,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
+        bytecode_cache=template_code_cache(),
     )
     env.filters.update(
         num=format_number, eta=format_eta, pct=format_percent, json_script=json_for_script

@@ -1,11 +1,19 @@
-"""The build status file: what the previous build read and produced, keyed by content hashes."""
+"""The build status file: what the previous build read and produced, keyed by content hashes.
+
+``OUT/.reportgen/status.json`` is the build's private state, not part of the published site:
+besides content hashes and cached summaries it holds stat fingerprints (inode, mtime, ctime),
+which are local to one machine by nature, and the wall-clock time of each run's last good read,
+which the stale banner needs. Everything outside ``.reportgen/`` is byte-identical for the same
+inputs; this file is the one documented exception (see ``tests/test_incremental.py``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +21,11 @@ import orjson
 
 from reportgen.models import RunRef
 
-STATUS_FORMAT = 1
+STATUS_FORMAT = 2
 STATUS_PATH = ".reportgen/status.json"
+# A file modified this recently may change again within the same timestamp tick, so its stat
+# fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -24,13 +35,16 @@ class InputStat:
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
     inode: int
 
 
 @dataclass(frozen=True)
 class RunStatus:
+    """One run as the previous build left it: its input hash, cached summary and files."""
+
     input_hash: str
-    stats: tuple[InputStat, ...]
+    stats: tuple[InputStat, ...] | None
     summary: Mapping[str, Any]
     files: tuple[str, ...]
     last_good: str | None
@@ -40,14 +54,19 @@ class RunStatus:
         return self.summary.get("status") == "ok"
 
     @property
+    def stale(self) -> bool:
+        return bool(self.summary.get("stale"))
+
+    @property
     def has_good_page(self) -> bool:
         """Its pages show a good read: tonight's, or the last one kept as stale."""
-        return self.ok or bool(self.summary.get("stale"))
+        return self.ok or self.stale
 
     def to_json(self) -> dict[str, Any]:
+        stats = None if self.stats is None else [list(asdict(s).values()) for s in self.stats]
         return {
             "input_hash": self.input_hash,
-            "stats": [[s.path, s.size, s.mtime_ns, s.inode] for s in self.stats],
+            "stats": stats,
             "summary": self.summary,
             "files": list(self.files),
             "last_good": self.last_good,
@@ -55,27 +74,55 @@ class RunStatus:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
+        raw_stats = data["stats"]
+        stats = (
+            None
+            if raw_stats is None
+            else tuple(
+                InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw_stats
+            )
+        )
+        summary = data["summary"]
+        if not isinstance(summary, Mapping):
+            raise TypeError("summary is not an object")
         return cls(
             input_hash=str(data["input_hash"]),
-            stats=tuple(InputStat(str(p), int(s), int(m), int(i)) for p, s, m, i in data["stats"]),
-            summary=dict(data["summary"]),
+            stats=stats,
+            summary=dict(summary),
             files=tuple(str(f) for f in data["files"]),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
         )
 
 
 @dataclass(frozen=True)
+class GroupStatus:
+    """A group page's inputs (hashed) and files, so an untouched group is carried over."""
+
+    key: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BuildStatus:
     version: str
     settings_hash: str
+    site_key: str
     runs: Mapping[str, RunStatus]
+    groups: Mapping[str, GroupStatus] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
 
     def to_bytes(self) -> bytes:
         data = {
             "format": STATUS_FORMAT,
             "version": self.version,
             "settings_hash": self.settings_hash,
-            "runs": {run_id: status.to_json() for run_id, status in sorted(self.runs.items())},
+            "site_key": self.site_key,
+            "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
+            "groups": {
+                group_id: {"key": g.key, "files": list(g.files)}
+                for group_id, g in sorted(self.groups.items())
+            },
+            "files": sorted(self.files),
         }
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
@@ -84,40 +131,59 @@ def read_status(out: Path) -> BuildStatus | None:
     """The previous build's status; ``None`` (full rebuild) when missing or malformed."""
     try:
         data = orjson.loads((out / STATUS_PATH).read_bytes())
-        if data.get("format") != STATUS_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
             return None
         return BuildStatus(
             version=str(data["version"]),
             settings_hash=str(data["settings_hash"]),
+            site_key=str(data["site_key"]),
             runs={str(k): RunStatus.from_json(v) for k, v in data["runs"].items()},
+            groups={
+                str(k): GroupStatus(str(v["key"]), tuple(str(f) for f in v["files"]))
+                for k, v in data["groups"].items()
+            },
+            files=tuple(str(f) for f in data["files"]),
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    # a malformed status file of any shape means "no previous build", never a crash
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
 
 
+def json_hash(data: Any) -> str:
+    """sha256 of canonical JSON (sorted keys; orjson's shortest round-trip floats)."""
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def input_stats(ref: RunRef, root: Path) -> tuple[InputStat, ...] | None:
+    """Stat fingerprints of every input; ``None`` when one is missing or modified just now."""
     stats = []
+    now = time.time_ns()
     for rel in ref.inputs:
         try:
             st = os.stat(root / rel, follow_symlinks=False)
         except OSError:
             return None
-        stats.append(InputStat(rel, st.st_size, st.st_mtime_ns, st.st_ino))
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+            return None
+        stats.append(InputStat(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     return tuple(stats)
 
 
 def input_hash(ref: RunRef, root: Path) -> str:
-    """sha256 over every input's name and bytes; unreadable inputs hash as their error."""
-    digest = hashlib.sha256()
+    """sha256 over the run's reference and every input's name and bytes.
+
+    The reference (which file plays which role) is hashed too, so a rediscovered run whose
+    files are the same bytes in new roles still rebuilds. Unreadable inputs hash as their error.
+    """
+    digest = hashlib.sha256(orjson.dumps(asdict(ref), option=orjson.OPT_SORT_KEYS))
     for rel in ref.inputs:
-        digest.update(rel.encode() + b"\0")
+        digest.update(b"\0" + rel.encode() + b"\0")
         try:
             with open(root / rel, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
         except OSError as exc:
             digest.update(f"<unreadable: {exc.strerror}>".encode())
-        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -128,9 +194,11 @@ def file_sha256(path: Path) -> str:
         return ""
 
 
-def current_hash(ref: RunRef, root: Path, previous: RunStatus | None) -> tuple[str, tuple[InputStat, ...]]:
+def current_hash(
+    ref: RunRef, root: Path, previous: RunStatus | None
+) -> tuple[str, tuple[InputStat, ...] | None]:
     """Reuse the previous hash when every input's stat is unchanged; otherwise hash the bytes."""
     stats = input_stats(ref, root)
     if stats is not None and previous is not None and previous.stats == stats:
         return previous.input_hash, stats
-    return input_hash(ref, root), stats or ()
+    return input_hash(ref, root), stats

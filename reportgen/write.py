@@ -5,12 +5,22 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import glob
+import io
 import os
 import shutil
+import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+import numpy.typing as npt
+
 MARKER = ".reportgen/status.json"
+# Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
+MEMO_DIR = ".reportgen/memo"
 RENAME_EXCHANGE = 2
 
 
@@ -31,14 +41,18 @@ def is_reportgen_site(directory: Path) -> bool:
 
 
 def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
-    """Refuse outputs that could destroy data: inside the results, around them, or someone else's."""
+    """Refuse outputs that could destroy data: inside or around the results, or someone else's."""
     out_real = out.resolve()
     if results is not None:
         results_real = results.resolve()
         if out_real == results_real or out_real.is_relative_to(results_real):
-            raise WriteError(f"output {out} is inside the results directory {results}; choose another -o")
+            raise WriteError(
+                f"output {out} is inside the results directory {results}; choose another -o"
+            )
         if results_real.is_relative_to(out_real):
-            raise WriteError(f"results directory {results} is inside the output {out}; choose another -o")
+            raise WriteError(
+                f"results directory {results} is inside the output {out}; choose another -o"
+            )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise WriteError(f"output {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out) and not force:
@@ -61,17 +75,22 @@ class SiteWriter:
     a no-op or small rebuild leaves untouched files untouched (same inode, same mtime).
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, reuse_memos: bool = True) -> None:
         self.out = out
         self.previous = out if out.is_dir() else None
+        self.reuse_memos = reuse_memos  # False for --force: recompute even cached intermediates
         self.staging = out.parent / f".{out.name}.staging-{os.getpid()}"
         self.log = WriteLog()
+        self.claimed: list[str] = []  # every path of the new site, in the order it was written
         self._paths: set[str] = set()
+        self._lock = threading.Lock()  # memo() is called from several threads
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         _remove_tree(self.staging)
         self.staging.mkdir()
+        if self.previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
+            os.chmod(self.staging, stat.S_IMODE(self.previous.stat().st_mode))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -83,6 +102,7 @@ class SiteWriter:
         if key in self._paths:
             raise WriteError(f"two outputs want the same path: {key}")
         self._paths.add(key)
+        self.claimed.append(key)
         target = self.staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
@@ -98,6 +118,8 @@ class SiteWriter:
 
     def keep(self, path: str) -> bool:
         """Carry a file over from the previous site unchanged; False if it is not there."""
+        if path.startswith(MEMO_DIR + "/") and path in self._paths:
+            return True  # content-addressed: two users of one memo file want the same bytes
         if self.previous is None or not (self.previous / path).is_file():
             return False
         target = self._claim(path)
@@ -106,8 +128,51 @@ class SiteWriter:
         return True
 
     def copy_from(self, path: str, source: Path) -> None:
-        """Copy an input file (an image, an artifact) into the site; reads, never touches, the source."""
+        """Copy an input file (an image, an artifact) into the site; the source is only read."""
         self.write(path, source.read_bytes())
+
+    def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
+        """``compute()``, stored as ``MEMO_DIR/name``; reused from the previous site when there.
+
+        ``name`` must identify the bytes (a hash of everything they depend on): a memo file is
+        never checked, only carried over. Thread-safe; ``compute`` runs outside the lock.
+        """
+        path = f"{MEMO_DIR}/{_safe_relative(name).as_posix()}"
+        with self._lock:
+            if path in self._paths or (self.reuse_memos and self.keep(path)):
+                return (self.staging / path).read_bytes()
+        content = compute()
+        with self._lock:
+            if path not in self._paths:
+                self.write(path, content)
+        return content
+
+    def array_memo(
+        self, prefix: str
+    ) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
+        """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
+
+        def memo(
+            key: str, compute: Callable[[], npt.NDArray[np.float64]]
+        ) -> npt.NDArray[np.float64]:
+            computed: list[npt.NDArray[np.float64]] = []
+
+            def as_npy() -> bytes:
+                computed.append(compute())
+                buffer = io.BytesIO()
+                np.save(buffer, computed[0], allow_pickle=False)
+                return buffer.getvalue()
+
+            content = self.memo(f"{prefix}-{key}.npy", as_npy)
+            if computed:
+                return computed[0]
+            try:
+                array: npt.NDArray[np.float64] = np.load(io.BytesIO(content), allow_pickle=False)
+            except (ValueError, OSError):  # unreadable memo: compute, do not store
+                return compute()
+            return array
+
+        return memo
 
     def previous_bytes(self, path: str) -> bytes | None:
         if self.previous is None:
@@ -170,14 +235,54 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(ctypes.get_errno(), "renameat2 failed", str(b))
 
 
+def _sibling_pid(path: Path, out: Path) -> int | None:
+    """The PID in a ``.OUT.staging-PID`` / ``.OUT.old-PID`` name, or ``None`` if not one of ours."""
+    for kind in ("staging", "old"):
+        prefix = f".{out.name}.{kind}-"
+        if path.name.startswith(prefix) and path.name[len(prefix) :].isdigit():
+            return int(path.name[len(prefix) :])
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers: this process starts a new staging dir only after cleanup
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _dead_siblings(out: Path, kind: str) -> list[Path]:
+    """Our staging/backup siblings of ``out`` whose build process is gone."""
+    found = []
+    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}.{kind}-*")):
+        pid = _sibling_pid(path, out)
+        if pid is not None and path.is_dir() and not path.is_symlink() and not _pid_alive(pid):
+            found.append(path)
+    return found
+
+
 def recover_interrupted(out: Path) -> None:
-    """If a build died between the two fallback renames, put the previous site back."""
-    if out.exists():
-        return
-    for backup in sorted(out.parent.glob(f".{out.name}.old-*")):
-        if (backup / MARKER).is_file():
-            os.rename(backup, out)
-            return
+    """Put the previous site back if a build died between the two fallback renames of publish().
+
+    Then remove staging and backup directories left by killed builds (never a live build's:
+    the PID in the name must be gone).
+    """
+    if not out.exists() and not out.is_symlink():
+        for backup in reversed(_dead_siblings(out, "old")):
+            if (backup / MARKER).is_file():
+                os.rename(backup, out)
+                break
+    for leftover in (*_dead_siblings(out, "staging"), *_dead_siblings(out, "old")):
+        _remove_tree(leftover)
+    for tmp in (out / ".reportgen").glob(".*.tmp-*"):  # write_file_atomic's, if it was killed
+        pid = tmp.name.rpartition("-")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)) and tmp.is_file():
+            tmp.unlink(missing_ok=True)
 
 
 def write_file_atomic(path: Path, content: bytes) -> None:

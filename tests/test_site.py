@@ -187,7 +187,7 @@ def test_diagnostics_and_guide_pages_list_every_check(
     matrix = (site / "diagnostics.html").read_text()
     for check in CHECKS:
         assert f'id="check-{check.id}"' in guide
-        assert f'data-check="{check.id}"' in matrix or f'guide.html#check-{check.id}' in matrix
+        assert f'data-check="{check.id}"' in matrix or f"guide.html#check-{check.id}" in matrix
     index = (site / "index.html").read_text()
     assert 'href="diagnostics.html"' in index and 'href="guide.html"' in index
 

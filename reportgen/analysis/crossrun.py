@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,8 +21,9 @@ ETA_REL_TOL = 1e-9
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_DRAWS = 1000
 DEFAULT_BINS = 30
-# draws × sequences per block of subset masks: bounds memory whatever `draws` is
-MAX_DRAW_CELLS = 4_000_000
+# draws × sequences per block of subset masks: bounds memory whatever `draws` is, and small
+# enough (512 KB of keys) to stay in cache, which makes the blocks several times faster
+MAX_DRAW_CELLS = 65_536
 
 Json = dict[str, Any]
 
@@ -465,6 +470,29 @@ class SequenceSample:
     batch_size: int
     etas: tuple[SequenceEta, ...]
 
+    @property
+    def eta_values(self) -> tuple[float, ...]:
+        return tuple(d.eta for d in self.etas)
+
+    def at(self, eta: float) -> SequenceEta | None:
+        return next((d for d in self.etas if same_eta(d.eta, eta)), None)
+
+
+class SampleSource(Protocol):
+    """A larger run's per-sequence data, one η at a time (a ``SequenceSample``, or one read
+    lazily from disk so a group's batch comparison never holds every run's arrays at once)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def eta_values(self) -> tuple[float, ...]: ...
+
+    def at(self, eta: float) -> SequenceEta | None: ...
+
 
 def sequence_sample(
     run: Run,
@@ -633,20 +661,27 @@ def derived_rng(seed: int, *parts: str) -> np.random.Generator:
 def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Generator) -> FloatArray:
     """Column sums over ``draws`` random subsets of ``size`` rows, drawn without replacement.
 
-    A subset is the ``size`` smallest of iid uniform keys per draw (argpartition); the 0/1 masks
-    then turn all sums into one matrix product. Blocks of draws keep the masks small; blocks
-    consume the generator in the same order as one big draw would, so results do not depend on
-    the block size.
+    A subset is the ``size`` smallest of iid uniform keys per draw: the rows whose key is at
+    most the ``size``-th smallest (``np.partition``, cheaper than ``argpartition`` plus a
+    scatter); the 0/1 masks then turn all sums into one matrix product. Blocks of draws keep
+    the masks small; blocks consume the generator in the same order as one big draw would, so
+    results do not depend on the block size.
     """
     n = columns.shape[0]
-    block = max(1, MAX_DRAW_CELLS // max(n, 1))
+    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
     sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
     for start in range(0, draws, block):
         rows = min(block, draws - start)
-        keys = rng.random((rows, n))
-        picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
-        mask = np.zeros((rows, n), dtype=np.float64)
-        np.put_along_axis(mask, picked, 1.0, axis=1)
+        block_keys = rng.random((rows, n))
+        cut = np.partition(block_keys, size - 1, axis=1)[:, size - 1 : size]
+        chosen = block_keys <= cut
+        # every row picks ≥ size keys, more only if keys tie at the cut (p ≈ n/2⁵³): exact path
+        if np.count_nonzero(chosen) == rows * size:
+            mask = chosen.astype(np.float64)
+        else:
+            mask = np.zeros((rows, n), dtype=np.float64)
+            picked = np.argpartition(block_keys, size - 1, axis=1)[:, :size]
+            np.put_along_axis(mask, picked, 1.0, axis=1)
         sums[start : start + rows] = mask @ columns
     return sums
 
@@ -661,8 +696,34 @@ class _RunDraws:
     expected_raw: float | None
 
 
+DrawMemo = Callable[[str, Callable[[], FloatArray]], FloatArray]
+"""``memo(key, compute)``: ``compute()``, or what it returned for this key in an earlier build."""
+
+
+@functools.cache
+def _code_version() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes() + np.__version__.encode()).hexdigest()
+
+
+def draw_key(
+    matrix: FloatArray, size: int, draws: int, rng: np.random.Generator, full: float
+) -> str:
+    """What a run's draws depend on: its arrays, ΔH_true, subset size, draws, generator state,
+    and the code computing them (this module and numpy)."""
+    digest = hashlib.sha256(_code_version().encode())
+    digest.update(repr((matrix.shape, size, draws, float(full))).encode())
+    digest.update(repr(sorted(rng.bit_generator.state.items())).encode())
+    digest.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
 def _draw_run(
-    run_id: str, data: SequenceEta, size: int, draws: int, rng: np.random.Generator
+    run_id: str,
+    data: SequenceEta,
+    size: int,
+    draws: int,
+    rng: np.random.Generator,
+    memo: DrawMemo | None = None,
 ) -> _RunDraws | None:
     optional = (
         data.weighted_h_new,
@@ -681,16 +742,26 @@ def _draw_run(
     full = data.delta_h_true
     if n < size or size < 1 or not full:
         return None
-    sums = subset_sums(matrix, size, draws, rng)
-    raw = sums[:, 0] / full
+    reestimate = data.can_reestimate
+
+    def compute() -> FloatArray:
+        """err_rel per draw: raw, and re-estimated (NaN when the run cannot re-estimate)."""
+        sums = subset_sums(matrix, size, draws, rng)
+        values = np.full((2, draws), np.nan)
+        values[0] = sums[:, 0] / full
+        if reestimate:
+            totals = matrix.sum(axis=0)
+            whn, wu, hb, u, lu = (sums[:, k] for k in range(2, 7))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                linear_s = sums[:, 1] * (totals[6] / lu)
+                values[1] = (linear_s - (whn / wu - hb / u)) / full
+        return values
+
+    # the costly part of a batch comparison: unchanged runs may reuse an earlier build's draws
+    values = compute() if memo is None else memo(draw_key(matrix, size, draws, rng, full), compute)
+    raw = values[0]
+    reestimated = values[1] if reestimate else None
     full_value = num(matrix[:, 0].sum() / full)
-    reestimated = None
-    if data.can_reestimate:
-        totals = matrix.sum(axis=0)
-        whn, wu, hb, u, lu = (sums[:, k] for k in range(2, 7))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            linear_s = sums[:, 1] * (totals[6] / lu)
-            reestimated = (linear_s - (whn / wu - hb / u)) / full
     return _RunDraws(
         run_id=run_id,
         raw=raw,
@@ -703,29 +774,58 @@ def _draw_run(
 
 def batch_comparison(
     small: Sequence[RunPoints],
-    large: Sequence[SequenceSample],
+    large: Sequence[SampleSource],
     *,
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     bins: int = DEFAULT_BINS,
+    workers: int = 1,
+    memo: DrawMemo | None = None,
 ) -> tuple[BatchComparison, ...]:
     """Compare runs of one smaller batch size with subsets of larger runs, per common η.
 
     Seeds derive from ``seed``, both sizes, η and the larger run's id, so adding a run or an η
     leaves the other comparisons' draws unchanged. Raises ``ValueError`` when the smaller runs
-    do not share one batch size.
+    do not share one batch size. ``workers`` threads draw for several larger runs at once (numpy
+    releases the GIL there); ``memo`` may keep the subset sums between builds. Neither changes
+    the result.
     """
+    with _thread_map(workers) as map_fn:
+        return _batch_rows(small, large, draws, seed, bins, map_fn, memo)
+
+
+MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+
+
+@contextmanager
+def _thread_map(workers: int) -> Iterator[MapFn]:
+    if workers <= 1:
+        yield map
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="draws") as pool:
+        yield pool.map
+
+
+def _batch_rows(
+    small: Sequence[RunPoints],
+    large: Sequence[SampleSource],
+    draws: int,
+    seed: int,
+    bins: int,
+    map_fn: MapFn,
+    memo: DrawMemo | None,
+) -> tuple[BatchComparison, ...]:
     sizes = {p.batch_size for p in small}
     size = next(iter(sizes)) if len(sizes) == 1 else None
     if size is None:
         raise ValueError(f"smaller runs need one common batch size, got {sorted(map(str, sizes))}")
     rows = []
-    for eta in eta_grid(d.eta for sample in large for d in sample.etas):
-        at_eta = [(s, d) for s in large for d in s.etas if same_eta(d.eta, eta)]
+    for eta in eta_grid(e for sample in large for e in sample.eta_values):
+        at_eta = [s for s in large if any(same_eta(e, eta) for e in s.eta_values)]
         small_at = [(p.run_id, p_eta) for p in small if (p_eta := summary_at(p.etas, eta))]
         if not at_eta or not small_at:
             continue
-        row = _compare_at(eta, size, at_eta, small_at, draws, seed, bins)
+        row = _compare_at(eta, size, at_eta, small_at, draws, seed, bins, map_fn, memo)
         if row is not None:
             rows.append(row)
     return tuple(rows)
@@ -734,19 +834,25 @@ def batch_comparison(
 def _compare_at(
     eta: float,
     size: int,
-    large: list[tuple[SequenceSample, SequenceEta]],
+    large: list[SampleSource],
     small: list[tuple[str, EtaSummary]],
     draws: int,
     seed: int,
     bins: int,
+    map_fn: MapFn = map,
+    memo: DrawMemo | None = None,
 ) -> BatchComparison | None:
-    large_size = max(s.batch_size for s, _ in large)
-    runs = []
-    for sample, data in large:
+    large_size = max(s.batch_size for s in large)
+
+    def draw(sample: SampleSource) -> tuple[_RunDraws, float] | None:
+        data = sample.at(eta)  # read here, dropped after: one run's arrays per thread at a time
+        if data is None:
+            return None
         rng = derived_rng(seed, str(size), str(sample.batch_size), f"{eta:.9e}", sample.run_id)
-        drawn = _draw_run(sample.run_id, data, size, draws, rng)
-        if drawn is not None:
-            runs.append((drawn, data.delta_h_true))
+        drawn = _draw_run(sample.run_id, data, size, draws, rng, memo)
+        return None if drawn is None else (drawn, data.delta_h_true)
+
+    runs = [r for r in map_fn(draw, large) if r is not None]
     if not runs:
         return None
     raw = distribution(np.concatenate([r.raw for r, _ in runs]), bins)
@@ -781,21 +887,24 @@ def _small_err(summary: EtaSummary, large_true: float | None) -> float | None:
 
 def compare_batch_sizes(
     points: Sequence[RunPoints],
-    samples: Sequence[SequenceSample],
+    samples: Sequence[SampleSource],
     *,
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     bins: int = DEFAULT_BINS,
+    workers: int = 1,
+    memo: DrawMemo | None = None,
 ) -> tuple[BatchComparison, ...]:
     """Every (smaller, larger) pair of batch sizes among the runs, each via ``batch_comparison``."""
     sizes = sorted({p.batch_size for p in points if p.batch_size} | {s.batch_size for s in samples})
     rows: list[BatchComparison] = []
-    for i, small_size in enumerate(sizes):
-        small = [p for p in points if p.batch_size == small_size]
-        for large_size in sizes[i + 1 :]:
-            large = [s for s in samples if s.batch_size == large_size]
-            if small and large:
-                rows += batch_comparison(small, large, draws=draws, seed=seed, bins=bins)
+    with _thread_map(workers) as map_fn:
+        for i, small_size in enumerate(sizes):
+            small = [p for p in points if p.batch_size == small_size]
+            for large_size in sizes[i + 1 :]:
+                large = [s for s in samples if s.batch_size == large_size]
+                if small and large:
+                    rows += _batch_rows(small, large, draws, seed, bins, map_fn, memo)
     return tuple(rows)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,6 @@ from reportgen.analysis.crossrun import (
     Fit,
     RelativeErrors,
     RunPoints,
-    SequenceSample,
     agreement,
     compare_batch_sizes,
     cv_group_stats,
@@ -155,12 +154,9 @@ def cv_of(summary: Mapping[str, Any]) -> CvData | None:
     )
 
 
-def _load_sample(writer: SiteWriter, run_id: str) -> SequenceSample | None:
-    path = writer.staging / paths.run_sample(run_id)
-    try:
-        return twins.sample_from_npy(path.read_bytes(), run_id)
-    except OSError:
-        return None
+def _load_sample(writer: SiteWriter, run_id: str) -> twins.StoredSample | None:
+    # read one η at a time while drawing: memory does not grow with the group
+    return twins.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
 
 
 def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -> bool:
@@ -177,6 +173,16 @@ def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -
 
 
 # --- charts ----------------------------------------------------------------------------------
+
+
+def short_label(run_id: str, group_id: str) -> str:
+    """A run's name inside its group (legends would otherwise truncate long ids)."""
+    prefix = group_id + "/"
+    return run_id.removeprefix(prefix) if group_id else run_id
+
+
+def relabel(points: Sequence[RunPoints], group_id: str) -> list[RunPoints]:
+    return [replace(p, run_id=short_label(p.run_id, group_id)) for p in points]
 
 
 def group_charts(
@@ -352,7 +358,14 @@ def render_group(
         samples = [
             s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None
         ]
-        batch = compare_batch_sizes(view_points, samples, draws=options.draws, seed=options.seed)
+        batch = compare_batch_sizes(
+            view_points,
+            samples,
+            draws=options.draws,
+            seed=options.seed,
+            workers=options.jobs,
+            memo=writer.array_memo("draws"),
+        )
     tails = [(str(s["id"]), t) for s in members for t in tails_of(s)]
     cv_runs = [(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None]
     cv = cv_group_stats(cv_runs) if cv_runs else ()
@@ -360,8 +373,19 @@ def render_group(
     agreement_rows = tuple(
         AgreementRow(r, href[r], a) for r, rows in agreements.items() for a in rows
     )
+
+    def label(run_id: str) -> str:
+        return short_label(run_id, group.id)
+
     chart_results = group_charts(
-        view_points, per_eta, fits, agreement_rows, rel, batch, _last_eta_tails(tails), cv
+        relabel(view_points, group.id),
+        per_eta,
+        [(label(r), f) for r, f in fits],
+        [replace(a, run_id=label(a.run_id)) for a in agreement_rows],
+        relative_errors(relabel(view_points, group.id)),
+        tuple(replace(b, small_runs=tuple((label(r), v) for r, v in b.small_runs)) for b in batch),
+        [(label(r), t) for r, t in _last_eta_tails(tails)],
+        cv,
     )
     chart_set = collect(chart_results, None)
     children = {g.id: g for g in tree.groups}
@@ -395,7 +419,9 @@ def render_group(
         ),
         findings=tuple(
             FindingCount(
-                str(s["id"]), href[str(s["id"])], str(s["status"]),
+                str(s["id"]),
+                href[str(s["id"])],
+                str(s["status"]),
                 severity_counts(finding_rows(s)),
                 tuple(sorted({str(f["id"]) for f in s.get("findings") or ()})),
             )

@@ -1,0 +1,322 @@
+"""Build time and memory of reportgen as ratios measured in one run (not a timed test).
+
+    python benchmarks/bench.py [--runs 50] [--scale10] [--jobs N] [--no-shared] [--keep DIR]
+
+For a synthetic tree shaped like the real one (``reportgen.sample.bench_tree``: E = 256/512/2048
+sequences, 2–8 η per run) and, when present, ``../shared/data/results``, it measures:
+
+* parse: reading and ``orjson``-parsing every results file of the tree (best of three);
+* cold build: empty OUT and build cache (per-install caches such as the Vega bundle warm);
+* no-op rebuild (best of three), and a rebuild after one changed run;
+* peak RSS of a build, main process and workers (each build in a fresh subprocess, since
+  ``RUSAGE_CHILDREN`` reports the maximum over all children ever waited for);
+* with ``--scale10``, the peak RSS of a cold build of a tree ten times larger;
+* the largest run page of 2048 sequences and 5 η, and the shared asset bundle.
+
+Build times are those of ``reportgen.build.build()`` inside the child process, the same kind of
+in-process time as the parse time; each child's wall time including interpreter start-up and
+imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared/data/results"
+sys.path.insert(0, str(ROOT))
+
+TARGET_COLD = 10.0
+TARGET_NOOP = 1.0
+TARGET_ONE = 0.25
+TARGET_RSS_MB = 400.0
+TARGET_RSS_SCALE = 1.3
+TARGET_PAGE_MB = 2.0
+
+
+# --- the child: one build, measured from inside ----------------------------------------------
+
+
+def child(results: str, out: str, jobs: int) -> None:
+    """Run one build and print its time and the peak RSS of this process and its workers."""
+    started = time.perf_counter()
+    from reportgen.build import BuildOptions, build
+
+    imported = time.perf_counter()
+    result = build(BuildOptions(results=Path(results), out=Path(out), jobs=jobs))
+    seconds = time.perf_counter() - imported
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report = {
+        "seconds": seconds,
+        "imports": imported - started,
+        "rss_kb": max(own, workers),
+        "main_rss_kb": own,
+        "worker_rss_kb": workers,
+        "up_to_date": result.up_to_date,
+        "rebuilt": result.rebuilt,
+        "runs": result.runs,
+        "failed": len(result.failed_runs),
+    }
+    print(orjson.dumps(report).decode())
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    wall: float
+    imports: float
+    rss_mb: float
+    main_mb: float
+    worker_mb: float
+    data: dict[str, Any]
+
+
+def run_build(results: Path, out: Path, jobs: int) -> Measured:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(results), str(out), str(jobs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    data = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    return Measured(
+        data["seconds"],
+        wall,
+        data["imports"],
+        data["rss_kb"] / 1024,
+        data["main_rss_kb"] / 1024,
+        data["worker_rss_kb"] / 1024,
+        data,
+    )
+
+
+# --- the parent ------------------------------------------------------------------------------
+
+
+def parse_seconds(results: Path) -> tuple[float, int, int]:
+    """Best of three: read and orjson-parse every results file (what any build must do)."""
+    from reportgen.discover import discover
+
+    tree, _ = discover(results)
+    files = [results / ref.source for ref in tree.runs]
+    best = float("inf")
+    size = 0
+    for _ in range(3):
+        started = time.perf_counter()
+        size = 0
+        for path in files:
+            content = path.read_bytes()
+            size += len(content)
+            orjson.loads(content)
+        best = min(best, time.perf_counter() - started)
+    return best, len(files), size
+
+
+def change_one_run(results: Path) -> str:
+    """Change one published number of one run (ΔH_true at its first η), keeping it valid."""
+    from reportgen.discover import discover
+
+    tree, _ = discover(results)
+    for ref in tree.runs[len(tree.runs) // 2 :] + tree.runs:
+        path = results / ref.source
+        data = orjson.loads(path.read_bytes())
+        entries = (data.get("true") or {}).get("entries") if isinstance(data, dict) else None
+        if entries and isinstance(entries[0].get("delta_h_true"), float):
+            entries[0]["delta_h_true"] *= 1.01
+            path.write_bytes(orjson.dumps(data))
+            return ref.id
+        sweep = data.get("sweep") if isinstance(data, dict) else None
+        if sweep and isinstance(sweep[0].get("deltaH_true"), float):
+            sweep[0]["deltaH_true"] *= 1.01
+            path.write_bytes(orjson.dumps(data))
+            return ref.id
+    raise SystemExit("no run with a number to change")
+
+
+def largest_pages(out: Path) -> tuple[tuple[str, int] | None, tuple[str, int], int]:
+    """(largest 2048-sequence 5-η run page, largest run page overall, shared bundle bytes)."""
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    target: tuple[str, int] | None = None
+    overall = ("", 0)
+    for run in manifest["runs"]:
+        page = out / run["page"]
+        size = page.stat().st_size
+        summary = orjson.loads((out / run["summary"]).read_bytes())
+        if size > overall[1]:
+            overall = (run["id"], size)
+        shaped = summary.get("batch_size") == 2048 and len(summary.get("etas") or ()) == 5
+        if shaped and (target is None or size > target[1]):
+            target = (run["id"], size)
+    bundle = sum(p.stat().st_size for p in (out / "assets").iterdir())
+    return target, overall, bundle
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    target: str
+    ok: bool | None
+
+    @property
+    def verdict(self) -> str:
+        return "—" if self.ok is None else "PASS" if self.ok else "MISS"
+
+
+def measure_tree(label: str, results: Path, work: Path, jobs: int) -> tuple[list[Row], Measured]:
+    parse, count, size = parse_seconds(results)
+    out = work / f"site-{label}"
+    cold = run_build(results, out, jobs)
+    noops = [run_build(results, out, jobs) for _ in range(3)]
+    noop = min(noops, key=lambda m: m.seconds)
+    assert all(m.data["up_to_date"] for m in noops), "a rebuild of an unchanged tree did work"
+    changed = change_one_run(results)
+    one = run_build(results, out, jobs)
+    assert one.data["rebuilt"] == 1, one.data
+    target, overall, bundle = largest_pages(out)
+
+    print(
+        f"\n[{label}] {count} results files, {size / 1e6:.1f} MB; {cold.data['runs']} runs; "
+        f"-j {jobs}; changed run: {changed}"
+    )
+    print(
+        f"  parse {parse:.3f} s | cold {cold.seconds:.2f} s (process {cold.wall:.2f} s, "
+        f"imports {cold.imports:.2f} s) | no-op {noop.seconds:.3f} s (process {noop.wall:.2f} s)"
+        f" | one changed {one.seconds:.2f} s (process {one.wall:.2f} s)"
+    )
+    print(
+        f"  peak RSS {cold.rss_mb:.0f} MB (main {cold.main_mb:.0f} MB, largest worker "
+        f"{cold.worker_mb:.0f} MB)"
+    )
+    rows = [
+        Row(
+            f"{label}: cold build ÷ parse",
+            f"{cold.seconds / parse:.1f}×",
+            f"≤ {TARGET_COLD:g}×",
+            cold.seconds / parse <= TARGET_COLD,
+        ),
+        Row(
+            f"{label}: no-op rebuild ÷ parse",
+            f"{noop.seconds / parse:.2f}×",
+            f"≤ {TARGET_NOOP:g}×",
+            noop.seconds / parse <= TARGET_NOOP,
+        ),
+        Row(
+            f"{label}: one changed run ÷ cold",
+            f"{one.seconds / cold.seconds:.2f}×",
+            f"≤ {TARGET_ONE:g}×",
+            one.seconds / cold.seconds <= TARGET_ONE,
+        ),
+        Row(
+            f"{label}: peak RSS (cold build)",
+            f"{cold.rss_mb:.0f} MB",
+            f"≤ {TARGET_RSS_MB:g} MB",
+            cold.rss_mb <= TARGET_RSS_MB,
+        ),
+    ]
+    if target is not None:
+        rows.append(
+            Row(
+                f"{label}: largest 2048×5η run page",
+                f"{target[1] / 1e6:.2f} MB",
+                f"≤ {TARGET_PAGE_MB:g} MB",
+                target[1] <= TARGET_PAGE_MB * 1e6,
+            )
+        )
+    rows.append(Row(f"{label}: largest run page (any)", f"{overall[1] / 1e6:.2f} MB", "", None))
+    rows.append(Row(f"{label}: shared bundle (assets/)", f"{bundle / 1e6:.2f} MB", "", None))
+    return rows, cold
+
+
+def print_table(rows: list[Row]) -> None:
+    widths = [
+        max(len(r.name) for r in rows),
+        max(len(r.measured) for r in rows),
+        max(len(r.target) for r in rows),
+    ]
+    header = ("measure", "measured", "target")
+    line = f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:<{widths[2]}}  result"
+    print("\n" + line + "\n" + "-" * len(line))
+    for r in rows:
+        print(
+            f"{r.name:<{widths[0]}}  {r.measured:>{widths[1]}}  {r.target:<{widths[2]}}  "
+            f"{r.verdict}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=50, help="runs of the synthetic tree")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--scale10",
+        action="store_true",
+        help="also build a tree 10× larger and compare its peak RSS (slow)",
+    )
+    parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("RESULTS", "OUT", "JOBS"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]))
+        return 0
+
+    from reportgen.assets import static_assets
+    from reportgen.sample import bench_tree
+
+    static_assets()  # the per-install Vega bundle cache: warm, as on any machine after one build
+    work = args.keep or Path(tempfile.mkdtemp(prefix="reportgen-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        results = bench_tree(work / "bench-results", seed=0, runs=args.runs)
+        rows, base = measure_tree("bench", results, work, args.jobs)
+        if args.scale10:
+            big = bench_tree(work / "bench10-results", seed=0, runs=10 * args.runs)
+            parse, count, size = parse_seconds(big)
+            cold = run_build(big, work / "site-bench10", args.jobs)
+            print(
+                f"\n[bench ×10] {count} results files, {size / 1e6:.0f} MB; cold "
+                f"{cold.seconds:.1f} s (parse {parse:.2f} s, {cold.seconds / parse:.1f}×); "
+                f"peak RSS {cold.rss_mb:.0f} MB (main {cold.main_mb:.0f} MB, "
+                f"largest worker {cold.worker_mb:.0f} MB)"
+            )
+            ratio = cold.rss_mb / base.rss_mb
+            rows.append(
+                Row(
+                    "bench ×10: peak RSS ÷ bench peak RSS",
+                    f"{ratio:.2f}×",
+                    f"≤ {TARGET_RSS_SCALE:g}×",
+                    ratio <= TARGET_RSS_SCALE,
+                )
+            )
+        if SHARED.is_dir() and not args.no_shared:
+            shared = work / "shared-results"
+            shutil.copytree(SHARED, shared)  # the one-change step edits a copy, never the original
+            shared_rows, _ = measure_tree("shared", shared, work, args.jobs)
+            rows += shared_rows
+        print_table(rows)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,774 @@
+"""Nightly builds: incremental, deterministic, atomic, with last good pages and a change log.
+
+What a one-run change rewrites (``test_one_changed_run_rewrites_only_its_files``): the run's own
+page and summary.json (plus its contributions.csv and sample when their bytes changed), every
+group page and summary.json above it, index.html, changes.html, changes.json and
+``.reportgen/status.json``; diagnostics.html and manifest.json only when their content changed;
+for a larger run of a batch comparison also its draws under ``.reportgen/memo/``. Every other
+file is carried over as a hard link to the previous build's file (same inode, same mtime).
+
+Byte identity covers the published site: every file except ``.reportgen/status.json``, the
+build's private state, which records machine-local stat fingerprints (inode, mtime, ctime) and
+the wall-clock time of each run's last good read (SOURCE_DATE_EPOCH makes that one stable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+import reportgen.build as build_module
+import reportgen.pages as pages_module
+import reportgen.status as status_module
+from reportgen import __version__
+from reportgen.analysis import crossrun
+from reportgen.build import BuildOptions, BuildResult, RunJob, build
+from reportgen.cli import main
+from reportgen.pages.changes import changes_view
+from reportgen.pages.stale import STALE_MARKER
+from reportgen.sample import bench_tree
+from reportgen.status import STATUS_PATH, RunStatus, read_status
+from reportgen.write import WriteError
+
+SWEEP = "comparison_across_learning_rates/run_01"
+SWEEP_GROUP = "comparison_across_learning_rates"
+PRIVATE = frozenset({STATUS_PATH})
+DAY_NS = 86_400 * 10**9
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def files_of(site: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file()
+    }
+
+
+def published(site: Path) -> dict[str, bytes]:
+    return {k: v for k, v in files_of(site).items() if k not in PRIVATE}
+
+
+def snapshot(site: Path) -> dict[str, tuple[int, int]]:
+    """inode and mtime of every file: unchanged means not rewritten."""
+    result = {}
+    for path in sorted(site.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            result[path.relative_to(site).as_posix()] = (st.st_ino, st.st_mtime_ns)
+    return result
+
+
+def run_dir(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+def options(results: Path, out: Path, **kwargs: Any) -> BuildOptions:
+    return BuildOptions(results=results, out=out, jobs=kwargs.pop("jobs", 1), **kwargs)
+
+
+def edit_sweep(tree: Path, factor: float = 1.5) -> None:
+    """Change one published number of one run: ΔH_true at the third η of SWEEP."""
+    path = tree / SWEEP / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["sweep"][2]["deltaH_true"] *= factor
+    path.write_bytes(orjson.dumps(data))
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Ids of the runs the build re-read and re-rendered (in-process builds, -j 1)."""
+    calls: list[str] = []
+    real = pages_module.render_run
+
+    def counting(ref: Any, *args: Any) -> Any:
+        calls.append(ref.id)
+        return real(ref, *args)
+
+    monkeypatch.setattr(pages_module, "render_run", counting)
+    return calls
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_racy_window() -> Iterator[None]:
+    """Fingerprint files written a moment ago too (tests write their trees just before building)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(status_module, "RACY_NS", 0)
+        yield
+
+
+@pytest.fixture(scope="module")
+def tree(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample tree, copied and backdated (read-only: copy again to mutate)."""
+    return copy_tree(sample_tree, tmp_path_factory.mktemp("tree") / "results")
+
+
+@pytest.fixture(scope="module")
+def site(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult]:
+    out = tmp_path_factory.mktemp("site") / "site"
+    return out, build(options(tree, out))
+
+
+@pytest.fixture(scope="module")
+def mini_tree(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four small runs (two sweeps, two control-variate runs): full rebuilds stay cheap."""
+    root = tmp_path_factory.mktemp("mini") / "results"
+    for part in ("comparison_across_learning_rates", "CVs_and_gdotv"):
+        shutil.copytree(sample_tree / part, root / part)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mini_site(mini_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mini-site") / "site"
+    build(options(mini_tree, out))
+    return out
+
+
+@pytest.fixture
+def mini(mini_tree: Path, mini_site: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the mini tree and of its built site, free to mutate."""
+    tree = copy_tree(mini_tree, tmp_path / "results")
+    out = tmp_path / "site"
+    shutil.copytree(mini_site, out)
+    return tree, out
+
+
+# --- incremental -----------------------------------------------------------------------------
+
+
+def test_noop_rebuild_rewrites_nothing(
+    site: tuple[Path, BuildResult], tree: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, first = site
+    assert first.rebuilt == first.runs == 9 and not first.up_to_date
+    before = snapshot(out)
+    import reportgen.pages.run as run_module
+
+    monkeypatch.setattr(run_module, "load_run", lambda *a: pytest.fail("load_run was called"))
+    result = build(options(tree, out))
+    assert result.up_to_date and result.rebuilt == 0
+    assert result.written == [] and rendered == []
+    assert snapshot(out) == before
+    assert "up to date" in next(result.report_lines())
+
+
+def test_one_changed_run_rewrites_only_its_files(
+    tree: Path, site: tuple[Path, BuildResult], tmp_path: Path, rendered: list[str]
+) -> None:
+    results = copy_tree(tree, tmp_path / "results")
+    out = tmp_path / "site"
+    shutil.copytree(site[0], out)
+    edit_sweep(results)
+    before = snapshot(out)
+    result = build(options(results, out))
+
+    assert rendered == [SWEEP]
+    assert result.rebuilt == 1 and result.groups_rendered == 1
+    assert sorted(result.written) == sorted(
+        [
+            f"{run_dir(SWEEP)}/index.html",
+            f"{run_dir(SWEEP)}/summary.json",
+            f"groups/{SWEEP_GROUP}/index.html",
+            f"groups/{SWEEP_GROUP}/summary.json",
+            "index.html",
+            "changes.html",
+            "changes.json",
+            STATUS_PATH,
+        ]
+    )
+    after = snapshot(out)
+    assert set(after) == set(before)
+    untouched = set(before) - set(result.written)
+    assert {p for p in untouched if after[p] != before[p]} == set()
+
+    changes = orjson.loads((out / "changes.json").read_bytes())
+    assert changes["new"] == [] and changes["removed"] == [] and not changes["first_build"]
+    (changed,) = changes["changed"]
+    assert changed["id"] == SWEEP
+    (moved,) = changed["moved"]
+    assert moved["field"] == "delta_h_true" and moved["eta"] == pytest.approx(1.6e-6)
+    assert moved["after"] == pytest.approx(1.5 * moved["before"])
+    page = (out / "changes.html").read_text()
+    assert SWEEP in page and "Numbers that moved" in page
+
+    # and the next build has nothing left to do
+    again = build(options(results, out))
+    assert again.up_to_date and again.written == []
+
+
+LARGE = "diagnostics_run/full_data/E_512/run_01"
+
+
+def test_incremental_build_equals_a_cold_build(
+    tree: Path, site: tuple[Path, BuildResult], tmp_path: Path, rendered: list[str]
+) -> None:
+    """Change a larger run of a batch comparison: only its draws are recomputed, and the result
+    is byte for byte what a cold build of the changed tree gives (but the change log)."""
+    results = copy_tree(tree, tmp_path / "results")
+    out = tmp_path / "site"
+    shutil.copytree(site[0], out)
+    path = results / LARGE / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    result = build(options(results, out))
+    assert rendered == [LARGE]
+    memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    written = [p for p in result.written if p.startswith(".reportgen/memo/")]
+    assert written and len(written) < len(memos)  # the changed run's draws, and only those
+    assert written == [p for p in written if p in memos]
+
+    cold = tmp_path / "cold"
+    build(options(results, cold))
+    incremental, fresh = published(out), published(cold)
+    assert incremental.keys() == fresh.keys()
+    differing = sorted(k for k in fresh if incremental[k] != fresh[k])
+    assert differing == ["changes.html", "changes.json"]
+
+
+def test_a_deleted_site_file_is_restored(mini: tuple[Path, Path], rendered: list[str]) -> None:
+    results, out = mini
+    (out / "diagnostics.html").unlink()
+    result = build(options(results, out))
+    assert not result.up_to_date and rendered == [] and "diagnostics.html" in result.written
+    assert set(result.written) <= {"diagnostics.html", "changes.html", "changes.json", STATUS_PATH}
+    assert (out / "diagnostics.html").is_file()
+
+
+def test_touched_but_identical_input_is_hashed_not_rebuilt(
+    mini: tuple[Path, Path], rendered: list[str]
+) -> None:
+    results, out = mini
+    site_before = {k: v for k, v in snapshot(out).items() if k != STATUS_PATH}
+    source = results / SWEEP / "results.json"
+    source.write_bytes(source.read_bytes())  # new mtime, same bytes
+    os.utime(source, ns=(time.time_ns() - DAY_NS // 2,) * 2)
+    result = build(options(results, out))
+    assert result.up_to_date and rendered == []
+    assert {k: v for k, v in snapshot(out).items() if k != STATUS_PATH} == site_before
+    # the new fingerprint is recorded, so the next build does not hash again
+    status = read_status(out)
+    stats = status.runs[SWEEP].stats if status is not None else None
+    assert stats is not None and stats[0].mtime_ns == source.stat().st_mtime_ns
+
+
+def test_files_modified_just_now_are_always_hashed(
+    mini: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written within the racy window may change again unseen: no fingerprint for it."""
+    results, out = mini
+    monkeypatch.setattr(status_module, "RACY_NS", 3_600 * 10**9)
+    source = results / SWEEP / "results.json"
+    source.write_bytes(source.read_bytes())
+    assert build(options(results, out)).up_to_date
+    status = read_status(out)
+    assert status is not None and status.runs[SWEEP].stats is None
+    edit_sweep(results)  # so a same-size, same-tick edit is still caught: the bytes are hashed
+    assert build(options(results, out)).rebuilt == 1
+
+
+def test_new_and_removed_runs(mini: tuple[Path, Path], rendered: list[str]) -> None:
+    results, out = mini
+    shutil.copytree(results / SWEEP, results / SWEEP_GROUP / "run_09")
+    shutil.rmtree(results / SWEEP_GROUP / "run_02")
+    result = build(options(results, out))
+    new_id, old_id = f"{SWEEP_GROUP}/run_09", f"{SWEEP_GROUP}/run_02"
+    assert rendered == [new_id] and result.rebuilt == 1
+    assert not (out / run_dir(old_id)).exists()
+    assert (out / run_dir(new_id) / "index.html").is_file()
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert {r["id"] for r in manifest["runs"]} == set(read_status(out).runs)  # type: ignore[union-attr]
+    assert old_id not in {r["id"] for r in manifest["runs"]}
+    changes = orjson.loads((out / "changes.json").read_bytes())
+    assert changes["new"] == [new_id] and changes["removed"] == [old_id]
+    page = (out / "changes.html").read_text()
+    assert "New runs (1)" in page and "Removed runs (1)" in page
+
+
+@pytest.mark.parametrize("change", ["assets", "version", "title", "force"])
+def test_settings_templates_version_or_force_rebuild_everything(
+    change: str, mini: tuple[Path, Path], rendered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results, out = mini
+    kwargs: dict[str, Any] = {}
+    if change == "assets":  # a template or static asset changed
+        monkeypatch.setattr(build_module, "assets_fingerprint", lambda: "changed templates")
+    elif change == "version":
+        monkeypatch.setattr(build_module, "__version__", __version__ + ".post1")
+    elif change == "title":
+        kwargs["title"] = "Another title"
+    else:
+        kwargs["force"] = True
+    result = build(options(results, out, **kwargs))
+    assert sorted(rendered) == sorted(read_status(out).runs)  # type: ignore[union-attr]
+    assert result.rebuilt == result.runs == 4 and result.groups_rendered == 3
+
+
+def test_template_file_change_is_detected(
+    mini: tuple[Path, Path], tmp_path: Path, rendered: list[str]
+) -> None:
+    """The real fingerprint: copy the templates, edit one, and every run is re-rendered."""
+    import reportgen.assets as assets
+    import reportgen.render as render
+
+    results, out = mini
+    templates = tmp_path / "templates"
+    shutil.copytree(assets.templates_dir(), templates)
+    caches = [render.environment, assets.assets_fingerprint]
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(assets, "templates_dir", lambda: templates)
+            with (templates / "run.html").open("a") as handle:
+                handle.write("{# changed #}\n")
+            _clear(caches)
+            result = build(options(results, out))
+    finally:
+        _clear(caches)
+    assert result.rebuilt == 4 and len(rendered) == 4
+
+
+def _clear(caches: list[Any]) -> None:
+    for cached in caches:
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda b: b"\x00garbage{", id="garbage"),
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: b.replace(b'"format": 2', b'"format": 1', 1), id="format"),
+        pytest.param(lambda b: b'{"format": 2, "runs": []}', id="shape"),
+        pytest.param(lambda b: b"[]", id="list"),
+    ],
+)
+def test_malformed_status_means_full_rebuild(
+    corrupt: Callable[[bytes], bytes], mini: tuple[Path, Path], rendered: list[str]
+) -> None:
+    results, out = mini
+    status = out / STATUS_PATH
+    status.write_bytes(corrupt(status.read_bytes()))
+    assert read_status(out) is None
+    result = build(options(results, out))
+    assert result.rebuilt == 4 and len(rendered) == 4
+    assert read_status(out) is not None
+
+
+# --- last good pages -------------------------------------------------------------------------
+
+
+def test_unreadable_run_keeps_its_last_good_page(
+    mini: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    results, out = mini
+    page = out / run_dir(SWEEP) / "index.html"
+    good_page = page.read_bytes()
+    good_summary = orjson.loads((out / run_dir(SWEEP) / "summary.json").read_bytes())
+    last_good = read_status(out).runs[SWEEP].last_good  # type: ignore[union-attr]
+    assert last_good
+    source = results / SWEEP / "results.json"
+    good_source = source.read_bytes()
+    source.write_bytes(good_source[: len(good_source) // 2])  # truncated mid-write
+
+    args = ["build", str(results), "-o", str(out), "-j", "1"]
+    assert main(args) == 1
+    assert "kept its last good page" in capsys.readouterr().out
+    stale_page = page.read_bytes()
+    assert b"stale-banner" in stale_page and last_good.encode() in stale_page
+    banner = re.compile(re.escape(STALE_MARKER) + rb".*?<!-- /reportgen:stale -->\n?", re.S)
+    assert banner.sub(STALE_MARKER, stale_page, count=1) == good_page  # the last good page
+    summary = orjson.loads((out / run_dir(SWEEP) / "summary.json").read_bytes())
+    assert summary["stale"]["last_good"] == last_good and summary["status"] == "error"
+    assert summary["etas"] == good_summary["etas"]  # the last good data
+    index = (out / "index.html").read_text()
+    assert 'id="stale"' in index and SWEEP in index.split('id="stale"')[1].split("</section>")[0]
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert next(r for r in manifest["runs"] if r["id"] == SWEEP).get("stale") is True
+
+    # still unreadable tomorrow: nothing to redo, still exit 1, still stale
+    assert main(args) == 1
+    assert b"stale-banner" in page.read_bytes()
+
+    source.write_bytes(good_source)  # readable again: rebuilt normally
+    assert main(args) == 0
+    assert page.read_bytes() == good_page
+    assert not read_status(out).runs[SWEEP].stale  # type: ignore[union-attr]
+
+
+def test_unreadable_run_without_a_good_page_gets_an_error_page(mini: tuple[Path, Path]) -> None:
+    results, out = mini
+    shutil.copytree(results / SWEEP, results / SWEEP_GROUP / "run_07")
+    (results / SWEEP_GROUP / "run_07" / "results.json").write_bytes(b'{"sweep": [')
+    result = build(options(results, out))
+    run_id = f"{SWEEP_GROUP}/run_07"
+    assert result.failed_runs == [run_id] and result.stale_runs == []
+    assert b"stale-banner" not in (out / run_dir(run_id) / "index.html").read_bytes()
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+
+def test_two_builds_are_byte_identical(
+    site: tuple[Path, BuildResult], tree: Path, tmp_path: Path
+) -> None:
+    """Same inputs, another tree location, another output: the same published bytes."""
+    other_tree = copy_tree(tree, tmp_path / "elsewhere" / "results")
+    out = tmp_path / "other-site"
+    build(options(other_tree, out))
+    first, second = published(site[0]), published(out)
+    assert first.keys() == second.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+    for content in second.values():  # no build-machine paths in any file
+        assert str(tmp_path).encode() not in content and str(tree).encode() not in content
+    # the private status differs only in machine-local fields
+    assert _portable_status(site[0]) == _portable_status(out)
+
+
+def _portable_status(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads((out / STATUS_PATH).read_bytes())
+    for run in data["runs"].values():
+        run.pop("stats")
+        run.pop("last_good")
+    return data
+
+
+def test_jobs_1_and_2_are_byte_identical(
+    site: tuple[Path, BuildResult], tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "parallel"
+    result = build(options(tree, out, jobs=2))
+    assert result.rebuilt == 9
+    assert published(out) == published(site[0])
+
+
+def test_source_date_epoch_stamp_is_shown_and_stable(
+    mini_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first, second = tmp_path / "a", tmp_path / "b"
+    build(options(mini_tree, first))
+    build(options(mini_tree, second))
+    assert "built 2023-11-14 22:13 UTC" in (first / "index.html").read_text()
+    assert published(first) == published(second)
+    status = read_status(first)
+    assert status is not None and {r.last_good for r in status.runs.values()} == {
+        "2023-11-14 22:13 UTC"
+    }
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700086400")  # a new stamp is a new page footer
+    result = build(options(mini_tree, first))
+    assert (
+        result.rebuilt == 4 and "built 2023-11-15 22:13 UTC" in (first / "index.html").read_text()
+    )
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    build(options(mini_tree, second))
+    assert "· built" not in (second / "index.html").read_text()
+
+
+# --- atomic publish and the output directory --------------------------------------------------
+
+
+def test_refuses_foreign_output_and_touches_nothing_outside(
+    mini_tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    neighbour = tmp_path / "neighbour.txt"
+    neighbour.write_text("keep me")
+    with pytest.raises(WriteError, match="not a reportgen site"):
+        build(options(mini_tree, out))
+    assert (out / "thesis.tex").read_text() == "precious"
+    build(options(mini_tree, out, force=True))
+    assert not (out / "thesis.tex").exists() and (out / "index.html").is_file()
+    assert neighbour.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["neighbour.txt", "out"]
+
+
+def test_the_swapped_in_site_keeps_the_output_permissions(mini: tuple[Path, Path]) -> None:
+    results, out = mini
+    out.chmod(0o750)
+    edit_sweep(results)
+    assert build(options(results, out)).rebuilt == 1
+    assert out.stat().st_mode & 0o777 == 0o750
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_leftovers_of_dead_builds_are_removed(mini: tuple[Path, Path]) -> None:
+    results, out = mini
+    dead, alive = _dead_pid(), os.getppid()
+    leftovers = [out.parent / f".site.staging-{dead}", out.parent / f".site.old-{dead}"]
+    live = out.parent / f".site.staging-{alive}"
+    unrelated = out.parent / ".site.staging-notapid"
+    for directory in (*leftovers, live, unrelated):
+        (directory / "runs").mkdir(parents=True)
+    build(options(results, out))
+    assert not any(p.exists() for p in leftovers)
+    assert live.is_dir() and unrelated.is_dir()
+
+
+def test_publish_interrupted_between_fallback_renames_is_recovered(
+    mini: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without renameat2 the swap is two renames; a build dying between them loses nothing."""
+    import reportgen.write as write
+
+    results, out = mini
+    edit_sweep(results)
+    good = published(out)
+    real_rename = os.rename
+
+    def die_after_first(src: Any, dst: Any) -> None:
+        real_rename(src, dst)
+        raise KeyboardInterrupt("killed between the renames")
+
+    monkeypatch.setattr(write, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(os, "rename", die_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        build(options(results, out))
+    monkeypatch.undo()
+    assert not out.exists()
+    backups = list(out.parent.glob(".site.old-*"))
+    assert len(backups) == 1 and published(backups[0]) == good
+
+    result = build(options(results, out))  # recovers the old site first, then updates it
+    assert result.rebuilt == 1
+    assert not list(out.parent.glob(".site.*"))
+
+
+def test_build_killed_after_the_swap_leaves_the_new_site(
+    mini: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while deleting the old site (after the swap): OUT is already the new site."""
+    import reportgen.write as write
+
+    results, out = mini
+    edit_sweep(results)
+    real_remove = write._remove_tree
+
+    def die_removing_old_site(path: Path) -> None:
+        if path.is_dir() and (path / STATUS_PATH).is_file() and path != out:
+            raise KeyboardInterrupt("killed while removing the old site")
+        real_remove(path)
+
+    monkeypatch.setattr(write, "_remove_tree", die_removing_old_site)
+    with pytest.raises(KeyboardInterrupt):
+        build(options(results, out))
+    monkeypatch.undo()
+    changes = orjson.loads((out / "changes.json").read_bytes())
+    assert [c["id"] for c in changes["changed"]] == [SWEEP]  # the new site is in place
+    assert len(list(out.parent.glob(".site.staging-*"))) == 1  # the old one, left behind
+    assert build(options(results, out)).up_to_date
+    assert not list(out.parent.glob(".site.*"))
+
+
+CHANGE_LOG = ("changes.html", "changes.json")
+
+
+@dataclass(frozen=True)
+class KillSetup:
+    results: Path
+    out: Path
+    seconds: float  # how long the full rebuild that gets killed takes
+    new_site: dict[str, bytes]  # what that rebuild publishes when it is not killed
+
+
+@pytest.fixture(scope="module")
+def kill_setup(tmp_path_factory: pytest.TempPathFactory) -> KillSetup:
+    """A 20-run bench tree built by the CLI, and (elsewhere) the site the killed rebuild makes."""
+    root = tmp_path_factory.mktemp("bench")
+    results = bench_tree(root / "results", seed=3, runs=20)
+    out = root / "site"
+    assert _cli(results, out, "--title", "reference").wait(timeout=600) == 0
+    reference = root / "reference"
+    shutil.copytree(out, reference)
+    started = time.perf_counter()
+    assert _cli(results, reference, *KILLED_BUILD).wait(timeout=600) == 0
+    return KillSetup(results, out, time.perf_counter() - started, published(reference))
+
+
+KILLED_BUILD = ("--force", "--title", "killed")
+
+
+def _cli(results: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "reportgen", "build", str(results), "-o", str(out), "-q"]
+    return subprocess.Popen([*command, *extra], env=env, start_new_session=True)
+
+
+def _without(files: dict[str, bytes], names: tuple[str, ...]) -> dict[str, bytes]:
+    return {k: v for k, v in files.items() if k not in names}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fraction", [0.02, 0.25, 0.5, 0.75, 0.9, 0.98])
+def test_killed_build_leaves_a_complete_site(kill_setup: KillSetup, fraction: float) -> None:
+    """kill -9 a full rebuild at several moments: OUT is always a complete site, the previous
+    one until the new one is swapped in whole (renameat2), never a mix or a partial one."""
+    results, out = kill_setup.results, kill_setup.out
+    before = published(out)
+    process = _cli(results, out, *KILLED_BUILD)
+    time.sleep(fraction * kill_setup.seconds)
+    process.send_signal(signal.SIGKILL)  # kill -9 (a no-op if it already finished)
+    process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # its workers too, if they outlived it
+    after = published(out)
+    if after != before:  # swapped in before the kill: exactly the new site
+        assert _without(after, CHANGE_LOG) == _without(kill_setup.new_site, CHANGE_LOG)
+    assert read_status(out) is not None
+    leftovers = list(out.parent.glob(f".{out.name}.*"))
+    assert all(p.name.endswith(f"-{process.pid}") for p in leftovers)
+
+    restore = _cli(results, out, "--title", "reference")  # cleans up; rebuilds if swapped
+    assert restore.wait(timeout=600) == 0
+    assert not list(out.parent.glob(f".{out.name}.*"))
+    restored = published(out)
+    names = CHANGE_LOG if after != before else ()
+    assert _without(restored, names) == _without(before, names)
+
+
+# --- changes and the parallel map -------------------------------------------------------------
+
+
+def _status(summary: dict[str, Any], input_hash: str = "h") -> RunStatus:
+    return RunStatus(input_hash, None, summary, (), None)
+
+
+def test_changes_list_new_removed_moved_and_findings() -> None:
+    finding_a = {"id": "ess-low", "severity": "warning", "message": "ESS low", "eta": 1e-6}
+    finding_b = {"id": "sign-flip", "severity": "error", "message": "sign", "eta": None}
+    before = {
+        "a": _status(
+            {
+                "page": "runs/a/index.html",
+                "status": "ok",
+                "etas": [{"eta": 1e-6, "delta_h_true": 1.0, "delta_h_linear": 2.0}],
+                "findings": [finding_a],
+            }
+        ),
+        "gone": _status({"page": "runs/gone/index.html", "status": "ok"}),
+    }
+    after = {
+        "a": _status(
+            {
+                "page": "runs/a/index.html",
+                "status": "ok",
+                "etas": [{"eta": 1e-6, "delta_h_true": 1.5, "delta_h_linear": 2.0}],
+                "findings": [finding_b],
+            },
+            "h2",
+        ),
+        "fresh": _status({"page": "runs/fresh/index.html", "status": "ok"}),
+    }
+    view = changes_view(before, after)
+    data = view.to_json()
+    assert data["new"] == ["fresh"] and data["removed"] == ["gone"] and not data["first_build"]
+    (change,) = data["changed"]
+    assert change["moved"] == [{"eta": 1e-6, "field": "delta_h_true", "before": 1.0, "after": 1.5}]
+    assert [f["id"] for f in change["findings_appeared"]] == ["sign-flip"]
+    assert [f["id"] for f in change["findings_cleared"]] == ["ess-low"]
+    assert changes_view({}, after).to_json()["first_build"] is True
+    assert changes_view(after, after).to_json()["changed"] == []
+
+
+def _echo_job(job: RunJob) -> Any:
+    return job.input_hash
+
+
+def test_parallel_map_keeps_order_and_bounds_work_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(build_module, "process_run", _echo_job)
+    pulled: list[int] = []
+
+    def jobs() -> Iterator[RunJob]:
+        for i in range(40):
+            pulled.append(i)
+            yield RunJob(None, Path(), None, None, str(i))  # type: ignore[arg-type]
+
+    outputs: Iterator[Any] = build_module._map_runs(jobs(), 40, 2)
+    first = next(outputs)
+    assert first == "0"
+    assert len(pulled) <= build_module.WINDOW_PER_WORKER * 2 + 1
+    assert [first, *outputs] == [str(i) for i in range(40)]
+
+
+# --- performance changes keep results ----------------------------------------------------------
+
+
+def test_subset_sums_stay_exact_when_keys_tie_at_the_cut() -> None:
+    class TiedRng:
+        """Every key equal: the threshold picks all rows, the exact path picks ``size``."""
+
+        def random(self, shape: tuple[int, int]) -> Any:
+            return np.full(shape, 0.5)
+
+    sums = crossrun.subset_sums(np.ones((20, 1)), 5, 3, TiedRng())  # type: ignore[arg-type]
+    assert sums[:, 0].tolist() == [5.0, 5.0, 5.0]
+
+
+def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
+    site: tuple[Path, BuildResult], tmp_path: Path
+) -> None:
+    """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
+    from reportgen.pages import twins
+    from reportgen.pages.group import points_of
+    from reportgen.write import SiteWriter
+
+    out = site[0]
+    status = read_status(out)
+    assert status is not None
+    summaries = [s.summary for s in status.runs.values() if s.summary.get("points")]
+    points = [p for s in summaries if (p := points_of(s)) is not None and p.etas]
+    sample_paths = {p.run_id: out / ".reportgen/samples" / f"{p.run_id}.npy" for p in points}
+    in_memory = [
+        s
+        for r, path in sample_paths.items()
+        if path.is_file() and (s := twins.sample_from_npy(path.read_bytes(), r)) is not None
+    ]
+    stored = [t for r, path in sample_paths.items() if (t := twins.stored_sample(path, r))]
+    assert len(stored) == len(in_memory) >= 2
+
+    def rows(samples: Any, **kwargs: Any) -> list[Any]:
+        batch = crossrun.compare_batch_sizes(points, samples, draws=200, seed=3, **kwargs)
+        return [b.to_json() for b in batch]
+
+    expected = rows(in_memory)
+    assert expected and rows(stored, workers=2) == expected
+    copy = tmp_path / "site"
+    shutil.copytree(out, copy)
+    with SiteWriter(copy) as writer:  # first computes and stores the draws, then reads them
+        assert rows(stored, memo=writer.array_memo("test")) == expected
+        assert rows(stored, memo=writer.array_memo("test")) == expected
+        assert any(p.startswith(".reportgen/memo/test-") for p in writer.log.written)
