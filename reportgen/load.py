@@ -37,6 +37,8 @@ from reportgen.models import (
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400
+# libyaml's C loader when present: ~10× faster on the experiments' long configs
+SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_logp")
 # orjson before 3.9 has no nesting limit and overflows the C stack on deep input (a segfault
 # that kills the build), so deeper documents go to the standard library, which stops cleanly.
@@ -268,7 +270,7 @@ def parse_config(text: str | None) -> Mapping[str, Any] | None:
     if text is None or nesting_exceeds(text.encode("utf-8", "replace"), CONFIG_MAX_DEPTH):
         return None  # PyYAML takes seconds, then overflows, on deep flow collections
     try:
-        parsed = yaml.safe_load(text)
+        parsed = yaml.load(text, Loader=SAFE_YAML_LOADER)  # noqa: S506 - a safe loader
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
         return None  # e.g. ``date: 2020-13-45`` raises ValueError; a bad config is an absent one
     return parsed if isinstance(parsed, Mapping) else None
@@ -355,6 +357,15 @@ def load_curvature(block: Fields | None) -> Curvature | None:
 
 
 def _column(records: list[Fields], key: str) -> FloatArray:
+    """One field of every record as float64: one numpy call, per-record checks only on failure."""
+    values = [r.data.get(key) for r in records]
+    if not any(isinstance(v, (bool, str)) for v in values):
+        try:
+            array = np.asarray(values, dtype=np.float64)
+            if array.ndim == 1:
+                return array
+        except (TypeError, ValueError, OverflowError):
+            pass  # nulls, lists or huge ints: the slow path converts or names the bad record
     return np.asarray([_cell(r.data.get(key), r.where(key)) for r in records], dtype=np.float64)
 
 
@@ -364,15 +375,7 @@ def load_per_sequence(approx: Fields) -> PerSequence | None:
         return None
     features_of = [r.sub("features") or Fields({}, r.where("features")) for r in records]
     feature_names = sorted({name for f in features_of for name in f.data})
-    features = [
-        (
-            f"features.{name}",
-            np.asarray(
-                [_cell(f.data.get(name), f.where(name)) for f in features_of], dtype=np.float64
-            ),
-        )
-        for name in feature_names
-    ]
+    features = [(f"features.{name}", _column(features_of, name)) for name in feature_names]
     has_vhvv = all("vhvv" in r.data for r in records)
     index = _column(records, "index")
     return PerSequence(

@@ -143,7 +143,7 @@ def format_percent(value: float | None) -> str:
 
 
 def json_for_script(data: Any) -> Markup:
-    """JSON that cannot close its ``<script>`` tag or open a comment: ``<``, ``>``, ``&`` escaped."""
+    """JSON that cannot close its ``<script>`` tag: ``<``, ``>`` and ``&`` are escaped."""
     text = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS).decode()
     escaped = (
         text.replace("<", "\\u003c")

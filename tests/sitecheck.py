@@ -80,7 +80,7 @@ def csv_sums(path: Path) -> dict[float, dict[str, float]]:
 
 
 def assert_run_numbers(site: Path, manifest: dict) -> int:
-    """Σ true_contrib = ΔH_true (1e-9 rel) per SNIS run and η, the CSV agreeing; returns #checked."""
+    """Σ true_contrib = ΔH_true (1e-9 rel) per SNIS run and η, CSV agreeing; returns #checked."""
     checked = 0
     for entry in manifest["runs"]:
         summary = json.loads((site / entry["summary"]).read_text())

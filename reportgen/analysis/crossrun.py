@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.models import CvData, FloatArray, Run
@@ -663,27 +666,67 @@ def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Gener
 
     A subset is the ``size`` smallest of iid uniform keys per draw: the rows whose key is at
     most the ``size``-th smallest (``np.partition``, cheaper than ``argpartition`` plus a
-    scatter); the 0/1 masks then turn all sums into one matrix product. Blocks of draws keep
-    the masks small; blocks consume the generator in the same order as one big draw would, so
-    results do not depend on the block size.
+    scatter); the 0/1 masks then turn all sums into one matrix product. The masks depend only
+    on the generator's state, n, size and draws, so they are kept (``_MASKS``) and reused when a
+    generator in the same state draws again, e.g. for the same run at every η; ``rng`` is not
+    advanced then.
     """
     n = columns.shape[0]
-    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
+    mask = _subset_mask(n, size, draws, rng)
     sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
+    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
+    for start in range(0, draws, block):
+        sums[start : start + block] = mask[start : start + block].astype(np.float64) @ columns
+    return sums
+
+
+class _MaskCache:
+    """A small LRU of boolean subset masks, bounded in bytes, shared by the drawing threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[str, npt.NDArray[np.bool_]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> npt.NDArray[np.bool_] | None:
+        with self.lock:
+            mask = self.entries.get(key)
+            if mask is not None:
+                self.entries.move_to_end(key)
+            return mask
+
+    def put(self, key: str, mask: npt.NDArray[np.bool_]) -> None:
+        with self.lock:
+            self.entries[key] = mask
+            while sum(m.nbytes for m in self.entries.values()) > self.max_bytes:
+                self.entries.popitem(last=False)
+
+
+_MASKS = _MaskCache(max_bytes=96 * 1024 * 1024)
+
+
+def _subset_mask(n: int, size: int, draws: int, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+    generator = getattr(rng, "bit_generator", None)
+    key = None if generator is None else repr((n, size, draws, sorted(generator.state.items())))
+    cached = None if key is None else _MASKS.get(key)
+    if cached is not None:
+        return cached
+    mask = np.empty((draws, n), dtype=np.bool_)
+    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
     for start in range(0, draws, block):
         rows = min(block, draws - start)
         block_keys = rng.random((rows, n))
         cut = np.partition(block_keys, size - 1, axis=1)[:, size - 1 : size]
         chosen = block_keys <= cut
         # every row picks ≥ size keys, more only if keys tie at the cut (p ≈ n/2⁵³): exact path
-        if np.count_nonzero(chosen) == rows * size:
-            mask = chosen.astype(np.float64)
-        else:
-            mask = np.zeros((rows, n), dtype=np.float64)
+        if np.count_nonzero(chosen) != rows * size:
+            chosen = np.zeros((rows, n), dtype=np.bool_)
             picked = np.argpartition(block_keys, size - 1, axis=1)[:, :size]
-            np.put_along_axis(mask, picked, 1.0, axis=1)
-        sums[start : start + rows] = mask @ columns
-    return sums
+            np.put_along_axis(chosen, picked, True, axis=1)
+        mask[start : start + rows] = chosen
+    if key is not None:
+        _MASKS.put(key, mask)
+    return mask
 
 
 @dataclass(frozen=True, eq=False)
@@ -848,7 +891,9 @@ def _compare_at(
         data = sample.at(eta)  # read here, dropped after: one run's arrays per thread at a time
         if data is None:
             return None
-        rng = derived_rng(seed, str(size), str(sample.batch_size), f"{eta:.9e}", sample.run_id)
+        # no η in the seed: each run's subsets are the same at every η (common random numbers,
+        # so the η columns compare like with like, and the masks are drawn once per run)
+        rng = derived_rng(seed, str(size), str(sample.batch_size), sample.run_id)
         drawn = _draw_run(sample.run_id, data, size, draws, rng, memo)
         return None if drawn is None else (drawn, data.delta_h_true)
 
