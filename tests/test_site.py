@@ -276,3 +276,25 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
         "reportgen/cli.py",
     ):
         assert required in names
+
+
+def test_a_failing_group_analysis_becomes_an_error_page(
+    sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reportgen.pages import group as group_pages
+
+    real = group_pages.per_eta_stats
+
+    def explode_for_sweeps(runs):  # type: ignore[no-untyped-def]
+        if any(r.run_id.startswith("comparison_across_learning_rates") for r in runs):
+            raise ValueError("boom")
+        return real(runs)
+
+    monkeypatch.setattr(group_pages, "per_eta_stats", explode_for_sweeps)
+    out = tmp_path / "site"
+    result = build(BuildOptions(results=sample_tree, out=out, jobs=1))
+    assert result.failed_runs == []
+    page = (out / "groups/comparison_across_learning_rates/index.html").read_text()
+    assert "cross-run analysis of this group failed" in page and "boom" in page
+    assert read_json(out / "groups/comparison_across_learning_rates/summary.json")["error"]
+    assert "batch" in (out / "groups/diagnostics_run/full_data/index.html").read_text()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from markupsafe import Markup
 
 from reportgen import charts
@@ -43,6 +45,8 @@ from reportgen.write import SiteWriter
 
 if TYPE_CHECKING:
     from reportgen.build import BuildOptions
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -343,6 +347,38 @@ def render_group(
     options: BuildOptions,
     writer: SiteWriter,
 ) -> GroupOutput:
+    """A group's page and summary; a failure here becomes a page saying so, never a crash."""
+    try:
+        with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
+            return _render_group(group, tree, summaries, site, options, writer)
+    except Exception as exc:  # one odd run must not take the whole site down
+        log.error("group %s could not be analysed: %s", group.id, exc, exc_info=options.verbose)
+        reason = f"{type(exc).__name__}: {exc}"[:400]
+        page = PageMeta(
+            paths.group_page(group.id), f"Group {group.id}", "group", group_crumbs(group.id)
+        )
+        writer.write(
+            page.path, render_page("group_error.html", site, page, group=group, reason=reason)
+        )
+        summary = {
+            "group": group.id,
+            "error": reason,
+            "runs": [],
+            "per_eta": [],
+            "batch_comparison": [],
+        }
+        writer.write(paths.group_summary(group.id), twins.dumps(summary))
+        return GroupOutput(group.id, page.path, paths.group_summary(group.id))
+
+
+def _render_group(
+    group: GroupRef,
+    tree: Tree,
+    summaries: Mapping[str, Mapping[str, Any]],
+    site: SiteContext,
+    options: BuildOptions,
+    writer: SiteWriter,
+) -> GroupOutput:
     page_path = paths.group_page(group.id)
     members = [summaries[r] for r in group.run_ids if r in summaries]
     points = {str(s["id"]): p for s in members if (p := points_of(s)) is not None and p.etas}
@@ -434,12 +470,12 @@ def render_group(
             AgreementCount(
                 r,
                 href[r],
-                len(rows),
+                sum(1 for a in rows if a.combined_se is not None),
                 sum(1 for a in rows if a.within_1sigma),
                 sum(1 for a in rows if a.within_2sigma),
             )
             for r, rows in agreements.items()
-            if rows
+            if any(a.combined_se is not None for a in rows)
         ),
         rel_errors=rel,
         batch=batch,

@@ -490,7 +490,8 @@ def render_run(
         loaded = load_run(ref, root, settings.max_bytes)
         if isinstance(loaded, LoadFailure):
             return render_failure(loaded, site, input_hash)
-        return _render_loaded(loaded, root, site, input_hash, settings)
+        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
+            return _render_loaded(loaded, root, site, input_hash, settings)
     except Exception as exc:  # one bad run never breaks the site
         if settings.verbose:
             log.error("run %s failed:\n%s", ref.id, traceback.format_exc())
