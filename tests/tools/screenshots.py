@@ -21,16 +21,8 @@ if not __package__:  # run as a script from a checkout: import reportgen from be
 
 from reportgen.build import BuildOptions, build  # noqa: E402
 from reportgen.sample import generate_sample_tree  # noqa: E402
+from tests.test_browser import CHROMIUM, LAUNCH_ARGS  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTH = 1280
 HEIGHT = 1800
 ALL_DRAWN = """() => Array.from(document.querySelectorAll('.chart-view'))
