@@ -14,7 +14,7 @@ import jinja2
 import jinja2.bccache
 import vl_convert
 
-STATIC_FILES = ("site.css", "reportgen.js")
+STATIC_FILES = ("site.css", "theme.js", "reportgen.js")
 BUNDLE_NAME = "vega-bundle.js"
 
 

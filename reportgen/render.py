@@ -89,6 +89,7 @@ class InlineAssets:
 
     css: Markup
     js: Markup
+    theme: Markup
     bundle: Markup
     script_sources: Markup
     style_sources: Markup

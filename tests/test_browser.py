@@ -561,6 +561,17 @@ def test_theme_toggle_cycles_and_is_remembered(site: Path, open_tab: Opener) -> 
     tab.assert_clean()
 
 
+def test_saved_theme_applies_before_the_page_scripts(site: Path, open_tab: Opener) -> None:
+    """theme.js in <head> sets the saved theme by itself, so a dark page never paints light."""
+    tab = open_tab(site / SWEEP_RUN, color_scheme="light", isolated=True)
+    page = tab.page
+    page.evaluate("() => localStorage.setItem('reportgen-theme', 'dark')")
+    page.route("**/reportgen.*.js", lambda route: route.abort())  # only theme.js may run
+    page.reload(wait_until="domcontentloaded")
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    assert luminance(parse_color(page.evaluate(BACKGROUND))) < 0.05
+
+
 # --- 6. contrast ------------------------------------------------------------------------------
 
 

@@ -26,11 +26,13 @@ def _csp_hash(text: str) -> str:
 def inline_assets() -> InlineAssets:
     contents = {asset.name: asset.content.decode("utf-8") for asset in static_assets()}
     css, js, bundle = contents["site.css"], contents["reportgen.js"], contents["vega-bundle.js"]
+    theme = contents["theme.js"]
     return InlineAssets(
         css=Markup(css),
         js=Markup(js),
+        theme=Markup(theme),
         bundle=Markup(bundle),
-        script_sources=Markup(f"{_csp_hash(js)} {_csp_hash(bundle)}"),
+        script_sources=Markup(" ".join(_csp_hash(text) for text in (theme, js, bundle))),
         style_sources=Markup(_csp_hash(css)),
     )
 
