@@ -90,6 +90,15 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise LoadError(f"cannot read file: {exc.strerror or exc}", hint=hint) from exc
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+# orjson before 3.9.15 overflows the C stack on deeply nested input (CVE-2024-27454); later
+# versions stop at depth 1024 with a JSONDecodeError, so the byte scan below is only needed then.
+ORJSON_LIMITS_DEPTH = _version(orjson.__version__) >= (3, 9, 15)
+
+
 def nesting_exceeds(data: bytes, limit: int) -> bool:
     """Whether brackets may nest deeper than ``limit`` (an upper bound: strings are not parsed)."""
     if data.count(b"[") + data.count(b"{") <= limit:
@@ -109,6 +118,12 @@ def nesting_exceeds(data: bytes, limit: int) -> bool:
 
 def parse_json(data: bytes) -> Any:
     """Parse JSON, accepting the ``NaN``/``Infinity`` tokens Python's json module writes."""
+    # The fast path validates UTF-8 itself; decoding to str is only needed for the fallback.
+    if ORJSON_LIMITS_DEPTH or not nesting_exceeds(data, FAST_PARSE_MAX_DEPTH):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # orjson rejects NaN/Infinity and lone surrogates; the standard library does not
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -117,11 +132,6 @@ def parse_json(data: bytes) -> Any:
         ) from exc
     if not text.strip():
         raise LoadError("file is empty", hint="The run may still be writing, or it died.")
-    if not nesting_exceeds(data, FAST_PARSE_MAX_DEPTH):
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass  # orjson rejects NaN/Infinity and lone surrogates; the standard library does not
     try:
         parsed = json.loads(text)
         # A lone surrogate (``"\\ud800"``) cannot be written as UTF-8 later: replace it now.
