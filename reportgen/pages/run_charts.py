@@ -112,12 +112,7 @@ def norm_of(run: Run) -> Norm:
     return "per token" if run.normalization.true_mode == "per_token" else "per sequence"
 
 
-def _column(values: Sequence[float | None]) -> list[float | None]:
-    return list(values)
-
-
 def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
-    run = analysis.run
     builders: dict[str, Callable[[RunAnalysis, int], list[ChartResult]]] = {
         "eta": _eta_charts,
         "per-sequence": _per_sequence_charts,
@@ -127,7 +122,6 @@ def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
     }
     results = {section: build(analysis, max_points) for section, build in builders.items()}
     etas = [c.eta for c in analysis.contributions]
-    del run
     return collect(results, etas[-1] if etas else None)
 
 
@@ -138,9 +132,9 @@ def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     return [
         charts.eta_curve(
             [r.eta for r in rows],
-            _column([r.delta_h_true for r in rows]),
-            _column([r.delta_h_linear for r in rows]),
-            _column([r.delta_h_linquad for r in rows]),
+            [r.delta_h_true for r in rows],
+            [r.delta_h_linear for r in rows],
+            [r.delta_h_linquad for r in rows],
             norm=norm_of(analysis.run),
         )
     ]
@@ -210,14 +204,14 @@ def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
             )
     fractions = [s.ess_fraction for s in analysis.summaries]
     if any(f is not None for f in fractions):
-        results.append(charts.ess_curve([s.eta for s in analysis.summaries], _column(fractions)))
+        results.append(charts.ess_curve([s.eta for s in analysis.summaries], fractions))
     if any(e.logweight_min is not None for e in entries):
         results.append(
             charts.logweight_range(
                 etas,
-                _column([e.logweight_min for e in entries]),
-                _column([e.logweight_median for e in entries]),
-                _column([e.logweight_max for e in entries]),
+                [e.logweight_min for e in entries],
+                [e.logweight_median for e in entries],
+                [e.logweight_max for e in entries],
             )
         )
     return results
@@ -237,8 +231,8 @@ def _tail_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
             [eta for eta, _, _ in rows],
             [method for _, method, _ in rows],
             [row.quantile for _, _, row in rows],
-            _column([row.ratio for _, _, row in rows]),
-            _column([row.linquad_ratio for _, _, row in rows]),
+            [row.ratio for _, _, row in rows],
+            [row.linquad_ratio for _, _, row in rows],
         )
     ]
 
@@ -248,8 +242,8 @@ def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     if cv is None or not cv.features:
         return []
     names = [f.name for f in cv.features]
-    corr = _column([f.corr for f in cv.features])
-    ratio = _column([f.var_after_cv for f in cv.features])
+    corr = [f.corr for f in cv.features]
+    ratio = [f.var_after_cv for f in cv.features]
     return [
         charts.cv_bars(names, corr, ratio, metric="correlation"),
         charts.cv_bars(names, corr, ratio, metric="variance-ratio"),
