@@ -336,7 +336,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
             statuses,
             previous.runs if previous else {},
             site,
-            options,
             writer,
             group_outputs,
         )

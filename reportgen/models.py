@@ -293,7 +293,8 @@ def empty_counts() -> dict[str, int]:
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     counts = empty_counts()
     for finding in findings:
-        counts[finding.severity] += 1
+        if finding.severity in counts:  # cached summaries are data: tolerate an odd severity
+            counts[finding.severity] += 1
     return counts
 
 

@@ -127,10 +127,6 @@ class SiteWriter:
         self.log.kept.append(path)
         return True
 
-    def copy_from(self, path: str, source: Path) -> None:
-        """Copy an input file (an image, an artifact) into the site; the source is only read."""
-        self.write(path, source.read_bytes())
-
     def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
         """``compute()``, stored as ``MEMO_DIR/name``; reused from the previous site when there.
 

@@ -30,11 +30,10 @@ from reportgen.analysis.crossrun import (
 )
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.charts import Chart, Datasets
-from reportgen.models import CvData, CvFeature, Finding, GroupRef, Tree, severity_counts
+from reportgen.models import CvData, CvFeature, GroupRef, Tree, severity_counts
 from reportgen.pages import paths, twins
 from reportgen.pages.run_charts import ChartResult, collect
 from reportgen.render import (
-    Crumb,
     PageMeta,
     SiteContext,
     json_for_script,
@@ -127,13 +126,6 @@ class GroupView:
 
 
 # --- inputs from cached summaries ------------------------------------------------------------
-
-
-def finding_rows(summary: Mapping[str, Any]) -> list[Finding]:
-    return [
-        Finding(str(f["id"]), f["severity"], str(f["message"]), f.get("eta"))
-        for f in summary.get("findings") or ()
-    ]
 
 
 def points_of(summary: Mapping[str, Any]) -> RunPoints | None:
@@ -330,15 +322,6 @@ def index_charts(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Char
 # --- the page --------------------------------------------------------------------------------
 
 
-def group_crumbs(group_id: str) -> tuple[Crumb, ...]:
-    parts = PurePosixPath(group_id).parts
-    crumbs = [Crumb("Index", "index.html")]
-    for i in range(1, len(parts)):
-        crumbs.append(Crumb(parts[i - 1], paths.group_page("/".join(parts[:i]))))
-    crumbs.append(Crumb(parts[-1], None))
-    return tuple(crumbs)
-
-
 def render_group(
     group: GroupRef,
     tree: Tree,
@@ -355,7 +338,7 @@ def render_group(
         log.error("group %s could not be analysed: %s", group.id, exc, exc_info=options.verbose)
         reason = f"{type(exc).__name__}: {exc}"[:400]
         page = PageMeta(
-            paths.group_page(group.id), f"Group {group.id}", "group", group_crumbs(group.id)
+            paths.group_page(group.id), f"Group {group.id}", "group", paths.tree_crumbs(group.id)
         )
         writer.write(
             page.path, render_page("group_error.html", site, page, group=group, reason=reason)
@@ -458,7 +441,7 @@ def _render_group(
                 str(s["id"]),
                 href[str(s["id"])],
                 str(s["status"]),
-                severity_counts(finding_rows(s)),
+                severity_counts(twins.findings_of(s)),
                 tuple(sorted({str(f["id"]) for f in s.get("findings") or ()})),
             )
             for s in members
@@ -486,7 +469,7 @@ def _render_group(
         norm_note=_norm_note(members),
     )
     page = PageMeta(
-        page_path, f"Group {group.id}", "group", group_crumbs(group.id), chart_set.has_charts
+        page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
     writer.write(page_path, render_page("group.html", site, page, view=view))
     summary = group_summary_json(
@@ -524,13 +507,3 @@ def _norm_note(members: Sequence[Mapping[str, Any]]) -> str:
     if len(modes) == 1:
         return f"All runs report ΔH_true {modes[0].replace('_', '-')}."
     return f"Runs mix normalisations ({', '.join(modes)}): compare with care."
-
-
-def render_groups(
-    tree: Tree,
-    summaries: Mapping[str, Mapping[str, Any]],
-    site: SiteContext,
-    options: BuildOptions,
-    writer: SiteWriter,
-) -> list[GroupOutput]:
-    return [render_group(g, tree, summaries, site, options, writer) for g in tree.groups]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import PurePosixPath
+
+from reportgen.render import Crumb
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SUFFIX = re.compile(r"(.*?)(\.[A-Za-z0-9]{1,8})?$", re.DOTALL)
@@ -55,3 +58,12 @@ def group_page(group_id: str) -> str:
 
 def group_summary(group_id: str) -> str:
     return f"{group_dir(group_id)}/summary.json"
+
+
+def tree_crumbs(item_id: str) -> tuple[Crumb, ...]:
+    """Index › each enclosing group › the run or group itself."""
+    parts = PurePosixPath(item_id).parts or (item_id,)
+    groups = tuple(
+        Crumb(parts[i - 1], group_page("/".join(parts[:i]))) for i in range(1, len(parts))
+    )
+    return (Crumb("Index", "index.html"), *groups, Crumb(parts[-1], None))

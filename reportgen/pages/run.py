@@ -32,7 +32,6 @@ from reportgen.pages import paths, twins
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.run_charts import ChartSet, run_charts
 from reportgen.render import (
-    Crumb,
     PageMeta,
     SiteContext,
     json_for_script,
@@ -187,16 +186,6 @@ class ErrorView:
 
 
 # --- building the view -----------------------------------------------------------------------
-
-
-def run_crumbs(ref: RunRef) -> tuple[Crumb, ...]:
-    parts = PurePosixPath(ref.id).parts
-    crumbs = [Crumb("Index", "index.html")]
-    for i in range(1, len(parts)):
-        group = "/".join(parts[:i])
-        crumbs.append(Crumb(parts[i - 1], paths.group_page(group)))
-    crumbs.append(Crumb(parts[-1] if parts else ref.id, None))
-    return tuple(crumbs)
 
 
 def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
@@ -450,7 +439,7 @@ def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dic
 
 
 def _page(ref: RunRef, title: str, kind: str, has_charts: bool) -> PageMeta:
-    return PageMeta(paths.run_page(ref.id), title, kind, run_crumbs(ref), has_charts)
+    return PageMeta(paths.run_page(ref.id), title, kind, paths.tree_crumbs(ref.id), has_charts)
 
 
 def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> RunOutput:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
@@ -13,26 +13,15 @@ from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
 from reportgen.assets import static_assets
 from reportgen.charts import Chart
 from reportgen.discover import Skipped
-from reportgen.models import CheckInfo, IncompleteRun, Tree, empty_counts
+from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, twins
 from reportgen.pages.changes import ChangesView, changes_view
-from reportgen.pages.group import GroupOutput, render_groups
+from reportgen.pages.group import GroupOutput, index_charts
 from reportgen.pages.guide import GUIDE_PAGE, render_guide
+from reportgen.pages.run import Cite
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.status import RunStatus
 from reportgen.write import SiteWriter
-
-if TYPE_CHECKING:
-    from reportgen.build import BuildOptions
-
-
-@dataclass(frozen=True)
-class Cite:
-    label: str
-    run_id: str
-    eta_label: str
-    source_hash: str
-    version: str
 
 
 @dataclass(frozen=True)
@@ -50,15 +39,7 @@ class RunRow:
     counts: Mapping[str, int]
     finding_ids: tuple[str, ...]
     search_text: str
-    findings: tuple[FindingRow, ...]
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    id: str
-    severity: str
-    message: str
-    eta: float | None
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -121,23 +102,8 @@ class DiagnosticsView:
 # --- rows from cached summaries --------------------------------------------------------------
 
 
-def finding_rows(summary: Mapping[str, Any]) -> tuple[FindingRow, ...]:
-    return tuple(
-        FindingRow(str(f.get("id")), str(f.get("severity")), str(f.get("message")), f.get("eta"))
-        for f in summary.get("findings") or ()
-    )
-
-
-def counts_of(findings: Sequence[FindingRow]) -> dict[str, int]:
-    counts = empty_counts()
-    for f in findings:
-        if f.severity in counts:
-            counts[f.severity] += 1
-    return counts
-
-
 def run_row(summary: Mapping[str, Any]) -> RunRow:
-    findings = finding_rows(summary)
+    findings = twins.findings_of(summary)
     ids = tuple(sorted({f.id for f in findings}))
     schema = str(summary.get("schema") or "unreadable")
     return RunRow(
@@ -149,7 +115,7 @@ def run_row(summary: Mapping[str, Any]) -> RunRow:
         stale=bool(summary.get("stale")),
         batch_size=summary.get("batch_size"),
         eta_count=len(summary.get("etas") or ()),
-        counts=counts_of(findings),
+        counts=severity_counts(findings),
         finding_ids=ids,
         search_text=" ".join((str(summary["id"]), str(summary["source"]), schema, *ids)),
         findings=findings,
@@ -158,7 +124,6 @@ def run_row(summary: Mapping[str, Any]) -> RunRow:
 
 def incomplete_row(incomplete: IncompleteRun) -> RunRow:
     finding = incomplete_finding(incomplete)
-    row = FindingRow(finding.id, finding.severity, finding.message, None)
     return RunRow(
         id=incomplete.directory,
         href=GUIDE_PAGE + "#check-incomplete-run",
@@ -168,20 +133,17 @@ def incomplete_row(incomplete: IncompleteRun) -> RunRow:
         stale=False,
         batch_size=None,
         eta_count=0,
-        counts=counts_of([row]),
+        counts=severity_counts([finding]),
         finding_ids=(finding.id,),
         search_text=f"{incomplete.directory} incomplete {finding.id}",
-        findings=(row,),
+        findings=(finding,),
     )
 
 
 def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     result = []
     for group in tree.groups:
-        counts = empty_counts()
-        for run_id in group.run_ids:
-            for severity, n in rows[run_id].counts.items():
-                counts[severity] += n
+        counts = severity_counts(f for run_id in group.run_ids for f in rows[run_id].findings)
         result.append(
             GroupRow(
                 id=group.id,
@@ -219,10 +181,7 @@ def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
             messages = " · ".join(f.message for f in hits[:5])
             cells.append(MatrixCell(hits[0].severity if hits else None, len(hits), messages))
         matrix.append(MatrixRow(row, tuple(cells)))
-    counts = empty_counts()
-    for row in rows:
-        for severity, n in row.counts.items():
-            counts[severity] += n
+    counts = severity_counts(f for row in rows for f in row.findings)
     totals = tuple(sum(r.cells[i].count for r in matrix) for i in range(len(columns)))
     quiet = tuple(c for c in CHECKS if c.id not in fired)
     return DiagnosticsView(columns, quiet, tuple(matrix), counts, totals)
@@ -234,29 +193,18 @@ def write_site_pages(
     statuses: Mapping[str, RunStatus],
     previous: Mapping[str, RunStatus],
     site: SiteContext,
-    options: BuildOptions,
     writer: SiteWriter,
-    groups: Sequence[GroupOutput] | None = None,
+    groups: Sequence[GroupOutput],
 ) -> None:
-    """Everything besides the run pages, recomputed from summaries on every build.
-
-    ``groups``: group pages the build already wrote or carried over (see build._write_groups);
-    when ``None`` every group page is rendered here.
-    """
+    """Everything besides the run and group pages (``groups``: written or carried over by the
+    build), recomputed from the runs' cached summaries on every build."""
     summaries = {run_id: status.summary for run_id, status in statuses.items()}
     rows = {run_id: run_row(summary) for run_id, summary in summaries.items()}
-    if groups is None:
-        groups = render_groups(tree, summaries, site, options, writer)
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    from reportgen.pages.group import index_charts
-
     charts, datasets = index_charts(summaries)
-    counts = empty_counts()
-    for row in all_rows:
-        for severity, n in row.counts.items():
-            counts[severity] += n
+    counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
         StaleRow(
             r.id,

@@ -71,6 +71,14 @@ def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     return [finding_row(f) for f in findings]
 
 
+def findings_of(summary: Mapping[str, Any]) -> tuple[Finding, ...]:
+    """The findings a run's ``summary.json`` (or its cached copy) records."""
+    return tuple(
+        Finding(str(f.get("id")), f.get("severity"), str(f.get("message")), f.get("eta"))
+        for f in summary.get("findings") or ()
+    )
+
+
 def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
     """Shortest round-trip text per value (orjson); NaN as empty; counts without ".0"."""
     whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
