@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import marshal
 import os
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-import jinja2
-import jinja2.bccache
-import vl_convert
 
 STATIC_FILES = ("site.css", "theme.js", "reportgen.js")
 BUNDLE_NAME = "vega-bundle.js"
@@ -31,43 +25,6 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "reportgen"
-
-
-class TemplateCodeCache(jinja2.BytecodeCache):
-    """Compiled templates per install, so a build does not recompile them (~0.5 s a process).
-
-    Keyed by the template's source checksum and the Python and Jinja versions; stores the code
-    with ``marshal`` like ``__pycache__`` does (Jinja's own file cache also pickles: not here).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _path(self, bucket: jinja2.bccache.Bucket) -> Path:
-        key = f"{sys.version}\0{jinja2.__version__}\0{bucket.key}\0{bucket.checksum}"
-        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.code"
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            bucket.code = marshal.loads(self._path(bucket).read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.code is None:
-            return
-        path = self._path(bucket)
-        try:  # written beside and renamed: concurrent builds never read half a file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps(bucket.code))
-            tmp.replace(path)
-        except OSError:
-            pass
-
-
-def template_code_cache() -> TemplateCodeCache:
-    return TemplateCodeCache(cache_dir() / "templates")
 
 
 @dataclass(frozen=True)
@@ -93,6 +50,8 @@ def _wrap_bundle(bundle: str) -> str:
 @cache
 def vega_bundle() -> bytes:
     """Vega, Vega-Lite and Vega-Embed as one classic script, cached per vl-convert version."""
+    import vl_convert  # imported here: a no-op build never needs it
+
     version = "-".join(
         (
             getattr(vl_convert, "__version__", "unknown"),
@@ -142,4 +101,6 @@ def assets_fingerprint() -> str:
 
 
 def vega_bundle_version() -> str:
+    import vl_convert
+
     return f"vega {vl_convert.get_vega_version()}, vega-embed {vl_convert.get_vega_embed_version()}"

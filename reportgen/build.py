@@ -40,7 +40,6 @@ from reportgen import __version__
 from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.discover import Skipped, discover
 from reportgen.models import GroupRef, RunRef, Tree
-from reportgen.render import SiteContext
 from reportgen.status import (
     STATUS_PATH,
     BuildStatus,
@@ -54,9 +53,10 @@ from reportgen.status import (
 from reportgen.write import SiteWriter, check_output_dir, recover_interrupted, write_file_atomic
 
 if TYPE_CHECKING:
-    # pages pull in Altair and the analysis stack; an up-to-date build never needs them
+    # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.pages import RunOutput
     from reportgen.pages.group import GroupOutput
+    from reportgen.render import SiteContext
 
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]
@@ -143,6 +143,8 @@ def now_stamp() -> str:
 
 
 def site_context(options: BuildOptions) -> SiteContext:
+    from reportgen.render import SiteContext
+
     return SiteContext(
         title=options.title,
         version=__version__,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -299,7 +300,22 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 
 def empty_array() -> FloatArray:
+    import numpy as np
+
     return np.zeros(0, dtype=np.float64)
+
+
+def __getattr__(name: str) -> Any:
+    """``FloatArray`` / ``IntArray`` at run time, importing numpy only when asked for.
+
+    The discovery, status and no-op build paths import this module; numpy costs them ~0.1 s.
+    """
+    if name in ("FloatArray", "IntArray"):
+        import numpy as np
+        import numpy.typing as npt
+
+        return npt.NDArray[np.float64 if name == "FloatArray" else np.int64]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

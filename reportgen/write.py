@@ -14,9 +14,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy only for draws memos: a no-op build never imports it
+    import numpy as np
+    import numpy.typing as npt
 
 MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
@@ -147,6 +149,7 @@ class SiteWriter:
         self, prefix: str
     ) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
         """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
+        import numpy as np
 
         def memo(
             key: str, compute: Callable[[], npt.NDArray[np.float64]]

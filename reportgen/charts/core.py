@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import altair as alt
 import numpy as np
 import orjson
+
+from reportgen.charts.lazy import alt
 
 Spec = dict[str, Any]
 Columns = list[dict[str, Any]]
@@ -196,7 +198,9 @@ def copy_spec(spec: Spec) -> Spec:
 @functools.cache
 def _code_fingerprint() -> str:
     """Everything a spec builder's output can depend on: this package's code and Altair's."""
-    digest = hashlib.sha256(f"{alt.__version__}\0{alt.SCHEMA_VERSION}".encode())
+    # Altair's version from its metadata: importing Altair (~0.3 s) just for a key would cost
+    # every build what the cache saves
+    digest = hashlib.sha256(f"altair {importlib.metadata.version('altair')}".encode())
     package = Path(__file__).resolve().parent.parent
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())

@@ -6,7 +6,6 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-import altair as alt
 import numpy as np
 
 from reportgen.charts.core import (
@@ -39,6 +38,7 @@ from reportgen.charts.core import (
     with_key,
 )
 from reportgen.charts.data import whole_numbers
+from reportgen.charts.lazy import alt
 from reportgen.charts.run import METHOD, method_dash, quantile_x
 
 GROUP_OVERLAY = "group-overlay"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import altair as alt
 import numpy as np
 
 from reportgen.charts.core import (
@@ -45,6 +44,7 @@ from reportgen.charts.data import (
     histogram_rows,
     shared_ranges,
 )
+from reportgen.charts.lazy import alt
 
 ETA_CURVE = "eta-curve"
 CONTRIBUTION_HISTOGRAMS = "contribution-histograms"
