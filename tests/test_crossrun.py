@@ -325,8 +325,14 @@ def test_reestimated_subset_matches_direct_computation() -> None:
         def random(self, shape: tuple[int, int]) -> np.ndarray:
             return np.where(mask, 0.0, 1.0)[: shape[0]]
 
-    drawn = batch._draw_run("x", data, 10, 1, FixedRng())  # type: ignore[arg-type]
-    assert drawn is not None and drawn.reestimated is not None
+    (drawn,) = batch._draw_run(
+        "x",
+        [(data.eta, data)],
+        10,
+        1,
+        FixedRng,  # type: ignore[arg-type]
+    ).values()
+    assert drawn.reestimated is not None
     expected = (linear_s - true_s) / data.delta_h_true
     assert drawn.reestimated[0] == pytest.approx(expected, rel=1e-9)
     raw = (data.linear[subset] - data.true_contrib[subset]).sum() / data.delta_h_true

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,67 +161,29 @@ def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Gener
 
     A subset is the ``size`` smallest of iid uniform keys per draw: the rows whose key is at
     most the ``size``-th smallest (``np.partition``, cheaper than ``argpartition`` plus a
-    scatter); the 0/1 masks then turn all sums into one matrix product. The masks depend only
-    on the generator's state, n, size and draws, so they are kept (``_MASKS``) and reused when a
-    generator in the same state draws again, e.g. for the same run at every η; ``rng`` is not
-    advanced then.
+    scatter). Each block of draws becomes a 0/1 weight matrix, and one matrix product per block
+    gives every column's sums, so stacking several η's columns side by side draws each subset
+    once for all of them. Keys are drawn in row order, so the block size never changes a sum.
     """
     n = columns.shape[0]
-    mask = _subset_mask(n, size, draws, rng)
     sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
     block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
-    for start in range(0, draws, block):
-        sums[start : start + block] = mask[start : start + block].astype(np.float64) @ columns
+    for start in range(0, draws, block):  # blocks of draws, not sequences
+        rows = min(block, draws - start)
+        sums[start : start + rows] = _subset_weights(rng.random((rows, n)), size) @ columns
     return sums
 
 
-class _MaskCache:
-    """A small LRU of boolean subset masks, bounded in bytes, shared by the drawing threads."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.entries: OrderedDict[str, npt.NDArray[np.bool_]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> npt.NDArray[np.bool_] | None:
-        with self.lock:
-            mask = self.entries.get(key)
-            if mask is not None:
-                self.entries.move_to_end(key)
-            return mask
-
-    def put(self, key: str, mask: npt.NDArray[np.bool_]) -> None:
-        with self.lock:
-            self.entries[key] = mask
-            while sum(m.nbytes for m in self.entries.values()) > self.max_bytes:
-                self.entries.popitem(last=False)
-
-
-_MASKS = _MaskCache(max_bytes=96 * 1024 * 1024)
-
-
-def _subset_mask(n: int, size: int, draws: int, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
-    generator = getattr(rng, "bit_generator", None)
-    key = None if generator is None else repr((n, size, draws, sorted(generator.state.items())))
-    cached = None if key is None else _MASKS.get(key)
-    if cached is not None:
-        return cached
-    mask = np.empty((draws, n), dtype=np.bool_)
-    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
-    for start in range(0, draws, block):
-        rows = min(block, draws - start)
-        block_keys = rng.random((rows, n))
-        cut = np.partition(block_keys, size - 1, axis=1)[:, size - 1 : size]
-        chosen = block_keys <= cut
-        # every row picks ≥ size keys, more only if keys tie at the cut (p ≈ n/2⁵³): exact path
-        if np.count_nonzero(chosen) != rows * size:
-            chosen = np.zeros((rows, n), dtype=np.bool_)
-            picked = np.argpartition(block_keys, size - 1, axis=1)[:, :size]
-            np.put_along_axis(chosen, picked, True, axis=1)
-        mask[start : start + rows] = chosen
-    if key is not None:
-        _MASKS.put(key, mask)
-    return mask
+def _subset_weights(keys: FloatArray, size: int) -> FloatArray:
+    """0/1 rows marking the ``size`` smallest keys of each row."""
+    cut = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
+    chosen = keys <= cut
+    # every row picks ≥ size keys, more only if keys tie at the cut (p ≈ n/2⁵³): exact path
+    if np.count_nonzero(chosen) != keys.shape[0] * size:
+        chosen = np.zeros(keys.shape, dtype=np.bool_)
+        picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
+        np.put_along_axis(chosen, picked, True, axis=1)
+    return chosen.astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,37 +194,42 @@ class _RunDraws:
     reestimated: FloatArray | None
     full_value: float | None
     expected_raw: float | None
+    delta_h_true: float
 
 
 DrawMemo = Callable[[str, Callable[[], FloatArray]], FloatArray]
 """``memo(key, compute)``: ``compute()``, or what it returned for this key in an earlier build."""
 
-
-@functools.cache
-def _code_version() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes() + np.__version__.encode()).hexdigest()
+# Bump when the draws' arithmetic or random stream changes: memo keys carry it, so draws kept
+# from an earlier build of other code are never reused (analysis reads no files to find out).
+DRAWS_FORMAT = 2
+# run × η × draw values of the pooled distributions held at once (raw, rescaled, re-estimated):
+# a group of thousands of larger runs is drawn a few η at a time, not all η at once
+MAX_POOLED_CELLS = 1 << 23
 
 
 def draw_key(
-    matrix: FloatArray, size: int, draws: int, rng: np.random.Generator, full: float
+    matrix: FloatArray, size: int, draws: int, rng: np.random.Generator, fulls: Sequence[float]
 ) -> str:
-    """What a run's draws depend on: its arrays, ΔH_true, subset size, draws, generator state,
-    and the code computing them (this module and numpy)."""
-    digest = hashlib.sha256(_code_version().encode())
-    digest.update(repr((matrix.shape, size, draws, float(full))).encode())
+    """What a run's draws depend on: its arrays (every η's columns side by side), ΔH_true per η,
+    subset size, draws, generator state, the draws format and numpy's version."""
+    digest = hashlib.sha256(f"draws {DRAWS_FORMAT} numpy {np.__version__}".encode())
+    digest.update(repr((matrix.shape, size, draws, [float(f) for f in fulls])).encode())
     digest.update(repr(sorted(rng.bit_generator.state.items())).encode())
     digest.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
-def _draw_run(
-    run_id: str,
-    data: SequenceEta,
-    size: int,
-    draws: int,
-    rng: np.random.Generator,
-    memo: DrawMemo | None = None,
-) -> _RunDraws | None:
+@dataclass(frozen=True, eq=False)
+class _EtaColumns:
+    eta: float
+    matrix: FloatArray  # finite rows only: (n, 2) or (n, 7) with re-estimation columns
+    reestimate: bool
+    full: float
+    finite: npt.NDArray[np.bool_]
+
+
+def _eta_columns(eta: float, data: SequenceEta) -> _EtaColumns:
     optional = (
         data.weighted_h_new,
         data.weighted_units,
@@ -279,39 +242,81 @@ def _draw_run(
         columns += [c for c in optional if c is not None]
     matrix = np.column_stack(columns)
     # a NaN in any column would poison every subset holding that sequence: drop the sequence
-    matrix = matrix[np.all(np.isfinite(matrix), axis=1)]
-    n = matrix.shape[0]
-    full = data.delta_h_true
-    if n < size or size < 1 or not full:
-        return None
-    reestimate = data.can_reestimate
+    finite = np.all(np.isfinite(matrix), axis=1)
+    return _EtaColumns(eta, matrix[finite], data.can_reestimate, data.delta_h_true, finite)
+
+
+def _draw_run(
+    run_id: str,
+    data: Sequence[tuple[float, SequenceEta]],
+    size: int,
+    draws: int,
+    make_rng: Callable[[], np.random.Generator],
+    memo: DrawMemo | None = None,
+) -> dict[float, _RunDraws]:
+    """One larger run's draws at every η given, keyed by that η.
+
+    η values whose sequences are kept alike (the same finite rows) share one subset matrix and
+    one matrix product per block (``make_rng`` gives the run's generator, the same each time:
+    common random numbers across η, as the η columns of the comparison compare like with like).
+    """
+    usable = [c for eta, d in data if (c := _eta_columns(eta, d)).full]
+    usable = [c for c in usable if 1 <= size <= c.matrix.shape[0]]
+    alike: dict[tuple[int, bytes], list[_EtaColumns]] = {}
+    for c in usable:
+        alike.setdefault((c.finite.size, np.packbits(c.finite).tobytes()), []).append(c)
+    drawn: dict[float, _RunDraws] = {}
+    for group in alike.values():
+        drawn.update(_draw_alike(run_id, group, size, draws, make_rng(), memo))
+    return drawn
+
+
+def _draw_alike(
+    run_id: str,
+    group: list[_EtaColumns],
+    size: int,
+    draws: int,
+    rng: np.random.Generator,
+    memo: DrawMemo | None,
+) -> dict[float, _RunDraws]:
+    stacked = np.hstack([c.matrix for c in group])
+    offsets = np.cumsum([0] + [c.matrix.shape[1] for c in group])
+    n = stacked.shape[0]
 
     def compute() -> FloatArray:
-        """err_rel per draw: raw, and re-estimated (NaN when the run cannot re-estimate)."""
-        sums = subset_sums(matrix, size, draws, rng)
-        values = np.full((2, draws), np.nan)
-        values[0] = sums[:, 0] / full
-        if reestimate:
-            totals = matrix.sum(axis=0)
-            whn, wu, hb, u, lu = (sums[:, k] for k in range(2, 7))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                linear_s = sums[:, 1] * (totals[6] / lu)
-                values[1] = (linear_s - (whn / wu - hb / u)) / full
+        """err_rel per draw and η: raw, then re-estimated (NaN when it cannot re-estimate)."""
+        sums = subset_sums(stacked, size, draws, rng)
+        values = np.full((2 * len(group), draws), np.nan)
+        for j, c in enumerate(group):  # η values of one run, not sequences
+            at = sums[:, offsets[j] : offsets[j + 1]]
+            values[2 * j] = at[:, 0] / c.full
+            if c.reestimate:
+                totals = c.matrix.sum(axis=0)
+                whn, wu, hb, u, lu = (at[:, k] for k in range(2, 7))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    linear_s = at[:, 1] * (totals[6] / lu)
+                    values[2 * j + 1] = (linear_s - (whn / wu - hb / u)) / c.full
         return values
 
+    fulls = [c.full for c in group]
     # the costly part of a batch comparison: unchanged runs may reuse an earlier build's draws
-    values = compute() if memo is None else memo(draw_key(matrix, size, draws, rng, full), compute)
-    raw = values[0]
-    reestimated = values[1] if reestimate else None
-    full_value = num(matrix[:, 0].sum() / full)
-    return _RunDraws(
-        run_id=run_id,
-        raw=raw,
-        rescaled=raw * (n / size),
-        reestimated=reestimated,
-        full_value=full_value,
-        expected_raw=num(full_value * size / n) if full_value is not None else None,
+    values = (
+        compute() if memo is None else memo(draw_key(stacked, size, draws, rng, fulls), compute)
     )
+    drawn = {}
+    for j, c in enumerate(group):
+        raw = values[2 * j]
+        full_value = num(c.matrix[:, 0].sum() / c.full)
+        drawn[c.eta] = _RunDraws(
+            run_id=run_id,
+            raw=raw,
+            rescaled=raw * (n / size),
+            reestimated=values[2 * j + 1] if c.reestimate else None,
+            full_value=full_value,
+            expected_raw=num(full_value * size / n) if full_value is not None else None,
+            delta_h_true=c.full,
+        )
+    return drawn
 
 
 def batch_comparison(
@@ -361,52 +366,62 @@ def _batch_rows(
     size = next(iter(sizes)) if len(sizes) == 1 else None
     if size is None:
         raise ValueError(f"smaller runs need one common batch size, got {sorted(map(str, sizes))}")
-    rows = []
+    etas = []
     for eta in eta_grid(e for sample in large for e in sample.eta_values):
-        at_eta = [s for s in large if any(same_eta(e, eta) for e in s.eta_values)]
         small_at = [(p.run_id, p_eta) for p in small if (p_eta := summary_at(p.etas, eta))]
-        if not at_eta or not small_at:
-            continue
-        row = _compare_at(eta, size, at_eta, small_at, draws, seed, bins, map_fn, memo)
-        if row is not None:
-            rows.append(row)
+        if small_at and any(_has_eta(s, eta) for s in large):
+            etas.append((eta, small_at))
+    # all η of a run in one draw, unless holding every run's draws at once would not be small
+    chunk = max(1, MAX_POOLED_CELLS // max(1, 3 * draws * len(large)))
+    rows = []
+    for start in range(0, len(etas), chunk):
+        part = etas[start : start + chunk]
+
+        def draw(sample: SampleSource, part: list[tuple[float, Any]] = part) -> dict[float, Any]:
+            # read here, dropped after: one run's arrays per thread at a time
+            data = [(eta, d) for eta, _ in part if (d := sample.at(eta)) is not None]
+            parts = (str(size), str(sample.batch_size), sample.run_id)
+            # no η in the seed: each run's subsets are the same at every η (common random
+            # numbers, so the η columns compare like with like, and subsets are drawn once)
+            return _draw_run(
+                sample.run_id, data, size, draws, lambda: derived_rng(seed, *parts), memo
+            )
+
+        per_run = list(map_fn(draw, large))
+        for eta, small_at in part:
+            at_eta = [s for s in large if _has_eta(s, eta)]
+            runs = [drawn[eta] for drawn in per_run if eta in drawn]
+            large_size = max(s.batch_size for s in at_eta)
+            row = _compare_at(eta, size, large_size, runs, small_at, draws, bins)
+            if row is not None:
+                rows.append(row)
     return tuple(rows)
+
+
+def _has_eta(sample: SampleSource, eta: float) -> bool:
+    return any(same_eta(e, eta) for e in sample.eta_values)
 
 
 def _compare_at(
     eta: float,
     size: int,
-    large: list[SampleSource],
+    large_size: int,
+    runs: list[_RunDraws],
     small: list[tuple[str, EtaSummary]],
     draws: int,
-    seed: int,
     bins: int,
-    map_fn: MapFn = map,
-    memo: DrawMemo | None = None,
 ) -> BatchComparison | None:
-    large_size = max(s.batch_size for s in large)
-
-    def draw(sample: SampleSource) -> tuple[_RunDraws, float] | None:
-        data = sample.at(eta)  # read here, dropped after: one run's arrays per thread at a time
-        if data is None:
-            return None
-        # no η in the seed: each run's subsets are the same at every η (common random numbers,
-        # so the η columns compare like with like, and the masks are drawn once per run)
-        rng = derived_rng(seed, str(size), str(sample.batch_size), sample.run_id)
-        drawn = _draw_run(sample.run_id, data, size, draws, rng, memo)
-        return None if drawn is None else (drawn, data.delta_h_true)
-
-    runs = [r for r in map_fn(draw, large) if r is not None]
+    """One η's row: the larger runs' draws pooled, against the smaller runs."""
     if not runs:
         return None
-    raw = distribution(np.concatenate([r.raw for r, _ in runs]), bins)
-    rescaled = distribution(np.concatenate([r.rescaled for r, _ in runs]), bins)
+    raw = distribution(np.concatenate([r.raw for r in runs]), bins)
+    rescaled = distribution(np.concatenate([r.rescaled for r in runs]), bins)
     if raw is None or rescaled is None:
         return None
-    pieces = [r.reestimated for r, _ in runs if r.reestimated is not None]
+    pieces = [r.reestimated for r in runs if r.reestimated is not None]
     # only when every larger run can re-estimate, so the pool covers the same runs as `raw`
     reestimated = distribution(np.concatenate(pieces), bins) if len(pieces) == len(runs) else None
-    large_true = num(np.mean([true for _, true in runs]))
+    large_true = num(np.mean([r.delta_h_true for r in runs]))
     return BatchComparison(
         small_size=size,
         large_size=large_size,
@@ -416,8 +431,8 @@ def _compare_at(
         rescaled=rescaled,
         reestimated=reestimated,
         small_runs=tuple((run_id, _small_err(s, large_true)) for run_id, s in small),
-        full_run_values=tuple((r.run_id, r.full_value) for r, _ in runs),
-        expected_raw_mean=spread(r.expected_raw for r, _ in runs).mean,
+        full_run_values=tuple((r.run_id, r.full_value) for r in runs),
+        expected_raw_mean=spread(r.expected_raw for r in runs).mean,
         large_true_mean=large_true,
     )
 
