@@ -243,6 +243,7 @@ class Run:
     config_text: str | None
     plan_text: str | None
     capture_per_sequence: bool | None
+    parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves (parameters.py)
     snis: SnisData | None = None
     sweep: SweepData | None = None
     cv: CvData | None = None
@@ -314,7 +315,9 @@ def __getattr__(name: str) -> Any:
         import numpy as np
         import numpy.typing as npt
 
-        return npt.NDArray[np.float64 if name == "FloatArray" else np.int64]
+        if name == "FloatArray":
+            return npt.NDArray[np.float64]
+        return npt.NDArray[np.int64]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
