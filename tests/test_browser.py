@@ -698,3 +698,56 @@ def test_single_file_report_is_self_contained(
     if run_id.startswith("CVs"):
         assert images
     tab.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def paged_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site with a run table paged as a 10,000-run tree's is (tiny pages here)."""
+    from reportgen.pages import site as site_module
+
+    out = tmp_path_factory.mktemp("paged") / "site"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(site_module, "PAGED_ABOVE", 3)
+        patch.setattr(site_module, "PAGE_SIZE", 4)
+        build(BuildOptions(results=sample_tree, out=out, jobs=1))
+    return out
+
+
+def test_paged_run_table_pages_searches_and_sorts_every_run(
+    paged_site: Path, open_tab: Opener
+) -> None:
+    import orjson
+
+    ids = [r["id"] for r in orjson.loads((paged_site / "manifest.json").read_bytes())["runs"]]
+    tab = open_tab(paged_site / "index.html")
+    page = tab.page
+    rows = page.locator("#run-rows tbody tr")
+    status = page.locator("nav.pager .pager-status")
+    total = page.evaluate(
+        "JSON.parse(document.getElementById('run-table-data').textContent).rows.length"
+    )
+    assert total > len(ids) // 2 and total > 8  # runs (and incomplete directories), not a page
+    assert rows.count() == 4 and status.inner_text() == f"1–4 of {total} runs"
+    assert page.locator("#run-rows-note").is_hidden()
+    page.locator("nav.pager .pager-next").click()
+    assert status.inner_text() == f"5–8 of {total} runs" and rows.count() == 4
+    # search covers every row, not only the page shown
+    expected = [i for i in ids if "e_512" in i.lower()]
+    page.locator("#site-search").fill("E_512")
+    shown = min(4, len(expected))
+    assert rows.count() == shown and status.inner_text().startswith(f"1–{shown} of {len(expected)}")
+    page.locator("#site-search").fill("no-such-run-anywhere")
+    assert rows.count() == 0 and status.inner_text() == "no run matches"
+    page.locator("#site-search").fill("")
+    header = page.locator("#run-rows thead th").first
+    header.click()
+    header.click()  # descending by run id
+    all_ids = page.evaluate(
+        "JSON.parse(document.getElementById('run-table-data').textContent).rows.map(r => r[0])"
+    )
+    first = page.locator("#run-rows tbody tr td a").first.inner_text()
+    assert first.lower() == max(i.lower() for i in all_ids)
+    # links built by the script resolve to the pages the build wrote
+    href = page.locator("#run-rows tbody tr td a").first.get_attribute("href")
+    assert href is not None and (paged_site / href).is_file()
+    tab.assert_clean()

@@ -10,7 +10,7 @@ from reportgen.demo.common import PNG_SIGNATURE, SAMPLE_ETAS
 from reportgen.demo.cv import cv_aggregate, generate_cv_results, png_bytes
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
-from reportgen.demo.tree import bench_tree, generate_sample_tree, snis_config_text
+from reportgen.demo.tree import bench_tree, generate_sample_tree, scale_tree, snis_config_text
 
 __all__ = [
     "PNG_SIGNATURE",
@@ -22,5 +22,6 @@ __all__ = [
     "generate_snis_results",
     "generate_sweep_results",
     "png_bytes",
+    "scale_tree",
     "snis_config_text",
 ]

@@ -230,3 +230,32 @@ def bench_tree(root: Path, *, seed: int = 0, runs: int = 50) -> Path:
     _write_cvs(root, seed, 2, 512, orjson_bytes)
     _write_noise(root)
     return root
+
+
+# runs of one batch size per sweep directory of the scale tree: groups stay small whatever the
+# tree's size, as in real trees that grow by adding experiments, not by piling runs into one
+SCALE_RUNS_PER_GROUP = 5
+SCALE_SIZES = (16, 32)
+
+
+def scale_tree(root: Path, *, seed: int = 0, runs: int = 100) -> Path:
+    """``runs`` small SNIS runs (16 or 32 sequences, 2–4 η) for the benchmark's scale curve.
+
+    Laid out ``scale/block_KK/sweep_SS/E_16|E_32/run_RR``: at most 100 entries in any directory
+    of the tree (and so of the site, whose run pages mirror it), however many runs there are.
+    """
+    root = prepare_root(root)
+    per_sweep = SCALE_RUNS_PER_GROUP * len(SCALE_SIZES)
+    for i in range(runs):
+        sweep, within = divmod(i, per_sweep)
+        size_index, run = divmod(within, SCALE_RUNS_PER_GROUP)
+        n = SCALE_SIZES[size_index]
+        rng = np.random.default_rng([seed, 5000 + i])
+        ks = np.sort(rng.choice(8, size=int(rng.integers(2, 5)), replace=False))
+        etas = [8e-7 * 2 ** int(k) for k in ks]
+        res = generate_snis_results(rng, n_sequences=n, etas=etas)
+        block, local = divmod(sweep, 100)
+        rel = f"scale/block_{block:02d}/sweep_{local:02d}/E_{n}/run_{run + 1:02d}"
+        config = snis_config_text(n, etas) if run == 0 else None
+        _write_snis_run(root, rel, res, capture=True, config=config, dump=orjson_bytes)
+    return root

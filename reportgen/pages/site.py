@@ -59,6 +59,27 @@ class StaleRow:
     last_good: str
 
 
+# Above this many rows the index ships its run table as JSON and pages through it in the browser
+# (the first page also as HTML, for readers without script); at or below it, plain HTML rows.
+PAGED_ABOVE = 500
+PAGE_SIZE = 100
+# Above this many groups the index lists only the shallower levels (each group page lists its
+# subgroups); above this many runs it drops the whole-tree overlay (unreadable, and ~200 bytes a
+# run): both keep the index of a 10,000-run tree under 2 MB.
+MAX_INDEX_GROUPS = 400
+MAX_OVERVIEW_RUNS = 500
+
+
+@dataclass(frozen=True, eq=False)
+class RunTable:
+    """The index's run table: rows rendered as HTML, and all rows as JSON when paged."""
+
+    rows: tuple[RunRow, ...]
+    total: int
+    data: Markup | None  # compact rows for reportgen.js (``run_table_json``), when paged
+    page_size: int
+
+
 @dataclass(frozen=True, eq=False)
 class IndexView:
     run_count: int
@@ -66,12 +87,14 @@ class IndexView:
     error_count: int
     stale_count: int
     counts: Mapping[str, int]
-    runs: tuple[RunRow, ...]
+    runs: RunTable
     groups: tuple[GroupRow, ...]
+    groups_hidden: int  # deeper groups left out of the index (their parents list them)
     stale: tuple[StaleRow, ...]
     incomplete: tuple[IncompleteRun, ...]
     skipped: tuple[Skipped, ...]
     charts: tuple[Chart, ...]
+    overview_dropped: bool
     page_data: Markup
     cite: Cite
 
@@ -156,6 +179,63 @@ def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     return tuple(result)
 
 
+def run_table(rows: Sequence[RunRow]) -> RunTable:
+    """Every row as HTML, or (more than ``PAGED_ABOVE``) the first page and all rows as JSON."""
+    if len(rows) <= PAGED_ABOVE:
+        return RunTable(tuple(rows), len(rows), None, PAGE_SIZE)
+    data = json_for_script(run_table_json(rows))
+    return RunTable(tuple(rows[:PAGE_SIZE]), len(rows), data, PAGE_SIZE)
+
+
+def run_table_json(rows: Sequence[RunRow]) -> dict[str, object]:
+    """Rows as short arrays, repeated strings as indexes into tables (~70 bytes a run).
+
+    A row is ``[id, source, schema, status, stale, B_E, η count, errors, warnings, infos,
+    finding indexes, href]``; ``source`` is 0 when it is ``id/results.json`` and ``href`` 0 when
+    it is the run's page (``runs/<id>/index.html``), the common cases.
+    """
+    schemas: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    finding_ids: dict[str, int] = {}
+    out = []
+    for r in rows:
+        source: str | int = 0 if r.source == f"{r.id}/results.json" else r.source
+        href: str | int = 0 if r.href == f"runs/{r.id}/index.html" else r.href
+        out.append(
+            [
+                r.id,
+                source,
+                schemas.setdefault(r.schema, len(schemas)),
+                statuses.setdefault(r.status, len(statuses)),
+                int(r.stale),
+                r.batch_size,
+                r.eta_count,
+                r.counts.get("error", 0),
+                r.counts.get("warning", 0),
+                r.counts.get("info", 0),
+                [finding_ids.setdefault(f, len(finding_ids)) for f in r.finding_ids],
+                href,
+            ]
+        )
+    return {
+        "schemas": list(schemas),
+        "statuses": list(statuses),
+        "findings": list(finding_ids),
+        "page_size": PAGE_SIZE,
+        "rows": out,
+    }
+
+
+def index_groups(groups: Sequence[GroupRow]) -> tuple[GroupRow, ...]:
+    """The shallowest levels of the group tree that fit in ``MAX_INDEX_GROUPS`` (at least one)."""
+    if len(groups) <= MAX_INDEX_GROUPS:
+        return tuple(groups)
+    depth = 0
+    while sum(1 for g in groups if g.depth <= depth + 1) <= MAX_INDEX_GROUPS:
+        depth += 1
+    return tuple(g for g in groups if g.depth <= depth)
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -198,25 +278,29 @@ def site_pages(
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    charts, datasets = index_charts(list(records.values()))
+    overview_dropped = len(records) > MAX_OVERVIEW_RUNS
+    charts, datasets = ((), {}) if overview_dropped else index_charts(list(records.values()))
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
         for r in records.values()
         if r.stale is not None
     )
+    shown_groups = index_groups(group_rows(tree, rows))
     index = IndexView(
         run_count=len(rows),
         group_count=len(tree.groups),
         error_count=sum(1 for r in rows.values() if r.status == "error"),
         stale_count=len(stale),
         counts=counts,
-        runs=tuple(all_rows),
-        groups=group_rows(tree, rows),
+        runs=run_table(all_rows),
+        groups=shown_groups,
+        groups_hidden=len(tree.groups) - len(shown_groups),
         stale=stale,
         incomplete=tree.incomplete,
         skipped=skipped,
         charts=charts,
+        overview_dropped=overview_dropped,
         page_data=json_for_script({"datasets": datasets}),
         cite=Cite(site.title, "", "all", "", site.version),
     )

@@ -229,7 +229,7 @@
   }
   function setupSorting() {
     document.querySelectorAll("table.sortable").forEach(function (table) {
-      if (!table.tHead) { return; }
+      if (!table.tHead || table.hasAttribute("data-rows")) { return; }
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, index) {
         header.tabIndex = 0;
         header.classList.add("sort-header");
@@ -261,10 +261,143 @@
     });
     table.setAttribute("data-shown", String(shown));
   }
+  /* A run table too long for the page: rows come from inline JSON (index.html, pages/site.py
+     run_table_json), filtered, sorted and shown one page at a time. DOM nodes built with
+     textContent only: no markup is parsed, so no row can inject any. */
+  function pagedCell(row, text, className) {
+    var cell = document.createElement("td");
+    if (className) { cell.className = className; }
+    if (text !== null) { cell.textContent = text; }
+    row.appendChild(cell);
+    return cell;
+  }
+  function pagedNumber(value) {
+    return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
+  }
+  function setupPagedTable() {
+    var table = document.querySelector("table[data-rows]");
+    var node = table && document.getElementById(table.getAttribute("data-rows"));
+    if (!node) { return; }
+    var data = JSON.parse(node.textContent);
+    var rows = data.rows.map(function (r) {
+      var source = r[1] || r[0] + "/results.json";
+      var schema = data.schemas[r[2]];
+      var findings = r[10].map(function (i) { return data.findings[i]; });
+      return {
+        id: r[0], source: source, schema: schema, status: data.statuses[r[3]], stale: r[4] === 1,
+        batch: r[5], etas: r[6], counts: [r[7], r[8], r[9]], findings: findings,
+        href: r[11] || "runs/" + r[0] + "/index.html",
+        search: [r[0], source, schema].concat(findings).join(" ").toLowerCase()
+      };
+    });
+    var keys = [
+      function (r) { return r.id.toLowerCase(); }, function (r) { return r.schema; },
+      function (r) { return r.status; }, function (r) { return r.batch === null ? -Infinity : r.batch; },
+      function (r) { return r.etas; }, function (r) { return r.counts[0]; },
+      function (r) { return r.counts[1]; }, function (r) { return r.counts[2]; },
+      function (r) { return r.findings.join(" "); }
+    ];
+    var pager = document.querySelector("nav.pager");
+    var status = pager.querySelector(".pager-status");
+    var prev = pager.querySelector(".pager-prev");
+    var next = pager.querySelector(".pager-next");
+    var state = { terms: [], key: null, ascending: true, page: 0, shown: rows };
+    var body = table.tBodies[0];
+    function renderRow(r) {
+      var tr = document.createElement("tr");
+      var first = pagedCell(tr, null);
+      var link = document.createElement("a");
+      link.href = r.href;
+      link.textContent = r.id;
+      var source = document.createElement("span");
+      source.className = "muted small";
+      source.textContent = r.source;
+      first.appendChild(link);
+      first.appendChild(document.createElement("br"));
+      first.appendChild(source);
+      pagedCell(tr, r.schema);
+      pagedCell(tr, r.status + (r.stale ? " (stale)" : ""), "status-" + r.status);
+      pagedCell(tr, pagedNumber(r.batch));
+      pagedCell(tr, String(r.etas));
+      r.counts.forEach(function (c) { pagedCell(tr, String(c)); });
+      var cell = pagedCell(tr, null, "small");
+      r.findings.forEach(function (f, i) {
+        if (i) { cell.appendChild(document.createTextNode(" ")); }
+        var code = document.createElement("code");
+        code.textContent = f;
+        cell.appendChild(code);
+      });
+      return tr;
+    }
+    function render() {
+      var size = data.page_size;
+      var pages = Math.max(1, Math.ceil(state.shown.length / size));
+      state.page = Math.min(state.page, pages - 1);
+      var start = state.page * size;
+      var part = state.shown.slice(start, start + size);
+      var fragment = document.createDocumentFragment();
+      part.forEach(function (r) { fragment.appendChild(renderRow(r)); });
+      body.textContent = "";
+      body.appendChild(fragment);
+      status.textContent = state.shown.length ?
+        (start + 1).toLocaleString("en-US") + "–" + (start + part.length).toLocaleString("en-US") +
+        " of " + state.shown.length.toLocaleString("en-US") + " runs" +
+        (state.shown.length < rows.length ? " matching (" + rows.length.toLocaleString("en-US") + " in all)" : "") :
+        "no run matches";
+      prev.disabled = state.page === 0;
+      next.disabled = state.page >= pages - 1;
+    }
+    function refilter() {
+      var shown = rows.filter(function (r) {
+        return state.terms.every(function (t) { return r.search.indexOf(t) !== -1; });
+      });
+      if (state.key !== null) {
+        var key = keys[state.key];
+        var sign = state.ascending ? 1 : -1;
+        shown = shown.slice().sort(function (a, b) {
+          var x = key(a);
+          var y = key(b);
+          return x < y ? -sign : x > y ? sign : 0;
+        });
+      }
+      state.shown = shown;
+      render();
+    }
+    prev.addEventListener("click", function () { state.page -= 1; render(); });
+    next.addEventListener("click", function () { state.page += 1; render(); });
+    document.querySelectorAll("input.table-filter[data-table='" + table.id + "']").forEach(function (input) {
+      input.addEventListener("input", function () {
+        state.terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+        state.page = 0;
+        refilter();
+      });
+    });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, index) {
+      header.tabIndex = 0;
+      header.classList.add("sort-header");
+      header.setAttribute("title", "Sort by this column");
+      var activate = function () {
+        state.ascending = header.getAttribute("aria-sort") !== "ascending";
+        table.querySelectorAll("th[aria-sort]").forEach(function (th) { th.removeAttribute("aria-sort"); });
+        header.setAttribute("aria-sort", state.ascending ? "ascending" : "descending");
+        state.key = index;
+        refilter();
+      };
+      header.addEventListener("click", activate);
+      header.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(); }
+      });
+    });
+    var note = document.getElementById("run-rows-note");
+    if (note) { note.hidden = true; }
+    pager.hidden = false;
+    render();
+  }
+
   function setupFilters() {
     document.querySelectorAll("input.table-filter").forEach(function (input) {
       var table = document.getElementById(input.getAttribute("data-table"));
-      if (!table) { return; }
+      if (!table || table.hasAttribute("data-rows")) { return; }
       input.addEventListener("input", function () {
         table.setAttribute("data-filter", input.value);
         applyRowVisibility(table);
@@ -309,6 +442,7 @@
     setupTheme();
     setupSorting();
     setupFilters();
+    setupPagedTable();
     setupEtaSelector();
     renderCharts();
   });
