@@ -165,7 +165,9 @@ class SiteWriter:
                 np.save(buffer, computed[0], allow_pickle=False)
                 return buffer.getvalue()
 
-            content = self.memo(f"{prefix}-{key}.npy", as_npy)
+            # sharded by the key's first two characters, as git stores objects: a 10,000-run
+            # tree's thousands of draws never pile up in one directory
+            content = self.memo(f"{key[:2]}/{prefix}-{key}.npy", as_npy)
             if computed:
                 return computed[0]
             try:
