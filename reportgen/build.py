@@ -67,6 +67,12 @@ if TYPE_CHECKING:
     from reportgen.record import RunRecord
     from reportgen.render import SiteContext
 
+# One BLAS thread per process, set before numpy is first imported (pages import it lazily): a
+# build parallelises over processes (-j), and OpenBLAS threads spinning against them (or
+# against other users of a shared machine) made the batch draws' products ~100× slower.
+for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_blas_threads, "1")
+
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]
 # Runs submitted to the pool ahead of the one being written, per worker: enough to keep every

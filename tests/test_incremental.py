@@ -769,3 +769,36 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         assert rows(stored, memo=writer.array_memo("test")) == expected
         assert rows(stored, memo=writer.array_memo("test")) == expected
         assert any(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
+
+
+def test_one_changed_larger_run_redraws_only_its_own_subsets(
+    tmp_path: Path, rendered: list[str]
+) -> None:
+    """A group of five larger runs (scale tree: E_32 against E_16): changing one recomputes its
+    draws only; the other four runs' draws come from their memos, and the numbers equal a cold
+    build's (so the cost of a one-run change does not grow with the group)."""
+    from reportgen.demo import scale_tree
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=10)
+    out = tmp_path / "site"
+    build(options(results, out))
+    memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    assert len(memos) == 5  # one per larger run: all its η in one memo
+    before = snapshot(out)
+    changed = "scale/block_00/sweep_00/E_32/run_03"
+    path = results / changed / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    rendered.clear()
+    result = build(options(results, out))
+    assert rendered == [changed]
+    written = sorted(p for p in result.written if p.startswith(".reportgen/memo/"))
+    after = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    assert len(written) == 1 and written[0] not in memos
+    kept = sorted(set(memos) & set(after))
+    assert len(kept) == 4 and all(snapshot(out)[p] == before[p] for p in kept)  # not rewritten
+    cold = tmp_path / "cold"
+    build(options(results, cold))
+    group = "groups/scale/block_00/sweep_00/summary.json"
+    assert (out / group).read_bytes() == (cold / group).read_bytes()
