@@ -138,6 +138,7 @@ class Curvature:
     se_gdotv: float | None
     se_vhvv: float | None
     method: str | None
+    num_shards: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
