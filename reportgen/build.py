@@ -81,6 +81,7 @@ class BuildOptions:
     seed: int = 0
     max_points: int = 5000
     verbose: bool = False
+    bootstrap: int = 2000  # resamples of the paired bootstrap per run; 0 = delta method only
 
     def settings_hash(self) -> str:
         """Everything besides the inputs that changes output bytes."""
@@ -91,6 +92,7 @@ class BuildOptions:
             "follow_symlinks": self.follow_symlinks,
             "draws": self.draws,
             "seed": self.seed,
+            "bootstrap": self.bootstrap,
             "max_points": self.max_points,
             "built_at": built_at(),
             "assets": assets_fingerprint(),
@@ -173,6 +175,8 @@ def process_run(job: RunJob) -> RunOutput:
         max_points=job.options.max_points,
         figures=job.options.figures,
         verbose=job.options.verbose,
+        bootstrap=job.options.bootstrap,
+        seed=job.options.seed,
     )
     return pages.render_run(job.ref, job.root, job.site, job.input_hash, settings)
 

@@ -16,6 +16,7 @@ from reportgen.analysis.contributions import (
     formula_for,
     per_sequence_vhvv,
 )
+from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty, shard_mean_se
 from reportgen.models import (
     SEVERITIES,
     CheckInfo,
@@ -59,6 +60,7 @@ class CheckContext:
     contributions: tuple[EtaContributions, ...]
     summaries: tuple[EtaSummary, ...]
     options: CheckOptions
+    uncertainty: RunUncertainty | None = None
 
     @property
     def snis(self) -> SnisData | None:
@@ -1006,9 +1008,16 @@ def check_run(
     contributions: tuple[EtaContributions, ...],
     summaries: tuple[EtaSummary, ...],
     options: CheckOptions = DEFAULT_OPTIONS,
+    uncertainty: RunUncertainty | None = None,
 ) -> tuple[Finding, ...]:
-    """Every run check's findings: errors first, then warnings, infos; by check order, then η."""
-    ctx = CheckContext(run, contributions, summaries, options)
+    """Every run check's findings: errors first, then warnings, infos; by check order, then η.
+
+    ``uncertainty`` (the run's standard errors) lets the approximation checks judge errors
+    against noise; without it they use the delta method on the spot.
+    """
+    if uncertainty is None:
+        uncertainty = run_uncertainty(run, summaries, bootstrap=0)
+    ctx = CheckContext(run, contributions, summaries, options, uncertainty)
     findings = [f for c in _REGISTRY if c.scope == "run" for f in _evaluate(c, ctx)]
     return tuple(sorted(findings, key=_sort_key))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def bootstrap_rng(seed: int, run_id: str) -> np.random.Generator:
 
 
 def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Interval | None]:
-    """Per column of ``draws`` (rows = resamples): the percentile interval, ``None`` if not finite."""
+    """Per column of ``draws`` (rows: resamples): the percentile interval, or ``None``."""
     tail = 50.0 * (1.0 - level)
     if draws.shape[0] < 2:
         return [None] * draws.shape[1]
@@ -318,7 +318,7 @@ class RunUncertainty:
 # --- columns of a run ------------------------------------------------------------------------
 
 
-def _finite(values: FloatArray | None, n: int) -> bool:
+def _finite(values: FloatArray | None, n: int) -> TypeGuard[FloatArray]:
     return values is not None and values.shape[0] == n and bool(np.isfinite(values).all())
 
 
@@ -543,9 +543,7 @@ def _eta_intervals(draws: BootstrapDraws | None) -> dict[float, dict[str, Interv
         stats["linquad"] = draws.linquad
         stats["diff_linquad"] = draws.linquad - draws.true
     bounds = {name: percentile_interval(values) for name, values in stats.items()}
-    return {
-        eta: {name: bounds[name][j] for name in bounds} for j, eta in enumerate(draws.etas)
-    }
+    return {eta: {name: bounds[name][j] for name in bounds} for j, eta in enumerate(draws.etas)}
 
 
 def _fit_etas(summaries: Sequence[EtaSummary]) -> tuple[float, ...]:
@@ -572,8 +570,7 @@ def run_uncertainty(
     intervals = _eta_intervals(draws)
     shards = _shards(run)
     etas = tuple(
-        _eta_uncertainty(s, by_eta.get(s.eta), shards, intervals.get(s.eta, {}))
-        for s in summaries
+        _eta_uncertainty(s, by_eta.get(s.eta), shards, intervals.get(s.eta, {})) for s in summaries
     )
     notes: list[str] = []
     loglog = linear = None

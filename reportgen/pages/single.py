@@ -56,7 +56,12 @@ def build_single_file(options: BuildOptions) -> BuildResult:
         site.title, site.version, site.assets, site.built_at, site.vega_version, inline_assets()
     )
     settings = RunSettings(
-        options.max_bytes, options.max_points, verbose=options.verbose, inline_files=True
+        options.max_bytes,
+        options.max_points,
+        verbose=options.verbose,
+        inline_files=True,
+        bootstrap=options.bootstrap,
+        seed=options.seed,
     )
     output = render_run(ref, options.results, site, input_hash(ref, options.results), settings)
     page = next(content for path, content in output.files if path.endswith("/index.html"))

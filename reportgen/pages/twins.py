@@ -14,6 +14,7 @@ import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.crossrun import SequenceEta, SequenceSample, same_eta
+from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import Finding
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
@@ -41,8 +42,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def eta_row(summary: EtaSummary) -> dict[str, Any]:
-    return {
+def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
+    """One η of a run's ``summary.json``; the uncertainty fields are ``null`` when not given."""
+    errors = (uncertainty or EtaUncertainty(summary.eta)).to_json()
+    return errors | {
         "eta": summary.eta,
         "delta_h_true": summary.delta_h_true,
         "delta_h_linear": summary.delta_h_linear,
