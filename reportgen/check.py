@@ -99,7 +99,7 @@ def text_report(runs: list[CheckedRun]) -> Iterator[str]:
         yield f"{run.source} [{run.status}]" + ("" if run.findings else ": no findings")
         for f in run.findings:
             totals[f.severity] += 1
-            where = f" (η = {format_eta(f.eta)})" if f.eta is not None else ""
+            where = f" (η = {', '.join(format_eta(e) for e in f.etas)})" if f.etas else ""
             yield f"  {f.severity.upper():<7} {f.id}{where}: {f.message}"
     yield f"{len(runs)} runs: " + ", ".join(
         f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items()

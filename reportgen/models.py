@@ -269,8 +269,9 @@ class Finding:
     id: str
     severity: Severity
     message: str
-    eta: float | None = None
+    eta: float | None = None  # the η when the finding concerns exactly one
     section: str = ""
+    etas: tuple[float, ...] = ()  # every η the finding concerns (empty: the whole run)
 
 
 @dataclass(frozen=True)

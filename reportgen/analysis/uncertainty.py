@@ -139,7 +139,8 @@ class PairedColumns:
         """``base_entropy == Σh_base/ΣT`` to rounding: the baseline is estimated on this batch."""
         if self.h_base is None:
             return False
-        mean = float(self.h_base.sum() / self.units.sum())
+        with np.errstate(all="ignore"):
+            mean = float(self.h_base.sum() / self.units.sum())
         scale = max(abs(mean), abs(self.base_entropy))
         return bool(abs(mean - self.base_entropy) <= 1e-9 * scale + 1e-15)
 
@@ -152,12 +153,13 @@ def true_influence(c: PairedColumns) -> FloatArray:
     and contributes no variance (the ``base-entropy-mismatch`` finding reports that case).
     """
     with np.errstate(all="ignore"):
-        wt = float(c.weight @ c.units)
-        r1 = float(c.weight @ c.h_new) / wt
+        # numpy scalars: a zero denominator gives inf/NaN (reported as no SE), not an exception
+        wt = np.float64(c.weight @ c.units)
+        r1 = np.float64(c.weight @ c.h_new) / wt
         u: FloatArray = c.weight * (c.h_new - r1 * c.units) / wt
         if c.baseline_reestimated and c.h_base is not None:
-            total = float(c.units.sum())
-            u = u - (c.h_base - (float(c.h_base.sum()) / total) * c.units) / total
+            total = np.float64(c.units.sum())
+            u = u - (c.h_base - (c.h_base.sum() / total) * c.units) / total
     return u
 
 
@@ -425,7 +427,7 @@ def slopes(x: FloatArray, y: FloatArray) -> FloatArray:
     """Least-squares slope of each row of ``y`` on ``x`` (vectorised over rows)."""
     dx = x - x.mean()
     with np.errstate(all="ignore"):
-        result: FloatArray = ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
+        result: FloatArray = ((y - y.mean(axis=1, keepdims=True)) @ dx) / np.float64(dx @ dx)
     return result
 
 
@@ -458,7 +460,7 @@ def _notebook_true_se(c: PairedColumns) -> float | None:
     """std(true_contrib, ddof=1)/√n, as the notebook computes it."""
     n = c.n
     with np.errstate(all="ignore"):
-        denominator = float(c.weight @ c.units)
+        denominator = np.float64(c.weight @ c.units)
         shares = c.units / c.units.sum()
         contrib = c.weight * c.h_new / denominator - shares * c.base_entropy
         value = float(contrib.std(ddof=1) / math.sqrt(n))

@@ -67,6 +67,7 @@ def finding_row(finding: Finding) -> dict[str, Any]:
         "severity": finding.severity,
         "message": finding.message,
         "eta": finding.eta,
+        "etas": list(finding.etas),
     }
 
 
@@ -77,7 +78,13 @@ def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
 def findings_of(summary: Mapping[str, Any]) -> tuple[Finding, ...]:
     """The findings a run's ``summary.json`` (or its cached copy) records."""
     return tuple(
-        Finding(str(f.get("id")), f.get("severity"), str(f.get("message")), f.get("eta"))
+        Finding(
+            str(f.get("id")),
+            f.get("severity"),
+            str(f.get("message")),
+            f.get("eta"),
+            etas=tuple(f.get("etas") or ([f["eta"]] if f.get("eta") is not None else [])),
+        )
         for f in summary.get("findings") or ()
     )
 
