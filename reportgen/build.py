@@ -421,7 +421,7 @@ def _keep_stale(
 ) -> RunStatus:
     """Unreadable tonight, good before: keep the last good page and data, marked stale."""
     from reportgen import pages
-    from reportgen.pages import paths, twins
+    from reportgen.pages import paths, serialize
 
     reason = str(output.summary.get("error", {}).get("reason", "unreadable"))
     last_good = before.last_good or "an earlier build"
@@ -436,7 +436,7 @@ def _keep_stale(
     summary_path = paths.run_summary(plan.ref.id)
     for path in before.files:
         if path == summary_path:
-            writer.write(path, twins.dumps(summary))
+            writer.write(path, serialize.dumps(summary))
         elif path.endswith(".html"):
             old = writer.previous_bytes(path)
             if old is not None:

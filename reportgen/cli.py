@@ -303,7 +303,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from reportgen.sample import generate_sample_tree
+    from reportgen.demo import generate_sample_tree
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
         results = generate_sample_tree(Path(tmp) / "results", seed=args.sample_seed)

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from reportgen.analysis import analyze_run
 from reportgen.build import BuildOptions, site_context
+from reportgen.demo import generate_cv_results, generate_snis_results, generate_sweep_results
 from reportgen.load import load_run
 from reportgen.models import LoadFailure, Run, RunRef
 from reportgen.pages.run import RunOutput, RunSettings, render_run
 from reportgen.render import SiteContext
-from reportgen.sample import generate_cv_results, generate_snis_results, generate_sweep_results
 
 MAX_BYTES = 4 * 1024 * 1024
 REF = RunRef(id="fuzz/run_01", source="fuzz/run_01/results.json", directory="fuzz/run_01")

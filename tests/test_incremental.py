@@ -35,12 +35,12 @@ import reportgen.build as build_module
 import reportgen.pages as pages_module
 import reportgen.status as status_module
 from reportgen import __version__
-from reportgen.analysis import crossrun
+from reportgen.analysis import batch
 from reportgen.build import BuildOptions, BuildResult, RunJob, build
 from reportgen.cli import main
+from reportgen.demo import bench_tree
 from reportgen.pages.changes import changes_view
 from reportgen.pages.stale import STALE_MARKER
-from reportgen.sample import bench_tree
 from reportgen.status import STATUS_PATH, RunStatus, read_status
 from reportgen.write import WriteError
 
@@ -734,7 +734,7 @@ def test_subset_sums_stay_exact_when_keys_tie_at_the_cut() -> None:
         def random(self, shape: tuple[int, int]) -> Any:
             return np.full(shape, 0.5)
 
-    sums = crossrun.subset_sums(np.ones((20, 1)), 5, 3, TiedRng())  # type: ignore[arg-type]
+    sums = batch.subset_sums(np.ones((20, 1)), 5, 3, TiedRng())  # type: ignore[arg-type]
     assert sums[:, 0].tolist() == [5.0, 5.0, 5.0]
 
 
@@ -742,7 +742,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     site: tuple[Path, BuildResult], tmp_path: Path
 ) -> None:
     """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
-    from reportgen.pages import twins
+    from reportgen.pages import serialize
     from reportgen.pages.group import points_of
     from reportgen.write import SiteWriter
 
@@ -755,14 +755,14 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     in_memory = [
         s
         for r, path in sample_paths.items()
-        if path.is_file() and (s := twins.sample_from_npy(path.read_bytes(), r)) is not None
+        if path.is_file() and (s := serialize.sample_from_npy(path.read_bytes(), r)) is not None
     ]
-    stored = [t for r, path in sample_paths.items() if (t := twins.stored_sample(path, r))]
+    stored = [t for r, path in sample_paths.items() if (t := serialize.stored_sample(path, r))]
     assert len(stored) == len(in_memory) >= 2
 
     def rows(samples: Any, **kwargs: Any) -> list[Any]:
-        batch = crossrun.compare_batch_sizes(points, samples, draws=200, seed=3, **kwargs)
-        return [b.to_json() for b in batch]
+        compared = batch.compare_batch_sizes(points, samples, draws=200, seed=3, **kwargs)
+        return [b.to_json() for b in compared]
 
     expected = rows(in_memory)
     assert expected and rows(stored, workers=2) == expected

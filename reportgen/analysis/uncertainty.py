@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from reportgen.analysis.batch import derived_rng
 from reportgen.analysis.contributions import (
     EtaSummary,
     linear_contributions,
@@ -25,7 +26,6 @@ from reportgen.analysis.contributions import (
     quadratic_contributions,
     unnormalized_weights,
 )
-from reportgen.analysis.crossrun import derived_rng
 from reportgen.models import FloatArray, Run, TrueEntry
 
 DEFAULT_BOOTSTRAP = 2000
@@ -435,7 +435,7 @@ def slope_intervals(
     etas: FloatArray, true_draws: FloatArray, level: float = CI_LEVEL
 ) -> tuple[Interval | None, Interval | None]:
     """Bootstrap intervals of the log-log slope (log|ΔH_true| on log η) and of the linear slope
-    (ΔH_true on η), as ``crossrun.fit_run`` fits them, from the same resamples at every η.
+    (ΔH_true on η), as ``fits.fit_run`` fits them, from the same resamples at every η.
 
     A resample with a zero ΔH_true at some η has no log-log slope and is left out of that
     interval (the log-log interval is ``None`` if more than 1 % of resamples are left out).

@@ -12,26 +12,22 @@ import numpy as np
 from markupsafe import Markup
 
 from reportgen import charts
-from reportgen.analysis.crossrun import (
-    Agreement,
-    BatchComparison,
+from reportgen.analysis.batch import BatchComparison, compare_batch_sizes
+from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
+from reportgen.analysis.group_stats import (
     CvFeatureStats,
     EtaStats,
-    Fit,
     RelativeErrors,
-    RunPoints,
-    agreement,
-    compare_batch_sizes,
     cv_group_stats,
-    fit_run,
     group_summary_json,
     per_eta_stats,
     relative_errors,
 )
+from reportgen.analysis.points import RunPoints
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.charts import Chart, Datasets
 from reportgen.models import CvData, CvFeature, GroupRef, Tree, severity_counts
-from reportgen.pages import paths, twins
+from reportgen.pages import paths, serialize
 from reportgen.pages.run_charts import ChartResult, collect
 from reportgen.render import (
     PageMeta,
@@ -150,9 +146,9 @@ def cv_of(summary: Mapping[str, Any]) -> CvData | None:
     )
 
 
-def _load_sample(writer: SiteWriter, run_id: str) -> twins.StoredSample | None:
+def _load_sample(writer: SiteWriter, run_id: str) -> serialize.StoredSample | None:
     # read one η at a time while drawing: memory does not grow with the group
-    return twins.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
+    return serialize.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
 
 
 def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -> bool:
@@ -350,7 +346,7 @@ def render_group(
             "per_eta": [],
             "batch_comparison": [],
         }
-        writer.write(paths.group_summary(group.id), twins.dumps(summary))
+        writer.write(paths.group_summary(group.id), serialize.dumps(summary))
         return GroupOutput(group.id, page.path, paths.group_summary(group.id))
 
 
@@ -441,7 +437,7 @@ def _render_group(
                 str(s["id"]),
                 href[str(s["id"])],
                 str(s["status"]),
-                severity_counts(twins.findings_of(s)),
+                severity_counts(serialize.findings_of(s)),
                 tuple(sorted({str(f["id"]) for f in s.get("findings") or ()})),
             )
             for s in members
@@ -483,7 +479,7 @@ def _render_group(
         tails=group_tail_summary(_last_eta_tails(tails)),
         cv=cv,
     )
-    writer.write(paths.group_summary(group.id), twins.dumps(summary))
+    writer.write(paths.group_summary(group.id), serialize.dumps(summary))
     return GroupOutput(group.id, page_path, paths.group_summary(group.id))
 
 

@@ -16,8 +16,8 @@ from markupsafe import Markup
 from reportgen import __version__
 from reportgen.analysis import RunAnalysis, analyze_run
 from reportgen.analysis.contributions import EtaSummary, formula_for
-from reportgen.analysis.crossrun import sequence_sample
 from reportgen.analysis.diagnostics import failure_findings
+from reportgen.analysis.points import sequence_sample
 from reportgen.analysis.uncertainty import (
     DEFAULT_BOOTSTRAP,
     DELTA,
@@ -37,7 +37,7 @@ from reportgen.models import (
     Schema,
     severity_counts,
 )
-from reportgen.pages import paths, twins
+from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.run_charts import ChartSet, run_charts
 from reportgen.render import (
@@ -460,11 +460,11 @@ def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dic
         },
         "batch_size": analysis.points.batch_size,
         "etas": [
-            twins.eta_row(s, u)
+            serialize.eta_row(s, u)
             for s, u in zip(analysis.summaries, analysis.uncertainty.etas, strict=True)
         ],
         "uncertainty": analysis.uncertainty.to_json(),
-        "findings": twins.findings_rows(analysis.findings),
+        "findings": serialize.findings_rows(analysis.findings),
         "points": analysis.points.to_json(),
         "tails": [t.to_json() for t in analysis.tails],
         "contributions": paths.run_contributions(run.ref.id) if analysis.contributions else None,
@@ -515,9 +515,9 @@ def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> 
             "hint": failure.hint,
         },
         "etas": [],
-        "findings": twins.findings_rows(findings),
+        "findings": serialize.findings_rows(findings),
     }
-    files = ((page.path, html), (paths.run_summary(failure.ref.id), twins.dumps(summary)))
+    files = ((page.path, html), (paths.run_summary(failure.ref.id), serialize.dumps(summary)))
     return RunOutput(False, summary, files)
 
 
@@ -554,15 +554,18 @@ def _render_loaded(
     summary = run_summary(analysis, input_hash, source_hash)
     files: list[tuple[str, bytes]] = [
         (page.path, html),
-        (paths.run_summary(run.ref.id), twins.dumps(summary)),
+        (paths.run_summary(run.ref.id), serialize.dumps(summary)),
     ]
     if analysis.contributions:
         files.append(
-            (paths.run_contributions(run.ref.id), twins.contributions_csv(analysis.contributions))
+            (
+                paths.run_contributions(run.ref.id),
+                serialize.contributions_csv(analysis.contributions),
+            )
         )
     sample = sequence_sample(run, analysis.contributions, analysis.summaries)
     if sample is not None:
-        files.append((paths.run_sample(run.ref.id), twins.sample_npy(sample)))
+        files.append((paths.run_sample(run.ref.id), serialize.sample_npy(sample)))
     files += copies
     files += chart_set.figure_files(settings.figures, paths.run_dir(run.ref.id))
     return RunOutput(True, summary, tuple(files))

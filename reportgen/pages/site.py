@@ -14,7 +14,7 @@ from reportgen.assets import static_assets
 from reportgen.charts import Chart
 from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
-from reportgen.pages import paths, twins
+from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group import GroupOutput, index_charts
 from reportgen.pages.guide import GUIDE_PAGE, render_guide
@@ -103,7 +103,7 @@ class DiagnosticsView:
 
 
 def run_row(summary: Mapping[str, Any]) -> RunRow:
-    findings = twins.findings_of(summary)
+    findings = serialize.findings_of(summary)
     ids = tuple(sorted({f.id for f in findings}))
     schema = str(summary.get("schema") or "unreadable")
     return RunRow(
@@ -256,10 +256,10 @@ def write_site_pages(
             "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
         ),
     )
-    writer.write("changes.json", twins.dumps(changes.to_json()))
+    writer.write("changes.json", serialize.dumps(changes.to_json()))
     writer.write(
         "manifest.json",
-        twins.manifest(
+        serialize.manifest(
             (summaries[r] for r in sorted(summaries)),
             ({"id": g.id, "page": g.page, "summary": g.summary} for g in groups),
         ),

@@ -13,7 +13,8 @@ import numpy as np
 import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
-from reportgen.analysis.crossrun import SequenceEta, SequenceSample, same_eta
+from reportgen.analysis.points import SequenceEta, SequenceSample
+from reportgen.analysis.stats import same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import Finding
 
