@@ -84,8 +84,9 @@ def resampled_sums(
     """``weights @ columns`` for ``draws`` rows of resampling weights, built chunk by chunk.
 
     ``columns`` is (n, k); the result is (draws, k). Only one chunk of weights is held at a time.
-    The sampler draws per chunk, so the numbers depend on ``rng``'s state, ``draws`` and
-    ``max_cells``: keep ``max_cells`` at its default for reproducible output.
+    numpy's generators fill consecutive chunks from one stream, so the samplers here give the
+    same rows whatever ``max_cells`` is; only the last bits of the sums (BLAS summation order)
+    depend on the block shape, so the default is kept fixed for deterministic bytes.
     """
     n = columns.shape[0]
     sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
