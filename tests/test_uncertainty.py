@@ -382,3 +382,20 @@ def test_cli_check_bootstrap_option(sample_tree: Path, capsys: pytest.CaptureFix
     blocks = [r["uncertainty"] for r in data["runs"] if "uncertainty" in r]
     snis = [b for b in blocks if any(row["se_true"] is not None for row in b["etas"])]
     assert snis and all(b["bootstrap"] == 20 and b["seed"] == 1 for b in snis)
+
+
+def test_guide_documents_the_error_formulas(sample_site: tuple[Path, object]) -> None:
+    guide = (sample_site[0] / "guide.html").read_text()
+    for text in (
+        "u_i = w_i (h_new_i − R1·T_i)/(w·T) − (h_base_i − R0·T_i)/ΣT",
+        "se_true = √(n/(n−1) Σ u_i²)",
+        "se_diff_linear = √(n/(n−1) Σ (lc_i − u_i)²)",
+        "se_diff_linquad = √(n/(n−1) Σ (qc_i − u_i)²)",
+        "z_linear = (ΔH_linear − ΔH_true)/se_diff_linear",
+        "every T_i = 1",
+        "num_shards · se_shard · η",
+        "se_shard is the SE of the mean shard",
+        "std(true_contrib)/√n is not the SE of ΔH_true",
+        "loglog_slope_ci95",
+    ):
+        assert text in guide, text
