@@ -17,6 +17,7 @@ from reportgen.analysis.contributions import run_contributions, run_eta_summarie
 from reportgen.analysis.uncertainty import (
     DELTA,
     SHARDS,
+    SHARDS_SWEEP,
     PairedColumns,
     bootstrap_draws,
     bootstrap_weights,
@@ -399,3 +400,19 @@ def test_guide_documents_the_error_formulas(sample_site: tuple[Path, object]) ->
         "loglog_slope_ci95",
     ):
         assert text in guide, text
+
+
+def test_sweep_linear_se_from_curvature_shards(sample_tree: Path) -> None:
+    tree, _ = discover(sample_tree)
+    loaded = [load_run(ref, sample_tree) for ref in tree.runs]
+    run = next(r for r in loaded if isinstance(r, Run) and r.sweep is not None)
+    curvature = run.sweep.curvature if run.sweep else None
+    assert curvature is not None and curvature.num_shards and curvature.se_gdotv
+    summaries = run_eta_summaries(run, run_contributions(run))
+    result = run_uncertainty(run, summaries)
+    for row in result.etas:
+        assert row.method("se_linear") == SHARDS_SWEEP
+        expected = curvature.num_shards * curvature.se_gdotv * row.eta
+        assert row.se_linear == pytest.approx(expected)
+        # no per-sequence ground truth: no se_true, so no z (never a silent fallback)
+        assert row.se_true is None and row.z_linear is None and row.se_diff_linear is None
