@@ -600,8 +600,9 @@ def run_uncertainty(
     reestimated = {c.baseline_reestimated for c in columns}
     if False in reestimated:
         notes.append(
-            "base_entropy is not Σh_base/ΣT at some η: there the baseline is treated as a "
-            "constant (no variance), and the published ΔH_true is kept as it is"
+            "base_entropy is not Σh_base/ΣT at some η (or h_base is missing): there the "
+            "baseline is treated as a constant (no variance), and the published ΔH_true is "
+            "kept as it is"
         )
     return RunUncertainty(
         etas=etas,
