@@ -55,6 +55,9 @@ TARGET_BOOTSTRAP = 1.3  # cold build with the default bootstrap ÷ cold build wi
 def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     """Run one build and print its time and the peak RSS of this process and its workers."""
     started = time.perf_counter()
+    from reportgen.cli import single_threaded_blas
+
+    single_threaded_blas()  # as `reportgen build` does, before numpy loads
     from reportgen.build import BuildOptions, build
 
     imported = time.perf_counter()

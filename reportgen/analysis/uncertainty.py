@@ -421,7 +421,10 @@ def bootstrap_draws(
     """Resample the sequences ``draws`` times, jointly for every array and every η."""
     if not columns or draws < 2 or len({c.n for c in columns}) != 1:
         return None
-    sums = resampled_sums(_stack(columns), bootstrap_weights(columns[0].n), draws, rng)
+    # columns repeated across η (h_base, T, absent arrays) are resampled once
+    unique, inverse = np.unique(_stack(columns), axis=1, return_inverse=True)
+    sampled = resampled_sums(unique, bootstrap_weights(columns[0].n), draws, rng)
+    sums = sampled[:, inverse.reshape(-1)]
     k = len(_SUMS)
     has_linear = all(c.linear is not None for c in columns)
     has_linquad = all(c.linquad is not None for c in columns)
