@@ -13,8 +13,9 @@ from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty
 from reportgen.discover import discover
+from reportgen.guard import guarded
 from reportgen.load import load_run
-from reportgen.models import SEVERITIES, Finding, LoadFailure, Severity
+from reportgen.models import SEVERITIES, Finding, LoadFailure, RunRef, Severity
 from reportgen.pages.serialize import finding_row
 from reportgen.render import format_eta
 
@@ -37,16 +38,19 @@ def check_tree(
     """Every run's findings (and uncertainty), streamed; incomplete runs as ``incomplete``."""
     tree, _ = discover(root, follow_symlinks)
     for ref in tree.runs:
-        try:
+
+        def attempt(ref: RunRef = ref) -> CheckedRun:
             loaded = load_run(ref, root, max_bytes)
             if isinstance(loaded, LoadFailure):
-                yield CheckedRun(ref.source, "error", failure_findings(loaded))
-            else:
-                analysis = analyze_run(loaded, bootstrap=bootstrap, seed=seed)
-                yield CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
-        except Exception as exc:  # one bad run never stops the check
-            failure = LoadFailure(ref, f"internal error: {type(exc).__name__}: {exc}", ref.source)
-            yield CheckedRun(ref.source, "error", failure_findings(failure))
+                return CheckedRun(ref.source, "error", failure_findings(loaded))
+            analysis = analyze_run(loaded, bootstrap=bootstrap, seed=seed)
+            return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
+
+        def failed(reason: str, ref: RunRef = ref) -> CheckedRun:
+            failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
+            return CheckedRun(ref.source, "error", failure_findings(failure))
+
+        yield guarded(attempt, failed, f"run {ref.id}", verbose=False)
     for incomplete in tree.incomplete:
         yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
 

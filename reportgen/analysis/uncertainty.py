@@ -12,7 +12,7 @@ Pure numpy, no I/O, no Python loops over sequences. Two independent routes:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeGuard
@@ -238,6 +238,10 @@ def _num(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _pair(value: Sequence[float] | None) -> Interval | None:
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
 def _interval(value: Interval | None) -> list[float] | None:
     return None if value is None else [value[0], value[1]]
 
@@ -276,6 +280,34 @@ class EtaUncertainty:
     def method(self, name: str) -> str | None:
         return dict(self.se_method).get(name)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EtaUncertainty:
+        """Inverse of ``to_json`` plus ``"eta"`` (the build's cache of a run)."""
+
+        def value(name: str) -> float | None:
+            item = data.get(name)
+            return None if item is None else float(item)
+
+        methods = tuple(sorted((str(k), str(v)) for k, v in (data.get("se_method") or {}).items()))
+        return cls(
+            eta=float(data["eta"]),
+            se_true=value("se_true"),
+            se_linear=value("se_linear"),
+            se_linquad=value("se_linquad"),
+            se_diff_linear=value("se_diff_linear"),
+            se_diff_linquad=value("se_diff_linquad"),
+            z_linear=value("z_linear"),
+            z_linquad=value("z_linquad"),
+            ci95_true=_pair(data.get("ci95_true")),
+            ci95_linear=_pair(data.get("ci95_linear")),
+            ci95_linquad=_pair(data.get("ci95_linquad")),
+            ci95_diff_linear=_pair(data.get("ci95_diff_linear")),
+            ci95_diff_linquad=_pair(data.get("ci95_diff_linquad")),
+            se_method=methods,
+            notebook_se_linear=value("notebook_se_linear"),
+            notebook_se_true=value("notebook_se_true"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The per-η fields of a run's ``summary.json`` (``null`` where there is no value)."""
         return {
@@ -312,6 +344,23 @@ class RunUncertainty:
 
     def at(self, eta: float) -> EtaUncertainty | None:
         return next((u for u in self.etas if u.eta == eta), None)
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, per-η rows included, for the build's cache (``from_record`` inverts it)."""
+        return self.to_json() | {"etas": [{"eta": u.eta} | u.to_json() for u in self.etas]}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> RunUncertainty:
+        return cls(
+            etas=tuple(EtaUncertainty.from_json(row) for row in data["etas"]),
+            bootstrap=int(data["bootstrap"]),
+            seed=int(data["seed"]),
+            loglog_slope_ci95=_pair(data["loglog_slope_ci95"]),
+            linear_slope_ci95=_pair(data["linear_slope_ci95"]),
+            slope_etas=tuple(float(e) for e in data["slope_etas"]),
+            baseline_reestimated=data["baseline_reestimated"],
+            notes=tuple(str(n) for n in data["notes"]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The run-level ``uncertainty`` block of ``summary.json``."""
