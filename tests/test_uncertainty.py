@@ -18,6 +18,7 @@ from reportgen.analysis.uncertainty import (
     DELTA,
     SHARDS,
     SHARDS_SWEEP,
+    UNPAIRED,
     PairedColumns,
     bootstrap_draws,
     bootstrap_weights,
@@ -347,6 +348,10 @@ def test_run_without_per_sequence_uses_shards(sample_tree: Path) -> None:
         assert row.notebook_se_linear == pytest.approx(approx.se_shard * row.eta)
         assert row.method("se_true") == DELTA and row.se_linquad is None
         assert row.ci95_linear is None and row.ci95_true is not None
+        # the covariance is unknown without per-sequence records: unpaired, and said so
+        assert row.method("se_diff_linear") == UNPAIRED
+        assert row.se_true is not None and row.se_linear is not None
+        assert row.se_diff_linear == pytest.approx(math.hypot(row.se_linear, row.se_true))
 
 
 # --- through the CLI -------------------------------------------------------------------------
