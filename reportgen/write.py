@@ -155,8 +155,11 @@ class SiteWriter:
         def memo(
             key: str, compute: Callable[[], npt.NDArray[np.float64]]
         ) -> npt.NDArray[np.float64]:
+            # sharded by the key's first two characters, as git stores objects: a 10,000-run
+            # tree's thousands of draws never pile up in one directory
+            name = f"{key[:2]}/{prefix}-{key}.npy"
             if used is not None:
-                used.append(f"{MEMO_DIR}/{_safe_relative(f'{prefix}-{key}.npy').as_posix()}")
+                used.append(f"{MEMO_DIR}/{_safe_relative(name).as_posix()}")
             computed: list[npt.NDArray[np.float64]] = []
 
             def as_npy() -> bytes:
@@ -165,9 +168,7 @@ class SiteWriter:
                 np.save(buffer, computed[0], allow_pickle=False)
                 return buffer.getvalue()
 
-            # sharded by the key's first two characters, as git stores objects: a 10,000-run
-            # tree's thousands of draws never pile up in one directory
-            content = self.memo(f"{key[:2]}/{prefix}-{key}.npy", as_npy)
+            content = self.memo(name, as_npy)
             if computed:
                 return computed[0]
             try:

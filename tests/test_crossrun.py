@@ -350,17 +350,17 @@ def test_small_runs_use_mean_true_of_larger_runs() -> None:
     assert second == ("S/run_02", None)
 
 
-def test_subset_sums_pick_distinct_rows_and_ignore_block_size(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_subset_sums_pick_distinct_rows_and_ignore_block_size() -> None:
     columns = np.column_stack([np.ones(50), 2.0 ** -np.arange(50)])
     whole = batch.subset_sums(columns, 7, 40, np.random.default_rng(0))
     assert np.all(whole[:, 0] == 7)
     # binary fractions: a sum of 7 distinct powers has exactly 7 one-bits
     bits = [bin(round(float(v) * 2**49)).count("1") for v in whole[:, 1]]
     assert set(bits) == {7}
-    monkeypatch.setattr(batch, "MAX_DRAW_CELLS", 120)  # blocks of 2 draws
-    assert np.array_equal(whole, batch.subset_sums(columns, 7, 40, np.random.default_rng(0)))
+    from reportgen.analysis.uncertainty import resampled_sums, subset_weights
+
+    blocks = resampled_sums(columns, subset_weights(50, 7), 40, np.random.default_rng(0), 120)
+    assert np.array_equal(whole, blocks)  # blocks of 2 draws: the same subsets
 
 
 def test_compare_batch_sizes_pairs_every_smaller_with_every_larger_size() -> None:

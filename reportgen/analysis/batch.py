@@ -16,20 +16,19 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, SampleSource, SequenceEta
 from reportgen.analysis.stats import (
     Json,
+    derived_rng,
     eta_grid,
     num,
     same_eta,
     spread,
     summary_at,
 )
+from reportgen.analysis.uncertainty import resampled_sums, subset_weights
 from reportgen.models import FloatArray
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_DRAWS = 1000
 DEFAULT_BINS = 30
-# draws × sequences per block of subset masks: bounds memory whatever `draws` is, and small
-# enough (512 KB of keys) to stay in cache, which makes the blocks several times faster
-MAX_DRAW_CELLS = 65_536
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,42 +147,14 @@ class BatchComparison:
         }
 
 
-def derived_rng(seed: int, *parts: str) -> np.random.Generator:
-    """A generator seeded from ``seed`` and names; sha256, not ``hash()``, so runs reproduce."""
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-    return np.random.default_rng(
-        np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
-    )
-
-
 def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Generator) -> FloatArray:
     """Column sums over ``draws`` random subsets of ``size`` rows, drawn without replacement.
 
-    A subset is the ``size`` smallest of iid uniform keys per draw: the rows whose key is at
-    most the ``size``-th smallest (``np.partition``, cheaper than ``argpartition`` plus a
-    scatter). Each block of draws becomes a 0/1 weight matrix, and one matrix product per block
-    gives every column's sums, so stacking several η's columns side by side draws each subset
-    once for all of them. Keys are drawn in row order, so the block size never changes a sum.
+    The bootstrap's engine (``resampled_sums``) with 0/1 weights (``subset_weights``): one
+    matrix product per chunk of draws, so stacking several η's columns side by side draws each
+    subset once for all of them.
     """
-    n = columns.shape[0]
-    sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
-    block = max(1, min(draws, MAX_DRAW_CELLS // max(n, 1)))
-    for start in range(0, draws, block):  # blocks of draws, not sequences
-        rows = min(block, draws - start)
-        sums[start : start + rows] = _subset_weights(rng.random((rows, n)), size) @ columns
-    return sums
-
-
-def _subset_weights(keys: FloatArray, size: int) -> FloatArray:
-    """0/1 rows marking the ``size`` smallest keys of each row."""
-    cut = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
-    chosen = keys <= cut
-    # every row picks ≥ size keys, more only if keys tie at the cut (p ≈ n/2⁵³): exact path
-    if np.count_nonzero(chosen) != keys.shape[0] * size:
-        chosen = np.zeros(keys.shape, dtype=np.bool_)
-        picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
-        np.put_along_axis(chosen, picked, True, axis=1)
-    return chosen.astype(np.float64)
+    return resampled_sums(columns, subset_weights(columns.shape[0], size), draws, rng)
 
 
 @dataclass(frozen=True, eq=False)

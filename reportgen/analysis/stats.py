@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,4 +77,12 @@ def spread(values: Iterable[float | None]) -> Spread:
         min=num(finite[0]),
         max=num(finite[-1]),
         median=num(np.median(finite)),
+    )
+
+
+def derived_rng(seed: int, *parts: str) -> np.random.Generator:
+    """A generator seeded from ``seed`` and names; sha256, not ``hash()``, so runs reproduce."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")])
     )
