@@ -226,12 +226,15 @@ def group_charts(
                 key=f"b{i}",
             )
         )
+    last_eta: dict[str, float] = {}  # once per run: a max per row was quadratic in the group
+    for run_id, t in tails:
+        last_eta[run_id] = max(last_eta.get(run_id, t.eta), t.eta)
     tail_rows = [
         (run_id, method, row)
         for run_id, t in tails
         for method, items in (("truncate", t.truncated), ("clip", t.clipped))
         for row in items
-        if t.eta == max(x.eta for rid, x in tails if rid == run_id)
+        if t.eta == last_eta[run_id]
     ]
     if tail_rows:
         out["tails"].append(
