@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reportgen.analysis.batch import BatchComparison
 from reportgen.analysis.fits import Agreement, Fit
 from reportgen.analysis.points import RunPoints
-from reportgen.analysis.stats import Json, Spread, eta_grid, num, spread, summary_at
+from reportgen.analysis.populations import ParameterDiff, Population
+from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
+from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import CvFeature
 
 
@@ -64,29 +66,68 @@ def per_eta_stats(runs: Sequence[RunPoints]) -> tuple[EtaStats, ...]:
     return tuple(rows)
 
 
+ErrorsByRun = Mapping[str, Sequence[EtaUncertainty | None]]
+"""Run id → its per-η uncertainty, aligned with ``RunPoints.etas`` (``RunRecord.eta_errors``)."""
+
+RESOLVED_SIGMAS = 2.0
+
+
+def resolved(true: float | None, se_true: float | None) -> bool | None:
+    """ΔH_true is told apart from zero: |ΔH_true| > 2·se_true (``None``: no SE to judge by).
+
+    Where it is not, 1 − linear/true divides by noise and can take any value.
+    """
+    if true is None or se_true is None or not math.isfinite(se_true):
+        return None
+    return abs(true) > RESOLVED_SIGMAS * se_true
+
+
 @dataclass(frozen=True)
 class RunRelativeErrors:
-    """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined)."""
+    """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined).
+
+    ``resolved`` (aligned with ``values``) says whether ΔH_true is resolved from zero there.
+    """
 
     run_id: str
     values: tuple[tuple[float, float | None], ...]
+    resolved: tuple[bool | None, ...] = ()
+
+    def is_resolved(self, i: int) -> bool | None:
+        return self.resolved[i] if i < len(self.resolved) else None
 
     def to_json(self) -> Json:
-        return {"id": self.run_id, "values": [{"eta": e, "rel_err": v} for e, v in self.values]}
+        return {
+            "id": self.run_id,
+            "values": [
+                {"eta": e, "rel_err": v, "resolved": self.is_resolved(i)}
+                for i, (e, v) in enumerate(self.values)
+            ],
+        }
 
 
 @dataclass(frozen=True)
 class RelativeErrors:
-    """Per run and η, and per η the spread across runs."""
+    """Per run and η, and per η the spread across runs.
+
+    ``per_eta`` spreads every value (0.1's field, kept as it was); ``per_eta_resolved`` only
+    the values where ΔH_true is resolved from zero, with median and quartiles.
+    """
 
     runs: tuple[RunRelativeErrors, ...]
     per_eta: tuple[tuple[float, Spread], ...]
+    per_eta_resolved: tuple[tuple[float, Spread, int], ...] = ()  # (η, spread, n unresolved)
 
     def to_json(self) -> Json:
         return {
             "definition": "1 - linear / true",
             "runs": [r.to_json() for r in self.runs],
             "per_eta": [{"eta": eta, **s.to_json(), "n_runs": s.n} for eta, s in self.per_eta],
+            "resolved_rule": "|delta_h_true| > 2 se_true",
+            "per_eta_resolved": [
+                {"eta": eta, **s.to_json(), "iqr": s.iqr, "n_unresolved": u}
+                for eta, s, u in self.per_eta_resolved
+            ],
         }
 
 
@@ -100,20 +141,44 @@ def one_minus_ratio(linear: float | None, true: float | None) -> float | None:
     return num(1.0 - linear / true)
 
 
-def relative_errors(runs: Sequence[RunPoints]) -> RelativeErrors:
+def _run_resolved(run: RunPoints, errors: ErrorsByRun) -> tuple[bool | None, ...]:
+    rows = list(errors.get(run.run_id, ()))
+    if len(rows) != len(run.etas):
+        rows = [None] * len(run.etas)
+    return tuple(
+        resolved(s.delta_h_true, e.se_true if e is not None else None)
+        for s, e in zip(run.etas, rows, strict=True)
+    )
+
+
+def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None) -> RelativeErrors:
+    """1 − linear/true per run and η; spreads per η over all values and over resolved ones."""
+    errors = errors or {}
     per_run = tuple(
         RunRelativeErrors(
             run.run_id,
             tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
+            _run_resolved(run, errors),
         )
         for run in runs
     )
     per_eta = []
+    per_eta_resolved = []
     for eta in eta_grid(s.eta for run in runs for s in run.etas):
-        found = (summary_at(run.etas, eta) for run in runs)
-        values = [one_minus_ratio(s.delta_h_linear, s.delta_h_true) for s in found if s]
+        values, kept, unresolved = [], [], 0
+        for run in per_run:
+            i = next((i for i, (e, _) in enumerate(run.values) if same_eta(e, eta)), None)
+            if i is None:
+                continue
+            value = run.values[i][1]
+            values.append(value)
+            if run.is_resolved(i):
+                kept.append(value)
+            elif value is not None:
+                unresolved += 1
         per_eta.append((eta, spread(values)))
-    return RelativeErrors(per_run, tuple(per_eta))
+        per_eta_resolved.append((eta, spread(kept), unresolved))
+    return RelativeErrors(per_run, tuple(per_eta), tuple(per_eta_resolved))
 
 
 JOINT_FEATURE = "joint"
@@ -156,6 +221,85 @@ def cv_group_stats(runs: Sequence[tuple[str, CvStatistics]]) -> tuple[CvFeatureS
     return tuple(rows)
 
 
+@dataclass(frozen=True)
+class AgreementTally:
+    """How many run×η pairs of a set of runs agree with ΔH_true within the paired SE."""
+
+    pairs: int  # pairs with a paired z
+    within_1se: int
+    within_2se: int
+
+    @property
+    def beyond_2se(self) -> int:
+        return self.pairs - self.within_2se
+
+    def to_json(self) -> Json:
+        return {
+            "pairs": self.pairs,
+            "within_1se": self.within_1se,
+            "within_2se": self.within_2se,
+            "beyond_2se": self.beyond_2se,
+        }
+
+
+def tally(rows: Sequence[Agreement]) -> AgreementTally:
+    judged = [a for a in rows if a.paired_z is not None]
+    return AgreementTally(
+        len(judged),
+        sum(1 for a in judged if a.paired_within_1se),
+        sum(1 for a in judged if a.paired_within_2se),
+    )
+
+
+@dataclass(frozen=True)
+class PopulationStats:
+    """The across-run statistics of one population: only its runs are pooled."""
+
+    population: Population
+    per_eta: tuple[EtaStats, ...]
+    rel_errors: RelativeErrors
+    agreement: AgreementTally
+
+    def to_json(self) -> Json:
+        return {
+            "key": self.population.key_json(),
+            "label": self.population.label,
+            "runs": list(self.population.run_ids),
+            "per_eta": [row.to_json() for row in self.per_eta],
+            "relative_errors": self.rel_errors.to_json(),
+            "agreement": self.agreement.to_json(),
+        }
+
+
+def population_stats(
+    found: Sequence[Population],
+    runs: Sequence[RunPoints],
+    agreements: Mapping[str, Sequence[Agreement]],
+    errors: ErrorsByRun,
+) -> tuple[PopulationStats, ...]:
+    """Per population (with at least one run that has ΔH(η) points) its pooled statistics."""
+    by_id = {r.run_id: r for r in runs}
+    out = []
+    for population in found:
+        members = [by_id[r] for r in population.run_ids if r in by_id]
+        if not members:
+            continue
+        rows = [a for r in members for a in agreements.get(r.run_id, ())]
+        out.append(
+            PopulationStats(
+                population, per_eta_stats(members), relative_errors(members, errors), tally(rows)
+            )
+        )
+    return tuple(out)
+
+
+def differs_json(diffs: Sequence[ParameterDiff]) -> list[Json]:
+    return [
+        {"key": d.key, "splits": d.splits, "values": {run: value for run, value in d.values}}
+        for d in diffs
+    ]
+
+
 def group_summary_json(
     group_id: str,
     runs: Sequence[RunPoints],
@@ -167,10 +311,14 @@ def group_summary_json(
     rel_errors: RelativeErrors | None = None,
     tails: Sequence[Any] = (),
     cv: Sequence[CvFeatureStats] = (),
+    populations: Sequence[PopulationStats] = (),
+    differs: Sequence[ParameterDiff] = (),
 ) -> Json:
     """The group's numbers as plain JSON; ``fits`` and ``agreements`` align with ``runs``.
 
-    ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``).
+    ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``). The top-level
+    ``per_eta`` and ``relative_errors`` pool every run as 0.1 did (kept for stability; see
+    ``pooled_across_populations``); ``populations`` holds the statistics that may be used.
     """
     if not len(runs) == len(fits) == len(agreements):
         raise ValueError("runs, fits and agreements must have one entry per run")
@@ -190,4 +338,8 @@ def group_summary_json(
         "relative_errors": rel_errors.to_json() if rel_errors is not None else None,
         "tails": [row.to_json() for row in tails],
         "cv": [row.to_json() for row in cv],
+        "agreement": tally([a for rows in agreements for a in rows]).to_json(),
+        "populations": [p.to_json() for p in populations],
+        "pooled_across_populations": len(populations) > 1,
+        "what_differs": differs_json(differs),
     }
