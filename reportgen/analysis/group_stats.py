@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reportgen.analysis.batch import BatchComparison
+from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.fits import Agreement, Fit
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import ParameterDiff, Population
@@ -82,6 +83,75 @@ def resolved(true: float | None, se_true: float | None) -> bool | None:
     return abs(true) > RESOLVED_SIGMAS * se_true
 
 
+def covariance(se_a: float, se_b: float, se_diff: float) -> float:
+    """cov(a, b) from SE(a), SE(b) and SE(a − b) of the same influences: var(a − b) =
+    var a + var b − 2 cov(a, b) holds exactly for the delta-method SEs of one run."""
+    return 0.5 * (se_a * se_a + se_b * se_b - se_diff * se_diff)
+
+
+def rel_err_se(
+    linear: float | None, true: float | None, error: EtaUncertainty | None
+) -> float | None:
+    """Delta-method SE of 1 − linear/true: var ≈ (s_L² − 2r·cov(L, T) + r²·s_T²)/T², r = L/T,
+    with cov(L, T) from the paired SE of linear − true (0 when that SE is the unpaired one)."""
+    if linear is None or true is None or true == 0 or error is None:
+        return None
+    s_l, s_t, s_d = error.se_linear, error.se_true, error.se_diff_linear
+    if s_l is None or s_t is None or s_d is None:
+        return None
+    r = linear / true
+    var = (s_l * s_l - 2.0 * r * covariance(s_l, s_t, s_d) + r * r * s_t * s_t) / (true * true)
+    return num(math.sqrt(var)) if var >= 0 else None
+
+
+@dataclass(frozen=True)
+class QuadHelp:
+    """Does the quadratic term help at one η? gain = |linquad − true| − |linear − true|
+    (negative: lin+quad is closer) with its paired delta-method SE and z.
+
+    SE² = s_q² + s_l² − 2·sign(d_q)·sign(d_l)·cov(d_q, d_l), cov from the SE of the quadratic
+    term d_q − d_l (``EtaUncertainty.se_quad``); the |·| linearisation holds while both
+    differences are away from zero (|z| of each beyond ~1), so it is a guide near zero.
+    """
+
+    eta: float
+    abs_linear: float | None
+    abs_linquad: float | None
+    gain: float | None
+    se: float | None
+
+    @property
+    def z(self) -> float | None:
+        if self.gain is None or self.se is None or not self.se > 0:
+            return None
+        return num(self.gain / self.se)
+
+    def to_json(self) -> Json:
+        return {
+            "eta": self.eta,
+            "abs_err_linear": self.abs_linear,
+            "abs_err_linquad": self.abs_linquad,
+            "gain": self.gain,
+            "se": self.se,
+            "z": self.z,
+        }
+
+
+def quad_help(summary: EtaSummary, error: EtaUncertainty | None) -> QuadHelp:
+    lin, lq, true = summary.delta_h_linear, summary.delta_h_linquad, summary.delta_h_true
+    if lin is None or lq is None or true is None:
+        return QuadHelp(summary.eta, None, None, None, None)
+    d_l, d_q = lin - true, lq - true
+    se = None
+    if error is not None:
+        s_l, s_q, s_quad = error.se_diff_linear, error.se_diff_linquad, error.se_quad
+        if s_l is not None and s_q is not None and s_quad is not None:
+            sign = math.copysign(1.0, d_l) * math.copysign(1.0, d_q)
+            var = s_q * s_q + s_l * s_l - 2.0 * sign * covariance(s_q, s_l, s_quad)
+            se = num(math.sqrt(max(var, 0.0)))
+    return QuadHelp(summary.eta, abs(d_l), abs(d_q), num(abs(d_q) - abs(d_l)), se)
+
+
 @dataclass(frozen=True)
 class RunRelativeErrors:
     """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined).
@@ -92,15 +162,19 @@ class RunRelativeErrors:
     run_id: str
     values: tuple[tuple[float, float | None], ...]
     resolved: tuple[bool | None, ...] = ()
+    ses: tuple[float | None, ...] = ()  # delta-method SE of each value (``rel_err_se``)
 
     def is_resolved(self, i: int) -> bool | None:
         return self.resolved[i] if i < len(self.resolved) else None
+
+    def se(self, i: int) -> float | None:
+        return self.ses[i] if i < len(self.ses) else None
 
     def to_json(self) -> Json:
         return {
             "id": self.run_id,
             "values": [
-                {"eta": e, "rel_err": v, "resolved": self.is_resolved(i)}
+                {"eta": e, "rel_err": v, "resolved": self.is_resolved(i), "se": self.se(i)}
                 for i, (e, v) in enumerate(self.values)
             ],
         }
@@ -141,13 +215,22 @@ def one_minus_ratio(linear: float | None, true: float | None) -> float | None:
     return num(1.0 - linear / true)
 
 
-def _run_resolved(run: RunPoints, errors: ErrorsByRun) -> tuple[bool | None, ...]:
+def aligned_errors(run: RunPoints, errors: ErrorsByRun) -> list[EtaUncertainty | None]:
     rows = list(errors.get(run.run_id, ()))
-    if len(rows) != len(run.etas):
-        rows = [None] * len(run.etas)
+    return rows if len(rows) == len(run.etas) else [None] * len(run.etas)
+
+
+def _run_resolved(run: RunPoints, errors: ErrorsByRun) -> tuple[bool | None, ...]:
     return tuple(
         resolved(s.delta_h_true, e.se_true if e is not None else None)
-        for s, e in zip(run.etas, rows, strict=True)
+        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
+    )
+
+
+def _run_rel_ses(run: RunPoints, errors: ErrorsByRun) -> tuple[float | None, ...]:
+    return tuple(
+        rel_err_se(s.delta_h_linear, s.delta_h_true, e)
+        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
     )
 
 
@@ -159,6 +242,7 @@ def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None
             run.run_id,
             tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
             _run_resolved(run, errors),
+            _run_rel_ses(run, errors),
         )
         for run in runs
     )
@@ -313,6 +397,7 @@ def group_summary_json(
     cv: Sequence[CvFeatureStats] = (),
     populations: Sequence[PopulationStats] = (),
     differs: Sequence[ParameterDiff] = (),
+    run_extras: Mapping[str, Json] | None = None,
 ) -> Json:
     """The group's numbers as plain JSON; ``fits`` and ``agreements`` align with ``runs``.
 
@@ -330,6 +415,7 @@ def group_summary_json(
                 "batch_size": run.batch_size,
                 "fit": fit.to_json(),
                 "agreement": [a.to_json() for a in rows],
+                **(run_extras or {}).get(run.run_id, {}),
             }
             for run, fit, rows in zip(runs, fits, agreements, strict=True)
         ],

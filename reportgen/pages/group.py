@@ -16,20 +16,28 @@ from reportgen.analysis.group_stats import (
     CvFeatureStats,
     EtaStats,
     PopulationStats,
+    QuadHelp,
     RelativeErrors,
     cv_group_stats,
     group_summary_json,
     per_eta_stats,
     population_stats,
+    quad_help,
     relative_errors,
     resolved,
 )
 from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.populations import differing_parameters, populations
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
-from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.charts import Chart, Datasets
-from reportgen.charts.agreement import paired_z_chart
+from reportgen.charts.agreement import (
+    doubling_chart,
+    paired_z_chart,
+    parity_chart,
+    per_lr_chart,
+    quad_help_chart,
+)
 from reportgen.models import GroupRef, Tree, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.output import PageOutput
@@ -81,6 +89,23 @@ class VerdictRow:
     true: float | None
     se_true: float | None
     ci95_diff: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class QuadRow:
+    run_id: str
+    label: str
+    href: str
+    row: QuadHelp
+
+
+@dataclass(frozen=True)
+class DoublingRow:
+    run_id: str
+    label: str
+    href: str
+    row: Doubling
+    resolved: bool | None = None  # ΔH_true(η), the denominator, is resolved from zero
 
 
 @dataclass(frozen=True)
@@ -153,6 +178,8 @@ class GroupView:
     populations: tuple[PopulationStats, ...] = ()
     differs: tuple[DiffersRow, ...] = ()
     differs_runs: tuple[tuple[str, str], ...] = ()  # (label, href) columns of the differs table
+    quad_rows: tuple[QuadRow, ...] = ()
+    doubling_rows: tuple[DoublingRow, ...] = ()
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -415,12 +442,12 @@ def _group_page(
     labelled = {label(r): e for r, e in errors.items()}
     chart_results = group_charts(
         relabel(view_points, group.id),
-        [(pop.population.label, pop.per_eta) for pop in pops],
+        [(pop_title(pops, pop), pop.per_eta) for pop in pops],
         [(label(r), f) for r, f in fits],
         [replace(a, run_id=label(a.run_id)) for a in agreement_rows],
         [
             (
-                pop.population.label,
+                pop_title(pops, pop),
                 relative_errors(
                     relabel([points[r] for r in pop.population.run_ids if r in points], group.id),
                     labelled,
@@ -433,6 +460,12 @@ def _group_page(
         cv,
     )
     chart_results["verdict"] = verdict_charts(pops, agreements, label)
+    quads = {
+        p.run_id: tuple(quad_help(s, e) for s, e in zip(p.etas, errors[p.run_id], strict=True))
+        for p in view_points
+    }
+    doubles = {p.run_id: _doublings(records[p.run_id]) for p in view_points}
+    chart_results |= notebook_charts(pops, points, errors, quads, doubles, label)
     chart_set = collect(chart_results, None)
     read = [r for r in members if r.was_read]
     children = {g.id: g for g in tree.groups}
@@ -512,6 +545,14 @@ def _group_page(
         populations=pops,
         differs=tuple(DiffersRow(d.key, d.splits, tuple(v for _, v in d.values)) for d in diffs),
         differs_runs=tuple((label(r.id), href[r.id]) for r in read),
+        quad_rows=tuple(
+            QuadRow(r, label(r), href[r], q) for r, rows in quads.items() for q in rows
+        ),
+        doubling_rows=tuple(
+            DoublingRow(r, label(r), href[r], d, denominator_resolved(points[r], errors[r], d))
+            for r, rows in doubles.items()
+            for d in rows
+        ),
     )
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
@@ -529,6 +570,13 @@ def _group_page(
         cv=cv,
         populations=pops,
         differs=diffs,
+        run_extras={
+            r: {
+                "quad_help": [q.to_json() for q in quads[r]],
+                "doublings": [d.to_json() for d in doubles[r]],
+            }
+            for r in quads
+        },
     )
     return PageOutput(
         ((page_path, html), (paths.group_summary(group.id), serialize.dumps(summary)))
@@ -562,11 +610,148 @@ def verdict_charts(
                 [a.paired_z for _, a in rows],
                 [a.diff for _, a in rows],
                 [a.paired_se for _, a in rows],
-                population=pop.population.label,
+                population=pop_title(pops, pop),
                 key=f"p{i}",
             )
         )
     return out
+
+
+def _doublings(record: RunRecord) -> tuple[Doubling, ...]:
+    return record.uncertainty.doublings if record.uncertainty is not None else ()
+
+
+def _over(value: float | None, eta: float) -> float | None:
+    return value / eta if value is not None and eta != 0 else None
+
+
+def notebook_charts(
+    pops: Sequence[PopulationStats],
+    points: Mapping[str, RunPoints],
+    errors: Mapping[str, Sequence[EtaUncertainty | None]],
+    quads: Mapping[str, Sequence[QuadHelp]],
+    doubles: Mapping[str, Sequence[Doubling]],
+    label: Callable[[str], str],
+) -> dict[str, list[ChartResult]]:
+    """Per population: parity, ΔH/η, doubling ratios and "does the quad term help"."""
+    out: dict[str, list[ChartResult]] = {"parity": [], "per_lr": [], "doubling": [], "quad": []}
+    for i, pop in enumerate(pops):
+        name, key = pop_title(pops, pop), f"p{i}"
+        rows = [
+            (r, s, e)
+            for r in pop.population.run_ids
+            if r in points
+            for s, e in zip(points[r].etas, errors[r], strict=True)
+        ]
+        parity = [
+            (label(r), series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name))
+            for r, s, e in rows
+            for series, value, se_name in (
+                ("linear", s.delta_h_linear, "se_linear"),
+                ("lin+quad", s.delta_h_linquad, "se_linquad"),
+            )
+            if value is not None and s.delta_h_true is not None
+        ]
+        if parity:
+            out["parity"].append(
+                parity_chart(
+                    [p[0] for p in parity],
+                    [p[1] for p in parity],
+                    [p[2] for p in parity],
+                    [p[3] for p in parity],
+                    [p[4] for p in parity],
+                    [p[5] for p in parity],
+                    population=name,
+                    key=key,
+                )
+            )
+        per_lr = [(label(r), s, e) for r, s, e in rows if s.eta > 0 and s.delta_h_true is not None]
+        if per_lr:
+            out["per_lr"].append(
+                per_lr_chart(
+                    [r for r, _, _ in per_lr],
+                    [s.eta for _, s, _ in per_lr],
+                    [_over(s.delta_h_true, s.eta) for _, s, _ in per_lr],
+                    [_over(_se(e, "se_true"), s.eta) for _, s, e in per_lr],
+                    [_over(s.delta_h_linear, s.eta) for _, s, _ in per_lr],
+                    [_over(_se(e, "se_linear"), s.eta) for _, s, e in per_lr],
+                    population=name,
+                    key=key,
+                )
+            )
+        candidates = [
+            (r, d)
+            for r in pop.population.run_ids
+            for d in doubles.get(r, ())
+            if d.ratio is not None
+        ]
+        ratios = [
+            (label(r), d, _ratio_interval(d))
+            for r, d in candidates
+            if denominator_resolved(points[r], errors[r], d)
+        ]
+        left_out = len(candidates) - len(ratios)
+        if ratios:
+            out["doubling"].append(
+                doubling_chart(
+                    [r for r, _, _ in ratios],
+                    [d.eta for _, d, _ in ratios],
+                    [d.ratio for _, d, _ in ratios],
+                    [ci[0] for _, _, ci in ratios],
+                    [ci[1] for _, _, ci in ratios],
+                    population=name,
+                    key=key,
+                    note=f"{left_out} ratio(s) left out: ΔH_true(η) not resolved from zero"
+                    if left_out
+                    else None,
+                )
+            )
+        quad = [
+            (label(r), q.eta, q.z)
+            for r in pop.population.run_ids
+            for q in quads.get(r, ())
+            if q.z is not None
+        ]
+        if quad:
+            out["quad"].append(
+                quad_help_chart(
+                    [r for r, _, _ in quad],
+                    [e for _, e, _ in quad],
+                    [z for _, _, z in quad],
+                    population=name,
+                    key=key,
+                )
+            )
+    return out
+
+
+def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
+    """What a chart title says of its population: its label when the group has several."""
+    return pop.population.label if len(pops) > 1 else "all runs"
+
+
+def _se(error: EtaUncertainty | None, name: str) -> float | None:
+    value: object = getattr(error, name) if error is not None else None
+    return value if isinstance(value, float) else None
+
+
+def denominator_resolved(
+    run: RunPoints, errors: Sequence[EtaUncertainty | None], d: Doubling
+) -> bool | None:
+    """Whether ΔH_true(η) of a doubling ratio is resolved from zero (else the ratio is noise)."""
+    for s, e in zip(run.etas, errors, strict=True):
+        if s.eta == d.eta:
+            return resolved(s.delta_h_true, _se(e, "se_true"))
+    return None
+
+
+def _ratio_interval(d: Doubling) -> tuple[float | None, float | None]:
+    """The bootstrap interval, else ratio ± 1.96·SE (delta method)."""
+    if d.ci95 is not None:
+        return d.ci95[0], d.ci95[1]
+    if d.ratio is None or d.se is None:
+        return None, None
+    return d.ratio - 1.96 * d.se, d.ratio + 1.96 * d.se
 
 
 def _last_eta_tails(
