@@ -126,8 +126,9 @@ LOG_FLOOR = 20.0  # on log axes a bar reaching zero is cut at value / LOG_FLOOR 
 def log_bar(values: ColumnValues, se: ColumnValues, n: int) -> tuple[np.ndarray, np.ndarray, int]:
     """(lo, hi, cut) of |value| ± se for a log axis; ``cut`` counts bars cut at value/20."""
     v, s = np.abs(as_float(values, n)), as_float(se, n)
+    s = np.where(np.isfinite(s), s, 0.0)  # no SE: no bar (the chart's note says so)
     lo, hi = v - s, v + s
-    cut = (lo <= 0) & np.isfinite(lo) & (v > 0)
+    cut = (lo <= 0) & (v > 0)
     lo = np.where(cut, v / LOG_FLOOR, lo)
     return lo, hi, int(cut.sum())
 
@@ -158,7 +159,15 @@ def parity_chart(
         y_hi=y_hi,
     )
     cut = cut_x + cut_y
-    note = f"{cut} bars reach zero: drawn down to 1/{LOG_FLOOR:g} of the value" if cut else None
+    missing = int(
+        (~np.isfinite(as_float(se_true, n))).sum() + (~np.isfinite(as_float(se_approx, n))).sum()
+    )
+    notes = []
+    if cut:
+        notes.append(f"{cut} bars reach zero: drawn down to 1/{LOG_FLOOR:g} of the value")
+    if missing:
+        notes.append(f"{missing} values have no standard error (no bar)")
+    note = "; ".join(notes) or None
     chart = make_chart("parity", _parity_spec(), note, title=f"|approx| vs |true| ({population})")
     return with_key(chart, {PARITY: data}, slug(key))
 
@@ -227,11 +236,14 @@ def per_lr_chart(
     """
     n = len(runs)
     t, s, g, sg = (as_float(v, n) for v in (true_per_lr, se_true_per_lr, gdotv, se_gdotv))
+    missing = int((~np.isfinite(s)).sum())
+    note = f"{missing} values of ΔH_true have no standard error (no bar)" if missing else None
+    s = np.where(np.isfinite(s), s, 0.0)
     data = columnar(
         run=list(runs), eta=as_float(etas, n), t=t, t_lo=t - s, t_hi=t + s,
         g=g, g_lo=g - sg, g_hi=g + sg,
     )  # fmt: skip
-    chart = make_chart("per-lr", _per_lr_spec(), title=f"ΔH/η vs η ({population})")
+    chart = make_chart("per-lr", _per_lr_spec(), note, title=f"ΔH/η vs η ({population})")
     return with_key(chart, {PER_LR: data}, slug(key))
 
 
