@@ -38,7 +38,6 @@ from reportgen.render import (
     render_markdown,
     render_page,
 )
-from reportgen.status import file_sha256
 
 log = logging.getLogger("reportgen")
 OUTLIERS_PER_ETA = 15
@@ -170,6 +169,7 @@ class RunView:
     notes: tuple[Note, ...]
     images: tuple[Link, ...]
     artifacts: tuple[Link, ...]
+    skipped_files: tuple[SkippedFile, ...]
     cite_all: Cite
     cite_selected: Cite
 
@@ -290,32 +290,32 @@ def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
     return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    name: str
+    reason: str
+
+
 def _files(
-    run: Run, root: Path, settings: RunSettings
+    run: Run, settings: RunSettings
 ) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
-    """Notes rendered, images and artifacts copied next to the page (read, never modified)."""
+    """Notes rendered, images and artifacts placed next to the page, from what loading read."""
     ref = run.ref
-    notes: list[Note] = []
-    for rel in ref.notes:
-        try:
-            text = (root / rel).read_bytes()[: settings.max_bytes].decode("utf-8", errors="replace")
-        except OSError:
-            continue
-        notes.append(Note(PurePosixPath(rel).name, render_markdown(text)))
+    notes = [
+        Note(PurePosixPath(f.path).name, render_markdown(f.content.decode("utf-8")))
+        for f in run.inputs.notes
+    ]
     copies: list[tuple[str, bytes]] = []
     images: list[Link] = []
     artifacts: list[Link] = []
     base = PurePosixPath(ref.directory) if ref.directory != "." else PurePosixPath()
-    for rel in (*ref.images, *ref.artifacts):
-        try:
-            content = (root / rel).read_bytes()
-        except OSError:
-            continue
-        if len(content) > settings.max_bytes:
-            continue
+    for file, is_image in (
+        *((f, True) for f in run.inputs.images),
+        *((f, False) for f in run.inputs.artifacts),
+    ):
+        rel, content = file.path, file.content
         inner = PurePosixPath(rel).relative_to(base) if base.parts else PurePosixPath(rel)
         suffix = PurePosixPath(rel).suffix.lower()
-        is_image = suffix in IMAGE_TYPES
         if settings.inline_files:
             kind = IMAGE_TYPES.get(suffix, "text/plain" if suffix == ".csv" else "application/json")
             href = f"data:{kind};base64,{base64.b64encode(content).decode()}"
@@ -328,14 +328,15 @@ def _files(
 
 
 def run_view(
-    analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str
+    analysis: RunAnalysis, settings: RunSettings
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
     chart_set = run_charts(analysis, settings.max_points)
     outliers, outlier_columns = outlier_rows(analysis)
     tails = tail_rows(analysis)
-    notes, images, artifacts, copies = _files(run, root, settings)
+    source_hash = run.inputs.source_sha256
+    notes, images, artifacts, copies = _files(run, settings)
     curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
     has_contributions = bool(analysis.contributions)
     reason = (
@@ -353,7 +354,7 @@ def run_view(
         "tails": bool(tails),
         "cv": run.cv is not None,
         "fields": bool(run.generic),
-        "artifacts": bool(images or artifacts),
+        "artifacts": bool(images or artifacts or run.inputs.skipped),
         "notes": bool(notes),
     }
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
@@ -379,6 +380,7 @@ def run_view(
         notes=tuple(notes),
         images=tuple(images),
         artifacts=tuple(artifacts),
+        skipped_files=tuple(SkippedFile(f.path, f.reason) for f in run.inputs.skipped),
         cite_all=cite,
         cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
     )
@@ -418,6 +420,10 @@ def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dic
         "points": analysis.points.to_json(),
         "tails": [t.to_json() for t in analysis.tails],
         "contributions": paths.run_contributions(run.ref.id) if analysis.contributions else None,
+        "skipped_inputs": [
+            {"path": f.path, "reason": f.reason, "unreadable": f.unreadable}
+            for f in run.inputs.skipped
+        ],
     }
     if run.cv is not None:
         summary["cv"] = {
@@ -480,7 +486,7 @@ def render_run(
         if isinstance(loaded, LoadFailure):
             return render_failure(loaded, site, input_hash)
         with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            return _render_loaded(loaded, root, site, input_hash, settings)
+            return _render_loaded(loaded, site, input_hash, settings)
     except Exception as exc:  # one bad run never breaks the site
         if settings.verbose:
             log.error("run %s failed:\n%s", ref.id, traceback.format_exc())
@@ -494,11 +500,11 @@ def render_run(
 
 
 def _render_loaded(
-    run: Run, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+    run: Run, site: SiteContext, input_hash: str, settings: RunSettings
 ) -> RunOutput:
     analysis = analyze_run(run)
-    source_hash = file_sha256(root / run.ref.source)
-    view, chart_set, copies = run_view(analysis, root, settings, source_hash)
+    source_hash = run.inputs.source_sha256
+    view, chart_set, copies = run_view(analysis, settings)
     page = _page(run.ref, f"Run {run.ref.id}", "run", chart_set.has_charts)
     html = render_page("run.html", site, page, view=view, checks=check_explanations())
     summary = run_summary(analysis, input_hash, source_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -22,6 +23,8 @@ from reportgen.pages.run import Cite
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.status import RunStatus
 from reportgen.write import SiteWriter
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,11 @@ def write_site_pages(
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    charts, datasets = index_charts(summaries)
+    try:
+        charts, datasets = index_charts(summaries)
+    except Exception as exc:  # an optional chart: a warning, never an unpublished site
+        log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
+        charts, datasets = (), {}
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
         StaleRow(
