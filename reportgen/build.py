@@ -106,6 +106,8 @@ class BuildResult:
     groups_rendered: int = 0
     failed_runs: list[str] = field(default_factory=list)
     stale_runs: list[str] = field(default_factory=list)
+    # inputs and directories that could not be read (an OS error, not a limit), with the reason
+    unreadable: list[str] = field(default_factory=list)
     up_to_date: bool = False
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
@@ -122,6 +124,8 @@ class BuildResult:
         for run_id in self.failed_runs:
             suffix = " (kept its last good page)" if run_id in self.stale_runs else ""
             yield f"  could not read: {run_id}{suffix}"
+        for item in self.unreadable:
+            yield f"  could not read: {item}"
         yield (self.out / "index.html").resolve().as_uri()
 
 
@@ -219,7 +223,12 @@ def _warm_before_fork() -> None:
 
 
 def _worker_init() -> None:
-    """Die with the build: a killed build must not leave workers rendering for nobody."""
+    """Die with the build: a killed build must not leave workers rendering for nobody.
+
+    Ctrl-C reaches the whole process group; only the main process reacts (one line, staging
+    removed), so workers ignore it instead of each printing a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform != "linux":
         return
     try:
@@ -242,7 +251,12 @@ class RunPlan:
 
     @property
     def unchanged(self) -> bool:
-        return self.reusable is not None and self.reusable.input_hash == self.input_hash
+        """Same bytes as a good read: a run whose last read failed is always read again."""
+        return (
+            self.reusable is not None
+            and not self.reusable.read_failed
+            and self.reusable.input_hash == self.input_hash
+        )
 
 
 def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
@@ -318,6 +332,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
+        result.unreadable = unreadable_inputs(skipped, previous.runs)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -346,8 +361,20 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.written, result.kept = writer.log.written, writer.log.kept
     result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
     result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
+    result.unreadable = unreadable_inputs(skipped, statuses)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def unreadable_inputs(
+    skipped: Iterable[Skipped], statuses: Mapping[str, RunStatus]
+) -> list[str]:
+    """Directories and run inputs an OS error kept from being read ("path (reason)")."""
+    found = [f"{s.path} ({s.reason})" for s in skipped if s.unreadable]
+    for status in statuses.values():
+        rows = status.summary.get("skipped_inputs") or ()
+        found += [f"{r['path']} ({r['reason']})" for r in rows if r.get("unreadable")]
+    return found
 
 
 def _refresh_stats(plans: list[RunPlan], previous: BuildStatus, out: Path) -> None:
@@ -408,7 +435,9 @@ def _store_run(plan: RunPlan, output: RunOutput, writer: SiteWriter, read_at: st
             writer.write(path, content)
         last_good = read_at if output.ok else None
         paths = tuple(p for p, _ in output.files)
-        return RunStatus(plan.input_hash, plan.stats, output.summary, paths, last_good)
+        return RunStatus(
+            plan.input_hash, plan.stats, output.summary, paths, last_good, not output.ok
+        )
     return _keep_stale(plan, before, output, writer)
 
 
@@ -439,7 +468,7 @@ def _keep_stale(
                 writer.write(path, pages.mark_stale(path, old, reason, last_good))
         else:
             writer.keep(path)
-    return RunStatus(plan.input_hash, plan.stats, summary, before.files, before.last_good)
+    return RunStatus(plan.input_hash, plan.stats, summary, before.files, before.last_good, True)
 
 
 def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:

@@ -24,6 +24,7 @@ class Skipped:
 
     path: str
     reason: str
+    unreadable: bool = False  # could not be listed: runs may be missing, the exit code is 1
 
 
 def is_results_name(name: str) -> bool:
@@ -98,7 +99,11 @@ class _Walker:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
             self.skipped.append(
-                Skipped(_rel(directory, self.root) or ".", f"unreadable directory ({exc.strerror})")
+                Skipped(
+                    _rel(directory, self.root) or ".",
+                    f"unreadable directory ({exc.strerror})",
+                    unreadable=True,
+                )
             )
             return []
         files: list[os.DirEntry[str]] = []
@@ -106,6 +111,10 @@ class _Walker:
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
+                if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
+                    self.skipped.append(
+                        Skipped(_shown(_rel(path, self.root)), "hidden directory (name starts with a dot)")
+                    )
                 continue
             if not is_utf8_name(entry.name):
                 self.skipped.append(

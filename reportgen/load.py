@@ -610,6 +610,9 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     own = read_config(root, ref.config, max_bytes) if ref.config else None
     borrowed = read_config(root, ref.sibling_config, max_bytes) if ref.sibling_config else None
     config = own if ref.config else borrowed
+    if config is not None and config.text is None and config.problem:
+        unreadable = config.problem.startswith("cannot read")
+        skipped.append(SkippedInput(config.path, config.problem, unreadable))
     plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
     schema = detect_schema(data)
     dropped: list[DroppedValue] = []

@@ -48,6 +48,9 @@ class RunStatus:
     summary: Mapping[str, Any]
     files: tuple[str, ...]
     last_good: str | None
+    # The last read of the run failed: the next build reads it again, whatever its hash says
+    # (the bytes hashed by the planner may not be the bytes the loader read).
+    read_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -70,6 +73,7 @@ class RunStatus:
             "summary": self.summary,
             "files": list(self.files),
             "last_good": self.last_good,
+            "read_failed": self.read_failed,
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class RunStatus:
             summary=dict(summary),
             files=tuple(str(f) for f in data["files"]),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
+            read_failed=data.get("read_failed") is not False,
         )
 
 
