@@ -200,11 +200,37 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
             source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             ref = RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings)  # type: ignore[arg-type]
             runs.append(ref)
-    runs = _with_sibling_configs(sorted(runs, key=lambda r: r.id))
+    runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
     tree = Tree(
         str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory))
     )
     return tree, tuple(walker.skipped)
+
+
+def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:
+    """Ids made unique, deterministically: ``a/x_results.json`` beside ``a/x_results/results.json``
+    (or ``results.json`` beside ``results/results.json``) would both be ``…/x_results``.
+
+    The run whose file is ``<id>/results.json`` keeps the id; the others are named by their
+    file's path, which the page shows, and a numeric suffix if even that is taken.
+    """
+    by_id: dict[str, list[RunRef]] = defaultdict(list)
+    for ref in sorted(runs, key=lambda r: r.source):
+        by_id[ref.id].append(ref)
+    taken = set(by_id)
+    out: list[RunRef] = []
+    for run_id, refs in by_id.items():
+        canonical = next((r for r in refs if r.source == f"{run_id}/results.json"), refs[0])
+        out.append(canonical)
+        for ref in refs:
+            if ref is canonical:
+                continue
+            new_id, n = ref.source, 2
+            while new_id in taken:
+                new_id, n = f"{ref.source}-{n}", n + 1
+            taken.add(new_id)
+            out.append(replace(ref, id=new_id))
+    return out
 
 
 def _parent(directory: str) -> str:

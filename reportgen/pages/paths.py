@@ -23,8 +23,22 @@ def slug_part(part: str) -> str:
     return safe
 
 
+# What a run's directory holds: no directory of a nested run (or group) may take these names,
+# or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file.
+RUN_DIR_NAMES = frozenset({"index.html", "summary.json", "contributions.csv", "files"})
+
+
 def slug(path: str) -> str:
-    return "/".join(slug_part(p) for p in path.split("/") if p)
+    """A run or group id as a directory path; names a run directory holds are renamed."""
+    return "/".join(_dir_part(p) for p in path.split("/") if p)
+
+
+def _dir_part(part: str) -> str:
+    safe = slug_part(part)
+    if safe not in RUN_DIR_NAMES:
+        return safe
+    stem, suffix = _SUFFIX.match(safe).groups()  # type: ignore[union-attr]
+    return f"{stem}-{hashlib.sha256(part.encode()).hexdigest()[:8]}{suffix or ''}"
 
 
 def run_dir(run_id: str) -> str:
