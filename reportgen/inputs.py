@@ -63,7 +63,7 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     ``O_NONBLOCK`` keeps a FIFO that appeared since discovery from blocking the build.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = open_input(path)
     except OSError as exc:
         raise _os_error(exc) from exc
     try:
@@ -81,6 +81,11 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise _os_error(exc) from exc
     finally:
         os.close(fd)
+
+
+def open_input(path: Path) -> int:
+    """The one place a run's file is opened (tests make it fail as EACCES would for a user)."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
 
 
 def _too_large(size: int, max_bytes: int) -> LoadError:

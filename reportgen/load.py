@@ -54,6 +54,7 @@ PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_lo
 FAST_PARSE_MAX_DEPTH = 512
 FIELD_HINT = "A field has a type or value no schema generation allows; see the results guide."
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_PARTIAL_TOKEN = re.compile(r"[-+.0-9eE]*|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?|N(a)?|I[nfity]{0,6}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -95,7 +96,8 @@ def parse_json(data: bytes) -> Any:
     except RecursionError as exc:
         raise LoadError("JSON is nested too deeply to read", hint="The file is not a run.") from exc
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip())
+        # the file ends at the error, or inside the number or literal the error points at
+        truncated = _PARTIAL_TOKEN.fullmatch(text[exc.pos :].rstrip()) is not None
         hint = (
             "The file looks truncated: was the run still writing?"
             if truncated
@@ -206,6 +208,9 @@ def to_array(value: object, where: str) -> FloatArray | None:
         return None
     if not isinstance(value, list):
         raise LoadError(f"{where}: expected a list of numbers, got {_kind(value)}")
+    if bool in set(map(type, value)):  # numpy would take true as 1.0
+        index = next(i for i, v in enumerate(value) if isinstance(v, bool))
+        raise LoadError(f"{where}[{index}]: expected a number, got a boolean")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):

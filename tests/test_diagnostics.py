@@ -268,6 +268,7 @@ SNIS_TRIGGERS: list[tuple[str, Mutation, float | None]] = [
     ("ratio-pred-degenerate", set_item("approx.quadratic.ratio_pred", {"1e-06": 1e-31}), None),
     ("non-finite-eta", set_item("true.entries.1.eta", math.nan), None),
     ("non-finite-eta", set_item("true.entries.0.eta", -math.inf), None),
+    ("no-ground-truth", set_item("true.entries", []), None),
 ]
 
 # (check id, ΔH_true / (G·η) per η, η of the finding or None)

@@ -276,6 +276,19 @@ def non_finite_eta(ctx: CheckContext) -> Iterator[Hit]:
         yield Hit(f"left out {len(ctx.run.dropped)} row(s) whose η is not finite: {listed}{more}")
 
 
+@check("no-ground-truth", "warning", "No ground-truth entries", "eta-table")
+def no_ground_truth(ctx: CheckContext) -> Iterator[Hit]:
+    """An SNIS run whose `true.entries` is empty or absent (or whose every η was left out).
+
+    **Why it matters:** there is no ΔH_true to compare the approximations with; the page
+    shows the approximation only, and the run is missing from every cross-run comparison.
+
+    **What to do:** the ground-truth pass did not run or did not finish; re-run it.
+    """
+    if ctx.snis is not None and not ctx.snis.entries:
+        yield Hit("true.entries is empty: no η has a ground truth to compare with")
+
+
 @check("config-unreadable", "error", "config.yaml could not be read", "config")
 def config_unreadable(ctx: CheckContext) -> Iterator[Hit]:
     """The run's `config.yaml`, or the sibling's it borrows, could not be read or parsed
