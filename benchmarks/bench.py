@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py [--runs 50] [--scale10] [--jobs N] [--no-shared] [--keep DIR]
 
-For a synthetic tree shaped like the real one (``reportgen.sample.bench_tree``: E = 256/512/2048
+For a synthetic tree shaped like the real one (``reportgen.demo.bench_tree``: E = 256/512/2048
 sequences, 2–8 η per run) and, when present, ``../shared/data/results``, it measures:
 
 * parse: reading and ``orjson``-parsing every results file of the tree (best of three);
@@ -279,7 +279,7 @@ def main() -> int:
         return 0
 
     from reportgen.assets import static_assets
-    from reportgen.sample import bench_tree
+    from reportgen.demo import bench_tree
 
     static_assets()  # the per-install Vega bundle cache: warm, as on any machine after one build
     work = args.keep or Path(tempfile.mkdtemp(prefix="reportgen-bench-"))

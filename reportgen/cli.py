@@ -70,7 +70,9 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}, not {text[:40]}")
+            raise argparse.ArgumentTypeError(
+                f"must be between {low:,} and {high:,}, not {text[:40]}"
+            )
         return value
 
     parse.__name__ = "integer"  # what argparse names in its message
@@ -150,7 +152,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         "--draws",
         type=bounded_int(1, MAX_DRAWS),
         default=1000,
-        help=f"random subsets per η in the batch-size comparison (default: 1000; 1 to {MAX_DRAWS:,})",
+        help="random subsets per η in the batch-size comparison "
+        f"(default: 1000; 1 to {MAX_DRAWS:,})",
     )
     parser.add_argument(
         "--seed",
@@ -162,7 +165,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         "--max-points",
         type=bounded_int(1, MAX_POINTS),
         default=5000,
-        help=f"downsample charts with more points than this (default: 5000; at most {MAX_POINTS:,})",
+        help="downsample charts with more points than this "
+        f"(default: 5000; at most {MAX_POINTS:,})",
     )
 
 
@@ -317,7 +321,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from reportgen.sample import generate_sample_tree
+    from reportgen.demo import generate_sample_tree
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
         results = generate_sample_tree(Path(tmp) / "results", seed=args.sample_seed)

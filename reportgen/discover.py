@@ -113,7 +113,10 @@ class _Walker:
             if entry.name.startswith("."):
                 if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
                     self.skipped.append(
-                        Skipped(_shown(_rel(path, self.root)), "hidden directory (name starts with a dot)")
+                        Skipped(
+                            _shown(_rel(path, self.root)),
+                            "hidden directory (name starts with a dot)",
+                        )
                     )
                 continue
             if not is_utf8_name(entry.name):

@@ -274,9 +274,7 @@ def read_config(root: Path, rel: str, max_bytes: int) -> ConfigRead:
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
-def _optional(
-    root: Path, rel: str, max_bytes: int, skipped: list[SkippedInput]
-) -> bytes | None:
+def _optional(root: Path, rel: str, max_bytes: int, skipped: list[SkippedInput]) -> bytes | None:
     try:
         return read_bytes(root / rel, max_bytes)
     except LoadError as exc:

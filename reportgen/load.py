@@ -45,6 +45,7 @@ from reportgen.models import (
     SweepData,
     TrueEntry,
 )
+from reportgen.parameters import run_parameters
 
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400
@@ -642,6 +643,7 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         inputs=read_inputs(ref, root, max_bytes, source, skipped),
         config_problems=(problem,) if problem is not None else (),
         dropped=tuple(dropped),
+        parameters=run_parameters(config.values if config is not None else None, plan),
         **blocks,
     )
 

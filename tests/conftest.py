@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.build import BuildOptions, BuildResult, build
-from reportgen.sample import generate_sample_tree
+from reportgen.demo import generate_sample_tree
 
 SHARED_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "results"
 

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis import crossrun as cr
+from reportgen.analysis import batch, fits, group_stats
+from reportgen.analysis import points as pts
 from reportgen.analysis.contributions import (
     EtaSummary,
     run_contributions,
@@ -41,9 +42,9 @@ def points(
     batch: int | None = 256,
     se_shard: float | None = None,
     true_se: tuple[tuple[float, float], ...] = (),
-) -> cr.RunPoints:
+) -> pts.RunPoints:
     etas = tuple(summary(eta, true, lin) for eta, true, lin in rows)
-    return cr.RunPoints(run_id, batch, etas, se_shard, true_se)
+    return pts.RunPoints(run_id, batch, etas, se_shard, true_se)
 
 
 def strict_json(data: object) -> Any:
@@ -60,7 +61,7 @@ def test_per_eta_stats_uses_sample_std_and_matches_eta_with_tolerance() -> None:
         points("b", [(1e-6 * (1 + 1e-12), -2.0, -3.0), (2e-6, -5.0, None)]),
         points("c", [(1e-6, -6.0, None)]),
     ]
-    first, second = cr.per_eta_stats(runs)
+    first, second = group_stats.per_eta_stats(runs)
     assert first.eta == 1e-6
     assert first.n_runs == 3
     assert first.true_mean == pytest.approx(-3.0)
@@ -72,7 +73,7 @@ def test_per_eta_stats_uses_sample_std_and_matches_eta_with_tolerance() -> None:
 
 
 def test_per_eta_stats_single_run_has_no_std() -> None:
-    (row,) = cr.per_eta_stats([points("a", [(1e-6, -1.0, float("nan"))])])
+    (row,) = group_stats.per_eta_stats([points("a", [(1e-6, -1.0, float("nan"))])])
     assert (row.n_runs, row.true_std, row.linear_mean) == (1, None, None)
     assert strict_json(row.to_json()) == {
         "eta": 1e-6,
@@ -101,8 +102,8 @@ def test_per_eta_stats_is_invariant_to_run_order(
     runs = [points(f"r{i}", r) for i, r in enumerate(rows)]
     shuffled = list(runs)
     rnd.shuffle(shuffled)
-    assert [s.to_json() for s in cr.per_eta_stats(runs)] == [
-        s.to_json() for s in cr.per_eta_stats(shuffled)
+    assert [s.to_json() for s in group_stats.per_eta_stats(runs)] == [
+        s.to_json() for s in group_stats.per_eta_stats(shuffled)
     ]
 
 
@@ -113,7 +114,7 @@ def test_fit_matches_polyfit_on_noisy_power_law() -> None:
     rng = np.random.default_rng(1)
     etas = 1e-6 * 2.0 ** np.arange(6)
     true = -300.0 * etas**1.3 * np.exp(rng.normal(0, 0.05, etas.size))
-    fit = cr.fit_run(points("a", [(e, t, None) for e, t in zip(etas, true, strict=True)]))
+    fit = fits.fit_run(points("a", [(e, t, None) for e, t in zip(etas, true, strict=True)]))
     k, c = np.polyfit(np.log(etas), np.log(-true), 1)
     a, b = np.polyfit(etas, true, 1)
     assert fit.loglog_slope == pytest.approx(k, rel=1e-9)
@@ -134,13 +135,13 @@ def test_fit_matches_polyfit_on_noisy_power_law() -> None:
 )
 def test_fit_recovers_exponent_of_exact_power_law(k: float, c: float, n: int) -> None:
     etas = 4e-7 * 2.0 ** np.arange(n)
-    fit = cr.fit_run(points("a", [(e, c * e**k, None) for e in etas]))
+    fit = fits.fit_run(points("a", [(e, c * e**k, None) for e in etas]))
     assert fit.loglog_slope == pytest.approx(k, rel=1e-7)
     assert fit.loglog_r2 == pytest.approx(1.0)
 
 
 def test_fit_needs_two_eta_values() -> None:
-    fit = cr.fit_run(points("a", [(1e-6, -1e-3, None), (2e-6, None, None)]))
+    fit = fits.fit_run(points("a", [(1e-6, -1e-3, None), (2e-6, None, None)]))
     assert fit.reason == "fewer than 2 η values"
     assert all(
         v is None for k, v in fit.to_json().items() if k not in ("reason", "n_loglog", "n_linear")
@@ -148,14 +149,14 @@ def test_fit_needs_two_eta_values() -> None:
 
 
 def test_fit_skips_zero_delta_in_loglog_and_two_points_give_r2_one() -> None:
-    fit = cr.fit_run(points("a", [(1e-6, 0.0, None), (2e-6, -2e-3, None), (4e-6, -5e-3, None)]))
+    fit = fits.fit_run(points("a", [(1e-6, 0.0, None), (2e-6, -2e-3, None), (4e-6, -5e-3, None)]))
     assert (fit.n_loglog, fit.n_linear) == (2, 3)
     assert fit.loglog_r2 == 1.0
     assert fit.loglog_slope == pytest.approx(math.log(2.5) / math.log(2))
 
 
 def test_fit_r2_undefined_without_variance() -> None:
-    fit = cr.fit_run(points("a", [(1e-6, -1e-3, None), (2e-6, -1e-3, None), (4e-6, -1e-3, None)]))
+    fit = fits.fit_run(points("a", [(1e-6, -1e-3, None), (2e-6, -1e-3, None), (4e-6, -1e-3, None)]))
     assert fit.linear_slope == pytest.approx(0.0, abs=1e-12)
     assert fit.linear_r2 is None and fit.loglog_r2 is None
 
@@ -170,7 +171,7 @@ def test_agreement_hand_computed() -> None:
         se_shard=3.0,
         true_se=((2.0, 8.0), (4.0, 8.0 * 1.0)),
     )
-    first, second, third = cr.agreement(run)
+    first, second, third = fits.agreement(run)
     # η = 2: se_linear = 3·2 = 6, combined = √(36 + 64) = 10, diff = −5 − (−20) = 15
     assert (first.diff, first.se_linear, first.se_true, first.combined_se) == (15.0, 6.0, 8.0, 10.0)
     assert (first.within_1sigma, first.within_2sigma) == (False, True)
@@ -183,7 +184,7 @@ def test_agreement_hand_computed() -> None:
 
 
 def test_agreement_without_se_shard_is_none() -> None:
-    (row,) = cr.agreement(points("a", [(1e-6, -1e-3, None)], se_shard=None))
+    (row,) = fits.agreement(points("a", [(1e-6, -1e-3, None)], se_shard=None))
     assert (row.diff, row.se_linear, row.combined_se, row.within_2sigma) == (None, None, None, None)
 
 
@@ -196,7 +197,7 @@ def test_relative_errors_one_minus_ratio_and_spread() -> None:
         points("b", [(1e-6, -2.0, -1.0)]),
         points("c", [(1e-6, -1.0, -3.0)]),
     ]
-    result = cr.relative_errors(runs)
+    result = group_stats.relative_errors(runs)
     assert result.runs[0].values == ((1e-6, 0.75), (2e-6, None))
     (eta, first), (_, second) = result.per_eta
     assert eta == 1e-6
@@ -212,7 +213,7 @@ def test_relative_errors_one_minus_ratio_and_spread() -> None:
 
 
 def test_run_points_json_round_trip_without_nan() -> None:
-    run = cr.RunPoints(
+    run = pts.RunPoints(
         "g/run_01",
         512,
         (EtaSummary(1e-6, -1e-3, -2e-3, None, -1e-3, -2e-3, None, 511.0, 0.99, 0.0),),
@@ -220,16 +221,16 @@ def test_run_points_json_round_trip_without_nan() -> None:
         ((1e-6, 1.5e-5),),
     )
     data = strict_json(run.to_json())
-    back = cr.RunPoints.from_json(data)
+    back = pts.RunPoints.from_json(data)
     assert back.se_shard is None
-    assert back == cr.RunPoints(run.run_id, 512, run.etas, None, run.true_se)
-    assert cr.RunPoints.from_json(back.to_json()) == back
+    assert back == pts.RunPoints(run.run_id, 512, run.etas, None, run.true_se)
+    assert pts.RunPoints.from_json(back.to_json()) == back
 
 
 # --- batch-size comparison -------------------------------------------------------------------
 
 
-def synthetic_sample(run_id: str, n: int, seed: int, eta: float = 1e-6) -> cr.SequenceSample:
+def synthetic_sample(run_id: str, n: int, seed: int, eta: float = 1e-6) -> pts.SequenceSample:
     """A per-token run whose arrays follow the guide: true_contrib sums to ΔH_true."""
     rng = np.random.default_rng(seed)
     tokens = rng.integers(20, 200, n).astype(np.float64)
@@ -238,7 +239,7 @@ def synthetic_sample(run_id: str, n: int, seed: int, eta: float = 1e-6) -> cr.Se
     weights = rng.uniform(0.9, 1.1, n)
     true = true_contributions(weights, h_new, tokens, h_base.sum() / tokens.sum())
     linear = true * 0.2 + rng.normal(-2e-6, 3e-6, n)
-    data = cr.SequenceEta(
+    data = pts.SequenceEta(
         eta=eta,
         linear=linear,
         true_contrib=true,
@@ -249,28 +250,28 @@ def synthetic_sample(run_id: str, n: int, seed: int, eta: float = 1e-6) -> cr.Se
         units=tokens,
         linear_units=tokens,
     )
-    return cr.SequenceSample(run_id, n, (data,))
+    return pts.SequenceSample(run_id, n, (data,))
 
 
-def small_points(run_id: str, size: int, true: float, lin: float | None) -> cr.RunPoints:
+def small_points(run_id: str, size: int, true: float, lin: float | None) -> pts.RunPoints:
     return points(run_id, [(1e-6, true, lin)], batch=size)
 
 
 def test_batch_comparison_is_deterministic_per_seed() -> None:
     large = [synthetic_sample("L/run_01", 200, 1), synthetic_sample("L/run_02", 200, 2)]
     small = [small_points("S/run_01", 50, -1e-3, -8e-4)]
-    once = cr.batch_comparison(small, large, draws=300, seed=7)
-    again = cr.batch_comparison(small, large, draws=300, seed=7)
-    other = cr.batch_comparison(small, large, draws=300, seed=8)
+    once = batch.batch_comparison(small, large, draws=300, seed=7)
+    again = batch.batch_comparison(small, large, draws=300, seed=7)
+    other = batch.batch_comparison(small, large, draws=300, seed=8)
     assert strict_json(once[0].to_json()) == strict_json(again[0].to_json())
     assert once[0].to_json()["quantiles"] != other[0].to_json()["quantiles"]
     assert sum(once[0].hist_counts) == 600 == once[0].raw.n
-    assert len(once[0].hist_edges) == cr.DEFAULT_BINS + 1
+    assert len(once[0].hist_edges) == batch.DEFAULT_BINS + 1
 
 
 def test_seeds_do_not_depend_on_python_hash_randomisation() -> None:
     code = (
-        "from reportgen.analysis.crossrun import derived_rng;"
+        "from reportgen.analysis.batch import derived_rng;"
         "print(repr(derived_rng(3, '256', '512', 'run').random()))"
     )
     root = str(Path(__file__).resolve().parents[1])
@@ -281,12 +282,12 @@ def test_seeds_do_not_depend_on_python_hash_randomisation() -> None:
         text=True,
         check=True,
     ).stdout
-    assert other.strip() == repr(cr.derived_rng(3, "256", "512", "run").random())
+    assert other.strip() == repr(batch.derived_rng(3, "256", "512", "run").random())
 
 
 def test_raw_mean_tends_to_scaled_full_value_and_rescaled_to_full_value() -> None:
     sample = synthetic_sample("L/run_01", 120, 3)
-    (row,) = cr.batch_comparison(
+    (row,) = batch.batch_comparison(
         [small_points("S/run_01", 30, -1e-3, -8e-4)], [sample], draws=20000, seed=0
     )
     ((_, full),) = row.full_run_values
@@ -299,7 +300,7 @@ def test_raw_mean_tends_to_scaled_full_value_and_rescaled_to_full_value() -> Non
 
 def test_full_size_subsets_reproduce_the_full_run() -> None:
     sample = synthetic_sample("L/run_01", 64, 4)
-    (row,) = cr.batch_comparison([small_points("S/run_01", 64, -1e-3, -8e-4)], [sample], draws=5)
+    (row,) = batch.batch_comparison([small_points("S/run_01", 64, -1e-3, -8e-4)], [sample], draws=5)
     ((_, full),) = row.full_run_values
     for dist in (row.raw, row.rescaled, row.reestimated):
         assert dist is not None
@@ -324,7 +325,7 @@ def test_reestimated_subset_matches_direct_computation() -> None:
         def random(self, shape: tuple[int, int]) -> np.ndarray:
             return np.where(mask, 0.0, 1.0)[: shape[0]]
 
-    drawn = cr._draw_run("x", data, 10, 1, FixedRng())  # type: ignore[arg-type]
+    drawn = batch._draw_run("x", data, 10, 1, FixedRng())  # type: ignore[arg-type]
     assert drawn is not None and drawn.reestimated is not None
     expected = (linear_s - true_s) / data.delta_h_true
     assert drawn.reestimated[0] == pytest.approx(expected, rel=1e-9)
@@ -335,7 +336,7 @@ def test_reestimated_subset_matches_direct_computation() -> None:
 def test_small_runs_use_mean_true_of_larger_runs() -> None:
     large = [synthetic_sample("L/run_01", 100, 1), synthetic_sample("L/run_02", 100, 2)]
     small = [small_points("S/run_01", 25, -1e-3, -7e-4), small_points("S/run_02", 25, -2e-3, None)]
-    (row,) = cr.batch_comparison(small, large, draws=10)
+    (row,) = batch.batch_comparison(small, large, draws=10)
     mean_true = np.mean([s.etas[0].delta_h_true for s in large])
     assert row.large_true_mean == pytest.approx(mean_true)
     (first_id, first), second = row.small_runs
@@ -347,13 +348,13 @@ def test_subset_sums_pick_distinct_rows_and_ignore_block_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     columns = np.column_stack([np.ones(50), 2.0 ** -np.arange(50)])
-    whole = cr.subset_sums(columns, 7, 40, np.random.default_rng(0))
+    whole = batch.subset_sums(columns, 7, 40, np.random.default_rng(0))
     assert np.all(whole[:, 0] == 7)
     # binary fractions: a sum of 7 distinct powers has exactly 7 one-bits
     bits = [bin(round(float(v) * 2**49)).count("1") for v in whole[:, 1]]
     assert set(bits) == {7}
-    monkeypatch.setattr(cr, "MAX_DRAW_CELLS", 120)  # blocks of 2 draws
-    assert np.array_equal(whole, cr.subset_sums(columns, 7, 40, np.random.default_rng(0)))
+    monkeypatch.setattr(batch, "MAX_DRAW_CELLS", 120)  # blocks of 2 draws
+    assert np.array_equal(whole, batch.subset_sums(columns, 7, 40, np.random.default_rng(0)))
 
 
 def test_compare_batch_sizes_pairs_every_smaller_with_every_larger_size() -> None:
@@ -363,13 +364,13 @@ def test_compare_batch_sizes_pairs_every_smaller_with_every_larger_size() -> Non
         small_points("M/run_01", 60, -1e-3, -9e-4),
         small_points("L/run_01", 120, -1e-3, -9e-4),
     ]
-    rows = cr.compare_batch_sizes(pts, samples, draws=20)
+    rows = batch.compare_batch_sizes(pts, samples, draws=20)
     assert [(r.small_size, r.large_size) for r in rows] == [(30, 60), (30, 120), (60, 120)]
 
 
 def test_batch_comparison_needs_one_small_size() -> None:
     with pytest.raises(ValueError, match="one common batch size"):
-        cr.batch_comparison(
+        batch.batch_comparison(
             [small_points("a", 10, -1.0, -1.0), small_points("b", 20, -1.0, -1.0)],
             [synthetic_sample("L", 40, 1)],
         )
@@ -390,7 +391,7 @@ def test_cv_group_stats_per_feature_and_joint() -> None:
         ("a", cv({"len": 0.1, "var": -0.3}, {"len": 0.99, "var": 0.91}, 0.90)),
         ("b", cv({"len": 0.3, "var": -0.2}, {"len": 0.97, "var": 0.95}, 0.92)),
     ]
-    length, var, joint = cr.cv_group_stats(runs)
+    length, var, joint = group_stats.cv_group_stats(runs)
     assert length.feature == "len" and length.n_runs == 2
     assert length.corr.mean == pytest.approx(0.2)
     assert length.corr.std == pytest.approx(np.std([0.1, 0.3], ddof=1))
@@ -410,14 +411,14 @@ def test_group_summary_json_shape() -> None:
     ]
     large = [synthetic_sample("L/run_01", 100, 1)]
     data = strict_json(
-        cr.group_summary_json(
+        group_stats.group_summary_json(
             "g",
             runs,
-            [cr.fit_run(r) for r in runs],
-            [cr.agreement(r) for r in runs],
-            cr.per_eta_stats(runs),
-            cr.batch_comparison([small_points("S/a", 25, -1e-3, -8e-4)], large, draws=10),
-            rel_errors=cr.relative_errors(runs),
+            [fits.fit_run(r) for r in runs],
+            [fits.agreement(r) for r in runs],
+            group_stats.per_eta_stats(runs),
+            batch.batch_comparison([small_points("S/a", 25, -1e-3, -8e-4)], large, draws=10),
+            rel_errors=group_stats.relative_errors(runs),
         )
     )
     assert isinstance(data, dict)
@@ -461,7 +462,7 @@ def test_group_summary_json_shape() -> None:
 def test_group_summary_json_rejects_misaligned_lists() -> None:
     run = points("a", [(1e-6, -1e-3, None)])
     with pytest.raises(ValueError):
-        cr.group_summary_json("g", [run], [], [], (), ())
+        group_stats.group_summary_json("g", [run], [], [], (), ())
 
 
 # --- real data -------------------------------------------------------------------------------
@@ -478,19 +479,19 @@ def test_real_runs_give_points_and_samples() -> None:
     loaded = [load_run(ref, SHARED) for ref in tree.runs if ref.id in wanted]
     runs = [r for r in loaded if isinstance(r, Run)]
     assert len(runs) == 2
-    pts, samples = [], []
+    run_pts, samples = [], []
     for run in runs:
         contributions = run_contributions(run)
         summaries = run_eta_summaries(run, contributions)
-        pts.append(cr.run_points(run, contributions, summaries))
-        sample = cr.sequence_sample(run, contributions, summaries)
+        run_pts.append(pts.run_points(run, contributions, summaries))
+        sample = pts.sequence_sample(run, contributions, summaries)
         assert sample is not None and all(d.can_reestimate for d in sample.etas)
         samples.append(sample)
-        assert cr.RunPoints.from_json(strict_json(pts[-1].to_json())) == pts[-1]
-    assert [p.batch_size for p in pts] == [256, 512]
-    assert len(pts[0].true_se) == 5
-    rows = cr.compare_batch_sizes(pts, samples, draws=50)
-    assert [r.eta for r in rows] == [p.eta for p in pts[1].etas]
+        assert pts.RunPoints.from_json(strict_json(run_pts[-1].to_json())) == run_pts[-1]
+    assert [p.batch_size for p in run_pts] == [256, 512]
+    assert len(run_pts[0].true_se) == 5
+    rows = batch.compare_batch_sizes(run_pts, samples, draws=50)
+    assert [r.eta for r in rows] == [p.eta for p in run_pts[1].etas]
     for row in rows:
         ((_, full),) = row.full_run_values
         assert row.reestimated is not None and full is not None

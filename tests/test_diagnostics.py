@@ -377,7 +377,9 @@ def test_config_unreadable_in_part_keeps_the_readable_normalisation(
 def test_config_unreadable_where_the_normalisation_is_says_what_it_assumed(
     tmp_path: Path,
 ) -> None:
-    config = "true_delta_h:\n  report_per_token: false\n\tbad: 1\napprox_delta_h:\n  normalize: [x]\n"
+    config = (
+        "true_delta_h:\n  report_per_token: false\n\tbad: 1\napprox_delta_h:\n  normalize: [x]\n"
+    )
     run = load_written(tmp_path, snis_results(), config=config)
     found = [f for f in findings_of(run) if f.id == "config-unreadable"]
     assert len(found) == 1

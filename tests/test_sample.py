@@ -1,4 +1,4 @@
-"""Tests for the deterministic sample/bench results trees in ``reportgen.sample``."""
+"""Tests for the deterministic sample/bench results trees in ``reportgen.demo``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from reportgen.sample import (
+from reportgen.demo import (
     PNG_SIGNATURE,
     SAMPLE_ETAS,
     bench_tree,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from reportgen.build import BuildOptions, BuildResult, build
-from reportgen.sample import png_bytes
+from reportgen.demo import png_bytes
 from tests.sitecheck import broken_links
 
 # Browsers interpret these as markup or code; every other output file must be plain data.

@@ -10,8 +10,8 @@ from reportgen.analysis.contributions import (
     run_contributions,
     run_eta_summaries,
 )
-from reportgen.analysis.crossrun import RunPoints, run_points
 from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_run
+from reportgen.analysis.points import RunPoints, run_points
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
 from reportgen.models import Finding, Run
 

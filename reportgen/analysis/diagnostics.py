@@ -304,7 +304,9 @@ def config_unreadable(ctx: CheckContext) -> Iterator[Hit]:
     """
     for problem in ctx.run.config_problems:
         whose = "the borrowed sibling config " if problem.borrowed else ""
-        unread = f"; blocks not read: {', '.join(problem.unread_keys)}" if problem.unread_keys else ""
+        unread = (
+            f"; blocks not read: {', '.join(problem.unread_keys)}" if problem.unread_keys else ""
+        )
         norm = ctx.run.normalization
         yield Hit(
             f"{whose}{problem.path}: {problem.reason}{unread}; normalisation used: "

@@ -20,7 +20,7 @@ if not __package__:  # run as a script from a checkout: import reportgen from be
     sys.path.insert(0, str(ROOT))
 
 from reportgen.build import BuildOptions, build  # noqa: E402
-from reportgen.sample import generate_sample_tree  # noqa: E402
+from reportgen.demo import generate_sample_tree  # noqa: E402
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS  # noqa: E402
 
 WIDTH = 1280

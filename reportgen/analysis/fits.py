@@ -1,0 +1,153 @@
+"""Per-run fits of ΔH_true(η) and the agreement of the approximations with it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from reportgen.analysis.points import RunPoints
+from reportgen.analysis.stats import Json, num
+from reportgen.models import FloatArray
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares lines through one run's ΔH_true(η); ``reason`` says why a fit is missing."""
+
+    loglog_slope: float | None
+    loglog_intercept: float | None
+    loglog_r2: float | None
+    linear_slope: float | None
+    linear_intercept: float | None
+    linear_r2: float | None
+    n_loglog: int
+    n_linear: int
+    reason: str | None = None
+
+    def to_json(self) -> Json:
+        return {
+            "loglog_slope": self.loglog_slope,
+            "loglog_intercept": self.loglog_intercept,
+            "loglog_r2": self.loglog_r2,
+            "linear_slope": self.linear_slope,
+            "linear_intercept": self.linear_intercept,
+            "linear_r2": self.linear_r2,
+            "n_loglog": self.n_loglog,
+            "n_linear": self.n_linear,
+            "reason": self.reason,
+        }
+
+
+Line = tuple[float | None, float | None, float | None]
+
+
+def least_squares(x: FloatArray, y: FloatArray) -> Line:
+    """(slope, intercept, R²) of y = a·x + b; R² is ``None`` when y has no variance."""
+    if x.size < 2:
+        return None, None, None
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx = float(dx @ dx)
+    if not sxx > 0:
+        return None, None, None
+    slope = float(dx @ dy) / sxx
+    intercept = float(y.mean()) - slope * float(x.mean())
+    sst = float(dy @ dy)
+    if not sst > 0:
+        r2 = None
+    elif x.size == 2:
+        r2 = 1.0  # a line through two points is exact; avoid 1 − ε from rounding
+    else:
+        r2 = 1.0 - float(np.sum((dy - slope * dx) ** 2)) / sst
+    return num(slope), num(intercept), num(r2)
+
+
+def fit_run(points: RunPoints) -> Fit:
+    """Fit log|ΔH_true| = k·log η + c and ΔH_true = a·η + b over the run's η values.
+
+    The log-log fit uses |ΔH_true| so a run whose ΔH_true is negative still gets an exponent;
+    it needs η > 0 and a nonzero ΔH_true, the linear fit only finite values.
+    """
+    pairs = [
+        (s.eta, d)
+        for s in points.etas
+        if math.isfinite(s.eta) and (d := num(s.delta_h_true)) is not None
+    ]
+    lin = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
+    log = np.asarray([(math.log(e), math.log(abs(d))) for e, d in pairs if e > 0 and d != 0])
+    log = log.reshape(-1, 2)
+    linear = least_squares(lin[:, 0], lin[:, 1])
+    loglog = least_squares(log[:, 0], log[:, 1])
+    reason = None
+    if linear[0] is None:
+        reason = "fewer than 2 η values" if len(lin) < 2 else "η values do not vary"
+    elif loglog[0] is None and len(log) < 2:
+        reason = "fewer than 2 η values with nonzero ΔH_true (log-log fit)"
+    elif loglog[0] is None:
+        reason = "η values do not vary (log-log fit)"
+    return Fit(*loglog, *linear, n_loglog=len(log), n_linear=len(lin), reason=reason)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """ΔH_linear − ΔH_true at one η against the combined standard error of both."""
+
+    eta: float
+    diff: float | None
+    se_linear: float | None
+    se_true: float | None
+    combined_se: float | None
+    within_1sigma: bool | None
+    within_2sigma: bool | None
+
+    @property
+    def z(self) -> float | None:
+        if self.diff is None or not self.combined_se:
+            return None
+        return num(self.diff / self.combined_se)
+
+    def to_json(self) -> Json:
+        return {
+            "eta": self.eta,
+            "diff": self.diff,
+            "se_linear": self.se_linear,
+            "se_true": self.se_true,
+            "combined_se": self.combined_se,
+            "within_1sigma": self.within_1sigma,
+            "within_2sigma": self.within_2sigma,
+            "z": self.z,
+        }
+
+
+def agreement(points: RunPoints) -> tuple[Agreement, ...]:
+    """Per η: se_linear = se_shard·η, se_true from ``true_se``, combined = √(sum of squares)."""
+    rows = []
+    for s in points.etas:
+        lin, true = num(s.delta_h_linear), num(s.delta_h_true)
+        diff = num(lin - true) if lin is not None and true is not None else None
+        se_linear = num(points.se_shard * abs(s.eta)) if points.se_shard is not None else None
+        se_true = num(points.true_se_at(s.eta))
+        combined = (
+            num(math.hypot(se_linear, se_true))
+            if se_linear is not None and se_true is not None
+            else None
+        )
+        rows.append(
+            Agreement(
+                eta=s.eta,
+                diff=diff,
+                se_linear=se_linear,
+                se_true=se_true,
+                combined_se=combined,
+                within_1sigma=_within(diff, combined, 1.0),
+                within_2sigma=_within(diff, combined, 2.0),
+            )
+        )
+    return tuple(rows)
+
+
+def _within(diff: float | None, se: float | None, sigmas: float) -> bool | None:
+    if diff is None or se is None:
+        return None
+    return abs(diff) <= sigmas * se

@@ -1,0 +1,79 @@
+"""Small statistics shared by the analysis modules: finite numbers, η matching, spreads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reportgen.analysis.contributions import EtaSummary
+
+ETA_REL_TOL = 1e-9
+Json = dict[str, Any]
+
+
+def num(value: float | int | np.floating[Any] | None) -> float | None:
+    """A JSON-safe number: ``None`` for missing or non-finite values."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def same_eta(a: float, b: float) -> bool:
+    """η values from different runs match within a relative tolerance (they pass through text)."""
+    return math.isclose(a, b, rel_tol=ETA_REL_TOL, abs_tol=0.0)
+
+
+def eta_grid(etas: Iterable[float]) -> tuple[float, ...]:
+    """Distinct finite η values, sorted; values within the tolerance collapse onto the smallest."""
+    grid: list[float] = []
+    for eta in sorted(e for e in etas if math.isfinite(e)):
+        if not grid or not same_eta(grid[-1], eta):
+            grid.append(eta)
+    return tuple(grid)
+
+
+def summary_at(summaries: Sequence[EtaSummary], eta: float) -> EtaSummary | None:
+    return next((s for s in summaries if same_eta(s.eta, eta)), None)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, sample std (ddof 1), min, max and median of the finite values; ``n`` counts them."""
+
+    n: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    median: float | None = None  # robust when one run's ΔH_true is near zero
+
+    def to_json(self) -> Json:
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "median": self.median,
+            "n": self.n,
+        }
+
+
+def spread(values: Iterable[float | None]) -> Spread:
+    # sorted before summing so the result does not depend on the order of runs
+    finite = np.sort(np.asarray([v for v in values if num(v) is not None], dtype=np.float64))
+    if finite.size == 0:
+        return Spread(0, None, None, None, None)
+    std = num(finite.std(ddof=1)) if finite.size >= 2 else None
+    return Spread(
+        n=int(finite.size),
+        mean=num(finite.mean()),
+        std=std,
+        min=num(finite[0]),
+        max=num(finite[-1]),
+        median=num(np.median(finite)),
+    )
