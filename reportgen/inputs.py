@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -150,6 +150,7 @@ class ConfigRead:
     values: Mapping[str, Any]
     problem: str | None  # why the file, or part of it, could not be read
     unread_keys: tuple[str, ...] = ()  # top-level keys whose block could not be parsed
+    shown_in_part: tuple[SkippedInput, ...] = ()  # the text was cut for the page
 
 
 def _expanded_nodes(root: yaml.Node, limit: int) -> int:
@@ -221,19 +222,21 @@ def parse_config(path: str, text: str) -> ConfigRead:
     """
     shown_skips: list[SkippedInput] = []
     shown = embeddable(text, path, shown_skips)
-    if len(text.encode("utf-8")) > CONFIG_PARSE_MAX_BYTES:
-        return ConfigRead(
-            path, shown, {}, f"too large to parse (limit {CONFIG_PARSE_MAX_BYTES:,} bytes)"
-        )
+    cut = tuple(shown_skips)
+    size = len(text.encode("utf-8"))
+    if size > CONFIG_PARSE_MAX_BYTES:
+        limit = f"{size:,} bytes, too large to parse (limit {CONFIG_PARSE_MAX_BYTES:,} bytes)"
+        return ConfigRead(path, shown, {}, limit, shown_in_part=cut)
     try:
         values = load_yaml(text)
     except YAML_ERRORS as exc:
-        return _parse_blocks(path, text, shown, _yaml_problem(exc))
+        return replace(_parse_blocks(path, text, shown, _yaml_problem(exc)), shown_in_part=cut)
     if values is None:
-        return ConfigRead(path, shown, {}, None)
+        return ConfigRead(path, shown, {}, None, shown_in_part=cut)
     if not isinstance(values, Mapping):
-        return ConfigRead(path, shown, {}, f"top level is a {type(values).__name__}, not a mapping")
-    return ConfigRead(path, shown, values, None)
+        kind = type(values).__name__
+        return ConfigRead(path, shown, {}, f"top level is a {kind}, not a mapping", (), cut)
+    return ConfigRead(path, shown, values, None, shown_in_part=cut)
 
 
 def _parse_blocks(path: str, text: str, shown: str, problem: str) -> ConfigRead:

@@ -616,6 +616,8 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     own = read_config(root, ref.config, max_bytes) if ref.config else None
     borrowed = read_config(root, ref.sibling_config, max_bytes) if ref.sibling_config else None
     config = own if ref.config else borrowed
+    if own is not None:
+        skipped += own.shown_in_part
     if config is not None and config.text is None and config.problem:
         unreadable = config.problem.startswith("cannot read")
         skipped.append(SkippedInput(config.path, config.problem, unreadable))
