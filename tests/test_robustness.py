@@ -46,6 +46,8 @@ class Case:
     reason: str = ""  # a substring of the error or skip reason
     findings: tuple[str, ...] = ()
     line_column: tuple[int, int] | None = None
+    page_text: tuple[str, ...] = ()  # what the page must say (escaped like the page)
+    normalization: str | None = None  # the summary's normalization.true, when it matters
 
     @property
     def run_id(self) -> str:
@@ -206,6 +208,89 @@ def _copy(run: Path, corpus: Corpus) -> None:
     _write(run, corpus.text)
 
 
+# --- η that is not a number: left out at load, named by a finding ---------------------------
+
+
+def _eta(*values: float) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        for i, value in enumerate(values):
+            doc["true"]["entries"][i]["eta"] = value
+
+    return change
+
+
+def _nan_ratio_key(doc: dict[str, Any]) -> None:
+    doc["approx"]["quadratic"]["ratio_pred"]["NaN"] = 1.0
+
+
+def _all_eta_nan(doc: dict[str, Any]) -> None:
+    for entry in doc["true"]["entries"]:
+        entry["eta"] = float("nan")
+
+
+def _no_entries(doc: dict[str, Any]) -> None:
+    doc["true"]["entries"] = []
+
+
+def _bool_array(doc: dict[str, Any]) -> None:
+    _entry(doc)["h_new"][0] = True
+
+
+def _overflow(doc: dict[str, Any]) -> None:
+    for entry in doc["true"]["entries"]:
+        entry["diagnostics"]["h_new"] = [1e308] * len(entry["diagnostics"]["h_new"])
+        entry["diagnostics"]["token_counts"] = [1e18] * len(entry["diagnostics"]["token_counts"])
+    for record in doc["approx"]["per_sequence"]:
+        record["gdotv"] = 1e308
+
+
+# --- configs: unreadable in part is an error finding, never a silent default ----------------
+
+PER_SEQUENCE = (
+    "true_delta_h:\n  report_per_token: false\napprox_delta_h:\n  normalize: per_sequence\n"
+)
+
+
+def _bomb(levels: int) -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    top = f"*a{levels}"
+    return (
+        "\n".join(lines)
+        + f"\napprox_delta_h:\n  normalize: {top}\ntrue_delta_h:\n  report_per_token: {top}\n"
+    )
+
+
+def _with_files(**files: bytes | str | int) -> Maker:
+    """The template run plus files; an ``int`` is a sparse file of that many bytes."""
+
+    def make(run: Path, corpus: Corpus) -> None:
+        _write(run, corpus.text)
+        for name, content in files.items():
+            path = run / name.replace("__", "/").replace("_dot_", ".")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, int):
+                path.write_bytes(b"")
+                os.truncate(path, content)
+            else:
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    return make
+
+
+def _unreadable_file(name: str, content: str = "# notes\n") -> Maker:
+    def make(run: Path, corpus: Corpus) -> None:
+        _write(run, corpus.text)
+        _write(run, content, name)
+        (run / name).chmod(0)
+        corpus.unreadable.append(run / name)
+
+    return make
+
+
+LONG_TEXT = "# " + "x" * 98 + "\n"
+
+
 CASES = (
     Case("run_empty", _raw(b""), "error", "file is empty"),
     Case("run_blank", _raw(b" \n\t\n"), "error", "file is empty"),
@@ -257,8 +342,151 @@ CASES = (
     Case("run_too_large", _too_large, "error", "above the limit of 2,097,152 bytes"),
     Case("run_directory", _directory, "error", "not a regular file"),
     Case("run_unreadable", _unreadable, "error", "Permission denied"),
-    Case("run_bad_config", _config("date: 2020-13-45\nx: !!float abc\n"), "ok"),
-    Case("run_deep_config", _config("[" * 50_000 + "]" * 50_000), "ok"),
+    # fmt: off
+    Case(
+        "run_bad_config",
+        _config("date: 2020-13-45\nx: !!float abc\n"),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    Case(
+        "run_deep_config",
+        _config("[" * 50_000 + "]" * 50_000),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    # item 1 and siblings: an η that is not a number
+    Case("run_nan_eta", _doc(_eta(float("nan"))), "ok", findings=("non-finite-eta",)),
+    Case("run_inf_eta", _doc(_eta(float("inf"))), "ok", findings=("non-finite-eta",)),
+    Case("run_minus_inf_eta", _doc(_eta(1e-6, float("-inf"))), "ok", findings=("non-finite-eta",)),
+    Case("run_nan_ratio_key", _doc(_nan_ratio_key), "ok", findings=("non-finite-eta",)),
+    Case(
+        "run_all_eta_nan", _doc(_all_eta_nan), "ok", findings=("non-finite-eta", "no-ground-truth")
+    ),
+    # item 9: values the loader used to take, or that broke a later stage
+    Case("run_no_entries", _doc(_no_entries), "ok", findings=("no-ground-truth",)),
+    Case(
+        "run_bool_array",
+        _doc(_bool_array),
+        "error",
+        "true.entries[0].diagnostics.h_new[0]: expected a number, got a boolean",
+    ),
+    Case("run_float_overflow", _doc(_overflow), "ok", findings=("contrib-sum-mismatch",)),
+    # items 3 and 4: configs that cannot be read whole
+    Case(
+        "run_alias_bomb",
+        _with_files(config_dot_yaml=_bomb(7)),
+        "ok",
+        findings=("config-unreadable",),
+        page_text=("alias bomb",),
+    ),
+    Case(
+        "run_recursive_alias",
+        _with_files(config_dot_yaml="a: &a [*a]\napprox_delta_h:\n  normalize: *a\n"),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    Case(
+        "run_per_seq_bad_date",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "d: 2020-13-45\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_python_tag",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "o: !!python/object:os.system {}\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_tab",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "o:\n\tk: 1\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_ok",
+        _with_files(config_dot_yaml=PER_SEQUENCE),
+        "ok",
+        findings=("normalization-per-sequence",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_long_config",
+        _with_files(config_dot_yaml=PER_SEQUENCE + LONG_TEXT * 3000),
+        "ok",
+        findings=("input-skipped",),
+        normalization="per_sequence",
+        page_text=("the page shows the first 262,144",),
+    ),
+    Case(
+        "run_long_plan",
+        _with_files(plan_dot_json='{"pad": "' + "x" * 300_000 + '"}'),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("plan.json</code>: 300,011 bytes of text",),
+    ),
+    Case(
+        "run_plan_not_object",
+        _with_files(plan_dot_json="[1]"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("not used: top level is a list",),
+    ),
+    # items 5 and 6: notes, images and artifacts too large or unreadable
+    Case(
+        "run_big_image",
+        _with_files(huge_dot_png=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("huge.png</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_big_note",
+        _with_files(notes_dot_md=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_big_artifact",
+        _with_files(cv_a__data_dot_csv=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("data.csv</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_long_note",
+        _with_files(notes_dot_md=LONG_TEXT * 3000),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: 303,000 bytes of text",),
+    ),
+    Case(
+        "run_unreadable_note",
+        _unreadable_file("notes.md"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: cannot read file",),
+    ),
+    Case(
+        "run_unreadable_image",
+        _unreadable_file("plot.png", "png"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("plot.png</code>: cannot read file",),
+    ),
+    Case(
+        "run_unreadable_config",
+        _unreadable_file("config.yaml", PER_SEQUENCE),
+        "ok",
+        findings=("config-unreadable", "input-skipped"),
+        page_text=("config.yaml</code> could not be read",),
+    ),
+    # fmt: on
     Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
     Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
     Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
@@ -266,12 +494,18 @@ CASES = (
     Case("run_escaping_dir", _escaping_dir, "skipped", "symbolic link"),
     Case("run_fifo", _fifo, "skipped", "not a regular file"),
     Case(os.fsdecode(b"run_latin1_\xe9"), _copy, "skipped", "not valid UTF-8"),
+    Case("..run_hidden", _copy, "skipped", "hidden directory"),
 )
 BY_NAME = {case.name: case for case in CASES}
 ERRORS = [c.name for c in CASES if c.expect == "error"]
 ACCEPTED = [c.name for c in CASES if c.expect == "ok"]
 SKIPPED = [c.name for c in CASES if c.expect == "skipped"]
 HINTS = {"run_too_large": "--max-file-size", "run_truncated": "truncated"}
+UNREADABLE_INPUTS = {
+    "run_unreadable_note": "notes.md",
+    "run_unreadable_image": "plot.png",
+    "run_unreadable_config": "config.yaml",
+}
 
 
 # --- snapshots of a directory ----------------------------------------------------------------
@@ -416,6 +650,9 @@ def _escaped(text: str) -> str:
 
 def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> None:
     assert sorted(corpus.result.failed_runs) == sorted(BY_NAME[n].run_id for n in ERRORS)
+    expected = sorted(f"{BY_NAME[n].run_id}/{f}" for n, f in UNREADABLE_INPUTS.items())
+    assert sorted(u.split(" (", 1)[0] for u in corpus.result.unreadable) == expected
+    assert all("Permission denied" in u for u in corpus.result.unreadable)
     manifest = _manifest(corpus.site)
     reference = _manifest(corpus.reference)
     expected = set(reference) | {BY_NAME[n].run_id for n in ERRORS + ACCEPTED}
@@ -469,7 +706,12 @@ def test_acceptable_input_loads(corpus: CorpusSite, name: str) -> None:
     ids = {f["id"] for f in summary["findings"]}
     assert "parse-error" not in ids and "check-failed" not in ids
     assert set(case.findings) <= ids, ids
-    assert _escaped(case.name) in _page(corpus.site, case.run_id)
+    page = _page(corpus.site, case.run_id)
+    assert _escaped(case.name) in page
+    for text in case.page_text:
+        assert _escaped(text).replace("&lt;/code&gt;", "</code>") in page, text
+    if case.normalization is not None:
+        assert summary["normalization"]["true"] == case.normalization
 
 
 def test_accepted_variants_match_the_template_run(corpus: CorpusSite) -> None:
