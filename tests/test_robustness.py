@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -342,7 +343,6 @@ CASES = (
     Case("run_too_large", _too_large, "error", "above the limit of 2,097,152 bytes"),
     Case("run_directory", _directory, "error", "not a regular file"),
     Case("run_unreadable", _unreadable, "error", "Permission denied"),
-    # fmt: off
     Case(
         "run_bad_config",
         _config("date: 2020-13-45\nx: !!float abc\n"),
@@ -486,7 +486,6 @@ CASES = (
         findings=("config-unreadable", "input-skipped"),
         page_text=("config.yaml</code> could not be read",),
     ),
-    # fmt: on
     Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
     Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
     Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
@@ -942,3 +941,252 @@ def test_internal_errors_show_a_traceback_only_with_verbose(
         assert "could not read: comparison_across_learning_rates/run_02" in printed.out
         page = (out / "runs/comparison_across_learning_rates/run_02/index.html").read_text()
         assert "ZeroDivisionError: simulated bug" in page
+
+
+# --- item by item: what used to cost the whole site ------------------------------------------
+
+SWEEPS = "comparison_across_learning_rates"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def _reportgen(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "reportgen", *(str(a) for a in args)]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, env=_env(), **kwargs
+    )
+
+
+def _site_bytes(site: Path) -> int:
+    return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+def test_bombs_and_huge_files_build_in_bounded_memory(tiny_tree: Path, tmp_path: Path) -> None:
+    """Under a 1.5 GB address-space cap: a 7-level alias bomb, a 25 MB config, a sparse 3 GiB
+    image and a sparse 3 GiB results file each cost their run a finding or an error page."""
+    clean = shutil.copytree(tiny_tree, tmp_path / "clean")
+    baseline = _reportgen("build", clean, "-o", tmp_path / "baseline", "-j", "1")
+    assert baseline.returncode == 1, baseline.stderr  # the tiny tree's two bad runs
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    (results / SWEEPS / "run_01/config.yaml").write_text(_bomb(7))
+    (results / SWEEPS / "run_02/config.yaml").write_text(PER_SEQUENCE + LONG_TEXT * 250_000)
+    image = results / SWEEPS / "run_01/huge.png"
+    image.write_bytes(b"")
+    os.truncate(image, 3 * 2**30)
+    (results / SWEEPS / "run_sparse").mkdir()
+    (results / SWEEPS / "run_sparse/results.json").write_bytes(b"")
+    os.truncate(results / SWEEPS / "run_sparse/results.json", 3 * 2**30)
+    cap = ["prlimit", f"--as={1_500_000_000}", sys.executable, "-m", "reportgen"]
+    done = subprocess.run(
+        [*cap, "build", str(results), "-o", str(tmp_path / "site"), "-j", "1"],
+        capture_output=True, text=True, timeout=300, check=False, env=_env(),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    site = tmp_path / "site"
+    assert _site_bytes(site) < _site_bytes(tmp_path / "baseline") + 3 * 2**20
+    manifest = _manifest(site)
+    assert manifest[f"{SWEEPS}/run_sparse"]["status"] == "error"
+    for run in ("run_01", "run_02"):
+        summary = _summary(site, f"{SWEEPS}/{run}")
+        assert summary["status"] == "ok"
+        assert "config-unreadable" in {f["id"] for f in summary["findings"]}
+    first = _page(site, f"{SWEEPS}/run_01")
+    assert "huge.png</code>: file is 3,221,225,472 bytes, above the limit" in first
+    assert "alias bomb" in first
+
+
+def test_run_id_collisions_publish_every_run(sample_tree: Path, tmp_path: Path) -> None:
+    """Results files whose ids (or output paths) would collide get distinct ids, shown as such."""
+    template = (sample_tree / SWEEPS / "run_01/results.json").read_bytes()
+    results = tmp_path / "results"
+    for rel in (
+        "a/eval_results.json",  # id a/eval_results ...
+        "a/eval_results/results.json",  # ... and this one's
+        "results.json",  # id results ...
+        "results/results.json",  # ... and this one's
+        "b/run_01/results.json",
+        "b/run_01/summary.json/results.json",  # a run directory named like a run's file
+        "b/run_01/index.html/results.json",
+        "b/run_01/files/results.json",
+    ):
+        (results / rel).parent.mkdir(parents=True, exist_ok=True)
+        (results / rel).write_bytes(template)
+    result = build(BuildOptions(results=results, out=tmp_path / "site", jobs=1))
+    manifest = _manifest(tmp_path / "site")
+    assert sorted(manifest) == [
+        "a/eval_results", "a/eval_results.json", "b/run_01", "b/run_01/files",
+        "b/run_01/index.html", "b/run_01/summary.json", "results", "results.json",
+    ]  # fmt: skip
+    assert manifest["a/eval_results"]["source"] == "a/eval_results/results.json"
+    assert manifest["results"]["source"] == "results/results.json"
+    assert result.failed_runs == [] and result.unreadable == []
+    pages = {entry["page"] for entry in manifest.values()}
+    assert len(pages) == len(manifest)
+    for entry in manifest.values():
+        assert entry["status"] == "ok"
+        assert (tmp_path / "site" / entry["page"]).is_file()
+    assert (
+        json.loads((tmp_path / "site/runs/b/run_01/summary.json").read_text())["id"] == "b/run_01"
+    )
+    assert broken_links(tmp_path / "site") == []
+
+
+def test_unreadable_directory_is_named_and_makes_exit_1(
+    tiny_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    blocked = results / SWEEPS / "run_02"
+    original = os.scandir
+
+    def scandir(path: Any) -> Any:  # root lists chmod 000 directories: refuse as for a user
+        if isinstance(path, (str, os.PathLike)) and Path(path) == blocked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return original(path)
+
+    shutil.rmtree(results / SWEEPS / "run_bad")
+    shutil.rmtree(results / SWEEPS / "run_huge")
+    monkeypatch.setattr("reportgen.discover.os.scandir", scandir)
+    assert cli.main(["build", str(results), "-o", str(tmp_path / "site"), "-j", "1"]) == 1
+    out = capsys.readouterr().out
+    assert f"could not read: {SWEEPS}/run_02 (unreadable directory (Permission denied))" in out
+    index = (tmp_path / "site/index.html").read_text()
+    assert f"<code>{SWEEPS}/run_02</code>: unreadable directory (Permission denied)" in index
+    # the next (up-to-date) build still says so
+    assert cli.main(["build", str(results), "-o", str(tmp_path / "site"), "-j", "1"]) == 1
+
+
+def test_a_run_read_broken_is_retried_even_if_restored_to_the_hashed_bytes(
+    tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner hashed good bytes, the loader read broken ones: the next build re-reads."""
+    from reportgen import build as build_module
+
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    out = tmp_path / "site"
+    options = BuildOptions(results=results, out=out, jobs=1)
+    build(options)
+    source = results / SWEEPS / "run_01/results.json"
+    good = source.read_bytes()
+    original = build_module.process_run
+
+    def racy(job: Any) -> Any:
+        if job.ref.id == f"{SWEEPS}/run_01":
+            source.write_bytes(good[:100])  # broken while the loader reads it ...
+            try:
+                return original(job)
+            finally:
+                source.write_bytes(good)  # ... and restored before the next build
+        return original(job)
+
+    monkeypatch.setattr(build_module, "process_run", racy)
+    (results / SWEEPS / "run_01/notes.md").write_text("touch the run")  # so it is re-read
+    racy_result = build(options)
+    assert f"{SWEEPS}/run_01" in racy_result.stale_runs
+    monkeypatch.setattr(build_module, "process_run", original)
+    again = build(options)
+    assert not again.up_to_date
+    assert f"{SWEEPS}/run_01" not in again.failed_runs + again.stale_runs
+    assert _manifest(out)[f"{SWEEPS}/run_01"]["status"] == "ok"
+    assert build(options).up_to_date is False  # the tiny tree's own bad runs are retried too
+
+
+def test_a_failing_index_chart_does_not_stop_the_site(
+    tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise ValueError("EtaSummary needs a finite eta")
+
+    monkeypatch.setattr("reportgen.pages.site.index_charts", broken)
+    result = build(BuildOptions(results=tiny_tree, out=tmp_path / "site", jobs=1))
+    assert sorted(result.failed_runs) == [f"{SWEEPS}/run_bad", f"{SWEEPS}/run_huge"]
+    assert (tmp_path / "site/index.html").is_file()
+    assert _manifest(tmp_path / "site")[f"{SWEEPS}/run_01"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--seed", str(2**80), "--seed: must be between 0 and 4,294,967,295"),
+        ("--seed", "-1", "--seed: must be between 0 and 4,294,967,295"),
+        ("--draws", "100000000", "--draws: must be between 1 and 100,000"),
+        ("--draws", "0", "--draws: must be between 1 and 100,000"),
+        ("--max-file-size", str(2**70), "--max-file-size: must be between 1 and 65,536"),
+        ("--max-points", "0", "--max-points: must be between 1 and 1,000,000"),
+        ("--jobs", "100000", "--jobs: must be between 1 and 256"),
+        ("--seed", "1e3", "--seed: not an integer: '1e3'"),
+    ],
+)
+def test_cli_options_are_validated_up_front(
+    tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str,
+    message: str,
+) -> None:  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["build", str(tiny_tree), "-o", str(tmp_path / "site"), f"{option}={value}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_check_option_limits_and_sample_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["check", str(tmp_path), "--max-file-size", "0"],
+        ["demo", "-o", str(tmp_path / "d"), "--sample-seed", "-5"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2
+        assert "must be between" in capsys.readouterr().err
+
+
+def test_closed_pipe_ends_quietly(tiny_tree: Path) -> None:
+    for reader in ("head -1", "true"):
+        done = subprocess.run(
+            f"{sys.executable} -m reportgen check {tiny_tree} | {reader}",
+            shell=True, capture_output=True, text=True, timeout=120, check=False, env=_env(),
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_staging(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    command = [sys.executable, "-m", "reportgen", "build", str(sample_tree), "-o", str(out),
+               "-j", "2"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    with _deadline(120):
+        while not list(tmp_path.glob(".site.staging-*")) and process.poll() is None:
+            time.sleep(0.01)
+    assert process.poll() is None, "the build finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr == "reportgen: interrupted\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_non_ascii_names_on_an_ascii_terminal(sample_tree: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    run = results / "grüppe_日本/run_01"
+    shutil.copytree(sample_tree / SWEEPS / "run_01", run)
+    (run / "results.json").write_text('{"sweep": [')  # so the name is printed in the report
+    env = {**_env(), "PYTHONIOENCODING": "ascii"}
+    for args in (("build", results, "-o", tmp_path / "site", "-j", "1"), ("check", results)):
+        done = subprocess.run(
+            [sys.executable, "-m", "reportgen", *map(str, args)],
+            capture_output=True, text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "gr\\xfcppe_\\u65e5\\u672c/run_01" in done.stdout

@@ -37,8 +37,8 @@ def _dir_part(part: str) -> str:
     safe = slug_part(part)
     if safe not in RUN_DIR_NAMES:
         return safe
-    stem, suffix = _SUFFIX.match(safe).groups()  # type: ignore[union-attr]
-    return f"{stem}-{hashlib.sha256(part.encode()).hexdigest()[:8]}{suffix or ''}"
+    # no suffix: a directory called "index-….html" would pass for a page
+    return f"{safe.replace('.', '_')}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
 
 
 def run_dir(run_id: str) -> str:
