@@ -9,6 +9,9 @@ a content hash of its inputs with the run's cached summary and files.
 * otherwise a run whose input hash is unchanged is carried over (hard-linked), never re-read;
   the stat fingerprint only decides whether the bytes must be hashed again;
 * a run unreadable tonight that had a good page keeps it (and its data), marked stale;
+* a run whose last read failed is read again by the next build whatever its hash: the bytes
+  the planner hashed need not be the bytes the loader read (a file broken and restored
+  between the two would otherwise stay stale for ever);
 * group pages are carried over when the hash of their inputs (the group's shape and its
   members' cached summaries) is unchanged, and re-rendered from cached summaries otherwise;
   their costly batch-comparison draws are content-addressed memos reused per larger run;
