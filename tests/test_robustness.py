@@ -1190,3 +1190,31 @@ def test_non_ascii_names_on_an_ascii_terminal(sample_tree: Path, tmp_path: Path)
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
         assert "gr\\xfcppe_\\u65e5\\u672c/run_01" in done.stdout
+
+
+def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path) -> None:
+    """Loading reads notes, images, artifacts and the source hash; the page needs no tree."""
+    from reportgen.analysis import analyze_run
+    from reportgen.build import BuildOptions as Options
+    from reportgen.build import site_context
+    from reportgen.pages import RunSettings, run_page
+
+    root = tmp_path / "results"
+    run_dir = root / "g/run_01"
+    shutil.copytree(sample_tree / SWEEPS / "run_01", run_dir)
+    (run_dir / "notes.md").write_text("# Observations\n\nη too large.\n")
+    (run_dir / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (run_dir / "cv_a").mkdir()
+    (run_dir / "cv_a/table.csv").write_text("a,b\n1,2\n")
+    source = (run_dir / "results.json").read_bytes()
+    tree, _ = discover(root)
+    loaded = load_run(tree.runs[0], root)
+    assert isinstance(loaded, Run)
+    shutil.rmtree(root)  # from here on, nothing of the tree exists
+    site = site_context(Options(results=root, out=tmp_path / "site"))
+    output = run_page(analyze_run(loaded), site, "hash", RunSettings(MAX_BYTES))
+    files = dict(output.files)
+    assert files["runs/g/run_01/files/plot.png"] == b"\x89PNG\r\n\x1a\nfake"
+    assert files["runs/g/run_01/files/cv_a/table.csv"] == b"a,b\n1,2\n"
+    page = files["runs/g/run_01/index.html"].decode()
+    assert "Observations" in page and hashlib.sha256(source).hexdigest() in page
