@@ -142,7 +142,9 @@ class _Walker:
         return [(directory, files), *below]
 
 
-def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> dict[str, object]:
+def _belongings(
+    directory: Path, root: Path, files: list[os.DirEntry[str]], skipped: list[Skipped]
+) -> dict[str, object]:
     names = {f.name: f for f in files}
     config = next((name for name in CONFIG_NAMES if name in names), None)
     rel_dir = _rel(directory, root)
@@ -168,8 +170,10 @@ def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> d
                 and p.suffix.lower() in ARTIFACT_SUFFIXES
                 and is_utf8_name(p.name)
             )
-    except OSError:
-        pass
+    except OSError as exc:  # the run builds without them; the index says what was not read
+        skipped.append(
+            Skipped(rel_dir or ".", f"artifact folder unreadable ({exc.strerror})", unreadable=True)
+        )
     return {
         "plan": rel("plan.json") if "plan.json" in names else None,
         "config": rel(config) if config else None,
@@ -198,7 +202,7 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
                 plan = f"{rel_dir}/plan.json" if rel_dir else "plan.json"
                 incomplete.append(IncompleteRun(rel_dir or ".", plan))
             continue
-        belongings = _belongings(directory, root, files)
+        belongings = _belongings(directory, root, files, walker.skipped)
         for entry in results:
             source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             ref = RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings)  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.models import Finding
 from reportgen.pages.changes import changes_view
-from reportgen.pages.paths import run_fragment
+from reportgen.pages.paths import run_fragment, run_sample
 from reportgen.record import RunRecord
 from reportgen.status import STATUS_PATH, read_status
 from reportgen.write import WriteError
@@ -747,7 +747,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     assert status is not None
     records = [s.record for s in status.runs.values() if s.record.was_read]
     points = [p for r in records if (p := r.points).etas]
-    sample_paths = {p.run_id: out / ".reportgen/samples" / f"{p.run_id}.npy" for p in points}
+    sample_paths = {p.run_id: out / run_sample(p.run_id) for p in points}
     in_memory = [
         s
         for r, path in sample_paths.items()

@@ -1011,6 +1011,8 @@ def test_run_id_collisions_publish_every_run(sample_tree: Path, tmp_path: Path) 
         "b/run_01/summary.json/results.json",  # a run directory named like a run's file
         "b/run_01/index.html/results.json",
         "b/run_01/files/results.json",
+        "b/run_01/sample.npy/results.json",  # ... or like its private files
+        "b/run_01/page.json/results.json",
     ):
         (results / rel).parent.mkdir(parents=True, exist_ok=True)
         (results / rel).write_bytes(template)
@@ -1018,7 +1020,8 @@ def test_run_id_collisions_publish_every_run(sample_tree: Path, tmp_path: Path) 
     manifest = _manifest(tmp_path / "site")
     assert sorted(manifest) == [
         "a/eval_results", "a/eval_results.json", "b/run_01", "b/run_01/files",
-        "b/run_01/index.html", "b/run_01/summary.json", "results", "results.json",
+        "b/run_01/index.html", "b/run_01/page.json", "b/run_01/sample.npy",
+        "b/run_01/summary.json", "results", "results.json",
     ]  # fmt: skip
     assert manifest["a/eval_results"]["source"] == "a/eval_results/results.json"
     assert manifest["results"]["source"] == "results/results.json"
