@@ -409,7 +409,7 @@ def unreadable_inputs(skipped: Iterable[Skipped], statuses: Mapping[str, RunStat
     for status in statuses.values():
         rows = status.record_json.get("skipped_inputs") or ()
         found += [f"{r['path']} ({r['reason']})" for r in rows if r.get("unreadable")]
-    return found
+    return list(dict.fromkeys(found))  # a sibling's config is borrowed by several runs
 
 
 def _records_readable(status: BuildStatus) -> bool:
