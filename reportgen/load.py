@@ -209,15 +209,17 @@ def to_array(value: object, where: str) -> FloatArray | None:
         return None
     if not isinstance(value, list):
         raise LoadError(f"{where}: expected a list of numbers, got {_kind(value)}")
-    if bool in set(map(type, value)):  # numpy would take true as 1.0
-        index = next(i for i, v in enumerate(value) if isinstance(v, bool))
-        raise LoadError(f"{where}[{index}]: expected a number, got a boolean")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
+        # one item at a time: names the bad item (booleans included: to_float refuses them)
         array = np.asarray([_item(v, where, i) for i, v in enumerate(value)], dtype=np.float64)
     if array.ndim != 1:
         raise LoadError(f"{where}: expected a flat list of numbers")
+    # numpy takes true/false as 1.0/0.0: look for booleans only where such a value appears
+    if np.any((array == 0.0) | (array == 1.0)) and bool in set(map(type, value)):
+        index = next(i for i, v in enumerate(value) if isinstance(v, bool))
+        raise LoadError(f"{where}[{index}]: expected a number, got a boolean")
     return array
 
 
