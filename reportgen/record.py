@@ -15,6 +15,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
 from reportgen.analysis.stats import num
 from reportgen.analysis.tails import TailSensitivity
+from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.models import CvFeature, Finding, Severity, SkippedInput
 
 RECORD_FORMAT = 1
@@ -83,6 +84,15 @@ class RunRecord:
     skipped_inputs: tuple[SkippedInput, ...] = ()  # files of the run not shown, and why
     error: ErrorRecord | None = None
     stale: StaleRecord | None = None
+    uncertainty: RunUncertainty | None = None  # per-η rows aligned with ``etas``
+
+    @property
+    def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
+        """The uncertainty of each η of ``etas`` (``None`` where there is none)."""
+        rows = self.uncertainty.etas if self.uncertainty is not None else ()
+        if len(rows) != len(self.etas):
+            return (None,) * len(self.etas)
+        return tuple(rows)
 
     @property
     def ok(self) -> bool:
@@ -138,6 +148,7 @@ class RunRecord:
             "skipped_inputs": [_plain(f) for f in self.skipped_inputs],
             "error": _plain(self.error),
             "stale": _plain(self.stale),
+            "uncertainty": None if self.uncertainty is None else self.uncertainty.to_record(),
         }
 
     @classmethod
@@ -171,6 +182,9 @@ class RunRecord:
             skipped_inputs=tuple(SkippedInput(**f) for f in data.get("skipped_inputs", ())),
             error=_maybe(ErrorRecord, data["error"]),
             stale=_maybe(StaleRecord, data["stale"]),
+            uncertainty=None
+            if data.get("uncertainty") is None
+            else RunUncertainty.from_record(data["uncertainty"]),
         )
 
 
@@ -181,13 +195,21 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "eta": finding.eta,
         "section": finding.section,
+        "etas": list(finding.etas),
     }
 
 
 def finding_from_json(data: Mapping[str, Any]) -> Finding:
     severity: Severity = data["severity"]
+    eta = data.get("eta")
+    etas = data.get("etas") or ([eta] if eta is not None else [])
     return Finding(
-        str(data["id"]), severity, str(data["message"]), data.get("eta"), data.get("section", "")
+        str(data["id"]),
+        severity,
+        str(data["message"]),
+        eta,
+        data.get("section", ""),
+        tuple(float(e) for e in etas),
     )
 
 
