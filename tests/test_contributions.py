@@ -104,6 +104,15 @@ def guide_contributions(
     )
 
 
+def term_scale(
+    weights: np.ndarray, h_new: np.ndarray, tokens: np.ndarray, base: float, per_token: bool
+) -> float:
+    """A bound on both terms of every contribution: round-off is relative to it, not to the
+    (possibly cancelling) difference. w_i·h_i / Σ w·u ≤ max|w·h| / (min w · Σ u)."""
+    units = tokens if per_token else np.ones_like(tokens)
+    return float(np.max(np.abs(weights * h_new)) / (np.min(weights) * units.sum()) + base)
+
+
 @given(snis_batch(), st.booleans(), st.data())
 @settings(max_examples=150, deadline=None)
 def test_contributions_follow_their_sequence_when_the_batch_is_permuted(
@@ -115,8 +124,7 @@ def test_contributions_follow_their_sequence_when_the_batch_is_permuted(
     order = np.array(data.draw(st.permutations(range(n))), dtype=np.intp)
     original = true_contributions(weights, h_new, tokens, base, per_token=per_token)
     reference = guide_contributions(weights, h_new, tokens, base, per_token)
-    # every value is a difference of two terms of at most this size: round-off is relative to it
-    scale = float(np.max(np.abs(weights * h_new)) / np.min(weights) / tokens.sum() + base)
+    scale = term_scale(weights, h_new, tokens, base, per_token)
     np.testing.assert_allclose(original, reference, rtol=1e-9, atol=1e-12 * scale)
 
     jointly = true_contributions(
@@ -124,7 +132,6 @@ def test_contributions_follow_their_sequence_when_the_batch_is_permuted(
     )
     np.testing.assert_allclose(jointly, original[order], rtol=1e-12, atol=1e-12 * scale)
     assert math.isclose(jointly.sum(), original.sum(), rel_tol=1e-9, abs_tol=1e-12 * scale)
-
 
 
 @given(snis_batch(), st.booleans(), st.data())
@@ -138,7 +145,7 @@ def test_a_mis_permuted_batch_gives_other_contributions(
     order = np.array(data.draw(st.permutations(range(len(weights)))), dtype=np.intp)
     original = true_contributions(weights, h_new, tokens, base, per_token=per_token)
     expected = guide_contributions(weights, h_new[order], tokens, base, per_token)
-    scale = float(np.max(np.abs(weights * h_new)) / np.min(weights) / tokens.sum() + base)
+    scale = term_scale(weights, h_new, tokens, base, per_token)
     changed = np.abs(expected - original[order]) > 1e-6 * scale
     assume(changed.any())  # the guide says this mis-pairing moves some contribution
     mis_permuted = true_contributions(weights, h_new[order], tokens, base, per_token=per_token)
