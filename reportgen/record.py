@@ -79,6 +79,7 @@ class RunRecord:
     tails: tuple[TailSensitivity, ...] = ()
     cv: CvRecord | None = None
     has_contributions: bool = False
+    parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves, JSON values
     error: ErrorRecord | None = None
     stale: StaleRecord | None = None
 
@@ -132,6 +133,7 @@ class RunRecord:
                 "features": [_plain(f) for f in self.cv.features],
             },
             "has_contributions": self.has_contributions,
+            "parameters": [list(p) for p in self.parameters],
             "error": _plain(self.error),
             "stale": _plain(self.stale),
         }
@@ -163,6 +165,7 @@ class RunRecord:
                 num(cv["var_after_cv_joint"]), tuple(CvFeature(**f) for f in cv["features"])
             ),
             has_contributions=bool(data["has_contributions"]),
+            parameters=tuple((str(k), str(v)) for k, v in data["parameters"]),
             error=_maybe(ErrorRecord, data["error"]),
             stale=_maybe(StaleRecord, data["stale"]),
         )

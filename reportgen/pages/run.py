@@ -405,6 +405,7 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         tails=tuple(analysis.tails),
         cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
         has_contributions=bool(analysis.contributions),
+        parameters=run.parameters,
     )
 
 
