@@ -49,6 +49,13 @@ def assert_valid(kind: str, data: Any, where: str = "") -> None:
     assert found == [], f"{where or kind} breaks {kind}.schema.json:\n" + "\n".join(found[:20])
 
 
+def assert_valid_field(kind: str, field: str, data: Any) -> None:
+    """``data`` as the value of a top-level ``field`` of a ``kind`` twin (e.g. a group's tails)."""
+    sub = jsonschema.Draft202012Validator(schema(kind)["properties"][field])
+    found = sorted(f"{field}/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in sub.iter_errors(data))
+    assert found == [], f"{kind}.{field}:\n" + "\n".join(found[:20])
+
+
 def kind_of(relative: str) -> str | None:
     """Which public JSON format a site path holds (``None`` for any other file)."""
     if relative in ("manifest.json", "changes.json"):

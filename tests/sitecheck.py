@@ -151,9 +151,9 @@ class Outline(HTMLParser):
         self.problems += [f"<{tag}> never closed" for tag in self._open]
 
 
-def outline(page: Path) -> Outline:
-    """Parse ``page``; ``problems`` lists what would make it malformed HTML."""
-    text = page.read_text(encoding="utf-8")
+def outline(page: Path | str) -> Outline:
+    """Parse a page (a path or its text); ``problems`` lists what would make it malformed HTML."""
+    text = page if isinstance(page, str) else page.read_text(encoding="utf-8")
     result = Outline()
     if not text.lstrip().lower().startswith("<!doctype html>"):
         result.problems.append("no <!doctype html>")
