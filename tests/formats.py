@@ -20,7 +20,16 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 SCHEMAS = Path(__file__).parent / "schemas"
 KINDS = ("run-summary", "group-summary", "manifest", "changes")
 # contributions.csv of 0.1, in order (tests/snapshots keep it as each CSV's "header")
-CSV_COLUMNS_0_1 = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
+CSV_COLUMNS_0_1 = (
+    "eta",
+    "index",
+    "true_contrib",
+    "linear",
+    "quad",
+    "linquad",
+    "token_count",
+    "weight",
+)
 
 
 @functools.cache
@@ -52,7 +61,9 @@ def assert_valid(kind: str, data: Any, where: str = "") -> None:
 def assert_valid_field(kind: str, field: str, data: Any) -> None:
     """``data`` as the value of a top-level ``field`` of a ``kind`` twin (e.g. a group's tails)."""
     sub = jsonschema.Draft202012Validator(schema(kind)["properties"][field])
-    found = sorted(f"{field}/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in sub.iter_errors(data))
+    found = sorted(
+        f"{field}/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in sub.iter_errors(data)
+    )
     assert found == [], f"{kind}.{field}:\n" + "\n".join(found[:20])
 
 

@@ -204,9 +204,7 @@ def _nodes(node: Any) -> list[dict[str, Any]]:
 # --- caching ---------------------------------------------------------------------------------
 
 
-def test_specs_are_built_once_and_copied(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_specs_are_built_once_and_copied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What the cache guards: Altair builds a spec once per argument tuple, never per chart."""
     built: list[str] = []
     real_init = alt.Chart.__init__

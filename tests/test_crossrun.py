@@ -443,7 +443,11 @@ def test_group_summary_json_shape() -> None:
     assert first["agreement"][0]["se_linear"] == pytest.approx(10.0 * 1e-6)
     assert [row["n_runs"] for row in data["per_eta"]] == [2, 1]
     (comparison,) = data["batch_comparison"]
-    assert (comparison["small_size"], comparison["large_size"], comparison["draws"]) == (25, 100, 10)
+    assert (comparison["small_size"], comparison["large_size"], comparison["draws"]) == (
+        25,
+        100,
+        10,
+    )
     assert [q["q"] for q in comparison["quantiles"]] == [0.05, 0.25, 0.5, 0.75, 0.95]
 
 

@@ -384,7 +384,8 @@ def test_malformed_status_means_full_rebuild(
     assert read_status(out) is None
     result = build(options(results, out))
     assert result.rebuilt == 4 and len(rendered) == 4
-    assert read_status(out) is not None
+    rebuilt = read_status(out)
+    assert rebuilt is not None and len(rebuilt.runs) == 4  # a whole, readable status again
 
 
 # --- last good pages -------------------------------------------------------------------------

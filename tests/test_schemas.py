@@ -96,7 +96,9 @@ def test_required_fields_are_exactly_those_0_1_always_published() -> None:
     }
     assert missing == set()
     # the walk followed the schema into every nested object 0.1 published, not just the roots
-    assert set(always) == {(kind, path) for kind, _, data in snapshot_twins() for path in _paths(data)}
+    assert set(always) == {
+        (kind, path) for kind, _, data in snapshot_twins() for path in _paths(data)
+    }
 
 
 def _paths(data: Any, path: str = "") -> set[str]:
@@ -146,7 +148,9 @@ def test_a_summary_missing_any_required_field_is_rejected(snis_summary: dict[str
     for path in paths:
         broken = copy.deepcopy(snis_summary)
         del _at(broken, path[:-1])[path[-1]]
-        assert any(f"'{path[-1]}' is a required property" in p for p in problems("run-summary", broken)), path
+        assert any(
+            f"'{path[-1]}' is a required property" in p for p in problems("run-summary", broken)
+        ), path
 
 
 @pytest.mark.parametrize(
@@ -234,7 +238,9 @@ def test_error_shapes_validate(
     result = build(BuildOptions(results=results, out=out, jobs=1))
     assert result.failed_runs == ["comparison_across_learning_rates/run_02"]
     assert_site_twins_valid(out)
-    summary = json.loads((out / "runs/comparison_across_learning_rates/run_02/summary.json").read_text())
+    summary = json.loads(
+        (out / "runs/comparison_across_learning_rates/run_02/summary.json").read_text()
+    )
     assert summary["status"] == "error" and summary["error"]["reason"]
     group = json.loads((out / "groups/comparison_across_learning_rates/summary.json").read_text())
     assert group["error"]

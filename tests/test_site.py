@@ -16,6 +16,7 @@ from reportgen.discover import discover
 from tests.formats import assert_valid, assert_valid_csv
 from tests.sitecheck import assert_run_numbers, broken_links, outline, remote_assets
 
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
