@@ -364,6 +364,7 @@ def load_curvature(block: Fields | None) -> Curvature | None:
         se_gdotv=variance.float("se_gdotv") if variance else None,
         se_vhvv=variance.float("se_vHvv") if variance else None,
         method=block.str("method"),
+        num_shards=variance.int("num_shards") if variance else None,
     )
 
 

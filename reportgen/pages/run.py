@@ -15,6 +15,15 @@ from reportgen.analysis import RunAnalysis
 from reportgen.analysis.contributions import EtaSummary, formula_for
 from reportgen.analysis.diagnostics import failure_findings
 from reportgen.analysis.points import sequence_sample
+from reportgen.analysis.uncertainty import (
+    DEFAULT_BOOTSTRAP,
+    DELTA,
+    SHARDS,
+    SHARDS_SWEEP,
+    UNPAIRED,
+    EtaUncertainty,
+    RunUncertainty,
+)
 from reportgen.charts import Chart
 from reportgen.models import (
     Finding,
@@ -64,6 +73,8 @@ class RunSettings:
     figures: tuple[str, ...] = ()
     verbose: bool = False
     inline_files: bool = False
+    bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,8 @@ class RunView:
 
     run: Run
     summaries: tuple[EtaSummary, ...]
+    errors: tuple[EtaUncertainty, ...]  # aligned with ``summaries``
+    se_note: str
     findings: tuple[Finding, ...]
     counts: Mapping[str, int]
     formula: str
@@ -198,6 +211,37 @@ def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
         beyond=tuple(e for e in etas if beyond(e)),
         ratio_pred=tuple(RatioRow(e, v, beyond(e)) for e, v in curvature.ratio_pred),
     )
+
+
+_SE_METHODS = {
+    DELTA: "delta method over sequences (paired: the same sequences drive truth and approximation)",
+    SHARDS: "num_shards · se_shard · η from approx.variance (no per-sequence records)",
+    SHARDS_SWEEP: "num_shards · se_gdotv · η from curvature.variance, read like se_shard as "
+    "the SE of the mean shard (not verifiable without per-sequence records)",
+    UNPAIRED: "√(se_linear² + se_true²), unpaired (no per-sequence records, so the covariance "
+    "of truth and approximation is unknown)",
+}
+
+
+def se_note(uncertainty: RunUncertainty, run: Run) -> str:
+    """One sentence per SE method the table uses; which quantities each one produced."""
+    used: dict[str, set[str]] = {}
+    for row in uncertainty.etas:
+        for name, method in row.se_method:
+            used.setdefault(method, set()).add(name.removeprefix("se_"))
+    if not used:
+        return "none available for this run."
+    norm = "T_i = 1 per sequence" if run.normalization.true_mode != "per_token" else "per token"
+    parts = [
+        f"{', '.join(sorted(names))}: {_SE_METHODS.get(method, method)}"
+        for method, names in sorted(used.items())
+    ]
+    boot = (
+        f" 95 % intervals in summary.json from {uncertainty.bootstrap} paired bootstrap resamples."
+        if uncertainty.bootstrap
+        else ""
+    )
+    return f"{'; '.join(parts)} ({norm}).{boot}"
 
 
 def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
@@ -350,6 +394,8 @@ def run_view(
     view = RunView(
         run=run,
         summaries=analysis.summaries,
+        errors=analysis.uncertainty.etas,
+        se_note=se_note(analysis.uncertainty, run),
         findings=analysis.findings,
         counts=severity_counts(analysis.findings),
         formula=formula_for(run.normalization),
@@ -406,6 +452,7 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
         has_contributions=bool(analysis.contributions),
         parameters=run.parameters,
+        uncertainty=analysis.uncertainty,
     )
 
 
