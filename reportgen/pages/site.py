@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -21,6 +22,8 @@ from reportgen.pages.output import PageOutput
 from reportgen.pages.run import Cite
 from reportgen.record import RunRecord
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,11 @@ def site_pages(
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    charts, datasets = index_charts(list(records.values()))
+    try:
+        charts, datasets = index_charts(list(records.values()))
+    except Exception as exc:  # an optional chart: a warning, never an unpublished site
+        log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
+        charts, datasets = (), {}
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
