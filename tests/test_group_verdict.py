@@ -149,7 +149,7 @@ def test_relative_errors_keep_resolved_values_only_in_the_new_spread() -> None:
     errors = {r: tuple(EtaUncertainty(e, se_true=1e-4) for e in etas) for r in true}
     with_errors, without = relative_errors(runs, errors), relative_errors(runs)
     assert with_errors.per_eta == without.per_eta  # 0.1's field is untouched
-    (eta1, kept1, unresolved1), (_, kept2, unresolved2) = with_errors.per_eta_resolved
+    (_, kept1, unresolved1), (_, kept2, unresolved2) = with_errors.per_eta_resolved
     assert (kept1.n, unresolved1, kept2.n, unresolved2) == (3, 1, 4, 0)  # c at η₁ is noise
     assert kept1.median == pytest.approx(0.2, rel=1e-12)
     assert kept1.q25 == pytest.approx(0.2) and kept1.iqr == pytest.approx(0.0, abs=1e-12)
