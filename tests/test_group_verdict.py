@@ -379,3 +379,19 @@ def test_shared_e256_e512_state_a_verdict_per_run_and_eta(
     assert [p["key"] for p in both["populations"]] == [{"B_E": "256"}, {"B_E": "512"}]
     assert both["pooled_across_populations"] is True
     assert [d["key"] for d in both["what_differs"]] == ["config.batch_config.B_E"]
+
+
+@pytest.mark.parametrize("which", ["sums", "delta"])
+def test_integrand_histograms_count_every_sequence(which: str, validator: Any) -> None:  # noqa: F811
+    from reportgen.charts.integrands import NAMES, integrand_histograms
+
+    rng = np.random.default_rng(2)
+    arrays = [[rng.normal(50, 10, 300), None] for _ in NAMES[which]]  # the second η lacks them
+    arrays[0][0][3] = np.nan  # a non-finite value is dropped, not binned
+    chart, datasets = integrand_histograms([1e-6, 2e-6], arrays, which=which)  # type: ignore[arg-type]
+    (data,) = datasets.values()
+    counts = np.asarray(data[0]["count"])
+    assert counts.sum() == 300 * len(NAMES[which]) - 1
+    assert set(data[0]["series"]) == set(NAMES[which]) and set(data[0]["eta"]) == {1e-6}
+    spec = _attached(chart, datasets)
+    assert [e.message[:200] for e in validator.iter_errors(spec)] == []
