@@ -13,6 +13,7 @@ from reportgen import charts
 from reportgen.analysis.batch import BatchComparison, DrawMemo, compare_batch_sizes
 from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
 from reportgen.analysis.group_stats import (
+    AgreementTally,
     CvFeatureStats,
     EtaStats,
     PopulationStats,
@@ -25,6 +26,7 @@ from reportgen.analysis.group_stats import (
     quad_help,
     relative_errors,
     resolved,
+    tally,
 )
 from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.populations import differing_parameters, populations
@@ -179,6 +181,7 @@ class GroupView:
     differs: tuple[DiffersRow, ...] = ()
     differs_runs: tuple[tuple[str, str], ...] = ()  # (label, href) columns of the differs table
     quad_rows: tuple[QuadRow, ...] = ()
+    run_tallies: tuple[tuple[str, str, AgreementTally], ...] = ()  # (label, href, paired counts)
     doubling_rows: tuple[DoublingRow, ...] = ()
 
 
@@ -545,6 +548,7 @@ def _group_page(
         populations=pops,
         differs=tuple(DiffersRow(d.key, d.splits, tuple(v for _, v in d.values)) for d in diffs),
         differs_runs=tuple((label(r.id), href[r.id]) for r in read),
+        run_tallies=tuple((label(r), href[r], tally(rows)) for r, rows in agreements.items()),
         quad_rows=tuple(
             QuadRow(r, label(r), href[r], q) for r, rows in quads.items() for q in rows
         ),
