@@ -526,7 +526,7 @@ def test_incomplete_run(tmp_path: Path) -> None:
 
 
 def test_crashing_check_becomes_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(diagnostics, "_REGISTRY", list(diagnostics._REGISTRY))
+    monkeypatch.setattr(diagnostics.registry, "REGISTRY", list(diagnostics.registry.REGISTRY))
 
     @diagnostics.check("always-crashes", "error", "Test", "facts")
     def crash(ctx: diagnostics.CheckContext) -> list[Hit]:
