@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -195,23 +195,21 @@ def agreement(
                 combined_se=combined,
                 within_1sigma=_within(diff, combined, 1.0),
                 within_2sigma=_within(diff, combined, 2.0),
-                **_paired(diff, error),  # type: ignore[arg-type]
             )
         )
+        se = num(error.se_diff_linear) if error is not None else None
+        if error is not None and se is not None and se > 0 and diff is not None:
+            rows[-1] = replace(
+                rows[-1],
+                paired_se=se,
+                paired_z=num(diff / se),
+                paired_within_1se=_within(diff, se, 1.0),
+                paired_within_2se=_within(diff, se, 2.0),
+                paired_method=error.method("se_diff_linear"),
+            )
+        else:
+            rows[-1] = replace(rows[-1], paired_se=se)
     return tuple(rows)
-
-
-def _paired(diff: float | None, error: EtaUncertainty | None) -> dict[str, object]:
-    se = num(error.se_diff_linear) if error is not None else None
-    if error is None or se is None or not se > 0 or diff is None:
-        return {"paired_se": se}
-    return {
-        "paired_se": se,
-        "paired_z": num(diff / se),
-        "paired_within_1se": _within(diff, se, 1.0),
-        "paired_within_2se": _within(diff, se, 2.0),
-        "paired_method": error.method("se_diff_linear"),
-    }
 
 
 def _within(diff: float | None, se: float | None, sigmas: float) -> bool | None:
