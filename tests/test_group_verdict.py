@@ -149,7 +149,10 @@ def test_relative_errors_keep_resolved_values_only_in_the_new_spread() -> None:
     errors = {r: tuple(EtaUncertainty(e, se_true=1e-4) for e in etas) for r in true}
     with_errors, without = relative_errors(runs, errors), relative_errors(runs)
     assert with_errors.per_eta == without.per_eta  # 0.1's field is untouched
-    (_, kept1, unresolved1), (_, kept2, unresolved2) = with_errors.per_eta_resolved
+    (_, kept1, unresolved1, no_se), (_, kept2, unresolved2, _) = with_errors.per_eta_resolved
+    assert no_se == 0
+    (_, nothing, _, unjudged), _ = without.per_eta_resolved  # no se_true: nothing is judged
+    assert nothing.n == 0 and unjudged == 4
     assert (kept1.n, unresolved1, kept2.n, unresolved2) == (3, 1, 4, 0)  # c at η₁ is noise
     assert kept1.median == pytest.approx(0.2, rel=1e-12)
     assert kept1.q25 == pytest.approx(0.2) and kept1.iqr == pytest.approx(0.0, abs=1e-12)
@@ -161,7 +164,7 @@ def test_quartiles_match_numpy() -> None:
     values = [0.1, 0.5, -0.3, 2.0, 0.7]
     runs = [points(f"r{i}", 1, (summary(1e-6, -1.0, -(1 - v)),)) for i, v in enumerate(values)]
     errors = {f"r{i}": (EtaUncertainty(1e-6, se_true=1e-3),) for i in range(5)}
-    (_, spread, _), = relative_errors(runs, errors).per_eta_resolved  # fmt: skip
+    (_, spread, _, _), = relative_errors(runs, errors).per_eta_resolved  # fmt: skip
     assert spread.q25 == pytest.approx(np.percentile(values, 25), rel=1e-12)
     assert spread.q75 == pytest.approx(np.percentile(values, 75), rel=1e-12)
     assert spread.median == pytest.approx(np.median(values), rel=1e-12)

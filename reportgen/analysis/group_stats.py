@@ -190,7 +190,8 @@ class RelativeErrors:
 
     runs: tuple[RunRelativeErrors, ...]
     per_eta: tuple[tuple[float, Spread], ...]
-    per_eta_resolved: tuple[tuple[float, Spread, int], ...] = ()  # (η, spread, n unresolved)
+    # (η, spread of resolved values, n not resolved, n without se_true to judge by)
+    per_eta_resolved: tuple[tuple[float, Spread, int, int], ...] = ()
 
     def to_json(self) -> Json:
         return {
@@ -199,8 +200,8 @@ class RelativeErrors:
             "per_eta": [{"eta": eta, **s.to_json(), "n_runs": s.n} for eta, s in self.per_eta],
             "resolved_rule": "|delta_h_true| > 2 se_true",
             "per_eta_resolved": [
-                {"eta": eta, **s.to_json(), "iqr": s.iqr, "n_unresolved": u}
-                for eta, s, u in self.per_eta_resolved
+                {"eta": eta, **s.to_json(), "iqr": s.iqr, "n_unresolved": u, "n_no_se": m}
+                for eta, s, u, m in self.per_eta_resolved
             ],
         }
 
@@ -249,19 +250,21 @@ def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None
     per_eta = []
     per_eta_resolved = []
     for eta in eta_grid(s.eta for run in runs for s in run.etas):
-        values, kept, unresolved = [], [], 0
+        values, kept, unresolved, no_se = [], [], 0, 0
         for run in per_run:
             i = next((i for i, (e, _) in enumerate(run.values) if same_eta(e, eta)), None)
             if i is None:
                 continue
-            value = run.values[i][1]
+            value, judged = run.values[i][1], run.is_resolved(i)
             values.append(value)
-            if run.is_resolved(i):
+            if judged:
                 kept.append(value)
+            elif value is not None and judged is None:
+                no_se += 1
             elif value is not None:
                 unresolved += 1
         per_eta.append((eta, spread(values)))
-        per_eta_resolved.append((eta, spread(kept), unresolved))
+        per_eta_resolved.append((eta, spread(kept), unresolved, no_se))
     return RelativeErrors(per_run, tuple(per_eta), tuple(per_eta_resolved))
 
 

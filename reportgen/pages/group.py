@@ -270,18 +270,22 @@ def group_charts(
             for r in rel.runs
             for j, (eta, v) in enumerate(r.values)
         ]
-        left_out = sum(1 for r in rel.runs for j, (_, v) in enumerate(r.values)
-                       if v is not None and not r.is_resolved(j))  # fmt: skip
+        judged = [r.is_resolved(j) for r in rel.runs for j, (_, v) in enumerate(r.values)
+                  if v is not None]  # fmt: skip
         if not any(v is not None for _, _, v in rel_rows):
             continue
         chart, data = charts.relative_error_chart(
             [r for r, _, _ in rel_rows], [e for _, e, _ in rel_rows], [v for _, _, v in rel_rows]
         )
-        note = (
-            f"{left_out} run×η left out: ΔH_true not resolved from zero (|ΔH_true| ≤ 2·se_true)"
-            if left_out
-            else None
-        )
+        notes = []
+        if unresolved := judged.count(False):
+            notes.append(
+                f"{unresolved} run×η left out: ΔH_true not resolved from zero "
+                "(|ΔH_true| ≤ 2·se_true)"
+            )
+        if no_se := judged.count(None):
+            notes.append(f"{no_se} run×η left out: no se_true to tell ΔH_true from zero")
+        note = "; ".join(notes) or None
         chart = replace(retitled(chart, f"{chart.title} ({name})"), note=note)
         out["relative"].append(charts.with_key(chart, data, f"p{i}"))
     for i, comparison in enumerate(batch):
