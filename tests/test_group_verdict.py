@@ -359,6 +359,18 @@ def test_sample_group_pages(sample_site: tuple[Path, BuildResult]) -> None:
     assert groups
     judged = [_check_group(site, g)["agreement"]["pairs"] for g in groups]
     assert max(judged) > 0
+    both = json.loads((site / "groups/diagnostics_run/full_data/summary.json").read_text())
+    differs = {d["key"]: d for d in both["what_differs"]}
+    assert differs["config.batch_config.B_E"]["splits"] is True
+    assert differs["plan.capture_per_sequence"]["splits"] is False  # logging: pooled
+    assert len(differs["config.batch_config.B_E"]["values"]) == len(both["runs"])
+    assert [p["key"] for p in both["populations"]] == [{"B_E": "256"}, {"B_E": "512"}]
+    html = (site / "groups/diagnostics_run/full_data/index.html").read_text()
+    table = html[
+        html.index('id="differs-rows"') : html.index("</table>", html.index("differs-rows"))
+    ]
+    assert table.count("<tr>") == 1 + len(differs)  # header + one row per differing key
+    assert "E_256/run_01" in table and "<code>config.batch_config.B_E</code>" in table
 
 
 @pytest.mark.shared
