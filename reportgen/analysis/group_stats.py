@@ -346,6 +346,7 @@ class PopulationStats:
     per_eta: tuple[EtaStats, ...]
     rel_errors: RelativeErrors
     agreement: AgreementTally
+    tails: tuple[Any, ...] = ()  # ``tails.TailGroupRow`` over this population's runs
 
     def to_json(self) -> Json:
         return {
@@ -355,6 +356,7 @@ class PopulationStats:
             "per_eta": [row.to_json() for row in self.per_eta],
             "relative_errors": self.rel_errors.to_json(),
             "agreement": self.agreement.to_json(),
+            "tails": [row.to_json() for row in self.tails],
         }
 
 

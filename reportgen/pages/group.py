@@ -421,7 +421,16 @@ def _group_page(
     agreements = {p.run_id: agreement(p, errors[p.run_id]) for p in view_points}
     rel = relative_errors(view_points, errors)
     found = populations(members)
-    pops = population_stats(found, view_points, agreements, errors)
+    tails = [(r.id, t) for r in members for t in r.tails]
+    pops = tuple(
+        replace(
+            pop,
+            tails=group_tail_summary(
+                _last_eta_tails([(r, t) for r, t in tails if r in pop.population.run_ids])
+            ),
+        )
+        for pop in population_stats(found, view_points, agreements, errors)
+    )
     pop_of = {r: pop.label for pop in found for r in pop.run_ids}
     diffs = differing_parameters(members)
     batch: tuple[BatchComparison, ...] = ()
@@ -435,7 +444,6 @@ def _group_page(
             workers=settings.workers,
             memo=memo,
         )
-    tails = [(r.id, t) for r in members for t in r.tails]
     cv_runs = [(r.id, r.cv) for r in members if r.cv is not None]
     cv = cv_group_stats(cv_runs) if cv_runs else ()
 
