@@ -393,6 +393,9 @@ def test_shared_e256_e512_state_a_verdict_per_run_and_eta(
     assert [len(p["runs"]) for p in both["populations"]] == [4, 2]
     assert [p["key"] for p in both["populations"]] == [{"B_E": "256"}, {"B_E": "512"}]
     assert both["pooled_across_populations"] is True
+    for pop in both["populations"]:  # tail spreads too pool only the population's own runs
+        assert pop["tails"] and {t["n_runs"] for t in pop["tails"]} == {len(pop["runs"])}
+        assert all(set(t["run_ids"]) <= set(pop["runs"]) for t in pop["tails"])
     assert [d["key"] for d in both["what_differs"]] == ["config.batch_config.B_E"]
 
 
