@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +12,12 @@ import vl_convert
 from reportgen import charts
 from reportgen.analysis import RunAnalysis
 from reportgen.charts import Chart, Datasets, Norm
+from reportgen.charts.integrands import integrand_histograms
 from reportgen.models import Run
 
 ChartResult = tuple[Chart, Datasets]
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,9 +124,30 @@ def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
         "tails": _tail_charts,
         "cv": _cv_charts,
     }
-    results = {section: build(analysis, max_points) for section, build in builders.items()}
+    results = {
+        section: _optional_charts(section, build, analysis, max_points)
+        for section, build in builders.items()
+    }
     etas = [c.eta for c in analysis.contributions]
     return collect(results, etas[-1] if etas else None)
+
+
+def _optional_charts(
+    section: str,
+    build: Callable[[RunAnalysis, int], list[ChartResult]],
+    analysis: RunAnalysis,
+    max_points: int,
+) -> list[ChartResult]:
+    """A section's charts; one that cannot be drawn (say, values near the float limit that no
+    histogram can bin) is left out with a warning, and the page and its tables still render."""
+    try:
+        return build(analysis, max_points)
+    except (ValueError, OverflowError, FloatingPointError) as exc:
+        log.warning(
+            "run %s: %s charts left out: %s: %s", analysis.run.ref.id, section,
+            type(exc).__name__, exc,
+        )  # fmt: skip
+        return []
 
 
 def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
@@ -202,6 +227,12 @@ def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
             results.append(
                 charts.weight_distributions(etas, weights, log_weights, quantity="log-weights")
             )
+    if any(e.h_new is not None for e in entries):  # the notebooks' integrand histograms
+        sums = ([e.h_base for e in entries], [e.h_new for e in entries])
+        results.append(integrand_histograms(etas, sums, which="sums"))
+    if any(e.delta_h_seq is not None for e in entries):
+        deltas = ([e.delta_h_seq for e in entries],)
+        results.append(integrand_histograms(etas, deltas, which="delta"))
     fractions = [s.ess_fraction for s in analysis.summaries]
     if any(f is not None for f in fractions):
         results.append(charts.ess_curve([s.eta for s in analysis.summaries], fractions))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -10,7 +11,7 @@ from markupsafe import Markup
 
 from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
 from reportgen.assets import static_assets
-from reportgen.charts import Chart
+from reportgen.charts import Chart, Datasets
 from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, serialize
@@ -21,6 +22,8 @@ from reportgen.pages.output import PageOutput
 from reportgen.pages.run import Cite
 from reportgen.record import RunRecord
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,14 @@ def site_pages(
     all_rows = (*rows.values(), *incomplete_rows)
 
     overview_dropped = len(records) > MAX_OVERVIEW_RUNS
-    charts, datasets = ((), {}) if overview_dropped else index_charts(list(records.values()))
+    charts: tuple[Chart, ...] = ()
+    datasets: Datasets = {}
+    if not overview_dropped:
+        try:
+            charts, datasets = index_charts(list(records.values()))
+        except Exception as exc:  # an optional chart: a warning, never an unpublished site
+            log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
+            charts, datasets = (), {}
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
