@@ -84,3 +84,12 @@ def test_pages_charts_and_analysis_never_import_the_orchestrator() -> None:
         if name.startswith(STAGE_PACKAGES)
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_analysis_does_no_io() -> None:
+    """analysis/ is pure numpy: no file access, no module-level mutable caches of its own."""
+    for name, path in MODULES.items():
+        if name.startswith("reportgen.analysis"):
+            text = path.read_text(encoding="utf-8")
+            for forbidden in ("open(", "read_bytes(", "write_bytes(", "Path(__file__)"):
+                assert forbidden not in text, f"{name} uses {forbidden}"

@@ -368,7 +368,7 @@ def test_subset_sums_pick_distinct_rows_and_ignore_block_size() -> None:
     # binary fractions: a sum of 7 distinct powers has exactly 7 one-bits
     bits = [bin(round(float(v) * 2**49)).count("1") for v in whole[:, 1]]
     assert set(bits) == {7}
-    from reportgen.analysis.uncertainty import resampled_sums, subset_weights
+    from reportgen.analysis.resample import resampled_sums, subset_weights
 
     blocks = resampled_sums(columns, subset_weights(50, 7), 40, np.random.default_rng(0), 120)
     assert np.array_equal(whole, blocks)  # blocks of 2 draws: the same subsets

@@ -14,6 +14,7 @@ import pytest
 
 from reportgen.analysis import fits
 from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.delta import PairedColumns, centred, delta_ses, influence_se, true_influence
 from reportgen.analysis.group_stats import (
     covariance,
     group_summary_json,
@@ -27,14 +28,9 @@ from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import Population
 from reportgen.analysis.uncertainty import (
     EtaUncertainty,
-    PairedColumns,
     RunUncertainty,
     bootstrap_draws,
-    centred,
-    delta_ses,
     doublings,
-    influence_se,
-    true_influence,
 )
 from reportgen.build import BuildResult
 from reportgen.charts.agreement import (

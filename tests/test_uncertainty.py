@@ -14,21 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.analysis.contributions import run_contributions, run_eta_summaries
+from reportgen.analysis.delta import PairedColumns, delta_ses, shard_mean_se
+from reportgen.analysis.resample import bootstrap_weights, resampled_sums, subset_weights
 from reportgen.analysis.uncertainty import (
     DELTA,
     SHARDS,
     SHARDS_SWEEP,
     UNPAIRED,
-    PairedColumns,
     bootstrap_draws,
-    bootstrap_weights,
-    delta_ses,
     paired_columns,
-    resampled_sums,
     run_uncertainty,
-    shard_mean_se,
     slope_intervals,
-    subset_weights,
 )
 from reportgen.cli import main
 from reportgen.discover import discover

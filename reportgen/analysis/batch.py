@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, SampleSource, SequenceEta
+from reportgen.analysis.resample import resampled_sums, subset_weights
 from reportgen.analysis.stats import (
     Json,
     derived_rng,
@@ -23,7 +24,6 @@ from reportgen.analysis.stats import (
     spread,
     summary_at,
 )
-from reportgen.analysis.uncertainty import resampled_sums, subset_weights
 from reportgen.models import FloatArray
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

@@ -12,9 +12,8 @@ Pure numpy, no I/O, no Python loops over sequences. Two independent routes:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -26,219 +25,24 @@ from reportgen.analysis.contributions import (
     quadratic_contributions,
     unnormalized_weights,
 )
-from reportgen.analysis.stats import derived_rng
+from reportgen.analysis.delta import PairedColumns, delta_ses, influence_se, true_influence
+from reportgen.analysis.resample import (
+    CI_LEVEL,
+    Interval,
+    bootstrap_rng,
+    bootstrap_weights,
+    percentile_interval,
+    resampled_sums,
+    slopes,
+)
 from reportgen.models import FloatArray, Run, TrueEntry
 
 DEFAULT_BOOTSTRAP = 2000
-# Weights (rows × sequences) are drawn in cache-sized pieces of 2¹⁷ cells (counting a 16 MiB
-# piece is ~5× slower) into a buffer of 2²⁰ cells (8 MiB) that goes to BLAS in one product: many
-# small products are slow when OpenBLAS threads compete with the build's worker processes.
-PIECE_CELLS = 1 << 17
-MAX_WEIGHT_CELLS = 1 << 20
-CI_LEVEL = 0.95
 
 DELTA = "delta-method"
 SHARDS = "num_shards·se_shard·η"
 SHARDS_SWEEP = "num_shards·se_gdotv·η"
 UNPAIRED = "unpaired √(se_linear² + se_true²)"
-
-Interval = tuple[float, float]
-# (generator, rows) → a (rows, n) matrix of weights; one call per chunk
-WeightSampler = Callable[[np.random.Generator, int], FloatArray]
-
-
-# --- resampling primitive --------------------------------------------------------------------
-
-
-def bootstrap_weights(n: int) -> WeightSampler:
-    """Multinomial counts: each row is how often each of n sequences is drawn (n with replacement).
-
-    Drawn as an integer index matrix and counted with one ``bincount`` per chunk.
-    """
-
-    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
-        index = rng.integers(0, n, size=(rows, n))
-        flat = index + (np.arange(rows) * n)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=rows * n).reshape(rows, n)
-        return counts.astype(np.float64)
-
-    return sample
-
-
-def subset_weights(n: int, size: int) -> WeightSampler:
-    """0/1 rows choosing ``size`` of n sequences without replacement (the smallest random keys)."""
-
-    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
-        keys = rng.random((rows, n))
-        # the rows whose key is at most the size-th smallest: np.partition is several times
-        # cheaper than argpartition plus a scatter, and picks the same rows
-        cut = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
-        chosen = keys <= cut
-        # more than size only if keys tie at the cut (p ≈ n/2⁵³): then the exact path
-        if np.count_nonzero(chosen) != rows * size:
-            chosen = np.zeros((rows, n), dtype=np.bool_)
-            picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
-            np.put_along_axis(chosen, picked, True, axis=1)
-        return chosen.astype(np.float64)
-
-    return sample
-
-
-def resampled_sums(
-    columns: FloatArray,
-    sampler: WeightSampler,
-    draws: int,
-    rng: np.random.Generator,
-    max_cells: int = MAX_WEIGHT_CELLS,
-) -> FloatArray:
-    """``weights @ columns`` for ``draws`` rows of resampling weights, built chunk by chunk.
-
-    ``columns`` is (n, k); the result is (draws, k). Only one chunk of weights is held at a time.
-    numpy's generators fill consecutive chunks from one stream, so the samplers here give the
-    same rows whatever ``max_cells`` is; only the last bits of the sums (BLAS summation order)
-    depend on the block shape, so the default is kept fixed for deterministic bytes.
-    """
-    n = columns.shape[0]
-    sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
-    block = max(1, min(draws, max_cells // max(n, 1)))
-    piece = max(1, min(block, PIECE_CELLS // max(n, 1)))
-    weights = np.empty((block, n), dtype=np.float64)
-    for start in range(0, draws, block):  # chunks of resamples, not sequences
-        rows = min(block, draws - start)
-        for offset in range(0, rows, piece):
-            size = min(piece, rows - offset)
-            weights[offset : offset + size] = sampler(rng, size)
-        sums[start : start + rows] = weights[:rows] @ columns
-    return sums
-
-
-def bootstrap_rng(seed: int, run_id: str) -> np.random.Generator:
-    """The run's bootstrap generator: deterministic per (seed, run id)."""
-    return derived_rng(seed, "bootstrap", run_id)
-
-
-def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Interval | None]:
-    """Per column of ``draws`` (rows: resamples): the percentile interval, or ``None``."""
-    tail = 50.0 * (1.0 - level)
-    if draws.shape[0] < 2:
-        return [None] * draws.shape[1]
-    with np.errstate(all="ignore"):
-        bounds = np.percentile(draws, [tail, 100.0 - tail], axis=0)
-    return [
-        (float(lo), float(hi)) if math.isfinite(lo) and math.isfinite(hi) else None
-        for lo, hi in bounds.T.tolist()
-    ]
-
-
-# --- delta method ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class PairedColumns:
-    """One η's per-sequence arrays, aligned by sequence; ``units`` is T_i (ones per sequence)."""
-
-    eta: float
-    weight: FloatArray
-    h_new: FloatArray
-    h_base: FloatArray | None
-    units: FloatArray
-    base_entropy: float
-    linear: FloatArray | None
-    linquad: FloatArray | None
-
-    @property
-    def n(self) -> int:
-        return int(self.weight.shape[0])
-
-    @cached_property
-    def baseline_reestimated(self) -> bool:
-        """``base_entropy == Σh_base/ΣT`` to rounding: the baseline is estimated on this batch."""
-        if self.h_base is None:
-            return False
-        with np.errstate(all="ignore"):
-            mean = float(self.h_base.sum() / self.units.sum())
-        scale = max(abs(mean), abs(self.base_entropy))
-        return bool(abs(mean - self.base_entropy) <= 1e-9 * scale + 1e-15)
-
-
-def true_influence(c: PairedColumns) -> FloatArray:
-    """Influence of each sequence on ΔH_true (a ratio estimator minus a re-estimated baseline).
-
-    ``u_i = w_i (h_new_i − R1 T_i)/(w·T) − (h_base_i − R0 T_i)/ΣT``, R1 = w·h_new/w·T and
-    R0 = Σh_base/ΣT. When ``base_entropy`` is not Σh_base/ΣT it is a constant from elsewhere
-    and contributes no variance (the ``base-entropy-mismatch`` finding reports that case).
-    """
-    with np.errstate(all="ignore"):
-        # numpy scalars: a zero denominator gives inf/NaN (reported as no SE), not an exception
-        wt = np.float64(c.weight @ c.units)
-        r1 = np.float64(c.weight @ c.h_new) / wt
-        u: FloatArray = c.weight * (c.h_new - r1 * c.units) / wt
-        if c.baseline_reestimated and c.h_base is not None:
-            total = np.float64(c.units.sum())
-            u = u - (c.h_base - (c.h_base.sum() / total) * c.units) / total
-    return u
-
-
-def centred(values: FloatArray) -> FloatArray:
-    """Influence of each sequence on a sum: its value minus the mean (a sum of n iid terms)."""
-    result: FloatArray = values - values.mean()
-    return result
-
-
-def influence_se(influence: FloatArray) -> float | None:
-    """``sqrt(n/(n−1) Σ u_i²)``: the delta-method SE from per-sequence influences."""
-    n = influence.shape[0]
-    if n < 2:
-        return None
-    with np.errstate(all="ignore"):
-        value = math.sqrt(n / (n - 1) * float(influence @ influence))
-    return value if math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class DeltaSEs:
-    """The delta-method SEs of one η (``None`` where an array is missing or not finite)."""
-
-    se_true: float | None
-    se_linear: float | None
-    se_linquad: float | None
-    se_diff_linear: float | None
-    se_diff_linquad: float | None
-    # SE of the quadratic term ½η²Σvhvv = (linquad − true) − (linear − true): with the two
-    # paired SEs it gives their covariance, hence the SE of |linquad − true| − |linear − true|
-    se_quad: float | None = None
-
-
-def delta_ses(c: PairedColumns) -> DeltaSEs:
-    """Paired delta-method SEs: the same sequences drive ΔH_true and the approximations."""
-    u = true_influence(c)
-    lc = centred(c.linear) if c.linear is not None else None
-    qc = centred(c.linquad) if c.linquad is not None else None
-    return DeltaSEs(
-        se_true=influence_se(u),
-        se_linear=influence_se(lc) if lc is not None else None,
-        se_linquad=influence_se(qc) if qc is not None else None,
-        se_diff_linear=influence_se(lc - u) if lc is not None else None,
-        se_diff_linquad=influence_se(qc - u) if qc is not None else None,
-        se_quad=influence_se(qc - lc) if qc is not None and lc is not None else None,
-    )
-
-
-def shard_mean_se(gdotv: FloatArray, num_shards: int) -> float | None:
-    """``std(contiguous shard sums, ddof=1)/√K``: what ``approx.variance.se_shard`` is.
-
-    Shard k holds consecutive sequences; with n not divisible by K the first n mod K shards get
-    one more (``np.array_split``). This is the SE of the *mean* shard; the SE of the total
-    g·v is K times it.
-    """
-    n = gdotv.shape[0]
-    if num_shards < 2 or n < num_shards:
-        return None
-    sizes = np.full(num_shards, n // num_shards)
-    sizes[: n % num_shards] += 1
-    sums = np.add.reduceat(gdotv, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
-    value = float(sums.std(ddof=1) / math.sqrt(num_shards))
-    return value if math.isfinite(value) else None
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -565,14 +369,6 @@ def bootstrap_draws(
     )
 
 
-def slopes(x: FloatArray, y: FloatArray) -> FloatArray:
-    """Least-squares slope of each row of ``y`` on ``x`` (vectorised over rows)."""
-    dx = x - x.mean()
-    with np.errstate(all="ignore"):
-        result: FloatArray = ((y - y.mean(axis=1, keepdims=True)) @ dx) / np.float64(dx @ dx)
-    return result
-
-
 def slope_intervals(
     etas: FloatArray, true_draws: FloatArray, level: float = CI_LEVEL
 ) -> tuple[Interval | None, Interval | None]:
@@ -761,25 +557,12 @@ def run_uncertainty(
 __all__ = [
     "DEFAULT_BOOTSTRAP",
     "BootstrapDraws",
-    "DeltaSEs",
     "Doubling",
     "EtaUncertainty",
-    "PairedColumns",
     "RunUncertainty",
-    "WeightSampler",
     "bootstrap_draws",
-    "bootstrap_rng",
-    "bootstrap_weights",
-    "delta_ses",
     "doublings",
-    "influence_se",
     "paired_columns",
-    "percentile_interval",
-    "resampled_sums",
     "run_uncertainty",
-    "shard_mean_se",
     "slope_intervals",
-    "slopes",
-    "subset_weights",
-    "true_influence",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reportgen.analysis.delta import shard_mean_se
 from reportgen.analysis.diagnostics.registry import (
     CheckContext,
     Hit,
@@ -17,7 +18,6 @@ from reportgen.analysis.diagnostics.registry import (
     fmt_eta,
     rel,
 )
-from reportgen.analysis.uncertainty import shard_mean_se
 
 # --- SNIS quality ----------------------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+"""Seeded resampling: weight matrices (bootstrap counts, subsets) times columns, in chunks.
+
+Shared by the paired bootstrap of the error bars and the batch-size comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from reportgen.analysis.stats import derived_rng
+from reportgen.models import FloatArray
+
+# Weights (rows × sequences) are drawn in cache-sized pieces of 2¹⁷ cells (counting a 16 MiB
+# piece is ~5× slower) into a buffer of 2²⁰ cells (8 MiB) that goes to BLAS in one product: many
+# small products are slow when OpenBLAS threads compete with the build's worker processes.
+PIECE_CELLS = 1 << 17
+MAX_WEIGHT_CELLS = 1 << 20
+CI_LEVEL = 0.95
+
+Interval = tuple[float, float]
+# (generator, rows) → a (rows, n) matrix of weights; one call per chunk
+WeightSampler = Callable[[np.random.Generator, int], FloatArray]
+
+# --- resampling primitive --------------------------------------------------------------------
+
+
+def bootstrap_weights(n: int) -> WeightSampler:
+    """Multinomial counts: each row is how often each of n sequences is drawn (n with replacement).
+
+    Drawn as an integer index matrix and counted with one ``bincount`` per chunk.
+    """
+
+    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
+        index = rng.integers(0, n, size=(rows, n))
+        flat = index + (np.arange(rows) * n)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=rows * n).reshape(rows, n)
+        return counts.astype(np.float64)
+
+    return sample
+
+
+def subset_weights(n: int, size: int) -> WeightSampler:
+    """0/1 rows choosing ``size`` of n sequences without replacement (the smallest random keys)."""
+
+    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
+        keys = rng.random((rows, n))
+        # the rows whose key is at most the size-th smallest: np.partition is several times
+        # cheaper than argpartition plus a scatter, and picks the same rows
+        cut = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
+        chosen = keys <= cut
+        # more than size only if keys tie at the cut (p ≈ n/2⁵³): then the exact path
+        if np.count_nonzero(chosen) != rows * size:
+            chosen = np.zeros((rows, n), dtype=np.bool_)
+            picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
+            np.put_along_axis(chosen, picked, True, axis=1)
+        return chosen.astype(np.float64)
+
+    return sample
+
+
+def resampled_sums(
+    columns: FloatArray,
+    sampler: WeightSampler,
+    draws: int,
+    rng: np.random.Generator,
+    max_cells: int = MAX_WEIGHT_CELLS,
+) -> FloatArray:
+    """``weights @ columns`` for ``draws`` rows of resampling weights, built chunk by chunk.
+
+    ``columns`` is (n, k); the result is (draws, k). Only one chunk of weights is held at a time.
+    numpy's generators fill consecutive chunks from one stream, so the samplers here give the
+    same rows whatever ``max_cells`` is; only the last bits of the sums (BLAS summation order)
+    depend on the block shape, so the default is kept fixed for deterministic bytes.
+    """
+    n = columns.shape[0]
+    sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
+    block = max(1, min(draws, max_cells // max(n, 1)))
+    piece = max(1, min(block, PIECE_CELLS // max(n, 1)))
+    weights = np.empty((block, n), dtype=np.float64)
+    for start in range(0, draws, block):  # chunks of resamples, not sequences
+        rows = min(block, draws - start)
+        for offset in range(0, rows, piece):
+            size = min(piece, rows - offset)
+            weights[offset : offset + size] = sampler(rng, size)
+        sums[start : start + rows] = weights[:rows] @ columns
+    return sums
+
+
+def bootstrap_rng(seed: int, run_id: str) -> np.random.Generator:
+    """The run's bootstrap generator: deterministic per (seed, run id)."""
+    return derived_rng(seed, "bootstrap", run_id)
+
+
+def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Interval | None]:
+    """Per column of ``draws`` (rows: resamples): the percentile interval, or ``None``."""
+    tail = 50.0 * (1.0 - level)
+    if draws.shape[0] < 2:
+        return [None] * draws.shape[1]
+    with np.errstate(all="ignore"):
+        bounds = np.percentile(draws, [tail, 100.0 - tail], axis=0)
+    return [
+        (float(lo), float(hi)) if math.isfinite(lo) and math.isfinite(hi) else None
+        for lo, hi in bounds.T.tolist()
+    ]
+
+
+def slopes(x: FloatArray, y: FloatArray) -> FloatArray:
+    """Least-squares slope of each row of ``y`` on ``x`` (vectorised over rows)."""
+    dx = x - x.mean()
+    with np.errstate(all="ignore"):
+        result: FloatArray = ((y - y.mean(axis=1, keepdims=True)) @ dx) / np.float64(dx @ dx)
+    return result
