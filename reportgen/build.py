@@ -54,6 +54,7 @@ from reportgen.status import (
 from reportgen.write import SiteWriter, check_output_dir, recover_interrupted, write_file_atomic
 
 if TYPE_CHECKING:
+    from reportgen.charts.export import FigureTheme
     # pages pull in Altair and the analysis stack; an up-to-date build never needs them
     from reportgen.pages import RunOutput
     from reportgen.pages.group import GroupOutput
@@ -74,6 +75,7 @@ class BuildOptions:
     force: bool = False
     title: str = "Entropy experiments"
     figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
     single_file: str | None = None
     max_bytes: int = 256 * 1024 * 1024
     follow_symlinks: bool = False
@@ -87,6 +89,7 @@ class BuildOptions:
         settings = {
             "title": self.title,
             "figures": self.figures,
+            "figure_theme": self.figure_theme,
             "max_bytes": self.max_bytes,
             "follow_symlinks": self.follow_symlinks,
             "draws": self.draws,
@@ -172,6 +175,7 @@ def process_run(job: RunJob) -> RunOutput:
         max_bytes=job.options.max_bytes,
         max_points=job.options.max_points,
         figures=job.options.figures,
+        figure_theme=job.options.figure_theme,
         verbose=job.options.verbose,
     )
     return pages.render_run(job.ref, job.root, job.site, job.input_hash, settings)

@@ -58,6 +58,7 @@ class Chart:
     spec: dict[str, Any]
     datasets: tuple[str, ...]
     note: str | None = None
+    warning: str | None = None  # e.g. a figure file that could not be exported
 
 
 # --- datasets ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -402,7 +403,11 @@ def _render_group(
         [(label(r), t) for r, t in _last_eta_tails(tails)],
         cv,
     )
-    chart_set = collect(chart_results, None)
+    chart_set, figure_files = collect(chart_results, None).export(
+        options.figures, options.figure_theme, posixpath.dirname(page_path), page_path
+    )
+    for path, content in figure_files:
+        writer.write(path, content)
     children = {g.id: g for g in tree.groups}
     view = GroupView(
         group=group,

@@ -19,6 +19,7 @@ from reportgen.analysis.contributions import EtaSummary, formula_for
 from reportgen.analysis.diagnostics import failure_findings
 from reportgen.analysis.points import sequence_sample
 from reportgen.charts import Chart
+from reportgen.charts.export import FigureTheme
 from reportgen.load import load_run
 from reportgen.models import (
     Finding,
@@ -63,6 +64,7 @@ class RunSettings:
     max_bytes: int
     max_points: int = 5000
     figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
     verbose: bool = False
     inline_files: bool = False
 
@@ -332,10 +334,16 @@ def run_view(
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
-    chart_set = run_charts(analysis, settings.max_points)
+    chart_set, figure_files = run_charts(analysis, settings.max_points).export(
+        settings.figures,
+        settings.figure_theme,
+        paths.run_dir(run.ref.id),
+        paths.run_page(run.ref.id),
+    )
     outliers, outlier_columns = outlier_rows(analysis)
     tails = tail_rows(analysis)
     notes, images, artifacts, copies = _files(run, root, settings)
+    copies += figure_files
     curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
     has_contributions = bool(analysis.contributions)
     reason = (
@@ -517,5 +525,4 @@ def _render_loaded(
     if sample is not None:
         files.append((paths.run_sample(run.ref.id), serialize.sample_npy(sample)))
     files += copies
-    files += chart_set.figure_files(settings.figures, paths.run_dir(run.ref.id))
     return RunOutput(True, summary, tuple(files))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -11,7 +12,8 @@ from markupsafe import Markup
 
 from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
 from reportgen.assets import static_assets
-from reportgen.charts import Chart
+from reportgen.charts import Chart, export
+from reportgen.charts.export import Figure
 from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, serialize
@@ -22,6 +24,9 @@ from reportgen.pages.run import Cite
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.status import RunStatus
 from reportgen.write import SiteWriter
+
+
+FIGURES_PAGE = "figures.html"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,41 @@ class IndexView:
     charts: tuple[Chart, ...]
     page_data: Markup
     cite: Cite
+    figure_count: int = 0
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One exported figure on the figure index, with links relative to the site root."""
+
+    page: str
+    page_title: str
+    figure: Figure
+    links: tuple[tuple[str, str], ...]  # (format, href)
+    csv: str | None
+
+
+@dataclass(frozen=True)
+class FiguresView:
+    rows: tuple[FigureRow, ...]
+    warnings: int
+
+
+def figures_view(manifests: Sequence[tuple[str, bytes]]) -> FiguresView:
+    """The figure index from every page's ``figures/figures.json`` (path, bytes)."""
+    rows = []
+    for path, content in sorted(manifests):
+        directory = posixpath.dirname(path)
+        page, figures = export.read_manifest(content)
+        title = posixpath.dirname(page).removeprefix("runs/").removeprefix("groups/") or page
+        kind = "group" if page.startswith("groups/") else "run"
+        for figure in figures:
+            links = tuple(
+                (name.rsplit(".", 1)[1].upper(), f"{directory}/{name}") for name in figure.files
+            )
+            csv = f"{directory}/{figure.csv}" if figure.csv else None
+            rows.append(FigureRow(page, f"{kind} {title}", figure, links, csv))
+    return FiguresView(tuple(rows), sum(1 for r in rows if r.figure.warning))
 
 
 @dataclass(frozen=True)
@@ -203,6 +243,13 @@ def write_site_pages(
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
+    manifest_suffix = f"/figures/{export.MANIFEST}"
+    manifests = [
+        (path, (writer.staging / path).read_bytes())
+        for path in writer.claimed
+        if path.endswith(manifest_suffix)
+    ]
+    figures = figures_view(manifests) if manifests else None
     charts, datasets = index_charts(summaries)
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
@@ -229,7 +276,18 @@ def write_site_pages(
         charts=charts,
         page_data=json_for_script({"datasets": datasets}),
         cite=Cite(site.title, "", "all", "", site.version),
+        figure_count=len(figures.rows) if figures else 0,
     )
+    if figures is not None:
+        writer.write(
+            FIGURES_PAGE,
+            render_page(
+                "figures.html",
+                site,
+                _top_page(FIGURES_PAGE, "Figures", "figures"),
+                view=figures,
+            ),
+        )
     writer.write(
         "index.html",
         render_page(
