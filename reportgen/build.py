@@ -55,6 +55,7 @@ from reportgen.write import SiteWriter, check_output_dir, recover_interrupted, w
 
 if TYPE_CHECKING:
     from reportgen.charts.export import FigureTheme
+
     # pages pull in Altair and the analysis stack; an up-to-date build never needs them
     from reportgen.pages import RunOutput
     from reportgen.pages.group import GroupOutput

@@ -63,13 +63,12 @@ class ChartSet:
             files += chart_files
             if figure.warning is not None:
                 warned[chart.id] = figure.warning
-        files.append((f"{directory}/figures/{export.MANIFEST}", export.manifest_bytes(page, figures)))
+        manifest = f"{directory}/figures/{export.MANIFEST}"
+        files.append((manifest, export.manifest_bytes(page, figures)))
         if not warned:
             return self, files
         by_section = {
-            section: tuple(
-                replace(c, warning=warned[c.id]) if c.id in warned else c for c in items
-            )
+            section: tuple(replace(c, warning=warned[c.id]) if c.id in warned else c for c in items)
             for section, items in self.charts.items()
         }
         return replace(self, charts=by_section), files

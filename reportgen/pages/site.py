@@ -25,7 +25,6 @@ from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, rend
 from reportgen.status import RunStatus
 from reportgen.write import SiteWriter
 
-
 FIGURES_PAGE = "figures.html"
 
 
