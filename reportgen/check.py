@@ -14,8 +14,8 @@ from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.models import SEVERITIES, Finding, LoadFailure, Severity
+from reportgen.numfmt import format_eta
 from reportgen.pages.serialize import finding_row
-from reportgen.render import format_eta
 
 
 @dataclass(frozen=True)

@@ -502,7 +502,7 @@ def test_print_layout_and_pdf(site: Path, open_tab: Opener, tmp_path: Path) -> N
     assert luminance(parse_color(label_fill)) < 0.05
     badges = page.eval_on_selector_all(".badge", "bs => bs.map(b => getComputedStyle(b).color)")
     assert badges and all(luminance(parse_color(c)) < 0.2 for c in badges)
-    assert page.locator(".eta-printed").inner_text() == "(η = 1.28e-5)"  # the menu is hidden
+    assert page.locator(".eta-printed").inner_text() == "(η = 1.28e−5)"  # the menu is hidden
     # At the text width of A4 with the print margins (186 mm), no table loses columns.
     page.set_viewport_size({"width": 703, "height": 1000})
     overflowing = page.evaluate(
