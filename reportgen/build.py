@@ -33,12 +33,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
 from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.discover import Skipped, discover
+from reportgen.guard import guarded
 from reportgen.models import GroupRef, RunRef, Tree
 from reportgen.render import SiteContext
 from reportgen.status import (
@@ -48,17 +50,24 @@ from reportgen.status import (
     InputStat,
     RunStatus,
     current_hash,
+    input_hash,
     json_hash,
     read_status,
 )
-from reportgen.write import SiteWriter, check_output_dir, recover_interrupted, write_file_atomic
+from reportgen.write import (
+    SiteWriter,
+    WriteError,
+    check_output_dir,
+    recover_interrupted,
+    write_file_atomic,
+)
 
 if TYPE_CHECKING:
     from reportgen.charts.export import FigureTheme
 
     # pages pull in Altair and the analysis stack; an up-to-date build never needs them
-    from reportgen.pages import RunOutput
-    from reportgen.pages.group import GroupOutput
+    from reportgen.pages import PageOutput, RunSettings
+    from reportgen.record import RunRecord
 
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]
@@ -168,21 +177,52 @@ class RunJob:
     input_hash: str
 
 
-def process_run(job: RunJob) -> RunOutput:
-    """Load, analyse, chart and render one run; every failure becomes an error page."""
-    from reportgen import pages
+def process_run(job: RunJob) -> PageOutput:
+    """Load, analyse and render one run; every failure becomes an error page."""
+    return run_output(job.ref, job.root, job.site, job.input_hash, _run_settings(job.options))
 
-    settings = pages.RunSettings(
-        max_bytes=job.options.max_bytes,
-        max_points=job.options.max_points,
-        figures=job.options.figures,
-        figure_theme=job.options.figure_theme,
-        verbose=job.options.verbose,
+
+def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
+    from reportgen.pages import RunSettings
+
+    return RunSettings(
+        max_bytes=options.max_bytes,
+        max_points=options.max_points,
+        figures=() if inline_files else options.figures,
+        figure_theme=options.figure_theme,
+        verbose=options.verbose,
+        inline_files=inline_files,
     )
-    return pages.render_run(job.ref, job.root, job.site, job.input_hash, settings)
 
 
-def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[RunOutput]:
+def run_output(
+    ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+) -> PageOutput:
+    import numpy as np
+
+    from reportgen.analysis import analyze_run
+    from reportgen.load import load_run
+    from reportgen.models import LoadFailure
+    from reportgen.pages import error_page, run_page
+
+    def attempt() -> PageOutput:
+        loaded = load_run(ref, root, settings.max_bytes)
+        if isinstance(loaded, LoadFailure):
+            return error_page(loaded, site, input_hash)
+        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
+            return run_page(analyze_run(loaded), root, site, input_hash, settings)
+
+    def failed(reason: str) -> PageOutput:
+        hint = "Run with -v for a traceback and report it."
+        failure = LoadFailure(
+            ref, f"internal error while analysing: {reason}", ref.source, hint=hint
+        )
+        return error_page(failure, site, input_hash)
+
+    return guarded(attempt, failed, f"run {ref.id}", settings.verbose)
+
+
+def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
     """Outputs in job order; at most ``WINDOW_PER_WORKER × workers`` runs in flight.
 
     ``ProcessPoolExecutor.map`` would submit every job at once and buffer finished outputs
@@ -196,7 +236,7 @@ def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[RunO
     _warm_before_fork()
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     pending = iter(jobs)
-    window: deque[Future[RunOutput]] = deque()
+    window: deque[Future[PageOutput]] = deque()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
     try:
         for first in pending:
@@ -270,7 +310,7 @@ def group_key(
         {
             "group": asdict(group),
             "children": [asdict(groups[c]) for c in group.child_group_ids],
-            "members": [statuses[r].summary for r in group.run_ids if r in statuses],
+            "members": [statuses[r].record_json for r in group.run_ids if r in statuses],
         }
     )
 
@@ -299,8 +339,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     """Build (or incrementally update) the site; raises WriteError for unusable outputs."""
     started = time.perf_counter()
     if options.single_file:
-        from reportgen.pages import build_single_file
-
         return build_single_file(options)
     check_output_dir(options.out, options.results, options.force)
     recover_interrupted(options.out)
@@ -327,23 +365,20 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         return result
 
     site = site_context(options)
+    if previous is not None and not _records_readable(previous):
+        previous = last_good = None  # a malformed cache means a full rebuild, never a crash
+        reuse = False
+        plans = [_plan(ref, options.results, None, False) for ref in tree.runs]
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
         statuses = _write_runs(plans, options, site, writer, result, progress)
         reusable = previous if reuse else None
-        groups, group_outputs = _write_groups(
-            tree, statuses, reusable, site, options, writer, result
-        )
-        from reportgen.pages import write_site_pages
+        groups = _write_groups(tree, statuses, reusable, site, options, writer, result)
+        from reportgen.pages.site import site_pages
 
-        write_site_pages(
-            tree,
-            skipped,
-            statuses,
-            previous.runs if previous else {},
-            site,
-            writer,
-            group_outputs,
-        )
+        before = {rid: s.record for rid, s in previous.runs.items()} if previous else {}
+        records = {rid: s.record for rid, s in statuses.items()}
+        figures = _figure_manifests(writer)
+        _write_output(writer, site_pages(tree, skipped, records, before, site, figures))
         files = tuple(sorted(writer.claimed))
         status = BuildStatus(__version__, settings_hash, site_key, statuses, groups, files)
         writer.write(STATUS_PATH, status.to_bytes())
@@ -353,6 +388,21 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _records_readable(status: BuildStatus) -> bool:
+    try:
+        for run in status.runs.values():
+            _ = run.record
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _write_output(writer: SiteWriter, output: PageOutput) -> None:
+    """The one place page bytes reach the writer."""
+    for path, content in output.files:
+        writer.write(path, content)
 
 
 def _refresh_stats(plans: list[RunPlan], previous: BuildStatus, out: Path) -> None:
@@ -388,7 +438,7 @@ def _write_runs(
     read_at = now_stamp()
     jobs = (RunJob(p.ref, options.results, site, options, p.input_hash) for p in todo)
     for plan, output in zip(todo, _map_runs(jobs, len(todo), options.jobs), strict=True):
-        statuses[plan.ref.id] = _store_run(plan, output, writer, read_at)
+        statuses[plan.ref.id] = _store_run(plan, output, writer, read_at, site)
         result.rebuilt += 1
         done += 1
         if progress:
@@ -406,50 +456,57 @@ def _keep_all(writer: SiteWriter, files: Iterable[str]) -> bool:
     return True
 
 
-def _store_run(plan: RunPlan, output: RunOutput, writer: SiteWriter, read_at: str) -> RunStatus:
+def _store_run(
+    plan: RunPlan, output: PageOutput, writer: SiteWriter, read_at: str, site: SiteContext
+) -> RunStatus:
+    assert output.record is not None
     before = plan.last_good
     if output.ok or before is None or not before.has_good_page or not _all_exist(writer, before):
-        for path, content in output.files:
-            writer.write(path, content)
+        _write_output(writer, output)
         last_good = read_at if output.ok else None
-        paths = tuple(p for p, _ in output.files)
-        return RunStatus(plan.input_hash, plan.stats, output.summary, paths, last_good)
-    return _keep_stale(plan, before, output, writer)
+        return RunStatus.of(output.record, plan.input_hash, plan.stats, output.paths, last_good)
+    return _keep_stale(plan, before, output.record, writer, site)
 
 
 def _keep_stale(
-    plan: RunPlan, before: RunStatus, output: RunOutput, writer: SiteWriter
+    plan: RunPlan, before: RunStatus, tonight: RunRecord, writer: SiteWriter, site: SiteContext
 ) -> RunStatus:
     """Unreadable tonight, good before: keep the last good page and data, marked stale."""
-    from reportgen import pages
     from reportgen.pages import paths, serialize
+    from reportgen.pages.stale import stale_page
 
-    reason = str(output.summary.get("error", {}).get("reason", "unreadable"))
     last_good = before.last_good or "an earlier build"
-    summary = dict(before.summary)
-    summary["status"] = "error"
-    summary["stale"] = {"reason": reason, "last_good": last_good}
-    if "error" in output.summary:  # what failed tonight, where, and a hint
-        summary["error"] = output.summary["error"]
-    summary["findings"] = list(output.summary.get("findings", [])) + [
-        f for f in before.summary.get("findings", []) if f.get("id") != "parse-error"
-    ]
-    summary_path = paths.run_summary(plan.ref.id)
+    good = before.record
+    record = good.as_stale(tonight, last_good)
+    assert record.stale is not None
+    page_path, summary_path = paths.run_page(good.id), paths.run_summary(good.id)
+    stored = writer.previous_bytes(paths.run_fragment(good.id))
+    page = None if stored is None else stale_page(stored, site, record.stale)
     for path in before.files:
         if path == summary_path:
-            writer.write(path, serialize.dumps(summary))
-        elif path.endswith(".html"):
-            old = writer.previous_bytes(path)
-            if old is not None:
-                writer.write(path, pages.mark_stale(path, old, reason, last_good))
+            writer.write(path, serialize.dumps(serialize.summary_json(record)))
+        elif path == page_path and page is not None:
+            writer.write(*page)
         else:
             writer.keep(path)
-    return RunStatus(plan.input_hash, plan.stats, summary, before.files, before.last_good)
+    return RunStatus.of(record, plan.input_hash, plan.stats, before.files, before.last_good)
 
 
 def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:
     return writer.previous is not None and all(
         (writer.previous / f).is_file() for f in status.files
+    )
+
+
+def _figure_manifests(writer: SiteWriter) -> tuple[tuple[str, bytes], ...]:
+    """Every page's ``figures/figures.json`` of the new site (written or carried over)."""
+    from reportgen.charts.export import MANIFEST
+
+    suffix = f"/figures/{MANIFEST}"
+    return tuple(
+        (path, (writer.staging / path).read_bytes())
+        for path in sorted(writer.claimed)
+        if path.endswith(suffix)
     )
 
 
@@ -461,26 +518,70 @@ def _write_groups(
     options: BuildOptions,
     writer: SiteWriter,
     result: BuildResult,
-) -> tuple[dict[str, GroupStatus], list[GroupOutput]]:
-    """Carry over groups whose inputs are unchanged; render the others from cached summaries."""
-    from reportgen.pages import paths
-    from reportgen.pages.group import GroupOutput, render_group
+) -> dict[str, GroupStatus]:
+    """Carry over groups whose inputs are unchanged; render the others from the records."""
+    from reportgen.pages import paths, serialize
+    from reportgen.pages.group import GroupSettings, group_error_page, group_page
 
     by_id = {g.id: g for g in tree.groups}
-    summaries = {run_id: s.summary for run_id, s in statuses.items()}
+    records = {run_id: s.record for run_id, s in statuses.items()}
+    settings = GroupSettings(
+        draws=options.draws,
+        seed=options.seed,
+        workers=options.jobs,
+        figures=options.figures,
+        figure_theme=options.figure_theme,
+    )
+
+    def sample(run_id: str) -> serialize.StoredSample | None:
+        # the build's private store; read one η at a time while drawing
+        return serialize.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
+
     groups: dict[str, GroupStatus] = {}
-    outputs: list[GroupOutput] = []
     for group in tree.groups:
         key = group_key(group, by_id, statuses)
         before = previous.groups.get(group.id) if previous is not None else None
         if before is not None and before.key == key and _keep_all(writer, before.files):
             groups[group.id] = before
-            outputs.append(
-                GroupOutput(group.id, paths.group_page(group.id), paths.group_summary(group.id))
-            )
             continue
-        mark = len(writer.claimed)
-        outputs.append(render_group(group, tree, summaries, site, options, writer))
-        groups[group.id] = GroupStatus(key, tuple(sorted(writer.claimed[mark:])))
+        memos: list[str] = []
+        memo = writer.array_memo("draws", memos)
+        output = guarded(
+            partial(group_page, group, tree, records, sample, memo, settings, site),
+            partial(group_error_page, group, site=site),
+            f"group {group.id}",
+            options.verbose,
+        )
+        _write_output(writer, output)
+        groups[group.id] = GroupStatus(key, tuple(sorted({*output.paths, *memos})))
         result.groups_rendered += 1
-    return groups, outputs
+    return groups
+
+
+# --- one self-contained file -----------------------------------------------------------------
+
+
+def build_single_file(options: BuildOptions) -> BuildResult:
+    """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
+    from reportgen.pages import paths
+    from reportgen.render import inline_assets
+
+    tree, _ = discover(options.results, options.follow_symlinks)
+    ref = next((r for r in tree.runs if r.id == options.single_file), None)
+    if ref is None:
+        known = ", ".join(r.id for r in tree.runs[:5])
+        raise WriteError(f"no run with id {options.single_file!r} (runs look like: {known})")
+    if options.out.is_dir():
+        raise WriteError(
+            f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"
+        )
+    check_output_dir(options.out, options.results, force=True)
+    site = replace(site_context(options), inline=inline_assets())
+    settings = _run_settings(options, inline_files=True)
+    output = run_output(ref, options.results, site, input_hash(ref, options.results), settings)
+    page = dict(output.files)[paths.run_page(ref.id)]
+    write_file_atomic(options.out, page)
+    result = BuildResult(out=options.out, runs=1, rebuilt=1, written=[str(options.out)])
+    if not output.ok:
+        result.failed_runs = [ref.id]
+    return result

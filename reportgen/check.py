@@ -12,8 +12,9 @@ import orjson
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.discover import discover
+from reportgen.guard import guarded
 from reportgen.load import load_run
-from reportgen.models import SEVERITIES, Finding, LoadFailure, Severity
+from reportgen.models import SEVERITIES, Finding, LoadFailure, RunRef, Severity
 from reportgen.numfmt import format_eta
 from reportgen.pages.serialize import finding_row
 
@@ -31,15 +32,18 @@ def check_tree(
     """Every run's findings, streamed; incomplete runs as ``incomplete`` entries."""
     tree, _ = discover(root, follow_symlinks)
     for ref in tree.runs:
-        try:
+
+        def attempt(ref: RunRef = ref) -> CheckedRun:
             loaded = load_run(ref, root, max_bytes)
             if isinstance(loaded, LoadFailure):
-                yield CheckedRun(ref.source, "error", failure_findings(loaded))
-            else:
-                yield CheckedRun(ref.source, "ok", analyze_run(loaded).findings)
-        except Exception as exc:  # one bad run never stops the check
-            failure = LoadFailure(ref, f"internal error: {type(exc).__name__}: {exc}", ref.source)
-            yield CheckedRun(ref.source, "error", failure_findings(failure))
+                return CheckedRun(ref.source, "error", failure_findings(loaded))
+            return CheckedRun(ref.source, "ok", analyze_run(loaded).findings)
+
+        def failed(reason: str, ref: RunRef = ref) -> CheckedRun:
+            failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
+            return CheckedRun(ref.source, "error", failure_findings(failure))
+
+        yield guarded(attempt, failed, f"run {ref.id}", verbose=False)
     for incomplete in tree.incomplete:
         yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
 

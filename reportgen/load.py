@@ -33,6 +33,7 @@ from reportgen.models import (
     SweepData,
     TrueEntry,
 )
+from reportgen.parameters import run_parameters
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 GENERIC_MAX_DEPTH = 12
@@ -643,8 +644,9 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     }
     blocks = builders[schema](fields)
     cv: CvData | None = blocks.get("cv")
+    own_config, sibling_config = parse_config(config_text), parse_config(sibling_text)
     normalization = resolve_normalization(
-        ref, parse_config(config_text), parse_config(sibling_text), cv.normalization if cv else None
+        ref, own_config, sibling_config, cv.normalization if cv else None
     )
     facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
     return Run(
@@ -655,6 +657,7 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         config_text=config_text,
         plan_text=plan_text,
         capture_per_sequence=plan.get("capture_per_sequence") if plan is not None else None,
+        parameters=run_parameters(own_config or sibling_config, plan),
         **blocks,
     )
 

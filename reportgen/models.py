@@ -242,6 +242,7 @@ class Run:
     config_text: str | None
     plan_text: str | None
     capture_per_sequence: bool | None
+    parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves (parameters.py)
     snis: SnisData | None = None
     sweep: SweepData | None = None
     cv: CvData | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,9 +17,8 @@ import orjson
 from markupsafe import Markup
 
 from reportgen import __version__, numfmt
-from reportgen.assets import template_code_cache, templates_dir
+from reportgen.assets import static_assets, template_code_cache, templates_dir
 from reportgen.numfmt import (
-    MISSING,
     NumberFormat,
     column_format,
     format_eta,
@@ -25,8 +26,6 @@ from reportgen.numfmt import (
     format_percent,
     format_with_se,
 )
-
-__all__ = ["MISSING", "format_eta", "format_number", "format_percent"]
 
 SANITIZE_TAGS = frozenset(
     {
@@ -186,11 +185,55 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:
-    """Render one page to UTF-8 bytes."""
+def render_content(template: str, site: SiteContext, page: PageMeta, **context: Any) -> Markup:
+    """The ``content`` block of a page template, rendered on its own (see ``wrap_page``)."""
+    env = environment()
+    tmpl = env.get_template(template)
+    variables = {"site": site, "page": page, "base": page.base, "version": __version__}
+    # a block rendered alone skips the template's top-level `{% import %}`: provide it
+    variables["m"] = env.get_template("_macros.html").module
+    ctx = tmpl.new_context(variables | context)
+    return Markup("".join(tmpl.blocks["content"](ctx)))
+
+
+def wrap_page(
+    site: SiteContext, page: PageMeta, content: Markup, stale: Any | None = None
+) -> bytes:
+    """A whole page around rendered content; ``stale`` (reason, last_good) adds the banner."""
     html = (
         environment()
-        .get_template(template)
-        .render(site=site, page=page, base=page.base, version=__version__, **context)
+        .get_template("page.html")
+        .render(
+            site=site,
+            page=page,
+            base=page.base,
+            version=__version__,
+            content=content,
+            stale=stale,
+        )
     )
     return html.encode("utf-8")
+
+
+def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:
+    """Render one page to UTF-8 bytes."""
+    return wrap_page(site, page, render_content(template, site, page, **context))
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def inline_assets() -> InlineAssets:
+    """Styles and scripts for one self-contained page, allowed by their CSP hashes."""
+    contents = {asset.name: asset.content.decode("utf-8") for asset in static_assets()}
+    css, js, bundle = contents["site.css"], contents["reportgen.js"], contents["vega-bundle.js"]
+    theme = contents["theme.js"]
+    return InlineAssets(
+        css=Markup(css),
+        js=Markup(js),
+        theme=Markup(theme),
+        bundle=Markup(bundle),
+        script_sources=Markup(" ".join(_csp_hash(text) for text in (theme, js, bundle))),
+        style_sources=Markup(_csp_hash(css)),
+    )

@@ -14,14 +14,18 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from reportgen.models import RunRef
 
-STATUS_FORMAT = 2
+if TYPE_CHECKING:
+    from reportgen.record import RunRecord
+
+STATUS_FORMAT = 3
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -41,21 +45,44 @@ class InputStat:
 
 @dataclass(frozen=True)
 class RunStatus:
-    """One run as the previous build left it: its input hash, cached summary and files."""
+    """One run as the previous build left it: its input hash, cached record and files.
+
+    The record is kept as the JSON it was cached as and typed on first use: an up-to-date
+    build compares hashes only and never pays for (or imports) the analysis types.
+    """
 
     input_hash: str
     stats: tuple[InputStat, ...] | None
-    summary: Mapping[str, Any]
+    record_json: Mapping[str, Any]
     files: tuple[str, ...]
     last_good: str | None
 
+    @classmethod
+    def of(
+        cls,
+        record: RunRecord,
+        input_hash: str,
+        stats: tuple[InputStat, ...] | None,
+        files: tuple[str, ...],
+        last_good: str | None,
+    ) -> RunStatus:
+        status = cls(input_hash, stats, record.to_json(), files, last_good)
+        status.__dict__["record"] = record  # what cached_property would compute
+        return status
+
+    @cached_property
+    def record(self) -> RunRecord:
+        from reportgen.record import RunRecord
+
+        return RunRecord.from_json(self.record_json)
+
     @property
     def ok(self) -> bool:
-        return self.summary.get("status") == "ok"
+        return self.record_json.get("status") == "ok"
 
     @property
     def stale(self) -> bool:
-        return bool(self.summary.get("stale"))
+        return bool(self.record_json.get("stale"))
 
     @property
     def has_good_page(self) -> bool:
@@ -67,7 +94,7 @@ class RunStatus:
         return {
             "input_hash": self.input_hash,
             "stats": stats,
-            "summary": self.summary,
+            "record": self.record_json,
             "files": list(self.files),
             "last_good": self.last_good,
         }
@@ -82,13 +109,13 @@ class RunStatus:
                 InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw_stats
             )
         )
-        summary = data["summary"]
-        if not isinstance(summary, Mapping):
-            raise TypeError("summary is not an object")
+        record = data["record"]
+        if not isinstance(record, Mapping) or "status" not in record:
+            raise TypeError("record is not an object")
         return cls(
             input_hash=str(data["input_hash"]),
             stats=stats,
-            summary=dict(summary),
+            record_json=dict(record),
             files=tuple(str(f) for f in data["files"]),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
         )

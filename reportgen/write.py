@@ -144,13 +144,16 @@ class SiteWriter:
         return content
 
     def array_memo(
-        self, prefix: str
+        self, prefix: str, used: list[str] | None = None
     ) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
-        """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
+        """``memo`` for float arrays, stored as ``.npy`` (no pickles); the site paths of the
+        memo files it serves are appended to ``used`` (a page carried over keeps them)."""
 
         def memo(
             key: str, compute: Callable[[], npt.NDArray[np.float64]]
         ) -> npt.NDArray[np.float64]:
+            if used is not None:
+                used.append(f"{MEMO_DIR}/{_safe_relative(f'{prefix}-{key}.npy').as_posix()}")
             computed: list[npt.NDArray[np.float64]] = []
 
             def as_npy() -> bytes:

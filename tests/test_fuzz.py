@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reportgen.analysis import analyze_run
-from reportgen.build import BuildOptions, site_context
+from reportgen.build import BuildOptions, run_output, site_context
 from reportgen.demo import generate_cv_results, generate_snis_results, generate_sweep_results
 from reportgen.load import load_run
 from reportgen.models import LoadFailure, Run, RunRef
-from reportgen.pages.run import RunOutput, RunSettings, render_run
+from reportgen.pages import PageOutput, RunSettings
 from reportgen.render import SiteContext
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -152,11 +152,12 @@ def check_document(content: bytes, root: Path, site: SiteContext) -> None:
         analysis = analyze_run(loaded)
         crashed = [f.message for f in analysis.findings if f.id == "check-failed"]
         assert crashed == []
-    output = render_run(REF, root, site, "fuzz", RunSettings(max_bytes=MAX_BYTES, max_points=500))
-    assert isinstance(output, RunOutput)
+    output = run_output(REF, root, site, "fuzz", RunSettings(max_bytes=MAX_BYTES, max_points=500))
+    assert isinstance(output, PageOutput) and output.record is not None
     assert output.ok is not isinstance(loaded, LoadFailure)
     if not output.ok:
-        assert "internal error" not in output.summary["error"]["reason"]
+        assert output.record.error is not None
+        assert "internal error" not in output.record.error.reason
     page = dict(output.files)["runs/fuzz/run_01/index.html"].decode("utf-8")
     assert "</html>" in page
 
@@ -165,7 +166,7 @@ def check_document(content: bytes, root: Path, site: SiteContext) -> None:
 def test_unmutated_documents_render(schema: str, root: Path, site: SiteContext) -> None:
     content = json.dumps(documents()[schema]).encode()
     check_document(content, root, site)
-    assert render_run(REF, root, site, "x", RunSettings(max_bytes=MAX_BYTES)).ok
+    assert run_output(REF, root, site, "x", RunSettings(max_bytes=MAX_BYTES)).ok
 
 
 @FUZZ

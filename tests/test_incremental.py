@@ -32,16 +32,18 @@ import orjson
 import pytest
 
 import reportgen.build as build_module
-import reportgen.pages as pages_module
 import reportgen.status as status_module
 from reportgen import __version__
 from reportgen.analysis import batch
+from reportgen.analysis.contributions import EtaSummary
 from reportgen.build import BuildOptions, BuildResult, RunJob, build
 from reportgen.cli import main
 from reportgen.demo import bench_tree
+from reportgen.models import Finding
 from reportgen.pages.changes import changes_view
-from reportgen.pages.stale import STALE_MARKER
-from reportgen.status import STATUS_PATH, RunStatus, read_status
+from reportgen.pages.paths import run_fragment
+from reportgen.record import RunRecord
+from reportgen.status import STATUS_PATH, read_status
 from reportgen.write import WriteError
 
 SWEEP = "comparison_across_learning_rates/run_01"
@@ -100,13 +102,13 @@ def edit_sweep(tree: Path, factor: float = 1.5) -> None:
 def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Ids of the runs the build re-read and re-rendered (in-process builds, -j 1)."""
     calls: list[str] = []
-    real = pages_module.render_run
+    real = build_module.run_output
 
     def counting(ref: Any, *args: Any) -> Any:
         calls.append(ref.id)
         return real(ref, *args)
 
-    monkeypatch.setattr(pages_module, "render_run", counting)
+    monkeypatch.setattr(build_module, "run_output", counting)
     return calls
 
 
@@ -167,9 +169,9 @@ def test_noop_rebuild_rewrites_nothing(
     out, first = site
     assert first.rebuilt == first.runs == 9 and not first.up_to_date
     before = snapshot(out)
-    import reportgen.pages.run as run_module
+    import reportgen.load as load_module
 
-    monkeypatch.setattr(run_module, "load_run", lambda *a: pytest.fail("load_run was called"))
+    monkeypatch.setattr(load_module, "load_run", lambda *a: pytest.fail("load_run was called"))
     result = build(options(tree, out))
     assert result.up_to_date and result.rebuilt == 0
     assert result.written == [] and rendered == []
@@ -193,6 +195,7 @@ def test_one_changed_run_rewrites_only_its_files(
         [
             f"{run_dir(SWEEP)}/index.html",
             f"{run_dir(SWEEP)}/summary.json",
+            run_fragment(SWEEP),  # the page content a later stale build would show again
             f"groups/{SWEEP_GROUP}/index.html",
             f"groups/{SWEEP_GROUP}/summary.json",
             "index.html",
@@ -220,6 +223,8 @@ def test_one_changed_run_rewrites_only_its_files(
     again = build(options(results, out))
     assert again.up_to_date and again.written == []
 
+
+FORMAT_LINE = b'"format": %d' % status_module.STATUS_FORMAT
 
 LARGE = "diagnostics_run/full_data/E_512/run_01"
 
@@ -363,8 +368,8 @@ def _clear(caches: list[Any]) -> None:
     [
         pytest.param(lambda b: b"\x00garbage{", id="garbage"),
         pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
-        pytest.param(lambda b: b.replace(b'"format": 2', b'"format": 1', 1), id="format"),
-        pytest.param(lambda b: b'{"format": 2, "runs": []}', id="shape"),
+        pytest.param(lambda b: b.replace(FORMAT_LINE, b'"format": 1', 1), id="format"),
+        pytest.param(lambda b: b"{" + FORMAT_LINE + b', "runs": []}', id="shape"),
         pytest.param(lambda b: b"[]", id="list"),
     ],
 )
@@ -401,8 +406,10 @@ def test_unreadable_run_keeps_its_last_good_page(
     assert "kept its last good page" in capsys.readouterr().out
     stale_page = page.read_bytes()
     assert b"stale-banner" in stale_page and last_good.encode() in stale_page
-    banner = re.compile(re.escape(STALE_MARKER) + rb".*?<!-- /reportgen:stale -->\n?", re.S)
-    assert banner.sub(STALE_MARKER, stale_page, count=1) == good_page  # the last good page
+    # the last good page, with the banner the page template adds before its content
+    banner = re.compile(rb'<div class="stale-banner".*?</div>\n', re.S)
+    assert len(banner.findall(stale_page)) == 1
+    assert banner.sub(b"", stale_page, count=1) == good_page
     summary = orjson.loads((out / run_dir(SWEEP) / "summary.json").read_bytes())
     assert summary["stale"]["last_good"] == last_good and summary["status"] == "error"
     assert summary["etas"] == good_summary["etas"]  # the last good data
@@ -661,35 +668,25 @@ def test_killed_build_leaves_a_complete_site(kill_setup: KillSetup, fraction: fl
 # --- changes and the parallel map -------------------------------------------------------------
 
 
-def _status(summary: dict[str, Any], input_hash: str = "h") -> RunStatus:
-    return RunStatus(input_hash, None, summary, (), None)
+def _record(run_id: str, input_hash: str = "h", **fields: Any) -> RunRecord:
+    findings = fields.pop("findings", ())
+    return RunRecord(run_id, f"{run_id}/results.json", "ok", input_hash, "0", findings, **fields)
+
+
+def _eta(eta: float, true: float, linear: float) -> EtaSummary:
+    return EtaSummary(eta, true, linear, None, None, None, None, None, None, None)
 
 
 def test_changes_list_new_removed_moved_and_findings() -> None:
-    finding_a = {"id": "ess-low", "severity": "warning", "message": "ESS low", "eta": 1e-6}
-    finding_b = {"id": "sign-flip", "severity": "error", "message": "sign", "eta": None}
+    finding_a = Finding("ess-low", "warning", "ESS low", 1e-6)
+    finding_b = Finding("sign-flip", "error", "sign", None)
     before = {
-        "a": _status(
-            {
-                "page": "runs/a/index.html",
-                "status": "ok",
-                "etas": [{"eta": 1e-6, "delta_h_true": 1.0, "delta_h_linear": 2.0}],
-                "findings": [finding_a],
-            }
-        ),
-        "gone": _status({"page": "runs/gone/index.html", "status": "ok"}),
+        "a": _record("a", etas=(_eta(1e-6, 1.0, 2.0),), findings=(finding_a,)),
+        "gone": _record("gone"),
     }
     after = {
-        "a": _status(
-            {
-                "page": "runs/a/index.html",
-                "status": "ok",
-                "etas": [{"eta": 1e-6, "delta_h_true": 1.5, "delta_h_linear": 2.0}],
-                "findings": [finding_b],
-            },
-            "h2",
-        ),
-        "fresh": _status({"page": "runs/fresh/index.html", "status": "ok"}),
+        "a": _record("a", "h2", etas=(_eta(1e-6, 1.5, 2.0),), findings=(finding_b,)),
+        "fresh": _record("fresh"),
     }
     view = changes_view(before, after)
     data = view.to_json()
@@ -743,14 +740,13 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
 ) -> None:
     """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
     from reportgen.pages import serialize
-    from reportgen.pages.group import points_of
     from reportgen.write import SiteWriter
 
     out = site[0]
     status = read_status(out)
     assert status is not None
-    summaries = [s.summary for s in status.runs.values() if s.summary.get("points")]
-    points = [p for s in summaries if (p := points_of(s)) is not None and p.etas]
+    records = [s.record for s in status.runs.values() if s.record.was_read]
+    points = [p for r in records if (p := r.points).etas]
     sample_paths = {p.run_id: out / ".reportgen/samples" / f"{p.run_id}.npy" for p in points}
     in_memory = [
         s

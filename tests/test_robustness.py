@@ -683,7 +683,7 @@ def test_internal_errors_show_a_traceback_only_with_verbose(
             raise ZeroDivisionError("simulated bug")
         return analyze_run(run, *args)
 
-    monkeypatch.setattr("reportgen.pages.run.analyze_run", crash_on_run_02)
+    monkeypatch.setattr("reportgen.analysis.analyze_run", crash_on_run_02)
     for verbose, out in ((False, tmp_path / "quiet"), (True, tmp_path / "verbose")):
         caplog.clear()
         flags = ["-v"] if verbose else []

@@ -5,13 +5,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from reportgen.analysis.batch import BatchComparison
 from reportgen.analysis.fits import Agreement, Fit
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.stats import Json, Spread, eta_grid, num, spread, summary_at
-from reportgen.models import CvData
+from reportgen.models import CvFeature
+
+
+class CvStatistics(Protocol):
+    """A run's control-variate results as the group statistics need them."""
+
+    @property
+    def var_after_cv_joint(self) -> float | None: ...
+
+    @property
+    def features(self) -> tuple[CvFeature, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ class CvFeatureStats:
         }
 
 
-def cv_group_stats(runs: Sequence[tuple[str, CvData]]) -> tuple[CvFeatureStats, ...]:
+def cv_group_stats(runs: Sequence[tuple[str, CvStatistics]]) -> tuple[CvFeatureStats, ...]:
     """Per feature (sorted by name), then the joint variance ratio as the last row."""
     names = sorted({f.name for _, cv in runs for f in cv.features})
     rows = []

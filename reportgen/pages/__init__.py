@@ -1,17 +1,8 @@
-"""Page contexts: view dataclasses built from analyses, rendered by templates."""
+"""Page functions: pure, from loaded and analysed inputs to ``PageOutput`` (files and record)."""
 
 from __future__ import annotations
 
-from reportgen.pages.run import RunOutput, RunSettings, render_run
-from reportgen.pages.single import build_single_file
-from reportgen.pages.site import write_site_pages
-from reportgen.pages.stale import mark_stale
+from reportgen.pages.output import PageOutput
+from reportgen.pages.run import RunSettings, error_page, run_page
 
-__all__ = [
-    "RunOutput",
-    "RunSettings",
-    "build_single_file",
-    "mark_stale",
-    "render_run",
-    "write_site_pages",
-]
+__all__ = ["PageOutput", "RunSettings", "error_page", "run_page"]

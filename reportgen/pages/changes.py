@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reportgen.status import RunStatus
+from reportgen.pages import paths
+from reportgen.record import RunRecord
 
 NUMBERS = ("delta_h_true", "delta_h_linear", "delta_h_linquad")
 
@@ -70,20 +71,17 @@ class ChangesView:
         }
 
 
-def _findings(summary: Mapping[str, Any]) -> dict[tuple[str, float | None], FindingChange]:
+def _findings(record: RunRecord) -> dict[tuple[str, float | None], FindingChange]:
     return {
-        (str(f["id"]), f.get("eta")): FindingChange(
-            str(f["id"]), str(f["severity"]), str(f["message"]), f.get("eta")
-        )
-        for f in summary.get("findings") or ()
+        (f.id, f.eta): FindingChange(f.id, f.severity, f.message, f.eta) for f in record.findings
     }
 
 
-def _numbers(summary: Mapping[str, Any]) -> dict[tuple[float, str], float | None]:
-    return {(row["eta"], key): row.get(key) for row in summary.get("etas") or () for key in NUMBERS}
+def _numbers(record: RunRecord) -> dict[tuple[float, str], float | None]:
+    return {(row.eta, key): getattr(row, key) for row in record.etas for key in NUMBERS}
 
 
-def run_change(run_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> RunChange:
+def run_change(run_id: str, before: RunRecord, after: RunRecord) -> RunChange:
     old, new = _numbers(before), _numbers(after)
     moved = tuple(
         Moved(eta, key, old.get((eta, key)), new.get((eta, key)))
@@ -93,12 +91,12 @@ def run_change(run_id: str, before: Mapping[str, Any], after: Mapping[str, Any])
     old_f, new_f = _findings(before), _findings(after)
     return RunChange(
         id=run_id,
-        href=str(after.get("page")),
+        href=paths.run_page(after.id),
         moved=moved,
         appeared=tuple(new_f[k] for k in sorted(set(new_f) - set(old_f), key=_finding_key)),
         cleared=tuple(old_f[k] for k in sorted(set(old_f) - set(new_f), key=_finding_key)),
-        status_before=str(before.get("status")),
-        status_after=str(after.get("status")),
+        status_before=before.status,
+        status_after=after.status,
     )
 
 
@@ -107,18 +105,14 @@ def _finding_key(key: tuple[str, float | None]) -> tuple[str, float]:
 
 
 def changes_view(
-    previous: Mapping[str, RunStatus], current: Mapping[str, RunStatus]
+    previous: Mapping[str, RunRecord], current: Mapping[str, RunRecord]
 ) -> ChangesView:
-    new = tuple(
-        RunLink(r, str(current[r].summary.get("page")))
-        for r in sorted(set(current) - set(previous))
-    )
+    new = tuple(RunLink(r, paths.run_page(r)) for r in sorted(set(current) - set(previous)))
     removed = tuple(RunLink(r, None) for r in sorted(set(previous) - set(current)))
     changed = tuple(
-        run_change(r, previous[r].summary, current[r].summary)
+        run_change(r, previous[r], current[r])
         for r in sorted(set(previous) & set(current))
-        if previous[r].input_hash != current[r].input_hash
-        or previous[r].summary != current[r].summary
+        if previous[r] != current[r]
     )
     return ChangesView(
         first_build=not previous, new=new if previous else (), removed=removed, changed=changed

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from markupsafe import Markup
 
 from reportgen import charts
-from reportgen.analysis.batch import BatchComparison, compare_batch_sizes
+from reportgen.analysis.batch import BatchComparison, DrawMemo, compare_batch_sizes
 from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
 from reportgen.analysis.group_stats import (
     CvFeatureStats,
@@ -24,12 +22,15 @@ from reportgen.analysis.group_stats import (
     per_eta_stats,
     relative_errors,
 )
-from reportgen.analysis.points import RunPoints
+from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.charts import Chart, Datasets
-from reportgen.models import CvData, CvFeature, GroupRef, Tree, severity_counts
+from reportgen.charts.export import FigureTheme
+from reportgen.models import GroupRef, Tree, severity_counts
 from reportgen.pages import paths, serialize
+from reportgen.pages.output import PageOutput
 from reportgen.pages.run_charts import ChartResult, collect
+from reportgen.record import RunRecord
 from reportgen.render import (
     PageMeta,
     SiteContext,
@@ -37,19 +38,20 @@ from reportgen.render import (
     relative_href,
     render_page,
 )
-from reportgen.write import SiteWriter
 
-if TYPE_CHECKING:
-    from reportgen.build import BuildOptions
-
-log = logging.getLogger("reportgen")
+SampleLoader = Callable[[str], SampleSource | None]
+"""A run's per-sequence sample by id (read lazily, one η at a time), or ``None``."""
 
 
 @dataclass(frozen=True)
-class GroupOutput:
-    id: str
-    page: str
-    summary: str
+class GroupSettings:
+    """What a group page needs of the build's options."""
+
+    draws: int
+    seed: int
+    workers: int = 1
+    figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
 
 
 @dataclass(frozen=True)
@@ -122,34 +124,7 @@ class GroupView:
     norm_note: str
 
 
-# --- inputs from cached summaries ------------------------------------------------------------
-
-
-def points_of(summary: Mapping[str, Any]) -> RunPoints | None:
-    data = summary.get("points")
-    return RunPoints.from_json(data) if isinstance(data, Mapping) else None
-
-
-def tails_of(summary: Mapping[str, Any]) -> tuple[TailSensitivity, ...]:
-    return tuple(TailSensitivity.from_json(t) for t in summary.get("tails") or ())
-
-
-def cv_of(summary: Mapping[str, Any]) -> CvData | None:
-    data = summary.get("cv")
-    if not isinstance(data, Mapping):
-        return None
-    features = tuple(
-        CvFeature(str(f["name"]), f.get("corr"), f.get("ols_beta"), f.get("var_after_cv"), True)
-        for f in data.get("features") or ()
-    )
-    return CvData(
-        None, None, None, None, None, None, None, data.get("var_after_cv_joint"), features
-    )
-
-
-def _load_sample(writer: SiteWriter, run_id: str) -> serialize.StoredSample | None:
-    # read one η at a time while drawing: memory does not grow with the group
-    return serialize.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
+# --- inputs ------------------------------------------------------------------------------------
 
 
 def batch_groups(group: GroupRef, tree: Tree, points: Mapping[str, RunPoints]) -> bool:
@@ -294,9 +269,9 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
-def index_charts(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Chart, ...], Datasets]:
+def index_charts(records: Sequence[RunRecord]) -> tuple[tuple[Chart, ...], Datasets]:
     """The index's whole-tree overlay of ΔH_true against η."""
-    points = [p for s in summaries.values() if (p := points_of(s)) is not None]
+    points = [r.points for r in records if r.was_read]
     rows = [(p.run_id, s) for p in points for s in p.etas if s.delta_h_true is not None]
     if not rows:
         return (), {}
@@ -319,51 +294,53 @@ def index_charts(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[Char
 # --- the page --------------------------------------------------------------------------------
 
 
-def render_group(
-    group: GroupRef,
-    tree: Tree,
-    summaries: Mapping[str, Mapping[str, Any]],
-    site: SiteContext,
-    options: BuildOptions,
-    writer: SiteWriter,
-) -> GroupOutput:
-    """A group's page and summary; a failure here becomes a page saying so, never a crash."""
-    try:
-        with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
-            return _render_group(group, tree, summaries, site, options, writer)
-    except Exception as exc:  # one odd run must not take the whole site down
-        log.error("group %s could not be analysed: %s", group.id, exc, exc_info=options.verbose)
-        reason = f"{type(exc).__name__}: {exc}"[:400]
-        page = PageMeta(
-            paths.group_page(group.id), f"Group {group.id}", "group", paths.tree_crumbs(group.id)
-        )
-        writer.write(
-            page.path, render_page("group_error.html", site, page, group=group, reason=reason)
-        )
-        summary = {
-            "group": group.id,
-            "error": reason,
-            "runs": [],
-            "per_eta": [],
-            "batch_comparison": [],
-        }
-        writer.write(paths.group_summary(group.id), serialize.dumps(summary))
-        return GroupOutput(group.id, page.path, paths.group_summary(group.id))
+def group_error_page(group: GroupRef, reason: str, *, site: SiteContext) -> PageOutput:
+    """A group whose analysis failed: a page saying why, and a summary with the reason."""
+    page = PageMeta(
+        paths.group_page(group.id), f"Group {group.id}", "group", paths.tree_crumbs(group.id)
+    )
+    summary = {
+        "group": group.id,
+        "error": reason,
+        "runs": [],
+        "per_eta": [],
+        "batch_comparison": [],
+    }
+    html = render_page("group_error.html", site, page, group=group, reason=reason)
+    return PageOutput(
+        ((page.path, html), (paths.group_summary(group.id), serialize.dumps(summary)))
+    )
 
 
-def _render_group(
+def group_page(
     group: GroupRef,
     tree: Tree,
-    summaries: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, RunRecord],
+    samples: SampleLoader,
+    memo: DrawMemo | None,
+    settings: GroupSettings,
     site: SiteContext,
-    options: BuildOptions,
-    writer: SiteWriter,
-) -> GroupOutput:
+) -> PageOutput:
+    """A group's page and summary from its members' records (and, for a batch-size
+    comparison, the larger runs' per-sequence samples)."""
+    with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
+        return _group_page(group, tree, records, samples, memo, settings, site)
+
+
+def _group_page(
+    group: GroupRef,
+    tree: Tree,
+    records: Mapping[str, RunRecord],
+    samples: SampleLoader,
+    memo: DrawMemo | None,
+    settings: GroupSettings,
+    site: SiteContext,
+) -> PageOutput:
     page_path = paths.group_page(group.id)
-    members = [summaries[r] for r in group.run_ids if r in summaries]
-    points = {str(s["id"]): p for s in members if (p := points_of(s)) is not None and p.etas}
+    members = [records[r] for r in group.run_ids if r in records]
+    points = {r.id: p for r in members if r.was_read and (p := r.points).etas}
     view_points = [points[r] for r in group.run_ids if r in points]
-    href = {str(s["id"]): relative_href(page_path, str(s["page"])) for s in members}
+    href = {r.id: relative_href(page_path, paths.run_page(r.id)) for r in members}
 
     per_eta = per_eta_stats(view_points)
     fits = [(p.run_id, fit_run(p)) for p in view_points]
@@ -371,19 +348,17 @@ def _render_group(
     rel = relative_errors(view_points)
     batch: tuple[BatchComparison, ...] = ()
     if batch_groups(group, tree, points):
-        samples = [
-            s for r in group.run_ids if r in points and (s := _load_sample(writer, r)) is not None
-        ]
+        loaded = [s for r in group.run_ids if r in points and (s := samples(r)) is not None]
         batch = compare_batch_sizes(
             view_points,
-            samples,
-            draws=options.draws,
-            seed=options.seed,
-            workers=options.jobs,
-            memo=writer.array_memo("draws"),
+            loaded,
+            draws=settings.draws,
+            seed=settings.seed,
+            workers=settings.workers,
+            memo=memo,
         )
-    tails = [(str(s["id"]), t) for s in members for t in tails_of(s)]
-    cv_runs = [(str(s["id"]), c) for s in members if (c := cv_of(s)) is not None]
+    tails = [(r.id, t) for r in members for t in r.tails]
+    cv_runs = [(r.id, r.cv) for r in members if r.cv is not None]
     cv = cv_group_stats(cv_runs) if cv_runs else ()
 
     agreement_rows = tuple(
@@ -404,10 +379,8 @@ def _render_group(
         cv,
     )
     chart_set, figure_files = collect(chart_results, None).export(
-        options.figures, options.figure_theme, posixpath.dirname(page_path), page_path
+        settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
     )
-    for path, content in figure_files:
-        writer.write(path, content)
     children = {g.id: g for g in tree.groups}
     view = GroupView(
         group=group,
@@ -433,19 +406,17 @@ def _render_group(
             for s in p.etas
         ),
         other_runs=tuple(
-            (str(s["id"]), href[str(s["id"])], str(s.get("schema") or s.get("status")))
-            for s in members
-            if str(s["id"]) not in points
+            (r.id, href[r.id], str(r.schema or r.status)) for r in members if r.id not in points
         ),
         findings=tuple(
             FindingCount(
-                str(s["id"]),
-                href[str(s["id"])],
-                str(s["status"]),
-                severity_counts(serialize.findings_of(s)),
-                tuple(sorted({str(f["id"]) for f in s.get("findings") or ()})),
+                r.id,
+                href[r.id],
+                r.status,
+                severity_counts(r.findings),
+                tuple(sorted({f.id for f in r.findings})),
             )
-            for s in members
+            for r in members
         ),
         per_eta=per_eta,
         fits=tuple(FitRow(r, href[r], f) for r, f in fits),
@@ -472,7 +443,7 @@ def _render_group(
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
-    writer.write(page_path, render_page("group.html", site, page, view=view))
+    html = render_page("group.html", site, page, view=view)
     summary = group_summary_json(
         group.id,
         view_points,
@@ -484,8 +455,13 @@ def _render_group(
         tails=group_tail_summary(_last_eta_tails(tails)),
         cv=cv,
     )
-    writer.write(paths.group_summary(group.id), serialize.dumps(summary))
-    return GroupOutput(group.id, page_path, paths.group_summary(group.id))
+    return PageOutput(
+        (
+            (page_path, html),
+            (paths.group_summary(group.id), serialize.dumps(summary)),
+            *figure_files,
+        )
+    )
 
 
 def _last_eta_tails(
@@ -499,10 +475,8 @@ def _last_eta_tails(
     return sorted(largest.items())
 
 
-def _norm_note(members: Sequence[Mapping[str, Any]]) -> str:
-    modes = sorted(
-        {str((s.get("normalization") or {}).get("true")) for s in members if s.get("normalization")}
-    )
+def _norm_note(members: Sequence[RunRecord]) -> str:
+    modes = sorted({r.normalization.true for r in members if r.normalization is not None})
     if not modes:
         return "No run of this group could be read."
     if len(modes) == 1:

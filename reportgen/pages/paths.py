@@ -48,6 +48,11 @@ def run_sample(run_id: str) -> str:
     return f".reportgen/samples/{slug(run_id)}.npy"
 
 
+def run_fragment(run_id: str) -> str:
+    """The run page's content, kept so a later stale build can show it again."""
+    return f".reportgen/pages/{slug(run_id)}.json"
+
+
 def group_dir(group_id: str) -> str:
     return f"groups/{slug(group_id)}"
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import base64
-import logging
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import numpy as np
 from markupsafe import Markup
 
 from reportgen import __version__
-from reportgen.analysis import RunAnalysis, analyze_run
+from reportgen.analysis import RunAnalysis
 from reportgen.analysis.contributions import EtaSummary, formula_for
 from reportgen.analysis.diagnostics import failure_findings
 from reportgen.analysis.points import sequence_sample
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
-from reportgen.load import load_run
 from reportgen.models import (
     Finding,
     LoadFailure,
@@ -31,17 +27,20 @@ from reportgen.models import (
 )
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
+from reportgen.pages.output import PageOutput
 from reportgen.pages.run_charts import ChartSet, run_charts
+from reportgen.pages.stale import stored_page
+from reportgen.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
 from reportgen.render import (
     PageMeta,
     SiteContext,
     json_for_script,
+    render_content,
     render_markdown,
-    render_page,
+    wrap_page,
 )
 from reportgen.status import file_sha256
 
-log = logging.getLogger("reportgen")
 OUTLIERS_PER_ETA = 15
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -67,15 +66,6 @@ class RunSettings:
     figure_theme: FigureTheme = "paper"
     verbose: bool = False
     inline_files: bool = False
-
-
-@dataclass(frozen=True)
-class RunOutput:
-    """What a worker hands back: the run's files and its summary (its cached index row)."""
-
-    ok: bool
-    summary: dict[str, Any]
-    files: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -393,64 +383,66 @@ def run_view(
     return view, chart_set, copies
 
 
-# --- summaries -------------------------------------------------------------------------------
+# --- the record ------------------------------------------------------------------------------
 
 
-def base_summary(ref: RunRef, status: str, input_hash: str) -> dict[str, Any]:
-    return {
-        "id": ref.id,
-        "source": ref.source,
-        "status": status,
-        "page": paths.run_page(ref.id),
-        "summary": paths.run_summary(ref.id),
-        "input_hash": input_hash,
-        "tool_version": __version__,
-    }
-
-
-def run_summary(analysis: RunAnalysis, input_hash: str, source_hash: str) -> dict[str, Any]:
+def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunRecord:
+    """What every later stage needs of this run (its ``summary.json`` is derived from it)."""
     run = analysis.run
     norm = run.normalization
-    summary = base_summary(run.ref, "ok", input_hash) | {
-        "schema": run.schema.value,
-        "source_sha256": source_hash,
-        "normalization": {
-            "true": norm.true_mode,
-            "approx": norm.approx_mode,
-            "source": norm.source,
-            "formula": formula_for(norm) if run.schema is Schema.SNIS else None,
-        },
-        "batch_size": analysis.points.batch_size,
-        "etas": [serialize.eta_row(s) for s in analysis.summaries],
-        "findings": serialize.findings_rows(analysis.findings),
-        "points": analysis.points.to_json(),
-        "tails": [t.to_json() for t in analysis.tails],
-        "contributions": paths.run_contributions(run.ref.id) if analysis.contributions else None,
-    }
-    if run.cv is not None:
-        summary["cv"] = {
-            "var_after_cv_joint": run.cv.var_after_cv_joint,
-            "features": [
-                {
-                    "name": f.name,
-                    "corr": f.corr,
-                    "ols_beta": f.ols_beta,
-                    "var_after_cv": f.var_after_cv,
-                }
-                for f in run.cv.features
-            ],
-        }
-    return summary
+    cv = run.cv
+    return RunRecord(
+        id=run.ref.id,
+        source=run.ref.source,
+        status="ok",
+        input_hash=input_hash,
+        tool_version=__version__,
+        findings=analysis.findings,
+        schema=run.schema.value,
+        source_sha256=source_hash,
+        normalization=NormalizationRecord(
+            true=norm.true_mode,
+            approx=norm.approx_mode,
+            source=norm.source,
+            formula=formula_for(norm) if run.schema is Schema.SNIS else None,
+        ),
+        batch_size=analysis.points.batch_size,
+        etas=analysis.summaries,
+        se_shard=analysis.points.se_shard,
+        true_se=analysis.points.true_se,
+        tails=tuple(analysis.tails),
+        cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
+        has_contributions=bool(analysis.contributions),
+        parameters=run.parameters,
+    )
+
+
+def failure_record(
+    failure: LoadFailure, findings: tuple[Finding, ...], input_hash: str
+) -> RunRecord:
+    error = ErrorRecord(failure.reason, failure.file, failure.line, failure.column, failure.hint)
+    return RunRecord(
+        id=failure.ref.id,
+        source=failure.ref.source,
+        status="error",
+        input_hash=input_hash,
+        tool_version=__version__,
+        findings=findings,
+        error=error,
+    )
 
 
 # --- rendering -------------------------------------------------------------------------------
 
 
-def _page(ref: RunRef, title: str, kind: str, has_charts: bool) -> PageMeta:
-    return PageMeta(paths.run_page(ref.id), title, kind, paths.tree_crumbs(ref.id), has_charts)
+def run_page_meta(run_id: str, has_charts: bool, readable: bool = True) -> PageMeta:
+    title = f"Run {run_id}" if readable else f"Unreadable run {run_id}"
+    kind = "run" if readable else "error"
+    return PageMeta(paths.run_page(run_id), title, kind, paths.tree_crumbs(run_id), has_charts)
 
 
-def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> RunOutput:
+def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> PageOutput:
+    """The page of a run that could not be read: what failed, where, and how to fix it."""
     findings = failure_findings(failure)
     view = ErrorView(
         failure.ref,
@@ -461,68 +453,36 @@ def render_failure(failure: LoadFailure, site: SiteContext, input_hash: str) -> 
         failure.hint,
         findings,
     )
-    page = _page(failure.ref, f"Unreadable run {failure.ref.id}", "error", False)
-    html = render_page("error.html", site, page, view=view, checks=check_explanations())
-    summary = base_summary(failure.ref, "error", input_hash) | {
-        "schema": None,
-        "error": {
-            "reason": failure.reason,
-            "file": failure.file,
-            "line": failure.line,
-            "column": failure.column,
-            "hint": failure.hint,
-        },
-        "etas": [],
-        "findings": serialize.findings_rows(findings),
-    }
-    files = ((page.path, html), (paths.run_summary(failure.ref.id), serialize.dumps(summary)))
-    return RunOutput(False, summary, files)
+    page = run_page_meta(failure.ref.id, has_charts=False, readable=False)
+    content = render_content("error.html", site, page, view=view, checks=check_explanations())
+    record = failure_record(failure, findings, input_hash)
+    files = (
+        (page.path, wrap_page(site, page, content)),
+        (paths.run_summary(failure.ref.id), serialize.dumps(serialize.summary_json(record))),
+    )
+    return PageOutput(files, record)
 
 
-def render_run(
-    ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
-) -> RunOutput:
-    """Load, analyse and render one run; nothing raised here escapes the build."""
-    try:
-        loaded = load_run(ref, root, settings.max_bytes)
-        if isinstance(loaded, LoadFailure):
-            return render_failure(loaded, site, input_hash)
-        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            return _render_loaded(loaded, root, site, input_hash, settings)
-    except Exception as exc:  # one bad run never breaks the site
-        if settings.verbose:
-            log.error("run %s failed:\n%s", ref.id, traceback.format_exc())
-        failure = LoadFailure(
-            ref,
-            f"internal error while analysing: {type(exc).__name__}: {exc}"[:400],
-            ref.source,
-            hint="Run with -v for a traceback and report it.",
-        )
-        return render_failure(failure, site, input_hash)
-
-
-def _render_loaded(
-    run: Run, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
-) -> RunOutput:
-    analysis = analyze_run(run)
+def run_page(
+    analysis: RunAnalysis, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+) -> PageOutput:
+    """The run's page, its data twins and private arrays, and its record."""
+    run = analysis.run
     source_hash = file_sha256(root / run.ref.source)
     view, chart_set, copies = run_view(analysis, root, settings, source_hash)
-    page = _page(run.ref, f"Run {run.ref.id}", "run", chart_set.has_charts)
-    html = render_page("run.html", site, page, view=view, checks=check_explanations())
-    summary = run_summary(analysis, input_hash, source_hash)
+    page = run_page_meta(run.ref.id, chart_set.has_charts)
+    content = render_content("run.html", site, page, view=view, checks=check_explanations())
+    record = run_record(analysis, input_hash, source_hash)
     files: list[tuple[str, bytes]] = [
-        (page.path, html),
-        (paths.run_summary(run.ref.id), serialize.dumps(summary)),
+        (page.path, wrap_page(site, page, content)),
+        (paths.run_fragment(run.ref.id), stored_page(page, content)),
+        (paths.run_summary(run.ref.id), serialize.dumps(serialize.summary_json(record))),
     ]
     if analysis.contributions:
-        files.append(
-            (
-                paths.run_contributions(run.ref.id),
-                serialize.contributions_csv(analysis.contributions),
-            )
-        )
+        csv = serialize.contributions_csv(analysis.contributions)
+        files.append((paths.run_contributions(run.ref.id), csv))
     sample = sequence_sample(run, analysis.contributions, analysis.summaries)
     if sample is not None:
         files.append((paths.run_sample(run.ref.id), serialize.sample_npy(sample)))
     files += copies
-    return RunOutput(True, summary, tuple(files))
+    return PageOutput(tuple(files), record)

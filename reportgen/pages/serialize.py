@@ -16,6 +16,8 @@ from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.points import SequenceEta, SequenceSample
 from reportgen.analysis.stats import same_eta
 from reportgen.models import Finding
+from reportgen.pages import paths
+from reportgen.record import RunRecord
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
 SUMMARY_FORMAT = 1
@@ -72,12 +74,49 @@ def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     return [finding_row(f) for f in findings]
 
 
-def findings_of(summary: Mapping[str, Any]) -> tuple[Finding, ...]:
-    """The findings a run's ``summary.json`` (or its cached copy) records."""
-    return tuple(
-        Finding(str(f.get("id")), f.get("severity"), str(f.get("message")), f.get("eta"))
-        for f in summary.get("findings") or ()
-    )
+def summary_json(record: RunRecord) -> dict[str, Any]:
+    """A run's public ``summary.json``, derived from its record (a stable format)."""
+    summary: dict[str, Any] = {
+        "id": record.id,
+        "source": record.source,
+        "status": record.status,
+        "page": paths.run_page(record.id),
+        "summary": paths.run_summary(record.id),
+        "input_hash": record.input_hash,
+        "tool_version": record.tool_version,
+        "schema": record.schema,
+        "etas": [eta_row(s) for s in record.etas],
+        "findings": findings_rows(record.findings),
+    }
+    if record.error is not None:
+        summary["error"] = dict(record.error.__dict__)
+    if not record.was_read:
+        return summary
+    norm = record.normalization
+    summary |= {
+        "source_sha256": record.source_sha256,
+        "normalization": None if norm is None else dict(norm.__dict__),
+        "batch_size": record.batch_size,
+        "points": record.points.to_json(),
+        "tails": [t.to_json() for t in record.tails],
+        "contributions": paths.run_contributions(record.id) if record.has_contributions else None,
+    }
+    if record.cv is not None:
+        summary["cv"] = {
+            "var_after_cv_joint": record.cv.var_after_cv_joint,
+            "features": [
+                {
+                    "name": f.name,
+                    "corr": f.corr,
+                    "ols_beta": f.ols_beta,
+                    "var_after_cv": f.var_after_cv,
+                }
+                for f in record.cv.features
+            ],
+        }
+    if record.stale is not None:
+        summary["stale"] = dict(record.stale.__dict__)
+    return summary
 
 
 def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
@@ -113,16 +152,22 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def manifest(runs: Iterable[Mapping[str, Any]], groups: Iterable[Mapping[str, Any]]) -> bytes:
-    keys = ("id", "source", "schema", "status", "page", "summary")
+def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) -> bytes:
     return dumps(
         {
             "format": SUMMARY_FORMAT,
             "runs": [
-                {k: r.get(k) for k in keys}
-                | ({"stale": True} if r.get("stale") else {})
-                | ({"error": r["error"]} if r.get("error") else {})  # what failed, where, a hint
-                for r in runs
+                {
+                    "id": r.id,
+                    "source": r.source,
+                    "schema": r.schema,
+                    "status": r.status,
+                    "page": paths.run_page(r.id),
+                    "summary": paths.run_summary(r.id),
+                }
+                | ({"stale": True} if r.stale else {})
+                | ({"error": dict(r.error.__dict__)} if r.error else {})  # what failed, a hint
+                for r in records
             ],
             "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
         }

@@ -6,7 +6,6 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
 
 from markupsafe import Markup
 
@@ -18,12 +17,12 @@ from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
-from reportgen.pages.group import GroupOutput, index_charts
+from reportgen.pages.group import index_charts
 from reportgen.pages.guide import GUIDE_PAGE, render_guide
+from reportgen.pages.output import PageOutput
 from reportgen.pages.run import Cite
+from reportgen.record import RunRecord
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
-from reportgen.status import RunStatus
-from reportgen.write import SiteWriter
 
 FIGURES_PAGE = "figures.html"
 
@@ -141,22 +140,22 @@ class DiagnosticsView:
 # --- rows from cached summaries --------------------------------------------------------------
 
 
-def run_row(summary: Mapping[str, Any]) -> RunRow:
-    findings = serialize.findings_of(summary)
+def run_row(record: RunRecord) -> RunRow:
+    findings = record.findings
     ids = tuple(sorted({f.id for f in findings}))
-    schema = str(summary.get("schema") or "unreadable")
+    schema = record.schema or "unreadable"
     return RunRow(
-        id=str(summary["id"]),
-        href=str(summary["page"]),
-        source=str(summary["source"]),
+        id=record.id,
+        href=paths.run_page(record.id),
+        source=record.source,
         schema=schema,
-        status=str(summary["status"]),
-        stale=bool(summary.get("stale")),
-        batch_size=summary.get("batch_size"),
-        eta_count=len(summary.get("etas") or ()),
+        status=record.status,
+        stale=record.stale is not None,
+        batch_size=record.batch_size,
+        eta_count=len(record.etas),
         counts=severity_counts(findings),
         finding_ids=ids,
-        search_text=" ".join((str(summary["id"]), str(summary["source"]), schema, *ids)),
+        search_text=" ".join((record.id, record.source, schema, *ids)),
         findings=findings,
     )
 
@@ -226,40 +225,27 @@ def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
     return DiagnosticsView(columns, quiet, tuple(matrix), counts, totals)
 
 
-def write_site_pages(
+def site_pages(
     tree: Tree,
     skipped: tuple[Skipped, ...],
-    statuses: Mapping[str, RunStatus],
-    previous: Mapping[str, RunStatus],
+    records: Mapping[str, RunRecord],
+    previous: Mapping[str, RunRecord],
     site: SiteContext,
-    writer: SiteWriter,
-    groups: Sequence[GroupOutput],
-) -> None:
-    """Everything besides the run and group pages (``groups``: written or carried over by the
-    build), recomputed from the runs' cached summaries on every build."""
-    summaries = {run_id: status.summary for run_id, status in statuses.items()}
-    rows = {run_id: run_row(summary) for run_id, summary in summaries.items()}
+    figure_manifests: Sequence[tuple[str, bytes]] = (),
+) -> PageOutput:
+    """Everything besides the run and group pages, from the runs' records (every build), and
+    the figure index from the pages' figure manifests (``--figures``)."""
+    figures = figures_view(figure_manifests) if figure_manifests else None
+    rows = {run_id: run_row(record) for run_id, record in records.items()}
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    manifest_suffix = f"/figures/{export.MANIFEST}"
-    manifests = [
-        (path, (writer.staging / path).read_bytes())
-        for path in writer.claimed
-        if path.endswith(manifest_suffix)
-    ]
-    figures = figures_view(manifests) if manifests else None
-    charts, datasets = index_charts(summaries)
+    charts, datasets = index_charts(list(records.values()))
     counts = severity_counts(f for row in all_rows for f in row.findings)
     stale = tuple(
-        StaleRow(
-            r.id,
-            r.href,
-            str(summaries[r.id]["stale"]["reason"]),
-            str(summaries[r.id]["stale"]["last_good"]),
-        )
-        for r in rows.values()
-        if r.stale
+        StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
+        for r in records.values()
+        if r.stale is not None
     )
     index = IndexView(
         run_count=len(rows),
@@ -277,49 +263,54 @@ def write_site_pages(
         cite=Cite(site.title, "", "all", "", site.version),
         figure_count=len(figures.rows) if figures else 0,
     )
-    if figures is not None:
-        writer.write(
-            FIGURES_PAGE,
-            render_page(
-                "figures.html",
-                site,
-                _top_page(FIGURES_PAGE, "Figures", "figures"),
-                view=figures,
-            ),
-        )
-    writer.write(
-        "index.html",
-        render_page(
+    changes: ChangesView = changes_view(previous, records)
+    group_entries = (
+        {"id": g.id, "page": paths.group_page(g.id), "summary": paths.group_summary(g.id)}
+        for g in tree.groups
+    )
+    files = [
+        (
             "index.html",
-            site,
-            _top_page("index.html", site.title, "index", bool(charts)),
-            view=index,
+            render_page(
+                "index.html",
+                site,
+                _top_page("index.html", site.title, "index", bool(charts)),
+                view=index,
+            ),
         ),
-    )
-    writer.write(
-        "diagnostics.html",
-        render_page(
+        (
             "diagnostics.html",
-            site,
-            _top_page("diagnostics.html", "Diagnostics", "diagnostics"),
-            view=diagnostics_view(all_rows),
+            render_page(
+                "diagnostics.html",
+                site,
+                _top_page("diagnostics.html", "Diagnostics", "diagnostics"),
+                view=diagnostics_view(all_rows),
+            ),
         ),
-    )
-    writer.write(GUIDE_PAGE, render_guide(site))
-    changes: ChangesView = changes_view(previous, statuses)
-    writer.write(
-        "changes.html",
-        render_page(
-            "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
+        (GUIDE_PAGE, render_guide(site)),
+        (
+            "changes.html",
+            render_page(
+                "changes.html", site, _top_page("changes.html", "Changes", "changes"), view=changes
+            ),
         ),
-    )
-    writer.write("changes.json", serialize.dumps(changes.to_json()))
-    writer.write(
-        "manifest.json",
-        serialize.manifest(
-            (summaries[r] for r in sorted(summaries)),
-            ({"id": g.id, "page": g.page, "summary": g.summary} for g in groups),
+        ("changes.json", serialize.dumps(changes.to_json())),
+        *(
+            ()
+            if figures is None
+            else (
+                (
+                    FIGURES_PAGE,
+                    render_page(
+                        "figures.html",
+                        site,
+                        _top_page(FIGURES_PAGE, "Figures", "figures"),
+                        view=figures,
+                    ),
+                ),
+            )
         ),
-    )
-    for asset in static_assets():
-        writer.write(asset.hashed_name, asset.content)
+        ("manifest.json", serialize.manifest((records[r] for r in sorted(records)), group_entries)),
+        *((asset.hashed_name, asset.content) for asset in static_assets()),
+    ]
+    return PageOutput(tuple(files))

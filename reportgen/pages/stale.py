@@ -1,19 +1,46 @@
-"""Last good pages: a run unreadable tonight keeps its previous page, marked stale."""
+"""Last good pages: a run unreadable tonight keeps its previous page, rendered as stale.
+
+A run page's content is kept beside the site (``paths.run_fragment``) with where it sits; a
+stale page is that content wrapped again by the page template with the stale banner, so the
+banner comes from the template, never from editing a page's bytes.
+"""
 
 from __future__ import annotations
 
-import re
+import orjson
+from markupsafe import Markup
 
-from reportgen.render import environment
-
-STALE_MARKER = b"<!-- reportgen:stale -->"
-_OLD_BANNER = re.compile(re.escape(STALE_MARKER) + rb".*?<!-- /reportgen:stale -->", re.S)
+from reportgen.record import StaleRecord
+from reportgen.render import Crumb, PageMeta, SiteContext, wrap_page
 
 
-def mark_stale(path: str, content: bytes, reason: str, last_good: str) -> bytes:
-    """Put the stale banner where the page template left its marker (HTML pages only)."""
-    if not path.endswith(".html") or STALE_MARKER not in content:
-        return content
-    banner = environment().get_template("_stale.html").render(reason=reason, last_good=last_good)
-    content = _OLD_BANNER.sub(STALE_MARKER, content, count=1)
-    return content.replace(STALE_MARKER, STALE_MARKER + banner.encode("utf-8"), 1)
+def stored_page(page: PageMeta, content: Markup) -> bytes:
+    """A page's content and placement, to be wrapped again when it must stand in as stale."""
+    return orjson.dumps(
+        {
+            "path": page.path,
+            "title": page.title,
+            "kind": page.kind,
+            "crumbs": [[c.title, c.href] for c in page.crumbs],
+            "has_charts": page.has_charts,
+            "content": str(content),
+        }
+    )
+
+
+def stale_page(stored: bytes, site: SiteContext, stale: StaleRecord) -> tuple[str, bytes] | None:
+    """The stored page, with the stale banner; ``None`` when what was stored is unusable."""
+    try:
+        data = orjson.loads(stored)
+        crumbs = tuple(Crumb(str(title), href) for title, href in data["crumbs"])
+        page = PageMeta(
+            str(data["path"]),
+            str(data["title"]),
+            str(data["kind"]),
+            crumbs,
+            bool(data["has_charts"]),
+        )
+        content = Markup(str(data["content"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return page.path, wrap_page(site, page, content, stale)

@@ -1,0 +1,196 @@
+"""``RunRecord``: everything the later stages need of one run, typed, cached, versioned.
+
+A run is loaded and analysed once; what the group, index, diagnostics and changes pages need of
+it is this record. The build status caches it (``to_json``/``from_json``), and the public
+``summary.json`` is derived from it (``serialize.summary_json``), never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
+from reportgen.analysis.stats import num
+from reportgen.analysis.tails import TailSensitivity
+from reportgen.models import CvFeature, Finding, Severity
+
+RECORD_FORMAT = 1
+Status = Literal["ok", "error"]
+
+
+@dataclass(frozen=True)
+class NormalizationRecord:
+    """Which ΔH normalisation the run used, where the setting came from, and the formula."""
+
+    true: str
+    approx: str
+    source: str
+    formula: str | None
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """Why a run could not be read (file, position and a hint for the fix)."""
+
+    reason: str
+    file: str
+    line: int | None = None
+    column: int | None = None
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class StaleRecord:
+    """Unreadable tonight: the record (and pages) of the last good read stand in."""
+
+    reason: str
+    last_good: str
+
+
+@dataclass(frozen=True)
+class CvRecord:
+    """A control-variate run's feature statistics, as the group pages compare them."""
+
+    var_after_cv_joint: float | None
+    features: tuple[CvFeature, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as every stage after its own page sees it; ``schema`` is ``None`` for a run that
+    was never read successfully (then only identity, ``error`` and ``findings`` are set)."""
+
+    id: str
+    source: str
+    status: Status
+    input_hash: str
+    tool_version: str
+    findings: tuple[Finding, ...]
+    schema: str | None = None
+    source_sha256: str | None = None
+    normalization: NormalizationRecord | None = None
+    batch_size: int | None = None
+    etas: tuple[EtaSummary, ...] = ()
+    se_shard: float | None = None
+    true_se: tuple[tuple[float, float], ...] = ()
+    tails: tuple[TailSensitivity, ...] = ()
+    cv: CvRecord | None = None
+    has_contributions: bool = False
+    parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves, JSON values
+    error: ErrorRecord | None = None
+    stale: StaleRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def was_read(self) -> bool:
+        """Its numbers come from a good read (tonight's, or the last one standing in as stale)."""
+        return self.schema is not None
+
+    @property
+    def points(self) -> RunPoints:
+        """What the cross-run statistics take of this run."""
+        return RunPoints(self.id, self.batch_size, self.etas, self.se_shard, self.true_se)
+
+    def as_stale(self, tonight: RunRecord, last_good: str) -> RunRecord:
+        """This (good) record standing in for ``tonight``'s failed read."""
+        reason = tonight.error.reason if tonight.error is not None else "unreadable"
+        kept = tuple(f for f in self.findings if f.id != "parse-error")
+        return replace(
+            self,
+            status="error",
+            stale=StaleRecord(reason, last_good),
+            error=tonight.error,
+            findings=tonight.findings + kept,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "id": self.id,
+            "source": self.source,
+            "status": self.status,
+            "input_hash": self.input_hash,
+            "tool_version": self.tool_version,
+            "findings": [finding_to_json(f) for f in self.findings],
+            "schema": self.schema,
+            "source_sha256": self.source_sha256,
+            "normalization": _plain(self.normalization),
+            "batch_size": self.batch_size,
+            "etas": [summary_to_json(s) for s in self.etas],
+            "se_shard": num(self.se_shard),
+            "true_se": [[eta, se] for eta, se in self.true_se],
+            "tails": [t.to_json() for t in self.tails],
+            "cv": None
+            if self.cv is None
+            else {
+                "var_after_cv_joint": self.cv.var_after_cv_joint,
+                "features": [_plain(f) for f in self.cv.features],
+            },
+            "has_contributions": self.has_contributions,
+            "parameters": [list(p) for p in self.parameters],
+            "error": _plain(self.error),
+            "stale": _plain(self.stale),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Inverse of ``to_json``; raises ``ValueError`` on another format (a cache miss)."""
+        if data.get("format") != RECORD_FORMAT:
+            raise ValueError(f"run record format {data.get('format')!r}")
+        cv = data["cv"]
+        return cls(
+            id=str(data["id"]),
+            source=str(data["source"]),
+            status="ok" if data["status"] == "ok" else "error",
+            input_hash=str(data["input_hash"]),
+            tool_version=str(data["tool_version"]),
+            findings=tuple(finding_from_json(f) for f in data["findings"]),
+            schema=None if data["schema"] is None else str(data["schema"]),
+            source_sha256=data["source_sha256"],
+            normalization=_maybe(NormalizationRecord, data["normalization"]),
+            batch_size=data["batch_size"],
+            etas=tuple(summary_from_json(s) for s in data["etas"]),
+            se_shard=num(data["se_shard"]),
+            true_se=tuple((float(eta), float(se)) for eta, se in data["true_se"]),
+            tails=tuple(TailSensitivity.from_json(t) for t in data["tails"]),
+            cv=None
+            if cv is None
+            else CvRecord(
+                num(cv["var_after_cv_joint"]), tuple(CvFeature(**f) for f in cv["features"])
+            ),
+            has_contributions=bool(data["has_contributions"]),
+            parameters=tuple((str(k), str(v)) for k, v in data["parameters"]),
+            error=_maybe(ErrorRecord, data["error"]),
+            stale=_maybe(StaleRecord, data["stale"]),
+        )
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding.id,
+        "severity": finding.severity,
+        "message": finding.message,
+        "eta": finding.eta,
+        "section": finding.section,
+    }
+
+
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    severity: Severity = data["severity"]
+    return Finding(
+        str(data["id"]), severity, str(data["message"]), data.get("eta"), data.get("section", "")
+    )
+
+
+def _plain(value: Any) -> dict[str, Any] | None:
+    return None if value is None else dict(value.__dict__)
+
+
+def _maybe(kind: Any, data: Mapping[str, Any] | None) -> Any:
+    return None if data is None else kind(**data)

@@ -1,0 +1,86 @@
+"""The layout the README describes: stages import downwards only, and nothing imports in a cycle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import reportgen
+
+PACKAGE = Path(reportgen.__file__).parent
+STAGE_PACKAGES = ("reportgen.pages", "reportgen.charts", "reportgen.analysis")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every reportgen module ``path`` imports, at the top or inside functions (not for types)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for stmt in block.body
+        for node in ast.walk(stmt)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("reportgen")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reportgen"):
+            module = str(node.module)
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                found.add(sub if sub in MODULES else module)
+    return found & MODULES.keys()
+
+
+GRAPH = {name: imports_of(path) for name, path in MODULES.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle, each as the path that closes it (depth-first search)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                found.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_in_a_cycle() -> None:
+    assert cycles(GRAPH) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_pages_charts_and_analysis_never_import_the_orchestrator() -> None:
+    offenders = {
+        name: sorted(GRAPH[name] & {"reportgen.build", "reportgen.cli"})
+        for name in GRAPH
+        if name.startswith(STAGE_PACKAGES)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

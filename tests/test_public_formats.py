@@ -1,0 +1,74 @@
+"""The public outputs keep every field and value of 0.1 (fields are only ever added).
+
+The snapshots in ``tests/snapshots`` were taken from reportgen 0.1 before the typed-record
+redesign (``tests/public_outputs.py``): JSON twins whole, each ``contributions.csv`` as its
+header and a digest of its cells parsed as floats.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reportgen.build import BuildOptions, BuildResult, build
+from tests.public_outputs import public_outputs
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+# Values later issues changed on purpose (their tests pin the new values):
+# "message": issue 11, findings print numbers with the one formatter (tests/test_numfmt.py,
+# test_diagnostics.py::test_fmt): U+2212 in exponents, thousands separators.
+CHANGED_ON_PURPOSE: frozenset[str] = frozenset({"message"})
+
+
+def missing_or_changed(old: Any, new: Any, where: str = "") -> list[str]:
+    """Where ``new`` lacks a field of ``old`` or holds another value (recursively)."""
+    if where.rsplit(".", 1)[-1] in CHANGED_ON_PURPOSE:
+        return []
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            return [f"{where}: object became {type(new).__name__}"]
+        problems = [f"{where}.{k}: missing" for k in old if k not in new]
+        for key in old.keys() & new.keys():
+            problems += missing_or_changed(old[key], new[key], f"{where}.{key}")
+        return problems
+    if isinstance(old, list):
+        if not isinstance(new, list) or len(old) != len(new):
+            return [f"{where}: list of {len(old)} became {new!r:.80}"]
+        return [
+            p
+            for i, pair in enumerate(zip(old, new, strict=True))
+            for p in missing_or_changed(*pair, f"{where}[{i}]")
+        ]
+    return [] if old == new else [f"{where}: {old!r} became {new!r}"]
+
+
+def test_the_check_itself_catches_a_dropped_or_changed_field() -> None:
+    old = {"a": [{"x": 1.0, "y": None}], "b": "s"}
+    assert missing_or_changed(old, {"a": [{"x": 1.0, "y": None, "z": 2}], "b": "s", "c": 1}) == []
+    assert missing_or_changed(old, {"a": [{"x": 1.0}], "b": "s"}) == [".a[0].y: missing"]
+    assert missing_or_changed(old, {"a": [{"x": 1.5, "y": None}], "b": "s"}) == [
+        ".a[0].x: 1.0 became 1.5"
+    ]
+    assert missing_or_changed(old, {"a": [], "b": "s"})
+
+
+def _compare(site: Path, snapshot: str) -> None:
+    old = json.loads((SNAPSHOTS / snapshot).read_text())
+    new = public_outputs(site)
+    assert sorted(old) == sorted(k for k in new if k in old)  # no file of 0.1 went missing
+    problems = [p for path in old for p in missing_or_changed(old[path], new[path], path)]
+    assert problems == []
+
+
+def test_sample_outputs_keep_every_field_and_value(sample_site: tuple[Path, BuildResult]) -> None:
+    _compare(sample_site[0], "sample-0.1.json")
+
+
+@pytest.mark.shared
+def test_shared_outputs_keep_every_field_and_value(shared_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(BuildOptions(results=shared_results, out=out))
+    _compare(out, "shared-0.1.json")
