@@ -4,7 +4,7 @@ Rules: ``digits`` significant digits; scientific notation when a magnitude is ou
 [1e-2, 1e4), decided once per column (``column_format``) so a column never mixes notations;
 one minus sign (U+2212), also in exponents; a value with a standard error is shown as
 ``value ± se`` with the SE to two significant digits and the value to the same decimal place.
-Chart axes and tooltips get the same rules as a Vega expression (``vega_label_expr``).
+Chart axes write the same minus sign (``vega_label_expr``).
 """
 
 from __future__ import annotations
@@ -123,22 +123,10 @@ def format_percent(value: float | None) -> str:
     return minus(f"{value * 100:+.3g} %")
 
 
-# --- the same rules in Vega expressions (axes, tooltips) -------------------------------------
-
-# d3-format's "~g" picks fixed or exponent notation by magnitude like Python's "g"; the
-# expression switches at the same magnitudes as ``needs_scientific`` and writes U+2212.
-_VEGA_NUMBER = (
-    "(abs({v}) == 0 ? '0' : (abs({v}) < {lo} || abs({v}) >= {hi}) ? "
-    "replace(replace(format({v}, '.{p}~e'), regexp('-', 'g'), '\u2212'), 'e+', 'e') : "
-    "replace(format({v}, ',.{d}~r'), regexp('-', 'g'), '\u2212'))"
-)
+# --- the same rules in chart axes ---------------------------------------------------------
 
 
-def vega_number(expr: str, digits: int = DIGITS) -> str:
-    """A Vega expression printing ``expr`` by this module's rules (``digits`` significant)."""
-    return _VEGA_NUMBER.format(v=expr, lo=FIXED_MIN, hi=FIXED_MAX, p=digits - 1, d=digits)
-
-
-def vega_label_expr(digits: int = 3) -> str:
-    """``labelExpr`` for a quantitative axis: tick labels formatted like the tables."""
-    return vega_number("datum.value", digits)
+def vega_label_expr() -> str:
+    """``labelExpr`` for every axis: Vega's own tick labels (one precision per axis, from the
+    tick step, so an axis never mixes notations) with this module's one minus sign."""
+    return "replace(datum.label, regexp('-', 'g'), '\u2212')"

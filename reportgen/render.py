@@ -130,7 +130,13 @@ def _num_se(value: float | None, se: float | None, fmt: NumberFormat | None = No
 def column_formats(rows: Iterable[object], *fields: str) -> dict[str, NumberFormat]:
     """One ``NumberFormat`` per field over all rows (templates: ``colfmt(rows, "a", "b")``)."""
     rows = list(rows)
-    return {name: column_format(getattr(r, name, None) for r in rows) for name in fields}
+    return {name: column_format(_path(r, name) for r in rows) for name in fields}
+
+
+def _path(row: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        row = getattr(row, part, None)
+    return row
 
 
 def json_for_script(data: Any) -> Markup:

@@ -14,6 +14,8 @@ import altair as alt
 import numpy as np
 import orjson
 
+from reportgen import numfmt
+
 Spec = dict[str, Any]
 Columns = list[dict[str, Any]]
 Datasets = dict[str, Columns]
@@ -42,6 +44,7 @@ RUN_COLORS = (
 NEUTRAL = SERIES_COLORS[0]
 
 VALUE_FORMAT = ".4~g"
+LABEL_PX = 12  # every chart label ≥ 11 px on the page (issue 11); figure files use 15 px
 ETA_FORMAT = ".3~e"
 HEIGHT = 280
 
@@ -258,7 +261,24 @@ def finish(chart: Any, title: str, description: str, height: int | alt.Step = HE
         width="container",
         height=height,
         autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-    ).configure(background="transparent", legend=alt.LegendConfig(symbolOpacity=1))
+    ).configure(
+        background="transparent",
+        legend=alt.LegendConfig(
+            symbolOpacity=1,
+            labelFontSize=LABEL_PX,
+            titleFontSize=LABEL_PX,
+            labelLimit=0,  # never truncated: long names wrap into columns instead
+            titleLimit=0,
+        ),
+        # One minus sign (numfmt) in tick labels; fewer ticks, so overlap removal never has to
+        # drop one (it used to drop the 0 between −0.0001 and 0.0001).
+        axis=alt.AxisConfig(
+            labelFontSize=LABEL_PX, titleFontSize=LABEL_PX, labelExpr=numfmt.vega_label_expr()
+        ),
+        axisQuantitative=alt.AxisConfig(tickCount=5),
+        header=alt.HeaderConfig(labelFontSize=LABEL_PX, titleFontSize=LABEL_PX),
+        title=alt.TitleConfig(fontSize=LABEL_PX + 1),
+    )
     spec: Spec = chart.to_dict(validate=False)
     return spec
 
@@ -376,6 +396,35 @@ def reference_rule(value: float, channel: Literal["x", "y"], title: str) -> alt.
         .encode(tooltip=alt.value(None), **encoding)
     )
     return rule
+
+
+OUTLIER_IQR = 3.0  # Tukey's "far out" fence
+
+
+def clamp_outliers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+    """Values beyond Tukey's far-out fences (quartiles ∓ 3 IQR, widened to include 0) drawn at
+    the fence, so one point cannot flatten the rest; returns (shown, clamped, fences or None)."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 4:
+        return values, np.zeros(values.shape, dtype=bool), None
+    q1, q3 = np.quantile(finite, [0.25, 0.75])
+    spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
+    lo, hi = min(q1 - OUTLIER_IQR * spread, 0.0), max(q3 + OUTLIER_IQR * spread, 0.0)
+    clamped = np.isfinite(values) & ((values < lo) | (values > hi))
+    if not clamped.any():
+        return values, clamped, None
+    return np.clip(values, lo, hi), clamped, (float(lo), float(hi))
+
+
+def clamp_note(clamped: np.ndarray, fences: tuple[float, float] | None, what: str) -> str | None:
+    if fences is None:
+        return None
+    count = int(clamped.sum())
+    lo, hi = (numfmt.format_number(f) for f in fences)
+    return (
+        f"{count} {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
+        "(exact values in the tooltip and the table)"
+    )
 
 
 def as_float(values: ColumnValues | None, n: int) -> np.ndarray:

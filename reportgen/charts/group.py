@@ -24,6 +24,8 @@ from reportgen.charts.core import (
     as_float,
     bar_rows,
     cached_spec,
+    clamp_note,
+    clamp_outliers,
     columnar,
     delta_h_title,
     eta_tooltip,
@@ -353,32 +355,45 @@ def relative_error_chart(
 ) -> tuple[Chart, Datasets]:
     """1 − linear/true per run and η, with the across-run spread per η."""
     n = len(runs)
-    data = columnar(run=list(runs), eta=as_float(etas, n), rel_err=as_float(rel_err, n))
-    return make_chart("relative-error-chart", _relative_error_spec()), {RELATIVE_ERROR: data}
+    raw = as_float(rel_err, n)
+    shown, clamped, fences = clamp_outliers(raw)
+    data = columnar(
+        run=list(runs), eta=as_float(etas, n), rel_err=raw, shown=shown, clamped=clamped
+    )
+    note = clamp_note(clamped, fences, "relative errors")
+    chart = make_chart("relative-error-chart", _relative_error_spec(), note=note)
+    return chart, {RELATIVE_ERROR: data}
 
 
 @cached_spec
 def _relative_error_spec() -> Spec:
-    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err")
+    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "shown", "clamped")
     y_title = "1 − linear / true"
     points = (
         alt.Chart()
-        .mark_point(filled=True, size=40, opacity=0.8)
+        .mark_point(size=50, opacity=0.9)
         .encode(
             x=eta_x(),
-            y=alt.Y("rel_err:Q", title=y_title),
+            y=alt.Y("shown:Q", title=y_title),
             color=run_color(),
+            # a clamped point is an open triangle at the edge: never mistaken for its value
+            shape=alt.Shape(
+                "clamped:N",
+                scale=alt.Scale(domain=[False, True], range=["circle", "triangle"]),
+                legend=None,
+            ),
+            fill=alt.condition("datum.clamped", alt.value("transparent"), run_color()),
             tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("rel_err", y_title)],
         )
     )
     spread = alt.Chart().transform_aggregate(
-        lo="min(rel_err)", hi="max(rel_err)", mean="mean(rel_err)", runs="count()", groupby=["eta"]
+        lo="min(shown)", hi="max(shown)", mean="median(rel_err)", runs="count()", groupby=["eta"]
     )
     spread_tooltip = [
         eta_tooltip(),
-        value_tooltip("lo", "min"),
-        value_tooltip("mean", "mean"),
-        value_tooltip("hi", "max"),
+        value_tooltip("lo", "min (shown)"),
+        value_tooltip("mean", "median"),
+        value_tooltip("hi", "max (shown)"),
         alt.Tooltip("runs:Q", title="runs"),
     ]
     rule = spread.mark_rule(color=NEUTRAL, strokeWidth=2).encode(
@@ -392,7 +407,7 @@ def _relative_error_spec() -> Spec:
     ).transform_filter("isFinite(datum.rel_err) && datum.eta > 0")
     description = (
         "Relative error 1 − linear/true per run (coloured points) against η on a log axis, with "
-        "the across-run range (grey rule, minimum to maximum) and mean (grey tick) per η."
+        "the across-run range (grey rule, minimum to maximum) and median (grey tick) per η."
     )
     return finish(chart, "Relative error of the linear approximation", description)
 
