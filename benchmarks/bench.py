@@ -12,6 +12,8 @@ sequences, 2–8 η per run) and, when present, ``../shared/data/results``, it m
   ``RUSAGE_CHILDREN`` reports the maximum over all children ever waited for);
 * with ``--scale10``, the peak RSS of a cold build of a tree ten times larger;
 * the largest run page of 2048 sequences and 5 η, and the shared asset bundle.
+* the bootstrap's cost: the cold build of the synthetic tree (default ``--bootstrap 2000``)
+  against one with ``--bootstrap 0`` (delta-method SEs only).
 
 Build times are those of ``reportgen.build.build()`` inside the child process, the same kind of
 in-process time as the parse time; each child's wall time including interpreter start-up and
@@ -44,18 +46,23 @@ TARGET_ONE = 0.25
 TARGET_RSS_MB = 400.0
 TARGET_RSS_SCALE = 1.3
 TARGET_PAGE_MB = 2.0
+TARGET_BOOTSTRAP = 1.3  # cold build with the default bootstrap ÷ cold build without it
 
 
 # --- the child: one build, measured from inside ----------------------------------------------
 
 
-def child(results: str, out: str, jobs: int) -> None:
+def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     """Run one build and print its time and the peak RSS of this process and its workers."""
     started = time.perf_counter()
+    from reportgen.cli import single_threaded_blas
+
+    single_threaded_blas()  # as `reportgen build` does, before numpy loads
     from reportgen.build import BuildOptions, build
 
     imported = time.perf_counter()
-    result = build(BuildOptions(results=Path(results), out=Path(out), jobs=jobs))
+    options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
+    result = build(options)
     seconds = time.perf_counter() - imported
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -84,10 +91,10 @@ class Measured:
     data: dict[str, Any]
 
 
-def run_build(results: Path, out: Path, jobs: int) -> Measured:
+def run_build(results: Path, out: Path, jobs: int, bootstrap: int = 2000) -> Measured:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(results), str(out), str(jobs)],
+        [sys.executable, __file__, "--child", str(results), str(out), str(jobs), str(bootstrap)],
         check=True,
         capture_output=True,
         text=True,
@@ -243,6 +250,30 @@ def measure_tree(label: str, results: Path, work: Path, jobs: int) -> tuple[list
     return rows, cold
 
 
+def bootstrap_row(results: Path, work: Path, jobs: int, with_bootstrap: Measured) -> Row:
+    """The bootstrap's cost: the cold build (default 2000 resamples) ÷ one with --bootstrap 0.
+
+    Best of three of each, alternating, so a busy machine slows both sides alike.
+    """
+    with_times, without_times = [with_bootstrap.seconds], []
+    for i in range(3):
+        without_times.append(run_build(results, work / f"site-nb-{i}", jobs, 0).seconds)
+        if i < 2:
+            with_times.append(run_build(results, work / f"site-b-{i}", jobs, 2000).seconds)
+    best_with, best_without = min(with_times), min(without_times)
+    ratio = best_with / best_without
+    print(
+        f"  cold (best of 3) {best_with:.2f} s with the bootstrap, {best_without:.2f} s "
+        "with --bootstrap 0"
+    )
+    return Row(
+        "bench: cold build ÷ cold build with --bootstrap 0",
+        f"{ratio:.2f}×",
+        f"≤ {TARGET_BOOTSTRAP:g}×",
+        ratio <= TARGET_BOOTSTRAP,
+    )
+
+
 def print_table(rows: list[Row]) -> None:
     widths = [
         max(len(r.name) for r in rows),
@@ -271,11 +302,11 @@ def main() -> int:
     parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument(
-        "--child", nargs=3, metavar=("RESULTS", "OUT", "JOBS"), help=argparse.SUPPRESS
+        "--child", nargs=4, metavar=("RESULTS", "OUT", "JOBS", "BOOTSTRAP"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]))
         return 0
 
     from reportgen.assets import static_assets
@@ -287,6 +318,7 @@ def main() -> int:
     try:
         results = bench_tree(work / "bench-results", seed=0, runs=args.runs)
         rows, base = measure_tree("bench", results, work, args.jobs)
+        rows.append(bootstrap_row(results, work, args.jobs, base))
         if args.scale10:
             big = bench_tree(work / "bench10-results", seed=0, runs=10 * args.runs)
             parse, count, size = parse_seconds(big)

@@ -93,6 +93,7 @@ class BuildOptions:
     seed: int = 0
     max_points: int = 5000
     verbose: bool = False
+    bootstrap: int = 2000  # resamples of the paired bootstrap per run; 0 = delta method only
 
     def settings_hash(self) -> str:
         """Everything besides the inputs that changes output bytes."""
@@ -104,6 +105,7 @@ class BuildOptions:
             "follow_symlinks": self.follow_symlinks,
             "draws": self.draws,
             "seed": self.seed,
+            "bootstrap": self.bootstrap,
             "max_points": self.max_points,
             "built_at": built_at(),
             "assets": assets_fingerprint(),
@@ -192,6 +194,8 @@ def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSetti
         figure_theme=options.figure_theme,
         verbose=options.verbose,
         inline_files=inline_files,
+        bootstrap=options.bootstrap,
+        seed=options.seed,
     )
 
 
@@ -210,7 +214,8 @@ def run_output(
         if isinstance(loaded, LoadFailure):
             return error_page(loaded, site, input_hash)
         with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            return run_page(analyze_run(loaded), root, site, input_hash, settings)
+            analysis = analyze_run(loaded, bootstrap=settings.bootstrap, seed=settings.seed)
+            return run_page(analysis, root, site, input_hash, settings)
 
     def failed(reason: str) -> PageOutput:
         hint = "Run with -v for a traceback and report it."

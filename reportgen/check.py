@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
+from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty
 from reportgen.discover import discover
 from reportgen.guard import guarded
 from reportgen.load import load_run
@@ -24,12 +25,17 @@ class CheckedRun:
     source: str
     status: str
     findings: tuple[Finding, ...]
+    uncertainty: RunUncertainty | None = None
 
 
 def check_tree(
-    root: Path, follow_symlinks: bool = False, max_bytes: int = 256 * 1024 * 1024
+    root: Path,
+    follow_symlinks: bool = False,
+    max_bytes: int = 256 * 1024 * 1024,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
 ) -> Iterator[CheckedRun]:
-    """Every run's findings, streamed; incomplete runs as ``incomplete`` entries."""
+    """Every run's findings (and uncertainty), streamed; incomplete runs as ``incomplete``."""
     tree, _ = discover(root, follow_symlinks)
     for ref in tree.runs:
 
@@ -37,7 +43,8 @@ def check_tree(
             loaded = load_run(ref, root, max_bytes)
             if isinstance(loaded, LoadFailure):
                 return CheckedRun(ref.source, "error", failure_findings(loaded))
-            return CheckedRun(ref.source, "ok", analyze_run(loaded).findings)
+            analysis = analyze_run(loaded, bootstrap=bootstrap, seed=seed)
+            return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
 
         def failed(reason: str, ref: RunRef = ref) -> CheckedRun:
             failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
@@ -46,6 +53,12 @@ def check_tree(
         yield guarded(attempt, failed, f"run {ref.id}", verbose=False)
     for incomplete in tree.incomplete:
         yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+
+
+def _uncertainty_json(uncertainty: RunUncertainty) -> dict[str, Any]:
+    """The run's uncertainty block with its per-η rows (as in ``summary.json``)."""
+    rows = [{"eta": u.eta} | u.to_json() for u in uncertainty.etas]
+    return uncertainty.to_json() | {"etas": rows}
 
 
 def _fails(findings: tuple[Finding, ...], fail_on: Severity) -> bool:
@@ -61,8 +74,10 @@ def run_check(
     follow_symlinks: bool,
     max_bytes: int,
     stream: TextIO,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
 ) -> int:
-    runs = list(check_tree(root, follow_symlinks, max_bytes))
+    runs = list(check_tree(root, follow_symlinks, max_bytes, bootstrap, seed))
     if output_format == "json":
         data = {
             "runs": [
@@ -71,6 +86,7 @@ def run_check(
                     "status": r.status,
                     "findings": [finding_row(f) for f in r.findings],
                 }
+                | ({"uncertainty": _uncertainty_json(r.uncertainty)} if r.uncertainty else {})
                 for r in runs
             ]
         }
@@ -87,7 +103,7 @@ def text_report(runs: list[CheckedRun]) -> Iterator[str]:
         yield f"{run.source} [{run.status}]" + ("" if run.findings else ": no findings")
         for f in run.findings:
             totals[f.severity] += 1
-            where = f" (η = {format_eta(f.eta)})" if f.eta is not None else ""
+            where = f" (η = {', '.join(format_eta(e) for e in f.etas)})" if f.etas else ""
             yield f"  {f.severity.upper():<7} {f.id}{where}: {f.message}"
     yield f"{len(runs)} runs: " + ", ".join(
         f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items()

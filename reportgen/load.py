@@ -364,6 +364,7 @@ def load_curvature(block: Fields | None) -> Curvature | None:
         se_gdotv=variance.float("se_gdotv") if variance else None,
         se_vhvv=variance.float("se_vHvv") if variance else None,
         method=block.str("method"),
+        num_shards=variance.int("num_shards") if variance else None,
     )
 
 
@@ -497,7 +498,8 @@ def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> li
         facts += [
             Fact("Update method", update.str("method")),
             Fact("Update ‖v‖", update.float("vec_norm")),
-            Fact("Update parameters", update.int("num_params")),
+            # num_params counts parameter tensors (392 for a 1.5B model), not scalars
+            Fact("Update parameter tensors", update.int("num_params")),
             Fact("Update microbatches", update.int("num_microbatches")),
             Fact("Update mean loss", update.float("avg_mb_loss")),
             Fact("Update AMP", f"{amp.bool('enabled')} ({amp.str('dtype')})" if amp else None),
@@ -686,6 +688,10 @@ def _batch_facts(fields: Fields) -> list[Fact]:
     return facts
 
 
+def _times(n: int | None, value: float | None) -> float | None:
+    return None if n is None or value is None else n * value
+
+
 def _schema_facts(
     schema: Schema, fields: Fields, blocks: dict[str, Any], normalization: Normalization
 ) -> list[Fact]:
@@ -700,11 +706,14 @@ def _schema_facts(
         return [
             Fact("Sequences", cv.n_seqs),
             Fact("Normalisation", cv.normalization),
+            # se_batch is the SE of the *mean* g·v (√(var/n)); the batch value is a sum over
+            # sequences, so each SE is shown beside the quantity it belongs to
             Fact("Mean g·v", cv.mean_gdotv),
+            Fact("SE of mean g·v", cv.se_batch),
+            Fact("SE of mean g·v after joint CV", cv.se_batch_after_cv_joint),
             Fact("Var g·v", cv.var_gdotv),
-            Fact("Batch g·v", cv.gdotv_batch),
-            Fact("Batch SE", cv.se_batch),
-            Fact("Batch SE after joint CV", cv.se_batch_after_cv_joint),
+            Fact("Batch g·v (sum over sequences)", cv.gdotv_batch),
+            Fact("SE of batch g·v (n × SE of mean)", _times(cv.n_seqs, cv.se_batch)),
             Fact("Update method", v_stats.str("method") if v_stats else None),
             Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
             *timing_facts(fields.sub("timing_sec"), "Time"),

@@ -138,6 +138,7 @@ class Curvature:
     se_gdotv: float | None
     se_vhvv: float | None
     method: str | None
+    num_shards: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,8 +270,9 @@ class Finding:
     id: str
     severity: Severity
     message: str
-    eta: float | None = None
+    eta: float | None = None  # the η when the finding concerns exactly one
     section: str = ""
+    etas: tuple[float, ...] = ()  # every η the finding concerns (empty: the whole run)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,13 @@ def format_eta(value: float | None) -> str:
     return minus(f"{mantissa}e{int(exponent)}" if exponent else mantissa)
 
 
+def format_z(value: float | None) -> str:
+    """A z score to two decimals with its sign: +1.23, −0.50."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return minus(f"{value:+.2f}")
+
+
 def format_percent(value: float | None) -> str:
     """A fraction as a signed percentage with three significant digits: +12.3 %, −0.5 %."""
     if value is None or not math.isfinite(value):

@@ -15,6 +15,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
 from reportgen.analysis.stats import num
 from reportgen.analysis.tails import TailSensitivity
+from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.models import CvFeature, Finding, Severity
 
 RECORD_FORMAT = 1
@@ -82,6 +83,15 @@ class RunRecord:
     parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves, JSON values
     error: ErrorRecord | None = None
     stale: StaleRecord | None = None
+    uncertainty: RunUncertainty | None = None  # per-η rows aligned with ``etas``
+
+    @property
+    def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
+        """The uncertainty of each η of ``etas`` (``None`` where there is none)."""
+        rows = self.uncertainty.etas if self.uncertainty is not None else ()
+        if len(rows) != len(self.etas):
+            return (None,) * len(self.etas)
+        return tuple(rows)
 
     @property
     def ok(self) -> bool:
@@ -136,6 +146,7 @@ class RunRecord:
             "parameters": [list(p) for p in self.parameters],
             "error": _plain(self.error),
             "stale": _plain(self.stale),
+            "uncertainty": None if self.uncertainty is None else self.uncertainty.to_record(),
         }
 
     @classmethod
@@ -168,6 +179,9 @@ class RunRecord:
             parameters=tuple((str(k), str(v)) for k, v in data["parameters"]),
             error=_maybe(ErrorRecord, data["error"]),
             stale=_maybe(StaleRecord, data["stale"]),
+            uncertainty=None
+            if data.get("uncertainty") is None
+            else RunUncertainty.from_record(data["uncertainty"]),
         )
 
 
@@ -178,13 +192,21 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "eta": finding.eta,
         "section": finding.section,
+        "etas": list(finding.etas),
     }
 
 
 def finding_from_json(data: Mapping[str, Any]) -> Finding:
     severity: Severity = data["severity"]
+    eta = data.get("eta")
+    etas = data.get("etas") or ([eta] if eta is not None else [])
     return Finding(
-        str(data["id"]), severity, str(data["message"]), data.get("eta"), data.get("section", "")
+        str(data["id"]),
+        severity,
+        str(data["message"]),
+        eta,
+        data.get("section", ""),
+        tuple(float(e) for e in etas),
     )
 
 

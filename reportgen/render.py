@@ -185,7 +185,12 @@ def environment() -> jinja2.Environment:
         bytecode_cache=template_code_cache(),
     )
     env.filters.update(
-        num=_num, num_se=_num_se, eta=format_eta, pct=format_percent, json_script=json_for_script
+        num=_num,
+        num_se=_num_se,
+        zscore=numfmt.format_z,
+        eta=format_eta,
+        pct=format_percent,
+        json_script=json_for_script,
     )
     env.globals.update(colfmt=column_formats)
     return env

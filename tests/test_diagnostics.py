@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from reportgen.analysis.diagnostics import (
     fmt_eta,
     incomplete_finding,
 )
+from reportgen.analysis.uncertainty import run_uncertainty
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.models import SEVERITIES, Finding, LoadFailure, Run
@@ -189,6 +191,11 @@ def ids(findings: tuple[Finding, ...]) -> set[str]:
     return {f.id for f in findings}
 
 
+def etas_of(findings: Iterable[Finding]) -> set[float | None]:
+    """Every η the findings name; ``None`` for a run-level finding."""
+    return {e for f in findings for e in (f.etas or (None,))}
+
+
 # --- mutations: each breaks one thing --------------------------------------------------------
 
 Mutation = Callable[[Data], None]
@@ -301,7 +308,8 @@ def test_snis_check_triggers(
     mutate(data)
     found = [f for f in run_findings(tmp_path, data) if f.id == check_id]
     assert found, f"{check_id} did not fire"
-    assert eta in {f.eta for f in found}
+    assert eta in etas_of(found)
+    assert len(found) <= 2  # one per run and check (a run-level one may come besides)
     info = next(c for c in CHECKS if c.id == check_id)
     assert all(f.severity == info.severity and f.section in SECTIONS for f in found)
 
@@ -316,7 +324,7 @@ def test_approximation_checks_trigger(
     builder: Callable[[tuple[float, ...]], Data],
 ) -> None:
     findings = run_findings(tmp_path, builder(factors))
-    assert eta in {f.eta for f in findings if f.id == check_id}
+    assert eta in etas_of(f for f in findings if f.id == check_id)
     assert not [f for f in findings if f.severity == "error"]  # consistent arithmetic
 
 
@@ -473,7 +481,7 @@ def test_checks_survive_nasty_inputs(tmp_path: Path, name: str, data: Data) -> N
     with np.errstate(all="raise"):  # check_run must silence numpy itself
         findings = run_findings(tmp_path, data)
     assert "check-failed" not in ids(findings), findings
-    assert len({(f.id, f.eta) for f in findings}) == len(findings)
+    assert len({(f.id, f.etas) for f in findings}) == len(findings)
 
 
 def test_nasty_inputs_are_reported(tmp_path: Path) -> None:
@@ -490,20 +498,24 @@ def test_findings_sorted_by_severity_check_and_eta(tmp_path: Path) -> None:
     findings = run_findings(tmp_path, data)
     order = [c.id for c in CHECKS]
     keys = [
-        (SEVERITIES.index(f.severity), order.index(f.id), -math.inf if f.eta is None else f.eta)
+        (SEVERITIES.index(f.severity), order.index(f.id), min(f.etas, default=-math.inf))
         for f in findings
     ]
     assert keys == sorted(keys)
     assert {f.severity for f in findings} == {"error", "warning", "info"}
-    signs = [f.eta for f in findings if f.id == "sign-disagreement"]
-    assert signs == [ETAS[1], ETAS[2]]
+    (signs,) = [f for f in findings if f.id == "sign-disagreement"]  # one per run, η listed
+    assert signs.etas == (ETAS[1], ETAS[2]) and signs.eta is None
 
 
 def test_options_change_thresholds(tmp_path: Path) -> None:
     write_run(tmp_path, snis_results())
     run = load(tmp_path)
     assert "low-ess" in ids(findings_of(run, CheckOptions(min_ess_fraction=1.01)))
-    assert "linear-error-large" in ids(findings_of(run, CheckOptions(max_linear_error=0.05)))
+    # a 10 % error at z ≈ 1.3: within noise at |z| ≤ 2, beyond it at |z| ≤ 1
+    loose = CheckOptions(max_linear_error=0.05)
+    assert {"linear-error-within-noise"} == ids(findings_of(run, loose))
+    strict = CheckOptions(max_linear_error=0.05, significant_z=1.0)
+    assert "linear-error-large" in ids(findings_of(run, strict))
 
 
 def test_checks_registry() -> None:
@@ -520,7 +532,8 @@ def test_every_check_is_tested() -> None:
     tested = {c for c, _, _ in SNIS_TRIGGERS} | {c for c, _, _ in FACTOR_TRIGGERS}
     tested |= {
         "parse-error", "incomplete-run", "unknown-schema", "normalization-per-sequence",
-        "missing-config", "cv-var-ratio-above-one", "check-failed",
+        "missing-config", "cv-var-ratio-above-one", "check-failed", "se-shard-is-mean-se",
+        "linear-error-within-noise", "approx-not-recorded",
     }  # fmt: skip
     assert tested == {c.id for c in CHECKS}
 
@@ -586,7 +599,12 @@ def test_real_data_has_no_errors(real_findings: dict[str, tuple[Finding, ...]]) 
 @pytest.mark.shared
 def test_real_data_expected_findings(real_findings: dict[str, tuple[Finding, ...]]) -> None:
     run_04 = real_findings["diagnostics_run/full_data/E_256/run_04"]
-    assert 8e-7 in {f.eta for f in run_04 if f.id == "linear-error-large"}
+    # ΔH_true ≈ −7e-7 against linear −5.5e-4 at η = 8e-7: a huge relative error, but z = −1.3
+    assert 8e-7 in etas_of(f for f in run_04 if f.id == "linear-error-within-noise")
+    assert "linear-error-large" not in ids(run_04)
+    for run_id, found in real_findings.items():
+        # every real SNIS run stores se_shard as the SE of the mean shard (issue 10)
+        assert ("se-shard-is-mean-se" in ids(found)) == run_id.startswith("diagnostics_run")
     sweep_02 = real_findings["comparison_across_learning_rates/run_02"]
     assert "sign-disagreement" in ids(sweep_02)
     assert "ratio-pred-degenerate" not in ids(sweep_02)  # its ratio_pred are ≈ 1
@@ -595,3 +613,98 @@ def test_real_data_expected_findings(real_findings: dict[str, tuple[Finding, ...
         assert not {"linear-aggregate-mismatch", "linquad-aggregate-mismatch"} & ids(found), run_id
         if run_id.startswith("diagnostics_run"):
             assert "ratio-pred-degenerate" in ids(found)
+
+
+# --- checks judged against the paired standard errors -----------------------------------------
+
+
+def noisy_gdotv(data: Data, amplitude: float = abs(G)) -> None:
+    """Per-sequence g·v noise of ±amplitude that cancels in the sum (8 sequences)."""
+    for i, record in enumerate(data["approx"]["per_sequence"]):
+        record["gdotv"] += amplitude * (-1) ** i
+
+
+def test_large_error_within_noise_is_info_not_warning(tmp_path: Path) -> None:
+    data = snis_results((1.1, 3.0, 1.1))  # linear is 1/3 of the truth at η₁
+    noisy_gdotv(data)  # se_linear ≈ 3·|G|·η ≫ the 2·|G|·η difference: z ≈ 0.7
+    findings = run_findings(tmp_path, data)
+    (within,) = [f for f in findings if f.id == "linear-error-within-noise"]
+    assert within.etas == (ETAS[1],) and within.severity == "info"
+    assert "z = " in within.message
+    assert "linear-error-large" not in ids(findings)
+
+
+def test_large_error_beyond_noise_is_one_warning_per_run(tmp_path: Path) -> None:
+    findings = run_findings(tmp_path, snis_results((3.0, 3.0, 3.0)))
+    (large,) = [f for f in findings if f.id == "linear-error-large"]
+    assert large.etas == ETAS and large.eta is None
+    assert all(f"{fmt_eta(eta)} (" in large.message for eta in ETAS)
+    assert "linear-error-within-noise" not in ids(findings)
+
+
+def test_sign_flip_within_noise_is_not_a_sign_warning(tmp_path: Path) -> None:
+    data = snis_results((1.1, -1.1, 1.1))
+    noisy_gdotv(data, 4 * abs(G))
+    findings = run_findings(tmp_path, data)
+    assert "sign-disagreement" not in ids(findings)
+    assert ETAS[1] in etas_of(f for f in findings if f.id == "linear-error-within-noise")
+
+
+def test_sweep_error_without_se_says_significance_unknown(tmp_path: Path) -> None:
+    (large,) = [
+        f for f in run_findings(tmp_path, sweep_results((1.1, 3.0, 1.1)))
+        if f.id == "linear-error-large"
+    ]  # fmt: skip
+    assert "significance unknown" in large.message
+
+
+def test_approx_not_recorded(tmp_path: Path) -> None:
+    data = sweep_results()
+    set_item("sweep.1.deltaH_approx_linear", 0.0)(data)
+    findings = run_findings(tmp_path, data)
+    (missing,) = [f for f in findings if f.id == "approx-not-recorded"]
+    assert missing.etas == (ETAS[1],)
+    assert not {"linear-error-large", "linear-error-within-noise"} & ids(findings)
+
+
+def test_approx_zero_in_snis_run_is_not_not_recorded(tmp_path: Path) -> None:
+    data = snis_results()
+    set_item("approx.delta_h_per_lr", 0.0)(data)
+    assert "approx-not-recorded" not in ids(run_findings(tmp_path, data))
+
+
+def _with_shards(data: Data, factor: float) -> Data:
+    gdotv = np.array([r["gdotv"] for r in data["approx"]["per_sequence"]])
+    sums = gdotv.reshape(4, 2).sum(axis=1)  # 4 contiguous shards of 2 sequences
+    se = float(sums.std(ddof=1) / math.sqrt(4)) * factor
+    data["approx"]["variance"] = {"num_shards": 4, "se_shard": se, "se_jackknife": se}
+    return data
+
+
+def test_se_shard_is_mean_se(tmp_path: Path) -> None:
+    (finding,) = [
+        f for f in run_findings(tmp_path, _with_shards(snis_results(), 1.0))
+        if f.id == "se-shard-is-mean-se"
+    ]  # fmt: skip
+    assert "factor 4" in finding.message and finding.etas == ()
+
+
+def test_se_shard_not_mean_se(tmp_path: Path) -> None:
+    # se_shard already the SE of the total (K times larger): the identity does not hold
+    data = _with_shards(snis_results(), 4.0)
+    assert "se-shard-is-mean-se" not in ids(run_findings(tmp_path, data))
+
+
+@pytest.mark.parametrize(("interval", "fires"), [((0.5, 2.5), False), ((1.5, 2.5), True)])
+def test_nonlinear_in_eta_uses_slope_interval(
+    tmp_path: Path, interval: tuple[float, float], fires: bool
+) -> None:
+    write_run(tmp_path, snis_results((1.0, 2.0, 4.0)))
+    run = load(tmp_path)
+    assert isinstance(run, Run)
+    contributions = run_contributions(run)
+    summaries = run_eta_summaries(run, contributions)
+    uncertainty = run_uncertainty(run, summaries, bootstrap=0)
+    with_ci = dataclasses.replace(uncertainty, loglog_slope_ci95=interval)
+    findings = check_run(run, contributions, summaries, CheckOptions(), with_ci)
+    assert ("nonlinear-in-eta" in ids(findings)) == fires

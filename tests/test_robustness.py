@@ -467,12 +467,17 @@ def test_acceptable_input_loads(corpus: CorpusSite, name: str) -> None:
     assert _escaped(case.name) in _page(corpus.site, case.run_id)
 
 
+def _no_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if not k.startswith("ci95_")} for row in rows]
+
+
 def test_accepted_variants_match_the_template_run(corpus: CorpusSite) -> None:
     """Numbers as strings, duplicate keys (last wins) and bad configs change no number."""
     template = _summary(corpus.reference, TEMPLATE_RUN)
     for name in ("run_strings", "run_duplicate_keys", "run_bad_config", "run_deep_config"):
         summary = _summary(corpus.site, BY_NAME[name].run_id)
-        assert summary["etas"] == template["etas"], name
+        # bootstrap intervals are seeded per run id by design; every other number is equal
+        assert _no_intervals(summary["etas"]) == _no_intervals(template["etas"]), name
         assert summary["batch_size"] == template["batch_size"] == 256, name
 
 
@@ -678,10 +683,10 @@ def test_internal_errors_show_a_traceback_only_with_verbose(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def crash_on_run_02(run: Run, *args: Any) -> RunAnalysis:
+    def crash_on_run_02(run: Run, *args: Any, **kwargs: Any) -> RunAnalysis:
         if run.ref.id.endswith("run_02"):
             raise ZeroDivisionError("simulated bug")
-        return analyze_run(run, *args)
+        return analyze_run(run, *args, **kwargs)
 
     monkeypatch.setattr("reportgen.analysis.analyze_run", crash_on_run_02)
     for verbose, out in ((False, tmp_path / "quiet"), (True, tmp_path / "verbose")):

@@ -467,3 +467,24 @@ def test_bench_tree_shape(bench: Path) -> None:
         assert configs == ["run_01"]
     assert len(list((bench / SWEEP).glob("run_*/results.json"))) == 2
     assert len(list((bench / CV).glob("run_*/cv_*/cv_per_seq.csv"))) == 2
+
+
+def test_demo_command_builds_the_sample_tree_of_its_seed(tmp_path: Path) -> None:
+    """`reportgen demo --sample-seed S` builds the tree `generate_sample_tree(seed=S)` gives."""
+    from reportgen.cli import main
+
+    out = tmp_path / "demo-site"
+    assert main(["demo", "-o", str(out), "-q", "--sample-seed", "3", "--bootstrap", "0"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    expected = generate_sample_tree(tmp_path / "results", seed=3)
+    sources = sorted(p.relative_to(expected).as_posix() for p in expected.rglob("results.json"))
+    assert sorted(r["source"] for r in manifest["runs"]) == sources
+    run = next(r for r in manifest["runs"] if r["schema"] == "snis")
+    summary = json.loads((out / run["summary"]).read_text())
+    entries = json.loads((expected / run["source"]).read_text())["true"]["entries"]
+    seed0 = generate_sample_tree(tmp_path / "seed0", seed=0)
+    default = json.loads((seed0 / run["source"]).read_text())["true"]["entries"]
+    # the page's numbers are the seed-3 tree's, which are not the default seed's
+    published = [row["delta_h_true"] for row in summary["etas"]]
+    assert published == [e["delta_h_true"] for e in entries]
+    assert published != [e["delta_h_true"] for e in default]

@@ -211,9 +211,10 @@ def test_cli_check_json_and_fail_on(sample_tree: Path, capsys: pytest.CaptureFix
     sources = [r["source"] for r in report["runs"]]
     assert "diagnostics_run/full_data/E_256/run_01/results.json" in sources
     for run in report["runs"]:
-        assert set(run) == {"source", "status", "findings"}
+        # fields only added: the uncertainty block, a finding's list of η
+        assert set(run) - {"uncertainty"} == {"source", "status", "findings"}
         for finding in run["findings"]:
-            assert set(finding) == {"id", "severity", "message", "eta"}
+            assert set(finding) == {"id", "severity", "message", "eta", "etas"}
     assert main(["check", str(sample_tree), "--fail-on", "info"]) == 1
     text = capsys.readouterr().out
     assert "diagnostics_run/full_data/E_256/run_02/results.json [ok]" in text

@@ -13,6 +13,7 @@ from reportgen.analysis.contributions import (
 from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_run
 from reportgen.analysis.points import RunPoints, run_points
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
+from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty, run_uncertainty
 from reportgen.models import Finding, Run
 
 
@@ -26,16 +27,26 @@ class RunAnalysis:
     findings: tuple[Finding, ...]
     tails: tuple[TailSensitivity, ...]
     points: RunPoints
+    uncertainty: RunUncertainty
 
 
-def analyze_run(run: Run, options: CheckOptions = DEFAULT_OPTIONS) -> RunAnalysis:
+def analyze_run(
+    run: Run,
+    options: CheckOptions = DEFAULT_OPTIONS,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> RunAnalysis:
+    """Contributions, summaries, uncertainty (``bootstrap`` resamples, 0 = delta method only)
+    and findings of one run."""
     contributions = run_contributions(run)
     summaries = run_eta_summaries(run, contributions)
+    uncertainty = run_uncertainty(run, summaries, bootstrap, seed)
     return RunAnalysis(
         run=run,
         contributions=contributions,
         summaries=summaries,
-        findings=check_run(run, contributions, summaries, options),
+        uncertainty=uncertainty,
+        findings=check_run(run, contributions, summaries, options, uncertainty),
         tails=tuple(run_tail_sensitivities(contributions)),
         points=run_points(run, contributions, summaries),
     )

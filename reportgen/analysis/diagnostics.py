@@ -16,6 +16,7 @@ from reportgen.analysis.contributions import (
     formula_for,
     per_sequence_vhvv,
 )
+from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty, shard_mean_se
 from reportgen.models import (
     SEVERITIES,
     CheckInfo,
@@ -47,6 +48,10 @@ class CheckOptions:
     slope_tolerance: float = 0.15
     min_slope_points: int = 2
     ratio_pred_floor: float = 1e-20
+    significant_z: float = 2.0  # |z| of the paired difference beyond which an error is not noise
+    # se_shard against std(shard sums)/√K: the real runs store gdotv after float32 arithmetic,
+    # so the identity holds to ~5e-8 there (float32 unit roundoff 6e-8), not to 1e-12
+    shard_identity_rtol: float = 1e-6
 
 
 DEFAULT_OPTIONS = CheckOptions()
@@ -60,6 +65,7 @@ class CheckContext:
     contributions: tuple[EtaContributions, ...]
     summaries: tuple[EtaSummary, ...]
     options: CheckOptions
+    uncertainty: RunUncertainty | None = None
 
     @property
     def snis(self) -> SnisData | None:
@@ -91,6 +97,7 @@ class Hit:
 
     message: str
     eta: float | None = None
+    etas: tuple[float, ...] = ()  # a hit about several η at once (one finding per run)
 
 
 Scope = Literal["run", "failure", "incomplete", "internal"]
@@ -124,25 +131,54 @@ def check(
     return register
 
 
+def _finite_eta(eta: float | None) -> float | None:
+    return eta if eta is not None and math.isfinite(eta) else None
+
+
 def _finding(info: CheckInfo, hit: Hit) -> Finding:
-    eta = hit.eta if hit.eta is not None and math.isfinite(hit.eta) else None
-    return Finding(info.id, info.severity, hit.message, eta, info.section)
+    etas = tuple(e for e in hit.etas if math.isfinite(e))
+    eta = _finite_eta(hit.eta)
+    if etas:
+        eta = etas[0] if len(etas) == 1 else None
+    elif eta is not None:
+        etas = (eta,)
+    return Finding(info.id, info.severity, hit.message, eta, info.section, etas)
+
+
+def _merged(info: CheckInfo, hits: list[Hit]) -> Finding:
+    """One finding for a check's per-η hits: the η list and each η's message, in η order."""
+    ordered = sorted(hits, key=lambda h: h.eta or 0.0)
+    if len(ordered) == 1:
+        return _finding(info, ordered[0])
+    etas = tuple(h.eta for h in ordered if h.eta is not None)
+    return _finding(info, Hit("; ".join(h.message for h in ordered), etas=etas))
 
 
 def _evaluate(registered: RegisteredCheck, subject: object) -> list[Finding]:
-    """Run one check; a check that raises becomes a ``check-failed`` finding, never an exception."""
+    """Run one check; a check that raises becomes a ``check-failed`` finding, never an exception.
+
+    Hits about one η each are merged into one finding per run and check, with the list of η;
+    run-level hits (and hits that already carry an η list) stay as they are, without repeats.
+    """
     try:
         with np.errstate(all="ignore"):
             hits = list(registered.function(subject))
     except Exception as exc:  # a buggy check must not stop the build
         return _evaluate(_by_id("check-failed"), _crash_hit(registered.info.id, exc))
-    seen: set[tuple[str, float | None]] = set()
+    per_eta: dict[float, Hit] = {}
+    seen: set[tuple[float, ...]] = set()
     findings = []
     for hit in hits:
+        eta = _finite_eta(hit.eta)
+        if eta is not None and not hit.etas:
+            per_eta.setdefault(eta, hit)  # at most one hit per η
+            continue
         finding = _finding(registered.info, hit)
-        if (finding.id, finding.eta) not in seen:  # at most one finding per (id, η)
-            seen.add((finding.id, finding.eta))
+        if finding.etas not in seen:  # at most one run-level finding per check
+            seen.add(finding.etas)
             findings.append(finding)
+    if per_eta:
+        findings.append(_merged(registered.info, list(per_eta.values())))
     return findings
 
 
@@ -152,7 +188,7 @@ def _by_id(check_id: str) -> RegisteredCheck:
 
 def _sort_key(finding: Finding) -> tuple[int, int, float]:
     position = next((i for i, c in enumerate(_REGISTRY) if c.info.id == finding.id), -1)
-    eta = -math.inf if finding.eta is None else finding.eta
+    eta = min(finding.etas) if finding.etas else -math.inf
     return SEVERITIES.index(finding.severity), position, eta
 
 
@@ -867,49 +903,180 @@ def ratio_pred_degenerate(ctx: CheckContext) -> Iterator[Hit]:
         )
 
 
+def _z_linear(ctx: CheckContext, eta: float) -> float | None:
+    """The paired z of linear − true at η, or ``None`` when the run has no SE for it."""
+    row = ctx.uncertainty.at(eta) if ctx.uncertainty is not None else None
+    return row.z_linear if row is not None else None
+
+
+def _not_recorded(ctx: CheckContext, value: float | None) -> bool:
+    """An η sweep writes 0.0 where it did not compute the approximation."""
+    return ctx.run.sweep is not None and value == 0.0
+
+
+def _significance(z: float | None) -> str:
+    return "no paired SE: significance unknown" if z is None else f"z = {fmt(z, 3)}"
+
+
+@dataclass(frozen=True)
+class _LinearError:
+    eta: float
+    text: str
+    z: float | None
+
+
+def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
+    """The η where |linear − true|/|true| exceeds ``max_linear_error`` (recorded values only)."""
+    limit = ctx.options.max_linear_error
+    for row in ctx.summaries:
+        error = row.rel_err_linear
+        if error is None or abs(error) <= limit or _not_recorded(ctx, row.delta_h_linear):
+            continue
+        z = _z_linear(ctx, row.eta)
+        text = (
+            f"{fmt_eta(row.eta)} ({fmt(abs(error), 3)}, linear {fmt(row.delta_h_linear)}, "
+            f"true {fmt(row.delta_h_true)}, {_significance(z)})"
+        )
+        yield _LinearError(row.eta, text, z)
+
+
+def _is_significant(ctx: CheckContext, z: float | None) -> bool:
+    """Beyond noise, or no SE to tell (then the error is reported, flagged as unjudged)."""
+    return z is None or abs(z) > ctx.options.significant_z
+
+
 @check("sign-disagreement", "warning", "Linear and true ΔH have opposite signs", "eta-table")
 def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
-    """The linear prediction and ΔH_true have opposite signs.
+    """The linear prediction and ΔH_true have opposite signs, and their difference is beyond
+    noise: |z| > 2 for the paired z = (ΔH_linear − ΔH_true)/se_diff_linear (or the run has no
+    standard error to judge it, which the message says).
 
     **Why it matters:** the first-order model predicts the wrong direction of the entropy
     change: at this η it is not even qualitatively right.
 
-    **What to do:** look at smaller η and at the SNIS noise (ESS); with a small |ΔH_true| the
-    sign may be noise.
+    **What to do:** look at smaller η and at the SNIS noise (ESS). Opposite signs within
+    noise are reported by `linear-error-within-noise` instead.
     """
+    found: list[tuple[float, str]] = []
     for row in ctx.summaries:
         true, linear = row.delta_h_true, row.delta_h_linear
-        if true is not None and linear is not None and true * linear < 0:
-            yield Hit(
-                f"ΔH_linear = {fmt(linear)} but ΔH_true = {fmt(true)} {_at(row.eta)}", row.eta
+        if true is None or linear is None or not true * linear < 0:
+            continue
+        z = _z_linear(ctx, row.eta)
+        if _is_significant(ctx, z):
+            text = (
+                f"{fmt_eta(row.eta)} (linear {fmt(linear)}, true {fmt(true)}, {_significance(z)})"
             )
+            found.append((row.eta, text))
+    if found:
+        yield Hit(
+            "ΔH_linear and ΔH_true have opposite signs at η = " + "; ".join(t for _, t in found),
+            etas=tuple(eta for eta, _ in found),
+        )
 
 
 @check("linear-error-large", "warning", "Linear prediction far off", "eta-table")
 def linear_error_large(ctx: CheckContext) -> Iterator[Hit]:
-    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5.
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is beyond noise:
+    |z| > 2, z = (ΔH_linear − ΔH_true)/se_diff_linear with the paired standard error (see the
+    guide's "Standard errors"). One finding per run, listing the η. Where the run has no
+    standard error for the difference (e.g. an η sweep: no per-sequence ground truth) the
+    error is still reported, and the message says its significance is unknown.
 
-    **Why it matters:** the linear model misses ΔH_true by more than half of it; either η is
-    outside the linear regime or the ground truth is small and noisy.
+    **Why it matters:** the linear model misses ΔH_true by more than half of it, by more
+    than the noise of either can explain: η is outside the linear regime.
 
     **What to do:** compare with the lin+quad column and with η*; check ESS.
     """
-    limit = ctx.options.max_linear_error
-    for row in ctx.summaries:
-        error = row.rel_err_linear
-        if error is not None and abs(error) > limit:
-            yield Hit(
-                f"|linear − true| / |true| = {fmt(abs(error), 3)} {_at(row.eta)} "
-                f"(linear {fmt(row.delta_h_linear)}, true {fmt(row.delta_h_true)})",
-                row.eta,
-            )
+    found = [e for e in _large_linear_errors(ctx) if _is_significant(ctx, e.z)]
+    if found:
+        yield Hit(
+            "|linear − true| / |true| > "
+            f"{fmt(ctx.options.max_linear_error, 3)} beyond noise at η = "
+            + "; ".join(e.text for e in found),
+            etas=tuple(e.eta for e in found),
+        )
+
+
+@check("linear-error-within-noise", "info", "Linear error large but within noise", "eta-table")
+def linear_error_within_noise(ctx: CheckContext) -> Iterator[Hit]:
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the paired difference is within
+    noise (|z| ≤ 2). One finding per run, listing the η.
+
+    **Why it matters:** the relative error looks large only because ΔH_true (or the linear
+    term) is small against its standard error; the data do not contradict the linear model.
+
+    **What to do:** nothing; a larger evaluation batch would resolve the difference.
+    """
+    found = [e for e in _large_linear_errors(ctx) if not _is_significant(ctx, e.z)]
+    if found:
+        yield Hit(
+            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)} but within "
+            "noise (|z| ≤ "
+            f"{fmt(ctx.options.significant_z, 2)}) at η = " + "; ".join(e.text for e in found),
+            etas=tuple(e.eta for e in found),
+        )
+
+
+@check("approx-not-recorded", "info", "Approximation not recorded", "eta-table")
+def approx_not_recorded(ctx: CheckContext) -> Iterator[Hit]:
+    """An η sweep has `deltaH_approx` (linear or lin+quad) of exactly 0.0 at some η.
+
+    **Why it matters:** the sweep writes 0.0 where it did not compute the approximation; read
+    as a value, it would be a 100 % error. The error checks skip these η.
+
+    **What to do:** nothing; re-run the sweep with the approximation enabled if it is needed.
+    """
+    if ctx.run.sweep is None:
+        return
+    rows = [
+        row
+        for row in ctx.summaries
+        if _not_recorded(ctx, row.delta_h_linear) or _not_recorded(ctx, row.delta_h_linquad)
+    ]
+    if rows:
+        yield Hit(
+            "deltaH_approx is exactly 0.0 (not recorded) at η = "
+            + ", ".join(fmt_eta(r.eta) for r in rows),
+            etas=tuple(r.eta for r in rows),
+        )
+
+
+@check("se-shard-is-mean-se", "info", "se_shard is the SE of the mean shard", "eta-table")
+def se_shard_is_mean_se(ctx: CheckContext) -> Iterator[Hit]:
+    """`approx.variance.se_shard` equals std(contiguous shard sums of gdotv, ddof 1)/√K, with K
+    = `num_shards` and shard k the sequences k·n/K … (k+1)·n/K − 1: it is the standard error of
+    the *mean* shard. The SE of `delta_h_per_lr` (the sum of all shards) is K·se_shard.
+
+    **Why it matters:** the notebook's `post_correction_analysis` uses se_shard·η as the SE of
+    ΔH_linear, which is K times too small, so nearly every comparison looks significant.
+    reportgen uses the delta-method SEs (or K·se_shard·η without per-sequence records).
+
+    **What to do:** nothing; read se_shard as the SE of the mean shard.
+    """
+    approx = ctx.snis.approx if ctx.snis else None
+    if approx is None or approx.per_sequence is None:
+        return
+    k, se = approx.num_shards, approx.se_shard
+    if k is None or se is None or not se > 0:
+        return
+    recomputed = shard_mean_se(approx.per_sequence.gdotv, k)
+    if recomputed is None or abs(recomputed - se) > ctx.options.shard_identity_rtol * se:
+        return
+    yield Hit(
+        f"se_shard = {fmt(se)} = std(shard sums)/√{k} (rel. diff {fmt(_rel(recomputed, se), 2)})"
+        f": the SE of the mean shard; the SE of delta_h_per_lr is {k}·se_shard = {fmt(k * se)} "
+        f"(factor {k})"
+    )
 
 
 @check("nonlinear-in-eta", "info", "ΔH_true does not scale linearly with η", "eta-table")
 def nonlinear_in_eta(ctx: CheckContext) -> Iterator[Hit]:
     """The least-squares slope of log|ΔH_true| against log η differs from 1 by more than 0.15.
 
-    Fitted over the η with a finite, non-zero ΔH_true (at least two distinct η).
+    Fitted over the η with a finite, non-zero ΔH_true (at least two distinct η). When the
+    run's paired bootstrap gives a 95 % interval for the slope and that interval contains 1,
+    the deviation is noise and nothing is reported.
 
     **Why it matters:** a linear model predicts ΔH ∝ η, a slope of 1; another slope means
     curvature or noise dominates over the measured range.
@@ -927,9 +1094,13 @@ def nonlinear_in_eta(ctx: CheckContext) -> Iterator[Hit]:
     values = np.log(np.asarray([p[1] for p in points], dtype=np.float64))
     x = etas - etas.mean()
     slope = float(np.dot(x, values - values.mean()) / np.dot(x, x))
+    interval = ctx.uncertainty.loglog_slope_ci95 if ctx.uncertainty is not None else None
+    if interval is not None and interval[0] <= 1.0 <= interval[1]:
+        return
     if math.isfinite(slope) and abs(slope - 1) > ctx.options.slope_tolerance:
+        ci = "" if interval is None else f" (95 % CI {fmt(interval[0], 3)} … {fmt(interval[1], 3)})"
         yield Hit(
-            f"log-log slope of |ΔH_true| against η is {fmt(slope, 3)} over {len(points)} η "
+            f"log-log slope of |ΔH_true| against η is {fmt(slope, 3)}{ci} over {len(points)} η "
             f"({fmt_eta(min(p[0] for p in points))} … {fmt_eta(max(p[0] for p in points))}); "
             "linear scaling would be 1"
         )
@@ -990,9 +1161,16 @@ def check_run(
     contributions: tuple[EtaContributions, ...],
     summaries: tuple[EtaSummary, ...],
     options: CheckOptions = DEFAULT_OPTIONS,
+    uncertainty: RunUncertainty | None = None,
 ) -> tuple[Finding, ...]:
-    """Every run check's findings: errors first, then warnings, infos; by check order, then η."""
-    ctx = CheckContext(run, contributions, summaries, options)
+    """Every run check's findings: errors first, then warnings, infos; by check order, then η.
+
+    ``uncertainty`` (the run's standard errors) lets the approximation checks judge errors
+    against noise; without it they use the delta method on the spot.
+    """
+    if uncertainty is None:
+        uncertainty = run_uncertainty(run, summaries, bootstrap=0)
+    ctx = CheckContext(run, contributions, summaries, options, uncertainty)
     findings = [f for c in _REGISTRY if c.scope == "run" for f in _evaluate(c, ctx)]
     return tuple(sorted(findings, key=_sort_key))
 

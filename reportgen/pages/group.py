@@ -30,6 +30,7 @@ from reportgen.models import GroupRef, Tree, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.output import PageOutput
 from reportgen.pages.run_charts import ChartResult, collect
+from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
 from reportgen.record import RunRecord
 from reportgen.render import (
     PageMeta,
@@ -122,6 +123,7 @@ class GroupView:
     charts: Mapping[str, tuple[Chart, ...]]
     page_data: Markup
     norm_note: str
+    verdict: Verdict
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -439,6 +441,9 @@ def _group_page(
         charts=chart_set.charts,
         page_data=json_for_script({"datasets": chart_set.datasets}),
         norm_note=_norm_note(members),
+        verdict=group_verdict(
+            [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read]
+        ),
     )
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts

@@ -15,6 +15,15 @@ from reportgen.analysis import RunAnalysis
 from reportgen.analysis.contributions import EtaSummary, formula_for
 from reportgen.analysis.diagnostics import failure_findings
 from reportgen.analysis.points import sequence_sample
+from reportgen.analysis.uncertainty import (
+    DEFAULT_BOOTSTRAP,
+    DELTA,
+    SHARDS,
+    SHARDS_SWEEP,
+    UNPAIRED,
+    EtaUncertainty,
+    RunUncertainty,
+)
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.models import (
@@ -28,8 +37,9 @@ from reportgen.models import (
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.output import PageOutput
-from reportgen.pages.run_charts import ChartSet, run_charts
+from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.stale import stored_page
+from reportgen.pages.verdict import Verdict, run_verdict
 from reportgen.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
 from reportgen.render import (
     PageMeta,
@@ -66,6 +76,8 @@ class RunSettings:
     figure_theme: FigureTheme = "paper"
     verbose: bool = False
     inline_files: bool = False
+    bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,9 @@ class RunView:
 
     run: Run
     summaries: tuple[EtaSummary, ...]
+    errors: tuple[EtaUncertainty, ...]  # aligned with ``summaries``
+    verdict: Verdict
+    se_note: str
     findings: tuple[Finding, ...]
     counts: Mapping[str, int]
     formula: str
@@ -202,6 +217,37 @@ def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
     )
 
 
+_SE_METHODS = {
+    DELTA: "delta method over sequences (paired: the same sequences drive truth and approximation)",
+    SHARDS: "num_shards · se_shard · η from approx.variance (no per-sequence records)",
+    SHARDS_SWEEP: "num_shards · se_gdotv · η from curvature.variance, read like se_shard as "
+    "the SE of the mean shard (not verifiable without per-sequence records)",
+    UNPAIRED: "√(se_linear² + se_true²), unpaired (no per-sequence records, so the covariance "
+    "of truth and approximation is unknown)",
+}
+
+
+def se_note(uncertainty: RunUncertainty, run: Run) -> str:
+    """One sentence per SE method the table uses; which quantities each one produced."""
+    used: dict[str, set[str]] = {}
+    for row in uncertainty.etas:
+        for name, method in row.se_method:
+            used.setdefault(method, set()).add(name.removeprefix("se_"))
+    if not used:
+        return "none available for this run."
+    norm = "T_i = 1 per sequence" if run.normalization.true_mode != "per_token" else "per token"
+    parts = [
+        f"{', '.join(sorted(names))}: {_SE_METHODS.get(method, method)}"
+        for method, names in sorted(used.items())
+    ]
+    boot = (
+        f" 95 % intervals in summary.json from {uncertainty.bootstrap} paired bootstrap resamples."
+        if uncertainty.bootstrap
+        else ""
+    )
+    return f"{'; '.join(parts)} ({norm}).{boot}"
+
+
 def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
     """The sequences with the largest |true − linear| at each η (vectorised selection)."""
     run = analysis.run
@@ -209,7 +255,16 @@ def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[s
     if per_sequence is None:
         return (), ()
     columns = dict(per_sequence.columns)
-    names = tuple(n for n in OUTLIER_FEATURES if n in columns)
+    # "features.var_logp" and "var_logp" can both exist: one column per displayed name
+    names = tuple(
+        n
+        for i, n in enumerate(OUTLIER_FEATURES)
+        if n in columns
+        and not any(
+            m in columns and m.removeprefix("features.") == n.removeprefix("features.")
+            for m in OUTLIER_FEATURES[:i]
+        )
+    )
     rows: list[OutlierRow] = []
     for c in analysis.contributions:
         if c.linear is None:
@@ -319,6 +374,13 @@ def _files(
     return notes, images, artifacts, copies
 
 
+def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
+    rows = analysis.uncertainty.etas
+    return (
+        tuple(rows) if len(rows) == len(analysis.summaries) else (None,) * len(analysis.summaries)
+    )
+
+
 def run_view(
     analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
@@ -358,6 +420,9 @@ def run_view(
     view = RunView(
         run=run,
         summaries=analysis.summaries,
+        errors=analysis.uncertainty.etas,
+        verdict=run_verdict(analysis.summaries, _aligned(analysis), norm_of(run), run.cv),
+        se_note=se_note(analysis.uncertainty, run),
         findings=analysis.findings,
         counts=severity_counts(analysis.findings),
         formula=formula_for(run.normalization),
@@ -414,6 +479,7 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
         has_contributions=bool(analysis.contributions),
         parameters=run.parameters,
+        uncertainty=analysis.uncertainty,
     )
 
 

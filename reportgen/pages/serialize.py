@@ -15,6 +15,7 @@ import orjson
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.points import SequenceEta, SequenceSample
 from reportgen.analysis.stats import same_eta
+from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import Finding
 from reportgen.pages import paths
 from reportgen.record import RunRecord
@@ -44,8 +45,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def eta_row(summary: EtaSummary) -> dict[str, Any]:
-    return {
+def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
+    """One η of a run's ``summary.json``; the uncertainty fields are ``null`` when not given."""
+    errors = (uncertainty or EtaUncertainty(summary.eta)).to_json()
+    return errors | {
         "eta": summary.eta,
         "delta_h_true": summary.delta_h_true,
         "delta_h_linear": summary.delta_h_linear,
@@ -67,6 +70,7 @@ def finding_row(finding: Finding) -> dict[str, Any]:
         "severity": finding.severity,
         "message": finding.message,
         "eta": finding.eta,
+        "etas": list(finding.etas),
     }
 
 
@@ -85,7 +89,7 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "input_hash": record.input_hash,
         "tool_version": record.tool_version,
         "schema": record.schema,
-        "etas": [eta_row(s) for s in record.etas],
+        "etas": [eta_row(s, u) for s, u in zip(record.etas, record.eta_errors, strict=True)],
         "findings": findings_rows(record.findings),
     }
     if record.error is not None:
@@ -101,6 +105,8 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "tails": [t.to_json() for t in record.tails],
         "contributions": paths.run_contributions(record.id) if record.has_contributions else None,
     }
+    if record.uncertainty is not None:
+        summary["uncertainty"] = record.uncertainty.to_json()
     if record.cv is not None:
         summary["cv"] = {
             "var_after_cv_joint": record.cv.var_after_cv_joint,

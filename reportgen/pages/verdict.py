@@ -7,12 +7,14 @@ claims nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.numfmt import format_eta, format_number, format_percent, format_with_se
+from reportgen.models import CvData
+from reportgen.numfmt import format_eta, format_number, format_percent, format_with_se, format_z
 
 AGREE_Z = 2.0
 
@@ -39,15 +41,20 @@ def _largest(selected: Sequence[float], etas: Sequence[float]) -> str | None:
     k = len(selected)
     if k == 0 or k == len(etas):
         return None
-    return f"the largest {k}" if sorted(selected) == sorted(etas)[-k:] else None
+    if sorted(selected) != sorted(etas)[-k:]:
+        return None
+    return "the largest η" if k == 1 else f"the largest {k} η"
 
 
 def run_verdict(
     summaries: Sequence[EtaSummary],
     uncertainty: Sequence[EtaUncertainty | None],
     norm: str,
+    cv: CvData | None = None,
 ) -> Verdict:
     """The run's verdict from its per-η rows (``uncertainty`` aligned with ``summaries``)."""
+    if cv is not None and not summaries:
+        return cv_verdict(cv)
     pairs = [
         (s, u)
         for s, u in zip(summaries, uncertainty, strict=True)
@@ -92,6 +99,28 @@ def run_verdict(
     return Verdict(headline, tuple(details), judged=True)
 
 
+def cv_verdict(cv: CvData) -> Verdict:
+    """A control-variate run: its strongest feature and what the joint CV does to the variance."""
+    features = [f for f in cv.features if f.corr is not None and math.isfinite(f.corr)]
+    if not features:
+        return Verdict("This control-variate run reports no feature correlations.")
+    best = max(features, key=lambda f: abs(f.corr or 0.0))
+    headline = (
+        f"Strongest control variate: {best.name} (correlation with g·v ρ = "
+        f"{format_number(best.corr)}"
+    )
+    if best.var_after_cv is not None:
+        headline += f"; variance ratio after CV {format_number(best.var_after_cv)}"
+    headline += ")."
+    details = []
+    if cv.var_after_cv_joint is not None:
+        details.append(
+            f"All {len(cv.features)} features jointly leave a variance ratio of "
+            f"{format_number(cv.var_after_cv_joint)} (below 1: the control variates help)."
+        )
+    return Verdict(headline, tuple(details), judged=False)
+
+
 def _quadratic_sentence(judged: Sequence[tuple[EtaSummary, EtaUncertainty | None]]) -> str | None:
     """Where adding the quadratic term brings the approximation closer to the truth."""
     rows = [
@@ -123,7 +152,7 @@ def _headline_numbers(row: EtaSummary, u: EtaUncertainty | None, norm: str) -> s
         se_linquad = u.se_linquad if u is not None else None
         text += f", lin+quad {format_with_se(row.delta_h_linquad, se_linquad)}"
     if u is not None and u.z_linear is not None:
-        text += f"; z(linear − true) = {format_number(round(u.z_linear, 2))}"
+        text += f"; z(linear − true) = {format_z(u.z_linear)}"
     return text + "."
 
 
