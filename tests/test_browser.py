@@ -698,3 +698,63 @@ def test_single_file_report_is_self_contained(
     if run_id.startswith("CVs"):
         assert images
     tab.assert_clean()
+
+
+# --- visual regression: measurable legibility at desktop and mobile width (issue 11) ----------
+
+LEGIBILITY = """() => {
+  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 1 && r.height > 1; };
+  const small = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !visible(el) || el.closest('svg')) { continue; }
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 12) { small.push(el.tagName + ' ' + size + ' ' + node.textContent.trim().slice(0, 30)); }
+  }
+  const chartText = [], clipped = [], wide = [];
+  document.querySelectorAll('figure.chart').forEach(figure => {
+    const svg = figure.querySelector('.chart-view svg');
+    if (!svg) { return; }
+    const box = svg.getBoundingClientRect(), room = figure.getBoundingClientRect();
+    if (box.right > room.right + 1 || box.left < room.left - 1) {
+      wide.push(figure.id + ' ' + Math.round(box.width) + ' > ' + Math.round(room.width));
+    }
+    svg.querySelectorAll('text').forEach(t => {
+      if (!t.textContent.trim()) { return; }
+      const size = parseFloat(getComputedStyle(t).fontSize);
+      if (size < 11) { chartText.push(figure.id + ' ' + size + ' ' + t.textContent.slice(0, 20)); }
+      const r = t.getBoundingClientRect();
+      const inLegend = t.closest('.role-legend');
+      if (inLegend && (t.textContent.endsWith('…') || r.right > box.right + 1 || r.left < box.left - 1)) {
+        clipped.push(figure.id + ' ' + t.textContent);
+      }
+    });
+  });
+  return {
+    small, chartText, clipped, wide,
+    scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    svgCharts: document.querySelectorAll('figure.chart .chart-view svg').length,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", [SNIS_RUN, BATCH_GROUP])
+def test_pages_are_legible_at_desktop_and_mobile_width(
+    path: str, width: int, site: Path, chromium: Browser
+) -> None:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto((site / path).as_uri())
+        page.wait_for_function(ALL_DRAWN, polling=50, timeout=30_000)
+        state = page.evaluate(LEGIBILITY)
+    finally:
+        context.close()
+    assert state["svgCharts"] >= 5  # measured on real SVG text, not a canvas
+    assert state["small"] == [], "page text under 12 px"
+    assert state["chartText"] == [], "chart labels under 11 px"
+    assert state["clipped"] == [], "legend entries truncated or outside the chart"
+    assert state["wide"] == [], "charts wider than their container"
+    assert state["scroll"] <= 0, "horizontal scrolling"
