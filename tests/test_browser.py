@@ -703,14 +703,19 @@ def test_single_file_report_is_self_contained(
 # --- visual regression: measurable legibility at desktop and mobile width (issue 11) ----------
 
 LEGIBILITY = """() => {
-  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 1 && r.height > 1; };
+  const visible = el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 1 && r.height > 1;
+  };
   const small = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
     if (!node.textContent.trim() || !el || !visible(el) || el.closest('svg')) { continue; }
     const size = parseFloat(getComputedStyle(el).fontSize);
-    if (size < 12) { small.push(el.tagName + ' ' + size + ' ' + node.textContent.trim().slice(0, 30)); }
+    if (size < 12) {
+      small.push(el.tagName + ' ' + size + ' ' + node.textContent.trim().slice(0, 30));
+    }
   }
   const chartText = [], clipped = [], wide = [];
   document.querySelectorAll('figure.chart').forEach(figure => {
@@ -726,7 +731,8 @@ LEGIBILITY = """() => {
       if (size < 11) { chartText.push(figure.id + ' ' + size + ' ' + t.textContent.slice(0, 20)); }
       const r = t.getBoundingClientRect();
       const inLegend = t.closest('.role-legend');
-      if (inLegend && (t.textContent.endsWith('…') || r.right > box.right + 1 || r.left < box.left - 1)) {
+      const outside = r.right > box.right + 1 || r.left < box.left - 1;
+      if (inLegend && (t.textContent.endsWith('…') || outside)) {
         clipped.push(figure.id + ' ' + t.textContent);
       }
     });

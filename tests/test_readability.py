@@ -134,3 +134,27 @@ def test_pages_open_with_the_verdict_and_print_one_minus_sign(
         cells = re.findall(r"<td[^>]*>([^<]*)</td>", ours)
         numeric = [c for c in cells if re.fullmatch(r"[-−]?[\d.,]+(e[-−]?\d+)?", c.strip())]
         assert not [c for c in numeric if "-" in c], page  # U+2212, never a hyphen
+
+
+def test_index_counts_runs_affected_not_rows(sample_site: tuple[Path, object]) -> None:
+    import json
+
+    site = sample_site[0]
+    summaries = [json.loads(p.read_text()) for p in site.glob("runs/**/summary.json")]
+    html = (site / "index.html").read_text()
+    subtitle = html[html.index('<p class="subtitle">') : html.index("</p>", html.index("subtitle"))]
+    for sev in ("warning", "info"):
+        runs = sum(1 for s in summaries if any(f["severity"] == sev for f in s["findings"]))
+        rows = sum(1 for s in summaries for f in s["findings"] if f["severity"] == sev)
+        if runs:
+            assert f">{runs} {sev}</span>" in subtitle
+        assert rows >= runs
+    by_check: dict[str, int] = {}
+    for s in summaries:
+        for check in {f["id"] for f in s["findings"]}:
+            by_check[check] = by_check.get(check, 0) + 1
+    counts = re.findall(r"<code>([\w-]+)</code></a> (\d+)", html)
+    assert {c: int(n) for c, n in counts} == {
+        c: n for c, n in by_check.items() if c in dict(counts)
+    }
+    assert set(dict(counts)) == set(by_check)

@@ -28,6 +28,15 @@ FIGURES_PAGE = "figures.html"
 
 
 @dataclass(frozen=True)
+class CheckCount:
+    """How many runs one check fired on (the index header)."""
+
+    id: str
+    severity: str
+    runs: int
+
+
+@dataclass(frozen=True)
 class RunRow:
     """One run as the index and diagnostics pages list it (from its cached summary)."""
 
@@ -79,6 +88,7 @@ class IndexView:
     page_data: Markup
     cite: Cite
     figure_count: int = 0
+    check_counts: tuple[CheckCount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +252,16 @@ def site_pages(
 
     charts, datasets = index_charts(list(records.values()))
     counts = severity_counts(f for row in all_rows for f in row.findings)
+    # runs affected, not rows: a finding repeated per η is one run's problem
+    affected = {
+        sev: sum(1 for row in all_rows if any(f.severity == sev for f in row.findings))
+        for sev in counts
+    }
+    per_check = tuple(
+        CheckCount(c.id, c.severity, n)
+        for c in CHECKS
+        if (n := sum(1 for row in all_rows if c.id in row.finding_ids))
+    )
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
         for r in records.values()
@@ -252,7 +272,7 @@ def site_pages(
         group_count=len(tree.groups),
         error_count=sum(1 for r in rows.values() if r.status == "error"),
         stale_count=len(stale),
-        counts=counts,
+        counts=affected,
         runs=tuple(all_rows),
         groups=group_rows(tree, rows),
         stale=stale,
@@ -262,6 +282,7 @@ def site_pages(
         page_data=json_for_script({"datasets": datasets}),
         cite=Cite(site.title, "", "all", "", site.version),
         figure_count=len(figures.rows) if figures else 0,
+        check_counts=per_check,
     )
     changes: ChangesView = changes_view(previous, records)
     group_entries = (
