@@ -42,6 +42,7 @@ RUN_COLORS = (
     "#8e7cc3",
 )
 NEUTRAL = SERIES_COLORS[0]
+MAX_SERIES = len(RUN_COLORS)  # more series than colours: small multiples instead of repeats
 
 VALUE_FORMAT = ".4~g"
 LABEL_PX = 12  # every chart label ≥ 11 px on the page (issue 11); figure files use 15 px
@@ -422,7 +423,7 @@ def clamp_note(clamped: np.ndarray, fences: tuple[float, float] | None, what: st
     count = int(clamped.sum())
     lo, hi = (numfmt.format_number(f) for f in fences)
     return (
-        f"{count} {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
+        f"{count} of the {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
         "(exact values in the tooltip and the table)"
     )
 

@@ -90,16 +90,23 @@ def themed(spec: Spec, theme: FigureTheme) -> Spec:
     """A copy of a page spec styled for a standalone file: fixed size, no interactive chrome."""
     result = copy_spec(spec)
     _strip_interaction(result)
+    facet = isinstance(result.get("spec"), dict)  # small multiples: size the cells
     if theme == "site":
-        result["width"] = SITE_WIDTH_PX
+        if not facet:
+            result["width"] = SITE_WIDTH_PX
         result["background"] = "white"
         return result
     # "pad": the plot gets a fixed size and axes and legends are added around it, so a long
     # axis title never overflows and a legend never squeezes the plot ("fit" would do both).
-    result["width"] = figure_width(spec) - AXIS_ALLOWANCE_PX
+    if facet:
+        cell = result["spec"]
+        cell["width"] = TWO_COLUMN_PX // int(result.get("columns") or 1) - AXIS_ALLOWANCE_PX
+        cell["height"] = min(int(cell.get("height") or PAPER_HEIGHT_PX), PAPER_HEIGHT_PX)
+    else:
+        result["width"] = figure_width(spec) - AXIS_ALLOWANCE_PX
+        if not isinstance(result.get("height"), int) or result["height"] > PAPER_HEIGHT_PX:
+            result["height"] = PAPER_HEIGHT_PX
     result["autosize"] = {"type": "pad"}
-    if not isinstance(result.get("height"), int) or result["height"] > PAPER_HEIGHT_PX:
-        result["height"] = PAPER_HEIGHT_PX
     _legends_on_top(result)
     result.pop("title", None)  # a paper figure has a caption instead (figures index, CSV)
     result["background"] = "white"

@@ -9,9 +9,13 @@ from typing import Literal
 import altair as alt
 import numpy as np
 
+from reportgen import numfmt
 from reportgen.charts.core import (
     ETA_FORMAT,
+    LABEL_PX,
+    MAX_SERIES,
     NEUTRAL,
+    RUN_COLORS,
     SERIES,
     SERIES_COLORS,
     VALUE_FORMAT,
@@ -74,9 +78,74 @@ def group_overlay(
 ) -> tuple[Chart, Datasets]:
     """ΔH_true against η, one line per run; both η-scale variants share one dataset."""
     n = len(runs)
+    series = len(set(runs))
+    if series > MAX_SERIES:
+        # Too many lines for one legend (colours would repeat): small multiples, one panel per
+        # parent directory, each with its own colour scale and legend.
+        panels = [r.rpartition("/")[0] or "(top level)" for r in runs]
+        data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n), panel=panels)
+        note = f"{series} runs: one panel per directory, colours per panel"
+        spec = _overlay_facet_spec(eta_scale, norm)
+        return make_chart(f"group-overlay-{eta_scale}", spec, note), {GROUP_OVERLAY: data}
     data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n))
     spec = _overlay_spec(eta_scale, norm)
     return make_chart(f"group-overlay-{eta_scale}", spec), {GROUP_OVERLAY: data}
+
+
+@cached_spec
+def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec:
+    encoding = {
+        "x": eta_x(eta_scale),
+        "y": alt.Y("true:Q", title=delta_h_title(norm, "ΔH_true")),
+        "color": alt.Color(
+            "run_label:N",
+            title="run",
+            scale=alt.Scale(range=list(RUN_COLORS)),
+            legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+        ),
+    }
+    line = alt.Chart().mark_line().encode(**encoding)
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=30)
+        .encode(
+            tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("true", "ΔH true")], **encoding
+        )
+    )
+    valid = "isFinite(datum['true'])" + (" && datum.eta > 0" if eta_scale == "log" else "")
+    layer = alt.LayerChart(layer=[line, points]).properties(width=280, height=200)
+    chart = (
+        alt.FacetChart(
+            data=alt.NamedData(name=GROUP_OVERLAY),
+            spec=layer,
+            facet=alt.Facet("panel:N", title=None, header=alt.Header(labelLimit=0)),
+            columns=2,
+        )
+        .transform_flatten(["run", "eta", "true", "panel"])
+        .transform_filter(valid)
+        .transform_calculate(run_label="slice(datum.run, length(datum.panel) + 1)")
+        .resolve_scale(color="independent", y="independent")
+    )
+    axis = "log" if eta_scale == "log" else "linear"
+    description = (
+        f"Ground-truth entropy change ΔH_true ({norm}) against η on a {axis} axis, one panel per "
+        "directory of runs, one coloured line per run within a panel."
+    )
+    spec: Spec = (
+        chart.properties(title=f"ΔH_true vs η per run ({axis} η)", description=description)
+        .configure(
+            background="transparent",
+            legend=alt.LegendConfig(
+                symbolOpacity=1, labelFontSize=LABEL_PX, titleFontSize=LABEL_PX
+            ),
+            axis=alt.AxisConfig(
+                labelFontSize=LABEL_PX, titleFontSize=LABEL_PX, labelExpr=numfmt.vega_label_expr()
+            ),
+            header=alt.HeaderConfig(labelFontSize=LABEL_PX),
+        )
+        .to_dict(validate=False)
+    )
+    return spec
 
 
 @cached_spec
