@@ -9,6 +9,9 @@ a content hash of its inputs with the run's cached summary and files.
 * otherwise a run whose input hash is unchanged is carried over (hard-linked), never re-read;
   the stat fingerprint only decides whether the bytes must be hashed again;
 * a run unreadable tonight that had a good page keeps it (and its data), marked stale;
+* a run whose last read failed is read again by the next build whatever its hash: the bytes
+  the planner hashed need not be the bytes the loader read (a file broken and restored
+  between the two would otherwise stay stale for ever);
 * group pages are carried over when the hash of their inputs (the group's shape and its
   members' cached summaries) is unchanged, and re-rendered from cached summaries otherwise;
   their costly batch-comparison draws are content-addressed memos reused per larger run;
@@ -121,6 +124,8 @@ class BuildResult:
     groups_rendered: int = 0
     failed_runs: list[str] = field(default_factory=list)
     stale_runs: list[str] = field(default_factory=list)
+    # inputs and directories that could not be read (an OS error, not a limit), with the reason
+    unreadable: list[str] = field(default_factory=list)
     up_to_date: bool = False
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
@@ -137,6 +142,8 @@ class BuildResult:
         for run_id in self.failed_runs:
             suffix = " (kept its last good page)" if run_id in self.stale_runs else ""
             yield f"  could not read: {run_id}{suffix}"
+        for item in self.unreadable:
+            yield f"  could not read: {item}"
         yield (self.out / "index.html").resolve().as_uri()
 
 
@@ -215,7 +222,7 @@ def run_output(
             return error_page(loaded, site, input_hash)
         with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
             analysis = analyze_run(loaded, bootstrap=settings.bootstrap, seed=settings.seed)
-            return run_page(analysis, root, site, input_hash, settings)
+            return run_page(analysis, site, input_hash, settings)
 
     def failed(reason: str) -> PageOutput:
         hint = "Run with -v for a traceback and report it."
@@ -269,7 +276,12 @@ def _warm_before_fork() -> None:
 
 
 def _worker_init() -> None:
-    """Die with the build: a killed build must not leave workers rendering for nobody."""
+    """Die with the build: a killed build must not leave workers rendering for nobody.
+
+    Ctrl-C reaches the whole process group; only the main process reacts (one line, staging
+    removed), so workers ignore it instead of each printing a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform != "linux":
         return
     try:
@@ -292,7 +304,12 @@ class RunPlan:
 
     @property
     def unchanged(self) -> bool:
-        return self.reusable is not None and self.reusable.input_hash == self.input_hash
+        """Same bytes as a good read: a run whose last read failed is always read again."""
+        return (
+            self.reusable is not None
+            and not self.reusable.read_failed
+            and self.reusable.input_hash == self.input_hash
+        )
 
 
 def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
@@ -366,6 +383,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
+        result.unreadable = unreadable_inputs(skipped, previous.runs)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -391,8 +409,18 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.written, result.kept = writer.log.written, writer.log.kept
     result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
     result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
+    result.unreadable = unreadable_inputs(skipped, statuses)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def unreadable_inputs(skipped: Iterable[Skipped], statuses: Mapping[str, RunStatus]) -> list[str]:
+    """Directories and run inputs an OS error kept from being read ("path (reason)")."""
+    found = [f"{s.path} ({s.reason})" for s in skipped if s.unreadable]
+    for status in statuses.values():
+        rows = status.record_json.get("skipped_inputs") or ()
+        found += [f"{r['path']} ({r['reason']})" for r in rows if r.get("unreadable")]
+    return list(dict.fromkeys(found))  # a sibling's config is borrowed by several runs
 
 
 def _records_readable(status: BuildStatus) -> bool:
@@ -469,7 +497,9 @@ def _store_run(
     if output.ok or before is None or not before.has_good_page or not _all_exist(writer, before):
         _write_output(writer, output)
         last_good = read_at if output.ok else None
-        return RunStatus.of(output.record, plan.input_hash, plan.stats, output.paths, last_good)
+        return RunStatus.of(
+            output.record, plan.input_hash, plan.stats, output.paths, last_good, not output.ok
+        )
     return _keep_stale(plan, before, output.record, writer, site)
 
 
@@ -494,7 +524,7 @@ def _keep_stale(
             writer.write(*page)
         else:
             writer.keep(path)
-    return RunStatus.of(record, plan.input_hash, plan.stats, before.files, before.last_good)
+    return RunStatus.of(record, plan.input_hash, plan.stats, before.files, before.last_good, True)
 
 
 def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:

@@ -8,8 +8,9 @@ import os
 import sys
 import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from reportgen import __version__
 
@@ -19,11 +20,13 @@ EXIT_USAGE = 2
 # Kept here so the CLI starts without importing vl-convert (charts.export has the same tuples).
 FIGURE_FORMATS = ("svg", "png", "pdf")
 FIGURE_THEMES = ("paper", "site")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`)
 
 EXIT_CODES = """\
 exit codes:
   0  every run rendered
-  1  the site was written, but some runs could not be read (each has a page saying why)
+  1  the site was written, but some runs or inputs could not be read (each is named)
   2  usage error, or nothing could be written"""
 
 log = logging.getLogger("reportgen")
@@ -52,11 +55,39 @@ class Progress:
         sys.stderr.flush()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+# Option limits, checked before anything runs: beyond them an option would cost memory no
+# machine has (--draws asks numpy for draws × sequences floats) or overflow a 64-bit field.
+MAX_JOBS = 256
+MAX_FILE_MB = 65_536
+MAX_DRAWS = 100_000
+MAX_SEED = 2**32 - 1
+MAX_POINTS = 1_000_000
+MAX_BOOTSTRAP = 100_000
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``, else a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be between {low:,} and {high:,}, not {text[:40]}"
+            )
+        return value
+
+    parse.__name__ = "integer"  # what argparse names in its message
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit code 2 (argparse prints the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _figure_formats(text: str) -> tuple[str, ...]:
@@ -74,17 +105,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be at least 0")
-    return value
-
-
 def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap",
-        type=_non_negative_int,
+        type=bounded_int(0, MAX_BOOTSTRAP),
         default=2000,
         metavar="N",
         help="paired bootstrap resamples per run for the 95 %% intervals (default: 2000; 0 turns "
@@ -104,8 +128,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-j",
         "--jobs",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
+        type=bounded_int(1, MAX_JOBS),
+        default=min(os.cpu_count() or 1, MAX_JOBS),
         metavar="N",
         help="worker processes (default: all cores)",
     )
@@ -137,10 +161,10 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-file-size",
-        type=_positive_int,
+        type=bounded_int(1, MAX_FILE_MB),
         default=256,
         metavar="MB",
-        help="refuse results files larger than this (default: 256 MB)",
+        help=f"refuse results files larger than this (default: 256 MB; at most {MAX_FILE_MB:,})",
     )
     parser.add_argument(
         "--follow-symlinks",
@@ -149,24 +173,29 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--draws",
-        type=_positive_int,
+        type=bounded_int(1, MAX_DRAWS),
         default=1000,
-        help="random subsets per η in the batch-size comparison (default: 1000)",
+        help="random subsets per η in the batch-size comparison "
+        f"(default: 1000; 1 to {MAX_DRAWS:,})",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the batch-size subsampling and the bootstrap"
+        "--seed",
+        type=bounded_int(0, MAX_SEED),
+        default=0,
+        help="seed of the batch-size subsampling and the bootstrap (0 to 2**32 - 1)",
     )
     _add_bootstrap(parser)
     parser.add_argument(
         "--max-points",
-        type=_positive_int,
+        type=bounded_int(1, MAX_POINTS),
         default=5000,
-        help="downsample charts with more points than this (default: 5000)",
+        help="downsample charts with more points than this "
+        f"(default: 5000; at most {MAX_POINTS:,})",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="reportgen",
         description=textwrap.dedent("""\
             Turn a tree of entropy-experiment results into an offline static HTML site.
@@ -180,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=Parser
+    )
 
     build = commands.add_parser(
         "build",
@@ -225,8 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit code 1 (default: error)",
     )
     check.add_argument("--follow-symlinks", action="store_true")
-    check.add_argument("--max-file-size", type=_positive_int, default=256, metavar="MB")
-    check.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    check.add_argument(
+        "--max-file-size", type=bounded_int(1, MAX_FILE_MB), default=256, metavar="MB"
+    )
+    check.add_argument(
+        "--seed", type=bounded_int(0, MAX_SEED), default=0, help="seed of the bootstrap"
+    )
     _add_bootstrap(check)
     _add_common(check)
 
@@ -239,7 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
-        "--sample-seed", type=int, default=0, help="seed of the generated sample tree"
+        "--sample-seed",
+        type=bounded_int(0, MAX_SEED),
+        default=0,
+        help="seed of the generated sample tree",
     )
     _add_build_options(demo)
     _add_common(demo)
@@ -293,7 +331,7 @@ def _run_build(args: argparse.Namespace, results: Path) -> int:
     if not args.quiet:
         for line in result.report_lines():
             print(line)
-    return EXIT_RUNS_FAILED if result.failed_runs else EXIT_OK
+    return EXIT_RUNS_FAILED if result.failed_runs or result.unreadable else EXIT_OK
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -333,16 +371,43 @@ def single_threaded_blas() -> None:
         os.environ.setdefault(variable, "1")
 
 
+def _tolerant_streams() -> None:
+    """Names the terminal cannot encode (``PYTHONIOENCODING=ascii``) print escaped, not crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; Ctrl-C and a closed pipe end it with one line, never a traceback."""
     single_threaded_blas()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args)
-    if args.command == "build":
-        return _run_build(args, args.results)
-    if args.command == "check":
-        return _run_check(args)
-    return _run_demo(args)
+    _tolerant_streams()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _configure_logging(args)
+        if args.command == "build":
+            return _run_build(args, args.results)
+        if args.command == "check":
+            return _run_check(args)
+        return _run_demo(args)
+    except KeyboardInterrupt:  # the staging directory is gone already (SiteWriter.__exit__)
+        sys.stderr.write("reportgen: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, Python's exit flush of stdout would fail again: point it at /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

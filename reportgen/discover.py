@@ -24,6 +24,7 @@ class Skipped:
 
     path: str
     reason: str
+    unreadable: bool = False  # could not be listed: runs may be missing, the exit code is 1
 
 
 def is_results_name(name: str) -> bool:
@@ -98,7 +99,11 @@ class _Walker:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
             self.skipped.append(
-                Skipped(_rel(directory, self.root) or ".", f"unreadable directory ({exc.strerror})")
+                Skipped(
+                    _rel(directory, self.root) or ".",
+                    f"unreadable directory ({exc.strerror})",
+                    unreadable=True,
+                )
             )
             return []
         files: list[os.DirEntry[str]] = []
@@ -106,6 +111,13 @@ class _Walker:
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
+                if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
+                    self.skipped.append(
+                        Skipped(
+                            _shown(_rel(path, self.root)),
+                            "hidden directory (name starts with a dot)",
+                        )
+                    )
                 continue
             if not is_utf8_name(entry.name):
                 self.skipped.append(
@@ -130,7 +142,9 @@ class _Walker:
         return [(directory, files), *below]
 
 
-def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> dict[str, object]:
+def _belongings(
+    directory: Path, root: Path, files: list[os.DirEntry[str]], skipped: list[Skipped]
+) -> dict[str, object]:
     names = {f.name: f for f in files}
     config = next((name for name in CONFIG_NAMES if name in names), None)
     rel_dir = _rel(directory, root)
@@ -156,8 +170,10 @@ def _belongings(directory: Path, root: Path, files: list[os.DirEntry[str]]) -> d
                 and p.suffix.lower() in ARTIFACT_SUFFIXES
                 and is_utf8_name(p.name)
             )
-    except OSError:
-        pass
+    except OSError as exc:  # the run builds without them; the index says what was not read
+        skipped.append(
+            Skipped(rel_dir or ".", f"artifact folder unreadable ({exc.strerror})", unreadable=True)
+        )
     return {
         "plan": rel("plan.json") if "plan.json" in names else None,
         "config": rel(config) if config else None,
@@ -186,16 +202,42 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
                 plan = f"{rel_dir}/plan.json" if rel_dir else "plan.json"
                 incomplete.append(IncompleteRun(rel_dir or ".", plan))
             continue
-        belongings = _belongings(directory, root, files)
+        belongings = _belongings(directory, root, files, walker.skipped)
         for entry in results:
             source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             ref = RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings)  # type: ignore[arg-type]
             runs.append(ref)
-    runs = _with_sibling_configs(sorted(runs, key=lambda r: r.id))
+    runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
     tree = Tree(
         str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory))
     )
     return tree, tuple(walker.skipped)
+
+
+def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:
+    """Ids made unique, deterministically: ``a/x_results.json`` beside ``a/x_results/results.json``
+    (or ``results.json`` beside ``results/results.json``) would both be ``…/x_results``.
+
+    The run whose file is ``<id>/results.json`` keeps the id; the others are named by their
+    file's path, which the page shows, and a numeric suffix if even that is taken.
+    """
+    by_id: dict[str, list[RunRef]] = defaultdict(list)
+    for ref in sorted(runs, key=lambda r: r.source):
+        by_id[ref.id].append(ref)
+    taken = set(by_id)
+    out: list[RunRef] = []
+    for run_id, refs in by_id.items():
+        canonical = next((r for r in refs if r.source == f"{run_id}/results.json"), refs[0])
+        out.append(canonical)
+        for ref in refs:
+            if ref is canonical:
+                continue
+            new_id, n = ref.source, 2
+            while new_id in taken:
+                new_id, n = f"{ref.source}-{n}", n + 1
+            taken.add(new_id)
+            out.append(replace(ref, id=new_id))
+    return out
 
 
 def _parent(directory: str) -> str:

@@ -12,13 +12,24 @@ from typing import Any, Literal
 
 import numpy as np
 import orjson
-import yaml
 
+from reportgen.inputs import (
+    DEFAULT_MAX_BYTES,
+    ConfigRead,
+    LoadError,
+    embeddable,
+    nesting_exceeds,
+    read_bytes,
+    read_config,
+    read_inputs,
+)
 from reportgen.models import (
     Approx,
+    ConfigProblem,
     Curvature,
     CvData,
     CvFeature,
+    DroppedValue,
     Fact,
     FloatArray,
     GenericField,
@@ -29,66 +40,29 @@ from reportgen.models import (
     RunRef,
     Schema,
     SequenceMeta,
+    SkippedInput,
     SnisData,
     SweepData,
     TrueEntry,
 )
 from reportgen.parameters import run_parameters
 
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400
-# libyaml's C loader when present: ~10× faster on the experiments' long configs
-SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_logp")
 # orjson before 3.9 has no nesting limit and overflows the C stack on deep input (a segfault
 # that kills the build), so deeper documents go to the standard library, which stops cleanly.
 FAST_PARSE_MAX_DEPTH = 512
-CONFIG_MAX_DEPTH = 64
 FIELD_HINT = "A field has a type or value no schema generation allows; see the results guide."
-_DEPTH_CHUNK = 1 << 22
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_PARTIAL_TOKEN = re.compile(r"[-+.0-9eE]*|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?|N(a)?|I[nfity]{0,6}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 NamedFloats = tuple[tuple[str, float], ...]
 
 
-class LoadError(Exception):
-    """A run's file could not be turned into a :class:`Run`."""
-
-    def __init__(
-        self, reason: str, *, line: int | None = None, column: int | None = None, hint: str = ""
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
-        self.column = column
-        self.hint = hint
-
-
 # --- reading files ---------------------------------------------------------------------------
-
-
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a regular file, refusing anything larger than ``max_bytes``."""
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise LoadError("not a regular file", hint="A results file must be a file.")
-        if size > max_bytes:
-            raise LoadError(
-                f"file is {size:,} bytes, above the limit of {max_bytes:,} bytes",
-                hint="Raise --max-file-size if this run really is that large.",
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        hint = (
-            "Give the user running reportgen read access to the file."
-            if isinstance(exc, PermissionError)
-            else "Check that the file and its disk are readable."
-        )
-        raise LoadError(f"cannot read file: {exc.strerror or exc}", hint=hint) from exc
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -98,23 +72,6 @@ def _version(text: str) -> tuple[int, ...]:
 # orjson before 3.9.15 overflows the C stack on deeply nested input (CVE-2024-27454); later
 # versions stop at depth 1024 with a JSONDecodeError, so the byte scan below is only needed then.
 ORJSON_LIMITS_DEPTH = _version(orjson.__version__) >= (3, 9, 15)
-
-
-def nesting_exceeds(data: bytes, limit: int) -> bool:
-    """Whether brackets may nest deeper than ``limit`` (an upper bound: strings are not parsed)."""
-    if data.count(b"[") + data.count(b"{") <= limit:
-        return False
-    raw = np.frombuffer(data, dtype=np.uint8)
-    depth = 0
-    for start in range(0, raw.size, _DEPTH_CHUNK):
-        chunk = raw[start : start + _DEPTH_CHUNK]
-        opens = (chunk == ord("[")) | (chunk == ord("{"))
-        closes = (chunk == ord("]")) | (chunk == ord("}"))
-        running = np.cumsum(opens.astype(np.int64) - closes, dtype=np.int64) + depth
-        if running.size and int(running.max()) > limit:
-            return True
-        depth = int(running[-1]) if running.size else depth
-    return False
 
 
 def parse_json(data: bytes) -> Any:
@@ -140,7 +97,8 @@ def parse_json(data: bytes) -> Any:
     except RecursionError as exc:
         raise LoadError("JSON is nested too deeply to read", hint="The file is not a run.") from exc
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip())
+        # the file ends at the error, or inside the number or literal the error points at
+        truncated = _PARTIAL_TOKEN.fullmatch(text[exc.pos :].rstrip()) is not None
         hint = (
             "The file looks truncated: was the run still writing?"
             if truncated
@@ -159,10 +117,6 @@ def _without_surrogates(value: Any) -> Any:
     if isinstance(value, dict):
         return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
     return value
-
-
-def read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    return read_bytes(path, max_bytes).decode("utf-8", errors="replace")
 
 
 # --- typed access to untyped JSON ------------------------------------------------------------
@@ -258,9 +212,14 @@ def to_array(value: object, where: str) -> FloatArray | None:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
+        # one item at a time: names the bad item (booleans included: to_float refuses them)
         array = np.asarray([_item(v, where, i) for i, v in enumerate(value)], dtype=np.float64)
     if array.ndim != 1:
         raise LoadError(f"{where}: expected a flat list of numbers")
+    # numpy takes true/false as 1.0/0.0: look for booleans only where such a value appears
+    if np.any((array == 0.0) | (array == 1.0)) and bool in set(map(type, value)):
+        index = next(i for i, v in enumerate(value) if isinstance(v, bool))
+        raise LoadError(f"{where}[{index}]: expected a number, got a boolean")
     return array
 
 
@@ -277,49 +236,68 @@ def _cell(value: object, where: str) -> float:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def parse_config(text: str | None) -> Mapping[str, Any] | None:
-    if text is None or nesting_exceeds(text.encode("utf-8", "replace"), CONFIG_MAX_DEPTH):
-        return None  # PyYAML takes seconds, then overflows, on deep flow collections
-    try:
-        parsed = yaml.load(text, Loader=SAFE_YAML_LOADER)  # a safe loader (C when available)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
-        return None  # e.g. ``date: 2020-13-45`` raises ValueError; a bad config is an absent one
-    return parsed if isinstance(parsed, Mapping) else None
+NORMALIZE_KEY = ("approx_delta_h", "normalize")
+PER_TOKEN_KEY = ("true_delta_h", "report_per_token")
+DEFAULT_SOURCE = "default (the guide: per-token)"
+
+
+def _setting(config: ConfigRead, key: tuple[str, str], kind: type) -> tuple[Any, str | None]:
+    """A normalisation setting: ``(value or None when absent, why it could not be read)``."""
+    block, name = key
+    if block in config.unread_keys:
+        return None, f"its {block} block could not be parsed"
+    if config.problem is not None and block not in config.values:
+        return None, f"{block} could not be read"
+    section = config.values.get(block)
+    if section is None:
+        return None, None
+    if not isinstance(section, Mapping):
+        return None, f"{block} is not a mapping"
+    value = section.get(name)
+    if value is None:
+        return None, None
+    if not isinstance(value, kind) or (isinstance(value, str) and len(value) > 64):
+        return None, f"{block}.{name} is {_kind(value)}, not a {kind.__name__}"
+    return value, None
 
 
 def resolve_normalization(
-    ref: RunRef,
-    config: Mapping[str, Any] | None,
-    sibling: Mapping[str, Any] | None,
-    data_hint: str | None = None,
-) -> Normalization:
-    """The normalisation from the run's config, a sibling's config, or the guide's default."""
-    if config is not None:
-        source, path, chosen = "config.yaml of this run", ref.config, config
-    elif sibling is not None:
-        source, path, chosen = (
-            f"config.yaml of sibling run ({ref.sibling_config})",
-            ref.sibling_config,
-            sibling,
-        )
-    elif data_hint is not None:
-        return Normalization(
-            "per_token" if data_hint == "per_token" else "per_sequence",
-            data_hint,
-            "the results file's own normalization field",
-        )
-    else:
-        return Normalization("per_token", "per_token", "default (the guide: per-token)")
-    approx = chosen.get("approx_delta_h")
-    true = chosen.get("true_delta_h")
-    approx_mode = (
-        str(approx.get("normalize", "per_token")) if isinstance(approx, Mapping) else "per_token"
+    ref: RunRef, config: ConfigRead | None, data_hint: str | None = None
+) -> tuple[Normalization, ConfigProblem | None]:
+    """The normalisation from the run's (or a sibling's) config, the data, or the default.
+
+    A config that could not be read is never silently replaced by the default: what could be
+    read is used, and the problem is returned, to become an error finding on the run.
+    """
+    if config is None:
+        if data_hint is not None:
+            return Normalization(
+                "per_token" if data_hint == "per_token" else "per_sequence",
+                data_hint,
+                "the results file's own normalization field",
+            ), None
+        return Normalization("per_token", "per_token", DEFAULT_SOURCE), None
+    borrowed = config.path != ref.config
+    source = (
+        f"config.yaml of sibling run ({config.path})" if borrowed else "config.yaml of this run"
     )
-    report_per_token = true.get("report_per_token", True) if isinstance(true, Mapping) else True
+    approx_mode, approx_why = _setting(config, NORMALIZE_KEY, str)
+    per_token, true_why = _setting(config, PER_TOKEN_KEY, bool)
+    problem = None
+    whys = [w for w in (approx_why, true_why) if w]
+    if config.problem is not None or whys:
+        reason = "; ".join([*([config.problem] if config.problem else []), *whys])
+        problem = ConfigProblem(config.path, reason, borrowed, config.unread_keys)
+    if whys:
+        fallback = data_hint or "per_token"
+        approx_mode = approx_mode if approx_why is None else fallback
+        if true_why is not None:
+            per_token = fallback == "per_token"
+        source += f", partly unreadable (assumed {fallback} where it could not be read)"
     true_mode: Literal["per_token", "per_sequence"] = (
-        "per_sequence" if report_per_token is False else "per_token"
+        "per_sequence" if per_token is False else "per_token"
     )
-    return Normalization(true_mode, approx_mode, source, path)
+    return Normalization(true_mode, str(approx_mode or "per_token"), source, config.path), problem
 
 
 # --- schema detection ------------------------------------------------------------------------
@@ -343,7 +321,18 @@ def detect_schema(data: Mapping[str, Any]) -> Schema:
 # --- SNIS ------------------------------------------------------------------------------------
 
 
-def load_curvature(block: Fields | None) -> Curvature | None:
+def _keep_eta(eta: float, where: str, dropped: list[DroppedValue] | None) -> bool:
+    """Whether an η is finite; a NaN or infinite η is recorded and its row left out."""
+    if math.isfinite(eta):
+        return True
+    if dropped is not None:
+        dropped.append(DroppedValue(where, repr(eta)))
+    return False
+
+
+def load_curvature(
+    block: Fields | None, dropped: list[DroppedValue] | None = None
+) -> Curvature | None:
     if block is None:
         return None
     variance = block.sub("variance")
@@ -353,7 +342,7 @@ def load_curvature(block: Fields | None) -> Curvature | None:
         for key in ratio.data:
             value = ratio.float(key)
             eta = to_float(key, ratio.where(key))
-            if value is not None and eta is not None:
+            if value is not None and eta is not None and _keep_eta(eta, ratio.where(key), dropped):
                 ratios.append((eta, value))
     return Curvature(
         gdotv=block.float("gdotv"),
@@ -399,7 +388,7 @@ def load_per_sequence(approx: Fields) -> PerSequence | None:
     )
 
 
-def load_approx(approx: Fields) -> Approx:
+def load_approx(approx: Fields, dropped: list[DroppedValue] | None = None) -> Approx:
     variance = approx.sub("variance")
     meta = approx.sub("per_sequence_meta")
     baseline = approx.sub("baseline")
@@ -427,7 +416,7 @@ def load_approx(approx: Fields) -> Approx:
         )
         if meta
         else None,
-        quadratic=load_curvature(approx.sub("quadratic")),
+        quadratic=load_curvature(approx.sub("quadratic"), dropped),
     )
 
 
@@ -457,16 +446,15 @@ def load_entry(entry: Fields) -> TrueEntry:
     )
 
 
-def load_snis(data: Fields) -> SnisData:
+def load_snis(data: Fields, dropped: list[DroppedValue] | None = None) -> SnisData:
     approx = data.sub("approx") or Fields({}, "approx")
     true = data.sub("true")
-    entries = (
-        tuple(sorted((load_entry(e) for e in true.items("entries")), key=lambda e: e.eta))
-        if true
-        else ()
+    loaded = [(e.where("eta"), load_entry(e)) for e in true.items("entries")] if true else []
+    entries = tuple(
+        sorted((e for where, e in loaded if _keep_eta(e.eta, where, dropped)), key=lambda e: e.eta)
     )
     return SnisData(
-        approx=load_approx(approx),
+        approx=load_approx(approx, dropped),
         entries=entries,
         has_control_variates=data.has("control_variates"),
     )
@@ -510,8 +498,13 @@ def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> li
 # --- η sweep ---------------------------------------------------------------------------------
 
 
-def load_sweep(data: Fields) -> SweepData:
-    rows = sorted(data.items("sweep"), key=lambda r: r.float("eta") or 0.0)
+def load_sweep(data: Fields, dropped: list[DroppedValue] | None = None) -> SweepData:
+    rows = []
+    for row in data.items("sweep"):
+        eta = row.float("eta")
+        if _keep_eta(math.nan if eta is None else eta, row.where("eta"), dropped):
+            rows.append(row)
+    rows.sort(key=lambda r: r.float("eta") or 0.0)
 
     def column(*keys: str) -> FloatArray:
         values = []
@@ -526,7 +519,7 @@ def load_sweep(data: Fields) -> SweepData:
         delta_h_true=column("deltaH_true"),
         delta_h_linear=column("deltaH_approx_linear", "deltaH_approx"),
         delta_h_linquad=column("deltaH_approx_linquad"),
-        curvature=load_curvature(data.sub("curvature")),
+        curvature=load_curvature(data.sub("curvature"), dropped),
         variance=to_float(variance, "variance") if not isinstance(variance, (dict, list)) else None,
     )
 
@@ -614,64 +607,79 @@ def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run
         return LoadFailure(ref, reason, ref.source, hint=FIELD_HINT)
 
 
-def _optional_text(root: Path, rel: str | None, max_bytes: int) -> str | None:
-    if rel is None:
-        return None
-    try:
-        return read_text(root / rel, max_bytes)
-    except LoadError:
-        return None
-
-
 def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
-    data = parse_json(read_bytes(root / ref.source, max_bytes))
+    source = read_bytes(root / ref.source, max_bytes)
+    data = parse_json(source)
     if not isinstance(data, Mapping):
         raise LoadError(
             f"top level is {_kind(data)}, not an object",
             hint="A results file holds one JSON object.",
         )
     fields = Fields(data)
-    config_text = _optional_text(root, ref.config, max_bytes)
-    plan_text = _optional_text(root, ref.plan, max_bytes)
-    sibling_text = (
-        _optional_text(root, ref.sibling_config, max_bytes) if config_text is None else None
-    )
-    plan = _parse_plan(plan_text)
+    skipped: list[SkippedInput] = []
+    own = read_config(root, ref.config, max_bytes) if ref.config else None
+    borrowed = read_config(root, ref.sibling_config, max_bytes) if ref.sibling_config else None
+    config = own if ref.config else borrowed
+    if own is not None:
+        skipped += own.shown_in_part
+    if config is not None and config.text is None and config.problem:
+        unreadable = config.problem.startswith("cannot read")
+        skipped.append(SkippedInput(config.path, config.problem, unreadable))
+    plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
     schema = detect_schema(data)
+    dropped: list[DroppedValue] = []
     builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
-        Schema.SNIS: lambda f: {"snis": load_snis(f)},
-        Schema.SWEEP: lambda f: {"sweep": load_sweep(f)},
+        Schema.SNIS: lambda f: {"snis": load_snis(f, dropped)},
+        Schema.SWEEP: lambda f: {"sweep": load_sweep(f, dropped)},
         Schema.CV: lambda f: {"cv": load_cv(f)},
         Schema.GENERIC: lambda f: {"generic": tuple(generic_fields(f.data))[:GENERIC_MAX_FIELDS]},
     }
     blocks = builders[schema](fields)
     cv: CvData | None = blocks.get("cv")
-    own_config, sibling_config = parse_config(config_text), parse_config(sibling_text)
-    normalization = resolve_normalization(
-        ref, own_config, sibling_config, cv.normalization if cv else None
-    )
+    normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
     facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
     return Run(
         ref=ref,
         schema=schema,
         normalization=normalization,
         facts=tuple(f for f in facts if f.value is not None),
-        config_text=config_text,
+        config_text=own.text if own is not None else None,
         plan_text=plan_text,
         capture_per_sequence=plan.get("capture_per_sequence") if plan is not None else None,
-        parameters=run_parameters(own_config or sibling_config, plan),
+        inputs=read_inputs(ref, root, max_bytes, source, skipped),
+        config_problems=(problem,) if problem is not None else (),
+        dropped=tuple(dropped),
+        parameters=run_parameters(config.values if config is not None else None, plan),
         **blocks,
     )
 
 
-def _parse_plan(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+def _read_plan(
+    ref: RunRef, root: Path, max_bytes: int, skipped: list[SkippedInput]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """plan.json's text (as the page shows it) and its object; problems go to ``skipped``."""
+    if ref.plan is None:
+        return None, None
     try:
-        plan = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return plan if isinstance(plan, dict) else None
+        data = read_bytes(root / ref.plan, max_bytes)
+    except LoadError as exc:
+        skipped.append(SkippedInput(ref.plan, exc.reason, exc.reason.startswith("cannot read")))
+        return None, None
+    text = embeddable(data.decode("utf-8", errors="replace"), ref.plan, skipped)
+    try:
+        plan = parse_json(data)
+    except LoadError as exc:
+        skipped.append(SkippedInput(ref.plan, f"not used: {exc.reason}", False))
+        return text, None
+    if not isinstance(plan, dict):
+        skipped.append(SkippedInput(ref.plan, f"not used: top level is {_kind(plan)}", False))
+        return text, None
+    if not isinstance(plan.get("capture_per_sequence", False), bool):
+        skipped.append(
+            SkippedInput(ref.plan, "not used: capture_per_sequence is not a boolean", False)
+        )
+        plan = {k: v for k, v in plan.items() if k != "capture_per_sequence"}
+    return text, plan
 
 
 def _batch_facts(fields: Fields) -> list[Fact]:

@@ -232,6 +232,50 @@ class GenericField:
     maximum: float | None = None
 
 
+@dataclass(frozen=True)
+class SkippedInput:
+    """A file of the run (or part of one) that is not used, with the reason."""
+
+    path: str
+    reason: str
+    unreadable: bool  # an OS error (not a limit): the build's exit code becomes 1
+
+
+@dataclass(frozen=True, eq=False)
+class InputFile:
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class InputFiles:
+    """What a page shows of the run's files, read once by the loader (pages never read)."""
+
+    source_sha256: str = ""
+    notes: tuple[InputFile, ...] = ()  # UTF-8 text, cut to what a page embeds
+    images: tuple[InputFile, ...] = ()
+    artifacts: tuple[InputFile, ...] = ()
+    skipped: tuple[SkippedInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """A config.yaml (the run's own or the sibling's it borrows) that could not be fully read."""
+
+    path: str
+    reason: str
+    borrowed: bool
+    unread_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DroppedValue:
+    """A value the loader refused to pass on (e.g. a NaN η), so no later stage sees it."""
+
+    where: str
+    value: str
+
+
 @dataclass(frozen=True, eq=False)
 class Run:
     """A loaded run; exactly one of the schema blocks is set (``generic`` for unknown objects)."""
@@ -248,6 +292,9 @@ class Run:
     sweep: SweepData | None = None
     cv: CvData | None = None
     generic: tuple[GenericField, ...] = ()
+    inputs: InputFiles = InputFiles()
+    config_problems: tuple[ConfigProblem, ...] = ()
+    dropped: tuple[DroppedValue, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,15 +355,19 @@ def empty_array() -> FloatArray:
 __all__ = [
     "Approx",
     "CheckInfo",
+    "ConfigProblem",
     "Curvature",
     "CvData",
     "CvFeature",
+    "DroppedValue",
     "Fact",
     "Finding",
     "FloatArray",
     "GenericField",
     "GroupRef",
     "IncompleteRun",
+    "InputFile",
+    "InputFiles",
     "IntArray",
     "LoadFailure",
     "Normalization",
@@ -326,6 +377,7 @@ __all__ = [
     "Schema",
     "SequenceMeta",
     "Severity",
+    "SkippedInput",
     "SnisData",
     "SweepData",
     "Tree",

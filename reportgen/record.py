@@ -16,7 +16,7 @@ from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_j
 from reportgen.analysis.stats import num
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
-from reportgen.models import CvFeature, Finding, Severity
+from reportgen.models import CvFeature, Finding, Severity, SkippedInput
 
 RECORD_FORMAT = 1
 Status = Literal["ok", "error"]
@@ -81,6 +81,7 @@ class RunRecord:
     cv: CvRecord | None = None
     has_contributions: bool = False
     parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves, JSON values
+    skipped_inputs: tuple[SkippedInput, ...] = ()  # files of the run not shown, and why
     error: ErrorRecord | None = None
     stale: StaleRecord | None = None
     uncertainty: RunUncertainty | None = None  # per-η rows aligned with ``etas``
@@ -144,6 +145,7 @@ class RunRecord:
             },
             "has_contributions": self.has_contributions,
             "parameters": [list(p) for p in self.parameters],
+            "skipped_inputs": [_plain(f) for f in self.skipped_inputs],
             "error": _plain(self.error),
             "stale": _plain(self.stale),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.to_record(),
@@ -177,6 +179,7 @@ class RunRecord:
             ),
             has_contributions=bool(data["has_contributions"]),
             parameters=tuple((str(k), str(v)) for k, v in data["parameters"]),
+            skipped_inputs=tuple(SkippedInput(**f) for f in data.get("skipped_inputs", ())),
             error=_maybe(ErrorRecord, data["error"]),
             stale=_maybe(StaleRecord, data["stale"]),
             uncertainty=None

@@ -56,6 +56,9 @@ class RunStatus:
     record_json: Mapping[str, Any]
     files: tuple[str, ...]
     last_good: str | None
+    # The last read of the run failed: the next build reads it again, whatever its hash says
+    # (the bytes hashed by the planner may not be the bytes the loader read).
+    read_failed: bool = False
 
     @classmethod
     def of(
@@ -65,8 +68,9 @@ class RunStatus:
         stats: tuple[InputStat, ...] | None,
         files: tuple[str, ...],
         last_good: str | None,
+        read_failed: bool = False,
     ) -> RunStatus:
-        status = cls(input_hash, stats, record.to_json(), files, last_good)
+        status = cls(input_hash, stats, record.to_json(), files, last_good, read_failed)
         status.__dict__["record"] = record  # what cached_property would compute
         return status
 
@@ -97,6 +101,7 @@ class RunStatus:
             "record": self.record_json,
             "files": list(self.files),
             "last_good": self.last_good,
+            "read_failed": self.read_failed,
         }
 
     @classmethod
@@ -118,6 +123,7 @@ class RunStatus:
             record_json=dict(record),
             files=tuple(str(f) for f in data["files"]),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
+            read_failed=data.get("read_failed") is not False,
         )
 
 

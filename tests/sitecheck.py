@@ -104,3 +104,59 @@ def assert_run_numbers(site: Path, manifest: dict) -> int:
                 )
             checked += 1
     return checked
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class Outline(HTMLParser):
+    """A page's title, first <h1>, section ids, and every tag left open or closed out of order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.h1 = ""
+        self.sections: list[str] = []
+        self.problems: list[str] = []
+        self._open: list[str] = []
+        self._h1s = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._h1s += tag == "h1"
+        if tag == "section":
+            self.sections.append(str(dict(attrs).get("id") or ""))
+        if tag not in VOID:
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self._open or self._open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self._open[-1] if self._open else ''}>")
+            if tag in self._open:
+                del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
+            return
+        self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1] == "title":
+            self.title += data
+        elif "h1" in self._open and self._h1s == 1:
+            self.h1 += data
+
+    def close(self) -> None:
+        super().close()
+        self.h1 = " ".join(self.h1.split())
+        self.title = " ".join(self.title.split())
+        self.problems += [f"<{tag}> never closed" for tag in self._open]
+
+
+def outline(page: Path | str) -> Outline:
+    """Parse a page (a path or its text); ``problems`` lists what would make it malformed HTML."""
+    text = page if isinstance(page, str) else page.read_text(encoding="utf-8")
+    result = Outline()
+    if not text.lstrip().lower().startswith("<!doctype html>"):
+        result.problems.append("no <!doctype html>")
+    result.feed(text)
+    result.close()
+    return result

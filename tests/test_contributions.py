@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -89,24 +89,84 @@ def test_contributions_always_sum_to_delta_h_true(
     assert math.isclose(contrib.sum(), expected, rel_tol=1e-9, abs_tol=1e-12)
 
 
-@given(snis_batch())
-@settings(max_examples=100, deadline=None)
-def test_permuting_sequences_leaves_the_sums_unchanged(
-    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float],
-) -> None:
-    weights, h_new, tokens, base = batch
-    order = np.random.default_rng(len(weights)).permutation(len(weights))
-    original = true_contributions(weights, h_new, tokens, base)
-    permuted = true_contributions(weights[order], h_new[order], tokens[order], base)
-    np.testing.assert_allclose(permuted, original[order], rtol=1e-12, atol=1e-15)
-    assert math.isclose(permuted.sum(), original.sum(), rel_tol=1e-9, abs_tol=1e-12)
-    gdotv = h_new - tokens
-    assert math.isclose(
-        linear_contributions(gdotv[order], 1e-6).sum(),
-        linear_contributions(gdotv, 1e-6).sum(),
-        rel_tol=1e-9,
-        abs_tol=1e-15,
+def guide_contributions(
+    weights: np.ndarray, h_new: np.ndarray, tokens: np.ndarray, base: float, per_token: bool
+) -> np.ndarray:
+    """The guide's step 3 one sequence at a time (a reference; exact sums with ``math.fsum``)."""
+    units = tokens if per_token else np.ones_like(tokens)
+    denominator = math.fsum(w * u for w, u in zip(weights, units, strict=True))
+    total_units = math.fsum(units)
+    return np.array(
+        [
+            w * h / denominator - u / total_units * base
+            for w, h, u in zip(weights, h_new, units, strict=True)
+        ]
     )
+
+
+def term_scale(
+    weights: np.ndarray, h_new: np.ndarray, tokens: np.ndarray, base: float, per_token: bool
+) -> float:
+    """A bound on both terms of every contribution: round-off is relative to it, not to the
+    (possibly cancelling) difference. w_i·h_i / Σ w·u ≤ max|w·h| / (min w · Σ u)."""
+    units = tokens if per_token else np.ones_like(tokens)
+    return float(np.max(np.abs(weights * h_new)) / (np.min(weights) * units.sum()) + base)
+
+
+@given(snis_batch(), st.booleans(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_contributions_follow_their_sequence_when_the_batch_is_permuted(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], per_token: bool, data: st.DataObject
+) -> None:
+    """Equivariance: permuting weights, token counts and h_new together permutes the output."""
+    weights, h_new, tokens, base = batch
+    n = len(weights)
+    order = np.array(data.draw(st.permutations(range(n))), dtype=np.intp)
+    original = true_contributions(weights, h_new, tokens, base, per_token=per_token)
+    reference = guide_contributions(weights, h_new, tokens, base, per_token)
+    scale = term_scale(weights, h_new, tokens, base, per_token)
+    np.testing.assert_allclose(original, reference, rtol=1e-9, atol=1e-12 * scale)
+
+    jointly = true_contributions(
+        weights[order], h_new[order], tokens[order], base, per_token=per_token
+    )
+    np.testing.assert_allclose(jointly, original[order], rtol=1e-12, atol=1e-12 * scale)
+    assert math.isclose(jointly.sum(), original.sum(), rel_tol=1e-9, abs_tol=1e-12 * scale)
+
+
+@given(snis_batch(), st.booleans(), st.data())
+@settings(max_examples=100, deadline=None)
+def test_a_mis_permuted_batch_gives_other_contributions(
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray, float], per_token: bool, data: st.DataObject
+) -> None:
+    """h_new moved to other sequences' weights and lengths is another batch: the equivariance
+    check above would catch an implementation that lost the pairing."""
+    weights, h_new, tokens, base = batch
+    order = np.array(data.draw(st.permutations(range(len(weights)))), dtype=np.intp)
+    original = true_contributions(weights, h_new, tokens, base, per_token=per_token)
+    expected = guide_contributions(weights, h_new[order], tokens, base, per_token)
+    scale = term_scale(weights, h_new, tokens, base, per_token)
+    changed = np.abs(expected - original[order]) > 1e-6 * scale
+    assume(changed.any())  # the guide says this mis-pairing moves some contribution
+    mis_permuted = true_contributions(weights, h_new[order], tokens, base, per_token=per_token)
+    np.testing.assert_allclose(mis_permuted, expected, rtol=1e-9, atol=1e-12 * scale)
+    assert not np.allclose(mis_permuted[changed], original[order][changed], rtol=1e-9, atol=0)
+
+
+@given(
+    arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3, **finite)),
+    st.floats(1e-8, 1e-3, **finite),
+    st.data(),
+)
+@settings(max_examples=100, deadline=None)
+def test_linear_contributions_follow_their_sequence(
+    gdotv: np.ndarray, eta: float, data: st.DataObject
+) -> None:
+    order = np.array(data.draw(st.permutations(range(len(gdotv)))), dtype=np.intp)
+    linear = linear_contributions(gdotv, eta)
+    # one multiplication per sequence: permuted input gives exactly the permuted output
+    assert np.array_equal(linear_contributions(gdotv[order], eta), linear[order])
+    assert np.array_equal(linear, gdotv * eta)
 
 
 @given(snis_batch(), st.floats(1e-6, 1e6, **finite))

@@ -23,6 +23,8 @@ from reportgen.load import load_run
 from reportgen.models import LoadFailure, Run, RunRef
 from reportgen.pages import PageOutput, RunSettings
 from reportgen.render import SiteContext
+from tests.formats import assert_valid
+from tests.sitecheck import outline
 
 MAX_BYTES = 4 * 1024 * 1024
 REF = RunRef(id="fuzz/run_01", source="fuzz/run_01/results.json", directory="fuzz/run_01")
@@ -158,8 +160,13 @@ def check_document(content: bytes, root: Path, site: SiteContext) -> None:
     if not output.ok:
         assert output.record.error is not None
         assert "internal error" not in output.record.error.reason
-    page = dict(output.files)["runs/fuzz/run_01/index.html"].decode("utf-8")
-    assert "</html>" in page
+    files = dict(output.files)
+    page = outline(files["runs/fuzz/run_01/index.html"].decode("utf-8"))
+    assert page.problems == [] and page.title.startswith(("Run fuzz/run_01", "Unreadable run"))
+    # whatever the input, the public summary keeps its format (an error shape when unreadable)
+    summary = json.loads(files["runs/fuzz/run_01/summary.json"])
+    assert_valid("run-summary", summary)
+    assert summary["status"] == ("ok" if output.ok else "error")
 
 
 @pytest.mark.parametrize("schema", ["snis", "sweep", "cv"])

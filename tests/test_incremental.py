@@ -41,10 +41,11 @@ from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.models import Finding
 from reportgen.pages.changes import changes_view
-from reportgen.pages.paths import run_fragment
+from reportgen.pages.paths import run_fragment, run_sample
 from reportgen.record import RunRecord
 from reportgen.status import STATUS_PATH, read_status
 from reportgen.write import WriteError
+from tests.formats import assert_valid
 
 SWEEP = "comparison_across_learning_rates/run_01"
 SWEEP_GROUP = "comparison_across_learning_rates"
@@ -210,6 +211,7 @@ def test_one_changed_run_rewrites_only_its_files(
     assert {p for p in untouched if after[p] != before[p]} == set()
 
     changes = orjson.loads((out / "changes.json").read_bytes())
+    assert_valid("changes", changes)
     assert changes["new"] == [] and changes["removed"] == [] and not changes["first_build"]
     (changed,) = changes["changed"]
     assert changed["id"] == SWEEP
@@ -382,7 +384,8 @@ def test_malformed_status_means_full_rebuild(
     assert read_status(out) is None
     result = build(options(results, out))
     assert result.rebuilt == 4 and len(rendered) == 4
-    assert read_status(out) is not None
+    rebuilt = read_status(out)
+    assert rebuilt is not None and len(rebuilt.runs) == 4  # a whole, readable status again
 
 
 # --- last good pages -------------------------------------------------------------------------
@@ -411,11 +414,13 @@ def test_unreadable_run_keeps_its_last_good_page(
     assert len(banner.findall(stale_page)) == 1
     assert banner.sub(b"", stale_page, count=1) == good_page
     summary = orjson.loads((out / run_dir(SWEEP) / "summary.json").read_bytes())
+    assert_valid("run-summary", summary)  # the stale shape: the last good numbers, and why
     assert summary["stale"]["last_good"] == last_good and summary["status"] == "error"
     assert summary["etas"] == good_summary["etas"]  # the last good data
     index = (out / "index.html").read_text()
     assert 'id="stale"' in index and SWEEP in index.split('id="stale"')[1].split("</section>")[0]
     manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert_valid("manifest", manifest)
     assert next(r for r in manifest["runs"] if r["id"] == SWEEP).get("stale") is True
 
     # still unreadable tomorrow: nothing to redo, still exit 1, still stale
@@ -436,6 +441,9 @@ def test_unreadable_run_without_a_good_page_gets_an_error_page(mini: tuple[Path,
     run_id = f"{SWEEP_GROUP}/run_07"
     assert result.failed_runs == [run_id] and result.stale_runs == []
     assert b"stale-banner" not in (out / run_dir(run_id) / "index.html").read_bytes()
+    summary = orjson.loads((out / run_dir(run_id) / "summary.json").read_bytes())
+    assert_valid("run-summary", summary)  # the error shape
+    assert summary["status"] == "error" and "stale" not in summary
 
 
 # --- determinism -----------------------------------------------------------------------------
@@ -690,6 +698,7 @@ def test_changes_list_new_removed_moved_and_findings() -> None:
     }
     view = changes_view(before, after)
     data = view.to_json()
+    assert_valid("changes", data)
     assert data["new"] == ["fresh"] and data["removed"] == ["gone"] and not data["first_build"]
     (change,) = data["changed"]
     assert change["moved"] == [{"eta": 1e-6, "field": "delta_h_true", "before": 1.0, "after": 1.5}]
@@ -747,7 +756,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     assert status is not None
     records = [s.record for s in status.runs.values() if s.record.was_read]
     points = [p for r in records if (p := r.points).etas]
-    sample_paths = {p.run_id: out / ".reportgen/samples" / f"{p.run_id}.npy" for p in points}
+    sample_paths = {p.run_id: out / run_sample(p.run_id) for p in points}
     in_memory = [
         s
         for r, path in sample_paths.items()

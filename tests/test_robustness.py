@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from reportgen import cli
+from reportgen import cli, inputs
 from reportgen.analysis import RunAnalysis, analyze_run
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.discover import discover
@@ -46,6 +47,8 @@ class Case:
     reason: str = ""  # a substring of the error or skip reason
     findings: tuple[str, ...] = ()
     line_column: tuple[int, int] | None = None
+    page_text: tuple[str, ...] = ()  # what the page must say (escaped like the page)
+    normalization: str | None = None  # the summary's normalization.true, when it matters
 
     @property
     def run_id(self) -> str:
@@ -206,6 +209,89 @@ def _copy(run: Path, corpus: Corpus) -> None:
     _write(run, corpus.text)
 
 
+# --- η that is not a number: left out at load, named by a finding ---------------------------
+
+
+def _eta(*values: float) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        for i, value in enumerate(values):
+            doc["true"]["entries"][i]["eta"] = value
+
+    return change
+
+
+def _nan_ratio_key(doc: dict[str, Any]) -> None:
+    doc["approx"]["quadratic"]["ratio_pred"]["NaN"] = 1.0
+
+
+def _all_eta_nan(doc: dict[str, Any]) -> None:
+    for entry in doc["true"]["entries"]:
+        entry["eta"] = float("nan")
+
+
+def _no_entries(doc: dict[str, Any]) -> None:
+    doc["true"]["entries"] = []
+
+
+def _bool_array(doc: dict[str, Any]) -> None:
+    _entry(doc)["h_new"][0] = True
+
+
+def _overflow(doc: dict[str, Any]) -> None:
+    for entry in doc["true"]["entries"]:
+        entry["diagnostics"]["h_new"] = [1e308] * len(entry["diagnostics"]["h_new"])
+        entry["diagnostics"]["token_counts"] = [1e18] * len(entry["diagnostics"]["token_counts"])
+    for record in doc["approx"]["per_sequence"]:
+        record["gdotv"] = 1e308
+
+
+# --- configs: unreadable in part is an error finding, never a silent default ----------------
+
+PER_SEQUENCE = (
+    "true_delta_h:\n  report_per_token: false\napprox_delta_h:\n  normalize: per_sequence\n"
+)
+
+
+def _bomb(levels: int) -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    top = f"*a{levels}"
+    return (
+        "\n".join(lines)
+        + f"\napprox_delta_h:\n  normalize: {top}\ntrue_delta_h:\n  report_per_token: {top}\n"
+    )
+
+
+def _with_files(**files: bytes | str | int) -> Maker:
+    """The template run plus files; an ``int`` is a sparse file of that many bytes."""
+
+    def make(run: Path, corpus: Corpus) -> None:
+        _write(run, corpus.text)
+        for name, content in files.items():
+            path = run / name.replace("__", "/").replace("_dot_", ".")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, int):
+                path.write_bytes(b"")
+                os.truncate(path, content)
+            else:
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    return make
+
+
+def _unreadable_file(name: str, content: str = "# notes\n") -> Maker:
+    def make(run: Path, corpus: Corpus) -> None:
+        _write(run, corpus.text)
+        _write(run, content, name)
+        (run / name).chmod(0)
+        corpus.unreadable.append(run / name)
+
+    return make
+
+
+LONG_TEXT = "# " + "x" * 98 + "\n"
+
+
 CASES = (
     Case("run_empty", _raw(b""), "error", "file is empty"),
     Case("run_blank", _raw(b" \n\t\n"), "error", "file is empty"),
@@ -257,8 +343,149 @@ CASES = (
     Case("run_too_large", _too_large, "error", "above the limit of 2,097,152 bytes"),
     Case("run_directory", _directory, "error", "not a regular file"),
     Case("run_unreadable", _unreadable, "error", "Permission denied"),
-    Case("run_bad_config", _config("date: 2020-13-45\nx: !!float abc\n"), "ok"),
-    Case("run_deep_config", _config("[" * 50_000 + "]" * 50_000), "ok"),
+    Case(
+        "run_bad_config",
+        _config("date: 2020-13-45\nx: !!float abc\n"),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    Case(
+        "run_deep_config",
+        _config("[" * 50_000 + "]" * 50_000),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    # item 1 and siblings: an η that is not a number
+    Case("run_nan_eta", _doc(_eta(float("nan"))), "ok", findings=("non-finite-eta",)),
+    Case("run_inf_eta", _doc(_eta(float("inf"))), "ok", findings=("non-finite-eta",)),
+    Case("run_minus_inf_eta", _doc(_eta(1e-6, float("-inf"))), "ok", findings=("non-finite-eta",)),
+    Case("run_nan_ratio_key", _doc(_nan_ratio_key), "ok", findings=("non-finite-eta",)),
+    Case(
+        "run_all_eta_nan", _doc(_all_eta_nan), "ok", findings=("non-finite-eta", "no-ground-truth")
+    ),
+    # item 9: values the loader used to take, or that broke a later stage
+    Case("run_no_entries", _doc(_no_entries), "ok", findings=("no-ground-truth",)),
+    Case(
+        "run_bool_array",
+        _doc(_bool_array),
+        "error",
+        "true.entries[0].diagnostics.h_new[0]: expected a number, got a boolean",
+    ),
+    Case("run_float_overflow", _doc(_overflow), "ok", findings=("contrib-sum-mismatch",)),
+    # items 3 and 4: configs that cannot be read whole
+    Case(
+        "run_alias_bomb",
+        _with_files(config_dot_yaml=_bomb(7)),
+        "ok",
+        findings=("config-unreadable",),
+        page_text=("alias bomb",),
+    ),
+    Case(
+        "run_recursive_alias",
+        _with_files(config_dot_yaml="a: &a [*a]\napprox_delta_h:\n  normalize: *a\n"),
+        "ok",
+        findings=("config-unreadable",),
+    ),
+    Case(
+        "run_per_seq_bad_date",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "d: 2020-13-45\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_python_tag",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "o: !!python/object:os.system {}\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_tab",
+        _with_files(config_dot_yaml=PER_SEQUENCE + "o:\n\tk: 1\n"),
+        "ok",
+        findings=("config-unreadable",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_per_seq_ok",
+        _with_files(config_dot_yaml=PER_SEQUENCE),
+        "ok",
+        findings=("normalization-per-sequence",),
+        normalization="per_sequence",
+    ),
+    Case(
+        "run_long_config",
+        _with_files(config_dot_yaml=PER_SEQUENCE + LONG_TEXT * 3000),
+        "ok",
+        findings=("input-skipped",),
+        normalization="per_sequence",
+        page_text=("the page shows the first 262,144",),
+    ),
+    Case(
+        "run_long_plan",
+        _with_files(plan_dot_json='{"pad": "' + "x" * 300_000 + '"}'),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("plan.json</code>: 300,011 bytes of text",),
+    ),
+    Case(
+        "run_plan_not_object",
+        _with_files(plan_dot_json="[1]"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("not used: top level is a list",),
+    ),
+    # items 5 and 6: notes, images and artifacts too large or unreadable
+    Case(
+        "run_big_image",
+        _with_files(huge_dot_png=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("huge.png</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_big_note",
+        _with_files(notes_dot_md=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_big_artifact",
+        _with_files(cv_a__data_dot_csv=MAX_BYTES + 1),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("data.csv</code>: file is 2,097,153 bytes",),
+    ),
+    Case(
+        "run_long_note",
+        _with_files(notes_dot_md=LONG_TEXT * 3000),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: 303,000 bytes of text",),
+    ),
+    Case(
+        "run_unreadable_note",
+        _unreadable_file("notes.md"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("notes.md</code>: cannot read file",),
+    ),
+    Case(
+        "run_unreadable_image",
+        _unreadable_file("plot.png", "png"),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("plot.png</code>: cannot read file",),
+    ),
+    Case(
+        "run_unreadable_config",
+        _unreadable_file("config.yaml", PER_SEQUENCE),
+        "ok",
+        findings=("config-unreadable", "input-skipped"),
+        page_text=("config.yaml</code> could not be read",),
+    ),
     Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
     Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
     Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
@@ -266,12 +493,18 @@ CASES = (
     Case("run_escaping_dir", _escaping_dir, "skipped", "symbolic link"),
     Case("run_fifo", _fifo, "skipped", "not a regular file"),
     Case(os.fsdecode(b"run_latin1_\xe9"), _copy, "skipped", "not valid UTF-8"),
+    Case("..run_hidden", _copy, "skipped", "hidden directory"),
 )
 BY_NAME = {case.name: case for case in CASES}
 ERRORS = [c.name for c in CASES if c.expect == "error"]
 ACCEPTED = [c.name for c in CASES if c.expect == "ok"]
 SKIPPED = [c.name for c in CASES if c.expect == "skipped"]
 HINTS = {"run_too_large": "--max-file-size", "run_truncated": "truncated"}
+UNREADABLE_INPUTS = {
+    "run_unreadable_note": "notes.md",
+    "run_unreadable_image": "plot.png",
+    "run_unreadable_config": "config.yaml",
+}
 
 
 # --- snapshots of a directory ----------------------------------------------------------------
@@ -325,15 +558,15 @@ def _unreadable_as_root(paths: list[Path]) -> Iterator[None]:
     """Root reads through chmod 000: make those files raise EACCES as they would for a user."""
     with pytest.MonkeyPatch.context() as patch:
         if any(os.access(p, os.R_OK) for p in paths):
-            original = Path.read_bytes
+            original = inputs.open_input
             blocked = {str(p) for p in paths}
 
-            def read_bytes(self: Path) -> bytes:
-                if str(self) in blocked:
-                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-                return original(self)
+            def open_input(path: Path) -> int:
+                if str(path) in blocked:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+                return original(path)
 
-            patch.setattr(Path, "read_bytes", read_bytes)
+            patch.setattr(inputs, "open_input", open_input)
         yield
 
 
@@ -416,6 +649,9 @@ def _escaped(text: str) -> str:
 
 def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> None:
     assert sorted(corpus.result.failed_runs) == sorted(BY_NAME[n].run_id for n in ERRORS)
+    expected = sorted(f"{BY_NAME[n].run_id}/{f}" for n, f in UNREADABLE_INPUTS.items())
+    assert sorted(u.split(" (", 1)[0] for u in corpus.result.unreadable) == expected
+    assert all("Permission denied" in u for u in corpus.result.unreadable)
     manifest = _manifest(corpus.site)
     reference = _manifest(corpus.reference)
     expected = set(reference) | {BY_NAME[n].run_id for n in ERRORS + ACCEPTED}
@@ -442,6 +678,11 @@ def test_unreadable_run_gets_an_error_page(corpus: CorpusSite, name: str) -> Non
     assert _escaped(error["hint"]) in page
     if case.line_column is not None:
         line, column = _line_column(corpus, case)
+        if case.line_column == (-1, -1):  # cut inside a number: the error is at its start
+            text = (corpus.results / case.run_id / "results.json").read_text().rstrip()
+            tail = len(text) - len(text.rstrip("-+.0123456789eE"))
+            assert error["line"] == line and column - tail - 1 <= error["column"] <= column
+            column = error["column"]
         assert (error["line"], error["column"]) == (line, column)
         assert f"line {line}, column {column}" in page
 
@@ -464,7 +705,12 @@ def test_acceptable_input_loads(corpus: CorpusSite, name: str) -> None:
     ids = {f["id"] for f in summary["findings"]}
     assert "parse-error" not in ids and "check-failed" not in ids
     assert set(case.findings) <= ids, ids
-    assert _escaped(case.name) in _page(corpus.site, case.run_id)
+    page = _page(corpus.site, case.run_id)
+    assert _escaped(case.name) in page
+    for text in case.page_text:
+        assert _escaped(text).replace("&lt;/code&gt;", "</code>") in page, text
+    if case.normalization is not None:
+        assert summary["normalization"]["true"] == case.normalization
 
 
 def _no_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -700,3 +946,283 @@ def test_internal_errors_show_a_traceback_only_with_verbose(
         assert "could not read: comparison_across_learning_rates/run_02" in printed.out
         page = (out / "runs/comparison_across_learning_rates/run_02/index.html").read_text()
         assert "ZeroDivisionError: simulated bug" in page
+
+
+# --- item by item: what used to cost the whole site ------------------------------------------
+
+SWEEPS = "comparison_across_learning_rates"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def _reportgen(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "reportgen", *(str(a) for a in args)]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, env=_env(), **kwargs
+    )
+
+
+def _site_bytes(site: Path) -> int:
+    return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+def test_bombs_and_huge_files_build_in_bounded_memory(tiny_tree: Path, tmp_path: Path) -> None:
+    """Under a 1.5 GB address-space cap: a 7-level alias bomb, a 25 MB config, a sparse 3 GiB
+    image and a sparse 3 GiB results file each cost their run a finding or an error page."""
+    clean = shutil.copytree(tiny_tree, tmp_path / "clean")
+    baseline = _reportgen("build", clean, "-o", tmp_path / "baseline", "-j", "1")
+    assert baseline.returncode == 1, baseline.stderr  # the tiny tree's two bad runs
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    (results / SWEEPS / "run_01/config.yaml").write_text(_bomb(7))
+    (results / SWEEPS / "run_02/config.yaml").write_text(PER_SEQUENCE + LONG_TEXT * 250_000)
+    image = results / SWEEPS / "run_01/huge.png"
+    image.write_bytes(b"")
+    os.truncate(image, 3 * 2**30)
+    (results / SWEEPS / "run_sparse").mkdir()
+    (results / SWEEPS / "run_sparse/results.json").write_bytes(b"")
+    os.truncate(results / SWEEPS / "run_sparse/results.json", 3 * 2**30)
+    cap = ["prlimit", f"--as={1_500_000_000}", sys.executable, "-m", "reportgen"]
+    done = subprocess.run(
+        [*cap, "build", str(results), "-o", str(tmp_path / "site"), "-j", "1"],
+        capture_output=True, text=True, timeout=300, check=False, env=_env(),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    site = tmp_path / "site"
+    assert _site_bytes(site) < _site_bytes(tmp_path / "baseline") + 3 * 2**20
+    manifest = _manifest(site)
+    assert manifest[f"{SWEEPS}/run_sparse"]["status"] == "error"
+    for run in ("run_01", "run_02"):
+        summary = _summary(site, f"{SWEEPS}/{run}")
+        assert summary["status"] == "ok"
+        assert "config-unreadable" in {f["id"] for f in summary["findings"]}
+    first = _page(site, f"{SWEEPS}/run_01")
+    assert "huge.png</code>: file is 3,221,225,472 bytes, above the limit" in first
+    assert "alias bomb" in first
+
+
+def test_run_id_collisions_publish_every_run(sample_tree: Path, tmp_path: Path) -> None:
+    """Results files whose ids (or output paths) would collide get distinct ids, shown as such."""
+    template = (sample_tree / SWEEPS / "run_01/results.json").read_bytes()
+    results = tmp_path / "results"
+    for rel in (
+        "a/eval_results.json",  # id a/eval_results ...
+        "a/eval_results/results.json",  # ... and this one's
+        "results.json",  # id results ...
+        "results/results.json",  # ... and this one's
+        "b/run_01/results.json",
+        "b/run_01/summary.json/results.json",  # a run directory named like a run's file
+        "b/run_01/index.html/results.json",
+        "b/run_01/files/results.json",
+        "b/run_01/sample.npy/results.json",  # ... or like its private files
+        "b/run_01/page.json/results.json",
+    ):
+        (results / rel).parent.mkdir(parents=True, exist_ok=True)
+        (results / rel).write_bytes(template)
+    result = build(BuildOptions(results=results, out=tmp_path / "site", jobs=1))
+    manifest = _manifest(tmp_path / "site")
+    assert sorted(manifest) == [
+        "a/eval_results", "a/eval_results.json", "b/run_01", "b/run_01/files",
+        "b/run_01/index.html", "b/run_01/page.json", "b/run_01/sample.npy",
+        "b/run_01/summary.json", "results", "results.json",
+    ]  # fmt: skip
+    assert manifest["a/eval_results"]["source"] == "a/eval_results/results.json"
+    assert manifest["results"]["source"] == "results/results.json"
+    assert result.failed_runs == [] and result.unreadable == []
+    pages = {entry["page"] for entry in manifest.values()}
+    assert len(pages) == len(manifest)
+    for entry in manifest.values():
+        assert entry["status"] == "ok"
+        assert (tmp_path / "site" / entry["page"]).is_file()
+    assert (
+        json.loads((tmp_path / "site/runs/b/run_01/summary.json").read_text())["id"] == "b/run_01"
+    )
+    assert broken_links(tmp_path / "site") == []
+
+
+def test_unreadable_directory_is_named_and_makes_exit_1(
+    tiny_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    blocked = results / SWEEPS / "run_02"
+    original = os.scandir
+
+    def scandir(path: Any) -> Any:  # root lists chmod 000 directories: refuse as for a user
+        if isinstance(path, (str, os.PathLike)) and Path(path) == blocked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return original(path)
+
+    shutil.rmtree(results / SWEEPS / "run_bad")
+    shutil.rmtree(results / SWEEPS / "run_huge")
+    monkeypatch.setattr("reportgen.discover.os.scandir", scandir)
+    assert cli.main(["build", str(results), "-o", str(tmp_path / "site"), "-j", "1"]) == 1
+    out = capsys.readouterr().out
+    assert f"could not read: {SWEEPS}/run_02 (unreadable directory (Permission denied))" in out
+    index = (tmp_path / "site/index.html").read_text()
+    assert f"<code>{SWEEPS}/run_02</code>: unreadable directory (Permission denied)" in index
+    # the next (up-to-date) build still says so
+    assert cli.main(["build", str(results), "-o", str(tmp_path / "site"), "-j", "1"]) == 1
+
+
+def test_a_run_read_broken_is_retried_even_if_restored_to_the_hashed_bytes(
+    tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner hashed good bytes, the loader read broken ones: the next build re-reads."""
+    from reportgen import build as build_module
+
+    results = shutil.copytree(tiny_tree, tmp_path / "results")
+    out = tmp_path / "site"
+    options = BuildOptions(results=results, out=out, jobs=1)
+    build(options)
+    source = results / SWEEPS / "run_01/results.json"
+    good = source.read_bytes()
+    original = build_module.process_run
+
+    def racy(job: Any) -> Any:
+        if job.ref.id == f"{SWEEPS}/run_01":
+            source.write_bytes(good[:100])  # broken while the loader reads it ...
+            try:
+                return original(job)
+            finally:
+                source.write_bytes(good)  # ... and restored before the next build
+        return original(job)
+
+    monkeypatch.setattr(build_module, "process_run", racy)
+    (results / SWEEPS / "run_01/notes.md").write_text("touch the run")  # so it is re-read
+    racy_result = build(options)
+    assert f"{SWEEPS}/run_01" in racy_result.stale_runs
+    monkeypatch.setattr(build_module, "process_run", original)
+    again = build(options)
+    assert not again.up_to_date
+    assert f"{SWEEPS}/run_01" not in again.failed_runs + again.stale_runs
+    assert _manifest(out)[f"{SWEEPS}/run_01"]["status"] == "ok"
+    assert build(options).up_to_date is False  # the tiny tree's own bad runs are retried too
+
+
+def test_a_failing_index_chart_does_not_stop_the_site(
+    tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise ValueError("EtaSummary needs a finite eta")
+
+    monkeypatch.setattr("reportgen.pages.site.index_charts", broken)
+    result = build(BuildOptions(results=tiny_tree, out=tmp_path / "site", jobs=1))
+    assert sorted(result.failed_runs) == [f"{SWEEPS}/run_bad", f"{SWEEPS}/run_huge"]
+    assert (tmp_path / "site/index.html").is_file()
+    assert _manifest(tmp_path / "site")[f"{SWEEPS}/run_01"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--seed", str(2**80), "--seed: must be between 0 and 4,294,967,295"),
+        ("--seed", "-1", "--seed: must be between 0 and 4,294,967,295"),
+        ("--draws", "100000000", "--draws: must be between 1 and 100,000"),
+        ("--draws", "0", "--draws: must be between 1 and 100,000"),
+        ("--max-file-size", str(2**70), "--max-file-size: must be between 1 and 65,536"),
+        ("--max-points", "0", "--max-points: must be between 1 and 1,000,000"),
+        ("--jobs", "100000", "--jobs: must be between 1 and 256"),
+        ("--seed", "1e3", "--seed: not an integer: '1e3'"),
+    ],
+)
+def test_cli_options_are_validated_up_front(
+    tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str,
+    message: str,
+) -> None:  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["build", str(tiny_tree), "-o", str(tmp_path / "site"), f"{option}={value}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_check_option_limits_and_sample_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["check", str(tmp_path), "--max-file-size", "0"],
+        ["demo", "-o", str(tmp_path / "d"), "--sample-seed", "-5"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 2
+        assert "must be between" in capsys.readouterr().err
+
+
+def test_closed_pipe_ends_quietly(tiny_tree: Path) -> None:
+    for reader in ("head -1", "true"):
+        done = subprocess.run(
+            f"{sys.executable} -m reportgen check {tiny_tree} | {reader}",
+            shell=True, capture_output=True, text=True, timeout=120, check=False, env=_env(),
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_staging(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    command = [sys.executable, "-m", "reportgen", "build", str(sample_tree), "-o", str(out),
+               "-j", "2"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    with _deadline(120):
+        while not list(tmp_path.glob(".site.staging-*")) and process.poll() is None:
+            time.sleep(0.01)
+    assert process.poll() is None, "the build finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr == "reportgen: interrupted\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_non_ascii_names_on_an_ascii_terminal(sample_tree: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    run = results / "grüppe_日本/run_01"
+    shutil.copytree(sample_tree / SWEEPS / "run_01", run)
+    (run / "results.json").write_text('{"sweep": [')  # so the name is printed in the report
+    env = {**_env(), "PYTHONIOENCODING": "ascii"}
+    for args in (("build", results, "-o", tmp_path / "site", "-j", "1"), ("check", results)):
+        done = subprocess.run(
+            [sys.executable, "-m", "reportgen", *map(str, args)],
+            capture_output=True, text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "gr\\xfcppe_\\u65e5\\u672c/run_01" in done.stdout
+
+
+def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path) -> None:
+    """Loading reads notes, images, artifacts and the source hash; the page needs no tree."""
+    from reportgen.analysis import analyze_run
+    from reportgen.build import BuildOptions as Options
+    from reportgen.build import site_context
+    from reportgen.pages import RunSettings, run_page
+
+    root = tmp_path / "results"
+    run_dir = root / "g/run_01"
+    shutil.copytree(sample_tree / SWEEPS / "run_01", run_dir)
+    (run_dir / "notes.md").write_text("# Observations\n\nη too large.\n")
+    (run_dir / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (run_dir / "cv_a").mkdir()
+    (run_dir / "cv_a/table.csv").write_text("a,b\n1,2\n")
+    source = (run_dir / "results.json").read_bytes()
+    tree, _ = discover(root)
+    loaded = load_run(tree.runs[0], root)
+    assert isinstance(loaded, Run)
+    shutil.rmtree(root)  # from here on, nothing of the tree exists
+    site = site_context(Options(results=root, out=tmp_path / "site"))
+    output = run_page(analyze_run(loaded), site, "hash", RunSettings(MAX_BYTES))
+    files = dict(output.files)
+    assert files["runs/g/run_01/files/plot.png"] == b"\x89PNG\r\n\x1a\nfake"
+    assert files["runs/g/run_01/files/cv_a/table.csv"] == b"a,b\n1,2\n"
+    page = files["runs/g/run_01/index.html"].decode()
+    assert "Observations" in page and hashlib.sha256(source).hexdigest() in page

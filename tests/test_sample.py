@@ -239,7 +239,8 @@ def test_quadratic_block(snis_runs: dict[str, dict[str, Any]]) -> None:
         quad = approx.get("quadratic")
         if quad is None:
             continue
-        assert quad["gdotv"] == pytest.approx(approx["delta_h_per_lr"], rel=5e-3)
+        # the generator perturbs the quadratic pass's g·v by a uniform factor within ±0.25%
+        assert quad["gdotv"] == pytest.approx(approx["delta_h_per_lr"], rel=2.5e-3 + 1e-12)
         assert quad["eta_star"] == pytest.approx(2 * abs(quad["gdotv"]) / abs(quad["vHvv"]))
         assert approx["eta_star"] == quad["eta_star"] and approx["used_quad"] is True
         assert set(quad["ratio_pred"]) == {str(e) for e in SAMPLE_ETAS}

@@ -19,6 +19,7 @@ import pytest
 
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import png_bytes
+from tests.formats import assert_site_twins_valid
 from tests.sitecheck import broken_links
 
 # Browsers interpret these as markup or code; every other output file must be plain data.
@@ -403,6 +404,9 @@ def test_hostile_names_keep_links_working(payload_site: PayloadSite) -> None:
     assert 'alt="figure &#34;&gt;&lt;img src=x onerror=alert(11)&gt;.png"' in page
     group = json.loads((payload_site.site / "manifest.json").read_text())["groups"]
     assert any(g["id"] == PAYLOAD_GROUP for g in group)
+    # hostile names and the failing run's error shape keep every public format
+    counts = assert_site_twins_valid(payload_site.site)
+    assert counts["run-summary"] == payload_site.result.runs
 
 
 def test_svg_from_the_tree_is_never_copied(payload_site: PayloadSite) -> None:

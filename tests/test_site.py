@@ -13,38 +13,53 @@ import pytest
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.cli import main
 from reportgen.discover import discover
-from tests.sitecheck import assert_run_numbers, broken_links, remote_assets
-
-SUMMARY_ETA_KEYS = {
-    "eta",
-    "delta_h_true",
-    "delta_h_linear",
-    "delta_h_linquad",
-    "sum_true_contrib",
-    "sum_linear",
-    "sum_linquad",
-    "ess",
-}
-CSV_HEADER = "eta,index,true_contrib,linear,quad,linquad,token_count,weight"
+from tests.formats import assert_valid, assert_valid_csv
+from tests.sitecheck import assert_run_numbers, broken_links, outline, remote_assets
 
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+SITE_PAGES = {  # page: (<title>, <h1>, the sections it must have, in order)
+    "index.html": ("Entropy experiments", "Entropy experiments", ["search", "groups", "runs"]),
+    "diagnostics.html": ("Diagnostics", "Diagnostics", ["passed"]),
+    "guide.html": (
+        "Guide",
+        "Guide: what the numbers mean",
+        ["files", "fields", "arithmetic", "pitfalls", "cross-run", "checks"],
+    ),
+    "changes.html": ("Changes", "Changes since the last build", []),
+}
+
+
 def test_sample_builds_cleanly(sample_site: tuple[Path, BuildResult]) -> None:
     site, result = sample_site
     assert result.failed_runs == []
     assert result.runs == 9
-    for page in (
-        "index.html",
-        "diagnostics.html",
-        "guide.html",
-        "changes.html",
-        "manifest.json",
-        "changes.json",
-    ):
-        assert (site / page).is_file(), page
+    for name, (title, h1, sections) in SITE_PAGES.items():
+        page = outline(site / name)
+        assert page.problems == [], (name, page.problems)
+        assert page.title == f"{title} · Entropy experiments", name
+        assert page.h1 == h1, name
+        assert [s for s in page.sections if s in sections] == sections, (name, page.sections)
+    for page in site.rglob("*.html"):  # every page, not only these four, is well-formed
+        assert outline(page).problems == [], page
+    assert_valid("manifest", read_json(site / "manifest.json"))
+    changes = read_json(site / "changes.json")
+    assert_valid("changes", changes)
+    assert changes["first_build"] is True and changes["changed"] == []
+    assert broken_links(site) == []
+
+
+def test_outline_reports_malformed_html(tmp_path: Path) -> None:
+    page = tmp_path / "bad.html"
+    page.write_text("<!doctype html><html><title>T</title><body><div><p>x</div></body>")
+    found = outline(page)
+    assert found.title == "T" and found.problems == ["</div> closes <p>", "<html> never closed"]
+    page.write_text("<html><body><h1>A <b>b</b></h1><h1>C</h1></body></html>")
+    found = outline(page)
+    assert found.h1 == "A b" and found.problems == ["no <!doctype html>"]
 
 
 def test_manifest_lists_every_run_and_group(
@@ -52,30 +67,42 @@ def test_manifest_lists_every_run_and_group(
 ) -> None:
     site, _ = sample_site
     manifest = read_json(site / "manifest.json")
+    assert_valid("manifest", manifest)
     tree, _ = discover(sample_tree)
     assert [r["id"] for r in manifest["runs"]] == [r.id for r in tree.runs]
     for run in manifest["runs"]:
-        assert set(run) >= {"id", "source", "schema", "status", "page", "summary"}
         assert run["status"] == "ok"
         assert (sample_tree / run["source"]).is_file()
-        assert (site / run["page"]).is_file() and (site / run["summary"]).is_file()
+        summary = read_json(site / run["summary"])
+        assert_valid("run-summary", summary, run["summary"])
+        assert (summary["id"], summary["page"], summary["schema"]) == (
+            run["id"],
+            run["page"],
+            run["schema"],
+        )
+        assert outline(site / run["page"]).title == f"Run {run['id']} · Entropy experiments"
     assert {g["id"] for g in manifest["groups"]} == {g.id for g in tree.groups}
     for group in manifest["groups"]:
-        assert (site / group["page"]).is_file() and (site / group["summary"]).is_file()
+        summary = read_json(site / group["summary"])
+        assert_valid("group-summary", summary, group["summary"])
+        assert summary["group"] == group["id"]
+        assert outline(site / group["page"]).title == f"Group {group['id']} · Entropy experiments"
 
 
 def test_run_summaries_and_csvs_agree_with_the_guide(sample_site: tuple[Path, BuildResult]) -> None:
     site, _ = sample_site
     manifest = read_json(site / "manifest.json")
     assert assert_run_numbers(site, manifest) >= 4 * 5
+    csvs = 0
     for run in manifest["runs"]:
         summary = read_json(site / run["summary"])
-        for row in summary["etas"]:
-            assert set(row) >= SUMMARY_ETA_KEYS
+        assert_valid("run-summary", summary, run["summary"])
         if summary.get("contributions"):
             csv_path = site / summary["contributions"]
             assert csv_path.parent == (site / run["summary"]).parent
-            assert csv_path.read_text().splitlines()[0] == CSV_HEADER
+            assert_valid_csv(csv_path.read_text(), summary["contributions"])
+            csvs += 1
+    assert csvs == 5  # the five SNIS runs of the sample
 
 
 def test_summary_uses_null_for_missing_values(sample_site: tuple[Path, BuildResult]) -> None:
@@ -128,33 +155,12 @@ def test_group_pages_and_summaries(sample_site: tuple[Path, BuildResult]) -> Non
     site, _ = sample_site
     summary = read_json(site / "groups/diagnostics_run/full_data/E_256/summary.json")
     assert summary["group"] == "diagnostics_run/full_data/E_256"
-    assert {"runs", "per_eta", "batch_comparison"} <= set(summary)
-    run = summary["runs"][0]
-    assert set(run["fit"]) >= {
-        "loglog_slope",
-        "loglog_intercept",
-        "loglog_r2",
-        "linear_slope",
-        "linear_intercept",
-        "linear_r2",
-    }
-    assert set(run["agreement"][0]) >= {
-        "eta",
-        "diff",
-        "se_linear",
-        "se_true",
-        "combined_se",
-        "within_1sigma",
-        "within_2sigma",
-    }
-    assert set(summary["per_eta"][0]) >= {
-        "eta",
-        "true_mean",
-        "true_std",
-        "linear_mean",
-        "linquad_mean",
-        "n_runs",
-    }
+    assert_valid("group-summary", summary)
+    assert [r["id"] for r in summary["runs"]] == [
+        f"diagnostics_run/full_data/E_256/run_0{i}" for i in (1, 2, 3)
+    ]
+    assert {r["batch_size"] for r in summary["runs"]} == {256}
+    assert all(row["n_runs"] == 3 for row in summary["per_eta"])
     parent = read_json(site / "groups/diagnostics_run/full_data/summary.json")
     assert parent["batch_comparison"], "E_256 vs E_512 should be compared on the parent"
     assert {b["small_size"] for b in parent["batch_comparison"]} == {256}

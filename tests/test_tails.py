@@ -17,6 +17,7 @@ from reportgen.analysis.tails import (
     group_tail_summary,
     tail_sensitivity,
 )
+from tests.formats import assert_valid_field
 
 
 def contributions(
@@ -134,7 +135,8 @@ def test_group_tail_summary_ratio_spread_per_quantile() -> None:
     single = next(r for r in rows if r.eta == 2e-6 and r.quantile == 1.0)
     assert single.ratio.n == 1 and single.ratio.std is None
     data = json.loads(json.dumps([r.to_json() for r in rows], allow_nan=False))
-    assert {"ratio_mean", "ratio_min", "ratio_max", "quantile", "mode", "eta"} <= set(data[0])
+    assert_valid_field("group-summary", "tails", data)  # the group summary.json's rows
+    assert data[0]["run_ids"] == ["a", "b"] and data[0]["n_runs"] == 2
 
 
 def test_group_tail_summary_ignores_run_order() -> None:

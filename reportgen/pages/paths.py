@@ -23,8 +23,25 @@ def slug_part(part: str) -> str:
     return safe
 
 
+# What a run's directory holds: no directory of a nested run (or group) may take these names,
+# or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file.
+# The private per-run files (``.reportgen/runs/<run>/``) follow the same rule.
+RUN_DIR_NAMES = frozenset(
+    {"index.html", "summary.json", "contributions.csv", "files", "sample.npy", "page.json"}
+)
+
+
 def slug(path: str) -> str:
-    return "/".join(slug_part(p) for p in path.split("/") if p)
+    """A run or group id as a directory path; names a run directory holds are renamed."""
+    return "/".join(_dir_part(p) for p in path.split("/") if p)
+
+
+def _dir_part(part: str) -> str:
+    safe = slug_part(part)
+    if safe not in RUN_DIR_NAMES:
+        return safe
+    # no suffix: a directory called "index-….html" would pass for a page
+    return f"{safe.replace('.', '_')}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
 
 
 def run_dir(run_id: str) -> str:
@@ -45,12 +62,12 @@ def run_contributions(run_id: str) -> str:
 
 def run_sample(run_id: str) -> str:
     """Per-sequence arrays kept for cross-run subsampling (plain .npy, no pickles)."""
-    return f".reportgen/samples/{slug(run_id)}.npy"
+    return f".reportgen/runs/{slug(run_id)}/sample.npy"
 
 
 def run_fragment(run_id: str) -> str:
     """The run page's content, kept so a later stale build can show it again."""
-    return f".reportgen/pages/{slug(run_id)}.json"
+    return f".reportgen/runs/{slug(run_id)}/page.json"
 
 
 def group_dir(group_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import numpy as np
 from markupsafe import Markup
@@ -49,7 +49,6 @@ from reportgen.render import (
     render_markdown,
     wrap_page,
 )
-from reportgen.status import file_sha256
 
 OUTLIERS_PER_ETA = 15
 IMAGE_TYPES = {
@@ -177,6 +176,7 @@ class RunView:
     notes: tuple[Note, ...]
     images: tuple[Link, ...]
     artifacts: tuple[Link, ...]
+    skipped_files: tuple[SkippedFile, ...]
     cite_all: Cite
     cite_selected: Cite
 
@@ -337,32 +337,32 @@ def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
     return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    name: str
+    reason: str
+
+
 def _files(
-    run: Run, root: Path, settings: RunSettings
+    run: Run, settings: RunSettings
 ) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
-    """Notes rendered, images and artifacts copied next to the page (read, never modified)."""
+    """Notes rendered, images and artifacts placed next to the page, from what loading read."""
     ref = run.ref
-    notes: list[Note] = []
-    for rel in ref.notes:
-        try:
-            text = (root / rel).read_bytes()[: settings.max_bytes].decode("utf-8", errors="replace")
-        except OSError:
-            continue
-        notes.append(Note(PurePosixPath(rel).name, render_markdown(text)))
+    notes = [
+        Note(PurePosixPath(f.path).name, render_markdown(f.content.decode("utf-8")))
+        for f in run.inputs.notes
+    ]
     copies: list[tuple[str, bytes]] = []
     images: list[Link] = []
     artifacts: list[Link] = []
     base = PurePosixPath(ref.directory) if ref.directory != "." else PurePosixPath()
-    for rel in (*ref.images, *ref.artifacts):
-        try:
-            content = (root / rel).read_bytes()
-        except OSError:
-            continue
-        if len(content) > settings.max_bytes:
-            continue
+    for file, is_image in (
+        *((f, True) for f in run.inputs.images),
+        *((f, False) for f in run.inputs.artifacts),
+    ):
+        rel, content = file.path, file.content
         inner = PurePosixPath(rel).relative_to(base) if base.parts else PurePosixPath(rel)
         suffix = PurePosixPath(rel).suffix.lower()
-        is_image = suffix in IMAGE_TYPES
         if settings.inline_files:
             kind = IMAGE_TYPES.get(suffix, "text/plain" if suffix == ".csv" else "application/json")
             href = f"data:{kind};base64,{base64.b64encode(content).decode()}"
@@ -382,7 +382,7 @@ def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
 
 
 def run_view(
-    analysis: RunAnalysis, root: Path, settings: RunSettings, source_hash: str
+    analysis: RunAnalysis, settings: RunSettings
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
@@ -394,7 +394,8 @@ def run_view(
     )
     outliers, outlier_columns = outlier_rows(analysis)
     tails = tail_rows(analysis)
-    notes, images, artifacts, copies = _files(run, root, settings)
+    source_hash = run.inputs.source_sha256
+    notes, images, artifacts, copies = _files(run, settings)
     copies += figure_files
     curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
     has_contributions = bool(analysis.contributions)
@@ -413,7 +414,7 @@ def run_view(
         "tails": bool(tails),
         "cv": run.cv is not None,
         "fields": bool(run.generic),
-        "artifacts": bool(images or artifacts),
+        "artifacts": bool(images or artifacts or run.inputs.skipped),
         "notes": bool(notes),
     }
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
@@ -442,6 +443,7 @@ def run_view(
         notes=tuple(notes),
         images=tuple(images),
         artifacts=tuple(artifacts),
+        skipped_files=tuple(SkippedFile(f.path, f.reason) for f in run.inputs.skipped),
         cite_all=cite,
         cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
     )
@@ -479,6 +481,7 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
         has_contributions=bool(analysis.contributions),
         parameters=run.parameters,
+        skipped_inputs=run.inputs.skipped,
         uncertainty=analysis.uncertainty,
     )
 
@@ -530,12 +533,13 @@ def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> Page
 
 
 def run_page(
-    analysis: RunAnalysis, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+    analysis: RunAnalysis, site: SiteContext, input_hash: str, settings: RunSettings
 ) -> PageOutput:
-    """The run's page, its data twins and private arrays, and its record."""
+    """The run's page, its data twins and private arrays, and its record (no file is read:
+    loading handed over everything the page shows)."""
     run = analysis.run
-    source_hash = file_sha256(root / run.ref.source)
-    view, chart_set, copies = run_view(analysis, root, settings, source_hash)
+    source_hash = run.inputs.source_sha256
+    view, chart_set, copies = run_view(analysis, settings)
     page = run_page_meta(run.ref.id, chart_set.has_charts)
     content = render_content("run.html", site, page, view=view, checks=check_explanations())
     record = run_record(analysis, input_hash, source_hash)

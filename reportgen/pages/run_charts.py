@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -13,6 +14,8 @@ from reportgen.charts.export import FigureTheme
 from reportgen.models import Run
 
 ChartResult = tuple[Chart, Datasets]
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,9 +126,30 @@ def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
         "tails": _tail_charts,
         "cv": _cv_charts,
     }
-    results = {section: build(analysis, max_points) for section, build in builders.items()}
+    results = {
+        section: _optional_charts(section, build, analysis, max_points)
+        for section, build in builders.items()
+    }
     etas = [c.eta for c in analysis.contributions]
     return collect(results, etas[-1] if etas else None)
+
+
+def _optional_charts(
+    section: str,
+    build: Callable[[RunAnalysis, int], list[ChartResult]],
+    analysis: RunAnalysis,
+    max_points: int,
+) -> list[ChartResult]:
+    """A section's charts; one that cannot be drawn (say, values near the float limit that no
+    histogram can bin) is left out with a warning, and the page and its tables still render."""
+    try:
+        return build(analysis, max_points)
+    except (ValueError, OverflowError, FloatingPointError) as exc:
+        log.warning(
+            "run %s: %s charts left out: %s: %s", analysis.run.ref.id, section,
+            type(exc).__name__, exc,
+        )  # fmt: skip
+        return []
 
 
 def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:

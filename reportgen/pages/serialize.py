@@ -104,6 +104,7 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "points": record.points.to_json(),
         "tails": [t.to_json() for t in record.tails],
         "contributions": paths.run_contributions(record.id) if record.has_contributions else None,
+        "skipped_inputs": [dict(f.__dict__) for f in record.skipped_inputs],
     }
     if record.uncertainty is not None:
         summary["uncertainty"] = record.uncertainty.to_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class CheckCount:
     id: str
     severity: str
     runs: int
+
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -250,7 +254,11 @@ def site_pages(
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
 
-    charts, datasets = index_charts(list(records.values()))
+    try:
+        charts, datasets = index_charts(list(records.values()))
+    except Exception as exc:  # an optional chart: a warning, never an unpublished site
+        log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
+        charts, datasets = (), {}
     counts = severity_counts(f for row in all_rows for f in row.findings)
     # runs affected, not rows: a finding repeated per η is one run's problem
     affected = {

@@ -1,0 +1,95 @@
+"""Diagnostics: a registry of small, named, documented checks over a loaded run.
+
+Each check is a short function registered with ``@check``; its docstring is its entry on the
+guide page, and the registry's order (the import order of the ``checks_*`` modules below) is
+the guide's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from reportgen.analysis.contributions import EtaContributions, EtaSummary
+from reportgen.analysis.diagnostics import (  # noqa: F401  (registers the checks, in order)
+    checks_arithmetic,
+    checks_config,
+    checks_inputs,
+    checks_quality,
+    registry,
+)
+from reportgen.analysis.diagnostics.registry import (
+    DEFAULT_OPTIONS,
+    CheckContext,
+    CheckOptions,
+    Hit,
+    by_id,
+    check,
+    evaluate,
+    fmt,
+    fmt_eta,
+    sort_key,
+)
+from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty
+from reportgen.models import CheckInfo, Finding, IncompleteRun, LoadFailure, Run
+
+# --- the registry's own failures ------------------------------------------------------------
+
+
+@check("check-failed", "warning", "A diagnostic check crashed", "facts", scope="internal")
+def check_failed(hit: Hit) -> Iterator[Hit]:
+    """A diagnostic check raised an exception on this run's data, so its verdict is unknown.
+
+    **Why it matters:** the run may have a problem that this check would have reported.
+
+    **What to do:** this is a bug in reportgen; report it with the run's results file.
+    """
+    yield hit
+
+
+# --- public API ------------------------------------------------------------------------------
+
+CHECKS: tuple[CheckInfo, ...] = tuple(c.info for c in registry.REGISTRY)
+
+
+def check_run(
+    run: Run,
+    contributions: tuple[EtaContributions, ...],
+    summaries: tuple[EtaSummary, ...],
+    options: CheckOptions = DEFAULT_OPTIONS,
+    uncertainty: RunUncertainty | None = None,
+) -> tuple[Finding, ...]:
+    """Every run check's findings: errors first, then warnings, infos; by check order, then η.
+
+    ``uncertainty`` (the run's standard errors) lets the approximation checks judge errors
+    against noise; without it they use the delta method on the spot.
+    """
+    if uncertainty is None:
+        uncertainty = run_uncertainty(run, summaries, bootstrap=0)
+    ctx = CheckContext(run, contributions, summaries, options, uncertainty)
+    findings = [f for c in registry.REGISTRY if c.scope == "run" for f in evaluate(c, ctx)]
+    return tuple(sorted(findings, key=sort_key))
+
+
+def failure_findings(failure: LoadFailure) -> tuple[Finding, ...]:
+    """The ``parse-error`` finding of a run that failed to load."""
+    return tuple(evaluate(by_id("parse-error"), failure))
+
+
+def incomplete_finding(incomplete: IncompleteRun) -> Finding:
+    """The ``incomplete-run`` finding of a directory with a plan but no results."""
+    return evaluate(by_id("incomplete-run"), incomplete)[0]
+
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_OPTIONS",
+    "CheckContext",
+    "CheckOptions",
+    "Hit",
+    "check",
+    "check_run",
+    "failure_findings",
+    "fmt",
+    "fmt_eta",
+    "incomplete_finding",
+]

@@ -1,0 +1,337 @@
+"""Checks of measurement quality: SNIS weights, the approximations against noise, CVs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from reportgen.analysis.diagnostics.registry import (
+    CheckContext,
+    Hit,
+    at,
+    check,
+    fmt,
+    fmt_eta,
+    rel,
+)
+from reportgen.analysis.uncertainty import shard_mean_se
+
+# --- SNIS quality ----------------------------------------------------------------------------
+
+
+@check("low-ess", "warning", "Low effective sample size", "snis")
+def low_ess(ctx: CheckContext) -> Iterator[Hit]:
+    """The SNIS effective sample size is below half the batch (ESS/N < 0.5).
+
+    **Why it matters:** a few sequences carry most of the weight, so ΔH_true is noisy and
+    dominated by them; its error bars are wider than the batch size suggests.
+
+    **What to do:** use smaller η, or a larger evaluation batch.
+    """
+    limit = ctx.options.min_ess_fraction
+    for row in ctx.summaries:
+        if row.ess_fraction is not None and row.ess_fraction < limit:
+            yield Hit(
+                f"ESS/N = {fmt(row.ess_fraction, 3)} {at(row.eta)} (ESS = {fmt(row.ess, 4)}, "
+                f"threshold {fmt(limit, 3)})",
+                row.eta,
+            )
+
+
+@check("weights-clipped", "warning", "SNIS weights clipped", "snis")
+def weights_clipped(ctx: CheckContext) -> Iterator[Hit]:
+    """Some importance weights were clipped (`clip_fraction` > 0).
+
+    **Why it matters:** clipping biases the SNIS estimate; ΔH_true is no longer the
+    ground truth it claims to be at this η.
+
+    **What to do:** use smaller η or raise `clip_c`; treat the affected η with caution.
+    """
+    for row in ctx.summaries:
+        if row.clip_fraction is not None and row.clip_fraction > 0:
+            yield Hit(f"clip_fraction = {fmt(row.clip_fraction, 3)} {at(row.eta)}", row.eta)
+
+
+# --- approximation quality -------------------------------------------------------------------
+
+
+def _eta_star(ctx: CheckContext) -> float | None:
+    curvature = ctx.curvature
+    star = curvature.eta_star if curvature else None
+    if star is None and ctx.snis is not None:
+        star = ctx.snis.approx.eta_star
+    return star if star is not None and math.isfinite(star) and star > 0 else None
+
+
+@check("eta-beyond-curvature", "warning", "η beyond the curvature's η*", "curvature")
+def eta_beyond_curvature(ctx: CheckContext) -> Iterator[Hit]:
+    """An η exceeds `eta_star` (SNIS: `approx.quadratic.eta_star` or `approx.eta_star`; sweep:
+    `curvature.eta_star`). In the data η* = 2·|g·v / vHv|: the step size at which the quadratic
+    term ½·vHv·η² grows as large as the linear term g·v·η.
+
+    **Why it matters:** beyond η* the second-order term dominates, so the linear prediction is
+    not expected to track ΔH_true and the lin+quad one is rough at best; large errors there
+    are not a bug.
+
+    **What to do:** judge the approximations on the η below η*.
+    """
+    star = _eta_star(ctx)
+    if star is None:
+        return
+    for row in ctx.summaries:
+        if row.eta > star:
+            yield Hit(f"η = {fmt_eta(row.eta)} exceeds η* = {fmt_eta(star)}", row.eta)
+
+
+@check("ratio-pred-degenerate", "info", "ratio_pred carries no prediction", "curvature")
+def ratio_pred_degenerate(ctx: CheckContext) -> Iterator[Hit]:
+    """Every `ratio_pred` value is below 10⁻²⁰ in magnitude.
+
+    **Why it matters:** such values are numerically zero (probably a scale problem in the
+    writer), so the predicted ratios carry no usable prediction; ignore the `ratio_pred` table.
+
+    **What to do:** nothing; compute the ratio from `gdotv`, `vHvv` and η if needed.
+    """
+    curvature = ctx.curvature
+    if curvature is None or not curvature.ratio_pred:
+        return
+    values = np.asarray([v for _, v in curvature.ratio_pred], dtype=np.float64)
+    floor = ctx.options.ratio_pred_floor
+    if np.all(np.abs(values) < floor):
+        yield Hit(
+            f"every ratio_pred value ({values.size}) is below {fmt_eta(floor)} in magnitude "
+            f"(largest {fmt(float(np.max(np.abs(values))), 2)})"
+        )
+
+
+def _z_linear(ctx: CheckContext, eta: float) -> float | None:
+    """The paired z of linear − true at η, or ``None`` when the run has no SE for it."""
+    row = ctx.uncertainty.at(eta) if ctx.uncertainty is not None else None
+    return row.z_linear if row is not None else None
+
+
+def _not_recorded(ctx: CheckContext, value: float | None) -> bool:
+    """An η sweep writes 0.0 where it did not compute the approximation."""
+    return ctx.run.sweep is not None and value == 0.0
+
+
+def _significance(z: float | None) -> str:
+    return "no paired SE: significance unknown" if z is None else f"z = {fmt(z, 3)}"
+
+
+@dataclass(frozen=True)
+class _LinearError:
+    eta: float
+    text: str
+    z: float | None
+
+
+def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
+    """The η where |linear − true|/|true| exceeds ``max_linear_error`` (recorded values only)."""
+    limit = ctx.options.max_linear_error
+    for row in ctx.summaries:
+        error = row.rel_err_linear
+        if error is None or abs(error) <= limit or _not_recorded(ctx, row.delta_h_linear):
+            continue
+        z = _z_linear(ctx, row.eta)
+        text = (
+            f"{fmt_eta(row.eta)} ({fmt(abs(error), 3)}, linear {fmt(row.delta_h_linear)}, "
+            f"true {fmt(row.delta_h_true)}, {_significance(z)})"
+        )
+        yield _LinearError(row.eta, text, z)
+
+
+def _is_significant(ctx: CheckContext, z: float | None) -> bool:
+    """Beyond noise, or no SE to tell (then the error is reported, flagged as unjudged)."""
+    return z is None or abs(z) > ctx.options.significant_z
+
+
+@check("sign-disagreement", "warning", "Linear and true ΔH have opposite signs", "eta-table")
+def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
+    """The linear prediction and ΔH_true have opposite signs, and their difference is beyond
+    noise: |z| > 2 for the paired z = (ΔH_linear − ΔH_true)/se_diff_linear (or the run has no
+    standard error to judge it, which the message says).
+
+    **Why it matters:** the first-order model predicts the wrong direction of the entropy
+    change: at this η it is not even qualitatively right.
+
+    **What to do:** look at smaller η and at the SNIS noise (ESS). Opposite signs within
+    noise are reported by `linear-error-within-noise` instead.
+    """
+    found: list[tuple[float, str]] = []
+    for row in ctx.summaries:
+        true, linear = row.delta_h_true, row.delta_h_linear
+        if true is None or linear is None or not true * linear < 0:
+            continue
+        z = _z_linear(ctx, row.eta)
+        if _is_significant(ctx, z):
+            text = (
+                f"{fmt_eta(row.eta)} (linear {fmt(linear)}, true {fmt(true)}, {_significance(z)})"
+            )
+            found.append((row.eta, text))
+    if found:
+        yield Hit(
+            "ΔH_linear and ΔH_true have opposite signs at η = " + "; ".join(t for _, t in found),
+            etas=tuple(eta for eta, _ in found),
+        )
+
+
+@check("linear-error-large", "warning", "Linear prediction far off", "eta-table")
+def linear_error_large(ctx: CheckContext) -> Iterator[Hit]:
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is beyond noise:
+    |z| > 2, z = (ΔH_linear − ΔH_true)/se_diff_linear with the paired standard error (see the
+    guide's "Standard errors"). One finding per run, listing the η. Where the run has no
+    standard error for the difference (e.g. an η sweep: no per-sequence ground truth) the
+    error is still reported, and the message says its significance is unknown.
+
+    **Why it matters:** the linear model misses ΔH_true by more than half of it, by more
+    than the noise of either can explain: η is outside the linear regime.
+
+    **What to do:** compare with the lin+quad column and with η*; check ESS.
+    """
+    found = [e for e in _large_linear_errors(ctx) if _is_significant(ctx, e.z)]
+    if found:
+        yield Hit(
+            "|linear − true| / |true| > "
+            f"{fmt(ctx.options.max_linear_error, 3)} beyond noise at η = "
+            + "; ".join(e.text for e in found),
+            etas=tuple(e.eta for e in found),
+        )
+
+
+@check("linear-error-within-noise", "info", "Linear error large but within noise", "eta-table")
+def linear_error_within_noise(ctx: CheckContext) -> Iterator[Hit]:
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the paired difference is within
+    noise (|z| ≤ 2). One finding per run, listing the η.
+
+    **Why it matters:** the relative error looks large only because ΔH_true (or the linear
+    term) is small against its standard error; the data do not contradict the linear model.
+
+    **What to do:** nothing; a larger evaluation batch would resolve the difference.
+    """
+    found = [e for e in _large_linear_errors(ctx) if not _is_significant(ctx, e.z)]
+    if found:
+        yield Hit(
+            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)} but within "
+            "noise (|z| ≤ "
+            f"{fmt(ctx.options.significant_z, 2)}) at η = " + "; ".join(e.text for e in found),
+            etas=tuple(e.eta for e in found),
+        )
+
+
+@check("approx-not-recorded", "info", "Approximation not recorded", "eta-table")
+def approx_not_recorded(ctx: CheckContext) -> Iterator[Hit]:
+    """An η sweep has `deltaH_approx` (linear or lin+quad) of exactly 0.0 at some η.
+
+    **Why it matters:** the sweep writes 0.0 where it did not compute the approximation; read
+    as a value, it would be a 100 % error. The error checks skip these η.
+
+    **What to do:** nothing; re-run the sweep with the approximation enabled if it is needed.
+    """
+    if ctx.run.sweep is None:
+        return
+    rows = [
+        row
+        for row in ctx.summaries
+        if _not_recorded(ctx, row.delta_h_linear) or _not_recorded(ctx, row.delta_h_linquad)
+    ]
+    if rows:
+        yield Hit(
+            "deltaH_approx is exactly 0.0 (not recorded) at η = "
+            + ", ".join(fmt_eta(r.eta) for r in rows),
+            etas=tuple(r.eta for r in rows),
+        )
+
+
+@check("se-shard-is-mean-se", "info", "se_shard is the SE of the mean shard", "eta-table")
+def se_shard_is_mean_se(ctx: CheckContext) -> Iterator[Hit]:
+    """`approx.variance.se_shard` equals std(contiguous shard sums of gdotv, ddof 1)/√K, with K
+    = `num_shards` and shard k the sequences k·n/K … (k+1)·n/K − 1: it is the standard error of
+    the *mean* shard. The SE of `delta_h_per_lr` (the sum of all shards) is K·se_shard.
+
+    **Why it matters:** the notebook's `post_correction_analysis` uses se_shard·η as the SE of
+    ΔH_linear, which is K times too small, so nearly every comparison looks significant.
+    reportgen uses the delta-method SEs (or K·se_shard·η without per-sequence records).
+
+    **What to do:** nothing; read se_shard as the SE of the mean shard.
+    """
+    approx = ctx.snis.approx if ctx.snis else None
+    if approx is None or approx.per_sequence is None:
+        return
+    k, se = approx.num_shards, approx.se_shard
+    if k is None or se is None or not se > 0:
+        return
+    recomputed = shard_mean_se(approx.per_sequence.gdotv, k)
+    if recomputed is None or abs(recomputed - se) > ctx.options.shard_identity_rtol * se:
+        return
+    yield Hit(
+        f"se_shard = {fmt(se)} = std(shard sums)/√{k} (rel. diff {fmt(rel(recomputed, se), 2)})"
+        f": the SE of the mean shard; the SE of delta_h_per_lr is {k}·se_shard = {fmt(k * se)} "
+        f"(factor {k})"
+    )
+
+
+@check("nonlinear-in-eta", "info", "ΔH_true does not scale linearly with η", "eta-table")
+def nonlinear_in_eta(ctx: CheckContext) -> Iterator[Hit]:
+    """The least-squares slope of log|ΔH_true| against log η differs from 1 by more than 0.15.
+
+    Fitted over the η with a finite, non-zero ΔH_true (at least two distinct η). When the
+    run's paired bootstrap gives a 95 % interval for the slope and that interval contains 1,
+    the deviation is noise and nothing is reported.
+
+    **Why it matters:** a linear model predicts ΔH ∝ η, a slope of 1; another slope means
+    curvature or noise dominates over the measured range.
+
+    **What to do:** compare with the lin+quad prediction and restrict to smaller η.
+    """
+    points = [
+        (row.eta, abs(row.delta_h_true))
+        for row in ctx.summaries
+        if row.delta_h_true and row.eta > 0 and math.isfinite(row.eta)
+    ]
+    etas = np.log(np.asarray([p[0] for p in points], dtype=np.float64))
+    if np.unique(etas).size < max(ctx.options.min_slope_points, 2):
+        return
+    values = np.log(np.asarray([p[1] for p in points], dtype=np.float64))
+    x = etas - etas.mean()
+    slope = float(np.dot(x, values - values.mean()) / np.dot(x, x))
+    interval = ctx.uncertainty.loglog_slope_ci95 if ctx.uncertainty is not None else None
+    if interval is not None and interval[0] <= 1.0 <= interval[1]:
+        return
+    if math.isfinite(slope) and abs(slope - 1) > ctx.options.slope_tolerance:
+        ci = "" if interval is None else f" (95 % CI {fmt(interval[0], 3)} … {fmt(interval[1], 3)})"
+        yield Hit(
+            f"log-log slope of |ΔH_true| against η is {fmt(slope, 3)}{ci} over {len(points)} η "
+            f"({fmt_eta(min(p[0] for p in points))} … {fmt_eta(max(p[0] for p in points))}); "
+            "linear scaling would be 1"
+        )
+
+
+# --- control variates ------------------------------------------------------------------------
+
+
+@check("cv-var-ratio-above-one", "info", "Control variate increases variance", "cv")
+def cv_var_ratio_above_one(ctx: CheckContext) -> Iterator[Hit]:
+    """A control variate's variance ratio after CV (`var_after_cv`, or the joint one) is
+    above 1.
+
+    **Why it matters:** an in-sample OLS control variate can only reduce the variance; a ratio
+    above 1 means a fitting or cross-fitting problem, or a feature that should be dropped.
+
+    **What to do:** drop the feature, or check the CV settings (ridge, folds).
+    """
+    cv = ctx.run.cv
+    if cv is None:
+        return
+    above = [
+        f"{f.name} ({fmt(f.var_after_cv, 4)})"
+        for f in cv.features
+        if f.var_after_cv is not None and f.var_after_cv > 1
+    ]
+    if cv.var_after_cv_joint is not None and cv.var_after_cv_joint > 1:
+        above.append(f"joint ({fmt(cv.var_after_cv_joint, 4)})")
+    if above:
+        yield Hit(f"variance ratio after CV above 1 for {', '.join(above)}")

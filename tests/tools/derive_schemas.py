@@ -1,0 +1,307 @@
+"""Derive ``tests/schemas/*.schema.json`` from the snapshots of reportgen 0.1's public outputs.
+
+Usage: ``python tests/tools/derive_schemas.py [--check]`` (``--check``: exit 1 if the committed
+schemas differ from what this derives, e.g. after a hand edit).
+
+Per JSON object path of each format, a field is required when every 0.1 instance has it; its
+type is the set of JSON types seen there, plus null where 0.1's dataclasses declared the value
+optional (``NULLABLE``) and the type 0.1 declared where every snapshot held null
+(``DECLARED``). The shapes 0.1 wrote for unreadable runs, stale runs and failed groups are not
+in the snapshots; they come from 0.1's code (``pages/run.py:render_failure``,
+``build.py:_keep_stale``, ``pages/group.py:render_group``), as does ``changes.json``
+(``pages/changes.py``), which depends on the previous build and so was not snapshotted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parents[1]
+SNAPSHOTS = ("sample-0.1.json", "shared-0.1.json")
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+Json = dict[str, Any]
+
+# fields 0.1 declared optional (``float | None`` …) though every snapshot holds a value
+NULLABLE = {
+    "run-summary": [
+        r"\.batch_size",
+        r"\.points\.batch_size",
+        r"(\.points)?\.etas\[\]\.(?!eta$)\w+",
+        r"\.points\.true_se\[\]\.se",
+        r"\.tails\[\]\.(clipped|truncated)\[\]\.(threshold|\w+_total|\w*ratio|linquad_threshold)",
+        r"\.cv\.var_after_cv_joint",
+        r"\.cv\.features\[\]\.(corr|ols_beta|var_after_cv)",
+        r"\.findings\[\]\.eta",
+        r"\.normalization\.formula",
+    ],
+    "group-summary": [
+        r"\.per_eta\[\]\.(true_mean|true_std|linear_mean|linquad_mean)",
+        r"\.relative_errors",
+        r"\.relative_errors\.per_eta\[\]\.(mean|std|min|max|median)",
+        r"\.relative_errors\.runs\[\]\.values\[\]\.rel_err",
+        r"\.runs\[\]\.batch_size",
+        r"\.runs\[\]\.fit\.(loglog|linear)_\w+",
+        r"\.runs\[\]\.fit\.reason",
+        r"\.runs\[\]\.agreement\[\]\.(?!eta$)\w+",
+        r"\.batch_comparison\[\]\.(mean|std|expected_raw_mean|large_true_mean|reestimated)",
+        r"\.batch_comparison\[\](\.rescaled|\.reestimated)?\.(mean|std)",
+        r"\.batch_comparison\[\](\.rescaled|\.reestimated)?\.quantiles\[\]\.value",
+        r"\.batch_comparison\[\]\.(small_runs|full_run_values)\[\]\.err_rel",
+        r"\.tails\[\]\.(linquad_)?ratio_\w+",
+        r"\.cv\[\]\.(corr|var_ratio)\.(mean|std|min|max|median)",
+    ],
+    "manifest": [],
+}
+# the declared type of fields every snapshot had null in (Fit.reason, TailRow.linquad_threshold)
+DECLARED = {
+    "group-summary": {".runs[].fit.reason": {"string"}},
+    "run-summary": {".tails[].truncated[].linquad_threshold": {"number"}},
+}
+SCHEMA_NAMES = ["snis", "eta-sweep", "control-variates", "generic"]  # models.Schema
+ENUMS = {
+    "run-summary": {
+        ".status": ["ok", "error"],
+        ".schema": SCHEMA_NAMES,
+        ".findings[].severity": ["error", "warning", "info"],  # models.Severity
+    },
+    "manifest": {".runs[].status": ["ok", "error"], ".runs[].schema": SCHEMA_NAMES},
+    "group-summary": {".tails[].mode": ["truncated", "clipped"]},
+}
+CONDITIONAL = {"run-summary": {"": {"cv"}}}  # present by a rule the schema's allOf states
+NOTE = (
+    "Derived by tests/tools/derive_schemas.py from the public outputs of reportgen 0.1 "
+    "(tests/snapshots/*-0.1.json): every field 0.1 published in every instance is required, "
+    "with the types seen there; null is allowed where 0.1 published null or declared the value "
+    "optional. Formats only ever gain fields, so additionalProperties is allowed everywhere."
+)
+ERROR = {
+    "type": "object",
+    "required": ["reason", "file", "line", "column", "hint"],
+    "properties": {
+        "reason": {"type": "string"},
+        "file": {"type": ["null", "string"]},
+        "line": {"type": ["integer", "null"]},
+        "column": {"type": ["integer", "null"]},
+        "hint": {"type": ["null", "string"]},
+    },
+}
+
+
+def kind_of(path: str) -> str | None:
+    if path == "manifest.json":
+        return "manifest"
+    if path.endswith("summary.json"):
+        return "run-summary" if path.startswith("runs/") else "group-summary"
+    return None
+
+
+def _type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value)) or ("integer" if isinstance(value, int) else "number")
+
+
+def _observe(stats: dict[str, Json], path: str, value: Any) -> None:
+    seen = stats.setdefault(path, {"types": set(), "objects": 0, "keys": defaultdict(int)})
+    seen["types"].add(_type(value))
+    if isinstance(value, dict):
+        seen["objects"] += 1
+        for key, item in value.items():
+            seen["keys"][key] += 1
+            _observe(stats, f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for item in value:
+            _observe(stats, f"{path}[]", item)
+
+
+def _node(kind: str, stats: dict[str, Json], path: str = "") -> Json:
+    seen = stats[path]
+    types = set(seen["types"]) | DECLARED.get(kind, {}).get(path, set())
+    if any(re.fullmatch(pattern, path) for pattern in NULLABLE[kind]):
+        types.add("null")
+    if {"integer", "number"} <= types:
+        types.discard("integer")
+    ordered = sorted(types)
+    node: Json = {"type": ordered[0] if len(ordered) == 1 else ordered}
+    if path in ENUMS.get(kind, {}):
+        node["enum"] = ENUMS[kind][path] + ([None] if "null" in types else [])
+    if "object" in types:
+        node["properties"] = {k: _node(kind, stats, f"{path}.{k}") for k in sorted(seen["keys"])}
+        always = sorted(k for k, n in seen["keys"].items() if n == seen["objects"])
+        sometimes = set(seen["keys"]) - set(always) - CONDITIONAL.get(kind, {}).get(path, set())
+        if sometimes:
+            raise SystemExit(f"{kind}{path}: fields without a rule: {sorted(sometimes)}")
+        node["required"] = always
+    if "array" in types and f"{path}[]" in stats:
+        node["items"] = _node(kind, stats, f"{path}[]")
+    return node
+
+
+def derived_from_snapshots() -> dict[str, Json]:
+    stats: dict[str, dict[str, Json]] = {
+        k: {} for k in ("run-summary", "group-summary", "manifest")
+    }
+    for name in SNAPSHOTS:
+        for path, data in json.loads((TESTS / "snapshots" / name).read_text()).items():
+            if (kind := kind_of(path)) is not None:
+                _observe(stats[kind], "", data)
+    return {kind: _node(kind, seen) for kind, seen in stats.items()}
+
+
+def _document(name: str, title: str, body: Json, note: str = NOTE) -> Json:
+    schema_id = f"https://reportgen.invalid/schemas/{name}.schema.json"
+    return {"$schema": DRAFT, "$id": schema_id, "title": title, "$comment": note, **body}
+
+
+def run_summary(run: Json) -> Json:
+    """The ok shape, plus the error (unreadable run) and stale (last good kept) shapes."""
+    always = ["id", "source", "status", "page", "summary", "input_hash", "tool_version"]
+    always += ["schema", "etas", "findings"]
+    loaded_only = [k for k in run["required"] if k not in always]
+    run["required"] = always
+    run["properties"]["schema"] = {"type": ["null", "string"], "enum": [*SCHEMA_NAMES, None]}
+    run["properties"]["error"] = ERROR
+    run["properties"]["stale"] = {
+        "type": "object",
+        "required": ["reason", "last_good"],
+        "properties": {"reason": {"type": "string"}, "last_good": {"type": "string"}},
+    }
+    loaded = {"anyOf": [{"properties": {"status": {"const": "ok"}}}, {"required": ["stale"]}]}
+    cv_run = {"const": "control-variates"}
+    run["allOf"] = [
+        {
+            "$comment": "a run that loaded (or the kept last good summary of a stale one)",
+            "if": loaded,
+            "then": {"required": loaded_only, "properties": {"schema": {"type": "string"}}},
+        },
+        {
+            "$comment": "an unreadable run says what failed, where, and a hint",
+            "if": {"properties": {"status": {"const": "error"}}},
+            "then": {"required": ["error"]},
+        },
+        {
+            "$comment": "control-variates runs publish their CV statistics",
+            "if": {
+                "required": ["schema"],
+                "properties": {"schema": cv_run, "status": {"const": "ok"}},
+            },
+            "then": {"required": ["cv"]},
+        },
+    ]
+    return _document("run-summary", "A run's summary.json", run)
+
+
+def group_summary(group: Json) -> Json:
+    always = ["group", "runs", "per_eta", "batch_comparison"]
+    analysed_only = [k for k in group["required"] if k not in always]
+    group["required"] = always
+    group["properties"]["error"] = {"type": "string"}
+    group["allOf"] = [
+        {
+            "$comment": "a group whose analysis failed has only its id, the error, empty lists",
+            "if": {"not": {"required": ["error"]}},
+            "then": {"required": analysed_only},
+        }
+    ]
+    return _document("group-summary", "A group's summary.json", group)
+
+
+def manifest(body: Json) -> Json:
+    runs = body["properties"]["runs"]["items"]
+    runs["properties"]["schema"] = {"type": ["null", "string"], "enum": [*SCHEMA_NAMES, None]}
+    runs["properties"]["stale"] = {"const": True}
+    runs["properties"]["error"] = ERROR
+    body["properties"]["format"] = {"type": "integer", "minimum": 1}
+    return _document("manifest", "The site's manifest.json", body)
+
+
+def changes() -> Json:
+    """0.1's ``ChangesView.to_json`` (pages/changes.py)."""
+    number = {"type": ["null", "number"]}
+    finding = {
+        "type": "object",
+        "required": ["id", "severity", "message", "eta"],
+        "properties": {
+            "id": {"type": "string"},
+            "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+            "message": {"type": "string"},
+            "eta": number,
+        },
+    }
+    fields = ["delta_h_true", "delta_h_linear", "delta_h_linquad"]
+    moved = {
+        "type": "object",
+        "required": ["eta", "field", "before", "after"],
+        "properties": {
+            "eta": {"type": "number"},
+            "field": {"type": "string", "enum": fields},
+            "before": number,
+            "after": number,
+        },
+    }
+    change = {
+        "type": "object",
+        "required": [
+            *("id", "status_before", "status_after", "moved"),
+            *("findings_appeared", "findings_cleared"),
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "status_before": {"type": "string"},
+            "status_after": {"type": "string"},
+            "moved": {"type": "array", "items": moved},
+            "findings_appeared": {"type": "array", "items": finding},
+            "findings_cleared": {"type": "array", "items": finding},
+        },
+    }
+    ids = {"type": "array", "items": {"type": "string"}}
+    body = {
+        "type": "object",
+        "required": ["first_build", "new", "removed", "changed"],
+        "properties": {
+            "first_build": {"type": "boolean"},
+            "new": ids,
+            "removed": ids,
+            "changed": {"type": "array", "items": change},
+        },
+    }
+    note = (
+        "changes.json is not in the 0.1 snapshots (it depends on the previous build): its "
+        "fields are those of 0.1's pages/changes.py (ChangesView.to_json). Fields are only "
+        "ever added, so additionalProperties is allowed everywhere."
+    )
+    return _document("changes", "The site's changes.json", body, note)
+
+
+def schemas() -> dict[str, str]:
+    """File name → text of every schema."""
+    derived = derived_from_snapshots()
+    documents = {
+        "run-summary": run_summary(derived["run-summary"]),
+        "group-summary": group_summary(derived["group-summary"]),
+        "manifest": manifest(derived["manifest"]),
+        "changes": changes(),
+    }
+    return {
+        f"{kind}.schema.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        for kind, doc in documents.items()
+    }
+
+
+def main(argv: list[str]) -> int:
+    folder = TESTS / "schemas"
+    stale = [n for n, t in schemas().items() if (folder / n).read_text() != t]
+    if "--check" in argv:
+        print("\n".join(f"{n} differs from its derivation" for n in stale) or "up to date")
+        return 1 if stale else 0
+    for name, text in schemas().items():
+        (folder / name).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
