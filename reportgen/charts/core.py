@@ -372,7 +372,13 @@ def series_encodings(series: Sequence[str] = SERIES) -> dict[str, Any]:
 
 
 def run_color() -> alt.Color:
-    return alt.Color("run:N", title="run", scale=alt.Scale(range=list(RUN_COLORS)))
+    # below the plot, one entry per line: long run paths neither squeeze the plot nor overflow
+    return alt.Color(
+        "run:N",
+        title="run",
+        scale=alt.Scale(range=list(RUN_COLORS)),
+        legend=alt.Legend(orient="bottom", direction="vertical"),
+    )
 
 
 def delta_h_title(norm: Norm, what: str = "ΔH") -> str:
