@@ -96,7 +96,7 @@ def test_paper_theme_text_is_sans_and_at_least_11_pt(paper_site: Path) -> None:
 
 
 def test_each_figure_has_its_data_as_csv(paper_site: Path) -> None:
-    page = next(p for p in chart_pages(paper_site) if p.parent.name == "run_01")
+    page = paper_site / "runs/diagnostics_run/full_data/E_256/run_01/index.html"
     rows = list(csv.DictReader(io.StringIO((page.parent / "figures/eta-curve.csv").read_text())))
     summary = json.loads((page.parent / "summary.json").read_text())
     assert len(rows) == len(summary["etas"])

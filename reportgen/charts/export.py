@@ -146,7 +146,9 @@ def _legends_on_top(node: Any) -> None:
     if isinstance(node, dict):
         legend = node.get("legend")
         if isinstance(legend, dict):
-            legend.update(orient="top", direction="horizontal", columns=LEGEND_COLUMNS)
+            # run paths are long: two per row keep a two-column figure within its width
+            columns = 2 if node.get("field") == "run" else LEGEND_COLUMNS
+            legend.update(orient="top", direction="horizontal", columns=columns)
             legend.pop("labelLimit", None)
         for value in node.values():
             _legends_on_top(value)
