@@ -1,0 +1,176 @@
+"""Tolerant parsing of a run's files into frozen dataclasses, one loader per schema generation.
+
+Every problem becomes a ``LoadFailure`` or a recorded problem on the ``Run``, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reportgen.inputs import (
+    DEFAULT_MAX_BYTES,
+    LoadError,
+    embeddable,
+    read_bytes,
+    read_config,
+    read_inputs,
+)
+from reportgen.load.config import resolve_normalization
+from reportgen.load.cv import load_cv
+from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, kind, parse_json
+from reportgen.load.generic import generic_fields
+from reportgen.load.snis import detect_schema, load_snis, snis_facts
+from reportgen.load.sweep import load_sweep, timing_facts
+from reportgen.models import (
+    CvData,
+    DroppedValue,
+    Fact,
+    LoadFailure,
+    Normalization,
+    Run,
+    RunRef,
+    Schema,
+    SkippedInput,
+)
+from reportgen.parameters import run_parameters
+
+# --- the loader ------------------------------------------------------------------------------
+
+
+def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run | LoadFailure:
+    """Load one run; every problem becomes a :class:`LoadFailure`, never an exception."""
+    try:
+        return _load_run(ref, root, max_bytes)
+    except LoadError as exc:
+        hint = exc.hint or FIELD_HINT
+        return LoadFailure(ref, exc.reason, ref.source, exc.line, exc.column, hint)
+    except Exception as exc:  # a loader bug must still cost one run, not the build
+        reason = f"unreadable content: {type(exc).__name__}: {exc}"[:300]
+        return LoadFailure(ref, reason, ref.source, hint=FIELD_HINT)
+
+
+def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
+    source = read_bytes(root / ref.source, max_bytes)
+    data = parse_json(source)
+    if not isinstance(data, Mapping):
+        raise LoadError(
+            f"top level is {kind(data)}, not an object",
+            hint="A results file holds one JSON object.",
+        )
+    fields = Fields(data)
+    skipped: list[SkippedInput] = []
+    own = read_config(root, ref.config, max_bytes) if ref.config else None
+    borrowed = read_config(root, ref.sibling_config, max_bytes) if ref.sibling_config else None
+    config = own if ref.config else borrowed
+    if own is not None:
+        skipped += own.shown_in_part
+    if config is not None and config.text is None and config.problem:
+        unreadable = config.problem.startswith("cannot read")
+        skipped.append(SkippedInput(config.path, config.problem, unreadable))
+    plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
+    schema = detect_schema(data)
+    dropped: list[DroppedValue] = []
+    builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
+        Schema.SNIS: lambda f: {"snis": load_snis(f, dropped)},
+        Schema.SWEEP: lambda f: {"sweep": load_sweep(f, dropped)},
+        Schema.CV: lambda f: {"cv": load_cv(f)},
+        Schema.GENERIC: lambda f: {"generic": tuple(generic_fields(f.data))[:GENERIC_MAX_FIELDS]},
+    }
+    blocks = builders[schema](fields)
+    cv: CvData | None = blocks.get("cv")
+    normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
+    facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
+    return Run(
+        ref=ref,
+        schema=schema,
+        normalization=normalization,
+        facts=tuple(f for f in facts if f.value is not None),
+        config_text=own.text if own is not None else None,
+        plan_text=plan_text,
+        capture_per_sequence=plan.get("capture_per_sequence") if plan is not None else None,
+        inputs=read_inputs(ref, root, max_bytes, source, skipped),
+        config_problems=(problem,) if problem is not None else (),
+        dropped=tuple(dropped),
+        parameters=run_parameters(config.values if config is not None else None, plan),
+        **blocks,
+    )
+
+
+def _read_plan(
+    ref: RunRef, root: Path, max_bytes: int, skipped: list[SkippedInput]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """plan.json's text (as the page shows it) and its object; problems go to ``skipped``."""
+    if ref.plan is None:
+        return None, None
+    try:
+        data = read_bytes(root / ref.plan, max_bytes)
+    except LoadError as exc:
+        skipped.append(SkippedInput(ref.plan, exc.reason, exc.reason.startswith("cannot read")))
+        return None, None
+    text = embeddable(data.decode("utf-8", errors="replace"), ref.plan, skipped)
+    try:
+        plan = parse_json(data)
+    except LoadError as exc:
+        skipped.append(SkippedInput(ref.plan, f"not used: {exc.reason}", False))
+        return text, None
+    if not isinstance(plan, dict):
+        skipped.append(SkippedInput(ref.plan, f"not used: top level is {kind(plan)}", False))
+        return text, None
+    if not isinstance(plan.get("capture_per_sequence", False), bool):
+        skipped.append(
+            SkippedInput(ref.plan, "not used: capture_per_sequence is not a boolean", False)
+        )
+        plan = {k: v for k, v in plan.items() if k != "capture_per_sequence"}
+    return text, plan
+
+
+def _batch_facts(fields: Fields) -> list[Fact]:
+    precision = fields.sub("precision")
+    facts = [
+        Fact(label, fields.int(key))
+        for label, key in (("B_E", "B_E"), ("B_U", "B_U"), ("G_U", "G_U"))
+    ]
+    if precision is not None:
+        facts += [
+            Fact("Runtime dtype", precision.str("runtime_dtype")),
+            Fact("Entropy dtype", precision.str("entropy_dtype")),
+        ]
+    return facts
+
+
+def _times(n: int | None, value: float | None) -> float | None:
+    return None if n is None or value is None else n * value
+
+
+def _schema_facts(
+    schema: Schema, fields: Fields, blocks: dict[str, Any], normalization: Normalization
+) -> list[Fact]:
+    if schema is Schema.SNIS:
+        return snis_facts(fields, blocks["snis"], normalization)
+    if schema is Schema.SWEEP:
+        timing = timing_facts(fields.sub("timing"), "Time")
+        return [Fact("Normalisation", normalization.true_mode), *timing]
+    if schema is Schema.CV:
+        cv: CvData = blocks["cv"]
+        v_stats = fields.sub("v_stats")
+        return [
+            Fact("Sequences", cv.n_seqs),
+            Fact("Normalisation", cv.normalization),
+            # se_batch is the SE of the *mean* g·v (√(var/n)); the batch value is a sum over
+            # sequences, so each SE is shown beside the quantity it belongs to
+            Fact("Mean g·v", cv.mean_gdotv),
+            Fact("SE of mean g·v", cv.se_batch),
+            Fact("SE of mean g·v after joint CV", cv.se_batch_after_cv_joint),
+            Fact("Var g·v", cv.var_gdotv),
+            Fact("Batch g·v (sum over sequences)", cv.gdotv_batch),
+            Fact("SE of batch g·v (n × SE of mean)", _times(cv.n_seqs, cv.se_batch)),
+            Fact("Update method", v_stats.str("method") if v_stats else None),
+            Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
+            *timing_facts(fields.sub("timing_sec"), "Time"),
+        ]
+    return []
+
+
+__all__ = ["LoadError", "detect_schema", "load_run", "parse_json"]

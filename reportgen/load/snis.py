@@ -1,0 +1,221 @@
+"""The SNIS-diagnostics schema generation: approximations, ground truth, per sequence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from reportgen.inputs import (
+    LoadError,
+)
+from reportgen.load.fields import PER_SEQUENCE_COLUMNS, Fields, cell, to_float
+from reportgen.models import (
+    Approx,
+    Curvature,
+    DroppedValue,
+    Fact,
+    FloatArray,
+    Normalization,
+    PerSequence,
+    Schema,
+    SequenceMeta,
+    SnisData,
+    TrueEntry,
+)
+
+# --- schema detection ------------------------------------------------------------------------
+
+
+def detect_schema(data: Mapping[str, Any]) -> Schema:
+    true = data.get("true")
+    approx = data.get("approx")
+    summary = data.get("summary")
+    if (isinstance(true, Mapping) and "entries" in true) or (
+        isinstance(approx, Mapping) and "delta_h_per_lr" in approx
+    ):
+        return Schema.SNIS
+    if isinstance(data.get("sweep"), list):
+        return Schema.SWEEP
+    if isinstance(summary, Mapping) and ("corr" in summary or "var_after_cv" in summary):
+        return Schema.CV
+    return Schema.GENERIC
+
+
+# --- SNIS ------------------------------------------------------------------------------------
+
+
+def keep_eta(eta: float, where: str, dropped: list[DroppedValue] | None) -> bool:
+    """Whether an η is finite; a NaN or infinite η is recorded and its row left out."""
+    if math.isfinite(eta):
+        return True
+    if dropped is not None:
+        dropped.append(DroppedValue(where, repr(eta)))
+    return False
+
+
+def load_curvature(
+    block: Fields | None, dropped: list[DroppedValue] | None = None
+) -> Curvature | None:
+    if block is None:
+        return None
+    variance = block.sub("variance")
+    ratio = block.sub("ratio_pred")
+    ratios: list[tuple[float, float]] = []
+    if ratio is not None:
+        for key in ratio.data:
+            value = ratio.float(key)
+            eta = to_float(key, ratio.where(key))
+            if value is not None and eta is not None and keep_eta(eta, ratio.where(key), dropped):
+                ratios.append((eta, value))
+    return Curvature(
+        gdotv=block.float("gdotv"),
+        vhvv=block.float("vHvv"),
+        eta_star=block.float("eta_star"),
+        ratio_pred=tuple(sorted(ratios)),
+        per_sequence_vhvv=block.array("per_sequence_vhvv"),
+        se_gdotv=variance.float("se_gdotv") if variance else None,
+        se_vhvv=variance.float("se_vHvv") if variance else None,
+        method=block.str("method"),
+        num_shards=variance.int("num_shards") if variance else None,
+    )
+
+
+def _column(records: list[Fields], key: str) -> FloatArray:
+    """One field of every record as float64: one numpy call, per-record checks only on failure."""
+    values = [r.data.get(key) for r in records]
+    if not any(isinstance(v, (bool, str)) for v in values):
+        try:
+            array = np.asarray(values, dtype=np.float64)
+            if array.ndim == 1:
+                return array
+        except (TypeError, ValueError, OverflowError):
+            pass  # nulls, lists or huge ints: the slow path converts or names the bad record
+    return np.asarray([cell(r.data.get(key), r.where(key)) for r in records], dtype=np.float64)
+
+
+def load_per_sequence(approx: Fields) -> PerSequence | None:
+    records = list(approx.items("per_sequence"))
+    if not records:
+        return None
+    features_of = [r.sub("features") or Fields({}, r.where("features")) for r in records]
+    feature_names = sorted({name for f in features_of for name in f.data})
+    features = [(f"features.{name}", _column(features_of, name)) for name in feature_names]
+    has_vhvv = all("vhvv" in r.data for r in records)
+    index = _column(records, "index")
+    return PerSequence(
+        index=np.where(np.abs(index) < 2.0**62, index, -1).astype(np.int64),  # NaN/inf: -1
+        gdotv=_column(records, "gdotv"),
+        vhvv=_column(records, "vhvv") if has_vhvv else None,
+        length=_column(records, "length") if any("length" in r.data for r in records) else None,
+        columns=tuple((k, _column(records, k)) for k in PER_SEQUENCE_COLUMNS) + tuple(features),
+    )
+
+
+def load_approx(approx: Fields, dropped: list[DroppedValue] | None = None) -> Approx:
+    variance = approx.sub("variance")
+    meta = approx.sub("per_sequence_meta")
+    baseline = approx.sub("baseline")
+    return Approx(
+        delta_h_per_lr=approx.float("delta_h_per_lr"),
+        num_sequences=approx.int("num_sequences"),
+        num_tokens=approx.int("num_tokens"),
+        method=approx.str("method"),
+        estimator=approx.str("estimator"),
+        baseline_kind=baseline.str("kind") if baseline else approx.str("baseline"),
+        se_shard=variance.float("se_shard") if variance else None,
+        se_jackknife=variance.float("se_jackknife") if variance else None,
+        num_shards=variance.int("num_shards") if variance else None,
+        eta_star=approx.float("eta_star"),
+        used_quad=approx.bool("used_quad"),
+        duration=approx.float("duration"),
+        update_seconds=approx.float("update_seconds"),
+        per_sequence=load_per_sequence(approx),
+        meta=SequenceMeta(
+            b_total=meta.int("B_total"),
+            t_total=meta.int("T_total"),
+            scale=meta.float("scale"),
+            h_base_mean=meta.float("H_base_mean"),
+            baseline_kind=meta.str("baseline_kind"),
+        )
+        if meta
+        else None,
+        quadratic=load_curvature(approx.sub("quadratic"), dropped),
+    )
+
+
+def load_entry(entry: Fields) -> TrueEntry:
+    diagnostics = entry.sub("diagnostics") or Fields({}, entry.where("diagnostics"))
+    stats = diagnostics.sub("logweight_stats")
+    eta = entry.float("eta")
+    if eta is None:
+        raise LoadError(f"{entry.where('eta')}: missing")
+    delta = entry.float("delta_h_true")
+    return TrueEntry(
+        eta=eta,
+        delta_h_true=delta if delta is not None else diagnostics.float("delta_h_true"),
+        base_entropy=diagnostics.float("base_entropy"),
+        ess=diagnostics.float("ess"),
+        clip_fraction=diagnostics.float("clip_fraction"),
+        weights_sum=diagnostics.float("weights_sum"),
+        logweight_min=stats.float("min") if stats else None,
+        logweight_median=stats.float("median") if stats else None,
+        logweight_max=stats.float("max") if stats else None,
+        normalized_weights=diagnostics.array("normalized_weights"),
+        log_weights=diagnostics.array("log_weights"),
+        h_base=diagnostics.array("h_base"),
+        h_new=diagnostics.array("h_new"),
+        delta_h_seq=diagnostics.array("delta_h_seq"),
+        token_counts=diagnostics.array("token_counts"),
+    )
+
+
+def load_snis(data: Fields, dropped: list[DroppedValue] | None = None) -> SnisData:
+    approx = data.sub("approx") or Fields({}, "approx")
+    true = data.sub("true")
+    loaded = [(e.where("eta"), load_entry(e)) for e in true.items("entries")] if true else []
+    entries = tuple(
+        sorted((e for where, e in loaded if keep_eta(e.eta, where, dropped)), key=lambda e: e.eta)
+    )
+    return SnisData(
+        approx=load_approx(approx, dropped),
+        entries=entries,
+        has_control_variates=data.has("control_variates"),
+    )
+
+
+def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> list[Fact]:
+    approx = snis.approx
+    update = data.sub("update")
+    timing = data.sub("timing")
+    true = data.sub("true")
+    facts = [
+        Fact("Sequences", approx.num_sequences),
+        Fact("Tokens", approx.num_tokens),
+        Fact("Estimator", approx.estimator),
+        Fact("Method", approx.method),
+        Fact("Baseline", approx.baseline_kind),
+        Fact(
+            "Normalisation (true / approx)",
+            f"{normalization.true_mode} / {normalization.approx_mode}",
+        ),
+        Fact("Sampling time", data.float("sampling_sec"), "s"),
+        Fact("Total time", timing.float("total") if timing else None, "s"),
+        Fact("Approximation time", approx.duration, "s"),
+        Fact("Update-vector time", approx.update_seconds, "s"),
+        Fact("Ground-truth time", true.float("duration") if true else None, "s"),
+    ]
+    if update is not None:
+        amp = update.sub("amp")
+        facts += [
+            Fact("Update method", update.str("method")),
+            Fact("Update ‖v‖", update.float("vec_norm")),
+            # num_params counts parameter tensors (392 for a 1.5B model), not scalars
+            Fact("Update parameter tensors", update.int("num_params")),
+            Fact("Update microbatches", update.int("num_microbatches")),
+            Fact("Update mean loss", update.float("avg_mb_loss")),
+            Fact("Update AMP", f"{amp.bool('enabled')} ({amp.str('dtype')})" if amp else None),
+        ]
+    return facts
