@@ -18,7 +18,7 @@ from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.models import CvFeature, Finding, Severity, SkippedInput
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: uncertainty gains se_quad and doublings
 Status = Literal["ok", "error"]
 
 

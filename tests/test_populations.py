@@ -67,12 +67,10 @@ def test_seeds_do_not_split_but_a_real_setting_does() -> None:
         ("E_256/run_03",),
         ("E_512/run_01",),
     ]
-    # each is named by what tells it apart, never by what all runs share
-    assert found[0].key_json() == {
-        "B_E": "256",
-        "config.batch_config.B_E": "256",
-        "config.estimator.clip_c": "10",
-    }
+    # each is named by what tells it apart, never by what all runs share, and a key that splits
+    # exactly as an earlier one (config.batch_config.B_E after B_E) is named once
+    assert found[0].key_json() == {"B_E": "256", "config.estimator.clip_c": "10"}
+    assert found[2].label == "B_E = 512, config.estimator.clip_c = 10"
 
 
 def test_one_population_when_only_seeds_differ() -> None:

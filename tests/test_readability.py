@@ -127,7 +127,7 @@ def test_pages_open_with_the_verdict_and_print_one_minus_sign(
     site = sample_site[0]
     for page in [*site.glob("runs/**/index.html"), *site.glob("groups/**/index.html")]:
         html = page.read_text()
-        assert html.index('id="verdict"') < html.index(
+        assert html.index('id="summary"') < html.index(
             'id="findings"' if "/runs/" in str(page) else 'id="runs"'
         )
         ours = re.sub(r'<article class="note">.*?</article>', "", html, flags=re.S)  # user text

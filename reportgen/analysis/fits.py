@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.stats import Json, num
+from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.models import FloatArray
+
+Interval = tuple[float, float]
+
+
+def _interval(value: Interval | None) -> list[float] | None:
+    return None if value is None else [value[0], value[1]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,9 @@ class Fit:
     n_loglog: int
     n_linear: int
     reason: str | None = None
+    # paired-bootstrap 95 % intervals of the slopes (the same resamples at every η of the run)
+    loglog_slope_ci95: Interval | None = None
+    linear_slope_ci95: Interval | None = None
 
     def to_json(self) -> Json:
         return {
@@ -37,6 +48,8 @@ class Fit:
             "n_loglog": self.n_loglog,
             "n_linear": self.n_linear,
             "reason": self.reason,
+            "loglog_slope_ci95": _interval(self.loglog_slope_ci95),
+            "linear_slope_ci95": _interval(self.linear_slope_ci95),
         }
 
 
@@ -63,11 +76,12 @@ def least_squares(x: FloatArray, y: FloatArray) -> Line:
     return num(slope), num(intercept), num(r2)
 
 
-def fit_run(points: RunPoints) -> Fit:
+def fit_run(points: RunPoints, uncertainty: RunUncertainty | None = None) -> Fit:
     """Fit log|ΔH_true| = k·log η + c and ΔH_true = a·η + b over the run's η values.
 
     The log-log fit uses |ΔH_true| so a run whose ΔH_true is negative still gets an exponent;
-    it needs η > 0 and a nonzero ΔH_true, the linear fit only finite values.
+    it needs η > 0 and a nonzero ΔH_true, the linear fit only finite values. The slopes'
+    intervals come from the run's bootstrap (``uncertainty``), which fits the same η.
     """
     pairs = [
         (s.eta, d)
@@ -86,12 +100,27 @@ def fit_run(points: RunPoints) -> Fit:
         reason = "fewer than 2 η values with nonzero ΔH_true (log-log fit)"
     elif loglog[0] is None:
         reason = "η values do not vary (log-log fit)"
-    return Fit(*loglog, *linear, n_loglog=len(log), n_linear=len(lin), reason=reason)
+    return Fit(
+        *loglog,
+        *linear,
+        n_loglog=len(log),
+        n_linear=len(lin),
+        reason=reason,
+        loglog_slope_ci95=uncertainty.loglog_slope_ci95 if uncertainty else None,
+        linear_slope_ci95=uncertainty.linear_slope_ci95 if uncertainty else None,
+    )
 
 
 @dataclass(frozen=True)
 class Agreement:
-    """ΔH_linear − ΔH_true at one η against the combined standard error of both."""
+    """ΔH_linear − ΔH_true at one η against its standard errors.
+
+    ``paired_*`` judge the difference with the run's paired SE of linear − true
+    (``EtaUncertainty.se_diff_linear``: the same sequences drive both, so their noise largely
+    cancels). ``se_linear``/``se_true``/``combined_se``/``within_*sigma`` are the notebook's
+    ``post_correction_analysis`` numbers (se_shard·η and std(true_contrib)/√n): SEs of a mean
+    shard and of a mean contribution, not of the sums, hence far too small.
+    """
 
     eta: float
     diff: float | None
@@ -100,6 +129,20 @@ class Agreement:
     combined_se: float | None
     within_1sigma: bool | None
     within_2sigma: bool | None
+    paired_se: float | None = None
+    paired_z: float | None = None
+    paired_within_1se: bool | None = None
+    paired_within_2se: bool | None = None
+    paired_method: str | None = None  # how paired_se was computed (delta method or fallback)
+
+    @property
+    def verdict(self) -> str | None:
+        """``agrees`` (|z| ≤ 1), ``within 2 SE``, ``disagrees`` (|z| > 2), or ``None``."""
+        if self.paired_within_2se is None:
+            return None
+        if self.paired_within_1se:
+            return "agrees"
+        return "within 2 SE" if self.paired_within_2se else "disagrees"
 
     @property
     def z(self) -> float | None:
@@ -117,13 +160,23 @@ class Agreement:
             "within_1sigma": self.within_1sigma,
             "within_2sigma": self.within_2sigma,
             "z": self.z,
+            "paired_se": self.paired_se,
+            "paired_z": self.paired_z,
+            "paired_within_1se": self.paired_within_1se,
+            "paired_within_2se": self.paired_within_2se,
+            "paired_method": self.paired_method,
         }
 
 
-def agreement(points: RunPoints) -> tuple[Agreement, ...]:
-    """Per η: se_linear = se_shard·η, se_true from ``true_se``, combined = √(sum of squares)."""
+def agreement(
+    points: RunPoints, errors: Sequence[EtaUncertainty | None] = ()
+) -> tuple[Agreement, ...]:
+    """Per η the paired verdict from ``errors`` (aligned with ``points.etas``, as
+    ``RunRecord.eta_errors``), and the notebook's: se_linear = se_shard·η, se_true from
+    ``true_se``, combined = √(sum of squares)."""
+    aligned = tuple(errors) if len(errors) == len(points.etas) else (None,) * len(points.etas)
     rows = []
-    for s in points.etas:
+    for s, error in zip(points.etas, aligned, strict=True):
         lin, true = num(s.delta_h_linear), num(s.delta_h_true)
         diff = num(lin - true) if lin is not None and true is not None else None
         se_linear = num(points.se_shard * abs(s.eta)) if points.se_shard is not None else None
@@ -144,6 +197,18 @@ def agreement(points: RunPoints) -> tuple[Agreement, ...]:
                 within_2sigma=_within(diff, combined, 2.0),
             )
         )
+        se = num(error.se_diff_linear) if error is not None else None
+        if error is not None and se is not None and se > 0 and diff is not None:
+            rows[-1] = replace(
+                rows[-1],
+                paired_se=se,
+                paired_z=num(diff / se),
+                paired_within_1se=_within(diff, se, 1.0),
+                paired_within_2se=_within(diff, se, 2.0),
+                paired_method=error.method("se_diff_linear"),
+            )
+        else:
+            rows[-1] = replace(rows[-1], paired_se=se)
     return tuple(rows)
 
 

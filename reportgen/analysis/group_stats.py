@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reportgen.analysis.batch import BatchComparison
+from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.fits import Agreement, Fit
 from reportgen.analysis.points import RunPoints
-from reportgen.analysis.stats import Json, Spread, eta_grid, num, spread, summary_at
+from reportgen.analysis.populations import ParameterDiff, Population
+from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
+from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import CvFeature
 
 
@@ -64,29 +67,142 @@ def per_eta_stats(runs: Sequence[RunPoints]) -> tuple[EtaStats, ...]:
     return tuple(rows)
 
 
+ErrorsByRun = Mapping[str, Sequence[EtaUncertainty | None]]
+"""Run id → its per-η uncertainty, aligned with ``RunPoints.etas`` (``RunRecord.eta_errors``)."""
+
+RESOLVED_SIGMAS = 2.0
+
+
+def resolved(true: float | None, se_true: float | None) -> bool | None:
+    """ΔH_true is told apart from zero: |ΔH_true| > 2·se_true (``None``: no SE to judge by).
+
+    Where it is not, 1 − linear/true divides by noise and can take any value.
+    """
+    if true is None or se_true is None or not math.isfinite(se_true):
+        return None
+    return abs(true) > RESOLVED_SIGMAS * se_true
+
+
+def covariance(se_a: float, se_b: float, se_diff: float) -> float:
+    """cov(a, b) from SE(a), SE(b) and SE(a − b) of the same influences: var(a − b) =
+    var a + var b − 2 cov(a, b) holds exactly for the delta-method SEs of one run."""
+    return 0.5 * (se_a * se_a + se_b * se_b - se_diff * se_diff)
+
+
+def rel_err_se(
+    linear: float | None, true: float | None, error: EtaUncertainty | None
+) -> float | None:
+    """Delta-method SE of 1 − linear/true: var ≈ (s_L² − 2r·cov(L, T) + r²·s_T²)/T², r = L/T,
+    with cov(L, T) from the paired SE of linear − true (0 when that SE is the unpaired one)."""
+    if linear is None or true is None or true == 0 or error is None:
+        return None
+    s_l, s_t, s_d = error.se_linear, error.se_true, error.se_diff_linear
+    if s_l is None or s_t is None or s_d is None:
+        return None
+    r = linear / true
+    var = (s_l * s_l - 2.0 * r * covariance(s_l, s_t, s_d) + r * r * s_t * s_t) / (true * true)
+    return num(math.sqrt(var)) if var >= 0 else None
+
+
+@dataclass(frozen=True)
+class QuadHelp:
+    """Does the quadratic term help at one η? gain = |linquad − true| − |linear − true|
+    (negative: lin+quad is closer) with its paired delta-method SE and z.
+
+    SE² = s_q² + s_l² − 2·sign(d_q)·sign(d_l)·cov(d_q, d_l), cov from the SE of the quadratic
+    term d_q − d_l (``EtaUncertainty.se_quad``); the |·| linearisation holds while both
+    differences are away from zero (|z| of each beyond ~1), so it is a guide near zero.
+    """
+
+    eta: float
+    abs_linear: float | None
+    abs_linquad: float | None
+    gain: float | None
+    se: float | None
+
+    @property
+    def z(self) -> float | None:
+        if self.gain is None or self.se is None or not self.se > 0:
+            return None
+        return num(self.gain / self.se)
+
+    def to_json(self) -> Json:
+        return {
+            "eta": self.eta,
+            "abs_err_linear": self.abs_linear,
+            "abs_err_linquad": self.abs_linquad,
+            "gain": self.gain,
+            "se": self.se,
+            "z": self.z,
+        }
+
+
+def quad_help(summary: EtaSummary, error: EtaUncertainty | None) -> QuadHelp:
+    lin, lq, true = summary.delta_h_linear, summary.delta_h_linquad, summary.delta_h_true
+    if lin is None or lq is None or true is None:
+        return QuadHelp(summary.eta, None, None, None, None)
+    d_l, d_q = lin - true, lq - true
+    se = None
+    if error is not None:
+        s_l, s_q, s_quad = error.se_diff_linear, error.se_diff_linquad, error.se_quad
+        if s_l is not None and s_q is not None and s_quad is not None:
+            sign = math.copysign(1.0, d_l) * math.copysign(1.0, d_q)
+            var = s_q * s_q + s_l * s_l - 2.0 * sign * covariance(s_q, s_l, s_quad)
+            se = num(math.sqrt(max(var, 0.0)))
+    return QuadHelp(summary.eta, abs(d_l), abs(d_q), num(abs(d_q) - abs(d_l)), se)
+
+
 @dataclass(frozen=True)
 class RunRelativeErrors:
-    """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined)."""
+    """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined).
+
+    ``resolved`` (aligned with ``values``) says whether ΔH_true is resolved from zero there.
+    """
 
     run_id: str
     values: tuple[tuple[float, float | None], ...]
+    resolved: tuple[bool | None, ...] = ()
+    ses: tuple[float | None, ...] = ()  # delta-method SE of each value (``rel_err_se``)
+
+    def is_resolved(self, i: int) -> bool | None:
+        return self.resolved[i] if i < len(self.resolved) else None
+
+    def se(self, i: int) -> float | None:
+        return self.ses[i] if i < len(self.ses) else None
 
     def to_json(self) -> Json:
-        return {"id": self.run_id, "values": [{"eta": e, "rel_err": v} for e, v in self.values]}
+        return {
+            "id": self.run_id,
+            "values": [
+                {"eta": e, "rel_err": v, "resolved": self.is_resolved(i), "se": self.se(i)}
+                for i, (e, v) in enumerate(self.values)
+            ],
+        }
 
 
 @dataclass(frozen=True)
 class RelativeErrors:
-    """Per run and η, and per η the spread across runs."""
+    """Per run and η, and per η the spread across runs.
+
+    ``per_eta`` spreads every value (0.1's field, kept as it was); ``per_eta_resolved`` only
+    the values where ΔH_true is resolved from zero, with median and quartiles.
+    """
 
     runs: tuple[RunRelativeErrors, ...]
     per_eta: tuple[tuple[float, Spread], ...]
+    # (η, spread of resolved values, n not resolved, n without se_true to judge by)
+    per_eta_resolved: tuple[tuple[float, Spread, int, int], ...] = ()
 
     def to_json(self) -> Json:
         return {
             "definition": "1 - linear / true",
             "runs": [r.to_json() for r in self.runs],
             "per_eta": [{"eta": eta, **s.to_json(), "n_runs": s.n} for eta, s in self.per_eta],
+            "resolved_rule": "|delta_h_true| > 2 se_true",
+            "per_eta_resolved": [
+                {"eta": eta, **s.to_json(), "iqr": s.iqr, "n_unresolved": u, "n_no_se": m}
+                for eta, s, u, m in self.per_eta_resolved
+            ],
         }
 
 
@@ -100,20 +216,56 @@ def one_minus_ratio(linear: float | None, true: float | None) -> float | None:
     return num(1.0 - linear / true)
 
 
-def relative_errors(runs: Sequence[RunPoints]) -> RelativeErrors:
+def aligned_errors(run: RunPoints, errors: ErrorsByRun) -> list[EtaUncertainty | None]:
+    rows = list(errors.get(run.run_id, ()))
+    return rows if len(rows) == len(run.etas) else [None] * len(run.etas)
+
+
+def _run_resolved(run: RunPoints, errors: ErrorsByRun) -> tuple[bool | None, ...]:
+    return tuple(
+        resolved(s.delta_h_true, e.se_true if e is not None else None)
+        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
+    )
+
+
+def _run_rel_ses(run: RunPoints, errors: ErrorsByRun) -> tuple[float | None, ...]:
+    return tuple(
+        rel_err_se(s.delta_h_linear, s.delta_h_true, e)
+        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
+    )
+
+
+def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None) -> RelativeErrors:
+    """1 − linear/true per run and η; spreads per η over all values and over resolved ones."""
+    errors = errors or {}
     per_run = tuple(
         RunRelativeErrors(
             run.run_id,
             tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
+            _run_resolved(run, errors),
+            _run_rel_ses(run, errors),
         )
         for run in runs
     )
     per_eta = []
+    per_eta_resolved = []
     for eta in eta_grid(s.eta for run in runs for s in run.etas):
-        found = (summary_at(run.etas, eta) for run in runs)
-        values = [one_minus_ratio(s.delta_h_linear, s.delta_h_true) for s in found if s]
+        values, kept, unresolved, no_se = [], [], 0, 0
+        for run in per_run:
+            i = next((i for i, (e, _) in enumerate(run.values) if same_eta(e, eta)), None)
+            if i is None:
+                continue
+            value, judged = run.values[i][1], run.is_resolved(i)
+            values.append(value)
+            if judged:
+                kept.append(value)
+            elif value is not None and judged is None:
+                no_se += 1
+            elif value is not None:
+                unresolved += 1
         per_eta.append((eta, spread(values)))
-    return RelativeErrors(per_run, tuple(per_eta))
+        per_eta_resolved.append((eta, spread(kept), unresolved, no_se))
+    return RelativeErrors(per_run, tuple(per_eta), tuple(per_eta_resolved))
 
 
 JOINT_FEATURE = "joint"
@@ -156,6 +308,87 @@ def cv_group_stats(runs: Sequence[tuple[str, CvStatistics]]) -> tuple[CvFeatureS
     return tuple(rows)
 
 
+@dataclass(frozen=True)
+class AgreementTally:
+    """How many run×η pairs of a set of runs agree with ΔH_true within the paired SE."""
+
+    pairs: int  # pairs with a paired z
+    within_1se: int
+    within_2se: int
+
+    @property
+    def beyond_2se(self) -> int:
+        return self.pairs - self.within_2se
+
+    def to_json(self) -> Json:
+        return {
+            "pairs": self.pairs,
+            "within_1se": self.within_1se,
+            "within_2se": self.within_2se,
+            "beyond_2se": self.beyond_2se,
+        }
+
+
+def tally(rows: Sequence[Agreement]) -> AgreementTally:
+    judged = [a for a in rows if a.paired_z is not None]
+    return AgreementTally(
+        len(judged),
+        sum(1 for a in judged if a.paired_within_1se),
+        sum(1 for a in judged if a.paired_within_2se),
+    )
+
+
+@dataclass(frozen=True)
+class PopulationStats:
+    """The across-run statistics of one population: only its runs are pooled."""
+
+    population: Population
+    per_eta: tuple[EtaStats, ...]
+    rel_errors: RelativeErrors
+    agreement: AgreementTally
+    tails: tuple[Any, ...] = ()  # ``tails.TailGroupRow`` over this population's runs
+
+    def to_json(self) -> Json:
+        return {
+            "key": self.population.key_json(),
+            "label": self.population.label,
+            "runs": list(self.population.run_ids),
+            "per_eta": [row.to_json() for row in self.per_eta],
+            "relative_errors": self.rel_errors.to_json(),
+            "agreement": self.agreement.to_json(),
+            "tails": [row.to_json() for row in self.tails],
+        }
+
+
+def population_stats(
+    found: Sequence[Population],
+    runs: Sequence[RunPoints],
+    agreements: Mapping[str, Sequence[Agreement]],
+    errors: ErrorsByRun,
+) -> tuple[PopulationStats, ...]:
+    """Per population (with at least one run that has ΔH(η) points) its pooled statistics."""
+    by_id = {r.run_id: r for r in runs}
+    out = []
+    for population in found:
+        members = [by_id[r] for r in population.run_ids if r in by_id]
+        if not members:
+            continue
+        rows = [a for r in members for a in agreements.get(r.run_id, ())]
+        out.append(
+            PopulationStats(
+                population, per_eta_stats(members), relative_errors(members, errors), tally(rows)
+            )
+        )
+    return tuple(out)
+
+
+def differs_json(diffs: Sequence[ParameterDiff]) -> list[Json]:
+    return [
+        {"key": d.key, "splits": d.splits, "values": {run: value for run, value in d.values}}
+        for d in diffs
+    ]
+
+
 def group_summary_json(
     group_id: str,
     runs: Sequence[RunPoints],
@@ -167,10 +400,15 @@ def group_summary_json(
     rel_errors: RelativeErrors | None = None,
     tails: Sequence[Any] = (),
     cv: Sequence[CvFeatureStats] = (),
+    populations: Sequence[PopulationStats] = (),
+    differs: Sequence[ParameterDiff] = (),
+    run_extras: Mapping[str, Json] | None = None,
 ) -> Json:
     """The group's numbers as plain JSON; ``fits`` and ``agreements`` align with ``runs``.
 
-    ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``).
+    ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``). The top-level
+    ``per_eta`` and ``relative_errors`` pool every run as 0.1 did (kept for stability; see
+    ``pooled_across_populations``); ``populations`` holds the statistics that may be used.
     """
     if not len(runs) == len(fits) == len(agreements):
         raise ValueError("runs, fits and agreements must have one entry per run")
@@ -182,6 +420,7 @@ def group_summary_json(
                 "batch_size": run.batch_size,
                 "fit": fit.to_json(),
                 "agreement": [a.to_json() for a in rows],
+                **(run_extras or {}).get(run.run_id, {}),
             }
             for run, fit, rows in zip(runs, fits, agreements, strict=True)
         ],
@@ -190,4 +429,8 @@ def group_summary_json(
         "relative_errors": rel_errors.to_json() if rel_errors is not None else None,
         "tails": [row.to_json() for row in tails],
         "cv": [row.to_json() for row in cv],
+        "agreement": tally([a for rows in agreements for a in rows]).to_json(),
+        "populations": [p.to_json() for p in populations],
+        "pooled_across_populations": len(populations) > 1,
+        "what_differs": differs_json(differs),
     }

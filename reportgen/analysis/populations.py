@@ -79,8 +79,24 @@ def populations(records: Sequence[RunRecord]) -> tuple[Population, ...]:
             members[key] = []
         members[key].append(record.id)
     if len(order) > 1:  # name a population by what tells it apart from the others
-        varying = [i for i in range(len(order[0])) if len({k[i] for k in order}) > 1]
+        varying = _distinct_columns(order)
         return tuple(
             Population(tuple(key[i] for i in varying), tuple(members[key])) for key in order
         )
     return tuple(Population(key[:3], tuple(members[key])) for key in order)
+
+
+def _distinct_columns(keys: Sequence[tuple[tuple[str, str], ...]]) -> list[int]:
+    """Positions of the key that vary, leaving out one that splits the populations exactly as an
+    earlier one does (B_E and ``config.batch_config.B_E`` name the same split once)."""
+    kept: list[int] = []
+    seen: set[tuple[int, ...]] = set()
+    for i in range(len(keys[0])):
+        values = [k[i][1] for k in keys]
+        if len(set(values)) < 2:
+            continue
+        partition = tuple(values.index(v) for v in values)  # which populations share a value
+        if partition not in seen:
+            seen.add(partition)
+            kept.append(i)
+    return kept

@@ -51,6 +51,12 @@ class Spread:
     min: float | None
     max: float | None
     median: float | None = None  # robust when one run's ΔH_true is near zero
+    q25: float | None = None  # quartiles (numpy's linear interpolation): IQR = q75 − q25
+    q75: float | None = None
+
+    @property
+    def iqr(self) -> float | None:
+        return num(self.q75 - self.q25) if self.q25 is not None and self.q75 is not None else None
 
     def to_json(self) -> Json:
         return {
@@ -59,6 +65,8 @@ class Spread:
             "min": self.min,
             "max": self.max,
             "median": self.median,
+            "q25": self.q25,
+            "q75": self.q75,
             "n": self.n,
         }
 
@@ -76,4 +84,6 @@ def spread(values: Iterable[float | None]) -> Spread:
         min=num(finite[0]),
         max=num(finite[-1]),
         median=num(np.median(finite)),
+        q25=num(np.percentile(finite, 25.0)),
+        q75=num(np.percentile(finite, 75.0)),
     )

@@ -198,6 +198,9 @@ class DeltaSEs:
     se_linquad: float | None
     se_diff_linear: float | None
     se_diff_linquad: float | None
+    # SE of the quadratic term ½η²Σvhvv = (linquad − true) − (linear − true): with the two
+    # paired SEs it gives their covariance, hence the SE of |linquad − true| − |linear − true|
+    se_quad: float | None = None
 
 
 def delta_ses(c: PairedColumns) -> DeltaSEs:
@@ -211,6 +214,7 @@ def delta_ses(c: PairedColumns) -> DeltaSEs:
         se_linquad=influence_se(qc) if qc is not None else None,
         se_diff_linear=influence_se(lc - u) if lc is not None else None,
         se_diff_linquad=influence_se(qc - u) if qc is not None else None,
+        se_quad=influence_se(qc - lc) if qc is not None and lc is not None else None,
     )
 
 
@@ -273,6 +277,7 @@ class EtaUncertainty:
     ci95_linquad: Interval | None = None
     ci95_diff_linear: Interval | None = None
     ci95_diff_linquad: Interval | None = None
+    se_quad: float | None = None  # SE of the quadratic term (linquad − linear), delta method
     se_method: tuple[tuple[str, str], ...] = ()
     notebook_se_linear: float | None = None
     notebook_se_true: float | None = None
@@ -303,6 +308,7 @@ class EtaUncertainty:
             ci95_linquad=_pair(data.get("ci95_linquad")),
             ci95_diff_linear=_pair(data.get("ci95_diff_linear")),
             ci95_diff_linquad=_pair(data.get("ci95_diff_linquad")),
+            se_quad=value("se_quad"),
             se_method=methods,
             notebook_se_linear=value("notebook_se_linear"),
             notebook_se_true=value("notebook_se_true"),
@@ -323,10 +329,75 @@ class EtaUncertainty:
             "ci95_linquad": _interval(self.ci95_linquad),
             "ci95_diff_linear": _interval(self.ci95_diff_linear),
             "ci95_diff_linquad": _interval(self.ci95_diff_linquad),
+            "se_quad": self.se_quad,
             "se_method": dict(self.se_method),
             "notebook_se_linear": self.notebook_se_linear,
             "notebook_se_true": self.notebook_se_true,
         }
+
+
+@dataclass(frozen=True)
+class Doubling:
+    """ΔH_true(2η)/ΔH_true(η) (2 in the linear regime, 4 where the quadratic term dominates).
+
+    ``se`` is the delta-method SE over sequences, paired across the two η (influence
+    ``(u_2η − r·u_η)/ΔH_true(η)``); ``ci95`` the percentile interval of the ratio over the run's
+    bootstrap resamples (the same resamples at both η).
+    """
+
+    eta: float
+    ratio: float | None
+    se: float | None
+    ci95: Interval | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "eta": self.eta,
+            "eta2": 2.0 * self.eta,
+            "ratio": self.ratio,
+            "se": self.se,
+            "ci95": _interval(self.ci95),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Doubling:
+        def value(name: str) -> float | None:
+            item = data.get(name)
+            return None if item is None else float(item)
+
+        return cls(float(data["eta"]), value("ratio"), value("se"), _pair(data.get("ci95")))
+
+
+def _doubled(a: float, b: float) -> bool:
+    return math.isclose(b, 2.0 * a, rel_tol=1e-9)
+
+
+def doublings(
+    summaries: Sequence[EtaSummary],
+    columns: Mapping[float, PairedColumns],
+    draws: BootstrapDraws | None,
+) -> tuple[Doubling, ...]:
+    """Every η of the run whose double 2η is also measured."""
+    out = []
+    for low in summaries:
+        high = next((s for s in summaries if _doubled(low.eta, s.eta)), None)
+        if high is None:
+            continue
+        t1, t2 = _num(low.delta_h_true), _num(high.delta_h_true)
+        ratio = _num(t2 / t1) if t1 is not None and t2 is not None and t1 != 0 else None
+        se = interval = None
+        c1, c2 = columns.get(low.eta), columns.get(high.eta)
+        paired = c1 is not None and c2 is not None and c1.n == c2.n
+        if ratio is not None and t1 is not None and paired and c1 is not None and c2 is not None:
+            se = influence_se((true_influence(c2) - ratio * true_influence(c1)) / t1)
+        both = draws is not None and low.eta in draws.etas and high.eta in draws.etas
+        if ratio is not None and both and draws is not None:
+            i, j = draws.etas.index(low.eta), draws.etas.index(high.eta)
+            with np.errstate(all="ignore"):
+                resampled = draws.true[:, j] / draws.true[:, i]
+            interval = percentile_interval(resampled[:, None])[0]
+        out.append(Doubling(low.eta, ratio, se, interval))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -341,6 +412,7 @@ class RunUncertainty:
     slope_etas: tuple[float, ...] = ()
     baseline_reestimated: bool | None = None
     notes: tuple[str, ...] = field(default=())
+    doublings: tuple[Doubling, ...] = ()
 
     def at(self, eta: float) -> EtaUncertainty | None:
         return next((u for u in self.etas if u.eta == eta), None)
@@ -360,6 +432,7 @@ class RunUncertainty:
             slope_etas=tuple(float(e) for e in data["slope_etas"]),
             baseline_reestimated=data["baseline_reestimated"],
             notes=tuple(str(n) for n in data["notes"]),
+            doublings=tuple(Doubling.from_json(d) for d in data.get("doublings") or ()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -373,6 +446,7 @@ class RunUncertainty:
             "slope_etas": list(self.slope_etas),
             "baseline_reestimated": self.baseline_reestimated,
             "notes": list(self.notes),
+            "doublings": [d.to_json() for d in self.doublings],
         }
 
 
@@ -560,12 +634,20 @@ def _eta_uncertainty(
 ) -> EtaUncertainty:
     eta = summary.eta
     methods: dict[str, str] = {}
-    se_true = se_linear = se_linquad = se_diff_linear = se_diff_linquad = None
+    se_true = se_linear = se_linquad = se_diff_linear = se_diff_linquad = se_quad = None
     if columns is not None:
         ses = delta_ses(columns)
         se_true, se_linear, se_linquad = ses.se_true, ses.se_linear, ses.se_linquad
         se_diff_linear, se_diff_linquad = ses.se_diff_linear, ses.se_diff_linquad
-        for name in ("se_true", "se_linear", "se_linquad", "se_diff_linear", "se_diff_linquad"):
+        se_quad = ses.se_quad
+        for name in (
+            "se_true",
+            "se_linear",
+            "se_linquad",
+            "se_diff_linear",
+            "se_diff_linquad",
+            "se_quad",
+        ):
             if getattr(ses, name) is not None:
                 methods[name] = DELTA
     if se_linear is None and shards is not None:
@@ -589,6 +671,7 @@ def _eta_uncertainty(
         ci95_linquad=intervals.get("linquad"),
         ci95_diff_linear=intervals.get("diff_linear"),
         ci95_diff_linquad=intervals.get("diff_linquad"),
+        se_quad=se_quad,
         se_method=tuple(sorted(methods.items())),
         notebook_se_linear=_num(shards.se_mean_per_lr * abs(eta)) if shards else None,
         notebook_se_true=_notebook_true_se(columns) if columns else None,
@@ -665,6 +748,7 @@ def run_uncertainty(
         slope_etas=fit_etas if draws is not None else (),
         baseline_reestimated=None if not columns else reestimated == {True},
         notes=tuple(notes),
+        doublings=doublings(summaries, by_eta, draws),
     )
 
 
@@ -672,6 +756,7 @@ __all__ = [
     "DEFAULT_BOOTSTRAP",
     "BootstrapDraws",
     "DeltaSEs",
+    "Doubling",
     "EtaUncertainty",
     "PairedColumns",
     "RunUncertainty",
@@ -680,6 +765,7 @@ __all__ = [
     "bootstrap_rng",
     "bootstrap_weights",
     "delta_ses",
+    "doublings",
     "influence_se",
     "paired_columns",
     "percentile_interval",

@@ -19,7 +19,7 @@ from reportgen.inputs import (
 )
 from reportgen.load.config import resolve_normalization
 from reportgen.load.cv import load_cv
-from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, kind, parse_json
+from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
 from reportgen.load.generic import generic_fields
 from reportgen.load.snis import detect_schema, load_snis, snis_facts
 from reportgen.load.sweep import load_sweep, timing_facts
@@ -56,7 +56,7 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     data = parse_json(source)
     if not isinstance(data, Mapping):
         raise LoadError(
-            f"top level is {kind(data)}, not an object",
+            f"top level is {type_name(data)}, not an object",
             hint="A results file holds one JSON object.",
         )
     fields = Fields(data)
@@ -116,7 +116,7 @@ def _read_plan(
         skipped.append(SkippedInput(ref.plan, f"not used: {exc.reason}", False))
         return text, None
     if not isinstance(plan, dict):
-        skipped.append(SkippedInput(ref.plan, f"not used: top level is {kind(plan)}", False))
+        skipped.append(SkippedInput(ref.plan, f"not used: top level is {type_name(plan)}", False))
         return text, None
     if not isinstance(plan.get("capture_per_sequence", False), bool):
         skipped.append(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from reportgen.inputs import (
     ConfigRead,
 )
+from reportgen.load.fields import type_name
 from reportgen.models import (
     ConfigProblem,
     Normalization,
@@ -38,7 +39,7 @@ def _setting(config: ConfigRead, key: tuple[str, str], kind: type) -> tuple[Any,
     if value is None:
         return None, None
     if not isinstance(value, kind) or (isinstance(value, str) and len(value) > 64):
-        return None, f"{block}.{name} is {kind(value)}, not a {kind.__name__}"
+        return None, f"{block}.{name} is {type_name(value)}, not a {kind.__name__}"
     return value, None
 
 

@@ -116,7 +116,7 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise LoadError(f"{self.where(key)}: expected an object, got {kind(value)}")
+            raise LoadError(f"{self.where(key)}: expected an object, got {type_name(value)}")
         return Fields(value, self.where(key))
 
     def items(self, key: str) -> Iterator[Fields]:
@@ -124,10 +124,12 @@ class Fields:
         if value is None:
             return
         if not isinstance(value, list):
-            raise LoadError(f"{self.where(key)}: expected a list, got {kind(value)}")
+            raise LoadError(f"{self.where(key)}: expected a list, got {type_name(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, Mapping):
-                raise LoadError(f"{self.where(key)}[{i}]: expected an object, got {kind(item)}")
+                raise LoadError(
+                    f"{self.where(key)}[{i}]: expected an object, got {type_name(item)}"
+                )
             yield Fields(item, f"{self.where(key)}[{i}]")
 
     def float(self, key: str) -> float | None:
@@ -158,7 +160,7 @@ class Fields:
         return tuple((name, v) for name in sorted(sub.data) if (v := sub.float(name)) is not None)
 
 
-def kind(value: object) -> str:
+def type_name(value: object) -> str:
     kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
              int: "a number", float: "a number", type(None): "null"}  # fmt: skip
     return kinds.get(type(value), type(value).__name__)
@@ -169,7 +171,7 @@ def to_float(value: object, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, (bool, dict, list)):
-        raise LoadError(f"{where}: expected a number, got {kind(value)}")
+        raise LoadError(f"{where}: expected a number, got {type_name(value)}")
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError) as exc:
@@ -181,7 +183,7 @@ def to_array(value: object, where: str) -> FloatArray | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise LoadError(f"{where}: expected a list of numbers, got {kind(value)}")
+        raise LoadError(f"{where}: expected a list of numbers, got {type_name(value)}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):

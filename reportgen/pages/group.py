@@ -14,17 +14,33 @@ from reportgen import charts
 from reportgen.analysis.batch import BatchComparison, DrawMemo, compare_batch_sizes
 from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
 from reportgen.analysis.group_stats import (
+    AgreementTally,
     CvFeatureStats,
     EtaStats,
+    PopulationStats,
+    QuadHelp,
     RelativeErrors,
     cv_group_stats,
     group_summary_json,
     per_eta_stats,
+    population_stats,
+    quad_help,
     relative_errors,
+    resolved,
+    tally,
 )
 from reportgen.analysis.points import RunPoints, SampleSource
+from reportgen.analysis.populations import differing_parameters, populations
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.charts import Chart, Datasets
+from reportgen.charts.agreement import (
+    doubling_chart,
+    paired_z_chart,
+    parity_chart,
+    per_lr_chart,
+    quad_help_chart,
+)
 from reportgen.charts.export import FigureTheme
 from reportgen.models import GroupRef, Tree, severity_counts
 from reportgen.pages import paths, serialize
@@ -64,6 +80,48 @@ class RunEtaRow:
     linear: float | None
     linquad: float | None
     rel_err: float | None
+    se_true: float | None = None
+    resolved: bool | None = None  # |ΔH_true| > 2·se_true: the relative error means something
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One run×η of the paired verdict, with the notebook's numbers beside it."""
+
+    run_id: str
+    label: str
+    href: str
+    population: str
+    row: Agreement
+    true: float | None
+    se_true: float | None
+    ci95_diff: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class QuadRow:
+    run_id: str
+    label: str
+    href: str
+    row: QuadHelp
+
+
+@dataclass(frozen=True)
+class DoublingRow:
+    run_id: str
+    label: str
+    href: str
+    row: Doubling
+    resolved: bool | None = None  # ΔH_true(η), the denominator, is resolved from zero
+
+
+@dataclass(frozen=True)
+class DiffersRow:
+    """A "what differs" row: a key and each run's value (``None``: the run does not set it)."""
+
+    key: str
+    splits: bool
+    values: tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +182,13 @@ class GroupView:
     page_data: Markup
     norm_note: str
     verdict: Verdict
+    verdicts: tuple[VerdictRow, ...] = ()
+    populations: tuple[PopulationStats, ...] = ()
+    differs: tuple[DiffersRow, ...] = ()
+    differs_runs: tuple[tuple[str, str], ...] = ()  # (label, href) columns of the differs table
+    quad_rows: tuple[QuadRow, ...] = ()
+    run_tallies: tuple[tuple[str, str, AgreementTally], ...] = ()  # (label, href, paired counts)
+    doubling_rows: tuple[DoublingRow, ...] = ()
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -155,18 +220,22 @@ def relabel(points: Sequence[RunPoints], group_id: str) -> list[RunPoints]:
     return [replace(p, run_id=short_label(p.run_id, group_id)) for p in points]
 
 
+def retitled(chart: Chart, title: str) -> Chart:
+    return replace(chart, title=title, spec={**chart.spec, "title": title})
+
+
 def group_charts(
     view_points: Sequence[RunPoints],
-    per_eta: Sequence[EtaStats],
+    bands: Sequence[tuple[str, Sequence[EtaStats]]],
     fits: Sequence[tuple[str, Fit]],
     agreements: Sequence[AgreementRow],
-    rel: RelativeErrors,
+    rels: Sequence[tuple[str, RelativeErrors]],
     batch: Sequence[BatchComparison],
     tails: Sequence[tuple[str, TailSensitivity]],
     cv: Sequence[CvFeatureStats],
 ) -> dict[str, list[ChartResult]]:
     out: dict[str, list[ChartResult]] = {
-        k: [] for k in ("overlay", "fits", "agreement", "relative", "batch", "tails", "cv")
+        k: [] for k in ("overlay", "fits", "relative", "batch", "tails", "cv")
     }
     rows = [(p.run_id, s) for p in view_points for s in p.etas if s.delta_h_true is not None]
     if rows:
@@ -175,15 +244,18 @@ def group_charts(
         true = [s.delta_h_true for _, s in rows]
         out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="log"))
         out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="linear"))
-    if per_eta:
+    for i, (name, stats) in enumerate(bands):
+        if not stats:
+            continue
+        chart, data = charts.group_band(
+            [s.eta for s in stats],
+            [s.true_mean for s in stats],
+            [s.true_std for s in stats],
+            [s.linear_mean for s in stats],
+            [s.linquad_mean for s in stats],
+        )
         out["overlay"].append(
-            charts.group_band(
-                [s.eta for s in per_eta],
-                [s.true_mean for s in per_eta],
-                [s.true_std for s in per_eta],
-                [s.linear_mean for s in per_eta],
-                [s.linquad_mean for s in per_eta],
-            )
+            charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, f"p{i}")
         )
     fitted = [(r, f) for r, f in fits if f.loglog_slope is not None]
     if rows and fitted:
@@ -198,25 +270,30 @@ def group_charts(
                 log_base=2.718281828459045,
             )
         )
-    usable = [a for a in agreements if a.row.diff is not None]
-    if usable:
-        out["agreement"].append(
-            charts.agreement_chart(
-                [a.run_id for a in usable],
-                [a.row.eta for a in usable],
-                [a.row.diff for a in usable],
-                [a.row.combined_se for a in usable],
-            )
+    for i, (name, rel) in enumerate(rels):
+        rel_rows = [
+            (r.run_id, eta, v if r.is_resolved(j) else None)
+            for r in rel.runs
+            for j, (eta, v) in enumerate(r.values)
+        ]
+        judged = [r.is_resolved(j) for r in rel.runs for j, (_, v) in enumerate(r.values)
+                  if v is not None]  # fmt: skip
+        if not any(v is not None for _, _, v in rel_rows):
+            continue
+        chart, data = charts.relative_error_chart(
+            [r for r, _, _ in rel_rows], [e for _, e, _ in rel_rows], [v for _, _, v in rel_rows]
         )
-    rel_rows = [(r.run_id, eta, v) for r in rel.runs for eta, v in r.values]
-    if rel_rows:
-        out["relative"].append(
-            charts.relative_error_chart(
-                [r for r, _, _ in rel_rows],
-                [e for _, e, _ in rel_rows],
-                [v for _, _, v in rel_rows],
+        notes = []
+        if unresolved := judged.count(False):
+            notes.append(
+                f"{unresolved} run×η left out: ΔH_true not resolved from zero "
+                "(|ΔH_true| ≤ 2·se_true)"
             )
-        )
+        if no_se := judged.count(None):
+            notes.append(f"{no_se} run×η left out: no se_true to tell ΔH_true from zero")
+        note = "; ".join(notes) or None
+        chart = replace(retitled(chart, f"{chart.title} ({name})"), note=note)
+        out["relative"].append(charts.with_key(chart, data, f"p{i}"))
     for i, comparison in enumerate(batch):
         dist = comparison.reestimated or comparison.raw
         out["batch"].append(
@@ -344,10 +421,24 @@ def _group_page(
     view_points = [points[r] for r in group.run_ids if r in points]
     href = {r.id: relative_href(page_path, paths.run_page(r.id)) for r in members}
 
+    errors = {r.id: r.eta_errors for r in members if r.id in points}
     per_eta = per_eta_stats(view_points)
-    fits = [(p.run_id, fit_run(p)) for p in view_points]
-    agreements = {p.run_id: agreement(p) for p in view_points}
-    rel = relative_errors(view_points)
+    fits = [(p.run_id, fit_run(p, records[p.run_id].uncertainty)) for p in view_points]
+    agreements = {p.run_id: agreement(p, errors[p.run_id]) for p in view_points}
+    rel = relative_errors(view_points, errors)
+    found = populations(members)
+    tails = [(r.id, t) for r in members for t in r.tails]
+    pops = tuple(
+        replace(
+            pop,
+            tails=group_tail_summary(
+                _last_eta_tails([(r, t) for r, t in tails if r in pop.population.run_ids])
+            ),
+        )
+        for pop in population_stats(found, view_points, agreements, errors)
+    )
+    pop_of = {r: pop.label for pop in found for r in pop.run_ids}
+    diffs = differing_parameters(members)
     batch: tuple[BatchComparison, ...] = ()
     if batch_groups(group, tree, points):
         loaded = [s for r in group.run_ids if r in points and (s := samples(r)) is not None]
@@ -359,7 +450,6 @@ def _group_page(
             workers=settings.workers,
             memo=memo,
         )
-    tails = [(r.id, t) for r in members for t in r.tails]
     cv_runs = [(r.id, r.cv) for r in members if r.cv is not None]
     cv = cv_group_stats(cv_runs) if cv_runs else ()
 
@@ -370,19 +460,37 @@ def _group_page(
     def label(run_id: str) -> str:
         return short_label(run_id, group.id)
 
+    labelled = {label(r): e for r, e in errors.items()}
     chart_results = group_charts(
         relabel(view_points, group.id),
-        per_eta,
+        [(pop_title(pops, pop), pop.per_eta) for pop in pops],
         [(label(r), f) for r, f in fits],
         [replace(a, run_id=label(a.run_id)) for a in agreement_rows],
-        relative_errors(relabel(view_points, group.id)),
+        [
+            (
+                pop_title(pops, pop),
+                relative_errors(
+                    relabel([points[r] for r in pop.population.run_ids if r in points], group.id),
+                    labelled,
+                ),
+            )
+            for pop in pops
+        ],
         tuple(replace(b, small_runs=tuple((label(r), v) for r, v in b.small_runs)) for b in batch),
         [(label(r), t) for r, t in _last_eta_tails(tails)],
         cv,
     )
+    chart_results["verdict"] = verdict_charts(pops, agreements, label)
+    quads = {
+        p.run_id: tuple(quad_help(s, e) for s, e in zip(p.etas, errors[p.run_id], strict=True))
+        for p in view_points
+    }
+    doubles = {p.run_id: _doublings(records[p.run_id]) for p in view_points}
+    chart_results |= notebook_charts(pops, points, errors, quads, doubles, label)
     chart_set, figure_files = collect(chart_results, None).export(
         settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
     )
+    read = [r for r in members if r.was_read]
     children = {g.id: g for g in tree.groups}
     view = GroupView(
         group=group,
@@ -403,9 +511,11 @@ def _group_page(
                 s.delta_h_linear,
                 s.delta_h_linquad,
                 s.rel_err_linear,
+                se_true=_se_true(e),
+                resolved=resolved(s.delta_h_true, _se_true(e)),
             )
             for p in view_points
-            for s in p.etas
+            for s, e in zip(p.etas, errors[p.run_id], strict=True)
         ),
         other_runs=tuple(
             (r.id, href[r.id], str(r.schema or r.status)) for r in members if r.id not in points
@@ -444,6 +554,32 @@ def _group_page(
         verdict=group_verdict(
             [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read]
         ),
+        verdicts=tuple(
+            VerdictRow(
+                p.run_id,
+                label(p.run_id),
+                href[p.run_id],
+                pop_of.get(p.run_id, ""),
+                a,
+                s.delta_h_true,
+                _se_true(e),
+                e.ci95_diff_linear if e is not None else None,
+            )
+            for p in view_points
+            for a, s, e in zip(agreements[p.run_id], p.etas, errors[p.run_id], strict=True)
+        ),
+        populations=pops,
+        differs=tuple(DiffersRow(d.key, d.splits, tuple(v for _, v in d.values)) for d in diffs),
+        differs_runs=tuple((label(r.id), href[r.id]) for r in read),
+        run_tallies=tuple((label(r), href[r], tally(rows)) for r, rows in agreements.items()),
+        quad_rows=tuple(
+            QuadRow(r, label(r), href[r], q) for r, rows in quads.items() for q in rows
+        ),
+        doubling_rows=tuple(
+            DoublingRow(r, label(r), href[r], d, denominator_resolved(points[r], errors[r], d))
+            for r, rows in doubles.items()
+            for d in rows
+        ),
     )
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
@@ -459,6 +595,15 @@ def _group_page(
         rel_errors=rel,
         tails=group_tail_summary(_last_eta_tails(tails)),
         cv=cv,
+        populations=pops,
+        differs=diffs,
+        run_extras={
+            r: {
+                "quad_help": [q.to_json() for q in quads[r]],
+                "doublings": [d.to_json() for d in doubles[r]],
+            }
+            for r in quads
+        },
     )
     return PageOutput(
         (
@@ -467,6 +612,177 @@ def _group_page(
             *figure_files,
         )
     )
+
+
+def _se_true(error: EtaUncertainty | None) -> float | None:
+    return error.se_true if error is not None else None
+
+
+def verdict_charts(
+    pops: Sequence[PopulationStats],
+    agreements: Mapping[str, Sequence[Agreement]],
+    label: Callable[[str], str],
+) -> list[ChartResult]:
+    """One paired-z chart per population (small multiples: never one axis for two experiments)."""
+    out = []
+    for i, pop in enumerate(pops):
+        rows = [
+            (r, a)
+            for r in pop.population.run_ids
+            for a in agreements.get(r, ())
+            if a.paired_z is not None
+        ]
+        if not rows:
+            continue
+        out.append(
+            paired_z_chart(
+                [label(r) for r, _ in rows],
+                [a.eta for _, a in rows],
+                [a.paired_z for _, a in rows],
+                [a.diff for _, a in rows],
+                [a.paired_se for _, a in rows],
+                population=pop_title(pops, pop),
+                key=f"p{i}",
+            )
+        )
+    return out
+
+
+def _doublings(record: RunRecord) -> tuple[Doubling, ...]:
+    return record.uncertainty.doublings if record.uncertainty is not None else ()
+
+
+def _over(value: float | None, eta: float) -> float | None:
+    return value / eta if value is not None and eta != 0 else None
+
+
+def notebook_charts(
+    pops: Sequence[PopulationStats],
+    points: Mapping[str, RunPoints],
+    errors: Mapping[str, Sequence[EtaUncertainty | None]],
+    quads: Mapping[str, Sequence[QuadHelp]],
+    doubles: Mapping[str, Sequence[Doubling]],
+    label: Callable[[str], str],
+) -> dict[str, list[ChartResult]]:
+    """Per population: parity, ΔH/η, doubling ratios and "does the quad term help"."""
+    out: dict[str, list[ChartResult]] = {"parity": [], "per_lr": [], "doubling": [], "quad": []}
+    for i, pop in enumerate(pops):
+        name, key = pop_title(pops, pop), f"p{i}"
+        rows = [
+            (r, s, e)
+            for r in pop.population.run_ids
+            if r in points
+            for s, e in zip(points[r].etas, errors[r], strict=True)
+        ]
+        parity = [
+            (label(r), series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name))
+            for r, s, e in rows
+            for series, value, se_name in (
+                ("linear", s.delta_h_linear, "se_linear"),
+                ("lin+quad", s.delta_h_linquad, "se_linquad"),
+            )
+            if value is not None and s.delta_h_true is not None
+        ]
+        if parity:
+            out["parity"].append(
+                parity_chart(
+                    [p[0] for p in parity],
+                    [p[1] for p in parity],
+                    [p[2] for p in parity],
+                    [p[3] for p in parity],
+                    [p[4] for p in parity],
+                    [p[5] for p in parity],
+                    population=name,
+                    key=key,
+                )
+            )
+        per_lr = [(label(r), s, e) for r, s, e in rows if s.eta > 0 and s.delta_h_true is not None]
+        if per_lr:
+            out["per_lr"].append(
+                per_lr_chart(
+                    [r for r, _, _ in per_lr],
+                    [s.eta for _, s, _ in per_lr],
+                    [_over(s.delta_h_true, s.eta) for _, s, _ in per_lr],
+                    [_over(_se(e, "se_true"), s.eta) for _, s, e in per_lr],
+                    [_over(s.delta_h_linear, s.eta) for _, s, _ in per_lr],
+                    [_over(_se(e, "se_linear"), s.eta) for _, s, e in per_lr],
+                    population=name,
+                    key=key,
+                )
+            )
+        candidates = [
+            (r, d)
+            for r in pop.population.run_ids
+            for d in doubles.get(r, ())
+            if d.ratio is not None
+        ]
+        ratios = [
+            (label(r), d, _ratio_interval(d))
+            for r, d in candidates
+            if denominator_resolved(points[r], errors[r], d)
+        ]
+        left_out = len(candidates) - len(ratios)
+        if ratios:
+            out["doubling"].append(
+                doubling_chart(
+                    [r for r, _, _ in ratios],
+                    [d.eta for _, d, _ in ratios],
+                    [d.ratio for _, d, _ in ratios],
+                    [ci[0] for _, _, ci in ratios],
+                    [ci[1] for _, _, ci in ratios],
+                    population=name,
+                    key=key,
+                    note=f"{left_out} ratio(s) left out: ΔH_true(η) not resolved from zero"
+                    if left_out
+                    else None,
+                )
+            )
+        quad = [
+            (label(r), q.eta, q.z)
+            for r in pop.population.run_ids
+            for q in quads.get(r, ())
+            if q.z is not None
+        ]
+        if quad:
+            out["quad"].append(
+                quad_help_chart(
+                    [r for r, _, _ in quad],
+                    [e for _, e, _ in quad],
+                    [z for _, _, z in quad],
+                    population=name,
+                    key=key,
+                )
+            )
+    return out
+
+
+def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
+    """What a chart title says of its population: its label when the group has several."""
+    return pop.population.label if len(pops) > 1 else "all runs"
+
+
+def _se(error: EtaUncertainty | None, name: str) -> float | None:
+    value: object = getattr(error, name) if error is not None else None
+    return value if isinstance(value, float) else None
+
+
+def denominator_resolved(
+    run: RunPoints, errors: Sequence[EtaUncertainty | None], d: Doubling
+) -> bool | None:
+    """Whether ΔH_true(η) of a doubling ratio is resolved from zero (else the ratio is noise)."""
+    for s, e in zip(run.etas, errors, strict=True):
+        if s.eta == d.eta:
+            return resolved(s.delta_h_true, _se(e, "se_true"))
+    return None
+
+
+def _ratio_interval(d: Doubling) -> tuple[float | None, float | None]:
+    """The bootstrap interval, else ratio ± 1.96·SE (delta method)."""
+    if d.ci95 is not None:
+        return d.ci95[0], d.ci95[1]
+    if d.ratio is None or d.se is None:
+        return None, None
+    return d.ratio - 1.96 * d.se, d.ratio + 1.96 * d.se
 
 
 def _last_eta_tails(

@@ -11,6 +11,7 @@ from reportgen import charts
 from reportgen.analysis import RunAnalysis
 from reportgen.charts import Chart, Datasets, Norm, export
 from reportgen.charts.export import FigureTheme
+from reportgen.charts.integrands import integrand_histograms
 from reportgen.models import Run
 
 ChartResult = tuple[Chart, Datasets]
@@ -229,6 +230,12 @@ def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
             results.append(
                 charts.weight_distributions(etas, weights, log_weights, quantity="log-weights")
             )
+    if any(e.h_new is not None for e in entries):  # the notebooks' integrand histograms
+        sums = ([e.h_base for e in entries], [e.h_new for e in entries])
+        results.append(integrand_histograms(etas, sums, which="sums"))
+    if any(e.delta_h_seq is not None for e in entries):
+        deltas = ([e.delta_h_seq for e in entries],)
+        results.append(integrand_histograms(etas, deltas, which="delta"))
     fractions = [s.ess_fraction for s in analysis.summaries]
     if any(f is not None for f in fractions):
         results.append(charts.ess_curve([s.eta for s in analysis.summaries], fractions))

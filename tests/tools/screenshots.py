@@ -38,8 +38,8 @@ class Shot:
 
 SHOTS = (
     Shot("run-page.png", "runs/diagnostics_run/full_data/E_256/run_01/index.html"),
-    # The group page opens with a long table; its charts make the better picture.
-    Shot("group-page.png", "groups/diagnostics_run/full_data/index.html", "#overlay"),
+    # The group page opens with its paired verdict: counts and z by η per population.
+    Shot("group-page.png", "groups/diagnostics_run/full_data/index.html", "#verdict"),
 )
 
 

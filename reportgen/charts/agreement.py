@@ -1,0 +1,394 @@
+"""Chart kinds of the paired verdict: z of linear − true by η, with the ±1 and ±2 SE bands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+
+from reportgen.charts.core import (
+    NEUTRAL,
+    Chart,
+    ColumnValues,
+    Datasets,
+    Spec,
+    as_float,
+    cached_spec,
+    columnar,
+    eta_tooltip,
+    eta_x,
+    finish,
+    make_chart,
+    named,
+    run_color,
+    value_tooltip,
+    with_key,
+)
+
+PAIRED_Z = "paired-z"
+Z_TITLE = "z = (linear − true) / paired SE"
+
+
+def paired_z_chart(
+    runs: Sequence[str],
+    etas: ColumnValues,
+    z: ColumnValues,
+    diff: ColumnValues,
+    se: ColumnValues,
+    *,
+    population: str,
+    key: str,
+) -> tuple[Chart, Datasets]:
+    """z of linear − true per run and η of one population, against the ±1 and ±2 bands.
+
+    z is scale-free, so every η's error bar is as visible as every other's (raw differences
+    shrink with η and their bars vanish on a shared axis).
+    """
+    n = len(runs)
+    data = columnar(
+        run=list(runs),
+        eta=as_float(etas, n),
+        z=as_float(z, n),
+        diff=as_float(diff, n),
+        se=as_float(se, n),
+    )
+    title = f"Paired z of linear − true by η ({population})"
+    chart = make_chart("paired-z", _paired_z_spec(), title=title)
+    return with_key(chart, {PAIRED_Z: data}, slug(key))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "all"
+
+
+def _band(sigmas: float, opacity: float) -> alt.Chart:
+    """A horizontal band ±sigmas over the whole width (one row from aggregating the data)."""
+    band: alt.Chart = (
+        alt.Chart()
+        .transform_aggregate(n="count()")
+        .transform_calculate(lo=repr(-sigmas), hi=repr(sigmas))
+        .mark_rect(color=NEUTRAL, opacity=opacity)
+        .encode(y=alt.Y("lo:Q", title=Z_TITLE), y2="hi:Q", tooltip=alt.value(None))
+    )
+    return band
+
+
+@cached_spec
+def _paired_z_spec() -> Spec:
+    data, flatten = named(PAIRED_Z, "run", "eta", "z", "diff", "se")
+    zero = (
+        alt.Chart()
+        .transform_aggregate(n="count()")
+        .transform_calculate(ref="0")
+        .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
+        .encode(y=alt.Y("ref:Q", title=Z_TITLE), tooltip=alt.value(None))
+    )
+    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=Z_TITLE), "color": run_color()}
+    lines = alt.Chart().mark_line(opacity=0.5).encode(**encoding)
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=50)
+        .encode(
+            tooltip=[
+                alt.Tooltip("run:N", title="run"),
+                eta_tooltip(),
+                alt.Tooltip("z:Q", title="z", format="+.2f"),
+                value_tooltip("diff", "linear − true"),
+                value_tooltip("se", "paired SE"),
+            ],
+            **encoding,
+        )
+    )
+    chart = alt.LayerChart(
+        data=data,
+        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.z) && datum.eta > 0")],
+        layer=[_band(2.0, 0.12), _band(1.0, 0.18), zero, lines, points],
+    )
+    description = (
+        "Difference between the linear approximation and the SNIS truth divided by its paired "
+        "standard error, per run (colour) against η on a log axis. The darker band is |z| ≤ 1, "
+        "the lighter |z| ≤ 2: a point inside the lighter band agrees within two standard errors."
+    )
+    return finish(chart, "Paired z of linear − true by η", description)
+
+
+# --- the notebooks' remaining analyses, with their intervals ---------------------------------
+
+PARITY = "parity"
+PER_LR = "per-lr"
+DOUBLING = "doubling"
+QUAD_HELP = "quad-help"
+LOG_FLOOR = 20.0  # on log axes a bar reaching zero is cut at value / LOG_FLOOR (noted)
+
+
+def log_bar(values: ColumnValues, se: ColumnValues, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(lo, hi, cut) of |value| ± se for a log axis; ``cut`` counts bars cut at value/20."""
+    v, s = np.abs(as_float(values, n)), as_float(se, n)
+    s = np.where(np.isfinite(s), s, 0.0)  # no SE: no bar (the chart's note says so)
+    lo, hi = v - s, v + s
+    cut = (lo <= 0) & (v > 0)
+    lo = np.where(cut, v / LOG_FLOOR, lo)
+    return lo, hi, int(cut.sum())
+
+
+def parity_chart(
+    runs: Sequence[str],
+    series: Sequence[str],
+    true: ColumnValues,
+    se_true: ColumnValues,
+    approx: ColumnValues,
+    se_approx: ColumnValues,
+    *,
+    population: str,
+    key: str,
+) -> tuple[Chart, Datasets]:
+    """|approx| against |true| on log–log axes with y = x and ± one SE bars on both."""
+    n = len(runs)
+    x_lo, x_hi, cut_x = log_bar(true, se_true, n)
+    y_lo, y_hi, cut_y = log_bar(approx, se_approx, n)
+    data = columnar(
+        run=list(runs),
+        series=list(series),
+        x=np.abs(as_float(true, n)),
+        x_lo=x_lo,
+        x_hi=x_hi,
+        y=np.abs(as_float(approx, n)),
+        y_lo=y_lo,
+        y_hi=y_hi,
+    )
+    cut = cut_x + cut_y
+    missing = int(
+        (~np.isfinite(as_float(se_true, n))).sum() + (~np.isfinite(as_float(se_approx, n))).sum()
+    )
+    notes = []
+    if cut:
+        notes.append(f"{cut} bars reach zero: drawn down to 1/{LOG_FLOOR:g} of the value")
+    if missing:
+        notes.append(f"{missing} values have no standard error (no bar)")
+    note = "; ".join(notes) or None
+    chart = make_chart("parity", _parity_spec(), note, title=f"|approx| vs |true| ({population})")
+    return with_key(chart, {PARITY: data}, slug(key))
+
+
+@cached_spec
+def _parity_spec() -> Spec:
+    data, flatten = named(PARITY, "run", "series", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
+    log = alt.Scale(type="log")
+    x_title, y_title = "|ΔH_true| (log scale)", "|ΔH approx| (log scale)"
+    x, y = alt.X("x:Q", title=x_title, scale=log), alt.Y("y:Q", title=y_title, scale=log)
+    shape = alt.Shape("series:N", title="approximation", legend=alt.Legend(orient="top"))
+    tooltip = [
+        alt.Tooltip("run:N", title="run"),
+        alt.Tooltip("series:N", title="approximation"),
+        value_tooltip("x", "|true|"),
+        value_tooltip("y", "|approx|"),
+    ]
+    x_bar = alt.Chart().mark_rule().encode(x=alt.X("x_lo:Q", title=x_title, scale=log),
+                                           x2="x_hi:Q", y=y, color=run_color())  # fmt: skip
+    y_bar = alt.Chart().mark_rule().encode(y=alt.Y("y_lo:Q", title=y_title, scale=log),
+                                           y2="y_hi:Q", x=x, color=run_color())  # fmt: skip
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=50)
+        .encode(x=x, y=y, color=run_color(), shape=shape, tooltip=tooltip)
+    )
+    diagonal = (
+        alt.Chart()
+        .transform_aggregate(lo="min(x_lo)", hi="max(x_hi)", ylo="min(y_lo)", yhi="max(y_hi)")
+        .transform_calculate(a="min(datum.lo, datum.ylo)", b="max(datum.hi, datum.yhi)")
+        .transform_fold(["a", "b"], as_=["end", "v"])
+        .mark_line(color=NEUTRAL, strokeDash=[4, 4])
+        .encode(
+            x=alt.X("v:Q", title=x_title, scale=log),
+            y=alt.Y("v:Q", title=y_title, scale=log),
+            tooltip=alt.value(None),
+        )
+    )
+    chart = alt.LayerChart(
+        data=data,
+        transform=[*flatten, alt.FilterTransform(filter="datum.x > 0 && datum.y > 0")],
+        layer=[diagonal, x_bar, y_bar, points],
+    )
+    description = (
+        "Magnitude of each approximation against the magnitude of ΔH_true per run and η on "
+        "log–log axes, with ± one standard error bars on both (horizontal: se_true, vertical: "
+        "se of the approximation) and the dashed line y = x (perfect agreement)."
+    )
+    return finish(chart, "|approx| vs |true|", description)
+
+
+def per_lr_chart(
+    runs: Sequence[str],
+    etas: ColumnValues,
+    true_per_lr: ColumnValues,
+    se_true_per_lr: ColumnValues,
+    gdotv: ColumnValues,
+    se_gdotv: ColumnValues,
+    *,
+    population: str,
+    key: str,
+) -> tuple[Chart, Datasets]:
+    """ΔH_true/η against η per run with ± SE bars, and the run's g·v as a line with its band.
+
+    In the linear regime ΔH/η is flat at g·v; curvature shows as a slope.
+    """
+    n = len(runs)
+    t, s, g, sg = (as_float(v, n) for v in (true_per_lr, se_true_per_lr, gdotv, se_gdotv))
+    missing = int((~np.isfinite(s)).sum())
+    note = f"{missing} values of ΔH_true have no standard error (no bar)" if missing else None
+    s = np.where(np.isfinite(s), s, 0.0)
+    data = columnar(
+        run=list(runs), eta=as_float(etas, n), t=t, t_lo=t - s, t_hi=t + s,
+        g=g, g_lo=g - sg, g_hi=g + sg,
+    )  # fmt: skip
+    chart = make_chart("per-lr", _per_lr_spec(), note, title=f"ΔH/η vs η ({population})")
+    return with_key(chart, {PER_LR: data}, slug(key))
+
+
+@cached_spec
+def _per_lr_spec() -> Spec:
+    data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
+    y_title = "ΔH / η"
+    band = (
+        alt.Chart()
+        .mark_area(opacity=0.15)
+        .encode(x=eta_x(), y=alt.Y("g_lo:Q", title=y_title), y2="g_hi:Q", color=run_color())
+    )
+    line = (
+        alt.Chart()
+        .mark_line(strokeDash=[6, 3])
+        .encode(x=eta_x(), y=alt.Y("g:Q", title=y_title), color=run_color())
+    )
+    bars = (
+        alt.Chart()
+        .mark_rule()
+        .encode(x=eta_x(), y=alt.Y("t_lo:Q", title=y_title), y2="t_hi:Q", color=run_color())
+    )
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=50)
+        .encode(
+            x=eta_x(),
+            y=alt.Y("t:Q", title=y_title),
+            color=run_color(),
+            tooltip=[
+                alt.Tooltip("run:N", title="run"),
+                eta_tooltip(),
+                value_tooltip("t", "ΔH_true/η"),
+                value_tooltip("g", "g·v"),
+            ],
+        )
+    )
+    chart = alt.LayerChart(
+        data=data,
+        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.t) && datum.eta > 0")],
+        layer=[band, line, bars, points],
+    )
+    description = (
+        "ΔH_true divided by η per run (points, ± one standard error) against η on a log axis, "
+        "with the run's g·v (dashed line, shaded ± one SE): flat points on the line mean the "
+        "linear regime; a slope shows curvature."
+    )
+    return finish(chart, "ΔH/η vs η", description)
+
+
+def doubling_chart(
+    runs: Sequence[str],
+    etas: ColumnValues,
+    ratio: ColumnValues,
+    lo: ColumnValues,
+    hi: ColumnValues,
+    *,
+    population: str,
+    key: str,
+    note: str | None = None,
+) -> tuple[Chart, Datasets]:
+    """ΔH_true(2η)/ΔH_true(η) per run with its 95 % interval; 2 is the linear regime."""
+    n = len(runs)
+    data = columnar(
+        run=list(runs), eta=as_float(etas, n), ratio=as_float(ratio, n),
+        lo=as_float(lo, n), hi=as_float(hi, n),
+    )  # fmt: skip
+    title = f"Doubling ratios ({population})"
+    chart = make_chart("doubling", _doubling_spec(), note, title=title)
+    return with_key(chart, {DOUBLING: data}, slug(key))
+
+
+@cached_spec
+def _doubling_spec() -> Spec:
+    data, flatten = named(DOUBLING, "run", "eta", "ratio", "lo", "hi")
+    y_title = "ΔH_true(2η) / ΔH_true(η)"
+    two = (
+        alt.Chart()
+        .transform_aggregate(n="count()")
+        .transform_calculate(ref="2")
+        .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
+        .encode(y=alt.Y("ref:Q", title=y_title), tooltip=alt.value(None))
+    )
+    common = {"x": eta_x(), "color": run_color()}
+    bars = alt.Chart().mark_rule().encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **common)
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=50)
+        .encode(
+            y=alt.Y("ratio:Q", title=y_title),
+            tooltip=[
+                alt.Tooltip("run:N", title="run"),
+                eta_tooltip(),
+                value_tooltip("ratio", "ratio"),
+                value_tooltip("lo", "95 % from"),
+                value_tooltip("hi", "95 % to"),
+            ],
+            **common,
+        )
+    )
+    chart = alt.LayerChart(
+        data=data,
+        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.ratio) && datum.eta > 0")],
+        layer=[two, bars, points],
+    )
+    description = (
+        "Ratio of ΔH_true at 2η to ΔH_true at η per run against η, with 95 % intervals; the "
+        "dashed line at 2 is the linear regime (a power law η^k gives 2^k)."
+    )
+    return finish(chart, "Doubling ratios", description)
+
+
+def quad_help_chart(
+    runs: Sequence[str], etas: ColumnValues, z: ColumnValues, *, population: str, key: str
+) -> tuple[Chart, Datasets]:
+    """z of |linquad − true| − |linear − true| per run and η (negative: the quad term helps)."""
+    n = len(runs)
+    data = columnar(run=list(runs), eta=as_float(etas, n), z=as_float(z, n))
+    title = f"Does the quadratic term help? ({population})"
+    chart = make_chart("quad-help", _quad_help_spec(), title=title)
+    return with_key(chart, {QUAD_HELP: data}, slug(key))
+
+
+@cached_spec
+def _quad_help_spec() -> Spec:
+    data, flatten = named(QUAD_HELP, "run", "eta", "z")
+    y_title = "z of |linquad − true| − |linear − true|"
+    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=y_title), "color": run_color()}
+    points = alt.Chart().mark_point(filled=True, size=50).encode(
+        tooltip=[alt.Tooltip("run:N", title="run"), eta_tooltip(),
+                 alt.Tooltip("z:Q", title="z", format="+.2f")],
+        **encoding,
+    )  # fmt: skip
+    bands = [
+        b.encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
+        for b in (_band(2.0, 0.12), _band(1.0, 0.18))
+    ]
+    chart = alt.LayerChart(
+        data=data,
+        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.z) && datum.eta > 0")],
+        layer=[*bands, alt.Chart().mark_line(opacity=0.5).encode(**encoding), points],
+    )
+    description = (
+        "Change in absolute error when the quadratic term is added, divided by its paired "
+        "standard error, per run against η: below the bands (z < −2) lin+quad is significantly "
+        "closer to ΔH_true, inside them the difference is within noise."
+    )
+    return finish(chart, "Does the quadratic term help?", description)
