@@ -65,6 +65,8 @@ from reportgen.write import (
 )
 
 if TYPE_CHECKING:
+    from reportgen.charts.export import FigureTheme
+
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.pages import PageOutput, RunSettings
     from reportgen.record import RunRecord
@@ -86,6 +88,7 @@ class BuildOptions:
     force: bool = False
     title: str = "Entropy experiments"
     figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
     single_file: str | None = None
     max_bytes: int = 256 * 1024 * 1024
     follow_symlinks: bool = False
@@ -100,6 +103,7 @@ class BuildOptions:
         settings = {
             "title": self.title,
             "figures": self.figures,
+            "figure_theme": self.figure_theme,
             "max_bytes": self.max_bytes,
             "follow_symlinks": self.follow_symlinks,
             "draws": self.draws,
@@ -196,6 +200,7 @@ def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSetti
         max_bytes=options.max_bytes,
         max_points=options.max_points,
         figures=() if inline_files else options.figures,
+        figure_theme=options.figure_theme,
         verbose=options.verbose,
         inline_files=inline_files,
         bootstrap=options.bootstrap,
@@ -397,7 +402,8 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
 
         before = {rid: s.record for rid, s in previous.runs.items()} if previous else {}
         records = {rid: s.record for rid, s in statuses.items()}
-        _write_output(writer, site_pages(tree, skipped, records, before, site))
+        figures = _figure_manifests(writer)
+        _write_output(writer, site_pages(tree, skipped, records, before, site, figures))
         files = tuple(sorted(writer.claimed))
         status = BuildStatus(__version__, settings_hash, site_key, statuses, groups, files)
         writer.write(STATUS_PATH, status.to_bytes())
@@ -529,6 +535,18 @@ def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:
     )
 
 
+def _figure_manifests(writer: SiteWriter) -> tuple[tuple[str, bytes], ...]:
+    """Every page's ``figures/figures.json`` of the new site (written or carried over)."""
+    from reportgen.charts.export import MANIFEST
+
+    suffix = f"/figures/{MANIFEST}"
+    return tuple(
+        (path, (writer.staging / path).read_bytes())
+        for path in sorted(writer.claimed)
+        if path.endswith(suffix)
+    )
+
+
 def _write_groups(
     tree: Tree,
     statuses: Mapping[str, RunStatus],
@@ -544,7 +562,13 @@ def _write_groups(
 
     by_id = {g.id: g for g in tree.groups}
     records = {run_id: s.record for run_id, s in statuses.items()}
-    settings = GroupSettings(draws=options.draws, seed=options.seed, workers=options.jobs)
+    settings = GroupSettings(
+        draws=options.draws,
+        seed=options.seed,
+        workers=options.jobs,
+        figures=options.figures,
+        figure_theme=options.figure_theme,
+    )
 
     def sample(run_id: str) -> serialize.StoredSample | None:
         # the build's private store; read one η at a time while drawing

@@ -16,8 +16,8 @@ from reportgen.discover import discover
 from reportgen.guard import guarded
 from reportgen.load import load_run
 from reportgen.models import SEVERITIES, Finding, LoadFailure, RunRef, Severity
+from reportgen.numfmt import format_eta
 from reportgen.pages.serialize import finding_row
-from reportgen.render import format_eta
 
 
 @dataclass(frozen=True)

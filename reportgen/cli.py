@@ -17,6 +17,9 @@ from reportgen import __version__
 EXIT_OK = 0
 EXIT_RUNS_FAILED = 1
 EXIT_USAGE = 2
+# Kept here so the CLI starts without importing vl-convert (charts.export has the same tuples).
+FIGURE_FORMATS = ("svg", "png", "pdf")
+FIGURE_THEMES = ("paper", "site")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`)
 
@@ -89,7 +92,7 @@ class Parser(argparse.ArgumentParser):
 
 def _figure_formats(text: str) -> tuple[str, ...]:
     formats = tuple(sorted({f.strip().lower() for f in text.split(",") if f.strip()}))
-    unknown = set(formats) - {"svg", "png"}
+    unknown = set(formats) - set(FIGURE_FORMATS)
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown figure format(s): {', '.join(sorted(unknown))}")
     return formats
@@ -140,8 +143,16 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         "--figures",
         type=_figure_formats,
         default=(),
-        metavar="svg,png",
-        help="also write static figure files for every chart (slow; off by default)",
+        metavar="svg,png,pdf",
+        help="also write static figure files (and each chart's data CSV) for every chart, "
+        "listed on figures.html (slow; off by default)",
+    )
+    parser.add_argument(
+        "--figure-theme",
+        choices=FIGURE_THEMES,
+        default="paper",
+        help="style of the figure files: paper (default; sans-serif, labels ≥ 11 pt, "
+        "colour-blind-safe palette, one- or two-column width) or site (as on the pages)",
     )
     parser.add_argument(
         "--single-file",
@@ -288,6 +299,7 @@ def _build_options(args: argparse.Namespace, results: Path) -> object:
         force=args.force,
         title=args.title,
         figures=args.figures,
+        figure_theme=args.figure_theme,
         single_file=args.single_file,
         max_bytes=args.max_file_size * 1024 * 1024,
         follow_symlinks=args.follow_symlinks,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import marshal
-import math
 import os
 import posixpath
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,8 +21,16 @@ import nh3
 import orjson
 from markupsafe import Markup
 
-from reportgen import __version__
+from reportgen import __version__, numfmt
 from reportgen.assets import cache_dir, static_assets, templates_dir
+from reportgen.numfmt import (
+    NumberFormat,
+    column_format,
+    format_eta,
+    format_number,
+    format_percent,
+    format_with_se,
+)
 
 SANITIZE_TAGS = frozenset(
     {
@@ -64,7 +72,6 @@ SANITIZE_TAGS = frozenset(
         "ul",
     }
 )
-MISSING = "—"
 
 
 @dataclass(frozen=True)
@@ -151,40 +158,27 @@ def template_code_cache() -> TemplateCodeCache:
     return TemplateCodeCache(cache_dir() / "templates")
 
 
-# --- formatting ------------------------------------------------------------------------------
+# --- formatting (the rules live in reportgen.numfmt) --------------------------------------
 
 
-def format_number(value: object) -> str:
-    """Numbers to 5 significant digits; integers with separators; text passes through."""
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:.5g}"
-    return str(value)
+def _num(value: object, fmt: NumberFormat | None = None) -> str:
+    return format_number(value, fmt or numfmt.DEFAULT)
 
 
-def format_eta(value: float | None) -> str:
-    """η as the experiments write it: 3.2e-06 → 3.2e-6."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    mantissa, _, exponent = f"{value:.4g}".partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+def _num_se(value: float | None, se: float | None, fmt: NumberFormat | None = None) -> str:
+    return format_with_se(value, se, fmt or numfmt.DEFAULT)
 
 
-def format_percent(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return MISSING
-    return f"{value * 100:+.3g} %"
+def column_formats(rows: Iterable[object], *fields: str) -> dict[str, NumberFormat]:
+    """One ``NumberFormat`` per field over all rows (templates: ``colfmt(rows, "a", "b")``)."""
+    rows = list(rows)
+    return {name: column_format(_path(r, name) for r in rows) for name in fields}
+
+
+def _path(row: object, dotted: str) -> object:
+    for part in dotted.split("."):
+        row = getattr(row, part, None)
+    return row
 
 
 def json_for_script(data: Any) -> Markup:
@@ -233,8 +227,14 @@ def environment() -> jinja2.Environment:
         bytecode_cache=template_code_cache(),
     )
     env.filters.update(
-        num=format_number, eta=format_eta, pct=format_percent, json_script=json_for_script
+        num=_num,
+        num_se=_num_se,
+        zscore=numfmt.format_z,
+        eta=format_eta,
+        pct=format_percent,
+        json_script=json_for_script,
     )
+    env.globals.update(colfmt=column_formats)
     return env
 
 

@@ -502,7 +502,7 @@ def test_print_layout_and_pdf(site: Path, open_tab: Opener, tmp_path: Path) -> N
     assert luminance(parse_color(label_fill)) < 0.05
     badges = page.eval_on_selector_all(".badge", "bs => bs.map(b => getComputedStyle(b).color)")
     assert badges and all(luminance(parse_color(c)) < 0.2 for c in badges)
-    assert page.locator(".eta-printed").inner_text() == "(η = 1.28e-5)"  # the menu is hidden
+    assert page.locator(".eta-printed").inner_text() == "(η = 1.28e−5)"  # the menu is hidden
     # At the text width of A4 with the print margins (186 mm), no table loses columns.
     page.set_viewport_size({"width": 703, "height": 1000})
     overflowing = page.evaluate(
@@ -751,3 +751,69 @@ def test_paged_run_table_pages_searches_and_sorts_every_run(
     href = page.locator("#run-rows tbody tr td a").first.get_attribute("href")
     assert href is not None and (paged_site / href).is_file()
     tab.assert_clean()
+
+
+# --- visual regression: measurable legibility at desktop and mobile width (issue 11) ----------
+
+LEGIBILITY = """() => {
+  const visible = el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 1 && r.height > 1;
+  };
+  const small = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !visible(el) || el.closest('svg')) { continue; }
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 12) {
+      small.push(el.tagName + ' ' + size + ' ' + node.textContent.trim().slice(0, 30));
+    }
+  }
+  const chartText = [], clipped = [], wide = [];
+  document.querySelectorAll('figure.chart').forEach(figure => {
+    const svg = figure.querySelector('.chart-view svg');
+    if (!svg) { return; }
+    const box = svg.getBoundingClientRect(), room = figure.getBoundingClientRect();
+    if (box.right > room.right + 1 || box.left < room.left - 1) {
+      wide.push(figure.id + ' ' + Math.round(box.width) + ' > ' + Math.round(room.width));
+    }
+    svg.querySelectorAll('text').forEach(t => {
+      if (!t.textContent.trim()) { return; }
+      const size = parseFloat(getComputedStyle(t).fontSize);
+      if (size < 11) { chartText.push(figure.id + ' ' + size + ' ' + t.textContent.slice(0, 20)); }
+      const r = t.getBoundingClientRect();
+      const inLegend = t.closest('.role-legend');
+      const outside = r.right > box.right + 1 || r.left < box.left - 1;
+      if (inLegend && (t.textContent.endsWith('…') || outside)) {
+        clipped.push(figure.id + ' ' + t.textContent);
+      }
+    });
+  });
+  return {
+    small, chartText, clipped, wide,
+    scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    svgCharts: document.querySelectorAll('figure.chart .chart-view svg').length,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", [SNIS_RUN, BATCH_GROUP])
+def test_pages_are_legible_at_desktop_and_mobile_width(
+    path: str, width: int, site: Path, chromium: Browser
+) -> None:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto((site / path).as_uri())
+        page.wait_for_function(ALL_DRAWN, polling=50, timeout=30_000)
+        state = page.evaluate(LEGIBILITY)
+    finally:
+        context.close()
+    assert state["svgCharts"] >= 5  # measured on real SVG text, not a canvas
+    assert state["small"] == [], "page text under 12 px"
+    assert state["chartText"] == [], "chart labels under 11 px"
+    assert state["clipped"] == [], "legend entries truncated or outside the chart"
+    assert state["wide"] == [], "charts wider than their container"
+    assert state["scroll"] <= 0, "horizontal scrolling"

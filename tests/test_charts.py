@@ -432,3 +432,28 @@ def test_flattened_datasets_draw_offline() -> None:
     for param in spec["params"]:
         param["value"] = "0.5"
     assert vl_convert.vegalite_to_svg(spec).count('aria-roledescription="circle"') == 0
+
+
+def test_more_runs_than_colours_become_small_multiples(validator: Any) -> None:
+    """Eleven runs in one legend would repeat a colour: one panel per directory instead."""
+    runs = [f"{'ab'[i % 2]}/run_{i:02d}" for i in range(11) for _ in range(2)]
+    etas = [1e-6, 2e-6] * 11
+    chart, datasets = charts.group_overlay(runs, etas, [-1e-3] * 22)
+    spec = _attached(chart, datasets)
+    assert [e.message[:200] for e in validator.iter_errors(spec)] == []
+    assert spec["resolve"]["scale"]["color"] == "independent" and spec["columns"] == 2
+    assert chart.note == "11 runs: one panel per directory, colours per panel"
+    panels = datasets["group-overlay"][0]["panel"]
+    assert max(panels.count(p) // 2 for p in set(panels)) <= len(charts.RUN_COLORS)
+    few, _ = charts.group_overlay(runs[:20], etas[:20], [-1e-3] * 20)
+    assert "facet" not in few.spec and few.note is None
+
+
+def test_relative_error_outlier_is_clamped_with_a_note() -> None:
+    rel = [0.1, -0.2, 0.05, 0.3, -0.1, -788.0]
+    chart, datasets = charts.relative_error_chart(["r"] * 6, [1e-6] * 6, rel)
+    data = datasets["relative-error"][0]
+    assert data["clamped"].tolist() == [False] * 5 + [True]
+    assert data["rel_err"][-1] == -788.0  # the exact value stays for the tooltip
+    assert -788.0 < data["shown"][-1] < -0.2
+    assert chart.note is not None and chart.note.startswith("1 of the relative errors outside [")

@@ -640,13 +640,13 @@ def test_every_check_is_tested() -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (-1.32214e-3, "−1.3221e-3"),
+        (-1.32214e-3, "−1.3221e−3"),
         (0.42131, "0.42131"),
-        (26230.0, "26230"),
-        (3.2e5, "3.2000e5"),
+        (26230.0, "26,230"),
+        (3.25e5, "325,000"),
         (0.0, "0"),
         (math.nan, "NaN"),
-        (-math.inf, "−Infinity"),
+        (-math.inf, "−∞"),
         (None, "none"),
     ],
 )
@@ -657,9 +657,9 @@ def test_fmt(value: float | None, text: str) -> None:
 @pytest.mark.parametrize(
     ("eta", "text"),
     [
-        (3.2e-6, "3.2e-6"),
-        (1.28e-5, "1.28e-5"),
-        (8e-7, "8e-7"),
+        (3.2e-6, "3.2e−6"),
+        (1.28e-5, "1.28e−5"),
+        (8e-7, "8e−7"),
         (0.0, "0"),
         (-1.0, "−1"),
         (0.1, "0.1"),
@@ -674,7 +674,7 @@ def test_message_names_the_numbers(tmp_path: Path) -> None:
     set_delta(data, diag(data)["delta_h_true"] * 1.01)
     (finding,) = [f for f in run_findings(tmp_path, data) if f.id == "contrib-sum-mismatch"]
     assert finding.message.startswith("Σ true_contrib = −")
-    assert "at η = 2e-6" in finding.message and "rel. diff 9.9e-3" in finding.message
+    assert "at η = 2e−6" in finding.message and "rel. diff 9.9e−3" in finding.message
 
 
 # --- the real data ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 
+from reportgen import numfmt
 from reportgen.charts.lazy import alt
 
 Spec = dict[str, Any]
@@ -42,8 +43,10 @@ RUN_COLORS = (
     "#8e7cc3",
 )
 NEUTRAL = SERIES_COLORS[0]
+MAX_SERIES = len(RUN_COLORS)  # more series than colours: small multiples instead of repeats
 
 VALUE_FORMAT = ".4~g"
+LABEL_PX = 12  # every chart label ≥ 11 px on the page (issue 11); figure files use 15 px
 ETA_FORMAT = ".3~e"
 HEIGHT = 280
 
@@ -60,6 +63,7 @@ class Chart:
     spec: dict[str, Any]
     datasets: tuple[str, ...]
     note: str | None = None
+    warning: str | None = None  # e.g. a figure file that could not be exported
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -261,7 +265,24 @@ def finish(chart: Any, title: str, description: str, height: int | alt.Step = HE
         width="container",
         height=height,
         autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-    ).configure(background="transparent", legend=alt.LegendConfig(symbolOpacity=1))
+    ).configure(
+        background="transparent",
+        legend=alt.LegendConfig(
+            symbolOpacity=1,
+            labelFontSize=LABEL_PX,
+            titleFontSize=LABEL_PX,
+            labelLimit=0,  # never truncated: long names wrap into columns instead
+            titleLimit=0,
+        ),
+        # One minus sign (numfmt) in tick labels; fewer ticks, so overlap removal never has to
+        # drop one (it used to drop the 0 between −0.0001 and 0.0001).
+        axis=alt.AxisConfig(
+            labelFontSize=LABEL_PX, titleFontSize=LABEL_PX, labelExpr=numfmt.vega_label_expr()
+        ),
+        axisQuantitative=alt.AxisConfig(tickCount=5),
+        header=alt.HeaderConfig(labelFontSize=LABEL_PX, titleFontSize=LABEL_PX),
+        title=alt.TitleConfig(fontSize=LABEL_PX + 1),
+    )
     spec: Spec = chart.to_dict(validate=False)
     return spec
 
@@ -354,7 +375,13 @@ def series_encodings(series: Sequence[str] = SERIES) -> dict[str, Any]:
 
 
 def run_color() -> alt.Color:
-    return alt.Color("run:N", title="run", scale=alt.Scale(range=list(RUN_COLORS)))
+    # below the plot, one entry per line: long run paths neither squeeze the plot nor overflow
+    return alt.Color(
+        "run:N",
+        title="run",
+        scale=alt.Scale(range=list(RUN_COLORS)),
+        legend=alt.Legend(orient="bottom", direction="vertical"),
+    )
 
 
 def delta_h_title(norm: Norm, what: str = "ΔH") -> str:
@@ -379,6 +406,35 @@ def reference_rule(value: float, channel: Literal["x", "y"], title: str) -> alt.
         .encode(tooltip=alt.value(None), **encoding)
     )
     return rule
+
+
+OUTLIER_IQR = 3.0  # Tukey's "far out" fence
+
+
+def clamp_outliers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+    """Values beyond Tukey's far-out fences (quartiles ∓ 3 IQR, widened to include 0) drawn at
+    the fence, so one point cannot flatten the rest; returns (shown, clamped, fences or None)."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 4:
+        return values, np.zeros(values.shape, dtype=bool), None
+    q1, q3 = np.quantile(finite, [0.25, 0.75])
+    spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
+    lo, hi = min(q1 - OUTLIER_IQR * spread, 0.0), max(q3 + OUTLIER_IQR * spread, 0.0)
+    clamped = np.isfinite(values) & ((values < lo) | (values > hi))
+    if not clamped.any():
+        return values, clamped, None
+    return np.clip(values, lo, hi), clamped, (float(lo), float(hi))
+
+
+def clamp_note(clamped: np.ndarray, fences: tuple[float, float] | None, what: str) -> str | None:
+    if fences is None:
+        return None
+    count = int(clamped.sum())
+    lo, hi = (numfmt.format_number(f) for f in fences)
+    return (
+        f"{count} of the {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
+        "(exact values in the tooltip and the table)"
+    )
 
 
 def as_float(values: ColumnValues | None, n: int) -> np.ndarray:

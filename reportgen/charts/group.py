@@ -8,9 +8,13 @@ from typing import Literal
 
 import numpy as np
 
+from reportgen import numfmt
 from reportgen.charts.core import (
     ETA_FORMAT,
+    LABEL_PX,
+    MAX_SERIES,
     NEUTRAL,
+    RUN_COLORS,
     SERIES,
     SERIES_COLORS,
     VALUE_FORMAT,
@@ -23,6 +27,8 @@ from reportgen.charts.core import (
     as_float,
     bar_rows,
     cached_spec,
+    clamp_note,
+    clamp_outliers,
     columnar,
     delta_h_title,
     eta_tooltip,
@@ -72,9 +78,74 @@ def group_overlay(
 ) -> tuple[Chart, Datasets]:
     """ΔH_true against η, one line per run; both η-scale variants share one dataset."""
     n = len(runs)
+    series = len(set(runs))
+    if series > MAX_SERIES:
+        # Too many lines for one legend (colours would repeat): small multiples, one panel per
+        # parent directory, each with its own colour scale and legend.
+        panels = [r.rpartition("/")[0] or "(top level)" for r in runs]
+        data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n), panel=panels)
+        note = f"{series} runs: one panel per directory, colours per panel"
+        spec = _overlay_facet_spec(eta_scale, norm)
+        return make_chart(f"group-overlay-{eta_scale}", spec, note), {GROUP_OVERLAY: data}
     data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n))
     spec = _overlay_spec(eta_scale, norm)
     return make_chart(f"group-overlay-{eta_scale}", spec), {GROUP_OVERLAY: data}
+
+
+@cached_spec
+def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec:
+    encoding = {
+        "x": eta_x(eta_scale),
+        "y": alt.Y("true:Q", title=delta_h_title(norm, "ΔH_true")),
+        "color": alt.Color(
+            "run_label:N",
+            title="run",
+            scale=alt.Scale(range=list(RUN_COLORS)),
+            legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+        ),
+    }
+    line = alt.Chart().mark_line().encode(**encoding)
+    points = (
+        alt.Chart()
+        .mark_point(filled=True, size=30)
+        .encode(
+            tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("true", "ΔH true")], **encoding
+        )
+    )
+    valid = "isFinite(datum['true'])" + (" && datum.eta > 0" if eta_scale == "log" else "")
+    layer = alt.LayerChart(layer=[line, points]).properties(width=280, height=200)
+    chart = (
+        alt.FacetChart(
+            data=alt.NamedData(name=GROUP_OVERLAY),
+            spec=layer,
+            facet=alt.Facet("panel:N", title=None, header=alt.Header(labelLimit=0)),
+            columns=2,
+        )
+        .transform_flatten(["run", "eta", "true", "panel"])
+        .transform_filter(valid)
+        .transform_calculate(run_label="slice(datum.run, length(datum.panel) + 1)")
+        .resolve_scale(color="independent", y="independent")
+    )
+    axis = "log" if eta_scale == "log" else "linear"
+    description = (
+        f"Ground-truth entropy change ΔH_true ({norm}) against η on a {axis} axis, one panel per "
+        "directory of runs, one coloured line per run within a panel."
+    )
+    spec: Spec = (
+        chart.properties(title=f"ΔH_true vs η per run ({axis} η)", description=description)
+        .configure(
+            background="transparent",
+            legend=alt.LegendConfig(
+                symbolOpacity=1, labelFontSize=LABEL_PX, titleFontSize=LABEL_PX
+            ),
+            axis=alt.AxisConfig(
+                labelFontSize=LABEL_PX, titleFontSize=LABEL_PX, labelExpr=numfmt.vega_label_expr()
+            ),
+            header=alt.HeaderConfig(labelFontSize=LABEL_PX),
+        )
+        .to_dict(validate=False)
+    )
+    return spec
 
 
 @cached_spec
@@ -353,32 +424,45 @@ def relative_error_chart(
 ) -> tuple[Chart, Datasets]:
     """1 − linear/true per run and η, with the across-run spread per η."""
     n = len(runs)
-    data = columnar(run=list(runs), eta=as_float(etas, n), rel_err=as_float(rel_err, n))
-    return make_chart("relative-error-chart", _relative_error_spec()), {RELATIVE_ERROR: data}
+    raw = as_float(rel_err, n)
+    shown, clamped, fences = clamp_outliers(raw)
+    data = columnar(
+        run=list(runs), eta=as_float(etas, n), rel_err=raw, shown=shown, clamped=clamped
+    )
+    note = clamp_note(clamped, fences, "relative errors")
+    chart = make_chart("relative-error-chart", _relative_error_spec(), note=note)
+    return chart, {RELATIVE_ERROR: data}
 
 
 @cached_spec
 def _relative_error_spec() -> Spec:
-    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err")
+    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "shown", "clamped")
     y_title = "1 − linear / true"
     points = (
         alt.Chart()
-        .mark_point(filled=True, size=40, opacity=0.8)
+        .mark_point(size=50, opacity=0.9)
         .encode(
             x=eta_x(),
-            y=alt.Y("rel_err:Q", title=y_title),
+            y=alt.Y("shown:Q", title=y_title),
             color=run_color(),
+            # a clamped point is an open triangle at the edge: never mistaken for its value
+            shape=alt.Shape(
+                "clamped:N",
+                scale=alt.Scale(domain=[False, True], range=["circle", "triangle"]),
+                legend=None,
+            ),
+            fill=alt.condition("datum.clamped", alt.value("transparent"), run_color()),
             tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("rel_err", y_title)],
         )
     )
     spread = alt.Chart().transform_aggregate(
-        lo="min(rel_err)", hi="max(rel_err)", mean="mean(rel_err)", runs="count()", groupby=["eta"]
+        lo="min(shown)", hi="max(shown)", mean="median(rel_err)", runs="count()", groupby=["eta"]
     )
     spread_tooltip = [
         eta_tooltip(),
-        value_tooltip("lo", "min"),
-        value_tooltip("mean", "mean"),
-        value_tooltip("hi", "max"),
+        value_tooltip("lo", "min (shown)"),
+        value_tooltip("mean", "median"),
+        value_tooltip("hi", "max (shown)"),
         alt.Tooltip("runs:Q", title="runs"),
     ]
     rule = spread.mark_rule(color=NEUTRAL, strokeWidth=2).encode(
@@ -392,7 +476,7 @@ def _relative_error_spec() -> Spec:
     ).transform_filter("isFinite(datum.rel_err) && datum.eta > 0")
     description = (
         "Relative error 1 − linear/true per run (coloured points) against η on a log axis, with "
-        "the across-run range (grey rule, minimum to maximum) and mean (grey tick) per η."
+        "the across-run range (grey rule, minimum to maximum) and median (grey tick) per η."
     )
     return finish(chart, "Relative error of the linear approximation", description)
 

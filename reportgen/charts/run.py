@@ -173,7 +173,12 @@ def _histogram_layer(
         .encode(
             x=alt.X("bin_start:Q", title=x_title, bin="binned"),
             x2=alt.X2("bin_end:Q"),
-            y=alt.Y("count:Q", title="sequences", scale=alt.Scale(type=y_scale)),
+            y=alt.Y(
+                "count:Q",
+                # a symlog axis says so: its ticks are not evenly spaced
+                title="sequences (symlog scale)" if y_scale == "symlog" else "sequences",
+                scale=alt.Scale(type=y_scale),
+            ),
             tooltip=_bin_tooltip(),
         )
     )

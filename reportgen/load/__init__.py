@@ -140,6 +140,10 @@ def _batch_facts(fields: Fields) -> list[Fact]:
     return facts
 
 
+def _times(n: int | None, value: float | None) -> float | None:
+    return None if n is None or value is None else n * value
+
+
 def _schema_facts(
     schema: Schema, fields: Fields, blocks: dict[str, Any], normalization: Normalization
 ) -> list[Fact]:
@@ -154,11 +158,14 @@ def _schema_facts(
         return [
             Fact("Sequences", cv.n_seqs),
             Fact("Normalisation", cv.normalization),
+            # se_batch is the SE of the *mean* g·v (√(var/n)); the batch value is a sum over
+            # sequences, so each SE is shown beside the quantity it belongs to
             Fact("Mean g·v", cv.mean_gdotv),
+            Fact("SE of mean g·v", cv.se_batch),
+            Fact("SE of mean g·v after joint CV", cv.se_batch_after_cv_joint),
             Fact("Var g·v", cv.var_gdotv),
-            Fact("Batch g·v", cv.gdotv_batch),
-            Fact("Batch SE", cv.se_batch),
-            Fact("Batch SE after joint CV", cv.se_batch_after_cv_joint),
+            Fact("Batch g·v (sum over sequences)", cv.gdotv_batch),
+            Fact("SE of batch g·v (n × SE of mean)", _times(cv.n_seqs, cv.se_batch)),
             Fact("Update method", v_stats.str("method") if v_stats else None),
             Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
             *timing_facts(fields.sub("timing_sec"), "Time"),

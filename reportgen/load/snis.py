@@ -212,7 +212,8 @@ def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> li
         facts += [
             Fact("Update method", update.str("method")),
             Fact("Update ‖v‖", update.float("vec_norm")),
-            Fact("Update parameters", update.int("num_params")),
+            # num_params counts parameter tensors (392 for a 1.5B model), not scalars
+            Fact("Update parameter tensors", update.int("num_params")),
             Fact("Update microbatches", update.int("num_microbatches")),
             Fact("Update mean loss", update.float("avg_mb_loss")),
             Fact("Update AMP", f"{amp.bool('enabled')} ({amp.str('dtype')})" if amp else None),

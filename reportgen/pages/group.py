@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -40,10 +41,12 @@ from reportgen.charts.agreement import (
     per_lr_chart,
     quad_help_chart,
 )
+from reportgen.charts.export import FigureTheme
 from reportgen.models import GroupRef, Tree, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.output import PageOutput
 from reportgen.pages.run_charts import ChartResult, collect
+from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
 from reportgen.record import RunRecord
 from reportgen.render import (
     PageMeta,
@@ -64,6 +67,8 @@ class GroupSettings:
     draws: int
     seed: int
     workers: int = 1
+    figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ class GroupView:
     charts: Mapping[str, tuple[Chart, ...]]
     page_data: Markup
     norm_note: str
+    verdict: Verdict
     verdicts: tuple[VerdictRow, ...] = ()
     populations: tuple[PopulationStats, ...] = ()
     differs: tuple[DiffersRow, ...] = ()
@@ -484,7 +490,9 @@ def _group_page(
     }
     doubles = {p.run_id: _doublings(records[p.run_id]) for p in view_points}
     chart_results |= notebook_charts(pops, points, errors, quads, doubles, label)
-    chart_set = collect(chart_results, None)
+    chart_set, figure_files = collect(chart_results, None).export(
+        settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
+    )
     read = [r for r in members if r.was_read]
     children = {g.id: g for g in tree.groups}
     view = GroupView(
@@ -546,6 +554,9 @@ def _group_page(
         charts=chart_set.charts,
         page_data=json_for_script({"datasets": chart_set.datasets}),
         norm_note=_norm_note(members),
+        verdict=group_verdict(
+            [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read]
+        ),
         verdicts=tuple(
             VerdictRow(
                 p.run_id,
@@ -598,7 +609,11 @@ def _group_page(
         },
     )
     return PageOutput(
-        ((page_path, html), (paths.group_summary(group.id), serialize.dumps(summary)))
+        (
+            (page_path, html),
+            (paths.group_summary(group.id), serialize.dumps(summary)),
+            *figure_files,
+        )
     )
 
 

@@ -25,6 +25,7 @@ from reportgen.analysis.uncertainty import (
     RunUncertainty,
 )
 from reportgen.charts import Chart
+from reportgen.charts.export import FigureTheme
 from reportgen.models import (
     Finding,
     LoadFailure,
@@ -36,8 +37,9 @@ from reportgen.models import (
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.output import PageOutput
-from reportgen.pages.run_charts import ChartSet, run_charts
+from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.stale import stored_page
+from reportgen.pages.verdict import Verdict, run_verdict
 from reportgen.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
 from reportgen.render import (
     PageMeta,
@@ -70,6 +72,7 @@ class RunSettings:
     max_bytes: int
     max_points: int = 5000
     figures: tuple[str, ...] = ()
+    figure_theme: FigureTheme = "paper"
     verbose: bool = False
     inline_files: bool = False
     bootstrap: int = DEFAULT_BOOTSTRAP
@@ -152,6 +155,7 @@ class RunView:
     run: Run
     summaries: tuple[EtaSummary, ...]
     errors: tuple[EtaUncertainty, ...]  # aligned with ``summaries``
+    verdict: Verdict
     se_note: str
     findings: tuple[Finding, ...]
     counts: Mapping[str, int]
@@ -251,7 +255,16 @@ def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[s
     if per_sequence is None:
         return (), ()
     columns = dict(per_sequence.columns)
-    names = tuple(n for n in OUTLIER_FEATURES if n in columns)
+    # "features.var_logp" and "var_logp" can both exist: one column per displayed name
+    names = tuple(
+        n
+        for i, n in enumerate(OUTLIER_FEATURES)
+        if n in columns
+        and not any(
+            m in columns and m.removeprefix("features.") == n.removeprefix("features.")
+            for m in OUTLIER_FEATURES[:i]
+        )
+    )
     rows: list[OutlierRow] = []
     for c in analysis.contributions:
         if c.linear is None:
@@ -361,16 +374,29 @@ def _files(
     return notes, images, artifacts, copies
 
 
+def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
+    rows = analysis.uncertainty.etas
+    return (
+        tuple(rows) if len(rows) == len(analysis.summaries) else (None,) * len(analysis.summaries)
+    )
+
+
 def run_view(
     analysis: RunAnalysis, settings: RunSettings
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
-    chart_set = run_charts(analysis, settings.max_points)
+    chart_set, figure_files = run_charts(analysis, settings.max_points).export(
+        settings.figures,
+        settings.figure_theme,
+        paths.run_dir(run.ref.id),
+        paths.run_page(run.ref.id),
+    )
     outliers, outlier_columns = outlier_rows(analysis)
     tails = tail_rows(analysis)
     source_hash = run.inputs.source_sha256
     notes, images, artifacts, copies = _files(run, settings)
+    copies += figure_files
     curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
     has_contributions = bool(analysis.contributions)
     reason = (
@@ -396,6 +422,7 @@ def run_view(
         run=run,
         summaries=analysis.summaries,
         errors=analysis.uncertainty.etas,
+        verdict=run_verdict(analysis.summaries, _aligned(analysis), norm_of(run), run.cv),
         se_note=se_note(analysis.uncertainty, run),
         findings=analysis.findings,
         counts=severity_counts(analysis.findings),
@@ -528,5 +555,4 @@ def run_page(
     if sample is not None:
         files.append((paths.run_sample(run.ref.id), serialize.sample_npy(sample)))
     files += copies
-    files += chart_set.figure_files(settings.figures, paths.run_dir(run.ref.id))
     return PageOutput(tuple(files), record)

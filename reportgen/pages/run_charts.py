@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-
-import vl_convert
 
 from reportgen import charts
 from reportgen.analysis import RunAnalysis
-from reportgen.charts import Chart, Datasets, Norm
+from reportgen.charts import Chart, Datasets, Norm, export
+from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
 from reportgen.models import Run
 
@@ -48,31 +47,35 @@ class ChartSet:
         _unbind_eta(spec)
         return spec
 
-    def figure_files(self, formats: Sequence[str], directory: str) -> list[tuple[str, bytes]]:
-        """Static SVG/PNG files of every chart through vl-convert (``--figures``)."""
-        files: list[tuple[str, bytes]] = []
+    def export(
+        self, formats: Sequence[str], theme: FigureTheme, directory: str, page: str
+    ) -> tuple[ChartSet, list[tuple[str, bytes]]]:
+        """Figure files of every chart (``--figures``), and the set with export warnings.
+
+        A chart that cannot be exported keeps its place on the page with a warning saying why.
+        """
         if not formats:
-            return files
+            return self, []
+        files: list[tuple[str, bytes]] = []
+        figures: list[export.Figure] = []
+        warned: dict[str, str] = {}
         for chart in self.all_charts():
-            spec = self.standalone_spec(chart)
-            spec.setdefault("width", 640)
-            if spec.get("width") == "container":
-                spec["width"] = 640
-            if "svg" in formats:
-                files.append(
-                    (
-                        f"{directory}/figures/{chart.id}.svg",
-                        vl_convert.vegalite_to_svg(spec).encode(),
-                    )
-                )
-            if "png" in formats:
-                files.append(
-                    (
-                        f"{directory}/figures/{chart.id}.png",
-                        vl_convert.vegalite_to_png(spec, scale=2),
-                    )
-                )
-        return files
+            figure, chart_files = export.export_chart(
+                chart, self.standalone_spec(chart), self.datasets, formats, theme, directory
+            )
+            figures.append(figure)
+            files += chart_files
+            if figure.warning is not None:
+                warned[chart.id] = figure.warning
+        manifest = f"{directory}/figures/{export.MANIFEST}"
+        files.append((manifest, export.manifest_bytes(page, figures)))
+        if not warned:
+            return self, files
+        by_section = {
+            section: tuple(replace(c, warning=warned[c.id]) if c.id in warned else c for c in items)
+            for section, items in self.charts.items()
+        }
+        return replace(self, charts=by_section), files
 
 
 def _unbind_eta(node: Any) -> None:

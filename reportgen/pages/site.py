@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -11,7 +12,8 @@ from markupsafe import Markup
 
 from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
 from reportgen.assets import static_assets
-from reportgen.charts import Chart, Datasets
+from reportgen.charts import Chart, Datasets, export
+from reportgen.charts.export import Figure
 from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, serialize
@@ -22,6 +24,18 @@ from reportgen.pages.output import PageOutput
 from reportgen.pages.run import Cite
 from reportgen.record import RunRecord
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
+
+FIGURES_PAGE = "figures.html"
+
+
+@dataclass(frozen=True)
+class CheckCount:
+    """How many runs one check fired on (the index header)."""
+
+    id: str
+    severity: str
+    runs: int
+
 
 log = logging.getLogger("reportgen")
 
@@ -100,6 +114,42 @@ class IndexView:
     overview_dropped: bool
     page_data: Markup
     cite: Cite
+    figure_count: int = 0
+    check_counts: tuple[CheckCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One exported figure on the figure index, with links relative to the site root."""
+
+    page: str
+    page_title: str
+    figure: Figure
+    links: tuple[tuple[str, str], ...]  # (format, href)
+    csv: str | None
+
+
+@dataclass(frozen=True)
+class FiguresView:
+    rows: tuple[FigureRow, ...]
+    warnings: int
+
+
+def figures_view(manifests: Sequence[tuple[str, bytes]]) -> FiguresView:
+    """The figure index from every page's ``figures/figures.json`` (path, bytes)."""
+    rows = []
+    for path, content in sorted(manifests):
+        directory = posixpath.dirname(path)
+        page, figures = export.read_manifest(content)
+        title = posixpath.dirname(page).removeprefix("runs/").removeprefix("groups/") or page
+        kind = "group" if page.startswith("groups/") else "run"
+        for figure in figures:
+            links = tuple(
+                (name.rsplit(".", 1)[1].upper(), f"{directory}/{name}") for name in figure.files
+            )
+            csv = f"{directory}/{figure.csv}" if figure.csv else None
+            rows.append(FigureRow(page, f"{kind} {title}", figure, links, csv))
+    return FiguresView(tuple(rows), sum(1 for r in rows if r.figure.warning))
 
 
 @dataclass(frozen=True)
@@ -275,8 +325,11 @@ def site_pages(
     records: Mapping[str, RunRecord],
     previous: Mapping[str, RunRecord],
     site: SiteContext,
+    figure_manifests: Sequence[tuple[str, bytes]] = (),
 ) -> PageOutput:
-    """Everything besides the run and group pages, from the runs' records (every build)."""
+    """Everything besides the run and group pages, from the runs' records (every build), and
+    the figure index from the pages' figure manifests (``--figures``)."""
+    figures = figures_view(figure_manifests) if figure_manifests else None
     rows = {run_id: run_row(record) for run_id, record in records.items()}
     incomplete_rows = tuple(incomplete_row(i) for i in tree.incomplete)
     all_rows = (*rows.values(), *incomplete_rows)
@@ -291,6 +344,16 @@ def site_pages(
             log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
             charts, datasets = (), {}
     counts = severity_counts(f for row in all_rows for f in row.findings)
+    # runs affected, not rows: a finding repeated per η is one run's problem
+    affected = {
+        sev: sum(1 for row in all_rows if any(f.severity == sev for f in row.findings))
+        for sev in counts
+    }
+    per_check = tuple(
+        CheckCount(c.id, c.severity, n)
+        for c in CHECKS
+        if (n := sum(1 for row in all_rows if c.id in row.finding_ids))
+    )
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
         for r in records.values()
@@ -302,7 +365,7 @@ def site_pages(
         group_count=len(tree.groups),
         error_count=sum(1 for r in rows.values() if r.status == "error"),
         stale_count=len(stale),
-        counts=counts,
+        counts=affected,
         runs=run_table(all_rows),
         groups=shown_groups,
         groups_hidden=len(tree.groups) - len(shown_groups),
@@ -313,6 +376,8 @@ def site_pages(
         overview_dropped=overview_dropped,
         page_data=json_for_script({"datasets": datasets}),
         cite=Cite(site.title, "", "all", "", site.version),
+        figure_count=len(figures.rows) if figures else 0,
+        check_counts=per_check,
     )
     changes: ChangesView = changes_view(previous, records)
     group_entries = (
@@ -346,6 +411,21 @@ def site_pages(
             ),
         ),
         ("changes.json", serialize.dumps(changes.to_json())),
+        *(
+            ()
+            if figures is None
+            else (
+                (
+                    FIGURES_PAGE,
+                    render_page(
+                        "figures.html",
+                        site,
+                        _top_page(FIGURES_PAGE, "Figures", "figures"),
+                        view=figures,
+                    ),
+                ),
+            )
+        ),
         ("manifest.json", serialize.manifest((records[r] for r in sorted(records)), group_entries)),
         *((asset.hashed_name, asset.content) for asset in static_assets()),
     ]

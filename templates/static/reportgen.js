@@ -209,7 +209,10 @@
     if (!cell) { return numeric ? NaN : ""; }
     var raw = cell.getAttribute("data-value") || cell.textContent.trim();
     if (!numeric) { return raw.toLowerCase(); }
-    var value = parseFloat(raw.replace(/,/g, "").replace("−", "-").replace(" %", ""));
+    // the one formatter writes U+2212 (also in exponents) and "(m ± s)eN" for a value with its SE
+    var text = raw.replace(/,/g, "").replace(/\u2212/g, "-").replace(" %", "");
+    var withSe = /^\(([^ ]+) ± [^)]+\)(e-?\d+)$/.exec(text);
+    var value = parseFloat(withSe ? withSe[1] + withSe[2] : text);
     return isNaN(value) ? -Infinity : value;
   }
   function sortTable(table, index, header) {

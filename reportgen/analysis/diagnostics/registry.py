@@ -25,6 +25,7 @@ from reportgen.models import (
     SnisData,
     TrueEntry,
 )
+from reportgen.numfmt import NumberFormat, format_eta, format_number
 
 # --- options, context and registry -----------------------------------------------------------
 
@@ -189,30 +190,13 @@ def sort_key(finding: Finding) -> tuple[int, int, float]:
 
 
 def fmt(value: float | None, digits: int = 5) -> str:
-    """A number with ``digits`` significant digits, e.g. ``−1.3221e-3``, ``0.4213``, ``26230``."""
-    if value is None:
-        return "none"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Infinity" if value > 0 else "−Infinity"
-    if value == 0:
-        return "0"
-    if 1e-2 <= abs(value) < 1e5:
-        text = f"{value:.{digits}g}"
-    else:
-        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return "−" + text[1:] if text.startswith("-") else text
+    """A number in findings, by the site's one formatter (``reportgen.numfmt``): ``−1.3221e−3``."""
+    return format_number(value, NumberFormat(digits, None, "none"))
 
 
 def fmt_eta(eta: float) -> str:
-    """η (or a threshold) the way people write it: ``3.2e-6``, ``1.28e-5``, ``8e-7``."""
-    if not math.isfinite(eta) or eta == 0 or 1e-2 <= abs(eta) < 1e4:
-        return fmt(eta, 4)
-    mantissa, exponent = f"{eta:.3e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{'−' + mantissa[1:] if mantissa.startswith('-') else mantissa}e{int(exponent)}"
+    """η (or a threshold) the way people write it: ``3.2e−6``, ``1.28e−5``, ``8e−7``."""
+    return format_eta(eta)
 
 
 def rel(a: float, b: float) -> float:

@@ -1,0 +1,298 @@
+"""Standalone figure files (SVG, PNG, PDF) of a page's charts through vl-convert (``--figures``).
+
+A chart on a page reads named datasets from the page's JSON block; a figure file must carry its
+data itself, as plain JSON: the columnar numpy arrays are serialised once through orjson (NaN →
+null), which is also what the page does. Each chart is exported on its own, and a chart that
+cannot be exported becomes a warning on that chart, never a failed page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+import vl_convert
+
+from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
+
+FORMATS = ("svg", "png", "pdf")
+THEMES = ("paper", "site")
+FigureTheme = Literal["paper", "site"]
+MANIFEST = "figures.json"
+
+# A paper figure is printed at 96 px per inch: 11 pt = 14.67 px, so 15 px labels are ≥ 11 pt.
+PAPER_LABEL_PX = 15
+PAPER_TITLE_PX = 16
+ONE_COLUMN_PX = 336  # 3.5 in
+TWO_COLUMN_PX = 672  # 7 in
+PAPER_HEIGHT_PX = 200
+AXIS_ALLOWANCE_PX = 96  # y-axis labels and title beside the plot: the figure stays in its column
+LEGEND_COLUMNS = 3
+SITE_WIDTH_PX = 640
+PNG_DPI = 300
+# vl-convert multiplies pixels by scale · ppi / 72: this gives 300 / 96 pixels per CSS pixel.
+PNG_SCALE = 72 / 96
+PAPER_FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One exported chart as the figure index lists it."""
+
+    id: str
+    title: str
+    caption: str
+    files: tuple[str, ...]
+    csv: str | None
+    warning: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "caption": self.caption,
+            "files": list(self.files),
+            "csv": self.csv,
+            "warning": self.warning,
+        }
+
+
+def plain_json(spec: Spec) -> Spec:
+    """The spec with numpy arrays turned into JSON lists (vl-convert accepts only JSON)."""
+    plain: Spec = orjson.loads(orjson.dumps(spec, option=orjson.OPT_SERIALIZE_NUMPY))
+    return plain
+
+
+def figure_width(spec: Spec) -> int:
+    """Two columns for charts with many series or a wide legend, one column otherwise."""
+    text = orjson.dumps(spec).decode()
+    wide = '"run:N"' in text or '"field":"run"' in text or '"column"' in text
+    return TWO_COLUMN_PX if wide else ONE_COLUMN_PX
+
+
+def themed(spec: Spec, theme: FigureTheme) -> Spec:
+    """A copy of a page spec styled for a standalone file: fixed size, no interactive chrome."""
+    result = copy_spec(spec)
+    _strip_interaction(result)
+    facet = isinstance(result.get("spec"), dict)  # small multiples: size the cells
+    if theme == "site":
+        if not facet:
+            result["width"] = SITE_WIDTH_PX
+        result["background"] = "white"
+        return result
+    # "pad": the plot gets a fixed size and axes and legends are added around it, so a long
+    # axis title never overflows and a legend never squeezes the plot ("fit" would do both).
+    if facet:
+        cell = result["spec"]
+        cell["width"] = TWO_COLUMN_PX // int(result.get("columns") or 1) - AXIS_ALLOWANCE_PX
+        cell["height"] = min(int(cell.get("height") or PAPER_HEIGHT_PX), PAPER_HEIGHT_PX)
+    else:
+        result["width"] = figure_width(spec) - AXIS_ALLOWANCE_PX
+        if not isinstance(result.get("height"), int) or result["height"] > PAPER_HEIGHT_PX:
+            result["height"] = PAPER_HEIGHT_PX
+    result["autosize"] = {"type": "pad"}
+    _legends_on_top(result)
+    result.pop("title", None)  # a paper figure has a caption instead (figures index, CSV)
+    result["background"] = "white"
+    result["config"] = _paper_config(result.get("config") or {})
+    return result
+
+
+def _paper_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    label = {"labelFontSize": PAPER_LABEL_PX, "titleFontSize": PAPER_LABEL_PX, "labelLimit": 0}
+    merged = dict(config)
+    merged.update(
+        font=PAPER_FONT,
+        background="white",
+        axis={
+            **dict(config.get("axis") or {}),
+            **label,
+            "titleFontWeight": "normal",
+            "labelOverlap": True,
+        },
+        legend={
+            **dict(config.get("legend") or {}),
+            **label,
+            "symbolOpacity": 1,
+            "titleLimit": 0,
+        },
+        header={"labelFontSize": PAPER_LABEL_PX, "titleFontSize": PAPER_LABEL_PX},
+        title={"fontSize": PAPER_TITLE_PX},
+        text={"fontSize": PAPER_LABEL_PX},
+        range={"category": list(OKABE_ITO)},
+        view={"stroke": "#444444"},
+    )
+    return merged
+
+
+def _legends_on_top(node: Any) -> None:
+    """Every legend above the plot in rows of a few entries: the plot keeps the full width."""
+    if isinstance(node, dict):
+        legend = node.get("legend")
+        if isinstance(legend, dict):
+            # run paths are long: two per row keep a two-column figure within its width
+            columns = 2 if node.get("field") == "run" else LEGEND_COLUMNS
+            legend.update(orient="top", direction="horizontal", columns=columns)
+            legend.pop("labelLimit", None)
+        for value in node.values():
+            _legends_on_top(value)
+    elif isinstance(node, list):
+        for value in node:
+            _legends_on_top(value)
+
+
+def _strip_interaction(node: Any) -> None:
+    """Drop hover/selection parameters' bindings and tooltips: a file has no pointer."""
+    if isinstance(node, dict):
+        params = node.get("params")
+        if isinstance(params, list):
+            for param in params:
+                if isinstance(param, dict):
+                    param.pop("bind", None)
+        encoding = node.get("encoding")
+        if isinstance(encoding, dict):
+            encoding.pop("tooltip", None)
+        mark = node.get("mark")
+        if isinstance(mark, dict):
+            mark.pop("tooltip", None)
+        for value in node.values():
+            _strip_interaction(value)
+    elif isinstance(node, list):
+        for value in node:
+            _strip_interaction(value)
+
+
+def render(spec: Spec, fmt: str) -> bytes:
+    """One figure file; raises on any vl-convert failure (the caller makes it a warning)."""
+    if fmt == "svg":
+        return str(vl_convert.vegalite_to_svg(spec)).encode()
+    if fmt == "png":
+        return bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE, ppi=PNG_DPI))
+    if fmt == "pdf":
+        to_pdf = getattr(vl_convert, "vegalite_to_pdf", None)
+        if to_pdf is None:
+            raise RuntimeError("this vl-convert has no PDF export (needs vl-convert ≥ 1.0)")
+        return bytes(to_pdf(spec))
+    raise ValueError(f"unknown figure format {fmt!r}")
+
+
+def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
+    """The rows a chart reads, as CSV: one column per field, a ``dataset`` column if several."""
+    tables = [(name, _rows(datasets[name])) for name in names if name in datasets]
+    if not tables:
+        return None
+    fields: list[str] = []
+    for _, (columns, _) in tables:
+        fields += [c for c in columns if c not in fields]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    several = len(tables) > 1
+    writer.writerow((["dataset"] if several else []) + fields)
+    for name, (columns, values) in tables:
+        count = len(values[0]) if values else 0
+        index = {c: i for i, c in enumerate(columns)}
+        for row in range(count):
+            cells = [_cell(values[index[f]][row]) if f in index else "" for f in fields]
+            writer.writerow(([name] if several else []) + cells)
+    return out.getvalue().encode()
+
+
+def _rows(data: Columns) -> tuple[list[str], list[list[Any]]]:
+    """Columnar ``[{col: values}]`` (possibly several blocks) as columns of equal length."""
+    columns: list[str] = []
+    for block in data:
+        columns += [c for c in block if c not in columns]
+    values: list[list[Any]] = [[] for _ in columns]
+    for block in data:
+        length = max((len(v) for v in block.values()), default=0)
+        for i, name in enumerate(columns):
+            column = block.get(name)
+            values[i] += list(column) if column is not None else [None] * length
+    return columns, values
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value)) if np.isfinite(value) else ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def export_chart(
+    chart: Chart,
+    spec: Spec,
+    datasets: Datasets,
+    formats: Sequence[str],
+    theme: FigureTheme,
+    directory: str,
+) -> tuple[Figure, list[tuple[str, bytes]]]:
+    """A chart's figure files and data CSV; failures become the figure's warning."""
+    files: list[tuple[str, bytes]] = []
+    problems: list[str] = []
+    base = f"{directory}/figures/{chart.id}"
+    try:
+        standalone = themed(plain_json(spec), theme)
+    except Exception as exc:  # a chart that cannot be serialised must not take the page down
+        standalone = None
+        problems.append(f"{type(exc).__name__}: {exc}")
+    if standalone is not None:
+        for fmt in formats:
+            try:
+                files.append((f"{base}.{fmt}", render(standalone, fmt)))
+            except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
+                problems.append(f"{fmt}: {type(exc).__name__}: {str(exc)[:200]}")
+    table = datasets_csv(datasets, chart.datasets)
+    if table is not None:
+        files.append((f"{base}.csv", table))
+    warning = "figure export failed (" + "; ".join(problems) + ")" if problems else None
+    caption = chart.description if chart.note is None else f"{chart.description} ({chart.note})"
+    figure = Figure(
+        chart.id,
+        chart.title,
+        caption,
+        tuple(path.rsplit("/", 1)[1] for path, _ in files if not path.endswith(".csv")),
+        f"{chart.id}.csv" if table is not None else None,
+        warning,
+    )
+    return figure, files
+
+
+def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:
+    """``figures/figures.json``: the page's figures, read back by the site's figure index."""
+    data = {"page": page, "figures": [f.to_json() for f in figures]}
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def read_manifest(content: bytes) -> tuple[str, tuple[Figure, ...]]:
+    data = orjson.loads(content)
+    figures = tuple(
+        Figure(
+            str(f["id"]),
+            str(f["title"]),
+            str(f["caption"]),
+            tuple(str(x) for x in f["files"]),
+            f.get("csv"),
+            f.get("warning"),
+        )
+        for f in data["figures"]
+    )
+    return str(data["page"]), figures

@@ -1,0 +1,139 @@
+"""The one number formatter: tables, findings, verdicts, tooltips and chart axes all use it.
+
+Rules: ``digits`` significant digits; scientific notation when a magnitude is outside
+[1e-2, 1e4), decided once per column (``column_format``) so a column never mixes notations;
+one minus sign (U+2212), also in exponents; a value with a standard error is shown as
+``value ± se`` with the SE to two significant digits and the value to the same decimal place.
+Chart axes write the same minus sign (``vega_label_expr``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MINUS = "\u2212"
+MISSING = "—"
+DIGITS = 4
+SE_DIGITS = 2
+FIXED_MIN = 1e-2  # below this magnitude: scientific
+FIXED_MAX = 1e4  # at or above: scientific
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How one column prints: significant digits, and scientific or not (None: per value)."""
+
+    digits: int = DIGITS
+    scientific: bool | None = None
+    missing: str = MISSING
+
+    def __call__(self, value: object) -> str:
+        return format_number(value, self)
+
+
+DEFAULT = NumberFormat()
+
+
+def needs_scientific(value: float) -> bool:
+    magnitude = abs(value)
+    return magnitude != 0 and math.isfinite(magnitude) and not FIXED_MIN <= magnitude < FIXED_MAX
+
+
+def column_format(values: Iterable[object], digits: int = DIGITS) -> NumberFormat:
+    """One notation for a whole column: scientific when any finite non-integer value needs it."""
+    numbers = [float(v) for v in values if isinstance(v, float)]
+    scientific = any(needs_scientific(v) for v in numbers if not v.is_integer())
+    return NumberFormat(digits, scientific)
+
+
+def minus(text: str) -> str:
+    """ASCII hyphen-minus (sign and exponent) replaced by U+2212."""
+    return text.replace("-", MINUS)
+
+
+def format_number(value: object, fmt: NumberFormat = DEFAULT) -> str:
+    """A value for people; text passes through unchanged, booleans read yes/no."""
+    if value is None:
+        return fmt.missing
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return minus(f"{value:,}")
+    if not isinstance(value, float):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else f"{MINUS}∞"
+    whole = value.is_integer() and abs(value) < FIXED_MAX * 1e11
+    if whole and (fmt.scientific is not True or value == 0):
+        return minus(f"{int(value):,}")
+    scientific = needs_scientific(value) if fmt.scientific is None else fmt.scientific
+    if scientific and value != 0:
+        return _scientific(value, fmt.digits)
+    return minus(_fixed(value, fmt.digits))
+
+
+def _fixed(value: float, digits: int) -> str:
+    if value == 0:
+        return "0"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _scientific(value: float, digits: int) -> str:
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return minus(f"{mantissa}e{int(exponent)}")
+
+
+def format_with_se(value: float | None, se: float | None, fmt: NumberFormat = DEFAULT) -> str:
+    """``value ± se``: SE to two significant digits, the value rounded to the same place."""
+    if value is None or se is None or not (math.isfinite(value) and math.isfinite(se)) or se <= 0:
+        return format_number(value, fmt)
+    place = math.floor(math.log10(se)) - (SE_DIGITS - 1)  # decimal place of the SE's last digit
+    scientific = needs_scientific(value) if fmt.scientific is None else fmt.scientific
+    if scientific:
+        exponent = math.floor(math.log10(abs(value))) if value != 0 else place
+        decimals = max(exponent - place, 0)
+        scale = 10.0**exponent
+        text = f"({value / scale:.{decimals}f} ± {se / scale:.{decimals}f})e{exponent}"
+    else:
+        decimals = max(-place, 0)
+        text = f"{value:.{decimals}f} ± {se:.{decimals}f}"
+    return minus(text)
+
+
+def format_eta(value: float | None) -> str:
+    """η as the experiments write it, with a real minus: 3.2e-06 → 3.2e−6."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    mantissa, _, exponent = f"{value:.4g}".partition("e")
+    return minus(f"{mantissa}e{int(exponent)}" if exponent else mantissa)
+
+
+def format_z(value: float | None) -> str:
+    """A z score to two decimals with its sign: +1.23, −0.50."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return minus(f"{value:+.2f}")
+
+
+def format_percent(value: float | None) -> str:
+    """A fraction as a signed percentage with three significant digits: +12.3 %, −0.5 %."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return minus(f"{value * 100:+.3g} %")
+
+
+# --- the same rules in chart axes ---------------------------------------------------------
+
+
+def vega_label_expr() -> str:
+    """``labelExpr`` for every axis: Vega's own tick labels (one precision per axis, from the
+    tick step, so an axis never mixes notations) with this module's one minus sign."""
+    return "replace(datum.label, regexp('-', 'g'), '\u2212')"

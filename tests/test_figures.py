@@ -1,0 +1,184 @@
+"""``--figures`` and ``--figure-theme``: every chart as SVG/PNG/PDF with its data, and an index."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import struct
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from reportgen.charts import export
+from reportgen.cli import FIGURE_FORMATS, FIGURE_THEMES, main
+
+SVG = "{http://www.w3.org/2000/svg}"
+CHART_ID = re.compile(r'class="chart-spec" data-chart="([^"]+)"')
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    assert content[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", content[16:24])
+    return int(width), int(height)
+
+
+def svg_size(root: ET.Element) -> tuple[float, float]:
+    return float(root.attrib["width"]), float(root.attrib["height"])
+
+
+def chart_pages(site: Path) -> dict[Path, list[str]]:
+    """Every run and group page with the ids of the charts it shows."""
+    pages = {}
+    for page in sorted([*site.glob("runs/**/index.html"), *site.glob("groups/**/index.html")]):
+        ids = CHART_ID.findall(page.read_text())
+        if ids:
+            pages[page] = ids
+    return pages
+
+
+@pytest.fixture(scope="module")
+def paper_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("figures") / "site"
+    argv = ["build", str(sample_tree), "-o", str(out), "-j", "1", "-q"]
+    assert main([*argv, "--figures", "svg,png,pdf", "--figure-theme", "paper"]) == 0
+    return out
+
+
+def test_cli_constants_match_the_exporter() -> None:
+    assert FIGURE_FORMATS == export.FORMATS and FIGURE_THEMES == export.THEMES
+
+
+def test_every_chart_is_exported_in_every_format(paper_site: Path) -> None:
+    pages = chart_pages(paper_site)
+    assert len(pages) >= 8  # runs of all three schemas and the groups
+    for page, ids in pages.items():
+        figures = page.parent / "figures"
+        manifest = json.loads((figures / export.MANIFEST).read_text())
+        assert sorted(f["id"] for f in manifest["figures"]) == sorted(ids)  # page order differs
+        for chart_id in ids:
+            for fmt in ("svg", "png", "pdf"):
+                assert (figures / f"{chart_id}.{fmt}").stat().st_size > 500, (page, chart_id)
+        assert all(f["warning"] is None for f in manifest["figures"])
+
+
+def test_svg_parses_and_png_is_the_svg_at_300_dpi(paper_site: Path) -> None:
+    checked = 0
+    for page, ids in chart_pages(paper_site).items():
+        for chart_id in ids:
+            root = ET.parse(page.parent / "figures" / f"{chart_id}.svg").getroot()
+            assert root.tag == f"{SVG}svg"
+            width, height = svg_size(root)
+            png = png_size((page.parent / "figures" / f"{chart_id}.png").read_bytes())
+            # vl-convert renders the same scene: PNG pixels = SVG px × 300/96, ±1 px rounding
+            assert abs(png[0] - width * 300 / 96) <= 1.5 and abs(png[1] - height * 300 / 96) <= 1.5
+            pdf = (page.parent / "figures" / f"{chart_id}.pdf").read_bytes()
+            assert pdf.startswith(b"%PDF-")
+            checked += 1
+    assert checked >= 30
+
+
+def test_paper_theme_text_is_sans_and_at_least_11_pt(paper_site: Path) -> None:
+    for page, ids in chart_pages(paper_site).items():
+        for chart_id in ids:
+            root = ET.parse(page.parent / "figures" / f"{chart_id}.svg").getroot()
+            width, _ = svg_size(root)
+            # one column (3.5 in) or two (7 in) at 96 px/in, the y axis added beside the plot
+            assert width <= export.TWO_COLUMN_PX + 60, (chart_id, width)
+            texts = list(root.iter(f"{SVG}text"))
+            assert texts, chart_id
+            for text in texts:
+                size = float(str(text.attrib.get("font-size", "0")).removesuffix("px"))
+                assert size * 72 / 96 >= 11, (chart_id, text.text, size)  # px → pt
+                assert "serif" not in text.attrib.get("font-family", "").replace("sans-serif", "")
+
+
+def test_each_figure_has_its_data_as_csv(paper_site: Path) -> None:
+    page = paper_site / "runs/diagnostics_run/full_data/E_256/run_01/index.html"
+    rows = list(csv.DictReader(io.StringIO((page.parent / "figures/eta-curve.csv").read_text())))
+    summary = json.loads((page.parent / "summary.json").read_text())
+    assert len(rows) == len(summary["etas"])
+    etas = sorted(float(r["eta"]) for r in rows)
+    assert etas == sorted(e["eta"] for e in summary["etas"])
+
+
+def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) -> None:
+    html = (paper_site / "figures.html").read_text()
+    total = sum(len(ids) for ids in chart_pages(paper_site).values())
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    svgs = [h for h in hrefs if h.endswith(".svg")]
+    csvs = [h for h in hrefs if h.endswith(".csv")]
+    assert len(svgs) == total and len(csvs) == total
+    assert all((paper_site / h).is_file() for h in svgs + csvs)
+    assert "Entropy change ΔH" in html  # a caption (the chart's description)
+    assert f"{total} figures" in (paper_site / "index.html").read_text()
+
+
+def test_site_theme_is_the_page_chart_at_page_width(sample_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    argv = ["build", str(sample_tree), "-o", str(out), "-j", "1", "-q", "--figures", "svg,png"]
+    assert main([*argv, "--figure-theme", "site"]) == 0
+    svg = next(out.glob("runs/**/figures/eta-curve.svg"))
+    root = ET.parse(svg).getroot()
+    assert svg_size(root)[0] == export.SITE_WIDTH_PX  # "fit" autosize: the whole figure
+    assert "ΔH vs η" in "".join(t.text or "" for t in root.iter(f"{SVG}text"))  # title kept
+    assert png_size(svg.with_suffix(".png").read_bytes())[0] == round(640 * 300 / 96)
+    assert not list(out.glob("runs/**/figures/*.pdf"))
+
+
+def test_unknown_format_or_theme_is_a_usage_error(sample_tree: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["build", str(sample_tree), "-o", str(tmp_path / "a"), "--figures", "svg,gif"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["build", str(sample_tree), "-o", str(tmp_path / "b"), "--figure-theme", "serif"])
+    assert exc.value.code == 2
+
+
+def test_an_export_failure_is_a_warning_on_that_chart(
+    sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = export.render
+
+    def failing(spec: dict[str, object], fmt: str) -> bytes:
+        if fmt == "png" and spec.get("height") != 120:  # every chart but the CV bars
+            raise ValueError("simulated vl-convert failure")
+        return real(spec, fmt)
+
+    monkeypatch.setattr(export, "render", failing)
+    out = tmp_path / "site"
+    argv = ["build", str(sample_tree), "-o", str(out), "-j", "1", "-q", "--figures", "svg,png"]
+    assert main(argv) == 0  # no run became an error page
+    page = next(out.glob("runs/**/run_01/index.html"))
+    html = page.read_text()
+    assert "figure export failed (png: ValueError: simulated vl-convert failure)" in html
+    assert 'class="page-run"' in html or "page-run" in html
+    manifest = json.loads((page.parent / "figures" / export.MANIFEST).read_text())
+    assert all("simulated" in (f["warning"] or "") for f in manifest["figures"])
+    assert all(f["files"] == [f"{f['id']}.svg"] for f in manifest["figures"])
+    assert "could not be exported" in (out / "figures.html").read_text()
+
+
+def test_plain_json_turns_numpy_into_lists() -> None:
+    """The old failure: vl-convert got numpy arrays ("unsupported type ndarray")."""
+    import numpy as np
+
+    spec = export.plain_json({"datasets": {"d": [{"x": np.array([1.0, np.nan])}]}})
+    assert spec == {"datasets": {"d": [{"x": [1.0, None]}]}}
+
+
+@pytest.mark.shared
+def test_shared_tree_exports_every_figure(shared_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    argv = ["build", str(shared_results), "-o", str(out), "-j", "1", "-q"]
+    assert main([*argv, "--figures", "svg,png"]) == 0
+    pages = chart_pages(out)
+    assert pages
+    for page, ids in pages.items():
+        for chart_id in ids:
+            root = ET.parse(page.parent / "figures" / f"{chart_id}.svg").getroot()
+            width, height = svg_size(root)
+            png = png_size((page.parent / "figures" / f"{chart_id}.png").read_bytes())
+            assert abs(png[0] - width * 300 / 96) <= 1.5 and abs(png[1] - height * 300 / 96) <= 1.5

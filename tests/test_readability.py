@@ -1,0 +1,160 @@
+"""Issue 11's page fixes: the verdict, the small errors, and one formatter on the pages."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from reportgen.analysis import analyze_run
+from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.discover import discover
+from reportgen.load import load_run
+from reportgen.models import CvData, CvFeature, Run, Schema
+from reportgen.pages.run import outlier_rows
+from reportgen.pages.verdict import RunPairs, cv_verdict, group_verdict, run_verdict
+
+ETAS = (1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5)
+
+
+def summaries(true: list[float], linear: list[float], linquad: list[float]) -> list[EtaSummary]:
+    return [
+        EtaSummary(eta, t, lin, q, None, None, None, None, None, None)
+        for eta, t, lin, q in zip(ETAS, true, linear, linquad, strict=True)
+    ]
+
+
+def errors(z_linear: list[float], z_linquad: list[float]) -> list[EtaUncertainty | None]:
+    return [
+        EtaUncertainty(eta, se_true=1e-4, se_linear=1e-4, z_linear=a, z_linquad=b)
+        for eta, a, b in zip(ETAS, z_linear, z_linquad, strict=True)
+    ]
+
+
+ROWS = summaries([-1e-3] * 5, [-1.1e-3] * 5, [-1.05e-3] * 5)
+
+
+def test_verdict_counts_agreement_within_two_paired_se() -> None:
+    v = run_verdict(
+        ROWS, errors([0.5, -1.0, 1.9, 2.5, -3.0], [0.4, -1.2, 1.5, 1.0, -0.5]), "per token"
+    )
+    assert v.judged
+    assert v.headline.startswith("Linear agrees with the SNIS truth within 2 SE at 3 of 5 η")
+    assert "it does not at η = 8e−6, 1.6e−5" in v.headline
+    # |z_linquad| < |z_linear| at η = 1e-6, 4e-6, 8e-6, 1.6e-5 only: not "the largest k"
+    assert "brings it closer at η = 1e−6, 4e−6, 8e−6, 1.6e−5" in v.headline
+    assert "(−1.00 ± 0.10)e−3" in v.details[0] and "z(linear − true) = −3.00" in v.details[0]
+
+
+def test_verdict_names_the_largest_eta_where_quadratic_helps() -> None:
+    v = run_verdict(ROWS, errors([0.5, 0.5, 0.5, 2.5, 3.0], [0.6, 0.7, 0.9, 1.0, 0.5]), "per token")
+    assert "the quadratic term brings it closer at the largest 2 η" in v.headline
+
+
+def test_verdict_without_paired_se_claims_nothing() -> None:
+    v = run_verdict(ROWS, [None] * 5, "per token")
+    assert not v.judged
+    assert v.headline.startswith("No paired standard error is available for this run")
+    assert "agrees" not in v.headline.replace("whether the linear approximation agrees", "")
+    group = group_verdict([RunPairs("a", tuple(ROWS), (None,) * 5)])
+    assert not group.judged and group.headline.startswith("No paired standard error")
+
+
+def test_group_verdict_counts_pairs_and_runs() -> None:
+    good = RunPairs("a", tuple(ROWS), tuple(errors([0.1] * 5, [0.1] * 5)))
+    bad = RunPairs("b", tuple(ROWS), tuple(errors([0.1, 0.1, 0.1, 0.1, 4.0], [0.1] * 5)))
+    v = group_verdict([good, bad])
+    assert "in 9 of 10 run × η pairs; 1 of 2 runs agree at every η" in v.headline
+    assert v.details == ("Runs that disagree somewhere: b.",)
+
+
+def test_cv_verdict_shows_the_strongest_feature() -> None:
+    features = (
+        CvFeature("length_log", 0.01, 1.0, 0.9999, True),
+        CvFeature("sum_w", -0.999, 2.0, 0.002, True),
+        CvFeature("var_logp", math.nan, 2.0, 0.5, True),
+    )
+    cv = CvData(512, "per_token", -0.8, 74.6, -430.0, 0.38, 0.36, 0.0019, features)
+    v = cv_verdict(cv)
+    assert v.headline == (
+        "Strongest control variate: sum_w (correlation with g·v ρ = −0.999; "
+        "variance ratio after CV 2e−3)."
+    )
+    assert "variance ratio of 1.9e−3" in v.details[0]
+
+
+def _runs(tree: Path, schema: Schema) -> list[Run]:
+    refs, _ = discover(tree, False)
+    runs = [load_run(ref, tree, 1 << 28) for ref in refs.runs]
+    return [r for r in runs if isinstance(r, Run) and r.schema is schema]
+
+
+def test_outlier_table_has_one_column_per_feature(sample_tree: Path) -> None:
+    run = _runs(sample_tree, Schema.SNIS)[0]
+    per_sequence = run.snis.approx.per_sequence if run.snis else None
+    assert per_sequence is not None
+    names = dict(per_sequence.columns)
+    assert "var_logp" in names and "features.var_logp" in names  # the case that repeated
+    _, columns = outlier_rows(analyze_run(run))
+    assert len(columns) == len(set(columns)) and "var_logp" in columns
+
+
+def test_update_parameters_are_labelled_as_tensors(sample_tree: Path) -> None:
+    facts = {f.label: f.value for f in _runs(sample_tree, Schema.SNIS)[0].facts}
+    assert "Update parameters" not in facts
+    assert isinstance(facts["Update parameter tensors"], int)
+
+
+def test_cv_standard_errors_sit_beside_their_quantity(sample_tree: Path) -> None:
+    run = _runs(sample_tree, Schema.CV)[0]
+    facts = {f.label: f.value for f in run.facts}
+    assert run.cv is not None and run.cv.se_batch is not None and run.cv.n_seqs
+    assert "Batch SE" not in facts
+    assert facts["SE of mean g·v"] == run.cv.se_batch
+    assert facts["SE of batch g·v (n × SE of mean)"] == pytest.approx(
+        run.cv.n_seqs * run.cv.se_batch
+    )
+    # the batch value is the sum over sequences: n × mean
+    assert run.cv.gdotv_batch == pytest.approx(run.cv.n_seqs * (run.cv.mean_gdotv or 0), rel=1e-6)
+
+
+def test_pages_open_with_the_verdict_and_print_one_minus_sign(
+    sample_site: tuple[Path, object],
+) -> None:
+    site = sample_site[0]
+    for page in [*site.glob("runs/**/index.html"), *site.glob("groups/**/index.html")]:
+        html = page.read_text()
+        assert html.index('id="summary"') < html.index(
+            'id="findings"' if "/runs/" in str(page) else 'id="runs"'
+        )
+        ours = re.sub(r'<article class="note">.*?</article>', "", html, flags=re.S)  # user text
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", ours)
+        numeric = [c for c in cells if re.fullmatch(r"[-−]?[\d.,]+(e[-−]?\d+)?", c.strip())]
+        assert not [c for c in numeric if "-" in c], page  # U+2212, never a hyphen
+
+
+def test_index_counts_runs_affected_not_rows(sample_site: tuple[Path, object]) -> None:
+    import json
+
+    site = sample_site[0]
+    summaries = [json.loads(p.read_text()) for p in site.glob("runs/**/summary.json")]
+    html = (site / "index.html").read_text()
+    subtitle = html[html.index('<p class="subtitle">') : html.index("</p>", html.index("subtitle"))]
+    for sev in ("warning", "info"):
+        runs = sum(1 for s in summaries if any(f["severity"] == sev for f in s["findings"]))
+        rows = sum(1 for s in summaries for f in s["findings"] if f["severity"] == sev)
+        if runs:
+            assert f">{runs} {sev}</span>" in subtitle
+        assert rows >= runs
+    by_check: dict[str, int] = {}
+    for s in summaries:
+        for check in {f["id"] for f in s["findings"]}:
+            by_check[check] = by_check.get(check, 0) + 1
+    counts = re.findall(r"<code>([\w-]+)</code></a> (\d+)", html)
+    assert {c: int(n) for c, n in counts} == {
+        c: n for c, n in by_check.items() if c in dict(counts)
+    }
+    assert set(dict(counts)) == set(by_check)
