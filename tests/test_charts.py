@@ -98,9 +98,6 @@ SAMPLES: dict[str, Callable[[], ChartResult]] = {
     "fit-chart": lambda: charts.fit_chart(
         *_group_rows(), ["run_00", "run_01"], [1.0, 1.1], [1.6, 1.7], log_base=np.e
     ),
-    "agreement-chart": lambda: charts.agreement_chart(
-        *_group_rows()[:2], _group_rows()[2] * 0.01, np.abs(_group_rows()[2]) * 0.02
-    ),
     "relative-error-chart": lambda: charts.relative_error_chart(
         *_group_rows()[:2], np.linspace(-0.1, 0.1, 3 * len(ETAS))
     ),

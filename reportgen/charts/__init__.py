@@ -34,7 +34,6 @@ from reportgen.charts.data import (
     shared_ranges,
 )
 from reportgen.charts.group import (
-    agreement_chart,
     batch_comparison_chart,
     cv_group_chart,
     fit_chart,
@@ -70,7 +69,6 @@ __all__ = [
     "Norm",
     "PerSeqTable",
     "Spec",
-    "agreement_chart",
     "batch_comparison_chart",
     "columnar",
     "concat_columns",

@@ -10,7 +10,6 @@ import numpy as np
 
 from reportgen import numfmt
 from reportgen.charts.core import (
-    ETA_FORMAT,
     LABEL_PX,
     MAX_SERIES,
     NEUTRAL,
@@ -51,7 +50,6 @@ GROUP_OVERLAY = "group-overlay"
 GROUP_BAND = "group-band"
 FIT_POINTS = "fit-points"
 FIT_LINES = "fit-lines"
-AGREEMENT = "agreement"
 RELATIVE_ERROR = "relative-error"
 BATCH_HIST = "batch-comparison-hist"
 BATCH_MARKS = "batch-comparison-marks"
@@ -342,78 +340,6 @@ def _fit_spec(norm: Norm) -> Spec:
         "run's fitted power law (dashed line); the slope is the exponent of η."
     )
     return finish(alt.layer(lines, points), "Power-law fit of |ΔH_true| vs η", description)
-
-
-# --- 14. agreement ---------------------------------------------------------------------------
-
-
-def agreement_chart(
-    runs: Sequence[str],
-    etas: ColumnValues,
-    diff: ColumnValues,
-    combined_se: ColumnValues,
-    *,
-    norm: Norm = "per token",
-) -> tuple[Chart, Datasets]:
-    """linear − true per run and η with ±1 and ±2 combined-standard-error bars."""
-    n = len(runs)
-    data = columnar(
-        run=list(runs), eta=as_float(etas, n), diff=as_float(diff, n), se=as_float(combined_se, n)
-    )
-    return make_chart("agreement-chart", _agreement_spec(norm)), {AGREEMENT: data}
-
-
-def _eta_band_x() -> alt.X:
-    """η as discrete positions, so runs at one η can be dodged side by side."""
-    return alt.X(
-        "eta:O",
-        title="η (learning rate)",
-        axis=alt.Axis(labelExpr=f"format(datum.value, '{ETA_FORMAT}')", labelAngle=0),
-    )
-
-
-@cached_spec
-def _agreement_spec(norm: Norm) -> Spec:
-    data, flatten = named(AGREEMENT, "run", "eta", "diff", "se")
-    y_title = delta_h_title(norm, "linear − true")
-    common = {"x": _eta_band_x(), "xOffset": alt.XOffset("run:N"), "color": run_color()}
-    tooltip = [
-        _run_tooltip(),
-        eta_tooltip(),
-        value_tooltip("diff", "linear − true"),
-        value_tooltip("se", "combined SE"),
-    ]
-    two_sigma = (
-        alt.Chart()
-        .mark_rule(opacity=0.35, strokeWidth=1)
-        .encode(y=alt.Y("lo2:Q", title=y_title), y2="hi2:Q", tooltip=tooltip, **common)
-    )
-    one_sigma = (
-        alt.Chart()
-        .mark_rule(strokeWidth=2.5)
-        .encode(y=alt.Y("lo1:Q", title=y_title), y2="hi1:Q", tooltip=tooltip, **common)
-    )
-    points = (
-        alt.Chart()
-        .mark_point(filled=True, size=45)
-        .encode(y=alt.Y("diff:Q", title=y_title), tooltip=tooltip, **common)
-    )
-    chart = (
-        layered(data, flatten, reference_rule(0, "y", y_title), two_sigma, one_sigma, points)
-        .transform_filter("isFinite(datum.diff)")
-        .transform_calculate(
-            lo1="datum.diff - datum.se",
-            hi1="datum.diff + datum.se",
-            lo2="datum.diff - 2 * datum.se",
-            hi2="datum.diff + 2 * datum.se",
-        )
-    )
-    description = (
-        f"Difference between the linear approximation and the SNIS truth ({norm}) per run and "
-        "η, with bars of ± one (solid) and ± two (faint) combined standard errors; bars that "
-        "cross the dashed zero line mean agreement within noise."
-    )
-    return finish(chart, "Linear − true with combined standard errors", description)
 
 
 # --- 15. relative error ----------------------------------------------------------------------

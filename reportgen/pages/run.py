@@ -27,10 +27,12 @@ from reportgen.analysis.uncertainty import (
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.models import (
+    CvData,
+    Fact,
     Finding,
+    GenericField,
     LoadFailure,
     Run,
-    RunRef,
     Schema,
     severity_counts,
 )
@@ -149,10 +151,49 @@ class TailRow:
 
 
 @dataclass(frozen=True, eq=False)
-class RunView:
-    """Everything run.html shows; templates never see raw JSON."""
+class RunHeader:
+    """What the page says about the run itself: identity, schema flags, normalisation, config."""
 
-    run: Run
+    id: str
+    source: str
+    schema: str
+    is_snis: bool
+    has_per_sequence: bool  # approx.per_sequence records exist (SNIS runs)
+    true_per_token: bool
+    approx_mode: str
+    normalization_source: str
+    facts: tuple[Fact, ...]
+    cv: CvData | None
+    generic: tuple[GenericField, ...]
+    config_text: str | None
+    config_path: str | None
+    plan_text: str | None
+
+
+def run_header(run: Run) -> RunHeader:
+    return RunHeader(
+        id=run.ref.id,
+        source=run.ref.source,
+        schema=run.schema.value,
+        is_snis=run.schema is Schema.SNIS,
+        has_per_sequence=run.snis is not None and run.snis.approx.per_sequence is not None,
+        true_per_token=run.normalization.true_mode == "per_token",
+        approx_mode=run.normalization.approx_mode,
+        normalization_source=run.normalization.source,
+        facts=run.facts,
+        cv=run.cv,
+        generic=run.generic,
+        config_text=run.config_text,
+        config_path=run.ref.config,
+        plan_text=run.plan_text,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RunView:
+    """Everything run.html shows; templates see flags and plain values, never domain objects."""
+
+    run: RunHeader
     summaries: tuple[EtaSummary, ...]
     errors: tuple[EtaUncertainty, ...]  # aligned with ``summaries``
     verdict: Verdict
@@ -183,7 +224,7 @@ class RunView:
 
 @dataclass(frozen=True)
 class ErrorView:
-    ref: RunRef
+    run_id: str
     reason: str
     file: str
     line: int | None
@@ -419,7 +460,7 @@ def run_view(
     }
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
     view = RunView(
-        run=run,
+        run=run_header(run),
         summaries=analysis.summaries,
         errors=analysis.uncertainty.etas,
         verdict=run_verdict(analysis.summaries, _aligned(analysis), norm_of(run), run.cv),
@@ -514,7 +555,7 @@ def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> Page
     """The page of a run that could not be read: what failed, where, and how to fix it."""
     findings = failure_findings(failure)
     view = ErrorView(
-        failure.ref,
+        failure.ref.id,
         failure.reason,
         failure.file,
         failure.line,

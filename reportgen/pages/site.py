@@ -18,7 +18,7 @@ from reportgen.discover import Skipped
 from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
-from reportgen.pages.group import index_charts
+from reportgen.pages.group_charts import index_charts
 from reportgen.pages.guide import GUIDE_PAGE, render_guide
 from reportgen.pages.output import PageOutput
 from reportgen.pages.run import Cite
