@@ -445,3 +445,24 @@ def as_float(values: ColumnValues | None, n: int) -> np.ndarray:
     if array.shape != (n,):
         raise ValueError(f"expected {n} values, got shape {array.shape}")
     return array
+
+
+# --- shared by the run and group tail charts -------------------------------------------------
+
+METHOD = "tail handling"
+
+
+def method_dash() -> alt.StrokeDash:
+    """Dash by tail-handling method, with line symbols in the legend."""
+    return alt.StrokeDash(
+        "method:N", title=METHOD, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2)
+    )
+
+
+def quantile_x() -> alt.X:
+    return alt.X(
+        "quantile:O",
+        title="kept quantile of |linear contribution|",
+        sort="descending",
+        axis=alt.Axis(labelAngle=0),
+    )

@@ -12,6 +12,7 @@ from reportgen import numfmt
 from reportgen.charts.core import (
     LABEL_PX,
     MAX_SERIES,
+    METHOD,
     NEUTRAL,
     RUN_COLORS,
     SERIES,
@@ -35,7 +36,9 @@ from reportgen.charts.core import (
     finish,
     layered,
     make_chart,
+    method_dash,
     named,
+    quantile_x,
     reference_rule,
     run_color,
     series_encodings,
@@ -44,7 +47,6 @@ from reportgen.charts.core import (
 )
 from reportgen.charts.data import whole_numbers
 from reportgen.charts.lazy import alt
-from reportgen.charts.run import METHOD, method_dash, quantile_x
 
 GROUP_OVERLAY = "group-overlay"
 GROUP_BAND = "group-band"

@@ -9,6 +9,7 @@ import numpy as np
 
 from reportgen.charts.core import (
     ETA_FILTER,
+    METHOD,
     NEUTRAL,
     SERIES,
     SERIES_COLORS,
@@ -28,7 +29,9 @@ from reportgen.charts.core import (
     finish,
     layered,
     make_chart,
+    method_dash,
     named,
+    quantile_x,
     reference_rule,
     series_color,
     series_encodings,
@@ -57,7 +60,6 @@ CV = "cv"
 
 LINEAR_COLOR = SERIES_COLORS[1]
 LINQUAD_COLOR = SERIES_COLORS[2]
-METHOD = "tail handling"
 WEIGHT_LABELS = {"weights": "N·w", "log-weights": "log w"}
 
 
@@ -497,22 +499,6 @@ def tail_ratio(
         ratio=np.concatenate([ratios[s] for s in present]) if present else np.zeros(0),
     )
     return make_chart("tail-ratio", _tail_ratio_spec(present)), {TAIL_RATIO: data}
-
-
-def method_dash() -> alt.StrokeDash:
-    """Dash by tail-handling method, with line symbols in the legend."""
-    return alt.StrokeDash(
-        "method:N", title=METHOD, legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2)
-    )
-
-
-def quantile_x() -> alt.X:
-    return alt.X(
-        "quantile:O",
-        title="kept quantile of |linear contribution|",
-        sort="descending",
-        axis=alt.Axis(labelAngle=0),
-    )
 
 
 @cached_spec
