@@ -74,6 +74,9 @@ def _tail() -> ChartResult:
 
 SAMPLES: dict[str, Callable[[], ChartResult]] = {
     "eta-curve": lambda: charts.eta_curve(ETAS, [-1e-4, -3e-4, -1e-3], [-1.1e-4, -3.2e-4, -1e-3]),
+    "eta-curve-log": lambda: charts.eta_curve(
+        ETAS, [-1e-4, -3e-4, -1e-3], [-1.1e-4, -3.2e-4, -1e-3], y_scale="log"
+    ),
     "eta-curve-all": lambda: charts.eta_curve(ETAS, [1, 2, 3], [1, 2, 4], [1, 2, 3.5]),
     "contribution-histograms": lambda: charts.contribution_histograms(
         ETAS, _per_eta(), _per_eta(1.1), None
@@ -239,6 +242,18 @@ def test_variants_are_cached_separately() -> None:
     linear, _ = SAMPLES["group-overlay-linear"]()
     assert json.dumps(log.spec) != json.dumps(linear.spec)
     assert log.datasets == linear.datasets  # the two variants share one dataset
+
+
+def test_log_eta_curve_plots_magnitudes_on_a_log_axis_labelled_as_such() -> None:
+    """Small-η behaviour stays visible: |ΔH| on a log y axis, the axis saying so."""
+    log, data = SAMPLES["eta-curve-log"]()
+    linear, same = SAMPLES["eta-curve"]()
+    assert json.dumps(data, default=list) == json.dumps(same, default=list)  # one dataset
+    ys = [n["y"] for n in _nodes(log.spec) if isinstance(n.get("y"), dict)]
+    assert ys and all(y["scale"]["type"] == "log" and "log scale" in y["title"] for y in ys)
+    assert all("scale" not in y for n in _nodes(linear.spec) if isinstance(y := n.get("y"), dict))
+    text = json.dumps(log.spec)
+    assert "abs(datum.value)" in text and "datum.value !== 0" in text
 
 
 def test_missing_series_leave_the_legend() -> None:

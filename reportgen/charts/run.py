@@ -82,8 +82,13 @@ def eta_curve(
     linquad: ColumnValues | None = None,
     *,
     norm: Norm = "per token",
+    y_scale: Literal["linear", "log"] = "linear",
 ) -> tuple[Chart, Datasets]:
-    """ΔH_true, linear and lin+quad against η; a missing series is left out of the legend."""
+    """ΔH_true, linear and lin+quad against η; a missing series is left out of the legend.
+
+    ``y_scale="log"`` plots |ΔH| on a log axis, so the small-η end (where the linear regime is
+    judged) is not flattened by the large-η values; the tooltip keeps the signed value.
+    """
     n = len(etas)
     columns = {
         "eta": as_float(etas, n),
@@ -92,21 +97,37 @@ def eta_curve(
         "linquad": as_float(linquad, n),
     }
     present = _present(columns, ("true", "linear", "linquad"))
-    return make_chart("eta-curve", _eta_curve_spec(norm, present)), {ETA_CURVE: columnar(**columns)}
+    name = "eta-curve" if y_scale == "linear" else "eta-curve-log"
+    spec = _eta_curve_spec(norm, present, y_scale)
+    return make_chart(name, spec), {ETA_CURVE: columnar(**columns)}
 
 
 @cached_spec
-def _eta_curve_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
+def _eta_curve_spec(
+    norm: Norm, present: tuple[str, ...], y_scale: Literal["linear", "log"] = "linear"
+) -> Spec:
     data, flatten = named(ETA_CURVE, "eta", "true", "linear", "linquad")
     channels = series_encodings(present or SERIES)
+    log = y_scale == "log"
     base = (
         alt.Chart()
         .transform_fold(["true", "linear", "linquad"], as_=["key", "value"])
-        .transform_calculate(series="datum.key === 'linquad' ? 'lin+quad' : datum.key")
-        .transform_filter("isValid(datum.value) && isFinite(datum.value) && datum.eta > 0")
+        .transform_calculate(
+            series="datum.key === 'linquad' ? 'lin+quad' : datum.key",
+            shown="abs(datum.value)" if log else "datum.value",
+        )
+        .transform_filter(
+            "isValid(datum.value) && isFinite(datum.value) && datum.eta > 0"
+            + (" && datum.value !== 0" if log else "")
+        )
     )
-    y_title = delta_h_title(norm)
-    y = alt.Y("value:Q", title=y_title)
+    y_title = f"|{delta_h_title(norm)}| (log scale)" if log else delta_h_title(norm)
+    # decades in one notation (1e−7 … 1e−2), not "0.000001" beside "1e-7"
+    y = (
+        alt.Y("shown:Q", title=y_title, scale=alt.Scale(type="log"), axis=alt.Axis(format="~e"))
+        if log
+        else alt.Y("shown:Q", title=y_title)
+    )
     line = base.mark_line().encode(
         x=eta_x(), y=y, color=channels["color"], strokeDash=channels["strokeDash"]
     )
@@ -122,12 +143,15 @@ def _eta_curve_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
             value_tooltip("linquad", "ΔH lin+quad"),
         ],
     )
-    chart = layered(data, flatten, reference_rule(0, "y", y_title), line, points)
+    layers = (line, points) if log else (reference_rule(0, "y", y_title), line, points)
+    chart = layered(data, flatten, *layers)
     description = (
         f"Entropy change ΔH ({norm}) against the learning rate η on a log axis: the SNIS "
-        "ground truth (true) and its linear and linear-plus-quadratic approximations."
+        "ground truth (true) and its linear and linear-plus-quadratic approximations"
+        + (", as |ΔH| on a log axis (the tooltip gives the signed value)." if log else ".")
     )
-    return finish(chart, "ΔH vs η: true and approximations", description)
+    title = "|ΔH| vs η on log–log axes" if log else "ΔH vs η: true and approximations"
+    return finish(chart, title, description)
 
 
 # --- 2. contribution histograms --------------------------------------------------------------

@@ -157,14 +157,16 @@ def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     rows = analysis.summaries
     if not rows:
         return []
+    columns = (
+        [r.eta for r in rows],
+        [r.delta_h_true for r in rows],
+        [r.delta_h_linear for r in rows],
+        [r.delta_h_linquad for r in rows],
+    )
+    norm = norm_of(analysis.run)
     return [
-        charts.eta_curve(
-            [r.eta for r in rows],
-            [r.delta_h_true for r in rows],
-            [r.delta_h_linear for r in rows],
-            [r.delta_h_linquad for r in rows],
-            norm=norm_of(analysis.run),
-        )
+        charts.eta_curve(*columns, norm=norm),
+        charts.eta_curve(*columns, norm=norm, y_scale="log"),
     ]
 
 
