@@ -158,3 +158,27 @@ def test_index_counts_runs_affected_not_rows(sample_site: tuple[Path, object]) -
         c: n for c, n in by_check.items() if c in dict(counts)
     }
     assert set(dict(counts)) == set(by_check)
+
+
+def test_index_group_rows_count_runs_affected(sample_site: tuple[Path, object]) -> None:
+    """Each group's badges count its runs with a finding of that severity, never finding rows."""
+    import json
+
+    site = sample_site[0]
+    manifest = json.loads((site / "manifest.json").read_text())
+    summaries = {r["id"]: json.loads((site / r["summary"]).read_text()) for r in manifest["runs"]}
+    html = (site / "index.html").read_text()
+    tree = html[
+        html.index('<ul class="group-tree">') : html.index("</ul>", html.index("group-tree"))
+    ]
+    checked = 0
+    for group in manifest["groups"]:
+        members = [s for rid, s in summaries.items() if rid.startswith(group["id"] + "/")]
+        item = tree[tree.index(f'href="{group["page"]}"') :].split("</li>")[0]
+        for sev in ("warning", "info"):
+            runs = sum(1 for s in members if any(f["severity"] == sev for f in s["findings"]))
+            rows = sum(1 for s in members for f in s["findings"] if f["severity"] == sev)
+            if runs:
+                assert f">{runs} {sev}</span>" in item, (group["id"], sev)
+                checked += rows > runs  # a group where counting rows would have differed
+    assert checked >= 1

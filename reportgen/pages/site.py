@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -15,7 +15,7 @@ from reportgen.assets import static_assets
 from reportgen.charts import Chart, Datasets, export
 from reportgen.charts.export import Figure
 from reportgen.discover import Skipped
-from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, severity_counts
+from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, empty_counts, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group_charts import index_charts
@@ -215,10 +215,20 @@ def incomplete_row(incomplete: IncompleteRun) -> RunRow:
     )
 
 
+def runs_affected(rows: Iterable[RunRow]) -> dict[str, int]:
+    """Per severity, how many runs have a finding of it (a finding repeated per η is one run's
+    problem, so rows would overstate it)."""
+    counts = empty_counts()
+    for row in rows:
+        for severity in {f.severity for f in row.findings} & counts.keys():
+            counts[severity] += 1
+    return counts
+
+
 def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     result = []
     for group in tree.groups:
-        counts = severity_counts(f for run_id in group.run_ids for f in rows[run_id].findings)
+        counts = runs_affected(rows[run_id] for run_id in group.run_ids)
         result.append(
             GroupRow(
                 id=group.id,
@@ -343,12 +353,7 @@ def site_pages(
         except Exception as exc:  # an optional chart: a warning, never an unpublished site
             log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
             charts, datasets = (), {}
-    counts = severity_counts(f for row in all_rows for f in row.findings)
-    # runs affected, not rows: a finding repeated per η is one run's problem
-    affected = {
-        sev: sum(1 for row in all_rows if any(f.severity == sev for f in row.findings))
-        for sev in counts
-    }
+    affected = runs_affected(all_rows)
     per_check = tuple(
         CheckCount(c.id, c.severity, n)
         for c in CHECKS
