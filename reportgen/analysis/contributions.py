@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar
 
 import numpy as np
 
@@ -153,16 +154,25 @@ def per_sequence_vhvv(run: Run) -> FloatArray | None:
     return approx.quadratic.per_sequence_vhvv if approx.quadratic else None
 
 
-def run_contributions(run: Run) -> tuple[EtaContributions, ...]:
-    """Contributions for every η of an SNIS run whose arrays line up."""
+T = TypeVar("T")
+EntryBuilder = Callable[[TrueEntry, FloatArray | None, FloatArray | None, bool], T | None]
+
+
+def per_entry(run: Run, build: EntryBuilder[T]) -> tuple[T, ...]:
+    """``build(entry, gdotv, vhvv, per_token)`` for every η of an SNIS run, where it gives one."""
     if run.snis is None:
         return ()
     per_sequence = run.snis.approx.per_sequence
     gdotv = per_sequence.gdotv if per_sequence is not None else None
     vhvv = per_sequence_vhvv(run)
     per_token = run.normalization.true_mode == "per_token"
-    found = (entry_contributions(e, gdotv, vhvv, per_token) for e in run.snis.entries)
+    found = (build(e, gdotv, vhvv, per_token) for e in run.snis.entries)
     return tuple(c for c in found if c is not None)
+
+
+def run_contributions(run: Run) -> tuple[EtaContributions, ...]:
+    """Contributions for every η of an SNIS run whose arrays line up."""
+    return per_entry(run, entry_contributions)
 
 
 def _finite_or_none(value: float | None) -> float | None:

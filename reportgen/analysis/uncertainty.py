@@ -21,7 +21,7 @@ import numpy as np
 from reportgen.analysis.contributions import (
     EtaSummary,
     linear_contributions,
-    per_sequence_vhvv,
+    per_entry,
     quadratic_contributions,
     unnormalized_weights,
 )
@@ -269,14 +269,7 @@ def _finite(values: FloatArray | None, n: int) -> TypeGuard[FloatArray]:
 
 def paired_columns(run: Run) -> tuple[PairedColumns, ...]:
     """Every SNIS η whose ground-truth arrays are present, finite and aligned."""
-    if run.snis is None:
-        return ()
-    per_sequence = run.snis.approx.per_sequence
-    gdotv = per_sequence.gdotv if per_sequence is not None else None
-    vhvv = per_sequence_vhvv(run)
-    per_token = run.normalization.true_mode == "per_token"
-    found = (_entry_columns(e, gdotv, vhvv, per_token) for e in run.snis.entries)
-    return tuple(c for c in found if c is not None)
+    return per_entry(run, _entry_columns)
 
 
 def _entry_columns(
