@@ -82,11 +82,6 @@ def static_assets() -> tuple[Asset, ...]:
     return (*files, Asset(BUNDLE_NAME, vega_bundle()))
 
 
-def asset_urls() -> dict[str, str]:
-    """Logical name → hashed path relative to the site root."""
-    return {asset.name: asset.hashed_name for asset in static_assets()}
-
-
 @cache
 def assets_fingerprint() -> str:
     """Changes whenever a template, static asset or the code itself changes (full rebuild)."""

@@ -349,12 +349,6 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
-def empty_array() -> FloatArray:
-    import numpy as np
-
-    return np.zeros(0, dtype=np.float64)
-
-
 def __getattr__(name: str) -> Any:
     """``FloatArray`` / ``IntArray`` at run time, importing numpy only when asked for.
 

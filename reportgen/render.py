@@ -242,10 +242,9 @@ def render_content(template: str, site: SiteContext, page: PageMeta, **context: 
     """The ``content`` block of a page template, rendered on its own (see ``wrap_page``)."""
     env = environment()
     tmpl = env.get_template(template)
-    variables = {"site": site, "page": page, "base": page.base, "version": __version__}
     # a block rendered alone skips the template's top-level `{% import %}`: provide it
-    variables["m"] = env.get_template("_macros.html").module
-    ctx = tmpl.new_context(variables | context)
+    macros = {"m": env.get_template("_macros.html").module}
+    ctx = tmpl.new_context(_page_variables(site, page) | macros | context)
     return Markup("".join(tmpl.blocks["content"](ctx)))
 
 
@@ -253,19 +252,13 @@ def wrap_page(
     site: SiteContext, page: PageMeta, content: Markup, stale: Any | None = None
 ) -> bytes:
     """A whole page around rendered content; ``stale`` (reason, last_good) adds the banner."""
-    html = (
-        environment()
-        .get_template("page.html")
-        .render(
-            site=site,
-            page=page,
-            base=page.base,
-            version=__version__,
-            content=content,
-            stale=stale,
-        )
-    )
-    return html.encode("utf-8")
+    variables = _page_variables(site, page) | {"content": content, "stale": stale}
+    return environment().get_template("page.html").render(variables).encode("utf-8")
+
+
+def _page_variables(site: SiteContext, page: PageMeta) -> dict[str, Any]:
+    """What every template may use: the site, the page, its relative base and the version."""
+    return {"site": site, "page": page, "base": page.base, "version": __version__}
 
 
 def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:

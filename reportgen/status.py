@@ -220,13 +220,6 @@ def input_hash(ref: RunRef, root: Path) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
 def current_hash(
     ref: RunRef, root: Path, previous: RunStatus | None
 ) -> tuple[str, tuple[InputStat, ...] | None]:

@@ -18,7 +18,7 @@ from reportgen.analysis.stats import same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import Finding
 from reportgen.pages import paths
-from reportgen.record import RunRecord
+from reportgen.record import RunRecord, finding_to_json
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
 SUMMARY_FORMAT = 1
@@ -65,13 +65,10 @@ def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> d
 
 
 def finding_row(finding: Finding) -> dict[str, Any]:
-    return {
-        "id": finding.id,
-        "severity": finding.severity,
-        "message": finding.message,
-        "eta": finding.eta,
-        "etas": list(finding.etas),
-    }
+    """A finding as the public twins publish it: the cached form, less the page section."""
+    row = finding_to_json(finding)
+    del row["section"]
+    return row
 
 
 def findings_rows(findings: Iterable[Finding]) -> list[dict[str, Any]]:
