@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -334,7 +335,7 @@ def group_key(
         {
             "group": asdict(group),
             "children": [asdict(groups[c]) for c in group.child_group_ids],
-            "members": [statuses[r].record_json for r in group.run_ids if r in statuses],
+            "members": [statuses[r].record_hash for r in group.run_ids if r in statuses],
         }
     )
 
@@ -390,18 +391,13 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         return result
 
     site = site_context(options)
-    if previous is not None and not _records_readable(previous):
-        previous = last_good = None  # a malformed cache means a full rebuild, never a crash
-        reuse = False
-        plans = [_plan(ref, options.results, None, False) for ref in tree.runs]
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
-        statuses = _write_runs(plans, options, site, writer, result, progress)
+        statuses, records = _write_runs(plans, options, site, writer, result, progress)
         reusable = previous if reuse else None
-        groups = _write_groups(tree, statuses, reusable, site, options, writer, result)
+        groups = _write_groups(tree, statuses, records, reusable, site, options, writer, result)
         from reportgen.pages.site import site_pages
 
-        before = {rid: s.record for rid, s in previous.runs.items()} if previous else {}
-        records = {rid: s.record for rid, s in statuses.items()}
+        before = _previous_records(previous, statuses, records, writer)
         figures = _figure_manifests(writer)
         _write_output(writer, site_pages(tree, skipped, records, before, site, figures))
         files = tuple(sorted(writer.claimed))
@@ -420,18 +416,40 @@ def unreadable_inputs(skipped: Iterable[Skipped], statuses: Mapping[str, RunStat
     """Directories and run inputs an OS error kept from being read ("path (reason)")."""
     found = [f"{s.path} ({s.reason})" for s in skipped if s.unreadable]
     for status in statuses.values():
-        rows = status.record_json.get("skipped_inputs") or ()
-        found += [f"{r['path']} ({r['reason']})" for r in rows if r.get("unreadable")]
+        found += status.unreadable
     return list(dict.fromkeys(found))  # a sibling's config is borrowed by several runs
 
 
-def _records_readable(status: BuildStatus) -> bool:
+def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
+    """A run's record as a previous build stored it; ``None`` if missing or unreadable."""
+    from reportgen.pages import paths
+    from reportgen.record import RunRecord
+
+    if site is None:
+        return None
     try:
-        for run in status.runs.values():
-            _ = run.record
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return False
-    return True
+        return RunRecord.from_bytes((site / paths.run_record(run_id)).read_bytes())
+    except (OSError, ValueError):  # a cache miss: the run is read again
+        return None
+
+
+def _previous_records(
+    previous: BuildStatus | None,
+    statuses: Mapping[str, RunStatus],
+    records: Mapping[str, RunRecord],
+    writer: SiteWriter,
+) -> dict[str, RunRecord]:
+    """The previous build's records, for the change log (an unchanged one is tonight's)."""
+    if previous is None:
+        return {}
+    before = {}
+    for run_id, old in previous.runs.items():
+        now = statuses.get(run_id)
+        if now is not None and now.record_hash == old.record_hash:
+            before[run_id] = records[run_id]
+        elif (record := _stored_record(writer.previous, run_id)) is not None:
+            before[run_id] = record.for_cross_run()
+    return before
 
 
 def _write_output(writer: SiteWriter, output: PageOutput) -> None:
@@ -459,12 +477,17 @@ def _write_runs(
     writer: SiteWriter,
     result: BuildResult,
     progress: ProgressCallback | None,
-) -> dict[str, RunStatus]:
+) -> tuple[dict[str, RunStatus], dict[str, RunRecord]]:
+    """Every run's status and its record as the cross-run pages need it."""
     statuses: dict[str, RunStatus] = {}
+    records: dict[str, RunRecord] = {}
     todo: list[RunPlan] = []
     for plan in plans:
-        if plan.unchanged and plan.reusable is not None and _keep_all(writer, plan.reusable.files):
-            statuses[plan.ref.id] = replace(plan.reusable, stats=plan.stats)
+        kept = plan.reusable if plan.unchanged else None
+        record = None if kept is None else _stored_record(writer.previous, plan.ref.id)
+        if kept is not None and record is not None and _keep_all(writer, kept.files):
+            statuses[plan.ref.id] = replace(kept, stats=plan.stats)
+            records[plan.ref.id] = record.for_cross_run()
         else:
             todo.append(plan)
     done, total = len(statuses), len(plans)
@@ -473,12 +496,13 @@ def _write_runs(
     read_at = now_stamp()
     jobs = (RunJob(p.ref, options.results, site, options, p.input_hash) for p in todo)
     for plan, output in zip(todo, _map_runs(jobs, len(todo), options.jobs), strict=True):
-        statuses[plan.ref.id] = _store_run(plan, output, writer, read_at, site)
+        status, record = _store_run(plan, output, writer, read_at, site)
+        statuses[plan.ref.id], records[plan.ref.id] = status, record.for_cross_run()
         result.rebuilt += 1
         done += 1
         if progress:
             progress(done, total, "runs")
-    return dict(sorted(statuses.items()))
+    return dict(sorted(statuses.items())), dict(sorted(records.items()))
 
 
 def _keep_all(writer: SiteWriter, files: Iterable[str]) -> bool:
@@ -493,40 +517,65 @@ def _keep_all(writer: SiteWriter, files: Iterable[str]) -> bool:
 
 def _store_run(
     plan: RunPlan, output: PageOutput, writer: SiteWriter, read_at: str, site: SiteContext
-) -> RunStatus:
-    assert output.record is not None
+) -> tuple[RunStatus, RunRecord]:
+    from reportgen.pages import paths
+
+    tonight = output.record
+    assert tonight is not None
     before = plan.last_good
-    if output.ok or before is None or not before.has_good_page or not _all_exist(writer, before):
-        _write_output(writer, output)
-        last_good = read_at if output.ok else None
-        return RunStatus.of(
-            output.record, plan.input_hash, plan.stats, output.paths, last_good, not output.ok
-        )
-    return _keep_stale(plan, before, output.record, writer, site)
+    good = None
+    if not output.ok and before is not None and before.has_good_page and _all_exist(writer, before):
+        good = _stored_record(writer.previous, tonight.id)
+    if good is not None and before is not None:
+        return _keep_stale(plan, before, good, tonight, writer, site)
+    _write_output(writer, output)
+    record_path = paths.run_record(tonight.id)
+    digest = _write_record(writer, record_path, tonight)
+    last_good = read_at if output.ok else None
+    files = (*output.paths, record_path)
+    status = RunStatus.of(
+        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok
+    )
+    return status, tonight
+
+
+def _write_record(writer: SiteWriter, path: str, record: RunRecord) -> str:
+    content = record.to_bytes()
+    writer.write(path, content)
+    return hashlib.sha256(content).hexdigest()
 
 
 def _keep_stale(
-    plan: RunPlan, before: RunStatus, tonight: RunRecord, writer: SiteWriter, site: SiteContext
-) -> RunStatus:
+    plan: RunPlan,
+    before: RunStatus,
+    good: RunRecord,
+    tonight: RunRecord,
+    writer: SiteWriter,
+    site: SiteContext,
+) -> tuple[RunStatus, RunRecord]:
     """Unreadable tonight, good before: keep the last good page and data, marked stale."""
     from reportgen.pages import paths, serialize
     from reportgen.pages.stale import stale_page
 
     last_good = before.last_good or "an earlier build"
-    good = before.record
     record = good.as_stale(tonight, last_good)
     assert record.stale is not None
     page_path, summary_path = paths.run_page(good.id), paths.run_summary(good.id)
+    record_path = paths.run_record(good.id)
     stored = writer.previous_bytes(paths.run_fragment(good.id))
     page = None if stored is None else stale_page(stored, site, record.stale)
+    digest = _write_record(writer, record_path, record)
     for path in before.files:
         if path == summary_path:
             writer.write(path, serialize.dumps(serialize.summary_json(record)))
         elif path == page_path and page is not None:
             writer.write(*page)
-        else:
+        elif path != record_path:
             writer.keep(path)
-    return RunStatus.of(record, plan.input_hash, plan.stats, before.files, before.last_good, True)
+    status = RunStatus.of(
+        record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True
+    )
+    return status, record
 
 
 def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:
@@ -550,6 +599,7 @@ def _figure_manifests(writer: SiteWriter) -> tuple[tuple[str, bytes], ...]:
 def _write_groups(
     tree: Tree,
     statuses: Mapping[str, RunStatus],
+    records: Mapping[str, RunRecord],
     previous: BuildStatus | None,
     site: SiteContext,
     options: BuildOptions,
@@ -561,7 +611,6 @@ def _write_groups(
     from reportgen.pages.group import GroupSettings, group_error_page, group_page
 
     by_id = {g.id: g for g in tree.groups}
-    records = {run_id: s.record for run_id, s in statuses.items()}
     settings = GroupSettings(
         draws=options.draws,
         seed=options.seed,

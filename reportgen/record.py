@@ -7,9 +7,12 @@ it is this record. The build status caches it (``to_json``/``from_json``), and t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+import orjson
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
@@ -120,6 +123,32 @@ class RunRecord:
             findings=tonight.findings + kept,
         )
 
+    def for_cross_run(self) -> RunRecord:
+        """What the group and site pages need of this run, held for every run of the tree.
+
+        The group pages compare tail sensitivity at each run's largest η only, so the other
+        η's tail tables (half of a small run's record) are dropped; parameter strings repeat
+        across runs and are interned.
+        """
+        largest = max((t.eta for t in self.tails), default=None)
+        return replace(
+            self,
+            tails=tuple(t for t in self.tails if t.eta == largest),
+            parameters=_interned(self.parameters),
+        )
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys): its sha256 is the record's digest."""
+        return orjson.dumps(self.to_json(), option=orjson.OPT_SORT_KEYS)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RunRecord:
+        """Inverse of ``to_bytes``; raises ``ValueError`` for anything but a current record."""
+        try:
+            return cls.from_json(orjson.loads(data))
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"malformed run record: {exc}") from exc
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": RECORD_FORMAT,
@@ -211,6 +240,10 @@ def finding_from_json(data: Mapping[str, Any]) -> Finding:
         data.get("section", ""),
         tuple(float(e) for e in etas),
     )
+
+
+def _interned(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((sys.intern(k), sys.intern(v)) for k, v in pairs)
 
 
 def _plain(value: Any) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from reportgen.models import RunRef
 if TYPE_CHECKING:
     from reportgen.record import RunRecord
 
-STATUS_FORMAT = 3
+STATUS_FORMAT = 4  # 4: records moved out to each run's record.json
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -45,17 +44,21 @@ class InputStat:
 
 @dataclass(frozen=True)
 class RunStatus:
-    """One run as the previous build left it: its input hash, cached record and files.
+    """One run as the previous build left it: its input hash, record digest and files.
 
-    The record is kept as the JSON it was cached as and typed on first use: an up-to-date
-    build compares hashes only and never pays for (or imports) the analysis types.
+    The record itself is the run's private ``record.json`` (one of ``files``), not part of this
+    file: an up-to-date build compares hashes only and never reads a record, and the status of a
+    10,000-run site stays a few MB (with the records inline it was 300 MB, read by every build).
     """
 
     input_hash: str
     stats: tuple[InputStat, ...] | None
-    record_json: Mapping[str, Any]
+    record_hash: str  # sha256 of the record's JSON: a group page's key covers its members
     files: tuple[str, ...]
     last_good: str | None
+    ok: bool
+    stale: bool = False
+    unreadable: tuple[str, ...] = ()  # "path (reason)": inputs an OS error kept from being read
     # The last read of the run failed: the next build reads it again, whatever its hash says
     # (the bytes hashed by the planner may not be the bytes the loader read).
     read_failed: bool = False
@@ -64,29 +67,25 @@ class RunStatus:
     def of(
         cls,
         record: RunRecord,
+        record_hash: str,
         input_hash: str,
         stats: tuple[InputStat, ...] | None,
         files: tuple[str, ...],
         last_good: str | None,
         read_failed: bool = False,
     ) -> RunStatus:
-        status = cls(input_hash, stats, record.to_json(), files, last_good, read_failed)
-        status.__dict__["record"] = record  # what cached_property would compute
-        return status
-
-    @cached_property
-    def record(self) -> RunRecord:
-        from reportgen.record import RunRecord
-
-        return RunRecord.from_json(self.record_json)
-
-    @property
-    def ok(self) -> bool:
-        return self.record_json.get("status") == "ok"
-
-    @property
-    def stale(self) -> bool:
-        return bool(self.record_json.get("stale"))
+        unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
+        return cls(
+            input_hash,
+            stats,
+            record_hash,
+            files,
+            last_good,
+            ok=record.ok,
+            stale=record.stale is not None,
+            unreadable=unreadable,
+            read_failed=read_failed,
+        )
 
     @property
     def has_good_page(self) -> bool:
@@ -98,9 +97,12 @@ class RunStatus:
         return {
             "input_hash": self.input_hash,
             "stats": stats,
-            "record": self.record_json,
+            "record_hash": self.record_hash,
             "files": list(self.files),
             "last_good": self.last_good,
+            "ok": self.ok,
+            "stale": self.stale,
+            "unreadable": list(self.unreadable),
             "read_failed": self.read_failed,
         }
 
@@ -114,15 +116,15 @@ class RunStatus:
                 InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw_stats
             )
         )
-        record = data["record"]
-        if not isinstance(record, Mapping) or "status" not in record:
-            raise TypeError("record is not an object")
         return cls(
             input_hash=str(data["input_hash"]),
             stats=stats,
-            record_json=dict(record),
+            record_hash=str(data["record_hash"]),
             files=tuple(str(f) for f in data["files"]),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
+            ok=data["ok"] is True,
+            stale=data["stale"] is True,
+            unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
         )
 

@@ -41,7 +41,7 @@ from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.models import Finding
 from reportgen.pages.changes import changes_view
-from reportgen.pages.paths import run_fragment, run_sample
+from reportgen.pages.paths import run_fragment, run_record, run_sample
 from reportgen.record import RunRecord
 from reportgen.status import STATUS_PATH, read_status
 from reportgen.write import WriteError
@@ -197,6 +197,7 @@ def test_one_changed_run_rewrites_only_its_files(
             f"{run_dir(SWEEP)}/index.html",
             f"{run_dir(SWEEP)}/summary.json",
             run_fragment(SWEEP),  # the page content a later stale build would show again
+            run_record(SWEEP),  # what the next build's cross-run pages read of it
             f"groups/{SWEEP_GROUP}/index.html",
             f"groups/{SWEEP_GROUP}/summary.json",
             "index.html",
@@ -755,7 +756,8 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     out = site[0]
     status = read_status(out)
     assert status is not None
-    records = [s.record for s in status.runs.values() if s.record.was_read]
+    stored = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
+    records = [r for r in stored if r.was_read]
     points = [p for r in records if (p := r.points).etas]
     sample_paths = {p.run_id: out / run_sample(p.run_id) for p in points}
     in_memory = [

@@ -6,11 +6,13 @@ import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 import numpy as np
 from markupsafe import Markup
 
 from reportgen.analysis.batch import BatchComparison, DrawMemo, compare_batch_sizes
+from reportgen.analysis.diagnostics import CheckCount, runs_per_check
 from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
 from reportgen.analysis.group_stats import (
     AgreementTally,
@@ -60,6 +62,13 @@ from reportgen.render import (
     render_page,
 )
 
+# Above this many runs a group with subgroups is summarised: its page keeps the group's own
+# statistics and leaves per-run series and tables to the subgroup pages. Listing every run made
+# the top page of a 1,000-run tree 14 MB (and 10× that at 10,000 runs); no reader can use a
+# chart of 1,000 series, and summary.json still holds every run.
+PER_RUN_LIMIT = 200
+
+T = TypeVar("T")
 SampleLoader = Callable[[str], SampleSource | None]
 """A run's per-sequence sample by id (read lazily, one η at a time), or ``None``."""
 
@@ -186,6 +195,8 @@ class GroupView:
     quad_rows: tuple[QuadRow, ...] = ()
     run_tallies: tuple[tuple[str, str, AgreementTally], ...] = ()  # (label, href, paired counts)
     doubling_rows: tuple[DoublingRow, ...] = ()
+    per_run: bool = True  # False: summarised (more than PER_RUN_LIMIT runs, with subgroups)
+    check_counts: tuple[CheckCount, ...] = ()  # runs affected per check (summarised pages)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -253,6 +264,11 @@ def _group_page(
     members = [records[r] for r in group.run_ids if r in records]
     points = {r.id: p for r in members if r.was_read and (p := r.points).etas}
     view_points = [points[r] for r in group.run_ids if r in points]
+    per_run = len(members) <= PER_RUN_LIMIT or not group.child_group_ids
+
+    def per_run_only(items: Sequence[T]) -> Sequence[T]:
+        return items if per_run else ()
+
     href = {r.id: relative_href(page_path, paths.run_page(r.id)) for r in members}
 
     errors = {r.id: r.eta_errors for r in members if r.id in points}
@@ -296,31 +312,36 @@ def _group_page(
 
     labelled = {label(r): e for r, e in errors.items()}
     chart_results = group_charts(
-        relabel(view_points, group.id),
+        relabel(per_run_only(view_points), group.id),
         [(pop_title(pops, pop), pop.per_eta) for pop in pops],
-        [(label(r), f) for r, f in fits],
-        [replace(a, run_id=label(a.run_id)) for a in agreement_rows],
-        [
-            (
-                pop_title(pops, pop),
-                relative_errors(
-                    relabel([points[r] for r in pop.population.run_ids if r in points], group.id),
-                    labelled,
-                ),
-            )
-            for pop in pops
-        ],
+        [(label(r), f) for r, f in per_run_only(fits)],
+        [replace(a, run_id=label(a.run_id)) for a in per_run_only(agreement_rows)],
+        per_run_only(
+            [
+                (
+                    pop_title(pops, pop),
+                    relative_errors(
+                        relabel(
+                            [points[r] for r in pop.population.run_ids if r in points], group.id
+                        ),
+                        labelled,
+                    ),
+                )
+                for pop in pops
+            ]
+        ),
         tuple(replace(b, small_runs=tuple((label(r), v) for r, v in b.small_runs)) for b in batch),
-        [(label(r), t) for r, t in _last_eta_tails(tails)],
+        [(label(r), t) for r, t in per_run_only(_last_eta_tails(tails))],
         cv,
     )
-    chart_results["verdict"] = verdict_charts(pops, agreements, label)
+    chart_results["verdict"] = verdict_charts(pops, agreements, label) if per_run else []
     quads = {
         p.run_id: tuple(quad_help(s, e) for s, e in zip(p.etas, errors[p.run_id], strict=True))
         for p in view_points
     }
     doubles = {p.run_id: run_doublings(records[p.run_id]) for p in view_points}
-    chart_results |= notebook_charts(pops, points, errors, quads, doubles, label)
+    if per_run:
+        chart_results |= notebook_charts(pops, points, errors, quads, doubles, label)
     chart_set, figure_files = collect(chart_results, None).export(
         settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
     )
@@ -348,7 +369,7 @@ def _group_page(
                 se_true=se_true_of(e),
                 resolved=resolved(s.delta_h_true, se_true_of(e)),
             )
-            for p in view_points
+            for p in per_run_only(view_points)
             for s, e in zip(p.etas, errors[p.run_id], strict=True)
         ),
         other_runs=tuple(
@@ -362,10 +383,10 @@ def _group_page(
                 severity_counts(r.findings),
                 tuple(sorted({f.id for f in r.findings})),
             )
-            for r in members
+            for r in per_run_only(members)
         ),
         per_eta=per_eta,
-        fits=tuple(FitRow(r, href[r], f) for r, f in fits),
+        fits=tuple(FitRow(r, href[r], f) for r, f in per_run_only(fits)),
         agreements=agreement_rows,
         agreement_counts=tuple(
             AgreementCount(
@@ -376,7 +397,7 @@ def _group_page(
                 sum(1 for a in rows if a.within_2sigma),
             )
             for r, rows in agreements.items()
-            if any(a.combined_se is not None for a in rows)
+            if per_run and any(a.combined_se is not None for a in rows)
         ),
         rel_errors=rel,
         batch=batch,
@@ -399,21 +420,26 @@ def _group_page(
                 se_true_of(e),
                 e.ci95_diff_linear if e is not None else None,
             )
-            for p in view_points
+            for p in per_run_only(view_points)
             for a, s, e in zip(agreements[p.run_id], p.etas, errors[p.run_id], strict=True)
         ),
         populations=pops,
         differs=tuple(DiffersRow(d.key, d.splits, tuple(v for _, v in d.values)) for d in diffs),
         differs_runs=tuple((label(r.id), href[r.id]) for r in read),
-        run_tallies=tuple((label(r), href[r], tally(rows)) for r, rows in agreements.items()),
+        run_tallies=tuple(
+            (label(r), href[r], tally(rows)) for r, rows in agreements.items() if per_run
+        ),
         quad_rows=tuple(
-            QuadRow(r, label(r), href[r], q) for r, rows in quads.items() for q in rows
+            QuadRow(r, label(r), href[r], q) for r, rows in quads.items() if per_run for q in rows
         ),
         doubling_rows=tuple(
             DoublingRow(r, label(r), href[r], d, denominator_resolved(points[r], errors[r], d))
             for r, rows in doubles.items()
+            if per_run
             for d in rows
         ),
+        per_run=per_run,
+        check_counts=() if per_run else runs_per_check({f.id for f in r.findings} for r in members),
     )
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts

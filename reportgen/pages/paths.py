@@ -65,6 +65,11 @@ def run_sample(run_id: str) -> str:
     return f".reportgen/runs/{slug(run_id)}/sample.npy"
 
 
+def run_record(run_id: str) -> str:
+    """The run's ``RunRecord`` as JSON: what later builds' cross-run pages read of it."""
+    return f".reportgen/runs/{slug(run_id)}/record.json"
+
+
 def run_fragment(run_id: str) -> str:
     """The run page's content, kept so a later stale build can show it again."""
     return f".reportgen/runs/{slug(run_id)}/page.json"

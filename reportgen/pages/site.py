@@ -10,7 +10,12 @@ from pathlib import PurePosixPath
 
 from markupsafe import Markup
 
-from reportgen.analysis.diagnostics import CHECKS, incomplete_finding
+from reportgen.analysis.diagnostics import (
+    CHECKS,
+    CheckCount,
+    incomplete_finding,
+    runs_per_check,
+)
 from reportgen.assets import static_assets
 from reportgen.charts import Chart, Datasets, export
 from reportgen.charts.export import Figure
@@ -26,15 +31,6 @@ from reportgen.record import RunRecord
 from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 
 FIGURES_PAGE = "figures.html"
-
-
-@dataclass(frozen=True)
-class CheckCount:
-    """How many runs one check fired on (the index header)."""
-
-    id: str
-    severity: str
-    runs: int
 
 
 log = logging.getLogger("reportgen")
@@ -354,11 +350,7 @@ def site_pages(
             log.warning("reportgen: index overlay chart left out: %s: %s", type(exc).__name__, exc)
             charts, datasets = (), {}
     affected = runs_affected(all_rows)
-    per_check = tuple(
-        CheckCount(c.id, c.severity, n)
-        for c in CHECKS
-        if (n := sum(1 for row in all_rows if c.id in row.finding_ids))
-    )
+    per_check = runs_per_check(row.finding_ids for row in all_rows)
     stale = tuple(
         StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
         for r in records.values()

@@ -7,7 +7,8 @@ the guide's order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.diagnostics import (  # noqa: F401  (registers the checks, in order)
@@ -49,6 +50,23 @@ def check_failed(hit: Hit) -> Iterator[Hit]:
 # --- public API ------------------------------------------------------------------------------
 
 CHECKS: tuple[CheckInfo, ...] = tuple(c.info for c in registry.REGISTRY)
+
+
+@dataclass(frozen=True)
+class CheckCount:
+    """How many runs one check fired on (a finding repeated per η is one run's problem)."""
+
+    id: str
+    severity: str
+    runs: int
+
+
+def runs_per_check(finding_ids: Iterable[Collection[str]]) -> tuple[CheckCount, ...]:
+    """Per check, in registry order, the runs (one id set each) it fired on; zeros left out."""
+    sets = list(finding_ids)
+    return tuple(
+        CheckCount(c.id, c.severity, n) for c in CHECKS if (n := sum(c.id in s for s in sets))
+    )
 
 
 def check_run(
