@@ -2,18 +2,21 @@
 
 Incremental rules (coverage.py's): the status file from the previous build holds the tool
 version, a settings hash (options, templates, static assets, the "built at" stamp) and per run
-a content hash of its inputs with the run's cached summary and files.
+a content hash of its inputs, its files and the digest of its record (the ``RunRecord``
+itself is the run's private ``record.json``, read back only when a cross-run page needs it;
+planning lives in ``plan.py``).
 
 * version or settings differ, the status file is missing or malformed, or ``--force``: every
   run is re-read and re-rendered;
-* otherwise a run whose input hash is unchanged is carried over (hard-linked), never re-read;
+* otherwise a run whose input hash is unchanged is carried over (hard-linked), never re-read
+  (a missing or unreadable ``record.json`` makes it a cache miss: the run is read again);
   the stat fingerprint only decides whether the bytes must be hashed again;
 * a run unreadable tonight that had a good page keeps it (and its data), marked stale;
 * a run whose last read failed is read again by the next build whatever its hash: the bytes
   the planner hashed need not be the bytes the loader read (a file broken and restored
   between the two would otherwise stay stale for ever);
 * group pages are carried over when the hash of their inputs (the group's shape and its
-  members' cached summaries) is unchanged, and re-rendered from cached summaries otherwise;
+  members' record digests) is unchanged, and re-rendered from cached summaries otherwise;
   their costly batch-comparison draws are content-addressed memos reused per larger run;
 * index, diagnostics, changes and manifest are rendered from the cached summaries whenever
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
@@ -35,7 +38,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -43,16 +46,23 @@ from typing import TYPE_CHECKING
 
 from reportgen import __version__
 from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
-from reportgen.discover import Skipped, discover
+from reportgen.discover import discover
 from reportgen.guard import guarded
-from reportgen.models import GroupRef, RunRef, Tree
+from reportgen.models import RunRef, Tree
+from reportgen.plan import (
+    RunPlan,
+    group_key,
+    plan_run,
+    refresh_stats,
+    tree_fingerprint,
+    unreadable_inputs,
+    up_to_date,
+)
 from reportgen.status import (
     STATUS_PATH,
     BuildStatus,
     GroupStatus,
-    InputStat,
     RunStatus,
-    current_hash,
     input_hash,
     json_hash,
     read_status,
@@ -294,69 +304,6 @@ def _worker_init() -> None:
         pass
 
 
-# --- planning --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    ref: RunRef
-    input_hash: str
-    stats: tuple[InputStat, ...] | None
-    reusable: RunStatus | None  # the previous build's run, if its pages can be carried over
-    last_good: RunStatus | None  # the previous build's run, if its pages can stand in as stale
-
-    @property
-    def unchanged(self) -> bool:
-        """Same bytes as a good read: a run whose last read failed is always read again."""
-        return (
-            self.reusable is not None
-            and not self.reusable.read_failed
-            and self.reusable.input_hash == self.input_hash
-        )
-
-
-def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
-    """The tree's shape as the site-wide pages see it (never its absolute root)."""
-    return json_hash(
-        {
-            "runs": [asdict(r) for r in tree.runs],
-            "groups": [asdict(g) for g in tree.groups],
-            "incomplete": [asdict(i) for i in tree.incomplete],
-            "skipped": [asdict(s) for s in skipped],
-        }
-    )
-
-
-def group_key(
-    group: GroupRef, groups: Mapping[str, GroupRef], statuses: Mapping[str, RunStatus]
-) -> str:
-    """A group page is a pure function of this (given the settings hash)."""
-    return json_hash(
-        {
-            "group": asdict(group),
-            "children": [asdict(groups[c]) for c in group.child_group_ids],
-            "members": [statuses[r].record_hash for r in group.run_ids if r in statuses],
-        }
-    )
-
-
-def _plan(ref: RunRef, root: Path, previous: BuildStatus | None, reuse: bool) -> RunPlan:
-    before = previous.runs.get(ref.id) if previous is not None else None
-    # --force trusts nothing cached, not even a hash behind an unchanged stat
-    digest, stats = current_hash(ref, root, before if reuse else None)
-    return RunPlan(ref, digest, stats, before if reuse else None, before)
-
-
-def _up_to_date(plans: list[RunPlan], previous: BuildStatus, site_key: str, out: Path) -> bool:
-    """Nothing to do: same runs, same bytes, same tree, and every file of the site still there."""
-    if site_key != previous.site_key or {p.ref.id for p in plans} != set(previous.runs):
-        return False
-    if not all(p.unchanged for p in plans):
-        return False
-    root = os.fspath(out)  # os.path: this check is most of a no-op build on a large site
-    return all(os.path.isfile(os.path.join(root, f)) for f in previous.files)
-
-
 # --- the build -------------------------------------------------------------------------------
 
 
@@ -378,11 +325,11 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     same_pages = previous is not None and previous.settings_hash == settings_hash
     reuse = same_pages and not options.force
     last_good = previous if same_pages else None
-    plans = [_plan(ref, options.results, last_good, reuse) for ref in tree.runs]
+    plans = [plan_run(ref, options.results, last_good, reuse) for ref in tree.runs]
     result = BuildResult(out=options.out, runs=len(plans))
 
-    if reuse and previous is not None and _up_to_date(plans, previous, site_key, options.out):
-        _refresh_stats(plans, previous, options.out)
+    if reuse and previous is not None and up_to_date(plans, previous, site_key, options.out):
+        refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
@@ -410,14 +357,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.unreadable = unreadable_inputs(skipped, statuses)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def unreadable_inputs(skipped: Iterable[Skipped], statuses: Mapping[str, RunStatus]) -> list[str]:
-    """Directories and run inputs an OS error kept from being read ("path (reason)")."""
-    found = [f"{s.path} ({s.reason})" for s in skipped if s.unreadable]
-    for status in statuses.values():
-        found += status.unreadable
-    return list(dict.fromkeys(found))  # a sibling's config is borrowed by several runs
 
 
 def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
@@ -456,18 +395,6 @@ def _write_output(writer: SiteWriter, output: PageOutput) -> None:
     """The one place page bytes reach the writer."""
     for path, content in output.files:
         writer.write(path, content)
-
-
-def _refresh_stats(plans: list[RunPlan], previous: BuildStatus, out: Path) -> None:
-    """Record new stat fingerprints (touched but identical inputs) so they are not re-hashed.
-
-    Only the private status file changes, atomically and in place: the published site is not
-    touched, and a build killed here leaves the old, still valid, status file.
-    """
-    runs = {p.ref.id: replace(p.reusable, stats=p.stats) for p in plans if p.reusable is not None}
-    if all(previous.runs[rid].stats == s.stats for rid, s in runs.items()):
-        return
-    write_file_atomic(out / STATUS_PATH, replace(previous, runs=runs).to_bytes())
 
 
 def _write_runs(

@@ -1,0 +1,104 @@
+"""Planning a build: which runs and pages are unchanged since the previous one.
+
+Pure of rendering: an up-to-date build decides here, from stat fingerprints, content hashes and
+the status file, that there is nothing to do, without importing the analysis or page code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from reportgen.discover import Skipped
+from reportgen.models import GroupRef, RunRef, Tree
+from reportgen.status import (
+    STATUS_PATH,
+    BuildStatus,
+    InputStat,
+    RunStatus,
+    current_hash,
+    json_hash,
+)
+from reportgen.write import write_file_atomic
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    ref: RunRef
+    input_hash: str
+    stats: tuple[InputStat, ...] | None
+    reusable: RunStatus | None  # the previous build's run, if its pages can be carried over
+    last_good: RunStatus | None  # the previous build's run, if its pages can stand in as stale
+
+    @property
+    def unchanged(self) -> bool:
+        """Same bytes as a good read: a run whose last read failed is always read again."""
+        return (
+            self.reusable is not None
+            and not self.reusable.read_failed
+            and self.reusable.input_hash == self.input_hash
+        )
+
+
+def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
+    """The tree's shape as the site-wide pages see it (never its absolute root)."""
+    return json_hash(
+        {
+            "runs": [asdict(r) for r in tree.runs],
+            "groups": [asdict(g) for g in tree.groups],
+            "incomplete": [asdict(i) for i in tree.incomplete],
+            "skipped": [asdict(s) for s in skipped],
+        }
+    )
+
+
+def group_key(
+    group: GroupRef, groups: Mapping[str, GroupRef], statuses: Mapping[str, RunStatus]
+) -> str:
+    """A group page is a pure function of this (given the settings hash)."""
+    return json_hash(
+        {
+            "group": asdict(group),
+            "children": [asdict(groups[c]) for c in group.child_group_ids],
+            "members": [statuses[r].record_hash for r in group.run_ids if r in statuses],
+        }
+    )
+
+
+def plan_run(ref: RunRef, root: Path, previous: BuildStatus | None, reuse: bool) -> RunPlan:
+    before = previous.runs.get(ref.id) if previous is not None else None
+    # --force trusts nothing cached, not even a hash behind an unchanged stat
+    digest, stats = current_hash(ref, root, before if reuse else None)
+    return RunPlan(ref, digest, stats, before if reuse else None, before)
+
+
+def up_to_date(plans: list[RunPlan], previous: BuildStatus, site_key: str, out: Path) -> bool:
+    """Nothing to do: same runs, same bytes, same tree, and every file of the site still there."""
+    if site_key != previous.site_key or {p.ref.id for p in plans} != set(previous.runs):
+        return False
+    if not all(p.unchanged for p in plans):
+        return False
+    root = os.fspath(out)  # os.path: this check is most of a no-op build on a large site
+    return all(os.path.isfile(os.path.join(root, f)) for f in previous.files)
+
+
+def unreadable_inputs(skipped: Iterable[Skipped], statuses: Mapping[str, RunStatus]) -> list[str]:
+    """Directories and run inputs an OS error kept from being read ("path (reason)")."""
+    found = [f"{s.path} ({s.reason})" for s in skipped if s.unreadable]
+    for status in statuses.values():
+        found += status.unreadable
+    return list(dict.fromkeys(found))  # a sibling's config is borrowed by several runs
+
+
+def refresh_stats(plans: list[RunPlan], previous: BuildStatus, out: Path) -> None:
+    """Record new stat fingerprints (touched but identical inputs) so they are not re-hashed.
+
+    Only the private status file changes, atomically and in place: the published site is not
+    touched, and a build killed here leaves the old, still valid, status file.
+    """
+    runs = {p.ref.id: replace(p.reusable, stats=p.stats) for p in plans if p.reusable is not None}
+    if all(previous.runs[rid].stats == s.stats for rid, s in runs.items()):
+        return
+    write_file_atomic(out / STATUS_PATH, replace(previous, runs=runs).to_bytes())
