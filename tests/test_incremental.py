@@ -15,6 +15,7 @@ the wall-clock time of each run's last good read (SOURCE_DATE_EPOCH makes that o
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -388,6 +389,45 @@ def test_malformed_status_means_full_rebuild(
     assert result.rebuilt == 4 and len(rendered) == 4
     rebuilt = read_status(out)
     assert rebuilt is not None and len(rebuilt.runs) == 4  # a whole, readable status again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.unlink(),
+        lambda path: path.write_bytes(path.read_bytes()[:-40]),
+        lambda path: path.write_bytes(path.read_bytes().replace(b'"format":2', b'"format":1')),
+    ],
+    ids=["missing", "truncated", "older-format"],
+)
+def test_a_damaged_record_is_a_cache_miss(
+    damage: Callable[[Path], object], mini: tuple[Path, Path], rendered: list[str]
+) -> None:
+    """The status file no longer holds records: a run whose record.json cannot be read back is
+    read again (only that run), and the site comes out as it was. (A no-op build reads no
+    record, so a missing page makes this build do work.)"""
+    results, out = mini
+    log = {"changes.html", "changes.json"}  # a second build's log says "nothing changed"
+    before = {k: v for k, v in published(out).items() if k not in log}
+    victim = sorted(read_status(out).runs)[1]  # type: ignore[union-attr]
+    damage(out / run_record(victim))
+    (out / "diagnostics.html").unlink()
+    result = build(options(results, out))
+    assert rendered == [victim] and result.rebuilt == 1
+    assert {k: v for k, v in published(out).items() if k not in log} == before
+
+
+def test_status_file_holds_digests_not_records(site: tuple[Path, BuildResult]) -> None:
+    """Per run the status file keeps hashes, flags and file names; the record is its own file,
+    and the digest in the status is the sha256 of exactly those bytes."""
+    out = site[0]
+    data = orjson.loads((out / STATUS_PATH).read_bytes())
+    for run_id, run in data["runs"].items():
+        assert "record" not in run and run_record(run_id) in run["files"]
+        content = (out / run_record(run_id)).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == run["record_hash"]
+        assert RunRecord.from_bytes(content).id == run_id
+    assert len(data["runs"]) == 9
 
 
 # --- last good pages -------------------------------------------------------------------------

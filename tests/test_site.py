@@ -305,3 +305,33 @@ def test_a_failing_group_analysis_becomes_an_error_page(
     assert "cross-run analysis of this group failed" in page and "boom" in page
     assert read_json(out / "groups/comparison_across_learning_rates/summary.json")["error"]
     assert "batch" in (out / "groups/diagnostics_run/full_data/index.html").read_text()
+
+
+def test_large_groups_are_summarised_and_keep_every_run_in_their_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group of more runs than PER_RUN_LIMIT with subgroups shows group statistics only (its
+    page would otherwise grow with the whole tree); its summary.json is unchanged."""
+    from reportgen.demo import scale_tree
+    from reportgen.pages import group as group_page
+    from tests.sitecheck import broken_links
+
+    tree = scale_tree(tmp_path / "results", runs=40)  # scale/block_00/sweep_00..03/E_16|E_32
+    full, summarised = tmp_path / "full", tmp_path / "summarised"
+    build(BuildOptions(results=tree, out=full, bootstrap=0))
+    monkeypatch.setattr(group_page, "PER_RUN_LIMIT", 15)
+    build(BuildOptions(results=tree, out=summarised, bootstrap=0))
+
+    for group in ("scale", "scale/block_00"):  # 40 runs each
+        page = (summarised / "groups" / group / "index.html").read_text()
+        before = (full / "groups" / group / "index.html").read_text()
+        assert 'id="summarised"' in page and 'id="summarised"' not in before
+        for per_run in ('id="verdict-rows"', 'id="group-rows"', 'id="group-finding-rows"'):
+            assert per_run in before and per_run not in page
+        assert 'id="verdict-counts"' in page and 'id="group-check-counts"' in page
+        assert len(page) < len(before) / 3
+        summary = f"groups/{group}/summary.json"
+        assert (summarised / summary).read_bytes() == (full / summary).read_bytes()
+    sweep = (summarised / "groups/scale/block_00/sweep_00/index.html").read_text()
+    assert 'id="summarised"' not in sweep and 'id="verdict-rows"' in sweep  # 10 runs
+    assert broken_links(summarised) == []
