@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reportgen.analysis import fits
 from reportgen.analysis.contributions import EtaSummary
@@ -409,3 +411,15 @@ def test_integrand_histograms_count_every_sequence(which: str, validator: Any) -
     assert set(data[0]["series"]) == set(NAMES[which]) and set(data[0]["eta"]) == {1e-6}
     spec = _attached(chart, datasets)
     assert [e.message[:200] for e in validator.iter_errors(spec)] == []
+
+
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=60))
+def test_sorted_quantiles_are_numpys_linear_quantiles(values: list[float]) -> None:
+    from reportgen.analysis.stats import sorted_quantiles
+
+    data = np.sort(np.asarray(values))
+    qs = (0.0, 0.25, 0.5, 0.75, 1.0)
+    expected = np.percentile(data, [100 * q for q in qs])
+    scale = max(1.0, float(np.abs(data).max()))
+    # the same interpolation; only the rounding of a + t·(b − a) may differ
+    assert np.allclose(sorted_quantiles(data, qs), expected, rtol=1e-12, atol=1e-12 * scale)
