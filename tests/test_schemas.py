@@ -258,3 +258,22 @@ def test_error_shapes_validate(
     # the error shape is checked as such: without its "error" it would claim to be a full one
     assert problems("group-summary", {k: v for k, v in group.items() if k != "error"})
     assert problems("run-summary", {k: v for k, v in summary.items() if k != "error"})
+
+
+def test_json_twins_write_non_finite_numbers_as_null() -> None:
+    """NaN and ±inf (Python's and numpy's, in lists, tuples and arrays) become null, so every
+    twin is strict JSON; keys come out sorted."""
+    import numpy as np
+
+    from reportgen.pages.serialize import dumps
+
+    data = {
+        "b": [float("nan"), float("inf"), -float("inf"), 1.5],
+        "a": (np.float64("nan"), np.array([np.inf, 2.0])),
+        "c": {"z": None, "y": 1},
+    }
+    text = dumps(data)
+    assert json.loads(text) == {"a": [None, [None, 2.0]], "b": [None, None, None, 1.5],
+                                "c": {"y": 1, "z": None}}  # fmt: skip
+    assert b"NaN" not in text and b"Infinity" not in text
+    assert text.index(b'"a"') < text.index(b'"b"') < text.index(b'"c"')
