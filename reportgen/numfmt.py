@@ -4,7 +4,8 @@ Rules: ``digits`` significant digits; scientific notation when a magnitude is ou
 [1e-2, 1e4), decided once per column (``column_format``) so a column never mixes notations;
 one minus sign (U+2212), also in exponents; a value with a standard error is shown as
 ``value ± se`` with the SE to two significant digits and the value to the same decimal place.
-Chart axes write the same minus sign (``vega_label_expr``).
+Chart axes write the same minus sign (``vega_label_expr``); chart tooltips print with the same
+rules through Vega expressions (``vega_number_expr``, ``vega_eta_expr``, ``vega_z_expr``).
 """
 
 from __future__ import annotations
@@ -137,3 +138,46 @@ def vega_label_expr() -> str:
     """``labelExpr`` for every axis: Vega's own tick labels (one precision per axis, from the
     tick step, so an axis never mixes notations) with this module's one minus sign."""
     return "replace(datum.label, regexp('-', 'g'), '\u2212')"
+
+
+# The same rules as Vega expressions, for tooltips: computed in the browser from the plotted
+# numbers, so the page carries no second, formatted copy of its data. d3-format's ``~`` trims
+# trailing zeros like ``_fixed`` and ``_scientific``; "r" rounds to significant digits.
+
+
+def _vega_minus(expr: str) -> str:
+    # d3 writes U+2212 for a negative sign but a hyphen in exponents, and "e+5": one sign, ours
+    return f"replace(replace({expr}, regexp('[-\u2212]', 'g'), '{MINUS}'), '+', '')"
+
+
+def _vega_special(ref: str, finite: str) -> str:
+    """``finite`` for finite numbers; null (NaN and missing values in page JSON) prints ``—``."""
+    return (
+        f"!isValid({ref}) ? '{MISSING}' : !isFinite({ref}) ? ({ref} > 0 ? '∞' : '{MINUS}∞') : "
+        f"{finite}"
+    )
+
+
+def vega_number_expr(ref: str, digits: int = DIGITS) -> str:
+    """``format_number`` (default format: notation per value) of the Vega value ``ref``."""
+    whole = f"{ref} == round({ref}) && abs({ref}) < {FIXED_MAX * 1e11:.0e}"
+    scientific = f"abs({ref}) < {FIXED_MIN:g} || abs({ref}) >= {FIXED_MAX:.0e}"
+    text = (
+        f"{whole} ? format({ref}, ',d') : {scientific} ? format({ref}, '.{digits - 1}~e') "
+        f": format({ref}, '.{digits}~r')"
+    )
+    return _vega_special(ref, _vega_minus(f"({text})"))
+
+
+def vega_eta_expr(ref: str) -> str:
+    """``format_eta`` (Python's ``.4g``: scientific below 1e-4 and from 1e4) of ``ref``."""
+    text = (
+        f"abs({ref}) != 0 && (abs({ref}) < 1e-4 || abs({ref}) >= 1e4) "
+        f"? format({ref}, '.3~e') : format({ref}, '.4~r')"
+    )
+    return _vega_special(ref, _vega_minus(f"({text})"))
+
+
+def vega_z_expr(ref: str) -> str:
+    """``format_z`` (two decimals with their sign) of ``ref``."""
+    return _vega_special(ref, f"replace(format({ref}, '+.2f'), '-', '{MINUS}')")

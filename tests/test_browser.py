@@ -784,8 +784,9 @@ LEGIBILITY = """() => {
       if (size < 11) { chartText.push(figure.id + ' ' + size + ' ' + t.textContent.slice(0, 20)); }
       const r = t.getBoundingClientRect();
       const inLegend = t.closest('.role-legend');
-      const outside = r.right > box.right + 1 || r.left < box.left - 1;
-      if (inLegend && (t.textContent.endsWith('…') || outside)) {
+      const outside = r.right > box.right + 1 || r.left < box.left - 1 || r.bottom > box.bottom + 1;
+      const cut = t.textContent.endsWith('…') || t.textContent.startsWith('…');  // "…21 entries"
+      if (inLegend && (cut || outside)) {
         clipped.push(figure.id + ' ' + t.textContent);
       }
     });
@@ -820,3 +821,90 @@ def test_pages_are_legible_at_desktop_and_mobile_width(
     assert state["clipped"] == [], "legend entries truncated or outside the chart"
     assert state["wide"] == [], "charts wider than their container"
     assert state["scroll"] <= 0, "horizontal scrolling"
+
+
+# --- many runs in one chart: distinct colours, whole legends, highlight, numfmt tooltips ------
+
+CROWDED_GROUP = "groups/diagnostics_run/full_data/index.html"
+
+
+@pytest.fixture(scope="session")
+def crowded_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 SNIS runs in one group (12 of one batch size): more runs than hand-picked colours."""
+    from reportgen.demo.tree import bench_tree
+
+    tree = bench_tree(tmp_path_factory.mktemp("crowded") / "results", runs=30)
+    out = tmp_path_factory.mktemp("crowded-site") / "site"
+    build(BuildOptions(results=tree, out=out, jobs=1, bootstrap=0))
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared_site(shared_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shared-site") / "site"
+    build(BuildOptions(results=shared_results, out=out, jobs=1, bootstrap=0))
+    return out
+
+
+def _legibility(site: Path, path: str, width: int, chromium: Browser) -> dict[str, Any]:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto((site / path).as_uri())
+        page.wait_for_function(ALL_DRAWN, polling=50, timeout=60_000)
+        state: dict[str, Any] = page.evaluate(LEGIBILITY)
+    finally:
+        context.close()
+    return state
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", ["index.html", CROWDED_GROUP])
+def test_crowded_legends_are_whole_at_desktop_and_mobile_width(
+    path: str, width: int, crowded_site: Path, chromium: Browser
+) -> None:
+    state = _legibility(crowded_site, path, width, chromium)
+    assert state["svgCharts"] >= 1
+    assert state["clipped"] == [], "legend entries truncated, elided or outside the chart"
+    assert state["wide"] == [], "charts wider than their container"
+    assert state["scroll"] <= 0, "horizontal scrolling"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_index_legend_of_long_run_ids_fits_a_phone(
+    width: int, shared_site: Path, chromium: Browser
+) -> None:
+    """The real tree's index overlay: full run ids (no facets), wrapped, none clipped."""
+    state = _legibility(shared_site, "index.html", width, chromium)
+    assert state["svgCharts"] >= 1
+    assert state["clipped"] == [] and state["wide"] == [] and state["scroll"] <= 0
+
+
+LEGEND_STATE = """id => {
+  const svg = document.querySelector('#' + id + ' .chart-view svg');
+  const labels = Array.from(svg.querySelectorAll('.role-legend-label text'))
+    .map(t => t.textContent);
+  const fills = Array.from(svg.querySelectorAll('.role-legend-symbol path'))
+    .map(p => p.getAttribute('fill'));
+  const opacities = Array.from(svg.querySelectorAll('g.mark-symbol.role-mark > path'))
+    .map(p => Number(p.getAttribute('opacity') ?? 1));
+  return {labels, fills, opacities};
+}"""
+
+
+def test_many_runs_get_distinct_colours_and_numfmt_tooltips(
+    crowded_site: Path, open_tab: Opener
+) -> None:
+    tab = open_tab(crowded_site / CROWDED_GROUP)
+    page = tab.page
+    chart = "chart-fit-chart"
+    before = page.evaluate(LEGEND_STATE, chart)
+    assert len(before["labels"]) == 30  # every run listed: no "…N entries"
+    assert len(set(before["fills"])) == 30  # and no colour given twice
+    assert min(before["opacities"]) == 1
+    page.locator(f"#{chart} g.mark-symbol.role-mark > path").last.hover(force=True)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible")
+    text = tooltip.inner_text()
+    assert "ΔH true" in text and "\u2212" in text and "e-" not in text  # numfmt: 1.234e−3
+    tab.assert_clean()

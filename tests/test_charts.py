@@ -18,6 +18,7 @@ import vl_convert
 from reportgen import charts
 from reportgen.charts import Chart, Datasets
 from reportgen.charts import core as chart_core
+from reportgen.charts.agreement import paired_z_chart, quad_help_chart
 
 ETAS = [1e-5, 3e-5, 1e-4]
 N_SEQ = 300
@@ -469,3 +470,88 @@ def test_relative_error_outlier_is_clamped_with_a_note() -> None:
     assert data["rel_err"][-1] == -788.0  # the exact value stays for the tooltip
     assert -788.0 < data["shown"][-1] < -0.2
     assert chart.note is not None and chart.note.startswith("1 of the relative errors outside [")
+
+
+# --- many runs: distinct colours, whole legends, numfmt tooltips (issue 11) -------------------
+
+CROWDED = [f"d/E_{256 if i % 2 else 512}/run_{i:02d}" for i in range(25)]
+
+
+def _crowded() -> dict[str, ChartResult]:
+    runs = [r for r in CROWDED for _ in ETAS]
+    etas = np.tile(ETAS, len(CROWDED))
+    true = -5 * etas * (1 + 0.01 * np.arange(etas.size))
+    key = {"population": "all", "key": "p0"}
+    return {
+        "overlay": charts.group_overlay([r.rpartition("/")[2] for r in runs], etas, true),
+        "fit": charts.fit_chart(runs, etas, true, CROWDED, [1.0] * 25, [1.6] * 25),
+        "relative": charts.relative_error_chart(runs, etas, np.linspace(-0.1, 0.1, etas.size)),
+        "paired-z": paired_z_chart(runs, etas, true * 1e3, true, np.abs(true), **key),
+        "quad": quad_help_chart(runs, etas, true * 1e3, **key),
+    }
+
+
+@pytest.mark.parametrize("kind", ["overlay", "fit", "relative", "paired-z", "quad"])
+def test_more_runs_than_hand_picked_colours_never_repeat_one(kind: str) -> None:
+    chart, _ = _crowded()[kind]
+    colors = [
+        n
+        for n in _nodes(chart.spec)
+        if isinstance(n.get("legend"), dict) and n.get("field") in ("run", "run_label")
+    ]
+    assert colors, "the chart has a run legend"
+    for color in colors:
+        palette = color["scale"]["range"]
+        assert len(palette) >= len(CROWDED) and len(set(palette)) == len(palette)
+        legend = color["legend"]
+        assert legend["symbolLimit"] == 0 and legend["labelLimit"] == 0  # all, never cut
+    if kind != "overlay":  # small multiples have a legend per panel and no highlight
+        assert json.dumps(chart.spec).count('"bind": "legend"') == 1  # one highlight selection
+
+
+def test_run_palette_is_distinct_and_contrasts_on_both_pages() -> None:
+    palette = chart_core.run_palette(3000)
+    assert len(set(palette)) == 3000 and palette[:10] == charts.RUN_COLORS
+    assert chart_core.run_palette(64) == palette[:64]  # every prefix is the same colours
+    assert all(min(_contrast(c, "#ffffff"), _contrast(c, "#121212")) >= 3.0 for c in palette)
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+def test_tooltips_show_text_formatted_by_numfmt(sample: str) -> None:
+    chart, _ = SAMPLES[sample]()
+    for node in _nodes(chart.spec):
+        tooltip = node.get("encoding", {}).get("tooltip") if "mark" in node else None
+        for item in tooltip if isinstance(tooltip, list) else [tooltip]:
+            if isinstance(item, dict) and "field" in item:
+                assert "format" not in item and item["type"] == "nominal", (chart.id, item)
+                if item["field"].startswith("fmt_"):
+                    made = [t["as"] for t in node.get("transform", []) if "calculate" in t]
+                    assert item["field"] in made, (chart.id, item["field"])
+
+
+def test_tooltip_expressions_print_what_numfmt_prints() -> None:
+    """Vega evaluates the tooltip expressions exactly as the Python formatter prints."""
+    from reportgen import numfmt
+
+    values = [-0.0013221, 1.7e-05, 0.4213, -0.5, 26230.0, 12345.678, -3.0, 0.0, 1e-4, 3.2e-6,
+              -2.5e7, 0.012345, 999.95, None, 1.0, -0.01]  # fmt: skip
+    spec = {
+        "data": {"values": [{"i": i, "v": v} for i, v in enumerate(values)]},
+        "transform": [
+            {"calculate": numfmt.vega_number_expr("datum.v"), "as": "n"},
+            {"calculate": numfmt.vega_eta_expr("datum.v"), "as": "e"},
+            {"calculate": numfmt.vega_z_expr("datum.v"), "as": "z"},
+            {"calculate": "datum.n + '|' + datum.e + '|' + datum.z", "as": "t"},
+        ],
+        "mark": "text",
+        "encoding": {"y": {"field": "i", "type": "ordinal", "axis": None}, "text": {"field": "t"}},
+    }
+    import html
+
+    svg = vl_convert.vegalite_to_svg(spec)
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    expected = [
+        f"{numfmt.format_number(v)}|{numfmt.format_eta(v)}|{numfmt.format_z(v)}" for v in values
+    ]
+    assert texts == expected
+    assert any("e\u22123" in t for t in texts) and not any("-" in t for t in texts)

@@ -9,9 +9,11 @@ import numpy as np
 
 from reportgen.charts.core import (
     NEUTRAL,
+    RUN_PICK,
     Chart,
     ColumnValues,
     Datasets,
+    RunLegend,
     Spec,
     as_float,
     cached_spec,
@@ -21,9 +23,13 @@ from reportgen.charts.core import (
     finish,
     make_chart,
     named,
+    picking,
     run_color,
+    run_legend,
+    run_opacity,
     value_tooltip,
     with_key,
+    z_tooltip,
 )
 from reportgen.charts.lazy import alt
 
@@ -55,7 +61,7 @@ def paired_z_chart(
         se=as_float(se, n),
     )
     title = f"Paired z of linear − true by η ({population})"
-    chart = make_chart("paired-z", _paired_z_spec(), title=title)
+    chart = make_chart("paired-z", _paired_z_spec(run_legend(runs)), title=title)
     return with_key(chart, {PAIRED_Z: data}, slug(key))
 
 
@@ -76,7 +82,7 @@ def _band(sigmas: float, opacity: float) -> alt.Chart:
 
 
 @cached_spec
-def _paired_z_spec() -> Spec:
+def _paired_z_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PAIRED_Z, "run", "eta", "z", "diff", "se")
     zero = (
         alt.Chart()
@@ -85,16 +91,17 @@ def _paired_z_spec() -> Spec:
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
         .encode(y=alt.Y("ref:Q", title=Z_TITLE), tooltip=alt.value(None))
     )
-    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=Z_TITLE), "color": run_color()}
-    lines = alt.Chart().mark_line(opacity=0.5).encode(**encoding)
-    points = (
+    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=Z_TITLE), "color": run_color(legend)}
+    lines = alt.Chart().mark_line().encode(opacity=run_opacity(0.5), **encoding)
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=50)
         .encode(
+            opacity=run_opacity(),
             tooltip=[
                 alt.Tooltip("run:N", title="run"),
                 eta_tooltip(),
-                alt.Tooltip("z:Q", title="z", format="+.2f"),
+                z_tooltip("z", "z"),
                 value_tooltip("diff", "linear − true"),
                 value_tooltip("se", "paired SE"),
             ],
@@ -168,12 +175,13 @@ def parity_chart(
     if missing:
         notes.append(f"{missing} values have no standard error (no bar)")
     note = "; ".join(notes) or None
-    chart = make_chart("parity", _parity_spec(), note, title=f"|approx| vs |true| ({population})")
+    spec = _parity_spec(run_legend(runs))
+    chart = make_chart("parity", spec, note, title=f"|approx| vs |true| ({population})")
     return with_key(chart, {PARITY: data}, slug(key))
 
 
 @cached_spec
-def _parity_spec() -> Spec:
+def _parity_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PARITY, "run", "series", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
     log = alt.Scale(type="log")
     x_title, y_title = "|ΔH_true| (log scale)", "|ΔH approx| (log scale)"
@@ -185,14 +193,15 @@ def _parity_spec() -> Spec:
         value_tooltip("x", "|true|"),
         value_tooltip("y", "|approx|"),
     ]
+    runs = {"color": run_color(legend), "opacity": run_opacity()}
     x_bar = alt.Chart().mark_rule().encode(x=alt.X("x_lo:Q", title=x_title, scale=log),
-                                           x2="x_hi:Q", y=y, color=run_color())  # fmt: skip
+                                           x2="x_hi:Q", y=y, **runs)  # fmt: skip
     y_bar = alt.Chart().mark_rule().encode(y=alt.Y("y_lo:Q", title=y_title, scale=log),
-                                           y2="y_hi:Q", x=x, color=run_color())  # fmt: skip
-    points = (
+                                           y2="y_hi:Q", x=x, **runs)  # fmt: skip
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=50)
-        .encode(x=x, y=y, color=run_color(), shape=shape, tooltip=tooltip)
+        .encode(x=x, y=y, shape=shape, tooltip=tooltip, **runs)
     )
     diagonal = (
         alt.Chart()
@@ -243,36 +252,47 @@ def per_lr_chart(
         run=list(runs), eta=as_float(etas, n), t=t, t_lo=t - s, t_hi=t + s,
         g=g, g_lo=g - sg, g_hi=g + sg,
     )  # fmt: skip
-    chart = make_chart("per-lr", _per_lr_spec(), note, title=f"ΔH/η vs η ({population})")
+    spec = _per_lr_spec(run_legend(runs))
+    chart = make_chart("per-lr", spec, note, title=f"ΔH/η vs η ({population})")
     return with_key(chart, {PER_LR: data}, slug(key))
 
 
 @cached_spec
-def _per_lr_spec() -> Spec:
+def _per_lr_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
     y_title = "ΔH / η"
+    color, opacity = run_color(legend), run_opacity()
     band = (
         alt.Chart()
-        .mark_area(opacity=0.15)
-        .encode(x=eta_x(), y=alt.Y("g_lo:Q", title=y_title), y2="g_hi:Q", color=run_color())
+        .mark_area()
+        .encode(
+            x=eta_x(),
+            y=alt.Y("g_lo:Q", title=y_title),
+            y2="g_hi:Q",
+            color=color,
+            opacity=alt.condition(RUN_PICK, alt.value(0.15), alt.value(0.03)),
+        )
     )
     line = (
         alt.Chart()
         .mark_line(strokeDash=[6, 3])
-        .encode(x=eta_x(), y=alt.Y("g:Q", title=y_title), color=run_color())
+        .encode(x=eta_x(), y=alt.Y("g:Q", title=y_title), color=color, opacity=opacity)
     )
     bars = (
         alt.Chart()
         .mark_rule()
-        .encode(x=eta_x(), y=alt.Y("t_lo:Q", title=y_title), y2="t_hi:Q", color=run_color())
+        .encode(
+            x=eta_x(), y=alt.Y("t_lo:Q", title=y_title), y2="t_hi:Q", color=color, opacity=opacity
+        )
     )
-    points = (
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=50)
         .encode(
             x=eta_x(),
             y=alt.Y("t:Q", title=y_title),
-            color=run_color(),
+            color=color,
+            opacity=opacity,
             tooltip=[
                 alt.Tooltip("run:N", title="run"),
                 eta_tooltip(),
@@ -312,12 +332,12 @@ def doubling_chart(
         lo=as_float(lo, n), hi=as_float(hi, n),
     )  # fmt: skip
     title = f"Doubling ratios ({population})"
-    chart = make_chart("doubling", _doubling_spec(), note, title=title)
+    chart = make_chart("doubling", _doubling_spec(run_legend(runs)), note, title=title)
     return with_key(chart, {DOUBLING: data}, slug(key))
 
 
 @cached_spec
-def _doubling_spec() -> Spec:
+def _doubling_spec(legend: RunLegend) -> Spec:
     data, flatten = named(DOUBLING, "run", "eta", "ratio", "lo", "hi")
     y_title = "ΔH_true(2η) / ΔH_true(η)"
     two = (
@@ -327,9 +347,9 @@ def _doubling_spec() -> Spec:
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
         .encode(y=alt.Y("ref:Q", title=y_title), tooltip=alt.value(None))
     )
-    common = {"x": eta_x(), "color": run_color()}
+    common = {"x": eta_x(), "color": run_color(legend), "opacity": run_opacity()}
     bars = alt.Chart().mark_rule().encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **common)
-    points = (
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=50)
         .encode(
@@ -363,20 +383,19 @@ def quad_help_chart(
     n = len(runs)
     data = columnar(run=list(runs), eta=as_float(etas, n), z=as_float(z, n))
     title = f"Does the quadratic term help? ({population})"
-    chart = make_chart("quad-help", _quad_help_spec(), title=title)
+    chart = make_chart("quad-help", _quad_help_spec(run_legend(runs)), title=title)
     return with_key(chart, {QUAD_HELP: data}, slug(key))
 
 
 @cached_spec
-def _quad_help_spec() -> Spec:
+def _quad_help_spec(legend: RunLegend) -> Spec:
     data, flatten = named(QUAD_HELP, "run", "eta", "z")
     y_title = "z of |linquad − true| − |linear − true|"
-    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=y_title), "color": run_color()}
-    points = alt.Chart().mark_point(filled=True, size=50).encode(
-        tooltip=[alt.Tooltip("run:N", title="run"), eta_tooltip(),
-                 alt.Tooltip("z:Q", title="z", format="+.2f")],
-        **encoding,
-    )  # fmt: skip
+    encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=y_title), "color": run_color(legend)}
+    points = picking(alt.Chart().mark_point(filled=True, size=50).encode(
+        tooltip=[alt.Tooltip("run:N", title="run"), eta_tooltip(), z_tooltip("z", "z")],
+        opacity=run_opacity(), **encoding,
+    ))  # fmt: skip
     bands = [
         b.encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
         for b in (_band(2.0, 0.12), _band(1.0, 0.18))
@@ -384,7 +403,11 @@ def _quad_help_spec() -> Spec:
     chart = alt.LayerChart(
         data=data,
         transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.z) && datum.eta > 0")],
-        layer=[*bands, alt.Chart().mark_line(opacity=0.5).encode(**encoding), points],
+        layer=[
+            *bands,
+            alt.Chart().mark_line().encode(opacity=run_opacity(0.5), **encoding),
+            points,
+        ],
     )
     description = (
         "Change in absolute error when the quadratic term is added, divided by its paired "

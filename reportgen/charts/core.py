@@ -43,9 +43,13 @@ RUN_COLORS = (
     "#8e7cc3",
 )
 NEUTRAL = SERIES_COLORS[0]
-MAX_SERIES = len(RUN_COLORS)  # more series than colours: small multiples instead of repeats
+MAX_SERIES = len(RUN_COLORS)  # up to this many runs the hand-picked colours; beyond, generated
+RUN_PICK = "run_pick"  # the legend-bound selection that highlights runs
+FADED = 0.12  # opacity of the runs not picked
+AXIS_PX = 90  # the y axis and padding beside a plot
+WRAP_CHARS = 32  # longer run labels take two lines in a legend
+LABEL_CHAR_PX = 7.5  # width of one legend label character at LABEL_PX (DejaVu Sans, generous)
 
-VALUE_FORMAT = ".4~g"
 LABEL_PX = 12  # every chart label ≥ 11 px on the page (issue 11); figure files use 15 px
 ETA_FORMAT = ".3~e"
 HEIGHT = 280
@@ -284,7 +288,7 @@ def finish(chart: Any, title: str, description: str, height: int | alt.Step = HE
         title=alt.TitleConfig(fontSize=LABEL_PX + 1),
     )
     spec: Spec = chart.to_dict(validate=False)
-    return spec
+    return add_tooltip_formats(spec)
 
 
 def bar_rows(spec: Spec, rows: int, step: int = 24) -> Spec:
@@ -331,12 +335,47 @@ def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
     )
 
 
+# Tooltips print numbers as numfmt does: a tooltip names a text field ``fmt_<kind>_<field>`` that
+# ``finish`` computes in the browser, in the layer that shows it, from the plotted value.
+TOOLTIP_FORMATS: dict[str, Callable[[str], str]] = {
+    "num": numfmt.vega_number_expr,
+    "eta": numfmt.vega_eta_expr,
+    "z": numfmt.vega_z_expr,
+}
+
+
+def _formatted_tooltip(kind: str, field: str, title: str) -> alt.Tooltip:
+    return alt.Tooltip(f"fmt_{kind}_{field}:N", title=title)
+
+
 def eta_tooltip() -> alt.Tooltip:
-    return alt.Tooltip("eta:Q", title="η", format=ETA_FORMAT)
+    return _formatted_tooltip("eta", "eta", "η")
 
 
 def value_tooltip(field: str, title: str) -> alt.Tooltip:
-    return alt.Tooltip(f"{field}:Q", title=title, format=VALUE_FORMAT)
+    return _formatted_tooltip("num", field, title)
+
+
+def z_tooltip(field: str, title: str) -> alt.Tooltip:
+    return _formatted_tooltip("z", field, title)
+
+
+def add_tooltip_formats(spec: Spec) -> Spec:
+    """Give every layer the text fields its tooltips name (after its own transforms)."""
+    for node in _walk(spec):
+        tooltip = node.get("encoding", {}).get("tooltip") if "mark" in node else None
+        items = tooltip if isinstance(tooltip, list) else [tooltip]
+        fields = [t["field"] for t in items if isinstance(t, dict) and "field" in t]
+        calculations = [_tooltip_calculation(f) for f in fields if f.startswith("fmt_")]
+        if calculations:
+            node["transform"] = [*node.get("transform", []), *calculations]
+    return spec
+
+
+def _tooltip_calculation(name: str) -> dict[str, str]:
+    _, kind, field = name.split("_", 2)
+    value = f"datum[{orjson.dumps(field).decode()}]"
+    return {"calculate": TOOLTIP_FORMATS[kind](value), "as": name}
 
 
 def series_color(series: Sequence[str] = SERIES, title: str | None = None) -> alt.Color:
@@ -374,14 +413,127 @@ def series_encodings(series: Sequence[str] = SERIES) -> dict[str, Any]:
     }
 
 
-def run_color() -> alt.Color:
-    # below the plot, one entry per line: long run paths neither squeeze the plot nor overflow
-    return alt.Color(
-        "run:N",
-        title="run",
-        scale=alt.Scale(range=list(RUN_COLORS)),
-        legend=alt.Legend(orient="bottom", direction="vertical"),
+@dataclass(frozen=True)
+class RunLegend:
+    """The shape of a chart's run legend, an argument of its cached spec (never its data):
+    how many colours it needs and how wide its longest label is, both rounded up."""
+
+    colors: int = MAX_SERIES
+    label_px: int = 160
+
+
+def run_legend(labels: Sequence[str]) -> RunLegend:
+    """The legend for these run labels: one colour per distinct run, never a repeat."""
+    distinct = set(labels)
+    count = len(distinct)
+    colors = MAX_SERIES if count <= MAX_SERIES else 1 << (count - 1).bit_length()
+    widest = max((len(label) for label in distinct), default=0) * LABEL_CHAR_PX
+    return RunLegend(colors, int(-(-widest // 40) * 40))  # few distinct specs to cache
+
+
+@functools.cache
+def run_palette(count: int) -> tuple[str, ...]:
+    """``count`` distinct run colours: the hand-picked ten, then generated ones.
+
+    Generated colours step round the hue circle by the golden angle and through OKLab
+    lightness 0.52…0.64 by the plastic-number sequence, so every prefix is spread evenly and
+    keeps ≥ 3:1 contrast against both the light and the dark page; chroma is reduced where a
+    colour would leave the sRGB gamut, and a colour already given is skipped.
+    """
+    palette = list(RUN_COLORS[:count])
+    extra = count - len(palette)
+    candidates = 2 * extra
+    while extra > 0:
+        codes = _generated_colors(candidates)
+        fresh = [c for c in dict.fromkeys(codes) if c not in RUN_COLORS]
+        if len(fresh) >= extra:
+            return (*palette, *fresh[:extra])
+        candidates *= 2
+    return tuple(palette)
+
+
+def _generated_colors(count: int) -> list[str]:
+    i = np.arange(count)
+    hue = np.deg2rad(20.0 + 137.50776405 * i)
+    lightness = 0.52 + 0.12 * ((0.5 + i * 0.7548776662) % 1.0)
+    rgb = np.zeros((count, 3))
+    todo = np.ones(count, dtype=bool)
+    for chroma in np.linspace(0.16, 0.0, 17):  # the most saturated colour that fits
+        candidate = _oklab_to_srgb(lightness, chroma * np.cos(hue), chroma * np.sin(hue))
+        fits = todo & np.all((candidate >= 0) & (candidate <= 1), axis=1)
+        rgb[fits], todo = candidate[fits], todo & ~fits
+    codes = np.rint(rgb * 255).astype(np.int64)
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in codes]
+
+
+def _oklab_to_srgb(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gamma-encoded sRGB in [0, 1] where in gamut (Ottosson's OKLab matrices)."""
+    lab = np.stack([lightness, a, b], axis=1)
+    lms = lab @ np.array(
+        [[1, 1, 1],
+         [0.3963377774, -0.1055613458, -0.0894841775],
+         [0.2158037573, -0.0638541728, -1.2914855480]]
+    )  # fmt: skip
+    linear = (lms**3) @ np.array(
+        [[4.0767416621, -1.2684380046, -0.0041960863],
+         [-3.3077115913, 2.6097574011, -0.7034186147],
+         [0.2309699292, -0.3413193965, 1.7076147010]]
+    )  # fmt: skip
+    clipped = np.clip(linear, 0, None)
+    encoded = np.where(clipped <= 0.0031308, 12.92 * clipped, 1.055 * clipped ** (1 / 2.4) - 0.055)
+    return np.where(linear < -1e-9, -1.0, encoded)
+
+
+def run_color(
+    legend: RunLegend, field: str = "run", width: str = "containerSize()[0]"
+) -> alt.Color:
+    """One distinct colour per run; the legend below the plot in as many columns as fit.
+
+    Every entry is listed (no "…N entries") and never truncated: a label longer than
+    ``WRAP_CHARS`` breaks after its last "/" into the directory and the run's name, so it fits
+    a phone's width (a rule on the label alone: Vega sizes the view before a width is known).
+    """
+    column_px = min(legend.label_px, int(WRAP_CHARS * LABEL_CHAR_PX)) + 30
+    label = "datum.label"
+    cut = f"lastindexof({label}, '/')"
+    wrap = (
+        f"length({label}) > {WRAP_CHARS} && {cut} > 0 "
+        f"? [slice({label}, 0, {cut} + 1), slice({label}, {cut} + 1)] : {label}"
     )
+    return alt.Color(
+        f"{field}:N",
+        title="run",
+        scale=alt.Scale(range=list(run_palette(legend.colors))),
+        legend=alt.Legend(
+            orient="bottom",
+            direction="vertical",
+            symbolLimit=0,
+            labelLimit=0,
+            # from the container, which Vega knows before its first layout: a count that
+            # followed ``width`` would change the legend after the view has been sized
+            columns=alt.ExprRef(f"max(1, floor(({width} - {AXIS_PX}) / {column_px}))"),
+            labelExpr=wrap,
+        ),
+    )
+
+
+def run_pick() -> Any:
+    """Click a run's legend entry (or one of its marks) to highlight it; shift-click for more."""
+    return alt.selection_point(name=RUN_PICK, fields=["run"], bind="legend")
+
+
+def run_opacity(opacity: float = 1.0) -> Any:
+    """Full ``opacity`` for the picked runs (all runs while none is picked), faded for the rest."""
+    return alt.condition(RUN_PICK, alt.value(opacity), alt.value(FADED))
+
+
+def picking(chart: Any) -> Any:
+    """``chart`` (one layer) as the one that defines the run selection.
+
+    The layer is named: Altair would otherwise name it from a process-wide counter, and the
+    spec's bytes would depend on what the process built before.
+    """
+    return chart.add_params(run_pick()).properties(name="runs")
 
 
 def delta_h_title(norm: Norm, what: str = "ΔH") -> str:

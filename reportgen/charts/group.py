@@ -10,20 +10,21 @@ import numpy as np
 
 from reportgen import numfmt
 from reportgen.charts.core import (
+    AXIS_PX,
     LABEL_PX,
     MAX_SERIES,
     METHOD,
     NEUTRAL,
-    RUN_COLORS,
     SERIES,
     SERIES_COLORS,
-    VALUE_FORMAT,
     Chart,
     Columns,
     ColumnValues,
     Datasets,
     Norm,
+    RunLegend,
     Spec,
+    add_tooltip_formats,
     as_float,
     bar_rows,
     cached_spec,
@@ -38,9 +39,12 @@ from reportgen.charts.core import (
     make_chart,
     method_dash,
     named,
+    picking,
     quantile_x,
     reference_rule,
     run_color,
+    run_legend,
+    run_opacity,
     series_encodings,
     value_tooltip,
     with_key,
@@ -85,24 +89,30 @@ def group_overlay(
         panels = [r.rpartition("/")[0] or "(top level)" for r in runs]
         data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n), panel=panels)
         note = f"{series} runs: one panel per directory, colours per panel"
-        spec = _overlay_facet_spec(eta_scale, norm)
+        per_panel = [_panel_legend([r for r, q in zip(runs, panels, strict=True) if q == panel])
+                     for panel in set(panels)]  # fmt: skip
+        legend = RunLegend(max(p.colors for p in per_panel), max(p.label_px for p in per_panel))
+        spec = _overlay_facet_spec(eta_scale, norm, legend)
         return make_chart(f"group-overlay-{eta_scale}", spec, note), {GROUP_OVERLAY: data}
     data = columnar(run=list(runs), eta=as_float(etas, n), true=as_float(true, n))
-    spec = _overlay_spec(eta_scale, norm)
+    spec = _overlay_spec(eta_scale, norm, run_legend(runs))
     return make_chart(f"group-overlay-{eta_scale}", spec), {GROUP_OVERLAY: data}
 
 
+def _panel_legend(runs: Sequence[str]) -> RunLegend:
+    return run_legend([r.rpartition("/")[2] for r in runs])
+
+
+FACET_CELL_PX = 280
+
+
 @cached_spec
-def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec:
+def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm, legend: RunLegend) -> Spec:
     encoding = {
         "x": eta_x(eta_scale),
         "y": alt.Y("true:Q", title=delta_h_title(norm, "ΔH_true")),
-        "color": alt.Color(
-            "run_label:N",
-            title="run",
-            scale=alt.Scale(range=list(RUN_COLORS)),
-            legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
-        ),
+        # each panel its own scale: distinct colours within a panel, legends of short names
+        "color": run_color(legend, field="run_label", width=str(FACET_CELL_PX + AXIS_PX)),
     }
     line = alt.Chart().mark_line().encode(**encoding)
     points = (
@@ -113,7 +123,7 @@ def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec
         )
     )
     valid = "isFinite(datum['true'])" + (" && datum.eta > 0" if eta_scale == "log" else "")
-    layer = alt.LayerChart(layer=[line, points]).properties(width=280, height=200)
+    layer = alt.LayerChart(layer=[line, points]).properties(width=FACET_CELL_PX, height=200)
     chart = (
         alt.FacetChart(
             data=alt.NamedData(name=GROUP_OVERLAY),
@@ -145,19 +155,20 @@ def _overlay_facet_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec
         )
         .to_dict(validate=False)
     )
-    return spec
+    return add_tooltip_formats(spec)
 
 
 @cached_spec
-def _overlay_spec(eta_scale: Literal["log", "linear"], norm: Norm) -> Spec:
+def _overlay_spec(eta_scale: Literal["log", "linear"], norm: Norm, legend: RunLegend) -> Spec:
     data, flatten = named(GROUP_OVERLAY, "run", "eta", "true")
     encoding = {
         "x": eta_x(eta_scale),
         "y": alt.Y("true:Q", title=delta_h_title(norm, "ΔH_true")),
-        "color": run_color(),
+        "color": run_color(legend),
+        "opacity": run_opacity(),
     }
     line = alt.Chart().mark_line().encode(**encoding)
-    points = (
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=40)
         .encode(
@@ -267,7 +278,8 @@ def fit_chart(
     run_list, eta_arr, true_arr = list(runs), as_float(etas, n), as_float(true, n)
     points = columnar(run=run_list, eta=eta_arr, true=true_arr, abs_true=np.abs(true_arr))
     lines = _fit_lines(run_list, eta_arr, fit_runs, slopes, intercepts, log_base, samples)
-    return make_chart("fit-chart", _fit_spec(norm)), {FIT_POINTS: points, FIT_LINES: lines}
+    spec = _fit_spec(norm, run_legend(run_list))
+    return make_chart("fit-chart", spec), {FIT_POINTS: points, FIT_LINES: lines}
 
 
 def _fit_lines(
@@ -306,18 +318,19 @@ def _fit_lines(
 
 
 @cached_spec
-def _fit_spec(norm: Norm) -> Spec:
+def _fit_spec(norm: Norm, legend: RunLegend) -> Spec:
     y_title = delta_h_title(norm, "|ΔH_true|") + ", log scale"
     y_scale = alt.Scale(type="log")
     points_data, points_flatten = named(FIT_POINTS, "run", "eta", "true", "abs_true")
-    points = (
+    points = picking(
         alt.Chart(points_data, transform=points_flatten)
         .transform_filter("datum.abs_true > 0 && datum.eta > 0")
         .mark_point(filled=True, size=45)
         .encode(
             x=eta_x(),
             y=alt.Y("abs_true:Q", title=y_title, scale=y_scale),
-            color=run_color(),
+            color=run_color(legend),
+            opacity=run_opacity(),
             tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("true", "ΔH true")],
         )
     )
@@ -328,12 +341,13 @@ def _fit_spec(norm: Norm) -> Spec:
         .encode(
             x=eta_x(),
             y=alt.Y("fitted:Q", title=y_title, scale=y_scale),
-            color=run_color(),
+            color=run_color(legend),
+            opacity=run_opacity(),
             detail="run:N",
             tooltip=[
                 _run_tooltip(),
-                alt.Tooltip("slope:Q", title="slope", format=".3f"),
-                alt.Tooltip("intercept:Q", title="intercept", format=".3f"),
+                value_tooltip("slope", "slope"),
+                value_tooltip("intercept", "intercept"),
             ],
         )
     )
@@ -358,28 +372,30 @@ def relative_error_chart(
         run=list(runs), eta=as_float(etas, n), rel_err=raw, shown=shown, clamped=clamped
     )
     note = clamp_note(clamped, fences, "relative errors")
-    chart = make_chart("relative-error-chart", _relative_error_spec(), note=note)
+    spec = _relative_error_spec(run_legend(runs))
+    chart = make_chart("relative-error-chart", spec, note=note)
     return chart, {RELATIVE_ERROR: data}
 
 
 @cached_spec
-def _relative_error_spec() -> Spec:
+def _relative_error_spec(legend: RunLegend) -> Spec:
     data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "shown", "clamped")
     y_title = "1 − linear / true"
-    points = (
+    points = picking(
         alt.Chart()
-        .mark_point(size=50, opacity=0.9)
+        .mark_point(size=50)
         .encode(
             x=eta_x(),
             y=alt.Y("shown:Q", title=y_title),
-            color=run_color(),
+            color=run_color(legend),
+            opacity=run_opacity(0.9),
             # a clamped point is an open triangle at the edge: never mistaken for its value
             shape=alt.Shape(
                 "clamped:N",
                 scale=alt.Scale(domain=[False, True], range=["circle", "triangle"]),
                 legend=None,
             ),
-            fill=alt.condition("datum.clamped", alt.value("transparent"), run_color()),
+            fill=alt.condition("datum.clamped", alt.value("transparent"), run_color(legend)),
             tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("rel_err", y_title)],
         )
     )
@@ -391,7 +407,7 @@ def _relative_error_spec() -> Spec:
         value_tooltip("lo", "min (shown)"),
         value_tooltip("mean", "median"),
         value_tooltip("hi", "max (shown)"),
-        alt.Tooltip("runs:Q", title="runs"),
+        value_tooltip("runs", "runs"),
     ]
     rule = spread.mark_rule(color=NEUTRAL, strokeWidth=2).encode(
         x=eta_x(), y=alt.Y("lo:Q", title=y_title), y2="hi:Q", tooltip=spread_tooltip
@@ -465,7 +481,7 @@ def _batch_spec() -> Spec:
             tooltip=[
                 value_tooltip("bin_start", "from"),
                 value_tooltip("bin_end", "to"),
-                alt.Tooltip("count:Q", title="subsamples"),
+                value_tooltip("count", "subsamples"),
             ],
         )
     )
@@ -488,7 +504,7 @@ def _batch_spec() -> Spec:
             tooltip=[
                 alt.Tooltip("kind:N", title="kind"),
                 _run_tooltip(),
-                alt.Tooltip("value:Q", title="err_rel", format=VALUE_FORMAT),
+                value_tooltip("value", "err_rel"),
             ],
         )
     )
@@ -514,29 +530,31 @@ def group_tail_chart(
         quantile=as_float(quantiles, n),
         ratio=as_float(ratios, n),
     )
-    return make_chart("group-tail-chart", _group_tail_spec()), {GROUP_TAIL: data}
+    spec = _group_tail_spec(run_legend(runs))
+    return make_chart("group-tail-chart", spec), {GROUP_TAIL: data}
 
 
 @cached_spec
-def _group_tail_spec() -> Spec:
+def _group_tail_spec(legend: RunLegend) -> Spec:
     data, flatten = named(GROUP_TAIL, "run", "method", "quantile", "ratio")
     y_title = "linear / true"
     encoding = {
         "x": quantile_x(),
         "y": alt.Y("ratio:Q", title=y_title, scale=alt.Scale(zero=False)),
-        "color": run_color(),
+        "color": run_color(legend),
+        "opacity": run_opacity(),
         "detail": alt.Detail("method:N"),
     }
     lines = alt.Chart().mark_line().encode(strokeDash=method_dash(), **encoding)
-    points = (
+    points = picking(
         alt.Chart()
         .mark_point(filled=True, size=40)
         .encode(
             tooltip=[
                 _run_tooltip(),
                 alt.Tooltip("method:N", title=METHOD),
-                alt.Tooltip("quantile:Q", title="kept quantile"),
-                alt.Tooltip("ratio:Q", title=y_title, format=".4f"),
+                value_tooltip("quantile", "kept quantile"),
+                value_tooltip("ratio", y_title),
             ],
             **encoding,
         )
@@ -588,9 +606,9 @@ def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
     y = alt.Y("feature:N", title="feature", sort=None)
     tooltip = [
         alt.Tooltip("feature:N", title="feature"),
-        alt.Tooltip(f"{prefix}_mean:Q", title="mean", format=".3f"),
-        alt.Tooltip(f"{prefix}_min:Q", title="min", format=".3f"),
-        alt.Tooltip(f"{prefix}_max:Q", title="max", format=".3f"),
+        value_tooltip(f"{prefix}_mean", "mean"),
+        value_tooltip(f"{prefix}_min", "min"),
+        value_tooltip(f"{prefix}_max", "max"),
     ]
     x = alt.X(f"{prefix}_mean:Q", title=x_title, scale=scale)
     bars = alt.Chart().mark_bar(color=SERIES_COLORS[1]).encode(x=x, y=y, tooltip=tooltip)

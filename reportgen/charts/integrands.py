@@ -80,7 +80,7 @@ def _spec(which: Which) -> Spec:
         alt.Tooltip("series:N", title="series"),
         value_tooltip("bin_start", "from"),
         value_tooltip("bin_end", "to"),
-        alt.Tooltip("count:Q", title="sequences"),
+        value_tooltip("count", "sequences"),
     ]
     steps = (
         alt.Chart()

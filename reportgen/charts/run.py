@@ -185,7 +185,7 @@ def _bin_tooltip() -> list[alt.Tooltip]:
         alt.Tooltip("series:N", title="series"),
         value_tooltip("bin_start", "from"),
         value_tooltip("bin_end", "to"),
-        alt.Tooltip("count:Q", title="sequences"),
+        value_tooltip("count", "sequences"),
     ]
 
 
@@ -249,12 +249,12 @@ def _contribution_histograms_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
 
 def _per_seq_tooltip() -> list[alt.Tooltip]:
     return [
-        alt.Tooltip("index:Q", title="sequence"),
+        value_tooltip("index", "sequence"),
         value_tooltip("true", "true"),
         value_tooltip("linear", "linear"),
         value_tooltip("quad", "quad"),
         value_tooltip("linquad", "lin+quad"),
-        alt.Tooltip("token_count:Q", title="tokens"),
+        value_tooltip("token_count", "tokens"),
     ]
 
 
@@ -442,7 +442,7 @@ def _ess_spec() -> Spec:
         .encode(
             x=eta_x(),
             y=y,
-            tooltip=[eta_tooltip(), alt.Tooltip("ess_fraction:Q", title="ESS / N", format=".3f")],
+            tooltip=[eta_tooltip(), value_tooltip("ess_fraction", "ESS / N")],
         )
     )
     chart = layered(
@@ -542,9 +542,9 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
         .encode(
             tooltip=[
                 alt.Tooltip("method:N", title=METHOD),
-                alt.Tooltip("quantile:Q", title="kept quantile"),
+                value_tooltip("quantile", "kept quantile"),
                 alt.Tooltip("series:N", title="approximation"),
-                alt.Tooltip("ratio:Q", title="ratio to true", format=".4f"),
+                value_tooltip("ratio", "ratio to true"),
             ],
             **encoding,
         )
@@ -586,8 +586,8 @@ def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
     y = alt.Y("feature:N", title="feature", sort=None)
     tooltip = [
         alt.Tooltip("feature:N", title="feature"),
-        alt.Tooltip("corr:Q", title="correlation with g·v", format=".3f"),
-        alt.Tooltip("var_ratio:Q", title="variance ratio", format=".3f"),
+        value_tooltip("corr", "correlation with g·v"),
+        value_tooltip("var_ratio", "variance ratio"),
     ]
     if metric == "correlation":
         x_title = "correlation with g·v"

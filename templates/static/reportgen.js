@@ -63,6 +63,17 @@
     var select = document.getElementById("eta-select");
     return select ? select.value : null;
   }
+  /* Small multiples have fixed cells (Vega-Lite cannot fit a facet to its container): on a
+     narrow screen, one column of cells as wide as the figure allows. */
+  var FACET_ALLOWANCE = 110;  /* y axis and padding beside each cell, px */
+  function fitFacets(spec, figure) {
+    if (!spec.facet || !spec.spec || !spec.columns || !figure) { return; }
+    var room = figure.clientWidth - 24;
+    var cell = spec.spec.width;
+    if (typeof cell !== "number" || room >= spec.columns * (cell + FACET_ALLOWANCE)) { return; }
+    spec.columns = 1;
+    spec.spec.width = Math.max(160, Math.min(2 * cell, room - FACET_ALLOWANCE));
+  }
   function chartSpec(node) {
     var spec = JSON.parse(node.textContent);
     var datasets = readPageData().datasets || {};
@@ -70,6 +81,7 @@
     Object.keys(usedDatasets(spec, {})).forEach(function (name) {
       spec.datasets[name] = datasets[name] || [];
     });
+    fitFacets(spec, node.closest("figure"));
     var eta = currentEta();
     (spec.params || []).forEach(function (param) {
       if (param.name === "eta" && eta !== null) { param.value = Number(eta); }
