@@ -907,4 +907,16 @@ def test_many_runs_get_distinct_colours_and_numfmt_tooltips(
     tooltip.wait_for(state="visible")
     text = tooltip.inner_text()
     assert "ΔH true" in text and "\u2212" in text and "e-" not in text  # numfmt: 1.234e−3
+    # clicking a legend entry highlights its run: its points stay opaque, the others fade
+    picked = before["labels"][4]
+    page.locator(f"#{chart} .role-legend-label text", has_text=picked).first.click(force=True)
+    page.wait_for_function(
+        "id => Array.from(document.querySelectorAll('#' + id + ' g.mark-symbol.role-mark > path'))"
+        ".some(p => Number(p.getAttribute('opacity')) < 1)",
+        arg=chart,
+        timeout=5_000,
+    )
+    after = page.evaluate(LEGEND_STATE, chart)
+    opaque = sum(1 for o in after["opacities"] if o == 1)
+    assert 0 < opaque < len(after["opacities"]) / 10  # one run's points of 30 runs'
     tab.assert_clean()

@@ -9,7 +9,6 @@ import numpy as np
 
 from reportgen.charts.core import (
     NEUTRAL,
-    RUN_PICK,
     Chart,
     ColumnValues,
     Datasets,
@@ -270,7 +269,7 @@ def _per_lr_spec(legend: RunLegend) -> Spec:
             y=alt.Y("g_lo:Q", title=y_title),
             y2="g_hi:Q",
             color=color,
-            opacity=alt.condition(RUN_PICK, alt.value(0.15), alt.value(0.03)),
+            opacity=run_opacity(0.15, 0.03),
         )
     )
     line = (

@@ -522,9 +522,13 @@ def run_pick() -> Any:
     return alt.selection_point(name=RUN_PICK, fields=["run"], bind="legend")
 
 
-def run_opacity(opacity: float = 1.0) -> Any:
-    """Full ``opacity`` for the picked runs (all runs while none is picked), faded for the rest."""
-    return alt.condition(RUN_PICK, alt.value(opacity), alt.value(FADED))
+def run_opacity(opacity: float = 1.0, faded: float = FADED) -> Any:
+    """Full ``opacity`` for the picked runs (all runs while none is picked), faded for the rest.
+
+    A condition on the parameter by name (``{"param": …}``), not ``alt.condition("run_pick")``:
+    a string is taken as an expression, and the selection object it names is always truthy.
+    """
+    return {"condition": {"param": RUN_PICK, "value": opacity}, "value": faded}
 
 
 def picking(chart: Any) -> Any:
