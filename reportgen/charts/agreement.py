@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from reportgen.charts.core import (
-    LOG_AXIS,
     NEUTRAL,
     Chart,
     ColumnValues,
@@ -21,6 +20,7 @@ from reportgen.charts.core import (
     eta_tooltip,
     eta_x,
     finish,
+    log_axis,
     make_chart,
     named,
     picking,
@@ -185,8 +185,8 @@ def _parity_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PARITY, "run", "series", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
     log = alt.Scale(type="log")
     x_title, y_title = "|ΔH_true| (log scale)", "|ΔH approx| (log scale)"
-    x = alt.X("x:Q", title=x_title, scale=log, axis=LOG_AXIS)
-    y = alt.Y("y:Q", title=y_title, scale=log, axis=LOG_AXIS)
+    x = alt.X("x:Q", title=x_title, scale=log, axis=log_axis())
+    y = alt.Y("y:Q", title=y_title, scale=log, axis=log_axis())
     shape = alt.Shape("series:N", title="approximation", legend=alt.Legend(orient="top"))
     tooltip = [
         alt.Tooltip("run:N", title="run"),

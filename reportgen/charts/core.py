@@ -44,8 +44,6 @@ RUN_COLORS = (
 )
 NEUTRAL = SERIES_COLORS[0]
 MAX_SERIES = len(RUN_COLORS)  # up to this many runs the hand-picked colours; beyond, generated
-# Decades on a log axis in one notation (d3's "~g" mixed 0.000001 with 1e−7 on one axis).
-LOG_AXIS = alt.Axis(format="~e")
 RUN_PICK = "run_pick"  # the legend-bound selection that highlights runs
 FADED = 0.12  # opacity of the runs not picked
 AXIS_PX = 90  # the y axis and padding beside a plot
@@ -517,6 +515,14 @@ def run_color(
             labelExpr=wrap,
         ),
     )
+
+
+def log_axis() -> Any:
+    """Decades on a log axis in one notation (d3's "~g" mixed 0.000001 with 1e−7 on one axis).
+
+    A function, not a module constant: building it imports Altair, which a build whose chart
+    specs all come from the cache never does."""
+    return alt.Axis(format="~e")
 
 
 def run_pick() -> Any:

@@ -12,7 +12,6 @@ from reportgen import numfmt
 from reportgen.charts.core import (
     AXIS_PX,
     LABEL_PX,
-    LOG_AXIS,
     MAX_SERIES,
     METHOD,
     NEUTRAL,
@@ -37,6 +36,7 @@ from reportgen.charts.core import (
     eta_x,
     finish,
     layered,
+    log_axis,
     make_chart,
     method_dash,
     named,
@@ -329,7 +329,7 @@ def _fit_spec(norm: Norm, legend: RunLegend) -> Spec:
         .mark_point(filled=True, size=45)
         .encode(
             x=eta_x(),
-            y=alt.Y("abs_true:Q", title=y_title, scale=y_scale, axis=LOG_AXIS),
+            y=alt.Y("abs_true:Q", title=y_title, scale=y_scale, axis=log_axis()),
             color=run_color(legend),
             opacity=run_opacity(),
             tooltip=[_run_tooltip(), eta_tooltip(), value_tooltip("true", "ΔH true")],

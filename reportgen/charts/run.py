@@ -9,7 +9,6 @@ import numpy as np
 
 from reportgen.charts.core import (
     ETA_FILTER,
-    LOG_AXIS,
     METHOD,
     NEUTRAL,
     SERIES,
@@ -29,6 +28,7 @@ from reportgen.charts.core import (
     eta_x,
     finish,
     layered,
+    log_axis,
     make_chart,
     method_dash,
     named,
@@ -125,7 +125,7 @@ def _eta_curve_spec(
     y_title = f"|{delta_h_title(norm)}| (log scale)" if log else delta_h_title(norm)
     # decades in one notation (1e−7 … 1e−2), not "0.000001" beside "1e-7"
     y = (
-        alt.Y("shown:Q", title=y_title, scale=alt.Scale(type="log"), axis=LOG_AXIS)
+        alt.Y("shown:Q", title=y_title, scale=alt.Scale(type="log"), axis=log_axis())
         if log
         else alt.Y("shown:Q", title=y_title)
     )
