@@ -16,9 +16,9 @@ planning lives in ``plan.py``).
   the planner hashed need not be the bytes the loader read (a file broken and restored
   between the two would otherwise stay stale for ever);
 * group pages are carried over when the hash of their inputs (the group's shape and its
-  members' record digests) is unchanged, and re-rendered from cached summaries otherwise;
+  members' record digests) is unchanged, and re-rendered from the runs' records otherwise;
   their costly batch-comparison draws are content-addressed memos reused per larger run;
-* index, diagnostics, changes and manifest are rendered from the cached summaries whenever
+* index, diagnostics, changes and manifest are rendered from the runs' records whenever
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
 
 The new site is staged beside OUT and swapped in whole (``write.SiteWriter``).

@@ -1,7 +1,8 @@
 """``RunRecord``: everything the later stages need of one run, typed, cached, versioned.
 
 A run is loaded and analysed once; what the group, index, diagnostics and changes pages need of
-it is this record. The build status caches it (``to_json``/``from_json``), and the public
+it is this record. The build keeps it as the run's private ``record.json`` (``to_bytes``/
+``from_bytes``; the status file holds its sha256), and the public
 ``summary.json`` is derived from it (``serialize.summary_json``), never the other way round.
 """
 

@@ -1,7 +1,7 @@
 """The build status file: what the previous build read and produced, keyed by content hashes.
 
 ``OUT/.reportgen/status.json`` is the build's private state, not part of the published site:
-besides content hashes and cached summaries it holds stat fingerprints (inode, mtime, ctime),
+besides content hashes and record digests it holds stat fingerprints (inode, mtime, ctime),
 which are local to one machine by nature, and the wall-clock time of each run's last good read,
 which the stale banner needs. Everything outside ``.reportgen/`` is byte-identical for the same
 inputs; this file is the one documented exception (see ``tests/test_incremental.py``).
