@@ -592,7 +592,7 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     site = replace(site_context(options), inline=inline_assets())
     settings = _run_settings(options, inline_files=True)
     output = run_output(ref, options.results, site, input_hash(ref, options.results), settings)
-    page = dict(output.files)[paths.run_page(ref.id)]
+    page = output.content(paths.run_page(ref.id))
     write_file_atomic(options.out, page)
     result = BuildResult(out=options.out, runs=1, rebuilt=1, written=[str(options.out)])
     if not output.ok:

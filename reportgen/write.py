@@ -25,6 +25,9 @@ MARKER = ".reportgen/status.json"
 MEMO_DIR = ".reportgen/memo"
 RENAME_EXCHANGE = 2
 
+# A file's bytes, or its pieces in order (a large summary is never joined into one buffer)
+Content = bytes | tuple[bytes, ...]
+
 
 class WriteError(Exception):
     """The output directory cannot be written as asked."""
@@ -109,13 +112,15 @@ class SiteWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def write(self, path: str, content: bytes) -> None:
+    def write(self, path: str, content: Content) -> None:
         """Write ``content`` at ``path`` (relative to the site root)."""
+        pieces = (content,) if isinstance(content, bytes) else content
         target = self._claim(path)
-        if self._link_previous(path, target, content):
+        if self._link_previous(path, target, pieces):
             self.log.kept.append(path)
             return
-        target.write_bytes(content)
+        with target.open("wb") as file:
+            file.writelines(pieces)
         self.log.written.append(path)
 
     def keep(self, path: str) -> bool:
@@ -187,11 +192,12 @@ class SiteWriter:
         except OSError:
             return None
 
-    def _link_previous(self, path: str, target: Path, content: bytes) -> bool:
+    def _link_previous(self, path: str, target: Path, pieces: tuple[bytes, ...]) -> bool:
         old = None if self.previous is None else self.previous / path
-        if old is None or not old.is_file() or old.stat().st_size != len(content):
+        size = sum(map(len, pieces))
+        if old is None or not old.is_file() or old.stat().st_size != size:
             return False
-        if old.read_bytes() != content:
+        if not _same_bytes(old, pieces):
             return False
         _link_or_copy(old, target)
         return True
@@ -207,6 +213,16 @@ class SiteWriter:
         else:
             os.rename(self.staging, self.out)
         _remove_tree(self.staging)
+
+
+def _same_bytes(path: Path, pieces: tuple[bytes, ...]) -> bool:
+    old = memoryview(path.read_bytes())
+    offset = 0
+    for piece in pieces:
+        if old[offset : offset + len(piece)] != piece:
+            return False
+        offset += len(piece)
+    return offset == len(old)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

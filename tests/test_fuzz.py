@@ -160,11 +160,10 @@ def check_document(content: bytes, root: Path, site: SiteContext) -> None:
     if not output.ok:
         assert output.record.error is not None
         assert "internal error" not in output.record.error.reason
-    files = dict(output.files)
-    page = outline(files["runs/fuzz/run_01/index.html"].decode("utf-8"))
+    page = outline(output.content("runs/fuzz/run_01/index.html").decode("utf-8"))
     assert page.problems == [] and page.title.startswith(("Run fuzz/run_01", "Unreadable run"))
     # whatever the input, the public summary keeps its format (an error shape when unreadable)
-    summary = json.loads(files["runs/fuzz/run_01/summary.json"])
+    summary = json.loads(output.content("runs/fuzz/run_01/summary.json"))
     assert_valid("run-summary", summary)
     assert summary["status"] == ("ok" if output.ok else "error")
 

@@ -430,6 +430,33 @@ def test_status_file_holds_digests_not_records(site: tuple[Path, BuildResult]) -
     assert len(data["runs"]) == 9
 
 
+def test_cross_run_records_hold_repeated_values_once(site: tuple[Path, BuildResult]) -> None:
+    """What every run's slim record repeats (parameter pairs, SE method labels, normalisation)
+    is one object across records read back separately, and the slim record equals the full
+    one in everything the cross-run pages read."""
+    out = site[0]
+    status = read_status(out)
+    assert status is not None
+    stored = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
+    full = [r for r in stored if r.uncertainty is not None and r.parameters]
+    slim = [r.for_cross_run() for r in full]
+    repeated = [
+        *(p for r in slim for p in r.parameters),
+        *(u.se_method for r in slim for u in r.uncertainty.etas),  # type: ignore[union-attr]
+        *(r.normalization for r in slim),
+    ]
+    first_seen: dict[object, object] = {}
+    assert all(first_seen.setdefault(v, v) is v for v in repeated)
+    assert len(repeated) > 2 * len(first_seen)  # the sample does repeat them
+    for before, cut in zip(full, slim, strict=True):
+        assert (cut.parameters, cut.uncertainty, cut.normalization, cut.etas) == (
+            before.parameters,
+            before.uncertainty,
+            before.normalization,
+            before.etas,
+        )
+
+
 # --- last good pages -------------------------------------------------------------------------
 
 

@@ -1221,8 +1221,7 @@ def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path
     shutil.rmtree(root)  # from here on, nothing of the tree exists
     site = site_context(Options(results=root, out=tmp_path / "site"))
     output = run_page(analyze_run(loaded), site, "hash", RunSettings(MAX_BYTES))
-    files = dict(output.files)
-    assert files["runs/g/run_01/files/plot.png"] == b"\x89PNG\r\n\x1a\nfake"
-    assert files["runs/g/run_01/files/cv_a/table.csv"] == b"a,b\n1,2\n"
-    page = files["runs/g/run_01/index.html"].decode()
+    assert output.content("runs/g/run_01/files/plot.png") == b"\x89PNG\r\n\x1a\nfake"
+    assert output.content("runs/g/run_01/files/cv_a/table.csv") == b"a,b\n1,2\n"
+    page = output.content("runs/g/run_01/index.html").decode()
     assert "Observations" in page and hashlib.sha256(source).hexdigest() in page

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, BuildResult, build
 from tests.formats import (
@@ -277,3 +279,49 @@ def test_json_twins_write_non_finite_numbers_as_null() -> None:
                                 "c": {"y": 1, "z": None}}  # fmt: skip
     assert b"NaN" not in text and b"Infinity" not in text
     assert text.index(b'"a"') < text.index(b'"b"') < text.index(b'"c"')
+
+
+JSON_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)  # no lone surrogates
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | JSON_TEXT
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_a_summary_written_in_pieces_is_byte_for_byte_dumps(data: Any) -> None:
+    """The large group summaries are laid out in pieces; joined, they are exactly ``dumps``
+    (nesting, empty containers, key order, non-finite floats and all)."""
+    from reportgen.pages.serialize import dump_pieces, dumps
+
+    assert b"".join(dump_pieces(data)) == dumps(data)
+
+
+def test_the_writer_writes_pieces_and_carries_over_equal_bytes(tmp_path: Path) -> None:
+    """Pieces are written in order; a file equal to the previous site's, however it was split,
+    is carried over, and one that differs in a single byte is rewritten."""
+    from reportgen.write import SiteWriter
+
+    out = tmp_path / "site"
+    builds = (
+        ((b'{"a": ', b"[1, 2]", b"}\n"), False),
+        ((b'{"a": [1, 2]}\n',), True),
+        ((b'{"a": ', b"[1, 3]", b"}\n"), False),
+    )
+    for pieces, kept in builds:
+        with SiteWriter(out) as writer:
+            writer.write("summary.json", pieces)
+            writer.write(".reportgen/status.json", b"{}")
+            writer.publish()
+        assert (out / "summary.json").read_bytes() == b"".join(pieces)
+        assert ("summary.json" in writer.log.kept) is kept
+        assert ("summary.json" in writer.log.written) is not kept

@@ -468,7 +468,7 @@ def _group_page(
     return PageOutput(
         (
             (page_path, html),
-            (paths.group_summary(group.id), serialize.dumps(summary)),
+            (paths.group_summary(group.id), serialize.dump_pieces(summary)),
             *figure_files,
         )
     )

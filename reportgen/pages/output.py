@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.record import RunRecord
+from reportgen.write import Content
 
 
 @dataclass(frozen=True)
 class PageOutput:
     """Site-relative paths and their bytes, in writing order; only the build writes them."""
 
-    files: tuple[tuple[str, bytes], ...]
+    files: tuple[tuple[str, Content], ...]
     record: RunRecord | None = None
 
     @property
@@ -21,3 +22,8 @@ class PageOutput:
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(path for path, _ in self.files)
+
+    def content(self, path: str) -> bytes:
+        """The bytes of one of ``files`` (joined, if it came in pieces)."""
+        content = dict(self.files)[path]
+        return content if isinstance(content, bytes) else b"".join(content)

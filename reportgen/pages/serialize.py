@@ -23,14 +23,52 @@ CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "tok
 SUMMARY_FORMAT = 1
 
 
+_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_INDENT_2
+    | orjson.OPT_SERIALIZE_NUMPY
+    | orjson.OPT_NON_STR_KEYS
+)
+
+
 def dumps(data: Any) -> bytes:
     """Deterministic JSON: sorted keys, shortest round-trip floats, NaN and ±inf → null.
 
     orjson writes non-finite floats (numpy's too) as null itself, so the data is not copied
     first: the summary of a 10,000-run group is a few hundred MB as Python objects.
     """
-    options = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
-    return orjson.dumps(data, option=options | orjson.OPT_NON_STR_KEYS) + b"\n"
+    return orjson.dumps(data, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+
+
+def dump_pieces(data: Any) -> tuple[bytes, ...]:
+    """``dumps(data)`` in pieces that join to the same bytes, for files too large for one buffer.
+
+    The two outer levels are laid out here and every value inside them by orjson, whose one
+    buffer for a 10,000-run group summary (58 MB) would grow to about twice that.
+    """
+    pieces: list[bytes] = []
+    _lay_out(data, 0, pieces)
+    pieces.append(b"\n")
+    return tuple(pieces)
+
+
+def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
+    newline = b"\n" + b"  " * depth  # orjson's OPT_INDENT_2 layout
+    items: list[tuple[bytes, Any]]
+    if depth < 2 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        items = [(orjson.dumps(k) + b": ", v) for k, v in sorted(value.items())]
+        opening, closing = b"{", b"}"
+    elif depth < 2 and isinstance(value, list | tuple) and value:
+        items = [(b"", v) for v in value]
+        opening, closing = b"[", b"]"
+    else:
+        pieces.append(orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline))
+        return
+    pieces.append(opening)
+    for i, (key, item) in enumerate(items):
+        pieces.append((b"," if i else b"") + newline + b"  " + key)
+        _lay_out(item, depth + 1, pieces)
+    pieces.append(newline + closing)
 
 
 def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
