@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -402,9 +402,14 @@ def group_summary_json(
     cv: Sequence[CvFeatureStats] = (),
     populations: Sequence[PopulationStats] = (),
     differs: Sequence[ParameterDiff] = (),
-    run_extras: Mapping[str, Json] | None = None,
+    run_extras: Callable[[str], Json] | None = None,
+    streamed: bool = False,
 ) -> Json:
     """The group's numbers as plain JSON; ``fits`` and ``agreements`` align with ``runs``.
+
+    ``run_extras`` gives a run's further fields. ``streamed``: ``"runs"`` is an iterator, for
+    ``serialize.dump_pieces``, which writes each run's entry as it is made (a 10,000-run
+    group's entries are ~45 MB as Python objects).
 
     ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``). The top-level
     ``per_eta`` and ``relative_errors`` pool every run as 0.1 did (kept for stability; see
@@ -412,18 +417,19 @@ def group_summary_json(
     """
     if not len(runs) == len(fits) == len(agreements):
         raise ValueError("runs, fits and agreements must have one entry per run")
+    entries = (
+        {
+            "id": run.run_id,
+            "batch_size": run.batch_size,
+            "fit": fit.to_json(),
+            "agreement": [a.to_json() for a in rows],
+            **(run_extras(run.run_id) if run_extras is not None else {}),
+        }
+        for run, fit, rows in zip(runs, fits, agreements, strict=True)
+    )
     return {
         "group": group_id,
-        "runs": [
-            {
-                "id": run.run_id,
-                "batch_size": run.batch_size,
-                "fit": fit.to_json(),
-                "agreement": [a.to_json() for a in rows],
-                **(run_extras or {}).get(run.run_id, {}),
-            }
-            for run, fit, rows in zip(runs, fits, agreements, strict=True)
-        ],
+        "runs": entries if streamed else list(entries),
         "per_eta": [row.to_json() for row in per_eta],
         "batch_comparison": [row.to_json() for row in batch_comparisons],
         "relative_errors": rel_errors.to_json() if rel_errors is not None else None,

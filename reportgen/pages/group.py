@@ -457,13 +457,11 @@ def _group_page(
         cv=cv,
         populations=pops,
         differs=diffs,
-        run_extras={
-            r: {
-                "quad_help": [q.to_json() for q in quads[r]],
-                "doublings": [d.to_json() for d in doubles[r]],
-            }
-            for r in quads
+        run_extras=lambda r: {
+            "quad_help": [q.to_json() for q in quads[r]],
+            "doublings": [d.to_json() for d in doubles[r]],
         },
+        streamed=True,
     )
     return PageOutput(
         (

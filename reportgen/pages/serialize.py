@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ def dump_pieces(data: Any) -> tuple[bytes, ...]:
     """``dumps(data)`` in pieces that join to the same bytes, for files too large for one buffer.
 
     The two outer levels are laid out here and every value inside them by orjson, whose one
-    buffer for a 10,000-run group summary (58 MB) would grow to about twice that.
+    buffer for a 10,000-run group summary (58 MB) would grow to about twice that. A list at
+    those levels may be an iterator: it is consumed once, each item serialised and let go.
     """
     pieces: list[bytes] = []
     _lay_out(data, 0, pieces)
@@ -54,21 +55,23 @@ def dump_pieces(data: Any) -> tuple[bytes, ...]:
 
 def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
     newline = b"\n" + b"  " * depth  # orjson's OPT_INDENT_2 layout
-    items: list[tuple[bytes, Any]]
+    items: Iterator[tuple[bytes, Any]]
     if depth < 2 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
-        items = [(orjson.dumps(k) + b": ", v) for k, v in sorted(value.items())]
+        items = ((orjson.dumps(k) + b": ", v) for k, v in sorted(value.items()))
         opening, closing = b"{", b"}"
-    elif depth < 2 and isinstance(value, list | tuple) and value:
-        items = [(b"", v) for v in value]
+    elif depth < 2 and isinstance(value, list | tuple | Iterator):
+        items = ((b"", v) for v in value)
         opening, closing = b"[", b"]"
     else:
         pieces.append(orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline))
         return
     pieces.append(opening)
-    for i, (key, item) in enumerate(items):
-        pieces.append((b"," if i else b"") + newline + b"  " + key)
+    empty = True
+    for key, item in items:
+        pieces.append((b"" if empty else b",") + newline + b"  " + key)
         _lay_out(item, depth + 1, pieces)
-    pieces.append(newline + closing)
+        empty = False
+    pieces.append(closing if empty else newline + closing)
 
 
 def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
