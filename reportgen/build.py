@@ -26,18 +26,14 @@ The new site is staged beside OUT and swapped in whole (``write.SiteWriter``).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import logging
-import multiprocessing
 import os
 import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -258,6 +254,9 @@ def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[Page
     if workers <= 1:
         yield from map(process_run, jobs)
         return
+    import multiprocessing  # here, with the pool: a no-op build starts no workers
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     _warm_before_fork()
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     pending = iter(jobs)
@@ -297,6 +296,9 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform != "linux":
         return
+    import ctypes
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

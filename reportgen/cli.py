@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -353,6 +352,8 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
     from reportgen.demo import generate_sample_tree
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import glob
 import io
@@ -239,6 +237,9 @@ def _remove_tree(path: Path) -> None:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directories with Linux renameat2(RENAME_EXCHANGE) where available."""
+    import ctypes  # here: a no-op build publishes nothing
+    import ctypes.util
+
     name = ctypes.util.find_library("c")
     if name is None:
         return False
