@@ -753,6 +753,66 @@ def test_paged_run_table_pages_searches_and_sorts_every_run(
     tab.assert_clean()
 
 
+def test_paged_diagnostics_matrix_filters_sorts_and_links_every_run(
+    paged_site: Path, site: Path, open_tab: Opener
+) -> None:
+    """Paged, the matrix's filters cover every run, not the page shown, and find exactly the
+    runs the unpaged matrix of the same tree finds; each fired cell links to that run's
+    findings."""
+    unpaged = open_tab(site / "diagnostics.html").page
+    runs: list[list[str]] = unpaged.eval_on_selector_all(
+        "#matrix tbody tr",
+        "rows => rows.map(r => [r.cells[0].innerText, r.dataset.severities || '',"
+        " r.dataset.checks || ''])",
+    )
+    tab = open_tab(paged_site / "diagnostics.html")
+    page = tab.page
+    rows = page.locator("#matrix tbody tr")
+    status = page.locator("nav.pager .pager-status")
+    assert page.locator("#matrix-note").is_hidden()
+    assert rows.count() == 4 and status.inner_text() == f"1–4 of {len(runs)} runs"
+    page.locator("nav.pager .pager-next").click()
+    assert rows.count() == 4 and status.inner_text() == f"5–8 of {len(runs)} runs"
+
+    first_cells = "rows => rows.map(r => r.cells[0].innerText)"
+
+    def shown_ids() -> list[str]:
+        ids: list[str] = []
+        while True:  # every page of the filtered rows
+            ids += page.eval_on_selector_all("#matrix tbody tr", first_cells)
+            if page.locator("nav.pager .pager-next").is_disabled():
+                return sorted(ids)
+            page.locator("nav.pager .pager-next").click()
+
+    page.select_option("select.severity-filter", "warning")
+    warned = sorted(r for r, severities, _ in runs if "warning" in severities.split())
+    assert 4 < len(warned) < len(runs)  # more than one page, not every run
+    assert shown_ids() == warned
+    check = sorted({c for _, _, checks in runs for c in checks.split()})[0]
+    page.select_option("select.check-filter", check)
+    both = sorted(r for r, s, c in runs if "warning" in s.split() and check in c.split())
+    assert shown_ids() == both
+    page.select_option("select.severity-filter", "")
+    page.select_option("select.check-filter", "")
+    page.locator("input.table-filter").fill("E_512")
+    assert shown_ids() == sorted(r for r, _, _ in runs if "e_512" in r.lower())
+    page.locator("input.table-filter").fill("")
+
+    header = page.locator("#matrix thead th").nth(2)  # warnings
+    header.click()
+    header.click()  # descending
+    warnings = page.evaluate(
+        "JSON.parse(document.getElementById('matrix-data').textContent).rows.map(r => r[3])"
+    )
+    first = page.eval_on_selector("#matrix tbody tr", "r => Number(r.cells[2].innerText)")
+    assert first == max(warnings) > 0
+    link = page.locator("#matrix tbody td[data-check] a").first
+    href = link.get_attribute("href")
+    assert href is not None and href.endswith("#findings")
+    assert (paged_site / href.removesuffix("#findings")).is_file()
+    tab.assert_clean()
+
+
 # --- visual regression: measurable legibility at desktop and mobile width (issue 11) ----------
 
 LEGIBILITY = """() => {

@@ -20,7 +20,15 @@ from reportgen.assets import static_assets
 from reportgen.charts import Chart, Datasets, export
 from reportgen.charts.export import Figure
 from reportgen.discover import Skipped
-from reportgen.models import CheckInfo, Finding, IncompleteRun, Tree, empty_counts, severity_counts
+from reportgen.models import (
+    SEVERITIES,
+    CheckInfo,
+    Finding,
+    IncompleteRun,
+    Tree,
+    empty_counts,
+    severity_counts,
+)
 from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group_charts import index_charts
@@ -165,9 +173,11 @@ class MatrixRow:
 class DiagnosticsView:
     checks: tuple[CheckInfo, ...]
     quiet: tuple[CheckInfo, ...]
-    rows: tuple[MatrixRow, ...]
+    rows: tuple[MatrixRow, ...]  # every row, or (paged) the first page
     counts: Mapping[str, int]
     totals: tuple[int, ...]
+    total_rows: int = 0
+    data: str | None = None  # every row as JSON when paged (``matrix_json``)
 
 
 # --- rows from cached summaries --------------------------------------------------------------
@@ -322,7 +332,47 @@ def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
     counts = severity_counts(f for row in rows for f in row.findings)
     totals = tuple(sum(r.cells[i].count for r in matrix) for i in range(len(columns)))
     quiet = tuple(c for c in CHECKS if c.id not in fired)
-    return DiagnosticsView(columns, quiet, tuple(matrix), counts, totals)
+    if len(matrix) <= PAGED_ABOVE:
+        return DiagnosticsView(columns, quiet, tuple(matrix), counts, totals, len(matrix))
+    data = json_for_script(matrix_json(columns, matrix))
+    first = tuple(matrix[:PAGE_SIZE])
+    return DiagnosticsView(columns, quiet, first, counts, totals, len(matrix), data)
+
+
+def matrix_json(columns: Sequence[CheckInfo], matrix: Sequence[MatrixRow]) -> dict[str, object]:
+    """The runs × checks matrix as short arrays, for paging in the browser (~60 bytes a run).
+
+    A row is ``[id, href, errors, warnings, infos, finding indexes, cells]``; ``href`` is 0 for
+    the run's page (``runs/<id>/index.html``) and a cell ``[column, count, severity index]`` is
+    listed only where a check fired. The cells' messages are left to the run pages' findings
+    (each cell links there): at 10,000 runs they alone would be ~3 MB.
+    """
+    finding_ids: dict[str, int] = {}
+    out = []
+    for row in matrix:
+        run = row.run
+        href: str | int = 0 if run.href == f"runs/{run.id}/index.html" else run.href
+        cells = [
+            [i, cell.count, SEVERITIES.index(cell.severity)]
+            for i, cell in enumerate(row.cells)
+            if cell.count and cell.severity is not None
+        ]
+        out.append(
+            [
+                run.id,
+                href,
+                *(run.counts.get(s, 0) for s in SEVERITIES),
+                [finding_ids.setdefault(f, len(finding_ids)) for f in run.finding_ids],
+                cells,
+            ]
+        )
+    return {
+        "checks": [c.id for c in columns],
+        "severities": list(SEVERITIES),
+        "findings": list(finding_ids),
+        "page_size": PAGE_SIZE,
+        "rows": out,
+    }
 
 
 def site_pages(

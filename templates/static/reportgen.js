@@ -276,9 +276,9 @@
     });
     table.setAttribute("data-shown", String(shown));
   }
-  /* A run table too long for the page: rows come from inline JSON (index.html, pages/site.py
-     run_table_json), filtered, sorted and shown one page at a time. DOM nodes built with
-     textContent only: no markup is parsed, so no row can inject any. */
+  /* Tables too long for the page: rows come from inline JSON (index.html: pages/site.py
+     run_table_json; diagnostics.html: matrix_json), filtered, sorted and shown one page at a
+     time. DOM nodes built with textContent only: no markup is parsed, so no row can inject any. */
   function pagedCell(row, text, className) {
     var cell = document.createElement("td");
     if (className) { cell.className = className; }
@@ -289,11 +289,14 @@
   function pagedNumber(value) {
     return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
   }
-  function setupPagedTable() {
-    var table = document.querySelector("table[data-rows]");
-    var node = table && document.getElementById(table.getAttribute("data-rows"));
-    if (!node) { return; }
-    var data = JSON.parse(node.textContent);
+  function pagedLink(cell, href, text) {
+    var link = document.createElement("a");
+    link.href = href;
+    link.textContent = text;
+    cell.appendChild(link);
+    return link;
+  }
+  function runTableSpec(data) {
     var rows = data.rows.map(function (r) {
       var source = r[1] || r[0] + "/results.json";
       var schema = data.schemas[r[2]];
@@ -301,7 +304,7 @@
       return {
         id: r[0], source: source, schema: schema, status: data.statuses[r[3]], stale: r[4] === 1,
         batch: r[5], etas: r[6], counts: [r[7], r[8], r[9]], findings: findings,
-        href: r[11] || "runs/" + r[0] + "/index.html",
+        href: r[11] || "runs/" + r[0] + "/index.html", severities: [], checks: findings,
         search: [r[0], source, schema].concat(findings).join(" ").toLowerCase()
       };
     });
@@ -312,22 +315,13 @@
       function (r) { return r.counts[1]; }, function (r) { return r.counts[2]; },
       function (r) { return r.findings.join(" "); }
     ];
-    var pager = document.querySelector("nav.pager");
-    var status = pager.querySelector(".pager-status");
-    var prev = pager.querySelector(".pager-prev");
-    var next = pager.querySelector(".pager-next");
-    var state = { terms: [], key: null, ascending: true, page: 0, shown: rows };
-    var body = table.tBodies[0];
-    function renderRow(r) {
+    function render(r) {
       var tr = document.createElement("tr");
       var first = pagedCell(tr, null);
-      var link = document.createElement("a");
-      link.href = r.href;
-      link.textContent = r.id;
+      pagedLink(first, r.href, r.id);
       var source = document.createElement("span");
       source.className = "muted small";
       source.textContent = r.source;
-      first.appendChild(link);
       first.appendChild(document.createElement("br"));
       first.appendChild(source);
       pagedCell(tr, r.schema);
@@ -344,6 +338,55 @@
       });
       return tr;
     }
+    return { rows: rows, keys: keys, render: render };
+  }
+  function matrixSpec(data) {
+    var rows = data.rows.map(function (r) {
+      var counts = [r[2], r[3], r[4]];
+      var findings = r[5].map(function (i) { return data.findings[i]; });
+      var cells = data.checks.map(function () { return null; });
+      r[6].forEach(function (c) { cells[c[0]] = { count: c[1], severity: data.severities[c[2]] }; });
+      return {
+        id: r[0], href: r[1] || "runs/" + r[0] + "/index.html", counts: counts, cells: cells,
+        severities: data.severities.filter(function (s, i) { return counts[i] > 0; }),
+        checks: findings, search: [r[0]].concat(findings).join(" ").toLowerCase()
+      };
+    });
+    var keys = [
+      function (r) { return r.id.toLowerCase(); }, function (r) { return r.counts[0]; },
+      function (r) { return r.counts[1]; }, function (r) { return r.counts[2]; }
+    ].concat(data.checks.map(function (check, i) {
+      return function (r) { return r.cells[i] ? r.cells[i].count : 0; };
+    }));
+    function render(r) {
+      var tr = document.createElement("tr");
+      pagedLink(pagedCell(tr, null), r.href, r.id);
+      r.counts.forEach(function (c) { pagedCell(tr, String(c)); });
+      r.cells.forEach(function (cell, i) {
+        var td = pagedCell(tr, null, cell ? "cell-" + cell.severity : null);
+        td.setAttribute("data-check", data.checks[i]);
+        if (cell) {
+          var link = pagedLink(td, r.href + "#findings", String(cell.count));
+          link.title = cell.count + " × " + data.checks[i] + " (" + cell.severity + "): the messages are on the run's page";
+        }
+      });
+      return tr;
+    }
+    return { rows: rows, keys: keys, render: render };
+  }
+  function setupPagedTable() {
+    var table = document.querySelector("table[data-rows]");
+    var node = table && document.getElementById(table.getAttribute("data-rows"));
+    if (!node) { return; }
+    var data = JSON.parse(node.textContent);
+    var spec = table.id === "matrix" ? matrixSpec(data) : runTableSpec(data);
+    var rows = spec.rows;
+    var pager = document.querySelector("nav.pager");
+    var status = pager.querySelector(".pager-status");
+    var prev = pager.querySelector(".pager-prev");
+    var next = pager.querySelector(".pager-next");
+    var state = { terms: [], severity: "", check: "", key: null, ascending: true, page: 0, shown: rows };
+    var body = table.tBodies[0];
     function render() {
       var size = data.page_size;
       var pages = Math.max(1, Math.ceil(state.shown.length / size));
@@ -351,7 +394,7 @@
       var start = state.page * size;
       var part = state.shown.slice(start, start + size);
       var fragment = document.createDocumentFragment();
-      part.forEach(function (r) { fragment.appendChild(renderRow(r)); });
+      part.forEach(function (r) { fragment.appendChild(spec.render(r)); });
       body.textContent = "";
       body.appendChild(fragment);
       status.textContent = state.shown.length ?
@@ -364,10 +407,12 @@
     }
     function refilter() {
       var shown = rows.filter(function (r) {
-        return state.terms.every(function (t) { return r.search.indexOf(t) !== -1; });
+        return state.terms.every(function (t) { return r.search.indexOf(t) !== -1; }) &&
+          (!state.severity || r.severities.indexOf(state.severity) !== -1) &&
+          (!state.check || r.checks.indexOf(state.check) !== -1);
       });
       if (state.key !== null) {
-        var key = keys[state.key];
+        var key = spec.keys[state.key];
         var sign = state.ascending ? 1 : -1;
         shown = shown.slice().sort(function (a, b) {
           var x = key(a);
@@ -380,11 +425,21 @@
     }
     prev.addEventListener("click", function () { state.page -= 1; render(); });
     next.addEventListener("click", function () { state.page += 1; render(); });
-    document.querySelectorAll("input.table-filter[data-table='" + table.id + "']").forEach(function (input) {
+    var selector = "[data-table='" + table.id + "']";
+    document.querySelectorAll("input.table-filter" + selector).forEach(function (input) {
       input.addEventListener("input", function () {
         state.terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
         state.page = 0;
         refilter();
+      });
+    });
+    [["select.severity-filter", "severity"], ["select.check-filter", "check"]].forEach(function (pair) {
+      document.querySelectorAll(pair[0] + selector).forEach(function (select) {
+        select.addEventListener("change", function () {
+          state[pair[1]] = select.value;
+          state.page = 0;
+          refilter();
+        });
       });
     });
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, index) {
@@ -403,7 +458,7 @@
         if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(); }
       });
     });
-    var note = document.getElementById("run-rows-note");
+    var note = document.getElementById(table.id + "-note");
     if (note) { note.hidden = true; }
     pager.hidden = false;
     render();
@@ -421,7 +476,7 @@
     [["select.severity-filter", "data-severity"], ["select.check-filter", "data-check-filter"]].forEach(function (pair) {
       document.querySelectorAll(pair[0]).forEach(function (select) {
         var table = document.getElementById(select.getAttribute("data-table"));
-        if (!table) { return; }
+        if (!table || table.hasAttribute("data-rows")) { return; }
         select.addEventListener("change", function () {
           table.setAttribute(pair[1], select.value);
           applyRowVisibility(table);
