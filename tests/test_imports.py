@@ -54,6 +54,8 @@ def test_noop_build_imports_no_altair_numpy_or_jinja(sample_tree: Path, tmp_path
     assert "up to date" in stdout
     assert code in (0, 1)  # the sample tree holds deliberately broken runs (exit code 1)
     assert _heavy(modules) == []
+    # the worker pool, prctl/renameat2 and the demo's temporary tree: not needed to do nothing
+    assert {"multiprocessing", "concurrent.futures", "ctypes", "tempfile"}.isdisjoint(modules)
 
 
 def test_cold_build_with_cached_specs_does_not_import_altair(
