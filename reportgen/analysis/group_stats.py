@@ -409,7 +409,7 @@ def group_summary_json(
 
     ``run_extras`` gives a run's further fields. ``streamed``: ``"runs"`` is an iterator, for
     ``serialize.dump_pieces``, which writes each run's entry as it is made (a 10,000-run
-    group's entries are ~45 MB as Python objects).
+    group's entries are ~30 MB as Python objects).
 
     ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``). The top-level
     ``per_eta`` and ``relative_errors`` pool every run as 0.1 did (kept for stability; see

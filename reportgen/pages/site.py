@@ -176,7 +176,7 @@ class DiagnosticsView:
     rows: tuple[MatrixRow, ...]  # every row, or (paged) the first page
     counts: Mapping[str, int]
     totals: tuple[int, ...]
-    total_rows: int = 0
+    total_rows: int
     data: str | None = None  # every row as JSON when paged (``matrix_json``)
 
 
@@ -269,7 +269,6 @@ def run_table_json(rows: Sequence[RunRow]) -> dict[str, object]:
     out = []
     for r in rows:
         source: str | int = 0 if r.source == f"{r.id}/results.json" else r.source
-        href: str | int = 0 if r.href == f"runs/{r.id}/index.html" else r.href
         out.append(
             [
                 r.id,
@@ -283,7 +282,7 @@ def run_table_json(rows: Sequence[RunRow]) -> dict[str, object]:
                 r.counts.get("warning", 0),
                 r.counts.get("info", 0),
                 [finding_ids.setdefault(f, len(finding_ids)) for f in r.finding_ids],
-                href,
+                _compact_href(r),
             ]
         )
     return {
@@ -293,6 +292,12 @@ def run_table_json(rows: Sequence[RunRow]) -> dict[str, object]:
         "page_size": PAGE_SIZE,
         "rows": out,
     }
+
+
+def _compact_href(row: RunRow) -> str | int:
+    """0 where the href is what reportgen.js rebuilds from the id (not ``paths.run_page``,
+    which slugs the id), the common case; else the href itself."""
+    return 0 if row.href == f"runs/{row.id}/index.html" else row.href
 
 
 def index_groups(groups: Sequence[GroupRow]) -> tuple[GroupRow, ...]:
@@ -351,7 +356,6 @@ def matrix_json(columns: Sequence[CheckInfo], matrix: Sequence[MatrixRow]) -> di
     out = []
     for row in matrix:
         run = row.run
-        href: str | int = 0 if run.href == f"runs/{run.id}/index.html" else run.href
         cells = [
             [i, cell.count, SEVERITIES.index(cell.severity)]
             for i, cell in enumerate(row.cells)
@@ -360,7 +364,7 @@ def matrix_json(columns: Sequence[CheckInfo], matrix: Sequence[MatrixRow]) -> di
         out.append(
             [
                 run.id,
-                href,
+                _compact_href(run),
                 *(run.counts.get(s, 0) for s in SEVERITIES),
                 [finding_ids.setdefault(f, len(finding_ids)) for f in run.finding_ids],
                 cells,
