@@ -212,9 +212,11 @@ def test_bootstrap_off_keeps_delta_method(sample_runs: list[Run]) -> None:
 
 def test_weight_samplers() -> None:
     rng = np.random.default_rng(1)
-    counts = bootstrap_weights(50)(rng, 7)
-    assert counts.shape == (7, 50) and np.all(counts.sum(axis=1) == 50)
-    chosen = subset_weights(50, 12)(rng, 7)
+    counts = np.full((7, 50), np.nan)
+    bootstrap_weights(50)(rng, counts)
+    assert np.all(counts.sum(axis=1) == 50) and np.all(counts == np.round(counts))
+    chosen = np.full((7, 50), np.nan)
+    subset_weights(50, 12)(rng, chosen)
     assert set(np.unique(chosen)) == {0.0, 1.0} and np.all(chosen.sum(axis=1) == 12)
 
 

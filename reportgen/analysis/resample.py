@@ -21,8 +21,8 @@ MAX_WEIGHT_CELLS = 1 << 20
 CI_LEVEL = 0.95
 
 Interval = tuple[float, float]
-# (generator, rows) → a (rows, n) matrix of weights; one call per chunk
-WeightSampler = Callable[[np.random.Generator, int], FloatArray]
+# (generator, out) fills ``out``, a (rows, n) block of the weight buffer; one call per piece
+WeightSampler = Callable[[np.random.Generator, FloatArray], None]
 
 # --- resampling primitive --------------------------------------------------------------------
 
@@ -30,22 +30,23 @@ WeightSampler = Callable[[np.random.Generator, int], FloatArray]
 def bootstrap_weights(n: int) -> WeightSampler:
     """Multinomial counts: each row is how often each of n sequences is drawn (n with replacement).
 
-    Drawn as an integer index matrix and counted with one ``bincount`` per chunk.
+    Drawn as an integer index matrix and counted with one ``bincount`` per piece.
     """
 
-    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
+    def fill(rng: np.random.Generator, out: FloatArray) -> None:
+        rows = out.shape[0]
         index = rng.integers(0, n, size=(rows, n))
-        flat = index + (np.arange(rows) * n)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=rows * n).reshape(rows, n)
-        return counts.astype(np.float64)
+        index += (np.arange(rows) * n)[:, None]  # in place: a piece of 2¹⁷ cells is cache-sized
+        np.copyto(out, np.bincount(index.ravel(), minlength=rows * n).reshape(rows, n))
 
-    return sample
+    return fill
 
 
 def subset_weights(n: int, size: int) -> WeightSampler:
     """0/1 rows choosing ``size`` of n sequences without replacement (the smallest random keys)."""
 
-    def sample(rng: np.random.Generator, rows: int) -> FloatArray:
+    def fill(rng: np.random.Generator, out: FloatArray) -> None:
+        rows = out.shape[0]
         keys = rng.random((rows, n))
         # the rows whose key is at most the size-th smallest: np.partition is several times
         # cheaper than argpartition plus a scatter, and picks the same rows
@@ -56,9 +57,9 @@ def subset_weights(n: int, size: int) -> WeightSampler:
             chosen = np.zeros((rows, n), dtype=np.bool_)
             picked = np.argpartition(keys, size - 1, axis=1)[:, :size]
             np.put_along_axis(chosen, picked, True, axis=1)
-        return chosen.astype(np.float64)
+        np.copyto(out, chosen)
 
-    return sample
+    return fill
 
 
 def resampled_sums(
@@ -83,8 +84,7 @@ def resampled_sums(
     for start in range(0, draws, block):  # chunks of resamples, not sequences
         rows = min(block, draws - start)
         for offset in range(0, rows, piece):
-            size = min(piece, rows - offset)
-            weights[offset : offset + size] = sampler(rng, size)
+            sampler(rng, weights[offset : min(offset + piece, rows)])
         sums[start : start + rows] = weights[:rows] @ columns
     return sums
 

@@ -319,6 +319,23 @@ def _stack(columns: Sequence[PairedColumns]) -> FloatArray:
     return np.column_stack(parts)
 
 
+def _distinct_columns(matrix: FloatArray) -> tuple[FloatArray, list[int]]:
+    """The bit-identical columns of ``matrix`` once each, and where each column went.
+
+    Keyed by bytes: ``np.unique(axis=1)`` sorts whole columns, which cost more than the bootstrap's
+    matrix product.
+    """
+    position: dict[bytes, int] = {}
+    first: list[int] = []
+    inverse: list[int] = []
+    for j, column in enumerate(matrix.T):  # 6 columns per η, not sequences
+        p = position.setdefault(column.tobytes(), len(position))
+        if p == len(first):
+            first.append(j)
+        inverse.append(p)
+    return matrix[:, first], inverse
+
+
 def _true_draws(sums: FloatArray, columns: Sequence[PairedColumns]) -> FloatArray:
     """(draws, E) resampled ΔH_true, with the baseline re-estimated where the run does so."""
     k = len(_SUMS)
@@ -348,9 +365,8 @@ def bootstrap_draws(
     if not columns or draws < 2 or len({c.n for c in columns}) != 1:
         return None
     # columns repeated across η (h_base, T, absent arrays) are resampled once
-    unique, inverse = np.unique(_stack(columns), axis=1, return_inverse=True)
-    sampled = resampled_sums(unique, bootstrap_weights(columns[0].n), draws, rng)
-    sums = sampled[:, inverse.reshape(-1)]
+    distinct, inverse = _distinct_columns(_stack(columns))
+    sums = resampled_sums(distinct, bootstrap_weights(columns[0].n), draws, rng)[:, inverse]
     k = len(_SUMS)
     has_linear = all(c.linear is not None for c in columns)
     has_linquad = all(c.linquad is not None for c in columns)

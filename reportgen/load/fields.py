@@ -132,6 +132,15 @@ class Fields:
                 )
             yield Fields(item, f"{self.where(key)}[{i}]")
 
+    def objects(self, key: str) -> list[Mapping[str, Any]]:
+        """A list of objects as it is: ``items`` without a ``Fields`` per item (long lists)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not set(map(type, value)) <= {dict}:
+            return [item.data for item in self.items(key)]  # names the bad item, if any
+        return value
+
     def float(self, key: str) -> float | None:
         return to_float(self.data.get(key), self.where(key))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -83,34 +83,65 @@ def load_curvature(
     )
 
 
-def _column(records: list[Fields], key: str) -> FloatArray:
-    """One field of every record as float64: one numpy call, per-record checks only on failure."""
-    values = [r.data.get(key) for r in records]
-    if not any(isinstance(v, (bool, str)) for v in values):
+_PLAIN_NUMBERS = {int, float, type(None)}  # None: NaN, as ``cell`` reads it
+
+
+def _column(objects: list[Mapping[str, Any]], key: str, where: Callable[[int], str]) -> FloatArray:
+    """One field of every object as float64: one numpy call, per-object checks only on failure.
+
+    ``where(i)`` names object i, for the error that names a bad value.
+    """
+    values = [o.get(key) for o in objects]
+    if set(map(type, values)) <= _PLAIN_NUMBERS:  # bool and numeric strings take the slow path
         try:
             array = np.asarray(values, dtype=np.float64)
             if array.ndim == 1:
                 return array
         except (TypeError, ValueError, OverflowError):
-            pass  # nulls, lists or huge ints: the slow path converts or names the bad record
-    return np.asarray([cell(r.data.get(key), r.where(key)) for r in records], dtype=np.float64)
+            pass  # lists or huge ints: the slow path converts or names the bad object
+    return np.asarray(
+        [cell(v, f"{where(i)}.{key}") for i, v in enumerate(values)], dtype=np.float64
+    )
+
+
+def _features(
+    records: list[Mapping[str, Any]], where: Callable[[int], str]
+) -> list[Mapping[str, Any]]:
+    """Each record's ``features`` object ({} when absent)."""
+    features = [r.get("features") for r in records]
+    if not set(map(type, features)) <= {dict, type(None)}:
+        for i, record in enumerate(records):
+            Fields(record, where(i)).sub("features")  # raises, naming the record
+    return [f or {} for f in features]
 
 
 def load_per_sequence(approx: Fields) -> PerSequence | None:
-    records = list(approx.items("per_sequence"))
+    records = approx.objects("per_sequence")
     if not records:
         return None
-    features_of = [r.sub("features") or Fields({}, r.where("features")) for r in records]
-    feature_names = sorted({name for f in features_of for name in f.data})
-    features = [(f"features.{name}", _column(features_of, name)) for name in feature_names]
-    has_vhvv = all("vhvv" in r.data for r in records)
-    index = _column(records, "index")
+    path = approx.where("per_sequence")
+
+    def where(i: int) -> str:
+        return f"{path}[{i}]"
+
+    def features_where(i: int) -> str:
+        return f"{path}[{i}].features"
+
+    features_of = _features(records, where)
+    features = [
+        (f"features.{name}", _column(features_of, name, features_where))
+        for name in sorted(set().union(*features_of))
+    ]
+    has_vhvv = all("vhvv" in r for r in records)
+    has_length = any("length" in r for r in records)
+    index = _column(records, "index", where)
     return PerSequence(
         index=np.where(np.abs(index) < 2.0**62, index, -1).astype(np.int64),  # NaN/inf: -1
-        gdotv=_column(records, "gdotv"),
-        vhvv=_column(records, "vhvv") if has_vhvv else None,
-        length=_column(records, "length") if any("length" in r.data for r in records) else None,
-        columns=tuple((k, _column(records, k)) for k in PER_SEQUENCE_COLUMNS) + tuple(features),
+        gdotv=_column(records, "gdotv", where),
+        vhvv=_column(records, "vhvv", where) if has_vhvv else None,
+        length=_column(records, "length", where) if has_length else None,
+        columns=tuple((k, _column(records, k, where)) for k in PER_SEQUENCE_COLUMNS)
+        + tuple(features),
     )
 
 

@@ -158,7 +158,8 @@ def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
     if integer and values.dtype.kind == "f" and np.all(whole):
         values = values.astype(np.int64)
     text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
-    return [cell if cell != "null" else "" for cell in text.split(",")] if text else []
+    # NaN and ±inf are written "null", which no number's text contains
+    return text.replace("null", "").split(",") if text else []
 
 
 def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
