@@ -337,8 +337,8 @@ def test_reestimated_subset_matches_direct_computation() -> None:
             return np.where(mask, 0.0, 1.0)[: shape[0]]
 
     (drawn,) = batch._draw_run(
-        "x",
-        [(data.eta, data)],
+        sample,
+        [data.eta],
         10,
         1,
         FixedRng,  # type: ignore[arg-type]

@@ -850,12 +850,23 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
 
 
 def test_one_changed_larger_run_redraws_only_its_own_subsets(
-    tmp_path: Path, rendered: list[str]
+    tmp_path: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A group of five larger runs (scale tree: E_32 against E_16): changing one recomputes its
-    draws only; the other four runs' draws come from their memos, and the numbers equal a cold
-    build's (so the cost of a one-run change does not grow with the group)."""
+    draws only; the other four runs' draws come from their memos without their arrays being
+    read, and the numbers equal a cold build's (so a one-run change costs the same in a group
+    of any size)."""
     from reportgen.demo import scale_tree
+    from reportgen.pages.serialize import StoredSample
+
+    read: list[str] = []
+    read_at = StoredSample.at
+
+    def recording_at(self: StoredSample, eta: float) -> Any:
+        read.append(self.run_id)
+        return read_at(self, eta)
+
+    monkeypatch.setattr(StoredSample, "at", recording_at)
 
     results = scale_tree(tmp_path / "results", seed=0, runs=10)
     out = tmp_path / "site"
@@ -868,9 +879,12 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     data = orjson.loads(path.read_bytes())
     data["true"]["entries"][0]["delta_h_true"] *= 1.01
     path.write_bytes(orjson.dumps(data))
+    assert len(set(read)) == 5
     rendered.clear()
+    read.clear()
     result = build(options(results, out))
     assert rendered == [changed]
+    assert set(read) == {changed}
     written = sorted(p for p in result.written if p.startswith(".reportgen/memo/"))
     after = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
     assert len(written) == 1 and written[0] not in memos

@@ -161,11 +161,19 @@ def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Gener
 class _RunDraws:
     run_id: str
     raw: FloatArray
-    rescaled: FloatArray
     reestimated: FloatArray | None
     full_value: float | None
-    expected_raw: float | None
     delta_h_true: float
+    n: int  # the run's finite sequences at this η
+    size: int  # sequences per subset
+
+    @property
+    def rescaled(self) -> FloatArray:
+        return self.raw * (self.n / self.size)
+
+    @property
+    def expected_raw(self) -> float | None:
+        return num(self.full_value * self.size / self.n) if self.full_value is not None else None
 
 
 DrawMemo = Callable[[str, Callable[[], FloatArray]], FloatArray]
@@ -173,21 +181,21 @@ DrawMemo = Callable[[str, Callable[[], FloatArray]], FloatArray]
 
 # Bump when the draws' arithmetic or random stream changes: memo keys carry it, so draws kept
 # from an earlier build of other code are never reused (analysis reads no files to find out).
-DRAWS_FORMAT = 2
+DRAWS_FORMAT = 3
 # run × η × draw values of the pooled distributions held at once (raw, rescaled, re-estimated):
 # a group of thousands of larger runs is drawn a few η at a time, not all η at once
 MAX_POOLED_CELLS = 1 << 23
 
 
 def draw_key(
-    matrix: FloatArray, size: int, draws: int, rng: np.random.Generator, fulls: Sequence[float]
+    sample_digest: str, etas: Sequence[float], size: int, draws: int, rng: np.random.Generator
 ) -> str:
-    """What a run's draws depend on: its arrays (every η's columns side by side), ΔH_true per η,
+    """What a run's draws depend on: its sample (``SampleSource.content_digest``), the η asked for,
     subset size, draws, generator state, the draws format and numpy's version."""
     digest = hashlib.sha256(f"draws {DRAWS_FORMAT} numpy {np.__version__}".encode())
-    digest.update(repr((matrix.shape, size, draws, [float(f) for f in fulls])).encode())
+    digest.update(sample_digest.encode())
+    digest.update(repr((size, draws, [float(e) for e in etas])).encode())
     digest.update(repr(sorted(rng.bit_generator.state.items())).encode())
-    digest.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
@@ -218,74 +226,99 @@ def _eta_columns(eta: float, data: SequenceEta) -> _EtaColumns:
 
 
 def _draw_run(
-    run_id: str,
-    data: Sequence[tuple[float, SequenceEta]],
+    sample: SampleSource,
+    etas: Sequence[float],
     size: int,
     draws: int,
     make_rng: Callable[[], np.random.Generator],
     memo: DrawMemo | None = None,
 ) -> dict[float, _RunDraws]:
-    """One larger run's draws at every η given, keyed by that η.
+    """One larger run's draws at every η given that it has, keyed by that η.
 
     η values whose sequences are kept alike (the same finite rows) share one subset matrix and
     one matrix product per block (``make_rng`` gives the run's generator, the same each time:
     common random numbers across η, as the η columns of the comparison compare like with like).
+    With a ``memo``, an unchanged run's draws come back without its arrays being read at all.
     """
-    usable = [c for eta, d in data if (c := _eta_columns(eta, d)).full]
-    usable = [c for c in usable if 1 <= size <= c.matrix.shape[0]]
-    alike: dict[tuple[int, bytes], list[_EtaColumns]] = {}
-    for c in usable:
-        alike.setdefault((c.finite.size, np.packbits(c.finite).tobytes()), []).append(c)
-    drawn: dict[float, _RunDraws] = {}
-    for group in alike.values():
-        drawn.update(_draw_alike(run_id, group, size, draws, make_rng(), memo))
-    return drawn
+
+    def compute() -> dict[float, _RunDraws]:
+        # read here, dropped after: one run's arrays per thread at a time
+        data = [(eta, d) for eta in etas if (d := sample.at(eta)) is not None]
+        usable = [c for eta, d in data if (c := _eta_columns(eta, d)).full]
+        usable = [c for c in usable if 1 <= size <= c.matrix.shape[0]]
+        alike: dict[tuple[int, bytes], list[_EtaColumns]] = {}
+        for c in usable:
+            alike.setdefault((c.finite.size, np.packbits(c.finite).tobytes()), []).append(c)
+        drawn: dict[float, _RunDraws] = {}
+        for group in alike.values():
+            drawn.update(_draw_alike(sample.run_id, group, size, draws, make_rng()))
+        return drawn
+
+    if memo is None:
+        return compute()
+    key = draw_key(sample.content_digest(), etas, size, draws, make_rng())
+    packed = memo(key, lambda: _pack_draws(compute(), draws))
+    return _unpack_draws(packed, sample.run_id, size, draws)
+
+
+# a run's memo: one row per η drawn, these scalars, then the raw and re-estimated draws
+_PACKED_HEAD = ("eta", "delta_h_true", "n", "full_value", "reestimate")
+
+
+def _pack_draws(drawn: dict[float, _RunDraws], draws: int) -> FloatArray:
+    head = len(_PACKED_HEAD)
+    packed = np.full((len(drawn), head + 2 * draws), np.nan)
+    for row, (eta, d) in zip(packed, drawn.items(), strict=True):  # η values, not sequences
+        full = np.nan if d.full_value is None else d.full_value
+        row[:head] = (eta, d.delta_h_true, d.n, full, d.reestimated is not None)
+        row[head : head + draws] = d.raw
+        if d.reestimated is not None:
+            row[head + draws :] = d.reestimated
+    return packed
+
+
+def _unpack_draws(packed: FloatArray, run_id: str, size: int, draws: int) -> dict[float, _RunDraws]:
+    head = len(_PACKED_HEAD)
+    return {
+        float(row[0]): _RunDraws(
+            run_id=run_id,
+            raw=row[head : head + draws],
+            reestimated=row[head + draws :] if row[4] else None,
+            full_value=num(row[3]),
+            delta_h_true=float(row[1]),
+            n=int(row[2]),
+            size=size,
+        )
+        for row in packed
+    }
 
 
 def _draw_alike(
-    run_id: str,
-    group: list[_EtaColumns],
-    size: int,
-    draws: int,
-    rng: np.random.Generator,
-    memo: DrawMemo | None,
+    run_id: str, group: list[_EtaColumns], size: int, draws: int, rng: np.random.Generator
 ) -> dict[float, _RunDraws]:
+    """The draws of η values whose finite rows are the same: one subset matrix for all."""
     stacked = np.hstack([c.matrix for c in group])
     offsets = np.cumsum([0] + [c.matrix.shape[1] for c in group])
     n = stacked.shape[0]
-
-    def compute() -> FloatArray:
-        """err_rel per draw and η: raw, then re-estimated (NaN when it cannot re-estimate)."""
-        sums = subset_sums(stacked, size, draws, rng)
-        values = np.full((2 * len(group), draws), np.nan)
-        for j, c in enumerate(group):  # η values of one run, not sequences
-            at = sums[:, offsets[j] : offsets[j + 1]]
-            values[2 * j] = at[:, 0] / c.full
-            if c.reestimate:
-                totals = c.matrix.sum(axis=0)
-                whn, wu, hb, u, lu = (at[:, k] for k in range(2, 7))
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    linear_s = at[:, 1] * (totals[6] / lu)
-                    values[2 * j + 1] = (linear_s - (whn / wu - hb / u)) / c.full
-        return values
-
-    fulls = [c.full for c in group]
-    # the costly part of a batch comparison: unchanged runs may reuse an earlier build's draws
-    values = (
-        compute() if memo is None else memo(draw_key(stacked, size, draws, rng, fulls), compute)
-    )
+    sums = subset_sums(stacked, size, draws, rng)
     drawn = {}
-    for j, c in enumerate(group):
-        raw = values[2 * j]
-        full_value = num(c.matrix[:, 0].sum() / c.full)
+    for j, c in enumerate(group):  # η values of one run, not sequences
+        at = sums[:, offsets[j] : offsets[j + 1]]
+        reestimated = None
+        if c.reestimate:
+            totals = c.matrix.sum(axis=0)
+            whn, wu, hb, u, lu = (at[:, k] for k in range(2, 7))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                linear_s = at[:, 1] * (totals[6] / lu)
+                reestimated = (linear_s - (whn / wu - hb / u)) / c.full
         drawn[c.eta] = _RunDraws(
             run_id=run_id,
-            raw=raw,
-            rescaled=raw * (n / size),
-            reestimated=values[2 * j + 1] if c.reestimate else None,
-            full_value=full_value,
-            expected_raw=num(full_value * size / n) if full_value is not None else None,
+            raw=at[:, 0] / c.full,
+            reestimated=reestimated,
+            full_value=num(c.matrix[:, 0].sum() / c.full),
             delta_h_true=c.full,
+            n=n,
+            size=size,
         )
     return drawn
 
@@ -349,14 +382,11 @@ def _batch_rows(
         part = etas[start : start + chunk]
 
         def draw(sample: SampleSource, part: list[tuple[float, Any]] = part) -> dict[float, Any]:
-            # read here, dropped after: one run's arrays per thread at a time
-            data = [(eta, d) for eta, _ in part if (d := sample.at(eta)) is not None]
             parts = (str(size), str(sample.batch_size), sample.run_id)
             # no η in the seed: each run's subsets are the same at every η (common random
             # numbers, so the η columns compare like with like, and subsets are drawn once)
-            return _draw_run(
-                sample.run_id, data, size, draws, lambda: derived_rng(seed, *parts), memo
-            )
+            etas = [eta for eta, _ in part if _has_eta(sample, eta)]
+            return _draw_run(sample, etas, size, draws, lambda: derived_rng(seed, *parts), memo)
 
         per_run = list(map_fn(draw, large))
         for eta, small_at in part:

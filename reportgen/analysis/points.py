@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -130,6 +131,18 @@ class SequenceEta:
         return all(p is not None for p in parts) and self.linear_units is not None
 
 
+# SequenceEta's arrays, in the order its stored form (``serialize.sample_npy``) keeps them
+SEQUENCE_ARRAYS = (
+    "linear",
+    "true_contrib",
+    "weighted_h_new",
+    "weighted_units",
+    "h_base",
+    "units",
+    "linear_units",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class SequenceSample:
     """A larger run's per-sequence data for every η that has it."""
@@ -144,6 +157,15 @@ class SequenceSample:
 
     def at(self, eta: float) -> SequenceEta | None:
         return next((d for d in self.etas if same_eta(d.eta, eta)), None)
+
+    def content_digest(self) -> str:
+        digest = hashlib.sha256(self.run_id.encode())
+        for d in self.etas:  # η values, not sequences
+            digest.update(np.array([d.eta, d.delta_h_true]).tobytes())
+            for name in SEQUENCE_ARRAYS:
+                array = getattr(d, name)
+                digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
 
 class SampleSource(Protocol):
@@ -160,6 +182,10 @@ class SampleSource(Protocol):
     def eta_values(self) -> tuple[float, ...]: ...
 
     def at(self, eta: float) -> SequenceEta | None: ...
+
+    def content_digest(self) -> str:
+        """A digest of everything ``at`` can return: draws kept under it need no arrays read."""
+        ...
 
 
 def sequence_sample(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
-from reportgen.analysis.points import SequenceEta, SequenceSample
+from reportgen.analysis.points import SEQUENCE_ARRAYS, SequenceEta, SequenceSample
 from reportgen.analysis.stats import same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.models import Finding
@@ -208,17 +209,6 @@ def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) 
     )
 
 
-SAMPLE_ARRAYS = (
-    "linear",
-    "true_contrib",
-    "weighted_h_new",
-    "weighted_units",
-    "h_base",
-    "units",
-    "linear_units",
-)
-
-
 def sample_npy(sample: SequenceSample) -> bytes:
     """A run's per-sequence arrays as one float64 .npy: per η [η, ΔH_true, *arrays]; no pickles."""
     n = sample.batch_size
@@ -227,7 +217,10 @@ def sample_npy(sample: SequenceSample) -> bytes:
         np.concatenate(
             [
                 [d.eta, d.delta_h_true],
-                *(a if (a := getattr(d, name)) is not None else missing for name in SAMPLE_ARRAYS),
+                *(
+                    a if (a := getattr(d, name)) is not None else missing
+                    for name in SEQUENCE_ARRAYS
+                ),
             ]
         )
         for d in sample.etas
@@ -242,15 +235,15 @@ def sample_from_npy(content: bytes, run_id: str) -> SequenceSample | None:
         table = np.load(io.BytesIO(content), allow_pickle=False)
     except (ValueError, OSError):
         return None
-    if table.ndim != 2 or (table.shape[1] - 2) % len(SAMPLE_ARRAYS):
+    if table.ndim != 2 or (table.shape[1] - 2) % len(SEQUENCE_ARRAYS):
         return None
-    n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
+    n = (table.shape[1] - 2) // len(SEQUENCE_ARRAYS)
     return SequenceSample(run_id, n, tuple(_sequence_eta(row, n) for row in table))
 
 
 def _sequence_eta(row: np.ndarray, n: int) -> SequenceEta:
     """One η's row of a sample table: [η, ΔH_true, *arrays]; an all-NaN array is absent."""
-    arrays = {name: row[2 + i * n : 2 + (i + 1) * n] for i, name in enumerate(SAMPLE_ARRAYS)}
+    arrays = {name: row[2 + i * n : 2 + (i + 1) * n] for i, name in enumerate(SEQUENCE_ARRAYS)}
     optional = {k: (v if np.isfinite(v).any() else None) for k, v in arrays.items()}
     return SequenceEta(
         eta=float(row[0]),
@@ -284,6 +277,13 @@ class StoredSample:
                 return _sequence_eta(row, self.batch_size)
         return None
 
+    def content_digest(self) -> str:
+        """sha256 of the file's bytes (every array ``at`` can return), with the run's id."""
+        with self.path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256")
+        digest.update(self.run_id.encode())
+        return digest.hexdigest()
+
 
 def stored_sample(path: Path, run_id: str) -> StoredSample | None:
     """The sample at ``path``, its η values read now and its arrays only when asked for."""
@@ -291,9 +291,9 @@ def stored_sample(path: Path, run_id: str) -> StoredSample | None:
         table = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError):
         return None
-    if table.ndim != 2 or table.shape[0] == 0 or (table.shape[1] - 2) % len(SAMPLE_ARRAYS):
+    if table.ndim != 2 or table.shape[0] == 0 or (table.shape[1] - 2) % len(SEQUENCE_ARRAYS):
         return None
-    n = (table.shape[1] - 2) // len(SAMPLE_ARRAYS)
+    n = (table.shape[1] - 2) // len(SEQUENCE_ARRAYS)
     etas = tuple(float(v) for v in table[:, 0])
     del table
     return StoredSample(run_id, n, etas, path)
