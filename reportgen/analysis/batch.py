@@ -261,29 +261,28 @@ def _draw_run(
     return _unpack_draws(packed, sample.run_id, size, draws)
 
 
-# a run's memo: one row per η drawn, these scalars, then the raw and re-estimated draws
-_PACKED_HEAD = ("eta", "delta_h_true", "n", "full_value", "reestimate")
+# a run's memo: one row per η drawn: η, ΔH_true, n, full value (NaN: none), re-estimated (0/1),
+# then the raw and the re-estimated draws
+_HEAD = 5
 
 
 def _pack_draws(drawn: dict[float, _RunDraws], draws: int) -> FloatArray:
-    head = len(_PACKED_HEAD)
-    packed = np.full((len(drawn), head + 2 * draws), np.nan)
+    packed = np.full((len(drawn), _HEAD + 2 * draws), np.nan)
     for row, (eta, d) in zip(packed, drawn.items(), strict=True):  # η values, not sequences
         full = np.nan if d.full_value is None else d.full_value
-        row[:head] = (eta, d.delta_h_true, d.n, full, d.reestimated is not None)
-        row[head : head + draws] = d.raw
+        row[:_HEAD] = (eta, d.delta_h_true, d.n, full, d.reestimated is not None)
+        row[_HEAD : _HEAD + draws] = d.raw
         if d.reestimated is not None:
-            row[head + draws :] = d.reestimated
+            row[_HEAD + draws :] = d.reestimated
     return packed
 
 
 def _unpack_draws(packed: FloatArray, run_id: str, size: int, draws: int) -> dict[float, _RunDraws]:
-    head = len(_PACKED_HEAD)
     return {
         float(row[0]): _RunDraws(
             run_id=run_id,
-            raw=row[head : head + draws],
-            reestimated=row[head + draws :] if row[4] else None,
+            raw=row[_HEAD : _HEAD + draws],
+            reestimated=row[_HEAD + draws :] if row[4] else None,
             full_value=num(row[3]),
             delta_h_true=float(row[1]),
             n=int(row[2]),
