@@ -127,12 +127,16 @@ def run_build(results: Path, out: Path, jobs: int, bootstrap: int = 2000) -> Mea
 # --- the parent ------------------------------------------------------------------------------
 
 
-def parse_seconds(results: Path) -> tuple[float, int, int]:
-    """Best of three: read and orjson-parse every results file (what any build must do)."""
+def results_files(results: Path) -> list[Path]:
     from reportgen.discover import discover
 
     tree, _ = discover(results)
-    files = [results / ref.source for ref in tree.runs]
+    return [results / ref.source for ref in tree.runs]
+
+
+def parse_seconds(results: Path) -> tuple[float, int, int]:
+    """Best of three: read and orjson-parse every results file (what any build must do)."""
+    files = results_files(results)
     best = float("inf")
     size = 0
     for _ in range(3):
@@ -149,10 +153,7 @@ def parse_seconds(results: Path) -> tuple[float, int, int]:
 def parse_process_seconds(results: Path) -> float:
     """Best of three: a whole Python process that only reads and orjson-parses every results
     file (start-up included, as in the no-op's whole-process time)."""
-    from reportgen.discover import discover
-
-    tree, _ = discover(results)
-    files = [str(results / ref.source) for ref in tree.runs]
+    files = [str(path) for path in results_files(results)]
     script = "import sys, orjson\nfor p in sys.argv[1:]:\n    orjson.loads(open(p, 'rb').read())"
     best = float("inf")
     for _ in range(3):

@@ -846,6 +846,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     with SiteWriter(copy) as writer:  # first computes and stores the draws, then reads them
         assert rows(stored, memo=writer.array_memo("test")) == expected
         assert rows(stored, memo=writer.array_memo("test")) == expected
+        assert rows(in_memory, memo=writer.array_memo("test")) == expected  # its own digest
         assert any(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
 
 
