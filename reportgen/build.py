@@ -243,7 +243,9 @@ def run_output(
     return guarded(attempt, failed, f"run {ref.id}", settings.verbose)
 
 
-def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
+def _map_runs(
+    jobs: Iterable[RunJob], count: int, workers: int, figures: bool = False
+) -> Iterator[PageOutput]:
     """Outputs in job order; at most ``WINDOW_PER_WORKER × workers`` runs in flight.
 
     ``ProcessPoolExecutor.map`` would submit every job at once and buffer finished outputs
@@ -257,8 +259,9 @@ def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[Page
     import multiprocessing  # here, with the pool: a no-op build starts no workers
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    _warm_before_fork()
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    context = multiprocessing.get_context(_start_method(figures))
+    if context.get_start_method() == "fork":
+        _warm_before_fork()
     pending = iter(jobs)
     window: deque[Future[PageOutput]] = deque()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
@@ -275,6 +278,18 @@ def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[Page
             yield output
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_method(figures: bool) -> str:
+    """Fork (workers inherit the imported code), except where a forked worker would hang.
+
+    vl-convert's JavaScript runtime does not survive a fork: once this process has run it (the
+    Vega bundle of a first build, figures of an earlier in-process build), a forked worker
+    that exports a figure waits for ever. Workers that export start from a fresh server.
+    """
+    if os.name != "posix":
+        return "spawn"
+    return "forkserver" if figures else "fork"
 
 
 def _warm_before_fork() -> None:
@@ -424,7 +439,8 @@ def _write_runs(
         progress(done, total, "runs")
     read_at = now_stamp()
     jobs = (RunJob(p.ref, options.results, site, options, p.input_hash) for p in todo)
-    for plan, output in zip(todo, _map_runs(jobs, len(todo), options.jobs), strict=True):
+    outputs = _map_runs(jobs, len(todo), options.jobs, bool(options.figures))
+    for plan, output in zip(todo, outputs, strict=True):
         status, record = _store_run(plan, output, writer, read_at, site)
         statuses[plan.ref.id], records[plan.ref.id] = status, record.for_cross_run()
         result.rebuilt += 1

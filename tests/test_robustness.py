@@ -1164,6 +1164,34 @@ def test_closed_pipe_ends_quietly(tiny_tree: Path) -> None:
         assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
 
 
+FIGURES_AFTER_VL_CONVERT = """
+import sys
+from pathlib import Path
+from reportgen.build import BuildOptions, build
+tree, out = Path(sys.argv[1]), Path(sys.argv[2])
+# the first build makes the Vega bundle in this process, the second exports figures in it:
+# each leaves vl-convert's runtime running here before the next build starts its workers
+for step, jobs in enumerate((2, 1, 2)):
+    result = build(BuildOptions(results=tree, out=out / str(step), jobs=jobs, figures=("svg",)))
+    print(result.rebuilt, sum(p.endswith(".svg") for p in result.written))
+"""
+
+
+def test_figures_with_workers_after_this_process_ran_vl_convert(
+    tiny_tree: Path, tmp_path: Path
+) -> None:
+    """A forked worker hangs in vl-convert if its parent ran it: the default ``-j`` on a first
+    build with ``--figures`` did, for ever."""
+    env = {**_env(), "REPORTGEN_CACHE_DIR": str(tmp_path / "cache")}  # no Vega bundle yet
+    done = subprocess.run(
+        [sys.executable, "-c", FIGURES_AFTER_VL_CONVERT, str(tiny_tree), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
+    counts = [tuple(map(int, line.split())) for line in done.stdout.splitlines()]
+    assert len(counts) == 3 and all(rebuilt == 4 for rebuilt, _ in counts), done.stdout
+    assert counts[0][1] > 0 and len({svgs for _, svgs in counts}) == 1, done.stdout
+
+
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_staging(
     sample_tree: Path, tmp_path: Path
 ) -> None:
