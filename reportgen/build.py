@@ -16,8 +16,9 @@ planning lives in ``plan.py``).
   the planner hashed need not be the bytes the loader read (a file broken and restored
   between the two would otherwise stay stale for ever);
 * group pages are carried over when the hash of their inputs (the group's shape and its
-  members' record digests) is unchanged, and re-rendered from the runs' records otherwise;
-  their costly batch-comparison draws are content-addressed memos reused per larger run;
+  members' record digests) is unchanged, and re-rendered from the runs' records otherwise
+  (several at once in worker processes); their costly batch-comparison draws are
+  content-addressed memos reused per larger run;
 * index, diagnostics, changes and manifest are rendered from the runs' records whenever
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
 
@@ -38,13 +39,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reportgen import __version__
 from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.discover import discover
 from reportgen.guard import guarded
-from reportgen.models import RunRef, Tree
+from reportgen.models import GroupRef, RunRef, Tree
 from reportgen.plan import (
     RunPlan,
     group_key,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
 
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.pages import PageOutput, RunSettings
+    from reportgen.pages.group import GroupSettings
     from reportgen.record import RunRecord
     from reportgen.render import SiteContext
 
@@ -85,6 +87,8 @@ ProgressCallback = Callable[[int, int, str], None]
 # worker busy, few enough that memory does not grow with the tree.
 WINDOW_PER_WORKER = 2
 PR_SET_PDEATHSIG = 1
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -246,16 +250,28 @@ def run_output(
 def _map_runs(
     jobs: Iterable[RunJob], count: int, workers: int, figures: bool = False
 ) -> Iterator[PageOutput]:
-    """Outputs in job order; at most ``WINDOW_PER_WORKER × workers`` runs in flight.
+    """Every run's output, in job order (in this process when one worker would do)."""
+    workers = min(workers, count)
+    if workers <= 1:
+        return map(process_run, jobs)
+    return _in_pool(process_run, jobs, workers, figures)
+
+
+def _in_pool(
+    work: Callable[[J], R],
+    jobs: Iterable[J],
+    workers: int,
+    figures: bool,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[R]:
+    """``work(job)`` for every job in worker processes, yielded in job order, with at most
+    ``WINDOW_PER_WORKER × workers`` jobs in flight.
 
     ``ProcessPoolExecutor.map`` would submit every job at once and buffer finished outputs
     (pages, arrays) until their turn, so memory would grow with the tree; a sliding window of
     futures consumed in order bounds it and keeps the output independent of scheduling.
     """
-    workers = min(workers, count)
-    if workers <= 1:
-        yield from map(process_run, jobs)
-        return
     import multiprocessing  # here, with the pool: a no-op build starts no workers
     from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -263,18 +279,23 @@ def _map_runs(
     if context.get_start_method() == "fork":
         _warm_before_fork()
     pending = iter(jobs)
-    window: deque[Future[PageOutput]] = deque()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    window: deque[Future[R]] = deque()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=initializer or _worker_init,
+        initargs=initargs,
+    )
     try:
         for first in pending:
-            window.append(pool.submit(process_run, first))
+            window.append(pool.submit(work, first))
             if len(window) >= WINDOW_PER_WORKER * workers:
                 break
         while window:
             output = window.popleft().result()
             following = next(pending, None)
             if following is not None:
-                window.append(pool.submit(process_run, following))
+                window.append(pool.submit(work, following))
             yield output
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -552,10 +573,18 @@ def _write_groups(
     result: BuildResult,
 ) -> dict[str, GroupStatus]:
     """Carry over groups whose inputs are unchanged; render the others from the records."""
-    from reportgen.pages import paths, serialize
-    from reportgen.pages.group import GroupSettings, group_error_page, group_page
+    from reportgen.pages.group import GroupSettings
 
     by_id = {g.id: g for g in tree.groups}
+    keys = {g.id: group_key(g, by_id, statuses) for g in tree.groups}
+    groups: dict[str, GroupStatus] = {}
+    todo = []
+    for group in tree.groups:
+        before = previous.groups.get(group.id) if previous is not None else None
+        if before is not None and before.key == keys[group.id] and _keep_all(writer, before.files):
+            groups[group.id] = before
+        else:
+            todo.append(group)
     settings = GroupSettings(
         draws=options.draws,
         seed=options.seed,
@@ -563,30 +592,91 @@ def _write_groups(
         figures=options.figures,
         figure_theme=options.figure_theme,
     )
+    work = GroupWork(
+        tree,
+        records,
+        site,
+        settings,
+        writer.staging,
+        writer.previous if writer.reuse_memos else None,
+        options.verbose,
+    )
+    for group, rendered in zip(todo, _render_groups(work, todo, options.jobs), strict=True):
+        _write_output(writer, rendered.output)
+        memos = writer.store_memos(rendered.memos)
+        files = tuple(sorted({*rendered.output.paths, *memos}))
+        groups[group.id] = GroupStatus(keys[group.id], files)
+        result.groups_rendered += 1
+    return {g.id: groups[g.id] for g in tree.groups}
+
+
+@dataclass(frozen=True)
+class GroupWork:
+    """What every group page of a build reads (a forked worker inherits it; one started from a
+    fresh server, for figures, receives a copy once)."""
+
+    tree: Tree
+    records: Mapping[str, RunRecord]
+    site: SiteContext
+    settings: GroupSettings
+    staging: Path  # the run samples of the new site
+    memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class RenderedGroup:
+    output: PageOutput
+    memos: Mapping[str, bytes]  # the draws memos the page used, for the writer to store
+
+
+def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
+    """A group's page and summary; a failure becomes its error page."""
+    from reportgen.pages import paths, serialize
+    from reportgen.pages.group import group_error_page, group_page
+    from reportgen.write import MemoReader, npy_memo
 
     def sample(run_id: str) -> serialize.StoredSample | None:
         # the build's private store; read one η at a time while drawing
-        return serialize.stored_sample(writer.staging / paths.run_sample(run_id), run_id)
+        return serialize.stored_sample(work.staging / paths.run_sample(run_id), run_id)
 
-    groups: dict[str, GroupStatus] = {}
-    for group in tree.groups:
-        key = group_key(group, by_id, statuses)
-        before = previous.groups.get(group.id) if previous is not None else None
-        if before is not None and before.key == key and _keep_all(writer, before.files):
-            groups[group.id] = before
-            continue
-        memos: list[str] = []
-        memo = writer.array_memo("draws", memos)
-        output = guarded(
-            partial(group_page, group, tree, records, sample, memo, settings, site),
-            partial(group_error_page, group, site=site),
-            f"group {group.id}",
-            options.verbose,
-        )
-        _write_output(writer, output)
-        groups[group.id] = GroupStatus(key, tuple(sorted({*output.paths, *memos})))
-        result.groups_rendered += 1
-    return groups
+    memos = MemoReader(work.memos)
+    draws = npy_memo(memos.memo, "draws")
+    output = guarded(
+        partial(
+            group_page, group, work.tree, work.records, sample, draws, work.settings, work.site
+        ),
+        partial(group_error_page, group, site=work.site),
+        f"group {group.id}",
+        work.verbose,
+    )
+    return RenderedGroup(output, memos.served)
+
+
+def _render_groups(
+    work: GroupWork, groups: list[GroupRef], workers: int
+) -> Iterator[RenderedGroup]:
+    """Group pages in order, several at once in worker processes when there are several."""
+    workers = min(workers, len(groups))
+    if workers <= 1:
+        return map(partial(render_group, work), groups)
+    return _in_pool(
+        _render_in_worker, groups, workers, bool(work.settings.figures), _group_worker_init, (work,)
+    )
+
+
+_worker_groups: GroupWork | None = None  # a group worker's inputs, set by its initializer
+
+
+def _group_worker_init(work: GroupWork) -> None:
+    global _worker_groups
+    _worker_init()
+    _worker_groups = work
+
+
+def _render_in_worker(group: GroupRef) -> RenderedGroup:
+    assert _worker_groups is not None, "not a group worker"
+    return render_group(_worker_groups, group)
 
 
 # --- one self-contained file -----------------------------------------------------------------

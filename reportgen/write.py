@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -86,7 +86,6 @@ class SiteWriter:
         self.log = WriteLog()
         self.claimed: list[str] = []  # every path of the new site, in the order it was written
         self._paths: set[str] = set()
-        self._lock = threading.Lock()  # memo() is called from several threads
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -132,55 +131,17 @@ class SiteWriter:
         self.log.kept.append(path)
         return True
 
-    def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
-        """``compute()``, stored as ``MEMO_DIR/name``; reused from the previous site when there.
+    def store_memos(self, memos: Mapping[str, bytes]) -> tuple[str, ...]:
+        """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
 
-        ``name`` must identify the bytes (a hash of everything they depend on): a memo file is
-        never checked, only carried over. Thread-safe; ``compute`` runs outside the lock.
+        A memo is content-addressed (its name is a hash of everything its bytes depend on), so
+        one the previous site holds is carried over, never checked or rewritten.
         """
-        path = f"{MEMO_DIR}/{_safe_relative(name).as_posix()}"
-        with self._lock:
-            if path in self._paths or (self.reuse_memos and self.keep(path)):
-                return (self.staging / path).read_bytes()
-        content = compute()
-        with self._lock:
-            if path not in self._paths:
+        paths = tuple(memo_path(name) for name in memos)
+        for path, content in zip(paths, memos.values(), strict=True):
+            if path not in self._paths and not (self.reuse_memos and self.keep(path)):
                 self.write(path, content)
-        return content
-
-    def array_memo(
-        self, prefix: str, used: list[str] | None = None
-    ) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
-        """``memo`` for float arrays, stored as ``.npy`` (no pickles); the site paths of the
-        memo files it serves are appended to ``used`` (a page carried over keeps them)."""
-        import numpy as np
-
-        def memo(
-            key: str, compute: Callable[[], npt.NDArray[np.float64]]
-        ) -> npt.NDArray[np.float64]:
-            # sharded by the key's first two characters, as git stores objects: a 10,000-run
-            # tree's thousands of draws never pile up in one directory
-            name = f"{key[:2]}/{prefix}-{key}.npy"
-            if used is not None:
-                used.append(f"{MEMO_DIR}/{_safe_relative(name).as_posix()}")
-            computed: list[npt.NDArray[np.float64]] = []
-
-            def as_npy() -> bytes:
-                computed.append(compute())
-                buffer = io.BytesIO()
-                np.save(buffer, computed[0], allow_pickle=False)
-                return buffer.getvalue()
-
-            content = self.memo(name, as_npy)
-            if computed:
-                return computed[0]
-            try:
-                array: npt.NDArray[np.float64] = np.load(io.BytesIO(content), allow_pickle=False)
-            except (ValueError, OSError):  # unreadable memo: compute, do not store
-                return compute()
-            return array
-
-        return memo
+        return paths
 
     def previous_bytes(self, path: str) -> bytes | None:
         if self.previous is None:
@@ -211,6 +172,74 @@ class SiteWriter:
         else:
             os.rename(self.staging, self.out)
         _remove_tree(self.staging)
+
+
+def memo_path(name: str) -> str:
+    """The site path of the memo called ``name``."""
+    return f"{MEMO_DIR}/{_safe_relative(name).as_posix()}"
+
+
+class MemoReader:
+    """Memos for work done away from the writer (a group page, perhaps in a worker process).
+
+    A memo the previous site holds is read from it (``previous`` is ``None`` for ``--force``:
+    recompute everything); any other is computed. Every memo served stays in ``served`` for
+    ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside the lock.
+    """
+
+    def __init__(self, previous: Path | None) -> None:
+        self.previous = previous
+        self.served: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if name in self.served:
+                return self.served[name]
+        content = self._stored(name)
+        if content is None:
+            content = compute()
+        with self._lock:
+            return self.served.setdefault(name, content)
+
+    def _stored(self, name: str) -> bytes | None:
+        if self.previous is None:
+            return None
+        try:
+            return (self.previous / memo_path(name)).read_bytes()
+        except OSError:
+            return None
+
+
+def npy_memo(
+    memo: Callable[[str, Callable[[], bytes]], bytes], prefix: str
+) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
+    """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
+    import numpy as np
+
+    def array_memo(
+        key: str, compute: Callable[[], npt.NDArray[np.float64]]
+    ) -> npt.NDArray[np.float64]:
+        # sharded by the key's first two characters, as git stores objects: a 10,000-run
+        # tree's thousands of draws never pile up in one directory
+        computed: list[npt.NDArray[np.float64]] = []
+
+        def as_npy() -> bytes:
+            computed.append(compute())
+            buffer = io.BytesIO()
+            np.save(buffer, computed[0], allow_pickle=False)
+            return buffer.getvalue()
+
+        content = memo(f"{key[:2]}/{prefix}-{key}.npy", as_npy)
+        if computed:
+            return computed[0]
+        try:
+            array: npt.NDArray[np.float64] = np.load(io.BytesIO(content), allow_pickle=False)
+        except (ValueError, OSError):  # unreadable memo: compute, do not store
+            return compute()
+        return array
+
+    return array_memo
 
 
 def _same_bytes(path: Path, pieces: tuple[bytes, ...]) -> bool:

@@ -818,7 +818,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
 ) -> None:
     """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
     from reportgen.pages import serialize
-    from reportgen.write import SiteWriter
+    from reportgen.write import MemoReader, SiteWriter, npy_memo
 
     out = site[0]
     status = read_status(out)
@@ -843,11 +843,19 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     assert expected and rows(stored, workers=2) == expected
     copy = tmp_path / "site"
     shutil.copytree(out, copy)
-    with SiteWriter(copy) as writer:  # first computes and stores the draws, then reads them
-        assert rows(stored, memo=writer.array_memo("test")) == expected
-        assert rows(stored, memo=writer.array_memo("test")) == expected
-        assert rows(in_memory, memo=writer.array_memo("test")) == expected  # its own digest
-        assert any(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
+    computed = MemoReader(copy)
+    assert rows(stored, memo=npy_memo(computed.memo, "test")) == expected
+    from_files = len(computed.served)  # one per larger run
+    assert rows(in_memory, memo=npy_memo(computed.memo, "test")) == expected
+    assert from_files >= 1 and len(computed.served) == 2 * from_files  # each its own digest
+    with SiteWriter(copy) as writer:
+        stored_paths = writer.store_memos(computed.served)
+        writer.publish()
+    assert len(stored_paths) == len(computed.served)
+    assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
+    reread = MemoReader(copy)  # the draws now come back from the site
+    assert rows(stored, memo=npy_memo(reread.memo, "test")) == expected
+    assert reread.served == {k: v for k, v in computed.served.items() if k in reread.served}
 
 
 def test_one_changed_larger_run_redraws_only_its_own_subsets(
