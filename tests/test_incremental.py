@@ -34,7 +34,7 @@ import pytest
 
 import reportgen.build as build_module
 import reportgen.status as status_module
-from reportgen import __version__
+from reportgen import __version__, pool
 from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.build import BuildOptions, BuildResult, RunJob, build
@@ -795,7 +795,7 @@ def test_parallel_map_keeps_order_and_bounds_work_in_flight(
     outputs: Iterator[Any] = build_module._map_runs(jobs(), 40, 2)
     first = next(outputs)
     assert first == "0"
-    assert len(pulled) <= build_module.WINDOW_PER_WORKER * 2 + 1
+    assert len(pulled) <= pool.WINDOW_PER_WORKER * 2 + 1
     assert [first, *outputs] == [str(i) for i in range(40)]
 
 
