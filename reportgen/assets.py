@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from reportgen.status import RACY_NS
 
 STATIC_FILES = ("site.css", "theme.js", "reportgen.js")
 BUNDLE_NAME = "vega-bundle.js"
@@ -65,14 +69,19 @@ def vega_bundle() -> bytes:
     except OSError:
         pass
     content = _wrap_bundle(vl_convert.javascript_bundle()).encode()  # type: ignore[call-arg]
+    _write_cache(path, content)
+    return content
+
+
+def _write_cache(path: Path, content: bytes) -> None:
+    """Write a per-install cache file atomically; a read-only home only costs recomputing it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(content)
         tmp.replace(path)
     except OSError:
-        pass  # a read-only home only costs the 2 s of regenerating next time
-    return content
+        pass
 
 
 @cache
@@ -84,15 +93,61 @@ def static_assets() -> tuple[Asset, ...]:
 
 @cache
 def assets_fingerprint() -> str:
-    """Changes whenever a template, static asset or the code itself changes (full rebuild)."""
+    """Changes whenever a template, static asset, the code itself or the Vega bundle changes.
+
+    The content hash is cached per install under the stat signature of those files and of
+    vl-convert's, so an up-to-date build neither reads every source file nor loads vl-convert.
+    """
+    sources = _source_files()
+    signature, settled = _stat_signature([*sources, *_vl_convert_files()])
+    package = str(Path(__file__).parent).encode()
+    path = cache_dir() / f"fingerprint-{hashlib.sha256(package).hexdigest()[:12]}.txt"
+    try:
+        stored_signature, fingerprint = path.read_text().split()
+        if stored_signature == signature:
+            return fingerprint
+    except (OSError, ValueError):
+        pass  # no cache yet, or a damaged one: hash the contents
     digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    digest.update(vega_bundle_version().encode())
+    fingerprint = digest.hexdigest()
+    if settled:
+        _write_cache(path, f"{signature} {fingerprint}\n".encode())
+    return fingerprint
+
+
+def _source_files() -> list[Path]:
     package = Path(__file__).parent
     files = [*templates_dir().rglob("*"), *package.rglob("*.py")]
-    for path in sorted(p for p in files if p.is_file()):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    digest.update(vega_bundle_version().encode())
-    return digest.hexdigest()
+    return sorted(p for p in files if p.is_file())
+
+
+def _vl_convert_files() -> list[Path]:
+    """vl-convert's installed files (they fix the Vega version), found without loading it."""
+    spec = importlib.util.find_spec("vl_convert")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return sorted(p for p in Path(spec.submodule_search_locations[0]).iterdir() if p.is_file())
+
+
+def _stat_signature(files: list[Path]) -> tuple[str, bool]:
+    """A hash of every file's path, size, times and inode; and whether none changed just now.
+
+    A file modified within the last two seconds may change again within the same timestamp
+    tick, unseen (git's "racy clean" problem), so such a signature is not cached.
+    """
+    digest = hashlib.sha256()
+    newest = 0
+    for file in files:
+        st = file.stat()
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+        digest.update(
+            f"{file}\0{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}\0".encode()
+        )
+    return digest.hexdigest(), time.time_ns() - newest > RACY_NS
 
 
 def vega_bundle_version() -> str:

@@ -40,9 +40,8 @@ from typing import TYPE_CHECKING
 
 from reportgen import __version__
 from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
-from reportgen.discover import discover
+from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.guard import guarded
-from reportgen.models import GroupRef, RunRef, Tree
 from reportgen.plan import (
     RunPlan,
     group_key,
@@ -357,7 +356,7 @@ def _write_runs(
     for plan in plans:
         kept = plan.reusable if plan.unchanged else None
         record = None if kept is None else _stored_record(writer.previous, plan.ref.id)
-        if kept is not None and record is not None and _keep_all(writer, kept.files):
+        if kept is not None and record is not None and writer.keep_all(kept.files):
             statuses[plan.ref.id] = replace(kept, stats=plan.stats)
             records[plan.ref.id] = record.for_cross_run()
         else:
@@ -378,16 +377,6 @@ def _write_runs(
     return dict(sorted(statuses.items())), dict(sorted(records.items()))
 
 
-def _keep_all(writer: SiteWriter, files: Iterable[str]) -> bool:
-    """Carry every file over from the previous site, or none (then the caller re-renders)."""
-    files = list(files)
-    if writer.previous is None or not all((writer.previous / f).is_file() for f in files):
-        return False
-    for path in files:
-        writer.keep(path)
-    return True
-
-
 def _store_run(
     plan: RunPlan, output: PageOutput, writer: SiteWriter, read_at: str, site: SiteContext
 ) -> tuple[RunStatus, RunRecord]:
@@ -397,7 +386,12 @@ def _store_run(
     assert tonight is not None
     before = plan.last_good
     good = None
-    if not output.ok and before is not None and before.has_good_page and _all_exist(writer, before):
+    if (
+        not output.ok
+        and before is not None
+        and before.has_good_page
+        and writer.previous_has(before.files)
+    ):
         good = _stored_record(writer.previous, tonight.id)
     if good is not None and before is not None:
         return _keep_stale(plan, before, good, tonight, writer, site)
@@ -451,12 +445,6 @@ def _keep_stale(
     return status, record
 
 
-def _all_exist(writer: SiteWriter, status: RunStatus) -> bool:
-    return writer.previous is not None and all(
-        (writer.previous / f).is_file() for f in status.files
-    )
-
-
 def _figure_manifests(writer: SiteWriter) -> tuple[tuple[str, bytes], ...]:
     """Every page's ``figures/figures.json`` of the new site (written or carried over)."""
     from reportgen.charts.export import MANIFEST
@@ -488,7 +476,7 @@ def _write_groups(
     todo = []
     for group in tree.groups:
         before = previous.groups.get(group.id) if previous is not None else None
-        if before is not None and before.key == keys[group.id] and _keep_all(writer, before.files):
+        if before is not None and before.key == keys[group.id] and writer.keep_all(before.files):
             groups[group.id] = before
         else:
             todo.append(group)

@@ -8,14 +8,60 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from reportgen.models import GroupRef, IncompleteRun, RunRef, Tree
-
 RESULTS_PATTERN = "*results*.json"
 CONFIG_NAMES = ("config.yaml", "config.yml")
 # No SVG: a copied SVG runs its own scripts when a reader opens it from the site.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 ARTIFACT_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json"}
 ARTIFACT_DIR_PATTERN = "cv_*"
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A results file and the files that belong to it; paths are POSIX, relative to the root."""
+
+    id: str
+    source: str
+    directory: str
+    plan: str | None = None
+    config: str | None = None
+    sibling_config: str | None = None
+    notes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every file whose content determines this run's page."""
+        extra = (self.plan, self.config, self.sibling_config)
+        return (self.source, *(p for p in extra if p), *self.notes, *self.images, *self.artifacts)
+
+
+@dataclass(frozen=True)
+class IncompleteRun:
+    """A directory with ``plan.json`` but no results file."""
+
+    directory: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A directory with runs below it."""
+
+    id: str
+    run_ids: tuple[str, ...]
+    child_group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Everything discovery found, sorted."""
+
+    root: str
+    runs: tuple[RunRef, ...]
+    groups: tuple[GroupRef, ...]
+    incomplete: tuple[IncompleteRun, ...]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from reportgen.models import InputFile, InputFiles, RunRef, SkippedInput
+from reportgen.discover import RunRef
+from reportgen.models import InputFile, InputFiles, SkippedInput
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Text embedded in a page (config, plan, notes) beyond this is cut, and the page says so: a

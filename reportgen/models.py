@@ -1,4 +1,8 @@
-"""Frozen dataclasses passed between pipeline stages (discover → load → analyze → render)."""
+"""Frozen dataclasses passed between pipeline stages (load → analyze → render).
+
+What discovery finds (``RunRef``, ``Tree``) is defined in ``discover.py``: an up-to-date build
+needs only that, and creating the hundred-odd dataclasses here would be a tenth of its time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
+
+from reportgen.discover import RunRef
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,57 +31,6 @@ class Schema(StrEnum):
     SWEEP = "eta-sweep"
     CV = "control-variates"
     GENERIC = "generic"
-
-
-# --- discovery -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRef:
-    """A results file and the files that belong to it; paths are POSIX, relative to the root."""
-
-    id: str
-    source: str
-    directory: str
-    plan: str | None = None
-    config: str | None = None
-    sibling_config: str | None = None
-    notes: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
-    artifacts: tuple[str, ...] = ()
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Every file whose content determines this run's page."""
-        extra = (self.plan, self.config, self.sibling_config)
-        return (self.source, *(p for p in extra if p), *self.notes, *self.images, *self.artifacts)
-
-
-@dataclass(frozen=True)
-class IncompleteRun:
-    """A directory with ``plan.json`` but no results file."""
-
-    directory: str
-    plan: str
-
-
-@dataclass(frozen=True)
-class GroupRef:
-    """A directory with runs below it."""
-
-    id: str
-    run_ids: tuple[str, ...]
-    child_group_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Tree:
-    """Everything discovery found, sorted."""
-
-    root: str
-    runs: tuple[RunRef, ...]
-    groups: tuple[GroupRef, ...]
-    incomplete: tuple[IncompleteRun, ...]
 
 
 # --- loaded runs -----------------------------------------------------------------------------
@@ -376,8 +331,6 @@ __all__ = [
     "Finding",
     "FloatArray",
     "GenericField",
-    "GroupRef",
-    "IncompleteRun",
     "InputFile",
     "InputFiles",
     "IntArray",
@@ -385,13 +338,11 @@ __all__ = [
     "Normalization",
     "PerSequence",
     "Run",
-    "RunRef",
     "Schema",
     "SequenceMeta",
     "Severity",
     "SkippedInput",
     "SnisData",
     "SweepData",
-    "Tree",
     "TrueEntry",
 ]

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from reportgen.discover import Skipped
-from reportgen.models import GroupRef, RunRef, Tree
+from reportgen.discover import GroupRef, RunRef, Skipped, Tree
 from reportgen.status import (
     STATUS_PATH,
     BuildStatus,

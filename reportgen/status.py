@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from reportgen.models import RunRef
+from reportgen.discover import RunRef
 
 if TYPE_CHECKING:
     from reportgen.record import RunRecord

@@ -9,9 +9,9 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy only for draws memos: a no-op build never imports it
@@ -64,11 +64,13 @@ def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
         )
 
 
-def _safe_relative(path: str) -> PurePosixPath:
-    rel = PurePosixPath(path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+def safe_site_path(path: str) -> str:
+    """``path`` normalised as a ``PurePosixPath`` (empty and ``.`` parts dropped), checked to stay
+    inside the site; string operations, as a large site claims tens of thousands of paths."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if path.startswith("/") or ".." in parts or not parts:
         raise WriteError(f"refusing to write outside the output directory: {path!r}")
-    return rel
+    return "/".join(parts)
 
 
 class SiteWriter:
@@ -86,6 +88,7 @@ class SiteWriter:
         self.log = WriteLog()
         self.claimed: list[str] = []  # every path of the new site, in the order it was written
         self._paths: set[str] = set()
+        self._made: set[str] = set()  # staging directories known to exist
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,15 +101,17 @@ class SiteWriter:
     def __exit__(self, *exc_info: object) -> None:
         _remove_tree(self.staging)  # after publish() this is already gone
 
-    def _claim(self, path: str) -> Path:
-        rel = _safe_relative(path)
-        key = rel.as_posix()
+    def _claim(self, path: str) -> str:
+        key = safe_site_path(path)
         if key in self._paths:
             raise WriteError(f"two outputs want the same path: {key}")
         self._paths.add(key)
         self.claimed.append(key)
-        target = self.staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = os.path.join(self.staging, key)
+        parent = os.path.dirname(target)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
         return target
 
     def write(self, path: str, content: Content) -> None:
@@ -116,7 +121,7 @@ class SiteWriter:
         if self._link_previous(path, target, pieces):
             self.log.kept.append(path)
             return
-        with target.open("wb") as file:
+        with open(target, "wb") as file:
             file.writelines(pieces)
         self.log.written.append(path)
 
@@ -124,12 +129,32 @@ class SiteWriter:
         """Carry a file over from the previous site unchanged; False if it is not there."""
         if path.startswith(MEMO_DIR + "/") and path in self._paths:
             return True  # content-addressed: two users of one memo file want the same bytes
-        if self.previous is None or not (self.previous / path).is_file():
+        old = self._previous_file(path)
+        if old is None:
             return False
-        target = self._claim(path)
-        _link_or_copy(self.previous / path, target)
+        _link_or_copy(old, self._claim(path))
         self.log.kept.append(path)
         return True
+
+    def keep_all(self, paths: Iterable[str]) -> bool:
+        """Carry every file over from the previous site, or none (then the caller re-renders)."""
+        paths = list(paths)
+        if not self.previous_has(paths):
+            return False
+        for path in paths:
+            self.keep(path)
+        return True
+
+    def previous_has(self, paths: Iterable[str]) -> bool:
+        """Whether the previous site holds every one of ``paths``."""
+        return self.previous is not None and all(self._previous_file(p) for p in paths)
+
+    def _previous_file(self, path: str) -> str | None:
+        """The previous site's file at ``path``, if it has one."""
+        if self.previous is None:
+            return None
+        old = os.path.join(self.previous, path)
+        return old if os.path.isfile(old) else None
 
     def store_memos(self, memos: Mapping[str, bytes]) -> tuple[str, ...]:
         """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
@@ -144,17 +169,18 @@ class SiteWriter:
         return paths
 
     def previous_bytes(self, path: str) -> bytes | None:
-        if self.previous is None:
+        old = self._previous_file(path)
+        if old is None:
             return None
         try:
-            return (self.previous / path).read_bytes()
+            with open(old, "rb") as file:
+                return file.read()
         except OSError:
             return None
 
-    def _link_previous(self, path: str, target: Path, pieces: tuple[bytes, ...]) -> bool:
-        old = None if self.previous is None else self.previous / path
-        size = sum(map(len, pieces))
-        if old is None or not old.is_file() or old.stat().st_size != size:
+    def _link_previous(self, path: str, target: str, pieces: tuple[bytes, ...]) -> bool:
+        old = self._previous_file(path)
+        if old is None or os.path.getsize(old) != sum(map(len, pieces)):
             return False
         if not _same_bytes(old, pieces):
             return False
@@ -176,7 +202,7 @@ class SiteWriter:
 
 def memo_path(name: str) -> str:
     """The site path of the memo called ``name``."""
-    return f"{MEMO_DIR}/{_safe_relative(name).as_posix()}"
+    return f"{MEMO_DIR}/{safe_site_path(name)}"
 
 
 class MemoReader:
@@ -242,8 +268,9 @@ def npy_memo(
     return array_memo
 
 
-def _same_bytes(path: Path, pieces: tuple[bytes, ...]) -> bool:
-    old = memoryview(path.read_bytes())
+def _same_bytes(path: str, pieces: tuple[bytes, ...]) -> bool:
+    with open(path, "rb") as file:
+        old = memoryview(file.read())
     offset = 0
     for piece in pieces:
         if old[offset : offset + len(piece)] != piece:
@@ -252,7 +279,7 @@ def _same_bytes(path: Path, pieces: tuple[bytes, ...]) -> bool:
     return offset == len(old)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
     except OSError:

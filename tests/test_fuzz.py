@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from reportgen.analysis import analyze_run
 from reportgen.build import BuildOptions, run_output, site_context
 from reportgen.demo import generate_cv_results, generate_snis_results, generate_sweep_results
+from reportgen.discover import RunRef
 from reportgen.load import load_run
-from reportgen.models import LoadFailure, Run, RunRef
+from reportgen.models import LoadFailure, Run
 from reportgen.pages import PageOutput, RunSettings
 from reportgen.render import SiteContext
 from tests.formats import assert_valid

@@ -362,6 +362,51 @@ def test_template_file_change_is_detected(
     assert result.rebuilt == 4 and len(rendered) == 4
 
 
+def test_code_fingerprint_cache_follows_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached fingerprint is reused only while every file's stat is unchanged, and is
+    stored only for files older than the racy window; the value is always the contents'."""
+    import reportgen.assets as assets
+
+    templates = tmp_path / "templates"
+    shutil.copytree(assets.templates_dir(), templates)
+    monkeypatch.setattr(assets, "templates_dir", lambda: templates)
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    page = templates / "run.html"
+    original = page.read_bytes()
+
+    def fingerprint() -> str:
+        assets.assets_fingerprint.cache_clear()
+        return assets.assets_fingerprint()
+
+    def stamp(path: Path, seconds_ago: int) -> None:
+        # a distinct mtime per version: a same-size rewrite within one timestamp tick would
+        # otherwise keep the stat (what the racy window guards against outside tests)
+        old = time.time_ns() - seconds_ago * 1_000_000_000
+        os.utime(path, ns=(old, old))
+
+    try:
+        first = fingerprint()  # files written just now: computed, not cached
+        assert list((tmp_path / "cache").glob("fingerprint-*")) == []
+        monkeypatch.setattr(assets, "RACY_NS", 0)
+        assert fingerprint() == first  # the same contents, now cached
+        (cached,) = (tmp_path / "cache").glob("fingerprint-*")
+        signature, value = cached.read_text().split()
+        assert value == first
+        cached.write_text(f"{signature} {'0' * 64}\n")
+        assert fingerprint() == "0" * 64  # unchanged stats: the cache is believed
+        page.write_bytes(original.replace(b"<", b">", 1))  # same size, new bytes
+        stamp(page, 60)
+        changed = fingerprint()
+        assert changed not in (first, "0" * 64)
+        page.write_bytes(original)
+        stamp(page, 30)
+        assert fingerprint() == first
+    finally:
+        assets.assets_fingerprint.cache_clear()
+
+
 def _clear(caches: list[Any]) -> None:
     for cached in caches:
         if hasattr(cached, "cache_clear"):

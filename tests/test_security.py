@@ -11,14 +11,17 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import png_bytes
+from reportgen.write import WriteError, safe_site_path
 from tests.formats import assert_site_twins_valid
 from tests.sitecheck import broken_links
 
@@ -439,3 +442,20 @@ def test_single_file_report_allows_only_its_own_inline_code(
 def _sha256(text: str) -> str:
     digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
     return f"'sha256-{digest}'"
+
+
+@given(
+    parts=st.lists(st.sampled_from(["a", "b.html", "", ".", "..", "..x", " "]), max_size=6),
+    absolute=st.booleans(),
+)
+def test_site_paths_are_normalised_and_kept_inside_the_site(
+    parts: list[str], absolute: bool
+) -> None:
+    path = ("/" if absolute else "") + "/".join(parts)
+    reference = PurePosixPath(path)
+    outside = reference.is_absolute() or ".." in reference.parts or not reference.parts
+    if outside:
+        with pytest.raises(WriteError, match="outside the output directory"):
+            safe_site_path(path)
+    else:
+        assert safe_site_path(path) == reference.as_posix()

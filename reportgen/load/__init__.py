@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reportgen.discover import RunRef
 from reportgen.inputs import (
     DEFAULT_MAX_BYTES,
     LoadError,
@@ -30,7 +31,6 @@ from reportgen.models import (
     LoadFailure,
     Normalization,
     Run,
-    RunRef,
     Schema,
     SkippedInput,
 )

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from reportgen.discover import RunRef
 from reportgen.inputs import (
     ConfigRead,
 )
 from reportgen.load.fields import type_name
-from reportgen.models import (
-    ConfigProblem,
-    Normalization,
-    RunRef,
-)
+from reportgen.models import ConfigProblem, Normalization
 
 # --- configuration ---------------------------------------------------------------------------
 

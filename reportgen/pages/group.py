@@ -36,7 +36,8 @@ from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_s
 from reportgen.analysis.uncertainty import Doubling
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
-from reportgen.models import GroupRef, Tree, severity_counts
+from reportgen.discover import GroupRef, Tree
+from reportgen.models import severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.group_charts import (
     AgreementRow,

@@ -19,16 +19,8 @@ from reportgen.analysis.diagnostics import (
 from reportgen.assets import static_assets
 from reportgen.charts import Chart, Datasets, export
 from reportgen.charts.export import Figure
-from reportgen.discover import Skipped
-from reportgen.models import (
-    SEVERITIES,
-    CheckInfo,
-    Finding,
-    IncompleteRun,
-    Tree,
-    empty_counts,
-    severity_counts,
-)
+from reportgen.discover import IncompleteRun, Skipped, Tree
+from reportgen.models import SEVERITIES, CheckInfo, Finding, empty_counts, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group_charts import index_charts

@@ -31,7 +31,8 @@ from reportgen.analysis.diagnostics.registry import (
     sort_key,
 )
 from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty
-from reportgen.models import CheckInfo, Finding, IncompleteRun, LoadFailure, Run
+from reportgen.discover import IncompleteRun
+from reportgen.models import CheckInfo, Finding, LoadFailure, Run
 
 # --- the registry's own failures ------------------------------------------------------------
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reportgen.analysis.diagnostics.registry import CheckContext, Hit, check
-from reportgen.models import (
-    IncompleteRun,
-    LoadFailure,
-    Schema,
-)
+from reportgen.discover import IncompleteRun
+from reportgen.models import LoadFailure, Schema
 
 # --- load problems ---------------------------------------------------------------------------
 
