@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reportgen.discover import GroupRef, RunRef, Skipped, Tree
@@ -45,10 +45,10 @@ def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
     """The tree's shape as the site-wide pages see it (never its absolute root)."""
     return json_hash(
         {
-            "runs": [asdict(r) for r in tree.runs],
-            "groups": [asdict(g) for g in tree.groups],
-            "incomplete": [asdict(i) for i in tree.incomplete],
-            "skipped": [asdict(s) for s in skipped],
+            "runs": tree.runs,
+            "groups": tree.groups,
+            "incomplete": tree.incomplete,
+            "skipped": skipped,
         }
     )
 
@@ -59,8 +59,8 @@ def group_key(
     """A group page is a pure function of this (given the settings hash)."""
     return json_hash(
         {
-            "group": asdict(group),
-            "children": [asdict(groups[c]) for c in group.child_group_ids],
+            "group": group,
+            "children": [groups[c] for c in group.child_group_ids],
             "members": [statuses[r].record_hash for r in group.run_ids if r in statuses],
         }
     )

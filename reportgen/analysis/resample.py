@@ -85,7 +85,8 @@ def resampled_sums(
         rows = min(block, draws - start)
         for offset in range(0, rows, piece):
             sampler(rng, weights[offset : min(offset + piece, rows)])
-        sums[start : start + rows] = weights[:rows] @ columns
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf sums, no interval
+            sums[start : start + rows] = weights[:rows] @ columns
     return sums
 
 

@@ -74,8 +74,9 @@ class Spread:
 
 
 def spread(values: Iterable[float | None]) -> Spread:
-    # sorted before summing so the result does not depend on the order of runs
-    finite = np.sort(np.asarray([v for v in values if num(v) is not None], dtype=np.float64))
+    # None becomes NaN; sorted before summing so the result does not depend on the order of runs
+    given = np.asarray(list(values), dtype=np.float64)
+    finite = np.sort(given[np.isfinite(given)])
     if finite.size == 0:
         return Spread(0, None, None, None, None)
     std = num(finite.std(ddof=1)) if finite.size >= 2 else None
