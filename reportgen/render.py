@@ -8,6 +8,7 @@ import marshal
 import os
 import posixpath
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -204,9 +205,24 @@ def json_for_script(data: Any) -> Markup:
     return Markup(text.decode())
 
 
+MARKDOWN_OPTIONS: dict[str, Any] = {
+    "extensions": ["tables", "fenced_code"],
+    "output_format": "html",
+}
+_converters = threading.local()  # a Markdown instance is reusable after reset(), not shareable
+
+
 def render_markdown(text: str) -> Markup:
     """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs."""
-    html = markdown.markdown(text, extensions=["tables", "fenced_code"], output_format="html")
+    # one converter per thread: building one (its extensions) costs more than most conversions
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = markdown.Markdown(**MARKDOWN_OPTIONS)
+    return sanitised(converter.reset().convert(text))
+
+
+def sanitised(html: str) -> Markup:
+    """HTML with only the allowed tags, no handlers and only web and mail links."""
     clean = nh3.clean(
         html,
         tags=set(SANITIZE_TAGS),

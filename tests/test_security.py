@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import markdown
 import numpy as np
 import pytest
 from hypothesis import given
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import png_bytes
+from reportgen.render import MARKDOWN_OPTIONS, render_markdown, sanitised
 from reportgen.write import WriteError, safe_site_path
 from tests.formats import assert_site_twins_valid
 from tests.sitecheck import broken_links
@@ -459,3 +461,25 @@ def test_site_paths_are_normalised_and_kept_inside_the_site(
             safe_site_path(path)
     else:
         assert safe_site_path(path) == reference.as_posix()
+
+
+MARKDOWN_PIECES = [
+    "# title",
+    "| a | b |\n|---|---|\n| 1 | 2 |",
+    "```\n<script>x</script>\n```",
+    "[ref][1]\n\n[1]: https://example.org/r",
+    "an undefined [ref][1] stays text",
+    "<div onclick='x'>raw</div>",
+    "*em* and **strong**",
+    "- item\n- item",
+    "    indented code",
+]
+
+
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), min_size=1, max_size=8))
+def test_a_reused_markdown_converter_keeps_no_state_between_texts(texts: list[str]) -> None:
+    """Notes render through one converter per thread, reset between texts: each text comes out
+    as a fresh conversion of it alone (references, stashed HTML and code do not leak)."""
+    for text in texts:
+        fresh = markdown.markdown(text, **MARKDOWN_OPTIONS)
+        assert render_markdown(text) == sanitised(fresh)
