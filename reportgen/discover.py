@@ -132,14 +132,15 @@ class _Walker:
 
     def walk(self, directory: Path) -> list[tuple[Path, list[os.DirEntry[str]]]]:
         """Depth-first listing of (directory, file entries), sorted; links and loops guarded."""
-        try:
-            real = str(directory.resolve())
-        except (OSError, RuntimeError):
-            self.skipped.append(Skipped(_rel(directory, self.root), "cannot resolve path"))
-            return []
-        if real in self.visited:
-            return []
-        self.visited.add(real)
+        if self.follow_symlinks:  # only a followed link can lead back to a walked directory
+            try:
+                real = str(directory.resolve())
+            except (OSError, RuntimeError):
+                self.skipped.append(Skipped(_rel(directory, self.root), "cannot resolve path"))
+                return []
+            if real in self.visited:
+                return []
+            self.visited.add(real)
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
