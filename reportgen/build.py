@@ -498,7 +498,7 @@ def _write_groups(
     )
     for group, rendered in zip(todo, _render_groups(work, todo, options.jobs), strict=True):
         _write_output(writer, rendered.output)
-        memos = writer.store_memos(rendered.memos)
+        memos = writer.store_memos(rendered.computed_memos, rendered.reused_memos)
         files = tuple(sorted({*rendered.output.paths, *memos}))
         groups[group.id] = GroupStatus(keys[group.id], files)
         result.groups_rendered += 1
@@ -522,7 +522,8 @@ class GroupWork:
 @dataclass(frozen=True)
 class RenderedGroup:
     output: PageOutput
-    memos: Mapping[str, bytes]  # the draws memos the page used, for the writer to store
+    computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
+    reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
 
 
 def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
@@ -545,7 +546,7 @@ def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
         f"group {group.id}",
         work.verbose,
     )
-    return RenderedGroup(output, memos.served)
+    return RenderedGroup(output, memos.computed, tuple(memos.reused))
 
 
 def _render_groups(

@@ -156,17 +156,26 @@ class SiteWriter:
         old = os.path.join(self.previous, path)
         return old if os.path.isfile(old) else None
 
-    def store_memos(self, memos: Mapping[str, bytes]) -> tuple[str, ...]:
+    def store_memos(
+        self, computed: Mapping[str, bytes], reused: Iterable[str] = ()
+    ) -> tuple[str, ...]:
         """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
 
         A memo is content-addressed (its name is a hash of everything its bytes depend on), so
-        one the previous site holds is carried over, never checked or rewritten.
+        one the previous site holds is carried over, never checked or rewritten: ``reused``
+        names only those, whose bytes need not travel back from a worker.
         """
-        paths = tuple(memo_path(name) for name in memos)
-        for path, content in zip(paths, memos.values(), strict=True):
+        stored = []
+        for name in reused:
+            path = memo_path(name)
+            if path in self._paths or self.keep(path):  # gone since it was read: recomputed later
+                stored.append(path)
+        for name, content in computed.items():
+            path = memo_path(name)
             if path not in self._paths and not (self.reuse_memos and self.keep(path)):
                 self.write(path, content)
-        return paths
+            stored.append(path)
+        return tuple(stored)
 
     def previous_bytes(self, path: str) -> bytes | None:
         old = self._previous_file(path)
@@ -208,25 +217,30 @@ def memo_path(name: str) -> str:
 class MemoReader:
     """Memos for work done away from the writer (a group page, perhaps in a worker process).
 
-    A memo the previous site holds is read from it (``previous`` is ``None`` for ``--force``:
-    recompute everything); any other is computed. Every memo served stays in ``served`` for
-    ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside the lock.
+    A memo the previous site holds is read from it and listed in ``reused`` (``previous`` is
+    ``None`` for ``--force``: recompute everything); any other is computed and kept in
+    ``computed``. Both go to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside
+    the lock.
     """
 
     def __init__(self, previous: Path | None) -> None:
         self.previous = previous
-        self.served: dict[str, bytes] = {}
+        self.computed: dict[str, bytes] = {}
+        self.reused: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
         with self._lock:
-            if name in self.served:
-                return self.served[name]
+            known = self.computed.get(name, self.reused.get(name))
+        if known is not None:
+            return known
         content = self._stored(name)
-        if content is None:
-            content = compute()
+        if content is not None:
+            with self._lock:
+                return self.reused.setdefault(name, content)
+        content = compute()
         with self._lock:
-            return self.served.setdefault(name, content)
+            return self.computed.setdefault(name, content)
 
     def _stored(self, name: str) -> bytes | None:
         if self.previous is None:

@@ -890,17 +890,24 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     shutil.copytree(out, copy)
     computed = MemoReader(copy)
     assert rows(stored, memo=npy_memo(computed.memo, "test")) == expected
-    from_files = len(computed.served)  # one per larger run
+    from_files = len(computed.computed)  # one per larger run
     assert rows(in_memory, memo=npy_memo(computed.memo, "test")) == expected
-    assert from_files >= 1 and len(computed.served) == 2 * from_files  # each its own digest
+    assert from_files >= 1 and len(computed.computed) == 2 * from_files  # each its own digest
+    assert computed.reused == {}
     with SiteWriter(copy) as writer:
-        stored_paths = writer.store_memos(computed.served)
+        stored_paths = writer.store_memos(computed.computed)
         writer.publish()
-    assert len(stored_paths) == len(computed.served)
+    assert len(stored_paths) == len(computed.computed)
     assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
     reread = MemoReader(copy)  # the draws now come back from the site
     assert rows(stored, memo=npy_memo(reread.memo, "test")) == expected
-    assert reread.served == {k: v for k, v in computed.served.items() if k in reread.served}
+    assert reread.reused == {k: v for k, v in computed.computed.items() if k in reread.reused}
+    assert reread.reused and reread.computed == {}
+    with SiteWriter(copy) as writer:  # reused memos are carried over by name, not rewritten
+        kept_paths = writer.store_memos({}, reread.reused)
+        writer.publish()
+    assert len(kept_paths) == len(reread.reused) and writer.log.written == []
+    assert sorted(writer.log.kept) == sorted(kept_paths)
 
 
 def test_one_changed_larger_run_redraws_only_its_own_subsets(
