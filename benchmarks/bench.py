@@ -517,8 +517,8 @@ def main() -> int:
         child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]))
         return 0
 
-    from reportgen.assets import static_assets
     from reportgen.demo import bench_tree
+    from reportgen.pages.assets import static_assets
 
     static_assets()  # the per-install Vega bundle cache: warm, as on any machine after one build
     work = args.keep or Path(tempfile.mkdtemp(prefix="reportgen-bench-"))

@@ -12,10 +12,11 @@ import orjson
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty
+from reportgen.build.guard import guarded
 from reportgen.discover import RunRef, discover
-from reportgen.guard import guarded
+from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.load import load_run
-from reportgen.models import SEVERITIES, Finding, LoadFailure, Severity
+from reportgen.load.models import LoadFailure
 from reportgen.numfmt import format_eta
 from reportgen.pages.serialize import finding_row
 

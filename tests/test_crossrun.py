@@ -25,7 +25,7 @@ from reportgen.analysis.contributions import (
     run_eta_summaries,
     true_contributions,
 )
-from reportgen.models import CvData, CvFeature, Run
+from reportgen.load.models import CvData, CvFeature, Run
 from tests.formats import assert_valid
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "results"

@@ -29,8 +29,9 @@ from reportgen.analysis.diagnostics import (
 )
 from reportgen.analysis.uncertainty import run_uncertainty
 from reportgen.discover import discover
+from reportgen.findings import SEVERITIES, Finding
 from reportgen.load import load_run
-from reportgen.models import SEVERITIES, Finding, LoadFailure, Run
+from reportgen.load.models import LoadFailure, Run
 
 REAL_DATA = Path(__file__).parents[2] / "shared/data/results"
 SECTIONS = {

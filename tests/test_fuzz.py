@@ -21,9 +21,10 @@ from reportgen.build import BuildOptions, run_output, site_context
 from reportgen.demo import generate_cv_results, generate_snis_results, generate_sweep_results
 from reportgen.discover import RunRef
 from reportgen.load import load_run
-from reportgen.models import LoadFailure, Run
-from reportgen.pages import PageOutput, RunSettings
-from reportgen.render import SiteContext
+from reportgen.load.models import LoadFailure, Run
+from reportgen.pages.output import PageOutput
+from reportgen.pages.render import SiteContext
+from reportgen.pages.run import RunSettings
 from tests.formats import assert_valid
 from tests.sitecheck import outline
 

@@ -56,7 +56,13 @@ def test_noop_build_imports_no_altair_numpy_or_jinja(sample_tree: Path, tmp_path
     assert _heavy(modules) == []
     # the worker pool, prctl/renameat2, the demo's temporary tree, the loaded-run dataclasses
     # and vl-convert (the code fingerprint is cached under the files' stats): not needed either
-    unneeded = {"multiprocessing", "concurrent.futures", "ctypes", "tempfile", "reportgen.models"}
+    unneeded = {
+        "multiprocessing",
+        "concurrent.futures",
+        "ctypes",
+        "tempfile",
+        "reportgen.load.models",
+    }
     assert sorted(unneeded.union({"vl_convert"}).intersection(modules)) == []
 
 

@@ -33,18 +33,18 @@ import orjson
 import pytest
 
 import reportgen.build as build_module
-import reportgen.status as status_module
-from reportgen import __version__, pool
+import reportgen.build.status as status_module
+from reportgen import __version__
 from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
-from reportgen.build import BuildOptions, BuildResult, RunJob, build
+from reportgen.analysis.record import RunRecord
+from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
+from reportgen.build.status import STATUS_PATH, read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
-from reportgen.models import Finding
+from reportgen.findings import Finding
 from reportgen.pages.changes import changes_view
 from reportgen.pages.paths import run_fragment, run_record, run_sample
-from reportgen.record import RunRecord
-from reportgen.status import STATUS_PATH, read_status
 from reportgen.write import WriteError
 from tests.formats import assert_valid
 
@@ -343,8 +343,8 @@ def test_template_file_change_is_detected(
     mini: tuple[Path, Path], tmp_path: Path, rendered: list[str]
 ) -> None:
     """The real fingerprint: copy the templates, edit one, and every run is re-rendered."""
-    import reportgen.assets as assets
-    import reportgen.render as render
+    import reportgen.pages.assets as assets
+    import reportgen.pages.render as render
 
     results, out = mini
     templates = tmp_path / "templates"
@@ -367,7 +367,7 @@ def test_code_fingerprint_cache_follows_the_files(
 ) -> None:
     """The cached fingerprint is reused only while every file's stat is unchanged, and is
     stored only for files older than the racy window; the value is always the contents'."""
-    import reportgen.assets as assets
+    import reportgen.pages.assets as assets
 
     templates = tmp_path / "templates"
     shutil.copytree(assets.templates_dir(), templates)

@@ -10,7 +10,7 @@ import numpy as np
 from reportgen.demo import generate_snis_results
 from reportgen.discover import discover, run_id
 from reportgen.load import detect_schema, load_run, parse_json
-from reportgen.models import LoadFailure, Run, Schema
+from reportgen.load.models import LoadFailure, Run, Schema
 
 
 def load_one(root: Path, run: str) -> Run:

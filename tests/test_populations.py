@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from reportgen.analysis.populations import differing_parameters, populations
+from reportgen.analysis.record import NormalizationRecord, RunRecord
 from reportgen.discover import discover
 from reportgen.load import load_run
-from reportgen.models import Run
-from reportgen.parameters import flatten, is_incidental, run_parameters
-from reportgen.record import NormalizationRecord, RunRecord
+from reportgen.load.models import Run
+from reportgen.load.parameters import flatten, is_incidental, run_parameters
 
 PER_TOKEN = NormalizationRecord("per_token", "per_token", "config.yaml of this run", None)
 

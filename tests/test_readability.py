@@ -13,7 +13,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.discover import discover
 from reportgen.load import load_run
-from reportgen.models import CvData, CvFeature, Run, Schema
+from reportgen.load.models import CvData, CvFeature, Run, Schema
 from reportgen.pages.run import outlier_rows
 from reportgen.pages.verdict import RunPairs, cv_verdict, group_verdict, run_verdict
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from reportgen import cli, inputs
+from reportgen import cli
 from reportgen.analysis import RunAnalysis, analyze_run
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.discover import discover
-from reportgen.load import load_run
-from reportgen.models import Run
+from reportgen.load import inputs, load_run
+from reportgen.load.models import Run
 from reportgen.write import WriteError
 from tests.sitecheck import broken_links
 from tests.test_security import unescaped_payloads, unsafe_data_files
@@ -1233,7 +1233,7 @@ def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path
     from reportgen.analysis import analyze_run
     from reportgen.build import BuildOptions as Options
     from reportgen.build import site_context
-    from reportgen.pages import RunSettings, run_page
+    from reportgen.pages.run import RunSettings, run_page
 
     root = tmp_path / "results"
     run_dir = root / "g/run_01"

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import png_bytes
-from reportgen.render import MARKDOWN_OPTIONS, render_markdown, sanitised
+from reportgen.pages.render import MARKDOWN_OPTIONS, render_markdown, sanitised
 from reportgen.write import WriteError, safe_site_path
 from tests.formats import assert_site_twins_valid
 from tests.sitecheck import broken_links

@@ -29,7 +29,7 @@ from reportgen.analysis.uncertainty import (
 from reportgen.cli import main
 from reportgen.discover import discover
 from reportgen.load import load_run
-from reportgen.models import Run
+from reportgen.load.models import Run
 
 SE_NAMES = ("se_true", "se_linear", "se_linquad", "se_diff_linear", "se_diff_linquad")
 

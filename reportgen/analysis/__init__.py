@@ -14,7 +14,8 @@ from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_
 from reportgen.analysis.points import RunPoints, run_points
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty, run_uncertainty
-from reportgen.models import Finding, Run
+from reportgen.findings import Finding
+from reportgen.load.models import Run
 
 
 @dataclass(frozen=True, eq=False)

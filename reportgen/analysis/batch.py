@@ -24,7 +24,7 @@ from reportgen.analysis.stats import (
     spread,
     summary_at,
 )
-from reportgen.models import FloatArray
+from reportgen.load.models import FloatArray
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_DRAWS = 1000

@@ -9,7 +9,7 @@ from typing import TypeGuard, TypeVar
 
 import numpy as np
 
-from reportgen.models import FloatArray, Normalization, Run, TrueEntry
+from reportgen.load.models import FloatArray, Normalization, Run, TrueEntry
 
 PER_TOKEN_FORMULA = "true_contrib_i = w_i·h_new_i / Σ_j w_j·T_j − (T_i / Σ_j T_j)·base_entropy"
 PER_SEQUENCE_FORMULA = "true_contrib_i = w_i·h_new_i / Σ_j w_j − base_entropy / N"

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from reportgen.models import FloatArray
+from reportgen.load.models import FloatArray
 
 # --- delta method ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import numpy as np
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.stats import Json, num
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
-from reportgen.models import FloatArray
+from reportgen.load.models import FloatArray
 
 Interval = tuple[float, float]
 

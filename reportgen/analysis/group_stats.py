@@ -14,7 +14,7 @@ from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import ParameterDiff, Population
 from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.models import CvFeature
+from reportgen.load.models import CvFeature
 
 
 class CvStatistics(Protocol):

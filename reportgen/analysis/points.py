@@ -12,7 +12,7 @@ import numpy as np
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.stats import Json, num, same_eta, summary_at
-from reportgen.models import FloatArray, Run
+from reportgen.load.models import FloatArray, Run
 
 
 def summary_to_json(summary: EtaSummary) -> Json:

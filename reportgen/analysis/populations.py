@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reportgen.parameters import is_incidental
-from reportgen.record import RunRecord
+from reportgen.analysis.record import RunRecord
+from reportgen.load.parameters import is_incidental
 
 MISSING = "(not set)"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from reportgen.analysis.stats import derived_rng
-from reportgen.models import FloatArray
+from reportgen.load.models import FloatArray
 
 # Weights (rows × sequences) are drawn in cache-sized pieces of 2¹⁷ cells (counting a 16 MiB
 # piece is ~5× slower) into a buffer of 2²⁰ cells (8 MiB) that goes to BLAS in one product: many

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.analysis.contributions import EtaSummary
-from reportgen.models import FloatArray
+from reportgen.load.models import FloatArray
 
 ETA_REL_TOL = 1e-9
 Json = dict[str, Any]

@@ -10,7 +10,7 @@ import numpy as np
 
 from reportgen.analysis.contributions import EtaContributions
 from reportgen.analysis.stats import Spread, eta_grid, num, same_eta, spread
-from reportgen.models import FloatArray, IntArray
+from reportgen.load.models import FloatArray, IntArray
 
 TAIL_QUANTILES = (1.0, 0.999, 0.99, 0.95, 0.9)
 

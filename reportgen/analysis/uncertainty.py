@@ -35,7 +35,7 @@ from reportgen.analysis.resample import (
     resampled_sums,
     slopes,
 )
-from reportgen.models import FloatArray, Run, TrueEntry
+from reportgen.load.models import FloatArray, Run, TrueEntry
 
 DEFAULT_BOOTSTRAP = 2000
 

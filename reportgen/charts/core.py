@@ -217,7 +217,7 @@ def _code_fingerprint() -> str:
 
 def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
     """``build(*args)`` from the per-install spec cache, or built and stored there."""
-    from reportgen.assets import cache_dir
+    from reportgen.pages.assets import cache_dir
 
     try:
         key = orjson.dumps([_code_fingerprint(), build.__module__, build.__qualname__, args])

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.discover import RunRef
-from reportgen.inputs import (
+from reportgen.findings import SkippedInput
+from reportgen.load.config import resolve_normalization
+from reportgen.load.cv import load_cv
+from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
+from reportgen.load.generic import generic_fields
+from reportgen.load.inputs import (
     DEFAULT_MAX_BYTES,
     LoadError,
     embeddable,
@@ -18,13 +23,7 @@ from reportgen.inputs import (
     read_config,
     read_inputs,
 )
-from reportgen.load.config import resolve_normalization
-from reportgen.load.cv import load_cv
-from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
-from reportgen.load.generic import generic_fields
-from reportgen.load.snis import detect_schema, load_snis, snis_facts
-from reportgen.load.sweep import load_sweep, timing_facts
-from reportgen.models import (
+from reportgen.load.models import (
     CvData,
     DroppedValue,
     Fact,
@@ -32,9 +31,10 @@ from reportgen.models import (
     Normalization,
     Run,
     Schema,
-    SkippedInput,
 )
-from reportgen.parameters import run_parameters
+from reportgen.load.parameters import run_parameters
+from reportgen.load.snis import detect_schema, load_snis, snis_facts
+from reportgen.load.sweep import load_sweep, timing_facts
 
 # --- the loader ------------------------------------------------------------------------------
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from reportgen.discover import RunRef
-from reportgen.inputs import (
+from reportgen.load.fields import type_name
+from reportgen.load.inputs import (
     ConfigRead,
 )
-from reportgen.load.fields import type_name
-from reportgen.models import ConfigProblem, Normalization
+from reportgen.load.models import ConfigProblem, Normalization
 
 # --- configuration ---------------------------------------------------------------------------
 

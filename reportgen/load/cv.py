@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from reportgen.load.fields import Fields
-from reportgen.models import (
-    CvData,
-    CvFeature,
-)
+from reportgen.load.models import CvData, CvFeature
 
 # --- control variates ------------------------------------------------------------------------
 

@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from reportgen.inputs import (
+from reportgen.load.inputs import (
     LoadError,
     nesting_exceeds,
 )
-from reportgen.models import (
-    FloatArray,
-)
+from reportgen.load.models import FloatArray
 
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400

@@ -7,9 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reportgen.load.fields import GENERIC_MAX_DEPTH
-from reportgen.models import (
-    GenericField,
-)
+from reportgen.load.models import GenericField
 
 # --- generic ---------------------------------------------------------------------------------
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.inputs import (
+from reportgen.load.fields import PER_SEQUENCE_COLUMNS, Fields, cell, to_float
+from reportgen.load.inputs import (
     LoadError,
 )
-from reportgen.load.fields import PER_SEQUENCE_COLUMNS, Fields, cell, to_float
-from reportgen.models import (
+from reportgen.load.models import (
     Approx,
     Curvature,
     DroppedValue,

@@ -6,17 +6,12 @@ import math
 
 import numpy as np
 
-from reportgen.inputs import (
+from reportgen.load.fields import Fields, to_float
+from reportgen.load.inputs import (
     LoadError,
 )
-from reportgen.load.fields import Fields, to_float
+from reportgen.load.models import DroppedValue, Fact, FloatArray, SweepData
 from reportgen.load.snis import keep_eta, load_curvature
-from reportgen.models import (
-    DroppedValue,
-    Fact,
-    FloatArray,
-    SweepData,
-)
 
 # --- η sweep ---------------------------------------------------------------------------------
 

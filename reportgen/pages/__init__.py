@@ -1,8 +1,4 @@
-"""Page functions: pure, from loaded and analysed inputs to ``PageOutput`` (files and record)."""
+"""Page functions: pure, from analysed inputs to ``PageOutput`` (files and record).
 
-from __future__ import annotations
-
-from reportgen.pages.output import PageOutput
-from reportgen.pages.run import RunSettings, error_page, run_page
-
-__all__ = ["PageOutput", "RunSettings", "error_page", "run_page"]
+Imports nothing: a no-op build imports ``pages.paths`` and ``pages.assets`` alone.
+"""

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reportgen.analysis.record import RunRecord
 from reportgen.pages import paths
-from reportgen.record import RunRecord
 
 NUMBERS = ("delta_h_true", "delta_h_linear", "delta_h_linquad")
 

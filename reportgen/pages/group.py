@@ -32,12 +32,13 @@ from reportgen.analysis.group_stats import (
 )
 from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.populations import differing_parameters, populations
+from reportgen.analysis.record import RunRecord
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.analysis.uncertainty import Doubling
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef, Tree
-from reportgen.models import severity_counts
+from reportgen.findings import severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.group_charts import (
     AgreementRow,
@@ -52,16 +53,15 @@ from reportgen.pages.group_charts import (
     verdict_charts,
 )
 from reportgen.pages.output import PageOutput
-from reportgen.pages.run_charts import collect
-from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
-from reportgen.record import RunRecord
-from reportgen.render import (
+from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
     relative_href,
     render_page,
 )
+from reportgen.pages.run_charts import collect
+from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
 
 # Above this many runs a group with subgroups is summarised: its page keeps the group's own
 # statistics and leaves per-run series and tables to the subgroup pages. Listing every run made

@@ -17,6 +17,7 @@ from reportgen.analysis.group_stats import (
     resolved,
 )
 from reportgen.analysis.points import RunPoints
+from reportgen.analysis.record import RunRecord
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.charts import Chart, Datasets
@@ -28,7 +29,6 @@ from reportgen.charts.agreement import (
     quad_help_chart,
 )
 from reportgen.pages.run_charts import ChartResult, collect
-from reportgen.record import RunRecord
 
 
 @dataclass(frozen=True)

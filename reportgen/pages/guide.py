@@ -9,8 +9,8 @@ from markupsafe import Markup
 
 from reportgen.analysis.contributions import PER_SEQUENCE_FORMULA, PER_TOKEN_FORMULA
 from reportgen.analysis.diagnostics import CHECKS
-from reportgen.models import CheckInfo
-from reportgen.render import Crumb, PageMeta, SiteContext, render_markdown, render_page
+from reportgen.findings import CheckInfo
+from reportgen.pages.render import Crumb, PageMeta, SiteContext, render_markdown, render_page
 
 GUIDE_PAGE = "guide.html"
 

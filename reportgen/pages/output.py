@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.record import RunRecord
+from reportgen.analysis.record import RunRecord
 from reportgen.write import Content
 
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import PurePosixPath
 
-from reportgen.render import Crumb
+from reportgen.pages.render import Crumb
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SUFFIX = re.compile(r"(.*?)(\.[A-Za-z0-9]{1,8})?$", re.DOTALL)

@@ -15,6 +15,7 @@ from reportgen.analysis import RunAnalysis
 from reportgen.analysis.contributions import EtaSummary, formula_for
 from reportgen.analysis.diagnostics import failure_findings
 from reportgen.analysis.points import sequence_sample
+from reportgen.analysis.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
 from reportgen.analysis.uncertainty import (
     DEFAULT_BOOTSTRAP,
     DELTA,
@@ -26,24 +27,12 @@ from reportgen.analysis.uncertainty import (
 )
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
-from reportgen.models import (
-    CvData,
-    Fact,
-    Finding,
-    GenericField,
-    LoadFailure,
-    Run,
-    Schema,
-    severity_counts,
-)
+from reportgen.findings import Finding, severity_counts
+from reportgen.load.models import CvData, Fact, GenericField, LoadFailure, Run, Schema
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.output import PageOutput
-from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
-from reportgen.pages.stale import stored_page
-from reportgen.pages.verdict import Verdict, run_verdict
-from reportgen.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
-from reportgen.render import (
+from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
@@ -51,6 +40,9 @@ from reportgen.render import (
     render_markdown,
     wrap_page,
 )
+from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
+from reportgen.pages.stale import stored_page
+from reportgen.pages.verdict import Verdict, run_verdict
 
 OUTLIERS_PER_ETA = 15
 IMAGE_TYPES = {

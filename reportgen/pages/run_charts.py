@@ -12,7 +12,7 @@ from reportgen.analysis import RunAnalysis
 from reportgen.charts import Chart, Datasets, Norm, export
 from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
-from reportgen.models import Run
+from reportgen.load.models import Run
 
 ChartResult = tuple[Chart, Datasets]
 

@@ -14,11 +14,11 @@ import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.points import SEQUENCE_ARRAYS, SequenceEta, SequenceSample
+from reportgen.analysis.record import RunRecord, finding_to_json
 from reportgen.analysis.stats import same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.models import Finding
+from reportgen.findings import Finding
 from reportgen.pages import paths
-from reportgen.record import RunRecord, finding_to_json
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
 SUMMARY_FORMAT = 1

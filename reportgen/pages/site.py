@@ -16,19 +16,19 @@ from reportgen.analysis.diagnostics import (
     incomplete_finding,
     runs_per_check,
 )
-from reportgen.assets import static_assets
+from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart, Datasets, export
 from reportgen.charts.export import Figure
 from reportgen.discover import IncompleteRun, Skipped, Tree
-from reportgen.models import SEVERITIES, CheckInfo, Finding, empty_counts, severity_counts
+from reportgen.findings import SEVERITIES, CheckInfo, Finding, empty_counts, severity_counts
 from reportgen.pages import paths, serialize
+from reportgen.pages.assets import static_assets
 from reportgen.pages.changes import ChangesView, changes_view
 from reportgen.pages.group_charts import index_charts
 from reportgen.pages.guide import GUIDE_PAGE, render_guide
 from reportgen.pages.output import PageOutput
+from reportgen.pages.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.pages.run import Cite
-from reportgen.record import RunRecord
-from reportgen.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 
 FIGURES_PAGE = "figures.html"
 

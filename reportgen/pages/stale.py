@@ -10,8 +10,8 @@ from __future__ import annotations
 import orjson
 from markupsafe import Markup
 
-from reportgen.record import StaleRecord
-from reportgen.render import Crumb, PageMeta, SiteContext, wrap_page
+from reportgen.analysis.record import StaleRecord
+from reportgen.pages.render import Crumb, PageMeta, SiteContext, wrap_page
 
 
 def stored_page(page: PageMeta, content: Markup) -> bytes:

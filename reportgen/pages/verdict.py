@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.models import CvData
+from reportgen.load.models import CvData
 from reportgen.numfmt import format_eta, format_number, format_percent, format_with_se, format_z
 
 AGREE_Z = 2.0

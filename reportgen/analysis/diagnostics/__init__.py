@@ -32,7 +32,8 @@ from reportgen.analysis.diagnostics.registry import (
 )
 from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty
 from reportgen.discover import IncompleteRun
-from reportgen.models import CheckInfo, Finding, LoadFailure, Run
+from reportgen.findings import CheckInfo, Finding
+from reportgen.load.models import LoadFailure, Run
 
 # --- the registry's own failures ------------------------------------------------------------
 

@@ -19,10 +19,7 @@ from reportgen.analysis.diagnostics.registry import (
     fmt_eta,
     rel,
 )
-from reportgen.models import (
-    FloatArray,
-    TrueEntry,
-)
+from reportgen.load.models import FloatArray, TrueEntry
 
 # --- structure and arithmetic ----------------------------------------------------------------
 

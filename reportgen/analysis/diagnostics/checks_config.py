@@ -8,9 +8,7 @@ from reportgen.analysis.contributions import (
     formula_for,
 )
 from reportgen.analysis.diagnostics.registry import CheckContext, Hit, check
-from reportgen.models import (
-    Schema,
-)
+from reportgen.load.models import Schema
 
 # --- configuration ---------------------------------------------------------------------------
 

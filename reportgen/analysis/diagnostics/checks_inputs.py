@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from reportgen.analysis.diagnostics.registry import CheckContext, Hit, check
 from reportgen.discover import IncompleteRun
-from reportgen.models import LoadFailure, Schema
+from reportgen.load.models import LoadFailure, Schema
 
 # --- load problems ---------------------------------------------------------------------------
 

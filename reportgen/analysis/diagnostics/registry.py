@@ -15,16 +15,8 @@ from reportgen.analysis.contributions import (
     EtaSummary,
 )
 from reportgen.analysis.uncertainty import RunUncertainty
-from reportgen.models import (
-    SEVERITIES,
-    CheckInfo,
-    Curvature,
-    Finding,
-    Run,
-    Severity,
-    SnisData,
-    TrueEntry,
-)
+from reportgen.findings import SEVERITIES, CheckInfo, Finding, Severity
+from reportgen.load.models import Curvature, Run, SnisData, TrueEntry
 from reportgen.numfmt import NumberFormat, format_eta, format_number
 
 # --- options, context and registry -----------------------------------------------------------

@@ -20,7 +20,8 @@ from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_j
 from reportgen.analysis.stats import num
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
-from reportgen.models import CvFeature, Finding, Severity, SkippedInput
+from reportgen.findings import Finding, Severity, SkippedInput
+from reportgen.load.models import CvFeature
 
 RECORD_FORMAT = 2  # 2: uncertainty gains se_quad and doublings
 Status = Literal["ok", "error"]

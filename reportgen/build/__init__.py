@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
-from reportgen.assets import assets_fingerprint, static_assets, vega_bundle_version
+from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.discover import GroupRef, RunRef, Tree, discover
-from reportgen.guard import guarded
-from reportgen.plan import (
+from reportgen.build.guard import guarded
+from reportgen.build.plan import (
     RunPlan,
     group_key,
     plan_run,
@@ -51,8 +51,8 @@ from reportgen.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.pool import in_pool, worker_init
-from reportgen.status import (
+from reportgen.build.pool import in_pool, worker_init
+from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
     GroupStatus,
@@ -73,10 +73,11 @@ if TYPE_CHECKING:
     from reportgen.charts.export import FigureTheme
 
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
-    from reportgen.pages import PageOutput, RunSettings
+    from reportgen.pages.output import PageOutput
+    from reportgen.pages.run import RunSettings
     from reportgen.pages.group import GroupSettings
-    from reportgen.record import RunRecord
-    from reportgen.render import SiteContext
+    from reportgen.analysis.record import RunRecord
+    from reportgen.pages.render import SiteContext
 
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]
@@ -167,7 +168,7 @@ def now_stamp() -> str:
 
 
 def site_context(options: BuildOptions) -> SiteContext:
-    from reportgen.render import SiteContext
+    from reportgen.pages.render import SiteContext
 
     return SiteContext(
         title=options.title,
@@ -196,7 +197,7 @@ def process_run(job: RunJob) -> PageOutput:
 
 
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
-    from reportgen.pages import RunSettings
+    from reportgen.pages.run import RunSettings
 
     return RunSettings(
         max_bytes=options.max_bytes,
@@ -217,8 +218,8 @@ def run_output(
 
     from reportgen.analysis import analyze_run
     from reportgen.load import load_run
-    from reportgen.models import LoadFailure
-    from reportgen.pages import error_page, run_page
+    from reportgen.load.models import LoadFailure
+    from reportgen.pages.run import error_page, run_page
 
     def attempt() -> PageOutput:
         loaded = load_run(ref, root, settings.max_bytes)
@@ -306,7 +307,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
 def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
     """A run's record as a previous build stored it; ``None`` if missing or unreadable."""
     from reportgen.pages import paths
-    from reportgen.record import RunRecord
+    from reportgen.analysis.record import RunRecord
 
     if site is None:
         return None
@@ -581,7 +582,7 @@ def _render_in_worker(group: GroupRef) -> RenderedGroup:
 def build_single_file(options: BuildOptions) -> BuildResult:
     """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
     from reportgen.pages import paths
-    from reportgen.render import inline_assets
+    from reportgen.pages.render import inline_assets
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)

@@ -22,7 +22,7 @@ import orjson
 from reportgen.discover import RunRef
 
 if TYPE_CHECKING:
-    from reportgen.record import RunRecord
+    from reportgen.analysis.record import RunRecord
 
 STATUS_FORMAT = 4  # 4: records moved out to each run's record.json
 STATUS_PATH = ".reportgen/status.json"

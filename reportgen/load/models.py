@@ -1,4 +1,4 @@
-"""Frozen dataclasses passed between pipeline stages (load → analyze → render).
+"""The loaded run: frozen dataclasses the load stage hands to analysis.
 
 What discovery finds (``RunRef``, ``Tree``) is defined in ``discover.py``: an up-to-date build
 needs only that, and creating the hundred-odd dataclasses here would be a tenth of its time.
@@ -6,12 +6,12 @@ needs only that, and creating the hundred-odd dataclasses here would be a tenth 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from reportgen.discover import RunRef
+from reportgen.findings import SkippedInput
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
-
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
 class Schema(StrEnum):
@@ -188,15 +185,6 @@ class GenericField:
     maximum: float | None = None
 
 
-@dataclass(frozen=True)
-class SkippedInput:
-    """A file of the run (or part of one) that is not used, with the reason."""
-
-    path: str
-    reason: str
-    unreadable: bool  # an OS error (not a limit): the build's exit code becomes 1
-
-
 @dataclass(frozen=True, eq=False)
 class InputFile:
     path: str
@@ -265,45 +253,6 @@ class LoadFailure:
     hint: str = ""
 
 
-# --- diagnostics -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: Severity
-    message: str
-    eta: float | None = None  # the η when the finding concerns exactly one
-    section: str = ""
-    etas: tuple[float, ...] = ()  # every η the finding concerns (empty: the whole run)
-
-
-@dataclass(frozen=True)
-class CheckInfo:
-    """A check's documentation, shown on the guide page."""
-
-    id: str
-    severity: Severity
-    title: str
-    explanation: str
-    section: str = ""
-
-
-# --- shared helpers --------------------------------------------------------------------------
-
-
-def empty_counts() -> dict[str, int]:
-    return {severity: 0 for severity in SEVERITIES}
-
-
-def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    counts = empty_counts()
-    for finding in findings:
-        if finding.severity in counts:  # cached summaries are data: tolerate an odd severity
-            counts[finding.severity] += 1
-    return counts
-
-
 def __getattr__(name: str) -> Any:
     """``FloatArray`` / ``IntArray`` at run time, importing numpy only when asked for.
 
@@ -321,14 +270,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Approx",
-    "CheckInfo",
     "ConfigProblem",
     "Curvature",
     "CvData",
     "CvFeature",
     "DroppedValue",
     "Fact",
-    "Finding",
     "FloatArray",
     "GenericField",
     "InputFile",
@@ -340,8 +287,6 @@ __all__ = [
     "Run",
     "Schema",
     "SequenceMeta",
-    "Severity",
-    "SkippedInput",
     "SnisData",
     "SweepData",
     "TrueEntry",

@@ -23,7 +23,6 @@ import orjson
 from markupsafe import Markup
 
 from reportgen import __version__, numfmt
-from reportgen.assets import cache_dir, static_assets, templates_dir
 from reportgen.numfmt import (
     NumberFormat,
     column_format,
@@ -32,6 +31,7 @@ from reportgen.numfmt import (
     format_percent,
     format_with_se,
 )
+from reportgen.pages.assets import cache_dir, static_assets, templates_dir
 
 SANITIZE_TAGS = frozenset(
     {

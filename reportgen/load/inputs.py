@@ -21,7 +21,8 @@ import numpy as np
 import yaml
 
 from reportgen.discover import RunRef
-from reportgen.models import InputFile, InputFiles, SkippedInput
+from reportgen.findings import SkippedInput
+from reportgen.load.models import InputFile, InputFiles
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Text embedded in a page (config, plan, notes) beyond this is cut, and the page says so: a
@@ -41,7 +42,7 @@ _TOP_LEVEL_KEY = re.compile(r"^[^\s#\-][^\n]*$")
 
 
 class LoadError(Exception):
-    """A run's file could not be turned into a :class:`~reportgen.models.Run`."""
+    """A run's file could not be turned into a :class:`~reportgen.load.models.Run`."""
 
     def __init__(
         self, reason: str, *, line: int | None = None, column: int | None = None, hint: str = ""

@@ -75,8 +75,8 @@ def _start_method(figures: bool) -> str:
 
 def _warm_before_fork() -> None:
     """Import the page code and compile the templates once, so forked workers inherit both."""
-    from reportgen import pages  # noqa: F401  (Altair and the analysis stack)
-    from reportgen.render import environment
+    from reportgen.pages import group, run  # noqa: F401  (Altair and the analysis stack)
+    from reportgen.pages.render import environment
 
     env = environment()
     for name in env.list_templates(extensions=["html"]):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reportgen.discover import GroupRef, RunRef, Skipped, Tree
-from reportgen.status import (
+from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
     InputStat,

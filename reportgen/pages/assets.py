@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from reportgen.status import RACY_NS
+from reportgen.build.status import RACY_NS
 
 STATIC_FILES = ("site.css", "theme.js", "reportgen.js")
 BUNDLE_NAME = "vega-bundle.js"
 
 
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
 def templates_dir() -> Path:
     """Templates ship in the wheel (``reportgen/templates``); a checkout keeps them at the top."""
-    installed = Path(__file__).parent / "templates"
-    return installed if installed.is_dir() else Path(__file__).parent.parent / "templates"
+    installed = PACKAGE / "templates"
+    return installed if installed.is_dir() else PACKAGE.parent / "templates"
 
 
 def cache_dir() -> Path:
@@ -100,7 +103,7 @@ def assets_fingerprint() -> str:
     """
     sources = _source_files()
     signature, settled = _stat_signature([*sources, *_vl_convert_files()])
-    package = str(Path(__file__).parent).encode()
+    package = str(PACKAGE).encode()
     path = cache_dir() / f"fingerprint-{hashlib.sha256(package).hexdigest()[:12]}.txt"
     try:
         stored_signature, fingerprint = path.read_text().split()
@@ -120,8 +123,7 @@ def assets_fingerprint() -> str:
 
 
 def _source_files() -> list[Path]:
-    package = Path(__file__).parent
-    files = [*templates_dir().rglob("*"), *package.rglob("*.py")]
+    files = [*templates_dir().rglob("*"), *PACKAGE.rglob("*.py")]
     return sorted(p for p in files if p.is_file())
 
 
