@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
-
-import orjson
+from typing import TextIO
 
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
-from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty
+from reportgen.analysis.uncertainty import RunUncertainty
 from reportgen.build.guard import guarded
-from reportgen.discover import RunRef, discover
+from reportgen.discover import RunRef, Skipped, discover
 from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.load import load_run
 from reportgen.load.models import LoadFailure
-from reportgen.numfmt import format_eta
-from reportgen.pages.serialize import finding_row
+from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
+
+log = logging.getLogger("reportgen")
 
 
 @dataclass(frozen=True)
@@ -29,83 +29,89 @@ class CheckedRun:
     uncertainty: RunUncertainty | None = None
 
 
-def check_tree(
-    root: Path,
-    follow_symlinks: bool = False,
-    max_bytes: int = 256 * 1024 * 1024,
-    bootstrap: int = DEFAULT_BOOTSTRAP,
-    seed: int = 0,
-) -> Iterator[CheckedRun]:
-    """Every run's findings (and uncertainty), streamed; incomplete runs as ``incomplete``."""
-    tree, _ = discover(root, follow_symlinks)
-    for ref in tree.runs:
+@dataclass(frozen=True)
+class CheckReport:
+    """Every run's findings, the paths discovery skipped, and the severity that fails."""
 
-        def attempt(ref: RunRef = ref) -> CheckedRun:
-            loaded = load_run(ref, root, max_bytes)
-            if isinstance(loaded, LoadFailure):
-                return CheckedRun(ref.source, "error", failure_findings(loaded))
-            analysis = analyze_run(loaded, bootstrap=bootstrap, seed=seed)
-            return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
+    runs: tuple[CheckedRun, ...]
+    skipped: tuple[Skipped, ...]
+    fail_on: Severity
 
-        def failed(reason: str, ref: RunRef = ref) -> CheckedRun:
-            failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
-            return CheckedRun(ref.source, "error", failure_findings(failure))
+    @property
+    def unreadable(self) -> tuple[Skipped, ...]:
+        """Directories that could not be listed: runs may be missing, so the check fails."""
+        return tuple(s for s in self.skipped if s.unreadable)
 
-        yield guarded(attempt, failed, f"run {ref.id}", verbose=False)
-    for incomplete in tree.incomplete:
-        yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+    def failing(self, run: CheckedRun) -> tuple[Finding, ...]:
+        """The run's findings at or above ``fail_on``."""
+        threshold = SEVERITIES.index(self.fail_on)
+        return tuple(f for f in run.findings if SEVERITIES.index(f.severity) <= threshold)
 
-
-def _uncertainty_json(uncertainty: RunUncertainty) -> dict[str, Any]:
-    """The run's uncertainty block with its per-η rows (as in ``summary.json``)."""
-    rows = [{"eta": u.eta} | u.to_json() for u in uncertainty.etas]
-    return uncertainty.to_json() | {"etas": rows}
-
-
-def _fails(findings: tuple[Finding, ...], fail_on: Severity) -> bool:
-    threshold = SEVERITIES.index(fail_on)
-    return any(SEVERITIES.index(f.severity) <= threshold for f in findings)
-
-
-def run_check(
-    root: Path,
-    *,
-    output_format: str,
-    fail_on: Severity,
-    follow_symlinks: bool,
-    max_bytes: int,
-    stream: TextIO,
-    bootstrap: int = DEFAULT_BOOTSTRAP,
-    seed: int = 0,
-) -> int:
-    runs = list(check_tree(root, follow_symlinks, max_bytes, bootstrap, seed))
-    if output_format == "json":
-        data = {
-            "runs": [
-                {
-                    "source": r.source,
-                    "status": r.status,
-                    "findings": [finding_row(f) for f in r.findings],
-                }
-                | ({"uncertainty": _uncertainty_json(r.uncertainty)} if r.uncertainty else {})
-                for r in runs
-            ]
+    def totals(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        for run in self.runs:
+            for finding in run.findings:
+                counts[finding.severity] += 1
+        return {
+            "runs": len(self.runs),
+            **counts,
+            "failing_runs": sum(1 for run in self.runs if self.failing(run)),
+            "unreadable": len(self.unreadable),
+            "skipped": len(self.skipped),
         }
-        stream.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.unreadable or any(self.failing(run) for run in self.runs)
+        return 1 if failed else 0
+
+
+def check_tree(
+    root: Path, options: ReadOptions
+) -> tuple[tuple[Skipped, ...], Iterator[CheckedRun]]:
+    """The paths discovery skipped, and every run's findings (and uncertainty), streamed;
+    incomplete runs come last as ``incomplete``."""
+    tree, skipped = discover(root, options.follow_symlinks)
+    log.debug("discovered %d runs, %d skipped paths", len(tree.runs), len(skipped))
+
+    def checked() -> Iterator[CheckedRun]:
+        for ref in tree.runs:
+            yield _check_run(ref, root, options)
+        for incomplete in tree.incomplete:
+            yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+
+    return skipped, checked()
+
+
+def _check_run(ref: RunRef, root: Path, options: ReadOptions) -> CheckedRun:
+    def attempt() -> CheckedRun:
+        loaded = load_run(ref, root, options.max_bytes)
+        if isinstance(loaded, LoadFailure):
+            return CheckedRun(ref.source, "error", failure_findings(loaded))
+        analysis = analyze_run(loaded, bootstrap=options.bootstrap, seed=options.seed)
+        return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
+
+    def failed(reason: str) -> CheckedRun:
+        failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
+        return CheckedRun(ref.source, "error", failure_findings(failure))
+
+    return guarded(attempt, failed, f"run {ref.id}", verbose=False)
+
+
+def run_check(settings: CheckSettings, stream: TextIO) -> int:
+    """Check the tree, write the report in the chosen format; the exit code (0 or 1)."""
+    from reportgen import check_report
+
+    skipped, runs = check_tree(settings.results, settings)
+    fail_on = effective_fail_on(settings.fail_on, settings.strict) or settings.fail_on
+    report = CheckReport(tuple(runs), skipped, fail_on)
+    if settings.format == "json":
+        stream.write(check_report.json_report(report))
+    elif settings.format == "markdown":
+        stream.write(check_report.markdown_report(report))
+    elif settings.format == "junit":
+        stream.write(check_report.junit_report(report))
     else:
-        for line in text_report(runs):
+        for line in check_report.text_report(report, quiet=settings.quiet):
             stream.write(line + "\n")
-    return 1 if any(_fails(r.findings, fail_on) for r in runs) else 0
-
-
-def text_report(runs: list[CheckedRun]) -> Iterator[str]:
-    totals = dict.fromkeys(SEVERITIES, 0)
-    for run in runs:
-        yield f"{run.source} [{run.status}]" + ("" if run.findings else ": no findings")
-        for f in run.findings:
-            totals[f.severity] += 1
-            where = f" (η = {', '.join(format_eta(e) for e in f.etas)})" if f.etas else ""
-            yield f"  {f.severity.upper():<7} {f.id}{where}: {f.message}"
-    yield f"{len(runs)} runs: " + ", ".join(
-        f"{n} {s}{'s' if n != 1 else ''}" for s, n in totals.items()
-    )
+    return report.exit_code

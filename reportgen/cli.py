@@ -1,4 +1,4 @@
-"""Command line: ``reportgen build | check | demo``."""
+"""Command line: ``reportgen build | check | demo | completion``, generated from ``settings``."""
 
 from __future__ import annotations
 
@@ -6,80 +6,140 @@ import argparse
 import logging
 import os
 import sys
-import textwrap
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
+from dataclasses import Field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from reportgen import __version__
+from reportgen.settings import (
+    COMMANDS,
+    FIGURE_FORMATS,
+    FIGURE_THEMES,
+    SECTIONS,
+    BuildSettings,
+    CheckSettings,
+    DemoSettings,
+    SettingError,
+    Spec,
+    build_options,
+    default_of,
+    effective_fail_on,
+    options,
+    parse_text,
+    range_text,
+    resolve,
+    section,
+    spec,
+)
+
+if TYPE_CHECKING:
+    from reportgen.build import BuildResult
+    from reportgen.settings import BuildOptions
+
+__all__ = ["FIGURE_FORMATS", "FIGURE_THEMES", "main"]
 
 EXIT_OK = 0
 EXIT_RUNS_FAILED = 1
 EXIT_USAGE = 2
-# Kept here so the CLI starts without importing vl-convert (charts.export has the same tuples).
-FIGURE_FORMATS = ("svg", "png", "pdf")
-FIGURE_THEMES = ("paper", "site")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`)
 
-EXIT_CODES = """\
+SITE_EXIT_CODES = """\
 exit codes:
-  0  every run rendered
-  1  the site was written, but some runs or inputs could not be read (each is named)
+  0  every run rendered (and, with --fail-on or --strict, no finding at or above it)
+  1  the site was written, but some runs or inputs could not be read (each is named),
+     or a finding at or above --fail-on
   2  usage error, or nothing could be written"""
+
+CHECK_EXIT_CODES = """\
+exit codes:
+  0  nothing at or above --fail-on fired
+  1  something did, or a directory could not be read
+  2  usage error"""
+
+DESCRIPTION = """\
+Turn a tree of entropy-experiment results into an offline static HTML site.
+
+reportgen reads every results.json (and *results*.json) below a directory, with the
+plan.json, config.yaml, *.md notes and images beside it; computes per-sequence
+contributions and pitfall diagnostics exactly as the results guide defines them;
+and writes per-run, per-group and site-wide pages that open straight from disk."""
+
+# command → (one-line help, description, epilog)
+COMMAND_TEXTS = {
+    "build": (
+        "build the site",
+        "Build the site for RESULTS_DIR into OUT. Nothing in RESULTS_DIR is ever modified.\n"
+        "Writes OUT/index.html, a page, summary.json and contributions.csv per run, a page and\n"
+        "summary.json per group, manifest.json, diagnostics, guide and changes pages.\n"
+        "Rebuilds are incremental: unchanged runs are not re-read. The new site is staged\n"
+        "beside OUT and swapped in at the end, so a killed build leaves the old site intact.",
+        SITE_EXIT_CODES + "\n\nexamples:\n"
+        "  reportgen build results/ --open                  # build into site/ and open it\n"
+        "  reportgen build results/ -o /var/www/entropy -j 4 -q   # nightly\n"
+        "  reportgen build results/ --strict                # CI: warnings fail the job\n"
+        "  reportgen build results/ --figures svg,pdf       # every chart as a file too\n"
+        "  reportgen build results/ --single-file diagnostics_run/full_data/E_256/run_01 \\\n"
+        "      -o run01.html",
+    ),
+    "check": (
+        "run the diagnostics without building a site (for CI gating)",
+        "Analyse every run in RESULTS_DIR and print its findings; writes nothing.",
+        CHECK_EXIT_CODES + "\n\nexamples:\n"
+        "  reportgen check results/ --fail-on warning\n"
+        "  reportgen check results/ --format junit > reportgen.xml       # CI test report\n"
+        '  reportgen check results/ --format markdown >> "$GITHUB_STEP_SUMMARY"\n'
+        "  reportgen check results/ --format json | jq .totals",
+    ),
+    "demo": (
+        "generate the embedded sample tree and build it",
+        "Generate a small sample results tree (all three schema generations) in a temporary\n"
+        "directory and build its site into OUT.",
+        SITE_EXIT_CODES + "\n\nexample:\n  reportgen demo -o demo-site --open",
+    ),
+}
 
 log = logging.getLogger("reportgen")
 
 
 class Progress:
-    """A one-line progress bar on a TTY; silent otherwise (CI logs stay clean)."""
+    """A one-line progress bar with counts, rate and ETA on a TTY; silent otherwise."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, clock: Any = time.monotonic) -> None:
         self.enabled = enabled and sys.stderr.isatty()
-        self.last = -1
+        self.clock = clock
+        self.last = ""
+        self.start: tuple[float, int] | None = None  # when and at which count work began
+
+    def line(self, done: int, total: int, label: str) -> str:
+        now = self.clock()
+        if self.start is None or done < self.start[1]:
+            self.start = (now, done)  # carried-over runs are not work: the rate starts here
+        began, first = self.start
+        width = 30
+        filled = width * done // total
+        bar = "█" * filled + "·" * (width - filled)
+        text = f"{label:<6} {bar} {done}/{total}"
+        elapsed, finished = now - began, done - first
+        if finished > 0 and elapsed > 0:
+            rate = finished / elapsed
+            eta = int((total - done) / rate)
+            text += f"  {rate:.1f}/s  ETA {eta // 60}:{eta % 60:02d}"
+        return text
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if not self.enabled or total == 0:
             return
-        width = 30
-        filled = width * done // total
-        percent = 100 * done // total
-        if percent == self.last and done != total:
+        text = self.line(done, total, label)
+        if text == self.last and done != total:
             return
-        self.last = percent
-        bar = "█" * filled + "·" * (width - filled)
-        sys.stderr.write(f"\r{label:<10} {bar} {done}/{total}")
+        self.last = text
+        sys.stderr.write(f"\r{text}\x1b[K")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-# Option limits, checked before anything runs: beyond them an option would cost memory no
-# machine has (--draws asks numpy for draws × sequences floats) or overflow a 64-bit field.
-MAX_JOBS = 256
-MAX_FILE_MB = 65_536
-MAX_DRAWS = 100_000
-MAX_SEED = 2**32 - 1
-MAX_POINTS = 1_000_000
-MAX_BOOTSTRAP = 100_000
-
-
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: an integer in ``[low, high]``, else a one-line usage error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"must be between {low:,} and {high:,}, not {text[:40]}"
-            )
-        return value
-
-    parse.__name__ = "integer"  # what argparse names in its message
-    return parse
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,284 +149,227 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _figure_formats(text: str) -> tuple[str, ...]:
-    formats = tuple(sorted({f.strip().lower() for f in text.split(",") if f.strip()}))
-    unknown = set(formats) - set(FIGURE_FORMATS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure format(s): {', '.join(sorted(unknown))}")
-    return formats
+# --- the parser, generated from the settings -------------------------------------------------
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more detail; tracebacks for failed runs"
-    )
+def default_text(item: Field[Any]) -> str:
+    """A setting's default as the help and the README show it."""
+    found = spec(item)
+    if found.default_text is not None:
+        return found.default_text
+    value = default_of(item)
+    if isinstance(value, bool):
+        return "off" if found.kind == "flag" else str(value)
+    if isinstance(value, int) and found.kind == "count":
+        return "0"
+    if isinstance(value, int):
+        return f"{value // found.unit:,}"
+    return str(value)
 
 
-def _add_bootstrap(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--bootstrap",
-        type=bounded_int(0, MAX_BOOTSTRAP),
-        default=2000,
-        metavar="N",
-        help="paired bootstrap resamples per run for the 95 %% intervals (default: 2000; 0 turns "
-        "the bootstrap off, the delta-method standard errors stay)",
-    )
+def help_text(item: Field[Any]) -> str:
+    found = spec(item)
+    notes = [f"default: {default_text(item)}"] if found.kind not in ("flag", "count") else []
+    if range_text(found):
+        notes.append(range_text(found))
+    if found.env:
+        notes.append(f"env {found.env}")
+    if found.key:
+        notes.append(f"tree-file key {found.key}")
+    text = found.help + (f" ({'; '.join(notes)})" if notes else "")
+    return text.replace("%", "%%")
 
 
-def _add_build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("site"),
-        metavar="OUT",
-        help="output directory (default: site/)",
-    )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=bounded_int(1, MAX_JOBS),
-        default=min(os.cpu_count() or 1, MAX_JOBS),
-        metavar="N",
-        help="worker processes (default: all cores)",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="rebuild everything, and replace a non-empty OUT that is not a site",
-    )
-    parser.add_argument("--title", default="Entropy experiments", help="site title")
-    parser.add_argument(
-        "--figures",
-        type=_figure_formats,
-        default=(),
-        metavar="svg,png,pdf",
-        help="also write static figure files (and each chart's data CSV) for every chart, "
-        "listed on figures.html (slow; off by default)",
-    )
-    parser.add_argument(
-        "--figure-theme",
-        choices=FIGURE_THEMES,
-        default="paper",
-        help="style of the figure files: paper (default; sans-serif, labels ≥ 11 pt, "
-        "colour-blind-safe palette, one- or two-column width) or site (as on the pages)",
-    )
-    parser.add_argument(
-        "--single-file",
-        metavar="RUN_ID",
-        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)",
-    )
-    parser.add_argument(
-        "--max-file-size",
-        type=bounded_int(1, MAX_FILE_MB),
-        default=256,
-        metavar="MB",
-        help=f"refuse results files larger than this (default: 256 MB; at most {MAX_FILE_MB:,})",
-    )
-    parser.add_argument(
-        "--follow-symlinks",
-        action="store_true",
-        help="follow symbolic links that stay inside RESULTS_DIR (never outside)",
-    )
-    parser.add_argument(
-        "--draws",
-        type=bounded_int(1, MAX_DRAWS),
-        default=1000,
-        help="random subsets per η in the batch-size comparison "
-        f"(default: 1000; 1 to {MAX_DRAWS:,})",
-    )
-    parser.add_argument(
-        "--seed",
-        type=bounded_int(0, MAX_SEED),
-        default=0,
-        help="seed of the batch-size subsampling and the bootstrap (0 to 2**32 - 1)",
-    )
-    _add_bootstrap(parser)
-    parser.add_argument(
-        "--max-points",
-        type=bounded_int(1, MAX_POINTS),
-        default=5000,
-        help="downsample charts with more points than this "
-        f"(default: 5000; at most {MAX_POINTS:,})",
-    )
+def _value_parser(found: Spec) -> Any:
+    def parse(text: str) -> object:
+        try:
+            return parse_text(found, text)
+        except SettingError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = found.kind  # what argparse names in its message
+    return parse
+
+
+def _argument(item: Field[Any]) -> dict[str, Any]:
+    found = spec(item)
+    kwargs: dict[str, Any] = {"help": help_text(item), "dest": item.name}
+    if found.kind == "flag":
+        return kwargs | {"action": "store_true", "default": argparse.SUPPRESS}
+    if found.kind == "count":
+        return kwargs | {"action": "count", "default": argparse.SUPPRESS}
+    kwargs |= {"type": _value_parser(found), "metavar": found.metavar}
+    if found.kind == "choice":
+        kwargs["metavar"] = "{" + ",".join(found.choices) + "}"
+    if not found.flags[0].startswith("-"):  # the positional: its default is argparse's
+        del kwargs["dest"]
+        return kwargs | {"nargs": "?", "default": default_of(item)}
+    return kwargs | {"default": argparse.SUPPRESS}
+
+
+def add_settings(parser: argparse.ArgumentParser, cls: type[Any]) -> None:
+    """One argument per option of ``cls``, in sections (the command's own options first)."""
+    groups = {title: parser.add_argument_group(title) for title in SECTIONS.values()}
+    for item in options(cls):
+        found = spec(item)
+        flags = found.flags if found.flags[0].startswith("-") else (item.name,)
+        title = section(cls, item.name)
+        group = parser if title is None else groups[title]
+        action = group.add_argument(*flags, **_argument(item))
+        if found.kind == "path":  # shell completion (shtab) reads this attribute
+            action.complete = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/"}  # type: ignore[attr-defined]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="reportgen",
-        description=textwrap.dedent("""\
-            Turn a tree of entropy-experiment results into an offline static HTML site.
-
-            reportgen reads every results.json (and *results*.json) below a directory, with the
-            plan.json, config.yaml, *.md notes and images beside it; computes per-sequence
-            contributions and pitfall diagnostics exactly as the results guide defines them;
-            and writes per-run, per-group and site-wide pages that open straight from disk."""),
-        epilog=EXIT_CODES
-        + "\n\nexample:\n  reportgen build results/ -o site/ && open site/index.html",
+        description=DESCRIPTION,
+        epilog=SITE_EXIT_CODES + "\n\nexample:\n  reportgen build results/ --open",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=Parser
     )
-
-    build = commands.add_parser(
-        "build",
-        help="build the site",
-        description=textwrap.dedent("""\
-            Build the site for RESULTS_DIR into OUT. Nothing in RESULTS_DIR is ever modified.
-            Writes OUT/index.html, a page, summary.json and contributions.csv per run, a page and
-            summary.json per group, manifest.json, diagnostics, guide and changes pages.
-            Rebuilds are incremental: unchanged runs are not re-read. The new site is staged
-            beside OUT and swapped in at the end, so a killed build leaves the old site intact."""),
-        epilog=EXIT_CODES + "\n\nexamples:\n  reportgen build results/\n"
-        "  reportgen build results/ -o /var/www/entropy -j 4 -q\n"
-        "  reportgen build results/ --single-file diagnostics_run/full_data/E_256/run_01 \\\n"
-        "      -o run01.html",
+    for name, cls in COMMANDS.items():
+        short, description, epilog = COMMAND_TEXTS[name]
+        command = commands.add_parser(
+            name,
+            help=short,
+            description=description,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_settings(command, cls)
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print the completion script for SHELL.",
+        epilog="examples:\n  reportgen completion bash > ~/.local/share/bash-completion/"
+        "completions/reportgen\n  reportgen completion zsh > ~/.zfunc/_reportgen\n"
+        "  reportgen completion fish > ~/.config/fish/completions/reportgen.fish",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument(
-        "results",
-        nargs="?",
-        type=Path,
-        default=Path("results"),
-        metavar="RESULTS_DIR",
-        help="the results tree (default: ./results)",
-    )
-    _add_build_options(build)
-    _add_common(build)
-
-    check = commands.add_parser(
-        "check",
-        help="run the diagnostics without building a site (for nightly gating)",
-        description="Analyse every run in RESULTS_DIR and print its findings; writes nothing.",
-        epilog="exit codes:\n  0  nothing at or above --fail-on fired\n  1  something did\n"
-        "  2  usage error\n\nexample:\n  reportgen check results/ --format json --fail-on warning",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("results", type=Path, metavar="RESULTS_DIR")
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info"),
-        default="error",
-        help="lowest severity that makes the exit code 1 (default: error)",
-    )
-    check.add_argument("--follow-symlinks", action="store_true")
-    check.add_argument(
-        "--max-file-size", type=bounded_int(1, MAX_FILE_MB), default=256, metavar="MB"
-    )
-    check.add_argument(
-        "--seed", type=bounded_int(0, MAX_SEED), default=0, help="seed of the bootstrap"
-    )
-    _add_bootstrap(check)
-    _add_common(check)
-
-    demo = commands.add_parser(
-        "demo",
-        help="generate the embedded sample tree and build it",
-        description="Generate a small sample results tree (all three schema generations) in a "
-        "temporary directory and build its site into OUT.",
-        epilog=EXIT_CODES + "\n\nexample:\n  reportgen demo -o demo-site",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    demo.add_argument(
-        "--sample-seed",
-        type=bounded_int(0, MAX_SEED),
-        default=0,
-        help="seed of the generated sample tree",
-    )
-    _add_build_options(demo)
-    _add_common(demo)
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
-def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose > 1 else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+# --- running the commands --------------------------------------------------------------------
 
 
-def _build_options(args: argparse.Namespace, results: Path) -> object:
-    from reportgen.build import BuildOptions
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (tests swap it)."""
 
-    return BuildOptions(
-        results=results,
-        out=args.output,
-        jobs=args.jobs,
-        force=args.force,
-        title=args.title,
-        figures=args.figures,
-        figure_theme=args.figure_theme,
-        single_file=args.single_file,
-        max_bytes=args.max_file_size * 1024 * 1024,
-        follow_symlinks=args.follow_symlinks,
-        draws=args.draws,
-        seed=args.seed,
-        bootstrap=args.bootstrap,
-        max_points=args.max_points,
-        verbose=args.verbose > 0,
-    )
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
-def _run_build(args: argparse.Namespace, results: Path) -> int:
-    from reportgen.build import BuildOptions, build
+def configure_logging(quiet: bool, verbose: int) -> None:
+    """reportgen's own logger only: other libraries' logs (Markdown's debug lines) stay off."""
+    level = logging.ERROR if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    for handler in [h for h in log.handlers if isinstance(h, _StderrHandler)]:
+        log.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    given = {k: v for k, v in vars(args).items() if k != "command"}
+    return resolve(COMMANDS[args.command], given)
+
+
+def _build(settings: BuildSettings | DemoSettings, results: Path) -> int:
+    from reportgen.build import build
     from reportgen.write import WriteError
 
     if not results.is_dir():
         log.error("reportgen: results directory not found: %s", results)
         return EXIT_USAGE
-    options = _build_options(args, results)
-    assert isinstance(options, BuildOptions)
+    options = build_options(settings, results=results)
     try:
-        result = build(options, progress=Progress(not args.quiet))
-    except WriteError as exc:
-        log.error("reportgen: %s", exc)
+        result = build(options, progress=Progress(not settings.quiet))
+    except (WriteError, OSError) as exc:
+        prefix = "" if isinstance(exc, WriteError) else "could not write the site: "
+        log.error("reportgen: %s%s", prefix, exc)
         return EXIT_USAGE
-    except OSError as exc:
-        log.error("reportgen: could not write the site: %s", exc)
-        return EXIT_USAGE
-    if not args.quiet:
+    code = _exit_code(settings, result)
+    if not settings.quiet:
         for line in result.report_lines():
             print(line)
-    return EXIT_RUNS_FAILED if result.failed_runs or result.unreadable else EXIT_OK
+    _summary(settings, options, result, code)
+    if settings.open:
+        import webbrowser
+
+        page = options.out if options.single_file else options.out / "index.html"
+        webbrowser.open(page.resolve().as_uri())
+    return code
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _exit_code(settings: BuildSettings | DemoSettings, result: BuildResult) -> int:
+    threshold = effective_fail_on(settings.fail_on, settings.strict)
+    failing = threshold is not None and result.findings_at_or_above(threshold) > 0
+    return EXIT_RUNS_FAILED if result.failed_runs or result.unreadable or failing else EXIT_OK
+
+
+def _summary(
+    settings: BuildSettings | DemoSettings, options: BuildOptions, result: BuildResult, code: int
+) -> None:
+    """One line at the end: findings by severity, what could not be read, the exit code."""
+    threshold = effective_fail_on(settings.fail_on, settings.strict)
+    counts = ", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in result.findings.items())
+    line = f"reportgen: {result.runs} runs; findings: {counts}"
+    if unread := len(result.failed_runs) + len(result.unreadable):
+        line += f"; {unread} could not be read"
+    line += f"; failing on {threshold} and worse" if threshold else ""
+    line += f" — exit {code}"
+    if settings.quiet and code != EXIT_OK:
+        sys.stderr.write(line + "\n")
+    elif not settings.quiet:
+        print(line)
+
+
+def _run_check(settings: CheckSettings) -> int:
     from reportgen.check import run_check
 
-    if not args.results.is_dir():
-        log.error("reportgen: results directory not found: %s", args.results)
+    if not settings.results.is_dir():
+        log.error("reportgen: results directory not found: %s", settings.results)
         return EXIT_USAGE
-    return run_check(
-        args.results,
-        output_format=args.format,
-        fail_on=args.fail_on,
-        follow_symlinks=args.follow_symlinks,
-        max_bytes=args.max_file_size * 1024 * 1024,
-        stream=sys.stdout,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-    )
+    return run_check(settings, sys.stdout)
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def _run_demo(settings: DemoSettings) -> int:
     import tempfile
 
     from reportgen.demo import generate_sample_tree
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
-        results = generate_sample_tree(Path(tmp) / "results", seed=args.sample_seed)
-        return _run_build(args, results)
+        results = generate_sample_tree(Path(tmp) / "results", seed=settings.sample_seed)
+        return _build(settings, results)
+
+
+def _run_completion(shell: str) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=shell), end="")
+    return EXIT_OK
 
 
 def single_threaded_blas() -> None:
     """One BLAS thread per process, unless the user chose otherwise; call before numpy loads.
 
     reportgen parallelises over runs with worker processes (``-j``) and draws in threads; BLAS
-    threads on top of them oversubscribe the cores and spin. Measured on the benchmark tree
-    (50 runs, -j 2, 2 cores): cold build 14.0 s with OpenBLAS's default, 9.1 s with one thread.
+    threads on top of them oversubscribe the cores and spin.
     """
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
@@ -380,19 +383,28 @@ def _tolerant_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "completion":
+        return _run_completion(args.shell)
+    configure_logging(getattr(args, "quiet", False), getattr(args, "verbose", 0))
+    try:
+        settings = _settings(args)
+    except SettingError as exc:
+        sys.stderr.write(f"reportgen {args.command}: error: {exc}\n")
+        return EXIT_USAGE
+    if isinstance(settings, BuildSettings):
+        return _build(settings, settings.results)
+    if isinstance(settings, CheckSettings):
+        return _run_check(settings)
+    return _run_demo(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; Ctrl-C and a closed pipe end it with one line, never a traceback."""
     single_threaded_blas()
     _tolerant_streams()
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        _configure_logging(args)
-        if args.command == "build":
-            return _run_build(args, args.results)
-        if args.command == "check":
-            return _run_check(args)
-        return _run_demo(args)
+        return _dispatch(build_parser().parse_args(argv))
     except KeyboardInterrupt:  # the staging directory is gone already (SiteWriter.__exit__)
         sys.stderr.write("reportgen: interrupted\n")
         return EXIT_INTERRUPTED

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
-from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
+from reportgen.pages.assets import static_assets, vega_bundle_version
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.build.guard import guarded
 from reportgen.build.plan import (
@@ -57,10 +57,12 @@ from reportgen.build.status import (
     BuildStatus,
     GroupStatus,
     RunStatus,
+    finding_totals,
     input_hash,
-    json_hash,
     read_status,
 )
+from reportgen.findings import SEVERITIES, Severity, empty_counts
+from reportgen.settings import BuildOptions, derive
 from reportgen.write import (
     SiteWriter,
     WriteError,
@@ -70,8 +72,6 @@ from reportgen.write import (
 )
 
 if TYPE_CHECKING:
-    from reportgen.charts.export import FigureTheme
-
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.pages.output import PageOutput
     from reportgen.pages.run import RunSettings
@@ -81,42 +81,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    results: Path
-    out: Path
-    jobs: int = 1
-    force: bool = False
-    title: str = "Entropy experiments"
-    figures: tuple[str, ...] = ()
-    figure_theme: FigureTheme = "paper"
-    single_file: str | None = None
-    max_bytes: int = 256 * 1024 * 1024
-    follow_symlinks: bool = False
-    draws: int = 1000
-    seed: int = 0
-    max_points: int = 5000
-    verbose: bool = False
-    bootstrap: int = 2000  # resamples of the paired bootstrap per run; 0 = delta method only
-
-    def settings_hash(self) -> str:
-        """Everything besides the inputs that changes output bytes."""
-        settings = {
-            "title": self.title,
-            "figures": self.figures,
-            "figure_theme": self.figure_theme,
-            "max_bytes": self.max_bytes,
-            "follow_symlinks": self.follow_symlinks,
-            "draws": self.draws,
-            "seed": self.seed,
-            "bootstrap": self.bootstrap,
-            "max_points": self.max_points,
-            "built_at": built_at(),
-            "assets": assets_fingerprint(),
-        }
-        return json_hash(settings)
 
 
 @dataclass
@@ -130,9 +94,13 @@ class BuildResult:
     # inputs and directories that could not be read (an OS error, not a limit), with the reason
     unreadable: list[str] = field(default_factory=list)
     up_to_date: bool = False
+    findings: dict[str, int] = field(default_factory=empty_counts)  # of every run, by severity
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def findings_at_or_above(self, severity: Severity) -> int:
+        return sum(self.findings[s] for s in SEVERITIES[: SEVERITIES.index(severity) + 1])
 
     def report_lines(self) -> Iterator[str]:
         if self.up_to_date:
@@ -199,16 +167,8 @@ def process_run(job: RunJob) -> PageOutput:
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
     from reportgen.pages.run import RunSettings
 
-    return RunSettings(
-        max_bytes=options.max_bytes,
-        max_points=options.max_points,
-        figures=() if inline_files else options.figures,
-        figure_theme=options.figure_theme,
-        verbose=options.verbose,
-        inline_files=inline_files,
-        bootstrap=options.bootstrap,
-        seed=options.seed,
-    )
+    figures = () if inline_files else options.figures
+    return derive(RunSettings, options, figures=figures, inline_files=inline_files)
 
 
 def run_output(
@@ -279,6 +239,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
         result.unreadable = unreadable_inputs(skipped, previous.runs)
+        result.findings = finding_totals(previous.runs.values())
         result.seconds = time.perf_counter() - started
         return result
 
@@ -300,14 +261,15 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
     result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(skipped, statuses)
+    result.findings = finding_totals(statuses.values())
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
     """A run's record as a previous build stored it; ``None`` if missing or unreadable."""
-    from reportgen.pages import paths
     from reportgen.analysis.record import RunRecord
+    from reportgen.pages import paths
 
     if site is None:
         return None
@@ -481,13 +443,7 @@ def _write_groups(
             groups[group.id] = before
         else:
             todo.append(group)
-    settings = GroupSettings(
-        draws=options.draws,
-        seed=options.seed,
-        workers=options.jobs,
-        figures=options.figures,
-        figure_theme=options.figure_theme,
-    )
+    settings = derive(GroupSettings, options, workers=options.jobs)
     work = GroupWork(
         tree,
         records,

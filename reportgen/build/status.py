@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from reportgen.discover import RunRef
+from reportgen.findings import SEVERITIES, empty_counts, severity_counts
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-STATUS_FORMAT = 4  # 4: records moved out to each run's record.json
+STATUS_FORMAT = 5  # 4: records moved out to each run's record.json; 5: finding counts
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -62,6 +63,8 @@ class RunStatus:
     # The last read of the run failed: the next build reads it again, whatever its hash says
     # (the bytes hashed by the planner may not be the bytes the loader read).
     read_failed: bool = False
+    # the record's findings by severity, so an up-to-date build can gate on them unread
+    findings: Mapping[str, int] = field(default_factory=empty_counts)
 
     @classmethod
     def of(
@@ -85,6 +88,7 @@ class RunStatus:
             stale=record.stale is not None,
             unreadable=unreadable,
             read_failed=read_failed,
+            findings=severity_counts(record.findings),
         )
 
     @property
@@ -106,6 +110,7 @@ class RunStatus:
             "stale": self.stale,
             "unreadable": list(self.unreadable),
             "read_failed": self.read_failed,
+            "findings": dict(self.findings),
         }
 
     @classmethod
@@ -128,6 +133,7 @@ class RunStatus:
             stale=data["stale"] is True,
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
+            findings={s: int(data["findings"][s]) for s in SEVERITIES},
         )
 
 
@@ -184,6 +190,15 @@ def read_status(out: Path) -> BuildStatus | None:
     # a malformed status file of any shape means "no previous build", never a crash
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
+
+
+def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:
+    """The findings of every run, by severity."""
+    totals = empty_counts()
+    for status in statuses:
+        for severity, count in status.findings.items():
+            totals[severity] += count
+    return totals
 
 
 def json_hash(data: Any) -> str:

@@ -1,0 +1,176 @@
+"""The report of ``reportgen check`` as text, JSON, Markdown (CI job summaries) or JUnit XML."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from reportgen.analysis.uncertainty import RunUncertainty
+from reportgen.check import CheckedRun, CheckReport
+from reportgen.findings import SEVERITIES, Finding
+from reportgen.numfmt import format_eta
+from reportgen.pages.serialize import finding_row
+
+# 1: "format", "totals", "fail_on" and "skipped" added beside "runs" (whose rows are unchanged)
+CHECK_JSON_FORMAT = 1
+# XML 1.0 allows no control characters but tab and newlines, and no lone surrogates (which a
+# results tree's undecodable file names become)
+XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what starts markup inside a table cell
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary_line(report: CheckReport) -> str:
+    totals = report.totals()
+    line = f"{_plural(totals['runs'], 'run')}: " + ", ".join(
+        _plural(totals[s], s) for s in SEVERITIES
+    )
+    if report.unreadable:
+        line += f"; {_plural(len(report.unreadable), 'directory')} could not be read"
+    outcome = "fails" if report.exit_code else "passes"
+    return f"{line} — {outcome} at --fail-on {report.fail_on} (exit {report.exit_code})"
+
+
+def _where(finding: Finding) -> str:
+    return f" (η = {', '.join(format_eta(e) for e in finding.etas)})" if finding.etas else ""
+
+
+def text_report(report: CheckReport, quiet: bool = False) -> Iterator[str]:
+    """Every run and finding; with ``quiet``, only the failing ones and the summary line."""
+    for run in report.runs:
+        shown = report.failing(run) if quiet else run.findings
+        if quiet and not shown:
+            continue
+        yield f"{run.source} [{run.status}]" + ("" if run.findings else ": no findings")
+        for f in shown:
+            yield f"  {f.severity.upper():<7} {f.id}{_where(f)}: {f.message}"
+    for item in report.unreadable:
+        yield f"could not read: {item.path} ({item.reason})"
+    if not quiet:
+        for item in report.skipped:
+            if not item.unreadable:
+                yield f"skipped: {item.path} ({item.reason})"
+    yield summary_line(report)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _uncertainty_json(uncertainty: RunUncertainty) -> dict[str, Any]:
+    """The run's uncertainty block with its per-η rows (as in ``summary.json``)."""
+    rows = [{"eta": u.eta} | u.to_json() for u in uncertainty.etas]
+    return uncertainty.to_json() | {"etas": rows}
+
+
+def _run_json(run: CheckedRun) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "source": run.source,
+        "status": run.status,
+        "findings": [finding_row(f) for f in run.findings],
+    }
+    if run.uncertainty is not None:
+        row["uncertainty"] = _uncertainty_json(run.uncertainty)
+    return row
+
+
+def json_report(report: CheckReport) -> str:
+    data = {
+        "format": CHECK_JSON_FORMAT,
+        "fail_on": report.fail_on,
+        "exit_code": report.exit_code,
+        "totals": report.totals(),
+        "skipped": [
+            {"path": s.path, "reason": s.reason, "unreadable": s.unreadable} for s in report.skipped
+        ],
+        "runs": [_run_json(run) for run in report.runs],
+    }
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """Text from the results tree as literal Markdown: no markup, links or HTML of its own."""
+    flat = " ".join(text.split())
+    escaped = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
+def markdown_report(report: CheckReport) -> str:
+    """A job summary: the verdict, the totals, then every finding at or above ``--fail-on``."""
+    totals = report.totals()
+    verdict = "fails" if report.exit_code else "passes"
+    lines = [
+        f"## reportgen check {verdict} (--fail-on {report.fail_on})",
+        "",
+        "| runs | errors | warnings | infos | failing runs | unreadable directories |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {totals['runs']} | {totals['error']} | {totals['warning']} | {totals['info']} "
+        f"| {totals['failing_runs']} | {totals['unreadable']} |",
+    ]
+    rows = [
+        f"| {_cell(run.source)} | {f.severity} | {_cell(f.id)} | {_cell(_where(f).strip())} "
+        f"| {_cell(f.message)} |"
+        for run in report.runs
+        for f in report.failing(run)
+    ]
+    if rows:
+        lines += ["", f"### Findings at or above {report.fail_on}", ""]
+        lines += ["| run | severity | check | η | message |", "|---|---|---|---|---|", *rows]
+    if report.unreadable:
+        lines += ["", "### Could not be read", ""]
+        lines += [f"- {_cell(s.path)}: {_cell(s.reason)}" for s in report.unreadable]
+    return "\n".join(lines) + "\n"
+
+
+# --- JUnit XML -------------------------------------------------------------------------------
+
+
+def _xml(text: str) -> str:
+    return XML_INVALID.sub("\ufffd", text)
+
+
+def _testcase(suite: ET.Element, report: CheckReport, run: CheckedRun) -> int:
+    """One test case for the run, a failure per finding at or above ``--fail-on``."""
+    case = ET.SubElement(suite, "testcase", name=_xml(run.source), classname="reportgen.check")
+    failing = report.failing(run)
+    for f in failing:
+        message = _xml(f"{f.severity}: {f.id}{_where(f)}: {f.message}")
+        failure = ET.SubElement(case, "failure", type=_xml(f.id), message=message)
+        failure.text = message
+    if run.findings:
+        out = ET.SubElement(case, "system-out")
+        listed = (f"{f.severity} {f.id}{_where(f)}: {f.message}" for f in run.findings)
+        out.text = _xml("\n".join(listed))
+    return len(failing)
+
+
+def junit_report(report: CheckReport) -> str:
+    """JUnit XML as CI systems read it (the Jenkins ``junit-10.xsd`` shape): a directory that
+    could not be read is a test case with an error."""
+    suite = ET.Element("testsuite", name="reportgen check")
+    failures = sum(_testcase(suite, report, run) for run in report.runs)
+    for item in report.unreadable:
+        case = ET.SubElement(suite, "testcase", name=_xml(item.path), classname="reportgen.check")
+        error = ET.SubElement(case, "error", type="unreadable", message=_xml(item.reason))
+        error.text = _xml(f"{item.path}: {item.reason}")
+    counts = {
+        "tests": str(len(report.runs) + len(report.unreadable)),
+        "failures": str(failures),
+        "errors": str(len(report.unreadable)),
+        "skipped": "0",
+    }
+    suite.attrib.update(counts)
+    totals = {k: counts[k] for k in ("tests", "failures", "errors")}
+    root = ET.Element("testsuites", {"name": "reportgen check", **totals})
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

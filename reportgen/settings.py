@@ -1,0 +1,584 @@
+"""Every command's settings, each declared once: type, default, range, help, environment variable
+and tree-file key (as MkDocs' ``MkDocsConfig`` declares its options).
+
+The argparse parsers (``cli.py``), the build stage's ``BuildOptions``, the stage settings
+(``derive``), the README's option tables (``tests/tools/options_table.py``) and the validation of
+a tree file's settings table (``validate_tree_settings``) are all generated from the dataclasses
+below. A value comes from, in order: the command line, the environment, the tree file, the
+declared default.
+
+This module is on the path of a no-op build: it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from reportgen.findings import SEVERITIES, Severity
+
+log = logging.getLogger("reportgen")
+
+MB = 1024 * 1024
+FIGURE_FORMATS = ("svg", "png", "pdf")  # the same tuples as charts.export, without vl-convert
+FIGURE_THEMES = ("paper", "site")
+CHECK_FORMATS = ("text", "json", "markdown", "junit")
+MAX_JOBS = 256
+
+Kind = Literal["flag", "count", "int", "float", "text", "path", "choice", "list"]
+T = TypeVar("T")
+S = TypeVar("S")
+SPEC = "reportgen.setting"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is given and checked; the field's name and default are the dataclass's."""
+
+    help: str
+    kind: Kind
+    flags: tuple[str, ...] = ()  # empty: not a command-line option (derived by the CLI)
+    metavar: str | None = None
+    low: float | None = None
+    high: float | None = None
+    open_range: bool = False  # low < value < high (else low <= value <= high)
+    choices: tuple[str, ...] = ()
+    env: str | None = None  # environment variable
+    key: str | None = None  # key in the tree file's settings table
+    unit: int = 1  # stored value = given value × unit (MB given, bytes stored)
+    default_text: str | None = None  # the default as the help shows it, when not the value
+    hashed: bool = False  # changes the bytes of the site: part of the build's settings hash
+
+    @property
+    def option(self) -> str | None:
+        """The long option (``--max-file-size``), or the positional's metavar."""
+        longs = [f for f in self.flags if f.startswith("--")]
+        return longs[0] if longs else self.metavar if self.flags else None
+
+
+class SettingError(ValueError):
+    """A value that is not allowed, with the message argparse and the tree file show."""
+
+
+def setting(default: T, *flags: str, help: str, **spec: Any) -> T:
+    """A dataclass field carrying its ``Spec``; the kind follows from the default unless given."""
+    kind = spec.pop("kind", None) or _kind_of(default, spec)
+    meta = {SPEC: Spec(help=help, kind=kind, flags=flags, **spec)}
+    value: Any = field(default=default, metadata=meta)
+    return value  # type: ignore[no-any-return]
+
+
+def computed_setting(factory: Callable[[], T], *flags: str, help: str, **spec: Any) -> T:
+    """A setting whose default is computed when the settings are made (``-j``: all cores)."""
+    meta = {SPEC: Spec(help=help, flags=flags, **spec)}
+    value: Any = field(default_factory=factory, metadata=meta)
+    return value  # type: ignore[no-any-return]
+
+
+def _kind_of(default: object, spec: Mapping[str, Any]) -> Kind:
+    if isinstance(default, bool):
+        return "flag"
+    if "choices" in spec:
+        return "choice"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, Path):
+        return "path"
+    return "text"
+
+
+def default_jobs() -> int:
+    return min(os.cpu_count() or 1, MAX_JOBS)
+
+
+# --- the settings ----------------------------------------------------------------------------
+# Limits are checked before anything runs: beyond them an option would cost memory no machine
+# has (--draws asks numpy for draws × sequences floats) or overflow a 64-bit field.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadOptions:
+    """How the tree is read and analysed: shared by build, check and demo."""
+
+    follow_symlinks: bool = setting(
+        False,
+        "--follow-symlinks",
+        help="follow symbolic links that stay inside RESULTS_DIR (never outside)",
+        hashed=True,
+    )
+    max_bytes: int = setting(
+        256 * MB,
+        "--max-file-size",
+        help="refuse results files larger than this",
+        metavar="MB",
+        low=1,
+        high=65_536,
+        unit=MB,
+        default_text="256",
+        hashed=True,
+    )
+    seed: int = setting(
+        0,
+        "--seed",
+        help="seed of the batch-size subsampling and of the bootstrap",
+        metavar="S",
+        low=0,
+        high=2**32 - 1,
+        key="seed",
+        hashed=True,
+    )
+    bootstrap: int = setting(
+        2000,
+        "--bootstrap",
+        help="paired bootstrap resamples per run for the 95 % intervals (0: delta-method "
+        "standard errors only)",
+        metavar="N",
+        low=0,
+        high=100_000,
+        key="bootstrap",
+        hashed=True,
+    )
+    equivalence_margin: float = setting(
+        0.2,
+        "--equivalence-margin",
+        help="relative margin within which an approximation is shown to agree with ΔH_true",
+        metavar="M",
+        low=0.0,
+        high=1.0,
+        open_range=True,
+        key="equivalence_margin",
+        hashed=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteOptions(ReadOptions):
+    """What a site is built into and how: shared by build and demo."""
+
+    out: Path = setting(
+        Path("site"), "-o", "--output", help="output directory", metavar="OUT",
+        default_text="site/",
+    )  # fmt: skip
+    jobs: int = computed_setting(
+        default_jobs,
+        "-j",
+        "--jobs",
+        help="worker processes",
+        kind="int",
+        metavar="N",
+        low=1,
+        high=MAX_JOBS,
+        env="REPORTGEN_JOBS",
+        default_text="all cores",
+    )
+    force: bool = setting(
+        False,
+        "--force",
+        help="rebuild everything, and replace a non-empty OUT that is not a reportgen site "
+        "(never one holding files tracked by git)",
+    )
+    title: str = setting(
+        "Entropy experiments", "--title", help="site title", key="title", hashed=True
+    )
+    figures: tuple[str, ...] = setting(
+        (),
+        "--figures",
+        help="also write every chart as a file (and its data CSV), listed on figures.html (slow)",
+        kind="list",
+        choices=FIGURE_FORMATS,
+        metavar="svg,png,pdf",
+        default_text="none",
+        hashed=True,
+    )
+    figure_theme: Literal["paper", "site"] = setting(
+        "paper",
+        "--figure-theme",
+        help="style of the figure files: paper (sans-serif, labels ≥ 11 pt, colour-blind-safe, "
+        "one- or two-column width) or site (as on the pages)",
+        choices=FIGURE_THEMES,
+        key="figure_theme",
+        hashed=True,
+    )
+    single_file: str | None = setting(
+        None,
+        "--single-file",
+        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)",
+        kind="text",
+        metavar="RUN_ID",
+        default_text="off",
+    )
+    draws: int = setting(
+        1000,
+        "--draws",
+        help="random subsets per η in the batch-size comparison",
+        metavar="N",
+        low=1,
+        high=100_000,
+        key="draws",
+        hashed=True,
+    )
+    max_points: int = setting(
+        5000,
+        "--max-points",
+        help="downsample charts with more points than this (the CSV downloads keep every row)",
+        metavar="N",
+        low=1,
+        high=1_000_000,
+        hashed=True,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TreeArgument:
+    results: Path = setting(
+        Path("results"), "results", help="the results tree", metavar="RESULTS_DIR",
+        default_text="./results",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions(SiteOptions, TreeArgument):
+    """What the build stage takes (made from ``BuildSettings`` by the CLI, or by a caller)."""
+
+    verbose: bool = setting(False, help="log a traceback for each failed run (-v)")
+
+    def settings_hash(self) -> str:
+        """Everything besides the inputs that changes output bytes."""
+        from reportgen.build import built_at
+        from reportgen.build.status import json_hash
+        from reportgen.pages.assets import assets_fingerprint
+
+        hashed = {f.name: getattr(self, f.name) for f in _specs(type(self)) if spec(f).hashed}
+        return json_hash(hashed | {"built_at": built_at(), "assets": assets_fingerprint()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Console:
+    quiet: bool = setting(False, "-q", "--quiet", help="print only errors")
+    verbose: int = setting(
+        0,
+        "-v",
+        "--verbose",
+        help="more detail: -v adds tracebacks of failed runs, -vv reportgen's debug log",
+        kind="count",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strict:
+    strict: bool = setting(
+        False, "--strict", help="count warnings as failures: the same as --fail-on warning"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteCommand(SiteOptions, Strict, Console):
+    fail_on: Severity | None = setting(
+        None,
+        "--fail-on",
+        help="also exit 1 when a run has a finding of this severity or worse",
+        choices=SEVERITIES,
+        default_text="findings do not change the exit code",
+    )
+    open: bool = setting(False, "--open", help="open the built site in the web browser")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings(SiteCommand, TreeArgument):
+    """``reportgen build``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSettings(SiteCommand):
+    """``reportgen demo``."""
+
+    sample_seed: int = setting(
+        0, "--sample-seed", help="seed of the generated sample tree", metavar="S", low=0,
+        high=2**32 - 1,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings(ReadOptions, TreeArgument, Strict, Console):
+    """``reportgen check``."""
+
+    format: Literal["text", "json", "markdown", "junit"] = setting(
+        "text",
+        "--format",
+        help="text; json (versioned, with totals); markdown (a CI job summary); junit (one test "
+        "case per run, a failure per finding at or above --fail-on)",
+        choices=CHECK_FORMATS,
+    )
+    fail_on: Severity = setting(
+        "error",
+        "--fail-on",
+        help="lowest severity that makes the exit code 1",
+        choices=SEVERITIES,
+    )
+
+
+COMMANDS: dict[str, type[Any]] = {
+    "build": BuildSettings,
+    "check": CheckSettings,
+    "demo": DemoSettings,
+}
+
+
+# --- reading the schema ----------------------------------------------------------------------
+
+
+# --help lists the options in these sections, in this order (the command's own come first)
+SECTIONS: dict[type[Any], str] = {
+    SiteOptions: "the site",
+    ReadOptions: "reading and analysis",
+    Strict: "exit code",
+    Console: "console",
+}
+
+
+def section(cls: type[Any], name: str) -> str | None:
+    """The section of ``--help`` a setting of ``cls`` belongs to, by the class declaring it
+    (``None``: the command's own options)."""
+    if name == "fail_on":  # each command declares its own, with its own default
+        return SECTIONS[Strict]
+    for owner in cls.__mro__:
+        if name in owner.__dict__.get("__annotations__", {}):
+            return SECTIONS.get(owner)
+    return None
+
+
+def spec(item: Field[Any]) -> Spec:
+    found = item.metadata[SPEC]
+    assert isinstance(found, Spec)
+    return found
+
+
+def _specs(cls: type[Any]) -> Iterator[Field[Any]]:
+    return (f for f in fields(cls) if SPEC in f.metadata)
+
+
+def options(cls: type[Any]) -> list[Field[Any]]:
+    """The fields of ``cls`` given on the command line, in declaration order."""
+    return [f for f in _specs(cls) if spec(f).flags]
+
+
+def default_of(item: Field[Any]) -> object:
+    if item.default_factory is not MISSING:
+        return item.default_factory()
+    return item.default
+
+
+def effective_fail_on(fail_on: Severity | None, strict: bool) -> Severity | None:
+    """``--strict`` lowers the threshold to warnings (never raises one given lower)."""
+    if not strict:
+        return fail_on
+    return "info" if fail_on == "info" else "warning"
+
+
+# --- parsing and checking one value ----------------------------------------------------------
+
+
+def _number_text(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) or value != int(value) else f"{int(value):,}"
+
+
+def range_text(item: Spec) -> str:
+    if item.low is None or item.high is None:
+        return ""
+    low, high = _number_text(item.low), _number_text(item.high)
+    if item.open_range:
+        return f"between {low} and {high} (exclusive)"
+    return f"between {low} and {high}"
+
+
+def check_range(item: Spec, value: float, text: str) -> None:
+    if item.low is None or item.high is None:
+        return
+    inside = item.low < value < item.high if item.open_range else item.low <= value <= item.high
+    if not inside:
+        raise SettingError(f"must be {range_text(item)}, not {text[:40]}")
+
+
+def parse_text(item: Spec, text: str) -> object:
+    """A setting's value from its command-line or environment text; ``SettingError`` if bad."""
+    if item.kind == "int" or item.kind == "count":
+        try:
+            number = int(text.strip())
+        except ValueError:
+            raise SettingError(f"not an integer: {text[:40]!r}") from None
+        check_range(item, number, text)
+        return number * item.unit
+    if item.kind == "float":
+        try:
+            real = float(text.strip())
+        except ValueError:
+            raise SettingError(f"not a number: {text[:40]!r}") from None
+        check_range(item, real, text)
+        return real
+    if item.kind == "flag":
+        return _parse_flag(text)
+    if item.kind == "list":
+        return _parse_list(item, text)
+    if item.kind == "choice" and text not in item.choices:
+        raise SettingError(f"{text[:40]!r} is not one of {', '.join(item.choices)}")
+    return Path(text) if item.kind == "path" else text
+
+
+def _parse_flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingError(f"not a yes/no value: {text[:40]!r}")
+
+
+def _parse_list(item: Spec, text: str) -> tuple[str, ...]:
+    chosen = tuple(sorted({part.strip().lower() for part in text.split(",") if part.strip()}))
+    unknown = sorted(set(chosen) - set(item.choices))
+    if unknown:
+        raise SettingError(f"unknown value(s): {', '.join(unknown)} (choose from {item.metavar})")
+    return chosen
+
+
+# --- the tree file ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeSettings:
+    """The validated settings of a tree file: field name → value (only what the file sets)."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TreeSettingsError:
+    """A tree-file setting that cannot be used: its key, its line (when found) and why."""
+
+    key: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.key}: {self.message}"
+
+
+def tree_keys() -> dict[str, tuple[str, Spec]]:
+    """Every tree-file key of any command: key → (field name, spec)."""
+    keys: dict[str, tuple[str, Spec]] = {}
+    for cls in COMMANDS.values():
+        for item in _specs(cls):
+            found = spec(item)
+            if found.key is not None:
+                keys[found.key] = (item.name, found)
+    return keys
+
+
+def validate_tree_settings(
+    table: Mapping[str, object], source: str
+) -> TreeSettings | TreeSettingsError:
+    """Check a tree file's settings table (as ``tomllib`` parsed it) against the schema.
+
+    ``source`` is the file's text, used only to name the line of a bad key. Command-line-only
+    options (``jobs``, ``out``, limits such as ``max_file_size``) are refused: a results tree
+    never raises its own limits or chooses where the site is written.
+    """
+    known = tree_keys()
+    values: dict[str, object] = {}
+    for key, raw in table.items():
+        if key not in known:
+            message = f"unknown setting (known: {', '.join(sorted(known))})"
+            return TreeSettingsError(key, _line_of(key, source), message)
+        name, item = known[key]
+        try:
+            values[name] = _tree_value(item, raw)
+        except SettingError as exc:
+            return TreeSettingsError(key, _line_of(key, source), str(exc))
+    return TreeSettings(values)
+
+
+def _tree_value(item: Spec, raw: object) -> object:
+    """A TOML value of the setting's type (an integer is a number too; no string is parsed)."""
+    if item.kind in ("int", "count"):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise SettingError(f"must be an integer, not {type(raw).__name__}")
+        check_range(item, raw, str(raw))
+        return raw * item.unit
+    if item.kind == "float":
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise SettingError(f"must be a number, not {type(raw).__name__}")
+        check_range(item, float(raw), str(raw))
+        return float(raw)
+    if item.kind == "flag":
+        if not isinstance(raw, bool):
+            raise SettingError(f"must be true or false, not {type(raw).__name__}")
+        return raw
+    if not isinstance(raw, str):
+        raise SettingError(f"must be a string, not {type(raw).__name__}")
+    if item.kind == "choice" and raw not in item.choices:
+        raise SettingError(f"{raw[:40]!r} is not one of {', '.join(item.choices)}")
+    return raw
+
+
+def _line_of(key: str, source: str) -> int | None:
+    pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+# --- resolving and deriving ------------------------------------------------------------------
+
+
+def resolve(
+    cls: type[S],
+    given: Mapping[str, object],
+    environ: Mapping[str, str] | None = None,
+    tree: TreeSettings | None = None,
+) -> S:
+    """``cls`` from the command line's values, else the environment, else the tree file, else
+    the defaults; ``SettingError`` names a bad environment variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for item in _specs(cls):
+        found = spec(item)
+        if item.name in given:
+            values[item.name], origin = given[item.name], "command line"
+        elif found.env is not None and found.env in environ:
+            try:
+                values[item.name] = parse_text(found, environ[found.env])
+            except SettingError as exc:
+                raise SettingError(f"{found.env}: {exc}") from None
+            origin = found.env
+        elif tree is not None and found.key is not None and item.name in tree.values:
+            values[item.name], origin = tree.values[item.name], "tree file"
+        else:
+            continue
+        log.debug("setting %s = %r (%s)", item.name, values[item.name], origin)
+    return cls(**values)
+
+
+def derive(cls: type[S], source: object, **overrides: object) -> S:
+    """A stage's settings: every field of ``cls`` that ``source`` has, by name, then overrides.
+
+    A field of ``cls`` that ``source`` lacks keeps its default, so a setting added to the schema
+    reaches every stage that declares a field of that name.
+    """
+    names = [f.name for f in fields(cast(Any, cls))]
+    values = {name: getattr(source, name) for name in names if hasattr(source, name)}
+    return cls(**(values | overrides))
+
+
+def build_options(settings: object, **overrides: object) -> BuildOptions:
+    """The build stage's options from a command's settings (``-v`` → ``verbose``)."""
+    verbose = getattr(settings, "verbose", 0)
+    return derive(BuildOptions, settings, verbose=bool(verbose), **overrides)
