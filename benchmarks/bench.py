@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data/results"
 sys.path.insert(0, str(ROOT))
 
+from reportgen.settings import BuildOptions  # noqa: E402  (light: no numpy, no build stack)
+
 TARGET_COLD = 5.0  # cold build ÷ in-process read+parse
 TARGET_NOOP = 1.0  # no-op rebuild, whole process ÷ read+parse in-process and as a process
 TARGET_ONE = 0.15  # one changed run ÷ cold build
@@ -60,6 +62,7 @@ TARGET_PER_RUN = 1.2  # time per run of the largest scale tree ÷ that of the 10
 TARGET_INDEX_MB = 2.0
 SCALE_DEFAULT = "10,100,1000,10000"
 TARGET_BOOTSTRAP = 1.3  # cold build with the default bootstrap ÷ cold build without it
+DEFAULTS = BuildOptions()  # reportgen's own defaults (bootstrap resamples, -j all cores)
 
 
 # --- the child: one build, measured from inside ----------------------------------------------
@@ -71,7 +74,7 @@ def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     from reportgen.cli import single_threaded_blas
 
     single_threaded_blas()  # as `reportgen build` does, before numpy loads
-    from reportgen.build import BuildOptions, build
+    from reportgen.build import build
 
     imported = time.perf_counter()
     options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
@@ -104,7 +107,9 @@ class Measured:
     data: dict[str, Any]
 
 
-def run_build(results: Path, out: Path, jobs: int, bootstrap: int = 2000) -> Measured:
+def run_build(
+    results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.bootstrap
+) -> Measured:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(results), str(out), str(jobs), str(bootstrap)],
@@ -459,7 +464,7 @@ def bootstrap_row(results: Path, work: Path, jobs: int, with_bootstrap: Measured
     for i in range(3):
         without_times.append(run_build(results, work / f"site-nb-{i}", jobs, 0).seconds)
         if i < 2:
-            with_times.append(run_build(results, work / f"site-b-{i}", jobs, 2000).seconds)
+            with_times.append(run_build(results, work / f"site-b-{i}", jobs).seconds)
     best_with, best_without = min(with_times), min(without_times)
     ratio = best_with / best_without
     print(
@@ -493,7 +498,7 @@ def print_table(rows: list[Row]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="runs of the synthetic tree")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=DEFAULTS.jobs)
     parser.add_argument(
         "--scale10",
         action="store_true",

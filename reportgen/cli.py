@@ -25,6 +25,7 @@ from reportgen.settings import (
     Spec,
     build_options,
     default_of,
+    default_text,
     effective_fail_on,
     options,
     parse_text,
@@ -152,21 +153,6 @@ class Parser(argparse.ArgumentParser):
 # --- the parser, generated from the settings -------------------------------------------------
 
 
-def default_text(item: Field[Any]) -> str:
-    """A setting's default as the help and the README show it."""
-    found = spec(item)
-    if found.default_text is not None:
-        return found.default_text
-    value = default_of(item)
-    if isinstance(value, bool):
-        return "off" if found.kind == "flag" else str(value)
-    if isinstance(value, int) and found.kind == "count":
-        return "0"
-    if isinstance(value, int):
-        return f"{value // found.unit:,}"
-    return str(value)
-
-
 def help_text(item: Field[Any]) -> str:
     found = spec(item)
     notes = [f"default: {default_text(item)}"] if found.kind not in ("flag", "count") else []
@@ -220,7 +206,9 @@ def add_settings(parser: argparse.ArgumentParser, cls: type[Any]) -> None:
             action.complete = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/"}  # type: ignore[attr-defined]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the other commands' options are left out (they
+    cost a no-op build's start-up time, and a command line names one command)."""
     parser = Parser(
         prog="reportgen",
         description=DESCRIPTION,
@@ -240,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        add_settings(command, cls)
+        if only in (None, name):
+            add_settings(command, cls)
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script",
@@ -399,12 +388,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _run_demo(settings)
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), if it is one."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; Ctrl-C and a closed pipe end it with one line, never a traceback."""
     single_threaded_blas()
     _tolerant_streams()
     try:
-        return _dispatch(build_parser().parse_args(argv))
+        argv = sys.argv[1:] if argv is None else list(argv)
+        return _dispatch(build_parser(_command_named(argv)).parse_args(argv))
     except KeyboardInterrupt:  # the staging directory is gone already (SiteWriter.__exit__)
         sys.stderr.write("reportgen: interrupted\n")
         return EXIT_INTERRUPTED

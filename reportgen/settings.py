@@ -12,6 +12,7 @@ This module is on the path of a no-op build: it imports nothing heavy.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -94,6 +95,17 @@ def _kind_of(default: object, spec: Mapping[str, Any]) -> Kind:
     return "text"
 
 
+def mixin(cls: type[T]) -> type[T]:
+    """A dataclass only ever made through its subclasses: no methods of its own to generate (each
+    costs a no-op build's start-up time)."""
+    return dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)(cls)
+
+
+def command(cls: type[T]) -> type[T]:
+    """A command's settings: made once from its command line, never compared."""
+    return dataclass(frozen=True, kw_only=True, repr=False, eq=False)(cls)
+
+
 def default_jobs() -> int:
     return min(os.cpu_count() or 1, MAX_JOBS)
 
@@ -103,7 +115,7 @@ def default_jobs() -> int:
 # has (--draws asks numpy for draws × sequences floats) or overflow a 64-bit field.
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class ReadOptions:
     """How the tree is read and analysed: shared by build, check and demo."""
 
@@ -158,7 +170,7 @@ class ReadOptions:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class SiteOptions(ReadOptions):
     """What a site is built into and how: shared by build and demo."""
 
@@ -235,8 +247,10 @@ class SiteOptions(ReadOptions):
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class TreeArgument:
+    """The results tree a command reads."""
+
     results: Path = setting(
         Path("results"), "results", help="the results tree", metavar="RESULTS_DIR",
         default_text="./results",
@@ -259,8 +273,10 @@ class BuildOptions(SiteOptions, TreeArgument):
         return json_hash(hashed | {"built_at": built_at(), "assets": assets_fingerprint()})
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class Console:
+    """How much a command prints."""
+
     quiet: bool = setting(False, "-q", "--quiet", help="print only errors")
     verbose: int = setting(
         0,
@@ -271,15 +287,19 @@ class Console:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class Strict:
+    """Warnings as failures."""
+
     strict: bool = setting(
         False, "--strict", help="count warnings as failures: the same as --fail-on warning"
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@mixin
 class SiteCommand(SiteOptions, Strict, Console):
+    """What build and demo share beyond the site's options."""
+
     fail_on: Severity | None = setting(
         None,
         "--fail-on",
@@ -290,12 +310,12 @@ class SiteCommand(SiteOptions, Strict, Console):
     open: bool = setting(False, "--open", help="open the built site in the web browser")
 
 
-@dataclass(frozen=True, kw_only=True)
+@command
 class BuildSettings(SiteCommand, TreeArgument):
     """``reportgen build``."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@command
 class DemoSettings(SiteCommand):
     """``reportgen demo``."""
 
@@ -305,7 +325,7 @@ class DemoSettings(SiteCommand):
     )  # fmt: skip
 
 
-@dataclass(frozen=True, kw_only=True)
+@command
 class CheckSettings(ReadOptions, TreeArgument, Strict, Console):
     """``reportgen check``."""
 
@@ -349,9 +369,15 @@ def section(cls: type[Any], name: str) -> str | None:
     if name == "fail_on":  # each command declares its own, with its own default
         return SECTIONS[Strict]
     for owner in cls.__mro__:
-        if name in owner.__dict__.get("__annotations__", {}):
+        if name in inspect.get_annotations(owner):
             return SECTIONS.get(owner)
     return None
+
+
+def sectioned(cls: type[Any]) -> list[Field[Any]]:
+    """The options of ``cls`` in the order ``--help`` and the README list them."""
+    order = [None, *SECTIONS.values()]
+    return sorted(options(cls), key=lambda item: order.index(section(cls, item.name)))
 
 
 def spec(item: Field[Any]) -> Spec:
@@ -373,6 +399,21 @@ def default_of(item: Field[Any]) -> object:
     if item.default_factory is not MISSING:
         return item.default_factory()
     return item.default
+
+
+def default_text(item: Field[Any]) -> str:
+    """A setting's default as the help and the README show it."""
+    found = spec(item)
+    if found.default_text is not None:
+        return found.default_text
+    value = default_of(item)
+    if isinstance(value, bool):
+        return "off" if found.kind == "flag" else str(value)
+    if isinstance(value, int) and found.kind == "count":
+        return "0"
+    if isinstance(value, int):
+        return f"{value // found.unit:,}"
+    return str(value)
 
 
 def effective_fail_on(fail_on: Severity | None, strict: bool) -> Severity | None:

@@ -58,10 +58,38 @@ def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
             )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise WriteError(f"output {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out) and not force:
-        raise WriteError(
-            f"output {out} is not empty and is not a reportgen site; pass --force to replace it"
+    if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out):
+        if tracked := tracked_by_git(out):
+            raise WriteError(
+                f"output {out} holds {len(tracked):,} file(s) tracked by git ({tracked[0]}"
+                f"{', …' if len(tracked) > 1 else ''}); choose another -o (not even --force "
+                "replaces them)"
+            )
+        if not force:
+            raise WriteError(
+                f"output {out} is not empty and is not a reportgen site; pass --force to replace it"
+            )
+
+
+def tracked_by_git(directory: Path) -> list[str]:
+    """The files under ``directory`` that git tracks; none outside a work tree or without git."""
+    real = directory.resolve()
+    if not any((parent / ".git").exists() for parent in (real, *real.parents)):
+        return []  # no work tree around it: no need to start git
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(real), "ls-files", "-z", "--", "."],
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
+    except (OSError, subprocess.SubprocessError):  # git absent or stuck: nothing to protect
+        return []
+    if listed.returncode != 0:
+        return []
+    return [name for name in os.fsdecode(listed.stdout).split("\0") if name]
 
 
 def safe_site_path(path: str) -> str:
