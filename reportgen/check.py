@@ -4,66 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from reportgen import check_report
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
-from reportgen.analysis.uncertainty import RunUncertainty
 from reportgen.build.guard import guarded
+from reportgen.check_report import CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, discover
-from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.load import load_run
 from reportgen.load.models import LoadFailure
 from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
 
 log = logging.getLogger("reportgen")
-
-
-@dataclass(frozen=True)
-class CheckedRun:
-    source: str
-    status: str
-    findings: tuple[Finding, ...]
-    uncertainty: RunUncertainty | None = None
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """Every run's findings, the paths discovery skipped, and the severity that fails."""
-
-    runs: tuple[CheckedRun, ...]
-    skipped: tuple[Skipped, ...]
-    fail_on: Severity
-
-    @property
-    def unreadable(self) -> tuple[Skipped, ...]:
-        """Directories that could not be listed: runs may be missing, so the check fails."""
-        return tuple(s for s in self.skipped if s.unreadable)
-
-    def failing(self, run: CheckedRun) -> tuple[Finding, ...]:
-        """The run's findings at or above ``fail_on``."""
-        threshold = SEVERITIES.index(self.fail_on)
-        return tuple(f for f in run.findings if SEVERITIES.index(f.severity) <= threshold)
-
-    def totals(self) -> dict[str, int]:
-        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-        for run in self.runs:
-            for finding in run.findings:
-                counts[finding.severity] += 1
-        return {
-            "runs": len(self.runs),
-            **counts,
-            "failing_runs": sum(1 for run in self.runs if self.failing(run)),
-            "unreadable": len(self.unreadable),
-            "skipped": len(self.skipped),
-        }
-
-    @property
-    def exit_code(self) -> int:
-        failed = self.unreadable or any(self.failing(run) for run in self.runs)
-        return 1 if failed else 0
 
 
 def check_tree(
@@ -100,8 +54,6 @@ def _check_run(ref: RunRef, root: Path, options: ReadOptions) -> CheckedRun:
 
 def run_check(settings: CheckSettings, stream: TextIO) -> int:
     """Check the tree, write the report in the chosen format; the exit code (0 or 1)."""
-    from reportgen import check_report
-
     skipped, runs = check_tree(settings.results, settings)
     fail_on = effective_fail_on(settings.fail_on, settings.strict) or settings.fail_on
     report = CheckReport(tuple(runs), skipped, fail_on)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from reportgen.analysis.uncertainty import RunUncertainty
-from reportgen.check import CheckedRun, CheckReport
-from reportgen.findings import SEVERITIES, Finding
+from reportgen.discover import Skipped
+from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.numfmt import format_eta
 from reportgen.pages.serialize import finding_row
 
@@ -21,6 +22,51 @@ CHECK_JSON_FORMAT = 1
 # results tree's undecodable file names become)
 XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what starts markup inside a table cell
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    source: str
+    status: str
+    findings: tuple[Finding, ...]
+    uncertainty: RunUncertainty | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every run's findings, the paths discovery skipped, and the severity that fails."""
+
+    runs: tuple[CheckedRun, ...]
+    skipped: tuple[Skipped, ...]
+    fail_on: Severity
+
+    @property
+    def unreadable(self) -> tuple[Skipped, ...]:
+        """Directories that could not be listed: runs may be missing, so the check fails."""
+        return tuple(s for s in self.skipped if s.unreadable)
+
+    def failing(self, run: CheckedRun) -> tuple[Finding, ...]:
+        """The run's findings at or above ``fail_on``."""
+        threshold = SEVERITIES.index(self.fail_on)
+        return tuple(f for f in run.findings if SEVERITIES.index(f.severity) <= threshold)
+
+    def totals(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        for run in self.runs:
+            for finding in run.findings:
+                counts[finding.severity] += 1
+        return {
+            "runs": len(self.runs),
+            **counts,
+            "failing_runs": sum(1 for run in self.runs if self.failing(run)),
+            "unreadable": len(self.unreadable),
+            "skipped": len(self.skipped),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.unreadable or any(self.failing(run) for run in self.runs)
+        return 1 if failed else 0
 
 
 def _plural(count: int, word: str) -> str:
@@ -33,7 +79,8 @@ def summary_line(report: CheckReport) -> str:
         _plural(totals[s], s) for s in SEVERITIES
     )
     if report.unreadable:
-        line += f"; {_plural(len(report.unreadable), 'directory')} could not be read"
+        count = len(report.unreadable)
+        line += f"; {count} {'directory' if count == 1 else 'directories'} could not be read"
     outcome = "fails" if report.exit_code else "passes"
     return f"{line} — {outcome} at --fail-on {report.fail_on} (exit {report.exit_code})"
 

@@ -185,8 +185,8 @@ def _argument(item: Field[Any]) -> dict[str, Any]:
     if found.kind == "count":
         return kwargs | {"action": "count", "default": argparse.SUPPRESS}
     kwargs |= {"type": _value_parser(found), "metavar": found.metavar}
-    if found.kind == "choice":
-        kwargs["metavar"] = "{" + ",".join(found.choices) + "}"
+    if found.kind == "choice":  # argparse shows them, shell completion offers them
+        kwargs |= {"choices": found.choices, "metavar": None}
     if not found.flags[0].startswith("-"):  # the positional: its default is argparse's
         del kwargs["dest"]
         return kwargs | {"nargs": "?", "default": default_of(item)}

@@ -95,27 +95,18 @@ def _kind_of(default: object, spec: Mapping[str, Any]) -> Kind:
     return "text"
 
 
-def mixin(cls: type[T]) -> type[T]:
-    """A dataclass only ever made through its subclasses: no methods of its own to generate (each
-    costs a no-op build's start-up time)."""
-    return dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)(cls)
-
-
-def command(cls: type[T]) -> type[T]:
-    """A command's settings: made once from its command line, never compared."""
-    return dataclass(frozen=True, kw_only=True, repr=False, eq=False)(cls)
-
-
 def default_jobs() -> int:
     return min(os.cpu_count() or 1, MAX_JOBS)
 
 
 # --- the settings ----------------------------------------------------------------------------
+# Mixins and commands generate no repr or comparison: each generated method costs a no-op
+# build's start-up time, and neither is ever compared.
 # Limits are checked before anything runs: beyond them an option would cost memory no machine
 # has (--draws asks numpy for draws × sequences floats) or overflow a 64-bit field.
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class ReadOptions:
     """How the tree is read and analysed: shared by build, check and demo."""
 
@@ -170,7 +161,7 @@ class ReadOptions:
     )
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class SiteOptions(ReadOptions):
     """What a site is built into and how: shared by build and demo."""
 
@@ -247,7 +238,7 @@ class SiteOptions(ReadOptions):
     )
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class TreeArgument:
     """The results tree a command reads."""
 
@@ -263,17 +254,12 @@ class BuildOptions(SiteOptions, TreeArgument):
 
     verbose: bool = setting(False, help="log a traceback for each failed run (-v)")
 
-    def settings_hash(self) -> str:
-        """Everything besides the inputs that changes output bytes."""
-        from reportgen.build import built_at
-        from reportgen.build.status import json_hash
-        from reportgen.pages.assets import assets_fingerprint
-
-        hashed = {f.name: getattr(self, f.name) for f in _specs(type(self)) if spec(f).hashed}
-        return json_hash(hashed | {"built_at": built_at(), "assets": assets_fingerprint()})
+    def output_settings(self) -> dict[str, object]:
+        """The settings that change the bytes of the site (the build hashes them)."""
+        return {f.name: getattr(self, f.name) for f in _specs(type(self)) if spec(f).hashed}
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class Console:
     """How much a command prints."""
 
@@ -287,7 +273,7 @@ class Console:
     )
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class Strict:
     """Warnings as failures."""
 
@@ -296,7 +282,7 @@ class Strict:
     )
 
 
-@mixin
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
 class SiteCommand(SiteOptions, Strict, Console):
     """What build and demo share beyond the site's options."""
 
@@ -310,12 +296,12 @@ class SiteCommand(SiteOptions, Strict, Console):
     open: bool = setting(False, "--open", help="open the built site in the web browser")
 
 
-@command
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a command
 class BuildSettings(SiteCommand, TreeArgument):
     """``reportgen build``."""
 
 
-@command
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a command
 class DemoSettings(SiteCommand):
     """``reportgen demo``."""
 
@@ -325,7 +311,7 @@ class DemoSettings(SiteCommand):
     )  # fmt: skip
 
 
-@command
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a command
 class CheckSettings(ReadOptions, TreeArgument, Strict, Console):
     """``reportgen check``."""
 

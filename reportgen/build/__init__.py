@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
-from reportgen.pages.assets import static_assets, vega_bundle_version
+from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.build.guard import guarded
 from reportgen.build.plan import (
@@ -59,10 +59,12 @@ from reportgen.build.status import (
     RunStatus,
     finding_totals,
     input_hash,
+    json_hash,
     read_status,
 )
 from reportgen.findings import SEVERITIES, Severity, empty_counts
-from reportgen.settings import BuildOptions, derive
+from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
+from reportgen.settings import derive
 from reportgen.write import (
     SiteWriter,
     WriteError,
@@ -220,7 +222,9 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     check_output_dir(options.out, options.results, options.force)
     recover_interrupted(options.out)
     tree, skipped = discover(options.results, options.follow_symlinks)
-    settings_hash = options.settings_hash()
+    settings_hash = json_hash(
+        options.output_settings() | {"built_at": built_at(), "assets": assets_fingerprint()}
+    )
     site_key = tree_fingerprint(tree, skipped)
     previous = read_status(options.out)
     if previous is not None and previous.version != __version__:
