@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from reportgen import cli
-from reportgen.check_report import CheckedRun, CheckReport
-from reportgen.check_report import junit_report, markdown_report
+from reportgen.check_report import CheckedRun, CheckReport, junit_report, markdown_report
 from reportgen.discover import Skipped
 from reportgen.findings import Finding
 from reportgen.write import tracked_by_git

@@ -33,7 +33,6 @@ from reportgen.settings import (
     spec,
     validate_tree_settings,
 )
-
 from tests.tools import options_table
 
 ROOT = Path(__file__).resolve().parents[1]
