@@ -5,7 +5,7 @@ The argparse parsers (``cli.py``), the build stage's ``BuildOptions``, the stage
 (``derive``), the README's option tables (``tests/tools/options_table.py``) and the validation of
 a tree file's settings table (``validate_tree_settings``) are all generated from the dataclasses
 below. A value comes from, in order: the command line, the environment, the tree file, the
-declared default.
+declared default. How a setting is made, parsed and resolved is ``setting_spec``'s.
 
 This module is on the path of a no-op build: it imports nothing heavy.
 """
@@ -13,86 +13,51 @@ This module is on the path of a no-op build: it imports nothing heavy.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import Field, dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal
 
 from reportgen.findings import SEVERITIES, Severity
+from reportgen.setting_spec import (
+    SettingError,
+    Spec,
+    TreeSettings,
+    check_range,
+    computed_setting,
+    default_of,
+    default_text,
+    derive,
+    options,
+    parse_text,
+    range_text,
+    resolve,
+    setting,
+    spec,
+    specs,
+)
 
-log = logging.getLogger("reportgen")
+__all__ = [  # the machinery of setting_spec is used through this module
+    "SettingError",
+    "Spec",
+    "TreeSettings",
+    "default_of",
+    "default_text",
+    "derive",
+    "options",
+    "parse_text",
+    "range_text",
+    "resolve",
+    "spec",
+]
 
 MB = 1024 * 1024
 FIGURE_FORMATS = ("svg", "png", "pdf")  # the same tuples as charts.export, without vl-convert
 FIGURE_THEMES = ("paper", "site")
 CHECK_FORMATS = ("text", "json", "markdown", "junit")
 MAX_JOBS = 256
-
-Kind = Literal["flag", "count", "int", "float", "text", "path", "choice", "list"]
-T = TypeVar("T")
-S = TypeVar("S")
-SPEC = "reportgen.setting"
-
-
-@dataclass(frozen=True)
-class Spec:
-    """How one setting is given and checked; the field's name and default are the dataclass's."""
-
-    help: str
-    kind: Kind
-    flags: tuple[str, ...] = ()  # empty: not a command-line option (derived by the CLI)
-    metavar: str | None = None
-    low: float | None = None
-    high: float | None = None
-    open_range: bool = False  # low < value < high (else low <= value <= high)
-    choices: tuple[str, ...] = ()
-    env: str | None = None  # environment variable
-    key: str | None = None  # key in the tree file's settings table
-    unit: int = 1  # stored value = given value × unit (MB given, bytes stored)
-    default_text: str | None = None  # the default as the help shows it, when not the value
-    hashed: bool = False  # changes the bytes of the site: part of the build's settings hash
-
-    @property
-    def option(self) -> str | None:
-        """The long option (``--max-file-size``), or the positional's metavar."""
-        longs = [f for f in self.flags if f.startswith("--")]
-        return longs[0] if longs else self.metavar if self.flags else None
-
-
-class SettingError(ValueError):
-    """A value that is not allowed, with the message argparse and the tree file show."""
-
-
-def setting(default: T, *flags: str, help: str, **spec: Any) -> T:
-    """A dataclass field carrying its ``Spec``; the kind follows from the default unless given."""
-    kind = spec.pop("kind", None) or _kind_of(default, spec)
-    meta = {SPEC: Spec(help=help, kind=kind, flags=flags, **spec)}
-    value: Any = field(default=default, metadata=meta)
-    return value  # type: ignore[no-any-return]
-
-
-def computed_setting(factory: Callable[[], T], *flags: str, help: str, **spec: Any) -> T:
-    """A setting whose default is computed when the settings are made (``-j``: all cores)."""
-    meta = {SPEC: Spec(help=help, flags=flags, **spec)}
-    value: Any = field(default_factory=factory, metadata=meta)
-    return value  # type: ignore[no-any-return]
-
-
-def _kind_of(default: object, spec: Mapping[str, Any]) -> Kind:
-    if isinstance(default, bool):
-        return "flag"
-    if "choices" in spec:
-        return "choice"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "float"
-    if isinstance(default, Path):
-        return "path"
-    return "text"
 
 
 def default_jobs() -> int:
@@ -256,7 +221,7 @@ class BuildOptions(SiteOptions, TreeArgument):
 
     def output_settings(self) -> dict[str, object]:
         """The settings that change the bytes of the site (the build hashes them)."""
-        return {f.name: getattr(self, f.name) for f in _specs(type(self)) if spec(f).hashed}
+        return {f.name: getattr(self, f.name) for f in specs(type(self)) if spec(f).hashed}
 
 
 @dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a mixin
@@ -366,42 +331,6 @@ def sectioned(cls: type[Any]) -> list[Field[Any]]:
     return sorted(options(cls), key=lambda item: order.index(section(cls, item.name)))
 
 
-def spec(item: Field[Any]) -> Spec:
-    found = item.metadata[SPEC]
-    assert isinstance(found, Spec)
-    return found
-
-
-def _specs(cls: type[Any]) -> Iterator[Field[Any]]:
-    return (f for f in fields(cls) if SPEC in f.metadata)
-
-
-def options(cls: type[Any]) -> list[Field[Any]]:
-    """The fields of ``cls`` given on the command line, in declaration order."""
-    return [f for f in _specs(cls) if spec(f).flags]
-
-
-def default_of(item: Field[Any]) -> object:
-    if item.default_factory is not MISSING:
-        return item.default_factory()
-    return item.default
-
-
-def default_text(item: Field[Any]) -> str:
-    """A setting's default as the help and the README show it."""
-    found = spec(item)
-    if found.default_text is not None:
-        return found.default_text
-    value = default_of(item)
-    if isinstance(value, bool):
-        return "off" if found.kind == "flag" else str(value)
-    if isinstance(value, int) and found.kind == "count":
-        return "0"
-    if isinstance(value, int):
-        return f"{value // found.unit:,}"
-    return str(value)
-
-
 def effective_fail_on(fail_on: Severity | None, strict: bool) -> Severity | None:
     """``--strict`` lowers the threshold to warnings (never raises one given lower)."""
     if not strict:
@@ -409,80 +338,7 @@ def effective_fail_on(fail_on: Severity | None, strict: bool) -> Severity | None
     return "info" if fail_on == "info" else "warning"
 
 
-# --- parsing and checking one value ----------------------------------------------------------
-
-
-def _number_text(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) or value != int(value) else f"{int(value):,}"
-
-
-def range_text(item: Spec) -> str:
-    if item.low is None or item.high is None:
-        return ""
-    low, high = _number_text(item.low), _number_text(item.high)
-    if item.open_range:
-        return f"between {low} and {high} (exclusive)"
-    return f"between {low} and {high}"
-
-
-def check_range(item: Spec, value: float, text: str) -> None:
-    if item.low is None or item.high is None:
-        return
-    inside = item.low < value < item.high if item.open_range else item.low <= value <= item.high
-    if not inside:
-        raise SettingError(f"must be {range_text(item)}, not {text[:40]}")
-
-
-def parse_text(item: Spec, text: str) -> object:
-    """A setting's value from its command-line or environment text; ``SettingError`` if bad."""
-    if item.kind == "int" or item.kind == "count":
-        try:
-            number = int(text.strip())
-        except ValueError:
-            raise SettingError(f"not an integer: {text[:40]!r}") from None
-        check_range(item, number, text)
-        return number * item.unit
-    if item.kind == "float":
-        try:
-            real = float(text.strip())
-        except ValueError:
-            raise SettingError(f"not a number: {text[:40]!r}") from None
-        check_range(item, real, text)
-        return real
-    if item.kind == "flag":
-        return _parse_flag(text)
-    if item.kind == "list":
-        return _parse_list(item, text)
-    if item.kind == "choice" and text not in item.choices:
-        raise SettingError(f"{text[:40]!r} is not one of {', '.join(item.choices)}")
-    return Path(text) if item.kind == "path" else text
-
-
-def _parse_flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("", "0", "false", "no", "off"):
-        return False
-    raise SettingError(f"not a yes/no value: {text[:40]!r}")
-
-
-def _parse_list(item: Spec, text: str) -> tuple[str, ...]:
-    chosen = tuple(sorted({part.strip().lower() for part in text.split(",") if part.strip()}))
-    unknown = sorted(set(chosen) - set(item.choices))
-    if unknown:
-        raise SettingError(f"unknown value(s): {', '.join(unknown)} (choose from {item.metavar})")
-    return chosen
-
-
 # --- the tree file ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TreeSettings:
-    """The validated settings of a tree file: field name → value (only what the file sets)."""
-
-    values: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -502,7 +358,7 @@ def tree_keys() -> dict[str, tuple[str, Spec]]:
     """Every tree-file key of any command: key → (field name, spec)."""
     keys: dict[str, tuple[str, Spec]] = {}
     for cls in COMMANDS.values():
-        for item in _specs(cls):
+        for item in specs(cls):
             found = spec(item)
             if found.key is not None:
                 keys[found.key] = (item.name, found)
@@ -561,48 +417,6 @@ def _line_of(key: str, source: str) -> int | None:
         if pattern.match(line):
             return number
     return None
-
-
-# --- resolving and deriving ------------------------------------------------------------------
-
-
-def resolve(
-    cls: type[S],
-    given: Mapping[str, object],
-    environ: Mapping[str, str] | None = None,
-    tree: TreeSettings | None = None,
-) -> S:
-    """``cls`` from the command line's values, else the environment, else the tree file, else
-    the defaults; ``SettingError`` names a bad environment variable."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for item in _specs(cls):
-        found = spec(item)
-        if item.name in given:
-            values[item.name], origin = given[item.name], "command line"
-        elif found.env is not None and found.env in environ:
-            try:
-                values[item.name] = parse_text(found, environ[found.env])
-            except SettingError as exc:
-                raise SettingError(f"{found.env}: {exc}") from None
-            origin = found.env
-        elif tree is not None and found.key is not None and item.name in tree.values:
-            values[item.name], origin = tree.values[item.name], "tree file"
-        else:
-            continue
-        log.debug("setting %s = %r (%s)", item.name, values[item.name], origin)
-    return cls(**values)
-
-
-def derive(cls: type[S], source: object, **overrides: object) -> S:
-    """A stage's settings: every field of ``cls`` that ``source`` has, by name, then overrides.
-
-    A field of ``cls`` that ``source`` lacks keeps its default, so a setting added to the schema
-    reaches every stage that declares a field of that name.
-    """
-    names = [f.name for f in fields(cast(Any, cls))]
-    values = {name: getattr(source, name) for name in names if hasattr(source, name)}
-    return cls(**(values | overrides))
 
 
 def build_options(settings: object, **overrides: object) -> BuildOptions:
