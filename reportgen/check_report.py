@@ -14,7 +14,6 @@ from reportgen.analysis.uncertainty import RunUncertainty
 from reportgen.discover import Skipped
 from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.numfmt import format_eta
-from reportgen.pages.serialize import finding_row
 
 # 1: "format", "totals", "fail_on" and "skipped" added beside "runs" (whose rows are unchanged)
 CHECK_JSON_FORMAT = 1
@@ -117,6 +116,8 @@ def _uncertainty_json(uncertainty: RunUncertainty) -> dict[str, Any]:
 
 
 def _run_json(run: CheckedRun) -> dict[str, Any]:
+    from reportgen.pages.serialize import finding_row  # the page stack: only for JSON
+
     row: dict[str, Any] = {
         "source": run.source,
         "status": run.status,

@@ -348,3 +348,11 @@ def test_tracked_files_without_git_are_none(
     (tmp_path / "out").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     assert tracked_by_git(tmp_path / "out") == []
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from reportgen import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"reportgen {__version__}\n"
