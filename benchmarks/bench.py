@@ -107,9 +107,7 @@ class Measured:
     data: dict[str, Any]
 
 
-def run_build(
-    results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.bootstrap
-) -> Measured:
+def run_build(results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.bootstrap) -> Measured:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(results), str(out), str(jobs), str(bootstrap)],
