@@ -1,0 +1,250 @@
+"""The convergence study's page: a view per temperature, rendered by kind_rb_convergence.html."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from reportgen.charts.core import Chart, Datasets
+from reportgen.findings import Finding, severity_counts
+from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RunAnalysis
+from reportgen.kinds.rb_convergence.charts import run_charts
+from reportgen.kinds.rb_convergence.checks import CHECKS, DERIVATION, Z_OFF, checks, count
+from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES, KIND
+from reportgen.kinds.rb_convergence.twin import summary_json
+from reportgen.kinds.study_page import (
+    InputRow,
+    Section,
+    default_page_dir,
+    explanations,
+    input_rows,
+    page_meta,
+    page_output,
+)
+from reportgen.numfmt import NumberFormat, format_number, format_with_se
+from reportgen.pages.output import PageOutput
+from reportgen.pages.render import SiteContext, json_for_script, render_page
+from reportgen.pages.verdict import Verdict
+
+TEMPLATE = "kind_rb_convergence.html"
+
+
+@dataclass(frozen=True)
+class SeRow:
+    estimator: str
+    n: int
+    fraction: float
+    m: int | None
+    observed: float | None
+    observed_se: float | None
+    clt: float
+    fpc: float
+    ratio: float | None
+    ratio_se: float | None
+    correction: float
+    z: float | None
+    file_expected: float | None
+    file_expected_is: str
+
+
+@dataclass(frozen=True)
+class NeededRow:
+    estimator: str
+    cv: float
+    fresh: str
+    fresh_se: str
+    pool: str
+    grid: str
+
+
+@dataclass(frozen=True, eq=False)
+class TemperatureView:
+    label: str
+    source: str
+    population: int
+    charts: tuple[Chart, ...]
+    se_rows: tuple[SeRow, ...]
+    vr_rows: tuple[tuple[int, float | None, float | None, float | None], ...]
+    var_reduction: float
+    var_reduction_se: float
+    pooled: float | None
+    pooled_se: float | None
+    mean_difference: float
+    mean_difference_se: float | None
+    needed: tuple[NeededRow, ...]
+    exp_info: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ConvergenceView:
+    title: str
+    directory: str
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    counts: Mapping[str, int]
+    explanations: Mapping[str, Markup]
+    sections: tuple[Section, ...]
+    temperatures: tuple[TemperatureView, ...]
+    derivation: str
+    page_data: Markup
+    inputs: tuple[InputRow, ...]
+    skipped: tuple[tuple[str, str], ...]
+    unrecognised: tuple[str, ...]
+    summaries: tuple[tuple[str, str], ...] = ()
+
+
+def verdict(analysis: ConvergenceAnalysis) -> Verdict:
+    """The variance reduction per temperature, the SE model that fits, the samples needed."""
+    reductions = ", ".join(
+        f"{format_with_se(r.var_reduction * 100, r.var_reduction_se * 100)} % at {r.run.label}"
+        for r in analysis.runs
+    )
+    worst = _worst_z(analysis)
+    headline = f"Rao-Blackwellisation reduces the variance by {reductions}{_fits(worst)}."
+    details = [_needed_sentence(r) for r in analysis.runs]
+    if any(r.file_expected_is == "clt" for r in analysis.runs):
+        details.append(
+            "The notebook expected σ/√n; subsamples were drawn without replacement from the "
+            "pool, so the expected SE is σ/√n·√(1 − n/N) (0.707 × at n = N/2): the curves "
+            "bending below σ/√n are the pool's doing, not the estimators'."
+        )
+    return Verdict(headline, tuple(details), judged=worst is not None)
+
+
+def _worst_z(analysis: ConvergenceAnalysis) -> float | None:
+    """The largest |z| of an observed SE against σ/√n·√(1 − n/N), over every row."""
+    zs = [
+        abs(p.z_fpc)
+        for run in analysis.runs
+        for row in run.rows
+        for p in (row.basic, row.rb)
+        if p.z_fpc is not None
+    ]
+    return max(zs, default=None)
+
+
+def _fits(worst: float | None) -> str:
+    if worst is None:
+        return ""
+    if worst <= Z_OFF:
+        return (
+            "; the observed SEs agree with σ/√n·√(1 − n/N) at every n "
+            f"(|z| ≤ {format_number(worst, NumberFormat(digits=2))})"
+        )
+    return "; the observed SEs disagree with σ/√n·√(1 − n/N) at some n (see the findings)"
+
+
+def _needed_sentence(run: RunAnalysis) -> str:
+    basic, rb = run.needed
+    grid = (
+        f"; the tried sizes said {basic.grid:,} and {rb.grid:,}"
+        if basic.grid is not None and rb.grid is not None
+        else ""
+    )
+    return (
+        f"{run.run.label}: ±1 % needs {count(basic.pool)} basic vs {count(rb.pool)} RB samples "
+        f"of this pool of {run.population:,} ({count(basic.fresh)} vs {count(rb.fresh)} fresh "
+        f"samples){grid}."
+    )
+
+
+def _temperature(run: RunAnalysis) -> tuple[TemperatureView, Datasets]:
+    chart_list, datasets = run_charts(run)
+    se_rows = tuple(
+        SeRow(
+            estimator=ESTIMATOR_NAMES[name],
+            n=row.sample_size,
+            fraction=row.fraction,
+            m=row.n_bootstrap,
+            observed=p.observed,
+            observed_se=p.observed_se,
+            clt=p.clt,
+            fpc=p.fpc,
+            ratio=p.ratio,
+            ratio_se=p.ratio_se,
+            correction=math.sqrt(max(1 - row.fraction, 0.0)),
+            z=p.z_fpc,
+            file_expected=p.file_expected,
+            file_expected_is={"clt": "σ/√n", "fpc": "with √(1 − n/N)", "other": "neither"}.get(
+                p.file_expected_is or "", "—"
+            ),
+        )
+        for name in ("basic", "rb")
+        for row in run.rows
+        for p in (row.estimator(name),)
+    )
+    needed = tuple(
+        NeededRow(
+            ESTIMATOR_NAMES[n.estimator],
+            n.cv,
+            count(n.fresh),
+            format_number(n.fresh_se, NumberFormat(digits=2)),
+            count(n.pool),
+            f"{n.grid:,}" if n.grid is not None else "not reached",
+        )
+        for n in run.needed
+    )
+    view = TemperatureView(
+        label=run.run.label,
+        source=run.run.source if run.run.key is None else f"{run.run.source} [{run.run.key}]",
+        population=run.population,
+        charts=chart_list,
+        se_rows=se_rows,
+        vr_rows=tuple(
+            (r.sample_size, r.var_reduction, r.var_reduction_se, r.file_var_reduction)
+            for r in run.rows
+        ),
+        var_reduction=run.var_reduction,
+        var_reduction_se=run.var_reduction_se,
+        pooled=run.pooled_var_reduction,
+        pooled_se=run.pooled_var_reduction_se,
+        mean_difference=run.mean_difference,
+        mean_difference_se=run.mean_difference_se,
+        needed=needed,
+        exp_info=run.run.exp_info,
+    )
+    return view, datasets
+
+
+def view(analysis: ConvergenceAnalysis, findings: tuple[Finding, ...]) -> ConvergenceView:
+    temperatures = [_temperature(run) for run in analysis.runs]
+    datasets: Datasets = {}
+    for _, data in temperatures:
+        datasets |= data
+    study = analysis.study
+    return ConvergenceView(
+        title=f"Rao-Blackwell convergence: {study.directory}",
+        directory=study.directory,
+        verdict=verdict(analysis),
+        findings=findings,
+        counts=severity_counts(findings),
+        explanations=explanations(CHECKS),
+        sections=(
+            Section("findings", "Findings"),
+            Section("convergence", "SE vs n"),
+            Section("variance", "Variance reduction"),
+            Section("needed", "Samples for ±1 %"),
+            Section("inputs", "Files"),
+        ),
+        temperatures=tuple(t for t, _ in temperatures),
+        derivation=DERIVATION,
+        page_data=json_for_script({"datasets": datasets}),
+        inputs=input_rows(study.inputs, study.not_read),
+        skipped=tuple((s.path, s.reason) for s in study.skipped),
+        unrecognised=study.unrecognised,
+    )
+
+
+def page(
+    analysis: ConvergenceAnalysis, site: SiteContext, page_dir: str | None = None
+) -> PageOutput:
+    """The study's page and ``summary.json`` under ``page_dir`` (default ``studies/…``)."""
+    directory = page_dir or default_page_dir(KIND, analysis.study.directory)
+    findings = checks(analysis)
+    page_view = view(analysis, findings)
+    meta = page_meta(directory, page_view.title, "study", has_charts=True)
+    html = render_page(TEMPLATE, site, meta, view=page_view)
+    return page_output(directory, html, summary_json(analysis, findings))
