@@ -21,6 +21,7 @@ TEST_BATCHES = (32, 64, 128, 256, 512, 1024)
 BASE_MEANS = (1.11, 1.28, 1.55, 1.93, 2.40, 2.92)  # the climb the real study showed
 TEST_SES = (0.04, 0.045, 0.05, 0.05, 0.055, 0.06)
 HOMOGENEOUS_MEAN = 1.5
+HOMOGENEOUS_SD = 0.6  # spread of per-prompt means in the homogeneous variant: SE = SD/√B
 TRAIN_BATCH = 4096
 TRAIN_MEAN = 3.4
 TRAIN_SE = 0.03
@@ -52,15 +53,17 @@ def header(split: str) -> dict[str, Any]:
     }
 
 
-def designed_means(chi2: float | None, rng: np.random.Generator) -> np.ndarray:
-    """The test split's estimates: the real climb scaled to ``chi2``, or one mean plus noise."""
-    ses = np.array(TEST_SES)
+def designed_means(chi2: float | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The test split's estimates and SEs: the real climb scaled to ``chi2``, or one mean
+    measured with SEs that shrink as 1/√B, plus noise of exactly those SEs."""
     if chi2 is None:
-        return HOMOGENEOUS_MEAN + ses * rng.standard_normal(len(ses))
+        ses = HOMOGENEOUS_SD / np.sqrt(np.array(TEST_BATCHES, dtype=np.float64))
+        return HOMOGENEOUS_MEAN + ses * rng.standard_normal(len(ses)), ses
+    ses = np.array(TEST_SES)
     base, weights = np.array(BASE_MEANS), 1.0 / ses**2
     centre = float(np.sum(weights * base) / np.sum(weights))
     scale = math.sqrt(chi2 / float(np.sum(weights * (base - centre) ** 2)))
-    return centre + (base - centre) * scale
+    return centre + (base - centre) * scale, ses
 
 
 def skewed_values(mean: float, sd: float, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -121,10 +124,10 @@ def write_jackknife_study(
     """Write the study into ``directory`` (created); returns the designed answers."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
-    means = designed_means(chi2, rng)
+    means, ses = designed_means(chi2, rng)
     experiments = [
-        _experiment(batch, float(mean), se, 100 + i, rng, extra_fields)[0]
-        for i, (batch, mean, se) in enumerate(zip(TEST_BATCHES, means, TEST_SES, strict=True))
+        _experiment(batch, float(mean), float(se), 100 + i, rng, extra_fields)[0]
+        for i, (batch, mean, se) in enumerate(zip(TEST_BATCHES, means, ses, strict=True))
     ]
     study = {**header("test"), "experiments": experiments, "summary": _summary(experiments)}
     if json_lines:

@@ -33,7 +33,7 @@ _np_frombuffer: Callable[..., Any] = vars(_numeric)["_frombuffer"]
 
 PICKLE_MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64  # nesting of containers; the studies' pickles nest four deep
-MAX_NODES = 2_000_000  # values visited when the result becomes plain data (shared ones recount)
+MAX_NODES = 500_000  # values visited when the result becomes plain data (shared ones recount)
 MAX_ELEMENTS = 1 << 28  # elements of one array
 _MARK = -1
 _MUTATORS = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"})
@@ -219,7 +219,8 @@ def _complex(*args: Any) -> complex:
 
 
 _NUMPY_CORE = ("numpy._core.multiarray", "numpy.core.multiarray")
-_BUILTINS = ("builtins", "__builtin__")
+# protocol 0–2 pickles written by Python 2 (or for it) name these modules by their old names
+_PYTHON2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): np.dtype,
     ("numpy", "ndarray"): _CheckedArray,
@@ -227,10 +228,10 @@ ALLOWED: dict[tuple[str, str], Any] = {
     **{(module, "scalar"): _scalar for module in _NUMPY_CORE},
     **{(m, "_frombuffer"): _frombuffer for m in ("numpy._core.numeric", "numpy.core.numeric")},
     ("_codecs", "encode"): _latin1_encode,
-    **{(module, "set"): _iterable_of(set) for module in _BUILTINS},
-    **{(module, "frozenset"): _iterable_of(frozenset) for module in _BUILTINS},
-    **{(module, "complex"): _complex for module in _BUILTINS},
-    **{(module, "bytes"): _empty_bytes for module in _BUILTINS},
+    ("builtins", "set"): _iterable_of(set),
+    ("builtins", "frozenset"): _iterable_of(frozenset),
+    ("builtins", "complex"): _complex,
+    ("builtins", "bytes"): _empty_bytes,
 }
 
 
@@ -238,6 +239,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only :data:`ALLOWED` globals; any other is :class:`Refused`."""
 
     def find_class(self, module: str, name: str) -> Any:
+        module = _PYTHON2_MODULES.get(module, module)
         found = ALLOWED.get((module, name))
         if found is None:
             raise Refused(
