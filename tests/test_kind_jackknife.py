@@ -68,8 +68,8 @@ def chi2_closed_form(x: float, df: int) -> float:
     """P(χ²_df ≥ x) from the finite sums for integer df (independent of the series used)."""
     y = x / 2
     if df % 2 == 0:
-        return math.exp(-y) * sum(y**j / math.factorial(j) for j in range(df // 2))
-    tail = sum(y ** (j - 0.5) / math.gamma(j + 0.5) for j in range(1, (df - 1) // 2 + 1))
+        return math.exp(-y) * math.fsum(y**j / math.factorial(j) for j in range(df // 2))
+    tail = math.fsum(y ** (j - 0.5) / math.gamma(j + 0.5) for j in range(1, (df - 1) // 2 + 1))
     return math.erfc(math.sqrt(y)) + math.exp(-y) * tail
 
 

@@ -49,7 +49,7 @@ def loaded(value: object, protocol: int = pickle.DEFAULT_PROTOCOL) -> Any:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_numpy_scalars_and_arrays_round_trip_in_every_protocol(protocol: int) -> None:
-    value = {
+    value: dict[Any, Any] = {
         "f64": np.float64(1.5),
         "f32": np.float32(0.25),
         "i64": np.int64(-3),
@@ -106,7 +106,7 @@ def test_object_arrays_become_lists_of_their_restricted_items() -> None:
     ("value", "asked_for"),
     [
         (RunsCode("true"), "posix.system"),
-        (np.ma.masked_array([1, 2], [0, 1]), "numpy.ma.core._mareconstruct"),
+        (np.ma.masked_array([1, 2], [False, True]), "numpy.ma.core._mareconstruct"),
         (Path("x"), "pathlib.PosixPath"),
         (bytearray(b"ab"), "builtins.bytearray"),
     ],
