@@ -200,6 +200,7 @@ def test_the_partial_links_found_runs_and_escapes_names(tmp_path: Path) -> None:
     assert "&lt;b&gt;run_01&lt;/b&gt;" in html and "<b>run_01" not in html
     assert "<strong>not in the tree</strong>" in html
     assert "<code>timing.total_s</code>" in html
+    assert "/<wbr>RL_Practice_Files/<wbr>" in html  # a long listed path wraps at its slashes
     assert f"<code>{BATCH}/run_02</code>, <code>{BATCH}/run_03</code>" in html
 
 

@@ -102,6 +102,8 @@ def test_one_pretty_object_and_json_lines_load_the_same_points(tmp_path: Path) -
     lines = load_points(tmp_path / "lines", json_lines=True)
     assert [p[:4] for p in pretty] == [p[:4] for p in lines]
     assert all(np.array_equal(a[4], b[4]) for a, b in zip(pretty, lines, strict=True))
+    # six lines with the same unknown field: named once, by file
+    assert load(tmp_path / "lines").unrecognised == (f"{STUDY}/{TEST_FILE}: elapsed_s",)
 
 
 def load_points(root: Path, **options: Any) -> list[tuple[Any, ...]]:

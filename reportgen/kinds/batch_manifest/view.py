@@ -23,6 +23,7 @@ STATUS = {
 class PathRow:
     field: str
     listed: str
+    listed_parts: tuple[str, ...]  # split at "/" so a long path can wrap there
     tree_path: str | None
     href: str | None
     status: str
@@ -58,6 +59,7 @@ def _path_row(listed: ListedPath, hrefs: Mapping[str, str]) -> PathRow:
     return PathRow(
         field=listed.field,
         listed=listed.listed,
+        listed_parts=tuple(listed.listed.split("/")),
         tree_path=listed.tree_path,
         href=hrefs.get(listed.tree_path) if listed.tree_path is not None else None,
         status=status,

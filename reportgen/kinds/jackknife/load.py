@@ -131,7 +131,7 @@ def _read_object(path: str, line: int, obj: Mapping[str, Any], parts: _FileParts
         parts.summaries.append((where, text(obj["summary"]) or ""))
     experiments = obj.get("experiments")
     if isinstance(experiments, list):
-        parts.unrecognised += [f"{where}: {k}" for k in unrecognised(obj, _with_experiments())]
+        parts.unrecognised += [f"{path}: {k}" for k in unrecognised(obj, _with_experiments())]
         for index, experiment in enumerate(experiments):
             prefix = "experiments[*]."
             if not isinstance(experiment, Mapping):
@@ -173,7 +173,7 @@ def _read_point(
 ) -> None:
     where = origin.where
     known = {**HEADER_FIELDS, **POINT_FIELDS} if flat else POINT_FIELDS
-    parts.unrecognised += [f"{where}: {prefix}{k}" for k in unrecognised(obj, known)]
+    parts.unrecognised += [f"{origin.path}: {prefix}{k}" for k in unrecognised(obj, known)]
     batch = integer(obj.get("B"))
     estimate = number(obj.get("estimate_mean_per_seq_entropy"))
     if batch is None or batch < 1 or estimate is None:
@@ -182,7 +182,7 @@ def _read_point(
         )
         return
     means = _per_prompt_means(obj.get("per_prompt_means"), where, _item(prefix, index), parts)
-    distribution = _distribution(obj.get("distribution_analysis"), where, prefix, parts)
+    distribution = _distribution(obj.get("distribution_analysis"), origin.path, prefix, parts)
     parts.points.append(
         JackknifePoint(
             source=origin.path,

@@ -25,6 +25,13 @@ class Setting:
     temperature: float | None
     generation: str | None  # the rest of generation_config, as compact JSON
 
+    @property
+    def short_checkpoint(self) -> str | None:
+        """A checkpoint path by its last two parts (``step_40/model``)."""
+        if self.checkpoint is None:
+            return None
+        return "/".join(self.checkpoint.rstrip("/").split("/")[-2:])
+
     def part(self, name: str) -> str | None:
         """One field in words (a checkpoint path by its last two parts)."""
         value = getattr(self, name)
@@ -33,7 +40,7 @@ class Setting:
         if name == "temperature":
             return f"T = {value:g}"
         if name == "checkpoint":
-            return "checkpoint " + "/".join(str(value).rstrip("/").split("/")[-2:])
+            return f"checkpoint {self.short_checkpoint}"
         return f"{name.replace('_', ' ')} {value}"
 
     def label(self, names: tuple[str, ...] = ("split", "temperature", "checkpoint")) -> str:

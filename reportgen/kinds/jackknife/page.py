@@ -35,6 +35,9 @@ TEMPLATE = "kind_jackknife.html"
 @dataclass(frozen=True)
 class PointRow:
     setting: str
+    split: str | None
+    temperature: float | None
+    checkpoint: str | None
     source: str
     batch: int
     generations: int | None
@@ -191,6 +194,9 @@ def _point_row(analysis: JackknifeAnalysis, index: int) -> PointRow:
     lo, hi = stats.ci95 if stats.ci95 is not None else (None, None)
     return PointRow(
         setting=analysis.populations[stats.population].label,
+        split=point.setting.split,
+        temperature=point.setting.temperature,
+        checkpoint=point.setting.short_checkpoint,
         source=point.source if point.line == 1 else f"{point.source}:{point.line}",
         batch=point.batch,
         generations=point.generations,
