@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from reportgen.demo.jackknife import TEST_FILE, TRAIN_FILE, JackknifeDemo, write_jackknife_study
 from reportgen.kinds import jackknife
 from reportgen.kinds.jackknife.analysis import JackknifeAnalysis, homogeneity
-from reportgen.kinds.jackknife.checks import (
+from reportgen.kinds.jackknife.diagnostics import (
     DEPENDS_ON_B,
     PROMPT_COUNT,
     SE_VARIANCE,

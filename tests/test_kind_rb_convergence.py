@@ -32,7 +32,7 @@ from reportgen.demo.rb_convergence import (
 )
 from reportgen.kinds import rb_convergence
 from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, samples_for_target
-from reportgen.kinds.rb_convergence.checks import (
+from reportgen.kinds.rb_convergence.diagnostics import (
     GRID,
     MEANS_DIFFER,
     NO_FPC,

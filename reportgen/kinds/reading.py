@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-import fnmatch
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
+from reportgen.kinds.claims import SNIFF_BYTES, Claim, claims_by_directory, name_matches
 from reportgen.load.inputs import DEFAULT_MAX_BYTES, LoadError, read_bytes
 
-SNIFF_BYTES = 4096  # what a kind's content check looks at
+__all__ = [
+    "SNIFF_BYTES",
+    "Claim",
+    "FormatError",
+    "NotRead",
+    "Read",
+    "StudyFailure",
+    "claims_by_directory",
+    "integer",
+    "json_objects",
+    "name_matches",
+    "not_read",
+    "number",
+    "text",
+    "tree_reader",
+    "unrecognised",
+]
 
 
 class Read(Protocol):
@@ -60,32 +76,6 @@ class StudyFailure:
     reason: str
     inputs: tuple[str, ...]  # every claimed file, as for a study that loaded
     not_read: tuple[NotRead, ...]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Files of one kind in one directory: a study is all of them together."""
-
-    kind: str
-    directory: str  # tree-relative, "." for the root
-    files: tuple[str, ...]  # tree-relative paths, sorted
-
-
-def name_matches(path: str, patterns: Iterable[str]) -> bool:
-    name = PurePosixPath(path).name
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-
-
-def claims_by_directory(kind: str, paths: Iterable[str]) -> tuple[Claim, ...]:
-    """One claim per directory holding any of ``paths``, directories and files sorted."""
-    by_directory: dict[str, list[str]] = {}
-    for path in paths:
-        parent = PurePosixPath(path).parent.as_posix()
-        by_directory.setdefault(parent, []).append(path)
-    return tuple(
-        Claim(kind, directory, tuple(sorted(files)))
-        for directory, files in sorted(by_directory.items())
-    )
 
 
 # --- JSON documents -----------------------------------------------------------------------------

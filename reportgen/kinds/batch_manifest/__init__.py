@@ -3,27 +3,34 @@
 The interface: ``matches``/``sniff`` (recognition), ``read_manifest(path, read)``,
 ``check_manifest(path, data, tree_paths, run_dirs)`` (pure) → ``ManifestCheck`` with its
 findings, ``manifest_view(check, hrefs)`` for the ``_batch_manifest.html`` partial and
-``manifest_json(check)``; ``CHECKS`` documents every check for the guide.
+``manifest_json(check)``; ``CHECKS`` documents every check for the guide. Recognition and the
+check need the standard library only.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import PurePosixPath
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from reportgen.kinds.batch_manifest.check import check_manifest, map_path
 from reportgen.kinds.batch_manifest.checks import CHECKS
 from reportgen.kinds.batch_manifest.model import ListedPath, ManifestCheck, ManifestEntry
-from reportgen.kinds.batch_manifest.view import ManifestView, manifest_json, manifest_view
-from reportgen.kinds.reading import SNIFF_BYTES, NotRead, Read, not_read
-from reportgen.load.inputs import LoadError
+from reportgen.kinds.claims import SNIFF_BYTES
+
+if TYPE_CHECKING:
+    from reportgen.kinds.batch_manifest.reader import read_manifest
+    from reportgen.kinds.batch_manifest.view import ManifestView, manifest_json, manifest_view
 
 NAME = "index.json"
 PARTIAL = "_batch_manifest.html"
-SCHEMA = "batch-manifest.schema.json"
-MAX_BYTES = 16 * 1024 * 1024  # a manifest lists runs; larger is something else
+SCHEMA = "batch-manifest.schema.json"  # in tests/schemas until reportgen/schemas exists
+_LAZY = {
+    "read_manifest": "reportgen.kinds.batch_manifest.reader",
+    "ManifestView": "reportgen.kinds.batch_manifest.view",
+    "manifest_json": "reportgen.kinds.batch_manifest.view",
+    "manifest_view": "reportgen.kinds.batch_manifest.view",
+}
 
 
 def matches(path: str) -> bool:
@@ -38,14 +45,10 @@ def sniff(head: bytes) -> bool:
     )
 
 
-def read_manifest(path: str, read: Read) -> Any | NotRead:
-    """The manifest's parsed JSON, or why it was not read."""
-    try:
-        return orjson.loads(read(path, MAX_BYTES))
-    except LoadError as error:
-        return not_read(path, error)
-    except orjson.JSONDecodeError as error:
-        return NotRead(path, f"not JSON ({error})")
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 __all__ = [

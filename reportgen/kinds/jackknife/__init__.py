@@ -1,20 +1,47 @@
 """Jackknife-vs-batch-size studies: ``*_results.jsonl`` files of estimates at several B.
 
-The interface: ``matches``/``sniff``/``claims`` (recognition), ``load(claim, read)``,
-``analyze(study)``, ``checks(analysis)``, ``summary_json(analysis)`` and
-``page(analysis, site)``; ``CHECKS`` documents every check for the guide.
+The interface: ``matches``/``sniff``/``claims`` (recognition, standard library only),
+``load(claim, read)``, ``analyze(study)``, ``checks(analysis)``, ``summary_json(analysis)``
+and ``page(analysis, site)``; ``CHECKS`` documents every check for the guide.
 """
 
 from __future__ import annotations
 
-from reportgen.kinds.jackknife.analysis import JackknifeAnalysis, analyze
-from reportgen.kinds.jackknife.checks import CHECKS, checks
-from reportgen.kinds.jackknife.load import PATTERNS, claims, load, matches, sniff
-from reportgen.kinds.jackknife.model import KIND, JackknifeStudy
-from reportgen.kinds.jackknife.page import TEMPLATE, page
-from reportgen.kinds.jackknife.twin import summary_json
+import importlib
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = "kind-jackknife-study.schema.json"
+from reportgen.kinds.jackknife.recognise import KIND, PATTERNS, claims, matches, sniff
+
+if TYPE_CHECKING:
+    from reportgen.kinds.jackknife.analysis import JackknifeAnalysis, analyze
+    from reportgen.kinds.jackknife.diagnostics import CHECKS, checks
+    from reportgen.kinds.jackknife.loader import load
+    from reportgen.kinds.jackknife.model import JackknifeStudy
+    from reportgen.kinds.jackknife.twin import summary_json
+    from reportgen.kinds.jackknife.view import TEMPLATE, page
+
+# the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
+# recognising files (a no-op build does only that) imports the standard library alone
+_LAZY = {
+    "JackknifeAnalysis": "reportgen.kinds.jackknife.analysis",
+    "analyze": "reportgen.kinds.jackknife.analysis",
+    "CHECKS": "reportgen.kinds.jackknife.diagnostics",
+    "checks": "reportgen.kinds.jackknife.diagnostics",
+    "load": "reportgen.kinds.jackknife.loader",
+    "JackknifeStudy": "reportgen.kinds.jackknife.model",
+    "TEMPLATE": "reportgen.kinds.jackknife.view",
+    "page": "reportgen.kinds.jackknife.view",
+    "summary_json": "reportgen.kinds.jackknife.twin",
+}
+
+SCHEMA = "kind-jackknife-study.schema.json"  # in tests/schemas until reportgen/schemas exists
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
 
 __all__ = [
     "CHECKS",

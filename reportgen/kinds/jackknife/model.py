@@ -11,8 +11,6 @@ from reportgen.kinds.reading import NotRead
 
 FloatArray = npt.NDArray[np.float64]
 
-KIND = "jackknife-study"
-
 
 @dataclass(frozen=True, order=True)
 class Setting:

@@ -8,8 +8,9 @@ from typing import Any
 from reportgen.analysis.record import finding_to_json
 from reportgen.findings import Finding
 from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats
-from reportgen.kinds.jackknife.checks import checks
-from reportgen.kinds.jackknife.model import KIND, Setting
+from reportgen.kinds.jackknife.diagnostics import checks
+from reportgen.kinds.jackknife.model import Setting
+from reportgen.kinds.jackknife.recognise import KIND
 from reportgen.kinds.stats import Z95
 from reportgen.kinds.study_page import not_read_json
 

@@ -1,20 +1,48 @@
 """Rao-Blackwell convergence studies: pickles of a pool and its subsample SEs per temperature.
 
-The interface: ``matches``/``sniff``/``claims`` (recognition), ``load(claim, read)`` (through
-the restricted unpickler), ``analyze(study)``, ``checks(analysis)``, ``summary_json(analysis)``
-and ``page(analysis, site)``; ``CHECKS`` documents every check for the guide.
+The interface: ``matches``/``sniff``/``claims`` (recognition, standard library only),
+``load(claim, read)`` (through the restricted unpickler), ``analyze(study)``,
+``checks(analysis)``, ``summary_json(analysis)`` and ``page(analysis, site)``; ``CHECKS``
+documents every check for the guide.
 """
 
 from __future__ import annotations
 
-from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, analyze
-from reportgen.kinds.rb_convergence.checks import CHECKS, checks
-from reportgen.kinds.rb_convergence.load import PATTERNS, claims, load, matches, sniff
-from reportgen.kinds.rb_convergence.model import KIND, ConvergenceStudy
-from reportgen.kinds.rb_convergence.page import TEMPLATE, page
-from reportgen.kinds.rb_convergence.twin import summary_json
+import importlib
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = "kind-rb-convergence.schema.json"
+from reportgen.kinds.rb_convergence.recognise import KIND, PATTERNS, claims, matches, sniff
+
+if TYPE_CHECKING:
+    from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, analyze
+    from reportgen.kinds.rb_convergence.diagnostics import CHECKS, checks
+    from reportgen.kinds.rb_convergence.loader import load
+    from reportgen.kinds.rb_convergence.model import ConvergenceStudy
+    from reportgen.kinds.rb_convergence.twin import summary_json
+    from reportgen.kinds.rb_convergence.view import TEMPLATE, page
+
+# the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
+# recognising files (a no-op build does only that) imports the standard library alone
+_LAZY = {
+    "ConvergenceAnalysis": "reportgen.kinds.rb_convergence.analysis",
+    "analyze": "reportgen.kinds.rb_convergence.analysis",
+    "CHECKS": "reportgen.kinds.rb_convergence.diagnostics",
+    "checks": "reportgen.kinds.rb_convergence.diagnostics",
+    "load": "reportgen.kinds.rb_convergence.loader",
+    "ConvergenceStudy": "reportgen.kinds.rb_convergence.model",
+    "TEMPLATE": "reportgen.kinds.rb_convergence.view",
+    "page": "reportgen.kinds.rb_convergence.view",
+    "summary_json": "reportgen.kinds.rb_convergence.twin",
+}
+
+SCHEMA = "kind-rb-convergence.schema.json"  # in tests/schemas until reportgen/schemas exists
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
 
 __all__ = [
     "CHECKS",

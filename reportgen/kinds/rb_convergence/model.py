@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from reportgen.kinds.reading import NotRead
 
-KIND = "rb-convergence"
 ESTIMATORS = ("basic", "rb")
 ESTIMATOR_NAMES = {"basic": "basic", "rb": "Rao-Blackwell"}
 

@@ -15,8 +15,8 @@ from reportgen.kinds.rb_convergence.analysis import (
     RunAnalysis,
     SamplesNeeded,
 )
-from reportgen.kinds.rb_convergence.checks import checks
-from reportgen.kinds.rb_convergence.model import KIND
+from reportgen.kinds.rb_convergence.diagnostics import checks
+from reportgen.kinds.rb_convergence.recognise import KIND
 from reportgen.kinds.stats import Z95
 from reportgen.kinds.study_page import not_read_json
 

@@ -11,8 +11,8 @@ from reportgen.charts.core import Chart
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis
 from reportgen.kinds.jackknife.charts import charts
-from reportgen.kinds.jackknife.checks import CHECKS, HETEROGENEITY_P, at_b, checks
-from reportgen.kinds.jackknife.model import KIND
+from reportgen.kinds.jackknife.diagnostics import CHECKS, HETEROGENEITY_P, at_b, checks
+from reportgen.kinds.jackknife.recognise import KIND
 from reportgen.kinds.jackknife.twin import summary_json
 from reportgen.kinds.study_checks import format_p
 from reportgen.kinds.study_page import (

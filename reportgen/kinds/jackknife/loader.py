@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from reportgen.kinds.jackknife.model import (
-    KIND,
     Distribution,
     JackknifePoint,
     JackknifeStudy,
     Setting,
     SkippedPart,
 )
+from reportgen.kinds.jackknife.recognise import KIND
 from reportgen.kinds.reading import (
-    SNIFF_BYTES,
     Claim,
     FormatError,
     NotRead,
     Read,
     StudyFailure,
-    claims_by_directory,
     integer,
     json_objects,
-    name_matches,
     not_read,
     number,
     text,
@@ -35,8 +32,6 @@ from reportgen.kinds.reading import (
 )
 from reportgen.load.inputs import LoadError
 
-PATTERNS = ("*_results.jsonl",)
-_MARKERS = (b'"estimate_mean_per_seq_entropy"', b'"experiment_type"')
 _QUANTILE = re.compile(r"q(\d{2,3})")
 HEADER_FIELDS: dict[str, Any] = dict.fromkeys(
     ("experiment_type", "dataset", "split", "checkpoint", "generation_config", "summary")
@@ -54,22 +49,6 @@ POINT_FIELDS: dict[str, Any] = dict.fromkeys(
         "distribution_analysis",
     )
 )
-
-
-def matches(path: str) -> bool:
-    """The cheap name test: ``*_results.jsonl``."""
-    return name_matches(path, PATTERNS)
-
-
-def sniff(head: bytes) -> bool:
-    """The cheap content test on a file's first bytes: a study names these fields early."""
-    window = head[:SNIFF_BYTES]
-    return any(marker in window for marker in _MARKERS)
-
-
-def claims(paths: Iterable[str]) -> tuple[Claim, ...]:
-    """One study per directory of matching files."""
-    return claims_by_directory(KIND, (p for p in paths if matches(p)))
 
 
 @dataclass

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reportgen.kinds.rb_convergence.model import (
     ESTIMATORS,
-    KIND,
     ConvergenceRow,
     ConvergenceStudy,
     EstimatorRow,
@@ -16,15 +15,13 @@ from reportgen.kinds.rb_convergence.model import (
     SkippedPart,
     TemperatureRun,
 )
+from reportgen.kinds.rb_convergence.recognise import KIND
 from reportgen.kinds.reading import (
-    SNIFF_BYTES,
     Claim,
     NotRead,
     Read,
     StudyFailure,
-    claims_by_directory,
     integer,
-    name_matches,
     not_read,
     number,
     text,
@@ -33,9 +30,6 @@ from reportgen.kinds.reading import (
 from reportgen.kinds.safe_pickle import PICKLE_MAX_BYTES, PickleRefused, unpickle
 from reportgen.load.inputs import LoadError
 
-PATTERNS = ("*.pkl", "*.pickle")
-_PICKLE_START = b"\x80"  # protocol 2 and later open with PROTO
-_MARKERS = (b"population_stats", b"convergence_results")
 ESTIMATOR_FIELDS = ("mean_est", "std_est", "expected_se", "bias", "mc_se")
 POPULATION_FIELDS = ("basic_mean", "basic_std", "rb_mean", "rb_std", "correlation", "n_samples")
 ROW_FIELDS = (
@@ -49,20 +43,6 @@ RUN_FIELDS: dict[str, Any] = {
     "population_stats": dict.fromkeys(POPULATION_FIELDS),
     "convergence_results": None,
 }
-
-
-def matches(path: str) -> bool:
-    return name_matches(path, PATTERNS)
-
-
-def sniff(head: bytes) -> bool:
-    """A pickle whose first bytes name the study's blocks (dict keys are stored as text)."""
-    window = head[:SNIFF_BYTES]
-    return window.startswith(_PICKLE_START) and any(m in window for m in _MARKERS)
-
-
-def claims(paths: Iterable[str]) -> tuple[Claim, ...]:
-    return claims_by_directory(KIND, (p for p in paths if matches(p)))
 
 
 @dataclass

@@ -12,8 +12,9 @@ from reportgen.charts.core import Chart, Datasets
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RunAnalysis
 from reportgen.kinds.rb_convergence.charts import run_charts
-from reportgen.kinds.rb_convergence.checks import CHECKS, DERIVATION, Z_OFF, checks, count
-from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES, KIND
+from reportgen.kinds.rb_convergence.diagnostics import CHECKS, DERIVATION, Z_OFF, checks, count
+from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES
+from reportgen.kinds.rb_convergence.recognise import KIND
 from reportgen.kinds.rb_convergence.twin import summary_json
 from reportgen.kinds.study_page import (
     InputRow,

@@ -1,0 +1,27 @@
+"""Which files are jackknife-vs-batch-size studies: by name, then by their first bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reportgen.kinds.claims import SNIFF_BYTES, Claim, claims_by_directory, name_matches
+
+KIND = "jackknife-study"
+PATTERNS = ("*_results.jsonl",)
+_MARKERS = (b'"estimate_mean_per_seq_entropy"', b'"experiment_type"')
+
+
+def matches(path: str) -> bool:
+    """The cheap name test: ``*_results.jsonl``."""
+    return name_matches(path, PATTERNS)
+
+
+def sniff(head: bytes) -> bool:
+    """The cheap content test on a file's first bytes: a study names these fields early."""
+    window = head[:SNIFF_BYTES]
+    return any(marker in window for marker in _MARKERS)
+
+
+def claims(paths: Iterable[str]) -> tuple[Claim, ...]:
+    """One study per directory of matching files."""
+    return claims_by_directory(KIND, (p for p in paths if matches(p)))
