@@ -407,3 +407,26 @@ def test_page_draws_every_chart_offline_at_desktop_and_phone_width(tmp_path: Pat
         assert all(count > 0 for count in opened.marks.values()), opened.marks
         assert opened.overflow <= 0, opened.width
         assert opened.text.index("In short") < opened.text.index("Findings")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[1, 2]", "the file holds a JSON list, not an object"),
+        (b'{"B": 1}\n\n{"B": 2\n', "line 3: not JSON"),
+        (b'{"B": 1}\n[3]\n', "line 2: a JSON list, not an object"),
+        (b"", "not JSON"),
+    ],
+)
+def test_files_that_are_not_one_object_or_json_lines_say_where(data: bytes, reason: str) -> None:
+    from reportgen.kinds.reading import FormatError, json_objects
+
+    with pytest.raises(FormatError) as raised:
+        json_objects(data)
+    assert raised.value.reason.startswith(reason)
+
+
+def test_json_lines_keep_their_line_numbers() -> None:
+    from reportgen.kinds.reading import json_objects
+
+    assert json_objects(b'{"B": 1}\n\n{"B": 2}\n') == [(1, {"B": 1}), (3, {"B": 2})]
