@@ -6,7 +6,10 @@ the site's hashed assets into a directory, so the pages open from ``file://`` as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,18 @@ class Opened:
 
 
 def open_page(page: Path, widths: tuple[int, ...] = (1280, 390)) -> list[Opened]:
-    """Open ``page`` in headless Chromium at each width, offline, once every chart is drawn."""
+    """Open ``page`` in headless Chromium at each width, offline, once every chart is drawn.
+
+    In a process of its own: Playwright's sync API refuses to start a second time inside a
+    test session whose browser tests already run one.
+    """
+    command = [sys.executable, "-m", "tests.kind_pages", str(page), *map(str, widths)]
+    root = Path(__file__).resolve().parents[1]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=root)
+    return [Opened(**item) for item in json.loads(output.stdout)]
+
+
+def _open_all(page: Path, widths: tuple[int, ...]) -> list[Opened]:
     from playwright.sync_api import sync_playwright
 
     from tests.test_browser import CHROMIUM, LAUNCH_ARGS
@@ -89,3 +103,8 @@ def _open_at(browser: Any, page: Path, width: int) -> Opened:
 def _console(message: Any, problems: list[str]) -> None:
     if message.type in ("error", "warning"):
         problems.append(f"{message.type}: {message.text}")
+
+
+if __name__ == "__main__":
+    opened = _open_all(Path(sys.argv[1]), tuple(int(w) for w in sys.argv[2:]))
+    print(json.dumps([asdict(item) for item in opened]))
