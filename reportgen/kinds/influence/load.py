@@ -1,0 +1,375 @@
+"""Loading an entropy-influence directory into an ``InfluenceRun``; failures are values.
+
+Only ``summary.json`` is required: without it (or when it is not an object with a list of
+evaluations) the directory is a ``KindFailure``. Every other file that is missing, unreadable
+or of the wrong shape costs only itself, named with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reportgen.findings import SkippedInput
+from reportgen.kinds.common import (
+    FileProblem,
+    KindFailure,
+    ReadFile,
+    StoredArray,
+    finite_float,
+    list_files,
+    not_understood,
+    numeric_lists,
+    read_array,
+    read_json,
+    scalar_fields,
+)
+from reportgen.kinds.influence.detect import SUMMARY
+from reportgen.kinds.influence.model import (
+    KIND,
+    AggregateRow,
+    DeltaMatrix,
+    EtaArrays,
+    EtaValues,
+    Evaluation,
+    InfluenceRun,
+    Plan,
+)
+
+PER_SEQUENCE = re.compile(
+    r"eval_(\d+)_per_sequence/(full|baseline|grad|baseline_plus_grad)/eta_([^/]+)\.npy"
+)
+GRAD_ETA = re.compile(r"eval_(\d+)_grad_eta/delta_([^/]+)\.npy")
+MATRIX = re.compile(r"eval_(\d+)_delta_matrix\.npy")
+DIAGNOSTICS = re.compile(r"eval_(\d+)_diagnostics\.json")
+ETA_RTOL = 1e-9
+
+
+class _Reader:
+    """The directory's files, what was used, and why the rest was not."""
+
+    def __init__(self, directory: Path, read: ReadFile, files: tuple[str, ...]) -> None:
+        self.directory = directory
+        self.read = read
+        self.files = files
+        self.used: list[str] = []
+        self.reasons: dict[str, str] = {}
+        self.unreadable: set[str] = set()
+
+    def array(self, rel: str, shape: tuple[int | None, ...]) -> StoredArray | None:
+        try:
+            stored = read_array(self.directory, rel, self.read)
+        except FileProblem as exc:
+            self.refuse(exc.path, exc.reason, exc.unreadable)
+            return None
+        got_shape = stored.values.shape
+        fits = len(got_shape) == len(shape) and all(
+            want in (None, got) for want, got in zip(shape, got_shape, strict=True)
+        )
+        if not fits:
+            want = "×".join("?" if s is None else str(s) for s in shape)
+            got = "×".join(str(s) for s in stored.values.shape) or "a scalar"
+            self.refuse(rel, f"shape {got}, expected {want}")
+            return None
+        self.used.append(rel)
+        return stored
+
+    def json(self, rel: str) -> Any:
+        try:
+            data = read_json(self.directory, rel, self.read)
+        except FileProblem as exc:
+            self.refuse(exc.path, exc.reason, exc.unreadable)
+            return None
+        self.used.append(rel)
+        return data
+
+    def refuse(self, rel: str, reason: str, unreadable: bool = False) -> None:
+        self.reasons[rel] = reason
+        if unreadable:
+            self.unreadable.add(rel)
+
+    def leftovers(self, listing_problems: tuple[SkippedInput, ...]) -> tuple[SkippedInput, ...]:
+        rest = not_understood(self.files, self.used, self.reasons)
+        marked = tuple(SkippedInput(s.path, s.reason, s.path in self.unreadable) for s in rest)
+        return (*marked, *listing_problems)
+
+
+def load(directory: Path, read: ReadFile) -> InfluenceRun | KindFailure:
+    """The directory's summary, arrays and diagnostics; never raises."""
+    files, listing_problems = list_files(directory)
+    reader = _Reader(directory, read, files)
+    summary = reader.json(SUMMARY) if SUMMARY in files else None
+    problem = _summary_problem(summary, SUMMARY in files, reader.reasons.get(SUMMARY))
+    if problem is not None:
+        return KindFailure(
+            KIND, problem, SUMMARY, _HINT, tuple(reader.used), reader.leftovers(listing_problems)
+        )
+    assert isinstance(summary, dict)
+    workspace = summary.get("workspace") if isinstance(summary.get("workspace"), dict) else {}
+    stats = workspace.get("update_stats", {}) if isinstance(workspace, dict) else {}
+    n = _count(workspace.get("num_sequences")) if isinstance(workspace, dict) else None
+    problems: list[str] = []
+    evaluations = []
+    for position, node in enumerate(summary["evaluations"]):
+        if not isinstance(node, dict):
+            problems.append(f"evaluations[{position}] is not an object")
+            continue
+        evaluations.append(_evaluation(node, position, n, stats, reader))
+    _claim_unknown_evaluations(reader, {e.index for e in evaluations})
+    return InfluenceRun(
+        name=directory.name,
+        plan=_plan(summary.get("plan")),
+        num_directions=n,
+        update_stats=scalar_fields(stats),
+        evaluations=tuple(evaluations),
+        inputs=tuple(sorted(reader.used)),
+        not_understood=reader.leftovers(listing_problems),
+        problems=tuple(problems),
+    )
+
+
+_HINT = (
+    "An influence directory needs summary.json: an object with plan, workspace and a list of "
+    "evaluations, as the influence runner writes it."
+)
+
+
+def _summary_problem(summary: Any, present: bool, reason: str | None) -> str | None:
+    if not present:
+        return "summary.json is missing"
+    if reason is not None:
+        return f"summary.json: {reason}"
+    if not isinstance(summary, dict):
+        return "summary.json is not a JSON object"
+    if not isinstance(summary.get("evaluations"), list):
+        return "summary.json has no list of evaluations"
+    return None
+
+
+def _count(value: Any) -> int | None:
+    number = finite_float(value)
+    return int(number) if number is not None and number.is_integer() and number >= 0 else None
+
+
+def _plan(node: Any) -> Plan:
+    if not isinstance(node, dict):
+        return Plan((), None, None, None)
+    etas = _list(node.get("etas"))
+    return Plan(
+        etas=tuple(e for e in (finite_float(v) for v in etas) if e is not None),
+        microbatch_size=finite_float(node.get("microbatch_size")),
+        workspace=_text(node.get("workspace")),
+        evaluation=_text(node.get("evaluation")),
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)[:200]
+
+
+# --- η-keyed blocks of the summary -----------------------------------------------------------
+
+
+def parse_eta(text: str) -> float | None:
+    """An η from a key or a file name: ``1e-06``, or ``1em06``, ``1p6em06`` (. → p, - → m)."""
+    for candidate in (text, text.replace("p", ".").replace("m", "-")):
+        try:
+            value = float(candidate)
+        except ValueError:
+            continue
+        return value if np.isfinite(value) and value > 0 else None
+    return None
+
+
+def _eta_items(node: Any) -> list[tuple[float, Any]]:
+    """``{"1e-06": x}`` or ``[{"eta": 1e-06, …}]`` as (η, value) pairs; bad keys are dropped."""
+    if isinstance(node, dict):
+        pairs = [(parse_eta(str(key)), value) for key, value in node.items()]
+    elif isinstance(node, list):
+        pairs = [(finite_float(item.get("eta")), item) for item in node if isinstance(item, dict)]
+    else:
+        return []
+    return sorted(((eta, value) for eta, value in pairs if eta is not None), key=lambda p: p[0])
+
+
+def _values(value: Any, n: int | None) -> np.ndarray | None:
+    items = value.get("values", value.get("deltas")) if isinstance(value, dict) else value
+    if not isinstance(items, list) or (n is not None and len(items) != n):
+        return None
+    numbers = [finite_float(v) for v in items]
+    return None if any(x is None for x in numbers) else np.array(numbers, dtype=np.float64)
+
+
+def _eta_values(node: Any, n: int | None) -> tuple[EtaValues, ...]:
+    return tuple(
+        EtaValues(eta, values=_values(value, n), stats=scalar_fields(value))
+        for eta, value in _eta_items(node)
+    )
+
+
+def _eta_scalars(node: Any) -> tuple[tuple[float, float], ...]:
+    found = []
+    for eta, value in _eta_items(node):
+        raw = value.get("delta_h", value.get("value")) if isinstance(value, dict) else value
+        number = finite_float(raw)
+        if number is not None:
+            found.append((eta, number))
+    return tuple(found)
+
+
+# --- one evaluation --------------------------------------------------------------------------
+
+
+def _evaluation(
+    node: dict[str, Any], position: int, n: int | None, stats: Any, reader: _Reader
+) -> Evaluation:
+    index = _count(node.get("index"))
+    index = position if index is None else index
+    prefix = f"eval_{index:02d}"
+    sequence_ids = tuple(str(s)[:200] for s in _list(node.get("sequence_ids")))
+    problems = _id_problems(sequence_ids, n)
+    n = n if n is not None else (len(sequence_ids) or None)
+    m = _count(node.get("num_sequences"))
+    aggregate = tuple(
+        AggregateRow(
+            eta=eta,
+            delta_h=finite_float(row.get("delta_h")),
+            per_sequence_delta_sum=finite_float(row.get("per_sequence_delta_sum")),
+            diagnostics=scalar_fields(row.get("diagnostics")),
+        )
+        for eta, row in _eta_items(node.get("aggregate"))
+    )
+    etas = tuple(row.eta for row in aggregate)
+    arrays = _arrays(reader, index, etas, n, m)
+    per_sequence = node.get("eta_per_sequence")
+    flat = _values(per_sequence, n) if isinstance(per_sequence, list) else None
+    diagnostics_file = f"{prefix}_diagnostics.json"
+    diagnostics = reader.json(diagnostics_file) if _has(reader, diagnostics_file) else None
+    features = (*numeric_lists(stats, n or 0), *numeric_lists(diagnostics, n or 0))
+    return Evaluation(
+        index=index,
+        prefix=prefix,
+        num_sequences=m,
+        num_directions=n,
+        aggregate=aggregate,
+        sequence_ids=sequence_ids,
+        eta_per_sequence=() if flat is not None else _eta_values(per_sequence, n),
+        direction_etas=flat,
+        baseline_eta_delta=_eta_scalars(node.get("baseline_eta_delta")),
+        grad_summaries=_eta_values(node.get("grad_eta_summaries"), n),
+        grad_baseline_summaries=_eta_values(node.get("grad_baseline_summaries"), n),
+        matrix=_matrix(reader, prefix, node, n, m),
+        arrays=arrays,
+        diagnostics=scalar_fields(diagnostics),
+        features=tuple(features),
+        problems=problems,
+    )
+
+
+def _id_problems(ids: tuple[str, ...], n: int | None) -> tuple[str, ...]:
+    if ids and n is not None and len(ids) != n:
+        return (f"sequence_ids has {len(ids)} entries but workspace.num_sequences is {n}",)
+    return ()
+
+
+def _has(reader: _Reader, rel: str) -> bool:
+    return rel in reader.files
+
+
+def _matrix(
+    reader: _Reader, prefix: str, node: dict[str, Any], n: int | None, m: int | None
+) -> DeltaMatrix | None:
+    rel = f"{prefix}_delta_matrix.npy"
+    if not _has(reader, rel):
+        return None
+    stored = reader.array(rel, (n, m))
+    if stored is None:
+        return None
+    rows, columns = stored.values.shape
+    return DeltaMatrix(
+        path=rel,
+        values=stored.values,
+        eps=stored.eps,
+        eta_reference=finite_float(node.get("eta_reference")),
+        row_sums=_values(node.get("row_sums"), rows),
+        column_sums=_values(node.get("column_sums"), columns),
+        max_abs=finite_float(node.get("max_abs")),
+    )
+
+
+def _arrays(
+    reader: _Reader,
+    index: int,
+    etas: tuple[float, ...],
+    n: int | None,
+    m: int | None,
+) -> tuple[EtaArrays, ...]:
+    """Each η's arrays; files at an η the summary does not list are left unused, with a reason."""
+    found: dict[tuple[str, int], str] = {}
+    for rel in reader.files:
+        match = PER_SEQUENCE.fullmatch(rel) or GRAD_ETA.fullmatch(rel)
+        if match is None or int(match.group(1)) != index:
+            continue
+        proxy = match.group(2) if match.re is PER_SEQUENCE else "grad_eta"
+        eta = parse_eta(match.group(match.re.groups))
+        position = _position(eta, etas)
+        if position is None:
+            reader.refuse(rel, "its η is not among the evaluation's aggregate η")
+        else:
+            found[(proxy, position)] = rel
+    rows = []
+    for position, eta in enumerate(etas):
+        stored = {
+            proxy: reader.array(rel, _shape(proxy, n, m))
+            for (proxy, at), rel in found.items()
+            if at == position
+        }
+        rows.append(_eta_arrays(eta, stored))
+    return tuple(rows)
+
+
+def _shape(proxy: str, n: int | None, m: int | None) -> tuple[int | None, ...]:
+    return {"full": (m,), "baseline": (m,), "grad_eta": (n,)}.get(proxy, (n, m))
+
+
+def _position(eta: float | None, etas: tuple[float, ...]) -> int | None:
+    if eta is None:
+        return None
+    return next((i for i, e in enumerate(etas) if abs(e - eta) <= ETA_RTOL * abs(e)), None)
+
+
+def _eta_arrays(eta: float, stored: dict[str, StoredArray | None]) -> EtaArrays:
+    def values(name: str) -> np.ndarray | None:
+        item = stored.get(name)
+        return None if item is None else item.values
+
+    eps = max((s.eps for s in stored.values() if s is not None), default=2.0**-52)
+    return EtaArrays(
+        eta=eta,
+        full=values("full"),
+        baseline=values("baseline"),
+        grad=values("grad"),
+        baseline_plus_grad=values("baseline_plus_grad"),
+        grad_eta=values("grad_eta"),
+        eps=eps,
+    )
+
+
+def _claim_unknown_evaluations(reader: _Reader, indices: set[int]) -> None:
+    """Evaluation files whose index the summary does not list get that reason."""
+    for rel in reader.files:
+        if rel in reader.used or rel in reader.reasons:
+            continue
+        for pattern in (PER_SEQUENCE, GRAD_ETA, MATRIX, DIAGNOSTICS):
+            match = pattern.fullmatch(rel)
+            if match is not None and int(match.group(1)) not in indices:
+                reader.refuse(rel, f"evaluation {int(match.group(1))} is not in summary.json")
