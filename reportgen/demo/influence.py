@@ -76,14 +76,17 @@ def _draws(rng: np.random.Generator, n: int, m: int, nonlinear: int | None) -> _
 def _planted(residual: FloatArray, z: float) -> FloatArray:
     """``residual`` shifted so that mean / (sd/√m) is exactly ``z``."""
     m = residual.shape[0]
-    centred = residual - residual.mean()
-    return centred + z * centred.std(ddof=1) / np.sqrt(m)
+    centred: FloatArray = residual - residual.mean()
+    shift = z * float(centred.std(ddof=1)) / float(np.sqrt(m))
+    planted: FloatArray = centred + shift
+    return planted
 
 
 def _planted_total(values: FloatArray, z: float) -> FloatArray:
     """``values`` (n × m) shifted evenly per column so that their column sums have z = ``z``."""
-    totals = values.sum(axis=0)
-    return values + (_planted(totals, z) - totals)[None, :] / values.shape[0]
+    totals: FloatArray = values.sum(axis=0)
+    shifted: FloatArray = values + (_planted(totals, z) - totals)[None, :] / values.shape[0]
+    return shifted
 
 
 def _per_sequence(d: _Draws, eta: float, z: float, gap_z: float) -> dict[str, FloatArray]:
