@@ -133,6 +133,65 @@ def not_understood(
     )
 
 
+class DirectoryReader:
+    """Reads an experiment directory's files as values: what was used, and why the rest was not.
+
+    ``array`` and ``json`` return None for a file that cannot be used and record the reason;
+    ``leftovers`` lists every file not used (unreadable ones marked), for the inventory.
+    """
+
+    def __init__(self, directory: Path, read: ReadFile, files: tuple[str, ...]) -> None:
+        self.directory = directory
+        self.read = read
+        self.files = files
+        self.used: list[str] = []
+        self.reasons: dict[str, str] = {}
+        self.unreadable: set[str] = set()
+
+    def array(self, rel: str, shape: tuple[int | None, ...]) -> StoredArray | None:
+        try:
+            stored = read_array(self.directory, rel, self.read)
+        except FileProblem as exc:
+            self.refuse(exc.path, exc.reason, exc.unreadable)
+            return None
+        got_shape = stored.values.shape
+        fits = len(got_shape) == len(shape) and all(
+            want in (None, got) for want, got in zip(shape, got_shape, strict=True)
+        )
+        if not fits:
+            want = "×".join("?" if s is None else str(s) for s in shape)
+            got = "×".join(str(s) for s in stored.values.shape) or "a scalar"
+            self.refuse(rel, f"shape {got}, expected {want}")
+            return None
+        self.used.append(rel)
+        return stored
+
+    def json(self, rel: str) -> Any:
+        try:
+            data = read_json(self.directory, rel, self.read)
+        except FileProblem as exc:
+            self.refuse(exc.path, exc.reason, exc.unreadable)
+            return None
+        self.used.append(rel)
+        return data
+
+    def reject(self, rel: str, reason: str) -> None:
+        """A file read and then found unusable: no longer among the inputs."""
+        if rel in self.used:
+            self.used.remove(rel)
+        self.refuse(rel, reason)
+
+    def refuse(self, rel: str, reason: str, unreadable: bool = False) -> None:
+        self.reasons[rel] = reason
+        if unreadable:
+            self.unreadable.add(rel)
+
+    def leftovers(self, listing_problems: tuple[SkippedInput, ...]) -> tuple[SkippedInput, ...]:
+        rest = not_understood(self.files, self.used, self.reasons)
+        marked = tuple(SkippedInput(s.path, s.reason, s.path in self.unreadable) for s in rest)
+        return (*marked, *listing_problems)
+
+
 # --- small helpers for loaders and views -----------------------------------------------------
 
 

@@ -13,18 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.findings import SkippedInput
 from reportgen.kinds.common import (
-    FileProblem,
+    DirectoryReader,
     KindFailure,
     ReadFile,
     StoredArray,
     finite_float,
     list_files,
-    not_understood,
     numeric_lists,
-    read_array,
-    read_json,
     scalar_fields,
 )
 from reportgen.kinds.influence.detect import SUMMARY
@@ -48,59 +44,10 @@ DIAGNOSTICS = re.compile(r"eval_(\d+)_diagnostics\.json")
 ETA_RTOL = 1e-9
 
 
-class _Reader:
-    """The directory's files, what was used, and why the rest was not."""
-
-    def __init__(self, directory: Path, read: ReadFile, files: tuple[str, ...]) -> None:
-        self.directory = directory
-        self.read = read
-        self.files = files
-        self.used: list[str] = []
-        self.reasons: dict[str, str] = {}
-        self.unreadable: set[str] = set()
-
-    def array(self, rel: str, shape: tuple[int | None, ...]) -> StoredArray | None:
-        try:
-            stored = read_array(self.directory, rel, self.read)
-        except FileProblem as exc:
-            self.refuse(exc.path, exc.reason, exc.unreadable)
-            return None
-        got_shape = stored.values.shape
-        fits = len(got_shape) == len(shape) and all(
-            want in (None, got) for want, got in zip(shape, got_shape, strict=True)
-        )
-        if not fits:
-            want = "×".join("?" if s is None else str(s) for s in shape)
-            got = "×".join(str(s) for s in stored.values.shape) or "a scalar"
-            self.refuse(rel, f"shape {got}, expected {want}")
-            return None
-        self.used.append(rel)
-        return stored
-
-    def json(self, rel: str) -> Any:
-        try:
-            data = read_json(self.directory, rel, self.read)
-        except FileProblem as exc:
-            self.refuse(exc.path, exc.reason, exc.unreadable)
-            return None
-        self.used.append(rel)
-        return data
-
-    def refuse(self, rel: str, reason: str, unreadable: bool = False) -> None:
-        self.reasons[rel] = reason
-        if unreadable:
-            self.unreadable.add(rel)
-
-    def leftovers(self, listing_problems: tuple[SkippedInput, ...]) -> tuple[SkippedInput, ...]:
-        rest = not_understood(self.files, self.used, self.reasons)
-        marked = tuple(SkippedInput(s.path, s.reason, s.path in self.unreadable) for s in rest)
-        return (*marked, *listing_problems)
-
-
 def load(directory: Path, read: ReadFile) -> InfluenceRun | KindFailure:
     """The directory's summary, arrays and diagnostics; never raises."""
     files, listing_problems = list_files(directory)
-    reader = _Reader(directory, read, files)
+    reader = DirectoryReader(directory, read, files)
     summary = reader.json(SUMMARY) if SUMMARY in files else None
     problem = _summary_problem(summary, SUMMARY in files, reader.reasons.get(SUMMARY))
     if problem is not None:
@@ -230,7 +177,7 @@ def _eta_scalars(node: Any) -> tuple[tuple[float, float], ...]:
 
 
 def _evaluation(
-    node: dict[str, Any], position: int, n: int | None, stats: Any, reader: _Reader
+    node: dict[str, Any], position: int, n: int | None, stats: Any, reader: DirectoryReader
 ) -> Evaluation:
     index = _count(node.get("index"))
     index = position if index is None else index
@@ -281,12 +228,12 @@ def _id_problems(ids: tuple[str, ...], n: int | None) -> tuple[str, ...]:
     return ()
 
 
-def _has(reader: _Reader, rel: str) -> bool:
+def _has(reader: DirectoryReader, rel: str) -> bool:
     return rel in reader.files
 
 
 def _matrix(
-    reader: _Reader, prefix: str, node: dict[str, Any], n: int | None, m: int | None
+    reader: DirectoryReader, prefix: str, node: dict[str, Any], n: int | None, m: int | None
 ) -> DeltaMatrix | None:
     rel = f"{prefix}_delta_matrix.npy"
     if not _has(reader, rel):
@@ -307,7 +254,7 @@ def _matrix(
 
 
 def _arrays(
-    reader: _Reader,
+    reader: DirectoryReader,
     index: int,
     etas: tuple[float, ...],
     n: int | None,
@@ -364,7 +311,7 @@ def _eta_arrays(eta: float, stored: dict[str, StoredArray | None]) -> EtaArrays:
     )
 
 
-def _claim_unknown_evaluations(reader: _Reader, indices: set[int]) -> None:
+def _claim_unknown_evaluations(reader: DirectoryReader, indices: set[int]) -> None:
     """Evaluation files whose index the summary does not list get that reason."""
     for rel in reader.files:
         if rel in reader.used or rel in reader.reasons:
