@@ -183,7 +183,7 @@ def proxies_differ(analysis: InfluenceAnalysis) -> Iterator[Hit]:
 
 @CHECKS.check(
     "influence-files-disagree", "warning", "The summary disagrees with its own arrays",
-    "consistency",
+    "sum-rule",
 )  # fmt: skip
 def files_disagree(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     """A number of `summary.json` (δH_full, δH_baseline, the delta matrix's row and column

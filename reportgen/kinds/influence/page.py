@@ -98,6 +98,12 @@ def influence_view(
             Section(f"sum-rule{v.key}", f"Sum rule{v.title}"),
             Section(f"linearity{v.key}", f"Linearity{v.title}"),
         ]
+        if v.proxies:
+            sections.append(Section(f"proxies{v.key}", f"Proxies{v.title}"))
+        if v.features:
+            sections.append(Section(f"features{v.key}", f"Features{v.title}"))
+        if v.charts.get("matrix"):
+            sections.append(Section(f"matrix{v.key}", f"Delta matrix{v.title}"))
     sections.append(Section("inputs", "Files"))
     return InfluenceView(
         name=run.name,
@@ -235,7 +241,7 @@ def _linearity_chart(e: EvaluationAnalysis) -> list[ChartResult]:
     return [
         kind_charts.eta_curves(
             "influence-linearity", etas, items, values, fitted,
-            title="δHᵢ against η per direction, with the line through the origin",
+            title="δHᵢ against η, with fits",
             description="Each direction's baseline-adjusted entropy change δHᵢ at every η "
             "(points) and its least-squares line through the origin (dashed).",
             y_title="δHᵢ", item_title="direction", note=note,
@@ -254,7 +260,7 @@ def _proxy_chart(e: EvaluationAnalysis) -> list[ChartResult]:
     return [
         kind_charts.eta_parity(
             "influence-proxies", etas, grad, adjusted, labels,
-            title="Baseline-adjusted against grad-only δHᵢ at the selected η",
+            title="Adjusted vs grad-only δHᵢ",
             description="Each direction's baseline-adjusted effect δH(v_b + vᵢ) − δH(v_b) (y) "
             "against its grad-only effect δH(vᵢ) (x); on the dashed y = x line they agree.",
             x_title="grad-only δH(vᵢ)", y_title="baseline-adjusted δHᵢ",
@@ -273,7 +279,7 @@ def _feature_chart(e: EvaluationAnalysis) -> list[ChartResult]:
     return [
         kind_charts.feature_scatter(
             "influence-features", names, x, np.tile(y, len(e.features)), ids * len(e.features),
-            title=f"δHᵢ at η = {format_eta(e.feature_eta)} against a sequence feature",
+            title=f"δHᵢ (η = {format_eta(e.feature_eta)}) vs a feature",
             description="Each direction's baseline-adjusted effect against the feature chosen "
             "in the menu; the rank correlations are in the table.",
             y_title="δHᵢ",
@@ -294,7 +300,7 @@ def _matrix_chart(e: EvaluationAnalysis, max_side: int) -> list[ChartResult]:
     return [
         kind_charts.heatmap(
             "influence-matrix", blocks.values, row_labels, column_labels,
-            title=f"Delta matrix at η_ref = {at}: directions × evaluation sequences",
+            title=f"Delta matrix, η_ref = {at}",
             description="Each entry is one direction's entropy change on one evaluation "
             "sequence (rows: directions, columns: evaluation sequences); blue is negative, "
             "orange positive.",
