@@ -56,10 +56,12 @@ def _draws(rng: np.random.Generator, n: int, m: int, nonlinear: int | None) -> _
     rng.shuffle(rewards)
     advantage = rewards - rewards.mean() + rng.normal(0, 0.05, n)
     direction = ADVANTAGE_SLOPE * advantage + rng.normal(0, 0.5, n)
+    if nonlinear is not None:
+        direction[nonlinear] = 20.0
+    direction -= direction.mean()  # Σᵢ δHᵢ ≈ 0 to first order, as with centred advantages
     slopes = direction[:, None] + rng.normal(0, 2.0, (n, m))
     curvature = rng.normal(0, 2e4, (n, m))
     if nonlinear is not None:  # δH of this direction turns over within the η range
-        slopes[nonlinear] = 20.0 + rng.normal(0, 2.0, m)
         curvature[nonlinear] = -2.5e6 + rng.normal(0, 5e4, m)
     return _Draws(
         beta=BASELINE_SLOPE + rng.normal(0, 8.0, m),

@@ -31,6 +31,7 @@ from reportgen.charts.core import (
     reference_rule,
     run_palette,
     value_tooltip,
+    with_initial_eta,
 )
 from reportgen.charts.lazy import alt
 from reportgen.kinds.common import FloatArray
@@ -184,8 +185,10 @@ def eta_parity(
     description: str,
     x_title: str,
     y_title: str,
+    initial_eta: float | None = None,
 ) -> ChartResult:
-    """Points (x, y) of the η chosen in the page's η menu, with the dashed y = x line."""
+    """Points (x, y) of the η chosen in the page's η menu, with the dashed y = x line; the
+    chart starts at ``initial_eta`` (what it shows offline, before the menu sets it)."""
     data = columnar(
         eta=np.asarray(etas, dtype=np.float64),
         x=np.asarray(x, dtype=np.float64),
@@ -193,6 +196,8 @@ def eta_parity(
         label=list(labels),
     )
     spec = _parity_spec(chart_id, title, description, x_title, y_title)
+    if initial_eta is not None:
+        spec = with_initial_eta(spec, initial_eta)
     return make_chart(chart_id, spec), {chart_id: data}
 
 

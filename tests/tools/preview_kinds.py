@@ -52,6 +52,7 @@ def pages(work: Path) -> dict[str, Callable[[SiteContext], PageOutput]]:
     """Page builders for every demo variant, keyed by the page's site path."""
     from reportgen.demo.fisher import write_fisher_run
     from reportgen.demo.influence import write_influence_run
+    from reportgen.kinds.common import KindFailure
     from reportgen.kinds.fisher import analysis as fa
     from reportgen.kinds.fisher import load as fl
     from reportgen.kinds.fisher import page as fp
@@ -63,14 +64,14 @@ def pages(work: Path) -> dict[str, Callable[[SiteContext], PageOutput]]:
     def influence(name: str, **options: object) -> Callable[[SiteContext], PageOutput]:
         write_influence_run(work / name, **options)  # type: ignore[arg-type]
         loaded = il.load(work / name, read_bytes)
-        assert not isinstance(loaded, il.KindFailure), loaded
+        assert not isinstance(loaded, KindFailure), loaded
         analysis = ia.analyze(loaded)
         return lambda site: ip.page(analysis, site, meta(f"{name}/index.html", name, "influence"))
 
     def fisher(name: str, **options: object) -> Callable[[SiteContext], PageOutput]:
         write_fisher_run(work / name, **options)  # type: ignore[arg-type]
         loaded = fl.load(work / name, read_bytes)
-        assert not isinstance(loaded, fl.KindFailure), loaded
+        assert not isinstance(loaded, KindFailure), loaded
         analysis = fa.analyze(loaded)
         return lambda site: fp.page(analysis, site, meta(f"{name}/index.html", name, "fisher"))
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from reportgen.kinds.common import FloatArray
 from reportgen.kinds.fisher.model import Correlation, FisherRun, Split
-from reportgen.kinds.stats import pearson, spearman
+from reportgen.kinds.sample_stats import pearson, spearman
 
 SIGN_FLOOR = 0.1  # a sign disagreement counts when both |r| and |ρ| reach this
 MAGNITUDE_GAP = 0.3  # a magnitude disagreement: ||r| − |ρ|| at least this

@@ -26,6 +26,7 @@ from reportgen.kinds.influence.consistency import (
 )
 from reportgen.kinds.influence.model import EtaArrays, Evaluation, InfluenceRun
 from reportgen.kinds.sample_stats import OriginFit, RankTest, mean_se, origin_fit, spearman_test
+from reportgen.numfmt import format_eta
 
 AGREE_Z = 2.0  # "holds" / "agree": within 2 standard errors
 PATTERN_RTOL = 0.05  # without an SE, the double count is recognised to within 5 %
@@ -166,9 +167,18 @@ def _evaluation(run: InfluenceRun, evaluation: Evaluation) -> EvaluationAnalysis
         proxies=proxies,
         feature_eta=feature_eta,
         features=features,
-        disagreements=disagreements(evaluation, n),
+        disagreements=(*disagreements(evaluation, n), *_unmatched(rules)),
         matrix_reading=matrix_reading(evaluation, n),
         missing_arrays=missing,
+    )
+
+
+def _unmatched(rules: tuple[SumRule, ...]) -> tuple[str, ...]:
+    return tuple(
+        f"per_sequence_delta_sum at η = {format_eta(r.eta)} is neither Σᵢ δHᵢ nor "
+        "Σᵢ δH(v_baseline + vᵢ) of the arrays (so its residual has no SE)"
+        for r in rules
+        if r.reported_matches == "neither"
     )
 
 

@@ -264,6 +264,7 @@ def _proxy_chart(e: EvaluationAnalysis) -> list[ChartResult]:
             description="Each direction's baseline-adjusted effect δH(v_b + vᵢ) − δH(v_b) (y) "
             "against its grad-only effect δH(vᵢ) (x); on the dashed y = x line they agree.",
             x_title="grad-only δH(vᵢ)", y_title="baseline-adjusted δHᵢ",
+            initial_eta=e.proxies[-1].eta,
         )
     ]  # fmt: skip
 

@@ -1,0 +1,646 @@
+"""The entropy-influence kind: recognition, loading as values, every number against an
+independent computation (plain Python loops over the files), each check on a case that
+triggers it and one that does not, the twin against its schema, and the page."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen.demo.influence import InfluenceDemo, write_influence_run
+from reportgen.findings import Finding
+from reportgen.kinds.common import CheckList, Hit, KindFailure
+from reportgen.kinds.influence import analysis as ia
+from reportgen.kinds.influence import checks as ic
+from reportgen.kinds.influence import detect, page, twin
+from reportgen.kinds.influence.load import load, parse_eta
+from reportgen.kinds.influence.model import EtaArrays
+from reportgen.kinds.sample_stats import origin_fit, spearman_test
+from reportgen.load.inputs import read_bytes
+from tests import kind_helpers as kh
+
+Built = tuple[InfluenceDemo, ia.InfluenceAnalysis]
+PROXIES = ("full", "baseline", "grad", "baseline_plus_grad")
+
+
+def _build(directory: Path, **options: Any) -> Built:
+    demo = write_influence_run(directory, **options)
+    loaded = load(directory, read_bytes)
+    assert not isinstance(loaded, KindFailure), loaded
+    return demo, ia.analyze(loaded)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return _build(tmp_path_factory.mktemp("influence") / "clean")
+
+
+@pytest.fixture(scope="module")
+def violation(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return _build(
+        tmp_path_factory.mktemp("influence") / "violation",
+        baseline_counted_per_sequence=True,
+        nonlinear_direction=5,
+    )
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return _build(tmp_path_factory.mktemp("influence") / "failing", residual_z=6.0, proxy_gap_z=4.0)
+
+
+def _ids(findings: tuple[Finding, ...]) -> set[str]:
+    return {f.id for f in findings}
+
+
+def _arrays(demo: InfluenceDemo, eta: float) -> dict[str, list[Any]]:
+    """The four per-sequence arrays at η as Python lists, read with numpy.load directly."""
+    base = demo.path / "eval_00_per_sequence"
+    return {p: np.load(base / p / f"eta_{eta!r}.npy").tolist() for p in PROXIES}
+
+
+def _summary(demo: InfluenceDemo) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((demo.path / "summary.json").read_text())
+    return loaded
+
+
+# --- recognition and loading -------------------------------------------------------------------
+
+
+def test_recognises_the_runner_layout_and_nothing_else(clean: Built, tmp_path: Path) -> None:
+    demo, _ = clean
+    names = [p.name for p in demo.path.iterdir()]
+    assert detect.recognise(demo.path, names, read_bytes)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text('{"plan": {}, "evaluations": []}')  # no workspace
+    assert not detect.recognise(other, ["summary.json"], read_bytes)
+    (other / "summary.json").write_text("{not json")
+    assert not detect.recognise(other, ["summary.json"], read_bytes)
+    (other / "summary.json").write_text('{"plan": 1, "workspace": 2, "evaluations": NaN}')
+    assert detect.recognise(other, ["summary.json"], read_bytes)  # NaN as Python writes it
+    assert not detect.recognise(demo.path, ["eval_00_delta_matrix.npy"], read_bytes)
+
+
+def test_every_file_is_read_or_named_exactly_once(tmp_path: Path) -> None:
+    demo = write_influence_run(tmp_path / "run")
+    (demo.path / "notes.txt").write_text("hello")
+    (demo.path / "eval_03_diagnostics.json").write_text("{}")
+    (demo.path / "eval_00_per_sequence" / "full" / "eta_3e-05.npy").write_bytes(b"x")
+    bad = demo.path / "eval_00_grad_eta" / "delta_8em06.npy"
+    np.save(bad, np.zeros((3, 3)))
+    loaded = load(demo.path, read_bytes)
+    assert not isinstance(loaded, KindFailure)
+    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
+    assert sorted(listed) == kh.all_files(demo.path)
+    reasons = {s.path: s.reason for s in loaded.not_understood}
+    assert reasons["notes.txt"] == "not part of this experiment kind's layout"
+    assert reasons["eval_03_diagnostics.json"] == "evaluation 3 is not in summary.json"
+    assert reasons["eval_00_per_sequence/full/eta_3e-05.npy"].startswith("its η is not")
+    assert reasons["eval_00_grad_eta/delta_8em06.npy"] == "shape 3×3, expected 8"
+    findings = ic.checks(ia.analyze(loaded))
+    assert "influence-incomplete" in _ids(findings)
+
+
+def test_a_pickled_array_is_refused_and_never_unpickled(tmp_path: Path) -> None:
+    demo = write_influence_run(tmp_path / "run")
+    marker = tmp_path / "unpickled"
+    target = demo.path / "eval_00_delta_matrix.npy"
+    np.save(target, np.array([_Trap(str(marker))], dtype=object), allow_pickle=True)
+    loaded = load(demo.path, read_bytes)
+    assert not isinstance(loaded, KindFailure)
+    assert not marker.exists()
+    refused = {s.path: s.reason for s in loaded.not_understood}
+    assert "pickle" in refused["eval_00_delta_matrix.npy"].lower()
+    assert loaded.evaluations[0].matrix is None
+
+
+class _Trap:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[str, str]]:
+        return (open, (self.path, "w"))  # unpickling would create the marker file
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "summary.json is missing"),
+        (b"[1, 2]", "summary.json is not a JSON object"),
+        (b'{"plan": {}, "workspace": {}}', "summary.json has no list of evaluations"),
+        (b"{", "summary.json: invalid JSON"),
+    ],
+)
+def test_an_unusable_summary_is_a_failure_value(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    demo = write_influence_run(tmp_path / "run")
+    summary = demo.path / "summary.json"
+    if content is None:
+        summary.unlink()
+    else:
+        summary.write_bytes(content)
+    loaded = load(demo.path, read_bytes)
+    assert isinstance(loaded, KindFailure)
+    assert loaded.reason.startswith(reason)
+    assert loaded.file == "summary.json" and loaded.hint
+    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
+    assert sorted(listed) == kh.all_files(demo.path)
+
+
+def test_an_unreadable_file_is_named_as_unreadable(tmp_path: Path) -> None:
+    demo = write_influence_run(tmp_path / "run")
+
+    def read(path: Path) -> bytes:
+        if path.name == "eta_1e-06.npy" and path.parent.name == "full":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    loaded = load(demo.path, read)
+    assert not isinstance(loaded, KindFailure)
+    unreadable = [s for s in loaded.not_understood if s.unreadable]
+    assert [s.path for s in unreadable] == ["eval_00_per_sequence/full/eta_1e-06.npy"]
+    analysis = ia.analyze(loaded)
+    assert analysis.evaluations[0].missing_arrays == (1e-6,)
+
+
+@pytest.mark.parametrize(
+    ("text", "eta"), [("1e-06", 1e-6), ("1em06", 1e-6), ("1p6em06", 1.6e-6), ("0", None)]
+)
+def test_eta_in_names(text: str, eta: float | None) -> None:
+    assert parse_eta(text) == eta
+
+
+# --- the sum rule against loops over the files ---------------------------------------------------
+
+
+def _independent_rule(demo: InfluenceDemo, eta: float) -> dict[str, float]:
+    """Sum rule at η from the arrays and the summary, in plain Python."""
+    a = _arrays(demo, eta)
+    m, n = len(a["full"]), len(a["baseline_plus_grad"])
+    residuals = []
+    adjusted_total = 0.0
+    for j in range(m):
+        adjusted_j = math.fsum(a["baseline_plus_grad"][i][j] - a["baseline"][j] for i in range(n))
+        adjusted_total += adjusted_j
+        residuals.append(a["full"][j] - a["baseline"][j] - adjusted_j)
+    row = next(r for r in _summary(demo)["evaluations"][0]["aggregate"] if r["eta"] == eta)
+    baseline = _summary(demo)["evaluations"][0]["baseline_eta_delta"][repr(eta)]
+    return {
+        "full": row["delta_h"],
+        "baseline": baseline,
+        "reported": row["per_sequence_delta_sum"],
+        "adjusted": adjusted_total / m,
+        "se": statistics.stdev(residuals) / math.sqrt(m),
+        "full_mean": math.fsum(a["full"]) / m,
+        "baseline_mean": math.fsum(a["baseline"]) / m,
+    }
+
+
+def _rel(a: float | None, b: float, tol: float = 1e-9) -> bool:
+    assert a is not None
+    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-300)
+
+
+@pytest.mark.parametrize("fixture", ["clean", "violation", "failing"])
+def test_sum_rule_numbers_match_an_independent_computation(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    demo, analysis = request.getfixturevalue(fixture)
+    for rule in analysis.evaluations[0].sum_rules:
+        ref = _independent_rule(demo, rule.eta)
+        assert _rel(rule.full, ref["full"]) and _rel(rule.full, ref["full_mean"])
+        assert _rel(rule.baseline, ref["baseline"]) and _rel(rule.baseline, ref["baseline_mean"])
+        assert _rel(rule.adjusted_sum, ref["adjusted"])
+        assert _rel(rule.arrays_residual, ref["full"] - ref["baseline"] - ref["adjusted"], 1e-6)
+        assert _rel(rule.arrays_residual_se, ref["se"], 1e-9)
+        assert _rel(rule.residual, ref["full"] - ref["baseline"] - ref["reported"], 1e-9)
+
+
+def test_the_clean_run_holds_at_the_planted_z(clean: Built) -> None:
+    demo, analysis = clean
+    rules = analysis.evaluations[0].sum_rules
+    assert [r.verdict for r in rules] == ["holds"] * len(demo.etas)
+    assert all(r.reported_matches == "adjusted" for r in rules)
+    assert all(abs((r.z or 0.0) - demo.residual_z) < 1e-6 for r in rules)
+    ids = _ids(ic.checks(analysis))
+    assert not ids & {"influence-sum-rule", "influence-baseline-per-sequence"}
+    assert ids == set()  # the clean run has no finding at all
+
+
+def test_the_baseline_counted_per_direction_is_named(violation: Built) -> None:
+    demo, analysis = violation
+    rules = analysis.evaluations[0].sum_rules
+    assert [r.verdict for r in rules] == ["baseline-per-sequence"] * len(demo.etas)
+    assert all(r.reported_matches == "unadjusted" for r in rules)
+    for rule in rules:
+        ref = _independent_rule(demo, rule.eta)
+        excess = ref["reported"] - ref["full"]  # what the researchers saw
+        assert abs(excess - (demo.n - 1) * ref["baseline"]) <= 3 * ref["se"]
+        if rule.eta == min(demo.etas):  # linear regime: the sum ≈ 8 × the truth (7× too much)
+            assert 7.0 < ref["reported"] / ref["full"] < 9.0
+        # recomputed from the arrays the rule holds, at the planted z
+        assert abs(rule.arrays_residual / rule.arrays_residual_se - demo.residual_z) < 1e-6  # type: ignore[operator]
+    finding = next(f for f in ic.checks(analysis) if f.id == "influence-baseline-per-sequence")
+    assert finding.severity == "error"
+    assert "(n − 1)·δH_baseline" in finding.message and "n = 8" in finding.message
+    assert finding.etas == demo.etas
+
+
+def test_a_real_failure_of_the_rule_is_a_warning_with_its_z(failing: Built) -> None:
+    demo, analysis = failing
+    rules = analysis.evaluations[0].sum_rules
+    assert [r.verdict for r in rules] == ["fails"] * len(demo.etas)
+    assert all(abs((r.z or 0.0) - 6.0) < 1e-6 for r in rules)
+    finding = next(f for f in ic.checks(analysis) if f.id == "influence-sum-rule")
+    assert finding.severity == "warning" and "z = +6.00" in finding.message
+    assert "influence-baseline-per-sequence" not in _ids(ic.checks(analysis))
+
+
+def test_without_arrays_the_pattern_is_still_caught_and_the_rest_is_inconclusive(
+    tmp_path: Path,
+) -> None:
+    for name, counted in (("counted", True), ("clean", False)):
+        demo = write_influence_run(tmp_path / name, baseline_counted_per_sequence=counted)
+        shutil.rmtree(demo.path / "eval_00_per_sequence")
+        loaded = load(demo.path, read_bytes)
+        assert not isinstance(loaded, KindFailure)
+        analysis = ia.analyze(loaded)
+        rules = analysis.evaluations[0].sum_rules
+        assert all(r.residual_se is None for r in rules)
+        ids = _ids(ic.checks(analysis))
+        if counted:
+            assert [r.verdict for r in rules] == ["baseline-per-sequence"] * len(rules)
+            assert "influence-baseline-per-sequence" in ids
+        else:
+            assert [r.verdict for r in rules] == ["inconclusive"] * len(rules)
+            assert "influence-sum-rule-untested" in ids and "influence-sum-rule" not in ids
+        # the per-direction effects come from eta_per_sequence, the baseline taken out
+        deltas = analysis.evaluations[0].directions[0].values
+        expected = _summary(demo)["evaluations"][0]["eta_per_sequence"]
+        base = _summary(demo)["evaluations"][0]["baseline_eta_delta"]
+        for k, eta in enumerate(demo.etas):
+            want = expected[repr(eta)][0] - (base[repr(eta)] if counted else 0.0)
+            assert _rel(float(deltas[k]), want, 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("residual", "se", "match", "verdict"),
+    [
+        (0.1, 0.1, None, "holds"),
+        (0.3, 0.1, None, "fails"),
+        (8.0, 0.1, None, "baseline-per-sequence"),  # −n·δH_b with δH_b = −1, n = 8
+        (8.3, None, None, "baseline-per-sequence"),  # within 5 % without an SE
+        (9.0, None, None, "inconclusive"),
+        (0.0, 0.1, "unadjusted", "baseline-per-sequence"),
+    ],
+)
+def test_verdict_rules(residual: float, se: float | None, match: Any, verdict: str) -> None:
+    assert ia._verdict(residual, se, match, -1.0, 8) == verdict
+
+
+# --- linearity, proxies, features --------------------------------------------------------------
+
+
+def _fit(x: list[float], y: list[float]) -> tuple[float, float, float]:
+    """Slope, SE and uncentred R² of y = s·x, by the textbook sums."""
+    sxx = math.fsum(a * a for a in x)
+    slope = math.fsum(a * b for a, b in zip(x, y, strict=True)) / sxx
+    ss_res = math.fsum((b - slope * a) ** 2 for a, b in zip(x, y, strict=True))
+    return slope, math.sqrt(ss_res / (len(x) - 1) / sxx), 1 - ss_res / math.fsum(b * b for b in y)
+
+
+def test_linearity_fits_match_and_the_bent_direction_is_flagged(
+    violation: Built, clean: Built
+) -> None:
+    demo, analysis = violation
+    directions = analysis.evaluations[0].directions
+    for d in directions:
+        values = []
+        for eta in demo.etas:
+            a = _arrays(demo, eta)
+            m = len(a["full"])
+            values.append(
+                math.fsum(a["baseline_plus_grad"][d.index][j] - a["baseline"][j] for j in range(m))
+                / m
+            )
+        slope, se, r2 = _fit(list(demo.etas), values)
+        assert _rel(d.fit.slope, slope, 1e-9) and _rel(d.fit.slope_se, se, 1e-6)
+        assert _rel(d.fit.r2, r2, 1e-9)
+    bent = [d.index for d in directions if (d.fit.r2 or 1.0) < ic.MIN_R2]
+    assert bent == [demo.nonlinear_direction]
+    finding = next(f for f in ic.checks(analysis) if f.id == "influence-nonlinear")
+    assert directions[5].id in finding.message
+    assert "influence-nonlinear" not in _ids(ic.checks(clean[1]))
+
+
+def test_proxy_gap_matches_and_is_flagged_only_when_planted(clean: Built, failing: Built) -> None:
+    for (demo, analysis), planted in ((clean, 0.0), (failing, 4.0)):
+        for row in analysis.evaluations[0].proxies:
+            a = _arrays(demo, row.eta)
+            m, n = len(a["full"]), demo.n
+            gaps = [
+                math.fsum(
+                    a["baseline_plus_grad"][i][j] - a["baseline"][j] - a["grad"][i][j]
+                    for i in range(n)
+                )
+                for j in range(m)
+            ]
+            assert _rel(row.gap_se, statistics.stdev(gaps) / math.sqrt(m), 1e-9)
+            assert abs((row.gap or 0.0) / (row.gap_se or 1.0) - planted) < 1e-6
+    assert "influence-proxies-differ" in _ids(ic.checks(failing[1]))
+    assert "influence-proxies-differ" not in _ids(ic.checks(clean[1]))
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Mean ranks by counting (ties share), independent of argsort."""
+    return [
+        sum(1 for w in values if w < v) + (sum(1 for w in values if w == v) + 1) / 2 for v in values
+    ]
+
+
+def _pearson(x: list[float], y: list[float]) -> float:
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    return sxy / math.sqrt(sxx * syy)
+
+
+def _spearman(x: list[float], y: list[float]) -> float:
+    return statistics.correlation(_ranks(x), _ranks(y))
+
+
+def test_features_match_an_independent_rank_test(clean: Built) -> None:
+    import itertools
+
+    _, analysis = clean
+    e = analysis.evaluations[0]
+    column = e.etas.index(e.feature_eta or 0.0)
+    y = [float(d.values[column]) for d in e.directions]
+    by_name = {f.name: f for f in e.features}
+    assert set(by_name) == {"advantage", "length", "grad_norms"}
+    for f in by_name.values():
+        x = [float(v) for v in f.values]
+        rho = _spearman(x, y)
+        assert _rel(f.test.rho, rho, 1e-9)
+        rx, ry = _ranks(x), _ranks(y)
+        extreme = sum(
+            1
+            for order in itertools.permutations(ry)
+            if abs(_pearson(rx, list(order))) >= abs(rho) - 1e-12
+        )
+        assert f.test.exact and _rel(f.test.p_value, extreme / math.factorial(len(y)), 1e-12)
+    assert by_name["advantage"].test.p_value < 0.05  # type: ignore[operator]
+    assert e.feature_eta == 4e-6  # the delta matrix's η_ref
+
+
+# --- consistency, precision, several evaluations -----------------------------------------------
+
+
+def _rewrite_summary(demo: InfluenceDemo, change: Callable[[dict[str, Any]], None]) -> None:
+    summary = _summary(demo)
+    change(summary)
+    (demo.path / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda s: s["evaluations"][0]["aggregate"][1].update(delta_h=-1.0), "delta_h at η = 2e−6"),
+        (lambda s: s["evaluations"][0]["row_sums"].__setitem__(3, 5.0), "row_sums differs"),
+        (lambda s: s["evaluations"][0].update(max_abs=1.0), "max_abs is 1"),
+        (
+            lambda s: s["evaluations"][0]["baseline_eta_delta"].update({"4e-06": 0.5}),
+            "baseline_eta_delta at η = 4e−6",
+        ),
+    ],
+)
+def test_a_summary_that_contradicts_its_arrays_is_found(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    demo = write_influence_run(tmp_path / "run")
+    _rewrite_summary(demo, change)
+    loaded = load(demo.path, read_bytes)
+    assert not isinstance(loaded, KindFailure)
+    finding = next(f for f in ic.checks(ia.analyze(loaded)) if f.id == "influence-files-disagree")
+    assert words in finding.message
+
+
+def test_float32_arrays_agree_with_their_summary_to_rounding(tmp_path: Path) -> None:
+    _, analysis = _build(tmp_path / "f32", dtype=np.float32)
+    e = analysis.evaluations[0]
+    assert e.disagreements == () and e.matrix_reading == "baseline-adjusted"
+    assert [r.verdict for r in e.sum_rules] == ["holds"] * 4
+    assert all(r.reported_matches == "adjusted" for r in e.sum_rules)
+
+
+def test_every_evaluation_is_analysed_apart(tmp_path: Path) -> None:
+    demo = write_influence_run(tmp_path / "two")
+    for path in sorted(demo.path.rglob("eval_00*")):
+        target = demo.path / path.relative_to(demo.path).as_posix().replace("eval_00", "eval_01")
+        if path.is_dir():
+            shutil.copytree(path, target)
+        elif not target.exists():
+            shutil.copy(path, target)
+
+    def second(summary: dict[str, Any]) -> None:
+        copy = json.loads(json.dumps(summary["evaluations"][0]))
+        copy["index"] = 1
+        copy["aggregate"][0]["per_sequence_delta_sum"] = 1.0  # wrong in evaluation 1 only
+        summary["evaluations"].append(copy)
+
+    _rewrite_summary(demo, second)
+    loaded = load(demo.path, read_bytes)
+    assert not isinstance(loaded, KindFailure) and loaded.not_understood == ()
+    analysis = ia.analyze(loaded)
+    assert [e.evaluation.index for e in analysis.evaluations] == [0, 1]
+    assert analysis.evaluations[0].sum_rules[0].verdict == "holds"
+    first = analysis.evaluations[1].sum_rules[0]
+    assert (first.verdict, first.reported_matches) == ("inconclusive", "neither")
+    findings = {f.id: f for f in ic.checks(analysis)}
+    assert findings["influence-files-disagree"].message.startswith("evaluation 1:")
+    assert findings["influence-sum-rule-untested"].message.startswith("evaluation 1:")
+    output = page.page(analysis, kh.site_context(), kh.meta("inf/index.html"))
+    html = kh.page_text(output)
+    assert 'id="sum-rule-e0"' in html and 'id="sum-rule-e1"' in html
+    assert html.count('id="eta-select"') == 1
+
+
+def test_a_crashing_check_becomes_a_finding() -> None:
+    checks: CheckList[int] = CheckList("demo")
+
+    @checks.check("demo-fine", "info", "fine", "x")
+    def fine(subject: int) -> list[Hit]:
+        return [Hit(f"value {subject}")]
+
+    @checks.check("demo-broken", "error", "broken", "x")
+    def broken(subject: int) -> list[Hit]:
+        raise ZeroDivisionError("boom")
+
+    found = checks.run(3)
+    assert [(f.id, f.severity) for f in found] == [
+        ("demo-check-failed", "warning"),
+        ("demo-fine", "info"),
+    ]
+    assert "ZeroDivisionError: boom" in found[0].message
+    assert "demo-check-failed" in {info.id for info in checks.infos}
+    with pytest.raises(ValueError, match="duplicate"):
+        checks.check("demo-fine", "info", "again", "x")(fine)
+
+
+def test_every_check_is_documented_for_the_guide() -> None:
+    infos = ic.check_infos()
+    assert len({i.id for i in infos}) == len(infos)
+    for info in infos:
+        assert info.id.startswith("influence-") and info.title and len(info.explanation) > 80
+
+
+# --- the twin and the page ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["clean", "violation"])
+def test_the_twin_validates_against_its_schema(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    _, analysis = request.getfixturevalue(fixture)
+    data = json.loads(json.dumps(twin.summary_json(analysis)))
+    assert kh.twin_problems("influence", data) == []
+    assert data["evaluations"][0]["sum_rule"][0]["verdict"] in ("holds", "baseline-per-sequence")
+    broken = json.loads(json.dumps(data))
+    del broken["evaluations"][0]["sum_rule"][0]["residual_se"]
+    broken["evaluations"][0]["directions"][0]["r2"] = "high"
+    assert len(kh.twin_problems("influence", broken)) == 2
+
+
+def test_the_page_opens_with_the_verdict_and_names_its_reading(violation: Built) -> None:
+    _, analysis = violation
+    output = page.page(analysis, kh.site_context(), kh.meta("exp/inf/index.html"))
+    assert output.paths == ("exp/inf/index.html", "exp/inf/summary.json")
+    assert output.record is None
+    html = kh.page_text(output)
+    verdict = html.index("The reported per-direction sum counts the baseline once per direction")
+    assert verdict < html.index('id="findings"') < html.index('id="reading"')
+    assert "read as rows = directions (row_sums), columns = evaluation sequences" in html
+    assert "reproduces Σᵢ δH(v_b + vᵢ) (baseline counted per direction)" in html
+    assert 'href="../../guide.html#check-influence-baseline-per-sequence"' in html
+    twin_bytes = output.content("exp/inf/summary.json")
+    assert json.loads(twin_bytes) == json.loads(json.dumps(twin.summary_json(analysis)))
+    again = page.page(analysis, kh.site_context(), kh.meta("exp/inf/index.html"))
+    assert again.files == output.files  # deterministic bytes
+
+
+def test_every_chart_is_valid_vega_lite_and_draws(clean: Built) -> None:
+    _, analysis = clean
+    view = page.influence_view(analysis, (), page.HEATMAP_MAX_SIDE)
+    data = json.loads(str(view.page_data))["datasets"]
+    charts = {c.id: c for e in view.evaluations for items in e.charts.values() for c in items}
+    assert set(charts) == {
+        "influence-sum-rule", "influence-linearity", "influence-proxies", "influence-features",
+        "influence-matrix",
+    }  # fmt: skip
+    marks = {"influence-matrix": ("rect mark", 8 * 64), "influence-proxies": ("circle", 8)}
+    for chart in charts.values():
+        spec = dict(chart.spec, datasets={name: data[name] for name in chart.datasets})
+        assert kh.spec_errors(spec) == [], chart.id
+        if chart.id in marks:
+            role, count = marks[chart.id]
+            assert kh.drawn_marks(spec, role) == count, chart.id
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not kh.CHROMIUM.is_file(), reason="Chromium is not installed")
+def test_the_page_draws_offline_at_desktop_and_phone_widths(
+    violation: Built, tmp_path: Path
+) -> None:
+    _, analysis = violation
+    output = page.page(analysis, kh.site_context(real_assets=True), kh.meta("inf/index.html"))
+    for result in kh.open_in_chromium(kh.write_site(tmp_path, output)):
+        assert result["problems"] == [] and result["remote"] == []
+        assert all(state in ("light", "dark") and marks > 0 for state, marks in result["charts"])
+        assert result["scroll_width"] <= result["width"]
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.1, 10), finite), min_size=2, max_size=8),
+    st.floats(0.01, 100),
+    st.randoms(use_true_random=False),
+)
+def test_origin_fit_scales_and_ignores_order(
+    points: list[tuple[float, float]], scale: float, random: Any
+) -> None:
+    x = np.array([p[0] for p in points])
+    y = np.array([p[1] for p in points])
+    fit = origin_fit(x, y)
+    scaled = origin_fit(x, scale * y)
+    order = list(range(len(points)))
+    random.shuffle(order)
+    shuffled = origin_fit(x[order], y[order])
+    assert fit.slope is not None and scaled.slope is not None and shuffled.slope is not None
+    assert math.isclose(scaled.slope, scale * fit.slope, rel_tol=1e-9, abs_tol=1e-12)
+    assert math.isclose(shuffled.slope, fit.slope, rel_tol=1e-9, abs_tol=1e-12)
+    if fit.r2 is not None:
+        assert scaled.r2 is not None and math.isclose(scaled.r2, fit.r2, abs_tol=1e-9)
+        assert fit.r2 <= 1 + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), finite), min_size=3, max_size=7))
+def test_spearman_matches_counting_ranks_with_ties(pairs: list[tuple[int, float]]) -> None:
+    x = [float(p[0]) for p in pairs]
+    y = [p[1] for p in pairs]
+    test = spearman_test(np.array(x), np.array(y))
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        assert test.rho is None
+        return
+    assert test.rho is not None and math.isclose(test.rho, _spearman(x, y), abs_tol=1e-9)
+    assert test.p_value is not None and 0 < test.p_value <= 1
+    monotone = spearman_test(np.exp(np.array(x) / 3), 2 * np.array(y))  # exact: no new ties
+    assert monotone.rho is not None and math.isclose(monotone.rho, test.rho, abs_tol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 6), st.integers(3, 12), st.integers(0, 2**32 - 1))
+def test_the_residual_is_full_minus_baseline_minus_the_adjusted_sum(
+    n: int, m: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    arrays = EtaArrays(
+        eta=1e-6,
+        full=rng.normal(size=m),
+        baseline=rng.normal(size=m),
+        grad=rng.normal(size=(n, m)),
+        baseline_plus_grad=rng.normal(size=(n, m)),
+        grad_eta=None,
+        eps=2.0**-52,
+    )
+    full, baseline = float(arrays.full.mean()), float(arrays.baseline.mean())  # type: ignore[union-attr]
+    empty = ia.SumRule(
+        eta=1e-6, n=n, full=full, baseline=baseline, reported_sum=None, adjusted_sum=None,
+        unadjusted_sum=None, reported_matches=None, source=None, residual=None,
+        residual_se=None, arrays_residual=None, arrays_residual_se=None, verdict="unavailable",
+    )  # fmt: skip
+    rule = ia._rule_from_arrays(empty, arrays, full, baseline)
+    plus = arrays.baseline_plus_grad.mean(axis=1)  # type: ignore[union-attr]
+    expected = full - baseline - float((plus - baseline).sum())
+    assert math.isclose(rule.residual or 0.0, expected, rel_tol=1e-9, abs_tol=1e-12)
+    assert rule.unadjusted_sum is not None and rule.adjusted_sum is not None
+    assert math.isclose(rule.unadjusted_sum - rule.adjusted_sum, n * baseline, abs_tol=1e-9)
