@@ -541,6 +541,7 @@ def test_the_page_opens_with_the_verdict_and_names_its_reading(violation: Built)
     assert again.files == output.files  # deterministic bytes
 
 
+@pytest.mark.slow
 def test_every_chart_is_valid_vega_lite_and_draws(clean: Built) -> None:
     _, analysis = clean
     view = page.influence_view(analysis, (), page.HEATMAP_MAX_SIDE)
