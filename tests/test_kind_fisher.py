@@ -560,3 +560,18 @@ def test_the_page_draws_offline_at_desktop_and_phone_widths(
         assert result["problems"] == [] and result["remote"] == []
         assert all(state in ("light", "dark") and marks > 0 for state, marks in result["charts"])
         assert result["scroll_width"] <= result["width"]
+
+
+def test_the_guide_text_states_the_thresholds_the_code_uses() -> None:
+    from reportgen.kinds.fisher import relations, verdict
+    from reportgen.kinds.fisher.guide import GUIDE_MARKDOWN
+
+    text = " ".join(GUIDE_MARKDOWN.split())
+    assert f"share ≥ {fc.DOMINANT_SHARE:.0%}".replace("%", " %") in text
+    assert f"below n/{1 / fc.FAR_RANK_FRACTION:g}" in text
+    assert (
+        f"≥ {verdict.CLOSE_RANK_FRACTION}·n" in text
+        and f"≤ {verdict.CLOSE_MEAN_ABS_COSINE}" in text
+    )
+    assert f"≥ {relations.SIGN_FLOOR}" in text and f"≥ {relations.MAGNITUDE_GAP}" in text
+    assert f"up to {page.HEATMAP_MAX_SIDE} × {page.HEATMAP_MAX_SIDE}" in text

@@ -645,3 +645,14 @@ def test_the_residual_is_full_minus_baseline_minus_the_adjusted_sum(
     assert math.isclose(rule.residual or 0.0, expected, rel_tol=1e-9, abs_tol=1e-12)
     assert rule.unadjusted_sum is not None and rule.adjusted_sum is not None
     assert math.isclose(rule.unadjusted_sum - rule.adjusted_sum, n * baseline, abs_tol=1e-9)
+
+
+def test_the_guide_text_states_what_the_code_does() -> None:
+    from reportgen.kinds.influence.guide import GUIDE_MARKDOWN
+    from reportgen.kinds.stats import EXACT_PERMUTATION_MAX_N, PERMUTATIONS
+
+    text = " ".join(GUIDE_MARKDOWN.split())
+    assert f"up to {EXACT_PERMUTATION_MAX_N} directions, else {PERMUTATIONS:,} seeded" in text
+    assert "exceeds δH_full by (n − 1)·δH_baseline" in text
+    for name in ("full", "baseline", "grad", "baseline_plus_grad"):
+        assert f"(`{name}`" in text
