@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from reportgen.demo.fisher import DOMINANT_PROMPT, UNSAFE_TEXT, FisherDemo, write_fisher_run
 from reportgen.findings import Finding
-from reportgen.kinds.charts import block_means
 from reportgen.kinds.common import KindFailure
 from reportgen.kinds.fisher import analysis as fa
 from reportgen.kinds.fisher import checks as fc
@@ -27,6 +26,7 @@ from reportgen.kinds.fisher import detect, page, twin
 from reportgen.kinds.fisher.load import load
 from reportgen.kinds.fisher.relations import disagreement
 from reportgen.kinds.fisher.spectrum import cosine_contrast, effective_rank, prompt_shares, spectrum
+from reportgen.kinds.heatmap import block_means
 from reportgen.load.inputs import read_bytes
 from tests import kind_helpers as kh
 

@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 
 from reportgen.demo.influence import InfluenceDemo, write_influence_run
 from reportgen.findings import Finding
-from reportgen.kinds.common import CheckList, Hit, KindFailure
+from reportgen.kinds.common import KindFailure
 from reportgen.kinds.influence import analysis as ia
 from reportgen.kinds.influence import checks as ic
 from reportgen.kinds.influence import detect, page, twin
 from reportgen.kinds.influence.load import load, parse_eta
 from reportgen.kinds.influence.model import EtaArrays
-from reportgen.kinds.sample_stats import origin_fit, spearman_test
 from reportgen.load.inputs import read_bytes
 from tests import kind_helpers as kh
 
@@ -478,28 +477,6 @@ def test_every_evaluation_is_analysed_apart(tmp_path: Path) -> None:
     assert html.count('id="eta-select"') == 1
 
 
-def test_a_crashing_check_becomes_a_finding() -> None:
-    checks: CheckList[int] = CheckList("demo")
-
-    @checks.check("demo-fine", "info", "fine", "x")
-    def fine(subject: int) -> list[Hit]:
-        return [Hit(f"value {subject}")]
-
-    @checks.check("demo-broken", "error", "broken", "x")
-    def broken(subject: int) -> list[Hit]:
-        raise ZeroDivisionError("boom")
-
-    found = checks.run(3)
-    assert [(f.id, f.severity) for f in found] == [
-        ("demo-check-failed", "warning"),
-        ("demo-fine", "info"),
-    ]
-    assert "ZeroDivisionError: boom" in found[0].message
-    assert "demo-check-failed" in {info.id for info in checks.infos}
-    with pytest.raises(ValueError, match="duplicate"):
-        checks.check("demo-fine", "info", "again", "x")(fine)
-
-
 def test_every_check_is_documented_for_the_guide() -> None:
     infos = ic.check_infos()
     assert len({i.id for i in infos}) == len(infos)
@@ -576,47 +553,6 @@ def test_the_page_draws_offline_at_desktop_and_phone_widths(
 
 # --- properties ---------------------------------------------------------------------------------
 
-finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.tuples(st.floats(0.1, 10), finite), min_size=2, max_size=8),
-    st.floats(0.01, 100),
-    st.randoms(use_true_random=False),
-)
-def test_origin_fit_scales_and_ignores_order(
-    points: list[tuple[float, float]], scale: float, random: Any
-) -> None:
-    x = np.array([p[0] for p in points])
-    y = np.array([p[1] for p in points])
-    fit = origin_fit(x, y)
-    scaled = origin_fit(x, scale * y)
-    order = list(range(len(points)))
-    random.shuffle(order)
-    shuffled = origin_fit(x[order], y[order])
-    assert fit.slope is not None and scaled.slope is not None and shuffled.slope is not None
-    assert math.isclose(scaled.slope, scale * fit.slope, rel_tol=1e-9, abs_tol=1e-12)
-    assert math.isclose(shuffled.slope, fit.slope, rel_tol=1e-9, abs_tol=1e-12)
-    if fit.r2 is not None:
-        assert scaled.r2 is not None and math.isclose(scaled.r2, fit.r2, abs_tol=1e-9)
-        assert fit.r2 <= 1 + 1e-12
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(-3, 3), finite), min_size=3, max_size=7))
-def test_spearman_matches_counting_ranks_with_ties(pairs: list[tuple[int, float]]) -> None:
-    x = [float(p[0]) for p in pairs]
-    y = [p[1] for p in pairs]
-    test = spearman_test(np.array(x), np.array(y))
-    if len(set(x)) < 2 or len(set(y)) < 2:
-        assert test.rho is None
-        return
-    assert test.rho is not None and math.isclose(test.rho, _spearman(x, y), abs_tol=1e-9)
-    assert test.p_value is not None and 0 < test.p_value <= 1
-    monotone = spearman_test(np.exp(np.array(x) / 3), 2 * np.array(y))  # exact: no new ties
-    assert monotone.rho is not None and math.isclose(monotone.rho, test.rho, abs_tol=1e-9)
-
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 6), st.integers(3, 12), st.integers(0, 2**32 - 1))
@@ -649,7 +585,7 @@ def test_the_residual_is_full_minus_baseline_minus_the_adjusted_sum(
 
 def test_the_guide_text_states_what_the_code_does() -> None:
     from reportgen.kinds.influence.guide import GUIDE_MARKDOWN
-    from reportgen.kinds.stats import EXACT_PERMUTATION_MAX_N, PERMUTATIONS
+    from reportgen.kinds.sample_stats import EXACT_PERMUTATION_MAX_N, PERMUTATIONS
 
     text = " ".join(GUIDE_MARKDOWN.split())
     assert f"up to {EXACT_PERMUTATION_MAX_N} directions, else {PERMUTATIONS:,} seeded" in text

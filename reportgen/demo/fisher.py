@@ -149,6 +149,31 @@ def _top_pairs(kernel: FloatArray, ids: list[str], count: int = 5) -> list[JsonD
     ]
 
 
+def _diagnostic_files(
+    kernel: FloatArray, influence: FloatArray, metrics: dict[str, FloatArray], ids: list[str]
+) -> dict[str, bytes]:
+    """The metrics, correlations and outlier files, computed from the arrays as written."""
+    order = np.argsort(-np.abs(influence), kind="stable")[:5]
+    outliers = [
+        {
+            "id": ids[i],
+            "index": int(i),
+            "influence": float(influence[i]),
+            "self_influence": float(kernel[i, i]),
+        }
+        for i in order.tolist()
+    ]
+    columns = {k: [float(v) for v in values] for k, values in metrics.items()}
+    return {
+        "update_sequence_metrics.json": orjson_bytes({"metrics": columns}),
+        "update_kernel_metric_correlations.json": orjson_bytes(
+            {"correlations": _correlations(kernel, influence, metrics)}
+        ),
+        "update_top_outliers.json": orjson_bytes({"outliers": outliers}),
+        "outlier_pair_details.json": orjson_bytes({"pairs": _top_pairs(kernel, ids)}),
+    }
+
+
 def write_fisher_run(
     directory: Path,
     *,
@@ -176,17 +201,6 @@ def write_fisher_run(
     )
     eval_kernel = _f32(eval_gradients @ gradients.T)
     metrics = _metrics(rng, update, entropy_is_surprisal)
-    ids = [s["id"] for s in update]
-    order = np.argsort(-np.abs(influence), kind="stable")[:5]
-    outliers = [
-        {
-            "id": ids[i],
-            "index": int(i),
-            "influence": float(influence[i]),
-            "self_influence": float(kernel[i, i]),
-        }
-        for i in order.tolist()
-    ]
     files: dict[str, bytes] = {
         "kernel_update.npy": _npy(kernel),
         "kernel_eval.npy": _npy(eval_kernel),
@@ -194,14 +208,7 @@ def write_fisher_run(
         "influence_eval.npy": _npy(_f32(influence_scale * eval_kernel @ advantages)),
         "update_sequences.json": orjson_bytes({"split": "update", "sequences": update}),
         "eval_sequences.json": orjson_bytes({"split": "eval", "sequences": evaluation}),
-        "update_sequence_metrics.json": orjson_bytes(
-            {"metrics": {k: [float(v) for v in values] for k, values in metrics.items()}}
-        ),
-        "update_kernel_metric_correlations.json": orjson_bytes(
-            {"correlations": _correlations(kernel, influence, metrics)}
-        ),
-        "update_top_outliers.json": orjson_bytes({"outliers": outliers}),
-        "outlier_pair_details.json": orjson_bytes({"pairs": _top_pairs(kernel, ids)}),
+        **_diagnostic_files(kernel, influence, metrics, [s["id"] for s in update]),
     }
     for rel, data in files.items():
         write(directory, rel, data)

@@ -142,12 +142,29 @@ def write_influence_run(
     stored = {
         eta: _stored(_per_sequence(draws, eta, residual_z, proxy_gap_z), dtype) for eta in etas
     }
+    matrix, reference = _write_arrays(directory, stored, draws, dtype)
+    evaluation = _evaluation(stored, matrix, reference, n, m, baseline_counted_per_sequence)
+    write(directory, "summary.json", orjson_bytes(_summary(draws, etas, n, evaluation)))
+    return InfluenceDemo(
+        directory, n, m, etas, residual_z, proxy_gap_z, baseline_counted_per_sequence,
+        nonlinear_direction,
+    )  # fmt: skip
+
+
+def _write_arrays(
+    directory: Path,
+    stored: dict[float, dict[str, FloatArray]],
+    draws: _Draws,
+    dtype: type[np.floating],
+) -> tuple[FloatArray, float]:
+    """The evaluation's array files and diagnostics; the delta matrix and its η."""
     prefix = "eval_00"
     for eta, arrays in stored.items():
         for proxy, values in arrays.items():
             write(directory, f"{prefix}_per_sequence/{proxy}/eta_{eta!r}.npy", _npy(values, dtype))
         grad_means = arrays["grad"].mean(axis=1)
         write(directory, f"{prefix}_grad_eta/delta_{_file_eta(eta)}.npy", _npy(grad_means, dtype))
+    etas = list(stored)
     reference = ETA_REFERENCE if ETA_REFERENCE in stored else etas[len(etas) // 2]
     ref = stored[reference]
     matrix = _stored({"m": ref["baseline_plus_grad"] - ref["baseline"][None, :]}, dtype)["m"]
@@ -158,8 +175,11 @@ def write_influence_run(
         "seconds": 812.5,
     }
     write(directory, f"{prefix}_diagnostics.json", orjson_bytes(diagnostics))
-    evaluation = _evaluation(stored, matrix, reference, n, m, baseline_counted_per_sequence)
-    summary = {
+    return matrix, reference
+
+
+def _summary(draws: _Draws, etas: tuple[float, ...], n: int, evaluation: JsonDict) -> JsonDict:
+    return {
         "plan": {
             "workspace": "workspace_step40_U8.pt",
             "evaluation": "gsm8k_test_E64",
@@ -176,17 +196,6 @@ def write_influence_run(
         },
         "evaluations": [evaluation],
     }
-    write(directory, "summary.json", orjson_bytes(summary))
-    return InfluenceDemo(
-        directory,
-        n,
-        m,
-        etas,
-        residual_z,
-        proxy_gap_z,
-        baseline_counted_per_sequence,
-        nonlinear_direction,
-    )
 
 
 def _stored(arrays: dict[str, FloatArray], dtype: type[np.floating]) -> dict[str, FloatArray]:

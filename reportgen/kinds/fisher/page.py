@@ -12,6 +12,7 @@ from markupsafe import Markup
 from reportgen.charts import Chart, Datasets, merge_datasets
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds import charts as kind_charts
+from reportgen.kinds import heatmap
 from reportgen.kinds.fisher.analysis import FisherAnalysis
 from reportgen.kinds.fisher.checks import check_infos, checks
 from reportgen.kinds.fisher.twin import summary_json
@@ -140,8 +141,8 @@ def _heatmaps(analysis: FisherAnalysis, max_side: int) -> list[ChartResult]:
     assert kernel is not None
     order = np.array(analysis.order, dtype=np.intp)
     ids = [s.id for s in analysis.run.update.sequences] or [f"#{i}" for i in range(analysis.n)]
-    cosine = kind_charts.block_means(analysis.cosine[np.ix_(order, order)], max_side)
-    magnitude = kind_charts.block_means(np.abs(kernel[np.ix_(order, order)]), max_side)
+    cosine = heatmap.block_means(analysis.cosine[np.ix_(order, order)], max_side)
+    magnitude = heatmap.block_means(np.abs(kernel[np.ix_(order, order)]), max_side)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_magnitude = np.where(magnitude.values > 0, np.log10(magnitude.values), np.nan)
     labels = (
@@ -151,7 +152,7 @@ def _heatmaps(analysis: FisherAnalysis, max_side: int) -> list[ChartResult]:
     )
     by_prompt = "sequences ordered by prompt"
     return [
-        kind_charts.heatmap(
+        heatmap.heatmap(
             "fisher-cosine", cosine.values, labels, labels,
             title="Cosines K_ab / √(K_aa·K_bb)",
             description=f"The kernel scaled to cosines between the sequences' gradients "
@@ -159,7 +160,7 @@ def _heatmaps(analysis: FisherAnalysis, max_side: int) -> list[ChartResult]:
             value_title="cosine", scheme="blueorange", domain=(-1.0, 1.0), mid=0.0,
             note=cosine.note,
         ),
-        kind_charts.heatmap(
+        heatmap.heatmap(
             "fisher-magnitude", log_magnitude, labels, labels,
             title="log₁₀ |K_ab|",
             description=f"The kernel's magnitudes on a log scale ({by_prompt}); zero entries "

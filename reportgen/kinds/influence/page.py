@@ -12,6 +12,7 @@ from markupsafe import Markup
 from reportgen.charts import Chart, Datasets, merge_datasets, with_key
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds import charts as kind_charts
+from reportgen.kinds import heatmap
 from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis
 from reportgen.kinds.influence.checks import check_infos, checks
 from reportgen.kinds.influence.twin import summary_json
@@ -292,14 +293,14 @@ def _matrix_chart(e: EvaluationAnalysis, max_side: int) -> list[ChartResult]:
     matrix = e.evaluation.matrix
     if matrix is None or matrix.values.size == 0:
         return []
-    blocks = kind_charts.block_means(matrix.values, max_side)
+    blocks = heatmap.block_means(matrix.values, max_side)
     rows, columns = blocks.values.shape
     ids = list(e.evaluation.sequence_ids) if blocks.factor == 1 else []
     row_labels = [ids[i] if i < len(ids) else f"row {i * blocks.factor}" for i in range(rows)]
     column_labels = [f"evaluation sequence {j * blocks.factor}" for j in range(columns)]
     at = format_eta(matrix.eta_reference)
     return [
-        kind_charts.heatmap(
+        heatmap.heatmap(
             "influence-matrix", blocks.values, row_labels, column_labels,
             title=f"Delta matrix, η_ref = {at}",
             description="Each entry is one direction's entropy change on one evaluation "
