@@ -3,6 +3,7 @@ independently, chart specs validated and drawn offline, and pages opened in Chro
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import importlib
 import json
@@ -114,7 +115,16 @@ def write_site(out: Path, output: PageOutput) -> Path:
 def open_in_chromium(
     page_file: Path, widths: tuple[int, ...] = (1280, 390)
 ) -> list[dict[str, Any]]:
-    """Per width: console problems, requests that left file://, chart states and page width."""
+    """Per width: console problems, requests that left file://, chart states and page width.
+
+    Runs in a thread of its own: Playwright's sync API refuses a thread whose asyncio loop is
+    running, as the main thread's is once test_browser.py's session browser has started.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_open_in_chromium, page_file, widths).result()
+
+
+def _open_in_chromium(page_file: Path, widths: tuple[int, ...]) -> list[dict[str, Any]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

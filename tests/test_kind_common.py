@@ -103,3 +103,18 @@ def test_shorten_cuts_at_a_word_and_says_so() -> None:
     assert shorten("short", 10) == ("short", False)
     text, cut = shorten("alpha beta gamma delta", 12)
     assert cut and text == "alpha beta …"
+
+
+def test_recognising_a_kind_imports_neither_numpy_nor_the_page_stack() -> None:
+    """Discovery calls ``recognise`` on every build, no-op builds included."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import reportgen.kinds.influence.detect, reportgen.kinds.fisher.detect; "
+        "print(sorted(m for m in ('numpy', 'jinja2', 'altair', 'reportgen.kinds.common') "
+        "if m in sys.modules))"
+    )
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
