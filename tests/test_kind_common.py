@@ -105,16 +105,21 @@ def test_shorten_cuts_at_a_word_and_says_so() -> None:
     assert cut and text == "alpha beta …"
 
 
-def test_recognising_a_kind_imports_neither_numpy_nor_the_page_stack() -> None:
-    """Discovery calls ``recognise`` on every build, no-op builds included."""
+def test_recognising_a_directory_kind_imports_neither_numpy_nor_the_page_stack() -> None:
+    """A no-op build recognises every kind's files: the standard library must do."""
     import subprocess
     import sys
 
     code = (
-        "import sys; import reportgen.kinds.influence.detect, reportgen.kinds.fisher.detect; "
-        "print(sorted(m for m in ('numpy', 'jinja2', 'altair', 'reportgen.kinds.common') "
+        "import sys; from reportgen.kinds import influence, fisher; "
+        "found = [c.files for c in influence.claims(['r/summary.json', 'r/a/b.npy', 'x.txt'])]; "
+        "found += [c.files for c in fisher.claims(['k/kernel_update.npy', 'k/u_sequences.json'])]; "
+        'found.append(influence.sniff(b\'{"plan": 1, "workspace": 2}\')); '
+        "print(found, sorted(m for m in ('numpy', 'jinja2', 'altair', 'reportgen.kinds.common') "
         "if m in sys.modules))"
     )
     command = [sys.executable, "-c", code]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == (
+        "[('r/a/b.npy', 'r/summary.json'), ('k/kernel_update.npy', 'k/u_sequences.json'), True] []"
+    )

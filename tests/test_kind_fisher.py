@@ -5,6 +5,7 @@ against its schema, and the page."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import statistics
@@ -19,24 +20,28 @@ from hypothesis import strategies as st
 
 from reportgen.demo.fisher import DOMINANT_PROMPT, UNSAFE_TEXT, FisherDemo, write_fisher_run
 from reportgen.findings import Finding
-from reportgen.kinds.common import KindFailure
+from reportgen.kinds import fisher
+from reportgen.kinds.claims import Claim
+from reportgen.kinds.common import NOT_IN_LAYOUT
 from reportgen.kinds.fisher import analysis as fa
-from reportgen.kinds.fisher import checks as fc
-from reportgen.kinds.fisher import detect, page, twin
-from reportgen.kinds.fisher.load import load
+from reportgen.kinds.fisher import diagnostics as fc
+from reportgen.kinds.fisher import twin
+from reportgen.kinds.fisher import view as page
+from reportgen.kinds.fisher.loader import load
 from reportgen.kinds.fisher.relations import disagreement
 from reportgen.kinds.fisher.spectrum import cosine_contrast, effective_rank, prompt_shares, spectrum
 from reportgen.kinds.heatmap import block_means
-from reportgen.load.inputs import read_bytes
+from reportgen.kinds.reading import StudyFailure, tree_reader
 from tests import kind_helpers as kh
+from tests.kind_pages import open_page, site_for, write_site
 
 Built = tuple[FisherDemo, fa.FisherAnalysis]
 
 
 def _build(directory: Path, **options: Any) -> Built:
     demo = write_fisher_run(directory, **options)
-    loaded = load(directory, read_bytes)
-    assert not isinstance(loaded, KindFailure), loaded
+    loaded = kh.load_study(fisher, directory)
+    assert not isinstance(loaded, StudyFailure), loaded
     return demo, fa.analyze(loaded)
 
 
@@ -75,44 +80,50 @@ def _prompt(sequence_id: str) -> str:
 # --- recognition and loading --------------------------------------------------------------------
 
 
-def test_recognises_a_square_kernel_beside_sequences(dominated: Built, tmp_path: Path) -> None:
+def _head(array: Any) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()[:4096]
+
+
+def test_recognises_a_square_kernel_and_claims_the_whole_directory(dominated: Built) -> None:
     demo, _ = dominated
-    names = [p.name for p in demo.path.iterdir()]
-    assert detect.recognise(demo.path, names, read_bytes)
-    assert not detect.recognise(demo.path, [n for n in names if "sequences" not in n], read_bytes)
-    other = tmp_path / "other"
-    other.mkdir()
-    np.save(other / "kernel_update.npy", np.zeros((3, 4)))
-    assert not detect.recognise(other, ["kernel_update.npy", "u_sequences.json"], read_bytes)
-    np.save(other / "kernel_update.npy", np.array(["a", "b"]).reshape(1, 2).repeat(2, 0))
-    assert not detect.recognise(other, ["kernel_update.npy", "u_sequences.json"], read_bytes)
-    (other / "kernel_update.npy").write_bytes(b"\x93NUMPY\x01\x00" + b"\xff\xff" + b"{" * 10)
-    assert not detect.recognise(other, ["kernel_update.npy", "u_sequences.json"], read_bytes)
-    np.save(other / "kernel_update.npy", np.eye(3, dtype=np.float32))
-    assert detect.recognise(other, ["kernel_update.npy", "u_sequences.json"], read_bytes)
+    assert fisher.matches("a/kernel_update.npy") and not fisher.matches("a/kernel_eval.npy")
+    assert fisher.sniff((demo.path / "kernel_update.npy").read_bytes()[:4096])
+    assert fisher.sniff(_head(np.eye(3, dtype=np.int64)))
+    assert not fisher.sniff(_head(np.zeros((3, 4))))  # not square
+    assert not fisher.sniff(_head(np.zeros(3)))  # not a matrix
+    assert not fisher.sniff(_head(np.array([["a", "b"], ["c", "d"]])))  # not numbers
+    assert not fisher.sniff(b"\x93NUMPY\x01\x00" + b"\xff\xff" + b"{" * 10)  # header cut
+    assert not fisher.sniff(b"PK\x03\x04 an npz")
+    tree = kh.all_files(demo.path.parent)
+    claims = fisher.claims([*tree, "other/kernel_eval.npy"])
+    assert [(c.directory, c.files) for c in claims] == [(demo.path.name, tuple(tree))]
 
 
-def test_every_file_is_read_or_named_exactly_once(tmp_path: Path) -> None:
+def test_every_claimed_file_is_an_input_and_the_unused_say_why(tmp_path: Path) -> None:
     demo = write_fisher_run(tmp_path / "run")
     (demo.path / "plots").mkdir()
     (demo.path / "plots" / "kernel.png").write_bytes(b"\x89PNG")
     (demo.path / "eval_sequence_metrics.json").write_text("not json")
     np.save(demo.path / "influence_eval.npy", np.zeros(3))  # 16 rows expected
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
-    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
-    assert sorted(listed) == kh.all_files(demo.path)
-    reasons = {s.path: s.reason for s in loaded.not_understood}
-    assert reasons["plots/kernel.png"] == "not part of this experiment kind's layout"
-    assert reasons["influence_eval.npy"] == "shape 3, expected 16"
-    assert reasons["eval_sequence_metrics.json"].startswith("invalid JSON")
+    loaded = kh.load_study(fisher, demo.path)
+    assert not isinstance(loaded, StudyFailure)
+    assert list(loaded.inputs) == kh.all_files(tmp_path)
+    reasons = {s.path: s.reason for s in loaded.not_read}
+    assert set(reasons) == {
+        "run/plots/kernel.png", "run/influence_eval.npy", "run/eval_sequence_metrics.json"
+    }  # fmt: skip
+    assert reasons["run/plots/kernel.png"] == NOT_IN_LAYOUT
+    assert reasons["run/influence_eval.npy"] == "shape 3, expected 16"
+    assert reasons["run/eval_sequence_metrics.json"].startswith("invalid JSON")
     assert "fisher-incomplete" in _ids(fc.checks(fa.analyze(loaded)))
 
 
 @pytest.mark.parametrize(
     ("write", "reason"),
     [
-        (lambda p: (p / "kernel_update.npy").unlink(), "kernel_update.npy is missing"),
+        (lambda p: (p / "kernel_update.npy").unlink(), "kernel_update.npy: it is missing"),
         (lambda p: np.save(p / "kernel_update.npy", np.zeros((4, 5))), "shape 4×5, not square"),
         (lambda p: (p / "kernel_update.npy").write_bytes(b"junk"), "not a NumPy array file"),
     ],
@@ -122,20 +133,20 @@ def test_an_unusable_kernel_is_a_failure_value(
 ) -> None:
     demo = write_fisher_run(tmp_path / "run")
     write(demo.path)
-    loaded = load(demo.path, read_bytes)
-    assert isinstance(loaded, KindFailure)
-    assert reason in loaded.reason and loaded.file == "kernel_update.npy"
-    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
-    assert sorted(listed) == kh.all_files(demo.path)
+    files = tuple(kh.all_files(tmp_path))
+    loaded = load(Claim(fisher.KIND, "run", files), tree_reader(tmp_path))
+    assert isinstance(loaded, StudyFailure)
+    assert reason in loaded.reason and "square kernel between the update" in loaded.reason
+    assert loaded.inputs == files and {s.path for s in loaded.not_read} == set(files)
 
 
 def test_a_pickled_kernel_is_never_unpickled(tmp_path: Path) -> None:
     demo = write_fisher_run(tmp_path / "run")
     marker = tmp_path / "unpickled"
     np.save(demo.path / "kernel_eval.npy", np.array([_Trap(str(marker))]), allow_pickle=True)
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure) and not marker.exists()
-    assert "pickle" in {s.path: s.reason for s in loaded.not_understood}["kernel_eval.npy"].lower()
+    loaded = kh.load_study(fisher, demo.path)
+    assert not isinstance(loaded, StudyFailure) and not marker.exists()
+    assert "pickle" in {s.path: s.reason for s in loaded.not_read}["run/kernel_eval.npy"].lower()
 
 
 class _Trap:
@@ -361,8 +372,8 @@ def test_without_advantages_the_identity_is_not_checked(tmp_path: Path) -> None:
     for item in data["sequences"]:
         del item["advantage"]
     (demo.path / "update_sequences.json").write_text(json.dumps(data))
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
+    loaded = kh.load_study(fisher, demo.path)
+    assert not isinstance(loaded, StudyFailure)
     analysis = fa.analyze(loaded)
     assert all(i.holds is None and i.reason for i in analysis.identities)
     assert "fisher-incomplete" in _ids(fc.checks(analysis))
@@ -428,8 +439,8 @@ def test_a_pearson_the_files_do_not_support_is_found(tmp_path: Path) -> None:
         "update_kernel_metric_correlations.json",
         lambda d: d["correlations"].append({"quantity": "gradient_rank", "metric": "length"}),
     )
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
+    loaded = kh.load_study(fisher, demo.path)
+    assert not isinstance(loaded, StudyFailure)
     findings = {f.id: f for f in fc.checks(fa.analyze(loaded))}
     assert "file 0.7" in findings["fisher-pearson-mismatch"].message
     assert (
@@ -468,8 +479,8 @@ def test_outlier_files_that_contradict_the_arrays_are_found(
 ) -> None:
     demo = write_fisher_run(tmp_path / "run")
     _rewrite(demo, name, change)
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
+    loaded = kh.load_study(fisher, demo.path)
+    assert not isinstance(loaded, StudyFailure)
     finding = next(f for f in fc.checks(fa.analyze(loaded)) if f.id == "fisher-files-disagree")
     assert words in finding.message
 
@@ -489,7 +500,7 @@ def test_the_one_prompt_kernel_is_found_by_checks(dominated: Built, identity: Bu
 
 
 def test_every_check_is_documented_for_the_guide() -> None:
-    infos = fc.check_infos()
+    infos = fc.CHECKS
     assert len({i.id for i in infos}) == len(infos)
     assert all(i.id.startswith("fisher-") and len(i.explanation) > 80 for i in infos)
 
@@ -497,28 +508,28 @@ def test_every_check_is_documented_for_the_guide() -> None:
 def test_the_twins_validate_against_their_schema(dominated: Built, identity: Built) -> None:
     for _, analysis in (dominated, identity):
         data = json.loads(json.dumps(twin.summary_json(analysis)))
-        assert kh.twin_problems("fisher", data) == []
+        assert kh.twin_problems(fisher.SCHEMA, data) == []
     data = json.loads(json.dumps(twin.summary_json(dominated[1])))
     assert data["shape"] == {
         "close_to_identity": False, "far_from_identity": True, "dominant_prompt": "3",
     }  # fmt: skip
     del data["spectrum"]["effective_rank"]
     data["identity"][0]["holds"] = "yes"
-    assert len(kh.twin_problems("fisher", data)) == 2
+    assert len(kh.twin_problems(fisher.SCHEMA, data)) == 2
 
 
 def test_the_page_says_the_shape_in_words_first(dominated: Built, identity: Built) -> None:
     site = kh.site_context()
-    html = kh.page_text(page.page(dominated[1], site, kh.meta("k/index.html")))
+    html = kh.page_text(page.page(dominated[1], site, "k"))
     headline = html.index("The update kernel is dominated by one prompt; far from the identity:")
     assert headline < html.index('id="findings"')
     assert "effective rank 1.069 of n = 64, the top eigenvalue holds 99.27 % of Σλ" in html
-    near = kh.page_text(page.page(identity[1], site, kh.meta("k/index.html")))
+    near = kh.page_text(page.page(identity[1], site, "k"))
     assert "The update kernel is close to a multiple of the identity: effective rank" in near
 
 
 def test_texts_from_the_tree_are_escaped_and_cut(dominated: Built) -> None:
-    html = kh.page_text(page.page(dominated[1], kh.site_context(), kh.meta("k/index.html")))
+    html = kh.page_text(page.page(dominated[1], kh.site_context(), "k"))
     assert UNSAFE_TEXT not in html and "<script>alert" not in html
     assert (
         "&lt;script&gt;alert(&#34;kernel&#34;)&lt;/script&gt; &amp; &lt;b&gt;not bold&lt;/b&gt;"
@@ -555,11 +566,13 @@ def test_every_chart_is_valid_vega_lite_and_draws(dominated: Built) -> None:
 def test_the_page_draws_offline_at_desktop_and_phone_widths(
     dominated: Built, tmp_path: Path
 ) -> None:
-    output = page.page(dominated[1], kh.site_context(real_assets=True), kh.meta("k/index.html"))
-    for result in kh.open_in_chromium(kh.write_site(tmp_path, output)):
-        assert result["problems"] == [] and result["remote"] == []
-        assert all(state in ("light", "dark") and marks > 0 for state, marks in result["charts"])
-        assert result["scroll_width"] <= result["width"]
+    site = tmp_path / "site"
+    output = page.page(dominated[1], site_for(tmp_path, site), "k")
+    write_site(site, output)
+    for opened in open_page(site / output.paths[0]):
+        assert opened.problems == [] and opened.requests == []
+        assert len(opened.marks) == 4 and all(n > 0 for n in opened.marks.values())
+        assert opened.overflow <= 0
 
 
 def test_the_guide_text_states_the_thresholds_the_code_uses() -> None:

@@ -19,14 +19,19 @@ from hypothesis import strategies as st
 
 from reportgen.demo.influence import InfluenceDemo, write_influence_run
 from reportgen.findings import Finding
-from reportgen.kinds.common import KindFailure
+from reportgen.kinds import influence
+from reportgen.kinds.claims import Claim
+from reportgen.kinds.common import NOT_IN_LAYOUT
 from reportgen.kinds.influence import analysis as ia
-from reportgen.kinds.influence import checks as ic
-from reportgen.kinds.influence import detect, page, twin
-from reportgen.kinds.influence.load import load, parse_eta
+from reportgen.kinds.influence import diagnostics as ic
+from reportgen.kinds.influence import twin
+from reportgen.kinds.influence import view as page
+from reportgen.kinds.influence.loader import load, parse_eta
 from reportgen.kinds.influence.model import EtaArrays
-from reportgen.load.inputs import read_bytes
+from reportgen.kinds.reading import StudyFailure, tree_reader
+from reportgen.load.inputs import LoadError
 from tests import kind_helpers as kh
+from tests.kind_pages import open_page, site_for, write_site
 
 Built = tuple[InfluenceDemo, ia.InfluenceAnalysis]
 PROXIES = ("full", "baseline", "grad", "baseline_plus_grad")
@@ -34,8 +39,8 @@ PROXIES = ("full", "baseline", "grad", "baseline_plus_grad")
 
 def _build(directory: Path, **options: Any) -> Built:
     demo = write_influence_run(directory, **options)
-    loaded = load(directory, read_bytes)
-    assert not isinstance(loaded, KindFailure), loaded
+    loaded = kh.load_study(influence, directory)
+    assert not isinstance(loaded, StudyFailure), loaded
     return demo, ia.analyze(loaded)
 
 
@@ -76,37 +81,52 @@ def _summary(demo: InfluenceDemo) -> dict[str, Any]:
 # --- recognition and loading -------------------------------------------------------------------
 
 
-def test_recognises_the_runner_layout_and_nothing_else(clean: Built, tmp_path: Path) -> None:
+def test_recognises_the_runner_layout_and_claims_the_whole_directory(clean: Built) -> None:
     demo, _ = clean
-    names = [p.name for p in demo.path.iterdir()]
-    assert detect.recognise(demo.path, names, read_bytes)
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "summary.json").write_text('{"plan": {}, "evaluations": []}')  # no workspace
-    assert not detect.recognise(other, ["summary.json"], read_bytes)
-    (other / "summary.json").write_text("{not json")
-    assert not detect.recognise(other, ["summary.json"], read_bytes)
-    (other / "summary.json").write_text('{"plan": 1, "workspace": 2, "evaluations": NaN}')
-    assert detect.recognise(other, ["summary.json"], read_bytes)  # NaN as Python writes it
-    assert not detect.recognise(demo.path, ["eval_00_delta_matrix.npy"], read_bytes)
+    head = (demo.path / "summary.json").read_bytes()[:4096]
+    assert influence.matches("x/summary.json") and not influence.matches("x/summary.jsonl")
+    assert influence.sniff(head)
+    assert not influence.sniff(b'{"plan": {}, "evaluations": []}')  # no workspace
+    assert not influence.sniff(b'["plan", "workspace"]')  # not an object
+    tree = kh.all_files(demo.path.parent)
+    claims = influence.claims([*tree, "elsewhere/run_01/results.json"])
+    assert [(c.directory, c.files) for c in claims] == [(demo.path.name, tuple(tree))]
+    nested = influence.claims(["a/summary.json", "a/x.npy", "a/b/summary.json", "a/b/y.npy"])
+    assert [(c.directory, c.files) for c in nested] == [
+        ("a", ("a/summary.json", "a/x.npy")),
+        ("a/b", ("a/b/summary.json", "a/b/y.npy")),
+    ]
+    assert influence.claims(["a/summary.json", "a/x"], markers=()) == ()
 
 
-def test_every_file_is_read_or_named_exactly_once(tmp_path: Path) -> None:
+def _tree(demo: InfluenceDemo, name: str) -> str:
+    return f"{demo.path.name}/{name}"
+
+
+def test_every_claimed_file_is_an_input_and_the_unused_say_why(tmp_path: Path) -> None:
     demo = write_influence_run(tmp_path / "run")
     (demo.path / "notes.txt").write_text("hello")
     (demo.path / "eval_03_diagnostics.json").write_text("{}")
     (demo.path / "eval_00_per_sequence" / "full" / "eta_3e-05.npy").write_bytes(b"x")
     bad = demo.path / "eval_00_grad_eta" / "delta_8em06.npy"
     np.save(bad, np.zeros((3, 3)))
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
-    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
-    assert sorted(listed) == kh.all_files(demo.path)
-    reasons = {s.path: s.reason for s in loaded.not_understood}
-    assert reasons["notes.txt"] == "not part of this experiment kind's layout"
-    assert reasons["eval_03_diagnostics.json"] == "evaluation 3 is not in summary.json"
-    assert reasons["eval_00_per_sequence/full/eta_3e-05.npy"].startswith("its η is not")
-    assert reasons["eval_00_grad_eta/delta_8em06.npy"] == "shape 3×3, expected 8"
+    loaded = kh.load_study(influence, demo.path)
+    assert not isinstance(loaded, StudyFailure)
+    assert list(loaded.inputs) == kh.all_files(tmp_path)
+    reasons = {s.path: s.reason for s in loaded.not_read}
+    assert set(reasons) == {
+        _tree(demo, name)
+        for name in (
+            "notes.txt",
+            "eval_03_diagnostics.json",
+            "eval_00_per_sequence/full/eta_3e-05.npy",
+            "eval_00_grad_eta/delta_8em06.npy",
+        )
+    }
+    assert reasons[_tree(demo, "notes.txt")] == NOT_IN_LAYOUT
+    assert reasons[_tree(demo, "eval_03_diagnostics.json")] == "evaluation 3 is not in summary.json"
+    assert reasons[_tree(demo, "eval_00_per_sequence/full/eta_3e-05.npy")].startswith("its η")
+    assert reasons[_tree(demo, "eval_00_grad_eta/delta_8em06.npy")] == "shape 3×3, expected 8"
     findings = ic.checks(ia.analyze(loaded))
     assert "influence-incomplete" in _ids(findings)
 
@@ -116,11 +136,11 @@ def test_a_pickled_array_is_refused_and_never_unpickled(tmp_path: Path) -> None:
     marker = tmp_path / "unpickled"
     target = demo.path / "eval_00_delta_matrix.npy"
     np.save(target, np.array([_Trap(str(marker))], dtype=object), allow_pickle=True)
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
+    loaded = kh.load_study(influence, demo.path)
+    assert not isinstance(loaded, StudyFailure)
     assert not marker.exists()
-    refused = {s.path: s.reason for s in loaded.not_understood}
-    assert "pickle" in refused["eval_00_delta_matrix.npy"].lower()
+    refused = {s.path: s.reason for s in loaded.not_read}
+    assert "pickle" in refused[_tree(demo, "eval_00_delta_matrix.npy")].lower()
     assert loaded.evaluations[0].matrix is None
 
 
@@ -150,26 +170,29 @@ def test_an_unusable_summary_is_a_failure_value(
         summary.unlink()
     else:
         summary.write_bytes(content)
-    loaded = load(demo.path, read_bytes)
-    assert isinstance(loaded, KindFailure)
-    assert loaded.reason.startswith(reason)
-    assert loaded.file == "summary.json" and loaded.hint
-    listed = [*loaded.inputs, *(s.path for s in loaded.not_understood)]
-    assert sorted(listed) == kh.all_files(demo.path)
+    files = tuple(kh.all_files(tmp_path))
+    loaded = load(Claim(influence.KIND, "run", files), tree_reader(tmp_path))
+    assert isinstance(loaded, StudyFailure)
+    assert loaded.reason.startswith(reason) and "influence runner" in loaded.reason
+    assert loaded.inputs == files and loaded.directory == "run"
+    unused = {s.path for s in loaded.not_read}
+    assert unused == set(files)
 
 
 def test_an_unreadable_file_is_named_as_unreadable(tmp_path: Path) -> None:
     demo = write_influence_run(tmp_path / "run")
+    blocked = "run/eval_00_per_sequence/full/eta_1e-06.npy"
+    read = tree_reader(tmp_path)
 
-    def read(path: Path) -> bytes:
-        if path.name == "eta_1e-06.npy" and path.parent.name == "full":
-            raise PermissionError(13, "Permission denied")
-        return read_bytes(path)
+    def guarded(path: str, max_bytes: int | None = None) -> bytes:
+        if path == blocked:
+            raise LoadError("cannot read file: Permission denied") from PermissionError(13, "no")
+        return read(path, max_bytes)
 
-    loaded = load(demo.path, read)
-    assert not isinstance(loaded, KindFailure)
-    unreadable = [s for s in loaded.not_understood if s.unreadable]
-    assert [s.path for s in unreadable] == ["eval_00_per_sequence/full/eta_1e-06.npy"]
+    loaded = kh.load_study(influence, demo.path, guarded)
+    assert not isinstance(loaded, StudyFailure)
+    unreadable = [s for s in loaded.not_read if s.unreadable]
+    assert [s.path for s in unreadable] == [blocked]
     analysis = ia.analyze(loaded)
     assert analysis.evaluations[0].missing_arrays == (1e-6,)
 
@@ -273,8 +296,8 @@ def test_without_arrays_the_pattern_is_still_caught_and_the_rest_is_inconclusive
     for name, counted in (("counted", True), ("clean", False)):
         demo = write_influence_run(tmp_path / name, baseline_counted_per_sequence=counted)
         shutil.rmtree(demo.path / "eval_00_per_sequence")
-        loaded = load(demo.path, read_bytes)
-        assert not isinstance(loaded, KindFailure)
+        loaded = kh.load_study(influence, demo.path)
+        assert not isinstance(loaded, StudyFailure)
         analysis = ia.analyze(loaded)
         rules = analysis.evaluations[0].sum_rules
         assert all(r.residual_se is None for r in rules)
@@ -431,8 +454,8 @@ def test_a_summary_that_contradicts_its_arrays_is_found(
 ) -> None:
     demo = write_influence_run(tmp_path / "run")
     _rewrite_summary(demo, change)
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure)
+    loaded = kh.load_study(influence, demo.path)
+    assert not isinstance(loaded, StudyFailure)
     finding = next(f for f in ic.checks(ia.analyze(loaded)) if f.id == "influence-files-disagree")
     assert words in finding.message
 
@@ -461,8 +484,8 @@ def test_every_evaluation_is_analysed_apart(tmp_path: Path) -> None:
         summary["evaluations"].append(copy)
 
     _rewrite_summary(demo, second)
-    loaded = load(demo.path, read_bytes)
-    assert not isinstance(loaded, KindFailure) and loaded.not_understood == ()
+    loaded = kh.load_study(influence, demo.path)
+    assert not isinstance(loaded, StudyFailure) and loaded.not_read == ()
     analysis = ia.analyze(loaded)
     assert [e.evaluation.index for e in analysis.evaluations] == [0, 1]
     assert analysis.evaluations[0].sum_rules[0].verdict == "holds"
@@ -471,14 +494,14 @@ def test_every_evaluation_is_analysed_apart(tmp_path: Path) -> None:
     findings = {f.id: f for f in ic.checks(analysis)}
     assert findings["influence-files-disagree"].message.startswith("evaluation 1:")
     assert findings["influence-sum-rule-untested"].message.startswith("evaluation 1:")
-    output = page.page(analysis, kh.site_context(), kh.meta("inf/index.html"))
+    output = page.page(analysis, kh.site_context(), "inf")
     html = kh.page_text(output)
     assert 'id="sum-rule-e0"' in html and 'id="sum-rule-e1"' in html
     assert html.count('id="eta-select"') == 1
 
 
 def test_every_check_is_documented_for_the_guide() -> None:
-    infos = ic.check_infos()
+    infos = ic.CHECKS
     assert len({i.id for i in infos}) == len(infos)
     for info in infos:
         assert info.id.startswith("influence-") and info.title and len(info.explanation) > 80
@@ -493,17 +516,17 @@ def test_the_twin_validates_against_its_schema(
 ) -> None:
     _, analysis = request.getfixturevalue(fixture)
     data = json.loads(json.dumps(twin.summary_json(analysis)))
-    assert kh.twin_problems("influence", data) == []
+    assert kh.twin_problems(influence.SCHEMA, data) == []
     assert data["evaluations"][0]["sum_rule"][0]["verdict"] in ("holds", "baseline-per-sequence")
     broken = json.loads(json.dumps(data))
     del broken["evaluations"][0]["sum_rule"][0]["residual_se"]
     broken["evaluations"][0]["directions"][0]["r2"] = "high"
-    assert len(kh.twin_problems("influence", broken)) == 2
+    assert len(kh.twin_problems(influence.SCHEMA, broken)) == 2
 
 
 def test_the_page_opens_with_the_verdict_and_names_its_reading(violation: Built) -> None:
     _, analysis = violation
-    output = page.page(analysis, kh.site_context(), kh.meta("exp/inf/index.html"))
+    output = page.page(analysis, kh.site_context(), "exp/inf")
     assert output.paths == ("exp/inf/index.html", "exp/inf/summary.json")
     assert output.record is None
     html = kh.page_text(output)
@@ -514,7 +537,7 @@ def test_the_page_opens_with_the_verdict_and_names_its_reading(violation: Built)
     assert 'href="../../guide.html#check-influence-baseline-per-sequence"' in html
     twin_bytes = output.content("exp/inf/summary.json")
     assert json.loads(twin_bytes) == json.loads(json.dumps(twin.summary_json(analysis)))
-    again = page.page(analysis, kh.site_context(), kh.meta("exp/inf/index.html"))
+    again = page.page(analysis, kh.site_context(), "exp/inf")
     assert again.files == output.files  # deterministic bytes
 
 
@@ -544,11 +567,13 @@ def test_the_page_draws_offline_at_desktop_and_phone_widths(
     violation: Built, tmp_path: Path
 ) -> None:
     _, analysis = violation
-    output = page.page(analysis, kh.site_context(real_assets=True), kh.meta("inf/index.html"))
-    for result in kh.open_in_chromium(kh.write_site(tmp_path, output)):
-        assert result["problems"] == [] and result["remote"] == []
-        assert all(state in ("light", "dark") and marks > 0 for state, marks in result["charts"])
-        assert result["scroll_width"] <= result["width"]
+    site = tmp_path / "site"
+    output = page.page(analysis, site_for(tmp_path, site), "inf")
+    write_site(site, output)
+    for opened in open_page(site / output.paths[0]):
+        assert opened.problems == [] and opened.requests == []
+        assert len(opened.marks) == 5 and all(n > 0 for n in opened.marks.values())
+        assert opened.overflow <= 0
 
 
 # --- properties ---------------------------------------------------------------------------------

@@ -1,76 +1,49 @@
-"""What the experiment kinds share: reads that fail as values, arrays without pickles, a
-directory's files, checks with their guide text, and the failure record of an unreadable
-experiment."""
+"""What the directory kinds share (a kind whose study is a whole directory of files): reading
+a claim's files as values, arrays without pickles, and checks with their guide text."""
 
 from __future__ import annotations
 
 import inspect
 import io
 import math
-import os
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from reportgen.findings import SEVERITIES, CheckInfo, Finding, Severity, SkippedInput
+from reportgen.findings import SEVERITIES, CheckInfo, Finding, Severity
+from reportgen.kinds.claims import Claim
+from reportgen.kinds.reading import NotRead, Read, StudyFailure
 from reportgen.load.fields import parse_json
 from reportgen.load.inputs import LoadError
 
 FloatArray = npt.NDArray[np.float64]
-# Reads one file's bytes within the build's size limit; raises LoadError (or OSError).
-ReadFile = Callable[[Path], bytes]
 Subject = TypeVar("Subject")
+NOT_IN_LAYOUT = "not part of this kind's layout"
+
+
+def failure(
+    kind: str, claim: Claim, reason: str, reader: ClaimReader, file: str | None = None
+) -> StudyFailure:
+    """The value of a study whose page cannot be built; every claimed file is accounted for,
+    ``file`` (the one at fault) with ``reason``."""
+    if file is not None and file in reader.files:
+        reader.reject(file, reason)
+    return StudyFailure(kind, claim.directory, reason, claim.files, reader.not_read())
+
+
+# --- reading a claim's files ----------------------------------------------------------------------
 
 
 class FileProblem(Exception):
-    """A file of an experiment that could not be used, with the reason (caught by loaders)."""
+    """A file that could not be used, with the reason (caught by ``ClaimReader``)."""
 
-    def __init__(self, path: str, reason: str, unreadable: bool = False) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
+    def __init__(self, reason: str, unreadable: bool = False) -> None:
+        super().__init__(reason)
         self.reason = reason
         self.unreadable = unreadable
-
-    def skipped(self) -> SkippedInput:
-        return SkippedInput(self.path, self.reason, self.unreadable)
-
-
-@dataclass(frozen=True)
-class KindFailure:
-    """An experiment directory that could not be loaded at all: which file, why, what to do."""
-
-    kind: str
-    reason: str
-    file: str  # relative to the experiment's directory ("" for the directory itself)
-    hint: str
-    inputs: tuple[str, ...]  # files read before the failure: still accounted for
-    not_understood: tuple[SkippedInput, ...]
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-
-def read_file(directory: Path, rel: str, read: ReadFile) -> bytes:
-    try:
-        return read(directory / rel)
-    except LoadError as exc:
-        raise FileProblem(rel, exc.reason, exc.reason.startswith("cannot read")) from exc
-    except OSError as exc:
-        raise FileProblem(rel, f"cannot read file: {exc.strerror or exc}", True) from exc
-
-
-def read_json(directory: Path, rel: str, read: ReadFile) -> Any:
-    data = read_file(directory, rel, read)
-    try:
-        return parse_json(data)
-    except LoadError as exc:
-        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
-        raise FileProblem(rel, f"{exc.reason}{where}") from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,114 +55,102 @@ class StoredArray:
     eps: float  # machine epsilon of the stored dtype (float64's for integers)
 
 
-def read_array(directory: Path, rel: str, read: ReadFile) -> StoredArray:
-    """A numeric ``.npy`` array; pickles, archives and non-numeric dtypes are refused."""
-    data = read_file(directory, rel, read)
+def parse_array(data: bytes) -> tuple[FloatArray, float]:
+    """A numeric ``.npy`` array and its dtype's epsilon; pickles, archives and non-numeric
+    dtypes are refused (``allow_pickle=False``: nothing from the tree is ever run)."""
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError, TypeError) as exc:
-        raise FileProblem(rel, f"not a NumPy array file: {exc}"[:300]) from exc
+        raise FileProblem(f"not a NumPy array file: {exc}"[:300]) from exc
     if not isinstance(loaded, np.ndarray):
-        raise FileProblem(rel, "a NumPy archive (.npz), not one array")
+        raise FileProblem("a NumPy archive (.npz), not one array")
     if loaded.dtype.kind not in "fiub":
-        raise FileProblem(rel, f"holds {loaded.dtype} values, not real numbers")
+        raise FileProblem(f"holds {loaded.dtype} values, not real numbers")
     eps = float(np.finfo(loaded.dtype).eps) if loaded.dtype.kind == "f" else 2.0**-52
-    return StoredArray(rel, np.asarray(loaded, dtype=np.float64), eps)
+    return np.asarray(loaded, dtype=np.float64), eps
 
 
-def list_files(directory: Path) -> tuple[tuple[str, ...], tuple[SkippedInput, ...]]:
-    """Every regular file below ``directory`` as sorted relative POSIX paths, and the
-    subdirectories that could not be listed. Hidden entries, symbolic links and special files
-    are not listed: discovery keeps those on its own skipped list."""
-    files: list[str] = []
-    problems: list[SkippedInput] = []
-    pending = [PurePosixPath()]
-    while pending:
-        rel_dir = pending.pop()
-        try:
-            with os.scandir(directory / rel_dir) as entries:
-                found = [(e.name, e.stat(follow_symlinks=False).st_mode) for e in entries]
-        except OSError as exc:
-            problems.append(SkippedInput(rel_dir.as_posix(), f"cannot list: {exc.strerror}", True))
-            continue
-        for name, mode in found:
-            if name.startswith("."):
-                continue
-            if stat.S_ISDIR(mode):
-                pending.append(rel_dir / name)
-            elif stat.S_ISREG(mode):
-                files.append((rel_dir / name).as_posix())
-    return tuple(sorted(files)), tuple(problems)
+class ClaimReader:
+    """Reads a claim's files as values: which were used, and why the others were not.
 
-
-def not_understood(
-    files: Iterable[str], used: Iterable[str], reasons: dict[str, str]
-) -> tuple[SkippedInput, ...]:
-    """The files of the directory no part of the page is made from, each with its reason."""
-    taken = set(used)
-    default = "not part of this experiment kind's layout"
-    return tuple(
-        SkippedInput(path, reasons.get(path, default), False) for path in files if path not in taken
-    )
-
-
-class DirectoryReader:
-    """Reads an experiment directory's files as values: what was used, and why the rest was not.
-
-    ``array`` and ``json`` return None for a file that cannot be used and record the reason;
-    ``leftovers`` lists every file not used (unreadable ones marked), for the inventory.
+    Names are relative to the claim's directory (``files``); the tree-relative path of a name
+    is ``tree(name)``. ``array`` and ``json`` return None for a file that cannot be used and
+    record the reason; ``not_read`` lists every claimed file that was not used, for the inventory.
     """
 
-    def __init__(self, directory: Path, read: ReadFile, files: tuple[str, ...]) -> None:
-        self.directory = directory
+    def __init__(self, claim: Claim, read: Read) -> None:
+        self.claim = claim
         self.read = read
-        self.files = files
+        prefix = "" if claim.directory == "." else f"{claim.directory}/"
+        self.prefix = prefix
+        self.files = tuple(path[len(prefix) :] for path in claim.files)
         self.used: list[str] = []
         self.reasons: dict[str, str] = {}
         self.unreadable: set[str] = set()
 
-    def array(self, rel: str, shape: tuple[int | None, ...]) -> StoredArray | None:
+    def tree(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def _bytes(self, name: str) -> bytes:
         try:
-            stored = read_array(self.directory, rel, self.read)
+            return self.read(self.tree(name))
+        except LoadError as exc:
+            raise FileProblem(exc.reason, isinstance(exc.__cause__, OSError)) from exc
+
+    def array(self, name: str, shape: tuple[int | None, ...]) -> StoredArray | None:
+        try:
+            values, eps = parse_array(self._bytes(name))
         except FileProblem as exc:
-            self.refuse(exc.path, exc.reason, exc.unreadable)
+            self.refuse(name, exc.reason, exc.unreadable)
             return None
-        got_shape = stored.values.shape
-        fits = len(got_shape) == len(shape) and all(
-            want in (None, got) for want, got in zip(shape, got_shape, strict=True)
+        fits = len(values.shape) == len(shape) and all(
+            want in (None, got) for want, got in zip(shape, values.shape, strict=True)
         )
         if not fits:
             want = "×".join("?" if s is None else str(s) for s in shape)
-            got = "×".join(str(s) for s in stored.values.shape) or "a scalar"
-            self.refuse(rel, f"shape {got}, expected {want}")
+            got = "×".join(str(s) for s in values.shape) or "a scalar"
+            self.refuse(name, f"shape {got}, expected {want}")
             return None
-        self.used.append(rel)
-        return stored
+        self.used.append(name)
+        return StoredArray(name, values, eps)
 
-    def json(self, rel: str) -> Any:
+    def json(self, name: str) -> Any:
         try:
-            data = read_json(self.directory, rel, self.read)
+            data = self._bytes(name)
         except FileProblem as exc:
-            self.refuse(exc.path, exc.reason, exc.unreadable)
+            self.refuse(name, exc.reason, exc.unreadable)
             return None
-        self.used.append(rel)
-        return data
+        try:
+            parsed = parse_json(data)
+        except LoadError as exc:
+            where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+            self.refuse(name, f"{exc.reason}{where}")
+            return None
+        self.used.append(name)
+        return parsed
 
-    def reject(self, rel: str, reason: str) -> None:
-        """A file read and then found unusable: no longer among the inputs."""
-        if rel in self.used:
-            self.used.remove(rel)
-        self.refuse(rel, reason)
+    def reject(self, name: str, reason: str) -> None:
+        """A file read and then found unusable: no longer among the used ones."""
+        if name in self.used:
+            self.used.remove(name)
+        self.refuse(name, reason)
 
-    def refuse(self, rel: str, reason: str, unreadable: bool = False) -> None:
-        self.reasons[rel] = reason
+    def refuse(self, name: str, reason: str, unreadable: bool = False) -> None:
+        self.reasons[name] = reason
         if unreadable:
-            self.unreadable.add(rel)
+            self.unreadable.add(name)
 
-    def leftovers(self, listing_problems: tuple[SkippedInput, ...]) -> tuple[SkippedInput, ...]:
-        rest = not_understood(self.files, self.used, self.reasons)
-        marked = tuple(SkippedInput(s.path, s.reason, s.path in self.unreadable) for s in rest)
-        return (*marked, *listing_problems)
+    def not_read(self) -> tuple[NotRead, ...]:
+        taken = set(self.used)
+        return tuple(
+            NotRead(
+                self.tree(name),
+                self.reasons.get(name, NOT_IN_LAYOUT),
+                unreadable=name in self.unreadable,
+            )
+            for name in self.files
+            if name not in taken
+        )
 
 
 # --- small helpers for loaders and views -----------------------------------------------------

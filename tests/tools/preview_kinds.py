@@ -10,12 +10,13 @@ import argparse
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import reportgen.build  # noqa: F401  (first: pages.assets and build.status import each other)
 from reportgen import __version__
 from reportgen.pages.assets import static_assets, vega_bundle_version
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import Crumb, PageMeta, SiteContext
+from reportgen.pages.render import SiteContext
 
 WIDTHS = (1280, 390)
 
@@ -44,45 +45,41 @@ def write_output(out: Path, output: PageOutput) -> None:
         target.write_bytes(output.content(path))
 
 
-def meta(path: str, title: str, kind: str) -> PageMeta:
-    return PageMeta(path, title, kind, (Crumb("Index", "index.html"), Crumb(title, None)))
-
-
 def pages(work: Path) -> dict[str, Callable[[SiteContext], PageOutput]]:
-    """Page builders for every demo variant, keyed by the page's site path."""
+    """Page builders for every demo variant, keyed by the page's directory in the site."""
     from reportgen.demo.fisher import write_fisher_run
     from reportgen.demo.influence import write_influence_run
-    from reportgen.kinds.common import KindFailure
-    from reportgen.kinds.fisher import analysis as fa
-    from reportgen.kinds.fisher import load as fl
-    from reportgen.kinds.fisher import page as fp
-    from reportgen.kinds.influence import analysis as ia
-    from reportgen.kinds.influence import load as il
-    from reportgen.kinds.influence import page as ip
-    from reportgen.load.inputs import read_bytes
+    from reportgen.kinds import fisher, influence
+    from reportgen.kinds.reading import StudyFailure, tree_reader
 
-    def influence(name: str, **options: object) -> Callable[[SiteContext], PageOutput]:
-        write_influence_run(work / name, **options)  # type: ignore[arg-type]
-        loaded = il.load(work / name, read_bytes)
-        assert not isinstance(loaded, KindFailure), loaded
-        analysis = ia.analyze(loaded)
-        return lambda site: ip.page(analysis, site, meta(f"{name}/index.html", name, "influence"))
+    def study(kind: Any, name: str) -> Any:
+        claim = next(c for c in kind.claims(_files(work)) if c.directory == name)
+        loaded = kind.load(claim, tree_reader(work))
+        assert not isinstance(loaded, StudyFailure), loaded
+        return kind.analyze(loaded)
 
-    def fisher(name: str, **options: object) -> Callable[[SiteContext], PageOutput]:
-        write_fisher_run(work / name, **options)  # type: ignore[arg-type]
-        loaded = fl.load(work / name, read_bytes)
-        assert not isinstance(loaded, KindFailure), loaded
-        analysis = fa.analyze(loaded)
-        return lambda site: fp.page(analysis, site, meta(f"{name}/index.html", name, "fisher"))
+    def influence_page(name: str, **options: Any) -> Callable[[SiteContext], PageOutput]:
+        write_influence_run(work / name, **options)
+        analysis = study(influence, name)
+        return lambda site: influence.page(analysis, site, name)
+
+    def fisher_page(name: str, **options: Any) -> Callable[[SiteContext], PageOutput]:
+        write_fisher_run(work / name, **options)
+        analysis = study(fisher, name)
+        return lambda site: fisher.page(analysis, site, name)
 
     return {
-        "influence-clean": influence("influence-clean"),
-        "influence-violation": influence(
+        "influence-clean": influence_page("influence-clean"),
+        "influence-violation": influence_page(
             "influence-violation", baseline_counted_per_sequence=True, nonlinear_direction=5
         ),
-        "fisher-dominated": fisher("fisher-dominated", dominated=True),
-        "fisher-identity": fisher("fisher-identity", dominated=False),
+        "fisher-dominated": fisher_page("fisher-dominated", dominated=True),
+        "fisher-identity": fisher_page("fisher-identity", dominated=False),
     }
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
 def screenshot(out: Path, names: list[str]) -> None:

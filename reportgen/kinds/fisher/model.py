@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.findings import SkippedInput
 from reportgen.kinds.common import FloatArray
+from reportgen.kinds.reading import NotRead
 
-KIND = "fisher"
 UPDATE = "update"
 NamedArrays = tuple[tuple[str, FloatArray], ...]
 
@@ -83,13 +82,13 @@ class Split:
 
 @dataclass(frozen=True, eq=False)
 class FisherRun:
-    """A loaded Fisher-kernel directory; ``inputs`` and ``not_understood`` cover all its files."""
+    """A loaded Fisher-kernel directory; ``inputs`` lists every claimed file (``not_read`` too)."""
 
-    name: str
+    directory: str  # tree-relative
     splits: tuple[Split, ...]  # the update split first
     pairs: tuple[PairDetail, ...]
     inputs: tuple[str, ...]
-    not_understood: tuple[SkippedInput, ...]
+    not_read: tuple[NotRead, ...]
     problems: tuple[str, ...]
 
     @property

@@ -13,9 +13,10 @@ import numpy as np
 
 from reportgen.findings import Finding
 from reportgen.kinds.fisher.analysis import FisherAnalysis, TopPair
-from reportgen.kinds.fisher.checks import checks, dominant_prompt, far_from_identity
-from reportgen.kinds.fisher.model import KIND
+from reportgen.kinds.fisher.diagnostics import checks, dominant_prompt, far_from_identity
+from reportgen.kinds.fisher.recognise import KIND
 from reportgen.kinds.fisher.verdict import close_to_identity
+from reportgen.kinds.study_page import not_read_json
 from reportgen.pages.serialize import findings_rows
 
 FORMAT = 1
@@ -35,7 +36,7 @@ def summary_json(
     return {
         "kind": KIND,
         "format": FORMAT,
-        "name": run.name,
+        "directory": run.directory,
         "n": analysis.n,
         "shape": {
             "close_to_identity": close_to_identity(analysis),
@@ -69,10 +70,7 @@ def summary_json(
         "disagreements": list(analysis.disagreements),
         "findings": findings_rows(checks(analysis) if findings is None else findings),
         "inputs": list(run.inputs),
-        "not_understood": [
-            {"path": x.path, "reason": x.reason, "unreadable": x.unreadable}
-            for x in run.not_understood
-        ],
+        "not_read": [not_read_json(item) for item in run.not_read],
     }
 
 

@@ -4,7 +4,7 @@ identity and which prompt dominates it, in words, then what supports and qualifi
 from __future__ import annotations
 
 from reportgen.kinds.fisher.analysis import FisherAnalysis
-from reportgen.kinds.fisher.checks import dominant_prompt, far_from_identity
+from reportgen.kinds.fisher.diagnostics import dominant_prompt, far_from_identity
 from reportgen.numfmt import format_number, format_with_se
 from reportgen.pages.verdict import Verdict
 

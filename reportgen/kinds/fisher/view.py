@@ -1,162 +1,178 @@
-"""What templates/kind_fisher.html shows: plain rows built from the analysis."""
+"""The Fisher-kernel page: a pure function from the analysis to ``PageOutput`` (page and twin)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
+from functools import cache
 
+import numpy as np
 from markupsafe import Markup
 
-from reportgen.charts import Chart
-from reportgen.findings import Finding, SkippedInput
-from reportgen.kinds.common import shorten
-from reportgen.kinds.fisher.analysis import FisherAnalysis, IdentityCheck
-from reportgen.kinds.fisher.model import SequenceInfo, Split
-from reportgen.kinds.fisher.relations import QUANTITIES, CorrelationRow, SurprisalNote
-from reportgen.kinds.fisher.spectrum import CosineContrast, PromptShare
-from reportgen.numfmt import format_number
-from reportgen.pages.verdict import Verdict
+from reportgen.charts import Chart, Datasets, merge_datasets
+from reportgen.findings import Finding, severity_counts
+from reportgen.kinds import charts as kind_charts
+from reportgen.kinds import heatmap
+from reportgen.kinds.fisher.analysis import FisherAnalysis
+from reportgen.kinds.fisher.diagnostics import CHECKS, checks
+from reportgen.kinds.fisher.recognise import KIND
+from reportgen.kinds.fisher.rows import (
+    FisherView,
+    Section,
+    facts,
+    outlier_rows,
+    pair_rows,
+    quantity_legend,
+)
+from reportgen.kinds.fisher.twin import summary_json
+from reportgen.kinds.fisher.verdict import fisher_verdict
+from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.pages.output import PageOutput
+from reportgen.pages.render import (
+    SiteContext,
+    json_for_script,
+    render_markdown,
+    render_page,
+)
 
-SHORT_TEXT = 160  # characters of a prompt or response shown before "more"
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Text:
-    """A text from the tree (escaped by the template): the start, and all of it when cut."""
-
-    short: str
-    full: str
-    cut: bool
-
-
-@dataclass(frozen=True)
-class PairRow:
-    a: str
-    b: str
-    same_prompt: bool
-    kernel: float
-    cosine: float | None
-    texts: tuple[tuple[str, Text, Text], ...]  # per side: (id, prompt, response)
+TEMPLATE = "kind_fisher.html"
+HEATMAP_MAX_SIDE = 128
+ChartResult = tuple[Chart, Datasets]
 
 
-@dataclass(frozen=True)
-class OutlierRow:
-    split: str
-    id: str
-    index: int | None
-    values: str
-    prompt: Text | None
-    response: Text | None
+@cache
+def check_explanations() -> dict[str, Markup]:
+    return {info.id: render_markdown(info.explanation) for info in CHECKS}
 
 
-@dataclass(frozen=True, eq=False)
-class FisherView:
-    name: str
-    verdict: Verdict
-    findings: tuple[Finding, ...]
-    counts: Mapping[str, int]
-    sections: tuple[Section, ...]
-    facts: tuple[tuple[str, str], ...]
-    prompt_source: str
-    shares: tuple[PromptShare, ...]
-    contrast: CosineContrast | None
-    identities: tuple[IdentityCheck, ...]
-    correlations: tuple[CorrelationRow, ...]
-    quantities: tuple[tuple[str, str], ...]
-    surprisal: tuple[SurprisalNote, ...]
-    pairs: tuple[PairRow, ...]
-    outliers: tuple[OutlierRow, ...]
-    disagreements: tuple[str, ...]
-    charts: Mapping[str, tuple[Chart, ...]]
-    heatmap_note: str
-    page_data: Markup
-    inputs: tuple[str, ...]
-    not_understood: tuple[SkippedInput, ...]
-    twin: str
+def page(
+    analysis: FisherAnalysis,
+    site: SiteContext,
+    page_dir: str | None = None,
+    findings: Sequence[Finding] | None = None,
+    *,
+    max_heatmap_side: int = HEATMAP_MAX_SIDE,
+) -> PageOutput:
+    """The page and its twin ``summary.json`` under ``page_dir`` (default ``studies/…``);
+    reads no file. ``findings`` default to the kind's checks (the build may pass its own)."""
+    directory = page_dir or default_page_dir(KIND, analysis.run.directory)
+    found = tuple(checks(analysis) if findings is None else findings)
+    view = fisher_view(analysis, found, max_heatmap_side)
+    title = f"Fisher kernel {analysis.run.directory}"
+    meta = page_meta(directory, title, "study", has_charts=any(view.charts.values()))
+    html = render_page(TEMPLATE, site, meta, view=view, checks=check_explanations())
+    return page_output(directory, html, summary_json(analysis, found))
 
 
-def text(value: str) -> Text:
-    short, cut = shorten(value, SHORT_TEXT)
-    return Text(short, value, cut)
-
-
-def facts(analysis: FisherAnalysis) -> tuple[tuple[str, str], ...]:
-    s = analysis.spectrum
-    prompts = len(set(analysis.prompts)) if all(analysis.prompts) else None
-    rows = [
-        ("update sequences n", format_number(analysis.n)),
-        ("prompts", format_number(prompts)),
-        ("effective rank exp(−Σ pₖ log pₖ)", format_number(s.effective_rank)),
-        (
-            "top eigenvalue / Σλ",
-            "—" if s.top_share is None else f"{format_number(100 * s.top_share)} %",
-        ),
-        ("trace Σ K_aa", format_number(s.trace)),
-        ("mean |cosine|, a ≠ b", format_number(analysis.off_diagonal_abs_cosine)),
+def fisher_view(
+    analysis: FisherAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
+) -> FisherView:
+    results = {
+        "spectrum": _spectrum_chart(analysis),
+        "heatmaps": _heatmaps(analysis, max_heatmap_side),
+        "shares": _share_chart(analysis),
+    }
+    chart_map = {name: tuple(c for c, _ in items) for name, items in results.items()}
+    datasets = merge_datasets(*(d for items in results.values() for _, d in items))
+    notes = [c.note for c in chart_map["heatmaps"] if c.note]
+    sections = [
+        Section("summary", "In short"),
+        Section("findings", "Findings"),
+        Section("facts", "Key facts"),
+        Section("spectrum", "Spectrum"),
+        Section("heatmaps", "Heatmaps"),
+        Section("prompts", "Prompts"),
+        Section("identity", "Influence identity"),
+        Section("pairs", "Top pairs"),
+        Section("correlations", "Correlations"),
+        Section("inputs", "Files"),
     ]
-    rows += [(f"{split.name} split", _split_summary(split)) for split in analysis.run.splits]
-    return tuple(rows)
+    return FisherView(
+        directory=analysis.run.directory,
+        verdict=fisher_verdict(analysis),
+        findings=findings,
+        counts=severity_counts(findings),
+        sections=tuple(sections),
+        facts=facts(analysis),
+        prompt_source=analysis.prompt_source,
+        shares=analysis.shares,
+        contrast=analysis.contrast,
+        identities=analysis.identities,
+        correlations=analysis.correlations,
+        quantities=quantity_legend(analysis),
+        surprisal=analysis.surprisal,
+        pairs=pair_rows(analysis),
+        outliers=outlier_rows(analysis),
+        disagreements=analysis.disagreements,
+        charts=chart_map,
+        heatmap_note=notes[0] if notes else "",
+        page_data=json_for_script({"datasets": datasets}),
+        inputs=analysis.run.inputs,
+        not_read=analysis.run.not_read,
+    )
 
 
-def _split_summary(split: Split) -> str:
-    parts = []
-    if split.kernel is not None:
-        parts.append("kernel " + " × ".join(str(d) for d in split.kernel.shape))
-    if split.influence is not None:
-        parts.append(f"influence ({split.influence.size})")
-    if split.sequences:
-        parts.append(f"{len(split.sequences)} sequences")
-    if split.metrics:
-        parts.append(f"{len(split.metrics)} metrics")
-    return ", ".join(parts) or "no usable files"
-
-
-def pair_rows(analysis: FisherAnalysis) -> tuple[PairRow, ...]:
-    rows = []
-    for p in analysis.top_pairs:
-        sides = tuple(
-            (info.id, text(info.prompt), text(info.response))
-            for info in (p.a_info, p.b_info)
-            if info is not None
+def _spectrum_chart(analysis: FisherAnalysis) -> list[ChartResult]:
+    shares = analysis.spectrum.shares
+    if not np.isfinite(shares).any():
+        return []
+    return [
+        kind_charts.spectrum(
+            "fisher-spectrum", shares,
+            title="Spectrum (λₖ / Σλ)",
+            description="Each eigenvalue's share of the sum of eigenvalues, largest first, on "
+            "a log axis; a multiple of the identity is a flat line at 1/n, a rank-one kernel a "
+            "single point.",
         )
-        a = p.a_info.id if p.a_info else f"#{p.a}"
-        b = p.b_info.id if p.b_info else f"#{p.b}"
-        same = (
-            p.a_info is not None
-            and p.b_info is not None
-            and p.a_info.prompt_key == p.b_info.prompt_key
+    ]  # fmt: skip
+
+
+def _heatmaps(analysis: FisherAnalysis, max_side: int) -> list[ChartResult]:
+    kernel = analysis.run.update.kernel
+    assert kernel is not None
+    order = np.array(analysis.order, dtype=np.intp)
+    ids = [s.id for s in analysis.run.update.sequences] or [f"#{i}" for i in range(analysis.n)]
+    cosine = heatmap.block_means(analysis.cosine[np.ix_(order, order)], max_side)
+    magnitude = heatmap.block_means(np.abs(kernel[np.ix_(order, order)]), max_side)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_magnitude = np.where(magnitude.values > 0, np.log10(magnitude.values), np.nan)
+    labels = (
+        [ids[i] for i in order.tolist()]
+        if cosine.factor == 1
+        else [f"block {k} (sequences {k * cosine.factor}…)" for k in range(cosine.values.shape[0])]
+    )
+    by_prompt = "sequences ordered by prompt"
+    return [
+        heatmap.heatmap(
+            "fisher-cosine", cosine.values, labels, labels,
+            title="Cosines K_ab / √(K_aa·K_bb)",
+            description=f"The kernel scaled to cosines between the sequences' gradients "
+            f"({by_prompt}): 1 on the diagonal; the identity would be white elsewhere.",
+            value_title="cosine", scheme="blueorange", domain=(-1.0, 1.0), mid=0.0,
+            note=cosine.note,
+        ),
+        heatmap.heatmap(
+            "fisher-magnitude", log_magnitude, labels, labels,
+            title="log₁₀ |K_ab|",
+            description=f"The kernel's magnitudes on a log scale ({by_prompt}); zero entries "
+            "are left blank.",
+            value_title="log₁₀ |K|", scheme="viridis", note=magnitude.note,
+        ),
+    ]  # fmt: skip
+
+
+def _share_chart(analysis: FisherAnalysis) -> list[ChartResult]:
+    if not analysis.shares:
+        return []
+    return [
+        kind_charts.bars(
+            "fisher-shares",
+            [f"prompt {s.prompt}" for s in analysis.shares],
+            [s.share for s in analysis.shares],
+            [s.uniform for s in analysis.shares],
+            title="Prompt shares of Σ|K|",
+            description="The fraction of Σ|K| in the union of each prompt's rows and columns "
+            "(bars) and what equal entries would give (ticks); shares sum to more than 1 "
+            "because an entry between two prompts counts for both.",
+            x_title="share of Σ|K|", mark_title="if all |K_ab| were equal",
         )
-        rows.append(PairRow(a, b, same, p.kernel, p.cosine, sides))
-    return tuple(rows)
-
-
-def outlier_rows(analysis: FisherAnalysis) -> tuple[OutlierRow, ...]:
-    rows = []
-    for split in analysis.run.splits:
-        for o in split.outliers:
-            info: SequenceInfo | None = None
-            if o.index is not None and o.index < len(split.sequences):
-                info = split.sequences[o.index]
-            values = ", ".join(f"{k} {format_number(v)}" for k, v in o.values)
-            rows.append(
-                OutlierRow(
-                    split.name,
-                    o.id or (info.id if info else "—"),
-                    o.index,
-                    values,
-                    text(info.prompt) if info else None,
-                    text(info.response) if info else None,
-                )
-            )
-    return tuple(rows)
-
-
-def quantity_legend(analysis: FisherAnalysis) -> tuple[tuple[str, str], ...]:
-    used = {r.quantity for r in analysis.correlations}
-    return tuple((name, meaning) for name, meaning in QUANTITIES.items() if name in used)
+    ]  # fmt: skip

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.findings import SkippedInput
 from reportgen.kinds.common import FloatArray
+from reportgen.kinds.reading import NotRead
 
-KIND = "influence"
 PROXIES = ("full", "baseline", "grad", "baseline_plus_grad")
 NamedFloats = tuple[tuple[str, float], ...]
 NamedArrays = tuple[tuple[str, FloatArray], ...]
@@ -94,13 +93,13 @@ class Plan:
 
 @dataclass(frozen=True, eq=False)
 class InfluenceRun:
-    """A loaded influence directory; ``inputs`` and ``not_understood`` cover all its files."""
+    """A loaded influence directory; ``inputs`` lists every claimed file (``not_read`` too)."""
 
-    name: str
+    directory: str  # tree-relative
     plan: Plan
     num_directions: int | None
     update_stats: NamedFloats
     evaluations: tuple[Evaluation, ...]
     inputs: tuple[str, ...]
-    not_understood: tuple[SkippedInput, ...]
+    not_read: tuple[NotRead, ...]
     problems: tuple[str, ...]

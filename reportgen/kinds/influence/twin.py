@@ -19,8 +19,9 @@ from reportgen.kinds.influence.analysis import (
     ProxyRow,
     SumRule,
 )
-from reportgen.kinds.influence.checks import checks
-from reportgen.kinds.influence.model import KIND
+from reportgen.kinds.influence.diagnostics import checks
+from reportgen.kinds.influence.recognise import KIND
+from reportgen.kinds.study_page import not_read_json
 from reportgen.pages.serialize import findings_rows
 
 FORMAT = 1
@@ -35,7 +36,7 @@ def summary_json(
     return {
         "kind": KIND,
         "format": FORMAT,
-        "name": run.name,
+        "directory": run.directory,
         "plan": {
             "etas": list(plan.etas),
             "microbatch_size": plan.microbatch_size,
@@ -46,10 +47,7 @@ def summary_json(
         "evaluations": [_evaluation(e) for e in analysis.evaluations],
         "findings": findings_rows(checks(analysis) if findings is None else findings),
         "inputs": list(run.inputs),
-        "not_understood": [
-            {"path": s.path, "reason": s.reason, "unreadable": s.unreadable}
-            for s in run.not_understood
-        ],
+        "not_read": [not_read_json(item) for item in run.not_read],
     }
 
 

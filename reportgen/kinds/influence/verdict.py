@@ -4,7 +4,7 @@ the features, each claim backed by a standard error or marked as not judged."""
 from __future__ import annotations
 
 from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
-from reportgen.kinds.influence.checks import MIN_LINEARITY_POINTS, MIN_R2
+from reportgen.kinds.influence.diagnostics import MIN_LINEARITY_POINTS, MIN_R2
 from reportgen.numfmt import format_eta, format_number, format_with_se, format_z
 from reportgen.pages.verdict import Verdict
 
@@ -41,17 +41,17 @@ def _sum_rule_sentence(evaluation: EvaluationAnalysis) -> tuple[str, bool]:
     failing = [r for r in rules if r.verdict == "fails"]
     holding = [r for r in rules if r.verdict == "holds"]
     if counted:
-        worst = max(counted, key=lambda r: r.eta)
+        first = min(counted, key=lambda r: r.eta)  # the linear regime
         ratio = (
-            format_number(worst.reported_sum / worst.full)
-            if worst.reported_sum is not None and worst.full
+            format_number(first.reported_sum / first.full)
+            if first.reported_sum is not None and first.full
             else "—"
         )
         recomputed = _recomputed(evaluation)
         return (
             f"The reported per-direction sum counts the baseline once per direction: at "
-            f"η = {format_eta(worst.eta)} it is {ratio} × δH_full, an excess of "
-            f"(n − 1)·δH_baseline with n = {worst.n}. {recomputed}",
+            f"η = {format_eta(first.eta)} it is {ratio} × δH_full, an excess of "
+            f"(n − 1)·δH_baseline with n = {first.n}. {recomputed}",
             True,
         )
     if failing:

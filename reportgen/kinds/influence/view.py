@@ -1,220 +1,302 @@
-"""What templates/kind_influence.html shows: plain rows built from the analysis."""
+"""The influence page: a pure function from the analysis to ``PageOutput`` (page and twin)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import cache
 
+import numpy as np
 from markupsafe import Markup
 
-from reportgen.charts import Chart
-from reportgen.findings import Finding, SkippedInput
-from reportgen.kinds.influence.analysis import EvaluationAnalysis, SumRule
-from reportgen.kinds.influence.checks import MIN_LINEARITY_POINTS, MIN_R2
-from reportgen.kinds.influence.verdict import SIGNIFICANCE
-from reportgen.numfmt import format_eta
-from reportgen.pages.verdict import Verdict
+from reportgen.charts import Chart, Datasets, merge_datasets, with_key
+from reportgen.findings import Finding, severity_counts
+from reportgen.kinds import charts as kind_charts
+from reportgen.kinds import heatmap
+from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis
+from reportgen.kinds.influence.diagnostics import CHECKS, checks
+from reportgen.kinds.influence.recognise import KIND
+from reportgen.kinds.influence.rows import (
+    EvaluationView,
+    InfluenceView,
+    Section,
+    direction_rows,
+    feature_rows,
+    proxy_lines,
+    reading,
+    rule_row,
+)
+from reportgen.kinds.influence.twin import summary_json
+from reportgen.kinds.influence.verdict import influence_verdict
+from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.numfmt import format_eta, format_number
+from reportgen.pages.output import PageOutput
+from reportgen.pages.render import (
+    SiteContext,
+    json_for_script,
+    render_markdown,
+    render_page,
+)
 
-VERDICT_LABELS = {
-    "holds": ("holds", "ok"),
-    "fails": ("fails", "bad"),
-    "baseline-per-sequence": ("baseline per direction", "bad"),
-    "inconclusive": ("no SE", "muted"),
-    "unavailable": ("—", "muted"),
-}
-MATCH_LABELS = {  # what the reported sum reproduces, in the table
-    "adjusted": "Σᵢ δHᵢ",
-    "unadjusted": "Σᵢ δH(v_b + vᵢ)",
-    "neither": "neither",
-    None: "—",
-}
-MATCH_WORDS = {  # the same, in sentences
-    "adjusted": "Σᵢ [δH(v_b + vᵢ) − δH(v_b)] (baseline-adjusted)",
-    "unadjusted": "Σᵢ δH(v_b + vᵢ) (baseline counted per direction)",
-    "neither": "neither sum of the arrays",
-}
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class RuleRow:
-    eta: float
-    full: float | None
-    baseline: float | None
-    reported: float | None
-    adjusted: float | None
-    unadjusted: float | None
-    residual: float | None
-    residual_se: float | None
-    z: float | None
-    arrays_residual: float | None
-    arrays_residual_se: float | None
-    matches: str
-    verdict: str
-    status: str  # ok / bad / muted
+TEMPLATE = "kind_influence.html"
+HEATMAP_MAX_SIDE = 128
+MAX_CURVES = 10  # directions drawn in the linearity chart: the least linear ones beyond this
+ChartResult = tuple[Chart, Datasets]
 
 
-@dataclass(frozen=True)
-class DirectionRow:
-    id: str
-    slope: float | None
-    slope_se: float | None
-    r2: float | None
-    points: int
-    values: tuple[float | None, ...]
-    flagged: bool
+@cache
+def check_explanations() -> dict[str, Markup]:
+    return {info.id: render_markdown(info.explanation) for info in CHECKS}
 
 
-@dataclass(frozen=True)
-class ProxyLine:
-    eta: float
-    gap: float | None
-    gap_se: float | None
-    z_max: float | None
-    slope: float | None
-    slope_se: float | None
+def page(
+    analysis: InfluenceAnalysis,
+    site: SiteContext,
+    page_dir: str | None = None,
+    findings: Sequence[Finding] | None = None,
+    *,
+    max_heatmap_side: int = HEATMAP_MAX_SIDE,
+) -> PageOutput:
+    """The page and its twin ``summary.json`` under ``page_dir`` (default ``studies/…``);
+    reads no file. ``findings`` default to the kind's checks (the build may pass its own)."""
+    directory = page_dir or default_page_dir(KIND, analysis.run.directory)
+    found = tuple(checks(analysis) if findings is None else findings)
+    view = influence_view(analysis, found, max_heatmap_side)
+    title = f"Entropy influence {analysis.run.directory}"
+    has_charts = any(c for e in view.evaluations for c in e.charts.values())
+    meta = page_meta(directory, title, "study", has_charts=has_charts)
+    html = render_page(TEMPLATE, site, meta, view=view, checks=check_explanations())
+    return page_output(directory, html, summary_json(analysis, found))
 
 
-@dataclass(frozen=True)
-class FeatureRow:
-    name: str
-    rho: float | None
-    p_value: float | None
-    method: str
-    significant: bool
-
-
-@dataclass(frozen=True, eq=False)
-class EvaluationView:
-    key: str  # suffix that keeps element ids unique on the page
-    title: str
-    n: int
-    m: int | None
-    etas: tuple[float, ...]
-    rules: tuple[RuleRow, ...]
-    directions: tuple[DirectionRow, ...]
-    proxies: tuple[ProxyLine, ...]
-    features: tuple[FeatureRow, ...]
-    feature_eta: float | None
-    reading: tuple[str, ...]
-    disagreements: tuple[str, ...]
-    diagnostics: tuple[tuple[str, float], ...]
-    charts: Mapping[str, tuple[Chart, ...]]
-
-
-@dataclass(frozen=True, eq=False)
-class InfluenceView:
-    name: str
-    verdict: Verdict
-    findings: tuple[Finding, ...]
-    counts: Mapping[str, int]
-    sections: tuple[Section, ...]
-    facts: tuple[tuple[str, str], ...]
-    evaluations: tuple[EvaluationView, ...]
-    etas: tuple[float, ...]  # the η menu's options (every evaluation's)
-    initial_eta: float | None
-    inputs: tuple[str, ...]
-    not_understood: tuple[SkippedInput, ...]
-    page_data: Markup
-    twin: str  # the twin's file name, relative to the page
-
-
-def rule_row(r: SumRule) -> RuleRow:
-    label, status = VERDICT_LABELS[r.verdict]
-    return RuleRow(
-        r.eta, r.full, r.baseline, r.reported_sum, r.adjusted_sum, r.unadjusted_sum,
-        r.residual, r.residual_se, r.z, r.arrays_residual, r.arrays_residual_se,
-        MATCH_LABELS[r.reported_matches], label, status,
-    )  # fmt: skip
-
-
-def direction_rows(e: EvaluationAnalysis) -> tuple[DirectionRow, ...]:
-    """Directions, the least linear first (a direction without a fit last)."""
-    ordered = sorted(e.directions, key=lambda d: (d.fit.r2 is None, d.fit.r2 or 0.0, d.index))
-    return tuple(
-        DirectionRow(
-            d.id,
-            d.fit.slope,
-            d.fit.slope_se,
-            d.fit.r2,
-            d.fit.points,
-            tuple(float(v) if v == v else None for v in d.values.tolist()),
-            d.fit.points >= MIN_LINEARITY_POINTS and d.fit.r2 is not None and d.fit.r2 < MIN_R2,
-        )
-        for d in ordered
-    )
-
-
-def proxy_lines(e: EvaluationAnalysis) -> tuple[ProxyLine, ...]:
-    return tuple(
-        ProxyLine(p.eta, p.gap, p.gap_se, p.gap_z_max, p.parity.slope, p.parity.slope_se)
-        for p in e.proxies
-    )
-
-
-def feature_rows(e: EvaluationAnalysis) -> tuple[FeatureRow, ...]:
-    rows = []
-    for f in e.features:
-        t = f.test
-        method = (
-            f"exact, all {t.permutations:,} orderings"
-            if t.exact
-            else f"{t.permutations:,} seeded random orderings"
-        )
-        significant = t.p_value is not None and t.p_value < SIGNIFICANCE
-        rows.append(FeatureRow(f.name, t.rho, t.p_value, method, significant))
-    return tuple(rows)
-
-
-def reading(e: EvaluationAnalysis) -> tuple[str, ...]:
-    """How this page read the files, in words: every choice the layout leaves open."""
-    ev = e.evaluation
-    m = "an unknown number of" if e.m is None else f"m = {e.m}"
-    lines = [
-        f"Directions i are the n = {e.n} workspace (update) sequences "
-        "(workspace.num_sequences; sequence_ids names them); every δH is a mean over the "
-        f"{m} evaluation sequences j.",
-        f"Each direction's effect δHᵢ = δH(v_baseline + vᵢ) − δH(v_baseline), from: "
-        f"{e.delta_source}.",
-        "Standard errors treat the evaluation sequences as independent draws: each is the "
-        "sd/√m of a per-sequence series (the residual's: full − baseline − Σᵢ "
-        "(baseline_plus_grad − baseline)).",
+def influence_view(
+    analysis: InfluenceAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
+) -> InfluenceView:
+    many = len(analysis.evaluations) > 1
+    views: list[EvaluationView] = []
+    datasets: list[Datasets] = []
+    for e in analysis.evaluations:
+        key = f"e{e.evaluation.index}" if many else ""
+        chart_map, data = _charts(e, key, max_heatmap_side)
+        views.append(_evaluation_view(e, key, many, chart_map))
+        datasets.append(data)
+    run = analysis.run
+    etas = tuple(sorted({eta for e in analysis.evaluations for eta in e.etas}))
+    sections = [
+        Section("summary", "In short"),
+        Section("findings", "Findings"),
+        Section("reading", "How the files are read"),
     ]
-    matches = {r.reported_matches for r in e.sum_rules if r.reported_matches is not None}
-    if matches:
-        lines.append(
-            "per_sequence_delta_sum is read as the runner's Σᵢ over directions; it reproduces "
-            + "; ".join(MATCH_WORDS[m] for m in sorted(matches))
-            + "."
-        )
-    if ev.direction_etas is not None:
-        lines.append(
-            "eta_per_sequence is a flat list: read as the η each direction was applied with."
-        )
-    elif ev.eta_per_sequence:
-        lines.append("eta_per_sequence is read as: per η, each direction's δH (n values).")
-    lines.append(_matrix_sentence(e))
-    return tuple(lines)
-
-
-def _matrix_sentence(e: EvaluationAnalysis) -> str:
-    matrix = e.evaluation.matrix
-    if matrix is None:
-        return "There is no delta matrix for this evaluation."
-    rows, columns = matrix.values.shape
-    at = format_eta(matrix.eta_reference) if matrix.eta_reference is not None else "an η not given"
-    what = {
-        None: "there are no arrays at that η to compare it with",
-        "none": "it reproduces none of the per-sequence arrays there",
-    }.get(e.matrix_reading, f"at that η it reproduces the {e.matrix_reading} array")
-    square = " It is square, so the orientation rests on row_sums." if rows == columns else ""
-    return (
-        f"The delta matrix ({matrix.path}, {rows} × {columns}) is read as rows = directions "
-        f"(row_sums), columns = evaluation sequences (column_sums), at η_ref = {at} "
-        f"(eta_reference): {what}.{square}"
+    for v in views:
+        sections += [
+            Section(f"sum-rule{v.key}", f"Sum rule{v.title}"),
+            Section(f"linearity{v.key}", f"Linearity{v.title}"),
+        ]
+        if v.proxies:
+            sections.append(Section(f"proxies{v.key}", f"Proxies{v.title}"))
+        if v.features:
+            sections.append(Section(f"features{v.key}", f"Features{v.title}"))
+        if v.charts.get("matrix"):
+            sections.append(Section(f"matrix{v.key}", f"Delta matrix{v.title}"))
+    sections.append(Section("inputs", "Files"))
+    return InfluenceView(
+        directory=run.directory,
+        verdict=influence_verdict(analysis),
+        findings=findings,
+        counts=severity_counts(findings),
+        sections=tuple(sections),
+        facts=_facts(analysis),
+        evaluations=tuple(views),
+        etas=etas,
+        initial_eta=etas[-1] if etas else None,
+        inputs=run.inputs,
+        not_read=run.not_read,
+        page_data=json_for_script({"datasets": merge_datasets(*datasets)}),
     )
+
+
+def _facts(analysis: InfluenceAnalysis) -> tuple[tuple[str, str], ...]:
+    run = analysis.run
+    plan = run.plan
+    facts = [
+        ("directions (workspace sequences)", format_number(run.num_directions)),
+        ("evaluations", format_number(len(run.evaluations))),
+        ("η (plan)", ", ".join(format_eta(e) for e in plan.etas) or "—"),
+        ("microbatch size", format_number(plan.microbatch_size)),
+        ("workspace", plan.workspace or "—"),
+        ("evaluation set", plan.evaluation or "—"),
+    ]
+    facts += [(f"update_stats.{name}", format_number(value)) for name, value in run.update_stats]
+    return tuple(facts)
+
+
+def _evaluation_view(
+    e: EvaluationAnalysis, key: str, many: bool, chart_map: Mapping[str, tuple[Chart, ...]]
+) -> EvaluationView:
+    diagnostics = tuple(
+        (f"{format_eta(row.eta)}: {name}", value)
+        for row in e.evaluation.aggregate
+        for name, value in row.diagnostics
+    )
+    return EvaluationView(
+        key=f"-{key}" if key else "",
+        title=f" (evaluation {e.evaluation.index})" if many else "",
+        n=e.n,
+        m=e.m,
+        etas=e.etas,
+        rules=tuple(rule_row(r) for r in e.sum_rules),
+        directions=direction_rows(e),
+        proxies=proxy_lines(e),
+        features=feature_rows(e),
+        feature_eta=e.feature_eta,
+        reading=reading(e),
+        disagreements=e.disagreements,
+        diagnostics=(*diagnostics, *e.evaluation.diagnostics),
+        charts=chart_map,
+    )
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def _charts(
+    e: EvaluationAnalysis, key: str, max_side: int
+) -> tuple[dict[str, tuple[Chart, ...]], Datasets]:
+    builders = {
+        "sum-rule": _sum_rule_chart,
+        "linearity": _linearity_chart,
+        "proxies": _proxy_chart,
+        "features": _feature_chart,
+    }
+    results: dict[str, list[ChartResult]] = {name: build(e) for name, build in builders.items()}
+    results["matrix"] = _matrix_chart(e, max_side)
+    by_section: dict[str, tuple[Chart, ...]] = {}
+    data: list[Datasets] = []
+    for section, items in results.items():
+        placed = []
+        for chart, datasets in items:
+            if key:
+                chart, datasets = with_key(chart, datasets, key)
+            placed.append(chart)
+            data.append(datasets)
+        by_section[section] = tuple(placed)
+    return by_section, merge_datasets(*data)
+
+
+def _sum_rule_chart(e: EvaluationAnalysis) -> list[ChartResult]:
+    etas, series, values, errors = [], [], [], []
+    for r in e.sum_rules:
+        if r.full is None or r.baseline is None:
+            continue
+        rows: list[tuple[str, float, float | None]] = []
+        if r.adjusted_sum is not None:
+            rows.append(
+                ("δH_baseline + Σᵢ δHᵢ (arrays)", r.baseline + r.adjusted_sum, r.arrays_residual_se)
+            )
+        if r.reported_sum is not None:
+            rows.append(("δH_baseline + reported sum", r.baseline + r.reported_sum, r.residual_se))
+        rows.append(("δH_full", r.full, None))  # last: drawn over the others
+        for name, value, se in rows:
+            etas.append(r.eta)
+            series.append(name)
+            values.append(value)
+            errors.append(np.nan if se is None else 2 * se)
+    if not etas:
+        return []
+    return [
+        kind_charts.eta_series(
+            "influence-sum-rule", etas, series, values, errors,
+            title="Sum rule per η",
+            description="The entropy change of the whole update (δH_full) and the baseline's "
+            "plus the directions' sum, from the arrays and as reported, against η; bars are "
+            "± 2 standard errors of the residual.",
+            y_title="δH", order=("δH_full",),
+        )
+    ]  # fmt: skip
+
+
+def _linearity_chart(e: EvaluationAnalysis) -> list[ChartResult]:
+    if not e.directions or not e.etas:
+        return []
+    ordered = sorted(e.directions, key=lambda d: (d.fit.r2 is None, d.fit.r2 or 0.0))
+    shown = ordered[:MAX_CURVES]
+    note = (
+        f"the {MAX_CURVES} least linear of {len(ordered)} directions"
+        if len(ordered) > MAX_CURVES
+        else None
+    )
+    etas = np.tile(np.array(e.etas), len(shown))
+    items = [d.id for d in shown for _ in e.etas]
+    values = np.concatenate([d.values for d in shown])
+    fitted = np.concatenate(
+        [np.array(e.etas) * (d.fit.slope if d.fit.slope is not None else np.nan) for d in shown]
+    )
+    return [
+        kind_charts.eta_curves(
+            "influence-linearity", etas, items, values, fitted,
+            title="δHᵢ against η, with fits",
+            description="Each direction's baseline-adjusted entropy change δHᵢ at every η "
+            "(points) and its least-squares line through the origin (dashed).",
+            y_title="δHᵢ", item_title="direction", note=note,
+        )
+    ]  # fmt: skip
+
+
+def _proxy_chart(e: EvaluationAnalysis) -> list[ChartResult]:
+    if not e.proxies:
+        return []
+    ids = [d.id for d in e.directions]
+    etas = np.concatenate([np.full(p.grad.size, p.eta) for p in e.proxies])
+    grad = np.concatenate([p.grad for p in e.proxies])
+    adjusted = np.concatenate([p.adjusted for p in e.proxies])
+    labels = [ids[i] if i < len(ids) else str(i) for p in e.proxies for i in range(p.grad.size)]
+    return [
+        kind_charts.eta_parity(
+            "influence-proxies", etas, grad, adjusted, labels,
+            title="Adjusted vs grad-only δHᵢ",
+            description="Each direction's baseline-adjusted effect δH(v_b + vᵢ) − δH(v_b) (y) "
+            "against its grad-only effect δH(vᵢ) (x); on the dashed y = x line they agree.",
+            x_title="grad-only δH(vᵢ)", y_title="baseline-adjusted δHᵢ",
+            initial_eta=e.proxies[-1].eta,
+        )
+    ]  # fmt: skip
+
+
+def _feature_chart(e: EvaluationAnalysis) -> list[ChartResult]:
+    column = next((k for k, eta in enumerate(e.etas) if eta == e.feature_eta), None)
+    if not e.features or column is None:
+        return []
+    ids = [d.id for d in e.directions]
+    y = np.array([d.values[column] for d in e.directions])
+    names = [f.name for f in e.features for _ in ids]
+    x = np.concatenate([f.values for f in e.features])
+    return [
+        kind_charts.feature_scatter(
+            "influence-features", names, x, np.tile(y, len(e.features)), ids * len(e.features),
+            title=f"δHᵢ (η = {format_eta(e.feature_eta)}) vs a feature",
+            description="Each direction's baseline-adjusted effect against the feature chosen "
+            "in the menu; the rank correlations are in the table.",
+            y_title="δHᵢ",
+        )
+    ]  # fmt: skip
+
+
+def _matrix_chart(e: EvaluationAnalysis, max_side: int) -> list[ChartResult]:
+    matrix = e.evaluation.matrix
+    if matrix is None or matrix.values.size == 0:
+        return []
+    blocks = heatmap.block_means(matrix.values, max_side)
+    rows, columns = blocks.values.shape
+    ids = list(e.evaluation.sequence_ids) if blocks.factor == 1 else []
+    row_labels = [ids[i] if i < len(ids) else f"row {i * blocks.factor}" for i in range(rows)]
+    column_labels = [f"evaluation sequence {j * blocks.factor}" for j in range(columns)]
+    at = format_eta(matrix.eta_reference)
+    return [
+        heatmap.heatmap(
+            "influence-matrix", blocks.values, row_labels, column_labels,
+            title=f"Delta matrix, η_ref = {at}",
+            description="Each entry is one direction's entropy change on one evaluation "
+            "sequence (rows: directions, columns: evaluation sequences); blue is negative, "
+            "orange positive.",
+            value_title="δH", scheme="blueorange", mid=0.0, note=blocks.note,
+        )
+    ]  # fmt: skip

@@ -1,31 +1,27 @@
 """Loading an entropy-influence directory into an ``InfluenceRun``; failures are values.
 
 Only ``summary.json`` is required: without it (or when it is not an object with a list of
-evaluations) the directory is a ``KindFailure``. Every other file that is missing, unreadable
-or of the wrong shape costs only itself, named with the reason.
+evaluations) the study is a ``StudyFailure``. Every other file that is missing, unreadable or
+of the wrong shape costs only itself, named with the reason.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reportgen.kinds.claims import Claim
 from reportgen.kinds.common import (
-    DirectoryReader,
-    KindFailure,
-    ReadFile,
+    ClaimReader,
     StoredArray,
+    failure,
     finite_float,
-    list_files,
     numeric_lists,
     scalar_fields,
 )
-from reportgen.kinds.influence.detect import SUMMARY
 from reportgen.kinds.influence.model import (
-    KIND,
     AggregateRow,
     DeltaMatrix,
     EtaArrays,
@@ -34,6 +30,9 @@ from reportgen.kinds.influence.model import (
     InfluenceRun,
     Plan,
 )
+from reportgen.kinds.influence.recognise import KIND
+from reportgen.kinds.influence.recognise import MARKER as SUMMARY
+from reportgen.kinds.reading import Read, StudyFailure
 
 PER_SEQUENCE = re.compile(
     r"eval_(\d+)_per_sequence/(full|baseline|grad|baseline_plus_grad)/eta_([^/]+)\.npy"
@@ -44,16 +43,14 @@ DIAGNOSTICS = re.compile(r"eval_(\d+)_diagnostics\.json")
 ETA_RTOL = 1e-9
 
 
-def load(directory: Path, read: ReadFile) -> InfluenceRun | KindFailure:
-    """The directory's summary, arrays and diagnostics; never raises."""
-    files, listing_problems = list_files(directory)
-    reader = DirectoryReader(directory, read, files)
-    summary = reader.json(SUMMARY) if SUMMARY in files else None
-    problem = _summary_problem(summary, SUMMARY in files, reader.reasons.get(SUMMARY))
+def load(claim: Claim, read: Read) -> InfluenceRun | StudyFailure:
+    """The claimed directory's summary, arrays and diagnostics; never raises."""
+    reader = ClaimReader(claim, read)
+    present = SUMMARY in reader.files
+    summary = reader.json(SUMMARY) if present else None
+    problem = _summary_problem(summary, present, reader.reasons.get(SUMMARY))
     if problem is not None:
-        return KindFailure(
-            KIND, problem, SUMMARY, _HINT, tuple(reader.used), reader.leftovers(listing_problems)
-        )
+        return failure(KIND, claim, f"{problem}. {_HINT}", reader, SUMMARY)
     assert isinstance(summary, dict)
     workspace = summary.get("workspace") if isinstance(summary.get("workspace"), dict) else {}
     stats = workspace.get("update_stats", {}) if isinstance(workspace, dict) else {}
@@ -67,13 +64,13 @@ def load(directory: Path, read: ReadFile) -> InfluenceRun | KindFailure:
         evaluations.append(_evaluation(node, position, n, stats, reader))
     _claim_unknown_evaluations(reader, {e.index for e in evaluations})
     return InfluenceRun(
-        name=directory.name,
+        directory=claim.directory,
         plan=_plan(summary.get("plan")),
         num_directions=n,
         update_stats=scalar_fields(stats),
         evaluations=tuple(evaluations),
-        inputs=tuple(sorted(reader.used)),
-        not_understood=reader.leftovers(listing_problems),
+        inputs=claim.files,
+        not_read=reader.not_read(),
         problems=tuple(problems),
     )
 
@@ -177,7 +174,7 @@ def _eta_scalars(node: Any) -> tuple[tuple[float, float], ...]:
 
 
 def _evaluation(
-    node: dict[str, Any], position: int, n: int | None, stats: Any, reader: DirectoryReader
+    node: dict[str, Any], position: int, n: int | None, stats: Any, reader: ClaimReader
 ) -> Evaluation:
     index = _count(node.get("index"))
     index = position if index is None else index
@@ -228,12 +225,12 @@ def _id_problems(ids: tuple[str, ...], n: int | None) -> tuple[str, ...]:
     return ()
 
 
-def _has(reader: DirectoryReader, rel: str) -> bool:
+def _has(reader: ClaimReader, rel: str) -> bool:
     return rel in reader.files
 
 
 def _matrix(
-    reader: DirectoryReader, prefix: str, node: dict[str, Any], n: int | None, m: int | None
+    reader: ClaimReader, prefix: str, node: dict[str, Any], n: int | None, m: int | None
 ) -> DeltaMatrix | None:
     rel = f"{prefix}_delta_matrix.npy"
     if not _has(reader, rel):
@@ -254,7 +251,7 @@ def _matrix(
 
 
 def _arrays(
-    reader: DirectoryReader,
+    reader: ClaimReader,
     index: int,
     etas: tuple[float, ...],
     n: int | None,
@@ -311,7 +308,7 @@ def _eta_arrays(eta: float, stored: dict[str, StoredArray | None]) -> EtaArrays:
     )
 
 
-def _claim_unknown_evaluations(reader: DirectoryReader, indices: set[int]) -> None:
+def _claim_unknown_evaluations(reader: ClaimReader, indices: set[int]) -> None:
     """Evaluation files whose index the summary does not list get that reason."""
     for rel in reader.files:
         if rel in reader.used or rel in reader.reasons:

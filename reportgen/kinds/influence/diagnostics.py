@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reportgen.findings import CheckInfo, Finding
-from reportgen.kinds.common import CheckList, Hit
+from reportgen.kinds.common import NOT_IN_LAYOUT, CheckList, Hit
 from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
 from reportgen.numfmt import format_eta, format_number, format_with_se, format_z
 
 MIN_R2 = 0.9  # a direction whose δHᵢ(η) fits a line through the origin worse is non-linear
 MIN_LINEARITY_POINTS = 3
 
-CHECKS: CheckList[InfluenceAnalysis] = CheckList("influence")
+_REGISTRY: CheckList[InfluenceAnalysis] = CheckList("influence")
 
 
 def checks(analysis: InfluenceAnalysis) -> tuple[Finding, ...]:
     """Every influence check's findings: errors first, then in the order below."""
-    return CHECKS.run(analysis)
-
-
-def check_infos() -> tuple[CheckInfo, ...]:
-    """The checks' documentation for the guide page, in order."""
-    return CHECKS.infos
+    return _REGISTRY.run(analysis)
 
 
 def _label(evaluation: EvaluationAnalysis, analysis: InfluenceAnalysis) -> str:
@@ -34,7 +29,7 @@ def _etas(rules: list[SumRule]) -> str:
     return ", ".join(format_eta(r.eta) for r in rules)
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "influence-baseline-per-sequence", "error", "The baseline is counted once per direction",
     "sum-rule",
 )  # fmt: skip
@@ -56,29 +51,29 @@ def baseline_per_sequence(analysis: InfluenceAnalysis) -> Iterator[Hit]:
         rules = [r for r in evaluation.sum_rules if r.verdict == "baseline-per-sequence"]
         if not rules:
             continue
-        worst = max(rules, key=lambda r: r.eta)
+        first = min(rules, key=lambda r: r.eta)  # the linear regime
         how = (
             "equals Σᵢ δH(v_baseline + vᵢ) from the arrays"
-            if worst.reported_matches == "unadjusted"
+            if first.reported_matches == "unadjusted"
             else "matches the pattern"
         )
         ratio = (
-            f" ({format_number(worst.reported_sum / worst.full)} × δH_full)"
-            if worst.reported_sum is not None and worst.full
+            f" ({format_number(first.reported_sum / first.full)} × δH_full)"
+            if first.reported_sum is not None and first.full
             else ""
         )
         yield Hit(
             f"{_label(evaluation, analysis)}per_sequence_delta_sum {how} at η = {_etas(rules)}: "
-            f"at η = {format_eta(worst.eta)} it is {format_number(worst.reported_sum)}, "
-            f"δH_full is {format_number(worst.full)}, an excess of "
-            f"{format_number(worst.excess)} ≈ (n − 1)·δH_baseline = "
-            f"{format_number(worst.expected_excess)} with n = {worst.n}{ratio}: the baseline "
+            f"at η = {format_eta(first.eta)} it is {format_number(first.reported_sum)}, "
+            f"δH_full is {format_number(first.full)}, an excess of "
+            f"{format_number(first.excess)} ≈ (n − 1)·δH_baseline = "
+            f"{format_number(first.expected_excess)} with n = {first.n}{ratio}: the baseline "
             "was counted once per direction; subtract δH_baseline from every per-direction term",
             tuple(r.eta for r in rules),
         )
 
 
-@CHECKS.check("influence-sum-rule", "warning", "The sum rule fails beyond noise", "sum-rule")
+@_REGISTRY.check("influence-sum-rule", "warning", "The sum rule fails beyond noise", "sum-rule")
 def sum_rule(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     """δH_full − δH_baseline − Σᵢ δHᵢ is further than 2 standard errors from 0 at some η.
 
@@ -106,7 +101,7 @@ def sum_rule(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "influence-sum-rule-untested", "info", "The sum rule cannot be judged", "sum-rule"
 )  # fmt: skip
 def sum_rule_untested(analysis: InfluenceAnalysis) -> Iterator[Hit]:
@@ -127,7 +122,7 @@ def sum_rule_untested(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "influence-nonlinear", "warning", "Directions whose δHᵢ is not linear in η", "linearity"
 )  # fmt: skip
 def nonlinear(analysis: InfluenceAnalysis) -> Iterator[Hit]:
@@ -154,7 +149,7 @@ def nonlinear(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "influence-proxies-differ", "info", "Grad-only and baseline-adjusted effects differ",
     "proxies",
 )  # fmt: skip
@@ -181,7 +176,7 @@ def proxies_differ(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "influence-files-disagree", "warning", "The summary disagrees with its own arrays",
     "sum-rule",
 )  # fmt: skip
@@ -198,7 +193,7 @@ def files_disagree(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             yield Hit(_label(evaluation, analysis) + "; ".join(evaluation.disagreements))
 
 
-@CHECKS.check("influence-incomplete", "warning", "Files missing or not usable", "inputs")
+@_REGISTRY.check("influence-incomplete", "warning", "Files missing or not usable", "inputs")
 def incomplete(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     """Some η of the summary have no usable per-sequence arrays, or some files of the
     directory could not be used (unreadable, not an array, the wrong shape, an η or an
@@ -215,8 +210,7 @@ def incomplete(analysis: InfluenceAnalysis) -> Iterator[Hit]:
         if evaluation.missing_arrays:
             etas = ", ".join(format_eta(e) for e in evaluation.missing_arrays)
             problems.append(f"{label}no usable per-sequence arrays at η = {etas}")
-    default = "not part of this experiment kind's layout"
-    refused = [s for s in run.not_understood if s.reason != default]
+    refused = [s for s in run.not_read if s.reason != NOT_IN_LAYOUT]
     if refused:
         problems.append(
             f"{len(refused)} files not used: "
@@ -225,3 +219,6 @@ def incomplete(analysis: InfluenceAnalysis) -> Iterator[Hit]:
         )
     if problems:
         yield Hit("; ".join(problems))
+
+
+CHECKS: tuple[CheckInfo, ...] = _REGISTRY.infos  # every check, in guide order

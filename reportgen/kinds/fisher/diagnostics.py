@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reportgen.findings import CheckInfo, Finding
-from reportgen.kinds.common import CheckList, Hit
+from reportgen.kinds.common import NOT_IN_LAYOUT, CheckList, Hit
 from reportgen.kinds.fisher.analysis import FisherAnalysis
 from reportgen.kinds.fisher.spectrum import PromptShare
 from reportgen.numfmt import format_number
@@ -14,16 +14,12 @@ DOMINANT_SHARE = 0.5  # a prompt touching at least half of Σ|K| …
 DOMINANT_OVER_UNIFORM = 2.0  # … and twice what equal entries would give it dominates
 FAR_RANK_FRACTION = 0.5  # effective rank below half of n: far from a multiple of the identity
 
-CHECKS: CheckList[FisherAnalysis] = CheckList("fisher")
+_REGISTRY: CheckList[FisherAnalysis] = CheckList("fisher")
 
 
 def checks(analysis: FisherAnalysis) -> tuple[Finding, ...]:
     """Every Fisher-kernel check's findings: errors first, then in the order below."""
-    return CHECKS.run(analysis)
-
-
-def check_infos() -> tuple[CheckInfo, ...]:
-    return CHECKS.infos
+    return _REGISTRY.run(analysis)
 
 
 def dominant_prompt(analysis: FisherAnalysis) -> PromptShare | None:
@@ -45,7 +41,7 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{format_number(100 * value)} %"
 
 
-@CHECKS.check("fisher-influence-identity", "error", "influence ≠ K · advantages", "identity")
+@_REGISTRY.check("fisher-influence-identity", "error", "influence ≠ K · advantages", "identity")
 def influence_identity(analysis: FisherAnalysis) -> Iterator[Hit]:
     """An `influence_<split>.npy` is not the kernel times the update sequences' advantages,
     beyond the rounding of the stored arrays: |influence − K·A| exceeds, for some sequence,
@@ -73,7 +69,7 @@ def influence_identity(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check("fisher-one-prompt", "warning", "One prompt dominates the kernel", "prompts")
+@_REGISTRY.check("fisher-one-prompt", "warning", "One prompt dominates the kernel", "prompts")
 def one_prompt(analysis: FisherAnalysis) -> Iterator[Hit]:
     """One prompt's sequences touch at least half of Σ|K| (the entries in the union of their
     rows and columns), and at least twice what they would touch if all entries were equal
@@ -91,7 +87,7 @@ def one_prompt(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "fisher-far-from-identity", "info", "The kernel is far from a multiple of the identity",
     "spectrum",
 )  # fmt: skip
@@ -111,7 +107,7 @@ def far_from_identity_check(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check("fisher-not-psd", "warning", "The kernel is not a Gram matrix", "spectrum")
+@_REGISTRY.check("fisher-not-psd", "warning", "The kernel is not a Gram matrix", "spectrum")
 def not_psd(analysis: FisherAnalysis) -> Iterator[Hit]:
     """The update kernel is not symmetric, or has negative eigenvalues larger than rounding
     explains (|λ| above n·ε·λ_max, ε of the stored dtype), so it is not a matrix of gradient
@@ -135,7 +131,7 @@ def not_psd(analysis: FisherAnalysis) -> Iterator[Hit]:
         yield Hit("; ".join(problems))
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "fisher-rank-disagrees", "info", "Rank and linear correlations disagree", "correlations"
 )  # fmt: skip
 def rank_disagrees(analysis: FisherAnalysis) -> Iterator[Hit]:
@@ -159,7 +155,7 @@ def rank_disagrees(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "fisher-pearson-mismatch", "warning", "A file's Pearson correlation is not reproduced",
     "correlations",
 )  # fmt: skip
@@ -181,7 +177,7 @@ def pearson_mismatch(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check(
+@_REGISTRY.check(
     "fisher-entropy-is-surprisal", "info", "An \"entropy\" field is minus the log-probability",
     "correlations",
 )  # fmt: skip
@@ -200,7 +196,9 @@ def entropy_is_surprisal(analysis: FisherAnalysis) -> Iterator[Hit]:
         )
 
 
-@CHECKS.check("fisher-files-disagree", "warning", "Outlier files disagree with the arrays", "pairs")
+@_REGISTRY.check(
+    "fisher-files-disagree", "warning", "Outlier files disagree with the arrays", "pairs"
+)
 def files_disagree(analysis: FisherAnalysis) -> Iterator[Hit]:
     """An entry of `*_top_outliers.json` or `outlier_pair_details.json` names a sequence or a
     value that the kernel, the influence array or the sequences file contradict (beyond the
@@ -219,7 +217,7 @@ def files_disagree(analysis: FisherAnalysis) -> Iterator[Hit]:
         yield Hit("; ".join(shown) + more)
 
 
-@CHECKS.check("fisher-incomplete", "warning", "Files missing or not usable", "inputs")
+@_REGISTRY.check("fisher-incomplete", "warning", "Files missing or not usable", "inputs")
 def incomplete(analysis: FisherAnalysis) -> Iterator[Hit]:
     """Some files of the directory could not be used (unreadable, not an array, the wrong
     shape, sequences that do not line up with the kernel), or a check could not run for lack
@@ -238,8 +236,10 @@ def incomplete(analysis: FisherAnalysis) -> Iterator[Hit]:
         for r in analysis.correlations
         if r.note
     ]
-    default = "not part of this experiment kind's layout"
-    refused = [s for s in run.not_understood if s.reason != default]
+    refused = [s for s in run.not_read if s.reason != NOT_IN_LAYOUT]
     problems += [f"{s.path}: {s.reason}" for s in refused]
     if problems:
         yield Hit("; ".join(problems[:6]) + (" …" if len(problems) > 6 else ""))
+
+
+CHECKS: tuple[CheckInfo, ...] = _REGISTRY.infos  # every check, in guide order

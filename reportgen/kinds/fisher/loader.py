@@ -1,29 +1,25 @@
 """Loading a Fisher-kernel directory into a ``FisherRun``; failures are values.
 
-Only ``kernel_update.npy`` is required (a square numeric matrix): without it the directory is a
-``KindFailure``. Every other file that is missing, unreadable or malformed costs only itself.
+Only ``kernel_update.npy`` is required (a square numeric matrix): without it the study is a
+``StudyFailure``. Every other file that is missing, unreadable or malformed costs only itself.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reportgen.kinds.claims import Claim
 from reportgen.kinds.common import (
-    DirectoryReader,
-    KindFailure,
-    ReadFile,
+    ClaimReader,
     StoredArray,
+    failure,
     finite_float,
-    list_files,
     scalar_fields,
 )
-from reportgen.kinds.fisher.detect import KERNEL
 from reportgen.kinds.fisher.model import (
-    KIND,
     UPDATE,
     Correlation,
     FisherRun,
@@ -33,6 +29,9 @@ from reportgen.kinds.fisher.model import (
     SequenceInfo,
     Split,
 )
+from reportgen.kinds.fisher.recognise import KIND
+from reportgen.kinds.fisher.recognise import MARKER as KERNEL
+from reportgen.kinds.reading import Read, StudyFailure
 
 PAIRS = "outlier_pair_details.json"
 SPLIT_FILES = (
@@ -51,21 +50,18 @@ _HINT = (
 )
 
 
-def load(directory: Path, read: ReadFile) -> FisherRun | KindFailure:
+def load(claim: Claim, read: Read) -> FisherRun | StudyFailure:
     """The kernels, influences, sequences, metrics and outlier files; never raises."""
-    files, listing_problems = list_files(directory)
-    reader = DirectoryReader(directory, read, files)
+    reader = ClaimReader(claim, read)
+    files = reader.files
     by_split = _split_files(files)
     kernel = reader.array(KERNEL, (None, None)) if KERNEL in files else None
     if kernel is None or kernel.values.shape[0] != kernel.values.shape[1]:
         if kernel is not None:
             rows, columns = kernel.values.shape
             reader.reject(KERNEL, f"shape {rows}×{columns}, not square")
-        reason = reader.reasons.get(KERNEL, "kernel_update.npy is missing")
-        return KindFailure(
-            KIND, f"{KERNEL}: {reason}", KERNEL, _HINT, tuple(reader.used),
-            reader.leftovers(listing_problems),
-        )  # fmt: skip
+        reason = reader.reasons.get(KERNEL, "it is missing")
+        return failure(KIND, claim, f"{KERNEL}: {reason}. {_HINT}", reader, KERNEL)
     n = kernel.values.shape[0]
     names = [UPDATE, *sorted(s for s in by_split if s != UPDATE)]
     problems: list[str] = []
@@ -77,11 +73,11 @@ def load(directory: Path, read: ReadFile) -> FisherRun | KindFailure:
     )
     pairs = _pairs(reader.json(PAIRS)) if PAIRS in files else ()
     return FisherRun(
-        name=directory.name,
+        directory=claim.directory,
         splits=splits,
         pairs=pairs,
-        inputs=tuple(sorted(reader.used)),
-        not_understood=reader.leftovers(listing_problems),
+        inputs=claim.files,
+        not_read=reader.not_read(),
         problems=tuple(problems),
     )
 
@@ -98,7 +94,7 @@ def _split_files(files: tuple[str, ...]) -> dict[str, dict[str, str]]:
 
 
 def _split(
-    reader: DirectoryReader,
+    reader: ClaimReader,
     name: str,
     roles: dict[str, str],
     n: int,
