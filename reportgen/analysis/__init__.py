@@ -14,6 +14,7 @@ from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_
 from reportgen.analysis.points import RunPoints, run_points
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty, run_uncertainty
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.findings import Finding
 from reportgen.load.models import Run
 
@@ -36,12 +37,13 @@ def analyze_run(
     options: CheckOptions = DEFAULT_OPTIONS,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
+    margin: float = DEFAULT_MARGIN,
 ) -> RunAnalysis:
-    """Contributions, summaries, uncertainty (``bootstrap`` resamples, 0 = delta method only)
-    and findings of one run."""
+    """Contributions, summaries, uncertainty (``bootstrap`` resamples, 0 = delta method only),
+    verdicts (equivalence ``margin``) and findings of one run."""
     contributions = run_contributions(run)
     summaries = run_eta_summaries(run, contributions)
-    uncertainty = run_uncertainty(run, summaries, bootstrap, seed)
+    uncertainty = run_uncertainty(run, summaries, bootstrap, seed, margin)
     return RunAnalysis(
         run=run,
         contributions=contributions,

@@ -1,20 +1,45 @@
-"""Populations: the runs of a group that may be pooled (same schema, B_E, normalisation, config).
+"""Populations: the runs of a group that measure the same thing, and may be pooled.
 
-Statistics across runs (means, spreads, agreement counts) pool only runs of one population;
-a group whose runs span several shows them side by side. Two runs belong to one population
-when their schema, batch size, normalisation and every non-incidental configuration or plan
-value agree (``parameters.is_incidental``: seeds, paths, timestamps, logging, the η grid).
+Two runs belong to one population only when all of these agree: the schema, the *field
+fingerprint* of the results file (the key paths it carries, sizes aside: a file written before
+the SNIS denominator fix, one without per-sequence capture and one with an extra block are
+three different kinds of measurement), B_E, the normalisation, the labels the tree file
+declares, and every configuration and plan value except the short incidental list
+(``parameters.BUILTIN_INCIDENTAL`` and the tree file's additions). Values compare by a digest of
+the whole value. Byte-identical results files are one run (``duplicate_sets``).
+
+Pure: members are small frozen ``PopulationMember`` values, not the build's records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reportgen.analysis.record import RunRecord
-from reportgen.load.parameters import is_incidental
+from reportgen.load.fingerprint import missing_fields
+from reportgen.load.parameters import BUILTIN, Incidental
 
 MISSING = "(not set)"
+MAX_DIFFERS = 50  # keys "what differs" lists (splitting keys first); the rest are counted
+FIELDS_KEY = "results.fields"
+LABEL_PREFIX = "label."
+FIELD_NAMES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class PopulationMember:
+    """What deciding a run's population needs of it."""
+
+    id: str
+    schema: str
+    fields_sha256: str | None = None
+    fields: tuple[str, ...] = ()  # its key paths (bounded), to name what another run lacks
+    batch_size: int | None = None
+    normalization: str | None = None  # "per_token/per_token"
+    labels: tuple[tuple[str, str], ...] = ()  # declared in the tree file
+    parameter_digests: tuple[tuple[str, str], ...] = ()  # (key, digest of the whole value)
+    parameter_values: tuple[tuple[str, str], ...] = ()  # (key, shown text), for the pages
+    source_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -22,14 +47,15 @@ class ParameterDiff:
     """One key whose value differs between the runs of a group (``None``: the run lacks it)."""
 
     key: str
-    values: tuple[tuple[str, str | None], ...]  # (run id, JSON value), in the group's run order
-    splits: bool  # it separates populations (not a seed, path, timestamp or the η grid)
+    values: tuple[tuple[str, str | None], ...]  # (run id, shown value), in the group's order
+    splits: bool  # it separates populations (not on the incidental list)
 
 
 @dataclass(frozen=True)
 class Population:
     key: tuple[tuple[str, str], ...]  # (what, value) pairs that define it, e.g. ("B_E", "256")
-    run_ids: tuple[str, ...]
+    run_ids: tuple[str, ...]  # each run once: byte-identical copies are left out
+    copies: tuple[tuple[str, str], ...] = ()  # (copy, the run it duplicates), both members
 
     @property
     def label(self) -> str:
@@ -39,51 +65,147 @@ class Population:
         return dict(self.key)
 
 
-def differing_parameters(records: Sequence[RunRecord]) -> tuple[ParameterDiff, ...]:
-    """The configuration and plan keys whose values are not the same in every read run."""
-    read = [r for r in records if r.was_read]
-    values = [dict(r.parameters) for r in read]
-    keys = sorted({k for v in values for k in v})
-    diffs = []
-    for key in keys:
-        seen = [v.get(key) for v in values]
-        if len(set(seen)) > 1:
-            per_run = tuple((r.id, s) for r, s in zip(read, seen, strict=True))
-            diffs.append(ParameterDiff(key, per_run, splits=not is_incidental(key)))
-    return tuple(diffs)
+@dataclass(frozen=True)
+class DuplicateSet:
+    """Runs whose results files are byte-identical (same sha256): one run for every statistic.
+
+    The canonical run is the first id in code-point order, so the choice does not depend on
+    the order in which runs were found or listed.
+    """
+
+    sha256: str
+    run_ids: tuple[str, ...]  # sorted; the first is canonical
+
+    @property
+    def canonical(self) -> str:
+        return self.run_ids[0]
+
+    @property
+    def copies(self) -> tuple[str, ...]:
+        return self.run_ids[1:]
 
 
-def population_key(record: RunRecord, splitting: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    norm = record.normalization
-    parameters = dict(record.parameters)
+def duplicate_sets(members: Iterable[PopulationMember]) -> tuple[DuplicateSet, ...]:
+    """Every set of two or more members with the same results-file hash, by canonical id."""
+    by_hash: dict[str, list[str]] = {}
+    for m in members:
+        if m.source_sha256:
+            by_hash.setdefault(m.source_sha256, []).append(m.id)
+    sets = [DuplicateSet(h, tuple(sorted(set(ids)))) for h, ids in by_hash.items()]
+    return tuple(sorted((s for s in sets if len(s.run_ids) > 1), key=lambda s: s.canonical))
+
+
+def counted_once(members: Sequence[PopulationMember]) -> list[PopulationMember]:
+    """The members without the non-canonical copies of a duplicate set, in their order."""
+    copies = {c for s in duplicate_sets(members) for c in s.copies}
+    return [m for m in members if m.id not in copies]
+
+
+# --- population keys -------------------------------------------------------------------------
+
+
+def _field_labels(members: Sequence[PopulationMember]) -> dict[str | None, str]:
+    """A short name per fingerprint: the topmost fields it lacks of the group's union."""
+    union = frozenset(p for m in members for p in m.fields)
+    names: dict[str | None, str] = {}
+    for m in members:
+        if m.fields_sha256 in names:
+            continue
+        missing = missing_fields(m.fields, union)
+        shown = ", ".join(p.rsplit(".", 1)[-1] for p in missing[:FIELD_NAMES_SHOWN])
+        more = len(missing) - FIELD_NAMES_SHOWN
+        names[m.fields_sha256] = (
+            f"without {shown}{f' (+{more})' if more > 0 else ''}" if missing else "every field"
+        )
+    if len(names) > 1 and list(names.values()).count("every field") > 1:
+        # extra blocks in several files: name them apart by digest
+        names = {k: f"{v} ({(k or '?')[:8]})" for k, v in names.items()}
+    return names
+
+
+def _splitting_parameters(members: Sequence[PopulationMember], incidental: Incidental) -> list[str]:
+    digests = [dict(m.parameter_digests) for m in members]
+    keys = sorted({k for d in digests for k in d})
+    return [k for k in keys if k not in incidental and len({d.get(k) for d in digests}) > 1]
+
+
+def _shown(member: PopulationMember, key: str, digest: str | None) -> str:
+    if digest is None:
+        return MISSING
+    value = dict(member.parameter_values).get(key)
+    if value is None:
+        return f"value {digest}"
+    return f"{value} ({digest[:8]})" if value.endswith("…") else value  # cut: tell apart
+
+
+def population_key(
+    member: PopulationMember,
+    splitting: Sequence[str],
+    label_keys: Sequence[str],
+    field_labels: dict[str | None, str],
+) -> tuple[tuple[str, str], ...]:
+    """Every (what, value) pair that defines the member's population, in a fixed order."""
+    digests = dict(member.parameter_digests)
+    labels = dict(member.labels)
     return (
-        ("schema", record.schema or "unreadable"),
-        ("B_E", str(record.batch_size) if record.batch_size is not None else MISSING),
-        ("normalization", f"{norm.true}/{norm.approx}" if norm is not None else MISSING),
-        *((key, parameters.get(key, MISSING)) for key in splitting),
+        ("schema", member.schema),
+        ("B_E", str(member.batch_size) if member.batch_size is not None else MISSING),
+        ("normalization", member.normalization or MISSING),
+        (FIELDS_KEY, field_labels.get(member.fields_sha256, MISSING)),
+        *((LABEL_PREFIX + k, labels.get(k, MISSING)) for k in label_keys),
+        *((key, _shown(member, key, digests.get(key))) for key in splitting),
     )
 
 
-def populations(records: Sequence[RunRecord]) -> tuple[Population, ...]:
-    """The read runs grouped by population, in order of first appearance; the key lists only
-    what varies within the group (a uniform group is one population keyed by what all share)."""
-    read = [r for r in records if r.was_read]
-    splitting = [d.key for d in differing_parameters(read) if d.splits]
-    keys = {r.id: population_key(r, splitting) for r in read}
-    order: list[tuple[tuple[str, str], ...]] = []
-    members: dict[tuple[tuple[str, str], ...], list[str]] = {}
-    for record in read:
-        key = keys[record.id]
-        if key not in members:
-            order.append(key)
-            members[key] = []
-        members[key].append(record.id)
-    if len(order) > 1:  # name a population by what tells it apart from the others
-        varying = _distinct_columns(order)
+def _identity(
+    member: PopulationMember, splitting: Sequence[str], label_keys: Sequence[str]
+) -> tuple[object, ...]:
+    """What two members of one population share exactly (digests, not shown values)."""
+    digests = dict(member.parameter_digests)
+    labels = dict(member.labels)
+    return (
+        member.schema,
+        member.fields_sha256,
+        member.batch_size,
+        member.normalization,
+        tuple(labels.get(k) for k in label_keys),
+        tuple(digests.get(k) for k in splitting),
+    )
+
+
+def populations(
+    members: Sequence[PopulationMember], incidental: Incidental = BUILTIN
+) -> tuple[Population, ...]:
+    """The members grouped by population, in order of first appearance, each run once.
+
+    A population's key names only what tells it apart from the group's other populations (a
+    uniform group is one population keyed by schema, B_E and normalisation).
+    """
+    unique = counted_once(members)
+    splitting = _splitting_parameters(unique, incidental)
+    label_keys = sorted({k for m in unique for k, _ in m.labels})
+    names = _field_labels(unique)
+    order: list[tuple[object, ...]] = []
+    grouped: dict[tuple[object, ...], list[PopulationMember]] = {}
+    for m in unique:
+        identity = _identity(m, splitting, label_keys)
+        if identity not in grouped:
+            order.append(identity)
+            grouped[identity] = []
+        grouped[identity].append(m)
+    keys = [population_key(grouped[i][0], splitting, label_keys, names) for i in order]
+    copies = {c: s.canonical for s in duplicate_sets(members) for c in s.copies}
+    result = []
+    for identity, key in zip(order, keys, strict=True):
+        ids = tuple(m.id for m in grouped[identity])
+        own = tuple((c, k) for c, k in sorted(copies.items()) if k in ids)
+        result.append(Population(key, ids, own))
+    if len(result) > 1:  # name a population by what tells it apart from the others
+        varying = _distinct_columns([p.key for p in result])
         return tuple(
-            Population(tuple(key[i] for i in varying), tuple(members[key])) for key in order
+            Population(tuple(p.key[i] for i in varying), p.run_ids, p.copies) for p in result
         )
-    return tuple(Population(key[:3], tuple(members[key])) for key in order)
+    return tuple(Population(p.key[:3], p.run_ids, p.copies) for p in result)
 
 
 def _distinct_columns(keys: Sequence[tuple[tuple[str, str], ...]]) -> list[int]:
@@ -100,3 +222,63 @@ def _distinct_columns(keys: Sequence[tuple[tuple[str, str], ...]]) -> list[int]:
             seen.add(partition)
             kept.append(i)
     return kept
+
+
+# --- what differs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatDiffers:
+    """The keys whose values differ between a group's runs: the first ``limit`` (splitting keys
+    first, then by key) with every run's shown value, and how many more there are."""
+
+    shown: tuple[ParameterDiff, ...]
+    more: int  # differing keys not listed
+    splitting: int  # of all differing keys, those that split populations
+
+    @property
+    def total(self) -> int:
+        return len(self.shown) + self.more
+
+
+def what_differs(
+    members: Sequence[PopulationMember],
+    incidental: Incidental = BUILTIN,
+    limit: int = MAX_DIFFERS,
+) -> WhatDiffers:
+    """Labels, field fingerprints and configuration or plan values that are not the same in
+    every run (copies of a run left out)."""
+    unique = counted_once(members)
+    rows: list[ParameterDiff] = []
+    ids = [m.id for m in unique]
+    if len({m.fields_sha256 for m in unique}) > 1:
+        names = _field_labels(unique)
+        values = tuple(zip(ids, (names[m.fields_sha256] for m in unique), strict=True))
+        rows.append(ParameterDiff(FIELDS_KEY, values, splits=True))
+    for key in sorted({k for m in unique for k, _ in m.labels}):
+        seen = [dict(m.labels).get(key) for m in unique]
+        if len(set(seen)) > 1:
+            rows.append(ParameterDiff(LABEL_PREFIX + key, tuple(zip(ids, seen, strict=True)), True))
+    digests = [dict(m.parameter_digests) for m in unique]
+    keys = sorted({k for d in digests for k in d})
+    differing = [k for k in keys if len({d.get(k) for d in digests}) > 1]
+    ordered = [k for k in differing if k not in incidental]
+    splitting = len(ordered) + len(rows)
+    ordered += [k for k in differing if k in incidental]
+    room = max(limit - len(rows), 0)
+    for key in ordered[:room]:
+        shown = tuple(
+            (m.id, None if d.get(key) is None else _shown(m, key, d.get(key)))
+            for m, d in zip(unique, digests, strict=True)
+        )
+        rows.append(ParameterDiff(key, shown, splits=key not in incidental))
+    return WhatDiffers(tuple(rows), max(len(ordered) - room, 0), splitting)
+
+
+def differing_parameters(
+    members: Sequence[PopulationMember],
+    incidental: Incidental = BUILTIN,
+    limit: int = MAX_DIFFERS,
+) -> tuple[ParameterDiff, ...]:
+    """The listed rows of ``what_differs`` (at most ``limit``)."""
+    return what_differs(members, incidental, limit).shown

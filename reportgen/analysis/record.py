@@ -17,13 +17,15 @@ import orjson
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
+from reportgen.analysis.populations import PopulationMember
 from reportgen.analysis.stats import num
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.findings import Finding, Severity, SkippedInput
 from reportgen.load.models import CvFeature
 
-RECORD_FORMAT = 2  # 2: uncertainty gains se_quad and doublings
+# 2: uncertainty gains se_quad and doublings; 3: fields, digests, labels, ratios, verdicts
+RECORD_FORMAT = 3
 Status = Literal["ok", "error"]
 
 
@@ -90,6 +92,10 @@ class RunRecord:
     error: ErrorRecord | None = None
     stale: StaleRecord | None = None
     uncertainty: RunUncertainty | None = None  # per-η rows aligned with ``etas``
+    fields_sha256: str | None = None  # the results file's field fingerprint
+    fields: tuple[str, ...] = ()  # its key paths (the first 2,000), to name differences
+    parameter_digests: tuple[tuple[str, str], ...] = ()  # every config/plan leaf's digest
+    labels: tuple[tuple[str, str], ...] = ()  # declared for this run in the tree file
 
     @property
     def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
@@ -98,6 +104,23 @@ class RunRecord:
         if len(rows) != len(self.etas):
             return (None,) * len(self.etas)
         return tuple(rows)
+
+    @property
+    def member(self) -> PopulationMember:
+        """What deciding this run's population needs of it."""
+        norm = self.normalization
+        return PopulationMember(
+            id=self.id,
+            schema=self.schema or "unreadable",
+            fields_sha256=self.fields_sha256,
+            fields=self.fields,
+            batch_size=self.batch_size,
+            normalization=f"{norm.true}/{norm.approx}" if norm is not None else None,
+            labels=self.labels,
+            parameter_digests=self.parameter_digests,
+            parameter_values=self.parameters,
+            source_sha256=self.source_sha256,
+        )
 
     @property
     def ok(self) -> bool:
@@ -142,6 +165,8 @@ class RunRecord:
             self,
             tails=tuple(t for t in self.tails if t.eta == largest),
             parameters=tuple(_shared((k, v)) for k, v in self.parameters),
+            parameter_digests=tuple(_shared((k, v)) for k, v in self.parameter_digests),
+            fields=_shared(self.fields),
             normalization=_shared(self.normalization),
             uncertainty=uncertainty,
         )
@@ -187,6 +212,10 @@ class RunRecord:
             "error": _plain(self.error),
             "stale": _plain(self.stale),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.to_record(),
+            "fields_sha256": self.fields_sha256,
+            "fields": list(self.fields),
+            "parameter_digests": [list(p) for p in self.parameter_digests],
+            "labels": [list(p) for p in self.labels],
         }
 
     @classmethod
@@ -223,6 +252,10 @@ class RunRecord:
             uncertainty=None
             if data.get("uncertainty") is None
             else RunUncertainty.from_record(data["uncertainty"]),
+            fields_sha256=data["fields_sha256"],
+            fields=tuple(str(p) for p in data["fields"]),
+            parameter_digests=tuple((str(k), str(v)) for k, v in data["parameter_digests"]),
+            labels=tuple((str(k), str(v)) for k, v in data["labels"]),
         )
 
 

@@ -14,6 +14,7 @@ from reportgen.findings import SkippedInput
 from reportgen.load.config import resolve_normalization
 from reportgen.load.cv import load_cv
 from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
+from reportgen.load.fingerprint import field_fingerprint
 from reportgen.load.generic import generic_fields
 from reportgen.load.inputs import (
     DEFAULT_MAX_BYTES,
@@ -82,6 +83,7 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     cv: CvData | None = blocks.get("cv")
     normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
     facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
+    parameters = run_parameters(config.values if config is not None else None, plan)
     return Run(
         ref=ref,
         schema=schema,
@@ -93,7 +95,9 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         inputs=read_inputs(ref, root, max_bytes, source, skipped),
         config_problems=(problem,) if problem is not None else (),
         dropped=tuple(dropped),
-        parameters=run_parameters(config.values if config is not None else None, plan),
+        parameters=parameters.shown,
+        parameter_digests=parameters.digests,
+        fields=field_fingerprint(data),
         **blocks,
     )
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
+from reportgen.load.fingerprint import FieldFingerprint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -232,6 +233,8 @@ class Run:
     plan_text: str | None
     capture_per_sequence: bool | None
     parameters: tuple[tuple[str, str], ...] = ()  # config.* and plan.* leaves (parameters.py)
+    parameter_digests: tuple[tuple[str, str], ...] = ()  # every leaf's value digest
+    fields: FieldFingerprint | None = None  # the results file's key paths (fingerprint.py)
     snis: SnisData | None = None
     sweep: SweepData | None = None
     cv: CvData | None = None

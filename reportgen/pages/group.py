@@ -277,7 +277,7 @@ def _group_page(
     fits = [(p.run_id, fit_run(p, records[p.run_id].uncertainty)) for p in view_points]
     agreements = {p.run_id: agreement(p, errors[p.run_id]) for p in view_points}
     rel = relative_errors(view_points, errors)
-    found = populations(members)
+    found = populations([r.member for r in members if r.was_read])
     tails = [(r.id, t) for r in members for t in r.tails]
     pops = tuple(
         replace(
@@ -289,7 +289,7 @@ def _group_page(
         for pop in population_stats(found, view_points, agreements, errors)
     )
     pop_of = {r: pop.label for pop in found for r in pop.run_ids}
-    diffs = differing_parameters(members)
+    diffs = differing_parameters([r.member for r in members if r.was_read])
     batch: tuple[BatchComparison, ...] = ()
     if batch_groups(group, tree, points):
         loaded = [s for r in group.run_ids if r in points and (s := samples(r)) is not None]

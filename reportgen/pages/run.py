@@ -516,6 +516,9 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         parameters=run.parameters,
         skipped_inputs=run.inputs.skipped,
         uncertainty=analysis.uncertainty,
+        fields_sha256=run.fields.sha256 if run.fields is not None else None,
+        fields=run.fields.paths if run.fields is not None else (),
+        parameter_digests=run.parameter_digests,
     )
 
 
