@@ -106,7 +106,7 @@ def pool(values: Sequence[float], ses: Sequence[float], null: float = 0.0) -> Po
         q=q,
         q_df=df,
         q_p=chi2_sf(q, df) if df > 0 else None,
-        i2=max((q - df) / q, 0.0) if q > 0 else 0.0,
+        i2=max((q - df) / q, 0.0) if q > 0 and df > 0 else 0.0,
         tau2=tau2,
         random=Estimate(random, se_random, (random - null) / se_random),
     )
