@@ -36,7 +36,7 @@ from reportgen.load.models import LoadFailure, Run
 REAL_DATA = Path(__file__).parents[2] / "shared/data/results"
 SECTIONS = {
     "facts", "eta-table", "per-sequence", "snis", "curvature", "outliers", "config", "sweep",
-    "cv", "error", "artifacts",
+    "cv", "error", "artifacts", "populations",
 }  # fmt: skip
 
 # --- builders: a small, exactly consistent run per schema ------------------------------------
@@ -610,7 +610,7 @@ def test_options_change_thresholds(tmp_path: Path) -> None:
     write_run(tmp_path, snis_results())
     run = load(tmp_path)
     assert "low-ess" in ids(findings_of(run, CheckOptions(min_ess_fraction=1.01)))
-    # a 10 % error at z ≈ 1.3: within noise at |z| ≤ 2, beyond it at |z| ≤ 1
+    # a 10 % error at z ≈ 1.3: within noise at |z| ≤ 1.96, beyond it at |z| ≤ 1
     loose = CheckOptions(max_linear_error=0.05)
     assert {"linear-error-within-noise"} == ids(findings_of(run, loose))
     strict = CheckOptions(max_linear_error=0.05, significant_z=1.0)
@@ -633,7 +633,7 @@ def test_every_check_is_tested() -> None:
         "parse-error", "incomplete-run", "unknown-schema", "normalization-per-sequence",
         "missing-config", "cv-var-ratio-above-one", "check-failed", "se-shard-is-mean-se",
         "linear-error-within-noise", "approx-not-recorded", "config-unreadable",
-        "input-skipped",
+        "input-skipped", "linear-disagrees", "duplicate-run",
     }  # fmt: skip
     assert tested == {c.id for c in CHECKS}
 
@@ -758,7 +758,53 @@ def test_sweep_error_without_se_says_significance_unknown(tmp_path: Path) -> Non
         f for f in run_findings(tmp_path, sweep_results((1.1, 3.0, 1.1)))
         if f.id == "linear-error-large"
     ]  # fmt: skip
-    assert "significance unknown" in large.message
+    assert "significance unknown" in large.message and "beyond noise" not in large.message
+
+
+def test_linear_disagrees_fires_however_small_the_relative_error(tmp_path: Path) -> None:
+    """Linear overshooting by a third (relative error 25 %, z = −3.3) is a warning, once per
+    run; the same miss at z = −1.3 is not."""
+    findings = run_findings(tmp_path, snis_results((0.75, 0.75, 0.75)))
+    (found,) = [f for f in findings if f.id == "linear-disagrees"]
+    assert found.severity == "warning" and found.etas == ETAS
+    assert "linear/true = 1.33 ±" in found.message and "z = −3.3" in found.message
+    assert "linear-error-large" not in ids(findings)  # the relative error is only 25 %
+    assert "linear-disagrees" not in ids(run_findings(tmp_path / "b", snis_results((0.9,) * 3)))
+
+
+def test_linear_disagrees_never_fires_without_a_standard_error(tmp_path: Path) -> None:
+    findings = run_findings(tmp_path, sweep_results((0.5, 0.5, 0.5)))
+    assert "linear-disagrees" not in ids(findings)
+
+
+def test_sweep_error_judged_by_its_own_se_linear(tmp_path: Path) -> None:
+    """An η sweep with curvature shards has se_linear = K·se_gdotv·η: a 2·|G|·η miss against
+    se_linear = 4·|G|·η is within noise (z = −0.5), never "beyond noise"."""
+    data = sweep_results((1.1, 3.0, 1.1))
+    data["curvature"]["variance"] = {"num_shards": 4, "se_gdotv": abs(G)}
+    findings = run_findings(tmp_path, data)
+    assert "linear-error-large" not in ids(findings)
+    (within,) = [f for f in findings if f.id == "linear-error-within-noise"]
+    assert "from se_linear alone" in within.message
+    data["curvature"]["variance"]["se_gdotv"] = abs(G) / 100  # now z = −50
+    (large,) = [f for f in run_findings(tmp_path / "b", data) if f.id == "linear-error-large"]
+    assert "beyond noise" in large.message and "from se_linear alone" in large.message
+
+
+def test_approx_not_recorded_throughout_is_null(tmp_path: Path) -> None:
+    data = sweep_results((1.1, 3.0, 1.1))
+    for row in data["sweep"]:
+        row["deltaH_approx_linear"] = 0.0
+    write_run(tmp_path, data)
+    run = load(tmp_path)
+    assert isinstance(run, Run)
+    summaries = run_eta_summaries(run, run_contributions(run))
+    assert all(s.delta_h_linear is None and s.rel_err_linear is None for s in summaries)
+    assert all(s.delta_h_linquad is not None for s in summaries)
+    findings = findings_of(run)
+    (missing,) = [f for f in findings if f.id == "approx-not-recorded"]
+    assert missing.etas == ETAS
+    assert not {"linear-error-large", "sign-disagreement"} & ids(findings)
 
 
 def test_approx_not_recorded(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reportgen.analysis.diagnostics import duplicate_findings
 from reportgen.analysis.populations import (
     FIELDS_KEY,
     MAX_DIFFERS,
@@ -264,6 +265,12 @@ def test_byte_identical_runs_count_once() -> None:
         ("run_with_denom_fix/run_01", "new/run_03"),
     )
     assert duplicate_sets(runs[::-1]) == duplicate_sets(runs)
+    (finding,) = duplicate_findings(duplicate_sets(runs))
+    assert finding.id == "duplicate-run" and finding.severity == "info"
+    assert finding.message.startswith(
+        "old/run_01, run_with_denom_fix/run_01 are byte-identical to new/run_03"
+    )
+    assert finding.message.endswith(": counted once") and duplicate_findings(()) == ()
 
 
 # --- what differs stays bounded --------------------------------------------------------------

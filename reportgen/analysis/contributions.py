@@ -179,6 +179,11 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _recorded(value: float) -> float | None:
+    """An η sweep's approximation: it writes exactly 0.0 where it did not compute one."""
+    return None if value == 0.0 else _finite_or_none(value)
+
+
 def _sum(values: FloatArray | None) -> float | None:
     return None if values is None else _finite_or_none(float(values.sum()))
 
@@ -193,8 +198,8 @@ def run_eta_summaries(
             EtaSummary(
                 eta=float(eta),
                 delta_h_true=_finite_or_none(float(true)),
-                delta_h_linear=_finite_or_none(float(lin)),
-                delta_h_linquad=_finite_or_none(float(lq)),
+                delta_h_linear=_recorded(float(lin)),
+                delta_h_linquad=_recorded(float(lq)),
                 sum_true_contrib=None,
                 sum_linear=None,
                 sum_linquad=None,

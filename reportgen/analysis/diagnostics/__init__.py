@@ -14,6 +14,7 @@ from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.diagnostics import (  # noqa: F401  (registers the checks, in order)
     checks_arithmetic,
     checks_config,
+    checks_groups,
     checks_inputs,
     checks_quality,
     registry,
@@ -30,6 +31,7 @@ from reportgen.analysis.diagnostics.registry import (
     fmt_eta,
     sort_key,
 )
+from reportgen.analysis.populations import DuplicateSet
 from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty
 from reportgen.discover import IncompleteRun
 from reportgen.findings import CheckInfo, Finding
@@ -95,6 +97,12 @@ def failure_findings(failure: LoadFailure) -> tuple[Finding, ...]:
     return tuple(evaluate(by_id("parse-error"), failure))
 
 
+def duplicate_findings(sets: Iterable[DuplicateSet]) -> tuple[Finding, ...]:
+    """One ``duplicate-run`` info finding per set of byte-identical results files."""
+    check = by_id("duplicate-run")
+    return tuple(f for s in sets for f in evaluate(check, s))
+
+
 def incomplete_finding(incomplete: IncompleteRun) -> Finding:
     """The ``incomplete-run`` finding of a directory with a plan but no results."""
     return evaluate(by_id("incomplete-run"), incomplete)[0]
@@ -108,6 +116,7 @@ __all__ = [
     "Hit",
     "check",
     "check_run",
+    "duplicate_findings",
     "failure_findings",
     "fmt",
     "fmt_eta",

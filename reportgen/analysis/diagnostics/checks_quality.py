@@ -113,20 +113,42 @@ def _z_linear(ctx: CheckContext, eta: float) -> float | None:
     return row.z_linear if row is not None else None
 
 
-def _not_recorded(ctx: CheckContext, value: float | None) -> bool:
-    """An η sweep writes 0.0 where it did not compute the approximation."""
-    return ctx.run.sweep is not None and value == 0.0
+@dataclass(frozen=True)
+class _Noise:
+    """How linear − true compares with noise at one η: z and where its SE came from."""
+
+    z: float | None
+    source: str  # "paired", "se_linear", or "" (no standard error)
+
+    def significant(self, limit: float) -> bool | None:
+        """Beyond noise (|z| > limit), within it, or ``None`` when unknown."""
+        return None if self.z is None else abs(self.z) > limit
+
+    def text(self) -> str:
+        if self.z is None:
+            return "no standard error: significance unknown"
+        if self.source == "se_linear":
+            return f"z = {fmt(self.z, 3)} from se_linear alone (ΔH_true has no SE here)"
+        return f"z = {fmt(self.z, 3)}"
 
 
-def _significance(z: float | None) -> str:
-    return "no paired SE: significance unknown" if z is None else f"z = {fmt(z, 3)}"
+def _noise(ctx: CheckContext, eta: float, difference: float) -> _Noise:
+    """The paired z where there is one, else the difference over the run's own se_linear."""
+    z = _z_linear(ctx, eta)
+    if z is not None:
+        return _Noise(z, "paired")
+    row = ctx.uncertainty.at(eta) if ctx.uncertainty is not None else None
+    se = row.se_linear if row is not None else None
+    if se is not None and se > 0 and math.isfinite(difference / se):
+        return _Noise(difference / se, "se_linear")
+    return _Noise(None, "")
 
 
 @dataclass(frozen=True)
 class _LinearError:
     eta: float
     text: str
-    z: float | None
+    noise: _Noise
 
 
 def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
@@ -134,26 +156,23 @@ def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
     limit = ctx.options.max_linear_error
     for row in ctx.summaries:
         error = row.rel_err_linear
-        if error is None or abs(error) <= limit or _not_recorded(ctx, row.delta_h_linear):
+        if error is None or abs(error) <= limit:  # None: not recorded, or ΔH_true = 0
             continue
-        z = _z_linear(ctx, row.eta)
+        assert row.delta_h_linear is not None and row.delta_h_true is not None
+        noise = _noise(ctx, row.eta, row.delta_h_linear - row.delta_h_true)
         text = (
             f"{fmt_eta(row.eta)} ({fmt(abs(error), 3)}, linear {fmt(row.delta_h_linear)}, "
-            f"true {fmt(row.delta_h_true)}, {_significance(z)})"
+            f"true {fmt(row.delta_h_true)}, {noise.text()})"
         )
-        yield _LinearError(row.eta, text, z)
-
-
-def _is_significant(ctx: CheckContext, z: float | None) -> bool:
-    """Beyond noise, or no SE to tell (then the error is reported, flagged as unjudged)."""
-    return z is None or abs(z) > ctx.options.significant_z
+        yield _LinearError(row.eta, text, noise)
 
 
 @check("sign-disagreement", "warning", "Linear and true ΔH have opposite signs", "eta-table")
 def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
-    """The linear prediction and ΔH_true have opposite signs, and their difference is beyond
-    noise: |z| > 2 for the paired z = (ΔH_linear − ΔH_true)/se_diff_linear (or the run has no
-    standard error to judge it, which the message says).
+    """The linear prediction and ΔH_true have opposite signs, and their difference is not
+    shown to be noise: |z| > 1.96 for the paired z = (ΔH_linear − ΔH_true)/se_diff_linear (for
+    a run without one, over its own se_linear), or the run has no standard error to judge it,
+    which the message says.
 
     **Why it matters:** the first-order model predicts the wrong direction of the entropy
     change: at this η it is not even qualitatively right.
@@ -166,11 +185,9 @@ def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
         true, linear = row.delta_h_true, row.delta_h_linear
         if true is None or linear is None or not true * linear < 0:
             continue
-        z = _z_linear(ctx, row.eta)
-        if _is_significant(ctx, z):
-            text = (
-                f"{fmt_eta(row.eta)} (linear {fmt(linear)}, true {fmt(true)}, {_significance(z)})"
-            )
+        noise = _noise(ctx, row.eta, linear - true)
+        if noise.significant(ctx.options.significant_z) is not False:
+            text = f"{fmt_eta(row.eta)} (linear {fmt(linear)}, true {fmt(true)}, {noise.text()})"
             found.append((row.eta, text))
     if found:
         yield Hit(
@@ -179,24 +196,56 @@ def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
         )
 
 
+@check("linear-disagrees", "warning", "Linear prediction disagrees with ΔH_true", "eta-table")
+def linear_disagrees(ctx: CheckContext) -> Iterator[Hit]:
+    """The run's verdict is **disagrees**: at some η the paired difference ΔH_linear − ΔH_true
+    is beyond noise at the 5 % level (|z| > 1.96, z over the paired standard error), however
+    small the relative error. One finding per run, listing those η with the ratio
+    linear/true ± its SE.
+
+    **Why it matters:** the linear prediction is off by more than the noise of this run can
+    explain: at these η it misses ΔH_true systematically (e.g. it overshoots by a third), even
+    when the relative error looks modest. A run that is merely noisy is *inconclusive*, never
+    *disagrees*.
+
+    **What to do:** compare with lin+quad and η*; pool the runs of the population on the
+    group page to see whether the runs agree with each other about the size of the miss.
+    """
+    rows = ctx.uncertainty.etas if ctx.uncertainty is not None else ()
+    found = [u for u in rows if u.verdict_linear == "disagrees"]
+    if found:
+        yield Hit(
+            "linear disagrees with ΔH_true beyond noise (|z| > 1.96) at η = "
+            + "; ".join(
+                f"{fmt_eta(u.eta)} (linear/true = {fmt(u.ratio_linear, 3)} ± "
+                f"{fmt(u.se_ratio_linear, 2)}, z = {fmt(u.z_linear, 3)})"
+                for u in found
+            ),
+            etas=tuple(u.eta for u in found),
+        )
+
+
 @check("linear-error-large", "warning", "Linear prediction far off", "eta-table")
 def linear_error_large(ctx: CheckContext) -> Iterator[Hit]:
-    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is beyond noise:
-    |z| > 2, z = (ΔH_linear − ΔH_true)/se_diff_linear with the paired standard error (see the
-    guide's "Standard errors"). One finding per run, listing the η. Where the run has no
-    standard error for the difference (e.g. an η sweep: no per-sequence ground truth) the
-    error is still reported, and the message says its significance is unknown.
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is not shown to be
+    noise: |z| > 1.96 with the paired standard error, or, for a run without one (an η sweep,
+    aggregate-only records), with the run's own se_linear; or the run has no standard error at
+    all, which the message then says ("significance unknown", never "beyond noise"). One
+    finding per run, listing the η.
 
-    **Why it matters:** the linear model misses ΔH_true by more than half of it, by more
-    than the noise of either can explain: η is outside the linear regime.
+    **Why it matters:** the linear model misses ΔH_true by more than half of it: η is outside
+    the linear regime, unless the noise explains it.
 
     **What to do:** compare with the lin+quad column and with η*; check ESS.
     """
-    found = [e for e in _large_linear_errors(ctx) if _is_significant(ctx, e.z)]
+    limit = ctx.options.significant_z
+    found = [e for e in _large_linear_errors(ctx) if e.noise.significant(limit) is not False]
     if found:
+        beyond = all(e.noise.significant(limit) for e in found)
         yield Hit(
-            "|linear − true| / |true| > "
-            f"{fmt(ctx.options.max_linear_error, 3)} beyond noise at η = "
+            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)}"
+            + (" beyond noise" if beyond else "")
+            + " at η = "
             + "; ".join(e.text for e in found),
             etas=tuple(e.eta for e in found),
         )
@@ -204,20 +253,21 @@ def linear_error_large(ctx: CheckContext) -> Iterator[Hit]:
 
 @check("linear-error-within-noise", "info", "Linear error large but within noise", "eta-table")
 def linear_error_within_noise(ctx: CheckContext) -> Iterator[Hit]:
-    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the paired difference is within
-    noise (|z| ≤ 2). One finding per run, listing the η.
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the difference is within noise
+    (|z| ≤ 1.96; z over the paired SE, or over the run's own se_linear when it has no paired
+    one). One finding per run, listing the η.
 
     **Why it matters:** the relative error looks large only because ΔH_true (or the linear
     term) is small against its standard error; the data do not contradict the linear model.
 
     **What to do:** nothing; a larger evaluation batch would resolve the difference.
     """
-    found = [e for e in _large_linear_errors(ctx) if not _is_significant(ctx, e.z)]
+    limit = ctx.options.significant_z
+    found = [e for e in _large_linear_errors(ctx) if e.noise.significant(limit) is False]
     if found:
         yield Hit(
             f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)} but within "
-            "noise (|z| ≤ "
-            f"{fmt(ctx.options.significant_z, 2)}) at η = " + "; ".join(e.text for e in found),
+            f"noise (|z| ≤ {fmt(limit, 3)}) at η = " + "; ".join(e.text for e in found),
             etas=tuple(e.eta for e in found),
         )
 
@@ -227,22 +277,27 @@ def approx_not_recorded(ctx: CheckContext) -> Iterator[Hit]:
     """An η sweep has `deltaH_approx` (linear or lin+quad) of exactly 0.0 at some η.
 
     **Why it matters:** the sweep writes 0.0 where it did not compute the approximation; read
-    as a value, it would be a 100 % error. The error checks skip these η.
+    as a value, it would be a 100 % error. Where the approximation is 0.0 at every η of the
+    sweep it was not recorded at all: it is published as `null` in every table and twin, and
+    the error checks skip these η.
 
     **What to do:** nothing; re-run the sweep with the approximation enabled if it is needed.
     """
     if ctx.run.sweep is None:
         return
+    sweep = ctx.run.sweep
     rows = [
-        row
-        for row in ctx.summaries
-        if _not_recorded(ctx, row.delta_h_linear) or _not_recorded(ctx, row.delta_h_linquad)
+        float(eta)
+        for eta, linear, linquad in zip(
+            sweep.etas, sweep.delta_h_linear, sweep.delta_h_linquad, strict=True
+        )
+        if linear == 0.0 or linquad == 0.0
     ]
     if rows:
         yield Hit(
             "deltaH_approx is exactly 0.0 (not recorded) at η = "
-            + ", ".join(fmt_eta(r.eta) for r in rows),
-            etas=tuple(r.eta for r in rows),
+            + ", ".join(fmt_eta(r) for r in rows),
+            etas=tuple(rows),
         )
 
 

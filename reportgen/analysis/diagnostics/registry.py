@@ -15,6 +15,7 @@ from reportgen.analysis.contributions import (
     EtaSummary,
 )
 from reportgen.analysis.uncertainty import RunUncertainty
+from reportgen.analysis.verdicts import Z_95
 from reportgen.findings import SEVERITIES, CheckInfo, Finding, Severity
 from reportgen.load.models import Curvature, Run, SnisData, TrueEntry
 from reportgen.numfmt import NumberFormat, format_eta, format_number
@@ -34,7 +35,7 @@ class CheckOptions:
     slope_tolerance: float = 0.15
     min_slope_points: int = 2
     ratio_pred_floor: float = 1e-20
-    significant_z: float = 2.0  # |z| of the paired difference beyond which an error is not noise
+    significant_z: float = Z_95  # |z| beyond which a difference is not noise (two-sided 5 %)
     # se_shard against std(shard sums)/√K: the real runs store gdotv after float32 arithmetic,
     # so the identity holds to ~5e-8 there (float32 unit roundoff 6e-8), not to 1e-12
     shard_identity_rtol: float = 1e-6
@@ -86,7 +87,7 @@ class Hit:
     etas: tuple[float, ...] = ()  # a hit about several η at once (one finding per run)
 
 
-Scope = Literal["run", "failure", "incomplete", "internal"]
+Scope = Literal["run", "failure", "incomplete", "internal", "group"]
 
 
 @dataclass(frozen=True)
