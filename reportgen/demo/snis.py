@@ -65,9 +65,11 @@ def _centred(raw: FloatArray, total: float) -> FloatArray:
     return out
 
 
-def _gdotv(rng: np.random.Generator, n: int, total: float, unit: float) -> FloatArray:
+def _gdotv(
+    rng: np.random.Generator, n: int, total: float, unit: float, noise: float = 1.0
+) -> FloatArray:
     """Heavy-tailed per-sequence linear terms (Student t, df 3) summing to ``total``."""
-    raw: FloatArray = rng.standard_t(3.0, n) * (15.0 * 256.0 / n) * unit
+    raw: FloatArray = rng.standard_t(3.0, n) * (15.0 * 256.0 / n) * unit * noise
     return _centred(raw, total)
 
 
@@ -133,16 +135,19 @@ def _true_entry(
     return {"eta": float(eta), "delta_h_true": delta, "diagnostics": diagnostics}
 
 
-def _sequence_basics(rng: np.random.Generator, n: int, per_token: bool) -> dict[str, Any]:
-    """Lengths, base integrands and the aggregate linear/quadratic terms of one E batch."""
+def _sequence_basics(
+    rng: np.random.Generator, n: int, per_token: bool, noise: float = 1.0
+) -> dict[str, Any]:
+    """Lengths, base integrands and the aggregate linear/quadratic terms of one E batch;
+    ``noise`` scales the sequences' spread around the batch's trend (1: the sample runs')."""
     t = token_counts(rng, n)
     rho = np.clip(rng.normal(0.5, 0.12, n), 0.08, 1.2)
     h_base = f32(t * rho)
     t_total = int(t.sum())
     unit = 1.0 if per_token else float(t.mean())
-    g = _gdotv(rng, n, float(rng.uniform(-700.0, -300.0)) * unit, unit)
+    g = _gdotv(rng, n, float(rng.uniform(-700.0, -300.0)) * unit, unit, noise)
     g_z = (g - g.mean()) / g.std()
-    pattern = t * (1.0 + 0.3 * rng.standard_normal(n) + 0.3 * g_z)
+    pattern = t * (1.0 + 0.3 * noise * rng.standard_normal(n) + 0.3 * noise * g_z)
     base = float(h_base.sum() / t_total) if per_token else float(h_base.mean())
     return {
         "T": t,
@@ -311,17 +316,25 @@ def generate_snis_results(
     quadratic: bool = True,
     per_token: bool = True,
     overshoot: bool = False,
+    truth_ratio: float | None = None,
+    noise: float = 1.0,
+    offset: float = 0.0,
 ) -> JsonDict:
     """One SNIS ``results.json`` (diagnostics_run generation) as a dict.
 
     ``delta_h_true`` of every entry is computed from the stored arrays by the field guide's
     formula, ``approx.delta_h_per_lr`` is the sum of the per-sequence ``gdotv`` and, with
-    ``overshoot``, ``quadratic.eta_star`` falls below the largest η.
+    ``overshoot``, ``quadratic.eta_star`` falls below the largest η. ``truth_ratio`` fixes
+    ΔH_true/ΔH_linear at every η (else the truth model drifts with η), ``noise`` scales the
+    sequences' spread (and so every standard error) and ``offset`` moves this run's ΔH_true
+    by that relative amount at every η (its sampling error, shared by its η as in real runs).
     """
     etas = [float(e) for e in etas]
-    seq = _sequence_basics(rng, n_sequences, per_token)
+    seq = _sequence_basics(rng, n_sequences, per_token, noise)
     g_total = float(seq["gdotv"].sum())
     c, a, v_total = truth_model(rng, g_total, max(etas), overshoot)
+    if truth_ratio is not None:
+        c, a = truth_ratio, 0.0
     vhvv = _vhvv(rng, n_sequences, v_total, seq["unit"]) if quadratic else None
     update = update_stats(rng)
     approx = _approx_block(rng, seq, vhvv, etas, per_sequence, per_token)
@@ -329,6 +342,7 @@ def generate_snis_results(
     entries = []
     for eta in etas:
         ratio = (c + a * eta / max(etas)) * (1.0 + 0.015 * float(rng.standard_normal()))
+        ratio *= 1.0 + offset
         entries.append(_true_entry(rng, eta, g_total * eta * ratio, seq, per_token))
     sampling = 0.58 * n_sequences * float(rng.uniform(0.9, 1.1)) + 10.0
     true_duration = 0.114 * n_sequences * len(etas) * float(rng.uniform(0.95, 1.05))

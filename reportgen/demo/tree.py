@@ -26,6 +26,7 @@ from reportgen.demo.common import (
     write,
 )
 from reportgen.demo.cv import cv_aggregate, generate_cv_results
+from reportgen.demo.inference import write_inference_cases
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
 
@@ -177,10 +178,13 @@ def _sweep_etas(counts: Sequence[int]) -> list[list[float]]:
     return [[starts[i % 3] * 2**k for k in range(c)] for i, c in enumerate(counts)]
 
 
-def generate_sample_tree(root: Path, *, seed: int = 0, scale: str = "small") -> Path:
-    """Write the sample results tree (all three schemas plus noise) into an empty ``root``.
+def generate_sample_tree(
+    root: Path, *, seed: int = 0, scale: str = "small", inference_cases: bool = False
+) -> Path:
+    """Write the sample results tree (all three schemas plus noise) into an empty ``root``;
+    ``inference_cases`` adds ``denominator_fix/`` and a ``reportgen.toml`` (``inference.py``).
 
-    The same ``seed`` and ``scale`` always give byte-identical files.
+    The same arguments always give byte-identical files.
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
@@ -190,6 +194,8 @@ def generate_sample_tree(root: Path, *, seed: int = 0, scale: str = "small") -> 
     _write_sweeps(root, seed, _sweep_etas((8, 6, 7) if medium else (8, 6)), json_bytes)
     _write_cvs(root, seed, 3 if medium else 2, 512 if medium else 48, json_bytes)
     _write_noise(root)
+    if inference_cases:
+        write_inference_cases(root, seed)
     return root
 
 

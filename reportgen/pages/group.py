@@ -39,6 +39,7 @@ from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import severity_counts
+from reportgen.load.parameters import Incidental
 from reportgen.pages import paths, serialize
 from reportgen.pages.group_charts import (
     AgreementRow,
@@ -81,6 +82,7 @@ class GroupSettings:
     draws: int
     seed: int
     workers: int = 1
+    incidental: tuple[str, ...] = ()  # the tree file's additions to the incidental keys
     figures: tuple[str, ...] = ()
     figure_theme: FigureTheme = "paper"
 
@@ -277,7 +279,8 @@ def _group_page(
     fits = [(p.run_id, fit_run(p, records[p.run_id].uncertainty)) for p in view_points]
     agreements = {p.run_id: agreement(p, errors[p.run_id]) for p in view_points}
     rel = relative_errors(view_points, errors)
-    found = populations([r.member for r in members if r.was_read])
+    incidental = Incidental(settings.incidental)
+    found = populations([r.member for r in members if r.was_read], incidental)
     tails = [(r.id, t) for r in members for t in r.tails]
     pops = tuple(
         replace(
@@ -289,7 +292,7 @@ def _group_page(
         for pop in population_stats(found, view_points, agreements, errors)
     )
     pop_of = {r: pop.label for pop in found for r in pop.run_ids}
-    diffs = differing_parameters([r.member for r in members if r.was_read])
+    diffs = differing_parameters([r.member for r in members if r.was_read], incidental)
     batch: tuple[BatchComparison, ...] = ()
     if batch_groups(group, tree, points):
         loaded = [s for r in group.run_ids if r in points and (s := samples(r)) is not None]

@@ -25,9 +25,11 @@ from reportgen.analysis.uncertainty import (
     EtaUncertainty,
     RunUncertainty,
 )
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.findings import Finding, severity_counts
+from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, LoadFailure, Run, Schema
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
@@ -43,6 +45,7 @@ from reportgen.pages.render import (
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.stale import stored_page
 from reportgen.pages.verdict import Verdict, run_verdict
+from reportgen.treefile import NO_LABELS, RunLabels
 
 OUTLIERS_PER_ETA = 15
 IMAGE_TYPES = {
@@ -71,6 +74,9 @@ class RunSettings:
     inline_files: bool = False
     bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = 0
+    margin: float = DEFAULT_MARGIN  # equivalence margin of the verdicts
+    labels: RunLabels = NO_LABELS  # what the tree's reportgen.toml declares for this run
+    first_commit: FirstCommit | None = None  # git's first commit of the results file
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,11 @@ class RunView:
     skipped_files: tuple[SkippedFile, ...]
     cite_all: Cite
     cite_selected: Cite
+    labels: tuple[tuple[str, str], ...] = ()  # from the tree's reportgen.toml
+    label_notes: tuple[str, ...] = ()
+    first_commit: FirstCommit | None = None
+    margin: float = DEFAULT_MARGIN
+    se_linear_label: str = "delta method"
 
 
 @dataclass(frozen=True)
@@ -279,6 +290,15 @@ def se_note(uncertainty: RunUncertainty, run: Run) -> str:
         else ""
     )
     return f"{'; '.join(parts)} ({norm}).{boot}"
+
+
+_SE_LINEAR_LABELS = {DELTA: "delta method", SHARDS: SHARDS, SHARDS_SWEEP: SHARDS_SWEEP}
+
+
+def se_linear_label(uncertainty: RunUncertainty) -> str:
+    """How the table's SE of ΔH_linear was computed (never "paired": it is one quantity's)."""
+    methods = sorted({m for u in uncertainty.etas if (m := u.method("se_linear")) is not None})
+    return " / ".join(_SE_LINEAR_LABELS.get(m, m) for m in methods) or "none"
 
 
 def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
@@ -455,7 +475,9 @@ def run_view(
         run=run_header(run),
         summaries=analysis.summaries,
         errors=analysis.uncertainty.etas,
-        verdict=run_verdict(analysis.summaries, _aligned(analysis), norm_of(run), run.cv),
+        verdict=run_verdict(
+            analysis.summaries, _aligned(analysis), norm_of(run), run.cv, settings.margin
+        ),
         se_note=se_note(analysis.uncertainty, run),
         findings=analysis.findings,
         counts=severity_counts(analysis.findings),
@@ -479,6 +501,11 @@ def run_view(
         skipped_files=tuple(SkippedFile(f.path, f.reason) for f in run.inputs.skipped),
         cite_all=cite,
         cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
+        labels=settings.labels.labels,
+        label_notes=settings.labels.notes,
+        first_commit=settings.first_commit,
+        margin=settings.margin,
+        se_linear_label=se_linear_label(analysis.uncertainty),
     )
     return view, chart_set, copies
 
@@ -486,7 +513,12 @@ def run_view(
 # --- the record ------------------------------------------------------------------------------
 
 
-def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunRecord:
+def run_record(
+    analysis: RunAnalysis,
+    input_hash: str,
+    source_hash: str,
+    labels: tuple[tuple[str, str], ...] = (),
+) -> RunRecord:
     """What every later stage needs of this run (its ``summary.json`` is derived from it)."""
     run = analysis.run
     norm = run.normalization
@@ -519,6 +551,7 @@ def run_record(analysis: RunAnalysis, input_hash: str, source_hash: str) -> RunR
         fields_sha256=run.fields.sha256 if run.fields is not None else None,
         fields=run.fields.paths if run.fields is not None else (),
         parameter_digests=run.parameter_digests,
+        labels=labels,
     )
 
 
@@ -578,7 +611,7 @@ def run_page(
     view, chart_set, copies = run_view(analysis, settings)
     page = run_page_meta(run.ref.id, chart_set.has_charts)
     content = render_content("run.html", site, page, view=view, checks=check_explanations())
-    record = run_record(analysis, input_hash, source_hash)
+    record = run_record(analysis, input_hash, source_hash, settings.labels.labels)
     files: list[tuple[str, bytes]] = [
         (page.path, wrap_page(site, page, content)),
         (paths.run_fragment(run.ref.id), stored_page(page, content)),

@@ -1,8 +1,10 @@
-"""The verdict that opens a run or group page: the headline numbers in words, with their errors.
+"""The verdict that opens a run or group page: the answer in words, with its errors.
 
-Pure functions of the per-η rows. "Agrees" always means within 2 paired standard errors
-(|z| ≤ 2, issue 10's ``z_linear``/``z_linquad``); without a paired SE the verdict says so and
-claims nothing.
+Pure functions of the per-η rows. Every statement says one of three things about the linear
+approximation (``analysis.verdicts``): it **agrees** with the SNIS truth (the 90 % interval of
+linear/true lies within 1 ± the equivalence margin), it **disagrees** (|z| > 1.96, beyond noise
+at the 5 % level), or the test is **inconclusive** (then the page says how large a difference
+would have gone unseen). Without a standard error the verdict says so and claims nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reportgen.analysis import verdicts as rules
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_95, breakdown_eta
 from reportgen.load.models import CvData
 from reportgen.numfmt import format_eta, format_number, format_percent, format_with_se, format_z
-
-AGREE_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class Verdict:
 
     headline: str
     details: tuple[str, ...] = ()
-    judged: bool = False  # True when a paired SE backed the headline
+    judged: bool = False  # True when a standard error backed the headline
+    answer: rules.Verdict | None = None  # agrees / disagrees / inconclusive (None: not judged)
 
 
 def _etas(values: Sequence[float]) -> str:
@@ -36,14 +39,15 @@ def _count(k: int, n: int, what: str = "η") -> str:
     return f"{k} of {n} {what}" if n != 1 else f"{k} of 1 {what}"
 
 
-def _largest(selected: Sequence[float], etas: Sequence[float]) -> str | None:
-    """'the largest 2' when the selected η are exactly the largest ones, else None."""
-    k = len(selected)
-    if k == 0 or k == len(etas):
-        return None
-    if sorted(selected) != sorted(etas)[-k:]:
-        return None
-    return "the largest η" if k == 1 else f"the largest {k} η"
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f} %" if value < 10 else f"{value:.3g} times"
+
+
+def _margin(margin: float) -> str:
+    return f"±{margin * 100:.0f} %"
+
+
+Pair = tuple[EtaSummary, EtaUncertainty | None]
 
 
 def run_verdict(
@@ -51,6 +55,7 @@ def run_verdict(
     uncertainty: Sequence[EtaUncertainty | None],
     norm: str,
     cv: CvData | None = None,
+    margin: float = DEFAULT_MARGIN,
 ) -> Verdict:
     """The run's verdict from its per-η rows (``uncertainty`` aligned with ``summaries``)."""
     if cv is not None and not summaries:
@@ -67,10 +72,10 @@ def run_verdict(
                 "compare it with."
             )
         return Verdict("This run reports no ΔH(η) to compare.")
-    etas = [s.eta for s, _ in pairs]
-    judged = [(s, u) for s, u in pairs if u is not None and u.z_linear is not None]
     details = [_headline_numbers(pairs[-1][0], pairs[-1][1], norm)]
-    if not judged:
+    verdicts = [u.verdict_linear if u is not None else None for _, u in pairs]
+    answer = rules.run_verdict(verdicts)
+    if answer is None:
         errors = [s.rel_err_linear for s, _ in pairs if s.rel_err_linear is not None]
         spread = (
             f" (relative error {format_percent(min(errors))} to {format_percent(max(errors))})"
@@ -78,25 +83,80 @@ def run_verdict(
             else ""
         )
         headline = (
-            f"No paired standard error is available for this run, so whether the linear "
-            f"approximation agrees with the SNIS truth cannot be judged at its {len(etas)} η"
+            f"No standard error is available for this run, so whether the linear "
+            f"approximation agrees with the SNIS truth cannot be judged at its {len(pairs)} η"
             f"{spread}."
         )
         return Verdict(headline, tuple(details), judged=False)
-    agree = [s.eta for s, u in judged if u is not None and abs(u.z_linear or 0.0) <= AGREE_Z]
-    disagree = [s.eta for s, _ in judged if s.eta not in agree]
-    headline = (
-        f"Linear agrees with the SNIS truth within {AGREE_Z:g} SE at "
-        f"{_count(len(agree), len(judged))}"
+    headline = _answer_sentence(answer, pairs, margin)
+    details += _supporting(answer, pairs, margin)
+    return Verdict(headline, tuple(details), judged=True, answer=answer)
+
+
+def _answer_sentence(answer: rules.Verdict, pairs: Sequence[Pair], margin: float) -> str:
+    judged = [(s, u) for s, u in pairs if u is not None and u.verdict_linear is not None]
+    if answer == "agrees":
+        return (
+            f"agrees: the linear prediction is within {_margin(margin)} of ΔH_true at every η "
+            f"(the 90 % interval of linear/true lies inside [{1 - margin:g}, {1 + margin:g}] at "
+            f"all {len(judged)} η)."
+        )
+    if answer == "disagrees":
+        bad = [(s, u) for s, u in judged if u is not None and u.verdict_linear == "disagrees"]
+        s, u = bad[-1]
+        assert u is not None
+        ratio = format_with_se(u.ratio_linear, u.se_ratio_linear)
+        return (
+            f"disagrees: the linear prediction misses ΔH_true beyond noise (|z| > 1.96) at "
+            f"η = {_etas([b.eta for b, _ in bad])} (at {format_eta(s.eta)}: linear/true = "
+            f"{ratio}, z = {format_z(u.z_linear)})."
+        )
+    mdes = [u.mde_linear for _, u in judged if u is not None and u.mde_linear is not None]
+    if not mdes:
+        return "inconclusive: ΔH_true is not resolved, so no difference could be detected here."
+    return (
+        f"inconclusive: differences below {_percent(min(mdes))} of ΔH_true would not be "
+        "detected here."
     )
-    if disagree:
-        headline += f"; it does not at η = {_etas(disagree)}"
-    quad = _quadratic_sentence(judged)
-    headline += f"; {quad}." if quad else "."
-    if len(judged) < len(pairs):
-        missing = [s.eta for s, _ in pairs if s.eta not in {j.eta for j, _ in judged}]
-        details.append(f"No paired SE at η = {_etas(missing)}: no verdict there.")
-    return Verdict(headline, tuple(details), judged=True)
+
+
+def _supporting(answer: rules.Verdict, pairs: Sequence[Pair], margin: float) -> list[str]:
+    """Per-η counts, where linear breaks, lin+quad's answer, and η without a verdict."""
+    rows = [(s.eta, u.verdict_linear if u is not None else None) for s, u in pairs]
+    counts = {v: sum(1 for _, x in rows if x == v) for v in rules.VERDICTS}
+    out = [
+        f"Per η (5 % tests, margin {_margin(margin)}): {counts['agrees']} agree, "
+        f"{counts['inconclusive']} inconclusive, {counts['disagrees']} disagree; the smallest "
+        "relative error each η would detect with 80 % power is 2.80·se_diff/|ΔH_true|."
+    ]
+    breakdown = breakdown_eta(rows)
+    if breakdown is not None:
+        below = [eta for eta, _ in rows if eta < breakdown]
+        out.append(
+            f"Linear is not contradicted up to η = {format_eta(max(below))} and breaks from "
+            f"{format_eta(breakdown)} on (every larger η disagrees)."
+            if below
+            else f"Linear disagrees from the smallest η measured ({format_eta(breakdown)}) on."
+        )
+    quad = rules.run_verdict([u.verdict_linquad if u is not None else None for _, u in pairs])
+    if quad is not None:
+        out.append(f"lin+quad {quad}: {_quad_reason(quad, pairs)}.")
+    missing = [eta for eta, v in rows if v is None]
+    if missing:
+        out.append(f"No standard error at η = {_etas(missing)}: no verdict there.")
+    return out
+
+
+def _quad_reason(answer: rules.Verdict, pairs: Sequence[Pair]) -> str:
+    if answer == "disagrees":
+        bad = [s.eta for s, u in pairs if u is not None and u.verdict_linquad == "disagrees"]
+        return f"beyond noise at η = {_etas(bad)}"
+    if answer == "agrees":
+        return "within the margin at every η"
+    mdes = [u.mde_linquad for _, u in pairs if u is not None and u.mde_linquad is not None]
+    if mdes:
+        return f"differences below {_percent(min(mdes))} of ΔH_true would not be detected"
+    return "ΔH_true is not resolved"
 
 
 def cv_verdict(cv: CvData) -> Verdict:
@@ -119,25 +179,6 @@ def cv_verdict(cv: CvData) -> Verdict:
             f"{format_number(cv.var_after_cv_joint)} (below 1: the control variates help)."
         )
     return Verdict(headline, tuple(details), judged=False)
-
-
-def _quadratic_sentence(judged: Sequence[tuple[EtaSummary, EtaUncertainty | None]]) -> str | None:
-    """Where adding the quadratic term brings the approximation closer to the truth."""
-    rows = [
-        (s.eta, abs(u.z_linear), abs(u.z_linquad))
-        for s, u in judged
-        if u is not None and u.z_linear is not None and u.z_linquad is not None
-    ]
-    if not rows:
-        return None
-    etas = [eta for eta, _, _ in rows]
-    better = [eta for eta, lin, quad in rows if quad < lin]
-    if not better:
-        return "the quadratic term does not bring it closer at any η"
-    where = _largest(better, etas)
-    if len(better) == len(rows):
-        return "the quadratic term brings it closer at every η"
-    return f"the quadratic term brings it closer at {where or 'η = ' + _etas(better)}"
 
 
 def _headline_numbers(row: EtaSummary, u: EtaUncertainty | None, norm: str) -> str:
@@ -166,8 +207,8 @@ class RunPairs:
 
 
 def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
-    """Across a group's runs: how many run × η pairs agree within 2 paired SE, and which runs
-    disagree somewhere."""
+    """Across a group's runs: how many run × η pairs agree, are inconclusive or disagree, and
+    each run's verdict (runs of different populations are counted, never pooled)."""
     pairs = [
         (r.run_id, s, u)
         for r in runs
@@ -176,30 +217,32 @@ def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
     ]
     if not pairs:
         return Verdict("No run of this group reports both ΔH_true and a linear approximation.")
-    judged = [(rid, s, u) for rid, s, u in pairs if u is not None and u.z_linear is not None]
+    judged = [(rid, u.verdict_linear) for rid, _, u in pairs if u and u.verdict_linear]
     if not judged:
         return Verdict(
-            f"No paired standard error is available for any of the {len(pairs)} run × η pairs "
+            f"No standard error is available for any of the {len(pairs)} run × η pairs "
             f"of {len({rid for rid, _, _ in pairs})} runs, so agreement of the linear "
             "approximation with the SNIS truth cannot be judged here."
         )
-    agree = [
-        (rid, s) for rid, s, u in judged if u is not None and abs(u.z_linear or 0.0) <= AGREE_Z
-    ]
-    runs_judged = sorted({rid for rid, _, _ in judged})
-    failing = sorted(
-        {rid for rid, _, u in judged if u is not None and abs(u.z_linear or 0.0) > AGREE_Z}
-    )
+    count = {
+        v: sum(1 for _, x in judged if x == v) for v in ("agrees", "inconclusive", "disagrees")
+    }
+    by_run: dict[str, list[rules.Verdict | None]] = {}
+    for rid, _, u in pairs:
+        by_run.setdefault(rid, []).append(u.verdict_linear if u is not None else None)
+    answers = {rid: rules.run_verdict(v) for rid, v in by_run.items()}
+    runs_judged = {rid: a for rid, a in answers.items() if a is not None}
+    run_count = {v: sum(1 for a in runs_judged.values() if a == v) for v in count}
     headline = (
-        f"Linear agrees with the SNIS truth within {AGREE_Z:g} paired SE in "
-        f"{_count(len(agree), len(judged), 'run × η pairs')}; "
-        f"{len(runs_judged) - len(failing)} of {len(runs_judged)} runs agree at every η."
+        f"Of {len(judged)} run × η pairs, {count['agrees']} agree, {count['inconclusive']} are "
+        f"inconclusive and {count['disagrees']} disagree (|z| > {Z_95:.2f}); of "
+        f"{len(runs_judged)} runs, {run_count['agrees']} agree, {run_count['inconclusive']} are "
+        f"inconclusive and {run_count['disagrees']} disagree."
     )
     details = []
+    failing = sorted(rid for rid, a in runs_judged.items() if a == "disagrees")
     if failing:
         details.append("Runs that disagree somewhere: " + ", ".join(failing) + ".")
     if len(judged) < len(pairs):
-        details.append(
-            f"{len(pairs) - len(judged)} run × η pairs have no paired SE and no verdict."
-        )
+        details.append(f"{len(pairs) - len(judged)} run × η pairs have no SE and no verdict.")
     return Verdict(headline, tuple(details), judged=True)

@@ -1,0 +1,134 @@
+"""The cases a group verdict must not get wrong, as a tree does after a few months of work.
+
+Written under ``denominator_fix/`` beside the sample tree (``generate_sample_tree(...,
+inference_cases=True)``), with a ``reportgen.toml`` at the root:
+
+* ``old/E_256/run_01, run_02``: written before the SNIS denominator fix (no
+  ``denom_corr_scaled``/``denom_corr_unscaled`` in the per-sequence extras, no ``H_base_mean``):
+  linear/true ≈ 0.25, labelled ``epoch = "pre-denominator-fix"`` by the tree file;
+* ``old/E_256/run_03, run_04``: the same epoch with per-sequence capture off;
+* ``run_with_denom_fix/E_256/run_01, run_02``: after the fix, linear/true ≈ 1.2, the same
+  configuration apart from ``eta_list``;
+* ``run_with_denom_fix/E_256/run_03``: a byte-identical copy of ``old/E_256/run_01``;
+* ``run_with_denom_fix/E_256/run_04``: a post-fix run differing only in ``model.name``;
+* ``run_with_denom_fix/E_2048/run_01…04``: 2,048 sequences each, the linear term overshooting
+  |ΔH_true| by 30 % with the noise of real runs of that size (per run z ≈ −2, so a run alone
+  is often inconclusive while the four pooled are not);
+* ``sweep_without_approx/run_01``: an η sweep whose ``deltaH_approx`` is 0.0 at every η (not
+  recorded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from reportgen.demo.common import SAMPLE_ETAS, JsonDict, json_bytes, orjson_bytes, write
+from reportgen.demo.snis import generate_snis_results
+from reportgen.demo.sweep import generate_sweep_results
+
+BASE = "denominator_fix"
+PRE_FIX = f"{BASE}/old/E_256"
+POST_FIX = f"{BASE}/run_with_denom_fix/E_256"
+LARGE = f"{BASE}/run_with_denom_fix/E_2048"
+SWEEP = f"{BASE}/sweep_without_approx/run_01"
+LARGE_ETAS = (1.6e-6, 3.2e-6)
+LARGE_RATIO = 1.3  # linear/true of the large batch: linear overshoots |ΔH_true| by 30 %
+LARGE_NOISE = 0.3  # per-run se(linear/true) ≈ 0.14–0.3 at 2,048 sequences, as in real runs
+LARGE_SPREAD = 0.12  # each large run's ΔH_true off by this relative SD (its sampling error)
+
+TREE_FILE = """\
+# What the data cannot say about themselves (see the guide)
+title = "Entropy experiments (sample)"
+
+[[labels]]
+runs = "denominator_fix/old/*"
+epoch = "pre-denominator-fix"
+note = "Written before the SNIS denominator fix: ΔH_true is not comparable with later runs."
+"""
+
+
+def _config(b_e: int, etas: tuple[float, ...], model: str = "gpt2") -> str:
+    from reportgen.demo.tree import snis_config_text
+
+    return f'model:\n  name: "{model}"\n\n' + snis_config_text(b_e, etas)
+
+
+def _plan(capture: bool) -> bytes:
+    plan = {"compute_true": True, "compute_linear": True, "capture_per_sequence": capture}
+    return json_bytes(plan | {"eta_list": None})
+
+
+def _pre_fix(results: JsonDict) -> JsonDict:
+    """The fields the experiment code wrote before the denominator fix, and no others."""
+    approx = results["approx"]
+    for record in approx.get("per_sequence", ()):
+        for key in ("denom_corr_scaled", "denom_corr_unscaled"):
+            record["extras"].pop(key, None)
+    approx.get("per_sequence_meta", {}).pop("H_base_mean", None)
+    return results
+
+
+def _run(root: Path, rel: str, results: JsonDict, *, capture: bool, config: str | None) -> bytes:
+    data = json_bytes(results)
+    write(root, f"{rel}/results.json", data)
+    write(root, f"{rel}/plan.json", _plan(capture))
+    if config is not None:
+        write(root, f"{rel}/config.yaml", config)
+    return data
+
+
+def _e256(root: Path, seed: int) -> None:
+    for k, (capture, ratio) in enumerate(((True, 4.0), (True, 4.0), (False, 4.0), (False, 4.0))):
+        rng = np.random.default_rng([seed, 700 + k])
+        res = generate_snis_results(rng, n_sequences=256, etas=SAMPLE_ETAS,
+                                    per_sequence=capture, truth_ratio=ratio)  # fmt: skip
+        config = _config(256, SAMPLE_ETAS) if k == 0 else None
+        data = _run(root, f"{PRE_FIX}/run_{k + 1:02d}", _pre_fix(res), capture=capture,
+                    config=config)  # fmt: skip
+        if k == 0:
+            copy = data
+    post_etas = SAMPLE_ETAS[1:]  # the same experiment on another η grid
+    for k in range(2):
+        rng = np.random.default_rng([seed, 710 + k])
+        res = generate_snis_results(rng, n_sequences=256, etas=post_etas, truth_ratio=1 / 1.2)
+        config = _config(256, post_etas) if k == 0 else None
+        _run(root, f"{POST_FIX}/run_{k + 1:02d}", res, capture=True, config=config)
+    write(root, f"{POST_FIX}/run_03/results.json", copy)
+    write(root, f"{POST_FIX}/run_03/plan.json", _plan(True))
+    rng = np.random.default_rng([seed, 720])
+    res = generate_snis_results(rng, n_sequences=256, etas=post_etas, truth_ratio=1 / 1.2)
+    _run(root, f"{POST_FIX}/run_04", res, capture=True,
+         config=_config(256, post_etas, model="llama-7b"))  # fmt: skip
+
+
+def _e2048(root: Path, seed: int) -> None:
+    offsets = np.random.default_rng([seed, 744]).normal(0.0, LARGE_SPREAD, 4)
+    for k, offset in enumerate(offsets.tolist()):
+        rng = np.random.default_rng([seed, 740 + k])
+        res = generate_snis_results(
+            rng, n_sequences=2048, etas=LARGE_ETAS, truth_ratio=1 / LARGE_RATIO,
+            noise=LARGE_NOISE, offset=offset,
+        )  # fmt: skip
+        config = _config(2048, LARGE_ETAS) if k == 0 else None
+        write(root, f"{LARGE}/run_{k + 1:02d}/results.json", orjson_bytes(res))
+        write(root, f"{LARGE}/run_{k + 1:02d}/plan.json", _plan(True))
+        if config is not None:
+            write(root, f"{LARGE}/run_{k + 1:02d}/config.yaml", config)
+
+
+def _unrecorded_sweep(root: Path, seed: int) -> None:
+    res = generate_sweep_results(np.random.default_rng([seed, 760]), etas=SAMPLE_ETAS)
+    for row in res["sweep"]:
+        row["deltaH_approx"] = 0.0
+        del row["deltaH_approx_linear"], row["deltaH_approx_linquad"]
+    write(root, f"{SWEEP}/results.json", json_bytes(res))
+
+
+def write_inference_cases(root: Path, seed: int = 0) -> None:
+    """Write the cases into ``root`` (the sample tree's root) and its ``reportgen.toml``."""
+    _e256(root, seed)
+    _e2048(root, seed)
+    _unrecorded_sweep(root, seed)
+    write(root, "reportgen.toml", TREE_FILE)
