@@ -96,13 +96,19 @@ def uncertainty_of(c: PairedColumns) -> EtaUncertainty:
 def test_paired_agreement_is_diff_over_the_paired_se() -> None:
     run = points("g/a", 256, (summary(1e-6, -1e-3, -1.2e-3), summary(2e-6, -2e-3, -2.9e-3)))
     errors = (
-        EtaUncertainty(1e-6, se_diff_linear=2e-4, se_method=(("se_diff_linear", "delta-method"),)),
-        EtaUncertainty(2e-6, se_diff_linear=3e-4),
+        EtaUncertainty(
+            1e-6,
+            se_diff_linear=2e-4,
+            se_method=(("se_diff_linear", "delta-method"),),
+            verdict_linear="inconclusive",
+        ),
+        EtaUncertainty(2e-6, se_diff_linear=3e-4, verdict_linear="disagrees"),
     )
     first, second = fits.agreement(run, errors)
     assert first.paired_z == pytest.approx(-1.0, rel=1e-12)
     assert (first.paired_within_1se, first.paired_within_2se) == (True, True)
-    assert first.verdict == "agrees" and first.paired_method == "delta-method"
+    # |z| ≤ 1 is not agreement: the row carries the run's verdict at that η
+    assert first.verdict == "inconclusive" and first.paired_method == "delta-method"
     assert second.paired_z == pytest.approx(-3.0, rel=1e-12)
     assert (second.paired_within_1se, second.paired_within_2se, second.verdict) == (
         False,
@@ -343,7 +349,7 @@ def _check_group(site: Path, group: str) -> dict[str, Any]:
     assert sum(p["agreement"]["pairs"] for p in data["populations"]) == judged
     assert data["agreement"]["pairs"] == judged
     # the page states a verdict for every judged run×η
-    verdicts = re.findall(r'<tr class="verdict-(agrees|within-2-SE|disagrees)">', html)
+    verdicts = re.findall(r'<tr class="verdict-(agrees|inconclusive|disagrees)">', html)
     assert len(verdicts) == judged
     assert ("post_correction_analysis" in html) is (judged > 0)
     assert 'id="differs"' in html
@@ -360,9 +366,17 @@ def test_sample_group_pages(sample_site: tuple[Path, BuildResult]) -> None:
     both = json.loads((site / "groups/diagnostics_run/full_data/summary.json").read_text())
     differs = {d["key"]: d for d in both["what_differs"]}
     assert differs["config.batch_config.B_E"]["splits"] is True
-    assert differs["plan.capture_per_sequence"]["splits"] is False  # logging: pooled
+    # capture off is another kind of run (fewer fields), never pooled with capture on
+    assert differs["plan.capture_per_sequence"]["splits"] is True
+    assert differs["results.fields"]["splits"] is True
     assert len(differs["config.batch_config.B_E"]["values"]) == len(both["runs"])
-    assert [p["key"] for p in both["populations"]] == [{"B_E": "256"}, {"B_E": "512"}]
+    keys = [(p["key"]["B_E"], p["key"]["results.fields"]) for p in both["populations"]]
+    assert keys == [
+        ("256", "every field"),
+        ("256", "without vhvv, quadratic"),  # run_03 has no quadratic block
+        ("512", "every field"),
+        ("512", "without per_sequence, per_sequence_meta, per_sequence_vhvv"),
+    ]
     html = (site / "groups/diagnostics_run/full_data/index.html").read_text()
     table = html[
         html.index('id="differs-rows"') : html.index("</table>", html.index("differs-rows"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from reportgen.analysis import analyze_run
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.analysis.verdicts import Verdict
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.load.models import CvData, CvFeature, Run, Schema
@@ -27,47 +29,87 @@ def summaries(true: list[float], linear: list[float], linquad: list[float]) -> l
     ]
 
 
-def errors(z_linear: list[float], z_linquad: list[float]) -> list[EtaUncertainty | None]:
+def errors(
+    z_linear: list[float],
+    verdicts: Sequence[Verdict | None] | None = None,
+    mde: float = 0.94,
+    quad: Sequence[Verdict | None] | None = None,
+) -> list[EtaUncertainty | None]:
+    found: Sequence[Verdict | None] = verdicts or ["inconclusive"] * len(z_linear)
+    quads: Sequence[Verdict | None] = quad or [None] * len(z_linear)
     return [
-        EtaUncertainty(eta, se_true=1e-4, se_linear=1e-4, z_linear=a, z_linquad=b)
-        for eta, a, b in zip(ETAS, z_linear, z_linquad, strict=True)
-    ]
+        EtaUncertainty(
+            eta, se_true=1e-4, se_linear=1e-4, z_linear=z, ratio_linear=1.1,
+            se_ratio_linear=0.1, mde_linear=mde, verdict_linear=v,
+            verdict_linquad=q, mde_linquad=mde,
+        )
+        for eta, z, v, q in zip(ETAS, z_linear, found, quads, strict=True)
+    ]  # fmt: skip
 
 
 ROWS = summaries([-1e-3] * 5, [-1.1e-3] * 5, [-1.05e-3] * 5)
 
 
-def test_verdict_counts_agreement_within_two_paired_se() -> None:
-    v = run_verdict(
-        ROWS, errors([0.5, -1.0, 1.9, 2.5, -3.0], [0.4, -1.2, 1.5, 1.0, -0.5]), "per token"
+def test_verdict_says_inconclusive_with_the_undetectable_difference() -> None:
+    v = run_verdict(ROWS, errors([0.5, -1.0, 1.9, 0.3, -0.2]), "per token")
+    assert v.judged and v.answer == "inconclusive"
+    assert v.headline == (
+        "inconclusive: differences below 94 % of ΔH_true would not be detected here."
     )
-    assert v.judged
-    assert v.headline.startswith("Linear agrees with the SNIS truth within 2 SE at 3 of 5 η")
-    assert "it does not at η = 8e−6, 1.6e−5" in v.headline
-    # |z_linquad| < |z_linear| at η = 1e-6, 4e-6, 8e-6, 1.6e-5 only: not "the largest k"
-    assert "brings it closer at η = 1e−6, 4e−6, 8e−6, 1.6e−5" in v.headline
-    assert "(−1.00 ± 0.10)e−3" in v.details[0] and "z(linear − true) = −3.00" in v.details[0]
+    assert "(−1.00 ± 0.10)e−3" in v.details[0] and "z(linear − true) = −0.20" in v.details[0]
+    assert "0 agree, 5 inconclusive, 0 disagree" in v.details[1]
+    assert "agrees" not in v.headline and "within 2 SE" not in " ".join(v.details)
 
 
-def test_verdict_names_the_largest_eta_where_quadratic_helps() -> None:
-    v = run_verdict(ROWS, errors([0.5, 0.5, 0.5, 2.5, 3.0], [0.6, 0.7, 0.9, 1.0, 0.5]), "per token")
-    assert "the quadratic term brings it closer at the largest 2 η" in v.headline
+def test_verdict_says_disagrees_and_where_linear_breaks() -> None:
+    verdicts: list[Verdict | None] = [
+        "agrees",
+        "inconclusive",
+        "inconclusive",
+        "disagrees",
+        "disagrees",
+    ]
+    v = run_verdict(ROWS, errors([0.5, 1.0, 1.9, 2.5, -3.0], verdicts), "per token")
+    assert v.answer == "disagrees"
+    assert v.headline.startswith(
+        "disagrees: the linear prediction misses ΔH_true beyond noise (|z| > 1.96) at "
+        "η = 8e−6, 1.6e−5 (at 1.6e−5: linear/true = 1.10 ± 0.10, z = −3.00)"
+    )
+    assert "Linear is not contradicted up to η = 4e−6 and breaks from 8e−6 on" in v.details[2]
 
 
-def test_verdict_without_paired_se_claims_nothing() -> None:
+def test_verdict_agrees_only_within_the_margin_at_every_eta() -> None:
+    v = run_verdict(ROWS, errors([0.1] * 5, ["agrees"] * 5), "per token", margin=0.15)
+    assert v.answer == "agrees"
+    assert v.headline.startswith("agrees: the linear prediction is within ±15 % of ΔH_true")
+    assert "[0.85, 1.15] at all 5 η" in v.headline
+    quad: list[Verdict | None] = [None, None, "disagrees", "disagrees", "disagrees"]
+    linear: list[Verdict | None] = ["agrees", "agrees", "agrees", "agrees", None]
+    v = run_verdict(ROWS, errors([0.1] * 5, linear, quad=quad), "per token")
+    assert v.answer == "inconclusive"  # an η without a verdict is not agreement
+    assert "No standard error at η = 1.6e−5: no verdict there." in v.details
+    assert "lin+quad disagrees: beyond noise at η = 4e−6, 8e−6, 1.6e−5." in v.details
+
+
+def test_verdict_without_standard_error_claims_nothing() -> None:
     v = run_verdict(ROWS, [None] * 5, "per token")
-    assert not v.judged
-    assert v.headline.startswith("No paired standard error is available for this run")
+    assert not v.judged and v.answer is None
+    assert v.headline.startswith("No standard error is available for this run")
     assert "agrees" not in v.headline.replace("whether the linear approximation agrees", "")
     group = group_verdict([RunPairs("a", tuple(ROWS), (None,) * 5)])
-    assert not group.judged and group.headline.startswith("No paired standard error")
+    assert not group.judged and group.headline.startswith("No standard error")
 
 
-def test_group_verdict_counts_pairs_and_runs() -> None:
-    good = RunPairs("a", tuple(ROWS), tuple(errors([0.1] * 5, [0.1] * 5)))
-    bad = RunPairs("b", tuple(ROWS), tuple(errors([0.1, 0.1, 0.1, 0.1, 4.0], [0.1] * 5)))
+def test_group_verdict_counts_verdicts_of_pairs_and_runs() -> None:
+    good = RunPairs("a", tuple(ROWS), tuple(errors([0.1] * 5, ["agrees"] * 5)))
+    bad_rows: list[Verdict | None] = ["inconclusive", "inconclusive", "inconclusive"]
+    bad_rows += ["inconclusive", "disagrees"]
+    bad = RunPairs("b", tuple(ROWS), tuple(errors([0.1, 0.1, 0.1, 0.1, 4.0], bad_rows)))
     v = group_verdict([good, bad])
-    assert "in 9 of 10 run × η pairs; 1 of 2 runs agree at every η" in v.headline
+    assert v.headline == (
+        "Of 10 run × η pairs, 5 agree, 4 are inconclusive and 1 disagrees (|z| > 1.96); of 2 "
+        "runs, 1 agrees, 0 are inconclusive and 1 disagrees."
+    )
     assert v.details == ("Runs that disagree somewhere: b.",)
 
 

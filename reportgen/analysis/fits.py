@@ -134,15 +134,13 @@ class Agreement:
     paired_within_1se: bool | None = None
     paired_within_2se: bool | None = None
     paired_method: str | None = None  # how paired_se was computed (delta method or fallback)
+    verdict_linear: str | None = None  # the run's verdict at this η (analysis.verdicts)
 
     @property
     def verdict(self) -> str | None:
-        """``agrees`` (|z| ≤ 1), ``within 2 SE``, ``disagrees`` (|z| > 2), or ``None``."""
-        if self.paired_within_2se is None:
-            return None
-        if self.paired_within_1se:
-            return "agrees"
-        return "within 2 SE" if self.paired_within_2se else "disagrees"
+        """``agrees``, ``disagrees`` or ``inconclusive`` (``analysis.verdicts``), or ``None``:
+        a small |z| alone is never agreement."""
+        return self.verdict_linear
 
     @property
     def z(self) -> float | None:
@@ -165,6 +163,7 @@ class Agreement:
             "paired_within_1se": self.paired_within_1se,
             "paired_within_2se": self.paired_within_2se,
             "paired_method": self.paired_method,
+            "verdict_linear": self.verdict_linear,
         }
 
 
@@ -206,6 +205,7 @@ def agreement(
                 paired_within_1se=_within(diff, se, 1.0),
                 paired_within_2se=_within(diff, se, 2.0),
                 paired_method=error.method("se_diff_linear"),
+                verdict_linear=error.verdict_linear,
             )
         else:
             rows[-1] = replace(rows[-1], paired_se=se)

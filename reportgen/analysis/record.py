@@ -106,6 +106,11 @@ class RunRecord:
         return tuple(rows)
 
     @property
+    def verdict_linear(self) -> str | None:
+        """The run-level verdict of the linear approximation (``None``: not judged)."""
+        return self.uncertainty.verdict_linear if self.uncertainty is not None else None
+
+    @property
     def member(self) -> PopulationMember:
         """What deciding this run's population needs of it."""
         norm = self.normalization

@@ -1,4 +1,5 @@
-"""What changed since the previous build: runs, numbers that moved, findings that came and went."""
+"""What changed since the previous build: verdicts first, then runs, numbers that moved, and
+findings that came and went."""
 
 from __future__ import annotations
 
@@ -10,6 +11,17 @@ from reportgen.analysis.record import RunRecord
 from reportgen.pages import paths
 
 NUMBERS = ("delta_h_true", "delta_h_linear", "delta_h_linquad")
+APPROXIMATIONS = ("linear", "linquad")
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """A verdict that flipped: of the whole run (``eta`` None) or at one η."""
+
+    approx: str  # "linear" or "linquad"
+    eta: float | None
+    before: str | None
+    after: str | None
 
 
 @dataclass(frozen=True)
@@ -37,12 +49,19 @@ class RunChange:
     cleared: tuple[FindingChange, ...]
     status_before: str
     status_after: str
+    verdicts: tuple[VerdictChange, ...] = ()  # run-level changes first, then per η
+
+    @property
+    def run_verdict(self) -> VerdictChange | None:
+        """The linear approximation's run-level verdict change, if it changed."""
+        return next((v for v in self.verdicts if v.eta is None and v.approx == "linear"), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "status_before": self.status_before,
             "status_after": self.status_after,
+            "verdict_changes": [v.__dict__ for v in self.verdicts],
             "moved": [m.__dict__ for m in self.moved],
             "findings_appeared": [f.__dict__ for f in self.appeared],
             "findings_cleared": [f.__dict__ for f in self.cleared],
@@ -62,9 +81,19 @@ class ChangesView:
     removed: tuple[RunLink, ...]
     changed: tuple[RunChange, ...]
 
+    @property
+    def verdicts(self) -> tuple[RunChange, ...]:
+        """The changed runs whose run-level linear verdict flipped."""
+        return tuple(c for c in self.changed if c.run_verdict is not None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "first_build": self.first_build,
+            "verdicts": [
+                {"id": c.id, "before": v.before, "after": v.after}
+                for c in self.verdicts
+                if (v := c.run_verdict) is not None
+            ],
             "new": [r.id for r in self.new],
             "removed": [r.id for r in self.removed],
             "changed": [c.to_json() for c in self.changed],
@@ -79,6 +108,26 @@ def _findings(record: RunRecord) -> dict[tuple[str, float | None], FindingChange
 
 def _numbers(record: RunRecord) -> dict[tuple[float, str], float | None]:
     return {(row.eta, key): getattr(row, key) for row in record.etas for key in NUMBERS}
+
+
+def verdict_changes(before: RunRecord, after: RunRecord) -> tuple[VerdictChange, ...]:
+    """Run-level verdicts that flipped, then per-η ones (η present in both builds)."""
+    old, new = before.uncertainty, after.uncertainty
+    out = []
+    for approx in APPROXIMATIONS:
+        was = getattr(old, f"verdict_{approx}") if old is not None else None
+        now = getattr(new, f"verdict_{approx}") if new is not None else None
+        if was != now:
+            out.append(VerdictChange(approx, None, was, now))
+    rows_before = {u.eta: u for u in (old.etas if old is not None else ())}
+    for row in new.etas if new is not None else ():
+        if (prior := rows_before.get(row.eta)) is None:
+            continue
+        for approx in APPROXIMATIONS:
+            was, now = getattr(prior, f"verdict_{approx}"), getattr(row, f"verdict_{approx}")
+            if was != now:
+                out.append(VerdictChange(approx, row.eta, was, now))
+    return tuple(out)
 
 
 def run_change(run_id: str, before: RunRecord, after: RunRecord) -> RunChange:
@@ -97,6 +146,7 @@ def run_change(run_id: str, before: RunRecord, after: RunRecord) -> RunChange:
         cleared=tuple(old_f[k] for k in sorted(set(old_f) - set(new_f), key=_finding_key)),
         status_before=before.status,
         status_after=after.status,
+        verdicts=verdict_changes(before, after),
     )
 
 

@@ -118,6 +118,7 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "schema": record.schema,
         "etas": [eta_row(s, u) for s, u in zip(record.etas, record.eta_errors, strict=True)],
         "findings": findings_rows(record.findings),
+        "verdict_linear": record.verdict_linear,
     }
     if record.error is not None:
         summary["error"] = dict(record.error.__dict__)
@@ -132,6 +133,8 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "tails": [t.to_json() for t in record.tails],
         "contributions": paths.run_contributions(record.id) if record.has_contributions else None,
         "skipped_inputs": [dict(f.__dict__) for f in record.skipped_inputs],
+        "labels": dict(record.labels),
+        "fields_sha256": record.fields_sha256,
     }
     if record.uncertainty is not None:
         summary["uncertainty"] = record.uncertainty.to_json()
@@ -199,6 +202,7 @@ def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) 
                     "status": r.status,
                     "page": paths.run_page(r.id),
                     "summary": paths.run_summary(r.id),
+                    "verdict_linear": r.verdict_linear,
                 }
                 | ({"stale": True} if r.stale else {})
                 | ({"error": dict(r.error.__dict__)} if r.error else {})  # what failed, a hint

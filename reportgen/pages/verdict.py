@@ -197,6 +197,16 @@ def _headline_numbers(row: EtaSummary, u: EtaUncertainty | None, norm: str) -> s
     return text + "."
 
 
+def _tally(count: dict[str, int]) -> str:
+    """ "5 agree, 1 is inconclusive and 1 disagrees"."""
+    agree, unsure, disagree = count["agrees"], count["inconclusive"], count["disagrees"]
+    return (
+        f"{agree} {'agrees' if agree == 1 else 'agree'}, "
+        f"{unsure} {'is' if unsure == 1 else 'are'} inconclusive and "
+        f"{disagree} {'disagrees' if disagree == 1 else 'disagree'}"
+    )
+
+
 @dataclass(frozen=True)
 class RunPairs:
     """One run's per-η rows as a group verdict counts them."""
@@ -234,10 +244,8 @@ def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
     runs_judged = {rid: a for rid, a in answers.items() if a is not None}
     run_count = {v: sum(1 for a in runs_judged.values() if a == v) for v in count}
     headline = (
-        f"Of {len(judged)} run × η pairs, {count['agrees']} agree, {count['inconclusive']} are "
-        f"inconclusive and {count['disagrees']} disagree (|z| > {Z_95:.2f}); of "
-        f"{len(runs_judged)} runs, {run_count['agrees']} agree, {run_count['inconclusive']} are "
-        f"inconclusive and {run_count['disagrees']} disagree."
+        f"Of {len(judged)} run × η pairs, {_tally(count)} (|z| > {Z_95:.2f}); of "
+        f"{len(runs_judged)} runs, {_tally(run_count)}."
     )
     details = []
     failing = sorted(rid for rid, a in runs_judged.items() if a == "disagrees")

@@ -10,6 +10,8 @@ optional (``NULLABLE``) and the type 0.1 declared where every snapshot held null
 in the snapshots; they come from 0.1's code (``pages/run.py:render_failure``,
 ``build.py:_keep_stale``, ``pages/group.py:render_group``), as does ``changes.json``
 (``pages/changes.py``), which depends on the previous build and so was not snapshotted.
+Fields added since 0.1 are described by hand below (``add_run_fields`` and beside it), never
+required: a twin of 0.1 lacks them and stays valid.
 """
 
 from __future__ import annotations
@@ -92,6 +94,50 @@ ERROR = {
 }
 
 
+# --- fields added after 0.1: documented here, optional (0.1's twins lack them) ---------------
+
+NULL_NUMBER = {"type": ["null", "number"]}
+VERDICT = {
+    "type": ["null", "string"],
+    "enum": ["agrees", "disagrees", "inconclusive", None],
+    "$comment": "agrees: the 90 % interval of approx/true lies within 1 ± the equivalence "
+    "margin; disagrees: |z| > 1.96; inconclusive otherwise; null: no standard error",
+}
+INTERVAL = {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+
+
+def eta_verdict_fields() -> Json:
+    """Per η of a run: approx/true with its SE, bootstrap interval, MDE and verdict."""
+    fields: Json = {}
+    for approx in ("linear", "linquad"):
+        fields |= {
+            f"ratio_{approx}": NULL_NUMBER,
+            f"se_ratio_{approx}": NULL_NUMBER,
+            f"ci95_ratio_{approx}": INTERVAL,
+            f"mde_{approx}": NULL_NUMBER,
+            f"verdict_{approx}": VERDICT,
+        }
+    return fields
+
+
+def add_run_fields(run: Json) -> None:
+    properties = run["properties"]
+    properties["verdict_linear"] = VERDICT
+    properties["labels"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    properties["fields_sha256"] = {"type": ["null", "string"]}
+    properties["etas"]["items"]["properties"].update(eta_verdict_fields())
+    properties["uncertainty"] = {
+        "type": "object",
+        "properties": {
+            "equivalence_margin": {"type": "number", "exclusiveMinimum": 0},
+            "verdict_linear": VERDICT,
+            "verdict_linquad": VERDICT,
+            "breakdown_eta_linear": NULL_NUMBER,
+            "breakdown_eta_linquad": NULL_NUMBER,
+        },
+    }
+
+
 def kind_of(path: str) -> str | None:
     if path == "manifest.json":
         return "manifest"
@@ -165,6 +211,7 @@ def run_summary(run: Json) -> Json:
     run["required"] = always
     run["properties"]["schema"] = {"type": ["null", "string"], "enum": [*SCHEMA_NAMES, None]}
     run["properties"]["error"] = ERROR
+    add_run_fields(run)
     run["properties"]["stale"] = {
         "type": "object",
         "required": ["reason", "last_good"],
@@ -215,6 +262,7 @@ def manifest(body: Json) -> Json:
     runs["properties"]["schema"] = {"type": ["null", "string"], "enum": [*SCHEMA_NAMES, None]}
     runs["properties"]["stale"] = {"const": True}
     runs["properties"]["error"] = ERROR
+    runs["properties"]["verdict_linear"] = VERDICT
     body["properties"]["format"] = {"type": "integer", "minimum": 1}
     return _document("manifest", "The site's manifest.json", body)
 
@@ -243,6 +291,21 @@ def changes() -> Json:
             "after": number,
         },
     }
+    verdict_change = {
+        "type": "object",
+        "required": ["approx", "eta", "before", "after"],
+        "properties": {
+            "approx": {"type": "string", "enum": ["linear", "linquad"]},
+            "eta": number,
+            "before": VERDICT,
+            "after": VERDICT,
+        },
+    }
+    flipped = {
+        "type": "object",
+        "required": ["id", "before", "after"],
+        "properties": {"id": {"type": "string"}, "before": VERDICT, "after": VERDICT},
+    }
     change = {
         "type": "object",
         "required": [
@@ -256,6 +319,7 @@ def changes() -> Json:
             "moved": {"type": "array", "items": moved},
             "findings_appeared": {"type": "array", "items": finding},
             "findings_cleared": {"type": "array", "items": finding},
+            "verdict_changes": {"type": "array", "items": verdict_change},
         },
     }
     ids = {"type": "array", "items": {"type": "string"}}
@@ -267,6 +331,7 @@ def changes() -> Json:
             "new": ids,
             "removed": ids,
             "changed": {"type": "array", "items": change},
+            "verdicts": {"type": "array", "items": flipped},
         },
     }
     note = (
