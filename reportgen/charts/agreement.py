@@ -116,7 +116,8 @@ def _paired_z_spec(legend: RunLegend) -> Spec:
     description = (
         "Difference between the linear approximation and the SNIS truth divided by its paired "
         "standard error, per run (colour) against η on a log axis. The darker band is |z| ≤ 1, "
-        "the lighter |z| ≤ 2: a point inside the lighter band agrees within two standard errors."
+        "the lighter |z| ≤ 2. A point beyond |z| = 1.96 disagrees; one inside is not shown to "
+        "agree (a wide SE hides any difference: see the run's verdict)."
     )
     return finish(chart, "Paired z of linear − true by η", description)
 
