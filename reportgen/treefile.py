@@ -36,6 +36,7 @@ MAX_BYTES = 1 << 20
 MAX_TITLE = 200
 LABEL_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 KNOWN = ("title", "equivalence_margin", "incidental", "labels", "fit")
+DEFAULT_MARGIN = 0.2  # "agrees": linear/true within 1 ± 0.2 (analysis.verdicts)
 
 
 class TreeFileError(ValueError):
@@ -103,6 +104,12 @@ class TreeSettings:
                 if rule.note and rule.note not in notes:
                     notes.append(rule.note)
         return RunLabels(tuple(sorted(labels.items())), tuple(notes))
+
+    def margin(self, given: float | None) -> float:
+        """The equivalence margin: ``given`` (the option), else this file's, else 0.2."""
+        if given is not None:
+            return given
+        return self.equivalence_margin if self.equivalence_margin is not None else DEFAULT_MARGIN
 
     def fit_window(self, group_id: str) -> FitWindow | None:
         """The first window whose pattern matches the group."""

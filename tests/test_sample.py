@@ -470,17 +470,19 @@ def test_bench_tree_shape(bench: Path) -> None:
     assert len(list((bench / CV).glob("run_*/cv_*/cv_per_seq.csv"))) == 2
 
 
+@pytest.mark.slow
 def test_demo_command_builds_the_sample_tree_of_its_seed(tmp_path: Path) -> None:
-    """`reportgen demo --sample-seed S` builds the tree `generate_sample_tree(seed=S)` gives."""
+    """`reportgen demo --sample-seed S` builds the tree `generate_sample_tree(seed=S,
+    inference_cases=True)` gives."""
     from reportgen.cli import main
 
     out = tmp_path / "demo-site"
     assert main(["demo", "-o", str(out), "-q", "--sample-seed", "3", "--bootstrap", "0"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    expected = generate_sample_tree(tmp_path / "results", seed=3)
+    expected = generate_sample_tree(tmp_path / "results", seed=3, inference_cases=True)
     sources = sorted(p.relative_to(expected).as_posix() for p in expected.rglob("results.json"))
     assert sorted(r["source"] for r in manifest["runs"]) == sources
-    run = next(r for r in manifest["runs"] if r["schema"] == "snis")
+    run = next(r for r in manifest["runs"] if r["id"].startswith("diagnostics_run/"))
     summary = json.loads((out / run["summary"]).read_text())
     entries = json.loads((expected / run["source"]).read_text())["true"]["entries"]
     seed0 = generate_sample_tree(tmp_path / "seed0", seed=0)

@@ -12,9 +12,8 @@ import pytest
 
 from reportgen.build import BuildOptions, build
 from reportgen.cli import main
-from reportgen.demo import generate_snis_results
+from reportgen.demo import generate_snis_results, snis_config_text
 from reportgen.demo.common import orjson_bytes
-from reportgen.demo.tree import snis_config_text
 from reportgen.load.history import FirstCommit, first_commits, parse_log
 from reportgen.pages import paths
 from reportgen.treefile import (

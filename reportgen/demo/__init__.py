@@ -6,11 +6,11 @@ here; one module per schema generation, ``tree`` lays them out as a real experim
 
 from __future__ import annotations
 
-from reportgen.demo.common import PNG_SIGNATURE, SAMPLE_ETAS
+from reportgen.demo.common import PNG_SIGNATURE, SAMPLE_ETAS, snis_config_text
 from reportgen.demo.cv import cv_aggregate, generate_cv_results, png_bytes
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
-from reportgen.demo.tree import bench_tree, generate_sample_tree, scale_tree, snis_config_text
+from reportgen.demo.tree import bench_tree, generate_sample_tree, scale_tree
 
 __all__ = [
     "PNG_SIGNATURE",

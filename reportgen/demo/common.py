@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,22 @@ Second 512-sequence batch from the step-40 checkpoint.
 
 
 # --- small utilities -------------------------------------------------------------------------
+
+
+def _yaml_eta(eta: float) -> str:
+    """``8e-7`` / ``1.6e-6`` as the hand-written configs spell η (no zero-padded exponent)."""
+    mantissa, _, exponent = f"{eta:g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def snis_config_text(b_e: int, etas: Sequence[float], per_token: bool = True) -> str:
+    """The commented ``config.yaml`` of an SNIS batch."""
+    return (
+        SNIS_CONFIG_TEMPLATE.replace("@B_E@", str(b_e))
+        .replace("@ETAS@", ", ".join(_yaml_eta(e) for e in etas))
+        .replace("@PER_TOKEN@", "true" if per_token else "false")
+        .replace("@NORMALIZE@", "per_token" if per_token else "per_sequence")
+    )
 
 
 def f32(x: FloatArray) -> FloatArray:

@@ -24,7 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.demo.common import SAMPLE_ETAS, JsonDict, json_bytes, orjson_bytes, write
+from reportgen.demo.common import (
+    SAMPLE_ETAS,
+    JsonDict,
+    json_bytes,
+    orjson_bytes,
+    snis_config_text,
+    write,
+)
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
 
@@ -50,8 +57,6 @@ note = "Written before the SNIS denominator fix: ΔH_true is not comparable with
 
 
 def _config(b_e: int, etas: tuple[float, ...], model: str = "gpt2") -> str:
-    from reportgen.demo.tree import snis_config_text
-
     return f'model:\n  name: "{model}"\n\n' + snis_config_text(b_e, etas)
 
 

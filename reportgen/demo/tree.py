@@ -17,34 +17,18 @@ from reportgen.demo.common import (
     NOTES_MD,
     SAMPLE_ETAS,
     SCALES,
-    SNIS_CONFIG_TEMPLATE,
     Dumper,
     JsonDict,
     json_bytes,
     orjson_bytes,
     prepare_root,
+    snis_config_text,
     write,
 )
 from reportgen.demo.cv import cv_aggregate, generate_cv_results
 from reportgen.demo.inference import write_inference_cases
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
-
-
-def _yaml_eta(eta: float) -> str:
-    """``8e-7`` / ``1.6e-6`` as the hand-written configs spell η (no zero-padded exponent)."""
-    mantissa, _, exponent = f"{eta:g}".partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
-
-
-def snis_config_text(b_e: int, etas: Sequence[float], per_token: bool = True) -> str:
-    """The commented ``config.yaml`` of an SNIS batch."""
-    return (
-        SNIS_CONFIG_TEMPLATE.replace("@B_E@", str(b_e))
-        .replace("@ETAS@", ", ".join(_yaml_eta(e) for e in etas))
-        .replace("@PER_TOKEN@", "true" if per_token else "false")
-        .replace("@NORMALIZE@", "per_token" if per_token else "per_sequence")
-    )
 
 
 @functools.cache
