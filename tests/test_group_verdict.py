@@ -368,14 +368,14 @@ def test_sample_group_pages(sample_site: tuple[Path, BuildResult]) -> None:
     assert differs["config.batch_config.B_E"]["splits"] is True
     # capture off is another kind of run (fewer fields), never pooled with capture on
     assert differs["plan.capture_per_sequence"]["splits"] is True
-    assert differs["results.fields"]["splits"] is True
+    assert differs["fields"]["splits"] is True
     assert len(differs["config.batch_config.B_E"]["values"]) == len(both["runs"])
-    keys = [(p["key"]["B_E"], p["key"]["results.fields"]) for p in both["populations"]]
+    keys = [(p["key"]["B_E"], p["key"]["fields"]) for p in both["populations"]]
     assert keys == [
         ("256", "every field"),
         ("256", "without vhvv, quadratic"),  # run_03 has no quadratic block
         ("512", "every field"),
-        ("512", "without per_sequence, per_sequence_meta, per_sequence_vhvv"),
+        ("512", "without per_sequence, per_sequence_meta (+1)"),
     ]
     html = (site / "groups/diagnostics_run/full_data/index.html").read_text()
     table = html[

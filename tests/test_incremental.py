@@ -37,7 +37,7 @@ import reportgen.build.status as status_module
 from reportgen import __version__
 from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
-from reportgen.analysis.record import RunRecord
+from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
 from reportgen.build.status import STATUS_PATH, read_status
 from reportgen.cli import main
@@ -441,7 +441,11 @@ def test_malformed_status_means_full_rebuild(
     [
         lambda path: path.unlink(),
         lambda path: path.write_bytes(path.read_bytes()[:-40]),
-        lambda path: path.write_bytes(path.read_bytes().replace(b'"format":2', b'"format":1')),
+        lambda path: path.write_bytes(
+            path.read_bytes().replace(
+                f'"format":{RECORD_FORMAT}'.encode(), f'"format":{RECORD_FORMAT - 1}'.encode()
+            )
+        ),
     ],
     ids=["missing", "truncated", "older-format"],
 )

@@ -68,7 +68,7 @@ def test_populations_split_epochs_capture_copies_and_models(cases_site: Path) ->
     # the copy is left out of every population and named beside the run it duplicates
     assert pre.copies == ((f"{POST_FIX}/run_03", f"{PRE_FIX}/run_01"),)
     assert pre.key_json()["label.epoch"] == "pre-denominator-fix"
-    assert "denom_corr_scaled" in pre.key_json()["results.fields"]
+    assert "denom_corr_scaled" in pre.key_json()["fields"]
     model = found[(f"{POST_FIX}/run_04",)]
     assert model.key_json()["config.model.name"] == '"llama-7b"'
 

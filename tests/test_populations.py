@@ -196,6 +196,7 @@ def test_seeds_do_not_split_but_a_real_setting_does() -> None:
     # earlier one (config.batch_config.B_E after B_E) is named once
     assert found[0].key_json() == {"B_E": "256", "config.estimator.clip_c": "10"}
     assert found[2].label == "B_E = 512, config.estimator.clip_c = 10"
+    assert found[2].short_label == "B_E 512, clip_c 10"  # chart titles
 
 
 def test_one_population_when_only_incidentals_differ() -> None:

@@ -21,9 +21,10 @@ from reportgen.load.parameters import BUILTIN, Incidental
 
 MISSING = "(not set)"
 MAX_DIFFERS = 50  # keys "what differs" lists (splitting keys first); the rest are counted
-FIELDS_KEY = "results.fields"
+FIELDS_KEY = "fields"
 LABEL_PREFIX = "label."
-FIELD_NAMES_SHOWN = 3
+FIELD_NAMES_SHOWN = 2
+SHORT_LABEL = 26  # characters of a population in a chart title (a longer title squeezes the plot)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,17 @@ class Population:
     @property
     def label(self) -> str:
         return ", ".join(f"{name} = {value}" for name, value in self.key) or "all runs"
+
+    @property
+    def short_label(self) -> str:
+        """The label for a chart title: values with the last part of each key, at most
+        ``SHORT_LABEL`` characters ("B_E 256, without vhvv (+1), capture_per_sequence true")."""
+        parts = []
+        for name, value in self.key:
+            short = name.rsplit(".", 1)[-1]
+            parts.append(value if name == FIELDS_KEY else f"{short} {value}")
+        text = ", ".join(parts) or "all runs"
+        return text if len(text) <= SHORT_LABEL else text[: SHORT_LABEL - 1] + "…"
 
     def key_json(self) -> dict[str, str]:
         return dict(self.key)

@@ -66,7 +66,7 @@ def unpaired_ratio_se(
     """First-order SE of approx/true for independent estimates (no covariance known)."""
     if se_approx is None or se_true is None or true == 0:
         return None
-    return finite(math.sqrt(se_approx**2 + (value * se_true) ** 2) / abs(true))
+    return finite(math.hypot(se_approx, value * se_true) / abs(true))  # no overflow error
 
 
 def mde(se_diff: float | None, true: float | None) -> float | None:

@@ -209,11 +209,13 @@ def group_band(
     }
     keys = ("mean_true", "mean_linear", "mean_linquad")
     present = tuple(s for s, k in zip(SERIES, keys, strict=True) if np.isfinite(columns[k]).any())
-    return make_chart("group-band", _band_spec(norm, present)), {GROUP_BAND: columnar(**columns)}
+    spread = bool(np.isfinite(columns["std_true"]).any())  # one run: no std, no band layer
+    chart = make_chart("group-band", _band_spec(norm, present, spread))
+    return chart, {GROUP_BAND: columnar(**columns)}
 
 
 @cached_spec
-def _band_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
+def _band_spec(norm: Norm, present: tuple[str, ...], spread: bool = True) -> Spec:
     data, flatten = named(GROUP_BAND, "eta", "mean_true", "std_true", "mean_linear", "mean_linquad")
     y_title = delta_h_title(norm, "mean ΔH")
     tooltip = [
@@ -248,10 +250,12 @@ def _band_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
     points = means.mark_point(filled=True, size=40).encode(
         x=eta_x(), y=y, color=channels["color"], shape=channels["shape"], tooltip=tooltip
     )
-    chart = layered(data, flatten, band, lines, points).transform_filter("datum.eta > 0")
+    layers = (band, lines, points) if spread else (lines, points)
+    chart = layered(data, flatten, *layers).transform_filter("datum.eta > 0")
     description = (
         f"Mean ground-truth ΔH ({norm}) across the group's runs per η with a shaded band of "
         "± one standard deviation, and the mean linear and lin+quad approximations as lines."
+        + ("" if spread else " One run: no spread to shade.")
     )
     return finish(chart, "ΔH vs η across runs: mean ± std", description)
 

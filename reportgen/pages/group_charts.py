@@ -348,7 +348,7 @@ def notebook_charts(
 
 def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
     """What a chart title says of its population: its label when the group has several."""
-    return pop.population.label if len(pops) > 1 else "all runs"
+    return pop.population.short_label if len(pops) > 1 else "all runs"
 
 
 def _se(error: EtaUncertainty | None, name: str) -> float | None:
