@@ -42,7 +42,12 @@ def _check_run(ref: RunRef, root: Path, options: ReadOptions) -> CheckedRun:
         loaded = load_run(ref, root, options.max_bytes)
         if isinstance(loaded, LoadFailure):
             return CheckedRun(ref.source, "error", failure_findings(loaded))
-        analysis = analyze_run(loaded, bootstrap=options.bootstrap, seed=options.seed)
+        analysis = analyze_run(
+            loaded,
+            bootstrap=options.bootstrap,
+            seed=options.seed,
+            margin=options.equivalence_margin,
+        )
         return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
 
     def failed(reason: str) -> CheckedRun:

@@ -23,6 +23,7 @@ from reportgen.settings import (
     DemoSettings,
     SettingError,
     Spec,
+    TreeSettings,
     build_options,
     default_of,
     default_text,
@@ -275,7 +276,22 @@ def configure_logging(quiet: bool, verbose: int) -> None:
 
 def _settings(args: argparse.Namespace) -> Any:
     given = {k: v for k, v in vars(args).items() if k != "command"}
-    return resolve(COMMANDS[args.command], given)
+    return resolve(COMMANDS[args.command], given, tree=_tree_settings(args))
+
+
+def _tree_settings(args: argparse.Namespace) -> TreeSettings | None:
+    """The settings of the tree's reportgen.toml (``SettingError`` names its line and key)."""
+    from reportgen.treefile import TreeFileError, read_tree_file
+
+    if args.command == "demo":  # its tree is generated after the settings are resolved
+        return None
+    results = Path(getattr(args, "results", None) or "results")
+    if not results.is_dir():
+        return None
+    try:
+        return TreeSettings(read_tree_file(results).settings)
+    except TreeFileError as exc:
+        raise SettingError(str(exc)) from None
 
 
 def _build(settings: BuildSettings | DemoSettings, results: Path) -> int:
@@ -343,7 +359,9 @@ def _run_demo(settings: DemoSettings) -> int:
     from reportgen.demo import generate_sample_tree
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
-        results = generate_sample_tree(Path(tmp) / "results", seed=settings.sample_seed)
+        results = generate_sample_tree(
+            Path(tmp) / "results", seed=settings.sample_seed, inference_cases=True
+        )
         return _build(settings, results)
 
 

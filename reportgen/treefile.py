@@ -16,8 +16,10 @@ note = "Written before the SNIS denominator fix."
 
 A pattern matches a run when it matches the run's id (its directory in the tree) or its
 results file's path; a group pattern matches the group's id (``*`` also matches ``/``).
-Later ``[[labels]]`` entries override earlier ones for the same label. Every problem is a
-``TreeFileError`` naming the file, the line and the key.
+Later ``[[labels]]`` entries override earlier ones for the same label. The scalar settings
+(``title``, ``equivalence_margin``, …) are the settings schema's (``settings.
+validate_tree_settings``); the tables are this module's. Every problem is a ``TreeFileError``
+naming the file, the line and the key.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,7 @@ TREE_FILE = "reportgen.toml"
 MAX_BYTES = 1 << 20
 MAX_TITLE = 200
 LABEL_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-KNOWN = ("title", "equivalence_margin", "incidental", "labels", "fit")
-DEFAULT_MARGIN = 0.2  # "agrees": linear/true within 1 ± 0.2 (analysis.verdicts)
+TABLES = ("incidental", "labels", "fit")  # this module's keys; the others are settings
 
 
 class TreeFileError(ValueError):
@@ -83,13 +84,12 @@ NO_LABELS = RunLabels()
 
 
 @dataclass(frozen=True)
-class TreeSettings:
+class TreeFile:
     """The validated tree file (all empty when there is none)."""
 
     path: str | None = None
     sha256: str = ""
-    title: str | None = None
-    equivalence_margin: float | None = None
+    settings: Mapping[str, object] = field(default_factory=dict)  # setting name → value
     incidental: tuple[str, ...] = ()
     labels: tuple[LabelRule, ...] = ()
     fits: tuple[FitWindow, ...] = ()
@@ -105,24 +105,18 @@ class TreeSettings:
                     notes.append(rule.note)
         return RunLabels(tuple(sorted(labels.items())), tuple(notes))
 
-    def margin(self, given: float | None) -> float:
-        """The equivalence margin: ``given`` (the option), else this file's, else 0.2."""
-        if given is not None:
-            return given
-        return self.equivalence_margin if self.equivalence_margin is not None else DEFAULT_MARGIN
-
     def fit_window(self, group_id: str) -> FitWindow | None:
         """The first window whose pattern matches the group."""
         return next((f for f in self.fits if fnmatch.fnmatchcase(group_id, f.pattern)), None)
 
 
-NO_TREE_FILE = TreeSettings()
+NO_TREE_FILE = TreeFile()
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_tree_settings(root: Path) -> TreeSettings:
+def read_tree_file(root: Path) -> TreeFile:
     """The tree file of ``root``, validated; ``NO_TREE_FILE`` when there is none."""
     path = root / TREE_FILE
     if not path.is_file():
@@ -133,10 +127,10 @@ def read_tree_settings(root: Path) -> TreeSettings:
         data = path.read_bytes()
     except OSError as exc:
         raise TreeFileError(f"{TREE_FILE}: cannot read: {exc.strerror or exc}") from None
-    return parse_tree_settings(data)
+    return parse_tree_file(data)
 
 
-def parse_tree_settings(data: bytes) -> TreeSettings:
+def parse_tree_file(data: bytes) -> TreeFile:
     """Parse and validate the tree file's bytes."""
     import tomllib  # only when a tree has the file: no cost to a tree without one
 
@@ -148,18 +142,24 @@ def parse_tree_settings(data: bytes) -> TreeSettings:
     except tomllib.TOMLDecodeError as exc:
         raise TreeFileError(f"{TREE_FILE}: {exc}") from None
     where = _Locator(text)
-    unknown = sorted(set(table) - set(KNOWN))
-    if unknown:
-        raise where.error(unknown[0], (), f"unknown key; known keys: {', '.join(KNOWN)}")
-    return TreeSettings(
+    return TreeFile(
         path=TREE_FILE,
         sha256=hashlib.sha256(data).hexdigest(),
-        title=_title(table, where),
-        equivalence_margin=_margin(table, where),
+        settings=_settings({k: v for k, v in table.items() if k not in TABLES}, text),
         incidental=_strings(table.get("incidental", []), "incidental", where),
         labels=tuple(_label_rule(i, item, where) for i, item in enumerate(_labels(table, where))),
         fits=_fits(table.get("fit", {}), where),
     )
+
+
+def _settings(table: Mapping[str, object], text: str) -> Mapping[str, object]:
+    """The scalar settings, validated by the settings schema (its keys and types)."""
+    from reportgen.settings import TreeSettingsError, validate_tree_settings
+
+    found = validate_tree_settings(table, text)
+    if isinstance(found, TreeSettingsError):
+        raise TreeFileError(f"{TREE_FILE}, {found}" if found.line else f"{TREE_FILE}: {found}")
+    return dict(found.values)
 
 
 class _Locator:
@@ -190,28 +190,6 @@ class _Locator:
         if table and table[0] == "fit":
             name = f'fit."{key}"'
         return TreeFileError(f"{TREE_FILE}{where}: {name}: {problem}")
-
-
-def _title(table: Mapping[str, Any], where: _Locator) -> str | None:
-    title = table.get("title")
-    if title is None:
-        return None
-    if not isinstance(title, str) or not title.strip():
-        raise where.error("title", (), "must be a non-empty string")
-    if len(title) > MAX_TITLE:
-        raise where.error("title", (), f"longer than {MAX_TITLE} characters")
-    return title.strip()
-
-
-def _margin(table: Mapping[str, Any], where: _Locator) -> float | None:
-    value = table.get("equivalence_margin")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise where.error("equivalence_margin", (), "must be a number")
-    if not 0 < value < 1:
-        raise where.error("equivalence_margin", (), f"must be between 0 and 1, not {value}")
-    return float(value)
 
 
 def _strings(value: Any, key: str, where: _Locator, table: Any = ()) -> tuple[str, ...]:

@@ -74,7 +74,8 @@ def test_defaults_are_declared_once_and_reach_every_stage() -> None:
     )
     assert options_.jobs >= 1 and options_.max_bytes == 256 * MB
     # every field of a stage's settings comes from the options by name (or is the stage's own)
-    for stage, own in ((RunSettings, {"inline_files"}), (GroupSettings, {"workers"})):
+    # the group stage's own: the worker count, and the tree file's incidental keys
+    for stage, own in ((RunSettings, {"inline_files"}), (GroupSettings, {"workers", "incidental"})):
         missing = {f.name for f in fields(stage)} - {f.name for f in fields(BuildOptions)}
         assert missing <= own, f"{stage.__name__} fields not in the schema: {missing - own}"
     changed = BuildOptions(seed=7, bootstrap=0, max_points=9, figures=("svg",), jobs=3)

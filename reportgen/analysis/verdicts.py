@@ -25,7 +25,6 @@ from typing import Literal
 
 from reportgen.analysis.delta import PairedColumns, centred, influence_se, true_influence
 from reportgen.load.models import FloatArray
-from reportgen.treefile import DEFAULT_MARGIN as DEFAULT_MARGIN  # one default, re-exported
 
 Verdict = Literal["agrees", "disagrees", "inconclusive"]
 VERDICTS: tuple[Verdict, ...] = ("agrees", "disagrees", "inconclusive")
@@ -34,6 +33,7 @@ Z_95 = 1.959963984540054  # two-sided 95 %: Φ⁻¹(0.975)
 Z_90 = 1.6448536269514722  # one-sided 95 % (the TOST's 90 % interval): Φ⁻¹(0.95)
 Z_80_POWER = 0.8416212335729143  # Φ⁻¹(0.80)
 MDE_FACTOR = 2.80  # Z_95 + Z_80_POWER, rounded as the guide states it
+DEFAULT_MARGIN = 0.2  # the default of --equivalence-margin (settings.ReadOptions)
 
 PAIRED_RATIO = "delta-method"
 UNPAIRED_RATIO = "unpaired √(se_approx² + ratio²·se_true²)/|ΔH_true|"

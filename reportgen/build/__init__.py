@@ -65,6 +65,7 @@ from reportgen.build.status import (
 from reportgen.findings import SEVERITIES, Severity, empty_counts
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
+from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile, read_tree_file
 from reportgen.write import (
     SiteWriter,
     WriteError,
@@ -74,6 +75,8 @@ from reportgen.write import (
 )
 
 if TYPE_CHECKING:
+    from reportgen.load.history import FirstCommit
+
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.pages.output import PageOutput
     from reportgen.pages.run import RunSettings
@@ -159,11 +162,16 @@ class RunJob:
     site: SiteContext
     options: BuildOptions
     input_hash: str
+    labels: RunLabels = NO_LABELS  # what reportgen.toml declares for this run
+    first_commit: FirstCommit | None = None  # git's first commit of its results file
 
 
 def process_run(job: RunJob) -> PageOutput:
     """Load, analyse and render one run; every failure becomes an error page."""
-    return run_output(job.ref, job.root, job.site, job.input_hash, _run_settings(job.options))
+    settings = _run_settings(job.options)
+    return run_output(
+        job.ref, job.root, job.site, job.input_hash, settings, job.labels, job.first_commit
+    )
 
 
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
@@ -174,22 +182,34 @@ def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSetti
 
 
 def run_output(
-    ref: RunRef, root: Path, site: SiteContext, input_hash: str, settings: RunSettings
+    ref: RunRef,
+    root: Path,
+    site: SiteContext,
+    input_hash: str,
+    settings: RunSettings,
+    labels: RunLabels = NO_LABELS,
+    first_commit: FirstCommit | None = None,
 ) -> PageOutput:
     import numpy as np
 
     from reportgen.analysis import analyze_run
     from reportgen.load import load_run
     from reportgen.load.models import LoadFailure
-    from reportgen.pages.run import error_page, run_page
+    from reportgen.pages.run import RunContext, error_page, run_page
 
     def attempt() -> PageOutput:
         loaded = load_run(ref, root, settings.max_bytes)
         if isinstance(loaded, LoadFailure):
             return error_page(loaded, site, input_hash)
         with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            analysis = analyze_run(loaded, bootstrap=settings.bootstrap, seed=settings.seed)
-            return run_page(analysis, site, input_hash, settings)
+            analysis = analyze_run(
+                loaded,
+                bootstrap=settings.bootstrap,
+                seed=settings.seed,
+                margin=settings.equivalence_margin,
+            )
+            context = RunContext(labels, first_commit)
+            return run_page(analysis, site, input_hash, settings, context)
 
     def failed(reason: str) -> PageOutput:
         hint = "Run with -v for a traceback and report it."
@@ -222,8 +242,10 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     check_output_dir(options.out, options.results, options.force)
     recover_interrupted(options.out)
     tree, skipped = discover(options.results, options.follow_symlinks)
+    tree_file = read_tree_file(options.results)  # labels, incidental keys: they change pages
     settings_hash = json_hash(
-        options.output_settings() | {"built_at": built_at(), "assets": assets_fingerprint()}
+        options.output_settings()
+        | {"built_at": built_at(), "assets": assets_fingerprint(), "tree_file": tree_file.sha256}
     )
     site_key = tree_fingerprint(tree, skipped)
     previous = read_status(options.out)
@@ -249,9 +271,11 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
 
     site = site_context(options)
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
-        statuses, records = _write_runs(plans, options, site, writer, result, progress)
+        statuses, records = _write_runs(plans, options, site, writer, result, progress, tree_file)
         reusable = previous if reuse else None
-        groups = _write_groups(tree, statuses, records, reusable, site, options, writer, result)
+        groups = _write_groups(
+            tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental
+        )
         from reportgen.pages.site import site_pages
 
         before = _previous_records(previous, statuses, records, writer)
@@ -315,6 +339,7 @@ def _write_runs(
     writer: SiteWriter,
     result: BuildResult,
     progress: ProgressCallback | None,
+    tree_file: TreeFile = NO_TREE_FILE,
 ) -> tuple[dict[str, RunStatus], dict[str, RunRecord]]:
     """Every run's status and its record as the cross-run pages need it."""
     statuses: dict[str, RunStatus] = {}
@@ -331,8 +356,15 @@ def _write_runs(
     done, total = len(statuses), len(plans)
     if progress:
         progress(done, total, "runs")
+    from reportgen.load.history import first_commits
+
     read_at = now_stamp()
-    jobs = (RunJob(p.ref, options.results, site, options, p.input_hash) for p in todo)
+    commits = first_commits(options.results) if todo else {}  # one git call, only when needed
+    jobs = (
+        RunJob(p.ref, options.results, site, options, p.input_hash,
+               tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source))
+        for p in todo
+    )  # fmt: skip
     outputs = _map_runs(jobs, len(todo), options.jobs, bool(options.figures))
     for plan, output in zip(todo, outputs, strict=True):
         status, record = _store_run(plan, output, writer, read_at, site)
@@ -433,6 +465,7 @@ def _write_groups(
     options: BuildOptions,
     writer: SiteWriter,
     result: BuildResult,
+    incidental: tuple[str, ...] = (),
 ) -> dict[str, GroupStatus]:
     """Carry over groups whose inputs are unchanged; render the others from the records."""
     from reportgen.pages.group import GroupSettings
@@ -447,7 +480,7 @@ def _write_groups(
             groups[group.id] = before
         else:
             todo.append(group)
-    settings = derive(GroupSettings, options, workers=options.jobs)
+    settings = derive(GroupSettings, options, workers=options.jobs, incidental=incidental)
     work = GroupWork(
         tree,
         records,
@@ -555,8 +588,13 @@ def build_single_file(options: BuildOptions) -> BuildResult:
         )
     check_output_dir(options.out, options.results, force=True)
     site = replace(site_context(options), inline=inline_assets())
+    from reportgen.load.history import first_commits
+
     settings = _run_settings(options, inline_files=True)
-    output = run_output(ref, options.results, site, input_hash(ref, options.results), settings)
+    labels = read_tree_file(options.results).for_run(ref.id, ref.source)
+    first_commit = first_commits(options.results).get(ref.source)
+    digest = input_hash(ref, options.results)
+    output = run_output(ref, options.results, site, digest, settings, labels, first_commit)
     page = output.content(paths.run_page(ref.id))
     write_file_atomic(options.out, page)
     result = BuildResult(out=options.out, runs=1, rebuilt=1, written=[str(options.out)])

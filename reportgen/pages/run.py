@@ -74,9 +74,19 @@ class RunSettings:
     inline_files: bool = False
     bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = 0
-    margin: float = DEFAULT_MARGIN  # equivalence margin of the verdicts
-    labels: RunLabels = NO_LABELS  # what the tree's reportgen.toml declares for this run
-    first_commit: FirstCommit | None = None  # git's first commit of the results file
+    equivalence_margin: float = DEFAULT_MARGIN  # of the verdicts
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the tree says of a run beyond its own files: the labels and notes its
+    reportgen.toml declares, and git's first commit of its results file."""
+
+    labels: RunLabels = NO_LABELS
+    first_commit: FirstCommit | None = None
+
+
+NO_CONTEXT = RunContext()
 
 
 @dataclass(frozen=True)
@@ -435,7 +445,7 @@ def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
 
 
 def run_view(
-    analysis: RunAnalysis, settings: RunSettings
+    analysis: RunAnalysis, settings: RunSettings, context: RunContext = NO_CONTEXT
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
@@ -476,7 +486,11 @@ def run_view(
         summaries=analysis.summaries,
         errors=analysis.uncertainty.etas,
         verdict=run_verdict(
-            analysis.summaries, _aligned(analysis), norm_of(run), run.cv, settings.margin
+            analysis.summaries,
+            _aligned(analysis),
+            norm_of(run),
+            run.cv,
+            settings.equivalence_margin,
         ),
         se_note=se_note(analysis.uncertainty, run),
         findings=analysis.findings,
@@ -501,10 +515,10 @@ def run_view(
         skipped_files=tuple(SkippedFile(f.path, f.reason) for f in run.inputs.skipped),
         cite_all=cite,
         cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
-        labels=settings.labels.labels,
-        label_notes=settings.labels.notes,
-        first_commit=settings.first_commit,
-        margin=settings.margin,
+        labels=context.labels.labels,
+        label_notes=context.labels.notes,
+        first_commit=context.first_commit,
+        margin=settings.equivalence_margin,
         se_linear_label=se_linear_label(analysis.uncertainty),
     )
     return view, chart_set, copies
@@ -602,16 +616,20 @@ def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> Page
 
 
 def run_page(
-    analysis: RunAnalysis, site: SiteContext, input_hash: str, settings: RunSettings
+    analysis: RunAnalysis,
+    site: SiteContext,
+    input_hash: str,
+    settings: RunSettings,
+    context: RunContext = NO_CONTEXT,
 ) -> PageOutput:
     """The run's page, its data twins and private arrays, and its record (no file is read:
     loading handed over everything the page shows)."""
     run = analysis.run
     source_hash = run.inputs.source_sha256
-    view, chart_set, copies = run_view(analysis, settings)
+    view, chart_set, copies = run_view(analysis, settings, context)
     page = run_page_meta(run.ref.id, chart_set.has_charts)
     content = render_content("run.html", site, page, view=view, checks=check_explanations())
-    record = run_record(analysis, input_hash, source_hash, settings.labels.labels)
+    record = run_record(analysis, input_hash, source_hash, context.labels.labels)
     files: list[tuple[str, bytes]] = [
         (page.path, wrap_page(site, page, content)),
         (paths.run_fragment(run.ref.id), stored_page(page, content)),
