@@ -239,6 +239,19 @@ def test_field_fingerprint_labels_and_normalisation_split() -> None:
     assert dict(rows["label.epoch"].values) == {"post": None, "pre": None, "tagged": "pre-fix"}
 
 
+def test_fields_are_named_against_their_own_schema() -> None:
+    snis = member("snis", fields=("a", "a.x"))
+    sweep = dataclasses.replace(member("sweep", fields=("s", "s.y")), schema="eta-sweep")
+    bare = member("bare", fields=("a",))
+    found = {p.run_ids: p.key_json()[FIELDS_KEY] for p in populations([snis, sweep, bare])}
+    # a sweep's fields are not "missing" from an SNIS file, nor the other way round
+    assert found == {("snis",): "every field", ("sweep",): "every field", ("bare",): "without x"}
+    extra_a = member("extra_a", fields=("a", "a.x", "b"))
+    extra_b = member("extra_b", fields=("a", "a.x", "c"))
+    names = [p.key_json()[FIELDS_KEY] for p in populations([extra_a, extra_b])]
+    assert names[0] != names[1] and all(n.startswith("without ") for n in names)
+
+
 def test_populations_do_not_depend_on_member_order() -> None:
     runs = [member(f"r{i}", 256 if i % 2 else 512, seed=i) for i in range(6)]
     forward = {frozenset(p.run_ids) for p in populations(runs)}

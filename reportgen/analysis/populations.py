@@ -13,6 +13,7 @@ Pure: members are small frozen ``PopulationMember`` values, not the build's reco
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -117,22 +118,28 @@ def counted_once(members: Sequence[PopulationMember]) -> list[PopulationMember]:
 
 
 def _field_labels(members: Sequence[PopulationMember]) -> dict[str | None, str]:
-    """A short name per fingerprint: the topmost fields it lacks of the group's union."""
-    union = frozenset(p for m in members for p in m.fields)
+    """A short name per fingerprint: the topmost fields it lacks of the union of its schema's
+    fingerprints in the group (another schema's fields are not missing)."""
+    unions: dict[str, set[str]] = {}
+    for m in members:
+        unions.setdefault(m.schema, set()).update(m.fields)
     names: dict[str | None, str] = {}
+    schema_of: dict[str | None, str] = {}
     for m in members:
         if m.fields_sha256 in names:
             continue
-        missing = missing_fields(m.fields, union)
+        missing = missing_fields(m.fields, frozenset(unions[m.schema]))
         shown = ", ".join(p.rsplit(".", 1)[-1] for p in missing[:FIELD_NAMES_SHOWN])
         more = len(missing) - FIELD_NAMES_SHOWN
         names[m.fields_sha256] = (
             f"without {shown}{f' (+{more})' if more > 0 else ''}" if missing else "every field"
         )
-    if len(names) > 1 and list(names.values()).count("every field") > 1:
-        # extra blocks in several files: name them apart by digest
-        names = {k: f"{v} ({(k or '?')[:8]})" for k, v in names.items()}
-    return names
+        schema_of[m.fields_sha256] = m.schema
+    alike = Counter((schema_of[k], v) for k, v in names.items())
+    return {  # two fingerprints of one schema named alike (extra blocks in both): tell apart
+        k: f"{v} ({(k or '?')[:8]})" if alike[(schema_of[k], v)] > 1 else v
+        for k, v in names.items()
+    }
 
 
 def _splitting_parameters(members: Sequence[PopulationMember], incidental: Incidental) -> list[str]:
