@@ -16,8 +16,8 @@ import pytest
 import vl_convert
 
 from reportgen import charts
-from reportgen.charts import Chart, Datasets
-from reportgen.charts import core as chart_core
+from reportgen.charts import Chart, Datasets, spec_cache
+from reportgen.charts import palette as chart_palette
 from reportgen.charts.agreement import paired_z_chart, quad_help_chart
 
 ETAS = [1e-5, 3e-5, 1e-4]
@@ -217,7 +217,7 @@ def test_specs_are_built_once_and_copied(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(alt.Chart, "__init__", counting_init)
     monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))  # an empty per-install cache
     charts.spec_cache_info()  # the builders register on import
-    cached = chart_core._CACHED_BUILDERS["_true_vs_linear_spec"]
+    cached = spec_cache._CACHED_BUILDERS["_true_vs_linear_spec"]
     cached.cache_clear()
 
     first, _ = charts.true_vs_linear(_table())
@@ -510,9 +510,9 @@ def test_more_runs_than_hand_picked_colours_never_repeat_one(kind: str) -> None:
 
 
 def test_run_palette_is_distinct_and_contrasts_on_both_pages() -> None:
-    palette = chart_core.run_palette(3000)
+    palette = chart_palette.run_palette(3000)
     assert len(set(palette)) == 3000 and palette[:10] == charts.RUN_COLORS
-    assert chart_core.run_palette(64) == palette[:64]  # every prefix is the same colours
+    assert chart_palette.run_palette(64) == palette[:64]  # every prefix is the same colours
     assert all(min(_contrast(c, "#ffffff"), _contrast(c, "#121212")) >= 3.0 for c in palette)
 
 

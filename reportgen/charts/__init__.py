@@ -4,12 +4,10 @@ Every kind returns ``(Chart, {dataset_name: columnar(...)})``; a page merges the
 charts (``merge_datasets``) into one ``{"datasets": …}`` JSON block (``page_data_json``).
 """
 
+from reportgen.charts.batch import batch_comparison_chart
 from reportgen.charts.core import (
     ETA_ELEMENT,
     ETA_PARAM,
-    RUN_COLORS,
-    SERIES,
-    SERIES_COLORS,
     Chart,
     Columns,
     Datasets,
@@ -19,10 +17,10 @@ from reportgen.charts.core import (
     dataset_names,
     merge_datasets,
     page_data_json,
-    spec_cache_info,
     with_initial_eta,
     with_key,
 )
+from reportgen.charts.cv import cv_bars, cv_group_chart
 from reportgen.charts.data import (
     PER_SEQ,
     PER_SEQ_COLUMNS,
@@ -33,27 +31,19 @@ from reportgen.charts.data import (
     per_seq_table,
     shared_ranges,
 )
-from reportgen.charts.group import (
-    batch_comparison_chart,
-    cv_group_chart,
-    fit_chart,
-    group_band,
-    group_overlay,
-    group_tail_chart,
-    relative_error_chart,
-)
+from reportgen.charts.fits import fit_chart
+from reportgen.charts.group import group_band, group_overlay, relative_error_chart
+from reportgen.charts.palette import RUN_COLORS, SERIES, SERIES_COLORS
 from reportgen.charts.run import (
     contribution_histograms,
-    cv_bars,
     error_histogram,
-    ess_curve,
     eta_curve,
-    logweight_range,
     quad_vs_linear,
-    tail_ratio,
     true_vs_linear,
-    weight_distributions,
 )
+from reportgen.charts.spec_cache import spec_cache_info
+from reportgen.charts.tails import group_tail_chart, tail_ratio
+from reportgen.charts.weights import ess_curve, logweight_range, weight_distributions
 
 __all__ = [
     "ETA_ELEMENT",

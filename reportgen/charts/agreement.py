@@ -8,30 +8,34 @@ from collections.abc import Sequence
 import numpy as np
 
 from reportgen.charts.core import (
-    NEUTRAL,
     Chart,
     ColumnValues,
     Datasets,
-    RunLegend,
     Spec,
     as_float,
-    cached_spec,
     columnar,
+    make_chart,
+    with_key,
+)
+from reportgen.charts.encodings import (
     eta_tooltip,
     eta_x,
     finish,
     log_axis,
-    make_chart,
     named,
+    value_tooltip,
+    z_tooltip,
+)
+from reportgen.charts.lazy import alt
+from reportgen.charts.palette import (
+    NEUTRAL,
+    RunLegend,
     picking,
     run_color,
     run_legend,
     run_opacity,
-    value_tooltip,
-    with_key,
-    z_tooltip,
 )
-from reportgen.charts.lazy import alt
+from reportgen.charts.spec_cache import cached_spec
 
 PAIRED_Z = "paired-z"
 Z_TITLE = "z = (linear − true) / paired SE"

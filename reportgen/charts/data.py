@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from reportgen import numfmt
 from reportgen.charts.core import ColumnValues, as_float, downsample_note
 
 ColumnDict = dict[str, Any]
@@ -195,3 +196,32 @@ def whole_numbers(values: np.ndarray) -> np.ndarray:
     if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
         return values.astype(np.int64)
     return values.astype(np.float32)
+
+
+OUTLIER_IQR = 3.0  # Tukey's "far out" fence
+
+
+def clamp_outliers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+    """Values beyond Tukey's far-out fences (quartiles ∓ 3 IQR, widened to include 0) drawn at
+    the fence, so one point cannot flatten the rest; returns (shown, clamped, fences or None)."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 4:
+        return values, np.zeros(values.shape, dtype=bool), None
+    q1, q3 = np.quantile(finite, [0.25, 0.75])
+    spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
+    lo, hi = min(q1 - OUTLIER_IQR * spread, 0.0), max(q3 + OUTLIER_IQR * spread, 0.0)
+    clamped = np.isfinite(values) & ((values < lo) | (values > hi))
+    if not clamped.any():
+        return values, clamped, None
+    return np.clip(values, lo, hi), clamped, (float(lo), float(hi))
+
+
+def clamp_note(clamped: np.ndarray, fences: tuple[float, float] | None, what: str) -> str | None:
+    if fences is None:
+        return None
+    count = int(clamped.sum())
+    lo, hi = (numfmt.format_number(f) for f in fences)
+    return (
+        f"{count} of the {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
+        "(exact values in the tooltip and the table)"
+    )

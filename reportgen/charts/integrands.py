@@ -6,19 +6,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 from reportgen.charts.core import (
-    ETA_FILTER,
-    SERIES_COLORS,
     Chart,
     Datasets,
     Spec,
-    cached_spec,
     columnar,
-    eta_param,
-    finish,
-    layered,
     make_chart,
-    named,
-    value_tooltip,
 )
 from reportgen.charts.data import (
     HISTOGRAM_COLUMNS,
@@ -27,7 +19,19 @@ from reportgen.charts.data import (
     histogram_rows,
     shared_ranges,
 )
+from reportgen.charts.encodings import (
+    ETA_FILTER,
+    eta_param,
+    finish,
+    layered,
+    named,
+    value_tooltip,
+)
 from reportgen.charts.lazy import alt
+from reportgen.charts.palette import (
+    SERIES_COLORS,
+)
+from reportgen.charts.spec_cache import cached_spec
 
 INTEGRANDS = "integrand-histograms"
 Which = Literal["sums", "delta"]

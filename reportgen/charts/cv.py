@@ -1,0 +1,136 @@
+"""Control variates: per-feature correlation and variance ratio, per run and across runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from reportgen.charts.core import (
+    Chart,
+    ColumnValues,
+    Datasets,
+    Spec,
+    as_float,
+    bar_rows,
+    columnar,
+    make_chart,
+)
+from reportgen.charts.encodings import (
+    finish,
+    layered,
+    named,
+    reference_rule,
+    value_tooltip,
+)
+from reportgen.charts.lazy import alt
+from reportgen.charts.palette import (
+    NEUTRAL,
+    SERIES_COLORS,
+)
+from reportgen.charts.spec_cache import cached_spec
+
+CV = "cv"
+CV_GROUP = "cv-group"
+
+
+# --- 10. control variates --------------------------------------------------------------------
+
+
+def cv_bars(
+    features: Sequence[str],
+    corr: ColumnValues,
+    var_ratio: ColumnValues,
+    *,
+    metric: Literal["correlation", "variance-ratio"] = "correlation",
+) -> tuple[Chart, Datasets]:
+    """Per-feature correlation with g·v, or variance after / before the control variate."""
+    n = len(features)
+    data = columnar(
+        feature=list(features), corr=as_float(corr, n), var_ratio=as_float(var_ratio, n)
+    )
+    return make_chart(f"cv-{metric}", bar_rows(_cv_spec(metric), n)), {CV: data}
+
+
+@cached_spec
+def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
+    data, flatten = named(CV, "feature", "corr", "var_ratio")
+    y = alt.Y("feature:N", title="feature", sort=None)
+    tooltip = [
+        alt.Tooltip("feature:N", title="feature"),
+        value_tooltip("corr", "correlation with g·v"),
+        value_tooltip("var_ratio", "variance ratio"),
+    ]
+    if metric == "correlation":
+        x_title = "correlation with g·v"
+        x = alt.X("corr:Q", title=x_title, scale=alt.Scale(domain=[-1, 1]))
+        rule_at, title = 0.0, "Control variates: correlation with g·v"
+    else:
+        x_title = "variance after CV / before (1 = no gain)"
+        x = alt.X("var_ratio:Q", title=x_title)
+        rule_at, title = 1.0, "Control variates: variance ratio"
+    bars = alt.Chart().mark_bar(color=SERIES_COLORS[1]).encode(x=x, y=y, tooltip=tooltip)
+    chart = layered(data, flatten, bars, reference_rule(rule_at, "x", x_title))
+    description = (
+        f"{title} per regression feature; the dashed rule marks "
+        f"{'no correlation' if metric == 'correlation' else 'no variance reduction'}."
+    )
+    return finish(chart, title, description)
+
+
+# --- 18. control variates across runs --------------------------------------------------------
+
+
+def cv_group_chart(
+    features: Sequence[str],
+    corr_mean: ColumnValues,
+    corr_min: ColumnValues,
+    corr_max: ColumnValues,
+    var_ratio_mean: ColumnValues,
+    var_ratio_min: ColumnValues,
+    var_ratio_max: ColumnValues,
+    *,
+    metric: Literal["correlation", "variance-ratio"] = "correlation",
+) -> tuple[Chart, Datasets]:
+    """Per feature mean correlation or variance ratio with min–max bars across runs."""
+    n = len(features)
+    values = (corr_mean, corr_min, corr_max, var_ratio_mean, var_ratio_min, var_ratio_max)
+    names = ("corr_mean", "corr_min", "corr_max", "var_mean", "var_min", "var_max")
+    columns = {name: as_float(v, n) for name, v in zip(names, values, strict=True)}
+    data = columnar(feature=list(features), **columns)
+    return make_chart(f"cv-group-{metric}", bar_rows(_cv_group_spec(metric), n)), {CV_GROUP: data}
+
+
+@cached_spec
+def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
+    prefix = "corr" if metric == "correlation" else "var"
+    data, flatten = named(
+        CV_GROUP, "feature", "corr_mean", "corr_min", "corr_max", "var_mean", "var_min", "var_max"
+    )
+    if metric == "correlation":
+        x_title, rule_at, title = "correlation with g·v", 0.0, "Control variates across runs"
+        scale = alt.Scale(domain=[-1, 1])
+    else:
+        x_title, rule_at = "variance after CV / before (1 = no gain)", 1.0
+        title, scale = "Control-variate variance ratio across runs", alt.Scale()
+    y = alt.Y("feature:N", title="feature", sort=None)
+    tooltip = [
+        alt.Tooltip("feature:N", title="feature"),
+        value_tooltip(f"{prefix}_mean", "mean"),
+        value_tooltip(f"{prefix}_min", "min"),
+        value_tooltip(f"{prefix}_max", "max"),
+    ]
+    x = alt.X(f"{prefix}_mean:Q", title=x_title, scale=scale)
+    bars = alt.Chart().mark_bar(color=SERIES_COLORS[1]).encode(x=x, y=y, tooltip=tooltip)
+    whiskers = (
+        alt.Chart()
+        .mark_rule(color=NEUTRAL, strokeWidth=2)
+        .encode(
+            x=alt.X(f"{prefix}_min:Q", title=x_title), x2=f"{prefix}_max:Q", y=y, tooltip=tooltip
+        )
+    )
+    chart = layered(data, flatten, bars, whiskers, reference_rule(rule_at, "x", x_title))
+    description = (
+        f"{title}: per regression feature the mean over runs (bar) and the range from minimum "
+        "to maximum (grey rule)."
+    )
+    return finish(chart, title, description)

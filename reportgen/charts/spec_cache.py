@@ -1,0 +1,76 @@
+"""Chart specs built once per argument tuple and kept per install, keyed by the code."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reportgen.charts.core import Spec, copy_spec
+
+_CACHED_BUILDERS: dict[str, Any] = {}
+
+
+def cached_spec(build: Callable[..., Spec]) -> Callable[..., Spec]:
+    """Build a spec once per argument tuple; every call gets its own deep copy.
+
+    Altair takes tens of milliseconds per spec, and every worker process would pay that again:
+    specs are also kept on disk per install (like the Vega bundle), keyed by the code that
+    builds them, so a build's workers start with every spec an earlier build made.
+    """
+    cached = functools.cache(functools.partial(_stored_spec, build))
+    _CACHED_BUILDERS[build.__name__] = cached
+
+    @functools.wraps(build)
+    def fresh(*args: Any) -> Spec:
+        return copy_spec(cached(*args))
+
+    return fresh
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """Everything a spec builder's output can depend on: this package's code and Altair's."""
+    # Altair's version from its metadata: importing Altair (~0.3 s) just for a key would cost
+    # every build what the cache saves
+    digest = hashlib.sha256(f"altair {importlib.metadata.version('altair')}".encode())
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
+    """``build(*args)`` from the per-install spec cache, or built and stored there."""
+    from reportgen.pages.assets import cache_dir
+
+    try:
+        key = orjson.dumps([_code_fingerprint(), build.__module__, build.__qualname__, args])
+    except TypeError:  # arguments without a JSON form: build, do not store
+        return build(*args)
+    path = cache_dir() / "specs" / f"{hashlib.sha256(key).hexdigest()}.json"
+    try:
+        stored: Spec = orjson.loads(path.read_bytes())
+        return stored
+    except (OSError, ValueError):
+        pass
+    spec = build(*args)
+    try:  # written beside and renamed: concurrent workers never read half a spec
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(spec))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache only costs rebuilding the spec next time
+    return spec
+
+
+def spec_cache_info() -> dict[str, Any]:
+    """``functools`` cache statistics per spec builder (for tests and build logs)."""
+    return {name: builder.cache_info() for name, builder in _CACHED_BUILDERS.items()}
