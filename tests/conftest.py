@@ -15,10 +15,19 @@ SHARED_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" 
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the per-install Vega bundle cache inside the test's temporary directory."""
+def _install_cache(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A per-install cache (Vega bundle, compiled templates, chart specs) of the tests' own.
+
+    It lives in pytest's cache directory, so later runs start warm as a user's second build does
+    (every entry is keyed by the versions and code that made it); ``--cache-clear`` or
+    ``-p no:cacheprovider`` starts from an empty one. Tests of the cache itself use their own.
+    """
+    cache: pytest.Cache | None = getattr(request.config, "cache", None)
+    directory = cache.mkdir("reportgen-install") if cache else tmp_path_factory.mktemp("cache")
     previous = os.environ.get("REPORTGEN_CACHE_DIR")
-    os.environ["REPORTGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["REPORTGEN_CACHE_DIR"] = str(directory)
     yield
     if previous is None:
         os.environ.pop("REPORTGEN_CACHE_DIR", None)

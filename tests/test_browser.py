@@ -35,6 +35,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.is_file(), reason=f"Chromium is not installed at {CHROMIUM} (CI installs it)"
     ),

@@ -9,10 +9,12 @@ import re
 import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reportgen.charts import export
+from reportgen import charts
+from reportgen.charts import Chart, Datasets, export
 from reportgen.cli import FIGURE_FORMATS, FIGURE_THEMES, main
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -51,6 +53,7 @@ def test_cli_constants_match_the_exporter() -> None:
     assert FIGURE_FORMATS == export.FORMATS and FIGURE_THEMES == export.THEMES
 
 
+@pytest.mark.slow
 def test_every_chart_is_exported_in_every_format(paper_site: Path) -> None:
     pages = chart_pages(paper_site)
     assert len(pages) >= 8  # runs of all three schemas and the groups
@@ -64,6 +67,7 @@ def test_every_chart_is_exported_in_every_format(paper_site: Path) -> None:
         assert all(f["warning"] is None for f in manifest["figures"])
 
 
+@pytest.mark.slow
 def test_svg_parses_and_png_is_the_svg_at_300_dpi(paper_site: Path) -> None:
     checked = 0
     for page, ids in chart_pages(paper_site).items():
@@ -80,6 +84,7 @@ def test_svg_parses_and_png_is_the_svg_at_300_dpi(paper_site: Path) -> None:
     assert checked >= 30
 
 
+@pytest.mark.slow
 def test_paper_theme_text_is_sans_and_at_least_11_pt(paper_site: Path) -> None:
     for page, ids in chart_pages(paper_site).items():
         for chart_id in ids:
@@ -95,6 +100,7 @@ def test_paper_theme_text_is_sans_and_at_least_11_pt(paper_site: Path) -> None:
                 assert "serif" not in text.attrib.get("font-family", "").replace("sans-serif", "")
 
 
+@pytest.mark.slow
 def test_each_figure_has_its_data_as_csv(paper_site: Path) -> None:
     page = paper_site / "runs/diagnostics_run/full_data/E_256/run_01/index.html"
     rows = list(csv.DictReader(io.StringIO((page.parent / "figures/eta-curve.csv").read_text())))
@@ -104,6 +110,7 @@ def test_each_figure_has_its_data_as_csv(paper_site: Path) -> None:
     assert etas == sorted(e["eta"] for e in summary["etas"])
 
 
+@pytest.mark.slow
 def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) -> None:
     html = (paper_site / "figures.html").read_text()
     total = sum(len(ids) for ids in chart_pages(paper_site).values())
@@ -116,16 +123,41 @@ def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) 
     assert f"{total} figures" in (paper_site / "index.html").read_text()
 
 
-def test_site_theme_is_the_page_chart_at_page_width(sample_tree: Path, tmp_path: Path) -> None:
-    out = tmp_path / "site"
-    argv = ["build", str(sample_tree), "-o", str(out), "-j", "1", "-q", "--figures", "svg,png"]
-    assert main([*argv, "--figure-theme", "site"]) == 0
-    svg = next(out.glob("runs/**/figures/eta-curve.svg"))
-    root = ET.parse(svg).getroot()
-    assert svg_size(root)[0] == export.SITE_WIDTH_PX  # "fit" autosize: the whole figure
+def eta_curve_figure() -> tuple[Chart, dict[str, Any], Datasets]:
+    """The run page's ΔH-vs-η chart and its standalone spec, as the run page exports it."""
+    etas = [1e-5, 3e-5, 1e-4]
+    chart, datasets = charts.eta_curve(etas, [-1e-4, -3e-4, -1e-3], [-1.1e-4, -3.2e-4, -1.2e-3])
+    standalone = dict(chart.spec, datasets={name: datasets[name] for name in chart.datasets})
+    return chart, standalone, datasets
+
+
+def test_site_theme_is_the_page_chart_at_page_width() -> None:
+    chart, standalone, _ = eta_curve_figure()
+    spec = export.themed(export.plain_json(standalone), "site")
+    assert spec["width"] == export.SITE_WIDTH_PX
+    # "fit" autosize containing the padding: the whole figure, axes included, is that wide
+    assert spec["autosize"] == chart.spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert spec["title"] == chart.spec["title"] == "ΔH vs η: true and approximations"
+    assert spec["config"] == chart.spec["config"] and spec["background"] == "white"
+    text = json.dumps(spec)
+    assert '"tooltip"' not in text and '"bind"' not in text  # a file has no pointer
+    assert export.themed(export.plain_json(standalone), "paper")["width"] != spec["width"]
+
+
+@pytest.mark.slow
+def test_site_theme_figure_files_are_the_page_width() -> None:
+    """The spec above through vl-convert: SVG at the page width, PNG at 300 dpi, no PDF."""
+    chart, standalone, datasets = eta_curve_figure()
+    formats = ("svg", "png")
+    figure, files = export.export_chart(chart, standalone, datasets, formats, "site", "runs/r")
+    assert figure.warning is None and figure.files == ("eta-curve.svg", "eta-curve.png")
+    content = dict(files)
+    root = ET.fromstring(content["runs/r/figures/eta-curve.svg"])
+    assert svg_size(root)[0] == export.SITE_WIDTH_PX
     assert "ΔH vs η" in "".join(t.text or "" for t in root.iter(f"{SVG}text"))  # title kept
-    assert png_size(svg.with_suffix(".png").read_bytes())[0] == round(640 * 300 / 96)
-    assert not list(out.glob("runs/**/figures/*.pdf"))
+    png = png_size(content["runs/r/figures/eta-curve.png"])
+    assert png[0] == round(export.SITE_WIDTH_PX * 300 / 96)
+    assert sorted(content) == [f"runs/r/figures/eta-curve.{x}" for x in ("csv", "png", "svg")]
 
 
 def test_unknown_format_or_theme_is_a_usage_error(sample_tree: Path, tmp_path: Path) -> None:
@@ -137,6 +169,7 @@ def test_unknown_format_or_theme_is_a_usage_error(sample_tree: Path, tmp_path: P
     assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_an_export_failure_is_a_warning_on_that_chart(
     sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,6 +202,7 @@ def test_plain_json_turns_numpy_into_lists() -> None:
     assert spec == {"datasets": {"d": [{"x": [1.0, None]}]}}
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_shared_tree_exports_every_figure(shared_results: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"

@@ -177,6 +177,7 @@ def test_unmutated_documents_render(schema: str, root: Path, site: SiteContext) 
     assert run_output(REF, root, site, "x", RunSettings(max_bytes=MAX_BYTES)).ok
 
 
+@pytest.mark.slow
 @FUZZ
 @given(content=mutated_document("snis"))
 def test_fuzz_snis(content: bytes, root: Path, site: SiteContext) -> None:

@@ -914,6 +914,7 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     assert sorted(writer.log.kept) == sorted(kept_paths)
 
 
+@pytest.mark.slow
 def test_one_changed_larger_run_redraws_only_its_own_subsets(
     tmp_path: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

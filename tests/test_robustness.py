@@ -647,6 +647,7 @@ def _escaped(text: str) -> str:
 # --- per-run failures ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> None:
     assert sorted(corpus.result.failed_runs) == sorted(BY_NAME[n].run_id for n in ERRORS)
     expected = sorted(f"{BY_NAME[n].run_id}/{f}" for n, f in UNREADABLE_INPUTS.items())
@@ -658,6 +659,7 @@ def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> N
     assert set(manifest) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ERRORS)
 def test_unreadable_run_gets_an_error_page(corpus: CorpusSite, name: str) -> None:
     case = BY_NAME[name]
@@ -697,6 +699,7 @@ def _line_column(corpus: CorpusSite, case: Case) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ACCEPTED)
 def test_acceptable_input_loads(corpus: CorpusSite, name: str) -> None:
     case = BY_NAME[name]
@@ -717,6 +720,7 @@ def _no_intervals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if not k.startswith("ci95_")} for row in rows]
 
 
+@pytest.mark.slow
 def test_accepted_variants_match_the_template_run(corpus: CorpusSite) -> None:
     """Numbers as strings, duplicate keys (last wins) and bad configs change no number."""
     template = _summary(corpus.reference, TEMPLATE_RUN)
@@ -727,6 +731,7 @@ def test_accepted_variants_match_the_template_run(corpus: CorpusSite) -> None:
         assert summary["batch_size"] == template["batch_size"] == 256, name
 
 
+@pytest.mark.slow
 def test_non_finite_values_are_reported_where_they_reach_the_arithmetic(
     corpus: CorpusSite,
 ) -> None:
@@ -737,6 +742,7 @@ def test_non_finite_values_are_reported_where_they_reach_the_arithmetic(
     assert any("delta_h_per_lr" in m for m in messages)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SKIPPED)
 def test_links_fifos_and_undecodable_names_are_listed_not_read(
     corpus: CorpusSite, name: str
@@ -766,12 +772,14 @@ def test_nested_and_textual_timings_are_not_errors(sample_tree: Path, tmp_path: 
     assert not any("per_eta" in label or "note" in label for label in facts)
 
 
+@pytest.mark.slow
 def test_nothing_outside_the_tree_is_read(corpus: CorpusSite) -> None:
     for path in corpus.site.rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_good_runs_are_byte_identical_to_a_build_without_bad_runs(corpus: CorpusSite) -> None:
     reference = _manifest(corpus.reference)
     assert len(reference) == 9
@@ -786,6 +794,7 @@ def test_good_runs_are_byte_identical_to_a_build_without_bad_runs(corpus: Corpus
     assert compared >= 9 * 2
 
 
+@pytest.mark.slow
 def test_corpus_site_is_safe_and_its_links_work(corpus: CorpusSite) -> None:
     assert unescaped_payloads(corpus.site) == []
     assert unsafe_data_files(corpus.site) == []
@@ -797,11 +806,13 @@ def test_corpus_site_is_safe_and_its_links_work(corpus: CorpusSite) -> None:
 # --- no data loss ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_never_modifies_the_results_tree(corpus: CorpusSite) -> None:
     assert len(corpus.before) > 60
     assert corpus.after == corpus.before
 
 
+@pytest.mark.slow
 def test_build_writes_nothing_beside_its_output(corpus: CorpusSite) -> None:
     assert corpus.parent_after == corpus.parent_before | {"site"}
     assert not [n for n in corpus.parent_after if ".staging-" in n or ".old-" in n]
@@ -968,6 +979,7 @@ def _site_bytes(site: Path) -> int:
     return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_bombs_and_huge_files_build_in_bounded_memory(tiny_tree: Path, tmp_path: Path) -> None:
     """Under a 1.5 GB address-space cap: a 7-level alias bomb, a 25 MB config, a sparse 3 GiB
     image and a sparse 3 GiB results file each cost their run a finding or an error page."""
@@ -1177,6 +1189,7 @@ for step, jobs in enumerate((2, 1, 2)):
 """
 
 
+@pytest.mark.slow
 def test_figures_with_workers_after_this_process_ran_vl_convert(
     tiny_tree: Path, tmp_path: Path
 ) -> None:

@@ -307,6 +307,7 @@ def test_a_failing_group_analysis_becomes_an_error_page(
     assert "batch" in (out / "groups/diagnostics_run/full_data/index.html").read_text()
 
 
+@pytest.mark.slow
 def test_large_groups_are_summarised_and_keep_every_run_in_their_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
