@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -79,7 +80,7 @@ def csv_sums(path: Path) -> dict[float, dict[str, float]]:
     return sums
 
 
-def assert_run_numbers(site: Path, manifest: dict) -> int:
+def assert_run_numbers(site: Path, manifest: dict[str, Any]) -> int:
     """Σ true_contrib = ΔH_true (1e-9 rel) per SNIS run and η, CSV agreeing; returns #checked."""
     checked = 0
     for entry in manifest["runs"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_relative_error_is_undefined_without_a_true_value() -> None:
 
 
 sizes = st.integers(min_value=1, max_value=64)
-finite = {"allow_nan": False, "allow_infinity": False}
+finite: dict[str, Any] = {"allow_nan": False, "allow_infinity": False}
 
 
 @st.composite

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis import batch, fits, group_stats
+from reportgen.analysis import batch, fits, group_stats, stats
 from reportgen.analysis import points as pts
 from reportgen.analysis.contributions import (
     EtaSummary,
@@ -287,7 +287,7 @@ def test_seeds_do_not_depend_on_python_hash_randomisation() -> None:
         text=True,
         check=True,
     ).stdout
-    assert other.strip() == repr(batch.derived_rng(3, "256", "512", "run").random())
+    assert other.strip() == repr(stats.derived_rng(3, "256", "512", "run").random())
 
 
 def test_raw_mean_tends_to_scaled_full_value_and_rescaled_to_full_value() -> None:

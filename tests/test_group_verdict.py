@@ -42,6 +42,7 @@ from reportgen.charts.agreement import (
     per_lr_chart,
     quad_help_chart,
 )
+from reportgen.charts.integrands import Which
 from tests.test_charts import _attached, validator  # noqa: F401  (the schema fixture)
 
 N = 400
@@ -412,13 +413,14 @@ def test_shared_e256_e512_state_a_verdict_per_run_and_eta(
 
 
 @pytest.mark.parametrize("which", ["sums", "delta"])
-def test_integrand_histograms_count_every_sequence(which: str, validator: Any) -> None:  # noqa: F811
+def test_integrand_histograms_count_every_sequence(which: Which, validator: Any) -> None:  # noqa: F811
     from reportgen.charts.integrands import NAMES, integrand_histograms
 
     rng = np.random.default_rng(2)
-    arrays = [[rng.normal(50, 10, 300), None] for _ in NAMES[which]]  # the second η lacks them
-    arrays[0][0][3] = np.nan  # a non-finite value is dropped, not binned
-    chart, datasets = integrand_histograms([1e-6, 2e-6], arrays, which=which)  # type: ignore[arg-type]
+    first = [rng.normal(50, 10, 300) for _ in NAMES[which]]
+    first[0][3] = np.nan  # a non-finite value is dropped, not binned
+    arrays = [[values, None] for values in first]  # the second η lacks them
+    chart, datasets = integrand_histograms([1e-6, 2e-6], arrays, which=which)
     (data,) = datasets.values()
     counts = np.asarray(data[0]["count"])
     assert counts.sum() == 300 * len(NAMES[which]) - 1

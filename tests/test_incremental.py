@@ -872,8 +872,8 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     out = site[0]
     status = read_status(out)
     assert status is not None
-    stored = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
-    records = [r for r in stored if r.was_read]
+    saved = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
+    records = [r for r in saved if r.was_read]
     points = [p for r in records if (p := r.points).etas]
     sample_paths = {p.run_id: out / run_sample(p.run_id) for p in points}
     in_memory = [

@@ -655,8 +655,8 @@ def test_corpus_builds_with_exactly_the_bad_runs_failed(corpus: CorpusSite) -> N
     assert all("Permission denied" in u for u in corpus.result.unreadable)
     manifest = _manifest(corpus.site)
     reference = _manifest(corpus.reference)
-    expected = set(reference) | {BY_NAME[n].run_id for n in ERRORS + ACCEPTED}
-    assert set(manifest) == expected
+    every_run = set(reference) | {BY_NAME[n].run_id for n in ERRORS + ACCEPTED}
+    assert set(manifest) == every_run
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,9 @@ from tests.formats import assert_valid, assert_valid_csv
 from tests.sitecheck import assert_run_numbers, broken_links, outline, remote_assets
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 SITE_PAGES = {  # page: (<title>, <h1>, the sections it must have, in order)
@@ -43,8 +45,8 @@ def test_sample_builds_cleanly(sample_site: tuple[Path, BuildResult]) -> None:
         assert page.title == f"{title} · Entropy experiments", name
         assert page.h1 == h1, name
         assert [s for s in page.sections if s in sections] == sections, (name, page.sections)
-    for page in site.rglob("*.html"):  # every page, not only these four, is well-formed
-        assert outline(page).problems == [], page
+    for path in site.rglob("*.html"):  # every page, not only these four, is well-formed
+        assert outline(path).problems == [], path
     assert_valid("manifest", read_json(site / "manifest.json"))
     changes = read_json(site / "changes.json")
     assert_valid("changes", changes)
@@ -288,9 +290,10 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
 def test_a_failing_group_analysis_becomes_an_error_page(
     sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from reportgen.analysis import group_stats
     from reportgen.pages import group as group_pages
 
-    real = group_pages.per_eta_stats
+    real = group_stats.per_eta_stats
 
     def explode_for_sweeps(runs):  # type: ignore[no-untyped-def]
         if any(r.run_id.startswith("comparison_across_learning_rates") for r in runs):

@@ -270,10 +270,10 @@ def test_slope_intervals_recover_a_known_slope() -> None:
     """ΔH = c·η^k·e^ε with iid ε ~ N(0, σ²) per η and resample: the log-log slope estimator is
     normal with SD σ/√Sxx, so its interval is k ± 1.96·σ/√Sxx (width within 10 % for 4000
     draws, centre within a fifth of the half-width)."""
-    etas = 8e-7 * 2.0 ** np.arange(5)
+    etas = np.asarray(8e-7 * 2.0 ** np.arange(5), dtype=np.float64)
     k, sigma, draws = 1.3, 0.05, 4000
     noise = np.random.default_rng(4).normal(0.0, sigma, (draws, etas.size))
-    true_draws = -2e3 * etas**k * np.exp(noise)
+    true_draws = np.asarray(-2e3 * etas**k * np.exp(noise), dtype=np.float64)
     loglog, linear = slope_intervals(etas, true_draws)
     assert loglog is not None and linear is not None
     x = np.log(etas)
@@ -282,7 +282,7 @@ def test_slope_intervals_recover_a_known_slope() -> None:
     assert abs((loglog[0] + loglog[1]) / 2 - k) < half / 5
     # a straight line ΔH = a·η + noise: the linear slope's interval holds a
     a, sd = -600.0, 1e-4
-    line = a * etas + np.random.default_rng(5).normal(0.0, sd, (draws, etas.size))
+    line = np.asarray(a * etas + np.random.default_rng(5).normal(0.0, sd, (draws, etas.size)))
     _, interval = slope_intervals(etas, line)
     assert interval is not None and interval[0] < a < interval[1]
     lin_half = 1.96 * sd / math.sqrt(float(np.sum((etas - etas.mean()) ** 2)))
