@@ -39,8 +39,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
-from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
-from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.build.guard import guarded
 from reportgen.build.plan import (
     RunPlan,
@@ -62,7 +60,9 @@ from reportgen.build.status import (
     json_hash,
     read_status,
 )
+from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.findings import SEVERITIES, Severity, empty_counts
+from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile, read_tree_file
@@ -78,11 +78,11 @@ if TYPE_CHECKING:
     from reportgen.load.history import FirstCommit
 
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
-    from reportgen.pages.output import PageOutput
-    from reportgen.pages.run import RunSettings
-    from reportgen.pages.group import GroupSettings
     from reportgen.analysis.record import RunRecord
+    from reportgen.pages.group import GroupSettings
+    from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
+    from reportgen.pages.run import RunSettings
 
 log = logging.getLogger("reportgen")
 ProgressCallback = Callable[[int, int, str], None]

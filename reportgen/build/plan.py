@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reportgen.discover import GroupRef, RunRef, Skipped, Tree
 from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
@@ -20,6 +19,7 @@ from reportgen.build.status import (
     current_hash,
     json_hash,
 )
+from reportgen.discover import GroupRef, RunRef, Skipped, Tree
 from reportgen.write import write_file_atomic
 
 
