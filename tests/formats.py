@@ -1,4 +1,4 @@
-"""The public formats as JSON Schemas (``tests/schemas``), and one way to check a twin against them.
+"""The public formats as JSON Schemas (``reportgen/schemas``) and a way to check a twin by them.
 
 Every test that wants to know "has this twin the fields 0.1 published, with their types" calls
 ``assert_valid(kind, data)`` instead of keeping its own list of keys.
@@ -17,8 +17,10 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
-SCHEMAS = Path(__file__).parent / "schemas"
-KINDS = ("run-summary", "group-summary", "manifest", "changes")
+from reportgen import schemas
+from reportgen.schemas import KINDS
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "reportgen" / "schemas"  # the committed files
 # contributions.csv of 0.1, in order (tests/snapshots keep it as each CSV's "header")
 CSV_COLUMNS_0_1 = (
     "eta",
@@ -34,8 +36,7 @@ CSV_COLUMNS_0_1 = (
 
 @functools.cache
 def schema(kind: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
-    return loaded
+    return schemas.schema(kind)
 
 
 @functools.cache

@@ -394,6 +394,14 @@ def test_histogram_counts_sum_to_finite_values() -> None:
     assert np.all(rows["bin_end"] > rows["bin_start"])
 
 
+def test_values_at_the_float_limits_cannot_be_binned_and_say_so() -> None:
+    """±1e308 leave no finite bin width: a ValueError, which the run page turns into a chart
+    left out with a warning (from numpy 2.2; older releases raise an IndexError here)."""
+    values = np.array([1e308, -1e308, 1.0, 2.0])
+    with pytest.raises(ValueError), np.errstate(all="ignore"):
+        charts.histogram_rows([1e-5], "true", [values], 40, charts.shared_ranges([values]))
+
+
 def test_series_share_bins_per_eta() -> None:
     _, data = SAMPLES["contribution-histograms"]()
     columns = data["contribution-histograms"][0]

@@ -1,6 +1,6 @@
 """The JSON Schemas of the public formats: exactly what 0.1 published, and able to fail.
 
-``tests/schemas/*.schema.json`` are derived from the 0.1 snapshots (``tests/snapshots``) by
+``reportgen/schemas/*.schema.json`` are derived from the 0.1 snapshots (``tests/snapshots``) by
 ``tests/tools/derive_schemas.py``: the tests here check that derivation (every field 0.1
 always published is required, every 0.1 twin validates), that every twin of a built site
 validates, and that a twin missing a field or holding a wrong type is rejected.

@@ -12,18 +12,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from reportgen.load.inputs import (
-    LoadError,
-    nesting_exceeds,
-)
+from reportgen.load.inputs import LoadError
 from reportgen.load.models import FloatArray
 
 GENERIC_MAX_DEPTH = 12
 GENERIC_MAX_FIELDS = 400
 PER_SEQUENCE_COLUMNS = ("sum_logp", "mean_logp", "var_logp", "max_logp", "min_logp")
-# orjson before 3.9 has no nesting limit and overflows the C stack on deep input (a segfault
-# that kills the build), so deeper documents go to the standard library, which stops cleanly.
-FAST_PARSE_MAX_DEPTH = 512
 FIELD_HINT = "A field has a type or value no schema generation allows; see the results guide."
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _PARTIAL_TOKEN = re.compile(r"[-+.0-9eE]*|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?|N(a)?|I[nfity]{0,6}")
@@ -36,23 +30,14 @@ NamedFloats = tuple[tuple[str, float], ...]
 # --- reading files ---------------------------------------------------------------------------
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
-
-
-# orjson before 3.9.15 overflows the C stack on deeply nested input (CVE-2024-27454); later
-# versions stop at depth 1024 with a JSONDecodeError, so the byte scan below is only needed then.
-ORJSON_LIMITS_DEPTH = _version(orjson.__version__) >= (3, 9, 15)
-
-
 def parse_json(data: bytes) -> Any:
     """Parse JSON, accepting the ``NaN``/``Infinity`` tokens Python's json module writes."""
     # The fast path validates UTF-8 itself; decoding to str is only needed for the fallback.
-    if ORJSON_LIMITS_DEPTH or not nesting_exceeds(data, FAST_PARSE_MAX_DEPTH):
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass  # orjson rejects NaN/Infinity and lone surrogates; the standard library does not
+    # orjson (from 3.9.15, the floor) stops at depth 1024 with a JSONDecodeError, never a crash.
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # orjson rejects NaN/Infinity and lone surrogates; the standard library does not
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

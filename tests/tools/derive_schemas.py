@@ -1,4 +1,4 @@
-"""Derive ``tests/schemas/*.schema.json`` from the snapshots of reportgen 0.1's public outputs.
+"""Derive ``reportgen/schemas/*.schema.json`` from the snapshots of reportgen 0.1's public outputs.
 
 Usage: ``python tests/tools/derive_schemas.py [--check]`` (``--check``: exit 1 if the committed
 schemas differ from what this derives, e.g. after a hand edit).
@@ -358,7 +358,7 @@ def schemas() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    folder = TESTS / "schemas"
+    folder = TESTS.parent / "reportgen" / "schemas"
     stale = [n for n, t in schemas().items() if (folder / n).read_text() != t]
     if "--check" in argv:
         print("\n".join(f"{n} differs from its derivation" for n in stale) or "up to date")

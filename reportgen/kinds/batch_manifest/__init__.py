@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 NAME = "index.json"
 PARTIAL = "_batch_manifest.html"
-SCHEMA = "batch-manifest.schema.json"  # in tests/schemas until reportgen/schemas exists
+SCHEMA = "batch-manifest.schema.json"  # in reportgen/schemas
 _LAZY = {
     "read_manifest": "reportgen.kinds.batch_manifest.reader",
     "ManifestView": "reportgen.kinds.batch_manifest.view",

@@ -34,7 +34,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.jackknife.twin",
 }
 
-SCHEMA = "kind-jackknife-study.schema.json"  # in tests/schemas until reportgen/schemas exists
+SCHEMA = "kind-jackknife-study.schema.json"  # in reportgen/schemas
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.rb_convergence.twin",
 }
 
-SCHEMA = "kind-rb-convergence.schema.json"  # in tests/schemas until reportgen/schemas exists
+SCHEMA = "kind-rb-convergence.schema.json"  # in reportgen/schemas
 
 
 def __getattr__(name: str) -> Any:
