@@ -1,16 +1,34 @@
-"""nox sessions: tests, lint, typecheck, bench."""
+"""nox sessions: fast, tests (per Python), lint, typecheck, floors, bench.
+
+``lint``, ``typecheck`` and ``tests`` run what ``.ci/run`` runs; ``floors`` is its last step.
+"""
 
 from __future__ import annotations
 
-import nox
+import tomllib
+from pathlib import Path
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+import nox
+from packaging.requirements import Requirement
+
+nox.options.sessions = ["lint", "typecheck", "fast"]
 nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.11", "3.12", "3.13"]
+FAST = ("-m", "not slow")
 
 
 @nox.session
+def fast(session: nox.Session) -> None:
+    """The quick loop: every test not marked slow (under a minute on two cores)."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", *FAST, *session.posargs)
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite (browser tests need Debian's chromium at /usr/bin/chromium)."""
+    """The whole suite (browser tests need Debian's chromium at /usr/bin/chromium);
+    ``nox -s tests-3.13 -- -m "not slow"`` runs the quick selection on one interpreter."""
     session.install(".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
 
@@ -18,14 +36,37 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "reportgen", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "reportgen", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check")
+    session.run("ruff", "format", "--check")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
+    """mypy --strict (pyproject) on the package, the tests, the benchmark and this file."""
     session.install(".[dev]")
     session.run("mypy")
+
+
+def floor_constraints() -> list[str]:
+    """``name==X`` for every ``name>=X`` the package and its test extra require."""
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = []
+    for text in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        requirement = Requirement(text)
+        floors = [s.version for s in requirement.specifier if s.operator == ">="]
+        if floors:
+            pins.append(f"{requirement.name}=={floors[0]}")
+    return pins
+
+
+@nox.session
+def floors(session: nox.Session) -> None:
+    """The quick selection with every dependency at the lowest version pyproject allows."""
+    constraints = Path(session.create_tmp()) / "floors.txt"
+    constraints.write_text("\n".join(floor_constraints()) + "\n", encoding="utf-8")
+    session.install(".[test]", "-c", str(constraints))
+    session.run("python", "-m", "pip", "freeze")
+    session.run("python", "-m", "pytest", *FAST, "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.schemas import KINDS
 from tests.formats import (
-    KINDS,
     SCHEMAS,
     assert_site_twins_valid,
     assert_valid,
