@@ -1,7 +1,7 @@
 """Build time and memory of reportgen as ratios measured in one run (not a timed test).
 
     python benchmarks/bench.py [--runs 50] [--repeat 3] [--scale 10,100,1000,10000] [--scale10]
-                               [--jobs N] [--no-shared] [--keep DIR]
+                               [--jobs N] [--no-shared] [--keep DIR] [--json FILE]
 
 For a synthetic tree shaped like the real one (``reportgen.demo.bench_tree``: E = 256/512/2048
 sequences, 2–8 η per run) and, when present, ``../shared/data/results``, it measures:
@@ -24,6 +24,9 @@ sequence N times on fresh copies and reports each ratio's median with its range.
 * the bootstrap's cost: the cold build of the synthetic tree (default ``--bootstrap 2000``)
   against one with ``--bootstrap 0`` (delta-method SEs only).
 
+``--json FILE`` also writes every measure, the scale curve, the settings and the library versions
+as JSON; ``benchmarks/perf_table.py`` renders that into ``docs/performance.md``.
+
 Build times are those of ``reportgen.build.build()`` inside the child process, the same kind of
 in-process time as the parse time; each child's wall time including interpreter start-up and
 imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says otherwise.
@@ -32,7 +35,10 @@ imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.metadata
 import os
+import platform
 import resource
 import shutil
 import statistics
@@ -45,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import perf_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data/results"
@@ -394,7 +401,7 @@ def scale_point(runs: int, work: Path, jobs: int) -> ScalePoint:
     return point
 
 
-def scale_curve(sizes: list[int], work: Path, jobs: int) -> list[Row]:
+def scale_curve(sizes: list[int], work: Path, jobs: int) -> tuple[list[Row], list[dict[str, Any]]]:
     points = []
     for runs in sizes:
         points.append(scale_point(runs, work, jobs))
@@ -404,24 +411,12 @@ def scale_curve(sizes: list[int], work: Path, jobs: int) -> list[Row]:
             f"peak RSS {p.cold.rss_mb:.0f} MB",
             flush=True,
         )
-    print(f"\nScale curve (small runs: 16 or 32 sequences, 2–4 η; cold builds, -j {jobs})")
-    header = (
-        "   runs   cold s  ms/run  ÷100-run  no-op s  one s  ÷cold"
-        "  peak RSS  index.html  widest dir"
-    )
-    print(header + "\n" + "-" * len(header))
     base = next((p for p in points if p.runs == 100), points[0])
-    for p in points:
-        print(
-            f"{p.runs:>7,}  {p.cold.seconds:>7.1f}  {p.per_run_ms:>6.1f}  "
-            f"{p.per_run_ms / base.per_run_ms:>7.2f}×  {p.noop.wall:>7.2f}  "
-            f"{p.one.seconds:>5.1f}  {p.one.seconds / p.cold.seconds:>4.2f}×  "
-            f"{p.cold.rss_mb:>5.0f} MB  {p.index_bytes / 1e6:>7.2f} MB  {p.widest[1]:>5} "
-            f"({p.widest[0]})"
-        )
+    curve = [scale_json(p, base) for p in points]
+    print("\n" + perf_table.scale_text(curve, jobs))
     largest = points[-1]
     if largest.runs == base.runs:
-        return []
+        return [], curve
     ratio = largest.per_run_ms / base.per_run_ms
     name = f"scale {largest.runs:,}"
     return [
@@ -450,7 +445,25 @@ def scale_curve(sizes: list[int], work: Path, jobs: int) -> list[Row]:
             largest.one.seconds <= TARGET_ONE * largest.cold.seconds,
         ),
         Row(f"{name}: most entries in a site directory", f"{largest.widest[1]}", "", None),
-    ]
+    ], curve
+
+
+def scale_json(p: ScalePoint, base: ScalePoint) -> dict[str, Any]:
+    """One point of the scale curve as ``--json`` writes it (``base``: the 100-run tree)."""
+    return {
+        "runs": p.runs,
+        "cold_s": p.cold.seconds,
+        "ms_per_run": p.per_run_ms,
+        "per_run_vs_base": p.per_run_ms / base.per_run_ms,
+        "base_runs": base.runs,
+        "noop_process_s": p.noop.wall,
+        "one_changed_s": p.one.seconds,
+        "one_changed_vs_cold": p.one.seconds / p.cold.seconds,
+        "peak_rss_mb": p.cold.rss_mb,
+        "index_mb": p.index_bytes / 1e6,
+        "widest_dir": p.widest[0],
+        "widest_entries": p.widest[1],
+    }
 
 
 def bootstrap_row(results: Path, work: Path, jobs: int, with_bootstrap: Measured) -> Row:
@@ -477,20 +490,43 @@ def bootstrap_row(results: Path, work: Path, jobs: int, with_bootstrap: Measured
     )
 
 
-def print_table(rows: list[Row]) -> None:
-    widths = [
-        max(len(r.name) for r in rows),
-        max(len(r.measured) for r in rows),
-        max(len(r.target) for r in rows),
-    ]
-    header = ("measure", "measured", "target")
-    line = f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:<{widths[2]}}  result"
-    print("\n" + line + "\n" + "-" * len(line))
-    for r in rows:
-        print(
-            f"{r.name:<{widths[0]}}  {r.measured:>{widths[1]}}  {r.target:<{widths[2]}}  "
-            f"{r.verdict}"
-        )
+def row_json(row: Row) -> dict[str, Any]:
+    return {**dataclasses.asdict(row), "result": row.verdict}
+
+
+def environment(load_at_start: tuple[float, float, float]) -> dict[str, Any]:
+    """What the numbers depend on besides the code: the machine and the library versions."""
+    versions = {n: importlib.metadata.version(n) for n in ("numpy", "orjson", "jinja2", "altair")}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(v, 2) for v in load_at_start],
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        **versions,
+    }
+
+
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    rows: list[Row],
+    curve: list[Any],
+    load_at_start: tuple[float, float, float],
+) -> None:
+    report = {
+        "format": 1,
+        "settings": {
+            "runs": args.runs,
+            "jobs": args.jobs,
+            "repeat": args.repeat,
+            "scale": [p["runs"] for p in curve],
+            "shared": SHARED.is_dir() and not args.no_shared,
+        },
+        "environment": environment(load_at_start),
+        "measures": [row_json(r) for r in rows],
+        "scale_curve": curve,
+    }
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def main() -> int:
@@ -512,6 +548,7 @@ def main() -> int:
     )
     parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--child", nargs=4, metavar=("RESULTS", "OUT", "JOBS", "BOOTSTRAP"), help=argparse.SUPPRESS
     )
@@ -520,6 +557,8 @@ def main() -> int:
         child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]))
         return 0
 
+    load_at_start = os.getloadavg()
+    import reportgen.build  # noqa: F401  (first: importing pages.assets first hits an import cycle)
     from reportgen.demo import bench_tree
     from reportgen.pages.assets import static_assets
 
@@ -554,9 +593,13 @@ def main() -> int:
             shared_rows, _ = measure_tree("shared", SHARED, work, args.jobs, args.repeat)
             rows += shared_rows
         sizes = [int(v) for v in args.scale.split(",") if v.strip()]
+        curve: list[dict[str, Any]] = []
         if sizes:
-            rows += scale_curve(sizes, work, args.jobs)
-        print_table(rows)
+            scale_rows, curve = scale_curve(sizes, work, args.jobs)
+            rows += scale_rows
+        print("\n" + perf_table.rows_text([row_json(r) for r in rows]))
+        if args.json:
+            write_json(args.json, args, rows, curve, load_at_start)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
