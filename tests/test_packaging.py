@@ -58,7 +58,9 @@ def test_long_description_is_the_readme_without_repository_images(
     description = str(meta.get_payload())
     assert meta["Description-Content-Type"] == "text/markdown"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "](docs/" in readme  # the repository's README shows screenshots ...
-    assert "](docs/" not in description  # ... which the package index could not load
+    assert "](docs/" in readme  # the repository's README shows screenshots and links docs/ ...
+    assert "](docs/" not in description  # ... which the package index could not resolve
+    assert "[docs/performance.md](docs/performance.md)" in readme
+    assert "in docs/performance.md." in description  # the link's text stays
     first_paragraph = readme.split("\n\n")[1]
     assert first_paragraph in description
