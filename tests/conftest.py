@@ -7,9 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import generate_sample_tree
+
+# Hypothesis' per-example deadline is a wall-clock threshold, which fails tests at random on a
+# shared machine: no test has one.
+settings.register_profile("reportgen", deadline=None)
+settings.load_profile("reportgen")
 
 SHARED_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "results"
 
