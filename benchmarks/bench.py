@@ -27,9 +27,10 @@ sequence N times on fresh copies and reports each ratio's median with its range.
 ``--json FILE`` also writes every measure, the scale curve, the settings and the library versions
 as JSON; ``benchmarks/perf_table.py`` renders that into ``docs/performance.md``.
 
-Build times are those of ``reportgen.build.build()`` inside the child process, the same kind of
-in-process time as the parse time; each child's wall time including interpreter start-up and
-imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says otherwise.
+Build times are those of ``reportgen.build.build()`` inside the child process (``measure.py``),
+the same kind of in-process time as the parse time; each child's wall time including interpreter
+start-up and imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says
+otherwise.
 """
 
 from __future__ import annotations
@@ -39,19 +40,25 @@ import dataclasses
 import importlib.metadata
 import os
 import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import perf_table
+from measure import (
+    Measured,
+    change_one_run,
+    largest_pages,
+    parse_process_seconds,
+    parse_seconds,
+    run_build,
+    widest_directory,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data/results"
@@ -70,147 +77,6 @@ TARGET_INDEX_MB = 2.0
 SCALE_DEFAULT = "10,100,1000,10000"
 TARGET_BOOTSTRAP = 1.3  # cold build with the default bootstrap ÷ cold build without it
 DEFAULTS = BuildOptions()  # reportgen's own defaults (bootstrap resamples, -j all cores)
-
-
-# --- the child: one build, measured from inside ----------------------------------------------
-
-
-def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
-    """Run one build and print its time and the peak RSS of this process and its workers."""
-    started = time.perf_counter()
-    from reportgen.cli import single_threaded_blas
-
-    single_threaded_blas()  # as `reportgen build` does, before numpy loads
-    from reportgen.build import build
-
-    imported = time.perf_counter()
-    options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
-    result = build(options)
-    seconds = time.perf_counter() - imported
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report = {
-        "seconds": seconds,
-        "imports": imported - started,
-        "rss_kb": max(own, workers),
-        "main_rss_kb": own,
-        "worker_rss_kb": workers,
-        "up_to_date": result.up_to_date,
-        "rebuilt": result.rebuilt,
-        "runs": result.runs,
-        "failed": len(result.failed_runs),
-    }
-    print(orjson.dumps(report).decode())
-
-
-@dataclass(frozen=True)
-class Measured:
-    seconds: float
-    wall: float
-    imports: float
-    rss_mb: float
-    main_mb: float
-    worker_mb: float
-    data: dict[str, Any]
-
-
-def run_build(results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.bootstrap) -> Measured:
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(results), str(out), str(jobs), str(bootstrap)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - started
-    data = orjson.loads(proc.stdout.strip().splitlines()[-1])
-    return Measured(
-        data["seconds"],
-        wall,
-        data["imports"],
-        data["rss_kb"] / 1024,
-        data["main_rss_kb"] / 1024,
-        data["worker_rss_kb"] / 1024,
-        data,
-    )
-
-
-# --- the parent ------------------------------------------------------------------------------
-
-
-def results_files(results: Path) -> list[Path]:
-    from reportgen.discover import discover
-
-    tree, _ = discover(results)
-    return [results / ref.source for ref in tree.runs]
-
-
-def parse_seconds(results: Path) -> tuple[float, int, int]:
-    """Best of three: read and orjson-parse every results file (what any build must do)."""
-    files = results_files(results)
-    best = float("inf")
-    size = 0
-    for _ in range(3):
-        started = time.perf_counter()
-        size = 0
-        for path in files:
-            content = path.read_bytes()
-            size += len(content)
-            orjson.loads(content)
-        best = min(best, time.perf_counter() - started)
-    return best, len(files), size
-
-
-def parse_process_seconds(results: Path) -> float:
-    """Best of three: a whole Python process that only reads and orjson-parses every results
-    file (start-up included, as in the no-op's whole-process time)."""
-    files = [str(path) for path in results_files(results)]
-    script = "import sys, orjson\nfor p in sys.argv[1:]:\n    orjson.loads(open(p, 'rb').read())"
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", script, *files], check=True)
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def change_one_run(results: Path) -> str:
-    """Change one published number of one run (ΔH_true at its first η), keeping it valid."""
-    from reportgen.discover import discover
-
-    tree, _ = discover(results)
-    for ref in tree.runs[len(tree.runs) // 2 :] + tree.runs:
-        path = results / ref.source
-        data = orjson.loads(path.read_bytes())
-        entries = (data.get("true") or {}).get("entries") if isinstance(data, dict) else None
-        if entries and isinstance(entries[0].get("delta_h_true"), float):
-            entries[0]["delta_h_true"] *= 1.01
-            path.write_bytes(orjson.dumps(data))
-            return ref.id
-        sweep = data.get("sweep") if isinstance(data, dict) else None
-        if sweep and isinstance(sweep[0].get("deltaH_true"), float):
-            sweep[0]["deltaH_true"] *= 1.01
-            path.write_bytes(orjson.dumps(data))
-            return ref.id
-    raise SystemExit("no run with a number to change")
-
-
-def largest_pages(out: Path) -> tuple[tuple[str, int] | None, tuple[str, int], int]:
-    """(largest 2048-sequence 5-η run page, largest run page overall, shared bundle bytes)."""
-    manifest = orjson.loads((out / "manifest.json").read_bytes())
-    target: tuple[str, int] | None = None
-    overall = ("", 0)
-    for run in manifest["runs"]:
-        page = out / run["page"]
-        size = page.stat().st_size
-        summary = orjson.loads((out / run["summary"]).read_bytes())
-        if size > overall[1]:
-            overall = (run["id"], size)
-        shaped = summary.get("batch_size") == 2048 and len(summary.get("etas") or ()) == 5
-        if shaped and (target is None or size > target[1]):
-            target = (run["id"], size)
-    bundle = sum(p.stat().st_size for p in (out / "assets").iterdir())
-    return target, overall, bundle
 
 
 @dataclass
@@ -372,15 +238,6 @@ class ScalePoint:
     @property
     def per_run_ms(self) -> float:
         return 1000 * self.cold.seconds / self.runs
-
-
-def widest_directory(out: Path) -> tuple[str, int]:
-    widest = ("", 0)
-    for directory, dirs, files in os.walk(out):
-        entries = len(dirs) + len(files)
-        if entries > widest[1]:
-            widest = (os.path.relpath(directory, out), entries)
-    return widest
 
 
 def scale_point(runs: int, work: Path, jobs: int) -> ScalePoint:
@@ -549,13 +406,7 @@ def main() -> int:
     parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument(
-        "--child", nargs=4, metavar=("RESULTS", "OUT", "JOBS", "BOOTSTRAP"), help=argparse.SUPPRESS
-    )
     args = parser.parse_args()
-    if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]))
-        return 0
 
     load_at_start = os.getloadavg()
     import reportgen.build  # noqa: F401  (first: importing pages.assets first hits an import cycle)

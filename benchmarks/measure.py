@@ -1,0 +1,181 @@
+"""One build measured in a child process of its own, and what bench.py measures around it.
+
+    python benchmarks/measure.py RESULTS OUT JOBS BOOTSTRAP   # one build; prints JSON
+
+Each build runs in a fresh process: ``RUSAGE_CHILDREN`` reports the maximum over all children
+ever waited for, so only a new process measures one build's peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reportgen.settings import BuildOptions  # noqa: E402  (light: no numpy, no build stack)
+
+DEFAULTS = BuildOptions()
+
+
+# --- the child: one build, measured from inside ----------------------------------------------
+
+
+def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
+    """Run one build and print its time and the peak RSS of this process and its workers."""
+    started = time.perf_counter()
+    from reportgen.cli import single_threaded_blas
+
+    single_threaded_blas()  # as `reportgen build` does, before numpy loads
+    from reportgen.build import build
+
+    imported = time.perf_counter()
+    options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
+    result = build(options)
+    seconds = time.perf_counter() - imported
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report = {
+        "seconds": seconds,
+        "imports": imported - started,
+        "rss_kb": max(own, workers),
+        "main_rss_kb": own,
+        "worker_rss_kb": workers,
+        "up_to_date": result.up_to_date,
+        "rebuilt": result.rebuilt,
+        "runs": result.runs,
+        "failed": len(result.failed_runs),
+    }
+    print(orjson.dumps(report).decode())
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    wall: float
+    imports: float
+    rss_mb: float
+    main_mb: float
+    worker_mb: float
+    data: dict[str, Any]
+
+
+def run_build(results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.bootstrap) -> Measured:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, str(results), str(out), str(jobs), str(bootstrap)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    data = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    return Measured(
+        data["seconds"],
+        wall,
+        data["imports"],
+        data["rss_kb"] / 1024,
+        data["main_rss_kb"] / 1024,
+        data["worker_rss_kb"] / 1024,
+        data,
+    )
+
+
+# --- the parent ------------------------------------------------------------------------------
+
+
+def results_files(results: Path) -> list[Path]:
+    from reportgen.discover import discover
+
+    tree, _ = discover(results)
+    return [results / ref.source for ref in tree.runs]
+
+
+def parse_seconds(results: Path) -> tuple[float, int, int]:
+    """Best of three: read and orjson-parse every results file (what any build must do)."""
+    files = results_files(results)
+    best = float("inf")
+    size = 0
+    for _ in range(3):
+        started = time.perf_counter()
+        size = 0
+        for path in files:
+            content = path.read_bytes()
+            size += len(content)
+            orjson.loads(content)
+        best = min(best, time.perf_counter() - started)
+    return best, len(files), size
+
+
+def parse_process_seconds(results: Path) -> float:
+    """Best of three: a whole Python process that only reads and orjson-parses every results
+    file (start-up included, as in the no-op's whole-process time)."""
+    files = [str(path) for path in results_files(results)]
+    script = "import sys, orjson\nfor p in sys.argv[1:]:\n    orjson.loads(open(p, 'rb').read())"
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", script, *files], check=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def change_one_run(results: Path) -> str:
+    """Change one published number of one run (ΔH_true at its first η), keeping it valid."""
+    from reportgen.discover import discover
+
+    tree, _ = discover(results)
+    for ref in tree.runs[len(tree.runs) // 2 :] + tree.runs:
+        path = results / ref.source
+        data = orjson.loads(path.read_bytes())
+        entries = (data.get("true") or {}).get("entries") if isinstance(data, dict) else None
+        if entries and isinstance(entries[0].get("delta_h_true"), float):
+            entries[0]["delta_h_true"] *= 1.01
+            path.write_bytes(orjson.dumps(data))
+            return ref.id
+        sweep = data.get("sweep") if isinstance(data, dict) else None
+        if sweep and isinstance(sweep[0].get("deltaH_true"), float):
+            sweep[0]["deltaH_true"] *= 1.01
+            path.write_bytes(orjson.dumps(data))
+            return ref.id
+    raise SystemExit("no run with a number to change")
+
+
+def largest_pages(out: Path) -> tuple[tuple[str, int] | None, tuple[str, int], int]:
+    """(largest 2048-sequence 5-η run page, largest run page overall, shared bundle bytes)."""
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    target: tuple[str, int] | None = None
+    overall = ("", 0)
+    for run in manifest["runs"]:
+        page = out / run["page"]
+        size = page.stat().st_size
+        summary = orjson.loads((out / run["summary"]).read_bytes())
+        if size > overall[1]:
+            overall = (run["id"], size)
+        shaped = summary.get("batch_size") == 2048 and len(summary.get("etas") or ()) == 5
+        if shaped and (target is None or size > target[1]):
+            target = (run["id"], size)
+    bundle = sum(p.stat().st_size for p in (out / "assets").iterdir())
+    return target, overall, bundle
+
+
+def widest_directory(out: Path) -> tuple[str, int]:
+    widest = ("", 0)
+    for directory, dirs, files in os.walk(out):
+        entries = len(dirs) + len(files)
+        if entries > widest[1]:
+            widest = (os.path.relpath(directory, out), entries)
+    return widest
+
+
+if __name__ == "__main__":
+    child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
