@@ -114,10 +114,13 @@ class _Walker:
 
     def _inside_root(self, path: Path) -> bool:
         try:
-            path.resolve().relative_to(self.real_root)
+            real = path.resolve()
+            real.relative_to(self.real_root)
+            # a link in a loop: Python 3.11 raises RuntimeError, 3.13 returns a link it could
+            # not get past
+            return not real.is_symlink()
         except (ValueError, OSError, RuntimeError):
             return False
-        return True
 
     def _allowed_link(self, path: Path) -> bool:
         if not self.follow_symlinks:
