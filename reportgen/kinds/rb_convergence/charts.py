@@ -7,21 +7,25 @@ import re
 import numpy as np
 
 from reportgen.charts.core import (
-    NEUTRAL,
     Chart,
     Datasets,
     Spec,
-    cached_spec,
     columnar,
+    make_chart,
+    with_key,
+)
+from reportgen.charts.encodings import (
     finish,
     layered,
     log_axis,
-    make_chart,
     named,
     value_tooltip,
-    with_key,
 )
 from reportgen.charts.lazy import alt
+from reportgen.charts.palette import (
+    NEUTRAL,
+)
+from reportgen.charts.spec_cache import cached_spec
 from reportgen.kinds.rb_convergence.analysis import RunAnalysis
 from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES, ESTIMATORS
 from reportgen.kinds.stats import Z95
