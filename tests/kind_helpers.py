@@ -23,7 +23,7 @@ from reportgen.kinds.reading import Read, tree_reader
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import SiteContext
 
-SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[1] / "reportgen" / "schemas"
 CHROMIUM = Path(os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium"))
 ALL_DRAWN = """() => Array.from(document.querySelectorAll('.chart-view'))
     .every(v => v.hasAttribute('data-rendered'))"""
@@ -83,7 +83,7 @@ def drawn_marks(spec: dict[str, Any], role: str) -> int:
 
 
 def twin_problems(schema: str, data: Any) -> list[str]:
-    """Every way ``data`` breaks ``tests/schemas/<schema>`` (empty when valid)."""
+    """Every way ``data`` breaks ``reportgen/schemas/<schema>`` (empty when valid)."""
     document = json.loads((SCHEMAS / schema).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(document)
     validator = jsonschema.Draft202012Validator(document)

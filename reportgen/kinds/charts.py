@@ -9,29 +9,33 @@ from collections.abc import Sequence
 import numpy as np
 
 from reportgen.charts.core import (
-    ETA_FILTER,
-    NEUTRAL,
-    SERIES_COLORS,
     Chart,
     ColumnValues,
     Datasets,
     Spec,
     bar_rows,
-    cached_spec,
     columnar,
+    make_chart,
+    with_initial_eta,
+)
+from reportgen.charts.encodings import (
+    ETA_FILTER,
     eta_param,
     eta_tooltip,
     eta_x,
     finish,
     layered,
-    make_chart,
     named,
     reference_rule,
-    run_palette,
     value_tooltip,
-    with_initial_eta,
 )
 from reportgen.charts.lazy import alt
+from reportgen.charts.palette import (
+    NEUTRAL,
+    SERIES_COLORS,
+    run_palette,
+)
+from reportgen.charts.spec_cache import cached_spec
 
 ChartResult = tuple[Chart, Datasets]
 ACCENT = SERIES_COLORS[1]

@@ -14,15 +14,17 @@ from reportgen.charts.core import (
     Chart,
     Datasets,
     Spec,
-    cached_spec,
     columnar,
+    make_chart,
+)
+from reportgen.charts.encodings import (
     finish,
     layered,
-    make_chart,
     named,
     value_tooltip,
 )
 from reportgen.charts.lazy import alt
+from reportgen.charts.spec_cache import cached_spec
 from reportgen.kinds.common import FloatArray
 
 ChartResult = tuple[Chart, Datasets]

@@ -36,7 +36,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.fisher.twin",
 }
 
-SCHEMA = "kind-fisher.schema.json"  # in tests/schemas until reportgen/schemas exists
+SCHEMA = "kind-fisher.schema.json"  # in reportgen/schemas
 
 
 def __getattr__(name: str) -> Any:
