@@ -75,10 +75,9 @@ from reportgen.write import (
 )
 
 if TYPE_CHECKING:
-    from reportgen.load.history import FirstCommit
-
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.analysis.record import RunRecord
+    from reportgen.load.history import FirstCommit
     from reportgen.pages.group import GroupSettings
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
