@@ -1,7 +1,7 @@
 """The Rao-Blackwell convergence kind, checked against independent computations and simulation.
 
 The demo pool at T = 1 is built so that ±1 % needs about 11,400 basic and 9,800 RB samples of
-the pool (13,800 and 11,510 fresh ones) while the power-of-two sizes answer 16,384 for both.
+the pool (13,800 and 11,509 fresh ones) while the power-of-two sizes answer 16,384 for both.
 The formulas (the finite-population correction, the Monte-Carlo errors of an SD and of a
 variance ratio, the SE of n₀) are checked by seeded simulations, each tolerance four times the
 simulation's own standard error plus the stated approximation.
@@ -214,7 +214,7 @@ def test_samples_needed_reproduce_the_designed_answers(tmp_path: Path, demos: De
             assert needed.pool == pytest.approx(design.n_pool(needed.estimator), rel=1e-9)
     basic, rb = analysis.runs[1].needed
     assert (math.ceil(basic.pool), math.ceil(rb.pool)) == (11400, 9790)
-    assert (math.ceil(basic.fresh), math.ceil(rb.fresh)) == (13800, 11510)
+    assert (math.ceil(basic.fresh), math.ceil(rb.fresh)) == (13800, 11509)
     assert basic.grid == rb.grid == 16384  # what the notebook concluded: "RB: same"
 
 
@@ -351,7 +351,7 @@ def test_grid_fires_when_the_tried_sizes_hide_a_difference(tmp_path: Path, demos
     (message,) = messages(analysed(tmp_path))[GRID]
     assert message == (
         "T = 1: the tried sizes answer 16,384 for both estimators, but ±1 % needs 11,400 basic "
-        "vs 9,790 RB samples from this pool of 65,536 (13,800 vs 11,510 fresh samples; RB needs "
+        "vs 9,790 RB samples from this pool of 65,536 (13,800 vs 11,509 fresh samples; RB needs "
         "16.6 % fewer)"
     )  # T = 0.7 answers 16,384 vs 8,192: the grid shows that difference itself
 
@@ -420,6 +420,6 @@ def test_page_draws_every_chart_offline_at_desktop_and_phone_width(
 
 
 def test_design_is_self_consistent() -> None:
-    design = TemperatureDesign(1.0, 65536, 0.85, 13800.0, 0.166)
-    assert design.n_pool("basic") == pytest.approx(13800 / (1 + 13800 / 65536))
+    design = TemperatureDesign(1.0, 65536, 0.85, 13799.5, 0.166)
+    assert design.n_pool("basic") == pytest.approx(13799.5 / (1 + 13799.5 / 65536))
     assert design.rb_std**2 / design.basic_std**2 == pytest.approx(1 - 0.166)

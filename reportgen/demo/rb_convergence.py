@@ -52,8 +52,8 @@ class TemperatureDesign:
 
 
 DESIGNS = (
-    TemperatureDesign(0.7, 65536, 0.62, 9000.0, 0.315),
-    TemperatureDesign(1.0, 65536, 0.85, 13800.0, 0.166),
+    TemperatureDesign(0.7, 65536, 0.62, 8999.5, 0.315),
+    TemperatureDesign(1.0, 65536, 0.85, 13799.5, 0.166),
 )
 N_BOOTSTRAP = 200
 
