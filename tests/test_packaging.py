@@ -47,7 +47,7 @@ def test_metadata_states_licence_pythons_and_working_floors(wheel: zipfile.ZipFi
     for version in ("3.11", "3.12", "3.13"):
         assert f"Programming Language :: Python :: {version}" in classifiers
     requires = meta.get_all("Requires-Dist") or []
-    assert "numpy>=2.3" in requires and "vl-convert-python>=1.9" in requires
+    assert "numpy>=2.2" in requires and "vl-convert-python>=1.9" in requires
     assert meta["Requires-Python"] == ">=3.11"
 
 
