@@ -43,6 +43,7 @@ from reportgen.pages.render import (
     wrap_page,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
+from reportgen.pages.run_supplement import SupplementView, section_parts, supplement_view
 from reportgen.pages.stale import stored_page
 from reportgen.pages.verdict import Verdict, run_verdict
 from reportgen.treefile import NO_LABELS, RunLabels
@@ -228,6 +229,7 @@ class RunView:
     skipped_files: tuple[SkippedFile, ...]
     cite_all: Cite
     cite_selected: Cite
+    supplement: SupplementView
     labels: tuple[tuple[str, str], ...] = ()  # from the tree's reportgen.toml
     label_notes: tuple[str, ...] = ()
     first_commit: FirstCommit | None = None
@@ -389,10 +391,13 @@ def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
         ("per-sequence", "Per-sequence"),
         ("snis", "SNIS weights"),
         ("curvature", "Curvature"),
+        ("clip", "Clip sensitivity"),
+        ("fd", "Finite difference"),
         ("outliers", "Outliers"),
         ("tails", "Tails"),
         ("cv", "Control variates"),
         ("fields", "Fields"),
+        ("unrecognised", "Fields not read"),
         ("artifacts", "Artifacts"),
         ("notes", "Notes"),
         ("config", "Configuration"),
@@ -480,6 +485,8 @@ def run_view(
         "artifacts": bool(images or artifacts or run.inputs.skipped),
         "notes": bool(notes),
     }
+    supplement = supplement_view(analysis)
+    parts |= section_parts(supplement)
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
     view = RunView(
         run=run_header(run),
@@ -520,6 +527,7 @@ def run_view(
         first_commit=context.first_commit,
         margin=settings.equivalence_margin,
         se_linear_label=se_linear_label(analysis.uncertainty),
+        supplement=supplement,
     )
     return view, chart_set, copies
 
@@ -566,6 +574,7 @@ def run_record(
         fields=run.fields.paths if run.fields is not None else (),
         parameter_digests=run.parameter_digests,
         labels=labels,
+        supplement=analysis.supplement,
     )
 
 
