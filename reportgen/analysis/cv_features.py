@@ -193,10 +193,14 @@ def cv_headline(ranking: CvRanking) -> tuple[str, tuple[str, ...]]:
     if best is None:
         headline = "This control-variate run reports no valid control variate."
     else:
+        corr = (
+            "ρ not reported"
+            if best.corr is None
+            else f"ρ = {format_with_se(best.corr, best.corr_se)}"
+        )
         headline = (
-            f"Best valid control variate: {best.name} (ρ = "
-            f"{format_with_se(best.corr, best.corr_se)}; used alone it leaves a variance ratio "
-            f"of {format_with_se(best.var_ratio, best.var_ratio_se)}"
+            f"Best valid control variate: {best.name} ({corr}; used alone it leaves a variance "
+            f"ratio of {format_with_se(best.var_ratio, best.var_ratio_se)}"
         )
         if best.se_after is not None and ranking.se_batch is not None:
             headline += (

@@ -71,7 +71,7 @@ def _spec(metric: Metric, labels: tuple[str, ...]) -> Spec:
         title="η",
         sort=list(labels),
         scale=alt.Scale(domain=list(labels), range=list(RUN_COLORS)),
-        legend=alt.Legend(orient="top"),
+        legend=alt.Legend(orient="top", columns=3),
     )
     tooltip = [
         alt.Tooltip("eta_label:N", title="η"),
@@ -91,7 +91,7 @@ def _spec(metric: Metric, labels: tuple[str, ...]) -> Spec:
                 "published:N",
                 title=None,
                 scale=alt.Scale(domain=["published", "override"], range=["diamond", "circle"]),
-                legend=alt.Legend(orient="top"),
+                legend=None,
             ),
             tooltip=tooltip,
         )

@@ -119,9 +119,9 @@ def _known(path: list[str], patterns: Iterable[list[str]]) -> bool:
 
 
 def _parent(path: str) -> str | None:
-    """The path one level up (``a.b[].c`` → ``a.b[]``), ``None`` at the top."""
+    """The key one level up (``a.b[].c`` → ``a.b``), ``None`` at the top."""
     segments = _segments(path)
-    return ".".join(segments[:-1]) if len(segments) > 1 else None
+    return ".".join(segments[:-1]).removesuffix(LIST_ITEMS) if len(segments) > 1 else None
 
 
 def field_inventory(data: Mapping[str, Any], known: KnownFields | None) -> FieldInventory:
