@@ -692,6 +692,10 @@ def test_single_file_report_is_self_contained(
     charts = check_charts(tab, 2)
     for chart in charts:  # no sibling files: every CSV link carries its data
         assert chart["csv"].startswith("data:text/csv"), chart["id"]
+    # lazy images far below the fold have not loaded yet: load and decode every one
+    tab.page.eval_on_selector_all(
+        "img", "imgs => Promise.all(imgs.map(i => { i.loading = 'eager'; return i.decode(); }))"
+    )
     images = tab.page.eval_on_selector_all(
         "img", "imgs => imgs.map(i => [i.getAttribute('src').slice(0, 5), i.naturalWidth])"
     )

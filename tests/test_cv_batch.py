@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 
@@ -166,3 +167,20 @@ def test_the_partial_shows_both_snrs_and_links_the_runs(planted: Path) -> None:
     assert '<a href="../../../runs/next_runner/cv_batch/run_01/index.html">run_01</a>' in html
     assert f"the file's is {CV_BATCH_SEQUENCES}× larger" in html
     assert 'data-check="cv-se-is-mean-se"' in html
+
+
+def test_an_aggregate_whose_snr_uses_the_se_of_the_sum_gets_no_finding() -> None:
+    sums_and_ses = [(-400.0, 2.0), (-350.0, 2.5), (-380.0, 1.5)]
+    rows = [
+        {"run_dir": f"/x/run_{k}", "gdotv_batch": g, "se_batch": se, "B_total": 100,
+         "SNR": abs(g) / (100 * se)}
+        for k, (g, se) in enumerate(sums_and_ses)
+    ]  # fmt: skip
+    content = json.dumps({"rows": rows, "mean_SNR": 1.7}).encode()
+    aggregate = read_cv_aggregate(None, InputFile("agg.json", content))
+    assert aggregate is not None
+    report = cv_batch_report(aggregate)
+    batch = report.analysis
+    assert not batch.snr_is_sum_over_mean_se and report.findings == ()
+    assert batch.mean_snr is not None
+    assert batch.factor == pytest.approx(1.7 / batch.mean_snr, rel=1e-12)

@@ -88,6 +88,15 @@ def test_the_var_logp_against_wjlogp_sum_case_is_decided(shared_results: Path) -
     assert details[0].endswith("so not valid control variates.")
 
 
+def test_the_sample_cv_runs_have_no_feature_near_the_target(
+    sample_site: tuple[Path, object],
+) -> None:
+    for run_id in CV_RUNS:
+        summary = json.loads((sample_site[0] / "runs" / run_id / "summary.json").read_text())
+        assert "cv-feature-near-target" not in {f["id"] for f in summary["findings"]}
+        assert summary["cv_features"]["excluded"] == list(SUMMANDS)
+
+
 def test_the_target_definition_is_checked_on_the_per_sequence_file() -> None:
     rows = ["gdotv_i,wjlogp_sum,jH_sum", "1.5,100.0,50.0", "-0.5,-40.0,-10.0"]
     exact = InputFile("r/cv_1/cv_per_seq.csv", "\n".join(rows).encode())
