@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis.cv_batch import analyze_cv_batch, chi2_sf
+from reportgen.analysis.cv_batch import analyze_cv_batch
 from reportgen.analysis.diagnostics.checks_supplement import cv_batch_report
 from reportgen.demo import generate_sample_tree
 from reportgen.demo.cv_batch import (
@@ -24,6 +24,7 @@ from reportgen.demo.cv_batch import (
     PLANTED_CHI2,
     PLANTED_SUM,
 )
+from reportgen.kinds.stats import chi2_sf
 from reportgen.load.cv_aggregate import AGGREGATE_NAMES, CvAggregate, read_cv_aggregate
 from reportgen.load.models import InputFile
 from reportgen.pages.cv_batch import cv_batch_view

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from reportgen.kinds.stats import chi2_sf
 from reportgen.load.cv_aggregate import CvAggregate, CvAggregateRow
 
 SNR_RTOL = 1e-9  # the file's SNR equals |gdotv_batch|/se_batch to float rounding
@@ -77,21 +78,6 @@ class CvBatchAnalysis:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def chi2_sf(x: float, df: int) -> float:
-    """P(χ²_df > x) for a whole number of degrees of freedom (closed form)."""
-    if df < 1:
-        raise ValueError("df must be at least 1")
-    if x <= 0:
-        return 1.0
-    half = x / 2.0
-    log_half = math.log(half)
-    if df % 2 == 0:
-        terms = (j * log_half - math.lgamma(j + 1) for j in range(df // 2))
-        return min(1.0, sum(math.exp(t - half) for t in terms))
-    terms = ((j - 0.5) * log_half - math.lgamma(j + 0.5) for j in range(1, (df - 1) // 2 + 1))
-    return min(1.0, math.erfc(math.sqrt(half)) + sum(math.exp(t - half) for t in terms))
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -175,4 +161,4 @@ def analyze_cv_batch(aggregate: CvAggregate, run_ids: Sequence[str] = ()) -> CvB
     )
 
 
-__all__ = ["CvBatchAnalysis", "CvBatchRun", "Spread", "analyze_cv_batch", "chi2_sf"]
+__all__ = ["CvBatchAnalysis", "CvBatchRun", "Spread", "analyze_cv_batch"]
