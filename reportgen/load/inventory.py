@@ -2,16 +2,17 @@
 
 Each schema generation's loader declares its known key paths (``KnownFields``): a path is
 dotted keys, a list of objects adds ``[]`` to its key (``true.entries[]``), a key that is a
-number is ``#`` (``ratio_pred.#``), ``*`` stands for any one key and a trailing ``**`` for
-anything below. A file's paths that match nothing are *unrecognised*: the topmost such path is
-named (a new block, not each of its leaves), so a new block shows on the page the night it
-appears.
+number is ``#`` (``ratio_pred.#``) and ``*`` stands for any one key; a known-unused entry
+covers everything below it. A file's paths that match nothing are *unrecognised*: the topmost
+such path is named (a new block, not each of its leaves), so a new block shows on the page the
+night it appears.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reportgen.load.models import FieldInventory
@@ -19,13 +20,12 @@ from reportgen.load.models import FieldInventory
 LIST_ITEMS = "[]"
 NUMBER_KEY = "#"
 ANY_KEY = "*"
-ANY_BELOW = "**"
 MAX_LISTED = 100  # unrecognised paths kept by name; the total is always counted
 MAX_DEPTH = 64
 _LEAF_TYPES = frozenset({float, int, str, bool, type(None)})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KnownFields:
     """A schema generation's documented key paths: ``used`` ones are read, and ``unused`` ones
     are known and deliberately not shown (path → why)."""
@@ -67,55 +67,91 @@ def _segments(path: str) -> list[str]:
 def key_paths(data: Mapping[str, Any]) -> set[str]:
     """Every key path of ``data``; the items of a list share ``<list>[]``.
 
-    A mapping whose path and keys were seen before adds no path (the per-sequence records of a
-    long run cost one look-up each), but its children are visited.
+    Objects that share a path are walked together, a key at a time (the per-sequence records
+    of a long run cost a few list comprehensions, not a visit each).
     """
     paths: set[str] = set()
-    layouts: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
-    stack: list[tuple[str, Any, int]] = [("", data, 0)]
-    while stack:
-        prefix, value, depth = stack.pop()
-        if isinstance(value, Mapping):
-            signature = (prefix, tuple(value))
-            names = layouts.get(signature)
-            if names is None:
-                names = tuple(f"{prefix}.{_key(k)}" if prefix else _key(k) for k in value)
-                layouts[signature] = names
-                paths.update(names)
-            if depth < MAX_DEPTH:
-                stack.extend(
-                    (path, child, depth + 1)
-                    for path, child in zip(names, value.values(), strict=True)
-                    if isinstance(child, dict | list)
-                )
-        elif isinstance(value, list) and not set(map(type, value)) <= _LEAF_TYPES:
-            path = prefix + LIST_ITEMS
-            stack.extend((path, item, depth + 1) for item in value if isinstance(item, dict | list))
+    _walk_objects("", [dict(data)], 0, paths)
     return paths
 
 
-def _matches(pattern: list[str], path: list[str]) -> bool:
-    """Whether ``path`` is ``pattern`` or one of its prefixes (a known block's parents are
-    known too)."""
-    for i, segment in enumerate(path):
-        if i >= len(pattern):
-            return False
-        expected = pattern[i]
-        if expected == ANY_BELOW:
-            return True
-        if expected == ANY_KEY:
-            continue
-        if expected.endswith(LIST_ITEMS) and expected[:-2] == ANY_KEY:
-            if not segment.endswith(LIST_ITEMS):
-                return False
-            continue
-        if expected != segment and expected != segment + LIST_ITEMS:  # the list's own key
-            return False
-    return True
+def _walk_objects(prefix: str, objects: list[dict[str, Any]], depth: int, paths: set[str]) -> None:
+    layouts = set(map(tuple, objects))
+    keys: dict[Any, None] = {}
+    for layout in layouts:
+        keys.update(dict.fromkeys(layout))
+    if len(layouts) == 1:  # one layout (the usual case): its columns in one transposition
+        columns: Iterable[Sequence[Any]] = zip(*map(dict.values, objects), strict=True)
+    else:
+        columns = ([o[k] for o in objects if k in o] for k in keys)
+    for key, column in zip(keys, columns, strict=True):
+        path = f"{prefix}.{_key(key)}" if prefix else _key(key)
+        paths.add(path)
+        if depth < MAX_DEPTH and not set(map(type, column)) <= _LEAF_TYPES:
+            _walk_values(path, column, depth + 1, paths)
 
 
-def _known(path: list[str], patterns: Iterable[list[str]]) -> bool:
-    return any(_matches(p, path) for p in patterns)
+def _walk_values(path: str, values: Sequence[Any], depth: int, paths: set[str]) -> None:
+    """The objects among ``values`` (at ``path``) and the items of its lists (at ``path[]``)."""
+    objects = [v for v in values if type(v) is dict]
+    if objects:
+        _walk_objects(path, objects, depth, paths)
+    items = [
+        item
+        for v in values
+        if type(v) is list and not set(map(type, v)) <= _LEAF_TYPES
+        for item in v
+        if type(item) is dict or type(item) is list
+    ]
+    if items and depth < MAX_DEPTH:
+        _walk_values(path + LIST_ITEMS, items, depth + 1, paths)
+
+
+@dataclass
+class _Node:
+    """A trie of known paths: children by segment (``*`` any key, ``*[]`` any list), whether a
+    used path ends here, the reason of a known-unused block that starts here."""
+
+    children: dict[str, _Node] = field(default_factory=dict)
+    used: bool = False
+    block: str | None = None
+
+    def add(self, segments: list[str]) -> _Node:
+        node = self
+        for segment in segments:
+            node = node.children.setdefault(segment, _Node())
+        return node
+
+    def reach(self, segment: str) -> list[_Node]:
+        """The nodes one segment down; a list's own key also reaches its ``[]`` child."""
+        names = (segment, segment + LIST_ITEMS, ANY_KEY)
+        found = [self.children[n] for n in names if n in self.children]
+        if segment.endswith(LIST_ITEMS) and ANY_KEY + LIST_ITEMS in self.children:
+            found.append(self.children[ANY_KEY + LIST_ITEMS])
+        return found
+
+
+@functools.lru_cache(maxsize=16)
+def _trie(known: KnownFields) -> _Node:
+    root = _Node()
+    for path in known.used:
+        root.add(_segments(path)).used = True
+    for path, reason in known.unused.items():
+        root.add(_segments(path)).block = reason
+    return root
+
+
+def _lookup(root: _Node, segments: list[str]) -> tuple[bool, str | None]:
+    """Whether the path is known, and the reason when it is a known-unused block itself."""
+    frontier = [root]
+    for segment in segments:
+        if any(n.block is not None for n in frontier):  # below a known-unused block
+            return True, None
+        frontier = [child for node in frontier for child in node.reach(segment)]
+        if not frontier:
+            return False, None
+    reasons = [n.block for n in frontier if n.block is not None and not n.used]
+    return True, reasons[0] if reasons and not any(n.used for n in frontier) else None
 
 
 def _parent(path: str) -> str | None:
@@ -129,20 +165,11 @@ def field_inventory(data: Mapping[str, Any], known: KnownFields | None) -> Field
     total) and the known-unused blocks it carries; ``known`` ``None``: every field is shown."""
     if known is None:
         return FieldInventory()
-    paths = {p: _segments(p) for p in key_paths(data)}
-    blocks = {name: [*_segments(name), ANY_BELOW] for name in known.unused}
-    used = [_segments(p) for p in known.used]
-    patterns = [*used, *blocks.values()]
-    unknown = {p for p, segments in paths.items() if not _known(segments, patterns)}
+    root = _trie(known)
+    looked_up = {path: _lookup(root, _segments(path)) for path in key_paths(data)}
+    unknown = {path for path, (is_known, _) in looked_up.items() if not is_known}
     topmost = sorted(p for p in unknown if (parent := _parent(p)) is None or parent not in unknown)
-    carried = sorted(
-        (path, known.unused[name])
-        for name, block in blocks.items()
-        for path, segments in paths.items()
-        if len(segments) == len(block) - 1
-        and _matches(block, segments)
-        and not any(len(u) == len(segments) and _matches(u, segments) for u in used)
-    )
+    carried = sorted((path, reason) for path, (_, reason) in looked_up.items() if reason)
     return FieldInventory(
         unrecognised=tuple(topmost[:MAX_LISTED]),
         unrecognised_total=len(topmost),
