@@ -21,7 +21,7 @@ ALL_FEATURES_BLOCK = "summary.diagnostics.all_features_stats"
 TARGET_COLUMN = "gdotv_i"
 TARGET_SUMMANDS = ("wjlogp_sum", "jH_sum")
 TARGET_FORMULA = "y_i = scale·(wjlogp_sum + jH_sum)"
-# float64 sums of float32 columns: the identity holds to rounding (0.0 on the real files)
+# the columns are float32 written as text: the identity holds to their rounding, not exactly
 TARGET_IDENTITY_RTOL = 1e-6
 PER_SEQ_MAX_BYTES = 32 * 1024 * 1024  # a larger per-sequence file is not parsed to verify
 

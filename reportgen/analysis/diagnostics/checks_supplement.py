@@ -87,9 +87,9 @@ def cv_feature_is_target_summand(ctx: CheckContext) -> Iterator[Hit]:
     one). It is ranked with the others but marked "not a valid control variate" and never
     named as the best.
 
-    **Why it matters:** a summand correlates with the target because it is part of it
-    (wjlogp_sum: ρ ≈ 0.999, variance ratio ≈ 0.002); "correcting" with it removes the signal,
-    not the noise, and the variance reduction it promises is not real.
+    **Why it matters:** a summand correlates with the target because it is part of it (the
+    largest summand, nearly perfectly); "correcting" with it removes the signal, not the
+    noise, and the variance reduction it promises is not real.
 
     **What to do:** leave such features out of the control variates and out of the ranking's
     headline; judge the control variates by the valid features.
