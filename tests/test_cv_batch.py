@@ -135,6 +135,9 @@ def test_the_generated_batch_gives_its_planted_answers(planted: Path) -> None:
     se_sum = np.array([float(r["B_total"]) * float(r["se_batch"]) for r in rows])
     assert batch.se_weighted_sum == pytest.approx(1 / math.sqrt(np.sum(se_sum**-2)), rel=1e-12)
     assert batch.mean_snr == pytest.approx(float(np.mean(np.abs(g) / se_sum)), rel=1e-12)
+    published = json.loads(json.dumps(batch.to_json()))
+    assert published["factor"] == batch.factor and published["spread"]["df"] == CV_BATCH_RUNS - 1
+    assert [r["gdotv_batch"] for r in published["runs"]] == [r.gdotv_batch for r in batch.runs]
 
 
 def test_either_file_alone_gives_the_same_reading_and_a_disagreement_is_named(

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,19 @@ class CvBatchAnalysis:
     spread: Spread  # against the corrected SEs (B_total·se_batch)
     spread_file: Spread  # against the file's se_batch
     problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The group summary's ``cv_batch`` block (every field above, and ``factor``)."""
+        return {
+            **{
+                k: v for k, v in self.__dict__.items() if k not in ("runs", "spread", "spread_file")
+            },
+            "runs": [dict(r.__dict__) for r in self.runs],
+            "spread": dict(self.spread.__dict__),
+            "spread_file": dict(self.spread_file.__dict__),
+            "problems": list(self.problems),
+            "factor": self.factor,
+        }
 
     @property
     def factor(self) -> float | None:
