@@ -100,7 +100,7 @@ def _spec(metric: Metric, labels: tuple[str, ...]) -> Spec:
         f"datum.threshold > 0 && isFinite(datum.{field})"
     )
     if metric == "shift":
-        title = "ΔH_true against the clip threshold"
+        title = "ΔH_true vs clip threshold"
         description = (
             "How far ΔH_true moves from its published value when the SNIS weights are clipped "
             "at other thresholds, in standard errors of ΔH_true at that η (one line per η; "
@@ -108,7 +108,7 @@ def _spec(metric: Metric, labels: tuple[str, ...]) -> Spec:
             "matters as much as the sampling noise."
         )
     else:
-        title = "Effective sample size against the clip threshold"
+        title = "ESS vs clip threshold"
         description = (
             "ESS of the SNIS weights as a fraction of the sequences at each clip threshold, one "
             "line per η; below the dashed 0.5 line the ground truth rests on few sequences."
