@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from reportgen.build import BuildOptions, build
 from reportgen.discover import discover
 from reportgen.load import KNOWN_FIELDS, load_run
-from reportgen.load.inventory import MAX_LISTED, KnownFields, field_inventory, key_paths
+from reportgen.load.fingerprint import field_paths
+from reportgen.load.inventory import MAX_LISTED, KnownFields, field_inventory
 from reportgen.load.models import Run, Schema
 
 SNIS_RUN = "diagnostics_run/full_data/E_256/run_01"
@@ -22,14 +23,14 @@ SWEEP_RUN = "comparison_across_learning_rates/run_01"
 CV_RUN = "CVs_and_gdotv/run1/run_01"
 
 
-def test_key_paths_collapse_lists_of_objects_and_numeric_keys() -> None:
+def test_field_paths_collapse_lists_of_objects_and_numeric_keys() -> None:
     data = {
         "a": {"b": 1, "c.d": 2},
         "entries": [{"eta": 1, "x": {"y": 2}}, {"eta": 2, "z": None}],
         "ratio": {"1e-06": 1.0, "2e-06": 2.0},
         "values": [1.0, 2.0],
     }
-    assert key_paths(data) == {
+    assert field_paths(data) == {
         "a", "a.b", "a.c\\.d", "entries", "entries[].eta", "entries[].x", "entries[].x.y",
         "entries[].z", "ratio", "ratio.#", "values",
     }  # fmt: skip
@@ -50,20 +51,20 @@ def test_only_the_topmost_unknown_path_is_named() -> None:
         "audit": {"scale_sum": 1.0},
         "block": {"x": [{"y": 1}]},
     }
-    inventory = field_inventory(data, KNOWN)
+    inventory = field_inventory(field_paths(data), KNOWN)
     assert inventory.unrecognised == ("a.new", "block", "entries[].added")
     assert inventory.unrecognised_total == 3
     assert inventory.unused == (("audit", "not shown"), ("entries[].extras", "metadata"))
 
 
 def test_a_generic_file_has_nothing_unrecognised() -> None:
-    inventory = field_inventory({"anything": {"at": "all"}}, None)
+    inventory = field_inventory(field_paths({"anything": {"at": "all"}}), None)
     assert inventory.unrecognised == () and inventory.unrecognised_total == 0
 
 
 def test_the_listed_paths_are_bounded_and_the_total_kept() -> None:
     data = {f"extra_{i:03d}": i for i in range(MAX_LISTED + 20)}
-    inventory = field_inventory(data, KNOWN)
+    inventory = field_inventory(field_paths(data), KNOWN)
     assert len(inventory.unrecognised) == MAX_LISTED
     assert inventory.unrecognised_total == MAX_LISTED + 20
 
@@ -82,9 +83,9 @@ trees = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(keys, trees, min_size=1, max_size=4))
 def test_a_file_is_fully_known_to_its_own_paths_and_unknown_to_none(data: dict[str, Any]) -> None:
-    paths = key_paths(data)
-    assert field_inventory(data, KnownFields(tuple(paths), {})).unrecognised_total == 0
-    nothing = field_inventory(data, KnownFields((), {}))
+    paths = field_paths(data)
+    assert field_inventory(paths, KnownFields(tuple(paths), {})).unrecognised_total == 0
+    nothing = field_inventory(paths, KnownFields((), {}))
     assert set(nothing.unrecognised) == set(data)  # only the top-level keys: the rest is below
 
 
@@ -102,7 +103,7 @@ def test_every_field_of_the_real_runs_is_read_or_known(shared_results: Path) -> 
         assert run.field_inventory.unrecognised == (), run.ref.id
         unused = {path for path, _ in run.field_inventory.unused}
         # every known-unused path named is one the generation declares, and is in the file
-        assert unused <= key_paths(json.loads((shared_results / run.ref.source).read_bytes()))
+        assert unused <= field_paths(json.loads((shared_results / run.ref.source).read_bytes()))
 
 
 def test_every_field_of_the_sample_runs_is_read_or_known(sample_tree: Path) -> None:

@@ -14,7 +14,7 @@ from reportgen.findings import SkippedInput
 from reportgen.load.config import resolve_normalization
 from reportgen.load.cv import CV_FIELDS, cv_setting_facts, load_cv
 from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
-from reportgen.load.fingerprint import field_fingerprint
+from reportgen.load.fingerprint import field_paths, paths_fingerprint
 from reportgen.load.generic import generic_fields
 from reportgen.load.inputs import (
     DEFAULT_MAX_BYTES,
@@ -94,6 +94,7 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
     if schema is Schema.SNIS and config is not None:
         facts += snis_config_facts(config.values)
     parameters = run_parameters(config.values if config is not None else None, plan)
+    paths = field_paths(data)
     return Run(
         ref=ref,
         schema=schema,
@@ -107,8 +108,8 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         dropped=tuple(dropped),
         parameters=parameters.shown,
         parameter_digests=parameters.digests,
-        fields=field_fingerprint(data),
-        field_inventory=field_inventory(data, KNOWN_FIELDS.get(schema)),
+        fields=paths_fingerprint(paths),
+        field_inventory=field_inventory(paths, KNOWN_FIELDS.get(schema)),
         **blocks,
     )
 

@@ -11,18 +11,14 @@ night it appears.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from reportgen.load.fingerprint import LIST_ITEMS
 from reportgen.load.models import FieldInventory
 
-LIST_ITEMS = "[]"
-NUMBER_KEY = "#"
 ANY_KEY = "*"
 MAX_LISTED = 100  # unrecognised paths kept by name; the total is always counted
-MAX_DEPTH = 64
-_LEAF_TYPES = frozenset({float, int, str, bool, type(None)})
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,15 +35,6 @@ def under(prefix: str, names: str) -> tuple[str, ...]:
     return tuple(f"{prefix}.{n}" if prefix else n for n in names.split())
 
 
-def _key(key: object) -> str:
-    text = str(key)
-    try:
-        float(text)
-    except ValueError:
-        return text.replace(".", "\\.")  # a dot inside a key is not a level
-    return NUMBER_KEY
-
-
 def _segments(path: str) -> list[str]:
     """``a.b[].c`` → ``["a", "b[]", "c"]`` (escaped dots stay inside their key)."""
     parts: list[str] = []
@@ -62,49 +49,6 @@ def _segments(path: str) -> list[str]:
         escaped = char == "\\" and not escaped
     parts.append(current)
     return parts
-
-
-def key_paths(data: Mapping[str, Any]) -> set[str]:
-    """Every key path of ``data``; the items of a list share ``<list>[]``.
-
-    Objects that share a path are walked together, a key at a time (the per-sequence records
-    of a long run cost a few list comprehensions, not a visit each).
-    """
-    paths: set[str] = set()
-    _walk_objects("", [dict(data)], 0, paths)
-    return paths
-
-
-def _walk_objects(prefix: str, objects: list[dict[str, Any]], depth: int, paths: set[str]) -> None:
-    layouts = set(map(tuple, objects))
-    keys: dict[Any, None] = {}
-    for layout in layouts:
-        keys.update(dict.fromkeys(layout))
-    if len(layouts) == 1:  # one layout (the usual case): its columns in one transposition
-        columns: Iterable[Sequence[Any]] = zip(*map(dict.values, objects), strict=True)
-    else:
-        columns = ([o[k] for o in objects if k in o] for k in keys)
-    for key, column in zip(keys, columns, strict=True):
-        path = f"{prefix}.{_key(key)}" if prefix else _key(key)
-        paths.add(path)
-        if depth < MAX_DEPTH and not set(map(type, column)) <= _LEAF_TYPES:
-            _walk_values(path, column, depth + 1, paths)
-
-
-def _walk_values(path: str, values: Sequence[Any], depth: int, paths: set[str]) -> None:
-    """The objects among ``values`` (at ``path``) and the items of its lists (at ``path[]``)."""
-    objects = [v for v in values if type(v) is dict]
-    if objects:
-        _walk_objects(path, objects, depth, paths)
-    items = [
-        item
-        for v in values
-        if type(v) is list and not set(map(type, v)) <= _LEAF_TYPES
-        for item in v
-        if type(item) is dict or type(item) is list
-    ]
-    if items and depth < MAX_DEPTH:
-        _walk_values(path + LIST_ITEMS, items, depth + 1, paths)
 
 
 @dataclass
@@ -160,13 +104,14 @@ def _parent(path: str) -> str | None:
     return ".".join(segments[:-1]).removesuffix(LIST_ITEMS) if len(segments) > 1 else None
 
 
-def field_inventory(data: Mapping[str, Any], known: KnownFields | None) -> FieldInventory:
-    """The file's unrecognised paths (topmost only, the first ``MAX_LISTED`` in order, with the
-    total) and the known-unused blocks it carries; ``known`` ``None``: every field is shown."""
+def field_inventory(paths: Collection[str], known: KnownFields | None) -> FieldInventory:
+    """Of a file's key ``paths`` (``fingerprint.field_paths``), the unrecognised ones (topmost
+    only, the first ``MAX_LISTED`` in order, with the total) and the known-unused blocks;
+    ``known`` ``None``: every field is shown."""
     if known is None:
         return FieldInventory()
     root = _trie(known)
-    looked_up = {path: _lookup(root, _segments(path)) for path in key_paths(data)}
+    looked_up = {path: _lookup(root, _segments(path)) for path in paths}
     unknown = {path for path, (is_known, _) in looked_up.items() if not is_known}
     topmost = sorted(p for p in unknown if (parent := _parent(p)) is None or parent not in unknown)
     carried = sorted((path, reason) for path, (_, reason) in looked_up.items() if reason)
@@ -177,4 +122,4 @@ def field_inventory(data: Mapping[str, Any], known: KnownFields | None) -> Field
     )
 
 
-__all__ = ["KnownFields", "field_inventory", "key_paths", "under"]
+__all__ = ["KnownFields", "field_inventory", "under"]
