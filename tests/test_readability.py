@@ -16,7 +16,7 @@ from reportgen.analysis.verdicts import Verdict
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.load.models import CvData, CvFeature, Run, Schema
-from reportgen.pages.run import outlier_rows
+from reportgen.pages.run_sections import outlier_rows
 from reportgen.pages.verdict import RunPairs, cv_verdict, group_verdict, run_verdict
 
 ETAS = (1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5)

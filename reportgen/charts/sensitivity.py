@@ -6,22 +6,24 @@ from collections.abc import Sequence
 from typing import Literal
 
 from reportgen.charts.core import (
-    RUN_COLORS,
     Chart,
     ColumnValues,
     Datasets,
     Spec,
     as_float,
-    cached_spec,
     columnar,
+    make_chart,
+)
+from reportgen.charts.encodings import (
     finish,
     layered,
-    make_chart,
     named,
     reference_rule,
     value_tooltip,
 )
 from reportgen.charts.lazy import alt
+from reportgen.charts.palette import RUN_COLORS
+from reportgen.charts.spec_cache import cached_spec
 
 CLIP_SWEEP = "clip-sweep"
 Metric = Literal["shift", "ess"]
