@@ -63,3 +63,14 @@ def shared_results() -> Path:
     if not SHARED_RESULTS.is_dir():
         pytest.skip("../shared/data/results is not present")
     return SHARED_RESULTS
+
+
+@pytest.fixture(scope="session")
+def next_runner_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sample tree with the next runner's blocks (``next_runner/``), and its built site."""
+    tree = generate_sample_tree(
+        tmp_path_factory.mktemp("next") / "results", seed=0, next_runner=True
+    )
+    out = tree.parent / "site"
+    build(BuildOptions(results=tree, out=out, jobs=2, bootstrap=0))
+    return tree, out

@@ -692,6 +692,10 @@ def test_single_file_report_is_self_contained(
     charts = check_charts(tab, 2)
     for chart in charts:  # no sibling files: every CSV link carries its data
         assert chart["csv"].startswith("data:text/csv"), chart["id"]
+    # lazy images far below the fold have not loaded yet: load and decode every one
+    tab.page.eval_on_selector_all(
+        "img", "imgs => Promise.all(imgs.map(i => { i.loading = 'eager'; return i.decode(); }))"
+    )
     images = tab.page.eval_on_selector_all(
         "img", "imgs => imgs.map(i => [i.getAttribute('src').slice(0, 5), i.naturalWidth])"
     )
@@ -985,3 +989,42 @@ def test_many_runs_get_distinct_colours_and_numfmt_tooltips(
     opaque = sum(1 for o in after["opacities"] if o == 1)
     assert 0 < opaque < len(after["opacities"]) / 10  # one run's points of 30 runs'
     tab.assert_clean()
+
+
+# --- the next runner's blocks: clip sweeps, finite differences, every CV feature -------------
+
+NEXT_RUNNER_PAGES = {
+    "runs/next_runner/snis/run_01_clip_sensitive/index.html": ("clip", "fd", "unrecognised"),
+    "runs/next_runner/snis/run_02_fd_disagrees/index.html": ("clip", "fd", "unrecognised"),
+    "runs/next_runner/cv_batch/run_01/index.html": ("cv", "unrecognised"),
+}
+SECTION_IDS = "() => Array.from(document.querySelectorAll('main section[id]')).map(s => s.id)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", list(NEXT_RUNNER_PAGES))
+def test_the_next_runner_sections_are_legible_at_desktop_and_phone_width(
+    path: str, width: int, next_runner_site: tuple[Path, Path], chromium: Browser
+) -> None:
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    recorder = Recorder.attach(context)
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: recorder.problems.append(f"pageerror: {error}"))
+        page.goto((next_runner_site[1] / path).as_uri() + "#all")  # draw every chart
+        page.wait_for_function(ALL_DRAWN, polling=50, timeout=60_000)
+        state = page.evaluate(LEGIBILITY)
+        charts = page.evaluate(CHART_STATE)
+        sections = page.evaluate(SECTION_IDS)
+    finally:
+        context.close()
+    assert set(NEXT_RUNNER_PAGES[path]) <= set(sections)
+    clip_charts = [c for c in charts if c["id"].startswith("chart-clip-")]
+    assert len(clip_charts) == (2 if "clip" in NEXT_RUNNER_PAGES[path] else 0)
+    assert all(c["marks"] > 0 for c in clip_charts), "a clip chart drew nothing"
+    assert state["small"] == [], "page text under 12 px"
+    assert state["clipped"] == [], "legend entries truncated or outside the chart"
+    assert state["wide"] == [], "charts wider than their container"
+    assert state["scroll"] <= 0, "horizontal scrolling"
+    assert recorder.problems == []

@@ -19,6 +19,7 @@ from reportgen import charts
 from reportgen.charts import Chart, Datasets, spec_cache
 from reportgen.charts import palette as chart_palette
 from reportgen.charts.agreement import paired_z_chart, quad_help_chart
+from reportgen.charts.sensitivity import Metric, clip_sweep_chart
 
 ETAS = [1e-5, 3e-5, 1e-4]
 N_SEQ = 300
@@ -120,7 +121,22 @@ SAMPLES: dict[str, Callable[[], ChartResult]] = {
     ),
     "cv-group-correlation": lambda: _cv_group("correlation"),
     "cv-group-variance-ratio": lambda: _cv_group("variance-ratio"),
+    "clip-shift": lambda: _clip_sweep("shift"),
+    "clip-ess": lambda: _clip_sweep("ess"),
 }
+
+
+def _clip_sweep(metric: Metric) -> tuple[Chart, Datasets]:
+    thresholds = [1.5, 2.0, 10.0] * 2
+    return clip_sweep_chart(
+        [1e-6] * 3 + [2e-6] * 3,
+        ["1e−6"] * 3 + ["2e−6"] * 3,
+        thresholds,
+        [-1.2, -0.5, 0.0, 0.1, 0.0, 0.0],
+        [0.9, 0.95, 0.97, 0.99, 0.99, 0.99],
+        [False, False, True] * 2,
+        metric=metric,
+    )
 
 
 def _attached(chart: Chart, datasets: Datasets) -> dict[str, Any]:

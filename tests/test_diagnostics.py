@@ -36,7 +36,7 @@ from reportgen.load.models import LoadFailure, Run
 REAL_DATA = Path(__file__).parents[2] / "shared/data/results"
 SECTIONS = {
     "facts", "eta-table", "per-sequence", "snis", "curvature", "outliers", "config", "sweep",
-    "cv", "error", "artifacts", "populations",
+    "cv", "error", "artifacts", "populations", "clip", "fd", "unrecognised", "cv-batch",
 }  # fmt: skip
 
 # --- builders: a small, exactly consistent run per schema ------------------------------------
@@ -634,6 +634,12 @@ def test_every_check_is_tested() -> None:
         "missing-config", "cv-var-ratio-above-one", "check-failed", "se-shard-is-mean-se",
         "linear-error-within-noise", "approx-not-recorded", "config-unreadable",
         "input-skipped", "linear-disagrees", "duplicate-run",
+    }  # fmt: skip
+    # triggered and not triggered in test_next_runner, test_inventory, test_cv_features and
+    # test_cv_batch, on runs and aggregates with planted answers
+    tested |= {
+        "truth-clip-sensitive", "linear-term-disagrees-with-fd", "unrecognised-fields",
+        "cv-feature-is-target-summand", "cv-feature-near-target", "cv-se-is-mean-se",
     }  # fmt: skip
     assert tested == {c.id for c in CHECKS}
 

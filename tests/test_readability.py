@@ -16,7 +16,7 @@ from reportgen.analysis.verdicts import Verdict
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.load.models import CvData, CvFeature, Run, Schema
-from reportgen.pages.run import outlier_rows
+from reportgen.pages.run_sections import outlier_rows
 from reportgen.pages.verdict import RunPairs, cv_verdict, group_verdict, run_verdict
 
 ETAS = (1e-6, 2e-6, 4e-6, 8e-6, 1.6e-5)
@@ -113,7 +113,7 @@ def test_group_verdict_counts_verdicts_of_pairs_and_runs() -> None:
     assert v.details == ("Runs that disagree somewhere: b.",)
 
 
-def test_cv_verdict_shows_the_strongest_feature() -> None:
+def test_cv_verdict_names_the_best_valid_feature_and_what_was_excluded() -> None:
     features = (
         CvFeature("length_log", 0.01, 1.0, 0.9999, True),
         CvFeature("sum_w", -0.999, 2.0, 0.002, True),
@@ -121,11 +121,16 @@ def test_cv_verdict_shows_the_strongest_feature() -> None:
     )
     cv = CvData(512, "per_token", -0.8, 74.6, -430.0, 0.38, 0.36, 0.0019, features)
     v = cv_verdict(cv)
+    # sum_w is the strongest, but |ρ| > 0.99: nearly the target, not a control variate
     assert v.headline == (
-        "Strongest control variate: sum_w (correlation with g·v ρ = −0.999; "
-        "variance ratio after CV 2e−3)."
+        "Best valid control variate: var_logp (ρ not reported; used alone it leaves a "
+        "variance ratio of 0.5)."
     )
-    assert "variance ratio of 1.9e−3" in v.details[0]
+    assert v.details[0] == (
+        "sum_w (ρ = −0.999, variance ratio 2e−3) is excluded: |ρ| > 0.99, nearly a function "
+        "of the target, so not a valid control variate."
+    )
+    assert "variance ratio of 1.9e−3" in v.details[1]
 
 
 def _runs(tree: Path, schema: Schema) -> list[Run]:

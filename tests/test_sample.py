@@ -479,7 +479,9 @@ def test_demo_command_builds_the_sample_tree_of_its_seed(tmp_path: Path) -> None
     out = tmp_path / "demo-site"
     assert main(["demo", "-o", str(out), "-q", "--sample-seed", "3", "--bootstrap", "0"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    expected = generate_sample_tree(tmp_path / "results", seed=3, inference_cases=True)
+    expected = generate_sample_tree(
+        tmp_path / "results", seed=3, inference_cases=True, next_runner=True
+    )
     sources = sorted(p.relative_to(expected).as_posix() for p in expected.rglob("results.json"))
     assert sorted(r["source"] for r in manifest["runs"]) == sources
     run = next(r for r in manifest["runs"] if r["id"].startswith("diagnostics_run/"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reportgen.analysis.contributions import (
     EtaContributions,
@@ -12,6 +12,7 @@ from reportgen.analysis.contributions import (
 )
 from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_run
 from reportgen.analysis.points import RunPoints, run_points
+from reportgen.analysis.supplement import RunSupplement, run_supplement
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty, run_uncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
@@ -30,6 +31,7 @@ class RunAnalysis:
     tails: tuple[TailSensitivity, ...]
     points: RunPoints
     uncertainty: RunUncertainty
+    supplement: RunSupplement = field(default_factory=RunSupplement)
 
 
 def analyze_run(
@@ -52,4 +54,5 @@ def analyze_run(
         findings=check_run(run, contributions, summaries, options, uncertainty),
         tails=tuple(run_tail_sensitivities(contributions)),
         points=run_points(run, contributions, summaries),
+        supplement=run_supplement(run, uncertainty),
     )

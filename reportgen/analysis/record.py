@@ -19,6 +19,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
 from reportgen.analysis.populations import PopulationMember
 from reportgen.analysis.stats import num
+from reportgen.analysis.supplement import RunSupplement
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.findings import Finding, Severity, SkippedInput
@@ -96,6 +97,7 @@ class RunRecord:
     fields: tuple[str, ...] = ()  # its key paths (the first 2,000), to name differences
     parameter_digests: tuple[tuple[str, str], ...] = ()  # every config/plan leaf's digest
     labels: tuple[tuple[str, str], ...] = ()  # declared for this run in the tree file
+    supplement: RunSupplement | None = None  # the optional blocks' analyses (summary.json)
 
     @property
     def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
@@ -174,6 +176,7 @@ class RunRecord:
             fields=_shared(self.fields),
             normalization=_shared(self.normalization),
             uncertainty=uncertainty,
+            supplement=None,  # its own page and summary.json only
         )
 
     def to_bytes(self) -> bytes:
@@ -221,6 +224,7 @@ class RunRecord:
             "fields": list(self.fields),
             "parameter_digests": [list(p) for p in self.parameter_digests],
             "labels": [list(p) for p in self.labels],
+            "supplement": None if self.supplement is None else self.supplement.to_json(),
         }
 
     @classmethod
@@ -261,6 +265,9 @@ class RunRecord:
             fields=tuple(str(p) for p in data["fields"]),
             parameter_digests=tuple((str(k), str(v)) for k, v in data["parameter_digests"]),
             labels=tuple((str(k), str(v)) for k, v in data["labels"]),
+            supplement=None
+            if data.get("supplement") is None
+            else RunSupplement.from_json(data["supplement"]),
         )
 
 

@@ -26,8 +26,14 @@ from reportgen.demo.common import (
 from reportgen.demo.snis import token_counts
 
 
-def _cv_columns(rng: np.random.Generator, n: int) -> tuple[dict[str, FloatArray], int]:
-    """The columns of ``cv_per_seq.csv`` (gdotv correlates ~0.999 with ``wjlogp_sum``)."""
+def _cv_columns(
+    rng: np.random.Generator, n: int, gdotv_sum: float | None = None, exact_target: bool = False
+) -> tuple[dict[str, FloatArray], int]:
+    """The columns of ``cv_per_seq.csv`` (gdotv correlates ~0.999 with ``wjlogp_sum``).
+
+    ``gdotv_sum`` fixes Σ gdotv_i; ``exact_target`` makes gdotv_i = scale·(wjlogp_sum + jH_sum)
+    hold as the CV runner defines it (the jH_sum drawn otherwise is independent of gdotv).
+    """
     t = token_counts(rng, n).astype(np.float64)
     t_total = int(t.sum())
     scale = 1.0 / t_total
@@ -43,9 +49,14 @@ def _cv_columns(rng: np.random.Generator, n: int) -> tuple[dict[str, FloatArray]
     z_r = (rb / t - (rb / t).mean()) / (rb / t).std()
     sigma = 4.4e5 * scale
     mu = float(rng.uniform(-560.0, -350.0)) / n
+    if gdotv_sum is not None:
+        mu = gdotv_sum / n
     noise = -0.28 * z_v - 0.1 * z_r + 0.95 * rng.standard_normal(n)
     y = mu + sigma * (noise - noise.mean())
     wjlogp = f32((y - mu + 0.045 * sigma * rng.standard_normal(n)) / scale)
+    if exact_target:
+        jh_sum = f32(y / scale - wjlogp)
+        y = scale * (wjlogp + jh_sum)
     cols = {
         "gdotv_i": y,
         "length": t,
@@ -210,9 +221,12 @@ def generate_cv_results(
     n_seqs: int = 512,
     run_name: str = "run_01",
     cv_dir: str = CV_DIRS[0],
+    gdotv_sum: float | None = None,
+    exact_target: bool = False,
 ) -> tuple[JsonDict, dict[str, bytes]]:
-    """A CV ``results.json`` dict plus the files of its ``cv_dir`` folder (name → bytes)."""
-    cols, t_total = _cv_columns(rng, n_seqs)
+    """A CV ``results.json`` dict plus the files of its ``cv_dir`` folder (name → bytes);
+    ``gdotv_sum`` and ``exact_target`` as in ``_cv_columns``."""
+    cols, t_total = _cv_columns(rng, n_seqs, gdotv_sum, exact_target)
     summary = _cv_stats(cols, t_total)
     out_dir = f"{CV_OUT_ROOT}/{run_name}"
     folder = f"{out_dir}/{cv_dir}"

@@ -27,6 +27,7 @@ from reportgen.demo.common import (
 )
 from reportgen.demo.cv import cv_aggregate, generate_cv_results
 from reportgen.demo.inference import write_inference_cases
+from reportgen.demo.next_runner import write_next_runner
 from reportgen.demo.snis import generate_snis_results
 from reportgen.demo.sweep import generate_sweep_results
 
@@ -163,10 +164,16 @@ def _sweep_etas(counts: Sequence[int]) -> list[list[float]]:
 
 
 def generate_sample_tree(
-    root: Path, *, seed: int = 0, scale: str = "small", inference_cases: bool = False
+    root: Path,
+    *,
+    seed: int = 0,
+    scale: str = "small",
+    inference_cases: bool = False,
+    next_runner: bool = False,
 ) -> Path:
     """Write the sample results tree (all three schemas plus noise) into an empty ``root``;
-    ``inference_cases`` adds ``denominator_fix/`` and a ``reportgen.toml`` (``inference.py``).
+    ``inference_cases`` adds ``denominator_fix/`` and a ``reportgen.toml`` (``inference.py``),
+    ``next_runner`` the next runner's blocks under ``next_runner/`` (``next_runner.py``).
 
     The same arguments always give byte-identical files.
     """
@@ -180,6 +187,8 @@ def generate_sample_tree(
     _write_noise(root)
     if inference_cases:
         write_inference_cases(root, seed)
+    if next_runner:
+        write_next_runner(root, seed, snis_config_text(256, SAMPLE_ETAS))
     return root
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
 from reportgen.load.config import resolve_normalization
-from reportgen.load.cv import load_cv
+from reportgen.load.cv import CV_FIELDS, cv_setting_facts, load_cv
 from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
-from reportgen.load.fingerprint import field_fingerprint
+from reportgen.load.fingerprint import field_paths, paths_fingerprint
 from reportgen.load.generic import generic_fields
 from reportgen.load.inputs import (
     DEFAULT_MAX_BYTES,
@@ -24,6 +24,7 @@ from reportgen.load.inputs import (
     read_config,
     read_inputs,
 )
+from reportgen.load.inventory import KnownFields, field_inventory
 from reportgen.load.models import (
     CvData,
     DroppedValue,
@@ -34,8 +35,14 @@ from reportgen.load.models import (
     Schema,
 )
 from reportgen.load.parameters import run_parameters
-from reportgen.load.snis import detect_schema, load_snis, snis_facts
-from reportgen.load.sweep import load_sweep, timing_facts
+from reportgen.load.snis import SNIS_FIELDS, detect_schema, load_snis, snis_config_facts, snis_facts
+from reportgen.load.sweep import SWEEP_FIELDS, load_sweep, timing_facts
+
+KNOWN_FIELDS: dict[Schema, KnownFields] = {
+    Schema.SNIS: SNIS_FIELDS,
+    Schema.SWEEP: SWEEP_FIELDS,
+    Schema.CV: CV_FIELDS,
+}  # a generic page shows every field
 
 # --- the loader ------------------------------------------------------------------------------
 
@@ -71,19 +78,23 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         unreadable = config.problem.startswith("cannot read")
         skipped.append(SkippedInput(config.path, config.problem, unreadable))
     plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
+    inputs = read_inputs(ref, root, max_bytes, source, skipped)
     schema = detect_schema(data)
     dropped: list[DroppedValue] = []
     builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
         Schema.SNIS: lambda f: {"snis": load_snis(f, dropped)},
         Schema.SWEEP: lambda f: {"sweep": load_sweep(f, dropped)},
-        Schema.CV: lambda f: {"cv": load_cv(f)},
+        Schema.CV: lambda f: {"cv": load_cv(f, inputs.artifacts)},
         Schema.GENERIC: lambda f: {"generic": tuple(generic_fields(f.data))[:GENERIC_MAX_FIELDS]},
     }
     blocks = builders[schema](fields)
     cv: CvData | None = blocks.get("cv")
     normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
     facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
+    if schema is Schema.SNIS and config is not None:
+        facts += snis_config_facts(config.values)
     parameters = run_parameters(config.values if config is not None else None, plan)
+    paths = field_paths(data)
     return Run(
         ref=ref,
         schema=schema,
@@ -92,12 +103,13 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         config_text=own.text if own is not None else None,
         plan_text=plan_text,
         capture_per_sequence=plan.get("capture_per_sequence") if plan is not None else None,
-        inputs=read_inputs(ref, root, max_bytes, source, skipped),
+        inputs=inputs,
         config_problems=(problem,) if problem is not None else (),
         dropped=tuple(dropped),
         parameters=parameters.shown,
         parameter_digests=parameters.digests,
-        fields=field_fingerprint(data),
+        fields=paths_fingerprint(paths),
+        field_inventory=field_inventory(paths, KNOWN_FIELDS.get(schema)),
         **blocks,
     )
 
@@ -172,6 +184,7 @@ def _schema_facts(
             Fact("SE of batch g·v (n × SE of mean)", _times(cv.n_seqs, cv.se_batch)),
             Fact("Update method", v_stats.str("method") if v_stats else None),
             Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
+            *cv_setting_facts(fields),
             *timing_facts(fields.sub("timing_sec"), "Time"),
         ]
     return []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,12 @@ def _mapping_columns(
 
 def field_fingerprint(data: Mapping[str, Any]) -> FieldFingerprint:
     """The fingerprint of a parsed results object."""
-    paths = sorted(field_paths(data))
+    return paths_fingerprint(field_paths(data))
+
+
+def paths_fingerprint(found: Iterable[str]) -> FieldFingerprint:
+    """The fingerprint of the key paths ``field_paths`` found."""
+    paths = sorted(found)
     digest = hashlib.sha256("\n".join(paths).encode("utf-8", "surrogatepass")).hexdigest()
     return FieldFingerprint(digest, tuple(paths[:MAX_KEPT]), len(paths))
 

@@ -6,6 +6,7 @@ needs only that, and creating the hundred-odd dataclasses here would be a tenth 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
@@ -115,6 +116,50 @@ class Approx:
     quadratic: Curvature | None
 
 
+@dataclass(frozen=True)
+class LogWeightStats:
+    """Minimum, median and maximum of SNIS log-weights."""
+
+    min: float | None
+    median: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class ClipOverride:
+    """ΔH_true at one η recomputed with another SNIS clip threshold (``clip_overrides``)."""
+
+    threshold: float
+    key: str  # the threshold as the file spells it (``%.6g``)
+    delta_h_true: float | None
+    ess: float | None
+    clip_fraction: float | None
+    weights_sum: float | None
+    logweights: LogWeightStats | None
+
+
+@dataclass(frozen=True)
+class SymmetricFd:
+    """``diagnostics.symmetric_fd``: ΔH_true at +η and −η; η = 0 means it was not measured."""
+
+    eta: float
+    delta_plus: float | None
+    delta_minus: float | None
+    finite_difference: float | None
+    ess_plus: float | None = None
+    ess_minus: float | None = None
+    clip_fraction_plus: float | None = None
+    clip_fraction_minus: float | None = None
+    weights_sum_plus: float | None = None
+    weights_sum_minus: float | None = None
+    logweights_plus: LogWeightStats | None = None
+    logweights_minus: LogWeightStats | None = None
+
+    @property
+    def measured(self) -> bool:
+        return math.isfinite(self.eta) and self.eta > 0
+
+
 @dataclass(frozen=True, eq=False)
 class TrueEntry:
     """One η of the SNIS ground truth, with its per-sequence arrays (``None`` when absent)."""
@@ -134,6 +179,36 @@ class TrueEntry:
     h_new: FloatArray | None
     delta_h_seq: FloatArray | None
     token_counts: FloatArray | None
+    clip_overrides: tuple[ClipOverride, ...] = ()  # sorted by threshold
+    symmetric_fd: SymmetricFd | None = None
+
+
+@dataclass(frozen=True)
+class GradientClip:
+    """``gradient_clip`` of the update: the norm bound, the scale applied, the norm before."""
+
+    max_norm: float | None
+    applied_scale: float | None
+    preclip_norm: float | None
+
+    @property
+    def applied(self) -> bool | None:
+        """Whether clipping changed the gradient (scale below 1, or norm above the bound)."""
+        if self.applied_scale is not None:
+            return self.applied_scale < 1.0
+        if self.preclip_norm is not None and self.max_norm is not None:
+            return self.preclip_norm > self.max_norm
+        return None
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    """The update vector's newer statistics, from ``update`` or ``approx.update_stats``."""
+
+    source: str
+    baseline_norm: float | None
+    per_sequence_count: int | None
+    gradient_clip: GradientClip | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +216,7 @@ class SnisData:
     approx: Approx
     entries: tuple[TrueEntry, ...]
     has_control_variates: bool
+    update: UpdateStats | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +239,30 @@ class CvFeature:
 
 
 @dataclass(frozen=True)
+class CvFeatureStat:
+    """One candidate feature of a control-variate run, alone: its correlation with g·v, the
+    variance ratio and SE of the mean after using it as the only control variate."""
+
+    name: str
+    corr: float | None
+    var_ratio_single: float | None
+    se_after_single: float | None
+    selected: bool  # in the joint regression
+    beta_joint: float | None
+
+
+@dataclass(frozen=True)
+class CvTarget:
+    """What the CV target y_i is made of, and how that was established."""
+
+    formula: str
+    summands: tuple[str, ...]
+    verified_on: str | None  # the per-sequence file the identity was checked on
+    max_deviation: float | None  # max |y_i − formula_i| / max |y_i| there
+    note: str
+
+
+@dataclass(frozen=True)
 class CvData:
     n_seqs: int | None
     normalization: str | None
@@ -173,6 +273,9 @@ class CvData:
     se_batch_after_cv_joint: float | None
     var_after_cv_joint: float | None
     features: tuple[CvFeature, ...]
+    all_features: tuple[CvFeatureStat, ...] = ()
+    all_features_source: str | None = None
+    target: CvTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +304,16 @@ class InputFiles:
     images: tuple[InputFile, ...] = ()
     artifacts: tuple[InputFile, ...] = ()
     skipped: tuple[SkippedInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldInventory:
+    """Key paths of the results file that the loader does not know (the first of them, and
+    how many), and the known ones it deliberately does not show (path, why)."""
+
+    unrecognised: tuple[str, ...] = ()
+    unrecognised_total: int = 0
+    unused: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +355,7 @@ class Run:
     inputs: InputFiles = InputFiles()
     config_problems: tuple[ConfigProblem, ...] = ()
     dropped: tuple[DroppedValue, ...] = ()
+    field_inventory: FieldInventory = FieldInventory()
 
 
 @dataclass(frozen=True)
@@ -273,18 +387,24 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Approx",
+    "ClipOverride",
     "ConfigProblem",
     "Curvature",
     "CvData",
     "CvFeature",
+    "CvFeatureStat",
+    "CvTarget",
     "DroppedValue",
     "Fact",
+    "FieldInventory",
     "FloatArray",
     "GenericField",
+    "GradientClip",
     "InputFile",
     "InputFiles",
     "IntArray",
     "LoadFailure",
+    "LogWeightStats",
     "Normalization",
     "PerSequence",
     "Run",
@@ -292,5 +412,7 @@ __all__ = [
     "SequenceMeta",
     "SnisData",
     "SweepData",
+    "SymmetricFd",
     "TrueEntry",
+    "UpdateStats",
 ]

@@ -12,18 +12,24 @@ from reportgen.load.fields import PER_SEQUENCE_COLUMNS, Fields, cell, to_float
 from reportgen.load.inputs import (
     LoadError,
 )
+from reportgen.load.inventory import KnownFields, under
 from reportgen.load.models import (
     Approx,
+    ClipOverride,
     Curvature,
     DroppedValue,
     Fact,
     FloatArray,
+    GradientClip,
+    LogWeightStats,
     Normalization,
     PerSequence,
     Schema,
     SequenceMeta,
     SnisData,
+    SymmetricFd,
     TrueEntry,
+    UpdateStats,
 )
 
 # --- schema detection ------------------------------------------------------------------------
@@ -177,7 +183,94 @@ def load_approx(approx: Fields, dropped: list[DroppedValue] | None = None) -> Ap
     )
 
 
-def load_entry(entry: Fields) -> TrueEntry:
+def _logweights(block: Fields | None) -> LogWeightStats | None:
+    if block is None:
+        return None
+    return LogWeightStats(block.float("min"), block.float("median"), block.float("max"))
+
+
+def load_clip_overrides(
+    diagnostics: Fields, dropped: list[DroppedValue] | None = None
+) -> tuple[ClipOverride, ...]:
+    """``clip_overrides``: one result per clip threshold (keys are the threshold, ``%.6g``).
+
+    A key that is not a finite number is recorded as dropped and left out.
+    """
+    block = diagnostics.sub("clip_overrides")
+    if block is None:
+        return ()
+    overrides = []
+    for key in block.data:
+        threshold = to_float(key, block.where(key))
+        if threshold is None or not keep_eta(threshold, block.where(key), dropped):
+            continue
+        item = block.sub(key)
+        if item is None:
+            continue
+        overrides.append(
+            ClipOverride(
+                threshold=threshold,
+                key=str(key),
+                delta_h_true=item.float("delta_h_true"),
+                ess=item.float("ess"),
+                clip_fraction=item.float("clip_fraction"),
+                weights_sum=item.float("weights_sum"),
+                logweights=_logweights(item.sub("logweight_stats")),
+            )
+        )
+    return tuple(sorted(overrides, key=lambda o: o.threshold))
+
+
+def load_symmetric_fd(diagnostics: Fields) -> SymmetricFd | None:
+    """``symmetric_fd``; ``None`` without the block or its η."""
+    block = diagnostics.sub("symmetric_fd")
+    eta = block.float("eta") if block is not None else None
+    if block is None or eta is None:
+        return None
+    return SymmetricFd(
+        eta=eta,
+        delta_plus=block.float("delta_plus"),
+        delta_minus=block.float("delta_minus"),
+        finite_difference=block.float("finite_difference"),
+        ess_plus=block.float("ess_plus"),
+        ess_minus=block.float("ess_minus"),
+        clip_fraction_plus=block.float("clip_fraction_plus"),
+        clip_fraction_minus=block.float("clip_fraction_minus"),
+        weights_sum_plus=block.float("weights_sum_plus"),
+        weights_sum_minus=block.float("weights_sum_minus"),
+        logweights_plus=_logweights(block.sub("logweight_stats_plus")),
+        logweights_minus=_logweights(block.sub("logweight_stats_minus")),
+    )
+
+
+def load_update_stats(data: Fields) -> UpdateStats | None:
+    """``baseline_norm``, ``per_sequence.count`` and ``gradient_clip`` of the update vector,
+    from ``update`` (else ``approx.update_stats``); ``None`` when neither carries them."""
+    approx = data.sub("approx")
+    for source, block in (
+        ("update", data.sub("update")),
+        ("approx.update_stats", approx.sub("update_stats") if approx else None),
+    ):
+        if block is None or not any(
+            block.has(k) for k in ("baseline_norm", "per_sequence", "gradient_clip")
+        ):
+            continue
+        per_sequence = block.sub("per_sequence")
+        clip = block.sub("gradient_clip")
+        return UpdateStats(
+            source=source,
+            baseline_norm=block.float("baseline_norm"),
+            per_sequence_count=per_sequence.int("count") if per_sequence else None,
+            gradient_clip=GradientClip(
+                clip.float("max_norm"), clip.float("applied_scale"), clip.float("preclip_norm")
+            )
+            if clip
+            else None,
+        )
+    return None
+
+
+def load_entry(entry: Fields, dropped: list[DroppedValue] | None = None) -> TrueEntry:
     diagnostics = entry.sub("diagnostics") or Fields({}, entry.where("diagnostics"))
     stats = diagnostics.sub("logweight_stats")
     eta = entry.float("eta")
@@ -200,13 +293,17 @@ def load_entry(entry: Fields) -> TrueEntry:
         h_new=diagnostics.array("h_new"),
         delta_h_seq=diagnostics.array("delta_h_seq"),
         token_counts=diagnostics.array("token_counts"),
+        clip_overrides=load_clip_overrides(diagnostics, dropped),
+        symmetric_fd=load_symmetric_fd(diagnostics),
     )
 
 
 def load_snis(data: Fields, dropped: list[DroppedValue] | None = None) -> SnisData:
     approx = data.sub("approx") or Fields({}, "approx")
     true = data.sub("true")
-    loaded = [(e.where("eta"), load_entry(e)) for e in true.items("entries")] if true else []
+    loaded = (
+        [(e.where("eta"), load_entry(e, dropped)) for e in true.items("entries")] if true else []
+    )
     entries = tuple(
         sorted((e for where, e in loaded if keep_eta(e.eta, where, dropped)), key=lambda e: e.eta)
     )
@@ -214,6 +311,7 @@ def load_snis(data: Fields, dropped: list[DroppedValue] | None = None) -> SnisDa
         approx=load_approx(approx, dropped),
         entries=entries,
         has_control_variates=data.has("control_variates"),
+        update=load_update_stats(data),
     )
 
 
@@ -249,4 +347,99 @@ def snis_facts(data: Fields, snis: SnisData, normalization: Normalization) -> li
             Fact("Update mean loss", update.float("avg_mb_loss")),
             Fact("Update AMP", f"{amp.bool('enabled')} ({amp.str('dtype')})" if amp else None),
         ]
+    if snis.update is not None:
+        facts += update_facts(snis.update)
     return facts
+
+
+def update_facts(stats: UpdateStats) -> list[Fact]:
+    """The update vector's baseline norm, per-sequence count and gradient clipping."""
+    clip = stats.gradient_clip
+    applied = clip.applied if clip is not None else None
+    return [
+        Fact("Update baseline norm", stats.baseline_norm),
+        Fact("Update per-sequence count", stats.per_sequence_count),
+        Fact(
+            "Gradient clipping",
+            None if applied is None else "applied" if applied else "not applied",
+        ),
+        Fact("Gradient clip max norm", clip.max_norm if clip else None),
+        Fact("Gradient norm before clipping", clip.preclip_norm if clip else None),
+        Fact("Gradient clip scale applied", clip.applied_scale if clip else None),
+    ]
+
+
+def snis_config_facts(config: Mapping[str, Any]) -> list[Fact]:
+    """Ground-truth settings of ``config.yaml`` the page states beside the results."""
+    block = config.get("true_delta_h")
+    if not isinstance(block, Mapping):
+        return []
+    facts = []
+    for label, key in (
+        ("SNIS clip threshold (config)", "clip_c"),
+        ("Ground-truth teacher-forcing batch size", "tf_batch_size"),
+    ):
+        value = block.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            facts.append(Fact(label, value))
+    return facts
+
+
+# --- the fields this generation knows --------------------------------------------------------
+
+_ENTRY = "true.entries[].diagnostics"
+_UPDATE = """method vec_norm num_params num_microbatches avg_mb_loss amp.enabled amp.dtype
+    baseline_norm per_sequence.count gradient_clip.max_norm gradient_clip.applied_scale
+    gradient_clip.preclip_norm"""
+_FD = """eta delta_plus delta_minus finite_difference ess_plus ess_minus clip_fraction_plus
+    clip_fraction_minus weights_sum_plus weights_sum_minus"""
+
+SNIS_FIELDS = KnownFields(
+    used=(
+        *under("", "B_E B_U G_U sampling_sec timing.total true.duration"),
+        *under("precision", "runtime_dtype entropy_dtype"),
+        *under("update", _UPDATE),
+        *under("approx.update_stats", _UPDATE),
+        *under(
+            "approx",
+            """delta_h_per_lr num_sequences num_tokens method estimator baseline baseline.kind
+            eta_star used_quad duration update_seconds variance.se_shard
+            variance.se_jackknife variance.num_shards""",
+        ),
+        *under("approx.per_sequence[]", "index gdotv vhvv length features.*"),
+        *under("approx.per_sequence[]", " ".join(PER_SEQUENCE_COLUMNS)),
+        *under("approx.per_sequence_meta", "B_total T_total scale H_base_mean baseline_kind"),
+        *under(
+            "approx.quadratic",
+            """gdotv vHvv eta_star ratio_pred.# per_sequence_vhvv variance.se_gdotv
+            variance.se_vHvv variance.num_shards method""",
+        ),
+        *under("true.entries[]", "eta delta_h_true"),
+        *under(
+            _ENTRY,
+            """delta_h_true base_entropy ess clip_fraction weights_sum normalized_weights
+            log_weights h_base h_new delta_h_seq token_counts logweight_stats.min
+            logweight_stats.median logweight_stats.max""",
+        ),
+        *under(
+            f"{_ENTRY}.clip_overrides.#",
+            """delta_h_true ess clip_fraction weights_sum logweight_stats.min
+            logweight_stats.median logweight_stats.max""",
+        ),
+        *under(f"{_ENTRY}.symmetric_fd", _FD),
+        *under(f"{_ENTRY}.symmetric_fd.logweight_stats_plus", "min median max"),
+        *under(f"{_ENTRY}.symmetric_fd.logweight_stats_minus", "min median max"),
+    ),
+    unused={
+        "approx.audit": "the scale audit (Σ scale, tokens used): checked by other means",
+        "approx.per_sequence[].extras": "RB metadata per sequence (the CV runs analyse it)",
+        "approx.per_sequence_meta.features": "names of the regression features",
+        "approx.per_sequence_meta.total_tokens_used": "equals T_total",
+        "approx.quadratic.audit": "the scale audit of the curvature pass",
+        "approx.quadratic.baseline": "the baseline of the curvature pass (as approx.baseline)",
+        "approx.quadratic.num_sequences": "equals approx.num_sequences",
+        "approx.quadratic.num_tokens": "equals approx.num_tokens",
+        "control_variates": "control-variate diagnostics (the page notes only that they exist)",
+        "timing.*": "component timings (the total is shown)",
+    },
+)

@@ -10,6 +10,7 @@ from reportgen.load.fields import Fields, to_float
 from reportgen.load.inputs import (
     LoadError,
 )
+from reportgen.load.inventory import KnownFields, under
 from reportgen.load.models import DroppedValue, Fact, FloatArray, SweepData
 from reportgen.load.snis import keep_eta, load_curvature
 
@@ -55,3 +56,26 @@ def timing_facts(block: Fields | None, label: str) -> list[Fact]:
         if value is not None:
             facts.append(Fact(f"{label}: {key}", value, "s"))
     return facts
+
+
+SWEEP_FIELDS = KnownFields(
+    used=(
+        *under("", "B_E B_U G_U variance timing.*"),
+        *under("precision", "runtime_dtype entropy_dtype"),
+        *under("sweep[]", "eta deltaH_true deltaH_approx deltaH_approx_linear"),
+        *under("sweep[]", "deltaH_approx_linquad"),
+        *under(
+            "curvature",
+            """gdotv vHvv eta_star ratio_pred.# per_sequence_vhvv variance.se_gdotv
+            variance.se_vHvv variance.num_shards method""",
+        ),
+    ),
+    unused={
+        "approx.h_approx_normalized": "a placeholder (0.0 in the files seen); sweep rows carry "
+        "the approximations",
+        "curvature.audit": "the scale audit of the curvature pass",
+        "curvature.baseline": "the baseline of the curvature pass",
+        "curvature.num_sequences": "the batch size (B_E and the sweep give the numbers shown)",
+        "curvature.num_tokens": "the token total of the curvature pass",
+    },
+)

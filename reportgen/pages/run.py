@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import numpy as np
 from markupsafe import Markup
 
 from reportgen import __version__
@@ -43,11 +42,18 @@ from reportgen.pages.render import (
     wrap_page,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
+from reportgen.pages.run_sections import (
+    OUTLIERS_PER_ETA,
+    OutlierRow,
+    TailRow,
+    outlier_rows,
+    tail_rows,
+)
+from reportgen.pages.run_supplement import SupplementView, section_parts, supplement_view
 from reportgen.pages.stale import stored_page
 from reportgen.pages.verdict import Verdict, run_verdict
 from reportgen.treefile import NO_LABELS, RunLabels
 
-OUTLIERS_PER_ETA = 15
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -55,13 +61,6 @@ IMAGE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
-OUTLIER_FEATURES = (
-    "features.length_log",
-    "features.sum_w",
-    "features.var_logp",
-    "var_logp",
-    "mean_logp",
-)
 
 
 @dataclass(frozen=True)
@@ -131,31 +130,6 @@ class CurvatureView:
     eta_star: float | None
     beyond: tuple[float, ...]
     ratio_pred: tuple[RatioRow, ...]
-
-
-@dataclass(frozen=True)
-class OutlierRow:
-    eta: float
-    index: int
-    length: float | None
-    true_contrib: float
-    linear: float
-    linquad: float | None
-    error: float
-    features: tuple[float | None, ...]
-
-
-@dataclass(frozen=True)
-class TailRow:
-    eta: float
-    method: str
-    quantile: float
-    kept: int
-    threshold: float | None
-    true: float | None
-    linear: float | None
-    linquad: float | None
-    ratio: float | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,6 +202,7 @@ class RunView:
     skipped_files: tuple[SkippedFile, ...]
     cite_all: Cite
     cite_selected: Cite
+    supplement: SupplementView
     labels: tuple[tuple[str, str], ...] = ()  # from the tree's reportgen.toml
     label_notes: tuple[str, ...] = ()
     first_commit: FirstCommit | None = None
@@ -311,76 +286,6 @@ def se_linear_label(uncertainty: RunUncertainty) -> str:
     return " / ".join(_SE_LINEAR_LABELS.get(m, m) for m in methods) or "none"
 
 
-def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
-    """The sequences with the largest |true − linear| at each η (vectorised selection)."""
-    run = analysis.run
-    per_sequence = run.snis.approx.per_sequence if run.snis else None
-    if per_sequence is None:
-        return (), ()
-    columns = dict(per_sequence.columns)
-    # "features.var_logp" and "var_logp" can both exist: one column per displayed name
-    names = tuple(
-        n
-        for i, n in enumerate(OUTLIER_FEATURES)
-        if n in columns
-        and not any(
-            m in columns and m.removeprefix("features.") == n.removeprefix("features.")
-            for m in OUTLIER_FEATURES[:i]
-        )
-    )
-    rows: list[OutlierRow] = []
-    for c in analysis.contributions:
-        if c.linear is None:
-            continue
-        error = c.true_contrib - c.linear
-        magnitude = np.where(np.isfinite(error), np.abs(error), -np.inf)
-        k = min(OUTLIERS_PER_ETA, magnitude.shape[0])
-        top = np.argsort(-magnitude, kind="stable")[:k]
-        linquad = c.linquad
-        for i in top.tolist():
-            rows.append(
-                OutlierRow(
-                    eta=c.eta,
-                    index=i,
-                    length=_opt(per_sequence.length, i),
-                    true_contrib=float(c.true_contrib[i]),
-                    linear=float(c.linear[i]),
-                    linquad=_opt(linquad, i),
-                    error=float(error[i]),
-                    features=tuple(_opt(columns[n], i) for n in names),
-                )
-            )
-    return tuple(rows), tuple(n.removeprefix("features.") for n in names)
-
-
-def _opt(values: np.ndarray | None, i: int) -> float | None:
-    if values is None or i >= values.shape[0]:
-        return None
-    value = float(values[i])
-    return value if np.isfinite(value) else None
-
-
-def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
-    rows = []
-    for tail in analysis.tails:
-        for method in ("truncated", "clipped"):
-            for r in getattr(tail, method):
-                rows.append(
-                    TailRow(
-                        tail.eta,
-                        "truncate" if method == "truncated" else "clip",
-                        r.quantile,
-                        r.kept,
-                        r.threshold,
-                        r.true_total,
-                        r.linear_total,
-                        r.linquad_total,
-                        r.ratio,
-                    )
-                )
-    return tuple(rows)
-
-
 def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
     titles = (
         ("findings", "Findings"),
@@ -389,10 +294,13 @@ def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
         ("per-sequence", "Per-sequence"),
         ("snis", "SNIS weights"),
         ("curvature", "Curvature"),
+        ("clip", "Clip sensitivity"),
+        ("fd", "Finite difference"),
         ("outliers", "Outliers"),
         ("tails", "Tails"),
         ("cv", "Control variates"),
         ("fields", "Fields"),
+        ("unrecognised", "Fields not read"),
         ("artifacts", "Artifacts"),
         ("notes", "Notes"),
         ("config", "Configuration"),
@@ -480,6 +388,8 @@ def run_view(
         "artifacts": bool(images or artifacts or run.inputs.skipped),
         "notes": bool(notes),
     }
+    supplement = supplement_view(analysis)
+    parts |= section_parts(supplement)
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
     view = RunView(
         run=run_header(run),
@@ -520,6 +430,7 @@ def run_view(
         first_commit=context.first_commit,
         margin=settings.equivalence_margin,
         se_linear_label=se_linear_label(analysis.uncertainty),
+        supplement=supplement,
     )
     return view, chart_set, copies
 
@@ -566,6 +477,7 @@ def run_record(
         fields=run.fields.paths if run.fields is not None else (),
         parameter_digests=run.parameter_digests,
         labels=labels,
+        supplement=analysis.supplement,
     )
 
 

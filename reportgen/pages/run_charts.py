@@ -13,6 +13,7 @@ from reportgen.charts import Chart, Datasets, Norm, export
 from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
 from reportgen.load.models import Run
+from reportgen.pages.run_supplement import clip_charts
 
 ChartResult = tuple[Chart, Datasets]
 
@@ -126,6 +127,7 @@ def run_charts(analysis: RunAnalysis, max_points: int) -> ChartSet:
         "snis": _snis_charts,
         "tails": _tail_charts,
         "cv": _cv_charts,
+        "clip": clip_charts,
     }
     results = {
         section: _optional_charts(section, build, analysis, max_points)

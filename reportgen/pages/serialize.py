@@ -138,6 +138,8 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
     }
     if record.uncertainty is not None:
         summary["uncertainty"] = record.uncertainty.to_json()
+    if record.supplement is not None:
+        summary |= record.supplement.to_json()
     if record.cv is not None:
         summary["cv"] = {
             "var_after_cv_joint": record.cv.var_after_cv_joint,

@@ -9,16 +9,16 @@ would have gone unseen). Without a standard error the verdict says so and claims
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reportgen.analysis import verdicts as rules
 from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.cv_features import cv_headline, rank_features
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_95, breakdown_eta
 from reportgen.load.models import CvData
-from reportgen.numfmt import format_eta, format_number, format_percent, format_with_se, format_z
+from reportgen.numfmt import format_eta, format_percent, format_with_se, format_z
 
 
 @dataclass(frozen=True)
@@ -160,25 +160,11 @@ def _quad_reason(answer: rules.Verdict, pairs: Sequence[Pair]) -> str:
 
 
 def cv_verdict(cv: CvData) -> Verdict:
-    """A control-variate run: its strongest feature and what the joint CV does to the variance."""
-    features = [f for f in cv.features if f.corr is not None and math.isfinite(f.corr)]
-    if not features:
+    """A control-variate run: its best valid feature, and what was excluded and why."""
+    if not (cv.all_features or cv.features):
         return Verdict("This control-variate run reports no feature correlations.")
-    best = max(features, key=lambda f: abs(f.corr or 0.0))
-    headline = (
-        f"Strongest control variate: {best.name} (correlation with g·v ρ = "
-        f"{format_number(best.corr)}"
-    )
-    if best.var_after_cv is not None:
-        headline += f"; variance ratio after CV {format_number(best.var_after_cv)}"
-    headline += ")."
-    details = []
-    if cv.var_after_cv_joint is not None:
-        details.append(
-            f"All {len(cv.features)} features jointly leave a variance ratio of "
-            f"{format_number(cv.var_after_cv_joint)} (below 1: the control variates help)."
-        )
-    return Verdict(headline, tuple(details), judged=False)
+    headline, details = cv_headline(rank_features(cv))
+    return Verdict(headline, details, judged=False)
 
 
 def _headline_numbers(row: EtaSummary, u: EtaUncertainty | None, norm: str) -> str:

@@ -23,6 +23,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+if not __package__:  # run as a script from a checkout: import tests from beside reportgen/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.tools.schema_supplement import add_supplement_fields
+
 TESTS = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ("sample-0.1.json", "shared-0.1.json")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -212,6 +217,7 @@ def run_summary(run: Json) -> Json:
     run["properties"]["schema"] = {"type": ["null", "string"], "enum": [*SCHEMA_NAMES, None]}
     run["properties"]["error"] = ERROR
     add_run_fields(run)
+    add_supplement_fields(run)
     run["properties"]["stale"] = {
         "type": "object",
         "required": ["reason", "last_good"],

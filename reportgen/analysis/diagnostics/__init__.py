@@ -17,6 +17,7 @@ from reportgen.analysis.diagnostics import (  # noqa: F401  (registers the check
     checks_groups,
     checks_inputs,
     checks_quality,
+    checks_supplement,
     registry,
 )
 from reportgen.analysis.diagnostics.registry import (

@@ -1,0 +1,91 @@
+"""The run page's sections on the optional blocks: clip sweeps, the symmetric finite
+difference, every control-variate feature, and the fields no loader reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from reportgen.analysis import RunAnalysis
+from reportgen.analysis.clip import ClipSweep
+from reportgen.analysis.cv_features import CvRanking
+from reportgen.analysis.fd import EQUIVALENCE_MARGIN, FdRow
+from reportgen.charts import Chart, Datasets
+from reportgen.charts.sensitivity import clip_sweep_chart
+from reportgen.load.models import FieldInventory, Schema
+from reportgen.numfmt import format_eta
+
+ChartResult = tuple[Chart, Datasets]
+
+
+@dataclass(frozen=True)
+class SupplementView:
+    """What the partials ``_clip_sweep``, ``_fd``, ``_cv_features`` and ``_unrecognised`` show."""
+
+    clip_sweeps: tuple[ClipSweep, ...]
+    fd: tuple[FdRow, ...]
+    fd_measured: bool
+    equivalence_margin: float
+    cv: CvRanking | None
+    invalid_scatters: tuple[str, ...]  # the run's own plots of features that are not valid
+    fields: FieldInventory
+    more_unrecognised: int  # unrecognised paths beyond those listed
+    show_fields: bool
+
+    @property
+    def clip_rows(self) -> int:
+        return sum(len(s.points) for s in self.clip_sweeps)
+
+
+def supplement_view(analysis: RunAnalysis) -> SupplementView:
+    supplement = analysis.supplement
+    cv = supplement.cv
+    invalid = {f"scatter_{f.name}.png" for f in cv.excluded} if cv is not None else set()
+    fields = supplement.fields
+    return SupplementView(
+        clip_sweeps=supplement.clip_sweeps,
+        fd=supplement.symmetric_fd,
+        fd_measured=any(r.verdict != "not measured" for r in supplement.symmetric_fd),
+        equivalence_margin=EQUIVALENCE_MARGIN,
+        cv=cv,
+        invalid_scatters=tuple(
+            sorted(
+                f.path for f in analysis.run.inputs.images if PurePosixPath(f.path).name in invalid
+            )
+        ),
+        fields=fields,
+        more_unrecognised=fields.unrecognised_total - len(fields.unrecognised),
+        show_fields=analysis.run.schema is not Schema.GENERIC,
+    )
+
+
+def section_parts(view: SupplementView) -> dict[str, bool]:
+    """Which of this module's sections the page shows."""
+    return {"clip": bool(view.clip_sweeps), "fd": bool(view.fd), "unrecognised": view.show_fields}
+
+
+def clip_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
+    """ΔH_true's shift and the ESS against the clip threshold, every η with a sweep."""
+    points = [
+        (sweep.eta, point)
+        for sweep in analysis.supplement.clip_sweeps
+        for point in sweep.points
+        if point.threshold is not None
+    ]
+    if not points:
+        return []
+    columns = (
+        [eta for eta, _ in points],
+        [format_eta(eta) for eta, _ in points],
+        [p.threshold for _, p in points],
+        [p.shift_in_se for _, p in points],
+        [p.ess_fraction for _, p in points],
+        [p.published for _, p in points],
+    )
+    return [
+        clip_sweep_chart(*columns, metric="shift"),
+        clip_sweep_chart(*columns, metric="ess"),
+    ]
+
+
+__all__ = ["SupplementView", "clip_charts", "section_parts", "supplement_view"]
