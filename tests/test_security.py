@@ -375,7 +375,7 @@ def test_templates_have_no_inline_handlers_or_scripts() -> None:
         for match in script.finditer(text):
             # Only the single-file mode inlines code, each block allowed by its CSP hash.
             line = text[: match.start()].rsplit("\n", 1)[-1] + text[match.start() :].split("\n")[0]
-            assert path.name == "base.html" and "site.inline." in line, (path, line)
+            assert path.name == "single_file.html" and "site.inline." in line, (path, line)
 
 
 def test_notes_are_rendered_and_sanitised(payload_site: PayloadSite) -> None:

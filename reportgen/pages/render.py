@@ -264,32 +264,44 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_content(template: str, site: SiteContext, page: PageMeta, **context: Any) -> Markup:
-    """The ``content`` block of a page template, rendered on its own (see ``wrap_page``)."""
-    env = environment()
-    tmpl = env.get_template(template)
-    # a block rendered alone skips the template's top-level `{% import %}`: provide it
-    macros = {"m": env.get_template("_macros.html").module}
-    ctx = tmpl.new_context(_page_variables(site, page) | macros | context)
-    return Markup("".join(tmpl.blocks["content"](ctx)))
-
-
-def wrap_page(
-    site: SiteContext, page: PageMeta, content: Markup, stale: Any | None = None
-) -> bytes:
-    """A whole page around rendered content; ``stale`` (reason, last_good) adds the banner."""
-    variables = _page_variables(site, page) | {"content": content, "stale": stale}
-    return environment().get_template("page.html").render(variables).encode("utf-8")
-
-
 def _page_variables(site: SiteContext, page: PageMeta) -> dict[str, Any]:
-    """What every template may use: the site, the page, its relative base and the version."""
-    return {"site": site, "page": page, "base": page.base, "version": __version__}
+    """What every template may use: the site, the page, its relative base, the version, and the
+    layout the page template extends (``single_file.html`` for a self-contained file)."""
+    layout = "single_file.html" if site.inline else "base.html"
+    return {"site": site, "page": page, "base": page.base, "version": __version__, "layout": layout}
 
 
 def render_page(template: str, site: SiteContext, page: PageMeta, **context: Any) -> bytes:
-    """Render one page to UTF-8 bytes."""
-    return wrap_page(site, page, render_content(template, site, page, **context))
+    """One page to UTF-8 bytes: its template, through the layout it extends."""
+    variables = _page_variables(site, page) | context
+    return environment().get_template(template).render(variables).encode("utf-8")
+
+
+def render_page_and_content(
+    template: str, site: SiteContext, page: PageMeta, **context: Any
+) -> tuple[bytes, Markup]:
+    """A page as ``render_page`` renders it, and its ``content`` block on its own (what a stale
+    page shows again later: ``stale.html``).
+
+    The block is rendered once, then handed to the layout's ``content`` slot as it is, instead
+    of being rendered again there: it is most of the page's cost.
+    """
+    env = environment()
+    tmpl = env.get_template(template)
+    ctx = tmpl.new_context(_page_variables(site, page) | context)
+    try:
+        content = Markup("".join(tmpl.blocks["content"](ctx)))
+        ctx.blocks["content"] = [lambda _ctx: iter((content,))]  # first in line: the layout's slot
+        html = "".join(tmpl.root_render_func(ctx))
+    except Exception:
+        env.handle_exception()  # a traceback that points into the template, as render() gives
+    return html.encode("utf-8"), content
+
+
+def render_stale_page(site: SiteContext, page: PageMeta, content: Markup, stale: Any) -> bytes:
+    """A page's earlier content under the stale banner; ``stale`` has ``reason``, ``last_good``."""
+    variables = _page_variables(site, page) | {"content": content, "stale": stale}
+    return environment().get_template("stale.html").render(variables).encode("utf-8")
 
 
 def _csp_hash(text: str) -> str:

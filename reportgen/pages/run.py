@@ -37,9 +37,9 @@ from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
-    render_content,
     render_markdown,
-    wrap_page,
+    render_page,
+    render_page_and_content,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.run_sections import (
@@ -518,10 +518,10 @@ def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> Page
         findings,
     )
     page = run_page_meta(failure.ref.id, has_charts=False, readable=False)
-    content = render_content("error.html", site, page, view=view, checks=check_explanations())
+    html = render_page("error.html", site, page, view=view, checks=check_explanations())
     record = failure_record(failure, findings, input_hash)
     files = (
-        (page.path, wrap_page(site, page, content)),
+        (page.path, html),
         (paths.run_summary(failure.ref.id), serialize.dumps(serialize.summary_json(record))),
     )
     return PageOutput(files, record)
@@ -540,10 +540,12 @@ def run_page(
     source_hash = run.inputs.source_sha256
     view, chart_set, copies = run_view(analysis, settings, context)
     page = run_page_meta(run.ref.id, chart_set.has_charts)
-    content = render_content("run.html", site, page, view=view, checks=check_explanations())
-    record = run_record(analysis, input_hash, source_hash, context.labels.labels)
+    html, content = render_page_and_content(
+        "run.html", site, page, view=view, checks=check_explanations()
+    )
+    record = run_record(analysis, input_hash, source_hash)
     files: list[tuple[str, bytes]] = [
-        (page.path, wrap_page(site, page, content)),
+        (page.path, html),
         (paths.run_fragment(run.ref.id), stored_page(page, content)),
         (paths.run_summary(run.ref.id), serialize.dumps(serialize.summary_json(record))),
     ]

@@ -1,8 +1,8 @@
 """Last good pages: a run unreadable tonight keeps its previous page, rendered as stale.
 
-A run page's content is kept beside the site (``paths.run_fragment``) with where it sits; a
-stale page is that content wrapped again by the page template with the stale banner, so the
-banner comes from the template, never from editing a page's bytes.
+A run page's content block is kept beside the site (``paths.run_fragment``) with where it sits;
+a stale page is ``stale.html``: that content in the site layout under the stale banner, so the
+banner comes from a template, never from editing a page's bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import orjson
 from markupsafe import Markup
 
 from reportgen.analysis.record import StaleRecord
-from reportgen.pages.render import Crumb, PageMeta, SiteContext, wrap_page
+from reportgen.pages.render import Crumb, PageMeta, SiteContext, render_stale_page
 
 
 def stored_page(page: PageMeta, content: Markup) -> bytes:
@@ -43,4 +43,4 @@ def stale_page(stored: bytes, site: SiteContext, stale: StaleRecord) -> tuple[st
         content = Markup(str(data["content"]))
     except (ValueError, KeyError, TypeError):
         return None
-    return page.path, wrap_page(site, page, content, stale)
+    return page.path, render_stale_page(site, page, content, stale)
