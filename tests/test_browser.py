@@ -705,36 +705,60 @@ def test_single_file_report_is_self_contained(
     tab.assert_clean()
 
 
-@pytest.fixture(scope="module")
-def paged_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample site with a run table paged as a 10,000-run tree's is (tiny pages here)."""
-    from reportgen.pages import site as site_module
+PAGED_COLUMN = """([id, column]) => {
+    const node = document.getElementById(id);
+    const data = node ? JSON.parse(node.textContent) : window.reportgenRows[id];
+    const at = data.columns.indexOf(column);
+    return data.rows.map(r => r[at]);
+}"""
 
-    out = tmp_path_factory.mktemp("paged") / "site"
+
+def _paged_build(tree: Path, out: Path, separate_above: int) -> Path:
+    from reportgen.pages import paged
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(site_module, "PAGED_ABOVE", 3)
-        patch.setattr(site_module, "PAGE_SIZE", 4)
-        build(BuildOptions(results=sample_tree, out=out, jobs=1))
+        patch.setattr(paged, "PAGED_ABOVE", 3)
+        patch.setattr(paged, "PAGE_SIZE", 4)
+        patch.setattr(paged, "SEPARATE_ABOVE", separate_above)
+        build(BuildOptions(results=tree, out=out, jobs=1))
     return out
 
 
+@pytest.fixture(scope="module")
+def paged_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample site with its tables and lists paged as a 10,000-run tree's are (tiny pages
+    here), every row's JSON in the page."""
+    return _paged_build(sample_tree, tmp_path_factory.mktemp("paged") / "site", 1_000)
+
+
+@pytest.fixture(scope="module")
+def separate_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, with the run table's JSON in a script file beside the index, as a 100,000-run
+    tree's is (the 7 groups stay in the page)."""
+    return _paged_build(sample_tree, tmp_path_factory.mktemp("separate") / "site", 8)
+
+
+@pytest.mark.parametrize("where", ["paged_site", "separate_site"])
 def test_paged_run_table_pages_searches_and_sorts_every_run(
-    paged_site: Path, open_tab: Opener
+    where: str, request: pytest.FixtureRequest, open_tab: Opener
 ) -> None:
     import orjson
+
+    paged_site: Path = request.getfixturevalue(where)
+    separate = where == "separate_site"
+    assert (paged_site / "index-runs.js").is_file() is separate
 
     ids = [r["id"] for r in orjson.loads((paged_site / "manifest.json").read_bytes())["runs"]]
     tab = open_tab(paged_site / "index.html")
     page = tab.page
     rows = page.locator("#run-rows tbody tr")
-    status = page.locator("nav.pager .pager-status")
-    total = page.evaluate(
-        "JSON.parse(document.getElementById('run-table-data').textContent).rows.length"
-    )
+    status = page.locator("nav.pager[data-for=run-rows] .pager-status")
+    page.locator("nav.pager[data-for=run-rows]").wait_for(state="visible")  # the rows are in
+    total = len(page.evaluate(PAGED_COLUMN, ["run-table-data", "id"]))
     assert total > len(ids) // 2 and total > 8  # runs (and incomplete directories), not a page
     assert rows.count() == 4 and status.inner_text() == f"1–4 of {total} runs"
     assert page.locator("#run-rows-note").is_hidden()
-    page.locator("nav.pager .pager-next").click()
+    page.locator("nav.pager[data-for=run-rows] .pager-next").click()
     assert status.inner_text() == f"5–8 of {total} runs" and rows.count() == 4
     # search covers every row, not only the page shown
     expected = [i for i in ids if "e_512" in i.lower()]
@@ -747,14 +771,43 @@ def test_paged_run_table_pages_searches_and_sorts_every_run(
     header = page.locator("#run-rows thead th").first
     header.click()
     header.click()  # descending by run id
-    all_ids = page.evaluate(
-        "JSON.parse(document.getElementById('run-table-data').textContent).rows.map(r => r[0])"
-    )
+    all_ids = page.evaluate(PAGED_COLUMN, ["run-table-data", "id"])
     first = page.locator("#run-rows tbody tr td a").first.inner_text()
     assert first.lower() == max(i.lower() for i in all_ids)
     # links built by the script resolve to the pages the build wrote
     href = page.locator("#run-rows tbody tr td a").first.get_attribute("href")
     assert href is not None and (paged_site / href).is_file()
+    tab.assert_clean()
+
+
+def test_paged_group_list_pages_and_searches_every_group(
+    paged_site: Path, site: Path, open_tab: Opener
+) -> None:
+    """Paged, the index's group list covers every group it lists unpaged, with the same counts,
+    and its search finds groups that are not on the page shown."""
+    texts = "items => items.map(li => li.innerText.replace(/\\s+/g, ' ').trim())"
+    listed: list[str] = open_tab(site / "index.html").page.eval_on_selector_all(
+        ".group-tree li", texts
+    )
+    tab = open_tab(paged_site / "index.html")
+    page = tab.page
+    items = page.locator("#group-list li")
+    status = page.locator("nav.pager[data-for=group-list] .pager-status")
+    assert page.locator("#group-list-note").is_hidden()
+    assert items.count() == 4 and status.inner_text() == f"1–4 of {len(listed)} groups"
+    shown = []
+    while True:
+        shown += items.evaluate_all(texts)
+        if page.locator("nav.pager[data-for=group-list] .pager-next").is_disabled():
+            break
+        page.locator("nav.pager[data-for=group-list] .pager-next").click()
+    assert shown == listed  # the same names, run counts and badges as the HTML list
+    page.locator("#group-search").fill("e_512")
+    assert status.inner_text() == f"1–1 of 1 groups matching ({len(listed)} in all)"
+    href = items.first.locator("a").get_attribute("href")
+    assert href is not None and href.endswith("E_512/index.html") and (paged_site / href).is_file()
+    page.locator("#group-search").fill("no-such-group")
+    assert items.count() == 0 and status.inner_text() == "no group matches"
     tab.assert_clean()
 
 
@@ -810,9 +863,7 @@ def test_paged_diagnostics_matrix_filters_sorts_and_links_every_run(
     header = page.locator("#matrix thead th").nth(2)  # warnings
     header.click()
     header.click()  # descending
-    warnings = page.evaluate(
-        "JSON.parse(document.getElementById('matrix-data').textContent).rows.map(r => r[3])"
-    )
+    warnings = page.evaluate(PAGED_COLUMN, ["matrix-data", "warnings"])
     first = page.eval_on_selector("#matrix tbody tr", "r => Number(r.cells[2].innerText)")
     assert first == max(warnings) > 0
     link = page.locator("#matrix tbody td[data-check] a").first

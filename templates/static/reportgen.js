@@ -276,9 +276,25 @@
     });
     table.setAttribute("data-shown", String(shown));
   }
-  /* Tables too long for the page: rows come from inline JSON (index.html: pages/site.py
-     run_table_json; diagnostics.html: matrix_json), filtered, sorted and shown one page at a
-     time. DOM nodes built with textContent only: no markup is parsed, so no row can inject any. */
+  /* Tables and lists too long for the page (pages/paged.py): every row comes as inline JSON
+     with named columns, is filtered and sorted here and shown one page at a time; the first
+     page is also in the HTML. DOM nodes are built with textContent only: no markup is parsed,
+     so no row can inject any. */
+  function decodeRows(data) {
+    var lookup = data.lookup || {};
+    return data.rows.map(function (values) {
+      var row = {};
+      data.columns.forEach(function (name, i) {
+        var table = lookup[name];
+        var value = values[i];
+        if (table) {
+          value = Array.isArray(value) ? value.map(function (k) { return table[k]; }) : table[value];
+        }
+        row[name] = value;
+      });
+      return row;
+    });
+  }
   function pagedCell(row, text, className) {
     var cell = document.createElement("td");
     if (className) { cell.className = className; }
@@ -296,25 +312,42 @@
     cell.appendChild(link);
     return link;
   }
-  function runTableSpec(data) {
-    var rows = data.rows.map(function (r) {
-      var source = r[1] || r[0] + "/results.json";
-      var schema = data.schemas[r[2]];
-      var findings = r[10].map(function (i) { return data.findings[i]; });
-      return {
-        id: r[0], source: source, schema: schema, status: data.statuses[r[3]], stale: r[4] === 1,
-        batch: r[5], etas: r[6], counts: [r[7], r[8], r[9]], findings: findings,
-        href: r[11] || "runs/" + r[0] + "/index.html", severities: [], checks: findings,
-        search: [r[0], source, schema].concat(findings).join(" ").toLowerCase()
-      };
+  function severityBadges(counts) {
+    /* As _findings.html's counts(): a badge per severity present, or "clean". */
+    var box = document.createElement("span");
+    box.className = "sev-counts";
+    ["error", "warning", "info"].forEach(function (severity) {
+      var n = counts[severity];
+      if (!n) { return; }
+      var badge = document.createElement("span");
+      badge.className = "badge sev-" + severity;
+      badge.title = n + " " + severity + (n === 1 ? "" : "s");
+      badge.textContent = n + " " + severity;
+      box.appendChild(badge);
     });
-    var keys = [
-      function (r) { return r.id.toLowerCase(); }, function (r) { return r.schema; },
-      function (r) { return r.status; }, function (r) { return r.batch === null ? -Infinity : r.batch; },
-      function (r) { return r.etas; }, function (r) { return r.counts[0]; },
-      function (r) { return r.counts[1]; }, function (r) { return r.counts[2]; },
-      function (r) { return r.findings.join(" "); }
-    ];
+    if (!box.childNodes.length) {
+      var clean = document.createElement("span");
+      clean.className = "badge sev-none";
+      clean.textContent = "clean";
+      box.appendChild(clean);
+    }
+    return box;
+  }
+  /* index.html's run table: pages/index.py RUN_TABLE. */
+  function runTableSpec(data) {
+    var rows = decodeRows(data).map(function (r) {
+      r.source = r.source || r.id + "/results.json";
+      r.href = r.href || "runs/" + r.id + "/index.html";
+      r.severities = [];
+      r.checks = r.findings;
+      r.search = [r.id, r.source, r.schema].concat(r.findings).join(" ").toLowerCase();
+      return r;
+    });
+    var keys = {
+      id: function (r) { return r.id.toLowerCase(); },
+      batch_size: function (r) { return r.batch_size === null ? -Infinity : r.batch_size; },
+      findings: function (r) { return r.findings.join(" "); }
+    };
     function render(r) {
       var tr = document.createElement("tr");
       var first = pagedCell(tr, null);
@@ -326,9 +359,9 @@
       first.appendChild(source);
       pagedCell(tr, r.schema);
       pagedCell(tr, r.status + (r.stale ? " (stale)" : ""), "status-" + r.status);
-      pagedCell(tr, pagedNumber(r.batch));
-      pagedCell(tr, String(r.etas));
-      r.counts.forEach(function (c) { pagedCell(tr, String(c)); });
+      pagedCell(tr, pagedNumber(r.batch_size));
+      pagedCell(tr, String(r.eta_count));
+      ["errors", "warnings", "infos"].forEach(function (c) { pagedCell(tr, String(r[c])); });
       var cell = pagedCell(tr, null, "small");
       r.findings.forEach(function (f, i) {
         if (i) { cell.appendChild(document.createTextNode(" ")); }
@@ -340,28 +373,30 @@
     }
     return { rows: rows, keys: keys, render: render };
   }
+  /* diagnostics.html's matrix: pages/matrix.py MATRIX; a cell is [check, count, severity]. */
   function matrixSpec(data) {
-    var rows = data.rows.map(function (r) {
-      var counts = [r[2], r[3], r[4]];
-      var findings = r[5].map(function (i) { return data.findings[i]; });
+    var at = {};
+    data.cell_columns.forEach(function (name, i) { at[name] = i; });
+    var rows = decodeRows(data).map(function (r) {
       var cells = data.checks.map(function () { return null; });
-      r[6].forEach(function (c) { cells[c[0]] = { count: c[1], severity: data.severities[c[2]] }; });
-      return {
-        id: r[0], href: r[1] || "runs/" + r[0] + "/index.html", counts: counts, cells: cells,
-        severities: data.severities.filter(function (s, i) { return counts[i] > 0; }),
-        checks: findings, search: [r[0]].concat(findings).join(" ").toLowerCase()
-      };
+      r.cells.forEach(function (c) {
+        cells[c[at.check]] = { count: c[at.count], severity: data.severities[c[at.severity]] };
+      });
+      r.cells = cells;
+      r.href = r.href || "runs/" + r.id + "/index.html";
+      r.severities = ["error", "warning", "info"].filter(function (s) { return r[s + "s"] > 0; });
+      r.checks = r.findings;
+      r.search = [r.id].concat(r.findings).join(" ").toLowerCase();
+      return r;
     });
-    var keys = [
-      function (r) { return r.id.toLowerCase(); }, function (r) { return r.counts[0]; },
-      function (r) { return r.counts[1]; }, function (r) { return r.counts[2]; }
-    ].concat(data.checks.map(function (check, i) {
-      return function (r) { return r.cells[i] ? r.cells[i].count : 0; };
-    }));
+    var keys = { id: function (r) { return r.id.toLowerCase(); } };
+    data.checks.forEach(function (check, i) {
+      keys["check:" + check] = function (r) { return r.cells[i] ? r.cells[i].count : 0; };
+    });
     function render(r) {
       var tr = document.createElement("tr");
       pagedLink(pagedCell(tr, null), r.href, r.id);
-      r.counts.forEach(function (c) { pagedCell(tr, String(c)); });
+      ["errors", "warnings", "infos"].forEach(function (c) { pagedCell(tr, String(r[c])); });
       r.cells.forEach(function (cell, i) {
         var td = pagedCell(tr, null, cell ? "cell-" + cell.severity : null);
         td.setAttribute("data-check", data.checks[i]);
@@ -374,19 +409,74 @@
     }
     return { rows: rows, keys: keys, render: render };
   }
-  function setupPagedTable() {
-    var table = document.querySelector("table[data-rows]");
-    var node = table && document.getElementById(table.getAttribute("data-rows"));
-    if (!node) { return; }
-    var data = JSON.parse(node.textContent);
-    var spec = table.id === "matrix" ? matrixSpec(data) : runTableSpec(data);
+  /* index.html's group list: pages/index.py GROUP_LIST. */
+  function groupListSpec(data) {
+    var rows = decodeRows(data).map(function (g) {
+      g.href = g.href || "groups/" + g.id + "/index.html";
+      g.name = g.id.split("/").pop();
+      g.severities = [];
+      g.checks = [];
+      g.search = g.id.toLowerCase();
+      return g;
+    });
+    function render(g) {
+      var li = document.createElement("li");
+      li.className = "depth-" + Math.min(g.depth, 8);
+      pagedLink(li, g.href, g.name).title = g.id;
+      var runs = document.createElement("span");
+      runs.className = "muted";
+      runs.textContent = g.runs + (g.runs === 1 ? " run" : " runs");
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(runs);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(severityBadges({ error: g.errors, warning: g.warnings, info: g.infos }));
+      return li;
+    }
+    return { rows: rows, keys: {}, render: render };
+  }
+  var PAGED_SPECS = { "run-rows": runTableSpec, "matrix": matrixSpec, "group-list": groupListSpec };
+  /* The key a header sorts by: its column's name (data-column), else the text of its cells. */
+  function pagedSortKey(spec, header, index) {
+    var name = header.getAttribute("data-column");
+    if (spec.keys[name]) { return spec.keys[name]; }
+    if (name) { return function (r) { return r[name]; }; }
+    return function (r) { return spec.render(r).cells[index].textContent.toLowerCase(); };
+  }
+  /* The rows' JSON: in the page (a script element of type application/json), or in a script
+     file beside it (data-rows-src), loaded now that the page is up; it sets
+     window.reportgenRows[key] (pages/paged.py RowsScript). */
+  function loadRows(container, done) {
+    var key = container.getAttribute("data-rows");
+    var node = document.getElementById(key);
+    if (node) { done(JSON.parse(node.textContent)); return; }
+    var src = container.getAttribute("data-rows-src");
+    if (!src) { return; }
+    var script = document.createElement("script");
+    script.src = src;
+    script.addEventListener("load", function () {
+      var rows = window.reportgenRows && window.reportgenRows[key];
+      if (rows) { done(rows); }
+    });
+    script.addEventListener("error", function () {
+      if (window.console) { window.console.error("reportgen: could not load " + src); }
+    });
+    document.body.appendChild(script);
+  }
+  function setupPaged(container) {
+    var pager = document.querySelector("nav.pager[data-for='" + container.id + "']");
+    var makeSpec = PAGED_SPECS[container.id];
+    if (!pager || !makeSpec) { return; }
+    loadRows(container, function (data) { startPaging(container, pager, data, makeSpec(data)); });
+  }
+  function startPaging(container, pager, data, spec) {
     var rows = spec.rows;
-    var pager = document.querySelector("nav.pager");
+    var noun = container.getAttribute("data-noun") || "runs";
     var status = pager.querySelector(".pager-status");
     var prev = pager.querySelector(".pager-prev");
     var next = pager.querySelector(".pager-next");
     var state = { terms: [], severity: "", check: "", key: null, ascending: true, page: 0, shown: rows };
-    var body = table.tBodies[0];
+    var body = container.tBodies ? container.tBodies[0] : container;
+    function count(n) { return n.toLocaleString("en-US"); }
     function render() {
       var size = data.page_size;
       var pages = Math.max(1, Math.ceil(state.shown.length / size));
@@ -398,10 +488,9 @@
       body.textContent = "";
       body.appendChild(fragment);
       status.textContent = state.shown.length ?
-        (start + 1).toLocaleString("en-US") + "–" + (start + part.length).toLocaleString("en-US") +
-        " of " + state.shown.length.toLocaleString("en-US") + " runs" +
-        (state.shown.length < rows.length ? " matching (" + rows.length.toLocaleString("en-US") + " in all)" : "") :
-        "no run matches";
+        count(start + 1) + "–" + count(start + part.length) + " of " + count(state.shown.length) + " " + noun +
+        (state.shown.length < rows.length ? " matching (" + count(rows.length) + " in all)" : "") :
+        "no " + noun.replace(/s$/, "") + " matches";
       prev.disabled = state.page === 0;
       next.disabled = state.page >= pages - 1;
     }
@@ -412,7 +501,7 @@
           (!state.check || r.checks.indexOf(state.check) !== -1);
       });
       if (state.key !== null) {
-        var key = spec.keys[state.key];
+        var key = state.key;
         var sign = state.ascending ? 1 : -1;
         shown = shown.slice().sort(function (a, b) {
           var x = key(a);
@@ -425,7 +514,7 @@
     }
     prev.addEventListener("click", function () { state.page -= 1; render(); });
     next.addEventListener("click", function () { state.page += 1; render(); });
-    var selector = "[data-table='" + table.id + "']";
+    var selector = "[data-table='" + container.id + "']";
     document.querySelectorAll("input.table-filter" + selector).forEach(function (input) {
       input.addEventListener("input", function () {
         state.terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -442,15 +531,17 @@
         });
       });
     });
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (header, index) {
+    var headers = container.tHead ? container.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(headers, function (header, index) {
+      var key = pagedSortKey(spec, header, index);
       header.tabIndex = 0;
       header.classList.add("sort-header");
       header.setAttribute("title", "Sort by this column");
       var activate = function () {
         state.ascending = header.getAttribute("aria-sort") !== "ascending";
-        table.querySelectorAll("th[aria-sort]").forEach(function (th) { th.removeAttribute("aria-sort"); });
+        container.querySelectorAll("th[aria-sort]").forEach(function (th) { th.removeAttribute("aria-sort"); });
         header.setAttribute("aria-sort", state.ascending ? "ascending" : "descending");
-        state.key = index;
+        state.key = key;
         refilter();
       };
       header.addEventListener("click", activate);
@@ -458,10 +549,13 @@
         if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(); }
       });
     });
-    var note = document.getElementById(table.id + "-note");
+    var note = document.getElementById(container.id + "-note");
     if (note) { note.hidden = true; }
     pager.hidden = false;
     render();
+  }
+  function setupPagedRows() {
+    document.querySelectorAll("[data-rows]").forEach(setupPaged);
   }
 
   function setupFilters() {
@@ -512,7 +606,7 @@
     setupTheme();
     setupSorting();
     setupFilters();
-    setupPagedTable();
+    setupPagedRows();
     setupEtaSelector();
     renderCharts();
   });

@@ -1,0 +1,224 @@
+"""The index page's view: every run and group with its finding counts, from the runs' records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from markupsafe import Markup
+
+from reportgen.analysis.diagnostics import CheckCount, incomplete_finding
+from reportgen.analysis.record import RunRecord
+from reportgen.charts import Chart
+from reportgen.discover import IncompleteRun, Skipped, Tree
+from reportgen.findings import Finding, empty_counts, severity_counts
+from reportgen.pages import paths
+from reportgen.pages.guide import GUIDE_PAGE
+from reportgen.pages.paged import CompactTable, PagedRows, paged
+from reportgen.pages.run import Cite
+
+# Above this many groups the index lists only the shallower levels (each group page lists its
+# subgroups); above this many runs it drops the whole-tree overlay (unreadable, and ~200 bytes a
+# run).
+MAX_INDEX_GROUPS = 400
+MAX_OVERVIEW_RUNS = 500
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the index and diagnostics pages list it (from its record)."""
+
+    id: str
+    href: str
+    source: str
+    schema: str
+    status: str
+    stale: bool
+    batch_size: int | None
+    eta_count: int
+    counts: Mapping[str, int]
+    finding_ids: tuple[str, ...]
+    search_text: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: str
+    name: str
+    href: str
+    depth: int
+    run_count: int
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    id: str
+    href: str
+    reason: str
+    last_good: str
+
+
+@dataclass(frozen=True, eq=False)
+class IndexView:
+    run_count: int
+    group_count: int
+    error_count: int
+    stale_count: int
+    counts: Mapping[str, int]
+    runs: PagedRows[RunRow]
+    groups: PagedRows[GroupRow]
+    groups_hidden: int  # deeper groups left out of the index (their parents list them)
+    stale: tuple[StaleRow, ...]
+    incomplete: tuple[IncompleteRun, ...]
+    skipped: tuple[Skipped, ...]
+    charts: tuple[Chart, ...]
+    overview_dropped: bool
+    page_data: Markup
+    cite: Cite
+    figure_count: int = 0
+    check_counts: tuple[CheckCount, ...] = ()
+
+
+# --- rows from the records -------------------------------------------------------------------
+
+
+def run_row(record: RunRecord) -> RunRow:
+    findings = record.findings
+    ids = tuple(sorted({f.id for f in findings}))
+    schema = record.schema or "unreadable"
+    return RunRow(
+        id=record.id,
+        href=paths.run_page(record.id),
+        source=record.source,
+        schema=schema,
+        status=record.status,
+        stale=record.stale is not None,
+        batch_size=record.batch_size,
+        eta_count=len(record.etas),
+        counts=severity_counts(findings),
+        finding_ids=ids,
+        search_text=" ".join((record.id, record.source, schema, *ids)),
+        findings=findings,
+    )
+
+
+def incomplete_row(incomplete: IncompleteRun) -> RunRow:
+    finding = incomplete_finding(incomplete)
+    return RunRow(
+        id=incomplete.directory,
+        href=GUIDE_PAGE + "#check-incomplete-run",
+        source=incomplete.plan,
+        schema="incomplete",
+        status="incomplete",
+        stale=False,
+        batch_size=None,
+        eta_count=0,
+        counts=severity_counts([finding]),
+        finding_ids=(finding.id,),
+        search_text=f"{incomplete.directory} incomplete {finding.id}",
+        findings=(finding,),
+    )
+
+
+def runs_affected(rows: Iterable[RunRow]) -> dict[str, int]:
+    """Per severity, how many runs have a finding of it (a finding repeated per η is one run's
+    problem, so rows would overstate it)."""
+    counts = empty_counts()
+    for row in rows:
+        for severity in {f.severity for f in row.findings} & counts.keys():
+            counts[severity] += 1
+    return counts
+
+
+def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
+    result = []
+    for group in tree.groups:
+        counts = runs_affected(rows[run_id] for run_id in group.run_ids)
+        result.append(
+            GroupRow(
+                id=group.id,
+                name=PurePosixPath(group.id).name,
+                href=paths.group_page(group.id),
+                depth=group.id.count("/"),
+                run_count=len(group.run_ids),
+                counts=counts,
+            )
+        )
+    return tuple(result)
+
+
+def index_groups(groups: Sequence[GroupRow]) -> tuple[GroupRow, ...]:
+    """The shallowest levels of the group tree that fit in ``MAX_INDEX_GROUPS`` (at least one)."""
+    if len(groups) <= MAX_INDEX_GROUPS:
+        return tuple(groups)
+    depth = 0
+    while sum(1 for g in groups if g.depth <= depth + 1) <= MAX_INDEX_GROUPS:
+        depth += 1
+    return tuple(g for g in groups if g.depth <= depth)
+
+
+# --- paged as compact JSON (pages/paged.py) ----------------------------------------------------
+
+RUN_TABLE = CompactTable(
+    columns=(
+        "id",
+        "source",  # 0: "<id>/results.json"
+        "schema",
+        "status",
+        "stale",
+        "batch_size",
+        "eta_count",
+        "errors",
+        "warnings",
+        "infos",
+        "findings",
+        "href",  # 0: "runs/<id>/index.html"
+    ),
+    lookup=("schema", "status", "findings"),
+)
+
+GROUP_LIST = CompactTable(
+    columns=("id", "href", "depth", "runs", "errors", "warnings", "infos"),  # href 0: as runs'
+)
+
+
+def compact_href(href: str, run_id: str, kind: str = "runs") -> str | int:
+    """0 where the href is what reportgen.js rebuilds from the id (``<kind>/<id>/index.html``;
+    not ``paths.run_page``, which slugs the id), the common case; else the href itself."""
+    return 0 if href == f"{kind}/{run_id}/index.html" else href
+
+
+def _run_values(r: RunRow) -> tuple[object, ...]:
+    source: str | int = 0 if r.source == f"{r.id}/results.json" else r.source
+    counts = (r.counts.get("error", 0), r.counts.get("warning", 0), r.counts.get("info", 0))
+    return (
+        r.id,
+        source,
+        r.schema,
+        r.status,
+        int(r.stale),
+        r.batch_size,
+        r.eta_count,
+        *counts,
+        r.finding_ids,
+        compact_href(r.href, r.id),
+    )
+
+
+def _group_values(g: GroupRow) -> tuple[object, ...]:
+    counts = (g.counts.get("error", 0), g.counts.get("warning", 0), g.counts.get("info", 0))
+    return (g.id, compact_href(g.href, g.id, "groups"), g.depth, g.run_count, *counts)
+
+
+def run_table(rows: Sequence[RunRow]) -> PagedRows[RunRow]:
+    """The run table: every row as HTML, or the first page and every row as JSON."""
+    return paged(rows, map(_run_values, rows), RUN_TABLE, ("index-runs.js", "run-table-data"))
+
+
+def group_list(groups: Sequence[GroupRow]) -> PagedRows[GroupRow]:
+    """The group listing: every group as HTML, or the first page and every group as JSON."""
+    script = ("index-groups.js", "group-list-data")
+    return paged(groups, map(_group_values, groups), GROUP_LIST, script)

@@ -1,0 +1,93 @@
+"""The diagnostics page's view: every run against every check that fired somewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from reportgen.analysis.diagnostics import CHECKS
+from reportgen.findings import SEVERITIES, CheckInfo, severity_counts
+from reportgen.pages.index import RunRow, compact_href
+from reportgen.pages.paged import CompactTable, RowsScript, paged
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    severity: str | None
+    count: int
+    messages: str
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    run: RunRow
+    cells: tuple[MatrixCell, ...]
+
+
+@dataclass(frozen=True)
+class DiagnosticsView:
+    checks: tuple[CheckInfo, ...]
+    quiet: tuple[CheckInfo, ...]
+    rows: tuple[MatrixRow, ...]  # every row, or (paged) the first page
+    counts: Mapping[str, int]
+    totals: tuple[int, ...]
+    total_rows: int
+    data: Markup | None = None  # every row as JSON when paged (``MATRIX``) in the page
+    script: RowsScript | None = None  # or beside it
+
+    @property
+    def paged(self) -> bool:
+        return self.data is not None or self.script is not None
+
+
+# A row of the paged matrix; ``cells`` lists only the checks that fired, each as
+# ``[check, count, severity]`` (``CELL_COLUMNS``): indexes into ``checks`` and ``severities``.
+# The cells' messages are left to the run pages' findings (each cell links there): at 10,000
+# runs they alone would be ~3 MB.
+MATRIX = CompactTable(
+    columns=("id", "href", "errors", "warnings", "infos", "findings", "cells"),
+    lookup=("findings",),
+)
+CELL_COLUMNS = ("check", "count", "severity")
+
+
+def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
+    """The runs × checks matrix; checks that fired nowhere are listed apart to keep it readable."""
+    fired = {f.id for row in rows for f in row.findings}
+    columns = tuple(c for c in CHECKS if c.id in fired)
+    matrix = tuple(MatrixRow(row, _cells(row, columns)) for row in rows)
+    counts = severity_counts(f for row in rows for f in row.findings)
+    totals = tuple(sum(r.cells[i].count for r in matrix) for i in range(len(columns)))
+    quiet = tuple(c for c in CHECKS if c.id not in fired)
+    extra = {
+        "checks": [c.id for c in columns],
+        "severities": list(SEVERITIES),
+        "cell_columns": list(CELL_COLUMNS),
+    }
+    script = ("diagnostics-matrix.js", "matrix-data")
+    shown = paged(matrix, (_matrix_values(row) for row in matrix), MATRIX, script, **extra)
+    return DiagnosticsView(
+        columns, quiet, shown.rows, counts, totals, len(matrix), shown.data, shown.script
+    )
+
+
+def _cells(row: RunRow, columns: Sequence[CheckInfo]) -> tuple[MatrixCell, ...]:
+    cells = []
+    for check in columns:
+        hits = [f for f in row.findings if f.id == check.id]
+        messages = " · ".join(f.message for f in hits[:5])
+        cells.append(MatrixCell(hits[0].severity if hits else None, len(hits), messages))
+    return tuple(cells)
+
+
+def _matrix_values(row: MatrixRow) -> tuple[object, ...]:
+    run = row.run
+    cells = [
+        [i, cell.count, SEVERITIES.index(cell.severity)]
+        for i, cell in enumerate(row.cells)
+        if cell.count and cell.severity is not None
+    ]
+    counts = (run.counts.get(s, 0) for s in SEVERITIES)
+    return (run.id, compact_href(run.href, run.id), *counts, run.finding_ids, cells)
