@@ -78,6 +78,12 @@ TABLE_STATE = """() => Array.from(document.querySelectorAll('table.data')).map(t
 # --- the browser and its tabs -----------------------------------------------------------------
 
 
+def page_url(path: Path, every_chart: bool = True) -> str:
+    """The page's file:// URL; ``?all`` draws every chart at once instead of as it nears the
+    screen (what screenshots and checks of every chart need)."""
+    return path.as_uri() + ("?all" if every_chart else "")
+
+
 @dataclass
 class Recorder:
     """What the pages of one context logged and requested (tests run one at a time)."""
@@ -118,9 +124,12 @@ class Tab:
     def requests(self) -> list[str]:
         return self.recorder.requests
 
-    def goto(self, target: Path) -> Tab:
-        self.page.goto(target.as_uri())  # waits for "load": deferred scripts have run
-        self.wait_for_charts()
+    def goto(self, target: Path, *, every_chart: bool = True) -> Tab:
+        """Open ``target``; with ``every_chart``, as ``?all`` (every chart drawn at once, not as
+        it nears the screen), waiting until all are drawn."""
+        self.page.goto(page_url(target, every_chart))  # waits for "load": deferred scripts ran
+        if every_chart:
+            self.wait_for_charts()
         return self
 
     def wait_for_charts(self) -> None:
@@ -655,6 +664,109 @@ def test_text_colours_meet_wcag_aa(scheme: Scheme, site: Path, open_tab: Opener)
     tab.assert_clean()
 
 
+# --- 6b. pages that draw at once: charts drawn as they near the screen -------------------------
+
+DRAW_STATE = """() => {
+    const views = Array.from(document.querySelectorAll('figure.chart .chart-view'));
+    const reach = 2 * window.innerHeight;  // what fits in two screens from the top
+    return {
+        total: views.length,
+        drawn: views.filter(v => v.hasAttribute('data-rendered')).length,
+        drawing: views.filter(v => v.hasAttribute('data-drawing')).length,
+        withinTwoScreens: views.filter(
+            v => v.closest('figure').getBoundingClientRect().top + window.scrollY < reach).length,
+        bottom: window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1,
+    };
+}"""
+SETTLED = """() => document.querySelectorAll('.chart-view[data-drawing]').length === 0"""
+
+
+def draw_state(page: Page) -> dict[str, Any]:
+    """How many charts are drawn once no draw is under way."""
+    page.wait_for_function(SETTLED, polling=50, timeout=30_000)
+    page.wait_for_timeout(100)  # any draw the last one's layout change set off has started
+    page.wait_for_function(SETTLED, polling=50, timeout=30_000)
+    state: dict[str, Any] = page.evaluate(DRAW_STATE)
+    return state
+
+
+@pytest.mark.parametrize("path", [BATCH_GROUP, SNIS_RUN])
+def test_a_long_page_draws_only_what_is_near_the_screen_until_scrolled(
+    path: str, site: Path, open_tab: Opener
+) -> None:
+    tab = open_tab()
+    tab.goto(site / path, every_chart=False)
+    page = tab.page
+    at_load = draw_state(page)
+    assert at_load["total"] > at_load["withinTwoScreens"]  # a page longer than two screens
+    assert 1 <= at_load["drawn"] <= at_load["withinTwoScreens"]
+    assert page.locator("#draw-all").inner_text() == "Draw all charts"
+    placeholders = page.eval_on_selector_all(
+        ".chart-view:not([data-rendered])", "vs => vs.map(v => v.getBoundingClientRect().height)"
+    )
+    assert placeholders and min(placeholders) >= 200  # about a chart's height, not a sliver
+    # scrolling through the page, a screen at a time, draws every chart on the way
+    state = at_load
+    while not state["bottom"]:
+        page.mouse.wheel(0, 900)
+        state = draw_state(page)
+    assert state["drawn"] == state["total"]
+    assert page.locator("#draw-all").is_disabled()
+    check_charts(tab, state["total"])
+    tab.assert_clean()
+
+
+def test_placeholders_hold_about_the_drawn_height(site: Path, open_tab: Opener) -> None:
+    """Nothing jumps much as a chart arrives: each placeholder is within 25 % of its chart."""
+    tab = open_tab()
+    tab.goto(site / BATCH_GROUP, every_chart=False)
+    page = tab.page
+    before = page.eval_on_selector_all(
+        "figure.chart", "fs => fs.map(f => f.querySelector('.chart-view').offsetHeight)"
+    )
+    page.locator("#draw-all").click()
+    tab.wait_for_charts()
+    after = page.eval_on_selector_all(
+        "figure.chart", "fs => fs.map(f => f.querySelector('.chart-view').offsetHeight)"
+    )
+    assert len(before) == len(after) > 10
+    assert all(abs(a - b) <= 0.25 * a for a, b in zip(after, before, strict=True)), (before, after)
+    tab.assert_clean()
+
+
+@pytest.mark.parametrize("how", ["print media", "beforeprint", "?all", "#all", "button"])
+def test_printing_and_asking_draw_every_chart(
+    how: str, site: Path, open_tab: Opener, tmp_path: Path
+) -> None:
+    tab = open_tab()
+    target = site / BATCH_GROUP
+    if how in ("?all", "#all"):
+        tab.page.goto(target.as_uri() + how)
+    else:
+        tab.goto(target, every_chart=False)
+        assert draw_state(tab.page)["drawn"] < draw_state(tab.page)["total"]
+    page = tab.page
+    if how == "print media":
+        page.emulate_media(media="print")
+    elif how == "beforeprint":
+        # what the browser sends before it lays the page out for printing: every chart is drawn
+        # before the next task runs, so the printout has them
+        counts = page.evaluate(
+            """() => new Promise(done => {
+                window.dispatchEvent(new Event('beforeprint'));
+                setTimeout(() => done([document.querySelectorAll('.chart-view[data-rendered]')
+                    .length, document.querySelectorAll('.chart-view').length]), 0);
+            })"""
+        )
+        assert counts[0] == counts[1]
+    elif how == "button":
+        page.locator("#draw-all").click()
+    state = draw_state(page)
+    assert state["drawn"] == state["total"] > 10
+    check_charts(tab, state["total"])
+    tab.assert_clean()
+
+
 # --- 7. large data ----------------------------------------------------------------------------
 
 
@@ -688,7 +800,7 @@ def test_single_file_report_is_self_contained(
     result = build(BuildOptions(results=sample_tree, out=report, single_file=run_id))
     assert result.failed_runs == [] and report.is_file()
     tab = open_tab(report)
-    assert tab.requests == [report.as_uri()]
+    assert tab.requests == [page_url(report)]
     charts = check_charts(tab, 2)
     for chart in charts:  # no sibling files: every CSV link carries its data
         assert chart["csv"].startswith("data:text/csv"), chart["id"]
@@ -930,7 +1042,7 @@ def test_pages_are_legible_at_desktop_and_mobile_width(
     context = chromium.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
-        page.goto((site / path).as_uri())
+        page.goto(page_url(site / path))
         page.wait_for_function(ALL_DRAWN, polling=50, timeout=30_000)
         state = page.evaluate(LEGIBILITY)
     finally:
@@ -970,7 +1082,7 @@ def _legibility(site: Path, path: str, width: int, chromium: Browser) -> dict[st
     context = chromium.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
-        page.goto((site / path).as_uri())
+        page.goto(page_url(site / path))
         page.wait_for_function(ALL_DRAWN, polling=50, timeout=60_000)
         state: dict[str, Any] = page.evaluate(LEGIBILITY)
     finally:

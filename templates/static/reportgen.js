@@ -3,8 +3,6 @@
   "use strict";
 
   var THEME_KEY = "reportgen-theme";
-  var views = [];
-  var generation = 0;
   var DARK_BACKGROUND = "#121212";  /* --bg of the dark theme in site.css */
 
   /* ---- theme ------------------------------------------------------------------------- */
@@ -169,50 +167,129 @@
       }
     });
   }
-  function renderCharts() {
-    if (typeof window.vegaEmbed !== "function") { return; }
-    views.forEach(function (v) { v.finalize(); });
-    views = [];
-    generation += 1;
-    var current = generation;
+  /* Charts are drawn when they come near the screen, one screen ahead of it (a long page draws
+     what is on screen first), all at once before printing, with ?all or #all in the address,
+     or from the "Draw all charts" button. Until then each holds a placeholder of about its drawn
+     height, so the page does not jump as charts arrive. */
+  var drawn = [];  /* {figure, result} of every chart on screen */
+  var observer = null;
+  function drawChart(figure) {
+    var target = figure.querySelector(".chart-view");
+    var node = figure.querySelector("script.chart-spec");
+    if (!node || typeof window.vegaEmbed !== "function") { return; }
+    if (observer) { observer.unobserve(figure); }
+    var current = (figure.drawGeneration || 0) + 1;
+    figure.drawGeneration = current;
+    target.setAttribute("data-drawing", "true");
     var dark = effectiveDark();
-    document.querySelectorAll("script.chart-spec").forEach(function (node) {
-      var figure = node.closest("figure");
-      var target = figure.querySelector(".chart-view");
-      target.removeAttribute("data-rendered");
-      var spec;
-      try {
-        spec = chartSpec(node);
-      } catch (e) {
-        target.textContent = "Chart data could not be read.";
-        target.setAttribute("data-rendered", "error");
-        return;
-      }
-      var options = {
-        renderer: "svg",
-        ast: true,
-        defaultStyle: false,
-        forceActionsMenu: true,
-        scaleFactor: { png: 2 },
-        tooltip: { disableDefaultStyle: true },
-        theme: dark ? "dark" : undefined,
-        actions: { export: true, source: false, compiled: false, editor: false },
-        downloadFileName: (figure.id || "chart").replace(/^chart-/, "")
-      };
-      window.vegaEmbed(target, spec, options).then(function (result) {
-        if (current !== generation) { result.finalize(); return; }  // a newer render superseded it
-        views.push(result);
-        setupActionsMenu(target);
-        setupExportLinks(target, result.view);
-        target.setAttribute("data-rendered", dark ? "dark" : "light");
-        figure.classList.add("is-drawn");
-        addCsvLink(figure, spec);
-      }).catch(function (error) {
-        target.textContent = "Chart could not be drawn: " + error;
-        target.setAttribute("data-rendered", "error");
-        if (window.console) { window.console.error("reportgen: chart " + figure.id + ": " + error); }
-      });
+    var spec;
+    try {
+      spec = chartSpec(node);
+    } catch (e) {
+      target.textContent = "Chart data could not be read.";
+      target.setAttribute("data-rendered", "error");
+      target.removeAttribute("data-drawing");
+      return;
+    }
+    var options = {
+      renderer: "svg",
+      ast: true,
+      defaultStyle: false,
+      forceActionsMenu: true,
+      scaleFactor: { png: 2 },
+      tooltip: { disableDefaultStyle: true },
+      theme: dark ? "dark" : undefined,
+      actions: { export: true, source: false, compiled: false, editor: false },
+      downloadFileName: (figure.id || "chart").replace(/^chart-/, "")
+    };
+    window.vegaEmbed(target, spec, options).then(function (result) {
+      if (current !== figure.drawGeneration) { result.finalize(); return; }  // drawn again since
+      drawn.push({ figure: figure, result: result });
+      setupActionsMenu(target);
+      setupExportLinks(target, result.view);
+      target.style.minHeight = "";
+      target.removeAttribute("data-drawing");
+      target.setAttribute("data-rendered", dark ? "dark" : "light");
+      figure.classList.add("is-drawn");
+      addCsvLink(figure, spec);
+      updateDrawAll();
+    }).catch(function (error) {
+      target.textContent = "Chart could not be drawn: " + error;
+      target.removeAttribute("data-drawing");
+      target.setAttribute("data-rendered", "error");
+      if (window.console) { window.console.error("reportgen: chart " + figure.id + ": " + error); }
     });
+  }
+  function pendingCharts() {
+    return Array.prototype.filter.call(document.querySelectorAll("figure.chart"), function (figure) {
+      var target = figure.querySelector(".chart-view");
+      return !target.hasAttribute("data-rendered") && !target.hasAttribute("data-drawing");
+    });
+  }
+  function drawAll() { pendingCharts().forEach(drawChart); }
+  /* The theme changed: the charts on screen are drawn again in its colours. */
+  function renderCharts() {
+    var again = drawn;
+    drawn = [];
+    again.forEach(function (entry) {
+      entry.result.finalize();
+      entry.figure.querySelector(".chart-view").removeAttribute("data-rendered");
+      drawChart(entry.figure);
+    });
+  }
+  /* About the height the chart will take once drawn: its plot, plus title, axes and legend. */
+  var CHART_CHROME_PX = 100;
+  function placeholderHeight(node) {
+    try {
+      var spec = JSON.parse(node.textContent);
+      var cell = spec.spec && typeof spec.spec.height === "number" ? spec.spec.height : null;
+      if (cell !== null) { return cell + 40 + CHART_CHROME_PX; }  /* one row of small multiples */
+      return (typeof spec.height === "number" ? spec.height : 280) + CHART_CHROME_PX;
+    } catch (e) {
+      return 0;
+    }
+  }
+  function updateDrawAll() {
+    var button = document.getElementById("draw-all");
+    if (!button) { return; }
+    var left = pendingCharts().length;
+    button.disabled = left === 0;
+    button.textContent = left ? "Draw all charts" : "All charts drawn";
+  }
+  function wantsAll() {
+    return /(^|[?&])all([=&]|$)/.test(window.location.search.slice(1)) || window.location.hash === "#all";
+  }
+  function setupCharts() {
+    var figures = document.querySelectorAll("figure.chart");
+    if (!figures.length || typeof window.vegaEmbed !== "function") { return; }
+    figures.forEach(function (figure) {
+      var target = figure.querySelector(".chart-view");
+      var height = placeholderHeight(figure.querySelector("script.chart-spec"));
+      if (height) { target.style.minHeight = height + "px"; }
+    });
+    var button = document.getElementById("draw-all");
+    if (button) {
+      button.hidden = false;
+      button.addEventListener("click", drawAll);
+    }
+    window.addEventListener("beforeprint", drawAll);
+    if (window.matchMedia) {
+      var print = window.matchMedia("print");
+      if (print.addEventListener) {
+        print.addEventListener("change", function (event) { if (event.matches) { drawAll(); } });
+      }
+    }
+    if (wantsAll() || typeof window.IntersectionObserver !== "function") {
+      drawAll();
+      return;
+    }
+    observer = new window.IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) { drawChart(entry.target); }
+      });
+    }, { rootMargin: "100% 0px 100% 0px" });
+    figures.forEach(function (figure) { observer.observe(figure); });
+    updateDrawAll();
   }
 
   /* ---- tables ------------------------------------------------------------------------ */
@@ -257,6 +334,9 @@
       });
     });
   }
+  function hasWord(list, word) {
+    return (" " + (list || "") + " ").indexOf(" " + word + " ") !== -1;
+  }
   function applyRowVisibility(table) {
     var filter = table.getAttribute("data-filter") || "";
     var eta = table.classList.contains("eta-rows") ? currentEta() : null;
@@ -268,9 +348,9 @@
       var rowEta = row.getAttribute("data-eta");
       if (eta !== null && rowEta !== null && Number(rowEta) !== Number(eta)) { matches = false; }
       var severity = table.getAttribute("data-severity");
-      if (severity && (" " + (row.getAttribute("data-severities") || "") + " ").indexOf(" " + severity + " ") === -1) { matches = false; }
+      if (severity && !hasWord(row.getAttribute("data-severities"), severity)) { matches = false; }
       var check = table.getAttribute("data-check-filter");
-      if (check && (" " + (row.getAttribute("data-checks") || "") + " ").indexOf(" " + check + " ") === -1) { matches = false; }
+      if (check && !hasWord(row.getAttribute("data-checks"), check)) { matches = false; }
       row.hidden = !matches;
       if (matches) { shown += 1; }
     });
@@ -402,7 +482,8 @@
         td.setAttribute("data-check", data.checks[i]);
         if (cell) {
           var link = pagedLink(td, r.href + "#findings", String(cell.count));
-          link.title = cell.count + " × " + data.checks[i] + " (" + cell.severity + "): the messages are on the run's page";
+          link.title = cell.count + " × " + data.checks[i] + " (" + cell.severity + "): " +
+            "the messages are on the run's page";
         }
       });
       return tr;
@@ -567,7 +648,8 @@
         applyRowVisibility(table);
       });
     });
-    [["select.severity-filter", "data-severity"], ["select.check-filter", "data-check-filter"]].forEach(function (pair) {
+    var selects = [["select.severity-filter", "data-severity"], ["select.check-filter", "data-check-filter"]];
+    selects.forEach(function (pair) {
       document.querySelectorAll(pair[0]).forEach(function (select) {
         var table = document.getElementById(select.getAttribute("data-table"));
         if (!table || table.hasAttribute("data-rows")) { return; }
@@ -608,6 +690,6 @@
     setupFilters();
     setupPagedRows();
     setupEtaSelector();
-    renderCharts();
+    setupCharts();
   });
 }());
