@@ -923,6 +923,55 @@ def test_paged_group_list_pages_and_searches_every_group(
     tab.assert_clean()
 
 
+ROW_TEXTS = """rows => rows.map(r => r.innerText.replace(/\\s+/g, ' ').trim())"""
+
+
+def test_long_group_tables_page_filter_and_sort_every_row(
+    paged_site: Path, site: Path, open_tab: Opener
+) -> None:
+    """A long table of a group page shows its first rows and pages the rest from an inert
+    template: the rows of all pages are the unpaged table's; filter and sort see them all."""
+    table = "#verdict-rows"
+    unpaged = open_tab(site / BATCH_GROUP).page
+    unpaged.locator(f"details:has({table}) > summary").click()
+    expected = unpaged.eval_on_selector_all(f"{table} tbody tr", ROW_TEXTS)
+    etas_unpaged = unpaged.eval_on_selector_all(
+        f"{table} tbody td[data-value]:nth-child(3)", "cs => cs.map(c => Number(c.dataset.value))"
+    )
+    tab = open_tab(paged_site / BATCH_GROUP)
+    page = tab.page
+    page.locator(f"details:has({table}) > summary").click()
+    pager = page.locator(f".table-wrap:has({table}) + nav.pager")
+    status = pager.locator(".pager-status")
+    rows = page.locator(f"{table} tbody tr")
+    assert len(expected) > 8 and rows.count() == 4
+    assert status.inner_text() == f"1–4 of {len(expected)} rows"
+    assert page.locator(f"{table} tfoot.more-rows-note").is_hidden()
+    shown: list[str] = []
+    while True:
+        shown += page.eval_on_selector_all(f"{table} tbody tr", ROW_TEXTS)
+        if pager.locator(".pager-next").is_disabled():
+            break
+        pager.locator(".pager-next").click()
+    assert shown == expected
+    # the filter box covers every row, not only the page shown
+    term = "E_512"
+    page.locator("input[data-table=verdict-rows]").fill(term)
+    matching = [r for r in expected if term.lower() in r.lower()]
+    assert 0 < len(matching) < len(expected)
+    matched = f"of {len(matching)} rows matching ({len(expected)} in all)"
+    assert status.inner_text().endswith(matched)
+    page.locator("input[data-table=verdict-rows]").fill("")
+    # sorting by η orders every row, not one page
+    header = page.locator(f"{table} thead th", has_text="η").first
+    header.click()
+    etas = page.eval_on_selector_all(
+        f"{table} tbody td[data-value]:nth-child(3)", "cs => cs.map(c => Number(c.dataset.value))"
+    )
+    assert etas == sorted(etas_unpaged)[:4]
+    tab.assert_clean()
+
+
 def test_paged_diagnostics_matrix_filters_sorts_and_links_every_run(
     paged_site: Path, site: Path, open_tab: Opener
 ) -> None:

@@ -260,7 +260,9 @@ def environment() -> jinja2.Environment:
         pct=format_percent,
         json_script=json_for_script,
     )
-    env.globals.update(colfmt=column_formats)
+    from reportgen.pages import paged  # it renders JSON with this module: imported late
+
+    env.globals.update(colfmt=column_formats, paging=paged)
     return env
 
 

@@ -310,13 +310,18 @@
     table.querySelectorAll("th[aria-sort]").forEach(function (th) { th.removeAttribute("aria-sort"); });
     header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
     var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
+    var rows = table.allRows ? table.allRows.slice() : Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
       var x = cellValue(a, index, numeric);
       var y = cellValue(b, index, numeric);
       var order = x < y ? -1 : x > y ? 1 : 0;
       return ascending ? order : -order;
     });
+    if (table.allRows) {
+      table.allRows = rows;
+      applyRowVisibility(table);
+      return;
+    }
     rows.forEach(function (row) { body.appendChild(row); });
   }
   function setupSorting() {
@@ -342,7 +347,8 @@
     var eta = table.classList.contains("eta-rows") ? currentEta() : null;
     var terms = filter.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;
-    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+    var matching = [];
+    Array.prototype.forEach.call(table.allRows || table.tBodies[0].rows, function (row) {
       var text = (row.textContent + " " + (row.getAttribute("data-search") || "")).toLowerCase();
       var matches = terms.every(function (t) { return text.indexOf(t) !== -1; });
       var rowEta = row.getAttribute("data-eta");
@@ -352,9 +358,71 @@
       var check = table.getAttribute("data-check-filter");
       if (check && !hasWord(row.getAttribute("data-checks"), check)) { matches = false; }
       row.hidden = !matches;
-      if (matches) { shown += 1; }
+      if (matches) { shown += 1; matching.push(row); }
     });
     table.setAttribute("data-shown", String(shown));
+    if (table.allRows) {
+      table.shownRows = matching;
+      table.page = 0;
+      showRowsPage(table);
+    }
+  }
+  /* Long tables of the run and group pages (_table.html body()): the first page of rows is in
+     the table's body, the rest in an inert <template>; here they are paged, and filtering and
+     sorting cover every row. */
+  function showRowsPage(table) {
+    var rows = table.shownRows;
+    var size = table.pageSize;
+    var pages = Math.max(1, Math.ceil(rows.length / size));
+    table.page = Math.max(0, Math.min(table.page, pages - 1));
+    var start = table.page * size;
+    var part = rows.slice(start, start + size);
+    var body = table.tBodies[0];
+    body.textContent = "";
+    part.forEach(function (row) { body.appendChild(row); });
+    var pager = table.rowsPager;
+    var count = function (n) { return n.toLocaleString("en-US"); };
+    pager.querySelector(".pager-status").textContent = rows.length ?
+      count(start + 1) + "–" + count(start + part.length) + " of " + count(rows.length) + " rows" +
+      (rows.length < table.allRows.length ? " matching (" + count(table.allRows.length) + " in all)" : "") :
+      "no row matches";
+    pager.querySelector(".pager-prev").disabled = table.page === 0;
+    pager.querySelector(".pager-next").disabled = table.page >= pages - 1;
+  }
+  function setupMoreRows() {
+    document.querySelectorAll("table template.more-rows").forEach(function (template) {
+      var table = template.closest("table");
+      var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+      table.allRows = rows.concat(Array.prototype.slice.call(template.content.children));
+      table.shownRows = table.allRows;
+      table.page = 0;
+      table.pageSize = Number(template.getAttribute("data-page-size")) || 100;
+      var pager = document.createElement("nav");
+      pager.className = "pager";
+      pager.setAttribute("aria-label", "Pages of the table");
+      ["pager-prev", "pager-status", "pager-next"].forEach(function (name, i) {
+        var part = document.createElement(i === 1 ? "span" : "button");
+        part.className = name;
+        if (i === 1) { part.setAttribute("aria-live", "polite"); } else { part.type = "button"; }
+        part.textContent = ["‹ previous", "", "next ›"][i];
+        pager.appendChild(part);
+        if (i < 2) { pager.appendChild(document.createTextNode(" ")); }
+      });
+      pager.querySelector(".pager-prev").addEventListener("click", function () {
+        table.page -= 1;
+        showRowsPage(table);
+      });
+      pager.querySelector(".pager-next").addEventListener("click", function () {
+        table.page += 1;
+        showRowsPage(table);
+      });
+      table.rowsPager = pager;
+      var wrap = table.closest(".table-wrap") || table;
+      wrap.parentNode.insertBefore(pager, wrap.nextSibling);
+      var note = table.querySelector("tfoot.more-rows-note");
+      if (note) { note.hidden = true; }
+      showRowsPage(table);
+    });
   }
   /* Tables and lists too long for the page (pages/paged.py): every row comes as inline JSON
      with named columns, is filtered and sorted here and shown one page at a time; the first
@@ -686,6 +754,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setupTheme();
+    setupMoreRows();
     setupSorting();
     setupFilters();
     setupPagedRows();
