@@ -47,6 +47,7 @@ SWEEP_RUN = "runs/comparison_across_learning_rates/run_01/index.html"
 CV_RUN = "runs/CVs_and_gdotv/run1/run_01/index.html"
 BATCH_GROUP = "groups/diagnostics_run/full_data/index.html"
 BROKEN_RUN = "diagnostics_run/full_data/E_256/run_09"
+STALE_RUN = "comparison_across_learning_rates/run_02"
 
 ALL_DRAWN = """() => Array.from(document.querySelectorAll('.chart-view'))
     .every(v => v.hasAttribute('data-rendered'))"""
@@ -62,7 +63,8 @@ CHART_STATE = """() => Array.from(document.querySelectorAll('figure.chart')).map
             .map(t => t.textContent).join(' ') : '',
         caption: f.querySelector('figcaption .chart-title').textContent.trim(),
         label: view.getAttribute('aria-label') || '',
-        actions: Array.from(view.querySelectorAll('.vega-actions a')).map(a => a.textContent),
+        actions: Array.from(f.querySelectorAll('.chart-actions .vega-actions a'))
+            .map(a => a.textContent),
         csv: (f.querySelector('a.csv-download') || {}).href || null,
     };
 })"""
@@ -216,15 +218,19 @@ def site(sample_site: tuple[Path, BuildResult]) -> Path:
 
 @pytest.fixture(scope="session")
 def variant_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample plus one unreadable run, built with ``max_points=100`` (forces downsampling)."""
+    """The sample plus one unreadable run, built with ``max_points=100`` (forces downsampling),
+    then built again with another run unreadable, which keeps its last good page as stale."""
     tree = tmp_path_factory.mktemp("variant") / "results"
     shutil.copytree(sample_tree, tree)
     broken = tree / BROKEN_RUN
     broken.mkdir(parents=True)
     (broken / "results.json").write_text('{"approx": {"delta_h_per_lr": 0.5,\n  "per_sequence": [')
     out = tmp_path_factory.mktemp("variant-site") / "site"
-    result = build(BuildOptions(results=tree, out=out, jobs=1, max_points=100))
-    assert result.failed_runs == [BROKEN_RUN]
+    options = BuildOptions(results=tree, out=out, jobs=1, max_points=100)
+    assert build(options).failed_runs == [BROKEN_RUN]
+    source = tree / STALE_RUN / "results.json"
+    source.write_bytes(source.read_bytes()[:100])  # truncated mid-write
+    assert build(options).stale_runs == [STALE_RUN]
     return out
 
 
@@ -418,7 +424,7 @@ def test_diagnostics_filters(site: Path, open_tab: Opener) -> None:
 
 
 def _download(page: Page, figure: str, action: str) -> tuple[str, bytes]:
-    page.locator(f"{figure} .vega-embed summary").click()
+    page.locator(f"{figure} .chart-actions summary").click()
     link = page.locator(f"{figure} .vega-actions a", has_text=action)
     assert link.is_visible()
     with page.expect_download() as info:
@@ -438,7 +444,7 @@ def test_charts_export_png_svg_and_csv_offline(site: Path, open_tab: Opener) -> 
     assert name == "eta-curve.svg" and svg.lstrip().startswith(b"<svg") and b"</svg>" in svg
 
     # The menu closes with Escape (focus back on its button) and with a click elsewhere.
-    summary = page.locator("#chart-eta-curve .vega-embed summary")
+    summary = page.locator("#chart-eta-curve .chart-actions summary")
     menu = page.locator("#chart-eta-curve .vega-actions")
     summary.click()
     assert menu.is_visible()
@@ -492,7 +498,7 @@ def test_print_layout_and_pdf(site: Path, open_tab: Opener, tmp_path: Path) -> N
     assert {c["state"] for c in tab.charts()} == {"dark"}
     page.emulate_media(media="print")
     hidden = page.evaluate(
-        """() => ['.site-header', '.toc', '.vega-embed details', '.csv-download',
+        """() => ['.site-header', '.toc', '.chart-actions', '.csv-download',
                   '.table-controls']
             .map(s => Array.from(document.querySelectorAll(s)))
             .flat().map(e => getComputedStyle(e).display)"""
@@ -1072,33 +1078,58 @@ LEGIBILITY = """() => {
       }
     });
   });
+  // tick labels of one axis that overlap (overlap removal hides some with opacity 0)
+  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 &&
+    a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const collisions = [];
+  document.querySelectorAll('figure.chart').forEach(figure => {
+    figure.querySelectorAll('.chart-view svg g.role-axis').forEach(axis => {
+      const labels = Array.from(axis.querySelectorAll('.role-axis-label text'))
+        .filter(t => t.textContent.trim() && t.getAttribute('opacity') !== '0')
+        .map(t => [t.textContent, t.getBoundingClientRect()]);
+      labels.forEach(([text, box], i) => labels.slice(i + 1).forEach(([other, next]) => {
+        if (overlap(box, next)) { collisions.push(figure.id + ': ' + text + ' / ' + other); }
+      }));
+    });
+    const title = figure.querySelector('.chart-view svg .role-title-text text');
+    const menu = figure.querySelector('.chart-actions summary');
+    if (title && menu && overlap(title.getBoundingClientRect(), menu.getBoundingClientRect())) {
+      collisions.push(figure.id + ': the title runs under the actions menu');
+    }
+  });
   return {
-    small, chartText, clipped, wide,
+    small, chartText, clipped, wide, collisions,
     scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     svgCharts: document.querySelectorAll('figure.chart .chart-view svg').length,
+    stale: document.querySelectorAll('.stale-banner').length === 1,
   };
 }"""
 
 
+LEGIBLE_PAGES = {**{kind: (path, minimum) for kind, (path, minimum, _) in PAGE_KINDS.items()}}
+
+
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize(
-    ("path", "min_charts"),
-    [(SNIS_RUN, 5), (BATCH_GROUP, 5), (CV_RUN, 2)],  # the CV run also shows its image artifacts
-)
-def test_pages_are_legible_at_desktop_and_mobile_width(
-    path: str, min_charts: int, width: int, site: Path, chromium: Browser
+@pytest.mark.parametrize("kind", [*LEGIBLE_PAGES, "error", "stale"])
+def test_every_page_kind_is_legible_at_desktop_and_mobile_width(
+    kind: str, width: int, site: Path, variant_site: Path, chromium: Browser
 ) -> None:
-    context = chromium.new_context(viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
-        page.goto(page_url(site / path))
-        page.wait_for_function(ALL_DRAWN, polling=50, timeout=30_000)
-        state = page.evaluate(LEGIBILITY)
-    finally:
-        context.close()
+    """No text under 12 px (chart labels: 11), no tick labels on top of each other, no chart
+    title under its menu, no chart wider than its box and no sideways scrolling of the page
+    (a wide table scrolls inside its own box)."""
+    if kind in LEGIBLE_PAGES:
+        path, min_charts = LEGIBLE_PAGES[kind]
+        root = site
+    else:  # the variant's unreadable run, and its run that went unreadable after a good build
+        path = f"runs/{BROKEN_RUN if kind == 'error' else STALE_RUN}/index.html"
+        root, min_charts = variant_site, 0
+    state = _legibility(root, path, width, chromium)
+    if kind == "stale":
+        assert state["stale"], "no stale banner"
     assert state["svgCharts"] >= min_charts  # measured on real SVG text, not a canvas
     assert state["small"] == [], "page text under 12 px"
     assert state["chartText"] == [], "chart labels under 11 px"
+    assert state["collisions"] == [], "tick labels or titles on top of each other"
     assert state["clipped"] == [], "legend entries truncated or outside the chart"
     assert state["wide"] == [], "charts wider than their container"
     assert state["scroll"] <= 0, "horizontal scrolling"

@@ -71,13 +71,16 @@ def eta_param() -> Any:
 ETA_FILTER = "abs(datum.eta - toNumber(eta)) <= 1e-9 * abs(datum.eta)"
 
 
+ETA_TICKS = "max(2, floor(width / 90))"  # about one η tick per 90 px: labels never crowd a phone
+
+
 def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
     title = "η (learning rate, log scale)" if scale == "log" else "η (learning rate)"
     return alt.X(
         f"{field}:Q",
         title=title,
         scale=alt.Scale(type=scale, nice=False),
-        axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True),
+        axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True, tickCount=alt.ExprRef(ETA_TICKS)),
     )
 
 

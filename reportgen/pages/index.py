@@ -13,6 +13,7 @@ from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart
 from reportgen.discover import IncompleteRun, Skipped, Tree
 from reportgen.findings import Finding, empty_counts, severity_counts
+from reportgen.numfmt import format_eta, format_number
 from reportgen.pages import paths
 from reportgen.pages.guide import GUIDE_PAGE
 from reportgen.pages.paged import CompactTable, PagedRows, paged
@@ -23,6 +24,15 @@ from reportgen.pages.run import Cite
 # run).
 MAX_INDEX_GROUPS = 400
 MAX_OVERVIEW_RUNS = 500
+
+
+@dataclass(frozen=True)
+class Headline:
+    """ΔH_true ± its standard error at the run's largest η: the one number the index shows."""
+
+    eta: float
+    value: float
+    se: float | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class RunRow:
     finding_ids: tuple[str, ...]
     search_text: str
     findings: tuple[Finding, ...]
+    headline: Headline | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,18 @@ def run_row(record: RunRecord) -> RunRow:
         finding_ids=ids,
         search_text=" ".join((record.id, record.source, schema, *ids)),
         findings=findings,
+        headline=headline(record),
     )
+
+
+def headline(record: RunRecord) -> Headline | None:
+    """ΔH_true ± SE at the largest η that has a ΔH_true (``None`` for a run without one)."""
+    measured = [
+        (summary.eta, summary.delta_h_true, error.se_true if error is not None else None)
+        for summary, error in zip(record.etas, record.eta_errors, strict=True)
+        if summary.delta_h_true is not None
+    ]
+    return Headline(*max(measured, key=lambda m: m[0])) if measured else None
 
 
 def incomplete_row(incomplete: IncompleteRun) -> RunRow:
@@ -176,6 +198,10 @@ RUN_TABLE = CompactTable(
         "infos",
         "findings",
         "href",  # 0: "runs/<id>/index.html"
+        "delta_h",  # ΔH_true at the largest η (for sorting), and as the page prints it:
+        "delta_h_text",  # the value,
+        "delta_h_se",  # "± its SE" (or ""),
+        "delta_h_eta",  # and that η
     ),
     lookup=("schema", "status", "findings"),
 )
@@ -205,7 +231,16 @@ def _run_values(r: RunRow) -> tuple[object, ...]:
         *counts,
         r.finding_ids,
         compact_href(r.href, r.id),
+        *_headline_values(r.headline),
     )
+
+
+def _headline_values(h: Headline | None) -> tuple[object, ...]:
+    """ΔH_true as a number and as the template's ``td_se`` prints it (``num`` filter texts)."""
+    if h is None:
+        return (None, "—", "", "")
+    se = f"± {format_number(h.se)}" if h.se is not None else ""
+    return (h.value, format_number(h.value), se, format_eta(h.eta))
 
 
 def _group_values(g: GroupRow) -> tuple[object, ...]:

@@ -123,10 +123,10 @@
     }
     figure.querySelector("figcaption").appendChild(link);
   }
-  function setupExportLinks(target, view) {
+  function setupExportLinks(menu, view) {
     // vega-embed fills an export link's href on mousedown, which keyboard activation and quick
     // synthetic clicks never send: render the image first, then follow the link.
-    target.querySelectorAll(".vega-actions a[download]").forEach(function (link) {
+    menu.querySelectorAll(".vega-actions a[download]").forEach(function (link) {
       var ext = /\.(svg|png)$/.exec(link.getAttribute("download") || "");
       if (!ext) { return; }
       link.removeAttribute("target");
@@ -155,9 +155,14 @@
       });
     });
   }
-  function setupActionsMenu(target) {
+  /* vega-embed's export menu ("•••") moves from over the chart, where a long title ran under
+     it, to the caption's row beside "Data (CSV)". */
+  function setupActionsMenu(target, view) {
     var menu = target.querySelector("details");
     if (!menu) { return; }
+    menu.classList.add("chart-actions");
+    setupExportLinks(menu, view);
+    target.closest("figure").querySelector("figcaption").appendChild(menu);
     var summary = menu.querySelector("summary");
     summary.setAttribute("aria-label", "Export this chart");
     menu.addEventListener("keydown", function (event) {
@@ -205,13 +210,12 @@
     window.vegaEmbed(target, spec, options).then(function (result) {
       if (current !== figure.drawGeneration) { result.finalize(); return; }  // drawn again since
       drawn.push({ figure: figure, result: result });
-      setupActionsMenu(target);
-      setupExportLinks(target, result.view);
+      addCsvLink(figure, spec);
+      setupActionsMenu(target, result.view);
       target.style.minHeight = "";
       target.removeAttribute("data-drawing");
       target.setAttribute("data-rendered", dark ? "dark" : "light");
       figure.classList.add("is-drawn");
-      addCsvLink(figure, spec);
       updateDrawAll();
     }).catch(function (error) {
       target.textContent = "Chart could not be drawn: " + error;
@@ -233,6 +237,8 @@
     drawn = [];
     again.forEach(function (entry) {
       entry.result.finalize();
+      var menu = entry.figure.querySelector("details.chart-actions");
+      if (menu) { menu.parentNode.removeChild(menu); }
       entry.figure.querySelector(".chart-view").removeAttribute("data-rendered");
       drawChart(entry.figure);
     });
@@ -481,8 +487,47 @@
     }
     return box;
   }
-  /* index.html's run table: pages/index.py RUN_TABLE. */
-  function runTableSpec(data) {
+  /* index.html's run table: pages/index.py RUN_TABLE; cells in the order of the header's
+     data-column names, so a column added to the template and the JSON needs no change here. */
+  function seLine(cell, text) {
+    if (!text) { return; }
+    var line = document.createElement("span");
+    line.className = "se";
+    line.textContent = text;
+    cell.appendChild(document.createTextNode(" "));
+    cell.appendChild(line);
+  }
+  var RUN_CELLS = {
+    id: function (td, r) {
+      pagedLink(td, r.href, r.id);
+      var source = document.createElement("span");
+      source.className = "muted small source";
+      source.textContent = r.source;
+      td.appendChild(document.createElement("br"));
+      td.appendChild(source);
+    },
+    delta_h: function (td, r) {  /* as _table.html's td_se() */
+      if (r.delta_h !== null) { td.setAttribute("data-value", String(r.delta_h)); }
+      td.textContent = r.delta_h_text;
+      seLine(td, r.delta_h_se);
+      seLine(td, r.delta_h_eta ? "at η " + r.delta_h_eta : "");
+    },
+    status: function (td, r) {
+      td.classList.add("status-" + r.status);
+      td.textContent = r.status + (r.stale ? " (stale)" : "");
+    },
+    batch_size: function (td, r) { td.textContent = pagedNumber(r.batch_size); },
+    findings: function (td, r) {
+      td.classList.add("small");
+      r.findings.forEach(function (f, i) {
+        if (i) { td.appendChild(document.createTextNode(" ")); }
+        var code = document.createElement("code");
+        code.textContent = f;
+        td.appendChild(code);
+      });
+    }
+  };
+  function runTableSpec(data, table) {
     var rows = decodeRows(data).map(function (r) {
       r.source = r.source || r.id + "/results.json";
       r.href = r.href || "runs/" + r.id + "/index.html";
@@ -493,29 +538,23 @@
     });
     var keys = {
       id: function (r) { return r.id.toLowerCase(); },
+      delta_h: function (r) { return r.delta_h === null ? -Infinity : r.delta_h; },
       batch_size: function (r) { return r.batch_size === null ? -Infinity : r.batch_size; },
       findings: function (r) { return r.findings.join(" "); }
     };
+    var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
     function render(r) {
       var tr = document.createElement("tr");
-      var first = pagedCell(tr, null);
-      pagedLink(first, r.href, r.id);
-      var source = document.createElement("span");
-      source.className = "muted small";
-      source.textContent = r.source;
-      first.appendChild(document.createElement("br"));
-      first.appendChild(source);
-      pagedCell(tr, r.schema);
-      pagedCell(tr, r.status + (r.stale ? " (stale)" : ""), "status-" + r.status);
-      pagedCell(tr, pagedNumber(r.batch_size));
-      pagedCell(tr, String(r.eta_count));
-      ["errors", "warnings", "infos"].forEach(function (c) { pagedCell(tr, String(r[c])); });
-      var cell = pagedCell(tr, null, "small");
-      r.findings.forEach(function (f, i) {
-        if (i) { cell.appendChild(document.createTextNode(" ")); }
-        var code = document.createElement("code");
-        code.textContent = f;
-        cell.appendChild(code);
+      headers.forEach(function (th) {
+        var name = th.getAttribute("data-column");
+        var td = document.createElement("td");
+        if (th.classList.contains("keep-narrow")) { td.classList.add("keep-narrow"); }
+        if (RUN_CELLS[name]) {
+          RUN_CELLS[name](td, r);
+        } else {
+          td.textContent = r[name] === null || r[name] === undefined ? "—" : String(r[name]);
+        }
+        tr.appendChild(td);
       });
       return tr;
     }
@@ -615,7 +654,9 @@
     var pager = document.querySelector("nav.pager[data-for='" + container.id + "']");
     var makeSpec = PAGED_SPECS[container.id];
     if (!pager || !makeSpec) { return; }
-    loadRows(container, function (data) { startPaging(container, pager, data, makeSpec(data)); });
+    loadRows(container, function (data) {
+      startPaging(container, pager, data, makeSpec(data, container));
+    });
   }
   function startPaging(container, pager, data, spec) {
     var rows = spec.rows;
