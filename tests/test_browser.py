@@ -773,6 +773,71 @@ def test_printing_and_asking_draw_every_chart(
     tab.assert_clean()
 
 
+# --- 6c. the figure index ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def figures_site(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("figures-site") / "site"
+    build(BuildOptions(results=sample_tree, out=out, jobs=1, figures=("svg",)))
+    return out
+
+
+VISIBLE_CARDS = """() => Array.from(document.querySelectorAll('#figure-list li.figure-card'))
+    .filter(c => !c.hidden).map(c => ({group: c.dataset.group, population: c.dataset.population,
+        kind: c.dataset.kind, title: c.querySelector('h2').innerText, text: c.innerText}))"""
+
+
+@pytest.mark.slow
+def test_figure_index_finds_figures_by_search_group_population_and_kind(
+    figures_site: Path, open_tab: Opener
+) -> None:
+    tab = open_tab(figures_site / "figures.html")
+    page = tab.page
+    cards = page.locator("#figure-list li.figure-card")
+    total = cards.count()
+    status = page.locator("nav.pager[data-for=figure-list] .pager-status")
+    assert total > 100 and status.inner_text() == f"1–24 of {total} figures"
+    assert len(page.evaluate(VISIBLE_CARDS)) == 24  # one page of cards, not one long table
+    # the first thumbnail is the figure itself, loaded as it came on screen
+    thumb = page.locator("#figure-list li.figure-card img").first
+    thumb.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+
+    def choose(field: str, value: str) -> list[dict[str, str]]:
+        page.select_option(f"select.figure-filter[data-field={field}]", value)
+        shown: list[dict[str, str]] = []
+        while True:
+            shown += page.evaluate(VISIBLE_CARDS)
+            if page.locator("nav.pager[data-for=figure-list] .pager-next").is_disabled():
+                break
+            page.locator("nav.pager[data-for=figure-list] .pager-next").click()
+        page.select_option(f"select.figure-filter[data-field={field}]", "")
+        return shown
+
+    everything = page.eval_on_selector_all(
+        "#figure-list li.figure-card",
+        "cs => cs.map(c => [c.dataset.group, c.dataset.population, c.dataset.kind])",
+    )
+    for field, value in [
+        ("group", "diagnostics_run/full_data/E_256"),
+        ("population", "B_E = 512"),
+        ("kind", "paired-z"),
+    ]:
+        at = ["group", "population", "kind"].index(field)
+        expected = sum(1 for card in everything if card[at] == value)
+        shown = choose(field, value)
+        assert 0 < len(shown) == expected < total, field
+        assert all(card[field] == value for card in shown)
+    assert all("(B_E = 512)" in c["title"] for c in choose("population", "B_E = 512"))
+    page.locator("input.figure-filter[data-field=search]").fill("tail sensitivity")
+    shown = page.evaluate(VISIBLE_CARDS)
+    assert shown and all("tail" in c["text"].lower() for c in shown)
+    page.locator("input.figure-filter[data-field=search]").fill("no-such-figure")
+    assert status.inner_text() == "no figure matches" and page.evaluate(VISIBLE_CARDS) == []
+    tab.assert_clean()
+
+
 # --- 7. large data ----------------------------------------------------------------------------
 
 
@@ -1110,19 +1175,22 @@ LEGIBLE_PAGES = {**{kind: (path, minimum) for kind, (path, minimum, _) in PAGE_K
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("kind", [*LEGIBLE_PAGES, "error", "stale"])
+@pytest.mark.parametrize("kind", [*LEGIBLE_PAGES, "error", "stale", "figures"])
 def test_every_page_kind_is_legible_at_desktop_and_mobile_width(
-    kind: str, width: int, site: Path, variant_site: Path, chromium: Browser
+    kind: str, width: int, request: pytest.FixtureRequest, chromium: Browser
 ) -> None:
     """No text under 12 px (chart labels: 11), no tick labels on top of each other, no chart
     title under its menu, no chart wider than its box and no sideways scrolling of the page
     (a wide table scrolls inside its own box)."""
     if kind in LEGIBLE_PAGES:
         path, min_charts = LEGIBLE_PAGES[kind]
-        root = site
+        root = request.getfixturevalue("site")
+    elif kind == "figures":
+        path, min_charts = "figures.html", 0
+        root = request.getfixturevalue("figures_site")
     else:  # the variant's unreadable run, and its run that went unreadable after a good build
         path = f"runs/{BROKEN_RUN if kind == 'error' else STALE_RUN}/index.html"
-        root, min_charts = variant_site, 0
+        root, min_charts = request.getfixturevalue("variant_site"), 0
     state = _legibility(root, path, width, chromium)
     if kind == "stale":
         assert state["stale"], "no stale banner"

@@ -115,9 +115,13 @@ def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) 
     html = (paper_site / "figures.html").read_text()
     total = sum(len(ids) for ids in chart_pages(paper_site).values())
     hrefs = re.findall(r'href="([^"]+)"', html)
-    svgs = [h for h in hrefs if h.endswith(".svg")]
+    svgs = sorted(set(h for h in hrefs if h.endswith(".svg")))
     csvs = [h for h in hrefs if h.endswith(".csv")]
+    assert html.count('<li class="figure-card"') == total
     assert len(svgs) == total and len(csvs) == total
+    # each card shows its figure itself as the thumbnail, loaded once it is on screen
+    thumbnails = re.findall(r'<img src="([^"]+)" loading="lazy"', html)
+    assert sorted(thumbnails) == svgs
     assert all((paper_site / h).is_file() for h in svgs + csvs)
     assert "Entropy change ΔH" in html  # a caption (the chart's description)
     assert f"{total} figures" in (paper_site / "index.html").read_text()

@@ -1,9 +1,10 @@
-"""The figure index (``--figures``): every exported figure of the site, from the pages'
-``figures/figures.json`` manifests."""
+"""The figure index (``--figures``): every exported figure of the site as a card with its
+thumbnail, caption, files and data, found by search and by group, population and chart kind."""
 
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,13 @@ from reportgen.charts import export
 from reportgen.charts.export import Figure
 
 FIGURES_PAGE = "figures.html"
+THUMBNAIL_FORMATS = ("svg", "png")  # what a browser shows as an image, best first
+
+# A chart drawn once per population or per batch-size pair carries the number in its id
+# ("paired-z-p1", "batch-comparison-b0"); the chart kind is the id without it.
+_INSTANCE = re.compile(r"-(?P<what>[pb])\d+$")
+_LAST_PARENTHESIS = re.compile(r"\s*\(([^()]*)\)$")
+TOP_LEVEL = "(top level)"
 
 
 @dataclass(frozen=True)
@@ -22,26 +30,87 @@ class FigureRow:
     figure: Figure
     links: tuple[tuple[str, str], ...]  # (format, href)
     csv: str | None
+    group: str  # the group of the page it comes from (a run's own group)
+    kind: str
+    population: str  # "" for a chart that is not drawn per population
+    thumbnail: str | None  # the SVG or PNG file itself
+
+    @property
+    def search_text(self) -> str:
+        f = self.figure
+        return " ".join((f.id, f.title, f.caption, self.page_title)).lower()
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
 
 
 @dataclass(frozen=True)
 class FiguresView:
     rows: tuple[FigureRow, ...]
     warnings: int
+    groups: tuple[Choice, ...]
+    populations: tuple[Choice, ...]
+    kinds: tuple[Choice, ...]
 
 
 def figures_view(manifests: Sequence[tuple[str, bytes]]) -> FiguresView:
     """The figure index from every page's ``figures/figures.json`` (path, bytes)."""
+    rows = [
+        row
+        for path, content in sorted(manifests)
+        for row in _rows(posixpath.dirname(path), *export.read_manifest(content))
+    ]
+    kinds: dict[str, str] = {}
+    for row in rows:
+        kinds.setdefault(row.kind, _without_population(row))
+    return FiguresView(
+        rows=tuple(rows),
+        warnings=sum(1 for r in rows if r.figure.warning),
+        groups=tuple(Choice(g, g) for g in sorted({r.group for r in rows})),
+        populations=tuple(Choice(p, p) for p in sorted({r.population for r in rows} - {""})),
+        kinds=tuple(Choice(k, f"{label} ({k})") for k, label in sorted(kinds.items())),
+    )
+
+
+def _rows(directory: str, page: str, figures: Sequence[Figure]) -> list[FigureRow]:
+    """The figures of one page; ``directory`` holds their files (site-relative)."""
+    where = posixpath.dirname(page)
+    kind = "group" if page.startswith("groups/") else "run"
+    title = where.removeprefix("runs/").removeprefix("groups/") or page
+    group = title if kind == "group" else posixpath.dirname(title)
     rows = []
-    for path, content in sorted(manifests):
-        directory = posixpath.dirname(path)
-        page, figures = export.read_manifest(content)
-        title = posixpath.dirname(page).removeprefix("runs/").removeprefix("groups/") or page
-        kind = "group" if page.startswith("groups/") else "run"
-        for figure in figures:
-            links = tuple(
-                (name.rsplit(".", 1)[1].upper(), f"{directory}/{name}") for name in figure.files
+    for figure in figures:
+        links = tuple(
+            (name.rsplit(".", 1)[1].upper(), f"{directory}/{name}") for name in figure.files
+        )
+        by_format = {name.rsplit(".", 1)[1].lower(): name for name in figure.files}
+        thumbnail = next((by_format[f] for f in THUMBNAIL_FORMATS if f in by_format), None)
+        instance = _INSTANCE.search(figure.id)
+        population = ""
+        if instance is not None and instance["what"] == "p":
+            label = _LAST_PARENTHESIS.search(figure.title)
+            population = label.group(1) if label else ""
+        rows.append(
+            FigureRow(
+                page=page,
+                page_title=f"{kind} {title}",
+                figure=figure,
+                links=links,
+                csv=f"{directory}/{figure.csv}" if figure.csv else None,
+                group=group or TOP_LEVEL,
+                kind=figure.id[: instance.start()] if instance else figure.id,
+                population=population,
+                thumbnail=f"{directory}/{thumbnail}" if thumbnail else None,
             )
-            csv = f"{directory}/{figure.csv}" if figure.csv else None
-            rows.append(FigureRow(page, f"{kind} {title}", figure, links, csv))
-    return FiguresView(tuple(rows), sum(1 for r in rows if r.figure.warning))
+        )
+    return rows
+
+
+def _without_population(row: FigureRow) -> str:
+    """The chart's title without the population it was drawn for: the kind's label."""
+    if not row.population:
+        return row.figure.title
+    return _LAST_PARENTHESIS.sub("", row.figure.title)

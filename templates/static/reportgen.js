@@ -748,6 +748,53 @@
     document.querySelectorAll("[data-rows]").forEach(setupPaged);
   }
 
+  /* figures.html: figure cards found by search and by group, population and chart kind, shown
+     a page of cards at a time (their thumbnails load only once shown). */
+  var FIGURES_PAGE = 24;
+  function setupFigureIndex() {
+    var list = document.getElementById("figure-list");
+    var pager = document.querySelector("nav.pager[data-for='figure-list']");
+    if (!list || !pager) { return; }
+    var cards = Array.prototype.slice.call(list.querySelectorAll("li.figure-card"));
+    var filters = Array.prototype.slice.call(document.querySelectorAll(".figure-filter"));
+    var empty = document.getElementById("figure-list-empty");
+    var state = { page: 0, shown: cards };
+    var count = function (n) { return n.toLocaleString("en-US"); };
+    function render() {
+      var pages = Math.max(1, Math.ceil(state.shown.length / FIGURES_PAGE));
+      state.page = Math.max(0, Math.min(state.page, pages - 1));
+      var start = state.page * FIGURES_PAGE;
+      var visible = state.shown.slice(start, start + FIGURES_PAGE);
+      cards.forEach(function (card) { card.hidden = visible.indexOf(card) === -1; });
+      pager.querySelector(".pager-status").textContent = state.shown.length ?
+        count(start + 1) + "–" + count(start + visible.length) + " of " + count(state.shown.length) +
+        " figures" + (state.shown.length < cards.length ? " matching (" + count(cards.length) + " in all)" : "") :
+        "no figure matches";
+      pager.querySelector(".pager-prev").disabled = state.page === 0;
+      pager.querySelector(".pager-next").disabled = state.page >= pages - 1;
+      empty.hidden = state.shown.length > 0;
+    }
+    function refilter() {
+      var wanted = {};
+      filters.forEach(function (f) { wanted[f.getAttribute("data-field")] = f.value; });
+      var terms = (wanted.search || "").toLowerCase().split(/\s+/).filter(Boolean);
+      state.shown = cards.filter(function (card) {
+        var text = card.getAttribute("data-search");
+        return terms.every(function (t) { return text.indexOf(t) !== -1; }) &&
+          ["group", "population", "kind"].every(function (field) {
+            return !wanted[field] || card.getAttribute("data-" + field) === wanted[field];
+          });
+      });
+      state.page = 0;
+      render();
+    }
+    filters.forEach(function (f) { f.addEventListener(f.tagName === "SELECT" ? "change" : "input", refilter); });
+    pager.querySelector(".pager-prev").addEventListener("click", function () { state.page -= 1; render(); });
+    pager.querySelector(".pager-next").addEventListener("click", function () { state.page += 1; render(); });
+    pager.hidden = false;
+    refilter();
+  }
+
   function setupFilters() {
     document.querySelectorAll("input.table-filter").forEach(function (input) {
       var table = document.getElementById(input.getAttribute("data-table"));
@@ -799,6 +846,7 @@
     setupSorting();
     setupFilters();
     setupPagedRows();
+    setupFigureIndex();
     setupEtaSelector();
     setupCharts();
   });
