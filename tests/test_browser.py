@@ -802,33 +802,34 @@ def test_figure_index_finds_figures_by_search_group_population_and_kind(
     # the first thumbnail is the figure itself, loaded as it came on screen
     thumb = page.locator("#figure-list li.figure-card img").first
     thumb.wait_for(state="visible")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=thumb.element_handle())
 
-    def choose(field: str, value: str) -> list[dict[str, str]]:
-        page.select_option(f"select.figure-filter[data-field={field}]", value)
+    def choose(name: str, value: str) -> list[dict[str, str]]:
+        page.select_option(f"select.figure-filter[data-field={name}]", value)
         shown: list[dict[str, str]] = []
         while True:
             shown += page.evaluate(VISIBLE_CARDS)
             if page.locator("nav.pager[data-for=figure-list] .pager-next").is_disabled():
                 break
             page.locator("nav.pager[data-for=figure-list] .pager-next").click()
-        page.select_option(f"select.figure-filter[data-field={field}]", "")
+        page.select_option(f"select.figure-filter[data-field={name}]", "")
         return shown
 
     everything = page.eval_on_selector_all(
         "#figure-list li.figure-card",
         "cs => cs.map(c => [c.dataset.group, c.dataset.population, c.dataset.kind])",
     )
-    for field, value in [
+    for name, value in [
         ("group", "diagnostics_run/full_data/E_256"),
         ("population", "B_E = 512"),
         ("kind", "paired-z"),
     ]:
-        at = ["group", "population", "kind"].index(field)
+        at = ["group", "population", "kind"].index(name)
         expected = sum(1 for card in everything if card[at] == value)
-        shown = choose(field, value)
-        assert 0 < len(shown) == expected < total, field
-        assert all(card[field] == value for card in shown)
+        shown = choose(name, value)
+        assert 0 < len(shown) == expected < total, name
+        assert all(card[name] == value for card in shown)
     assert all("(B_E = 512)" in c["title"] for c in choose("population", "B_E = 512"))
     page.locator("input.figure-filter[data-field=search]").fill("tail sensitivity")
     shown = page.evaluate(VISIBLE_CARDS)
