@@ -898,12 +898,12 @@ PAGED_COLUMN = """([id, column]) => {
 
 
 def _paged_build(tree: Path, out: Path, separate_above: int) -> Path:
-    from reportgen.pages import paged
+    from reportgen.pages import paging
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(paged, "PAGED_ABOVE", 3)
-        patch.setattr(paged, "PAGE_SIZE", 4)
-        patch.setattr(paged, "SEPARATE_ABOVE", separate_above)
+        patch.setattr(paging, "PAGED_ABOVE", 3)
+        patch.setattr(paging, "PAGE_SIZE", 4)
+        patch.setattr(paging, "SEPARATE_ABOVE", separate_above)
         build(BuildOptions(results=tree, out=out, jobs=1))
     return out
 

@@ -15,7 +15,7 @@ from reportgen.analysis.record import RunRecord
 from reportgen.build import BuildOptions, site_context
 from reportgen.discover import GroupRef, RunRef, Tree
 from reportgen.findings import Finding
-from reportgen.pages import paged
+from reportgen.pages import paged, paging
 from reportgen.pages.paged import CompactTable
 from reportgen.pages.site import site_pages
 
@@ -63,16 +63,16 @@ def _rows(n: int) -> Sequence[tuple[str, int]]:
 
 def test_tables_page_above_the_threshold_and_move_beside_the_page_above_another() -> None:
     table = CompactTable(("id", "n"))
-    small = paged.paged(_rows(paged.PAGED_ABOVE), _rows(paged.PAGED_ABOVE), table, ("x.js", "k"))
-    assert not small.paged and len(small.rows) == small.total == paged.PAGED_ABOVE
+    small = paged.paged(_rows(paging.PAGED_ABOVE), _rows(paging.PAGED_ABOVE), table, ("x.js", "k"))
+    assert not small.paged and len(small.rows) == small.total == paging.PAGED_ABOVE
 
-    n = paged.PAGED_ABOVE + 1
+    n = paging.PAGED_ABOVE + 1
     inline = paged.paged(_rows(n), _rows(n), table, ("x.js", "k"))
     assert inline.paged and inline.script is None and inline.data is not None
-    assert len(inline.rows) == paged.PAGE_SIZE and inline.total == n
+    assert len(inline.rows) == paging.PAGE_SIZE and inline.total == n
     assert len(decode(orjson.loads(str(inline.data)))) == n
 
-    n = paged.SEPARATE_ABOVE + 1
+    n = paging.SEPARATE_ABOVE + 1
     separate = paged.paged(_rows(n), _rows(n), table, ("x.js", "k"))
     assert separate.paged and separate.data is None and separate.script is not None
     prefix = b'(window.reportgenRows = window.reportgenRows || {})["k"] = '
@@ -85,7 +85,7 @@ def test_tables_page_above_the_threshold_and_move_beside_the_page_above_another(
 
 def test_a_data_script_cannot_be_closed_or_broken_by_a_run_id() -> None:
     nasty = ["</script><script>alert(1)</script>", "a\u2028b", 'x"];alert(1);//']
-    rows = [(v, 0) for v in nasty] * (paged.SEPARATE_ABOVE // 3 + 1)
+    rows = [(v, 0) for v in nasty] * (paging.SEPARATE_ABOVE // 3 + 1)
     script = paged.paged(rows, rows, CompactTable(("id", "n")), ("x.js", "k")).script
     assert script is not None
     text = script.content.decode()
@@ -129,6 +129,6 @@ def test_a_hundred_thousand_runs_in_ten_thousand_groups_give_a_small_index(
     assert len(files["diagnostics.html"]) < 1_000_000
     index = files["index.html"].decode()  # type: ignore[union-attr]
     assert 'data-rows-src="index-runs.js"' in index and 'data-rows-src="index-groups.js"' in index
-    assert index.count('<li class="depth-0">') == paged.PAGE_SIZE  # the first page of groups
+    assert index.count('<li class="depth-0">') == paging.PAGE_SIZE  # the first page of groups
     runs = files["index-runs.js"]
     assert isinstance(runs, bytes) and runs.count(b'"sweep_') == 100_000

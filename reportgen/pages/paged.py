@@ -15,16 +15,8 @@ from typing import Generic, TypeVar
 
 from markupsafe import Markup
 
+from reportgen.pages import paging
 from reportgen.pages.render import json_for_script
-
-# Above this many rows a table ships as JSON and is paged in the browser (the first page also
-# as HTML, for readers without script); at or below it, every row is plain HTML.
-PAGED_ABOVE = 500
-PAGE_SIZE = 100
-# Above this many rows the JSON is a script file beside the page, which reportgen.js loads after
-# the page has drawn (the way Sphinx ships its search index): a 100,000-run index stays a small
-# page and the browser parses the rows only once the page is up.
-SEPARATE_ABOVE = 5_000
 
 Row = TypeVar("Row")
 
@@ -73,7 +65,7 @@ class PagedRows(Generic[Row]):
     total: int
     data: Markup | None
     script: RowsScript | None = None
-    page_size: int = PAGE_SIZE
+    page_size: int = paging.PAGE_SIZE
 
     @property
     def paged(self) -> bool:
@@ -87,17 +79,18 @@ def paged(
     script: tuple[str, str],
     **extra: object,
 ) -> PagedRows[Row]:
-    """``rows`` as a template shows them: every row as HTML, or (more than ``PAGED_ABOVE``) the
-    first page as HTML and ``encoded`` (one JSON row per row, made only then) as the table's
-    data, with ``extra`` keys beside its rows; more than ``SEPARATE_ABOVE`` rows go to the
-    script file ``script`` = (path, key) instead of the page."""
-    if len(rows) <= PAGED_ABOVE:
+    """``rows`` as a template shows them: every row as HTML, or (more than
+    ``paging.PAGED_ABOVE``) the first page as HTML and ``encoded`` (one JSON row per row, made
+    only then) as the table's data, with ``extra`` keys beside its rows; more than
+    ``paging.SEPARATE_ABOVE`` rows go to the script file ``script`` = (path, key) instead."""
+    if len(rows) <= paging.PAGED_ABOVE:
         return PagedRows(tuple(rows), len(rows), None)
-    data = json_for_script(table.encode(encoded, page_size=PAGE_SIZE, **extra))
-    first = tuple(rows[:PAGE_SIZE])
-    if len(rows) <= SEPARATE_ABOVE:
-        return PagedRows(first, len(rows), data)
+    size = paging.PAGE_SIZE
+    data = json_for_script(table.encode(encoded, page_size=size, **extra))
+    first = tuple(rows[:size])
+    if len(rows) <= paging.SEPARATE_ABOVE:
+        return PagedRows(first, len(rows), data, page_size=size)
     path, key = script
     rows_global = "(window.reportgenRows = window.reportgenRows || {})"
     content = f"{rows_global}[{json_for_script(key)}] = {data};\n"
-    return PagedRows(first, len(rows), None, RowsScript(path, content.encode()))
+    return PagedRows(first, len(rows), None, RowsScript(path, content.encode()), size)

@@ -31,6 +31,7 @@ from reportgen.numfmt import (
     format_percent,
     format_with_se,
 )
+from reportgen.pages import paging
 from reportgen.pages.assets import cache_dir, static_assets, templates_dir
 
 SANITIZE_TAGS = frozenset(
@@ -260,9 +261,7 @@ def environment() -> jinja2.Environment:
         pct=format_percent,
         json_script=json_for_script,
     )
-    from reportgen.pages import paged  # it renders JSON with this module: imported late
-
-    env.globals.update(colfmt=column_formats, paging=paged)
+    env.globals.update(colfmt=column_formats, paging=paging)
     return env
 
 
