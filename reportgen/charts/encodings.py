@@ -71,7 +71,7 @@ def eta_param() -> Any:
 ETA_FILTER = "abs(datum.eta - toNumber(eta)) <= 1e-9 * abs(datum.eta)"
 
 
-ETA_TICKS = "max(2, floor(width / 90))"  # about one η tick per 90 px: labels never crowd a phone
+ETA_TICKS = "max(2, floor(width / 60))"  # about one η tick per 60 px: labels never crowd a phone
 
 
 def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
