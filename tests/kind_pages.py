@@ -84,7 +84,7 @@ def _open_at(browser: Any, page: Path, width: int) -> Opened:
     context.on("request", lambda r: requests.append(r.url))
     context.route(lambda url: not url.startswith("file:"), lambda route: route.abort())
     tab = context.new_page()
-    tab.goto(page.resolve().as_uri())
+    tab.goto(page.resolve().as_uri() + "?all")  # every chart at once, not as it nears the screen
     tab.wait_for_function(ALL_DRAWN, timeout=60_000)
     marks: Any = tab.evaluate(CHART_MARKS)
     wide: int = tab.evaluate("() => document.documentElement.scrollWidth")
