@@ -687,8 +687,16 @@ DRAW_STATE = """() => {
 SETTLED = """() => document.querySelectorAll('.chart-view[data-drawing]').length === 0"""
 
 
+STARTED = f"""() => {{
+    const state = ({DRAW_STATE})();
+    return state.drawn + state.drawing > 0 || state.withinTwoScreens === 0;
+}}"""
+
+
 def draw_state(page: Page) -> dict[str, Any]:
-    """How many charts are drawn once no draw is under way."""
+    """How many charts are drawn once the first draws began (the observer reports after the
+    first layout, later on a busy machine) and no draw is under way."""
+    page.wait_for_function(STARTED, polling=50, timeout=30_000)
     page.wait_for_function(SETTLED, polling=50, timeout=30_000)
     page.wait_for_timeout(100)  # any draw the last one's layout change set off has started
     page.wait_for_function(SETTLED, polling=50, timeout=30_000)
