@@ -1212,6 +1212,39 @@ def test_every_page_kind_is_legible_at_desktop_and_mobile_width(
     assert state["scroll"] <= 0, "horizontal scrolling"
 
 
+PHONE_RUN_TABLE = """() => {
+    const table = document.getElementById('run-rows');
+    const shown = cells => Array.from(cells).filter(c => getComputedStyle(c).display !== 'none');
+    return {
+        headers: shown(table.tHead.rows[0].cells).map(c => c.dataset.column),
+        cells: Array.from(table.tBodies[0].rows).map(r => shown(r.cells).length),
+        fits: table.scrollWidth <= table.closest('.table-wrap').clientWidth + 1,
+    };
+}"""
+
+
+@pytest.mark.parametrize("where", ["site", "paged_site"])
+def test_index_run_table_keeps_run_verdict_and_delta_h_on_a_phone(
+    where: str, request: pytest.FixtureRequest, chromium: Browser
+) -> None:
+    """At 390 px the run table shows the run, its verdict and ΔH_true, without scrolling; the
+    rows the script draws (paged) fold the same columns as the page's own."""
+    root: Path = request.getfixturevalue(where)
+    context = chromium.new_context(viewport={"width": 390, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_url(root / "index.html"))
+        if where == "paged_site":
+            page.locator("nav.pager[data-for=run-rows]").wait_for(state="visible")
+            page.locator("nav.pager[data-for=run-rows] .pager-next").click()  # rows the script made
+        state = page.evaluate(PHONE_RUN_TABLE)
+    finally:
+        context.close()
+    assert state["headers"] == ["id", "verdict_linear", "delta_h"]
+    assert state["cells"] and set(state["cells"]) == {3}
+    assert state["fits"], "the three columns fit a phone's width"
+
+
 # --- many runs in one chart: distinct colours, whole legends, highlight, numfmt tooltips ------
 
 CROWDED_GROUP = "groups/diagnostics_run/full_data/index.html"

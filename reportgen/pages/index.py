@@ -52,6 +52,7 @@ class RunRow:
     search_text: str
     findings: tuple[Finding, ...]
     headline: Headline | None = None
+    verdict_linear: str | None = None  # agrees, disagrees or inconclusive (the run's verdict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def run_row(record: RunRecord) -> RunRow:
         search_text=" ".join((record.id, record.source, schema, *ids)),
         findings=findings,
         headline=headline(record),
+        verdict_linear=record.verdict_linear,
     )
 
 
@@ -198,12 +200,13 @@ RUN_TABLE = CompactTable(
         "infos",
         "findings",
         "href",  # 0: "runs/<id>/index.html"
+        "verdict_linear",
         "delta_h",  # ΔH_true at the largest η (for sorting), and as the page prints it:
         "delta_h_text",  # the value,
         "delta_h_se",  # "± its SE" (or ""),
         "delta_h_eta",  # and that η
     ),
-    lookup=("schema", "status", "findings"),
+    lookup=("schema", "status", "findings", "verdict_linear"),
 )
 
 GROUP_LIST = CompactTable(
@@ -231,6 +234,7 @@ def _run_values(r: RunRow) -> tuple[object, ...]:
         *counts,
         r.finding_ids,
         compact_href(r.href, r.id),
+        r.verdict_linear,
         *_headline_values(r.headline),
     )
 

@@ -539,6 +539,7 @@
     var keys = {
       id: function (r) { return r.id.toLowerCase(); },
       delta_h: function (r) { return r.delta_h === null ? -Infinity : r.delta_h; },
+      verdict_linear: function (r) { return r.verdict_linear || ""; },
       batch_size: function (r) { return r.batch_size === null ? -Infinity : r.batch_size; },
       findings: function (r) { return r.findings.join(" "); }
     };
