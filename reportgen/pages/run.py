@@ -543,7 +543,7 @@ def run_page(
     html, content = render_page_and_content(
         "run.html", site, page, view=view, checks=check_explanations()
     )
-    record = run_record(analysis, input_hash, source_hash)
+    record = run_record(analysis, input_hash, source_hash, context.labels.labels)
     files: list[tuple[str, bytes]] = [
         (page.path, html),
         (paths.run_fragment(run.ref.id), stored_page(page, content)),
