@@ -439,6 +439,9 @@ def test_single_file_report_allows_only_its_own_inline_code(
     assert sorted(directives["script-src"]) == sorted(_sha256(s.text) for s in inline)
     assert sorted(directives["style-src"]) == sorted(_sha256(s) for s in page.styles)
     assert "'unsafe-inline'" not in policy and "'self'" not in directives["script-src"]
+    # one file, no site beside it: no relative link out of the page (no guide, no index)
+    hrefs = re.findall(r'href="([^"]*)"', out.read_text(encoding="utf-8"))
+    assert hrefs and [h for h in hrefs if not h.startswith(("#", "https://"))] == []
 
 
 def _sha256(text: str) -> str:
