@@ -26,6 +26,7 @@ from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.discover import discover
 from reportgen.load import inputs, load_run
 from reportgen.load.models import Run
+from reportgen.vetted import Vetted
 from reportgen.write import WriteError
 from tests.sitecheck import broken_links
 from tests.test_security import unescaped_payloads, unsafe_data_files
@@ -561,10 +562,10 @@ def _unreadable_as_root(paths: list[Path]) -> Iterator[None]:
             original = inputs.open_input
             blocked = {str(p) for p in paths}
 
-            def open_input(path: Path) -> int:
-                if str(path) in blocked:
-                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-                return original(path)
+            def open_input(root: Path, rel: str, vetted: Vetted | None) -> int:
+                if str(root / rel) in blocked:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), rel)
+                return original(root, rel, vetted)
 
             patch.setattr(inputs, "open_input", open_input)
         yield
@@ -906,7 +907,7 @@ def test_deep_nesting_cannot_crash_the_interpreter() -> None:
 
 
 def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Path) -> None:
-    """--follow-symlinks follows links inside RESULTS_DIR only, and survives loops."""
+    """--follow-symlinks follows links inside RESULTS_DIR only; a loop is named a loop."""
     root = tmp_path / "results"
     shutil.copytree(sample_tree / "comparison_across_learning_rates/run_01", root / "a/run_01")
     outside = tmp_path / "outside"
@@ -917,6 +918,7 @@ def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Pat
     os.symlink(outside, root / "b/run_outside")  # a directory outside: not followed
     os.symlink(outside / "results.json", root / "b/outside_results.json")
     os.symlink(".", root / "a/loop")  # a directory loop
+    os.symlink("..", root / "a/run_01/up")  # a loop two levels up
     os.symlink("self_results.json", root / "b/self_results.json")  # a link to itself
     before = snapshot(root)
     result = build(BuildOptions(results=root, out=tmp_path / "site", follow_symlinks=True))
@@ -927,10 +929,30 @@ def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Pat
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
     index = (tmp_path / "site/index.html").read_text(encoding="utf-8")
-    for name in ("b/run_outside", "b/outside_results.json", "b/self_results.json"):
+    for name in ("b/run_outside", "b/outside_results.json"):
         assert f"<code>{name}</code>: symbolic link leaving the results tree" in index
+    assert "<code>b/self_results.json</code>: symbolic link loop" in index
+    for name in ("a/loop", "a/run_01/up"):
+        assert f"<code>{name}</code>: symbolic link loop (points to a directory" in index
+    assert "<code>b/run_again</code>: symbolic link to a/run_01, which is listed" in index
     assert result.failed_runs == []
     assert snapshot(root) == before
+
+
+def test_a_followed_link_that_sorts_first_never_takes_a_runs_place(
+    tmp_path: Path, sample_tree: Path
+) -> None:
+    """``a/0_latest -> run_07`` sorts before ``run_07``: the run keeps its own name and place,
+    and the link is listed as skipped, saying where it points."""
+    root = tmp_path / "results"
+    shutil.copytree(sample_tree / "comparison_across_learning_rates/run_01", root / "a/run_07")
+    shutil.copytree(sample_tree / "comparison_across_learning_rates/run_02", root / "a/run_08")
+    os.symlink("run_07", root / "a/0_latest")
+    tree, skipped = discover(root, follow_symlinks=True)
+    assert [r.id for r in tree.runs] == ["a/run_07", "a/run_08"]
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("a/0_latest", "symbolic link to a/run_07, which is listed under its own name")
+    ]
 
 
 def test_internal_errors_show_a_traceback_only_with_verbose(

@@ -255,7 +255,9 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     same_pages = previous is not None and previous.settings_hash == settings_hash
     reuse = same_pages and not options.force
     last_good = previous if same_pages else None
-    plans = [plan_run(ref, options.results, last_good, reuse) for ref in tree.runs]
+    plans = [
+        plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
+    ]
     result = BuildResult(out=options.out, runs=len(plans))
 
     if reuse and previous is not None and up_to_date(plans, previous, site_key, options.out):
@@ -592,7 +594,7 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     settings = _run_settings(options, inline_files=True)
     labels = read_tree_file(options.results).for_run(ref.id, ref.source)
     first_commit = first_commits(options.results).get(ref.source)
-    digest = input_hash(ref, options.results)
+    digest = input_hash(ref, options.results, options.max_bytes)
     output = run_output(ref, options.results, site, digest, settings, labels, first_commit)
     page = output.content(paths.run_page(ref.id))
     write_file_atomic(options.out, page)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import orjson
 
 from reportgen.discover import RunRef
 from reportgen.findings import SEVERITIES, empty_counts, severity_counts
+from reportgen.vetted import open_vetted
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -222,29 +224,49 @@ def input_stats(ref: RunRef, root: Path) -> tuple[InputStat, ...] | None:
     return tuple(stats)
 
 
-def input_hash(ref: RunRef, root: Path) -> str:
+def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
     """sha256 over the run's reference and every input's name and bytes.
 
     The reference (which file plays which role) is hashed too, so a rediscovered run whose
-    files are the same bytes in new roles still rebuilds. Unreadable inputs hash as their error.
+    files are the same bytes in new roles still rebuilds. Inputs are opened as the loader
+    opens them (only the files discovery vetted); one the loader cannot or will not read
+    (larger than ``max_bytes``, not a regular file, replaced, unreadable) hashes as that
+    verdict, decided from ``fstat`` before any byte is read.
     """
-    digest = hashlib.sha256(orjson.dumps(asdict(ref), option=orjson.OPT_SORT_KEYS))
+    digest = hashlib.sha256(orjson.dumps(ref.roles(), option=orjson.OPT_SORT_KEYS))
     for rel in ref.inputs:
         digest.update(b"\0" + rel.encode() + b"\0")
         try:
-            with open(root / rel, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            fd = open_vetted(root, rel, ref.vetted)
         except OSError as exc:
             digest.update(f"<unreadable: {exc.strerror}>".encode())
+            continue
+        try:
+            _hash_open_file(digest, fd, max_bytes)
+        finally:
+            os.close(fd)
     return digest.hexdigest()
 
 
+def _hash_open_file(digest: Any, fd: int, max_bytes: int | None) -> None:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            digest.update(b"<not a regular file>")
+        elif max_bytes is not None and info.st_size > max_bytes:
+            digest.update(f"<too large: {info.st_size} bytes>".encode())
+        else:
+            while block := os.read(fd, 1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        digest.update(f"<unreadable: {exc.strerror}>".encode())
+
+
 def current_hash(
-    ref: RunRef, root: Path, previous: RunStatus | None
+    ref: RunRef, root: Path, previous: RunStatus | None, max_bytes: int | None = None
 ) -> tuple[str, tuple[InputStat, ...] | None]:
     """Reuse the previous hash when every input's stat is unchanged; otherwise hash the bytes."""
     stats = input_stats(ref, root)
     if stats is not None and previous is not None and previous.stats == stats:
         return previous.input_hash, stats
-    return input_hash(ref, root), stats
+    return input_hash(ref, root, max_bytes), stats
