@@ -17,7 +17,7 @@ import reportgen.build
 from reportgen.build import BuildOptions, build
 from reportgen.build.status import input_hash
 from reportgen.demo import png_bytes
-from reportgen.discover import RunRef, Tree, discover
+from reportgen.discover import RunRef, Skipped, Tree, discover
 from reportgen.load import load_run
 from reportgen.load.models import LoadFailure, Run
 
@@ -130,15 +130,18 @@ def test_the_planner_hashes_only_vetted_files(tmp_path: Path, sample_tree: Path)
         signal.alarm(0)
 
 
-def _swapping_discover(
-    swap: Callable[[Path], None],
-) -> Callable[[Path, bool], tuple[Tree, tuple[object, ...]]]:
-    def discover_then_swap(root: Path, follow_symlinks: bool = False) -> tuple[Tree, ...]:  # type: ignore[type-arg]
+Discover = Callable[[Path, bool], tuple[Tree, tuple[Skipped, ...]]]
+
+
+def _swapping_discover(swap: Callable[[Path], None]) -> Discover:
+    def discover_then_swap(
+        root: Path, follow_symlinks: bool = False
+    ) -> tuple[Tree, tuple[Skipped, ...]]:
         found = discover(root, follow_symlinks)
         swap(root)
         return found
 
-    return discover_then_swap  # type: ignore[return-value]
+    return discover_then_swap
 
 
 @pytest.mark.parametrize("follow", [False, True])
