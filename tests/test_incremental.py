@@ -43,6 +43,7 @@ from reportgen.build.status import STATUS_PATH, read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.findings import Finding
+from reportgen.install_cache import install_cache
 from reportgen.pages.changes import changes_view
 from reportgen.pages.paths import run_fragment, run_record, run_sample
 from reportgen.write import WriteError
@@ -388,14 +389,19 @@ def test_code_fingerprint_cache_follows_the_files(
 
     try:
         first = fingerprint()  # files written just now: computed, not cached
-        assert list((tmp_path / "cache").glob("fingerprint-*")) == []
+        assert list((tmp_path / "cache/sealed").glob("fingerprint-*")) == []
         monkeypatch.setattr(assets, "RACY_NS", 0)
         assert fingerprint() == first  # the same contents, now cached
-        (cached,) = (tmp_path / "cache").glob("fingerprint-*")
-        signature, value = cached.read_text().split()
+        (cached,) = (tmp_path / "cache/sealed").glob("fingerprint-*")
+        stored = install_cache().get(cached.name)
+        assert stored is not None
+        signature, value = stored.decode().split()
         assert value == first
-        cached.write_text(f"{signature} {'0' * 64}\n")
-        assert fingerprint() == "0" * 64  # unchanged stats: the cache is believed
+        forged = f"{signature} {'1' * 64}\n".encode()
+        cached.write_bytes(cached.read_bytes().replace(stored, forged))
+        assert fingerprint() == first  # an entry this user did not seal is never believed
+        install_cache().put(cached.name, f"{signature} {'0' * 64}\n".encode())
+        assert fingerprint() == "0" * 64  # unchanged stats: a sealed entry is believed
         page.write_bytes(original.replace(b"<", b">", 1))  # same size, new bytes
         stamp(page, 60)
         changed = fingerprint()

@@ -49,7 +49,7 @@ from reportgen.build.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.build.pool import in_pool, worker_init
+from reportgen.build.pool import in_pool, in_process, start_server
 from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
@@ -62,7 +62,12 @@ from reportgen.build.status import (
 )
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.findings import SEVERITIES, Severity, empty_counts
-from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
+from reportgen.pages.assets import (
+    assets_fingerprint,
+    static_assets,
+    vega_bundle,
+    vega_bundle_version,
+)
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile, read_tree_file
@@ -220,14 +225,22 @@ def run_output(
     return guarded(attempt, failed, f"run {ref.id}", settings.verbose)
 
 
-def _map_runs(
-    jobs: Iterable[RunJob], count: int, workers: int, figures: bool = False
-) -> Iterator[PageOutput]:
+def lost_run(job: RunJob, reason: str) -> PageOutput:
+    """The error page of a run whose worker died (twice) or failed outside the guarded work."""
+    from reportgen.load.models import LoadFailure
+    from reportgen.pages.run import error_page
+
+    hint = "Its worker process died while rendering it; see the reason, and run with -v."
+    failure = LoadFailure(job.ref, f"not rendered: {reason}", job.ref.source, hint=hint)
+    return error_page(failure, job.site, job.input_hash)
+
+
+def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
     """Every run's output, in job order (in this process when one worker would do)."""
     workers = min(workers, count)
     if workers <= 1:
-        return map(process_run, jobs)
-    return in_pool(process_run, jobs, workers, figures)
+        return in_process(process_run, jobs)
+    return in_pool(process_run, jobs, workers, lost_run)
 
 
 # --- the build -------------------------------------------------------------------------------
@@ -270,7 +283,12 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.seconds = time.perf_counter() - started
         return result
 
+    if options.jobs > 1:
+        start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
+    if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the
+        settings_hash = json_hash([settings_hash, "charts not drawn"])  # next build renders
+        plans, reuse = [replace(p, reusable=None) for p in plans], False
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
         statuses, records = _write_runs(plans, options, site, writer, result, progress, tree_file)
         reusable = previous if reuse else None
@@ -366,7 +384,7 @@ def _write_runs(
                tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source))
         for p in todo
     )  # fmt: skip
-    outputs = _map_runs(jobs, len(todo), options.jobs, bool(options.figures))
+    outputs = _map_runs(jobs, len(todo), options.jobs)
     for plan, output in zip(todo, outputs, strict=True):
         status, record = _store_run(plan, output, writer, read_at, site)
         statuses[plan.ref.id], records[plan.ref.id] = status, record.for_cross_run()
@@ -550,10 +568,16 @@ def _render_groups(
     """Group pages in order, several at once in worker processes when there are several."""
     workers = min(workers, len(groups))
     if workers <= 1:
-        return map(partial(render_group, work), groups)
-    return in_pool(
-        _render_in_worker, groups, workers, bool(work.settings.figures), _group_worker_init, (work,)
-    )
+        return in_process(partial(render_group, work), groups)
+    lost = partial(lost_group, work.site)
+    return in_pool(_render_in_worker, groups, workers, lost, _group_worker_init, (work,))
+
+
+def lost_group(site: SiteContext, group: GroupRef, reason: str) -> RenderedGroup:
+    """The error page of a group whose worker died (twice)."""
+    from reportgen.pages.group import group_error_page
+
+    return RenderedGroup(group_error_page(group, f"not rendered: {reason}", site=site), {}, ())
 
 
 _worker_groups: GroupWork | None = None  # a group worker's inputs, set by its initializer
@@ -561,7 +585,6 @@ _worker_groups: GroupWork | None = None  # a group worker's inputs, set by its i
 
 def _group_worker_init(work: GroupWork) -> None:
     global _worker_groups
-    worker_init()
     _worker_groups = work
 
 

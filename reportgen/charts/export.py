@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import numpy as np
 import orjson
-import vl_convert
 
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
+from reportgen.vlchild import Converter
 
 FORMATS = ("svg", "png", "pdf")
 THEMES = ("paper", "site")
@@ -178,18 +178,21 @@ def _strip_interaction(node: Any) -> None:
             _strip_interaction(value)
 
 
+_converter: Converter | None = None  # this process's vl-convert child, started on first use
+
+
 def render(spec: Spec, fmt: str) -> bytes:
-    """One figure file; raises on any vl-convert failure (the caller makes it a warning)."""
-    if fmt == "svg":
-        return str(vl_convert.vegalite_to_svg(spec)).encode()
-    if fmt == "png":
-        return bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE, ppi=PNG_DPI))
-    if fmt == "pdf":
-        to_pdf = getattr(vl_convert, "vegalite_to_pdf", None)
-        if to_pdf is None:
-            raise RuntimeError("this vl-convert has no PDF export (needs vl-convert ≥ 1.0)")
-        return bytes(to_pdf(spec))
-    raise ValueError(f"unknown figure format {fmt!r}")
+    """One figure file; raises on any failure (the caller makes it a warning).
+
+    vl-convert runs in a child process: when its JavaScript runtime aborts (it does under an
+    address-space limit), the figure fails, not the process that renders the page.
+    """
+    global _converter
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}")
+    if _converter is None:
+        _converter = Converter()
+    return _converter.request(fmt, spec=spec, scale=PNG_SCALE, ppi=PNG_DPI)
 
 
 def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
