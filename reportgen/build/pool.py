@@ -14,6 +14,7 @@ an idle worker also ends when its pipe to the build closes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import pickle
 import signal
 import sys
@@ -22,6 +23,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+log = logging.getLogger("reportgen")
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -128,19 +131,21 @@ class _Supervisor(Generic[J, R]):
                 taken += 1
             if not self.jobs:
                 return
+            self._hand_out()
             if self.idle_deaths > self.size + 2:  # no worker can even start: work here
                 yield from self._here(following, source)
                 return
-            self._hand_out()
             self._collect(on_lost)
 
     def _hand_out(self) -> None:
-        while self.waiting:
+        while self.waiting and self.idle_deaths <= self.size + 2:
             worker = next((w for w in self.workers if w.job is None), None)
             if worker is None:
                 if len(self.workers) >= self.size:
                     return
                 worker = self._start()
+                if worker is None:
+                    continue
             index = self.waiting.popleft()
             try:
                 worker.conn.send((index, self.jobs[index]))
@@ -180,12 +185,15 @@ class _Supervisor(Generic[J, R]):
         ready = worker.ready
         reason = self._bury(worker)
         if not ready:
+            log.warning("reportgen: %s as it started; another one takes its place", reason)
             self.waiting.appendleft(index)
             return
         self.attempts[index] = self.attempts.get(index, 0) + 1
         if self.attempts[index] > RETRIES:
+            log.warning("reportgen: %s again; that page gets an error page", reason)
             self.done[index] = on_lost(self.jobs.pop(index), f"{reason}, twice")
         else:
+            log.warning("reportgen: %s; its page is rendered again in a fresh worker", reason)
             self.waiting.appendleft(index)
 
     def _here(self, following: int, source: Iterator[J]) -> Iterator[R]:
@@ -202,11 +210,20 @@ class _Supervisor(Generic[J, R]):
                 following += 1
             yield from map(work, source)
 
-    def _start(self) -> _Worker:
+    def _start(self) -> _Worker | None:
+        """A new worker, or ``None`` when no process can be started (out of memory or
+        process slots: counted like a worker that died before it was ready)."""
         parent, child = self.context.Pipe(duplex=True)
         process = self.context.Process(target=_serve, args=(child, self.payload), daemon=True)
-        with _without_main_module():
-            process.start()
+        try:
+            with _without_main_module():
+                process.start()
+        except OSError as exc:
+            log.warning("reportgen: a worker process could not be started (%s)", exc)
+            self.idle_deaths += 1
+            parent.close()
+            child.close()
+            return None
         child.close()
         worker = _Worker(process, parent)
         self.workers.append(worker)
