@@ -115,7 +115,10 @@ def _platform_dir(variable: str, unix_default: str, kind: str) -> Path | None:
     if raw and not os.path.isabs(raw) and os.name == "posix":
         found = Path(home, unix_default, APP)
     else:
-        found = Path(getattr(platformdirs, kind)(APP, appauthor=False))
+        try:
+            found = Path(getattr(platformdirs, kind)(APP, appauthor=False))
+        except RuntimeError:  # recent platformdirs: no home directory to resolve ``~`` against
+            return None
     return found if found.is_absolute() else None
 
 
