@@ -33,9 +33,6 @@ DEFAULTS = BuildOptions()
 def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     """Run one build and print its time and the peak RSS of this process and its workers."""
     started = time.perf_counter()
-    from reportgen.cli import single_threaded_blas
-
-    single_threaded_blas()  # as `reportgen build` does, before numpy loads
     from reportgen.build import build
 
     imported = time.perf_counter()

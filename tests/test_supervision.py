@@ -254,3 +254,29 @@ def test_a_figures_build_under_an_address_space_limit_completes(
     else:
         assert "charts are not drawn" not in stderr
         assert b"vegaEmbed" in bundle
+
+
+# --- BLAS threads: limited inside workers only -------------------------------------------------
+
+
+def blas_threads(_: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return sorted({int(pool["num_threads"]) for pool in threadpool_info()})
+
+
+def test_blas_is_limited_in_workers_and_nowhere_else(
+    sample_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Running reportgen's command line in this process changes neither its environment nor
+    its BLAS pools; the build's workers run with one BLAS thread."""
+    from reportgen.cli import main
+
+    threads = blas_threads(0)
+    environment = dict(os.environ)
+    main(["check", str(sample_tree), "--bootstrap", "0"])
+    capsys.readouterr()
+    changed = {k for k in {*environment, *os.environ} if environment.get(k) != os.environ.get(k)}
+    assert changed == set()
+    assert blas_threads(0) == threads
+    assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]

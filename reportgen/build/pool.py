@@ -66,10 +66,8 @@ def start_server() -> None:
 
 
 def in_process(work: Callable[[J], R], jobs: Iterable[J]) -> Iterator[R]:
-    """``work(job)`` for every job here, with one BLAS thread while it runs (as a worker has):
-    draws already run in threads, and BLAS threads on top of them only spin."""
-    with blas_limited():
-        yield from map(work, jobs)
+    """``work(job)`` for every job here, in order (nothing of this process is changed)."""
+    return map(work, jobs)
 
 
 def in_pool(
@@ -201,14 +199,13 @@ class _Supervisor(Generic[J, R]):
         work, initializer, initargs = pickle.loads(self.payload)
         if initializer is not None:
             initializer(*initargs)
-        with blas_limited():
-            while self.jobs or self.done:
-                if following in self.done:
-                    yield self.done.pop(following)
-                else:
-                    yield work(self.jobs.pop(following))
-                following += 1
-            yield from map(work, source)
+        while self.jobs or self.done:
+            if following in self.done:
+                yield self.done.pop(following)
+            else:
+                yield work(self.jobs.pop(following))
+            following += 1
+        yield from map(work, source)
 
     def _start(self) -> _Worker | None:
         """A new worker, or ``None`` when no process can be started (out of memory or
@@ -317,18 +314,9 @@ def _serve(conn: Connection, payload: bytes) -> None:
 
 
 def limit_blas() -> None:
-    """One BLAS thread in this process from now on (a worker's whole life)."""
+    """One BLAS thread in this worker from now on: the build runs one worker per core, and
+    draws run in threads; BLAS threads on top of them would only compete."""
     import numpy  # noqa: F401  (threadpoolctl limits the libraries already loaded)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
-
-
-@contextlib.contextmanager
-def blas_limited() -> Iterator[None]:
-    """One BLAS thread while the block runs; the caller's setting afterwards."""
-    import numpy  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
