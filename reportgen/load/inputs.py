@@ -40,6 +40,7 @@ SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAML_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
 _DEPTH_CHUNK = 1 << 22
 _TOP_LEVEL_KEY = re.compile(r"^[^\s#\-][^\n]*$")
+_INDICATORS = re.compile(r"(?:[-?][ \t]+)+")
 
 
 class LoadError(Exception):
@@ -200,10 +201,33 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def block_depth(text: str) -> int:
+    """An upper bound on the block-style nesting of a YAML text: the levels of indentation open
+    at each line (as Python counts INDENT tokens), plus the ``- `` and ``? `` indicators that
+    open a nested node on the same line (``- - - x``). One pass, however deep."""
+    open_levels: list[int] = []
+    deepest = 0
+    for line in text.splitlines():
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
+            continue
+        indent = len(line) - len(content)
+        while open_levels and open_levels[-1] >= indent:
+            open_levels.pop()
+        open_levels.append(indent)
+        indicators = _INDICATORS.match(content)
+        inline = indicators.group().count("-") + indicators.group().count("?") if indicators else 0
+        deepest = max(deepest, len(open_levels) + inline)
+    return deepest
+
+
 def load_yaml(text: str) -> Any:
-    """One YAML document with the safe loader; refuses alias expansion beyond the node limit."""
+    """One YAML document with the safe loader; refuses alias expansion beyond the node limit
+    and nesting (flow brackets or block indentation) beyond the depth limit, before parsing."""
     if nesting_exceeds(text.encode("utf-8", "replace"), CONFIG_MAX_DEPTH):
         raise ValueError(f"nested deeper than {CONFIG_MAX_DEPTH} levels")
+    if (depth := block_depth(text)) > CONFIG_MAX_DEPTH:
+        raise ValueError(f"nested {depth} levels deep (at most {CONFIG_MAX_DEPTH} are read)")
     loader = SAFE_YAML_LOADER(text)
     try:
         node = loader.get_single_node()

@@ -30,6 +30,7 @@ from reportgen.numfmt import (
     format_with_se,
 )
 from reportgen.pages.assets import static_assets, templates_dir
+from reportgen.pages.markdown_guard import plain_text_reason
 
 SANITIZE_TAGS = frozenset(
     {
@@ -197,7 +198,15 @@ _converters = threading.local()  # a Markdown instance is reusable after reset()
 
 
 def render_markdown(text: str) -> Markup:
-    """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs."""
+    """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs.
+
+    A text Python-Markdown could not format in time proportional to its length (see
+    ``markdown_guard``) is shown as plain text, saying why.
+    """
+    reason = plain_text_reason(text)
+    if reason is not None:
+        plain = environment().get_template("_plain_text.html")
+        return Markup(plain.render(text=text, reason=reason))
     # one converter per thread: building one (its extensions) costs more than most conversions
     converter = getattr(_converters, "markdown", None)
     if converter is None:
