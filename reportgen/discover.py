@@ -6,6 +6,7 @@ import errno
 import fnmatch
 import os
 import stat
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
@@ -327,10 +328,63 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
             ref = RunRef(id=run_id(source), source=source, directory=listing.rel or ".", **roles)  # type: ignore[arg-type]
             runs.append(_vetted_for(ref, seen))
     runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
+    runs, groups = _fold_distinct(runs, _groups(runs))
     tree = Tree(
-        str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory))
+        str(root), tuple(runs), groups, tuple(sorted(incomplete, key=lambda i: i.directory))
     )
     return tree, tuple(walker.skipped)
+
+
+def folded(name: str) -> str:
+    """A name as case-insensitive file systems compare it (macOS, Windows): case-folded and
+    in one Unicode normal form (NFC and NFD spellings of "é" are one name there)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _fold_distinct(
+    runs: list[RunRef], groups: tuple[GroupRef, ...]
+) -> tuple[list[RunRef], tuple[GroupRef, ...]]:
+    """Ids made distinct where they differ only in letter case or Unicode normal form, so no
+    two site paths are one path on a case-insensitive host: of sibling names that fold alike,
+    the first (sorted) keeps its name and the others become ``name~2``, ``name~3``."""
+    paths = {r.id for r in runs} | {g.id for g in groups}
+    prefixes = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 2)}
+    renamed: dict[str, str] = {}  # a path → its new last part
+    siblings: dict[str, list[str]] = defaultdict(list)
+    for prefix in sorted(prefixes):
+        siblings[prefix.rpartition("/")[0]].append(prefix)
+    for members in siblings.values():
+        taken: set[str] = set()
+        for path in members:
+            name = path.rpartition("/")[2]
+            new, n = name, 2
+            while folded(new) in taken:
+                new, n = f"{name}~{n}", n + 1
+            taken.add(folded(new))
+            if new != name:
+                renamed[path] = new
+    if not renamed:
+        return runs, groups
+
+    def rename(path: str) -> str:
+        parts = path.split("/")
+        return "/".join(renamed.get("/".join(parts[: i + 1]), part) for i, part in enumerate(parts))
+
+    new_runs = sorted((replace(r, id=rename(r.id)) for r in runs), key=lambda r: r.id)
+    new_groups = tuple(
+        sorted(
+            (
+                GroupRef(
+                    rename(g.id),
+                    tuple(sorted(map(rename, g.run_ids))),
+                    tuple(sorted(map(rename, g.child_group_ids))),
+                )
+                for g in groups
+            ),
+            key=lambda g: g.id,
+        )
+    )
+    return new_runs, new_groups
 
 
 def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:

@@ -8,8 +8,6 @@ cannot be exported becomes a warning on that chart, never a failed page.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +16,7 @@ import numpy as np
 import orjson
 
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
+from reportgen.csvcells import csv_line, text_cell
 from reportgen.vlchild import Converter
 
 FORMATS = ("svg", "png", "pdf")
@@ -203,17 +202,15 @@ def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
     fields: list[str] = []
     for _, (columns, _) in tables:
         fields += [c for c in columns if c not in fields]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     several = len(tables) > 1
-    writer.writerow((["dataset"] if several else []) + fields)
+    lines = [csv_line(text_cell(f) for f in (["dataset"] if several else []) + fields)]
     for name, (columns, values) in tables:
         count = len(values[0]) if values else 0
         index = {c: i for i, c in enumerate(columns)}
         for row in range(count):
             cells = [_cell(values[index[f]][row]) if f in index else "" for f in fields]
-            writer.writerow(([name] if several else []) + cells)
-    return out.getvalue().encode()
+            lines.append(csv_line(([text_cell(name)] if several else []) + cells))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _rows(data: Columns) -> tuple[list[str], list[list[Any]]]:
@@ -237,7 +234,8 @@ def _cell(value: Any) -> str:
         return repr(float(value)) if np.isfinite(value) else ""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    return str(value.item() if isinstance(value, np.generic) else value)
+    plain = value.item() if isinstance(value, np.generic) else value
+    return text_cell(plain) if isinstance(plain, str) else str(plain)
 
 
 def export_chart(
