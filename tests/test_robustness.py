@@ -487,6 +487,37 @@ CASES = (
         findings=("config-unreadable", "input-skipped"),
         page_text=("config.yaml</code> could not be read",),
     ),
+    # round three, item 5: small inputs that cost quadratic work or deep recursion
+    Case(
+        "run_bracket_note",
+        _with_files(notes_dot_md="[" * 32 * 1024),
+        "ok",
+        page_text=("Shown as plain text: its unclosed brackets",),
+    ),
+    Case(
+        "run_nested_list_note",
+        _with_files(notes_dot_md="".join("    " * i + "- x\n" for i in range(300))),
+        "ok",
+        page_text=("Shown as plain text: it nests 598 levels deep",),
+    ),
+    Case(
+        "run_block_nested_config",
+        _with_files(
+            config_dot_yaml="".join(" " * i + f"k{i}:\n" for i in range(990)) + " " * 990 + "v: 1\n"
+        ),
+        "ok",
+        findings=("config-unreadable",),
+        page_text=("nested 991 levels deep",),
+    ),
+    # item 9: a file far above the limit costs the planner a stat, not a read
+    Case(
+        "run_sparse_8_gib_image",
+        _with_files(huge_dot_png=8 * 1024**3),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("huge.png</code>: file is 8,589,934,592 bytes",),
+    ),
+    Case('=HYPERLINK("evil.example","x")+@SUM(1)', _copy, "ok"),
     Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
     Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
     Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
