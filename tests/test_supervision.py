@@ -280,3 +280,21 @@ def test_blas_is_limited_in_workers_and_nowhere_else(
     assert changed == set()
     assert blas_threads(0) == threads
     assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]
+
+
+def test_a_run_lost_twice_gets_an_error_page_saying_why(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    from reportgen.build import BuildOptions, RunJob, lost_run, site_context
+    from reportgen.discover import discover
+
+    options = BuildOptions(results=sample_tree, out=tmp_path / "site")
+    ref = discover(sample_tree)[0].runs[0]
+    job = RunJob(ref, sample_tree, site_context(options), options, "hash")
+    output = lost_run(job, "the worker process was killed by SIGKILL (out of memory?), twice")
+    assert not output.ok
+    record = output.record
+    assert record is not None and record.error is not None
+    assert record.error.reason.startswith("not rendered: the worker process was killed by SIGKILL")
+    page = output.content(f"runs/{ref.id}/index.html").decode()
+    assert "killed by SIGKILL" in page
