@@ -144,21 +144,37 @@ def _note_legacy(directory: Path) -> None:
 def _key(state: Path) -> bytes | None:
     """This user's sealing key, made on first use (readable by this user only)."""
     path = state / KEY_NAME
+    damaged = False
     with contextlib.suppress(OSError):
         key = path.read_bytes()
         if len(key) == KEY_BYTES:
             return key
+        damaged = True
     try:
         state.mkdir(parents=True, exist_ok=True)
         tmp = state / f".{KEY_NAME}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(secrets.token_bytes(KEY_BYTES))
-        tmp.replace(path)  # a concurrent first use may win; both then read the one that stays
+        if damaged or not _link_once(tmp, path):
+            tmp.replace(path)
+        tmp.unlink(missing_ok=True)
         key = path.read_bytes()
     except OSError:
         return None
     return key if len(key) == KEY_BYTES else None
+
+
+def _link_once(source: Path, target: Path) -> bool:
+    """Link ``target`` to ``source`` unless it exists (the first of concurrent first uses makes
+    the key, the others read it); False where the file system has no hard links."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 LOCATION_VARIABLES = ("REPORTGEN_CACHE_DIR", "XDG_CACHE_HOME", "XDG_STATE_HOME", "HOME")

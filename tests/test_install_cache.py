@@ -198,3 +198,20 @@ def test_no_home_directory_builds_with_the_cache_off(
     assert "no place for the per-install cache" in caplog.text
     assert sorted(p.name for p in work.iterdir()) == ["site"]  # no "~" directory here
     assert not install_cache().enabled
+
+
+def test_the_key_is_private_and_a_damaged_one_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache-1"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    first = install_cache()
+    key = tmp_path / "state/reportgen/cache.key"
+    assert first.enabled and key.stat().st_mode & 0o777 == 0o600
+    first.put("entry", b"bytes")
+    key.write_bytes(b"damaged")
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache-2"))  # a new process
+    second = install_cache()
+    assert second.enabled and len(key.read_bytes()) == 32
+    shutil.copytree(tmp_path / "cache-1", tmp_path / "cache-2", dirs_exist_ok=True)
+    assert second.get("entry") is None  # sealed under the key that was replaced
