@@ -16,6 +16,7 @@ import jinja2.bccache
 import pytest
 
 from reportgen.build import BuildOptions, build
+from reportgen.charts import core as chart_core
 from reportgen.install_cache import InstallCache, install_cache
 from reportgen.pages import assets, render
 
@@ -46,10 +47,14 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 def _forget() -> None:
-    """What this process remembers of the cache (a new build process remembers nothing)."""
+    """What this process remembers of the cache (a new build process remembers nothing): a
+    spec remembered here would otherwise never reach the session's cache on disk."""
     assets.vega_bundle.cache_clear()
     assets.static_assets.cache_clear()
+    assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
+    for builder in chart_core._CACHED_BUILDERS.values():
+        builder.cache_clear()
 
 
 def _bundle_name() -> str:
