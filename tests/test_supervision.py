@@ -282,9 +282,7 @@ def test_blas_is_limited_in_workers_and_nowhere_else(
     assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]
 
 
-def test_a_run_lost_twice_gets_an_error_page_saying_why(
-    sample_tree: Path, tmp_path: Path
-) -> None:
+def test_a_run_lost_twice_gets_an_error_page_saying_why(sample_tree: Path, tmp_path: Path) -> None:
     from reportgen.build import BuildOptions, RunJob, lost_run, site_context
     from reportgen.discover import discover
 
