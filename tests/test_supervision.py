@@ -251,6 +251,12 @@ def test_a_figures_build_under_an_address_space_limit_completes(
     if cache == "cold":
         assert "charts are not drawn on this site" in stderr
         assert b"Chart not drawn" in bundle
+        again = [sys.executable, "-m", "reportgen", "build", str(root), "-o", str(out)]
+        subprocess.run(again, env=env, capture_output=True, check=True)  # no limit now
+        (bundle_path,) = (out / "assets").glob("vega-bundle.*.js")
+        assert b"vegaEmbed" in bundle_path.read_bytes()  # rendered again, not carried over
+        page = (out / "runs/batch_0" / RUN_DIRS[0] / "index.html").read_text(encoding="utf-8")
+        assert bundle_path.name in page
     else:
         assert "charts are not drawn" not in stderr
         assert b"vegaEmbed" in bundle
