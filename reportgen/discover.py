@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reportgen.vetted import Identity, Vetted, identity, parent_of
+from reportgen.vetted import Identity, Vetted, VettedFiles, identity, vetted_paths
 
 RESULTS_PATTERN = "*results*.json"
 CONFIG_NAMES = ("config.yaml", "config.yml")
@@ -41,6 +41,10 @@ class RunRef:
     def roles(self) -> dict[str, Any]:
         """Which file plays which role: what a content hash of the run covers."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "vetted"}
+
+    def vetted_files(self) -> VettedFiles | None:
+        """What discovery saw of each input and its directory (``None`` if it saw nothing)."""
+        return self.vetted.files(vetted_paths(self.inputs))
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -282,7 +286,10 @@ def _artifacts(listing: _Listing, skipped: list[Skipped]) -> tuple[list[str], di
     return files, seen
 
 
-def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, object], Vetted]:
+Seen = tuple[dict[str, Identity], set[str]]  # identities by path, and paths reached by links
+
+
+def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, object], Seen]:
     """The roles of the files beside results files, and what discovery saw of each."""
     names = {f.name: f for f in listing.files}
     config = next((name for name in CONFIG_NAMES if name in names), None)
@@ -299,16 +306,14 @@ def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, ob
     }
     seen = {listing.rel or ".": listing.identity, **seen_artifacts}
     seen.update((listing.path(f.name), f.identity) for f in listing.files)
-    linked = frozenset(listing.path(f.name) for f in listing.files if f.linked)
-    return roles, Vetted(tuple(sorted(seen.items())), linked)
+    linked = {listing.path(f.name) for f in listing.files if f.linked}
+    return roles, (seen, linked)
 
 
-def _vetted_for(ref: RunRef, seen: Vetted) -> RunRef:
+def _vetted_for(ref: RunRef, seen: Seen) -> RunRef:
     """``ref`` carrying the identities of its own inputs and their directories only."""
-    paths = set(ref.inputs)
-    paths |= {parent_of(p) for p in paths}
-    entries = tuple((p, i) for p, i in seen.entries if p in paths)
-    return replace(ref, vetted=Vetted(entries, seen.linked & paths))
+    identities, linked = seen
+    return replace(ref, vetted=Vetted.of(vetted_paths(ref.inputs), identities, linked))
 
 
 def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Skipped, ...]]:
@@ -436,7 +441,13 @@ def _replace_sibling(ref: RunRef, config: RunRef | None) -> RunRef:
     if config is None or config.config is None:
         return ref
     borrowed = replace(ref, sibling_config=config.config)
-    return _vetted_for(borrowed, ref.vetted.merged(config.vetted))
+    identities: dict[str, Identity] = {}
+    linked: set[str] = set()
+    for source in (ref.vetted_files(), config.vetted_files()):
+        if source is not None:
+            identities.update(source.by_path)
+            linked |= source.linked
+    return _vetted_for(borrowed, (identities, linked))
 
 
 def _ancestors(directory: str) -> list[str]:

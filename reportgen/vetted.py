@@ -13,11 +13,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 Identity = tuple[int, int, int]  # st_dev, st_ino, file type (S_IFMT)
+_RECORD = struct.Struct("<QQI")  # one identity: a tree of 100,000 runs keeps ~1 million
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -27,41 +29,59 @@ def identity(info: os.stat_result) -> Identity:
     return info.st_dev, info.st_ino, stat.S_IFMT(info.st_mode)
 
 
-@dataclass(frozen=True)
-class Vetted:
-    """What discovery saw of a run's files and their directories, by path from the root.
-
-    ``linked`` names the inputs discovery reached through a symbolic link it chose to follow
-    (``--follow-symlinks``): only those are opened through a link.
-    """
-
-    entries: tuple[tuple[str, Identity], ...] = ()
-    linked: frozenset[str] = frozenset()
-
-    @cached_property
-    def by_path(self) -> dict[str, Identity]:
-        return dict(self.entries)
-
-    def merged(self, other: Vetted) -> Vetted:
-        known = self.by_path | other.by_path
-        return Vetted(tuple(sorted(known.items())), self.linked | other.linked)
-
-
-class Replaced(OSError):
-    """The path no longer leads to the file discovery listed (raised instead of reading it)."""
-
-
 def parent_of(rel: str) -> str:
     """The directory part of a root-relative POSIX path ("." at the root)."""
     head, _, _ = rel.rpartition("/")
     return head or "."
 
 
-def open_vetted(root: Path, rel: str, vetted: Vetted | None) -> int:
+def vetted_paths(inputs: Iterable[str]) -> tuple[str, ...]:
+    """The paths whose identities a run keeps: its inputs, then their directories (sorted)."""
+    files = tuple(inputs)
+    return (*files, *sorted({parent_of(p) for p in files}))
+
+
+@dataclass(frozen=True)
+class Vetted:
+    """What discovery saw of a run's files and directories, packed (the paths are the run's
+    ``vetted_paths``, in order): 20 bytes a path instead of a dict of tuples per run.
+
+    ``linked`` numbers the paths discovery reached through a symbolic link it chose to follow
+    (``--follow-symlinks``): only those are opened through a link.
+    """
+
+    packed: bytes = b""
+    linked: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, paths: tuple[str, ...], seen: Mapping[str, Identity], linked: set[str]) -> Vetted:
+        missing = (0, 0, 0)  # never an identity: a path discovery did not see is refused
+        packed = b"".join(_RECORD.pack(*seen.get(p, missing)) for p in paths)
+        return cls(packed, frozenset(i for i, p in enumerate(paths) if p in linked))
+
+    def files(self, paths: tuple[str, ...]) -> VettedFiles | None:
+        """The identities by path (``None``: nothing was recorded, as for a hand-made ref)."""
+        if not self.packed:
+            return None
+        found = dict(zip(paths, _RECORD.iter_unpack(self.packed), strict=True))
+        return VettedFiles(found, frozenset(paths[i] for i in self.linked))
+
+
+@dataclass(frozen=True)
+class VettedFiles:
+    """The identities of one run's files, by path, for the reads of one load."""
+
+    by_path: Mapping[str, Identity]
+    linked: frozenset[str]
+
+
+class Replaced(OSError):
+    """The path no longer leads to the file discovery listed (raised instead of reading it)."""
+
+
+def open_vetted(root: Path, rel: str, vetted: VettedFiles | None) -> int:
     """A read-only descriptor of ``root/rel``, or ``Replaced``/``OSError`` if it is not the
-    file discovery vetted (no record, ``None`` or empty: no link is followed at all)."""
-    if vetted is not None and not vetted.entries:
-        vetted = None
+    file discovery vetted (``None``: no record, so no link is followed at all)."""
     parent = parent_of(rel)
     name = rel.rsplit("/", 1)[-1]
     directory = os.open(root if parent == "." else root / parent, _DIR_FLAGS)
@@ -84,7 +104,7 @@ def open_vetted(root: Path, rel: str, vetted: Vetted | None) -> int:
     return fd
 
 
-def _check(fd: int, rel: str, vetted: Vetted | None, what: str) -> None:
+def _check(fd: int, rel: str, vetted: VettedFiles | None, what: str) -> None:
     if vetted is None:
         return
     expected = vetted.by_path.get(rel)

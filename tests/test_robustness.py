@@ -26,7 +26,7 @@ from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.discover import discover
 from reportgen.load import inputs, load_run
 from reportgen.load.models import Run
-from reportgen.vetted import Vetted
+from reportgen.vetted import VettedFiles
 from reportgen.write import WriteError
 from tests.sitecheck import broken_links
 from tests.test_security import unescaped_payloads, unsafe_data_files
@@ -593,7 +593,7 @@ def _unreadable_as_root(paths: list[Path]) -> Iterator[None]:
             original = inputs.open_input
             blocked = {str(p) for p in paths}
 
-            def open_input(root: Path, rel: str, vetted: Vetted | None) -> int:
+            def open_input(root: Path, rel: str, vetted: VettedFiles | None) -> int:
                 if str(root / rel) in blocked:
                     raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), rel)
                 return original(root, rel, vetted)

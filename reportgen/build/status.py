@@ -234,10 +234,11 @@ def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
     verdict, decided from ``fstat`` before any byte is read.
     """
     digest = hashlib.sha256(orjson.dumps(ref.roles(), option=orjson.OPT_SORT_KEYS))
+    vetted = ref.vetted_files()
     for rel in ref.inputs:
         digest.update(b"\0" + rel.encode() + b"\0")
         try:
-            fd = open_vetted(root, rel, ref.vetted)
+            fd = open_vetted(root, rel, vetted)
         except OSError as exc:
             digest.update(f"<unreadable: {exc.strerror}>".encode())
             continue

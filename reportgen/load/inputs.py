@@ -23,7 +23,7 @@ import yaml
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
 from reportgen.load.models import InputFile, InputFiles
-from reportgen.vetted import Replaced, Vetted, open_vetted
+from reportgen.vetted import Replaced, VettedFiles, open_vetted
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Text embedded in a page (config, plan, notes) beyond this is cut, and the page says so: a
@@ -60,7 +60,7 @@ class LoadError(Exception):
 
 
 def read_bytes(
-    root: Path, rel: str, vetted: Vetted | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    root: Path, rel: str, vetted: VettedFiles | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> bytes:
     """A regular file's bytes; larger than ``max_bytes`` or unreadable raises :class:`LoadError`.
 
@@ -90,7 +90,7 @@ def read_bytes(
         os.close(fd)
 
 
-def open_input(root: Path, rel: str, vetted: Vetted | None) -> int:
+def open_input(root: Path, rel: str, vetted: VettedFiles | None) -> int:
     """The one place a run's file is opened (tests make it fail as EACCES would for a user)."""
     return open_vetted(root, rel, vetted)
 
@@ -299,7 +299,7 @@ def _top_level_blocks(text: str) -> list[str]:
     return ["\n".join(b) + "\n" for b in blocks if any(_TOP_LEVEL_KEY.match(x) for x in b)]
 
 
-def read_config(root: Path, rel: str, vetted: Vetted | None, max_bytes: int) -> ConfigRead:
+def read_config(root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int) -> ConfigRead:
     try:
         text = read_bytes(root, rel, vetted, max_bytes).decode("utf-8", errors="replace")
     except LoadError as exc:
@@ -313,7 +313,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
 def _optional(
-    root: Path, rel: str, vetted: Vetted, max_bytes: int, skipped: list[SkippedInput]
+    root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int, skipped: list[SkippedInput]
 ) -> bytes | None:
     try:
         return read_bytes(root, rel, vetted, max_bytes)
@@ -323,7 +323,7 @@ def _optional(
 
 
 def read_text(
-    root: Path, rel: str, vetted: Vetted, max_bytes: int, skipped: list[SkippedInput]
+    root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int, skipped: list[SkippedInput]
 ) -> str | None:
     """A text file as the page embeds it, or ``None`` (recorded in ``skipped``)."""
     data = _optional(root, rel, vetted, max_bytes, skipped)
@@ -336,15 +336,16 @@ def read_inputs(
     ref: RunRef, root: Path, max_bytes: int, source: bytes, skipped: list[SkippedInput]
 ) -> InputFiles:
     """Notes, images and artifacts of a run, each read once within the limits."""
+    vetted = ref.vetted_files()
     notes = tuple(
         InputFile(rel, text.encode("utf-8"))
         for rel in ref.notes
-        if (text := read_text(root, rel, ref.vetted, max_bytes, skipped)) is not None
+        if (text := read_text(root, rel, vetted, max_bytes, skipped)) is not None
     )
     files = [
         InputFile(rel, data)
         for rel in (*ref.images, *ref.artifacts)
-        if (data := _optional(root, rel, ref.vetted, max_bytes, skipped)) is not None
+        if (data := _optional(root, rel, vetted, max_bytes, skipped)) is not None
     ]
     return InputFiles(
         source_sha256=hashlib.sha256(source).hexdigest(),
