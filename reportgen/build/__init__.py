@@ -49,7 +49,7 @@ from reportgen.build.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.build.pool import in_pool, in_process, start_server
+from reportgen.build.pool import in_pool, in_process, pool_pays, start_server
 from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
@@ -237,8 +237,7 @@ def lost_run(job: RunJob, reason: str) -> PageOutput:
 
 def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
     """Every run's output, in job order (in this process when one worker would do)."""
-    workers = min(workers, count)
-    if workers <= 1:
+    if not pool_pays(count, workers):
         return in_process(process_run, jobs)
     return in_pool(process_run, jobs, workers, lost_run)
 
@@ -283,7 +282,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.seconds = time.perf_counter() - started
         return result
 
-    if options.jobs > 1:
+    if pool_pays(sum(not p.unchanged for p in plans), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
     if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the
@@ -566,8 +565,7 @@ def _render_groups(
     work: GroupWork, groups: list[GroupRef], workers: int
 ) -> Iterator[RenderedGroup]:
     """Group pages in order, several at once in worker processes when there are several."""
-    workers = min(workers, len(groups))
-    if workers <= 1:
+    if not pool_pays(len(groups), workers):
         return in_process(partial(render_group, work), groups)
     lost = partial(lost_group, work.site)
     return in_pool(_render_in_worker, groups, workers, lost, _group_worker_init, (work,))

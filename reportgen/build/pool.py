@@ -65,6 +65,12 @@ def start_server() -> None:
             forkserver.ensure_running()
 
 
+def pool_pays(jobs: int, workers: int) -> bool:
+    """Whether ``jobs`` are worth worker processes: at least two for each of the workers (a
+    one-run change and its few groups render sooner here than a worker server starts)."""
+    return workers > 1 and jobs >= WINDOW_PER_WORKER * workers
+
+
 def in_process(work: Callable[[J], R], jobs: Iterable[J]) -> Iterator[R]:
     """``work(job)`` for every job here, in order (nothing of this process is changed)."""
     return map(work, jobs)
