@@ -282,7 +282,9 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.seconds = time.perf_counter() - started
         return result
 
-    if pool_pays(sum(not p.unchanged for p in plans), options.jobs):
+    changed = {p.ref.id for p in plans if not p.unchanged}
+    touched = sum(1 for g in tree.groups if not changed.isdisjoint(g.run_ids))
+    if pool_pays(max(len(changed), touched), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
     if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the

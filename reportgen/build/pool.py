@@ -66,9 +66,9 @@ def start_server() -> None:
 
 
 def pool_pays(jobs: int, workers: int) -> bool:
-    """Whether ``jobs`` are worth worker processes: at least two for each of the workers (a
-    one-run change and its few groups render sooner here than a worker server starts)."""
-    return workers > 1 and jobs >= WINDOW_PER_WORKER * workers
+    """Whether ``jobs`` are worth worker processes: more jobs than workers (one job for each
+    worker renders as soon here, without forking a worker and sending it the job)."""
+    return workers > 1 and jobs > workers
 
 
 def in_process(work: Callable[[J], R], jobs: Iterable[J]) -> Iterator[R]:
