@@ -300,23 +300,20 @@ def _serve(conn: Connection, payload: bytes) -> None:
     limit_blas()
     if initializer is not None:
         initializer(*initargs)
-    conn.send(READY)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        index, job = message
-        try:
-            reply = (index, True, work(job))
-        except Exception as exc:  # errors are values; this one is the job's, not the build's
-            reply = (index, False, f"{type(exc).__name__}: {exc}"[:400])
-        try:
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            conn.send((index, False, f"result could not be sent back: {exc}"[:400]))
+    try:
+        conn.send(READY)
+        while (message := conn.recv()) is not None:
+            index, job = message
+            try:
+                reply = (index, True, work(job))
+            except Exception as exc:  # errors are values; this one is the job's, not the build's
+                reply = (index, False, f"{type(exc).__name__}: {exc}"[:400])
+            try:
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                conn.send((index, False, f"result could not be sent back: {exc}"[:400]))
+    except (EOFError, OSError):  # the build is gone (interrupted, or it ended): end quietly
+        return
 
 
 def limit_blas() -> None:
