@@ -16,7 +16,7 @@ import jinja2.bccache
 import pytest
 
 from reportgen.build import BuildOptions, build
-from reportgen.charts import core as chart_core
+from reportgen.charts import spec_cache
 from reportgen.install_cache import InstallCache, install_cache
 from reportgen.pages import assets, render
 
@@ -53,7 +53,7 @@ def _forget() -> None:
     assets.static_assets.cache_clear()
     assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
-    for builder in chart_core._CACHED_BUILDERS.values():
+    for builder in spec_cache._CACHED_BUILDERS.values():
         builder.cache_clear()
 
 
