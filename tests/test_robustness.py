@@ -11,7 +11,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1258,19 +1257,48 @@ def test_figures_with_workers_after_this_process_ran_vl_convert(
     assert counts[0][1] > 0 and len({svgs for _, svgs in counts}) == 1, done.stdout
 
 
+# The build, paused in the main process as it stores its first run (staging written to, workers
+# running): it writes one byte to the test's pipe, then waits until it is interrupted.
+_PAUSED_BUILD = """
+import os, sys, threading
+import reportgen.build as build
+signal_fd = int(sys.argv[1])
+store = build._store_run
+def paused(*args, **kwargs):
+    os.write(signal_fd, b"x")
+    os.close(signal_fd)
+    threading.Event().wait()
+    return store(*args, **kwargs)
+build._store_run = paused
+from reportgen.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_staging(
     sample_tree: Path, tmp_path: Path
 ) -> None:
+    """Interrupted at a known point mid-build (no race with a build that finishes first)."""
     out = tmp_path / "site"
-    command = [sys.executable, "-m", "reportgen", "build", str(sample_tree), "-o", str(out),
-               "-j", "2"]  # fmt: skip
+    paused, signal_fd = os.pipe()
+    command = [sys.executable, "-c", _PAUSED_BUILD, str(signal_fd),
+               "build", str(sample_tree), "-o", str(out), "-j", "2"]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
-    )
-    with _deadline(120):
-        while not list(tmp_path.glob(".site.staging-*")) and process.poll() is None:
-            time.sleep(0.01)
-    assert process.poll() is None, "the build finished before it could be interrupted"
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        pass_fds=(signal_fd,),
+    )  # fmt: skip
+    os.close(signal_fd)
+    try:
+        with _deadline(240):
+            reached = os.read(paused, 1)  # b"": the build ended without reaching the pause
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    finally:
+        os.close(paused)
+    assert reached == b"x", process.communicate(timeout=120)
+    assert len(list(tmp_path.glob(".site.staging-*"))) == 1
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
