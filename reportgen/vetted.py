@@ -84,7 +84,10 @@ def open_vetted(root: Path, rel: str, vetted: VettedFiles | None) -> int:
     file discovery vetted (``None``: no record, so no link is followed at all)."""
     parent = parent_of(rel)
     name = rel.rsplit("/", 1)[-1]
-    directory = os.open(root if parent == "." else root / parent, _DIR_FLAGS)
+    if vetted is None:
+        directory = _open_unlinked_directory(root, parent)
+    else:  # a linked directory discovery followed is opened through its link, then checked
+        directory = os.open(root if parent == "." else root / parent, _DIR_FLAGS)
     try:
         _check(directory, parent, vetted, "its directory")
         linked = vetted is not None and rel in vetted.linked
@@ -102,6 +105,34 @@ def open_vetted(root: Path, rel: str, vetted: VettedFiles | None) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _open_unlinked_directory(root: Path, parent: str) -> int:
+    """``root/parent`` reached one directory at a time, none of them a link or ``..``."""
+    directory = os.open(root, _DIR_FLAGS)
+    try:
+        for part in () if parent == "." else parent.split("/"):
+            if part in ("", ".", ".."):
+                raise Replaced(errno.EACCES, f"{parent!r} is not a path inside the tree")
+            try:
+                inner = os.open(part, _DIR_FLAGS | _NOFOLLOW, dir_fd=directory)
+            except OSError as exc:  # a link gives ELOOP or ENOTDIR (O_DIRECTORY is checked first)
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_link(part, directory):
+                    raise Replaced(exc.errno, "its directory is a symbolic link") from exc
+                raise
+            os.close(directory)
+            directory = inner
+    except BaseException:
+        os.close(directory)
+        raise
+    return directory
+
+
+def _is_link(name: str, directory: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _check(fd: int, rel: str, vetted: VettedFiles | None, what: str) -> None:

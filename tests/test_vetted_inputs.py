@@ -163,3 +163,24 @@ def test_a_build_never_publishes_a_file_swapped_after_discovery(
             assert CANARY.encode() not in path.read_bytes(), path
     page = (site / "runs" / RUN / "index.html").read_text(encoding="utf-8")
     assert "notes.md</code>: not read: is a symbolic link" in page
+
+
+def test_a_kind_reader_follows_no_link_and_stays_inside_the_tree(tmp_path: Path) -> None:
+    """Kinds read claimed files with no discovery record: no link is followed at any level."""
+    from reportgen.kinds.reading import tree_reader
+    from reportgen.load.inputs import LoadError
+
+    root = tmp_path / "results"
+    (root / "study/real").mkdir(parents=True)
+    (root / "study/real/data.json").write_text("{}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.json").write_text(CANARY)
+    os.symlink(outside, root / "study/linked")
+    os.symlink(outside / "data.json", root / "study/real/leak.json")
+    read = tree_reader(root)
+    assert read("study/real/data.json") == b"{}"
+    for path in ("study/linked/data.json", "study/real/leak.json", "study/../../outside/data.json"):
+        with pytest.raises(LoadError) as refused:
+            read(path)
+        assert "not read" in refused.value.reason, path
