@@ -452,8 +452,16 @@ def test_malformed_status_means_full_rebuild(
                 f'"format":{RECORD_FORMAT}'.encode(), f'"format":{RECORD_FORMAT - 1}'.encode()
             )
         ),
+        lambda path: path.write_bytes(
+            re.sub(
+                rb"(\d\.)(\d)",
+                lambda m: m[1] + (b"2" if m[2] == b"1" else b"1"),
+                path.read_bytes(),
+                count=1,
+            )
+        ),
     ],
-    ids=["missing", "truncated", "older-format"],
+    ids=["missing", "truncated", "older-format", "tampered-number"],
 )
 def test_a_damaged_record_is_a_cache_miss(
     damage: Callable[[Path], object], mini: tuple[Path, Path], rendered: list[str]
@@ -555,6 +563,39 @@ def test_unreadable_run_keeps_its_last_good_page(
     assert main(args) == 0
     assert page.read_bytes() == good_page
     assert not read_status(out).runs[SWEEP].stale  # type: ignore[union-attr]
+
+
+def test_a_tampered_stored_page_is_never_shown_or_placed(
+    mini: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page content kept for a stale run is used only with the digest the status holds."""
+    results, out = mini
+    page = out / run_dir(SWEEP) / "index.html"
+    good_page = page.read_bytes()
+    fragment = out / run_fragment(SWEEP)
+    stored = orjson.loads(fragment.read_bytes())
+    canary = "CANARY-stored-page-4f1c"
+    fragment.write_bytes(orjson.dumps(stored | {"path": "pwned.html", "content": canary}))
+    source = results / SWEEP / "results.json"
+    source.write_bytes(source.read_bytes()[:100])  # unreadable tonight: the stale path
+    assert main(["build", str(results), "-o", str(out), "-j", "1"]) == 1
+    assert "kept its last good page" in capsys.readouterr().out
+    assert not (out / "pwned.html").exists()
+    shown = {k: v for k, v in published(out).items() if not k.startswith(".reportgen/")}
+    assert not any(canary.encode() in content for content in shown.values())
+    assert page.read_bytes() == good_page  # the published page stays as it was
+
+
+def test_a_status_naming_a_path_outside_the_site_is_a_full_rebuild(
+    mini: tuple[Path, Path], rendered: list[str]
+) -> None:
+    results, out = mini
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    status["runs"][SWEEP]["files"].append("../outside.html")
+    (out / STATUS_PATH).write_bytes(orjson.dumps(status))
+    result = build(options(results, out))
+    assert result.rebuilt == 4 and sorted(rendered) == sorted(status["runs"])
+    assert not (out.parent / "outside.html").exists()
 
 
 def test_unreadable_run_without_a_good_page_gets_an_error_page(mini: tuple[Path, Path]) -> None:

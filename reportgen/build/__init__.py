@@ -314,16 +314,20 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     return result
 
 
-def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
-    """A run's record as a previous build stored it; ``None`` if missing or unreadable."""
+def _stored_record(site: Path | None, run_id: str, record_hash: str) -> RunRecord | None:
+    """A run's record as a previous build stored it; ``None`` (a cache miss: the run is read
+    again) if missing, unreadable, or not the bytes whose digest the status holds."""
     from reportgen.analysis.record import RunRecord
     from reportgen.pages import paths
 
     if site is None:
         return None
     try:
-        return RunRecord.from_bytes((site / paths.run_record(run_id)).read_bytes())
-    except (OSError, ValueError):  # a cache miss: the run is read again
+        stored = (site / paths.run_record(run_id)).read_bytes()
+        if hashlib.sha256(stored).hexdigest() != record_hash:
+            return None
+        return RunRecord.from_bytes(stored)
+    except (OSError, ValueError):
         return None
 
 
@@ -341,7 +345,7 @@ def _previous_records(
         now = statuses.get(run_id)
         if now is not None and now.record_hash == old.record_hash:
             before[run_id] = records[run_id]
-        elif (record := _stored_record(writer.previous, run_id)) is not None:
+        elif (record := _stored_record(writer.previous, run_id, old.record_hash)) is not None:
             before[run_id] = record.for_cross_run()
     return before
 
@@ -367,7 +371,9 @@ def _write_runs(
     todo: list[RunPlan] = []
     for plan in plans:
         kept = plan.reusable if plan.unchanged else None
-        record = None if kept is None else _stored_record(writer.previous, plan.ref.id)
+        record = (
+            None if kept is None else _stored_record(writer.previous, plan.ref.id, kept.record_hash)
+        )
         if kept is not None and record is not None and writer.keep_all(kept.files):
             statuses[plan.ref.id] = replace(kept, stats=plan.stats)
             records[plan.ref.id] = record.for_cross_run()
@@ -411,7 +417,7 @@ def _store_run(
         and before.has_good_page
         and writer.previous_has(before.files)
     ):
-        good = _stored_record(writer.previous, tonight.id)
+        good = _stored_record(writer.previous, tonight.id, before.record_hash)
     if good is not None and before is not None:
         return _keep_stale(plan, before, good, tonight, writer, site)
     _write_output(writer, output)
@@ -419,8 +425,10 @@ def _store_run(
     digest = _write_record(writer, record_path, tonight)
     last_good = read_at if output.ok else None
     files = (*output.paths, record_path)
+    fragment = paths.run_fragment(tonight.id)
+    page_hash = hashlib.sha256(output.content(fragment)).hexdigest() if fragment in files else None
     status = RunStatus.of(
-        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok
+        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok, page_hash
     )
     return status, tonight
 
@@ -449,18 +457,20 @@ def _keep_stale(
     page_path, summary_path = paths.run_page(good.id), paths.run_summary(good.id)
     record_path = paths.run_record(good.id)
     stored = writer.previous_bytes(paths.run_fragment(good.id))
-    page = None if stored is None else stale_page(stored, site, record.stale)
+    trusted = stored is not None and hashlib.sha256(stored).hexdigest() == before.page_hash
+    page = stale_page(stored, site, record.stale, page_path) if stored and trusted else None
     digest = _write_record(writer, record_path, record)
     for path in before.files:
         if path == summary_path:
             writer.write(path, serialize.dumps(serialize.summary_json(record)))
         elif path == page_path and page is not None:
-            writer.write(*page)
+            writer.write(path, page)
         elif path != record_path:
             writer.keep(path)
     status = RunStatus.of(
-        record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True
-    )
+        record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True,
+        before.page_hash,
+    )  # fmt: skip
     return status, record
 
 

@@ -23,6 +23,7 @@ import orjson
 from reportgen.discover import RunRef
 from reportgen.findings import SEVERITIES, empty_counts, severity_counts
 from reportgen.vetted import open_vetted
+from reportgen.write import WriteError, safe_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -67,6 +68,7 @@ class RunStatus:
     read_failed: bool = False
     # the record's findings by severity, so an up-to-date build can gate on them unread
     findings: Mapping[str, int] = field(default_factory=empty_counts)
+    page_hash: str | None = None  # sha256 of the stored page a stale run is shown with
 
     @classmethod
     def of(
@@ -78,6 +80,7 @@ class RunStatus:
         files: tuple[str, ...],
         last_good: str | None,
         read_failed: bool = False,
+        page_hash: str | None = None,
     ) -> RunStatus:
         unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
         return cls(
@@ -91,6 +94,7 @@ class RunStatus:
             unreadable=unreadable,
             read_failed=read_failed,
             findings=severity_counts(record.findings),
+            page_hash=page_hash,
         )
 
     @property
@@ -113,6 +117,7 @@ class RunStatus:
             "unreadable": list(self.unreadable),
             "read_failed": self.read_failed,
             "findings": dict(self.findings),
+            "page_hash": self.page_hash,
         }
 
     @classmethod
@@ -136,6 +141,7 @@ class RunStatus:
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
             findings={s: int(data["findings"][s]) for s in SEVERITIES},
+            page_hash=None if data.get("page_hash") is None else str(data["page_hash"]),
         )
 
 
@@ -178,7 +184,7 @@ def read_status(out: Path) -> BuildStatus | None:
         data = orjson.loads((out / STATUS_PATH).read_bytes())
         if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
             return None
-        return BuildStatus(
+        status = BuildStatus(
             version=str(data["version"]),
             settings_hash=str(data["settings_hash"]),
             site_key=str(data["site_key"]),
@@ -189,9 +195,27 @@ def read_status(out: Path) -> BuildStatus | None:
             },
             files=tuple(str(f) for f in data["files"]),
         )
+        _check_site_relative(status)
+        return status
     # a malformed status file of any shape means "no previous build", never a crash
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
+
+
+def _check_site_relative(status: BuildStatus) -> None:
+    """Raises ValueError unless every path the status names is a normalised site path."""
+    for files in (
+        status.files,
+        *(run.files for run in status.runs.values()),
+        *(group.files for group in status.groups.values()),
+    ):
+        for path in files:
+            try:
+                normal = safe_site_path(path)
+            except WriteError as exc:
+                raise ValueError(str(exc)) from exc
+            if normal != path:
+                raise ValueError(f"not a normalised site path: {path!r}")
 
 
 def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:
