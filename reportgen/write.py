@@ -216,9 +216,10 @@ class SiteWriter:
     ) -> tuple[str, ...]:
         """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
 
-        A memo is content-addressed (its name is a hash of everything its bytes depend on), so
-        one the previous site holds is carried over, never checked or rewritten: ``reused``
-        names only those, whose bytes need not travel back from a worker.
+        A memo's name is a hash of everything its bytes depend on; ``reused`` names those read
+        from the previous site (their digests checked), carried over without their bytes
+        travelling back from a worker. A computed one is written (or linked, if the previous
+        site holds the same bytes).
         """
         stored = []
         for name in reused:
@@ -227,7 +228,7 @@ class SiteWriter:
                 stored.append(path)
         for name, content in computed.items():
             path = memo_path(name)
-            if path not in self._paths and not (self.reuse_memos and self.keep(path)):
+            if path not in self._paths:  # linked from the previous site only if the same bytes
                 self.write(path, content)
             stored.append(path)
         return tuple(stored)
@@ -272,14 +273,16 @@ def memo_path(name: str) -> str:
 class MemoReader:
     """Memos for work done away from the writer (a group page, perhaps in a worker process).
 
-    A memo the previous site holds is read from it and listed in ``reused`` (``previous`` is
+    A memo the previous site holds, with the digest its status recorded, is read from it and
+    listed in ``reused`` (``previous`` is
     ``None`` for ``--force``: recompute everything); any other is computed and kept in
     ``computed``. Both go to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside
     the lock.
     """
 
-    def __init__(self, previous: Path | None) -> None:
+    def __init__(self, previous: Path | None, digests: Mapping[str, str] | None = None) -> None:
         self.previous = previous
+        self.digests = digests or {}  # sha256 by memo name, as the previous build's status holds
         self.computed: dict[str, bytes] = {}
         self.reused: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -300,10 +303,20 @@ class MemoReader:
     def _stored(self, name: str) -> bytes | None:
         if self.previous is None:
             return None
+        expected = self.digests.get(name)
+        if expected is None:
+            return None
         try:
-            return (self.previous / memo_path(name)).read_bytes()
+            content = (self.previous / memo_path(name)).read_bytes()
         except OSError:
             return None
+        return content if hashlib.sha256(content).hexdigest() == expected else None
+
+    def memo_digests(self) -> dict[str, str]:
+        """The sha256 of every memo served, by name, for the next build's status."""
+        found = {name: self.digests[name] for name in self.reused}
+        found.update((name, hashlib.sha256(c).hexdigest()) for name, c in self.computed.items())
+        return dict(sorted(found.items()))
 
 
 def npy_memo(

@@ -46,7 +46,7 @@ from reportgen.findings import Finding
 from reportgen.install_cache import install_cache
 from reportgen.pages.changes import changes_view
 from reportgen.pages.paths import run_fragment, run_record, run_sample
-from reportgen.write import WriteError
+from reportgen.write import WriteError, memo_path
 from tests.formats import assert_valid
 
 SWEEP = "comparison_across_learning_rates/run_01"
@@ -950,7 +950,8 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         writer.publish()
     assert len(stored_paths) == len(computed.computed)
     assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
-    reread = MemoReader(copy)  # the draws now come back from the site
+    assert MemoReader(copy).memo(next(iter(computed.computed)), bytes) == b""  # no digest
+    reread = MemoReader(copy, computed.memo_digests())  # the draws now come back from the site
     assert rows(stored, memo=npy_memo(reread.memo, "test")) == expected
     assert reread.reused == {k: v for k, v in computed.computed.items() if k in reread.reused}
     assert reread.reused and reread.computed == {}
@@ -959,6 +960,13 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         writer.publish()
     assert len(kept_paths) == len(reread.reused) and writer.log.written == []
     assert sorted(writer.log.kept) == sorted(kept_paths)
+    victim = sorted(reread.reused)[0]  # rescaled draws under the memo's own name
+    rescaled = np.load(copy / memo_path(victim), allow_pickle=False) * 2
+    with (copy / memo_path(victim)).open("wb") as file:
+        np.save(file, rescaled, allow_pickle=False)
+    checked = MemoReader(copy, computed.memo_digests())
+    assert rows(stored, memo=npy_memo(checked.memo, "test")) == expected
+    assert victim in checked.computed and victim not in checked.reused
 
 
 @pytest.mark.slow
@@ -1003,6 +1011,45 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     assert len(written) == 1 and written[0] not in memos
     kept = sorted(set(memos) & set(after))
     assert len(kept) == 4 and all(snapshot(out)[p] == before[p] for p in kept)  # not rewritten
+    cold = tmp_path / "cold"
+    build(options(results, cold))
+    group = "groups/scale/block_00/sweep_00/summary.json"
+    assert (out / group).read_bytes() == (cold / group).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_tampered_sample_or_memo_never_reaches_a_batch_comparison(
+    tmp_path: Path, rendered: list[str]
+) -> None:
+    """A rescaled sample.npy or draws memo in OUT is a cache miss: the numbers are a cold
+    build's, the tampered run is read again, the tampered draws are drawn again."""
+    from reportgen.demo import scale_tree
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=10)
+    out = tmp_path / "site"
+    build(options(results, out))
+    block = "scale/block_00/sweep_00/E_32"
+    changed, resampled = f"{block}/run_03", f"{block}/run_01"
+    sample = out / run_sample(resampled)
+    with sample.open("r+b") as file:  # every value, η included, doubled: still a valid .npy
+        table = np.load(file, allow_pickle=False)
+        file.seek(0)
+        np.save(file, table * 2, allow_pickle=False)
+    memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    for memo in memos:
+        with (out / memo).open("r+b") as file:
+            draws = np.load(file, allow_pickle=False)
+            file.seek(0)
+            np.save(file, draws * 2, allow_pickle=False)
+    path = results / changed / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    rendered.clear()
+    result = build(options(results, out))
+    assert sorted(rendered) == sorted([changed, resampled])
+    again = set(memos) & {p for p in files_of(out) if p.startswith(".reportgen/memo/")}
+    assert len(again) >= 3 and again <= set(result.written)  # drawn again, not carried over
     cold = tmp_path / "cold"
     build(options(results, cold))
     group = "groups/scale/block_00/sweep_00/summary.json"

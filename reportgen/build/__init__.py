@@ -31,7 +31,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.build import trusted
 from reportgen.build.guard import guarded
 from reportgen.build.plan import (
     RunPlan,
@@ -291,11 +292,15 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         settings_hash = json_hash([settings_hash, "charts not drawn"])  # next build renders
         plans, reuse = [replace(p, reusable=None) for p in plans], False
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
-        statuses, records = _write_runs(plans, options, site, writer, result, progress, tree_file)
+        drawn = trusted.runs_whose_samples_are_read(tree.groups, plans)
+        statuses, records = _write_runs(
+            plans, options, site, writer, result, progress, tree_file, drawn
+        )
         reusable = previous if reuse else None
         groups = _write_groups(
-            tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental
-        )
+            tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental,
+            trusted.previous_memo_digests(previous),
+        )  # fmt: skip
         from reportgen.pages.site import site_pages
 
         before = _previous_records(previous, statuses, records, writer)
@@ -314,23 +319,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     return result
 
 
-def _stored_record(site: Path | None, run_id: str, record_hash: str) -> RunRecord | None:
-    """A run's record as a previous build stored it; ``None`` (a cache miss: the run is read
-    again) if missing, unreadable, or not the bytes whose digest the status holds."""
-    from reportgen.analysis.record import RunRecord
-    from reportgen.pages import paths
-
-    if site is None:
-        return None
-    try:
-        stored = (site / paths.run_record(run_id)).read_bytes()
-        if hashlib.sha256(stored).hexdigest() != record_hash:
-            return None
-        return RunRecord.from_bytes(stored)
-    except (OSError, ValueError):
-        return None
-
-
 def _previous_records(
     previous: BuildStatus | None,
     statuses: Mapping[str, RunStatus],
@@ -345,7 +333,7 @@ def _previous_records(
         now = statuses.get(run_id)
         if now is not None and now.record_hash == old.record_hash:
             before[run_id] = records[run_id]
-        elif (record := _stored_record(writer.previous, run_id, old.record_hash)) is not None:
+        elif record := trusted.stored_record(writer.previous, run_id, old.record_hash):
             before[run_id] = record.for_cross_run()
     return before
 
@@ -364,17 +352,23 @@ def _write_runs(
     result: BuildResult,
     progress: ProgressCallback | None,
     tree_file: TreeFile = NO_TREE_FILE,
+    drawn: Collection[str] = (),
 ) -> tuple[dict[str, RunStatus], dict[str, RunRecord]]:
-    """Every run's status and its record as the cross-run pages need it."""
+    """Every run's status and its record as the cross-run pages need it (a ``drawn`` run's
+    sample is read again, so it is carried over only if it is the one its status names)."""
     statuses: dict[str, RunStatus] = {}
     records: dict[str, RunRecord] = {}
     todo: list[RunPlan] = []
     for plan in plans:
         kept = plan.reusable if plan.unchanged else None
-        record = (
-            None if kept is None else _stored_record(writer.previous, plan.ref.id, kept.record_hash)
+        run_id, old = plan.ref.id, writer.previous
+        record = None if kept is None else trusted.stored_record(old, run_id, kept.record_hash)
+        intact = (
+            kept is None
+            or run_id not in drawn
+            or trusted.sample_intact(old, run_id, kept.sample_hash)
         )
-        if kept is not None and record is not None and writer.keep_all(kept.files):
+        if kept is not None and record is not None and intact and writer.keep_all(kept.files):
             statuses[plan.ref.id] = replace(kept, stats=plan.stats)
             records[plan.ref.id] = record.for_cross_run()
         else:
@@ -405,7 +399,7 @@ def _write_runs(
 def _store_run(
     plan: RunPlan, output: PageOutput, writer: SiteWriter, read_at: str, site: SiteContext
 ) -> tuple[RunStatus, RunRecord]:
-    from reportgen.pages import paths
+    from reportgen.pages import paths, serialize
 
     tonight = output.record
     assert tonight is not None
@@ -417,7 +411,7 @@ def _store_run(
         and before.has_good_page
         and writer.previous_has(before.files)
     ):
-        good = _stored_record(writer.previous, tonight.id, before.record_hash)
+        good = trusted.stored_record(writer.previous, tonight.id, before.record_hash)
     if good is not None and before is not None:
         return _keep_stale(plan, before, good, tonight, writer, site)
     _write_output(writer, output)
@@ -425,11 +419,15 @@ def _store_run(
     digest = _write_record(writer, record_path, tonight)
     last_good = read_at if output.ok else None
     files = (*output.paths, record_path)
-    fragment = paths.run_fragment(tonight.id)
+    fragment, sample = paths.run_fragment(tonight.id), paths.run_sample(tonight.id)
     page_hash = hashlib.sha256(output.content(fragment)).hexdigest() if fragment in files else None
-    status = RunStatus.of(
-        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok, page_hash
+    sample_hash = (
+        serialize.sample_digest(output.content(sample), tonight.id) if sample in files else None
     )
+    status = RunStatus.of(
+        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok,
+        page_hash, sample_hash,
+    )  # fmt: skip
     return status, tonight
 
 
@@ -469,7 +467,7 @@ def _keep_stale(
             writer.keep(path)
     status = RunStatus.of(
         record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True,
-        before.page_hash,
+        before.page_hash, before.sample_hash,
     )  # fmt: skip
     return status, record
 
@@ -496,6 +494,7 @@ def _write_groups(
     writer: SiteWriter,
     result: BuildResult,
     incidental: tuple[str, ...] = (),
+    memo_digests: Mapping[str, str] | None = None,
 ) -> dict[str, GroupStatus]:
     """Carry over groups whose inputs are unchanged; render the others from the records."""
     from reportgen.pages.group import GroupSettings
@@ -519,12 +518,14 @@ def _write_groups(
         writer.staging,
         writer.previous if writer.reuse_memos else None,
         options.verbose,
+        {run_id: status.sample_hash for run_id, status in statuses.items()},
+        memo_digests or {},
     )
     for group, rendered in zip(todo, _render_groups(work, todo, options.jobs), strict=True):
         _write_output(writer, rendered.output)
         memos = writer.store_memos(rendered.computed_memos, rendered.reused_memos)
         files = tuple(sorted({*rendered.output.paths, *memos}))
-        groups[group.id] = GroupStatus(keys[group.id], files)
+        groups[group.id] = GroupStatus(keys[group.id], files, rendered.memo_digests)
         result.groups_rendered += 1
     return {g.id: groups[g.id] for g in tree.groups}
 
@@ -541,6 +542,8 @@ class GroupWork:
     staging: Path  # the run samples of the new site
     memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
     verbose: bool
+    sample_digests: Mapping[str, str | None]  # a stored sample is read only with its digest
+    memo_digests: Mapping[str, str]  # and a memo
 
 
 @dataclass(frozen=True)
@@ -548,6 +551,7 @@ class RenderedGroup:
     output: PageOutput
     computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
+    memo_digests: Mapping[str, str]  # the sha256 of every memo the page used, by name
 
 
 def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
@@ -558,9 +562,13 @@ def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
 
     def sample(run_id: str) -> serialize.StoredSample | None:
         # the build's private store; read one η at a time while drawing
-        return serialize.stored_sample(work.staging / paths.run_sample(run_id), run_id)
+        stored = serialize.stored_sample(work.staging / paths.run_sample(run_id), run_id)
+        expected = work.sample_digests.get(run_id)
+        if stored is None or expected is None or stored.content_digest() != expected:
+            return None  # not the sample the run's status vouches for: never used
+        return stored
 
-    memos = MemoReader(work.memos)
+    memos = MemoReader(work.memos, work.memo_digests)
     draws = npy_memo(memos.memo, "draws")
     output = guarded(
         partial(
@@ -570,7 +578,7 @@ def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
         f"group {group.id}",
         work.verbose,
     )
-    return RenderedGroup(output, memos.computed, tuple(memos.reused))
+    return RenderedGroup(output, memos.computed, tuple(memos.reused), memos.memo_digests())
 
 
 def _render_groups(
@@ -587,7 +595,8 @@ def lost_group(site: SiteContext, group: GroupRef, reason: str) -> RenderedGroup
     """The error page of a group whose worker died (twice)."""
     from reportgen.pages.group import group_error_page
 
-    return RenderedGroup(group_error_page(group, f"not rendered: {reason}", site=site), {}, ())
+    page = group_error_page(group, f"not rendered: {reason}", site=site)
+    return RenderedGroup(page, {}, (), {})
 
 
 _worker_groups: GroupWork | None = None  # a group worker's inputs, set by its initializer

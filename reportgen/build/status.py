@@ -28,7 +28,8 @@ from reportgen.write import WriteError, safe_site_path
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-STATUS_FORMAT = 5  # 4: records moved out to each run's record.json; 5: finding counts
+STATUS_FORMAT = 6  # 4: records moved out to each run's record.json; 5: finding counts;
+# 6: digests of the stored page, the sample and the memos (no private file is believed without)
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -69,6 +70,7 @@ class RunStatus:
     # the record's findings by severity, so an up-to-date build can gate on them unread
     findings: Mapping[str, int] = field(default_factory=empty_counts)
     page_hash: str | None = None  # sha256 of the stored page a stale run is shown with
+    sample_hash: str | None = None  # the stored sample's ``StoredSample.content_digest``
 
     @classmethod
     def of(
@@ -81,6 +83,7 @@ class RunStatus:
         last_good: str | None,
         read_failed: bool = False,
         page_hash: str | None = None,
+        sample_hash: str | None = None,
     ) -> RunStatus:
         unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
         return cls(
@@ -95,6 +98,7 @@ class RunStatus:
             read_failed=read_failed,
             findings=severity_counts(record.findings),
             page_hash=page_hash,
+            sample_hash=sample_hash,
         )
 
     @property
@@ -118,6 +122,7 @@ class RunStatus:
             "read_failed": self.read_failed,
             "findings": dict(self.findings),
             "page_hash": self.page_hash,
+            "sample_hash": self.sample_hash,
         }
 
     @classmethod
@@ -141,16 +146,23 @@ class RunStatus:
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
             findings={s: int(data["findings"][s]) for s in SEVERITIES},
-            page_hash=None if data.get("page_hash") is None else str(data["page_hash"]),
+            page_hash=_optional(data["page_hash"]),
+            sample_hash=_optional(data["sample_hash"]),
         )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
 class GroupStatus:
-    """A group page's inputs (hashed) and files, so an untouched group is carried over."""
+    """A group page's inputs (hashed) and files, so an untouched group is carried over, and
+    the sha256 of each memo it used (by memo name): a memo is believed only with its digest."""
 
     key: str
     files: tuple[str, ...]
+    memos: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,7 +182,7 @@ class BuildStatus:
             "site_key": self.site_key,
             "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
             "groups": {
-                group_id: {"key": g.key, "files": list(g.files)}
+                group_id: {"key": g.key, "files": list(g.files), "memos": dict(g.memos)}
                 for group_id, g in sorted(self.groups.items())
             },
             "files": sorted(self.files),
@@ -190,7 +202,11 @@ def read_status(out: Path) -> BuildStatus | None:
             site_key=str(data["site_key"]),
             runs={str(k): RunStatus.from_json(v) for k, v in data["runs"].items()},
             groups={
-                str(k): GroupStatus(str(v["key"]), tuple(str(f) for f in v["files"]))
+                str(k): GroupStatus(
+                    str(v["key"]),
+                    tuple(str(f) for f in v["files"]),
+                    {str(name): str(digest) for name, digest in v["memos"].items()},
+                )
                 for k, v in data["groups"].items()
             },
             files=tuple(str(f) for f in data["files"]),
