@@ -30,18 +30,27 @@ DEFAULTS = BuildOptions()
 # --- the child: one build, measured from inside ----------------------------------------------
 
 
+def _stop_worker_server() -> None:
+    """End the build's worker server (multiprocessing's forkserver), which waits for the workers
+    it forked: only then do they count in this process's RUSAGE_CHILDREN (private API: the
+    standard library has no public way to stop it)."""
+    import multiprocessing.forkserver
+
+    stop = getattr(multiprocessing.forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
+
+
 def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     """Run one build and print its time and the peak RSS of this process and its workers."""
     started = time.perf_counter()
-    from reportgen.cli import single_threaded_blas
-
-    single_threaded_blas()  # as `reportgen build` does, before numpy loads
     from reportgen.build import build
 
     imported = time.perf_counter()
     options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
     result = build(options)
     seconds = time.perf_counter() - imported
+    _stop_worker_server()  # its workers' peak RSS reaches RUSAGE_CHILDREN once it has ended
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     report = {

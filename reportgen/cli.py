@@ -12,7 +12,7 @@ from dataclasses import Field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from reportgen import __version__
+from reportgen import __version__, streams
 from reportgen.settings import (
     COMMANDS,
     FIGURE_FORMATS,
@@ -47,6 +47,7 @@ EXIT_RUNS_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`)
+EXIT_OUTPUT_FAILED = 74  # sysexits' EX_IOERR: standard output could not be written (/dev/full)
 
 SITE_EXIT_CODES = """\
 exit codes:
@@ -372,16 +373,6 @@ def _run_completion(shell: str) -> int:
     return EXIT_OK
 
 
-def single_threaded_blas() -> None:
-    """One BLAS thread per process, unless the user chose otherwise; call before numpy loads.
-
-    reportgen parallelises over runs with worker processes (``-j``) and draws in threads; BLAS
-    threads on top of them oversubscribe the cores and spin.
-    """
-    for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-
-
 def _tolerant_streams() -> None:
     """Names the terminal cannot encode (``PYTHONIOENCODING=ascii``) print escaped, not crash."""
     for stream in (sys.stdout, sys.stderr):
@@ -413,18 +404,26 @@ def _command_named(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; Ctrl-C and a closed pipe end it with one line, never a traceback."""
-    single_threaded_blas()
+    """The command line; Ctrl-C, a closed pipe and output that cannot be written end it with
+    one line, never a traceback."""
+    with streams.standard_streams():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _tolerant_streams()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        return _dispatch(build_parser(_command_named(argv)).parse_args(argv))
+        return streams.flushed(_dispatch(build_parser(_command_named(argv)).parse_args(argv)))
     except KeyboardInterrupt:  # the staging directory is gone already (SiteWriter.__exit__)
         sys.stderr.write("reportgen: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except streams.OutputError as exc:
+        streams.output_failed(exc)
+        return EXIT_OUTPUT_FAILED
 
 
 def _silence_stdout() -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import stat
+import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reportgen.vetted import Identity, Vetted, VettedFiles, identity, vetted_paths
 
 RESULTS_PATTERN = "*results*.json"
 CONFIG_NAMES = ("config.yaml", "config.yml")
@@ -29,6 +35,16 @@ class RunRef:
     notes: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
+    # what discovery saw of each input (never hashed: the roles and bytes decide a rebuild)
+    vetted: Vetted = field(default=Vetted(), compare=False, repr=False)
+
+    def roles(self) -> dict[str, Any]:
+        """Which file plays which role: what a content hash of the run covers."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "vetted"}
+
+    def vetted_files(self) -> VettedFiles | None:
+        """What discovery saw of each input and its directory (``None`` if it saw nothing)."""
+        return self.vetted.files(vetted_paths(self.inputs))
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -104,139 +120,200 @@ def _shown(rel: str) -> str:
     return os.fsencode(rel).decode("utf-8", errors="replace")
 
 
+@dataclass(frozen=True)
+class _File:
+    name: str
+    identity: Identity
+    linked: bool  # reached through a symbolic link discovery chose to follow
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One directory as discovery saw it: its identity and the files it holds."""
+
+    directory: Path
+    rel: str  # POSIX, relative to the root ("" for the root itself)
+    identity: Identity
+    files: tuple[_File, ...]
+
+    def path(self, name: str) -> str:
+        return f"{self.rel}/{name}" if self.rel else name
+
+
 class _Walker:
+    """Lists every directory once. With ``--follow-symlinks``, links to directories are followed
+    only after every real directory has been listed, so a link never takes the place of the
+    directory it points to; a link back into its own ancestry is a loop, and says so."""
+
     def __init__(self, root: Path, follow_symlinks: bool) -> None:
         self.root = root
-        self.real_root = root.resolve()
         self.follow_symlinks = follow_symlinks
-        self.visited: set[str] = set()
+        self.real_root = os.path.realpath(root) if follow_symlinks else ""
+        self.walked: dict[str, str] = {}  # real path of a listed directory → its path in the tree
+        self.links: list[Path] = []  # directory links to follow once the real tree is listed
         self.skipped: list[Skipped] = []
 
-    def _inside_root(self, path: Path) -> bool:
-        try:
-            real = path.resolve()
-            real.relative_to(self.real_root)
-            # a link in a loop: Python 3.11 raises RuntimeError, 3.13 returns a link it could
-            # not get past
-            return not real.is_symlink()
-        except (ValueError, OSError, RuntimeError):
-            return False
+    def listings(self) -> list[_Listing]:
+        found = self.walk(self.root)
+        while self.links:
+            link = self.links.pop(0)
+            real = os.path.realpath(link)
+            if real in self.walked:
+                listed = self.walked[real] or "."
+                self._skip(link, f"symbolic link to {listed}, which is listed under its own name")
+            else:
+                found += self.walk(link)
+        return found
 
-    def _allowed_link(self, path: Path) -> bool:
-        if not self.follow_symlinks:
-            self.skipped.append(Skipped(_rel(path, self.root), "symbolic link (not followed)"))
-            return False
-        if not self._inside_root(path):
-            self.skipped.append(
-                Skipped(_rel(path, self.root), "symbolic link leaving the results tree")
-            )
-            return False
-        return True
+    def _skip(self, path: Path, reason: str, unreadable: bool = False) -> None:
+        self.skipped.append(Skipped(_shown(_rel(path, self.root)) or ".", reason, unreadable))
 
-    def walk(self, directory: Path) -> list[tuple[Path, list[os.DirEntry[str]]]]:
-        """Depth-first listing of (directory, file entries), sorted; links and loops guarded."""
-        if self.follow_symlinks:  # only a followed link can lead back to a walked directory
-            try:
-                real = str(directory.resolve())
-            except (OSError, RuntimeError):
-                self.skipped.append(Skipped(_rel(directory, self.root), "cannot resolve path"))
-                return []
-            if real in self.visited:
-                return []
-            self.visited.add(real)
+    def walk(self, directory: Path) -> list[_Listing]:
+        """Depth-first listing of directories and their files, sorted; links are deferred."""
         try:
+            own = identity(os.stat(directory))
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            self.skipped.append(
-                Skipped(
-                    _rel(directory, self.root) or ".",
-                    f"unreadable directory ({exc.strerror})",
-                    unreadable=True,
-                )
-            )
+            self._skip(directory, f"unreadable directory ({exc.strerror})", unreadable=True)
             return []
-        files: list[os.DirEntry[str]] = []
-        below: list[tuple[Path, list[os.DirEntry[str]]]] = []
+        rel = "" if directory == self.root else _rel(directory, self.root)
+        if self.follow_symlinks:
+            self.walked.setdefault(os.path.realpath(directory), rel)
+        files: list[_File] = []
+        below: list[_Listing] = []
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
                 if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
-                    self.skipped.append(
-                        Skipped(
-                            _shown(_rel(path, self.root)),
-                            "hidden directory (name starts with a dot)",
-                        )
-                    )
+                    self._skip(path, "hidden directory (name starts with a dot)")
                 continue
             if not is_utf8_name(entry.name):
-                self.skipped.append(
-                    Skipped(_shown(_rel(path, self.root)), "name is not valid UTF-8")
-                )
+                self._skip(path, "name is not valid UTF-8")
                 continue
-            if entry.is_symlink() and not self._allowed_link(path):
+            if entry.is_symlink():
+                linked = self._link(path)
+                if linked is not None:
+                    files.append(_File(entry.name, linked, True))
                 continue
             try:
-                is_dir, is_file = entry.is_dir(), entry.is_file()
+                info = entry.stat(follow_symlinks=False)
             except OSError:
-                continue
-            if is_dir:
+                continue  # gone since it was listed
+            if stat.S_ISDIR(info.st_mode):
                 if is_results_name(entry.name):
-                    files.append(entry)  # becomes a run whose load fails: "not a regular file"
+                    files.append(_File(entry.name, identity(info), False))  # "not a regular file"
                 below.extend(self.walk(path))
-            elif is_file:
-                files.append(entry)
+            elif stat.S_ISREG(info.st_mode):
+                files.append(_File(entry.name, identity(info), False))
             else:
                 # A FIFO would block every later open(); devices and sockets are not data.
-                self.skipped.append(Skipped(_rel(path, self.root), "not a regular file"))
-        return [(directory, files), *below]
+                self._skip(path, "not a regular file")
+        listing = _Listing(directory, rel, own, tuple(files))
+        return [listing, *below]
+
+    def _link(self, path: Path) -> Identity | None:
+        """A followed link to a file: its target's identity. Links to directories are queued;
+        every other link is listed as skipped with the reason."""
+        if not self.follow_symlinks:
+            self._skip(path, "symbolic link (not followed)")
+            return None
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            loop = exc.errno == errno.ELOOP
+            self._skip(path, "symbolic link loop" if loop else "symbolic link to nothing")
+            return None
+        real = os.path.realpath(path)
+        if not _is_within(real, self.real_root):
+            self._skip(path, "symbolic link leaving the results tree")
+        elif stat.S_ISDIR(info.st_mode):
+            if _is_within(os.path.realpath(path.parent), real):
+                self._skip(path, "symbolic link loop (points to a directory that holds it)")
+            else:
+                self.links.append(path)
+        elif stat.S_ISREG(info.st_mode):
+            return identity(info)
+        else:
+            self._skip(path, "not a regular file")
+        return None
 
 
-def _belongings(
-    directory: Path, root: Path, files: list[os.DirEntry[str]], skipped: list[Skipped]
-) -> dict[str, object]:
-    names = {f.name: f for f in files}
-    config = next((name for name in CONFIG_NAMES if name in names), None)
-    rel_dir = _rel(directory, root)
+def _is_within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
-    def rel(name: str) -> str:
-        return f"{rel_dir}/{name}" if rel_dir != "." and rel_dir else name
 
-    artifacts: list[str] = []
+def _artifacts(listing: _Listing, skipped: list[Skipped]) -> tuple[list[str], dict[str, Identity]]:
+    """Files of the ``cv_*`` folders beside a results file (links not followed), and what
+    discovery saw of them and of the folders."""
+    files: list[str] = []
+    seen: dict[str, Identity] = {}
     try:
-        subdirs = sorted(
-            p
-            for p in directory.iterdir()
-            if p.is_dir()
-            and not p.is_symlink()
-            and fnmatch.fnmatchcase(p.name, ARTIFACT_DIR_PATTERN)
-        )
-        for subdir in subdirs:
-            artifacts += sorted(
-                _rel(p, root)
-                for p in subdir.iterdir()
-                if p.is_file()
-                and not p.is_symlink()
-                and p.suffix.lower() in ARTIFACT_SUFFIXES
-                and is_utf8_name(p.name)
+        with os.scandir(listing.directory) as scan:
+            folders = sorted(
+                (
+                    e
+                    for e in scan
+                    if fnmatch.fnmatchcase(e.name, ARTIFACT_DIR_PATTERN)
+                    and e.is_dir(follow_symlinks=False)
+                ),
+                key=lambda e: e.name,
             )
+        for folder in folders:
+            rel_folder = listing.path(folder.name)
+            seen[rel_folder] = identity(folder.stat(follow_symlinks=False))
+            with os.scandir(folder.path) as scan:
+                wanted = sorted(
+                    (
+                        e
+                        for e in scan
+                        if e.is_file(follow_symlinks=False)
+                        and PurePosixPath(e.name).suffix.lower() in ARTIFACT_SUFFIXES
+                        and is_utf8_name(e.name)
+                    ),
+                    key=lambda e: e.name,
+                )
+            for entry in wanted:
+                rel = f"{rel_folder}/{entry.name}"
+                seen[rel] = identity(entry.stat(follow_symlinks=False))
+                files.append(rel)
     except OSError as exc:  # the run builds without them; the index says what was not read
         skipped.append(
-            Skipped(rel_dir or ".", f"artifact folder unreadable ({exc.strerror})", unreadable=True)
+            Skipped(
+                listing.rel or ".", f"artifact folder unreadable ({exc.strerror})", unreadable=True
+            )
         )
-    return {
-        "plan": rel("plan.json") if "plan.json" in names else None,
-        "config": rel(config) if config else None,
-        "notes": tuple(
-            rel(n) for n in sorted(names) if n.lower().endswith(".md") and names[n].is_file()
-        ),
+    return files, seen
+
+
+Seen = tuple[dict[str, Identity], set[str]]  # identities by path, and paths reached by links
+
+
+def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, object], Seen]:
+    """The roles of the files beside results files, and what discovery saw of each."""
+    names = {f.name: f for f in listing.files}
+    config = next((name for name in CONFIG_NAMES if name in names), None)
+    artifacts, seen_artifacts = _artifacts(listing, skipped)
+    regular = sorted(n for n, f in names.items() if stat.S_ISREG(f.identity[2]))
+    roles: dict[str, object] = {
+        "plan": listing.path("plan.json") if "plan.json" in names else None,
+        "config": listing.path(config) if config else None,
+        "notes": tuple(listing.path(n) for n in regular if n.lower().endswith(".md")),
         "images": tuple(
-            rel(n)
-            for n in sorted(names)
-            if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES and names[n].is_file()
+            listing.path(n) for n in regular if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES
         ),
         "artifacts": tuple(artifacts),
     }
+    seen = {listing.rel or ".": listing.identity, **seen_artifacts}
+    seen.update((listing.path(f.name), f.identity) for f in listing.files)
+    linked = {listing.path(f.name) for f in listing.files if f.linked}
+    return roles, (seen, linked)
+
+
+def _vetted_for(ref: RunRef, seen: Seen) -> RunRef:
+    """``ref`` carrying the identities of its own inputs and their directories only."""
+    identities, linked = seen
+    return replace(ref, vetted=Vetted.of(vetted_paths(ref.inputs), identities, linked))
 
 
 def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Skipped, ...]]:
@@ -244,24 +321,75 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
     walker = _Walker(root, follow_symlinks)
     runs: list[RunRef] = []
     incomplete: list[IncompleteRun] = []
-    for directory, files in walker.walk(root):
-        results = [f for f in files if is_results_name(f.name)]
-        rel_dir = _rel(directory, root) if directory != root else ""
+    for listing in walker.listings():
+        results = [f for f in listing.files if is_results_name(f.name)]
         if not results:
-            if any(f.name == "plan.json" for f in files):
-                plan = f"{rel_dir}/plan.json" if rel_dir else "plan.json"
-                incomplete.append(IncompleteRun(rel_dir or ".", plan))
+            if any(f.name == "plan.json" for f in listing.files):
+                incomplete.append(IncompleteRun(listing.rel or ".", listing.path("plan.json")))
             continue
-        belongings = _belongings(directory, root, files, walker.skipped)
+        roles, seen = _belongings(listing, walker.skipped)
         for entry in results:
-            source = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            ref = RunRef(id=run_id(source), source=source, directory=rel_dir or ".", **belongings)  # type: ignore[arg-type]
-            runs.append(ref)
+            source = listing.path(entry.name)
+            ref = RunRef(id=run_id(source), source=source, directory=listing.rel or ".", **roles)  # type: ignore[arg-type]
+            runs.append(_vetted_for(ref, seen))
     runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
+    runs, groups = _fold_distinct(runs, _groups(runs))
     tree = Tree(
-        str(root), tuple(runs), _groups(runs), tuple(sorted(incomplete, key=lambda i: i.directory))
+        str(root), tuple(runs), groups, tuple(sorted(incomplete, key=lambda i: i.directory))
     )
     return tree, tuple(walker.skipped)
+
+
+def folded(name: str) -> str:
+    """A name as case-insensitive file systems compare it (macOS, Windows): case-folded and
+    in one Unicode normal form (NFC and NFD spellings of "é" are one name there)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _fold_distinct(
+    runs: list[RunRef], groups: tuple[GroupRef, ...]
+) -> tuple[list[RunRef], tuple[GroupRef, ...]]:
+    """Ids made distinct where they differ only in letter case or Unicode normal form, so no
+    two site paths are one path on a case-insensitive host: of sibling names that fold alike,
+    the first (sorted) keeps its name and the others become ``name~2``, ``name~3``."""
+    paths = {r.id for r in runs} | {g.id for g in groups}
+    prefixes = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 2)}
+    renamed: dict[str, str] = {}  # a path → its new last part
+    siblings: dict[str, list[str]] = defaultdict(list)
+    for prefix in sorted(prefixes):
+        siblings[prefix.rpartition("/")[0]].append(prefix)
+    for members in siblings.values():
+        taken: set[str] = set()
+        for path in members:
+            name = path.rpartition("/")[2]
+            new, n = name, 2
+            while folded(new) in taken:
+                new, n = f"{name}~{n}", n + 1
+            taken.add(folded(new))
+            if new != name:
+                renamed[path] = new
+    if not renamed:
+        return runs, groups
+
+    def rename(path: str) -> str:
+        parts = path.split("/")
+        return "/".join(renamed.get("/".join(parts[: i + 1]), part) for i, part in enumerate(parts))
+
+    new_runs = sorted((replace(r, id=rename(r.id)) for r in runs), key=lambda r: r.id)
+    new_groups = tuple(
+        sorted(
+            (
+                GroupRef(
+                    rename(g.id),
+                    tuple(sorted(map(rename, g.run_ids))),
+                    tuple(sorted(map(rename, g.child_group_ids))),
+                )
+                for g in groups
+            ),
+            key=lambda g: g.id,
+        )
+    )
+    return new_runs, new_groups
 
 
 def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:
@@ -297,10 +425,10 @@ def _parent(directory: str) -> str:
 
 def _with_sibling_configs(runs: list[RunRef]) -> list[RunRef]:
     """Runs without config.yaml borrow the first sibling's (only run_01 of a batch keeps one)."""
-    first_config: dict[str, str] = {}
+    first_config: dict[str, RunRef] = {}
     for ref in runs:
         if ref.config is not None:
-            first_config.setdefault(_parent(ref.directory), ref.config)
+            first_config.setdefault(_parent(ref.directory), ref)
     return [
         ref
         if ref.config is not None
@@ -309,8 +437,17 @@ def _with_sibling_configs(runs: list[RunRef]) -> list[RunRef]:
     ]
 
 
-def _replace_sibling(ref: RunRef, config: str | None) -> RunRef:
-    return replace(ref, sibling_config=config)
+def _replace_sibling(ref: RunRef, config: RunRef | None) -> RunRef:
+    if config is None or config.config is None:
+        return ref
+    borrowed = replace(ref, sibling_config=config.config)
+    identities: dict[str, Identity] = {}
+    linked: set[str] = set()
+    for source in (ref.vetted_files(), config.vetted_files()):
+        if source is not None:
+            identities.update(source.by_path)
+            linked |= source.linked
+    return _vetted_for(borrowed, (identities, linked))
 
 
 def _ancestors(directory: str) -> list[str]:

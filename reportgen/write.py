@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import io
 import os
 import shutil
@@ -22,6 +23,8 @@ MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
 MEMO_DIR = ".reportgen/memo"
 RENAME_EXCHANGE = 2
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+PID_DIGITS = 10  # room for any process id in a sibling's name
 
 # A file's bytes, or its pieces in order (a large summary is never joined into one buffer)
 Content = bytes | tuple[bytes, ...]
@@ -56,7 +59,9 @@ def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
             raise WriteError(
                 f"results directory {results} is inside the output {out}; choose another -o"
             )
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink() and not out.exists():
+        raise WriteError(f"output {out} is a symbolic link to {os.readlink(out)}, which is missing")
+    if out.exists() and not out.is_dir():
         raise WriteError(f"output {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out):
         if tracked := tracked_by_git(out):
@@ -101,6 +106,27 @@ def safe_site_path(path: str) -> str:
     return "/".join(parts)
 
 
+def site_directory(out: Path) -> Path:
+    """The directory a site is written to: OUT itself, or where OUT points if it is a symbolic
+    link (the link stays, and leads to the new site once it is swapped in)."""
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
+
+
+def sibling_name(name: str, kind: str, pid: int) -> str:
+    """``.NAME.KIND-PID``, the name of a build's own file beside ``NAME``; a name too long to
+    take the additions is shortened to its start and a hash (names stay within NAME_MAX)."""
+    return f"{_sibling_prefix(name, kind)}{pid}"
+
+
+def _sibling_prefix(name: str, kind: str) -> str:
+    prefix = f".{name}.{kind}-"
+    if len(os.fsencode(prefix)) + PID_DIGITS <= NAME_MAX:
+        return prefix
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    start = os.fsencode(name)[:64].decode("utf-8", "ignore")
+    return f".{start}~{digest}.{kind}-"
+
+
 class SiteWriter:
     """Writes a complete new site into a sibling staging directory, then swaps it in.
 
@@ -109,10 +135,11 @@ class SiteWriter:
     """
 
     def __init__(self, out: Path, reuse_memos: bool = True) -> None:
+        out = site_directory(out)
         self.out = out
         self.previous = out if out.is_dir() else None
         self.reuse_memos = reuse_memos  # False for --force: recompute even cached intermediates
-        self.staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+        self.staging = out.parent / sibling_name(out.name, "staging", os.getpid())
         self.log = WriteLog()
         self.claimed: list[str] = []  # every path of the new site, in the order it was written
         self._paths: set[str] = set()
@@ -189,9 +216,10 @@ class SiteWriter:
     ) -> tuple[str, ...]:
         """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
 
-        A memo is content-addressed (its name is a hash of everything its bytes depend on), so
-        one the previous site holds is carried over, never checked or rewritten: ``reused``
-        names only those, whose bytes need not travel back from a worker.
+        A memo's name is a hash of everything its bytes depend on; ``reused`` names those read
+        from the previous site (their digests checked), carried over without their bytes
+        travelling back from a worker. A computed one is written (or linked, if the previous
+        site holds the same bytes).
         """
         stored = []
         for name in reused:
@@ -200,7 +228,7 @@ class SiteWriter:
                 stored.append(path)
         for name, content in computed.items():
             path = memo_path(name)
-            if path not in self._paths and not (self.reuse_memos and self.keep(path)):
+            if path not in self._paths:  # linked from the previous site only if the same bytes
                 self.write(path, content)
             stored.append(path)
         return tuple(stored)
@@ -228,7 +256,7 @@ class SiteWriter:
         """Swap the staging directory in; a build killed before this leaves the old site intact."""
         if self.out.is_dir():
             if not _exchange(self.staging, self.out):
-                backup = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+                backup = self.out.parent / sibling_name(self.out.name, "old", os.getpid())
                 os.rename(self.out, backup)
                 os.rename(self.staging, self.out)
                 self.staging = backup
@@ -245,14 +273,16 @@ def memo_path(name: str) -> str:
 class MemoReader:
     """Memos for work done away from the writer (a group page, perhaps in a worker process).
 
-    A memo the previous site holds is read from it and listed in ``reused`` (``previous`` is
+    A memo the previous site holds, with the digest its status recorded, is read from it and
+    listed in ``reused`` (``previous`` is
     ``None`` for ``--force``: recompute everything); any other is computed and kept in
     ``computed``. Both go to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside
     the lock.
     """
 
-    def __init__(self, previous: Path | None) -> None:
+    def __init__(self, previous: Path | None, digests: Mapping[str, str] | None = None) -> None:
         self.previous = previous
+        self.digests = digests or {}  # sha256 by memo name, as the previous build's status holds
         self.computed: dict[str, bytes] = {}
         self.reused: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -273,10 +303,20 @@ class MemoReader:
     def _stored(self, name: str) -> bytes | None:
         if self.previous is None:
             return None
+        expected = self.digests.get(name)
+        if expected is None:
+            return None
         try:
-            return (self.previous / memo_path(name)).read_bytes()
+            content = (self.previous / memo_path(name)).read_bytes()
         except OSError:
             return None
+        return content if hashlib.sha256(content).hexdigest() == expected else None
+
+    def memo_digests(self) -> dict[str, str]:
+        """The sha256 of every memo served, by name, for the next build's status."""
+        found = {name: self.digests[name] for name in self.reused}
+        found.update((name, hashlib.sha256(c).hexdigest()) for name, c in self.computed.items())
+        return dict(sorted(found.items()))
 
 
 def npy_memo(
@@ -358,7 +398,7 @@ def _exchange(a: Path, b: Path) -> bool:
 def _sibling_pid(path: Path, out: Path) -> int | None:
     """The PID in a ``.OUT.staging-PID`` / ``.OUT.old-PID`` name, or ``None`` if not one of ours."""
     for kind in ("staging", "old"):
-        prefix = f".{out.name}.{kind}-"
+        prefix = _sibling_prefix(out.name, kind)
         if path.name.startswith(prefix) and path.name[len(prefix) :].isdigit():
             return int(path.name[len(prefix) :])
     return None
@@ -379,7 +419,7 @@ def _pid_alive(pid: int) -> bool:
 def _dead_siblings(out: Path, kind: str) -> list[Path]:
     """Our staging/backup siblings of ``out`` whose build process is gone."""
     found = []
-    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}.{kind}-*")):
+    for path in sorted(out.parent.glob(f"{glob.escape(_sibling_prefix(out.name, kind))}*")):
         pid = _sibling_pid(path, out)
         if pid is not None and path.is_dir() and not path.is_symlink() and not _pid_alive(pid):
             found.append(path)
@@ -392,6 +432,7 @@ def recover_interrupted(out: Path) -> None:
     Then remove staging and backup directories left by killed builds (never a live build's:
     the PID in the name must be gone).
     """
+    out = site_directory(out)
     if not out.exists() and not out.is_symlink():
         for backup in reversed(_dead_siblings(out, "old")):
             if (backup / MARKER).is_file():
@@ -408,6 +449,6 @@ def recover_interrupted(out: Path) -> None:
 def write_file_atomic(path: Path, content: bytes) -> None:
     """One output file (``--single-file``), written beside and renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp = path.parent / sibling_name(path.name, "tmp", os.getpid())
     tmp.write_bytes(content)
     os.replace(tmp, path)

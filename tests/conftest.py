@@ -24,21 +24,27 @@ SHARED_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" 
 def _install_cache(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
-    """A per-install cache (Vega bundle, compiled templates, chart specs) of the tests' own.
+    """A per-install cache (Vega bundle, compiled templates, chart specs) of the tests' own,
+    and the key its entries are sealed with.
 
-    It lives in pytest's cache directory, so later runs start warm as a user's second build does
-    (every entry is keyed by the versions and code that made it); ``--cache-clear`` or
+    Both live in pytest's cache directory, so later runs start warm as a user's second build
+    does (every entry is keyed by the versions and code that made it); ``--cache-clear`` or
     ``-p no:cacheprovider`` starts from an empty one. Tests of the cache itself use their own.
     """
     cache: pytest.Cache | None = getattr(request.config, "cache", None)
-    directory = cache.mkdir("reportgen-install") if cache else tmp_path_factory.mktemp("cache")
-    previous = os.environ.get("REPORTGEN_CACHE_DIR")
-    os.environ["REPORTGEN_CACHE_DIR"] = str(directory)
+
+    def directory(name: str) -> str:
+        return str(cache.mkdir(f"reportgen-{name}") if cache else tmp_path_factory.mktemp(name))
+
+    private = {"REPORTGEN_CACHE_DIR": directory("install"), "XDG_STATE_HOME": directory("state")}
+    previous = {name: os.environ.get(name) for name in private}
+    os.environ.update(private)
     yield
-    if previous is None:
-        os.environ.pop("REPORTGEN_CACHE_DIR", None)
-    else:
-        os.environ["REPORTGEN_CACHE_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

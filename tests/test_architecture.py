@@ -103,3 +103,48 @@ def test_no_module_is_a_grab_bag() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 650
     }
     assert long == {}
+
+
+UNPICKLERS = {"pickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "joblib", "torch"}
+
+
+def unpickling_of(source: str) -> list[str]:
+    """What in ``source`` could unpickle: an unpickling module imported, ``read_pickle``, or an
+    ``np.load`` without a literal ``allow_pickle=False``."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in UNPICKLERS]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLERS:
+            found.append(str(node.module))
+        elif isinstance(node, ast.Attribute) and node.attr == "read_pickle":
+            found.append(ast.unparse(node))
+        elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("np.load"):
+            refused = [k for k in node.keywords if k.arg == "allow_pickle"]
+            if not refused or ast.unparse(refused[0].value) != "False":
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_no_kind_unpickles_except_through_safe_pickle() -> None:
+    """A kind reads tree files; only the restricted unpickler may turn a pickle into objects."""
+    offenders = {
+        name: found
+        for name, path in MODULES.items()
+        if name.startswith("reportgen.kinds.") and name != "reportgen.kinds.safe_pickle"
+        if (found := unpickling_of(path.read_text(encoding="utf-8")))
+    }
+    assert not offenders
+    convergence = MODULES["reportgen.kinds.rb_convergence.loader"]
+    assert "reportgen.kinds.safe_pickle" in imports_of(convergence)
+
+
+def test_the_unpickling_check_finds_each_way_in() -> None:
+    source = (
+        "import pickle\nfrom joblib import load\nimport numpy as np\n"
+        "np.load(f)\nnp.load(f, allow_pickle=True)\nnp.load(f, allow_pickle=False)\n"
+        "pd.read_pickle(f)\n"
+    )
+    assert unpickling_of(source) == [
+        "pickle", "joblib", "np.load(f)", "np.load(f, allow_pickle=True)", "pd.read_pickle",
+    ]  # fmt: skip

@@ -251,7 +251,7 @@ def test_specs_are_built_once_and_copied(monkeypatch: pytest.MonkeyPatch, tmp_pa
     cached.cache_clear()  # a new process: the spec comes from the per-install cache on disk
     fourth, _ = charts.true_vs_linear(_table())
     assert fourth.spec == second.spec and len(built) == after_first
-    assert len(list((tmp_path / "specs").glob("*.json"))) == 1
+    assert len(list((tmp_path / "sealed/specs").glob("*.json"))) == 1
 
 
 def test_variants_are_cached_separately() -> None:

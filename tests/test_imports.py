@@ -60,7 +60,7 @@ def test_noop_build_imports_no_altair_numpy_or_jinja(sample_tree: Path, tmp_path
         "multiprocessing",
         "concurrent.futures",
         "ctypes",
-        "tempfile",
+        "reportgen.demo",
         "reportgen.load.models",
     }
     assert sorted(unneeded.union({"vl_convert"}).intersection(modules)) == []

@@ -43,9 +43,10 @@ from reportgen.build.status import STATUS_PATH, read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.findings import Finding
+from reportgen.install_cache import install_cache
 from reportgen.pages.changes import changes_view
 from reportgen.pages.paths import run_fragment, run_record, run_sample
-from reportgen.write import WriteError
+from reportgen.write import WriteError, memo_path
 from tests.formats import assert_valid
 
 SWEEP = "comparison_across_learning_rates/run_01"
@@ -388,14 +389,19 @@ def test_code_fingerprint_cache_follows_the_files(
 
     try:
         first = fingerprint()  # files written just now: computed, not cached
-        assert list((tmp_path / "cache").glob("fingerprint-*")) == []
+        assert list((tmp_path / "cache/sealed").glob("fingerprint-*")) == []
         monkeypatch.setattr(assets, "RACY_NS", 0)
         assert fingerprint() == first  # the same contents, now cached
-        (cached,) = (tmp_path / "cache").glob("fingerprint-*")
-        signature, value = cached.read_text().split()
+        (cached,) = (tmp_path / "cache/sealed").glob("fingerprint-*")
+        stored = install_cache().get(cached.name)
+        assert stored is not None
+        signature, value = stored.decode().split()
         assert value == first
-        cached.write_text(f"{signature} {'0' * 64}\n")
-        assert fingerprint() == "0" * 64  # unchanged stats: the cache is believed
+        forged = f"{signature} {'1' * 64}\n".encode()
+        cached.write_bytes(cached.read_bytes().replace(stored, forged))
+        assert fingerprint() == first  # an entry this user did not seal is never believed
+        install_cache().put(cached.name, f"{signature} {'0' * 64}\n".encode())
+        assert fingerprint() == "0" * 64  # unchanged stats: a sealed entry is believed
         page.write_bytes(original.replace(b"<", b">", 1))  # same size, new bytes
         stamp(page, 60)
         changed = fingerprint()
@@ -446,8 +452,16 @@ def test_malformed_status_means_full_rebuild(
                 f'"format":{RECORD_FORMAT}'.encode(), f'"format":{RECORD_FORMAT - 1}'.encode()
             )
         ),
+        lambda path: path.write_bytes(
+            re.sub(
+                rb"(\d\.)(\d)",
+                lambda m: m[1] + (b"2" if m[2] == b"1" else b"1"),
+                path.read_bytes(),
+                count=1,
+            )
+        ),
     ],
-    ids=["missing", "truncated", "older-format"],
+    ids=["missing", "truncated", "older-format", "tampered-number"],
 )
 def test_a_damaged_record_is_a_cache_miss(
     damage: Callable[[Path], object], mini: tuple[Path, Path], rendered: list[str]
@@ -549,6 +563,39 @@ def test_unreadable_run_keeps_its_last_good_page(
     assert main(args) == 0
     assert page.read_bytes() == good_page
     assert not read_status(out).runs[SWEEP].stale  # type: ignore[union-attr]
+
+
+def test_a_tampered_stored_page_is_never_shown_or_placed(
+    mini: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page content kept for a stale run is used only with the digest the status holds."""
+    results, out = mini
+    page = out / run_dir(SWEEP) / "index.html"
+    good_page = page.read_bytes()
+    fragment = out / run_fragment(SWEEP)
+    stored = orjson.loads(fragment.read_bytes())
+    canary = "CANARY-stored-page-4f1c"
+    fragment.write_bytes(orjson.dumps(stored | {"path": "pwned.html", "content": canary}))
+    source = results / SWEEP / "results.json"
+    source.write_bytes(source.read_bytes()[:100])  # unreadable tonight: the stale path
+    assert main(["build", str(results), "-o", str(out), "-j", "1"]) == 1
+    assert "kept its last good page" in capsys.readouterr().out
+    assert not (out / "pwned.html").exists()
+    shown = {k: v for k, v in published(out).items() if not k.startswith(".reportgen/")}
+    assert not any(canary.encode() in content for content in shown.values())
+    assert page.read_bytes() == good_page  # the published page stays as it was
+
+
+def test_a_status_naming_a_path_outside_the_site_is_a_full_rebuild(
+    mini: tuple[Path, Path], rendered: list[str]
+) -> None:
+    results, out = mini
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    status["runs"][SWEEP]["files"].append("../outside.html")
+    (out / STATUS_PATH).write_bytes(orjson.dumps(status))
+    result = build(options(results, out))
+    assert result.rebuilt == 4 and sorted(rendered) == sorted(status["runs"])
+    assert not (out.parent / "outside.html").exists()
 
 
 def test_unreadable_run_without_a_good_page_gets_an_error_page(mini: tuple[Path, Path]) -> None:
@@ -903,7 +950,8 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         writer.publish()
     assert len(stored_paths) == len(computed.computed)
     assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
-    reread = MemoReader(copy)  # the draws now come back from the site
+    assert MemoReader(copy).memo(next(iter(computed.computed)), bytes) == b""  # no digest
+    reread = MemoReader(copy, computed.memo_digests())  # the draws now come back from the site
     assert rows(stored, memo=npy_memo(reread.memo, "test")) == expected
     assert reread.reused == {k: v for k, v in computed.computed.items() if k in reread.reused}
     assert reread.reused and reread.computed == {}
@@ -912,6 +960,13 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         writer.publish()
     assert len(kept_paths) == len(reread.reused) and writer.log.written == []
     assert sorted(writer.log.kept) == sorted(kept_paths)
+    victim = sorted(reread.reused)[0]  # rescaled draws under the memo's own name
+    rescaled = np.load(copy / memo_path(victim), allow_pickle=False) * 2
+    with (copy / memo_path(victim)).open("wb") as file:
+        np.save(file, rescaled, allow_pickle=False)
+    checked = MemoReader(copy, computed.memo_digests())
+    assert rows(stored, memo=npy_memo(checked.memo, "test")) == expected
+    assert victim in checked.computed and victim not in checked.reused
 
 
 @pytest.mark.slow
@@ -956,6 +1011,45 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     assert len(written) == 1 and written[0] not in memos
     kept = sorted(set(memos) & set(after))
     assert len(kept) == 4 and all(snapshot(out)[p] == before[p] for p in kept)  # not rewritten
+    cold = tmp_path / "cold"
+    build(options(results, cold))
+    group = "groups/scale/block_00/sweep_00/summary.json"
+    assert (out / group).read_bytes() == (cold / group).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_tampered_sample_or_memo_never_reaches_a_batch_comparison(
+    tmp_path: Path, rendered: list[str]
+) -> None:
+    """A rescaled sample.npy or draws memo in OUT is a cache miss: the numbers are a cold
+    build's, the tampered run is read again, the tampered draws are drawn again."""
+    from reportgen.demo import scale_tree
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=10)
+    out = tmp_path / "site"
+    build(options(results, out))
+    block = "scale/block_00/sweep_00/E_32"
+    changed, resampled = f"{block}/run_03", f"{block}/run_01"
+    sample = out / run_sample(resampled)
+    with sample.open("r+b") as file:  # every value, η included, doubled: still a valid .npy
+        table = np.load(file, allow_pickle=False)
+        file.seek(0)
+        np.save(file, table * 2, allow_pickle=False)
+    memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    for memo in memos:
+        with (out / memo).open("r+b") as file:
+            draws = np.load(file, allow_pickle=False)
+            file.seek(0)
+            np.save(file, draws * 2, allow_pickle=False)
+    path = results / changed / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    rendered.clear()
+    result = build(options(results, out))
+    assert sorted(rendered) == sorted([changed, resampled])
+    again = set(memos) & {p for p in files_of(out) if p.startswith(".reportgen/memo/")}
+    assert len(again) >= 3 and again <= set(result.written)  # drawn again, not carried over
     cold = tmp_path / "cold"
     build(options(results, cold))
     group = "groups/scale/block_00/sweep_00/summary.json"

@@ -11,7 +11,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.discover import discover
 from reportgen.load import inputs, load_run
 from reportgen.load.models import Run
+from reportgen.vetted import VettedFiles
 from reportgen.write import WriteError
 from tests.sitecheck import broken_links
 from tests.test_security import unescaped_payloads, unsafe_data_files
@@ -486,6 +486,37 @@ CASES = (
         findings=("config-unreadable", "input-skipped"),
         page_text=("config.yaml</code> could not be read",),
     ),
+    # round three, item 5: small inputs that cost quadratic work or deep recursion
+    Case(
+        "run_bracket_note",
+        _with_files(notes_dot_md="[" * 32 * 1024),
+        "ok",
+        page_text=("Shown as plain text: its unclosed brackets",),
+    ),
+    Case(
+        "run_nested_list_note",
+        _with_files(notes_dot_md="".join("    " * i + "- x\n" for i in range(300))),
+        "ok",
+        page_text=("Shown as plain text: it nests 598 levels deep",),
+    ),
+    Case(
+        "run_block_nested_config",
+        _with_files(
+            config_dot_yaml="".join(" " * i + f"k{i}:\n" for i in range(990)) + " " * 990 + "v: 1\n"
+        ),
+        "ok",
+        findings=("config-unreadable",),
+        page_text=("nested 991 levels deep",),
+    ),
+    # item 9: a file far above the limit costs the planner a stat, not a read
+    Case(
+        "run_sparse_8_gib_image",
+        _with_files(huge_dot_png=8 * 1024**3),
+        "ok",
+        findings=("input-skipped",),
+        page_text=("huge.png</code>: file is 8,589,934,592 bytes",),
+    ),
+    Case('=HYPERLINK("evil.example","x")+@SUM(1)', _copy, "ok"),
     Case("run <lt> >gt & amp 'single' \"double\" ü 日本 spaces", _copy, "ok"),
     Case('run <script>alert(1)</script> & "q" ü', _copy, "ok"),
     Case("run_symlink_loop", _symlink_loop, "skipped", "symbolic link"),
@@ -561,10 +592,10 @@ def _unreadable_as_root(paths: list[Path]) -> Iterator[None]:
             original = inputs.open_input
             blocked = {str(p) for p in paths}
 
-            def open_input(path: Path) -> int:
-                if str(path) in blocked:
-                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-                return original(path)
+            def open_input(root: Path, rel: str, vetted: VettedFiles | None) -> int:
+                if str(root / rel) in blocked:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), rel)
+                return original(root, rel, vetted)
 
             patch.setattr(inputs, "open_input", open_input)
         yield
@@ -906,7 +937,7 @@ def test_deep_nesting_cannot_crash_the_interpreter() -> None:
 
 
 def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Path) -> None:
-    """--follow-symlinks follows links inside RESULTS_DIR only, and survives loops."""
+    """--follow-symlinks follows links inside RESULTS_DIR only; a loop is named a loop."""
     root = tmp_path / "results"
     shutil.copytree(sample_tree / "comparison_across_learning_rates/run_01", root / "a/run_01")
     outside = tmp_path / "outside"
@@ -917,6 +948,7 @@ def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Pat
     os.symlink(outside, root / "b/run_outside")  # a directory outside: not followed
     os.symlink(outside / "results.json", root / "b/outside_results.json")
     os.symlink(".", root / "a/loop")  # a directory loop
+    os.symlink("..", root / "a/run_01/up")  # a loop two levels up
     os.symlink("self_results.json", root / "b/self_results.json")  # a link to itself
     before = snapshot(root)
     result = build(BuildOptions(results=root, out=tmp_path / "site", follow_symlinks=True))
@@ -927,10 +959,30 @@ def test_followed_symlinks_stay_inside_the_tree(tmp_path: Path, sample_tree: Pat
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
     index = (tmp_path / "site/index.html").read_text(encoding="utf-8")
-    for name in ("b/run_outside", "b/outside_results.json", "b/self_results.json"):
+    for name in ("b/run_outside", "b/outside_results.json"):
         assert f"<code>{name}</code>: symbolic link leaving the results tree" in index
+    assert "<code>b/self_results.json</code>: symbolic link loop" in index
+    for name in ("a/loop", "a/run_01/up"):
+        assert f"<code>{name}</code>: symbolic link loop (points to a directory" in index
+    assert "<code>b/run_again</code>: symbolic link to a/run_01, which is listed" in index
     assert result.failed_runs == []
     assert snapshot(root) == before
+
+
+def test_a_followed_link_that_sorts_first_never_takes_a_runs_place(
+    tmp_path: Path, sample_tree: Path
+) -> None:
+    """``a/0_latest -> run_07`` sorts before ``run_07``: the run keeps its own name and place,
+    and the link is listed as skipped, saying where it points."""
+    root = tmp_path / "results"
+    shutil.copytree(sample_tree / "comparison_across_learning_rates/run_01", root / "a/run_07")
+    shutil.copytree(sample_tree / "comparison_across_learning_rates/run_02", root / "a/run_08")
+    os.symlink("run_07", root / "a/0_latest")
+    tree, skipped = discover(root, follow_symlinks=True)
+    assert [r.id for r in tree.runs] == ["a/run_07", "a/run_08"]
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("a/0_latest", "symbolic link to a/run_07, which is listed under its own name")
+    ]
 
 
 def test_internal_errors_show_a_traceback_only_with_verbose(
@@ -1205,19 +1257,48 @@ def test_figures_with_workers_after_this_process_ran_vl_convert(
     assert counts[0][1] > 0 and len({svgs for _, svgs in counts}) == 1, done.stdout
 
 
+# The build, paused in the main process as it stores its first run (staging written to, workers
+# running): it writes one byte to the test's pipe, then waits until it is interrupted.
+_PAUSED_BUILD = """
+import os, sys, threading
+import reportgen.build as build
+signal_fd = int(sys.argv[1])
+store = build._store_run
+def paused(*args, **kwargs):
+    os.write(signal_fd, b"x")
+    os.close(signal_fd)
+    threading.Event().wait()
+    return store(*args, **kwargs)
+build._store_run = paused
+from reportgen.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_staging(
     sample_tree: Path, tmp_path: Path
 ) -> None:
+    """Interrupted at a known point mid-build (no race with a build that finishes first)."""
     out = tmp_path / "site"
-    command = [sys.executable, "-m", "reportgen", "build", str(sample_tree), "-o", str(out),
-               "-j", "2"]  # fmt: skip
+    paused, signal_fd = os.pipe()
+    command = [sys.executable, "-c", _PAUSED_BUILD, str(signal_fd),
+               "build", str(sample_tree), "-o", str(out), "-j", "2"]  # fmt: skip
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
-    )
-    with _deadline(120):
-        while not list(tmp_path.glob(".site.staging-*")) and process.poll() is None:
-            time.sleep(0.01)
-    assert process.poll() is None, "the build finished before it could be interrupted"
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        pass_fds=(signal_fd,),
+    )  # fmt: skip
+    os.close(signal_fd)
+    try:
+        with _deadline(240):
+            reached = os.read(paused, 1)  # b"": the build ended without reaching the pause
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    finally:
+        os.close(paused)
+    assert reached == b"x", process.communicate(timeout=120)
+    assert len(list(tmp_path.glob(".site.staging-*"))) == 1
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr

@@ -323,8 +323,8 @@ def test_large_groups_are_summarised_and_keep_every_run_in_their_summary(
     tree = scale_tree(tmp_path / "results", runs=40)  # scale/block_00/sweep_00..03/E_16|E_32
     full, summarised = tmp_path / "full", tmp_path / "summarised"
     build(BuildOptions(results=tree, out=full, bootstrap=0))
-    monkeypatch.setattr(group_page, "PER_RUN_LIMIT", 15)
-    build(BuildOptions(results=tree, out=summarised, bootstrap=0))
+    monkeypatch.setattr(group_page, "PER_RUN_LIMIT", 15)  # in this process: no workers
+    build(BuildOptions(results=tree, out=summarised, bootstrap=0, jobs=1))
 
     for group in ("scale", "scale/block_00"):  # 40 runs each
         page = (summarised / "groups" / group / "index.html").read_text()

@@ -419,16 +419,3 @@ def test_sweep_linear_se_from_curvature_shards(sample_tree: Path) -> None:
         assert row.se_linear == pytest.approx(expected)
         # no per-sequence ground truth: no se_true, so no z (never a silent fallback)
         assert row.se_true is None and row.z_linear is None and row.se_diff_linear is None
-
-
-def test_cli_keeps_blas_single_threaded_unless_told(
-    sample_tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import os
-
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.setenv("MKL_NUM_THREADS", "3")
-    main(["check", str(sample_tree), "--bootstrap", "0"])
-    capsys.readouterr()
-    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
-    assert os.environ["MKL_NUM_THREADS"] == "3"  # the user's choice wins

@@ -31,7 +31,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.build import trusted
 from reportgen.build.guard import guarded
 from reportgen.build.plan import (
     RunPlan,
@@ -49,7 +50,7 @@ from reportgen.build.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.build.pool import in_pool, worker_init
+from reportgen.build.pool import in_pool, in_process, pool_pays, start_server
 from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
@@ -62,7 +63,12 @@ from reportgen.build.status import (
 )
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.findings import SEVERITIES, Severity, empty_counts
-from reportgen.pages.assets import assets_fingerprint, static_assets, vega_bundle_version
+from reportgen.pages.assets import (
+    assets_fingerprint,
+    static_assets,
+    vega_bundle,
+    vega_bundle_version,
+)
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile, read_tree_file
@@ -220,14 +226,21 @@ def run_output(
     return guarded(attempt, failed, f"run {ref.id}", settings.verbose)
 
 
-def _map_runs(
-    jobs: Iterable[RunJob], count: int, workers: int, figures: bool = False
-) -> Iterator[PageOutput]:
+def lost_run(job: RunJob, reason: str) -> PageOutput:
+    """The error page of a run whose worker died (twice) or failed outside the guarded work."""
+    from reportgen.load.models import LoadFailure
+    from reportgen.pages.run import error_page
+
+    hint = "Its worker process died while rendering it; see the reason, and run with -v."
+    failure = LoadFailure(job.ref, f"not rendered: {reason}", job.ref.source, hint=hint)
+    return error_page(failure, job.site, job.input_hash)
+
+
+def _map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
     """Every run's output, in job order (in this process when one worker would do)."""
-    workers = min(workers, count)
-    if workers <= 1:
-        return map(process_run, jobs)
-    return in_pool(process_run, jobs, workers, figures)
+    if not pool_pays(count, workers):
+        return in_process(process_run, jobs)
+    return in_pool(process_run, jobs, workers, lost_run)
 
 
 # --- the build -------------------------------------------------------------------------------
@@ -255,7 +268,9 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     same_pages = previous is not None and previous.settings_hash == settings_hash
     reuse = same_pages and not options.force
     last_good = previous if same_pages else None
-    plans = [plan_run(ref, options.results, last_good, reuse) for ref in tree.runs]
+    plans = [
+        plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
+    ]
     result = BuildResult(out=options.out, runs=len(plans))
 
     if reuse and previous is not None and up_to_date(plans, previous, site_key, options.out):
@@ -268,13 +283,24 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.seconds = time.perf_counter() - started
         return result
 
+    changed = {p.ref.id for p in plans if not p.unchanged}
+    touched = sum(1 for g in tree.groups if not changed.isdisjoint(g.run_ids))
+    if pool_pays(max(len(changed), touched), options.jobs):
+        start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
+    if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the
+        settings_hash = json_hash([settings_hash, "charts not drawn"])  # next build renders
+        plans, reuse = [replace(p, reusable=None) for p in plans], False
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
-        statuses, records = _write_runs(plans, options, site, writer, result, progress, tree_file)
+        drawn = trusted.runs_whose_samples_are_read(tree.groups, plans)
+        statuses, records = _write_runs(
+            plans, options, site, writer, result, progress, tree_file, drawn
+        )
         reusable = previous if reuse else None
         groups = _write_groups(
-            tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental
-        )
+            tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental,
+            trusted.previous_memo_digests(previous),
+        )  # fmt: skip
         from reportgen.pages.site import site_pages
 
         before = _previous_records(previous, statuses, records, writer)
@@ -293,19 +319,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     return result
 
 
-def _stored_record(site: Path | None, run_id: str) -> RunRecord | None:
-    """A run's record as a previous build stored it; ``None`` if missing or unreadable."""
-    from reportgen.analysis.record import RunRecord
-    from reportgen.pages import paths
-
-    if site is None:
-        return None
-    try:
-        return RunRecord.from_bytes((site / paths.run_record(run_id)).read_bytes())
-    except (OSError, ValueError):  # a cache miss: the run is read again
-        return None
-
-
 def _previous_records(
     previous: BuildStatus | None,
     statuses: Mapping[str, RunStatus],
@@ -320,7 +333,7 @@ def _previous_records(
         now = statuses.get(run_id)
         if now is not None and now.record_hash == old.record_hash:
             before[run_id] = records[run_id]
-        elif (record := _stored_record(writer.previous, run_id)) is not None:
+        elif record := trusted.stored_record(writer.previous, run_id, old.record_hash):
             before[run_id] = record.for_cross_run()
     return before
 
@@ -339,15 +352,23 @@ def _write_runs(
     result: BuildResult,
     progress: ProgressCallback | None,
     tree_file: TreeFile = NO_TREE_FILE,
+    drawn: Collection[str] = (),
 ) -> tuple[dict[str, RunStatus], dict[str, RunRecord]]:
-    """Every run's status and its record as the cross-run pages need it."""
+    """Every run's status and its record as the cross-run pages need it (a ``drawn`` run's
+    sample is read again, so it is carried over only if it is the one its status names)."""
     statuses: dict[str, RunStatus] = {}
     records: dict[str, RunRecord] = {}
     todo: list[RunPlan] = []
     for plan in plans:
         kept = plan.reusable if plan.unchanged else None
-        record = None if kept is None else _stored_record(writer.previous, plan.ref.id)
-        if kept is not None and record is not None and writer.keep_all(kept.files):
+        run_id, old = plan.ref.id, writer.previous
+        record = None if kept is None else trusted.stored_record(old, run_id, kept.record_hash)
+        intact = (
+            kept is None
+            or run_id not in drawn
+            or trusted.sample_intact(old, run_id, kept.sample_hash)
+        )
+        if kept is not None and record is not None and intact and writer.keep_all(kept.files):
             statuses[plan.ref.id] = replace(kept, stats=plan.stats)
             records[plan.ref.id] = record.for_cross_run()
         else:
@@ -364,7 +385,7 @@ def _write_runs(
                tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source))
         for p in todo
     )  # fmt: skip
-    outputs = _map_runs(jobs, len(todo), options.jobs, bool(options.figures))
+    outputs = _map_runs(jobs, len(todo), options.jobs)
     for plan, output in zip(todo, outputs, strict=True):
         status, record = _store_run(plan, output, writer, read_at, site)
         statuses[plan.ref.id], records[plan.ref.id] = status, record.for_cross_run()
@@ -378,7 +399,7 @@ def _write_runs(
 def _store_run(
     plan: RunPlan, output: PageOutput, writer: SiteWriter, read_at: str, site: SiteContext
 ) -> tuple[RunStatus, RunRecord]:
-    from reportgen.pages import paths
+    from reportgen.pages import paths, serialize
 
     tonight = output.record
     assert tonight is not None
@@ -390,7 +411,7 @@ def _store_run(
         and before.has_good_page
         and writer.previous_has(before.files)
     ):
-        good = _stored_record(writer.previous, tonight.id)
+        good = trusted.stored_record(writer.previous, tonight.id, before.record_hash)
     if good is not None and before is not None:
         return _keep_stale(plan, before, good, tonight, writer, site)
     _write_output(writer, output)
@@ -398,9 +419,15 @@ def _store_run(
     digest = _write_record(writer, record_path, tonight)
     last_good = read_at if output.ok else None
     files = (*output.paths, record_path)
-    status = RunStatus.of(
-        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok
+    fragment, sample = paths.run_fragment(tonight.id), paths.run_sample(tonight.id)
+    page_hash = hashlib.sha256(output.content(fragment)).hexdigest() if fragment in files else None
+    sample_hash = (
+        serialize.sample_digest(output.content(sample), tonight.id) if sample in files else None
     )
+    status = RunStatus.of(
+        tonight, digest, plan.input_hash, plan.stats, files, last_good, not output.ok,
+        page_hash, sample_hash,
+    )  # fmt: skip
     return status, tonight
 
 
@@ -428,18 +455,20 @@ def _keep_stale(
     page_path, summary_path = paths.run_page(good.id), paths.run_summary(good.id)
     record_path = paths.run_record(good.id)
     stored = writer.previous_bytes(paths.run_fragment(good.id))
-    page = None if stored is None else stale_page(stored, site, record.stale)
+    trusted = stored is not None and hashlib.sha256(stored).hexdigest() == before.page_hash
+    page = stale_page(stored, site, record.stale, page_path) if stored and trusted else None
     digest = _write_record(writer, record_path, record)
     for path in before.files:
         if path == summary_path:
             writer.write(path, serialize.dumps(serialize.summary_json(record)))
         elif path == page_path and page is not None:
-            writer.write(*page)
+            writer.write(path, page)
         elif path != record_path:
             writer.keep(path)
     status = RunStatus.of(
-        record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True
-    )
+        record, digest, plan.input_hash, plan.stats, before.files, before.last_good, True,
+        before.page_hash, before.sample_hash,
+    )  # fmt: skip
     return status, record
 
 
@@ -465,6 +494,7 @@ def _write_groups(
     writer: SiteWriter,
     result: BuildResult,
     incidental: tuple[str, ...] = (),
+    memo_digests: Mapping[str, str] | None = None,
 ) -> dict[str, GroupStatus]:
     """Carry over groups whose inputs are unchanged; render the others from the records."""
     from reportgen.pages.group import GroupSettings
@@ -488,12 +518,14 @@ def _write_groups(
         writer.staging,
         writer.previous if writer.reuse_memos else None,
         options.verbose,
+        {run_id: status.sample_hash for run_id, status in statuses.items()},
+        memo_digests or {},
     )
     for group, rendered in zip(todo, _render_groups(work, todo, options.jobs), strict=True):
         _write_output(writer, rendered.output)
         memos = writer.store_memos(rendered.computed_memos, rendered.reused_memos)
         files = tuple(sorted({*rendered.output.paths, *memos}))
-        groups[group.id] = GroupStatus(keys[group.id], files)
+        groups[group.id] = GroupStatus(keys[group.id], files, rendered.memo_digests)
         result.groups_rendered += 1
     return {g.id: groups[g.id] for g in tree.groups}
 
@@ -510,6 +542,8 @@ class GroupWork:
     staging: Path  # the run samples of the new site
     memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
     verbose: bool
+    sample_digests: Mapping[str, str | None]  # a stored sample is read only with its digest
+    memo_digests: Mapping[str, str]  # and a memo
 
 
 @dataclass(frozen=True)
@@ -517,6 +551,7 @@ class RenderedGroup:
     output: PageOutput
     computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
+    memo_digests: Mapping[str, str]  # the sha256 of every memo the page used, by name
 
 
 def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
@@ -527,9 +562,13 @@ def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
 
     def sample(run_id: str) -> serialize.StoredSample | None:
         # the build's private store; read one η at a time while drawing
-        return serialize.stored_sample(work.staging / paths.run_sample(run_id), run_id)
+        stored = serialize.stored_sample(work.staging / paths.run_sample(run_id), run_id)
+        expected = work.sample_digests.get(run_id)
+        if stored is None or expected is None or stored.content_digest() != expected:
+            return None  # not the sample the run's status vouches for: never used
+        return stored
 
-    memos = MemoReader(work.memos)
+    memos = MemoReader(work.memos, work.memo_digests)
     draws = npy_memo(memos.memo, "draws")
     output = guarded(
         partial(
@@ -539,19 +578,25 @@ def render_group(work: GroupWork, group: GroupRef) -> RenderedGroup:
         f"group {group.id}",
         work.verbose,
     )
-    return RenderedGroup(output, memos.computed, tuple(memos.reused))
+    return RenderedGroup(output, memos.computed, tuple(memos.reused), memos.memo_digests())
 
 
 def _render_groups(
     work: GroupWork, groups: list[GroupRef], workers: int
 ) -> Iterator[RenderedGroup]:
     """Group pages in order, several at once in worker processes when there are several."""
-    workers = min(workers, len(groups))
-    if workers <= 1:
-        return map(partial(render_group, work), groups)
-    return in_pool(
-        _render_in_worker, groups, workers, bool(work.settings.figures), _group_worker_init, (work,)
-    )
+    if not pool_pays(len(groups), workers):
+        return in_process(partial(render_group, work), groups)
+    lost = partial(lost_group, work.site)
+    return in_pool(_render_in_worker, groups, workers, lost, _group_worker_init, (work,))
+
+
+def lost_group(site: SiteContext, group: GroupRef, reason: str) -> RenderedGroup:
+    """The error page of a group whose worker died (twice)."""
+    from reportgen.pages.group import group_error_page
+
+    page = group_error_page(group, f"not rendered: {reason}", site=site)
+    return RenderedGroup(page, {}, (), {})
 
 
 _worker_groups: GroupWork | None = None  # a group worker's inputs, set by its initializer
@@ -559,7 +604,6 @@ _worker_groups: GroupWork | None = None  # a group worker's inputs, set by its i
 
 def _group_worker_init(work: GroupWork) -> None:
     global _worker_groups
-    worker_init()
     _worker_groups = work
 
 
@@ -592,7 +636,7 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     settings = _run_settings(options, inline_files=True)
     labels = read_tree_file(options.results).for_run(ref.id, ref.source)
     first_commit = first_commits(options.results).get(ref.source)
-    digest = input_hash(ref, options.results)
+    digest = input_hash(ref, options.results, options.max_bytes)
     output = run_output(ref, options.results, site, digest, settings, labels, first_commit)
     page = output.content(paths.run_page(ref.id))
     write_file_atomic(options.out, page)

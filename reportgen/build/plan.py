@@ -45,7 +45,7 @@ def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
     """The tree's shape as the site-wide pages see it (never its absolute root)."""
     return json_hash(
         {
-            "runs": tree.runs,
+            "runs": [ref.roles() for ref in tree.runs],
             "groups": tree.groups,
             "incomplete": tree.incomplete,
             "skipped": skipped,
@@ -66,10 +66,12 @@ def group_key(
     )
 
 
-def plan_run(ref: RunRef, root: Path, previous: BuildStatus | None, reuse: bool) -> RunPlan:
+def plan_run(
+    ref: RunRef, root: Path, previous: BuildStatus | None, reuse: bool, max_bytes: int | None = None
+) -> RunPlan:
     before = previous.runs.get(ref.id) if previous is not None else None
     # --force trusts nothing cached, not even a hash behind an unchanged stat
-    digest, stats = current_hash(ref, root, before if reuse else None)
+    digest, stats = current_hash(ref, root, before if reuse else None, max_bytes)
     return RunPlan(ref, digest, stats, before if reuse else None, before)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,14 @@ import orjson
 
 from reportgen.discover import RunRef
 from reportgen.findings import SEVERITIES, empty_counts, severity_counts
+from reportgen.vetted import open_vetted
+from reportgen.write import WriteError, safe_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-STATUS_FORMAT = 5  # 4: records moved out to each run's record.json; 5: finding counts
+STATUS_FORMAT = 6  # 4: records moved out to each run's record.json; 5: finding counts;
+# 6: digests of the stored page, the sample and the memos (no private file is believed without)
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -65,6 +69,8 @@ class RunStatus:
     read_failed: bool = False
     # the record's findings by severity, so an up-to-date build can gate on them unread
     findings: Mapping[str, int] = field(default_factory=empty_counts)
+    page_hash: str | None = None  # sha256 of the stored page a stale run is shown with
+    sample_hash: str | None = None  # the stored sample's ``StoredSample.content_digest``
 
     @classmethod
     def of(
@@ -76,6 +82,8 @@ class RunStatus:
         files: tuple[str, ...],
         last_good: str | None,
         read_failed: bool = False,
+        page_hash: str | None = None,
+        sample_hash: str | None = None,
     ) -> RunStatus:
         unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
         return cls(
@@ -89,6 +97,8 @@ class RunStatus:
             unreadable=unreadable,
             read_failed=read_failed,
             findings=severity_counts(record.findings),
+            page_hash=page_hash,
+            sample_hash=sample_hash,
         )
 
     @property
@@ -111,6 +121,8 @@ class RunStatus:
             "unreadable": list(self.unreadable),
             "read_failed": self.read_failed,
             "findings": dict(self.findings),
+            "page_hash": self.page_hash,
+            "sample_hash": self.sample_hash,
         }
 
     @classmethod
@@ -134,15 +146,23 @@ class RunStatus:
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
             findings={s: int(data["findings"][s]) for s in SEVERITIES},
+            page_hash=_optional(data["page_hash"]),
+            sample_hash=_optional(data["sample_hash"]),
         )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
 class GroupStatus:
-    """A group page's inputs (hashed) and files, so an untouched group is carried over."""
+    """A group page's inputs (hashed) and files, so an untouched group is carried over, and
+    the sha256 of each memo it used (by memo name): a memo is believed only with its digest."""
 
     key: str
     files: tuple[str, ...]
+    memos: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,7 @@ class BuildStatus:
             "site_key": self.site_key,
             "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
             "groups": {
-                group_id: {"key": g.key, "files": list(g.files)}
+                group_id: {"key": g.key, "files": list(g.files), "memos": dict(g.memos)}
                 for group_id, g in sorted(self.groups.items())
             },
             "files": sorted(self.files),
@@ -176,20 +196,42 @@ def read_status(out: Path) -> BuildStatus | None:
         data = orjson.loads((out / STATUS_PATH).read_bytes())
         if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
             return None
-        return BuildStatus(
+        status = BuildStatus(
             version=str(data["version"]),
             settings_hash=str(data["settings_hash"]),
             site_key=str(data["site_key"]),
             runs={str(k): RunStatus.from_json(v) for k, v in data["runs"].items()},
             groups={
-                str(k): GroupStatus(str(v["key"]), tuple(str(f) for f in v["files"]))
+                str(k): GroupStatus(
+                    str(v["key"]),
+                    tuple(str(f) for f in v["files"]),
+                    {str(name): str(digest) for name, digest in v["memos"].items()},
+                )
                 for k, v in data["groups"].items()
             },
             files=tuple(str(f) for f in data["files"]),
         )
+        _check_site_relative(status)
+        return status
     # a malformed status file of any shape means "no previous build", never a crash
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
+
+
+def _check_site_relative(status: BuildStatus) -> None:
+    """Raises ValueError unless every path the status names is a normalised site path."""
+    for files in (
+        status.files,
+        *(run.files for run in status.runs.values()),
+        *(group.files for group in status.groups.values()),
+    ):
+        for path in files:
+            try:
+                normal = safe_site_path(path)
+            except WriteError as exc:
+                raise ValueError(str(exc)) from exc
+            if normal != path:
+                raise ValueError(f"not a normalised site path: {path!r}")
 
 
 def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:
@@ -222,29 +264,50 @@ def input_stats(ref: RunRef, root: Path) -> tuple[InputStat, ...] | None:
     return tuple(stats)
 
 
-def input_hash(ref: RunRef, root: Path) -> str:
+def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
     """sha256 over the run's reference and every input's name and bytes.
 
     The reference (which file plays which role) is hashed too, so a rediscovered run whose
-    files are the same bytes in new roles still rebuilds. Unreadable inputs hash as their error.
+    files are the same bytes in new roles still rebuilds. Inputs are opened as the loader
+    opens them (only the files discovery vetted); one the loader cannot or will not read
+    (larger than ``max_bytes``, not a regular file, replaced, unreadable) hashes as that
+    verdict, decided from ``fstat`` before any byte is read.
     """
-    digest = hashlib.sha256(orjson.dumps(asdict(ref), option=orjson.OPT_SORT_KEYS))
+    digest = hashlib.sha256(orjson.dumps(ref.roles(), option=orjson.OPT_SORT_KEYS))
+    vetted = ref.vetted_files()
     for rel in ref.inputs:
         digest.update(b"\0" + rel.encode() + b"\0")
         try:
-            with open(root / rel, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            fd = open_vetted(root, rel, vetted)
         except OSError as exc:
             digest.update(f"<unreadable: {exc.strerror}>".encode())
+            continue
+        try:
+            _hash_open_file(digest, fd, max_bytes)
+        finally:
+            os.close(fd)
     return digest.hexdigest()
 
 
+def _hash_open_file(digest: Any, fd: int, max_bytes: int | None) -> None:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            digest.update(b"<not a regular file>")
+        elif max_bytes is not None and info.st_size > max_bytes:
+            digest.update(f"<too large: {info.st_size} bytes>".encode())
+        else:
+            while block := os.read(fd, 1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        digest.update(f"<unreadable: {exc.strerror}>".encode())
+
+
 def current_hash(
-    ref: RunRef, root: Path, previous: RunStatus | None
+    ref: RunRef, root: Path, previous: RunStatus | None, max_bytes: int | None = None
 ) -> tuple[str, tuple[InputStat, ...] | None]:
     """Reuse the previous hash when every input's stat is unchanged; otherwise hash the bytes."""
     stats = input_stats(ref, root)
     if stats is not None and previous is not None and previous.stats == stats:
         return previous.input_hash, stats
-    return input_hash(ref, root), stats
+    return input_hash(ref, root, max_bytes), stats

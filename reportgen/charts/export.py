@@ -8,17 +8,16 @@ cannot be exported becomes a warning on that chart, never a failed page.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import orjson
-import vl_convert
 
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
+from reportgen.csvcells import csv_line, text_cell
+from reportgen.vlchild import Converter
 
 FORMATS = ("svg", "png", "pdf")
 THEMES = ("paper", "site")
@@ -178,18 +177,21 @@ def _strip_interaction(node: Any) -> None:
             _strip_interaction(value)
 
 
+_converter: Converter | None = None  # this process's vl-convert child, started on first use
+
+
 def render(spec: Spec, fmt: str) -> bytes:
-    """One figure file; raises on any vl-convert failure (the caller makes it a warning)."""
-    if fmt == "svg":
-        return str(vl_convert.vegalite_to_svg(spec)).encode()
-    if fmt == "png":
-        return bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE, ppi=PNG_DPI))
-    if fmt == "pdf":
-        to_pdf = getattr(vl_convert, "vegalite_to_pdf", None)
-        if to_pdf is None:
-            raise RuntimeError("this vl-convert has no PDF export (needs vl-convert ≥ 1.0)")
-        return bytes(to_pdf(spec))
-    raise ValueError(f"unknown figure format {fmt!r}")
+    """One figure file; raises on any failure (the caller makes it a warning).
+
+    vl-convert runs in a child process: when its JavaScript runtime aborts (it does under an
+    address-space limit), the figure fails, not the process that renders the page.
+    """
+    global _converter
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}")
+    if _converter is None:
+        _converter = Converter()
+    return _converter.request(fmt, spec=spec, scale=PNG_SCALE, ppi=PNG_DPI)
 
 
 def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
@@ -200,17 +202,15 @@ def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
     fields: list[str] = []
     for _, (columns, _) in tables:
         fields += [c for c in columns if c not in fields]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     several = len(tables) > 1
-    writer.writerow((["dataset"] if several else []) + fields)
+    lines = [csv_line(text_cell(f) for f in (["dataset"] if several else []) + fields)]
     for name, (columns, values) in tables:
         count = len(values[0]) if values else 0
         index = {c: i for i, c in enumerate(columns)}
         for row in range(count):
             cells = [_cell(values[index[f]][row]) if f in index else "" for f in fields]
-            writer.writerow(([name] if several else []) + cells)
-    return out.getvalue().encode()
+            lines.append(csv_line(([text_cell(name)] if several else []) + cells))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _rows(data: Columns) -> tuple[list[str], list[list[Any]]]:
@@ -234,7 +234,8 @@ def _cell(value: Any) -> str:
         return repr(float(value)) if np.isfinite(value) else ""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    return str(value.item() if isinstance(value, np.generic) else value)
+    plain = value.item() if isinstance(value, np.generic) else value
+    return text_cell(plain) if isinstance(plain, str) else str(plain)
 
 
 def export_chart(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,27 +47,22 @@ def _code_fingerprint() -> str:
 
 
 def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
-    """``build(*args)`` from the per-install spec cache, or built and stored there."""
-    from reportgen.pages.assets import cache_dir
+    """``build(*args)`` from the per-install spec cache (sealed entries only), or built and
+    stored there."""
+    from reportgen.install_cache import install_cache
 
     try:
         key = orjson.dumps([_code_fingerprint(), build.__module__, build.__qualname__, args])
     except TypeError:  # arguments without a JSON form: build, do not store
         return build(*args)
-    path = cache_dir() / "specs" / f"{hashlib.sha256(key).hexdigest()}.json"
-    try:
-        stored: Spec = orjson.loads(path.read_bytes())
-        return stored
-    except (OSError, ValueError):
-        pass
+    name = f"specs/{hashlib.sha256(key).hexdigest()}.json"
+    stored = install_cache().get(name)
+    if stored is not None:
+        with contextlib.suppress(ValueError):
+            spec: Spec = orjson.loads(stored)
+            return spec
     spec = build(*args)
-    try:  # written beside and renamed: concurrent workers never read half a spec
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps(spec))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only cache only costs rebuilding the spec next time
+    install_cache().put(name, orjson.dumps(spec))
     return spec
 
 

@@ -48,7 +48,7 @@ def tree_reader(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Read:
     limit = max_bytes
 
     def read(path: str, max_bytes: int | None = None) -> bytes:
-        return read_bytes(root / path, limit if max_bytes is None else min(max_bytes, limit))
+        return read_bytes(root, path, None, limit if max_bytes is None else min(max_bytes, limit))
 
     return read
 

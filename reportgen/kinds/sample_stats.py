@@ -97,11 +97,14 @@ def origin_fit(x: FloatArray, y: FloatArray) -> OriginFit:
     if k == 0 or sxx == 0:
         return OriginFit(None, None, None, k)
     slope = float(xs @ ys) / sxx
-    residual = ys - slope * xs
+    # the residual sums in units of the largest |y|: squares of tiny values do not underflow
+    unit = float(np.max(np.abs(ys)))
+    scaled = ys / unit if unit > 0 else ys
+    residual = scaled - (float(xs @ scaled) / sxx) * xs
     ss_res = float(residual @ residual)
-    syy = float(ys @ ys)
+    syy = float(scaled @ scaled)
     r2 = None if syy == 0 else 1.0 - ss_res / syy
-    se = math.sqrt(ss_res / (k - 1) / sxx) if k >= 2 else None
+    se = unit * math.sqrt(ss_res / (k - 1) / sxx) if k >= 2 else None
     return OriginFit(slope, se, r2, k)
 
 

@@ -60,7 +60,8 @@ def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run
 
 
 def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
-    source = read_bytes(root / ref.source, max_bytes)
+    vetted = ref.vetted_files()
+    source = read_bytes(root, ref.source, vetted, max_bytes)
     data = parse_json(source)
     if not isinstance(data, Mapping):
         raise LoadError(
@@ -69,8 +70,10 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         )
     fields = Fields(data)
     skipped: list[SkippedInput] = []
-    own = read_config(root, ref.config, max_bytes) if ref.config else None
-    borrowed = read_config(root, ref.sibling_config, max_bytes) if ref.sibling_config else None
+    own = read_config(root, ref.config, vetted, max_bytes) if ref.config else None
+    borrowed = (
+        read_config(root, ref.sibling_config, vetted, max_bytes) if ref.sibling_config else None
+    )
     config = own if ref.config else borrowed
     if own is not None:
         skipped += own.shown_in_part
@@ -121,7 +124,7 @@ def _read_plan(
     if ref.plan is None:
         return None, None
     try:
-        data = read_bytes(root / ref.plan, max_bytes)
+        data = read_bytes(root, ref.plan, ref.vetted_files(), max_bytes)
     except LoadError as exc:
         skipped.append(SkippedInput(ref.plan, exc.reason, exc.reason.startswith("cannot read")))
         return None, None

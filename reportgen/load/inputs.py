@@ -23,6 +23,7 @@ import yaml
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
 from reportgen.load.models import InputFile, InputFiles
+from reportgen.vetted import Replaced, VettedFiles, open_vetted
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Text embedded in a page (config, plan, notes) beyond this is cut, and the page says so: a
@@ -39,6 +40,7 @@ SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAML_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
 _DEPTH_CHUNK = 1 << 22
 _TOP_LEVEL_KEY = re.compile(r"^[^\s#\-][^\n]*$")
+_INDICATORS = re.compile(r"(?:[-?][ \t]+)+")
 
 
 class LoadError(Exception):
@@ -57,15 +59,18 @@ class LoadError(Exception):
 # --- bounded reads ---------------------------------------------------------------------------
 
 
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def read_bytes(
+    root: Path, rel: str, vetted: VettedFiles | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> bytes:
     """A regular file's bytes; larger than ``max_bytes`` or unreadable raises :class:`LoadError`.
 
-    The size is checked on the open descriptor before reading, and at most ``max_bytes + 1``
-    bytes are ever read, so a file that grows while it is read cannot exceed the limit either.
-    ``O_NONBLOCK`` keeps a FIFO that appeared since discovery from blocking the build.
+    Only the file discovery vetted is opened (see :mod:`reportgen.vetted`). The size is checked
+    on the open descriptor before reading, and at most ``max_bytes + 1`` bytes are ever read,
+    so a file that grows while it is read cannot exceed the limit either. ``O_NONBLOCK`` keeps
+    a FIFO that appeared since discovery from blocking the build.
     """
     try:
-        fd = open_input(path)
+        fd = open_input(root, rel, vetted)
     except OSError as exc:
         raise _os_error(exc) from exc
     try:
@@ -85,9 +90,9 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         os.close(fd)
 
 
-def open_input(path: Path) -> int:
+def open_input(root: Path, rel: str, vetted: VettedFiles | None) -> int:
     """The one place a run's file is opened (tests make it fail as EACCES would for a user)."""
-    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    return open_vetted(root, rel, vetted)
 
 
 def _too_large(size: int, max_bytes: int) -> LoadError:
@@ -98,6 +103,11 @@ def _too_large(size: int, max_bytes: int) -> LoadError:
 
 
 def _os_error(exc: OSError) -> LoadError:
+    if isinstance(exc, Replaced):
+        return LoadError(
+            f"not read: {exc.strerror}",
+            hint="The file changed while the tree was read; the next build reads it again.",
+        )
     if exc.errno == errno.EISDIR:
         return LoadError("not a regular file", hint="A results file must be a file.")
     hint = (
@@ -191,10 +201,33 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def block_depth(text: str) -> int:
+    """An upper bound on the block-style nesting of a YAML text: the levels of indentation open
+    at each line (as Python counts INDENT tokens), plus the ``- `` and ``? `` indicators that
+    open a nested node on the same line (``- - - x``). One pass, however deep."""
+    open_levels: list[int] = []
+    deepest = 0
+    for line in text.splitlines():
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
+            continue
+        indent = len(line) - len(content)
+        while open_levels and open_levels[-1] >= indent:
+            open_levels.pop()
+        open_levels.append(indent)
+        indicators = _INDICATORS.match(content)
+        inline = indicators.group().count("-") + indicators.group().count("?") if indicators else 0
+        deepest = max(deepest, len(open_levels) + inline)
+    return deepest
+
+
 def load_yaml(text: str) -> Any:
-    """One YAML document with the safe loader; refuses alias expansion beyond the node limit."""
+    """One YAML document with the safe loader; refuses alias expansion beyond the node limit
+    and nesting (flow brackets or block indentation) beyond the depth limit, before parsing."""
     if nesting_exceeds(text.encode("utf-8", "replace"), CONFIG_MAX_DEPTH):
         raise ValueError(f"nested deeper than {CONFIG_MAX_DEPTH} levels")
+    if (depth := block_depth(text)) > CONFIG_MAX_DEPTH:
+        raise ValueError(f"nested {depth} levels deep (at most {CONFIG_MAX_DEPTH} are read)")
     loader = SAFE_YAML_LOADER(text)
     try:
         node = loader.get_single_node()
@@ -266,9 +299,9 @@ def _top_level_blocks(text: str) -> list[str]:
     return ["\n".join(b) + "\n" for b in blocks if any(_TOP_LEVEL_KEY.match(x) for x in b)]
 
 
-def read_config(root: Path, rel: str, max_bytes: int) -> ConfigRead:
+def read_config(root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int) -> ConfigRead:
     try:
-        text = read_bytes(root / rel, max_bytes).decode("utf-8", errors="replace")
+        text = read_bytes(root, rel, vetted, max_bytes).decode("utf-8", errors="replace")
     except LoadError as exc:
         return ConfigRead(rel, None, {}, exc.reason)
     return parse_config(rel, text)
@@ -279,17 +312,21 @@ def read_config(root: Path, rel: str, max_bytes: int) -> ConfigRead:
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
-def _optional(root: Path, rel: str, max_bytes: int, skipped: list[SkippedInput]) -> bytes | None:
+def _optional(
+    root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int, skipped: list[SkippedInput]
+) -> bytes | None:
     try:
-        return read_bytes(root / rel, max_bytes)
+        return read_bytes(root, rel, vetted, max_bytes)
     except LoadError as exc:
         skipped.append(SkippedInput(rel, exc.reason, exc.reason.startswith("cannot read")))
         return None
 
 
-def read_text(root: Path, rel: str, max_bytes: int, skipped: list[SkippedInput]) -> str | None:
+def read_text(
+    root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int, skipped: list[SkippedInput]
+) -> str | None:
     """A text file as the page embeds it, or ``None`` (recorded in ``skipped``)."""
-    data = _optional(root, rel, max_bytes, skipped)
+    data = _optional(root, rel, vetted, max_bytes, skipped)
     if data is None:
         return None
     return embeddable(data.decode("utf-8", errors="replace"), rel, skipped)
@@ -299,15 +336,16 @@ def read_inputs(
     ref: RunRef, root: Path, max_bytes: int, source: bytes, skipped: list[SkippedInput]
 ) -> InputFiles:
     """Notes, images and artifacts of a run, each read once within the limits."""
+    vetted = ref.vetted_files()
     notes = tuple(
         InputFile(rel, text.encode("utf-8"))
         for rel in ref.notes
-        if (text := read_text(root, rel, max_bytes, skipped)) is not None
+        if (text := read_text(root, rel, vetted, max_bytes, skipped)) is not None
     )
     files = [
         InputFile(rel, data)
         for rel in (*ref.images, *ref.artifacts)
-        if (data := _optional(root, rel, max_bytes, skipped)) is not None
+        if (data := _optional(root, rel, vetted, max_bytes, skipped)) is not None
     ]
     return InputFiles(
         source_sha256=hashlib.sha256(source).hexdigest(),

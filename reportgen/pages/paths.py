@@ -24,10 +24,21 @@ def slug_part(part: str) -> str:
 
 
 # What a run's directory holds: no directory of a nested run (or group) may take these names,
-# or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file.
-# The private per-run files (``.reportgen/runs/<run>/``) follow the same rule.
+# or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file (and
+# one inside ``run_01/figures/`` the path of a figure). The private per-run files
+# (``.reportgen/runs/<run>/``) follow the same rule. Compared case-insensitively: on macOS and
+# Windows ``Index.html/`` and ``index.html`` are one path.
 RUN_DIR_NAMES = frozenset(
-    {"index.html", "summary.json", "contributions.csv", "files", "sample.npy", "page.json"}
+    {
+        "index.html",
+        "summary.json",
+        "contributions.csv",
+        "files",
+        "figures",
+        "sample.npy",
+        "page.json",
+        "record.json",
+    }
 )
 
 
@@ -38,7 +49,7 @@ def slug(path: str) -> str:
 
 def _dir_part(part: str) -> str:
     safe = slug_part(part)
-    if safe not in RUN_DIR_NAMES:
+    if safe.casefold() not in RUN_DIR_NAMES:
         return safe
     # no suffix: a directory called "index-….html" would pass for a page
     return f"{safe.replace('.', '_')}-{hashlib.sha256(part.encode()).hexdigest()[:8]}"
@@ -87,10 +98,22 @@ def group_summary(group_id: str) -> str:
     return f"{group_dir(group_id)}/summary.json"
 
 
-def tree_crumbs(item_id: str) -> tuple[Crumb, ...]:
-    """Index › each enclosing group › the run or group itself."""
+def tree_crumbs(item_id: str, group_levels: int | None = None) -> tuple[Crumb, ...]:
+    """Index › each enclosing group › the run or group itself.
+
+    ``group_levels`` leading parts of the id are groups (for a group: every part but its own);
+    the rest names the item, in one crumb.
+    """
     parts = PurePosixPath(item_id).parts or (item_id,)
+    levels = len(parts) - 1 if group_levels is None else max(0, min(group_levels, len(parts) - 1))
     groups = tuple(
-        Crumb(parts[i - 1], group_page("/".join(parts[:i]))) for i in range(1, len(parts))
+        Crumb(parts[i - 1], group_page("/".join(parts[:i]))) for i in range(1, levels + 1)
     )
-    return (Crumb("Index", "index.html"), *groups, Crumb(parts[-1], None))
+    return (Crumb("Index", "index.html"), *groups, Crumb("/".join(parts[levels:]), None))
+
+
+def run_crumbs(run_id: str, directory: str) -> tuple[Crumb, ...]:
+    """A run's crumbs: the groups are the directories above the run's own directory (a
+    ``*_results.json`` file's directory is a run directory, not a group)."""
+    levels = len(PurePosixPath(directory).parts) - 1 if directory not in ("", ".") else 0
+    return tree_crumbs(run_id, levels)

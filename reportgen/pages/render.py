@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import marshal
-import os
 import posixpath
 import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -23,6 +20,7 @@ import orjson
 from markupsafe import Markup
 
 from reportgen import __version__, numfmt
+from reportgen.install_cache import install_cache
 from reportgen.numfmt import (
     NumberFormat,
     column_format,
@@ -32,7 +30,8 @@ from reportgen.numfmt import (
     format_with_se,
 )
 from reportgen.pages import paging
-from reportgen.pages.assets import cache_dir, static_assets, templates_dir
+from reportgen.pages.assets import static_assets, templates_dir
+from reportgen.pages.markdown_guard import plain_text_reason
 
 SANITIZE_TAGS = frozenset(
     {
@@ -124,40 +123,26 @@ class SiteContext:
 
 
 class TemplateCodeCache(jinja2.BytecodeCache):
-    """Compiled templates per install, so a build does not recompile them (~0.5 s a process).
+    """Compiled templates in the per-install cache, so a build does not recompile them.
 
-    Keyed by the template's source checksum and the Python and Jinja versions; stores the code
-    with ``marshal`` like ``__pycache__`` does (Jinja's own file cache also pickles: not here).
+    Stored in Jinja's own bytecode format (``Bucket.bytecode_to_string``), keyed by the
+    template, the Jinja version and the interpreter, and sealed like every per-install entry:
+    Jinja's format unpickles and ``marshal``-loads what it reads, so only bytes whose seal
+    verifies (this user wrote them) are ever handed to it; anything else is recompiled.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _path(self, bucket: jinja2.bccache.Bucket) -> Path:
-        key = f"{sys.version}\0{jinja2.__version__}\0{bucket.key}\0{bucket.checksum}"
-        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.code"
+    def _name(self, bucket: jinja2.bccache.Bucket) -> str:
+        tag = sys.implementation.cache_tag or sys.implementation.name
+        return f"templates/{jinja2.__version__}-{tag}-{bucket.key}.jinja"
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            bucket.code = marshal.loads(self._path(bucket).read_bytes())
-        except (OSError, EOFError, ValueError, TypeError):
-            bucket.reset()
+        stored = install_cache().get(self._name(bucket))
+        if stored is not None:
+            bucket.bytecode_from_string(stored)  # resets the bucket if the source changed
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.code is None:
-            return
-        path = self._path(bucket)
-        try:  # written beside and renamed: concurrent builds never read half a file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps(bucket.code))
-            tmp.replace(path)
-        except OSError:
-            pass
-
-
-def template_code_cache() -> TemplateCodeCache:
-    return TemplateCodeCache(cache_dir() / "templates")
+        if bucket.code is not None:
+            install_cache().put(self._name(bucket), bucket.bytecode_to_string())
 
 
 # --- formatting (the rules live in reportgen.numfmt) --------------------------------------
@@ -214,7 +199,15 @@ _converters = threading.local()  # a Markdown instance is reusable after reset()
 
 
 def render_markdown(text: str) -> Markup:
-    """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs."""
+    """Markdown from the tree, rendered then sanitised: no scripts, handlers or risky URLs.
+
+    A text Python-Markdown could not format in time proportional to its length (see
+    ``markdown_guard``) is shown as plain text, saying why.
+    """
+    reason = plain_text_reason(text)
+    if reason is not None:
+        plain = environment().get_template("_plain_text.html")
+        return Markup(plain.render(text=text, reason=reason))
     # one converter per thread: building one (its extensions) costs more than most conversions
     converter = getattr(_converters, "markdown", None)
     if converter is None:
@@ -251,7 +244,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=False,
         lstrip_blocks=False,
         keep_trailing_newline=True,
-        bytecode_cache=template_code_cache(),
+        bytecode_cache=TemplateCodeCache(),
     )
     env.filters.update(
         num=_num,
@@ -263,6 +256,13 @@ def environment() -> jinja2.Environment:
     )
     env.globals.update(colfmt=column_formats, paging=paging)
     return env
+
+
+def warm_templates() -> None:
+    """Compile every page template now (a worker server does, for all its workers)."""
+    env = environment()
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
 
 
 def _page_variables(site: SiteContext, page: PageMeta) -> dict[str, Any]:

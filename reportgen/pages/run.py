@@ -27,6 +27,7 @@ from reportgen.analysis.uncertainty import (
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
+from reportgen.discover import RunRef
 from reportgen.findings import Finding, severity_counts
 from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, LoadFailure, Run, Schema
@@ -499,10 +500,11 @@ def failure_record(
 # --- rendering -------------------------------------------------------------------------------
 
 
-def run_page_meta(run_id: str, has_charts: bool, readable: bool = True) -> PageMeta:
-    title = f"Run {run_id}" if readable else f"Unreadable run {run_id}"
+def run_page_meta(ref: RunRef, has_charts: bool, readable: bool = True) -> PageMeta:
+    title = f"Run {ref.id}" if readable else f"Unreadable run {ref.id}"
     kind = "run" if readable else "error"
-    return PageMeta(paths.run_page(run_id), title, kind, paths.tree_crumbs(run_id), has_charts)
+    crumbs = paths.run_crumbs(ref.id, ref.directory)
+    return PageMeta(paths.run_page(ref.id), title, kind, crumbs, has_charts)
 
 
 def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> PageOutput:
@@ -517,7 +519,7 @@ def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> Page
         failure.hint,
         findings,
     )
-    page = run_page_meta(failure.ref.id, has_charts=False, readable=False)
+    page = run_page_meta(failure.ref, has_charts=False, readable=False)
     html = render_page("error.html", site, page, view=view, checks=check_explanations())
     record = failure_record(failure, findings, input_hash)
     files = (
@@ -539,7 +541,7 @@ def run_page(
     run = analysis.run
     source_hash = run.inputs.source_sha256
     view, chart_set, copies = run_view(analysis, settings, context)
-    page = run_page_meta(run.ref.id, chart_set.has_charts)
+    page = run_page_meta(run.ref, chart_set.has_charts)
     html, content = render_page_and_content(
         "run.html", site, page, view=view, checks=check_explanations()
     )

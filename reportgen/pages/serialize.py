@@ -291,6 +291,11 @@ class StoredSample:
         return digest.hexdigest()
 
 
+def sample_digest(content: bytes, run_id: str) -> str:
+    """What :meth:`StoredSample.content_digest` gives for a sample file of these bytes."""
+    return hashlib.sha256(content + run_id.encode()).hexdigest()
+
+
 def stored_sample(path: Path, run_id: str) -> StoredSample | None:
     """The sample at ``path``, its η values read now and its arrays only when asked for."""
     try:

@@ -2,7 +2,9 @@
 
 A run page's content block is kept beside the site (``paths.run_fragment``) with where it sits;
 a stale page is ``stale.html``: that content in the site layout under the stale banner, so the
-banner comes from a template, never from editing a page's bytes.
+banner comes from a template, never from editing a page's bytes. The stored content is used
+only when its digest is the one the build status holds (the build checks it) and only at the
+run's own page path.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def stored_page(page: PageMeta, content: Markup) -> bytes:
     )
 
 
-def stale_page(stored: bytes, site: SiteContext, stale: StaleRecord) -> tuple[str, bytes] | None:
-    """The stored page, with the stale banner; ``None`` when what was stored is unusable."""
+def stale_page(stored: bytes, site: SiteContext, stale: StaleRecord, path: str) -> bytes | None:
+    """The stored page at ``path``, with the stale banner; ``None`` when what was stored is
+    unusable or was stored for another path."""
     try:
         data = orjson.loads(stored)
         crumbs = tuple(Crumb(str(title), href) for title, href in data["crumbs"])
@@ -43,4 +46,6 @@ def stale_page(stored: bytes, site: SiteContext, stale: StaleRecord) -> tuple[st
         content = Markup(str(data["content"]))
     except (ValueError, KeyError, TypeError):
         return None
-    return page.path, render_stale_page(site, page, content, stale)
+    if page.path != path:
+        return None
+    return render_stale_page(site, page, content, stale)

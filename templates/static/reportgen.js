@@ -98,7 +98,9 @@
           var v = Array.isArray(block[c]) ? block[c][i] : block[c];
           if (v === null || v === undefined) { return ""; }
           var s = String(v);
-          return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+          // text a spreadsheet would evaluate as a formula is kept as text (csvcells.py)
+          if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) { s = "'" + s; }
+          return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
         }).join(","));
       }
     });

@@ -1,0 +1,37 @@
+"""The worker server: the process build workers are forked from (multiprocessing's forkserver).
+
+It is started once per build process, before the workers are needed, and imports this module
+as its preload. Importing it there ties the server's life to the build (the kernel kills it
+when the build ends; its workers die with it in turn), limits BLAS to one thread before numpy
+loads (so the server forks while single-threaded, and every worker inherits one BLAS thread),
+and imports the page code and compiles the templates once for all workers. Imported anywhere
+else, it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def is_worker_server() -> bool:
+    """Whether this process is multiprocessing's fork server (it runs ``-c`` with that module)."""
+    return sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules
+
+
+def prepare() -> None:
+    from reportgen.lifetime import die_with_parent
+
+    die_with_parent()
+    for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
+        os.environ[variable] = "1"
+    from reportgen.pages import group, run  # noqa: F401  (numpy, Jinja and the analysis stack)
+    from reportgen.pages.render import warm_templates
+
+    warm_templates()
+
+
+if is_worker_server():
+    prepare()

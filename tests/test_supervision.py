@@ -1,0 +1,304 @@
+"""Workers are supervised and die with the build: a dead worker costs one retry, then one error
+page, never the build; vl-convert aborting costs figures, never the build; a killed build
+leaves no process behind holding the caller's output."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reportgen.build import pool
+from reportgen.build.pool import in_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_DIRS = ("comparison_across_learning_rates/run_01", "comparison_across_learning_rates/run_02")
+POLL_SECONDS = 0.05
+MAX_POLLS = 600  # 30 s of polling at most: the count, not the clock, decides
+
+
+# --- the pool on its own ---------------------------------------------------------------------
+
+
+def square_or_die(job: tuple[str, int, int]) -> int:
+    """Die (SIGKILL, as the OOM killer does) the first ``deaths`` times job ``n`` is tried."""
+    marks, n, deaths = job
+    tries = Path(marks) / f"tries-{n}"
+    with tries.open("a") as handle:
+        handle.write("x")
+    if tries.stat().st_size <= deaths:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * n
+
+
+def _lost(job: tuple[str, int, int], reason: str) -> int:
+    assert "killed by SIGKILL" in reason and "twice" in reason
+    return -job[1]
+
+
+def test_a_dead_worker_costs_its_job_one_retry_then_an_error_value(tmp_path: Path) -> None:
+    deaths = {3: 1, 5: 2, 6: 1}  # job 5 dies in its retry too
+    jobs = [(str(tmp_path), n, deaths.get(n, 0)) for n in range(10)]
+    results = list(in_pool(square_or_die, jobs, 2, _lost))
+    assert results == [0, 1, 4, 9, 16, -5, 36, 49, 64, 81]
+    tries = {n: (tmp_path / f"tries-{n}").stat().st_size for n in range(10)}
+    assert tries == {n: {3: 2, 5: 2, 6: 2}.get(n, 1) for n in range(10)}
+
+
+def double(n: int) -> int:
+    return 2 * n
+
+
+class _NoProcesses:
+    """A start method under which no process can be started (no memory, no process slots)."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        self.Pipe = multiprocessing.Pipe
+
+    def Process(self, **kwargs: Any) -> Any:
+        class Unstartable:
+            def start(self) -> None:
+                raise BlockingIOError(11, "Resource temporarily unavailable")
+
+        return Unstartable()
+
+
+def test_when_no_worker_can_start_the_work_is_done_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pool, "worker_context", _NoProcesses)
+    results = list(in_pool(double, range(7), 2, lambda job, reason: -1))
+    assert results == [0, 2, 4, 6, 8, 10, 12]
+
+
+# --- process trees from /proc ----------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+
+
+def _processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, session id) of every process (zombies left out)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(int(entry))) and fields[0] != "Z":
+            yield int(entry), int(fields[1]), int(fields[3])
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for child, parent, _ in _processes():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _in_session(session: int) -> list[int]:
+    return [pid for pid, _, sid in _processes() if sid == session]
+
+
+# --- builds in a subprocess ------------------------------------------------------------------
+
+
+def _tree(tmp_path: Path, sample_tree: Path, copies: int = 1) -> Path:
+    root = tmp_path / "results"
+    for i in range(copies):
+        for run in RUN_DIRS:
+            shutil.copytree(sample_tree / run, root / f"batch_{i}" / run)
+    return root
+
+
+def _env(cache: Path | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if cache is not None:
+        env["REPORTGEN_CACHE_DIR"] = str(cache)
+    return env
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A build in its own session, its output on pipes (as ``| tee`` would hold it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _workers(build: int) -> list[int]:
+    """The build's worker processes: children of its worker server."""
+    servers = [p for p in _descendants(build) if "forkserver" in _cmdline(p)]
+    return [p for s in servers for p in _descendants(s) if "forkserver" in _cmdline(p)]
+
+
+def _poll_until(condition: Any) -> int:
+    """Poll ``condition()`` until it holds; the number of polls it took (fails after MAX_POLLS)."""
+    for polls in range(MAX_POLLS):
+        if condition():
+            return polls
+        time.sleep(POLL_SECONDS)
+    raise AssertionError(f"still not true after {MAX_POLLS} polls")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_build_costs_nothing(tmp_path: Path, sample_tree: Path) -> None:
+    root = _tree(tmp_path, sample_tree, copies=3)
+    build = _start(["build", str(root), "-o", str(tmp_path / "site"), "-j", "2"], _env())
+    _poll_until(lambda: _workers(build.pid) or build.poll() is not None)
+    victims = _workers(build.pid)
+    assert victims, "the build ended before a worker could be killed"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = build.communicate(timeout=600)
+    assert build.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert b"the worker process was killed by SIGKILL (out of memory?)" in stderr
+    manifest = json.loads((tmp_path / "site/manifest.json").read_text())
+    assert [r["status"] for r in manifest["runs"]] == ["ok"] * 6
+
+
+def _read_to_end(stream: Any) -> int:
+    """Read a pipe to EOF; the number of polls that took (each waits POLL_SECONDS at most)."""
+    fd = stream.fileno()
+    for polls in range(MAX_POLLS):
+        if select.select([fd], [], [], POLL_SECONDS)[0] and not os.read(fd, 1 << 16):
+            return polls
+    raise AssertionError("the pipe is still open: something holds the build's output")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process table from /proc")
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_figures_build_leaves_no_process_behind(
+    tmp_path: Path, sample_tree: Path, stop: signal.Signals
+) -> None:
+    root = _tree(tmp_path, sample_tree, copies=2)
+    args = ["build", str(root), "-o", str(tmp_path / "site"), "-j", "2", "--figures", "svg"]
+    build = _start(args, _env())
+    _poll_until(lambda: _workers(build.pid) or build.poll() is not None)
+    assert build.poll() is None, "the build ended before it could be killed"
+    session = build.pid  # its own session: every process it started is in it
+    os.kill(build.pid, stop)
+    build.wait(timeout=60)
+    _read_to_end(build.stdout)
+    _read_to_end(build.stderr)
+    polls = _poll_until(lambda: _in_session(session) == [])
+    assert polls < MAX_POLLS
+    assert [_cmdline(p) for p in _in_session(session)] == []
+
+
+PRLIMIT = shutil.which("prlimit")
+ADDRESS_SPACE = 8 * 1024**3  # far more than a build needs; V8 still cannot reserve its heap
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(PRLIMIT is None, reason="needs util-linux prlimit")
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_a_figures_build_under_an_address_space_limit_completes(
+    tmp_path: Path, sample_tree: Path, cache: str
+) -> None:
+    root = _tree(tmp_path, sample_tree)
+    env = _env(tmp_path / "cache")
+    if cache == "warm":  # the bundle made once without the limit
+        first = subprocess.run(
+            [sys.executable, "-m", "reportgen", "build", str(root), "-o", str(tmp_path / "s0")],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        assert first.returncode == 0, first.stderr.decode()
+    out = tmp_path / "site"
+    command = [str(PRLIMIT), f"--as={ADDRESS_SPACE}", sys.executable, "-m", "reportgen"]
+    args = ["build", str(root), "-o", str(out), "-j", "2", "--figures", "svg,png"]
+    done = subprocess.run([*command, *args], env=env, capture_output=True, check=False)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "Traceback" not in stderr and "C stack trace" not in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["status"] for r in manifest["runs"]] == ["ok"] * 2
+    figures = json.loads((out / "runs/batch_0" / RUN_DIRS[0] / "figures/figures.json").read_text())
+    warnings = [f["warning"] for f in figures["figures"]]
+    assert warnings and all("killed by SIGTRAP" in (w or "") for w in warnings)
+    assert all(f["csv"] for f in figures["figures"])  # the data files need no vl-convert
+    bundle = next((out / "assets").glob("vega-bundle.*.js")).read_bytes()
+    if cache == "cold":
+        assert "charts are not drawn on this site" in stderr
+        assert b"Chart not drawn" in bundle
+        again = [sys.executable, "-m", "reportgen", "build", str(root), "-o", str(out)]
+        subprocess.run(again, env=env, capture_output=True, check=True)  # no limit now
+        (bundle_path,) = (out / "assets").glob("vega-bundle.*.js")
+        assert b"vegaEmbed" in bundle_path.read_bytes()  # rendered again, not carried over
+        page = (out / "runs/batch_0" / RUN_DIRS[0] / "index.html").read_text(encoding="utf-8")
+        assert bundle_path.name in page
+    else:
+        assert "charts are not drawn" not in stderr
+        assert b"vegaEmbed" in bundle
+
+
+# --- BLAS threads: limited inside workers only -------------------------------------------------
+
+
+def blas_threads(_: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return sorted({int(pool["num_threads"]) for pool in threadpool_info()})
+
+
+def test_blas_is_limited_in_workers_and_nowhere_else(
+    sample_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Running reportgen's command line in this process changes neither its environment nor
+    its BLAS pools; the build's workers run with one BLAS thread."""
+    from reportgen.cli import main
+
+    threads = blas_threads(0)
+    environment = dict(os.environ)
+    main(["check", str(sample_tree), "--bootstrap", "0"])
+    capsys.readouterr()
+    changed = {k for k in {*environment, *os.environ} if environment.get(k) != os.environ.get(k)}
+    assert changed == set()
+    assert blas_threads(0) == threads
+    assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]
+
+
+def test_a_run_lost_twice_gets_an_error_page_saying_why(sample_tree: Path, tmp_path: Path) -> None:
+    from reportgen.build import BuildOptions, RunJob, lost_run, site_context
+    from reportgen.discover import discover
+
+    options = BuildOptions(results=sample_tree, out=tmp_path / "site")
+    ref = discover(sample_tree)[0].runs[0]
+    job = RunJob(ref, sample_tree, site_context(options), options, "hash")
+    output = lost_run(job, "the worker process was killed by SIGKILL (out of memory?), twice")
+    assert not output.ok
+    record = output.record
+    assert record is not None and record.error is not None
+    assert record.error.reason.startswith("not rendered: the worker process was killed by SIGKILL")
+    page = output.content(f"runs/{ref.id}/index.html").decode()
+    assert "killed by SIGKILL" in page
