@@ -48,10 +48,11 @@ def typecheck(session: nox.Session) -> None:
 
 
 def floor_constraints() -> list[str]:
-    """``name==X`` for every ``name>=X`` the package and its test extra require."""
+    """``name==X`` for every ``name>=X`` the package and its extras (but dev's tools) require."""
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
     pins = []
-    for text in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+    for text in [*project["dependencies"], *extras["notebook"], *extras["test"]]:
         requirement = Requirement(text)
         floors = [s.version for s in requirement.specifier if s.operator == ">="]
         if floors:

@@ -382,14 +382,15 @@ def validate_tree_settings(
             return TreeSettingsError(key, _line_of(key, source), message)
         name, item = known[key]
         try:
-            values[name] = _tree_value(item, raw)
+            values[name] = checked_value(item, raw)
         except SettingError as exc:
             return TreeSettingsError(key, _line_of(key, source), str(exc))
     return TreeSettings(values)
 
 
-def _tree_value(item: Spec, raw: object) -> object:
-    """A TOML value of the setting's type (an integer is a number too; no string is parsed)."""
+def checked_value(item: Spec, raw: object) -> object:
+    """A Python value (a tree file's, or a caller's of ``reportgen.open``) of the setting's type
+    and range, in the stored unit (an integer is a number too; no string is parsed)."""
     if item.kind in ("int", "count"):
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise SettingError(f"must be an integer, not {type(raw).__name__}")

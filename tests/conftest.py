@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from reportgen import cli
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import generate_sample_tree
 
@@ -80,3 +81,18 @@ def next_runner_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     out = tree.parent / "site"
     build(BuildOptions(results=tree, out=out, jobs=2, bootstrap=0))
     return tree, out
+
+
+@pytest.fixture(scope="session")
+def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tree ``reportgen demo`` builds (inference cases, its reportgen.toml, next runner)."""
+    root = tmp_path_factory.mktemp("demo") / "results"
+    return generate_sample_tree(root, seed=0, inference_cases=True, next_runner=True)
+
+
+@pytest.fixture(scope="session")
+def demo_site(demo_tree: Path) -> tuple[Path, Path]:
+    """The demo tree and its site, built by the command line with its defaults."""
+    site = demo_tree.parent / "site"
+    assert cli.main(["build", str(demo_tree), "-o", str(site), "-j", "2", "-q"]) in (0, 1)
+    return demo_tree, site

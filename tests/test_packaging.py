@@ -48,6 +48,9 @@ def test_metadata_states_licence_pythons_and_working_floors(wheel: zipfile.ZipFi
         assert f"Programming Language :: Python :: {version}" in classifiers
     requires = meta.get_all("Requires-Dist") or []
     assert "numpy>=2.2" in requires and "vl-convert-python>=1.9" in requires
+    assert "notebook" in (meta.get_all("Provides-Extra") or [])
+    assert "pandas>=2.2.3; extra == 'notebook'" in requires  # pandas is optional
+    assert not any(r.startswith("pandas") and "extra" not in r for r in requires)
     assert meta["Requires-Python"] == ">=3.11"
 
 
