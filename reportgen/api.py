@@ -116,7 +116,7 @@ class Tree:
         """The innermost group holding ``run`` (the one whose page compares it with its
         siblings)."""
         holding = [g for g in self._groups.values() if run.id in g.ref.run_ids]
-        return max(holding, key=lambda g: g.id.count("/") + len(g.id), default=None)
+        return max(holding, key=lambda g: len(g.id), default=None)  # ancestors are prefixes
 
     def etas(self) -> Any:
         """One row per run and η (runs read successfully): every per-η field of the runs'
