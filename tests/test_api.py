@@ -16,8 +16,10 @@ import altair as alt
 import pytest
 
 import reportgen
+from reportgen import cli
 from reportgen.analysis.pooling import RunEta, pool_by_eta
-from reportgen.api import Tree
+from reportgen.api import Group, Tree
+from reportgen.api_tables import flat
 from reportgen.discover import RunRef
 
 E_2048 = "denominator_fix/run_with_denom_fix/E_2048"
@@ -134,40 +136,54 @@ def test_contributions_are_the_csv(demo_site: tuple[Path, Path], tree: Tree) -> 
     assert (one["eta"] == eta).all()
 
 
+def _pooled_from_twins(site: Path, run_ids: list[str]) -> list[dict[str, Any]]:
+    """pool_by_eta over the runs' published summary.json rows (an independent path)."""
+    runs = []
+    for run_id in run_ids:
+        published: dict[str, list[RunEta]] = {"linear": [], "linquad": []}
+        for eta in _run_summary(site, run_id)["etas"]:
+            for approx, rows in published.items():
+                value, true = eta[f"delta_h_{approx}"], eta["delta_h_true"]
+                if value is None or true is None:
+                    continue
+                rows.append(
+                    RunEta(run_id, eta["eta"], value - true, eta[f"se_diff_{approx}"],
+                           eta[f"ratio_{approx}"], eta[f"se_ratio_{approx}"])
+                )  # fmt: skip
+        runs.append(published)
+    return [row.to_json() for row in pool_by_eta(runs)]
+
+
+def _check_pooled(site: Path, group: Group) -> int:
+    """The API's pooled table against pooling of the twins, per population of the group's
+    summary.json (and against the group's own pooled rows where the site publishes them)."""
+    group_summary = _json(site / "groups" / group.id / "summary.json")
+    pooled = group.pooled()
+    labels = [p["label"] for p in group_summary["populations"]]
+    assert len(pooled) == 0 or set(pooled["population"]) <= set(labels)
+    compared = 0
+    for population in group_summary["populations"]:
+        expected = _pooled_from_twins(site, population["runs"])
+        rows: list[dict[str, Any]] = []
+        if len(pooled):
+            rows = pooled[pooled["population"] == population["label"]].to_dict("records")
+        assert len(rows) == len(expected), population["label"]
+        for row, want in zip(rows, expected, strict=True):
+            assert row["runs"] == population["runs"]
+            for key, value in flat(want).items():
+                assert _same(row[key], value), (population["label"], key)
+                compared += 1
+        if population.get("pooled") is not None:  # the group pages publish it from #23 on
+            assert population["pooled"] == expected
+    return compared
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("group_id", [E_2048, MIXED])
 def test_pooled_is_pooling_of_the_published_rows(
     demo_site: tuple[Path, Path], tree: Tree, group_id: str
 ) -> None:
-    """Per population, pool_by_eta over the runs' summary.json rows gives the API's table."""
-    _, site = demo_site
-    group_summary = _json(site / "groups" / group_id / "summary.json")
-    pooled = tree.group(group_id).pooled()
-    assert set(pooled["population"]) <= {p["label"] for p in group_summary["populations"]}
-    for population in group_summary["populations"]:
-        runs = []
-        for run_id in population["runs"]:
-            published = {"linear": [], "linquad": []}  # type: dict[str, list[RunEta]]
-            for eta in _run_summary(site, run_id)["etas"]:
-                for approx in published:
-                    value, true = eta[f"delta_h_{approx}"], eta["delta_h_true"]
-                    if value is None or true is None:
-                        continue
-                    published[approx].append(
-                        RunEta(run_id, eta["eta"], value - true, eta[f"se_diff_{approx}"],
-                               eta[f"ratio_{approx}"], eta[f"se_ratio_{approx}"])
-                    )  # fmt: skip
-            runs.append(published)
-        expected = [row.to_json() for row in pool_by_eta(runs)]
-        rows = pooled[pooled["population"] == population["label"]].to_dict("records")
-        assert len(rows) == len(expected)
-        for row, want in zip(rows, expected, strict=True):
-            assert row["runs"] == population["runs"]
-            for key in ("eta", "n_runs", "diff_linear", "se_diff_linear", "z_linear", "q", "i2"):
-                assert _same(row[key], want.get(key)), (population["label"], key)
-            site_rows = population.get("pooled")  # the group pages publish it from #23 on
-            if site_rows is not None:
-                assert any(_same(row["diff_linear"], s["diff_linear"]) for s in site_rows)
+    assert _check_pooled(demo_site[1], tree.group(group_id)) > 20
 
 
 @pytest.mark.slow
@@ -296,3 +312,21 @@ def test_import_reportgen_loads_no_api_numpy_or_pandas() -> None:
     assert out.splitlines() == ["[]", "True True"]
     with pytest.raises(AttributeError):
         reportgen.nothing  # noqa: B018
+
+
+# --- the real tree ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_the_real_tree_gives_the_sites_numbers(
+    shared_results: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    site = tmp_path_factory.mktemp("shared") / "site"
+    fast = ["--bootstrap", "200", "-j", "2", "-q"]
+    assert cli.main(["build", str(shared_results), "-o", str(site), *fast]) in (0, 1)
+    opened = reportgen.open(shared_results, bootstrap=200)
+    assert len(opened.runs) >= 10
+    for run in opened.runs:
+        assert json.loads(json.dumps(run.summary())) == _run_summary(site, run.id), run.id
+    assert sum(_check_pooled(site, group) for group in opened.groups) > 20
