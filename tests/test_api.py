@@ -330,3 +330,10 @@ def test_the_real_tree_gives_the_sites_numbers(
     for run in opened.runs:
         assert json.loads(json.dumps(run.summary())) == _run_summary(site, run.id), run.id
     assert sum(_check_pooled(site, group) for group in opened.groups) > 20
+
+
+@pytest.mark.slow
+def test_the_guide_points_notebook_users_to_the_api(demo_site: tuple[Path, Path]) -> None:
+    guide = (demo_site[1] / "guide.html").read_text(encoding="utf-8")
+    assert "reportgen.open(&#34;results/&#34;)" in guide or 'reportgen.open("results/")' in guide
+    assert "reportgen[notebook]" in guide
