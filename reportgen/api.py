@@ -128,7 +128,7 @@ class Tree:
     def findings(self) -> Any:
         """Every run's findings, one row each (as ``summary.json`` lists them)."""
         rows = [row for run in self.runs for row in api_tables.finding_rows(run.id, run.record)]
-        return api_tables.frame(rows)
+        return api_tables.frame(rows, api_tables.FINDING_COLUMNS)
 
 
 class Run:
@@ -178,7 +178,8 @@ class Run:
         return api_tables.frame(self.eta_rows(), api_tables.LEADING)
 
     def findings(self) -> Any:
-        return api_tables.frame(api_tables.finding_rows(self.id, self.record))
+        rows = api_tables.finding_rows(self.id, self.record)
+        return api_tables.frame(rows, api_tables.FINDING_COLUMNS)
 
     def contributions(self, eta: float | None = None) -> Any:
         """The per-sequence contributions (the run's ``contributions.csv``), at one η if given
@@ -248,7 +249,8 @@ class Group:
         """One row per population and η: the pooled difference and ratio of each
         approximation with SE, z, heterogeneity and random effects; never across
         populations."""
-        return api_tables.frame(api_tables.pooled_rows(self.pooled_estimates()))
+        rows = api_tables.pooled_rows(self.pooled_estimates())
+        return api_tables.frame(rows, api_tables.POOLED_LEADING)
 
     def etas(self) -> Any:
         """``Tree.etas`` for this group's runs."""

@@ -45,6 +45,8 @@ LEADING = (
     "verdict_linquad",
     "run_verdict_linear",
 )
+FINDING_COLUMNS = ("run", "id", "severity", "message", "eta", "etas")
+POOLED_LEADING = ("population", "runs", "eta", "n_runs", "diff_linear", "se_diff_linear")
 
 
 def require_pandas() -> Any:
@@ -57,8 +59,11 @@ def require_pandas() -> Any:
 
 
 def frame(rows: Sequence[Row], leading: Sequence[str] = ()) -> Any:
-    """A DataFrame of ``rows``, the ``leading`` columns first (present ones only)."""
+    """A DataFrame of ``rows``, the ``leading`` columns first (present ones only; all of them,
+    and no rows, when there are no rows)."""
     pd = require_pandas()
+    if not rows:
+        return pd.DataFrame(columns=list(leading))
     columns: dict[str, None] = {c: None for c in leading if any(c in r for r in rows)}
     for row in rows:
         columns.update(dict.fromkeys(row))

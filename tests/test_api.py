@@ -275,6 +275,15 @@ def test_an_unreadable_run_has_its_error_findings_and_no_rows(tmp_path: Path) ->
     assert "error" in set(opened.findings()["severity"])
 
 
+def test_an_empty_tree_gives_empty_tables_with_their_columns(tmp_path: Path) -> None:
+    opened = reportgen.open(tmp_path)
+    assert opened.runs == () and opened.groups == ()
+    etas, findings = opened.etas(), opened.findings()
+    assert len(etas) == 0 and {"run", "eta", "delta_h_true", "se_diff_linear"} <= set(etas.columns)
+    assert len(findings) == 0
+    assert list(findings.columns) == ["run", "id", "severity", "message", "eta", "etas"]
+
+
 def test_runs_are_read_once(demo_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from reportgen import api_read
 
@@ -335,5 +344,5 @@ def test_the_real_tree_gives_the_sites_numbers(
 @pytest.mark.slow
 def test_the_guide_points_notebook_users_to_the_api(demo_site: tuple[Path, Path]) -> None:
     guide = (demo_site[1] / "guide.html").read_text(encoding="utf-8")
-    assert "reportgen.open(&#34;results/&#34;)" in guide or 'reportgen.open("results/")' in guide
+    assert 'reportgen.open("results/")' in guide
     assert "reportgen[notebook]" in guide
