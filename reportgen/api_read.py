@@ -27,7 +27,7 @@ def read_run(
 ) -> tuple[RunRecord, RunAnalysis | None]:
     """The run's record (and analysis) with the build's arguments; a run that cannot be read
     gets the record of its error page, with the same findings."""
-    digest = input_hash(ref, root)
+    digest = input_hash(ref, root, options.max_bytes)
 
     def failure(failed: LoadFailure) -> tuple[RunRecord, RunAnalysis | None]:
         return failure_record(failed, failure_findings(failed), digest), None
