@@ -88,12 +88,13 @@ def test_an_output_that_is_a_link_to_a_directory_is_built_through(
 
 
 def test_an_output_link_to_nothing_is_refused_in_one_line(
-    small_tree: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    small_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     link = tmp_path / "site"
     link.symlink_to(tmp_path / "missing")
     assert cli.main(["build", str(small_tree), "-o", str(link)]) == cli.EXIT_USAGE
-    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    # the reportgen logger does not propagate to the root logger caplog listens on
+    (message,) = capsys.readouterr().err.splitlines()
     missing = tmp_path / "missing"
     assert message == f"reportgen: output {link} is a symbolic link to {missing}, which is missing"
 
