@@ -290,17 +290,15 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
 def test_a_failing_group_analysis_becomes_an_error_page(
     sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reportgen.analysis import group_stats
-    from reportgen.pages import group as group_pages
-
-    real = group_stats.per_eta_stats
+    from reportgen.analysis import group as group_analysis
+    from reportgen.analysis.group_stats import per_eta_stats as real
 
     def explode_for_sweeps(runs):  # type: ignore[no-untyped-def]
         if any(r.run_id.startswith("comparison_across_learning_rates") for r in runs):
             raise ValueError("boom")
         return real(runs)
 
-    monkeypatch.setattr(group_pages, "per_eta_stats", explode_for_sweeps)
+    monkeypatch.setattr(group_analysis, "per_eta_stats", explode_for_sweeps)
     out = tmp_path / "site"
     result = build(BuildOptions(results=sample_tree, out=out, jobs=1))
     assert result.failed_runs == []

@@ -17,7 +17,7 @@ from reportgen.numfmt import format_eta, format_number
 from reportgen.pages import paths
 from reportgen.pages.guide import GUIDE_PAGE
 from reportgen.pages.paged import CompactTable, PagedRows, paged
-from reportgen.pages.run import Cite
+from reportgen.pages.run_sections import Cite
 
 # Above this many groups the index lists only the shallower levels (each group page lists its
 # subgroups); above this many runs it drops the whole-tree overlay (unreadable, and ~200 bytes a

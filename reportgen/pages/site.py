@@ -10,6 +10,7 @@ from reportgen.analysis.diagnostics import runs_per_check
 from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart, Datasets
 from reportgen.discover import Skipped, Tree
+from reportgen.figures import FigureList
 from reportgen.pages import paths, serialize
 from reportgen.pages.assets import static_assets
 from reportgen.pages.changes import changes_view
@@ -32,7 +33,7 @@ from reportgen.pages.index import (
 from reportgen.pages.matrix import diagnostics_view
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
-from reportgen.pages.run import Cite
+from reportgen.pages.run_sections import Cite
 from reportgen.write import Content
 
 log = logging.getLogger("reportgen")
@@ -44,13 +45,13 @@ def site_pages(
     records: Mapping[str, RunRecord],
     previous: Mapping[str, RunRecord],
     site: SiteContext,
-    figure_manifests: Sequence[tuple[str, bytes]] = (),
+    figure_lists: Sequence[FigureList] = (),
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
-    the figure index from the pages' figure manifests (``--figures``)."""
+    the figure index from the pages' figure lists (``--figures``)."""
     rows = {run_id: run_row(record) for run_id, record in records.items()}
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
-    figures = figures_view(figure_manifests) if figure_manifests else None
+    figures = figures_view(figure_lists) if figure_lists else None
     figure_count = len(figures.rows) if figures else 0
     index = index_view(tree, skipped, records, rows, all_rows, site, figure_count)
     changes = changes_view(previous, records)

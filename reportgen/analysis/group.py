@@ -1,0 +1,190 @@
+"""A group's cross-run statistics, computed once from its runs: everything its page and summary
+show. Pure: samples and cached draws come in through the callables it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo, compare_batch_sizes
+from reportgen.analysis.group_stats import (
+    CvFeatureStats,
+    EtaStats,
+    PopulationStats,
+    RelativeErrors,
+    cv_group_stats,
+    per_eta_stats,
+    population_stats,
+    relative_errors,
+)
+from reportgen.analysis.members import GroupMember
+from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
+from reportgen.analysis.points import RunPoints, SampleSource
+from reportgen.analysis.populations import ParameterDiff, differing_parameters, populations
+from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.load.parameters import Incidental
+
+SampleLoader = Callable[[str], SampleSource | None]
+"""A run's per-sequence sample by id (its arrays read only when drawn from), or ``None``."""
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """What a group's statistics depend on besides its runs."""
+
+    draws: int = DEFAULT_DRAWS  # batch-size comparison: subsets drawn per larger run
+    seed: int = 0
+    workers: int = 1  # threads drawing those subsets (the result does not depend on it)
+    incidental: tuple[str, ...] = ()  # the tree file's additions to the incidental keys
+
+
+@dataclass(frozen=True)
+class GroupAnalysis:
+    """A group's statistics. Populations (``PopulationStats``) hold their own per-η rows; the
+    top-level ``per_eta`` and ``relative`` pool every run, as the summary always has."""
+
+    group_id: str
+    partials: Partials  # every run's own rows and the agreement counts (they merge upward)
+    per_eta: tuple[EtaStats, ...]
+    relative: RelativeErrors
+    populations: tuple[PopulationStats, ...]
+    differs: tuple[ParameterDiff, ...]
+    batch: tuple[BatchComparison, ...]
+    tails: tuple[TailGroupRow, ...]
+    cv: tuple[CvFeatureStats, ...]
+    # per run its tail sensitivity at its largest η (what the tails chart draws)
+    last_tails: tuple[tuple[str, TailSensitivity], ...] = ()
+
+    @property
+    def runs(self) -> tuple[RunStats, ...]:
+        return self.partials.runs
+
+
+def last_eta_tails(
+    tails: Sequence[tuple[str, TailSensitivity]],
+) -> list[tuple[str, TailSensitivity]]:
+    """Per run, the tail sensitivity at its largest η (where the approximation is stressed most)."""
+    largest: dict[str, TailSensitivity] = {}
+    for run_id, tail in tails:
+        if run_id not in largest or tail.eta > largest[run_id].eta:
+            largest[run_id] = tail
+    return sorted(largest.items())
+
+
+def _tail_rows(
+    tails: Sequence[tuple[str, TailSensitivity]],
+    run_ids: Sequence[str],
+    all_rows: tuple[TailGroupRow, ...],
+) -> tuple[TailGroupRow, ...]:
+    """The tail rows of some of the runs (``all_rows`` when they are every run with tails)."""
+    wanted = set(run_ids)
+    mine = [(r, t) for r, t in tails if r in wanted]
+    return all_rows if len(mine) == len(tails) else group_tail_summary(mine)
+
+
+def splits_by_batch_size(
+    child_runs: Sequence[Sequence[str]], points: Mapping[str, RunPoints]
+) -> bool:
+    """True when the child groups hold runs of different batch sizes, each child one size."""
+    sizes = set()
+    for runs in child_runs:
+        child_sizes = {points[r].batch_size for r in runs if r in points}
+        child_sizes.discard(None)
+        if len(child_sizes) != 1:
+            return False
+        sizes |= child_sizes
+    return len(sizes) >= 2
+
+
+def _usable(child: Partials, members: Mapping[str, GroupMember], with_points: set[str]) -> bool:
+    """A child's partials account for some of these runs exactly (else they are recomputed)."""
+    if not set(child.run_ids) <= members.keys():
+        return False
+    rows = [r.run_id for r in child.runs]
+    return rows == [r for r in child.run_ids if r in with_points]
+
+
+def group_partials(
+    run_ids: Sequence[str],
+    members: Mapping[str, GroupMember],
+    points: Mapping[str, RunPoints],
+    children: Sequence[Partials] = (),
+) -> Partials:
+    """The group's partials: its children's merged with the rows of the runs none covers."""
+    with_points = set(points)
+    usable = [c for c in children if _usable(c, members, with_points)]
+    direct = {r: run_stats(members[r]) for r in uncovered(run_ids, usable) if r in with_points}
+    return merge(run_ids, usable, direct)
+
+
+def analyze_group(
+    group_id: str,
+    members: Sequence[GroupMember],
+    *,
+    settings: GroupSettings = GroupSettings(),
+    child_runs: Sequence[Sequence[str]] = (),
+    children: Sequence[Partials] = (),
+    samples: SampleLoader | None = None,
+    memo: DrawMemo | None = None,
+) -> GroupAnalysis:
+    """The statistics of a group's runs (``members``, in the group's order).
+
+    ``child_runs`` are the run ids of each child group (a group whose children each hold one
+    batch size compares them, with the larger runs' ``samples``); ``children`` are the child
+    groups' partials, merged instead of recomputed.
+    """
+    with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
+        return _analyze(group_id, members, settings, child_runs, children, samples, memo)
+
+
+def _analyze(
+    group_id: str,
+    members: Sequence[GroupMember],
+    settings: GroupSettings,
+    child_runs: Sequence[Sequence[str]],
+    children: Sequence[Partials],
+    samples: SampleLoader | None,
+    memo: DrawMemo | None,
+) -> GroupAnalysis:
+    by_id = {m.id: m for m in members}
+    points = {m.id: p for m in members if m.was_read and (p := m.points).etas}
+    runs = [points[m.id] for m in members if m.id in points]
+    errors = {r: by_id[r].eta_errors for r in points}
+    merged = group_partials([m.id for m in members], by_id, points, children)
+    agreements = {r.run_id: r.agreements for r in merged.runs}
+    per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
+    tails = last_eta_tails([(m.id, t) for m in members for t in m.tails])
+    all_tails = group_tail_summary(tails)
+    incidental = Incidental(settings.incidental)
+    read = [m.member for m in members if m.was_read]
+    found = populations(read, incidental)
+    pops = tuple(
+        replace(pop, tails=_tail_rows(tails, pop.population.run_ids, all_tails))
+        for pop in population_stats(found, runs, agreements, errors, (per_eta, relative))
+    )
+    batch: tuple[BatchComparison, ...] = ()
+    if samples is not None and splits_by_batch_size(child_runs, points):
+        loaded = [s for r in points if (s := samples(r)) is not None]
+        batch = compare_batch_sizes(
+            runs,
+            loaded,
+            draws=settings.draws,
+            seed=settings.seed,
+            workers=settings.workers,
+            memo=memo,
+        )
+    cv_runs = [(m.id, m.cv) for m in members if m.cv is not None]
+    return GroupAnalysis(
+        group_id=group_id,
+        partials=merged,
+        per_eta=per_eta,
+        relative=relative,
+        populations=pops,
+        differs=differing_parameters(read, incidental),
+        batch=batch,
+        tails=all_tails,
+        cv=cv_group_stats(cv_runs) if cv_runs else (),
+        last_tails=tuple(tails),
+    )
