@@ -162,7 +162,13 @@ def test_group_pages_and_summaries(sample_site: tuple[Path, BuildResult]) -> Non
         f"diagnostics_run/full_data/E_256/run_0{i}" for i in (1, 2, 3)
     ]
     assert {r["batch_size"] for r in summary["runs"]} == {256}
-    assert all(row["n_runs"] == 3 for row in summary["per_eta"])
+    # capture on and off are two populations: never pooled at the top level, each run once
+    assert summary["pooled_across_populations"] is True and summary["per_eta"] is None
+    per_eta: dict[float, int] = {}
+    for pop in summary["populations"]:
+        for row in pop["per_eta"]:
+            per_eta[row["eta"]] = per_eta.get(row["eta"], 0) + row["n_runs"]
+    assert per_eta and set(per_eta.values()) == {3}
     parent = read_json(site / "groups/diagnostics_run/full_data/summary.json")
     assert parent["batch_comparison"], "E_256 vs E_512 should be compared on the parent"
     assert {b["small_size"] for b in parent["batch_comparison"]} == {256}

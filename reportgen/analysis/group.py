@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo, compare_batch_sizes
+from reportgen.analysis.diagnostics import group_findings
 from reportgen.analysis.group_stats import (
     CvFeatureStats,
     EtaStats,
@@ -22,8 +23,24 @@ from reportgen.analysis.group_stats import (
 from reportgen.analysis.members import GroupMember
 from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
 from reportgen.analysis.points import RunPoints, SampleSource
-from reportgen.analysis.populations import ParameterDiff, differing_parameters, populations
+from reportgen.analysis.pooling import (
+    PooledEta,
+    PooledPopulation,
+    judge_pooled,
+    pool_by_eta,
+    run_eta_rows,
+)
+from reportgen.analysis.populations import (
+    DuplicateSet,
+    ParameterDiff,
+    duplicate_sets,
+    populations,
+    what_differs,
+)
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
+from reportgen.findings import Finding
 from reportgen.load.parameters import Incidental
 
 SampleLoader = Callable[[str], SampleSource | None]
@@ -38,6 +55,7 @@ class GroupSettings:
     seed: int = 0
     workers: int = 1  # threads drawing those subsets (the result does not depend on it)
     incidental: tuple[str, ...] = ()  # the tree file's additions to the incidental keys
+    equivalence_margin: float = DEFAULT_MARGIN  # of the pooled verdicts
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,14 @@ class GroupAnalysis:
     cv: tuple[CvFeatureStats, ...]
     # per run its tail sensitivity at its largest η (what the tails chart draws)
     last_tails: tuple[tuple[str, TailSensitivity], ...] = ()
+    duplicates: tuple[DuplicateSet, ...] = ()  # byte-identical results files: one run each
+    differs_more: int = 0  # differing keys not listed in ``differs``
+    findings: tuple[Finding, ...] = ()  # the group's own checks
+
+    @property
+    def copies(self) -> frozenset[str]:
+        """Runs left out of every statistic: copies of another run."""
+        return frozenset(c for s in self.duplicates for c in s.copies)
 
     @property
     def runs(self) -> tuple[RunStats, ...]:
@@ -139,6 +165,28 @@ def analyze_group(
         return _analyze(group_id, members, settings, child_runs, children, samples, memo)
 
 
+def pooled_rows(
+    run_ids: Sequence[str],
+    points: Mapping[str, RunPoints],
+    errors: Mapping[str, Sequence[EtaUncertainty | None]],
+    margin: float,
+) -> tuple[PooledEta, ...]:
+    """One population's runs pooled per η and judged (each run once: copies left out)."""
+    rows = [run_eta_rows(r, points[r].etas, errors[r]) for r in run_ids if r in points]
+    return judge_pooled(pool_by_eta(rows), margin)
+
+
+def _compare(
+    runs: Sequence[RunPoints],
+    loaded: Sequence[SampleSource],
+    settings: GroupSettings,
+    memo: DrawMemo | None,
+) -> tuple[BatchComparison, ...]:
+    return compare_batch_sizes(
+        runs, loaded, draws=settings.draws, seed=settings.seed, workers=settings.workers, memo=memo
+    )
+
+
 def _analyze(
     group_id: str,
     members: Sequence[GroupMember],
@@ -149,42 +197,48 @@ def _analyze(
     memo: DrawMemo | None,
 ) -> GroupAnalysis:
     by_id = {m.id: m for m in members}
-    points = {m.id: p for m in members if m.was_read and (p := m.points).etas}
+    read = [m.member for m in members if m.was_read]
+    duplicates = duplicate_sets(read)
+    copies = {c for s in duplicates for c in s.copies}
+    points = {
+        m.id: p for m in members if m.was_read and m.id not in copies and (p := m.points).etas
+    }
     runs = [points[m.id] for m in members if m.id in points]
     errors = {r: by_id[r].eta_errors for r in points}
     merged = group_partials([m.id for m in members], by_id, points, children)
     agreements = {r.run_id: r.agreements for r in merged.runs}
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
-    tails = last_eta_tails([(m.id, t) for m in members for t in m.tails])
+    tails = last_eta_tails([(m.id, t) for m in members if m.id not in copies for t in m.tails])
     all_tails = group_tail_summary(tails)
     incidental = Incidental(settings.incidental)
-    read = [m.member for m in members if m.was_read]
-    found = populations(read, incidental)
+    found, margin = populations(read, incidental), settings.equivalence_margin
     pops = tuple(
-        replace(pop, tails=_tail_rows(tails, pop.population.run_ids, all_tails))
+        replace(
+            pop,
+            tails=_tail_rows(tails, pop.population.run_ids, all_tails),
+            pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
+        )
         for pop in population_stats(found, runs, agreements, errors, (per_eta, relative))
     )
+    pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
+    differs = what_differs(read, incidental)
     batch: tuple[BatchComparison, ...] = ()
     if samples is not None and splits_by_batch_size(child_runs, points):
         loaded = [s for r in points if (s := samples(r)) is not None]
-        batch = compare_batch_sizes(
-            runs,
-            loaded,
-            draws=settings.draws,
-            seed=settings.seed,
-            workers=settings.workers,
-            memo=memo,
-        )
-    cv_runs = [(m.id, m.cv) for m in members if m.cv is not None]
+        batch = _compare(runs, loaded, settings, memo)
+    cv_runs = [(m.id, m.cv) for m in members if m.cv is not None and m.id not in copies]
     return GroupAnalysis(
         group_id=group_id,
         partials=merged,
         per_eta=per_eta,
         relative=relative,
         populations=pops,
-        differs=differing_parameters(read, incidental),
+        differs=differs.shown,
         batch=batch,
         tails=all_tails,
         cv=cv_group_stats(cv_runs) if cv_runs else (),
         last_tails=tuple(tails),
+        duplicates=duplicates,
+        differs_more=differs.more,
+        findings=group_findings(duplicates, pooled),
     )

@@ -24,11 +24,12 @@ from reportgen.analysis.group_stats import (
     RelativeErrors,
 )
 from reportgen.analysis.merge import Partials, RunStats
-from reportgen.analysis.populations import ParameterDiff
+from reportgen.analysis.populations import DuplicateSet, ParameterDiff
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.codec import RecordError, decode_versioned, decoder, encode, encode_pieces
+from reportgen.findings import Finding
 
-GROUP_RECORD_FORMAT = 1  # a deflated, encoded GroupRecord
+GROUP_RECORD_FORMAT = 2  # a deflated, encoded GroupRecord; 2: pooled rows, findings, copies
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class GroupRecord:
     batch: tuple[BatchComparison, ...]
     tails: tuple[TailGroupRow, ...]
     cv: tuple[CvFeatureStats, ...]
+    duplicates: tuple[DuplicateSet, ...] = ()
+    differs_more: int = 0
+    findings: tuple[Finding, ...] = ()
 
     @classmethod
     def of(cls, analysis: GroupAnalysis) -> GroupRecord:
@@ -58,6 +62,9 @@ class GroupRecord:
             batch=analysis.batch,
             tails=analysis.tails,
             cv=analysis.cv,
+            duplicates=analysis.duplicates,
+            differs_more=analysis.differs_more,
+            findings=analysis.findings,
         )
 
     @property
@@ -102,6 +109,9 @@ class _Statistics:
     batch: tuple[BatchComparison, ...]
     tails: tuple[TailGroupRow, ...]
     cv: tuple[CvFeatureStats, ...]
+    duplicates: tuple[DuplicateSet, ...] = ()
+    differs_more: int = 0
+    findings: tuple[Finding, ...] = ()
 
 
 def _stored(value: object) -> bytes:

@@ -10,6 +10,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.members import CvStatistics
 from reportgen.analysis.points import RunPoints
+from reportgen.analysis.pooling import PooledEta, pooled_breakdown, pooled_verdict
 from reportgen.analysis.populations import Population
 from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
 from reportgen.analysis.tails import TailGroupRow
@@ -339,9 +340,15 @@ class PopulationStats:
     rel_errors: RelativeErrors
     agreement: AgreementTally
     tails: tuple[TailGroupRow, ...] = ()  # over this population's runs
+    pooled: tuple[PooledEta, ...] = ()  # its runs' differences and ratios pooled per η
 
     def to_json(self) -> Json:
         return {
+            "pooled": [row.to_json() for row in self.pooled],
+            "verdict_linear": pooled_verdict(self.pooled, "linear"),
+            "verdict_linquad": pooled_verdict(self.pooled, "linquad"),
+            "breakdown_eta_linear": pooled_breakdown(self.pooled, "linear"),
+            "breakdown_eta_linquad": pooled_breakdown(self.pooled, "linquad"),
             "key": self.population.key_json(),
             "label": self.population.label,
             "runs": list(self.population.run_ids),

@@ -271,7 +271,8 @@ def write_site(
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
         figures = _figure_lists(runs.statuses, groups.statuses)
-        pages = site_pages(tree, planned.skipped, runs.records, before, site, figures)
+        own = {group_id: status.findings for group_id, status in groups.statuses.items()}
+        pages = site_pages(tree, planned.skipped, runs.records, before, site, figures, own)
         for path, content in pages.files:
             writer.write(path, content)
         files = tuple(sorted(writer.claimed))

@@ -22,6 +22,7 @@ from reportgen.build.plan import group_key
 from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
+from reportgen.findings import Finding
 from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class RenderedGroup:
     record: StoredGroup | None  # the group's record (``None``: its analysis failed)
     computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
+    findings: tuple[Finding, ...] = ()  # the group's own checks
 
 
 def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
@@ -98,7 +100,7 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
         files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
         output = replace(page, files=files)
-        return RenderedGroup(output, record.to_files(), {}, ())
+        return RenderedGroup(output, record.to_files(), {}, (), analysis.findings)
 
     def failed(reason: str) -> RenderedGroup:
         page = group_error_page(group, reason, site=work.site)
@@ -190,7 +192,9 @@ def _store_group(
         }
         private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
     files = tuple(sorted({*done.output.paths, *private}))
-    return GroupStatus(key, files, tuple(sorted(private.items())), done.output.figures)
+    return GroupStatus(
+        key, files, tuple(sorted(private.items())), done.output.figures, done.findings
+    )
 
 
 def memo_digests(previous: BuildStatus | None) -> dict[str, str]:

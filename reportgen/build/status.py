@@ -14,7 +14,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,14 +22,15 @@ import orjson
 
 from reportgen.discover import RunRef
 from reportgen.figures import Figure, FigureList
-from reportgen.findings import SEVERITIES, empty_counts, severity_counts
+from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts
 from reportgen.vetted import open_vetted
 from reportgen.write import is_site_path, normal_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-STATUS_FORMAT = 6  # 5: finding counts; 6: digests of private files, group records, figures
+# 5: finding counts; 6: digests of private files, group records, figures; 7: group findings
+STATUS_FORMAT = 7
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -167,6 +168,7 @@ class GroupStatus:
     files: tuple[str, ...]
     private: tuple[tuple[str, str], ...] = ()
     figures: FigureList | None = None
+    findings: tuple[Finding, ...] = ()  # the group's own (index and diagnostics list them)
 
     def digest(self, path: str) -> str | None:
         return next((d for p, d in self.private if p == path), None)
@@ -177,6 +179,7 @@ class GroupStatus:
             "files": list(self.files),
             "private": [list(p) for p in self.private],
             "figures": figures_to_json(self.figures),
+            "findings": [asdict(f) for f in self.findings],
         }
 
     @classmethod
@@ -186,7 +189,24 @@ class GroupStatus:
             tuple(map(str, data["files"])),
             digests(data["private"]),
             figures_from_json(data["figures"]),
+            tuple(group_finding(f) for f in data["findings"]),
         )
+
+
+def group_finding(data: Mapping[str, Any]) -> Finding:
+    """A group finding as the status keeps it; ``ValueError`` for another shape."""
+    severity = data["severity"]
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r}")
+    eta = data["eta"]
+    return Finding(
+        str(data["id"]),
+        severity,
+        str(data["message"]),
+        None if eta is None else float(eta),
+        str(data["section"]),
+        tuple(float(e) for e in data["etas"]),
+    )
 
 
 def site_paths(values: Any) -> tuple[str, ...]:

@@ -26,10 +26,11 @@ from reportgen.analysis.group_stats import (
 from reportgen.analysis.record import RunRecord
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import Doubling
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef, Tree
-from reportgen.findings import severity_counts
+from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths
 from reportgen.pages.group_charts import (
     GroupRuns,
@@ -38,6 +39,7 @@ from reportgen.pages.group_charts import (
     se_true_of,
     short_label,
 )
+from reportgen.pages.group_pooled import PooledView, pooled_views
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
     PageMeta,
@@ -62,6 +64,7 @@ class GroupPageSettings:
 
     figures: tuple[str, ...] = ()
     figure_theme: FigureTheme = "paper"
+    equivalence_margin: float = DEFAULT_MARGIN  # stated beside the pooled verdicts
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ class GroupView:
     doubling_rows: tuple[DoublingRow, ...] = ()
     per_run: bool = True  # False: summarised (more than PER_RUN_LIMIT runs, with subgroups)
     check_counts: tuple[CheckCount, ...] = ()  # runs affected per check (summarised pages)
+    pooled: tuple[PooledView, ...] = ()  # per population, its runs pooled per η
+    group_findings: tuple[Finding, ...] = ()  # the group's own checks
+    margin: float = DEFAULT_MARGIN
 
 
 @dataclass(frozen=True)
@@ -231,7 +237,7 @@ def group_page(
     chart_set, figure_files, figures = collect(group_charts(analysis, context.runs), None).export(
         settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
     )
-    view = group_view(context, tree, analysis, chart_set)
+    view = group_view(context, tree, analysis, chart_set, settings.equivalence_margin)
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
@@ -254,7 +260,11 @@ class _RunTables:
 
 
 def group_view(
-    context: _Context, tree: Tree, analysis: GroupAnalysis, chart_set: ChartSet
+    context: _Context,
+    tree: Tree,
+    analysis: GroupAnalysis,
+    chart_set: ChartSet,
+    margin: float = DEFAULT_MARGIN,
 ) -> GroupView:
     members, href = context.members, context.href
     tables = _run_tables(context, analysis) if context.runs.per_run else _RunTables()
@@ -279,7 +289,11 @@ def group_view(
         page_data=json_for_script({"datasets": chart_set.datasets}),
         norm_note=_norm_note(members),
         verdict=group_verdict(
-            [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read]
+            [
+                RunPairs(r.id, r.etas, r.eta_errors)
+                for r in members
+                if r.was_read and r.id not in analysis.copies
+            ]
         ),
         verdicts=tables.verdicts,
         populations=analysis.populations,
@@ -294,6 +308,9 @@ def group_view(
         check_counts=()
         if context.runs.per_run
         else runs_per_check({f.id for f in r.findings} for r in members),
+        pooled=pooled_views(analysis.populations, margin),
+        group_findings=analysis.findings,
+        margin=margin,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from markupsafe import Markup
@@ -92,6 +92,7 @@ class IndexView:
     cite: Cite
     figure_count: int = 0
     check_counts: tuple[CheckCount, ...] = ()
+    group_counts: Mapping[str, int] = field(default_factory=empty_counts)  # groups' own findings
 
 
 # --- rows from the records -------------------------------------------------------------------

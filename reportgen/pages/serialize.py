@@ -187,22 +187,27 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
     """A group's public ``summary.json``, derived from its record (a stable format).
 
     ``"runs"`` is an iterator, for ``dump_pieces``, which writes each run's entry as it is made
-    (a 10,000-run group's entries are ~30 MB as Python objects). The top-level ``per_eta`` and
-    ``relative_errors`` pool every run, as 0.1 did (kept for stability; see
-    ``pooled_across_populations``); ``populations`` hold the statistics that may be used.
+    (a 10,000-run group's entries are ~30 MB as Python objects). Never pooled across
+    populations: with several, the top-level ``per_eta`` is ``null`` (the field stays, and
+    ``pooled_across_populations`` says why); ``populations`` hold the statistics to use, each
+    with its runs' pooled estimates. ``relative_errors`` spans every run, as 0.1's did.
     """
+    pooled_across = len(record.populations) > 1
     return {
         "group": record.group_id,
         "runs": map(_run_entry, record.runs),
-        "per_eta": [row.to_json() for row in record.per_eta],
+        "per_eta": None if pooled_across else [row.to_json() for row in record.per_eta],
         "batch_comparison": [row.to_json() for row in record.batch],
         "relative_errors": record.relative.to_json(),
         "tails": [row.to_json() for row in record.tails],
         "cv": [row.to_json() for row in record.cv],
         "agreement": record.tally.to_json(),
         "populations": [p.to_json() for p in record.populations],
-        "pooled_across_populations": len(record.populations) > 1,
+        "pooled_across_populations": pooled_across,
         "what_differs": differs_json(record.differs),
+        "what_differs_more": record.differs_more,
+        "duplicates": [list(d.run_ids) for d in record.duplicates],
+        "findings": findings_rows(record.findings),
     }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from reportgen.analysis.diagnostics import runs_per_check
 from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart, Datasets
 from reportgen.discover import Skipped, Tree
 from reportgen.figures import FigureList
+from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.assets import static_assets
 from reportgen.pages.changes import changes_view
@@ -30,7 +32,7 @@ from reportgen.pages.index import (
     run_table,
     runs_affected,
 )
-from reportgen.pages.matrix import diagnostics_view
+from reportgen.pages.matrix import diagnostics_view, group_finding_rows, with_group_findings
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.pages.run_sections import Cite
@@ -46,6 +48,7 @@ def site_pages(
     previous: Mapping[str, RunRecord],
     site: SiteContext,
     figure_lists: Sequence[FigureList] = (),
+    group_findings: Mapping[str, Sequence[Finding]] | None = None,
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
     the figure index from the pages' figure lists (``--figures``)."""
@@ -53,9 +56,11 @@ def site_pages(
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
     figures = figures_view(figure_lists) if figure_lists else None
     figure_count = len(figures.rows) if figures else 0
+    own = group_finding_rows(tree, group_findings or {})
     index = index_view(tree, skipped, records, rows, all_rows, site, figure_count)
+    index = replace(index, group_counts=severity_counts(r.finding for r in own))
     changes = changes_view(previous, records)
-    matrix = diagnostics_view(all_rows)
+    matrix = with_group_findings(diagnostics_view(all_rows), own)
     files: list[tuple[str, Content]] = [
         ("index.html", _render(site, "index.html", site.title, index, bool(index.charts))),
         ("diagnostics.html", _render(site, "diagnostics.html", "Diagnostics", matrix)),
