@@ -4,6 +4,8 @@ file's labels, margin and title reach the pages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import shutil
@@ -18,7 +20,7 @@ from reportgen.analysis.record import RunRecord
 from reportgen.build import BuildOptions, build
 from reportgen.cli import main
 from reportgen.demo import generate_sample_tree
-from reportgen.demo.inference import HIDDEN, LARGE, POST_FIX, PRE_FIX, SWEEP
+from reportgen.demo.inference import HIDDEN, LARGE, MANY, MANY_KEYS, POST_FIX, PRE_FIX, SWEEP
 from reportgen.pages import paths
 
 
@@ -273,3 +275,23 @@ def test_the_index_and_diagnostics_count_group_findings(cases_site: Path) -> Non
         assert f'>{group}</a></td>\n      <td><a href="guide.html#check-{check}">' in diagnostics
     passed = diagnostics.split('id="passed"')[-1]
     assert "population-heterogeneous" not in passed  # fired on a group: not a quiet check
+
+
+@pytest.mark.slow
+def test_what_differs_counts_the_keys_it_leaves_out_and_lists_every_one_in_csv(
+    cases_site: Path,
+) -> None:
+    group = group_summary(cases_site, MANY)
+    shown = [d["key"] for d in group["what_differs"]]
+    assert len(shown) == 50 and group["what_differs_more"] == MANY_KEYS - 50
+    page = (cases_site / paths.group_page(MANY)).read_text()
+    assert f"and {MANY_KEYS - 50} more keys not listed here" in page
+    assert '<a href="what_differs.csv">' in page
+    rows = list(csv.reader(io.StringIO((cases_site / paths.group_differs(MANY)).read_text())))
+    runs = [f"{MANY}/run_01", f"{MANY}/run_02"]
+    assert rows[0] == ["key", "splits", *runs]
+    table = {row[0]: row[1:] for row in rows[1:]}
+    assert len(table) == MANY_KEYS and shown == list(table)[:50]
+    assert table["config.extra.k59"] == ["1", "59", "159"]
+    # a group that lists every key has no CSV twin
+    assert not (cases_site / paths.group_differs(LARGE)).exists()

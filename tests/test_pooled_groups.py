@@ -143,3 +143,20 @@ def test_where_linear_breaks_is_said_in_words() -> None:
     assert json["verdict_linear"] == "disagrees" and json["breakdown_eta_linear"] == 2e-6
     assert [r["verdict_linear"] for r in json["pooled"]] == ["agrees", "disagrees", "disagrees"]
     assert json["pooled"][0]["method"] == FIXED and json["pooled"][0]["random_effects"] is None
+
+
+def test_the_differs_csv_lists_every_key_run_by_run() -> None:
+    from reportgen.analysis.populations import ParameterDiff
+    from reportgen.pages.serialize import differs_csv
+
+    diffs = [
+        ParameterDiff("config.lr", (("a", "0.1"), ("b", '"=1+2"')), splits=True),
+        ParameterDiff("config.seed", (("a", "1"), ("b", None)), splits=False),
+    ]
+    text = differs_csv(diffs).decode()
+    assert text.splitlines() == [
+        "key,splits,a,b",
+        'config.lr,1,0.1,"""=1+2"""',
+        "config.seed,0,1,",
+    ]
+    assert differs_csv([]) == b"key,splits\n"

@@ -43,6 +43,7 @@ from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.findings import Finding
 from reportgen.load.parameters import Incidental
 
+ALL_KEYS = 1 << 62  # no limit: the CSV twin of "what differs" lists every key
 SampleLoader = Callable[[str], SampleSource | None]
 """A run's per-sequence sample by id (its arrays read only when drawn from), or ``None``."""
 
@@ -76,6 +77,7 @@ class GroupAnalysis:
     last_tails: tuple[tuple[str, TailSensitivity], ...] = ()
     duplicates: tuple[DuplicateSet, ...] = ()  # byte-identical results files: one run each
     differs_more: int = 0  # differing keys not listed in ``differs``
+    all_differs: tuple[ParameterDiff, ...] = ()  # every differing key, when ``differs`` is cut
     findings: tuple[Finding, ...] = ()  # the group's own checks
 
     @property
@@ -240,5 +242,6 @@ def _analyze(
         last_tails=tuple(tails),
         duplicates=duplicates,
         differs_more=differs.more,
+        all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
         findings=group_findings(duplicates, pooled),
     )

@@ -19,7 +19,10 @@ inference_cases=True)``), with a ``reportgen.toml`` at the root:
 * ``hidden_change/E_2048/run_01…04`` (beside ``denominator_fix/``): one configuration and one
   field fingerprint, but a change nothing records between runs 02 and 03: the first two
   overshoot |ΔH_true| by 30 %, the last two undershoot it by 30 %, so Cochran's Q across the
-  four is far beyond their noise (one population, heterogeneous).
+  four is far beyond their noise (one population, heterogeneous);
+* ``many_keys/E_256/run_01, run_02``: two runs whose configurations differ in
+  ``MANY_KEYS`` keys, more than "what differs" lists (the rest are counted, and all are in
+  the group's ``what_differs.csv``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ LARGE = f"{BASE}/run_with_denom_fix/E_2048"
 SWEEP = f"{BASE}/sweep_without_approx/run_01"
 HIDDEN = "hidden_change/E_2048"
 HIDDEN_RATIOS = (1.3, 1.3, 0.7, 0.7)  # linear/true of each run: a change between 02 and 03
+MANY = "many_keys/E_256"
+MANY_KEYS = 60  # keys whose values differ between its two runs
 LARGE_ETAS = (1.6e-6, 3.2e-6)
 LARGE_RATIO = 1.3  # linear/true of the large batch: linear overshoots |ΔH_true| by 30 %
 LARGE_NOISE = 0.3  # per-run se(linear/true) ≈ 0.14–0.3 at 2,048 sequences, as in real runs
@@ -141,6 +146,15 @@ def _hidden_change(root: Path, seed: int) -> None:
             write(root, f"{HIDDEN}/run_{k + 1:02d}/config.yaml", _config(2048, LARGE_ETAS))
 
 
+def _many_keys(root: Path, seed: int) -> None:
+    for k in range(2):
+        rng = np.random.default_rng([seed, 790 + k])
+        res = generate_snis_results(rng, n_sequences=64, etas=SAMPLE_ETAS)
+        extra = "".join(f"  k{i:02d}: {i + 100 * k}\n" for i in range(MANY_KEYS))
+        config = _config(256, SAMPLE_ETAS) + "extra:\n" + extra
+        _run(root, f"{MANY}/run_{k + 1:02d}", res, capture=True, config=config)
+
+
 def _unrecorded_sweep(root: Path, seed: int) -> None:
     res = generate_sweep_results(np.random.default_rng([seed, 760]), etas=SAMPLE_ETAS)
     for row in res["sweep"]:
@@ -155,4 +169,5 @@ def write_inference_cases(root: Path, seed: int = 0) -> None:
     _e2048(root, seed)
     _unrecorded_sweep(root, seed)
     _hidden_change(root, seed)
+    _many_keys(root, seed)
     write(root, "reportgen.toml", TREE_FILE)

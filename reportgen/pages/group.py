@@ -31,7 +31,7 @@ from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import Finding, severity_counts
-from reportgen.pages import paths
+from reportgen.pages import paths, serialize
 from reportgen.pages.group_charts import (
     GroupRuns,
     denominator_resolved,
@@ -182,6 +182,7 @@ class GroupView:
     pooled: tuple[PooledView, ...] = ()  # per population, its runs pooled per η
     group_findings: tuple[Finding, ...] = ()  # the group's own checks
     margin: float = DEFAULT_MARGIN
+    differs_more: int = 0  # differing keys beyond the table (every one in what_differs.csv)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,10 @@ def group_page(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
     html = render_page("group.html", site, page, view=view)
-    return PageOutput(((page_path, html), *figure_files), figures=figures)
+    files = [(page_path, html), *figure_files]
+    if analysis.all_differs:
+        files.append((paths.group_differs(group.id), serialize.differs_csv(analysis.all_differs)))
+    return PageOutput(tuple(files), figures=figures)
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,7 @@ def group_view(
         pooled=pooled_views(analysis.populations, margin),
         group_findings=analysis.findings,
         margin=margin,
+        differs_more=analysis.differs_more,
     )
 
 

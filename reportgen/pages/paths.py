@@ -100,6 +100,11 @@ def group_summary(group_id: str) -> str:
     return f"{group_dir(group_id)}/summary.json"
 
 
+def group_differs(group_id: str) -> str:
+    """Every configuration key whose value differs between the group's runs, run by run."""
+    return f"{group_dir(group_id)}/what_differs.csv"
+
+
 def group_record(group_id: str) -> str:
     """The group's ``GroupRecord`` (all but its partials): what its summary is made from."""
     return f".reportgen/groups/{slug(group_id)}/record.json.z"

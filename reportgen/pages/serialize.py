@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -170,6 +171,19 @@ def differs_json(diffs: Sequence[ParameterDiff]) -> list[dict[str, Any]]:
         {"key": d.key, "splits": d.splits, "values": {run: value for run, value in d.values}}
         for d in diffs
     ]
+
+
+def differs_csv(diffs: Sequence[ParameterDiff]) -> bytes:
+    """Every differing key as a row (``splits`` 1 where it makes the runs different
+    experiments), one column per run (each run once); an empty cell: the run does not set it."""
+    run_ids = [run for run, _ in diffs[0].values] if diffs else []
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["key", "splits", *run_ids])
+    for d in diffs:
+        values = dict(d.values)
+        writer.writerow([d.key, int(d.splits), *(values.get(r) or "" for r in run_ids)])
+    return out.getvalue().encode("utf-8")
 
 
 def _run_entry(run: RunStats) -> dict[str, Any]:
