@@ -295,3 +295,25 @@ def test_what_differs_counts_the_keys_it_leaves_out_and_lists_every_one_in_csv(
     assert table["config.extra.k59"] == ["1", "59", "159"]
     # a group that lists every key has no CSV twin
     assert not (cases_site / paths.group_differs(LARGE)).exists()
+
+
+@pytest.mark.slow
+def test_a_fit_window_of_the_tree_file_fits_that_group_only(cases_site: Path) -> None:
+    windowed = group_summary(cases_site, PRE_FIX)
+    assert windowed["fit_window"] == {
+        "pattern": PRE_FIX, "eta_min": 1e-6, "eta_max": 7e-6,
+    }  # fmt: skip
+    parent = group_summary(cases_site, "denominator_fix/old")
+    assert parent["fit_window"] is None
+    fits = {r["id"]: r["fit"] for r in windowed["runs"]}
+    whole = {r["id"]: r["fit"] for r in parent["runs"]}
+    assert set(fits) == set(whole) and fits
+    for run_id, fit in fits.items():
+        assert fit["n_linear"] == 3 and whole[run_id]["n_linear"] == 5
+        assert fit["loglog_slope_ci95"] is None
+        assert fit["linear_slope"] != whole[run_id]["linear_slope"]
+    page = (cases_site / paths.group_page(PRE_FIX)).read_text()
+    assert 'id="fit-window"' in page and "Fitted over η from 1e−6 to 7e−6" in " ".join(page.split())
+    assert (
+        'id="fit-window"' not in (cases_site / paths.group_page("denominator_fix/old")).read_text()
+    )

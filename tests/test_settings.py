@@ -77,7 +77,7 @@ def test_defaults_are_declared_once_and_reach_every_stage() -> None:
     # every field of a stage's settings comes from the options by name (or is the stage's own)
     stages: tuple[tuple[type, set[str]], ...] = (
         (RunSettings, {"inline_files"}),
-        (GroupSettings, {"workers", "incidental"}),
+        (GroupSettings, {"workers", "incidental", "fit_windows"}),
         (GroupPageSettings, set()),
     )
     for stage, own in stages:

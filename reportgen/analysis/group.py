@@ -3,6 +3,7 @@ show. Pure: samples and cached draws come in through the callables it is given."
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -42,6 +43,7 @@ from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.findings import Finding
 from reportgen.load.parameters import Incidental
+from reportgen.treefile import FitWindow
 
 ALL_KEYS = 1 << 62  # no limit: the CSV twin of "what differs" lists every key
 SampleLoader = Callable[[str], SampleSource | None]
@@ -57,6 +59,11 @@ class GroupSettings:
     workers: int = 1  # threads drawing those subsets (the result does not depend on it)
     incidental: tuple[str, ...] = ()  # the tree file's additions to the incidental keys
     equivalence_margin: float = DEFAULT_MARGIN  # of the pooled verdicts
+    fit_windows: tuple[FitWindow, ...] = ()  # the tree file's η windows of the fits, by group
+
+    def fit_window(self, group_id: str) -> FitWindow | None:
+        """The first window whose pattern matches the group (``None``: fit every η)."""
+        return next((w for w in self.fit_windows if fnmatch.fnmatchcase(group_id, w.pattern)), None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class GroupAnalysis:
     differs_more: int = 0  # differing keys not listed in ``differs``
     all_differs: tuple[ParameterDiff, ...] = ()  # every differing key, when ``differs`` is cut
     findings: tuple[Finding, ...] = ()  # the group's own checks
+    fit_window: FitWindow | None = None  # the η window of its runs' fits (tree file)
 
     @property
     def copies(self) -> frozenset[str]:
@@ -139,11 +147,15 @@ def group_partials(
     members: Mapping[str, GroupMember],
     points: Mapping[str, RunPoints],
     children: Sequence[Partials] = (),
+    window: FitWindow | None = None,
 ) -> Partials:
-    """The group's partials: its children's merged with the rows of the runs none covers."""
+    """The group's partials: its children's merged with the rows of the runs none covers (the
+    children's fits must use the same ``window``)."""
     with_points = set(points)
     usable = [c for c in children if _usable(c, members, with_points)]
-    direct = {r: run_stats(members[r]) for r in uncovered(run_ids, usable) if r in with_points}
+    direct = {
+        r: run_stats(members[r], window) for r in uncovered(run_ids, usable) if r in with_points
+    }
     return merge(run_ids, usable, direct)
 
 
@@ -207,7 +219,8 @@ def _analyze(
     }
     runs = [points[m.id] for m in members if m.id in points]
     errors = {r: by_id[r].eta_errors for r in points}
-    merged = group_partials([m.id for m in members], by_id, points, children)
+    window = settings.fit_window(group_id)
+    merged = group_partials([m.id for m in members], by_id, points, children, window)
     agreements = {r.run_id: r.agreements for r in merged.runs}
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
     tails = last_eta_tails([(m.id, t) for m in members if m.id not in copies for t in m.tails])
@@ -244,4 +257,5 @@ def _analyze(
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
         findings=group_findings(duplicates, pooled),
+        fit_window=window,
     )

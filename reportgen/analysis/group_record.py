@@ -28,8 +28,10 @@ from reportgen.analysis.populations import DuplicateSet, ParameterDiff
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.codec import RecordError, decode_versioned, decoder, encode, encode_pieces
 from reportgen.findings import Finding
+from reportgen.treefile import FitWindow
 
-GROUP_RECORD_FORMAT = 2  # a deflated, encoded GroupRecord; 2: pooled rows, findings, copies
+# a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window
+GROUP_RECORD_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class GroupRecord:
     duplicates: tuple[DuplicateSet, ...] = ()
     differs_more: int = 0
     findings: tuple[Finding, ...] = ()
+    fit_window: FitWindow | None = None
 
     @classmethod
     def of(cls, analysis: GroupAnalysis) -> GroupRecord:
@@ -65,6 +68,7 @@ class GroupRecord:
             duplicates=analysis.duplicates,
             differs_more=analysis.differs_more,
             findings=analysis.findings,
+            fit_window=analysis.fit_window,
         )
 
     @property
@@ -112,6 +116,7 @@ class _Statistics:
     duplicates: tuple[DuplicateSet, ...] = ()
     differs_more: int = 0
     findings: tuple[Finding, ...] = ()
+    fit_window: FitWindow | None = None
 
 
 def _stored(value: object) -> bytes:

@@ -16,12 +16,13 @@ comparison (a pooled distribution of draws) and the tails' spreads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reportgen.analysis.fits import Agreement, Fit, agreement, fit_run
 from reportgen.analysis.group_stats import AgreementTally, QuadHelp, quad_help, tally
 from reportgen.analysis.members import GroupMember
 from reportgen.analysis.uncertainty import Doubling
+from reportgen.treefile import FitWindow
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,20 @@ class RunStats:
         return tally(self.agreements)
 
 
-def run_stats(member: GroupMember) -> RunStats:
-    """The rows of one run with ΔH(η) points."""
+def run_stats(member: GroupMember, window: FitWindow | None = None) -> RunStats:
+    """The rows of one run with ΔH(η) points; its fits over the η of ``window`` (every η when
+    ``None``; the bootstrap's slope intervals, which fit every η, only then)."""
     points = member.points
     errors = member.eta_errors
     uncertainty = member.uncertainty
+    if window is None:
+        fit = fit_run(points, uncertainty)
+    else:
+        fit = fit_run(replace(points, etas=tuple(s for s in points.etas if window.contains(s.eta))))
     return RunStats(
         run_id=member.id,
         batch_size=points.batch_size,
-        fit=fit_run(points, uncertainty),
+        fit=fit,
         agreements=agreement(points, errors),
         quads=tuple(quad_help(s, e) for s, e in zip(points.etas, errors, strict=True)),
         doublings=uncertainty.doublings if uncertainty is not None else (),

@@ -265,9 +265,7 @@ def write_site(
         stamp = now_stamp()
         work = RunWork(options.results, site, run_settings, options.jobs, stamp, planned.tree_file)
         runs = write_runs(planned.plans, work, writer, progress)
-        group_work = _group_work(
-            tree, runs, reusable, site, options, writer, planned.tree_file.incidental
-        )
+        group_work = _group_work(tree, runs, reusable, site, options, writer, planned.tree_file)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
         figures = _figure_lists(runs.statuses, groups.statuses)
@@ -305,7 +303,7 @@ def _group_work(
     site: SiteContext,
     options: BuildOptions,
     writer: SiteWriter,
-    incidental: tuple[str, ...],
+    tree_file: TreeFile,
 ) -> GroupWork:
     """What the group stage reads: the runs' records, and their samples through the writer."""
     from reportgen.analysis.group import GroupSettings
@@ -321,7 +319,13 @@ def _group_work(
         tree,
         runs.records,
         site,
-        derive(GroupSettings, options, workers=options.jobs, incidental=incidental),
+        derive(
+            GroupSettings,
+            options,
+            workers=options.jobs,
+            incidental=tree_file.incidental,
+            fit_windows=tree_file.fits,
+        ),
         derive(GroupPageSettings, options),
         writer.verified(samples),
         writer.memo_source,

@@ -72,7 +72,7 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
     """A group's analysis, record, page and summary; a failure becomes its error page."""
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
-    from reportgen.pages import serialize
+    from reportgen.pages import paths, serialize
     from reportgen.pages.group import group_error_page, group_page
     from reportgen.write import MemoReader, npy_memo
 
@@ -84,7 +84,17 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
         return serialize.stored_sample(run_id, records[run_id].sample, work.samples)
 
     staged = replace(work.samples, digests=dict(job.children))  # the children's partials
-    merged = [p for path, _ in job.children if (p := _partials(staged, path)) is not None]
+    window = work.analysis.fit_window(group.id)
+    alike = {  # children whose runs' fits use this group's η window
+        paths.group_partials(c)
+        for c in group.child_group_ids
+        if work.analysis.fit_window(c) == window
+    }
+    merged = [
+        p
+        for path, _ in job.children
+        if path in alike and (p := _partials(staged, path)) is not None
+    ]
 
     def attempt() -> RenderedGroup:
         analysis = analyze_group(

@@ -14,6 +14,7 @@ inference_cases=True)``), with a ``reportgen.toml`` at the root:
 * ``run_with_denom_fix/E_2048/run_01…04``: 2,048 sequences each, the linear term overshooting
   |ΔH_true| by 30 % with the noise of real runs of that size (per run z ≈ −2, so a run alone
   is often inconclusive while the four pooled are not);
+* the tree file fits ``old/E_256``'s runs over 1e−6 ≤ η ≤ 7e−6 only (three of their five η);
 * ``sweep_without_approx/run_01``: an η sweep whose ``deltaH_approx`` is 0.0 at every η (not
   recorded);
 * ``hidden_change/E_2048/run_01…04`` (beside ``denominator_fix/``): one configuration and one
@@ -64,6 +65,9 @@ title = "Entropy experiments (sample)"
 runs = "denominator_fix/old/*"
 epoch = "pre-denominator-fix"
 note = "Written before the SNIS denominator fix: ΔH_true is not comparable with later runs."
+
+[fit]
+"denominator_fix/old/E_256" = { eta_min = 1e-6, eta_max = 7e-6 }
 """
 
 

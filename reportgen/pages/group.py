@@ -50,6 +50,7 @@ from reportgen.pages.render import (
 )
 from reportgen.pages.run_charts import ChartSet, collect
 from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
+from reportgen.treefile import FitWindow
 
 # Above this many runs a group with subgroups is summarised: its page keeps the group's own
 # statistics and leaves per-run series and tables to the subgroup pages. Listing every run made
@@ -183,6 +184,7 @@ class GroupView:
     group_findings: tuple[Finding, ...] = ()  # the group's own checks
     margin: float = DEFAULT_MARGIN
     differs_more: int = 0  # differing keys beyond the table (every one in what_differs.csv)
+    fit_window: FitWindow | None = None  # the tree file's η window of the fits
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,7 @@ def group_view(
         group_findings=analysis.findings,
         margin=margin,
         differs_more=analysis.differs_more,
+        fit_window=analysis.fit_window,
     )
 
 

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,7 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
         "what_differs_more": record.differs_more,
         "duplicates": [list(d.run_ids) for d in record.duplicates],
         "findings": findings_rows(record.findings),
+        "fit_window": None if record.fit_window is None else asdict(record.fit_window),
     }
 
 

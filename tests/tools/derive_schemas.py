@@ -210,6 +210,16 @@ def add_group_fields(group: Json) -> None:
     }
     properties["findings"] = {"type": "array", "items": GROUP_FINDING}
     properties["what_differs_more"] = {"type": "integer", "minimum": 0}
+    properties["fit_window"] = {
+        "type": ["object", "null"],
+        "$comment": "the η window of the runs' fits, from reportgen.toml's [fit] (null: every η)",
+        "required": ["pattern", "eta_min", "eta_max"],
+        "properties": {
+            "pattern": {"type": "string"},
+            "eta_min": NULL_NUMBER,
+            "eta_max": NULL_NUMBER,
+        },
+    }
 
 
 def kind_of(path: str) -> str | None:
