@@ -164,6 +164,28 @@ def test_a_wider_margin_changes_verdicts_reported_first(cases_tree: Path, tmp_pa
     assert html.index("Verdicts that changed") < html.index("Changed runs")
 
 
+def test_a_pooled_verdict_that_flips_is_reported_first(cases_tree: Path, tmp_path: Path) -> None:
+    """The heterogeneous population's random-effects ratio is inconclusive at the default
+    margin and agrees within a margin of 0.99: changes.json and changes.html say so first."""
+    tree = tmp_path / "results"
+    shutil.copytree(cases_tree / HIDDEN, tree / "E_2048")
+    out = tmp_path / "site"
+    common = ["build", str(tree), "-o", str(out), "-j", "1", "-q", "--bootstrap", "0"]
+    assert main(common) == 0
+    (pop,) = group_summary(out, "E_2048")["populations"]
+    assert pop["verdict_linear"] == "inconclusive"
+    assert main([*common, "--equivalence-margin", "0.99"]) == 0
+    changes = json.loads((out / "changes.json").read_text())
+    assert changes["population_verdicts"] == [
+        {"group": "E_2048", "population": pop["label"], "before": "inconclusive", "after": "agrees"}
+    ]
+    html = (out / "changes.html").read_text()
+    assert html.index("Pooled verdicts that changed") < html.index("Changed runs")
+    assert main(common) == 0  # back to the default margin: the flip the other way
+    back = json.loads((out / "changes.json").read_text())["population_verdicts"]
+    assert [(p["before"], p["after"]) for p in back] == [("agrees", "inconclusive")]
+
+
 @pytest.mark.parametrize("value", ["1.5", "0", "-0.1", "x"])
 def test_the_margin_option_is_validated_up_front(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str

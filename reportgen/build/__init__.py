@@ -81,6 +81,7 @@ from reportgen.write import (
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
+    from reportgen.pages.changes import PopulationChange
     from reportgen.pages.render import SiteContext
     from reportgen.pages.run import RunSettings
 
@@ -270,7 +271,8 @@ def write_site(
         before = _previous_records(previous, runs.statuses, runs.records, writer)
         figures = _figure_lists(runs.statuses, groups.statuses)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
-        pages = site_pages(tree, planned.skipped, runs.records, before, site, figures, own)
+        flipped = _population_changes(previous, groups.statuses)
+        pages = site_pages(tree, planned.skipped, runs.records, before, site, figures, own, flipped)
         for path, content in pages.files:
             writer.write(path, content)
         files = tuple(sorted(writer.claimed))
@@ -351,6 +353,18 @@ def _previous_records(
         elif (record := stored_record(writer, run_id, old.record_hash)) is not None:
             before[run_id] = record.for_cross_run()
     return before
+
+
+def _population_changes(
+    previous: BuildStatus | None, groups: Mapping[str, GroupStatus]
+) -> tuple[PopulationChange, ...]:
+    """Populations whose pooled verdict flipped since the previous build."""
+    from reportgen.pages.changes import population_changes
+
+    if previous is None:
+        return ()
+    before = {group_id: status.verdicts for group_id, status in previous.groups.items()}
+    return population_changes(before, {g: s.verdicts for g, s in groups.items()})
 
 
 def _figure_lists(

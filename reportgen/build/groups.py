@@ -66,12 +66,14 @@ class RenderedGroup:
     computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
     findings: tuple[Finding, ...] = ()  # the group's own checks
+    verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
 
 
 def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
     """A group's analysis, record, page and summary; a failure becomes its error page."""
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
+    from reportgen.analysis.pooling import pooled_verdict
     from reportgen.pages import paths, serialize
     from reportgen.pages.group import group_error_page, group_page
     from reportgen.write import MemoReader, npy_memo
@@ -110,7 +112,10 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
         files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
         output = replace(page, files=files)
-        return RenderedGroup(output, record.to_files(), {}, (), analysis.findings)
+        verdicts = tuple(
+            (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
+        )
+        return RenderedGroup(output, record.to_files(), {}, (), analysis.findings, verdicts)
 
     def failed(reason: str) -> RenderedGroup:
         page = group_error_page(group, reason, site=work.site)
@@ -203,7 +208,12 @@ def _store_group(
         private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
     files = tuple(sorted({*done.output.paths, *private}))
     return GroupStatus(
-        key, files, tuple(sorted(private.items())), done.output.figures, done.findings
+        key,
+        files,
+        tuple(sorted(private.items())),
+        done.output.figures,
+        done.findings,
+        done.verdicts,
     )
 
 

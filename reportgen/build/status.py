@@ -169,6 +169,7 @@ class GroupStatus:
     private: tuple[tuple[str, str], ...] = ()
     figures: FigureList | None = None
     findings: tuple[Finding, ...] = ()  # the group's own (index and diagnostics list them)
+    verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
 
     def digest(self, path: str) -> str | None:
         return next((d for p, d in self.private if p == path), None)
@@ -180,6 +181,7 @@ class GroupStatus:
             "private": [list(p) for p in self.private],
             "figures": figures_to_json(self.figures),
             "findings": [asdict(f) for f in self.findings],
+            "verdicts": [list(v) for v in self.verdicts],
         }
 
     @classmethod
@@ -190,6 +192,7 @@ class GroupStatus:
             digests(data["private"]),
             figures_from_json(data["figures"]),
             tuple(group_finding(f) for f in data["findings"]),
+            tuple((str(p), None if v is None else str(v)) for p, v in data["verdicts"]),
         )
 
 

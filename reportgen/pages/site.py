@@ -15,7 +15,7 @@ from reportgen.figures import FigureList
 from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.assets import static_assets
-from reportgen.pages.changes import changes_view
+from reportgen.pages.changes import PopulationChange, changes_view
 from reportgen.pages.figure_index import FIGURES_PAGE, figures_view
 from reportgen.pages.group_charts import index_charts
 from reportgen.pages.guide import render_guide
@@ -49,6 +49,7 @@ def site_pages(
     site: SiteContext,
     figure_lists: Sequence[FigureList] = (),
     group_findings: Mapping[str, Sequence[Finding]] | None = None,
+    population_changes: tuple[PopulationChange, ...] = (),
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
     the figure index from the pages' figure lists (``--figures``)."""
@@ -59,7 +60,7 @@ def site_pages(
     own = group_finding_rows(tree, group_findings or {})
     index = index_view(tree, skipped, records, rows, all_rows, site, figure_count)
     index = replace(index, group_counts=severity_counts(r.finding for r in own))
-    changes = changes_view(previous, records)
+    changes = replace(changes_view(previous, records), populations=population_changes)
     matrix = with_group_findings(diagnostics_view(all_rows), own)
     files: list[tuple[str, Content]] = [
         ("index.html", _render(site, "index.html", site.title, index, bool(index.charts))),

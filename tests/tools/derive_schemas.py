@@ -392,6 +392,16 @@ def changes() -> Json:
         "required": ["id", "before", "after"],
         "properties": {"id": {"type": "string"}, "before": VERDICT, "after": VERDICT},
     }
+    population = {
+        "type": "object",
+        "required": ["group", "population", "before", "after"],
+        "properties": {
+            "group": {"type": "string"},
+            "population": {"type": "string"},
+            "before": VERDICT,
+            "after": VERDICT,
+        },
+    }
     change = {
         "type": "object",
         "required": [
@@ -418,6 +428,7 @@ def changes() -> Json:
             "removed": ids,
             "changed": {"type": "array", "items": change},
             "verdicts": {"type": "array", "items": flipped},
+            "population_verdicts": {"type": "array", "items": population},
         },
     }
     note = (
