@@ -137,9 +137,9 @@ def test_one_changed_run_computes_only_its_own_groups_rows(
     computed: list[str] = []
     real = run_stats  # the name analysis.group calls
 
-    def counting(member: Any) -> Any:
+    def counting(member: Any, window: Any = None) -> Any:
         computed.append(member.id)
-        return real(member)
+        return real(member, window)
 
     monkeypatch.setattr(group_analysis, "run_stats", counting)
     changed = "scale/block_00/sweep_00/E_16/run_02"
