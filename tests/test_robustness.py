@@ -1261,7 +1261,7 @@ def test_figures_with_workers_after_this_process_ran_vl_convert(
 # running): it writes one byte to the test's pipe, then waits until it is interrupted.
 _PAUSED_BUILD = """
 import os, sys, threading
-import reportgen.build as build
+import reportgen.build.runs as build
 signal_fd = int(sys.argv[1])
 store = build._store_run
 def paused(*args, **kwargs):

@@ -156,11 +156,16 @@ def _assets_fingerprint() -> str:
     return assets_fingerprint()
 
 
-def _charts_not_drawn() -> bool:
-    """The Vega bundle is missing or damaged: pages get a stand-in and are never carried over."""
+def _unless_charts_missing(planned: Planned) -> Planned:
+    """The plan, or (the Vega bundle missing or damaged: pages get a stand-in) one that carries
+    nothing over and makes the next build render everything."""
     from reportgen.pages.assets import vega_bundle
 
-    return vega_bundle().problem is not None
+    if vega_bundle().problem is None:
+        return planned
+    settings_hash = json_hash([planned.settings_hash, "charts not drawn"])
+    plans = [replace(p, reusable=None) for p in planned.plans]
+    return replace(planned, plans=plans, reuse=False, settings_hash=settings_hash)
 
 
 def site_context(options: BuildOptions) -> SiteContext:
@@ -210,7 +215,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
         statuses: Mapping[str, RunStatus] = previous.runs
     else:
-        statuses = write_site(planned, options, result, progress).runs
+        statuses = write_site(_unless_charts_missing(planned), options, result, progress).runs
         result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
         result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(planned.skipped, statuses)
@@ -239,9 +244,6 @@ def plan(options: BuildOptions) -> Planned:
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
     site_key = tree_fingerprint(tree, skipped)
-    if _charts_not_drawn():  # the stand-in: nothing is carried over, and the next build renders
-        settings_hash = json_hash([settings_hash, "charts not drawn"])
-        plans, reuse = [replace(p, reusable=None) for p in plans], False
     return Planned(tree, skipped, plans, previous, reuse, settings_hash, site_key, tree_file)
 
 
