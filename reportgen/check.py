@@ -1,21 +1,27 @@
-"""``reportgen check``: the diagnostics of every run, without building a site."""
+"""``reportgen check``: the diagnostics of every run and group, without building a site."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from reportgen import check_report
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
+from reportgen.analysis.group import GroupSettings, analyze_group
+from reportgen.analysis.record import RunRecord, run_record
 from reportgen.build.guard import guarded
 from reportgen.check_report import CheckedRun, CheckReport
-from reportgen.discover import RunRef, Skipped, discover
+from reportgen.discover import RunRef, Skipped, Tree, discover
 from reportgen.load import load_run
 from reportgen.load.models import LoadFailure
 from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
+from reportgen.treefile import NO_LABELS, RunLabels, read_tree_file
+
+GROUP = "group"  # the status of a group's entry in the report
 
 log = logging.getLogger("reportgen")
 
@@ -24,44 +30,85 @@ def check_tree(
     root: Path, options: ReadOptions
 ) -> tuple[tuple[Skipped, ...], Iterator[CheckedRun]]:
     """The paths discovery skipped, and every run's findings (and uncertainty), streamed;
-    incomplete runs come last as ``incomplete``."""
+    incomplete runs follow as ``incomplete``, then every group's own findings as ``group``
+    (its id as the source)."""
     tree, skipped = discover(root, options.follow_symlinks)
     log.debug("discovered %d runs, %d skipped paths", len(tree.runs), len(skipped))
+    tree_file = read_tree_file(root)
 
     def checked() -> Iterator[CheckedRun]:
+        records: dict[str, RunRecord] = {}
         for ref in tree.runs:
-            yield _check_run(ref, root, options)
+            labels = tree_file.for_run(ref.id, ref.source)
+            run, record = _check_run(ref, root, options, labels)
+            if record is not None:
+                records[ref.id] = record.for_cross_run()
+            yield run
         for incomplete in tree.incomplete:
             yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+        settings = GroupSettings(
+            incidental=tree_file.incidental, equivalence_margin=options.equivalence_margin
+        )
+        yield from _check_groups(tree, records, settings)
 
     return skipped, checked()
 
 
-def _check_run(ref: RunRef, root: Path, options: ReadOptions) -> CheckedRun:
-    def attempt() -> CheckedRun:
+def _check_run(
+    ref: RunRef, root: Path, options: ReadOptions, labels: RunLabels = NO_LABELS
+) -> tuple[CheckedRun, RunRecord | None]:
+    def attempt() -> tuple[CheckedRun, RunRecord | None]:
         loaded = load_run(ref, root, options.max_bytes)
         if isinstance(loaded, LoadFailure):
-            return CheckedRun(ref.source, "error", failure_findings(loaded))
+            return CheckedRun(ref.source, "error", failure_findings(loaded)), None
         analysis = analyze_run(
             loaded,
             bootstrap=options.bootstrap,
             seed=options.seed,
             margin=options.equivalence_margin,
         )
-        return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty)
+        record = run_record(analysis, "", labels.labels)
+        return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty), record
 
-    def failed(reason: str) -> CheckedRun:
+    def failed(reason: str) -> tuple[CheckedRun, RunRecord | None]:
         failure = LoadFailure(ref, f"internal error: {reason}", ref.source)
-        return CheckedRun(ref.source, "error", failure_findings(failure))
+        return CheckedRun(ref.source, "error", failure_findings(failure)), None
 
     return guarded(attempt, failed, f"run {ref.id}", verbose=False)
 
 
+def _check_groups(
+    tree: Tree, records: dict[str, RunRecord], settings: GroupSettings
+) -> Iterator[CheckedRun]:
+    """Each group's own findings (pooled estimates per population, copies), from the runs'
+    records: the statistics its page would show, without the batch-size comparison."""
+    for group in tree.groups:
+        members = [records[r] for r in group.run_ids if r in records]
+        yield guarded(
+            partial(_check_group, group.id, members, settings),
+            partial(_group_not_checked, group.id),
+            f"group {group.id}",
+            verbose=False,
+        )
+
+
+def _check_group(group_id: str, members: list[RunRecord], settings: GroupSettings) -> CheckedRun:
+    return CheckedRun(group_id, GROUP, analyze_group(group_id, members, settings=settings).findings)
+
+
+def _group_not_checked(group_id: str, reason: str) -> CheckedRun:
+    log.warning("reportgen: group %s not checked: %s", group_id, reason)
+    return CheckedRun(group_id, GROUP, ())
+
+
 def run_check(settings: CheckSettings, stream: TextIO) -> int:
     """Check the tree, write the report in the chosen format; the exit code (0 or 1)."""
-    skipped, runs = check_tree(settings.results, settings)
+    skipped, checked = check_tree(settings.results, settings)
     fail_on = effective_fail_on(settings.fail_on, settings.strict) or settings.fail_on
-    report = CheckReport(tuple(runs), skipped, fail_on)
+    entries = tuple(checked)
+    runs = tuple(e for e in entries if e.status != GROUP)
+    groups = tuple(e for e in entries if e.status == GROUP)
+    report = CheckReport(runs, skipped, fail_on, groups)
     if settings.format == "json":
         stream.write(check_report.json_report(report))
     elif settings.format == "markdown":

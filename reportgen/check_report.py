@@ -38,6 +38,7 @@ class CheckReport:
     runs: tuple[CheckedRun, ...]
     skipped: tuple[Skipped, ...]
     fail_on: Severity
+    groups: tuple[CheckedRun, ...] = ()  # each group's own findings (its id as ``source``)
 
     @property
     def unreadable(self) -> tuple[Skipped, ...]:
@@ -51,7 +52,7 @@ class CheckReport:
 
     def totals(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-        for run in self.runs:
+        for run in (*self.runs, *self.groups):
             for finding in run.findings:
                 counts[finding.severity] += 1
         return {
@@ -60,11 +61,13 @@ class CheckReport:
             "failing_runs": sum(1 for run in self.runs if self.failing(run)),
             "unreadable": len(self.unreadable),
             "skipped": len(self.skipped),
+            "groups": len(self.groups),
+            "failing_groups": sum(1 for group in self.groups if self.failing(group)),
         }
 
     @property
     def exit_code(self) -> int:
-        failed = self.unreadable or any(self.failing(run) for run in self.runs)
+        failed = self.unreadable or any(self.failing(r) for r in (*self.runs, *self.groups))
         return 1 if failed else 0
 
 
@@ -90,7 +93,7 @@ def _where(finding: Finding) -> str:
 
 def text_report(report: CheckReport, quiet: bool = False) -> Iterator[str]:
     """Every run and finding; with ``quiet``, only the failing ones and the summary line."""
-    for run in report.runs:
+    for run in (*report.runs, *(g for g in report.groups if g.findings)):
         shown = report.failing(run) if quiet else run.findings
         if quiet and not shown:
             continue
@@ -138,6 +141,7 @@ def json_report(report: CheckReport) -> str:
             {"path": s.path, "reason": s.reason, "unreadable": s.unreadable} for s in report.skipped
         ],
         "runs": [_run_json(run) for run in report.runs],
+        "groups": [_run_json(group) for group in report.groups],
     }
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
 
@@ -167,12 +171,13 @@ def markdown_report(report: CheckReport) -> str:
     rows = [
         f"| {_cell(run.source)} | {f.severity} | {_cell(f.id)} | {_cell(_where(f).strip())} "
         f"| {_cell(f.message)} |"
-        for run in report.runs
+        for run in (*report.runs, *report.groups)
         for f in report.failing(run)
     ]
     if rows:
         lines += ["", f"### Findings at or above {report.fail_on}", ""]
-        lines += ["| run | severity | check | η | message |", "|---|---|---|---|---|", *rows]
+        lines += ["| run or group | severity | check | η | message |", "|---|---|---|---|---|"]
+        lines += rows
     if report.unreadable:
         lines += ["", "### Could not be read", ""]
         lines += [f"- {_cell(s.path)}: {_cell(s.reason)}" for s in report.unreadable]
@@ -205,13 +210,14 @@ def junit_report(report: CheckReport) -> str:
     """JUnit XML as CI systems read it (the Jenkins ``junit-10.xsd`` shape): a directory that
     could not be read is a test case with an error."""
     suite = ET.Element("testsuite", name="reportgen check")
-    failures = sum(_testcase(suite, report, run) for run in report.runs)
+    flagged = tuple(g for g in report.groups if g.findings)  # a group: a case when it has findings
+    failures = sum(_testcase(suite, report, run) for run in (*report.runs, *flagged))
     for item in report.unreadable:
         case = ET.SubElement(suite, "testcase", name=_xml(item.path), classname="reportgen.check")
         error = ET.SubElement(case, "error", type="unreadable", message=_xml(item.reason))
         error.text = _xml(f"{item.path}: {item.reason}")
     counts = {
-        "tests": str(len(report.runs) + len(report.unreadable)),
+        "tests": str(len(report.runs) + len(flagged) + len(report.unreadable)),
         "failures": str(failures),
         "errors": str(len(report.unreadable)),
         "skipped": "0",

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen.siblings import NAME_MAX as NAME_MAX
+from reportgen.siblings import sibling_name as sibling_name
+from reportgen.siblings import sibling_prefix
+
 if TYPE_CHECKING:  # numpy only for draws memos: a no-op build never imports it
     import numpy as np
     import numpy.typing as npt
@@ -23,8 +27,6 @@ MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
 MEMO_DIR = ".reportgen/memo"
 RENAME_EXCHANGE = 2
-NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
-PID_DIGITS = 10  # room for any process id in a sibling's name
 
 # A file's bytes, or its pieces in order (a large summary is never joined into one buffer)
 Content = bytes | tuple[bytes, ...]
@@ -97,6 +99,30 @@ def tracked_by_git(directory: Path) -> list[str]:
     return [name for name in os.fsdecode(listed.stdout).split("\0") if name]
 
 
+def digest_of(content: Content) -> str:
+    """sha256 of a file's bytes (given whole or in pieces), as the status keeps it."""
+    digest = hashlib.sha256()
+    for piece in (content,) if isinstance(content, bytes) else content:
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def is_site_path(path: object) -> bool:
+    """Whether ``path`` names a file inside a site (what a status file may name): relative, no
+    ``..`` part, not only dots and slashes. String tests only: a status names every file."""
+    return (
+        isinstance(path, str)
+        and path[:1] not in ("/", "")
+        and "/../" not in f"/{path}/"
+        and path.strip("./") != ""
+    )
+
+
+def normal_site_path(path: str) -> str:
+    """``path`` without empty and ``.`` parts (what ``safe_site_path`` would write it as)."""
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
 def safe_site_path(path: str) -> str:
     """``path`` normalised as a ``PurePosixPath`` (empty and ``.`` parts dropped), checked to stay
     inside the site; string operations, as a large site claims tens of thousands of paths."""
@@ -112,21 +138,6 @@ def site_directory(out: Path) -> Path:
     return Path(os.path.realpath(out)) if out.is_symlink() else out
 
 
-def sibling_name(name: str, kind: str, pid: int) -> str:
-    """``.NAME.KIND-PID``, the name of a build's own file beside ``NAME``; a name too long to
-    take the additions is shortened to its start and a hash (names stay within NAME_MAX)."""
-    return f"{_sibling_prefix(name, kind)}{pid}"
-
-
-def _sibling_prefix(name: str, kind: str) -> str:
-    prefix = f".{name}.{kind}-"
-    if len(os.fsencode(prefix)) + PID_DIGITS <= NAME_MAX:
-        return prefix
-    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
-    start = os.fsencode(name)[:64].decode("utf-8", "ignore")
-    return f".{start}~{digest}.{kind}-"
-
-
 class SiteWriter:
     """Writes a complete new site into a sibling staging directory, then swaps it in.
 
@@ -137,9 +148,9 @@ class SiteWriter:
     def __init__(self, out: Path, reuse_memos: bool = True) -> None:
         out = site_directory(out)
         self.out = out
-        self.previous = out if out.is_dir() else None
+        self._previous = out if out.is_dir() else None
         self.reuse_memos = reuse_memos  # False for --force: recompute even cached intermediates
-        self.staging = out.parent / sibling_name(out.name, "staging", os.getpid())
+        self._staging = out.parent / sibling_name(out.name, "staging", os.getpid())
         self.log = WriteLog()
         self.claimed: list[str] = []  # every path of the new site, in the order it was written
         self._paths: set[str] = set()
@@ -147,14 +158,14 @@ class SiteWriter:
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_tree(self.staging)
-        self.staging.mkdir()
-        if self.previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
-            os.chmod(self.staging, stat.S_IMODE(self.previous.stat().st_mode))
+        _remove_tree(self._staging)
+        self._staging.mkdir()
+        if self._previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
+            os.chmod(self._staging, stat.S_IMODE(self._previous.stat().st_mode))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _remove_tree(self.staging)  # after publish() this is already gone
+        _remove_tree(self._staging)  # after publish() this is already gone
 
     def _claim(self, path: str) -> str:
         key = safe_site_path(path)
@@ -162,7 +173,7 @@ class SiteWriter:
             raise WriteError(f"two outputs want the same path: {key}")
         self._paths.add(key)
         self.claimed.append(key)
-        target = os.path.join(self.staging, key)
+        target = os.path.join(self._staging, key)
         parent = os.path.dirname(target)
         if parent not in self._made:
             os.makedirs(parent, exist_ok=True)
@@ -202,36 +213,62 @@ class SiteWriter:
 
     def previous_has(self, paths: Iterable[str]) -> bool:
         """Whether the previous site holds every one of ``paths``."""
-        return self.previous is not None and all(self._previous_file(p) for p in paths)
+        return self._previous is not None and all(self._previous_file(p) for p in paths)
 
     def _previous_file(self, path: str) -> str | None:
         """The previous site's file at ``path``, if it has one."""
-        if self.previous is None:
+        if self._previous is None or not is_site_path(path):
             return None
-        old = os.path.join(self.previous, path)
+        old = os.path.join(self._previous, path)
         return old if os.path.isfile(old) else None
 
     def store_memos(
-        self, computed: Mapping[str, bytes], reused: Iterable[str] = ()
-    ) -> tuple[str, ...]:
-        """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their site paths.
+        self, computed: Mapping[str, bytes], reused: Iterable[str], known: Mapping[str, str]
+    ) -> dict[str, str]:
+        """Store the memos a ``MemoReader`` served, as ``MEMO_DIR/name``; their paths and sha256.
 
-        A memo's name is a hash of everything its bytes depend on; ``reused`` names those read
-        from the previous site (their digests checked), carried over without their bytes
-        travelling back from a worker. A computed one is written (or linked, if the previous
-        site holds the same bytes).
+        A memo is content-addressed (its name is a hash of everything its bytes depend on), so
+        one the reader took from the previous site (checked there against ``known``, the
+        previous build's digests) is carried over by name, its bytes never sent back from a
+        worker; one computed is written (or linked, when the previous site holds its bytes).
         """
-        stored = []
+        stored = {}
         for name in reused:
             path = memo_path(name)
-            if path in self._paths or self.keep(path):  # gone since it was read: recomputed later
-                stored.append(path)
+            if path in known and (path in self._paths or self.keep(path)):
+                stored[path] = known[path]
         for name, content in computed.items():
             path = memo_path(name)
-            if path not in self._paths:  # linked from the previous site only if the same bytes
+            if path not in self._paths:
                 self.write(path, content)
-            stored.append(path)
-        return tuple(stored)
+            stored[path] = digest_of(content)
+        return stored
+
+    @property
+    def memo_source(self) -> Path | None:
+        """The previous site, whose draws memos may be reused (``None``: recompute them)."""
+        return self._previous if self.reuse_memos else None
+
+    def write_private(self, path: str, content: Content) -> str:
+        """Write one of the build's private files; its sha256, for the status to keep (the file
+        is checked against it before any later use)."""
+        self.write(path, content)
+        return digest_of(content)
+
+    def keep_verified(self, path: str, digest: str) -> bool:
+        """Carry a private file over only if its bytes still hash to ``digest``."""
+        return self.previous_verified(path, digest) is not None and self.keep(path)
+
+    def previous_verified(self, path: str, digest: str) -> bytes | None:
+        """The previous site's private file at ``path`` if its bytes hash to ``digest``; a file
+        changed since (or missing) is ``None``: a cache miss, never an error."""
+        content = self.previous_bytes(path)
+        return content if content is not None and digest_of(content) == digest else None
+
+    def verified(self, digests: Mapping[str, str]) -> VerifiedFiles:
+        """The private files of the new site named in ``digests``, for a later stage of this
+        build to read back (checked against their digests)."""
+        return VerifiedFiles(self._staging, dict(digests))
 
     def previous_bytes(self, path: str) -> bytes | None:
         old = self._previous_file(path)
@@ -255,14 +292,34 @@ class SiteWriter:
     def publish(self) -> None:
         """Swap the staging directory in; a build killed before this leaves the old site intact."""
         if self.out.is_dir():
-            if not _exchange(self.staging, self.out):
+            if not _exchange(self._staging, self.out):
                 backup = self.out.parent / sibling_name(self.out.name, "old", os.getpid())
                 os.rename(self.out, backup)
-                os.rename(self.staging, self.out)
-                self.staging = backup
+                os.rename(self._staging, self.out)
+                self._staging = backup
         else:
-            os.rename(self.staging, self.out)
-        _remove_tree(self.staging)
+            os.rename(self._staging, self.out)
+        _remove_tree(self._staging)
+
+
+@dataclass(frozen=True)
+class VerifiedFiles:
+    """Private files of a site, each readable only as the bytes its digest names: one changed
+    on disk reads as missing. Picklable, for group workers."""
+
+    root: Path
+    digests: Mapping[str, str]
+
+    def read(self, path: str) -> bytes | None:
+        digest = self.digests.get(path)
+        if digest is None or not is_site_path(path):
+            return None
+        try:
+            with open(os.path.join(self.root, path), "rb") as file:
+                content = file.read()
+        except OSError:
+            return None
+        return content if digest_of(content) == digest else None
 
 
 def memo_path(name: str) -> str:
@@ -273,16 +330,15 @@ def memo_path(name: str) -> str:
 class MemoReader:
     """Memos for work done away from the writer (a group page, perhaps in a worker process).
 
-    A memo the previous site holds, with the digest its status recorded, is read from it and
-    listed in ``reused`` (``previous`` is
-    ``None`` for ``--force``: recompute everything); any other is computed and kept in
-    ``computed``. Both go to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside
-    the lock.
+    A memo the previous site holds with the bytes its previous build recorded (``digests``, by
+    memo path) is read from it and listed in ``reused`` (``previous`` is ``None`` for
+    ``--force``: recompute everything); any other is computed and kept in ``computed``. Both go
+    to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside the lock.
     """
 
     def __init__(self, previous: Path | None, digests: Mapping[str, str] | None = None) -> None:
         self.previous = previous
-        self.digests = digests or {}  # sha256 by memo name, as the previous build's status holds
+        self.stored = VerifiedFiles(previous or Path(), digests or {})
         self.computed: dict[str, bytes] = {}
         self.reused: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -301,22 +357,7 @@ class MemoReader:
             return self.computed.setdefault(name, content)
 
     def _stored(self, name: str) -> bytes | None:
-        if self.previous is None:
-            return None
-        expected = self.digests.get(name)
-        if expected is None:
-            return None
-        try:
-            content = (self.previous / memo_path(name)).read_bytes()
-        except OSError:
-            return None
-        return content if hashlib.sha256(content).hexdigest() == expected else None
-
-    def memo_digests(self) -> dict[str, str]:
-        """The sha256 of every memo served, by name, for the next build's status."""
-        found = {name: self.digests[name] for name in self.reused}
-        found.update((name, hashlib.sha256(c).hexdigest()) for name, c in self.computed.items())
-        return dict(sorted(found.items()))
+        return None if self.previous is None else self.stored.read(memo_path(name))
 
 
 def npy_memo(
@@ -398,7 +439,7 @@ def _exchange(a: Path, b: Path) -> bool:
 def _sibling_pid(path: Path, out: Path) -> int | None:
     """The PID in a ``.OUT.staging-PID`` / ``.OUT.old-PID`` name, or ``None`` if not one of ours."""
     for kind in ("staging", "old"):
-        prefix = _sibling_prefix(out.name, kind)
+        prefix = sibling_prefix(out.name, kind)
         if path.name.startswith(prefix) and path.name[len(prefix) :].isdigit():
             return int(path.name[len(prefix) :])
     return None
@@ -419,7 +460,7 @@ def _pid_alive(pid: int) -> bool:
 def _dead_siblings(out: Path, kind: str) -> list[Path]:
     """Our staging/backup siblings of ``out`` whose build process is gone."""
     found = []
-    for path in sorted(out.parent.glob(f"{glob.escape(_sibling_prefix(out.name, kind))}*")):
+    for path in sorted(out.parent.glob(f"{glob.escape(sibling_prefix(out.name, kind))}*")):
         pid = _sibling_pid(path, out)
         if pid is not None and path.is_dir() and not path.is_symlink() and not _pid_alive(pid):
             found.append(path)

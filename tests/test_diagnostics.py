@@ -36,7 +36,7 @@ from reportgen.load.models import LoadFailure, Run
 REAL_DATA = Path(__file__).parents[2] / "shared/data/results"
 SECTIONS = {
     "facts", "eta-table", "per-sequence", "snis", "curvature", "outliers", "config", "sweep",
-    "cv", "error", "artifacts", "populations", "clip", "fd", "unrecognised", "cv-batch",
+    "cv", "error", "artifacts", "populations", "clip", "fd", "unrecognised", "cv-batch", "pooled",
 }  # fmt: skip
 
 # --- builders: a small, exactly consistent run per schema ------------------------------------
@@ -635,6 +635,8 @@ def test_every_check_is_tested() -> None:
         "linear-error-within-noise", "approx-not-recorded", "config-unreadable",
         "input-skipped", "linear-disagrees", "duplicate-run",
     }  # fmt: skip
+    # fired and silent in test_pooled_groups (planted pooled rows) and test_inference_cases
+    tested |= {"population-heterogeneous", "pooled-linear-disagrees"}
     # triggered and not triggered in test_next_runner, test_inventory, test_cv_features and
     # test_cv_batch, on runs and aggregates with planted answers
     tested |= {

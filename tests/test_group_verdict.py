@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from reportgen.analysis import fits
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.delta import PairedColumns, centred, delta_ses, influence_se, true_influence
+from reportgen.analysis.group import analyze_group
+from reportgen.analysis.group_record import GroupRecord
 from reportgen.analysis.group_stats import (
     covariance,
-    group_summary_json,
     population_stats,
     quad_help,
     rel_err_se,
@@ -28,6 +29,7 @@ from reportgen.analysis.group_stats import (
 )
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import Population
+from reportgen.analysis.record import RunRecord
 from reportgen.analysis.uncertainty import (
     EtaUncertainty,
     RunUncertainty,
@@ -43,6 +45,7 @@ from reportgen.charts.agreement import (
     quad_help_chart,
 )
 from reportgen.charts.integrands import Which
+from reportgen.pages.serialize import group_summary_json
 from tests.test_charts import _attached, validator  # noqa: F401  (the schema fixture)
 
 N = 400
@@ -262,15 +265,22 @@ def test_population_statistics_pool_only_their_own_runs() -> None:
     stats = population_stats(pops, runs, agreements, errors)
     assert [s.per_eta[0].true_mean for s in stats] == [pytest.approx(-2.0), pytest.approx(-10.0)]
     assert [s.agreement.pairs for s in stats] == [2, 1]
-    data = group_summary_json(
-        "g",
-        runs,
-        [fits.fit_run(r) for r in runs],
-        [agreements[r.run_id] for r in runs],
-        (),
-        (),
-        populations=stats,
-    )
+    members = [
+        RunRecord(
+            r.run_id,
+            f"{r.run_id}/results.json",
+            "ok",
+            "hash",
+            "0",
+            (),
+            schema="snis",
+            batch_size=r.batch_size,
+            etas=r.etas,
+            uncertainty=RunUncertainty(etas=tuple(e for e in errors[r.run_id] if e)),
+        )
+        for r in runs
+    ]
+    data = group_summary_json(GroupRecord.of(analyze_group("g", members)))
     assert data["pooled_across_populations"] is True
     assert [p["runs"] for p in data["populations"]] == [["g/a", "g/b"], ["g/c"]]
     assert data["populations"][0]["key"] == {"B_E": "256"}

@@ -32,8 +32,10 @@ import numpy as np
 import orjson
 import pytest
 
-import reportgen.build as build_module
+import reportgen.build
+import reportgen.build.runs as run_stage
 import reportgen.build.status as status_module
+import reportgen.pages.assets as assets
 from reportgen import __version__
 from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
@@ -45,7 +47,13 @@ from reportgen.demo import bench_tree
 from reportgen.findings import Finding
 from reportgen.install_cache import install_cache
 from reportgen.pages.changes import changes_view
-from reportgen.pages.paths import run_fragment, run_record, run_sample
+from reportgen.pages.paths import (
+    group_partials,
+    group_record,
+    run_fragment,
+    run_record,
+    run_sample,
+)
 from reportgen.write import WriteError, memo_path
 from tests.formats import assert_valid
 
@@ -105,13 +113,13 @@ def edit_sweep(tree: Path, factor: float = 1.5) -> None:
 def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Ids of the runs the build re-read and re-rendered (in-process builds, -j 1)."""
     calls: list[str] = []
-    real = build_module.run_output
+    real = run_stage.run_output
 
     def counting(ref: Any, *args: Any) -> Any:
         calls.append(ref.id)
         return real(ref, *args)
 
-    monkeypatch.setattr(build_module, "run_output", counting)
+    monkeypatch.setattr(run_stage, "run_output", counting)
     return calls
 
 
@@ -202,6 +210,8 @@ def test_one_changed_run_rewrites_only_its_files(
             run_record(SWEEP),  # what the next build's cross-run pages read of it
             f"groups/{SWEEP_GROUP}/index.html",
             f"groups/{SWEEP_GROUP}/summary.json",
+            group_record(SWEEP_GROUP),  # the group's statistics, its summary derived from them
+            group_partials(SWEEP_GROUP),  # and their part its parent merges
             "index.html",
             "changes.html",
             "changes.json",
@@ -328,9 +338,9 @@ def test_settings_templates_version_or_force_rebuild_everything(
     results, out = mini
     kwargs: dict[str, Any] = {}
     if change == "assets":  # a template or static asset changed
-        monkeypatch.setattr(build_module, "assets_fingerprint", lambda: "changed templates")
+        monkeypatch.setattr(assets, "assets_fingerprint", lambda: "changed templates")
     elif change == "version":
-        monkeypatch.setattr(build_module, "__version__", __version__ + ".post1")
+        monkeypatch.setattr(reportgen.build, "__version__", __version__ + ".post1")
     elif change == "title":
         kwargs["title"] = "Another title"
     else:
@@ -579,11 +589,12 @@ def test_a_tampered_stored_page_is_never_shown_or_placed(
     source = results / SWEEP / "results.json"
     source.write_bytes(source.read_bytes()[:100])  # unreadable tonight: the stale path
     assert main(["build", str(results), "-o", str(out), "-j", "1"]) == 1
-    assert "kept its last good page" in capsys.readouterr().out
+    # the stored content is not the bytes the status vouches for: tonight's error page stands
+    assert f"could not read: {SWEEP}\n" in capsys.readouterr().out
     assert not (out / "pwned.html").exists()
     shown = {k: v for k, v in published(out).items() if not k.startswith(".reportgen/")}
     assert not any(canary.encode() in content for content in shown.values())
-    assert page.read_bytes() == good_page  # the published page stays as it was
+    assert page.read_bytes() != good_page and b"stale-banner" not in page.read_bytes()
 
 
 def test_a_status_naming_a_path_outside_the_site_is_a_full_rebuild(
@@ -880,7 +891,7 @@ def _echo_job(job: RunJob) -> Any:
 def test_parallel_map_keeps_order_and_bounds_work_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(build_module, "process_run", _echo_job)
+    monkeypatch.setattr(run_stage, "process_run", _echo_job)
     pulled: list[int] = []
 
     def jobs() -> Iterator[RunJob]:
@@ -888,7 +899,7 @@ def test_parallel_map_keeps_order_and_bounds_work_in_flight(
             pulled.append(i)
             yield RunJob(None, Path(), None, None, str(i))  # type: ignore[arg-type]
 
-    outputs: Iterator[Any] = build_module._map_runs(jobs(), 40, 2)
+    outputs: Iterator[Any] = run_stage.map_runs(jobs(), 40, 2)
     first = next(outputs)
     assert first == "0"
     assert len(pulled) <= pool.WINDOW_PER_WORKER * 2 + 1
@@ -914,49 +925,59 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
 ) -> None:
     """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
     from reportgen.pages import serialize
-    from reportgen.write import MemoReader, SiteWriter, npy_memo
+    from reportgen.write import MemoReader, SiteWriter, VerifiedFiles, npy_memo
 
     out = site[0]
     status = read_status(out)
     assert status is not None
-    saved = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
-    records = [r for r in saved if r.was_read]
-    points = [p for r in records if (p := r.points).etas]
-    sample_paths = {p.run_id: out / run_sample(p.run_id) for p in points}
+    stored = [RunRecord.from_bytes((out / run_record(r)).read_bytes()) for r in status.runs]
+    records = {r.id: r for r in stored if r.was_read}
+    points = [p for r in records.values() if (p := r.points).etas]
+    digests = {
+        run_sample(r): digest
+        for r, run in status.runs.items()
+        if (digest := run.digest(run_sample(r))) is not None
+    }
+    files = VerifiedFiles(out, digests)
     in_memory = [
         s
-        for r, path in sample_paths.items()
-        if path.is_file() and (s := serialize.sample_from_npy(path.read_bytes(), r)) is not None
+        for p in points
+        if run_sample(p.run_id) in digests
+        and (s := serialize.sample_from_npy((out / run_sample(p.run_id)).read_bytes(), p.run_id))
     ]
-    stored = [t for r, path in sample_paths.items() if (t := serialize.stored_sample(path, r))]
-    assert len(stored) == len(in_memory) >= 2
+    from_disk = [
+        t
+        for p in points
+        if (t := serialize.stored_sample(p.run_id, records[p.run_id].sample, files))
+    ]
+    assert len(from_disk) == len(in_memory) >= 2
 
     def rows(samples: Any, **kwargs: Any) -> list[Any]:
         compared = batch.compare_batch_sizes(points, samples, draws=200, seed=3, **kwargs)
         return [b.to_json() for b in compared]
 
     expected = rows(in_memory)
-    assert expected and rows(stored, workers=2) == expected
+    assert expected and rows(from_disk, workers=2) == expected
     copy = tmp_path / "site"
     shutil.copytree(out, copy)
-    computed = MemoReader(copy)
-    assert rows(stored, memo=npy_memo(computed.memo, "test")) == expected
+    computed = MemoReader(copy, {})
+    assert rows(from_disk, memo=npy_memo(computed.memo, "test")) == expected
     from_files = len(computed.computed)  # one per larger run
     assert rows(in_memory, memo=npy_memo(computed.memo, "test")) == expected
     assert from_files >= 1 and len(computed.computed) == 2 * from_files  # each its own digest
     assert computed.reused == {}
     with SiteWriter(copy) as writer:
-        stored_paths = writer.store_memos(computed.computed)
+        stored_paths = writer.store_memos(computed.computed, (), {})
         writer.publish()
     assert len(stored_paths) == len(computed.computed)
     assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
-    assert MemoReader(copy).memo(next(iter(computed.computed)), bytes) == b""  # no digest
-    reread = MemoReader(copy, computed.memo_digests())  # the draws now come back from the site
-    assert rows(stored, memo=npy_memo(reread.memo, "test")) == expected
+    assert MemoReader(copy, {}).stored.read(next(iter(stored_paths))) is None  # no digest: unread
+    reread = MemoReader(copy, stored_paths)  # the draws now come back from the site
+    assert rows(from_disk, memo=npy_memo(reread.memo, "test")) == expected
     assert reread.reused == {k: v for k, v in computed.computed.items() if k in reread.reused}
     assert reread.reused and reread.computed == {}
     with SiteWriter(copy) as writer:  # reused memos are carried over by name, not rewritten
-        kept_paths = writer.store_memos({}, reread.reused)
+        kept_paths = writer.store_memos({}, reread.reused, stored_paths)
         writer.publish()
     assert len(kept_paths) == len(reread.reused) and writer.log.written == []
     assert sorted(writer.log.kept) == sorted(kept_paths)
@@ -964,8 +985,8 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     rescaled = np.load(copy / memo_path(victim), allow_pickle=False) * 2
     with (copy / memo_path(victim)).open("wb") as file:
         np.save(file, rescaled, allow_pickle=False)
-    checked = MemoReader(copy, computed.memo_digests())
-    assert rows(stored, memo=npy_memo(checked.memo, "test")) == expected
+    checked = MemoReader(copy, stored_paths)
+    assert rows(from_disk, memo=npy_memo(checked.memo, "test")) == expected
     assert victim in checked.computed and victim not in checked.reused
 
 
@@ -981,13 +1002,13 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     from reportgen.pages.serialize import StoredSample
 
     read: list[str] = []
-    read_at = StoredSample.at
+    load = StoredSample.load
 
-    def recording_at(self: StoredSample, eta: float) -> Any:
+    def recording_load(self: StoredSample) -> Any:
         read.append(self.run_id)
-        return read_at(self, eta)
+        return load(self)
 
-    monkeypatch.setattr(StoredSample, "at", recording_at)
+    monkeypatch.setattr(StoredSample, "load", recording_load)
 
     results = scale_tree(tmp_path / "results", seed=0, runs=10)
     out = tmp_path / "site"

@@ -4,7 +4,10 @@ file's labels, margin and title reach the pages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from reportgen.analysis.record import RunRecord
 from reportgen.build import BuildOptions, build
 from reportgen.cli import main
 from reportgen.demo import generate_sample_tree
-from reportgen.demo.inference import LARGE, POST_FIX, PRE_FIX, SWEEP
+from reportgen.demo.inference import HIDDEN, LARGE, MANY, MANY_KEYS, POST_FIX, PRE_FIX, SWEEP
 from reportgen.pages import paths
 
 
@@ -161,6 +164,28 @@ def test_a_wider_margin_changes_verdicts_reported_first(cases_tree: Path, tmp_pa
     assert html.index("Verdicts that changed") < html.index("Changed runs")
 
 
+def test_a_pooled_verdict_that_flips_is_reported_first(cases_tree: Path, tmp_path: Path) -> None:
+    """The heterogeneous population's random-effects ratio is inconclusive at the default
+    margin and agrees within a margin of 0.99: changes.json and changes.html say so first."""
+    tree = tmp_path / "results"
+    shutil.copytree(cases_tree / HIDDEN, tree / "E_2048")
+    out = tmp_path / "site"
+    common = ["build", str(tree), "-o", str(out), "-j", "1", "-q", "--bootstrap", "0"]
+    assert main(common) == 0
+    (pop,) = group_summary(out, "E_2048")["populations"]
+    assert pop["verdict_linear"] == "inconclusive"
+    assert main([*common, "--equivalence-margin", "0.99"]) == 0
+    changes = json.loads((out / "changes.json").read_text())
+    assert changes["population_verdicts"] == [
+        {"group": "E_2048", "population": pop["label"], "before": "inconclusive", "after": "agrees"}
+    ]
+    html = (out / "changes.html").read_text()
+    assert html.index("Pooled verdicts that changed") < html.index("Changed runs")
+    assert main(common) == 0  # back to the default margin: the flip the other way
+    back = json.loads((out / "changes.json").read_text())["population_verdicts"]
+    assert [(p["before"], p["after"]) for p in back] == [("agrees", "inconclusive")]
+
+
 @pytest.mark.parametrize("value", ["1.5", "0", "-0.1", "x"])
 def test_the_margin_option_is_validated_up_front(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
@@ -174,3 +199,143 @@ def test_the_margin_option_is_validated_up_front(
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert "--equivalence-margin" in err and err.count("\n") == 1
+
+
+def group_summary(site: Path, group_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((site / paths.group_summary(group_id)).read_text())
+    return data
+
+
+@pytest.mark.slow
+def test_the_group_pools_the_overshooting_batch_as_an_independent_loop_does(
+    cases_site: Path,
+) -> None:
+    """The group summary's pooled rows equal inverse-variance pooling of the runs' own
+    summary.json numbers, term by term; the group says so in a warning and in words."""
+    group = group_summary(cases_site, LARGE)
+    (pop,) = group["populations"]
+    runs = [summary(cases_site, f"{LARGE}/run_{k:02d}") for k in range(1, 5)]
+    for j, row in enumerate(pop["pooled"]):
+        w = [1 / r["etas"][j]["se_diff_linear"] ** 2 for r in runs]
+        y = [r["etas"][j]["delta_h_linear"] - r["etas"][j]["delta_h_true"] for r in runs]
+        fixed = sum(wi * yi for wi, yi in zip(w, y, strict=True)) / sum(w)
+        q = sum(wi * (yi - fixed) ** 2 for wi, yi in zip(w, y, strict=True))
+        assert row["n_runs"] == 4 and math.isclose(row["diff_linear"], fixed, rel_tol=1e-9)
+        assert math.isclose(row["se_diff_linear"], sum(w) ** -0.5, rel_tol=1e-9)
+        assert math.isclose(row["q"], q, rel_tol=1e-9) and row["q_df"] == 3
+        assert row["random_effects"] is None and row["method"].startswith("fixed effect")
+        assert row["verdict_linear"] == "disagrees" and 1.2 < row["ratio_linear"] < 1.45
+    assert pop["verdict_linear"] == "disagrees" and pop["breakdown_eta_linear"] == 1.6e-6
+    assert [f["id"] for f in group["findings"]] == ["pooled-linear-disagrees"]
+    assert group["per_eta"] is not None and group["pooled_across_populations"] is False
+    page = (cases_site / paths.group_page(LARGE)).read_text()
+    assert 'id="pooled"' in page and "fixed effect (inverse variance)" in page
+    assert "Linear disagrees at every η, from η = 1.6e−6." in page
+
+
+@pytest.mark.slow
+def test_a_hidden_change_makes_one_population_heterogeneous(cases_site: Path) -> None:
+    group = group_summary(cases_site, HIDDEN)
+    (pop,) = group["populations"]
+    assert len(pop["runs"]) == 4
+    for row in pop["pooled"]:
+        assert row["q_p"] < 0.01 and row["i2"] > 0.5
+        assert row["method"] == "random effects (DerSimonian–Laird)"
+        assert row["random_effects"]["se_diff_linear"] > row["se_diff_linear"]
+        assert row["verdict_linear"] != "disagrees"  # the spread is carried by the wider SE
+    (finding,) = group["findings"]
+    assert finding["id"] == "population-heterogeneous" and finding["severity"] == "warning"
+    assert "may not be the same experiment" in finding["message"]
+    page = (cases_site / paths.group_page(HIDDEN)).read_text()
+    assert "they may not be the same" in page and "population-heterogeneous" in page
+
+
+@pytest.mark.slow
+def test_several_populations_are_never_pooled_and_copies_count_once(cases_site: Path) -> None:
+    parent = group_summary(cases_site, "denominator_fix")
+    assert parent["pooled_across_populations"] is True and parent["per_eta"] is None
+    assert parent["duplicates"] == [[f"{PRE_FIX}/run_01", f"{POST_FIX}/run_03"]]
+    assert "duplicate-run" in [f["id"] for f in parent["findings"]]
+    assert f"{POST_FIX}/run_03" not in [r["id"] for r in parent["runs"]]
+    for pop in parent["populations"]:
+        assert f"{POST_FIX}/run_03" not in pop["runs"]
+        assert all(row["n_runs"] <= len(pop["runs"]) for row in pop["pooled"])
+    page = (cases_site / paths.group_page("denominator_fix")).read_text()
+    assert "byte-identical" in page
+
+
+def test_check_reports_group_findings_with_the_group_id(
+    cases_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The four runs of the hidden change are one population whose spread is beyond their
+    noise: ``check`` names the group and fails on it, in text and in JSON."""
+    batch = tmp_path / "results"
+    shutil.copytree(cases_tree / HIDDEN, batch / "E_2048")
+    args = ["check", str(batch), "--bootstrap", "0"]
+    assert main([*args, "--format", "json", "--fail-on", "error"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (group,) = report["groups"]
+    assert group["source"] == "E_2048"
+    assert [f["id"] for f in group["findings"]] == ["population-heterogeneous"]
+    assert report["totals"]["groups"] == 1 and report["totals"]["failing_groups"] == 0
+    assert main([*args, "--fail-on", "warning"]) == 1
+    out = capsys.readouterr().out
+    assert "E_2048 [group]" in out and "WARNING population-heterogeneous" in out
+
+
+@pytest.mark.slow
+def test_the_index_and_diagnostics_count_group_findings(cases_site: Path) -> None:
+    index = (cases_site / "index.html").read_text()
+    assert "group findings:" in " ".join(index.split())
+    diagnostics = (cases_site / "diagnostics.html").read_text()
+    assert 'id="group-finding-rows"' in diagnostics
+    for group, check in (
+        (HIDDEN, "population-heterogeneous"),
+        (LARGE, "pooled-linear-disagrees"),
+        ("denominator_fix", "duplicate-run"),
+    ):
+        assert f'>{group}</a></td>\n      <td><a href="guide.html#check-{check}">' in diagnostics
+    passed = diagnostics.split('id="passed"')[-1]
+    assert "population-heterogeneous" not in passed  # fired on a group: not a quiet check
+
+
+@pytest.mark.slow
+def test_what_differs_counts_the_keys_it_leaves_out_and_lists_every_one_in_csv(
+    cases_site: Path,
+) -> None:
+    group = group_summary(cases_site, MANY)
+    shown = [d["key"] for d in group["what_differs"]]
+    assert len(shown) == 50 and group["what_differs_more"] == MANY_KEYS - 50
+    page = (cases_site / paths.group_page(MANY)).read_text()
+    assert f"and {MANY_KEYS - 50} more keys not listed here" in page
+    assert '<a href="what_differs.csv">' in page
+    rows = list(csv.reader(io.StringIO((cases_site / paths.group_differs(MANY)).read_text())))
+    runs = [f"{MANY}/run_01", f"{MANY}/run_02"]
+    assert rows[0] == ["key", "splits", *runs]
+    table = {row[0]: row[1:] for row in rows[1:]}
+    assert len(table) == MANY_KEYS and shown == list(table)[:50]
+    assert table["config.extra.k59"] == ["1", "59", "159"]
+    # a group that lists every key has no CSV twin
+    assert not (cases_site / paths.group_differs(LARGE)).exists()
+
+
+@pytest.mark.slow
+def test_a_fit_window_of_the_tree_file_fits_that_group_only(cases_site: Path) -> None:
+    windowed = group_summary(cases_site, PRE_FIX)
+    assert windowed["fit_window"] == {
+        "pattern": PRE_FIX, "eta_min": 1e-6, "eta_max": 7e-6,
+    }  # fmt: skip
+    parent = group_summary(cases_site, "denominator_fix/old")
+    assert parent["fit_window"] is None
+    fits = {r["id"]: r["fit"] for r in windowed["runs"]}
+    whole = {r["id"]: r["fit"] for r in parent["runs"]}
+    assert set(fits) == set(whole) and fits
+    for run_id, fit in fits.items():
+        assert fit["n_linear"] == 3 and whole[run_id]["n_linear"] == 5
+        assert fit["loglog_slope_ci95"] is None
+        assert fit["linear_slope"] != whole[run_id]["linear_slope"]
+    page = (cases_site / paths.group_page(PRE_FIX)).read_text()
+    assert 'id="fit-window"' in page and "Fitted over η from 1e−6 to 7e−6" in " ".join(page.split())
+    assert (
+        'id="fit-window"' not in (cases_site / paths.group_page("denominator_fix/old")).read_text()
+    )

@@ -1137,7 +1137,7 @@ def test_a_run_read_broken_is_retried_even_if_restored_to_the_hashed_bytes(
     tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The planner hashed good bytes, the loader read broken ones: the next build re-reads."""
-    from reportgen import build as build_module
+    from reportgen.build import runs as run_stage
 
     results = shutil.copytree(tiny_tree, tmp_path / "results")
     out = tmp_path / "site"
@@ -1145,7 +1145,7 @@ def test_a_run_read_broken_is_retried_even_if_restored_to_the_hashed_bytes(
     build(options)
     source = results / SWEEPS / "run_01/results.json"
     good = source.read_bytes()
-    original = build_module.process_run
+    original = run_stage.process_run
 
     def racy(job: Any) -> Any:
         if job.ref.id == f"{SWEEPS}/run_01":
@@ -1156,11 +1156,11 @@ def test_a_run_read_broken_is_retried_even_if_restored_to_the_hashed_bytes(
                 source.write_bytes(good)  # ... and restored before the next build
         return original(job)
 
-    monkeypatch.setattr(build_module, "process_run", racy)
+    monkeypatch.setattr(run_stage, "process_run", racy)
     (results / SWEEPS / "run_01/notes.md").write_text("touch the run")  # so it is re-read
     racy_result = build(options)
     assert f"{SWEEPS}/run_01" in racy_result.stale_runs
-    monkeypatch.setattr(build_module, "process_run", original)
+    monkeypatch.setattr(run_stage, "process_run", original)
     again = build(options)
     assert not again.up_to_date
     assert f"{SWEEPS}/run_01" not in again.failed_runs + again.stale_runs
@@ -1261,7 +1261,7 @@ def test_figures_with_workers_after_this_process_ran_vl_convert(
 # running): it writes one byte to the test's pipe, then waits until it is interrupted.
 _PAUSED_BUILD = """
 import os, sys, threading
-import reportgen.build as build
+import reportgen.build.runs as build
 signal_fd = int(sys.argv[1])
 store = build._store_run
 def paused(*args, **kwargs):
@@ -1325,6 +1325,7 @@ def test_non_ascii_names_on_an_ascii_terminal(sample_tree: Path, tmp_path: Path)
 def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path) -> None:
     """Loading reads notes, images, artifacts and the source hash; the page needs no tree."""
     from reportgen.analysis import analyze_run
+    from reportgen.analysis.record import run_record
     from reportgen.build import BuildOptions as Options
     from reportgen.build import site_context
     from reportgen.pages.run import RunSettings, run_page
@@ -1342,7 +1343,8 @@ def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path
     assert isinstance(loaded, Run)
     shutil.rmtree(root)  # from here on, nothing of the tree exists
     site = site_context(Options(results=root, out=tmp_path / "site"))
-    output = run_page(analyze_run(loaded), site, "hash", RunSettings(MAX_BYTES))
+    analysis = analyze_run(loaded)
+    output = run_page(analysis, run_record(analysis, "hash"), site, RunSettings(MAX_BYTES))
     assert output.content("runs/g/run_01/files/plot.png") == b"\x89PNG\r\n\x1a\nfake"
     assert output.content("runs/g/run_01/files/cv_a/table.csv") == b"a,b\n1,2\n"
     page = output.content("runs/g/run_01/index.html").decode()

@@ -236,7 +236,7 @@ def test_error_shapes_validate(
     """An unreadable run and a group whose analysis fails publish their own, smaller shapes."""
     import shutil
 
-    from reportgen.pages import group as group_pages
+    from reportgen.analysis import group as group_analysis
 
     results = tmp_path / "results"
     shutil.copytree(sample_tree, results)
@@ -246,7 +246,7 @@ def test_error_shapes_validate(
     def explode(runs):  # type: ignore[no-untyped-def]
         raise ValueError("boom")
 
-    monkeypatch.setattr(group_pages, "per_eta_stats", explode)
+    monkeypatch.setattr(group_analysis, "per_eta_stats", explode)
     out = tmp_path / "site"
     result = build(BuildOptions(results=results, out=out, jobs=1))
     assert result.failed_runs == ["comparison_across_learning_rates/run_02"]

@@ -29,7 +29,8 @@ from tests.sitecheck import broken_links
 
 # Browsers interpret these as markup or code; every other output file must be plain data.
 ACTIVE_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".css"})
-DATA_SUFFIXES = frozenset({".json", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npy"})
+# ``.z``: the build's private deflated group records (binary, never linked from a page)
+DATA_SUFFIXES = frozenset({".json", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npy", ".z"})
 
 # Each payload carries a character that escaping changes (<, " or '), so the raw marker can only
 # survive if escaping failed; the escaped text (``&lt;script&gt;alert(``) is harmless.

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reportgen import cli
+from reportgen.analysis.group import GroupSettings
 from reportgen.build import BuildOptions
-from reportgen.pages.group import GroupSettings
+from reportgen.pages.group import GroupPageSettings
 from reportgen.pages.run import RunSettings
 from reportgen.settings import (
     COMMANDS,
@@ -74,8 +75,12 @@ def test_defaults_are_declared_once_and_reach_every_stage() -> None:
     )
     assert options_.jobs >= 1 and options_.max_bytes == 256 * MB
     # every field of a stage's settings comes from the options by name (or is the stage's own)
-    # the group stage's own: the worker count, and the tree file's incidental keys
-    for stage, own in ((RunSettings, {"inline_files"}), (GroupSettings, {"workers", "incidental"})):
+    stages: tuple[tuple[type, set[str]], ...] = (
+        (RunSettings, {"inline_files"}),
+        (GroupSettings, {"workers", "incidental", "fit_windows"}),
+        (GroupPageSettings, set()),
+    )
+    for stage, own in stages:
         missing = {f.name for f in fields(stage)} - {f.name for f in fields(BuildOptions)}
         assert missing <= own, f"{stage.__name__} fields not in the schema: {missing - own}"
     changed = BuildOptions(seed=7, bootstrap=0, max_points=9, figures=("svg",), jobs=3)
@@ -88,7 +93,8 @@ def test_defaults_are_declared_once_and_reach_every_stage() -> None:
         True,
     )
     group = derive(GroupSettings, changed, workers=changed.jobs)
-    assert (group.seed, group.workers, group.figures) == (7, 3, ("svg",))
+    assert (group.seed, group.workers) == (7, 3)
+    assert derive(GroupPageSettings, changed).figures == ("svg",)
 
 
 def test_command_line_values_become_build_options() -> None:

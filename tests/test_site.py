@@ -162,7 +162,13 @@ def test_group_pages_and_summaries(sample_site: tuple[Path, BuildResult]) -> Non
         f"diagnostics_run/full_data/E_256/run_0{i}" for i in (1, 2, 3)
     ]
     assert {r["batch_size"] for r in summary["runs"]} == {256}
-    assert all(row["n_runs"] == 3 for row in summary["per_eta"])
+    # capture on and off are two populations: never pooled at the top level, each run once
+    assert summary["pooled_across_populations"] is True and summary["per_eta"] is None
+    per_eta: dict[float, int] = {}
+    for pop in summary["populations"]:
+        for row in pop["per_eta"]:
+            per_eta[row["eta"]] = per_eta.get(row["eta"], 0) + row["n_runs"]
+    assert per_eta and set(per_eta.values()) == {3}
     parent = read_json(site / "groups/diagnostics_run/full_data/summary.json")
     assert parent["batch_comparison"], "E_256 vs E_512 should be compared on the parent"
     assert {b["small_size"] for b in parent["batch_comparison"]} == {256}
@@ -290,17 +296,15 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
 def test_a_failing_group_analysis_becomes_an_error_page(
     sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reportgen.analysis import group_stats
-    from reportgen.pages import group as group_pages
-
-    real = group_stats.per_eta_stats
+    from reportgen.analysis import group as group_analysis
+    from reportgen.analysis.group_stats import per_eta_stats as real
 
     def explode_for_sweeps(runs):  # type: ignore[no-untyped-def]
         if any(r.run_id.startswith("comparison_across_learning_rates") for r in runs):
             raise ValueError("boom")
         return real(runs)
 
-    monkeypatch.setattr(group_pages, "per_eta_stats", explode_for_sweeps)
+    monkeypatch.setattr(group_analysis, "per_eta_stats", explode_for_sweeps)
     out = tmp_path / "site"
     result = build(BuildOptions(results=sample_tree, out=out, jobs=1))
     assert result.failed_runs == []

@@ -289,12 +289,14 @@ def test_blas_is_limited_in_workers_and_nowhere_else(
 
 
 def test_a_run_lost_twice_gets_an_error_page_saying_why(sample_tree: Path, tmp_path: Path) -> None:
-    from reportgen.build import BuildOptions, RunJob, lost_run, site_context
+    from reportgen.build import BuildOptions, RunJob, site_context
+    from reportgen.build.runs import lost_run
     from reportgen.discover import discover
+    from reportgen.pages.run import RunSettings
 
     options = BuildOptions(results=sample_tree, out=tmp_path / "site")
     ref = discover(sample_tree)[0].runs[0]
-    job = RunJob(ref, sample_tree, site_context(options), options, "hash")
+    job = RunJob(ref, sample_tree, site_context(options), RunSettings(options.max_bytes), "hash")
     output = lost_run(job, "the worker process was killed by SIGKILL (out of memory?), twice")
     assert not output.ok
     record = output.record

@@ -11,7 +11,7 @@ from reportgen.analysis.contributions import (
     run_eta_summaries,
 )
 from reportgen.analysis.diagnostics import DEFAULT_OPTIONS, CheckOptions, check_run
-from reportgen.analysis.points import RunPoints, run_points
+from reportgen.analysis.points import RunPoints, SequenceSample, run_points, sequence_sample
 from reportgen.analysis.supplement import RunSupplement, run_supplement
 from reportgen.analysis.tails import TailSensitivity, run_tail_sensitivities
 from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, RunUncertainty, run_uncertainty
@@ -31,6 +31,7 @@ class RunAnalysis:
     tails: tuple[TailSensitivity, ...]
     points: RunPoints
     uncertainty: RunUncertainty
+    sample: SequenceSample | None  # per-sequence arrays a group's batch-size comparison draws from
     supplement: RunSupplement = field(default_factory=RunSupplement)
 
 
@@ -54,5 +55,6 @@ def analyze_run(
         findings=check_run(run, contributions, summaries, options, uncertainty),
         tails=tuple(run_tail_sensitivities(contributions)),
         points=run_points(run, contributions, summaries),
+        sample=sequence_sample(run, contributions, summaries),
         supplement=run_supplement(run, uncertainty),
     )

@@ -243,7 +243,10 @@ def _draw_run(
 
     def compute() -> dict[float, _RunDraws]:
         # read here, dropped after: one run's arrays per thread at a time
-        data = [(eta, d) for eta in etas if (d := sample.at(eta)) is not None]
+        loaded = sample.load()
+        data = [
+            (eta, d) for eta in etas if loaded is not None and (d := loaded.at(eta)) is not None
+        ]
         usable = [c for eta, d in data if (c := _eta_columns(eta, d)).full]
         usable = [c for c in usable if 1 <= size <= c.matrix.shape[0]]
         alike: dict[tuple[int, bytes], list[_EtaColumns]] = {}

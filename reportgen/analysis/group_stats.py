@@ -1,30 +1,20 @@
-"""Statistics across the runs of a group: per-η spreads, relative errors, CV features, JSON."""
+"""Statistics across the runs of a group: per-η spreads, relative errors, CV features, tallies."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from reportgen.analysis.batch import BatchComparison
 from reportgen.analysis.contributions import EtaSummary
-from reportgen.analysis.fits import Agreement, Fit
+from reportgen.analysis.fits import Agreement
+from reportgen.analysis.members import CvStatistics
 from reportgen.analysis.points import RunPoints
-from reportgen.analysis.populations import ParameterDiff, Population
+from reportgen.analysis.pooling import PooledEta, pooled_breakdown, pooled_verdict
+from reportgen.analysis.populations import Population
 from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
+from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.load.models import CvFeature
-
-
-class CvStatistics(Protocol):
-    """A run's control-variate results as the group statistics need them."""
-
-    @property
-    def var_after_cv_joint(self) -> float | None: ...
-
-    @property
-    def features(self) -> tuple[CvFeature, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -99,8 +89,11 @@ def rel_err_se(
     s_l, s_t, s_d = error.se_linear, error.se_true, error.se_diff_linear
     if s_l is None or s_t is None or s_d is None:
         return None
+    squared = true * true
+    if squared == 0:  # |ΔH_true| below 1e-162: its square underflows
+        return None
     r = linear / true
-    var = (s_l * s_l - 2.0 * r * covariance(s_l, s_t, s_d) + r * r * s_t * s_t) / (true * true)
+    var = (s_l * s_l - 2.0 * r * covariance(s_l, s_t, s_d) + r * r * s_t * s_t) / squared
     return num(math.sqrt(var)) if var >= 0 else None
 
 
@@ -346,10 +339,16 @@ class PopulationStats:
     per_eta: tuple[EtaStats, ...]
     rel_errors: RelativeErrors
     agreement: AgreementTally
-    tails: tuple[Any, ...] = ()  # ``tails.TailGroupRow`` over this population's runs
+    tails: tuple[TailGroupRow, ...] = ()  # over this population's runs
+    pooled: tuple[PooledEta, ...] = ()  # its runs' differences and ratios pooled per η
 
     def to_json(self) -> Json:
         return {
+            "pooled": [row.to_json() for row in self.pooled],
+            "verdict_linear": pooled_verdict(self.pooled, "linear"),
+            "verdict_linquad": pooled_verdict(self.pooled, "linquad"),
+            "breakdown_eta_linear": pooled_breakdown(self.pooled, "linear"),
+            "breakdown_eta_linquad": pooled_breakdown(self.pooled, "linquad"),
             "key": self.population.key_json(),
             "label": self.population.label,
             "runs": list(self.population.run_ids),
@@ -365,8 +364,13 @@ def population_stats(
     runs: Sequence[RunPoints],
     agreements: Mapping[str, Sequence[Agreement]],
     errors: ErrorsByRun,
+    whole: tuple[tuple[EtaStats, ...], RelativeErrors] | None = None,
 ) -> tuple[PopulationStats, ...]:
-    """Per population (with at least one run that has ΔH(η) points) its pooled statistics."""
+    """Per population (with at least one run that has ΔH(η) points) its pooled statistics.
+
+    ``whole``: the per-η and relative-error statistics of all ``runs``, already computed; a
+    population of every run (a uniform group) takes them instead of computing them again.
+    """
     by_id = {r.run_id: r for r in runs}
     out = []
     for population in found:
@@ -374,69 +378,9 @@ def population_stats(
         if not members:
             continue
         rows = [a for r in members for a in agreements.get(r.run_id, ())]
-        out.append(
-            PopulationStats(
-                population, per_eta_stats(members), relative_errors(members, errors), tally(rows)
-            )
-        )
+        if whole is not None and len(members) == len(runs):
+            per_eta, relative = whole
+        else:
+            per_eta, relative = per_eta_stats(members), relative_errors(members, errors)
+        out.append(PopulationStats(population, per_eta, relative, tally(rows)))
     return tuple(out)
-
-
-def differs_json(diffs: Sequence[ParameterDiff]) -> list[Json]:
-    return [
-        {"key": d.key, "splits": d.splits, "values": {run: value for run, value in d.values}}
-        for d in diffs
-    ]
-
-
-def group_summary_json(
-    group_id: str,
-    runs: Sequence[RunPoints],
-    fits: Sequence[Fit],
-    agreements: Sequence[Sequence[Agreement]],
-    per_eta: Sequence[EtaStats],
-    batch_comparisons: Sequence[BatchComparison],
-    *,
-    rel_errors: RelativeErrors | None = None,
-    tails: Sequence[Any] = (),
-    cv: Sequence[CvFeatureStats] = (),
-    populations: Sequence[PopulationStats] = (),
-    differs: Sequence[ParameterDiff] = (),
-    run_extras: Callable[[str], Json] | None = None,
-    streamed: bool = False,
-) -> Json:
-    """The group's numbers as plain JSON; ``fits`` and ``agreements`` align with ``runs``.
-
-    ``run_extras`` gives a run's further fields. ``streamed``: ``"runs"`` is an iterator, for
-    ``serialize.dump_pieces``, which writes each run's entry as it is made (a 10,000-run
-    group's entries are ~30 MB as Python objects).
-
-    ``tails`` takes objects with ``to_json`` (``tails.TailGroupRow``). The top-level
-    ``per_eta`` and ``relative_errors`` pool every run as 0.1 did (kept for stability; see
-    ``pooled_across_populations``); ``populations`` holds the statistics that may be used.
-    """
-    if not len(runs) == len(fits) == len(agreements):
-        raise ValueError("runs, fits and agreements must have one entry per run")
-    entries = (
-        {
-            "id": run.run_id,
-            "batch_size": run.batch_size,
-            "fit": fit.to_json(),
-            "agreement": [a.to_json() for a in rows],
-            **(run_extras(run.run_id) if run_extras is not None else {}),
-        }
-        for run, fit, rows in zip(runs, fits, agreements, strict=True)
-    )
-    return {
-        "group": group_id,
-        "runs": entries if streamed else list(entries),
-        "per_eta": [row.to_json() for row in per_eta],
-        "batch_comparison": [row.to_json() for row in batch_comparisons],
-        "relative_errors": rel_errors.to_json() if rel_errors is not None else None,
-        "tails": [row.to_json() for row in tails],
-        "cv": [row.to_json() for row in cv],
-        "agreement": tally([a for rows in agreements for a in rows]).to_json(),
-        "populations": [p.to_json() for p in populations],
-        "pooled_across_populations": len(populations) > 1,
-        "what_differs": differs_json(differs),
-    }

@@ -158,6 +158,9 @@ class SequenceSample:
     def at(self, eta: float) -> SequenceEta | None:
         return next((d for d in self.etas if same_eta(d.eta, eta)), None)
 
+    def load(self) -> SequenceSample:
+        return self
+
     def content_digest(self) -> str:
         digest = hashlib.sha256(self.run_id.encode())
         for d in self.etas:  # η values, not sequences
@@ -169,8 +172,8 @@ class SequenceSample:
 
 
 class SampleSource(Protocol):
-    """A larger run's per-sequence data, one η at a time (a ``SequenceSample``, or one read
-    lazily from disk so a group's batch comparison never holds every run's arrays at once)."""
+    """A larger run's per-sequence data (a ``SequenceSample``, or one read lazily from disk so a
+    group's batch comparison never holds every run's arrays at once)."""
 
     @property
     def run_id(self) -> str: ...
@@ -182,6 +185,10 @@ class SampleSource(Protocol):
     def eta_values(self) -> tuple[float, ...]: ...
 
     def at(self, eta: float) -> SequenceEta | None: ...
+
+    def load(self) -> SequenceSample | None:
+        """Every η's arrays at once (``None``: they cannot be had)."""
+        ...
 
     def content_digest(self) -> str:
         """A digest of everything ``at`` can return: draws kept under it need no arrays read."""

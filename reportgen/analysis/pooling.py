@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.stats import eta_grid, same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty
-from reportgen.analysis.verdicts import Z_95
+from reportgen.analysis.verdicts import Z_95, Verdict, breakdown_eta, run_verdict, verdict
 
 _EPS = 1e-15
 _MAX_TERMS = 10_000
@@ -175,6 +175,9 @@ def _upper_fraction(a: float, x: float, log_prefix: float) -> float:
 
 APPROXIMATIONS = ("linear", "linquad")
 FURTHEST_SHOWN = 2
+Method = Literal["fixed effect (inverse variance)", "random effects (DerSimonian–Laird)"]
+FIXED: Method = "fixed effect (inverse variance)"
+RANDOM: Method = "random effects (DerSimonian–Laird)"
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,25 @@ class PooledApprox:
         half = Z_95 * self.ratio.fixed.se
         return (self.ratio.fixed.value - half, self.ratio.fixed.value + half)
 
+    @property
+    def method(self) -> Method:
+        """The estimate a verdict uses: random effects when Cochran's Q says the runs differ
+        more than their noise explains (its wider SE then carries the spread), else fixed."""
+        return RANDOM if self.diff.heterogeneous else FIXED
+
+    def judged(self, margin: float) -> Verdict | None:
+        """The verdict of the pooled estimate, by the run-level rule (|z| > 1.96 disagrees;
+        agrees when the 90 % interval of the ratio lies within 1 ± ``margin``)."""
+        random = self.method == RANDOM
+        diff = self.diff.random if random else self.diff.fixed
+        ratio = None if self.ratio is None else (self.ratio.random if random else self.ratio.fixed)
+        return verdict(
+            diff.z,
+            None if ratio is None else ratio.value,
+            None if ratio is None else ratio.se,
+            margin,
+        )
+
     def to_json(self, approx: str) -> dict[str, Any]:
         """The fields of one ``populations[].pooled`` row, ``_linquad`` names for lin+quad."""
         s = "" if approx == "linear" else "_linquad"
@@ -233,6 +255,7 @@ class PooledApprox:
             f"tau2{s}": d.tau2,
             f"random_effects{s}": random,
             f"furthest{s}": list(self.furthest),
+            f"method{s}": self.method,
         }
 
 
@@ -261,6 +284,8 @@ class PooledEta:
     n_runs: int
     linear: PooledApprox | None
     linquad: PooledApprox | None
+    verdict_linear: Verdict | None = None  # of the estimate ``method`` names (``judge_pooled``)
+    verdict_linquad: Verdict | None = None
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"eta": self.eta, "n_runs": self.n_runs}
@@ -268,7 +293,30 @@ class PooledEta:
             pooled = getattr(self, approx)
             if pooled is not None:
                 row |= pooled.to_json(approx)
+                row[f"verdict_{approx}"] = getattr(self, f"verdict_{approx}")
         return row
+
+
+def judge_pooled(rows: Sequence[PooledEta], margin: float) -> tuple[PooledEta, ...]:
+    """Each η's pooled estimates with their verdicts at equivalence ``margin``."""
+    return tuple(
+        replace(
+            row,
+            verdict_linear=row.linear.judged(margin) if row.linear is not None else None,
+            verdict_linquad=row.linquad.judged(margin) if row.linquad is not None else None,
+        )
+        for row in rows
+    )
+
+
+def pooled_verdict(rows: Sequence[PooledEta], approx: str) -> Verdict | None:
+    """A population's verdict from its pooled rows, by the run-level rule."""
+    return run_verdict([getattr(r, f"verdict_{approx}") for r in rows])
+
+
+def pooled_breakdown(rows: Sequence[PooledEta], approx: str) -> float | None:
+    """The smallest η from which every larger pooled η disagrees (``None`` if none)."""
+    return breakdown_eta([(r.eta, getattr(r, f"verdict_{approx}")) for r in rows])
 
 
 def run_eta_rows(
@@ -310,3 +358,11 @@ def pool_by_eta(runs: Sequence[Mapping[str, Sequence[RunEta]]]) -> tuple[PooledE
         n_runs = len({r.run_id for approx in APPROXIMATIONS for r in at[approx]})
         out.append(PooledEta(eta, n_runs, linear, linquad))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class PooledPopulation:
+    """A population's pooled rows, as the group checks read them."""
+
+    label: str
+    rows: tuple[PooledEta, ...]

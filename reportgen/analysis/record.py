@@ -1,32 +1,35 @@
 """``RunRecord``: everything the later stages need of one run, typed, cached, versioned.
 
 A run is loaded and analysed once; what the group, index, diagnostics and changes pages need of
-it is this record. The build keeps it as the run's private ``record.json`` (``to_bytes``/
-``from_bytes``; the status file holds its sha256), and the public
-``summary.json`` is derived from it (``serialize.summary_json``), never the other way round.
+it is this record, built here from the run's analysis (``run_record``). The build keeps it as
+the run's private ``record.json`` (``to_bytes``/``from_bytes``; the status file holds its
+sha256), and the public ``summary.json`` is derived from it (``serialize.summary_json``), never
+the other way round.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, cast
 
-import orjson
-
-from reportgen.analysis.contributions import EtaSummary
-from reportgen.analysis.points import RunPoints, summary_from_json, summary_to_json
+from reportgen import __version__
+from reportgen.analysis import RunAnalysis
+from reportgen.analysis.contributions import EtaSummary, formula_for
+from reportgen.analysis.diagnostics import failure_findings
+from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import PopulationMember
-from reportgen.analysis.stats import num
 from reportgen.analysis.supplement import RunSupplement
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
-from reportgen.findings import Finding, Severity, SkippedInput
-from reportgen.load.models import CvFeature
+from reportgen.codec import decode_versioned, encode
+from reportgen.findings import Finding, SkippedInput
+from reportgen.load.models import CvFeature, LoadFailure, Schema
 
-# 2: uncertainty gains se_quad and doublings; 3: fields, digests, labels, ratios, verdicts
-RECORD_FORMAT = 3
+# 3: fields, digests, labels, ratios, verdicts; 4: encoded field by field and type-checked, the
+# sample's shape
+RECORD_FORMAT = 4
 Status = Literal["ok", "error"]
 
 
@@ -68,6 +71,15 @@ class CvRecord:
 
 
 @dataclass(frozen=True)
+class SampleShape:
+    """The run's per-sequence sample (a private file of the build): its sequences and η values,
+    so a group plans its batch-size comparison without reading the arrays."""
+
+    size: int
+    etas: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run as every stage after its own page sees it; ``schema`` is ``None`` for a run that
     was never read successfully (then only identity, ``error`` and ``findings`` are set)."""
@@ -98,6 +110,7 @@ class RunRecord:
     parameter_digests: tuple[tuple[str, str], ...] = ()  # every config/plan leaf's digest
     labels: tuple[tuple[str, str], ...] = ()  # declared for this run in the tree file
     supplement: RunSupplement | None = None  # the optional blocks' analyses (summary.json)
+    sample: SampleShape | None = None
 
     @property
     def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
@@ -180,98 +193,18 @@ class RunRecord:
         )
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON (sorted keys): its sha256 is the record's digest."""
-        return orjson.dumps(self.to_json(), option=orjson.OPT_SORT_KEYS)
+        """Canonical JSON: its sha256 is the record's digest."""
+        return encode({"format": RECORD_FORMAT, "record": self})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunRecord:
-        """Inverse of ``to_bytes``; raises ``ValueError`` for anything but a current record."""
-        try:
-            return cls.from_json(orjson.loads(data))
-        except (KeyError, TypeError, AttributeError, IndexError) as exc:
-            raise ValueError(f"malformed run record: {exc}") from exc
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": RECORD_FORMAT,
-            "id": self.id,
-            "source": self.source,
-            "status": self.status,
-            "input_hash": self.input_hash,
-            "tool_version": self.tool_version,
-            "findings": [finding_to_json(f) for f in self.findings],
-            "schema": self.schema,
-            "source_sha256": self.source_sha256,
-            "normalization": _plain(self.normalization),
-            "batch_size": self.batch_size,
-            "etas": [summary_to_json(s) for s in self.etas],
-            "se_shard": num(self.se_shard),
-            "true_se": [[eta, se] for eta, se in self.true_se],
-            "tails": [t.to_json() for t in self.tails],
-            "cv": None
-            if self.cv is None
-            else {
-                "var_after_cv_joint": self.cv.var_after_cv_joint,
-                "features": [_plain(f) for f in self.cv.features],
-            },
-            "has_contributions": self.has_contributions,
-            "parameters": [list(p) for p in self.parameters],
-            "skipped_inputs": [_plain(f) for f in self.skipped_inputs],
-            "error": _plain(self.error),
-            "stale": _plain(self.stale),
-            "uncertainty": None if self.uncertainty is None else self.uncertainty.to_record(),
-            "fields_sha256": self.fields_sha256,
-            "fields": list(self.fields),
-            "parameter_digests": [list(p) for p in self.parameter_digests],
-            "labels": [list(p) for p in self.labels],
-            "supplement": None if self.supplement is None else self.supplement.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
-        """Inverse of ``to_json``; raises ``ValueError`` on another format (a cache miss)."""
-        if data.get("format") != RECORD_FORMAT:
-            raise ValueError(f"run record format {data.get('format')!r}")
-        cv = data["cv"]
-        return cls(
-            id=str(data["id"]),
-            source=str(data["source"]),
-            status="ok" if data["status"] == "ok" else "error",
-            input_hash=str(data["input_hash"]),
-            tool_version=str(data["tool_version"]),
-            findings=tuple(finding_from_json(f) for f in data["findings"]),
-            schema=None if data["schema"] is None else str(data["schema"]),
-            source_sha256=data["source_sha256"],
-            normalization=_maybe(NormalizationRecord, data["normalization"]),
-            batch_size=data["batch_size"],
-            etas=tuple(summary_from_json(s) for s in data["etas"]),
-            se_shard=num(data["se_shard"]),
-            true_se=tuple((float(eta), float(se)) for eta, se in data["true_se"]),
-            tails=tuple(TailSensitivity.from_json(t) for t in data["tails"]),
-            cv=None
-            if cv is None
-            else CvRecord(
-                num(cv["var_after_cv_joint"]), tuple(CvFeature(**f) for f in cv["features"])
-            ),
-            has_contributions=bool(data["has_contributions"]),
-            parameters=tuple((str(k), str(v)) for k, v in data["parameters"]),
-            skipped_inputs=tuple(SkippedInput(**f) for f in data.get("skipped_inputs", ())),
-            error=_maybe(ErrorRecord, data["error"]),
-            stale=_maybe(StaleRecord, data["stale"]),
-            uncertainty=None
-            if data.get("uncertainty") is None
-            else RunUncertainty.from_record(data["uncertainty"]),
-            fields_sha256=data["fields_sha256"],
-            fields=tuple(str(p) for p in data["fields"]),
-            parameter_digests=tuple((str(k), str(v)) for k, v in data["parameter_digests"]),
-            labels=tuple((str(k), str(v)) for k, v in data["labels"]),
-            supplement=None
-            if data.get("supplement") is None
-            else RunSupplement.from_json(data["supplement"]),
-        )
+        """Inverse of ``to_bytes``; ``RecordError`` (a ``ValueError``) for anything else, a field
+        of the wrong type included."""
+        return decode_versioned(RunRecord, RECORD_FORMAT, data)
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
+    """A finding as plain JSON (the public twins leave out its page ``section``)."""
     return {
         "id": finding.id,
         "severity": finding.severity,
@@ -280,20 +213,6 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "section": finding.section,
         "etas": list(finding.etas),
     }
-
-
-def finding_from_json(data: Mapping[str, Any]) -> Finding:
-    severity: Severity = data["severity"]
-    eta = data.get("eta")
-    etas = data.get("etas") or ([eta] if eta is not None else [])
-    return Finding(
-        str(data["id"]),
-        severity,
-        str(data["message"]),
-        eta,
-        data.get("section", ""),
-        tuple(float(e) for e in etas),
-    )
 
 
 _SharedValue = TypeVar("_SharedValue", bound=Hashable)
@@ -309,9 +228,57 @@ def _shared(value: _SharedValue) -> _SharedValue:
     return cast(_SharedValue, _shared_value(value))
 
 
-def _plain(value: Any) -> dict[str, Any] | None:
-    return None if value is None else dict(value.__dict__)
+def run_record(
+    analysis: RunAnalysis, input_hash: str, labels: tuple[tuple[str, str], ...] = ()
+) -> RunRecord:
+    """What every later stage needs of this run (its ``summary.json`` is derived from it)."""
+    run = analysis.run
+    norm = run.normalization
+    cv = run.cv
+    sample = analysis.sample
+    return RunRecord(
+        id=run.ref.id,
+        source=run.ref.source,
+        status="ok",
+        input_hash=input_hash,
+        tool_version=__version__,
+        findings=analysis.findings,
+        schema=run.schema.value,
+        source_sha256=run.inputs.source_sha256,
+        normalization=NormalizationRecord(
+            true=norm.true_mode,
+            approx=norm.approx_mode,
+            source=norm.source,
+            formula=formula_for(norm) if run.schema is Schema.SNIS else None,
+        ),
+        batch_size=analysis.points.batch_size,
+        etas=analysis.summaries,
+        se_shard=analysis.points.se_shard,
+        true_se=analysis.points.true_se,
+        tails=tuple(analysis.tails),
+        cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
+        has_contributions=bool(analysis.contributions),
+        parameters=run.parameters,
+        skipped_inputs=run.inputs.skipped,
+        uncertainty=analysis.uncertainty,
+        fields_sha256=run.fields.sha256 if run.fields is not None else None,
+        fields=run.fields.paths if run.fields is not None else (),
+        parameter_digests=run.parameter_digests,
+        labels=labels,
+        supplement=analysis.supplement,
+        sample=None if sample is None else SampleShape(sample.batch_size, sample.eta_values),
+    )
 
 
-def _maybe(kind: Any, data: Mapping[str, Any] | None) -> Any:
-    return None if data is None else kind(**data)
+def failure_record(failure: LoadFailure, input_hash: str) -> RunRecord:
+    """A run that could not be read: why, where, and the findings that say so."""
+    error = ErrorRecord(failure.reason, failure.file, failure.line, failure.column, failure.hint)
+    return RunRecord(
+        id=failure.ref.id,
+        source=failure.ref.source,
+        status="error",
+        input_hash=input_hash,
+        tool_version=__version__,
+        findings=failure_findings(failure),
+        error=error,
+    )

@@ -13,23 +13,24 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from reportgen.discover import RunRef
-from reportgen.findings import SEVERITIES, empty_counts, severity_counts
+from reportgen.figures import Figure, FigureList
+from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts
 from reportgen.vetted import open_vetted
-from reportgen.write import WriteError, safe_site_path
+from reportgen.write import is_site_path, normal_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-STATUS_FORMAT = 6  # 4: records moved out to each run's record.json; 5: finding counts;
-# 6: digests of the stored page, the sample and the memos (no private file is believed without)
+# 5: finding counts; 6: digests of private files, group records, figures; 7: group findings
+STATUS_FORMAT = 7
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -67,10 +68,15 @@ class RunStatus:
     # The last read of the run failed: the next build reads it again, whatever its hash says
     # (the bytes hashed by the planner may not be the bytes the loader read).
     read_failed: bool = False
+    # (path, sha256) of its other private files (page content, sample): checked before use
+    private: tuple[tuple[str, str], ...] = ()
+    figures: FigureList | None = None  # what its page exported (--figures)
     # the record's findings by severity, so an up-to-date build can gate on them unread
     findings: Mapping[str, int] = field(default_factory=empty_counts)
-    page_hash: str | None = None  # sha256 of the stored page a stale run is shown with
-    sample_hash: str | None = None  # the stored sample's ``StoredSample.content_digest``
+
+    def digest(self, path: str) -> str | None:
+        """The sha256 the build recorded for one of its private files."""
+        return next((d for p, d in self.private if p == path), None)
 
     @classmethod
     def of(
@@ -82,8 +88,8 @@ class RunStatus:
         files: tuple[str, ...],
         last_good: str | None,
         read_failed: bool = False,
-        page_hash: str | None = None,
-        sample_hash: str | None = None,
+        private: tuple[tuple[str, str], ...] = (),
+        figures: FigureList | None = None,
     ) -> RunStatus:
         unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
         return cls(
@@ -96,9 +102,9 @@ class RunStatus:
             stale=record.stale is not None,
             unreadable=unreadable,
             read_failed=read_failed,
+            private=private,
+            figures=figures,
             findings=severity_counts(record.findings),
-            page_hash=page_hash,
-            sample_hash=sample_hash,
         )
 
     @property
@@ -120,13 +126,15 @@ class RunStatus:
             "stale": self.stale,
             "unreadable": list(self.unreadable),
             "read_failed": self.read_failed,
+            "private": [list(p) for p in self.private],
+            "figures": figures_to_json(self.figures),
             "findings": dict(self.findings),
-            "page_hash": self.page_hash,
-            "sample_hash": self.sample_hash,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
+        """Inverse of ``to_json``; ``ValueError`` (this run is a cache miss) for a path outside
+        the site or a value of the wrong type."""
         raw_stats = data["stats"]
         stats = (
             None
@@ -139,30 +147,120 @@ class RunStatus:
             input_hash=str(data["input_hash"]),
             stats=stats,
             record_hash=str(data["record_hash"]),
-            files=tuple(str(f) for f in data["files"]),
+            files=tuple(map(str, data["files"])),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
             ok=data["ok"] is True,
             stale=data["stale"] is True,
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
+            private=digests(data["private"]),
+            figures=figures_from_json(data["figures"]),
             findings={s: int(data["findings"][s]) for s in SEVERITIES},
-            page_hash=_optional(data["page_hash"]),
-            sample_hash=_optional(data["sample_hash"]),
         )
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
 class GroupStatus:
-    """A group page's inputs (hashed) and files, so an untouched group is carried over, and
-    the sha256 of each memo it used (by memo name): a memo is believed only with its digest."""
+    """A group page's inputs (hashed) and files, so an untouched group is carried over, with the
+    sha256 of its private files (its record, the draws memos it used) and its figure list."""
 
     key: str
     files: tuple[str, ...]
-    memos: Mapping[str, str] = field(default_factory=dict)
+    private: tuple[tuple[str, str], ...] = ()
+    figures: FigureList | None = None
+    findings: tuple[Finding, ...] = ()  # the group's own (index and diagnostics list them)
+    verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
+
+    def digest(self, path: str) -> str | None:
+        return next((d for p, d in self.private if p == path), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "files": list(self.files),
+            "private": [list(p) for p in self.private],
+            "figures": figures_to_json(self.figures),
+            "findings": [asdict(f) for f in self.findings],
+            "verdicts": [list(v) for v in self.verdicts],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupStatus:
+        return cls(
+            str(data["key"]),
+            tuple(map(str, data["files"])),
+            digests(data["private"]),
+            figures_from_json(data["figures"]),
+            tuple(group_finding(f) for f in data["findings"]),
+            tuple((str(p), None if v is None else str(v)) for p, v in data["verdicts"]),
+        )
+
+
+def group_finding(data: Mapping[str, Any]) -> Finding:
+    """A group finding as the status keeps it; ``ValueError`` for another shape."""
+    severity = data["severity"]
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r}")
+    eta = data["eta"]
+    return Finding(
+        str(data["id"]),
+        severity,
+        str(data["message"]),
+        None if eta is None else float(eta),
+        str(data["section"]),
+        tuple(float(e) for e in data["etas"]),
+    )
+
+
+def site_paths(values: Any) -> tuple[str, ...]:
+    """Paths a status names for later pages to link; ``ValueError`` for one leaving the site.
+
+    (The files a status lists need no such check here: the writer carries over only paths
+    inside the site, so any other is a cache miss there.)
+    """
+    paths = tuple(values)
+    if not all(is_site_path(p) for p in paths):
+        raise ValueError("a path outside the site")
+    return paths
+
+
+def digests(values: Any) -> tuple[tuple[str, str], ...]:
+    """(path, sha256) pairs; the writer reads only paths inside the site."""
+    return tuple((str(path), str(digest)) for path, digest in values)
+
+
+def figures_to_json(figures: FigureList | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    return {
+        "page": figures.page,
+        "manifest": figures.manifest,
+        "figures": [f.to_json() for f in figures.figures],
+    }
+
+
+def figures_from_json(data: Any) -> FigureList | None:
+    if data is None:
+        return None
+    page, manifest = site_paths((data["page"], data["manifest"]))
+    figures = tuple(
+        Figure(
+            _text(f["id"]),
+            _text(f["title"]),
+            _text(f["caption"]),
+            tuple(_text(name) for name in f["files"]),
+            None if f["csv"] is None else _text(f["csv"]),
+            None if f["warning"] is None else _text(f["warning"]),
+        )
+        for f in data["figures"]
+    )
+    return FigureList(page, manifest, figures)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -181,17 +279,21 @@ class BuildStatus:
             "settings_hash": self.settings_hash,
             "site_key": self.site_key,
             "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
-            "groups": {
-                group_id: {"key": g.key, "files": list(g.files), "memos": dict(g.memos)}
-                for group_id, g in sorted(self.groups.items())
-            },
+            "groups": {group_id: g.to_json() for group_id, g in sorted(self.groups.items())},
             "files": sorted(self.files),
         }
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
+_MALFORMED = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
 def read_status(out: Path) -> BuildStatus | None:
-    """The previous build's status; ``None`` (full rebuild) when missing or malformed."""
+    """The previous build's status; ``None`` (full rebuild) when missing or malformed.
+
+    A run or group entry that is malformed (a value of the wrong type, a path outside the site)
+    is left out: that run or group is a cache miss, read and rendered again.
+    """
     try:
         data = orjson.loads((out / STATUS_PATH).read_bytes())
         if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
@@ -200,38 +302,38 @@ def read_status(out: Path) -> BuildStatus | None:
             version=str(data["version"]),
             settings_hash=str(data["settings_hash"]),
             site_key=str(data["site_key"]),
-            runs={str(k): RunStatus.from_json(v) for k, v in data["runs"].items()},
-            groups={
-                str(k): GroupStatus(
-                    str(v["key"]),
-                    tuple(str(f) for f in v["files"]),
-                    {str(name): str(digest) for name, digest in v["memos"].items()},
-                )
-                for k, v in data["groups"].items()
-            },
-            files=tuple(str(f) for f in data["files"]),
+            runs=_entries(data["runs"], RunStatus.from_json),
+            groups=_entries(data["groups"], GroupStatus.from_json),
+            files=tuple(map(str, data["files"])),
         )
-        _check_site_relative(status)
-        return status
     # a malformed status file of any shape means "no previous build", never a crash
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+    except (OSError, *_MALFORMED):
         return None
+    return status if _site_relative(status) else None
 
 
-def _check_site_relative(status: BuildStatus) -> None:
-    """Raises ValueError unless every path the status names is a normalised site path."""
-    for files in (
+def _site_relative(status: BuildStatus) -> bool:
+    """Whether every path the status names is a normalised site path (else it is not believed:
+    a full rebuild)."""
+    listed = (
         status.files,
         *(run.files for run in status.runs.values()),
         *(group.files for group in status.groups.values()),
-    ):
-        for path in files:
-            try:
-                normal = safe_site_path(path)
-            except WriteError as exc:
-                raise ValueError(str(exc)) from exc
-            if normal != path:
-                raise ValueError(f"not a normalised site path: {path!r}")
+    )
+    return all(is_site_path(path) and normal_site_path(path) == path for f in listed for path in f)
+
+
+E = TypeVar("E")
+
+
+def _entries(data: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], E]) -> dict[str, E]:
+    entries = {}
+    for key, value in data.items():
+        try:
+            entries[str(key)] = parse(value)
+        except _MALFORMED:
+            continue
+    return entries
 
 
 def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:

@@ -9,7 +9,6 @@ cannot be exported becomes a warning on that chart, never a failed page.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -17,6 +16,7 @@ import orjson
 
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
 from reportgen.csvcells import csv_line, text_cell
+from reportgen.figures import Figure
 from reportgen.vlchild import Converter
 
 FORMATS = ("svg", "png", "pdf")
@@ -48,28 +48,6 @@ OKABE_ITO = (
     "#000000",
     "#F0E442",
 )
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One exported chart as the figure index lists it."""
-
-    id: str
-    title: str
-    caption: str
-    files: tuple[str, ...]
-    csv: str | None
-    warning: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "caption": self.caption,
-            "files": list(self.files),
-            "csv": self.csv,
-            "warning": self.warning,
-        }
 
 
 def plain_json(spec: Spec) -> Spec:
@@ -281,19 +259,3 @@ def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:
     """``figures/figures.json``: the page's figures, read back by the site's figure index."""
     data = {"page": page, "figures": [f.to_json() for f in figures]}
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-
-
-def read_manifest(content: bytes) -> tuple[str, tuple[Figure, ...]]:
-    data = orjson.loads(content)
-    figures = tuple(
-        Figure(
-            str(f["id"]),
-            str(f["title"]),
-            str(f["caption"]),
-            tuple(str(x) for x in f["files"]),
-            f.get("csv"),
-            f.get("warning"),
-        )
-        for f in data["figures"]
-    )
-    return str(data["page"]), figures

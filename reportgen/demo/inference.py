@@ -14,8 +14,16 @@ inference_cases=True)``), with a ``reportgen.toml`` at the root:
 * ``run_with_denom_fix/E_2048/run_01…04``: 2,048 sequences each, the linear term overshooting
   |ΔH_true| by 30 % with the noise of real runs of that size (per run z ≈ −2, so a run alone
   is often inconclusive while the four pooled are not);
+* the tree file fits ``old/E_256``'s runs over 1e−6 ≤ η ≤ 7e−6 only (three of their five η);
 * ``sweep_without_approx/run_01``: an η sweep whose ``deltaH_approx`` is 0.0 at every η (not
-  recorded).
+  recorded);
+* ``hidden_change/E_2048/run_01…04`` (beside ``denominator_fix/``): one configuration and one
+  field fingerprint, but a change nothing records between runs 02 and 03: the first two
+  overshoot |ΔH_true| by 30 %, the last two undershoot it by 30 %, so Cochran's Q across the
+  four is far beyond their noise (one population, heterogeneous);
+* ``many_keys/E_256/run_01, run_02``: two runs whose configurations differ in
+  ``MANY_KEYS`` keys, more than "what differs" lists (the rest are counted, and all are in
+  the group's ``what_differs.csv``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,10 @@ PRE_FIX = f"{BASE}/old/E_256"
 POST_FIX = f"{BASE}/run_with_denom_fix/E_256"
 LARGE = f"{BASE}/run_with_denom_fix/E_2048"
 SWEEP = f"{BASE}/sweep_without_approx/run_01"
+HIDDEN = "hidden_change/E_2048"
+HIDDEN_RATIOS = (1.3, 1.3, 0.7, 0.7)  # linear/true of each run: a change between 02 and 03
+MANY = "many_keys/E_256"
+MANY_KEYS = 60  # keys whose values differ between its two runs
 LARGE_ETAS = (1.6e-6, 3.2e-6)
 LARGE_RATIO = 1.3  # linear/true of the large batch: linear overshoots |ΔH_true| by 30 %
 LARGE_NOISE = 0.3  # per-run se(linear/true) ≈ 0.14–0.3 at 2,048 sequences, as in real runs
@@ -53,6 +65,9 @@ title = "Entropy experiments (sample)"
 runs = "denominator_fix/old/*"
 epoch = "pre-denominator-fix"
 note = "Written before the SNIS denominator fix: ΔH_true is not comparable with later runs."
+
+[fit]
+"denominator_fix/old/E_256" = { eta_min = 1e-6, eta_max = 7e-6 }
 """
 
 
@@ -123,6 +138,27 @@ def _e2048(root: Path, seed: int) -> None:
             write(root, f"{LARGE}/run_{k + 1:02d}/config.yaml", config)
 
 
+def _hidden_change(root: Path, seed: int) -> None:
+    for k, ratio in enumerate(HIDDEN_RATIOS):
+        rng = np.random.default_rng([seed, 780 + k])
+        res = generate_snis_results(
+            rng, n_sequences=2048, etas=LARGE_ETAS, truth_ratio=1 / ratio, noise=LARGE_NOISE
+        )
+        write(root, f"{HIDDEN}/run_{k + 1:02d}/results.json", orjson_bytes(res))
+        write(root, f"{HIDDEN}/run_{k + 1:02d}/plan.json", _plan(True))
+        if k == 0:
+            write(root, f"{HIDDEN}/run_{k + 1:02d}/config.yaml", _config(2048, LARGE_ETAS))
+
+
+def _many_keys(root: Path, seed: int) -> None:
+    for k in range(2):
+        rng = np.random.default_rng([seed, 790 + k])
+        res = generate_snis_results(rng, n_sequences=64, etas=SAMPLE_ETAS)
+        extra = "".join(f"  k{i:02d}: {i + 100 * k}\n" for i in range(MANY_KEYS))
+        config = _config(256, SAMPLE_ETAS) + "extra:\n" + extra
+        _run(root, f"{MANY}/run_{k + 1:02d}", res, capture=True, config=config)
+
+
 def _unrecorded_sweep(root: Path, seed: int) -> None:
     res = generate_sweep_results(np.random.default_rng([seed, 760]), etas=SAMPLE_ETAS)
     for row in res["sweep"]:
@@ -136,4 +172,6 @@ def write_inference_cases(root: Path, seed: int = 0) -> None:
     _e256(root, seed)
     _e2048(root, seed)
     _unrecorded_sweep(root, seed)
+    _hidden_change(root, seed)
+    _many_keys(root, seed)
     write(root, "reportgen.toml", TREE_FILE)

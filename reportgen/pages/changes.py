@@ -3,7 +3,7 @@ findings that came and went."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,43 @@ class RunChange:
 
 
 @dataclass(frozen=True)
+class PopulationChange:
+    """A population whose pooled linear verdict flipped (``None``: not judged)."""
+
+    group: str
+    href: str
+    population: str
+    before: str | None
+    after: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "population": self.population,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+PopulationVerdicts = Mapping[str, Sequence[tuple[str, str | None]]]
+"""Group id → (population label, pooled linear verdict) of each of its populations."""
+
+
+def population_changes(
+    before: PopulationVerdicts, after: PopulationVerdicts
+) -> tuple[PopulationChange, ...]:
+    """The populations, in both builds, whose pooled verdict flipped, by group."""
+    changes = []
+    for group in sorted(before.keys() & after.keys()):
+        old = dict(before[group])
+        for population, verdict in after[group]:
+            if population in old and old[population] != verdict:
+                href = paths.group_page(group)
+                changes.append(PopulationChange(group, href, population, old[population], verdict))
+    return tuple(changes)
+
+
+@dataclass(frozen=True)
 class RunLink:
     id: str
     href: str | None
@@ -80,6 +117,7 @@ class ChangesView:
     new: tuple[RunLink, ...]
     removed: tuple[RunLink, ...]
     changed: tuple[RunChange, ...]
+    populations: tuple[PopulationChange, ...] = ()  # pooled verdicts that flipped
 
     @property
     def verdicts(self) -> tuple[RunChange, ...]:
@@ -94,6 +132,7 @@ class ChangesView:
                 for c in self.verdicts
                 if (v := c.run_verdict) is not None
             ],
+            "population_verdicts": [p.to_json() for p in self.populations],
             "new": [r.id for r in self.new],
             "removed": [r.id for r in self.removed],
             "changed": [c.to_json() for c in self.changed],

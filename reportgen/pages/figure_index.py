@@ -8,8 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reportgen.charts import export
-from reportgen.charts.export import Figure
+from reportgen.figures import Figure, FigureList
 
 FIGURES_PAGE = "figures.html"
 THUMBNAIL_FORMATS = ("svg", "png")  # what a browser shows as an image, best first
@@ -56,12 +55,12 @@ class FiguresView:
     kinds: tuple[Choice, ...]
 
 
-def figures_view(manifests: Sequence[tuple[str, bytes]]) -> FiguresView:
-    """The figure index from every page's ``figures/figures.json`` (path, bytes)."""
+def figures_view(lists: Sequence[FigureList]) -> FiguresView:
+    """The figure index from every page's figure list."""
     rows = [
         row
-        for path, content in sorted(manifests)
-        for row in _rows(posixpath.dirname(path), *export.read_manifest(content))
+        for listed in sorted(lists, key=lambda f: f.manifest)
+        for row in _rows(posixpath.dirname(listed.manifest), listed.page, listed.figures)
     ]
     kinds: dict[str, str] = {}
     for row in rows:

@@ -1,18 +1,19 @@
-"""The charts of a group page (and the index overview), from records and group statistics."""
+"""The charts of a group page (and the index overview), from its analysis and its runs' points."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from reportgen import charts
 from reportgen.analysis.batch import BatchComparison
-from reportgen.analysis.fits import Agreement, Fit
+from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.fits import Agreement
+from reportgen.analysis.group import GroupAnalysis
 from reportgen.analysis.group_stats import (
     CvFeatureStats,
-    EtaStats,
     PopulationStats,
-    QuadHelp,
     RelativeErrors,
     resolved,
 )
@@ -30,15 +31,20 @@ from reportgen.charts.agreement import (
 )
 from reportgen.pages.run_charts import ChartResult, collect
 
+Charts = dict[str, list[ChartResult]]
+ErrorsByRun = Mapping[str, Sequence[EtaUncertainty | None]]
+Label = Callable[[str], str]
+
 
 @dataclass(frozen=True)
-class AgreementRow:
-    run_id: str
-    href: str
-    row: Agreement
+class GroupRuns:
+    """A group's runs with ΔH(η) points as its charts draw them (``label`` names a run inside
+    the group; ``per_run`` False: a summarised page draws no per-run series)."""
 
-
-# --- charts ----------------------------------------------------------------------------------
+    points: Mapping[str, RunPoints]  # in the group's order
+    errors: ErrorsByRun
+    label: Label
+    per_run: bool
 
 
 def short_label(run_id: str, group_id: str) -> str:
@@ -47,35 +53,61 @@ def short_label(run_id: str, group_id: str) -> str:
     return run_id.removeprefix(prefix) if group_id else run_id
 
 
-def relabel(points: Sequence[RunPoints], group_id: str) -> list[RunPoints]:
-    return [replace(p, run_id=short_label(p.run_id, group_id)) for p in points]
-
-
 def retitled(chart: Chart, title: str) -> Chart:
     return replace(chart, title=title, spec={**chart.spec, "title": title})
 
 
-def group_charts(
-    view_points: Sequence[RunPoints],
-    bands: Sequence[tuple[str, Sequence[EtaStats]]],
-    fits: Sequence[tuple[str, Fit]],
-    agreements: Sequence[AgreementRow],
-    rels: Sequence[tuple[str, RelativeErrors]],
-    batch: Sequence[BatchComparison],
-    tails: Sequence[tuple[str, TailSensitivity]],
-    cv: Sequence[CvFeatureStats],
-) -> dict[str, list[ChartResult]]:
-    out: dict[str, list[ChartResult]] = {
-        k: [] for k in ("overlay", "fits", "relative", "batch", "tails", "cv")
+def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
+    """What a chart title says of its population: its label when the group has several."""
+    return pop.population.short_label if len(pops) > 1 else "all runs"
+
+
+def group_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
+    """Every chart of a group page, by section (in the page's order)."""
+    pops = analysis.populations
+    shown = [p for p in runs.points.values()] if runs.per_run else []
+    out: Charts = {
+        "overlay": overlay_charts(shown, runs.label) + band_charts(pops),
+        "fits": fit_charts(analysis, shown, runs.label) if runs.per_run else [],
+        "relative": relative_charts(pops, runs.label) if runs.per_run else [],
+        "batch": batch_charts(analysis.batch, runs.label),
+        "tails": tail_charts(analysis.last_tails, runs.label) if runs.per_run else [],
+        "cv": cv_charts(analysis.cv),
     }
-    rows = [(p.run_id, s) for p in view_points for s in p.etas if s.delta_h_true is not None]
-    if rows:
-        runs = [r for r, _ in rows]
-        etas = [s.eta for _, s in rows]
-        true = [s.delta_h_true for _, s in rows]
-        out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="log"))
-        out["overlay"].append(charts.group_overlay(runs, etas, true, eta_scale="linear"))
-    for i, (name, stats) in enumerate(bands):
+    if runs.per_run:
+        agreements = {r.run_id: r.agreements for r in analysis.runs}
+        out["verdict"] = verdict_charts(pops, agreements, runs.label)
+        out |= notebook_charts(analysis, runs)
+    else:
+        out["verdict"] = []
+    return out
+
+
+def _true_rows(points: Sequence[RunPoints], label: Label) -> list[tuple[str, float, float]]:
+    return [
+        (label(p.run_id), s.eta, s.delta_h_true)
+        for p in points
+        for s in p.etas
+        if s.delta_h_true is not None
+    ]
+
+
+def overlay_charts(points: Sequence[RunPoints], label: Label) -> list[ChartResult]:
+    rows = _true_rows(points, label)
+    if not rows:
+        return []
+    runs, etas, true = [r for r, _, _ in rows], [e for _, e, _ in rows], [t for _, _, t in rows]
+    return [
+        charts.group_overlay(runs, etas, true, eta_scale="log"),
+        charts.group_overlay(runs, etas, true, eta_scale="linear"),
+    ]
+
+
+def band_charts(pops: Sequence[PopulationStats]) -> list[ChartResult]:
+    """Per population: the mean ΔH and its spread across runs per η."""
+    out = []
+    for i, pop in enumerate(pops):
+        stats = pop.per_eta
         if not stats:
             continue
         chart, data = charts.group_band(
@@ -85,54 +117,76 @@ def group_charts(
             [s.linear_mean for s in stats],
             [s.linquad_mean for s in stats],
         )
-        out["overlay"].append(
-            charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, f"p{i}")
+        name = pop_title(pops, pop)
+        out.append(charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, f"p{i}"))
+    return out
+
+
+def fit_charts(
+    analysis: GroupAnalysis, points: Sequence[RunPoints], label: Label
+) -> list[ChartResult]:
+    rows = _true_rows(points, label)
+    fitted = [(label(r.run_id), r.fit) for r in analysis.runs if r.fit.loglog_slope is not None]
+    if not rows or not fitted:
+        return []
+    chart = charts.fit_chart(
+        [r for r, _, _ in rows],
+        [e for _, e, _ in rows],
+        [t for _, _, t in rows],
+        [r for r, _ in fitted],
+        [f.loglog_slope for _, f in fitted],
+        [f.loglog_intercept for _, f in fitted],
+        log_base=math.e,
+    )
+    return [chart]
+
+
+def relative_charts(pops: Sequence[PopulationStats], label: Label) -> list[ChartResult]:
+    """Per population: 1 − linear/true where ΔH_true is resolved from zero."""
+    out = []
+    for i, pop in enumerate(pops):
+        chart = relative_chart(pop.rel_errors, label, pop_title(pops, pop), f"p{i}")
+        if chart is not None:
+            out.append(chart)
+    return out
+
+
+def relative_chart(rel: RelativeErrors, label: Label, name: str, key: str) -> ChartResult | None:
+    rows = [
+        (label(r.run_id), eta, v if r.is_resolved(j) else None)
+        for r in rel.runs
+        for j, (eta, v) in enumerate(r.values)
+    ]
+    if not any(v is not None for _, _, v in rows):
+        return None
+    judged = [
+        r.is_resolved(j) for r in rel.runs for j, (_, v) in enumerate(r.values) if v is not None
+    ]
+    chart, data = charts.relative_error_chart(
+        [r for r, _, _ in rows], [e for _, e, _ in rows], [v for _, _, v in rows]
+    )
+    notes = []
+    if unresolved := judged.count(False):
+        notes.append(
+            f"{unresolved} run×η left out: ΔH_true not resolved from zero (|ΔH_true| ≤ 2·se_true)"
         )
-    fitted = [(r, f) for r, f in fits if f.loglog_slope is not None]
-    if rows and fitted:
-        out["fits"].append(
-            charts.fit_chart(
-                [r for r, _ in rows],
-                [s.eta for _, s in rows],
-                [s.delta_h_true for _, s in rows],
-                [r for r, _ in fitted],
-                [f.loglog_slope for _, f in fitted],
-                [f.loglog_intercept for _, f in fitted],
-                log_base=2.718281828459045,
-            )
-        )
-    for i, (name, rel) in enumerate(rels):
-        rel_rows = [
-            (r.run_id, eta, v if r.is_resolved(j) else None)
-            for r in rel.runs
-            for j, (eta, v) in enumerate(r.values)
-        ]
-        judged = [r.is_resolved(j) for r in rel.runs for j, (_, v) in enumerate(r.values)
-                  if v is not None]  # fmt: skip
-        if not any(v is not None for _, _, v in rel_rows):
-            continue
-        chart, data = charts.relative_error_chart(
-            [r for r, _, _ in rel_rows], [e for _, e, _ in rel_rows], [v for _, _, v in rel_rows]
-        )
-        notes = []
-        if unresolved := judged.count(False):
-            notes.append(
-                f"{unresolved} run×η left out: ΔH_true not resolved from zero "
-                "(|ΔH_true| ≤ 2·se_true)"
-            )
-        if no_se := judged.count(None):
-            notes.append(f"{no_se} run×η left out: no se_true to tell ΔH_true from zero")
-        note = "; ".join(notes) or None
-        chart = replace(retitled(chart, f"{chart.title} ({name})"), note=note)
-        out["relative"].append(charts.with_key(chart, data, f"p{i}"))
+    if no_se := judged.count(None):
+        notes.append(f"{no_se} run×η left out: no se_true to tell ΔH_true from zero")
+    chart = replace(retitled(chart, f"{chart.title} ({name})"), note="; ".join(notes) or None)
+    return charts.with_key(chart, data, key)
+
+
+def batch_charts(batch: Sequence[BatchComparison], label: Label) -> list[ChartResult]:
+    out = []
     for i, comparison in enumerate(batch):
         dist = comparison.reestimated or comparison.raw
-        out["batch"].append(
+        small = [(label(r), v) for r, v in comparison.small_runs]
+        out.append(
             charts.batch_comparison_chart(
                 dist.hist_edges,
                 dist.hist_counts,
-                [r for r, _ in comparison.small_runs],
-                [v for _, v in comparison.small_runs],
+                [r for r, _ in small],
+                [v for _, v in small],
                 _mean([v for _, v in comparison.full_run_values]),
                 small_size=comparison.small_size,
                 large_size=comparison.large_size,
@@ -140,40 +194,6 @@ def group_charts(
                 key=f"b{i}",
             )
         )
-    last_eta: dict[str, float] = {}  # once per run: a max per row was quadratic in the group
-    for run_id, t in tails:
-        last_eta[run_id] = max(last_eta.get(run_id, t.eta), t.eta)
-    tail_rows = [
-        (run_id, method, row)
-        for run_id, t in tails
-        for method, items in (("truncate", t.truncated), ("clip", t.clipped))
-        for row in items
-        if t.eta == last_eta[run_id]
-    ]
-    if tail_rows:
-        out["tails"].append(
-            charts.group_tail_chart(
-                [r for r, _, _ in tail_rows],
-                [m for _, m, _ in tail_rows],
-                [row.quantile for _, _, row in tail_rows],
-                [row.ratio for _, _, row in tail_rows],
-            )
-        )
-    features = [f for f in cv if not f.joint]
-    if features:
-        for metric in ("correlation", "variance-ratio"):
-            out["cv"].append(
-                charts.cv_group_chart(
-                    [f.feature for f in features],
-                    [f.corr.mean for f in features],
-                    [f.corr.min for f in features],
-                    [f.corr.max for f in features],
-                    [f.var_ratio.mean for f in features],
-                    [f.var_ratio.min for f in features],
-                    [f.var_ratio.max for f in features],
-                    metric=metric,
-                )
-            )
     return out
 
 
@@ -182,36 +202,60 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
+def tail_charts(tails: Sequence[tuple[str, TailSensitivity]], label: Label) -> list[ChartResult]:
+    """linear/true after truncating or clipping the tails, at each run's largest η."""
+    rows = [
+        (label(run_id), method, row)
+        for run_id, t in tails
+        for method, items in (("truncate", t.truncated), ("clip", t.clipped))
+        for row in items
+    ]
+    if not rows:
+        return []
+    chart = charts.group_tail_chart(
+        [r for r, _, _ in rows],
+        [m for _, m, _ in rows],
+        [row.quantile for _, _, row in rows],
+        [row.ratio for _, _, row in rows],
+    )
+    return [chart]
+
+
+def cv_charts(cv: Sequence[CvFeatureStats]) -> list[ChartResult]:
+    features = [f for f in cv if not f.joint]
+    if not features:
+        return []
+    return [
+        charts.cv_group_chart(
+            [f.feature for f in features],
+            [f.corr.mean for f in features],
+            [f.corr.min for f in features],
+            [f.corr.max for f in features],
+            [f.var_ratio.mean for f in features],
+            [f.var_ratio.min for f in features],
+            [f.var_ratio.max for f in features],
+            metric=metric,
+        )
+        for metric in ("correlation", "variance-ratio")
+    ]
+
+
 def index_charts(records: Sequence[RunRecord]) -> tuple[tuple[Chart, ...], Datasets]:
     """The index's whole-tree overlay of ΔH_true against η."""
-    points = [r.points for r in records if r.was_read]
-    rows = [(p.run_id, s) for p in points for s in p.etas if s.delta_h_true is not None]
+    rows = _true_rows([r.points for r in records if r.was_read], str)
     if not rows:
         return (), {}
-    chart_set = collect(
-        {
-            "overlay": [
-                charts.group_overlay(
-                    [r for r, _ in rows],
-                    [s.eta for _, s in rows],
-                    [s.delta_h_true for _, s in rows],
-                    eta_scale="log",
-                )
-            ]
-        },
-        None,
+    overlay = charts.group_overlay(
+        [r for r, _, _ in rows], [e for _, e, _ in rows], [t for _, _, t in rows], eta_scale="log"
     )
+    chart_set = collect({"overlay": [overlay]}, None)
     return tuple(chart_set.all_charts()), chart_set.datasets
-
-
-def se_true_of(error: EtaUncertainty | None) -> float | None:
-    return error.se_true if error is not None else None
 
 
 def verdict_charts(
     pops: Sequence[PopulationStats],
     agreements: Mapping[str, Sequence[Agreement]],
-    label: Callable[[str], str],
+    label: Label,
 ) -> list[ChartResult]:
     """One paired-z chart per population (small multiples: never one axis for two experiments)."""
     out = []
@@ -238,107 +282,30 @@ def verdict_charts(
     return out
 
 
-def run_doublings(record: RunRecord) -> tuple[Doubling, ...]:
-    return record.uncertainty.doublings if record.uncertainty is not None else ()
-
-
-def _over(value: float | None, eta: float) -> float | None:
-    return value / eta if value is not None and eta != 0 else None
-
-
-def notebook_charts(
-    pops: Sequence[PopulationStats],
-    points: Mapping[str, RunPoints],
-    errors: Mapping[str, Sequence[EtaUncertainty | None]],
-    quads: Mapping[str, Sequence[QuadHelp]],
-    doubles: Mapping[str, Sequence[Doubling]],
-    label: Callable[[str], str],
-) -> dict[str, list[ChartResult]]:
+def notebook_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
     """Per population: parity, ΔH/η, doubling ratios and "does the quad term help"."""
-    out: dict[str, list[ChartResult]] = {"parity": [], "per_lr": [], "doubling": [], "quad": []}
+    out: Charts = {"parity": [], "per_lr": [], "doubling": [], "quad": []}
+    pops = analysis.populations
+    stats = {r.run_id: r for r in analysis.runs}
     for i, pop in enumerate(pops):
         name, key = pop_title(pops, pop), f"p{i}"
+        members = [r for r in pop.population.run_ids if r in runs.points]
         rows = [
-            (r, s, e)
-            for r in pop.population.run_ids
-            if r in points
-            for s, e in zip(points[r].etas, errors[r], strict=True)
+            (runs.label(r), s, e)
+            for r in members
+            for s, e in zip(runs.points[r].etas, runs.errors[r], strict=True)
         ]
-        parity = [
-            (label(r), series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name))
-            for r, s, e in rows
-            for series, value, se_name in (
-                ("linear", s.delta_h_linear, "se_linear"),
-                ("lin+quad", s.delta_h_linquad, "se_linquad"),
-            )
-            if value is not None and s.delta_h_true is not None
-        ]
-        if parity:
-            out["parity"].append(
-                parity_chart(
-                    [p[0] for p in parity],
-                    [p[1] for p in parity],
-                    [p[2] for p in parity],
-                    [p[3] for p in parity],
-                    [p[4] for p in parity],
-                    [p[5] for p in parity],
-                    population=name,
-                    key=key,
-                )
-            )
-        per_lr = [(label(r), s, e) for r, s, e in rows if s.eta > 0 and s.delta_h_true is not None]
-        if per_lr:
-            out["per_lr"].append(
-                per_lr_chart(
-                    [r for r, _, _ in per_lr],
-                    [s.eta for _, s, _ in per_lr],
-                    [_over(s.delta_h_true, s.eta) for _, s, _ in per_lr],
-                    [_over(_se(e, "se_true"), s.eta) for _, s, e in per_lr],
-                    [_over(s.delta_h_linear, s.eta) for _, s, _ in per_lr],
-                    [_over(_se(e, "se_linear"), s.eta) for _, s, e in per_lr],
-                    population=name,
-                    key=key,
-                )
-            )
-        candidates = [
-            (r, d)
-            for r in pop.population.run_ids
-            for d in doubles.get(r, ())
-            if d.ratio is not None
-        ]
-        ratios = [
-            (label(r), d, _ratio_interval(d))
-            for r, d in candidates
-            if denominator_resolved(points[r], errors[r], d)
-        ]
-        left_out = len(candidates) - len(ratios)
-        if ratios:
-            out["doubling"].append(
-                doubling_chart(
-                    [r for r, _, _ in ratios],
-                    [d.eta for _, d, _ in ratios],
-                    [d.ratio for _, d, _ in ratios],
-                    [ci[0] for _, _, ci in ratios],
-                    [ci[1] for _, _, ci in ratios],
-                    population=name,
-                    key=key,
-                    note=f"{left_out} ratio(s) left out: ΔH_true(η) not resolved from zero"
-                    if left_out
-                    else None,
-                )
-            )
-        quad = [
-            (label(r), q.eta, q.z)
-            for r in pop.population.run_ids
-            for q in quads.get(r, ())
-            if q.z is not None
-        ]
-        if quad:
+        out["parity"] += parity_charts(rows, name, key)
+        out["per_lr"] += per_lr_charts(rows, name, key)
+        doublings = [(r, d) for r in members for d in stats[r].doublings if d.ratio is not None]
+        out["doubling"] += doubling_charts(doublings, runs, name, key)
+        quads = [(runs.label(r), q) for r in members for q in stats[r].quads if q.z is not None]
+        if quads:
             out["quad"].append(
                 quad_help_chart(
-                    [r for r, _, _ in quad],
-                    [e for _, e, _ in quad],
-                    [z for _, _, z in quad],
+                    [r for r, _ in quads],
+                    [q.eta for _, q in quads],
+                    [q.z for _, q in quads],
                     population=name,
                     key=key,
                 )
@@ -346,14 +313,91 @@ def notebook_charts(
     return out
 
 
-def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
-    """What a chart title says of its population: its label when the group has several."""
-    return pop.population.short_label if len(pops) > 1 else "all runs"
+PerEta = Sequence[tuple[str, EtaSummary, EtaUncertainty | None]]  # (run label, η row, its SEs)
+
+
+def parity_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
+    """Approximation against ΔH_true, both with their SEs."""
+    parity = [
+        (run, series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name))
+        for run, s, e in rows
+        for series, value, se_name in (
+            ("linear", s.delta_h_linear, "se_linear"),
+            ("lin+quad", s.delta_h_linquad, "se_linquad"),
+        )
+        if value is not None and s.delta_h_true is not None
+    ]
+    if not parity:
+        return []
+    chart = parity_chart(
+        [p[0] for p in parity],
+        [p[1] for p in parity],
+        [p[2] for p in parity],
+        [p[3] for p in parity],
+        [p[4] for p in parity],
+        [p[5] for p in parity],
+        population=name,
+        key=key,
+    )
+    return [chart]
+
+
+def per_lr_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
+    """ΔH/η against η: flat where the linear term holds."""
+    per_lr = [(r, s, e) for r, s, e in rows if s.eta > 0 and s.delta_h_true is not None]
+    if not per_lr:
+        return []
+    chart = per_lr_chart(
+        [r for r, _, _ in per_lr],
+        [s.eta for _, s, _ in per_lr],
+        [_over(s.delta_h_true, s.eta) for _, s, _ in per_lr],
+        [_over(_se(e, "se_true"), s.eta) for _, s, e in per_lr],
+        [_over(s.delta_h_linear, s.eta) for _, s, _ in per_lr],
+        [_over(_se(e, "se_linear"), s.eta) for _, s, e in per_lr],
+        population=name,
+        key=key,
+    )
+    return [chart]
+
+
+def doubling_charts(
+    candidates: Sequence[tuple[str, Doubling]], runs: GroupRuns, name: str, key: str
+) -> list[ChartResult]:
+    """ΔH_true(2η)/ΔH_true(η) where its denominator is resolved from zero."""
+    ratios = [
+        (runs.label(r), d, _ratio_interval(d))
+        for r, d in candidates
+        if denominator_resolved(runs.points[r], runs.errors[r], d)
+    ]
+    if not ratios:
+        return []
+    left_out = len(candidates) - len(ratios)
+    chart = doubling_chart(
+        [r for r, _, _ in ratios],
+        [d.eta for _, d, _ in ratios],
+        [d.ratio for _, d, _ in ratios],
+        [ci[0] for _, _, ci in ratios],
+        [ci[1] for _, _, ci in ratios],
+        population=name,
+        key=key,
+        note=f"{left_out} ratio(s) left out: ΔH_true(η) not resolved from zero"
+        if left_out
+        else None,
+    )
+    return [chart]
+
+
+def _over(value: float | None, eta: float) -> float | None:
+    return value / eta if value is not None and eta != 0 else None
 
 
 def _se(error: EtaUncertainty | None, name: str) -> float | None:
     value: object = getattr(error, name) if error is not None else None
     return value if isinstance(value, float) else None
+
+
+def se_true_of(error: EtaUncertainty | None) -> float | None:
+    return error.se_true if error is not None else None
 
 
 def denominator_resolved(

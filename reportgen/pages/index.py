@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from markupsafe import Markup
@@ -17,7 +17,7 @@ from reportgen.numfmt import format_eta, format_number
 from reportgen.pages import paths
 from reportgen.pages.guide import GUIDE_PAGE
 from reportgen.pages.paged import CompactTable, PagedRows, paged
-from reportgen.pages.run import Cite
+from reportgen.pages.run_sections import Cite
 
 # Above this many groups the index lists only the shallower levels (each group page lists its
 # subgroups); above this many runs it drops the whole-tree overlay (unreadable, and ~200 bytes a
@@ -92,6 +92,7 @@ class IndexView:
     cite: Cite
     figure_count: int = 0
     check_counts: tuple[CheckCount, ...] = ()
+    group_counts: Mapping[str, int] = field(default_factory=empty_counts)  # groups' own findings
 
 
 # --- rows from the records -------------------------------------------------------------------

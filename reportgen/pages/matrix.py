@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from markupsafe import Markup
 
 from reportgen.analysis.diagnostics import CHECKS
-from reportgen.findings import SEVERITIES, CheckInfo, severity_counts
+from reportgen.discover import Tree
+from reportgen.findings import SEVERITIES, CheckInfo, Finding, severity_counts
+from reportgen.pages import paths
 from reportgen.pages.index import RunRow, compact_href
 from reportgen.pages.paged import CompactTable, RowsScript, paged
+
+
+@dataclass(frozen=True)
+class GroupFindingRow:
+    """One finding of a group's own checks (pooled estimates, copies)."""
+
+    group_id: str
+    href: str
+    finding: Finding
+
+
+def group_finding_rows(
+    tree: Tree, findings: Mapping[str, Sequence[Finding]]
+) -> tuple[GroupFindingRow, ...]:
+    """Every group's own findings, in the tree's order of groups."""
+    return tuple(
+        GroupFindingRow(g.id, paths.group_page(g.id), f)
+        for g in tree.groups
+        for f in findings.get(g.id, ())
+    )
+
+
+def with_group_findings(
+    view: DiagnosticsView, rows: tuple[GroupFindingRow, ...]
+) -> DiagnosticsView:
+    """The diagnostics with the groups' own findings (a check that fired on a group is not
+    quiet)."""
+    fired = {r.finding.id for r in rows}
+    return replace(view, groups=rows, quiet=tuple(c for c in view.quiet if c.id not in fired))
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,7 @@ class DiagnosticsView:
     total_rows: int
     data: Markup | None = None  # every row as JSON when paged (``MATRIX``) in the page
     script: RowsScript | None = None  # or beside it
+    groups: tuple[GroupFindingRow, ...] = ()  # the groups' own findings
 
     @property
     def paged(self) -> bool:

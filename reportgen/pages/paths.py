@@ -25,9 +25,9 @@ def slug_part(part: str) -> str:
 
 # What a run's directory holds: no directory of a nested run (or group) may take these names,
 # or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file (and
-# one inside ``run_01/figures/`` the path of a figure). The private per-run files
-# (``.reportgen/runs/<run>/``) follow the same rule. Compared case-insensitively: on macOS and
-# Windows ``Index.html/`` and ``index.html`` are one path.
+# one inside ``run_01/figures/`` the path of a figure). The private per-run and per-group files
+# (``.reportgen/runs/<run>/``, ``.reportgen/groups/<group>/``) follow the same rule. Compared
+# case-insensitively: on macOS and Windows ``Index.html/`` and ``index.html`` are one path.
 RUN_DIR_NAMES = frozenset(
     {
         "index.html",
@@ -38,6 +38,8 @@ RUN_DIR_NAMES = frozenset(
         "sample.npy",
         "page.json",
         "record.json",
+        "record.json.z",
+        "partials.json.z",
     }
 )
 
@@ -96,6 +98,21 @@ def group_page(group_id: str) -> str:
 
 def group_summary(group_id: str) -> str:
     return f"{group_dir(group_id)}/summary.json"
+
+
+def group_differs(group_id: str) -> str:
+    """Every configuration key whose value differs between the group's runs, run by run."""
+    return f"{group_dir(group_id)}/what_differs.csv"
+
+
+def group_record(group_id: str) -> str:
+    """The group's ``GroupRecord`` (all but its partials): what its summary is made from."""
+    return f".reportgen/groups/{slug(group_id)}/record.json.z"
+
+
+def group_partials(group_id: str) -> str:
+    """The partials of the group's record: what its parent merges."""
+    return f".reportgen/groups/{slug(group_id)}/partials.json.z"
 
 
 def tree_crumbs(item_id: str, group_levels: int | None = None) -> tuple[Crumb, ...]:

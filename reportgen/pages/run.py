@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from markupsafe import Markup
 
 from reportgen import __version__
 from reportgen.analysis import RunAnalysis
 from reportgen.analysis.contributions import EtaSummary, formula_for
-from reportgen.analysis.diagnostics import failure_findings
-from reportgen.analysis.points import sequence_sample
-from reportgen.analysis.record import CvRecord, ErrorRecord, NormalizationRecord, RunRecord
-from reportgen.analysis.uncertainty import (
-    DEFAULT_BOOTSTRAP,
-    DELTA,
-    SHARDS,
-    SHARDS_SWEEP,
-    UNPAIRED,
-    EtaUncertainty,
-    RunUncertainty,
-)
+from reportgen.analysis.record import RunRecord
+from reportgen.analysis.uncertainty import DEFAULT_BOOTSTRAP, EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import RunRef
+from reportgen.figures import FigureList
 from reportgen.findings import Finding, severity_counts
 from reportgen.load.history import FirstCommit
-from reportgen.load.models import CvData, Fact, GenericField, LoadFailure, Run, Schema
+from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.output import PageOutput
@@ -38,30 +27,32 @@ from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
-    render_markdown,
     render_page,
     render_page_and_content,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.run_sections import (
     OUTLIERS_PER_ETA,
+    Cite,
+    CurvatureView,
+    Link,
+    Note,
     OutlierRow,
+    Section,
+    SkippedFile,
     TailRow,
+    curvature_view,
     outlier_rows,
+    run_files,
+    se_linear_label,
+    se_note,
+    sections_for,
     tail_rows,
 )
 from reportgen.pages.run_supplement import SupplementView, section_parts, supplement_view
 from reportgen.pages.stale import stored_page
 from reportgen.pages.verdict import Verdict, run_verdict
 from reportgen.treefile import NO_LABELS, RunLabels
-
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
 
 
 @dataclass(frozen=True)
@@ -87,50 +78,6 @@ class RunContext:
 
 
 NO_CONTEXT = RunContext()
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Cite:
-    label: str
-    run_id: str
-    eta_label: str
-    source_hash: str
-    version: str
-
-
-@dataclass(frozen=True)
-class Link:
-    name: str
-    href: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Note:
-    name: str
-    html: Markup
-
-
-@dataclass(frozen=True)
-class RatioRow:
-    eta: float
-    value: float
-    beyond: bool
-
-
-@dataclass(frozen=True)
-class CurvatureView:
-    gdotv: float | None
-    vhvv: float | None
-    eta_star: float | None
-    beyond: tuple[float, ...]
-    ratio_pred: tuple[RatioRow, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,13 +119,20 @@ def run_header(run: Run) -> RunHeader:
     )
 
 
+@dataclass(frozen=True)
+class EtaRow:
+    """One η of the run's ΔH table: its numbers and their uncertainty."""
+
+    summary: EtaSummary
+    error: EtaUncertainty
+
+
 @dataclass(frozen=True, eq=False)
 class RunView:
     """Everything run.html shows; templates see flags and plain values, never domain objects."""
 
     run: RunHeader
-    summaries: tuple[EtaSummary, ...]
-    errors: tuple[EtaUncertainty, ...]  # aligned with ``summaries``
+    rows: tuple[EtaRow, ...]
     verdict: Verdict
     se_note: str
     findings: tuple[Finding, ...]
@@ -225,125 +179,12 @@ class ErrorView:
 # --- building the view -----------------------------------------------------------------------
 
 
-def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
-    curvature = (
-        run.sweep.curvature if run.sweep else run.snis.approx.quadratic if run.snis else None
+def eta_rows(analysis: RunAnalysis) -> tuple[EtaRow, ...]:
+    """Each η's numbers with their uncertainty (an empty one where the run has none)."""
+    return tuple(
+        EtaRow(s, u if u is not None else EtaUncertainty(s.eta))
+        for s, u in zip(analysis.summaries, _aligned(analysis), strict=True)
     )
-    if curvature is None:
-        return None
-    eta_star = curvature.eta_star
-    if eta_star is None and run.snis is not None:
-        eta_star = run.snis.approx.eta_star
-
-    def beyond(eta: float) -> bool:
-        return eta_star is not None and eta > eta_star
-
-    return CurvatureView(
-        gdotv=curvature.gdotv,
-        vhvv=curvature.vhvv,
-        eta_star=eta_star,
-        beyond=tuple(e for e in etas if beyond(e)),
-        ratio_pred=tuple(RatioRow(e, v, beyond(e)) for e, v in curvature.ratio_pred),
-    )
-
-
-_SE_METHODS = {
-    DELTA: "delta method over sequences (paired: the same sequences drive truth and approximation)",
-    SHARDS: "num_shards · se_shard · η from approx.variance (no per-sequence records)",
-    SHARDS_SWEEP: "num_shards · se_gdotv · η from curvature.variance, read like se_shard as "
-    "the SE of the mean shard (not verifiable without per-sequence records)",
-    UNPAIRED: "√(se_linear² + se_true²), unpaired (no per-sequence records, so the covariance "
-    "of truth and approximation is unknown)",
-}
-
-
-def se_note(uncertainty: RunUncertainty, run: Run) -> str:
-    """One sentence per SE method the table uses; which quantities each one produced."""
-    used: dict[str, set[str]] = {}
-    for row in uncertainty.etas:
-        for name, method in row.se_method:
-            used.setdefault(method, set()).add(name.removeprefix("se_"))
-    if not used:
-        return "none available for this run."
-    norm = "T_i = 1 per sequence" if run.normalization.true_mode != "per_token" else "per token"
-    parts = [
-        f"{', '.join(sorted(names))}: {_SE_METHODS.get(method, method)}"
-        for method, names in sorted(used.items())
-    ]
-    boot = (
-        f" 95 % intervals in summary.json from {uncertainty.bootstrap} paired bootstrap resamples."
-        if uncertainty.bootstrap
-        else ""
-    )
-    return f"{'; '.join(parts)} ({norm}).{boot}"
-
-
-_SE_LINEAR_LABELS = {DELTA: "delta method", SHARDS: SHARDS, SHARDS_SWEEP: SHARDS_SWEEP}
-
-
-def se_linear_label(uncertainty: RunUncertainty) -> str:
-    """How the table's SE of ΔH_linear was computed (never "paired": it is one quantity's)."""
-    methods = sorted({m for u in uncertainty.etas if (m := u.method("se_linear")) is not None})
-    return " / ".join(_SE_LINEAR_LABELS.get(m, m) for m in methods) or "none"
-
-
-def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
-    titles = (
-        ("findings", "Findings"),
-        ("facts", "Key facts"),
-        ("eta-table", "ΔH vs η"),
-        ("per-sequence", "Per-sequence"),
-        ("snis", "SNIS weights"),
-        ("curvature", "Curvature"),
-        ("clip", "Clip sensitivity"),
-        ("fd", "Finite difference"),
-        ("outliers", "Outliers"),
-        ("tails", "Tails"),
-        ("cv", "Control variates"),
-        ("fields", "Fields"),
-        ("unrecognised", "Fields not read"),
-        ("artifacts", "Artifacts"),
-        ("notes", "Notes"),
-        ("config", "Configuration"),
-    )
-    return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    name: str
-    reason: str
-
-
-def _files(
-    run: Run, settings: RunSettings
-) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
-    """Notes rendered, images and artifacts placed next to the page, from what loading read."""
-    ref = run.ref
-    notes = [
-        Note(PurePosixPath(f.path).name, render_markdown(f.content.decode("utf-8")))
-        for f in run.inputs.notes
-    ]
-    copies: list[tuple[str, bytes]] = []
-    images: list[Link] = []
-    artifacts: list[Link] = []
-    base = PurePosixPath(ref.directory) if ref.directory != "." else PurePosixPath()
-    for file, is_image in (
-        *((f, True) for f in run.inputs.images),
-        *((f, False) for f in run.inputs.artifacts),
-    ):
-        rel, content = file.path, file.content
-        inner = PurePosixPath(rel).relative_to(base) if base.parts else PurePosixPath(rel)
-        suffix = PurePosixPath(rel).suffix.lower()
-        if settings.inline_files:
-            kind = IMAGE_TYPES.get(suffix, "text/plain" if suffix == ".csv" else "application/json")
-            href = f"data:{kind};base64,{base64.b64encode(content).decode()}"
-        else:
-            href = "files/" + "/".join(paths.slug_part(p) for p in inner.parts)
-            copies.append((f"{paths.run_dir(ref.id)}/{href}", content))
-        link = Link(inner.as_posix(), href, len(content))
-        (images if is_image else artifacts).append(link)
-    return notes, images, artifacts, copies
 
 
 def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
@@ -353,49 +194,80 @@ def _aligned(analysis: RunAnalysis) -> tuple[EtaUncertainty | None, ...]:
     )
 
 
+def _per_sequence_reason(run: Run) -> str:
+    if run.snis is not None and run.snis.approx.per_sequence is None:
+        capture = "false" if run.capture_per_sequence is False else "absent"
+        return (
+            "the run has no per-sequence approximation records (plan.json "
+            f"capture_per_sequence is {capture})"
+        )
+    return "the SNIS arrays are missing or do not line up (see the findings)"
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The optional sections of a run page, built before the view that shows them."""
+
+    curvature: CurvatureView | None
+    outliers: tuple[OutlierRow, ...]
+    outlier_columns: tuple[str, ...]
+    tails: tuple[TailRow, ...]
+    notes: tuple[Note, ...]
+    images: tuple[Link, ...]
+    artifacts: tuple[Link, ...]
+
+    def shown(self, analysis: RunAnalysis, chart_set: ChartSet) -> dict[str, bool]:
+        run = analysis.run
+        return {
+            "eta-table": bool(analysis.summaries),
+            "per-sequence": run.schema is Schema.SNIS,
+            "snis": bool(chart_set.charts.get("snis")),
+            "curvature": self.curvature is not None,
+            "outliers": bool(self.outliers),
+            "tails": bool(self.tails),
+            "cv": run.cv is not None,
+            "fields": bool(run.generic),
+            "artifacts": bool(self.images or self.artifacts or run.inputs.skipped),
+            "notes": bool(self.notes),
+        }
+
+
+def _parts(analysis: RunAnalysis, settings: RunSettings) -> tuple[_Parts, list[tuple[str, bytes]]]:
+    """The optional sections, and the run's files copied beside its page."""
+    run = analysis.run
+    outliers, outlier_columns = outlier_rows(analysis)
+    notes, images, artifacts, copies = run_files(run, settings.inline_files)
+    parts = _Parts(
+        curvature_view(run, tuple(s.eta for s in analysis.summaries)),
+        outliers,
+        outlier_columns,
+        tail_rows(analysis),
+        tuple(notes),
+        tuple(images),
+        tuple(artifacts),
+    )
+    return parts, copies
+
+
 def run_view(
     analysis: RunAnalysis, settings: RunSettings, context: RunContext = NO_CONTEXT
-) -> tuple[RunView, ChartSet, list[tuple[str, bytes]]]:
+) -> tuple[RunView, ChartSet, list[tuple[str, bytes]], FigureList | None]:
+    """The page's view, its charts, the files it places beside itself and its figure list."""
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
-    chart_set, figure_files = run_charts(analysis, settings.max_points).export(
+    chart_set, figure_files, figures = run_charts(analysis, settings.max_points).export(
         settings.figures,
         settings.figure_theme,
         paths.run_dir(run.ref.id),
         paths.run_page(run.ref.id),
     )
-    outliers, outlier_columns = outlier_rows(analysis)
-    tails = tail_rows(analysis)
-    source_hash = run.inputs.source_sha256
-    notes, images, artifacts, copies = _files(run, settings)
-    copies += figure_files
-    curvature = curvature_view(run, tuple(s.eta for s in analysis.summaries))
-    has_contributions = bool(analysis.contributions)
-    reason = (
-        "the run has no per-sequence approximation records (plan.json capture_per_sequence is "
-        f"{'false' if run.capture_per_sequence is False else 'absent'})"
-        if run.snis is not None and run.snis.approx.per_sequence is None
-        else "the SNIS arrays are missing or do not line up (see the findings)"
-    )
-    parts = {
-        "eta-table": bool(analysis.summaries),
-        "per-sequence": run.schema is Schema.SNIS,
-        "snis": bool(chart_set.charts.get("snis")),
-        "curvature": curvature is not None,
-        "outliers": bool(outliers),
-        "tails": bool(tails),
-        "cv": run.cv is not None,
-        "fields": bool(run.generic),
-        "artifacts": bool(images or artifacts or run.inputs.skipped),
-        "notes": bool(notes),
-    }
+    parts, copies = _parts(analysis, settings)
     supplement = supplement_view(analysis)
-    parts |= section_parts(supplement)
+    source_hash = run.inputs.source_sha256
     cite = Cite(f"{run.ref.id}", run.ref.id, "all", source_hash, __version__)
     view = RunView(
         run=run_header(run),
-        summaries=analysis.summaries,
-        errors=analysis.uncertainty.etas,
+        rows=eta_rows(analysis),
         verdict=run_verdict(
             analysis.summaries,
             _aligned(analysis),
@@ -408,21 +280,21 @@ def run_view(
         counts=severity_counts(analysis.findings),
         formula=formula_for(run.normalization),
         source_hash=source_hash,
-        sections=sections_for(parts),
+        sections=sections_for(parts.shown(analysis, chart_set) | section_parts(supplement)),
         charts=chart_set.charts,
         page_data=json_for_script({"datasets": chart_set.datasets}),
         etas=etas,
         initial_eta=etas[-1] if etas else None,
-        has_contributions=has_contributions,
-        per_sequence_reason=reason,
-        curvature=curvature,
-        outliers=outliers,
+        has_contributions=bool(analysis.contributions),
+        per_sequence_reason=_per_sequence_reason(run),
+        curvature=parts.curvature,
+        outliers=parts.outliers,
         outliers_per_eta=OUTLIERS_PER_ETA,
-        outlier_columns=outlier_columns,
-        tails=tails,
-        notes=tuple(notes),
-        images=tuple(images),
-        artifacts=tuple(artifacts),
+        outlier_columns=parts.outlier_columns,
+        tails=parts.tails,
+        notes=parts.notes,
+        images=parts.images,
+        artifacts=parts.artifacts,
         skipped_files=tuple(SkippedFile(f.path, f.reason) for f in run.inputs.skipped),
         cite_all=cite,
         cite_selected=Cite(cite.label, cite.run_id, "selected", source_hash, __version__),
@@ -433,68 +305,7 @@ def run_view(
         se_linear_label=se_linear_label(analysis.uncertainty),
         supplement=supplement,
     )
-    return view, chart_set, copies
-
-
-# --- the record ------------------------------------------------------------------------------
-
-
-def run_record(
-    analysis: RunAnalysis,
-    input_hash: str,
-    source_hash: str,
-    labels: tuple[tuple[str, str], ...] = (),
-) -> RunRecord:
-    """What every later stage needs of this run (its ``summary.json`` is derived from it)."""
-    run = analysis.run
-    norm = run.normalization
-    cv = run.cv
-    return RunRecord(
-        id=run.ref.id,
-        source=run.ref.source,
-        status="ok",
-        input_hash=input_hash,
-        tool_version=__version__,
-        findings=analysis.findings,
-        schema=run.schema.value,
-        source_sha256=source_hash,
-        normalization=NormalizationRecord(
-            true=norm.true_mode,
-            approx=norm.approx_mode,
-            source=norm.source,
-            formula=formula_for(norm) if run.schema is Schema.SNIS else None,
-        ),
-        batch_size=analysis.points.batch_size,
-        etas=analysis.summaries,
-        se_shard=analysis.points.se_shard,
-        true_se=analysis.points.true_se,
-        tails=tuple(analysis.tails),
-        cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
-        has_contributions=bool(analysis.contributions),
-        parameters=run.parameters,
-        skipped_inputs=run.inputs.skipped,
-        uncertainty=analysis.uncertainty,
-        fields_sha256=run.fields.sha256 if run.fields is not None else None,
-        fields=run.fields.paths if run.fields is not None else (),
-        parameter_digests=run.parameter_digests,
-        labels=labels,
-        supplement=analysis.supplement,
-    )
-
-
-def failure_record(
-    failure: LoadFailure, findings: tuple[Finding, ...], input_hash: str
-) -> RunRecord:
-    error = ErrorRecord(failure.reason, failure.file, failure.line, failure.column, failure.hint)
-    return RunRecord(
-        id=failure.ref.id,
-        source=failure.ref.source,
-        status="error",
-        input_hash=input_hash,
-        tool_version=__version__,
-        findings=findings,
-        error=error,
-    )
+    return view, chart_set, copies + figure_files, figures
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -507,55 +318,44 @@ def run_page_meta(ref: RunRef, has_charts: bool, readable: bool = True) -> PageM
     return PageMeta(paths.run_page(ref.id), title, kind, crumbs, has_charts)
 
 
-def error_page(failure: LoadFailure, site: SiteContext, input_hash: str) -> PageOutput:
+def error_page(record: RunRecord, site: SiteContext, ref: RunRef) -> PageOutput:
     """The page of a run that could not be read: what failed, where, and how to fix it."""
-    findings = failure_findings(failure)
+    error = record.error
+    assert error is not None, "an error page is for a run that could not be read"
     view = ErrorView(
-        failure.ref.id,
-        failure.reason,
-        failure.file,
-        failure.line,
-        failure.column,
-        failure.hint,
-        findings,
+        record.id,
+        error.reason,
+        error.file,
+        error.line,
+        error.column,
+        error.hint,
+        record.findings,
     )
-    page = run_page_meta(failure.ref, has_charts=False, readable=False)
+    page = run_page_meta(ref, has_charts=False, readable=False)
     html = render_page("error.html", site, page, view=view, checks=check_explanations())
-    record = failure_record(failure, findings, input_hash)
-    files = (
-        (page.path, html),
-        (paths.run_summary(failure.ref.id), serialize.dumps(serialize.summary_json(record))),
-    )
-    return PageOutput(files, record)
+    return PageOutput(((page.path, html),), record)
 
 
 def run_page(
     analysis: RunAnalysis,
+    record: RunRecord,
     site: SiteContext,
-    input_hash: str,
     settings: RunSettings,
     context: RunContext = NO_CONTEXT,
 ) -> PageOutput:
-    """The run's page, its data twins and private arrays, and its record (no file is read:
+    """The run's page, its data twins and private files, and its record (no file is read:
     loading handed over everything the page shows)."""
-    run = analysis.run
-    source_hash = run.inputs.source_sha256
-    view, chart_set, copies = run_view(analysis, settings, context)
-    page = run_page_meta(run.ref, chart_set.has_charts)
+    run_id = analysis.run.ref.id
+    view, chart_set, copies, figures = run_view(analysis, settings, context)
+    page = run_page_meta(analysis.run.ref, chart_set.has_charts)
     html, content = render_page_and_content(
         "run.html", site, page, view=view, checks=check_explanations()
     )
-    record = run_record(analysis, input_hash, source_hash, context.labels.labels)
-    files: list[tuple[str, bytes]] = [
-        (page.path, html),
-        (paths.run_fragment(run.ref.id), stored_page(page, content)),
-        (paths.run_summary(run.ref.id), serialize.dumps(serialize.summary_json(record))),
-    ]
+    files: list[tuple[str, bytes]] = [(page.path, html)]
     if analysis.contributions:
         csv = serialize.contributions_csv(analysis.contributions)
-        files.append((paths.run_contributions(run.ref.id), csv))
-    sample = sequence_sample(run, analysis.contributions, analysis.summaries)
-    if sample is not None:
-        files.append((paths.run_sample(run.ref.id), serialize.sample_npy(sample)))
-    files += copies
-    return PageOutput(tuple(files), record)
+        files.append((paths.run_contributions(run_id), csv))
+    private = [(paths.run_fragment(run_id), stored_page(chart_set.has_charts, content))]
+    if analysis.sample is not None:
+        private.append((paths.run_sample(run_id), serialize.sample_npy(analysis.sample)))
+    return PageOutput(tuple(files + copies), record, tuple(private), figures)

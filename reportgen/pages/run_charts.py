@@ -12,6 +12,7 @@ from reportgen.analysis import RunAnalysis
 from reportgen.charts import Chart, Datasets, Norm, export
 from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
+from reportgen.figures import Figure, FigureList
 from reportgen.load.models import Run
 from reportgen.pages.run_supplement import clip_charts
 
@@ -50,15 +51,16 @@ class ChartSet:
 
     def export(
         self, formats: Sequence[str], theme: FigureTheme, directory: str, page: str
-    ) -> tuple[ChartSet, list[tuple[str, bytes]]]:
-        """Figure files of every chart (``--figures``), and the set with export warnings.
+    ) -> tuple[ChartSet, list[tuple[str, bytes]], FigureList | None]:
+        """Figure files of every chart (``--figures``), the set with export warnings, and the
+        page's figure list.
 
         A chart that cannot be exported keeps its place on the page with a warning saying why.
         """
         if not formats:
-            return self, []
+            return self, [], None
         files: list[tuple[str, bytes]] = []
-        figures: list[export.Figure] = []
+        figures: list[Figure] = []
         warned: dict[str, str] = {}
         for chart in self.all_charts():
             figure, chart_files = export.export_chart(
@@ -70,13 +72,14 @@ class ChartSet:
                 warned[chart.id] = figure.warning
         manifest = f"{directory}/figures/{export.MANIFEST}"
         files.append((manifest, export.manifest_bytes(page, figures)))
+        listed = FigureList(page, manifest, tuple(figures))
         if not warned:
-            return self, files
+            return self, files, listed
         by_section = {
             section: tuple(replace(c, warning=warned[c.id]) if c.id in warned else c for c in items)
             for section, items in self.charts.items()
         }
-        return replace(self, charts=by_section), files
+        return replace(self, charts=by_section), files, listed
 
 
 def _unbind_eta(node: Any) -> None:

@@ -1,14 +1,30 @@
-"""The run page's outlier and tail-sensitivity tables (view rows built from a ``RunAnalysis``)."""
+"""The sections of a run page beyond its ΔH table: curvature, outliers, tails, the run's files,
+the SE note and the table of contents (view dataclasses, built from a ``RunAnalysis``)."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import numpy as np
+from markupsafe import Markup
 
 from reportgen.analysis import RunAnalysis
+from reportgen.analysis.uncertainty import DELTA, SHARDS, SHARDS_SWEEP, UNPAIRED, RunUncertainty
+from reportgen.load.models import Run
+from reportgen.pages import paths
+from reportgen.pages.render import render_markdown
 
 OUTLIERS_PER_ETA = 15
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 OUTLIER_FEATURES = (
     "features.length_log",
     "features.sum_w",
@@ -16,6 +32,50 @@ OUTLIER_FEATURES = (
     "var_logp",
     "mean_logp",
 )
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Cite:
+    label: str
+    run_id: str
+    eta_label: str
+    source_hash: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    href: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Note:
+    name: str
+    html: Markup
+
+
+@dataclass(frozen=True)
+class RatioRow:
+    eta: float
+    value: float
+    beyond: bool
+
+
+@dataclass(frozen=True)
+class CurvatureView:
+    gdotv: float | None
+    vhvv: float | None
+    eta_star: float | None
+    beyond: tuple[float, ...]
+    ratio_pred: tuple[RatioRow, ...]
 
 
 @dataclass(frozen=True)
@@ -41,6 +101,68 @@ class TailRow:
     linear: float | None
     linquad: float | None
     ratio: float | None
+
+
+def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
+    curvature = (
+        run.sweep.curvature if run.sweep else run.snis.approx.quadratic if run.snis else None
+    )
+    if curvature is None:
+        return None
+    eta_star = curvature.eta_star
+    if eta_star is None and run.snis is not None:
+        eta_star = run.snis.approx.eta_star
+
+    def beyond(eta: float) -> bool:
+        return eta_star is not None and eta > eta_star
+
+    return CurvatureView(
+        gdotv=curvature.gdotv,
+        vhvv=curvature.vhvv,
+        eta_star=eta_star,
+        beyond=tuple(e for e in etas if beyond(e)),
+        ratio_pred=tuple(RatioRow(e, v, beyond(e)) for e, v in curvature.ratio_pred),
+    )
+
+
+_SE_METHODS = {
+    DELTA: "delta method over sequences (paired: the same sequences drive truth and approximation)",
+    SHARDS: "num_shards · se_shard · η from approx.variance (no per-sequence records)",
+    SHARDS_SWEEP: "num_shards · se_gdotv · η from curvature.variance, read like se_shard as "
+    "the SE of the mean shard (not verifiable without per-sequence records)",
+    UNPAIRED: "√(se_linear² + se_true²), unpaired (no per-sequence records, so the covariance "
+    "of truth and approximation is unknown)",
+}
+
+
+def se_note(uncertainty: RunUncertainty, run: Run) -> str:
+    """One sentence per SE method the table uses; which quantities each one produced."""
+    used: dict[str, set[str]] = {}
+    for row in uncertainty.etas:
+        for name, method in row.se_method:
+            used.setdefault(method, set()).add(name.removeprefix("se_"))
+    if not used:
+        return "none available for this run."
+    norm = "T_i = 1 per sequence" if run.normalization.true_mode != "per_token" else "per token"
+    parts = [
+        f"{', '.join(sorted(names))}: {_SE_METHODS.get(method, method)}"
+        for method, names in sorted(used.items())
+    ]
+    boot = (
+        f" 95 % intervals in summary.json from {uncertainty.bootstrap} paired bootstrap resamples."
+        if uncertainty.bootstrap
+        else ""
+    )
+    return f"{'; '.join(parts)} ({norm}).{boot}"
+
+
+_SE_LINEAR_LABELS = {DELTA: "delta method", SHARDS: SHARDS, SHARDS_SWEEP: SHARDS_SWEEP}
+
+
+def se_linear_label(uncertainty: RunUncertainty) -> str:
+    """How the table's SE of ΔH_linear was computed (never "paired": it is one quantity's)."""
+    methods = sorted({m for u in uncertainty.etas if (m := u.method("se_linear")) is not None})
+    return " / ".join(_SE_LINEAR_LABELS.get(m, m) for m in methods) or "none"
 
 
 def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
@@ -111,3 +233,62 @@ def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
                     )
                 )
     return tuple(rows)
+
+
+def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:
+    titles = (
+        ("findings", "Findings"),
+        ("facts", "Key facts"),
+        ("eta-table", "ΔH vs η"),
+        ("per-sequence", "Per-sequence"),
+        ("snis", "SNIS weights"),
+        ("curvature", "Curvature"),
+        ("clip", "Clip sensitivity"),
+        ("fd", "Finite difference"),
+        ("outliers", "Outliers"),
+        ("tails", "Tails"),
+        ("cv", "Control variates"),
+        ("fields", "Fields"),
+        ("unrecognised", "Fields not read"),
+        ("artifacts", "Artifacts"),
+        ("notes", "Notes"),
+        ("config", "Configuration"),
+    )
+    return tuple(Section(i, t) for i, t in titles if view_parts.get(i, True))
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    name: str
+    reason: str
+
+
+def run_files(
+    run: Run, inline: bool
+) -> tuple[list[Note], list[Link], list[Link], list[tuple[str, bytes]]]:
+    """Notes rendered, images and artifacts placed next to the page, from what loading read."""
+    ref = run.ref
+    notes = [
+        Note(PurePosixPath(f.path).name, render_markdown(f.content.decode("utf-8")))
+        for f in run.inputs.notes
+    ]
+    copies: list[tuple[str, bytes]] = []
+    images: list[Link] = []
+    artifacts: list[Link] = []
+    base = PurePosixPath(ref.directory) if ref.directory != "." else PurePosixPath()
+    for file, is_image in (
+        *((f, True) for f in run.inputs.images),
+        *((f, False) for f in run.inputs.artifacts),
+    ):
+        rel, content = file.path, file.content
+        inner = PurePosixPath(rel).relative_to(base) if base.parts else PurePosixPath(rel)
+        suffix = PurePosixPath(rel).suffix.lower()
+        if inline:
+            kind = IMAGE_TYPES.get(suffix, "text/plain" if suffix == ".csv" else "application/json")
+            href = f"data:{kind};base64,{base64.b64encode(content).decode()}"
+        else:
+            href = "files/" + "/".join(paths.slug_part(p) for p in inner.parts)
+            copies.append((f"{paths.run_dir(ref.id)}/{href}", content))
+        link = Link(inner.as_posix(), href, len(content))
+        (images if is_image else artifacts).append(link)
+    return notes, images, artifacts, copies

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
+from reportgen.analysis.group_record import GroupRecord
+from reportgen.analysis.merge import RunStats
 from reportgen.analysis.points import SEQUENCE_ARRAYS, SequenceEta, SequenceSample
-from reportgen.analysis.record import RunRecord, finding_to_json
-from reportgen.analysis.stats import same_eta
+from reportgen.analysis.populations import ParameterDiff
+from reportgen.analysis.record import RunRecord, SampleShape, finding_to_json
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.findings import Finding
 from reportgen.pages import paths
+from reportgen.write import VerifiedFiles
 
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
 SUMMARY_FORMAT = 1
@@ -95,7 +98,7 @@ def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> d
 
 
 def finding_row(finding: Finding) -> dict[str, Any]:
-    """A finding as the public twins publish it: the cached form, less the page section."""
+    """A finding as the public twins publish it: its JSON form, less the page section."""
     row = finding_to_json(finding)
     del row["section"]
     return row
@@ -156,6 +159,88 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
     if record.stale is not None:
         summary["stale"] = dict(record.stale.__dict__)
     return summary
+
+
+def run_summary_file(record: RunRecord) -> tuple[str, bytes]:
+    """The one place a run's ``summary.json`` is made (read, failed or stale alike)."""
+    return paths.run_summary(record.id), dumps(summary_json(record))
+
+
+def differs_json(diffs: Sequence[ParameterDiff]) -> list[dict[str, Any]]:
+    return [
+        {"key": d.key, "splits": d.splits, "values": {run: value for run, value in d.values}}
+        for d in diffs
+    ]
+
+
+def differs_csv(diffs: Sequence[ParameterDiff]) -> bytes:
+    """Every differing key as a row (``splits`` 1 where it makes the runs different
+    experiments), one column per run (each run once); an empty cell: the run does not set it."""
+    run_ids = [run for run, _ in diffs[0].values] if diffs else []
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["key", "splits", *run_ids])
+    for d in diffs:
+        values = dict(d.values)
+        writer.writerow([d.key, int(d.splits), *(values.get(r) or "" for r in run_ids)])
+    return out.getvalue().encode("utf-8")
+
+
+def _run_entry(run: RunStats) -> dict[str, Any]:
+    return {
+        "id": run.run_id,
+        "batch_size": run.batch_size,
+        "fit": run.fit.to_json(),
+        "agreement": [a.to_json() for a in run.agreements],
+        "quad_help": [q.to_json() for q in run.quads],
+        "doublings": [d.to_json() for d in run.doublings],
+    }
+
+
+def group_summary_json(record: GroupRecord) -> dict[str, Any]:
+    """A group's public ``summary.json``, derived from its record (a stable format).
+
+    ``"runs"`` is an iterator, for ``dump_pieces``, which writes each run's entry as it is made
+    (a 10,000-run group's entries are ~30 MB as Python objects). Never pooled across
+    populations: with several, the top-level ``per_eta`` is ``null`` (the field stays, and
+    ``pooled_across_populations`` says why); ``populations`` hold the statistics to use, each
+    with its runs' pooled estimates. ``relative_errors`` spans every run, as 0.1's did.
+    """
+    pooled_across = len(record.populations) > 1
+    return {
+        "group": record.group_id,
+        "runs": map(_run_entry, record.runs),
+        "per_eta": None if pooled_across else [row.to_json() for row in record.per_eta],
+        "batch_comparison": [row.to_json() for row in record.batch],
+        "relative_errors": record.relative.to_json(),
+        "tails": [row.to_json() for row in record.tails],
+        "cv": [row.to_json() for row in record.cv],
+        "agreement": record.tally.to_json(),
+        "populations": [p.to_json() for p in record.populations],
+        "pooled_across_populations": pooled_across,
+        "what_differs": differs_json(record.differs),
+        "what_differs_more": record.differs_more,
+        "duplicates": [list(d.run_ids) for d in record.duplicates],
+        "findings": findings_rows(record.findings),
+        "fit_window": None if record.fit_window is None else asdict(record.fit_window),
+    }
+
+
+def group_summary_file(record: GroupRecord) -> tuple[str, tuple[bytes, ...]]:
+    """The one place a group's ``summary.json`` is made from its statistics."""
+    return paths.group_summary(record.group_id), dump_pieces(group_summary_json(record))
+
+
+def group_error_file(group_id: str, reason: str) -> tuple[str, bytes]:
+    """The ``summary.json`` of a group whose statistics failed: the reason, no numbers."""
+    summary = {
+        "group": group_id,
+        "error": reason,
+        "runs": [],
+        "per_eta": [],
+        "batch_comparison": [],
+    }
+    return paths.group_summary(group_id), dumps(summary)
 
 
 def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
@@ -266,45 +351,37 @@ def _sequence_eta(row: np.ndarray, n: int) -> SequenceEta:
 
 @dataclass(frozen=True)
 class StoredSample:
-    """A run's sample read from its .npy one η at a time, so a group's batch comparison holds a
-    few rows at once instead of every run's arrays (memory stays flat as the tree grows)."""
+    """A run's sample as the build keeps it (``paths.run_sample``): its shape from the run's
+    record, its arrays read, and checked against their digest, only when drawn from. A larger
+    run whose draws are memoised is never read: its digest names the draws."""
 
     run_id: str
     batch_size: int
     eta_values: tuple[float, ...]
-    path: Path
+    digest: str  # sha256 of the stored .npy, as the status keeps it
+    files: VerifiedFiles
+
+    def load(self) -> SequenceSample | None:
+        """The arrays, if the stored file is the one its digest names and has this shape."""
+        content = self.files.read(paths.run_sample(self.run_id))
+        sample = None if content is None else sample_from_npy(content, self.run_id)
+        if sample is None or sample.batch_size != self.batch_size:
+            return None
+        return sample if sample.eta_values == self.eta_values else None
 
     def at(self, eta: float) -> SequenceEta | None:
-        for i, value in enumerate(self.eta_values):
-            if same_eta(value, eta):
-                table = np.load(self.path, mmap_mode="r", allow_pickle=False)
-                row = np.array(table[i], dtype=np.float64)  # a copy: the mapping is dropped
-                del table
-                return _sequence_eta(row, self.batch_size)
-        return None
+        sample = self.load()
+        return None if sample is None else sample.at(eta)
 
     def content_digest(self) -> str:
-        """sha256 of the file's bytes (every array ``at`` can return), with the run's id."""
-        with self.path.open("rb") as file:
-            digest = hashlib.file_digest(file, "sha256")
-        digest.update(self.run_id.encode())
-        return digest.hexdigest()
+        return hashlib.sha256(f"sample {self.digest} {self.run_id}".encode()).hexdigest()
 
 
-def sample_digest(content: bytes, run_id: str) -> str:
-    """What :meth:`StoredSample.content_digest` gives for a sample file of these bytes."""
-    return hashlib.sha256(content + run_id.encode()).hexdigest()
-
-
-def stored_sample(path: Path, run_id: str) -> StoredSample | None:
-    """The sample at ``path``, its η values read now and its arrays only when asked for."""
-    try:
-        table = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError):
+def stored_sample(
+    run_id: str, shape: SampleShape | None, files: VerifiedFiles
+) -> StoredSample | None:
+    """The sample the build stored for a run, if its record says it has one."""
+    digest = files.digests.get(paths.run_sample(run_id))
+    if shape is None or digest is None:
         return None
-    if table.ndim != 2 or table.shape[0] == 0 or (table.shape[1] - 2) % len(SEQUENCE_ARRAYS):
-        return None
-    n = (table.shape[1] - 2) // len(SEQUENCE_ARRAYS)
-    etas = tuple(float(v) for v in table[:, 0])
-    del table
-    return StoredSample(run_id, n, etas, path)
+    return StoredSample(run_id, shape.size, shape.etas, digest, files)

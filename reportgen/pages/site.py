@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from reportgen.analysis.diagnostics import runs_per_check
 from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart, Datasets
 from reportgen.discover import Skipped, Tree
+from reportgen.figures import FigureList
+from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.assets import static_assets
-from reportgen.pages.changes import changes_view
+from reportgen.pages.changes import PopulationChange, changes_view
 from reportgen.pages.figure_index import FIGURES_PAGE, figures_view
 from reportgen.pages.group_charts import index_charts
 from reportgen.pages.guide import render_guide
@@ -29,10 +32,10 @@ from reportgen.pages.index import (
     run_table,
     runs_affected,
 )
-from reportgen.pages.matrix import diagnostics_view
+from reportgen.pages.matrix import diagnostics_view, group_finding_rows, with_group_findings
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
-from reportgen.pages.run import Cite
+from reportgen.pages.run_sections import Cite
 from reportgen.write import Content
 
 log = logging.getLogger("reportgen")
@@ -44,17 +47,21 @@ def site_pages(
     records: Mapping[str, RunRecord],
     previous: Mapping[str, RunRecord],
     site: SiteContext,
-    figure_manifests: Sequence[tuple[str, bytes]] = (),
+    figure_lists: Sequence[FigureList] = (),
+    group_findings: Mapping[str, Sequence[Finding]] | None = None,
+    population_changes: tuple[PopulationChange, ...] = (),
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
-    the figure index from the pages' figure manifests (``--figures``)."""
+    the figure index from the pages' figure lists (``--figures``)."""
     rows = {run_id: run_row(record) for run_id, record in records.items()}
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
-    figures = figures_view(figure_manifests) if figure_manifests else None
+    figures = figures_view(figure_lists) if figure_lists else None
     figure_count = len(figures.rows) if figures else 0
+    own = group_finding_rows(tree, group_findings or {})
     index = index_view(tree, skipped, records, rows, all_rows, site, figure_count)
-    changes = changes_view(previous, records)
-    matrix = diagnostics_view(all_rows)
+    index = replace(index, group_counts=severity_counts(r.finding for r in own))
+    changes = replace(changes_view(previous, records), populations=population_changes)
+    matrix = with_group_findings(diagnostics_view(all_rows), own)
     files: list[tuple[str, Content]] = [
         ("index.html", _render(site, "index.html", site.title, index, bool(index.charts))),
         ("diagnostics.html", _render(site, "diagnostics.html", "Diagnostics", matrix)),

@@ -26,6 +26,7 @@ from typing import Any
 if not __package__:  # run as a script from a checkout: import tests from beside reportgen/
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from reportgen.analysis.pooling import FIXED, RANDOM
 from tests.tools.schema_supplement import add_supplement_fields
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -143,6 +144,84 @@ def add_run_fields(run: Json) -> None:
     }
 
 
+def pooled_row() -> Json:
+    """One η of ``populations[].pooled``: each approximation's runs pooled (its fields only
+    when the approximation has standard errors)."""
+    properties: Json = {"eta": {"type": "number"}, "n_runs": {"type": "integer", "minimum": 1}}
+    for approx in ("linear", "linquad"):
+        s = "" if approx == "linear" else "_linquad"
+        estimate = {
+            f"diff_{approx}": NULL_NUMBER,
+            f"se_diff_{approx}": NULL_NUMBER,
+            f"z_{approx}": NULL_NUMBER,
+            f"ratio_{approx}": NULL_NUMBER,
+            f"se_ratio_{approx}": NULL_NUMBER,
+        }
+        properties |= estimate | {
+            f"ci95_ratio_{approx}": INTERVAL,
+            f"q{s}": {"type": "number", "minimum": 0},
+            f"q_df{s}": {"type": "integer", "minimum": 0},
+            f"q_p{s}": NULL_NUMBER,
+            f"i2{s}": {"type": "number", "minimum": 0, "maximum": 1},
+            f"tau2{s}": {"type": "number", "minimum": 0},
+            f"random_effects{s}": {
+                "type": ["object", "null"],
+                "required": list(estimate),
+                "properties": estimate,
+            },
+            f"furthest{s}": {"type": "array", "items": {"type": "string"}},
+            f"method{s}": {"enum": [FIXED, RANDOM]},
+            f"verdict_{approx}": VERDICT,
+        }
+    return {"type": "object", "required": ["eta", "n_runs"], "properties": properties}
+
+
+GROUP_FINDING = {
+    "type": "object",
+    "required": ["id", "severity", "message"],
+    "properties": {
+        "id": {"type": "string"},
+        "severity": {"enum": ["error", "warning", "info"]},
+        "message": {"type": "string"},
+    },
+}
+
+
+def add_group_fields(group: Json) -> None:
+    properties = group["properties"]
+    properties["per_eta"]["type"] = ["array", "null"]
+    properties["per_eta"]["$comment"] = "null when the group holds several populations"
+    properties["populations"] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "pooled": {"type": "array", "items": pooled_row()},
+                "verdict_linear": VERDICT,
+                "verdict_linquad": VERDICT,
+                "breakdown_eta_linear": NULL_NUMBER,
+                "breakdown_eta_linquad": NULL_NUMBER,
+            },
+        },
+    }
+    properties["duplicates"] = {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+    }
+    properties["findings"] = {"type": "array", "items": GROUP_FINDING}
+    properties["what_differs_more"] = {"type": "integer", "minimum": 0}
+    properties["fit_window"] = {
+        "type": ["object", "null"],
+        "$comment": "the η window of the runs' fits, from reportgen.toml's [fit] (null: every η)",
+        "required": ["pattern", "eta_min", "eta_max"],
+        "properties": {
+            "pattern": {"type": "string"},
+            "eta_min": NULL_NUMBER,
+            "eta_max": NULL_NUMBER,
+        },
+    }
+
+
 def kind_of(path: str) -> str | None:
     if path == "manifest.json":
         return "manifest"
@@ -249,6 +328,7 @@ def run_summary(run: Json) -> Json:
 
 
 def group_summary(group: Json) -> Json:
+    add_group_fields(group)
     always = ["group", "runs", "per_eta", "batch_comparison"]
     analysed_only = [k for k in group["required"] if k not in always]
     group["required"] = always
@@ -312,6 +392,16 @@ def changes() -> Json:
         "required": ["id", "before", "after"],
         "properties": {"id": {"type": "string"}, "before": VERDICT, "after": VERDICT},
     }
+    population = {
+        "type": "object",
+        "required": ["group", "population", "before", "after"],
+        "properties": {
+            "group": {"type": "string"},
+            "population": {"type": "string"},
+            "before": VERDICT,
+            "after": VERDICT,
+        },
+    }
     change = {
         "type": "object",
         "required": [
@@ -338,6 +428,7 @@ def changes() -> Json:
             "removed": ids,
             "changed": {"type": "array", "items": change},
             "verdicts": {"type": "array", "items": flipped},
+            "population_verdicts": {"type": "array", "items": population},
         },
     }
     note = (

@@ -32,10 +32,11 @@ from reportgen.analysis.diagnostics.registry import (
     fmt_eta,
     sort_key,
 )
+from reportgen.analysis.pooling import PooledPopulation
 from reportgen.analysis.populations import DuplicateSet
 from reportgen.analysis.uncertainty import RunUncertainty, run_uncertainty
 from reportgen.discover import IncompleteRun
-from reportgen.findings import CheckInfo, Finding
+from reportgen.findings import SEVERITIES, CheckInfo, Finding
 from reportgen.load.models import LoadFailure, Run
 
 # --- the registry's own failures ------------------------------------------------------------
@@ -104,6 +105,18 @@ def duplicate_findings(sets: Iterable[DuplicateSet]) -> tuple[Finding, ...]:
     return tuple(f for s in sets for f in evaluate(check, s))
 
 
+def group_findings(
+    duplicates: Iterable[DuplicateSet], pooled: Iterable[PooledPopulation]
+) -> tuple[Finding, ...]:
+    """A group's own findings: byte-identical copies, then per population its heterogeneity
+    and pooled disagreement; by severity, then check order."""
+    findings = list(duplicate_findings(duplicates))
+    for check_id in ("population-heterogeneous", "pooled-linear-disagrees"):
+        check = by_id(check_id)
+        findings += [f for p in pooled for f in evaluate(check, p)]
+    return tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity)))
+
+
 def incomplete_finding(incomplete: IncompleteRun) -> Finding:
     """The ``incomplete-run`` finding of a directory with a plan but no results."""
     return evaluate(by_id("incomplete-run"), incomplete)[0]
@@ -121,5 +134,6 @@ __all__ = [
     "failure_findings",
     "fmt",
     "fmt_eta",
+    "group_findings",
     "incomplete_finding",
 ]

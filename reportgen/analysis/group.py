@@ -1,0 +1,261 @@
+"""A group's cross-run statistics, computed once from its runs: everything its page and summary
+show. Pure: samples and cached draws come in through the callables it is given."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo, compare_batch_sizes
+from reportgen.analysis.diagnostics import group_findings
+from reportgen.analysis.group_stats import (
+    CvFeatureStats,
+    EtaStats,
+    PopulationStats,
+    RelativeErrors,
+    cv_group_stats,
+    per_eta_stats,
+    population_stats,
+    relative_errors,
+)
+from reportgen.analysis.members import GroupMember
+from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
+from reportgen.analysis.points import RunPoints, SampleSource
+from reportgen.analysis.pooling import (
+    PooledEta,
+    PooledPopulation,
+    judge_pooled,
+    pool_by_eta,
+    run_eta_rows,
+)
+from reportgen.analysis.populations import (
+    DuplicateSet,
+    ParameterDiff,
+    duplicate_sets,
+    populations,
+    what_differs,
+)
+from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
+from reportgen.findings import Finding
+from reportgen.load.parameters import Incidental
+from reportgen.treefile import FitWindow
+
+ALL_KEYS = 1 << 62  # no limit: the CSV twin of "what differs" lists every key
+SampleLoader = Callable[[str], SampleSource | None]
+"""A run's per-sequence sample by id (its arrays read only when drawn from), or ``None``."""
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """What a group's statistics depend on besides its runs."""
+
+    draws: int = DEFAULT_DRAWS  # batch-size comparison: subsets drawn per larger run
+    seed: int = 0
+    workers: int = 1  # threads drawing those subsets (the result does not depend on it)
+    incidental: tuple[str, ...] = ()  # the tree file's additions to the incidental keys
+    equivalence_margin: float = DEFAULT_MARGIN  # of the pooled verdicts
+    fit_windows: tuple[FitWindow, ...] = ()  # the tree file's η windows of the fits, by group
+
+    def fit_window(self, group_id: str) -> FitWindow | None:
+        """The first window whose pattern matches the group (``None``: fit every η)."""
+        return next((w for w in self.fit_windows if fnmatch.fnmatchcase(group_id, w.pattern)), None)
+
+
+@dataclass(frozen=True)
+class GroupAnalysis:
+    """A group's statistics. Populations (``PopulationStats``) hold their own per-η rows; the
+    top-level ``per_eta`` and ``relative`` pool every run, as the summary always has."""
+
+    group_id: str
+    partials: Partials  # every run's own rows and the agreement counts (they merge upward)
+    per_eta: tuple[EtaStats, ...]
+    relative: RelativeErrors
+    populations: tuple[PopulationStats, ...]
+    differs: tuple[ParameterDiff, ...]
+    batch: tuple[BatchComparison, ...]
+    tails: tuple[TailGroupRow, ...]
+    cv: tuple[CvFeatureStats, ...]
+    # per run its tail sensitivity at its largest η (what the tails chart draws)
+    last_tails: tuple[tuple[str, TailSensitivity], ...] = ()
+    duplicates: tuple[DuplicateSet, ...] = ()  # byte-identical results files: one run each
+    differs_more: int = 0  # differing keys not listed in ``differs``
+    all_differs: tuple[ParameterDiff, ...] = ()  # every differing key, when ``differs`` is cut
+    findings: tuple[Finding, ...] = ()  # the group's own checks
+    fit_window: FitWindow | None = None  # the η window of its runs' fits (tree file)
+
+    @property
+    def copies(self) -> frozenset[str]:
+        """Runs left out of every statistic: copies of another run."""
+        return frozenset(c for s in self.duplicates for c in s.copies)
+
+    @property
+    def runs(self) -> tuple[RunStats, ...]:
+        return self.partials.runs
+
+
+def last_eta_tails(
+    tails: Sequence[tuple[str, TailSensitivity]],
+) -> list[tuple[str, TailSensitivity]]:
+    """Per run, the tail sensitivity at its largest η (where the approximation is stressed most)."""
+    largest: dict[str, TailSensitivity] = {}
+    for run_id, tail in tails:
+        if run_id not in largest or tail.eta > largest[run_id].eta:
+            largest[run_id] = tail
+    return sorted(largest.items())
+
+
+def _tail_rows(
+    tails: Sequence[tuple[str, TailSensitivity]],
+    run_ids: Sequence[str],
+    all_rows: tuple[TailGroupRow, ...],
+) -> tuple[TailGroupRow, ...]:
+    """The tail rows of some of the runs (``all_rows`` when they are every run with tails)."""
+    wanted = set(run_ids)
+    mine = [(r, t) for r, t in tails if r in wanted]
+    return all_rows if len(mine) == len(tails) else group_tail_summary(mine)
+
+
+def splits_by_batch_size(
+    child_runs: Sequence[Sequence[str]], points: Mapping[str, RunPoints]
+) -> bool:
+    """True when the child groups hold runs of different batch sizes, each child one size."""
+    sizes = set()
+    for runs in child_runs:
+        child_sizes = {points[r].batch_size for r in runs if r in points}
+        child_sizes.discard(None)
+        if len(child_sizes) != 1:
+            return False
+        sizes |= child_sizes
+    return len(sizes) >= 2
+
+
+def _usable(child: Partials, members: Mapping[str, GroupMember], with_points: set[str]) -> bool:
+    """A child's partials account for some of these runs exactly (else they are recomputed)."""
+    if not set(child.run_ids) <= members.keys():
+        return False
+    rows = [r.run_id for r in child.runs]
+    return rows == [r for r in child.run_ids if r in with_points]
+
+
+def group_partials(
+    run_ids: Sequence[str],
+    members: Mapping[str, GroupMember],
+    points: Mapping[str, RunPoints],
+    children: Sequence[Partials] = (),
+    window: FitWindow | None = None,
+) -> Partials:
+    """The group's partials: its children's merged with the rows of the runs none covers (the
+    children's fits must use the same ``window``)."""
+    with_points = set(points)
+    usable = [c for c in children if _usable(c, members, with_points)]
+    direct = {
+        r: run_stats(members[r], window) for r in uncovered(run_ids, usable) if r in with_points
+    }
+    return merge(run_ids, usable, direct)
+
+
+def analyze_group(
+    group_id: str,
+    members: Sequence[GroupMember],
+    *,
+    settings: GroupSettings = GroupSettings(),
+    child_runs: Sequence[Sequence[str]] = (),
+    children: Sequence[Partials] = (),
+    samples: SampleLoader | None = None,
+    memo: DrawMemo | None = None,
+) -> GroupAnalysis:
+    """The statistics of a group's runs (``members``, in the group's order).
+
+    ``child_runs`` are the run ids of each child group (a group whose children each hold one
+    batch size compares them, with the larger runs' ``samples``); ``children`` are the child
+    groups' partials, merged instead of recomputed.
+    """
+    with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
+        return _analyze(group_id, members, settings, child_runs, children, samples, memo)
+
+
+def pooled_rows(
+    run_ids: Sequence[str],
+    points: Mapping[str, RunPoints],
+    errors: Mapping[str, Sequence[EtaUncertainty | None]],
+    margin: float,
+) -> tuple[PooledEta, ...]:
+    """One population's runs pooled per η and judged (each run once: copies left out)."""
+    rows = [run_eta_rows(r, points[r].etas, errors[r]) for r in run_ids if r in points]
+    return judge_pooled(pool_by_eta(rows), margin)
+
+
+def _compare(
+    runs: Sequence[RunPoints],
+    loaded: Sequence[SampleSource],
+    settings: GroupSettings,
+    memo: DrawMemo | None,
+) -> tuple[BatchComparison, ...]:
+    return compare_batch_sizes(
+        runs, loaded, draws=settings.draws, seed=settings.seed, workers=settings.workers, memo=memo
+    )
+
+
+def _analyze(
+    group_id: str,
+    members: Sequence[GroupMember],
+    settings: GroupSettings,
+    child_runs: Sequence[Sequence[str]],
+    children: Sequence[Partials],
+    samples: SampleLoader | None,
+    memo: DrawMemo | None,
+) -> GroupAnalysis:
+    by_id = {m.id: m for m in members}
+    read = [m.member for m in members if m.was_read]
+    duplicates = duplicate_sets(read)
+    copies = {c for s in duplicates for c in s.copies}
+    points = {
+        m.id: p for m in members if m.was_read and m.id not in copies and (p := m.points).etas
+    }
+    runs = [points[m.id] for m in members if m.id in points]
+    errors = {r: by_id[r].eta_errors for r in points}
+    window = settings.fit_window(group_id)
+    merged = group_partials([m.id for m in members], by_id, points, children, window)
+    agreements = {r.run_id: r.agreements for r in merged.runs}
+    per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
+    tails = last_eta_tails([(m.id, t) for m in members if m.id not in copies for t in m.tails])
+    all_tails = group_tail_summary(tails)
+    incidental = Incidental(settings.incidental)
+    found, margin = populations(read, incidental), settings.equivalence_margin
+    pops = tuple(
+        replace(
+            pop,
+            tails=_tail_rows(tails, pop.population.run_ids, all_tails),
+            pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
+        )
+        for pop in population_stats(found, runs, agreements, errors, (per_eta, relative))
+    )
+    pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
+    differs = what_differs(read, incidental)
+    batch: tuple[BatchComparison, ...] = ()
+    if samples is not None and splits_by_batch_size(child_runs, points):
+        loaded = [s for r in points if (s := samples(r)) is not None]
+        batch = _compare(runs, loaded, settings, memo)
+    cv_runs = [(m.id, m.cv) for m in members if m.cv is not None and m.id not in copies]
+    return GroupAnalysis(
+        group_id=group_id,
+        partials=merged,
+        per_eta=per_eta,
+        relative=relative,
+        populations=pops,
+        differs=differs.shown,
+        batch=batch,
+        tails=all_tails,
+        cv=cv_group_stats(cv_runs) if cv_runs else (),
+        last_tails=tuple(tails),
+        duplicates=duplicates,
+        differs_more=differs.more,
+        all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
+        findings=group_findings(duplicates, pooled),
+        fit_window=window,
+    )

@@ -1,0 +1,168 @@
+"""``GroupRecord``: a group's statistics as the build keeps them between builds.
+
+Derived from the group's analysis (``GroupRecord.of``) and kept as two private files of the
+group (``to_files``; their sha256 in the status), it is what the group's public
+``summary.json`` is derived from (``serialize.group_summary_json``), and its partials, in the
+second file, are what its parent merges (``merge``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import orjson
+
+from reportgen.analysis.batch import BatchComparison
+from reportgen.analysis.group import GroupAnalysis
+from reportgen.analysis.group_stats import (
+    AgreementTally,
+    CvFeatureStats,
+    EtaStats,
+    PopulationStats,
+    RelativeErrors,
+)
+from reportgen.analysis.merge import Partials, RunStats
+from reportgen.analysis.populations import DuplicateSet, ParameterDiff
+from reportgen.analysis.tails import TailGroupRow
+from reportgen.codec import RecordError, decode_versioned, decoder, encode, encode_pieces
+from reportgen.findings import Finding
+from reportgen.treefile import FitWindow
+
+# a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window
+GROUP_RECORD_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """Everything a group's summary publishes, typed (``GroupAnalysis`` less what only its page
+    draws)."""
+
+    group_id: str
+    partials: Partials
+    per_eta: tuple[EtaStats, ...]
+    relative: RelativeErrors
+    populations: tuple[PopulationStats, ...]
+    differs: tuple[ParameterDiff, ...]
+    batch: tuple[BatchComparison, ...]
+    tails: tuple[TailGroupRow, ...]
+    cv: tuple[CvFeatureStats, ...]
+    duplicates: tuple[DuplicateSet, ...] = ()
+    differs_more: int = 0
+    findings: tuple[Finding, ...] = ()
+    fit_window: FitWindow | None = None
+
+    @classmethod
+    def of(cls, analysis: GroupAnalysis) -> GroupRecord:
+        return cls(
+            group_id=analysis.group_id,
+            partials=analysis.partials,
+            per_eta=analysis.per_eta,
+            relative=analysis.relative,
+            populations=analysis.populations,
+            differs=analysis.differs,
+            batch=analysis.batch,
+            tails=analysis.tails,
+            cv=analysis.cv,
+            duplicates=analysis.duplicates,
+            differs_more=analysis.differs_more,
+            findings=analysis.findings,
+            fit_window=analysis.fit_window,
+        )
+
+    @property
+    def runs(self) -> tuple[RunStats, ...]:
+        return self.partials.runs
+
+    @property
+    def tally(self) -> AgreementTally:
+        return self.partials.tally
+
+    def to_files(self) -> StoredGroup:
+        """The record as the build keeps it: its partials in a file of their own (all a parent
+        reads of it), the rest in another; canonical JSON, deflated (a large group's record
+        travels from its worker and is kept on disk at a fraction of its size)."""
+        rest = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "partials"}
+        return StoredGroup(_stored(rest), stored_partials_bytes(self.partials))
+
+    @classmethod
+    def from_files(cls, stored: StoredGroup) -> GroupRecord:
+        """Inverse of ``to_files``; ``RecordError`` (a ``ValueError``) for anything else."""
+        rest = decode_versioned(_Statistics, GROUP_RECORD_FORMAT, _inflate(stored.statistics))
+        return cls(partials=stored_partials(stored.partials), **vars(rest))
+
+
+@dataclass(frozen=True)
+class StoredGroup:
+    """A group record's two files (their bytes)."""
+
+    statistics: bytes
+    partials: bytes
+
+
+@dataclass(frozen=True)
+class _Statistics:
+    """A ``GroupRecord`` but its partials."""
+
+    group_id: str
+    per_eta: tuple[EtaStats, ...]
+    relative: RelativeErrors
+    populations: tuple[PopulationStats, ...]
+    differs: tuple[ParameterDiff, ...]
+    batch: tuple[BatchComparison, ...]
+    tails: tuple[TailGroupRow, ...]
+    cv: tuple[CvFeatureStats, ...]
+    duplicates: tuple[DuplicateSet, ...] = ()
+    differs_more: int = 0
+    findings: tuple[Finding, ...] = ()
+    fit_window: FitWindow | None = None
+
+
+def _stored(value: object) -> bytes:
+    """Deflated JSON of a versioned record, written and compressed piece by piece."""
+    deflate = zlib.compressobj(1)
+    pieces = encode_pieces({"format": GROUP_RECORD_FORMAT, "record": value}, depth=4)
+    return b"".join(deflate.compress(piece) for piece in pieces) + deflate.flush()
+
+
+def _inflate(data: bytes) -> bytes:
+    try:
+        return zlib.decompress(data)
+    except zlib.error as exc:
+        raise RecordError(f"not a deflated record: {exc}") from exc
+
+
+def stored_partials_bytes(partials: Partials) -> bytes:
+    """Partials as the build keeps them: a line with the format, run ids and counts, then one
+    line per run's rows (JSON Lines, deflated), so reading them holds one run's JSON at once."""
+    head = {"format": GROUP_RECORD_FORMAT, "run_ids": partials.run_ids, "tally": partials.tally}
+    deflate = zlib.compressobj(1)
+    lines = (
+        deflate.compress(b"\n" * bool(i) + line) for i, line in enumerate(_lines(head, partials))
+    )
+    return b"".join(lines) + deflate.flush()
+
+
+def _lines(head: object, partials: Partials) -> Iterator[bytes]:
+    yield encode(head)
+    for run in partials.runs:
+        yield encode(run)
+
+
+def stored_partials(data: bytes) -> Partials:
+    """Inverse of ``stored_partials_bytes``; ``RecordError`` (a ``ValueError``) for anything
+    else."""
+    first, *lines = _inflate(data).split(b"\n")
+    try:
+        head = orjson.loads(first)
+        if not isinstance(head, dict) or head.keys() != {"format", "run_ids", "tally"}:
+            raise RecordError("not the partials of a group record")
+        if head["format"] != GROUP_RECORD_FORMAT:
+            raise RecordError(f"partials format {head['format']!r}")
+        row = decoder(RunStats)
+        runs = tuple(row(orjson.loads(line)) for line in lines)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from exc
+    run_ids = decoder(tuple[str, ...])(head["run_ids"])
+    return Partials(run_ids, runs, decoder(AgreementTally)(head["tally"]))

@@ -1,0 +1,263 @@
+"""The group stage: every group carried over, or analysed and rendered from its runs' records.
+
+A group page is carried over when the hash of its inputs (the group's shape and its members'
+record digests) is unchanged. The others are analysed (``analysis.group``), their record kept
+and their summary derived from it, several at once in worker processes, each subtree before
+its root: a parent merges the partial statistics in its children's records (tonight's or
+carried over, read back through the writer's checked store) instead of computing them again.
+Costly batch-size draws are content-addressed memos, reused per larger run when their bytes
+still match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportgen.build.guard import guarded
+from reportgen.build.plan import group_key
+from reportgen.build.pool import in_pool, in_process, pool_pays
+from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
+from reportgen.discover import GroupRef, Tree
+from reportgen.findings import Finding
+from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
+
+if TYPE_CHECKING:
+    from reportgen.analysis.group import GroupSettings
+    from reportgen.analysis.group_record import StoredGroup
+    from reportgen.analysis.merge import Partials
+    from reportgen.analysis.record import RunRecord
+    from reportgen.pages.group import GroupPageSettings
+    from reportgen.pages.output import PageOutput
+    from reportgen.pages.render import SiteContext
+
+
+@dataclass(frozen=True)
+class GroupWork:
+    """What every group page of a build reads (a forked worker inherits it; one started from a
+    fresh server, for figures, receives a copy once)."""
+
+    tree: Tree
+    records: Mapping[str, RunRecord]
+    site: SiteContext
+    analysis: GroupSettings
+    page: GroupPageSettings
+    samples: VerifiedFiles  # the runs' samples in the new site, by their digests
+    memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
+    memo_digests: Mapping[str, str]  # what the previous build recorded of those memos
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class GroupJob:
+    group: GroupRef
+    # its child groups' partials in the new site (path, sha256), those known when the job was
+    # made: they are merged (a child still being analysed is computed again)
+    children: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RenderedGroup:
+    output: PageOutput  # page, summary and figures
+    record: StoredGroup | None  # the group's record (``None``: its analysis failed)
+    computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
+    reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
+    findings: tuple[Finding, ...] = ()  # the group's own checks
+    verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
+
+
+def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
+    """A group's analysis, record, page and summary; a failure becomes its error page."""
+    from reportgen.analysis.group import analyze_group
+    from reportgen.analysis.group_record import GroupRecord
+    from reportgen.analysis.pooling import pooled_verdict
+    from reportgen.pages import paths, serialize
+    from reportgen.pages.group import group_error_page, group_page
+    from reportgen.write import MemoReader, npy_memo
+
+    group, records = job.group, work.records
+    memos = MemoReader(work.memos, work.memo_digests)
+    children = {g.id: g for g in work.tree.groups}
+
+    def sample(run_id: str) -> serialize.StoredSample | None:
+        return serialize.stored_sample(run_id, records[run_id].sample, work.samples)
+
+    staged = replace(work.samples, digests=dict(job.children))  # the children's partials
+    window = work.analysis.fit_window(group.id)
+    alike = {  # children whose runs' fits use this group's η window
+        paths.group_partials(c)
+        for c in group.child_group_ids
+        if work.analysis.fit_window(c) == window
+    }
+    merged = [
+        p
+        for path, _ in job.children
+        if path in alike and (p := _partials(staged, path)) is not None
+    ]
+
+    def attempt() -> RenderedGroup:
+        analysis = analyze_group(
+            group.id,
+            [records[r] for r in group.run_ids if r in records],
+            settings=work.analysis,
+            child_runs=[children[c].run_ids for c in group.child_group_ids],
+            children=merged,
+            samples=sample,
+            memo=npy_memo(memos.memo, "draws"),
+        )
+        record = GroupRecord.of(analysis)
+        page = group_page(group, work.tree, analysis, records, work.page, work.site)
+        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
+        output = replace(page, files=files)
+        verdicts = tuple(
+            (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
+        )
+        return RenderedGroup(output, record.to_files(), {}, (), analysis.findings, verdicts)
+
+    def failed(reason: str) -> RenderedGroup:
+        page = group_error_page(group, reason, site=work.site)
+        output = replace(page, files=(*page.files, serialize.group_error_file(group.id, reason)))
+        return RenderedGroup(output, None, {}, ())
+
+    rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
+    return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+
+
+def _partials(files: VerifiedFiles, path: str) -> Partials | None:
+    """A child's partials in the new site, if they have the recorded bytes."""
+    from reportgen.analysis.group_record import stored_partials
+
+    content = files.read(path)
+    try:
+        return None if content is None else stored_partials(content)
+    except ValueError:  # not a record of the current format: its rows are computed again
+        return None
+
+
+def _children_first(group: GroupRef) -> tuple[str, ...]:
+    """Sort key of a post-order walk: each subtree's groups, then the group itself, so a parent
+    follows its children closely and their partials are held only until it is started."""
+    return (*group.id.split("/"), "\U0010ffff")
+
+
+@dataclass
+class GroupStage:
+    """The statuses of every group so far."""
+
+    statuses: dict[str, GroupStatus]
+    rendered: int = 0
+
+    def jobs(self, groups: list[GroupRef]) -> Iterator[GroupJob]:
+        """Each group's job, with the partials of those of its children whose status is known."""
+        from reportgen.pages import paths
+
+        for group in groups:
+            records = ((c, paths.group_partials(c)) for c in group.child_group_ids)
+            children = tuple(
+                (path, digest)
+                for child, path in records
+                if child in self.statuses and (digest := self.statuses[child].digest(path))
+            )
+            yield GroupJob(group, children)
+
+
+def write_groups(
+    tree: Tree,
+    runs: Mapping[str, RunStatus],
+    previous: BuildStatus | None,
+    work: GroupWork,
+    workers: int,
+    writer: SiteWriter,
+) -> GroupStage:
+    """Carry over groups whose inputs are unchanged; analyse and render the others."""
+    by_id = {g.id: g for g in tree.groups}
+    keys = {g.id: group_key(g, by_id, runs) for g in tree.groups}
+    stage = GroupStage({})
+    todo = []
+    for group in tree.groups:
+        before = previous.groups.get(group.id) if previous is not None else None
+        if before is not None and before.key == keys[group.id] and writer.keep_all(before.files):
+            stage.statuses[group.id] = before
+        else:
+            todo.append(group)
+    todo.sort(key=_children_first)
+    rendered = _render_groups(work, stage.jobs(todo), len(todo), workers)
+    for group, done in zip(todo, rendered, strict=True):
+        stage.statuses[group.id] = _store_group(group.id, keys[group.id], done, work, writer)
+        stage.rendered += 1
+    stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
+    return stage
+
+
+def _store_group(
+    group_id: str, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
+) -> GroupStatus:
+    from reportgen.pages import paths
+
+    for path, content in done.output.files:
+        writer.write(path, content)
+    private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
+    if done.record is not None:
+        stored = {
+            paths.group_record(group_id): done.record.statistics,
+            paths.group_partials(group_id): done.record.partials,
+        }
+        private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
+    files = tuple(sorted({*done.output.paths, *private}))
+    return GroupStatus(
+        key,
+        files,
+        tuple(sorted(private.items())),
+        done.output.figures,
+        done.findings,
+        done.verdicts,
+    )
+
+
+def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
+    """Every draws memo the previous build recorded, with its sha256."""
+    if previous is None:
+        return {}
+    prefix = MEMO_DIR + "/"
+    return {
+        path: digest
+        for status in previous.groups.values()
+        for path, digest in status.private
+        if path.startswith(prefix)
+    }
+
+
+def _render_groups(
+    work: GroupWork, jobs: Iterator[GroupJob], count: int, workers: int
+) -> Iterator[RenderedGroup]:
+    """Group pages in order, several at once in worker processes when there are several."""
+    if not pool_pays(count, workers):
+        return in_process(partial(render_group, work), jobs)
+    lost = partial(lost_group, work.site)
+    return in_pool(_render_in_worker, jobs, workers, lost, _group_worker_init, (work,))
+
+
+def lost_group(site: SiteContext, job: GroupJob, reason: str) -> RenderedGroup:
+    """The error page of a group whose worker died (twice)."""
+    from reportgen.pages import serialize
+    from reportgen.pages.group import group_error_page
+
+    page = group_error_page(job.group, f"not rendered: {reason}", site=site)
+    summary = serialize.group_error_file(job.group.id, reason)
+    return RenderedGroup(replace(page, files=(*page.files, summary)), None, {}, ())
+
+
+_worker_groups: GroupWork | None = None  # a group worker's inputs, set by its initializer
+
+
+def _group_worker_init(work: GroupWork) -> None:
+    global _worker_groups
+    _worker_groups = work
+
+
+def _render_in_worker(job: GroupJob) -> RenderedGroup:
+    assert _worker_groups is not None, "not a group worker"
+    return render_group(_worker_groups, job)

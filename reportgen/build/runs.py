@@ -1,0 +1,296 @@
+"""The run stage: every run carried over, or loaded, analysed and rendered (in worker processes),
+then written with its record, its summary and its private files.
+
+A run whose input hash is unchanged is carried over (hard-linked), never re-read, when its
+cached record and sample still hash to the digests the status holds; otherwise it is a cache
+miss and read again. A run unreadable tonight that had a good page keeps it, marked stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportgen.build.guard import guarded
+from reportgen.build.plan import RunPlan
+from reportgen.build.pool import in_pool, in_process, pool_pays
+from reportgen.build.status import RunStatus
+from reportgen.discover import RunRef
+from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
+from reportgen.write import SiteWriter
+
+if TYPE_CHECKING:
+    # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
+    from reportgen.analysis.record import RunRecord
+    from reportgen.load.history import FirstCommit
+    from reportgen.pages.output import PageOutput
+    from reportgen.pages.render import SiteContext
+    from reportgen.pages.run import RunSettings
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RunJob:
+    ref: RunRef
+    root: Path
+    site: SiteContext
+    settings: RunSettings
+    input_hash: str
+    labels: RunLabels = NO_LABELS  # what reportgen.toml declares for this run
+    first_commit: FirstCommit | None = None  # git's first commit of its results file
+
+
+def process_run(job: RunJob) -> PageOutput:
+    """Load, analyse and render one run; every failure becomes an error page."""
+    return run_output(
+        job.ref, job.root, job.site, job.input_hash, job.settings, job.labels, job.first_commit
+    )
+
+
+def run_output(
+    ref: RunRef,
+    root: Path,
+    site: SiteContext,
+    input_hash: str,
+    settings: RunSettings,
+    labels: RunLabels = NO_LABELS,
+    first_commit: FirstCommit | None = None,
+) -> PageOutput:
+    """A run's pages and record: load → analyse → record → page."""
+    import numpy as np
+
+    from reportgen.analysis import analyze_run
+    from reportgen.analysis.record import failure_record, run_record
+    from reportgen.load import load_run
+    from reportgen.load.models import LoadFailure
+    from reportgen.pages.run import RunContext, error_page, run_page
+
+    def attempt() -> PageOutput:
+        loaded = load_run(ref, root, settings.max_bytes)
+        if isinstance(loaded, LoadFailure):
+            return error_page(failure_record(loaded, input_hash), site, ref)
+        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
+            analysis = analyze_run(
+                loaded,
+                bootstrap=settings.bootstrap,
+                seed=settings.seed,
+                margin=settings.equivalence_margin,
+            )
+            record = run_record(analysis, input_hash, labels.labels)
+            return run_page(analysis, record, site, settings, RunContext(labels, first_commit))
+
+    def failed(reason: str) -> PageOutput:
+        hint = "Run with -v for a traceback and report it."
+        failure = LoadFailure(
+            ref, f"internal error while analysing: {reason}", ref.source, hint=hint
+        )
+        return error_page(failure_record(failure, input_hash), site, ref)
+
+    return guarded(attempt, failed, f"run {ref.id}", settings.verbose)
+
+
+def lost_run(job: RunJob, reason: str) -> PageOutput:
+    """The error page of a run whose worker died (twice) or failed outside the guarded work."""
+    from reportgen.analysis.record import failure_record
+    from reportgen.load.models import LoadFailure
+    from reportgen.pages.run import error_page
+
+    hint = "Its worker process died while rendering it; see the reason, and run with -v."
+    failure = LoadFailure(job.ref, f"not rendered: {reason}", job.ref.source, hint=hint)
+    return error_page(failure_record(failure, job.input_hash), job.site, job.ref)
+
+
+def map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageOutput]:
+    """Every run's output, in job order (in this process when one worker would do)."""
+    if not pool_pays(count, workers):
+        return in_process(process_run, jobs)
+    return in_pool(process_run, jobs, workers, lost_run)
+
+
+@dataclass
+class RunStage:
+    """What the run stage leaves for the later ones: every run's status and record."""
+
+    statuses: dict[str, RunStatus]
+    records: dict[str, RunRecord]
+    rebuilt: int = 0
+
+
+@dataclass(frozen=True)
+class RunWork:
+    """What reading the runs of one build takes besides their plans."""
+
+    root: Path
+    site: SiteContext
+    settings: RunSettings
+    workers: int
+    read_at: str  # when tonight's reads happened (status and stale banners)
+    tree_file: TreeFile = NO_TREE_FILE  # labels of runs, from the tree's reportgen.toml
+
+
+def write_runs(
+    plans: list[RunPlan],
+    work: RunWork,
+    writer: SiteWriter,
+    progress: ProgressCallback | None,
+) -> RunStage:
+    """Every run carried over or rendered, its files written; statuses and records by id."""
+    stage = RunStage({}, {})
+    todo: list[RunPlan] = []
+    for plan in plans:
+        kept = _carried_over(plan, writer)
+        if kept is None:
+            todo.append(plan)
+        else:
+            stage.statuses[plan.ref.id], stage.records[plan.ref.id] = kept
+    done, total = len(stage.statuses), len(plans)
+    if progress:
+        progress(done, total, "runs")
+    from reportgen.load.history import first_commits
+
+    commits = first_commits(work.root) if todo else {}  # one git call, only when needed
+    jobs = (
+        RunJob(p.ref, work.root, work.site, work.settings, p.input_hash,
+               work.tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source))
+        for p in todo
+    )  # fmt: skip
+    outputs = map_runs(jobs, len(todo), work.workers)
+    for plan, output in zip(todo, outputs, strict=True):
+        status, record = _store_run(plan, output, writer, work)
+        stage.statuses[plan.ref.id], stage.records[plan.ref.id] = status, record.for_cross_run()
+        stage.rebuilt += 1
+        done += 1
+        if progress:
+            progress(done, total, "runs")
+    stage.statuses = dict(sorted(stage.statuses.items()))
+    stage.records = dict(sorted(stage.records.items()))
+    return stage
+
+
+def stored_record(writer: SiteWriter, run_id: str, digest: str) -> RunRecord | None:
+    """A run's record as a previous build stored it, if its bytes are those ``digest`` names
+    and have the record's shape; ``None`` (a cache miss) otherwise."""
+    from reportgen.analysis.record import RunRecord
+    from reportgen.pages import paths
+
+    content = writer.previous_verified(paths.run_record(run_id), digest)
+    if content is None:
+        return None
+    try:
+        record = RunRecord.from_bytes(content)
+    except ValueError:
+        return None
+    return record if record.id == run_id else None
+
+
+def _carried_over(plan: RunPlan, writer: SiteWriter) -> tuple[RunStatus, RunRecord] | None:
+    """An unchanged run's status and record, its files kept; ``None``: read it again."""
+    from reportgen.pages import paths
+
+    kept = plan.reusable if plan.unchanged else None
+    if kept is None:
+        return None
+    record = stored_record(writer, plan.ref.id, kept.record_hash)
+    if record is None or record.input_hash != plan.input_hash:
+        return None
+    sample = paths.run_sample(plan.ref.id)
+    digest = kept.digest(sample)
+    if digest is not None and writer.previous_verified(sample, digest) is None:
+        return None
+    if not writer.keep_all(kept.files):
+        return None
+    return replace(kept, stats=plan.stats), record.for_cross_run()
+
+
+def _write_output(writer: SiteWriter, output: PageOutput) -> list[tuple[str, str]]:
+    """A page's public files and its private ones (whose digests are returned)."""
+    for path, content in output.files:
+        writer.write(path, content)
+    return [(path, writer.write_private(path, content)) for path, content in output.private]
+
+
+def _store_run(
+    plan: RunPlan, output: PageOutput, writer: SiteWriter, work: RunWork
+) -> tuple[RunStatus, RunRecord]:
+    from reportgen.pages import paths, serialize
+
+    tonight = output.record
+    assert tonight is not None
+    before = plan.last_good
+    if not output.ok and before is not None and before.has_good_page:
+        stale = _keep_stale(plan, before, tonight, writer, work.site)
+        if stale is not None:
+            return stale
+    private = _write_output(writer, output)
+    writer.write(*serialize.run_summary_file(tonight))
+    record_path = paths.run_record(tonight.id)
+    digest = writer.write_private(record_path, tonight.to_bytes())
+    files = (*output.paths, paths.run_summary(tonight.id), *(p for p, _ in private), record_path)
+    status = RunStatus.of(
+        tonight,
+        digest,
+        plan.input_hash,
+        plan.stats,
+        files,
+        work.read_at if output.ok else None,
+        not output.ok,
+        private=tuple(private),
+        figures=output.figures,
+    )
+    return status, tonight
+
+
+def _keep_stale(
+    plan: RunPlan, before: RunStatus, tonight: RunRecord, writer: SiteWriter, site: SiteContext
+) -> tuple[RunStatus, RunRecord] | None:
+    """Unreadable tonight, good before: keep the last good page and data, marked stale.
+
+    ``None`` when what the previous build kept of it (record, page content, sample) is gone or
+    no longer the bytes it recorded: then tonight's error page stands.
+    """
+    from reportgen.pages import paths, serialize
+    from reportgen.pages.run import run_page_meta
+    from reportgen.pages.stale import stale_page
+
+    good = stored_record(writer, tonight.id, before.record_hash)
+    fragment = paths.run_fragment(tonight.id)
+    digest = before.digest(fragment)
+    stored = None if digest is None else writer.previous_verified(fragment, digest)
+    if good is None or stored is None or not writer.previous_has(before.files):
+        return None
+    record = good.as_stale(tonight, before.last_good or "an earlier build")
+    assert record.stale is not None
+    page = stale_page(stored, run_page_meta(plan.ref, False), site, record.stale)
+    if page is None or not _keep_private(before, writer):
+        return None
+    writer.write(*page)
+    writer.write(*serialize.run_summary_file(record))
+    record_path = paths.run_record(record.id)
+    record_digest = writer.write_private(record_path, record.to_bytes())
+    rewritten = {page[0], paths.run_summary(record.id), record_path}
+    private_paths = {p for p, _ in before.private}
+    for path in before.files:
+        if path not in rewritten and path not in private_paths:
+            writer.keep(path)
+    status = RunStatus.of(
+        record,
+        record_digest,
+        plan.input_hash,
+        plan.stats,
+        before.files,
+        before.last_good,
+        True,
+        private=before.private,
+        figures=before.figures,
+    )
+    return status, record
+
+
+def _keep_private(before: RunStatus, writer: SiteWriter) -> bool:
+    """Carry over a run's private files, each only if it still has the bytes recorded."""
+    if not all(writer.previous_verified(p, d) is not None for p, d in before.private):
+        return False
+    return all(writer.keep(p) for p, _ in before.private)

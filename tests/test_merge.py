@@ -1,0 +1,158 @@
+"""Partial statistics merge upward exactly: a parent group's partials merged from its children's
+equal those computed from every run, and so does everything the group publishes."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reportgen.analysis.group as group_analysis
+import reportgen.build.status as status_module
+from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.group import analyze_group
+from reportgen.analysis.group_record import GroupRecord
+from reportgen.analysis.merge import merge, partials, run_stats
+from reportgen.analysis.record import RunRecord
+from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
+from reportgen.build import BuildOptions, build
+
+ETAS = (1e-6, 2e-6, 4e-6, 8e-6)
+maybe = st.none() | st.floats(-1e-2, 1e-2, allow_nan=False, allow_subnormal=False)
+positive = st.none() | st.floats(1e-7, 1e-2, allow_nan=False)
+
+
+@st.composite
+def runs(draw: st.DrawFn, run_id: str) -> RunRecord:
+    """A read run with a few η, random ΔH and SEs (some missing), and random parameters."""
+    etas = sorted(draw(st.sets(st.sampled_from(ETAS), min_size=1, max_size=len(ETAS))))
+    summaries = tuple(
+        EtaSummary(eta, draw(maybe), draw(maybe), draw(maybe), *(None,) * 6) for eta in etas
+    )
+    errors = tuple(
+        EtaUncertainty(
+            eta,
+            se_true=draw(positive),
+            se_linear=draw(positive),
+            se_diff_linear=draw(positive),
+            se_diff_linquad=draw(positive),
+            se_quad=draw(positive),
+        )
+        for eta in etas
+    )
+    return RunRecord(
+        run_id,
+        f"{run_id}/results.json",
+        "ok",
+        "hash",
+        "0",
+        (),
+        schema="snis",
+        batch_size=draw(st.sampled_from((256, 512))),
+        etas=summaries,
+        se_shard=draw(positive),
+        true_se=tuple((eta, 1e-4) for eta in etas if draw(st.booleans())),
+        parameters=(("config.lr", draw(st.sampled_from(('"a"', '"b"')))),),
+        uncertainty=RunUncertainty(etas=errors),
+    )
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[list[RunRecord], list[list[str]]]:
+    """A group's runs (in its order) and a split of some of them into child groups."""
+    n = draw(st.integers(1, 8))
+    members = [draw(runs(f"g/{i:02d}")) for i in range(n)]
+    ids = [m.id for m in members]
+    cuts = sorted(draw(st.sets(st.integers(0, n), max_size=3)) | {0, n})
+    children = [ids[a:b] for a, b in itertools.pairwise(cuts) if b > a]
+    direct = draw(st.integers(0, len(children)))  # the last few stay the group's own runs
+    return members, children[: len(children) - direct]
+
+
+@given(trees())
+@settings(max_examples=60, deadline=None)
+def test_merged_partials_equal_those_computed_from_every_run(
+    tree: tuple[list[RunRecord], list[list[str]]],
+) -> None:
+    members, children = tree
+    by_id = {m.id: m for m in members}
+    scratch = partials([m.id for m in members], [run_stats(m) for m in members])
+    parts = [partials(c, [run_stats(by_id[r]) for r in c]) for c in children]
+    covered = {r for c in children for r in c}
+    direct = {m.id: run_stats(m) for m in members if m.id not in covered}
+    assert merge([m.id for m in members], parts, direct) == scratch
+
+
+@given(trees())
+@settings(max_examples=40, deadline=None)
+def test_a_group_merged_from_its_children_publishes_what_one_computed_alone(
+    tree: tuple[list[RunRecord], list[list[str]]],
+) -> None:
+    members, children = tree
+    by_id = {m.id: m for m in members}
+    parts = [analyze_group("g/c", [by_id[r] for r in c]).partials for c in children]
+    alone = GroupRecord.of(analyze_group("g", members))
+    merged = GroupRecord.of(analyze_group("g", members, children=parts))
+    assert merged.to_files() == alone.to_files()
+
+
+def test_partials_of_runs_that_are_not_the_groups_are_not_merged() -> None:
+    """A child's partials naming a run the group does not hold are recomputed, not trusted."""
+    run = RunRecord("g/a", "g/a/results.json", "ok", "h", "0", (), schema="snis")
+    strange = partials(["x/other"], [])
+    alone = GroupRecord.of(analyze_group("g", [run]))
+    assert GroupRecord.of(analyze_group("g", [run], children=[strange])) == alone
+
+
+# --- in a build ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_racy_window() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(status_module, "RACY_NS", 0)
+        yield
+
+
+@pytest.mark.slow
+def test_one_changed_run_computes_only_its_own_groups_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four groups hold the changed run; only the innermost computes rows, for its five runs:
+    the others merge them (a child analysed tonight, and a carried-over child's record), and
+    every summary equals a cold build's."""
+    from reportgen.demo import scale_tree
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=10)
+    out = tmp_path / "site"
+    options = BuildOptions(results=results, out=out, jobs=1, bootstrap=0)
+    build(options)
+    computed: list[str] = []
+    real = run_stats  # the name analysis.group calls
+
+    def counting(member: Any, window: Any = None) -> Any:
+        computed.append(member.id)
+        return real(member, window)
+
+    monkeypatch.setattr(group_analysis, "run_stats", counting)
+    changed = "scale/block_00/sweep_00/E_16/run_02"
+    path = results / changed / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    result = build(options)
+    assert result.groups_rendered == 4  # E_16, sweep_00, block_00, scale
+    assert sorted(computed) == [f"scale/block_00/sweep_00/E_16/run_{i:02d}" for i in range(1, 6)]
+    cold = tmp_path / "cold"
+    shutil.rmtree(cold, ignore_errors=True)
+    build(BuildOptions(results=results, out=cold, jobs=1, bootstrap=0))
+    for summary in sorted(cold.glob("groups/**/summary.json")):
+        relative = summary.relative_to(cold)
+        assert (out / relative).read_bytes() == summary.read_bytes(), relative
