@@ -11,6 +11,7 @@ from reportgen import check_report
 from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.build.guard import guarded
+from reportgen.build.studies import checked_studies
 from reportgen.check_report import CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, discover
 from reportgen.load import load_run
@@ -24,7 +25,8 @@ def check_tree(
     root: Path, options: ReadOptions
 ) -> tuple[tuple[Skipped, ...], Iterator[CheckedRun]]:
     """The paths discovery skipped, and every run's findings (and uncertainty), streamed;
-    incomplete runs come last as ``incomplete``."""
+    then incomplete runs as ``incomplete``, then every study of an experiment kind (its id,
+    ``kind:directory``)."""
     tree, skipped = discover(root, options.follow_symlinks)
     log.debug("discovered %d runs, %d skipped paths", len(tree.runs), len(skipped))
 
@@ -33,6 +35,8 @@ def check_tree(
             yield _check_run(ref, root, options)
         for incomplete in tree.incomplete:
             yield CheckedRun(incomplete.directory, "incomplete", (incomplete_finding(incomplete),))
+        for study, status, findings in checked_studies(tree, root, options.max_bytes):
+            yield CheckedRun(study, status, findings)
 
     return skipped, checked()
 

@@ -98,6 +98,7 @@ class RunRecord:
     parameter_digests: tuple[tuple[str, str], ...] = ()  # every config/plan leaf's digest
     labels: tuple[tuple[str, str], ...] = ()  # declared for this run in the tree file
     supplement: RunSupplement | None = None  # the optional blocks' analyses (summary.json)
+    inputs: tuple[str, ...] = ()  # every tree file the run's page reads (the inventory)
 
     @property
     def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
@@ -225,6 +226,7 @@ class RunRecord:
             "parameter_digests": [list(p) for p in self.parameter_digests],
             "labels": [list(p) for p in self.labels],
             "supplement": None if self.supplement is None else self.supplement.to_json(),
+            "inputs": list(self.inputs),
         }
 
     @classmethod
@@ -268,6 +270,7 @@ class RunRecord:
             supplement=None
             if data.get("supplement") is None
             else RunSupplement.from_json(data["supplement"]),
+            inputs=tuple(str(p) for p in data.get("inputs", ())),
         )
 
 

@@ -61,6 +61,7 @@ from reportgen.build.status import (
     json_hash,
     read_status,
 )
+from reportgen.build.studies import studies_unchanged, study_stage, tally, write_studies
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.findings import SEVERITIES, Severity, empty_counts
 from reportgen.pages.assets import (
@@ -259,7 +260,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         options.output_settings()
         | {"built_at": built_at(), "assets": assets_fingerprint(), "tree_file": tree_file.sha256}
     )
-    site_key = tree_fingerprint(tree, skipped)
     previous = read_status(options.out)
     if previous is not None and previous.version != __version__:
         previous = None
@@ -271,15 +271,23 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
+    stage = study_stage(tree, options.results, previous, reuse)
+    site_key = json_hash([tree_fingerprint(tree, skipped), stage.key])
     result = BuildResult(out=options.out, runs=len(plans))
 
-    if reuse and previous is not None and up_to_date(plans, previous, site_key, options.out):
+    if (
+        reuse
+        and previous is not None
+        and up_to_date(plans, previous, site_key, options.out)
+        and studies_unchanged(stage.plans, previous)
+    ):
         refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
         result.unreadable = unreadable_inputs(skipped, previous.runs)
         result.findings = finding_totals(previous.runs.values())
+        tally(previous.studies, stage.problems, result.findings, result.failed_runs)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -291,6 +299,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the
         settings_hash = json_hash([settings_hash, "charts not drawn"])  # next build renders
         plans, reuse = [replace(p, reusable=None) for p in plans], False
+        stage = stage.rebuilding_all()
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
         drawn = trusted.runs_whose_samples_are_read(tree.groups, plans)
         statuses, records = _write_runs(
@@ -301,13 +310,20 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
             tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental,
             trusted.previous_memo_digests(previous),
         )  # fmt: skip
+        studies = write_studies(
+            stage.plans, options.results, site, writer, options.max_bytes, options.verbose
+        )
         from reportgen.pages.site import site_pages
+        from reportgen.pages.studies import Inventory
 
         before = _previous_records(previous, statuses, records, writer)
         figures = _figure_manifests(writer)
-        _write_output(writer, site_pages(tree, skipped, records, before, site, figures))
+        rows = [s.row for s in studies.values()]
+        inventory = Inventory.of(rows, stage.claims.unclaimed, stage.problems)
+        pages = site_pages(tree, skipped, records, before, site, figures, inventory)
+        _write_output(writer, pages)
         files = tuple(sorted(writer.claimed))
-        status = BuildStatus(__version__, settings_hash, site_key, statuses, groups, files)
+        status = BuildStatus(__version__, settings_hash, site_key, statuses, groups, files, studies)
         writer.write(STATUS_PATH, status.to_bytes())
         writer.publish()
     result.written, result.kept = writer.log.written, writer.log.kept
@@ -315,6 +331,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(skipped, statuses)
     result.findings = finding_totals(statuses.values())
+    tally(studies, stage.problems, result.findings, result.failed_runs)
     result.seconds = time.perf_counter() - started
     return result
 

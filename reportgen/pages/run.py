@@ -452,6 +452,7 @@ def run_record(
     return RunRecord(
         id=run.ref.id,
         source=run.ref.source,
+        inputs=run.ref.inputs,
         status="ok",
         input_hash=input_hash,
         tool_version=__version__,
@@ -489,6 +490,7 @@ def failure_record(
     return RunRecord(
         id=failure.ref.id,
         source=failure.ref.source,
+        inputs=failure.ref.inputs,
         status="error",
         input_hash=input_hash,
         tool_version=__version__,
