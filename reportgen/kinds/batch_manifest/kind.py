@@ -79,8 +79,9 @@ def checks(analysis: ManifestCheck) -> tuple[Finding, ...]:
 
 def page(analysis: ManifestCheck, site: SiteContext, page_dir: str | None = None) -> PageOutput:
     """The manifest's page (its run directories linked to their pages) and twin."""
+    from reportgen.findings import severity_counts
     from reportgen.kinds.batch_manifest.view import manifest_json, manifest_view
-    from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+    from reportgen.kinds.study_page import default_page_dir, explanations, page_meta, page_output
     from reportgen.pages import paths
     from reportgen.pages.render import render_page
 
@@ -93,5 +94,8 @@ def page(analysis: ManifestCheck, site: SiteContext, page_dir: str | None = None
         if entry.run_path is not None and entry.run_path.tree_path is not None
     }
     hrefs = {run: meta.base + paths.run_page(run_id(f"{run}/results.json")) for run in runs}
-    html = render_page(TEMPLATE, site, meta, manifest=manifest_view(analysis, hrefs), title=title)
+    view = manifest_view(analysis, hrefs)
+    counts = severity_counts(analysis.findings)
+    context = {"manifest": view, "title": title, "counts": counts, "checks": explanations(CHECKS)}
+    html = render_page(TEMPLATE, site, meta, **context)
     return page_output(directory, html, {"kind": KIND, "format": 1, **manifest_json(analysis)})

@@ -25,7 +25,7 @@ from reportgen.pages.render import SiteContext, render_page
 KIND = "loss-curve"
 PATTERNS = ("loss_curve.json",)
 SCHEMA = "loss-curve.schema.json"  # shipped in this package (schemas/)
-TEMPLATE = "page.html"  # reportgen's generic page: the content is built here, escaped
+TEMPLATE = "kind_plugin.html"  # reportgen's page for a plug-in's own (escaped) content
 RISES = "loss-curve-rises"
 CHECKS = (
     CheckInfo(
@@ -120,5 +120,5 @@ def page(analysis: LossAnalysis, site: SiteContext, page_dir: str | None = None)
         title, verdict, len(analysis.curve.loss), analysis.first, analysis.last, analysis.minimum
     )
     meta = page_meta(directory, title, "study", has_charts=False)
-    html = render_page(TEMPLATE, site, meta, content=content, stale=None)
+    html = render_page(TEMPLATE, site, meta, content=content)
     return page_output(directory, html, summary_json(analysis))
