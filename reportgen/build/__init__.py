@@ -46,7 +46,6 @@ from reportgen.build.plan import (
     group_key,
     plan_run,
     refresh_stats,
-    tree_fingerprint,
     unreadable_inputs,
     up_to_date,
 )
@@ -61,7 +60,7 @@ from reportgen.build.status import (
     json_hash,
     read_status,
 )
-from reportgen.build.studies import studies_unchanged, study_stage, tally, write_studies
+from reportgen.build.studies import study_stage, tally
 from reportgen.discover import GroupRef, RunRef, Tree, discover
 from reportgen.findings import SEVERITIES, Severity, empty_counts
 from reportgen.pages.assets import (
@@ -271,16 +270,11 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
-    stage = study_stage(tree, options.results, previous, reuse)
-    site_key = json_hash([tree_fingerprint(tree, skipped), stage.key])
+    stage = study_stage(tree, skipped, options.results, previous, reuse)
+    site_key = stage.site_key  # the tree's shape, its inventory and every study's input hash
     result = BuildResult(out=options.out, runs=len(plans))
 
-    if (
-        reuse
-        and previous is not None
-        and up_to_date(plans, previous, site_key, options.out)
-        and studies_unchanged(stage.plans, previous)
-    ):
+    if reuse and previous is not None and up_to_date(plans, previous, site_key, options.out):
         refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
@@ -299,7 +293,6 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     if vega_bundle().problem is not None:  # the stand-in: nothing is carried over, and the
         settings_hash = json_hash([settings_hash, "charts not drawn"])  # next build renders
         plans, reuse = [replace(p, reusable=None) for p in plans], False
-        stage = stage.rebuilding_all()
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
         drawn = trusted.runs_whose_samples_are_read(tree.groups, plans)
         statuses, records = _write_runs(
@@ -310,18 +303,12 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
             tree, statuses, records, reusable, site, options, writer, result, tree_file.incidental,
             trusted.previous_memo_digests(previous),
         )  # fmt: skip
-        studies = write_studies(
-            stage.plans, options.results, site, writer, options.max_bytes, options.verbose
-        )
+        studies, inventory = stage.write(site, writer, options, reuse)
         from reportgen.pages.site import site_pages
-        from reportgen.pages.studies import Inventory
 
         before = _previous_records(previous, statuses, records, writer)
         figures = _figure_manifests(writer)
-        rows = [s.row for s in studies.values()]
-        inventory = Inventory.of(rows, stage.claims.unclaimed, stage.problems)
-        pages = site_pages(tree, skipped, records, before, site, figures, inventory)
-        _write_output(writer, pages)
+        _write_output(writer, site_pages(tree, skipped, records, before, site, figures, inventory))
         files = tuple(sorted(writer.claimed))
         status = BuildStatus(__version__, settings_hash, site_key, statuses, groups, files, studies)
         writer.write(STATUS_PATH, status.to_bytes())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.build.guard import guarded
+from reportgen.build.plan import tree_fingerprint
 from reportgen.build.status import (
     BuildStatus,
     InputStat,
@@ -22,7 +23,7 @@ from reportgen.build.status import (
     files_stats,
     json_hash,
 )
-from reportgen.discover import Tree
+from reportgen.discover import Skipped, Tree
 from reportgen.findings import SEVERITIES, Finding
 from reportgen.kinds.claiming import TreeClaims, claim_tree, file_head, file_size
 from reportgen.kinds.claims import Claim
@@ -32,6 +33,8 @@ from reportgen.kinds.stage_checks import KIND_FAILED, PLUGIN_FAILED, STUDY_FAILE
 if TYPE_CHECKING:
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
+    from reportgen.pages.studies import Inventory
+    from reportgen.settings import BuildOptions
     from reportgen.write import SiteWriter
 
 
@@ -85,29 +88,48 @@ class StudyStage:
     plans: list[StudyPlan]
     claims: TreeClaims
     problems: tuple[PluginProblem, ...]
+    tree_key: str  # the tree's shape as the site-wide pages see it
 
-    def rebuilding_all(self) -> StudyStage:
-        """The same stage with nothing carried over from the previous build."""
-        return replace(self, plans=[replace(p, reusable=None) for p in self.plans])
+    def write(
+        self, site: SiteContext, writer: SiteWriter, options: BuildOptions, reuse: bool
+    ) -> tuple[dict[str, StudyStatus], Inventory]:
+        """Every study's status (nothing carried over unless ``reuse``), and what the site-wide
+        pages show of the studies and the files not claimed."""
+        from reportgen.pages.studies import Inventory
+
+        plans = self.plans if reuse else [replace(p, reusable=None) for p in self.plans]
+        root, limit, verbose = options.results, options.max_bytes, options.verbose
+        statuses = write_studies(plans, root, site, writer, limit, verbose)
+        rows = [status.row for status in statuses.values()]
+        return statuses, Inventory.of(rows, self.claims.unclaimed, self.problems)
 
     @property
-    def key(self) -> str:
-        """What the site-wide pages show of the inventory (beside the runs)."""
+    def site_key(self) -> str:
+        """The tree's shape, the inventory and every study's input hash: a no-op build is one
+        whose site key and runs are unchanged."""
         return json_hash(
             {
-                "studies": [(p.claim, p.registered.origin) for p in self.plans],
+                "tree": self.tree_key,
+                "studies": [(p.claim, p.registered.origin, p.input_hash) for p in self.plans],
                 "unclaimed": self.claims.unclaimed,
                 "problems": self.problems,
             }
         )
 
 
-def study_stage(tree: Tree, root: Path, previous: BuildStatus | None, reuse: bool) -> StudyStage:
+def study_stage(
+    tree: Tree,
+    skipped: tuple[Skipped, ...],
+    root: Path,
+    previous: BuildStatus | None,
+    reuse: bool,
+) -> StudyStage:
     """Claim the tree through the registry and plan every study."""
     kinds = registry()
     claims = claim_tree(tree, kinds.kinds, file_head(str(root)), file_size(str(root)))
     plans = plan_studies(claims.studies, kinds.kinds, root, previous, reuse)
-    return StudyStage(plans, claims, (*kinds.problems, *claims.problems))
+    problems = (*kinds.problems, *claims.problems)
+    return StudyStage(plans, claims, problems, tree_fingerprint(tree, skipped))
 
 
 def tally(
@@ -125,10 +147,6 @@ def tally(
             failed.append(status.row["id"])
     findings["error"] += len(problems)
     failed.extend(f"plug-in {p.plugin}" for p in problems)
-
-
-def studies_unchanged(plans: Sequence[StudyPlan], previous: BuildStatus) -> bool:
-    return {p.id for p in plans} == set(previous.studies) and all(p.unchanged for p in plans)
 
 
 def write_studies(
@@ -225,7 +243,7 @@ def checked_studies(
 ) -> Iterator[tuple[str, str, tuple[Finding, ...]]]:
     """(study id, status, findings) of every study, and of every plug-in left out, for
     ``reportgen check`` (no page is rendered)."""
-    stage = study_stage(tree, root, None, reuse=False)
+    stage = study_stage(tree, (), root, None, reuse=False)
     for problem in stage.problems:
         message = f"plug-in {problem.plugin}: {problem.reason}"[:400]
         yield f"plug-in {problem.plugin}", "error", (Finding(PLUGIN_FAILED, "error", message),)
