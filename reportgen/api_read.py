@@ -9,13 +9,12 @@ import numpy as np
 import orjson
 
 from reportgen.analysis import RunAnalysis, analyze_run
-from reportgen.analysis.diagnostics import failure_findings
+from reportgen.analysis.record import failure_record, run_record
 from reportgen.build.guard import guarded
 from reportgen.build.status import input_hash
 from reportgen.discover import RunRef
 from reportgen.load import load_run
 from reportgen.load.models import LoadFailure
-from reportgen.pages.run import failure_record, run_record
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -30,7 +29,7 @@ def read_run(
     digest = input_hash(ref, root, options.max_bytes)
 
     def failure(failed: LoadFailure) -> tuple[RunRecord, RunAnalysis | None]:
-        return failure_record(failed, failure_findings(failed), digest), None
+        return failure_record(failed, digest), None
 
     def attempt() -> tuple[RunRecord, RunAnalysis | None]:
         loaded = load_run(ref, root, options.max_bytes)
@@ -43,7 +42,7 @@ def read_run(
                 seed=options.seed,
                 margin=options.equivalence_margin,
             )
-        return run_record(analysis, digest, loaded.inputs.source_sha256, labels), analysis
+        return run_record(analysis, digest, labels), analysis
 
     def failed(reason: str) -> tuple[RunRecord, RunAnalysis | None]:
         hint = "Report it with the run's files."

@@ -14,6 +14,7 @@ from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.group import GroupSettings, analyze_group
 from reportgen.analysis.record import RunRecord, run_record
 from reportgen.build.guard import guarded
+from reportgen.build.studies import checked_studies
 from reportgen.check_report import CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, Tree, discover
 from reportgen.load import load_run
@@ -31,7 +32,7 @@ def check_tree(
 ) -> tuple[tuple[Skipped, ...], Iterator[CheckedRun]]:
     """The paths discovery skipped, and every run's findings (and uncertainty), streamed;
     incomplete runs follow as ``incomplete``, then every group's own findings as ``group``
-    (its id as the source)."""
+    (its id as the source), then every study of an experiment kind (``kind:directory``)."""
     tree, skipped = discover(root, options.follow_symlinks)
     log.debug("discovered %d runs, %d skipped paths", len(tree.runs), len(skipped))
     tree_file = read_tree_file(root)
@@ -50,6 +51,8 @@ def check_tree(
             incidental=tree_file.incidental, equivalence_margin=options.equivalence_margin
         )
         yield from _check_groups(tree, records, settings)
+        for study, status, findings in checked_studies(tree, root, options.max_bytes):
+            yield CheckedRun(study, status, findings)
 
     return skipped, checked()
 

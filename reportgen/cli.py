@@ -361,7 +361,11 @@ def _run_demo(settings: DemoSettings) -> int:
 
     with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
         results = generate_sample_tree(
-            Path(tmp) / "results", seed=settings.sample_seed, inference_cases=True, next_runner=True
+            Path(tmp) / "results",
+            seed=settings.sample_seed,
+            inference_cases=True,
+            next_runner=True,
+            studies=True,
         )
         return _build(settings, results)
 

@@ -78,6 +78,7 @@ class Tree:
     runs: tuple[RunRef, ...]
     groups: tuple[GroupRef, ...]
     incomplete: tuple[IncompleteRun, ...]
+    files: tuple[str, ...] = ()  # every regular file walked (hidden ones aside): the inventory
 
 
 @dataclass(frozen=True)
@@ -321,8 +322,10 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
     walker = _Walker(root, follow_symlinks)
     runs: list[RunRef] = []
     incomplete: list[IncompleteRun] = []
+    listed: list[str] = []
     for listing in walker.listings():
         results = [f for f in listing.files if is_results_name(f.name)]
+        listed += (listing.path(f.name) for f in listing.files if stat.S_ISREG(f.identity[2]))
         if not results:
             if any(f.name == "plan.json" for f in listing.files):
                 incomplete.append(IncompleteRun(listing.rel or ".", listing.path("plan.json")))
@@ -334,9 +337,8 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
             runs.append(_vetted_for(ref, seen))
     runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
     runs, groups = _fold_distinct(runs, _groups(runs))
-    tree = Tree(
-        str(root), tuple(runs), groups, tuple(sorted(incomplete, key=lambda i: i.directory))
-    )
+    incomplete.sort(key=lambda i: i.directory)
+    tree = Tree(str(root), tuple(runs), groups, tuple(incomplete), tuple(sorted(listed)))
     return tree, tuple(walker.skipped)
 
 

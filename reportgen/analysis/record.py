@@ -10,7 +10,7 @@ the other way round.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, cast
 
@@ -24,12 +24,12 @@ from reportgen.analysis.supplement import RunSupplement
 from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.codec import decode_versioned, encode
-from reportgen.findings import Finding, SkippedInput
+from reportgen.findings import SEVERITIES, Finding, SkippedInput
 from reportgen.load.models import CvFeature, LoadFailure, Schema
 
 # 3: fields, digests, labels, ratios, verdicts; 4: encoded field by field and type-checked, the
 # sample's shape
-RECORD_FORMAT = 4
+RECORD_FORMAT = 5
 Status = Literal["ok", "error"]
 
 
@@ -111,6 +111,7 @@ class RunRecord:
     labels: tuple[tuple[str, str], ...] = ()  # declared for this run in the tree file
     supplement: RunSupplement | None = None  # the optional blocks' analyses (summary.json)
     sample: SampleShape | None = None
+    inputs: tuple[str, ...] = ()  # every tree file the run's page reads (the inventory)
 
     @property
     def eta_errors(self) -> tuple[EtaUncertainty | None, ...]:
@@ -203,6 +204,24 @@ class RunRecord:
         return decode_versioned(RunRecord, RECORD_FORMAT, data)
 
 
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    """Inverse of ``finding_to_json`` (also of the public twins' findings, without a section);
+    ``ValueError`` for an unknown severity."""
+    severity = data["severity"]
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r}")
+    eta = data.get("eta")
+    etas = data.get("etas") or ([eta] if eta is not None else [])
+    return Finding(
+        str(data["id"]),
+        severity,
+        str(data["message"]),
+        None if eta is None else float(eta),
+        str(data.get("section", "")),
+        tuple(float(e) for e in etas),
+    )
+
+
 def finding_to_json(finding: Finding) -> dict[str, Any]:
     """A finding as plain JSON (the public twins leave out its page ``section``)."""
     return {
@@ -239,6 +258,7 @@ def run_record(
     return RunRecord(
         id=run.ref.id,
         source=run.ref.source,
+        inputs=run.ref.inputs,
         status="ok",
         input_hash=input_hash,
         tool_version=__version__,
@@ -276,6 +296,7 @@ def failure_record(failure: LoadFailure, input_hash: str) -> RunRecord:
     return RunRecord(
         id=failure.ref.id,
         source=failure.ref.source,
+        inputs=failure.ref.inputs,
         status="error",
         input_hash=input_hash,
         tool_version=__version__,

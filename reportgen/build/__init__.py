@@ -41,7 +41,6 @@ from reportgen.build.plan import (
     RunPlan,
     plan_run,
     refresh_stats,
-    tree_fingerprint,
     unreadable_inputs,
     up_to_date,
 )
@@ -65,6 +64,7 @@ from reportgen.build.status import (
     json_hash,
     read_status,
 )
+from reportgen.build.studies import StudyStage, study_stage, tally
 from reportgen.discover import Skipped, Tree, discover
 from reportgen.figures import FigureList
 from reportgen.findings import SEVERITIES, Severity, empty_counts
@@ -196,6 +196,7 @@ class Planned:
     settings_hash: str
     site_key: str
     tree_file: TreeFile  # the tree's reportgen.toml (labels, incidental keys)
+    studies: StudyStage  # the kinds' claims on the tree and their studies' plans
 
 
 def build(options: BuildOptions, progress: ProgressCallback | None = None) -> BuildResult:
@@ -214,12 +215,15 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
         statuses: Mapping[str, RunStatus] = previous.runs
+        studies = previous.studies
     else:
-        statuses = write_site(_unless_charts_missing(planned), options, result, progress).runs
+        status = write_site(_unless_charts_missing(planned), options, result, progress)
+        statuses, studies = status.runs, status.studies
         result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
         result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(planned.skipped, statuses)
     result.findings = finding_totals(statuses.values())
+    tally(studies, planned.studies.problems, result.findings, result.failed_runs)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -243,8 +247,9 @@ def plan(options: BuildOptions) -> Planned:
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
-    site_key = tree_fingerprint(tree, skipped)
-    return Planned(tree, skipped, plans, previous, reuse, settings_hash, site_key, tree_file)
+    stage = study_stage(tree, skipped, options.results, previous, reuse)
+    site_key = stage.site_key  # the tree's shape, its inventory and every study's input hash
+    return Planned(tree, skipped, plans, previous, reuse, settings_hash, site_key, tree_file, stage)
 
 
 def write_site(
@@ -274,7 +279,10 @@ def write_site(
         figures = _figure_lists(runs.statuses, groups.statuses)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
         flipped = _population_changes(previous, groups.statuses)
-        pages = site_pages(tree, planned.skipped, runs.records, before, site, figures, own, flipped)
+        studies, inventory = planned.studies.write(site, writer, options, planned.reuse)
+        pages = site_pages(
+            tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory
+        )
         for path, content in pages.files:
             writer.write(path, content)
         files = tuple(sorted(writer.claimed))
@@ -285,6 +293,7 @@ def write_site(
             runs.statuses,
             groups.statuses,
             files,
+            studies,
         )
         writer.write(STATUS_PATH, status.to_bytes())
         writer.publish()

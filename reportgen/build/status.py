@@ -29,8 +29,9 @@ from reportgen.write import is_site_path, normal_site_path
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
-# 5: finding counts; 6: digests of private files, group records, figures; 7: group findings
-STATUS_FORMAT = 7
+# 5: finding counts; 6: digests of private files, group records, figures; 7: group findings;
+# 8: the experiment kinds' studies
+STATUS_FORMAT = 8
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -113,12 +114,9 @@ class RunStatus:
         return self.ok or self.stale
 
     def to_json(self) -> dict[str, Any]:
-        stats = None
-        if self.stats is not None:
-            stats = [[s.path, s.size, s.mtime_ns, s.ctime_ns, s.inode] for s in self.stats]
         return {
             "input_hash": self.input_hash,
-            "stats": stats,
+            "stats": _stats_json(self.stats),
             "record_hash": self.record_hash,
             "files": list(self.files),
             "last_good": self.last_good,
@@ -135,17 +133,9 @@ class RunStatus:
     def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
         """Inverse of ``to_json``; ``ValueError`` (this run is a cache miss) for a path outside
         the site or a value of the wrong type."""
-        raw_stats = data["stats"]
-        stats = (
-            None
-            if raw_stats is None
-            else tuple(
-                InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw_stats
-            )
-        )
         return cls(
             input_hash=str(data["input_hash"]),
-            stats=stats,
+            stats=_stats_from_json(data["stats"]),
             record_hash=str(data["record_hash"]),
             files=tuple(map(str, data["files"])),
             last_good=None if data.get("last_good") is None else str(data["last_good"]),
@@ -264,6 +254,48 @@ def _text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class StudyStatus:
+    """A study of an experiment kind as the previous build left it: its input hash, its files
+    in the site and its row (what the index, manifest and checks show of it, as JSON)."""
+
+    input_hash: str
+    stats: tuple[InputStat, ...] | None
+    files: tuple[str, ...]
+    row: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input_hash": self.input_hash,
+            "stats": _stats_json(self.stats),
+            "files": list(self.files),
+            "row": dict(self.row),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StudyStatus:
+        if not isinstance(data["row"], dict):
+            raise ValueError("a study row is an object")
+        return cls(
+            str(data["input_hash"]),
+            _stats_from_json(data["stats"]),
+            tuple(str(f) for f in data["files"]),
+            data["row"],
+        )
+
+
+def _stats_json(stats: tuple[InputStat, ...] | None) -> list[list[Any]] | None:
+    if stats is None:
+        return None
+    return [[s.path, s.size, s.mtime_ns, s.ctime_ns, s.inode] for s in stats]
+
+
+def _stats_from_json(raw: Any) -> tuple[InputStat, ...] | None:
+    if raw is None:
+        return None
+    return tuple(InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw)
+
+
+@dataclass(frozen=True)
 class BuildStatus:
     version: str
     settings_hash: str
@@ -271,6 +303,7 @@ class BuildStatus:
     runs: Mapping[str, RunStatus]
     groups: Mapping[str, GroupStatus] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
+    studies: Mapping[str, StudyStatus] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         data = {
@@ -281,6 +314,7 @@ class BuildStatus:
             "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
             "groups": {group_id: g.to_json() for group_id, g in sorted(self.groups.items())},
             "files": sorted(self.files),
+            "studies": {sid: s.to_json() for sid, s in sorted(self.studies.items())},
         }
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
@@ -305,6 +339,7 @@ def read_status(out: Path) -> BuildStatus | None:
             runs=_entries(data["runs"], RunStatus.from_json),
             groups=_entries(data["groups"], GroupStatus.from_json),
             files=tuple(map(str, data["files"])),
+            studies=_entries(data["studies"], StudyStatus.from_json),
         )
     # a malformed status file of any shape means "no previous build", never a crash
     except (OSError, *_MALFORMED):
@@ -319,6 +354,7 @@ def _site_relative(status: BuildStatus) -> bool:
         status.files,
         *(run.files for run in status.runs.values()),
         *(group.files for group in status.groups.values()),
+        *(study.files for study in status.studies.values()),
     )
     return all(is_site_path(path) and normal_site_path(path) == path for f in listed for path in f)
 
@@ -353,9 +389,14 @@ def json_hash(data: Any) -> str:
 
 def input_stats(ref: RunRef, root: Path) -> tuple[InputStat, ...] | None:
     """Stat fingerprints of every input; ``None`` when one is missing or modified just now."""
+    return files_stats(ref.inputs, root)
+
+
+def files_stats(files: Iterable[str], root: Path) -> tuple[InputStat, ...] | None:
+    """Stat fingerprints of ``files``; ``None`` when one is missing or modified just now."""
     stats = []
     now = time.time_ns()
-    for rel in ref.inputs:
+    for rel in files:
         try:
             st = os.stat(root / rel, follow_symlinks=False)
         except OSError:
@@ -386,6 +427,24 @@ def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
             continue
         try:
             _hash_open_file(digest, fd, max_bytes)
+        finally:
+            os.close(fd)
+    return digest.hexdigest()
+
+
+def files_hash(identity: Any, files: Iterable[str], root: Path) -> str:
+    """sha256 over ``identity`` (as canonical JSON) and every file's name and bytes, each opened
+    as the kinds' reader opens it (no symbolic link followed)."""
+    digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
+    for rel in files:
+        digest.update(b"\0" + rel.encode() + b"\0")
+        try:
+            fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            digest.update(f"<unreadable: {exc.strerror}>".encode())
+            continue
+        try:
+            _hash_open_file(digest, fd, None)
         finally:
             os.close(fd)
     return digest.hexdigest()

@@ -29,6 +29,7 @@ from reportgen.demo.cv import cv_aggregate, generate_cv_results
 from reportgen.demo.inference import write_inference_cases
 from reportgen.demo.next_runner import write_next_runner
 from reportgen.demo.snis import generate_snis_results
+from reportgen.demo.studies import write_studies
 from reportgen.demo.sweep import generate_sweep_results
 
 
@@ -170,10 +171,12 @@ def generate_sample_tree(
     scale: str = "small",
     inference_cases: bool = False,
     next_runner: bool = False,
+    studies: bool = False,
 ) -> Path:
     """Write the sample results tree (all three schemas plus noise) into an empty ``root``;
     ``inference_cases`` adds ``denominator_fix/`` and a ``reportgen.toml`` (``inference.py``),
-    ``next_runner`` the next runner's blocks under ``next_runner/`` (``next_runner.py``).
+    ``next_runner`` the next runner's blocks under ``next_runner/`` (``next_runner.py``),
+    ``studies`` one study of each experiment kind and a notebook (``studies.py``).
 
     The same arguments always give byte-identical files.
     """
@@ -189,6 +192,8 @@ def generate_sample_tree(
         write_inference_cases(root, seed)
     if next_runner:
         write_next_runner(root, seed, snis_config_text(256, SAMPLE_ETAS))
+    if studies:
+        write_studies(root, seed)
     return root
 
 

@@ -17,10 +17,13 @@ class Claim:
     kind: str
     directory: str  # tree-relative, "." for the root
     files: tuple[str, ...]  # tree-relative paths, sorted
+    # what else of the tree the study depends on (the tree's paths, for a batch manifest
+    # checked against it): part of the study's input hash, never read as files
+    context: tuple[str, ...] = ()
 
 
 def name_matches(path: str, patterns: Iterable[str]) -> bool:
-    name = PurePosixPath(path).name
+    name = path.rsplit("/", 1)[-1]  # not PurePosixPath: called for every file of the tree
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -32,12 +33,15 @@ class GuideView:
     checks: tuple[CheckDoc, ...]
     per_token_formula: str
     per_sequence_formula: str
+    kind_checks: tuple[CheckDoc, ...] = ()
 
 
-def render_guide(site: SiteContext) -> bytes:
+def render_guide(site: SiteContext, kind_checks: Sequence[CheckInfo] = ()) -> bytes:
+    """The guide; ``kind_checks`` are the experiment kinds' checks, explained after the runs'."""
     explanations = check_explanations()
     view = GuideView(
         checks=tuple(CheckDoc(info, explanations[info.id]) for info in CHECKS),
+        kind_checks=tuple(CheckDoc(i, render_markdown(i.explanation)) for i in kind_checks),
         per_token_formula=PER_TOKEN_FORMULA,
         per_sequence_formula=PER_SEQUENCE_FORMULA,
     )

@@ -122,6 +122,7 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "etas": [eta_row(s, u) for s, u in zip(record.etas, record.eta_errors, strict=True)],
         "findings": findings_rows(record.findings),
         "verdict_linear": record.verdict_linear,
+        "inputs": list(record.inputs),
     }
     if record.error is not None:
         summary["error"] = dict(record.error.__dict__)
@@ -277,7 +278,12 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) -> bytes:
+def manifest(
+    records: Iterable[RunRecord],
+    groups: Iterable[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Every run (with the files it read) and group; ``extra`` adds the studies' lists."""
     return dumps(
         {
             "format": SUMMARY_FORMAT,
@@ -290,6 +296,7 @@ def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) 
                     "page": paths.run_page(r.id),
                     "summary": paths.run_summary(r.id),
                     "verdict_linear": r.verdict_linear,
+                    "inputs": list(r.inputs),
                 }
                 | ({"stale": True} if r.stale else {})
                 | ({"error": dict(r.error.__dict__)} if r.error else {})  # what failed, a hint
@@ -297,6 +304,7 @@ def manifest(records: Iterable[RunRecord], groups: Iterable[Mapping[str, Any]]) 
             ],
             "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
         }
+        | dict(extra or {})
     )
 
 

@@ -36,6 +36,7 @@ from reportgen.pages.matrix import diagnostics_view, group_finding_rows, with_gr
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import Crumb, PageMeta, SiteContext, json_for_script, render_page
 from reportgen.pages.run_sections import Cite
+from reportgen.pages.studies import NO_INVENTORY, Inventory, manifest_fields, unclaimed_pages
 from reportgen.write import Content
 
 log = logging.getLogger("reportgen")
@@ -50,9 +51,11 @@ def site_pages(
     figure_lists: Sequence[FigureList] = (),
     group_findings: Mapping[str, Sequence[Finding]] | None = None,
     population_changes: tuple[PopulationChange, ...] = (),
+    inventory: Inventory = NO_INVENTORY,
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
-    the figure index from the pages' figure lists (``--figures``)."""
+    the figure index from the pages' figure lists (``--figures``); the studies and the
+    unclaimed files from ``inventory``."""
     rows = {run_id: run_row(record) for run_id, record in records.items()}
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
     figures = figures_view(figure_lists) if figure_lists else None
@@ -62,10 +65,15 @@ def site_pages(
     index = replace(index, group_counts=severity_counts(r.finding for r in own))
     changes = replace(changes_view(previous, records), populations=population_changes)
     matrix = with_group_findings(diagnostics_view(all_rows), own)
+    extra = {"inventory": inventory}
     files: list[tuple[str, Content]] = [
-        ("index.html", _render(site, "index.html", site.title, index, bool(index.charts))),
-        ("diagnostics.html", _render(site, "diagnostics.html", "Diagnostics", matrix)),
-        ("guide.html", render_guide(site)),
+        ("index.html", _render(site, "index.html", site.title, index, bool(index.charts), extra)),
+        (
+            "diagnostics.html",
+            _render(site, "diagnostics.html", "Diagnostics", matrix, False, extra),
+        ),
+        ("guide.html", render_guide(site, inventory.check_infos())),
+        *unclaimed_pages(inventory, site),
         ("changes.html", _render(site, "changes.html", "Changes", changes)),
         ("changes.json", serialize.dumps(changes.to_json())),
     ]
@@ -73,7 +81,7 @@ def site_pages(
     files += ((script.path, script.content) for script in scripts if script is not None)
     if figures is not None:
         files.append((FIGURES_PAGE, _render(site, FIGURES_PAGE, "Figures", figures)))
-    files.append(("manifest.json", _manifest(tree, records)))
+    files.append(("manifest.json", _manifest(tree, records, inventory)))
     files += ((asset.hashed_name, asset.content) for asset in static_assets())
     return PageOutput(tuple(files))
 
@@ -127,10 +135,15 @@ def _overview(records: Mapping[str, RunRecord]) -> tuple[tuple[Chart, ...], Data
 
 
 def _render(
-    site: SiteContext, path: str, title: str, view: object, has_charts: bool = False
+    site: SiteContext,
+    path: str,
+    title: str,
+    view: object,
+    has_charts: bool = False,
+    extra: Mapping[str, object] | None = None,
 ) -> bytes:
     """A page at the top of the site, rendered by the template of the same name; its kind (the
-    body's class) is the name without ``.html``."""
+    body's class) is the name without ``.html``; ``extra`` adds template variables."""
     kind = path.removesuffix(".html")
     crumbs = (
         (Crumb("Index", "index.html"), Crumb(title, None))
@@ -138,12 +151,14 @@ def _render(
         else (Crumb("Index", None),)
     )
     page = PageMeta(path, title, kind, crumbs, has_charts)
-    return render_page(path, site, page, view=view)
+    return render_page(path, site, page, view=view, **(extra or {}))
 
 
-def _manifest(tree: Tree, records: Mapping[str, RunRecord]) -> bytes:
+def _manifest(tree: Tree, records: Mapping[str, RunRecord], inventory: Inventory) -> bytes:
     groups = (
         {"id": g.id, "page": paths.group_page(g.id), "summary": paths.group_summary(g.id)}
         for g in tree.groups
     )
-    return serialize.manifest((records[r] for r in sorted(records)), groups)
+    return serialize.manifest(
+        (records[r] for r in sorted(records)), groups, manifest_fields(inventory)
+    )

@@ -110,6 +110,50 @@ VERDICT = {
     "margin; disagrees: |z| > 1.96; inconclusive otherwise; null: no standard error",
 }
 INTERVAL = {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+PATHS = {"type": "array", "items": {"type": "string"}, "$comment": "tree-relative file paths"}
+STUDY = {
+    "type": "object",
+    "$comment": "a study of an experiment kind (built in or a plug-in), with every file it claimed",
+    "required": [
+        *("id", "kind", "origin", "directory", "status", "page", "summary"),
+        *("inputs", "not_read", "findings"),
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string"},
+        "origin": {"type": "string"},
+        "directory": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "error"]},
+        "page": {"type": ["null", "string"]},
+        "summary": {"type": ["null", "string"]},
+        "inputs": PATHS,
+        "not_read": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "reason"],
+                "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+        "findings": {"type": "integer", "minimum": 0},
+    },
+}
+UNCLAIMED = {
+    "type": "object",
+    "$comment": "a file no run or study reads: its kind guessed from its name, and why",
+    "required": ["path", "kind", "bytes", "reason"],
+    "properties": {
+        "path": {"type": "string"},
+        "kind": {"type": "string"},
+        "bytes": {"type": "integer", "minimum": 0},
+        "reason": {"type": "string"},
+    },
+}
+PLUGIN_PROBLEM = {
+    "type": "object",
+    "required": ["plugin", "reason"],
+    "properties": {"plugin": {"type": "string"}, "reason": {"type": "string"}},
+}
 
 
 def eta_verdict_fields() -> Json:
@@ -131,6 +175,7 @@ def add_run_fields(run: Json) -> None:
     properties["verdict_linear"] = VERDICT
     properties["labels"] = {"type": "object", "additionalProperties": {"type": "string"}}
     properties["fields_sha256"] = {"type": ["null", "string"]}
+    properties["inputs"] = PATHS
     properties["etas"]["items"]["properties"].update(eta_verdict_fields())
     properties["uncertainty"] = {
         "type": "object",
@@ -349,7 +394,11 @@ def manifest(body: Json) -> Json:
     runs["properties"]["stale"] = {"const": True}
     runs["properties"]["error"] = ERROR
     runs["properties"]["verdict_linear"] = VERDICT
+    runs["properties"]["inputs"] = PATHS
     body["properties"]["format"] = {"type": "integer", "minimum": 1}
+    body["properties"]["studies"] = {"type": "array", "items": STUDY}
+    body["properties"]["unclaimed"] = {"type": "array", "items": UNCLAIMED}
+    body["properties"]["plugin_problems"] = {"type": "array", "items": PLUGIN_PROBLEM}
     return _document("manifest", "The site's manifest.json", body)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from reportgen.kinds.claims import SNIFF_BYTES, Claim, claims_by_directory, name_matches
 
@@ -22,6 +22,8 @@ def sniff(head: bytes) -> bool:
     return any(marker in window for marker in _MARKERS)
 
 
-def claims(paths: Iterable[str]) -> tuple[Claim, ...]:
-    """One study per directory of matching files."""
-    return claims_by_directory(KIND, (p for p in paths if matches(p)))
+def claims(paths: Iterable[str], markers: Collection[str] | None = None) -> tuple[Claim, ...]:
+    """One study per directory of matching files (only those in ``markers``, the files that
+    passed ``sniff``, when given)."""
+    chosen = (p for p in paths if matches(p) and (markers is None or p in markers))
+    return claims_by_directory(KIND, chosen)

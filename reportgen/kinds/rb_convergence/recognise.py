@@ -6,7 +6,7 @@ appear in the first bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from reportgen.kinds.claims import SNIFF_BYTES, Claim, claims_by_directory, name_matches
 
@@ -26,5 +26,8 @@ def sniff(head: bytes) -> bool:
     return window.startswith(_PICKLE_START) and any(m in window for m in _MARKERS)
 
 
-def claims(paths: Iterable[str]) -> tuple[Claim, ...]:
-    return claims_by_directory(KIND, (p for p in paths if matches(p)))
+def claims(paths: Iterable[str], markers: Collection[str] | None = None) -> tuple[Claim, ...]:
+    """One study per directory of matching pickles (only those in ``markers``, the files that
+    passed ``sniff``, when given)."""
+    chosen = (p for p in paths if matches(p) and (markers is None or p in markers))
+    return claims_by_directory(KIND, chosen)
