@@ -243,7 +243,8 @@ class Group:
 
     def pooled_estimates(self) -> list[tuple[Population, tuple[PooledEta, ...]]]:
         """Per population its runs pooled per η (fixed effect, Cochran's Q, I², τ²)."""
-        return api_tables.pooled_by_population(self.populations, self.records())
+        margin = self._tree.options.equivalence_margin
+        return api_tables.pooled_by_population(self.populations, self.records(), margin)
 
     def pooled(self) -> Any:
         """One row per population and η: the pooled difference and ratio of each

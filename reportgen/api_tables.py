@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.analysis.contributions import EtaContributions
-from reportgen.analysis.pooling import PooledEta, pool_by_eta, run_eta_rows
+from reportgen.analysis.pooling import PooledEta, judge_pooled, pool_by_eta, run_eta_rows
 from reportgen.analysis.populations import Population, populations
 from reportgen.analysis.record import RunRecord
 from reportgen.load.parameters import Incidental
@@ -144,9 +144,10 @@ def group_populations(
 
 
 def pooled_by_population(
-    found: Sequence[Population], records: Mapping[str, RunRecord]
+    found: Sequence[Population], records: Mapping[str, RunRecord], margin: float
 ) -> list[tuple[Population, tuple[PooledEta, ...]]]:
-    """Each population's runs pooled per η (each run once; never across populations)."""
+    """Each population's runs pooled per η and judged with ``margin``, as the group page does
+    (each run once; never across populations)."""
     out = []
     for population in found:
         runs = [
@@ -154,7 +155,7 @@ def pooled_by_population(
             for run_id in population.run_ids
             if (r := records.get(run_id)) is not None
         ]
-        out.append((population, pool_by_eta(runs)))
+        out.append((population, judge_pooled(pool_by_eta(runs), margin)))
     return out
 
 

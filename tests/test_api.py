@@ -17,7 +17,7 @@ import pytest
 
 import reportgen
 from reportgen import cli
-from reportgen.analysis.pooling import RunEta, pool_by_eta
+from reportgen.analysis.pooling import RunEta, judge_pooled, pool_by_eta
 from reportgen.api import Group, Tree
 from reportgen.api_tables import flat
 from reportgen.discover import RunRef
@@ -136,8 +136,8 @@ def test_contributions_are_the_csv(demo_site: tuple[Path, Path], tree: Tree) -> 
     assert (one["eta"] == eta).all()
 
 
-def _pooled_from_twins(site: Path, run_ids: list[str]) -> list[dict[str, Any]]:
-    """pool_by_eta over the runs' published summary.json rows (an independent path)."""
+def _pooled_from_twins(site: Path, run_ids: list[str], margin: float) -> list[dict[str, Any]]:
+    """pool_by_eta over the runs' published summary.json rows (an independent path), judged."""
     runs = []
     for run_id in run_ids:
         published: dict[str, list[RunEta]] = {"linear": [], "linquad": []}
@@ -151,19 +151,19 @@ def _pooled_from_twins(site: Path, run_ids: list[str]) -> list[dict[str, Any]]:
                            eta[f"ratio_{approx}"], eta[f"se_ratio_{approx}"])
                 )  # fmt: skip
         runs.append(published)
-    return [row.to_json() for row in pool_by_eta(runs)]
+    return [row.to_json() for row in judge_pooled(pool_by_eta(runs), margin)]
 
 
 def _check_pooled(site: Path, group: Group) -> int:
     """The API's pooled table against pooling of the twins, per population of the group's
     summary.json (and against the group's own pooled rows where the site publishes them)."""
     group_summary = _json(site / "groups" / group.id / "summary.json")
-    pooled = group.pooled()
+    pooled, margin = group.pooled(), group._tree.options.equivalence_margin
     labels = [p["label"] for p in group_summary["populations"]]
     assert len(pooled) == 0 or set(pooled["population"]) <= set(labels)
     compared = 0
     for population in group_summary["populations"]:
-        expected = _pooled_from_twins(site, population["runs"])
+        expected = _pooled_from_twins(site, population["runs"], margin)
         rows: list[dict[str, Any]] = []
         if len(pooled):
             rows = pooled[pooled["population"] == population["label"]].to_dict("records")
