@@ -44,7 +44,8 @@ class Converter:
         self._last_crash = ""
 
     def request(self, op: str, **arguments: Any) -> bytes:
-        """The bytes vl-convert returns for ``op`` (``svg``, ``png``, ``pdf``, ``bundle``)."""
+        """The bytes vl-convert returns for ``op`` (``svg``, ``png``, ``pdf``, ``bundle``, and
+        ``svg_to_png``/``svg_to_pdf`` of an ``svg``)."""
         if self._crashes >= MAX_CRASHES:
             raise ConvertError(f"not tried: {self._last_crash}")
         process = self._process or self._start()
@@ -183,6 +184,12 @@ def _convert(vl_convert: Any, request: dict[str, Any]) -> bytes:
     op = request["op"]
     if op == "bundle":
         return str(vl_convert.javascript_bundle()).encode()
+    if op == "svg_to_png":  # a figure's other formats are drawn from its one SVG
+        return bytes(
+            vl_convert.svg_to_png(request["svg"], scale=request["scale"], ppi=request["ppi"])
+        )
+    if op == "svg_to_pdf":
+        return bytes(vl_convert.svg_to_pdf(request["svg"]))
     spec = request["spec"]
     if op == "svg":
         return str(vl_convert.vegalite_to_svg(spec)).encode()

@@ -159,17 +159,34 @@ _converter: Converter | None = None  # this process's vl-convert child, started 
 
 
 def render(spec: Spec, fmt: str) -> bytes:
-    """One figure file; raises on any failure (the caller makes it a warning).
+    """One figure file; raises on any failure (the caller makes it a warning)."""
+    return convert(svg_of(spec), fmt)
 
-    vl-convert runs in a child process: when its JavaScript runtime aborts (it does under an
-    address-space limit), the figure fails, not the process that renders the page.
-    """
+
+def _child() -> Converter:
+    """vl-convert runs in a child process: when its JavaScript runtime aborts (it does under an
+    address-space limit), the figure fails, not the process that renders the page."""
     global _converter
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown figure format {fmt!r}")
     if _converter is None:
         _converter = Converter()
-    return _converter.request(fmt, spec=spec, scale=PNG_SCALE, ppi=PNG_DPI)
+    return _converter
+
+
+def svg_of(spec: Spec) -> str:
+    """The chart through Vega once, as SVG: every other format is drawn from it."""
+    return _child().request("svg", spec=spec).decode()
+
+
+def convert(svg: str, fmt: str) -> bytes:
+    """A figure in ``fmt`` drawn from its SVG: Vega runs once per chart, not once per format
+    (rasterising the SVG gives the same pixels as rendering the spec to PNG)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}")
+    if fmt == "svg":
+        return svg.encode()
+    if fmt == "png":
+        return _child().request("svg_to_png", svg=svg, scale=PNG_SCALE, ppi=PNG_DPI)
+    return _child().request("svg_to_pdf", svg=svg)
 
 
 def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
@@ -234,11 +251,7 @@ def export_chart(
         standalone = None
         problems.append(f"{type(exc).__name__}: {exc}")
     if standalone is not None:
-        for fmt in formats:
-            try:
-                files.append((f"{base}.{fmt}", render(standalone, fmt)))
-            except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
-                problems.append(f"{fmt}: {type(exc).__name__}: {str(exc)[:200]}")
+        files += _rendered(standalone, formats, base, problems)
     table = datasets_csv(datasets, chart.datasets)
     if table is not None:
         files.append((f"{base}.csv", table))
@@ -253,6 +266,24 @@ def export_chart(
         warning,
     )
     return figure, files
+
+
+def _rendered(
+    spec: Spec, formats: Sequence[str], base: str, problems: list[str]
+) -> list[tuple[str, bytes]]:
+    """Every format from one SVG; a failed conversion costs only its own format."""
+    try:
+        svg = svg_of(spec)
+    except Exception as exc:  # vl-convert's errors and a stopped child alike
+        problems.append(f"{'/'.join(formats)}: {type(exc).__name__}: {str(exc)[:200]}")
+        return []
+    files: list[tuple[str, bytes]] = []
+    for fmt in formats:
+        try:
+            files.append((f"{base}.{fmt}", convert(svg, fmt)))
+        except Exception as exc:
+            problems.append(f"{fmt}: {type(exc).__name__}: {str(exc)[:200]}")
+    return files
 
 
 def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:
