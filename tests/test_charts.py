@@ -273,6 +273,26 @@ def test_log_eta_curve_plots_magnitudes_on_a_log_axis_labelled_as_such() -> None
     assert "abs(datum.value)" in text and "datum.value !== 0" in text
 
 
+def test_eta_curve_carries_each_series_95_percent_interval() -> None:
+    """SE columns and ±1.96·SE bounds in the dataset (so in the figure's CSV); the spec draws
+    them; the log chart counts the intervals it cannot draw because they include 0."""
+    true, linear, se_true, se_linear = [-1e-4, -3e-4, -1e-3], [-1.1e-4, -3.2e-4, -1e-3], [
+        2e-4, 1e-4, 1e-4,
+    ], [1e-5, 1e-5, 1e-5]  # fmt: skip
+    chart, data = charts.eta_curve(ETAS, true, linear, se=(se_true, se_linear, None))
+    columns = data[charts.run.ETA_CURVE][0]
+    z = 1.959963984540054
+    np.testing.assert_allclose(columns["ci95_low_true"], np.array(true) - z * np.array(se_true))
+    np.testing.assert_allclose(columns["ci95_high_linear"], np.array(linear) + z * 1e-5)
+    assert np.isnan(columns["se_linquad"]).all() and np.isnan(columns["ci95_low_linquad"]).all()
+    text = json.dumps(chart.spec)
+    assert "datum['ci95_low_' + datum.key]" in text and '"y2"' in text
+    assert chart.note is None and "95 % interval" in chart.description
+    log, _ = charts.eta_curve(ETAS, true, linear, se=(se_true, se_linear, None), y_scale="log")
+    # only the first truth interval (−1e−4 ± 3.9e−4) contains 0
+    assert log.note is not None and log.note.startswith("1 95 % interval includes 0")
+
+
 def test_missing_series_leave_the_legend() -> None:
     chart, _ = SAMPLES["eta-curve"]()
     domains = [n["scale"]["domain"] for n in _nodes(chart.spec) if "domain" in n.get("scale", {})]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,38 +71,96 @@ def _per_eta(values: Sequence[MaybeArray] | None, n: int) -> list[MaybeArray]:
 # --- 1. ΔH vs η ------------------------------------------------------------------------------
 
 
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
 def eta_curve(
     etas: ColumnValues,
     true: ColumnValues | None,
     linear: ColumnValues | None = None,
     linquad: ColumnValues | None = None,
     *,
+    se: tuple[ColumnValues | None, ColumnValues | None, ColumnValues | None] = (None, None, None),
     norm: Norm = "per token",
     y_scale: Literal["linear", "log"] = "linear",
 ) -> tuple[Chart, Datasets]:
-    """ΔH_true, linear and lin+quad against η; a missing series is left out of the legend.
+    """ΔH_true, linear and lin+quad against η, each with its 95 % interval (±1.96·SE, ``se``
+    in the same order) where it has an SE; a missing series is left out of the legend.
 
     ``y_scale="log"`` plots |ΔH| on a log axis, so the small-η end (where the linear regime is
-    judged) is not flattened by the large-η values; the tooltip keeps the signed value.
+    judged) is not flattened by the large-η values; the tooltip keeps the signed value. An
+    interval that contains 0 has no place on that axis: the chart's note counts them.
     """
     n = len(etas)
-    columns = {
-        "eta": as_float(etas, n),
-        "true": as_float(true, n),
-        "linear": as_float(linear, n),
-        "linquad": as_float(linquad, n),
-    }
+    values = {"true": as_float(true, n), "linear": as_float(linear, n)}
+    values["linquad"] = as_float(linquad, n)
+    columns: dict[str, np.ndarray] = {"eta": as_float(etas, n), **values}
+    for key, errors in zip(values, se, strict=True):
+        columns[f"se_{key}"] = as_float(errors, n)
+    halves = {key: Z95 * columns[f"se_{key}"] for key in values}
+    for key in values:
+        columns[f"ci95_low_{key}"] = values[key] - halves[key]
+    for key in values:
+        columns[f"ci95_high_{key}"] = values[key] + halves[key]
     present = _present(columns, ("true", "linear", "linquad"))
-    name = "eta-curve" if y_scale == "linear" else "eta-curve-log"
+    log = y_scale == "log"
     spec = _eta_curve_spec(norm, present, y_scale)
-    return make_chart(name, spec), {ETA_CURVE: columnar(**columns)}
+    note = _zero_crossing_note(columns) if log else None
+    return make_chart("eta-curve-log" if log else "eta-curve", spec, note=note), {
+        ETA_CURVE: columnar(**columns)
+    }
+
+
+def _zero_crossing_note(columns: dict[str, np.ndarray]) -> str | None:
+    """How many intervals the log axis cannot draw (they include 0, so |ΔH| may be 0)."""
+    crossing = sum(
+        int(np.sum((columns[f"ci95_low_{key}"] <= 0) & (columns[f"ci95_high_{key}"] >= 0)))
+        for key in ("true", "linear", "linquad")
+    )
+    if crossing == 0:
+        return None
+    several = crossing != 1
+    return (
+        f"{crossing} 95 % interval{'s' if several else ''} {'include' if several else 'includes'} "
+        "0 and cannot be drawn on the log axis: see the linear-axis chart"
+    )
+
+
+def _interval_transforms(base: Any, log: bool) -> Any:
+    """Per folded row, its series' 95 % interval (``lo``–``hi``), as |ΔH| on a log axis."""
+    low = "datum['ci95_low_' + datum.key]"
+    high = "datum['ci95_high_' + datum.key]"
+    if not log:
+        return base.transform_calculate(lo=low, hi=high).transform_filter(
+            "isFinite(datum.lo) && isFinite(datum.hi)"
+        )
+    return base.transform_calculate(
+        lo=f"min(abs({low}), abs({high}))", hi=f"max(abs({low}), abs({high}))"
+    ).transform_filter(f"isFinite(datum.lo) && isFinite(datum.hi) && {low} * {high} > 0")
+
+
+def _interval_bars(intervals: Any, y: alt.Y, color: Any) -> Any:
+    """95 % intervals as vertical bars: the truth's wide and pale behind, the approximations'
+    thin in front, so bars at the same η stay visible."""
+    tooltip = [eta_tooltip(), value_tooltip("series", "series"), value_tooltip("value", "ΔH")]
+    tooltip += [value_tooltip("lo", "95 % low"), value_tooltip("hi", "95 % high")]
+    is_true = "datum.key === 'true'"
+    return intervals.mark_rule().encode(
+        x=eta_x(),
+        y=y,
+        y2="hi:Q",
+        color=color,
+        strokeWidth=alt.condition(is_true, alt.value(7), alt.value(1.5)),
+        opacity=alt.condition(is_true, alt.value(0.3), alt.value(0.9)),
+        tooltip=tooltip,
+    )
 
 
 @cached_spec
 def _eta_curve_spec(
     norm: Norm, present: tuple[str, ...], y_scale: Literal["linear", "log"] = "linear"
 ) -> Spec:
-    data, flatten = named(ETA_CURVE, "eta", "true", "linear", "linquad")
+    data, flatten = named(ETA_CURVE, "eta", *_ETA_CURVE_COLUMNS)
     channels = series_encodings(present or SERIES)
     log = y_scale == "log"
     base = (
@@ -118,12 +176,15 @@ def _eta_curve_spec(
         )
     )
     y_title = f"|{delta_h_title(norm)}| (log scale)" if log else delta_h_title(norm)
+
     # decades in one notation (1e−7 … 1e−2), not "0.000001" beside "1e-7"
-    y = (
-        alt.Y("shown:Q", title=y_title, scale=alt.Scale(type="log"), axis=log_axis())
-        if log
-        else alt.Y("shown:Q", title=y_title)
-    )
+    def y_of(field: str) -> alt.Y:
+        if log:
+            return alt.Y(f"{field}:Q", title=y_title, scale=alt.Scale(type="log"), axis=log_axis())
+        return alt.Y(f"{field}:Q", title=y_title)
+
+    y = y_of("shown")
+    bars = _interval_bars(_interval_transforms(base, log), y_of("lo"), channels["color"])
     line = base.mark_line().encode(
         x=eta_x(), y=y, color=channels["color"], strokeDash=channels["strokeDash"]
     )
@@ -135,19 +196,35 @@ def _eta_curve_spec(
         tooltip=[
             eta_tooltip(),
             value_tooltip("true", "ΔH true"),
+            value_tooltip("se_true", "SE true"),
             value_tooltip("linear", "ΔH linear"),
+            value_tooltip("se_linear", "SE linear"),
             value_tooltip("linquad", "ΔH lin+quad"),
+            value_tooltip("se_linquad", "SE lin+quad"),
         ],
     )
-    layers = (line, points) if log else (reference_rule(0, "y", y_title), line, points)
+    layers = (bars, line, points) if log else (reference_rule(0, "y", y_title), bars, line, points)
     chart = layered(data, flatten, *layers)
     description = (
         f"Entropy change ΔH ({norm}) against the learning rate η on a log axis: the SNIS "
-        "ground truth (true) and its linear and linear-plus-quadratic approximations"
+        "ground truth (true) and its linear and linear-plus-quadratic approximations, each "
+        "with a vertical bar for its 95 % interval (±1.96 SE, the SE and its method as the "
+        "run page's uncertainty table gives them; no bar where a series has no SE)"
         + (", as |ΔH| on a log axis (the tooltip gives the signed value)." if log else ".")
     )
-    title = "|ΔH| vs η on log–log axes" if log else "ΔH vs η: true and approximations"
+    title = (
+        "|ΔH| vs η on log–log axes, 95 % intervals"
+        if log
+        else "ΔH vs η: true and approximations, 95 % intervals"
+    )
     return finish(chart, title, description)
+
+
+_ETA_CURVE_COLUMNS = tuple(
+    f"{prefix}{key}"
+    for prefix in ("", "se_", "ci95_low_", "ci95_high_")
+    for key in ("true", "linear", "linquad")
+)
 
 
 # --- 2. contribution histograms --------------------------------------------------------------

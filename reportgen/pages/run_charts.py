@@ -168,10 +168,16 @@ def _eta_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
         [r.delta_h_linear for r in rows],
         [r.delta_h_linquad for r in rows],
     )
+    found = [analysis.uncertainty.at(r.eta) for r in rows]
+    se = (
+        [u.se_true if u is not None else None for u in found],
+        [u.se_linear if u is not None else None for u in found],
+        [u.se_linquad if u is not None else None for u in found],
+    )
     norm = norm_of(analysis.run)
     return [
-        charts.eta_curve(*columns, norm=norm),
-        charts.eta_curve(*columns, norm=norm, y_scale="log"),
+        charts.eta_curve(*columns, se=se, norm=norm),
+        charts.eta_curve(*columns, se=se, norm=norm, y_scale="log"),
     ]
 
 
