@@ -506,14 +506,22 @@ def test_more_runs_than_colours_become_small_multiples(validator: Any) -> None:
     assert "facet" not in few.spec and few.note is None
 
 
-def test_relative_error_outlier_is_clamped_with_a_note() -> None:
+def test_relative_error_outlier_is_drawn_at_its_value_on_a_symlog_axis() -> None:
+    """Nothing moved: a far-out value keeps its place; the axis turns symmetric-log (linear
+    near 0) and the note says how many values made it so. Intervals are ±1.96·SE."""
     rel = [0.1, -0.2, 0.05, 0.3, -0.1, -788.0]
-    chart, datasets = charts.relative_error_chart(["r"] * 6, [1e-6] * 6, rel)
+    se = [0.01, 0.02, 0.01, 0.05, None, 3.0]
+    chart, datasets = charts.relative_error_chart(["r"] * 6, [1e-6] * 6, rel, se)
     data = datasets["relative-error"][0]
-    assert data["clamped"].tolist() == [False] * 5 + [True]
-    assert data["rel_err"][-1] == -788.0  # the exact value stays for the tooltip
-    assert -788.0 < data["shown"][-1] < -0.2
-    assert chart.note is not None and chart.note.startswith("1 of the relative errors outside [")
+    assert data["rel_err"].tolist() == rel and "shown" not in data and "clamped" not in data
+    np.testing.assert_allclose(data["ci95_high"][-1], -788.0 + 1.959963984540054 * 3.0)
+    assert np.isnan(data["ci95_low"][4])
+    scales = [n["scale"] for n in _nodes(chart.spec) if isinstance(n.get("scale"), dict)]
+    assert {"type": "symlog", "constant": 1.0} in scales  # the fences −0.96, 0.88 → 1
+    assert chart.note is not None and chart.note.startswith("1 of the relative errors lie far")
+    plain, _ = charts.relative_error_chart(["r"] * 5, [1e-6] * 5, rel[:5], se[:5])
+    assert plain.note is None and "symlog" not in json.dumps(plain.spec)
+    assert "(linear − true) / |true|" in json.dumps(plain.spec, ensure_ascii=False)
 
 
 # --- many runs: distinct colours, whole legends, numfmt tooltips (issue 11) -------------------

@@ -219,6 +219,26 @@ def test_relative_errors_one_minus_ratio_and_spread() -> None:
     assert strict_json(result.to_json())["per_eta"][0]["n_runs"] == 3
 
 
+def test_relative_errors_carry_the_site_convention_beside_the_notebook_one() -> None:
+    """rel_err_linear = (linear − true)/|true| (same sign for either sign of ΔH_true), the
+    notebook's 1 − linear/true under its own name, rel_err its deprecated alias."""
+    runs = [points("a", [(1e-6, -4.0, -1.0), (2e-6, 2.0, 3.0), (4e-6, 0.0, 1.0)])]
+    rows = strict_json(group_stats.relative_errors(runs).to_json())["runs"][0]["values"]
+    assert [r["rel_err_linear"] for r in rows] == [0.75, 0.5, None]
+    assert [r["notebook_one_minus_ratio"] for r in rows] == [0.75, -0.5, None]
+    assert all(r["rel_err"] == r["notebook_one_minus_ratio"] for r in rows)
+    assert all(r["se_rel_err_linear"] == r["se"] for r in rows)
+
+
+def test_agreement_rows_name_the_notebook_values_as_such() -> None:
+    (row,) = fits.agreement(points("a", [(1e-6, -1e-3, -2e-3)], se_shard=10.0,
+                                   true_se=((1e-6, 1e-5),)))  # fmt: skip
+    data = row.to_json()
+    for name in ("z", "se_true", "se_linear", "combined_se", "within_1sigma", "within_2sigma"):
+        assert data[f"notebook_{name}"] == data[name], name
+    assert data["notebook_z"] is not None and data["notebook_se_linear"] == pytest.approx(1e-5)
+
+
 # --- RunPoints -------------------------------------------------------------------------------
 
 

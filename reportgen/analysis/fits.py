@@ -164,6 +164,19 @@ class Agreement:
             "paired_within_2se": self.paired_within_2se,
             "paired_method": self.paired_method,
             "verdict_linear": self.verdict_linear,
+            **self.notebook_json(),
+        }
+
+    def notebook_json(self) -> Json:
+        """The notebook's numbers under names that say so (the unprefixed names above are
+        their deprecated aliases: ``se_true`` means the delta-method SE everywhere else)."""
+        return {
+            "notebook_z": self.z,
+            "notebook_se_true": self.se_true,
+            "notebook_se_linear": self.se_linear,
+            "notebook_combined_se": self.combined_se,
+            "notebook_within_1sigma": self.within_1sigma,
+            "notebook_within_2sigma": self.within_2sigma,
         }
 
 

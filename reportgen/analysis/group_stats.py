@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.contributions import EtaSummary, relative_error
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.members import CvStatistics
 from reportgen.analysis.points import RunPoints
@@ -156,6 +156,8 @@ class RunRelativeErrors:
     values: tuple[tuple[float, float | None], ...]
     resolved: tuple[bool | None, ...] = ()
     ses: tuple[float | None, ...] = ()  # delta-method SE of each value (``rel_err_se``)
+    # (linear − true)/|true| per η, the site's convention (same SE: it is ± the value above)
+    site_values: tuple[float | None, ...] = ()
 
     def is_resolved(self, i: int) -> bool | None:
         return self.resolved[i] if i < len(self.resolved) else None
@@ -163,11 +165,16 @@ class RunRelativeErrors:
     def se(self, i: int) -> float | None:
         return self.ses[i] if i < len(self.ses) else None
 
+    def site_value(self, i: int) -> float | None:
+        return self.site_values[i] if i < len(self.site_values) else None
+
     def to_json(self) -> Json:
         return {
             "id": self.run_id,
             "values": [
                 {"eta": e, "rel_err": v, "resolved": self.is_resolved(i), "se": self.se(i)}
+                | {"notebook_one_minus_ratio": v, "rel_err_linear": self.site_value(i)}
+                | {"se_rel_err_linear": self.se(i)}
                 for i, (e, v) in enumerate(self.values)
             ],
         }
@@ -237,6 +244,7 @@ def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None
             tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
             _run_resolved(run, errors),
             _run_rel_ses(run, errors),
+            tuple(relative_error(s.delta_h_linear, s.delta_h_true) for s in run.etas),
         )
         for run in runs
     )

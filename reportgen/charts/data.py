@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -201,27 +202,32 @@ def whole_numbers(values: np.ndarray) -> np.ndarray:
 OUTLIER_IQR = 3.0  # Tukey's "far out" fence
 
 
-def clamp_outliers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
-    """Values beyond Tukey's far-out fences (quartiles ∓ 3 IQR, widened to include 0) drawn at
-    the fence, so one point cannot flatten the rest; returns (shown, clamped, fences or None)."""
+def outlier_fences(values: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Values beyond Tukey's far-out fences (quartiles ∓ 3 IQR, widened to include 0): the
+    ones that would flatten the rest on a linear axis; returns (outside, fences or None)."""
     finite = values[np.isfinite(values)]
     if finite.size < 4:
-        return values, np.zeros(values.shape, dtype=bool), None
+        return np.zeros(values.shape, dtype=bool), None
     q1, q3 = np.quantile(finite, [0.25, 0.75])
     spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
     lo, hi = min(q1 - OUTLIER_IQR * spread, 0.0), max(q3 + OUTLIER_IQR * spread, 0.0)
-    clamped = np.isfinite(values) & ((values < lo) | (values > hi))
-    if not clamped.any():
-        return values, clamped, None
-    return np.clip(values, lo, hi), clamped, (float(lo), float(hi))
+    outside = np.isfinite(values) & ((values < lo) | (values > hi))
+    if not outside.any():
+        return outside, None
+    return outside, (float(lo), float(hi))
 
 
-def clamp_note(clamped: np.ndarray, fences: tuple[float, float] | None, what: str) -> str | None:
-    if fences is None:
-        return None
-    count = int(clamped.sum())
-    lo, hi = (numfmt.format_number(f) for f in fences)
+def symlog_constant(fences: tuple[float, float]) -> float:
+    """The symlog axis' linear half-width: the larger fence rounded up to one significant digit
+    (the bulk stays in the linear part; charts of similar data share one cached spec)."""
+    bound = max(abs(fences[0]), abs(fences[1]), 1e-300)
+    unit = 10.0 ** math.floor(math.log10(bound))
+    return float(f"{math.ceil(bound / unit - 1e-9) * unit:.1g}")
+
+
+def symlog_note(outside: np.ndarray, constant: float, what: str) -> str:
+    count = int(outside.sum())
     return (
-        f"{count} of the {what} outside [{lo}, {hi}] drawn at the edge as open triangles "
-        "(exact values in the tooltip and the table)"
+        f"{count} of the {what} lie far outside the rest: the y axis is symmetric-log (linear "
+        f"within ±{numfmt.format_number(constant)}, logarithmic beyond), every point at its value"
     )

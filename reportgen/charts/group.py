@@ -19,8 +19,9 @@ from reportgen.charts.core import (
     make_chart,
 )
 from reportgen.charts.data import (
-    clamp_note,
-    clamp_outliers,
+    outlier_fences,
+    symlog_constant,
+    symlog_note,
 )
 from reportgen.charts.encodings import (
     LABEL_PX,
@@ -248,66 +249,80 @@ def _band_spec(norm: Norm, present: tuple[str, ...], spread: bool = True) -> Spe
 
 # --- 15. relative error ----------------------------------------------------------------------
 
+Z95 = 1.959963984540054
+
 
 def relative_error_chart(
-    runs: Sequence[str], etas: ColumnValues, rel_err: ColumnValues
+    runs: Sequence[str],
+    etas: ColumnValues,
+    rel_err: ColumnValues,
+    se: ColumnValues | None = None,
 ) -> tuple[Chart, Datasets]:
-    """1 − linear/true per run and η, with the across-run spread per η."""
+    """(linear − true)/|true| per run and η with its 95 % interval (±1.96·SE), and the
+    across-run spread per η; far-out values put the y axis on a symlog scale, never clamped."""
     n = len(runs)
     raw = as_float(rel_err, n)
-    shown, clamped, fences = clamp_outliers(raw)
+    half = Z95 * as_float(se, n)
+    outside, fences = outlier_fences(raw)
+    constant = symlog_constant(fences) if fences is not None else None
     data = columnar(
-        run=list(runs), eta=as_float(etas, n), rel_err=raw, shown=shown, clamped=clamped
-    )
-    note = clamp_note(clamped, fences, "relative errors")
-    spec = _relative_error_spec(run_legend(runs))
+        run=list(runs), eta=as_float(etas, n), rel_err=raw, se=half / Z95,
+        ci95_low=raw - half, ci95_high=raw + half,
+    )  # fmt: skip
+    note = symlog_note(outside, constant, "relative errors") if constant is not None else None
+    spec = _relative_error_spec(run_legend(runs), constant)
     chart = make_chart("relative-error-chart", spec, note=note)
     return chart, {RELATIVE_ERROR: data}
 
 
 @cached_spec
-def _relative_error_spec(legend: RunLegend) -> Spec:
-    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "shown", "clamped")
-    y_title = "1 − linear / true"
+def _relative_error_spec(legend: RunLegend, symlog: float | None = None) -> Spec:
+    data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "se", "ci95_low", "ci95_high")
+    y_title = "(linear − true) / |true|"
+    scale = alt.Scale(type="symlog", constant=symlog) if symlog is not None else alt.Undefined
+    tooltip = [run_tooltip(), eta_tooltip(), value_tooltip("rel_err", y_title)]
+    tooltip += [value_tooltip("se", "SE"), value_tooltip("ci95_low", "95 % low")]
+    tooltip += [value_tooltip("ci95_high", "95 % high")]
     points = picking(
         alt.Chart()
-        .mark_point(size=50)
+        .mark_point(size=50, filled=True)
         .encode(
             x=eta_x(),
-            y=alt.Y("shown:Q", title=y_title),
+            y=alt.Y("rel_err:Q", title=y_title, scale=scale),
             color=run_color(legend),
             opacity=run_opacity(0.9),
-            # a clamped point is an open triangle at the edge: never mistaken for its value
-            shape=alt.Shape(
-                "clamped:N",
-                scale=alt.Scale(domain=[False, True], range=["circle", "triangle"]),
-                legend=None,
-            ),
-            fill=alt.condition("datum.clamped", alt.value("transparent"), run_color(legend)),
-            tooltip=[run_tooltip(), eta_tooltip(), value_tooltip("rel_err", y_title)],
+            tooltip=tooltip,
+        )
+    )
+    bars = picking(
+        alt.Chart()
+        .transform_filter("isFinite(datum.ci95_low) && isFinite(datum.ci95_high)")
+        .mark_rule(strokeWidth=1.5)
+        .encode(
+            x=eta_x(),
+            y=alt.Y("ci95_low:Q", title=y_title, scale=scale),
+            y2="ci95_high:Q",
+            color=run_color(legend),
+            opacity=run_opacity(0.5),
+            tooltip=tooltip,
         )
     )
     spread = alt.Chart().transform_aggregate(
-        lo="min(shown)", hi="max(shown)", mean="median(rel_err)", runs="count()", groupby=["eta"]
-    )
-    spread_tooltip = [
-        eta_tooltip(),
-        value_tooltip("lo", "min (shown)"),
-        value_tooltip("mean", "median"),
-        value_tooltip("hi", "max (shown)"),
-        value_tooltip("runs", "runs"),
-    ]
-    rule = spread.mark_rule(color=NEUTRAL, strokeWidth=2).encode(
-        x=eta_x(), y=alt.Y("lo:Q", title=y_title), y2="hi:Q", tooltip=spread_tooltip
-    )
+        lo="min(rel_err)", hi="max(rel_err)", mean="median(rel_err)", runs="count()",
+        groupby=["eta"],
+    )  # fmt: skip
+    spread_tooltip = [eta_tooltip(), value_tooltip("lo", "min"), value_tooltip("mean", "median")]
+    spread_tooltip += [value_tooltip("hi", "max"), value_tooltip("runs", "runs")]
     tick = spread.mark_tick(color=NEUTRAL, orient="horizontal", thickness=2, size=18).encode(
-        x=eta_x(), y=alt.Y("mean:Q", title=y_title), tooltip=spread_tooltip
+        x=eta_x(), y=alt.Y("mean:Q", title=y_title, scale=scale), tooltip=spread_tooltip
     )
     chart = layered(
-        data, flatten, reference_rule(0, "y", y_title), rule, tick, points
+        data, flatten, reference_rule(0, "y", y_title), bars, tick, points
     ).transform_filter("isFinite(datum.rel_err) && datum.eta > 0")
     description = (
-        "Relative error 1 − linear/true per run (coloured points) against η on a log axis, with "
-        "the across-run range (grey rule, minimum to maximum) and median (grey tick) per η."
+        "Relative error of the linear approximation, (linear − true)/|true| (positive: linear "
+        "above the truth), per run (coloured points, bars: 95 % interval ±1.96 SE, delta "
+        "method) against η on a log axis, with the across-run median per η (grey tick)"
+        + ("; symmetric-log y axis." if symlog is not None else ".")
     )
     return finish(chart, "Relative error of the linear approximation", description)

@@ -142,7 +142,7 @@ def fit_charts(
 
 
 def relative_charts(pops: Sequence[PopulationStats], label: Label) -> list[ChartResult]:
-    """Per population: 1 − linear/true where ΔH_true is resolved from zero."""
+    """Per population: (linear − true)/|true| where ΔH_true is resolved from zero."""
     out = []
     for i, pop in enumerate(pops):
         chart = relative_chart(pop.rel_errors, label, pop_title(pops, pop), f"p{i}")
@@ -153,18 +153,15 @@ def relative_charts(pops: Sequence[PopulationStats], label: Label) -> list[Chart
 
 def relative_chart(rel: RelativeErrors, label: Label, name: str, key: str) -> ChartResult | None:
     rows = [
-        (label(r.run_id), eta, v if r.is_resolved(j) else None)
+        (label(r.run_id), eta, r.site_value(j) if r.is_resolved(j) else None, r.se(j))
         for r in rel.runs
-        for j, (eta, v) in enumerate(r.values)
+        for j, (eta, _) in enumerate(r.values)
     ]
-    if not any(v is not None for _, _, v in rows):
+    if not any(row[2] is not None for row in rows):
         return None
-    judged = [
-        r.is_resolved(j) for r in rel.runs for j, (_, v) in enumerate(r.values) if v is not None
-    ]
-    chart, data = charts.relative_error_chart(
-        [r for r, _, _ in rows], [e for _, e, _ in rows], [v for _, _, v in rows]
-    )
+    judged = [r.is_resolved(j) for r in rel.runs for j in range(len(r.values))
+              if r.site_value(j) is not None]  # fmt: skip
+    chart, data = charts.relative_error_chart(*(list(c) for c in zip(*rows, strict=True)))
     notes = []
     if unresolved := judged.count(False):
         notes.append(
@@ -172,7 +169,8 @@ def relative_chart(rel: RelativeErrors, label: Label, name: str, key: str) -> Ch
         )
     if no_se := judged.count(None):
         notes.append(f"{no_se} run×η left out: no se_true to tell ΔH_true from zero")
-    chart = replace(retitled(chart, f"{chart.title} ({name})"), note="; ".join(notes) or None)
+    note = "; ".join([*([chart.note] if chart.note else []), *notes]) or None
+    chart = replace(retitled(chart, f"{chart.title} ({name})"), note=note)
     return charts.with_key(chart, data, key)
 
 

@@ -232,6 +232,16 @@ GROUP_FINDING = {
 }
 
 
+NOTEBOOK_AGREEMENT = {
+    "z": ("notebook_z", NULL_NUMBER),
+    "se_true": ("notebook_se_true", NULL_NUMBER),
+    "se_linear": ("notebook_se_linear", NULL_NUMBER),
+    "combined_se": ("notebook_combined_se", NULL_NUMBER),
+    "within_1sigma": ("notebook_within_1sigma", {"type": ["boolean", "null"]}),
+    "within_2sigma": ("notebook_within_2sigma", {"type": ["boolean", "null"]}),
+}
+
+
 def add_group_fields(group: Json) -> None:
     properties = group["properties"]
     properties["per_eta"]["type"] = ["array", "null"]
@@ -265,6 +275,35 @@ def add_group_fields(group: Json) -> None:
             "eta_max": NULL_NUMBER,
         },
     }
+    add_notebook_and_convention_fields(group)
+
+
+def add_notebook_and_convention_fields(group: Json) -> None:
+    """The agreement rows' notebook values under ``notebook_*`` names; the 0.1 names stay as
+    deprecated aliases. Relative errors in the site's convention beside the notebook's."""
+    agreement = group["properties"]["runs"]["items"]["properties"]["agreement"]["items"]
+    for old, (new, node) in NOTEBOOK_AGREEMENT.items():
+        agreement["properties"][old] |= {
+            "deprecated": True,
+            "description": f"alias of {new}: the notebook's value (post_correction_analysis), "
+            "not the delta-method one; use paired_z / paired_se for verdicts",
+        }
+        agreement["properties"][new] = node | {
+            "description": "as in the notebook's post_correction_analysis (a mean's SE, too small)"
+        }
+    relative = group["properties"]["relative_errors"]
+    value = relative["properties"]["runs"]["items"]["properties"]["values"]["items"]
+    value["properties"]["rel_err"] |= {
+        "deprecated": True,
+        "description": "alias of notebook_one_minus_ratio: 1 − linear/true",
+    }
+    value["properties"]["notebook_one_minus_ratio"] = NULL_NUMBER | {
+        "description": "1 − linear/true, the convention of the group notebook"
+    }
+    value["properties"]["rel_err_linear"] = NULL_NUMBER | {
+        "description": "(linear − true)/|true|, the convention of every other field"
+    }
+    value["properties"]["se_rel_err_linear"] = NULL_NUMBER
 
 
 def kind_of(path: str) -> str | None:
