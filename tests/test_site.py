@@ -343,3 +343,30 @@ def test_large_groups_are_summarised_and_keep_every_run_in_their_summary(
     sweep = (summarised / "groups/scale/block_00/sweep_00/index.html").read_text()
     assert 'id="summarised"' not in sweep and 'id="verdict-rows"' in sweep  # 10 runs
     assert broken_links(summarised) == []
+
+
+def _keys(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def test_guide_conventions_table_names_fields_the_twins_carry(
+    sample_site: tuple[Path, BuildResult],
+) -> None:
+    """Every rel_err_*, ratio_* and notebook_* field the guide's conventions table names is a
+    field of some summary.json of the sample site."""
+    import json
+    import re
+
+    site, _ = sample_site
+    guide = (site / "guide.html").read_text()
+    table = guide[guide.index('id="conventions"') : guide.index('id="verdicts"')]
+    named = set(re.findall(r"(?:\.|<code>)((?:rel_err|se_rel_err|ratio|notebook)_\w+)", table))
+    assert {"rel_err_linear", "notebook_z", "notebook_one_minus_ratio"} <= named
+    keys: set[str] = set()
+    for path in site.rglob("summary.json"):
+        keys |= _keys(json.loads(path.read_text()))
+    assert named - keys == set()
