@@ -103,6 +103,12 @@ SAMPLES: dict[str, Callable[[], ChartResult]] = {
     "fit-chart": lambda: charts.fit_chart(
         *_group_rows(), ["run_00", "run_01"], [1.0, 1.1], [1.6, 1.7], log_base=np.e
     ),
+    "approximations-grid": lambda: charts.approximations_grid(
+        *_group_rows()[:2],
+        (np.linspace(-1e-3, -1e-4, 3 * len(ETAS)),) * 3,
+        (np.full(3 * len(ETAS), 1e-5), None, None),
+        population="B_E = 256",
+    ),
     "relative-error-chart": lambda: charts.relative_error_chart(
         *_group_rows()[:2], np.linspace(-0.1, 0.1, 3 * len(ETAS))
     ),
@@ -607,3 +613,16 @@ def test_tooltip_expressions_print_what_numfmt_prints() -> None:
     ]
     assert texts == expected
     assert any("e\u22123" in t for t in texts) and not any("-" in t for t in texts)
+
+
+def test_approximations_grid_has_a_panel_per_run_and_intervals_on_shared_axes() -> None:
+    chart, data = SAMPLES["approximations-grid"]()
+    spec = chart.spec
+    assert spec["facet"]["field"] == "run" and "resolve" not in spec  # shared axes
+    columns = data["approximations-grid"][0]
+    np.testing.assert_allclose(
+        columns["ci95_high_true"] - columns["true"], 1.959963984540054 * 1e-5
+    )
+    assert np.isnan(columns["ci95_low_linear"]).all()
+    assert chart.note is not None and chart.note.startswith("population B_E = 256;")
+    assert "η 1e−5 to 1e−4" in chart.note

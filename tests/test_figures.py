@@ -237,3 +237,24 @@ def test_shared_tree_exports_every_figure(shared_results: Path, tmp_path: Path) 
             width, height = svg_size(root)
             png = png_size((page.parent / "figures" / f"{chart_id}.png").read_bytes())
             assert abs(png[0] - width * 300 / 96) <= 1.5 and abs(png[1] - height * 300 / 96) <= 1.5
+
+
+@pytest.mark.slow
+def test_group_pages_write_their_tables_for_papers(paper_site: Path) -> None:
+    """With --figures, each group with runs writes its verdict, pooled and fit tables as CSV
+    and LaTeX beside its page; the LaTeX is well formed, the CSV rows match the summary."""
+    from tests.test_paper_tables import assert_wellformed
+
+    written = sorted(paper_site.glob("groups/**/tables/verdicts.tex"))
+    assert written
+    for tex in written:
+        for name in ("verdicts", "pooled", "fits"):
+            if (tex.parent / f"{name}.tex").exists():
+                text = (tex.parent / f"{name}.tex").read_text()
+                head = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", text)
+                assert head is not None
+                assert_wellformed(text, len(head.group(1)))
+        summary = json.loads((tex.parent.parent / "summary.json").read_text())
+        pairs = sum(len(r.get("agreement", [])) for r in summary["runs"])
+        rows = (tex.parent / "verdicts.csv").read_text().splitlines()[2:]
+        assert len(rows) == pairs

@@ -32,6 +32,7 @@ from reportgen.charts.data import (
     shared_ranges,
 )
 from reportgen.charts.fits import fit_chart
+from reportgen.charts.grid import approximations_grid
 from reportgen.charts.group import group_band, group_overlay, relative_error_chart
 from reportgen.charts.palette import RUN_COLORS, SERIES, SERIES_COLORS
 from reportgen.charts.run import (
@@ -59,6 +60,7 @@ __all__ = [
     "Norm",
     "PerSeqTable",
     "Spec",
+    "approximations_grid",
     "batch_comparison_chart",
     "columnar",
     "concat_columns",

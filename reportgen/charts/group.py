@@ -294,19 +294,15 @@ def _relative_error_spec(legend: RunLegend, symlog: float | None = None) -> Spec
             tooltip=tooltip,
         )
     )
-    bars = picking(
+    bars = (
         alt.Chart()
         .transform_filter("isFinite(datum.ci95_low) && isFinite(datum.ci95_high)")
-        .mark_rule(strokeWidth=1.5)
+        .mark_rule(strokeWidth=1.5, opacity=0.5)
         .encode(
-            x=eta_x(),
-            y=alt.Y("ci95_low:Q", title=y_title, scale=scale),
-            y2="ci95_high:Q",
-            color=run_color(legend),
-            opacity=run_opacity(0.5),
-            tooltip=tooltip,
+            x=eta_x(), y=alt.Y("ci95_low:Q", title=y_title, scale=scale), y2="ci95_high:Q",
+            color=run_color(legend), tooltip=tooltip,
         )
-    )
+    )  # fmt: skip
     spread = alt.Chart().transform_aggregate(
         lo="min(rel_err)", hi="max(rel_err)", mean="median(rel_err)", runs="count()",
         groupby=["eta"],

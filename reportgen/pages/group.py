@@ -41,6 +41,7 @@ from reportgen.pages.group_charts import (
 )
 from reportgen.pages.group_pooled import PooledView, pooled_views
 from reportgen.pages.output import PageOutput
+from reportgen.pages.paper_tables import group_tables
 from reportgen.pages.render import (
     PageMeta,
     SiteContext,
@@ -246,6 +247,8 @@ def group_page(
     )
     html = render_page("group.html", site, page, view=view)
     files = [(page_path, html), *figure_files]
+    if settings.figures:  # the citable tables beside the figures
+        files += group_tables(view, posixpath.dirname(page_path))
     if analysis.all_differs:
         files.append((paths.group_differs(group.id), serialize.differs_csv(analysis.all_differs)))
     return PageOutput(tuple(files), figures=figures)

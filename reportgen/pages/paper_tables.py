@@ -1,0 +1,377 @@
+"""A group's headline numbers as tables a paper can cite: CSV and LaTeX (``booktabs``).
+
+Written beside the figures (``--figures``) into the group's ``tables/`` directory: the paired
+verdict per run and η, ΔH across each population's runs per η, and the fit per run. A number
+with an SE is one LaTeX cell ``(value ± SE)×10^k`` (the SE to two significant digits, the value
+to the same decimal place); the CSV keeps full precision in separate columns. Every file
+starts with the provenance line and every LaTeX table ends with a footnote giving its formulas.
+Plain LaTeX: ``booktabs`` is the one package needed, no ``siunitx``, ASCII only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reportgen import __version__
+
+if TYPE_CHECKING:  # the group page imports this module
+    from reportgen.pages.group import GroupView
+
+TABLES_DIR = "tables"
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_ASCII = {"η": r"$\eta$", "Δ": r"$\Delta$", "−": "-", "±": r"$\pm$", "·": r"$\cdot$", "×": "x"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its CSV values (one per CSV column) and its LaTeX text."""
+
+    csv: tuple[str, ...]
+    latex: str
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str  # LaTeX column head (already LaTeX)
+    csv_names: tuple[str, ...]
+    align: str = "l"
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    """One citable table: its name (file stem), caption, columns, rows and formula footnote."""
+
+    name: str
+    caption: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    footnote: str
+
+
+def latex_escape(text: str) -> str:
+    """Text as LaTeX that prints it literally; the few non-ASCII symbols as math, others '?'."""
+    out = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+    out = "".join(_ASCII.get(ch, ch) for ch in out)
+    return out.encode("ascii", "replace").decode()
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def _exponent(value: float) -> int:
+    return math.floor(math.log10(abs(value))) if value != 0 and math.isfinite(value) else 0
+
+
+def plus_minus(value: float | None, se: float | None) -> str:
+    """``(v \\pm s)\\times 10^{k}`` in LaTeX math, the SE to two significant digits."""
+    if value is None or not math.isfinite(value):
+        return "--"
+    if se is None or not math.isfinite(se) or se <= 0:
+        return f"${_scaled(value, _exponent(value), 3)}$ (no SE)"
+    k = _exponent(max(abs(value), se))
+    digits = max(0, k - _exponent(se) + 1)
+    body = rf"{_scaled(value, k, digits)} \pm {_scaled(se, k, digits)}"
+    return f"$({body})$" if k == 0 else rf"$({body})\times 10^{{{k}}}$"
+
+
+def _scaled(value: float, k: int, digits: int) -> str:
+    return f"{value / 10.0**k:.{digits}f}"
+
+
+def plain(value: float | None, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "--"
+    return f"${value:.{digits}g}$".replace("e", r"\mathrm{e}")
+
+
+def text_cell(text: str) -> Cell:
+    return Cell((text,), latex_escape(text))
+
+
+def number_cell(value: float | None, latex: Callable[[float | None], str] = plain) -> Cell:
+    return Cell((_csv_number(value),), latex(value))
+
+
+def estimate_cell(value: float | None, se: float | None) -> Cell:
+    return Cell((_csv_number(value), _csv_number(se)), plus_minus(value, se))
+
+
+def interval_cell(interval: Sequence[float] | None) -> Cell:
+    if interval is None:
+        return Cell(("", ""), "--")
+    lo, hi = float(interval[0]), float(interval[1])
+    return Cell((_csv_number(lo), _csv_number(hi)), f"[{plain(lo)}, {plain(hi)}]")
+
+
+def provenance(group_id: str) -> str:
+    return f"reportgen {__version__}, group {group_id or '(root)'}, from its summary.json"
+
+
+def table_csv(table: PaperTable, source: str) -> bytes:
+    out = io.StringIO()
+    out.write(f"# {source}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([name for column in table.columns for name in column.csv_names])
+    for row in table.rows:
+        writer.writerow([value for cell in row for value in cell.csv])
+    return out.getvalue().encode()
+
+
+def table_latex(table: PaperTable, source: str) -> bytes:
+    """A ``table`` float to ``\\input``: needs ``\\usepackage{booktabs}`` only."""
+    spec = "".join(column.align for column in table.columns)
+    lines = [
+        f"% {latex_escape(source)}",
+        "% needs \\usepackage{booktabs}",
+        "\\begin{table}[htbp]",
+        "\\centering",
+        f"\\caption{{{latex_escape(table.caption)}}}",
+        f"\\label{{tab:{table.name}}}",
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(column.title for column in table.columns) + r" \\",
+        "\\midrule",
+        *(" & ".join(cell.latex for cell in row) + r" \\" for row in table.rows),
+        "\\bottomrule",
+        "\\end{tabular}",
+        "",
+        f"\\par\\smallskip\\footnotesize {table.footnote}",
+        "\\end{table}",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def table_files(
+    tables: Sequence[PaperTable], directory: str, group_id: str
+) -> list[tuple[str, bytes]]:
+    """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows."""
+    source = provenance(group_id)
+    files: list[tuple[str, bytes]] = []
+    for table in tables:
+        if not table.rows:
+            continue
+        base = (
+            f"{directory}/{TABLES_DIR}/{table.name}" if directory else f"{TABLES_DIR}/{table.name}"
+        )
+        files.append((f"{base}.csv", table_csv(table, source)))
+        files.append((f"{base}.tex", table_latex(table, source)))
+    return files
+
+
+# --- the group's tables ----------------------------------------------------------------------
+
+_TRUE = r"$\Delta H_{\mathrm{true}}$"
+_PAIRED_NOTE = (
+    r"$z = (\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}})/\mathrm{SE}_{\mathrm{paired}}$, "
+    r"the paired SE by the delta method over the evaluation sequences (the same sequences "
+    r"drive both estimates); 95\,\% interval of the difference: paired bootstrap percentiles. "
+    r"$\Delta H_{\mathrm{true}}$: SNIS estimate $\pm$ its delta-method SE. Verdicts: "
+    r"\emph{disagrees} when $|z| > 1.96$; \emph{agrees} when the 90\,\% interval of "
+    r"$\Delta H_{\mathrm{lin}}/\Delta H_{\mathrm{true}}$ lies within $[1-m, 1+m]$ (two one-sided "
+    r"tests, $m$ the equivalence margin of the build); otherwise \emph{inconclusive}."
+)
+
+
+@dataclass(frozen=True)
+class VerdictLine:
+    """One run×η of the paired verdict, as the table needs it."""
+
+    run: str
+    population: str
+    eta: float
+    verdict: str | None
+    z: float | None
+    diff: float | None
+    paired_se: float | None
+    ci95_diff: Sequence[float] | None
+    true: float | None
+    se_true: float | None
+
+
+def verdict_table(lines: Sequence[VerdictLine], populations: int) -> PaperTable:
+    several = populations > 1
+    columns = [Column("run", ("run",))]
+    columns += [Column("population", ("population",))] if several else []
+    columns += [
+        Column(r"$\eta$", ("eta",), "r"),
+        Column("verdict", ("verdict",)),
+        Column("$z$", ("z",), "r"),
+        Column(r"$\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}}$", ("diff", "paired_se"), "r"),
+        Column(r"95\,\% interval", ("ci95_diff_low", "ci95_diff_high"), "r"),
+        Column(_TRUE, ("delta_h_true", "se_true"), "r"),
+    ]
+    rows = tuple(
+        (
+            text_cell(line.run),
+            *((text_cell(line.population),) if several else ()),
+            number_cell(line.eta),
+            text_cell(line.verdict or "no verdict"),
+            number_cell(line.z, lambda z: plain(z, 2)),
+            estimate_cell(line.diff, line.paired_se),
+            interval_cell(line.ci95_diff),
+            estimate_cell(line.true, line.se_true),
+        )
+        for line in lines
+    )
+    caption = "Linear approximation against the SNIS ground truth per run and learning rate."
+    return PaperTable("verdicts", caption, tuple(columns), rows, _PAIRED_NOTE)
+
+
+@dataclass(frozen=True)
+class PooledLine:
+    population: str
+    eta: float
+    runs: int
+    true_mean: float | None
+    true_std: float | None
+    linear_mean: float | None
+    linquad_mean: float | None
+
+
+def pooled_table(lines: Sequence[PooledLine]) -> PaperTable:
+    columns = (
+        Column("population", ("population",)),
+        Column(r"$\eta$", ("eta",), "r"),
+        Column("$n$", ("n_runs",), "r"),
+        Column(f"mean {_TRUE}", ("true_mean", "se_true_mean"), "r"),
+        Column(r"mean $\Delta H_{\mathrm{lin}}$", ("linear_mean",), "r"),
+        Column(r"mean $\Delta H_{\mathrm{lin+quad}}$", ("linquad_mean",), "r"),
+    )
+    rows = tuple(
+        (
+            text_cell(line.population),
+            number_cell(line.eta),
+            Cell((str(line.runs),), str(line.runs)),
+            estimate_cell(line.true_mean, _se_of_mean(line.true_std, line.runs)),
+            number_cell(line.linear_mean),
+            number_cell(line.linquad_mean),
+        )
+        for line in lines
+    )
+    footnote = (
+        r"Per population (only runs that share their configuration are pooled) and $\eta$: "
+        r"the mean over its $n$ runs of $\Delta H_{\mathrm{true}}$ $\pm$ SE $= s/\sqrt{n}$, "
+        r"$s$ the sample standard deviation across runs (ddof 1; no SE for $n < 2$); the "
+        r"approximations' means without SE."
+    )
+    caption = "Entropy change across runs per population and learning rate."
+    return PaperTable("pooled", caption, columns, rows, footnote)
+
+
+def _se_of_mean(std: float | None, n: int) -> float | None:
+    return std / math.sqrt(n) if std is not None and n >= 2 else None
+
+
+@dataclass(frozen=True)
+class FitLine:
+    run: str
+    loglog_slope: float | None
+    loglog_ci95: Sequence[float] | None
+    loglog_r2: float | None
+    n_loglog: int
+    linear_slope: float | None
+    linear_ci95: Sequence[float] | None
+
+
+def fit_table(lines: Sequence[FitLine]) -> PaperTable:
+    columns = (
+        Column("run", ("run",)),
+        Column("log-log slope", ("loglog_slope",), "r"),
+        Column(r"95\,\% interval", ("loglog_slope_ci95_low", "loglog_slope_ci95_high"), "r"),
+        Column("$R^2$", ("loglog_r2",), "r"),
+        Column("$n$", ("n_loglog",), "r"),
+        Column(r"slope of $\Delta H_{\mathrm{true}}$ on $\eta$", ("linear_slope",), "r"),
+        Column(r"95\,\% interval", ("linear_slope_ci95_low", "linear_slope_ci95_high"), "r"),
+    )
+    rows = tuple(
+        (
+            text_cell(line.run),
+            number_cell(line.loglog_slope),
+            interval_cell(line.loglog_ci95),
+            number_cell(line.loglog_r2),
+            Cell((str(line.n_loglog),), str(line.n_loglog)),
+            number_cell(line.linear_slope),
+            interval_cell(line.linear_ci95),
+        )
+        for line in lines
+    )
+    footnote = (
+        r"Least squares of $\log|\Delta H_{\mathrm{true}}|$ on $\log\eta$ (slope 1 in the "
+        r"linear regime, 2 where the quadratic term dominates) over the $n$ learning rates "
+        r"with $\Delta H_{\mathrm{true}} \neq 0$, and of $\Delta H_{\mathrm{true}}$ on $\eta$; "
+        r"95\,\% intervals: paired bootstrap over the evaluation sequences, refitted per resample."
+    )
+    return PaperTable(
+        "fits",
+        "Fits of the entropy change against the learning rate per run.",
+        columns,
+        rows,
+        footnote,
+    )
+
+
+def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
+    """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
+    verdicts = [
+        VerdictLine(
+            v.label,
+            v.population,
+            v.row.eta,
+            v.row.verdict,
+            v.row.paired_z,
+            v.row.diff,
+            v.row.paired_se,
+            v.ci95_diff,
+            v.true,
+            v.se_true,
+        )
+        for v in view.verdicts
+    ]
+    pooled = [
+        PooledLine(
+            p.population.label,
+            s.eta,
+            s.n_runs,
+            s.true_mean,
+            s.true_std,
+            s.linear_mean,
+            s.linquad_mean,
+        )
+        for p in view.populations
+        for s in p.per_eta
+    ]
+    fits = [
+        FitLine(
+            f.run_id,
+            f.fit.loglog_slope,
+            f.fit.loglog_slope_ci95,
+            f.fit.loglog_r2,
+            f.fit.n_loglog,
+            f.fit.linear_slope,
+            f.fit.linear_slope_ci95,
+        )
+        for f in view.fits
+    ]
+    tables = (
+        verdict_table(verdicts, len(view.populations)),
+        pooled_table(pooled),
+        fit_table(fits),
+    )
+    return table_files(tables, directory, view.group.id)

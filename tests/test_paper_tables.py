@@ -1,0 +1,122 @@
+"""Tables for papers: CSV with full precision, LaTeX (booktabs) that compiles, value ± SE cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reportgen.pages import paper_tables as pt
+
+VERDICTS = [
+    pt.VerdictLine("E_256/run_01", "B_E = 256", 1e-6, "agrees", 0.29, 2.1e-4, 7.2e-4,
+                   (-1.2e-3, 1.6e-3), -5.3e-3, 2.1e-3),
+    pt.VerdictLine("E_256/run_02 & co_%", "B_E = 512", 2e-6, None, None, None, None, None,
+                   None, None),
+]  # fmt: skip
+POOLED = [pt.PooledLine("B_E = 256", 1e-6, 3, -5e-3, 1e-3, -4.9e-3, None)]
+FITS = [pt.FitLine("run_01", 1.02, (0.9, 1.1), 0.998, 5, -3.1, None)]
+
+
+def tables() -> list[pt.PaperTable]:
+    return [pt.verdict_table(VERDICTS, 2), pt.pooled_table(POOLED), pt.fit_table(FITS)]
+
+
+def assert_wellformed(tex: str, columns: int) -> None:
+    """The structure pdflatex would need: one tabular with booktabs rules, every row with as
+    many cells as the column spec, balanced braces and math, ASCII only."""
+    assert tex.isascii()
+    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex)
+    assert spec is not None and len(spec.group(1)) == columns
+    body = tex[tex.index("\\toprule") : tex.index("\\bottomrule")]
+    rows = [r for r in body.split("\n") if r.endswith(r"\\")]
+    assert len(rows) >= 2  # the head and at least one row
+    for row in rows:
+        cells = re.split(r"(?<!\\)&", row)
+        assert len(cells) == columns, row
+        assert row.replace(r"\$", "").count("$") % 2 == 0, row
+    unescaped = tex.replace(r"\{", "").replace(r"\}", "")
+    assert unescaped.count("{") == unescaped.count("}")
+    for word in ("\\toprule", "\\midrule", "\\bottomrule", "\\caption{", "\\footnotesize"):
+        assert word in tex
+    assert "siunitx" not in tex
+
+
+def test_latex_tables_are_wellformed_and_escape_run_names() -> None:
+    for table in tables():
+        tex = pt.table_latex(table, pt.provenance("diagnostics_run/full_data")).decode()
+        assert_wellformed(tex, len(table.columns))
+        assert tex.startswith("% reportgen ")
+    verdicts = pt.table_latex(tables()[0], "x").decode()
+    assert r"E\_256/run\_02 \& co\_\%" in verdicts
+    assert r"$(-5.3 \pm 2.1)\times 10^{-3}$" in verdicts  # ΔH_true ± SE, one cell
+    assert "no verdict" in verdicts
+
+
+def test_csv_keeps_full_precision_with_separate_se_columns() -> None:
+    text = pt.table_csv(tables()[0], "reportgen x").decode()
+    assert text.startswith("# reportgen x\n")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    assert rows[0]["delta_h_true"] == "-0.0053" and rows[0]["se_true"] == "0.0021"
+    assert rows[0]["ci95_diff_low"] == "-0.0012" and rows[1]["z"] == ""
+    pooled = pt.table_csv(tables()[1], "x").decode().split("\n", 1)[1]
+    (row,) = csv.DictReader(io.StringIO(pooled))
+    assert float(row["se_true_mean"]) == pytest.approx(1e-3 / 3**0.5)
+
+
+def test_table_files_skip_empty_tables() -> None:
+    files = pt.table_files([*tables(), pt.fit_table([])], "groups/g", "g")
+    names = [path for path, _ in files]
+    assert names == [f"groups/g/tables/{n}.{ext}" for n in ("verdicts", "pooled", "fits")
+                     for ext in ("csv", "tex")]  # fmt: skip
+
+
+@given(
+    st.floats(min_value=-1e3, max_value=1e3, allow_nan=False).filter(lambda v: abs(v) > 1e-12),
+    st.floats(min_value=1e-9, max_value=1e2),
+)
+def test_plus_minus_reads_back_within_its_rounding(value: float, se: float) -> None:
+    """The printed value is within half a unit of the SE's second significant digit."""
+    text = pt.plus_minus(value, se)
+    match = re.fullmatch(r"\$\((-?[\d.]+) \\pm ([\d.]+)\)(?:\\times 10\^\{(-?\d+)\})?\$", text)
+    assert match is not None, text
+    scale = 10.0 ** int(match.group(3) or 0)
+    shown_value, shown_se = float(match.group(1)) * scale, float(match.group(2)) * scale
+    decimals = len(match.group(2).split(".")[1]) if "." in match.group(2) else 0
+    unit = scale * 10.0**-decimals
+    assert abs(shown_value - value) <= unit / 2 * (1 + 1e-9)
+    assert abs(shown_se - se) <= unit / 2 * (1 + 1e-9) and unit <= se * 0.1 * (1 + 1e-9)
+
+
+@pytest.mark.slow
+def test_latex_tables_compile_with_pdflatex(tmp_path: Path) -> None:
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-recommended)")
+    inputs = []
+    for table in tables():
+        (tmp_path / f"{table.name}.tex").write_bytes(pt.table_latex(table, "x"))
+        inputs.append(f"\\input{{{table.name}.tex}}")
+    document = "\n".join(
+        [
+            "\\documentclass{article}",
+            "\\usepackage{booktabs}",
+            "\\begin{document}",
+            *inputs,
+            "\\end{document}",
+        ]
+    )
+    (tmp_path / "paper.tex").write_text(document)
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "paper.pdf").read_bytes().startswith(b"%PDF")
+    assert "Overfull" not in result.stdout or "tabular" not in result.stdout
