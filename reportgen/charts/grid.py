@@ -42,8 +42,8 @@ _COLUMNS = ("run", "eta", *(f"{p}{k}" for p in ("", "ci95_low_", "ci95_high_") f
 def approximations_grid(
     runs: Sequence[str],
     etas: ColumnValues,
-    values: tuple[ColumnValues, ColumnValues, ColumnValues],
-    ses: tuple[ColumnValues, ColumnValues, ColumnValues],
+    values: tuple[ColumnValues | None, ColumnValues | None, ColumnValues | None],
+    ses: tuple[ColumnValues | None, ColumnValues | None, ColumnValues | None],
     *,
     population: str,
     norm: Norm = "per token",
