@@ -449,3 +449,18 @@ def test_sorted_quantiles_are_numpys_linear_quantiles(values: list[float]) -> No
     scale = max(1.0, float(np.abs(data).max()))
     # the same interpolation; only the rounding of a + t·(b − a) may differ
     assert np.allclose(sorted_quantiles(data, qs), expected, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_parity_is_square_with_hollow_marks_and_one_eta_label_per_eta() -> None:
+    from reportgen.charts import export
+
+    chart, data = parity_chart(
+        RUNS[:4], ["linear", "lin+quad"] * 2, [-1e-4] * 4, [1e-5] * 4, [-1.1e-4] * 4,
+        [1e-5] * 4, population="all", key="b-e-256", etas=[1e-6, 1e-6, 2e-6, 2e-6],
+    )  # fmt: skip
+    assert chart.id == "parity-b-e-256"
+    assert list(data["parity-b-e-256"][0]["eta"]) == [1e-6, 1e-6, 2e-6, 2e-6]
+    text = json.dumps(chart.spec)
+    assert '"filled": false' in text and '"row_number"' in text and "datum.rank === 1" in text
+    paper = export.themed(export.plain_json(dict(chart.spec)), "paper")
+    assert paper["width"] == paper["height"]

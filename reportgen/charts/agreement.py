@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reportgen import numfmt
 from reportgen.charts.core import (
     Chart,
     ColumnValues,
@@ -132,6 +133,7 @@ PARITY = "parity"
 PER_LR = "per-lr"
 DOUBLING = "doubling"
 QUAD_HELP = "quad-help"
+SQUARE_PX = 360
 LOG_FLOOR = 20.0  # on log axes a bar reaching zero is cut at value / LOG_FLOOR (noted)
 
 
@@ -155,14 +157,17 @@ def parity_chart(
     *,
     population: str,
     key: str,
+    etas: ColumnValues | None = None,
 ) -> tuple[Chart, Datasets]:
-    """|approx| against |true| on log–log axes with y = x and ± one SE bars on both."""
+    """|approx| against |true| on square log–log axes with y = x, ± one SE bars on both and
+    each η labelled once."""
     n = len(runs)
     x_lo, x_hi, cut_x = log_bar(true, se_true, n)
     y_lo, y_hi, cut_y = log_bar(approx, se_approx, n)
     data = columnar(
         run=list(runs),
         series=list(series),
+        eta=as_float(etas, n),
         x=np.abs(as_float(true, n)),
         x_lo=x_lo,
         x_hi=x_hi,
@@ -187,7 +192,7 @@ def parity_chart(
 
 @cached_spec
 def _parity_spec(legend: RunLegend) -> Spec:
-    data, flatten = named(PARITY, "run", "series", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
+    data, flatten = named(PARITY, "run", "series", "eta", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
     log = alt.Scale(type="log")
     x_title, y_title = "|ΔH_true| (log scale)", "|ΔH approx| (log scale)"
     x = alt.X("x:Q", title=x_title, scale=log, axis=log_axis())
@@ -204,10 +209,23 @@ def _parity_spec(legend: RunLegend) -> Spec:
                                            x2="x_hi:Q", y=y, **runs)  # fmt: skip
     y_bar = alt.Chart().mark_rule().encode(y=alt.Y("y_lo:Q", title=y_title, scale=log),
                                            y2="y_hi:Q", x=x, **runs)  # fmt: skip
+    # hollow marks: a lin+quad circle under a linear square stays visible
     points = picking(
         alt.Chart()
-        .mark_point(filled=True, size=50)
-        .encode(x=x, y=y, shape=shape, tooltip=tooltip, **runs)
+        .mark_point(filled=False, size=70, strokeWidth=1.8)
+        .encode(x=x, y=y, shape=shape, tooltip=[*tooltip, eta_tooltip()], **runs)
+    )
+    labels = (
+        alt.Chart()
+        .transform_filter("datum.series === 'linear' && isFinite(datum.eta)")
+        # one label per η (at its rightmost point): runs at one η would print it on each other
+        .transform_window(
+            rank="row_number()", groupby=["eta"], sort=[alt.SortField("x", "descending")]
+        )
+        .transform_filter("datum.rank === 1")
+        .transform_calculate(label=numfmt.vega_eta_expr("datum.eta"))
+        .mark_text(align="left", dx=7, dy=-7, fontSize=11, color=NEUTRAL)
+        .encode(x=x, y=y, text="label:N")
     )
     diagonal = (
         alt.Chart()
@@ -224,14 +242,18 @@ def _parity_spec(legend: RunLegend) -> Spec:
     chart = alt.LayerChart(
         data=data,
         transform=[*flatten, alt.FilterTransform(filter="datum.x > 0 && datum.y > 0")],
-        layer=[diagonal, x_bar, y_bar, points],
+        layer=[diagonal, x_bar, y_bar, points, labels],
     )
     description = (
         "Magnitude of each approximation against the magnitude of ΔH_true per run and η on "
-        "log–log axes, with ± one standard error bars on both (horizontal: se_true, vertical: "
-        "se of the approximation) and the dashed line y = x (perfect agreement)."
+        "square log–log axes, with ± one standard error bars on both (horizontal: se_true, "
+        "vertical: se of the approximation), the dashed line y = x (perfect agreement) and "
+        "each η labelled once (at its rightmost linear point); hollow marks, so coinciding "
+        "points stay visible."
     )
-    return finish(chart, "|approx| vs |true|", description)
+    spec = finish(chart, "|approx| vs |true|", description, height=SQUARE_PX)
+    spec["usermeta"] = {"aspect": "square"}  # a figure file keeps it square (export.themed)
+    return spec
 
 
 def per_lr_chart(

@@ -83,6 +83,8 @@ def themed(spec: Spec, theme: FigureTheme) -> Spec:
         result["width"] = figure_width(spec) - AXIS_ALLOWANCE_PX
         if not isinstance(result.get("height"), int) or result["height"] > PAPER_HEIGHT_PX:
             result["height"] = PAPER_HEIGHT_PX
+        if (result.get("usermeta") or {}).get("aspect") == "square":
+            result["height"] = result["width"]
     result["autosize"] = {"type": "pad"}
     _legends_on_top(result)
     result.pop("title", None)  # a paper figure has a caption instead (figures index, CSV)

@@ -212,11 +212,7 @@ def _eta_curve_spec(
         "run page's uncertainty table gives them; no bar where a series has no SE)"
         + (", as |ΔH| on a log axis (the tooltip gives the signed value)." if log else ".")
     )
-    title = (
-        "|ΔH| vs η on log–log axes, 95 % intervals"
-        if log
-        else "ΔH vs η: true and approximations, 95 % intervals"
-    )
+    title = "|ΔH| vs η on log–log axes" if log else "ΔH vs η: true and approximations"
     return finish(chart, title, description)
 
 
