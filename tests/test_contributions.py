@@ -213,3 +213,48 @@ def test_linear_sum_is_the_aggregate(gdotv: np.ndarray, eta: float) -> None:
         # cancelling sums lose relative precision; bound by the terms' magnitude (+ tiny floor)
         abs_tol=1e-12 * eta * np.abs(gdotv).sum() + 1e-300,
     )
+
+
+@given(
+    st.integers(min_value=2, max_value=40).flatmap(
+        lambda n: st.tuples(
+            arrays(np.float64, n, elements=st.floats(0.1, 10.0)),
+            arrays(np.float64, n, elements=st.floats(0.0, 50.0)),
+            arrays(np.float64, n, elements=st.floats(0.0, 50.0)),
+            arrays(np.float64, n, elements=st.integers(1, 200).map(float)),
+        )
+    ),
+    st.booleans(),
+)
+def test_centred_contributions_sum_to_delta_h_true_and_subtract_own_base(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], per_token: bool
+) -> None:
+    """Σ centred = Σ guide contributions = ΔH_true; with base_entropy = Σh_base/ΣT each is
+    w_i·h_new_i/(w·T) − h_base_i/ΣT (per sequence: T_i = 1)."""
+    from reportgen.analysis.contributions import centred_contributions
+
+    weights, h_new, h_base, tokens = case
+    counts = tokens if per_token else np.ones_like(tokens)
+    base = float(h_base.sum() / counts.sum())
+    guide = true_contributions(weights, h_new, tokens, base, per_token)
+    centred = centred_contributions(guide, h_base, tokens, per_token)
+    scale = float(np.abs(guide).sum() + np.abs(h_base).sum() / counts.sum() + 1.0)
+    assert math.isclose(centred.sum(), guide.sum(), rel_tol=0, abs_tol=1e-12 * scale)
+    expected = weights * h_new / float(weights @ counts) - h_base / counts.sum()
+    np.testing.assert_allclose(centred, expected, rtol=1e-9, atol=1e-12 * scale)
+
+
+def test_centred_decomposition_removes_base_entropy_heterogeneity() -> None:
+    """Sequences whose base entropies differ but whose change is the same: the guide's
+    contributions spread with h_base, the centred ones do not."""
+    from reportgen.analysis.contributions import centred_contributions
+
+    rng = np.random.default_rng(3)
+    tokens = np.full(500, 40.0)
+    h_base = rng.uniform(10, 90, 500)
+    h_new = h_base + 0.4  # every sequence gains the same entropy
+    weights = np.ones(500)
+    guide = true_contributions(weights, h_new, tokens, float(h_base.sum() / tokens.sum()))
+    centred = centred_contributions(guide, h_base, tokens)
+    assert np.std(centred) < 1e-12 < np.std(guide)
+    assert math.isclose(centred.sum(), 0.4 / 40.0, rel_tol=1e-9)

@@ -25,6 +25,8 @@ class EtaContributions:
     quad: FloatArray | None
     token_count: FloatArray
     weight: FloatArray
+    # the centred decomposition (``centred_contributions``); None without per-sequence h_base
+    centred: FloatArray | None = None
 
     @property
     def linquad(self) -> FloatArray | None:
@@ -93,6 +95,24 @@ def true_contributions(
     return result
 
 
+def centred_contributions(
+    true_contrib: FloatArray, h_base: FloatArray, token_counts: FloatArray, per_token: bool = True
+) -> FloatArray:
+    """``true_contrib`` with each sequence's own base entropy in place of its token share of
+    the mean: c_i = w_i·h_new_i/(w·T) − h_base_i/ΣT when base_entropy = Σh_base/ΣT.
+
+    The guide's contributions carry each sequence's share of the base entropy, so their spread
+    is mostly entropy heterogeneity; subtracting h_base_i instead leaves the per-sequence change.
+    The correction (h_base_i − T_i·H̄)/ΣT sums to zero, so the sum is still ΔH_true exactly.
+    """
+    with np.errstate(all="ignore"):
+        counts = token_counts if per_token else np.ones_like(h_base)
+        total = float(counts.sum())
+        mean = float(h_base.sum()) / total
+        result: FloatArray = true_contrib - (h_base - counts * mean) / total
+    return result
+
+
 def linear_contributions(gdotv: FloatArray, eta: float) -> FloatArray:
     """Per-sequence linear term g·v·η (guide, step 4)."""
     return gdotv * eta
@@ -137,7 +157,12 @@ def entry_contributions(
     contrib = true_contributions(weights, h_new, tokens, entry.base_entropy, per_token)
     linear = linear_contributions(gdotv, entry.eta) if _aligned(gdotv, n) else None
     quad = quadratic_contributions(vhvv, entry.eta) if _aligned(vhvv, n) else None
-    return EtaContributions(entry.eta, contrib, linear, quad, tokens, weights)
+    centred = (
+        centred_contributions(contrib, entry.h_base, tokens, per_token)
+        if _aligned(entry.h_base, n)
+        else None
+    )
+    return EtaContributions(entry.eta, contrib, linear, quad, tokens, weights, centred)
 
 
 def _aligned(values: FloatArray | None, n: int) -> TypeGuard[FloatArray]:

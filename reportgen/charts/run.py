@@ -277,6 +277,7 @@ def _contribution_histograms_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
     )
     description = (
         "Histograms of per-sequence contributions to ΔH at the selected η for the true value "
+        "(the guide's decomposition, which carries each sequence's share of the base entropy) "
         "and the linear and lin+quad approximations, drawn as step outlines over shared bins."
     )
     return finish(chart, "Per-sequence contributions at the selected η", description)
@@ -296,17 +297,27 @@ def _per_seq_tooltip() -> list[alt.Tooltip]:
     ]
 
 
-def true_vs_linear(table: PerSeqTable, *, norm: Norm = "per token") -> tuple[Chart, Datasets]:
+CENTRED_NOTE = (
+    " True contributions in the centred decomposition, w_i·h_new_i/(w·T) − h_base_i/ΣT: each "
+    "sequence's own base entropy subtracted (they still sum to ΔH_true); the guide's "
+    "contributions, which carry each sequence's share of the mean base entropy, are in the "
+    "histograms above."
+)
+
+
+def true_vs_linear(
+    table: PerSeqTable, *, norm: Norm = "per token", centred: bool = False
+) -> tuple[Chart, Datasets]:
     """True contribution against the linear one per sequence, with the y = x line."""
-    chart = make_chart("true-vs-linear", _true_vs_linear_spec(norm), note=table.note)
+    chart = make_chart("true-vs-linear", _true_vs_linear_spec(norm, centred), note=table.note)
     return chart, {PER_SEQ: columnar(**table.columns)}
 
 
 @cached_spec
-def _true_vs_linear_spec(norm: Norm) -> Spec:
+def _true_vs_linear_spec(norm: Norm, centred: bool = False) -> Spec:
     data, flatten = named(PER_SEQ, *PER_SEQ_COLUMNS)
     x_title = delta_h_title(norm, "linear contribution")
-    y_title = delta_h_title(norm, "true contribution")
+    y_title = delta_h_title(norm, "centred true contribution" if centred else "true contribution")
     points = (
         alt.Chart()
         .mark_circle(size=18, opacity=0.6, color=NEUTRAL)
@@ -339,6 +350,7 @@ def _true_vs_linear_spec(norm: Norm) -> Spec:
     description = (
         "Scatter of each sequence's true contribution (y) against its linear approximation (x) "
         "at the selected η; points on the dashed y = x line are predicted exactly."
+        + (CENTRED_NOTE if centred else "")
     )
     return finish(chart, "True vs linear contribution per sequence", description)
 
@@ -384,18 +396,20 @@ def error_histogram(
     *,
     bins: int = 40,
     norm: Norm = "per token",
+    centred: bool = False,
 ) -> tuple[Chart, Datasets]:
     """Histogram of true − linear per sequence at the selected η."""
     rows = histogram_rows(etas, "true − linear", errors, bins)
-    return make_chart("error-histogram", _error_histogram_spec(norm)), {
+    return make_chart("error-histogram", _error_histogram_spec(norm, centred)), {
         ERROR_HISTOGRAM: columnar(**rows)
     }
 
 
 @cached_spec
-def _error_histogram_spec(norm: Norm) -> Spec:
+def _error_histogram_spec(norm: Norm, centred: bool = False) -> Spec:
     data, flatten = named(ERROR_HISTOGRAM, *HISTOGRAM_COLUMNS)
-    x_title = delta_h_title(norm, "true − linear contribution")
+    what = "centred true − linear contribution" if centred else "true − linear contribution"
+    x_title = delta_h_title(norm, what)
     bars = histogram_layer(x_title, NEUTRAL)
     chart = (
         layered(data, flatten, bars, reference_rule(0, "x", x_title))
@@ -405,5 +419,6 @@ def _error_histogram_spec(norm: Norm) -> Spec:
     description = (
         "Histogram over sequences of the error of the linear approximation (true minus linear "
         "contribution) at the selected η; the dashed rule marks zero error."
+        + (CENTRED_NOTE if centred else "")
     )
     return finish(chart, "Linear-approximation error per sequence", description)

@@ -14,6 +14,7 @@ from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
 from reportgen.figures import Figure, FigureList
 from reportgen.load.models import Run
+from reportgen.numfmt import format_eta
 from reportgen.pages.run_supplement import clip_charts
 
 ChartResult = tuple[Chart, Datasets]
@@ -64,7 +65,12 @@ class ChartSet:
         warned: dict[str, str] = {}
         for chart in self.all_charts():
             figure, chart_files = export.export_chart(
-                chart, self.standalone_spec(chart), self.datasets, formats, theme, directory
+                self._eta_named(chart),
+                self.standalone_spec(chart),
+                self.datasets,
+                formats,
+                theme,
+                directory,
             )
             figures.append(figure)
             files += chart_files
@@ -80,6 +86,16 @@ class ChartSet:
             for section, items in self.charts.items()
         }
         return replace(self, charts=by_section), files, listed
+
+    def _eta_named(self, chart: Chart) -> Chart:
+        """A chart that follows the η menu says in its figure's title and caption which η the
+        file shows (a file has no menu)."""
+        if self.initial_eta is None or _with_eta(chart, self.initial_eta) is chart:
+            return chart
+        at = f"η = {format_eta(self.initial_eta)}"
+        note = f"{chart.note}; at {at}" if chart.note else f"at {at}"
+        title = chart.title.replace("the selected η", at)
+        return replace(chart, title=title if title != chart.title else f"{title} ({at})", note=note)
 
 
 def _unbind_eta(node: Any) -> None:
@@ -187,9 +203,14 @@ def _per_sequence_charts(analysis: RunAnalysis, max_points: int) -> list[ChartRe
         return []
     norm = norm_of(analysis.run)
     etas = [c.eta for c in contributions]
+    # the centred decomposition where every η has h_base: the spread is the change, not the
+    # sequences' differing base entropies (the histograms keep the guide's contributions)
+    centred = all(c.centred is not None for c in contributions)
+    true = [c.centred if c.centred is not None and centred else c.true_contrib
+            for c in contributions]  # fmt: skip
     table = charts.per_seq_table(
         etas,
-        [c.true_contrib for c in contributions],
+        true,
         [c.linear for c in contributions],
         [c.quad for c in contributions],
         [c.token_count for c in contributions],
@@ -205,17 +226,10 @@ def _per_sequence_charts(analysis: RunAnalysis, max_points: int) -> list[ChartRe
         )
     ]
     if any(c.linear is not None for c in contributions):
-        results.append(_noted(charts.true_vs_linear(table, norm=norm), table.note))
-        results.append(
-            charts.error_histogram(
-                etas,
-                [
-                    c.true_contrib - c.linear if c.linear is not None else None
-                    for c in contributions
-                ],
-                norm=norm,
-            )
-        )
+        results.append(_noted(charts.true_vs_linear(table, norm=norm, centred=centred), table.note))
+        errors = [t - c.linear if c.linear is not None else None
+                  for t, c in zip(true, contributions, strict=True)]  # fmt: skip
+        results.append(charts.error_histogram(etas, errors, norm=norm, centred=centred))
     if any(c.quad is not None for c in contributions):
         results.append(_noted(charts.quad_vs_linear(table, norm=norm), table.note))
     return results
