@@ -370,3 +370,18 @@ def test_guide_conventions_table_names_fields_the_twins_carry(
     for path in site.rglob("summary.json"):
         keys |= _keys(json.loads(path.read_text()))
     assert named - keys == set()
+
+
+def test_verdict_rows_show_no_notebook_value(sample_site: tuple[Path, BuildResult]) -> None:
+    """A verdict never shares a row with the notebook's too-small SEs and z."""
+    site, _ = sample_site
+    tables = 0
+    for page in site.glob("groups/**/index.html"):
+        html = page.read_text()
+        if 'id="verdict-rows"' not in html:
+            continue
+        start = html.index('id="verdict-rows"')
+        table = html[start : html.index("</table>", start)]
+        assert "notebook" not in table and "verdict-" in table
+        tables += 1
+    assert tables > 0
