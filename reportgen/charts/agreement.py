@@ -19,6 +19,7 @@ from reportgen.charts.core import (
     with_key,
 )
 from reportgen.charts.encodings import (
+    ETA_FORMAT,
     eta_tooltip,
     eta_x,
     finish,
@@ -289,36 +290,48 @@ def per_lr_chart(
 def _per_lr_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
     y_title = "ΔH / η"
+    # points off the frame (padding) and a y range around the data, not from 0
+    x = alt.X(
+        "eta:Q",
+        title="η (learning rate, log scale)",
+        scale=alt.Scale(type="log", nice=False, padding=14),
+        axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True),
+    )
+    zero = alt.Scale(zero=False)
     color, opacity = run_color(legend), run_opacity()
     band = (
         alt.Chart()
         .mark_area()
         .encode(
-            x=eta_x(),
-            y=alt.Y("g_lo:Q", title=y_title),
+            x=x,
+            y=alt.Y("g_lo:Q", title=y_title, scale=zero),
             y2="g_hi:Q",
             color=color,
-            opacity=run_opacity(0.15, 0.03),
+            opacity=run_opacity(0.08, 0.02),
         )
     )
     line = (
         alt.Chart()
         .mark_line(strokeDash=[6, 3])
-        .encode(x=eta_x(), y=alt.Y("g:Q", title=y_title), color=color, opacity=opacity)
+        .encode(x=x, y=alt.Y("g:Q", title=y_title, scale=zero), color=color, opacity=opacity)
     )
     bars = (
         alt.Chart()
         .mark_rule()
         .encode(
-            x=eta_x(), y=alt.Y("t_lo:Q", title=y_title), y2="t_hi:Q", color=color, opacity=opacity
+            x=x,
+            y=alt.Y("t_lo:Q", title=y_title, scale=zero),
+            y2="t_hi:Q",
+            color=color,
+            opacity=opacity,
         )
     )
     points = picking(
         alt.Chart()
         .mark_point(filled=True, size=50)
         .encode(
-            x=eta_x(),
-            y=alt.Y("t:Q", title=y_title),
+            x=x,
+            y=alt.Y("t:Q", title=y_title, scale=zero),
             color=color,
             opacity=opacity,
             tooltip=[
