@@ -536,3 +536,13 @@ def test_real_runs_give_points_and_samples() -> None:
         re = row.reestimated
         assert re.n == 50 and re.std is not None and re.mean is not None
         assert abs(re.mean - full) < 4 * re.std / math.sqrt(re.n)
+
+
+@pytest.mark.parametrize(("count", "overlays"), [(2, ["log"]), (3, ["log", "linear"])])
+def test_two_etas_draw_the_group_overlay_once(count: int, overlays: list[str]) -> None:
+    from reportgen.pages.group_charts import group_charts
+
+    etas = [1e-6 * 2**i for i in range(count)]
+    runs = [points(r, [(e, -e * 400, -e * 390) for e in etas]) for r in ("a", "b")]
+    out = group_charts(runs, [], [], [], [], [], [], [])
+    assert [c.id for c, _ in out["overlay"]] == [f"group-overlay-{s}" for s in overlays]
