@@ -464,3 +464,25 @@ def test_parity_is_square_with_hollow_marks_and_one_eta_label_per_eta() -> None:
     assert '"filled": false' in text and '"row_number"' in text and "datum.rank === 1" in text
     paper = export.themed(export.plain_json(dict(chart.spec)), "paper")
     assert paper["width"] == paper["height"]
+
+
+def test_doubling_with_one_eta_puts_the_runs_along_x() -> None:
+    from reportgen.charts.agreement import doubling_chart
+
+    one, _ = doubling_chart(RUNS[:3], [1e-6] * 3, [2.0, 2.1, 1.9], [1.8] * 3, [2.2] * 3,
+                            population="all", key="k")  # fmt: skip
+    two, _ = doubling_chart(RUNS[:3], [1e-6, 2e-6, 1e-6], [2.0, 2.1, 1.9], [1.8] * 3, [2.2] * 3,
+                            population="all", key="k")  # fmt: skip
+    x_fields = [
+        {n["x"]["field"] for n in _walk(c.spec) if isinstance(n.get("x"), dict)} for c in (one, two)
+    ]
+    assert x_fields == [{"run"}, {"eta"}]
+    assert "side by side" in one.description and "side by side" not in two.description
+
+
+def _walk(node: object) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node, *(n for v in node.values() for n in _walk(v))]
+    if isinstance(node, list):
+        return [n for v in node for n in _walk(v)]
+    return []

@@ -373,12 +373,14 @@ def doubling_chart(
         lo=as_float(lo, n), hi=as_float(hi, n),
     )  # fmt: skip
     title = f"Doubling ratios ({population})"
-    chart = make_chart("doubling", _doubling_spec(run_legend(runs)), note, title=title)
+    one_eta = len({float(e) for e in as_float(etas, n) if np.isfinite(e)}) <= 1
+    chart = make_chart("doubling", _doubling_spec(run_legend(runs), one_eta), note, title=title)
     return with_key(chart, {DOUBLING: data}, slug(key))
 
 
 @cached_spec
-def _doubling_spec(legend: RunLegend) -> Spec:
+def _doubling_spec(legend: RunLegend, one_eta: bool = False) -> Spec:
+    """With a single η every point would sit on one x: the runs go along x instead."""
     data, flatten = named(DOUBLING, "run", "eta", "ratio", "lo", "hi")
     y_title = "ΔH_true(2η) / ΔH_true(η)"
     two = (
@@ -388,7 +390,8 @@ def _doubling_spec(legend: RunLegend) -> Spec:
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
         .encode(y=alt.Y("ref:Q", title=y_title), tooltip=alt.value(None))
     )
-    common = {"x": eta_x(), "color": run_color(legend), "opacity": run_opacity()}
+    x = alt.X("run:N", title="run", axis=alt.Axis(labelAngle=-30)) if one_eta else eta_x()
+    common = {"x": x, "color": run_color(legend), "opacity": run_opacity()}
     bars = alt.Chart().mark_rule().encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **common)
     points = picking(
         alt.Chart()
@@ -411,8 +414,11 @@ def _doubling_spec(legend: RunLegend) -> Spec:
         layer=[two, bars, points],
     )
     description = (
-        "Ratio of ΔH_true at 2η to ΔH_true at η per run against η, with 95 % intervals; the "
+        "Ratio of ΔH_true at 2η to ΔH_true at η per run"
+        + (" " if one_eta else " against η, ")
+        + "with 95 % intervals; the "
         "dashed line at 2 is the linear regime (a power law η^k gives 2^k)."
+        + (" One η (in the tooltip): the runs side by side." if one_eta else "")
     )
     return finish(chart, "Doubling ratios", description)
 
