@@ -546,3 +546,10 @@ def test_two_etas_draw_the_group_overlay_once(count: int, overlays: list[str]) -
     runs = [points(r, [(e, -e * 400, -e * 390) for e in etas]) for r in ("a", "b")]
     out = group_charts(runs, [], [], [], [], [], [], [])
     assert [c.id for c, _ in out["overlay"]] == [f"group-overlay-{s}" for s in overlays]
+
+
+def test_a_slope_outside_its_interval_says_so() -> None:
+    fit = fits.Fit(2.43, 0.0, 0.9, -1.0, 0.0, 0.9, 3, 3, None, (-0.13, 1.82), (-2.0, 0.0))
+    assert fit.interval_note is not None and fit.interval_note.startswith("log-log slope outside")
+    inside = fits.Fit(1.0, 0.0, 0.9, -1.0, 0.0, 0.9, 3, 3, None, (0.8, 1.2), (-2.0, 0.0))
+    assert inside.interval_note is None

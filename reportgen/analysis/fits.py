@@ -37,6 +37,26 @@ class Fit:
     loglog_slope_ci95: Interval | None = None
     linear_slope_ci95: Interval | None = None
 
+    @property
+    def interval_note(self) -> str | None:
+        """What to say when a slope lies outside its own bootstrap interval (the resampled
+        fits are skewed: few η, or ΔH_true near 0 at some η)."""
+        pairs = (
+            ("log-log", self.loglog_slope, self.loglog_slope_ci95),
+            ("linear", self.linear_slope, self.linear_slope_ci95),
+        )
+        outside = [
+            name
+            for name, value, ci in pairs
+            if value is not None and ci is not None and not ci[0] <= value <= ci[1]
+        ]
+        if not outside:
+            return None
+        return (
+            f"{' and '.join(outside)} slope outside its bootstrap 95 % interval: the fit moves "
+            "a lot under resampling (few η, or ΔH_true near 0), so read the interval, not the slope"
+        )
+
     def to_json(self) -> Json:
         return {
             "loglog_slope": self.loglog_slope,
