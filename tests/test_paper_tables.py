@@ -58,6 +58,7 @@ def test_latex_tables_are_wellformed_and_escape_run_names() -> None:
     assert r"E\_256/run\_02 \& co\_\%" in verdicts
     assert r"$(-5.3 \pm 2.1)\times 10^{-3}$" in verdicts  # ΔH_true ± SE, one cell
     assert "no verdict" in verdicts
+    assert r"$1\times 10^{-6}$" in verdicts and "e-0" not in verdicts  # η, no "1e-06"
 
 
 def test_csv_keeps_full_precision_with_separate_se_columns() -> None:

@@ -96,9 +96,14 @@ def _scaled(value: float, k: int, digits: int) -> str:
 
 
 def plain(value: float | None, digits: int = 3) -> str:
+    """``digits`` significant digits; far from 1 as ``m\times 10^{k}``."""
     if value is None or not math.isfinite(value):
         return "--"
-    return f"${value:.{digits}g}$".replace("e", r"\mathrm{e}")
+    text = f"{value:.{digits}g}"
+    if "e" not in text:
+        return f"${text}$"
+    mantissa, exponent = text.split("e")
+    return rf"${mantissa}\times 10^{{{int(exponent)}}}$"
 
 
 def text_cell(text: str) -> Cell:
@@ -329,10 +334,11 @@ def fit_table(lines: Sequence[FitLine]) -> PaperTable:
 
 def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
     """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
+    short = {p.population.label: p.population.short_label for p in view.populations}
     verdicts = [
         VerdictLine(
             v.label,
-            v.population,
+            short.get(v.population, v.population),
             v.row.eta,
             v.row.verdict,
             v.row.paired_z,
@@ -346,7 +352,7 @@ def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
     ]
     pooled = [
         PooledLine(
-            p.population.label,
+            p.population.short_label,
             s.eta,
             s.n_runs,
             s.true_mean,
