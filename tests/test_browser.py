@@ -468,7 +468,13 @@ def test_charts_export_png_svg_and_csv_offline(site: Path, open_tab: Opener) -> 
         page.locator("#chart-eta-curve a.csv-download").click()
     lines = Path(info.value.path()).read_text().splitlines()
     assert info.value.suggested_filename == "eta-curve.csv"
-    assert lines[0].split(",") == ["eta", "linear", "linquad", "true"]
+    series = ("true", "linear", "linquad")
+    columns = [
+        "eta",
+        *series,
+        *(f"{p}_{k}" for p in ("se", "ci95_low", "ci95_high") for k in series),
+    ]
+    assert lines[0].split(",") == sorted(columns)  # each series with its SE and 95 % interval
     assert len(lines) == 1 + len(_column(page, "#eta-rows", 0))  # one row per η
     tab.assert_clean()
 

@@ -225,7 +225,7 @@ def _parity_spec(legend: RunLegend) -> Spec:
         )
         .transform_filter("datum.rank === 1")
         .transform_calculate(label=numfmt.vega_eta_expr("datum.eta"))
-        .mark_text(align="left", dx=7, dy=-7, fontSize=11, color=NEUTRAL)
+        .mark_text(align="left", dx=7, dy=-7, color=NEUTRAL)
         .encode(x=x, y=y, text="label:N")
     )
     diagonal = (

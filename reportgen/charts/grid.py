@@ -32,9 +32,10 @@ from reportgen.charts.run import Z95
 from reportgen.charts.spec_cache import cached_spec
 
 APPROXIMATIONS_GRID = "approximations-grid"
-GRID_COLUMNS = 3
-CELL_PX = 200
+GRID_COLUMNS = 2
+CELL_PX = 120
 CELL_HEIGHT_PX = 130
+TITLE_LIMIT_PX = 2 * CELL_PX + 60
 _KEYS = ("true", "linear", "linquad")
 _COLUMNS = ("run", "eta", *(f"{p}{k}" for p in ("", "ci95_low_", "ci95_high_") for k in _KEYS))
 
@@ -59,7 +60,9 @@ def approximations_grid(
     columns |= {f"ci95_low_{k}": centres[k] - halves[k] for k in _KEYS}
     columns |= {f"ci95_high_{k}": centres[k] + halves[k] for k in _KEYS}
     present = tuple(s for s, k in zip(SERIES, _KEYS, strict=True) if np.isfinite(centres[k]).any())
-    spec = _grid_spec(norm, present)
+    lows = np.stack([centres[k] - halves[k] for k in _KEYS])
+    intervals = bool((np.isfinite(lows) & (as_float(etas, n) > 0)).any())
+    spec = _grid_spec(norm, present, intervals)
     eta = as_float(etas, n)
     shown = eta[np.isfinite(eta) & (eta > 0)]
     low, high = (
@@ -75,7 +78,7 @@ def approximations_grid(
 
 
 @cached_spec
-def _grid_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
+def _grid_spec(norm: Norm, present: tuple[str, ...], intervals: bool = True) -> Spec:
     channels = series_encodings(present or SERIES)
     y_title = delta_h_title(norm)
     base = (
@@ -116,7 +119,7 @@ def _grid_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
         x=x, y=alt.Y("value:Q", title=y_title), color=channels["color"],
         shape=channels["shape"], tooltip=[*tooltip, value_tooltip("hi", "95 % high")],
     )  # fmt: skip
-    layer = alt.LayerChart(layer=[bars, line, points]).properties(
+    layer = alt.LayerChart(layer=[bars, line, points] if intervals else [line, points]).properties(
         width=CELL_PX, height=CELL_HEIGHT_PX
     )
     chart = alt.FacetChart(
@@ -148,6 +151,9 @@ def _finish_facet(chart: alt.FacetChart, title: str, description: str) -> Spec:
             ),
             axisQuantitative=alt.AxisConfig(tickCount=4),
             header=alt.HeaderConfig(labelFontSize=LABEL_PX),
+            # a facet grows with its title: a long population label is elided at a phone's
+            # width (the caption and the figure index keep it whole)
+            title=alt.TitleConfig(fontSize=LABEL_PX + 1, limit=TITLE_LIMIT_PX),
         )
         .to_dict(validate=False)
     )

@@ -270,13 +270,16 @@ def relative_error_chart(
         ci95_low=raw - half, ci95_high=raw + half,
     )  # fmt: skip
     note = symlog_note(outside, constant, "relative errors") if constant is not None else None
-    spec = _relative_error_spec(run_legend(runs), constant)
+    drawable = np.isfinite(raw - half) & np.isfinite(raw + half) & (as_float(etas, n) > 0)
+    spec = _relative_error_spec(run_legend(runs), constant, bool(drawable.any()))
     chart = make_chart("relative-error-chart", spec, note=note)
     return chart, {RELATIVE_ERROR: data}
 
 
 @cached_spec
-def _relative_error_spec(legend: RunLegend, symlog: float | None = None) -> Spec:
+def _relative_error_spec(
+    legend: RunLegend, symlog: float | None = None, intervals: bool = True
+) -> Spec:
     data, flatten = named(RELATIVE_ERROR, "run", "eta", "rel_err", "se", "ci95_low", "ci95_high")
     y_title = "(linear − true) / |true|"
     scale = alt.Scale(type="symlog", constant=symlog) if symlog is not None else alt.Undefined
@@ -313,7 +316,7 @@ def _relative_error_spec(legend: RunLegend, symlog: float | None = None) -> Spec
         x=eta_x(), y=alt.Y("mean:Q", title=y_title, scale=scale), tooltip=spread_tooltip
     )
     chart = layered(
-        data, flatten, reference_rule(0, "y", y_title), bars, tick, points
+        data, flatten, reference_rule(0, "y", y_title), *([bars] if intervals else []), tick, points
     ).transform_filter("isFinite(datum.rel_err) && datum.eta > 0")
     description = (
         "Relative error of the linear approximation, (linear − true)/|true| (positive: linear "

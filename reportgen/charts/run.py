@@ -104,11 +104,23 @@ def eta_curve(
         columns[f"ci95_high_{key}"] = values[key] + halves[key]
     present = _present(columns, ("true", "linear", "linquad"))
     log = y_scale == "log"
-    spec = _eta_curve_spec(norm, present, y_scale)
+    spec = _eta_curve_spec(norm, present, y_scale, _has_intervals(columns, log))
     note = _zero_crossing_note(columns) if log else None
     return make_chart("eta-curve-log" if log else "eta-curve", spec, note=note), {
         ETA_CURVE: columnar(**columns)
     }
+
+
+def _has_intervals(columns: dict[str, np.ndarray], log: bool) -> bool:
+    """Whether any interval can be drawn (an empty layer makes Vega warn of an empty domain)."""
+    for key in ("true", "linear", "linquad"):
+        low, high = columns[f"ci95_low_{key}"], columns[f"ci95_high_{key}"]
+        drawable = np.isfinite(low) & np.isfinite(high) & (columns["eta"] > 0)
+        if log:
+            drawable &= low * high > 0
+        if drawable.any():
+            return True
+    return False
 
 
 def _zero_crossing_note(columns: dict[str, np.ndarray]) -> str | None:
@@ -158,7 +170,10 @@ def _interval_bars(intervals: Any, y: alt.Y, color: Any) -> Any:
 
 @cached_spec
 def _eta_curve_spec(
-    norm: Norm, present: tuple[str, ...], y_scale: Literal["linear", "log"] = "linear"
+    norm: Norm,
+    present: tuple[str, ...],
+    y_scale: Literal["linear", "log"] = "linear",
+    intervals: bool = True,
 ) -> Spec:
     data, flatten = named(ETA_CURVE, "eta", *_ETA_CURVE_COLUMNS)
     channels = series_encodings(present or SERIES)
@@ -203,7 +218,8 @@ def _eta_curve_spec(
             value_tooltip("se_linquad", "SE lin+quad"),
         ],
     )
-    layers = (bars, line, points) if log else (reference_rule(0, "y", y_title), bars, line, points)
+    shown = (bars, line, points) if intervals else (line, points)
+    layers = shown if log else (reference_rule(0, "y", y_title), *shown)
     chart = layered(data, flatten, *layers)
     description = (
         f"Entropy change ΔH ({norm}) against the learning rate η on a log axis: the SNIS "

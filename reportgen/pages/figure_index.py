@@ -13,9 +13,10 @@ from reportgen.figures import Figure, FigureList
 FIGURES_PAGE = "figures.html"
 THUMBNAIL_FORMATS = ("svg", "png")  # what a browser shows as an image, best first
 
-# A chart drawn once per population or per batch-size pair carries the number in its id
-# ("paired-z-p1", "batch-comparison-b0"); the chart kind is the id without it.
-_INSTANCE = re.compile(r"-(?P<what>[pb])\d+$")
+# A chart drawn once per population or per batch-size pair carries the number in its id, a
+# population's followed by its label ("paired-z-p1-b-e-512", "batch-comparison-b0"); the chart
+# kind is the id without them.
+_INSTANCE = re.compile(r"-(?P<what>[pb])\d+(?:-[a-z0-9-]+)?$")
 _LAST_PARENTHESIS = re.compile(r"\s*\(([^()]*)\)$")
 TOP_LEVEL = "(top level)"
 
