@@ -448,9 +448,13 @@ def _single_group(
         return run_output(run, options.results, site, digest, run_settings, label,
                           commits.get(run.source))  # fmt: skip
 
-    def render(records: Mapping[str, RunRecord], staging: Path) -> bytes:
+    def render(
+        records: Mapping[str, RunRecord], staging: Path, digests: Mapping[str, str | None]
+    ) -> bytes:
         group_settings = derive(GroupSettings, options, workers=1, figures=())
-        work = GroupWork(tree, records, site, group_settings, staging, None, options.verbose)
+        work = GroupWork(
+            tree, records, site, group_settings, staging, None, options.verbose, digests, {}
+        )
         return render_group(work, group).output.content(paths.group_page(group.id))
 
     page, failed = group_file(options, tree, group, one_run, render)

@@ -33,19 +33,21 @@ def staging_dir(out: Path) -> Path:
 
 RunOutput = Callable[[RunRef], "PageOutput"]
 """A run's page output (its record and sample), as the build makes it."""
-GroupRenderer = Callable[[Mapping[str, "RunRecord"], Path], bytes]
-"""The group's page from its runs' records and the directory holding their samples."""
+GroupRenderer = Callable[[Mapping[str, "RunRecord"], Path, Mapping[str, str | None]], bytes]
+"""The group's page from its runs' records, the directory holding their samples and the
+samples' digests (a sample is read only with its digest)."""
 
 
 def group_file(
     options: BuildOptions, tree: Tree, group: GroupRef, run_output: RunOutput, render: GroupRenderer
 ) -> tuple[bytes, list[str]]:
     """The group's page with outward links as text, and the ids of its runs that failed."""
-    from reportgen.pages import paths
+    from reportgen.pages import paths, serialize
 
     members = set(group.run_ids)
     staging = staging_dir(options.out)
     records: dict[str, RunRecord] = {}
+    digests: dict[str, str | None] = {}
     failed: list[str] = []
     try:
         for ref in (r for r in tree.runs if r.id in members):
@@ -54,11 +56,12 @@ def group_file(
             if sample in dict(output.files):
                 (staging / sample).parent.mkdir(parents=True, exist_ok=True)
                 (staging / sample).write_bytes(output.content(sample))
+                digests[ref.id] = serialize.sample_digest(output.content(sample), ref.id)
             if output.record is not None:
                 records[ref.id] = output.record
             if not output.ok:
                 failed.append(ref.id)
-        page = render(records, staging)
+        page = render(records, staging, digests)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return without_outward_links(page), failed
