@@ -18,14 +18,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-import vl_convert  # noqa: E402
 
 from reportgen.build import build  # noqa: E402
 from reportgen.charts import export  # noqa: E402
@@ -39,15 +37,10 @@ FORMATS = ("svg", "png", "pdf")
 def _per_format(
     spec: Spec, formats: tuple[str, ...], base: str, problems: list[str]
 ) -> list[tuple[str, bytes]]:
-    """The former export: Vega evaluates the spec once for every format."""
-    renderers: dict[str, Callable[[], bytes]] = {
-        "svg": lambda: str(vl_convert.vegalite_to_svg(spec)).encode(),
-        "png": lambda: bytes(
-            vl_convert.vegalite_to_png(spec, scale=export.PNG_SCALE, ppi=export.PNG_DPI)
-        ),
-        "pdf": lambda: bytes(vl_convert.vegalite_to_pdf(spec)),
-    }
-    return [(f"{base}.{fmt}", renderers[fmt]()) for fmt in formats]
+    """The former export: the vl-convert child evaluates the spec once for every format."""
+    child = export._child()
+    options = {"scale": export.PNG_SCALE, "ppi": export.PNG_DPI}
+    return [(f"{base}.{fmt}", child.request(fmt, spec=spec, **options)) for fmt in formats]
 
 
 @contextmanager
