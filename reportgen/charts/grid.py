@@ -35,7 +35,7 @@ APPROXIMATIONS_GRID = "approximations-grid"
 GRID_COLUMNS = 2
 CELL_PX = 120
 CELL_HEIGHT_PX = 130
-TITLE_LIMIT_PX = 2 * CELL_PX + 60
+TITLE_LIMIT_PX = 2 * CELL_PX + 90
 _KEYS = ("true", "linear", "linquad")
 _COLUMNS = ("run", "eta", *(f"{p}{k}" for p in ("", "ci95_low_", "ci95_high_") for k in _KEYS))
 
@@ -133,7 +133,7 @@ def _grid_spec(norm: Norm, present: tuple[str, ...], intervals: bool = True) -> 
         "wide pale bar: its 95 % interval) and the linear and lin+quad approximations (thin "
         "bars: theirs, ±1.96 SE) against η on a log axis."
     )
-    return _finish_facet(chart, "ΔH vs η per run: truth and approximations", description)
+    return _finish_facet(chart, "ΔH per run", description)
 
 
 def _finish_facet(chart: alt.FacetChart, title: str, description: str) -> Spec:
