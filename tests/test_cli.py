@@ -91,29 +91,8 @@ def test_open_opens_the_built_site(
     assert opened[-1] == report.resolve().as_uri() and report.is_file()
 
 
-def test_single_file_group_prints_its_real_path_and_has_no_outward_links(
-    small_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A group as one file: the printed link is the file itself, no link leads to a page that
-    is not there, nothing is left beside it, and an unknown id names runs and groups."""
-    import re
-
-    report = tmp_path / "group.html"
-    group = "diagnostics_run/full_data/E_256"
-    assert (
-        cli.main(["build", str(small_tree), "-o", str(report), *FAST, "--single-file", group]) == 0
-    )
-    assert report.resolve().as_uri() in capsys.readouterr().out.splitlines()
-    html = report.read_text()
-    assert 'id="verdict"' in html and "run_02" in html and 'class="chart-spec"' in html
-    assert re.findall(r'<a\b[^>]*\shref="(?!#|data:)', html) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["group.html"]
-    bad = cli.main(["build", str(small_tree), "-o", str(report), *FAST, "--single-file", "nope"])
-    assert bad != 0 and "no run or group with id 'nope'" in capsys.readouterr().err
-
-
 def test_without_outward_links_keeps_fragments_and_data() -> None:
-    from reportgen.build.single_group import without_outward_links
+    from reportgen.build.single_file import without_outward_links
 
     html = b'<a class="x" href="../guide.html#a">g</a><a href="#top">t</a><a href="data:,1">d</a>'
     assert without_outward_links(html) == (

@@ -392,18 +392,15 @@ def _figure_lists(
 
 def build_single_file(options: BuildOptions) -> BuildResult:
     """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
-    from reportgen.build.single_group import without_outward_links
+    from reportgen.build.single_file import without_outward_links
     from reportgen.pages import paths
     from reportgen.pages.render import inline_assets
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)
-    group = next((g for g in tree.groups if g.id == options.single_file), None)
-    if ref is None and group is None:
-        known = ", ".join([*(r.id for r in tree.runs[:3]), *(g.id for g in tree.groups[:2])])
-        raise WriteError(
-            f"no run or group with id {options.single_file!r} (ids look like: {known})"
-        )
+    if ref is None:
+        known = ", ".join(r.id for r in tree.runs[:5])
+        raise WriteError(f"no run with id {options.single_file!r} (runs look like: {known})")
     if options.out.is_dir():
         raise WriteError(
             f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"
@@ -412,9 +409,6 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     site = replace(site_context(options), inline=inline_assets())
     from reportgen.load.history import first_commits
 
-    if ref is None and group is not None:
-        return _single_group(options, tree, group, site)
-    assert ref is not None
     settings = _run_settings(options, inline_files=True)
     labels = read_tree_file(options.results).for_run(ref.id, ref.source)
     first_commit = first_commits(options.results).get(ref.source)
@@ -428,38 +422,3 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     if not output.ok:
         result.failed_runs = [ref.id]
     return result
-
-
-def _single_group(
-    options: BuildOptions, tree: Tree, group: GroupRef, site: SiteContext
-) -> BuildResult:
-    """``--single-file`` of a group: its runs analysed in turn, then its page, inlined."""
-    from reportgen.build.single_group import group_file
-    from reportgen.load.history import first_commits
-    from reportgen.pages import paths
-    from reportgen.pages.group import GroupSettings
-
-    run_settings, tree_file = _run_settings(options), read_tree_file(options.results)
-    commits = first_commits(options.results)
-
-    def one_run(run: RunRef) -> PageOutput:
-        digest = input_hash(run, options.results)
-        label = tree_file.for_run(run.id, run.source)
-        return run_output(run, options.results, site, digest, run_settings, label,
-                          commits.get(run.source))  # fmt: skip
-
-    def render(
-        records: Mapping[str, RunRecord], staging: Path, digests: Mapping[str, str | None]
-    ) -> bytes:
-        group_settings = derive(GroupSettings, options, workers=1, figures=())
-        work = GroupWork(
-            tree, records, site, group_settings, staging, None, options.verbose, digests, {}
-        )
-        return render_group(work, group).output.content(paths.group_page(group.id))
-
-    page, failed = group_file(options, tree, group, one_run, render)
-    write_file_atomic(options.out, page)
-    return BuildResult(
-        out=options.out, runs=len(group.run_ids), rebuilt=len(group.run_ids),
-        written=[str(options.out)], failed_runs=failed, single_file=True,
-    )  # fmt: skip
