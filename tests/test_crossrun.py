@@ -540,12 +540,12 @@ def test_real_runs_give_points_and_samples() -> None:
 
 @pytest.mark.parametrize(("count", "overlays"), [(2, ["log"]), (3, ["log", "linear"])])
 def test_two_etas_draw_the_group_overlay_once(count: int, overlays: list[str]) -> None:
-    from reportgen.pages.group_charts import group_charts
+    from reportgen.pages.group_charts import overlay_charts
 
     etas = [1e-6 * 2**i for i in range(count)]
     runs = [points(r, [(e, -e * 400, -e * 390) for e in etas]) for r in ("a", "b")]
-    out = group_charts(runs, [], [], [], [], [], [], [])
-    assert [c.id for c, _ in out["overlay"]] == [f"group-overlay-{s}" for s in overlays]
+    out = overlay_charts(runs, lambda run_id: run_id)
+    assert [c.id for c, _ in out] == [f"group-overlay-{s}" for s in overlays]
 
 
 def test_a_slope_outside_its_interval_says_so() -> None:

@@ -28,6 +28,7 @@ from reportgen.charts.agreement import (
     parity_chart,
     per_lr_chart,
     quad_help_chart,
+    slug,
 )
 from reportgen.pages.run_charts import ChartResult, collect
 
@@ -55,6 +56,13 @@ def short_label(run_id: str, group_id: str) -> str:
 
 def retitled(chart: Chart, title: str) -> Chart:
     return replace(chart, title=title, spec={**chart.spec, "title": title})
+
+
+def pop_key(pops: Sequence[PopulationStats], i: int) -> str:
+    """A figure-name key: the population's index and its title ("p0-b-e-256"), so a file name
+    says which population it shows and the figure index still finds the instance (``-p0``)."""
+    label = slug(pop_title(pops, pops[i]))[:40].strip("-") or "all"
+    return f"p{i}-{label}"
 
 
 def pop_title(pops: Sequence[PopulationStats], pop: PopulationStats) -> str:
@@ -97,10 +105,10 @@ def overlay_charts(points: Sequence[RunPoints], label: Label) -> list[ChartResul
     if not rows:
         return []
     runs, etas, true = [r for r, _, _ in rows], [e for _, e, _ in rows], [t for _, _, t in rows]
-    return [
-        charts.group_overlay(runs, etas, true, eta_scale="log"),
-        charts.group_overlay(runs, etas, true, eta_scale="linear"),
-    ]
+    out = [charts.group_overlay(runs, etas, true, eta_scale="log")]
+    if len(set(etas)) > 2:  # two η: the linear-η chart would only repeat the log one
+        out.append(charts.group_overlay(runs, etas, true, eta_scale="linear"))
+    return out
 
 
 def band_charts(pops: Sequence[PopulationStats]) -> list[ChartResult]:
@@ -118,7 +126,9 @@ def band_charts(pops: Sequence[PopulationStats]) -> list[ChartResult]:
             [s.linquad_mean for s in stats],
         )
         name = pop_title(pops, pop)
-        out.append(charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, f"p{i}"))
+        out.append(
+            charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, pop_key(pops, i))
+        )
     return out
 
 
@@ -145,7 +155,7 @@ def relative_charts(pops: Sequence[PopulationStats], label: Label) -> list[Chart
     """Per population: (linear − true)/|true| where ΔH_true is resolved from zero."""
     out = []
     for i, pop in enumerate(pops):
-        chart = relative_chart(pop.rel_errors, label, pop_title(pops, pop), f"p{i}")
+        chart = relative_chart(pop.rel_errors, label, pop_title(pops, pop), pop_key(pops, i))
         if chart is not None:
             out.append(chart)
     return out
@@ -274,7 +284,7 @@ def verdict_charts(
                 [a.diff for _, a in rows],
                 [a.paired_se for _, a in rows],
                 population=pop_title(pops, pop),
-                key=f"p{i}",
+                key=pop_key(pops, i),
             )
         )
     return out
@@ -282,17 +292,18 @@ def verdict_charts(
 
 def notebook_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
     """Per population: parity, ΔH/η, doubling ratios and "does the quad term help"."""
-    out: Charts = {"parity": [], "per_lr": [], "doubling": [], "quad": []}
+    out: Charts = {"grid": [], "parity": [], "per_lr": [], "doubling": [], "quad": []}
     pops = analysis.populations
     stats = {r.run_id: r for r in analysis.runs}
     for i, pop in enumerate(pops):
-        name, key = pop_title(pops, pop), f"p{i}"
+        name, key = pop_title(pops, pop), pop_key(pops, i)
         members = [r for r in pop.population.run_ids if r in runs.points]
         rows = [
             (runs.label(r), s, e)
             for r in members
             for s, e in zip(runs.points[r].etas, runs.errors[r], strict=True)
         ]
+        out["grid"] += grid_charts(rows, name, key)
         out["parity"] += parity_charts(rows, name, key)
         out["per_lr"] += per_lr_charts(rows, name, key)
         doublings = [(r, d) for r in members for d in stats[r].doublings if d.ratio is not None]
@@ -314,10 +325,31 @@ def notebook_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
 PerEta = Sequence[tuple[str, EtaSummary, EtaUncertainty | None]]  # (run label, η row, its SEs)
 
 
+def grid_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
+    """The paper's small multiples: truth and approximations with their intervals per run."""
+    if not rows:
+        return []
+    chart, data = charts.approximations_grid(
+        [r for r, _, _ in rows],
+        [s.eta for _, s, _ in rows],
+        (
+            [s.delta_h_true for _, s, _ in rows],
+            [s.delta_h_linear for _, s, _ in rows],
+            [s.delta_h_linquad for _, s, _ in rows],
+        ),
+        tuple([_se(e, f) for _, _, e in rows] for f in _SE_FIELDS),  # type: ignore[arg-type]
+        population=name,
+    )
+    return [charts.with_key(retitled(chart, f"{chart.title} ({name})"), data, key)]
+
+
+_SE_FIELDS = ("se_true", "se_linear", "se_linquad")
+
+
 def parity_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
-    """Approximation against ΔH_true, both with their SEs."""
+    """Approximation against ΔH_true, both with their SEs, each η labelled."""
     parity = [
-        (run, series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name))
+        (run, series, s.delta_h_true, _se(e, "se_true"), value, _se(e, se_name), s.eta)
         for run, s, e in rows
         for series, value, se_name in (
             ("linear", s.delta_h_linear, "se_linear"),
@@ -336,6 +368,7 @@ def parity_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
         [p[5] for p in parity],
         population=name,
         key=key,
+        etas=[p[6] for p in parity],
     )
     return [chart]
 
