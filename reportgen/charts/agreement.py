@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -191,6 +192,22 @@ def parity_chart(
     return with_key(chart, {PARITY: data}, slug(key))
 
 
+def _eta_labels(x: alt.X, y: alt.Y) -> Any:
+    """Each η once, beside its rightmost linear point: runs at one η would print it on each
+    other. The text size is the theme's (11 px on a page, 15 px in a paper figure)."""
+    return (
+        alt.Chart()
+        .transform_filter("datum.series === 'linear' && isFinite(datum.eta)")
+        .transform_window(
+            rank="row_number()", groupby=["eta"], sort=[alt.SortField("x", "descending")]
+        )
+        .transform_filter("datum.rank === 1")
+        .transform_calculate(label=numfmt.vega_eta_expr("datum.eta"))
+        .mark_text(align="left", dx=7, dy=-7, color=NEUTRAL)
+        .encode(x=x, y=y, text="label:N")
+    )
+
+
 @cached_spec
 def _parity_spec(legend: RunLegend) -> Spec:
     data, flatten = named(PARITY, "run", "series", "eta", "x", "x_lo", "x_hi", "y", "y_lo", "y_hi")
@@ -216,18 +233,7 @@ def _parity_spec(legend: RunLegend) -> Spec:
         .mark_point(filled=False, size=70, strokeWidth=1.8)
         .encode(x=x, y=y, shape=shape, tooltip=[*tooltip, eta_tooltip()], **runs)
     )
-    labels = (
-        alt.Chart()
-        .transform_filter("datum.series === 'linear' && isFinite(datum.eta)")
-        # one label per η (at its rightmost point): runs at one η would print it on each other
-        .transform_window(
-            rank="row_number()", groupby=["eta"], sort=[alt.SortField("x", "descending")]
-        )
-        .transform_filter("datum.rank === 1")
-        .transform_calculate(label=numfmt.vega_eta_expr("datum.eta"))
-        .mark_text(align="left", dx=7, dy=-7, color=NEUTRAL)
-        .encode(x=x, y=y, text="label:N")
-    )
+    labels = _eta_labels(x, y)
     diagonal = (
         alt.Chart()
         .transform_aggregate(lo="min(x_lo)", hi="max(x_hi)", ylo="min(y_lo)", yhi="max(y_hi)")
@@ -286,18 +292,21 @@ def per_lr_chart(
     return with_key(chart, {PER_LR: data}, slug(key))
 
 
-@cached_spec
-def _per_lr_spec(legend: RunLegend) -> Spec:
-    data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
-    y_title = "ΔH / η"
-    # points off the frame (padding) and a y range around the data, not from 0
-    x = alt.X(
+def _padded_eta_x() -> alt.X:
+    """η on a log axis with the points off the frame."""
+    return alt.X(
         "eta:Q",
         title="η (learning rate, log scale)",
         scale=alt.Scale(type="log", nice=False, padding=14),
         axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True),
     )
-    zero = alt.Scale(zero=False)
+
+
+@cached_spec
+def _per_lr_spec(legend: RunLegend) -> Spec:
+    data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
+    y_title = "ΔH / η"
+    x, zero = _padded_eta_x(), alt.Scale(zero=False)  # y around the data, not from 0
     color, opacity = run_color(legend), run_opacity()
     band = (
         alt.Chart()

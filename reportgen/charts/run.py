@@ -228,8 +228,11 @@ def _eta_curve_spec(
         "run page's uncertainty table gives them; no bar where a series has no SE)"
         + (", as |ΔH| on a log axis (the tooltip gives the signed value)." if log else ".")
     )
-    title = "|ΔH| vs η on log–log axes" if log else "ΔH vs η: true and approximations"
-    return finish(chart, title, description)
+    return finish(chart, _eta_curve_title(log), description)
+
+
+def _eta_curve_title(log: bool) -> str:
+    return "|ΔH| vs η on log–log axes" if log else "ΔH vs η: true and approximations"
 
 
 _ETA_CURVE_COLUMNS = tuple(
