@@ -13,11 +13,14 @@ from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.group import GroupSettings, analyze_group
 from reportgen.analysis.record import RunRecord, run_record
+from reportgen.build.groups import aggregate_files
 from reportgen.build.guard import guarded
+from reportgen.build.plan import GroupInputs, read_group_inputs
 from reportgen.build.studies import checked_studies
 from reportgen.check_report import CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, Tree, discover
 from reportgen.load import load_run
+from reportgen.load.cv_aggregate import AggregateFiles
 from reportgen.load.models import LoadFailure
 from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
 from reportgen.treefile import NO_LABELS, RunLabels, read_tree_file
@@ -50,7 +53,8 @@ def check_tree(
         settings = GroupSettings(
             incidental=tree_file.incidental, equivalence_margin=options.equivalence_margin
         )
-        yield from _check_groups(tree, records, settings)
+        inputs = read_group_inputs(tree, root, options.max_bytes)
+        yield from _check_groups(tree, records, settings, inputs)
         for study, status, findings in checked_studies(tree, root, options.max_bytes):
             yield CheckedRun(study, status, findings)
 
@@ -81,22 +85,30 @@ def _check_run(
 
 
 def _check_groups(
-    tree: Tree, records: dict[str, RunRecord], settings: GroupSettings
+    tree: Tree, records: dict[str, RunRecord], settings: GroupSettings, inputs: GroupInputs
 ) -> Iterator[CheckedRun]:
-    """Each group's own findings (pooled estimates per population, copies), from the runs'
-    records: the statistics its page would show, without the batch-size comparison."""
+    """Each group's own findings (pooled estimates per population, copies, its CV batch
+    aggregate), from the runs' records: the statistics its page would show, without the
+    batch-size comparison."""
     for group in tree.groups:
         members = [records[r] for r in group.run_ids if r in records]
+        aggregate = aggregate_files(inputs.get(group.id, ()))
         yield guarded(
-            partial(_check_group, group.id, members, settings),
+            partial(_check_group, group.id, members, settings, aggregate),
             partial(_group_not_checked, group.id),
             f"group {group.id}",
             verbose=False,
         )
 
 
-def _check_group(group_id: str, members: list[RunRecord], settings: GroupSettings) -> CheckedRun:
-    return CheckedRun(group_id, GROUP, analyze_group(group_id, members, settings=settings).findings)
+def _check_group(
+    group_id: str,
+    members: list[RunRecord],
+    settings: GroupSettings,
+    aggregate: AggregateFiles | None,
+) -> CheckedRun:
+    analysis = analyze_group(group_id, members, settings=settings, aggregate=aggregate)
+    return CheckedRun(group_id, GROUP, analysis.findings)
 
 
 def _group_not_checked(group_id: str, reason: str) -> CheckedRun:

@@ -20,6 +20,8 @@ CONFIG_NAMES = ("config.yaml", "config.yml")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 ARTIFACT_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json"}
 ARTIFACT_DIR_PATTERN = "cv_*"
+# a CV batch's aggregate, read by the group of the directory that holds it
+GROUP_FILE_NAMES = ("cv_runs_aggregate.csv", "cv_runs_aggregate.json")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class GroupRef:
     id: str
     run_ids: tuple[str, ...]
     child_group_ids: tuple[str, ...]
+    aggregates: tuple[str, ...] = ()  # its directory's CV batch aggregate files (not links)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,11 @@ class _File:
     name: str
     identity: Identity
     linked: bool  # reached through a symbolic link discovery chose to follow
+
+
+def _regular(file: _File) -> bool:
+    """A regular file listed under its own name (not reached through a link)."""
+    return not file.linked and stat.S_ISREG(file.identity[2])
 
 
 @dataclass(frozen=True)
@@ -323,9 +331,13 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
     runs: list[RunRef] = []
     incomplete: list[IncompleteRun] = []
     listed: list[str] = []
+    aggregates: dict[str, tuple[str, ...]] = {}
     for listing in walker.listings():
         results = [f for f in listing.files if is_results_name(f.name)]
         listed += (listing.path(f.name) for f in listing.files if stat.S_ISREG(f.identity[2]))
+        own = [f.name for f in listing.files if f.name in GROUP_FILE_NAMES and _regular(f)]
+        if own and listing.rel:
+            aggregates[listing.rel] = tuple(listing.path(name) for name in own)
         if not results:
             if any(f.name == "plan.json" for f in listing.files):
                 incomplete.append(IncompleteRun(listing.rel or ".", listing.path("plan.json")))
@@ -336,7 +348,7 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
             ref = RunRef(id=run_id(source), source=source, directory=listing.rel or ".", **roles)  # type: ignore[arg-type]
             runs.append(_vetted_for(ref, seen))
     runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
-    runs, groups = _fold_distinct(runs, _groups(runs))
+    runs, groups = _fold_distinct(runs, _groups(runs, aggregates))
     incomplete.sort(key=lambda i: i.directory)
     tree = Tree(str(root), tuple(runs), groups, tuple(incomplete), tuple(sorted(listed)))
     return tree, tuple(walker.skipped)
@@ -381,10 +393,11 @@ def _fold_distinct(
     new_groups = tuple(
         sorted(
             (
-                GroupRef(
-                    rename(g.id),
-                    tuple(sorted(map(rename, g.run_ids))),
-                    tuple(sorted(map(rename, g.child_group_ids))),
+                replace(
+                    g,
+                    id=rename(g.id),
+                    run_ids=tuple(sorted(map(rename, g.run_ids))),
+                    child_group_ids=tuple(sorted(map(rename, g.child_group_ids))),
                 )
                 for g in groups
             ),
@@ -457,7 +470,7 @@ def _ancestors(directory: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _groups(runs: list[RunRef]) -> tuple[GroupRef, ...]:
+def _groups(runs: list[RunRef], aggregates: dict[str, tuple[str, ...]]) -> tuple[GroupRef, ...]:
     members: dict[str, list[str]] = defaultdict(list)
     for ref in runs:
         for group in _ancestors(ref.directory):
@@ -468,5 +481,6 @@ def _groups(runs: list[RunRef]) -> tuple[GroupRef, ...]:
         if parent in members:
             children[parent].append(group)
     return tuple(
-        GroupRef(g, tuple(sorted(members[g])), tuple(sorted(children[g]))) for g in sorted(members)
+        GroupRef(g, tuple(sorted(members[g])), tuple(sorted(children[g])), aggregates.get(g, ()))
+        for g in sorted(members)
     )

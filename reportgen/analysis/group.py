@@ -11,6 +11,7 @@ import numpy as np
 
 from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo, compare_batch_sizes
 from reportgen.analysis.diagnostics import group_findings
+from reportgen.analysis.diagnostics.checks_supplement import CvBatchReport, group_cv_batch
 from reportgen.analysis.group_stats import (
     CvFeatureStats,
     EtaStats,
@@ -41,7 +42,8 @@ from reportgen.analysis.populations import (
 from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
-from reportgen.findings import Finding
+from reportgen.findings import SEVERITIES, Finding
+from reportgen.load.cv_aggregate import AggregateFiles
 from reportgen.load.parameters import Incidental
 from reportgen.treefile import FitWindow
 
@@ -87,6 +89,7 @@ class GroupAnalysis:
     all_differs: tuple[ParameterDiff, ...] = ()  # every differing key, when ``differs`` is cut
     findings: tuple[Finding, ...] = ()  # the group's own checks
     fit_window: FitWindow | None = None  # the η window of its runs' fits (tree file)
+    cv_batch: CvBatchReport | None = None  # its directory's CV batch aggregate, corrected
 
     @property
     def copies(self) -> frozenset[str]:
@@ -168,15 +171,20 @@ def analyze_group(
     children: Sequence[Partials] = (),
     samples: SampleLoader | None = None,
     memo: DrawMemo | None = None,
+    aggregate: AggregateFiles | None = None,
 ) -> GroupAnalysis:
     """The statistics of a group's runs (``members``, in the group's order).
 
     ``child_runs`` are the run ids of each child group (a group whose children each hold one
     batch size compares them, with the larger runs' ``samples``); ``children`` are the child
-    groups' partials, merged instead of recomputed.
+    groups' partials, merged instead of recomputed; ``aggregate`` the CV batch aggregate files
+    of the group's directory, matched to its runs by their directory names.
     """
     with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
-        return _analyze(group_id, members, settings, child_runs, children, samples, memo)
+        analysis = _analyze(group_id, members, settings, child_runs, children, samples, memo)
+        report, found = group_cv_batch(aggregate, [m.id for m in members])
+    findings = sorted((*analysis.findings, *found), key=lambda f: SEVERITIES.index(f.severity))
+    return replace(analysis, cv_batch=report, findings=tuple(findings))
 
 
 def pooled_rows(

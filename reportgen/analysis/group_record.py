@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import orjson
 
 from reportgen.analysis.batch import BatchComparison
+from reportgen.analysis.diagnostics.checks_supplement import CvBatchReport
 from reportgen.analysis.group import GroupAnalysis
 from reportgen.analysis.group_stats import (
     AgreementTally,
@@ -30,8 +31,9 @@ from reportgen.codec import RecordError, decode_versioned, decoder, encode, enco
 from reportgen.findings import Finding
 from reportgen.treefile import FitWindow
 
-# a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window
-GROUP_RECORD_FORMAT = 2
+# a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window;
+# 3: the CV batch aggregate
+GROUP_RECORD_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class GroupRecord:
     differs_more: int = 0
     findings: tuple[Finding, ...] = ()
     fit_window: FitWindow | None = None
+    cv_batch: CvBatchReport | None = None
 
     @classmethod
     def of(cls, analysis: GroupAnalysis) -> GroupRecord:
@@ -69,6 +72,7 @@ class GroupRecord:
             differs_more=analysis.differs_more,
             findings=analysis.findings,
             fit_window=analysis.fit_window,
+            cv_batch=analysis.cv_batch,
         )
 
     @property
@@ -117,6 +121,7 @@ class _Statistics:
     differs_more: int = 0
     findings: tuple[Finding, ...] = ()
     fit_window: FitWindow | None = None
+    cv_batch: CvBatchReport | None = None
 
 
 def _stored(value: object) -> bytes:

@@ -38,8 +38,11 @@ from typing import TYPE_CHECKING
 from reportgen import __version__
 from reportgen.build.groups import GroupWork, memo_digests, write_groups
 from reportgen.build.plan import (
+    GroupInputs,
     RunPlan,
+    group_input_digests,
     plan_run,
+    read_group_inputs,
     refresh_stats,
     unreadable_inputs,
     up_to_date,
@@ -198,6 +201,7 @@ class Planned:
     site_key: str
     tree_file: TreeFile  # the tree's reportgen.toml (labels, incidental keys)
     studies: StudyStage  # the kinds' claims on the tree and their studies' plans
+    group_inputs: GroupInputs = field(default_factory=dict)  # groups' own files, read
 
 
 def build(options: BuildOptions, progress: ProgressCallback | None = None) -> BuildResult:
@@ -248,9 +252,22 @@ def plan(options: BuildOptions) -> Planned:
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
+    group_inputs = read_group_inputs(tree, options.results, options.max_bytes)
     stage = study_stage(tree, skipped, options.results, previous, reuse)
-    site_key = stage.site_key  # the tree's shape, its inventory and every study's input hash
-    return Planned(tree, skipped, plans, previous, reuse, settings_hash, site_key, tree_file, stage)
+    # the tree's shape, its inventory, every study's input hash and the groups' own files
+    site_key = json_hash([stage.site_key, group_input_digests(group_inputs)])
+    return Planned(
+        tree,
+        skipped,
+        plans,
+        previous,
+        reuse,
+        settings_hash,
+        site_key,
+        tree_file,
+        stage,
+        group_inputs,
+    )
 
 
 def write_site(
@@ -274,7 +291,7 @@ def write_site(
         stamp = now_stamp()
         work = RunWork(options.results, site, run_settings, options.jobs, stamp, planned.tree_file)
         runs = write_runs(planned.plans, work, writer, progress)
-        group_work = _group_work(tree, runs, reusable, site, options, writer, planned.tree_file)
+        group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
         figures = _figure_lists(runs.statuses, groups.statuses)
@@ -311,15 +328,14 @@ def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSetti
 
 
 def _group_work(
-    tree: Tree,
+    planned: Planned,
     runs: RunStage,
-    previous: BuildStatus | None,
     site: SiteContext,
     options: BuildOptions,
     writer: SiteWriter,
-    tree_file: TreeFile,
 ) -> GroupWork:
-    """What the group stage reads: the runs' records, and their samples through the writer."""
+    """What the group stage reads: the runs' records, their samples through the writer, and
+    the groups' own files as planning read them."""
     from reportgen.analysis.group import GroupSettings
     from reportgen.pages import paths
     from reportgen.pages.group import GroupPageSettings
@@ -329,8 +345,10 @@ def _group_work(
         for run_id, status in runs.statuses.items()
         if (digest := status.digest(path := paths.run_sample(run_id))) is not None
     }
+    tree_file = planned.tree_file
+    previous = planned.previous if planned.reuse else None
     return GroupWork(
-        tree,
+        planned.tree,
         runs.records,
         site,
         derive(
@@ -345,6 +363,7 @@ def _group_work(
         writer.memo_source,
         memo_digests(previous),
         options.verbose,
+        planned.group_inputs,
     )
 
 

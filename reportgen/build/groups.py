@@ -12,13 +12,13 @@ still match.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen.build.guard import guarded
-from reportgen.build.plan import group_key
+from reportgen.build.plan import GroupInput, GroupInputs, group_key
 from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from reportgen.analysis.group_record import StoredGroup
     from reportgen.analysis.merge import Partials
     from reportgen.analysis.record import RunRecord
+    from reportgen.load.cv_aggregate import AggregateFiles
     from reportgen.pages.group import GroupPageSettings
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
@@ -49,6 +50,7 @@ class GroupWork:
     memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
     memo_digests: Mapping[str, str]  # what the previous build recorded of those memos
     verbose: bool
+    group_inputs: GroupInputs = field(default_factory=dict)  # each group's own files, read
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
             children=merged,
             samples=sample,
             memo=npy_memo(memos.memo, "draws"),
+            aggregate=aggregate_files(work.group_inputs.get(group.id, ())),
         )
         record = GroupRecord.of(analysis)
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
@@ -124,6 +127,19 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
 
     rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
     return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+
+
+def aggregate_files(inputs: tuple[GroupInput, ...]) -> AggregateFiles | None:
+    """A group's CV batch aggregate files as planning read them (``None``: it has none)."""
+    from reportgen.load.cv_aggregate import AggregateFiles
+    from reportgen.load.models import InputFile
+
+    if not inputs:
+        return None
+    return AggregateFiles(
+        tuple(InputFile(i.path, i.content) for i in inputs if i.content is not None),
+        tuple(f"{i.path}: {i.problem}" for i in inputs if i.content is None),
+    )
 
 
 def _partials(files: VerifiedFiles, path: str) -> Partials | None:
@@ -174,7 +190,7 @@ def write_groups(
 ) -> GroupStage:
     """Carry over groups whose inputs are unchanged; analyse and render the others."""
     by_id = {g.id: g for g in tree.groups}
-    keys = {g.id: group_key(g, by_id, runs) for g in tree.groups}
+    keys = {g.id: group_key(g, by_id, runs, work.group_inputs.get(g.id, ())) for g in tree.groups}
     stage = GroupStage({})
     todo = []
     for group in tree.groups:

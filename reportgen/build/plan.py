@@ -6,6 +6,7 @@ the status file, that there is nothing to do, without importing the analysis or 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -41,11 +42,43 @@ class RunPlan:
         )
 
 
+@dataclass(frozen=True)
+class GroupInput:
+    """A file of a group's own directory (a CV batch aggregate), read once when planning: the
+    bytes hashed into the group's key are the bytes its analysis reads."""
+
+    path: str
+    content: bytes | None
+    problem: str | None = None  # why it could not be read (``content`` is then ``None``)
+
+    @property
+    def digest(self) -> str:
+        if self.content is None:
+            return f"<unreadable: {self.problem}>"
+        return hashlib.sha256(self.content).hexdigest()
+
+
+GroupInputs = Mapping[str, tuple[GroupInput, ...]]  # by group id
+
+
+def read_group_inputs(tree: Tree, root: Path, max_bytes: int) -> dict[str, tuple[GroupInput, ...]]:
+    """Every group's own files, through the runs' bounded read (no link followed)."""
+    wanted = [g for g in tree.groups if g.aggregates]
+    if not wanted:
+        return {}
+    from reportgen.load.inputs import read_group_file
+
+    def read(rel: str) -> GroupInput:
+        return GroupInput(rel, *read_group_file(root, rel, max_bytes))
+
+    return {g.id: tuple(read(rel) for rel in g.aggregates) for g in wanted}
+
+
 def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
     """The tree's shape as the site-wide pages see it (never its absolute root)."""
     return json_hash(
         {
-            "runs": [ref.roles() for ref in tree.runs],
+            "runs": tree.runs,
             "groups": tree.groups,
             "incomplete": tree.incomplete,
             "skipped": skipped,
@@ -53,8 +86,16 @@ def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
     )
 
 
+def group_input_digests(group_inputs: GroupInputs) -> dict[str, list[str]]:
+    """The digests of the groups' own files, by group (a changed aggregate is a change)."""
+    return {group: [i.digest for i in inputs] for group, inputs in group_inputs.items()}
+
+
 def group_key(
-    group: GroupRef, groups: Mapping[str, GroupRef], statuses: Mapping[str, RunStatus]
+    group: GroupRef,
+    groups: Mapping[str, GroupRef],
+    statuses: Mapping[str, RunStatus],
+    own: tuple[GroupInput, ...] = (),
 ) -> str:
     """A group page is a pure function of this (given the settings hash)."""
     return json_hash(
@@ -62,6 +103,7 @@ def group_key(
             "group": group,
             "children": [groups[c] for c in group.child_group_ids],
             "members": [statuses[r].record_hash for r in group.run_ids if r in statuses],
+            "own": [[i.path, i.digest] for i in own],
         }
     )
 

@@ -11,15 +11,16 @@ import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
+from reportgen.discover import GROUP_FILE_NAMES
 from reportgen.load.fields import parse_json
 from reportgen.load.inputs import LoadError
 from reportgen.load.models import InputFile
 
-AGGREGATE_CSV = "cv_runs_aggregate.csv"
-AGGREGATE_JSON = "cv_runs_aggregate.json"
-AGGREGATE_NAMES = (AGGREGATE_CSV, AGGREGATE_JSON)
+AGGREGATE_NAMES = GROUP_FILE_NAMES  # discovery lists them in a group's directory
+AGGREGATE_CSV, AGGREGATE_JSON = AGGREGATE_NAMES
 ROW_NUMBERS = ("gdotv_batch", "se_batch", "se_batch_after", "VR_SE", "SNR", "SNR_after")
 SUMMARY_NUMBERS = (
     "n_runs", "mean_abs_g", "median_abs_g", "mean_se", "mean_se_after", "mean_VR_SE",
@@ -53,6 +54,17 @@ class CvAggregate:
 
     def number(self, name: str) -> float | None:
         return dict(self.summary).get(name)
+
+
+@dataclass(frozen=True)
+class AggregateFiles:
+    """A group directory's aggregate files as read (their bytes), and those that could not be."""
+
+    files: tuple[InputFile, ...]
+    problems: tuple[str, ...] = ()  # "path: reason" of each file not read
+
+    def named(self, name: str) -> InputFile | None:
+        return next((f for f in self.files if PurePosixPath(f.path).name == name), None)
 
 
 def _float(value: object) -> float | None:
@@ -116,8 +128,14 @@ def read_cv_aggregate(
         except LoadError as exc:
             problems.append(f"{json_file.path}: {exc.reason}")
     if csv_file is not None:
-        table = _csv_rows(csv_file)
-        if not rows:
+        table: tuple[CvAggregateRow, ...] | None = None
+        try:
+            table = _csv_rows(csv_file)
+        except csv.Error as exc:
+            problems.append(f"{csv_file.path}: not a CSV table ({exc})")
+        if table is None:
+            pass
+        elif not rows:
             rows, source = table, csv_file.path
         elif _differ(rows, table):
             problems.append(f"{csv_file.path} and {source} list different runs or g·v")
@@ -138,6 +156,7 @@ def _differ(a: tuple[CvAggregateRow, ...], b: tuple[CvAggregateRow, ...]) -> boo
 
 __all__ = [
     "AGGREGATE_NAMES",
+    "AggregateFiles",
     "CvAggregate",
     "CvAggregateRow",
     "read_cv_aggregate",

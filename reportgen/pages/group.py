@@ -32,6 +32,7 @@ from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
+from reportgen.pages.cv_batch import CvBatchView, cv_batch_view
 from reportgen.pages.group_charts import (
     GroupRuns,
     denominator_resolved,
@@ -186,6 +187,7 @@ class GroupView:
     margin: float = DEFAULT_MARGIN
     differs_more: int = 0  # differing keys beyond the table (every one in what_differs.csv)
     fit_window: FitWindow | None = None  # the tree file's η window of the fits
+    cv_batch: CvBatchView | None = None  # its directory's CV batch aggregate, corrected
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,7 @@ def group_view(
         margin=margin,
         differs_more=analysis.differs_more,
         fit_window=analysis.fit_window,
+        cv_batch=None if (b := analysis.cv_batch) is None else cv_batch_view(b, analysis.group_id),
     )
 
 

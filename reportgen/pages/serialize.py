@@ -224,6 +224,7 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
         "duplicates": [list(d.run_ids) for d in record.duplicates],
         "findings": findings_rows(record.findings),
         "fit_window": None if record.fit_window is None else asdict(record.fit_window),
+        "cv_batch": None if record.cv_batch is None else record.cv_batch.analysis.to_json(),
     }
 
 

@@ -27,7 +27,7 @@ if not __package__:  # run as a script from a checkout: import tests from beside
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from reportgen.analysis.pooling import FIXED, RANDOM
-from tests.tools.schema_supplement import add_supplement_fields
+from tests.tools.schema_supplement import add_supplement_fields, cv_batch
 
 TESTS = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ("sample-0.1.json", "shared-0.1.json")
@@ -275,6 +275,7 @@ def add_group_fields(group: Json) -> None:
             "eta_max": NULL_NUMBER,
         },
     }
+    properties["cv_batch"] = cv_batch()
     add_notebook_and_convention_fields(group)
 
 

@@ -157,3 +157,48 @@ def add_supplement_fields(run: Json) -> None:
         "update": _update(),
         "cv_features": _cv_features(),
     }
+
+
+def _spread() -> Json:
+    return _object(
+        ["chi2", "df", "p"],
+        {"chi2": NUMBER, "df": {"type": "integer", "minimum": 0}, "p": NUMBER},
+    )
+
+
+def cv_batch() -> Json:
+    """A group's ``cv_batch``: its directory's ``cv_runs_aggregate``, corrected."""
+    run_numbers = ["gdotv_batch", "se_mean", "se_sum", "snr_file", "snr", "snr_after_file"]
+    run = _object(
+        ["run_dir", "run_id", "b_total", *run_numbers, "snr_after"],
+        {
+            "run_dir": {"type": "string"},
+            "run_id": TEXT,
+            "b_total": COUNT,
+            **{name: NUMBER for name in (*run_numbers, "snr_after")},
+        },
+    )
+    numbers = [
+        "mean_snr_file", "mean_snr", "mean_snr_after_file", "mean_snr_after", "spread_sd",
+        "mean_se_sum", "mean_se_file", "weighted_sum", "se_weighted_sum", "factor",
+    ]  # fmt: skip
+    fields = ["source", "runs", "snr_is_sum_over_mean_se", "spread", "spread_file", "problems"]
+    return {
+        "type": ["null", "object"],
+        "$comment": "the CV batch aggregate (cv_runs_aggregate.{csv,json}) of the group's "
+        "directory, corrected (null: none): se_mean is the file's se_batch, the SE of the mean "
+        "g·v; se_sum = B_total·se_batch is the SE of gdotv_batch and snr = |gdotv_batch|/se_sum "
+        "(the file's numbers are *_file); spread is Cochran's χ² of gdotv_batch about its "
+        "inverse-variance weighted mean with the SEs se_sum, spread_file with se_mean; factor "
+        "= mean_snr_file/mean_snr",
+        "required": [*fields, *numbers],
+        "properties": {
+            "source": {"type": "string"},
+            "runs": {"type": "array", "items": run},
+            "snr_is_sum_over_mean_se": {"type": "boolean"},
+            "spread": _spread(),
+            "spread_file": _spread(),
+            "problems": {"type": "array", "items": {"type": "string"}},
+            **{name: NUMBER for name in numbers},
+        },
+    }

@@ -13,7 +13,13 @@ from reportgen.analysis.diagnostics.registry import CheckContext, Hit, by_id, ch
 from reportgen.analysis.diagnostics.registry import fmt as _fmt
 from reportgen.analysis.fd import fd_rows
 from reportgen.findings import Finding
-from reportgen.load.cv_aggregate import CvAggregate
+from reportgen.load.cv_aggregate import (
+    AGGREGATE_CSV,
+    AGGREGATE_JSON,
+    AggregateFiles,
+    CvAggregate,
+    read_cv_aggregate,
+)
 from reportgen.numfmt import format_eta, format_z
 
 SHOWN_PATHS = 5
@@ -201,3 +207,39 @@ def cv_batch_report(aggregate: CvAggregate, run_ids: Sequence[str] = ()) -> CvBa
     """The group-level reading of ``cv_runs_aggregate``: corrected SNR, spread, findings."""
     analysis = analyze_cv_batch(aggregate, run_ids)
     return CvBatchReport(analysis, tuple(evaluate(by_id("cv-se-is-mean-se"), analysis)))
+
+
+@check(
+    "cv-aggregate-unreadable",
+    "warning",
+    "A CV batch aggregate could not be read in full",
+    "cv-batch",
+    scope="group",
+)
+def cv_aggregate_unreadable(problems: tuple[str, ...]) -> Iterator[Hit]:
+    """A `cv_runs_aggregate.csv` or `.json` in the group's directory could not be read, is
+    not the table or object the notebook writes, or the two files list different runs or g·v.
+    The group page shows what could be read (the JSON's rows first, else the CSV's), or no
+    CV batch section when neither file gives rows.
+
+    **Why it matters:** the batch's corrected SNR and between-run spread come from these
+    rows; a file cut short or edited by hand changes them without a word.
+
+    **What to do:** write the aggregate again from the runs (the notebook's last cell).
+    """
+    if problems:
+        yield Hit("; ".join(problems))
+
+
+def group_cv_batch(
+    aggregate: AggregateFiles | None, run_ids: Sequence[str]
+) -> tuple[CvBatchReport | None, tuple[Finding, ...]]:
+    """A group's CV batch aggregate read and corrected, with its findings (none without one)."""
+    if aggregate is None:
+        return None, ()
+    parsed = read_cv_aggregate(aggregate.named(AGGREGATE_CSV), aggregate.named(AGGREGATE_JSON))
+    problems = aggregate.problems
+    problems += parsed.problems if parsed is not None else ("no rows could be read",)
+    report = None if parsed is None else cv_batch_report(parsed, run_ids)
+    found = evaluate(by_id("cv-aggregate-unreadable"), problems)
+    return report, (*found, *(report.findings if report is not None else ()))

@@ -1,0 +1,241 @@
+"""A CV batch's aggregate on its group: discovered beside the runs, read without following a
+link, hashed into the group's key, corrected in the group stage, published in the group's
+summary.json and page with the ``cv-se-is-mean-se`` finding; a bad aggregate costs a finding."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reportgen.analysis.diagnostics.checks_supplement import group_cv_batch
+from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.check import check_tree
+from reportgen.demo.cv_batch import (
+    CV_BATCH_BASE,
+    CV_BATCH_RUNS,
+    CV_BATCH_SEQUENCES,
+    PLANTED_CHI2,
+    PLANTED_SUM,
+    write_cv_batch,
+)
+from reportgen.discover import discover
+from reportgen.load.cv_aggregate import AGGREGATE_CSV, AGGREGATE_JSON, AggregateFiles
+from reportgen.load.models import InputFile
+from reportgen.settings import ReadOptions
+from tests.formats import assert_valid
+
+GROUP = CV_BATCH_BASE
+RUN_IDS = [f"{GROUP}/run_{k + 1:02d}" for k in range(CV_BATCH_RUNS)]
+
+
+def _summary(site: Path, group: str = GROUP) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((site / "groups" / group / "summary.json").read_text())
+    return data
+
+
+def _page(site: Path, group: str = GROUP) -> str:
+    return (site / "groups" / group / "index.html").read_text()
+
+
+def _file_rows(tree: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    data: dict[str, Any] = json.loads((tree / GROUP / AGGREGATE_JSON).read_text())
+    return data["rows"], data
+
+
+def _build(tree: Path, out: Path) -> BuildResult:
+    return build(BuildOptions(results=tree, out=out, jobs=1, bootstrap=0))
+
+
+@pytest.fixture
+def batch_tree(tmp_path: Path) -> Path:
+    """Only the demo's CV batch (six runs and their aggregate files)."""
+    root = tmp_path / "results"
+    write_cv_batch(root, seed=0)
+    return root
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def test_discovery_gives_the_aggregate_to_the_group_of_its_directory(batch_tree: Path) -> None:
+    tree, _ = discover(batch_tree)
+    groups = {g.id: g for g in tree.groups}
+    assert groups[GROUP].aggregates == (f"{GROUP}/{AGGREGATE_CSV}", f"{GROUP}/{AGGREGATE_JSON}")
+    assert groups["next_runner"].aggregates == ()
+
+
+def test_a_linked_aggregate_is_not_followed(batch_tree: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    json_path = batch_tree / GROUP / AGGREGATE_JSON
+    outside.write_bytes(json_path.read_bytes())
+    json_path.unlink()
+    json_path.symlink_to(outside)
+    tree, skipped = discover(batch_tree)
+    group = next(g for g in tree.groups if g.id == GROUP)
+    assert group.aggregates == (f"{GROUP}/{AGGREGATE_CSV}",)
+    assert any(s.path == f"{GROUP}/{AGGREGATE_JSON}" and "link" in s.reason for s in skipped)
+
+
+# --- the group stage ---------------------------------------------------------------------------
+
+
+def _files(tree: Path, **replaced: bytes) -> AggregateFiles:
+    names = (AGGREGATE_CSV, AGGREGATE_JSON)
+    contents = {
+        n: replaced.get(n.replace(".", "_"), (tree / GROUP / n).read_bytes()) for n in names
+    }
+    return AggregateFiles(tuple(InputFile(f"{GROUP}/{n}", c) for n, c in contents.items()))
+
+
+def test_a_truncated_json_falls_back_to_the_csv_with_a_finding(batch_tree: Path) -> None:
+    whole = (batch_tree / GROUP / AGGREGATE_JSON).read_bytes()
+    report, findings = group_cv_batch(
+        _files(batch_tree, cv_runs_aggregate_json=whole[: len(whole) // 2]), RUN_IDS
+    )
+    assert report is not None and report.analysis.source == f"{GROUP}/{AGGREGATE_CSV}"
+    assert len(report.analysis.runs) == CV_BATCH_RUNS
+    assert [f.id for f in findings] == ["cv-aggregate-unreadable", "cv-se-is-mean-se"]
+    assert findings[0].severity == "warning" and AGGREGATE_JSON in findings[0].message
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"\xff\xfe\x00\x01", b'{"rows": 7}', b"[1, 2]", b"run_dir\n" + b"x" * 200_000],
+)
+def test_an_aggregate_that_gives_no_rows_is_a_finding_not_a_failure(
+    batch_tree: Path, garbage: bytes
+) -> None:
+    files = _files(batch_tree, cv_runs_aggregate_json=garbage, cv_runs_aggregate_csv=garbage)
+    report, findings = group_cv_batch(files, RUN_IDS)
+    assert report is None
+    assert [f.id for f in findings] == ["cv-aggregate-unreadable"]
+    assert "no rows could be read" in findings[0].message
+
+
+def test_a_file_that_could_not_be_read_is_named_in_the_finding(batch_tree: Path) -> None:
+    files = _files(batch_tree)
+    unread = AggregateFiles(files.files[:1], (f"{GROUP}/{AGGREGATE_JSON}: cannot read file",))
+    report, findings = group_cv_batch(unread, RUN_IDS)
+    assert report is not None and report.analysis.source == f"{GROUP}/{AGGREGATE_CSV}"
+    assert findings[0].id == "cv-aggregate-unreadable"
+    assert findings[0].message.startswith(f"{GROUP}/{AGGREGATE_JSON}: cannot read file")
+
+
+def test_a_group_without_an_aggregate_has_none() -> None:
+    assert group_cv_batch(None, RUN_IDS) == (None, ())
+
+
+# --- end to end on the demo tree -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_group_summary_holds_the_aggregate_corrected(
+    next_runner_site: tuple[Path, Path],
+) -> None:
+    tree, site = next_runner_site
+    rows, data = _file_rows(tree)
+    summary = _summary(site)
+    assert_valid("group-summary", summary, f"groups/{GROUP}/summary.json")
+    batch = summary["cv_batch"]
+    g = np.array([r["gdotv_batch"] for r in rows])
+    se_mean = np.array([r["se_batch"] for r in rows])
+    b = np.array([r["B_total"] for r in rows], dtype=float)
+    assert set(b) == {CV_BATCH_SEQUENCES}
+    se_sum = b * se_mean  # the SE of a sum of B terms is B times the SE of their mean
+    snr = np.abs(g) / se_sum
+    assert [r["run_id"] for r in batch["runs"]] == RUN_IDS
+    for run, expected_se, expected_snr in zip(batch["runs"], se_sum, snr, strict=True):
+        assert run["se_sum"] == pytest.approx(expected_se, rel=1e-12)
+        assert run["snr"] == pytest.approx(expected_snr, rel=1e-12)
+    assert batch["mean_snr_file"] == data["mean_SNR"]
+    assert batch["mean_snr"] == pytest.approx(float(np.mean(snr)), rel=1e-12)
+    # the file's SNR is the corrected one times B_total, row by row, so on average too
+    assert batch["mean_snr_file"] == pytest.approx(CV_BATCH_SEQUENCES * batch["mean_snr"], rel=1e-9)
+    assert batch["factor"] == pytest.approx(CV_BATCH_SEQUENCES, rel=1e-9)
+    assert batch["spread_sd"] == pytest.approx(float(np.std(g, ddof=1)), rel=1e-12)
+    # Cochran's χ² written out, with each set of SEs, against the published statistics
+    for key, ses in (("spread", se_sum), ("spread_file", se_mean)):
+        weights = ses**-2.0
+        mean = float(np.sum(weights * g) / np.sum(weights))
+        chi2 = sum((x - mean) ** 2 / s**2 for x, s in zip(g, ses, strict=True))
+        assert batch[key]["chi2"] == pytest.approx(chi2, rel=1e-9)
+        assert batch[key]["df"] == CV_BATCH_RUNS - 1
+        if key == "spread":
+            assert batch["weighted_sum"] == pytest.approx(mean, rel=1e-12)
+            assert batch["se_weighted_sum"] == pytest.approx(np.sum(weights) ** -0.5, rel=1e-12)
+    # and the planted answers (demo/cv_batch.py); float32 columns move each sum by ~1e-6
+    assert batch["weighted_sum"] == pytest.approx(PLANTED_SUM, rel=1e-6)
+    assert batch["spread"]["chi2"] == pytest.approx(PLANTED_CHI2, rel=1e-5)
+    assert batch["spread_file"]["chi2"] > 100 * CV_BATCH_RUNS  # the file's SEs: far too small
+    ids = [f["id"] for f in summary["findings"]]
+    assert ids.count("cv-se-is-mean-se") == 1 and "cv-aggregate-unreadable" not in ids
+    assert _summary(site, "next_runner")["cv_batch"] is None
+
+
+@pytest.mark.slow
+def test_the_group_page_shows_the_notebooks_number_labelled_beside_the_corrected_one(
+    next_runner_site: tuple[Path, Path],
+) -> None:
+    tree, site = next_runner_site
+    _, data = _file_rows(tree)
+    page = _page(site)
+    section = page[page.index('<section id="cv-batch"') :]
+    section = section[: section.index("</section>")]
+    assert '<a href="#cv-batch">' in page
+    labelled = re.search(
+        r"mean SNR, as the file states it \(<code>mean_SNR</code>\)</dt><dd>([^<]+)</dd>", section
+    )
+    assert labelled is not None and float(labelled.group(1)) == pytest.approx(
+        data["mean_SNR"], rel=1e-3
+    )
+    assert f"the file's is {CV_BATCH_SEQUENCES}× larger" in section
+    assert 'data-check="cv-se-is-mean-se"' in section
+    assert section.count("<tr>") == CV_BATCH_RUNS + 1
+    assert '<a href="../../../runs/next_runner/cv_batch/run_01/index.html">run_01</a>' in section
+    assert "cv-se-is-mean-se" in (site / "diagnostics.html").read_text()
+
+
+@pytest.mark.slow
+def test_reportgen_check_reports_the_finding_on_the_group(batch_tree: Path) -> None:
+    _, checked = check_tree(batch_tree, ReadOptions(bootstrap=0))
+    groups = {c.source: c for c in checked if c.status == "group"}
+    assert [f.id for f in groups[GROUP].findings] == ["cv-se-is-mean-se"]
+    assert groups["next_runner"].findings == ()
+
+
+@pytest.mark.slow
+def test_a_malformed_aggregate_costs_a_finding_and_the_build_goes_on(
+    batch_tree: Path, tmp_path: Path
+) -> None:
+    (batch_tree / GROUP / AGGREGATE_JSON).write_bytes(b'{"rows": [')
+    (batch_tree / GROUP / AGGREGATE_CSV).write_bytes(b"\x00\xff not a table")
+    out = tmp_path / "site"
+    result = _build(batch_tree, out)
+    assert result.failed_runs == []
+    summary = _summary(out)
+    assert "error" not in summary and summary["cv_batch"] is None
+    assert [f["id"] for f in summary["findings"]] == ["cv-aggregate-unreadable"]
+    page = _page(out)
+    assert 'id="cv-batch"' not in page and "cv-aggregate-unreadable" in page
+
+
+@pytest.mark.slow
+def test_a_changed_aggregate_rebuilds_its_group_and_nothing_else(
+    batch_tree: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    _build(batch_tree, out)
+    assert _build(batch_tree, out).up_to_date
+    json_path = batch_tree / GROUP / AGGREGATE_JSON
+    data = json.loads(json_path.read_text())
+    data["mean_SNR"] = 1234.5
+    json_path.write_text(json.dumps(data))
+    result = _build(batch_tree, out)
+    assert not result.up_to_date and result.rebuilt == 0 and result.groups_rendered == 1
+    assert _summary(out)["cv_batch"]["mean_snr_file"] == 1234.5
+    assert _build(batch_tree, out).up_to_date
