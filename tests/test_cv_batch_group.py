@@ -239,3 +239,26 @@ def test_a_changed_aggregate_rebuilds_its_group_and_nothing_else(
     assert not result.up_to_date and result.rebuilt == 0 and result.groups_rendered == 1
     assert _summary(out)["cv_batch"]["mean_snr_file"] == 1234.5
     assert _build(batch_tree, out).up_to_date
+
+
+@pytest.mark.slow
+def test_a_target_summand_in_the_group_cv_table_is_marked_not_valid(
+    batch_tree: Path, tmp_path: Path
+) -> None:
+    """The runs' joint regressions never hold one; a run whose does (by editing its summary)
+    has the feature marked on its group's table, from its own feature ranking."""
+    results = batch_tree / GROUP / "run_01" / "results.json"
+    data = json.loads(results.read_text())
+    data["summary"]["corr"]["wjlogp_sum"] = 0.999
+    data["summary"]["var_after_cv"]["wjlogp_sum"] = 0.002
+    results.write_text(json.dumps(data))
+    out = tmp_path / "site"
+    _build(batch_tree, out)
+    page = _page(out)
+    table = page[page.index('id="cv-summary"') :]
+    table = table[: table.index("</table>")]
+    rows = {row.split("</td>", 1)[0]: row for row in table.split("<tr><td>")[1:]}
+    marked = [name for name, row in rows.items() if "not a valid control variate" in row]
+    assert [name.split(" ", 1)[0] for name in marked] == ["wjlogp_sum"]
+    assert 'title="target-summand"' in rows[marked[0]]
+    assert "A feature marked not valid is a summand of the" in table

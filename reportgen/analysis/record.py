@@ -190,8 +190,15 @@ class RunRecord:
             fields=_shared(self.fields),
             normalization=_shared(self.normalization),
             uncertainty=uncertainty,
-            supplement=None,  # its own page and summary.json only
+            supplement=_cv_only(self.supplement),  # the rest: its own page and summary only
         )
+
+    @property
+    def invalid_cv_features(self) -> tuple[tuple[str, str], ...]:
+        """(feature, validity) of the features that are not valid control variates."""
+        ranking = None if self.supplement is None else self.supplement.cv
+        features = () if ranking is None else ranking.features
+        return tuple((f.name, f.validity) for f in features if not f.valid)
 
     def to_bytes(self) -> bytes:
         """Canonical JSON: its sha256 is the record's digest."""
@@ -232,6 +239,11 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "section": finding.section,
         "etas": list(finding.etas),
     }
+
+
+def _cv_only(supplement: RunSupplement | None) -> RunSupplement | None:
+    """What a group reads of a run's optional blocks: its CV features' validity."""
+    return None if supplement is None or supplement.cv is None else RunSupplement(cv=supplement.cv)
 
 
 _SharedValue = TypeVar("_SharedValue", bound=Hashable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from markupsafe import Markup
@@ -188,6 +188,7 @@ class GroupView:
     differs_more: int = 0  # differing keys beyond the table (every one in what_differs.csv)
     fit_window: FitWindow | None = None  # the tree file's η window of the fits
     cv_batch: CvBatchView | None = None  # its directory's CV batch aggregate, corrected
+    invalid_cv: Mapping[str, str] = field(default_factory=dict)  # feature → why not valid
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,7 @@ def group_view(
         differs_more=analysis.differs_more,
         fit_window=analysis.fit_window,
         cv_batch=None if (b := analysis.cv_batch) is None else cv_batch_view(b, analysis.group_id),
+        invalid_cv=dict(sorted({f for r in members for f in r.invalid_cv_features})),
     )
 
 
