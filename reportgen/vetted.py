@@ -107,6 +107,45 @@ def open_vetted(root: Path, rel: str, vetted: VettedFiles | None) -> int:
     return fd
 
 
+def read_listed(root: Path, rel: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """``root/rel`` whole if it is a regular file of at most ``max_bytes``, reached with no
+    link on the way (``open_vetted`` without a record); else ``None`` and why, in the
+    loader's words. The size is checked on the open descriptor before a byte is read."""
+    try:
+        fd = open_vetted(root, rel, None)
+    except OSError as exc:
+        return None, _not_read(exc)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > max_bytes:
+            return None, _too_large(info.st_size, max_bytes)
+        data = bytearray()
+        while len(data) <= max_bytes:  # at most max_bytes + 1: a growing file stops there
+            block = os.read(fd, min(1 << 20, max_bytes + 1 - len(data)))
+            if not block:
+                break
+            data += block
+        if len(data) > max_bytes:
+            return None, _too_large(len(data), max_bytes)
+        return bytes(data), None
+    except OSError as exc:
+        return None, _not_read(exc)
+    finally:
+        os.close(fd)
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"file is {size:,} bytes, above the limit of {max_bytes:,} bytes"
+
+
+def _not_read(exc: OSError) -> str:
+    if isinstance(exc, Replaced):
+        return f"not read: {exc.strerror}"
+    return f"cannot read file: {exc.strerror or exc}"
+
+
 def _open_unlinked_directory(root: Path, parent: str) -> int:
     """``root/parent`` reached one directory at a time, none of them a link or ``..``."""
     directory = os.open(root, _DIR_FLAGS)

@@ -14,6 +14,7 @@ import pytest
 
 from reportgen.analysis.diagnostics.checks_supplement import group_cv_batch
 from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.build.plan import read_group_inputs
 from reportgen.check import check_tree
 from reportgen.demo.cv_batch import (
     CV_BATCH_BASE,
@@ -28,6 +29,7 @@ from reportgen.load.cv_aggregate import AGGREGATE_CSV, AGGREGATE_JSON, Aggregate
 from reportgen.load.models import InputFile
 from reportgen.settings import ReadOptions
 from tests.formats import assert_valid
+from tests.test_imports import _build_in_subprocess, _heavy
 
 GROUP = CV_BATCH_BASE
 RUN_IDS = [f"{GROUP}/run_{k + 1:02d}" for k in range(CV_BATCH_RUNS)]
@@ -79,6 +81,42 @@ def test_a_linked_aggregate_is_not_followed(batch_tree: Path, tmp_path: Path) ->
     group = next(g for g in tree.groups if g.id == GROUP)
     assert group.aggregates == (f"{GROUP}/{AGGREGATE_CSV}",)
     assert any(s.path == f"{GROUP}/{AGGREGATE_JSON}" and "link" in s.reason for s in skipped)
+
+
+def test_the_files_are_read_within_the_size_limit(batch_tree: Path) -> None:
+    tree, _ = discover(batch_tree)
+    whole = read_group_inputs(tree, batch_tree, 1 << 20)[GROUP]
+    for read in whole:
+        assert read.content == (batch_tree / read.path).read_bytes() and read.problem is None
+    size = len(whole[1].content or b"")
+    limited = read_group_inputs(tree, batch_tree, size - 1)[GROUP]
+    assert limited[1].content is None
+    assert limited[1].problem == f"file is {size:,} bytes, above the limit of {size - 1:,} bytes"
+
+
+def test_a_file_swapped_for_a_link_after_discovery_is_not_read(
+    batch_tree: Path, tmp_path: Path
+) -> None:
+    tree, _ = discover(batch_tree)
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"rows": []}')
+    json_path = batch_tree / GROUP / AGGREGATE_JSON
+    json_path.unlink()
+    json_path.symlink_to(outside)
+    read = read_group_inputs(tree, batch_tree, 1 << 20)[GROUP][1]
+    assert read.content is None and read.problem is not None
+    assert read.problem.startswith("not read:") and "link" in read.problem
+
+
+@pytest.mark.slow
+def test_an_up_to_date_build_with_an_aggregate_imports_nothing_heavy(
+    batch_tree: Path, tmp_path: Path
+) -> None:
+    args = (str(batch_tree), "-o", str(tmp_path / "site"), "-j", "1")
+    _build_in_subprocess(*args)
+    code, modules, stdout = _build_in_subprocess(*args)
+    assert "up to date" in stdout and code == 0
+    assert _heavy(modules) == [] and "reportgen.load.models" not in modules
 
 
 # --- the group stage ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from reportgen.build.status import (
     json_hash,
 )
 from reportgen.discover import GroupRef, RunRef, Skipped, Tree
+from reportgen.vetted import read_listed
 from reportgen.write import write_file_atomic
 
 
@@ -62,14 +63,11 @@ GroupInputs = Mapping[str, tuple[GroupInput, ...]]  # by group id
 
 
 def read_group_inputs(tree: Tree, root: Path, max_bytes: int) -> dict[str, tuple[GroupInput, ...]]:
-    """Every group's own files, through the runs' bounded read (no link followed)."""
+    """Every group's own files, read within the runs' size limit with no link followed."""
     wanted = [g for g in tree.groups if g.aggregates]
-    if not wanted:
-        return {}
-    from reportgen.load.inputs import read_group_file
 
     def read(rel: str) -> GroupInput:
-        return GroupInput(rel, *read_group_file(root, rel, max_bytes))
+        return GroupInput(rel, *read_listed(root, rel, max_bytes))
 
     return {g.id: tuple(read(rel) for rel in g.aggregates) for g in wanted}
 

@@ -322,15 +322,6 @@ def _optional(
         return None
 
 
-def read_group_file(root: Path, rel: str, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """A file of a group's directory: its bytes, or why it could not be read, within the limit
-    (opened with no vetted record, so no link is followed)."""
-    try:
-        return read_bytes(root, rel, None, max_bytes), None
-    except LoadError as exc:
-        return None, exc.reason
-
-
 def read_text(
     root: Path, rel: str, vetted: VettedFiles | None, max_bytes: int, skipped: list[SkippedInput]
 ) -> str | None:
