@@ -213,6 +213,7 @@ def test_the_group_summary_holds_the_aggregate_corrected(
     ids = [f["id"] for f in summary["findings"]]
     assert ids.count("cv-se-is-mean-se") == 1 and "cv-aggregate-unreadable" not in ids
     assert _summary(site, "next_runner")["cv_batch"] is None
+    assert "cv_runs_aggregate" not in (site / "unclaimed.html").read_text()  # read: claimed
 
 
 @pytest.mark.slow

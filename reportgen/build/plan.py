@@ -76,7 +76,7 @@ def tree_fingerprint(tree: Tree, skipped: tuple[Skipped, ...]) -> str:
     """The tree's shape as the site-wide pages see it (never its absolute root)."""
     return json_hash(
         {
-            "runs": tree.runs,
+            "runs": [ref.roles() for ref in tree.runs],
             "groups": tree.groups,
             "incomplete": tree.incomplete,
             "skipped": skipped,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from reportgen.discover import RESULTS_PATTERN, RunRef, Tree, is_results_name
+from reportgen.discover import RESULTS_PATTERN, GroupRef, RunRef, Tree, is_results_name
 from reportgen.kinds.claims import SNIFF_BYTES, Claim
 from reportgen.kinds.interface import Recogniser
 from reportgen.kinds.registry import PluginProblem, RegisteredKind
@@ -76,15 +76,17 @@ class TreeClaims:
 
 class RunClaims:
     """The run schemas (SNIS generations, sweeps, CV and generic runs) as a recogniser, first in
-    precedence: their claims are discovery's runs, each with every file its page reads (their
-    pages are built by the run stage, so only ``Recogniser`` is implemented)."""
+    precedence: their claims are discovery's runs, each with every file its page reads, and the
+    files groups read of their own directory (their pages are built by the run and group
+    stages, so only ``Recogniser`` is implemented)."""
 
     KIND = RUN_KIND
     PATTERNS = (RESULTS_PATTERN,)
     needs_head = False  # discovery has decided by name; the loader decides the schema
 
-    def __init__(self, runs: Sequence[RunRef]) -> None:
+    def __init__(self, runs: Sequence[RunRef], groups: Sequence[GroupRef] = ()) -> None:
         self.runs = runs
+        self.groups = groups  # their own files (a CV batch aggregate) are read by the group stage
 
     def matches(self, path: str) -> bool:
         return is_results_name(path.rsplit("/", 1)[-1])
@@ -95,7 +97,13 @@ class RunClaims:
     def claims(
         self, paths: Iterable[str], markers: Collection[str] | None = None
     ) -> tuple[Claim, ...]:
-        return tuple(Claim(RUN_KIND, ref.directory, tuple(sorted(ref.inputs))) for ref in self.runs)
+        runs = (Claim(RUN_KIND, ref.directory, tuple(sorted(ref.inputs))) for ref in self.runs)
+        groups = (
+            Claim(RUN_KIND, g.aggregates[0].rpartition("/")[0], g.aggregates)
+            for g in self.groups
+            if g.aggregates
+        )
+        return (*runs, *groups)
 
 
 def _claims_of(
@@ -118,7 +126,8 @@ def claim_tree(tree: Tree, kinds: Sequence[RegisteredKind], head: Head, size: Si
     """Every file to one claim at most, in precedence order: the runs, then ``kinds``."""
     everything = list(tree.files)
     remaining = [p for p in everything if p != TREE_FILE]
-    order: list[tuple[str, str, Recogniser]] = [(RUN_KIND, "built-in", RunClaims(tree.runs))]
+    built_in = RunClaims(tree.runs, tree.groups)
+    order: list[tuple[str, str, Recogniser]] = [(RUN_KIND, "built-in", built_in)]
     order += [(k.name, k.origin, k.kind) for k in kinds]
     studies: list[Claim] = []
     problems: list[PluginProblem] = []
