@@ -418,17 +418,7 @@ def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
     """
     digest = hashlib.sha256(orjson.dumps(ref.roles(), option=orjson.OPT_SORT_KEYS))
     vetted = ref.vetted_files()
-    for rel in ref.inputs:
-        digest.update(b"\0" + rel.encode() + b"\0")
-        try:
-            fd = open_vetted(root, rel, vetted)
-        except OSError as exc:
-            digest.update(f"<unreadable: {exc.strerror}>".encode())
-            continue
-        try:
-            _hash_open_file(digest, fd, max_bytes)
-        finally:
-            os.close(fd)
+    _hash_files(digest, ref.inputs, lambda rel: open_vetted(root, rel, vetted), max_bytes)
     return digest.hexdigest()
 
 
@@ -436,18 +426,26 @@ def files_hash(identity: Any, files: Iterable[str], root: Path) -> str:
     """sha256 over ``identity`` (as canonical JSON) and every file's name and bytes, each opened
     as the kinds' reader opens it (no symbolic link followed)."""
     digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    _hash_files(digest, files, lambda rel: os.open(root / rel, flags), None)
+    return digest.hexdigest()
+
+
+def _hash_files(
+    digest: Any, files: Iterable[str], opener: Callable[[str], int], max_bytes: int | None
+) -> None:
+    """Each file's name and bytes (or why it could not be opened) into ``digest``."""
     for rel in files:
         digest.update(b"\0" + rel.encode() + b"\0")
         try:
-            fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            fd = opener(rel)
         except OSError as exc:
             digest.update(f"<unreadable: {exc.strerror}>".encode())
             continue
         try:
-            _hash_open_file(digest, fd, None)
+            _hash_open_file(digest, fd, max_bytes)
         finally:
             os.close(fd)
-    return digest.hexdigest()
 
 
 def _hash_open_file(digest: Any, fd: int, max_bytes: int | None) -> None:
