@@ -60,6 +60,7 @@ def test_inputs_and_unclaimed_cover_the_tree_each_file_once(
     tree, out, _ = studies_site
     manifest = _manifest(out)
     run_inputs = {p for run in manifest["runs"] for p in run["inputs"]}
+    run_inputs |= {p for group in manifest["groups"] for p in group.get("inputs", ())}
     study_inputs = [p for study in manifest["studies"] for p in study["inputs"]]
     unclaimed = [u["path"] for u in manifest["unclaimed"]]
     assert len(study_inputs) == len(set(study_inputs))  # no file in two studies

@@ -303,7 +303,9 @@ def manifest(
                 | ({"error": dict(r.error.__dict__)} if r.error else {})  # what failed, a hint
                 for r in records
             ],
-            "groups": [{k: g.get(k) for k in ("id", "page", "summary")} for g in groups],
+            "groups": [
+                {k: g[k] for k in ("id", "page", "summary", "inputs") if k in g} for g in groups
+            ],
         }
         | dict(extra or {})
     )

@@ -157,6 +157,7 @@ def _render(
 def _manifest(tree: Tree, records: Mapping[str, RunRecord], inventory: Inventory) -> bytes:
     groups = (
         {"id": g.id, "page": paths.group_page(g.id), "summary": paths.group_summary(g.id)}
+        | ({"inputs": list(g.aggregates)} if g.aggregates else {})
         for g in tree.groups
     )
     return serialize.manifest(

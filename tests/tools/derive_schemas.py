@@ -435,6 +435,7 @@ def manifest(body: Json) -> Json:
     runs["properties"]["error"] = ERROR
     runs["properties"]["verdict_linear"] = VERDICT
     runs["properties"]["inputs"] = PATHS
+    body["properties"]["groups"]["items"]["properties"]["inputs"] = PATHS
     body["properties"]["format"] = {"type": "integer", "minimum": 1}
     body["properties"]["studies"] = {"type": "array", "items": STUDY}
     body["properties"]["unclaimed"] = {"type": "array", "items": UNCLAIMED}
