@@ -21,8 +21,8 @@ FAST = ("-m", "not slow")
 @nox.session
 def fast(session: nox.Session) -> None:
     """The quick loop: every test not marked slow (under a minute on two cores)."""
-    session.install(".[test]")
-    session.run("python", "-m", "pytest", *FAST, *session.posargs)
+    session.install(".[test]", "pytest-xdist>=3.5")
+    session.run("python", "-m", "pytest", *FAST, "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHONS)
