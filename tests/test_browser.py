@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.demo import generate_sample_tree
 
 CHROMIUM = Path(os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
@@ -1215,6 +1216,36 @@ def test_every_page_kind_is_legible_at_desktop_and_mobile_width(
     assert state["chartText"] == [], "chart labels under 11 px"
     assert state["collisions"] == [], "tick labels or titles on top of each other"
     assert state["clipped"] == [], "legend entries truncated or outside the chart"
+    assert state["wide"] == [], "charts wider than their container"
+    assert state["scroll"] <= 0, "horizontal scrolling"
+
+
+@pytest.fixture(scope="session")
+def studies_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample with one study of each experiment kind and a file no kind claims."""
+    root = tmp_path_factory.mktemp("studies-tree")
+    tree = generate_sample_tree(root / "results", studies=True)
+    out = root / "site"
+    build(BuildOptions(results=tree, out=out, jobs=1))
+    return out
+
+
+STUDY_KINDS = ["jackknife-study", "influence", "rb-convergence", "batch-manifest", "fisher"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("kind", [*STUDY_KINDS, "unclaimed"])
+def test_study_pages_are_legible_at_desktop_and_mobile_width(
+    kind: str, width: int, studies_site: Path, chromium: Browser
+) -> None:
+    """The experiment kinds' pages and the unclaimed-files page meet the same bar as the rest."""
+    pages = sorted(studies_site.glob(f"studies/{kind}/**/index.html"))
+    path = "unclaimed.html" if kind == "unclaimed" else pages[0].relative_to(studies_site)
+    state = _legibility(studies_site, str(path), width, chromium)
+    assert state["small"] == [], "page text under 12 px"
+    assert state["chartText"] == [], "chart labels under 11 px"
+    assert state["collisions"] == [], "tick labels or titles on top of each other"
     assert state["wide"] == [], "charts wider than their container"
     assert state["scroll"] <= 0, "horizontal scrolling"
 

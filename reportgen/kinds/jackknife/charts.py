@@ -182,7 +182,7 @@ def _jackknife_boxes_spec(log: bool) -> Spec:
     data, flatten = named(BOXES, *BOX_COLUMNS)
     title = "per-prompt mean entropy" + (" (log scale)" if log else "")
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    x = alt.X("point:N", title=None, sort=None, axis=alt.Axis(labelAngle=-30, labelLimit=220))
+    x = alt.X("point:N", title=None, sort=None, axis=alt.Axis(labelAngle=-90, labelLimit=220))
     tooltip = [
         alt.Tooltip("point:N", title="point"),
         value_tooltip("n", "prompts"),
