@@ -1261,7 +1261,8 @@ def test_figures_with_workers_after_this_process_ran_vl_convert(
 # writes one byte to the test's pipe, then waits until it is interrupted. Interrupting a build
 # with workers is test_supervision's; one process keeps this pause point free of their timing.
 _PAUSED_BUILD = """
-import os, sys, threading
+import os, signal, sys, threading
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal, even if inherited off
 import reportgen.build.runs as build
 signal_fd = int(sys.argv[1])
 store = build._store_run
