@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
+import reportgen.build.runs as run_stage
 from reportgen import cli
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import generate_sample_tree
@@ -96,3 +98,17 @@ def demo_site(demo_tree: Path) -> tuple[Path, Path]:
     site = demo_tree.parent / "site"
     assert cli.main(["build", str(demo_tree), "-o", str(site), "-j", "2", "-q"]) in (0, 1)
     return demo_tree, site
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Ids of the runs the build re-read and re-rendered (in-process builds, -j 1)."""
+    calls: list[str] = []
+    real = run_stage.run_output
+
+    def counting(ref: Any, *args: Any) -> Any:
+        calls.append(ref.id)
+        return real(ref, *args)
+
+    monkeypatch.setattr(run_stage, "run_output", counting)
+    return calls

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reportgen.build.runs as run_stage
 import reportgen.build.status as status_module
 from reportgen.build import BuildOptions, build
 from reportgen.build.status import STATUS_PATH
@@ -41,20 +40,6 @@ def _no_racy_window() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(status_module, "RACY_NS", 0)
         yield
-
-
-@pytest.fixture
-def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Ids of the runs the build read and rendered (in-process builds)."""
-    calls: list[str] = []
-    real = run_stage.run_output
-
-    def counting(ref: Any, *args: Any) -> Any:
-        calls.append(ref.id)
-        return real(ref, *args)
-
-    monkeypatch.setattr(run_stage, "run_output", counting)
-    return calls
 
 
 @pytest.fixture(scope="module")

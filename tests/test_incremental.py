@@ -109,20 +109,6 @@ def edit_sweep(tree: Path, factor: float = 1.5) -> None:
     path.write_bytes(orjson.dumps(data))
 
 
-@pytest.fixture
-def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Ids of the runs the build re-read and re-rendered (in-process builds, -j 1)."""
-    calls: list[str] = []
-    real = run_stage.run_output
-
-    def counting(ref: Any, *args: Any) -> Any:
-        calls.append(ref.id)
-        return real(ref, *args)
-
-    monkeypatch.setattr(run_stage, "run_output", counting)
-    return calls
-
-
 # --- fixtures --------------------------------------------------------------------------------
 
 
