@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 MINUS = "\u2212"
 MISSING = "—"
@@ -92,21 +93,35 @@ def _scientific(value: float, digits: int) -> str:
     return minus(f"{mantissa}e{int(exponent)}")
 
 
+FLOAT_DECIMALS = 16  # a double's 17 significant digits: any finer place is noise
+
+
+def scaled_with_se(value: float, se: float) -> tuple[str, str, int]:
+    """``value`` and ``se > 0`` as decimal mantissas times ``10**exponent``, where the larger of
+    the two sets the exponent and both are rounded to the SE's second significant digit."""
+    place = math.floor(math.log10(se)) - (SE_DIGITS - 1)  # decimal place of the SE's last digit
+    exponent = math.floor(math.log10(max(abs(value), se)))
+    decimals = min(max(exponent - place, 0), FLOAT_DECIMALS)
+    return scaled(value, exponent, decimals), scaled(se, exponent, decimals), exponent
+
+
+def scaled(value: float, exponent: int, decimals: int) -> str:
+    """``value / 10**exponent`` with ``decimals`` places; Decimal, because 10.0**exponent
+    underflows to zero near the subnormal range."""
+    return f"{Decimal(value).scaleb(-exponent):.{decimals}f}"
+
+
 def format_with_se(value: float | None, se: float | None, fmt: NumberFormat = DEFAULT) -> str:
     """``value ± se``: SE to two significant digits, the value rounded to the same place."""
     if value is None or se is None or not (math.isfinite(value) and math.isfinite(se)) or se <= 0:
         return format_number(value, fmt)
-    place = math.floor(math.log10(se)) - (SE_DIGITS - 1)  # decimal place of the SE's last digit
     scientific = needs_scientific(value) if fmt.scientific is None else fmt.scientific
     if scientific:
-        exponent = math.floor(math.log10(abs(value))) if value != 0 else place
-        decimals = max(exponent - place, 0)
-        scale = 10.0**exponent
-        text = f"({value / scale:.{decimals}f} ± {se / scale:.{decimals}f})e{exponent}"
-    else:
-        decimals = max(-place, 0)
-        text = f"{value:.{decimals}f} ± {se:.{decimals}f}"
-    return minus(text)
+        shown, shown_se, exponent = scaled_with_se(value, se)
+        return minus(f"({shown} ± {shown_se})e{exponent}")
+    place = math.floor(math.log10(se)) - (SE_DIGITS - 1)
+    decimals = max(-place, 0)
+    return minus(f"{value:.{decimals}f} ± {se:.{decimals}f}")
 
 
 def format_eta(value: float | None) -> str:

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 import reportgen.build.runs as run_stage
 from reportgen import cli
 from reportgen.build import BuildOptions, BuildResult, build
 from reportgen.demo import generate_sample_tree
 
-# Hypothesis' per-example deadline is a wall-clock threshold, which fails tests at random on a
-# shared machine: no test has one.
-settings.register_profile("reportgen", deadline=None)
+# Hypothesis' per-example deadline and its too-slow health check are wall-clock thresholds,
+# which fail tests at random on a shared machine (two xdist workers on two cores): neither applies.
+settings.register_profile("reportgen", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("reportgen")
 
 SHARED_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "results"

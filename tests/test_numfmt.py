@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -99,6 +101,23 @@ def test_se_keeps_the_value(value: float, se: float) -> None:
     slack = 1e-12 * (abs(value) + se)
     assert abs(parse(shown) - value) <= 0.5 * step + slack
     assert abs(parse(shown_se) - se) <= 0.5 * step + slack
+
+
+@given(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=0.0, exclude_min=True, allow_infinity=False),
+)
+def test_scientific_se_keeps_the_value_over_the_whole_float_range(value: float, se: float) -> None:
+    """Subnormal and huge values or SEs print, and parse back to within the SE's last digit
+    (or a double's last significant digit, when the SE is finer than that)."""
+    text = format_with_se(value, se, NumberFormat(scientific=True))
+    match = re.fullmatch(r"\((\S+) ± (\S+)\)e(\S+)", text)
+    assert match is not None, text
+    exponent = int(parse(match[3]))
+    step = Decimal(10) ** max(math.floor(math.log10(se)) - 1, exponent - 16)
+    for shown, exact in ((match[1], value), (match[2], se)):
+        error = abs(Decimal(shown.replace(MINUS, "-")).scaleb(exponent) - Decimal(exact))
+        assert error <= step / 2
 
 
 def test_eta_and_percent() -> None:

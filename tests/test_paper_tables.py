@@ -98,6 +98,22 @@ def test_plus_minus_reads_back_within_its_rounding(value: float, se: float) -> N
     assert abs(shown_se - se) <= unit / 2 * (1 + 1e-9) + slack and unit <= se * 0.1 * (1 + 1e-9)
 
 
+@pytest.mark.parametrize(
+    ("value", "se", "text"),
+    [
+        (0.0013221, None, r"$0.00132$ (no SE)"),
+        (-4.2e-7, None, r"$-4.2\times 10^{-7}$ (no SE)"),
+        (5e-324, None, r"$4.94\times 10^{-324}$ (no SE)"),
+        (5e-324, 57.3, r"$(0.0 \pm 5.7)\times 10^{1}$"),
+        (1.15, 5e-324, r"$(1.1499999999999999 \pm 0.0000000000000000)$"),
+    ],
+)
+def test_plus_minus_keeps_the_exponent_at_the_edges_of_the_float_range(
+    value: float, se: float | None, text: str
+) -> None:
+    assert pt.plus_minus(value, se) == text
+
+
 @pytest.mark.slow
 def test_latex_tables_compile_with_pdflatex(tmp_path: Path) -> None:
     if shutil.which("pdflatex") is None:

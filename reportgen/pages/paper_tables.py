@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.numfmt import scaled_with_se
 
 if TYPE_CHECKING:  # the group page imports this module
     from reportgen.pages.group import GroupView
@@ -75,24 +76,15 @@ def _csv_number(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else repr(float(value))
 
 
-def _exponent(value: float) -> int:
-    return math.floor(math.log10(abs(value))) if value != 0 and math.isfinite(value) else 0
-
-
 def plus_minus(value: float | None, se: float | None) -> str:
     """``(v \\pm s)\\times 10^{k}`` in LaTeX math, the SE to two significant digits."""
     if value is None or not math.isfinite(value):
         return "--"
     if se is None or not math.isfinite(se) or se <= 0:
-        return f"${_scaled(value, _exponent(value), 3)}$ (no SE)"
-    k = _exponent(max(abs(value), se))
-    digits = max(0, k - _exponent(se) + 1)
-    body = rf"{_scaled(value, k, digits)} \pm {_scaled(se, k, digits)}"
+        return f"{plain(value)} (no SE)"
+    shown, shown_se, k = scaled_with_se(value, se)
+    body = rf"{shown} \pm {shown_se}"
     return f"$({body})$" if k == 0 else rf"$({body})\times 10^{{{k}}}$"
-
-
-def _scaled(value: float, k: int, digits: int) -> str:
-    return f"{value / 10.0**k:.{digits}f}"
 
 
 def plain(value: float | None, digits: int = 3) -> str:
