@@ -31,6 +31,7 @@ from reportgen.treefile import TreeFile, read_tree_file
 
 if TYPE_CHECKING:
     from reportgen.analysis import RunAnalysis
+    from reportgen.analysis.group import GroupAnalysis, GroupSettings
     from reportgen.analysis.pooling import PooledEta
     from reportgen.analysis.populations import Population
     from reportgen.analysis.record import RunRecord
@@ -91,6 +92,7 @@ class Tree:
         self.options = options
         self.tree_file = tree_file
         found, skipped = discover(root, options.follow_symlinks)
+        self.discovered = found
         self.skipped: tuple[Skipped, ...] = skipped
         self._runs = {ref.id: Run(ref, self) for ref in found.runs}
         self._groups = {ref.id: Group(ref, self) for ref in found.groups}
@@ -118,6 +120,16 @@ class Tree:
         holding = [g for g in self._groups.values() if run.id in g.ref.run_ids]
         return max(holding, key=lambda g: len(g.id), default=None)  # ancestors are prefixes
 
+    def group_settings(self) -> GroupSettings:
+        """The group stage's settings, as ``build`` derives them from these options."""
+        from reportgen.analysis.group import GroupSettings
+        from reportgen.settings import derive
+
+        tree_file = self.tree_file
+        return derive(
+            GroupSettings, self.options, incidental=tree_file.incidental, fit_windows=tree_file.fits
+        )
+
     def etas(self) -> Any:
         """One row per run and η (runs read successfully): every per-η field of the runs'
         ``summary.json``, the differences with their paired SEs, the run's group and its
@@ -127,8 +139,8 @@ class Tree:
 
     def findings(self) -> Any:
         """Every run's findings, one row each (as ``summary.json`` lists them)."""
-        rows = [row for run in self.runs for row in api_tables.finding_rows(run.id, run.record)]
-        return api_tables.frame(rows, api_tables.FINDING_COLUMNS)
+        rows = [row for run in self.runs for row in run.finding_rows()]
+        return api_tables.finding_frame(rows)
 
 
 class Run:
@@ -178,8 +190,10 @@ class Run:
         return api_tables.frame(self.eta_rows(), api_tables.LEADING)
 
     def findings(self) -> Any:
-        rows = api_tables.finding_rows(self.id, self.record)
-        return api_tables.frame(rows, api_tables.FINDING_COLUMNS)
+        return api_tables.finding_frame(self.finding_rows())
+
+    def finding_rows(self) -> list[dict[str, Any]]:
+        return api_tables.finding_rows(self.id, self.record.findings)
 
     def contributions(self, eta: float | None = None) -> Any:
         """The per-sequence contributions (the run's ``contributions.csv``), at one η if given
@@ -252,6 +266,50 @@ class Group:
         populations."""
         rows = api_tables.pooled_rows(self.pooled_estimates())
         return api_tables.frame(rows, api_tables.POOLED_LEADING)
+
+    @functools.cached_property
+    def analysis(self) -> GroupAnalysis:
+        """The group's statistics as its page computes them: populations, pooled estimates,
+        fits, the batch-size comparison (drawn from the runs' sequences) and its findings."""
+        from reportgen.analysis.group import analyze_group
+        from reportgen.build.groups import aggregate_files
+        from reportgen.build.plan import read_group_inputs
+
+        tree = self._tree
+        analyses = {run.id: run.analysis for run in self.runs}
+        inputs = read_group_inputs(tree.discovered, tree.root, tree.options.max_bytes)
+        return analyze_group(
+            self.id,
+            [run.record for run in self.runs],
+            settings=tree.group_settings(),
+            child_runs=[tree.group(c).ref.run_ids for c in self.ref.child_group_ids],
+            samples=lambda run_id: a.sample if (a := analyses.get(run_id)) else None,
+            aggregate=aggregate_files(inputs.get(self.id, ())),
+        )
+
+    def findings(self) -> Any:
+        """The group's own findings (heterogeneous populations, copies, its CV batch
+        aggregate), one row each."""
+        rows = api_tables.finding_rows(self.id, self.analysis.findings, "group")
+        return api_tables.finding_frame(rows, "group")
+
+    @functools.cached_property
+    def _charts(self) -> ChartSet:
+        from reportgen.pages.group import group_chart_set
+
+        return group_chart_set(self.ref, self.analysis, self.records())
+
+    def chart_names(self) -> tuple[str, ...]:
+        """The charts of the group's page, by name."""
+        return tuple(c.id for c in self._charts.all_charts())
+
+    def chart(self, name: str) -> Any:
+        """The page's chart ``name`` as an ``altair`` chart with its data."""
+        from reportgen.api_read import altair_chart
+
+        found: dict[str, Chart] = {c.id: c for c in self._charts.all_charts()}
+        chart = _lookup(found, name, f"chart of group {self.id}")
+        return altair_chart(self._charts.standalone_spec(chart))
 
     def etas(self) -> Any:
         """``Tree.etas`` for this group's runs."""

@@ -17,6 +17,7 @@ from reportgen.analysis.contributions import EtaContributions
 from reportgen.analysis.pooling import PooledEta, judge_pooled, pool_by_eta, run_eta_rows
 from reportgen.analysis.populations import Population, populations
 from reportgen.analysis.record import RunRecord
+from reportgen.findings import Finding
 from reportgen.load.parameters import Incidental
 
 Row = dict[str, Any]
@@ -108,11 +109,15 @@ def eta_rows(record: RunRecord, group: str | None, population: str | None) -> li
     return out
 
 
-def finding_rows(owner: str, record: RunRecord) -> list[Row]:
-    """A run's findings as its ``summary.json`` lists them, with the run's id."""
+def finding_rows(owner: str, findings: Iterable[Finding], column: str = "run") -> list[Row]:
+    """Findings as a ``summary.json`` lists them, each with its run's (or group's) id."""
     from reportgen.pages import serialize
 
-    return [{"run": owner} | serialize.finding_row(f) for f in record.findings]
+    return [{column: owner} | serialize.finding_row(f) for f in findings]
+
+
+def finding_frame(rows: Sequence[Row], column: str = "run") -> Any:
+    return frame(rows, (column, *FINDING_COLUMNS[1:]))
 
 
 def contribution_rows(contributions: Iterable[EtaContributions]) -> Any:

@@ -223,6 +223,40 @@ def test_charts_are_the_pages(demo_site: tuple[Path, Path], tree: Tree) -> None:
         run.chart("no-such-chart")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "group_id", ["denominator_fix/run_with_denom_fix", MIXED, "CVs_and_gdotv/run1"]
+)
+def test_group_charts_and_findings_are_the_pages(
+    demo_site: tuple[Path, Path], tree: Tree, group_id: str
+) -> None:
+    """A group's charts (its batch-size comparison drawn from the runs' sequences too) are
+    its page's specs with their data, and its findings those of its ``summary.json``."""
+    _, site = demo_site
+    group = tree.group(group_id)
+    page = (site / "groups" / group_id / "index.html").read_text(encoding="utf-8")
+    data = json.loads(_script(page, 'id="page-data"'))["datasets"]
+    drawn_names = re.findall(r'class="chart-spec" data-chart="([^"]+)"', page)
+    assert sorted(group.chart_names()) == sorted(drawn_names) and drawn_names
+    for name in group.chart_names():
+        spec = group.chart(name).to_dict()
+        datasets = spec.pop("datasets")
+        assert spec == json.loads(_script(page, f'class="chart-spec" data-chart="{name}"')), name
+        assert all(datasets[key] == data[key] for key in datasets)
+    published = _json(site / "groups" / group_id / "summary.json")["findings"]
+    findings = group.findings()
+    assert list(findings["id"]) == [f["id"] for f in published]
+    assert list(findings["message"]) == [f["message"] for f in published]
+    assert (findings["group"] == group_id).all()
+    with pytest.raises(KeyError, match="no chart of group"):
+        group.chart("no-such-chart")
+
+
+def test_a_group_has_batch_comparison_charts(tree: Tree) -> None:
+    names = tree.group("denominator_fix/run_with_denom_fix").chart_names()
+    assert {"batch-comparison-b0", "batch-comparison-b1"} <= set(names)
+
+
 def _script(page: str, attributes: str) -> str:
     pattern = rf'<script type="application/json" {re.escape(attributes)}>(.*?)</script>'
     found = re.search(pattern, page, re.S)

@@ -257,6 +257,14 @@ def group_page(
     return PageOutput(tuple(files), figures=figures)
 
 
+def group_chart_set(
+    group: GroupRef, analysis: GroupAnalysis, records: Mapping[str, RunRecord]
+) -> ChartSet:
+    """The charts of the group's page, as the page draws them."""
+    context = _context(group, records, paths.group_page(group.id))
+    return collect(group_charts(analysis, context.runs), None)
+
+
 @dataclass(frozen=True)
 class _RunTables:
     """The per-run tables of a group page (all empty on a summarised page)."""
