@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from reportgen.analysis.diagnostics import duplicate_findings
@@ -27,6 +28,7 @@ from reportgen.analysis.populations import (
     what_differs,
 )
 from reportgen.analysis.record import NormalizationRecord, RunRecord
+from reportgen.demo import generate_cv_results
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.load.fingerprint import field_fingerprint, field_paths
@@ -330,6 +332,19 @@ def test_fingerprint_ignores_sizes_and_eta_keys() -> None:
                                 "true.entries", "true.entries[].eta", "r", "r.#"}  # fmt: skip
     prefix = {**one, "per": [{"a": 1, "x": {}}]}  # a pre-fix record: no y
     assert field_fingerprint(prefix).sha256 != field_fingerprint(one).sha256
+
+
+def test_the_names_of_a_runs_plot_files_do_not_split_it() -> None:
+    """Which scatter plots a control-variate run writes depends on its data; a missing
+    summary block still splits."""
+    rng = np.random.default_rng(0)
+    cv, _ = generate_cv_results(rng, n_seqs=16)
+    plots = {k for k in cv["paths"] if k.startswith("plot_")}
+    other = {**cv, "paths": {k: v for k, v in cv["paths"].items() if k not in plots}}
+    other["paths"]["plot_another_feature"] = "scatter_another_feature.png"
+    assert field_fingerprint(other) == field_fingerprint(cv)
+    fewer = {**cv, "summary": {k: v for k, v in cv["summary"].items() if k != "ols_beta"}}
+    assert field_fingerprint(fewer).sha256 != field_fingerprint(cv).sha256
 
 
 def test_fingerprint_of_a_deep_file_does_not_recurse() -> None:

@@ -97,8 +97,12 @@ def test_same_seed_gives_byte_identical_tree(sample: Path, tmp_path: Path) -> No
 def test_different_seed_changes_the_numbers(sample: Path, tmp_path: Path) -> None:
     other = _files(generate_sample_tree(tmp_path / "other", seed=1))
     ours = _files(sample)
-    assert sorted(other) == sorted(ours)
-    changed = {k for k in ours if ours[k] != other[k]}
+
+    def layout(files: dict[str, bytes]) -> list[str]:  # which scatter plots: the data decide
+        return sorted(name for name in files if "/scatter_" not in name)
+
+    assert layout(other) == layout(ours)
+    changed = {k for k in layout(ours) if ours[k] != other[k]}
     assert f"{SNIS}/E_256/run_01/results.json" in changed
     assert f"{CV}/cv_runs_aggregate.csv" in changed
 

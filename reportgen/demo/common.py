@@ -35,7 +35,10 @@ CV_FEATURES_ALL: tuple[str, ...] = (
 )  # fmt: skip
 CV_OUT_ROOT = "/content/drive/MyDrive/RL_Practice_Files/good_cvs_20250915_0000"
 CV_DIRS: tuple[str, ...] = ("cv_20250915_000501", "cv_20250915_001413", "cv_20250915_002327")
-SCATTER_FEATURES: tuple[str, ...] = ("wjlogp_sum", "var_logp", "mean_logp")
+SCATTER_FEATURES: tuple[str, ...] = ("wjlogp_sum", "var_logp")
+# the runner also plots the more strongly correlated of these, so two runs of one experiment
+# can list different plot files
+SCATTER_CHOICES: tuple[str, str] = ("mean_logp", "jH_sum")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The commented config the SNIS runs copy next to run_01.

@@ -16,6 +16,7 @@ from reportgen.demo.common import (
     CV_OUT_ROOT,
     FEATURES,
     PNG_SIGNATURE,
+    SCATTER_CHOICES,
     SCATTER_FEATURES,
     FloatArray,
     JsonDict,
@@ -215,6 +216,13 @@ def _hist_png(y: FloatArray, bins: int = 22) -> bytes:
     return png_bytes(img)
 
 
+def _stronger(cols: dict[str, FloatArray], first: str, second: str) -> str:
+    """Of two features, the one more strongly correlated with g·v."""
+    y = cols["gdotv_i"]
+    strength = [abs(np.corrcoef(cols[f], y)[0, 1]) for f in (first, second)]
+    return second if strength[1] > strength[0] else first
+
+
 def generate_cv_results(
     rng: np.random.Generator,
     *,
@@ -241,7 +249,7 @@ def generate_cv_results(
         "feature_stats_path": f"{folder}/cv_feature_stats.csv",
         "summary_path": f"{folder}/cv_summary.json",
     }
-    for feat in SCATTER_FEATURES:
+    for feat in (*SCATTER_FEATURES, _stronger(cols, *SCATTER_CHOICES)):
         artifacts[f"scatter_{feat}.png"] = _scatter_png(cols[feat], cols["gdotv_i"])
         paths[f"plot_{feat}"] = f"{folder}/scatter_{feat}.png"
     paths["plot_hist_yi"] = f"{folder}/hist_yi.png"

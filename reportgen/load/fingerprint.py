@@ -5,6 +5,8 @@ before a fix (without ``denom_corr_scaled`` in its per-sequence extras), without
 capture, or with an extra block carries other fields, and its numbers may mean something else.
 Lengths of arrays and the number of η entries do not count: a list's items contribute the
 union of their paths under ``[]``, and keys that are numbers (``ratio_pred``'s η keys) are ``#``.
+Nor do the names of the files a run wrote (a control-variate file's ``paths`` block: which
+scatter plots the runner draws depends on the data).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ NUMBER_KEY = "#"
 MAX_DEPTH = 64  # deeper branches count as leaves (the JSON parser bounds depth anyway)
 MAX_KEPT = 2_000  # paths a record keeps to name differences; the digest covers every path
 _LEAF_TYPES = frozenset({float, int, str, bool, type(None)})
+OUTPUT_FILES = "paths."  # below it: the names of the files the run wrote
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,8 @@ def field_fingerprint(data: Mapping[str, Any]) -> FieldFingerprint:
 
 
 def paths_fingerprint(found: Iterable[str]) -> FieldFingerprint:
-    """The fingerprint of the key paths ``field_paths`` found."""
-    paths = sorted(found)
+    """The fingerprint of the key paths ``field_paths`` found, output file names aside."""
+    paths = sorted(p for p in found if not p.startswith(OUTPUT_FILES))
     digest = hashlib.sha256("\n".join(paths).encode("utf-8", "surrogatepass")).hexdigest()
     return FieldFingerprint(digest, tuple(paths[:MAX_KEPT]), len(paths))
 
