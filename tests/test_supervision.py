@@ -207,8 +207,10 @@ def test_a_killed_figures_build_leaves_no_process_behind(
     session = build.pid  # its own session: every process it started is in it
     os.kill(build.pid, stop)
     build.wait(timeout=60)
-    _read_to_end(build.stdout)
-    _read_to_end(build.stderr)
+    for stream in (build.stdout, build.stderr):
+        assert stream is not None
+        with stream:
+            _read_to_end(stream)
     polls = _poll_until(lambda: _in_session(session) == [])
     assert polls < MAX_POLLS
     assert [_cmdline(p) for p in _in_session(session)] == []
