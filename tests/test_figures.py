@@ -7,6 +7,8 @@ import io
 import json
 import re
 import struct
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,27 @@ def test_png_and_pdf_drawn_from_the_svg_match_rendering_the_spec() -> None:
     assert export.convert(svg, "svg") == svg.encode()
     with pytest.raises(ValueError, match="unknown figure format"):
         export.convert(svg, "gif")
+
+
+EXPORT_ONE_FIGURE = """
+from reportgen import charts
+from reportgen.charts import export
+chart, data = charts.eta_curve([1e-6, 2e-6], [-1e-4, -2e-4], [-1.1e-4, -2.1e-4])
+spec = export.themed(export.plain_json(dict(chart.spec) | {"datasets": data}), "paper")
+assert export.render(spec, "svg").startswith(b"<svg")
+"""
+
+
+def test_the_converter_child_ends_with_its_process_and_leaves_no_open_pipe() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", EXPORT_ONE_FIGURE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr
 
 
 def test_plain_json_turns_numpy_into_lists() -> None:

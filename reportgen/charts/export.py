@@ -8,6 +8,7 @@ cannot be exported becomes a warning on that chart, never a failed page.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -171,6 +172,7 @@ def _child() -> Converter:
     global _converter
     if _converter is None:
         _converter = Converter()
+        atexit.register(_converter.close)  # the child ends with us, its pipes closed
     return _converter
 
 
