@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from reportgen.analysis import RunAnalysis, analyze_run
+from reportgen.analysis import RunAnalysis
 from reportgen.analysis.record import failure_record, run_record
 from reportgen.build.guard import guarded
+from reportgen.build.runs import analyzed_run
 from reportgen.build.status import input_hash
 from reportgen.discover import RunRef
-from reportgen.load import load_run
 from reportgen.load.models import LoadFailure
 
 if TYPE_CHECKING:
@@ -32,17 +32,11 @@ def read_run(
         return failure_record(failed, digest), None
 
     def attempt() -> tuple[RunRecord, RunAnalysis | None]:
-        loaded = load_run(ref, root, options.max_bytes)
-        if isinstance(loaded, LoadFailure):
-            return failure(loaded)
-        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            analysis = analyze_run(
-                loaded,
-                bootstrap=options.bootstrap,
-                seed=options.seed,
-                margin=options.equivalence_margin,
-            )
-        return run_record(analysis, digest, labels), analysis
+        analysis = analyzed_run(ref, root, options)
+        if isinstance(analysis, LoadFailure):
+            return failure(analysis)
+        with np.errstate(all="ignore"):
+            return run_record(analysis, digest, labels), analysis
 
     def failed(reason: str) -> tuple[RunRecord, RunAnalysis | None]:
         hint = "Report it with the run's files."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from reportgen.build.guard import guarded
 from reportgen.build.plan import RunPlan
@@ -23,8 +23,10 @@ from reportgen.write import SiteWriter
 
 if TYPE_CHECKING:
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
+    from reportgen.analysis import RunAnalysis
     from reportgen.analysis.record import RunRecord
     from reportgen.load.history import FirstCommit
+    from reportgen.load.models import LoadFailure
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
     from reportgen.pages.run import RunSettings
@@ -50,6 +52,39 @@ def process_run(job: RunJob) -> PageOutput:
     )
 
 
+class AnalysisSettings(Protocol):
+    """What reading and analysing a run takes (the build's run settings, or the API's)."""
+
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def bootstrap(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def equivalence_margin(self) -> float: ...
+
+
+def analyzed_run(ref: RunRef, root: Path, settings: AnalysisSettings) -> RunAnalysis | LoadFailure:
+    """The run loaded and analysed, or why it could not be read."""
+    import numpy as np
+
+    from reportgen.analysis import analyze_run
+    from reportgen.load import load_run
+    from reportgen.load.models import LoadFailure
+
+    loaded = load_run(ref, root, settings.max_bytes)
+    if isinstance(loaded, LoadFailure):
+        return loaded
+    with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
+        return analyze_run(
+            loaded,
+            bootstrap=settings.bootstrap,
+            seed=settings.seed,
+            margin=settings.equivalence_margin,
+        )
+
+
 def run_output(
     ref: RunRef,
     root: Path,
@@ -62,23 +97,15 @@ def run_output(
     """A run's pages and record: load → analyse → record → page."""
     import numpy as np
 
-    from reportgen.analysis import analyze_run
     from reportgen.analysis.record import failure_record, run_record
-    from reportgen.load import load_run
     from reportgen.load.models import LoadFailure
     from reportgen.pages.run import RunContext, error_page, run_page
 
     def attempt() -> PageOutput:
-        loaded = load_run(ref, root, settings.max_bytes)
-        if isinstance(loaded, LoadFailure):
-            return error_page(failure_record(loaded, input_hash), site, ref)
-        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            analysis = analyze_run(
-                loaded,
-                bootstrap=settings.bootstrap,
-                seed=settings.seed,
-                margin=settings.equivalence_margin,
-            )
+        analysis = analyzed_run(ref, root, settings)
+        if isinstance(analysis, LoadFailure):
+            return error_page(failure_record(analysis, input_hash), site, ref)
+        with np.errstate(all="ignore"):
             record = run_record(analysis, input_hash, labels.labels)
             return run_page(analysis, record, site, settings, RunContext(labels, first_commit))
 
