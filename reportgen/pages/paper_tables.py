@@ -14,10 +14,11 @@ import csv
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.figures import TableFile
 from reportgen.numfmt import scaled_with_se
 
 if TYPE_CHECKING:  # the group page imports this module
@@ -157,10 +158,12 @@ def table_latex(table: PaperTable, source: str) -> bytes:
 
 def table_files(
     tables: Sequence[PaperTable], directory: str, group_id: str
-) -> list[tuple[str, bytes]]:
-    """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows."""
+) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
+    """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows, and the
+    list of them the page and the figure index link to (site paths)."""
     source = provenance(group_id)
     files: list[tuple[str, bytes]] = []
+    listed: list[TableFile] = []
     for table in tables:
         if not table.rows:
             continue
@@ -169,7 +172,16 @@ def table_files(
         )
         files.append((f"{base}.csv", table_csv(table, source)))
         files.append((f"{base}.tex", table_latex(table, source)))
-    return files
+        listed.append(TableFile(table.name, table.caption, f"{base}.csv", f"{base}.tex"))
+    return files, tuple(listed)
+
+
+def paper_table_link(table: TableFile, directory: str) -> TableFile:
+    """The table with its files' paths relative to a page in ``directory``."""
+    prefix = f"{directory}/" if directory else ""
+    return replace(
+        table, csv=table.csv.removeprefix(prefix), latex=table.latex.removeprefix(prefix)
+    )
 
 
 # --- the group's tables ----------------------------------------------------------------------
@@ -324,7 +336,9 @@ def fit_table(lines: Sequence[FitLine]) -> PaperTable:
     )
 
 
-def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
+def group_tables(
+    view: GroupView, directory: str
+) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
     """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
     short = {p.population.label: p.population.short_label for p in view.populations}
     verdicts = [
