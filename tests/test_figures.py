@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -298,6 +300,47 @@ def test_the_converter_child_ends_with_its_process_and_leaves_no_open_pipe() -> 
     )
     assert done.returncode == 0, done.stderr
     assert "ResourceWarning" not in done.stderr
+
+
+@pytest.mark.slow
+def test_figures_spread_over_several_children_are_the_same_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page's figures converted on two vl-convert children at once: the same figures and
+    bytes, in the same order, as one child converting them in turn."""
+    import threading
+
+    etas = [1e-5, 3e-5, 1e-4]
+    linear = [-1.1e-4, -3.2e-4, -1.2e-3]
+    items: list[tuple[Chart, dict[str, Any]]] = []
+    datasets: Datasets = {}
+    for i, scale in enumerate((1.0, 2.0, 3.0)):
+        chart, data = charts.eta_curve(etas, [-1e-4 * scale, -3e-4, -1e-3], linear)
+        chart = dataclasses.replace(chart, id=f"eta-curve-{i}")
+        items.append((chart, dict(chart.spec, datasets=data)))
+        datasets.update(data)
+    formats = ("svg", "png", "pdf")
+    monkeypatch.setattr(export, "_spread", (1, os.getpid()))
+    one = export.export_charts(items, datasets, formats, "paper", "runs/r")
+    used: set[int] = set()
+    real = export._child
+
+    def recording() -> Any:
+        child = real()
+        used.add(id(child))
+        assert threading.current_thread() is not threading.main_thread()
+        return child
+
+    monkeypatch.setattr(export, "_child", recording)
+    export.spread_over(2)
+    spread = export.export_charts(items, datasets, formats, "paper", "runs/r")
+    assert len(used) == 2
+    for (fig_a, files_a), (fig_b, files_b) in zip(one, spread, strict=True):
+        assert fig_a == fig_b
+        assert [path for path, _ in files_a] == [path for path, _ in files_b]
+        for (path, a), (_, b) in zip(files_a, files_b, strict=True):
+            # a PDF carries its creation time; every other file is byte-identical
+            assert a == b or (path.endswith(".pdf") and len(a) == len(b)), path
 
 
 def test_plain_json_turns_numpy_into_lists() -> None:

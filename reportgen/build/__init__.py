@@ -283,6 +283,10 @@ def write_site(
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
     if pool_pays(max(len(changed), touched), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
+    if options.figures:  # pages rendered here may convert figures on every core -j allows
+        from reportgen.charts import export
+
+        export.spread_over(options.jobs)
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
