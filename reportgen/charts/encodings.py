@@ -74,12 +74,16 @@ ETA_FILTER = "abs(datum.eta - toNumber(eta)) <= 1e-9 * abs(datum.eta)"
 ETA_TICKS = "max(2, floor(width / 60))"  # about one η tick per 60 px: labels never crowd a phone
 
 
+ETA_PADDING_PX = 12
+
+
 def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
     title = "η (learning rate, log scale)" if scale == "log" else "η (learning rate)"
     return alt.X(
         f"{field}:Q",
         title=title,
-        scale=alt.Scale(type=scale, nice=False),
+        # the first and last η are drawn inside the frame, not on it (half their mark hidden)
+        scale=alt.Scale(type=scale, nice=False, padding=ETA_PADDING_PX),
         axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True, tickCount=alt.ExprRef(ETA_TICKS)),
     )
 
