@@ -1,13 +1,15 @@
 """Cost of ``--figures svg,png,pdf`` as ratios to the same cold build without figures, in one run.
 
-    python benchmarks/figures_bench.py [--repeat 1] [--keep DIR]
+    python benchmarks/figures_bench.py [--repeat 1] [--jobs 2] [--per-format] [--keep DIR]
 
-Builds the sample tree (``reportgen.demo.generate_sample_tree``) in this process with one
-worker (so the per-format comparison below applies to every chart): cold without figures, cold
-with every figure drawn once to SVG and converted to PNG and PDF (what reportgen does), and cold
-with the spec re-run through Vega for each format (how figures were exported before), so the
-two strategies are compared on the same machine within minutes of each other. It also checks
-that both strategies write the same PNG bytes and PDFs of the same size.
+Builds the sample tree (``reportgen.demo.generate_sample_tree``) in this process with ``--jobs``
+workers: cold without figures; cold with every figure drawn once to SVG and converted to PNG and
+PDF, one vl-convert child per process (each worker converts its own pages' figures in turn);
+and the same with the figures of a page rendered in this process spread over ``--jobs``
+children at once (what reportgen does). ``--per-format`` adds the spec re-run through Vega for
+each format (how figures were exported before). The strategies are compared on the same
+machine within minutes of each other, and their files too: the same PNG bytes, PDFs of the
+same size.
 """
 
 from __future__ import annotations
@@ -53,9 +55,19 @@ def per_format_export() -> Iterator[None]:
         export._rendered = saved
 
 
-def cold(results: Path, out: Path, figures: tuple[str, ...]) -> float:
+@contextmanager
+def one_child_per_process() -> Iterator[None]:
+    saved = export.spread_over
+    export.spread_over = lambda children: saved(1)
+    try:
+        yield
+    finally:
+        export.spread_over = saved
+
+
+def cold(results: Path, out: Path, figures: tuple[str, ...], jobs: int) -> float:
     shutil.rmtree(out, ignore_errors=True)
-    options = BuildOptions(results=results, out=out, jobs=1, figures=figures)
+    options = BuildOptions(results=results, out=out, jobs=jobs, figures=figures)
     started = time.perf_counter()
     build(options)
     return time.perf_counter() - started
@@ -73,25 +85,44 @@ def same_output(a: Path, b: Path) -> tuple[int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--per-format", action="store_true")
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="figures-bench-"))
     results = generate_sample_tree(work / "results")
-    cold(results, work / "warm", ())  # per-install caches (the Vega bundle) warm
-    plain, svg_once, per_format = [], [], []
+    cold(results, work / "warm", (), args.jobs)  # per-install caches (the Vega bundle) warm
+    times: dict[str, list[float]] = {"plain": [], "one child": [], "spread": [], "per format": []}
     for _ in range(args.repeat):
-        plain.append(cold(results, work / "plain", ()))
-        svg_once.append(cold(results, work / "svg-once", FORMATS))
-        with per_format_export():
-            per_format.append(cold(results, work / "per-format", FORMATS))
-    compared, same_png, same_pdf = same_output(work / "svg-once", work / "per-format")
-    base = statistics.median(plain)
-    print(f"cold build without figures        {base:7.2f} s")
-    for label, times in (("per format (before)", per_format), ("SVG once, converted", svg_once)):
-        median = statistics.median(times)
-        print(f"--figures svg,png,pdf {label}  {median:7.2f} s  {median / base:5.1f}× cold")
-    print(f"speed-up {statistics.median(per_format) / statistics.median(svg_once):.2f}×")
-    print(f"{compared} figures: {same_png} PNGs byte-identical, {same_pdf} PDFs of the same size")
+        times["plain"].append(cold(results, work / "plain", (), args.jobs))
+        with one_child_per_process():
+            times["one child"].append(cold(results, work / "one-child", FORMATS, args.jobs))
+        times["spread"].append(cold(results, work / "spread", FORMATS, args.jobs))
+        if args.per_format:
+            with per_format_export(), one_child_per_process():
+                times["per format"].append(cold(results, work / "per-format", FORMATS, args.jobs))
+    base = statistics.median(times["plain"])
+    print(f"-j {args.jobs}: cold build without figures  {base:7.2f} s")
+    labels = {
+        "per format": "spec per format (older)",
+        "one child": "SVG once, 1 child/process",
+        "spread": "SVG once, spread (now)",
+    }
+    for key, label in labels.items():
+        if times[key]:
+            median = statistics.median(times[key])
+            spread = f"{min(times[key]):.2f}–{max(times[key]):.2f}"
+            print(
+                f"--figures svg,png,pdf {label:27} {median:7.2f} s ({spread})  "
+                f"{median / base:5.1f}× cold"
+            )
+    for other in ("one-child", "per-format"):
+        if (work / other).is_dir():
+            compared, same_png, same_pdf = same_output(work / "spread", work / other)
+            print(
+                f"spread vs {other}: {compared} figures, {same_png} PNGs byte-identical, "
+                f"{same_pdf} PDFs of the same size"
+            )
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

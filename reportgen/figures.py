@@ -1,4 +1,5 @@
-"""The figures a page exported (``--figures``), as the figure index lists them."""
+"""The figures and paper tables a page exported (``--figures``), as the figure index lists
+them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class TableFile:
+    """One table for papers written beside a page: its CSV and LaTeX files (site paths)."""
+
+    name: str
+    caption: str
+    csv: str
+    latex: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "caption": self.caption, "csv": self.csv, "latex": self.latex}
+
+
+@dataclass(frozen=True)
 class FigureList:
     """A page's figures and where its ``figures/figures.json`` lies (both site paths): handed
     from the page to the figure index in memory, and kept in the build status for a page that
@@ -37,3 +51,4 @@ class FigureList:
     page: str
     manifest: str
     figures: tuple[Figure, ...]
+    tables: tuple[TableFile, ...] = ()

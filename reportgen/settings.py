@@ -177,9 +177,9 @@ class SiteOptions(ReadOptions):
     single_file: str | None = setting(
         None,
         "--single-file",
-        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)",
+        help="write one self-contained HTML file for one run or group to OUT (e.g. -o report.html)",
         kind="text",
-        metavar="RUN_ID",
+        metavar="ID",
         default_text="off",
     )
     draws: int = setting(

@@ -879,7 +879,13 @@ def test_downsampled_chart_says_so_and_links_the_full_data(
 
 
 @pytest.mark.parametrize(
-    "run_id", ["diagnostics_run/full_data/E_256/run_01", "CVs_and_gdotv/run1/run_01"]
+    "run_id",
+    [
+        "diagnostics_run/full_data/E_256/run_01",
+        "CVs_and_gdotv/run1/run_01",
+        "diagnostics_run/full_data",  # a group: its runs analysed, its page alone
+        "comparison_across_learning_rates",
+    ],
 )
 def test_single_file_report_is_self_contained(
     run_id: str, sample_tree: Path, tmp_path: Path, open_tab: Opener
@@ -887,6 +893,9 @@ def test_single_file_report_is_self_contained(
     report = tmp_path / "report.html"
     result = build(BuildOptions(results=sample_tree, out=report, single_file=run_id))
     assert result.failed_runs == [] and report.is_file()
+    markup = re.sub(r"(<script\b[^>]*>).*?</script>", r"\1", report.read_text(), flags=re.S)
+    assert not re.findall(r'<a\b[^>]*\shref="(?!#|data:)', markup)  # no link leads out of it
+    assert not re.findall(r'<(?:img|script|link)\b[^>]*\s(?:src|href)="(?!data:)', markup)
     tab = open_tab(report)
     assert tab.requests == [page_url(report)]
     charts = check_charts(tab, 2)

@@ -91,6 +91,20 @@ def test_open_opens_the_built_site(
     assert opened[-1] == report.resolve().as_uri() and report.is_file()
 
 
+def test_single_file_of_a_group_prints_the_file_it_wrote(
+    small_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "group.html"
+    group = "diagnostics_run/full_data/E_256"
+    argv = ["build", str(small_tree), "-o", str(report), *FAST, "--single-file", group]
+    assert cli.main(argv) == 0
+    html = report.read_text()
+    assert f"Group {group}" in html and "run_02" in html  # its runs' rows
+    assert report.resolve().as_uri() in capsys.readouterr().out  # the file, not a directory
+    assert cli.main([*argv[:-1], "no/such/group"]) == 2
+    assert "no run or group with id 'no/such/group'" in capsys.readouterr().err
+
+
 def test_without_outward_links_keeps_fragments_and_data() -> None:
     from reportgen.build.single_file import without_outward_links
 

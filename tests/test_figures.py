@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 from reportgen import charts
 from reportgen.charts import Chart, Datasets, export
 from reportgen.cli import FIGURE_FORMATS, FIGURE_THEMES, main
+from tests.plotted import derived_names, labelled_items, plotted_values, unexplained
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHART_ID = re.compile(r'class="chart-spec" data-chart="([^"]+)"')
@@ -118,7 +121,7 @@ def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) 
     total = sum(len(ids) for ids in chart_pages(paper_site).values())
     hrefs = re.findall(r'href="([^"]+)"', html)
     svgs = sorted(set(h for h in hrefs if h.endswith(".svg")))
-    csvs = [h for h in hrefs if h.endswith(".csv")]
+    csvs = [h for h in hrefs if h.endswith(".csv") and "/figures/" in h]  # not the tables'
     assert html.count('<li class="figure-card"') == total
     assert len(svgs) == total and len(csvs) == total
     # each card shows its figure itself as the thumbnail, loaded once it is on screen
@@ -127,6 +130,67 @@ def test_figure_index_lists_every_figure_with_caption_and_csv(paper_site: Path) 
     assert all((paper_site / h).is_file() for h in svgs + csvs)
     assert "Entropy change ΔH" in html  # a caption (the chart's description)
     assert f"{total} figures" in (paper_site / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_every_figure_plots_its_csv_values_unless_its_caption_names_the_difference(
+    paper_site: Path,
+) -> None:
+    """Read from each exported SVG's mark labels (what Vega drew, after every transform): each
+    plotted number is a cell of the figure's CSV to its printed precision, or a magnitude on a
+    |ΔH| axis the caption names, or an aggregate whose name the caption carries; constants drawn
+    as guides say so. A clamped or silently moved point is a number found nowhere."""
+    checked = 0
+    for manifest in sorted(paper_site.rglob(f"figures/{export.MANIFEST}")):
+        for figure in json.loads(manifest.read_text())["figures"]:
+            svg = (manifest.parent / f"{figure['id']}.svg").read_text()
+            assert figure["csv"] is not None, figure["id"]
+            table = (manifest.parent / figure["csv"]).read_text()
+            assert plotted_values(labelled_items(svg)), figure["id"]  # the labels were read
+            missing = unexplained(svg, table, figure["caption"])
+            assert not missing, (manifest, figure["id"], missing[:3])
+            for name in derived_names(svg):
+                assert name in figure["caption"], (figure["id"], name)
+            checked += 1
+    assert checked >= 150
+
+
+def _clamped_eta_curve_svg(clamp: bool) -> tuple[str, bytes]:
+    """The ΔH-vs-η figure's SVG and CSV, its values clamped into a narrow range or not."""
+    chart, standalone, datasets = eta_curve_figure()
+    spec = export.themed(export.plain_json(standalone), "paper")
+    if clamp:  # what the former relative-error chart did: points moved to the edge
+        for layer in spec["layer"]:
+            layer.setdefault("transform", []).append(
+                {"calculate": "clamp(datum.shown, -2e-4, 0)", "as": "shown"}
+            )
+    table = export.datasets_csv(datasets, chart.datasets)
+    assert table is not None
+    return export.svg_of(spec), table
+
+
+@pytest.mark.slow
+def test_a_clamped_point_is_a_plotted_value_the_csv_does_not_have() -> None:
+    caption = eta_curve_figure()[0].description
+    svg, table = _clamped_eta_curve_svg(clamp=False)
+    assert unexplained(svg, table.decode(), caption) == []
+    svg, table = _clamped_eta_curve_svg(clamp=True)
+    moved = unexplained(svg, table.decode(), caption)
+    # −3e-4, −3.2e-4, −1e-3 and −1.2e-3 were drawn at the edge; −1e-4 and −1.1e-4 stayed
+    assert {m.value for m in moved} == {-2e-4}
+    assert len({m.text for m in moved}) == 1 and len(moved) >= 4
+
+
+def test_figure_labels_parse_as_vega_prints_them() -> None:
+    items = labelled_items(
+        '<path aria-roledescription="point" aria-label="η: 8e-7; ΔH: −0.000574957; '
+        'series: linear"/><g aria-roledescription="axis" aria-label="X-axis: 1"/>'
+        '<path aria-label="reference at z = −2 and 2" aria-roledescription="rect"/>'
+    )
+    values = plotted_values(items)
+    assert [(v.field, v.value) for v in values] == [("η", 8e-7), ("ΔH", -0.000574957)]
+    assert values[1].tolerance == pytest.approx(0.5e-9)
+    assert len(items) == 2  # the axis is chrome
 
 
 def eta_curve_figure() -> tuple[Chart, dict[str, Any], Datasets]:
@@ -238,6 +302,47 @@ def test_the_converter_child_ends_with_its_process_and_leaves_no_open_pipe() -> 
     assert "ResourceWarning" not in done.stderr
 
 
+@pytest.mark.slow
+def test_figures_spread_over_several_children_are_the_same_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page's figures converted on two vl-convert children at once: the same figures and
+    bytes, in the same order, as one child converting them in turn."""
+    import threading
+
+    etas = [1e-5, 3e-5, 1e-4]
+    linear = [-1.1e-4, -3.2e-4, -1.2e-3]
+    items: list[tuple[Chart, dict[str, Any]]] = []
+    datasets: Datasets = {}
+    for i, scale in enumerate((1.0, 2.0, 3.0)):
+        chart, data = charts.eta_curve(etas, [-1e-4 * scale, -3e-4, -1e-3], linear)
+        chart = dataclasses.replace(chart, id=f"eta-curve-{i}")
+        items.append((chart, dict(chart.spec, datasets=data)))
+        datasets.update(data)
+    formats = ("svg", "png", "pdf")
+    monkeypatch.setattr(export, "_spread", (1, os.getpid()))
+    one = export.export_charts(items, datasets, formats, "paper", "runs/r")
+    used: set[int] = set()
+    real = export._child
+
+    def recording() -> Any:
+        child = real()
+        used.add(id(child))
+        assert threading.current_thread() is not threading.main_thread()
+        return child
+
+    monkeypatch.setattr(export, "_child", recording)
+    export.spread_over(2)
+    spread = export.export_charts(items, datasets, formats, "paper", "runs/r")
+    assert len(used) == 2
+    for (fig_a, files_a), (fig_b, files_b) in zip(one, spread, strict=True):
+        assert fig_a == fig_b
+        assert [path for path, _ in files_a] == [path for path, _ in files_b]
+        for (path, a), (_, b) in zip(files_a, files_b, strict=True):
+            # a PDF carries its creation time; every other file is byte-identical
+            assert a == b or (path.endswith(".pdf") and len(a) == len(b)), path
+
+
 def test_plain_json_turns_numpy_into_lists() -> None:
     """The old failure: vl-convert got numpy arrays ("unsupported type ndarray")."""
     import numpy as np
@@ -277,6 +382,11 @@ def test_group_pages_write_their_tables_for_papers(paper_site: Path) -> None:
                 head = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", text)
                 assert head is not None
                 assert_wellformed(text, len(head.group(1)))
+        page = (tex.parent.parent / "index.html").read_text()
+        index = (paper_site / "figures.html").read_text()
+        for written_file in sorted(tex.parent.iterdir()):
+            assert f'href="tables/{written_file.name}"' in page, written_file
+            assert f'href="{written_file.relative_to(paper_site)}"' in index, written_file
         summary = json.loads((tex.parent.parent / "summary.json").read_text())
         pairs = sum(len(r.get("agreement", [])) for r in summary["runs"])
         rows = (tex.parent / "verdicts.csv").read_text().splitlines()[2:]

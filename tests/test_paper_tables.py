@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,11 @@ def test_latex_tables_are_wellformed_and_escape_run_names() -> None:
     assert r"$(-5.3 \pm 2.1)\times 10^{-3}$" in verdicts  # ΔH_true ± SE, one cell
     assert "no verdict" in verdicts
     assert r"$1\times 10^{-6}$" in verdicts and "e-0" not in verdicts  # η, no "1e-06"
+    # the interval on the scale of the difference beside it, (2.1 ± 7.2)×10^-4
+    assert r"$(2.1 \pm 7.2)\times 10^{-4}$ & $[-12.0, 16.0]\times 10^{-4}$" in verdicts
+    assert pt.interval_latex(0.739, 1.45) == "$[0.74, 1.45]$"
+    assert pt.interval_latex(-0.0072, 0.0101) == r"$[-0.72, 1.01]\times 10^{-2}$"
+    assert pt.latex_escape("cap…") == r"cap\ldots{}"
 
 
 def test_csv_keeps_full_precision_with_separate_se_columns() -> None:
@@ -73,10 +79,15 @@ def test_csv_keeps_full_precision_with_separate_se_columns() -> None:
 
 
 def test_table_files_skip_empty_tables() -> None:
-    files = pt.table_files([*tables(), pt.fit_table([])], "groups/g", "g")
+    files, listed = pt.table_files([*tables(), pt.fit_table([])], "groups/g", "g")
     names = [path for path, _ in files]
     assert names == [f"groups/g/tables/{n}.{ext}" for n in ("verdicts", "pooled", "fits")
                      for ext in ("csv", "tex")]  # fmt: skip
+    assert [(t.name, t.csv, t.latex) for t in listed] == [  # what the pages link to
+        (n, f"groups/g/tables/{n}.csv", f"groups/g/tables/{n}.tex")
+        for n in ("verdicts", "pooled", "fits")
+    ]
+    assert pt.paper_table_link(listed[0], "groups/g").csv == "tables/verdicts.csv"
 
 
 @given(
@@ -119,13 +130,18 @@ def test_latex_tables_compile_with_pdflatex(tmp_path: Path) -> None:
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed (Debian: texlive-latex-recommended)")
     inputs = []
-    for table in tables():
+    wide = pt.VerdictLine(
+        "diagnostics_run/full_data/E_256/run_01", "B_E 256, every field, cap…", 1.28e-5,
+        "inconclusive", -0.23, -1.4e-3, 5.9e-3, (-1.22e-2, 9.37e-3), -6.7e-3, 1.3e-3,
+    )  # fmt: skip
+    for table in [*tables(), replace(pt.verdict_table([wide] * 3, 2), name="wide")]:
         (tmp_path / f"{table.name}.tex").write_bytes(pt.table_latex(table, "x"))
         inputs.append(f"\\input{{{table.name}.tex}}")
     document = "\n".join(
         [
             "\\documentclass{article}",
             "\\usepackage{booktabs}",
+            "\\usepackage{graphicx}",
             "\\begin{document}",
             *inputs,
             "\\end{document}",
@@ -138,4 +154,5 @@ def test_latex_tables_compile_with_pdflatex(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:]
     assert (tmp_path / "paper.pdf").read_bytes().startswith(b"%PDF")
-    assert "Overfull" not in result.stdout or "tabular" not in result.stdout
+    # the wide table is shrunk to the text width, the narrow ones keep their size
+    assert "Overfull \\hbox" not in result.stdout, result.stdout[-2000:]

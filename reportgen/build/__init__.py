@@ -68,7 +68,7 @@ from reportgen.build.status import (
     read_status,
 )
 from reportgen.build.studies import StudyStage, study_stage, tally
-from reportgen.discover import Skipped, Tree, discover
+from reportgen.discover import GroupRef, Skipped, Tree, discover
 from reportgen.figures import FigureList
 from reportgen.findings import SEVERITIES, Severity, empty_counts
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
@@ -283,6 +283,10 @@ def write_site(
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
     if pool_pays(max(len(changed), touched), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
+    if options.figures:  # pages rendered here may convert figures on every core -j allows
+        from reportgen.charts import export
+
+        export.spread_over(options.jobs)
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
@@ -417,14 +421,20 @@ def build_single_file(options: BuildOptions) -> BuildResult:
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)
-    if ref is None:
-        known = ", ".join(r.id for r in tree.runs[:5])
-        raise WriteError(f"no run with id {options.single_file!r} (runs look like: {known})")
+    group = next((g for g in tree.groups if g.id and g.id == options.single_file), None)
+    if ref is None and group is None:
+        known = ", ".join([r.id for r in tree.runs[:3]] + [g.id for g in tree.groups[:2] if g.id])
+        raise WriteError(
+            f"no run or group with id {options.single_file!r} (ids look like: {known})"
+        )
     if options.out.is_dir():
         raise WriteError(
             f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"
         )
     check_output_dir(options.out, options.results, force=True)
+    if ref is None:
+        assert group is not None  # one of them was found
+        return _single_group_file(options, tree, group)
     site = replace(site_context(options), inline=inline_assets())
     from reportgen.load.history import first_commits
 
@@ -440,4 +450,19 @@ def build_single_file(options: BuildOptions) -> BuildResult:
     )
     if not output.ok:
         result.failed_runs = [ref.id]
+    return result
+
+
+def _single_group_file(options: BuildOptions, tree: Tree, group: GroupRef) -> BuildResult:
+    from reportgen.build.single_file import group_file
+
+    written = group_file(options, tree, group, site_context(options))
+    write_file_atomic(options.out, written.html)
+    result = BuildResult(
+        out=options.out, runs=len(group.run_ids), rebuilt=len(group.run_ids),
+        written=[str(options.out)], single_file=True,
+    )  # fmt: skip
+    result.failed_runs = list(written.failed_runs)
+    if not written.ok:
+        result.failed_runs.append(group.id)
     return result

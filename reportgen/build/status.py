@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from reportgen.discover import RunRef
-from reportgen.figures import Figure, FigureList
+from reportgen.figures import Figure, FigureList, TableFile
 from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts
 from reportgen.vetted import open_vetted
 from reportgen.write import is_site_path, normal_site_path
@@ -226,6 +226,7 @@ def figures_to_json(figures: FigureList | None) -> dict[str, Any] | None:
         "page": figures.page,
         "manifest": figures.manifest,
         "figures": [f.to_json() for f in figures.figures],
+        "tables": [t.to_json() for t in figures.tables],
     }
 
 
@@ -244,7 +245,11 @@ def figures_from_json(data: Any) -> FigureList | None:
         )
         for f in data["figures"]
     )
-    return FigureList(page, manifest, figures)
+    tables = tuple(
+        TableFile(_text(t["name"]), _text(t["caption"]), *site_paths((t["csv"], t["latex"])))
+        for t in data.get("tables", ())
+    )
+    return FigureList(page, manifest, figures, tables)
 
 
 def _text(value: Any) -> str:

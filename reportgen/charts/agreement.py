@@ -26,6 +26,7 @@ from reportgen.charts.encodings import (
     finish,
     log_axis,
     named,
+    reference_description,
     value_tooltip,
     z_tooltip,
 )
@@ -83,7 +84,12 @@ def _band(sigmas: float, opacity: float) -> alt.Chart:
         .transform_aggregate(n="count()")
         .transform_calculate(lo=repr(-sigmas), hi=repr(sigmas))
         .mark_rect(color=NEUTRAL, opacity=opacity)
-        .encode(y=alt.Y("lo:Q", title=Z_TITLE), y2="hi:Q", tooltip=alt.value(None))
+        .encode(
+            y=alt.Y("lo:Q", title=Z_TITLE),
+            y2="hi:Q",
+            tooltip=alt.value(None),
+            description=reference_description(Z_TITLE, -sigmas, sigmas),
+        )
     )
     return band
 
@@ -96,7 +102,11 @@ def _paired_z_spec(legend: RunLegend) -> Spec:
         .transform_aggregate(n="count()")
         .transform_calculate(ref="0")
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
-        .encode(y=alt.Y("ref:Q", title=Z_TITLE), tooltip=alt.value(None))
+        .encode(
+            y=alt.Y("ref:Q", title=Z_TITLE),
+            tooltip=alt.value(None),
+            description=reference_description(Z_TITLE, 0),
+        )
     )
     encoding = {"x": eta_x(), "y": alt.Y("z:Q", title=Z_TITLE), "color": run_color(legend)}
     lines = alt.Chart().mark_line().encode(opacity=run_opacity(0.5), **encoding)
@@ -397,7 +407,11 @@ def _doubling_spec(legend: RunLegend, one_eta: bool = False) -> Spec:
         .transform_aggregate(n="count()")
         .transform_calculate(ref="2")
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
-        .encode(y=alt.Y("ref:Q", title=y_title), tooltip=alt.value(None))
+        .encode(
+            y=alt.Y("ref:Q", title=y_title),
+            tooltip=alt.value(None),
+            description=reference_description(y_title, 2),
+        )
     )
     x = alt.X("run:N", title="run", axis=alt.Axis(labelAngle=-30)) if one_eta else eta_x()
     common = {"x": x, "color": run_color(legend), "opacity": run_opacity()}

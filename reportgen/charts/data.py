@@ -20,7 +20,9 @@ PER_SEQ_COLUMNS = ("eta", "index", "true", "linear", "quad", "linquad", "token_c
 _VALUE_COLUMNS = ("true", "linear", "quad", "linquad", "error")
 # linquad = linear + quad, so its extremes are close to theirs; keeping them adds little.
 _EXTREME_COLUMNS = ("true", "linear", "quad", "error")
-HISTOGRAM_COLUMNS = ("eta", "series", "bin_start", "bin_end", "count")
+# ``mid`` is where a step outline puts its point: written here, so a figure's CSV has every
+# value the figure plots.
+HISTOGRAM_COLUMNS = ("eta", "series", "bin_start", "bin_end", "mid", "count")
 
 
 def _finite(values: ColumnValues) -> np.ndarray:
@@ -53,7 +55,7 @@ def histogram_rows(
     bins: int = 40,
     ranges: Sequence[tuple[float, float] | None] | None = None,
 ) -> ColumnDict:
-    """Columns (eta, series, bin_start, bin_end, count) of one series' histogram per η.
+    """Columns (eta, series, bin_start, bin_end, mid, count) of one series' histogram per η.
 
     Non-finite values are dropped; η values without finite data get no rows.
     """
@@ -78,6 +80,7 @@ def histogram_rows(
         "series": [series_name] * total,
         "bin_start": _concat(starts, np.float64),
         "bin_end": _concat(ends, np.float64),
+        "mid": (_concat(starts, np.float64) + _concat(ends, np.float64)) / 2,
         "count": _concat(counts, np.int64),
     }
 

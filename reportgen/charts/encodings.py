@@ -74,12 +74,16 @@ ETA_FILTER = "abs(datum.eta - toNumber(eta)) <= 1e-9 * abs(datum.eta)"
 ETA_TICKS = "max(2, floor(width / 60))"  # about one η tick per 60 px: labels never crowd a phone
 
 
+ETA_PADDING_PX = 12
+
+
 def eta_x(scale: Literal["log", "linear"] = "log", field: str = "eta") -> alt.X:
     title = "η (learning rate, log scale)" if scale == "log" else "η (learning rate)"
     return alt.X(
         f"{field}:Q",
         title=title,
-        scale=alt.Scale(type=scale, nice=False),
+        # the first and last η are drawn inside the frame, not on it (half their mark hidden)
+        scale=alt.Scale(type=scale, nice=False, padding=ETA_PADDING_PX),
         axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True, tickCount=alt.ExprRef(ETA_TICKS)),
     )
 
@@ -154,9 +158,24 @@ def reference_rule(value: float, channel: Literal["x", "y"], title: str) -> alt.
         .transform_aggregate(n="count()")
         .transform_calculate(ref=repr(float(value)))
         .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
-        .encode(tooltip=alt.value(None), **encoding)
+        .encode(
+            tooltip=alt.value(None), description=reference_description(title, value), **encoding
+        )
     )
     return rule
+
+
+def reference_description(title: str, *values: float) -> Any:
+    """A guide's accessible label (the SVG's ``aria-label``): a constant drawn for reference,
+    which a reader (and the check that a figure plots its CSV's values) tells from data."""
+    at = " and ".join(f"{v:g}".replace("-", "−") for v in values)
+    return alt.value(f"reference at {title} = {at}")
+
+
+def derived_description(what: str) -> Any:
+    """The accessible label of marks whose values the chart computes from its data (an
+    aggregate): ``what`` names them as the caption does."""
+    return alt.value(f"derived: {what}")
 
 
 def bin_tooltip() -> list[alt.Tooltip]:

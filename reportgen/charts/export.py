@@ -9,6 +9,9 @@ cannot be exported becomes a warning on that chart, never a failed page.
 from __future__ import annotations
 
 import atexit
+import os
+import queue
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -159,6 +162,22 @@ def _strip_interaction(node: Any) -> None:
 
 
 _converter: Converter | None = None  # this process's vl-convert child, started on first use
+_spare: queue.SimpleQueue[Converter] = queue.SimpleQueue()  # more children, for concurrent pages
+_thread = threading.local()  # the child a thread of export_charts converts with
+_spread = (1, -1)  # (children, the process they are for): see spread_over
+
+
+def spread_over(children: int) -> None:
+    """Let this process convert one page's figures on up to ``children`` vl-convert children at
+    once: for pages rendered here while no worker process renders others. A worker forked from
+    this process keeps one child (its siblings keep the other cores busy)."""
+    global _spread
+    _spread = (max(1, children), os.getpid())
+
+
+def _children_here() -> int:
+    children, owner = _spread
+    return children if owner == os.getpid() else 1
 
 
 def render(spec: Spec, fmt: str) -> bytes:
@@ -170,6 +189,9 @@ def _child() -> Converter:
     """vl-convert runs in a child process: when its JavaScript runtime aborts (it does under an
     address-space limit), the figure fails, not the process that renders the page."""
     global _converter
+    lent: Converter | None = getattr(_thread, "converter", None)
+    if lent is not None:
+        return lent
     if _converter is None:
         _converter = Converter()
         atexit.register(_converter.close)  # the child ends with us, its pipes closed
@@ -270,6 +292,46 @@ def export_chart(
         warning,
     )
     return figure, files
+
+
+ChartExport = tuple[Chart, Spec]
+
+
+def export_charts(
+    charts: Sequence[ChartExport],
+    datasets: Datasets,
+    formats: Sequence[str],
+    theme: FigureTheme,
+    directory: str,
+) -> list[tuple[Figure, list[tuple[str, bytes]]]]:
+    """``export_chart`` of every chart, in order: several at once, each on its own vl-convert
+    child, where ``spread_over`` allows (the files are the same either way)."""
+    width = min(_children_here(), len(charts))
+
+    def one(item: ChartExport) -> tuple[Figure, list[tuple[str, bytes]]]:
+        return export_chart(item[0], item[1], datasets, formats, theme, directory)
+
+    if width <= 1:
+        return [one(item) for item in charts]
+
+    def lent(item: ChartExport) -> tuple[Figure, list[tuple[str, bytes]]]:
+        try:
+            converter = _spare.get_nowait()
+        except queue.Empty:
+            converter = Converter()
+            atexit.register(converter.close)
+        _thread.converter = converter
+        try:
+            return one(item)
+        finally:
+            _thread.converter = None
+            _spare.put(converter)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    # threads only wait on their children's pipes: the conversions run in the children
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="figures") as pool:
+        return list(pool.map(lent, charts))
 
 
 def _rendered(

@@ -20,6 +20,7 @@ from reportgen.charts.core import (
 )
 from reportgen.charts.encodings import (
     ETA_FORMAT,
+    ETA_PADDING_PX,
     LABEL_PX,
     add_tooltip_formats,
     delta_h_title,
@@ -94,7 +95,7 @@ def _grid_spec(norm: Norm, present: tuple[str, ...], intervals: bool = True) -> 
     x = alt.X(
         "eta:Q",
         title="η (log scale)",
-        scale=alt.Scale(type="log", nice=False),
+        scale=alt.Scale(type="log", nice=False, padding=ETA_PADDING_PX),
         axis=alt.Axis(format=ETA_FORMAT, labelOverlap="greedy", labelSeparation=8),
     )
     is_true = "datum.key === 'true'"

@@ -27,6 +27,7 @@ from reportgen.charts.encodings import (
     LABEL_PX,
     add_tooltip_formats,
     delta_h_title,
+    derived_description,
     eta_tooltip,
     eta_x,
     finish,
@@ -194,6 +195,9 @@ def group_band(
         "mean_linear": as_float(mean_linear, n),
         "mean_linquad": as_float(mean_linquad, n),
     }
+    # the band's edges are data, so the figure's CSV carries every value it plots
+    columns["lo_true"] = columns["mean_true"] - columns["std_true"]
+    columns["hi_true"] = columns["mean_true"] + columns["std_true"]
     keys = ("mean_true", "mean_linear", "mean_linquad")
     present = tuple(s for s, k in zip(SERIES, keys, strict=True) if np.isfinite(columns[k]).any())
     spread = bool(np.isfinite(columns["std_true"]).any())  # one run: no std, no band layer
@@ -203,7 +207,10 @@ def group_band(
 
 @cached_spec
 def _band_spec(norm: Norm, present: tuple[str, ...], spread: bool = True) -> Spec:
-    data, flatten = named(GROUP_BAND, "eta", "mean_true", "std_true", "mean_linear", "mean_linquad")
+    data, flatten = named(
+        GROUP_BAND,
+        *("eta", "mean_true", "std_true", "mean_linear", "mean_linquad", "lo_true", "hi_true"),
+    )
     y_title = delta_h_title(norm, "mean ΔH")
     tooltip = [
         eta_tooltip(),
@@ -214,12 +221,9 @@ def _band_spec(norm: Norm, present: tuple[str, ...], spread: bool = True) -> Spe
     ]
     band = (
         alt.Chart()
-        .transform_filter("isFinite(datum.mean_true) && isFinite(datum.std_true)")
-        .transform_calculate(
-            lo="datum.mean_true - datum.std_true", hi="datum.mean_true + datum.std_true"
-        )
+        .transform_filter("isFinite(datum.lo_true) && isFinite(datum.hi_true)")
         .mark_area(color=SERIES_COLORS[0], opacity=0.25)
-        .encode(x=eta_x(), y=alt.Y("lo:Q", title=y_title), y2="hi:Q", tooltip=tooltip)
+        .encode(x=eta_x(), y=alt.Y("lo_true:Q", title=y_title), y2="hi_true:Q", tooltip=tooltip)
     )
     channels = series_encodings(present or SERIES)
     means = (
@@ -313,7 +317,10 @@ def _relative_error_spec(
     spread_tooltip = [eta_tooltip(), value_tooltip("lo", "min"), value_tooltip("mean", "median")]
     spread_tooltip += [value_tooltip("hi", "max"), value_tooltip("runs", "runs")]
     tick = spread.mark_tick(color=NEUTRAL, orient="horizontal", thickness=2, size=18).encode(
-        x=eta_x(), y=alt.Y("mean:Q", title=y_title, scale=scale), tooltip=spread_tooltip
+        x=eta_x(),
+        y=alt.Y("mean:Q", title=y_title, scale=scale),
+        tooltip=spread_tooltip,
+        description=derived_description("across-run median per η"),
     )
     chart = layered(
         data, flatten, reference_rule(0, "y", y_title), *([bars] if intervals else []), tick, points

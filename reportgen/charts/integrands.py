@@ -101,10 +101,7 @@ def _spec(which: Which) -> Spec:
     )
     points = alt.Chart().mark_point(filled=True, size=14).encode(tooltip=tooltip, **encoding)
     chart = (
-        layered(data, flatten, steps, points)
-        .transform_filter(ETA_FILTER)
-        .transform_calculate(mid="(datum.bin_start + datum.bin_end) / 2")
-        .add_params(eta_param())
+        layered(data, flatten, steps, points).transform_filter(ETA_FILTER).add_params(eta_param())
     )
     if which == "sums":
         title = "h_base and h_new per sequence"

@@ -289,10 +289,7 @@ def _contribution_histograms_spec(norm: Norm, present: tuple[str, ...]) -> Spec:
         .encode(shape=channels["shape"], tooltip=bin_tooltip(), **encoding)
     )
     chart = (
-        layered(data, flatten, steps, points)
-        .transform_filter(ETA_FILTER)
-        .transform_calculate(mid="(datum.bin_start + datum.bin_end) / 2")
-        .add_params(eta_param())
+        layered(data, flatten, steps, points).transform_filter(ETA_FILTER).add_params(eta_param())
     )
     description = (
         "Histograms of per-sequence contributions to ΔH at the selected η for the true value "

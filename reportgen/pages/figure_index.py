@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reportgen.figures import Figure, FigureList
+from reportgen.figures import Figure, FigureList, TableFile
 
 FIGURES_PAGE = "figures.html"
 THUMBNAIL_FORMATS = ("svg", "png")  # what a browser shows as an image, best first
@@ -48,12 +48,22 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """One table for papers on the figure index (links relative to the site root)."""
+
+    page: str
+    page_title: str
+    table: TableFile
+
+
+@dataclass(frozen=True)
 class FiguresView:
     rows: tuple[FigureRow, ...]
     warnings: int
     groups: tuple[Choice, ...]
     populations: tuple[Choice, ...]
     kinds: tuple[Choice, ...]
+    tables: tuple[TableRow, ...] = ()
 
 
 def figures_view(lists: Sequence[FigureList]) -> FiguresView:
@@ -63,6 +73,11 @@ def figures_view(lists: Sequence[FigureList]) -> FiguresView:
         for listed in sorted(lists, key=lambda f: f.manifest)
         for row in _rows(posixpath.dirname(listed.manifest), listed.page, listed.figures)
     ]
+    tables = tuple(
+        TableRow(listed.page, _page_title(listed.page)[0], table)
+        for listed in sorted(lists, key=lambda f: f.manifest)
+        for table in listed.tables
+    )
     kinds: dict[str, str] = {}
     for row in rows:
         kinds.setdefault(row.kind, _without_population(row))
@@ -72,15 +87,22 @@ def figures_view(lists: Sequence[FigureList]) -> FiguresView:
         groups=tuple(Choice(g, g) for g in sorted({r.group for r in rows})),
         populations=tuple(Choice(p, p) for p in sorted({r.population for r in rows} - {""})),
         kinds=tuple(Choice(k, f"{label} ({k})") for k, label in sorted(kinds.items())),
+        tables=tables,
     )
 
 
-def _rows(directory: str, page: str, figures: Sequence[Figure]) -> list[FigureRow]:
-    """The figures of one page; ``directory`` holds their files (site-relative)."""
+def _page_title(page: str) -> tuple[str, str]:
+    """A page's title on the index ("group a/b", "run a/b/r1") and its group."""
     where = posixpath.dirname(page)
     kind = "group" if page.startswith("groups/") else "run"
     title = where.removeprefix("runs/").removeprefix("groups/") or page
     group = title if kind == "group" else posixpath.dirname(title)
+    return f"{kind} {title}", group
+
+
+def _rows(directory: str, page: str, figures: Sequence[Figure]) -> list[FigureRow]:
+    """The figures of one page; ``directory`` holds their files (site-relative)."""
+    page_title, group = _page_title(page)
     rows = []
     for figure in figures:
         links = tuple(
@@ -96,7 +118,7 @@ def _rows(directory: str, page: str, figures: Sequence[Figure]) -> list[FigureRo
         rows.append(
             FigureRow(
                 page=page,
-                page_title=f"{kind} {title}",
+                page_title=page_title,
                 figure=figure,
                 links=links,
                 csv=f"{directory}/{figure.csv}" if figure.csv else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from markupsafe import Markup
@@ -42,7 +42,7 @@ from reportgen.pages.group_charts import (
 )
 from reportgen.pages.group_pooled import PooledView, pooled_views
 from reportgen.pages.output import PageOutput
-from reportgen.pages.paper_tables import group_tables
+from reportgen.pages.paper_tables import group_tables, paper_table_link
 from reportgen.pages.render import (
     PageMeta,
     SiteContext,
@@ -248,12 +248,16 @@ def group_page(
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
-    html = render_page("group.html", site, page, view=view)
-    files = [(page_path, html), *figure_files]
-    if settings.figures:  # the citable tables beside the figures
-        files += group_tables(view, posixpath.dirname(page_path))
+    directory = posixpath.dirname(page_path)
+    # the citable tables beside the figures, linked from the page and from the figure index
+    table_files, tables = group_tables(view, directory) if settings.figures else ([], ())
+    links = tuple(paper_table_link(t, directory) for t in tables)
+    html = render_page("group.html", site, page, view=view, paper_tables=links)
+    files = [(page_path, html), *figure_files, *table_files]
     if analysis.all_differs:
         files.append((paths.group_differs(group.id), serialize.differs_csv(analysis.all_differs)))
+    if figures is not None and tables:
+        figures = replace(figures, tables=tables)
     return PageOutput(tuple(files), figures=figures)
 
 

@@ -5,7 +5,7 @@ verdict per run and η, ΔH across each population's runs per η, and the fit pe
 with an SE is one LaTeX cell ``(value ± SE)×10^k`` (the SE to two significant digits, the value
 to the same decimal place); the CSV keeps full precision in separate columns. Every file
 starts with the provenance line and every LaTeX table ends with a footnote giving its formulas.
-Plain LaTeX: ``booktabs`` is the one package needed, no ``siunitx``, ASCII only.
+Plain LaTeX: ``booktabs`` and ``graphicx`` are the packages needed, no ``siunitx``, ASCII only.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import csv
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
-from reportgen.numfmt import scaled_with_se
+from reportgen.figures import TableFile
+from reportgen.numfmt import scaled, scaled_with_se
 
 if TYPE_CHECKING:  # the group page imports this module
     from reportgen.pages.group import GroupView
@@ -36,7 +37,22 @@ _LATEX_SPECIALS = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
-_ASCII = {"η": r"$\eta$", "Δ": r"$\Delta$", "−": "-", "±": r"$\pm$", "·": r"$\cdot$", "×": "x"}
+_ASCII = {
+    "η": r"$\eta$",
+    "Δ": r"$\Delta$",
+    "−": "-",
+    "±": r"$\pm$",
+    "·": r"$\cdot$",
+    "×": "x",
+    "…": r"\ldots{}",  # a shortened population label
+    "–": "--",
+    "—": "---",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "≈": r"$\approx$",
+    "²": r"$^2$",
+    "σ": r"$\sigma$",
+}
 
 
 @dataclass(frozen=True)
@@ -110,11 +126,32 @@ def estimate_cell(value: float | None, se: float | None) -> Cell:
     return Cell((_csv_number(value), _csv_number(se)), plus_minus(value, se))
 
 
-def interval_cell(interval: Sequence[float] | None) -> Cell:
+def interval_cell(interval: Sequence[float] | None, exponent: int | None = None) -> Cell:
     if interval is None:
         return Cell(("", ""), "--")
     lo, hi = float(interval[0]), float(interval[1])
-    return Cell((_csv_number(lo), _csv_number(hi)), f"[{plain(lo)}, {plain(hi)}]")
+    return Cell((_csv_number(lo), _csv_number(hi)), interval_latex(lo, hi, exponent))
+
+
+def interval_latex(lo: float, hi: float, exponent: int | None = None) -> str:
+    """``[lo, hi]`` with one power of ten for both ends, three significant digits at the larger
+    end; ``exponent`` is the power of the estimate beside it (so both read on one scale)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"[{plain(lo)}, {plain(hi)}]"
+    largest = max(abs(lo), abs(hi))
+    magnitude = math.floor(math.log10(largest)) if largest > 0 else 0
+    if exponent is None:
+        exponent = 0 if -1 <= magnitude <= 3 else magnitude
+    decimals = min(max(0, 2 - (magnitude - exponent)), 4)
+    body = f"[{scaled(lo, exponent, decimals)}, {scaled(hi, exponent, decimals)}]"
+    return f"${body}$" if exponent == 0 else rf"${body}\times 10^{{{exponent}}}$"
+
+
+def estimate_exponent(value: float | None, se: float | None) -> int | None:
+    """The power of ten ``plus_minus`` prints ``value`` ± ``se`` with (``None``: no SE)."""
+    if value is None or se is None or not (math.isfinite(value) and math.isfinite(se)) or se <= 0:
+        return None
+    return scaled_with_se(value, se)[2]
 
 
 def provenance(group_id: str) -> str:
@@ -132,22 +169,27 @@ def table_csv(table: PaperTable, source: str) -> bytes:
 
 
 def table_latex(table: PaperTable, source: str) -> bytes:
-    """A ``table`` float to ``\\input``: needs ``\\usepackage{booktabs}`` only."""
+    """A ``table`` float to ``\\input``: needs ``booktabs`` and ``graphicx`` (which shrinks a
+    table wider than the text to its width), nothing else."""
     spec = "".join(column.align for column in table.columns)
     lines = [
         f"% {latex_escape(source)}",
-        "% needs \\usepackage{booktabs}",
+        "% needs \\usepackage{booktabs} and \\usepackage{graphicx}",
         "\\begin{table}[htbp]",
         "\\centering",
         f"\\caption{{{latex_escape(table.caption)}}}",
         f"\\label{{tab:{table.name}}}",
+        "\\small",
+        "\\setlength{\\tabcolsep}{4pt}",
+        # shrunk to the text width only when wider: a narrow table keeps its size
+        "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
         " & ".join(column.title for column in table.columns) + r" \\",
         "\\midrule",
         *(" & ".join(cell.latex for cell in row) + r" \\" for row in table.rows),
         "\\bottomrule",
-        "\\end{tabular}",
+        "\\end{tabular}}",
         "",
         f"\\par\\smallskip\\footnotesize {table.footnote}",
         "\\end{table}",
@@ -157,10 +199,12 @@ def table_latex(table: PaperTable, source: str) -> bytes:
 
 def table_files(
     tables: Sequence[PaperTable], directory: str, group_id: str
-) -> list[tuple[str, bytes]]:
-    """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows."""
+) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
+    """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows, and the
+    list of them the page and the figure index link to (site paths)."""
     source = provenance(group_id)
     files: list[tuple[str, bytes]] = []
+    listed: list[TableFile] = []
     for table in tables:
         if not table.rows:
             continue
@@ -169,7 +213,16 @@ def table_files(
         )
         files.append((f"{base}.csv", table_csv(table, source)))
         files.append((f"{base}.tex", table_latex(table, source)))
-    return files
+        listed.append(TableFile(table.name, table.caption, f"{base}.csv", f"{base}.tex"))
+    return files, tuple(listed)
+
+
+def paper_table_link(table: TableFile, directory: str) -> TableFile:
+    """The table with its files' paths relative to a page in ``directory``."""
+    prefix = f"{directory}/" if directory else ""
+    return replace(
+        table, csv=table.csv.removeprefix(prefix), latex=table.latex.removeprefix(prefix)
+    )
 
 
 # --- the group's tables ----------------------------------------------------------------------
@@ -222,7 +275,7 @@ def verdict_table(lines: Sequence[VerdictLine], populations: int) -> PaperTable:
             text_cell(line.verdict or "no verdict"),
             number_cell(line.z, lambda z: plain(z, 2)),
             estimate_cell(line.diff, line.paired_se),
-            interval_cell(line.ci95_diff),
+            interval_cell(line.ci95_diff, estimate_exponent(line.diff, line.paired_se)),
             estimate_cell(line.true, line.se_true),
         )
         for line in lines
@@ -324,7 +377,14 @@ def fit_table(lines: Sequence[FitLine]) -> PaperTable:
     )
 
 
-def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
+def _below(run_id: str, group_id: str) -> str:
+    """A run's id below its group, as the verdict table names it."""
+    return run_id.removeprefix(f"{group_id}/") if group_id else run_id
+
+
+def group_tables(
+    view: GroupView, directory: str
+) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
     """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
     short = {p.population.label: p.population.short_label for p in view.populations}
     verdicts = [
@@ -357,7 +417,7 @@ def group_tables(view: GroupView, directory: str) -> list[tuple[str, bytes]]:
     ]
     fits = [
         FitLine(
-            f.run_id,
+            _below(f.run_id, view.group.id),
             f.fit.loglog_slope,
             f.fit.loglog_slope_ci95,
             f.fit.loglog_r2,

@@ -63,19 +63,18 @@ class ChartSet:
         files: list[tuple[str, bytes]] = []
         figures: list[Figure] = []
         warned: dict[str, str] = {}
-        for chart in self.all_charts():
-            figure, chart_files = export.export_chart(
-                self._eta_named(chart),
-                self.standalone_spec(chart),
-                self.datasets,
-                formats,
-                theme,
-                directory,
-            )
+        exported = export.export_charts(
+            [(self._eta_named(c), self.standalone_spec(c)) for c in self.all_charts()],
+            self.datasets,
+            formats,
+            theme,
+            directory,
+        )
+        for figure, chart_files in exported:
             figures.append(figure)
             files += chart_files
             if figure.warning is not None:
-                warned[chart.id] = figure.warning
+                warned[figure.id] = figure.warning
         manifest = f"{directory}/figures/{export.MANIFEST}"
         files.append((manifest, export.manifest_bytes(page, figures)))
         listed = FigureList(page, manifest, tuple(figures))
