@@ -68,6 +68,7 @@ from reportgen.build.status import (
     read_status,
 )
 from reportgen.build.studies import StudyStage, study_stage, tally
+from reportgen.build.study_write import StudyWork
 from reportgen.discover import Skipped, Tree, discover
 from reportgen.figures import FigureList
 from reportgen.findings import SEVERITIES, Severity, empty_counts
@@ -228,7 +229,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(planned.skipped, statuses)
     result.findings = finding_totals(statuses.values())
-    tally(studies, planned.studies.problems, result.findings, result.failed_runs)
+    tally(studies, planned.studies.problems, result.findings, result.failed_runs, result.stale_runs)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -253,7 +254,7 @@ def plan(options: BuildOptions) -> Planned:
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
     group_inputs = read_group_inputs(tree, options.results, options.max_bytes)
-    stage = study_stage(tree, skipped, options.results, previous, reuse)
+    stage = study_stage(tree, skipped, options.results, previous, reuse, same_pages)
     # the tree's shape, its inventory, every study's input hash and the groups' own files
     site_key = json_hash([stage.site_key, group_input_digests(group_inputs)])
     return Planned(
@@ -281,7 +282,8 @@ def write_site(
 
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
-    if pool_pays(max(len(changed), touched), options.jobs):
+    redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
+    if pool_pays(max(len(changed), touched, redone), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
@@ -297,7 +299,10 @@ def write_site(
         figures = _figure_lists(runs.statuses, groups.statuses)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
         flipped = _population_changes(previous, groups.statuses)
-        studies, inventory = planned.studies.write(site, writer, options, planned.reuse)
+        study_work = StudyWork(
+            options.results, site, options.max_bytes, options.verbose, options.jobs, stamp
+        )
+        studies, inventory = planned.studies.write(study_work, writer, planned.reuse)
         pages = site_pages(
             tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory
         )

@@ -25,13 +25,12 @@ from reportgen.kinds.fisher.rows import (
 )
 from reportgen.kinds.fisher.twin import summary_json
 from reportgen.kinds.fisher.verdict import fisher_verdict
-from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
     SiteContext,
     json_for_script,
     render_markdown,
-    render_page,
 )
 
 TEMPLATE = "kind_fisher.html"
@@ -59,8 +58,10 @@ def page(
     view = fisher_view(analysis, found, max_heatmap_side)
     title = f"Fisher kernel {analysis.run.directory}"
     meta = page_meta(directory, title, "study", has_charts=any(view.charts.values()))
-    html = render_page(TEMPLATE, site, meta, view=view, checks=check_explanations())
-    return page_output(directory, html, summary_json(analysis, found))
+    twin = summary_json(analysis, found)
+    return rendered_page(
+        TEMPLATE, site, meta, directory, twin, view=view, checks=check_explanations()
+    )
 
 
 def fisher_view(

@@ -22,11 +22,11 @@ from reportgen.kinds.study_page import (
     explanations,
     input_rows,
     page_meta,
-    page_output,
+    rendered_page,
 )
 from reportgen.numfmt import format_number, format_with_se
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import SiteContext, json_for_script, render_page
+from reportgen.pages.render import SiteContext, json_for_script
 from reportgen.pages.verdict import Verdict
 
 TEMPLATE = "kind_jackknife.html"
@@ -234,5 +234,5 @@ def page(analysis: JackknifeAnalysis, site: SiteContext, page_dir: str | None = 
     findings = checks(analysis)
     page_view = view(analysis, findings)
     meta = page_meta(directory, page_view.title, "study", has_charts=True)
-    html = render_page(TEMPLATE, site, meta, view=page_view)
-    return page_output(directory, html, summary_json(analysis, findings))
+    twin = summary_json(analysis, findings)
+    return rendered_page(TEMPLATE, site, meta, directory, twin, view=page_view)
