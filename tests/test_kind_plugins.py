@@ -126,3 +126,10 @@ def test_plugin_studies_render_in_worker_processes(install_plugin: Install, tmp_
     assert "The loss rises." in (out / studies[0]["page"]).read_text()
     assert "The loss falls." in (out / studies[1]["page"]).read_text()
     assert result.findings["warning"] == 1 and not result.failed_runs
+    (tree / "training" / "run_b" / "loss_curve.json").write_text('{"loss": [3.0, 2.0,')
+    result = build(BuildOptions(results=tree, out=out, jobs=2))
+    stale = json.loads((out / "manifest.json").read_text())["studies"][1]
+    assert stale["stale"] is True and stale["page"] == studies[1]["page"]
+    page = (out / stale["page"]).read_text()
+    assert "this study's files could not be read" in page and "The loss falls." in page
+    assert result.failed_runs == result.stale_runs == ["loss-curve:training/run_b"]

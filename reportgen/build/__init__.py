@@ -215,7 +215,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     planned = plan(options)
     result = BuildResult(out=options.out, runs=len(planned.plans))
     previous, plans = planned.previous, planned.plans
-    if planned.reuse and previous and up_to_date(plans, previous, planned.site_key, options.out):
+    if planned.reuse and previous and _up_to_date(planned, options.out):
         refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
@@ -232,6 +232,15 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     tally(studies, planned.studies.problems, result.findings, result.failed_runs, result.stale_runs)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _up_to_date(planned: Planned, out: Path) -> bool:
+    """Nothing to do: every run and every study unchanged since a good read, the site whole."""
+    previous = planned.previous
+    assert previous is not None
+    if not all(p.unchanged for p in planned.studies.plans):
+        return False
+    return up_to_date(planned.plans, previous, planned.site_key, out)
 
 
 def plan(options: BuildOptions) -> Planned:
