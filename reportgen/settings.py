@@ -177,7 +177,8 @@ class SiteOptions(ReadOptions):
     single_file: str | None = setting(
         None,
         "--single-file",
-        help="write one self-contained HTML file for one run to OUT (e.g. -o report.html)",
+        help="write one self-contained HTML file for one run, or one study (KIND:DIRECTORY, "
+        "as check prints it), to OUT (e.g. -o report.html)",
         kind="text",
         metavar="RUN_ID",
         default_text="off",

@@ -62,6 +62,7 @@ from reportgen.build.status import (
     BuildStatus,
     GroupStatus,
     RunStatus,
+    StudyStatus,
     finding_totals,
     input_hash,
     json_hash,
@@ -305,13 +306,13 @@ def write_site(
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
-        figures = _figure_lists(runs.statuses, groups.statuses)
-        own = {group_id: status.findings for group_id, status in groups.statuses.items()}
-        flipped = _population_changes(previous, groups.statuses)
-        study_work = StudyWork(
-            options.results, site, options.max_bytes, options.verbose, options.jobs, stamp
+        study_work = derive(
+            StudyWork, options, root=options.results, site=site, workers=options.jobs, read_at=stamp
         )
         studies, inventory = planned.studies.write(study_work, writer, planned.reuse)
+        figures = _figure_lists(runs.statuses, groups.statuses, studies)
+        own = {group_id: status.findings for group_id, status in groups.statuses.items()}
+        flipped = _population_changes(previous, groups.statuses)
         pages = site_pages(
             tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory
         )
@@ -413,10 +414,13 @@ def _population_changes(
 
 
 def _figure_lists(
-    runs: Mapping[str, RunStatus], groups: Mapping[str, GroupStatus]
+    runs: Mapping[str, RunStatus],
+    groups: Mapping[str, GroupStatus],
+    studies: Mapping[str, StudyStatus],
 ) -> list[FigureList]:
     """Every page's figure list (tonight's, or a carried-over page's from the status)."""
     listed = [s.figures for s in runs.values()] + [s.figures for s in groups.values()]
+    listed += [s.figures for s in studies.values()]
     return [figures for figures in listed if figures is not None]
 
 
@@ -425,15 +429,14 @@ def _figure_lists(
 
 def build_single_file(options: BuildOptions) -> BuildResult:
     """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
-    from reportgen.build.single_file import without_outward_links
+    from reportgen.build.single_file import build_single_study, without_outward_links
     from reportgen.pages import paths
     from reportgen.pages.render import inline_assets
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)
-    if ref is None:
-        known = ", ".join(r.id for r in tree.runs[:5])
-        raise WriteError(f"no run with id {options.single_file!r} (runs look like: {known})")
+    if ref is None:  # a study's id, or neither (a WriteError naming a few of each)
+        return build_single_study(options, tree, ", ".join(r.id for r in tree.runs[:5]))
     if options.out.is_dir():
         raise WriteError(
             f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"

@@ -264,6 +264,7 @@ class StudyStatus:
     row: Mapping[str, Any]
     private: tuple[tuple[str, str], ...] = ()  # (path, sha256): its page's stored content
     last_good: str | None = None  # when its files were last read and rendered
+    figures: FigureList | None = None  # what its page exported (--figures)
 
     @property
     def has_good_page(self) -> bool:
@@ -278,6 +279,7 @@ class StudyStatus:
             "row": dict(self.row),
             "private": [list(pair) for pair in self.private],
             "last_good": self.last_good,
+            "figures": figures_to_json(self.figures),
         }
 
     @classmethod
@@ -292,6 +294,7 @@ class StudyStatus:
             data["row"],
             tuple((str(p), str(d)) for p, d in data.get("private", ())),
             None if last_good is None else str(last_good),
+            figures_from_json(data.get("figures")),
         )
 
 

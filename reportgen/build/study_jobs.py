@@ -9,7 +9,7 @@ the worker does not know, gets an error row like a kind that raised.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ from reportgen.kinds.registry import RegisteredKind, registry
 from reportgen.kinds.stage_checks import KIND_FAILED, STUDY_FAILED
 
 if TYPE_CHECKING:
+    from reportgen.charts import Datasets
+    from reportgen.charts.export import FigureTheme
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
 
@@ -40,6 +42,8 @@ class StudyJob:
     site: SiteContext
     max_bytes: int
     verbose: bool
+    figures: tuple[str, ...] = ()  # formats every chart is also written in (--figures)
+    figure_theme: FigureTheme = "paper"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def study_output(registered: RegisteredKind, job: StudyJob) -> StudyResult:
             analysis = kind.analyze(loaded)
             findings = tuple(kind.checks(analysis))
             output = kind.page(analysis, job.site, page_dir)
+            output = with_figures(kind, analysis, output, page_dir, job)
         not_read = [(n.path, n.reason) for n in getattr(loaded, "not_read", ())]
         return StudyResult(output, study_row(origin, claim, page_dir, findings, not_read))
 
@@ -120,6 +125,51 @@ def study_output(registered: RegisteredKind, job: StudyJob) -> StudyResult:
         return StudyResult(None, study_row(origin, claim, None, (finding,), [], message))
 
     return guarded(attempt, failed, f"study {study_id(claim)}", job.verbose)
+
+
+def with_figures(
+    kind: Any, analysis: Any, output: PageOutput, page_dir: str, job: StudyJob
+) -> PageOutput:
+    """The page with its charts also written as figure files and data CSVs (``--figures``),
+    for a kind that lists them (``figure_charts(analysis)``: the charts and their datasets)."""
+    from reportgen.charts import export
+    from reportgen.figures import FigureList
+
+    listing = getattr(kind, "figure_charts", None)
+    if not job.figures or listing is None:
+        return output
+    charts, datasets = listing(analysis)
+    tables = csv_tables(datasets)
+    files: list[tuple[str, bytes]] = []
+    figures = []
+    for chart in charts:
+        spec = dict(chart.spec, datasets={n: datasets[n] for n in chart.datasets if n in datasets})
+        figure, chart_files = export.export_chart(
+            chart, spec, tables, job.figures, job.figure_theme, page_dir
+        )
+        figures.append(figure)
+        files += chart_files
+    page, manifest = f"{page_dir}/index.html", f"{page_dir}/figures/{export.MANIFEST}"
+    files.append((manifest, export.manifest_bytes(page, figures)))
+    listed = FigureList(page, manifest, tuple(figures))
+    return replace(output, files=(*output.files, *files), figures=listed)
+
+
+def csv_tables(datasets: Datasets) -> Datasets:
+    """The datasets as the CSV writer reads them, columnar: a row-wise one (a heatmap's labels,
+    which its tooltip looks up by index) turned into columns."""
+    tables: Datasets = {}
+    for name, data in datasets.items():
+        if data and not any(_is_column(v) for row in data for v in row.values()):
+            keys = list(dict.fromkeys(k for row in data for k in row))
+            tables[name] = [{k: [row.get(k) for row in data] for k in keys}]
+        else:
+            tables[name] = data
+    return tables
+
+
+def _is_column(value: Any) -> bool:
+    return isinstance(value, list | tuple) or hasattr(value, "shape")
 
 
 def study_row(

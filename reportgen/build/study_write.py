@@ -16,6 +16,7 @@ from reportgen.kinds.stage_checks import KIND_FAILED, STUDY_FAILED
 
 if TYPE_CHECKING:
     from reportgen.build.studies import StudyPlan
+    from reportgen.charts.export import FigureTheme
     from reportgen.pages.render import SiteContext
     from reportgen.write import SiteWriter
 
@@ -32,6 +33,8 @@ class StudyWork:
     verbose: bool
     workers: int
     read_at: str  # when tonight's reads happened (status and stale banners)
+    figures: tuple[str, ...] = ()  # --figures
+    figure_theme: FigureTheme = "paper"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def write_studies(
                 work.site,
                 work.max_bytes,
                 work.verbose,
+                work.figures,
+                work.figure_theme,
             ),
         )
         for p in todo
@@ -100,7 +105,8 @@ def _store(
         )
         files = (*result.output.paths, *(path for path, _ in private))
     last_good = work.read_at if result.ok else None
-    return StudyStatus(plan.input_hash, plan.stats, files, result.row, private, last_good)
+    figures = None if result.output is None else result.output.figures
+    return StudyStatus(plan.input_hash, plan.stats, files, result.row, private, last_good, figures)
 
 
 def _keep_stale(
@@ -135,7 +141,13 @@ def _keep_stale(
             writer.keep(path)
     row = stale_row(before.row, tonight, stale)
     return StudyStatus(
-        plan.input_hash, plan.stats, before.files, row, before.private, before.last_good
+        plan.input_hash,
+        plan.stats,
+        before.files,
+        row,
+        before.private,
+        before.last_good,
+        before.figures,
     )
 
 

@@ -64,14 +64,26 @@ def page(
     )
 
 
-def fisher_view(
-    analysis: FisherAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
-) -> FisherView:
-    results = {
+def _chart_results(analysis: FisherAnalysis, max_heatmap_side: int) -> dict[str, list[ChartResult]]:
+    return {
         "spectrum": _spectrum_chart(analysis),
         "heatmaps": _heatmaps(analysis, max_heatmap_side),
         "shares": _share_chart(analysis),
     }
+
+
+def figure_charts(analysis: FisherAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    results = [
+        item for items in _chart_results(analysis, HEATMAP_MAX_SIDE).values() for item in items
+    ]
+    return tuple(c for c, _ in results), merge_datasets(*(d for _, d in results))
+
+
+def fisher_view(
+    analysis: FisherAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
+) -> FisherView:
+    results = _chart_results(analysis, max_heatmap_side)
     chart_map = {name: tuple(c for c, _ in items) for name, items in results.items()}
     datasets = merge_datasets(*(d for items in results.values() for _, d in items))
     notes = [c.note for c in chart_map["heatmaps"] if c.note]

@@ -69,6 +69,18 @@ def page(
     )
 
 
+def figure_charts(analysis: InfluenceAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    many = len(analysis.evaluations) > 1
+    found: list[Chart] = []
+    data: list[Datasets] = []
+    for e in analysis.evaluations:
+        chart_map, datasets = _charts(e, f"e{e.evaluation.index}" if many else "", HEATMAP_MAX_SIDE)
+        found += [c for section in chart_map.values() for c in section]
+        data.append(datasets)
+    return tuple(found), merge_datasets(*data)
+
+
 def influence_view(
     analysis: InfluenceAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
 ) -> InfluenceView:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from reportgen.charts.core import Chart
+from reportgen.charts.core import Chart, Datasets
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis
 from reportgen.kinds.jackknife.charts import charts
@@ -143,6 +143,12 @@ def _p(test: Homogeneity) -> str:
 def _apart(analysis: JackknifeAnalysis, test: Homogeneity) -> str:
     batches = ", ".join(f"{analysis.points[i].point.batch:,}" for i in test.points)
     return f"B = {batches} ({test.label}) is another setting: shown apart, not in the test."
+
+
+def figure_charts(analysis: JackknifeAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    chart_list, datasets = charts(analysis)
+    return tuple(chart_list), datasets
 
 
 def view(analysis: JackknifeAnalysis, findings: tuple[Finding, ...]) -> JackknifeView:

@@ -210,6 +210,17 @@ def _temperature(run: RunAnalysis) -> tuple[TemperatureView, Datasets]:
     return view, datasets
 
 
+def figure_charts(analysis: ConvergenceAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    found: list[Chart] = []
+    datasets: Datasets = {}
+    for run in analysis.runs:
+        chart_list, data = run_charts(run)
+        found += chart_list
+        datasets |= data
+    return tuple(found), datasets
+
+
 def view(analysis: ConvergenceAnalysis, findings: tuple[Finding, ...]) -> ConvergenceView:
     temperatures = [_temperature(run) for run in analysis.runs]
     datasets: Datasets = {}
