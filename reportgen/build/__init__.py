@@ -429,14 +429,20 @@ def _figure_lists(
 
 def build_single_file(options: BuildOptions) -> BuildResult:
     """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
-    from reportgen.build.single_file import build_single_study, without_outward_links
+    from reportgen.build.single_file import single_study_page, without_outward_links
     from reportgen.pages import paths
     from reportgen.pages.render import inline_assets
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)
     if ref is None:  # a study's id, or neither (a WriteError naming a few of each)
-        return build_single_study(options, tree, ", ".join(r.id for r in tree.runs[:5]))
+        known = ", ".join(r.id for r in tree.runs[:5])
+        site = replace(site_context(options), inline=inline_assets())
+        content, ok = single_study_page(options, tree, known, site)
+        write_file_atomic(options.out, content)
+        result = BuildResult(out=options.out, rebuilt=1, written=[str(options.out)])
+        result.single_file, result.failed_runs = True, [] if ok else [str(options.single_file)]
+        return result
     if options.out.is_dir():
         raise WriteError(
             f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"

@@ -4,14 +4,13 @@ the file turned into plain text (a lone file has no other pages to link to)."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from reportgen.write import WriteError, check_output_dir, write_file_atomic
+from reportgen.write import WriteError, check_output_dir
 
 if TYPE_CHECKING:
-    from reportgen.build import BuildResult
     from reportgen.discover import Tree
+    from reportgen.pages.render import SiteContext
     from reportgen.settings import BuildOptions
 
 # an <a> tag's href that is neither a fragment of this page nor a data: URI
@@ -27,28 +26,14 @@ def without_outward_links(html: bytes) -> bytes:
 # --- a study's page --------------------------------------------------------------------------
 
 
-def build_single_study(options: BuildOptions, tree: Tree, known_runs: str) -> BuildResult:
-    """Write ``options.out`` as one HTML file holding the page of the study that
-    ``options.single_file`` names (``<kind>:<directory>``, as ``check`` prints it)."""
-    from reportgen.build import BuildResult
-
-    page, ok = single_study_page(options, tree, known_runs)
-    write_file_atomic(options.out, page)
-    result = BuildResult(
-        out=options.out, runs=0, rebuilt=1, written=[str(options.out)], single_file=True
-    )
-    if not ok:
-        result.failed_runs = [str(options.single_file)]
-    return result
-
-
-def single_study_page(options: BuildOptions, tree: Tree, known_runs: str) -> tuple[bytes, bool]:
-    """The study's page, self-contained, and whether it rendered without error; no study of
-    that id, or one that has no page tonight, is a ``WriteError``."""
-    from reportgen.build import site_context
+def single_study_page(
+    options: BuildOptions, tree: Tree, known_runs: str, site: SiteContext
+) -> tuple[bytes, bool]:
+    """The page of the study ``options.single_file`` names (``<kind>:<directory>``, as ``check``
+    prints it), self-contained (``site`` inlines the assets), and whether it rendered without
+    error; no study of that id, or one that has no page tonight, is a ``WriteError``."""
     from reportgen.build.studies import study_stage
     from reportgen.build.study_jobs import StudyJob, study_output
-    from reportgen.pages.render import inline_assets
 
     stage = study_stage(tree, (), options.results, None, reuse=False)
     plan = next((p for p in stage.plans if p.id == options.single_file), None)
@@ -59,17 +44,17 @@ def single_study_page(options: BuildOptions, tree: Tree, known_runs: str) -> tup
             f"no run or study with id {options.single_file!r} (runs look like: {known_runs}{also})"
         )
     check_single_output(options)
-    site = replace(site_context(options), inline=inline_assets())
+    registered = plan.registered
     job = StudyJob(
-        plan.registered.name,
-        plan.registered.origin,
+        registered.name,
+        registered.origin,
         plan.claim,
         options.results,
         site,
         options.max_bytes,
         options.verbose,
     )
-    result = study_output(plan.registered, job)
+    result = study_output(registered, job)
     if result.output is None or result.row["page"] is None:
         raise WriteError(f"the study {plan.id} has no page: {result.row['error']}")
     return without_outward_links(result.output.content(result.row["page"])), result.ok
