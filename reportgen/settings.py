@@ -177,7 +177,8 @@ class SiteOptions(ReadOptions):
     single_file: str | None = setting(
         None,
         "--single-file",
-        help="write one self-contained HTML file for one run or group to OUT (e.g. -o report.html)",
+        help="write one self-contained HTML file for one run, group or study (KIND:DIRECTORY, "
+        "as check prints it) to OUT (e.g. -o report.html)",
         kind="text",
         metavar="ID",
         default_text="off",

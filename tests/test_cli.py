@@ -102,7 +102,7 @@ def test_single_file_of_a_group_prints_the_file_it_wrote(
     assert f"Group {group}" in html and "run_02" in html  # its runs' rows
     assert report.resolve().as_uri() in capsys.readouterr().out  # the file, not a directory
     assert cli.main([*argv[:-1], "no/such/group"]) == 2
-    assert "no run or group with id 'no/such/group'" in capsys.readouterr().err
+    assert "no run, group or study with id 'no/such/group'" in capsys.readouterr().err
 
 
 def test_without_outward_links_keeps_fragments_and_data() -> None:

@@ -105,3 +105,31 @@ def test_a_broken_plugin_costs_only_its_own_claims(install_plugin: Install, tmp_
     _, checked = check_tree(tree, ReadOptions())
     failed = [c for c in checked if c.status == "error"]
     assert {f.id for c in failed for f in c.findings} == {"plugin-failed"}
+
+
+@pytest.mark.slow
+def test_plugin_studies_render_in_worker_processes(install_plugin: Install, tmp_path: Path) -> None:
+    """More studies than workers: the pool renders them, each worker finding the plug-in by
+    its entry point under the build's ``sys.path``."""
+    install_plugin(GOOD)
+    tree = _tree(tmp_path / "results")
+    for name, loss in (("run_b", [3.0, 2.0, 1.0]), ("run_c", [1.0, 0.5, 0.4])):
+        (tree / "training" / name).mkdir()
+        curve = {"steps": list(range(len(loss))), "loss": loss}
+        (tree / "training" / name / "loss_curve.json").write_text(json.dumps(curve))
+    out = tmp_path / "site"
+    result = build(BuildOptions(results=tree, out=out, jobs=2))
+    manifest = json.loads((out / "manifest.json").read_text())
+    studies = manifest["studies"]
+    assert [s["directory"] for s in studies] == [f"training/run_{x}" for x in "abc"]
+    assert all(s["status"] == "ok" and s["origin"].startswith("plug-in") for s in studies)
+    assert "The loss rises." in (out / studies[0]["page"]).read_text()
+    assert "The loss falls." in (out / studies[1]["page"]).read_text()
+    assert result.findings["warning"] == 1 and not result.failed_runs
+    (tree / "training" / "run_b" / "loss_curve.json").write_text('{"loss": [3.0, 2.0,')
+    result = build(BuildOptions(results=tree, out=out, jobs=2))
+    stale = json.loads((out / "manifest.json").read_text())["studies"][1]
+    assert stale["stale"] is True and stale["page"] == studies[1]["page"]
+    page = (out / stale["page"]).read_text()
+    assert "this study's files could not be read" in page and "The loss falls." in page
+    assert result.failed_runs == result.stale_runs == ["loss-curve:training/run_b"]

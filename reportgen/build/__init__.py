@@ -62,12 +62,14 @@ from reportgen.build.status import (
     BuildStatus,
     GroupStatus,
     RunStatus,
+    StudyStatus,
     finding_totals,
     input_hash,
     json_hash,
     read_status,
 )
 from reportgen.build.studies import StudyStage, study_stage, tally
+from reportgen.build.study_write import StudyWork
 from reportgen.discover import GroupRef, Skipped, Tree, discover
 from reportgen.figures import FigureList
 from reportgen.findings import SEVERITIES, Severity, empty_counts
@@ -76,7 +78,6 @@ from reportgen.settings import derive
 from reportgen.treefile import TreeFile, read_tree_file
 from reportgen.write import (
     SiteWriter,
-    WriteError,
     check_output_dir,
     recover_interrupted,
     write_file_atomic,
@@ -214,7 +215,7 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     planned = plan(options)
     result = BuildResult(out=options.out, runs=len(planned.plans))
     previous, plans = planned.previous, planned.plans
-    if planned.reuse and previous and up_to_date(plans, previous, planned.site_key, options.out):
+    if planned.reuse and previous and _up_to_date(planned, options.out):
         refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
@@ -228,9 +229,18 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
     result.unreadable = unreadable_inputs(planned.skipped, statuses)
     result.findings = finding_totals(statuses.values())
-    tally(studies, planned.studies.problems, result.findings, result.failed_runs)
+    tally(studies, planned.studies.problems, result.findings, result.failed_runs, result.stale_runs)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _up_to_date(planned: Planned, out: Path) -> bool:
+    """Nothing to do: every run and every study unchanged since a good read, the site whole."""
+    previous = planned.previous
+    assert previous is not None
+    if not all(p.unchanged for p in planned.studies.plans):
+        return False
+    return up_to_date(planned.plans, previous, planned.site_key, out)
 
 
 def plan(options: BuildOptions) -> Planned:
@@ -253,7 +263,7 @@ def plan(options: BuildOptions) -> Planned:
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
     ]
     group_inputs = read_group_inputs(tree, options.results, options.max_bytes)
-    stage = study_stage(tree, skipped, options.results, previous, reuse)
+    stage = study_stage(tree, skipped, options.results, previous, reuse, same_pages)
     # the tree's shape, its inventory, every study's input hash and the groups' own files
     site_key = json_hash([stage.site_key, group_input_digests(group_inputs)])
     return Planned(
@@ -281,7 +291,8 @@ def write_site(
 
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
-    if pool_pays(max(len(changed), touched), options.jobs):
+    redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
+    if pool_pays(max(len(changed), touched, redone), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     if options.figures:  # pages rendered here may convert figures on every core -j allows
         from reportgen.charts import export
@@ -298,10 +309,13 @@ def write_site(
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
-        figures = _figure_lists(runs.statuses, groups.statuses)
+        study_work = derive(
+            StudyWork, options, root=options.results, site=site, workers=options.jobs, read_at=stamp
+        )
+        studies, inventory = planned.studies.write(study_work, writer, planned.reuse)
+        figures = _figure_lists(runs.statuses, groups.statuses, studies)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
         flipped = _population_changes(previous, groups.statuses)
-        studies, inventory = planned.studies.write(site, writer, options, planned.reuse)
         pages = site_pages(
             tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory
         )
@@ -403,10 +417,13 @@ def _population_changes(
 
 
 def _figure_lists(
-    runs: Mapping[str, RunStatus], groups: Mapping[str, GroupStatus]
+    runs: Mapping[str, RunStatus],
+    groups: Mapping[str, GroupStatus],
+    studies: Mapping[str, StudyStatus],
 ) -> list[FigureList]:
     """Every page's figure list (tonight's, or a carried-over page's from the status)."""
     listed = [s.figures for s in runs.values()] + [s.figures for s in groups.values()]
+    listed += [s.figures for s in studies.values()]
     return [figures for figures in listed if figures is not None]
 
 
@@ -415,23 +432,26 @@ def _figure_lists(
 
 def build_single_file(options: BuildOptions) -> BuildResult:
     """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
-    from reportgen.build.single_file import without_outward_links
+    from reportgen.build.single_file import (
+        check_single_output,
+        single_study_page,
+        without_outward_links,
+    )
     from reportgen.pages import paths
     from reportgen.pages.render import inline_assets
 
     tree, _ = discover(options.results, options.follow_symlinks)
     ref = next((r for r in tree.runs if r.id == options.single_file), None)
     group = next((g for g in tree.groups if g.id and g.id == options.single_file), None)
-    if ref is None and group is None:
+    if ref is None and group is None:  # a study's id, or none (a WriteError naming a few ids)
         known = ", ".join([r.id for r in tree.runs[:3]] + [g.id for g in tree.groups[:2] if g.id])
-        raise WriteError(
-            f"no run or group with id {options.single_file!r} (ids look like: {known})"
-        )
-    if options.out.is_dir():
-        raise WriteError(
-            f"{options.out} is a directory; --single-file writes one file (e.g. -o report.html)"
-        )
-    check_output_dir(options.out, options.results, force=True)
+        site = replace(site_context(options), inline=inline_assets())
+        content, ok = single_study_page(options, tree, known, site)
+        write_file_atomic(options.out, content)
+        result = BuildResult(out=options.out, rebuilt=1, written=[str(options.out)])
+        result.single_file, result.failed_runs = True, [] if ok else [str(options.single_file)]
+        return result
+    check_single_output(options)
     if ref is None:
         assert group is not None  # one of them was found
         return _single_group_file(options, tree, group)

@@ -10,6 +10,7 @@ else, it does nothing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -22,6 +23,7 @@ def is_worker_server() -> bool:
 
 
 def prepare() -> None:
+    from reportgen.kinds.registry import BUILTIN_MODULES
     from reportgen.lifetime import die_with_parent
 
     die_with_parent()
@@ -29,6 +31,9 @@ def prepare() -> None:
         os.environ[variable] = "1"
     from reportgen.pages import group, run  # noqa: F401  (numpy, Jinja and the analysis stack)
     from reportgen.pages.render import warm_templates
+
+    for module in BUILTIN_MODULES:  # the built-in kinds' page code (plug-ins: in each worker)
+        importlib.import_module(module)
 
     warm_templates()
 

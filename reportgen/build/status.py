@@ -267,6 +267,14 @@ class StudyStatus:
     stats: tuple[InputStat, ...] | None
     files: tuple[str, ...]
     row: Mapping[str, Any]
+    private: tuple[tuple[str, str], ...] = ()  # (path, sha256): its page's stored content
+    last_good: str | None = None  # when its files were last read and rendered
+    figures: FigureList | None = None  # what its page exported (--figures)
+
+    @property
+    def has_good_page(self) -> bool:
+        """Whether a stale page can stand in for a failed read: its content was stored."""
+        return self.last_good is not None and bool(self.private) and self.row["page"] is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,17 +282,24 @@ class StudyStatus:
             "stats": _stats_json(self.stats),
             "files": list(self.files),
             "row": dict(self.row),
+            "private": [list(pair) for pair in self.private],
+            "last_good": self.last_good,
+            "figures": figures_to_json(self.figures),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StudyStatus:
         if not isinstance(data["row"], dict):
             raise ValueError("a study row is an object")
+        last_good = data.get("last_good")
         return cls(
             str(data["input_hash"]),
             _stats_from_json(data["stats"]),
             tuple(str(f) for f in data["files"]),
             data["row"],
+            tuple((str(p), str(d)) for p, d in data.get("private", ())),
+            None if last_good is None else str(last_good),
+            figures_from_json(data.get("figures")),
         )
 
 

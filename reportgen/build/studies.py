@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reportgen.build.guard import guarded
 from reportgen.build.plan import tree_fingerprint
@@ -23,6 +23,7 @@ from reportgen.build.status import (
     files_stats,
     json_hash,
 )
+from reportgen.build.study_jobs import study_id
 from reportgen.discover import Skipped, Tree
 from reportgen.findings import SEVERITIES, Finding
 from reportgen.kinds.claiming import TreeClaims, claim_tree, file_head, file_size
@@ -31,15 +32,9 @@ from reportgen.kinds.registry import PluginProblem, RegisteredKind, registry
 from reportgen.kinds.stage_checks import KIND_FAILED, PLUGIN_FAILED, STUDY_FAILED
 
 if TYPE_CHECKING:
-    from reportgen.pages.output import PageOutput
-    from reportgen.pages.render import SiteContext
+    from reportgen.build.study_write import StudyWork
     from reportgen.pages.studies import Inventory
-    from reportgen.settings import BuildOptions
     from reportgen.write import SiteWriter
-
-
-def study_id(claim: Claim) -> str:
-    return f"{claim.kind}:{claim.directory}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,7 @@ class StudyPlan:
     input_hash: str
     stats: tuple[InputStat, ...] | None
     reusable: StudyStatus | None  # the previous build's, if its pages can be carried over
+    last_good: StudyStatus | None = None  # the previous build's, if its page may stand in
 
     @property
     def id(self) -> str:
@@ -56,7 +52,13 @@ class StudyPlan:
 
     @property
     def unchanged(self) -> bool:
-        return self.reusable is not None and self.reusable.input_hash == self.input_hash
+        """Same bytes as a good read: a study whose last read failed is always read again (the
+        bytes the planner hashed need not be the bytes the kind read)."""
+        return (
+            self.reusable is not None
+            and self.reusable.row["status"] == "ok"
+            and self.reusable.input_hash == self.input_hash
+        )
 
 
 def plan_studies(
@@ -65,19 +67,23 @@ def plan_studies(
     root: Path,
     previous: BuildStatus | None,
     reuse: bool,
+    same_pages: bool = False,
 ) -> list[StudyPlan]:
-    """Each claim's input hash (the previous one when no file's stat changed)."""
+    """Each claim's input hash (the previous one when no file's stat changed); ``same_pages``:
+    the previous build's pages were rendered as tonight's would be (a stale page may stand in)."""
     by_name = {k.name: k for k in kinds}
     plans = []
     for claim in claims:
-        before = previous.studies.get(study_id(claim)) if previous is not None and reuse else None
+        last = previous.studies.get(study_id(claim)) if previous is not None else None
+        before = last if reuse else None
         stats = files_stats(claim.files, root)
         if stats is not None and before is not None and before.stats == stats:
             digest = before.input_hash
         else:
             identity = {"claim": claim, "origin": by_name[claim.kind].origin}
             digest = files_hash(identity, claim.files, root)
-        plans.append(StudyPlan(claim, by_name[claim.kind], digest, stats, before))
+        last_good = last if same_pages else None
+        plans.append(StudyPlan(claim, by_name[claim.kind], digest, stats, before, last_good))
     return plans
 
 
@@ -91,15 +97,15 @@ class StudyStage:
     tree_key: str  # the tree's shape as the site-wide pages see it
 
     def write(
-        self, site: SiteContext, writer: SiteWriter, options: BuildOptions, reuse: bool
+        self, work: StudyWork, writer: SiteWriter, reuse: bool
     ) -> tuple[dict[str, StudyStatus], Inventory]:
         """Every study's status (nothing carried over unless ``reuse``), and what the site-wide
         pages show of the studies and the files not claimed."""
+        from reportgen.build.study_write import write_studies
         from reportgen.pages.studies import Inventory
 
         plans = self.plans if reuse else [replace(p, reusable=None) for p in self.plans]
-        root, limit, verbose = options.results, options.max_bytes, options.verbose
-        statuses = write_studies(plans, root, site, writer, limit, verbose)
+        statuses = write_studies(plans, work, writer)
         rows = [status.row for status in statuses.values()]
         return statuses, Inventory.of(rows, self.claims.unclaimed, self.problems)
 
@@ -123,11 +129,12 @@ def study_stage(
     root: Path,
     previous: BuildStatus | None,
     reuse: bool,
+    same_pages: bool = False,
 ) -> StudyStage:
     """Claim the tree through the registry and plan every study."""
     kinds = registry()
     claims = claim_tree(tree, kinds.kinds, file_head(str(root)), file_size(str(root)))
-    plans = plan_studies(claims.studies, kinds.kinds, root, previous, reuse)
+    plans = plan_studies(claims.studies, kinds.kinds, root, previous, reuse, same_pages)
     problems = (*kinds.problems, *claims.problems)
     return StudyStage(plans, claims, problems, tree_fingerprint(tree, skipped))
 
@@ -137,105 +144,20 @@ def tally(
     problems: Sequence[PluginProblem],
     findings: dict[str, int],
     failed: list[str],
+    stale: list[str],
 ) -> None:
-    """Add the studies' findings (by severity) and failed studies to a build's totals."""
+    """Add the studies' findings (by severity), failed studies (and the stale ones among them,
+    which keep their last good page) to a build's totals."""
     for status in statuses.values():
         for finding in status.row["findings"]:
             if finding["severity"] in SEVERITIES:
                 findings[finding["severity"]] += 1
         if status.row["status"] != "ok":
             failed.append(status.row["id"])
+        if status.row.get("stale") is not None:
+            stale.append(status.row["id"])
     findings["error"] += len(problems)
     failed.extend(f"plug-in {p.plugin}" for p in problems)
-
-
-def write_studies(
-    plans: Sequence[StudyPlan],
-    root: Path,
-    site: SiteContext,
-    writer: SiteWriter,
-    max_bytes: int,
-    verbose: bool,
-) -> dict[str, StudyStatus]:
-    """Every study's status: carried over when unchanged, else built and written."""
-    statuses: dict[str, StudyStatus] = {}
-    for plan in plans:
-        kept = plan.reusable if plan.unchanged else None
-        if kept is not None and writer.keep_all(kept.files):
-            statuses[plan.id] = StudyStatus(kept.input_hash, plan.stats, kept.files, kept.row)
-            continue
-        output, row = study_output(plan.registered, plan.claim, root, site, max_bytes, verbose)
-        files: tuple[str, ...] = ()
-        if output is not None:
-            for path, content in output.files:
-                writer.write(path, content)
-            files = output.paths
-        statuses[plan.id] = StudyStatus(plan.input_hash, plan.stats, files, row)
-    return statuses
-
-
-def study_output(
-    registered: RegisteredKind,
-    claim: Claim,
-    root: Path,
-    site: SiteContext,
-    max_bytes: int,
-    verbose: bool,
-) -> tuple[PageOutput | None, dict[str, Any]]:
-    """A study's page (``None`` when it has none) and its row."""
-    import numpy as np
-
-    from reportgen.kinds.reading import StudyFailure, tree_reader
-    from reportgen.kinds.study_page import default_page_dir
-
-    kind = registered.kind
-    page_dir = default_page_dir(claim.kind, claim.directory)
-
-    def attempt() -> tuple[PageOutput | None, dict[str, Any]]:
-        loaded = kind.load(claim, tree_reader(root, max_bytes))
-        if isinstance(loaded, StudyFailure):
-            finding = Finding(STUDY_FAILED, "error", loaded.reason, None, "inputs")
-            not_read = [(n.path, n.reason) for n in loaded.not_read]
-            return None, study_row(registered, claim, None, (finding,), not_read, loaded.reason)
-        with np.errstate(all="ignore"):
-            analysis = kind.analyze(loaded)
-            findings = tuple(kind.checks(analysis))
-            output = kind.page(analysis, site, page_dir)
-        not_read = [(n.path, n.reason) for n in getattr(loaded, "not_read", ())]
-        return output, study_row(registered, claim, page_dir, findings, not_read)
-
-    def failed(reason: str) -> tuple[PageOutput | None, dict[str, Any]]:
-        message = f"the {registered.name} kind ({registered.origin}) failed: {reason}"[:400]
-        finding = Finding(KIND_FAILED, "error", message, None, "findings")
-        return None, study_row(registered, claim, None, (finding,), [], message)
-
-    return guarded(attempt, failed, f"study {study_id(claim)}", verbose)
-
-
-def study_row(
-    registered: RegisteredKind,
-    claim: Claim,
-    page_dir: str | None,
-    findings: Sequence[Finding],
-    not_read: Sequence[tuple[str, str]],
-    error: str | None = None,
-) -> dict[str, Any]:
-    """What every site-wide page and ``check`` shows of a study, as plain JSON values."""
-    from reportgen.analysis.record import finding_to_json
-
-    return {
-        "id": study_id(claim),
-        "kind": claim.kind,
-        "origin": registered.origin,
-        "directory": claim.directory,
-        "status": "error" if error is not None else "ok",
-        "page": None if page_dir is None else f"{page_dir}/index.html",
-        "summary": None if page_dir is None else f"{page_dir}/summary.json",
-        "inputs": list(claim.files),
-        "not_read": [{"path": path, "reason": reason} for path, reason in not_read],
-        "findings": [finding_to_json(f) for f in findings],
-        "error": error,
-    }
 
 
 def checked_studies(

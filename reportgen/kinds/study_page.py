@@ -12,7 +12,14 @@ from reportgen.findings import CheckInfo
 from reportgen.kinds.reading import NotRead
 from reportgen.pages import paths, serialize
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import Crumb, PageMeta, render_markdown
+from reportgen.pages.render import (
+    Crumb,
+    PageMeta,
+    SiteContext,
+    render_markdown,
+    render_page_and_content,
+)
+from reportgen.pages.stale import stored_page
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,35 @@ def page_meta(page_dir: str, title: str, kind: str, has_charts: bool) -> PageMet
     return PageMeta(f"{page_dir}/index.html", title, kind, crumbs, has_charts=has_charts)
 
 
-def page_output(page_dir: str, html: bytes, twin: dict[str, Any]) -> PageOutput:
-    """The page and its ``summary.json`` beside it."""
+def study_fragment(page_dir: str) -> str:
+    """Where the build keeps a study page's content, for a later stale page to show again."""
+    return f".reportgen/{page_dir}/page.json"
+
+
+def page_output(
+    page_dir: str, html: bytes, twin: dict[str, Any], stored: bytes | None = None
+) -> PageOutput:
+    """The page and its ``summary.json`` beside it; ``stored`` is its content for a stale page
+    (``reportgen.pages.stale.stored_page``), kept as a private file of the build."""
+    private = () if stored is None else ((study_fragment(page_dir), stored),)
     return PageOutput(
         files=(
             (f"{page_dir}/index.html", html),
             (f"{page_dir}/summary.json", serialize.dumps(twin)),
-        )
+        ),
+        private=private,
     )
+
+
+def rendered_page(
+    template: str,
+    site: SiteContext,
+    meta: PageMeta,
+    page_dir: str,
+    twin: dict[str, Any],
+    **context: Any,
+) -> PageOutput:
+    """A study page rendered from its template, with its twin and its content kept, so that a
+    later build whose read of the study fails can show this page again, marked stale."""
+    html, content = render_page_and_content(template, site, meta, **context)
+    return page_output(page_dir, html, twin, stored_page(meta.has_charts, content))

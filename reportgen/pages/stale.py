@@ -10,12 +10,22 @@ it recorded before using them.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 import orjson
 from markupsafe import Markup
 
-from reportgen.analysis.record import StaleRecord
 from reportgen.pages.render import PageMeta, SiteContext, render_stale_page
+
+
+class Staleness(Protocol):
+    """Why a page is its last good one (a run's ``StaleRecord``, a study's own)."""
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def last_good(self) -> str: ...
 
 
 def stored_page(has_charts: bool, content: Markup) -> bytes:
@@ -24,7 +34,7 @@ def stored_page(has_charts: bool, content: Markup) -> bytes:
 
 
 def stale_page(
-    stored: bytes, page: PageMeta, site: SiteContext, stale: StaleRecord
+    stored: bytes, page: PageMeta, site: SiteContext, stale: Staleness
 ) -> tuple[str, bytes] | None:
     """The stored content at ``page``, with the stale banner; ``None`` when it is unusable."""
     try:

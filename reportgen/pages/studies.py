@@ -33,6 +33,7 @@ class StudyRow:
     counts: Mapping[str, int]
     findings: tuple[Finding, ...]
     error: str | None
+    stale: bool = False  # its page is the last good one (tonight's read failed)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def study_row(row: Mapping[str, Any]) -> StudyRow:
         counts=severity_counts(findings),
         findings=findings,
         error=row["error"],
+        stale=row.get("stale") is not None,
     )
 
 
@@ -157,6 +159,7 @@ def manifest_fields(inventory: Inventory) -> dict[str, Any]:
                 "inputs": list(row["inputs"]),
                 "not_read": list(row["not_read"]),
                 "findings": len(row["findings"]),
+                **({"stale": True} if row.get("stale") is not None else {}),
             }
             for row in inventory.rows
         ],

@@ -136,6 +136,10 @@ STUDY = {
             },
         },
         "findings": {"type": "integer", "minimum": 0},
+        "stale": {
+            "const": True,
+            "$comment": "its files could not be read tonight: its last good page stands in",
+        },
     },
 }
 UNCLAIMED = {

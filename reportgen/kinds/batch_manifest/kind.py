@@ -81,9 +81,8 @@ def page(analysis: ManifestCheck, site: SiteContext, page_dir: str | None = None
     """The manifest's page (its run directories linked to their pages) and twin."""
     from reportgen.findings import severity_counts
     from reportgen.kinds.batch_manifest.view import manifest_json, manifest_view
-    from reportgen.kinds.study_page import default_page_dir, explanations, page_meta, page_output
+    from reportgen.kinds.study_page import default_page_dir, explanations, page_meta, rendered_page
     from reportgen.pages import paths
-    from reportgen.pages.render import render_page
 
     directory = page_dir or default_page_dir(KIND, posixpath.dirname(analysis.path) or ".")
     title = f"Batch manifest {analysis.path}"
@@ -97,5 +96,5 @@ def page(analysis: ManifestCheck, site: SiteContext, page_dir: str | None = None
     view = manifest_view(analysis, hrefs)
     counts = severity_counts(analysis.findings)
     context = {"manifest": view, "title": title, "counts": counts, "checks": explanations(CHECKS)}
-    html = render_page(TEMPLATE, site, meta, **context)
-    return page_output(directory, html, {"kind": KIND, "format": 1, **manifest_json(analysis)})
+    twin = {"kind": KIND, "format": 1, **manifest_json(analysis)}
+    return rendered_page(TEMPLATE, site, meta, directory, twin, **context)

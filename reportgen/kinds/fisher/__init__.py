@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reportgen.kinds.fisher.loader import load
     from reportgen.kinds.fisher.model import FisherRun
     from reportgen.kinds.fisher.twin import summary_json
-    from reportgen.kinds.fisher.view import TEMPLATE, page
+    from reportgen.kinds.fisher.view import TEMPLATE, figure_charts, page
 
 # the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
 # recognising files (a no-op build does only that) imports the standard library alone
@@ -33,6 +33,7 @@ _LAZY = {
     "FisherRun": "reportgen.kinds.fisher.model",
     "TEMPLATE": "reportgen.kinds.fisher.view",
     "page": "reportgen.kinds.fisher.view",
+    "figure_charts": "reportgen.kinds.fisher.view",
     "summary_json": "reportgen.kinds.fisher.twin",
 }
 
@@ -58,6 +59,7 @@ __all__ = [
     "analyze",
     "checks",
     "claims",
+    "figure_charts",
     "load",
     "matches",
     "page",

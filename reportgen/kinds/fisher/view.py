@@ -25,13 +25,12 @@ from reportgen.kinds.fisher.rows import (
 )
 from reportgen.kinds.fisher.twin import summary_json
 from reportgen.kinds.fisher.verdict import fisher_verdict
-from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
     SiteContext,
     json_for_script,
     render_markdown,
-    render_page,
 )
 
 TEMPLATE = "kind_fisher.html"
@@ -59,18 +58,32 @@ def page(
     view = fisher_view(analysis, found, max_heatmap_side)
     title = f"Fisher kernel {analysis.run.directory}"
     meta = page_meta(directory, title, "study", has_charts=any(view.charts.values()))
-    html = render_page(TEMPLATE, site, meta, view=view, checks=check_explanations())
-    return page_output(directory, html, summary_json(analysis, found))
+    twin = summary_json(analysis, found)
+    return rendered_page(
+        TEMPLATE, site, meta, directory, twin, view=view, checks=check_explanations()
+    )
+
+
+def _chart_results(analysis: FisherAnalysis, max_heatmap_side: int) -> dict[str, list[ChartResult]]:
+    return {
+        "spectrum": _spectrum_chart(analysis),
+        "heatmaps": _heatmaps(analysis, max_heatmap_side),
+        "shares": _share_chart(analysis),
+    }
+
+
+def figure_charts(analysis: FisherAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    results = [
+        item for items in _chart_results(analysis, HEATMAP_MAX_SIDE).values() for item in items
+    ]
+    return tuple(c for c, _ in results), merge_datasets(*(d for _, d in results))
 
 
 def fisher_view(
     analysis: FisherAnalysis, findings: tuple[Finding, ...], max_heatmap_side: int
 ) -> FisherView:
-    results = {
-        "spectrum": _spectrum_chart(analysis),
-        "heatmaps": _heatmaps(analysis, max_heatmap_side),
-        "shares": _share_chart(analysis),
-    }
+    results = _chart_results(analysis, max_heatmap_side)
     chart_map = {name: tuple(c for c, _ in items) for name, items in results.items()}
     datasets = merge_datasets(*(d for items in results.values() for _, d in items))
     notes = [c.note for c in chart_map["heatmaps"] if c.note]

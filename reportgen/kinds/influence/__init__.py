@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reportgen.kinds.influence.loader import load
     from reportgen.kinds.influence.model import InfluenceRun
     from reportgen.kinds.influence.twin import summary_json
-    from reportgen.kinds.influence.view import TEMPLATE, page
+    from reportgen.kinds.influence.view import TEMPLATE, figure_charts, page
 
 # the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
 # recognising files (a no-op build does only that) imports the standard library alone
@@ -33,6 +33,7 @@ _LAZY = {
     "InfluenceRun": "reportgen.kinds.influence.model",
     "TEMPLATE": "reportgen.kinds.influence.view",
     "page": "reportgen.kinds.influence.view",
+    "figure_charts": "reportgen.kinds.influence.view",
     "summary_json": "reportgen.kinds.influence.twin",
 }
 
@@ -58,6 +59,7 @@ __all__ = [
     "analyze",
     "checks",
     "claims",
+    "figure_charts",
     "load",
     "matches",
     "page",

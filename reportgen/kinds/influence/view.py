@@ -27,14 +27,13 @@ from reportgen.kinds.influence.rows import (
 )
 from reportgen.kinds.influence.twin import summary_json
 from reportgen.kinds.influence.verdict import influence_verdict
-from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.numfmt import format_eta, format_number
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
     SiteContext,
     json_for_script,
     render_markdown,
-    render_page,
 )
 
 TEMPLATE = "kind_influence.html"
@@ -64,8 +63,22 @@ def page(
     title = f"Entropy influence {analysis.run.directory}"
     has_charts = any(c for e in view.evaluations for c in e.charts.values())
     meta = page_meta(directory, title, "study", has_charts=has_charts)
-    html = render_page(TEMPLATE, site, meta, view=view, checks=check_explanations())
-    return page_output(directory, html, summary_json(analysis, found))
+    twin = summary_json(analysis, found)
+    return rendered_page(
+        TEMPLATE, site, meta, directory, twin, view=view, checks=check_explanations()
+    )
+
+
+def figure_charts(analysis: InfluenceAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    many = len(analysis.evaluations) > 1
+    found: list[Chart] = []
+    data: list[Datasets] = []
+    for e in analysis.evaluations:
+        chart_map, datasets = _charts(e, f"e{e.evaluation.index}" if many else "", HEATMAP_MAX_SIDE)
+        found += [c for section in chart_map.values() for c in section]
+        data.append(datasets)
+    return tuple(found), merge_datasets(*data)
 
 
 def influence_view(

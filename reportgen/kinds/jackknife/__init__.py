@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from reportgen.kinds.jackknife.loader import load
     from reportgen.kinds.jackknife.model import JackknifeStudy
     from reportgen.kinds.jackknife.twin import summary_json
-    from reportgen.kinds.jackknife.view import TEMPLATE, page
+    from reportgen.kinds.jackknife.view import TEMPLATE, figure_charts, page
 
 # the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
 # recognising files (a no-op build does only that) imports the standard library alone
@@ -31,6 +31,7 @@ _LAZY = {
     "JackknifeStudy": "reportgen.kinds.jackknife.model",
     "TEMPLATE": "reportgen.kinds.jackknife.view",
     "page": "reportgen.kinds.jackknife.view",
+    "figure_charts": "reportgen.kinds.jackknife.view",
     "summary_json": "reportgen.kinds.jackknife.twin",
 }
 
@@ -54,6 +55,7 @@ __all__ = [
     "analyze",
     "checks",
     "claims",
+    "figure_charts",
     "load",
     "matches",
     "page",

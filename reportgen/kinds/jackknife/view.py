@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from reportgen.charts.core import Chart
+from reportgen.charts.core import Chart, Datasets
 from reportgen.findings import Finding, severity_counts
 from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis
 from reportgen.kinds.jackknife.charts import charts
@@ -22,11 +22,11 @@ from reportgen.kinds.study_page import (
     explanations,
     input_rows,
     page_meta,
-    page_output,
+    rendered_page,
 )
 from reportgen.numfmt import format_number, format_with_se
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import SiteContext, json_for_script, render_page
+from reportgen.pages.render import SiteContext, json_for_script
 from reportgen.pages.verdict import Verdict
 
 TEMPLATE = "kind_jackknife.html"
@@ -145,6 +145,12 @@ def _apart(analysis: JackknifeAnalysis, test: Homogeneity) -> str:
     return f"B = {batches} ({test.label}) is another setting: shown apart, not in the test."
 
 
+def figure_charts(analysis: JackknifeAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    chart_list, datasets = charts(analysis)
+    return tuple(chart_list), datasets
+
+
 def view(analysis: JackknifeAnalysis, findings: tuple[Finding, ...]) -> JackknifeView:
     chart_list, datasets = charts(analysis)
     study = analysis.study
@@ -234,5 +240,5 @@ def page(analysis: JackknifeAnalysis, site: SiteContext, page_dir: str | None = 
     findings = checks(analysis)
     page_view = view(analysis, findings)
     meta = page_meta(directory, page_view.title, "study", has_charts=True)
-    html = render_page(TEMPLATE, site, meta, view=page_view)
-    return page_output(directory, html, summary_json(analysis, findings))
+    twin = summary_json(analysis, findings)
+    return rendered_page(TEMPLATE, site, meta, directory, twin, view=page_view)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from reportgen.kinds.rb_convergence.loader import load
     from reportgen.kinds.rb_convergence.model import ConvergenceStudy
     from reportgen.kinds.rb_convergence.twin import summary_json
-    from reportgen.kinds.rb_convergence.view import TEMPLATE, page
+    from reportgen.kinds.rb_convergence.view import TEMPLATE, figure_charts, page
 
 # the loader, analysis and page need numpy, Altair and Jinja: imported on first use, so that
 # recognising files (a no-op build does only that) imports the standard library alone
@@ -32,6 +32,7 @@ _LAZY = {
     "ConvergenceStudy": "reportgen.kinds.rb_convergence.model",
     "TEMPLATE": "reportgen.kinds.rb_convergence.view",
     "page": "reportgen.kinds.rb_convergence.view",
+    "figure_charts": "reportgen.kinds.rb_convergence.view",
     "summary_json": "reportgen.kinds.rb_convergence.twin",
 }
 
@@ -55,6 +56,7 @@ __all__ = [
     "analyze",
     "checks",
     "claims",
+    "figure_charts",
     "load",
     "matches",
     "page",

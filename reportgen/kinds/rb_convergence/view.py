@@ -23,11 +23,11 @@ from reportgen.kinds.study_page import (
     explanations,
     input_rows,
     page_meta,
-    page_output,
+    rendered_page,
 )
 from reportgen.numfmt import NumberFormat, format_number, format_with_se
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import SiteContext, json_for_script, render_page
+from reportgen.pages.render import SiteContext, json_for_script
 from reportgen.pages.verdict import Verdict
 
 TEMPLATE = "kind_rb_convergence.html"
@@ -210,6 +210,17 @@ def _temperature(run: RunAnalysis) -> tuple[TemperatureView, Datasets]:
     return view, datasets
 
 
+def figure_charts(analysis: ConvergenceAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
+    """Every chart the page draws, with the data they read (``--figures`` exports them)."""
+    found: list[Chart] = []
+    datasets: Datasets = {}
+    for run in analysis.runs:
+        chart_list, data = run_charts(run)
+        found += chart_list
+        datasets |= data
+    return tuple(found), datasets
+
+
 def view(analysis: ConvergenceAnalysis, findings: tuple[Finding, ...]) -> ConvergenceView:
     temperatures = [_temperature(run) for run in analysis.runs]
     datasets: Datasets = {}
@@ -247,5 +258,5 @@ def page(
     findings = checks(analysis)
     page_view = view(analysis, findings)
     meta = page_meta(directory, page_view.title, "study", has_charts=True)
-    html = render_page(TEMPLATE, site, meta, view=page_view)
-    return page_output(directory, html, summary_json(analysis, findings))
+    twin = summary_json(analysis, findings)
+    return rendered_page(TEMPLATE, site, meta, directory, twin, view=page_view)

@@ -17,10 +17,10 @@ from markupsafe import Markup
 from reportgen.findings import CheckInfo, Finding
 from reportgen.kinds.claims import Claim, claims_by_directory
 from reportgen.kinds.reading import Read, StudyFailure
-from reportgen.kinds.study_page import default_page_dir, page_meta, page_output
+from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.load.inputs import LoadError
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import SiteContext, render_page
+from reportgen.pages.render import SiteContext
 
 KIND = "loss-curve"
 PATTERNS = ("loss_curve.json",)
@@ -120,5 +120,6 @@ def page(analysis: LossAnalysis, site: SiteContext, page_dir: str | None = None)
         title, verdict, len(analysis.curve.loss), analysis.first, analysis.last, analysis.minimum
     )
     meta = page_meta(directory, title, "study", has_charts=False)
-    html = render_page(TEMPLATE, site, meta, content=content)
-    return page_output(directory, html, summary_json(analysis))
+    # rendered_page keeps the content too: a later build that cannot read the curve shows it
+    # again, marked stale
+    return rendered_page(TEMPLATE, site, meta, directory, summary_json(analysis), content=content)
