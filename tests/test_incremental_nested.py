@@ -17,8 +17,10 @@ import pytest
 
 import reportgen.build.status as status_module
 from reportgen.build import BuildOptions, build
+from reportgen.build.groups import one_chain
 from reportgen.build.status import STATUS_PATH
 from reportgen.demo import scale_tree
+from reportgen.discover import GroupRef
 from reportgen.pages import paths
 from reportgen.write import VerifiedFiles
 
@@ -87,3 +89,14 @@ def test_one_change_in_a_nested_tree_equals_a_cold_build(tmp_path: Path, reads: 
     differing = sorted(k for k in fresh if incremental[k] != fresh[k])
     assert differing == ["changes.html", "changes.json"]
     shutil.rmtree(cold)
+
+
+def _groups(*ids: str) -> list[GroupRef]:
+    return [GroupRef(i, (), ()) for i in ids]
+
+
+def test_one_changed_runs_groups_are_one_chain_and_siblings_are_not() -> None:
+    assert one_chain(_groups(*reversed(ANCESTORS)))
+    assert one_chain(_groups("a/b", "."))  # the tree's own group encloses every other
+    assert not one_chain(_groups("a/b", "a/c", "a"))  # siblings can be rendered at once
+    assert not one_chain(_groups("a/bc", "a/b"))  # a name that only starts like its parent's

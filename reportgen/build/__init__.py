@@ -280,8 +280,9 @@ def write_site(
     from reportgen.pages.site import site_pages
 
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
+    # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
-    if pool_pays(max(len(changed), touched), options.jobs):
+    if pool_pays(max(len(changed), touched if len(changed) > 1 else 0), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
