@@ -59,6 +59,7 @@ from measure import (
     run_build,
     widest_directory,
 )
+from memory_curve import curve_text, memory_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared/data/results"
@@ -406,6 +407,12 @@ def main() -> int:
     parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--memory-curve",
+        default="",
+        help="also measure peak PSS of cold and one-change builds of scale trees of these run "
+        "counts, comma-separated (memory_curve.py; e.g. 1000,2000,5000)",
+    )
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()
@@ -449,6 +456,8 @@ def main() -> int:
             scale_rows, curve = scale_curve(sizes, work, args.jobs)
             rows += scale_rows
         print("\n" + perf_table.rows_text([row_json(r) for r in rows]))
+        if memory_sizes := [int(v) for v in args.memory_curve.split(",") if v.strip()]:
+            print("\n" + curve_text(memory_curve(memory_sizes, work, args.jobs)))
         if args.json:
             write_json(args.json, args, rows, curve, load_at_start)
     finally:

@@ -508,6 +508,20 @@ CASES = (
         findings=("config-unreadable",),
         page_text=("nested 991 levels deep",),
     ),
+    Case(
+        "run_nested_plan",
+        _with_files(plan_dot_json='{"a":' * 1000 + "1" + "}" * 1000),
+        "ok",
+        page_text=('{"a":{"a":{"a":',),
+    ),
+    Case(
+        "run_nested_plan_lists",
+        _with_files(
+            plan_dot_json='{"capture_per_sequence": true, "x": ' + "[" * 1000 + "]" * 1000 + "}"
+        ),
+        "ok",
+        page_text=('"x": [[[[',),
+    ),
     # item 9: a file far above the limit costs the planner a stat, not a read
     Case(
         "run_sparse_8_gib_image",

@@ -290,9 +290,11 @@ def write_site(
     from reportgen.pages.site import site_pages
 
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
+    # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
     redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
-    if pool_pays(max(len(changed), touched, redone), options.jobs):
+    group_jobs = touched if len(changed) > 1 else 0
+    if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
     if options.figures:  # pages rendered here may convert figures on every core -j allows
         from reportgen.charts import export

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -200,7 +201,7 @@ def write_groups(
         else:
             todo.append(group)
     todo.sort(key=_children_first)
-    rendered = _render_groups(work, stage.jobs(todo), len(todo), workers)
+    rendered = _render_groups(work, stage.jobs(todo), todo, workers)
     for group, done in zip(todo, rendered, strict=True):
         stage.statuses[group.id] = _store_group(group.id, keys[group.id], done, work, writer)
         stage.rendered += 1
@@ -247,13 +248,24 @@ def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
 
 
 def _render_groups(
-    work: GroupWork, jobs: Iterator[GroupJob], count: int, workers: int
+    work: GroupWork, jobs: Iterator[GroupJob], todo: list[GroupRef], workers: int
 ) -> Iterator[RenderedGroup]:
-    """Group pages in order, several at once in worker processes when there are several."""
-    if not pool_pays(count, workers):
+    """Group pages in order, several at once in worker processes when there are several that
+    can be: the groups of one chain (one changed run's, up to the root) each wait for their
+    child's partials, so they are rendered here, sparing the workers a copy of every record."""
+    if not pool_pays(len(todo), workers) or one_chain(todo):
         return in_process(partial(render_group, work), jobs)
     lost = partial(lost_group, work.site)
     return in_pool(_render_in_worker, jobs, workers, lost, _group_worker_init, (work,))
+
+
+def one_chain(groups: list[GroupRef]) -> bool:
+    """Whether each group (children first) encloses the one before it: no two can be rendered
+    at once without one computing again what the other is about to store."""
+    return all(
+        inner.id.startswith(outer.id + "/") or outer.id in ("", ".")
+        for inner, outer in pairwise(groups)
+    )
 
 
 def lost_group(site: SiteContext, job: GroupJob, reason: str) -> RenderedGroup:

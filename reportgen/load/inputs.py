@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import yaml
@@ -80,7 +80,7 @@ def read_bytes(
         if info.st_size > max_bytes:
             raise _too_large(info.st_size, max_bytes)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+            data = _read_up_to(handle, min(info.st_size, max_bytes) + 1, max_bytes)
         if len(data) > max_bytes:
             raise _too_large(len(data), max_bytes)
         return data
@@ -88,6 +88,19 @@ def read_bytes(
         raise _os_error(exc) from exc
     finally:
         os.close(fd)
+
+
+def _read_up_to(handle: BinaryIO, size: int, max_bytes: int) -> bytes:
+    """The file's bytes, at most ``max_bytes + 1``. ``size`` (the stat size and one byte more)
+    is read first: asking for ``max_bytes + 1`` at once allocates that much for every file,
+    256 MB by default. A file that grew since its stat is read on in pieces, to the limit."""
+    data = handle.read(size)
+    while size <= len(data) <= max_bytes:
+        more = handle.read(min(1 << 20, max_bytes + 1 - len(data)))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def open_input(root: Path, rel: str, vetted: VettedFiles | None) -> int:

@@ -25,9 +25,9 @@ def slug_part(part: str) -> str:
 
 # What a run's directory holds: no directory of a nested run (or group) may take these names,
 # or a run inside ``run_01/summary.json/`` would want the path of run_01's summary file (and
-# one inside ``run_01/figures/`` the path of a figure). The private per-run and per-group files
-# (``.reportgen/runs/<run>/``, ``.reportgen/groups/<group>/``) follow the same rule. Compared
-# case-insensitively: on macOS and Windows ``Index.html/`` and ``index.html`` are one path.
+# one inside ``run_01/figures/`` the path of a figure). Compared case-insensitively: on macOS
+# and Windows ``Index.html/`` and ``index.html`` are one path. The names of private files are
+# listed too: they were once a run's own directory, and a published path never changes.
 RUN_DIR_NAMES = frozenset(
     {
         "index.html",
@@ -73,19 +73,31 @@ def run_contributions(run_id: str) -> str:
     return f"{run_dir(run_id)}/contributions.csv"
 
 
+def private_file(kind: str, item_id: str, name: str) -> str:
+    """A private file of one run or group: ``.reportgen/<kind>/<parent>/<item>~<name>``.
+
+    Flat in its parent's directory rather than in a directory of its own: directories are what
+    a one-change rebuild pays for (each is made in the staging site and removed with the old
+    one, about 1 ms each on ext4), files are cheap hard links. ``~`` never occurs in a slug, so
+    no directory of a nested run or group can take a private file's name.
+    """
+    head, _, tail = slug(item_id).rpartition("/")
+    return f".reportgen/{kind}/{head + '/' if head else ''}{tail}~{name}"
+
+
 def run_sample(run_id: str) -> str:
     """Per-sequence arrays kept for cross-run subsampling (plain .npy, no pickles)."""
-    return f".reportgen/runs/{slug(run_id)}/sample.npy"
+    return private_file("runs", run_id, "sample.npy")
 
 
 def run_record(run_id: str) -> str:
     """The run's ``RunRecord`` as JSON: what later builds' cross-run pages read of it."""
-    return f".reportgen/runs/{slug(run_id)}/record.json"
+    return private_file("runs", run_id, "record.json")
 
 
 def run_fragment(run_id: str) -> str:
     """The run page's content, kept so a later stale build can show it again."""
-    return f".reportgen/runs/{slug(run_id)}/page.json"
+    return private_file("runs", run_id, "page.json")
 
 
 def group_dir(group_id: str) -> str:
@@ -107,12 +119,12 @@ def group_differs(group_id: str) -> str:
 
 def group_record(group_id: str) -> str:
     """The group's ``GroupRecord`` (all but its partials): what its summary is made from."""
-    return f".reportgen/groups/{slug(group_id)}/record.json.z"
+    return private_file("groups", group_id, "record.json.z")
 
 
 def group_partials(group_id: str) -> str:
     """The partials of the group's record: what its parent merges."""
-    return f".reportgen/groups/{slug(group_id)}/partials.json.z"
+    return private_file("groups", group_id, "partials.json.z")
 
 
 def tree_crumbs(item_id: str, group_levels: int | None = None) -> tuple[Crumb, ...]:
