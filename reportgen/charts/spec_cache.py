@@ -69,3 +69,8 @@ def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
 def spec_cache_info() -> dict[str, Any]:
     """``functools`` cache statistics per spec builder (for tests and build logs)."""
     return {name: builder.cache_info() for name, builder in _CACHED_BUILDERS.items()}
+
+
+# Taken now, with the chart code it describes: computed lazily, a build running while the package
+# is upgraded would store the old code's specs under the new code's key.
+_code_fingerprint()
