@@ -1,10 +1,13 @@
 """Build time and memory of reportgen as ratios measured in one run (not a timed test).
 
     python benchmarks/bench.py [--runs 50] [--repeat 3] [--scale 10,100,1000,10000] [--scale10]
-                               [--jobs N] [--no-shared] [--keep DIR] [--json FILE]
+                               [--jobs N] [--no-shared] [--shared-copies K] [--keep DIR]
+                               [--json FILE]
 
 For a synthetic tree shaped like the real one (``reportgen.demo.bench_tree``: E = 256/512/2048
-sequences, 2–8 η per run) and, when present, ``../shared/data/results``, it measures:
+sequences, 2–8 η per run) and, when present, ``../shared/data/results`` as it is and with each of
+its run directories ``--shared-copies`` times (default 5: a real-shaped tree of 50+ runs), it
+measures:
 
 * parse: reading and ``orjson``-parsing every results file of the tree (best of three), in
   process and as a whole process of its own (start-up included, like the no-op's process time);
@@ -56,6 +59,7 @@ from measure import (
     largest_pages,
     parse_process_seconds,
     parse_seconds,
+    replicated_tree,
     run_build,
     widest_directory,
 )
@@ -76,6 +80,7 @@ TARGET_PAGE_MB = 2.0
 TARGET_PER_RUN = 1.2  # time per run of the largest scale tree ÷ that of the 100-run tree
 TARGET_INDEX_MB = 2.0
 SCALE_DEFAULT = "10,100,1000,10000"
+SHARED_COPIES = 5  # ../shared at 11 runs; five copies of each make a real-shaped tree of 50+
 TARGET_BOOTSTRAP = 1.3  # cold build with the default bootstrap ÷ cold build without it
 DEFAULTS = BuildOptions()  # reportgen's own defaults (bootstrap resamples, -j all cores)
 
@@ -379,6 +384,7 @@ def write_json(
             "repeat": args.repeat,
             "scale": [p["runs"] for p in curve],
             "shared": SHARED.is_dir() and not args.no_shared,
+            "shared_copies": args.shared_copies,
         },
         "environment": environment(load_at_start),
         "measures": [row_json(r) for r in rows],
@@ -405,6 +411,12 @@ def main() -> int:
         help=f"run counts of the scale curve, comma-separated ('' skips; default {SCALE_DEFAULT})",
     )
     parser.add_argument("--no-shared", action="store_true", help="skip ../shared/data/results")
+    parser.add_argument(
+        "--shared-copies",
+        type=int,
+        default=SHARED_COPIES,
+        help="also measure ../shared with every run directory this many times (0 or 1: not)",
+    )
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
@@ -450,6 +462,11 @@ def main() -> int:
             # measure_tree edits copies only: the one-change step never touches the original
             shared_rows, _ = measure_tree("shared", SHARED, work, args.jobs, args.repeat)
             rows += shared_rows
+            if args.shared_copies > 1:
+                label = f"shared×{args.shared_copies}"
+                shaped = replicated_tree(SHARED, work / f"{label}-tree", args.shared_copies)
+                shaped_rows, _ = measure_tree(label, shaped, work, args.jobs, args.repeat)
+                rows += shaped_rows
         sizes = [int(v) for v in args.scale.split(",") if v.strip()]
         curve: list[dict[str, Any]] = []
         if sizes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -136,6 +137,18 @@ def parse_process_seconds(results: Path) -> float:
         subprocess.run([sys.executable, "-c", script, *files], check=True)
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def replicated_tree(results: Path, out: Path, copies: int) -> Path:
+    """A tree shaped like ``results`` with every run directory (one holding a results.json)
+    there ``copies`` times, beside itself as ``<run>_copy<k>``: the real tree's kinds, sizes and
+    numbers of sequences, at ``copies`` times its runs."""
+    shutil.copytree(results, out)
+    runs = sorted({f.parent for f in out.rglob("results.json")})
+    for run in runs:
+        for k in range(1, copies):
+            shutil.copytree(run, run.parent / f"{run.name}_copy{k}")
+    return out
 
 
 def change_one_run(results: Path) -> str:

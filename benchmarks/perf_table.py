@@ -63,6 +63,7 @@ def section(report: dict[str, Any]) -> str:
         f"python benchmarks/bench.py --runs {settings['runs']} --jobs {settings['jobs']} "
         f"--repeat {settings['repeat']} --scale {scale}"
         + ("" if settings["shared"] else " --no-shared")
+        + (f" --shared-copies {settings['shared_copies']}" if "shared_copies" in settings else "")
     )
     start = ", ".join(f"{v:.1f}" for v in env["load_average_at_start"])
     end = ", ".join(f"{v:.1f}" for v in env["load_average"])

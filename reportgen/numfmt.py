@@ -78,6 +78,23 @@ def format_number(value: object, fmt: NumberFormat = DEFAULT) -> str:
     return minus(_fixed(value, fmt.digits))
 
 
+def format_column(values: Iterable[object], fmt: NumberFormat = DEFAULT) -> list[str]:
+    """``format_number(value, fmt)`` of every value, in one pass over a table's column."""
+    digits, scientific = fmt.digits, fmt.scientific
+    out: list[str] = []
+    append = out.append
+    for value in values:
+        # a finite float that is not whole: most of a table; anything else takes the long way
+        if type(value) is float and value - value == 0.0 and not value.is_integer():
+            if scientific if scientific is not None else needs_scientific(value):
+                append(_scientific(value, digits))
+            else:
+                append(_fixed(value, digits).replace("-", MINUS))
+        else:
+            append(format_number(value, fmt))
+    return out
+
+
 def _fixed(value: float, digits: int) -> str:
     if value == 0:
         return "0"

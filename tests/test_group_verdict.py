@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reportgen.analysis import fits
+from reportgen.analysis.bootstrap_stream import doubling_interval
 from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns, centred, delta_ses, influence_se, true_influence
 from reportgen.analysis.group import analyze_group
 from reportgen.analysis.group_record import GroupRecord
@@ -217,11 +219,12 @@ def test_doubling_se_agrees_with_bootstrap_and_jackknife() -> None:
     low, high = columns(4e-5, seed=5), columns(8e-5, seed=5)  # resolved: |ΔH| ≈ 25 SE
     cols = {low.eta: low, high.eta: high}
     summaries = [summary(c.eta, true_value(c), None) for c in (low, high)]
-    draws = bootstrap_draws([low, high], 2000, np.random.default_rng(11))
-    (d,) = doublings(summaries, cols, draws)
+    draws = bootstrap_draws([low, high], BootstrapCounts(11, low.n, 2000))
+    assert draws is not None
+    pair = (low.eta, high.eta)
+    (d,) = doublings(summaries, cols, {pair: doubling_interval(draws.true[:, 0], draws.true[:, 1])})
     assert d.ratio == pytest.approx(true_value(high) / true_value(low), rel=1e-12)
     assert d.se is not None and d.ci95 is not None
-    assert draws is not None
     boot = draws.true[:, 1] / draws.true[:, 0]
     assert d.se == pytest.approx(float(boot.std(ddof=1)), rel=0.10)
     assert d.ci95[1] - d.ci95[0] == pytest.approx(2 * 1.96 * d.se, rel=0.25)
@@ -243,7 +246,7 @@ def test_doubling_se_agrees_with_bootstrap_and_jackknife() -> None:
 
 
 def test_no_doubling_without_the_double() -> None:
-    assert doublings([summary(1e-6, -1.0, None), summary(3e-6, -3.0, None)], {}, None) == ()
+    assert doublings([summary(1e-6, -1.0, None), summary(3e-6, -3.0, None)], {}, {}) == ()
 
 
 # --- item 8: populations -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.analysis.contributions import run_contributions, run_eta_summaries
+from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns, delta_ses, shard_mean_se
 from reportgen.analysis.resample import bootstrap_weights, resampled_sums, subset_weights
 from reportgen.analysis.uncertainty import (
@@ -178,23 +179,23 @@ def test_bootstrap_widths_match_delta_method_on_real_runs(real_runs: list[Run]) 
     assert check_widths(real_runs) == 6 * 5 * 5
 
 
-def test_bootstrap_deterministic_per_seed_and_run(sample_runs: list[Run]) -> None:
+def test_bootstrap_deterministic_per_seed_and_sequence_count(sample_runs: list[Run]) -> None:
+    """The counts depend on (seed, n, resamples) alone: a renamed run keeps its intervals."""
     run = sample_runs[0]
     summaries = run_eta_summaries(run, run_contributions(run))
     first = run_uncertainty(run, summaries, bootstrap=300, seed=5)
     assert first == run_uncertainty(run, summaries, bootstrap=300, seed=5)
-    other_seed = run_uncertainty(run, summaries, bootstrap=300, seed=6)
     renamed = dataclasses.replace(run, ref=dataclasses.replace(run.ref, id="elsewhere/run"))
-    other_run = run_uncertainty(renamed, summaries, bootstrap=300, seed=5)
-    for other in (other_seed, other_run):
-        assert other.etas[0].ci95_true != first.etas[0].ci95_true
-        assert other.etas[0].se_true == first.etas[0].se_true  # the delta method has no seed
+    assert run_uncertainty(renamed, summaries, bootstrap=300, seed=5) == first
+    other_seed = run_uncertainty(run, summaries, bootstrap=300, seed=6)
+    assert other_seed.etas[0].ci95_true != first.etas[0].ci95_true
+    assert other_seed.etas[0].se_true == first.etas[0].se_true  # the delta method has no seed
 
 
 def test_same_resamples_at_every_eta(sample_runs: list[Run]) -> None:
     """Linear terms are g·v·η, so with shared resamples the η columns are exactly proportional."""
     columns = paired_columns(sample_runs[0])
-    draws = bootstrap_draws(columns, 200, np.random.default_rng(0))
+    draws = bootstrap_draws(columns, BootstrapCounts(0, columns[0].n, 200))
     assert draws is not None and draws.linear is not None
     ratio = draws.linear[:, 1:] / draws.linear[:, :1]
     expected = np.asarray(draws.etas[1:]) / draws.etas[0]

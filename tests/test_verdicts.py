@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from reportgen.analysis.bootstrap import bootstrap_draws, paired_columns
 from reportgen.analysis.contributions import run_contributions, run_eta_summaries
+from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns, delta_ses
 from reportgen.analysis.uncertainty import run_uncertainty
 from reportgen.analysis.verdicts import (
@@ -185,7 +186,7 @@ def test_ratio_se_matches_the_bootstrap() -> None:
         assert se is not None
         cv = se / abs(value)
         assert cv < 0.08
-        draws = bootstrap_draws([c], draws_count, np.random.default_rng(100 + seed))
+        draws = bootstrap_draws([c], BootstrapCounts(100 + seed, c.n, draws_count))
         assert draws is not None and draws.linear is not None
         ratios = draws.linear[:, 0] / draws.true[:, 0]
         low, high = np.percentile(ratios, [2.5, 97.5])

@@ -20,15 +20,9 @@ from reportgen.analysis.contributions import (
     quadratic_contributions,
     unnormalized_weights,
 )
+from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns
-from reportgen.analysis.resample import (
-    CI_LEVEL,
-    Interval,
-    bootstrap_weights,
-    percentile_interval,
-    resampled_sums,
-    slopes,
-)
+from reportgen.analysis.resample import CI_LEVEL, Interval, percentile_interval, weighted_sums
 from reportgen.load.models import FloatArray, Run, TrueEntry
 
 # --- columns of a run ------------------------------------------------------------------------
@@ -119,6 +113,10 @@ def _true_draws(sums: FloatArray, columns: Sequence[PairedColumns]) -> FloatArra
     return out
 
 
+# η per product: the products' shapes (and so the sums' last bits) depend on the run alone
+ETA_GROUP = 8
+
+
 @dataclass(frozen=True, eq=False)
 class BootstrapDraws:
     """A run's resampled statistics: rows are resamples, columns the run's η (same rows at all)."""
@@ -129,15 +127,22 @@ class BootstrapDraws:
     linquad: FloatArray | None
 
 
-def bootstrap_draws(
-    columns: Sequence[PairedColumns], draws: int, rng: np.random.Generator
-) -> BootstrapDraws | None:
-    """Resample the sequences ``draws`` times, jointly for every array and every η."""
-    if not columns or draws < 2 or len({c.n for c in columns}) != 1:
-        return None
+def usable(columns: Sequence[PairedColumns], counts: BootstrapCounts) -> bool:
+    """Whether ``counts`` can resample ``columns``: some η, one n (the counts'), 2+ resamples."""
+    return bool(columns) and counts.draws >= 2 and {c.n for c in columns} == {counts.n}
+
+
+def eta_groups(columns: Sequence[PairedColumns]) -> list[list[PairedColumns]]:
+    """The columns by increasing η, ``ETA_GROUP`` at a time: one product each."""
+    ordered = sorted(columns, key=lambda c: c.eta)
+    return [ordered[i : i + ETA_GROUP] for i in range(0, len(ordered), ETA_GROUP)]
+
+
+def group_draws(columns: Sequence[PairedColumns], counts: BootstrapCounts) -> BootstrapDraws:
+    """The resampled statistics of one group of η, from one product per block of counts."""
     # columns repeated across η (h_base, T, absent arrays) are resampled once
     distinct, inverse = _distinct_columns(_stack(columns))
-    sums = resampled_sums(distinct, bootstrap_weights(columns[0].n), draws, rng)[:, inverse]
+    sums = weighted_sums(distinct, counts.blocks(), counts.draws)[:, inverse]
     k = len(_SUMS)
     has_linear = all(c.linear is not None for c in columns)
     has_linquad = all(c.linquad is not None for c in columns)
@@ -147,6 +152,67 @@ def bootstrap_draws(
         linear=sums[:, 4::k] if has_linear else None,
         linquad=sums[:, 5::k] if has_linquad else None,
     )
+
+
+def bootstrap_draws(
+    columns: Sequence[PairedColumns], counts: BootstrapCounts
+) -> BootstrapDraws | None:
+    """Every η's resamples at once, η by increasing η (draws × η of each statistic in memory;
+    ``bootstrap_stream`` holds one group at a time and gives the same numbers)."""
+    if not usable(columns, counts):
+        return None
+    groups = [group_draws(group, counts) for group in eta_groups(columns)]
+
+    def joined(parts: list[FloatArray | None]) -> FloatArray | None:
+        return None if any(p is None for p in parts) else np.hstack(parts)  # type: ignore[arg-type]
+
+    return BootstrapDraws(
+        etas=tuple(e for g in groups for e in g.etas),
+        true=np.hstack([g.true for g in groups]),
+        linear=joined([g.linear for g in groups]),
+        linquad=joined([g.linquad for g in groups]),
+    )
+
+
+class SlopeSums:
+    """Per resample, the least-squares slopes of ΔH_true on η and of log|ΔH_true| on log η,
+    summed η by η in increasing η (the same bits however the η are grouped)."""
+
+    def __init__(self, etas: Sequence[float], draws: int) -> None:
+        x = np.asarray(sorted(etas), dtype=np.float64)
+        self.dx = dict(zip(x.tolist(), (x - x.mean()).tolist(), strict=True))
+        self.sxx = float((x - x.mean()) @ (x - x.mean()))
+        self.positive = bool(np.all(x > 0))
+        logx = np.log(x) if self.positive else x
+        self.dlog = dict(zip(x.tolist(), (logx - logx.mean()).tolist(), strict=True))
+        self.slog = float((logx - logx.mean()) @ (logx - logx.mean()))
+        self.linear = np.zeros(draws, dtype=np.float64)
+        self.loglog = np.zeros(draws, dtype=np.float64)
+        self.ok = np.ones(draws, dtype=np.bool_)
+
+    def add(self, eta: float, true: FloatArray) -> None:
+        """Add one η's resampled ΔH_true (η in increasing order, each once)."""
+        if eta not in self.dx:
+            return
+        self.linear += true * self.dx[eta]
+        if self.positive:
+            with np.errstate(all="ignore"):
+                logs = np.log(np.abs(true))
+            self.ok &= np.isfinite(logs)
+            self.loglog += logs * self.dlog[eta]
+
+    def intervals(self, level: float = CI_LEVEL) -> tuple[Interval | None, Interval | None]:
+        """(log-log, linear) percentile intervals; log-log ``None`` if over 1 % of resamples
+        have a zero ΔH_true at some η (they have no log-log slope and are left out)."""
+        if len(self.dx) < 2:
+            return None, None
+        with np.errstate(all="ignore"):
+            linear = percentile_interval((self.linear / self.sxx)[:, None], level)[0]
+            loglog = None
+            if self.positive and self.ok.mean() >= 0.99:
+                slopes = self.loglog[self.ok] / self.slog
+                loglog = percentile_interval(slopes[:, None], level)[0]
+        return loglog, linear
 
 
 def slope_intervals(
@@ -160,15 +226,10 @@ def slope_intervals(
     """
     if etas.shape[0] < 2 or np.unique(etas).shape[0] < 2:
         return None, None
-    linear = percentile_interval(slopes(etas, true_draws)[:, None], level)[0]
-    loglog = None
-    if np.all(etas > 0):
-        with np.errstate(all="ignore"):
-            logs = np.log(np.abs(true_draws))
-        ok = np.isfinite(logs).all(axis=1)
-        if ok.mean() >= 0.99:
-            loglog = percentile_interval(slopes(np.log(etas), logs[ok])[:, None], level)[0]
-    return loglog, linear
+    sums = SlopeSums(etas.tolist(), true_draws.shape[0])
+    for j in np.argsort(etas, kind="stable").tolist():
+        sums.add(float(etas[j]), true_draws[:, j])
+    return sums.intervals(level)
 
 
 def eta_intervals(draws: BootstrapDraws | None) -> dict[float, dict[str, Interval | None]]:

@@ -7,12 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from reportgen.analysis.bootstrap import BootstrapDraws
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.delta import PairedColumns, influence_se, true_influence
-from reportgen.analysis.resample import Interval, percentile_interval
+from reportgen.analysis.resample import Interval
 
 
 def _num(value: float | None) -> float | None:
@@ -63,12 +60,23 @@ def _doubled(a: float, b: float) -> bool:
     return math.isclose(b, 2.0 * a, rel_tol=1e-9)
 
 
+def doubling_pairs(summaries: Sequence[EtaSummary]) -> tuple[tuple[float, float], ...]:
+    """(η, 2η) for every η of the run whose double is also measured."""
+    pairs = []
+    for low in summaries:
+        high = next((s for s in summaries if _doubled(low.eta, s.eta)), None)
+        if high is not None:
+            pairs.append((low.eta, high.eta))
+    return tuple(pairs)
+
+
 def doublings(
     summaries: Sequence[EtaSummary],
     columns: Mapping[float, PairedColumns],
-    draws: BootstrapDraws | None,
+    intervals: Mapping[tuple[float, float], Interval | None],
 ) -> tuple[Doubling, ...]:
-    """Every η of the run whose double 2η is also measured."""
+    """Every η of the run whose double 2η is also measured, with the bootstrap's ``intervals``
+    of the ratio where it has one."""
     out = []
     for low in summaries:
         high = next((s for s in summaries if _doubled(low.eta, s.eta)), None)
@@ -76,16 +84,11 @@ def doublings(
             continue
         t1, t2 = _num(low.delta_h_true), _num(high.delta_h_true)
         ratio = _num(t2 / t1) if t1 is not None and t2 is not None and t1 != 0 else None
-        se = interval = None
+        se = None
         c1, c2 = columns.get(low.eta), columns.get(high.eta)
         paired = c1 is not None and c2 is not None and c1.n == c2.n
         if ratio is not None and t1 is not None and paired and c1 is not None and c2 is not None:
             se = influence_se((true_influence(c2) - ratio * true_influence(c1)) / t1)
-        both = draws is not None and low.eta in draws.etas and high.eta in draws.etas
-        if ratio is not None and both and draws is not None:
-            i, j = draws.etas.index(low.eta), draws.etas.index(high.eta)
-            with np.errstate(all="ignore"):
-                resampled = draws.true[:, j] / draws.true[:, i]
-            interval = percentile_interval(resampled[:, None])[0]
+        interval = intervals.get((low.eta, high.eta)) if ratio is not None else None
         out.append(Doubling(low.eta, ratio, se, interval))
     return tuple(out)

@@ -29,7 +29,8 @@ from reportgen.load.models import CvFeature, LoadFailure, Schema
 
 # 3: fields, digests, labels, ratios, verdicts; 4: encoded field by field and type-checked, the
 # sample's shape
-RECORD_FORMAT = 5
+# 6: bootstrap counts drawn per (seed, n, resamples), no longer per run
+RECORD_FORMAT = 6
 Status = Literal["ok", "error"]
 
 

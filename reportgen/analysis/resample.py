@@ -6,11 +6,10 @@ Shared by the paired bootstrap of the error bars and the batch-size comparison.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from reportgen.analysis.stats import derived_rng
 from reportgen.load.models import FloatArray
 
 # Weights (rows × sequences) are drawn in cache-sized pieces of 2¹⁷ cells (counting a 16 MiB
@@ -62,6 +61,46 @@ def subset_weights(n: int, size: int) -> WeightSampler:
     return fill
 
 
+def block_rows(n: int, draws: int, max_cells: int = MAX_WEIGHT_CELLS) -> int:
+    """Rows of weights per product: the product's shape, and so its last bits, follow from it."""
+    return max(1, min(draws, max_cells // max(n, 1)))
+
+
+def weight_blocks(
+    sampler: WeightSampler,
+    n: int,
+    draws: int,
+    rng: np.random.Generator,
+    max_cells: int = MAX_WEIGHT_CELLS,
+) -> Iterator[FloatArray]:
+    """``draws`` rows of weights, one block of ``block_rows`` rows at a time, in one buffer that
+    is refilled for the next block (a consumer uses each block before asking for the next).
+
+    numpy's generators fill consecutive pieces from one stream, so the samplers here give the
+    same rows whatever ``max_cells`` is.
+    """
+    block = block_rows(n, draws, max_cells)
+    piece = max(1, min(block, PIECE_CELLS // max(n, 1)))
+    weights = np.empty((block, n), dtype=np.float64)
+    for start in range(0, draws, block):  # chunks of resamples, not sequences
+        rows = min(block, draws - start)
+        for offset in range(0, rows, piece):
+            sampler(rng, weights[offset : min(offset + piece, rows)])
+        yield weights[:rows]
+
+
+def weighted_sums(columns: FloatArray, blocks: Iterable[FloatArray], draws: int) -> FloatArray:
+    """``weights @ columns`` (``columns`` is (n, k)) for the rows of ``blocks``: (draws, k)."""
+    sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
+    start = 0
+    for weights in blocks:
+        rows = weights.shape[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf sums, no interval
+            sums[start : start + rows] = weights @ columns
+        start += rows
+    return sums
+
+
 def resampled_sums(
     columns: FloatArray,
     sampler: WeightSampler,
@@ -72,27 +111,11 @@ def resampled_sums(
     """``weights @ columns`` for ``draws`` rows of resampling weights, built chunk by chunk.
 
     ``columns`` is (n, k); the result is (draws, k). Only one chunk of weights is held at a time.
-    numpy's generators fill consecutive chunks from one stream, so the samplers here give the
-    same rows whatever ``max_cells`` is; only the last bits of the sums (BLAS summation order)
+    The rows do not depend on ``max_cells``; only the last bits of the sums (BLAS summation order)
     depend on the block shape, so the default is kept fixed for deterministic bytes.
     """
     n = columns.shape[0]
-    sums = np.empty((draws, columns.shape[1]), dtype=np.float64)
-    block = max(1, min(draws, max_cells // max(n, 1)))
-    piece = max(1, min(block, PIECE_CELLS // max(n, 1)))
-    weights = np.empty((block, n), dtype=np.float64)
-    for start in range(0, draws, block):  # chunks of resamples, not sequences
-        rows = min(block, draws - start)
-        for offset in range(0, rows, piece):
-            sampler(rng, weights[offset : min(offset + piece, rows)])
-        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf sums, no interval
-            sums[start : start + rows] = weights[:rows] @ columns
-    return sums
-
-
-def bootstrap_rng(seed: int, run_id: str) -> np.random.Generator:
-    """The run's bootstrap generator: deterministic per (seed, run id)."""
-    return derived_rng(seed, "bootstrap", run_id)
+    return weighted_sums(columns, weight_blocks(sampler, n, draws, rng, max_cells), draws)
 
 
 def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Interval | None]:
@@ -106,11 +129,3 @@ def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Inte
         (float(lo), float(hi)) if math.isfinite(lo) and math.isfinite(hi) else None
         for lo, hi in bounds.T.tolist()
     ]
-
-
-def slopes(x: FloatArray, y: FloatArray) -> FloatArray:
-    """Least-squares slope of each row of ``y`` on ``x`` (vectorised over rows)."""
-    dx = x - x.mean()
-    with np.errstate(all="ignore"):
-        result: FloatArray = ((y - y.mean(axis=1, keepdims=True)) @ dx) / np.float64(dx @ dx)
-    return result

@@ -4,8 +4,8 @@ Pure numpy, no I/O, no Python loops over sequences. Two independent routes:
 
 * the delta method (infinitesimal jackknife) over sequences, with ΔH_true treated as the ratio
   estimator it is: ``(w·h_new)/(w·T) − Σh_base/ΣT`` (T_i = 1 under per-sequence normalisation);
-* a seeded paired bootstrap (``bootstrap.py``): one matrix of resampling weights per run, the
-  same at every η.
+* a seeded paired bootstrap (``bootstrap.py``): one matrix of resampling counts per (seed,
+  number of sequences, resamples), the same at every η and shared by the runs of that n.
 
 Each approximation is then judged at every η (``verdicts.py``): agrees, disagrees or
 inconclusive, with the smallest relative error the run could detect.
@@ -23,15 +23,15 @@ import numpy as np
 from reportgen.analysis.bootstrap import (
     BootstrapDraws,
     bootstrap_draws,
-    eta_intervals,
     paired_columns,
-    ratio_intervals,
     slope_intervals,
 )
+from reportgen.analysis.bootstrap_stream import BootstrapIntervals, bootstrap_intervals
 from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns, delta_ses
-from reportgen.analysis.doublings import Doubling, doublings
-from reportgen.analysis.resample import CI_LEVEL, Interval, bootstrap_rng
+from reportgen.analysis.doublings import Doubling, doubling_pairs, doublings
+from reportgen.analysis.resample import CI_LEVEL, Interval
 from reportgen.analysis.verdicts import (
     DEFAULT_MARGIN,
     RatioJudgement,
@@ -366,25 +366,22 @@ def _fit_etas(summaries: Sequence[EtaSummary]) -> tuple[float, ...]:
     )
 
 
-def _slopes(
-    summaries: Sequence[EtaSummary], draws: BootstrapDraws | None, notes: list[str]
-) -> tuple[Interval | None, Interval | None, tuple[float, ...]]:
-    """The fit slopes' bootstrap intervals, and the η they were fitted over."""
+def _bootstrap(
+    columns: Sequence[PairedColumns],
+    summaries: Sequence[EtaSummary],
+    bootstrap: int,
+    seed: int,
+    notes: list[str],
+) -> BootstrapIntervals | None:
+    """The run's bootstrap intervals (``None`` without resamples), with a note when the slope
+    intervals lack resamples at some fitted η."""
+    if not columns:
+        return None
     fit_etas = _fit_etas(summaries)
-    if draws is not None and fit_etas and set(fit_etas) <= set(draws.etas):
-        index = [draws.etas.index(e) for e in fit_etas]
-        loglog, linear = slope_intervals(np.asarray(fit_etas), draws.true[:, index])
-        return loglog, linear, fit_etas
-    if draws is not None:
+    counts = BootstrapCounts(seed, columns[0].n, bootstrap)
+    found = bootstrap_intervals(columns, counts, fit_etas, doubling_pairs(summaries))
+    if found is not None and not (fit_etas and set(fit_etas) <= {c.eta for c in columns}):
         notes.append("slope intervals need resamples at every fitted η; some η lack arrays")
-    return None, None, fit_etas if draws is not None else ()
-
-
-def _intervals(draws: BootstrapDraws | None) -> dict[float, dict[str, Interval | None]]:
-    """η → every percentile interval of the run's resamples (ratios computed apart)."""
-    found = eta_intervals(draws)
-    for eta, ratios in ratio_intervals(draws).items():
-        found.setdefault(eta, {}).update(ratios)
     return found
 
 
@@ -398,20 +395,20 @@ def run_uncertainty(
     """Delta-method SEs at every η, (``bootstrap`` ≥ 2) paired percentile intervals, and the
     verdicts under the equivalence ``margin``.
 
-    The bootstrap generator is seeded from (``seed``, run id); one set of resamples serves every
-    η, so the slope and ratio intervals come from the same draws.
+    The bootstrap's counts are drawn from (``seed``, number of sequences, ``bootstrap``) alone;
+    one set of resamples serves every η, so the slope and ratio intervals come from the same
+    draws.
     """
     columns = paired_columns(run)
     by_eta = {c.eta: c for c in columns}
-    draws = bootstrap_draws(columns, bootstrap, bootstrap_rng(seed, run.ref.id))
-    intervals = _intervals(draws)
+    notes: list[str] = []
+    found = _bootstrap(columns, summaries, bootstrap, seed, notes)
+    intervals = found.per_eta if found is not None else {}
     shards = _shards(run)
     etas = tuple(
         _eta_uncertainty(s, by_eta.get(s.eta), shards, intervals.get(s.eta, {}), margin)
         for s in summaries
     )
-    notes: list[str] = []
-    loglog, linear, slope_etas = _slopes(summaries, draws, notes)
     reestimated = {c.baseline_reestimated for c in columns}
     if False in reestimated:
         notes.append(
@@ -421,14 +418,14 @@ def run_uncertainty(
         )
     return RunUncertainty(
         etas=etas,
-        bootstrap=bootstrap if draws is not None else 0,
+        bootstrap=bootstrap if found is not None else 0,
         seed=seed,
-        loglog_slope_ci95=loglog,
-        linear_slope_ci95=linear,
-        slope_etas=slope_etas,
+        loglog_slope_ci95=found.loglog_slope if found is not None else None,
+        linear_slope_ci95=found.linear_slope if found is not None else None,
+        slope_etas=_fit_etas(summaries) if found is not None else (),
         baseline_reestimated=None if not columns else reestimated == {True},
         notes=tuple(notes),
-        doublings=doublings(summaries, by_eta, draws),
+        doublings=doublings(summaries, by_eta, found.doublings if found else {}),
         **run_verdicts(etas, margin),
     )
 

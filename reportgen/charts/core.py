@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -88,13 +88,19 @@ def _same(a: Columns, b: Columns) -> bool:
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
+    """Every dict in ``node``, depth first in document order (a stack, not nested generators:
+    a spec is walked several times per chart)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        stack.extend(reversed([c for c in children if isinstance(c, dict | list)]))
 
 
 def dataset_names(spec: Spec) -> list[str]:

@@ -21,6 +21,7 @@ from reportgen.findings import Finding, severity_counts
 from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
 from reportgen.pages import paths, serialize
+from reportgen.pages.cells import EtaCellRow
 from reportgen.pages.guide import check_explanations
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
@@ -42,11 +43,13 @@ from reportgen.pages.run_sections import (
     SkippedFile,
     TailRow,
     curvature_view,
+    outlier_cells,
     outlier_rows,
     run_files,
     se_linear_label,
     se_note,
     sections_for,
+    tail_cells,
     tail_rows,
 )
 from reportgen.pages.run_supplement import SupplementView, section_parts, supplement_view
@@ -150,7 +153,9 @@ class RunView:
     outliers: tuple[OutlierRow, ...]
     outliers_per_eta: int
     outlier_columns: tuple[str, ...]
+    outlier_cells: tuple[EtaCellRow, ...]
     tails: tuple[TailRow, ...]
+    tail_cells: tuple[EtaCellRow, ...]
     notes: tuple[Note, ...]
     images: tuple[Link, ...]
     artifacts: tuple[Link, ...]
@@ -291,7 +296,9 @@ def run_view(
         outliers=parts.outliers,
         outliers_per_eta=OUTLIERS_PER_ETA,
         outlier_columns=parts.outlier_columns,
+        outlier_cells=outlier_cells(parts.outliers, len(parts.outlier_columns)),
         tails=parts.tails,
+        tail_cells=tail_cells(parts.tails),
         notes=parts.notes,
         images=parts.images,
         artifacts=parts.artifacts,
