@@ -153,19 +153,18 @@ def _interval_transforms(base: Any, log: bool) -> Any:
 
 def _interval_bars(intervals: Any, y: alt.Y, color: Any) -> Any:
     """95 % intervals as vertical bars: the truth's wide and pale behind, the approximations'
-    thin in front, so bars at the same η stay visible."""
+    thin in front and a few pixels either side of their η, so no bar hides another."""
     tooltip = [eta_tooltip(), value_tooltip("series", "series"), value_tooltip("value", "ΔH")]
     tooltip += [value_tooltip("lo", "95 % low"), value_tooltip("hi", "95 % high")]
-    is_true = "datum.key === 'true'"
-    return intervals.mark_rule().encode(
-        x=eta_x(),
-        y=y,
-        y2="hi:Q",
-        color=color,
-        strokeWidth=alt.condition(is_true, alt.value(7), alt.value(1.5)),
-        opacity=alt.condition(is_true, alt.value(0.3), alt.value(0.9)),
-        tooltip=tooltip,
-    )
+    encoding = {"x": eta_x(), "y": y, "y2": "hi:Q", "color": color, "tooltip": tooltip}
+    truth = intervals.transform_filter("datum.key === 'true'").mark_rule(strokeWidth=7, opacity=0.3)
+    approximations = [
+        intervals.transform_filter(f"datum.key === '{key}'").mark_rule(
+            strokeWidth=1.5, opacity=0.9, xOffset=offset
+        )
+        for key, offset in (("linear", -3), ("linquad", 3))
+    ]
+    return alt.layer(*(bars.encode(**encoding) for bars in (truth, *approximations)))
 
 
 @cached_spec
