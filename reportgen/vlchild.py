@@ -62,6 +62,15 @@ class Converter:
             raise ConvertError(payload.decode("utf-8", "replace"))
         return payload
 
+    def start(self) -> None:
+        """Start the child now, from the calling thread, or again if it has stopped: the kernel
+        ends a child when the thread that started it ends (``PR_SET_PDEATHSIG``), so a child
+        that outlives a pool of threads must be started outside them."""
+        if self._process is not None and self._process.poll() is not None:
+            self.close()
+        if self._process is None:
+            self._start()
+
     def _start(self) -> Any:
         import subprocess
         import tempfile

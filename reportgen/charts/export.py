@@ -314,24 +314,38 @@ def export_charts(
     if width <= 1:
         return [one(item) for item in charts]
 
+    converters = [_spare_converter() for _ in range(width)]
+    lendable: queue.SimpleQueue[Converter] = queue.SimpleQueue()
+    for converter in converters:
+        converter.start()  # here: a child started in a pool thread dies with that thread
+        lendable.put(converter)
+
     def lent(item: ChartExport) -> tuple[Figure, list[tuple[str, bytes]]]:
-        try:
-            converter = _spare.get_nowait()
-        except queue.Empty:
-            converter = Converter()
-            atexit.register(converter.close)
+        converter = lendable.get()
         _thread.converter = converter
         try:
             return one(item)
         finally:
             _thread.converter = None
-            _spare.put(converter)
+            lendable.put(converter)
 
     from concurrent.futures import ThreadPoolExecutor
 
     # threads only wait on their children's pipes: the conversions run in the children
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="figures") as pool:
-        return list(pool.map(lent, charts))
+        exported = list(pool.map(lent, charts))
+    for converter in converters:
+        _spare.put(converter)
+    return exported
+
+
+def _spare_converter() -> Converter:
+    try:
+        return _spare.get_nowait()
+    except queue.Empty:
+        converter = Converter()
+        atexit.register(converter.close)
+        return converter
 
 
 def _rendered(
