@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import TextIO
 
 from reportgen import check_report
-from reportgen.analysis import analyze_run
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.group import GroupSettings, analyze_group
 from reportgen.analysis.record import RunRecord, run_record
 from reportgen.build.groups import aggregate_files
 from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInputs, read_group_inputs
+from reportgen.build.runs import analyzed_run
 from reportgen.build.studies import checked_studies
 from reportgen.check_report import CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, Tree, discover
-from reportgen.load import load_run
 from reportgen.load.cv_aggregate import AggregateFiles
 from reportgen.load.models import LoadFailure
 from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
@@ -65,15 +64,9 @@ def _check_run(
     ref: RunRef, root: Path, options: ReadOptions, labels: RunLabels = NO_LABELS
 ) -> tuple[CheckedRun, RunRecord | None]:
     def attempt() -> tuple[CheckedRun, RunRecord | None]:
-        loaded = load_run(ref, root, options.max_bytes)
-        if isinstance(loaded, LoadFailure):
-            return CheckedRun(ref.source, "error", failure_findings(loaded)), None
-        analysis = analyze_run(
-            loaded,
-            bootstrap=options.bootstrap,
-            seed=options.seed,
-            margin=options.equivalence_margin,
-        )
+        analysis = analyzed_run(ref, root, options)
+        if isinstance(analysis, LoadFailure):
+            return CheckedRun(ref.source, "error", failure_findings(analysis)), None
         record = run_record(analysis, "", labels.labels)
         return CheckedRun(ref.source, "ok", analysis.findings, analysis.uncertainty), record
 

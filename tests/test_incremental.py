@@ -168,7 +168,11 @@ def test_noop_rebuild_rewrites_nothing(
     before = snapshot(out)
     import reportgen.load as load_module
 
-    monkeypatch.setattr(load_module, "load_run", lambda *a: pytest.fail("load_run was called"))
+    def never_read(*args: object) -> None:
+        pytest.fail("a results file was read")
+
+    for reader in ("load_run", "read_results"):
+        monkeypatch.setattr(load_module, reader, never_read)
     result = build(options(tree, out))
     assert result.up_to_date and result.rebuilt == 0
     assert result.written == [] and rendered == []

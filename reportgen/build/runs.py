@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from reportgen.build.guard import guarded
 from reportgen.build.plan import RunPlan
 from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.status import RunStatus
 from reportgen.discover import RunRef
+from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
 from reportgen.write import SiteWriter
 
@@ -52,37 +53,21 @@ def process_run(job: RunJob) -> PageOutput:
     )
 
 
-class AnalysisSettings(Protocol):
-    """What reading and analysing a run takes (the build's run settings, or the API's)."""
-
-    @property
-    def max_bytes(self) -> int: ...
-    @property
-    def bootstrap(self) -> int: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def equivalence_margin(self) -> float: ...
-
-
 def analyzed_run(ref: RunRef, root: Path, settings: AnalysisSettings) -> RunAnalysis | LoadFailure:
-    """The run loaded and analysed, or why it could not be read."""
-    import numpy as np
-
-    from reportgen.analysis import analyze_run
-    from reportgen.load import load_run
+    """The run loaded and analysed by the run kind its results object has, or why it could not
+    be read."""
+    from reportgen.kinds.runs import run_kind
+    from reportgen.load import read_results
     from reportgen.load.models import LoadFailure
 
-    loaded = load_run(ref, root, settings.max_bytes)
+    results = read_results(ref, root, settings.max_bytes)
+    if isinstance(results, LoadFailure):
+        return results
+    kind = run_kind(results.schema)
+    loaded = kind.load(ref, root, settings.max_bytes, results)
     if isinstance(loaded, LoadFailure):
         return loaded
-    with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-        return analyze_run(
-            loaded,
-            bootstrap=settings.bootstrap,
-            seed=settings.seed,
-            margin=settings.equivalence_margin,
-        )
+    return kind.analyze(loaded, settings)
 
 
 def run_output(

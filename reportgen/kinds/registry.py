@@ -17,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from reportgen.kinds.interface import ExperimentKind
+from reportgen.kinds.runs import run_kinds
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -87,6 +88,11 @@ def _builtin() -> list[RegisteredKind]:
     return kinds
 
 
+def reserved_names(builtin: Iterable[RegisteredKind]) -> set[str]:
+    """The names no plug-in may take: the built-in kinds' and the run kinds'."""
+    return {k.name for k in builtin} | {k.KIND for k in run_kinds()}
+
+
 def plugin_label(entry: metadata.EntryPoint) -> str:
     return f"{entry.name} = {entry.value}"
 
@@ -146,7 +152,7 @@ def registry() -> Registry:
     from importlib import metadata
 
     entries = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    plugins, problems = load_plugins(entries, {k.name for k in builtin})
+    plugins, problems = load_plugins(entries, reserved_names(builtin))
     for problem in problems:
         log.warning("reportgen: plug-in %s left out: %s", problem.plugin, problem.reason)
     return Registry((*builtin, *plugins), tuple(problems))

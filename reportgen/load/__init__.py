@@ -6,8 +6,9 @@ Every problem becomes a ``LoadFailure`` or a recorded problem on the ``Run``, ne
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
@@ -29,6 +30,7 @@ from reportgen.load.models import (
     CvData,
     DroppedValue,
     Fact,
+    InputFiles,
     LoadFailure,
     Normalization,
     Run,
@@ -43,14 +45,45 @@ KNOWN_FIELDS: dict[Schema, KnownFields] = {
     Schema.SWEEP: SWEEP_FIELDS,
     Schema.CV: CV_FIELDS,
 }  # a generic page shows every field
+T = TypeVar("T")
 
 # --- the loader ------------------------------------------------------------------------------
 
+# A schema's own part of a run: its block (``snis``, ``sweep``, ``cv`` or ``generic``) from the
+# results object, the run's input files and the list that collects dropped values.
+BlockLoader = Callable[[Fields, InputFiles, list[DroppedValue]], dict[str, Any]]
 
-def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run | LoadFailure:
-    """Load one run; every problem becomes a :class:`LoadFailure`, never an exception."""
+
+def snis_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
+    return {"snis": load_snis(fields, dropped)}
+
+
+def sweep_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
+    return {"sweep": load_sweep(fields, dropped)}
+
+
+def cv_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
+    return {"cv": load_cv(fields, inputs.artifacts)}
+
+
+def generic_blocks(
+    fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]
+) -> dict[str, Any]:
+    return {"generic": tuple(generic_fields(fields.data))[:GENERIC_MAX_FIELDS]}
+
+
+SCHEMA_BLOCKS: dict[Schema, BlockLoader] = {
+    Schema.SNIS: snis_blocks,
+    Schema.SWEEP: sweep_blocks,
+    Schema.CV: cv_blocks,
+    Schema.GENERIC: generic_blocks,
+}
+
+
+def _guarded(ref: RunRef, attempt: Callable[[], T]) -> T | LoadFailure:
+    """``attempt()``, or the :class:`LoadFailure` its problem makes (never an exception)."""
     try:
-        return _load_run(ref, root, max_bytes)
+        return attempt()
     except LoadError as exc:
         hint = exc.hint or FIELD_HINT
         return LoadFailure(ref, exc.reason, ref.source, exc.line, exc.column, hint)
@@ -59,15 +92,69 @@ def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run
         return LoadFailure(ref, reason, ref.source, hint=FIELD_HINT)
 
 
-def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
-    vetted = ref.vetted_files()
-    source = read_bytes(root, ref.source, vetted, max_bytes)
+@dataclass(frozen=True)
+class ResultsFile:
+    """A run's results file: its bytes and the JSON object they hold (its schema's evidence)."""
+
+    source: bytes
+    data: Mapping[str, Any]
+
+    @property
+    def schema(self) -> Schema:
+        return detect_schema(self.data)
+
+
+def read_results(
+    ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ResultsFile | LoadFailure:
+    """The run's results file read and parsed, or why it could not be."""
+    return _guarded(ref, lambda: _read_results(ref, root, max_bytes))
+
+
+def _read_results(ref: RunRef, root: Path, max_bytes: int) -> ResultsFile:
+    source = read_bytes(root, ref.source, ref.vetted_files(), max_bytes)
     data = parse_json(source)
     if not isinstance(data, Mapping):
         raise LoadError(
             f"top level is {type_name(data)}, not an object",
             hint="A results file holds one JSON object.",
         )
+    return ResultsFile(source, data)
+
+
+def load_results(
+    ref: RunRef,
+    root: Path,
+    max_bytes: int,
+    results: ResultsFile,
+    schema: Schema,
+    blocks: BlockLoader,
+) -> Run | LoadFailure:
+    """The run of ``results`` (read by :func:`read_results`) as ``schema``, its own block
+    loaded by ``blocks``, with its config, plan and input files."""
+    return _guarded(ref, lambda: _load_run(ref, root, max_bytes, results, schema, blocks))
+
+
+def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run | LoadFailure:
+    """Load one run as the schema its results file has; every problem becomes a
+    :class:`LoadFailure`, never an exception."""
+    results = read_results(ref, root, max_bytes)
+    if isinstance(results, LoadFailure):
+        return results
+    schema = results.schema
+    return load_results(ref, root, max_bytes, results, schema, SCHEMA_BLOCKS[schema])
+
+
+def _load_run(
+    ref: RunRef,
+    root: Path,
+    max_bytes: int,
+    results: ResultsFile,
+    schema: Schema,
+    load_blocks: BlockLoader,
+) -> Run:
+    vetted = ref.vetted_files()
+    data = results.data
     fields = Fields(data)
     skipped: list[SkippedInput] = []
     own = read_config(root, ref.config, vetted, max_bytes) if ref.config else None
@@ -81,16 +168,9 @@ def _load_run(ref: RunRef, root: Path, max_bytes: int) -> Run:
         unreadable = config.problem.startswith("cannot read")
         skipped.append(SkippedInput(config.path, config.problem, unreadable))
     plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
-    inputs = read_inputs(ref, root, max_bytes, source, skipped)
-    schema = detect_schema(data)
+    inputs = read_inputs(ref, root, max_bytes, results.source, skipped)
     dropped: list[DroppedValue] = []
-    builders: dict[Schema, Callable[[Fields], dict[str, Any]]] = {
-        Schema.SNIS: lambda f: {"snis": load_snis(f, dropped)},
-        Schema.SWEEP: lambda f: {"sweep": load_sweep(f, dropped)},
-        Schema.CV: lambda f: {"cv": load_cv(f, inputs.artifacts)},
-        Schema.GENERIC: lambda f: {"generic": tuple(generic_fields(f.data))[:GENERIC_MAX_FIELDS]},
-    }
-    blocks = builders[schema](fields)
+    blocks = load_blocks(fields, inputs, dropped)
     cv: CvData | None = blocks.get("cv")
     normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
     facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
@@ -193,4 +273,14 @@ def _schema_facts(
     return []
 
 
-__all__ = ["LoadError", "detect_schema", "load_run", "parse_json"]
+__all__ = [
+    "SCHEMA_BLOCKS",
+    "BlockLoader",
+    "LoadError",
+    "ResultsFile",
+    "detect_schema",
+    "load_results",
+    "load_run",
+    "parse_json",
+    "read_results",
+]
