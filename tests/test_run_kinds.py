@@ -12,8 +12,9 @@ import pytest
 from reportgen.analysis import RunAnalysis
 from reportgen.analysis.diagnostics import CHECKS
 from reportgen.build.runs import analyzed_run
-from reportgen.discover import discover
+from reportgen.discover import RESULTS_PATTERN, discover
 from reportgen.kinds import runs
+from reportgen.kinds.claiming import RunClaims
 from reportgen.kinds.interface import RunKind
 from reportgen.kinds.registry import registry, reserved_names
 from reportgen.kinds.runs import (
@@ -129,3 +130,18 @@ def test_a_plugin_cannot_take_a_run_kinds_name() -> None:
     assert {k.KIND for k in run_kinds()} <= taken
     assert {k.name for k in builtin} <= taken
     assert not {k.name for k in registry().kinds} & {k.KIND for k in run_kinds()}
+
+
+def test_the_claiming_adapter_is_made_of_the_run_kinds() -> None:
+    adapter = RunClaims(())
+    assert adapter.kinds == run_kinds()
+    assert adapter.PATTERNS == (RESULTS_PATTERN,)
+    assert adapter.matches("a/run_01/results.json") and not adapter.matches("a/log.jsonl")
+
+    class PerLine(RunSchemaKind):
+        def matches(self, path: str) -> bool:
+            return path.endswith("_results.jsonl")
+
+    custom = RunClaims((), kinds=[SNIS, PerLine("per-line", PATTERNS=("*_results.jsonl",))])
+    assert custom.PATTERNS == (RESULTS_PATTERN, "*_results.jsonl")
+    assert custom.matches("a/eval_results.jsonl") and custom.matches("a/results.json")

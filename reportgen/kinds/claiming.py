@@ -1,4 +1,4 @@
-"""Who reads each file of the tree: the run schemas, then every registered kind in order of
+"""Who reads each file of the tree: the run kinds, then every registered kind in order of
 precedence, each over the files no earlier one claimed; the rest is the *unclaimed* inventory,
 with a guess at each file's kind from its name alone (nothing is opened, run or unpickled).
 
@@ -12,13 +12,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from reportgen.discover import RESULTS_PATTERN, GroupRef, RunRef, Tree, is_results_name
+from reportgen.discover import GroupRef, RunRef, Tree
 from reportgen.kinds.claims import SNIFF_BYTES, Claim
-from reportgen.kinds.interface import Recogniser
+from reportgen.kinds.interface import Recogniser, RunKind
 from reportgen.kinds.registry import PluginProblem, RegisteredKind
+from reportgen.kinds.runs import run_kinds
 from reportgen.treefile import TREE_FILE
 
-RUN_KIND = "results-run"
+RUN_KIND = "results-run"  # a run's claim: of whichever run kind its results object has
 Head = Callable[[str], bytes]  # a file's first SNIFF_BYTES bytes (b"" when unreadable)
 Size = Callable[[str], int]  # a file's size in bytes (0 when it cannot be read)
 
@@ -75,21 +76,31 @@ class TreeClaims:
 
 
 class RunClaims:
-    """The run schemas (SNIS generations, sweeps, CV and generic runs) as a recogniser, first in
-    precedence: their claims are discovery's runs, each with every file its page reads, and the
-    files groups read of their own directory (their pages are built by the run and group
-    stages, so only ``Recogniser`` is implemented)."""
+    """The run kinds (``kinds.runs``: SNIS, η sweep, control variates, generic) as one
+    recogniser, first in precedence: their claims are discovery's runs, each with every file its
+    page reads, and the files groups read of their own directory. Which run kind a run is of is
+    decided when its results object is read (the run stage; the manifest's ``schema``), never
+    while claiming, which opens no file."""
 
     KIND = RUN_KIND
-    PATTERNS = (RESULTS_PATTERN,)
-    needs_head = False  # discovery has decided by name; the loader decides the schema
+    needs_head = False  # discovery has decided by name; the run's kind is decided on loading
 
-    def __init__(self, runs: Sequence[RunRef], groups: Sequence[GroupRef] = ()) -> None:
+    def __init__(
+        self,
+        runs: Sequence[RunRef],
+        groups: Sequence[GroupRef] = (),
+        kinds: Sequence[RunKind] | None = None,
+    ) -> None:
         self.runs = runs
         self.groups = groups  # their own files (a CV batch aggregate) are read by the group stage
+        self.kinds = tuple(run_kinds() if kinds is None else kinds)
+
+    @property
+    def PATTERNS(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p for kind in self.kinds for p in kind.PATTERNS))
 
     def matches(self, path: str) -> bool:
-        return is_results_name(path.rsplit("/", 1)[-1])
+        return any(kind.matches(path) for kind in self.kinds)
 
     def sniff(self, head: bytes) -> bool:
         return True
@@ -123,7 +134,8 @@ def _claims_of(
 
 
 def claim_tree(tree: Tree, kinds: Sequence[RegisteredKind], head: Head, size: Size) -> TreeClaims:
-    """Every file to one claim at most, in precedence order: the runs, then ``kinds``."""
+    """Every file to one claim at most, in precedence order: the runs (of the run kinds),
+    then ``kinds``."""
     everything = list(tree.files)
     remaining = [p for p in everything if p != TREE_FILE]
     built_in = RunClaims(tree.runs, tree.groups)
