@@ -1,7 +1,7 @@
 """The run schemas as kinds: SNIS generations, η sweeps, control-variate runs and generic
 results files, in the order of precedence in which ``detect_schema`` tells them apart.
 
-Each delegates its loading to the schema's loader in ``reportgen.load`` and its analysis to
+Each loads through its schema's loader (``reportgen.load.schema_loaders``) and analyses through
 ``reportgen.analysis``, both imported on first use: naming and testing files (what a no-op build
 does) needs the standard library only.
 """
@@ -54,11 +54,11 @@ class RunSchemaKind:
     def load(
         self, ref: RunRef, root: Path, max_bytes: int, results: ResultsFile
     ) -> Run | LoadFailure:
-        from reportgen.load import SCHEMA_BLOCKS, load_results
+        from reportgen.load import SCHEMA_LOADERS, load_results
         from reportgen.load.models import Schema
 
         schema = Schema(self.KIND)
-        return load_results(ref, root, max_bytes, results, schema, SCHEMA_BLOCKS[schema])
+        return load_results(ref, root, max_bytes, results, schema, SCHEMA_LOADERS[schema])
 
     def analyze(self, run: Run, settings: AnalysisSettings) -> RunAnalysis:
         import numpy as np

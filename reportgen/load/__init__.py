@@ -1,4 +1,5 @@
-"""Tolerant parsing of a run's files into frozen dataclasses, one loader per schema generation.
+"""Tolerant parsing of a run's files into frozen dataclasses, the same for every schema
+generation but for its own part (``schema_loaders``).
 
 Every problem becomes a ``LoadFailure`` or a recorded problem on the ``Run``, never an exception.
 """
@@ -13,10 +14,8 @@ from typing import Any, TypeVar
 from reportgen.discover import RunRef
 from reportgen.findings import SkippedInput
 from reportgen.load.config import resolve_normalization
-from reportgen.load.cv import CV_FIELDS, cv_setting_facts, load_cv
-from reportgen.load.fields import FIELD_HINT, GENERIC_MAX_FIELDS, Fields, parse_json, type_name
+from reportgen.load.fields import FIELD_HINT, Fields, parse_json, type_name
 from reportgen.load.fingerprint import field_paths, paths_fingerprint
-from reportgen.load.generic import generic_fields
 from reportgen.load.inputs import (
     DEFAULT_MAX_BYTES,
     LoadError,
@@ -25,59 +24,15 @@ from reportgen.load.inputs import (
     read_config,
     read_inputs,
 )
-from reportgen.load.inventory import KnownFields, field_inventory
-from reportgen.load.models import (
-    CvData,
-    DroppedValue,
-    Fact,
-    InputFiles,
-    LoadFailure,
-    Normalization,
-    Run,
-    Schema,
-)
+from reportgen.load.inventory import field_inventory
+from reportgen.load.models import CvData, DroppedValue, Fact, LoadFailure, Run, Schema
 from reportgen.load.parameters import run_parameters
-from reportgen.load.snis import SNIS_FIELDS, detect_schema, load_snis, snis_config_facts, snis_facts
-from reportgen.load.sweep import SWEEP_FIELDS, load_sweep, timing_facts
+from reportgen.load.schema_loaders import KNOWN_FIELDS, SCHEMA_LOADERS, SchemaInput, SchemaLoader
+from reportgen.load.snis import detect_schema
 
-KNOWN_FIELDS: dict[Schema, KnownFields] = {
-    Schema.SNIS: SNIS_FIELDS,
-    Schema.SWEEP: SWEEP_FIELDS,
-    Schema.CV: CV_FIELDS,
-}  # a generic page shows every field
 T = TypeVar("T")
 
 # --- the loader ------------------------------------------------------------------------------
-
-# A schema's own part of a run: its block (``snis``, ``sweep``, ``cv`` or ``generic``) from the
-# results object, the run's input files and the list that collects dropped values.
-BlockLoader = Callable[[Fields, InputFiles, list[DroppedValue]], dict[str, Any]]
-
-
-def snis_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
-    return {"snis": load_snis(fields, dropped)}
-
-
-def sweep_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
-    return {"sweep": load_sweep(fields, dropped)}
-
-
-def cv_blocks(fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]) -> dict[str, Any]:
-    return {"cv": load_cv(fields, inputs.artifacts)}
-
-
-def generic_blocks(
-    fields: Fields, inputs: InputFiles, dropped: list[DroppedValue]
-) -> dict[str, Any]:
-    return {"generic": tuple(generic_fields(fields.data))[:GENERIC_MAX_FIELDS]}
-
-
-SCHEMA_BLOCKS: dict[Schema, BlockLoader] = {
-    Schema.SNIS: snis_blocks,
-    Schema.SWEEP: sweep_blocks,
-    Schema.CV: cv_blocks,
-    Schema.GENERIC: generic_blocks,
-}
 
 
 def _guarded(ref: RunRef, attempt: Callable[[], T]) -> T | LoadFailure:
@@ -128,11 +83,11 @@ def load_results(
     max_bytes: int,
     results: ResultsFile,
     schema: Schema,
-    blocks: BlockLoader,
+    loader: SchemaLoader,
 ) -> Run | LoadFailure:
-    """The run of ``results`` (read by :func:`read_results`) as ``schema``, its own block
-    loaded by ``blocks``, with its config, plan and input files."""
-    return _guarded(ref, lambda: _load_run(ref, root, max_bytes, results, schema, blocks))
+    """The run of ``results`` (read by :func:`read_results`) as ``schema``, its own block and
+    facts loaded by ``loader``, with its config, plan and input files."""
+    return _guarded(ref, lambda: _load_run(ref, root, max_bytes, results, schema, loader))
 
 
 def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run | LoadFailure:
@@ -142,7 +97,7 @@ def load_run(ref: RunRef, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Run
     if isinstance(results, LoadFailure):
         return results
     schema = results.schema
-    return load_results(ref, root, max_bytes, results, schema, SCHEMA_BLOCKS[schema])
+    return load_results(ref, root, max_bytes, results, schema, SCHEMA_LOADERS[schema])
 
 
 def _load_run(
@@ -151,7 +106,7 @@ def _load_run(
     max_bytes: int,
     results: ResultsFile,
     schema: Schema,
-    load_blocks: BlockLoader,
+    loader: SchemaLoader,
 ) -> Run:
     vetted = ref.vetted_files()
     data = results.data
@@ -170,12 +125,11 @@ def _load_run(
     plan_text, plan = _read_plan(ref, root, max_bytes, skipped)
     inputs = read_inputs(ref, root, max_bytes, results.source, skipped)
     dropped: list[DroppedValue] = []
-    blocks = load_blocks(fields, inputs, dropped)
+    given = SchemaInput(fields, inputs, config.values if config is not None else None, dropped)
+    blocks = loader.blocks(given)
     cv: CvData | None = blocks.get("cv")
     normalization, problem = resolve_normalization(ref, config, cv.normalization if cv else None)
-    facts = _batch_facts(fields) + _schema_facts(schema, fields, blocks, normalization)
-    if schema is Schema.SNIS and config is not None:
-        facts += snis_config_facts(config.values)
+    facts = _batch_facts(fields) + loader.facts(given, blocks, normalization)
     parameters = run_parameters(config.values if config is not None else None, plan)
     paths = field_paths(data)
     return Run(
@@ -192,7 +146,7 @@ def _load_run(
         parameters=parameters.shown,
         parameter_digests=parameters.digests,
         fields=paths_fingerprint(paths),
-        field_inventory=field_inventory(paths, KNOWN_FIELDS.get(schema)),
+        field_inventory=field_inventory(paths, loader.known),
         **blocks,
     )
 
@@ -239,45 +193,12 @@ def _batch_facts(fields: Fields) -> list[Fact]:
     return facts
 
 
-def _times(n: int | None, value: float | None) -> float | None:
-    return None if n is None or value is None else n * value
-
-
-def _schema_facts(
-    schema: Schema, fields: Fields, blocks: dict[str, Any], normalization: Normalization
-) -> list[Fact]:
-    if schema is Schema.SNIS:
-        return snis_facts(fields, blocks["snis"], normalization)
-    if schema is Schema.SWEEP:
-        timing = timing_facts(fields.sub("timing"), "Time")
-        return [Fact("Normalisation", normalization.true_mode), *timing]
-    if schema is Schema.CV:
-        cv: CvData = blocks["cv"]
-        v_stats = fields.sub("v_stats")
-        return [
-            Fact("Sequences", cv.n_seqs),
-            Fact("Normalisation", cv.normalization),
-            # se_batch is the SE of the *mean* g·v (√(var/n)); the batch value is a sum over
-            # sequences, so each SE is shown beside the quantity it belongs to
-            Fact("Mean g·v", cv.mean_gdotv),
-            Fact("SE of mean g·v", cv.se_batch),
-            Fact("SE of mean g·v after joint CV", cv.se_batch_after_cv_joint),
-            Fact("Var g·v", cv.var_gdotv),
-            Fact("Batch g·v (sum over sequences)", cv.gdotv_batch),
-            Fact("SE of batch g·v (n × SE of mean)", _times(cv.n_seqs, cv.se_batch)),
-            Fact("Update method", v_stats.str("method") if v_stats else None),
-            Fact("Update ‖v‖", v_stats.float("vec_norm") if v_stats else None),
-            *cv_setting_facts(fields),
-            *timing_facts(fields.sub("timing_sec"), "Time"),
-        ]
-    return []
-
-
 __all__ = [
-    "SCHEMA_BLOCKS",
-    "BlockLoader",
+    "KNOWN_FIELDS",
+    "SCHEMA_LOADERS",
     "LoadError",
     "ResultsFile",
+    "SchemaLoader",
     "detect_schema",
     "load_results",
     "load_run",
