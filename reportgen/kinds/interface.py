@@ -56,10 +56,9 @@ class Recogniser(FileTest, Protocol):
         ...
 
 
-class ExperimentKind(Recogniser, Protocol):
-    """A kind with a page: ``load`` returns the study or a ``StudyFailure`` (errors are
-    values), ``page`` writes ``<page_dir>/index.html`` and ``<page_dir>/summary.json``, whose
-    JSON Schema is ``reportgen/schemas/<SCHEMA>`` (or the plug-in's own)."""
+class Published(Protocol):
+    """What a kind's pages publish: the JSON Schema of their twin, their template, their
+    checks (entries of the check registry)."""
 
     @property
     def SCHEMA(self) -> str: ...
@@ -69,6 +68,12 @@ class ExperimentKind(Recogniser, Protocol):
 
     @property
     def CHECKS(self) -> Sequence[CheckInfo]: ...
+
+
+class ExperimentKind(Recogniser, Published, Protocol):
+    """A kind with a page: ``load`` returns the study or a ``StudyFailure`` (errors are
+    values), ``page`` writes ``<page_dir>/index.html`` and ``<page_dir>/summary.json``, whose
+    JSON Schema is ``reportgen/schemas/<SCHEMA>`` (or the plug-in's own)."""
 
     def load(self, claim: Claim, read: Read) -> Any: ...
 
@@ -92,22 +97,13 @@ class AnalysisSettings(Protocol):
     def equivalence_margin(self) -> float: ...
 
 
-class RunKind(FileTest, Protocol):
+class RunKind(FileTest, Published, Protocol):
     """A run schema: ``load`` turns a run whose results object has this schema (read once, by
     ``reportgen.load.read_results``) into a ``Run``, or a ``LoadFailure`` (errors are values);
     ``analyze`` takes the build's settings (bootstrap, seed, margin). Unlike a study kind it
     makes no claims (discovery makes the runs) and no page of its own: every run becomes a
     ``RunRecord`` and the run page, whose twin's JSON Schema is ``reportgen/schemas/<SCHEMA>``,
     and is carried over or kept stale by the run stage."""
-
-    @property
-    def SCHEMA(self) -> str: ...
-
-    @property
-    def TEMPLATE(self) -> str: ...
-
-    @property
-    def CHECKS(self) -> Sequence[CheckInfo]: ...
 
     def load(
         self, ref: RunRef, root: Path, max_bytes: int, results: ResultsFile
