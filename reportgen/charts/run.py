@@ -156,15 +156,17 @@ def _interval_bars(intervals: Any, y: alt.Y, color: Any) -> Any:
     thin in front and a few pixels either side of their η, so no bar hides another."""
     tooltip = [eta_tooltip(), value_tooltip("series", "series"), value_tooltip("value", "ΔH")]
     tooltip += [value_tooltip("lo", "95 % low"), value_tooltip("hi", "95 % high")]
-    encoding = {"x": eta_x(), "y": y, "y2": "hi:Q", "color": color, "tooltip": tooltip}
-    truth = intervals.transform_filter("datum.key === 'true'").mark_rule(strokeWidth=7, opacity=0.3)
-    approximations = [
-        intervals.transform_filter(f"datum.key === '{key}'").mark_rule(
-            strokeWidth=1.5, opacity=0.9, xOffset=offset
-        )
-        for key, offset in (("linear", -3), ("linquad", 3))
-    ]
-    return alt.layer(*(bars.encode(**encoding) for bars in (truth, *approximations)))
+    is_true = "datum.key === 'true'"
+    dodge = "datum.key === 'linear' ? -3 : datum.key === 'linquad' ? 3 : 0"
+    return intervals.mark_rule(xOffset=alt.ExprRef(dodge)).encode(
+        x=eta_x(),
+        y=y,
+        y2="hi:Q",
+        color=color,
+        strokeWidth=alt.condition(is_true, alt.value(7), alt.value(1.5)),
+        opacity=alt.condition(is_true, alt.value(0.3), alt.value(0.9)),
+        tooltip=tooltip,
+    )
 
 
 @cached_spec
