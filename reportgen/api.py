@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from reportgen.analysis.pooling import PooledEta
     from reportgen.analysis.populations import Population
     from reportgen.analysis.record import RunRecord
+    from reportgen.build.plan import GroupInput
     from reportgen.charts import Chart
     from reportgen.pages.run_charts import ChartSet
 
@@ -119,6 +120,13 @@ class Tree:
         siblings)."""
         holding = [g for g in self._groups.values() if run.id in g.ref.run_ids]
         return max(holding, key=lambda g: len(g.id), default=None)  # ancestors are prefixes
+
+    @functools.cached_property
+    def group_inputs(self) -> Mapping[str, tuple[GroupInput, ...]]:
+        """Every group's own files (its CV batch aggregate), read once as the build reads them."""
+        from reportgen.build.plan import read_group_inputs
+
+        return read_group_inputs(self.discovered, self.root, self.options.max_bytes)
 
     def group_settings(self) -> GroupSettings:
         """The group stage's settings, as ``build`` derives them from these options."""
@@ -273,18 +281,16 @@ class Group:
         fits, the batch-size comparison (drawn from the runs' sequences) and its findings."""
         from reportgen.analysis.group import analyze_group
         from reportgen.build.groups import aggregate_files
-        from reportgen.build.plan import read_group_inputs
 
         tree = self._tree
         analyses = {run.id: run.analysis for run in self.runs}
-        inputs = read_group_inputs(tree.discovered, tree.root, tree.options.max_bytes)
         return analyze_group(
             self.id,
             [run.record for run in self.runs],
             settings=tree.group_settings(),
             child_runs=[tree.group(c).ref.run_ids for c in self.ref.child_group_ids],
             samples=lambda run_id: a.sample if (a := analyses.get(run_id)) else None,
-            aggregate=aggregate_files(inputs.get(self.id, ())),
+            aggregate=aggregate_files(tree.group_inputs.get(self.id, ())),
         )
 
     def findings(self) -> Any:

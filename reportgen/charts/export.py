@@ -162,7 +162,7 @@ def _strip_interaction(node: Any) -> None:
 
 
 _converter: Converter | None = None  # this process's vl-convert child, started on first use
-_spare: queue.SimpleQueue[Converter] = queue.SimpleQueue()  # more children, for concurrent pages
+_spares: list[Converter] = []  # more children, for concurrent pages (used by one thread)
 _thread = threading.local()  # the child a thread of export_charts converts with
 _spread = (1, -1)  # (children, the process they are for): see spread_over
 
@@ -193,9 +193,14 @@ def _child() -> Converter:
     if lent is not None:
         return lent
     if _converter is None:
-        _converter = Converter()
-        atexit.register(_converter.close)  # the child ends with us, its pipes closed
+        _converter = _new_converter()
     return _converter
+
+
+def _new_converter() -> Converter:
+    converter = Converter()
+    atexit.register(converter.close)  # the child ends with us, its pipes closed
+    return converter
 
 
 def svg_of(spec: Spec) -> str:
@@ -314,7 +319,7 @@ def export_charts(
     if width <= 1:
         return [one(item) for item in charts]
 
-    converters = [_spare_converter() for _ in range(width)]
+    converters = [_spares.pop() if _spares else _new_converter() for _ in range(width)]
     lendable: queue.SimpleQueue[Converter] = queue.SimpleQueue()
     for converter in converters:
         converter.start()  # here: a child started in a pool thread dies with that thread
@@ -334,18 +339,8 @@ def export_charts(
     # threads only wait on their children's pipes: the conversions run in the children
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="figures") as pool:
         exported = list(pool.map(lent, charts))
-    for converter in converters:
-        _spare.put(converter)
+    _spares.extend(converters)
     return exported
-
-
-def _spare_converter() -> Converter:
-    try:
-        return _spare.get_nowait()
-    except queue.Empty:
-        converter = Converter()
-        atexit.register(converter.close)
-        return converter
 
 
 def _rendered(

@@ -122,6 +122,10 @@ def number_cell(value: float | None, latex: Callable[[float | None], str] = plai
     return Cell((_csv_number(value),), latex(value))
 
 
+def count_cell(count: int) -> Cell:
+    return Cell((str(count),), str(count))
+
+
 def estimate_cell(value: float | None, se: float | None) -> Cell:
     return Cell((_csv_number(value), _csv_number(se)), plus_minus(value, se))
 
@@ -308,7 +312,7 @@ def pooled_table(lines: Sequence[PooledLine]) -> PaperTable:
         (
             text_cell(line.population),
             number_cell(line.eta),
-            Cell((str(line.runs),), str(line.runs)),
+            count_cell(line.runs),
             estimate_cell(line.true_mean, _se_of_mean(line.true_std, line.runs)),
             number_cell(line.linear_mean),
             number_cell(line.linquad_mean),
@@ -356,7 +360,7 @@ def fit_table(lines: Sequence[FitLine]) -> PaperTable:
             number_cell(line.loglog_slope),
             interval_cell(line.loglog_ci95),
             number_cell(line.loglog_r2),
-            Cell((str(line.n_loglog),), str(line.n_loglog)),
+            count_cell(line.n_loglog),
             number_cell(line.linear_slope),
             interval_cell(line.linear_ci95),
         )
