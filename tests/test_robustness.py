@@ -1367,3 +1367,35 @@ def test_run_pages_never_read_the_results_tree(sample_tree: Path, tmp_path: Path
     assert output.content("runs/g/run_01/files/cv_a/table.csv") == b"a,b\n1,2\n"
     page = output.content("runs/g/run_01/index.html").decode()
     assert "Observations" in page and hashlib.sha256(source).hexdigest() in page
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    if isinstance(value, float):
+        return value * factor
+    if isinstance(value, dict):
+        return {k: _scaled(v, factor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scaled(v, factor) for v in value]
+    return value
+
+
+def test_analysing_a_run_with_overflowing_values_raises_no_numpy_warning(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    """Non-finite results become findings; numpy's floating-point warnings stay silent even for
+    a caller of ``analyze_run`` who turns warnings into errors (a notebook, a test)."""
+    import warnings
+
+    import orjson
+
+    run_dir = tmp_path / "results/g/run_01"
+    shutil.copytree(sample_tree / "diagnostics_run/full_data/E_256/run_01", run_dir)
+    document = orjson.loads((run_dir / "results.json").read_bytes())
+    (run_dir / "results.json").write_bytes(orjson.dumps(_scaled(document, 1e200)))
+    tree, _ = discover(tmp_path / "results")
+    loaded = load_run(tree.runs[0], tmp_path / "results")
+    assert isinstance(loaded, Run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        analysis = analyze_run(loaded)  # every float times 1e200 overflows its squares
+    assert analysis.findings

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from reportgen.analysis.contributions import (
     EtaContributions,
     EtaSummary,
@@ -43,7 +45,15 @@ def analyze_run(
     margin: float = DEFAULT_MARGIN,
 ) -> RunAnalysis:
     """Contributions, summaries, uncertainty (``bootstrap`` resamples, 0 = delta method only),
-    verdicts (equivalence ``margin``) and findings of one run."""
+    verdicts (equivalence ``margin``) and findings of one run. Non-finite values are reported
+    as findings, so numpy's floating-point warnings are silenced here."""
+    with np.errstate(all="ignore"):
+        return _analyze(run, options, bootstrap, seed, margin)
+
+
+def _analyze(
+    run: Run, options: CheckOptions, bootstrap: int, seed: int, margin: float
+) -> RunAnalysis:
     contributions = run_contributions(run)
     summaries = run_eta_summaries(run, contributions)
     uncertainty = run_uncertainty(run, summaries, bootstrap, seed, margin)

@@ -61,17 +61,14 @@ class RunSchemaKind:
         return load_results(ref, root, max_bytes, results, schema, SCHEMA_LOADERS[schema])
 
     def analyze(self, run: Run, settings: AnalysisSettings) -> RunAnalysis:
-        import numpy as np
-
         from reportgen.analysis import analyze_run
 
-        with np.errstate(all="ignore"):  # non-finite results are reported as findings instead
-            return analyze_run(
-                run,
-                bootstrap=settings.bootstrap,
-                seed=settings.seed,
-                margin=settings.equivalence_margin,
-            )
+        return analyze_run(
+            run,
+            bootstrap=settings.bootstrap,
+            seed=settings.seed,
+            margin=settings.equivalence_margin,
+        )
 
 
 SNIS = RunSchemaKind("snis")
