@@ -125,7 +125,12 @@ def scaled_with_se(value: float, se: float) -> tuple[str, str, int]:
 def scaled(value: float, exponent: int, decimals: int) -> str:
     """``value / 10**exponent`` with ``decimals`` places; Decimal, because 10.0**exponent
     underflows to zero near the subnormal range."""
-    return f"{Decimal(value).scaleb(-exponent):.{decimals}f}"
+    return _no_negative_zero(f"{Decimal(value).scaleb(-exponent):.{decimals}f}")
+
+
+def _no_negative_zero(text: str) -> str:
+    """A value that rounds to zero at the shown precision is shown as zero, without a sign."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def format_with_se(value: float | None, se: float | None, fmt: NumberFormat = DEFAULT) -> str:
@@ -138,7 +143,7 @@ def format_with_se(value: float | None, se: float | None, fmt: NumberFormat = DE
         return minus(f"({shown} ± {shown_se})e{exponent}")
     place = math.floor(math.log10(se)) - (SE_DIGITS - 1)
     decimals = max(-place, 0)
-    return minus(f"{value:.{decimals}f} ± {se:.{decimals}f}")
+    return minus(f"{_no_negative_zero(f'{value:.{decimals}f}')} ± {se:.{decimals}f}")
 
 
 def format_eta(value: float | None) -> str:

@@ -120,6 +120,20 @@ def test_scientific_se_keeps_the_value_over_the_whole_float_range(value: float, 
         assert error <= step / 2
 
 
+@given(
+    st.floats(min_value=-1e-3, max_value=0.0),
+    st.floats(min_value=1e-2, max_value=1e3),
+    st.booleans(),
+)
+def test_a_negative_value_that_rounds_to_zero_shows_no_sign(
+    value: float, se: float, scientific: bool
+) -> None:
+    """``−0.0 ± 2.0`` reads as a signed result; at the shown precision it is zero."""
+    text = format_with_se(value, se, NumberFormat(scientific=scientific))
+    shown = text.removeprefix("(").partition(" ± ")[0]
+    assert not (shown.startswith(MINUS) and parse(shown) == 0.0), text
+
+
 def test_eta_and_percent() -> None:
     assert format_eta(3.2e-6) == "3.2e−6"
     assert format_eta(0.1) == "0.1"
