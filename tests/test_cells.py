@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup, escape
 
-from reportgen.charts.core import walk
+from reportgen.charts.core import spec_dicts, walk
 from reportgen.numfmt import NumberFormat, column_format, format_column, format_number
 from reportgen.pages.cells import eta_cell_rows, number_cells, safe_column, text_cells
 from reportgen.pages.render import environment
@@ -54,6 +54,9 @@ def test_eta_rows_carry_the_eta_as_the_template_wrote_it() -> None:
     assert (first.eta, first.eta_text, first.cells) == ("1e-05", "1e\u22125", ("a&lt;b",))
     assert (second.eta, second.eta_text) == ("3.2e-06", "3.2e\u22126")
     assert (third.eta, third.eta_text) == ("inf", "—")
+    # the run page writes these rows with autoescape off: every field must be escaped already
+    for row in (first, second, third):
+        assert all(isinstance(v, Markup) for v in (row.eta, row.eta_text, *row.cells))
 
 
 def test_walk_visits_every_dict_in_document_order() -> None:
@@ -61,3 +64,17 @@ def test_walk_visits_every_dict_in_document_order() -> None:
     assert [sorted(d) for d in walk(spec)] == [
         ["a", "e"], ["b", "data"], ["name"], ["c"], ["d"], [], ["f"],
     ]  # fmt: skip
+
+
+JSON = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(JSON)
+def test_spec_dicts_are_the_dicts_walk_yields(spec: object) -> None:
+    assert [id(d) for d in spec_dicts(spec)] == [id(d) for d in walk(spec)]

@@ -103,10 +103,34 @@ def walk(node: Any) -> Iterator[dict[str, Any]]:
         stack.extend(reversed([c for c in children if isinstance(c, dict | list)]))
 
 
+def spec_dicts(node: Any) -> list[dict[str, Any]]:
+    """Every dict in ``node``, depth first in document order, as ``walk`` yields them, collected
+    up front by recursion (several times faster for callers that add no dicts as they go)."""
+    found: list[dict[str, Any]] = []
+    _collect_dicts(node, found)
+    return found
+
+
+_CONTAINERS = (dict, list)  # a tuple: isinstance with one is faster than with a union
+
+
+def _collect_dicts(node: Any, found: list[dict[str, Any]]) -> None:
+    if isinstance(node, dict):
+        found.append(node)
+        children: Iterable[Any] = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        if isinstance(child, _CONTAINERS):
+            _collect_dicts(child, found)
+
+
 def dataset_names(spec: Spec) -> list[str]:
     """Names of the named datasets a spec reads, in order of first use."""
     names: list[str] = []
-    for node in walk(spec):
+    for node in spec_dicts(spec):
         data = node.get("data")
         name = data.get("name") if isinstance(data, dict) else None
         if isinstance(name, str) and name not in names:
@@ -122,7 +146,7 @@ def with_initial_eta(spec: Spec, eta: float) -> Spec:
     """
     result = copy_spec(spec)
     found = False
-    for node in walk(result):
+    for node in spec_dicts(result):
         for param in node.get("params", []) if isinstance(node.get("params"), list) else []:
             if isinstance(param, dict) and param.get("name") == ETA_PARAM:
                 param["value"] = float(eta)
@@ -136,7 +160,7 @@ def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Dataset
     """Namespace a chart and its datasets with ``key`` so a kind can repeat on one page."""
     renames = {name: f"{name}-{key}" for name in chart.datasets}
     spec = copy_spec(chart.spec)
-    for node in walk(spec):
+    for node in spec_dicts(spec):
         data = node.get("data")
         if isinstance(data, dict) and data.get("name") in renames:
             data["name"] = renames[data["name"]]

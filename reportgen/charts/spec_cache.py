@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from reportgen.charts.core import Spec, copy_spec
+from reportgen.charts.core import Spec
 
 _CACHED_BUILDERS: dict[str, Any] = {}
 
@@ -24,12 +24,14 @@ def cached_spec(build: Callable[..., Spec]) -> Callable[..., Spec]:
     specs are also kept on disk per install (like the Vega bundle), keyed by the code that
     builds them, so a build's workers start with every spec an earlier build made.
     """
-    cached = functools.cache(functools.partial(_stored_spec, build))
-    _CACHED_BUILDERS[build.__name__] = cached
+    # kept as JSON: a copy is one parse
+    encoded = functools.cache(functools.partial(_stored_json, build))
+    _CACHED_BUILDERS[build.__name__] = encoded
 
     @functools.wraps(build)
     def fresh(*args: Any) -> Spec:
-        return copy_spec(cached(*args))
+        spec: Spec = orjson.loads(encoded(*args))
+        return spec
 
     return fresh
 
@@ -44,6 +46,10 @@ def _code_fingerprint() -> str:
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def _stored_json(build: Callable[..., Spec], *args: Any) -> bytes:
+    return orjson.dumps(_stored_spec(build, *args))
 
 
 def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
