@@ -62,9 +62,10 @@ def smallest_keys(keys: FloatArray, size: int) -> npt.NDArray[np.bool_]:
     """Per row of ``keys`` (floats in [0, 1)), the keys at most the row's size-th smallest.
 
     The cut is found on the keys' upper 32 bits, which order non-negative doubles as their values
-    do and which numpy partitions several times faster; a row where other keys share the cut's
+    do and which numpy partitions faster than doubles; a row where other keys share the cut's
     upper bits is cut again on its full keys, so every row is the one ``np.partition`` picks.
     """
+    keys = np.ascontiguousarray(keys, dtype=np.float64)  # viewed as its bits below
     upper = (keys.view(np.uint64) >> np.uint64(32)).astype(np.uint32)
     cut = np.partition(upper, size - 1, axis=1)[:, size - 1 : size]
     chosen: npt.NDArray[np.bool_] = upper <= cut
