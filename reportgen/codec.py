@@ -27,13 +27,13 @@ class RecordError(ValueError):
 def encode(value: object) -> bytes:
     """Canonical JSON of a dataclass tree, keys sorted.
 
-    Dataclasses go through ``_fields``: orjson's own dataclass path reads each instance's
+    Dataclasses go through ``fields_of``: orjson's own dataclass path reads each instance's
     ``__dict__``, which makes CPython give every instance a dict of its own for as long as it
     lives (a group's records would hold tens of MB more).
     """
     return orjson.dumps(
         value,
-        default=_fields,
+        default=fields_of,
         option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS,
     )
 
@@ -44,7 +44,7 @@ def encode_pieces(value: object, depth: int = 4) -> Iterator[bytes]:
     orjson, so no buffer holds much more than one piece (orjson's grows to several times its
     output while it writes)."""
     if depth > 0 and (isinstance(value, dict) or _is_record(value)):
-        items = sorted((value if isinstance(value, dict) else _fields(value)).items())
+        items = sorted((value if isinstance(value, dict) else fields_of(value)).items())
         yield b"{"
         for i, (key, item) in enumerate(items):
             yield (b"," if i else b"") + orjson.dumps(key) + b":"
@@ -65,7 +65,9 @@ def _is_record(value: object) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
-def _fields(value: object) -> dict[str, Any]:
+def fields_of(value: object) -> dict[str, Any]:
+    """A dataclass instance's fields by name, in declaration order (one level: nested records
+    stay records); a ``TypeError`` for anything else."""
     if not _is_record(value):
         raise TypeError(f"not a record value: {type(value).__name__}")
     kind: Any = type(value)
@@ -197,10 +199,14 @@ def _union(options: tuple[Any, ...]) -> Decoder:
 
 
 def _literal(allowed: tuple[Any, ...]) -> Decoder:
+    # the allowed constant itself is returned, so that every record holds one shared object
+    canonical = {(type(v), v): v for v in allowed}
+
     def decode_literal(value: object) -> object:
-        if isinstance(value, bool) or value not in allowed:
-            raise _fail(f"one of {allowed}", value)
-        return value
+        try:
+            return canonical[type(value), value]
+        except (KeyError, TypeError):  # TypeError: unhashable (a list or a dict)
+            raise _fail(f"one of {allowed}", value) from None
 
     return decode_literal
 
@@ -243,7 +249,7 @@ def _dataclass(kind: type) -> Decoder:
     # every field is an argument of __init__, which only assigns them: the fields are assigned
     # as a frozen __init__ does (object.__setattr__), without the call's keyword arguments
     plain = all(f.init for f in fields) and not hasattr(kind, "__post_init__")
-    if plain and "__slots__" not in vars(kind):
+    if plain:
         assign = "".join(
             f"    setattr(instance, {f.name!r}, d{i}(value[{f.name!r}]))\n"
             for i, f in enumerate(fields)

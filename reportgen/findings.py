@@ -10,7 +10,7 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkippedInput:
     """A file of the run (or part of one) that is not used, with the reason."""
 
@@ -19,7 +19,7 @@ class SkippedInput:
     unreadable: bool  # an OS error (not a limit): the build's exit code becomes 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     id: str
     severity: Severity

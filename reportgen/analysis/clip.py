@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from reportgen.analysis.uncertainty import RunUncertainty
+from reportgen.codec import fields_of
 from reportgen.load.models import Run, TrueEntry
 
 CLIP_PARAMETER = "config.true_delta_h.clip_c"
@@ -23,7 +24,7 @@ SE_SOURCE = "se_true"
 Sensitivity = Literal["sensitive", "stable", "inconclusive"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClipPoint:
     """ΔH_true of one η at one clip threshold; ``published`` marks the entry's own value
     (``threshold`` ``None`` when the config does not state it)."""
@@ -38,7 +39,7 @@ class ClipPoint:
     shift_in_se: float | None = None  # (ΔH_true − published ΔH_true) / SE of ΔH_true
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClipSweep:
     """One η's sweep; ``span`` is max − min of ΔH_true over its points."""
 
@@ -53,7 +54,7 @@ class ClipSweep:
     def to_json(self) -> dict[str, Any]:
         return {
             "eta": self.eta,
-            "points": [dict(p.__dict__) for p in self.points],
+            "points": [fields_of(p) for p in self.points],
             "span": self.span,
             "se_true": self.se_true,
             "se_method": self.se_method,

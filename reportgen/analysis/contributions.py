@@ -35,7 +35,7 @@ class EtaContributions:
         return self.linear + self.quad
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EtaSummary:
     """The numbers a run publishes for one η (``None`` where the data has no such value)."""
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from reportgen.codec import fields_of
 from reportgen.load.models import CvData, CvFeatureStat, CvTarget
 from reportgen.numfmt import format_number, format_with_se
 
@@ -25,7 +26,7 @@ REGRESSION_ONLY = "summary.corr (the regression features only)"
 Validity = Literal["valid", "target-summand", "near-target"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RankedFeature:
     """One feature alone as a control variate; ``rank`` counts valid features only."""
 
@@ -45,7 +46,7 @@ class RankedFeature:
         return self.validity == "valid"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CvRanking:
     """A CV run's features: valid ones by variance ratio (best first), then the invalid ones."""
 
@@ -67,9 +68,9 @@ class CvRanking:
     def to_json(self) -> dict[str, Any]:
         target = None
         if self.target is not None:
-            target = dict(self.target.__dict__, summands=list(self.target.summands))
+            target = dict(fields_of(self.target), summands=list(self.target.summands))
         return {
-            "features": [dict(f.__dict__) for f in self.features],
+            "features": [fields_of(f) for f in self.features],
             "source": self.source,
             "target": target,
             "n": self.n,

@@ -24,7 +24,7 @@ def _interval(value: Interval | None) -> list[float] | None:
     return None if value is None else [value[0], value[1]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Doubling:
     """ΔH_true(2η)/ΔH_true(η) (2 in the linear regime, 4 where the quadratic term dominates).
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from reportgen.analysis.stats import same_eta
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
+from reportgen.codec import fields_of
 from reportgen.load.models import Run, SymmetricFd
 
 Z_95 = 1.959963984540054  # two-sided 5 %
@@ -33,7 +34,7 @@ FD_SE_METHOD = "se_true(η)/η: bound for any correlation of Δ₊ and Δ₋ (se
 Verdict = Literal["agrees", "disagrees", "inconclusive", "not measured"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FdRow:
     """One ground-truth entry's symmetric finite difference, its comparison with g·v and the
     curvature it implies; ``verdict`` "not measured" when the symmetric η was 0."""
@@ -63,7 +64,7 @@ class FdRow:
     clip_fraction_minus: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return fields_of(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FdRow:

@@ -34,7 +34,7 @@ RECORD_FORMAT = 6
 Status = Literal["ok", "error"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NormalizationRecord:
     """Which ΔH normalisation the run used, where the setting came from, and the formula."""
 
@@ -44,7 +44,7 @@ class NormalizationRecord:
     formula: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ErrorRecord:
     """Why a run could not be read (file, position and a hint for the fix)."""
 
@@ -55,7 +55,7 @@ class ErrorRecord:
     hint: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StaleRecord:
     """Unreadable tonight: the record (and pages) of the last good read stand in."""
 
@@ -63,7 +63,7 @@ class StaleRecord:
     last_good: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CvRecord:
     """A control-variate run's feature statistics, as the group pages compare them."""
 
@@ -71,7 +71,7 @@ class CvRecord:
     features: tuple[CvFeature, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SampleShape:
     """The run's per-sequence sample (a private file of the build): its sequences and η values,
     so a group plans its batch-size comparison without reading the arrays."""
@@ -80,7 +80,7 @@ class SampleShape:
     etas: tuple[float, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One run as every stage after its own page sees it; ``schema`` is ``None`` for a run that
     was never read successfully (then only identity, ``error`` and ``findings`` are set)."""

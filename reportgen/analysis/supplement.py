@@ -15,10 +15,11 @@ from reportgen.analysis.clip import ClipSweep, clip_sweeps
 from reportgen.analysis.cv_features import CvRanking, rank_features
 from reportgen.analysis.fd import FdRow, fd_rows
 from reportgen.analysis.uncertainty import RunUncertainty
+from reportgen.codec import fields_of
 from reportgen.load.models import FieldInventory, GradientClip, Run, UpdateStats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunSupplement:
     """The analyses of a run's optional blocks (empty where the run has none)."""
 
@@ -64,7 +65,7 @@ def _update_json(update: UpdateStats | None) -> dict[str, Any] | None:
         "source": update.source,
         "baseline_norm": update.baseline_norm,
         "per_sequence_count": update.per_sequence_count,
-        "gradient_clip": None if clip is None else dict(clip.__dict__, applied=clip.applied),
+        "gradient_clip": None if clip is None else dict(fields_of(clip), applied=clip.applied),
     }
 
 

@@ -18,7 +18,7 @@ Mode = Literal["truncated", "clipped"]
 MODES: tuple[Mode, ...] = ("truncated", "clipped")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TailRow:
     """Totals after treating the sequences beyond one quantile of |linear|.
 
@@ -75,7 +75,7 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
     return num(top / bottom)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TailSensitivity:
     """Truncated and clipped totals at one η, one row per quantile; ``reason`` when impossible.
 

@@ -72,7 +72,7 @@ def _z(approx: float | None, true: float | None, se: float | None) -> float | No
     return _num((approx - true) / se)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EtaUncertainty:
     """Standard errors, z, bootstrap intervals, ratios and verdicts at one η; ``se_method``
     names each SE's origin.
@@ -156,7 +156,7 @@ class EtaUncertainty:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunUncertainty:
     """Per-η uncertainty of a run, bootstrap intervals of its ΔH_true(η) fit slopes, and the
     run-level verdicts (with the equivalence margin they used)."""

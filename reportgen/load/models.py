@@ -183,7 +183,7 @@ class TrueEntry:
     symmetric_fd: SymmetricFd | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GradientClip:
     """``gradient_clip`` of the update: the norm bound, the scale applied, the norm before."""
 
@@ -201,7 +201,7 @@ class GradientClip:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdateStats:
     """The update vector's newer statistics, from ``update`` or ``approx.update_stats``."""
 
@@ -229,7 +229,7 @@ class SweepData:
     variance: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CvFeature:
     name: str
     corr: float | None
@@ -251,7 +251,7 @@ class CvFeatureStat:
     beta_joint: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CvTarget:
     """What the CV target y_i is made of, and how that was established."""
 
@@ -306,7 +306,7 @@ class InputFiles:
     skipped: tuple[SkippedInput, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldInventory:
     """Key paths of the results file that the loader does not know (the first of them, and
     how many), and the known ones it deliberately does not show (path, why)."""

@@ -19,6 +19,7 @@ from reportgen.analysis.points import SEQUENCE_ARRAYS, SequenceEta, SequenceSamp
 from reportgen.analysis.populations import ParameterDiff
 from reportgen.analysis.record import RunRecord, SampleShape, finding_to_json
 from reportgen.analysis.uncertainty import EtaUncertainty
+from reportgen.codec import fields_of
 from reportgen.findings import Finding
 from reportgen.pages import paths
 from reportgen.write import VerifiedFiles
@@ -125,18 +126,18 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
         "inputs": list(record.inputs),
     }
     if record.error is not None:
-        summary["error"] = dict(record.error.__dict__)
+        summary["error"] = fields_of(record.error)
     if not record.was_read:
         return summary
     norm = record.normalization
     summary |= {
         "source_sha256": record.source_sha256,
-        "normalization": None if norm is None else dict(norm.__dict__),
+        "normalization": None if norm is None else fields_of(norm),
         "batch_size": record.batch_size,
         "points": record.points.to_json(),
         "tails": [t.to_json() for t in record.tails],
         "contributions": paths.run_contributions(record.id) if record.has_contributions else None,
-        "skipped_inputs": [dict(f.__dict__) for f in record.skipped_inputs],
+        "skipped_inputs": [fields_of(f) for f in record.skipped_inputs],
         "labels": dict(record.labels),
         "fields_sha256": record.fields_sha256,
     }
@@ -158,7 +159,7 @@ def summary_json(record: RunRecord) -> dict[str, Any]:
             ],
         }
     if record.stale is not None:
-        summary["stale"] = dict(record.stale.__dict__)
+        summary["stale"] = fields_of(record.stale)
     return summary
 
 
@@ -300,7 +301,7 @@ def manifest(
                     "inputs": list(r.inputs),
                 }
                 | ({"stale": True} if r.stale else {})
-                | ({"error": dict(r.error.__dict__)} if r.error else {})  # what failed, a hint
+                | ({"error": fields_of(r.error)} if r.error else {})  # what failed, a hint
                 for r in records
             ],
             "groups": [
