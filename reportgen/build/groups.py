@@ -39,11 +39,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GroupWork:
-    """What every group page of a build reads (a forked worker inherits it; one started from a
-    fresh server, for figures, receives a copy once)."""
+    """What every group page of a build reads (each worker receives a copy once, without the
+    records: its jobs carry their own)."""
 
     tree: Tree
-    records: Mapping[str, RunRecord]
+    records: Mapping[str, RunRecord]  # every run's, by id
     site: SiteContext
     analysis: GroupSettings
     page: GroupPageSettings
@@ -60,6 +60,9 @@ class GroupJob:
     # its child groups' partials in the new site (path, sha256), those known when the job was
     # made: they are merged (a child still being analysed is computed again)
     children: tuple[tuple[str, str], ...]
+    # its runs' records, sent with the job to a worker (whose ``GroupWork`` holds none, so that
+    # a worker holds one group's records at a time); ``None``: the work's records are read
+    records: Mapping[str, RunRecord] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
     from reportgen.pages.group import group_error_page, group_page
     from reportgen.write import MemoReader, npy_memo
 
-    group, records = job.group, work.records
+    group = job.group
+    records = work.records if job.records is None else job.records
     memos = MemoReader(work.memos, work.memo_digests)
     children = {g.id: g for g in work.tree.groups}
 
@@ -252,11 +256,19 @@ def _render_groups(
 ) -> Iterator[RenderedGroup]:
     """Group pages in order, several at once in worker processes when there are several that
     can be: the groups of one chain (one changed run's, up to the root) each wait for their
-    child's partials, so they are rendered here, sparing the workers a copy of every record."""
+    child's partials, so they are rendered here. A worker receives each job's records with the
+    job, so only the one rendering the top group ever holds every run's."""
     if not pool_pays(len(todo), workers) or one_chain(todo):
         return in_process(partial(render_group, work), jobs)
     lost = partial(lost_group, work.site)
-    return in_pool(_render_in_worker, jobs, workers, lost, _group_worker_init, (work,))
+    shipped = (with_members(job, work.records) for job in jobs)
+    bare = (replace(work, records={}),)  # every worker's share: no run's record
+    return in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
+
+
+def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:
+    """``job`` carrying the records of its group's runs, all that its rendering reads of them."""
+    return replace(job, records={r: records[r] for r in job.group.run_ids if r in records})
 
 
 def one_chain(groups: list[GroupRef]) -> bool:

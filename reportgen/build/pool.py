@@ -302,18 +302,28 @@ def _serve(conn: Connection, payload: bytes) -> None:
         initializer(*initargs)
     try:
         conn.send(READY)
-        while (message := conn.recv()) is not None:
-            index, job = message
-            try:
-                reply = (index, True, work(job))
-            except Exception as exc:  # errors are values; this one is the job's, not the build's
-                reply = (index, False, f"{type(exc).__name__}: {exc}"[:400])
-            try:
-                conn.send(reply)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                conn.send((index, False, f"result could not be sent back: {exc}"[:400]))
+        while _answer(conn, work):
+            pass
     except (EOFError, OSError):  # the build is gone (interrupted, or it ended): end quietly
         return
+
+
+def _answer(conn: Connection, work: Callable[[Any], Any]) -> bool:
+    """Take one job, do it and send its result back; ``False`` when told to stop. The job and
+    its result are dropped on return, not held while the worker waits for the next one."""
+    message = conn.recv()
+    if message is None:
+        return False
+    index, job = message
+    try:
+        reply = (index, True, work(job))
+    except Exception as exc:  # errors are values; this one is the job's, not the build's
+        reply = (index, False, f"{type(exc).__name__}: {exc}"[:400])
+    try:
+        conn.send(reply)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        conn.send((index, False, f"result could not be sent back: {exc}"[:400]))
+    return True
 
 
 def limit_blas() -> None:
