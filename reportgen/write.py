@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
 from reportgen.siblings import sibling_name as sibling_name
 from reportgen.siblings import sibling_prefix
@@ -410,8 +411,7 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)
 
 
 def _exchange(a: Path, b: Path) -> bool:
