@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen.removal import remove_tree as _remove_tree
+from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
 from reportgen.siblings import sibling_name as sibling_name
 from reportgen.siblings import sibling_prefix
@@ -413,6 +413,10 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def _remove_tree(path: Path) -> None:
+    remove_tree(path)
 
 
 def _exchange(a: Path, b: Path) -> bool:
