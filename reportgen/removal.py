@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REMOVERS = 16  # threads removing subtrees at once (they wait on the disk, not the CPU)
@@ -22,6 +21,8 @@ def remove_tree(path: Path) -> None:
         return
     subtrees = _subtrees(str(path), REMOVERS * 4)
     if len(subtrees) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # here: a no-op build removes nothing
+
         with ThreadPoolExecutor(min(REMOVERS, len(subtrees))) as pool:
             list(pool.map(_remove_quietly, subtrees))
     _remove_quietly(str(path))
