@@ -220,7 +220,7 @@ def _tuple(items: tuple[Any, ...]) -> Decoder:
                 raise _fail("a list", value)
             return tuple(map(each, value))
 
-        return decode_variadic
+        return _checked_in_bulk(items[0], decode_variadic)
     if len(items) == 2:  # pairs are most of a record's tuples: made fast
         first, second = _decoder(items[0]), _decoder(items[1])
 
@@ -238,6 +238,48 @@ def _tuple(items: tuple[Any, ...]) -> Decoder:
         return tuple(d(v) for d, v in zip(decoders, value, strict=True))
 
     return decode_fixed
+
+
+# Item types whose values JSON holds exactly as Python's (no conversion): a list of them is
+# checked by the set of its items' types, in C, instead of one decoder call per item.
+_EXACT = frozenset({str, int, bool})
+
+
+def _checked_in_bulk(item: Any, each_item: Decoder) -> Decoder:
+    """``each_item`` (a variadic tuple's decoder), for a list of exact scalars or of pairs of
+    them (most of a record's items: key paths, parameter pairs) first tried as a whole: the
+    types of all items (or of both halves of all pairs) at once; anything else, or any item of
+    another type, goes item by item (and fails as it would)."""
+    if item in _EXACT:
+        allowed = frozenset({item})
+
+        def decode_scalars(value: object) -> Any:
+            if type(value) is list and allowed.issuperset(map(type, value)):
+                return tuple(value)
+            return each_item(value)
+
+        return decode_scalars
+    pair = get_args(item) if get_origin(item) is tuple else ()
+    if len(pair) != 2 or not _EXACT.issuperset(pair):
+        return each_item
+    first, second = frozenset({pair[0]}), frozenset({pair[1]})
+
+    def decode_pairs(value: object) -> Any:
+        if (
+            type(value) is list
+            and _LIST.issuperset(map(type, value))
+            and _TWO.issuperset(map(len, value))
+            and first.issuperset(map(type, map(_FIRST, value)))
+            and second.issuperset(map(type, map(_SECOND, value)))
+        ):
+            return tuple(map(tuple, value))
+        return each_item(value)
+
+    return decode_pairs
+
+
+_LIST, _TWO = frozenset({list}), frozenset({2})
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _dataclass(kind: type) -> Decoder:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
 from reportgen.siblings import sibling_name as sibling_name
 from reportgen.siblings import sibling_prefix
@@ -198,18 +199,23 @@ class SiteWriter:
         old = self._previous_file(path)
         if old is None:
             return False
-        _link_or_copy(old, self._claim(path))
-        self.log.kept.append(path)
+        self._link_kept(path, old)
         return True
 
     def keep_all(self, paths: Iterable[str]) -> bool:
-        """Carry every file over from the previous site, or none (then the caller re-renders)."""
-        paths = list(paths)
-        if not self.previous_has(paths):
+        """Carry every file over from the previous site, or none (then the caller re-renders);
+        each previous file is looked up once."""
+        found = [(path, self._previous_file(path)) for path in paths]
+        if any(old is None for _, old in found):
             return False
-        for path in paths:
-            self.keep(path)
+        for path, old in found:
+            if not (path.startswith(MEMO_DIR + "/") and path in self._paths):
+                self._link_kept(path, str(old))
         return True
+
+    def _link_kept(self, path: str, old: str) -> None:
+        _link_or_copy(old, self._claim(path))
+        self.log.kept.append(path)
 
     def previous_has(self, paths: Iterable[str]) -> bool:
         """Whether the previous site holds every one of ``paths``."""
@@ -410,8 +416,7 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -172,17 +172,25 @@ def analyze_group(
     samples: SampleLoader | None = None,
     memo: DrawMemo | None = None,
     aggregate: AggregateFiles | None = None,
+    like: GroupAnalysis | None = None,
 ) -> GroupAnalysis:
     """The statistics of a group's runs (``members``, in the group's order).
 
     ``child_runs`` are the run ids of each child group (a group whose children each hold one
     batch size compares them, with the larger runs' ``samples``); ``children`` are the child
     groups' partials, merged instead of recomputed; ``aggregate`` the CV batch aggregate files
-    of the group's directory, matched to its runs by their directory names.
+    of the group's directory, matched to its runs by their directory names. ``like`` is another
+    group's analysis (a single child's): when it has the same runs in the same order and the
+    same η window of the fits, its statistics, which depend on nothing else, are taken as they
+    are; the batch-size comparison and the group's own files are this group's.
     """
+    ids = [m.id for m in members]
     with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
-        analysis = _analyze(group_id, members, settings, child_runs, children, samples, memo)
-        report, found = group_cv_batch(aggregate, [m.id for m in members])
+        if like is not None and _same_runs(like, ids, settings.fit_window(group_id)):
+            analysis = _taken(group_id, like, members, settings, child_runs, samples, memo)
+        else:
+            analysis = _analyze(group_id, members, settings, child_runs, children, samples, memo)
+        report, found = group_cv_batch(aggregate, ids)
     findings = sorted((*analysis.findings, *found), key=lambda f: SEVERITIES.index(f.severity))
     return replace(analysis, cv_batch=report, findings=tuple(findings))
 
@@ -198,14 +206,55 @@ def pooled_rows(
     return judge_pooled(pool_by_eta(rows), margin)
 
 
-def _compare(
-    runs: Sequence[RunPoints],
-    loaded: Sequence[SampleSource],
+def _points(members: Sequence[GroupMember], copies: set[str]) -> dict[str, RunPoints]:
+    """The ΔH(η) points of the runs read, copies left out, in the group's order."""
+    return {m.id: p for m in members if m.was_read and m.id not in copies and (p := m.points).etas}
+
+
+def _batch(
+    points: Mapping[str, RunPoints],
+    child_runs: Sequence[Sequence[str]],
+    samples: SampleLoader | None,
     settings: GroupSettings,
     memo: DrawMemo | None,
 ) -> tuple[BatchComparison, ...]:
+    """The batch-size comparison, when the children each hold one batch size."""
+    if samples is None or not splits_by_batch_size(child_runs, points):
+        return ()
+    loaded: list[SampleSource] = [s for r in points if (s := samples(r)) is not None]
     return compare_batch_sizes(
-        runs, loaded, draws=settings.draws, seed=settings.seed, workers=settings.workers, memo=memo
+        list(points.values()),
+        loaded,
+        draws=settings.draws,
+        seed=settings.seed,
+        workers=settings.workers,
+        memo=memo,
+    )
+
+
+def _same_runs(like: GroupAnalysis, run_ids: Sequence[str], window: FitWindow | None) -> bool:
+    return like.partials.run_ids == tuple(run_ids) and like.fit_window == window
+
+
+def _taken(
+    group_id: str,
+    like: GroupAnalysis,
+    members: Sequence[GroupMember],
+    settings: GroupSettings,
+    child_runs: Sequence[Sequence[str]],
+    samples: SampleLoader | None,
+    memo: DrawMemo | None,
+) -> GroupAnalysis:
+    """``like``'s statistics (the same runs, the same window) as this group's, with its own
+    batch-size comparison and checks (its CV batch aggregate is added by the caller)."""
+    points = _points(members, set(like.copies))
+    pooled = [PooledPopulation(p.population.label, p.pooled) for p in like.populations]
+    return replace(
+        like,
+        group_id=group_id,
+        batch=_batch(points, child_runs, samples, settings, memo),
+        findings=group_findings(like.duplicates, pooled),
+        cv_batch=None,
     )
 
 
@@ -222,10 +271,8 @@ def _analyze(
     read = [m.member for m in members if m.was_read]
     duplicates = duplicate_sets(read)
     copies = {c for s in duplicates for c in s.copies}
-    points = {
-        m.id: p for m in members if m.was_read and m.id not in copies and (p := m.points).etas
-    }
-    runs = [points[m.id] for m in members if m.id in points]
+    points = _points(members, copies)
+    runs = list(points.values())
     errors = {r: by_id[r].eta_errors for r in points}
     window = settings.fit_window(group_id)
     merged = group_partials([m.id for m in members], by_id, points, children, window)
@@ -245,10 +292,7 @@ def _analyze(
     )
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
     differs = what_differs(read, incidental)
-    batch: tuple[BatchComparison, ...] = ()
-    if samples is not None and splits_by_batch_size(child_runs, points):
-        loaded = [s for r in points if (s := samples(r)) is not None]
-        batch = _compare(runs, loaded, settings, memo)
+    batch = _batch(points, child_runs, samples, settings, memo)
     cv_runs = [(m.id, m.cv) for m in members if m.cv is not None and m.id not in copies]
     return GroupAnalysis(
         group_id=group_id,

@@ -27,7 +27,7 @@ from reportgen.findings import Finding
 from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
-    from reportgen.analysis.group import GroupSettings
+    from reportgen.analysis.group import GroupAnalysis, GroupSettings
     from reportgen.analysis.group_record import StoredGroup
     from reportgen.analysis.merge import Partials
     from reportgen.analysis.record import RunRecord
@@ -75,7 +75,15 @@ class RenderedGroup:
     verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
 
 
-def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
+@dataclass
+class LastAnalysis:
+    """The analysis of the group rendered last in this process: the next, its parent when the
+    groups go children first, takes its statistics when it has the same runs (one child)."""
+
+    analysis: GroupAnalysis | None = None
+
+
+def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = None) -> RenderedGroup:
     """A group's analysis, record, page and summary; a failure becomes its error page."""
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
@@ -115,7 +123,10 @@ def render_group(work: GroupWork, job: GroupJob) -> RenderedGroup:
             samples=sample,
             memo=npy_memo(memos.memo, "draws"),
             aggregate=aggregate_files(work.group_inputs.get(group.id, ())),
+            like=None if last is None else last.analysis,
         )
+        if last is not None:
+            last.analysis = analysis
         record = GroupRecord.of(analysis)
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
         files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
@@ -259,7 +270,7 @@ def _render_groups(
     child's partials, so they are rendered here. A worker receives each job's records with the
     job, so only the one rendering the top group ever holds every run's."""
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return in_process(partial(render_group, work), jobs)
+        return in_process(partial(render_group, work, last=LastAnalysis()), jobs)
     lost = partial(lost_group, work.site)
     shipped = (with_members(job, work.records) for job in jobs)
     bare = (replace(work, records={}),)  # every worker's share: no run's record

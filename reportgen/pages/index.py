@@ -151,17 +151,26 @@ def incomplete_row(incomplete: IncompleteRun) -> RunRow:
 def runs_affected(rows: Iterable[RunRow]) -> dict[str, int]:
     """Per severity, how many runs have a finding of it (a finding repeated per η is one run's
     problem, so rows would overstate it)."""
+    return _affected(_severities(row) for row in rows)
+
+
+def _severities(row: RunRow) -> frozenset[str]:
+    return frozenset(f.severity for f in row.findings)
+
+
+def _affected(severities: Iterable[frozenset[str]]) -> dict[str, int]:
     counts = empty_counts()
-    for row in rows:
-        for severity in {f.severity for f in row.findings} & counts.keys():
+    for found in severities:
+        for severity in found & counts.keys():
             counts[severity] += 1
     return counts
 
 
 def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     result = []
+    by_run = {run_id: _severities(row) for run_id, row in rows.items()}  # once, not per group
     for group in tree.groups:
-        counts = runs_affected(rows[run_id] for run_id in group.run_ids)
+        counts = _affected(by_run[run_id] for run_id in group.run_ids)
         result.append(
             GroupRow(
                 id=group.id,
