@@ -60,6 +60,12 @@ def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def studies_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample tree with the studies of every experiment kind (read-only by convention)."""
+    return generate_sample_tree(tmp_path_factory.mktemp("studies") / "results", studies=True)
+
+
+@pytest.fixture(scope="session")
 def sample_site(
     sample_tree: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, BuildResult]:

@@ -12,15 +12,9 @@ import pytest
 
 from reportgen.cli import main
 from reportgen.demo.studies import INFLUENCE_DIR
-from reportgen.demo.tree import generate_sample_tree
 
 CHART_ID = re.compile(r'class="chart-spec" data-chart="([^"]+)"')
 FAST = ["-q", "-j", "1", "--bootstrap", "0"]
-
-
-@pytest.fixture(scope="module")
-def studies_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_sample_tree(tmp_path_factory.mktemp("outputs") / "results", studies=True)
 
 
 @pytest.mark.slow

@@ -35,11 +35,6 @@ def _site_files(out: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def studies_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_sample_tree(tmp_path_factory.mktemp("stale") / "results", studies=True)
-
-
 @pytest.mark.slow
 def test_studies_rendered_in_workers_are_the_bytes_rendered_here(
     studies_tree: Path, tmp_path: Path
