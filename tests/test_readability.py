@@ -229,3 +229,23 @@ def test_index_group_rows_count_runs_affected(sample_site: tuple[Path, object]) 
                 assert f">{runs} {sev}</span>" in item, (group["id"], sev)
                 checked += rows > runs  # a group where counting rows would have differed
     assert checked >= 1
+
+
+def test_index_says_when_a_run_has_no_standard_error(sample_site: tuple[Path, object]) -> None:
+    """A ΔH_true shown without its SE says so: eta-sweep results record none."""
+    import json
+
+    site = sample_site[0]
+    html = (site / "index.html").read_text()
+    body = html[html.index("<tbody>") :]
+    rows = {m[0]: m[1] for m in re.findall(r'<a href="[^"]*">([^<]+)</a>(.*?)</tr>', body, re.S)}
+    without_se = 0
+    for path in site.glob("runs/**/summary.json"):
+        summary = json.loads(path.read_text())
+        row = rows.get(summary["id"])
+        if row is None or summary.get("schema") != "eta-sweep":
+            continue
+        without_se += 1
+        assert "no SE recorded" in row and "± " not in row.split("</td>")[2]
+    assert without_se, "the sample tree has eta-sweep runs"
+    assert body.count("no SE recorded") == without_se
