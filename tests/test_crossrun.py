@@ -301,7 +301,7 @@ def test_batch_comparison_is_deterministic_per_seed() -> None:
 
 def test_seeds_do_not_depend_on_python_hash_randomisation() -> None:
     code = (
-        "from reportgen.analysis.batch import derived_rng;"
+        "from reportgen.analysis.stats import derived_rng;"
         "print(repr(derived_rng(3, '256', '512', 'run').random()))"
     )
     root = str(Path(__file__).resolve().parents[1])
@@ -356,18 +356,8 @@ def test_reestimated_subset_matches_direct_computation() -> None:
     linear_s = data.linear[subset].sum() * data.units.sum() / data.units[subset].sum()
     mask = np.zeros((1, 40))
     mask[0, subset] = 1.0
-
-    class FixedRng:
-        def random(self, shape: tuple[int, int]) -> np.ndarray:
-            return np.where(mask, 0.0, 1.0)[: shape[0]]
-
-    (drawn,) = batch._draw_run(
-        sample,
-        [data.eta],
-        10,
-        1,
-        FixedRng,  # type: ignore[arg-type]
-    ).values()
+    columns = batch._eta_columns(data.eta, data)
+    (drawn,) = batch._draw_alike(sample.run_id, [columns], 10, 1, [mask]).values()
     assert drawn.reestimated is not None
     expected = (linear_s - true_s) / data.delta_h_true
     assert drawn.reestimated[0] == pytest.approx(expected, rel=1e-9)

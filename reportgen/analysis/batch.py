@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from reportgen.analysis.contributions import EtaSummary
+from reportgen.analysis.counts import SubsetChoices
 from reportgen.analysis.points import RunPoints, SampleSource, SequenceEta
-from reportgen.analysis.resample import resampled_sums, subset_weights
+from reportgen.analysis.resample import resampled_sums, subset_weights, weighted_sums
 from reportgen.analysis.stats import (
     Json,
-    derived_rng,
     eta_grid,
     num,
     same_eta,
@@ -181,21 +181,18 @@ DrawMemo = Callable[[str, Callable[[], FloatArray]], FloatArray]
 
 # Bump when the draws' arithmetic or random stream changes: memo keys carry it, so draws kept
 # from an earlier build of other code are never reused (analysis reads no files to find out).
-DRAWS_FORMAT = 3
+DRAWS_FORMAT = 4
 # run × η × draw values of the pooled distributions held at once (raw, rescaled, re-estimated):
 # a group of thousands of larger runs is drawn a few η at a time, not all η at once
 MAX_POOLED_CELLS = 1 << 23
 
 
-def draw_key(
-    sample_digest: str, etas: Sequence[float], size: int, draws: int, rng: np.random.Generator
-) -> str:
+def draw_key(sample_digest: str, etas: Sequence[float], size: int, draws: int, seed: int) -> str:
     """What a run's draws depend on: its sample (``SampleSource.content_digest``), the η asked for,
-    subset size, draws, generator state, the draws format and numpy's version."""
+    subset size, draws, seed, the draws format and numpy's version."""
     digest = hashlib.sha256(f"draws {DRAWS_FORMAT} numpy {np.__version__}".encode())
     digest.update(sample_digest.encode())
-    digest.update(repr((size, draws, [float(e) for e in etas])).encode())
-    digest.update(repr(sorted(rng.bit_generator.state.items())).encode())
+    digest.update(repr((size, draws, seed, [float(e) for e in etas])).encode())
     return digest.hexdigest()
 
 
@@ -230,15 +227,17 @@ def _draw_run(
     etas: Sequence[float],
     size: int,
     draws: int,
-    make_rng: Callable[[], np.random.Generator],
+    seed: int,
     memo: DrawMemo | None = None,
 ) -> dict[float, _RunDraws]:
     """One larger run's draws at every η given that it has, keyed by that η.
 
     η values whose sequences are kept alike (the same finite rows) share one subset matrix and
-    one matrix product per block (``make_rng`` gives the run's generator, the same each time:
-    common random numbers across η, as the η columns of the comparison compare like with like).
-    With a ``memo``, an unchanged run's draws come back without its arrays being read at all.
+    one matrix product per block. The subsets follow from (seed, n, size, draws) alone
+    (``SubsetChoices``): the same at every η (common random numbers, as the η columns of the
+    comparison compare like with like) and shared by every run of n such sequences, whatever its
+    name or the other runs of the tree. With a ``memo``, an unchanged run's draws come back
+    without its arrays being read at all.
     """
 
     def compute() -> dict[float, _RunDraws]:
@@ -254,12 +253,13 @@ def _draw_run(
             alike.setdefault((c.finite.size, np.packbits(c.finite).tobytes()), []).append(c)
         drawn: dict[float, _RunDraws] = {}
         for group in alike.values():
-            drawn.update(_draw_alike(sample.run_id, group, size, draws, make_rng()))
+            choices = SubsetChoices(seed, group[0].matrix.shape[0], size, draws)
+            drawn.update(_draw_alike(sample.run_id, group, size, draws, choices.blocks()))
         return drawn
 
     if memo is None:
         return compute()
-    key = draw_key(sample.content_digest(), etas, size, draws, make_rng())
+    key = draw_key(sample.content_digest(), etas, size, draws, seed)
     packed = memo(key, lambda: _pack_draws(compute(), draws))
     return _unpack_draws(packed, sample.run_id, size, draws)
 
@@ -296,13 +296,14 @@ def _unpack_draws(packed: FloatArray, run_id: str, size: int, draws: int) -> dic
 
 
 def _draw_alike(
-    run_id: str, group: list[_EtaColumns], size: int, draws: int, rng: np.random.Generator
+    run_id: str, group: list[_EtaColumns], size: int, draws: int, subsets: Iterable[FloatArray]
 ) -> dict[float, _RunDraws]:
-    """The draws of η values whose finite rows are the same: one subset matrix for all."""
+    """The draws of η values whose finite rows are the same: one subset matrix for all
+    (``subsets``: its blocks of 0/1 rows)."""
     stacked = np.hstack([c.matrix for c in group])
     offsets = np.cumsum([0] + [c.matrix.shape[1] for c in group])
     n = stacked.shape[0]
-    sums = subset_sums(stacked, size, draws, rng)
+    sums = weighted_sums(stacked, subsets, draws)
     drawn = {}
     for j, c in enumerate(group):  # η values of one run, not sequences
         at = sums[:, offsets[j] : offsets[j + 1]]
@@ -337,11 +338,11 @@ def batch_comparison(
 ) -> tuple[BatchComparison, ...]:
     """Compare runs of one smaller batch size with subsets of larger runs, per common η.
 
-    Seeds derive from ``seed``, both sizes, η and the larger run's id, so adding a run or an η
-    leaves the other comparisons' draws unchanged. Raises ``ValueError`` when the smaller runs
-    do not share one batch size. ``workers`` threads draw for several larger runs at once (numpy
-    releases the GIL there); ``memo`` may keep the subset sums between builds. Neither changes
-    the result.
+    A larger run's subsets derive from ``seed``, its number of sequences and the smaller size
+    only, so adding a run or an η leaves the other comparisons' draws unchanged. Raises
+    ``ValueError`` when the smaller runs do not share one batch size. ``workers`` threads draw
+    for several larger runs at once (numpy releases the GIL there); ``memo`` may keep the subset
+    sums between builds. Neither changes the result.
     """
     with _thread_map(workers) as map_fn:
         return _batch_rows(small, large, draws, seed, bins, map_fn, memo)
@@ -384,11 +385,8 @@ def _batch_rows(
         part = etas[start : start + chunk]
 
         def draw(sample: SampleSource, part: list[tuple[float, Any]] = part) -> dict[float, Any]:
-            parts = (str(size), str(sample.batch_size), sample.run_id)
-            # no η in the seed: each run's subsets are the same at every η (common random
-            # numbers, so the η columns compare like with like, and subsets are drawn once)
             etas = [eta for eta, _ in part if _has_eta(sample, eta)]
-            return _draw_run(sample, etas, size, draws, lambda: derived_rng(seed, *parts), memo)
+            return _draw_run(sample, etas, size, draws, seed, memo)
 
         per_run = list(map_fn(draw, large))
         for eta, small_at in part:

@@ -1,0 +1,93 @@
+"""The batch comparison's subsets: shared per (seed, n, size, draws), moved only by MC error."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reportgen.analysis import batch, counts
+from reportgen.analysis.counts import SubsetChoices
+from reportgen.analysis.resample import subset_weights, weight_blocks
+from reportgen.analysis.stats import derived_rng
+from reportgen.load.models import FloatArray
+from tests.test_crossrun import small_points, synthetic_sample
+
+SIZE = 50
+DRAWS = batch.DEFAULT_DRAWS
+# two independent Monte-Carlo estimates of one number differ by more than Z of their joint SE
+# with probability 2·Φ(−4.5) ≈ 7e-6: a move beyond it is not resampling noise
+Z = 4.5
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> OrderedDict[Any, Any]:
+    cache: OrderedDict[Any, Any] = OrderedDict()
+    monkeypatch.setattr(counts, "_cache", cache)
+    return cache
+
+
+def test_runs_of_one_n_share_one_subset_matrix(fresh_cache: OrderedDict[Any, Any]) -> None:
+    large = [synthetic_sample(f"L/run_{k}", n, k) for k, n in enumerate((200, 200, 300))]
+    small = [small_points("S/run_01", SIZE, -1e-3, -8e-4)]
+    batch.batch_comparison(small, large, draws=100, seed=5)
+    assert set(fresh_cache) == {SubsetChoices(5, 200, SIZE, 100), SubsetChoices(5, 300, SIZE, 100)}
+    for choices in list(fresh_cache):
+        rows = np.concatenate(list(choices.blocks()))
+        assert rows.shape == (100, choices.n)
+        assert np.all(rows.sum(axis=1) == SIZE) and set(np.unique(rows)) <= {0.0, 1.0}
+
+
+def test_a_run_draws_the_same_alone_as_among_other_runs(
+    fresh_cache: OrderedDict[Any, Any],
+) -> None:
+    """Drawn first with nothing cached, or after (and in threads beside) runs of the same n
+    and other names, a run's draws are the same to the last bit."""
+    target = synthetic_sample("L/run_b", 200, 2)
+    eta = target.etas[0].eta
+    alone = batch._draw_run(target, [eta], SIZE, 300, seed=1)[eta]
+    fresh_cache.clear()
+    others = [synthetic_sample("L/run_a", 200, 1), synthetic_sample("L/run_c", 300, 3)]
+    small = [small_points("S/run_01", SIZE, -1e-3, -8e-4)]
+    batch.batch_comparison(small, [*others, target], draws=300, seed=1, workers=3)
+    among = batch._draw_run(target, [eta], SIZE, 300, seed=1)[eta]
+    assert np.array_equal(alone.raw, among.raw)
+    assert alone.reestimated is not None and among.reestimated is not None
+    assert np.array_equal(alone.reestimated, among.reestimated)
+
+
+def draws_of(sample_seed: int, n: int, seed: int, old: bool) -> list[FloatArray]:
+    """A run's raw and re-estimated err_rel, drawn as now or as reportgen ≤ 0.2 drew them
+    (subsets seeded by both batch sizes and the run's id)."""
+    sample = synthetic_sample("L/run_01", n, sample_seed)
+    columns = batch._eta_columns(sample.etas[0].eta, sample.etas[0])
+    if old:
+        rng = derived_rng(seed, str(SIZE), str(sample.batch_size), sample.run_id)
+        blocks = weight_blocks(subset_weights(n, SIZE), n, DRAWS, rng)
+    else:
+        blocks = SubsetChoices(seed, n, SIZE, DRAWS).blocks()
+    drawn = batch._draw_alike(sample.run_id, [columns], SIZE, DRAWS, blocks)[columns.eta]
+    assert drawn.reestimated is not None
+    return [drawn.raw, drawn.reestimated]
+
+
+@pytest.mark.parametrize(("sample_seed", "n", "seed"), [(1, 200, 0), (2, 400, 0), (3, 120, 9)])
+def test_the_shared_subsets_move_a_comparison_within_its_monte_carlo_error(
+    sample_seed: int, n: int, seed: int
+) -> None:
+    """Old and new draws are two independent Monte-Carlo samples of one distribution. Their
+    means differ by N(0, s_old²/D + s_new²/D); at a quantile q, the share of old draws below the
+    new q-quantile differs from q by about N(0, 2·q(1 − q)/D) (each empirical CDF adds q(1 − q)/D),
+    whatever the distribution's shape. Each is bounded at Z of its SE."""
+    old = draws_of(sample_seed, n, seed, old=True)
+    new = draws_of(sample_seed, n, seed, old=False)
+    assert not np.array_equal(old[0], new[0])  # the draw did change
+    for before, after in zip(old, new, strict=True):
+        se_mean = math.sqrt((before.var(ddof=1) + after.var(ddof=1)) / DRAWS)
+        assert abs(after.mean() - before.mean()) <= Z * se_mean
+        for q in batch.QUANTILES:
+            share = float(np.mean(before <= np.quantile(after, q)))
+            assert abs(share - q) <= Z * math.sqrt(2 * q * (1 - q) / DRAWS)
