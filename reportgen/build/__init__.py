@@ -287,8 +287,6 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
-    from reportgen.pages.site import site_pages
-
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
     # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
@@ -296,6 +294,9 @@ def write_site(
     group_jobs = touched if len(changed) > 1 else 0
     if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
         start_server()  # the workers' server imports the page code while this process works
+    # imported once the server is started: the two import side by side, not one after the other
+    from reportgen.pages.site import site_pages
+
     if options.figures:  # pages rendered here may convert figures on every core -j allows
         from reportgen.charts import export
 
