@@ -69,7 +69,7 @@ def histogram_rows(
         if finite.size == 0:
             continue
         lo, hi = _widen(*(given or (float(finite.min()), float(finite.max()))))
-        count, edges = np.histogram(finite, bins=bins, range=(lo, hi))
+        count, edges = equal_bins(finite, bins, lo, hi)
         etas.append(np.full(bins, float(eta)))
         starts.append(edges[:-1])
         ends.append(edges[1:])
@@ -83,6 +83,24 @@ def histogram_rows(
         "mid": (_concat(starts, np.float64) + _concat(ends, np.float64)) / 2,
         "count": _concat(counts, np.int64),
     }
+
+
+def equal_bins(
+    values: np.ndarray, bins: int, lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``np.histogram(values, bins, (lo, hi))``: the same edges and counts, by one binary search
+    per value instead of numpy's general path (whose set-up costs more than a chart's values).
+
+    A bin holds edges[i] ≤ v < edges[i + 1], the last one also v = hi; values outside are left
+    out. Edges too close to be distinct go to numpy, which refuses them as it always did.
+    """
+    edges = np.linspace(lo, hi, bins + 1)
+    if bins < 1 or np.any(edges[:-1] >= edges[1:]):
+        return np.histogram(values, bins=bins, range=(lo, hi))
+    inside = values[(values >= lo) & (values <= hi)]
+    index = np.searchsorted(edges, inside, side="right") - 1
+    index[index == bins] = bins - 1  # v = hi: the last bin is closed
+    return np.bincount(index, minlength=bins), edges
 
 
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
