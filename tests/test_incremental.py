@@ -41,6 +41,7 @@ from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
+from reportgen.build.cross_runs import CROSS_RUNS_PATH
 from reportgen.build.status import STATUS_PATH, read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
@@ -205,6 +206,7 @@ def test_one_changed_run_rewrites_only_its_files(
             "index.html",
             "changes.html",
             "changes.json",
+            CROSS_RUNS_PATH,  # every run's cross-run record, the changed one's new
             STATUS_PATH,
         ]
     )

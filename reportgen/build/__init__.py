@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
 from reportgen.build.groups import GroupWork, memo_digests, write_groups
 from reportgen.build.plan import (
     GroupInputs,
@@ -307,8 +308,13 @@ def write_site(
     with SiteWriter(options.out, reuse_memos=not options.force) as writer:
         run_settings = _run_settings(options)
         stamp = now_stamp()
-        work = RunWork(options.results, site, run_settings, options.jobs, stamp, planned.tree_file)
+        cached = read_cross_runs(writer, reusable)
+        work = RunWork(
+            options.results, site, run_settings, options.jobs, stamp, planned.tree_file, cached
+        )
         runs = write_runs(planned.plans, work, writer, progress)
+        del work, cached  # the records carried over are held by ``runs`` from here
+        cross_runs = write_cross_runs(writer, runs.statuses, runs.records)
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = _previous_records(previous, runs.statuses, runs.records, writer)
@@ -333,6 +339,7 @@ def write_site(
             groups.statuses,
             files,
             studies,
+            cross_runs,
         )
         writer.write(STATUS_PATH, status.to_bytes())
         writer.publish()

@@ -8,8 +8,8 @@ miss and read again. A run unreadable tonight that had a good page keeps it, mar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,6 +141,8 @@ class RunWork:
     workers: int
     read_at: str  # when tonight's reads happened (status and stale banners)
     tree_file: TreeFile = NO_TREE_FILE  # labels of runs, from the tree's reportgen.toml
+    # the previous build's cross-run records, by run id, with their full records' digests
+    cross_runs: Mapping[str, tuple[str, RunRecord]] = field(default_factory=dict)
 
 
 def write_runs(
@@ -153,7 +155,7 @@ def write_runs(
     stage = RunStage({}, {})
     todo: list[RunPlan] = []
     for plan in plans:
-        kept = _carried_over(plan, writer)
+        kept = _carried_over(plan, writer, work.cross_runs.get(plan.ref.id))
         if kept is None:
             todo.append(plan)
         else:
@@ -198,14 +200,28 @@ def stored_record(writer: SiteWriter, run_id: str, digest: str) -> RunRecord | N
     return record if record.id == run_id else None
 
 
-def _carried_over(plan: RunPlan, writer: SiteWriter) -> tuple[RunStatus, RunRecord] | None:
-    """An unchanged run's status and record, its files kept; ``None``: read it again."""
+def _carried_over(
+    plan: RunPlan, writer: SiteWriter, cross_run: tuple[str, RunRecord] | None
+) -> tuple[RunStatus, RunRecord] | None:
+    """An unchanged run's status and cross-run record, its files kept; ``None``: read it again.
+
+    ``cross_run``: its cross-run record as the previous build stored it with every run's (in a
+    file checked against its digest), with its full record's digest; used only when that is
+    the digest the status names (and its record file still has those bytes), else its own
+    record file is read and decoded.
+    """
     from reportgen.pages import paths
 
     kept = plan.reusable if plan.unchanged else None
     if kept is None:
         return None
-    record = stored_record(writer, plan.ref.id, kept.record_hash)
+    if cross_run is not None and cross_run[0] == kept.record_hash:
+        # its record file is carried over too, so it must still be the bytes recorded
+        stored = writer.previous_verified(paths.run_record(plan.ref.id), kept.record_hash)
+        record: RunRecord | None = None if stored is None else cross_run[1]
+    else:
+        record = stored_record(writer, plan.ref.id, kept.record_hash)
+        record = None if record is None else record.for_cross_run()
     if record is None or record.input_hash != plan.input_hash:
         return None
     sample = paths.run_sample(plan.ref.id)
@@ -214,7 +230,7 @@ def _carried_over(plan: RunPlan, writer: SiteWriter) -> tuple[RunStatus, RunReco
         return None
     if not writer.keep_all(kept.files):
         return None
-    return replace(kept, stats=plan.stats), record.for_cross_run()
+    return replace(kept, stats=plan.stats), record
 
 
 def _write_output(writer: SiteWriter, output: PageOutput) -> list[tuple[str, str]]:

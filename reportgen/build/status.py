@@ -324,6 +324,7 @@ class BuildStatus:
     groups: Mapping[str, GroupStatus] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
+    cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
 
     def to_bytes(self) -> bytes:
         data = {
@@ -336,6 +337,8 @@ class BuildStatus:
             "files": sorted(self.files),
             "studies": {sid: s.to_json() for sid, s in sorted(self.studies.items())},
         }
+        if self.cross_runs is not None:
+            data["cross_runs"] = self.cross_runs
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -360,11 +363,16 @@ def read_status(out: Path) -> BuildStatus | None:
             groups=_entries(data["groups"], GroupStatus.from_json),
             files=tuple(map(str, data["files"])),
             studies=_entries(data["studies"], StudyStatus.from_json),
+            cross_runs=_digest_or_none(data.get("cross_runs")),
         )
     # a malformed status file of any shape means "no previous build", never a crash
     except (OSError, *_MALFORMED):
         return None
     return status if _site_relative(status) else None
+
+
+def _digest_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _site_relative(status: BuildStatus) -> bool:

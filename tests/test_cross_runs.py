@@ -1,0 +1,184 @@
+"""The file of every run's cross-run record: what a build carrying runs over decodes in one pass.
+
+It must give exactly the records that reading each run's own record file gives, be used only
+while its bytes hash to the digest the status holds and have the shape of its format, and
+anything else is a cache miss (each run's record file is read), never an error, never published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import reportgen.build.status as status_module
+from reportgen.analysis.record import RunRecord
+from reportgen.build import BuildOptions, build
+from reportgen.build.cross_runs import CROSS_RUNS_PATH, decode_cross_runs, encode_cross_runs
+from reportgen.build.status import STATUS_PATH
+from reportgen.codec import RecordError
+from reportgen.demo import scale_tree
+from reportgen.pages.paths import run_record
+
+TAMPERED = 12345.678
+CHANGED = "scale/block_00/sweep_00/E_16/run_02"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_racy_window() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(status_module, "RACY_NS", 0)
+        yield
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cross")
+    results = scale_tree(root / "results", seed=0, runs=10)
+    out = root / "site"
+    build(options(results, out))
+    return results, out
+
+
+@pytest.fixture
+def site(built: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    results, out = built
+    return shutil.copytree(results, tmp_path / "results"), shutil.copytree(out, tmp_path / "site")
+
+
+def options(results: Path, out: Path) -> BuildOptions:
+    return BuildOptions(results=results, out=out, jobs=1, bootstrap=200)
+
+
+def tree_files(out: Path) -> dict[str, bytes]:
+    """Every published file (outside ``.reportgen``)."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".reportgen" not in p.parts
+    }
+
+
+def change_run(results: Path, run_id: str) -> None:
+    path = results / run_id / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+
+
+def records_of(out: Path) -> dict[str, tuple[str, RunRecord]]:
+    """Each run's record read from its own file, slimmed, with the digest the status holds."""
+    runs = orjson.loads((out / STATUS_PATH).read_bytes())["runs"]
+    return {
+        run_id: (
+            entry["record_hash"],
+            RunRecord.from_bytes((out / run_record(run_id)).read_bytes()).for_cross_run(),
+        )
+        for run_id, entry in runs.items()
+    }
+
+
+def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
+    built: tuple[Path, Path],
+) -> None:
+    _, out = built
+    expected = records_of(out)
+    stored = decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
+    assert stored == expected
+    again = encode_cross_runs(
+        {k: r for k, (_, r) in expected.items()}, {k: d for k, (d, _) in expected.items()}
+    )
+    assert again == (out / CROSS_RUNS_PATH).read_bytes()  # deterministic bytes
+    # the values repeated across runs are held once
+    first, second = (record for _, record in list(stored.values())[:2])
+    assert first.fields is second.fields and first.parameters is second.parameters
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    assert status["cross_runs"] == hashlib.sha256((out / CROSS_RUNS_PATH).read_bytes()).hexdigest()
+
+
+def test_a_one_change_build_reads_no_carried_over_runs_record(
+    site: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the file intact, no unchanged run's record is decoded, and the site is the one a
+    build that decodes every record makes."""
+    results, out = site
+    change_run(results, CHANGED)
+    reference = shutil.copytree(out, tmp_path / "reference")
+    (reference / CROSS_RUNS_PATH).unlink()  # this one decodes each run's record file
+    build(options(results, reference))
+    decoded: list[str] = []
+    original = RunRecord.from_bytes
+
+    def counted(data: bytes) -> RunRecord:
+        record = original(data)
+        decoded.append(record.id)
+        return record
+
+    monkeypatch.setattr(RunRecord, "from_bytes", staticmethod(counted))
+    result = build(options(results, out))
+    assert result.rebuilt == 1
+    assert set(decoded) <= {CHANGED}  # the change log reads the changed run's old record only
+    assert tree_files(out) == tree_files(reference)
+
+
+def tamper_number(content: dict[str, Any]) -> None:
+    content["runs"][0][3]["etas"][0]["delta_h_true"] = TAMPERED
+
+
+def tamper_index(content: dict[str, Any]) -> None:
+    content["runs"][0][2][0] = 10**6  # a table reference out of range
+
+
+def tamper_type(content: dict[str, Any]) -> None:
+    content["runs"][0][3]["etas"][0]["delta_h_true"] = str(TAMPERED)
+
+
+def tamper_format(content: dict[str, Any]) -> None:
+    content["format"] = [0, 0]
+
+
+def restamp(out: Path) -> None:
+    """Record the file's present bytes in the status, as if the build wrote them."""
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    status["cross_runs"] = hashlib.sha256((out / CROSS_RUNS_PATH).read_bytes()).hexdigest()
+    (out / STATUS_PATH).write_bytes(orjson.dumps(status))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "believed"),
+    [
+        (tamper_number, False),  # bytes the status does not name
+        (tamper_index, True),  # the status names them, but they have not the format's shape
+        (tamper_type, True),
+        (tamper_format, True),
+    ],
+    ids=["number", "index", "type", "format"],
+)
+def test_a_tampered_file_is_a_cache_miss_never_published(
+    site: tuple[Path, Path],
+    tmp_path: Path,
+    tamper: Callable[[dict[str, Any]], None],
+    believed: bool,
+) -> None:
+    results, out = site
+    change_run(results, CHANGED)
+    reference = shutil.copytree(out, tmp_path / "reference")
+    build(options(results, reference))
+    content = orjson.loads((out / CROSS_RUNS_PATH).read_bytes())
+    tamper(content)
+    (out / CROSS_RUNS_PATH).write_bytes(orjson.dumps(content))
+    if believed:
+        restamp(out)
+        with pytest.raises(RecordError):
+            decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
+    result = build(options(results, out))
+    assert result.rebuilt == 1
+    assert tree_files(out) == tree_files(reference)
+    assert not any(str(TAMPERED).encode() in c for c in tree_files(out).values())
+    # the next build's file is whole again
+    assert (out / CROSS_RUNS_PATH).read_bytes() == (reference / CROSS_RUNS_PATH).read_bytes()
