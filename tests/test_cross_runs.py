@@ -93,7 +93,8 @@ def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
     again = encode_cross_runs(
         {k: r for k, (_, r) in expected.items()}, {k: d for k, (d, _) in expected.items()}
     )
-    assert again == (out / CROSS_RUNS_PATH).read_bytes()  # deterministic bytes
+    assert b"".join(again) == (out / CROSS_RUNS_PATH).read_bytes()  # deterministic bytes
+    assert len(again) == 1 + len(expected)  # a line of tables, then a line per run
     # the values repeated across runs are held once
     first, second = (record for _, record in list(stored.values())[:2])
     assert first.fields is second.fields and first.parameters is second.parameters
@@ -126,20 +127,24 @@ def test_a_one_change_build_reads_no_carried_over_runs_record(
     assert tree_files(out) == tree_files(reference)
 
 
-def tamper_number(content: dict[str, Any]) -> None:
-    content["runs"][0][3]["etas"][0]["delta_h_true"] = TAMPERED
+def tamper_number(lines: list[Any]) -> None:
+    lines[1][3]["etas"][0]["delta_h_true"] = TAMPERED
 
 
-def tamper_index(content: dict[str, Any]) -> None:
-    content["runs"][0][2][0] = 10**6  # a table reference out of range
+def tamper_index(lines: list[Any]) -> None:
+    lines[1][2][0] = 10**6  # a table reference out of range
 
 
-def tamper_type(content: dict[str, Any]) -> None:
-    content["runs"][0][3]["etas"][0]["delta_h_true"] = str(TAMPERED)
+def tamper_type(lines: list[Any]) -> None:
+    lines[1][3]["etas"][0]["delta_h_true"] = str(TAMPERED)
 
 
-def tamper_format(content: dict[str, Any]) -> None:
-    content["format"] = [0, 0]
+def tamper_format(lines: list[Any]) -> None:
+    lines[0]["format"] = [0, 0]
+
+
+def tamper_twice(lines: list[Any]) -> None:
+    lines.append(lines[1])  # a run listed twice
 
 
 def restamp(out: Path) -> None:
@@ -156,22 +161,23 @@ def restamp(out: Path) -> None:
         (tamper_index, True),  # the status names them, but they have not the format's shape
         (tamper_type, True),
         (tamper_format, True),
+        (tamper_twice, True),
     ],
-    ids=["number", "index", "type", "format"],
+    ids=["number", "index", "type", "format", "twice"],
 )
 def test_a_tampered_file_is_a_cache_miss_never_published(
     site: tuple[Path, Path],
     tmp_path: Path,
-    tamper: Callable[[dict[str, Any]], None],
+    tamper: Callable[[list[Any]], None],
     believed: bool,
 ) -> None:
     results, out = site
     change_run(results, CHANGED)
     reference = shutil.copytree(out, tmp_path / "reference")
     build(options(results, reference))
-    content = orjson.loads((out / CROSS_RUNS_PATH).read_bytes())
-    tamper(content)
-    (out / CROSS_RUNS_PATH).write_bytes(orjson.dumps(content))
+    lines = [orjson.loads(line) for line in (out / CROSS_RUNS_PATH).read_bytes().split(b"\n")]
+    tamper(lines)
+    (out / CROSS_RUNS_PATH).write_bytes(b"\n".join(map(orjson.dumps, lines)))
     if believed:
         restamp(out)
         with pytest.raises(RecordError):

@@ -11,7 +11,7 @@ a cache miss, and the runs' own record files are read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -58,49 +58,50 @@ def write_cross_runs(
     return writer.write_private(CROSS_RUNS_PATH, encode_cross_runs(records, digests))
 
 
-def encode_cross_runs(records: Mapping[str, RunRecord], digests: Mapping[str, str]) -> bytes:
-    """The file's bytes: ``records`` (cross-run records, by run id) with their full records'
-    ``digests``; runs without a digest are left out."""
+def encode_cross_runs(
+    records: Mapping[str, RunRecord], digests: Mapping[str, str]
+) -> tuple[bytes, ...]:
+    """The file's bytes, in pieces: a line with the format and the tables, then one line per
+    run of ``records`` (cross-run records, by run id) with its full record's digest (JSON
+    Lines: reading it holds one run's JSON at once); runs without a digest are left out."""
     from reportgen.analysis.record import RECORD_FORMAT
 
     tables: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
-    rows = []
-    for run_id, record in records.items():
-        digest = digests.get(run_id)
-        if digest is None:
-            continue
-        refs = [_index(tables[name], getattr(record, name)) for name in SHARED]
-        rows.append((run_id, digest, refs, replace(record, **_EMPTY)))
-    content = {
+    rows = [
+        (run_id, digest, [_index(tables[name], getattr(record, name)) for name in SHARED])
+        for run_id, record in records.items()
+        if (digest := digests.get(run_id)) is not None
+    ]
+    head = {
         "format": [CROSS_RUNS_FORMAT, RECORD_FORMAT],
         "tables": {name: list(table) for name, table in tables.items()},
-        "runs": rows,
     }
-    return encode(content)
+    lines = (
+        encode([run_id, digest, refs, replace(records[run_id], **_EMPTY)])
+        for run_id, digest, refs in rows
+    )
+    return (encode(head), *(b"\n" + line for line in lines))
 
 
 def decode_cross_runs(data: bytes) -> CrossRuns:
-    """Inverse of ``encode_cross_runs``; a ``RecordError`` (a ``ValueError``) for anything
-    else, a value of the wrong type or an index out of its table included."""
+    """Inverse of ``encode_cross_runs`` (its pieces joined); a ``RecordError`` (a
+    ``ValueError``) for anything else, a value of the wrong type or an index out of its table
+    included."""
     from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise RecordError(f"not JSON: {exc}") from exc
-    if not isinstance(value, dict) or value.get("format") != [CROSS_RUNS_FORMAT, RECORD_FORMAT]:
+    lines = _lines(data)
+    head = _json(next(lines))
+    if not isinstance(head, dict) or head.get("format") != [CROSS_RUNS_FORMAT, RECORD_FORMAT]:
         raise RecordError("not a cross-run records file of this format")
     hints = get_type_hints(RunRecord)
-    tables_json = value.get("tables")
+    tables_json = head.get("tables")
     if not isinstance(tables_json, dict) or tables_json.keys() != set(SHARED):
         raise RecordError("no tables")
     tables = {name: _table(tables_json[name], hints[name]) for name in SHARED}
-    rows = value.get("runs")
-    if not isinstance(rows, list):
-        raise RecordError("no runs")
     decode_record = decoder(RunRecord)
     cross: CrossRuns = {}
-    for row in rows:
+    for line in lines:
+        row = _json(line)
         if not (isinstance(row, list) and len(row) == 4):
             raise RecordError("a row that is not [id, digest, refs, record]")
         run_id, digest, refs, record_json = row
@@ -114,10 +115,26 @@ def decode_cross_runs(data: bytes) -> CrossRuns:
         except IndexError as exc:
             raise RecordError("a table reference out of range") from exc
         record: RunRecord = replace(slim, **shared)
-        if record.id != run_id:
-            raise RecordError("a row whose record has another id")
+        if record.id != run_id or run_id in cross:
+            raise RecordError("a row whose record has another id, or a run listed twice")
         cross[run_id] = (digest, record)
     return cross
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    """The lines of ``data``, one at a time (no copy of the whole)."""
+    start = 0
+    while (end := data.find(b"\n", start)) >= 0:
+        yield data[start:end]
+        start = end + 1
+    yield data[start:]
+
+
+def _json(line: bytes) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from exc
 
 
 def _index(table: dict[Any, int], value: Any) -> int:
