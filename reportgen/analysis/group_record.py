@@ -83,12 +83,16 @@ class GroupRecord:
     def tally(self) -> AgreementTally:
         return self.partials.tally
 
-    def to_files(self) -> StoredGroup:
+    def to_files(self, partials: bytes | None = None) -> StoredGroup:
         """The record as the build keeps it: its partials in a file of their own (all a parent
         reads of it), the rest in another; canonical JSON, deflated (a large group's record
-        travels from its worker and is kept on disk at a fraction of its size)."""
+        travels from its worker and is kept on disk at a fraction of its size).
+
+        ``partials``: those of its partials already stored (another group's, the same runs).
+        """
         rest = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "partials"}
-        return StoredGroup(_stored(rest), stored_partials_bytes(self.partials))
+        stored = stored_partials_bytes(self.partials) if partials is None else partials
+        return StoredGroup(_stored(rest), stored)
 
     @classmethod
     def from_files(cls, stored: StoredGroup) -> GroupRecord:

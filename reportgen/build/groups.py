@@ -81,6 +81,7 @@ class LastAnalysis:
     groups go children first, takes its statistics when it has the same runs (one child)."""
 
     analysis: GroupAnalysis | None = None
+    stored: StoredGroup | None = None  # its record's files (its partials are the next's too)
 
 
 def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = None) -> RenderedGroup:
@@ -125,16 +126,17 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
             aggregate=aggregate_files(work.group_inputs.get(group.id, ())),
             like=None if last is None else last.analysis,
         )
-        if last is not None:
-            last.analysis = analysis
         record = GroupRecord.of(analysis)
+        stored = record.to_files(_same_partials(last, analysis))
+        if last is not None:
+            last.analysis, last.stored = analysis, stored
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
         files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
         output = replace(page, files=files)
         verdicts = tuple(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
-        return RenderedGroup(output, record.to_files(), {}, (), analysis.findings, verdicts)
+        return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
 
     def failed(reason: str) -> RenderedGroup:
         page = group_error_page(group, reason, site=work.site)
@@ -143,6 +145,14 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
 
     rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
     return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+
+
+def _same_partials(last: LastAnalysis | None, analysis: GroupAnalysis) -> bytes | None:
+    """The stored partials of the group rendered last, when ``analysis`` took its statistics
+    (the same runs: the same partials object); ``None`` otherwise."""
+    if last is None or last.stored is None or last.analysis is None:
+        return None
+    return last.stored.partials if last.analysis.partials is analysis.partials else None
 
 
 def aggregate_files(inputs: tuple[GroupInput, ...]) -> AggregateFiles | None:
