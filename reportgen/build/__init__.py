@@ -53,9 +53,9 @@ from reportgen.build.runs import (
     RunJob,
     RunStage,
     RunWork,
+    previous_records,
     process_run,
     run_output,
-    stored_record,
     write_runs,
 )
 from reportgen.build.status import (
@@ -85,7 +85,6 @@ from reportgen.write import (
 )
 
 if TYPE_CHECKING:
-    from reportgen.analysis.record import RunRecord
     from reportgen.pages.changes import PopulationChange
     from reportgen.pages.render import SiteContext
     from reportgen.pages.run import RunSettings
@@ -288,20 +287,10 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
-    changed = {p.ref.id for p in planned.plans if not p.unchanged}
-    # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
-    touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
-    redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
-    group_jobs = touched if len(changed) > 1 else 0
-    if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
-        start_server()  # the workers' server imports the page code while this process works
+    _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
 
-    if options.figures:  # pages rendered here may convert figures on every core -j allows
-        from reportgen.charts import export
-
-        export.spread_over(options.jobs)
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
@@ -317,7 +306,7 @@ def write_site(
         cross_runs = write_cross_runs(writer, runs.statuses, runs.records)
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
-        before = _previous_records(previous, runs.statuses, runs.records, writer)
+        before = previous_records(previous, runs.statuses, runs.records, writer)
         study_work = derive(
             StudyWork, options, root=options.results, site=site, workers=options.jobs, read_at=stamp
         )
@@ -346,6 +335,22 @@ def write_site(
     result.rebuilt, result.groups_rendered = runs.rebuilt, groups.rendered
     result.written, result.kept = writer.log.written, writer.log.kept
     return status
+
+
+def _prepare_workers(planned: Planned, options: BuildOptions) -> None:
+    """Start the workers' server now when the pool will pay (it imports the page code while
+    this process works), and let figure conversions use every core ``-j`` allows."""
+    changed = {p.ref.id for p in planned.plans if not p.unchanged}
+    # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
+    touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
+    redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
+    group_jobs = touched if len(changed) > 1 else 0
+    if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
+        start_server()
+    if options.figures:
+        from reportgen.charts import export
+
+        export.spread_over(options.jobs)
 
 
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
@@ -393,25 +398,6 @@ def _group_work(
         options.verbose,
         planned.group_inputs,
     )
-
-
-def _previous_records(
-    previous: BuildStatus | None,
-    statuses: Mapping[str, RunStatus],
-    records: Mapping[str, RunRecord],
-    writer: SiteWriter,
-) -> dict[str, RunRecord]:
-    """The previous build's records, for the change log (an unchanged one is tonight's)."""
-    if previous is None:
-        return {}
-    before = {}
-    for run_id, old in previous.runs.items():
-        now = statuses.get(run_id)
-        if now is not None and now.record_hash == old.record_hash:
-            before[run_id] = records[run_id]
-        elif (record := stored_record(writer, run_id, old.record_hash)) is not None:
-            before[run_id] = record.for_cross_run()
-    return before
 
 
 def _population_changes(

@@ -89,7 +89,7 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
     from reportgen.analysis.pooling import pooled_verdict
-    from reportgen.pages import paths, serialize
+    from reportgen.pages import serialize
     from reportgen.pages.group import group_error_page, group_page
     from reportgen.write import MemoReader, npy_memo
 
@@ -101,18 +101,7 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
     def sample(run_id: str) -> serialize.StoredSample | None:
         return serialize.stored_sample(run_id, records[run_id].sample, work.samples)
 
-    staged = replace(work.samples, digests=dict(job.children))  # the children's partials
-    window = work.analysis.fit_window(group.id)
-    alike = {  # children whose runs' fits use this group's η window
-        paths.group_partials(c)
-        for c in group.child_group_ids
-        if work.analysis.fit_window(c) == window
-    }
-    merged = [
-        p
-        for path, _ in job.children
-        if path in alike and (p := _partials(staged, path)) is not None
-    ]
+    merged = _children_partials(work, job)
 
     def attempt() -> RenderedGroup:
         analysis = analyze_group(
@@ -145,6 +134,25 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
 
     rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
     return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+
+
+def _children_partials(work: GroupWork, job: GroupJob) -> list[Partials]:
+    """The partials of the job's child groups whose runs' fits use its η window (those whose
+    files still have the bytes recorded)."""
+    from reportgen.pages import paths
+
+    staged = replace(work.samples, digests=dict(job.children))  # the children's partials
+    window = work.analysis.fit_window(job.group.id)
+    alike = {
+        paths.group_partials(c)
+        for c in job.group.child_group_ids
+        if work.analysis.fit_window(c) == window
+    }
+    return [
+        p
+        for path, _ in job.children
+        if path in alike and (p := _partials(staged, path)) is not None
+    ]
 
 
 def _same_partials(last: LastAnalysis | None, analysis: GroupAnalysis) -> bytes | None:

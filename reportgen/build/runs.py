@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from reportgen.build.guard import guarded
 from reportgen.build.plan import RunPlan
 from reportgen.build.pool import in_pool, in_process, pool_pays
-from reportgen.build.status import RunStatus
+from reportgen.build.status import BuildStatus, RunStatus
 from reportgen.discover import RunRef
 from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
@@ -198,6 +198,25 @@ def stored_record(writer: SiteWriter, run_id: str, digest: str) -> RunRecord | N
     except ValueError:
         return None
     return record if record.id == run_id else None
+
+
+def previous_records(
+    previous: BuildStatus | None,
+    statuses: Mapping[str, RunStatus],
+    records: Mapping[str, RunRecord],
+    writer: SiteWriter,
+) -> dict[str, RunRecord]:
+    """The previous build's records, for the change log (an unchanged one is tonight's)."""
+    if previous is None:
+        return {}
+    before = {}
+    for run_id, old in previous.runs.items():
+        now = statuses.get(run_id)
+        if now is not None and now.record_hash == old.record_hash:
+            before[run_id] = records[run_id]
+        elif (record := stored_record(writer, run_id, old.record_hash)) is not None:
+            before[run_id] = record.for_cross_run()
+    return before
 
 
 def _carried_over(
