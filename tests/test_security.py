@@ -29,8 +29,11 @@ from tests.sitecheck import broken_links
 
 # Browsers interpret these as markup or code; every other output file must be plain data.
 ACTIVE_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".css"})
-# ``.z``: the build's private deflated group records (binary, never linked from a page)
-DATA_SUFFIXES = frozenset({".json", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npy", ".z"})
+# ``.z``: the build's private deflated group records (binary, never linked from a page);
+# ``.jsonl``: its private file of every run's cross-run record (JSON Lines, never linked)
+DATA_SUFFIXES = frozenset(
+    {".json", ".jsonl", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npy", ".z"}
+)
 
 # Each payload carries a character that escaping changes (<, " or '), so the raw marker can only
 # survive if escaping failed; the escaped text (``&lt;script&gt;alert(``) is harmless.

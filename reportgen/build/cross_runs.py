@@ -24,7 +24,7 @@ from reportgen.write import SiteWriter
 if TYPE_CHECKING:  # the analysis stack: a no-op build imports none of it
     from reportgen.analysis.record import RunRecord
 
-CROSS_RUNS_PATH = ".reportgen/cross_runs.json"
+CROSS_RUNS_PATH = ".reportgen/cross_runs.jsonl"
 CROSS_RUNS_FORMAT = 1
 # fields whose values repeat across runs: stored once per distinct value
 SHARED = ("fields", "parameters", "parameter_digests", "normalization")
