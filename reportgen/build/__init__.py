@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,14 +298,11 @@ def write_site(
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
 
-    if options.figures:  # pages rendered here may convert figures on every core -j allows
-        from reportgen.charts import export
-
-        export.spread_over(options.jobs)
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
-    with SiteWriter(options.out, reuse_memos=not options.force) as writer:
+    rendering = bool(changed) or redone > 0
+    with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
         run_settings = _run_settings(options)
         stamp = now_stamp()
         work = RunWork(options.results, site, run_settings, options.jobs, stamp, planned.tree_file)
@@ -339,6 +337,17 @@ def write_site(
     result.rebuilt, result.groups_rendered = runs.rebuilt, groups.rendered
     result.written, result.kept = writer.log.written, writer.log.kept
     return status
+
+
+def _converters(options: BuildOptions, rendering: bool) -> AbstractContextManager[None]:
+    """With ``--figures``, while pages will be rendered, vl-convert children for every core
+    ``-j`` allows (``export``); a group rendered for another reason uses its process's own."""
+    if not options.figures:
+        return nullcontext()
+    from reportgen.charts import export
+
+    export.spread_over(options.jobs)  # pages rendered here convert on every core -j allows
+    return export.converting_on(options.jobs) if rendering else nullcontext()
 
 
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
