@@ -8,10 +8,9 @@ disk; the name is gone with the child) and accepts only processes of its own use
 connects to every child at once and is served by the first to greet it (an idle one), so the
 children are shared by whoever is converting. When a shared child stops, or none answers, the
 request and every later one of that process go to the process's own child (``vlchild``), whose
-supervision says why a figure failed; the shared children only ever save work. They also
-convert each distinct request once per build (the same chart on a parent's and a child's page):
-answers are kept by the request's hash in a private temporary directory that ends with the
-build, each checked against its own hash when read.
+supervision says why a figure failed; the shared children only ever save work. A child keeps
+its answers for the build by the request's hash: a chart on a parent's and a child's page that
+meets the same child is converted once.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import socket
 import struct
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -43,11 +43,12 @@ from reportgen.vlchild import (
 )
 
 HELLO = b"\x01"  # a child's greeting when it takes a connection: it is idle and ours
+KEPT_BYTES = 64 * 1024**2  # a child's answers kept for requests repeated within the build
 READY_SECONDS = 30.0  # a child that has not bound its socket by then is not waited for
 _NAME = "reportgen-vl-{uid}-{pid}-{slot}"
 _CHILD = (
     "import sys; sys.path.insert(0, {root!r}); "
-    "from reportgen.vlshared import serve_shared; serve_shared({address!r}, {store!r})"
+    "from reportgen.vlshared import serve_shared; serve_shared({address!r})"
 )
 _CREDENTIALS = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 # Vega-Lite compiled and drawn once: V8 and the bundle are loaded before the first figure.
@@ -78,13 +79,17 @@ class SharedClient:
     def request(self, op: str, **arguments: Any) -> bytes:
         if self.broken:
             raise Unavailable
+        body = request_body(op, arguments)
         connections = self._connect()
         chosen: socket.socket | None = None
         try:
             chosen = _first_greeting(connections)
             if chosen is None:
                 raise Unavailable
-            chosen.sendall(request_body(op, arguments))
+            for other in connections:
+                if other is not chosen:
+                    other.close()  # now: a child that greeted it waits for it to end
+            chosen.sendall(body)
             status, payload = _read_answer(chosen.fileno(), REQUEST_SECONDS)
         except TimeoutError:
             self.broken = True
@@ -188,16 +193,13 @@ def shared_children(count: int) -> Iterator[None]:
     if not supported() or count < 1 or _owned is not None:
         yield
         return
-    import shutil
     import subprocess
-    import tempfile
 
     pid = os.getpid()
-    store = tempfile.mkdtemp(prefix="reportgen-figures-")  # this build's answers, by request
     command = [sys.executable, "-c", ""]
     children = []
     for slot in range(count):
-        command[2] = _CHILD.format(root=_PACKAGE_ROOT, address=address(pid, slot), store=store)
+        command[2] = _CHILD.format(root=_PACKAGE_ROOT, address=address(pid, slot))
         children.append(
             subprocess.Popen(
                 command,
@@ -215,7 +217,6 @@ def shared_children(count: int) -> Iterator[None]:
         _owned = None
         for child in children:
             _end(child)
-        shutil.rmtree(store, ignore_errors=True)
 
 
 def _wait_bound(children: list[Any]) -> None:
@@ -241,7 +242,7 @@ def _end(child: Any) -> None:
 # --- the child -------------------------------------------------------------------------------
 
 
-def serve_shared(name: str, store: str) -> None:
+def serve_shared(name: str) -> None:
     """A shared child: bind, say so, load V8 and Vega, then serve one connection at a time
     until the build closes stdin."""
     from reportgen.vlchild import _child_setup
@@ -258,7 +259,7 @@ def serve_shared(name: str, store: str) -> None:
     import vl_convert
 
     vl_convert.vegalite_to_svg(_WARM_SPEC)
-    answer = partial(stored_answer, store, partial(_convert, vl_convert))
+    answer = Answers(partial(_convert, vl_convert)).answer
     while True:
         readable = select.select([listener, sys.stdin], [], [])[0]
         if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):
@@ -280,24 +281,26 @@ def _serve_connection(connection: socket.socket, answer: Callable[[bytes], bytes
         pass  # the client went away (it took another child)
 
 
-def stored_answer(store: str, convert: Callable[[dict[str, Any]], bytes], body: bytes) -> bytes:
-    """The answer to a request, converted once per build: a chart on two pages, or two charts
-    drawn alike, is kept under its request's hash in the build's private store (each entry
-    checked against its own hash when read)."""
-    path = os.path.join(store, hashlib.sha256(body).hexdigest())
-    try:
-        with open(path, "rb") as handle:
-            digest, payload = handle.read(32), handle.read()
-        if hashlib.sha256(payload).digest() == digest:
-            return payload
-    except OSError:
-        pass
-    payload = convert(orjson.loads(body))
-    partial_path = f"{path}.{os.getpid()}"
-    try:
-        with open(partial_path, "wb") as handle:
-            handle.write(hashlib.sha256(payload).digest() + payload)
-        os.replace(partial_path, path)  # whole or absent for any other child
-    except OSError:
-        pass  # a full disk costs this saving only
-    return payload
+class Answers:
+    """A child's answers by their request's hash, kept while the build runs (the children end
+    with it), up to ``limit`` bytes: a chart on two pages, or two charts drawn alike, is
+    converted once."""
+
+    def __init__(self, convert: Callable[[dict[str, Any]], bytes], limit: int = KEPT_BYTES):
+        self._convert = convert
+        self._limit = limit
+        self._kept: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def answer(self, body: bytes) -> bytes:
+        key = hashlib.sha256(body).digest()
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        payload = self._convert(orjson.loads(body))
+        self._kept[key] = payload
+        self._bytes += len(payload)
+        while self._bytes > self._limit:
+            self._bytes -= len(self._kept.popitem(last=False)[1])
+        return payload

@@ -5,7 +5,6 @@ start-up (the process falls back to its own child)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import multiprocessing
 import os
 import shutil
@@ -144,23 +143,21 @@ def test_a_shared_childs_errors_are_the_figures_errors(two_shared: list[int]) ->
     assert shared.request("svg", spec=figure_spec()).startswith(b"<svg")
 
 
-def test_each_distinct_request_is_converted_once_per_build(tmp_path: Path) -> None:
+def test_each_distinct_request_is_converted_once_by_a_child() -> None:
     converted: list[dict[str, Any]] = []
 
     def convert(request: dict[str, Any]) -> bytes:
         converted.append(request)
-        return f"answer {len(converted)}".encode()
+        return f"answer {len(converted)}".encode() * 10
 
+    answers = vlshared.Answers(convert, limit=100)  # room for one answer of 80 bytes
     first = vlchild.request_body("svg", {"spec": figure_spec()})[8:]
     other = vlchild.request_body("svg", {"spec": figure_spec(2.0)})[8:]
-    answers = [vlshared.stored_answer(str(tmp_path), convert, body) for body in (first, other)]
-    assert answers == [b"answer 1", b"answer 2"]
-    assert vlshared.stored_answer(str(tmp_path), convert, first) == b"answer 1"
-    assert len(converted) == 2  # the repeated request was answered from the store
-    (entry,) = [p for p in tmp_path.iterdir() if p.name == hashlib.sha256(first).hexdigest()]
-    entry.write_bytes(entry.read_bytes()[:-1] + b"X")  # an entry that no longer matches its hash
-    assert vlshared.stored_answer(str(tmp_path), convert, first) == b"answer 3"
-    assert len(converted) == 3
+    assert answers.answer(first) == answers.answer(first) == b"answer 1" * 10
+    assert len(converted) == 1  # the repeated request was answered from what the child kept
+    assert answers.answer(other) == b"answer 2" * 10
+    assert answers.answer(first) == b"answer 3" * 10  # beyond the limit: the oldest went
+    assert [r["spec"] for r in converted] == [figure_spec(), figure_spec(2.0), figure_spec()]
 
 
 def vl_children(owner: int) -> dict[int, str]:
@@ -216,3 +213,34 @@ def test_a_figures_build_starts_one_child_per_core_and_workers_none(
     assert sorted(started.values()) == ["shared", "shared"], started  # none by a worker
     figures = list((tmp_path / "site").rglob("figures/*.png"))
     assert figures and len(figures) == len(list((tmp_path / "site").rglob("figures/*.svg")))
+
+
+@pytest.mark.slow
+def test_a_long_conversion_leaves_the_other_child_free(two_shared: list[int]) -> None:
+    """A request served by one child frees the others at once: a small figure asked for while
+    a large one is being drawn is answered first."""
+    shared = vlshared.client()
+    assert shared is not None
+    points = [{"x": i % 977, "y": i % 311} for i in range(40_000)]
+    large = {
+        "data": {"values": points},
+        "mark": "point",
+        "encoding": {"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y"}},
+    }
+    finished: list[str] = []
+    started = threading.Event()
+
+    def draw_large() -> None:
+        started.set()
+        shared.request("svg", spec=large)
+        finished.append("large")
+
+    drawing = threading.Thread(target=draw_large)
+    drawing.start()
+    started.wait()
+    threading.Event().wait(0.2)  # the large request has chosen its child
+    shared.request("svg", spec=figure_spec())
+    finished.append("small")
+    drawing.join()
+    assert finished == ["small", "large"]
+    assert not shared.broken
