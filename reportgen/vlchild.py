@@ -18,6 +18,7 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -49,9 +50,8 @@ class Converter:
         if self._crashes >= MAX_CRASHES:
             raise ConvertError(f"not tried: {self._last_crash}")
         process = self._process or self._start()
-        body = orjson.dumps({"op": op, **arguments}, option=orjson.OPT_SERIALIZE_NUMPY)
         try:
-            process.stdin.write(struct.pack("!Q", len(body)) + body)
+            process.stdin.write(request_body(op, arguments))
             process.stdin.flush()
             status, payload = _read_answer(process.stdout.fileno(), REQUEST_SECONDS)
         except (OSError, EOFError, TimeoutError) as exc:
@@ -128,6 +128,12 @@ class Converter:
         self.close()
 
 
+def request_body(op: str, arguments: dict[str, Any]) -> bytes:
+    """A request as the child reads it: its length, then its JSON."""
+    body = orjson.dumps({"op": op, **arguments}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return struct.pack("!Q", len(body)) + body
+
+
 def _describe(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -162,6 +168,15 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
 
 def serve() -> None:
     """The child's loop: one request at a time from stdin until it closes."""
+    answers = _child_setup()
+    import vl_convert
+
+    _serve_stream(sys.stdin.buffer, answers, lambda body: _convert(vl_convert, orjson.loads(body)))
+
+
+def _child_setup() -> IO[bytes]:
+    """Die with the parent, leave no core file, and keep stray output out of the answers (the
+    stream answers are written to)."""
     from reportgen.lifetime import die_with_parent
 
     die_with_parent()
@@ -173,16 +188,21 @@ def serve() -> None:
         pass
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to the private stderr, never into the answers
-    requests = sys.stdin.buffer
-    import vl_convert
+    return answers
 
+
+def _serve_stream(
+    requests: IO[bytes], answers: IO[bytes], answer: Callable[[bytes], bytes]
+) -> None:
+    """Answer length-prefixed requests from ``requests`` until it ends (``answer`` of a
+    request's JSON)."""
     while header := requests.read(8):
         if len(header) < 8:
             return
         (length,) = struct.unpack("!Q", header)
-        request = orjson.loads(requests.read(length))
+        body = requests.read(length)
         try:
-            status, payload = 0, _convert(vl_convert, request)
+            status, payload = 0, answer(body)
         except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
             status, payload = 1, f"{type(exc).__name__}: {str(exc)[:300]}".encode()
         answers.write(_HEADER.pack(status, len(payload)) + payload)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,14 +288,14 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
-    _prepare_workers(planned, options)
+    rendering = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
 
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
-    with SiteWriter(options.out, reuse_memos=not options.force) as writer:
+    with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
         run_settings = _run_settings(options)
         stamp = now_stamp()
         cached = read_cross_runs(writer, reusable)
@@ -337,9 +338,9 @@ def write_site(
     return status
 
 
-def _prepare_workers(planned: Planned, options: BuildOptions) -> None:
+def _prepare_workers(planned: Planned, options: BuildOptions) -> bool:
     """Start the workers' server now when the pool will pay (it imports the page code while
-    this process works), and let figure conversions use every core ``-j`` allows."""
+    this process works); whether any page will be rendered."""
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
     # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
@@ -347,10 +348,18 @@ def _prepare_workers(planned: Planned, options: BuildOptions) -> None:
     group_jobs = touched if len(changed) > 1 else 0
     if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
         start_server()
-    if options.figures:
-        from reportgen.charts import export
+    return bool(changed) or redone > 0
 
-        export.spread_over(options.jobs)
+
+def _converters(options: BuildOptions, rendering: bool) -> AbstractContextManager[None]:
+    """With ``--figures``, while pages will be rendered, vl-convert children for every core
+    ``-j`` allows (``export``); a group rendered for another reason uses its process's own."""
+    if not options.figures:
+        return nullcontext()
+    from reportgen.charts import export
+
+    export.spread_over(options.jobs)  # pages rendered here convert on every core -j allows
+    return export.converting_on(options.jobs) if rendering else nullcontext()
 
 
 def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:

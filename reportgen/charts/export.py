@@ -12,12 +12,14 @@ import atexit
 import os
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
 import orjson
 
+from reportgen import vlshared
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
 from reportgen.csvcells import csv_line, text_cell
 from reportgen.figures import Figure
@@ -175,6 +177,15 @@ def spread_over(children: int) -> None:
     _spread = (max(1, children), os.getpid())
 
 
+@contextmanager
+def converting_on(children: int) -> Iterator[None]:
+    """For one build: ``children`` vl-convert children shared by this process and its
+    workers (``vlshared``), and pages rendered here spread over as many at once."""
+    spread_over(children)
+    with vlshared.shared_children(children):
+        yield
+
+
 def _children_here() -> int:
     children, owner = _spread
     return children if owner == os.getpid() else 1
@@ -203,9 +214,21 @@ def _new_converter() -> Converter:
     return converter
 
 
+def _request(op: str, **arguments: Any) -> bytes:
+    """vl-convert's answer from the build's shared children where they run, from this
+    process's own child otherwise (or once a shared one has stopped)."""
+    shared = vlshared.client()
+    if shared is not None and not shared.broken:
+        try:
+            return shared.request(op, **arguments)
+        except vlshared.Unavailable:
+            pass
+    return _child().request(op, **arguments)
+
+
 def svg_of(spec: Spec) -> str:
     """The chart through Vega once, as SVG: every other format is drawn from it."""
-    return _child().request("svg", spec=spec).decode()
+    return _request("svg", spec=spec).decode()
 
 
 def convert(svg: str, fmt: str) -> bytes:
@@ -216,8 +239,8 @@ def convert(svg: str, fmt: str) -> bytes:
     if fmt == "svg":
         return svg.encode()
     if fmt == "png":
-        return _child().request("svg_to_png", svg=svg, scale=PNG_SCALE, ppi=PNG_DPI)
-    return _child().request("svg_to_pdf", svg=svg)
+        return _request("svg_to_png", svg=svg, scale=PNG_SCALE, ppi=PNG_DPI)
+    return _request("svg_to_pdf", svg=svg)
 
 
 def datasets_csv(datasets: Datasets, names: Sequence[str]) -> bytes | None:
@@ -321,8 +344,10 @@ def export_charts(
 
     converters = [_spares.pop() if _spares else _new_converter() for _ in range(width)]
     lendable: queue.SimpleQueue[Converter] = queue.SimpleQueue()
+    shared = vlshared.client()
     for converter in converters:
-        converter.start()  # here: a child started in a pool thread dies with that thread
+        if shared is None or shared.broken:  # otherwise started only if the shared ones stop
+            converter.start()  # here: a child started in a pool thread dies with that thread
         lendable.put(converter)
 
     def lent(item: ChartExport) -> tuple[Figure, list[tuple[str, bytes]]]:
