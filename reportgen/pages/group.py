@@ -52,6 +52,7 @@ from reportgen.pages.render import (
 )
 from reportgen.pages.run_charts import ChartSet, collect
 from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
+from reportgen.pages.verdict_rows import verdict_rows_html
 from reportgen.treefile import FitWindow
 
 # Above this many runs a group with subgroups is summarised: its page keeps the group's own
@@ -189,6 +190,11 @@ class GroupView:
     fit_window: FitWindow | None = None  # the tree file's η window of the fits
     cv_batch: CvBatchView | None = None  # its directory's CV batch aggregate, corrected
     invalid_cv: Mapping[str, str] = field(default_factory=dict)  # feature → why not valid
+
+    @property
+    def verdict_html(self) -> tuple[Markup, ...]:
+        """The per run and η verdict table's rows, ready to place."""
+        return verdict_rows_html(self.verdicts, len(self.populations) > 1)
 
 
 @dataclass(frozen=True)
