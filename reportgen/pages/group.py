@@ -41,6 +41,7 @@ from reportgen.pages.group_charts import (
     short_label,
 )
 from reportgen.pages.group_pooled import PooledView, pooled_views
+from reportgen.pages.group_rows import doubling_rows_html, quad_rows_html, verdict_rows_html
 from reportgen.pages.output import PageOutput
 from reportgen.pages.paper_tables import group_tables, paper_table_link
 from reportgen.pages.render import (
@@ -52,7 +53,6 @@ from reportgen.pages.render import (
 )
 from reportgen.pages.run_charts import ChartSet, collect
 from reportgen.pages.verdict import RunPairs, Verdict, group_verdict
-from reportgen.pages.verdict_rows import verdict_rows_html
 from reportgen.treefile import FitWindow
 
 # Above this many runs a group with subgroups is summarised: its page keeps the group's own
@@ -195,6 +195,15 @@ class GroupView:
     def verdict_html(self) -> tuple[Markup, ...]:
         """The per run and η verdict table's rows, ready to place."""
         return verdict_rows_html(self.verdicts, len(self.populations) > 1)
+
+    @property
+    def doubling_html(self) -> tuple[Markup, ...]:
+        return doubling_rows_html(self.doubling_rows)
+
+    @property
+    def quad_html(self) -> tuple[Markup, ...]:
+        """The rows of the η where the quadratic term's gain is known (the page's "judged")."""
+        return quad_rows_html([q for q in self.quad_rows if q.row.gain is not None])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""The group page's per run and η tables (paired verdicts, doubling ratios, quadratic term)
+as ready HTML rows.
+
+A group of many runs has hundreds of these rows; each would cost several macro calls and a
+filter per cell in Jinja. The rows are written here, cell for cell as the table macros of
+``_table.html`` write them (``td_eta``, ``td_z``, ``td_se``, ``td_interval``), and the templates
+only place them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup, escape
+
+from reportgen.numfmt import DEFAULT, format_eta, format_number, format_z
+
+if TYPE_CHECKING:
+    from reportgen.pages.group import DoublingRow, QuadRow, VerdictRow
+
+_NONE = "—"
+
+
+def verdict_rows_html(rows: Sequence[VerdictRow], by_population: bool) -> tuple[Markup, ...]:
+    """Each row's ``<tr>``: run, population (when the group has several), η, verdict, z,
+    linear − true ± paired SE, its 95 % interval and ΔH_true ± SE."""
+    return tuple(_row(v, by_population) for v in rows)
+
+
+def _row(v: VerdictRow, by_population: bool) -> Markup:
+    a = v.row
+    verdict_class = escape((a.verdict or "none").replace(" ", "-"))
+    population = f'<td class="small">{escape(v.population)}</td>' if by_population else ""
+    html = (
+        f'<tr class="verdict-{verdict_class}">{_run_cell(v.href, v.label)}'
+        f"{population}{_td_eta(a.eta)}<td>{escape(a.verdict or 'no SE')}</td>"
+        f"{_td_z(a.paired_z)}{_td_se(a.diff, a.paired_se)}{_td_interval(v.ci95_diff)}"
+        f"{_td_se(v.true, v.se_true)}</tr>"
+    )
+    return Markup(html)
+
+
+def doubling_rows_html(rows: Sequence[DoublingRow]) -> tuple[Markup, ...]:
+    """Each row's ``<tr>``: run, η → 2η, then the ratio ± SE and its interval, or why not."""
+    return tuple(_doubling_row(d) for d in rows)
+
+
+def _doubling_row(d: DoublingRow) -> Markup:
+    eta = d.row.eta
+    if d.resolved is False:
+        ratio = (
+            '<td><span class="muted">not resolved</span></td>'
+            '<td class="small">ΔH_true(η) within 2 SE of zero</td>'
+        )
+    else:
+        ratio = _td_se(d.row.ratio, d.row.se) + _td_interval(d.row.ci95)
+    return Markup(
+        f'<tr>{_run_cell(d.href, d.label)}<td data-value="{escape(eta)}">'
+        f"{escape(format_eta(eta))} → {escape(format_eta(2 * eta))}</td>{ratio}</tr>"
+    )
+
+
+def quad_rows_html(rows: Sequence[QuadRow]) -> tuple[Markup, ...]:
+    """Each row's ``<tr>``: run, η, |linear − true|, |linquad − true|, gain ± SE and its z."""
+    return tuple(
+        Markup(
+            f"<tr>{_run_cell(q.href, q.label)}{_td_eta(q.row.eta)}"
+            f"<td>{_num(q.row.abs_linear)}</td><td>{_num(q.row.abs_linquad)}</td>"
+            f"{_td_se(q.row.gain, q.row.se)}{_td_z(q.row.z)}</tr>"
+        )
+        for q in rows
+    )
+
+
+def _run_cell(href: str, label: str) -> str:
+    return f'<td><a href="{escape(href)}">{escape(label)}</a></td>'
+
+
+def _num(value: object) -> Markup:
+    return escape(format_number(value, DEFAULT))
+
+
+def _td_eta(eta: float) -> str:
+    return f'<td data-value="{escape(eta)}">{escape(format_eta(eta))}</td>'
+
+
+def _td_z(z: float | None) -> str:
+    if z is None:
+        return f"<td>{_NONE}</td>"
+    return f'<td data-value="{escape(z)}">{escape(format_z(z))}</td>'
+
+
+def _td_se(value: float | None, se: float | None) -> str:
+    attribute = "" if value is None else f' data-value="{escape(value)}"'
+    error = "" if se is None else f' <span class="se">± {_num(se)}</span>'
+    return f"<td{attribute}>{_num(value)}{error}</td>"
+
+
+def _td_interval(ci: tuple[float, float] | None) -> str:
+    text = f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else _NONE
+    return f'<td class="small">{text}</td>'
