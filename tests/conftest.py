@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import reportgen.build.runs as run_stage
+import reportgen.build.status as status_module
 from reportgen import cli
 from reportgen.build import BuildOptions, BuildResult, build
-from reportgen.demo import generate_sample_tree
+from reportgen.demo import generate_sample_tree, scale_tree
 
 # Hypothesis' per-example deadline and its too-slow health check are wall-clock thresholds,
 # which fail tests at random on a shared machine (two xdist workers on two cores): neither applies.
@@ -121,3 +123,34 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(run_stage, "run_output", counting)
     return calls
+
+
+@pytest.fixture(scope="module")
+def no_racy_window() -> Iterator[None]:
+    """Fingerprint files written a moment ago too (tests write their trees just before building)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(status_module, "RACY_NS", 0)
+        yield
+
+
+def small_scale_options(results: Path, out: Path) -> BuildOptions:
+    return BuildOptions(results=results, out=out, jobs=1, bootstrap=200)
+
+
+@pytest.fixture(scope="module")
+def small_scale(
+    no_racy_window: None, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A 10-run scale tree (one group compares batch sizes) and its site, built once a module."""
+    root = tmp_path_factory.mktemp("small-scale")
+    results = scale_tree(root / "results", seed=0, runs=10)
+    out = root / "site"
+    build(small_scale_options(results, out))
+    return results, out
+
+
+@pytest.fixture
+def small_scale_copy(small_scale: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the small scale tree and its site, for a test to change."""
+    results, out = small_scale
+    return shutil.copytree(results, tmp_path / "results"), shutil.copytree(out, tmp_path / "site")

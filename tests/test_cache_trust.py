@@ -9,9 +9,7 @@ never an error and never published. Paths a status names stay inside the site.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +19,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reportgen.build.status as status_module
-from reportgen.build import BuildOptions, build
+from reportgen.build import build
 from reportgen.build.status import STATUS_PATH
-from reportgen.demo import scale_tree
 from reportgen.pages.paths import group_partials, run_fragment, run_record, run_sample
 from reportgen.write import is_site_path, safe_site_path
+from tests.conftest import small_scale_options
 
 SMALL = "scale/block_00/sweep_00/E_16/run_02"  # a run of the smaller batch size
 LARGE = "scale/block_00/sweep_00/E_32/run_03"  # a larger run: the batch comparison draws from it
 BATCH_GROUP = "scale/block_00/sweep_00"  # compares E_16 with subsets of E_32
 TAMPERED = 12345.678
 CHANGE_LOG = frozenset({"changes.html", "changes.json"})  # a second build logs "nothing changed"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_racy_window() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(status_module, "RACY_NS", 0)
-        yield
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 10-run tree (one group compares batch sizes) and its site."""
-    root = tmp_path_factory.mktemp("trust")
-    results = scale_tree(root / "results", seed=0, runs=10)
-    out = root / "site"
-    build(options(results, out))
-    return results, out
-
-
-@pytest.fixture
-def site(built: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    results, out = built
-    return shutil.copytree(results, tmp_path / "results"), shutil.copytree(out, tmp_path / "site")
-
-
-def options(results: Path, out: Path) -> BuildOptions:
-    return BuildOptions(results=results, out=out, jobs=1, bootstrap=200)
 
 
 def public(out: Path) -> dict[str, bytes]:
@@ -111,13 +81,13 @@ def change_run(results: Path, run_id: str) -> None:
 
 
 def test_a_tampered_record_of_an_unchanged_run_is_not_published(
-    site: tuple[Path, Path], rendered: list[str]
+    small_scale_copy: tuple[Path, Path], rendered: list[str]
 ) -> None:
-    results, out = site
+    results, out = small_scale_copy
     before = public(out)
     edit_record(out, SMALL, lambda r: set_first_true(r, TAMPERED))
     touch_site(out)
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert rendered == [SMALL] and result.rebuilt == 1  # a cache miss: read again
     assert public(out) == before
     assert not any(str(TAMPERED).encode() in content for content in public(out).values())
@@ -135,15 +105,15 @@ def test_a_tampered_record_of_an_unchanged_run_is_not_published(
     ids=["text", "bool", "batch-size", "finding", "extra-field"],
 )
 def test_a_record_of_the_wrong_shape_is_a_cache_miss_even_with_its_digest(
-    site: tuple[Path, Path], rendered: list[str], wrong: Any
+    small_scale_copy: tuple[Path, Path], rendered: list[str], wrong: Any
 ) -> None:
     """Whatever the status says, a record whose fields have the wrong types is not used."""
-    results, out = site
+    results, out = small_scale_copy
     before = public(out)
     edit_record(out, SMALL, wrong)
     restamp(out, run_record(SMALL))
     touch_site(out)
-    build(options(results, out))
+    build(small_scale_options(results, out))
     assert rendered == [SMALL]
     assert public(out) == before
 
@@ -154,9 +124,9 @@ def make_unreadable(results: Path, run_id: str) -> None:
 
 
 def test_a_stale_page_is_placed_by_its_run_id_never_by_the_stored_file(
-    site: tuple[Path, Path],
+    small_scale_copy: tuple[Path, Path],
 ) -> None:
-    results, out = site
+    results, out = small_scale_copy
     fragment = out / run_fragment(SMALL)
     stored = orjson.loads(fragment.read_bytes())
     stored |= {"path": "index.html", "title": "pwned", "crumbs": [["x", "../../../x"]]}
@@ -164,7 +134,7 @@ def test_a_stale_page_is_placed_by_its_run_id_never_by_the_stored_file(
     restamp(out, run_fragment(SMALL))
     index = (out / "index.html").read_bytes()
     make_unreadable(results, SMALL)
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert result.stale_runs == [SMALL]
     page = (out / "runs" / SMALL / "index.html").read_text()
     assert "stale-banner" in page and "pwned" not in page
@@ -172,15 +142,15 @@ def test_a_stale_page_is_placed_by_its_run_id_never_by_the_stored_file(
     assert "stale-banner" not in (out / "index.html").read_text()
 
 
-def test_a_tampered_page_content_is_never_shown(site: tuple[Path, Path]) -> None:
+def test_a_tampered_page_content_is_never_shown(small_scale_copy: tuple[Path, Path]) -> None:
     """Page content that is not what the build stored: tonight's error page stands instead."""
-    results, out = site
+    results, out = small_scale_copy
     fragment = out / run_fragment(SMALL)
     stored = orjson.loads(fragment.read_bytes())
     stored["content"] = "<script>alert(1)</script>" + stored["content"]
     fragment.write_bytes(orjson.dumps(stored))
     make_unreadable(results, SMALL)
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert result.failed_runs == [SMALL] and result.stale_runs == []
     assert not any(b"alert(1)" in content for content in public(out).values())
     assert "Unreadable run" in (out / "runs" / SMALL / "index.html").read_text()
@@ -192,39 +162,41 @@ def rescale_npy(path: Path, factor: float) -> None:
 
 
 def test_a_rescaled_sample_is_read_again(
-    site: tuple[Path, Path], rendered: list[str], tmp_path: Path
+    small_scale_copy: tuple[Path, Path], rendered: list[str], tmp_path: Path
 ) -> None:
-    results, out = site
+    results, out = small_scale_copy
     rescale_npy(out / run_sample(LARGE), 2.0)
     change_run(results, SMALL)  # the batch-size group is compared again
-    build(options(results, out))
+    build(small_scale_options(results, out))
     assert sorted(rendered) == sorted([SMALL, LARGE])  # the sample was a cache miss
     cold = tmp_path / "cold"
-    build(options(results, cold))
+    build(small_scale_options(results, cold))
     summary = f"groups/{BATCH_GROUP}/summary.json"
     assert (out / summary).read_bytes() == (cold / summary).read_bytes()
 
 
-def test_a_rescaled_draws_memo_is_drawn_again(site: tuple[Path, Path], tmp_path: Path) -> None:
-    results, out = site
+def test_a_rescaled_draws_memo_is_drawn_again(
+    small_scale_copy: tuple[Path, Path], tmp_path: Path
+) -> None:
+    results, out = small_scale_copy
     memos = sorted((out / ".reportgen/memo").rglob("*.npy"))
     assert memos
     for memo in memos:
         rescale_npy(memo, 3.0)
     change_run(results, SMALL)
-    build(options(results, out))
+    build(small_scale_options(results, out))
     cold = tmp_path / "cold"
-    build(options(results, cold))
+    build(small_scale_options(results, cold))
     summary = f"groups/{BATCH_GROUP}/summary.json"
     assert (out / summary).read_bytes() == (cold / summary).read_bytes()
 
 
 def test_a_tampered_group_record_is_not_merged(
-    site: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_scale_copy: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A parent analysed beside a carried-over child takes the child's partials only from a
     record whose bytes are the ones recorded; otherwise it computes them itself."""
-    results, out = site
+    results, out = small_scale_copy
     carried = "scale/block_00/sweep_00/E_32"  # unchanged when a run of E_16 changes
     path = out / group_partials(carried)
     head, first, *rest = zlib.decompress(path.read_bytes()).split(b"\n")  # JSON Lines
@@ -232,24 +204,24 @@ def test_a_tampered_group_record_is_not_merged(
     row["fit"]["loglog_slope"] = TAMPERED
     path.write_bytes(zlib.compress(b"\n".join([head, orjson.dumps(row), *rest])))
     change_run(results, SMALL)
-    build(options(results, out))
+    build(small_scale_options(results, out))
     assert not any(str(TAMPERED).encode() in content for content in public(out).values())
     cold = tmp_path / "cold"
-    build(options(results, cold))
+    build(small_scale_options(results, cold))
     assert public(out) == public(cold)
 
 
 def test_a_status_naming_a_path_outside_the_site_is_not_believed(
-    site: tuple[Path, Path], rendered: list[str]
+    small_scale_copy: tuple[Path, Path], rendered: list[str]
 ) -> None:
-    results, out = site
+    results, out = small_scale_copy
     data = status_of(out)
     data["runs"][SMALL]["files"].append("../outside.txt")
     data["groups"][BATCH_GROUP]["files"].append("../../outside.txt")
     (out / STATUS_PATH).write_bytes(orjson.dumps(data))
     (out.parent / "outside.txt").write_text("not the site's")
     touch_site(out)  # a build that carries runs over (an up-to-date one opens no file)
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert sorted(rendered) == sorted(data["runs"]) and result.rebuilt == len(data["runs"])
     assert (out.parent / "outside.txt").read_text() == "not the site's"
     assert "../outside.txt" not in status_of(out)["runs"][SMALL]["files"]

@@ -9,50 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-import reportgen.build.status as status_module
 from reportgen.analysis.record import RunRecord
-from reportgen.build import BuildOptions, build
+from reportgen.build import build
 from reportgen.build.cross_runs import CROSS_RUNS_PATH, decode_cross_runs, encode_cross_runs
 from reportgen.build.status import STATUS_PATH
 from reportgen.codec import RecordError
-from reportgen.demo import scale_tree
 from reportgen.pages.paths import run_record
+from tests.conftest import small_scale_options
 
 TAMPERED = 12345.678
 CHANGED = "scale/block_00/sweep_00/E_16/run_02"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_racy_window() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(status_module, "RACY_NS", 0)
-        yield
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("cross")
-    results = scale_tree(root / "results", seed=0, runs=10)
-    out = root / "site"
-    build(options(results, out))
-    return results, out
-
-
-@pytest.fixture
-def site(built: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    results, out = built
-    return shutil.copytree(results, tmp_path / "results"), shutil.copytree(out, tmp_path / "site")
-
-
-def options(results: Path, out: Path) -> BuildOptions:
-    return BuildOptions(results=results, out=out, jobs=1, bootstrap=200)
 
 
 def tree_files(out: Path) -> dict[str, bytes]:
@@ -84,9 +57,9 @@ def records_of(out: Path) -> dict[str, tuple[str, RunRecord]]:
 
 
 def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
-    built: tuple[Path, Path],
+    small_scale: tuple[Path, Path],
 ) -> None:
-    _, out = built
+    _, out = small_scale
     expected = records_of(out)
     stored = decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
     assert stored == expected
@@ -103,15 +76,15 @@ def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
 
 
 def test_a_one_change_build_reads_no_carried_over_runs_record(
-    site: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_scale_copy: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the file intact, no unchanged run's record is decoded, and the site is the one a
     build that decodes every record makes."""
-    results, out = site
+    results, out = small_scale_copy
     change_run(results, CHANGED)
     reference = shutil.copytree(out, tmp_path / "reference")
     (reference / CROSS_RUNS_PATH).unlink()  # this one decodes each run's record file
-    build(options(results, reference))
+    build(small_scale_options(results, reference))
     decoded: list[str] = []
     original = RunRecord.from_bytes
 
@@ -121,7 +94,7 @@ def test_a_one_change_build_reads_no_carried_over_runs_record(
         return record
 
     monkeypatch.setattr(RunRecord, "from_bytes", staticmethod(counted))
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert result.rebuilt == 1
     assert set(decoded) <= {CHANGED}  # the change log reads the changed run's old record only
     assert tree_files(out) == tree_files(reference)
@@ -166,15 +139,15 @@ def restamp(out: Path) -> None:
     ids=["number", "index", "type", "format", "twice"],
 )
 def test_a_tampered_file_is_a_cache_miss_never_published(
-    site: tuple[Path, Path],
+    small_scale_copy: tuple[Path, Path],
     tmp_path: Path,
     tamper: Callable[[list[Any]], None],
     believed: bool,
 ) -> None:
-    results, out = site
+    results, out = small_scale_copy
     change_run(results, CHANGED)
     reference = shutil.copytree(out, tmp_path / "reference")
-    build(options(results, reference))
+    build(small_scale_options(results, reference))
     lines = [orjson.loads(line) for line in (out / CROSS_RUNS_PATH).read_bytes().split(b"\n")]
     tamper(lines)
     (out / CROSS_RUNS_PATH).write_bytes(b"\n".join(map(orjson.dumps, lines)))
@@ -182,7 +155,7 @@ def test_a_tampered_file_is_a_cache_miss_never_published(
         restamp(out)
         with pytest.raises(RecordError):
             decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
-    result = build(options(results, out))
+    result = build(small_scale_options(results, out))
     assert result.rebuilt == 1
     assert tree_files(out) == tree_files(reference)
     assert not any(str(TAMPERED).encode() in c for c in tree_files(out).values())

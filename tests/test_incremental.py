@@ -113,12 +113,8 @@ def edit_sweep(tree: Path, factor: float = 1.5) -> None:
 # --- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_racy_window() -> Iterator[None]:
-    """Fingerprint files written a moment ago too (tests write their trees just before building)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(status_module, "RACY_NS", 0)
-        yield
+# fingerprint files written a moment ago too (the tests write trees just before building)
+pytestmark = pytest.mark.usefixtures("no_racy_window")
 
 
 @pytest.fixture(scope="module")

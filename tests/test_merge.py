@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reportgen.analysis.group as group_analysis
-import reportgen.build.status as status_module
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.group import analyze_group
 from reportgen.analysis.group_record import GroupRecord
@@ -114,11 +112,8 @@ def test_partials_of_runs_that_are_not_the_groups_are_not_merged() -> None:
 # --- in a build ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_racy_window() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(status_module, "RACY_NS", 0)
-        yield
+# fingerprint files written a moment ago too (the tests write trees just before building)
+pytestmark = pytest.mark.usefixtures("no_racy_window")
 
 
 @pytest.mark.slow
