@@ -110,13 +110,7 @@ class Converter:
     def close(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            process.stdin.close()
-            try:
-                process.wait(timeout=10)
-            except Exception:
-                process.kill()
-                process.wait()
-            process.stdout.close()
+            end_child(process)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -207,6 +201,17 @@ def _serve_stream(
             status, payload = 1, f"{type(exc).__name__}: {str(exc)[:300]}".encode()
         answers.write(_HEADER.pack(status, len(payload)) + payload)
         answers.flush()
+
+
+def end_child(child: Any) -> None:
+    """Ask a child to end (its stdin closed), and kill it if it has not within 10 s."""
+    child.stdin.close()
+    try:
+        child.wait(timeout=10)
+    except Exception:
+        child.kill()
+        child.wait()
+    child.stdout.close()
 
 
 def _convert(vl_convert: Any, request: dict[str, Any]) -> bytes:

@@ -39,6 +39,7 @@ from reportgen.vlchild import (
     _convert,
     _read_answer,
     _serve_stream,
+    end_child,
     request_body,
 )
 
@@ -216,7 +217,7 @@ def shared_children(count: int) -> Iterator[None]:
     finally:
         _owned = None
         for child in children:
-            _end(child)
+            end_child(child)
 
 
 def _wait_bound(children: list[Any]) -> None:
@@ -227,16 +228,6 @@ def _wait_bound(children: list[Any]) -> None:
         for stream in select.select(waiting, [], [], remaining)[0]:
             os.read(stream.fileno(), 1)  # the greeting, or the end of a child that stopped
             waiting.remove(stream)
-
-
-def _end(child: Any) -> None:
-    child.stdin.close()  # the child's signal to end
-    try:
-        child.wait(timeout=10)
-    except Exception:
-        child.kill()
-        child.wait()
-    child.stdout.close()
 
 
 # --- the child -------------------------------------------------------------------------------
