@@ -460,11 +460,9 @@ def main() -> int:
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()
-    import reportgen.build  # first: importing pages.assets first hits an import cycle
+    import reportgen
     from reportgen.demo import bench_tree
-    from reportgen.pages.assets import static_assets
 
-    static_assets()  # the per-install Vega bundle cache: warm, as on any machine after one build
     # bytecode as pip's install leaves it: under PYTHONDONTWRITEBYTECODE every build process
     # would otherwise compile the package again (~0.2 s each)
     compileall.compile_dir(Path(reportgen.__file__).parent, quiet=1)
@@ -472,7 +470,8 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         results = bench_tree(work / "bench-results", seed=0, runs=args.runs)
-        # per-install caches (compiled templates, chart specs) warm, as after any first build
+        # per-install caches (Vega bundle, compiled templates, chart specs) warm, as after any
+        # first build
         run_build(results, work / "warm-up-site", args.jobs)
         shutil.rmtree(work / "warm-up-site")
         rows, base = measure_tree("bench", results, work, args.jobs, args.repeat)

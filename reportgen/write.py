@@ -159,14 +159,14 @@ class SiteWriter:
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_tree(self._staging)
+        remove_tree(self._staging)
         self._staging.mkdir()
         if self._previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
             os.chmod(self._staging, stat.S_IMODE(self._previous.stat().st_mode))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        _remove_tree(self._staging)  # after publish() this is already gone
+        remove_tree(self._staging)  # after publish() this is already gone
 
     def _claim(self, path: str) -> str:
         key = safe_site_path(path)
@@ -194,8 +194,8 @@ class SiteWriter:
 
     def keep(self, path: str) -> bool:
         """Carry a file over from the previous site unchanged; False if it is not there."""
-        if path.startswith(MEMO_DIR + "/") and path in self._paths:
-            return True  # content-addressed: two users of one memo file want the same bytes
+        if self._claimed_memo(path):
+            return True
         old = self._previous_file(path)
         if old is None:
             return False
@@ -209,9 +209,13 @@ class SiteWriter:
         if any(old is None for _, old in found):
             return False
         for path, old in found:
-            if not (path.startswith(MEMO_DIR + "/") and path in self._paths):
+            if not self._claimed_memo(path):
                 self._link_kept(path, str(old))
         return True
+
+    def _claimed_memo(self, path: str) -> bool:
+        """A memo already in the new site (content-addressed: its users want the same bytes)."""
+        return path.startswith(MEMO_DIR + "/") and path in self._paths
 
     def _link_kept(self, path: str, old: str) -> None:
         _link_or_copy(old, self._claim(path))
@@ -305,7 +309,7 @@ class SiteWriter:
                 self._staging = backup
         else:
             os.rename(self._staging, self.out)
-        _remove_tree(self._staging)
+        remove_tree(self._staging)
 
 
 @dataclass(frozen=True)
@@ -415,10 +419,6 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _remove_tree(path: Path) -> None:
-    remove_tree(path)
-
-
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directories with Linux renameat2(RENAME_EXCHANGE) where available."""
     import ctypes  # here: a no-op build publishes nothing
@@ -485,7 +485,7 @@ def recover_interrupted(out: Path) -> None:
                 os.rename(backup, out)
                 break
     for leftover in (*_dead_siblings(out, "staging"), *_dead_siblings(out, "old")):
-        _remove_tree(leftover)
+        remove_tree(leftover)
     for tmp in (out / ".reportgen").glob(".*.tmp-*"):  # write_file_atomic's, if it was killed
         pid = tmp.name.rpartition("-")[2]
         if pid.isdigit() and not _pid_alive(int(pid)) and tmp.is_file():

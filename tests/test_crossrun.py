@@ -377,14 +377,14 @@ def test_small_runs_use_mean_true_of_larger_runs() -> None:
 
 
 def test_subset_sums_pick_distinct_rows_and_ignore_block_size() -> None:
+    from reportgen.analysis.resample import resampled_sums, subset_weights
+
     columns = np.column_stack([np.ones(50), 2.0 ** -np.arange(50)])
-    whole = batch.subset_sums(columns, 7, 40, np.random.default_rng(0))
+    whole = resampled_sums(columns, subset_weights(50, 7), 40, np.random.default_rng(0))
     assert np.all(whole[:, 0] == 7)
     # binary fractions: a sum of 7 distinct powers has exactly 7 one-bits
     bits = [bin(round(float(v) * 2**49)).count("1") for v in whole[:, 1]]
     assert set(bits) == {7}
-    from reportgen.analysis.resample import resampled_sums, subset_weights
-
     blocks = resampled_sums(columns, subset_weights(50, 7), 40, np.random.default_rng(0), 120)
     assert np.array_equal(whole, blocks)  # blocks of 2 draws: the same subsets
 

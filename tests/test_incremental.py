@@ -40,6 +40,7 @@ from reportgen import __version__
 from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.record import RECORD_FORMAT, RunRecord
+from reportgen.analysis.resample import resampled_sums, subset_weights
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
 from reportgen.build.cross_runs import CROSS_RUNS_PATH
 from reportgen.build.status import STATUS_PATH, read_status
@@ -750,17 +751,17 @@ def test_build_killed_after_the_swap_leaves_the_new_site(
 ) -> None:
     """Killed while deleting the old site (after the swap): OUT is already the new site."""
     import reportgen.write as write
+    from reportgen.removal import remove_tree as real_remove
 
     results, out = mini
     edit_sweep(results)
-    real_remove = write._remove_tree
 
     def die_removing_old_site(path: Path) -> None:
         if path.is_dir() and (path / STATUS_PATH).is_file() and path != out:
             raise KeyboardInterrupt("killed while removing the old site")
         real_remove(path)
 
-    monkeypatch.setattr(write, "_remove_tree", die_removing_old_site)
+    monkeypatch.setattr(write, "remove_tree", die_removing_old_site)
     with pytest.raises(KeyboardInterrupt):
         build(options(results, out))
     monkeypatch.undo()
@@ -904,7 +905,8 @@ def test_subset_sums_stay_exact_when_keys_tie_at_the_cut() -> None:
         def random(self, shape: tuple[int, int]) -> Any:
             return np.full(shape, 0.5)
 
-    sums = batch.subset_sums(np.ones((20, 1)), 5, 3, TiedRng())  # type: ignore[arg-type]
+    weights = subset_weights(20, 5)
+    sums = resampled_sums(np.ones((20, 1)), weights, 3, TiedRng())  # type: ignore[arg-type]
     assert sums[:, 0].tolist() == [5.0, 5.0, 5.0]
 
 

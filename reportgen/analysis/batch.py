@@ -15,7 +15,7 @@ import numpy.typing as npt
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.counts import SubsetChoices
 from reportgen.analysis.points import RunPoints, SampleSource, SequenceEta
-from reportgen.analysis.resample import resampled_sums, subset_weights, weighted_sums
+from reportgen.analysis.resample import weighted_sums
 from reportgen.analysis.stats import (
     Json,
     eta_grid,
@@ -145,16 +145,6 @@ class BatchComparison:
             "small_runs": [{"id": i, "err_rel": v} for i, v in self.small_runs],
             "full_run_values": [{"id": i, "err_rel": v} for i, v in self.full_run_values],
         }
-
-
-def subset_sums(columns: FloatArray, size: int, draws: int, rng: np.random.Generator) -> FloatArray:
-    """Column sums over ``draws`` random subsets of ``size`` rows, drawn without replacement.
-
-    The bootstrap's engine (``resampled_sums``) with 0/1 weights (``subset_weights``): one
-    matrix product per chunk of draws, so stacking several η's columns side by side draws each
-    subset once for all of them.
-    """
-    return resampled_sums(columns, subset_weights(columns.shape[0], size), draws, rng)
 
 
 @dataclass(frozen=True, eq=False)

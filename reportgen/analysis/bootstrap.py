@@ -1,8 +1,9 @@
 """The paired bootstrap of a run: its per-sequence columns, resampled jointly at every η.
 
-One matrix of resampling weights per run, the same at every η, times the per-sequence columns
-in memory-bounded chunks (``resample.resampled_sums``): every statistic of a resample (ΔH_true
-with its re-estimated baseline, the approximations, their ratios) comes from the same rows.
+One matrix of resampling weights per run (``counts.BootstrapCounts``, shared by the runs of one
+n), the same at every η, times the per-sequence columns in memory-bounded chunks
+(``resample.weighted_sums``): every statistic of a resample (ΔH_true with its re-estimated
+baseline, the approximations, their ratios) comes from the same rows.
 """
 
 from __future__ import annotations
