@@ -18,6 +18,9 @@ import orjson
 
 T = TypeVar("T")
 Decoder = Callable[[Any], Any]
+# a field's metadata key: its values repeat across records, and each distinct value decoded is
+# held once (``field(metadata={SHARED: True})``)
+SHARED = "reportgen.shared"
 
 
 class RecordError(ValueError):
@@ -282,12 +285,23 @@ _LIST, _TWO = frozenset({list}), frozenset({2})
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
+def _shared_decoder(decode: Decoder) -> Decoder:
+    """``decode``, its equal values returned as one object (bounded)."""
+    shared = functools.lru_cache(maxsize=4096)(lambda value: value)
+    return lambda value: shared(decode(value))
+
+
 def _dataclass(kind: type) -> Decoder:
     """A decoder written out for ``kind`` (as ``dataclasses`` writes ``__init__``): one dict
     lookup, one decoder call and one assignment per field, no loop."""
     hints = get_type_hints(kind)
     fields = dataclasses.fields(kind)
-    decoders = {f"d{i}": _decoder(hints[f.name]) for i, f in enumerate(fields)}
+    decoders = {
+        f"d{i}": _shared_decoder(_decoder(hints[f.name]))
+        if f.metadata.get(SHARED)
+        else _decoder(hints[f.name])
+        for i, f in enumerate(fields)
+    }
     # every field is an argument of __init__, which only assigns them: the fields are assigned
     # as a frozen __init__ does (object.__setattr__), without the call's keyword arguments
     plain = all(f.init for f in fields) and not hasattr(kind, "__post_init__")

@@ -5,25 +5,20 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
-import io
 import os
 import shutil
 import stat
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import BinaryIO, TypeVar
 
 from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
 from reportgen.siblings import sibling_name as sibling_name
 from reportgen.siblings import sibling_prefix
 
-if TYPE_CHECKING:  # numpy only for draws memos: a no-op build never imports it
-    import numpy as np
-    import numpy.typing as npt
-
+T = TypeVar("T")
 MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
 MEMO_DIR = ".reportgen/memo"
@@ -275,6 +270,31 @@ class SiteWriter:
         content = self.previous_bytes(path)
         return content if content is not None and digest_of(content) == digest else None
 
+    def previous_verified_lines(
+        self, path: str, digest: str, consume: Callable[[Iterator[bytes]], T]
+    ) -> T | None:
+        """What ``consume`` makes of the previous site's private file at ``path``, line by line
+        (no newlines), while its bytes are hashed alongside: ``None`` unless they hash to
+        ``digest`` (a cache miss); the file is never held whole."""
+        old = self._previous_file(path)
+        if old is None:
+            return None
+        hashed = hashlib.sha256()
+
+        def lines(file: BinaryIO) -> Iterator[bytes]:
+            for line in file:
+                hashed.update(line)
+                yield line[:-1] if line.endswith(b"\n") else line
+
+        try:
+            with open(old, "rb") as file:
+                result = consume(lines(file))
+                for rest in iter(lambda: file.read(1 << 20), b""):  # what ``consume`` left
+                    hashed.update(rest)
+        except OSError:
+            return None
+        return result if hashed.hexdigest() == digest else None
+
     def verified(self, digests: Mapping[str, str]) -> VerifiedFiles:
         """The private files of the new site named in ``digests``, for a later stage of this
         build to read back (checked against their digests)."""
@@ -335,70 +355,6 @@ class VerifiedFiles:
 def memo_path(name: str) -> str:
     """The site path of the memo called ``name``."""
     return f"{MEMO_DIR}/{safe_site_path(name)}"
-
-
-class MemoReader:
-    """Memos for work done away from the writer (a group page, perhaps in a worker process).
-
-    A memo the previous site holds with the bytes its previous build recorded (``digests``, by
-    memo path) is read from it and listed in ``reused`` (``previous`` is ``None`` for
-    ``--force``: recompute everything); any other is computed and kept in ``computed``. Both go
-    to ``SiteWriter.store_memos``. Thread-safe; ``compute`` runs outside the lock.
-    """
-
-    def __init__(self, previous: Path | None, digests: Mapping[str, str] | None = None) -> None:
-        self.previous = previous
-        self.stored = VerifiedFiles(previous or Path(), digests or {})
-        self.computed: dict[str, bytes] = {}
-        self.reused: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def memo(self, name: str, compute: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            known = self.computed.get(name, self.reused.get(name))
-        if known is not None:
-            return known
-        content = self._stored(name)
-        if content is not None:
-            with self._lock:
-                return self.reused.setdefault(name, content)
-        content = compute()
-        with self._lock:
-            return self.computed.setdefault(name, content)
-
-    def _stored(self, name: str) -> bytes | None:
-        return None if self.previous is None else self.stored.read(memo_path(name))
-
-
-def npy_memo(
-    memo: Callable[[str, Callable[[], bytes]], bytes], prefix: str
-) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
-    """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
-    import numpy as np
-
-    def array_memo(
-        key: str, compute: Callable[[], npt.NDArray[np.float64]]
-    ) -> npt.NDArray[np.float64]:
-        # sharded by the key's first two characters, as git stores objects: a 10,000-run
-        # tree's thousands of draws never pile up in one directory
-        computed: list[npt.NDArray[np.float64]] = []
-
-        def as_npy() -> bytes:
-            computed.append(compute())
-            buffer = io.BytesIO()
-            np.save(buffer, computed[0], allow_pickle=False)
-            return buffer.getvalue()
-
-        content = memo(f"{key[:2]}/{prefix}-{key}.npy", as_npy)
-        if computed:
-            return computed[0]
-        try:
-            array: npt.NDArray[np.float64] = np.load(io.BytesIO(content), allow_pickle=False)
-        except (ValueError, OSError):  # unreadable memo: compute, do not store
-            return compute()
-        return array
-
-    return array_memo
 
 
 def _same_bytes(path: str, pieces: tuple[bytes, ...]) -> bool:

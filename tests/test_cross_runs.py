@@ -61,7 +61,7 @@ def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
 ) -> None:
     _, out = small_scale
     expected = records_of(out)
-    stored = decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
+    stored = decode_cross_runs(iter((out / CROSS_RUNS_PATH).read_bytes().split(b"\n")))
     assert stored == expected
     again = encode_cross_runs(
         {k: r for k, (_, r) in expected.items()}, {k: d for k, (d, _) in expected.items()}
@@ -71,6 +71,11 @@ def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(
     # the values repeated across runs are held once
     first, second = (record for _, record in list(stored.values())[:2])
     assert first.fields is second.fields and first.parameters is second.parameters
+    assert first.uncertainty and second.uncertainty
+    methods = {
+        id(u.se_method) for r in (first, second) if r.uncertainty for u in r.uncertainty.etas
+    }
+    assert len(methods) == 1
     status = orjson.loads((out / STATUS_PATH).read_bytes())
     assert status["cross_runs"] == hashlib.sha256((out / CROSS_RUNS_PATH).read_bytes()).hexdigest()
 
@@ -154,10 +159,41 @@ def test_a_tampered_file_is_a_cache_miss_never_published(
     if believed:
         restamp(out)
         with pytest.raises(RecordError):
-            decode_cross_runs((out / CROSS_RUNS_PATH).read_bytes())
+            decode_cross_runs(iter((out / CROSS_RUNS_PATH).read_bytes().split(b"\n")))
     result = build(small_scale_options(results, out))
     assert result.rebuilt == 1
     assert tree_files(out) == tree_files(reference)
     assert not any(str(TAMPERED).encode() in c for c in tree_files(out).values())
     # the next build's file is whole again
     assert (out / CROSS_RUNS_PATH).read_bytes() == (reference / CROSS_RUNS_PATH).read_bytes()
+
+
+@pytest.mark.parametrize("consumed", [0, 1, 3])
+def test_a_file_read_by_lines_is_checked_whole_however_much_is_consumed(
+    tmp_path: Path, consumed: int
+) -> None:
+    """The hash covers the bytes the consumer never asked for: a change after them is a miss."""
+    from itertools import islice
+
+    from reportgen.write import SiteWriter
+
+    out = tmp_path / "out"
+    lines = [b'{"a": 1}', b"[2]", b"", b"last line"]
+    content = b"\n".join(lines)
+    with SiteWriter(out) as writer:
+        writer.write_private(".reportgen/f.jsonl", content)
+        writer.write("index.html", b"x")
+        writer.publish()
+    with SiteWriter(out) as writer:
+
+        def take(found: Any) -> list[bytes]:
+            return list(islice(found, consumed))
+
+        digest = hashlib.sha256(content).hexdigest()
+        assert writer.previous_verified_lines(".reportgen/f.jsonl", digest, list) == lines
+        assert (
+            writer.previous_verified_lines(".reportgen/f.jsonl", digest, take) == lines[:consumed]
+        )
+        other = hashlib.sha256(content + b"\n").hexdigest()
+        assert writer.previous_verified_lines(".reportgen/f.jsonl", other, take) is None
+        assert writer.previous_verified_lines(".reportgen/gone.jsonl", digest, take) is None

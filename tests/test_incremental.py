@@ -914,8 +914,9 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
     site: tuple[Path, BuildResult], tmp_path: Path
 ) -> None:
     """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
+    from reportgen.memos import MemoReader, npy_memo
     from reportgen.pages import serialize
-    from reportgen.write import MemoReader, SiteWriter, VerifiedFiles, npy_memo
+    from reportgen.write import SiteWriter, VerifiedFiles
 
     out = site[0]
     status = read_status(out)

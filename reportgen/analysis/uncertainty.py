@@ -41,6 +41,7 @@ from reportgen.analysis.verdicts import (
     paired_ratio_se,
     run_verdict,
 )
+from reportgen.codec import SHARED
 from reportgen.load.models import Run
 
 DEFAULT_BOOTSTRAP = 2000
@@ -95,7 +96,7 @@ class EtaUncertainty:
     ci95_diff_linear: Interval | None = None
     ci95_diff_linquad: Interval | None = None
     se_quad: float | None = None  # SE of the quadratic term (linquad − linear), delta method
-    se_method: tuple[tuple[str, str], ...] = ()
+    se_method: tuple[tuple[str, str], ...] = field(default=(), metadata={SHARED: True})
     notebook_se_linear: float | None = None
     notebook_se_true: float | None = None
     ratio_linear: float | None = None  # ΔH_linear/ΔH_true

@@ -43,11 +43,13 @@ def read_cross_runs(writer: SiteWriter, previous: BuildStatus | None) -> CrossRu
     and its format; empty otherwise (each run's own record file is read)."""
     if previous is None or previous.cross_runs is None:
         return {}
-    content = writer.previous_verified(CROSS_RUNS_PATH, previous.cross_runs)
     try:
-        return {} if content is None else decode_cross_runs(content)
+        cross = writer.previous_verified_lines(
+            CROSS_RUNS_PATH, previous.cross_runs, decode_cross_runs
+        )
     except ValueError:
         return {}
+    return {} if cross is None else cross
 
 
 def write_cross_runs(
@@ -83,14 +85,13 @@ def encode_cross_runs(
     return (encode(head), *(b"\n" + line for line in lines))
 
 
-def decode_cross_runs(data: bytes) -> CrossRuns:
-    """Inverse of ``encode_cross_runs`` (its pieces joined); a ``RecordError`` (a
-    ``ValueError``) for anything else, a value of the wrong type or an index out of its table
-    included."""
+def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
+    """Inverse of ``encode_cross_runs``, from its lines (its pieces joined, split at each
+    newline); a ``RecordError`` (a ``ValueError``) for anything else, a value of the wrong type
+    or an index out of its table included."""
     from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 
-    lines = _lines(data)
-    head = _json(next(lines))
+    head = _json(next(lines, b""))
     if not isinstance(head, dict) or head.get("format") != [CROSS_RUNS_FORMAT, RECORD_FORMAT]:
         raise RecordError("not a cross-run records file of this format")
     hints = get_type_hints(RunRecord)
@@ -119,15 +120,6 @@ def decode_cross_runs(data: bytes) -> CrossRuns:
             raise RecordError("a row whose record has another id, or a run listed twice")
         cross[run_id] = (digest, record)
     return cross
-
-
-def _lines(data: bytes) -> Iterator[bytes]:
-    """The lines of ``data``, one at a time (no copy of the whole)."""
-    start = 0
-    while (end := data.find(b"\n", start)) >= 0:
-        yield data[start:end]
-        start = end + 1
-    yield data[start:]
 
 
 def _json(line: bytes) -> object:

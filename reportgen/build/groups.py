@@ -89,9 +89,9 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
     from reportgen.analysis.pooling import pooled_verdict
+    from reportgen.memos import MemoReader, npy_memo
     from reportgen.pages import serialize
     from reportgen.pages.group import group_error_page, group_page
-    from reportgen.write import MemoReader, npy_memo
 
     group = job.group
     records = work.records if job.records is None else job.records
