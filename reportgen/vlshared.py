@@ -9,13 +9,12 @@ connects to every child at once and is served by the first to greet it (an idle 
 children are shared by whoever is converting. When a shared child stops, or none answers, the
 request and every later one of that process go to the process's own child (``vlchild``), whose
 supervision says why a figure failed; the shared children only ever save work. A child keeps
-its answers for the build by the request's hash: a chart on a parent's and a child's page that
-meets the same child is converted once.
+no answers: so few requests repeat within a build that a cache would hold tens of MB a child
+for next to nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import select
@@ -24,7 +23,6 @@ import socket
 import struct
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -44,7 +42,6 @@ from reportgen.vlchild import (
 )
 
 HELLO = b"\x01"  # a child's greeting when it takes a connection: it is idle and ours
-KEPT_BYTES = 64 * 1024**2  # a child's answers kept for requests repeated within the build
 READY_SECONDS = 30.0  # a child that has not bound its socket by then is not waited for
 _NAME = "reportgen-vl-{uid}-{pid}-{slot}"
 _CHILD = (
@@ -250,7 +247,7 @@ def serve_shared(name: str) -> None:
     import vl_convert
 
     vl_convert.vegalite_to_svg(_WARM_SPEC)
-    answer = Answers(partial(_convert, vl_convert)).answer
+    answer = partial(_answer, vl_convert)
     while True:
         readable = select.select([listener, sys.stdin], [], [])[0]
         if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):
@@ -272,26 +269,5 @@ def _serve_connection(connection: socket.socket, answer: Callable[[bytes], bytes
         pass  # the client went away (it took another child)
 
 
-class Answers:
-    """A child's answers by their request's hash, kept while the build runs (the children end
-    with it), up to ``limit`` bytes: a chart on two pages, or two charts drawn alike, is
-    converted once."""
-
-    def __init__(self, convert: Callable[[dict[str, Any]], bytes], limit: int = KEPT_BYTES):
-        self._convert = convert
-        self._limit = limit
-        self._kept: OrderedDict[bytes, bytes] = OrderedDict()
-        self._bytes = 0
-
-    def answer(self, body: bytes) -> bytes:
-        key = hashlib.sha256(body).digest()
-        kept = self._kept.get(key)
-        if kept is not None:
-            self._kept.move_to_end(key)
-            return kept
-        payload = self._convert(orjson.loads(body))
-        self._kept[key] = payload
-        self._bytes += len(payload)
-        while self._bytes > self._limit:
-            self._bytes -= len(self._kept.popitem(last=False)[1])
-        return payload
+def _answer(vl_convert: Any, body: bytes) -> bytes:
+    return _convert(vl_convert, orjson.loads(body))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reportgen import charts, vlchild, vlshared
+from reportgen import charts, vlshared
 from reportgen.charts import export
 from reportgen.cli import main
 from reportgen.vlchild import ConvertError
@@ -141,23 +141,6 @@ def test_a_shared_childs_errors_are_the_figures_errors(two_shared: list[int]) ->
         shared.request("svg", spec={"mark": "no-such-mark"})
     assert not shared.broken  # vl-convert refused the spec; the child serves on
     assert shared.request("svg", spec=figure_spec()).startswith(b"<svg")
-
-
-def test_each_distinct_request_is_converted_once_by_a_child() -> None:
-    converted: list[dict[str, Any]] = []
-
-    def convert(request: dict[str, Any]) -> bytes:
-        converted.append(request)
-        return f"answer {len(converted)}".encode() * 10
-
-    answers = vlshared.Answers(convert, limit=100)  # room for one answer of 80 bytes
-    first = vlchild.request_body("svg", {"spec": figure_spec()})[8:]
-    other = vlchild.request_body("svg", {"spec": figure_spec(2.0)})[8:]
-    assert answers.answer(first) == answers.answer(first) == b"answer 1" * 10
-    assert len(converted) == 1  # the repeated request was answered from what the child kept
-    assert answers.answer(other) == b"answer 2" * 10
-    assert answers.answer(first) == b"answer 3" * 10  # beyond the limit: the oldest went
-    assert [r["spec"] for r in converted] == [figure_spec(), figure_spec(2.0), figure_spec()]
 
 
 def vl_children(owner: int) -> dict[int, str]:
