@@ -8,8 +8,13 @@ from hypothesis import strategies as st
 from reportgen.analysis.doublings import Doubling
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.group_stats import QuadHelp
-from reportgen.pages.group import DoublingRow, QuadRow, VerdictRow
-from reportgen.pages.group_rows import doubling_rows_html, quad_rows_html, verdict_rows_html
+from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
+from reportgen.pages.group_rows import (
+    doubling_rows_html,
+    quad_rows_html,
+    run_rows_html,
+    verdict_rows_html,
+)
 from reportgen.pages.render import environment
 
 MACRO_ROW = """{% import "_table.html" as t -%}
@@ -32,6 +37,14 @@ QUAD_ROW = """{% import "_table.html" as t -%}
 <tr><td><a href="{{ q.href }}">{{ q.label }}</a></td>{{ t.td_eta(q.row.eta) }}
 {#- #}<td>{{ q.row.abs_linear | num }}</td><td>{{ q.row.abs_linquad | num }}</td>
 {{- t.td_se(q.row.gain, q.row.se) }}{{ t.td_z(q.row.z) }}</tr>"""
+
+RUN_ROW = """{% import "_table.html" as t -%}
+<tr><td><a href="{{ r.href }}">{{ r.run_id }}</a></td>{{ t.td_eta(r.eta) }}
+      {#- #}<td>{{ r.true | num }}</td><td>{{ r.linear | num }}</td><td>{{ r.linquad | num }}</td>
+      {#- #}<td>{% if r.resolved is false %}<span class="muted">not resolved</span>
+      {%- else %}{{ r.rel_err | pct }}
+      {%- if r.resolved is none and r.rel_err is not none %} <span class="muted">(no se_true)</span>
+      {%- endif %}{%- endif %}</td></tr>"""
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 maybe = st.none() | floats
@@ -91,3 +104,23 @@ def test_a_quad_row_is_what_the_table_macros_write(quad: QuadHelp, label: str, h
     row = QuadRow("run", label, href, quad)
     expected = environment().from_string(QUAD_ROW).render(q=row)
     assert quad_rows_html([row]) == (expected,)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    row=st.builds(
+        RunEtaRow,
+        texts,
+        texts,
+        etas,
+        maybe,
+        maybe,
+        maybe,
+        maybe,
+        maybe,
+        st.sampled_from([None, True, False]),
+    )
+)
+def test_a_run_row_is_what_the_table_macros_write(row: RunEtaRow) -> None:
+    expected = environment().from_string(RUN_ROW).render(r=row)
+    assert run_rows_html([row]) == (expected,)

@@ -41,7 +41,12 @@ from reportgen.pages.group_charts import (
     short_label,
 )
 from reportgen.pages.group_pooled import PooledView, pooled_views
-from reportgen.pages.group_rows import doubling_rows_html, quad_rows_html, verdict_rows_html
+from reportgen.pages.group_rows import (
+    doubling_rows_html,
+    quad_rows_html,
+    run_rows_html,
+    verdict_rows_html,
+)
 from reportgen.pages.output import PageOutput
 from reportgen.pages.paper_tables import group_tables, paper_table_link
 from reportgen.pages.render import (
@@ -190,6 +195,11 @@ class GroupView:
     fit_window: FitWindow | None = None  # the tree file's η window of the fits
     cv_batch: CvBatchView | None = None  # its directory's CV batch aggregate, corrected
     invalid_cv: Mapping[str, str] = field(default_factory=dict)  # feature → why not valid
+
+    @property
+    def run_html(self) -> tuple[Markup, ...]:
+        """The per run and η table's rows, ready to place."""
+        return run_rows_html(self.run_rows)
 
     @property
     def verdict_html(self) -> tuple[Markup, ...]:

@@ -1,5 +1,5 @@
-"""The group page's per run and η tables (paired verdicts, doubling ratios, quadratic term)
-as ready HTML rows.
+"""The group page's per run and η tables (ΔH values, paired verdicts, doubling ratios,
+quadratic term) as ready HTML rows.
 
 A group of many runs has hundreds of these rows; each would cost several macro calls and a
 filter per cell in Jinja. The rows are written here, cell for cell as the table macros of
@@ -14,12 +14,31 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
-from reportgen.numfmt import DEFAULT, format_eta, format_number, format_z
+from reportgen.numfmt import DEFAULT, format_eta, format_number, format_percent, format_z
 
 if TYPE_CHECKING:
-    from reportgen.pages.group import DoublingRow, QuadRow, VerdictRow
+    from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 
 _NONE = "—"
+
+
+def run_rows_html(rows: Sequence[RunEtaRow]) -> tuple[Markup, ...]:
+    """Each row's ``<tr>``: run, η, ΔH true, linear and lin+quad, and the linear relative error
+    (or why it means nothing)."""
+    return tuple(_run_row(r) for r in rows)
+
+
+def _run_row(r: RunEtaRow) -> Markup:
+    if r.resolved is False:
+        relative = '<span class="muted">not resolved</span>'
+    else:
+        relative = str(escape(format_percent(r.rel_err)))
+        if r.resolved is None and r.rel_err is not None:
+            relative += ' <span class="muted">(no se_true)</span>'
+    return Markup(
+        f"<tr>{_run_cell(r.href, r.run_id)}{_td_eta(r.eta)}<td>{_num(r.true)}</td>"
+        f"<td>{_num(r.linear)}</td><td>{_num(r.linquad)}</td><td>{relative}</td></tr>"
+    )
 
 
 def verdict_rows_html(rows: Sequence[VerdictRow], by_population: bool) -> tuple[Markup, ...]:
