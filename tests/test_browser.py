@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from reportgen.build import BuildOptions, BuildResult, build
+from reportgen.charts.grid import CELL_PX as GRID_CELL_PX
 from reportgen.demo import generate_sample_tree
 
 CHROMIUM = Path(os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium"))
@@ -1337,6 +1338,45 @@ def test_crowded_legends_are_whole_at_desktop_and_mobile_width(
     assert state["clipped"] == [], "legend entries truncated, elided or outside the chart"
     assert state["wide"] == [], "charts wider than their container"
     assert state["scroll"] <= 0, "horizontal scrolling"
+
+
+FACET_STATE = """() => Array.from(document.querySelectorAll('figure.chart')).filter(f =>
+  'facet' in JSON.parse(f.querySelector('script.chart-spec').textContent)
+).map(f => {
+  const spec = JSON.parse(f.querySelector('script.chart-spec').textContent);
+  const svg = f.querySelector('.chart-view svg');
+  const cells = Array.from(svg.querySelectorAll('g.role-scope.cell > g'))
+    .map(c => c.getBoundingClientRect()).filter(r => r.width > 0);
+  const tops = cells.map(r => Math.round(r.top));
+  return {figure: f.querySelector('.chart-view').clientWidth, specCell: spec.spec.width,
+          svg: svg.getBoundingClientRect().width, cells: cells.length,
+          firstRow: tops.filter(t => t === Math.min(...tops)).length,
+          narrowest: Math.min(...cells.map(r => r.width))};
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_small_multiples_fill_a_wide_figure_and_stack_on_a_phone(
+    width: int, crowded_site: Path, chromium: Browser
+) -> None:
+    """Wide: the run panels four a row, each at least 1.5× its spec's cell; phone: one panel a
+    row; never wider than the figure."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_url(crowded_site / CROWDED_GROUP))
+        page.wait_for_function(ALL_DRAWN, polling=50, timeout=60_000)
+        grids: list[dict[str, Any]] = page.evaluate(FACET_STATE)
+    finally:
+        context.close()
+    assert any(g["cells"] > 4 and g["specCell"] == GRID_CELL_PX for g in grids)
+    for grid in grids:
+        assert grid["svg"] <= grid["figure"] + 1, grid
+        if width == 390:
+            assert grid["firstRow"] == 1, grid
+        elif grid["specCell"] == GRID_CELL_PX:  # the run panels, in a figure the page's width
+            assert grid["firstRow"] == min(grid["cells"], 4), grid
+            assert grid["narrowest"] >= 1.5 * GRID_CELL_PX - 1, grid
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -61,16 +61,44 @@
     var select = document.getElementById("eta-select");
     return select ? select.value : null;
   }
-  /* Small multiples have fixed cells (Vega-Lite cannot fit a facet to its container): on a
-     narrow screen, one column of cells as wide as the figure allows. */
-  var FACET_ALLOWANCE = 110;  /* y axis and padding beside each cell, px */
+  /* Small multiples have fixed cells (Vega-Lite cannot fit a facet to its container): the
+     cells are sized to the figure, as many to a row as fit at 1.5× their spec's width (one on a
+     phone) and no more than there are panels, each at most FACET_CELL_MAX wide, taller in
+     proportion (up to 1.6×). */
+  var FACET_AXIS_PX = 90;  /* the y axis left of each row */
+  var FACET_GAP_PX = 30;  /* between cells, and the padding right of the last */
+  var FACET_CELL_MAX = 280;
+  function facetPanels(spec, datasets) {
+    var field = spec.facet && spec.facet.field;
+    var blocks = spec.data && datasets[spec.data.name];
+    if (typeof field !== "string" || !blocks) { return 0; }
+    var seen = {};
+    blocks.forEach(function (block) {
+      (Array.isArray(block[field]) ? block[field] : []).forEach(function (v) { seen[v] = true; });
+    });
+    return Object.keys(seen).length;
+  }
+  function facetLayout(spec, datasets, room) {
+    if (!spec.facet || !spec.spec || !spec.columns) { return null; }
+    var cell = spec.spec.width, height = spec.spec.height;
+    if (typeof cell !== "number" || typeof height !== "number") { return null; }
+    var panels = facetPanels(spec, datasets) || spec.columns;
+    var space = room - FACET_AXIS_PX;
+    var columns = Math.max(1, Math.min(panels, Math.floor(space / (1.5 * cell + FACET_GAP_PX))));
+    var width = Math.max(160, Math.min(FACET_CELL_MAX, Math.floor(space / columns) - FACET_GAP_PX));
+    return {
+      columns: columns,
+      rows: Math.ceil(panels / columns),
+      width: width,
+      height: Math.round(height * Math.min(1.6, Math.max(1, width / cell)))
+    };
+  }
   function fitFacets(spec, figure) {
-    if (!spec.facet || !spec.spec || !spec.columns || !figure) { return; }
-    var room = figure.clientWidth - 24;
-    var cell = spec.spec.width;
-    if (typeof cell !== "number" || room >= spec.columns * (cell + FACET_ALLOWANCE)) { return; }
-    spec.columns = 1;
-    spec.spec.width = Math.max(160, Math.min(2 * cell, room - FACET_ALLOWANCE));
+    var layout = figure && facetLayout(spec, spec.datasets, figure.clientWidth - 24);
+    if (!layout) { return; }
+    spec.columns = layout.columns;
+    spec.spec.width = layout.width;
+    spec.spec.height = layout.height;
   }
   function chartSpec(node) {
     var spec = JSON.parse(node.textContent);
@@ -245,13 +273,15 @@
       drawChart(entry.figure);
     });
   }
-  /* About the height the chart will take once drawn: its plot, plus title, axes and legend. */
+  /* About the height the chart will take once drawn: its plot, plus title, axes and legend
+     (small multiples: each row of cells as ``fitFacets`` will lay them out). */
   var CHART_CHROME_PX = 100;
-  function placeholderHeight(node) {
+  var FACET_ROW_PX = 50;  /* a row's panel header and x axis */
+  function placeholderHeight(node, figure) {
     try {
       var spec = JSON.parse(node.textContent);
-      var cell = spec.spec && typeof spec.spec.height === "number" ? spec.spec.height : null;
-      if (cell !== null) { return cell + 40 + CHART_CHROME_PX; }  /* one row of small multiples */
+      var layout = facetLayout(spec, readPageData().datasets || {}, figure.clientWidth - 24);
+      if (layout) { return layout.rows * (layout.height + FACET_ROW_PX) + CHART_CHROME_PX; }
       return (typeof spec.height === "number" ? spec.height : 280) + CHART_CHROME_PX;
     } catch (e) {
       return 0;
@@ -272,7 +302,7 @@
     if (!figures.length || typeof window.vegaEmbed !== "function") { return; }
     figures.forEach(function (figure) {
       var target = figure.querySelector(".chart-view");
-      var height = placeholderHeight(figure.querySelector("script.chart-spec"));
+      var height = placeholderHeight(figure.querySelector("script.chart-spec"), figure);
       if (height) { target.style.minHeight = height + "px"; }
     });
     var button = document.getElementById("draw-all");
