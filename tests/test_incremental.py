@@ -43,7 +43,8 @@ from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.analysis.resample import resampled_sums, subset_weights
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
 from reportgen.build.cross_runs import CROSS_RUNS_PATH
-from reportgen.build.status import STATUS_PATH, read_status
+from reportgen.build.status import STATUS_PATH
+from reportgen.build.status_file import read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
 from reportgen.findings import Finding
@@ -228,7 +229,7 @@ def test_one_changed_run_rewrites_only_its_files(
     assert again.up_to_date and again.written == []
 
 
-FORMAT_LINE = b'"format": %d' % status_module.STATUS_FORMAT
+FORMAT_LINE = b'"format":%d' % status_module.STATUS_FORMAT
 
 LARGE = "diagnostics_run/full_data/E_512/run_01"
 

@@ -21,7 +21,7 @@ sha256 of its record and draws memos (planning lives in ``plan.py``).
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
 
 Stages hand each other values in memory (records, samples' digests, figure lists); the only
-code that opens files under OUT is ``write.py`` (and ``status.py`` for the status file). The
+code that opens files under OUT is ``write.py`` (and ``status_file.py`` for the status file). The
 new site is staged beside OUT and swapped in whole (``write.SiteWriter``).
 """
 
@@ -68,8 +68,8 @@ from reportgen.build.status import (
     finding_totals,
     input_hash,
     json_hash,
-    read_status,
 )
+from reportgen.build.status_file import read_status, status_pieces
 from reportgen.build.studies import StudyStage, study_stage, tally
 from reportgen.build.study_write import StudyWork
 from reportgen.discover import GroupRef, Skipped, Tree, discover
@@ -331,7 +331,7 @@ def write_site(
             studies,
             cross_runs,
         )
-        writer.write(STATUS_PATH, status.to_bytes())
+        writer.write(STATUS_PATH, status_pieces(status))
         writer.publish()
     result.rebuilt, result.groups_rendered = runs.rebuilt, groups.rendered
     result.written, result.kept = writer.log.written, writer.log.kept

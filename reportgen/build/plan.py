@@ -20,6 +20,7 @@ from reportgen.build.status import (
     current_hash,
     json_hash,
 )
+from reportgen.build.status_file import status_pieces
 from reportgen.discover import GroupRef, RunRef, Skipped, Tree
 from reportgen.vetted import read_listed
 from reportgen.write import write_file_atomic
@@ -142,4 +143,4 @@ def refresh_stats(plans: list[RunPlan], previous: BuildStatus, out: Path) -> Non
     runs = {p.ref.id: replace(p.reusable, stats=p.stats) for p in plans if p.reusable is not None}
     if all(previous.runs[rid].stats == s.stats for rid, s in runs.items()):
         return
-    write_file_atomic(out / STATUS_PATH, replace(previous, runs=runs).to_bytes())
+    write_file_atomic(out / STATUS_PATH, b"".join(status_pieces(replace(previous, runs=runs))))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,7 +24,7 @@ from reportgen.discover import RunRef
 from reportgen.figures import Figure, FigureList, TableFile
 from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts
 from reportgen.vetted import open_vetted
-from reportgen.write import is_site_path, normal_site_path
+from reportgen.write import is_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -325,79 +325,6 @@ class BuildStatus:
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
-
-    def to_bytes(self) -> bytes:
-        data = {
-            "format": STATUS_FORMAT,
-            "version": self.version,
-            "settings_hash": self.settings_hash,
-            "site_key": self.site_key,
-            "runs": {run_id: s.to_json() for run_id, s in sorted(self.runs.items())},
-            "groups": {group_id: g.to_json() for group_id, g in sorted(self.groups.items())},
-            "files": sorted(self.files),
-            "studies": {sid: s.to_json() for sid, s in sorted(self.studies.items())},
-        }
-        if self.cross_runs is not None:
-            data["cross_runs"] = self.cross_runs
-        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
-
-
-_MALFORMED = (ValueError, KeyError, TypeError, AttributeError, IndexError)
-
-
-def read_status(out: Path) -> BuildStatus | None:
-    """The previous build's status; ``None`` (full rebuild) when missing or malformed.
-
-    A run or group entry that is malformed (a value of the wrong type, a path outside the site)
-    is left out: that run or group is a cache miss, read and rendered again.
-    """
-    try:
-        data = orjson.loads((out / STATUS_PATH).read_bytes())
-        if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
-            return None
-        status = BuildStatus(
-            version=str(data["version"]),
-            settings_hash=str(data["settings_hash"]),
-            site_key=str(data["site_key"]),
-            runs=_entries(data["runs"], RunStatus.from_json),
-            groups=_entries(data["groups"], GroupStatus.from_json),
-            files=tuple(map(str, data["files"])),
-            studies=_entries(data["studies"], StudyStatus.from_json),
-            cross_runs=_digest_or_none(data.get("cross_runs")),
-        )
-    # a malformed status file of any shape means "no previous build", never a crash
-    except (OSError, *_MALFORMED):
-        return None
-    return status if _site_relative(status) else None
-
-
-def _digest_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _site_relative(status: BuildStatus) -> bool:
-    """Whether every path the status names is a normalised site path (else it is not believed:
-    a full rebuild)."""
-    listed = (
-        status.files,
-        *(run.files for run in status.runs.values()),
-        *(group.files for group in status.groups.values()),
-        *(study.files for study in status.studies.values()),
-    )
-    return all(is_site_path(path) and normal_site_path(path) == path for f in listed for path in f)
-
-
-E = TypeVar("E")
-
-
-def _entries(data: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], E]) -> dict[str, E]:
-    entries = {}
-    for key, value in data.items():
-        try:
-            entries[str(key)] = parse(value)
-        except _MALFORMED:
-            continue
-    return entries
 
 
 def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:
