@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2.bccache
+import orjson
 import pytest
 
 from reportgen.build import BuildOptions, build
 from reportgen.charts import spec_cache
 from reportgen.install_cache import InstallCache, install_cache
-from reportgen.pages import assets, render
+from reportgen.pages import assets, guide, render
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "comparison_across_learning_rates/run_01"
@@ -53,6 +54,7 @@ def _forget() -> None:
     assets.static_assets.cache_clear()
     assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
+    guide.check_explanations.cache_clear()
     for builder in spec_cache._CACHED_BUILDERS.values():
         builder.cache_clear()
 
@@ -87,6 +89,23 @@ def test_a_sealed_entry_is_bound_to_its_name_and_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_check_explanations_are_rendered_once_per_install_and_only_sealed_ones_read(
+    own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = guide.check_explanations()  # rendered, and stored
+    (entry,) = (own_cache / "sealed" / "explanations").glob("*.json")
+    guide.check_explanations.cache_clear()  # as a new build process
+    with monkeypatch.context() as patched:
+        patched.setattr(guide, "render_markdown", lambda text: pytest.fail("rendered again"))
+        assert guide.check_explanations() == fresh
+    genuine = install_cache().get(f"explanations/{entry.name}")
+    assert genuine is not None
+    foreign = orjson.dumps({check: FOREIGN_JS.decode() for check in fresh})
+    entry.write_bytes(entry.read_bytes()[: -len(genuine)] + foreign)  # the old seal, new bytes
+    guide.check_explanations.cache_clear()
+    assert guide.check_explanations() == fresh
+
+
 def test_a_replaced_vega_bundle_is_never_published(
     tmp_path: Path, sample_tree: Path, own_cache: Path
 ) -> None:

@@ -37,7 +37,7 @@ def cached_spec(build: Callable[..., Spec]) -> Callable[..., Spec]:
 
 
 @functools.cache
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """Everything a spec builder's output can depend on: this package's code and Altair's."""
     # Altair's version from its metadata: importing Altair (~0.3 s) just for a key would cost
     # every build what the cache saves
@@ -58,7 +58,7 @@ def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
     from reportgen.install_cache import install_cache
 
     try:
-        key = orjson.dumps([_code_fingerprint(), build.__module__, build.__qualname__, args])
+        key = orjson.dumps([code_fingerprint(), build.__module__, build.__qualname__, args])
     except TypeError:  # arguments without a JSON form: build, do not store
         return build(*args)
     name = f"specs/{hashlib.sha256(key).hexdigest()}.json"
@@ -79,4 +79,4 @@ def spec_cache_info() -> dict[str, Any]:
 
 # Taken now, with the chart code it describes: computed lazily, a build running while the package
 # is upgraded would store the old code's specs under the new code's key.
-_code_fingerprint()
+code_fingerprint()

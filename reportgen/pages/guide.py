@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+import orjson
 from markupsafe import Markup
 
 from reportgen.analysis.contributions import PER_SEQUENCE_FORMULA, PER_TOKEN_FORMULA
@@ -14,6 +18,7 @@ from reportgen.findings import CheckInfo
 from reportgen.pages.render import Crumb, PageMeta, SiteContext, render_markdown, render_page
 
 GUIDE_PAGE = "guide.html"
+RENDERERS = ("markdown", "nh3")  # what turns the explanations into HTML, besides this code
 
 
 @dataclass(frozen=True)
@@ -24,8 +29,27 @@ class CheckDoc:
 
 @cache
 def check_explanations() -> dict[str, Markup]:
-    """Check id → rendered explanation (our own markdown, still sanitised like any other)."""
-    return {info.id: render_markdown(info.explanation) for info in CHECKS}
+    """Check id → rendered explanation (our own markdown, still sanitised like any other), kept
+    in the per-install cache: the same for every build by this code and these libraries."""
+    from reportgen.install_cache import install_cache
+
+    name = f"explanations/{_explanations_key()}.json"
+    stored = install_cache().get(name)  # sealed: bytes this install wrote, or a miss
+    if stored is not None:
+        with contextlib.suppress(ValueError):
+            cached = orjson.loads(stored)
+            if isinstance(cached, dict) and list(cached) == [info.id for info in CHECKS]:
+                return {key: Markup(html) for key, html in cached.items() if isinstance(html, str)}
+    rendered = {info.id: render_markdown(info.explanation) for info in CHECKS}
+    install_cache().put(name, orjson.dumps({key: str(html) for key, html in rendered.items()}))
+    return rendered
+
+
+def _explanations_key() -> str:
+    from reportgen.charts.spec_cache import code_fingerprint
+
+    libraries = " ".join(f"{name} {importlib.metadata.version(name)}" for name in RENDERERS)
+    return hashlib.sha256(f"{code_fingerprint()} {libraries}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
