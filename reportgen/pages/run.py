@@ -22,13 +22,13 @@ from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
-from reportgen.pages.output import PageOutput
+from reportgen.pages.output import ContentSpan, PageOutput
 from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
     render_page,
-    render_page_and_content,
+    render_page_and_span,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.run_sections import (
@@ -354,14 +354,19 @@ def run_page(
     run_id = analysis.run.ref.id
     view, chart_set, copies, figures = run_view(analysis, settings, context)
     page = run_page_meta(analysis.run.ref, chart_set.has_charts)
-    html, content = render_page_and_content(
+    html, content, span = render_page_and_span(
         "run.html", site, page, view=view, checks=check_explanations()
     )
     files: list[tuple[str, bytes]] = [(page.path, html)]
     if analysis.contributions:
         csv = serialize.contributions_csv(analysis.contributions)
         files.append((paths.run_contributions(run_id), csv))
-    private = [(paths.run_fragment(run_id), stored_page(chart_set.has_charts, content))]
+    # the content for a later stale page: cut from the page's bytes by the build where it can be
+    fragment, private = None, []
+    if span is not None:
+        fragment = ContentSpan(paths.run_fragment(run_id), page.path, *span, chart_set.has_charts)
+    else:
+        private.append((paths.run_fragment(run_id), stored_page(chart_set.has_charts, content)))
     if analysis.sample is not None:
         private.append((paths.run_sample(run_id), serialize.sample_npy(analysis.sample)))
-    return PageOutput(tuple(files + copies), record, tuple(private), figures)
+    return PageOutput(tuple(files + copies), record, tuple(private), figures, fragment)
