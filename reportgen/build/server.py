@@ -4,7 +4,7 @@ It is started once per build process, before the workers are needed, and imports
 as its preload. Importing it there ties the server's life to the build (the kernel kills it
 when the build ends; its workers die with it in turn), limits BLAS to one thread before numpy
 loads (so the server forks while single-threaded, and every worker inherits one BLAS thread),
-imports the page code, compiles the templates and renders what every run page shows the same
+imports the page code, compiles the templates and loads what every run page shows the same
 (the checks' explanations) once for all workers. Imported anywhere else, it does nothing.
 """
 
@@ -37,7 +37,7 @@ def prepare() -> None:
         importlib.import_module(module)
 
     warm_templates()
-    check_explanations()  # markdown, the same on every page that explains a finding
+    check_explanations()  # read (or rendered) here once, for every worker's run pages
 
 
 if is_worker_server():
