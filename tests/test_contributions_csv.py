@@ -67,4 +67,5 @@ def eta_contributions(draw: st.DrawFn) -> EtaContributions:
 
 @given(st.lists(eta_contributions(), max_size=4))
 def test_the_csv_is_every_cell_written_alone(contributions: list[EtaContributions]) -> None:
-    assert contributions_csv(contributions) == reference_csv(contributions)
+    with np.errstate(over="ignore"):  # linear + quad of two huge values: inf, an empty cell
+        assert contributions_csv(contributions) == reference_csv(contributions)
