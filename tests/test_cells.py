@@ -10,7 +10,13 @@ from markupsafe import Markup, escape
 
 from reportgen.charts.core import spec_dicts, walk
 from reportgen.numfmt import NumberFormat, column_format, format_column, format_number
-from reportgen.pages.cells import eta_cell_rows, number_cells, safe_column, text_cells
+from reportgen.pages.cells import (
+    eta_cells,
+    eta_rows_html,
+    number_cells,
+    safe_column,
+    text_cells,
+)
 from reportgen.pages.render import environment
 
 VALUES = st.one_of(
@@ -48,15 +54,42 @@ def test_text_is_escaped_unless_nothing_needs_it(texts: list[str]) -> None:
     assert all(isinstance(c, Markup) for c in cells)
 
 
-def test_eta_rows_carry_the_eta_as_the_template_wrote_it() -> None:
-    etas = [1e-05, 3.2e-06, math.inf]
-    (first, second, third) = eta_cell_rows(etas, text_cells(["a<b", "c", "d"]))
-    assert (first.eta, first.eta_text, first.cells) == ("1e-05", "1e\u22125", ("a&lt;b",))
-    assert (second.eta, second.eta_text) == ("3.2e-06", "3.2e\u22126")
-    assert (third.eta, third.eta_text) == ("inf", "—")
-    # the run page writes these rows with autoescape off: every field must be escaped already
-    for row in (first, second, third):
-        assert all(isinstance(v, Markup) for v in (row.eta, row.eta_text, *row.cells))
+# the run page's long tables as they were written row by row and cell by cell in Jinja
+ROW_LOOP = """{%- autoescape false %}{% for eta, text, cells in rows %}<tr data-eta="{{ eta }}">
+      {#- #}<td data-value="{{ eta }}">{{ text }}</td>
+      {%- for cell in cells %}<td>{{ cell }}</td>{% endfor %}</tr>
+    {% endfor %}{% endautoescape %}"""
+ETAS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(1e-9, 1e-2), st.sampled_from([1e-05])
+)
+CELL_TEXTS = st.lists(st.text(alphabet="ab<&\"'1. ", max_size=4), min_size=1, max_size=4)
+
+
+@given(st.data(), st.lists(ETAS, max_size=6), st.integers(0, 4))
+def test_rows_written_whole_are_what_the_row_loop_wrote(
+    data: st.DataObject, etas: list[float], width: int
+) -> None:
+    columns = [
+        text_cells(data.draw(st.lists(CELL_TEXTS, min_size=len(etas), max_size=len(etas))))
+        if k % 2
+        else number_cells(data.draw(st.lists(VALUES, min_size=len(etas), max_size=len(etas))))
+        for k in range(width)
+    ]
+    cells = list(zip(*columns, strict=True)) if columns else [()] * len(etas)
+    rows = list(zip(text_cells(etas), eta_cells(etas), cells, strict=True))
+    expected = environment().from_string(ROW_LOOP).render(rows=rows)
+    html = eta_rows_html(etas, *columns)
+    assert isinstance(html, Markup)
+    assert html == expected
+
+
+def test_rows_carry_the_eta_as_the_template_wrote_it() -> None:
+    html = eta_rows_html([1e-05, 3.2e-06, math.inf], text_cells(["a<b", "c", "d"]))
+    assert html == (
+        '<tr data-eta="1e-05"><td data-value="1e-05">1e\u22125</td><td>a&lt;b</td></tr>\n    '
+        '<tr data-eta="3.2e-06"><td data-value="3.2e-06">3.2e\u22126</td><td>c</td></tr>\n    '
+        '<tr data-eta="inf"><td data-value="inf">—</td><td>d</td></tr>\n    '
+    )
 
 
 def test_walk_visits_every_dict_in_document_order() -> None:

@@ -259,6 +259,8 @@ def plan(options: BuildOptions) -> Planned:
     # only if they were rendered by the same templates, assets and settings
     same_pages = previous is not None and previous.settings_hash == settings_hash
     reuse = same_pages and not options.force
+    if not reuse and pool_pays(len(tree.runs), options.jobs):
+        start_server()  # every run will be rendered: the server preloads while inputs are hashed
     last_good = previous if same_pages else None
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs

@@ -256,7 +256,7 @@ def _write_output(writer: SiteWriter, output: PageOutput) -> list[tuple[str, str
     """A page's public files and its private ones (whose digests are returned)."""
     for path, content in output.files:
         writer.write(path, content)
-    return [(path, writer.write_private(path, content)) for path, content in output.private]
+    return [(p, writer.write_private(p, content)) for p, content in output.private_files()]
 
 
 def _store_run(

@@ -4,8 +4,8 @@ It is started once per build process, before the workers are needed, and imports
 as its preload. Importing it there ties the server's life to the build (the kernel kills it
 when the build ends; its workers die with it in turn), limits BLAS to one thread before numpy
 loads (so the server forks while single-threaded, and every worker inherits one BLAS thread),
-and imports the page code and compiles the templates once for all workers. Imported anywhere
-else, it does nothing.
+imports the page code, compiles the templates and loads what every run page shows the same
+(the checks' explanations) once for all workers. Imported anywhere else, it does nothing.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ def prepare() -> None:
     for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
         os.environ[variable] = "1"
     from reportgen.pages import group, run  # noqa: F401  (numpy, Jinja and the analysis stack)
+    from reportgen.pages.guide import check_explanations
     from reportgen.pages.render import warm_templates
 
     for module in BUILTIN_MODULES:  # the built-in kinds' page code (plug-ins: in each worker)
         importlib.import_module(module)
 
     warm_templates()
+    check_explanations()  # read (or rendered) here once, for every worker's run pages
 
 
 if is_worker_server():

@@ -119,7 +119,7 @@ def _group_runs(
             records[ref.id] = output.record.for_cross_run()
         if not output.ok:
             failed.append(ref.id)
-        held.update(output.private)
+        held.update(output.private_files())
     digests = {path: digest_of(content) for path, content in held.items()}
     return records, HeldFiles(options.out, digests, held), tuple(failed)
 

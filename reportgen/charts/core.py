@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -18,6 +19,7 @@ ColumnValues = np.ndarray | Sequence[Any]
 
 ETA_PARAM = "eta"
 ETA_ELEMENT = "#eta-select"
+SPEC_WALKS_KEPT = 512  # distinct specs whose walks are remembered (a page has a few dozen)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,19 @@ def _collect_dicts(node: Any, found: list[dict[str, Any]]) -> None:
 
 def dataset_names(spec: Spec) -> list[str]:
     """Names of the named datasets a spec reads, in order of first use."""
+    try:
+        encoded = orjson.dumps(spec)
+    except TypeError:  # not JSON (a numpy value, a key that is not a string): walk it here
+        return _dataset_names(spec)
+    return list(_encoded_dataset_names(encoded))
+
+
+@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
+def _encoded_dataset_names(encoded: bytes) -> tuple[str, ...]:
+    return tuple(_dataset_names(orjson.loads(encoded)))
+
+
+def _dataset_names(spec: Spec) -> list[str]:
     names: list[str] = []
     for node in spec_dicts(spec):
         data = node.get("data")
@@ -144,16 +159,44 @@ def with_initial_eta(spec: Spec, eta: float) -> Spec:
     In the browser the bound ``<select>`` wins (Vega reads its value on embed); the initial value
     matters for offline rendering and for pages without the select.
     """
-    result = copy_spec(spec)
-    found = False
-    for node in spec_dicts(result):
-        for param in node.get("params", []) if isinstance(node.get("params"), list) else []:
+    encoded = orjson.dumps(spec)
+    result: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
+    holders = _eta_holders(encoded)
+    if not holders:
+        raise ValueError("spec has no 'eta' parameter")
+    for path in holders:
+        node: Any = result
+        for step in path:
+            node = node[step]
+        for param in node["params"]:
             if isinstance(param, dict) and param.get("name") == ETA_PARAM:
                 param["value"] = float(eta)
-                found = True
-    if not found:
-        raise ValueError("spec has no 'eta' parameter")
     return result
+
+
+KeyPath = tuple[str | int, ...]  # keys and list indices from the spec down to a dict
+
+
+@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
+def _eta_holders(encoded: bytes) -> tuple[KeyPath, ...]:
+    """Where in the JSON spec ``encoded`` the dicts are whose ``params`` hold the η parameter.
+
+    Pages repeat a few dozen distinct specs hundreds of times: each is walked once.
+    """
+    holders: list[KeyPath] = []
+    stack: list[tuple[Any, KeyPath]] = [(orjson.loads(encoded), ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            params = node.get("params")
+            if isinstance(params, list) and any(
+                isinstance(p, dict) and p.get("name") == ETA_PARAM for p in params
+            ):
+                holders.append(path)
+            stack.extend((child, (*path, key)) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(node))
+    return tuple(holders)
 
 
 def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Datasets]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -42,19 +41,18 @@ def eta_cells(values: Iterable[float | None]) -> list[Markup]:
     return safe_column([format_eta(value) for value in values])
 
 
-@dataclass(frozen=True)
-class EtaCellRow:
-    """A table row at one η: η for ``data-eta``/``data-value`` and its text, then the cells."""
-
-    eta: Markup
-    eta_text: Markup
-    cells: tuple[Markup, ...]
+# what follows each row in the run page's long tables: the template's line break and indent
+ROW_BREAK = "\n    "
 
 
-def eta_cell_rows(etas: Sequence[float], *columns: Sequence[Markup]) -> tuple[EtaCellRow, ...]:
-    """Rows from an η column and cell columns of the same length."""
-    cells = list(zip(*columns, strict=True)) if columns else [()] * len(etas)
-    return tuple(
-        EtaCellRow(eta, text, tuple(row))
+def eta_rows_html(etas: Sequence[float], *columns: Sequence[Markup]) -> Markup:
+    """Rows of a long table at one η each, ready to place in its ``<tbody>``: ``data-eta`` and
+    the η cell (sortable by its value) from ``etas``, then one ``<td>`` per column, every row
+    followed by ``ROW_BREAK`` (as the run page's row loops wrote them)."""
+    cells = zip(*columns, strict=True) if columns else [()] * len(etas)
+    html = "".join(
+        f'<tr data-eta="{eta}"><td data-value="{eta}">{text}</td>'
+        f"{''.join(f'<td>{cell}</td>' for cell in row)}</tr>{ROW_BREAK}"
         for eta, text, row in zip(text_cells(etas), eta_cells(etas), cells, strict=True)
     )
+    return str.__new__(Markup, html)  # every part is escaped already

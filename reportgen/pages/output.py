@@ -10,18 +10,46 @@ from reportgen.write import Content
 
 
 @dataclass(frozen=True)
+class ContentSpan:
+    """Where a page's content block lies in its file (UTF-8 byte offsets): the build cuts the
+    page's private fragment (``stale.stored_page``) from the page's bytes, so a worker does not
+    send that content twice."""
+
+    fragment: str  # the private fragment's path
+    page: str  # the page file holding the content
+    start: int
+    end: int
+    has_charts: bool
+
+    def stored(self, page: bytes) -> bytes:
+        from markupsafe import Markup
+
+        from reportgen.pages.stale import stored_page
+
+        return stored_page(self.has_charts, Markup(page[self.start : self.end].decode("utf-8")))
+
+
+@dataclass(frozen=True)
 class PageOutput:
     """Site-relative paths and their bytes, in writing order; only the build writes them.
 
     ``private`` are the build's own files (``.reportgen/``: the run page's content for a later
-    stale page, the run's per-sequence sample), which the build keeps digests of; ``figures``
-    lists what the page exported, for the figure index.
+    stale page, the run's per-sequence sample), which the build keeps digests of (all of them:
+    ``private_files``); ``figures`` lists what the page exported, for the figure index.
     """
 
     files: tuple[tuple[str, Content], ...]
     record: RunRecord | None = None
     private: tuple[tuple[str, bytes], ...] = ()
     figures: FigureList | None = None
+    fragment: ContentSpan | None = None  # a private file cut from one of ``files``
+
+    def private_files(self) -> tuple[tuple[str, bytes], ...]:
+        """``private``, after the fragment ``fragment`` names (cut from its page) if any."""
+        if self.fragment is None:
+            return self.private
+        cut = (self.fragment.fragment, self.fragment.stored(self.content(self.fragment.page)))
+        return (cut, *self.private)
 
     @property
     def ok(self) -> bool:

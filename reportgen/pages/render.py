@@ -287,16 +287,30 @@ def render_page_and_content(
     The block is rendered once, then handed to the layout's ``content`` slot as it is, instead
     of being rendered again there: it is most of the page's cost.
     """
+    html, content, _ = render_page_and_span(template, site, page, **context)
+    return html, content
+
+
+def render_page_and_span(
+    template: str, site: SiteContext, page: PageMeta, **context: Any
+) -> tuple[bytes, Markup, tuple[int, int] | None]:
+    """``render_page_and_content``, and where the content lies in the page's bytes (UTF-8
+    offsets; ``None`` if the layout did not write the block as it was handed over)."""
     env = environment()
     tmpl = env.get_template(template)
     ctx = tmpl.new_context(_page_variables(site, page) | context)
     try:
         content = Markup("".join(tmpl.blocks["content"](ctx)))
         ctx.blocks["content"] = [lambda _ctx: iter((content,))]  # first in line: the layout's slot
-        html = "".join(tmpl.root_render_func(ctx))
+        pieces = list(tmpl.root_render_func(ctx))
     except Exception:
         env.handle_exception()  # a traceback that points into the template, as render() gives
-    return html.encode("utf-8"), content
+    html = "".join(pieces).encode("utf-8")
+    at = next((i for i, piece in enumerate(pieces) if piece is content), None)
+    if at is None:
+        return html, content, None
+    start = len("".join(pieces[:at]).encode("utf-8"))
+    return html, content, (start, len(html) - len("".join(pieces[at + 1 :]).encode("utf-8")))
 
 
 def render_stale_page(site: SiteContext, page: PageMeta, content: Markup, stale: Any) -> bytes:

@@ -21,15 +21,14 @@ from reportgen.findings import Finding, severity_counts
 from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
 from reportgen.pages import paths, serialize
-from reportgen.pages.cells import EtaCellRow
 from reportgen.pages.guide import check_explanations
-from reportgen.pages.output import PageOutput
+from reportgen.pages.output import ContentSpan, PageOutput
 from reportgen.pages.render import (
     PageMeta,
     SiteContext,
     json_for_script,
     render_page,
-    render_page_and_content,
+    render_page_and_span,
 )
 from reportgen.pages.run_charts import ChartSet, norm_of, run_charts
 from reportgen.pages.run_sections import (
@@ -43,14 +42,14 @@ from reportgen.pages.run_sections import (
     SkippedFile,
     TailRow,
     curvature_view,
-    outlier_cells,
     outlier_rows,
+    outlier_rows_html,
     run_files,
     se_linear_label,
     se_note,
     sections_for,
-    tail_cells,
     tail_rows,
+    tail_rows_html,
 )
 from reportgen.pages.run_supplement import SupplementView, section_parts, supplement_view
 from reportgen.pages.stale import stored_page
@@ -153,9 +152,9 @@ class RunView:
     outliers: tuple[OutlierRow, ...]
     outliers_per_eta: int
     outlier_columns: tuple[str, ...]
-    outlier_cells: tuple[EtaCellRow, ...]
+    outlier_html: Markup
     tails: tuple[TailRow, ...]
-    tail_cells: tuple[EtaCellRow, ...]
+    tail_html: Markup
     notes: tuple[Note, ...]
     images: tuple[Link, ...]
     artifacts: tuple[Link, ...]
@@ -296,9 +295,9 @@ def run_view(
         outliers=parts.outliers,
         outliers_per_eta=OUTLIERS_PER_ETA,
         outlier_columns=parts.outlier_columns,
-        outlier_cells=outlier_cells(parts.outliers, len(parts.outlier_columns)),
+        outlier_html=outlier_rows_html(parts.outliers, len(parts.outlier_columns)),
         tails=parts.tails,
-        tail_cells=tail_cells(parts.tails),
+        tail_html=tail_rows_html(parts.tails),
         notes=parts.notes,
         images=parts.images,
         artifacts=parts.artifacts,
@@ -355,14 +354,19 @@ def run_page(
     run_id = analysis.run.ref.id
     view, chart_set, copies, figures = run_view(analysis, settings, context)
     page = run_page_meta(analysis.run.ref, chart_set.has_charts)
-    html, content = render_page_and_content(
+    html, content, span = render_page_and_span(
         "run.html", site, page, view=view, checks=check_explanations()
     )
     files: list[tuple[str, bytes]] = [(page.path, html)]
     if analysis.contributions:
         csv = serialize.contributions_csv(analysis.contributions)
         files.append((paths.run_contributions(run_id), csv))
-    private = [(paths.run_fragment(run_id), stored_page(chart_set.has_charts, content))]
+    # the content for a later stale page: cut from the page's bytes by the build where it can be
+    fragment, private = None, []
+    if span is not None:
+        fragment = ContentSpan(paths.run_fragment(run_id), page.path, *span, chart_set.has_charts)
+    else:
+        private.append((paths.run_fragment(run_id), stored_page(chart_set.has_charts, content)))
     if analysis.sample is not None:
         private.append((paths.run_sample(run_id), serialize.sample_npy(analysis.sample)))
-    return PageOutput(tuple(files + copies), record, tuple(private), figures)
+    return PageOutput(tuple(files + copies), record, tuple(private), figures, fragment)

@@ -15,7 +15,7 @@ from reportgen.analysis import RunAnalysis
 from reportgen.analysis.uncertainty import DELTA, SHARDS, SHARDS_SWEEP, UNPAIRED, RunUncertainty
 from reportgen.load.models import Run
 from reportgen.pages import paths
-from reportgen.pages.cells import EtaCellRow, eta_cell_rows, number_cells, text_cells
+from reportgen.pages.cells import eta_rows_html, number_cells, text_cells
 from reportgen.pages.render import render_markdown
 
 OUTLIERS_PER_ETA = 15
@@ -236,8 +236,8 @@ def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
     return tuple(rows)
 
 
-def outlier_cells(rows: Sequence[OutlierRow], features: int) -> tuple[EtaCellRow, ...]:
-    """The outlier table's cells: index, length, contributions, error (one notation per
+def outlier_rows_html(rows: Sequence[OutlierRow], features: int) -> Markup:
+    """The outlier table's rows: η, then index, length, contributions, error (one notation per
     column), then each feature (notation per value)."""
     numbers = [
         number_cells([getattr(r, name) for r in rows], None)
@@ -245,17 +245,17 @@ def outlier_cells(rows: Sequence[OutlierRow], features: int) -> tuple[EtaCellRow
     ]
     extra = [number_cells([r.features[j] for r in rows]) for j in range(features)]
     index = text_cells(r.index for r in rows)
-    return eta_cell_rows([r.eta for r in rows], index, *numbers, *extra)
+    return eta_rows_html([r.eta for r in rows], index, *numbers, *extra)
 
 
-def tail_cells(rows: Sequence[TailRow]) -> tuple[EtaCellRow, ...]:
-    """The tail table's cells: method, kept quantile, then the numbers (one notation each)."""
+def tail_rows_html(rows: Sequence[TailRow]) -> Markup:
+    """The tail table's rows: η, method, kept quantile, then the numbers (one notation each)."""
     numbers = [
         number_cells([getattr(r, name) for r in rows], None)
         for name in ("kept", "threshold", "true", "linear", "linquad", "ratio")
     ]
     texts = [text_cells(r.method for r in rows), text_cells(r.quantile for r in rows)]
-    return eta_cell_rows([r.eta for r in rows], *texts, *numbers)
+    return eta_rows_html([r.eta for r in rows], *texts, *numbers)
 
 
 def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:

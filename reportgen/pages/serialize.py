@@ -248,9 +248,10 @@ def group_error_file(group_id: str, reason: str) -> tuple[str, bytes]:
 
 def _csv_cells(values: np.ndarray, integer: bool = False) -> list[str]:
     """Shortest round-trip text per value (orjson); NaN as empty; counts without ".0"."""
-    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
-    if integer and values.dtype.kind == "f" and np.all(whole):
-        values = values.astype(np.int64)
+    if integer and values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
+        if np.all(whole):
+            values = values.astype(np.int64)
     text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
     # NaN and ±inf are written "null", which no number's text contains
     return text.replace("null", "").split(",") if text else []
@@ -263,7 +264,7 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
         n = c.true_contrib.shape[0]
         missing = np.full(n, np.nan)
         columns = [
-            np.full(n, c.eta),
+            np.full(1, c.eta),  # one η for every row: its text is made once
             np.arange(n),
             c.true_contrib,
             c.linear if c.linear is not None else missing,
@@ -276,6 +277,7 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
             _csv_cells(np.asarray(col), name in ("index", "token_count"))
             for name, col in zip(CSV_COLUMNS, columns, strict=True)
         ]
+        cells[0] = cells[0] * n
         lines.extend(map(",".join, zip(*cells, strict=True)))
     return ("\n".join(lines) + "\n").encode()
 
