@@ -29,6 +29,8 @@ def prepare() -> None:
     die_with_parent()
     for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
         os.environ[variable] = "1"
+    import numpy.ma  # noqa: F401  (numpy's percentiles import it on first use, in every worker)
+
     from reportgen.pages import group, run  # noqa: F401  (numpy, Jinja and the analysis stack)
     from reportgen.pages.guide import check_explanations
     from reportgen.pages.render import warm_templates
