@@ -58,12 +58,13 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
     assert len(sent) == 1, "the group stage did not use workers"
     shared, jobs = sent[0]
     assert shared.records == {}
-    assert len(jobs) == 8
+    # the block and "scale" hold more than a worker's share of the runs: rendered here, after
+    # the pool's six, their records never sent
+    assert len(jobs) == 6
     for job in jobs:
         assert job.records is not None
         assert sorted(job.records) == sorted(job.group.run_ids)
-    top = max(jobs, key=lambda job: len(job.group.run_ids))
-    assert len(top.group.run_ids) == 20
+    assert max(len(job.group.run_ids) for job in jobs) == 10
 
     expected, got = _files(here), _files(pooled)
     assert expected.keys() == got.keys()

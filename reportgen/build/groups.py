@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -234,8 +234,8 @@ def write_groups(
         else:
             todo.append(group)
     todo.sort(key=_children_first)
-    rendered = _render_groups(work, stage.jobs(todo), todo, workers)
-    for group, done in zip(todo, rendered, strict=True):
+    order, rendered = _render_groups(work, stage, todo, workers)
+    for group, done in zip(order, rendered, strict=True):
         stage.statuses[group.id] = _store_group(group.id, keys[group.id], done, work, writer)
         stage.rendered += 1
     stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
@@ -281,18 +281,34 @@ def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
 
 
 def _render_groups(
-    work: GroupWork, jobs: Iterator[GroupJob], todo: list[GroupRef], workers: int
-) -> Iterator[RenderedGroup]:
-    """Group pages in order, several at once in worker processes when there are several that
-    can be: the groups of one chain (one changed run's, up to the root) each wait for their
-    child's partials, so they are rendered here. A worker receives each job's records with the
-    job, so only the one rendering the top group ever holds every run's."""
+    work: GroupWork, stage: GroupStage, todo: list[GroupRef], workers: int
+) -> tuple[list[GroupRef], Iterator[RenderedGroup]]:
+    """Group pages, in the order returned with them, several at once in worker processes when
+    there are several that can be: the groups of one chain (one changed run's, up to the root)
+    each wait for their child's partials, so they are rendered here. A worker receives each
+    job's records with the job; a group too large to send (``rendered_here``) is rendered here,
+    where every run's record already is, once the pool has finished the others (its children
+    among them: it merges their partials)."""
+    here = partial(render_group, work, last=LastAnalysis())
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return in_process(partial(render_group, work, last=LastAnalysis()), jobs)
+        return todo, in_process(here, stage.jobs(todo))
+    large = [g for g in todo if rendered_here(g, len(work.records), workers)]
+    pooled = [g for g in todo if not rendered_here(g, len(work.records), workers)]
+    if not pool_pays(len(pooled), workers):
+        return todo, in_process(here, stage.jobs(todo))
     lost = partial(lost_group, work.site)
-    shipped = (with_members(job, work.records) for job in jobs)
+    shipped = (with_members(job, work.records) for job in stage.jobs(pooled))
     bare = (replace(work, records={}),)  # every worker's share: no run's record
-    return in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
+    in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
+    return [*pooled, *large], chain(in_workers, in_process(here, stage.jobs(large)))
+
+
+def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
+    """Whether a group holds more than one worker's share of the build's runs: sent to a
+    worker, its records would be pickled and held a second time there, and its summary sent
+    back whole. Every ancestor of such a group is one too, so the others are a set of whole
+    subtrees the pool can render children first."""
+    return len(group.run_ids) * workers > runs
 
 
 def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:
