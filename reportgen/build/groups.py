@@ -28,7 +28,7 @@ from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
     from reportgen.analysis.group import GroupAnalysis, GroupSettings
-    from reportgen.analysis.group_record import StoredGroup
+    from reportgen.analysis.group_record import GroupRecord, StoredGroup
     from reportgen.analysis.merge import Partials
     from reportgen.analysis.record import RunRecord
     from reportgen.load.cv_aggregate import AggregateFiles
@@ -73,6 +73,9 @@ class RenderedGroup:
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
     findings: tuple[Finding, ...] = ()  # the group's own checks
     verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
+    # the statistics its ``summary.json`` is still to be made from, piece by piece as the writer
+    # writes it (rendered in the build process only: a worker sends its summary's bytes)
+    summary: GroupRecord | None = None
 
 
 @dataclass
@@ -84,8 +87,11 @@ class LastAnalysis:
     stored: StoredGroup | None = None  # its record's files (its partials are the next's too)
 
 
-def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = None) -> RenderedGroup:
-    """A group's analysis, record, page and summary; a failure becomes its error page."""
+def render_group(
+    work: GroupWork, job: GroupJob, last: LastAnalysis | None = None, streamed: bool = False
+) -> RenderedGroup:
+    """A group's analysis, record, page and summary (``streamed``: its summary left for the writer
+    to make as it writes it); a failure becomes its error page."""
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
     from reportgen.analysis.pooling import pooled_verdict
@@ -120,11 +126,13 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
         if last is not None:
             last.analysis, last.stored = analysis, stored
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
-        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
-        output = replace(page, files=files)
         verdicts = tuple(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
+        if streamed:
+            return RenderedGroup(page, stored, {}, (), analysis.findings, verdicts, record)
+        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
+        output = replace(page, files=files)
         return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
 
     def failed(reason: str) -> RenderedGroup:
@@ -246,9 +254,15 @@ def _store_group(
     group_id: str, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
 ) -> GroupStatus:
     from reportgen.pages import paths
+    from reportgen.pages.serialize import group_summary_pieces
+    from reportgen.write_stream import write_streamed
 
     for path, content in done.output.files:
         writer.write(path, content)
+    summary: tuple[str, ...] = ()
+    if done.summary is not None:
+        summary = (paths.group_summary(group_id),)
+        write_streamed(writer, *summary, group_summary_pieces(done.summary))
     private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
     if done.record is not None:
         stored = {
@@ -256,7 +270,7 @@ def _store_group(
             paths.group_partials(group_id): done.record.partials,
         }
         private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
-    files = tuple(sorted({*done.output.paths, *private}))
+    files = tuple(sorted({*done.output.paths, *summary, *private}))
     return GroupStatus(
         key,
         files,
@@ -289,7 +303,7 @@ def _render_groups(
     job's records with the job; a group too large to send (``rendered_here``) is rendered here,
     where every run's record already is, once the pool has finished the others (its children
     among them: it merges their partials)."""
-    here = partial(render_group, work, last=LastAnalysis())
+    here = partial(render_group, work, last=LastAnalysis(), streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
         return todo, in_process(here, stage.jobs(todo))
     large = [g for g in todo if rendered_here(g, len(work.records), workers)]

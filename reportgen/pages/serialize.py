@@ -52,13 +52,17 @@ def dump_pieces(data: Any) -> tuple[bytes, ...]:
     buffer for a 10,000-run group summary (58 MB) would grow to about twice that. A list at
     those levels may be an iterator: it is consumed once, each item serialised and let go.
     """
-    pieces: list[bytes] = []
-    _lay_out(data, 0, pieces)
-    pieces.append(b"\n")
-    return tuple(pieces)
+    return tuple(iter_pieces(data))
 
 
-def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
+def iter_pieces(data: Any) -> Iterator[bytes]:
+    """The pieces of ``dump_pieces(data)``, each made when it is asked for: a writer that writes
+    them as they come never holds more than one."""
+    yield from _lay_out(data, 0)
+    yield b"\n"
+
+
+def _lay_out(value: Any, depth: int) -> Iterator[bytes]:
     newline = b"\n" + b"  " * depth  # orjson's OPT_INDENT_2 layout
     items: Iterator[tuple[bytes, Any]]
     if depth < 2 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
@@ -68,15 +72,15 @@ def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
         items = ((b"", v) for v in value)
         opening, closing = b"[", b"]"
     else:
-        pieces.append(orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline))
+        yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline)
         return
-    pieces.append(opening)
+    yield opening
     empty = True
     for key, item in items:
-        pieces.append((b"" if empty else b",") + newline + b"  " + key)
-        _lay_out(item, depth + 1, pieces)
+        yield (b"" if empty else b",") + newline + b"  " + key
+        yield from _lay_out(item, depth + 1)
         empty = False
-    pieces.append(closing if empty else newline + closing)
+    yield closing if empty else newline + closing
 
 
 def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
@@ -231,7 +235,13 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
 
 def group_summary_file(record: GroupRecord) -> tuple[str, tuple[bytes, ...]]:
     """The one place a group's ``summary.json`` is made from its statistics."""
-    return paths.group_summary(record.group_id), dump_pieces(group_summary_json(record))
+    return paths.group_summary(record.group_id), tuple(group_summary_pieces(record))
+
+
+def group_summary_pieces(record: GroupRecord) -> Iterator[bytes]:
+    """The bytes of a group's ``summary.json`` (at ``paths.group_summary``), piece by piece as
+    they are made: each run's entry is made, serialised and let go in turn."""
+    return iter_pieces(group_summary_json(record))
 
 
 def group_error_file(group_id: str, reason: str) -> tuple[str, bytes]:
