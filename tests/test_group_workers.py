@@ -3,6 +3,7 @@ and pages rendered in workers are the bytes of pages rendered in the build's own
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,32 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
     expected, got = _files(here), _files(pooled)
     assert expected.keys() == got.keys()
     assert [p for p in expected if p != STATUS and expected[p] != got[p]] == []
+
+
+class _Job:
+    """A job a test can hold a weak reference to."""
+
+
+class _Pipe:
+    """A worker's end of its pipe: one job to receive; whether that job was still alive when
+    the result was sent."""
+
+    def __init__(self, job: _Job) -> None:
+        self.incoming: list[tuple[int, _Job]] = [(0, job)]
+        self.job = weakref.ref(job)
+        self.alive_at_send: list[bool] = []
+
+    def recv(self) -> tuple[int, _Job]:
+        return self.incoming.pop()
+
+    def send(self, reply: object) -> None:
+        self.alive_at_send.append(self.job() is not None)
+
+
+def test_a_worker_lets_its_job_go_before_it_sends_the_result() -> None:
+    # a group job holds its group's records: they are not held while the result is pickled
+    from reportgen.build.pool import _answer
+
+    pipe = _Pipe(_Job())
+    assert _answer(pipe, lambda job: "result")  # type: ignore[arg-type]
+    assert pipe.alive_at_send == [False]
