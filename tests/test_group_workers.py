@@ -53,6 +53,7 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
         return in_pool(work, noted(), workers, on_lost, initializer, initargs)
 
     monkeypatch.setattr(groups, "in_pool", watched)
+    monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)  # this tree's "large" groups
     pooled = tmp_path / "pooled"
     build(BuildOptions(results=results, out=pooled, jobs=2, bootstrap=200))
 
@@ -99,3 +100,17 @@ def test_a_worker_lets_its_job_go_before_it_sends_the_result() -> None:
     pipe = _Pipe(_Job())
     assert _answer(pipe, lambda job: "result")  # type: ignore[arg-type]
     assert pipe.alive_at_send == [False]
+
+
+def test_large_groups_holding_more_than_a_workers_share_are_rendered_here() -> None:
+    from reportgen.build.groups import LARGE_GROUP_RUNS, rendered_here
+    from reportgen.discover import GroupRef
+
+    def group(size: int) -> GroupRef:
+        return GroupRef("g", tuple(f"r{i}" for i in range(size)), ())
+
+    large = LARGE_GROUP_RUNS
+    assert rendered_here(group(large), 2 * large - 1, workers=2)
+    assert not rendered_here(group(large), 2 * large, workers=2)  # exactly one worker's share
+    assert rendered_here(group(large), 3 * large, workers=4)
+    assert not rendered_here(group(large - 1), large - 1, workers=2)  # every run, but small

@@ -317,12 +317,18 @@ def _render_groups(
     return [*pooled, *large], chain(in_workers, in_process(here, stage.jobs(large)))
 
 
+# Fewer runs than this, and a group is sent to a worker whatever its share of the build: its
+# records are a few MB, and rendered here it would wait for the pool instead of running beside it
+LARGE_GROUP_RUNS = 500
+
+
 def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
-    """Whether a group holds more than one worker's share of the build's runs: sent to a
-    worker, its records would be pickled and held a second time there, and its summary sent
-    back whole. Every ancestor of such a group is one too, so the others are a set of whole
-    subtrees the pool can render children first."""
-    return len(group.run_ids) * workers > runs
+    """Whether a group is large and holds more than one worker's share of the build's runs:
+    sent to a worker, its records would be pickled and held a second time there, and its
+    summary sent back whole. Every ancestor of such a group is one too, so the others are a
+    set of whole subtrees the pool can render children first."""
+    size = len(group.run_ids)
+    return size >= LARGE_GROUP_RUNS and size * workers > runs
 
 
 def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:
