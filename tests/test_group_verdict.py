@@ -47,7 +47,7 @@ from reportgen.charts.agreement import (
     quad_help_chart,
 )
 from reportgen.charts.integrands import Which
-from reportgen.pages.serialize import group_summary_json
+from reportgen.pages.serialize import group_summary_file
 from tests.test_charts import _attached, validator  # noqa: F401  (the schema fixture)
 
 N = 400
@@ -283,7 +283,8 @@ def test_population_statistics_pool_only_their_own_runs() -> None:
         )
         for r in runs
     ]
-    data = group_summary_json(GroupRecord.of(analyze_group("g", members)))
+    _, pieces = group_summary_file(GroupRecord.of(analyze_group("g", members)))
+    data = json.loads(b"".join(pieces))
     assert data["pooled_across_populations"] is True
     assert [p["runs"] for p in data["populations"]] == [["g/a", "g/b"], ["g/c"]]
     assert data["populations"][0]["key"] == {"B_E": "256"}

@@ -3,6 +3,7 @@ and pages rendered in workers are the bytes of pages rendered in the build's own
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,19 +53,64 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
         return in_pool(work, noted(), workers, on_lost, initializer, initargs)
 
     monkeypatch.setattr(groups, "in_pool", watched)
+    monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)  # this tree's "large" groups
     pooled = tmp_path / "pooled"
     build(BuildOptions(results=results, out=pooled, jobs=2, bootstrap=200))
 
     assert len(sent) == 1, "the group stage did not use workers"
     shared, jobs = sent[0]
     assert shared.records == {}
-    assert len(jobs) == 8
+    # the block and "scale" hold more than a worker's share of the runs: rendered here, after
+    # the pool's six, their records never sent
+    assert len(jobs) == 6
     for job in jobs:
         assert job.records is not None
         assert sorted(job.records) == sorted(job.group.run_ids)
-    top = max(jobs, key=lambda job: len(job.group.run_ids))
-    assert len(top.group.run_ids) == 20
+    assert max(len(job.group.run_ids) for job in jobs) == 10
 
     expected, got = _files(here), _files(pooled)
     assert expected.keys() == got.keys()
     assert [p for p in expected if p != STATUS and expected[p] != got[p]] == []
+
+
+class _Job:
+    """A job a test can hold a weak reference to."""
+
+
+class _Pipe:
+    """A worker's end of its pipe: one job to receive; whether that job was still alive when
+    the result was sent."""
+
+    def __init__(self, job: _Job) -> None:
+        self.incoming: list[tuple[int, _Job]] = [(0, job)]
+        self.job = weakref.ref(job)
+        self.alive_at_send: list[bool] = []
+
+    def recv(self) -> tuple[int, _Job]:
+        return self.incoming.pop()
+
+    def send(self, reply: object) -> None:
+        self.alive_at_send.append(self.job() is not None)
+
+
+def test_a_worker_lets_its_job_go_before_it_sends_the_result() -> None:
+    # a group job holds its group's records: they are not held while the result is pickled
+    from reportgen.build.pool import _answer
+
+    pipe = _Pipe(_Job())
+    assert _answer(pipe, lambda job: "result")  # type: ignore[arg-type]
+    assert pipe.alive_at_send == [False]
+
+
+def test_large_groups_holding_more_than_a_workers_share_are_rendered_here() -> None:
+    from reportgen.build.groups import LARGE_GROUP_RUNS, rendered_here
+    from reportgen.discover import GroupRef
+
+    def group(size: int) -> GroupRef:
+        return GroupRef("g", tuple(f"r{i}" for i in range(size)), ())
+
+    large = LARGE_GROUP_RUNS
+    assert rendered_here(group(large), 2 * large - 1, workers=2)
+    assert not rendered_here(group(large), 2 * large, workers=2)  # exactly one worker's share
+    assert rendered_here(group(large), 3 * large, workers=4)
+    assert not rendered_here(group(large - 1), large - 1, workers=2)  # every run, but small

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
     from reportgen.analysis.group import GroupAnalysis, GroupSettings
-    from reportgen.analysis.group_record import StoredGroup
+    from reportgen.analysis.group_record import GroupRecord, StoredGroup
     from reportgen.analysis.merge import Partials
     from reportgen.analysis.record import RunRecord
     from reportgen.load.cv_aggregate import AggregateFiles
@@ -73,6 +73,9 @@ class RenderedGroup:
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
     findings: tuple[Finding, ...] = ()  # the group's own checks
     verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
+    # the statistics its ``summary.json`` is still to be made from, piece by piece as the writer
+    # writes it (rendered in the build process only: a worker sends its summary's bytes)
+    summary: GroupRecord | None = None
 
 
 @dataclass
@@ -84,8 +87,11 @@ class LastAnalysis:
     stored: StoredGroup | None = None  # its record's files (its partials are the next's too)
 
 
-def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = None) -> RenderedGroup:
-    """A group's analysis, record, page and summary; a failure becomes its error page."""
+def render_group(
+    work: GroupWork, job: GroupJob, last: LastAnalysis | None = None, streamed: bool = False
+) -> RenderedGroup:
+    """A group's analysis, record, page and summary (``streamed``: its summary left for the writer
+    to make as it writes it); a failure becomes its error page."""
     from reportgen.analysis.group import analyze_group
     from reportgen.analysis.group_record import GroupRecord
     from reportgen.analysis.pooling import pooled_verdict
@@ -120,11 +126,13 @@ def render_group(work: GroupWork, job: GroupJob, last: LastAnalysis | None = Non
         if last is not None:
             last.analysis, last.stored = analysis, stored
         page = group_page(group, work.tree, analysis, records, work.page, work.site)
-        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
-        output = replace(page, files=files)
         verdicts = tuple(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
+        if streamed:
+            return RenderedGroup(page, stored, {}, (), analysis.findings, verdicts, record)
+        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
+        output = replace(page, files=files)
         return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
 
     def failed(reason: str) -> RenderedGroup:
@@ -234,8 +242,8 @@ def write_groups(
         else:
             todo.append(group)
     todo.sort(key=_children_first)
-    rendered = _render_groups(work, stage.jobs(todo), todo, workers)
-    for group, done in zip(todo, rendered, strict=True):
+    order, rendered = _render_groups(work, stage, todo, workers)
+    for group, done in zip(order, rendered, strict=True):
         stage.statuses[group.id] = _store_group(group.id, keys[group.id], done, work, writer)
         stage.rendered += 1
     stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
@@ -246,9 +254,15 @@ def _store_group(
     group_id: str, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
 ) -> GroupStatus:
     from reportgen.pages import paths
+    from reportgen.pages.serialize import group_summary_pieces
+    from reportgen.write_stream import write_streamed
 
     for path, content in done.output.files:
         writer.write(path, content)
+    summary: tuple[str, ...] = ()
+    if done.summary is not None:
+        summary = (paths.group_summary(group_id),)
+        write_streamed(writer, *summary, group_summary_pieces(done.summary))
     private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
     if done.record is not None:
         stored = {
@@ -256,7 +270,7 @@ def _store_group(
             paths.group_partials(group_id): done.record.partials,
         }
         private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
-    files = tuple(sorted({*done.output.paths, *private}))
+    files = tuple(sorted({*done.output.paths, *summary, *private}))
     return GroupStatus(
         key,
         files,
@@ -281,18 +295,40 @@ def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
 
 
 def _render_groups(
-    work: GroupWork, jobs: Iterator[GroupJob], todo: list[GroupRef], workers: int
-) -> Iterator[RenderedGroup]:
-    """Group pages in order, several at once in worker processes when there are several that
-    can be: the groups of one chain (one changed run's, up to the root) each wait for their
-    child's partials, so they are rendered here. A worker receives each job's records with the
-    job, so only the one rendering the top group ever holds every run's."""
+    work: GroupWork, stage: GroupStage, todo: list[GroupRef], workers: int
+) -> tuple[list[GroupRef], Iterator[RenderedGroup]]:
+    """Group pages, in the order returned with them, several at once in worker processes when
+    there are several that can be: the groups of one chain (one changed run's, up to the root)
+    each wait for their child's partials, so they are rendered here. A worker receives each
+    job's records with the job; a group too large to send (``rendered_here``) is rendered here,
+    where every run's record already is, once the pool has finished the others (its children
+    among them: it merges their partials)."""
+    here = partial(render_group, work, last=LastAnalysis(), streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return in_process(partial(render_group, work, last=LastAnalysis()), jobs)
+        return todo, in_process(here, stage.jobs(todo))
+    large = [g for g in todo if rendered_here(g, len(work.records), workers)]
+    pooled = [g for g in todo if not rendered_here(g, len(work.records), workers)]
+    if not pool_pays(len(pooled), workers):
+        return todo, in_process(here, stage.jobs(todo))
     lost = partial(lost_group, work.site)
-    shipped = (with_members(job, work.records) for job in jobs)
+    shipped = (with_members(job, work.records) for job in stage.jobs(pooled))
     bare = (replace(work, records={}),)  # every worker's share: no run's record
-    return in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
+    in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
+    return [*pooled, *large], chain(in_workers, in_process(here, stage.jobs(large)))
+
+
+# Fewer runs than this, and a group is sent to a worker whatever its share of the build: its
+# records are a few MB, and rendered here it would wait for the pool instead of running beside it
+LARGE_GROUP_RUNS = 500
+
+
+def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
+    """Whether a group is large and holds more than one worker's share of the build's runs:
+    sent to a worker, its records would be pickled and held a second time there, and its
+    summary sent back whole. Every ancestor of such a group is one too, so the others are a
+    set of whole subtrees the pool can render children first."""
+    size = len(group.run_ids)
+    return size >= LARGE_GROUP_RUNS and size * workers > runs
 
 
 def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:

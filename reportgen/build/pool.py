@@ -315,10 +315,12 @@ def _answer(conn: Connection, work: Callable[[Any], Any]) -> bool:
     if message is None:
         return False
     index, job = message
+    del message
     try:
         reply = (index, True, work(job))
     except Exception as exc:  # errors are values; this one is the job's, not the build's
         reply = (index, False, f"{type(exc).__name__}: {exc}"[:400])
+    del job  # its inputs (a group's records) let go before its result is pickled
     try:
         conn.send(reply)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:

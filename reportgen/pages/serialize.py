@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from reportgen.findings import Finding
 from reportgen.pages import paths
 from reportgen.write import VerifiedFiles
 
+_TO_JSON = methodcaller("to_json")
 CSV_COLUMNS = ("eta", "index", "true_contrib", "linear", "quad", "linquad", "token_count", "weight")
 SUMMARY_FORMAT = 1
 
@@ -50,15 +53,29 @@ def dump_pieces(data: Any) -> tuple[bytes, ...]:
 
     The two outer levels are laid out here and every value inside them by orjson, whose one
     buffer for a 10,000-run group summary (58 MB) would grow to about twice that. A list at
-    those levels may be an iterator: it is consumed once, each item serialised and let go.
+    those levels may be an iterator: it is consumed once, each item serialised and let go. A
+    value there may be a ``Deferred``: it is made when it is laid out, and let go after.
     """
-    pieces: list[bytes] = []
-    _lay_out(data, 0, pieces)
-    pieces.append(b"\n")
-    return tuple(pieces)
+    return tuple(iter_pieces(data))
 
 
-def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
+def iter_pieces(data: Any) -> Iterator[bytes]:
+    """The pieces of ``dump_pieces(data)``, each made when it is asked for: a writer that writes
+    them as they come never holds more than one."""
+    yield from _lay_out(data, 0)
+    yield b"\n"
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A value of a document laid out in pieces, made only when its turn comes."""
+
+    make: Callable[[], Any]
+
+
+def _lay_out(value: Any, depth: int) -> Iterator[bytes]:
+    if isinstance(value, Deferred):
+        value = value.make()
     newline = b"\n" + b"  " * depth  # orjson's OPT_INDENT_2 layout
     items: Iterator[tuple[bytes, Any]]
     if depth < 2 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
@@ -68,15 +85,15 @@ def _lay_out(value: Any, depth: int, pieces: list[bytes]) -> None:
         items = ((b"", v) for v in value)
         opening, closing = b"[", b"]"
     else:
-        pieces.append(orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline))
+        yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline)
         return
-    pieces.append(opening)
+    yield opening
     empty = True
     for key, item in items:
-        pieces.append((b"" if empty else b",") + newline + b"  " + key)
-        _lay_out(item, depth + 1, pieces)
+        yield (b"" if empty else b",") + newline + b"  " + key
+        yield from _lay_out(item, depth + 1)
         empty = False
-    pieces.append(closing if empty else newline + closing)
+    yield closing if empty else newline + closing
 
 
 def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
@@ -202,11 +219,13 @@ def _run_entry(run: RunStats) -> dict[str, Any]:
 def group_summary_json(record: GroupRecord) -> dict[str, Any]:
     """A group's public ``summary.json``, derived from its record (a stable format).
 
-    ``"runs"`` is an iterator, for ``dump_pieces``, which writes each run's entry as it is made
-    (a 10,000-run group's entries are ~30 MB as Python objects). Never pooled across
-    populations: with several, the top-level ``per_eta`` is ``null`` (the field stays, and
-    ``pooled_across_populations`` says why); ``populations`` hold the statistics to use, each
-    with its runs' pooled estimates. ``relative_errors`` spans every run, as 0.1's did.
+    ``"runs"``, ``"tails"`` and ``"populations"`` are iterators and the other per-run parts
+    ``Deferred``, for ``dump_pieces``, which makes each (each run's entry, each population) as
+    it writes it and lets it go (a 10,000-run group's entries are ~30 MB as Python objects).
+    Never pooled across populations: with several, the top-level ``per_eta`` is ``null`` (the
+    field stays, and ``pooled_across_populations`` says why); ``populations`` hold the
+    statistics to use, each with its runs' pooled estimates. ``relative_errors`` spans every
+    run, as 0.1's did.
     """
     pooled_across = len(record.populations) > 1
     return {
@@ -214,13 +233,13 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
         "runs": map(_run_entry, record.runs),
         "per_eta": None if pooled_across else [row.to_json() for row in record.per_eta],
         "batch_comparison": [row.to_json() for row in record.batch],
-        "relative_errors": record.relative.to_json(),
-        "tails": [row.to_json() for row in record.tails],
+        "relative_errors": Deferred(record.relative.to_json),
+        "tails": map(_TO_JSON, record.tails),
         "cv": [row.to_json() for row in record.cv],
         "agreement": record.tally.to_json(),
-        "populations": [p.to_json() for p in record.populations],
+        "populations": map(_TO_JSON, record.populations),
         "pooled_across_populations": pooled_across,
-        "what_differs": differs_json(record.differs),
+        "what_differs": Deferred(partial(differs_json, record.differs)),
         "what_differs_more": record.differs_more,
         "duplicates": [list(d.run_ids) for d in record.duplicates],
         "findings": findings_rows(record.findings),
@@ -231,7 +250,13 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
 
 def group_summary_file(record: GroupRecord) -> tuple[str, tuple[bytes, ...]]:
     """The one place a group's ``summary.json`` is made from its statistics."""
-    return paths.group_summary(record.group_id), dump_pieces(group_summary_json(record))
+    return paths.group_summary(record.group_id), tuple(group_summary_pieces(record))
+
+
+def group_summary_pieces(record: GroupRecord) -> Iterator[bytes]:
+    """The bytes of a group's ``summary.json`` (at ``paths.group_summary``), piece by piece as
+    they are made: each run's entry is made, serialised and let go in turn."""
+    return iter_pieces(group_summary_json(record))
 
 
 def group_error_file(group_id: str, reason: str) -> tuple[str, bytes]:

@@ -1,0 +1,83 @@
+"""A file written from pieces made as they are asked for: the same bytes as a whole write, the
+previous site's file linked when the bytes are equal, and no piece made before it is wanted."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen.write import SiteWriter
+from reportgen.write_stream import write_streamed
+
+PATH = "group/summary.json"
+
+
+def _publish(out: Path, pieces: list[bytes]) -> SiteWriter:
+    with SiteWriter(out) as writer:
+        write_streamed(writer, PATH, iter(pieces))
+        writer.publish()
+    return writer
+
+
+def test_pieces_are_made_one_at_a_time_as_they_are_written(tmp_path: Path) -> None:
+    made: list[int] = []
+    written_before: list[int] = []
+    target = tmp_path / "site" / PATH
+
+    def pieces() -> Iterator[bytes]:
+        for i in range(3):
+            made.append(i)
+            # what is on disk when the piece is made: every earlier piece, already written
+            written_before.append(target.stat().st_size if target.exists() else 0)
+            yield bytes([65 + i]) * 100_000
+
+    with SiteWriter(tmp_path / "site") as writer:
+        staging = Path(writer._staging)
+        target = staging / PATH
+        write_streamed(writer, PATH, pieces())
+        assert target.read_bytes() == b"A" * 100_000 + b"B" * 100_000 + b"C" * 100_000
+    assert made == [0, 1, 2]
+    assert written_before[0] == 0
+    assert written_before[2] > 0  # the first pieces reached the file before the last was made
+
+
+def test_unchanged_bytes_link_the_previous_file_and_changed_bytes_are_written(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "site"
+    first = _publish(out, [b"{", b'"a": 1', b"}\n"])
+    assert first.log.written == [PATH]
+    inode = (out / PATH).stat().st_ino
+
+    same = _publish(out, [b'{"a"', b": 1}\n"])  # other cuts, the same bytes
+    assert same.log.kept == [PATH] and same.log.written == []
+    assert (out / PATH).stat().st_ino == inode
+
+    for changed in ([b'{"a": 1}\n', b" "], [b'{"a": 1}'], [b'{"a": 2}\n'], []):
+        writer = _publish(out, changed)
+        assert writer.log.written == [PATH], changed
+        assert (out / PATH).read_bytes() == b"".join(changed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    before=st.lists(st.binary(max_size=20), max_size=5),
+    after=st.lists(st.binary(max_size=20), max_size=5),
+)
+def test_the_file_holds_the_pieces_and_is_kept_exactly_when_equal(
+    before: list[bytes], after: list[bytes]
+) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "site"
+        _publish(out, before)
+        writer = _publish(out, after)
+        assert (out / PATH).read_bytes() == b"".join(after)
+        kept = b"".join(before) == b"".join(after)
+        assert writer.log.kept == ([PATH] if kept else [])
+        assert writer.log.written == ([] if kept else [PATH])
+        assert os.listdir(work) == ["site"]  # nothing left beside it
