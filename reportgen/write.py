@@ -187,6 +187,25 @@ class SiteWriter:
             file.writelines(pieces)
         self.log.written.append(path)
 
+    def write_streamed(self, path: str, pieces: Iterable[bytes]) -> None:
+        """Write ``pieces`` at ``path`` as they are made (the file is never held whole); bytes
+        equal to the previous site's file become a link to it, as ``write`` makes. When making
+        a piece raises, nothing stays written or claimed at ``path``."""
+        target = self._claim(path)
+        old = self._previous_file(path)
+        try:
+            same = _write_comparing(target, pieces, old)
+        except BaseException:
+            os.unlink(target)
+            self._paths.discard(self.claimed.pop())
+            raise
+        if same and old is not None:
+            os.unlink(target)
+            _link_or_copy(old, target)
+            self.log.kept.append(path)
+        else:
+            self.log.written.append(path)
+
     def keep(self, path: str) -> bool:
         """Carry a file over from the previous site unchanged; False if it is not there."""
         if self._claimed_memo(path):
@@ -355,6 +374,16 @@ class VerifiedFiles:
 def memo_path(name: str) -> str:
     """The site path of the memo called ``name``."""
     return f"{MEMO_DIR}/{safe_site_path(name)}"
+
+
+def _write_comparing(target: str, pieces: Iterable[bytes], old: str | None) -> bool:
+    """Write every piece to ``target``; whether the bytes are exactly ``old``'s."""
+    with open(target, "wb") as file, open(old or os.devnull, "rb") as before:
+        same = old is not None
+        for piece in pieces:
+            file.write(piece)
+            same = same and before.read(len(piece)) == piece
+        return same and before.read(1) == b""
 
 
 def _same_bytes(path: str, pieces: tuple[bytes, ...]) -> bool:

@@ -114,3 +114,35 @@ def test_large_groups_holding_more_than_a_workers_share_are_rendered_here() -> N
     assert not rendered_here(group(large), 2 * large, workers=2)  # exactly one worker's share
     assert rendered_here(group(large), 3 * large, workers=4)
     assert not rendered_here(group(large - 1), large - 1, workers=2)  # every run, but small
+
+
+@pytest.mark.slow
+def test_a_summary_that_fails_while_it_is_written_makes_that_group_an_error_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group rendered here has its summary made as it is written: a failure half way is that
+    group's error page and error summary, as in a worker; the build and the other groups go on."""
+    import orjson
+
+    from reportgen.pages import serialize
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=20)
+    real = serialize.group_summary_pieces
+
+    def failing(summary: Any) -> Iterator[bytes]:
+        pieces = real(summary)
+        if summary.group_id == "scale":
+            yield next(iter(pieces))
+            raise OverflowError("int too big to convert")
+        yield from pieces
+
+    monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)  # the block and "scale": rendered here
+    monkeypatch.setattr(serialize, "group_summary_pieces", failing)
+    out = tmp_path / "site"
+    result = build(BuildOptions(results=results, out=out, jobs=2, bootstrap=200))
+    assert result.rebuilt == 20
+    failed = orjson.loads((out / "groups/scale/summary.json").read_bytes())
+    assert failed["error"] == "OverflowError: int too big to convert" and failed["runs"] == []
+    assert "int too big to convert" in (out / "groups/scale/index.html").read_text()
+    block = orjson.loads((out / "groups/scale/block_00/summary.json").read_bytes())
+    assert "error" not in block and len(block["runs"]) == 20

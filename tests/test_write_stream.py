@@ -8,18 +8,18 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen.write import SiteWriter
-from reportgen.write_stream import write_streamed
 
 PATH = "group/summary.json"
 
 
 def _publish(out: Path, pieces: list[bytes]) -> SiteWriter:
     with SiteWriter(out) as writer:
-        write_streamed(writer, PATH, iter(pieces))
+        writer.write_streamed(PATH, iter(pieces))
         writer.publish()
     return writer
 
@@ -39,7 +39,7 @@ def test_pieces_are_made_one_at_a_time_as_they_are_written(tmp_path: Path) -> No
     with SiteWriter(tmp_path / "site") as writer:
         staging = Path(writer._staging)
         target = staging / PATH
-        write_streamed(writer, PATH, pieces())
+        writer.write_streamed(PATH, pieces())
         assert target.read_bytes() == b"A" * 100_000 + b"B" * 100_000 + b"C" * 100_000
     assert made == [0, 1, 2]
     assert written_before[0] == 0
@@ -81,3 +81,17 @@ def test_the_file_holds_the_pieces_and_is_kept_exactly_when_equal(
         assert writer.log.kept == ([PATH] if kept else [])
         assert writer.log.written == ([] if kept else [PATH])
         assert os.listdir(work) == ["site"]  # nothing left beside it
+
+
+def test_a_piece_that_fails_leaves_nothing_written_or_claimed(tmp_path: Path) -> None:
+    def pieces() -> Iterator[bytes]:
+        yield b'{"runs": ['
+        raise ValueError("no JSON form")
+
+    with SiteWriter(tmp_path / "site") as writer:
+        with pytest.raises(ValueError, match="no JSON form"):
+            writer.write_streamed(PATH, pieces())
+        assert not (Path(writer._staging) / PATH).exists() and PATH not in writer.claimed
+        writer.write(PATH, b'{"error": "no JSON form"}')  # the path is free for what stands in
+        writer.publish()
+    assert (tmp_path / "site" / PATH).read_bytes() == b'{"error": "no JSON form"}'

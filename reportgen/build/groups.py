@@ -97,7 +97,7 @@ def render_group(
     from reportgen.analysis.pooling import pooled_verdict
     from reportgen.memos import MemoReader, npy_memo
     from reportgen.pages import serialize
-    from reportgen.pages.group import group_error_page, group_page
+    from reportgen.pages.group import group_page
 
     group = job.group
     records = work.records if job.records is None else job.records
@@ -136,12 +136,20 @@ def render_group(
         return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
 
     def failed(reason: str) -> RenderedGroup:
-        page = group_error_page(group, reason, site=work.site)
-        output = replace(page, files=(*page.files, serialize.group_error_file(group.id, reason)))
-        return RenderedGroup(output, None, {}, ())
+        return failed_group(group, reason, work)
 
     rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
     return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+
+
+def failed_group(group: GroupRef, reason: str, work: GroupWork) -> RenderedGroup:
+    """A group's error page, and a summary saying why it has no numbers."""
+    from reportgen.pages import serialize
+    from reportgen.pages.group import group_error_page
+
+    page = group_error_page(group, reason, site=work.site)
+    output = replace(page, files=(*page.files, serialize.group_error_file(group.id, reason)))
+    return RenderedGroup(output, None, {}, ())
 
 
 def _children_partials(work: GroupWork, job: GroupJob) -> list[Partials]:
@@ -244,25 +252,23 @@ def write_groups(
     todo.sort(key=_children_first)
     order, rendered = _render_groups(work, stage, todo, workers)
     for group, done in zip(order, rendered, strict=True):
-        stage.statuses[group.id] = _store_group(group.id, keys[group.id], done, work, writer)
+        stage.statuses[group.id] = _store_group(group, keys[group.id], done, work, writer)
         stage.rendered += 1
     stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
     return stage
 
 
 def _store_group(
-    group_id: str, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
+    group: GroupRef, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
 ) -> GroupStatus:
     from reportgen.pages import paths
-    from reportgen.pages.serialize import group_summary_pieces
-    from reportgen.write_stream import write_streamed
 
-    for path, content in done.output.files:
-        writer.write(path, content)
+    group_id = group.id
     summary: tuple[str, ...] = ()
     if done.summary is not None:
-        summary = (paths.group_summary(group_id),)
-        write_streamed(writer, *summary, group_summary_pieces(done.summary))
+        done, summary = _stream_summary(group, done, work, writer)
+    for path, content in done.output.files:
+        writer.write(path, content)
     private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
     if done.record is not None:
         stored = {
@@ -279,6 +285,25 @@ def _store_group(
         done.findings,
         done.verdicts,
     )
+
+
+def _stream_summary(
+    group: GroupRef, done: RenderedGroup, work: GroupWork, writer: SiteWriter
+) -> tuple[RenderedGroup, tuple[str, ...]]:
+    """Its ``summary.json`` made as it is written; a failure makes it the group's error page (as
+    ``render_group``'s guard would have)."""
+    from reportgen.pages import paths
+    from reportgen.pages.serialize import group_summary_pieces
+
+    assert done.summary is not None
+    path = paths.group_summary(group.id)
+    try:
+        writer.write_streamed(path, group_summary_pieces(done.summary))
+    except Exception as exc:  # one bad group never breaks the site
+        failed = failed_group(group, f"{type(exc).__name__}: {exc}"[:400], work)
+        kept = replace(failed, computed_memos=done.computed_memos, reused_memos=done.reused_memos)
+        return kept, ()
+    return done, (path,)
 
 
 def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
