@@ -13,6 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reportgen.build.status import STATUS_PATH, BuildStatus
 from reportgen.build.status_file import read_status, status_pieces
@@ -91,3 +93,32 @@ def test_reading_holds_one_entry_at_a_time(small_scale: tuple[Path, Path], tmp_p
     small = transient_bytes(with_runs(300), tmp_path / "small")
     large = transient_bytes(with_runs(3000), tmp_path / "large")
     assert large - small < 100 * (3000 - 300), (small, large)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_damaged_status_file_is_a_status_or_none_never_an_error(
+    small_scale: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Cut short, a byte changed, a line dropped or doubled: the reader gives a status (each
+    entry it keeps well-formed) or none, and never raises."""
+    raw = (small_scale[1] / STATUS_PATH).read_bytes()
+    lines = raw.split(b"\n")
+    damage = data.draw(st.sampled_from(["cut", "byte", "drop", "double"]))
+    if damage == "cut":
+        damaged = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif damage == "byte":
+        at = data.draw(st.integers(0, len(raw) - 1))
+        damaged = raw[:at] + bytes([data.draw(st.integers(0, 255))]) + raw[at + 1 :]
+    else:
+        at = data.draw(st.integers(0, len(lines) - 1))
+        kept = lines[:at] + lines[at + 1 :] if damage == "drop" else lines[: at + 1] + lines[at:]
+        damaged = b"\n".join(kept)
+    out = tmp_path_factory.mktemp("damaged")
+    (out / STATUS_PATH).parent.mkdir(parents=True)
+    (out / STATUS_PATH).write_bytes(damaged)
+    status = read_status(out)
+    if status is not None:
+        assert all(isinstance(run.files, tuple) for run in status.runs.values())
