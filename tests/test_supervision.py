@@ -159,6 +159,20 @@ def _workers(build: int) -> list[int]:
     return [p for s in servers for p in _descendants(s) if "forkserver" in _cmdline(p)]
 
 
+def _busy_workers(build: int) -> list[int]:
+    """The build's workers that have used a tenth of a CPU-second or more (at work on a job)."""
+    return [p for p in _workers(build) if _cpu_ticks(p) >= os.sysconf("SC_CLK_TCK") // 10]
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User and system time of ``pid`` so far, in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+
+
 def _poll_until(condition: Any) -> int:
     """Poll ``condition()`` until it holds; the number of polls it took (fails after MAX_POLLS)."""
     for polls in range(MAX_POLLS):
@@ -172,8 +186,10 @@ def _poll_until(condition: Any) -> int:
 def test_a_worker_killed_mid_build_costs_nothing(tmp_path: Path, sample_tree: Path) -> None:
     root = _tree(tmp_path, sample_tree, copies=3)
     build = _start(["build", str(root), "-o", str(tmp_path / "site"), "-j", "2"], _env())
-    _poll_until(lambda: _workers(build.pid) or build.poll() is not None)
-    victims = _workers(build.pid)
+    # a worker that has computed for a while is in the middle of a job (one just forked may
+    # not have been handed one yet: killed then, nothing is lost and nothing is said)
+    _poll_until(lambda: _busy_workers(build.pid) or build.poll() is not None)
+    victims = _busy_workers(build.pid)
     assert victims, "the build ended before a worker could be killed"
     os.kill(victims[0], signal.SIGKILL)
     _, stderr = build.communicate(timeout=600)
