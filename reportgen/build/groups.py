@@ -331,8 +331,10 @@ def _render_groups(
     here = partial(render_group, work, last=LastAnalysis(), streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
         return todo, in_process(here, stage.jobs(todo))
-    large = [g for g in todo if rendered_here(g, len(work.records), workers)]
-    pooled = [g for g in todo if not rendered_here(g, len(work.records), workers)]
+    large: list[GroupRef] = []
+    pooled: list[GroupRef] = []
+    for group in todo:
+        (large if rendered_here(group, len(work.records), workers) else pooled).append(group)
     if not pool_pays(len(pooled), workers):
         return todo, in_process(here, stage.jobs(todo))
     lost = partial(lost_group, work.site)

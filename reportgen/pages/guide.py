@@ -38,8 +38,13 @@ def check_explanations() -> dict[str, Markup]:
     if stored is not None:
         with contextlib.suppress(ValueError):
             cached = orjson.loads(stored)
-            if isinstance(cached, dict) and list(cached) == [info.id for info in CHECKS]:
-                return {key: Markup(html) for key, html in cached.items() if isinstance(html, str)}
+            ids = [info.id for info in CHECKS]
+            if (
+                isinstance(cached, dict)
+                and list(cached) == ids
+                and all(isinstance(html, str) for html in cached.values())
+            ):
+                return {key: Markup(html) for key, html in cached.items()}
     rendered = {info.id: render_markdown(info.explanation) for info in CHECKS}
     install_cache().put(name, orjson.dumps({key: str(html) for key, html in rendered.items()}))
     return rendered

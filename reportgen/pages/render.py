@@ -310,7 +310,7 @@ def render_page_and_span(
     if at is None:
         return html, content, None
     start = len("".join(pieces[:at]).encode("utf-8"))
-    return html, content, (start, len(html) - len("".join(pieces[at + 1 :]).encode("utf-8")))
+    return html, content, (start, start + len(content.encode("utf-8")))
 
 
 def render_stale_page(site: SiteContext, page: PageMeta, content: Markup, stale: Any) -> bytes:
