@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reportgen.vetted import Identity, Vetted, VettedFiles, identity, vetted_paths
+from reportgen.vetted import Identity, Vetted, VettedFiles, identity, parent_of, vetted_paths
 
 RESULTS_PATTERN = "*results*.json"
 CONFIG_NAMES = ("config.yaml", "config.yml")
@@ -434,7 +434,7 @@ def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:
 
 
 def _parent(directory: str) -> str:
-    parent = str(PurePosixPath(directory).parent)
+    parent = parent_of(directory)  # string operations: discovery's paths are already normal
     return "" if parent == "." else parent
 
 

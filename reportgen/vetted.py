@@ -41,6 +41,9 @@ def vetted_paths(inputs: Iterable[str]) -> tuple[str, ...]:
     return (*files, *sorted({parent_of(p) for p in files}))
 
 
+_NONE_LINKED: frozenset[int] = frozenset()
+
+
 @dataclass(frozen=True)
 class Vetted:
     """What discovery saw of a run's files and directories, packed (the paths are the run's
@@ -57,7 +60,8 @@ class Vetted:
     def of(cls, paths: tuple[str, ...], seen: Mapping[str, Identity], linked: set[str]) -> Vetted:
         missing = (0, 0, 0)  # never an identity: a path discovery did not see is refused
         packed = b"".join(_RECORD.pack(*seen.get(p, missing)) for p in paths)
-        return cls(packed, frozenset(i for i, p in enumerate(paths) if p in linked))
+        numbers = frozenset(i for i, p in enumerate(paths) if p in linked)
+        return cls(packed, numbers or _NONE_LINKED)  # one empty set for the runs with no link
 
     def files(self, paths: tuple[str, ...]) -> VettedFiles | None:
         """The identities by path (``None``: nothing was recorded, as for a hand-made ref)."""

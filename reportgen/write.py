@@ -125,7 +125,8 @@ def safe_site_path(path: str) -> str:
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if path.startswith("/") or ".." in parts or not parts:
         raise WriteError(f"refusing to write outside the output directory: {path!r}")
-    return "/".join(parts)
+    normal = "/".join(parts)
+    return path if normal == path else normal  # the caller's string: a site holds one of each
 
 
 def site_directory(out: Path) -> Path:

@@ -105,7 +105,7 @@ class RunStatus:
             read_failed=read_failed,
             private=private,
             figures=figures,
-            findings=severity_counts(record.findings),
+            findings=shared_counts(severity_counts(record.findings)),
         )
 
     @property
@@ -138,14 +138,14 @@ class RunStatus:
             stats=_stats_from_json(data["stats"]),
             record_hash=str(data["record_hash"]),
             files=tuple(map(str, data["files"])),
-            last_good=None if data.get("last_good") is None else str(data["last_good"]),
+            last_good=None if data.get("last_good") is None else _stamp(str(data["last_good"])),
             ok=data["ok"] is True,
             stale=data["stale"] is True,
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
             private=digests(data["private"]),
             figures=figures_from_json(data["figures"]),
-            findings={s: int(data["findings"][s]) for s in SEVERITIES},
+            findings=shared_counts({s: int(data["findings"][s]) for s in SEVERITIES}),
         )
 
 
@@ -325,6 +325,21 @@ class BuildStatus:
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
+
+
+_COUNTS: dict[tuple[tuple[str, int], ...], Mapping[str, int]] = {}
+_STAMPS: dict[str, str] = {}
+
+
+def shared_counts(counts: dict[str, int]) -> Mapping[str, int]:
+    """One object per distinct count by severity: a site's runs share a handful of them (never
+    mutated: a status's counts are read only)."""
+    return _COUNTS.setdefault(tuple(counts.items()), counts)
+
+
+def _stamp(stamp: str) -> str:
+    """One string per distinct "last good" time: a build reads all its runs at one time."""
+    return _STAMPS.setdefault(stamp, stamp)
 
 
 def finding_totals(statuses: Iterable[RunStatus]) -> dict[str, int]:
