@@ -122,3 +122,24 @@ def test_a_damaged_status_file_is_a_status_or_none_never_an_error(
     status = read_status(out)
     if status is not None:
         assert all(isinstance(run.files, tuple) for run in status.runs.values())
+
+
+@pytest.mark.parametrize("layout", ["lines", "compact"])
+def test_a_path_is_one_string_however_many_entries_name_it(
+    small_scale: tuple[Path, Path], tmp_path: Path, layout: str
+) -> None:
+    _, out = small_scale
+    if layout == "compact":
+        data = orjson.loads((out / STATUS_PATH).read_bytes())
+        (tmp_path / STATUS_PATH).parent.mkdir(parents=True)
+        (tmp_path / STATUS_PATH).write_bytes(orjson.dumps(data))
+        out = tmp_path
+    status = status_of(out)
+    site = {id(path) for path in status.files}
+    named = [path for run in status.runs.values() for path in run.files]
+    named += [path for run in status.runs.values() for path, _ in run.private]
+    named += [path for group in status.groups.values() for path in group.files]
+    assert named and all(id(path) in site for path in named)
+    stamps = {id(run.last_good) for run in status.runs.values()}
+    counts = {id(run.findings) for run in status.runs.values()}
+    assert len(stamps) == 1 and len(counts) < len(status.runs)

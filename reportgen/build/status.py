@@ -36,6 +36,7 @@ STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
 RACY_NS = 2_000_000_000
+NO_PATHS: Mapping[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -130,20 +131,21 @@ class RunStatus:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
+    def from_json(cls, data: Mapping[str, Any], known: Mapping[str, str] = NO_PATHS) -> RunStatus:
         """Inverse of ``to_json``; ``ValueError`` (this run is a cache miss) for a path outside
-        the site or a value of the wrong type."""
+        the site or a value of the wrong type. A path in ``known`` is that string (one object
+        for a path however many entries name it)."""
         return cls(
             input_hash=str(data["input_hash"]),
             stats=_stats_from_json(data["stats"]),
             record_hash=str(data["record_hash"]),
-            files=tuple(map(str, data["files"])),
+            files=shared_paths(data["files"], known),
             last_good=None if data.get("last_good") is None else _stamp(str(data["last_good"])),
             ok=data["ok"] is True,
             stale=data["stale"] is True,
             unreadable=tuple(str(u) for u in data["unreadable"]),
             read_failed=data.get("read_failed") is not False,
-            private=digests(data["private"]),
+            private=digests(data["private"], known),
             figures=figures_from_json(data["figures"]),
             findings=shared_counts({s: int(data["findings"][s]) for s in SEVERITIES}),
         )
@@ -175,11 +177,11 @@ class GroupStatus:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GroupStatus:
+    def from_json(cls, data: Mapping[str, Any], known: Mapping[str, str] = NO_PATHS) -> GroupStatus:
         return cls(
             str(data["key"]),
-            tuple(map(str, data["files"])),
-            digests(data["private"]),
+            shared_paths(data["files"], known),
+            digests(data["private"], known),
             figures_from_json(data["figures"]),
             tuple(group_finding(f) for f in data["findings"]),
             tuple((str(p), None if v is None else str(v)) for p, v in data["verdicts"]),
@@ -214,9 +216,14 @@ def site_paths(values: Any) -> tuple[str, ...]:
     return paths
 
 
-def digests(values: Any) -> tuple[tuple[str, str], ...]:
+def digests(values: Any, known: Mapping[str, str] = NO_PATHS) -> tuple[tuple[str, str], ...]:
     """(path, sha256) pairs; the writer reads only paths inside the site."""
-    return tuple((str(path), str(digest)) for path, digest in values)
+    return tuple((known.get(path, str(path)), str(digest)) for path, digest in values)
+
+
+def shared_paths(values: Any, known: Mapping[str, str]) -> tuple[str, ...]:
+    """Paths as strings, each one in ``known`` as that object."""
+    return tuple(known.get(path, str(path)) for path in values)
 
 
 def figures_to_json(figures: FigureList | None) -> dict[str, Any] | None:

@@ -33,10 +33,10 @@ _SORTED = orjson.OPT_SORT_KEYS
 # (name, opening, closing) of each section, in the file's order
 _SECTIONS = (("files", b"[", b"]"), ("groups", b"{", b"}"), ("runs", b"{", b"}"),
              ("studies", b"{", b"}"))  # fmt: skip
-_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+_PARSERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], Any]] = {
     "groups": GroupStatus.from_json,
     "runs": RunStatus.from_json,
-    "studies": StudyStatus.from_json,
+    "studies": lambda data, _: StudyStatus.from_json(data),
 }
 
 
@@ -107,9 +107,10 @@ def _read_by_lines(file: BinaryIO) -> BuildStatus | None:
     if head.get("format") != STATUS_FORMAT:
         return None
     files = tuple(str(orjson.loads(e)) for e in _section(lines, *_SECTIONS[0]))
+    known = {path: path for path in files}
     sections = {
         name: _parsed(((k, v) for e in _section(lines, name, opening, closing)
-                       for k, v in orjson.loads(b"{" + e + b"}").items()), _PARSERS[name])
+                       for k, v in orjson.loads(b"{" + e + b"}").items()), _PARSERS[name], known)
         for name, opening, closing in _SECTIONS[1:]
     }  # fmt: skip
     if next(lines, None) != b"}" or next(lines, None) is not None:
@@ -135,7 +136,8 @@ def _from_data(data: Any) -> BuildStatus | None:
     if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
         return None
     files = tuple(map(str, data["files"]))
-    sections = {name: _parsed(data[name].items(), parse) for name, parse in _PARSERS.items()}
+    known = {path: path for path in files}
+    sections = {name: _parsed(data[name].items(), parse, known) for name, parse in _PARSERS.items()}
     return _status(data, files, sections)
 
 
@@ -155,14 +157,16 @@ def _status(
 
 
 def _parsed(
-    items: Iterable[tuple[Any, Any]], parse: Callable[[Mapping[str, Any]], E]
+    items: Iterable[tuple[Any, Any]],
+    parse: Callable[[Mapping[str, Any], Mapping[str, str]], E],
+    known: Mapping[str, str],
 ) -> dict[str, E]:
-    """Entries parsed one at a time; a malformed one is left out (that run, group or study is a
-    cache miss)."""
+    """Entries parsed one at a time, naming the site's paths by the strings in ``known``; a
+    malformed one is left out (that run, group or study is a cache miss)."""
     entries: dict[str, E] = {}
     for key, value in items:
         try:
-            entries[str(key)] = parse(value)
+            entries[str(key)] = parse(value, known)
         except _MALFORMED:
             continue
     return entries
