@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +45,15 @@ class CheckInfo:
 
 def empty_counts() -> dict[str, int]:
     return {severity: 0 for severity in SEVERITIES}
+
+
+_COUNTS: dict[tuple[tuple[str, int], ...], Mapping[str, int]] = {}
+
+
+def shared_counts(counts: dict[str, int]) -> Mapping[str, int]:
+    """One object per distinct count by severity: a site's runs share a handful of them (never
+    mutated: counts held per run are read only)."""
+    return _COUNTS.setdefault(tuple(counts.items()), counts)
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:

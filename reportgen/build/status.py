@@ -22,7 +22,7 @@ import orjson
 
 from reportgen.discover import RunRef
 from reportgen.figures import Figure, FigureList, TableFile
-from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts
+from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts, shared_counts
 from reportgen.vetted import open_vetted
 from reportgen.write import is_site_path
 
@@ -334,14 +334,7 @@ class BuildStatus:
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
 
 
-_COUNTS: dict[tuple[tuple[str, int], ...], Mapping[str, int]] = {}
 _STAMPS: dict[str, str] = {}
-
-
-def shared_counts(counts: dict[str, int]) -> Mapping[str, int]:
-    """One object per distinct count by severity: a site's runs share a handful of them (never
-    mutated: a status's counts are read only)."""
-    return _COUNTS.setdefault(tuple(counts.items()), counts)
 
 
 def _stamp(stamp: str) -> str:

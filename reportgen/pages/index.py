@@ -12,7 +12,7 @@ from reportgen.analysis.diagnostics import CheckCount, incomplete_finding
 from reportgen.analysis.record import RunRecord
 from reportgen.charts import Chart
 from reportgen.discover import IncompleteRun, Skipped, Tree
-from reportgen.findings import Finding, empty_counts, severity_counts
+from reportgen.findings import Finding, empty_counts, severity_counts, shared_counts
 from reportgen.numfmt import format_eta, format_number
 from reportgen.pages import paths
 from reportgen.pages.guide import GUIDE_PAGE
@@ -111,7 +111,7 @@ def run_row(record: RunRecord) -> RunRow:
         stale=record.stale is not None,
         batch_size=record.batch_size,
         eta_count=len(record.etas),
-        counts=severity_counts(findings),
+        counts=shared_counts(severity_counts(findings)),
         finding_ids=ids,
         search_text=" ".join((record.id, record.source, schema, *ids)),
         findings=findings,

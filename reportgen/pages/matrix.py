@@ -105,12 +105,18 @@ def diagnostics_view(rows: Sequence[RunRow]) -> DiagnosticsView:
     )
 
 
+_NO_HITS = MatrixCell(None, 0, "")  # most cells of a large tree's matrix: one object for all
+
+
 def _cells(row: RunRow, columns: Sequence[CheckInfo]) -> tuple[MatrixCell, ...]:
     cells = []
     for check in columns:
         hits = [f for f in row.findings if f.id == check.id]
+        if not hits:
+            cells.append(_NO_HITS)
+            continue
         messages = " · ".join(f.message for f in hits[:5])
-        cells.append(MatrixCell(hits[0].severity if hits else None, len(hits), messages))
+        cells.append(MatrixCell(hits[0].severity, len(hits), messages))
     return tuple(cells)
 
 
