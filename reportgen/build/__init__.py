@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen import __version__
+from reportgen import __version__, class_code
 from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
 from reportgen.build.groups import GroupWork, memo_digests, write_groups
 from reportgen.build.plan import (
@@ -290,6 +290,7 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
+    class_code.install()  # before the page code's ~300 dataclasses are made
     rendering = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
@@ -335,6 +336,7 @@ def write_site(
         )
         writer.write(STATUS_PATH, status_pieces(status))
         writer.publish()
+    class_code.save()
     result.rebuilt, result.groups_rendered = runs.rebuilt, groups.rendered
     result.written, result.kept = writer.log.written, writer.log.kept
     return status

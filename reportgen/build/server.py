@@ -23,10 +23,12 @@ def is_worker_server() -> bool:
 
 
 def prepare() -> None:
+    from reportgen import class_code
     from reportgen.kinds.registry import BUILTIN_MODULES
     from reportgen.lifetime import die_with_parent
 
     die_with_parent()
+    class_code.install()  # the page code's dataclasses from stored code, as in the build
     for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
         os.environ[variable] = "1"
     import numpy.ma  # noqa: F401  (numpy's percentiles import it on first use, in every worker)
@@ -40,6 +42,7 @@ def prepare() -> None:
 
     warm_templates()
     check_explanations()  # read (or rendered) here once, for every worker's run pages
+    class_code.save()
 
 
 if is_worker_server():

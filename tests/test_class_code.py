@@ -1,0 +1,126 @@
+"""Dataclass methods from the per-install code table: the same classes, compiled once."""
+
+from __future__ import annotations
+
+import dataclasses
+import marshal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import CodeType, ModuleType
+from typing import Any
+
+import pytest
+
+from reportgen import class_code
+from reportgen.install_cache import install_cache
+
+SOURCE = """
+from dataclasses import dataclass, field
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: float
+    y: "int | None" = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+@dataclass(order=True)
+class Loose:
+    name: str
+    count: int = 0
+"""
+
+METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__lt__")
+
+
+def _classes(source: str = SOURCE) -> dict[str, Any]:
+    """The sample's classes, made in a module of their own as an import would."""
+    module = ModuleType("class_code_sample")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(source, "<sample>", "exec", dont_inherit=True), vars(module))
+    finally:
+        del sys.modules[module.__name__]
+    return vars(module)
+
+
+def _codes(namespace: dict[str, Any]) -> dict[tuple[str, str], CodeType]:
+    codes = {}
+    for cls in ("Point", "Loose"):
+        for method in METHODS:
+            function = vars(namespace[cls]).get(method)
+            if function is not None and hasattr(function, "__code__"):
+                codes[cls, method] = function.__code__
+    return codes
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    was_installed = "exec" in vars(dataclasses)
+    class_code.uninstall()
+    yield
+    class_code.uninstall()
+    if was_installed:
+        class_code.install()
+
+
+def test_classes_from_stored_code_are_the_classes_compiled_afresh(fresh_cache: None) -> None:
+    plain = _classes()
+    class_code.install()
+    first = _classes()  # compiled by the table, then stored
+    class_code.save()
+    class_code.uninstall()
+    class_code.install()  # as a new process: the table read back from the cache
+    stored = _classes()
+    table = class_code._table
+    assert table is not None and table.made == 0  # nothing compiled the second time
+    assert _codes(plain) == _codes(first) == _codes(stored)
+    assert len(_codes(plain)) >= 8
+    # no ``from __future__ import annotations`` leaks into the generated methods
+    init = stored["Point"].__init__
+    assert init.__annotations__["x"] is float
+    point = stored["Point"](1.5, tags=("a",))
+    assert repr(point) == "Point(x=1.5, y=None, tags=('a',))"
+    assert point == stored["Point"](1.5, None, ("a",))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.x = 2.0
+    assert stored["Loose"]("a") < stored["Loose"]("b")
+
+
+def test_a_class_whose_fields_change_misses_and_is_compiled(fresh_cache: None) -> None:
+    class_code.install()
+    _classes()
+    class_code.save()
+    class_code.uninstall()
+    class_code.install()
+    changed = _classes(SOURCE.replace("count: int = 0", "count: int = 0\n    extra: bool = True"))
+    assert changed["Loose"]("a").extra is True
+    table = class_code._table
+    assert table is not None and table.made > 0
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not marshal", marshal.dumps([1, 2]), marshal.dumps({1: 2})]
+)
+def test_an_entry_that_is_not_a_table_is_empty(fresh_cache: None, content: bytes) -> None:
+    install_cache().put(class_code.entry_name(), content)
+    class_code.install()
+    assert class_code.stored_sources() == {}
+    assert _classes()["Point"](1.0).x == 1.0
+
+
+def test_an_entry_without_a_valid_seal_is_never_loaded(fresh_cache: None) -> None:
+    class_code.install()
+    _classes()
+    class_code.save()
+    class_code.uninstall()
+    cache = install_cache()
+    assert cache.directory is not None
+    path = cache.directory / class_code.entry_name()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1  # the seal no longer matches the bytes
+    path.write_bytes(bytes(data))
+    class_code.install()
+    assert class_code.stored_sources() == {}
