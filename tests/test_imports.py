@@ -77,3 +77,27 @@ def test_cold_build_with_cached_specs_does_not_import_altair(
     assert "re-rendered" in stdout  # a real build, not an up-to-date one
     assert "numpy" in modules and "jinja2" in modules  # the probe sees what a build imports
     assert "altair" not in modules
+
+
+CATALOGUE_PROBE = """
+import sys
+import orjson
+from reportgen.kinds.registry import registry
+ids = [info.id for kind in registry().kinds for info in kind.kind.CHECKS]
+print(orjson.dumps({"ids": len(ids), "modules": sorted(sys.modules)}).decode())
+"""
+
+
+def test_the_check_catalogue_imports_no_kind_analysis() -> None:
+    """The guide lists every kind's checks in every build that renders pages; that needs the
+    checks' docstrings, not the kinds' analysis code (a tree without such studies never
+    runs it)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CATALOGUE_PROBE], capture_output=True, text=True, check=True
+    )
+    data = orjson.loads(proc.stdout)
+    assert data["ids"] > 20
+    analyses = [
+        m for m in data["modules"] if m.startswith("reportgen.kinds.") and m.endswith(".analysis")
+    ]
+    assert analyses == []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from reportgen.findings import CheckInfo, Finding
 from reportgen.kinds.common import NOT_IN_LAYOUT, CheckList, Hit
-from reportgen.kinds.fisher.analysis import FisherAnalysis
-from reportgen.kinds.fisher.spectrum import PromptShare
 from reportgen.numfmt import format_number
+
+if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
+    from reportgen.kinds.fisher.analysis import FisherAnalysis
+    from reportgen.kinds.fisher.spectrum import PromptShare
 
 DOMINANT_SHARE = 0.5  # a prompt touching at least half of Σ|K| …
 DOMINANT_OVER_UNIFORM = 2.0  # … and twice what equal entries would give it dominates

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from reportgen.findings import CheckInfo, Finding
 from reportgen.kinds.common import NOT_IN_LAYOUT, CheckList, Hit
-from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
 from reportgen.numfmt import format_eta, format_number, format_with_se, format_z
+
+if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
+    from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
 
 MIN_R2 = 0.9  # a direction whose δHᵢ(η) fits a line through the origin worse is non-linear
 MIN_LINEARITY_POINTS = 3

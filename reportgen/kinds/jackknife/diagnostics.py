@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from reportgen.findings import CheckInfo, Finding
-from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats
 from reportgen.kinds.jackknife.model import SETTING_FIELDS, Setting
 from reportgen.kinds.study_checks import SHARED_CHECKS, format_p, input_findings
 from reportgen.numfmt import format_number, format_with_se
+
+if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
+    from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats
 
 DEPENDS_ON_B = "jackknife-estimate-depends-on-b"
 STD_IS_SE = "jackknife-std-is-se"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from reportgen.findings import CheckInfo, Finding
-from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RunAnalysis
 from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES, ESTIMATORS
 from reportgen.kinds.study_checks import SHARED_CHECKS, input_findings
 from reportgen.numfmt import format_number, format_with_se, format_z
+
+if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
+    from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RunAnalysis
 
 NO_FPC = "rb-expected-se-without-fpc"
 SE_OFF = "rb-se-disagrees-with-fpc"
