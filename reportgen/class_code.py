@@ -3,12 +3,13 @@
 Every ``@dataclass`` writes the source of its ``__init__``, ``__repr__``, ``__eq__`` (and, when
 frozen, ``__setattr__``, ``__delattr__``, ``__hash__``) and ``exec``s it; compiling that source
 is most of what creating a class costs, and a build that renders pages creates some 300 of
-them. ``install()`` hands ``dataclasses`` an ``exec`` that looks each source text up in a
-table of code objects kept in the per-install cache (sealed like every entry there, keyed by
+them. ``install(part)`` hands ``dataclasses`` an ``exec`` that looks each source text up in
+tables of code objects kept in the per-install cache (sealed like every entry there, keyed by
 the interpreter's bytecode magic) and compiles only texts it has not seen, exactly as
 ``exec`` would have (no inherited ``__future__`` flags, file name ``<string>``). A code object
-is found by its whole source text, so a class whose fields change simply misses. ``save()``
-stores the table again when this process compiled something new.
+is found by its whole source text, so a class whose fields change simply misses. The command
+line's own classes and the page code's are separate parts, so a no-op build reads only the
+first. ``save()`` stores a part again when this process compiled something new for it.
 """
 
 from __future__ import annotations
@@ -32,13 +33,10 @@ class _Table:
         self.used: dict[str, CodeType] = {}
         self.made = 0
 
-    def code(self, source: str) -> CodeType:
+    def find(self, source: str) -> CodeType | None:
         found = self.used.get(source) or self.stored.get(source)
-        if found is None:
-            # as ``exec(source)`` compiles it in ``dataclasses``, which has no future imports
-            found = compile(source, "<string>", "exec", dont_inherit=True)
-            self.made += 1
-        self.used[source] = found
+        if found is not None:
+            self.used[source] = found
         return found
 
     def to_store(self) -> dict[str, CodeType]:
@@ -46,18 +44,30 @@ class _Table:
         return kept if len(kept) <= MAX_ENTRIES else dict(self.used)
 
 
-_table: _Table | None = None
+_tables: dict[str, _Table] = {}  # by part, in the order they were installed
+_current: list[str] = []  # the part that texts compiled now belong to (the last installed)
 
 
-def entry_name() -> str:
-    """The per-install cache entry, one per bytecode format."""
-    return f"class-code/{importlib.util.MAGIC_NUMBER.hex()}.marshal"
+def entry_name(part: str) -> str:
+    """The per-install cache entry of one part, one per bytecode format."""
+    return f"class-code/{part}-{importlib.util.MAGIC_NUMBER.hex()}.marshal"
+
+
+def _code(source: str) -> CodeType:
+    for table in _tables.values():
+        if (found := table.find(source)) is not None:
+            return found
+    # as ``exec(source)`` compiles it in ``dataclasses``, which has no future imports
+    made = compile(source, "<string>", "exec", dont_inherit=True)
+    table = _tables[_current[-1]]
+    table.used[source] = made
+    table.made += 1
+    return made
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
-    table = _table
-    if table is not None and isinstance(source, str):
-        source = table.code(source)
+    if _current and isinstance(source, str):
+        source = _code(source)
     builtins.exec(source, globals, locals)
 
 
@@ -74,36 +84,41 @@ def _decode(stored: bytes | None) -> dict[str, CodeType]:
     return {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
-def install() -> None:
-    """From now on, classes made by ``dataclasses`` in this process use the stored code."""
-    global _table
-    if _table is not None:
-        return
+def install(part: str) -> None:
+    """From now on, classes made by ``dataclasses`` in this process use the stored code; what
+    is compiled from here on is stored in ``part`` (a no-op build reads only the small part
+    of the classes it makes, not the page code's)."""
     from reportgen.install_cache import install_cache
 
-    _table = _Table(_decode(install_cache().get(entry_name())))
+    if part not in _tables:
+        _tables[part] = _Table(_decode(install_cache(note=False).get(entry_name(part))))
+    _current[:] = [part]
     dataclasses.exec = _exec  # type: ignore[attr-defined]  # the module's own global shadows the builtin
 
 
 def save() -> None:
-    """Store the table if this process compiled anything new (a read-only cache: no harm)."""
-    table = _table
-    if table is None or not table.made:
-        return
+    """Store each part this process compiled anything new for (a read-only cache: no harm)."""
     from reportgen.install_cache import install_cache
 
-    install_cache().put(entry_name(), marshal.dumps(table.to_store()))
-    table.stored, table.made = table.to_store(), 0
+    for part, table in _tables.items():
+        if table.made:
+            install_cache().put(entry_name(part), marshal.dumps(table.to_store()))
+            table.stored, table.used, table.made = table.to_store(), {}, 0
 
 
 def uninstall() -> None:
     """``dataclasses`` compiles every class again (tests)."""
-    global _table
-    _table = None
+    _tables.clear()
+    _current.clear()
     if "exec" in vars(dataclasses):
         del dataclasses.exec  # type: ignore[attr-defined]
 
 
+def made() -> int:
+    """How many texts this process compiled since the tables were last saved (tests)."""
+    return sum(table.made for table in _tables.values())
+
+
 def stored_sources() -> Mapping[str, CodeType]:
-    """What the table holds now (tests)."""
-    return {} if _table is None else {**_table.stored, **_table.used}
+    """What the tables hold now (tests)."""
+    return {k: v for table in _tables.values() for k, v in table.to_store().items()}

@@ -12,8 +12,11 @@ from dataclasses import Field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from reportgen import __version__, streams
-from reportgen.settings import (
+from reportgen import __version__, class_code, streams
+
+class_code.install("startup")  # before the settings' and the planner's dataclasses are made
+
+from reportgen.settings import (  # noqa: E402
     COMMANDS,
     FIGURE_FORMATS,
     FIGURE_THEMES,
@@ -418,7 +421,9 @@ def _main(argv: Sequence[str] | None) -> int:
     _tolerant_streams()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        return streams.flushed(_dispatch(build_parser(_command_named(argv)).parse_args(argv)))
+        code = streams.flushed(_dispatch(build_parser(_command_named(argv)).parse_args(argv)))
+        class_code.save()
+        return code
     except KeyboardInterrupt:  # the staging directory is gone already (SiteWriter.__exit__)
         sys.stderr.write("reportgen: interrupted\n")
         return EXIT_INTERRUPTED

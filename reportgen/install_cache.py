@@ -180,23 +180,33 @@ def _link_once(source: Path, target: Path) -> bool:
 LOCATION_VARIABLES = ("REPORTGEN_CACHE_DIR", "XDG_CACHE_HOME", "XDG_STATE_HOME", "HOME")
 
 
-def install_cache() -> InstallCache:
-    """The cache where the environment puts it (looked up once per distinct environment)."""
-    return _install_cache(tuple(os.environ.get(name) for name in LOCATION_VARIABLES))
+def install_cache(note: bool = True) -> InstallCache:
+    """The cache where the environment puts it (looked up once per distinct environment);
+    ``note=False``: without the note that there is none (before logging is set up)."""
+    environment = tuple(os.environ.get(name) for name in LOCATION_VARIABLES)
+    return _install_cache(environment) if note else _located(environment)
 
 
 @cache
 def _install_cache(environment: tuple[str | None, ...]) -> InstallCache:
     """The cache for one set of location variables (a note, once, when there is none)."""
-    directory, state = cache_location(), state_location()
-    key = _key(state) if state is not None and directory is not None else None
-    if key is None or directory is None:
+    found = _located(environment)
+    if found.directory is None:
         log.info(
             "reportgen: note: no place for the per-install cache (no home directory, or "
             "none writable); everything is made afresh. Set REPORTGEN_CACHE_DIR and "
             "XDG_STATE_HOME to absolute paths to keep one."
         )
+    elif not os.environ.get("REPORTGEN_CACHE_DIR"):
+        _note_legacy(found.directory.parent)
+    return found
+
+
+@cache
+def _located(environment: tuple[str | None, ...]) -> InstallCache:
+    """The cache for one set of location variables, or an unusable one (``enabled`` false)."""
+    directory, state = cache_location(), state_location()
+    key = _key(state) if state is not None and directory is not None else None
+    if key is None or directory is None:
         return InstallCache(None, None)
-    if not os.environ.get("REPORTGEN_CACHE_DIR"):
-        _note_legacy(directory)
     return InstallCache(directory / SEALED, key)

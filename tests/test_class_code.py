@@ -58,24 +58,24 @@ def _codes(namespace: dict[str, Any]) -> dict[tuple[str, str], CodeType]:
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    was_installed = "exec" in vars(dataclasses)
+    tables, current = dict(class_code._tables), list(class_code._current)
     class_code.uninstall()
     yield
     class_code.uninstall()
-    if was_installed:
-        class_code.install()
+    if current:  # as the command line's import left it, when this process ran it
+        class_code._tables.update(tables)
+        class_code.install(current[-1])
 
 
 def test_classes_from_stored_code_are_the_classes_compiled_afresh(fresh_cache: None) -> None:
     plain = _classes()
-    class_code.install()
+    class_code.install("test")
     first = _classes()  # compiled by the table, then stored
     class_code.save()
     class_code.uninstall()
-    class_code.install()  # as a new process: the table read back from the cache
+    class_code.install("test")  # as a new process: the table read back from the cache
     stored = _classes()
-    table = class_code._table
-    assert table is not None and table.made == 0  # nothing compiled the second time
+    assert class_code.made() == 0  # nothing compiled the second time
     assert _codes(plain) == _codes(first) == _codes(stored)
     assert len(_codes(plain)) >= 8
     # no ``from __future__ import annotations`` leaks into the generated methods
@@ -90,37 +90,50 @@ def test_classes_from_stored_code_are_the_classes_compiled_afresh(fresh_cache: N
 
 
 def test_a_class_whose_fields_change_misses_and_is_compiled(fresh_cache: None) -> None:
-    class_code.install()
+    class_code.install("test")
     _classes()
     class_code.save()
     class_code.uninstall()
-    class_code.install()
+    class_code.install("test")
     changed = _classes(SOURCE.replace("count: int = 0", "count: int = 0\n    extra: bool = True"))
     assert changed["Loose"]("a").extra is True
-    table = class_code._table
-    assert table is not None and table.made > 0
+    assert class_code.made() > 0
 
 
 @pytest.mark.parametrize(
     "content", [b"", b"not marshal", marshal.dumps([1, 2]), marshal.dumps({1: 2})]
 )
 def test_an_entry_that_is_not_a_table_is_empty(fresh_cache: None, content: bytes) -> None:
-    install_cache().put(class_code.entry_name(), content)
-    class_code.install()
+    install_cache().put(class_code.entry_name("test"), content)
+    class_code.install("test")
     assert class_code.stored_sources() == {}
     assert _classes()["Point"](1.0).x == 1.0
 
 
 def test_an_entry_without_a_valid_seal_is_never_loaded(fresh_cache: None) -> None:
-    class_code.install()
+    class_code.install("test")
     _classes()
     class_code.save()
     class_code.uninstall()
     cache = install_cache()
     assert cache.directory is not None
-    path = cache.directory / class_code.entry_name()
+    path = cache.directory / class_code.entry_name("test")
     data = bytearray(path.read_bytes())
     data[-1] ^= 1  # the seal no longer matches the bytes
     path.write_bytes(bytes(data))
-    class_code.install()
+    class_code.install("test")
     assert class_code.stored_sources() == {}
+
+
+def test_classes_made_after_another_part_is_installed_are_stored_in_it(fresh_cache: None) -> None:
+    class_code.install("first")
+    _classes()
+    class_code.install("second")
+    _classes(SOURCE.replace("count: int = 0", "weight: float = 1.0"))  # Point's code is in "first"
+    class_code.save()
+    cache = install_cache()
+    first = class_code._decode(cache.get(class_code.entry_name("first")))
+    second = class_code._decode(cache.get(class_code.entry_name("second")))
+    assert first and second and first.keys().isdisjoint(second.keys())
+    assert all("weight" in text for text in second)
+    assert not any("weight" in text for text in first)

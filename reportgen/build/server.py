@@ -28,7 +28,7 @@ def prepare() -> None:
     from reportgen.lifetime import die_with_parent
 
     die_with_parent()
-    class_code.install()  # the page code's dataclasses from stored code, as in the build
+    class_code.install("pages")  # the page code's dataclasses from stored code, as in the build
     for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
         os.environ[variable] = "1"
     import numpy.ma  # noqa: F401  (numpy's percentiles import it on first use, in every worker)
