@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
+import orjson
 import pytest
 
 from reportgen import class_code
@@ -137,3 +140,56 @@ def test_classes_made_after_another_part_is_installed_are_stored_in_it(fresh_cac
     assert first and second and first.keys().isdisjoint(second.keys())
     assert all("weight" in text for text in second)
     assert not any("weight" in text for text in first)
+
+
+FIRST_BUILD = """
+import sys
+import orjson
+from reportgen.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(orjson.dumps(sorted(m for m in sys.modules if m.startswith("reportgen"))).decode())
+"""
+
+SECOND_PROCESS = """
+import importlib
+import sys
+import orjson
+import reportgen.cli
+from reportgen import class_code
+class_code.install("pages")
+for module in orjson.loads(sys.argv[1]):
+    importlib.import_module(module)
+print(class_code.made())
+"""
+
+
+@pytest.mark.slow
+def test_a_build_stores_the_classes_the_next_process_makes(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    """The command line's build stores both parts; a later process that imports the same code
+    compiles none of its classes' methods."""
+    env = {
+        **os.environ,
+        "REPORTGEN_CACHE_DIR": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    args = ["build", str(sample_tree), "-o", str(tmp_path / "site"), "-j", "1"]
+    first = subprocess.run(
+        [sys.executable, "-c", FIRST_BUILD, *args], env=env, capture_output=True, text=True
+    )
+    modules = first.stdout.strip().splitlines()[-1]
+    stored = sorted(p.name.split("-")[0] for p in (tmp_path / "cache/sealed/class-code").iterdir())
+    assert stored == ["pages", "startup"]
+    second = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS, modules],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(orjson.loads(modules)) > 100
+    assert second.stdout.strip() == "0"
