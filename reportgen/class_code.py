@@ -22,7 +22,10 @@ from collections.abc import Mapping
 from types import CodeType
 from typing import Any
 
-MAX_ENTRIES = 8192  # past this, entries this process did not use are dropped (old versions')
+# a part stored keeps what other processes stored (the worker server's classes beside the
+# build's) up to twice what this process used, plus this slack; past that, what this process
+# did not use (old versions' classes, mostly) is dropped
+SLACK = 256
 
 
 class _Table:
@@ -41,7 +44,7 @@ class _Table:
 
     def to_store(self) -> dict[str, CodeType]:
         kept = {**self.stored, **self.used}
-        return kept if len(kept) <= MAX_ENTRIES else dict(self.used)
+        return kept if len(kept) <= 2 * len(self.used) + SLACK else dict(self.used)
 
 
 _tables: dict[str, _Table] = {}  # by part, in the order they were installed

@@ -193,3 +193,19 @@ def test_a_build_stores_the_classes_the_next_process_makes(
     )
     assert len(orjson.loads(modules)) > 100
     assert second.stdout.strip() == "0"
+
+
+def test_a_stored_part_drops_what_this_process_did_not_use_past_its_bound(
+    fresh_cache: None,
+) -> None:
+    """Old versions' classes do not pile up: past twice what a process used (plus a slack),
+    only what it used is stored."""
+    stale = {f"# an old class {i}\n": compile("", "<string>", "exec") for i in range(600)}
+    install_cache().put(class_code.entry_name("test"), marshal.dumps(stale))
+    class_code.install("test")
+    _classes()
+    used = class_code.made()
+    class_code.save()
+    stored = class_code._decode(install_cache().get(class_code.entry_name("test")))
+    assert 0 < len(stored) == used < len(stale)
+    assert stored.keys().isdisjoint(stale)
