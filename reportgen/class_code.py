@@ -91,10 +91,10 @@ def install(part: str) -> None:
     """From now on, classes made by ``dataclasses`` in this process use the stored code; what
     is compiled from here on is stored in ``part`` (a no-op build reads only the small part
     of the classes it makes, not the page code's)."""
-    from reportgen.install_cache import install_cache
+    from reportgen.install_cache import existing_install_cache
 
     if part not in _tables:
-        _tables[part] = _Table(_decode(install_cache(note=False).get(entry_name(part))))
+        _tables[part] = _Table(_decode(existing_install_cache().get(entry_name(part))))
     _current[:] = [part]
     dataclasses.exec = _exec  # type: ignore[attr-defined]  # the module's own global shadows the builtin
 

@@ -180,33 +180,36 @@ def _link_once(source: Path, target: Path) -> bool:
 LOCATION_VARIABLES = ("REPORTGEN_CACHE_DIR", "XDG_CACHE_HOME", "XDG_STATE_HOME", "HOME")
 
 
-def install_cache(note: bool = True) -> InstallCache:
-    """The cache where the environment puts it (looked up once per distinct environment);
-    ``note=False``: without the note that there is none (before logging is set up)."""
-    environment = tuple(os.environ.get(name) for name in LOCATION_VARIABLES)
-    return _install_cache(environment) if note else _located(environment)
+def install_cache() -> InstallCache:
+    """The cache where the environment puts it (looked up once per distinct environment)."""
+    return _install_cache(tuple(os.environ.get(name) for name in LOCATION_VARIABLES))
 
 
 @cache
 def _install_cache(environment: tuple[str | None, ...]) -> InstallCache:
     """The cache for one set of location variables (a note, once, when there is none)."""
-    found = _located(environment)
-    if found.directory is None:
+    directory, state = cache_location(), state_location()
+    key = _key(state) if state is not None and directory is not None else None
+    if key is None or directory is None:
         log.info(
             "reportgen: note: no place for the per-install cache (no home directory, or "
             "none writable); everything is made afresh. Set REPORTGEN_CACHE_DIR and "
             "XDG_STATE_HOME to absolute paths to keep one."
         )
-    elif not os.environ.get("REPORTGEN_CACHE_DIR"):
-        _note_legacy(found.directory.parent)
-    return found
-
-
-@cache
-def _located(environment: tuple[str | None, ...]) -> InstallCache:
-    """The cache for one set of location variables, or an unusable one (``enabled`` false)."""
-    directory, state = cache_location(), state_location()
-    key = _key(state) if state is not None and directory is not None else None
-    if key is None or directory is None:
         return InstallCache(None, None)
+    if not os.environ.get("REPORTGEN_CACHE_DIR"):
+        _note_legacy(directory)
     return InstallCache(directory / SEALED, key)
+
+
+def existing_install_cache() -> InstallCache:
+    """The cache only if its key exists already (no key is made, no note is said): for reads
+    made before a command has decided to write anything (``--help`` writes nothing)."""
+    directory, state = cache_location(), state_location()
+    if directory is None or state is None:
+        return InstallCache(None, None)
+    try:
+        key = (state / KEY_NAME).read_bytes()
+    except OSError:
+        return InstallCache(None, None)
+    return InstallCache(directory / SEALED, key if len(key) == KEY_BYTES else None)

@@ -209,3 +209,17 @@ def test_a_stored_part_drops_what_this_process_did_not_use_past_its_bound(
     stored = class_code._decode(install_cache().get(class_code.entry_name("test")))
     assert 0 < len(stored) == used < len(stale)
     assert stored.keys().isdisjoint(stale)
+
+
+def test_the_command_line_reads_the_table_without_making_a_key(tmp_path: Path) -> None:
+    """Reading the table at start-up makes nothing: ``--help`` leaves no key and no cache."""
+    env = {
+        **os.environ,
+        "REPORTGEN_CACHE_DIR": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "reportgen", "--help"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "build" in done.stdout
+    assert list(tmp_path.iterdir()) == []
