@@ -99,6 +99,13 @@ def install(part: str) -> None:
     dataclasses.exec = _exec  # type: ignore[attr-defined]  # the module's own global shadows the builtin
 
 
+def install_if_on(part: str) -> None:
+    """``install(part)`` in a process where the tables are on already (the command line's, a
+    worker server's); a library caller's process keeps ``dataclasses`` as it found it."""
+    if _current:
+        install(part)
+
+
 def save() -> None:
     """Store each part this process compiled anything new for (a read-only cache: no harm)."""
     from reportgen.install_cache import install_cache

@@ -223,3 +223,23 @@ def test_the_command_line_reads_the_table_without_making_a_key(tmp_path: Path) -
     )
     assert done.returncode == 0 and "build" in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+LIBRARY_BUILD = """
+import dataclasses, sys
+from pathlib import Path
+from reportgen import class_code
+from reportgen.build import BuildOptions, build
+build(BuildOptions(results=Path(sys.argv[1]), out=Path(sys.argv[2]), jobs=1))
+print("exec" in vars(dataclasses), class_code.made())
+"""
+
+
+def test_a_library_build_leaves_dataclasses_as_it_found_them(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    """A notebook's own classes are none of its business: only the command line's process and
+    the worker server use the tables."""
+    argv = [sys.executable, "-c", LIBRARY_BUILD, str(sample_tree), str(tmp_path / "site")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)
+    assert proc.stdout.split() == ["False", "0"]

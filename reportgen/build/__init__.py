@@ -290,7 +290,7 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
-    class_code.install("pages")  # before the page code's ~300 dataclasses are made
+    class_code.install_if_on("pages")  # before the page code's ~300 dataclasses are made
     rendering = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
