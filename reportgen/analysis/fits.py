@@ -20,7 +20,7 @@ def _interval(value: Interval | None) -> list[float] | None:
     return None if value is None else [value[0], value[1]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fit:
     """Least-squares lines through one run's ΔH_true(η); ``reason`` says why a fit is missing."""
 
@@ -131,7 +131,7 @@ def fit_run(points: RunPoints, uncertainty: RunUncertainty | None = None) -> Fit
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Agreement:
     """ΔH_linear − ΔH_true at one η against its standard errors.
 

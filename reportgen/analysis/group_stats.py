@@ -97,7 +97,7 @@ def rel_err_se(
     return num(math.sqrt(var)) if var >= 0 else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuadHelp:
     """Does the quadratic term help at one η? gain = |linquad − true| − |linear − true|
     (negative: lin+quad is closer) with its paired delta-method SE and z.
@@ -145,7 +145,7 @@ def quad_help(summary: EtaSummary, error: EtaUncertainty | None) -> QuadHelp:
     return QuadHelp(summary.eta, abs(d_l), abs(d_q), num(abs(d_q) - abs(d_l)), se)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunRelativeErrors:
     """One run's 1 − ΔH_linear/ΔH_true per η (``None`` where undefined).
 

@@ -25,7 +25,7 @@ from reportgen.analysis.uncertainty import Doubling
 from reportgen.treefile import FitWindow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunStats:
     """One run's rows on the pages of the groups that hold it."""
 

@@ -28,7 +28,7 @@ FIELD_NAMES_SHOWN = 2
 SHORT_LABEL = 26  # characters of a population in a chart title (a longer title squeezes the plot)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PopulationMember:
     """What deciding a run's population needs of it."""
 
