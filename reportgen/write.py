@@ -8,10 +8,11 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import IO, BinaryIO, TypeVar
 
 from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
@@ -314,6 +315,11 @@ class SiteWriter:
         except OSError:
             return None
         return result if hashed.hexdigest() == digest else None
+
+    def scratch_file(self) -> IO[bytes]:
+        """A file of this build's own, in the staging directory but nameless there: never part
+        of the site, gone when it is closed (or the build ends however it ends)."""
+        return tempfile.TemporaryFile(dir=self._staging)
 
     def verified(self, digests: Mapping[str, str]) -> VerifiedFiles:
         """The private files of the new site named in ``digests``, for a later stage of this

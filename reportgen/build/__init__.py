@@ -50,6 +50,7 @@ from reportgen.build.plan import (
     up_to_date,
 )
 from reportgen.build.pool import pool_pays, start_server
+from reportgen.build.record_store import RecordStore
 from reportgen.build.runs import (
     RunJob,
     RunStage,
@@ -57,6 +58,7 @@ from reportgen.build.runs import (
     previous_records,
     process_run,
     run_output,
+    unreadable_record,
     write_runs,
 )
 from reportgen.build.status import (
@@ -301,12 +303,13 @@ def write_site(
     with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
         run_settings = _run_settings(options)
         stamp = now_stamp()
-        cached = read_cross_runs(writer, reusable)
+        store = RecordStore(writer.scratch_file(), unreadable_record(planned.plans))
+        cached = read_cross_runs(writer, reusable, store)
         work = RunWork(
             options.results, site, run_settings, options.jobs, stamp, planned.tree_file, cached
         )
-        runs = write_runs(planned.plans, work, writer, progress)
-        del work, cached  # the records carried over are held by ``runs`` from here
+        runs = write_runs(planned.plans, work, writer, store, progress)
+        del work, cached  # the records carried over are in the store from here
         cross_runs = write_cross_runs(writer, runs.statuses, runs.records)
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
@@ -319,8 +322,10 @@ def write_site(
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
         flipped = _population_changes(previous, groups.statuses)
         pages = site_pages(
-            tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory
-        )
+            tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory,
+            before.same,
+        )  # fmt: skip
+        store.close()
         for path, content in pages.files:
             writer.write(path, content)
         files = tuple(sorted(writer.claimed))

@@ -11,12 +11,14 @@ a cache miss, and the runs' own record files are read).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import orjson
 
+from reportgen.build.record_store import SHARED, Entry, RecordStore, slim_bytes
 from reportgen.build.status import BuildStatus, RunStatus
 from reportgen.codec import RecordError, decoder, encode
 from reportgen.write import SiteWriter
@@ -26,27 +28,33 @@ if TYPE_CHECKING:  # the analysis stack: a no-op build imports none of it
 
 CROSS_RUNS_PATH = ".reportgen/cross_runs.jsonl"
 CROSS_RUNS_FORMAT = 1
-# fields whose values repeat across runs: stored once per distinct value
-SHARED = ("fields", "parameters", "parameter_digests", "normalization")
-_EMPTY: dict[str, Any] = {
-    "fields": (),
-    "parameters": (),
-    "parameter_digests": (),
-    "normalization": None,
-}
 
 CrossRuns = dict[str, tuple[str, "RunRecord"]]  # run id → (its full record's digest, its record)
 
 
-def read_cross_runs(writer: SiteWriter, previous: BuildStatus | None) -> CrossRuns:
-    """The previous build's file, if the status names its digest and its bytes still have it
-    and its format; empty otherwise (each run's own record file is read)."""
+@dataclass(frozen=True)
+class CarriedRow:
+    """A run's row of the previous build's file, its record's bytes put in the record store."""
+
+    digest: str  # its full record's
+    input_hash: str  # its record's
+    entry: Entry
+
+
+def read_cross_runs(
+    writer: SiteWriter, previous: BuildStatus | None, store: RecordStore
+) -> dict[str, CarriedRow]:
+    """The previous build's file, its rows' records checked and their bytes put in ``store``,
+    if the status names its digest and its bytes still have it and its format; empty
+    otherwise (each run's own record file is read)."""
     if previous is None or previous.cross_runs is None:
         return {}
+
+    def consume(lines: Iterator[bytes]) -> dict[str, CarriedRow]:
+        return dict(spool_cross_runs(lines, store))
+
     try:
-        cross = writer.previous_verified_lines(
-            CROSS_RUNS_PATH, previous.cross_runs, decode_cross_runs
-        )
+        cross = writer.previous_verified_lines(CROSS_RUNS_PATH, previous.cross_runs, consume)
     except ValueError:
         return {}
     return {} if cross is None else cross
@@ -55,9 +63,35 @@ def read_cross_runs(writer: SiteWriter, previous: BuildStatus | None) -> CrossRu
 def write_cross_runs(
     writer: SiteWriter, statuses: Mapping[str, RunStatus], records: Mapping[str, RunRecord]
 ) -> str:
-    """Store every run's cross-run record with its full record's digest; the file's digest."""
+    """Store every run's cross-run record with its full record's digest; the file's digest.
+    From a ``RecordStore`` the file is written from its bytes, never held whole."""
     digests = {run_id: status.record_hash for run_id, status in statuses.items()}
-    return writer.write_private(CROSS_RUNS_PATH, encode_cross_runs(records, digests))
+    if not isinstance(records, RecordStore):
+        return writer.write_private(CROSS_RUNS_PATH, encode_cross_runs(records, digests))
+    hashed = hashlib.sha256()
+
+    def hashing(pieces: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            hashed.update(piece)
+            yield piece
+
+    writer.write_streamed(CROSS_RUNS_PATH, hashing(stored_cross_runs(records, digests)))
+    return hashed.hexdigest()
+
+
+def _head(tables: Mapping[str, Iterable[Any]]) -> bytes:
+    from reportgen.analysis.record import RECORD_FORMAT
+
+    head = {
+        "format": [CROSS_RUNS_FORMAT, RECORD_FORMAT],
+        "tables": {name: list(table) for name, table in tables.items()},
+    }
+    return encode(head)
+
+
+def _row(run_id: str, digest: str, refs: list[int], body: bytes) -> bytes:
+    """A run's line: ``encode([run_id, digest, refs, record])`` with the record's bytes given."""
+    return b"\n" + encode([run_id, digest, refs])[:-1] + b"," + body + b"]"
 
 
 def encode_cross_runs(
@@ -66,29 +100,78 @@ def encode_cross_runs(
     """The file's bytes, in pieces: a line with the format and the tables, then one line per
     run of ``records`` (cross-run records, by run id) with its full record's digest (JSON
     Lines: reading it holds one run's JSON at once); runs without a digest are left out."""
-    from reportgen.analysis.record import RECORD_FORMAT
-
     tables: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
     rows = [
         (run_id, digest, [_index(tables[name], getattr(record, name)) for name in SHARED])
         for run_id, record in records.items()
         if (digest := digests.get(run_id)) is not None
     ]
-    head = {
-        "format": [CROSS_RUNS_FORMAT, RECORD_FORMAT],
-        "tables": {name: list(table) for name, table in tables.items()},
-    }
-    lines = (
-        encode([run_id, digest, refs, replace(records[run_id], **_EMPTY)])
-        for run_id, digest, refs in rows
-    )
-    return (encode(head), *(b"\n" + line for line in lines))
+    lines = (_row(r, digest, refs, slim_bytes(records[r])) for r, digest, refs in rows)
+    return (_head(tables), *lines)
+
+
+def stored_cross_runs(store: RecordStore, digests: Mapping[str, str]) -> Iterator[bytes]:
+    """``encode_cross_runs`` of the store's records, from their stored bytes (a run whose bytes
+    did not come back is left out: the next build reads its own record file)."""
+    tables: dict[str, dict[int, int]] = {name: {} for name in SHARED}
+    rows = [
+        (run_id, digest, [_index(t, r) for t, r in zip(tables.values(), entry.refs, strict=True)])
+        for run_id in store
+        if (digest := digests.get(run_id)) is not None
+        for entry in (store.entry(run_id),)
+    ]
+    yield _head({name: store.values_of(name, table) for name, table in tables.items()})
+    for run_id, digest, refs in rows:
+        body = store.body(store.entry(run_id))
+        if body is not None:
+            yield _row(run_id, digest, refs, body)
 
 
 def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
     """Inverse of ``encode_cross_runs``, from its lines (its pieces joined, split at each
     newline); a ``RecordError`` (a ``ValueError``) for anything else, a value of the wrong type
     or an index out of its table included."""
+    tables, rows = _rows(lines)
+    cross: CrossRuns = {}
+    for run_id, digest, refs, slim, _ in rows:
+        try:
+            shared = {name: tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
+        except IndexError as exc:
+            raise RecordError("a table reference out of range") from exc
+        if run_id in cross:
+            raise RecordError("a run listed twice")
+        cross[run_id] = (digest, replace(slim, **shared))
+    return cross
+
+
+def spool_cross_runs(
+    lines: Iterator[bytes], store: RecordStore
+) -> Iterator[tuple[str, CarriedRow]]:
+    """Each row of the file checked as ``decode_cross_runs`` checks it, its record's bytes put
+    in ``store`` as they are (re-encoded only when they are not laid out as this code writes
+    them); a ``RecordError`` for anything but such a file."""
+    tables, rows = _rows(lines)
+    seen: set[str] = set()
+    to_store = {name: [store.ref(name, v) for v in tables[name]] for name in SHARED}
+    for run_id, digest, refs, slim, line in rows:
+        try:
+            mapped = tuple(to_store[name][ref] for name, ref in zip(SHARED, refs, strict=True))
+        except IndexError as exc:
+            raise RecordError("a table reference out of range") from exc
+        if run_id in seen:
+            raise RecordError("a run listed twice")
+        seen.add(run_id)
+        prefix = encode([run_id, digest, refs])[:-1] + b","
+        laid_out = line.startswith(prefix) and line.endswith(b"]")
+        body = line[len(prefix) : -1] if laid_out else slim_bytes(slim)
+        yield run_id, CarriedRow(digest, slim.input_hash, store.spool(body, mapped))
+
+
+def _rows(
+    lines: Iterator[bytes],
+) -> tuple[dict[str, list[Any]], Iterator[tuple[str, str, list[int], RunRecord, bytes]]]:
+    """The file's tables, and its rows (id, digest, table references, the record without its
+    shared values, the line) as they are checked."""
     from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 
     head = _json(next(lines, b""))
@@ -100,26 +183,23 @@ def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
         raise RecordError("no tables")
     tables = {name: _table(tables_json[name], hints[name]) for name in SHARED}
     decode_record = decoder(RunRecord)
-    cross: CrossRuns = {}
-    for line in lines:
-        row = _json(line)
-        if not (isinstance(row, list) and len(row) == 4):
-            raise RecordError("a row that is not [id, digest, refs, record]")
-        run_id, digest, refs, record_json = row
-        if not (isinstance(run_id, str) and isinstance(digest, str) and isinstance(refs, list)):
-            raise RecordError("a row of the wrong types")
-        if len(refs) != len(SHARED) or not all(type(r) is int and r >= 0 for r in refs):
-            raise RecordError("a row's table references")
-        slim = decode_record(record_json)
-        try:
-            shared = {name: tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
-        except IndexError as exc:
-            raise RecordError("a table reference out of range") from exc
-        record: RunRecord = replace(slim, **shared)
-        if record.id != run_id or run_id in cross:
-            raise RecordError("a row whose record has another id, or a run listed twice")
-        cross[run_id] = (digest, record)
-    return cross
+
+    def rows() -> Iterator[tuple[str, str, list[int], RunRecord, bytes]]:
+        for line in lines:
+            row = _json(line)
+            if not (isinstance(row, list) and len(row) == 4):
+                raise RecordError("a row that is not [id, digest, refs, record]")
+            run_id, digest, refs, record_json = row
+            if not (isinstance(run_id, str) and isinstance(digest, str) and isinstance(refs, list)):
+                raise RecordError("a row of the wrong types")
+            if len(refs) != len(SHARED) or not all(type(r) is int and r >= 0 for r in refs):
+                raise RecordError("a row's table references")
+            slim: RunRecord = decode_record(record_json)
+            if slim.id != run_id:
+                raise RecordError("a row whose record has another id")
+            yield run_id, digest, refs, slim, line
+
+    return tables, rows()
 
 
 def _json(line: bytes) -> object:

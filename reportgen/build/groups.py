@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInput, GroupInputs, group_key
 from reportgen.build.pool import in_pool, in_process, pool_pays
+from reportgen.build.record_store import RecordStore
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import Finding
@@ -81,10 +82,24 @@ class RenderedGroup:
 @dataclass
 class LastAnalysis:
     """The analysis of the group rendered last in this process: the next, its parent when the
-    groups go children first, takes its statistics when it has the same runs (one child)."""
+    groups go children first, takes its statistics when it has the same runs (one child), and
+    the records of its runs it decoded."""
 
     analysis: GroupAnalysis | None = None
     stored: StoredGroup | None = None  # its record's files (its partials are the next's too)
+    records: dict[str, RunRecord] = field(default_factory=dict)
+
+
+def members(
+    group: GroupRef, records: Mapping[str, RunRecord], last: LastAnalysis | None
+) -> dict[str, RunRecord]:
+    """The records of the group's runs, each decoded once: those the group rendered last in
+    this process decoded are taken from it (a parent after its child), and kept for the next."""
+    before = last.records if last is not None else {}
+    held = {r: before[r] if r in before else records[r] for r in group.run_ids if r in records}
+    if last is not None:
+        last.records = held
+    return held
 
 
 def render_group(
@@ -100,9 +115,9 @@ def render_group(
     from reportgen.pages.group import group_page
 
     group = job.group
-    records = work.records if job.records is None else job.records
     memos = MemoReader(work.memos, work.memo_digests)
     children = {g.id: g for g in work.tree.groups}
+    records: dict[str, RunRecord] = {}
 
     def sample(run_id: str) -> serialize.StoredSample | None:
         return serialize.stored_sample(run_id, records[run_id].sample, work.samples)
@@ -110,6 +125,7 @@ def render_group(
     merged = _children_partials(work, job)
 
     def attempt() -> RenderedGroup:
+        records.update(members(group, work.records if job.records is None else job.records, last))
         analysis = analyze_group(
             group.id,
             [records[r] for r in group.run_ids if r in records],
@@ -359,7 +375,10 @@ def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
 
 
 def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:
-    """``job`` carrying the records of its group's runs, all that its rendering reads of them."""
+    """``job`` carrying the records of its group's runs, all that its rendering reads of them
+    (from a record store, as their stored bytes: the worker decodes them)."""
+    if isinstance(records, RecordStore):
+        return replace(job, records=records.shipped(job.group.run_ids))
     return replace(job, records={r: records[r] for r in job.group.run_ids if r in records})
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from reportgen.build.guard import guarded
 from reportgen.build.plan import RunPlan
 from reportgen.build.pool import in_pool, in_process, pool_pays
+from reportgen.build.record_store import PreviousRecords, RecordStore
 from reportgen.build.status import BuildStatus, RunStatus
 from reportgen.discover import RunRef
 from reportgen.kinds.interface import AnalysisSettings
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
     from reportgen.analysis import RunAnalysis
     from reportgen.analysis.record import RunRecord
+    from reportgen.build.cross_runs import CarriedRow
     from reportgen.load.history import FirstCommit
     from reportgen.load.models import LoadFailure
     from reportgen.pages.output import PageOutput
@@ -124,10 +126,11 @@ def map_runs(jobs: Iterable[RunJob], count: int, workers: int) -> Iterator[PageO
 
 @dataclass
 class RunStage:
-    """What the run stage leaves for the later ones: every run's status and record."""
+    """What the run stage leaves for the later ones: every run's status and cross-run record
+    (held in the record store, decoded on access)."""
 
     statuses: dict[str, RunStatus]
-    records: dict[str, RunRecord]
+    records: RecordStore
     rebuilt: int = 0
 
 
@@ -142,24 +145,27 @@ class RunWork:
     read_at: str  # when tonight's reads happened (status and stale banners)
     tree_file: TreeFile = NO_TREE_FILE  # labels of runs, from the tree's reportgen.toml
     # the previous build's cross-run records, by run id, with their full records' digests
-    cross_runs: Mapping[str, tuple[str, RunRecord]] = field(default_factory=dict)
+    # (their bytes in the record store)
+    cross_runs: Mapping[str, CarriedRow] = field(default_factory=dict)
 
 
 def write_runs(
     plans: list[RunPlan],
     work: RunWork,
     writer: SiteWriter,
+    store: RecordStore,
     progress: ProgressCallback | None,
 ) -> RunStage:
-    """Every run carried over or rendered, its files written; statuses and records by id."""
-    stage = RunStage({}, {})
+    """Every run carried over or rendered, its files written; statuses by id, and the records
+    put in ``store``."""
+    stage = RunStage({}, store)
     todo: list[RunPlan] = []
     for plan in plans:
-        kept = _carried_over(plan, writer, work.cross_runs.get(plan.ref.id))
+        kept = _carried_over(plan, writer, work.cross_runs.get(plan.ref.id), store)
         if kept is None:
             todo.append(plan)
         else:
-            stage.statuses[plan.ref.id], stage.records[plan.ref.id] = kept
+            stage.statuses[plan.ref.id] = kept
     done, total = len(stage.statuses), len(plans)
     if progress:
         progress(done, total, "runs")
@@ -174,14 +180,34 @@ def write_runs(
     outputs = map_runs(jobs, len(todo), work.workers)
     for plan, output in zip(todo, outputs, strict=True):
         status, record = _store_run(plan, output, writer, work)
-        stage.statuses[plan.ref.id], stage.records[plan.ref.id] = status, record.for_cross_run()
+        del output  # its pages are written: only the slim record is kept, in the store
+        stage.statuses[plan.ref.id] = status
+        store.add(record.for_cross_run())
         stage.rebuilt += 1
         done += 1
         if progress:
             progress(done, total, "runs")
     stage.statuses = dict(sorted(stage.statuses.items()))
-    stage.records = dict(sorted(stage.records.items()))
     return stage
+
+
+def unreadable_record(plans: Iterable[RunPlan]) -> Callable[[str], RunRecord]:
+    """The record that stands in for a run of ``plans`` whose stored record cannot be read back
+    within this build: an error record saying so (that run's problem, not the build's)."""
+    by_id = {plan.ref.id: plan for plan in plans}
+
+    def lost(run_id: str) -> RunRecord:
+        from reportgen.analysis.record import failure_record
+        from reportgen.discover import RunRef
+        from reportgen.load.models import LoadFailure
+
+        plan = by_id.get(run_id)
+        ref = plan.ref if plan is not None else RunRef(run_id, run_id, run_id)
+        hint = "Its record was lost from the build's scratch file; build again."
+        failure = LoadFailure(ref, "its record could not be read back", ref.source, hint=hint)
+        return failure_record(failure, plan.input_hash if plan is not None else "")
+
+    return lost
 
 
 def stored_record(writer: SiteWriter, run_id: str, digest: str) -> RunRecord | None:
@@ -205,51 +231,60 @@ def previous_records(
     statuses: Mapping[str, RunStatus],
     records: Mapping[str, RunRecord],
     writer: SiteWriter,
-) -> dict[str, RunRecord]:
-    """The previous build's records, for the change log (an unchanged one is tonight's)."""
+) -> PreviousRecords:
+    """The previous build's records, for the change log (an unchanged one is tonight's: only
+    the changed ones are read and held)."""
     if previous is None:
-        return {}
-    before = {}
+        return PreviousRecords({}, (), records)
+    same = []
+    changed = {}
     for run_id, old in previous.runs.items():
         now = statuses.get(run_id)
         if now is not None and now.record_hash == old.record_hash:
-            before[run_id] = records[run_id]
+            same.append(run_id)
         elif (record := stored_record(writer, run_id, old.record_hash)) is not None:
-            before[run_id] = record.for_cross_run()
-    return before
+            changed[run_id] = record.for_cross_run()
+    return PreviousRecords(changed, same, records)
 
 
 def _carried_over(
-    plan: RunPlan, writer: SiteWriter, cross_run: tuple[str, RunRecord] | None
-) -> tuple[RunStatus, RunRecord] | None:
-    """An unchanged run's status and cross-run record, its files kept; ``None``: read it again.
+    plan: RunPlan, writer: SiteWriter, cross_run: CarriedRow | None, store: RecordStore
+) -> RunStatus | None:
+    """An unchanged run's status, its files kept and its cross-run record put in ``store``;
+    ``None``: read it again.
 
-    ``cross_run``: its cross-run record as the previous build stored it with every run's (in a
-    file checked against its digest), with its full record's digest; used only when that is
-    the digest the status names (and its record file still has those bytes), else its own
-    record file is read and decoded.
+    ``cross_run``: its row of the previous build's cross-run records (a file checked against
+    its digest), its bytes already in the store; used only when its full record's digest is the
+    one the status names (and its record file still has those bytes), else its own record file
+    is read and decoded.
     """
     from reportgen.pages import paths
 
     kept = plan.reusable if plan.unchanged else None
     if kept is None:
         return None
-    if cross_run is not None and cross_run[0] == kept.record_hash:
+    record: RunRecord | None = None
+    if cross_run is not None and cross_run.digest == kept.record_hash:
         # its record file is carried over too, so it must still be the bytes recorded
         stored = writer.previous_verified(paths.run_record(plan.ref.id), kept.record_hash)
-        record: RunRecord | None = None if stored is None else cross_run[1]
+        if stored is None or cross_run.input_hash != plan.input_hash:
+            return None
     else:
         record = stored_record(writer, plan.ref.id, kept.record_hash)
-        record = None if record is None else record.for_cross_run()
-    if record is None or record.input_hash != plan.input_hash:
-        return None
+        if record is None or record.input_hash != plan.input_hash:
+            return None
     sample = paths.run_sample(plan.ref.id)
     digest = kept.digest(sample)
     if digest is not None and writer.previous_verified(sample, digest) is None:
         return None
     if not writer.keep_all(kept.files):
         return None
-    return replace(kept, stats=plan.stats), record
+    if record is not None:
+        store.add(record.for_cross_run())
+    else:
+        assert cross_run is not None
+        store.adopt(plan.ref.id, cross_run.entry)
+    return replace(kept, stats=plan.stats)
 
 
 def _write_output(writer: SiteWriter, output: PageOutput) -> list[tuple[str, str]]:

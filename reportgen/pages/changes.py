@@ -194,14 +194,18 @@ def _finding_key(key: tuple[str, float | None]) -> tuple[str, float]:
 
 
 def changes_view(
-    previous: Mapping[str, RunRecord], current: Mapping[str, RunRecord]
+    previous: Mapping[str, RunRecord],
+    current: Mapping[str, RunRecord],
+    unchanged: frozenset[str] = frozenset(),
 ) -> ChangesView:
+    """What changed since the previous build (``unchanged``: runs known to have the same
+    record in both, not compared)."""
     new = tuple(RunLink(r, paths.run_page(r)) for r in sorted(set(current) - set(previous)))
     removed = tuple(RunLink(r, None) for r in sorted(set(previous) - set(current)))
     changed = tuple(
-        run_change(r, previous[r], current[r])
-        for r in sorted(set(previous) & set(current))
-        if previous[r] != current[r]
+        run_change(r, before, now)
+        for r in sorted((set(previous) & set(current)) - unchanged)
+        if (before := previous[r]) != (now := current[r])
     )
     return ChangesView(
         first_build=not previous, new=new if previous else (), removed=removed, changed=changed

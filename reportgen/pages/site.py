@@ -4,11 +4,11 @@ manifest, and the shared assets."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 from reportgen.analysis.diagnostics import runs_per_check
-from reportgen.analysis.record import RunRecord
+from reportgen.analysis.record import RunRecord, StaleRecord
 from reportgen.charts import Chart, Datasets
 from reportgen.discover import Skipped, Tree
 from reportgen.figures import FigureList
@@ -52,18 +52,26 @@ def site_pages(
     group_findings: Mapping[str, Sequence[Finding]] | None = None,
     population_changes: tuple[PopulationChange, ...] = (),
     inventory: Inventory = NO_INVENTORY,
+    unchanged: Collection[str] = (),
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
     the figure index from the pages' figure lists (``--figures``); the studies and the
-    unclaimed files from ``inventory``."""
-    rows = {run_id: run_row(record) for run_id, record in records.items()}
+    unclaimed files from ``inventory``. ``records`` are read in two passes (rows, manifest),
+    one record at a time; ``unchanged``: runs whose record is the one in ``previous``."""
+    rows: dict[str, RunRow] = {}
+    stale: list[StaleRow] = []
+    for run_id, record in records.items():
+        rows[run_id] = run_row(record)
+        if record.stale is not None:
+            stale.append(_stale_row(record, record.stale))
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
     figures = figures_view(figure_lists) if figure_lists else None
     figure_count = len(figures.rows) if figures else 0
     own = group_finding_rows(tree, group_findings or {})
-    index = index_view(tree, skipped, records, rows, all_rows, site, figure_count)
+    index = index_view(tree, skipped, records, rows, all_rows, site, figure_count, tuple(stale))
     index = replace(index, group_counts=severity_counts(r.finding for r in own))
-    changes = replace(changes_view(previous, records), populations=population_changes)
+    changes = changes_view(previous, records, frozenset(unchanged))
+    changes = replace(changes, populations=population_changes)
     matrix = with_group_findings(diagnostics_view(all_rows), own)
     extra = {"inventory": inventory}
     files: list[tuple[str, Content]] = [
@@ -94,15 +102,11 @@ def index_view(
     all_rows: Sequence[RunRow],
     site: SiteContext,
     figure_count: int,
+    stale: tuple[StaleRow, ...],
 ) -> IndexView:
     """The index: runs with findings, the group tree, every run, the whole-tree overlay."""
     overview_dropped = len(records) > MAX_OVERVIEW_RUNS
     charts, datasets = ((), {}) if overview_dropped else _overview(records)
-    stale = tuple(
-        StaleRow(r.id, paths.run_page(r.id), r.stale.reason, r.stale.last_good)
-        for r in records.values()
-        if r.stale is not None
-    )
     shown_groups = index_groups(group_rows(tree, rows))
     return IndexView(
         run_count=len(rows),
@@ -123,6 +127,10 @@ def index_view(
         figure_count=figure_count,
         check_counts=runs_per_check(row.finding_ids for row in all_rows),
     )
+
+
+def _stale_row(record: RunRecord, stale: StaleRecord) -> StaleRow:
+    return StaleRow(record.id, paths.run_page(record.id), stale.reason, stale.last_good)
 
 
 def _overview(records: Mapping[str, RunRecord]) -> tuple[tuple[Chart, ...], Datasets]:
