@@ -55,6 +55,7 @@ from reportgen.build.runs import (
     RunJob,
     RunStage,
     RunWork,
+    marked_lost,
     previous_records,
     process_run,
     run_output,
@@ -304,12 +305,12 @@ def write_site(
         run_settings = _run_settings(options)
         stamp = now_stamp()
         store = RecordStore(writer.scratch_file(), unreadable_record(planned.plans))
-        cached = read_cross_runs(writer, reusable, store)
         work = RunWork(
-            options.results, site, run_settings, options.jobs, stamp, planned.tree_file, cached
-        )
+            options.results, site, run_settings, options.jobs, stamp, planned.tree_file,
+            read_cross_runs(writer, reusable, store),
+        )  # fmt: skip
         runs = write_runs(planned.plans, work, writer, store, progress)
-        del work, cached  # the records carried over are in the store from here
+        del work  # the rows carried over: their records are in the store from here
         cross_runs = write_cross_runs(writer, runs.statuses, runs.records)
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
@@ -325,7 +326,6 @@ def write_site(
             tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory,
             before.same,
         )  # fmt: skip
-        store.close()
         for path, content in pages.files:
             writer.write(path, content)
         files = tuple(sorted(writer.claimed))
@@ -333,8 +333,7 @@ def write_site(
             __version__,
             planned.settings_hash,
             planned.site_key,
-            runs.statuses,
-            groups.statuses,
+            *marked_lost(frozenset(store.lost), runs.statuses, groups.statuses, tree),
             files,
             studies,
             cross_runs,

@@ -73,6 +73,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
         self._index: dict[str, Entry] = {}
         self._sorted: list[str] | None = None
         self._lost = lost
+        self.lost: set[str] = set()  # runs whose record did not come back (their error records)
 
     def ref(self, name: str, value: Any) -> int:
         """The index of ``value`` in the table of the shared field ``name`` (added if new)."""
@@ -122,6 +123,11 @@ class RecordStore(Mapping[str, "RunRecord"]):
                     return record
         except RecordError:
             pass
+        return self.stand_in(run_id)
+
+    def stand_in(self, run_id: str) -> RunRecord:
+        """The error record of a run whose stored record did not come back (noted in ``lost``)."""
+        self.lost.add(run_id)
         return self._lost(run_id)
 
     def __contains__(self, run_id: object) -> bool:
@@ -154,7 +160,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
                 continue
             body = self.body(entry)
             if body is None:
-                lost = self._lost(run_id)
+                lost = self.stand_in(run_id)
                 body, entry = slim_bytes(lost), entry._replace(refs=_refs_of(self, lost))
             pairs = zip(tables.values(), entry.refs, strict=True)
             local = tuple(t.setdefault(ref, len(t)) for t, ref in pairs)

@@ -17,8 +17,8 @@ from reportgen.build.guard import guarded
 from reportgen.build.plan import RunPlan
 from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.record_store import PreviousRecords, RecordStore
-from reportgen.build.status import BuildStatus, RunStatus
-from reportgen.discover import RunRef
+from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
+from reportgen.discover import RunRef, Tree
 from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
 from reportgen.write import SiteWriter
@@ -191,6 +191,25 @@ def write_runs(
     return stage
 
 
+def marked_lost(
+    lost: frozenset[str],
+    runs: Mapping[str, RunStatus],
+    groups: Mapping[str, GroupStatus],
+    tree: Tree,
+) -> tuple[dict[str, RunStatus], dict[str, GroupStatus]]:
+    """The statuses, with the runs of ``lost`` (whose stored record did not come back within
+    this build: its pages showed them as errors) marked as failed reads and their groups as
+    never matching, so the next build reads them again and renders their groups and the
+    site's pages from their records."""
+    if not lost:
+        return dict(runs), dict(groups)
+    touched = {g.id for g in tree.groups if not lost.isdisjoint(g.run_ids)}
+    return (
+        {r: replace(s, read_failed=True) if r in lost else s for r, s in runs.items()},
+        {g: replace(s, key="") if g in touched else s for g, s in groups.items()},
+    )
+
+
 def unreadable_record(plans: Iterable[RunPlan]) -> Callable[[str], RunRecord]:
     """The record that stands in for a run of ``plans`` whose stored record cannot be read back
     within this build: an error record saying so (that run's problem, not the build's)."""
@@ -198,7 +217,6 @@ def unreadable_record(plans: Iterable[RunPlan]) -> Callable[[str], RunRecord]:
 
     def lost(run_id: str) -> RunRecord:
         from reportgen.analysis.record import failure_record
-        from reportgen.discover import RunRef
         from reportgen.load.models import LoadFailure
 
         plan = by_id.get(run_id)
