@@ -20,9 +20,10 @@ sha256 of its record and draws memos (planning lives in ``plan.py``).
 * index, diagnostics, changes and manifest are rendered from the runs' records whenever
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
 
-Stages hand each other values in memory (records, samples' digests, figure lists); the only
-code that opens files under OUT is ``write.py`` (and ``status_file.py`` for the status file). The
-new site is staged beside OUT and swapped in whole (``write.SiteWriter``).
+Stages hand each other values in memory (samples' digests, figure lists; the runs' records
+through a scratch file of the staging directory, ``record_store.py``); the only code that opens
+files under OUT is ``write.py`` (``status_file.py`` for the status file). The new site is
+staged beside OUT and swapped in whole (``write.SiteWriter``).
 """
 
 from __future__ import annotations
