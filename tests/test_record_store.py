@@ -9,6 +9,7 @@ record (and left out of the file), never an error of the build.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import pickle
 import shutil
@@ -26,6 +27,7 @@ from reportgen.build.cross_runs import (
     CROSS_RUNS_PATH,
     decode_cross_runs,
     encode_cross_runs,
+    spool_cross_runs,
     stored_cross_runs,
     write_cross_runs,
 )
@@ -171,3 +173,21 @@ def test_a_run_whose_stored_record_is_lost_costs_that_run_not_the_build(
 
 def without_changes(files: dict[str, bytes]) -> dict[str, bytes]:
     return {path: content for path, content in files.items() if not path.startswith("changes.")}
+
+
+def test_rows_of_the_previous_file_go_to_the_store_as_they_are_or_encoded_again(
+    small_scale: tuple[Path, Path], store: RecordStore
+) -> None:
+    """A row laid out as this code writes it is stored as its bytes; one laid out otherwise
+    (the same JSON with spaces) is decoded, checked and encoded again: the same records."""
+    _, out = small_scale
+    expected = stored(out)
+    lines = (out / CROSS_RUNS_PATH).read_bytes().split(b"\n")
+    spaced = [lines[0], *(json.dumps(orjson.loads(line)).encode() for line in lines[1:])]
+    for given in (lines, spaced):
+        for run_id, row in spool_cross_runs(iter(given), store):
+            assert row.digest == expected[run_id][0]
+            store.adopt(run_id, row.entry)
+        assert {r: (expected[r][0], store[r]) for r in store} == expected
+    digests = {k: d for k, (d, _) in expected.items()}
+    assert b"".join(stored_cross_runs(store, digests)) == (out / CROSS_RUNS_PATH).read_bytes()
