@@ -307,30 +307,35 @@ def contributions_csv(contributions: Sequence[EtaContributions]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def manifest_run(r: RunRecord) -> dict[str, Any]:
+    """A run's entry of the manifest: its files, schema, status and verdict."""
+    return (
+        {
+            "id": r.id,
+            "source": r.source,
+            "schema": r.schema,
+            "status": r.status,
+            "page": paths.run_page(r.id),
+            "summary": paths.run_summary(r.id),
+            "verdict_linear": r.verdict_linear,
+            "inputs": list(r.inputs),
+        }
+        | ({"stale": True} if r.stale else {})
+        | ({"error": fields_of(r.error)} if r.error else {})  # what failed, a hint
+    )
+
+
 def manifest(
-    records: Iterable[RunRecord],
+    runs: Iterable[Mapping[str, Any]],
     groups: Iterable[Mapping[str, Any]],
     extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Every run (with the files it read) and group; ``extra`` adds the studies' lists."""
+    """Every run (its ``manifest_run`` entry, with the files it read) and group; ``extra`` adds
+    the studies' lists."""
     return dumps(
         {
             "format": SUMMARY_FORMAT,
-            "runs": [
-                {
-                    "id": r.id,
-                    "source": r.source,
-                    "schema": r.schema,
-                    "status": r.status,
-                    "page": paths.run_page(r.id),
-                    "summary": paths.run_summary(r.id),
-                    "verdict_linear": r.verdict_linear,
-                    "inputs": list(r.inputs),
-                }
-                | ({"stale": True} if r.stale else {})
-                | ({"error": fields_of(r.error)} if r.error else {})  # what failed, a hint
-                for r in records
-            ],
+            "runs": list(runs),
             "groups": [
                 {k: g[k] for k in ("id", "page", "summary", "inputs") if k in g} for g in groups
             ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from reportgen.analysis.diagnostics import runs_per_check
 from reportgen.analysis.record import RunRecord, StaleRecord
@@ -56,12 +57,15 @@ def site_pages(
 ) -> PageOutput:
     """Everything besides the run and group pages, from the runs' records (every build), and
     the figure index from the pages' figure lists (``--figures``); the studies and the
-    unclaimed files from ``inventory``. ``records`` are read in two passes (rows, manifest),
-    one record at a time; ``unchanged``: runs whose record is the one in ``previous``."""
+    unclaimed files from ``inventory``. ``records`` are read in one pass, one record at a
+    time (the whole-tree overlay of a small tree reads them again); ``unchanged``: runs whose
+    record is the one in ``previous``."""
     rows: dict[str, RunRow] = {}
     stale: list[StaleRow] = []
+    listed = []  # the manifest's entries
     for run_id, record in records.items():
         rows[run_id] = run_row(record)
+        listed.append(serialize.manifest_run(record))
         if record.stale is not None:
             stale.append(_stale_row(record, record.stale))
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
@@ -89,7 +93,8 @@ def site_pages(
     files += ((script.path, script.content) for script in scripts if script is not None)
     if figures is not None:
         files.append((FIGURES_PAGE, _render(site, FIGURES_PAGE, "Figures", figures)))
-    files.append(("manifest.json", _manifest(tree, records, inventory)))
+    listed.sort(key=lambda entry: str(entry["id"]))
+    files.append(("manifest.json", _manifest(tree, listed, inventory)))
     files += ((asset.hashed_name, asset.content) for asset in static_assets())
     return PageOutput(tuple(files))
 
@@ -162,12 +167,10 @@ def _render(
     return render_page(path, site, page, view=view, **(extra or {}))
 
 
-def _manifest(tree: Tree, records: Mapping[str, RunRecord], inventory: Inventory) -> bytes:
+def _manifest(tree: Tree, runs: list[dict[str, Any]], inventory: Inventory) -> bytes:
     groups = (
         {"id": g.id, "page": paths.group_page(g.id), "summary": paths.group_summary(g.id)}
         | ({"inputs": list(g.aggregates)} if g.aggregates else {})
         for g in tree.groups
     )
-    return serialize.manifest(
-        (records[r] for r in sorted(records)), groups, manifest_fields(inventory)
-    )
+    return serialize.manifest(runs, groups, manifest_fields(inventory))
