@@ -20,10 +20,9 @@ sha256 of its record and draws memos (planning lives in ``plan.py``).
 * index, diagnostics, changes and manifest are rendered from the runs' records whenever
   anything changed; when nothing did, nothing in OUT is touched (the build is "up to date").
 
-Stages hand each other values in memory (samples' digests, figure lists; the runs' records
-through a scratch file of the staging directory, ``record_store.py``); the only code that opens
-files under OUT is ``write.py`` (``status_file.py`` for the status file). The new site is
-staged beside OUT and swapped in whole (``write.SiteWriter``).
+Stages hand each other values in memory (samples' digests, figure lists; records through a
+scratch file, ``record_store.py``); the only code that opens files under OUT is ``write.py``
+(``status_file.py`` for the status file). The new site is staged and swapped in whole.
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ from reportgen.build.plan import (
     up_to_date,
 )
 from reportgen.build.pool import pool_pays, start_server
-from reportgen.build.record_store import RecordStore
 from reportgen.build.runs import (
     RunJob,
     RunStage,
@@ -59,8 +57,8 @@ from reportgen.build.runs import (
     marked_lost,
     previous_records,
     process_run,
+    record_store,
     run_output,
-    unreadable_record,
     write_runs,
 )
 from reportgen.build.status import (
@@ -305,7 +303,7 @@ def write_site(
     with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
         run_settings = _run_settings(options)
         stamp = now_stamp()
-        store = RecordStore(writer.scratch_file(), unreadable_record(planned.plans))
+        store = record_store(writer, planned.plans)
         work = RunWork(
             options.results, site, run_settings, options.jobs, stamp, planned.tree_file,
             read_cross_runs(writer, reusable, store),

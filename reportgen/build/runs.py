@@ -210,6 +210,11 @@ def marked_lost(
     )
 
 
+def record_store(writer: SiteWriter, plans: Iterable[RunPlan]) -> RecordStore:
+    """This build's record store, empty: a scratch file of the writer's staging directory."""
+    return RecordStore(writer.scratch_file(), unreadable_record(plans))
+
+
 def unreadable_record(plans: Iterable[RunPlan]) -> Callable[[str], RunRecord]:
     """The record that stands in for a run of ``plans`` whose stored record cannot be read back
     within this build: an error record saying so (that run's problem, not the build's)."""
