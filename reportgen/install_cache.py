@@ -141,15 +141,21 @@ def _note_legacy(directory: Path) -> None:
         marker.touch()
 
 
+def _existing_key(state: Path) -> bytes | None:
+    """This user's sealing key if it has been made (and is whole)."""
+    try:
+        key = (state / KEY_NAME).read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
 def _key(state: Path) -> bytes | None:
     """This user's sealing key, made on first use (readable by this user only)."""
+    if (key := _existing_key(state)) is not None:
+        return key
     path = state / KEY_NAME
-    damaged = False
-    with contextlib.suppress(OSError):
-        key = path.read_bytes()
-        if len(key) == KEY_BYTES:
-            return key
-        damaged = True
+    damaged = path.exists()
     try:
         state.mkdir(parents=True, exist_ok=True)
         tmp = state / f".{KEY_NAME}.{os.getpid()}.tmp"
@@ -208,8 +214,4 @@ def existing_install_cache() -> InstallCache:
     directory, state = cache_location(), state_location()
     if directory is None or state is None:
         return InstallCache(None, None)
-    try:
-        key = (state / KEY_NAME).read_bytes()
-    except OSError:
-        return InstallCache(None, None)
-    return InstallCache(directory / SEALED, key if len(key) == KEY_BYTES else None)
+    return InstallCache(directory / SEALED, _existing_key(state))

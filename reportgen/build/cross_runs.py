@@ -61,13 +61,11 @@ def read_cross_runs(
 
 
 def write_cross_runs(
-    writer: SiteWriter, statuses: Mapping[str, RunStatus], records: Mapping[str, RunRecord]
+    writer: SiteWriter, statuses: Mapping[str, RunStatus], records: RecordStore
 ) -> str:
     """Store every run's cross-run record with its full record's digest; the file's digest.
-    From a ``RecordStore`` the file is written from its bytes, never held whole."""
+    The file is written from the store's bytes, never held whole."""
     digests = {run_id: status.record_hash for run_id, status in statuses.items()}
-    if not isinstance(records, RecordStore):
-        return writer.write_private(CROSS_RUNS_PATH, encode_cross_runs(records, digests))
     hashed = hashlib.sha256()
 
     def hashing(pieces: Iterator[bytes]) -> Iterator[bytes]:
@@ -114,15 +112,16 @@ def stored_cross_runs(store: RecordStore, digests: Mapping[str, str]) -> Iterato
     """``encode_cross_runs`` of the store's records, from their stored bytes (a run whose bytes
     did not come back is left out: the next build reads its own record file)."""
     tables: dict[str, dict[int, int]] = {name: {} for name in SHARED}
-    rows = [
-        (run_id, digest, [_index(t, r) for t, r in zip(tables.values(), entry.refs, strict=True)])
-        for run_id in store
-        if (digest := digests.get(run_id)) is not None
-        for entry in (store.entry(run_id),)
-    ]
+    rows = []
+    for run_id in store:
+        digest = digests.get(run_id)
+        if digest is not None:
+            entry = store.entry(run_id)
+            refs = [_index(t, r) for t, r in zip(tables.values(), entry.refs, strict=True)]
+            rows.append((run_id, digest, refs, entry))
     yield _head({name: store.values_of(name, table) for name, table in tables.items()})
-    for run_id, digest, refs in rows:
-        body = store.body(store.entry(run_id))
+    for run_id, digest, refs, entry in rows:
+        body = store.body(entry)
         if body is not None:
             yield _row(run_id, digest, refs, body)
 
