@@ -12,7 +12,7 @@ from reportgen.analysis.members import CvStatistics
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.pooling import PooledEta, pooled_breakdown, pooled_verdict
 from reportgen.analysis.populations import Population
-from reportgen.analysis.stats import Json, Spread, eta_grid, num, same_eta, spread, summary_at
+from reportgen.analysis.stats import Json, Spread, eta_grid, first_matches, num, spread
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import EtaUncertainty
 
@@ -40,21 +40,25 @@ class EtaStats:
 
 
 def per_eta_stats(runs: Sequence[RunPoints]) -> tuple[EtaStats, ...]:
-    rows = []
-    for eta in eta_grid(s.eta for run in runs for s in run.etas):
-        found = [s for run in runs if (s := summary_at(run.etas, eta)) is not None]
-        true = spread(s.delta_h_true for s in found)
-        rows.append(
-            EtaStats(
-                eta=eta,
-                true_mean=true.mean,
-                true_std=true.std,
-                linear_mean=spread(s.delta_h_linear for s in found).mean,
-                linquad_mean=spread(s.delta_h_linquad for s in found).mean,
-                n_runs=true.n,
-            )
-        )
-    return tuple(rows)
+    """Per η of the runs' grid, ΔH across the runs (each run's first point at that η)."""
+    grid = eta_grid(s.eta for run in runs for s in run.etas)
+    found: list[list[EtaSummary]] = [[] for _ in grid]
+    for run in runs:
+        for index, position in first_matches(grid, (s.eta for s in run.etas)).items():
+            found[index].append(run.etas[position])
+    return tuple(_eta_stats(eta, at) for eta, at in zip(grid, found, strict=True))
+
+
+def _eta_stats(eta: float, found: Sequence[EtaSummary]) -> EtaStats:
+    true = spread(s.delta_h_true for s in found)
+    return EtaStats(
+        eta=eta,
+        true_mean=true.mean,
+        true_std=true.std,
+        linear_mean=spread(s.delta_h_linear for s in found).mean,
+        linquad_mean=spread(s.delta_h_linquad for s in found).mean,
+        n_runs=true.n,
+    )
 
 
 ErrorsByRun = Mapping[str, Sequence[EtaUncertainty | None]]
@@ -238,35 +242,43 @@ def _run_rel_ses(run: RunPoints, errors: ErrorsByRun) -> tuple[float | None, ...
 def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None) -> RelativeErrors:
     """1 − linear/true per run and η; spreads per η over all values and over resolved ones."""
     errors = errors or {}
-    per_run = tuple(
-        RunRelativeErrors(
-            run.run_id,
-            tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
-            _run_resolved(run, errors),
-            _run_rel_ses(run, errors),
-            tuple(relative_error(s.delta_h_linear, s.delta_h_true) for s in run.etas),
-        )
-        for run in runs
+    return relative_spreads(tuple(run_relative_errors(run, errors) for run in runs))
+
+
+def run_relative_errors(run: RunPoints, errors: ErrorsByRun) -> RunRelativeErrors:
+    return RunRelativeErrors(
+        run.run_id,
+        tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
+        _run_resolved(run, errors),
+        _run_rel_ses(run, errors),
+        tuple(relative_error(s.delta_h_linear, s.delta_h_true) for s in run.etas),
     )
-    per_eta = []
-    per_eta_resolved = []
-    for eta in eta_grid(s.eta for run in runs for s in run.etas):
-        values, kept, unresolved, no_se = [], [], 0, 0
-        for run in per_run:
-            i = next((i for i, (e, _) in enumerate(run.values) if same_eta(e, eta)), None)
-            if i is None:
-                continue
-            value, judged = run.values[i][1], run.is_resolved(i)
-            values.append(value)
-            if judged:
-                kept.append(value)
-            elif value is not None and judged is None:
-                no_se += 1
-            elif value is not None:
-                unresolved += 1
-        per_eta.append((eta, spread(values)))
-        per_eta_resolved.append((eta, spread(kept), unresolved, no_se))
-    return RelativeErrors(per_run, tuple(per_eta), tuple(per_eta_resolved))
+
+
+def relative_spreads(per_run: tuple[RunRelativeErrors, ...]) -> RelativeErrors:
+    """The spreads per η of the runs' relative errors (each run's first value at that η)."""
+    grid = eta_grid(e for run in per_run for e, _ in run.values)
+    cells: list[list[tuple[float | None, bool | None]]] = [[] for _ in grid]
+    for run in per_run:
+        for index, i in first_matches(grid, (e for e, _ in run.values)).items():
+            cells[index].append((run.values[i][1], run.is_resolved(i)))
+    at_eta = list(zip(grid, cells, strict=True))
+    per_eta = tuple((eta, spread(value for value, _ in at)) for eta, at in at_eta)
+    resolved_rows = tuple((eta, *_resolved_spread(at)) for eta, at in at_eta)
+    return RelativeErrors(per_run, per_eta, resolved_rows)
+
+
+def _resolved_spread(at: Sequence[tuple[float | None, bool | None]]) -> tuple[Spread, int, int]:
+    """The spread of the resolved values, and how many are not resolved or have no SE."""
+    kept, unresolved, no_se = [], 0, 0
+    for value, judged in at:
+        if judged:
+            kept.append(value)
+        elif value is not None and judged is None:
+            no_se += 1
+        elif value is not None:
+            unresolved += 1
+    return spread(kept), unresolved, no_se
 
 
 JOINT_FEATURE = "joint"
@@ -380,6 +392,7 @@ def population_stats(
     population of every run (a uniform group) takes them instead of computing them again.
     """
     by_id = {r.run_id: r for r in runs}
+    known = {r.run_id: r for r in whole[1].runs} if whole is not None else {}
     out = []
     for population in found:
         members = [by_id[r] for r in population.run_ids if r in by_id]
@@ -389,6 +402,7 @@ def population_stats(
         if whole is not None and len(members) == len(runs):
             per_eta, relative = whole
         else:
-            per_eta, relative = per_eta_stats(members), relative_errors(members, errors)
+            per_run = (known.get(r.run_id) or run_relative_errors(r, errors) for r in members)
+            per_eta, relative = per_eta_stats(members), relative_spreads(tuple(per_run))
         out.append(PopulationStats(population, per_eta, relative, tally(rows)))
     return tuple(out)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reportgen.analysis.contributions import EtaSummary
-from reportgen.analysis.stats import eta_grid, same_eta
+from reportgen.analysis.stats import eta_grid, grid_matches
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import Z_95, Verdict, breakdown_eta, run_verdict, verdict
 
@@ -345,13 +345,15 @@ def run_eta_rows(
 def pool_by_eta(runs: Sequence[Mapping[str, Sequence[RunEta]]]) -> tuple[PooledEta, ...]:
     """Per η of the runs' grid (η matched within ``stats.ETA_REL_TOL``), the pooled estimates
     of each approximation; each run must appear once (drop byte-identical copies first)."""
-    rows = [r for run in runs for approx in APPROXIMATIONS for r in run.get(approx, ())]
+    grid = eta_grid(r.eta for run in runs for approx in APPROXIMATIONS for r in run.get(approx, ()))
+    cells: list[dict[str, list[RunEta]]] = [{a: [] for a in APPROXIMATIONS} for _ in grid]
+    for run in runs:
+        for approx in APPROXIMATIONS:
+            for r in run.get(approx, ()):
+                for index in grid_matches(grid, r.eta):
+                    cells[index][approx].append(r)
     out = []
-    for eta in eta_grid(r.eta for r in rows):
-        at = {
-            approx: [r for run in runs for r in run.get(approx, ()) if same_eta(r.eta, eta)]
-            for approx in APPROXIMATIONS
-        }
+    for eta, at in zip(grid, cells, strict=True):
         linear, linquad = pool_approx(at["linear"]), pool_approx(at["linquad"])
         if linear is None and linquad is None:
             continue

@@ -104,7 +104,7 @@ def duplicate_sets(members: Iterable[PopulationMember]) -> tuple[DuplicateSet, .
     for m in members:
         if m.source_sha256:
             by_hash.setdefault(m.source_sha256, []).append(m.id)
-    sets = [DuplicateSet(h, tuple(sorted(set(ids)))) for h, ids in by_hash.items()]
+    sets = [DuplicateSet(h, tuple(sorted(set(ids)))) for h, ids in by_hash.items() if len(ids) > 1]
     return tuple(sorted((s for s in sets if len(s.run_ids) > 1), key=lambda s: s.canonical))
 
 

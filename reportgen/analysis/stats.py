@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,27 @@ def eta_grid(etas: Iterable[float]) -> tuple[float, ...]:
         if not grid or not same_eta(grid[-1], eta):
             grid.append(eta)
     return tuple(grid)
+
+
+def grid_matches(grid: Sequence[float], eta: float) -> range:
+    """The indices of the sorted ``grid`` values that ``eta`` matches (``same_eta``): one
+    stretch, since the tolerance grows with the values' size and never spans a sign change."""
+    low = high = bisect.bisect_left(grid, eta)
+    while low > 0 and same_eta(grid[low - 1], eta):
+        low -= 1
+    while high < len(grid) and same_eta(grid[high], eta):
+        high += 1
+    return range(low, high)
+
+
+def first_matches(grid: Sequence[float], etas: Iterable[float]) -> dict[int, int]:
+    """Per index of the sorted ``grid``, the position of the first of ``etas`` that matches it
+    (what a search of ``etas`` for each grid value finds, in one pass)."""
+    first: dict[int, int] = {}
+    for position, eta in enumerate(etas):
+        for index in grid_matches(grid, eta):
+            first.setdefault(index, position)
+    return first
 
 
 def summary_at(summaries: Sequence[EtaSummary], eta: float) -> EtaSummary | None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reportgen.analysis.contributions import EtaContributions
-from reportgen.analysis.stats import Spread, eta_grid, num, same_eta, spread
+from reportgen.analysis.stats import Spread, eta_grid, grid_matches, num, spread
 from reportgen.load.models import FloatArray, IntArray
 
 TAIL_QUANTILES = (1.0, 0.999, 0.99, 0.95, 0.9)
@@ -215,17 +215,16 @@ def group_tail_summary(runs: Sequence[tuple[str, TailSensitivity]]) -> tuple[Tai
     """Per mode, η and quantile: mean/min/max of the ratio over the runs (one entry per run·η)."""
     result = []
     quantiles = sorted({r.quantile for _, t in runs for r in t.truncated}, reverse=True)
+    grid = eta_grid(t.eta for _, t in runs)
+    at_eta: list[list[tuple[str, TailSensitivity]]] = [[] for _ in grid]
+    for run_id, t in runs:
+        for index in grid_matches(grid, t.eta):
+            at_eta[index].append((run_id, t))
     for mode in MODES:
-        for eta in eta_grid(t.eta for _, t in runs):
-            at_eta = [(run_id, t) for run_id, t in runs if same_eta(t.eta, eta)]
+        for eta, at in zip(grid, at_eta, strict=True):
+            by_quantile = _rows_by_quantile(at, mode)
             for q in quantiles:
-                found = [
-                    (run_id, row)
-                    for run_id, t in at_eta
-                    for row in t.rows(mode)
-                    if row.quantile == q
-                ]
-                if found:
+                if found := by_quantile.get(q):
                     result.append(
                         TailGroupRow(
                             mode=mode,
@@ -237,3 +236,16 @@ def group_tail_summary(runs: Sequence[tuple[str, TailSensitivity]]) -> tuple[Tai
                         )
                     )
     return tuple(result)
+
+
+def _rows_by_quantile(
+    at: Sequence[tuple[str, TailSensitivity]], mode: Mode
+) -> dict[float, list[tuple[str, TailRow]]]:
+    """The runs' rows of one mode by their quantile, in the runs' order (no NaN quantile: it
+    equals nothing, not even itself)."""
+    rows: dict[float, list[tuple[str, TailRow]]] = {}
+    for run_id, t in at:
+        for row in t.rows(mode):
+            if row.quantile == row.quantile:
+                rows.setdefault(row.quantile, []).append((run_id, row))
+    return rows
