@@ -191,3 +191,24 @@ def test_rows_of_the_previous_file_go_to_the_store_as_they_are_or_encoded_again(
         assert {r: (expected[r][0], store[r]) for r in store} == expected
     digests = {k: d for k, (d, _) in expected.items()}
     assert b"".join(stored_cross_runs(store, digests)) == (out / CROSS_RUNS_PATH).read_bytes()
+
+
+def test_a_one_change_build_decodes_each_record_once(
+    small_scale_copy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The changed run's groups up to the root are rendered in the build process: the root
+    decodes every run's record, and the site's pages take those instead of decoding them again."""
+    results, out = small_scale_copy
+    decoded: list[str] = []
+    original = RecordStore.__getitem__
+
+    def counting(self: RecordStore, run_id: str) -> RunRecord:
+        decoded.append(run_id)
+        return original(self, run_id)
+
+    monkeypatch.setattr(RecordStore, "__getitem__", counting)
+    change_run(results, CHANGED)
+    build(small_scale_options(results, out))
+    runs = len(stored(out))
+    assert sorted(set(decoded)) == sorted(stored(out))
+    assert len(decoded) == runs

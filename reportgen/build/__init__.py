@@ -322,8 +322,8 @@ def write_site(
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
         flipped = _population_changes(previous, groups.statuses)
         pages = site_pages(
-            tree, planned.skipped, runs.records, before, site, figures, own, flipped, inventory,
-            before.same,
+            tree, planned.skipped, groups.take_records(runs.records), before, site, figures, own,
+            flipped, inventory, before.same,
         )  # fmt: skip
         for path, content in pages.files:
             writer.write(path, content)

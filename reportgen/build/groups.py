@@ -231,6 +231,14 @@ class GroupStage:
 
     statuses: dict[str, GroupStatus]
     rendered: int = 0
+    # the records the group rendered last in this process decoded (all of them, for the root)
+    decoded: dict[str, RunRecord] = field(default_factory=dict)
+
+    def take_records(self, store: Mapping[str, RunRecord]) -> Mapping[str, RunRecord]:
+        """``store``'s records, those still held decoded taken as they are; from then on they
+        are the returned mapping's alone."""
+        held, self.decoded = self.decoded, {}
+        return HeldRecords(store, held) if held else store
 
     def jobs(self, groups: list[GroupRef]) -> Iterator[GroupJob]:
         """Each group's job, with the partials of those of its children whose status is known."""
@@ -266,12 +274,31 @@ def write_groups(
         else:
             todo.append(group)
     todo.sort(key=_children_first)
-    order, rendered = _render_groups(work, stage, todo, workers)
+    last = LastAnalysis()
+    order, rendered = _render_groups(work, stage, todo, workers, last)
     for group, done in zip(order, rendered, strict=True):
         stage.statuses[group.id] = _store_group(group, keys[group.id], done, work, writer)
         stage.rendered += 1
     stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
+    stage.decoded = last.records
     return stage
+
+
+class HeldRecords(Mapping[str, "RunRecord"]):
+    """A record store's records, some of them already decoded."""
+
+    def __init__(self, store: Mapping[str, RunRecord], held: Mapping[str, RunRecord]) -> None:
+        self._store, self._held = store, held
+
+    def __getitem__(self, run_id: str) -> RunRecord:
+        held = self._held.get(run_id)
+        return self._store[run_id] if held is None else held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
 
 
 def _store_group(
@@ -336,7 +363,7 @@ def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
 
 
 def _render_groups(
-    work: GroupWork, stage: GroupStage, todo: list[GroupRef], workers: int
+    work: GroupWork, stage: GroupStage, todo: list[GroupRef], workers: int, last: LastAnalysis
 ) -> tuple[list[GroupRef], Iterator[RenderedGroup]]:
     """Group pages, in the order returned with them, several at once in worker processes when
     there are several that can be: the groups of one chain (one changed run's, up to the root)
@@ -344,7 +371,7 @@ def _render_groups(
     job's records with the job; a group too large to send (``rendered_here``) is rendered here,
     where every run's record already is, once the pool has finished the others (its children
     among them: it merges their partials)."""
-    here = partial(render_group, work, last=LastAnalysis(), streamed=True)
+    here = partial(render_group, work, last=last, streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
         return todo, in_process(here, stage.jobs(todo))
     large: list[GroupRef] = []
