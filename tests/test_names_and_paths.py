@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen.build import BuildOptions, build
 from reportgen.build import status as build_status
@@ -23,6 +26,7 @@ from reportgen.charts.export import datasets_csv
 from reportgen.csvcells import text_cell
 from reportgen.discover import discover, folded
 from reportgen.pages import paths
+from reportgen.pages.render import relative_href
 from tests.sitecheck import broken_links
 
 RUN = "comparison_across_learning_rates/run_01"
@@ -178,3 +182,23 @@ def test_a_sparse_file_too_large_to_read_costs_the_planner_nothing(
     build_status.input_hash(ref, root, max_bytes=256 * 1024**2)
     small = sum((root / p).stat().st_size for p in ref.inputs if not p.endswith("huge.png"))
     assert sum(read) == small
+
+
+SITE_PARTS = st.sampled_from(["runs", "groups", "a", "b", "index.html", "x.json", "", ".", ".."])
+
+
+@given(st.lists(SITE_PARTS, max_size=5), st.lists(SITE_PARTS, max_size=5), st.booleans())
+@settings(max_examples=500)
+def test_relative_hrefs_are_what_posixpath_relpath_gives(
+    page: list[str], target: list[str], absolute: bool
+) -> None:
+    from_page = ("/" if absolute and len(page) % 2 else "") + "/".join(page)
+    to_path = ("/" if absolute and len(target) % 2 == 0 else "") + "/".join(target)
+    start = posixpath.dirname(from_page) or "."
+    try:
+        expected = posixpath.relpath(to_path, start)
+    except ValueError:  # an empty path
+        with pytest.raises(ValueError):
+            relative_href(from_page, to_path)
+        return
+    assert relative_href(from_page, to_path) == expected

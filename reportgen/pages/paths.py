@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from reportgen.pages.render import Crumb
@@ -49,6 +50,7 @@ def slug(path: str) -> str:
     return "/".join(_dir_part(p) for p in path.split("/") if p)
 
 
+@lru_cache(maxsize=4096)  # a tree's directory names repeat (run_01, E_16, …) across its runs
 def _dir_part(part: str) -> str:
     safe = slug_part(part)
     if safe.casefold() not in RUN_DIR_NAMES:

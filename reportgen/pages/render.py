@@ -228,8 +228,24 @@ def sanitised(html: str) -> Markup:
 
 def relative_href(from_page: str, to_path: str) -> str:
     """A relative URL from one site path to another (both relative to the site root)."""
-    start = posixpath.dirname(from_page) or "."
-    return posixpath.relpath(to_path, start)
+    start = posixpath.dirname(from_page).split("/")
+    target = to_path.split("/")
+    if not (to_path and _plain(start) and _plain(target)):  # resolved the long way
+        return posixpath.relpath(to_path, posixpath.dirname(from_page) or ".")
+    start = [part for part in start if part]
+    target = [part for part in target if part]
+    shared = 0
+    for mine, theirs in zip(start, target, strict=False):
+        if mine != theirs:
+            break
+        shared += 1
+    return "/".join([".."] * (len(start) - shared) + target[shared:]) or "."
+
+
+def _plain(parts: list[str]) -> bool:
+    """Path parts without a current- or parent-directory step, not from the file system's root:
+    walked as they are, they give what ``posixpath.relpath`` gives after normalising."""
+    return "." not in parts and ".." not in parts and (len(parts) == 1 or parts[0] != "")
 
 
 # --- environment -----------------------------------------------------------------------------
