@@ -3,8 +3,9 @@
 Every ``@dataclass`` writes the source of its ``__init__``, ``__repr__``, ``__eq__`` (and, when
 frozen, ``__setattr__``, ``__delattr__``, ``__hash__``) and ``exec``s it; compiling that source
 is most of what creating a class costs, and a build that renders pages creates some 300 of
-them. ``install(part)`` hands ``dataclasses`` an ``exec`` that looks each source text up in
-tables of code objects kept in the per-install cache (sealed like every entry there, keyed by
+them (the record decoders of ``decoders.py`` are written out the same way).
+``install(part)`` hands ``dataclasses`` an ``exec`` that looks each source text up in tables
+of code objects kept in the per-install cache (sealed like every entry there, keyed by
 the interpreter's bytecode magic) and compiles only texts it has not seen, exactly as
 ``exec`` would have (no inherited ``__future__`` flags, file name ``<string>``). A code object
 is found by its whole source text, so a class whose fields change simply misses. The command
@@ -74,6 +75,21 @@ def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
     builtins.exec(source, globals, locals)
 
 
+def exec_source(source: str, scope: dict[str, Any], part: str = "decoders") -> None:
+    """``exec(source, scope)`` with the code stored for ``source`` in ``part`` when the tables
+    are on (the record decoders written out for each type, kept apart from the classes: a
+    no-op build reads none of them)."""
+    if not _current:
+        builtins.exec(source, scope)
+        return
+    table = _table(part)
+    code = table.find(source)
+    if code is None:
+        code = table.used[source] = compile(source, "<string>", "exec", dont_inherit=True)
+        table.made += 1
+    builtins.exec(code, scope)
+
+
 def _decode(stored: bytes | None) -> dict[str, CodeType]:
     """The table in a sealed entry; anything but a mapping of texts to code objects is empty."""
     if stored is None:
@@ -91,12 +107,18 @@ def install(part: str) -> None:
     """From now on, classes made by ``dataclasses`` in this process use the stored code; what
     is compiled from here on is stored in ``part`` (a no-op build reads only the small part
     of the classes it makes, not the page code's)."""
+    _table(part)
+    _current[:] = [part]
+    dataclasses.exec = _exec  # type: ignore[attr-defined]  # the module's own global shadows the builtin
+
+
+def _table(part: str) -> _Table:
+    """The table of ``part``, read from the per-install cache the first time."""
     from reportgen.install_cache import existing_install_cache
 
     if part not in _tables:
         _tables[part] = _Table(_decode(existing_install_cache().get(entry_name(part))))
-    _current[:] = [part]
-    dataclasses.exec = _exec  # type: ignore[attr-defined]  # the module's own global shadows the builtin
+    return _tables[part]
 
 
 def install_if_on(part: str) -> None:

@@ -162,6 +162,10 @@ from reportgen import class_code
 class_code.install("pages")
 for module in orjson.loads(sys.argv[1]):
     importlib.import_module(module)
+from reportgen.analysis.record import RunRecord
+from reportgen.build.record_store import SHARED
+from reportgen.decoders import filling_decoder
+filling_decoder(RunRecord, SHARED)  # as the build's record store decodes
 print(class_code.made())
 """
 
@@ -170,8 +174,8 @@ print(class_code.made())
 def test_a_build_stores_the_classes_the_next_process_makes(
     sample_tree: Path, tmp_path: Path
 ) -> None:
-    """The command line's build stores both parts; a later process that imports the same code
-    compiles none of its classes' methods."""
+    """The command line's build stores its parts; a later process that imports the same code
+    compiles none of its classes' methods, nor the record decoders."""
     env = {
         **os.environ,
         "REPORTGEN_CACHE_DIR": str(tmp_path / "cache"),
@@ -183,7 +187,7 @@ def test_a_build_stores_the_classes_the_next_process_makes(
     )
     modules = first.stdout.strip().splitlines()[-1]
     stored = sorted(p.name.split("-")[0] for p in (tmp_path / "cache/sealed/class-code").iterdir())
-    assert stored == ["pages", "startup"]
+    assert stored == ["decoders", "pages", "startup"]
     second = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, modules],
         env=env,
@@ -193,6 +197,30 @@ def test_a_build_stores_the_classes_the_next_process_makes(
     )
     assert len(orjson.loads(modules)) > 100
     assert second.stdout.strip() == "0"
+
+
+def test_decoders_are_stored_apart_and_compiled_once(fresh_cache: None) -> None:
+    """A record decoder's code is stored in a part of its own (a no-op build, which decodes
+    nothing, reads none of it) and, read back, makes the same decoder."""
+    class_code.install("test")
+    scope: dict[str, Any] = {}
+    class_code.exec_source("def decode(value):\n    return value + 1\n", scope, "decode-test")
+    assert class_code.made() == 1
+    class_code.save()
+    class_code.uninstall()
+    class_code.install("test")
+    again: dict[str, Any] = {}
+    class_code.exec_source("def decode(value):\n    return value + 1\n", again, "decode-test")
+    assert class_code.made() == 0 and again["decode"](1) == 2
+    cache = install_cache()
+    assert class_code._decode(cache.get(class_code.entry_name("test"))) == {}
+    assert len(class_code._decode(cache.get(class_code.entry_name("decode-test")))) == 1
+
+
+def test_without_the_tables_a_decoder_is_compiled_as_exec_compiles_it(fresh_cache: None) -> None:
+    scope: dict[str, Any] = {}
+    class_code.exec_source("def decode(value):\n    return value * 2\n", scope)
+    assert scope["decode"](2) == 4 and class_code.made() == 0
 
 
 def test_a_stored_part_drops_what_this_process_did_not_use_past_its_bound(

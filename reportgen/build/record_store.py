@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from reportgen.codec import RecordError, decoder, encode
+from reportgen.codec import RecordError, encode
+from reportgen.decoders import filling_decoder
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -49,15 +50,16 @@ def slim_bytes(record: RunRecord) -> bytes:
     return encode(replace(record, **EMPTY))
 
 
-def decode_slim(body: bytes, shared: Mapping[str, Any]) -> RunRecord:
-    """Inverse of ``slim_bytes`` with the shared values put back; ``RecordError`` otherwise."""
+def decode_slim(body: bytes, shared: Sequence[Any]) -> RunRecord:
+    """Inverse of ``slim_bytes`` with the shared values (of the fields ``SHARED``, in that
+    order) put back; ``RecordError`` otherwise."""
     from reportgen.analysis.record import RunRecord
 
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RecordError(f"not JSON: {exc}") from exc
-    record: RunRecord = replace(decoder(RunRecord)(value), **shared)
+    record: RunRecord = filling_decoder(RunRecord, SHARED)(value, *shared)
     return record
 
 
@@ -70,6 +72,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
         self._end = 0
         self._refs: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
         self._values: dict[str, list[Any]] = {name: [] for name in SHARED}
+        self._tables = tuple(self._values.values())  # in the order of SHARED
         self._index: dict[str, Entry] = {}
         self._sorted: list[str] | None = None
         self._lost = lost
@@ -110,8 +113,9 @@ class RecordStore(Mapping[str, "RunRecord"]):
             return None
         return body if zlib.crc32(body) == entry.crc and len(body) == entry.length else None
 
-    def shared(self, refs: tuple[int, ...]) -> dict[str, Any]:
-        return {name: self._values[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
+    def shared(self, refs: tuple[int, ...]) -> tuple[Any, ...]:
+        """The values of the fields ``SHARED`` at ``refs``."""
+        return tuple(values[ref] for values, ref in zip(self._tables, refs, strict=True))
 
     def __getitem__(self, run_id: str) -> RunRecord:
         entry = self._index[run_id]
@@ -187,8 +191,10 @@ class EncodedRecords(Mapping[str, "RunRecord"]):
 
     def __getitem__(self, run_id: str) -> RunRecord:
         body, refs = self.bodies[run_id]
-        shared = {name: self.tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
-        return decode_slim(body, shared)
+        tables = self.tables
+        return decode_slim(
+            body, [tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)]
+        )
 
     def __contains__(self, run_id: object) -> bool:
         return run_id in self.bodies
