@@ -45,7 +45,8 @@ _BULK = frozenset({str, int, bool, float})
 
 
 def decoder(kind: Any) -> Decoder:
-    """A function that checks a plain JSON value against ``kind`` and builds it."""
+    """A function that checks a plain JSON value against ``kind`` and builds it (the value as
+    ``orjson.loads`` gives it: a field marked ``SHARED`` is found again by its JSON text)."""
     return _decoder(kind)
 
 
