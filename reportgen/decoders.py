@@ -71,6 +71,22 @@ def filling_decoder(kind: type, names: tuple[str, ...]) -> Callable[..., Any]:
     return _Source(kind.__name__).dataclass_function(kind, names)
 
 
+def with_shared_strings(value: Any) -> Any:
+    """``value`` with the strings in it (in tuples, however deep) those decoding holds for
+    sharing: equal, and one object for each text."""
+    if len(_strings) > STRINGS_HELD:
+        _strings.clear()
+    return _shared_strings(value)
+
+
+def _shared_strings(value: Any) -> Any:
+    if type(value) is str:
+        return _strings.setdefault(value, value)
+    if type(value) is tuple:
+        return tuple(map(_shared_strings, value))
+    return value
+
+
 def _fail(expected: str, value: object, where: str) -> RecordError:
     return RecordError(f"{where}: expected {expected}, got {type(value).__name__} {value!r:.60}")
 

@@ -212,3 +212,20 @@ def test_a_one_change_build_decodes_each_record_once(
     runs = len(stored(out))
     assert sorted(set(decoded)) == sorted(stored(out))
     assert len(decoded) == runs
+
+
+def test_the_stores_shared_values_hold_each_string_once(store: RecordStore) -> None:
+    """Runs' parameter pairs made apart (as records from the workers are) come back from the
+    store equal, their keys one object across runs and tables."""
+
+    def record(run_id: str, seed: str) -> RunRecord:
+        pairs = (("".join(["config.", "lr"]), "0.1"), ("".join(["config.", "seed"]), seed))
+        return RunRecord(run_id, run_id, "ok", "", "test", (), parameters=pairs)
+
+    first, second = record("a", "1"), record("b", "2")
+    assert first.parameters[0][0] is not second.parameters[0][0]
+    store.add(first)
+    store.add(second)
+    a, b = store["a"], store["b"]
+    assert (a, b) == (first, second)
+    assert a.parameters[0][0] is b.parameters[0][0] and a.parameters[1][0] is b.parameters[1][0]

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from reportgen.codec import RecordError, encode
-from reportgen.decoders import filling_decoder
+from reportgen.decoders import filling_decoder, with_shared_strings
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -82,7 +82,8 @@ class RecordStore(Mapping[str, "RunRecord"]):
         """The index of ``value`` in the table of the shared field ``name`` (added if new)."""
         refs = self._refs[name]
         found = refs.get(value)
-        if found is None:
+        if found is None:  # held with its strings those every decoded record shares
+            value = with_shared_strings(value)
             found = refs[value] = len(refs)
             self._values[name].append(value)
         return found
