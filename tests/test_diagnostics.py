@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen.analysis import diagnostics
 from reportgen.analysis.contributions import run_contributions, run_eta_summaries
@@ -866,3 +868,17 @@ def test_nonlinear_in_eta_uses_slope_interval(
     with_ci = dataclasses.replace(uncertainty, loglog_slope_ci95=interval)
     findings = check_run(run, contributions, summaries, CheckOptions(), with_ci)
     assert ("nonlinear-in-eta" in ids(findings)) == fires
+
+
+@given(st.lists(st.lists(st.sampled_from([c.id for c in diagnostics.CHECKS] + ["other"]))))
+@settings(max_examples=200)
+def test_runs_per_check_counts_each_run_once_per_check_in_registry_order(
+    runs: list[list[str]],
+) -> None:
+    counts = diagnostics.runs_per_check(runs)
+    expected = [
+        (c.id, c.severity, sum(c.id in ids for ids in runs))
+        for c in diagnostics.CHECKS
+        if any(c.id in ids for ids in runs)
+    ]
+    assert [(c.id, c.severity, c.runs) for c in counts] == expected

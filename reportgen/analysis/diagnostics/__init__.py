@@ -7,6 +7,7 @@ the guide's order.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -69,10 +70,8 @@ class CheckCount:
 
 def runs_per_check(finding_ids: Iterable[Collection[str]]) -> tuple[CheckCount, ...]:
     """Per check, in registry order, the runs (one id set each) it fired on; zeros left out."""
-    sets = list(finding_ids)
-    return tuple(
-        CheckCount(c.id, c.severity, n) for c in CHECKS if (n := sum(c.id in s for s in sets))
-    )
+    fired = Counter(check for ids in finding_ids for check in set(ids))
+    return tuple(CheckCount(c.id, c.severity, n) for c in CHECKS if (n := fired[c.id]))
 
 
 def check_run(
