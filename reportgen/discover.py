@@ -8,6 +8,7 @@ import os
 import stat
 import unicodedata
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -94,20 +95,35 @@ class Skipped:
 
 
 def is_results_name(name: str) -> bool:
-    return fnmatch.fnmatchcase(name.lower(), RESULTS_PATTERN)
+    """Whether ``name`` matches ``RESULTS_PATTERN``, ignoring case (string tests: every name of
+    the tree is asked)."""
+    lower = name.lower()
+    return lower.endswith(".json") and "results" in lower[:-5]
 
 
 def run_id(source: str) -> str:
     """``a/run_01/results.json`` → ``a/run_01``; other results files keep their stem."""
-    path = PurePosixPath(source)
-    stem = path.parent / path.stem
-    if path.name == "results.json" and str(path.parent) != ".":
-        return str(path.parent)
-    return str(stem)
+    parent, _, name = source.rpartition("/")
+    if not _is_normal(source) or name.startswith("."):  # pathlib's rules: let it apply them
+        path = PurePosixPath(source)
+        if path.name == "results.json" and str(path.parent) != ".":
+            return str(path.parent)
+        return str(path.parent / path.stem)
+    if name == "results.json" and parent:
+        return parent
+    stem = name[: len(name) - len(suffix(name))]
+    return f"{parent}/{stem}" if parent else stem
 
 
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
+def _is_normal(rel: str) -> bool:
+    """A relative POSIX path as discovery writes one: no empty, ``.`` or leading ``/`` part."""
+    return bool(rel) and "//" not in f"/{rel}/" and "/./" not in f"/{rel}/"
+
+
+def suffix(name: str) -> str:
+    """``PurePosixPath(name).suffix`` of a file name, with string operations."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def is_utf8_name(name: str) -> bool:
@@ -140,7 +156,7 @@ def _regular(file: _File) -> bool:
 class _Listing:
     """One directory as discovery saw it: its identity and the files it holds."""
 
-    directory: Path
+    directory: str  # as the OS is given it (the root's path, then each name below it)
     rel: str  # POSIX, relative to the root ("" for the root itself)
     identity: Identity
     files: tuple[_File, ...]
@@ -152,99 +168,105 @@ class _Listing:
 class _Walker:
     """Lists every directory once. With ``--follow-symlinks``, links to directories are followed
     only after every real directory has been listed, so a link never takes the place of the
-    directory it points to; a link back into its own ancestry is a loop, and says so."""
+    directory it points to; a link back into its own ancestry is a loop, and says so.
+
+    Paths are strings joined as the OS is given them (a tree has tens of thousands)."""
 
     def __init__(self, root: Path, follow_symlinks: bool) -> None:
-        self.root = root
+        self.root = os.fspath(root)
         self.follow_symlinks = follow_symlinks
         self.real_root = os.path.realpath(root) if follow_symlinks else ""
         self.walked: dict[str, str] = {}  # real path of a listed directory → its path in the tree
-        self.links: list[Path] = []  # directory links to follow once the real tree is listed
+        # directory links to follow once the real tree is listed: (path, path in the tree)
+        self.links: list[tuple[str, str]] = []
         self.skipped: list[Skipped] = []
 
     def listings(self) -> list[_Listing]:
-        found = self.walk(self.root)
+        found = self.walk(self.root, "")
         while self.links:
-            link = self.links.pop(0)
+            link, rel = self.links.pop(0)
             real = os.path.realpath(link)
             if real in self.walked:
                 listed = self.walked[real] or "."
-                self._skip(link, f"symbolic link to {listed}, which is listed under its own name")
+                self._skip(rel, f"symbolic link to {listed}, which is listed under its own name")
             else:
-                found += self.walk(link)
+                found += self.walk(link, rel)
         return found
 
-    def _skip(self, path: Path, reason: str, unreadable: bool = False) -> None:
-        self.skipped.append(Skipped(_shown(_rel(path, self.root)) or ".", reason, unreadable))
+    def _skip(self, rel: str, reason: str, unreadable: bool = False) -> None:
+        self.skipped.append(Skipped(_shown(rel) or ".", reason, unreadable))
 
-    def walk(self, directory: Path) -> list[_Listing]:
+    def walk(self, directory: str, rel: str) -> list[_Listing]:
         """Depth-first listing of directories and their files, sorted; links are deferred."""
         try:
             own = identity(os.stat(directory))
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            self._skip(directory, f"unreadable directory ({exc.strerror})", unreadable=True)
+            self._skip(rel, f"unreadable directory ({exc.strerror})", unreadable=True)
             return []
-        rel = "" if directory == self.root else _rel(directory, self.root)
         if self.follow_symlinks:
             self.walked.setdefault(os.path.realpath(directory), rel)
         files: list[_File] = []
         below: list[_Listing] = []
         for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):
-                if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
-                    self._skip(path, "hidden directory (name starts with a dot)")
-                continue
-            if not is_utf8_name(entry.name):
-                self._skip(path, "name is not valid UTF-8")
-                continue
-            if entry.is_symlink():
-                linked = self._link(path)
-                if linked is not None:
-                    files.append(_File(entry.name, linked, True))
-                continue
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue  # gone since it was listed
-            if stat.S_ISDIR(info.st_mode):
-                if is_results_name(entry.name):
-                    files.append(_File(entry.name, identity(info), False))  # "not a regular file"
-                below.extend(self.walk(path))
-            elif stat.S_ISREG(info.st_mode):
-                files.append(_File(entry.name, identity(info), False))
-            else:
-                # A FIFO would block every later open(); devices and sockets are not data.
-                self._skip(path, "not a regular file")
-        listing = _Listing(directory, rel, own, tuple(files))
-        return [listing, *below]
+            found = self._entry(entry, f"{rel}/{entry.name}" if rel else entry.name, directory)
+            if isinstance(found, _File):
+                files.append(found)
+            elif found is not None:
+                below.extend(self.walk(entry.path, found))
+        return [_Listing(directory, rel, own, tuple(files)), *below]
 
-    def _link(self, path: Path) -> Identity | None:
+    def _entry(self, entry: os.DirEntry[str], rel: str, directory: str) -> _File | str | None:
+        """What one entry is to the listing: a file, a directory to walk (its ``rel``), or
+        nothing (skipped, with the reason noted)."""
+        if entry.name.startswith("."):
+            if entry.is_dir(follow_symlinks=False) and entry.name not in (".git", ".reportgen"):
+                self._skip(rel, "hidden directory (name starts with a dot)")
+            return None
+        if not is_utf8_name(entry.name):
+            self._skip(rel, "name is not valid UTF-8")
+            return None
+        if entry.is_symlink():
+            linked = self._link(entry.path, rel, directory)
+            return None if linked is None else _File(entry.name, linked, True)
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            return None  # gone since it was listed
+        if stat.S_ISDIR(info.st_mode):
+            # a directory named like a results file is listed too ("not a regular file")
+            return _File(entry.name, identity(info), False) if is_results_name(entry.name) else rel
+        if stat.S_ISREG(info.st_mode):
+            return _File(entry.name, identity(info), False)
+        # A FIFO would block every later open(); devices and sockets are not data.
+        self._skip(rel, "not a regular file")
+        return None
+
+    def _link(self, path: str, rel: str, directory: str) -> Identity | None:
         """A followed link to a file: its target's identity. Links to directories are queued;
         every other link is listed as skipped with the reason."""
         if not self.follow_symlinks:
-            self._skip(path, "symbolic link (not followed)")
+            self._skip(rel, "symbolic link (not followed)")
             return None
         try:
             info = os.stat(path)
         except OSError as exc:
             loop = exc.errno == errno.ELOOP
-            self._skip(path, "symbolic link loop" if loop else "symbolic link to nothing")
+            self._skip(rel, "symbolic link loop" if loop else "symbolic link to nothing")
             return None
         real = os.path.realpath(path)
         if not _is_within(real, self.real_root):
-            self._skip(path, "symbolic link leaving the results tree")
+            self._skip(rel, "symbolic link leaving the results tree")
         elif stat.S_ISDIR(info.st_mode):
-            if _is_within(os.path.realpath(path.parent), real):
-                self._skip(path, "symbolic link loop (points to a directory that holds it)")
+            if _is_within(os.path.realpath(directory), real):
+                self._skip(rel, "symbolic link loop (points to a directory that holds it)")
             else:
-                self.links.append(path)
+                self.links.append((path, rel))
         elif stat.S_ISREG(info.st_mode):
             return identity(info)
         else:
-            self._skip(path, "not a regular file")
+            self._skip(rel, "not a regular file")
         return None
 
 
@@ -277,7 +299,7 @@ def _artifacts(listing: _Listing, skipped: list[Skipped]) -> tuple[list[str], di
                         e
                         for e in scan
                         if e.is_file(follow_symlinks=False)
-                        and PurePosixPath(e.name).suffix.lower() in ARTIFACT_SUFFIXES
+                        and suffix(e.name).lower() in ARTIFACT_SUFFIXES
                         and is_utf8_name(e.name)
                     ),
                     key=lambda e: e.name,
@@ -308,21 +330,13 @@ def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, ob
         "plan": listing.path("plan.json") if "plan.json" in names else None,
         "config": listing.path(config) if config else None,
         "notes": tuple(listing.path(n) for n in regular if n.lower().endswith(".md")),
-        "images": tuple(
-            listing.path(n) for n in regular if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES
-        ),
+        "images": tuple(listing.path(n) for n in regular if suffix(n).lower() in IMAGE_SUFFIXES),
         "artifacts": tuple(artifacts),
     }
     seen = {listing.rel or ".": listing.identity, **seen_artifacts}
     seen.update((listing.path(f.name), f.identity) for f in listing.files)
     linked = {listing.path(f.name) for f in listing.files if f.linked}
     return roles, (seen, linked)
-
-
-def _vetted_for(ref: RunRef, seen: Seen) -> RunRef:
-    """``ref`` carrying the identities of its own inputs and their directories only."""
-    identities, linked = seen
-    return replace(ref, vetted=Vetted.of(vetted_paths(ref.inputs), identities, linked))
 
 
 def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Skipped, ...]]:
@@ -332,6 +346,7 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
     incomplete: list[IncompleteRun] = []
     listed: list[str] = []
     aggregates: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, Seen] = {}  # by the directory of runs
     for listing in walker.listings():
         results = [f for f in listing.files if is_results_name(f.name)]
         listed += (listing.path(f.name) for f in listing.files if stat.S_ISREG(f.identity[2]))
@@ -342,12 +357,12 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
             if any(f.name == "plan.json" for f in listing.files):
                 incomplete.append(IncompleteRun(listing.rel or ".", listing.path("plan.json")))
             continue
-        roles, seen = _belongings(listing, walker.skipped)
+        roles, seen[listing.rel or "."] = _belongings(listing, walker.skipped)
         for entry in results:
             source = listing.path(entry.name)
             ref = RunRef(id=run_id(source), source=source, directory=listing.rel or ".", **roles)  # type: ignore[arg-type]
-            runs.append(_vetted_for(ref, seen))
-    runs = _with_sibling_configs(sorted(_distinct_ids(runs), key=lambda r: r.id))
+            runs.append(ref)
+    runs = _vetted(sorted(_distinct_ids(runs), key=lambda r: r.id), seen)
     runs, groups = _fold_distinct(runs, _groups(runs, aggregates))
     incomplete.sort(key=lambda i: i.directory)
     tree = Tree(str(root), tuple(runs), groups, tuple(incomplete), tuple(sorted(listed)))
@@ -438,35 +453,32 @@ def _parent(directory: str) -> str:
     return "" if parent == "." else parent
 
 
-def _with_sibling_configs(runs: list[RunRef]) -> list[RunRef]:
-    """Runs without config.yaml borrow the first sibling's (only run_01 of a batch keeps one)."""
-    first_config: dict[str, RunRef] = {}
+def _vetted(runs: list[RunRef], seen: Mapping[str, Seen]) -> list[RunRef]:
+    """Each run carrying what discovery saw of its inputs; one without config.yaml borrows the
+    first sibling's (only run_01 of a batch keeps one)."""
+    first_config: dict[str, str] = {}
     for ref in runs:
         if ref.config is not None:
-            first_config.setdefault(_parent(ref.directory), ref)
+            first_config.setdefault(_parent(ref.directory), ref.config)
     return [
-        ref
-        if ref.config is not None
-        else _replace_sibling(ref, first_config.get(_parent(ref.directory)))
+        _vetted_for(ref, seen, None if ref.config else first_config.get(_parent(ref.directory)))
         for ref in runs
     ]
 
 
-def _replace_sibling(ref: RunRef, config: RunRef | None) -> RunRef:
-    if config is None or config.config is None:
-        return ref
-    borrowed = replace(ref, sibling_config=config.config)
-    identities: dict[str, Identity] = {}
-    linked: set[str] = set()
-    for source in (ref.vetted_files(), config.vetted_files()):
-        if source is not None:
-            identities.update(source.by_path)
-            linked |= source.linked
-    return _vetted_for(borrowed, (identities, linked))
+def _vetted_for(ref: RunRef, seen: Mapping[str, Seen], sibling_config: str | None) -> RunRef:
+    """``ref`` (given its sibling's config) carrying the identities of its own inputs and their
+    directories only, from what discovery saw in its directory (and its sibling's)."""
+    identities, linked = seen[ref.directory]
+    if sibling_config is not None:
+        ref = replace(ref, sibling_config=sibling_config)
+        lender, lender_linked = seen[parent_of(sibling_config)]
+        identities, linked = {**identities, **lender}, linked | lender_linked
+    return replace(ref, vetted=Vetted.of(vetted_paths(ref.inputs), identities, linked))
 
 
 def _ancestors(directory: str) -> list[str]:
-    parts = PurePosixPath(directory).parts if directory not in ("", ".") else ()
+    parts = directory.split("/") if directory not in ("", ".") else []
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 

@@ -51,6 +51,11 @@ class InstallCache:
         assert self._key is not None
         return hmac.new(self._key, name.encode() + b"\0" + content, hashlib.sha256).digest()
 
+    def seal(self, name: str, content: bytes) -> str | None:
+        """The HMAC of ``name`` and ``content`` under this user's key, in hex (``None`` when the
+        cache is off): what proves, later, that this install made ``content``."""
+        return None if self._key is None else self._seal(name, content).hex()
+
     def get(self, name: str) -> bytes | None:
         """The entry's bytes if its seal verifies; ``None`` for a miss of any kind."""
         if self.directory is None:

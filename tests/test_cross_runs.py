@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,16 @@ import orjson
 import pytest
 
 from reportgen.analysis.record import RunRecord
-from reportgen.build import build
-from reportgen.build.cross_runs import CROSS_RUNS_PATH, decode_cross_runs, encode_cross_runs
+from reportgen.build import build, cross_runs
+from reportgen.build.cross_runs import (
+    CROSS_RUNS_PATH,
+    decode_cross_runs,
+    encode_cross_runs,
+    spool_cross_runs,
+)
+from reportgen.build.record_store import RecordStore
 from reportgen.build.status import STATUS_PATH
+from reportgen.build.status_file import read_status
 from reportgen.codec import RecordError
 from reportgen.pages.paths import run_record
 from tests.conftest import small_scale_options
@@ -197,3 +205,68 @@ def test_a_file_read_by_lines_is_checked_whole_however_much_is_consumed(
         other = hashlib.sha256(content + b"\n").hexdigest()
         assert writer.previous_verified_lines(".reportgen/f.jsonl", other, take) is None
         assert writer.previous_verified_lines(".reportgen/gone.jsonl", digest, take) is None
+
+
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the rows whose records the cross-run reader decodes from here on."""
+    decoded: list[str] = []
+    make = cross_runs._slim_decoder
+
+    def counting() -> Callable[[str, object], RunRecord]:
+        decode = make()
+
+        def counted(run_id: str, record_json: object) -> RunRecord:
+            decoded.append(run_id)
+            return decode(run_id, record_json)
+
+        return counted
+
+    monkeypatch.setattr(cross_runs, "_slim_decoder", counting)
+    return decoded
+
+
+def test_a_file_this_install_sealed_is_checked_for_its_shape_only(
+    small_scale: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sealed or not, the store gets the same bytes for each row; only an unsealed file has
+    every row's record decoded."""
+    _, out = small_scale
+    status = read_status(out)
+    assert status is not None and status.cross_runs is not None
+    assert status.cross_runs_seal == cross_runs.cross_runs_seal(status.cross_runs)
+    assert cross_runs._sealed(status.cross_runs, status.cross_runs_seal)
+    assert not cross_runs._sealed(status.cross_runs, "0" * 64)
+    assert not cross_runs._sealed(hashlib.sha256(b"other").hexdigest(), status.cross_runs_seal)
+    lines = (out / CROSS_RUNS_PATH).read_bytes().split(b"\n")
+    decoded = count_decodes(monkeypatch)
+    spooled = {}
+    first = orjson.loads(lines[1])[0]
+    other_id = [lines[0], lines[1].replace(b'"id":' + orjson.dumps(first), b'"id":"other"')]
+    assert other_id[1] != lines[1]
+    for sealed in (True, False):
+        with tempfile.TemporaryFile() as spool:
+            store = RecordStore(spool, lambda run_id: pytest.fail(f"{run_id} lost"))
+            for run_id, row in spool_cross_runs(iter(lines), store, sealed):
+                store.adopt(run_id, row.entry)
+            spooled[sealed] = ({r: store.body(store.entry(r)) for r in store}, dict(store.items()))
+            assert len(decoded) == (0 if sealed else len(lines) - 1)
+            with pytest.raises(RecordError):  # the shape is checked all the same
+                dict(spool_cross_runs(iter(other_id), store, sealed))
+        decoded.clear()
+    assert spooled[True] == spooled[False]
+
+
+def test_a_build_decodes_the_rows_of_an_unsealed_file_only(
+    small_scale_copy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results, out = small_scale_copy
+    change_run(results, CHANGED)
+    decoded = count_decodes(monkeypatch)
+    assert build(small_scale_options(results, out)).rebuilt == 1
+    assert decoded == []
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    del status["cross_runs_seal"]  # as a status written by hand, or by another install
+    (out / STATUS_PATH).write_bytes(orjson.dumps(status))
+    change_run(results, CHANGED)
+    assert build(small_scale_options(results, out)).rebuilt == 1
+    assert len(decoded) == len(status["runs"])

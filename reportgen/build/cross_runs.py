@@ -7,12 +7,18 @@ table's one object, so the records of a tree share them in memory too. Each row 
 digest of the run's full record: a row is used only for a run whose status names that same
 digest, and the file only when its bytes hash to the digest the status holds (anything else is
 a cache miss, and the runs' own record files are read).
+
+Each row's record is decoded to check it, unless the status also holds this install's seal of
+the file's digest (an HMAC under the key of the per-install cache, which never leaves this
+user's state directory): then this install wrote the file, from records it had encoded or
+checked, and a row is checked for its shape only; its record is decoded when a stage asks.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+import hmac
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -49,15 +55,31 @@ def read_cross_runs(
     otherwise (each run's own record file is read)."""
     if previous is None or previous.cross_runs is None:
         return {}
+    sealed = _sealed(previous.cross_runs, previous.cross_runs_seal)
 
     def consume(lines: Iterator[bytes]) -> dict[str, CarriedRow]:
-        return dict(spool_cross_runs(lines, store))
+        return dict(spool_cross_runs(lines, store, sealed))
 
     try:
         cross = writer.previous_verified_lines(CROSS_RUNS_PATH, previous.cross_runs, consume)
     except ValueError:
         return {}
     return {} if cross is None else cross
+
+
+def cross_runs_seal(digest: str) -> str | None:
+    """This install's seal of the cross-run file of ``digest``, written by this version (``None``
+    where the per-install cache is off)."""
+    from reportgen import __version__
+    from reportgen.install_cache import install_cache
+
+    return install_cache().seal("cross_runs", f"{__version__}\0{digest}".encode())
+
+
+def _sealed(digest: str, seal: str | None) -> bool:
+    """Whether this install (and version) wrote the file of ``digest``."""
+    expected = cross_runs_seal(digest)
+    return seal is not None and expected is not None and hmac.compare_digest(seal, expected)
 
 
 def write_cross_runs(
@@ -131,8 +153,10 @@ def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
     newline); a ``RecordError`` (a ``ValueError``) for anything else, a value of the wrong type
     or an index out of its table included."""
     tables, rows = _rows(lines)
+    decode_slim = _slim_decoder()
     cross: CrossRuns = {}
-    for run_id, digest, refs, slim, _ in rows:
+    for run_id, digest, refs, record_json, _ in rows:
+        slim = decode_slim(run_id, record_json)
         try:
             shared = {name: tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
         except IndexError as exc:
@@ -144,15 +168,17 @@ def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
 
 
 def spool_cross_runs(
-    lines: Iterator[bytes], store: RecordStore
+    lines: Iterator[bytes], store: RecordStore, sealed: bool = False
 ) -> Iterator[tuple[str, CarriedRow]]:
-    """Each row of the file checked as ``decode_cross_runs`` checks it, its record's bytes put
-    in ``store`` as they are (re-encoded only when they are not laid out as this code writes
+    """Each row of the file checked as ``decode_cross_runs`` checks it (the shape of a row laid
+    out as this code writes it only, if the file is ``sealed``), its record's bytes put in
+    ``store`` as they are (re-encoded only when they are not laid out as this code writes
     them); a ``RecordError`` for anything but such a file."""
     tables, rows = _rows(lines)
+    decode_slim = _slim_decoder()
     seen: set[str] = set()
     to_store = {name: [store.ref(name, v) for v in tables[name]] for name in SHARED}
-    for run_id, digest, refs, slim, line in rows:
+    for run_id, digest, refs, record_json, line in rows:
         try:
             mapped = tuple(to_store[name][ref] for name, ref in zip(SHARED, refs, strict=True))
         except IndexError as exc:
@@ -161,16 +187,50 @@ def spool_cross_runs(
             raise RecordError("a run listed twice")
         seen.add(run_id)
         prefix = encode([run_id, digest, refs])[:-1] + b","
-        laid_out = line.startswith(prefix) and line.endswith(b"]")
-        body = line[len(prefix) : -1] if laid_out else slim_bytes(slim)
-        yield run_id, CarriedRow(digest, slim.input_hash, store.spool(body, mapped))
+        if line.startswith(prefix) and line.endswith(b"]"):
+            body = line[len(prefix) : -1]
+            if sealed:
+                input_hash = _written_input_hash(run_id, record_json)
+            else:
+                input_hash = decode_slim(run_id, record_json).input_hash
+        else:
+            slim = decode_slim(run_id, record_json)
+            body, input_hash = slim_bytes(slim), slim.input_hash
+        yield run_id, CarriedRow(digest, input_hash, store.spool(body, mapped))
+
+
+def _written_input_hash(run_id: str, record_json: object) -> str:
+    """The input hash of a row's record as this install wrote it: the shape of a record of
+    ``run_id`` is checked, not every value (a value that is not a record's makes that record's
+    later decode fail, and its run an error record, never a wrong page)."""
+    if not (isinstance(record_json, dict) and record_json.get("id") == run_id):
+        raise RecordError("a row whose record has another id")
+    input_hash = record_json.get("input_hash")
+    if not isinstance(input_hash, str):
+        raise RecordError("a row whose record has no input hash")
+    return input_hash
+
+
+def _slim_decoder() -> Callable[[str, object], RunRecord]:
+    """A decoder of a row's record, checked to be ``run_id``'s."""
+    from reportgen.analysis.record import RunRecord
+
+    decode_record = decoder(RunRecord)
+
+    def decode(run_id: str, record_json: object) -> RunRecord:
+        slim: RunRecord = decode_record(record_json)
+        if slim.id != run_id:
+            raise RecordError("a row whose record has another id")
+        return slim
+
+    return decode
 
 
 def _rows(
     lines: Iterator[bytes],
-) -> tuple[dict[str, list[Any]], Iterator[tuple[str, str, list[int], RunRecord, bytes]]]:
-    """The file's tables, and its rows (id, digest, table references, the record without its
-    shared values, the line) as they are checked."""
+) -> tuple[dict[str, list[Any]], Iterator[tuple[str, str, list[int], object, bytes]]]:
+    """The file's tables, and its rows (id, digest, table references, the record's JSON, the
+    line) as their shape is checked."""
     from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 
     head = _json(next(lines, b""))
@@ -181,9 +241,8 @@ def _rows(
     if not isinstance(tables_json, dict) or tables_json.keys() != set(SHARED):
         raise RecordError("no tables")
     tables = {name: _table(tables_json[name], hints[name]) for name in SHARED}
-    decode_record = decoder(RunRecord)
 
-    def rows() -> Iterator[tuple[str, str, list[int], RunRecord, bytes]]:
+    def rows() -> Iterator[tuple[str, str, list[int], object, bytes]]:
         for line in lines:
             row = _json(line)
             if not (isinstance(row, list) and len(row) == 4):
@@ -193,10 +252,7 @@ def _rows(
                 raise RecordError("a row of the wrong types")
             if len(refs) != len(SHARED) or not all(type(r) is int and r >= 0 for r in refs):
                 raise RecordError("a row's table references")
-            slim: RunRecord = decode_record(record_json)
-            if slim.id != run_id:
-                raise RecordError("a row whose record has another id")
-            yield run_id, digest, refs, slim, line
+            yield run_id, digest, refs, record_json, line
 
     return tables, rows()
 

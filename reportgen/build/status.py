@@ -332,6 +332,7 @@ class BuildStatus:
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
+    cross_runs_seal: str | None = None  # this install's HMAC of that digest (it wrote the file)
 
 
 _STAMPS: dict[str, str] = {}
@@ -366,9 +367,10 @@ def files_stats(files: Iterable[str], root: Path) -> tuple[InputStat, ...] | Non
     """Stat fingerprints of ``files``; ``None`` when one is missing or modified just now."""
     stats = []
     now = time.time_ns()
+    base = os.fspath(root)  # os.path: a build stats every input of every run
     for rel in files:
         try:
-            st = os.stat(root / rel, follow_symlinks=False)
+            st = os.stat(os.path.join(base, rel), follow_symlinks=False)
         except OSError:
             return None
         if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
