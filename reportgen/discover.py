@@ -461,7 +461,9 @@ def _vetted(runs: list[RunRef], seen: Mapping[str, Seen]) -> list[RunRef]:
         if ref.config is not None:
             first_config.setdefault(_parent(ref.directory), ref.config)
     return [
-        _vetted_for(ref, seen, None if ref.config else first_config.get(_parent(ref.directory)))
+        _vetted_for(
+            ref, seen, first_config.get(_parent(ref.directory)) if ref.config is None else None
+        )
         for ref in runs
     ]
 

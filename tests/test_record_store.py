@@ -114,7 +114,7 @@ def test_the_build_process_holds_no_runs_record_after_the_run_stage(
     counted: list[int] = []
     original = write_cross_runs
 
-    def counting(*args: Any) -> str:
+    def counting(*args: Any) -> tuple[str, str | None]:
         counted.append(live_records())
         return original(*args)
 

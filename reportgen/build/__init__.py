@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__, class_code
-from reportgen.build.cross_runs import cross_runs_seal, read_cross_runs, write_cross_runs
+from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
 from reportgen.build.groups import GroupWork, memo_digests, write_groups
 from reportgen.build.plan import (
     GroupInputs,
@@ -335,8 +335,7 @@ def write_site(
             *marked_lost(frozenset(store.lost), runs.statuses, groups.statuses, tree),
             files,
             studies,
-            cross_runs,
-            cross_runs_seal(cross_runs),
+            *cross_runs,  # the file's digest and this install's seal of it
         )
         writer.write(STATUS_PATH, status_pieces(status))
         writer.publish()

@@ -84,9 +84,9 @@ def _sealed(digest: str, seal: str | None) -> bool:
 
 def write_cross_runs(
     writer: SiteWriter, statuses: Mapping[str, RunStatus], records: RecordStore
-) -> str:
-    """Store every run's cross-run record with its full record's digest; the file's digest.
-    The file is written from the store's bytes, never held whole."""
+) -> tuple[str, str | None]:
+    """Store every run's cross-run record with its full record's digest; the file's digest and
+    this install's seal of it. The file is written from the store's bytes, never held whole."""
     digests = {run_id: status.record_hash for run_id, status in statuses.items()}
     hashed = hashlib.sha256()
 
@@ -96,7 +96,8 @@ def write_cross_runs(
             yield piece
 
     writer.write_streamed(CROSS_RUNS_PATH, hashing(stored_cross_runs(records, digests)))
-    return hashed.hexdigest()
+    digest = hashed.hexdigest()
+    return digest, cross_runs_seal(digest)
 
 
 def _head(tables: Mapping[str, Iterable[Any]]) -> bytes:
