@@ -233,10 +233,12 @@ def test_a_file_this_install_sealed_is_checked_for_its_shape_only(
     _, out = small_scale
     status = read_status(out)
     assert status is not None and status.cross_runs is not None
-    assert status.cross_runs_seal == cross_runs.cross_runs_seal(status.cross_runs)
-    assert cross_runs._sealed(status.cross_runs, status.cross_runs_seal)
-    assert not cross_runs._sealed(status.cross_runs, "0" * 64)
-    assert not cross_runs._sealed(hashlib.sha256(b"other").hexdigest(), status.cross_runs_seal)
+    digest, settings, seal = status.cross_runs, status.settings_hash, status.cross_runs_seal
+    assert seal == cross_runs.cross_runs_seal(digest, settings)
+    assert cross_runs._sealed(digest, settings, seal)
+    assert not cross_runs._sealed(digest, settings, "0" * 64)
+    assert not cross_runs._sealed(hashlib.sha256(b"other").hexdigest(), settings, seal)
+    assert not cross_runs._sealed(digest, hashlib.sha256(b"other").hexdigest(), seal)
     lines = (out / CROSS_RUNS_PATH).read_bytes().split(b"\n")
     decoded = count_decodes(monkeypatch)
     spooled = {}

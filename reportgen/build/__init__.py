@@ -310,7 +310,7 @@ def write_site(
         )  # fmt: skip
         runs = write_runs(planned.plans, work, writer, store, progress)
         del work  # the rows carried over: their records are in the store from here
-        cross_runs = write_cross_runs(writer, runs.statuses, runs.records)
+        cross_runs = write_cross_runs(writer, runs.statuses, runs.records, planned.settings_hash)
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = previous_records(previous, runs.statuses, runs.records, writer)

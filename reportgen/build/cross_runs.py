@@ -27,6 +27,7 @@ import orjson
 from reportgen.build.record_store import SHARED, Entry, RecordStore, slim_bytes
 from reportgen.build.status import BuildStatus, RunStatus
 from reportgen.codec import RecordError, decoder, encode
+from reportgen.install_cache import install_cache
 from reportgen.write import SiteWriter
 
 if TYPE_CHECKING:  # the analysis stack: a no-op build imports none of it
@@ -50,12 +51,12 @@ class CarriedRow:
 def read_cross_runs(
     writer: SiteWriter, previous: BuildStatus | None, store: RecordStore
 ) -> dict[str, CarriedRow]:
-    """The previous build's file, its rows' records checked and their bytes put in ``store``,
-    if the status names its digest and its bytes still have it and its format; empty
-    otherwise (each run's own record file is read)."""
+    """The previous build's file, its rows checked (their records decoded, unless this install
+    sealed the file) and their bytes put in ``store``, if the status names its digest and its
+    bytes still have it and its format; empty otherwise (each run's own record file is read)."""
     if previous is None or previous.cross_runs is None:
         return {}
-    sealed = _sealed(previous.cross_runs, previous.cross_runs_seal)
+    sealed = _sealed(previous.cross_runs, previous.settings_hash, previous.cross_runs_seal)
 
     def consume(lines: Iterator[bytes]) -> dict[str, CarriedRow]:
         return dict(spool_cross_runs(lines, store, sealed))
@@ -67,26 +68,24 @@ def read_cross_runs(
     return {} if cross is None else cross
 
 
-def cross_runs_seal(digest: str) -> str | None:
-    """This install's seal of the cross-run file of ``digest``, written by this version (``None``
-    where the per-install cache is off)."""
-    from reportgen import __version__
-    from reportgen.install_cache import install_cache
-
-    return install_cache().seal("cross_runs", f"{__version__}\0{digest}".encode())
+def cross_runs_seal(digest: str, settings_hash: str) -> str | None:
+    """This install's seal of the cross-run file of ``digest``, written by the code and settings
+    of ``settings_hash`` (``None`` where the per-install cache is off)."""
+    return install_cache().seal("cross_runs", f"{settings_hash}\0{digest}".encode())
 
 
-def _sealed(digest: str, seal: str | None) -> bool:
-    """Whether this install (and version) wrote the file of ``digest``."""
-    expected = cross_runs_seal(digest)
+def _sealed(digest: str, settings_hash: str, seal: str | None) -> bool:
+    """Whether this install wrote the file of ``digest``, with those code and settings."""
+    expected = cross_runs_seal(digest, settings_hash)
     return seal is not None and expected is not None and hmac.compare_digest(seal, expected)
 
 
 def write_cross_runs(
-    writer: SiteWriter, statuses: Mapping[str, RunStatus], records: RecordStore
+    writer: SiteWriter, statuses: Mapping[str, RunStatus], records: RecordStore, settings_hash: str
 ) -> tuple[str, str | None]:
     """Store every run's cross-run record with its full record's digest; the file's digest and
-    this install's seal of it. The file is written from the store's bytes, never held whole."""
+    this install's seal of it (with the build's ``settings_hash``). The file is written from the
+    store's bytes, never held whole."""
     digests = {run_id: status.record_hash for run_id, status in statuses.items()}
     hashed = hashlib.sha256()
 
@@ -97,7 +96,7 @@ def write_cross_runs(
 
     writer.write_streamed(CROSS_RUNS_PATH, hashing(stored_cross_runs(records, digests)))
     digest = hashed.hexdigest()
-    return digest, cross_runs_seal(digest)
+    return digest, cross_runs_seal(digest, settings_hash)
 
 
 def _head(tables: Mapping[str, Iterable[Any]]) -> bytes:
