@@ -332,7 +332,7 @@ class BuildStatus:
     files: tuple[str, ...] = ()  # every file of the site (but this one), to notice deletions
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
-    cross_runs_seal: str | None = None  # this install's HMAC of that digest (it wrote the file)
+    cross_runs_seal: str | None = None  # this install's HMAC of it and settings_hash (it wrote it)
 
 
 _STAMPS: dict[str, str] = {}
