@@ -27,7 +27,6 @@ import orjson
 from reportgen.build.record_store import SHARED, Entry, RecordStore, slim_bytes
 from reportgen.build.status import BuildStatus, RunStatus
 from reportgen.codec import RecordError, decoder, encode
-from reportgen.install_cache import install_cache
 from reportgen.write import SiteWriter
 
 if TYPE_CHECKING:  # the analysis stack: a no-op build imports none of it
@@ -71,6 +70,8 @@ def read_cross_runs(
 def cross_runs_seal(digest: str, settings_hash: str) -> str | None:
     """This install's seal of the cross-run file of ``digest``, written by the code and settings
     of ``settings_hash`` (``None`` where the per-install cache is off)."""
+    from reportgen.install_cache import install_cache  # not imported by an up-to-date build
+
     return install_cache().seal("cross_runs", f"{settings_hash}\0{digest}".encode())
 
 
