@@ -272,3 +272,22 @@ def test_a_build_decodes_the_rows_of_an_unsealed_file_only(
     change_run(results, CHANGED)
     assert build(small_scale_options(results, out)).rebuilt == 1
     assert len(decoded) == len(status["runs"])
+
+
+def test_without_a_per_install_key_the_file_is_unsealed_and_every_row_decoded(
+    small_scale_copy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reportgen import install_cache
+
+    results, out = small_scale_copy
+    monkeypatch.setattr(
+        install_cache, "install_cache", lambda: install_cache.InstallCache(None, None)
+    )
+    change_run(results, CHANGED)
+    assert build(small_scale_options(results, out)).rebuilt == 1
+    status = orjson.loads((out / STATUS_PATH).read_bytes())
+    assert "cross_runs" in status and "cross_runs_seal" not in status
+    decoded = count_decodes(monkeypatch)
+    change_run(results, CHANGED)
+    assert build(small_scale_options(results, out)).rebuilt == 1
+    assert sorted(decoded) == sorted(status["runs"])
