@@ -43,6 +43,15 @@ class _Table:
             self.used[source] = found
         return found
 
+    def compiled(self, source: str) -> CodeType:
+        """The code of ``source``: found, or compiled as ``exec(source)`` compiles it in
+        ``dataclasses``, which has no future imports (and kept as this process's)."""
+        code = self.find(source)
+        if code is None:
+            code = self.used[source] = compile(source, "<string>", "exec", dont_inherit=True)
+            self.made += 1
+        return code
+
     def to_store(self) -> dict[str, CodeType]:
         kept = {**self.stored, **self.used}
         return kept if len(kept) <= 2 * len(self.used) + SLACK else dict(self.used)
@@ -61,12 +70,7 @@ def _code(source: str) -> CodeType:
     for table in _tables.values():
         if (found := table.find(source)) is not None:
             return found
-    # as ``exec(source)`` compiles it in ``dataclasses``, which has no future imports
-    made = compile(source, "<string>", "exec", dont_inherit=True)
-    table = _tables[_current[-1]]
-    table.used[source] = made
-    table.made += 1
-    return made
+    return _tables[_current[-1]].compiled(source)
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
@@ -82,12 +86,7 @@ def exec_source(source: str, scope: dict[str, Any], part: str = "decoders") -> N
     if not _current:
         builtins.exec(source, scope)
         return
-    table = _table(part)
-    code = table.find(source)
-    if code is None:
-        code = table.used[source] = compile(source, "<string>", "exec", dont_inherit=True)
-        table.made += 1
-    builtins.exec(code, scope)
+    builtins.exec(_table(part).compiled(source), scope)
 
 
 def _decode(stored: bytes | None) -> dict[str, CodeType]:

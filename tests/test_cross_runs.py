@@ -10,25 +10,21 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from reportgen.analysis.record import RunRecord
+from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.build import build, cross_runs
-from reportgen.build.cross_runs import (
-    CROSS_RUNS_PATH,
-    decode_cross_runs,
-    encode_cross_runs,
-    spool_cross_runs,
-)
-from reportgen.build.record_store import RecordStore
+from reportgen.build.cross_runs import CROSS_RUNS_FORMAT, CROSS_RUNS_PATH, spool_cross_runs
+from reportgen.build.record_store import EMPTY, SHARED, RecordStore
 from reportgen.build.status import STATUS_PATH
 from reportgen.build.status_file import read_status
-from reportgen.codec import RecordError
+from reportgen.codec import RecordError, encode
 from reportgen.pages.paths import run_record
 from tests.conftest import small_scale_options
 
@@ -62,6 +58,39 @@ def records_of(out: Path) -> dict[str, tuple[str, RunRecord]]:
         )
         for run_id, entry in runs.items()
     }
+
+
+def decode_cross_runs(lines: Iterator[bytes]) -> dict[str, tuple[str, RunRecord]]:
+    """The file's records by run id with their full records' digests, every row checked as a
+    build checks a file it did not seal (a ``RecordError`` for anything but such a file)."""
+
+    def unexpected(run_id: str) -> RunRecord:
+        raise AssertionError(f"{run_id}: a checked row's record did not come back")
+
+    with tempfile.TemporaryFile() as spool:
+        store = RecordStore(spool, unexpected)
+        rows = dict(spool_cross_runs(lines, store))
+        for run_id, row in rows.items():
+            store.adopt(run_id, row.entry)
+        return {run_id: (row.digest, store[run_id]) for run_id, row in rows.items()}
+
+
+def encode_cross_runs(
+    records: Mapping[str, RunRecord], digests: Mapping[str, str]
+) -> tuple[bytes, ...]:
+    """The file's format written out apart from the build's writer (the oracle of its bytes): a
+    line with the format and the tables of shared values, then a line per run with a digest."""
+    tables: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
+    lines = []
+    for run_id, record in records.items():
+        if (digest := digests.get(run_id)) is not None:
+            refs = [tables[n].setdefault(getattr(record, n), len(tables[n])) for n in SHARED]
+            lines.append(b"\n" + encode([run_id, digest, refs, replace(record, **EMPTY)]))
+    head = {
+        "format": [CROSS_RUNS_FORMAT, RECORD_FORMAT],
+        "tables": {name: list(table) for name, table in tables.items()},
+    }
+    return (encode(head), *lines)
 
 
 def test_the_file_holds_each_runs_record_as_its_own_file_gives_it(

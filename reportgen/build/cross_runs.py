@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import orjson
@@ -34,8 +34,6 @@ if TYPE_CHECKING:  # the analysis stack: a no-op build imports none of it
 
 CROSS_RUNS_PATH = ".reportgen/cross_runs.jsonl"
 CROSS_RUNS_FORMAT = 1
-
-CrossRuns = dict[str, tuple[str, "RunRecord"]]  # run id → (its full record's digest, its record)
 
 
 @dataclass(frozen=True)
@@ -115,25 +113,11 @@ def _row(run_id: str, digest: str, refs: list[int], body: bytes) -> bytes:
     return b"\n" + encode([run_id, digest, refs])[:-1] + b"," + body + b"]"
 
 
-def encode_cross_runs(
-    records: Mapping[str, RunRecord], digests: Mapping[str, str]
-) -> tuple[bytes, ...]:
-    """The file's bytes, in pieces: a line with the format and the tables, then one line per
-    run of ``records`` (cross-run records, by run id) with its full record's digest (JSON
-    Lines: reading it holds one run's JSON at once); runs without a digest are left out."""
-    tables: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
-    rows = [
-        (run_id, digest, [_index(tables[name], getattr(record, name)) for name in SHARED])
-        for run_id, record in records.items()
-        if (digest := digests.get(run_id)) is not None
-    ]
-    lines = (_row(r, digest, refs, slim_bytes(records[r])) for r, digest, refs in rows)
-    return (_head(tables), *lines)
-
-
 def stored_cross_runs(store: RecordStore, digests: Mapping[str, str]) -> Iterator[bytes]:
-    """``encode_cross_runs`` of the store's records, from their stored bytes (a run whose bytes
-    did not come back is left out: the next build reads its own record file)."""
+    """The file's bytes, in pieces, from the store's records as they are stored: a line with the
+    format and the tables, then one line per run with its full record's digest (JSON Lines:
+    reading it holds one run's JSON at once); runs without a digest are left out, and so is a
+    run whose bytes did not come back (the next build reads its own record file)."""
     tables: dict[str, dict[int, int]] = {name: {} for name in SHARED}
     rows = []
     for run_id in store:
@@ -149,30 +133,11 @@ def stored_cross_runs(store: RecordStore, digests: Mapping[str, str]) -> Iterato
             yield _row(run_id, digest, refs, body)
 
 
-def decode_cross_runs(lines: Iterator[bytes]) -> CrossRuns:
-    """Inverse of ``encode_cross_runs``, from its lines (its pieces joined, split at each
-    newline); a ``RecordError`` (a ``ValueError``) for anything else, a value of the wrong type
-    or an index out of its table included."""
-    tables, rows = _rows(lines)
-    decode_slim = _slim_decoder()
-    cross: CrossRuns = {}
-    for run_id, digest, refs, record_json, _ in rows:
-        slim = decode_slim(run_id, record_json)
-        try:
-            shared = {name: tables[name][ref] for name, ref in zip(SHARED, refs, strict=True)}
-        except IndexError as exc:
-            raise RecordError("a table reference out of range") from exc
-        if run_id in cross:
-            raise RecordError("a run listed twice")
-        cross[run_id] = (digest, replace(slim, **shared))
-    return cross
-
-
 def spool_cross_runs(
     lines: Iterator[bytes], store: RecordStore, sealed: bool = False
 ) -> Iterator[tuple[str, CarriedRow]]:
-    """Each row of the file checked as ``decode_cross_runs`` checks it (the shape of a row laid
-    out as this code writes it only, if the file is ``sealed``), its record's bytes put in
+    """Each row of the file checked (its record decoded, or only the shape of a row laid out
+    as this code writes it, if the file is ``sealed``), its record's bytes put in
     ``store`` as they are (re-encoded only when they are not laid out as this code writes
     them); a ``RecordError`` for anything but such a file."""
     tables, rows = _rows(lines)

@@ -103,8 +103,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
 
     def add(self, record: RunRecord) -> None:
         """Store a cross-run record under its run's id."""
-        refs = tuple(self.ref(name, getattr(record, name)) for name in SHARED)
-        self.adopt(record.id, self.spool(slim_bytes(record), refs))
+        self.adopt(record.id, self.spool(slim_bytes(record), _refs_of(self, record)))
 
     def body(self, entry: Entry) -> bytes | None:
         """An entry's bytes, ``None`` if they are not those stored."""
