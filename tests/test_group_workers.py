@@ -14,6 +14,7 @@ from reportgen.build import build, groups
 from reportgen.build.groups import GroupJob, GroupWork
 from reportgen.build.pool import in_pool
 from reportgen.demo import scale_tree
+from reportgen.pages import paths
 from reportgen.settings import BuildOptions
 
 STATUS = ".reportgen/status.json"  # holds the build's time: compared apart
@@ -59,13 +60,16 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
 
     assert len(sent) == 1, "the group stage did not use workers"
     shared, jobs = sent[0]
-    assert shared.records == {}
+    # no table of the whole tree: each job carries its own runs' records and samples' digests
+    assert shared.records == {} and shared.samples.digests == {}
     # the block and "scale" hold more than a worker's share of the runs: rendered here, after
     # the pool's six, their records never sent
     assert len(jobs) == 6
     for job in jobs:
-        assert job.records is not None
+        assert job.records is not None and job.samples is not None
         assert sorted(job.records) == sorted(job.group.run_ids)
+        assert sorted(job.samples) == sorted(paths.run_sample(r) for r in job.group.run_ids)
+        assert [c.id for c in job.child_groups] == list(job.group.child_group_ids)
     assert max(len(job.group.run_ids) for job in jobs) == 10
 
     expected, got = _files(here), _files(pooled)

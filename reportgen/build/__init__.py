@@ -397,7 +397,6 @@ def _group_work(
     tree_file = planned.tree_file
     previous = planned.previous if planned.reuse else None
     return GroupWork(
-        planned.tree,
         runs.records,
         site,
         derive(

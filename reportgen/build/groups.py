@@ -11,7 +11,7 @@ still match.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, pairwise
@@ -41,9 +41,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GroupWork:
     """What every group page of a build reads (each worker receives a copy once, without the
-    records: its jobs carry their own)."""
+    records and the samples' digests: its jobs carry their own)."""
 
-    tree: Tree
     records: Mapping[str, RunRecord]  # every run's, by id
     site: SiteContext
     analysis: GroupSettings
@@ -61,9 +60,12 @@ class GroupJob:
     # its child groups' partials in the new site (path, sha256), those known when the job was
     # made: they are merged (a child still being analysed is computed again)
     children: tuple[tuple[str, str], ...]
+    child_groups: tuple[GroupRef, ...]  # its child groups, for their runs and sizes
     # its runs' records, sent with the job to a worker (whose ``GroupWork`` holds none, so that
     # a worker holds one group's records at a time); ``None``: the work's records are read
     records: Mapping[str, RunRecord] | None = None
+    # its runs' samples' digests, sent with the job to a worker as its records are
+    samples: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,12 @@ def render_group(
 
     group = job.group
     memos = MemoReader(work.memos, work.memo_digests)
-    children = {g.id: g for g in work.tree.groups}
+    children = {g.id: g for g in job.child_groups}
+    samples = work.samples if job.samples is None else replace(work.samples, digests=job.samples)
     records: dict[str, RunRecord] = {}
 
     def sample(run_id: str) -> serialize.StoredSample | None:
-        return serialize.stored_sample(run_id, records[run_id].sample, work.samples)
+        return serialize.stored_sample(run_id, records[run_id].sample, samples)
 
     merged = _children_partials(work, job)
 
@@ -141,7 +144,7 @@ def render_group(
         stored = record.to_files(_same_partials(last, analysis))
         if last is not None:
             last.analysis, last.stored = analysis, stored
-        page = group_page(group, work.tree, analysis, records, work.page, work.site)
+        page = group_page(group, job.child_groups, analysis, records, work.page, work.site)
         verdicts = tuple(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
@@ -240,7 +243,7 @@ class GroupStage:
         held, self.decoded = self.decoded, {}
         return HeldRecords(store, held) if held else store
 
-    def jobs(self, groups: list[GroupRef]) -> Iterator[GroupJob]:
+    def jobs(self, groups: list[GroupRef], by_id: Mapping[str, GroupRef]) -> Iterator[GroupJob]:
         """Each group's job, with the partials of those of its children whose status is known."""
         from reportgen.pages import paths
 
@@ -251,7 +254,7 @@ class GroupStage:
                 for child, path in records
                 if child in self.statuses and (digest := self.statuses[child].digest(path))
             )
-            yield GroupJob(group, children)
+            yield GroupJob(group, children, child_groups(group, by_id))
 
 
 def write_groups(
@@ -275,7 +278,7 @@ def write_groups(
             todo.append(group)
     todo.sort(key=_children_first)
     last = LastAnalysis()
-    order, rendered = _render_groups(work, stage, todo, workers, last)
+    order, rendered = _render_groups(work, partial(stage.jobs, by_id=by_id), todo, workers, last)
     for group, done in zip(order, rendered, strict=True):
         stage.statuses[group.id] = _store_group(group, keys[group.id], done, work, writer)
         stage.rendered += 1
@@ -363,7 +366,11 @@ def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
 
 
 def _render_groups(
-    work: GroupWork, stage: GroupStage, todo: list[GroupRef], workers: int, last: LastAnalysis
+    work: GroupWork,
+    jobs: Callable[[list[GroupRef]], Iterator[GroupJob]],
+    todo: list[GroupRef],
+    workers: int,
+    last: LastAnalysis,
 ) -> tuple[list[GroupRef], Iterator[RenderedGroup]]:
     """Group pages, in the order returned with them, several at once in worker processes when
     there are several that can be: the groups of one chain (one changed run's, up to the root)
@@ -373,18 +380,19 @@ def _render_groups(
     among them: it merges their partials)."""
     here = partial(render_group, work, last=last, streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return todo, in_process(here, stage.jobs(todo))
+        return todo, in_process(here, jobs(todo))
     large: list[GroupRef] = []
     pooled: list[GroupRef] = []
     for group in todo:
         (large if rendered_here(group, len(work.records), workers) else pooled).append(group)
     if not pool_pays(len(pooled), workers):
-        return todo, in_process(here, stage.jobs(todo))
+        return todo, in_process(here, jobs(todo))
     lost = partial(lost_group, work.site)
-    shipped = (with_members(job, work.records) for job in stage.jobs(pooled))
-    bare = (replace(work, records={}),)  # every worker's share: no run's record
+    shipped = (with_members(job, work.records, work.samples) for job in jobs(pooled))
+    # every worker's share: no run's record, no sample's digest
+    bare = (replace(work, records={}, samples=replace(work.samples, digests={})),)
     in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
-    return [*pooled, *large], chain(in_workers, in_process(here, stage.jobs(large)))
+    return [*pooled, *large], chain(in_workers, in_process(here, jobs(large)))
 
 
 # Fewer runs than this, and a group is sent to a worker whatever its share of the build: its
@@ -401,12 +409,25 @@ def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
     return size >= LARGE_GROUP_RUNS and size * workers > runs
 
 
-def with_members(job: GroupJob, records: Mapping[str, RunRecord]) -> GroupJob:
-    """``job`` carrying the records of its group's runs, all that its rendering reads of them
-    (from a record store, as their stored bytes: the worker decodes them)."""
+def with_members(
+    job: GroupJob, records: Mapping[str, RunRecord], samples: VerifiedFiles
+) -> GroupJob:
+    """``job`` carrying the records of its group's runs and their samples' digests, all that
+    its rendering reads of them (records from a record store as their stored bytes: the worker
+    decodes them)."""
+    from reportgen.pages import paths
+
+    run_ids = job.group.run_ids
+    digests = samples.digests
+    own_samples = {p: d for r in run_ids if (d := digests.get(p := paths.run_sample(r)))}
     if isinstance(records, RecordStore):
-        return replace(job, records=records.shipped(job.group.run_ids))
-    return replace(job, records={r: records[r] for r in job.group.run_ids if r in records})
+        return replace(job, records=records.shipped(run_ids), samples=own_samples)
+    own = {r: records[r] for r in run_ids if r in records}
+    return replace(job, records=own, samples=own_samples)
+
+
+def child_groups(group: GroupRef, by_id: Mapping[str, GroupRef]) -> tuple[GroupRef, ...]:
+    return tuple(by_id[c] for c in group.child_group_ids)
 
 
 def one_chain(groups: list[GroupRef]) -> bool:

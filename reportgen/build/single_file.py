@@ -57,7 +57,7 @@ def group_file(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCon
     from dataclasses import replace
 
     from reportgen.analysis.group import GroupSettings
-    from reportgen.build.groups import GroupJob, GroupWork, render_group
+    from reportgen.build.groups import GroupJob, GroupWork, child_groups, render_group
     from reportgen.build.plan import read_group_inputs
     from reportgen.pages.group import GroupPageSettings
     from reportgen.pages.render import inline_assets
@@ -67,7 +67,6 @@ def group_file(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCon
     records, samples, failed = _group_runs(options, tree, group, site)
     tree_file = read_tree_file(options.results)
     work = GroupWork(
-        tree,
         records,
         replace(site, inline=inline_assets()),
         derive(
@@ -84,7 +83,8 @@ def group_file(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCon
         options.verbose,
         read_group_inputs(tree, options.results, options.max_bytes),
     )
-    rendered = render_group(work, GroupJob(group, ()))
+    by_id = {g.id: g for g in tree.groups}
+    rendered = render_group(work, GroupJob(group, (), child_groups(group, by_id)))
     html = without_outward_links(rendered.output.content(rendered.output.paths[0]))
     return GroupFile(html, rendered.record is not None, failed)
 

@@ -29,7 +29,7 @@ from reportgen.analysis.uncertainty import Doubling
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
-from reportgen.discover import GroupRef, Tree
+from reportgen.discover import GroupRef
 from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.cv_batch import CvBatchView, cv_batch_view
@@ -257,7 +257,7 @@ def group_error_page(group: GroupRef, reason: str, *, site: SiteContext) -> Page
 
 def group_page(
     group: GroupRef,
-    tree: Tree,
+    child_groups: Sequence[GroupRef],
     analysis: GroupAnalysis,
     records: Mapping[str, RunRecord],
     settings: GroupPageSettings,
@@ -269,7 +269,7 @@ def group_page(
     chart_set, figure_files, figures = collect(group_charts(analysis, context.runs), None).export(
         settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
     )
-    view = group_view(context, tree, analysis, chart_set, settings.equivalence_margin)
+    view = group_view(context, child_groups, analysis, chart_set, settings.equivalence_margin)
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
@@ -310,7 +310,7 @@ class _RunTables:
 
 def group_view(
     context: _Context,
-    tree: Tree,
+    child_groups: Sequence[GroupRef],
     analysis: GroupAnalysis,
     chart_set: ChartSet,
     margin: float = DEFAULT_MARGIN,
@@ -319,7 +319,7 @@ def group_view(
     tables = _run_tables(context, analysis) if context.runs.per_run else _RunTables()
     return GroupView(
         group=context.group,
-        children=_children(context.group, tree, paths.group_page(context.group.id)),
+        children=_children(child_groups, paths.group_page(context.group.id)),
         run_rows=tables.run_rows,
         other_runs=tuple(
             (r.id, href[r.id], str(r.schema or r.status))
@@ -458,15 +458,14 @@ def _verdict_rows(context: _Context, analysis: GroupAnalysis) -> tuple[VerdictRo
     )
 
 
-def _children(group: GroupRef, tree: Tree, page_path: str) -> tuple[ChildLink, ...]:
-    groups = {g.id: g for g in tree.groups}
+def _children(child_groups: Sequence[GroupRef], page_path: str) -> tuple[ChildLink, ...]:
     return tuple(
         ChildLink(
-            PurePosixPath(c).name,
-            relative_href(page_path, paths.group_page(c)),
-            len(groups[c].run_ids),
+            PurePosixPath(c.id).name,
+            relative_href(page_path, paths.group_page(c.id)),
+            len(c.run_ids),
         )
-        for c in group.child_group_ids
+        for c in child_groups
     )
 
 
