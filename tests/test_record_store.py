@@ -235,3 +235,22 @@ def test_the_stores_shared_values_hold_each_string_once(store: RecordStore) -> N
     a, b = store["a"], store["b"]
     assert (a, b) == (first, second)
     assert a.parameters[0][0] is b.parameters[0][0] and a.parameters[1][0] is b.parameters[1][0]
+
+
+def test_the_stores_shared_values_hold_each_pair_once(store: RecordStore) -> None:
+    """Two runs' parameters that differ in one pair hold the pairs they have in common once."""
+
+    def record(run_id: str, seed: str) -> RunRecord:
+        pairs = tuple(
+            ("".join(["config.", key]), "".join(["0.", value]))
+            for key, value in (("lr", "1"), ("wd", "2"), ("seed", seed))
+        )
+        return RunRecord(run_id, run_id, "ok", "", "test", (), parameters=pairs)
+
+    first, second = record("a", "1"), record("b", "2")
+    store.add(first)
+    store.add(second)
+    a, b = store["a"], store["b"]
+    assert (a, b) == (first, second) and a.parameters is not b.parameters
+    assert a.parameters[0] is b.parameters[0] and a.parameters[1] is b.parameters[1]
+    assert a.parameters[2] is not b.parameters[2]
