@@ -25,7 +25,7 @@ ARTIFACT_DIR_PATTERN = "cv_*"
 GROUP_FILE_NAMES = ("cv_runs_aggregate.csv", "cv_runs_aggregate.json")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no dict of its own once pickled to a worker
 class RunRef:
     """A results file and the files that belong to it; paths are POSIX, relative to the root."""
 
@@ -64,7 +64,7 @@ class IncompleteRun:
     plan: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupRef:
     """A directory with runs below it."""
 
