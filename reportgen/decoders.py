@@ -38,6 +38,7 @@ class RecordError(ValueError):
 
 
 _strings: dict[str, str] = {}
+_tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # with_shared_strings's
 _EXPECTED = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 # item types that JSON holds exactly as Python does: a list of them (or of pairs of them) is
 # checked by the set of its items' types; a float list holding a whole number goes item by item
@@ -73,9 +74,12 @@ def filling_decoder(kind: type, names: tuple[str, ...]) -> Callable[..., Any]:
 
 def with_shared_strings(value: Any) -> Any:
     """``value`` with the strings in it (in tuples, however deep) those decoding holds for
-    sharing: equal, and one object for each text."""
+    sharing: equal, and one object for each text; each tuple in it is held once too (bounded),
+    so values that differ in a few items share the rest."""
     if len(_strings) > STRINGS_HELD:
         _strings.clear()
+    if len(_tuples) > STRINGS_HELD:
+        _tuples.clear()
     return _shared_strings(value)
 
 
@@ -83,7 +87,8 @@ def _shared_strings(value: Any) -> Any:
     if type(value) is str:
         return _strings.setdefault(value, value)
     if type(value) is tuple:
-        return tuple(map(_shared_strings, value))
+        shared = tuple(map(_shared_strings, value))
+        return _tuples.setdefault(shared, shared)
     return value
 
 

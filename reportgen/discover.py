@@ -25,7 +25,7 @@ ARTIFACT_DIR_PATTERN = "cv_*"
 GROUP_FILE_NAMES = ("cv_runs_aggregate.csv", "cv_runs_aggregate.json")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no dict of its own once pickled to a worker
 class RunRef:
     """A results file and the files that belong to it; paths are POSIX, relative to the root."""
 
@@ -64,7 +64,7 @@ class IncompleteRun:
     plan: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupRef:
     """A directory with runs below it."""
 
@@ -309,33 +309,32 @@ def _artifacts(listing: _Listing, skipped: list[Skipped]) -> tuple[list[str], di
                 seen[rel] = identity(entry.stat(follow_symlinks=False))
                 files.append(rel)
     except OSError as exc:  # the run builds without them; the index says what was not read
-        skipped.append(
-            Skipped(
-                listing.rel or ".", f"artifact folder unreadable ({exc.strerror})", unreadable=True
-            )
-        )
+        reason = f"artifact folder unreadable ({exc.strerror})"
+        skipped.append(Skipped(listing.rel or ".", reason, unreadable=True))
     return files, seen
 
 
 Seen = tuple[dict[str, Identity], set[str]]  # identities by path, and paths reached by links
 
 
-def _belongings(listing: _Listing, skipped: list[Skipped]) -> tuple[dict[str, object], Seen]:
-    """The roles of the files beside results files, and what discovery saw of each."""
+def _belongings(
+    listing: _Listing, named: Mapping[str, str], skipped: list[Skipped]
+) -> tuple[dict[str, object], Seen]:
+    """The roles of the files beside results files (``named``: their paths), and what was seen."""
     names = {f.name: f for f in listing.files}
     config = next((name for name in CONFIG_NAMES if name in names), None)
     artifacts, seen_artifacts = _artifacts(listing, skipped)
     regular = sorted(n for n, f in names.items() if stat.S_ISREG(f.identity[2]))
     roles: dict[str, object] = {
-        "plan": listing.path("plan.json") if "plan.json" in names else None,
-        "config": listing.path(config) if config else None,
-        "notes": tuple(listing.path(n) for n in regular if n.lower().endswith(".md")),
-        "images": tuple(listing.path(n) for n in regular if suffix(n).lower() in IMAGE_SUFFIXES),
+        "plan": named.get("plan.json"),
+        "config": named[config] if config else None,
+        "notes": tuple(named[n] for n in regular if n.lower().endswith(".md")),
+        "images": tuple(named[n] for n in regular if suffix(n).lower() in IMAGE_SUFFIXES),
         "artifacts": tuple(artifacts),
     }
     seen = {listing.rel or ".": listing.identity, **seen_artifacts}
-    seen.update((listing.path(f.name), f.identity) for f in listing.files)
-    linked = {listing.path(f.name) for f in listing.files if f.linked}
+    seen.update((named[f.name], f.identity) for f in listing.files)
+    linked = {named[f.name] for f in listing.files if f.linked}
     return roles, (seen, linked)
 
 
@@ -348,18 +347,19 @@ def discover(root: Path, follow_symlinks: bool = False) -> tuple[Tree, tuple[Ski
     aggregates: dict[str, tuple[str, ...]] = {}
     seen: dict[str, Seen] = {}  # by the directory of runs
     for listing in walker.listings():
+        named = {f.name: listing.path(f.name) for f in listing.files}  # one string a file
         results = [f for f in listing.files if is_results_name(f.name)]
-        listed += (listing.path(f.name) for f in listing.files if stat.S_ISREG(f.identity[2]))
+        listed += (named[f.name] for f in listing.files if stat.S_ISREG(f.identity[2]))
         own = [f.name for f in listing.files if f.name in GROUP_FILE_NAMES and _regular(f)]
         if own and listing.rel:
-            aggregates[listing.rel] = tuple(listing.path(name) for name in own)
+            aggregates[listing.rel] = tuple(named[name] for name in own)
         if not results:
-            if any(f.name == "plan.json" for f in listing.files):
-                incomplete.append(IncompleteRun(listing.rel or ".", listing.path("plan.json")))
+            if "plan.json" in named:
+                incomplete.append(IncompleteRun(listing.rel or ".", named["plan.json"]))
             continue
-        roles, seen[listing.rel or "."] = _belongings(listing, walker.skipped)
+        roles, seen[listing.rel or "."] = _belongings(listing, named, walker.skipped)
         for entry in results:
-            source = listing.path(entry.name)
+            source = named[entry.name]
             ref = RunRef(id=run_id(source), source=source, directory=listing.rel or ".", **roles)  # type: ignore[arg-type]
             runs.append(ref)
     runs = _vetted(sorted(_distinct_ids(runs), key=lambda r: r.id), seen)
@@ -437,9 +437,7 @@ def _distinct_ids(runs: list[RunRef]) -> list[RunRef]:
     for run_id, refs in by_id.items():
         canonical = next((r for r in refs if r.source == f"{run_id}/results.json"), refs[0])
         out.append(canonical)
-        for ref in refs:
-            if ref is canonical:
-                continue
+        for ref in (r for r in refs if r is not canonical):
             new_id, n = ref.source, 2
             while new_id in taken:
                 new_id, n = f"{ref.source}-{n}", n + 1
@@ -476,7 +474,9 @@ def _vetted_for(ref: RunRef, seen: Mapping[str, Seen], sibling_config: str | Non
         ref = replace(ref, sibling_config=sibling_config)
         lender, lender_linked = seen[parent_of(sibling_config)]
         identities, linked = {**identities, **lender}, linked | lender_linked
-    return replace(ref, vetted=Vetted.of(vetted_paths(ref.inputs), identities, linked))
+    vetted = Vetted.of(vetted_paths(ref.inputs), identities, linked)
+    same = ref.id == ref.directory  # then one string for both (a tree has one a run)
+    return replace(ref, id=ref.directory if same else ref.id, vetted=vetted)
 
 
 def _ancestors(directory: str) -> list[str]:

@@ -44,7 +44,7 @@ def vetted_paths(inputs: Iterable[str]) -> tuple[str, ...]:
 _NONE_LINKED: frozenset[int] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no dict of its own once pickled to a worker
 class Vetted:
     """What discovery saw of a run's files and directories, packed (the paths are the run's
     ``vetted_paths``, in order): 20 bytes a path instead of a dict of tuples per run.

@@ -24,6 +24,9 @@ MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
 MEMO_DIR = ".reportgen/memo"
 RENAME_EXCHANGE = 2
+# how many staging directories the writer remembers making (a site's files come a page's
+# directory at a time: one made again after they are forgotten costs one more makedirs)
+DIRECTORIES_HELD = 1024
 
 # A file's bytes, or its pieces in order (a large summary is never joined into one buffer)
 Content = bytes | tuple[bytes, ...]
@@ -150,9 +153,8 @@ class SiteWriter:
         self.reuse_memos = reuse_memos  # False for --force: recompute even cached intermediates
         self._staging = out.parent / sibling_name(out.name, "staging", os.getpid())
         self.log = WriteLog()
-        self.claimed: list[str] = []  # every path of the new site, in the order it was written
-        self._paths: set[str] = set()
-        self._made: set[str] = set()  # staging directories known to exist
+        self.claimed: set[str] = set()  # every path of the new site
+        self._made: set[str] = set()  # staging directories known to exist (the latest ones)
 
     def __enter__(self) -> SiteWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -167,14 +169,15 @@ class SiteWriter:
 
     def _claim(self, path: str) -> str:
         key = safe_site_path(path)
-        if key in self._paths:
+        if key in self.claimed:
             raise WriteError(f"two outputs want the same path: {key}")
-        self._paths.add(key)
-        self.claimed.append(key)
+        self.claimed.add(key)
         target = os.path.join(self._staging, key)
         parent = os.path.dirname(target)
         if parent not in self._made:
             os.makedirs(parent, exist_ok=True)
+            if len(self._made) >= DIRECTORIES_HELD:
+                self._made.clear()
             self._made.add(parent)
         return target
 
@@ -199,7 +202,7 @@ class SiteWriter:
             same = _write_comparing(target, pieces, old)
         except BaseException:
             os.unlink(target)
-            self._paths.discard(self.claimed.pop())
+            self.claimed.discard(safe_site_path(path))
             raise
         if same and old is not None:
             os.unlink(target)
@@ -231,7 +234,7 @@ class SiteWriter:
 
     def _claimed_memo(self, path: str) -> bool:
         """A memo already in the new site (content-addressed: its users want the same bytes)."""
-        return path.startswith(MEMO_DIR + "/") and path in self._paths
+        return path.startswith(MEMO_DIR + "/") and path in self.claimed
 
     def _link_kept(self, path: str, old: str) -> None:
         _link_or_copy(old, self._claim(path))
@@ -261,11 +264,11 @@ class SiteWriter:
         stored = {}
         for name in reused:
             path = memo_path(name)
-            if path in known and (path in self._paths or self.keep(path)):
+            if path in known and (path in self.claimed or self.keep(path)):
                 stored[path] = known[path]
         for name, content in computed.items():
             path = memo_path(name)
-            if path not in self._paths:
+            if path not in self.claimed:
                 self.write(path, content)
             stored[path] = digest_of(content)
         return stored

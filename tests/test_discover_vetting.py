@@ -5,6 +5,7 @@ swapped after the listing is refused, as the run's own inputs are."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,31 @@ def test_a_borrowed_config_reached_through_a_followed_link_is_opened_through_it(
     assert vetted is not None and vetted.linked == {"batch/run_01/config.yaml"}
     assert vetted.by_path["batch/run_01/config.yaml"] == identity(os.stat(shared))
     os.close(open_vetted(root, "batch/run_01/config.yaml", vetted))
+
+
+def test_each_file_is_one_string_for_the_inventory_and_the_runs(tmp_path: Path) -> None:
+    """The tree is held through a whole build: a path named by the inventory and by a run's
+    roles is one object, and so are a run's id and its directory when they are equal."""
+    batch(tmp_path)
+    (tmp_path / "batch/run_02/notes.md").write_text("# notes\n")
+    (tmp_path / "batch/run_02/x_results.json").write_text("{}")
+    tree, _ = discover(tmp_path)
+    listed = {path: path for path in tree.files}
+    runs = {ref.id: ref for ref in tree.runs}
+    assert set(runs) == {"batch/run_01", "batch/run_02", "batch/run_02/x_results"}
+    for ref in tree.runs:
+        assert all(path is listed[path] for path in ref.inputs)
+    assert runs["batch/run_02"].id is runs["batch/run_02"].directory
+    assert runs["batch/run_02/x_results"].directory == "batch/run_02"
+
+
+def test_what_discovery_keeps_for_the_build_has_no_dict_even_once_pickled(tmp_path: Path) -> None:
+    """A run's reference goes to a worker pickled; pickling gives a dataclass without slots a
+    dict of its own, which the build would hold for every run until it ends."""
+    batch(tmp_path)
+    tree, _ = discover(tmp_path)
+    ref = tree.runs[1]
+    for value in (ref, ref.vetted, tree.groups[0], pickle.loads(pickle.dumps(ref))):
+        pickle.dumps(value)
+        assert not hasattr(value, "__dict__")
+    assert pickle.loads(pickle.dumps(ref)).vetted == ref.vetted

@@ -43,7 +43,7 @@ from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.analysis.resample import resampled_sums, subset_weights
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
 from reportgen.build.cross_runs import CROSS_RUNS_PATH
-from reportgen.build.status import STATUS_PATH
+from reportgen.build.status import STATUS_PATH, stat_rows
 from reportgen.build.status_file import read_status
 from reportgen.cli import main
 from reportgen.demo import bench_tree
@@ -285,7 +285,7 @@ def test_touched_but_identical_input_is_hashed_not_rebuilt(
     # the new fingerprint is recorded, so the next build does not hash again
     status = read_status(out)
     stats = status.runs[SWEEP].stats if status is not None else None
-    assert stats is not None and stats[0].mtime_ns == source.stat().st_mtime_ns
+    assert stats is not None and stat_rows(stats)[0].mtime_ns == source.stat().st_mtime_ns
 
 
 def test_files_modified_just_now_are_always_hashed(

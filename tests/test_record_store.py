@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import orjson
 import pytest
+from hypothesis import strategies as st
 
 from reportgen.analysis.record import RunRecord
 from reportgen.build import build
@@ -29,7 +31,7 @@ from reportgen.build.cross_runs import (
     stored_cross_runs,
     write_cross_runs,
 )
-from reportgen.build.record_store import Entry, RecordStore
+from reportgen.build.record_store import SHARED, Entry, RecordStore
 from reportgen.build.status import STATUS_PATH
 from reportgen.demo import scale_tree
 from reportgen.settings import BuildOptions
@@ -235,3 +237,45 @@ def test_the_stores_shared_values_hold_each_string_once(store: RecordStore) -> N
     a, b = store["a"], store["b"]
     assert (a, b) == (first, second)
     assert a.parameters[0][0] is b.parameters[0][0] and a.parameters[1][0] is b.parameters[1][0]
+
+
+def test_the_stores_shared_values_hold_each_pair_once(store: RecordStore) -> None:
+    """Two runs' parameters that differ in one pair hold the pairs they have in common once."""
+
+    def record(run_id: str, seed: str) -> RunRecord:
+        pairs = tuple(
+            ("".join(["config.", key]), "".join(["0.", value]))
+            for key, value in (("lr", "1"), ("wd", "2"), ("seed", seed))
+        )
+        return RunRecord(run_id, run_id, "ok", "", "test", (), parameters=pairs)
+
+    first, second = record("a", "1"), record("b", "2")
+    store.add(first)
+    store.add(second)
+    a, b = store["a"], store["b"]
+    assert (a, b) == (first, second) and a.parameters is not b.parameters
+    assert a.parameters[0] is b.parameters[0] and a.parameters[1] is b.parameters[1]
+    assert a.parameters[2] is not b.parameters[2]
+
+
+@hypothesis.given(
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.tuples(*(st.integers(0, 2**32 - 1) for _ in SHARED)),
+)
+def test_an_entry_packs_and_unpacks_to_itself(
+    offset: int, length: int, crc: int, refs: tuple[int, ...]
+) -> None:
+    entry = Entry(offset, length, crc, refs)
+    assert Entry.unpacked(entry.packed()) == entry
+
+
+def test_the_store_keys_a_record_by_the_id_string_it_is_given(store: RecordStore) -> None:
+    run_id = "".join(["a/", "run_01"])
+    record = RunRecord("a/run_01", "a/run_01", "ok", "", "test", ())
+    store.add(record, run_id)
+    store.add(RunRecord("b", "b", "ok", "", "test", ()))
+    assert [key is run_id for key in store] == [True, False]
+    assert store[run_id] == record and store.entry("b") == store.entry("b")
+    assert store.entry(run_id).offset == 0 and store.entry("b").offset == store.entry(run_id).length

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.write import SiteWriter
+import reportgen.write as write_module
+from reportgen.write import SiteWriter, WriteError
 
 PATH = "group/summary.json"
 
@@ -95,3 +96,22 @@ def test_a_piece_that_fails_leaves_nothing_written_or_claimed(tmp_path: Path) ->
         writer.write(PATH, b'{"error": "no JSON form"}')  # the path is free for what stands in
         writer.publish()
     assert (tmp_path / "site" / PATH).read_bytes() == b'{"error": "no JSON form"}'
+
+
+def test_directories_forgotten_by_the_writer_are_made_again_when_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer remembers the latest directories it made only: a file in one it forgot (or
+    in one it never made) is still written, and a path twice is still refused."""
+    monkeypatch.setattr(write_module, "DIRECTORIES_HELD", 2)
+    out = tmp_path / "site"
+    paths = [f"runs/{n}/index.html" for n in ("a", "b", "c", "d")] + ["runs/a/summary.json"]
+    paths += ["runs/a/deeper/x.csv", "runs/e/f.json"]
+    with SiteWriter(out) as writer:
+        for path in paths:
+            writer.write(path, path.encode())
+        with pytest.raises(WriteError):
+            writer.write("runs/a/index.html", b"again")
+        writer.publish()
+    assert {p: (out / p).read_bytes() for p in paths} == {p: p.encode() for p in paths}
+    assert writer.claimed == set(paths)

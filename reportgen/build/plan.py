@@ -15,8 +15,8 @@ from pathlib import Path
 from reportgen.build.status import (
     STATUS_PATH,
     BuildStatus,
-    InputStat,
     RunStatus,
+    StatFingerprint,
     current_hash,
     json_hash,
 )
@@ -30,7 +30,7 @@ from reportgen.write import write_file_atomic
 class RunPlan:
     ref: RunRef
     input_hash: str
-    stats: tuple[InputStat, ...] | None
+    stats: StatFingerprint | None
     reusable: RunStatus | None  # the previous build's run, if its pages can be carried over
     last_good: RunStatus | None  # the previous build's run, if its pages can stand in as stale
 

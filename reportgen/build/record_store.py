@@ -13,6 +13,7 @@ run's record the error record ``lost`` gives, never an error of the build.
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,18 @@ class Entry(NamedTuple):
     crc: int
     refs: tuple[int, ...]
 
+    def packed(self) -> bytes:
+        """The entry as the store's index holds it (one object a run instead of six)."""
+        return _PACKED_ENTRY.pack(self.offset, self.length, self.crc, *self.refs)
+
+    @classmethod
+    def unpacked(cls, packed: bytes) -> Entry:
+        offset, length, crc, *refs = _PACKED_ENTRY.unpack(packed)
+        return cls(offset, length, crc, tuple(refs))
+
+
+_PACKED_ENTRY = struct.Struct(f"<QII{len(SHARED)}I")
+
 
 def slim_bytes(record: RunRecord) -> bytes:
     """A cross-run record's JSON without its shared values (as a cross-run row holds it)."""
@@ -73,7 +86,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
         self._refs: dict[str, dict[Any, int]] = {name: {} for name in SHARED}
         self._values: dict[str, list[Any]] = {name: [] for name in SHARED}
         self._tables = tuple(self._values.values())  # in the order of SHARED
-        self._index: dict[str, Entry] = {}
+        self._index: dict[str, bytes] = {}  # packed entries
         self._sorted: list[str] | None = None
         self._lost = lost
         self.lost: set[str] = set()  # runs whose record did not come back (their error records)
@@ -98,12 +111,14 @@ class RecordStore(Mapping[str, "RunRecord"]):
         return entry
 
     def adopt(self, run_id: str, entry: Entry) -> None:
-        self._index[run_id] = entry
+        self._index[run_id] = entry.packed()
         self._sorted = None
 
-    def add(self, record: RunRecord) -> None:
-        """Store a cross-run record under its run's id."""
-        self.adopt(record.id, self.spool(slim_bytes(record), _refs_of(self, record)))
+    def add(self, record: RunRecord, run_id: str | None = None) -> None:
+        """Store a cross-run record under its run's id (``run_id``: that id as the build already
+        holds it, so the store's key is not one more string)."""
+        key = record.id if run_id is None else run_id
+        self.adopt(key, self.spool(slim_bytes(record), _refs_of(self, record)))
 
     def body(self, entry: Entry) -> bytes | None:
         """An entry's bytes, ``None`` if they are not those stored."""
@@ -118,7 +133,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
         return tuple(values[ref] for values, ref in zip(self._tables, refs, strict=True))
 
     def __getitem__(self, run_id: str) -> RunRecord:
-        entry = self._index[run_id]
+        entry = Entry.unpacked(self._index[run_id])
         body = self.body(entry)
         try:
             if body is not None:
@@ -146,7 +161,7 @@ class RecordStore(Mapping[str, "RunRecord"]):
         return len(self._index)
 
     def entry(self, run_id: str) -> Entry:
-        return self._index[run_id]
+        return Entry.unpacked(self._index[run_id])
 
     def values_of(self, name: str, refs: Iterable[int]) -> list[Any]:
         """The shared values of field ``name`` at ``refs``."""
@@ -159,9 +174,10 @@ class RecordStore(Mapping[str, "RunRecord"]):
         tables: dict[str, dict[int, int]] = {name: {} for name in SHARED}
         bodies = {}
         for run_id in run_ids:
-            entry = self._index.get(run_id)
-            if entry is None:
+            packed = self._index.get(run_id)
+            if packed is None:
                 continue
+            entry = Entry.unpacked(packed)
             body = self.body(entry)
             if body is None:
                 lost = self.stand_in(run_id)

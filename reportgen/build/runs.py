@@ -182,7 +182,7 @@ def write_runs(
         status, record = _store_run(plan, output, writer, work)
         del output  # its pages are written: only the slim record is kept, in the store
         stage.statuses[plan.ref.id] = status
-        store.add(record.for_cross_run())
+        store.add(record.for_cross_run(), plan.ref.id)
         stage.rebuilt += 1
         done += 1
         if progress:
@@ -303,7 +303,7 @@ def _carried_over(
     if not writer.keep_all(kept.files):
         return None
     if record is not None:
-        store.add(record.for_cross_run())
+        store.add(record.for_cross_run(), plan.ref.id)
     else:
         assert cross_run is not None
         store.adopt(plan.ref.id, cross_run.entry)

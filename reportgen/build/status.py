@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
 # 5: finding counts; 6: digests of private files, group records, figures; 7: group findings;
-# 8: the experiment kinds' studies
-STATUS_FORMAT = 8
+# 8: the experiment kinds' studies; 9: stat fingerprints packed
+STATUS_FORMAT = 9
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -39,15 +40,25 @@ RACY_NS = 2_000_000_000
 NO_PATHS: Mapping[str, str] = {}
 
 
-@dataclass(frozen=True)
-class InputStat:
-    """A cheap fingerprint deciding *when* to hash; the hash decides *whether* to rebuild."""
+# A stat fingerprint of a list of files, packed in one bytes (a build keeps one per run, for the
+# next status file): a digest of the paths in order, then one row per file.
+StatFingerprint = bytes
+_PATHS_DIGEST = 16
+_STAT_ROW = struct.Struct("<QqqQ")  # size, mtime_ns, ctime_ns, inode
 
-    path: str
+
+class StatRow(NamedTuple):
+    """One file's part of a ``StatFingerprint``."""
+
     size: int
     mtime_ns: int
     ctime_ns: int
     inode: int
+
+
+def stat_rows(stats: StatFingerprint) -> tuple[StatRow, ...]:
+    """The rows of a fingerprint, one per file, in the files' order."""
+    return tuple(map(StatRow._make, _STAT_ROW.iter_unpack(stats[_PATHS_DIGEST:])))
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class RunStatus:
     """
 
     input_hash: str
-    stats: tuple[InputStat, ...] | None
+    stats: StatFingerprint | None
     record_hash: str  # sha256 of the record's JSON: a group page's key covers its members
     files: tuple[str, ...]
     last_good: str | None
@@ -86,7 +97,7 @@ class RunStatus:
         record: RunRecord,
         record_hash: str,
         input_hash: str,
-        stats: tuple[InputStat, ...] | None,
+        stats: StatFingerprint | None,
         files: tuple[str, ...],
         last_good: str | None,
         read_failed: bool = False,
@@ -271,7 +282,7 @@ class StudyStatus:
     in the site and its row (what the index, manifest and checks show of it, as JSON)."""
 
     input_hash: str
-    stats: tuple[InputStat, ...] | None
+    stats: StatFingerprint | None
     files: tuple[str, ...]
     row: Mapping[str, Any]
     private: tuple[tuple[str, str], ...] = ()  # (path, sha256): its page's stored content
@@ -310,16 +321,18 @@ class StudyStatus:
         )
 
 
-def _stats_json(stats: tuple[InputStat, ...] | None) -> list[list[Any]] | None:
-    if stats is None:
-        return None
-    return [[s.path, s.size, s.mtime_ns, s.ctime_ns, s.inode] for s in stats]
+def _stats_json(stats: StatFingerprint | None) -> str | None:
+    return None if stats is None else stats.hex()
 
 
-def _stats_from_json(raw: Any) -> tuple[InputStat, ...] | None:
-    if raw is None:
+def _stats_from_json(raw: Any) -> StatFingerprint | None:
+    """A fingerprint as ``_stats_json`` wrote it; anything else is none (the bytes are hashed)."""
+    if not isinstance(raw, str):
         return None
-    return tuple(InputStat(str(p), int(s), int(m), int(c), int(i)) for p, s, m, c, i in raw)
+    stats = bytes.fromhex(raw)
+    if len(stats) < _PATHS_DIGEST or (len(stats) - _PATHS_DIGEST) % _STAT_ROW.size:
+        raise ValueError("a stat fingerprint of another shape")
+    return stats
 
 
 @dataclass(frozen=True)
@@ -358,14 +371,19 @@ def json_hash(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def input_stats(ref: RunRef, root: Path) -> tuple[InputStat, ...] | None:
+def input_stats(ref: RunRef, root: Path) -> StatFingerprint | None:
     """Stat fingerprints of every input; ``None`` when one is missing or modified just now."""
     return files_stats(ref.inputs, root)
 
 
-def files_stats(files: Iterable[str], root: Path) -> tuple[InputStat, ...] | None:
-    """Stat fingerprints of ``files``; ``None`` when one is missing or modified just now."""
-    stats = []
+def files_stats(files: Iterable[str], root: Path) -> StatFingerprint | None:
+    """The stat fingerprint of ``files``; ``None`` when one is missing or modified just now.
+
+    The paths are part of it (as a digest): the same stats under other names do not match.
+    """
+    files = tuple(files)
+    named = "\0".join(files).encode(errors="surrogateescape")
+    packed = bytearray(hashlib.blake2b(named, digest_size=_PATHS_DIGEST).digest())
     now = time.time_ns()
     base = os.fspath(root)  # os.path: a build stats every input of every run
     for rel in files:
@@ -375,8 +393,8 @@ def files_stats(files: Iterable[str], root: Path) -> tuple[InputStat, ...] | Non
             return None
         if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
             return None
-        stats.append(InputStat(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-    return tuple(stats)
+        packed += _STAT_ROW.pack(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return bytes(packed)
 
 
 def input_hash(ref: RunRef, root: Path, max_bytes: int | None = None) -> str:
@@ -436,7 +454,7 @@ def _hash_open_file(digest: Any, fd: int, max_bytes: int | None) -> None:
 
 def current_hash(
     ref: RunRef, root: Path, previous: RunStatus | None, max_bytes: int | None = None
-) -> tuple[str, tuple[InputStat, ...] | None]:
+) -> tuple[str, StatFingerprint | None]:
     """Reuse the previous hash when every input's stat is unchanged; otherwise hash the bytes."""
     stats = input_stats(ref, root)
     if stats is not None and previous is not None and previous.stats == stats:

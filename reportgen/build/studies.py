@@ -17,7 +17,7 @@ from reportgen.build.guard import guarded
 from reportgen.build.plan import tree_fingerprint
 from reportgen.build.status import (
     BuildStatus,
-    InputStat,
+    StatFingerprint,
     StudyStatus,
     files_hash,
     files_stats,
@@ -42,7 +42,7 @@ class StudyPlan:
     claim: Claim
     registered: RegisteredKind
     input_hash: str
-    stats: tuple[InputStat, ...] | None
+    stats: StatFingerprint | None
     reusable: StudyStatus | None  # the previous build's, if its pages can be carried over
     last_good: StudyStatus | None = None  # the previous build's, if its page may stand in
 
