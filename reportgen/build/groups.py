@@ -60,7 +60,7 @@ class GroupJob:
     # its child groups' partials in the new site (path, sha256), those known when the job was
     # made: they are merged (a child still being analysed is computed again)
     children: tuple[tuple[str, str], ...]
-    child_groups: tuple[GroupRef, ...]  # its child groups, for their runs and sizes
+    child_groups: tuple[GroupRef, ...]  # its child groups in its order, for their runs and sizes
     # its runs' records, sent with the job to a worker (whose ``GroupWork`` holds none, so that
     # a worker holds one group's records at a time); ``None``: the work's records are read
     records: Mapping[str, RunRecord] | None = None
@@ -118,7 +118,6 @@ def render_group(
 
     group = job.group
     memos = MemoReader(work.memos, work.memo_digests)
-    children = {g.id: g for g in job.child_groups}
     samples = work.samples if job.samples is None else replace(work.samples, digests=job.samples)
     records: dict[str, RunRecord] = {}
 
@@ -133,7 +132,7 @@ def render_group(
             group.id,
             [records[r] for r in group.run_ids if r in records],
             settings=work.analysis,
-            child_runs=[children[c].run_ids for c in group.child_group_ids],
+            child_runs=[c.run_ids for c in job.child_groups],
             children=merged,
             samples=sample,
             memo=npy_memo(memos.memo, "draws"),
