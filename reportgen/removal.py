@@ -1,7 +1,8 @@
 """Removing a build's own directory trees (the replaced site, leftovers of killed builds).
 
-Removing a directory waits on the file system's journal far more than on the CPU, so a site of
-thousands of directories is removed as many subtrees at once, in threads.
+Removing a directory waits on the file system's journal more than on the CPU, so a site of
+thousands of directories is removed as several subtrees at once, in threads; a few threads, as
+more of them mostly contend for the kernel's locks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-REMOVERS = 16  # threads removing subtrees at once (they wait on the disk, not the CPU)
+REMOVERS = 4  # threads removing subtrees at once (beyond a few, they contend in the kernel)
 MAX_DEPTH = 4  # levels listed to find subtrees
 
 
