@@ -123,17 +123,26 @@ def make_unreadable(results: Path, run_id: str) -> None:
     path.write_bytes(path.read_bytes()[:50])
 
 
+def page_content_span(out: Path, run_id: str) -> tuple[int, int]:
+    """Where the status says the run page's content lies in its file."""
+    _, start, end, _ = status_of(out)["runs"][run_id]["page_span"]
+    return start, end
+
+
 def test_a_stale_page_is_placed_by_its_run_id_never_by_the_stored_file(
     small_scale_copy: tuple[Path, Path],
 ) -> None:
+    """A stale run's kept content (cut from its good page the first night) names no path or
+    title that is used, even when the status vouches for its bytes."""
     results, out = small_scale_copy
+    index = (out / "index.html").read_bytes()
+    make_unreadable(results, SMALL)
+    assert build(small_scale_options(results, out)).stale_runs == [SMALL]
     fragment = out / run_fragment(SMALL)
     stored = orjson.loads(fragment.read_bytes())
     stored |= {"path": "index.html", "title": "pwned", "crumbs": [["x", "../../../x"]]}
     fragment.write_bytes(orjson.dumps(stored))
     restamp(out, run_fragment(SMALL))
-    index = (out / "index.html").read_bytes()
-    make_unreadable(results, SMALL)
     result = build(small_scale_options(results, out))
     assert result.stale_runs == [SMALL]
     page = (out / "runs" / SMALL / "index.html").read_text()
@@ -143,13 +152,29 @@ def test_a_stale_page_is_placed_by_its_run_id_never_by_the_stored_file(
 
 
 def test_a_tampered_page_content_is_never_shown(small_scale_copy: tuple[Path, Path]) -> None:
-    """Page content that is not what the build stored: tonight's error page stands instead."""
+    """A good page altered in the site: its content is not cut for a stale page (its digest is
+    not the one recorded), and tonight's error page stands instead."""
     results, out = small_scale_copy
+    page = out / "runs" / SMALL / "index.html"
+    start, _ = page_content_span(out, SMALL)
+    good = page.read_bytes()
+    page.write_bytes(good[:start] + b"<script>alert(1)</script>" + good[start:])
+    make_unreadable(results, SMALL)
+    result = build(small_scale_options(results, out))
+    assert result.failed_runs == [SMALL] and result.stale_runs == []
+    assert not any(b"alert(1)" in content for content in public(out).values())
+    assert "Unreadable run" in page.read_text()
+
+
+def test_a_tampered_kept_content_is_never_shown(small_scale_copy: tuple[Path, Path]) -> None:
+    """A stale run's kept content altered: the next stale build shows tonight's error page."""
+    results, out = small_scale_copy
+    make_unreadable(results, SMALL)
+    assert build(small_scale_options(results, out)).stale_runs == [SMALL]
     fragment = out / run_fragment(SMALL)
     stored = orjson.loads(fragment.read_bytes())
     stored["content"] = "<script>alert(1)</script>" + stored["content"]
     fragment.write_bytes(orjson.dumps(stored))
-    make_unreadable(results, SMALL)
     result = build(small_scale_options(results, out))
     assert result.failed_runs == [SMALL] and result.stale_runs == []
     assert not any(b"alert(1)" in content for content in public(out).values())

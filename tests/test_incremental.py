@@ -195,7 +195,6 @@ def test_one_changed_run_rewrites_only_its_files(
         [
             f"{run_dir(SWEEP)}/index.html",
             f"{run_dir(SWEEP)}/summary.json",
-            run_fragment(SWEEP),  # the page content a later stale build would show again
             run_record(SWEEP),  # what the next build's cross-run pages read of it
             f"groups/{SWEEP_GROUP}/index.html",
             f"groups/{SWEEP_GROUP}/summary.json",
@@ -532,6 +531,7 @@ def test_unreadable_run_keeps_its_last_good_page(
     good_summary = orjson.loads((out / run_dir(SWEEP) / "summary.json").read_bytes())
     last_good = read_status(out).runs[SWEEP].last_good  # type: ignore[union-attr]
     assert last_good
+    assert not (out / run_fragment(SWEEP)).exists()  # a good page holds its own content
     source = results / SWEEP / "results.json"
     good_source = source.read_bytes()
     source.write_bytes(good_source[: len(good_source) // 2])  # truncated mid-write
@@ -554,6 +554,7 @@ def test_unreadable_run_keeps_its_last_good_page(
     manifest = orjson.loads((out / "manifest.json").read_bytes())
     assert_valid("manifest", manifest)
     assert next(r for r in manifest["runs"] if r["id"] == SWEEP).get("stale") is True
+    assert (out / run_fragment(SWEEP)).is_file()  # the good page is gone: its content is kept
 
     # still unreadable tomorrow: nothing to redo, still exit 1, still stale
     assert main(args) == 1
@@ -572,13 +573,16 @@ def test_a_tampered_stored_page_is_never_shown_or_placed(
     results, out = mini
     page = out / run_dir(SWEEP) / "index.html"
     good_page = page.read_bytes()
+    source = results / SWEEP / "results.json"
+    source.write_bytes(source.read_bytes()[:100])  # unreadable tonight: the stale path
+    args = ["build", str(results), "-o", str(out), "-j", "1"]
+    assert main(args) == 1 and b"stale-banner" in page.read_bytes()
     fragment = out / run_fragment(SWEEP)
     stored = orjson.loads(fragment.read_bytes())
     canary = "CANARY-stored-page-4f1c"
     fragment.write_bytes(orjson.dumps(stored | {"path": "pwned.html", "content": canary}))
-    source = results / SWEEP / "results.json"
-    source.write_bytes(source.read_bytes()[:100])  # unreadable tonight: the stale path
-    assert main(["build", str(results), "-o", str(out), "-j", "1"]) == 1
+    capsys.readouterr()
+    assert main(args) == 1  # still unreadable: the stale path again
     # the stored content is not the bytes the status vouches for: tonight's error page stands
     assert f"could not read: {SWEEP}\n" in capsys.readouterr().out
     assert not (out / "pwned.html").exists()

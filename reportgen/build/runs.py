@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen.build.guard import guarded
+from reportgen.build.page_span import PageSpan, page_span, span_parts
 from reportgen.build.plan import RunPlan
 from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.record_store import PreviousRecords, RecordStore
@@ -21,7 +22,7 @@ from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import RunRef, Tree
 from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
-from reportgen.write import SiteWriter
+from reportgen.write import SiteWriter, digest_of
 
 if TYPE_CHECKING:
     # pages pull in Altair and the analysis stack, render Jinja: an up-to-date build needs none
@@ -310,11 +311,19 @@ def _carried_over(
     return replace(kept, stats=plan.stats)
 
 
-def _write_output(writer: SiteWriter, output: PageOutput) -> list[tuple[str, str]]:
-    """A page's public files and its private ones (whose digests are returned)."""
+def _write_output(
+    writer: SiteWriter, output: PageOutput
+) -> tuple[list[tuple[str, str]], PageSpan | None]:
+    """A page's public files and its private ones (whose digests are returned), and where its
+    content lies in its page (kept instead of a copy of that content)."""
     for path, content in output.files:
         writer.write(path, content)
-    return [(p, writer.write_private(p, content)) for p, content in output.private_files()]
+    private = [(p, writer.write_private(p, content)) for p, content in output.private]
+    cut = output.fragment
+    if cut is None:
+        return private, None
+    digest = digest_of(output.content(cut.page))
+    return private, page_span(digest, cut.start, cut.end, cut.has_charts)
 
 
 def _store_run(
@@ -329,7 +338,7 @@ def _store_run(
         stale = _keep_stale(plan, before, tonight, writer, work.site)
         if stale is not None:
             return stale
-    private = _write_output(writer, output)
+    private, span = _write_output(writer, output)
     writer.write(*serialize.run_summary_file(tonight))
     record_path = paths.run_record(tonight.id)
     digest = writer.write_private(record_path, tonight.to_bytes())
@@ -344,6 +353,7 @@ def _store_run(
         not output.ok,
         private=tuple(private),
         figures=output.figures,
+        page_span=span,
     )
     return status, tonight
 
@@ -361,9 +371,7 @@ def _keep_stale(
     from reportgen.pages.stale import stale_page
 
     good = stored_record(writer, tonight.id, before.record_hash)
-    fragment = paths.run_fragment(tonight.id)
-    digest = before.digest(fragment)
-    stored = None if digest is None else writer.previous_verified(fragment, digest)
+    stored = _last_content(before, tonight.id, writer)
     if good is None or stored is None or not writer.previous_has(before.files):
         return None
     record = good.as_stale(tonight, before.last_good or "an earlier build")
@@ -375,23 +383,46 @@ def _keep_stale(
     writer.write(*serialize.run_summary_file(record))
     record_path = paths.run_record(record.id)
     record_digest = writer.write_private(record_path, record.to_bytes())
+    fragment = paths.run_fragment(record.id)
+    private = before.private
+    if before.digest(fragment) is None:  # cut from the good page, which the stale page replaces
+        private = (*private, (fragment, writer.write_private(fragment, stored)))
     rewritten = {page[0], paths.run_summary(record.id), record_path}
-    private_paths = {p for p, _ in before.private}
+    private_paths = {p for p, _ in private}
     for path in before.files:
         if path not in rewritten and path not in private_paths:
             writer.keep(path)
+    files = tuple(dict.fromkeys((*before.files, *private_paths)))
     status = RunStatus.of(
         record,
         record_digest,
         plan.input_hash,
         plan.stats,
-        before.files,
+        files,
         before.last_good,
         True,
-        private=before.private,
+        private=private,
         figures=before.figures,
     )
     return status, record
+
+
+def _last_content(before: RunStatus, run_id: str, writer: SiteWriter) -> bytes | None:
+    """What the run's last good page showed, stored for a stale page: its kept copy (a stale
+    run's), or cut from that page in the previous site; ``None`` unless the bytes are the ones
+    the previous build recorded."""
+    from reportgen.pages import paths
+    from reportgen.pages.stale import cut_content
+
+    fragment = paths.run_fragment(run_id)
+    digest = before.digest(fragment)
+    if digest is not None:
+        return writer.previous_verified(fragment, digest)
+    if before.page_span is None:
+        return None
+    span = span_parts(before.page_span)
+    page = writer.previous_verified(paths.run_page(run_id), span.digest)
+    return None if page is None else cut_content(page, span.start, span.end, span.has_charts)
 
 
 def _keep_private(before: RunStatus, writer: SiteWriter) -> bool:

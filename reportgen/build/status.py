@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from reportgen.build.page_span import PageSpan, span_from_json, span_parts
 from reportgen.discover import RunRef
 from reportgen.figures import Figure, FigureList, TableFile
 from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts, shared_counts
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
 # 5: finding counts; 6: digests of private files, group records, figures; 7: group findings;
-# 8: the experiment kinds' studies; 9: stat fingerprints packed
-STATUS_FORMAT = 9
+# 8: the experiment kinds' studies; 9: stat fingerprints packed; 10: a run page's content span
+STATUS_FORMAT = 10
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -86,6 +87,9 @@ class RunStatus:
     figures: FigureList | None = None  # what its page exported (--figures)
     # the record's findings by severity, so an up-to-date build can gate on them unread
     findings: Mapping[str, int] = field(default_factory=empty_counts)
+    # where its page's content lies in its page file (``None``: a stale page, or a run page
+    # whose content is kept as a private file instead)
+    page_span: PageSpan | None = None
 
     def digest(self, path: str) -> str | None:
         """The sha256 the build recorded for one of its private files."""
@@ -103,6 +107,7 @@ class RunStatus:
         read_failed: bool = False,
         private: tuple[tuple[str, str], ...] = (),
         figures: FigureList | None = None,
+        page_span: PageSpan | None = None,
     ) -> RunStatus:
         unreadable = tuple(f"{s.path} ({s.reason})" for s in record.skipped_inputs if s.unreadable)
         return cls(
@@ -118,6 +123,7 @@ class RunStatus:
             private=private,
             figures=figures,
             findings=shared_counts(severity_counts(record.findings)),
+            page_span=page_span,
         )
 
     @property
@@ -139,6 +145,7 @@ class RunStatus:
             "private": [list(p) for p in self.private],
             "figures": figures_to_json(self.figures),
             "findings": dict(self.findings),
+            "page_span": None if self.page_span is None else list(span_parts(self.page_span)),
         }
 
     @classmethod
@@ -159,6 +166,7 @@ class RunStatus:
             private=digests(data["private"], known),
             figures=figures_from_json(data["figures"]),
             findings=shared_counts({s: int(data["findings"][s]) for s in SEVERITIES}),
+            page_span=span_from_json(data["page_span"]),
         )
 
 

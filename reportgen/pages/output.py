@@ -11,9 +11,10 @@ from reportgen.write import Content
 
 @dataclass(frozen=True)
 class ContentSpan:
-    """Where a page's content block lies in its file (UTF-8 byte offsets): the build cuts the
-    page's private fragment (``stale.stored_page``) from the page's bytes, so a worker does not
-    send that content twice."""
+    """Where a page's content block lies in its file (UTF-8 byte offsets): the build records it
+    with the page's digest (a later stale page cuts the content from the page), or, building one
+    page on its own (``--single-file``), cuts the private fragment (``stale.stored_page``) from
+    the page's bytes."""
 
     fragment: str  # the private fragment's path
     page: str  # the page file holding the content

@@ -98,7 +98,8 @@ def run_record(run_id: str) -> str:
 
 
 def run_fragment(run_id: str) -> str:
-    """The run page's content, kept so a later stale build can show it again."""
+    """A stale run's last good page content, kept so the next stale build can show it again (a
+    good run's page holds it: the status records where)."""
     return private_file("runs", run_id, "page.json")
 
 

@@ -1,10 +1,11 @@
 """Last good pages: a run unreadable tonight keeps its previous page, rendered as stale.
 
-A run page's content block is kept beside the site (``paths.run_fragment``); a stale page is
-``stale.html``: that content in the site layout under the stale banner, so the banner comes from
-a template, never from editing a page's bytes. Where the page goes, its title and crumbs come
-from the run's id, never from the stored file, whose bytes the build checks against the digest
-it recorded before using them.
+A run page's content block is cut from its page in the previous site (the status records
+where, and the page's sha256), or, for a run already stale, read from the copy kept beside the
+site (``paths.run_fragment``); a stale page is ``stale.html``: that content in the site layout
+under the stale banner, so the banner comes from a template, never from editing a page's
+bytes. Where the page goes, its title and crumbs come from the run's id, never from the stored
+content, whose bytes the build checks against the digest it recorded before using them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ class Staleness(Protocol):
 def stored_page(has_charts: bool, content: Markup) -> bytes:
     """A page's content, to be wrapped again when it must stand in as stale."""
     return orjson.dumps({"has_charts": has_charts, "content": str(content)})
+
+
+def cut_content(page: bytes, start: int, end: int, has_charts: bool) -> bytes | None:
+    """The content block at UTF-8 offsets [start, end) of a page's bytes, stored as
+    ``stored_page`` stores it; ``None`` when those bytes are not whole text."""
+    if not 0 <= start <= end <= len(page):
+        return None
+    try:
+        content = page[start:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return stored_page(has_charts, Markup(content))
 
 
 def stale_page(
