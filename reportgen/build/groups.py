@@ -420,8 +420,9 @@ def with_members(
     digests = samples.digests
     own_samples = {p: d for r in run_ids if (d := digests.get(p := paths.run_sample(r)))}
     if isinstance(records, RecordStore):
-        return replace(job, records=records.shipped(run_ids), samples=own_samples)
-    own = {r: records[r] for r in run_ids if r in records}
+        own: Mapping[str, RunRecord] = records.shipped(run_ids)
+    else:
+        own = {r: records[r] for r in run_ids if r in records}
     return replace(job, records=own, samples=own_samples)
 
 

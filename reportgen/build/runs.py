@@ -371,7 +371,12 @@ def _keep_stale(
     from reportgen.pages.stale import stale_page
 
     good = stored_record(writer, tonight.id, before.record_hash)
-    stored = _last_content(before, tonight.id, writer)
+    fragment = paths.run_fragment(tonight.id)
+    copy = before.digest(fragment)  # a stale run's copy of its last good page's content
+    if copy is not None:
+        stored = writer.previous_verified(fragment, copy)
+    else:
+        stored = _cut_from_page(before, tonight.id, writer)
     if good is None or stored is None or not writer.previous_has(before.files):
         return None
     record = good.as_stale(tonight, before.last_good or "an earlier build")
@@ -383,16 +388,15 @@ def _keep_stale(
     writer.write(*serialize.run_summary_file(record))
     record_path = paths.run_record(record.id)
     record_digest = writer.write_private(record_path, record.to_bytes())
-    fragment = paths.run_fragment(record.id)
-    private = before.private
-    if before.digest(fragment) is None:  # cut from the good page, which the stale page replaces
-        private = (*private, (fragment, writer.write_private(fragment, stored)))
     rewritten = {page[0], paths.run_summary(record.id), record_path}
-    private_paths = {p for p, _ in private}
+    private_paths = {p for p, _ in before.private}
     for path in before.files:
         if path not in rewritten and path not in private_paths:
             writer.keep(path)
-    files = tuple(dict.fromkeys((*before.files, *private_paths)))
+    private, files = before.private, before.files
+    if copy is None:  # cut from the good page, which the stale page replaces: kept from now on
+        private = (*private, (fragment, writer.write_private(fragment, stored)))
+        files = (*files, fragment)
     status = RunStatus.of(
         record,
         record_digest,
@@ -407,17 +411,12 @@ def _keep_stale(
     return status, record
 
 
-def _last_content(before: RunStatus, run_id: str, writer: SiteWriter) -> bytes | None:
-    """What the run's last good page showed, stored for a stale page: its kept copy (a stale
-    run's), or cut from that page in the previous site; ``None`` unless the bytes are the ones
-    the previous build recorded."""
+def _cut_from_page(before: RunStatus, run_id: str, writer: SiteWriter) -> bytes | None:
+    """The content the run's good page showed in the previous site, stored for a stale page;
+    ``None`` unless the page's bytes are the ones the previous build recorded."""
     from reportgen.pages import paths
     from reportgen.pages.stale import cut_content
 
-    fragment = paths.run_fragment(run_id)
-    digest = before.digest(fragment)
-    if digest is not None:
-        return writer.previous_verified(fragment, digest)
     if before.page_span is None:
         return None
     span = span_parts(before.page_span)
