@@ -17,7 +17,7 @@ import pytest
 
 import reportgen
 from reportgen import cli
-from reportgen.analysis.pooling import RunEta, judge_pooled, pool_by_eta
+from reportgen.analysis.pooling import RunEta, cov_diff_true, judge_pooled, pool_by_eta
 from reportgen.api import Group, Tree
 from reportgen.api_tables import flat
 from reportgen.discover import RunRef
@@ -146,9 +146,11 @@ def _pooled_from_twins(site: Path, run_ids: list[str], margin: float) -> list[di
                 value, true = eta[f"delta_h_{approx}"], eta["delta_h_true"]
                 if value is None or true is None:
                     continue
+                se_diff = eta[f"se_diff_{approx}"]
                 rows.append(
-                    RunEta(run_id, eta["eta"], value - true, eta[f"se_diff_{approx}"],
-                           eta[f"ratio_{approx}"], eta[f"se_ratio_{approx}"])
+                    RunEta(run_id, eta["eta"], value - true, se_diff,
+                           eta[f"ratio_{approx}"], eta[f"se_ratio_{approx}"], true, eta["se_true"],
+                           cov_diff_true(eta[f"se_{approx}"], eta["se_true"], se_diff))
                 )  # fmt: skip
         runs.append(published)
     return [row.to_json() for row in judge_pooled(pool_by_eta(runs), margin)]

@@ -30,6 +30,7 @@ from reportgen.analysis.diagnostics import (
     incomplete_finding,
 )
 from reportgen.analysis.uncertainty import run_uncertainty
+from reportgen.demo import generate_sweep_results
 from reportgen.discover import discover
 from reportgen.findings import SEVERITIES, Finding
 from reportgen.load import load_run
@@ -284,7 +285,6 @@ SNIS_TRIGGERS: list[tuple[str, Mutation, float | None]] = [
 # (check id, ΔH_true / (G·η) per η, η of the finding or None)
 FACTOR_TRIGGERS: list[tuple[str, tuple[float, ...], float | None]] = [
     ("sign-disagreement", (1.1, -1.1, 1.1), ETAS[1]),
-    ("linear-error-large", (1.1, 3.0, 1.1), ETAS[1]),
     ("nonlinear-in-eta", (1.0, 2.0, 4.0), None),
 ]
 
@@ -635,6 +635,7 @@ def test_every_check_is_tested() -> None:
         "parse-error", "incomplete-run", "unknown-schema", "normalization-per-sequence",
         "missing-config", "cv-var-ratio-above-one", "check-failed", "se-shard-is-mean-se",
         "linear-error-within-noise", "approx-not-recorded", "config-unreadable",
+        "linear-error-large", "linear-error-se-incomplete",
         "input-skipped", "linear-disagrees", "duplicate-run",
     }  # fmt: skip
     # fired and silent in test_pooled_groups (planted pooled rows) and test_inference_cases
@@ -764,12 +765,29 @@ def test_sign_flip_within_noise_is_not_a_sign_warning(tmp_path: Path) -> None:
     assert ETAS[1] in etas_of(f for f in findings if f.id == "linear-error-within-noise")
 
 
-def test_sweep_error_without_se_says_significance_unknown(tmp_path: Path) -> None:
-    (large,) = [
-        f for f in run_findings(tmp_path, sweep_results((1.1, 3.0, 1.1)))
-        if f.id == "linear-error-large"
-    ]  # fmt: skip
-    assert "significance unknown" in large.message and "beyond noise" not in large.message
+LARGE_ERROR_IDS = {"linear-error-large", "linear-error-se-incomplete"}
+
+
+@pytest.mark.parametrize(
+    ("builder", "check_id"),
+    [(snis_results, "linear-error-large"), (sweep_results, "linear-error-se-incomplete")],
+)
+def test_large_linear_error_is_claimed_only_with_the_se_of_the_difference(
+    tmp_path: Path, builder: Callable[[tuple[float, ...]], Data], check_id: str
+) -> None:
+    """A 3× miss at η₁: beyond noise where ΔH_true has an SE, unjudged where it has none."""
+    findings = run_findings(tmp_path, builder((1.1, 3.0, 1.1)))
+    (found,) = [f for f in findings if f.id == check_id]
+    assert found.etas == (ETAS[1],)
+    assert not (LARGE_ERROR_IDS - {check_id}) & ids(findings)
+
+
+def test_sweep_error_without_any_se_is_not_judged(tmp_path: Path) -> None:
+    findings = run_findings(tmp_path, sweep_results((1.1, 3.0, 1.1)))
+    (unjudged,) = [f for f in findings if f.id == "linear-error-se-incomplete"]
+    assert unjudged.severity == "info" and unjudged.etas == (ETAS[1],)
+    assert "no standard error" in unjudged.message and "no difference is shown" in unjudged.message
+    assert "beyond noise" not in unjudged.message and "linear-error-large" not in ids(findings)
 
 
 def test_linear_disagrees_fires_however_small_the_relative_error(tmp_path: Path) -> None:
@@ -797,9 +815,42 @@ def test_sweep_error_judged_by_its_own_se_linear(tmp_path: Path) -> None:
     assert "linear-error-large" not in ids(findings)
     (within,) = [f for f in findings if f.id == "linear-error-within-noise"]
     assert "from se_linear alone" in within.message
-    data["curvature"]["variance"]["se_gdotv"] = abs(G) / 100  # now z = −50
-    (large,) = [f for f in run_findings(tmp_path / "b", data) if f.id == "linear-error-large"]
-    assert "beyond noise" in large.message and "from se_linear alone" in large.message
+    data["curvature"]["variance"]["se_gdotv"] = abs(G) / 100  # (linear − true)/se_linear = 50
+    findings = run_findings(tmp_path / "b", data)
+    assert "linear-error-large" not in ids(findings)  # ΔH_true has no SE: no difference shown
+    (unjudged,) = [f for f in findings if f.id == "linear-error-se-incomplete"]
+    assert "(linear − true)/se_linear = 50)" in unjudged.message
+    assert "ΔH_true has no standard error here" in unjudged.message
+    assert "beyond noise" not in unjudged.message
+
+
+def test_sweep_error_beyond_se_linear_alone_is_no_difference(tmp_path: Path) -> None:
+    """The audit's η-sweep case (a demo sweep): linear − true = 2.24·se_linear, where an SE of
+    ΔH_true would bring it below 1.96. Not "beyond noise", not the ``linear-error-large``
+    warning: an info finding saying ΔH_true has no SE; and no verdict at any η or for the run."""
+    data = generate_sweep_results(np.random.default_rng(3), etas=ETAS)
+    shards = data["curvature"]["variance"]["num_shards"]
+    g = data["curvature"]["gdotv"]
+    data["curvature"]["variance"]["se_gdotv"] = 0.8 * abs(g) / shards  # se_linear = 0.8·|g|·η
+    for row in data["sweep"]:
+        row["deltaH_true"] = row["deltaH_approx_linear"] * (1 + 2.24 * 0.8)  # rel. error 0.64
+    write_run(tmp_path, data)
+    run = load(tmp_path)
+    assert isinstance(run, Run)
+    summaries = run_eta_summaries(run, run_contributions(run))
+    uncertainty = run_uncertainty(run, summaries, bootstrap=0)
+    findings = check_run(run, run_contributions(run), summaries, CheckOptions(), uncertainty)
+    assert not {"linear-error-large", "linear-disagrees"} & ids(findings)
+    assert not any("beyond noise" in f.message for f in findings)
+    (unjudged,) = [f for f in findings if f.id == "linear-error-se-incomplete"]
+    assert unjudged.severity == "info" and unjudged.etas == ETAS
+    assert unjudged.message.count("(linear − true)/se_linear = 2.24") == 3
+    assert unjudged.message.endswith("incomplete: no difference is shown")
+    # null, not "inconclusive": no SE of linear − true, so no test was made (the schemas'
+    # "null: no standard error"); per η and for the run alike
+    assert all(u.se_linear and u.se_true is None and u.ratio_linear for u in uncertainty.etas)
+    assert [u.verdict_linear for u in uncertainty.etas] == [None] * 3
+    assert uncertainty.verdict_linear is None and uncertainty.breakdown_eta_linear is None
 
 
 def test_approx_not_recorded_throughout_is_null(tmp_path: Path) -> None:

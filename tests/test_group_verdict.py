@@ -48,6 +48,7 @@ from reportgen.charts.agreement import (
 )
 from reportgen.charts.integrands import Which
 from reportgen.pages.serialize import group_summary_file
+from tests.formats import assert_valid
 from tests.test_charts import _attached, validator  # noqa: F401  (the schema fixture)
 
 N = 400
@@ -252,22 +253,19 @@ def test_no_doubling_without_the_double() -> None:
 # --- item 8: populations -----------------------------------------------------------------------
 
 
-def test_population_statistics_pool_only_their_own_runs() -> None:
-    etas = (1e-6,)
+def two_batch_sizes() -> tuple[list[RunPoints], dict[str, tuple[EtaUncertainty]]]:
+    """Runs g/a and g/b of B_E 256 and g/c of 512 at one η, each with its SEs."""
     runs = [
         points("g/a", 256, (summary(1e-6, -1.0, -1.0),)),
         points("g/b", 256, (summary(1e-6, -3.0, -3.0),)),
         points("g/c", 512, (summary(1e-6, -10.0, -10.0),)),
     ]
-    pops = (
-        Population((("B_E", "256"),), ("g/a", "g/b")),
-        Population((("B_E", "512"),), ("g/c",)),
-    )
-    errors = {r.run_id: (EtaUncertainty(etas[0], se_true=0.1, se_diff_linear=0.1),) for r in runs}
-    agreements = {r.run_id: fits.agreement(r, errors[r.run_id]) for r in runs}
-    stats = population_stats(pops, runs, agreements, errors)
-    assert [s.per_eta[0].true_mean for s in stats] == [pytest.approx(-2.0), pytest.approx(-10.0)]
-    assert [s.agreement.pairs for s in stats] == [2, 1]
+    errors = {r.run_id: (EtaUncertainty(1e-6, se_true=0.1, se_diff_linear=0.1),) for r in runs}
+    return runs, errors
+
+
+def group_summary_of(runs: list[RunPoints], errors: dict[str, Any]) -> dict[str, Any]:
+    """The group summary.json of these runs (as records of ``snis`` runs)."""
     members = [
         RunRecord(
             r.run_id,
@@ -284,11 +282,41 @@ def test_population_statistics_pool_only_their_own_runs() -> None:
         for r in runs
     ]
     _, pieces = group_summary_file(GroupRecord.of(analyze_group("g", members)))
-    data = json.loads(b"".join(pieces))
-    assert data["pooled_across_populations"] is True
+    data: dict[str, Any] = json.loads(b"".join(pieces))
+    return data
+
+
+def test_population_statistics_pool_only_their_own_runs() -> None:
+    runs, errors = two_batch_sizes()
+    pops = (
+        Population((("B_E", "256"),), ("g/a", "g/b")),
+        Population((("B_E", "512"),), ("g/c",)),
+    )
+    agreements = {r.run_id: fits.agreement(r, errors[r.run_id]) for r in runs}
+    stats = population_stats(pops, runs, agreements, errors)
+    assert [s.per_eta[0].true_mean for s in stats] == [pytest.approx(-2.0), pytest.approx(-10.0)]
+    assert [s.agreement.pairs for s in stats] == [2, 1]
+    data = group_summary_of(runs, errors)
+    # kept apart: the correctly named flag, and the misnamed one of old with the same value
+    assert data["populations_kept_apart"] is True and data["pooled_across_populations"] is True
     assert [p["runs"] for p in data["populations"]] == [["g/a", "g/b"], ["g/c"]]
     assert data["populations"][0]["key"] == {"B_E": "256"}
     assert data["populations"][1]["per_eta"][0]["n_runs"] == 1
+
+
+def test_several_populations_publish_no_statistic_across_them() -> None:
+    """Relative errors and tails over runs of two batch sizes would average what must not be
+    averaged: null at the top level, as per_eta, and kept per population."""
+    runs, errors = two_batch_sizes()
+    data = group_summary_of(runs, errors)
+    assert_valid("group-summary", data)
+    assert data["per_eta"] is None and data["relative_errors"] is None and data["tails"] is None
+    spreads = [p["relative_errors"]["per_eta"][0]["n_runs"] for p in data["populations"]]
+    assert spreads == [2, 1] and all(p["tails"] == [] for p in data["populations"])
+    one = group_summary_of(runs[:2], errors)  # one population: its statistics are the group's
+    assert one["populations_kept_apart"] is False and one["pooled_across_populations"] is False
+    assert one["relative_errors"]["per_eta"][0]["n_runs"] == 2 and one["tails"] == []
+    assert one["per_eta"][0]["n_runs"] == 2
 
 
 # --- charts ------------------------------------------------------------------------------------
@@ -419,7 +447,8 @@ def test_shared_e256_e512_state_a_verdict_per_run_and_eta(
     both = _check_group(site, base)
     assert [len(p["runs"]) for p in both["populations"]] == [4, 2]
     assert [p["key"] for p in both["populations"]] == [{"B_E": "256"}, {"B_E": "512"}]
-    assert both["pooled_across_populations"] is True
+    assert both["pooled_across_populations"] is True and both["populations_kept_apart"] is True
+    assert both["tails"] is None and both["relative_errors"] is None  # each population has its own
     for pop in both["populations"]:  # tail spreads too pool only the population's own runs
         assert pop["tails"] and {t["n_runs"] for t in pop["tails"]} == {len(pop["runs"])}
         assert all(set(t["run_ids"]) <= set(pop["runs"]) for t in pop["tails"])

@@ -228,6 +228,7 @@ def test_the_group_pools_the_overshooting_batch_as_an_independent_loop_does(
     assert pop["verdict_linear"] == "disagrees" and pop["breakdown_eta_linear"] == 1.6e-6
     assert [f["id"] for f in group["findings"]] == ["pooled-linear-disagrees"]
     assert group["per_eta"] is not None and group["pooled_across_populations"] is False
+    assert group["populations_kept_apart"] is False and group["relative_errors"] is not None
     page = (cases_site / paths.group_page(LARGE)).read_text()
     assert 'id="pooled"' in page and "fixed effect (inverse variance)" in page
     assert "Linear disagrees at every η, from η = 1.6e−6." in page
@@ -254,6 +255,8 @@ def test_a_hidden_change_makes_one_population_heterogeneous(cases_site: Path) ->
 def test_several_populations_are_never_pooled_and_copies_count_once(cases_site: Path) -> None:
     parent = group_summary(cases_site, "denominator_fix")
     assert parent["pooled_across_populations"] is True and parent["per_eta"] is None
+    assert parent["populations_kept_apart"] is True
+    assert parent["relative_errors"] is None and parent["tails"] is None
     assert parent["duplicates"] == [[f"{PRE_FIX}/run_01", f"{POST_FIX}/run_03"]]
     assert "duplicate-run" in [f["id"] for f in parent["findings"]]
     assert f"{POST_FIX}/run_03" not in [r["id"] for r in parent["runs"]]
@@ -262,6 +265,36 @@ def test_several_populations_are_never_pooled_and_copies_count_once(cases_site: 
         assert all(row["n_runs"] <= len(pop["runs"]) for row in pop["pooled"])
     page = (cases_site / paths.group_page("denominator_fix")).read_text()
     assert "byte-identical" in page
+
+
+def cut(html: str, marker: str, end: str) -> str:
+    """``html`` from ``marker`` to the next ``end``."""
+    start = html.index(marker)
+    return html[start : html.index(end, start)]
+
+
+def test_a_copy_counts_once_in_the_headings_and_has_no_column_of_its_own(
+    cases_tree: Path, tmp_path: Path
+) -> None:
+    """A byte-identical copy of a run beside it: the pages count the runs as the statistics do,
+    the copy named beside them, and "what differs" gives it no column of the run's values."""
+    tree, site = tmp_path / "results", tmp_path / "site"
+    shutil.copytree(cases_tree / PRE_FIX, tree / "pair/E_256")  # four runs, two populations
+    shutil.copytree(tree / "pair/E_256/run_01", tree / "pair/E_256/run_05")
+    assert build(BuildOptions(results=tree, out=site, jobs=1, bootstrap=0)).failed_runs == []
+    copy = "4 runs (+1 byte-identical copy)"
+    for group in ("pair/E_256", "pair"):
+        page = (site / paths.group_page(group)).read_text()
+        assert cut(page, '<p class="subtitle">', "</p>").startswith(
+            f'<p class="subtitle">{copy} · '
+        )
+    parent = (site / paths.group_page("pair")).read_text()
+    assert f'<span class="muted">{copy}</span>' in cut(parent, 'id="subgroups"', "</section>")
+    page = (site / paths.group_page("pair/E_256")).read_text()
+    head, *rows = cut(page, 'id="differs-rows"', "</table>").split("<tr>")[1:]
+    assert head.count("<th") == 2 + 4 and "run_05" not in head  # key, splits, four runs
+    assert rows and all(row.count("<td") == 2 + 4 for row in rows)
+    assert "run_05 is a copy of run_01" in page
 
 
 def test_check_reports_group_findings_with_the_group_id(

@@ -30,9 +30,10 @@ MARGIN = 0.2
 
 
 def rows_at(eta: float, diffs: list[float], ses: list[float], ratio_se: float) -> list[RunEta]:
-    """Runs whose ΔH_true is 1 (so linear/true = 1 + diff and its SE is the diff's)."""
+    """Runs whose ΔH_true is 1, known to 1e-12 (so the pooled linear/true is 1 + the pooled
+    difference, with the difference's SE)."""
     return [
-        RunEta(f"run_{i:02d}", eta, d, s, 1.0 + d, math.hypot(s, ratio_se))
+        RunEta(f"run_{i:02d}", eta, d, s, 1.0 + d, math.hypot(s, ratio_se), 1.0, 1e-12, 0.0)
         for i, (d, s) in enumerate(zip(diffs, ses, strict=True))
     ]
 
@@ -69,13 +70,11 @@ def test_the_verdict_uses_random_effects_exactly_when_q_rejects(
     ref = brute_force(diffs, ses)
     heterogeneous = row.linear.diff.q_p is not None and row.linear.diff.q_p < 0.05
     assert row.linear.method == (RANDOM if heterogeneous else FIXED)
-    if heterogeneous:  # DerSimonian–Laird against the loop; the ratio pooled alike (null 1)
+    if heterogeneous:  # DerSimonian–Laird against the loop; the ratio follows the difference
         value, se = ref["random"], ref["random_se"]
-        ratio = brute_force([1 + d for d in diffs], ses, 1.0)
-        r_value, r_se = ratio["random"], ratio["random_se"]
     else:
         value, se = ref["fixed"], ref["se"]
-        r_value, r_se = 1 + ref["fixed"], ref["se"]
+    r_value, r_se = 1 + value, se
     assert math.isclose(row.linear.diff.random.value, ref["random"], rel_tol=1e-9, abs_tol=1e-12)
     assert row.verdict_linear == expected_verdict(value / se, r_value, r_se)
 

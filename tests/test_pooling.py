@@ -4,6 +4,7 @@ loop, closed forms of the χ² tail, and simulations of homogeneous runs."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from reportgen.analysis.pooling import (
     pool,
     pool_approx,
     pool_by_eta,
+    pool_ratio,
     run_eta_rows,
 )
 from reportgen.analysis.uncertainty import EtaUncertainty
@@ -162,7 +164,8 @@ def test_heterogeneous_runs_are_flagged_and_random_effects_widen() -> None:
 
 
 def _rows(run: str, eta: float, diff: float, se: float, ratio: float, se_ratio: float) -> RunEta:
-    return RunEta(run, eta, diff, se, ratio, se_ratio)
+    """A run whose ΔH_true is −1 ± 0.05, uncorrelated with its difference."""
+    return RunEta(run, eta, diff, se, ratio, se_ratio, -1.0, 0.05, 0.0)
 
 
 def test_pool_by_eta_pools_each_eta_and_names_the_furthest_runs() -> None:
@@ -186,6 +189,96 @@ def test_pool_by_eta_pools_each_eta_and_names_the_furthest_runs() -> None:
 
 def test_run_eta_rows_take_the_run_numbers() -> None:
     summary = EtaSummary(1e-6, -1.0, -1.25, None, None, None, None, None, None, None)
-    u = EtaUncertainty(1e-6, se_diff_linear=0.1, ratio_linear=1.3, se_ratio_linear=0.12)
+    u = EtaUncertainty(
+        1e-6,
+        se_true=0.2,
+        se_linear=0.25,
+        se_diff_linear=0.1,
+        ratio_linear=1.3,
+        se_ratio_linear=0.12,
+    )
     rows = run_eta_rows("r", (summary,), (u,))
-    assert rows["linquad"] == [] and rows["linear"] == [RunEta("r", 1e-6, -0.25, 0.1, 1.3, 0.12)]
+    # cov(L − T, T) = (0.25² − 0.2² − 0.1²)/2
+    (row,) = rows["linear"]
+    assert rows["linquad"] == [] and row.cov_diff_true == pytest.approx(
+        0.5 * (0.0625 - 0.04 - 0.01)
+    )
+    assert replace(row, cov_diff_true=None) == RunEta("r", 1e-6, -0.25, 0.1, 1.3, 0.12, -1.0, 0.2)
+
+
+# --- the pooled ratio ------------------------------------------------------------------------
+
+
+def _paired_runs(rng: np.random.Generator, ratio: float, scales: list[float]) -> list[RunEta]:
+    """Runs measuring ΔH_true = −1 and ΔH_linear = ratio·ΔH_true, each with its own paired noise
+    (SEs 0.2·scale and 0.3·scale, correlation 0.6), as one run's delta-method SEs describe it."""
+    rows = []
+    for i, scale in enumerate(scales):
+        s_t, s_a = 0.2 * scale, 0.3 * scale
+        c = 0.6 * s_t * s_a
+        true, approx = rng.multivariate_normal([-1.0, -ratio], [[s_t**2, c], [c, s_a**2]])
+        s_d = math.sqrt(s_a**2 + s_t**2 - 2 * c)
+        rows.append(
+            RunEta(f"r{i}", 1e-6, approx - true, s_d, approx / true, None, true, s_t, c - s_t**2)
+        )
+    return rows
+
+
+def test_the_pooled_ratios_95_interval_covers_the_truth_95_times_in_100() -> None:
+    """Monte Carlo coverage of 1 + D̂/T̂ ± 1.96·SE over 2,000 populations of four runs: the
+    delta method is first order, so the tolerance is the binomial 4σ plus 1 point for its
+    error at a pooled ΔH_true known to ~6 %."""
+    rng = np.random.default_rng(7)
+    sims, hits = 2000, 0
+    for _ in range(sims):
+        ratio = pool_ratio(_paired_runs(rng, 1.3, [0.5, 1.0, 1.5, 2.0]))
+        assert ratio is not None
+        hits += abs(ratio.fixed.value - 1.3) <= 1.959963984540054 * ratio.fixed.se
+    assert abs(hits / sims - 0.95) <= 4 * math.sqrt(0.95 * 0.05 / sims) + 0.01
+
+
+def test_the_pooled_ratio_follows_the_pooled_difference_not_the_runs_ratios() -> None:
+    """Runs whose own ratio SEs grow with the ratio (as the delta method's do): weighting the
+    ratios by 1/se² would pull their mean below 1 although every run has |linear| > |true|."""
+    rows = [
+        RunEta("a", 1e-6, -0.5, 0.6, 1.5, 0.6, -1.0, 0.3, 0.0),
+        RunEta("b", 1e-6, -2.0, 0.7, 3.0, 2.9, -1.0, 0.3, 0.0),
+        RunEta("c", 1e-6, -0.2, 0.6, 1.2, 0.5, -1.0, 0.3, 0.0),
+    ]
+    pooled = pool_approx(rows)
+    assert pooled is not None and pooled.ratio is not None
+    d = pooled.diff.fixed.value
+    assert d < 0 and pooled.ratio.fixed.value == pytest.approx(1 + d / -1.0)
+    assert pooled.ratio.fixed.value > 1.0
+    weighted = pool([r.ratio or 0.0 for r in rows], [r.se_ratio or 0.0 for r in rows], 1.0)
+    assert weighted is not None and weighted.fixed.value < pooled.ratio.fixed.value
+
+
+def test_a_pooled_ratio_needs_a_true_value_and_both_ses() -> None:
+    no_true = RunEta("a", 1e-6, -0.5, 0.6, 1.5, 0.6)
+    assert pool_ratio([no_true]) is None
+    zero = RunEta("a", 1e-6, -0.5, 0.6, None, None, 0.0, 0.3, 0.0)
+    assert pool_ratio([zero]) is None
+
+
+def test_a_pooled_true_whose_square_underflows_gives_no_ratio() -> None:
+    tiny = RunEta("a", 1e-6, -1.9e-307, 0.0078125, None, None, 1.9e-307, 0.0078125, -3e-5)
+    assert pool_ratio([tiny]) is None
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(finite, finite, finite, finite, finite), min_size=1, max_size=5))
+def test_the_pooled_ratio_is_a_number_with_a_positive_se_or_none(
+    rows: list[tuple[float, float, float, float, float]],
+) -> None:
+    runs = [
+        RunEta(f"r{i}", 1e-6, d, s_d, None, None, t, s_t, c)
+        for i, (d, s_d, t, s_t, c) in enumerate(rows)
+    ]
+    ratio = pool_ratio(runs)
+    if ratio is not None:
+        for estimate in (ratio.fixed, ratio.random):
+            assert math.isfinite(estimate.value) and 0 < estimate.se < math.inf

@@ -81,14 +81,20 @@ def test_the_check_itself_catches_a_dropped_or_changed_field() -> None:
     assert missing_or_changed(old, {"a": [{"x": 1.0 + 1e-6, "y": None}], "b": "s"})
 
 
+# A group's top-level statistics over every run: ``null`` when it holds several populations
+CROSS_POPULATION = ("per_eta", "relative_errors", "tails")
+
+
 def never_pooled_across(old: Any, new: Any) -> Any:
-    """``old`` without the top-level ``per_eta`` of a group summary that now spans several
-    populations: it pooled runs of different experiments, and is ``null`` on purpose (the
-    field stays; tests/test_inference_cases.py pins it)."""
-    across = isinstance(new, dict) and new.get("pooled_across_populations") is True
-    if across and isinstance(old, dict) and "per_eta" in old and new.get("per_eta") is None:
-        return {k: v for k, v in old.items() if k != "per_eta"}
-    return old
+    """``old`` without the top-level ``per_eta``, ``relative_errors`` and ``tails`` of a group
+    summary that now spans several populations: they averaged runs of different experiments,
+    and are ``null`` on purpose (the fields stay; tests/test_inference_cases.py and
+    tests/test_group_verdict.py pin it)."""
+    apart = isinstance(new, dict) and new.get("populations_kept_apart") is True
+    if not (apart and isinstance(old, dict)):
+        return old
+    dropped = {k for k in CROSS_POPULATION if k in old and new.get(k) is None}
+    return {k: v for k, v in old.items() if k not in dropped}
 
 
 # A batch-comparison row's drawn distributions: 0.3.0 draws its subsets per (seed, n, subset

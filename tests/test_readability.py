@@ -94,7 +94,7 @@ def test_verdict_agrees_only_within_the_margin_at_every_eta() -> None:
 def test_verdict_without_standard_error_claims_nothing() -> None:
     v = run_verdict(ROWS, [None] * 5, "per token")
     assert not v.judged and v.answer is None
-    assert v.headline.startswith("No standard error is available for this run")
+    assert v.headline.startswith("No standard error of linear − true is available for this run")
     assert "agrees" not in v.headline.replace("whether the linear approximation agrees", "")
     group = group_verdict([RunPairs("a", tuple(ROWS), (None,) * 5)])
     assert not group.judged and group.headline.startswith("No standard error")

@@ -164,6 +164,9 @@ def test_group_pages_and_summaries(sample_site: tuple[Path, BuildResult]) -> Non
     assert {r["batch_size"] for r in summary["runs"]} == {256}
     # capture on and off are two populations: never pooled at the top level, each run once
     assert summary["pooled_across_populations"] is True and summary["per_eta"] is None
+    assert summary["populations_kept_apart"] is True  # what the misnamed flag above means
+    assert summary["relative_errors"] is None and summary["tails"] is None  # per population
+    assert all(p["relative_errors"]["per_eta"] for p in summary["populations"])
     per_eta: dict[float, int] = {}
     for pop in summary["populations"]:
         for row in pop["per_eta"]:
@@ -385,3 +388,49 @@ def test_verdict_rows_show_no_notebook_value(sample_site: tuple[Path, BuildResul
         assert "notebook" not in table and "verdict-" in table
         tables += 1
     assert tables > 0
+
+
+def _subtitle(page: Path) -> str:
+    html = page.read_text(encoding="utf-8")
+    start = html.index('<p class="subtitle">')
+    return html[start : html.index("</p>", start)]
+
+
+def test_a_group_without_true_states_no_normalisation_of_it(
+    sample_site: tuple[Path, BuildResult],
+) -> None:
+    """Control-variate runs carry a normalisation setting but no ΔH_true it applies to."""
+    site, _ = sample_site
+    for group in ("CVs_and_gdotv", "CVs_and_gdotv/run1"):
+        subtitle = _subtitle(site / "groups" / group / "index.html")
+        assert "No run of this group reports ΔH_true." in subtitle
+        assert "per-token" not in subtitle and "All runs" not in subtitle
+    measured = _subtitle(site / "groups/diagnostics_run/full_data/E_256/index.html")
+    assert "All runs report ΔH_true per-token." in measured
+
+
+# |z| within 1 or 2 SEs is not agreement: that takes the equivalence test of the verdicts
+Z_BANDS_AS_AGREEMENT = (
+    "agrees with ΔH_true within",
+    "agree within 1 and 2",
+    "Agreement as in post_correction",
+    "agreement within error bars",
+    "1 is agreement",
+    "perfect agreement",
+)
+
+
+def test_group_pages_never_call_a_z_band_agreement(sample_site: tuple[Path, BuildResult]) -> None:
+    site, _ = sample_site
+    captions = 0
+    for page in site.glob("groups/**/index.html"):
+        html = page.read_text(encoding="utf-8")
+        assert [p for p in Z_BANDS_AS_AGREEMENT if p in html] == [], page
+        for table in ("verdict-counts", "verdict-runs"):
+            if f'id="{table}"' in html:
+                start = html.index(f'id="{table}"')
+                caption = " ".join(html[start : html.index("</caption>", start)].split())
+                assert "|linear − true| within 1 and 2 paired standard errors" in caption
+                assert "(not a test of agreement: see the verdicts)" in caption
+                captions += 1
+    assert captions > 0

@@ -70,8 +70,9 @@ class GroupSettings:
 
 @dataclass(frozen=True)
 class GroupAnalysis:
-    """A group's statistics. Populations (``PopulationStats``) hold their own per-η rows; the
-    top-level ``per_eta`` and ``relative`` pool every run, as the summary always has."""
+    """A group's statistics. Populations (``PopulationStats``) hold their own per-η rows,
+    relative errors and tails; the top-level ``per_eta``, ``relative`` and ``tails`` span every
+    run, so the summary publishes them only for a group of one population."""
 
     group_id: str
     partials: Partials  # every run's own rows and the agreement counts (they merge upward)

@@ -323,7 +323,8 @@ def cv_group_stats(runs: Sequence[tuple[str, CvStatistics]]) -> tuple[CvFeatureS
 
 @dataclass(frozen=True)
 class AgreementTally:
-    """How many run×η pairs of a set of runs agree with ΔH_true within the paired SE."""
+    """How many run×η pairs of a set of runs have |linear − true| within 1 and 2 paired SEs
+    (bands that describe the noise, not a test of agreement: that is the verdict's)."""
 
     pairs: int  # pairs with a paired z
     within_1se: int

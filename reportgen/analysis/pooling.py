@@ -26,6 +26,7 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.stats import eta_grid, grid_matches
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import Z_95, Verdict, breakdown_eta, run_verdict, verdict
+from reportgen.load.models import FloatArray
 
 _EPS = 1e-15
 _MAX_TERMS = 10_000
@@ -76,7 +77,9 @@ class Pooled:
         }
 
 
-def pool(values: Sequence[float], ses: Sequence[float], null: float = 0.0) -> Pooled | None:
+def pool(
+    values: Sequence[float] | FloatArray, ses: Sequence[float] | FloatArray, null: float = 0.0
+) -> Pooled | None:
     """Pool the finite estimates with a positive finite SE; ``None`` if there are none."""
     y = np.asarray(values, dtype=np.float64)
     s = np.asarray(ses, dtype=np.float64)
@@ -96,6 +99,8 @@ def pool(values: Sequence[float], ses: Sequence[float], null: float = 0.0) -> Po
         df = int(y.size - 1)
         spread = total - float(w @ w) / total
         tau2 = max((q - df) / spread, 0.0) if df > 0 and spread > 0 else 0.0
+        if not (math.isfinite(q) and math.isfinite(tau2)):
+            return None  # estimates so far apart that Q overflows: no pooled value means much
         w_random = 1.0 / (s * s + tau2)
         random = float(w_random @ y) / float(w_random.sum())
         se_random = 1.0 / math.sqrt(float(w_random.sum()))
@@ -188,17 +193,45 @@ class RunEta:
     eta: float
     diff: float | None  # ΔH_approx − ΔH_true
     se_diff: float | None
-    ratio: float | None  # ΔH_approx/ΔH_true
+    ratio: float | None  # ΔH_approx/ΔH_true (the run's own; the pooled ratio is not their mean)
     se_ratio: float | None
+    true: float | None = None  # ΔH_true
+    se_true: float | None = None
+    cov_diff_true: float | None = None  # cov(ΔH_approx − ΔH_true, ΔH_true), paired
+
+
+def cov_diff_true(
+    se_approx: float | None, se_true: float | None, se_diff: float | None
+) -> float | None:
+    """cov(A − T, T) = cov(A, T) − var T from one run's paired SEs of A, T and A − T."""
+    if se_approx is None or se_true is None or se_diff is None:
+        return None
+    return 0.5 * (se_approx * se_approx - se_true * se_true - se_diff * se_diff)
+
+
+@dataclass(frozen=True)
+class PooledRatio:
+    """ΔH_approx/ΔH_true over a population's runs at one η: 1 + D̂/T̂, the pooled difference
+    over the pooled ΔH_true, with its delta-method SE (the runs' paired covariance of
+    difference and truth included) and z against 1.
+
+    The runs' own ratios are not averaged: their SEs grow with the ratio, so weights 1/se²
+    would pull the mean toward ratios nearer zero, even against the sign of the difference.
+    """
+
+    n: int
+    fixed: Estimate
+    random: Estimate  # from the random-effects D̂ and T̂ (each with its own τ²)
 
 
 @dataclass(frozen=True)
 class PooledApprox:
     """One approximation at one η over a population's runs: the difference pooled with weights
-    1/se_diff² (its Q, I², τ² measure heterogeneity), the ratio with weights 1/se_ratio²."""
+    1/se_diff² (its Q, I², τ² measure heterogeneity), and the ratio derived from it and the
+    pooled ΔH_true (``PooledRatio``)."""
 
     diff: Pooled
-    ratio: Pooled | None
+    ratio: PooledRatio | None
     furthest: tuple[str, ...]  # runs furthest from the pooled difference, in SEs, furthest first
 
     @property
@@ -265,8 +298,7 @@ def pool_approx(rows: Sequence[RunEta]) -> PooledApprox | None:
     diff = pool([r.diff or 0.0 for r in with_se], [r.se_diff or 0.0 for r in with_se])
     if diff is None:
         return None
-    with_ratio = [r for r in rows if r.ratio is not None and r.se_ratio is not None]
-    ratio = pool([r.ratio or 0.0 for r in with_ratio], [r.se_ratio or 0.0 for r in with_ratio], 1.0)
+    ratio = pool_ratio(rows)
     residual = [
         (abs((r.diff or 0.0) - diff.fixed.value) / (r.se_diff or 1.0), r.run_id)
         for r in with_se
@@ -274,6 +306,52 @@ def pool_approx(rows: Sequence[RunEta]) -> PooledApprox | None:
     ]
     furthest = tuple(run for _, run in sorted(residual, key=lambda x: (-x[0], x[1])))
     return PooledApprox(diff, ratio, furthest[:FURTHEST_SHOWN] if diff.n > 1 else ())
+
+
+def pool_ratio(rows: Sequence[RunEta]) -> PooledRatio | None:
+    """The pooled ratio of the runs with a difference, a ΔH_true and the SEs of both (``None``
+    without any, or where the pooled ΔH_true is 0)."""
+    usable = [
+        (r.diff, r.se_diff, r.true, r.se_true, r.cov_diff_true)
+        for r in rows
+        if None not in (r.diff, r.se_diff, r.true, r.se_true, r.cov_diff_true)
+    ]
+    table = np.asarray(usable, dtype=np.float64).reshape(-1, 5)
+    keep = np.isfinite(table).all(axis=1) & (table[:, 1] > 0) & (table[:, 3] > 0)
+    d, s_d, t, s_t, cov = table[keep].T
+    pooled_d, pooled_t = pool(d, s_d), pool(t, s_t)
+    if pooled_d is None or pooled_t is None:
+        return None
+    with np.errstate(over="ignore"):  # an SE whose square overflows leaves its run no weight
+        var_d, var_t = s_d**2, s_t**2
+    fixed = _ratio_estimate(d, var_d, t, var_t, cov)
+    random = _ratio_estimate(d, var_d + pooled_d.tau2, t, var_t + pooled_t.tau2, cov)
+    if fixed is None or random is None:
+        return None
+    return PooledRatio(int(d.size), fixed, random)
+
+
+def _ratio_estimate(
+    d: FloatArray, var_d: FloatArray, t: FloatArray, var_t: FloatArray, cov: FloatArray
+) -> Estimate | None:
+    """R = 1 + D̂/T̂ with D̂, T̂ inverse-variance means (weights 1/var_d, 1/var_t) and
+    var R ≈ (var D̂ − 2ρ·cov(D̂, T̂) + ρ²·var T̂)/T̂², ρ = D̂/T̂."""
+    with np.errstate(all="ignore"):
+        w_d, w_t = 1.0 / var_d, 1.0 / var_t
+        total_d, total_t = float(w_d.sum()), float(w_t.sum())
+        if not (0 < total_d < math.inf and 0 < total_t < math.inf):
+            return None
+        mean_d, mean_t = float(w_d @ d) / total_d, float(w_t @ t) / total_t
+        covariance = float(((w_d / total_d) * (w_t / total_t)) @ cov)
+    squared = mean_t * mean_t
+    if squared == 0 or not (math.isfinite(mean_d) and math.isfinite(squared)):
+        return None  # squared == 0 also where |T̂| is so small that its square underflows
+    rho = mean_d / mean_t
+    var = (1.0 / total_d - 2.0 * rho * covariance + rho * rho / total_t) / squared
+    if not (math.isfinite(var) and var > 0):
+        return None
+    se = math.sqrt(var)
+    return Estimate(1.0 + rho, se, rho / se)
 
 
 @dataclass(frozen=True)
@@ -329,14 +407,18 @@ def run_eta_rows(
             value, true = getattr(s, f"delta_h_{approx}"), s.delta_h_true
             if value is None or true is None or u is None:
                 continue
+            se_diff = getattr(u, f"se_diff_{approx}")
             out[approx].append(
                 RunEta(
                     run_id,
                     s.eta,
                     value - true,
-                    getattr(u, f"se_diff_{approx}"),
+                    se_diff,
                     getattr(u, f"ratio_{approx}"),
                     getattr(u, f"se_ratio_{approx}"),
+                    true,
+                    u.se_true,
+                    cov_diff_true(getattr(u, f"se_{approx}"), u.se_true, se_diff),
                 )
             )
     return out

@@ -264,7 +264,7 @@ def _parity_spec(legend: RunLegend) -> Spec:
     description = (
         "Magnitude of each approximation against the magnitude of ΔH_true per run and η on "
         "square log–log axes, with ± one standard error bars on both (horizontal: se_true, "
-        "vertical: se of the approximation), the dashed line y = x (perfect agreement) and "
+        "vertical: se of the approximation), the dashed line y = x (approximation = truth) and "
         "each η labelled once (at its rightmost linear point); hollow marks, so coinciding "
         "points stay visible."
     )

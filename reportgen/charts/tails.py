@@ -122,7 +122,7 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
     description = (
         "Ratio of the linear and lin+quad estimates to the SNIS truth when the sequences with the "
         "largest |linear| contributions are truncated or clipped at a quantile, at the selected "
-        "η; 1 is agreement."
+        "η; 1: the estimate equals the truth."
     )
     return finish(chart, "Tail sensitivity at the selected η", description)
 
@@ -174,6 +174,6 @@ def _group_tail_spec(legend: RunLegend) -> Spec:
     description = (
         "Ratio of the linear approximation to the SNIS truth when the sequences with the largest "
         "|linear| contributions are truncated or clipped at a kept quantile, one line per run and "
-        "method; 1 is agreement."
+        "method; 1: the approximation equals the truth."
     )
     return finish(chart, "Tail sensitivity per run", description)

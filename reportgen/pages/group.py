@@ -6,7 +6,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
 
 from markupsafe import Markup
 
@@ -39,6 +38,14 @@ from reportgen.pages.group_charts import (
     group_charts,
     se_true_of,
     short_label,
+)
+from reportgen.pages.group_heading import (
+    ChildLink,
+    RunCount,
+    child_links,
+    copy_labels,
+    norm_note,
+    run_count,
 )
 from reportgen.pages.group_pooled import PooledView, pooled_views
 from reportgen.pages.group_rows import (
@@ -154,13 +161,6 @@ class FindingCount:
     ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class ChildLink:
-    name: str
-    href: str
-    run_count: int
-
-
 @dataclass(frozen=True, eq=False)
 class GroupView:
     group: GroupRef
@@ -183,6 +183,7 @@ class GroupView:
     populations: tuple[PopulationStats, ...] = ()
     differs: tuple[DiffersRow, ...] = ()
     differs_runs: tuple[tuple[str, str], ...] = ()  # (label, href) columns of the differs table
+    copies: tuple[tuple[str, str], ...] = ()  # (copy, the run it duplicates): one run each
     quad_rows: tuple[QuadRow, ...] = ()
     run_tallies: tuple[tuple[str, str, AgreementTally], ...] = ()  # (label, href, paired counts)
     doubling_rows: tuple[DoublingRow, ...] = ()
@@ -195,6 +196,7 @@ class GroupView:
     fit_window: FitWindow | None = None  # the tree file's η window of the fits
     cv_batch: CvBatchView | None = None  # its directory's CV batch aggregate, corrected
     invalid_cv: Mapping[str, str] = field(default_factory=dict)  # feature → why not valid
+    count: RunCount = field(default_factory=RunCount)  # its runs, each copy counted once
 
     @property
     def run_html(self) -> tuple[Markup, ...]:
@@ -319,7 +321,7 @@ def group_view(
     tables = _run_tables(context, analysis) if context.runs.per_run else _RunTables()
     return GroupView(
         group=context.group,
-        children=_children(child_groups, paths.group_page(context.group.id)),
+        children=child_links(child_groups, paths.group_page(context.group.id), analysis.duplicates),
         run_rows=tables.run_rows,
         other_runs=tuple(
             (r.id, href[r.id], str(r.schema or r.status))
@@ -336,20 +338,19 @@ def group_view(
         cv=analysis.cv,
         charts=chart_set.charts,
         page_data=json_for_script({"datasets": chart_set.datasets}),
-        norm_note=_norm_note(members),
-        verdict=group_verdict(
-            [
-                RunPairs(r.id, r.etas, r.eta_errors)
-                for r in members
-                if r.was_read and r.id not in analysis.copies
-            ]
-        ),
+        norm_note=norm_note(members),
+        verdict=_verdict(members, analysis.copies),
         verdicts=tables.verdicts,
         populations=analysis.populations,
         differs=tuple(
             DiffersRow(d.key, d.splits, tuple(v for _, v in d.values)) for d in analysis.differs
         ),
-        differs_runs=tuple((context.label(r.id), href[r.id]) for r in members if r.was_read),
+        differs_runs=tuple(  # the columns of what_differs: each run once, as its rows
+            (context.label(r.id), href[r.id])
+            for r in members
+            if r.was_read and r.id not in analysis.copies
+        ),
+        copies=copy_labels(analysis.duplicates, context.label),
         run_tallies=tables.run_tallies,
         quad_rows=tables.quad_rows,
         doubling_rows=tables.doubling_rows,
@@ -364,6 +365,14 @@ def group_view(
         fit_window=analysis.fit_window,
         cv_batch=None if (b := analysis.cv_batch) is None else cv_batch_view(b, analysis.group_id),
         invalid_cv=dict(sorted({f for r in members for f in r.invalid_cv_features})),
+        count=run_count(context.group.run_ids, analysis.duplicates),
+    )
+
+
+def _verdict(members: Sequence[RunRecord], copies: frozenset[str]) -> Verdict:
+    """The headline verdict of the runs read, each once (copies left out)."""
+    return group_verdict(
+        [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read and r.id not in copies]
     )
 
 
@@ -456,23 +465,3 @@ def _verdict_rows(context: _Context, analysis: GroupAnalysis) -> tuple[VerdictRo
             strict=True,
         )
     )
-
-
-def _children(child_groups: Sequence[GroupRef], page_path: str) -> tuple[ChildLink, ...]:
-    return tuple(
-        ChildLink(
-            PurePosixPath(c.id).name,
-            relative_href(page_path, paths.group_page(c.id)),
-            len(c.run_ids),
-        )
-        for c in child_groups
-    )
-
-
-def _norm_note(members: Sequence[RunRecord]) -> str:
-    modes = sorted({r.normalization.true for r in members if r.normalization is not None})
-    if not modes:
-        return "No run of this group could be read."
-    if len(modes) == 1:
-        return f"All runs report ΔH_true {modes[0].replace('_', '-')}."
-    return f"Runs mix normalisations ({', '.join(modes)}): compare with care."

@@ -222,23 +222,25 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
     ``"runs"``, ``"tails"`` and ``"populations"`` are iterators and the other per-run parts
     ``Deferred``, for ``dump_pieces``, which makes each (each run's entry, each population) as
     it writes it and lets it go (a 10,000-run group's entries are ~30 MB as Python objects).
-    Never pooled across populations: with several, the top-level ``per_eta`` is ``null`` (the
-    field stays, and ``pooled_across_populations`` says why); ``populations`` hold the
-    statistics to use, each with its runs' pooled estimates. ``relative_errors`` spans every
-    run, as 0.1's did.
+    Never pooled nor averaged across populations: with several (``populations_kept_apart``),
+    the top-level ``per_eta``, ``relative_errors`` and ``tails`` are ``null`` (the fields stay)
+    and ``populations`` hold the statistics to use, each with its runs' relative errors, tails
+    and pooled estimates. ``pooled_across_populations`` is deprecated: it holds the same value
+    as ``populations_kept_apart``, so ``true`` means the populations were *not* pooled.
     """
-    pooled_across = len(record.populations) > 1
+    kept_apart = len(record.populations) > 1
     return {
         "group": record.group_id,
         "runs": map(_run_entry, record.runs),
-        "per_eta": None if pooled_across else [row.to_json() for row in record.per_eta],
+        "per_eta": None if kept_apart else [row.to_json() for row in record.per_eta],
         "batch_comparison": [row.to_json() for row in record.batch],
-        "relative_errors": Deferred(record.relative.to_json),
-        "tails": map(_TO_JSON, record.tails),
+        "relative_errors": None if kept_apart else Deferred(record.relative.to_json),
+        "tails": None if kept_apart else map(_TO_JSON, record.tails),
         "cv": [row.to_json() for row in record.cv],
         "agreement": record.tally.to_json(),
         "populations": map(_TO_JSON, record.populations),
-        "pooled_across_populations": pooled_across,
+        "pooled_across_populations": kept_apart,  # deprecated, misnamed: kept for its readers
+        "populations_kept_apart": kept_apart,
         "what_differs": Deferred(partial(differs_json, record.differs)),
         "what_differs_more": record.differs_more,
         "duplicates": [list(d.run_ids) for d in record.duplicates],

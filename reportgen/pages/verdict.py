@@ -83,7 +83,7 @@ def run_verdict(
             else ""
         )
         headline = (
-            f"No standard error is available for this run, so whether the linear "
+            f"No standard error of linear − true is available for this run, so whether the linear "
             f"approximation agrees with the SNIS truth cannot be judged at its {len(pairs)} η"
             f"{spread}."
         )
@@ -216,8 +216,9 @@ def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
     judged = [(rid, u.verdict_linear) for rid, _, u in pairs if u and u.verdict_linear]
     if not judged:
         return Verdict(
-            f"No standard error is available for any of the {len(pairs)} run × η pairs "
-            f"of {len({rid for rid, _, _ in pairs})} runs, so agreement of the linear "
+            "No standard error of linear − true is available for any of the "
+            f"{len(pairs)} run × η pairs of {len({rid for rid, _, _ in pairs})} runs, so agreement "
+            "of the linear "
             "approximation with the SNIS truth cannot be judged here."
         )
     count = {

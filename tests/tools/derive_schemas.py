@@ -250,6 +250,7 @@ def add_group_fields(group: Json) -> None:
     properties = group["properties"]
     properties["per_eta"]["type"] = ["array", "null"]
     properties["per_eta"]["$comment"] = "null when the group holds several populations"
+    add_kept_apart_fields(properties)
     properties["populations"] = {
         "type": "array",
         "items": {
@@ -281,6 +282,32 @@ def add_group_fields(group: Json) -> None:
     }
     properties["cv_batch"] = cv_batch()
     add_notebook_and_convention_fields(group)
+
+
+KEPT_APART = (
+    "true when the group holds several populations (runs of different batch sizes, "
+    "configurations or schema generations): each has its own statistics under populations, "
+    "and the top-level per_eta, relative_errors and tails, which would average across them, "
+    "are null"
+)
+
+
+def add_kept_apart_fields(properties: Json) -> None:
+    """With several populations the cross-population statistics are null; a correctly named
+    flag says so beside the misnamed one, which stays for its readers."""
+    properties["populations_kept_apart"] = {"type": "boolean", "description": KEPT_APART}
+    properties["pooled_across_populations"] = {
+        "type": "boolean",
+        "deprecated": True,
+        "description": "deprecated, misnamed: the same value as populations_kept_apart, so true "
+        "means the populations were NOT pooled; read populations_kept_apart",
+    }
+    properties["tails"]["type"] = ["array", "null"]
+    for name in ("relative_errors", "tails"):
+        properties[name]["$comment"] = (
+            "over every run of the group; null when the group holds several populations "
+            "(populations_kept_apart): each population has its own"
+        )
 
 
 def add_notebook_and_convention_fields(group: Json) -> None:

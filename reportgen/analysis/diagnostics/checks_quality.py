@@ -115,10 +115,20 @@ def _z_linear(ctx: CheckContext, eta: float) -> float | None:
 
 @dataclass(frozen=True)
 class _Noise:
-    """How linear − true compares with noise at one η: z and where its SE came from."""
+    """How linear − true compares with noise at one η: z and where its SE came from.
+
+    Only ``"se_diff"`` (the SE of the difference, ΔH_true's SE included) can show a difference;
+    ``"se_linear"`` (the linear term's SE alone, where ΔH_true has none) is incomplete: ΔH_true's
+    noise and its covariance with the linear term could move z either way.
+    """
 
     z: float | None
-    source: str  # "paired", "se_linear", or "" (no standard error)
+    source: str  # "se_diff", "se_linear" (incomplete), or "" (no standard error)
+
+    @property
+    def complete(self) -> bool:
+        """Whether z is over the SE of the difference itself."""
+        return self.source == "se_diff"
 
     def significant(self, limit: float) -> bool | None:
         """Beyond noise (|z| > limit), within it, or ``None`` when unknown."""
@@ -128,15 +138,19 @@ class _Noise:
         if self.z is None:
             return "no standard error: significance unknown"
         if self.source == "se_linear":
-            return f"z = {fmt(self.z, 3)} from se_linear alone (ΔH_true has no SE here)"
+            return (
+                f"(linear − true)/se_linear = {fmt(self.z, 3)}, from se_linear alone: "
+                "ΔH_true has no SE here"
+            )
         return f"z = {fmt(self.z, 3)}"
 
 
 def _noise(ctx: CheckContext, eta: float, difference: float) -> _Noise:
-    """The paired z where there is one, else the difference over the run's own se_linear."""
+    """The z over the SE of the difference where there is one, else the difference over the
+    run's own se_linear (incomplete)."""
     z = _z_linear(ctx, eta)
     if z is not None:
-        return _Noise(z, "paired")
+        return _Noise(z, "se_diff")
     row = ctx.uncertainty.at(eta) if ctx.uncertainty is not None else None
     se = row.se_linear if row is not None else None
     if se is not None and se > 0 and math.isfinite(difference / se):
@@ -147,8 +161,18 @@ def _noise(ctx: CheckContext, eta: float, difference: float) -> _Noise:
 @dataclass(frozen=True)
 class _LinearError:
     eta: float
-    text: str
+    values: str  # "η (relative error, linear …, true …" without the noise or the ")"
     noise: _Noise
+
+    @property
+    def text(self) -> str:
+        return f"{self.values}, {self.noise.text()})"
+
+    def unjudged_text(self) -> str:
+        """The η without a z: the difference over se_linear alone, named as such."""
+        if self.noise.z is None:
+            return f"{self.values}, no standard error)"
+        return f"{self.values}, (linear − true)/se_linear = {fmt(self.noise.z, 3)})"
 
 
 def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
@@ -160,11 +184,11 @@ def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
             continue
         assert row.delta_h_linear is not None and row.delta_h_true is not None
         noise = _noise(ctx, row.eta, row.delta_h_linear - row.delta_h_true)
-        text = (
+        values = (
             f"{fmt_eta(row.eta)} ({fmt(abs(error), 3)}, linear {fmt(row.delta_h_linear)}, "
-            f"true {fmt(row.delta_h_true)}, {noise.text()})"
+            f"true {fmt(row.delta_h_true)}"
         )
-        yield _LinearError(row.eta, text, noise)
+        yield _LinearError(row.eta, values, noise)
 
 
 @check("sign-disagreement", "warning", "Linear and true ΔH have opposite signs", "eta-table")
@@ -227,35 +251,35 @@ def linear_disagrees(ctx: CheckContext) -> Iterator[Hit]:
 
 @check("linear-error-large", "warning", "Linear prediction far off", "eta-table")
 def linear_error_large(ctx: CheckContext) -> Iterator[Hit]:
-    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is not shown to be
-    noise: |z| > 1.96 with the paired standard error, or, for a run without one (an η sweep,
-    aggregate-only records), with the run's own se_linear; or the run has no standard error at
-    all, which the message then says ("significance unknown", never "beyond noise"). One
-    finding per run, listing the η.
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 **and** the difference is beyond noise:
+    |z| > 1.96 with z over the standard error of the difference (`se_diff_linear`: paired, or
+    the unpaired √(se_linear² + se_true²)), which includes ΔH_true's SE. One finding per run,
+    listing the η. A run whose ΔH_true has no SE (an η sweep, aggregate-only records) is never
+    reported here: see `linear-error-se-incomplete`.
 
-    **Why it matters:** the linear model misses ΔH_true by more than half of it: η is outside
-    the linear regime, unless the noise explains it.
+    **Why it matters:** the linear model misses ΔH_true by more than half of it, by more than
+    the noise of this run can explain: η is outside the linear regime.
 
     **What to do:** compare with the lin+quad column and with η*; check ESS.
     """
     limit = ctx.options.significant_z
-    found = [e for e in _large_linear_errors(ctx) if e.noise.significant(limit) is not False]
+    found = [
+        e for e in _large_linear_errors(ctx) if e.noise.complete and e.noise.significant(limit)
+    ]
     if found:
-        beyond = all(e.noise.significant(limit) for e in found)
         yield Hit(
-            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)}"
-            + (" beyond noise" if beyond else "")
-            + " at η = "
-            + "; ".join(e.text for e in found),
+            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)} beyond noise "
+            f"(|z| > {fmt(limit, 3)}) at η = " + "; ".join(e.text for e in found),
             etas=tuple(e.eta for e in found),
         )
 
 
 @check("linear-error-within-noise", "info", "Linear error large but within noise", "eta-table")
 def linear_error_within_noise(ctx: CheckContext) -> Iterator[Hit]:
-    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the difference is within noise
-    (|z| ≤ 1.96; z over the paired SE, or over the run's own se_linear when it has no paired
-    one). One finding per run, listing the η.
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5, but the difference is within noise:
+    |z| ≤ 1.96 with z over the SE of the difference, or, where ΔH_true has no SE, within the
+    linear term's own noise (|ΔH_linear − ΔH_true| ≤ 1.96·se_linear, which the message says).
+    One finding per run, listing the η.
 
     **Why it matters:** the relative error looks large only because ΔH_true (or the linear
     term) is small against its standard error; the data do not contradict the linear model.
@@ -270,6 +294,51 @@ def linear_error_within_noise(ctx: CheckContext) -> Iterator[Hit]:
             f"noise (|z| ≤ {fmt(limit, 3)}) at η = " + "; ".join(e.text for e in found),
             etas=tuple(e.eta for e in found),
         )
+
+
+@check(
+    "linear-error-se-incomplete",
+    "info",
+    "Linear error large, its standard error incomplete",
+    "eta-table",
+)
+def linear_error_se_incomplete(ctx: CheckContext) -> Iterator[Hit]:
+    """|ΔH_linear − ΔH_true| / |ΔH_true| exceeds 0.5 at η where the run has no standard error
+    of the difference, because ΔH_true has none (an η sweep, aggregate-only records), and the
+    difference is not within the linear term's own noise: |ΔH_linear − ΔH_true| > 1.96·se_linear,
+    or there is no se_linear either. One finding per run, listing the η and
+    (linear − true)/se_linear.
+
+    **Why it matters:** that ratio is not a z: the SE of ΔH_true, and its covariance with the
+    linear term, are missing from it, and an SE of ΔH_true the size the SNIS runs have can bring
+    it below 1.96. No difference is shown, and no agreement either; the run's verdict is not
+    judged (`null`). A difference within se_linear alone is reported by
+    `linear-error-within-noise` instead.
+
+    **What to do:** read the error as unjudged, not as a failure of the linear model; compare
+    with the lin+quad column and with η*; a run with per-sequence SNIS records gives ΔH_true's SE.
+    """
+    limit = ctx.options.significant_z
+    found = [
+        e
+        for e in _large_linear_errors(ctx)
+        if not e.noise.complete and e.noise.significant(limit) is not False
+    ]
+    if found:
+        yield Hit(
+            f"|linear − true| / |true| > {fmt(ctx.options.max_linear_error, 3)} at η = "
+            + "; ".join(e.unjudged_text() for e in found)
+            + f"; {_missing_se(ctx, found)}: no difference is shown",
+            etas=tuple(e.eta for e in found),
+        )
+
+
+def _missing_se(ctx: CheckContext, errors: list[_LinearError]) -> str:
+    """Why linear − true has no standard error at these η."""
+    rows = [ctx.uncertainty.at(e.eta) if ctx.uncertainty is not None else None for e in errors]
+    if all(row is None or row.se_true is None for row in rows):
+        return "ΔH_true has no standard error here, so the SE of linear − true is incomplete"
+    return "linear − true has no standard error here"
 
 
 @check("approx-not-recorded", "info", "Approximation not recorded", "eta-table")
