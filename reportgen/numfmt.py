@@ -168,6 +168,13 @@ def format_percent(value: float | None) -> str:
     return minus(f"{value * 100:+.3g} %")
 
 
+def format_percent_se(value: float | None) -> str:
+    """The standard error of a fraction as a percentage, unsigned, as ``format_percent``: 4.56 %."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return minus(f"{value * 100:.3g} %")
+
+
 # --- the same rules in chart axes ---------------------------------------------------------
 
 

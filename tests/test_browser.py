@@ -540,6 +540,68 @@ def test_print_layout_and_pdf(site: Path, open_tab: Opener, tmp_path: Path) -> N
     tab.assert_clean()
 
 
+@pytest.fixture(scope="module")
+def fix_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's ``denominator_fix`` runs (fourteen runs whose checkpoint paths differ) built."""
+    root = tmp_path_factory.mktemp("fix")
+    cases = generate_sample_tree(root / "cases", seed=0, inference_cases=True)
+    shutil.copytree(cases / "denominator_fix", root / "results" / "denominator_fix")
+    build(BuildOptions(results=root / "results", out=root / "site", jobs=2, bootstrap=0))
+    return root / "site"
+
+
+def test_long_values_wrap_in_print_and_on_a_narrow_phone(
+    site: Path, fix_site: Path, open_tab: Opener
+) -> None:
+    """Configuration values without spaces (checkpoint paths in "what differs", file names under
+    images, key paths in the glossary) break inside their cells: a printed page keeps the paper's
+    width, a 320 px phone never scrolls sideways, and a path column stays readable."""
+    tab = open_tab(fix_site / "groups/denominator_fix/index.html")
+    page = tab.page
+    page.set_viewport_size({"width": 703, "height": 1000})
+    page.emulate_media(media="print")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 703
+    key = page.evaluate("document.querySelector('#differs-rows td').getBoundingClientRect().width")
+    assert key >= 100  # 9rem at print size: the key is not one character a line
+    for path in ("guide.html", CV_RUN.replace("run_01", "run_02"), "diagnostics.html"):
+        narrow = open_tab(site / path)
+        narrow.page.set_viewport_size({"width": 320, "height": 800})
+        assert narrow.page.evaluate("document.scrollingElement.scrollWidth") <= 320, path
+        narrow.assert_clean()
+    tab.assert_clean()
+
+
+TITLES = """() => Array.from(document.querySelectorAll('figure.chart')).map(f => {
+    const view = f.querySelector('.chart-view').getBoundingClientRect();
+    const svg = f.querySelector('.chart-view svg .role-title-text text');
+    const shown = svg && getComputedStyle(svg.closest('.role-title')).display !== 'none';
+    const box = shown ? svg.getBoundingClientRect() : null;
+    return {
+        cut: box !== null && (box.left < view.left - 1 || box.right > view.right + 1),
+        caption: f.querySelector('.chart-title').getBoundingClientRect().width > 1,
+        svgTitle: shown,
+    };
+})"""
+
+
+def test_a_chart_title_too_wide_for_its_chart_is_shown_by_the_caption(
+    site: Path, open_tab: Opener
+) -> None:
+    """A chart title wider than its chart (the batch comparison's, their η at the end, on a
+    phone) is never shown cut: the caption's wrapping title stands in for it, on more charts at
+    phone width than at desktop width."""
+    replaced = []
+    for width in (390, 1280):
+        tab = open_tab()
+        tab.page.set_viewport_size({"width": width, "height": 900})
+        titles = tab.goto(site / BATCH_GROUP).page.evaluate(TITLES)
+        assert titles and not any(t["cut"] for t in titles)
+        assert all(t["caption"] or t["svgTitle"] for t in titles)
+        replaced.append(sum(t["caption"] for t in titles))
+        tab.assert_clean()
+    assert replaced[0] > replaced[1]
+
+
 # --- 5. dark mode -----------------------------------------------------------------------------
 
 BACKGROUND = "() => getComputedStyle(document.body).backgroundColor"

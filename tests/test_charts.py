@@ -122,8 +122,14 @@ SAMPLES: dict[str, Callable[[], ChartResult]] = {
         large_size=64,
         eta=1e-4,
     ),
-    "group-tail-chart": lambda: charts.group_tail_chart(
-        ["a"] * 5 + ["b"] * 5, ["clip"] * 10, [1.0, 0.999, 0.99, 0.95, 0.9] * 2, np.ones(10)
+    "group-tail-chart-p0": lambda: charts.group_tail_chart(
+        ["truncated"] * 5 + ["clipped"] * 5,
+        [1e-5] * 10,
+        [1.0, 0.999, 0.99, 0.95, 0.9] * 2,
+        np.linspace(0.7, 1.1, 10),
+        np.full(10, 0.1),
+        population="B_E = 256",
+        key="p0",
     ),
     "cv-group-correlation": lambda: _cv_group("correlation"),
     "cv-group-variance-ratio": lambda: _cv_group("variance-ratio"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +12,7 @@ from reportgen.analysis.fits import Agreement
 from reportgen.analysis.group_stats import QuadHelp
 from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 from reportgen.pages.group_rows import (
+    REL_ERR_WHY,
     doubling_rows_html,
     quad_rows_html,
     run_rows_html,
@@ -29,22 +32,28 @@ MACRO_ROW = """{% import "_table.html" as t -%}
 DOUBLING_ROW = """{% import "_table.html" as t -%}
 <tr><td><a href="{{ d.href }}">{{ d.label }}</a></td>
 {#- #}<td data-value="{{ d.row.eta }}">{{ d.row.eta | eta }} → {{ (2 * d.row.eta) | eta }}</td>
-{%- if d.resolved is false %}<td><span class="muted">not resolved</span></td>
+{%- if d.resolved is false %}<td>— <span class="muted">(not resolved)</span></td>
 {#- #}<td class="small">ΔH_true(η) within 2 SE of zero</td>
+{%- elif d.row.ratio is not none and d.row.se is none -%}
+<td>— <span class="muted">(no SE)</span></td>
+{#- #}<td class="small">no per-sequence values paired across η and 2η</td>
 {%- else %}{{ t.td_se(d.row.ratio, d.row.se) }}{{ t.td_interval(d.row.ci95) }}{% endif %}</tr>"""
 
 QUAD_ROW = """{% import "_table.html" as t -%}
 <tr><td><a href="{{ q.href }}">{{ q.label }}</a></td>{{ t.td_eta(q.row.eta) }}
-{#- #}<td>{{ q.row.abs_linear | num }}</td><td>{{ q.row.abs_linquad | num }}</td>
+{{- t.td_se(q.row.abs_linear, q.se_linear) }}{{ t.td_se(q.row.abs_linquad, q.se_linquad) }}
 {{- t.td_se(q.row.gain, q.row.se) }}{{ t.td_z(q.row.z) }}</tr>"""
 
 RUN_ROW = """{% import "_table.html" as t -%}
 <tr><td><a href="{{ r.href }}">{{ r.run_id }}</a></td>{{ t.td_eta(r.eta) }}
       {#- #}<td>{{ r.true | num }}</td><td>{{ r.linear | num }}</td><td>{{ r.linquad | num }}</td>
-      {#- #}<td>{% if r.resolved is false %}<span class="muted">not resolved</span>
-      {%- else %}{{ r.rel_err | pct }}
-      {%- if r.resolved is none and r.rel_err is not none %} <span class="muted">(no se_true)</span>
-      {%- endif %}{%- endif %}</td></tr>"""
+      {%- set why = none if r.rel_err is none else "not resolved" if r.resolved is false
+            else "no se_true" if r.resolved is none
+            else "no SE" if r.rel_err_se is none else none %}
+      {%- if r.rel_err is none %}<td>—</td>
+      {%- elif why %}<td title="{{ reasons[why] }}">— <span class="muted">({{ why }})</span></td>
+      {%- else %}<td data-value="{{ r.rel_err }}">{{ r.rel_err | pct }} <span class="se">±
+      {{- " " }}{{ r.rel_err_se | pct_se }}</span></td>{% endif %}</tr>"""
 
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 maybe = st.none() | floats
@@ -99,9 +108,16 @@ def test_a_doubling_row_is_what_the_table_macros_write(
 
 
 @settings(max_examples=200, deadline=None)
-@given(quad=st.builds(QuadHelp, etas, maybe, maybe, maybe, maybe), label=texts, href=texts)
-def test_a_quad_row_is_what_the_table_macros_write(quad: QuadHelp, label: str, href: str) -> None:
-    row = QuadRow("run", label, href, quad)
+@given(
+    quad=st.builds(QuadHelp, etas, maybe, maybe, maybe, maybe),
+    label=texts,
+    href=texts,
+    ses=st.tuples(maybe, maybe),
+)
+def test_a_quad_row_is_what_the_table_macros_write(
+    quad: QuadHelp, label: str, href: str, ses: tuple[float | None, float | None]
+) -> None:
+    row = QuadRow("run", label, href, quad, *ses)
     expected = environment().from_string(QUAD_ROW).render(q=row)
     assert quad_rows_html([row]) == (expected,)
 
@@ -119,8 +135,36 @@ def test_a_quad_row_is_what_the_table_macros_write(quad: QuadHelp, label: str, h
         maybe,
         maybe,
         st.sampled_from([None, True, False]),
+        maybe,
     )
 )
 def test_a_run_row_is_what_the_table_macros_write(row: RunEtaRow) -> None:
-    expected = environment().from_string(RUN_ROW).render(r=row)
+    expected = environment().from_string(RUN_ROW).render(r=row, reasons=REL_ERR_WHY)
     assert run_rows_html([row]) == (expected,)
+
+
+def test_a_relative_error_shows_its_se_or_a_dash_and_why() -> None:
+    row = RunEtaRow("r", "h", 1e-6, -1e-3, -8e-4, -8.1e-4, 0.2, se_true=1e-4)
+    (shown,) = run_rows_html([replace(row, resolved=True, rel_err_se=0.05)])
+    assert '<td data-value="0.2">+20 % <span class="se">± 5 %</span></td>' in shown
+    cases = ((False, 0.05, "not resolved"), (None, None, "no se_true"), (True, None, "no SE"))
+    for resolved, se, why in cases:
+        (html,) = run_rows_html([replace(row, resolved=resolved, rel_err_se=se)])
+        assert "20 %" not in html and f'— <span class="muted">({why})</span>' in html
+        assert f'title="{REL_ERR_WHY[why]}"' in html
+
+
+def test_a_doubling_ratio_without_se_is_not_shown() -> None:
+    ratio = Doubling(4e-7, 11.7, None, None)
+    (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", ratio, None)])
+    assert "11.7" not in html and '— <span class="muted">(no SE)</span>' in html
+    judged = replace(ratio, se=0.5, ci95=(10.0, 13.0))
+    (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", judged, True)])
+    assert '11.7 <span class="se">± 0.5</span>' in html
+
+
+def test_quad_rows_show_absolute_errors_with_their_paired_se() -> None:
+    quad = QuadHelp(1e-6, 2.4e-4, 2.3e-4, -1e-5, 4e-6)
+    (html,) = quad_rows_html([QuadRow("r", "r", "h", quad, 3.1e-4, 3.2e-4)])
+    assert html.count('<span class="se">±') == 3
+    assert '2.4e−4 <span class="se">± 3.1e−4</span>' in html

@@ -21,7 +21,9 @@ from reportgen.build import BuildOptions, build
 from reportgen.cli import main
 from reportgen.demo import generate_sample_tree
 from reportgen.demo.inference import HIDDEN, LARGE, MANY, MANY_KEYS, POST_FIX, PRE_FIX, SWEEP
+from reportgen.discover import GroupRef, Tree
 from reportgen.pages import paths
+from reportgen.pages.index import GROUP_LIST, RunRow, _group_values, group_rows
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +297,20 @@ def test_a_copy_counts_once_in_the_headings_and_has_no_column_of_its_own(
     assert head.count("<th") == 2 + 4 and "run_05" not in head  # key, splits, four runs
     assert rows and all(row.count("<td") == 2 + 4 for row in rows)
     assert "run_05 is a copy of run_01" in page
+    index = cut((site / "index.html").read_text(), 'class="group-tree"', "</ul>")
+    assert index.count(f"{copy}</span>") == 2  # the group and its parent, as their pages count
+
+
+def test_the_paged_group_list_carries_each_groups_copies() -> None:
+    contents = {"g/a": b"x", "g/b": b"x", "g/c": b"y", "g/d": None, "g/e": None}
+    rows = {
+        r: RunRow(r, "", "", "snis", "ok", False, None, 0, {}, (), "", (), content=c)
+        for r, c in contents.items()
+    }
+    tree = Tree("", (), (GroupRef("g", tuple(rows), ()),), ())
+    (group,) = group_rows(tree, rows)
+    assert (group.run_count, group.copies) == (4, 1)  # b copies a; unread runs count each
+    assert dict(zip(GROUP_LIST.columns, _group_values(group), strict=True))["copies"] == 1
 
 
 def test_check_reports_group_findings_with_the_group_id(

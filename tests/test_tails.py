@@ -10,13 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reportgen.analysis.contributions import EtaContributions
+from reportgen.analysis.contributions import EtaContributions, EtaSummary
+from reportgen.analysis.group import tail_resolution
+from reportgen.analysis.points import RunPoints
 from reportgen.analysis.tails import (
     TAIL_QUANTILES,
     TailSensitivity,
     group_tail_summary,
     tail_sensitivity,
 )
+from reportgen.analysis.uncertainty import EtaUncertainty
 from tests.formats import assert_valid_field
 
 
@@ -143,3 +146,58 @@ def test_group_tail_summary_ignores_run_order() -> None:
     runs = two_runs()
     forward = [r.to_json() for r in group_tail_summary(runs)]
     assert forward == [r.to_json() for r in group_tail_summary(runs[::-1])]
+
+
+def five_runs() -> list[tuple[str, TailSensitivity]]:
+    linear, true, quad = thousand()
+    scales = {"a": 1.0, "b": 1.2, "c": 0.9, "d": 5.0, "e": 3.0}
+    return [
+        (name, tail_sensitivity(contributions(linear * k, true, quad)))
+        for name, k in scales.items()
+    ]
+
+
+def test_group_tail_rows_spread_only_the_runs_whose_truth_is_resolved() -> None:
+    runs = five_runs()
+    resolution = {"a": True, "b": True, "c": True, "d": False}  # "e": no SE to judge by
+    rows = group_tail_summary(runs, resolution)
+    row = next(r for r in rows if r.mode == "truncated" and r.quantile == 0.9)
+    ratios = {name: {r.quantile: r for r in t.truncated}[0.9].ratio or 0.0 for name, t in runs}
+    kept = [ratios[name] for name in "abc"]
+    assert row.resolved_run_ids == ("a", "b", "c")
+    assert (row.resolved_ratio.n, row.n_unresolved, row.n_no_se) == (3, 1, 1)
+    assert row.resolved_ratio.mean == pytest.approx(np.mean(kept), rel=1e-12)
+    assert row.resolved_ratio.se_mean == pytest.approx(np.std(kept, ddof=1) / np.sqrt(3))
+    assert (row.resolved_ratio.min, row.resolved_ratio.max) == (min(kept), max(kept))
+    # 0.1's fields keep spreading every run's ratio
+    assert row.ratio.n == 5 and row.ratio.mean == pytest.approx(np.mean(list(ratios.values())))
+    data = json.loads(json.dumps([r.to_json() for r in rows], allow_nan=False))
+    assert_valid_field("group-summary", "tails", data)
+    published = data[rows.index(row)]
+    assert published["resolved_ratio_se_mean"] == row.resolved_ratio.se_mean
+    assert (published["n_resolved"], published["n_unresolved"], published["n_no_se"]) == (3, 1, 1)
+    assert published["resolved_run_ids"] == ["a", "b", "c"]
+
+
+def test_a_tail_spread_of_fewer_than_two_resolved_runs_has_no_se() -> None:
+    rows = group_tail_summary(five_runs(), {"a": True})
+    assert {(r.resolved_ratio.n, r.resolved_ratio.se_mean) for r in rows} == {(1, None)}
+    assert {(r.n_unresolved, r.n_no_se) for r in rows} == {(0, 4)}
+    nothing = group_tail_summary(five_runs())  # no resolution known: nothing is judged
+    assert {(r.resolved_ratio.n, r.n_no_se) for r in nothing} == {(0, 5)}
+
+
+def test_tail_resolution_reads_the_truth_and_its_se_at_the_tails_eta() -> None:
+    def point(eta: float, true: float) -> EtaSummary:
+        return EtaSummary(eta, true, -1e-3, -1e-3, None, None, None, None, None, None)
+
+    etas = (point(1e-6, -5e-4), point(2e-6, -1e-3))
+    points = {r: RunPoints(r, 4, etas, None) for r in ("sharp", "noisy", "bare")}
+    errors: dict[str, tuple[EtaUncertainty | None, ...]] = {
+        "sharp": (EtaUncertainty(1e-6, se_true=1.0), EtaUncertainty(2e-6, se_true=1e-4)),
+        "noisy": (EtaUncertainty(1e-6, se_true=1e-6), EtaUncertainty(2e-6, se_true=6e-4)),
+        "bare": (None, None),
+    }
+    tail = TailSensitivity(2e-6 * (1 + 1e-12), 4, (), ())  # η passes through text
+    found = tail_resolution([(r, tail) for r in (*points, "unread")], points, errors)
+    assert found == {"sharp": True, "noisy": False, "bare": None, "unread": None}

@@ -21,6 +21,7 @@ from reportgen.analysis.group_stats import (
     per_eta_stats,
     population_stats,
     relative_errors,
+    resolved_at,
 )
 from reportgen.analysis.members import GroupMember
 from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
@@ -83,8 +84,6 @@ class GroupAnalysis:
     batch: tuple[BatchComparison, ...]
     tails: tuple[TailGroupRow, ...]
     cv: tuple[CvFeatureStats, ...]
-    # per run its tail sensitivity at its largest η (what the tails chart draws)
-    last_tails: tuple[tuple[str, TailSensitivity], ...] = ()
     duplicates: tuple[DuplicateSet, ...] = ()  # byte-identical results files: one run each
     differs_more: int = 0  # differing keys not listed in ``differs``
     all_differs: tuple[ParameterDiff, ...] = ()  # every differing key, when ``differs`` is cut
@@ -113,15 +112,26 @@ def last_eta_tails(
     return sorted(largest.items())
 
 
+def tail_resolution(
+    tails: Sequence[tuple[str, TailSensitivity]],
+    points: Mapping[str, RunPoints],
+    errors: Mapping[str, Sequence[EtaUncertainty | None]],
+) -> dict[str, bool | None]:
+    """Per run with tails, whether its ΔH_true is resolved from zero at their η (``None``: no
+    SE to judge by): a ratio to an unresolved truth divides by noise."""
+    return {r: resolved_at(points[r], errors, t.eta) if r in points else None for r, t in tails}
+
+
 def _tail_rows(
     tails: Sequence[tuple[str, TailSensitivity]],
     run_ids: Sequence[str],
     all_rows: tuple[TailGroupRow, ...],
+    resolution: Mapping[str, bool | None],
 ) -> tuple[TailGroupRow, ...]:
     """The tail rows of some of the runs (``all_rows`` when they are every run with tails)."""
     wanted = set(run_ids)
     mine = [(r, t) for r, t in tails if r in wanted]
-    return all_rows if len(mine) == len(tails) else group_tail_summary(mine)
+    return all_rows if len(mine) == len(tails) else group_tail_summary(mine, resolution)
 
 
 def splits_by_batch_size(
@@ -280,13 +290,14 @@ def _analyze(
     agreements = {r.run_id: r.agreements for r in merged.runs}
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
     tails = last_eta_tails([(m.id, t) for m in members if m.id not in copies for t in m.tails])
-    all_tails = group_tail_summary(tails)
+    resolution = tail_resolution(tails, points, errors)
+    all_tails = group_tail_summary(tails, resolution)
     incidental = Incidental(settings.incidental)
     found, margin = populations(read, incidental), settings.equivalence_margin
     pops = tuple(
         replace(
             pop,
-            tails=_tail_rows(tails, pop.population.run_ids, all_tails),
+            tails=_tail_rows(tails, pop.population.run_ids, all_tails, resolution),
             pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
         )
         for pop in population_stats(found, runs, agreements, errors, (per_eta, relative))
@@ -305,7 +316,6 @@ def _analyze(
         batch=batch,
         tails=all_tails,
         cv=cv_group_stats(cv_runs) if cv_runs else (),
-        last_tails=tuple(tails),
         duplicates=duplicates,
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),

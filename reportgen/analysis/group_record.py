@@ -32,8 +32,8 @@ from reportgen.findings import Finding
 from reportgen.treefile import FitWindow
 
 # a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window;
-# 3: the CV batch aggregate
-GROUP_RECORD_FORMAT = 3
+# 3: the CV batch aggregate; 4: the tails' spreads over the runs whose ΔH_true is resolved
+GROUP_RECORD_FORMAT = 4
 
 
 @dataclass(frozen=True)

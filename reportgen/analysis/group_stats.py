@@ -12,7 +12,15 @@ from reportgen.analysis.members import CvStatistics
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.pooling import PooledEta, pooled_breakdown, pooled_verdict
 from reportgen.analysis.populations import Population
-from reportgen.analysis.stats import Json, Spread, eta_grid, first_matches, num, spread
+from reportgen.analysis.stats import (
+    Json,
+    Spread,
+    eta_grid,
+    first_matches,
+    num,
+    same_eta,
+    spread,
+)
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import EtaUncertainty
 
@@ -75,6 +83,14 @@ def resolved(true: float | None, se_true: float | None) -> bool | None:
     if true is None or se_true is None or not math.isfinite(se_true):
         return None
     return abs(true) > RESOLVED_SIGMAS * se_true
+
+
+def resolved_at(run: RunPoints, errors: ErrorsByRun, eta: float) -> bool | None:
+    """``resolved`` for the run's first point at ``eta`` (``None``: no such point, or no SE)."""
+    for s, e in zip(run.etas, aligned_errors(run, errors), strict=True):
+        if same_eta(s.eta, eta):
+            return resolved(s.delta_h_true, e.se_true if e is not None else None)
+    return None
 
 
 def covariance(se_a: float, se_b: float, se_diff: float) -> float:

@@ -82,6 +82,11 @@ class Spread:
     def iqr(self) -> float | None:
         return num(self.q75 - self.q25) if self.q25 is not None and self.q75 is not None else None
 
+    @property
+    def se_mean(self) -> float | None:
+        """The mean's standard error across the values, std/√n (``None`` below two values)."""
+        return num(self.std / math.sqrt(self.n)) if self.std is not None and self.n >= 2 else None
+
     def to_json(self) -> Json:
         return {
             "mean": self.mean,

@@ -184,7 +184,13 @@ def run_tail_sensitivities(
 
 @dataclass(frozen=True)
 class TailGroupRow:
-    """The ratio linear/true (and lin+quad/true) at one mode, η and quantile, across runs."""
+    """The ratio linear/true (and lin+quad/true) at one mode, η and quantile, across runs.
+
+    ``ratio`` and ``linquad_ratio`` spread every run's ratio (0.1's fields, kept as they were);
+    the ``resolved_*`` spreads only the runs whose ΔH_true is resolved from zero at that η
+    (|ΔH_true| > 2·se_true): elsewhere the ratio divides by noise. ``n_unresolved`` counts the
+    runs left out as not resolved, ``n_no_se`` those without se_true to judge by.
+    """
 
     mode: Mode
     eta: float
@@ -192,6 +198,11 @@ class TailGroupRow:
     ratio: Spread
     linquad_ratio: Spread
     run_ids: tuple[str, ...]
+    resolved_ratio: Spread
+    resolved_linquad_ratio: Spread
+    resolved_run_ids: tuple[str, ...]
+    n_unresolved: int
+    n_no_se: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,11 +219,31 @@ class TailGroupRow:
             "linquad_ratio_max": self.linquad_ratio.max,
             "n_runs": self.ratio.n,
             "run_ids": list(self.run_ids),
+            **_resolved_json("resolved_ratio", self.resolved_ratio),
+            **_resolved_json("resolved_linquad_ratio", self.resolved_linquad_ratio),
+            "n_resolved": self.resolved_ratio.n,
+            "n_unresolved": self.n_unresolved,
+            "n_no_se": self.n_no_se,
+            "resolved_run_ids": list(self.resolved_run_ids),
         }
 
 
-def group_tail_summary(runs: Sequence[tuple[str, TailSensitivity]]) -> tuple[TailGroupRow, ...]:
-    """Per mode, η and quantile: mean/min/max of the ratio over the runs (one entry per run·η)."""
+def _resolved_json(prefix: str, s: Spread) -> dict[str, Any]:
+    """A resolved spread's fields: the mean with its SE across runs, then the descriptive ones."""
+    values = (s.mean, s.se_mean, s.std, s.median, s.min, s.max)
+    names = ("mean", "se_mean", "std", "median", "min", "max")
+    return {f"{prefix}_{name}": value for name, value in zip(names, values, strict=True)}
+
+
+Resolution = Mapping[str, bool | None]
+"""Run id → whether its ΔH_true is resolved from zero at the η of its tails (``None``: no SE)."""
+
+
+def group_tail_summary(
+    runs: Sequence[tuple[str, TailSensitivity]], resolution: Resolution | None = None
+) -> tuple[TailGroupRow, ...]:
+    """Per mode, η and quantile: the ratio's spread over the runs (one entry per run·η), and over
+    those whose ΔH_true is resolved there (``resolution``; a run it lacks has no SE to judge)."""
     result = []
     quantiles = sorted({r.quantile for _, t in runs for r in t.truncated}, reverse=True)
     grid = eta_grid(t.eta for _, t in runs)
@@ -225,17 +256,33 @@ def group_tail_summary(runs: Sequence[tuple[str, TailSensitivity]]) -> tuple[Tai
             by_quantile = _rows_by_quantile(at, mode)
             for q in quantiles:
                 if found := by_quantile.get(q):
-                    result.append(
-                        TailGroupRow(
-                            mode=mode,
-                            eta=eta,
-                            quantile=q,
-                            ratio=spread(row.ratio for _, row in found),
-                            linquad_ratio=spread(row.linquad_ratio for _, row in found),
-                            run_ids=tuple(sorted(run_id for run_id, _ in found)),
-                        )
-                    )
+                    result.append(_group_row(mode, eta, q, found, resolution or {}))
     return tuple(result)
+
+
+def _group_row(
+    mode: Mode,
+    eta: float,
+    quantile: float,
+    found: Sequence[tuple[str, TailRow]],
+    resolution: Resolution,
+) -> TailGroupRow:
+    with_ratio = [(run_id, row) for run_id, row in found if row.ratio is not None]
+    kept = [(run_id, row) for run_id, row in with_ratio if resolution.get(run_id)]
+    judged = [resolution.get(run_id) for run_id, _ in with_ratio]
+    return TailGroupRow(
+        mode=mode,
+        eta=eta,
+        quantile=quantile,
+        ratio=spread(row.ratio for _, row in found),
+        linquad_ratio=spread(row.linquad_ratio for _, row in found),
+        run_ids=tuple(sorted(run_id for run_id, _ in found)),
+        resolved_ratio=spread(row.ratio for _, row in kept),
+        resolved_linquad_ratio=spread(row.linquad_ratio for _, row in kept),
+        resolved_run_ids=tuple(sorted(run_id for run_id, _ in kept)),
+        n_unresolved=sum(1 for r in judged if r is False),
+        n_no_se=sum(1 for r in judged if r is None),
+    )
 
 
 def _rows_by_quantile(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reportgen.charts.agreement import slug
 from reportgen.charts.core import (
     Chart,
     ColumnValues,
@@ -14,27 +15,20 @@ from reportgen.charts.core import (
     as_float,
     columnar,
     make_chart,
+    with_key,
 )
 from reportgen.charts.encodings import (
     ETA_FILTER,
     eta_param,
+    eta_tooltip,
     finish,
     layered,
     named,
     reference_rule,
-    run_tooltip,
     value_tooltip,
 )
 from reportgen.charts.lazy import alt
-from reportgen.charts.palette import (
-    SERIES,
-    RunLegend,
-    picking,
-    run_color,
-    run_legend,
-    run_opacity,
-    series_color,
-)
+from reportgen.charts.palette import RUN_COLORS, SERIES, series_color
 from reportgen.charts.spec_cache import cached_spec
 
 TAIL_RATIO = "tail-ratio"
@@ -44,6 +38,7 @@ GROUP_TAIL = "group-tail"
 # --- shared by the run and group tail charts -------------------------------------------------
 
 METHOD = "tail handling"
+METHODS = ("truncated", "clipped")  # as the group's tail rows name them (analysis.tails.MODES)
 
 
 def method_dash() -> alt.StrokeDash:
@@ -127,53 +122,77 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
     return finish(chart, "Tail sensitivity at the selected η", description)
 
 
-# --- 17. tail ratio per run ------------------------------------------------------------------
+# --- 17. tail ratio across a population's runs ---------------------------------------------
 
 
 def group_tail_chart(
-    runs: Sequence[str], methods: Sequence[str], quantiles: ColumnValues, ratios: ColumnValues
+    methods: Sequence[str],
+    etas: ColumnValues,
+    quantiles: ColumnValues,
+    mean: ColumnValues,
+    se: ColumnValues,
+    *,
+    population: str,
+    key: str,
+    note: str | None = None,
 ) -> tuple[Chart, Datasets]:
-    """linear / true against the kept weight quantile, one line per run and method."""
-    n = len(runs)
+    """Mean linear/true over the runs whose ΔH_true is resolved, against the kept quantile, with
+    ± one standard error across those runs; one line per method (and η)."""
+    n = len(methods)
+    centre, error = as_float(mean, n), as_float(se, n)
     data = columnar(
-        run=list(runs),
         method=list(methods),
+        eta=as_float(etas, n),
         quantile=as_float(quantiles, n),
-        ratio=as_float(ratios, n),
+        ratio=centre,
+        se=error,
+        lo=centre - error,
+        hi=centre + error,
     )
-    spec = _group_tail_spec(run_legend(runs))
-    return make_chart("group-tail-chart", spec), {GROUP_TAIL: data}
+    title = f"Tail sensitivity across runs ({population})"
+    chart = make_chart("group-tail-chart", _group_tail_spec(), note, title=title)
+    return with_key(chart, {GROUP_TAIL: data}, slug(key))
 
 
 @cached_spec
-def _group_tail_spec(legend: RunLegend) -> Spec:
-    data, flatten = named(GROUP_TAIL, "run", "method", "quantile", "ratio")
-    y_title = "linear / true"
-    encoding = {
+def _group_tail_spec() -> Spec:
+    data, flatten = named(GROUP_TAIL, "method", "eta", "quantile", "ratio", "se", "lo", "hi")
+    y_title = "mean linear / true"
+    common = {
         "x": quantile_x(),
-        "y": alt.Y("ratio:Q", title=y_title, scale=alt.Scale(zero=False)),
-        "color": run_color(legend),
-        "opacity": run_opacity(),
-        "detail": alt.Detail("method:N"),
+        # the two methods' bars side by side, not on top of each other
+        "xOffset": alt.XOffset("method:N", sort=list(METHODS)),
+        "color": alt.Color(
+            "method:N", title=METHOD, scale=alt.Scale(domain=list(METHODS), range=RUN_COLORS[:2])
+        ),
+        "detail": alt.Detail("eta:Q"),
     }
-    lines = alt.Chart().mark_line().encode(strokeDash=method_dash(), **encoding)
-    points = picking(
+    y = alt.Y("ratio:Q", title=y_title, scale=alt.Scale(zero=False))
+    dash = alt.StrokeDash(
+        "method:N", title=METHOD, scale=alt.Scale(domain=list(METHODS), range=[[1, 0], [6, 3]])
+    )
+    lines = alt.Chart().mark_line().encode(y=y, strokeDash=dash, **common)
+    bars = alt.Chart().mark_rule().encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **common)
+    points = (
         alt.Chart()
-        .mark_point(filled=True, size=40)
+        .mark_point(filled=True, size=50)
         .encode(
+            y=alt.Y("ratio:Q", title=y_title),
             tooltip=[
-                run_tooltip(),
                 alt.Tooltip("method:N", title=METHOD),
+                eta_tooltip(),
                 value_tooltip("quantile", "kept quantile"),
                 value_tooltip("ratio", y_title),
+                value_tooltip("se", "± SE across runs"),
             ],
-            **encoding,
+            **common,
         )
     )
-    chart = layered(data, flatten, reference_rule(1, "y", y_title), lines, points)
+    chart = layered(data, flatten, reference_rule(1, "y", y_title), lines, bars, points)
     description = (
-        "Ratio of the linear approximation to the SNIS truth when the sequences with the largest "
-        "|linear| contributions are truncated or clipped at a kept quantile, one line per run and "
-        "method; 1: the approximation equals the truth."
+        "Mean over the runs whose ΔH_true is resolved from zero of the ratio of the linear "
+        "approximation to the SNIS truth, when the sequences with the largest |linear| "
+        "contributions are truncated or clipped at a kept quantile, with ± one standard error "
+        "across those runs; 1: the approximation equals the truth."
     )
-    return finish(chart, "Tail sensitivity per run", description)
+    return finish(chart, "Tail sensitivity across runs", description)

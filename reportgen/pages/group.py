@@ -20,11 +20,12 @@ from reportgen.analysis.group_stats import (
     PopulationStats,
     QuadHelp,
     RelativeErrors,
+    rel_err_se,
     resolved,
 )
 from reportgen.analysis.record import RunRecord
 from reportgen.analysis.tails import TailGroupRow
-from reportgen.analysis.uncertainty import Doubling
+from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
@@ -94,6 +95,7 @@ class RunEtaRow:
     rel_err: float | None
     se_true: float | None = None
     resolved: bool | None = None  # |ΔH_true| > 2·se_true: the relative error means something
+    rel_err_se: float | None = None  # its delta-method SE (group_stats.rel_err_se)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class QuadRow:
     label: str
     href: str
     row: QuadHelp
+    se_linear: float | None = None  # paired SE of linear − true (that of |linear − true|)
+    se_linquad: float | None = None  # paired SE of linquad − true
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,13 @@ class GroupView:
 
     @property
     def quad_html(self) -> tuple[Markup, ...]:
-        """The rows of the η where the quadratic term's gain is known (the page's "judged")."""
-        return quad_rows_html([q for q in self.quad_rows if q.row.gain is not None])
+        """The rows of the η where the quadratic term's gain has an SE (the page's "judged")."""
+        return quad_rows_html([q for q in self.quad_rows if q.row.se is not None])
+
+    @property
+    def quad_unjudged(self) -> int:
+        """Run×η pairs with a gain but no SE of it: not shown, counted."""
+        return sum(1 for q in self.quad_rows if q.row.gain is not None and q.row.se is None)
 
 
 @dataclass(frozen=True)
@@ -406,7 +415,9 @@ def _run_tables(context: _Context, analysis: GroupAnalysis) -> _RunTables:
         verdicts=_verdict_rows(context, analysis),
         run_tallies=tuple((label(r.run_id), href[r.run_id], r.tally) for r in runs),
         quad_rows=tuple(
-            QuadRow(r.run_id, label(r.run_id), href[r.run_id], q) for r in runs for q in r.quads
+            QuadRow(r.run_id, label(r.run_id), href[r.run_id], q, *_diff_ses(e))
+            for r in runs
+            for q, e in zip(r.quads, context.runs.errors[r.run_id], strict=True)
         ),
         doubling_rows=tuple(
             DoublingRow(
@@ -424,6 +435,11 @@ def _run_tables(context: _Context, analysis: GroupAnalysis) -> _RunTables:
     )
 
 
+def _diff_ses(error: EtaUncertainty | None) -> tuple[float | None, float | None]:
+    """The paired SEs of linear − true and linquad − true."""
+    return (None, None) if error is None else (error.se_diff_linear, error.se_diff_linquad)
+
+
 def _run_rows(context: _Context) -> tuple[RunEtaRow, ...]:
     return tuple(
         RunEtaRow(
@@ -436,6 +452,7 @@ def _run_rows(context: _Context) -> tuple[RunEtaRow, ...]:
             s.rel_err_linear,
             se_true=se_true_of(e),
             resolved=resolved(s.delta_h_true, se_true_of(e)),
+            rel_err_se=rel_err_se(s.delta_h_linear, s.delta_h_true, e),
         )
         for run_id, p in context.runs.points.items()
         for s, e in zip(p.etas, context.runs.errors[run_id], strict=True)

@@ -19,7 +19,7 @@ from reportgen.analysis.group_stats import (
 )
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.record import RunRecord
-from reportgen.analysis.tails import TailSensitivity
+from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.charts import Chart, Datasets
 from reportgen.charts.agreement import (
@@ -79,7 +79,7 @@ def group_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
         "fits": fit_charts(analysis, shown, runs.label) if runs.per_run else [],
         "relative": relative_charts(pops, runs.label) if runs.per_run else [],
         "batch": batch_charts(analysis.batch, runs.label),
-        "tails": tail_charts(analysis.last_tails, runs.label) if runs.per_run else [],
+        "tails": tail_charts(pops),
         "cv": cv_charts(analysis.cv),
     }
     if runs.per_run:
@@ -210,23 +210,38 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(finite) / len(finite) if finite else None
 
 
-def tail_charts(tails: Sequence[tuple[str, TailSensitivity]], label: Label) -> list[ChartResult]:
-    """linear/true after truncating or clipping the tails, at each run's largest η."""
-    rows = [
-        (label(run_id), method, row)
-        for run_id, t in tails
-        for method, items in (("truncate", t.truncated), ("clip", t.clipped))
-        for row in items
-    ]
-    if not rows:
-        return []
-    chart = charts.group_tail_chart(
-        [r for r, _, _ in rows],
-        [m for _, m, _ in rows],
-        [row.quantile for _, _, row in rows],
-        [row.ratio for _, _, row in rows],
+def tail_charts(pops: Sequence[PopulationStats]) -> list[ChartResult]:
+    """Per population: linear/true after truncating or clipping the tails, at the runs' largest
+    η, as its mean over the runs whose ΔH_true is resolved there ± its SE across them."""
+    out = []
+    for i, pop in enumerate(pops):
+        rows = [t for t in pop.tails if t.resolved_ratio.se_mean is not None]
+        if not rows:
+            continue
+        chart = charts.group_tail_chart(
+            [t.mode for t in rows],
+            [t.eta for t in rows],
+            [t.quantile for t in rows],
+            [t.resolved_ratio.mean for t in rows],
+            [t.resolved_ratio.se_mean for t in rows],
+            population=pop_title(pops, pop),
+            key=pop_key(pops, i),
+            note=tails_left_out(pop.tails),
+        )
+        out.append(chart)
+    return out
+
+
+def tails_left_out(rows: Sequence[TailGroupRow]) -> str | None:
+    """How many runs with tails the spreads leave out (ΔH_true not resolved, or no se_true)."""
+    every = {r for t in rows for r in t.run_ids}
+    left = every - {r for t in rows for r in t.resolved_run_ids}
+    if not left:
+        return None
+    return (
+        f"{len(left)} of {len(every)} runs left out: ΔH_true not resolved from zero at the η of "
+        "their tails (or no se_true to judge by)"
     )
-    return [chart]
 
 
 def cv_charts(cv: Sequence[CvFeatureStats]) -> list[ChartResult]:

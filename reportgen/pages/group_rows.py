@@ -14,31 +14,58 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
-from reportgen.numfmt import DEFAULT, format_eta, format_number, format_percent, format_z
+from reportgen.numfmt import (
+    DEFAULT,
+    format_eta,
+    format_number,
+    format_percent,
+    format_percent_se,
+    format_z,
+)
 
 if TYPE_CHECKING:
     from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 
 _NONE = "—"
+# why a relative error is not shown: the short reason in the cell, the long one in its title
+REL_ERR_WHY = {
+    "not resolved": "|ΔH_true| ≤ 2·se_true: the relative error divides by noise",
+    "no se_true": "ΔH_true has no standard error: the relative error cannot be judged",
+    "no SE": "an SE of linear or true is missing: the relative error has none",
+}
 
 
 def run_rows_html(rows: Sequence[RunEtaRow]) -> tuple[Markup, ...]:
     """Each row's ``<tr>``: run, η, ΔH true, linear and lin+quad, and the linear relative error
-    (or why it means nothing)."""
+    ± its SE (or "—" and why it is not shown)."""
     return tuple(_run_row(r) for r in rows)
 
 
 def _run_row(r: RunEtaRow) -> Markup:
-    if r.resolved is False:
-        relative = '<span class="muted">not resolved</span>'
-    else:
-        relative = str(escape(format_percent(r.rel_err)))
-        if r.resolved is None and r.rel_err is not None:
-            relative += ' <span class="muted">(no se_true)</span>'
     return Markup(
         f"<tr>{_run_cell(r.href, r.run_id)}{_td_eta(r.eta)}<td>{_num(r.true)}</td>"
-        f"<td>{_num(r.linear)}</td><td>{_num(r.linquad)}</td><td>{relative}</td></tr>"
+        f"<td>{_num(r.linear)}</td><td>{_num(r.linquad)}</td>{_td_rel_err(r)}</tr>"
     )
+
+
+def rel_err_unjudged(r: RunEtaRow) -> str | None:
+    """Why the row's relative error is not shown (a key of ``REL_ERR_WHY``), or ``None``."""
+    if r.resolved is False:
+        return "not resolved"
+    if r.resolved is None:
+        return "no se_true"
+    return "no SE" if r.rel_err_se is None else None
+
+
+def _td_rel_err(r: RunEtaRow) -> str:
+    if r.rel_err is None:
+        return f"<td>{_NONE}</td>"
+    if (why := rel_err_unjudged(r)) is not None:
+        title = escape(REL_ERR_WHY[why])
+        return f'<td title="{title}">{_NONE} <span class="muted">({why})</span></td>'
+    se = escape(format_percent_se(r.rel_err_se))
+    value = escape(format_percent(r.rel_err))
+    return f'<td data-value="{escape(r.rel_err)}">{value} <span class="se">± {se}</span></td>'
 
 
 def verdict_rows_html(rows: Sequence[VerdictRow], by_population: bool) -> tuple[Markup, ...]:
@@ -68,10 +95,9 @@ def doubling_rows_html(rows: Sequence[DoublingRow]) -> tuple[Markup, ...]:
 def _doubling_row(d: DoublingRow) -> Markup:
     eta = d.row.eta
     if d.resolved is False:
-        ratio = (
-            '<td><span class="muted">not resolved</span></td>'
-            '<td class="small">ΔH_true(η) within 2 SE of zero</td>'
-        )
+        ratio = _td_unjudged("not resolved", "ΔH_true(η) within 2 SE of zero")
+    elif d.row.ratio is not None and d.row.se is None:
+        ratio = _td_unjudged("no SE", "no per-sequence values paired across η and 2η")
     else:
         ratio = _td_se(d.row.ratio, d.row.se) + _td_interval(d.row.ci95)
     return Markup(
@@ -80,12 +106,18 @@ def _doubling_row(d: DoublingRow) -> Markup:
     )
 
 
+def _td_unjudged(short: str, why: str) -> str:
+    """A value not shown: "—" and the short reason, then the long one in the next column."""
+    return f'<td>{_NONE} <span class="muted">({short})</span></td><td class="small">{why}</td>'
+
+
 def quad_rows_html(rows: Sequence[QuadRow]) -> tuple[Markup, ...]:
-    """Each row's ``<tr>``: run, η, |linear − true|, |linquad − true|, gain ± SE and its z."""
+    """Each row's ``<tr>``: run, η, |linear − true| and |linquad − true| ± the paired SEs of the
+    differences, gain ± SE and its z."""
     return tuple(
         Markup(
             f"<tr>{_run_cell(q.href, q.label)}{_td_eta(q.row.eta)}"
-            f"<td>{_num(q.row.abs_linear)}</td><td>{_num(q.row.abs_linquad)}</td>"
+            f"{_td_se(q.row.abs_linear, q.se_linear)}{_td_se(q.row.abs_linquad, q.se_linquad)}"
             f"{_td_se(q.row.gain, q.row.se)}{_td_z(q.row.z)}</tr>"
         )
         for q in rows

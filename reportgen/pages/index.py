@@ -53,6 +53,7 @@ class RunRow:
     findings: tuple[Finding, ...]
     headline: Headline | None = None
     verdict_linear: str | None = None  # agrees, disagrees or inconclusive (the run's verdict)
+    content: bytes | None = None  # the results file's sha256 (a run read): copies count once
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ class GroupRow:
     name: str
     href: str
     depth: int
-    run_count: int
+    run_count: int  # each byte-identical results file once, as the group's page counts them
     counts: Mapping[str, int]
+    copies: int = 0  # the byte-identical copies left out of ``run_count``
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,18 @@ def run_row(record: RunRecord) -> RunRow:
         findings=findings,
         headline=headline(record),
         verdict_linear=record.verdict_linear,
+        content=_content(record),
     )
+
+
+def _content(record: RunRecord) -> bytes | None:
+    """The digest duplicates are told by (as the group statistics tell them: runs read only)."""
+    if not record.was_read or record.source_sha256 is None:
+        return None
+    try:
+        return bytes.fromhex(record.source_sha256)
+    except ValueError:
+        return None
 
 
 def headline(record: RunRecord) -> Headline | None:
@@ -171,17 +184,25 @@ def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     by_run = {run_id: _severities(row) for run_id, row in rows.items()}  # once, not per group
     for group in tree.groups:
         counts = _affected(by_run[run_id] for run_id in group.run_ids)
+        copies = _copies(rows[r].content for r in group.run_ids if r in rows)
         result.append(
             GroupRow(
                 id=group.id,
                 name=PurePosixPath(group.id).name,
                 href=paths.group_page(group.id),
                 depth=group.id.count("/"),
-                run_count=len(group.run_ids),
+                run_count=len(group.run_ids) - copies,
                 counts=counts,
+                copies=copies,
             )
         )
     return tuple(result)
+
+
+def _copies(contents: Iterable[bytes | None]) -> int:
+    """How many of the runs read repeat an earlier one's results file byte for byte."""
+    known = [c for c in contents if c is not None]
+    return len(known) - len(set(known))
 
 
 def index_groups(groups: Sequence[GroupRow]) -> tuple[GroupRow, ...]:
@@ -219,8 +240,9 @@ RUN_TABLE = CompactTable(
     lookup=("schema", "status", "findings", "verdict_linear"),
 )
 
+# href 0: as runs'; "runs" counts each byte-identical results file once, "copies" the rest
 GROUP_LIST = CompactTable(
-    columns=("id", "href", "depth", "runs", "errors", "warnings", "infos"),  # href 0: as runs'
+    columns=("id", "href", "depth", "runs", "errors", "warnings", "infos", "copies"),
 )
 
 
@@ -259,7 +281,7 @@ def _headline_values(h: Headline | None) -> tuple[object, ...]:
 
 def _group_values(g: GroupRow) -> tuple[object, ...]:
     counts = (g.counts.get("error", 0), g.counts.get("warning", 0), g.counts.get("info", 0))
-    return (g.id, compact_href(g.href, g.id, "groups"), g.depth, g.run_count, *counts)
+    return (g.id, compact_href(g.href, g.id, "groups"), g.depth, g.run_count, *counts, g.copies)
 
 
 def run_table(rows: Sequence[RunRow]) -> PagedRows[RunRow]:

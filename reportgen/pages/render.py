@@ -27,6 +27,7 @@ from reportgen.numfmt import (
     format_eta,
     format_number,
     format_percent,
+    format_percent_se,
     format_with_se,
 )
 from reportgen.pages import paging
@@ -268,6 +269,7 @@ def environment() -> jinja2.Environment:
         zscore=numfmt.format_z,
         eta=format_eta,
         pct=format_percent,
+        pct_se=format_percent_se,
         json_script=json_for_script,
     )
     env.globals.update(colfmt=column_formats, paging=paging)

@@ -246,6 +246,7 @@
       target.removeAttribute("data-drawing");
       target.setAttribute("data-rendered", dark ? "dark" : "light");
       figure.classList.add("is-drawn");
+      figure.classList.toggle("title-clipped", titleClipped(target));
       updateDrawAll();
     }).catch(function (error) {
       target.textContent = "Chart could not be drawn: " + error;
@@ -253,6 +254,14 @@
       target.setAttribute("data-rendered", "error");
       if (window.console) { window.console.error("reportgen: chart " + figure.id + ": " + error); }
     });
+  }
+  // A chart title wider than a narrow screen's chart is cut by the SVG: the caption's own title,
+  // which wraps, is shown instead (exports keep the chart's title).
+  function titleClipped(target) {
+    var title = target.querySelector("svg .role-title-text text");
+    if (!title) { return false; }
+    var box = target.getBoundingClientRect(), text = title.getBoundingClientRect();
+    return text.left < box.left - 1 || text.right > box.right + 1;
   }
   function pendingCharts() {
     return Array.prototype.filter.call(document.querySelectorAll("figure.chart"), function (figure) {
@@ -646,7 +655,8 @@
       pagedLink(li, g.href, g.name).title = g.id;
       var runs = document.createElement("span");
       runs.className = "muted";
-      runs.textContent = g.runs + (g.runs === 1 ? " run" : " runs");
+      runs.textContent = g.runs + (g.runs === 1 ? " run" : " runs") +
+        (g.copies ? " (+" + g.copies + " byte-identical cop" + (g.copies === 1 ? "y)" : "ies)") : "");
       li.appendChild(document.createTextNode(" "));
       li.appendChild(runs);
       li.appendChild(document.createTextNode(" "));

@@ -282,6 +282,35 @@ def add_group_fields(group: Json) -> None:
     }
     properties["cv_batch"] = cv_batch()
     add_notebook_and_convention_fields(group)
+    add_resolved_tail_fields(properties)
+
+
+RESOLVED_TAILS = {
+    "mean": "over the runs whose ΔH_true is resolved from zero at this η (|delta_h_true| > "
+    "2 se_true): resolved_run_ids; the median, min, max and std beside it describe their spread",
+    "se_mean": "standard error of that mean across the runs, std/√n (null below two runs)",
+}
+
+
+def add_resolved_tail_fields(properties: Json) -> None:
+    """Tail rows gain their ratios' spreads over the resolved runs (the 0.1 fields spread every
+    run's ratio, noise included); a population's tail rows have the same shape."""
+    row = properties["tails"]["items"]
+    for name in ("ratio_mean", "ratio_std", "ratio_median", "ratio_min", "ratio_max"):
+        row["properties"][name]["$comment"] = "over every run, resolved or not (as in 0.1)"
+    for prefix in ("resolved_ratio", "resolved_linquad_ratio"):
+        for stat in ("mean", "se_mean", "std", "median", "min", "max"):
+            comment = {"$comment": RESOLVED_TAILS[stat]} if stat in RESOLVED_TAILS else {}
+            row["properties"][f"{prefix}_{stat}"] = NULL_NUMBER | comment
+    count = {"type": "integer", "minimum": 0}
+    row["properties"] |= {
+        "n_resolved": count | {"$comment": "runs in the resolved_* spreads"},
+        "n_unresolved": count | {"$comment": "runs left out: ΔH_true within 2 SE of zero"},
+        "n_no_se": count | {"$comment": "runs left out: no se_true to judge by"},
+        "resolved_run_ids": {"type": "array", "items": {"type": "string"}},
+    }
+    tails = {"type": "array", "items": row}
+    properties["populations"]["items"]["properties"]["tails"] = tails
 
 
 KEPT_APART = (
