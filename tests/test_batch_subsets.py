@@ -91,3 +91,35 @@ def test_the_shared_subsets_move_a_comparison_within_its_monte_carlo_error(
         for q in batch.QUANTILES:
             share = float(np.mean(before <= np.quantile(after, q)))
             assert abs(share - q) <= Z * math.sqrt(2 * q * (1 - q) / DRAWS)
+
+
+def test_the_mean_of_the_draws_has_its_monte_carlo_se() -> None:
+    """se_mean is √(Σ m_j·s_j²)/N over the larger runs' draws (the spread between runs is the
+    data's, not the simulation's), and it is what means of independent draws scatter by."""
+    large = [synthetic_sample("L/run_a", 200, 1), synthetic_sample("L/run_b", 300, 2)]
+    small = [small_points("S/run_01", SIZE, -1e-3, -8e-4)]
+    (row,) = batch.batch_comparison(small, large, draws=200, seed=0)
+    eta = large[0].etas[0].eta
+    drawn = [batch._draw_run(s, [eta], SIZE, 200, 0)[eta] for s in large]
+    assert row.reestimated is not None
+    for dist, pieces in (
+        (row.raw, [d.raw for d in drawn]),
+        (row.reestimated, [d.reestimated for d in drawn]),
+    ):
+        values = [p for p in pieces if p is not None]
+        total = sum(p.size for p in values)
+        expected = math.sqrt(sum(p.size * p.var(ddof=1) for p in values)) / total
+        assert dist.se_mean == pytest.approx(expected, rel=1e-12)
+    assert row.to_json()["se_mean"] == row.raw.se_mean
+    assert row.to_json()["reestimated"]["se_mean"] == row.reestimated.se_mean
+    # 60 seeds: the ratio of the means' std to the SE is within 1 ± 0.3 with p ≈ 0.999 (χ², 59 df)
+    means = [batch.batch_comparison(small, large, draws=200, seed=s)[0].raw.mean for s in range(60)]
+    assert row.raw.se_mean is not None and None not in means
+    assert 0.7 < float(np.std(np.array(means, dtype=float), ddof=1)) / row.raw.se_mean < 1.3
+
+
+def test_a_single_draw_has_no_monte_carlo_se() -> None:
+    assert batch.monte_carlo_se([np.array([1.0, 2.0, 3.0]), np.array([4.0])]) is None
+    assert batch.monte_carlo_se([np.array([1.0, 3.0]), np.array([np.nan])]) == pytest.approx(
+        math.sqrt(2 * 2.0) / 2
+    )

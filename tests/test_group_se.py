@@ -150,3 +150,28 @@ def test_a_tail_spread_of_one_run_shows_no_mean(sample_site: tuple[Path, BuildRe
     for rows in single:
         assert set(column(rows, "mean ± SE")) == {"— (< 2 runs)"}
         assert set(column(rows, "median (spread)")) == {"—"}
+
+
+BATCH = "groups/diagnostics_run/full_data/index.html"
+
+
+def test_batch_comparison_means_have_their_mc_se_and_the_rest_says_what_it_is(
+    demo_site: tuple[Path, Path],
+) -> None:
+    """Means over drawn subsets ± their Monte-Carlo SE; std and quantiles labelled as the spread
+    they describe; the smaller runs' err_rel labelled as the notebook's."""
+    _, site = demo_site
+    rows = tables(site / BATCH)["batch-rows"]
+    for name in ("raw mean ± MC SE", "re-est. mean ± MC SE"):
+        cells = column(rows, name)
+        assert cells and all(PLUS_MINUS.match(c) for c in cells), (name, cells)
+    header = rows[0]
+    assert {"raw std (spread)", "re-est. std (spread)", "re-est. 5 %–95 % (spread)"} <= set(header)
+    assert "smaller runs' err_rel (notebook's, no SE)" in header
+    text = (site / BATCH).read_text(encoding="utf-8")
+    caption = re.search(r'id="batch-rows".*?<caption>(.*?)</caption>', text, re.S)
+    assert caption and "Monte-Carlo" in caption.group(1) and "notebook" in caption.group(1)
+    summary = json.loads((site / BATCH).with_name("summary.json").read_text())
+    first = summary["batch_comparison"][0]
+    assert len(first["full_run_values"]) == 1  # one larger run drawn from: the SE is std/√n
+    assert first["se_mean"] == pytest.approx(first["std"] / math.sqrt(first["n_values"]), rel=1e-9)

@@ -198,7 +198,37 @@ def test_seeds_do_not_split_but_a_real_setting_does() -> None:
     # earlier one (config.batch_config.B_E after B_E) is named once
     assert found[0].key_json() == {"B_E": "256", "config.estimator.clip_c": "10"}
     assert found[2].label == "B_E = 512, config.estimator.clip_c = 10"
-    assert found[2].short_label == "B_E 512, clip_c 10"  # chart titles
+    # chart titles: what tells a population from every other (B_E alone for the only 512)
+    assert [p.short_label for p in found] == ["B_E 256, clip_c 10", "clip_c 5", "B_E 512"]
+
+
+def test_short_labels_keep_what_tells_populations_apart_not_their_common_prefix() -> None:
+    """Populations alike in their first parts (schema, B_E, a long field label) used to be cut
+    to one title; each title now names the parts that differ, whole where a cut would merge."""
+    long_model = {"name": "a-model-name-longer-than-any-title-allows"}
+    runs = [
+        member("old/run_01", fields=("a",), labels=(("epoch", "pre-fix"),)),
+        member("old/run_02", fields=("a",), labels=(("epoch", "pre-fix"),), plan={"cap": False}),
+        member("new/run_01", model=long_model),
+        member("new/run_02", model={"name": long_model["name"] + "-b"}),
+        member("new/run_03", 2048, model=long_model),
+    ]
+    found = populations(runs)
+    old_way = {p.label[:25] for p in found}  # what the cut at 26 characters kept
+    assert len(old_way) < len(found)
+    shorts = [p.short_label for p in found]
+    assert len(set(shorts)) == len(found), shorts
+    assert shorts[4] == "B_E 2048"
+    # the two long model names differ only at their end: cut, if at all, after they part
+    seen = [shorts[i].split("…")[0] for i in (2, 3)]
+    assert not seen[0].startswith(seen[1]) and not seen[1].startswith(seen[0]), seen
+    # the fewest parts that tell each apart, a value "(not set)" only where it is what differs
+    assert shorts[:2] == ["without b, cap (not set)", "cap false"]
+
+
+def test_a_lone_population_keeps_its_short_key() -> None:
+    (only,) = populations([member("run_01"), member("run_02")])
+    assert only.short_label == "schema snis, B_E 256, nor…"
 
 
 def test_one_population_when_only_incidentals_differ() -> None:

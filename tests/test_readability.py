@@ -127,10 +127,10 @@ def test_cv_verdict_names_the_best_valid_feature_and_what_was_excluded() -> None
         "variance ratio of 0.5)."
     )
     assert v.details[0] == (
-        "sum_w (ρ = −0.999, variance ratio 2e−3) is excluded: |ρ| > 0.99, nearly a function "
-        "of the target, so not a valid control variate."
+        "sum_w (ρ = −0.999000 ± 0.000089, variance ratio (2.00 ± 0.18)e−3) is excluded: "
+        "|ρ| > 0.99, nearly a function of the target, so not a valid control variate."
     )
-    assert "variance ratio of 1.9e−3" in v.details[1]
+    assert "variance ratio of 1.9e−3, which has no standard error: not judged" in v.details[1]
 
 
 def _runs(tree: Path, schema: Schema) -> list[Run]:

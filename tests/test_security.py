@@ -410,7 +410,8 @@ def test_notes_are_rendered_and_sanitised(payload_site: PayloadSite) -> None:
 def test_hostile_names_keep_links_working(payload_site: PayloadSite) -> None:
     assert broken_links(payload_site.site) == []
     page = _page_text(payload_site.site, payload_site.snis_run)
-    assert 'alt="figure &#34;&gt;&lt;img src=x onerror=alert(11)&gt;.png"' in page
+    name = "figure &#34;&gt;&lt;img src=x onerror=alert(11)&gt;.png"
+    assert f'alt="Artifact image {name} (a plot the run wrote; not drawn by reportgen)"' in page
     group = json.loads((payload_site.site / "manifest.json").read_text())["groups"]
     assert any(g["id"] == PAYLOAD_GROUP for g in group)
     # hostile names and the failing run's error shape keep every public format

@@ -24,10 +24,14 @@ from tests.formats import assert_valid_field
 
 
 def contributions(
-    linear: np.ndarray | None, true: np.ndarray, quad: np.ndarray | None = None, eta: float = 1e-6
+    linear: np.ndarray | None,
+    true: np.ndarray,
+    quad: np.ndarray | None = None,
+    eta: float = 1e-6,
+    centred: np.ndarray | None = None,
 ) -> EtaContributions:
     n = true.shape[0]
-    return EtaContributions(eta, true, linear, quad, np.ones(n), np.ones(n))
+    return EtaContributions(eta, true, linear, quad, np.ones(n), np.ones(n), centred)
 
 
 def thousand() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,10 +155,30 @@ def test_group_tail_summary_ignores_run_order() -> None:
 def five_runs() -> list[tuple[str, TailSensitivity]]:
     linear, true, quad = thousand()
     scales = {"a": 1.0, "b": 1.2, "c": 0.9, "d": 5.0, "e": 3.0}
-    return [
-        (name, tail_sensitivity(contributions(linear * k, true, quad)))
+    return [  # the synthetic true values are each sequence's own change: centred already
+        (name, tail_sensitivity(contributions(linear * k, true, quad, centred=true)))
         for name, k in scales.items()
     ]
+
+
+def test_truncation_sums_each_sequences_own_change_and_says_so() -> None:
+    """Truncated Σ true sums the centred contributions where the run has them; without them
+    (the guide's true_contrib, base-entropy shares included) the group leaves the truncated
+    ratios below q = 1 out of its spreads, counted as not comparable."""
+    linear, true, quad = thousand()
+    shares = np.linspace(-1e-3, 1e-3, true.size)  # base-entropy shares: they sum to zero
+    own = tail_sensitivity(contributions(linear, true + shares, quad, centred=true))
+    kept = np.abs(linear) <= np.quantile(np.abs(linear), 0.9)
+    row = {r.quantile: r for r in own.truncated}[0.9]
+    assert own.centred and row.true_total == pytest.approx(true[kept].sum(), rel=1e-12)
+    plain = tail_sensitivity(contributions(linear, true + shares, quad))
+    assert not plain.centred
+    rows = group_tail_summary([("own", own), ("plain", plain)], {"own": True, "plain": True})
+    cut = next(r for r in rows if r.mode == "truncated" and r.quantile == 0.9)
+    assert cut.resolved_run_ids == ("own",) and cut.n_not_comparable == 1
+    whole = next(r for r in rows if r.mode == "truncated" and r.quantile == 1.0)
+    clip = next(r for r in rows if r.mode == "clipped" and r.quantile == 0.9)
+    assert whole.resolved_run_ids == clip.resolved_run_ids == ("own", "plain")
 
 
 def test_group_tail_rows_spread_only_the_runs_whose_truth_is_resolved() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,7 +34,12 @@ DEFAULT_BINS = 30
 
 @dataclass(frozen=True, eq=False)
 class Distribution:
-    """Summary of sampled err_rel values: moments, quantiles and a histogram for a chart."""
+    """Summary of sampled err_rel values: moments, quantiles and a histogram for a chart.
+
+    The mean is a result of the simulation: ``se_mean`` is its Monte-Carlo standard error (how
+    far other draws of the same runs would move it; not the runs' own sampling error). ``std``,
+    the quantiles and the histogram describe the spread of the subsets' values.
+    """
 
     n: int
     mean: float | None
@@ -41,11 +47,13 @@ class Distribution:
     quantiles: tuple[tuple[float, float | None], ...]
     hist_edges: tuple[float, ...]
     hist_counts: tuple[int, ...]
+    se_mean: float | None = None
 
     def to_json(self) -> Json:
         return {
             "n": self.n,
             "mean": self.mean,
+            "se_mean": self.se_mean,
             "std": self.std,
             "quantiles": [{"q": q, "value": v} for q, v in self.quantiles],
             "hist_edges": list(self.hist_edges),
@@ -53,8 +61,9 @@ class Distribution:
         }
 
 
-def distribution(values: FloatArray, bins: int = DEFAULT_BINS) -> Distribution | None:
-    finite = values[np.isfinite(values)]
+def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Distribution | None:
+    """The values of every piece (one larger run's draws each) pooled."""
+    finite = np.concatenate([p[np.isfinite(p)] for p in pieces]) if pieces else np.empty(0)
     if finite.size == 0:
         return None
     counts, edges = np.histogram(finite, bins=bins, range=_hist_range(finite))
@@ -66,7 +75,20 @@ def distribution(values: FloatArray, bins: int = DEFAULT_BINS) -> Distribution |
         quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, quantiles, strict=True)),
         hist_edges=tuple(float(e) for e in edges),
         hist_counts=tuple(int(c) for c in counts),
+        se_mean=monte_carlo_se(pieces),
     )
+
+
+def monte_carlo_se(pieces: Sequence[FloatArray]) -> float | None:
+    """The Monte-Carlo SE of the pooled mean of independent draws, √(Σ m_j·s_j²)/N over the
+    pieces' m_j finite values of sample variance s_j² (N = Σ m_j): a piece's draws are
+    independent given its run, and the spread between runs is the data's, not the simulation's
+    (``None`` where a piece has a single value: no variance to judge by)."""
+    finite = [f for p in pieces if (f := p[np.isfinite(p)]).size]
+    if not finite or any(f.size < 2 for f in finite):
+        return None
+    total = sum(f.size for f in finite)
+    return num(math.sqrt(sum(f.size * f.var(ddof=1) for f in finite)) / total)
 
 
 def _hist_range(values: FloatArray) -> tuple[float, float]:
@@ -136,7 +158,8 @@ class BatchComparison:
             "large_size": self.large_size,
             "eta": self.eta,
             "draws": self.draws,
-            **{k: raw[k] for k in ("mean", "std", "quantiles", "hist_edges", "hist_counts")},
+            **{k: raw[k] for k in ("mean", "se_mean", "std", "quantiles")},
+            **{k: raw[k] for k in ("hist_edges", "hist_counts")},
             "n_values": self.raw.n,
             "expected_raw_mean": self.expected_raw_mean,
             "large_true_mean": self.large_true_mean,
@@ -405,13 +428,13 @@ def _compare_at(
     """One η's row: the larger runs' draws pooled, against the smaller runs."""
     if not runs:
         return None
-    raw = distribution(np.concatenate([r.raw for r in runs]), bins)
-    rescaled = distribution(np.concatenate([r.rescaled for r in runs]), bins)
+    raw = distribution([r.raw for r in runs], bins)
+    rescaled = distribution([r.rescaled for r in runs], bins)
     if raw is None or rescaled is None:
         return None
     pieces = [r.reestimated for r in runs if r.reestimated is not None]
     # only when every larger run can re-estimate, so the pool covers the same runs as `raw`
-    reestimated = distribution(np.concatenate(pieces), bins) if len(pieces) == len(runs) else None
+    reestimated = distribution(pieces, bins) if len(pieces) == len(runs) else None
     large_true = num(np.mean([r.delta_h_true for r in runs]))
     return BatchComparison(
         small_size=size,

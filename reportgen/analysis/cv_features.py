@@ -175,7 +175,8 @@ def _listed(items: Sequence[str]) -> str:
 
 def _excluded_sentence(excluded: Sequence[RankedFeature], target: CvTarget | None) -> str:
     named = [
-        f"{f.name} (ρ = {format_number(f.corr)}, variance ratio {format_number(f.var_ratio)})"
+        f"{f.name} (ρ = {format_with_se(f.corr, f.corr_se)}, variance ratio "
+        f"{format_with_se(f.var_ratio, f.var_ratio_se)})"
         for f in excluded
     ]
     plural = len(named) > 1
@@ -214,8 +215,9 @@ def cv_headline(ranking: CvRanking) -> tuple[str, tuple[str, ...]]:
         details.append(_excluded_sentence(ranking.excluded, ranking.target))
     if ranking.var_after_cv_joint is not None:
         details.append(
-            f"The joint regression's features together leave a variance ratio of "
-            f"{format_number(ranking.var_after_cv_joint)}."
+            "The joint regression's features together leave the run's own variance ratio of "
+            f"{format_number(ranking.var_after_cv_joint)}, which has no standard error: "
+            "not judged."
         )
     return headline, tuple(details)
 

@@ -17,7 +17,6 @@ from reportgen.analysis.group_stats import (
     EtaStats,
     PopulationStats,
     RelativeErrors,
-    cv_group_stats,
     per_eta_stats,
     population_stats,
     relative_errors,
@@ -72,8 +71,9 @@ class GroupSettings:
 @dataclass(frozen=True)
 class GroupAnalysis:
     """A group's statistics. Populations (``PopulationStats``) hold their own per-η rows,
-    relative errors and tails; the top-level ``per_eta``, ``relative`` and ``tails`` span every
-    run, so the summary publishes them only for a group of one population."""
+    relative errors, tails and control-variate features; the top-level ``per_eta``, ``relative``
+    and ``tails`` span every run, so the summary publishes them only for a group of one
+    population, and ``cv`` is that population's (empty with several)."""
 
     group_id: str
     partials: Partials  # every run's own rows and the agreement counts (they merge upward)
@@ -294,18 +294,18 @@ def _analyze(
     all_tails = group_tail_summary(tails, resolution)
     incidental = Incidental(settings.incidental)
     found, margin = populations(read, incidental), settings.equivalence_margin
+    cv = {m.id: m.cv for m in members if m.cv is not None and m.id not in copies}
     pops = tuple(
         replace(
             pop,
             tails=_tail_rows(tails, pop.population.run_ids, all_tails, resolution),
             pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
         )
-        for pop in population_stats(found, runs, agreements, errors, (per_eta, relative))
+        for pop in population_stats(found, runs, agreements, errors, (per_eta, relative), cv)
     )
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
     differs = what_differs(read, incidental)
     batch = _batch(points, child_runs, samples, settings, memo)
-    cv_runs = [(m.id, m.cv) for m in members if m.cv is not None and m.id not in copies]
     return GroupAnalysis(
         group_id=group_id,
         partials=merged,
@@ -315,7 +315,7 @@ def _analyze(
         differs=differs.shown,
         batch=batch,
         tails=all_tails,
-        cv=cv_group_stats(cv_runs) if cv_runs else (),
+        cv=pops[0].cv if len(pops) == 1 else (),  # never averaged across populations
         duplicates=duplicates,
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),

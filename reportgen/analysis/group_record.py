@@ -32,8 +32,10 @@ from reportgen.findings import Finding
 from reportgen.treefile import FitWindow
 
 # a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window;
-# 3: the CV batch aggregate; 4: the tails' spreads over the runs whose ΔH_true is resolved
-GROUP_RECORD_FORMAT = 4
+# 3: the CV batch aggregate; 4: the tails' spreads over the runs whose ΔH_true is resolved;
+# 5: control-variate statistics per population, populations' short labels, the draws' MC SE;
+# 6: truncated tails left out of the spreads where they are not comparable
+GROUP_RECORD_FORMAT = 6
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,8 @@ JOINT_FEATURE = "joint"
 
 @dataclass(frozen=True)
 class CvFeatureStats:
-    """One feature's correlation with g·v and variance ratio after CV, across runs.
+    """One feature's correlation with g·v and variance ratio after CV, across the runs of one
+    population; each mean has its SE across them (``Spread.se_mean``, std/√n, none below two).
 
     The row with ``joint=True`` (feature ``"joint"``) holds ``var_after_cv_joint``; its
     ``corr`` is empty.
@@ -318,14 +319,15 @@ class CvFeatureStats:
         return {
             "feature": self.feature,
             "joint": self.joint,
-            "corr": self.corr.to_json(),
-            "var_ratio": self.var_ratio.to_json(),
+            "corr": self.corr.to_json() | {"se_mean": self.corr.se_mean},
+            "var_ratio": self.var_ratio.to_json() | {"se_mean": self.var_ratio.se_mean},
             "n_runs": self.n_runs,
         }
 
 
 def cv_group_stats(runs: Sequence[tuple[str, CvStatistics]]) -> tuple[CvFeatureStats, ...]:
-    """Per feature (sorted by name), then the joint variance ratio as the last row."""
+    """Per feature (sorted by name), then the joint variance ratio as the last row: the runs
+    given are pooled, so they must be of one population (``population_stats``)."""
     names = sorted({f.name for _, cv in runs for f in cv.features})
     rows = []
     for name in names:
@@ -378,9 +380,11 @@ class PopulationStats:
     agreement: AgreementTally
     tails: tuple[TailGroupRow, ...] = ()  # over this population's runs
     pooled: tuple[PooledEta, ...] = ()  # its runs' differences and ratios pooled per η
+    cv: tuple[CvFeatureStats, ...] = ()  # its runs' control-variate features (``cv_group_stats``)
 
     def to_json(self) -> Json:
         return {
+            "cv": [row.to_json() for row in self.cv],
             "pooled": [row.to_json() for row in self.pooled],
             "verdict_linear": pooled_verdict(self.pooled, "linear"),
             "verdict_linquad": pooled_verdict(self.pooled, "linquad"),
@@ -402,24 +406,29 @@ def population_stats(
     agreements: Mapping[str, Sequence[Agreement]],
     errors: ErrorsByRun,
     whole: tuple[tuple[EtaStats, ...], RelativeErrors] | None = None,
+    cv: Mapping[str, CvStatistics] | None = None,
 ) -> tuple[PopulationStats, ...]:
-    """Per population (with at least one run that has ΔH(η) points) its pooled statistics.
+    """Per population with a run that has ΔH(η) points or control-variate statistics (``cv``,
+    by run id) its statistics, over its own runs only.
 
     ``whole``: the per-η and relative-error statistics of all ``runs``, already computed; a
     population of every run (a uniform group) takes them instead of computing them again.
     """
     by_id = {r.run_id: r for r in runs}
     known = {r.run_id: r for r in whole[1].runs} if whole is not None else {}
+    cv = cv or {}
     out = []
     for population in found:
         members = [by_id[r] for r in population.run_ids if r in by_id]
-        if not members:
+        with_cv = [(r, cv[r]) for r in population.run_ids if r in cv]
+        if not members and not with_cv:
             continue
         rows = [a for r in members for a in agreements.get(r.run_id, ())]
-        if whole is not None and len(members) == len(runs):
+        if whole is not None and members and len(members) == len(runs):
             per_eta, relative = whole
         else:
             per_run = (known.get(r.run_id) or run_relative_errors(r, errors) for r in members)
             per_eta, relative = per_eta_stats(members), relative_spreads(tuple(per_run))
-        out.append(PopulationStats(population, per_eta, relative, tally(rows)))
+        features = cv_group_stats(with_cv) if with_cv else ()
+        out.append(PopulationStats(population, per_eta, relative, tally(rows), cv=features))
     return tuple(out)

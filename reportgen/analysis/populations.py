@@ -25,7 +25,8 @@ MAX_DIFFERS = 50  # keys "what differs" lists (splitting keys first); the rest a
 FIELDS_KEY = "fields"
 LABEL_PREFIX = "label."
 FIELD_NAMES_SHOWN = 2
-SHORT_LABEL = 26  # characters of a population in a chart title (a longer title squeezes the plot)
+SHORT_LABEL = 26  # characters of a lone population's key in a chart title
+SHORT_VALUE = 24  # characters of one value in a chart title, unless two would then read alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Population:
     key: tuple[tuple[str, str], ...]  # (what, value) pairs that define it, e.g. ("B_E", "256")
     run_ids: tuple[str, ...]  # each run once: byte-identical copies are left out
     copies: tuple[tuple[str, str], ...] = ()  # (copy, the run it duplicates), both members
+    short: str = ""  # its chart-title label among the group's populations (``short_labels``)
 
     @property
     def label(self) -> str:
@@ -65,17 +67,70 @@ class Population:
 
     @property
     def short_label(self) -> str:
-        """The label for a chart title: values with the last part of each key, at most
-        ``SHORT_LABEL`` characters ("B_E 256, without vhvv (+1), capture_per_sequence true")."""
-        parts = []
-        for name, value in self.key:
-            short = name.rsplit(".", 1)[-1]
-            parts.append(value if name == FIELDS_KEY else f"{short} {value}")
-        text = ", ".join(parts) or "all runs"
-        return text if len(text) <= SHORT_LABEL else text[: SHORT_LABEL - 1] + "…"
+        """The label for a chart title: among several populations what tells this one apart
+        (``short_labels``: "without vhvv (+1)", "B_E 512"); a lone population's key, values with
+        the last part of each key, at most ``SHORT_LABEL`` characters."""
+        if self.short:
+            return self.short
+        text = ", ".join(_short_part(pair) for pair in self.key) or "all runs"
+        return _cut(text, SHORT_LABEL)
 
     def key_json(self) -> dict[str, str]:
         return dict(self.key)
+
+
+Key = tuple[tuple[str, str], ...]
+
+
+def _cut(text: str, width: int | None) -> str:
+    return text if width is None or len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_part(pair: tuple[str, str], width: int | None = None) -> str:
+    """A key's last part and its value ("B_E 256", "clip_c 10"); a fingerprint by its value."""
+    name, value = pair
+    shown = _cut(value, width)
+    return shown if name == FIELDS_KEY else f"{name.rsplit('.', 1)[-1]} {shown}"
+
+
+def short_labels(keys: Sequence[Key]) -> tuple[str, ...]:
+    """Per population key (of a group's populations, keyed alike), a chart-title label that
+    tells it apart from every other: the parts of its key that differ from the others
+    (``_telling``), in key order, never the prefix the populations share. A long value is cut
+    to ``SHORT_VALUE`` characters only where no two populations' values then read alike. ("": no
+    part tells it apart, and ``Population.short_label`` names it by its whole key.)"""
+    widths = [_cut_width([key[c][1] for key in keys]) for c in range(len(keys[0]))] if keys else []
+    return tuple(
+        ", ".join(_short_part(key[c], widths[c]) for c in sorted(_telling(keys, i)))
+        for i, key in enumerate(keys)
+    )
+
+
+def _telling(keys: Sequence[Key], i: int) -> set[int]:
+    """The fewest columns that tell population ``i`` from every other, chosen greedily: the
+    column that differs from most of the populations still alike first (ties: a set value
+    before "(not set)", then key order)."""
+    mine = keys[i]
+    chosen: set[int] = set()
+    alike = [key for j, key in enumerate(keys) if j != i]
+    while alike:
+        told = [sum(1 for key in alike if key[c][1] != value) for c, (_, value) in enumerate(mine)]
+        best = max(range(len(mine)), key=lambda c: (told[c], mine[c][1] != MISSING, -c))
+        if not told[best]:  # keys alike in every column: nothing tells them apart
+            break
+        chosen.add(best)
+        alike = [key for key in alike if key[best][1] == mine[best][1]]
+    return chosen
+
+
+def _cut_width(values: Sequence[str]) -> int | None:
+    """The narrowest width from ``SHORT_VALUE`` at which the distinct values differ before any
+    cut ("…"), so a title never hides where two populations' values part (``None``: uncut)."""
+    distinct = set(values)
+    for width in range(SHORT_VALUE, max(map(len, distinct), default=0)):
+        if len({v[: width - 1] for v in distinct}) == len(distinct):
+            return width
+    return None
 
 
 @dataclass(frozen=True)
@@ -221,8 +276,10 @@ def populations(
         result.append(Population(key, ids, own))
     if len(result) > 1:  # name a population by what tells it apart from the others
         varying = _distinct_columns([p.key for p in result])
+        keys = [tuple(p.key[i] for i in varying) for p in result]
         return tuple(
-            Population(tuple(p.key[i] for i in varying), p.run_ids, p.copies) for p in result
+            Population(key, p.run_ids, p.copies, short)
+            for p, key, short in zip(result, keys, short_labels(keys), strict=True)
         )
     return tuple(Population(p.key[:3], p.run_ids, p.copies) for p in result)
 

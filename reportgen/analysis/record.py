@@ -29,8 +29,9 @@ from reportgen.load.models import CvFeature, LoadFailure, Schema
 
 # 3: fields, digests, labels, ratios, verdicts; 4: encoded field by field and type-checked, the
 # sample's shape
-# 6: bootstrap counts drawn per (seed, n, resamples), no longer per run
-RECORD_FORMAT = 6
+# 6: bootstrap counts drawn per (seed, n, resamples), no longer per run; 7: truncated tails sum
+# the centred contributions
+RECORD_FORMAT = 7
 Status = Literal["ok", "error"]
 
 

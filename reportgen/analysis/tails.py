@@ -91,6 +91,10 @@ class TailSensitivity:
     truncated: tuple[TailRow, ...]
     clipped: tuple[TailRow, ...]
     reason: str | None = None
+    # truncated Σ true sums the centred contributions (each sequence's own change): comparable
+    # with Σ linear; else the guide's true_contrib, whose base-entropy shares a subset's sum
+    # keeps or drops with its sequences, so a truncated ratio (q < 1) compares nothing
+    centred: bool = False
 
     def rows(self, mode: Mode) -> tuple[TailRow, ...]:
         return self.truncated if mode == "truncated" else self.clipped
@@ -102,6 +106,7 @@ class TailSensitivity:
             "truncated": [r.to_json() for r in self.truncated],
             "clipped": [r.to_json() for r in self.clipped],
             "reason": self.reason,
+            "centred": self.centred,
         }
 
     @classmethod
@@ -113,6 +118,7 @@ class TailSensitivity:
             truncated=tuple(TailRow.from_json(r) for r in data.get("truncated") or ()),
             clipped=tuple(TailRow.from_json(r) for r in data.get("clipped") or ()),
             reason=data.get("reason"),
+            centred=bool(data.get("centred", False)),
         )
 
 
@@ -124,7 +130,8 @@ def tail_sensitivity(
         n = int(contrib.true_contrib.shape[0])
         return TailSensitivity(contrib.eta, n, (), (), reason="no linear contributions")
     # sequences with a non-finite linear or true value cannot be ranked or summed
-    finite = np.isfinite(contrib.linear) & np.isfinite(contrib.true_contrib)
+    change = contrib.centred if contrib.centred is not None else contrib.true_contrib
+    finite = np.isfinite(contrib.linear) & np.isfinite(contrib.true_contrib) & np.isfinite(change)
     linear, true = contrib.linear[finite], contrib.true_contrib[finite]
     linquad = contrib.linquad[finite] if contrib.linquad is not None else None
     if linear.size == 0:
@@ -134,7 +141,7 @@ def tail_sensitivity(
     keep = (np.abs(linear)[None, :] <= thresholds[:, None]).astype(np.float64)
     kept = keep.sum(axis=1).astype(np.int64)
     lq_totals = keep @ linquad if linquad is not None else None
-    truncated = _rows(qs, kept, thresholds, keep @ true, keep @ linear, lq_totals, None)
+    truncated = _rows(qs, kept, thresholds, keep @ change[finite], keep @ linear, lq_totals, None)
     true_totals = np.full(qs.shape, true.sum())
     clipped_linear = _clipped_totals(linear, thresholds)
     lq_thresholds = lq_clipped = None
@@ -142,7 +149,8 @@ def tail_sensitivity(
         lq_thresholds = np.quantile(np.abs(linquad), qs)
         lq_clipped = _clipped_totals(linquad, lq_thresholds)
     clipped = _rows(qs, kept, thresholds, true_totals, clipped_linear, lq_clipped, lq_thresholds)
-    return TailSensitivity(contrib.eta, int(linear.size), truncated, clipped)
+    centred = contrib.centred is not None
+    return TailSensitivity(contrib.eta, int(linear.size), truncated, clipped, centred=centred)
 
 
 def _clipped_totals(values: FloatArray, thresholds: FloatArray) -> FloatArray:
@@ -203,6 +211,7 @@ class TailGroupRow:
     resolved_run_ids: tuple[str, ...]
     n_unresolved: int
     n_no_se: int
+    n_not_comparable: int = 0  # truncated without centred contributions (``TailSensitivity``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -224,6 +233,7 @@ class TailGroupRow:
             "n_resolved": self.resolved_ratio.n,
             "n_unresolved": self.n_unresolved,
             "n_no_se": self.n_no_se,
+            "n_not_comparable": self.n_not_comparable,
             "resolved_run_ids": list(self.resolved_run_ids),
         }
 
@@ -251,12 +261,15 @@ def group_tail_summary(
     for run_id, t in runs:
         for index in grid_matches(grid, t.eta):
             at_eta[index].append((run_id, t))
+    plain = frozenset(run_id for run_id, t in runs if not t.centred)
     for mode in MODES:
         for eta, at in zip(grid, at_eta, strict=True):
             by_quantile = _rows_by_quantile(at, mode)
             for q in quantiles:
                 if found := by_quantile.get(q):
-                    result.append(_group_row(mode, eta, q, found, resolution or {}))
+                    # a truncated subset of a run without centred contributions compares nothing
+                    apart = plain if mode == "truncated" and q < 1 else frozenset()
+                    result.append(_group_row(mode, eta, q, found, resolution or {}, apart))
     return tuple(result)
 
 
@@ -266,10 +279,12 @@ def _group_row(
     quantile: float,
     found: Sequence[tuple[str, TailRow]],
     resolution: Resolution,
+    not_comparable: frozenset[str] = frozenset(),
 ) -> TailGroupRow:
     with_ratio = [(run_id, row) for run_id, row in found if row.ratio is not None]
-    kept = [(run_id, row) for run_id, row in with_ratio if resolution.get(run_id)]
-    judged = [resolution.get(run_id) for run_id, _ in with_ratio]
+    comparable = [(run_id, row) for run_id, row in with_ratio if run_id not in not_comparable]
+    kept = [(run_id, row) for run_id, row in comparable if resolution.get(run_id)]
+    judged = [resolution.get(run_id) for run_id, _ in comparable]
     return TailGroupRow(
         mode=mode,
         eta=eta,
@@ -282,6 +297,7 @@ def _group_row(
         resolved_run_ids=tuple(sorted(run_id for run_id, _ in kept)),
         n_unresolved=sum(1 for r in judged if r is False),
         n_no_se=sum(1 for r in judged if r is None),
+        n_not_comparable=len(with_ratio) - len(comparable),
     )
 
 

@@ -20,7 +20,6 @@ from reportgen.charts.core import (
     with_key,
 )
 from reportgen.charts.encodings import (
-    ETA_FORMAT,
     eta_tooltip,
     eta_x,
     finish,
@@ -142,8 +141,6 @@ def _paired_z_spec(legend: RunLegend) -> Spec:
 # --- the notebooks' remaining analyses, with their intervals ---------------------------------
 
 PARITY = "parity"
-PER_LR = "per-lr"
-DOUBLING = "doubling"
 QUAD_HELP = "quad-help"
 SQUARE_PX = 360
 LOG_FLOOR = 20.0  # on log axes a bar reaching zero is cut at value / LOG_FLOOR (noted)
@@ -271,179 +268,6 @@ def _parity_spec(legend: RunLegend) -> Spec:
     spec = finish(chart, "|approx| vs |true|", description, height=SQUARE_PX)
     spec["usermeta"] = {"aspect": "square"}  # a figure file keeps it square (export.themed)
     return spec
-
-
-def per_lr_chart(
-    runs: Sequence[str],
-    etas: ColumnValues,
-    true_per_lr: ColumnValues,
-    se_true_per_lr: ColumnValues,
-    gdotv: ColumnValues,
-    se_gdotv: ColumnValues,
-    *,
-    population: str,
-    key: str,
-) -> tuple[Chart, Datasets]:
-    """ΔH_true/η against η per run with ± SE bars, and the run's g·v as a line with its band.
-
-    In the linear regime ΔH/η is flat at g·v; curvature shows as a slope.
-    """
-    n = len(runs)
-    t, s, g, sg = (as_float(v, n) for v in (true_per_lr, se_true_per_lr, gdotv, se_gdotv))
-    missing = int((~np.isfinite(s)).sum())
-    note = f"{missing} values of ΔH_true have no standard error (no bar)" if missing else None
-    s = np.where(np.isfinite(s), s, 0.0)
-    data = columnar(
-        run=list(runs), eta=as_float(etas, n), t=t, t_lo=t - s, t_hi=t + s,
-        g=g, g_lo=g - sg, g_hi=g + sg,
-    )  # fmt: skip
-    spec = _per_lr_spec(run_legend(runs))
-    chart = make_chart("per-lr", spec, note, title=f"ΔH/η vs η ({population})")
-    return with_key(chart, {PER_LR: data}, slug(key))
-
-
-def _padded_eta_x() -> alt.X:
-    """η on a log axis with the points off the frame."""
-    return alt.X(
-        "eta:Q",
-        title="η (learning rate, log scale)",
-        scale=alt.Scale(type="log", nice=False, padding=14),
-        axis=alt.Axis(format=ETA_FORMAT, labelOverlap=True),
-    )
-
-
-@cached_spec
-def _per_lr_spec(legend: RunLegend) -> Spec:
-    data, flatten = named(PER_LR, "run", "eta", "t", "t_lo", "t_hi", "g", "g_lo", "g_hi")
-    y_title = "ΔH / η"
-    x, zero = _padded_eta_x(), alt.Scale(zero=False)  # y around the data, not from 0
-    color, opacity = run_color(legend), run_opacity()
-    band = (
-        alt.Chart()
-        .mark_area()
-        .encode(
-            x=x,
-            y=alt.Y("g_lo:Q", title=y_title, scale=zero),
-            y2="g_hi:Q",
-            color=color,
-            opacity=run_opacity(0.08, 0.02),
-        )
-    )
-    line = (
-        alt.Chart()
-        .mark_line(strokeDash=[6, 3])
-        .encode(x=x, y=alt.Y("g:Q", title=y_title, scale=zero), color=color, opacity=opacity)
-    )
-    bars = (
-        alt.Chart()
-        .mark_rule()
-        .encode(
-            x=x,
-            y=alt.Y("t_lo:Q", title=y_title, scale=zero),
-            y2="t_hi:Q",
-            color=color,
-            opacity=opacity,
-        )
-    )
-    points = picking(
-        alt.Chart()
-        .mark_point(filled=True, size=50)
-        .encode(
-            x=x,
-            y=alt.Y("t:Q", title=y_title, scale=zero),
-            color=color,
-            opacity=opacity,
-            tooltip=[
-                alt.Tooltip("run:N", title="run"),
-                eta_tooltip(),
-                value_tooltip("t", "ΔH_true/η"),
-                value_tooltip("g", "g·v"),
-            ],
-        )
-    )
-    chart = alt.LayerChart(
-        data=data,
-        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.t) && datum.eta > 0")],
-        layer=[band, line, bars, points],
-    )
-    description = (
-        "ΔH_true divided by η per run (points, ± one standard error) against η on a log axis, "
-        "with the run's g·v (dashed line, shaded ± one SE): flat points on the line mean the "
-        "linear regime; a slope shows curvature."
-    )
-    return finish(chart, "ΔH/η vs η", description)
-
-
-def doubling_chart(
-    runs: Sequence[str],
-    etas: ColumnValues,
-    ratio: ColumnValues,
-    lo: ColumnValues,
-    hi: ColumnValues,
-    *,
-    population: str,
-    key: str,
-    note: str | None = None,
-) -> tuple[Chart, Datasets]:
-    """ΔH_true(2η)/ΔH_true(η) per run with its 95 % interval; 2 is the linear regime."""
-    n = len(runs)
-    data = columnar(
-        run=list(runs), eta=as_float(etas, n), ratio=as_float(ratio, n),
-        lo=as_float(lo, n), hi=as_float(hi, n),
-    )  # fmt: skip
-    title = f"Doubling ratios ({population})"
-    one_eta = len({float(e) for e in as_float(etas, n) if np.isfinite(e)}) <= 1
-    chart = make_chart("doubling", _doubling_spec(run_legend(runs), one_eta), note, title=title)
-    return with_key(chart, {DOUBLING: data}, slug(key))
-
-
-@cached_spec
-def _doubling_spec(legend: RunLegend, one_eta: bool = False) -> Spec:
-    """With a single η every point would sit on one x: the runs go along x instead."""
-    data, flatten = named(DOUBLING, "run", "eta", "ratio", "lo", "hi")
-    y_title = "ΔH_true(2η) / ΔH_true(η)"
-    two = (
-        alt.Chart()
-        .transform_aggregate(n="count()")
-        .transform_calculate(ref="2")
-        .mark_rule(color=NEUTRAL, strokeDash=[4, 4])
-        .encode(
-            y=alt.Y("ref:Q", title=y_title),
-            tooltip=alt.value(None),
-            description=reference_description(y_title, 2),
-        )
-    )
-    x = alt.X("run:N", title="run", axis=alt.Axis(labelAngle=-30)) if one_eta else eta_x()
-    common = {"x": x, "color": run_color(legend), "opacity": run_opacity()}
-    bars = alt.Chart().mark_rule().encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **common)
-    points = picking(
-        alt.Chart()
-        .mark_point(filled=True, size=50)
-        .encode(
-            y=alt.Y("ratio:Q", title=y_title),
-            tooltip=[
-                alt.Tooltip("run:N", title="run"),
-                eta_tooltip(),
-                value_tooltip("ratio", "ratio"),
-                value_tooltip("lo", "95 % from"),
-                value_tooltip("hi", "95 % to"),
-            ],
-            **common,
-        )
-    )
-    chart = alt.LayerChart(
-        data=data,
-        transform=[*flatten, alt.FilterTransform(filter="isFinite(datum.ratio) && datum.eta > 0")],
-        layer=[two, bars, points],
-    )
-    description = (
-        "Ratio of ΔH_true at 2η to ΔH_true at η per run"
-        + (" " if one_eta else " against η, ")
-        + "with 95 % intervals; the "
-        "dashed line at 2 is the linear regime (a power law η^k gives 2^k)."
-        + (" One η (in the tooltip): the runs side by side." if one_eta else "")
-    )
-    return finish(chart, "Doubling ratios", description)
 
 
 def quad_help_chart(

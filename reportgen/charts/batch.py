@@ -54,7 +54,8 @@ def batch_comparison_chart(
     eta: float,
     key: str | None = None,
 ) -> tuple[Chart, Datasets]:
-    """Histogram of err_rel over B=small subsamples of the large runs, with actual values.
+    """Histogram of the notebook's err_rel over B=small subsamples of the large runs, with the
+    actual values (the notebook's, without SE).
 
     Several comparisons fit on one page: the chart id and dataset names carry ``key``
     (default: derived from the sizes and η).
@@ -83,7 +84,7 @@ def _slug(text: str) -> str:
 
 @cached_spec
 def _batch_spec() -> Spec:
-    x_title = "err_rel (relative error of the linear estimate)"
+    x_title = "err_rel = (linear − true) / ΔH_true (the notebook's)"
     hist_data, hist_flatten = named(BATCH_HIST, "bin_start", "bin_end", "count")
     bars = (
         alt.Chart(hist_data, transform=hist_flatten)
@@ -123,8 +124,10 @@ def _batch_spec() -> Spec:
         )
     )
     description = (
-        "Histogram of the relative error err_rel over random subsamples of the large-batch runs "
-        "at the smaller batch size, with rules at the smaller runs' actual err_rel (solid) and "
-        "the full large-batch run's value (dashed)."
+        "Histogram of the batch_size_comparison notebook's err_rel = (linear − true)/ΔH_true "
+        "over random subsamples of the large-batch runs at the smaller batch size (how far "
+        "apart the subsets' values lie), with rules at the smaller runs' actual err_rel (solid) "
+        "and the full large-batch runs' mean value (dashed): the notebook's numbers, without "
+        "standard errors."
     )
     return finish(alt.layer(bars, rules), "err_rel of subsamples vs actual runs", description)

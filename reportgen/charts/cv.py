@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
+
 from reportgen.charts.core import (
     Chart,
     ColumnValues,
@@ -89,23 +91,40 @@ def cv_group_chart(
     var_ratio_min: ColumnValues,
     var_ratio_max: ColumnValues,
     *,
+    corr_se: ColumnValues | None = None,
+    var_ratio_se: ColumnValues | None = None,
     metric: Literal["correlation", "variance-ratio"] = "correlation",
 ) -> tuple[Chart, Datasets]:
-    """Per feature mean correlation or variance ratio with min–max bars across runs."""
+    """Per feature the mean correlation or variance ratio across runs with min–max bars, and
+    the mean ± its SE across runs where there is one (two runs or more)."""
     n = len(features)
     values = (corr_mean, corr_min, corr_max, var_ratio_mean, var_ratio_min, var_ratio_max)
     names = ("corr_mean", "corr_min", "corr_max", "var_mean", "var_min", "var_max")
     columns = {name: as_float(v, n) for name, v in zip(names, values, strict=True)}
-    data = columnar(feature=list(features), **columns)
-    return make_chart(f"cv-group-{metric}", bar_rows(_cv_group_spec(metric), n)), {CV_GROUP: data}
+    for prefix, se in (("corr", corr_se), ("var", var_ratio_se)):
+        columns[f"{prefix}_se"] = as_float(se, n)
+        columns[f"{prefix}_se_lo"] = columns[f"{prefix}_mean"] - columns[f"{prefix}_se"]
+        columns[f"{prefix}_se_hi"] = columns[f"{prefix}_mean"] + columns[f"{prefix}_se"]
+    ordered = {name: columns[name] for name in _cv_group_fields()}  # as the spec flattens them
+    data = columnar(feature=list(features), **ordered)
+    prefix = "corr" if metric == "correlation" else "var"
+    with_se = bool(np.isfinite(columns[f"{prefix}_se_lo"]).any())
+    spec = bar_rows(_cv_group_spec(metric, with_se), n)
+    return make_chart(f"cv-group-{metric}", spec), {CV_GROUP: data}
+
+
+_CV_GROUP_COLUMNS = ("mean", "min", "max", "se", "se_lo", "se_hi")
+
+
+def _cv_group_fields() -> list[str]:
+    return [f"{p}_{c}" for p in ("corr", "var") for c in _CV_GROUP_COLUMNS]
 
 
 @cached_spec
-def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
+def _cv_group_spec(metric: Literal["correlation", "variance-ratio"], with_se: bool = False) -> Spec:
+    """``with_se``: some feature's mean has an SE (else no SE layer: it would have no value)."""
     prefix = "corr" if metric == "correlation" else "var"
-    data, flatten = named(
-        CV_GROUP, "feature", "corr_mean", "corr_min", "corr_max", "var_mean", "var_min", "var_max"
-    )
+    data, flatten = named(CV_GROUP, "feature", *_cv_group_fields())
     if metric == "correlation":
         x_title, rule_at, title = "correlation with g·v", 0.0, "Control variates across runs"
         scale = alt.Scale(domain=[-1, 1])
@@ -116,6 +135,7 @@ def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
     tooltip = [
         alt.Tooltip("feature:N", title="feature"),
         value_tooltip(f"{prefix}_mean", "mean"),
+        value_tooltip(f"{prefix}_se", "SE of the mean"),
         value_tooltip(f"{prefix}_min", "min"),
         value_tooltip(f"{prefix}_max", "max"),
     ]
@@ -128,9 +148,17 @@ def _cv_group_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
             x=alt.X(f"{prefix}_min:Q", title=x_title), x2=f"{prefix}_max:Q", y=y, tooltip=tooltip
         )
     )
-    chart = layered(data, flatten, bars, whiskers, reference_rule(rule_at, "x", x_title))
+    se_bars = (
+        alt.Chart()
+        .transform_filter(f"isFinite(datum.{prefix}_se_lo)")
+        .mark_rule(color=SERIES_COLORS[2], strokeWidth=4)
+        .encode(x=alt.X(f"{prefix}_se_lo:Q", title=x_title), x2=f"{prefix}_se_hi:Q", y=y,
+                tooltip=tooltip)
+    )  # fmt: skip
+    layers = (bars, whiskers, *((se_bars,) if with_se else ()))
+    chart = layered(data, flatten, *layers, reference_rule(rule_at, "x", x_title))
     description = (
-        f"{title}: per regression feature the mean over runs (bar) and the range from minimum "
-        "to maximum (grey rule)."
+        f"{title}: per regression feature the mean over runs (bar) ± its standard error across "
+        "runs (orange rule, two runs or more), and the range from minimum to maximum (grey rule)."
     )
     return finish(chart, title, description)

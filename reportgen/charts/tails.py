@@ -67,7 +67,8 @@ def tail_ratio(
     ratio_linear: ColumnValues,
     ratio_linquad: ColumnValues | None = None,
 ) -> tuple[Chart, Datasets]:
-    """Approximation / true against the kept weight quantile, at the selected η.
+    """Approximation / true against the kept weight quantile, at the selected η: point
+    estimates with no SE (a ratio the run page does not show is ``None``, and not drawn).
 
     One row per (η, method, quantile). Following the page's η selector keeps one η on screen,
     so colour stays free for the approximation (same colours as everywhere) and dash for method.
@@ -117,9 +118,11 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
     description = (
         "Ratio of the linear and lin+quad estimates to the SNIS truth when the sequences with the "
         "largest |linear| contributions are truncated or clipped at a quantile, at the selected "
-        "η; 1: the estimate equals the truth."
+        "η; 1: the estimate equals the truth. Point estimates of a sensitivity analysis, without "
+        "standard errors (not judged), drawn only where ΔH_true is resolved from zero at that η "
+        "(truncation at q = 1 only: the run page's table says why)."
     )
-    return finish(chart, "Tail sensitivity at the selected η", description)
+    return finish(chart, "Tail sensitivity at the selected η (point estimates, no SE)", description)
 
 
 # --- 17. tail ratio across a population's runs ---------------------------------------------

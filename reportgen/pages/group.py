@@ -15,7 +15,6 @@ from reportgen.analysis.fits import Agreement, Fit
 from reportgen.analysis.group import GroupAnalysis
 from reportgen.analysis.group_stats import (
     AgreementTally,
-    CvFeatureStats,
     EtaStats,
     PopulationStats,
     QuadHelp,
@@ -178,7 +177,6 @@ class GroupView:
     rel_errors: RelativeErrors
     batch: tuple[BatchComparison, ...]
     tails: tuple[TailGroupRow, ...]
-    cv: tuple[CvFeatureStats, ...]
     charts: Mapping[str, tuple[Chart, ...]]
     page_data: Markup
     norm_note: str
@@ -220,6 +218,11 @@ class GroupView:
     def quad_html(self) -> tuple[Markup, ...]:
         """The rows of the η where the quadratic term's gain has an SE (the page's "judged")."""
         return quad_rows_html([q for q in self.quad_rows if q.row.se is not None])
+
+    @property
+    def cv_populations(self) -> tuple[PopulationStats, ...]:
+        """The populations with control-variate statistics (each its own table)."""
+        return tuple(p for p in self.populations if p.cv)
 
     @property
     def quad_unjudged(self) -> int:
@@ -344,7 +347,6 @@ def group_view(
         rel_errors=analysis.relative,
         batch=analysis.batch,
         tails=analysis.tails,
-        cv=analysis.cv,
         charts=chart_set.charts,
         page_data=json_for_script({"datasets": chart_set.datasets}),
         norm_note=norm_note(members),

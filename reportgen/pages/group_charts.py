@@ -12,7 +12,6 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.group import GroupAnalysis
 from reportgen.analysis.group_stats import (
-    CvFeatureStats,
     PopulationStats,
     RelativeErrors,
     resolved,
@@ -23,13 +22,12 @@ from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
 from reportgen.charts import Chart, Datasets
 from reportgen.charts.agreement import (
-    doubling_chart,
     paired_z_chart,
     parity_chart,
-    per_lr_chart,
     quad_help_chart,
     slug,
 )
+from reportgen.charts.scaling import doubling_chart, per_lr_chart
 from reportgen.pages.run_charts import ChartResult, collect
 
 Charts = dict[str, list[ChartResult]]
@@ -80,7 +78,7 @@ def group_charts(analysis: GroupAnalysis, runs: GroupRuns) -> Charts:
         "relative": relative_charts(pops, runs.label) if runs.per_run else [],
         "batch": batch_charts(analysis.batch, runs.label),
         "tails": tail_charts(pops),
-        "cv": cv_charts(analysis.cv),
+        "cv": cv_charts(pops),
     }
     if runs.per_run:
         agreements = {r.run_id: r.agreements for r in analysis.runs}
@@ -244,23 +242,29 @@ def tails_left_out(rows: Sequence[TailGroupRow]) -> str | None:
     )
 
 
-def cv_charts(cv: Sequence[CvFeatureStats]) -> list[ChartResult]:
-    features = [f for f in cv if not f.joint]
-    if not features:
-        return []
-    return [
-        charts.cv_group_chart(
-            [f.feature for f in features],
-            [f.corr.mean for f in features],
-            [f.corr.min for f in features],
-            [f.corr.max for f in features],
-            [f.var_ratio.mean for f in features],
-            [f.var_ratio.min for f in features],
-            [f.var_ratio.max for f in features],
-            metric=metric,
-        )
-        for metric in ("correlation", "variance-ratio")
-    ]
+def cv_charts(pops: Sequence[PopulationStats]) -> list[ChartResult]:
+    """Per population with control variates: each feature's mean correlation and variance ratio
+    across its runs, ± its SE, with their range."""
+    out = []
+    for i, pop in enumerate(pops):
+        features = [f for f in pop.cv if not f.joint]
+        if not features:
+            continue
+        for metric in ("correlation", "variance-ratio"):
+            chart, data = charts.cv_group_chart(
+                [f.feature for f in features],
+                *([getattr(f.corr, s) for f in features] for s in _CV_STATS),
+                *([getattr(f.var_ratio, s) for f in features] for s in _CV_STATS),
+                corr_se=[f.corr.se_mean for f in features],
+                var_ratio_se=[f.var_ratio.se_mean for f in features],
+                metric=metric,
+            )
+            title = f"{chart.title} ({pop_title(pops, pop)})"
+            out.append(charts.with_key(retitled(chart, title), data, pop_key(pops, i)))
+    return out
+
+
+_CV_STATS = ("mean", "min", "max")
 
 
 def index_charts(records: Sequence[RunRecord]) -> tuple[tuple[Chart, ...], Datasets]:

@@ -35,6 +35,7 @@ from reportgen.pages.run_sections import (
     OUTLIERS_PER_ETA,
     Cite,
     CurvatureView,
+    Judged,
     Link,
     Note,
     OutlierRow,
@@ -42,6 +43,7 @@ from reportgen.pages.run_sections import (
     SkippedFile,
     TailRow,
     curvature_view,
+    judged,
     outlier_rows,
     outlier_rows_html,
     run_files,
@@ -123,10 +125,27 @@ def run_header(run: Run) -> RunHeader:
 
 @dataclass(frozen=True)
 class EtaRow:
-    """One η of the run's ΔH table: its numbers and their uncertainty."""
+    """One η of the run's ΔH table: its numbers and their uncertainty, and the relative errors
+    and linear ÷ true as shown (± SE where ΔH_true is resolved, else why not)."""
 
     summary: EtaSummary
     error: EtaUncertainty
+    rel_linear: Judged
+    rel_linquad: Judged
+    ratio_linear: Judged
+
+
+def eta_row(s: EtaSummary, u: EtaUncertainty) -> EtaRow:
+    """The row of one η. (approx − true)/|true| = sign(true)·(approx/true − 1), so its SE is the
+    SE of approx/true (``se_ratio_*``; the group pages' ``rel_err_se`` for linear)."""
+    true, se_true = s.delta_h_true, u.se_true
+    return EtaRow(
+        s,
+        u,
+        rel_linear=judged(s.rel_err_linear, u.se_ratio_linear, true, se_true),
+        rel_linquad=judged(s.rel_err_linquad, u.se_ratio_linquad, true, se_true),
+        ratio_linear=judged(u.ratio_linear, u.se_ratio_linear, true, se_true),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +205,7 @@ class ErrorView:
 def eta_rows(analysis: RunAnalysis) -> tuple[EtaRow, ...]:
     """Each η's numbers with their uncertainty (an empty one where the run has none)."""
     return tuple(
-        EtaRow(s, u if u is not None else EtaUncertainty(s.eta))
+        eta_row(s, u if u is not None else EtaUncertainty(s.eta))
         for s, u in zip(analysis.summaries, _aligned(analysis), strict=True)
     )
 

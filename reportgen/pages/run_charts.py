@@ -15,6 +15,7 @@ from reportgen.charts.integrands import integrand_histograms
 from reportgen.figures import Figure, FigureList
 from reportgen.load.models import Run
 from reportgen.numfmt import format_eta
+from reportgen.pages.run_sections import tail_rows
 from reportgen.pages.run_supplement import clip_charts
 
 ChartResult = tuple[Chart, Datasets]
@@ -278,23 +279,23 @@ def _snis_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
 
 
 def _tail_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
-    rows = [
-        (tail.eta, method, row)
-        for tail in analysis.tails
-        for method, items in (("truncate", tail.truncated), ("clip", tail.clipped))
-        for row in items
-    ]
+    """The ratios of the tail table (``run_sections.tail_why``), drawn at the page's selected η:
+    only when every η shows one (at an η that shows none the chart would be empty, and the
+    table says why)."""
+    rows = tail_rows(analysis)
     if not rows:
         return []
-    return [
-        charts.tail_ratio(
-            [eta for eta, _, _ in rows],
-            [method for _, method, _ in rows],
-            [row.quantile for _, _, row in rows],
-            [row.ratio for _, _, row in rows],
-            [row.linquad_ratio for _, _, row in rows],
-        )
-    ]
+    shown = {r.eta for r in rows if r.shown_ratio is not None or r.shown_linquad_ratio is not None}
+    if shown != {r.eta for r in rows}:
+        return []
+    chart = charts.tail_ratio(
+        [r.eta for r in rows],
+        [r.method for r in rows],
+        [r.quantile for r in rows],
+        [r.shown_ratio for r in rows],
+        [r.shown_linquad_ratio for r in rows],
+    )
+    return [chart]
 
 
 def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
@@ -304,7 +305,9 @@ def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     names = [f.name for f in cv.features]
     corr = [f.corr for f in cv.features]
     ratio = [f.var_after_cv for f in cv.features]
+    # the bars have no error bars (charts.cv is not the run page's): the note says where the SEs are
+    note = "the run's own values, drawn without their SEs: ± SE in the feature tables above"
     return [
-        charts.cv_bars(names, corr, ratio, metric="correlation"),
-        charts.cv_bars(names, corr, ratio, metric="variance-ratio"),
+        _noted(charts.cv_bars(names, corr, ratio, metric="correlation"), note),
+        _noted(charts.cv_bars(names, corr, ratio, metric="variance-ratio"), note),
     ]

@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reportgen.analysis import RunAnalysis
-from reportgen.analysis.uncertainty import DELTA, SHARDS, SHARDS_SWEEP, UNPAIRED, RunUncertainty
+from reportgen.analysis.group_stats import resolved
+from reportgen.analysis.uncertainty import (
+    DELTA,
+    SHARDS,
+    SHARDS_SWEEP,
+    UNPAIRED,
+    EtaUncertainty,
+    RunUncertainty,
+)
 from reportgen.load.models import Run
+from reportgen.numfmt import format_with_se
 from reportgen.pages import paths
 from reportgen.pages.cells import eta_rows_html, number_cells, text_cells
 from reportgen.pages.render import render_markdown
@@ -52,9 +61,19 @@ class Cite:
 
 @dataclass(frozen=True)
 class Link:
-    name: str
+    name: str  # the path inside the run's directory
     href: str
     size: int
+
+    @property
+    def file(self) -> str:
+        return PurePosixPath(self.name).name
+
+    @property
+    def folder(self) -> str | None:
+        """The folder inside the run's directory that holds the file (``None``: the top)."""
+        parent = PurePosixPath(self.name).parent.as_posix()
+        return None if parent == "." else parent
 
 
 @dataclass(frozen=True)
@@ -91,8 +110,58 @@ class OutlierRow:
     features: tuple[float | None, ...]
 
 
+# Why a ratio or relative error is not shown: the short reason in its cell, the long one in the
+# cell's title (the group pages' wording, group_rows.REL_ERR_WHY, for the same three cases).
+NOT_SHOWN = {
+    "not resolved": "|ΔH_true| ≤ 2·se_true at this η: the ratio divides by noise",
+    "no se_true": "ΔH_true has no standard error here: the ratio cannot be judged",
+    "no SE": "no standard error of the ratio: it is not shown without one",
+    "not 1 − ρ²": "the run's ratio is not 1 − ρ² of its ρ: the normal-theory SE is not its own",
+    "Σ true not comparable": "truncation sums the guide's true_contrib over the kept sequences: "
+    "their shares of the mean base entropy make that sum move with the sequences' base entropies, "
+    "not with their change, so it is no ΔH_true to compare Σ linear with",
+}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A ratio or relative error as a run page shows it: ``value`` ± ``se``, or "—" and ``why``
+    not (a key of ``NOT_SHOWN``; ``value`` is then ``None``); neither: there is no value."""
+
+    value: float | None
+    se: float | None = None
+    why: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return NOT_SHOWN.get(self.why, "") if self.why is not None else ""
+
+    @property
+    def shown(self) -> bool:
+        return self.value is not None and self.why is None
+
+
+def judged(
+    value: float | None, se: float | None, true: float | None, se_true: float | None
+) -> Judged:
+    """``value`` (a ratio to ΔH_true, or a relative error) ± ``se`` where ΔH_true is resolved
+    from zero (|ΔH_true| > 2·se_true) and the SE is known; else why it is not shown."""
+    if value is None:
+        return Judged(None)
+    found = resolved(true, se_true)
+    if found is None:
+        return Judged(None, why="no se_true")
+    if not found:
+        return Judged(None, why="not resolved")
+    return Judged(value, se) if se is not None else Judged(None, why="no SE")
+
+
 @dataclass(frozen=True)
 class TailRow:
+    """One row of the tail table: ``why`` its ratios are not shown (a key of ``NOT_SHOWN``), and
+    ``se`` of linear/true where the row leaves every sequence as it is (q = 1: the ΔH table's
+    ratio); any other ratio shown is a point estimate with no SE."""
+
     eta: float
     method: str
     quantile: float
@@ -102,6 +171,17 @@ class TailRow:
     linear: float | None
     linquad: float | None
     ratio: float | None
+    linquad_ratio: float | None = None
+    why: str | None = None
+    se: float | None = None
+
+    @property
+    def shown_ratio(self) -> float | None:
+        return self.ratio if self.why is None else None
+
+    @property
+    def shown_linquad_ratio(self) -> float | None:
+        return self.linquad_ratio if self.why is None else None
 
 
 def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
@@ -216,14 +296,18 @@ def _opt(values: np.ndarray | None, i: int) -> float | None:
 
 
 def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
+    """Every η, method and kept quantile, with why its ratios are not shown (``tail_why``)."""
     rows = []
     for tail in analysis.tails:
-        for method in ("truncated", "clipped"):
-            for r in getattr(tail, method):
+        true, error = truth_at(analysis, tail.eta)
+        se_true = error.se_true if error is not None else None
+        for method, items in (("truncate", tail.truncated), ("clip", tail.clipped)):
+            for r in items:
+                whole = r.kept == tail.n  # nothing dropped or clipped
                 rows.append(
                     TailRow(
                         tail.eta,
-                        "truncate" if method == "truncated" else "clip",
+                        method,
                         r.quantile,
                         r.kept,
                         r.threshold,
@@ -231,9 +315,34 @@ def tail_rows(analysis: RunAnalysis) -> tuple[TailRow, ...]:
                         r.linear_total,
                         r.linquad_total,
                         r.ratio,
+                        r.linquad_ratio,
+                        tail_why(method, whole, true, se_true, tail.centred),
+                        error.se_ratio_linear if whole and error is not None else None,
                     )
                 )
     return tuple(rows)
+
+
+def truth_at(analysis: RunAnalysis, eta: float) -> tuple[float | None, EtaUncertainty | None]:
+    """ΔH_true and its uncertainty at ``eta`` (``None`` where the run has none)."""
+    true = next((s.delta_h_true for s in analysis.summaries if s.eta == eta), None)
+    return true, analysis.uncertainty.at(eta)
+
+
+def tail_why(
+    method: str, whole: bool, true: float | None, se_true: float | None, centred: bool = False
+) -> str | None:
+    """Why a tail ratio is not shown: ΔH_true at its η is not resolved from zero, or has no SE;
+    or it truncates (``whole``: a row that drops nothing) a run without per-sequence base
+    entropies (``centred`` false), so its Σ true is a subset's sum of the guide's true_contrib,
+    whose base-entropy shares make it no change to compare Σ linear with."""
+    found = resolved(true, se_true)
+    if found is None:
+        return "no se_true"
+    if not found:
+        return "not resolved"
+    comparable = centred or whole or method != "truncate"
+    return None if comparable else "Σ true not comparable"
 
 
 def outlier_rows_html(rows: Sequence[OutlierRow], features: int) -> Markup:
@@ -249,13 +358,30 @@ def outlier_rows_html(rows: Sequence[OutlierRow], features: int) -> Markup:
 
 
 def tail_rows_html(rows: Sequence[TailRow]) -> Markup:
-    """The tail table's rows: η, method, kept quantile, then the numbers (one notation each)."""
+    """The tail table's rows: η, method, kept quantile, then the numbers (one notation each),
+    the ratio last: "—" and why where it is not shown."""
     numbers = [
         number_cells([getattr(r, name) for r in rows], None)
-        for name in ("kept", "threshold", "true", "linear", "linquad", "ratio")
+        for name in ("kept", "threshold", "true", "linear", "linquad", "shown_ratio")
     ]
+    numbers[-1] = [_ratio_cell(r, cell) for cell, r in zip(numbers[-1], rows, strict=True)]
     texts = [text_cells(r.method for r in rows), text_cells(r.quantile for r in rows)]
     return eta_rows_html([r.eta for r in rows], *texts, *numbers)
+
+
+def _ratio_cell(r: TailRow, point: Markup) -> Markup:
+    """The ratio ± SE where it has one, "—" and why where it is not shown, else ``point``."""
+    if r.ratio is None:
+        return point
+    if r.why is not None:
+        return _not_shown(r.why)
+    return escape(format_with_se(r.ratio, r.se)) if r.se is not None else point
+
+
+def _not_shown(why: str) -> Markup:
+    """ "—" and the short reason, the long one in its title (as templates/_judged.html)."""
+    title = escape(NOT_SHOWN[why])
+    return Markup(f'— <span class="muted" title="{title}">({escape(why)})</span>')
 
 
 def sections_for(view_parts: Mapping[str, bool]) -> tuple[Section, ...]:

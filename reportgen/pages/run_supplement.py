@@ -3,19 +3,58 @@ difference, every control-variate feature, and the fields no loader reads."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from reportgen.analysis import RunAnalysis
 from reportgen.analysis.clip import ClipSweep
-from reportgen.analysis.cv_features import CvRanking
+from reportgen.analysis.cv_features import CvRanking, RankedFeature
 from reportgen.analysis.fd import EQUIVALENCE_MARGIN, FdRow
 from reportgen.charts import Chart, Datasets
 from reportgen.charts.sensitivity import clip_sweep_chart
-from reportgen.load.models import FieldInventory, Schema
+from reportgen.load.models import CvFeature, FieldInventory, Schema
 from reportgen.numfmt import format_eta
+from reportgen.pages.run_sections import Judged
 
 ChartResult = tuple[Chart, Datasets]
+
+
+@dataclass(frozen=True)
+class CvRow:
+    """A feature of the run's joint regression: ρ ± SE, its OLS β and the variance ratio after
+    CV (the feature alone) ± SE, or "—" where the run's ratio is not 1 − ρ² of its ρ."""
+
+    name: str
+    corr: float | None
+    corr_se: float | None
+    ols_beta: float | None
+    var_ratio: Judged
+
+
+def cv_rows(features: tuple[CvFeature, ...], ranking: CvRanking | None) -> tuple[CvRow, ...]:
+    """The regression's features with the normal-theory SEs of the ranking (analysis.cv_features)
+    where the ranking's feature of that name has the same ρ and the ratio is its 1 − ρ²."""
+    ranked = {f.name: f for f in ranking.features} if ranking is not None else {}
+    return tuple(_cv_row(f, ranked.get(f.name)) for f in features)
+
+
+def _cv_row(f: CvFeature, ranked: RankedFeature | None) -> CvRow:
+    if ranked is not None and not _same(ranked.corr, f.corr):
+        ranked = None  # another ρ: the ranking's SEs are not this feature's
+    ratio = Judged(None)
+    if f.var_after_cv is not None and math.isfinite(f.var_after_cv):
+        own = f.corr is not None and _same(f.var_after_cv, 1.0 - f.corr * f.corr)
+        se = ranked.var_ratio_se if ranked is not None else None
+        if not own or ranked is None:
+            ratio = Judged(None, why="not 1 − ρ²")
+        else:
+            ratio = Judged(f.var_after_cv, se) if se is not None else Judged(None, why="no SE")
+    return CvRow(f.name, f.corr, ranked.corr_se if ranked is not None else None, f.ols_beta, ratio)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 @dataclass(frozen=True)
@@ -27,6 +66,7 @@ class SupplementView:
     fd_measured: bool
     equivalence_margin: float
     cv: CvRanking | None
+    cv_rows: tuple[CvRow, ...]  # the run's joint regression features, with SEs
     invalid_scatters: tuple[str, ...]  # the run's own plots of features that are not valid
     fields: FieldInventory
     more_unrecognised: int  # unrecognised paths beyond those listed
@@ -48,6 +88,7 @@ def supplement_view(analysis: RunAnalysis) -> SupplementView:
         fd_measured=any(r.verdict != "not measured" for r in supplement.symmetric_fd),
         equivalence_margin=EQUIVALENCE_MARGIN,
         cv=cv,
+        cv_rows=cv_rows(analysis.run.cv.features, cv) if analysis.run.cv is not None else (),
         invalid_scatters=tuple(
             sorted(
                 f.path for f in analysis.run.inputs.images if PurePosixPath(f.path).name in invalid

@@ -223,10 +223,11 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
     ``Deferred``, for ``dump_pieces``, which makes each (each run's entry, each population) as
     it writes it and lets it go (a 10,000-run group's entries are ~30 MB as Python objects).
     Never pooled nor averaged across populations: with several (``populations_kept_apart``),
-    the top-level ``per_eta``, ``relative_errors`` and ``tails`` are ``null`` (the fields stay)
-    and ``populations`` hold the statistics to use, each with its runs' relative errors, tails
-    and pooled estimates. ``pooled_across_populations`` is deprecated: it holds the same value
-    as ``populations_kept_apart``, so ``true`` means the populations were *not* pooled.
+    the top-level ``per_eta``, ``relative_errors``, ``tails`` and ``cv`` are ``null`` (the fields
+    stay) and ``populations`` hold the statistics to use, each with its runs' relative errors,
+    tails, pooled estimates and control-variate features. ``pooled_across_populations`` is
+    deprecated: it holds the same value as ``populations_kept_apart``, so ``true`` means the
+    populations were *not* pooled.
     """
     kept_apart = len(record.populations) > 1
     return {
@@ -236,7 +237,7 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
         "batch_comparison": [row.to_json() for row in record.batch],
         "relative_errors": None if kept_apart else Deferred(record.relative.to_json),
         "tails": None if kept_apart else map(_TO_JSON, record.tails),
-        "cv": [row.to_json() for row in record.cv],
+        "cv": None if kept_apart else [row.to_json() for row in record.cv],
         "agreement": record.tally.to_json(),
         "populations": map(_TO_JSON, record.populations),
         "pooled_across_populations": kept_apart,  # deprecated, misnamed: kept for its readers

@@ -18,7 +18,8 @@ from reportgen.analysis.cv_features import cv_headline, rank_features
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_95, breakdown_eta
 from reportgen.load.models import CvData
-from reportgen.numfmt import format_eta, format_percent, format_with_se, format_z
+from reportgen.numfmt import format_eta, format_with_se, format_z
+from reportgen.pages.run_sections import judged as as_shown
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,10 @@ def run_verdict(
     verdicts = [u.verdict_linear if u is not None else None for _, u in pairs]
     answer = rules.run_verdict(verdicts)
     if answer is None:
-        errors = [s.rel_err_linear for s, _ in pairs if s.rel_err_linear is not None]
-        spread = (
-            f" (relative error {format_percent(min(errors))} to {format_percent(max(errors))})"
-            if errors
-            else ""
-        )
+        # no relative error either: without an SE it would be a number presented as a result
         headline = (
             f"No standard error of linear − true is available for this run, so whether the linear "
-            f"approximation agrees with the SNIS truth cannot be judged at its {len(pairs)} η"
-            f"{spread}."
+            f"approximation agrees with the SNIS truth cannot be judged at its {len(pairs)} η."
         )
         return Verdict(headline, tuple(details), judged=False)
     headline = _answer_sentence(answer, pairs, margin)
@@ -105,11 +100,12 @@ def _answer_sentence(answer: rules.Verdict, pairs: Sequence[Pair], margin: float
         bad = [(s, u) for s, u in judged if u is not None and u.verdict_linear == "disagrees"]
         s, u = bad[-1]
         assert u is not None
-        ratio = format_with_se(u.ratio_linear, u.se_ratio_linear)
+        ratio = as_shown(u.ratio_linear, u.se_ratio_linear, s.delta_h_true, u.se_true)
+        shown = f"linear/true = {format_with_se(ratio.value, ratio.se)}, " if ratio.shown else ""
         return (
             f"disagrees: the linear prediction misses ΔH_true beyond noise (|z| > 1.96) at "
-            f"η = {_etas([b.eta for b, _ in bad])} (at {format_eta(s.eta)}: linear/true = "
-            f"{ratio}, z = {format_z(u.z_linear)})."
+            f"η = {_etas([b.eta for b, _ in bad])} (at {format_eta(s.eta)}: {shown}"
+            f"z = {format_z(u.z_linear)})."
         )
     mdes = [u.mde_linear for _, u in judged if u is not None and u.mde_linear is not None]
     if not mdes:

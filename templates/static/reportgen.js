@@ -255,13 +255,14 @@
       if (window.console) { window.console.error("reportgen: chart " + figure.id + ": " + error); }
     });
   }
-  // A chart title wider than a narrow screen's chart is cut by the SVG: the caption's own title,
-  // which wraps, is shown instead (exports keep the chart's title).
+  // A chart title wider than a narrow screen's chart is cut by the SVG, or elided by its limit:
+  // the caption's own title, which wraps, is shown instead (exports keep the chart's title).
   function titleClipped(target) {
     var title = target.querySelector("svg .role-title-text text");
     if (!title) { return false; }
     var box = target.getBoundingClientRect(), text = title.getBoundingClientRect();
-    return text.left < box.left - 1 || text.right > box.right + 1;
+    var elided = /\u2026$/.test(title.textContent);
+    return elided || text.left < box.left - 1 || text.right > box.right + 1;
   }
   function pendingCharts() {
     return Array.prototype.filter.call(document.querySelectorAll("figure.chart"), function (figure) {

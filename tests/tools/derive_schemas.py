@@ -283,6 +283,8 @@ def add_group_fields(group: Json) -> None:
     properties["cv_batch"] = cv_batch()
     add_notebook_and_convention_fields(group)
     add_resolved_tail_fields(properties)
+    add_population_cv_fields(properties)
+    add_batch_se_fields(properties)
 
 
 RESOLVED_TAILS = {
@@ -307,16 +309,68 @@ def add_resolved_tail_fields(properties: Json) -> None:
         "n_resolved": count | {"$comment": "runs in the resolved_* spreads"},
         "n_unresolved": count | {"$comment": "runs left out: ΔH_true within 2 SE of zero"},
         "n_no_se": count | {"$comment": "runs left out: no se_true to judge by"},
+        "n_not_comparable": count
+        | {
+            "$comment": "runs left out of a truncated row below q = 1: without per-sequence base "
+            "entropies their truncated true total is not a change (run tails' centred false)"
+        },
         "resolved_run_ids": {"type": "array", "items": {"type": "string"}},
     }
     tails = {"type": "array", "items": row}
     properties["populations"]["items"]["properties"]["tails"] = tails
 
 
+CV_SE = "the mean's standard error across the runs, std/√n (null below two runs)"
+
+
+def add_population_cv_fields(properties: Json) -> None:
+    """Control-variate statistics per population, each mean with its SE across the runs; the
+    top-level cv, which would average across populations, is null when there are several."""
+    cv = properties["cv"]
+    row = cv["items"]
+    for name in ("corr", "var_ratio"):
+        row["properties"][name]["properties"]["se_mean"] = NULL_NUMBER | {"$comment": CV_SE}
+    cv["type"] = ["array", "null"]
+    cv["$comment"] = (
+        "over the runs of the group's one population; null when the group holds several "
+        "populations (populations_kept_apart): each has its own"
+    )
+    runs = "its runs' control-variate features, as the top-level cv"
+    items = {"type": "array", "items": row, "$comment": runs}
+    properties["populations"]["items"]["properties"]["cv"] = items
+
+
+BATCH_MEAN = (
+    "the mean err_rel (the batch_size_comparison notebook's (linear − true)/ΔH_true) over the "
+    "drawn subsets"
+)
+BATCH_MC_SE = (
+    "Monte-Carlo standard error of the mean, √(Σ m_j s_j²)/N over the larger runs' draws (how far "
+    "other draws would move it; not the runs' sampling error); null where a run has one draw"
+)
+BATCH_SPREAD = "describes how far apart the subsets' values lie (a spread, not a result)"
+
+
+def add_batch_se_fields(properties: Json) -> None:
+    """A batch-comparison mean over drawn subsets gains its Monte-Carlo SE; std and quantiles are
+    marked as the spread they describe."""
+    row = properties["batch_comparison"]["items"]
+    nodes = [row, row["properties"]["rescaled"], row["properties"]["reestimated"]]
+    for node in nodes:
+        node["properties"]["se_mean"] = NULL_NUMBER | {"$comment": BATCH_MC_SE}
+        node["properties"]["mean"]["$comment"] = BATCH_MEAN
+        for name in ("std", "quantiles"):
+            node["properties"][name]["$comment"] = BATCH_SPREAD
+    for name in ("small_runs", "full_run_values"):
+        row["properties"][name]["$comment"] = (
+            "the notebook's err_rel of each run, without a standard error"
+        )
+
+
 KEPT_APART = (
     "true when the group holds several populations (runs of different batch sizes, "
     "configurations or schema generations): each has its own statistics under populations, "
-    "and the top-level per_eta, relative_errors and tails, which would average across them, "
+    "and the top-level per_eta, relative_errors, tails and cv, which would average across them, "
     "are null"
 )
 
@@ -442,6 +496,12 @@ def run_summary(run: Json) -> Json:
     run["properties"]["error"] = ERROR
     add_run_fields(run)
     add_supplement_fields(run)
+    run["properties"]["tails"]["items"]["properties"]["centred"] = {
+        "type": "boolean",
+        "$comment": "true: truncated true totals sum each kept sequence's own change (the centred "
+        "contributions); false (no per-sequence base entropies): the guide's true_contrib, whose "
+        "base-entropy shares make a truncated total below q = 1 no change to compare",
+    }
     run["properties"]["stale"] = {
         "type": "object",
         "required": ["reason", "last_good"],
