@@ -127,9 +127,10 @@ def test_the_build_process_holds_no_runs_record_after_the_run_stage(
 
     monkeypatch.setattr("reportgen.build.write_cross_runs", counting)
     out = tmp_path / "site"
+    before = live_records()  # held by other tests of this process (their fixtures)
     build(BuildOptions(results=results, out=out, jobs=jobs, bootstrap=200))
     assert len(stored(out)) == runs  # every run's record went through the store
-    assert counted and counted[0] <= 1  # before the store: one a run
+    assert counted and counted[0] - before <= 1  # before the store: one a run
 
 
 @pytest.mark.slow
