@@ -331,6 +331,9 @@ def test_approximation_checks_trigger(
     builder: Callable[[tuple[float, ...]], Data],
 ) -> None:
     findings = run_findings(tmp_path, builder(factors))
+    if builder is sweep_results and check_id == "sign-disagreement":
+        check_id = "linear-error-se-incomplete"  # no SE of ΔH_true: no difference is shown
+        assert "sign-disagreement" not in ids(findings)
     assert eta in etas_of(f for f in findings if f.id == check_id)
     assert not [f for f in findings if f.severity == "error"]  # consistent arithmetic
 
@@ -604,7 +607,8 @@ def test_findings_sorted_by_severity_check_and_eta(tmp_path: Path) -> None:
     ]
     assert keys == sorted(keys)
     assert {f.severity for f in findings} == {"error", "warning", "info"}
-    (signs,) = [f for f in findings if f.id == "sign-disagreement"]  # one per run, η listed
+    # one per run, η listed (no per-sequence data: ΔH_true's SE is unknown)
+    (signs,) = [f for f in findings if f.id == "linear-error-se-incomplete"]
     assert signs.etas == (ETAS[1], ETAS[2]) and signs.eta is None
 
 
@@ -719,7 +723,9 @@ def test_real_data_expected_findings(real_findings: dict[str, tuple[Finding, ...
         # every real SNIS run stores se_shard as the SE of the mean shard (issue 10)
         assert ("se-shard-is-mean-se" in ids(found)) == run_id.startswith("diagnostics_run")
     sweep_02 = real_findings["comparison_across_learning_rates/run_02"]
-    assert "sign-disagreement" in ids(sweep_02)
+    # opposite signs, but ΔH_true has no SE: reported as unjudged, not as a disagreement
+    assert "sign-disagreement" not in ids(sweep_02)
+    assert "linear-error-se-incomplete" in ids(sweep_02)
     assert "ratio-pred-degenerate" not in ids(sweep_02)  # its ratio_pred are ≈ 1
     quiet = {"linear-aggregate-mismatch", "quad-gdotv-differs"}
     assert quiet <= {c.id for c in CHECKS}  # real check ids, or the test below checks nothing
@@ -933,3 +939,19 @@ def test_runs_per_check_counts_each_run_once_per_check_in_registry_order(
         if any(c.id in ids for ids in runs)
     ]
     assert [(c.id, c.severity, c.runs) for c in counts] == expected
+
+
+def test_a_large_linear_errors_relative_error_carries_its_se(tmp_path: Path) -> None:
+    """The relative error a finding quotes comes with its SE (that of linear/true), or says it
+    has none."""
+    write_run(tmp_path, snis_results())
+    run = load(tmp_path)
+    (within,) = [
+        f
+        for f in findings_of(run, CheckOptions(max_linear_error=0.05))
+        if f.id == "linear-error-within-noise"
+    ]
+    assert re.search(r"relative error [\d.e−]+ ± [\d.e−]+", within.message), within.message
+    sweep = run_findings(tmp_path / "sweep", sweep_results((1.1, -1.1, 1.1)))
+    (unjudged,) = [f for f in sweep if f.id == "linear-error-se-incomplete"]
+    assert "relative error" in unjudged.message and "±" not in unjudged.message

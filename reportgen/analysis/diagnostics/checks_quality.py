@@ -18,6 +18,7 @@ from reportgen.analysis.diagnostics.registry import (
     fmt_eta,
     rel,
 )
+from reportgen.numfmt import format_with_se
 
 # --- SNIS quality ----------------------------------------------------------------------------
 
@@ -185,18 +186,27 @@ def _large_linear_errors(ctx: CheckContext) -> Iterator[_LinearError]:
         assert row.delta_h_linear is not None and row.delta_h_true is not None
         noise = _noise(ctx, row.eta, row.delta_h_linear - row.delta_h_true)
         values = (
-            f"{fmt_eta(row.eta)} ({fmt(abs(error), 3)}, linear {fmt(row.delta_h_linear)}, "
-            f"true {fmt(row.delta_h_true)}"
+            f"{fmt_eta(row.eta)} ({_relative(ctx, row.eta, abs(error))}, linear "
+            f"{fmt(row.delta_h_linear)}, true {fmt(row.delta_h_true)}"
         )
         yield _LinearError(row.eta, values, noise)
 
 
+def _relative(ctx: CheckContext, eta: float, error: float) -> str:
+    """|linear − true|/|true| with its SE (that of linear/true), or named as having none."""
+    row = ctx.uncertainty.at(eta) if ctx.uncertainty is not None else None
+    se = row.se_ratio_linear if row is not None else None
+    if se is None or not math.isfinite(se) or se <= 0:
+        return f"relative error {fmt(error, 3)}, no SE"
+    return f"relative error {format_with_se(error, se)}"
+
+
 @check("sign-disagreement", "warning", "Linear and true ΔH have opposite signs", "eta-table")
 def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
-    """The linear prediction and ΔH_true have opposite signs, and their difference is not
-    shown to be noise: |z| > 1.96 for the paired z = (ΔH_linear − ΔH_true)/se_diff_linear (for
-    a run without one, over its own se_linear), or the run has no standard error to judge it,
-    which the message says.
+    """The linear prediction and ΔH_true have opposite signs, and their difference is beyond
+    noise: |z| > 1.96 for z = (ΔH_linear − ΔH_true)/se_diff_linear, ΔH_true's SE included. A
+    run whose ΔH_true has no SE (an η sweep) is not judged here: its relative error, above 1
+    with opposite signs, is reported by `linear-error-se-incomplete`.
 
     **Why it matters:** the first-order model predicts the wrong direction of the entropy
     change: at this η it is not even qualitatively right.
@@ -210,7 +220,8 @@ def sign_disagreement(ctx: CheckContext) -> Iterator[Hit]:
         if true is None or linear is None or not true * linear < 0:
             continue
         noise = _noise(ctx, row.eta, linear - true)
-        if noise.significant(ctx.options.significant_z) is not False:
+        # without ΔH_true's SE the difference is not shown (linear-error-se-incomplete says so)
+        if noise.complete and noise.significant(ctx.options.significant_z):
             text = f"{fmt_eta(row.eta)} (linear {fmt(linear)}, true {fmt(true)}, {noise.text()})"
             found.append((row.eta, text))
     if found:
