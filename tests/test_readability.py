@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reportgen.analysis import analyze_run
@@ -147,6 +148,23 @@ def test_outlier_table_has_one_column_per_feature(sample_tree: Path) -> None:
     assert "var_logp" in names and "features.var_logp" in names  # the case that repeated
     _, columns = outlier_rows(analyze_run(run))
     assert len(columns) == len(set(columns)) and "var_logp" in columns
+
+
+def test_outliers_rank_each_sequences_own_change_against_linear(sample_tree: Path) -> None:
+    """Where the run has per-sequence base entropies the outliers are the sequences whose own
+    change (the centred contribution, as the per-sequence charts show it) is furthest from the
+    linear term, not those whose base entropy is furthest from the mean."""
+    analysis = analyze_run(_runs(sample_tree, Schema.SNIS)[0])
+    rows, _ = outlier_rows(analysis)
+    contrib = next(c for c in analysis.contributions if c.linear is not None)
+    assert contrib.centred is not None and contrib.linear is not None
+    gap = np.abs(contrib.centred - contrib.linear)
+    first = [r for r in rows if r.eta == contrib.eta]
+    assert first[0].index == int(np.nanargmax(gap))
+    assert first[0].true_contrib == contrib.centred[first[0].index]
+    assert first[0].error == pytest.approx(
+        contrib.centred[first[0].index] - contrib.linear[first[0].index]
+    )
 
 
 def test_update_parameters_are_labelled_as_tensors(sample_tree: Path) -> None:

@@ -237,3 +237,19 @@ def test_a_difference_without_se_is_a_dash_and_why() -> None:
     parser.feed(macro.render(value=1385.0, se=None))
     assert " ".join(parser.text.split()) == "— (no SE)"
     assert "± 395" in macro.render(value=1385.0, se=395.0)
+
+
+def test_the_run_cv_bars_carry_their_95_intervals(sample_site: tuple[Path, object]) -> None:
+    """The control-variate bars are drawn with ± 1.96 SE (the ranking's SEs) where there is one."""
+    html = (sample_site[0] / "runs/CVs_and_gdotv/run1/run_01/index.html").read_text()
+    found = re.search(r'id="page-data">(.*?)</script>', html, re.S)
+    assert found
+    (cv,) = json.loads(found[1])["datasets"]["cv"]
+    with_se = [
+        (c, lo, hi)
+        for c, lo, hi in zip(cv["corr"], cv["corr_lo"], cv["corr_hi"], strict=True)
+        if lo is not None
+    ]
+    assert with_se and all(lo < c < hi for c, lo, hi in with_se)
+    assert all(hi - c == pytest.approx(c - lo) for c, lo, hi in with_se)
+    assert '"x2":{"field":"corr_hi"}' in html.replace(" ", "")

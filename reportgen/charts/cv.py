@@ -29,6 +29,7 @@ from reportgen.charts.palette import (
     NEUTRAL,
     SERIES_COLORS,
 )
+from reportgen.charts.run import Z95
 from reportgen.charts.spec_cache import cached_spec
 
 CV = "cv"
@@ -44,18 +45,27 @@ def cv_bars(
     var_ratio: ColumnValues,
     *,
     metric: Literal["correlation", "variance-ratio"] = "correlation",
+    corr_se: ColumnValues | None = None,
+    var_ratio_se: ColumnValues | None = None,
 ) -> tuple[Chart, Datasets]:
-    """Per-feature correlation with g·v, or variance after / before the control variate."""
+    """Per-feature correlation with g·v, or variance after / before the control variate, each
+    with its 95 % interval (± 1.96 SE) where it has an SE."""
     n = len(features)
-    data = columnar(
-        feature=list(features), corr=as_float(corr, n), var_ratio=as_float(var_ratio, n)
-    )
+    values = {"corr": as_float(corr, n), "var_ratio": as_float(var_ratio, n)}
+    ses = {"corr": as_float(corr_se, n), "var_ratio": as_float(var_ratio_se, n)}
+    bounds = {
+        f"{name}_{side}": values[name] + sign * Z95 * ses[name]
+        for name in values
+        for side, sign in (("lo", -1.0), ("hi", 1.0))
+    }
+    data = columnar(feature=list(features), **values, **bounds)
     return make_chart(f"cv-{metric}", bar_rows(_cv_spec(metric), n)), {CV: data}
 
 
 @cached_spec
 def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
-    data, flatten = named(CV, "feature", "corr", "var_ratio")
+    fields = ("corr", "var_ratio", "corr_lo", "corr_hi", "var_ratio_lo", "var_ratio_hi")
+    data, flatten = named(CV, "feature", *fields)
     y = alt.Y("feature:N", title="feature", sort=None)
     tooltip = [
         alt.Tooltip("feature:N", title="feature"),
@@ -71,9 +81,17 @@ def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
         x = alt.X("var_ratio:Q", title=x_title)
         rule_at, title = 1.0, "Control variates: variance ratio"
     bars = alt.Chart().mark_bar(color=SERIES_COLORS[1]).encode(x=x, y=y, tooltip=tooltip)
-    chart = layered(data, flatten, bars, reference_rule(rule_at, "x", x_title))
+    field = "corr" if metric == "correlation" else "var_ratio"
+    whiskers = (
+        alt.Chart()
+        .transform_filter(f"isFinite(datum.{field}_lo) && isFinite(datum.{field}_hi)")
+        .mark_rule(color="#222", clip=True)
+        .encode(x=alt.X(f"{field}_lo:Q"), x2=f"{field}_hi:Q", y=y)
+    )
+    chart = layered(data, flatten, bars, whiskers, reference_rule(rule_at, "x", x_title))
     description = (
-        f"{title} per regression feature; the dashed rule marks "
+        f"{title} per regression feature with its 95 % interval (± 1.96 SE) where it has an SE; "
+        f"the dashed rule marks "
         f"{'no correlation' if metric == 'correlation' else 'no variance reduction'}."
     )
     return finish(chart, title, description)

@@ -172,6 +172,7 @@ class RunView:
     outliers_per_eta: int
     outlier_columns: tuple[str, ...]
     outlier_html: Markup
+    outliers_centred: bool  # their true values are each sequence's own change
     tails: tuple[TailRow, ...]
     tail_html: Markup
     notes: tuple[Note, ...]
@@ -315,6 +316,7 @@ def run_view(
         outliers_per_eta=OUTLIERS_PER_ETA,
         outlier_columns=parts.outlier_columns,
         outlier_html=outlier_rows_html(parts.outliers, len(parts.outlier_columns)),
+        outliers_centred=all(c.centred is not None for c in analysis.contributions),
         tails=parts.tails,
         tail_html=tail_rows_html(parts.tails),
         notes=parts.notes,

@@ -305,9 +305,13 @@ def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     names = [f.name for f in cv.features]
     corr = [f.corr for f in cv.features]
     ratio = [f.var_after_cv for f in cv.features]
-    # the bars have no error bars (charts.cv is not the run page's): the note says where the SEs are
-    note = "the run's own values, drawn without their SEs: ± SE in the feature tables above"
+    ranking = analysis.supplement.cv
+    ranked = {f.name: f for f in ranking.features} if ranking is not None else {}
+    ses = {
+        "corr_se": [ranked[n].corr_se if n in ranked else None for n in names],
+        "var_ratio_se": [ranked[n].var_ratio_se if n in ranked else None for n in names],
+    }
     return [
-        _noted(charts.cv_bars(names, corr, ratio, metric="correlation"), note),
-        _noted(charts.cv_bars(names, corr, ratio, metric="variance-ratio"), note),
+        charts.cv_bars(names, corr, ratio, metric="correlation", **ses),
+        charts.cv_bars(names, corr, ratio, metric="variance-ratio", **ses),
     ]

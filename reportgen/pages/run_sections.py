@@ -247,7 +247,9 @@ def se_linear_label(uncertainty: RunUncertainty) -> str:
 
 
 def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[str, ...]]:
-    """The sequences with the largest |true − linear| at each η (vectorised selection)."""
+    """The sequences with the largest |true − linear| at each η (vectorised selection), true
+    being each sequence's own change (the centred contributions) where the run has them, as the
+    per-sequence charts show it; else the guide's true_contrib."""
     run = analysis.run
     per_sequence = run.snis.approx.per_sequence if run.snis else None
     if per_sequence is None:
@@ -267,7 +269,8 @@ def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[s
     for c in analysis.contributions:
         if c.linear is None:
             continue
-        error = c.true_contrib - c.linear
+        true = c.centred if c.centred is not None else c.true_contrib
+        error = true - c.linear
         magnitude = np.where(np.isfinite(error), np.abs(error), -np.inf)
         k = min(OUTLIERS_PER_ETA, magnitude.shape[0])
         top = np.argsort(-magnitude, kind="stable")[:k]
@@ -278,7 +281,7 @@ def outlier_rows(analysis: RunAnalysis) -> tuple[tuple[OutlierRow, ...], tuple[s
                     eta=c.eta,
                     index=i,
                     length=_opt(per_sequence.length, i),
-                    true_contrib=float(c.true_contrib[i]),
+                    true_contrib=float(true[i]),
                     linear=float(c.linear[i]),
                     linquad=_opt(linquad, i),
                     error=float(error[i]),
