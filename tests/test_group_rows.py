@@ -12,12 +12,12 @@ from reportgen.analysis.fits import Agreement
 from reportgen.analysis.group_stats import QuadHelp
 from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 from reportgen.pages.group_rows import (
-    REL_ERR_WHY,
     doubling_rows_html,
     quad_rows_html,
     run_rows_html,
     verdict_rows_html,
 )
+from reportgen.pages.judged import NOT_SHOWN as REL_ERR_WHY
 from reportgen.pages.render import environment
 
 MACRO_ROW = """{% import "_table.html" as t -%}

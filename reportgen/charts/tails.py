@@ -120,7 +120,8 @@ def _tail_ratio_spec(present: tuple[str, ...]) -> Spec:
         "largest |linear| contributions are truncated or clipped at a quantile, at the selected "
         "η; 1: the estimate equals the truth. Point estimates of a sensitivity analysis, without "
         "standard errors (not judged), drawn only where ΔH_true is resolved from zero at that η "
-        "(truncation at q = 1 only: the run page's table says why)."
+        "(truncation below q = 1 only where the run has per-sequence base entropies: the run "
+        "page's table says why)."
     )
     return finish(chart, "Tail sensitivity at the selected η (point estimates, no SE)", description)
 

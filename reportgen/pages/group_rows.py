@@ -22,17 +22,12 @@ from reportgen.numfmt import (
     format_percent_se,
     format_z,
 )
+from reportgen.pages.judged import NOT_SHOWN
 
 if TYPE_CHECKING:
     from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 
 _NONE = "—"
-# why a relative error is not shown: the short reason in the cell, the long one in its title
-REL_ERR_WHY = {
-    "not resolved": "|ΔH_true| ≤ 2·se_true: the relative error divides by noise",
-    "no se_true": "ΔH_true has no standard error: the relative error cannot be judged",
-    "no SE": "an SE of linear or true is missing: the relative error has none",
-}
 
 
 def run_rows_html(rows: Sequence[RunEtaRow]) -> tuple[Markup, ...]:
@@ -49,7 +44,7 @@ def _run_row(r: RunEtaRow) -> Markup:
 
 
 def rel_err_unjudged(r: RunEtaRow) -> str | None:
-    """Why the row's relative error is not shown (a key of ``REL_ERR_WHY``), or ``None``."""
+    """Why the row's relative error is not shown (a key of ``judged.NOT_SHOWN``), or ``None``."""
     if r.resolved is False:
         return "not resolved"
     if r.resolved is None:
@@ -61,7 +56,7 @@ def _td_rel_err(r: RunEtaRow) -> str:
     if r.rel_err is None:
         return f"<td>{_NONE}</td>"
     if (why := rel_err_unjudged(r)) is not None:
-        title = escape(REL_ERR_WHY[why])
+        title = escape(NOT_SHOWN[why])
         return f'<td title="{title}">{_NONE} <span class="muted">({why})</span></td>'
     se = escape(format_percent_se(r.rel_err_se))
     value = escape(format_percent(r.rel_err))

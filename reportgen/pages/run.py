@@ -22,6 +22,7 @@ from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
 from reportgen.pages import paths, serialize
 from reportgen.pages.guide import check_explanations
+from reportgen.pages.judged import Judged, judged
 from reportgen.pages.output import ContentSpan, PageOutput
 from reportgen.pages.render import (
     PageMeta,
@@ -35,7 +36,6 @@ from reportgen.pages.run_sections import (
     OUTLIERS_PER_ETA,
     Cite,
     CurvatureView,
-    Judged,
     Link,
     Note,
     OutlierRow,
@@ -43,7 +43,6 @@ from reportgen.pages.run_sections import (
     SkippedFile,
     TailRow,
     curvature_view,
-    judged,
     outlier_rows,
     outlier_rows_html,
     run_files,

@@ -16,7 +16,7 @@ from reportgen.figures import Figure, FigureList
 from reportgen.load.models import Run
 from reportgen.numfmt import format_eta
 from reportgen.pages.run_sections import tail_rows
-from reportgen.pages.run_supplement import clip_charts
+from reportgen.pages.run_supplement import clip_charts, cv_rows
 
 ChartResult = tuple[Chart, Datasets]
 
@@ -305,12 +305,8 @@ def _cv_charts(analysis: RunAnalysis, max_points: int) -> list[ChartResult]:
     names = [f.name for f in cv.features]
     corr = [f.corr for f in cv.features]
     ratio = [f.var_after_cv for f in cv.features]
-    ranking = analysis.supplement.cv
-    ranked = {f.name: f for f in ranking.features} if ranking is not None else {}
-    ses = {
-        "corr_se": [ranked[n].corr_se if n in ranked else None for n in names],
-        "var_ratio_se": [ranked[n].var_ratio_se if n in ranked else None for n in names],
-    }
+    rows = cv_rows(cv.features, analysis.supplement.cv)  # the SEs the feature table shows
+    ses = {"corr_se": [r.corr_se for r in rows], "var_ratio_se": [r.var_ratio.se for r in rows]}
     return [
         charts.cv_bars(names, corr, ratio, metric="correlation", **ses),
         charts.cv_bars(names, corr, ratio, metric="variance-ratio", **ses),

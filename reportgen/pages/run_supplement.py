@@ -15,7 +15,7 @@ from reportgen.charts import Chart, Datasets
 from reportgen.charts.sensitivity import clip_sweep_chart
 from reportgen.load.models import CvFeature, FieldInventory, Schema
 from reportgen.numfmt import format_eta
-from reportgen.pages.run_sections import Judged
+from reportgen.pages.judged import Judged
 
 ChartResult = tuple[Chart, Datasets]
 

@@ -19,7 +19,7 @@ from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_95, breakdown_eta
 from reportgen.load.models import CvData
 from reportgen.numfmt import format_eta, format_with_se, format_z
-from reportgen.pages.run_sections import judged as as_shown
+from reportgen.pages.judged import judged as as_shown
 
 
 @dataclass(frozen=True)
