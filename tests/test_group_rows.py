@@ -32,11 +32,11 @@ MACRO_ROW = """{% import "_table.html" as t -%}
 DOUBLING_ROW = """{% import "_table.html" as t -%}
 <tr><td><a href="{{ d.href }}">{{ d.label }}</a></td>
 {#- #}<td data-value="{{ d.row.eta }}">{{ d.row.eta | eta }} → {{ (2 * d.row.eta) | eta }}</td>
-{%- if d.resolved is false %}<td>— <span class="muted">(not resolved)</span></td>
-{#- #}<td class="small">ΔH_true(η) within 2 SE of zero</td>
-{%- elif d.row.ratio is not none and d.row.se is none -%}
-<td>— <span class="muted">(no SE)</span></td>
-{#- #}<td class="small">no per-sequence values paired across η and 2η</td>
+{%- set why = none if d.row.ratio is none else "no se_true" if d.resolved is none
+      else "not resolved" if d.resolved is false
+      else "no SE" if d.row.se is none else none %}
+{%- if why %}<td title="{{ reasons[why] }}">— <span class="muted">({{ why }})</span></td>
+{{- t.td_interval(none) }}
 {%- else %}{{ t.td_se(d.row.ratio, d.row.se) }}{{ t.td_interval(d.row.ci95) }}{% endif %}</tr>"""
 
 QUAD_ROW = """{% import "_table.html" as t -%}
@@ -103,7 +103,7 @@ def test_a_doubling_row_is_what_the_table_macros_write(
     doubling: Doubling, resolved: bool | None, label: str, href: str
 ) -> None:
     row = DoublingRow("run", label, href, doubling, resolved)
-    expected = environment().from_string(DOUBLING_ROW).render(d=row)
+    expected = environment().from_string(DOUBLING_ROW).render(d=row, reasons=REL_ERR_WHY)
     assert doubling_rows_html([row]) == (expected,)
 
 
@@ -156,8 +156,10 @@ def test_a_relative_error_shows_its_se_or_a_dash_and_why() -> None:
 
 def test_a_doubling_ratio_without_se_is_not_shown() -> None:
     ratio = Doubling(4e-7, 11.7, None, None)
-    (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", ratio, None)])
+    (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", ratio, True)])
     assert "11.7" not in html and '— <span class="muted">(no SE)</span>' in html
+    (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", ratio, None)])
+    assert "11.7" not in html and '— <span class="muted">(no se_true)</span>' in html
     judged = replace(ratio, se=0.5, ci95=(10.0, 13.0))
     (html,) = doubling_rows_html([DoublingRow("run_01", "run_01", "h", judged, True)])
     assert '11.7 <span class="se">± 0.5</span>' in html
@@ -168,3 +170,18 @@ def test_quad_rows_show_absolute_errors_with_their_paired_se() -> None:
     (html,) = quad_rows_html([QuadRow("r", "r", "h", quad, 3.1e-4, 3.2e-4)])
     assert html.count('<span class="se">±') == 3
     assert '2.4e−4 <span class="se">± 3.1e−4</span>' in html
+
+
+def test_the_doubling_chart_says_why_ratios_are_left_out() -> None:
+    from collections import Counter
+
+    from reportgen.pages.group_charts import left_out_note
+
+    assert left_out_note(Counter()) is None
+    one = left_out_note(Counter({"not resolved": 2}))
+    assert one == "2 ratio(s) left out: ΔH_true(η) not resolved from zero"
+    both = left_out_note(Counter({"not resolved": 1, "no SE": 2}))
+    assert both == (
+        "3 ratio(s) left out: no standard error of the ratio (2), "
+        "ΔH_true(η) not resolved from zero (1)"
+    )

@@ -96,7 +96,7 @@ def test_an_eta_sweep_shows_no_doubling_ratio_or_gain_without_se(
     site, _ = sample_site
     found = tables(site / SWEEP)
     ratios = column(found["doubling-rows"], "ratio ± SE")
-    assert ratios and set(ratios) == {"— (no SE)"}
+    assert ratios and set(ratios) == {"— (no se_true)"}  # as its relative errors
     assert "quad-rows" not in found  # no gain has an SE: none is listed as a result
     text = (site / SWEEP).read_text(encoding="utf-8")
     assert re.search(r'id="quad-not-judged"><strong>Not judged:</strong> \d+ run×η', text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -28,6 +29,7 @@ from reportgen.charts.agreement import (
     slug,
 )
 from reportgen.charts.scaling import doubling_chart, per_lr_chart
+from reportgen.pages.judged import unjudged
 from reportgen.pages.run_charts import ChartResult, collect
 
 Charts = dict[str, list[ChartResult]]
@@ -413,15 +415,19 @@ def per_lr_charts(rows: PerEta, name: str, key: str) -> list[ChartResult]:
 def doubling_charts(
     candidates: Sequence[tuple[str, Doubling]], runs: GroupRuns, name: str, key: str
 ) -> list[ChartResult]:
-    """ΔH_true(2η)/ΔH_true(η) where its denominator is resolved from zero."""
+    """ΔH_true(2η)/ΔH_true(η) where the table shows it: its denominator resolved from zero and
+    the ratio with its SE."""
+    why = [
+        unjudged(d.ratio, d.se, denominator_resolved(runs.points[r], runs.errors[r], d))
+        for r, d in candidates
+    ]
     ratios = [
         (runs.label(r), d, _ratio_interval(d))
-        for r, d in candidates
-        if denominator_resolved(runs.points[r], runs.errors[r], d)
+        for (r, d), reason in zip(candidates, why, strict=True)
+        if reason is None
     ]
     if not ratios:
         return []
-    left_out = len(candidates) - len(ratios)
     chart = doubling_chart(
         [r for r, _, _ in ratios],
         [d.eta for _, d, _ in ratios],
@@ -430,11 +436,27 @@ def doubling_charts(
         [ci[1] for _, _, ci in ratios],
         population=name,
         key=key,
-        note=f"{left_out} ratio(s) left out: ΔH_true(η) not resolved from zero"
-        if left_out
-        else None,
+        note=left_out_note(Counter(w for w in why if w is not None)),
     )
     return [chart]
+
+
+_LEFT_OUT = {
+    "not resolved": "ΔH_true(η) not resolved from zero",
+    "no se_true": "ΔH_true(η) without a standard error",
+    "no SE": "no standard error of the ratio",
+}
+
+
+def left_out_note(reasons: Counter[str]) -> str | None:
+    """ "N ratio(s) left out: why" (the count per reason when there are several), or ``None``."""
+    if not reasons:
+        return None
+    if len(reasons) == 1:
+        ((why, count),) = reasons.items()
+        return f"{count} ratio(s) left out: {_LEFT_OUT[why]}"
+    parts = ", ".join(f"{_LEFT_OUT[w]} ({n})" for w, n in sorted(reasons.items()))
+    return f"{reasons.total()} ratio(s) left out: {parts}"
 
 
 def _over(value: float | None, eta: float) -> float | None:

@@ -22,7 +22,7 @@ from reportgen.numfmt import (
     format_percent_se,
     format_z,
 )
-from reportgen.pages.judged import NOT_SHOWN
+from reportgen.pages.judged import NOT_SHOWN, unjudged
 
 if TYPE_CHECKING:
     from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
@@ -43,21 +43,11 @@ def _run_row(r: RunEtaRow) -> Markup:
     )
 
 
-def rel_err_unjudged(r: RunEtaRow) -> str | None:
-    """Why the row's relative error is not shown (a key of ``judged.NOT_SHOWN``), or ``None``."""
-    if r.resolved is False:
-        return "not resolved"
-    if r.resolved is None:
-        return "no se_true"
-    return "no SE" if r.rel_err_se is None else None
-
-
 def _td_rel_err(r: RunEtaRow) -> str:
     if r.rel_err is None:
         return f"<td>{_NONE}</td>"
-    if (why := rel_err_unjudged(r)) is not None:
-        title = escape(NOT_SHOWN[why])
-        return f'<td title="{title}">{_NONE} <span class="muted">({why})</span></td>'
+    if (why := unjudged(r.rel_err, r.rel_err_se, r.resolved)) is not None:
+        return _td_unjudged(why)
     se = escape(format_percent_se(r.rel_err_se))
     value = escape(format_percent(r.rel_err))
     return f'<td data-value="{escape(r.rel_err)}">{value} <span class="se">± {se}</span></td>'
@@ -89,10 +79,8 @@ def doubling_rows_html(rows: Sequence[DoublingRow]) -> tuple[Markup, ...]:
 
 def _doubling_row(d: DoublingRow) -> Markup:
     eta = d.row.eta
-    if d.resolved is False:
-        ratio = _td_unjudged("not resolved", "ΔH_true(η) within 2 SE of zero")
-    elif d.row.ratio is not None and d.row.se is None:
-        ratio = _td_unjudged("no SE", "no per-sequence values paired across η and 2η")
+    if (why := unjudged(d.row.ratio, d.row.se, d.resolved)) is not None:
+        ratio = _td_unjudged(why) + _td_interval(None)
     else:
         ratio = _td_se(d.row.ratio, d.row.se) + _td_interval(d.row.ci95)
     return Markup(
@@ -101,9 +89,10 @@ def _doubling_row(d: DoublingRow) -> Markup:
     )
 
 
-def _td_unjudged(short: str, why: str) -> str:
-    """A value not shown: "—" and the short reason, then the long one in the next column."""
-    return f'<td>{_NONE} <span class="muted">({short})</span></td><td class="small">{why}</td>'
+def _td_unjudged(why: str) -> str:
+    """A value not shown: "—" and the short reason (a key of ``NOT_SHOWN``), the long one in its
+    title."""
+    return f'<td title="{escape(NOT_SHOWN[why])}">{_NONE} <span class="muted">({why})</span></td>'
 
 
 def quad_rows_html(rows: Sequence[QuadRow]) -> tuple[Markup, ...]:

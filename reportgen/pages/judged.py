@@ -45,9 +45,18 @@ def judged(
     from zero (|ΔH_true| > 2·se_true) and the SE is known; else why it is not shown."""
     if value is None:
         return Judged(None)
-    found = resolved(true, se_true)
-    if found is None:
-        return Judged(None, why="no se_true")
-    if not found:
-        return Judged(None, why="not resolved")
-    return Judged(value, se) if se is not None else Judged(None, why="no SE")
+    why = unjudged(value, se, resolved(true, se_true))
+    return Judged(value, se) if why is None else Judged(None, why=why)
+
+
+def unjudged(value: float | None, se: float | None, true_resolved: bool | None) -> str | None:
+    """Why a ratio to ΔH_true (or relative error) is not shown, a key of ``NOT_SHOWN``; ``None``
+    when it is shown or there is no value. ``true_resolved``: |ΔH_true| > 2·se_true (``None``:
+    no se_true)."""
+    if value is None:
+        return None
+    if true_resolved is None:
+        return "no se_true"
+    if not true_resolved:
+        return "not resolved"
+    return "no SE" if se is None else None
