@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["Group", "Run", "Tree", "open"]
 T = TypeVar("T")
 
-# what a notebook may set: how the tree is read and analysed, and how many points a chart draws
-NOTEBOOK_FIELDS = frozenset(f.name for f in specs(ReadOptions)) | {"max_points"}
+# what a notebook may set: how the tree is read and analysed (the batch-size comparison's draws
+# too), and how many points a chart draws
+NOTEBOOK_FIELDS = frozenset(f.name for f in specs(ReadOptions)) | {"draws", "max_points"}
 
 
 def keyword(item: Field[Any]) -> str:
@@ -76,8 +77,9 @@ def notebook_options(results: Path, given: Mapping[str, object], tree: TreeFile)
 
 def open(path: str | Path, **settings: object) -> Tree:
     """The results tree at ``path``. ``settings`` are the command line's analysis options by
-    their long names (``seed``, ``bootstrap``, ``equivalence_margin``, ``follow_symlinks``,
-    ``max_file_size``, ``max_points``); the tree file's values apply where none is given."""
+    their long names (``seed``, ``bootstrap``, ``equivalence_margin``, ``draws``,
+    ``follow_symlinks``, ``max_file_size``, ``max_points``); the tree file's values apply where
+    none is given."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory not found: {root}")

@@ -17,14 +17,12 @@ from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInputs, read_group_inputs
 from reportgen.build.runs import analyzed_run
 from reportgen.build.studies import checked_studies
-from reportgen.check_report import CheckedRun, CheckReport
+from reportgen.check_report import GROUP, PLUGIN, RUN, STUDY, CheckedRun, CheckReport
 from reportgen.discover import RunRef, Skipped, Tree, discover
 from reportgen.load.cv_aggregate import AggregateFiles
 from reportgen.load.models import LoadFailure
 from reportgen.settings import CheckSettings, ReadOptions, effective_fail_on
 from reportgen.treefile import NO_LABELS, RunLabels, read_tree_file
-
-GROUP = "group"  # the status of a group's entry in the report
 
 log = logging.getLogger("reportgen")
 
@@ -54,8 +52,10 @@ def check_tree(
         )
         inputs = read_group_inputs(tree, root, options.max_bytes)
         yield from _check_groups(tree, records, settings, inputs)
-        for study, status, findings in checked_studies(tree, root, options.max_bytes):
-            yield CheckedRun(study, status, findings)
+        for study, status, findings in checked_studies(tree, root, options.max_bytes, options):
+            # a plug-in left out is named so: no study id starts with a word and a space
+            subject = PLUGIN if study.startswith("plug-in ") else STUDY
+            yield CheckedRun(study, status, findings, subject=subject)
 
     return skipped, checked()
 
@@ -101,12 +101,12 @@ def _check_group(
     aggregate: AggregateFiles | None,
 ) -> CheckedRun:
     analysis = analyze_group(group_id, members, settings=settings, aggregate=aggregate)
-    return CheckedRun(group_id, GROUP, analysis.findings)
+    return CheckedRun(group_id, GROUP, analysis.findings, subject=GROUP)
 
 
 def _group_not_checked(group_id: str, reason: str) -> CheckedRun:
     log.warning("reportgen: group %s not checked: %s", group_id, reason)
-    return CheckedRun(group_id, GROUP, ())
+    return CheckedRun(group_id, GROUP, (), subject=GROUP)
 
 
 def run_check(settings: CheckSettings, stream: TextIO) -> int:
@@ -114,9 +114,10 @@ def run_check(settings: CheckSettings, stream: TextIO) -> int:
     skipped, checked = check_tree(settings.results, settings)
     fail_on = effective_fail_on(settings.fail_on, settings.strict) or settings.fail_on
     entries = tuple(checked)
-    runs = tuple(e for e in entries if e.status != GROUP)
-    groups = tuple(e for e in entries if e.status == GROUP)
-    report = CheckReport(runs, skipped, fail_on, groups)
+    runs = tuple(e for e in entries if e.subject == RUN)
+    groups = tuple(e for e in entries if e.subject == GROUP)
+    studies = tuple(e for e in entries if e.subject in (STUDY, PLUGIN))
+    report = CheckReport(runs, skipped, fail_on, groups, studies)
     if settings.format == "json":
         stream.write(check_report.json_report(report))
     elif settings.format == "markdown":

@@ -11,34 +11,50 @@ from typing import Any
 import orjson
 
 from reportgen.analysis.uncertainty import RunUncertainty
+from reportgen.build.totals import Totals, plural
 from reportgen.discover import Skipped
 from reportgen.findings import SEVERITIES, Finding, Severity
 from reportgen.numfmt import format_eta
 
-# 1: "format", "totals", "fail_on" and "skipped" added beside "runs" (whose rows are unchanged)
-CHECK_JSON_FORMAT = 1
+# 1: "format", "totals", "fail_on" and "skipped" added beside "runs" (whose rows are unchanged);
+# 2: the studies of experiment kinds (and plug-ins left out) in "studies", no longer in "runs";
+# "totals" counts them as "studies" ("failing_studies"), as a build's summary line does
+CHECK_JSON_FORMAT = 2
 # XML 1.0 allows no control characters but tab and newlines, and no lone surrogates (which a
 # results tree's undecodable file names become)
 XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what starts markup inside a table cell
 
 
+RUN, GROUP, STUDY, PLUGIN = "run", "group", "study", "plug-in"  # what an entry reports on
+
+
 @dataclass(frozen=True)
 class CheckedRun:
+    """One entry of the report: a run (or an incomplete one), a group, a study of an experiment
+    kind, or a plug-in left out (``subject``), its status and findings."""
+
     source: str
     status: str
     findings: tuple[Finding, ...]
     uncertainty: RunUncertainty | None = None
+    subject: str = RUN
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Every run's findings, the paths discovery skipped, and the severity that fails."""
+    """Every run's, group's and study's findings, the paths discovery skipped, and the severity
+    that fails."""
 
     runs: tuple[CheckedRun, ...]
     skipped: tuple[Skipped, ...]
     fail_on: Severity
     groups: tuple[CheckedRun, ...] = ()  # each group's own findings (its id as ``source``)
+    studies: tuple[CheckedRun, ...] = ()  # and the plug-ins left out, each with its error
+
+    @property
+    def entries(self) -> tuple[CheckedRun, ...]:
+        return (*self.runs, *self.studies, *self.groups)
 
     @property
     def unreadable(self) -> tuple[Skipped, ...]:
@@ -50,39 +66,40 @@ class CheckReport:
         threshold = SEVERITIES.index(self.fail_on)
         return tuple(f for f in run.findings if SEVERITIES.index(f.severity) <= threshold)
 
-    def totals(self) -> dict[str, int]:
+    def counted(self) -> Totals:
+        """Runs, groups and studies, and all their findings, as a build's summary counts them."""
         counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-        for run in (*self.runs, *self.groups):
-            for finding in run.findings:
+        for entry in self.entries:
+            for finding in entry.findings:
                 counts[finding.severity] += 1
+        studies = sum(1 for s in self.studies if s.subject == STUDY)
+        return Totals(len(self.runs), len(self.groups), studies, counts)
+
+    def totals(self) -> dict[str, int]:
+        counted = self.counted()
         return {
-            "runs": len(self.runs),
-            **counts,
+            "runs": counted.runs,
+            **counted.findings,
             "failing_runs": sum(1 for run in self.runs if self.failing(run)),
             "unreadable": len(self.unreadable),
             "skipped": len(self.skipped),
-            "groups": len(self.groups),
+            "groups": counted.groups,
             "failing_groups": sum(1 for group in self.groups if self.failing(group)),
+            "studies": counted.studies,
+            "failing_studies": sum(1 for study in self.studies if self.failing(study)),
         }
 
     @property
     def exit_code(self) -> int:
-        failed = self.unreadable or any(self.failing(r) for r in (*self.runs, *self.groups))
+        failed = self.unreadable or any(self.failing(e) for e in self.entries)
         return 1 if failed else 0
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def summary_line(report: CheckReport) -> str:
-    totals = report.totals()
-    line = f"{_plural(totals['runs'], 'run')}: " + ", ".join(
-        _plural(totals[s], s) for s in SEVERITIES
-    )
+    counted = report.counted()
+    line = f"{counted.subjects()}: {counted.counts()}"
     if report.unreadable:
-        count = len(report.unreadable)
-        line += f"; {count} {'directory' if count == 1 else 'directories'} could not be read"
+        line += f"; {plural(len(report.unreadable), 'directory', 'directories')} could not be read"
     outcome = "fails" if report.exit_code else "passes"
     return f"{line} — {outcome} at --fail-on {report.fail_on} (exit {report.exit_code})"
 
@@ -93,7 +110,7 @@ def _where(finding: Finding) -> str:
 
 def text_report(report: CheckReport, quiet: bool = False) -> Iterator[str]:
     """Every run and finding; with ``quiet``, only the failing ones and the summary line."""
-    for run in (*report.runs, *(g for g in report.groups if g.findings)):
+    for run in (*report.runs, *report.studies, *(g for g in report.groups if g.findings)):
         shown = report.failing(run) if quiet else run.findings
         if quiet and not shown:
             continue
@@ -142,6 +159,7 @@ def json_report(report: CheckReport) -> str:
         ],
         "runs": [_run_json(run) for run in report.runs],
         "groups": [_run_json(group) for group in report.groups],
+        "studies": [_run_json(study) for study in report.studies],
     }
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
 
@@ -159,24 +177,29 @@ def _cell(text: str) -> str:
 def markdown_report(report: CheckReport) -> str:
     """A job summary: the verdict, the totals, then every finding at or above ``--fail-on``."""
     totals = report.totals()
+    failing = sum(totals[f"failing_{kind}"] for kind in ("runs", "groups", "studies"))
     verdict = "fails" if report.exit_code else "passes"
     lines = [
         f"## reportgen check {verdict} (--fail-on {report.fail_on})",
         "",
-        "| runs | errors | warnings | infos | failing runs | unreadable directories |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {totals['runs']} | {totals['error']} | {totals['warning']} | {totals['info']} "
-        f"| {totals['failing_runs']} | {totals['unreadable']} |",
+        "| runs | groups | studies | errors | warnings | infos | failing "
+        "| unreadable directories |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {totals['runs']} | {totals['groups']} | {totals['studies']} | {totals['error']} "
+        f"| {totals['warning']} | {totals['info']} | {failing} | {totals['unreadable']} |",
     ]
     rows = [
         f"| {_cell(run.source)} | {f.severity} | {_cell(f.id)} | {_cell(_where(f).strip())} "
         f"| {_cell(f.message)} |"
-        for run in (*report.runs, *report.groups)
+        for run in report.entries
         for f in report.failing(run)
     ]
     if rows:
         lines += ["", f"### Findings at or above {report.fail_on}", ""]
-        lines += ["| run or group | severity | check | η | message |", "|---|---|---|---|---|"]
+        lines += [
+            "| run, group or study | severity | check | η | message |",
+            "|---|---|---|---|---|",
+        ]
         lines += rows
     if report.unreadable:
         lines += ["", "### Could not be read", ""]
@@ -211,13 +234,14 @@ def junit_report(report: CheckReport) -> str:
     could not be read is a test case with an error."""
     suite = ET.Element("testsuite", name="reportgen check")
     flagged = tuple(g for g in report.groups if g.findings)  # a group: a case when it has findings
-    failures = sum(_testcase(suite, report, run) for run in (*report.runs, *flagged))
+    cases = (*report.runs, *report.studies, *flagged)
+    failures = sum(_testcase(suite, report, run) for run in cases)
     for item in report.unreadable:
         case = ET.SubElement(suite, "testcase", name=_xml(item.path), classname="reportgen.check")
         error = ET.SubElement(case, "error", type="unreadable", message=_xml(item.reason))
         error.text = _xml(f"{item.path}: {item.reason}")
     counts = {
-        "tests": str(len(report.runs) + len(flagged) + len(report.unreadable)),
+        "tests": str(len(cases) + len(report.unreadable)),
         "failures": str(failures),
         "errors": str(len(report.unreadable)),
         "skipped": "0",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import Field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from reportgen import __version__, class_code, streams
 
@@ -40,10 +40,6 @@ from reportgen.settings import (  # noqa: E402
     section,
     spec,
 )
-
-if TYPE_CHECKING:
-    from reportgen.build import BuildResult
-    from reportgen.settings import BuildOptions
 
 __all__ = ["FIGURE_FORMATS", "FIGURE_THEMES", "main"]
 
@@ -103,9 +99,12 @@ COMMAND_TEXTS = {
     ),
     "demo": (
         "generate the embedded sample tree and build it",
-        "Generate a small sample results tree (all three schema generations) in a temporary\n"
-        "directory and build its site into OUT.",
-        SITE_EXIT_CODES + "\n\nexample:\n  reportgen demo -o demo-site --open",
+        "Generate a small sample results tree (all three schema generations) and build its site\n"
+        "into OUT. The tree is made in a temporary directory and deleted after the build; with\n"
+        "--tree DIR it is written to DIR and kept (to read, edit, or build again).",
+        SITE_EXIT_CODES + "\n\nexamples:\n  reportgen demo -o demo-site --open\n"
+        "  reportgen demo --tree demo-results -o demo-site   # keep the tree\n"
+        "  reportgen build demo-results -o demo-site         # and build it again",
     ),
 }
 
@@ -153,8 +152,19 @@ class Progress:
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit code 2 (argparse prints the whole usage)."""
 
+    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, but an unknown option is the named command's error (argparse leaves
+        it to the top parser, whose help does not list the command's options)."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = getattr(self, "commands", {}).get(getattr(parsed, "command", None), self)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 # --- the parser, generated from the settings -------------------------------------------------
@@ -226,6 +236,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=Parser
     )
+    commands_by_name: dict[str, argparse.ArgumentParser] = {}
+    parser.commands = commands_by_name
     for name, cls in COMMANDS.items():
         short, description, epilog = COMMAND_TEXTS[name]
         command = commands.add_parser(
@@ -237,6 +249,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         )
         if only in (None, name):
             add_settings(command, cls)
+        commands_by_name[name] = command
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script",
@@ -314,40 +327,20 @@ def _build(settings: BuildSettings | DemoSettings, results: Path) -> int:
         prefix = "" if isinstance(exc, WriteError) else "could not write the site: "
         log.error("reportgen: %s%s", prefix, exc)
         return EXIT_USAGE
-    code = _exit_code(settings, result)
+    threshold = effective_fail_on(settings.fail_on, settings.strict)
+    code = EXIT_RUNS_FAILED if result.fails(threshold) else EXIT_OK
     if not settings.quiet:
-        for line in result.report_lines():
+        for line in result.report_lines(verbose=settings.verbose > 0):
             print(line)
-    _summary(settings, options, result, code)
+    summary = result.summary_line(threshold, code)  # stderr when -q: the one line of a failure
+    if not settings.quiet or code != EXIT_OK:
+        print(summary, file=sys.stderr if settings.quiet else sys.stdout)
     if settings.open:
         import webbrowser
 
         page = options.out if options.single_file else options.out / "index.html"
         webbrowser.open(page.resolve().as_uri())
     return code
-
-
-def _exit_code(settings: BuildSettings | DemoSettings, result: BuildResult) -> int:
-    threshold = effective_fail_on(settings.fail_on, settings.strict)
-    failing = threshold is not None and result.findings_at_or_above(threshold) > 0
-    return EXIT_RUNS_FAILED if result.failed_runs or result.unreadable or failing else EXIT_OK
-
-
-def _summary(
-    settings: BuildSettings | DemoSettings, options: BuildOptions, result: BuildResult, code: int
-) -> None:
-    """One line at the end: findings by severity, what could not be read, the exit code."""
-    threshold = effective_fail_on(settings.fail_on, settings.strict)
-    counts = ", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in result.findings.items())
-    line = f"reportgen: {result.runs} runs; findings: {counts}"
-    if unread := len(result.failed_runs) + len(result.unreadable):
-        line += f"; {unread} could not be read"
-    line += f"; failing on {threshold} and worse" if threshold else ""
-    line += f" — exit {code}"
-    if settings.quiet and code != EXIT_OK:
-        sys.stderr.write(line + "\n")
-    elif not settings.quiet:
-        print(line)
 
 
 def _run_check(settings: CheckSettings) -> int:
@@ -359,20 +352,30 @@ def _run_check(settings: CheckSettings) -> int:
     return run_check(settings, sys.stdout)
 
 
-def _run_demo(settings: DemoSettings) -> int:
+def _run_demo(settings: DemoSettings, tree: Path | None) -> int:
+    """The sample tree generated (in ``tree``, kept, or a temporary directory) and built."""
     import tempfile
 
-    from reportgen.demo import generate_sample_tree
+    if tree is None:
+        with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
+            return _build(settings, _sample_tree(settings, Path(tmp) / "results"))
+    if tree.exists() and (not tree.is_dir() or any(tree.iterdir())):
+        log.error("reportgen demo: --tree %s exists and is not empty; choose another DIR", tree)
+        return EXIT_USAGE
+    try:
+        results = _sample_tree(settings, tree)
+    except OSError as exc:
+        log.error("reportgen demo: cannot write the sample tree to %s: %s", tree, exc)
+        return EXIT_USAGE
+    return _build(settings, results)
 
-    with tempfile.TemporaryDirectory(prefix="reportgen-demo-") as tmp:
-        results = generate_sample_tree(
-            Path(tmp) / "results",
-            seed=settings.sample_seed,
-            inference_cases=True,
-            next_runner=True,
-            studies=True,
-        )
-        return _build(settings, results)
+
+def _sample_tree(settings: DemoSettings, root: Path) -> Path:
+    from reportgen import demo
+
+    return demo.generate_sample_tree(
+        root, seed=settings.sample_seed, inference_cases=True, next_runner=True, studies=True
+    )
 
 
 def _run_completion(shell: str) -> int:
@@ -403,7 +406,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _build(settings, settings.results)
     if isinstance(settings, CheckSettings):
         return _run_check(settings)
-    return _run_demo(settings)
+    return _run_demo(settings, settings.tree)
 
 
 def _command_named(argv: Sequence[str]) -> str | None:

@@ -161,6 +161,12 @@ def format_z(value: float | None) -> str:
     return minus(f"{value:+.2f}")
 
 
+def format_p(value: float | None) -> str:
+    """What follows "p" in a sentence: "= 0.0123" (``format_number``), or "< 1e−300" for one that
+    underflowed to 0 (no tail probability is 0)."""
+    return "< 1e−300" if value == 0.0 else f"= {format_number(value)}"
+
+
 def format_percent(value: float | None) -> str:
     """A fraction as a signed percentage with three significant digits: +12.3 %, −0.5 %."""
     if value is None or not math.isfinite(value):

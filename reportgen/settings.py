@@ -149,8 +149,8 @@ class SiteOptions(ReadOptions):
     force: bool = setting(
         False,
         "--force",
-        help="rebuild everything, and replace a non-empty OUT that is not a reportgen site "
-        "(never one holding files tracked by git)",
+        help="rebuild everything, and replace a non-empty OUT that is not a reportgen site, or "
+        "with --single-file a file it did not write (never files tracked by git)",
     )
     title: str = setting(
         "Entropy experiments", "--title", help="site title", key="title", hashed=True
@@ -234,7 +234,8 @@ class Console:
         0,
         "-v",
         "--verbose",
-        help="more detail: -v adds tracebacks of failed runs, -vv reportgen's debug log",
+        help="more detail: -v adds why each failed run, study or plug-in failed (file, position, "
+        "hint) and tracebacks, -vv reportgen's debug log",
         kind="count",
     )
 
@@ -275,6 +276,14 @@ class DemoSettings(SiteCommand):
         0, "--sample-seed", help="seed of the generated sample tree", metavar="S", low=0,
         high=2**32 - 1,
     )  # fmt: skip
+    tree: Path | None = setting(
+        None,
+        "--tree",
+        help="write the generated sample tree to DIR and keep it (DIR must be missing or empty)",
+        kind="path",
+        metavar="DIR",
+        default_text="a temporary directory, deleted after the build",
+    )
 
 
 @dataclass(frozen=True, kw_only=True, repr=False, eq=False)  # a command

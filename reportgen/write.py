@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -27,6 +29,10 @@ RENAME_EXCHANGE = 2
 # how many staging directories the writer remembers making (a site's files come a page's
 # directory at a time: one made again after they are forgotten costs one more makedirs)
 DIRECTORIES_HELD = 1024
+# a page of --single-file starts so (base template), reportgen named in its first few KiB
+SINGLE_FILE_PAGE = re.compile(rb"<!DOCTYPE html>\s*<html\b[^>]*\sdata-single-file[\s>=]", re.I)
+SINGLE_FILE_GENERATOR = b'<meta name="generator" content="reportgen '
+SINGLE_FILE_HEAD_BYTES = 16384
 
 # A file's bytes, or its pieces in order (a large summary is never joined into one buffer)
 Content = bytes | tuple[bytes, ...]
@@ -48,55 +54,20 @@ def is_reportgen_site(directory: Path) -> bool:
     return (directory / MARKER).is_file()
 
 
-def check_output_dir(out: Path, results: Path | None, force: bool) -> None:
-    """Refuse outputs that could destroy data: inside or around the results, or someone else's."""
-    out_real = out.resolve()
-    if results is not None:
-        results_real = results.resolve()
-        if out_real == results_real or out_real.is_relative_to(results_real):
-            raise WriteError(
-                f"output {out} is inside the results directory {results}; choose another -o"
-            )
-        if results_real.is_relative_to(out_real):
-            raise WriteError(
-                f"results directory {results} is inside the output {out}; choose another -o"
-            )
-    if out.is_symlink() and not out.exists():
-        raise WriteError(f"output {out} is a symbolic link to {os.readlink(out)}, which is missing")
-    if out.exists() and not out.is_dir():
-        raise WriteError(f"output {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not is_reportgen_site(out):
-        if tracked := tracked_by_git(out):
-            raise WriteError(
-                f"output {out} holds {len(tracked):,} file(s) tracked by git ({tracked[0]}"
-                f"{', …' if len(tracked) > 1 else ''}); choose another -o (not even --force "
-                "replaces them)"
-            )
-        if not force:
-            raise WriteError(
-                f"output {out} is not empty and is not a reportgen site; pass --force to replace it"
-            )
+def holds_files(directory: Path) -> bool:
+    """Whether ``directory`` has any entry (it is not empty)."""
+    return any(directory.iterdir())
 
 
-def tracked_by_git(directory: Path) -> list[str]:
-    """The files under ``directory`` that git tracks; none outside a work tree or without git."""
-    real = directory.resolve()
-    if not any((parent / ".git").exists() for parent in (real, *real.parents)):
-        return []  # no work tree around it: no need to start git
-    import subprocess
-
+def is_single_file_page(path: Path) -> bool:
+    """Whether ``path`` is a page of ``--single-file`` (as its first bytes say: its ``<html>``
+    marked so, reportgen named as its generator)."""
     try:
-        listed = subprocess.run(
-            ["git", "-C", str(real), "ls-files", "-z", "--", "."],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):  # git absent or stuck: nothing to protect
-        return []
-    if listed.returncode != 0:
-        return []
-    return [name for name in os.fsdecode(listed.stdout).split("\0") if name]
+        with open(path, "rb") as file:
+            head = file.read(SINGLE_FILE_HEAD_BYTES)
+    except OSError:
+        return False
+    return SINGLE_FILE_PAGE.match(head) is not None and SINGLE_FILE_GENERATOR in head
 
 
 def digest_of(content: Content) -> str:
@@ -157,9 +128,12 @@ class SiteWriter:
         self._made: set[str] = set()  # staging directories known to exist (the latest ones)
 
     def __enter__(self) -> SiteWriter:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        remove_tree(self._staging)
-        self._staging.mkdir()
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            remove_tree(self._staging)
+            self._staging.mkdir()
+        except OSError as exc:  # named as given: the staging directory is ours, not the user's
+            raise WriteError(f"cannot make {self.out}: {exc.strerror or exc}") from None
         if self._previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
             os.chmod(self._staging, stat.S_IMODE(self._previous.stat().st_mode))
         return self
@@ -488,8 +462,16 @@ def recover_interrupted(out: Path) -> None:
 
 
 def write_file_atomic(path: Path, content: bytes) -> None:
-    """One output file (``--single-file``), written beside and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """One output file (``--single-file``), written beside and renamed into place (with the
+    mode of the file it replaces): a reader sees the old file or the new, never a part."""
     tmp = path.parent / sibling_name(path.name, "tmp", os.getpid())
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(content)
+        if path.is_file():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None

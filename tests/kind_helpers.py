@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,10 @@ def twin_problems(schema: str, data: Any) -> list[str]:
 def page_text(output: PageOutput) -> str:
     html = output.content(output.paths[0]).decode("utf-8")
     return re.sub(r"\s+", " ", html)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The build's settings as a study kind that takes them (``TAKES_SETTINGS``) is given them."""
+
+    equivalence_margin: float

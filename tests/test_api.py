@@ -20,6 +20,7 @@ from reportgen import cli
 from reportgen.analysis.pooling import RunEta, cov_diff_true, judge_pooled, pool_by_eta
 from reportgen.api import Group, Tree
 from reportgen.api_tables import flat
+from reportgen.build import BuildOptions, build
 from reportgen.discover import RunRef
 
 E_2048 = "denominator_fix/run_with_denom_fix/E_2048"
@@ -278,6 +279,19 @@ def test_settings_come_from_keywords_then_the_tree_file(tmp_path: Path) -> None:
     given = reportgen.open(root, equivalence_margin=0.1, max_file_size=2, follow_symlinks=True)
     assert (given.options.equivalence_margin, given.options.seed) == (0.1, 7)
     assert given.options.max_bytes == 2 * 1024 * 1024 and given.options.follow_symlinks
+
+
+def test_draws_give_the_batch_comparison_of_a_build_with_them(
+    demo_tree: Path, tmp_path: Path
+) -> None:
+    group_id = "denominator_fix/run_with_denom_fix"
+    out = tmp_path / "site"
+    build(BuildOptions(results=demo_tree, out=out, jobs=1, draws=40))
+    published = _json(out / "groups" / group_id / "summary.json")["batch_comparison"]
+    analysis = reportgen.open(demo_tree, draws=40).group(group_id).analysis
+    assert published and [row.to_json() for row in analysis.batch] == published
+    default = reportgen.open(demo_tree).group(group_id).analysis
+    assert [row.to_json() for row in default.batch] != published  # the draws make the numbers
 
 
 def test_bad_settings_are_refused_with_the_clis_words(tmp_path: Path) -> None:

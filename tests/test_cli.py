@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from reportgen import cli
+from reportgen.build.output_guard import tracked_by_git
 from reportgen.check_report import CheckedRun, CheckReport, junit_report, markdown_report
 from reportgen.discover import Skipped
 from reportgen.findings import Finding
-from reportgen.write import tracked_by_git
 
 ROOT = Path(__file__).resolve().parents[1]
 JUNIT_XSD = ROOT / "tests" / "schemas" / "junit-10.xsd"
@@ -64,7 +64,8 @@ def test_build_gates_on_findings_with_one_summary_line(
     build = ["build", str(small_tree), "--output", str(out), *FAST]
     assert cli.main(build) == 0  # findings alone never change the exit code
     summary = _last_line(capsys.readouterr().out)
-    assert summary.startswith(f"reportgen: 3 runs; findings: {counts}") and "exit 0" in summary
+    subjects = f"3 runs, {totals['groups']} groups, 0 studies"  # named as check names them
+    assert summary.startswith(f"reportgen: {subjects}; findings: {counts}") and "exit 0" in summary
     # the up-to-date build gates on the counts kept in the status file, no record read
     assert cli.main([*build, "--strict"]) == 1
     summary = _last_line(capsys.readouterr().out)
@@ -133,7 +134,9 @@ def test_check_quiet_with_nothing_failing_prints_the_summary_alone(
 ) -> None:
     assert cli.main(["check", str(small_tree), "--bootstrap", "0", "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("3 runs: 0 errors, 1 warning")
+    assert len(lines) == 1 and lines[0].startswith(
+        "3 runs, 4 groups, 0 studies: 0 errors, 1 warning"
+    )
 
 
 def test_check_json_is_versioned_with_totals_and_skipped_paths(
@@ -142,7 +145,7 @@ def test_check_json_is_versioned_with_totals_and_skipped_paths(
     tree = shutil.copytree(small_tree, tmp_path / "results", symlinks=True)
     os.symlink(tmp_path, tree / "outside")  # a link leaving the tree: skipped, not unreadable
     report = _check_json(tree, capsys, "--fail-on", "warning")
-    assert report["format"] == 1 and report["fail_on"] == "warning" and report["exit_code"] == 1
+    assert report["format"] == 2 and report["fail_on"] == "warning" and report["exit_code"] == 1
     findings = [f for run in report["runs"] for f in run["findings"]]
     totals = report["totals"]
     for severity in ("error", "warning", "info"):
@@ -169,7 +172,8 @@ def _crafted_report() -> CheckReport:
 def test_markdown_report_shows_tree_text_literally() -> None:
     text = markdown_report(_crafted_report())
     assert text.startswith("## reportgen check fails (--fail-on error)\n")
-    assert "| 2 | 1 | 0 | 1 | 1 | 1 |" in text  # runs, errors, warnings, infos, failing, unreadable
+    # runs, groups, studies, errors, warnings, infos, failing, unreadable
+    assert "| 2 | 0 | 0 | 1 | 0 | 1 | 1 | 1 |" in text
     row = next(line for line in text.splitlines() if "bad\\-check" in line or "bad-check" in line)
     assert "<script>" not in row and "&lt;script&gt;" in row
     assert "\\[x\\]" in row and "a \\| b" in row and "\\*y\\*" in row and "\n" not in row
@@ -248,7 +252,7 @@ def test_check_names_unreadable_run_and_group_directories_and_fails(
         out = capsys.readouterr().out
         for path in (RUNS[2], "comparison_across_learning_rates"):
             assert f"could not read: {path} (unreadable directory (Permission denied))" in out
-        assert _last_line(out).startswith("1 run: ")
+        assert _last_line(out).startswith("1 run, 3 groups, 0 studies: ")
         assert "2 directories could not be read" in _last_line(out)
         report = _check_json(tree, capsys)
         assert report["exit_code"] == 1 and report["totals"]["unreadable"] == 2

@@ -8,14 +8,16 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis.cv_batch import analyze_cv_batch
+from reportgen.analysis.cv_batch import POWER_SD_RATIO, analyze_cv_batch, spread_power, spread_test
 from reportgen.analysis.diagnostics.checks_supplement import cv_batch_report
+from reportgen.analysis.diagnostics.registry import by_id
 from reportgen.demo import generate_sample_tree
 from reportgen.demo.cv_batch import (
     CV_BATCH_BASE,
@@ -27,6 +29,7 @@ from reportgen.demo.cv_batch import (
 from reportgen.kinds.stats import chi2_sf
 from reportgen.load.cv_aggregate import AGGREGATE_NAMES, CvAggregate, read_cv_aggregate
 from reportgen.load.models import InputFile
+from reportgen.numfmt import format_with_se
 from reportgen.pages.cv_batch import cv_batch_view
 from reportgen.pages.render import environment
 
@@ -80,7 +83,7 @@ def test_chi2_sf_agrees_with_integrating_the_density(x: float, df: int) -> None:
 
 
 @pytest.mark.shared
-def test_the_real_aggregate_is_512_times_too_large_and_the_spread_fits_the_corrected_se(
+def test_the_real_aggregate_is_512_times_too_large_and_the_runs_spread_less_than_the_se(
     shared_results: Path,
 ) -> None:
     directory = shared_results / REAL_BATCH
@@ -90,11 +93,15 @@ def test_the_real_aggregate_is_512_times_too_large_and_the_spread_fits_the_corre
     b = np.array([float(r["B_total"]) for r in rows])
     report = cv_batch_report(_aggregate(directory), ["CVs_and_gdotv/run1/run_01"])
     batch = report.analysis
+    snr = np.abs(g) / (b * se)
     assert batch.mean_snr_file == pytest.approx(751.4669083825016, rel=1e-15)  # the file's
     assert batch.mean_snr_file == pytest.approx(float(np.mean(np.abs(g) / se)), rel=1e-12)
-    assert batch.mean_snr == pytest.approx(float(np.mean(np.abs(g) / (b * se))), rel=1e-12)
+    assert batch.mean_snr == pytest.approx(float(np.mean(snr)), rel=1e-12)
     assert batch.mean_snr == pytest.approx(1.4677, abs=5e-5)
-    assert batch.factor == pytest.approx(512.0, rel=1e-12)
+    (part,) = batch.sets
+    assert part.se_mean_snr == pytest.approx(float(np.std(snr, ddof=1) / math.sqrt(8)), rel=1e-12)
+    assert part.se_mean_snr == pytest.approx(0.2315, abs=5e-5)
+    assert batch.factor == pytest.approx(512.0, rel=1e-12) and part.factor_exact
     assert batch.spread_sd == pytest.approx(float(np.std(g, ddof=1)), rel=1e-12)
     assert batch.spread_sd == pytest.approx(158.14, abs=0.01)
     assert batch.mean_se_sum == pytest.approx(float(np.mean(b * se)), rel=1e-12)
@@ -102,23 +109,35 @@ def test_the_real_aggregate_is_512_times_too_large_and_the_spread_fits_the_corre
     assert batch.mean_se_file == pytest.approx(0.5418836738541031, rel=1e-15)
     assert batch.spread.df == 7
     assert batch.spread.chi2 == pytest.approx(_chi2(g, b * se), rel=1e-12)
+    assert batch.spread.chi2 == pytest.approx(1.429, abs=5e-4)
     assert batch.spread_file.chi2 == pytest.approx(_chi2(g, se), rel=1e-12)
-    assert batch.spread.p is not None and batch.spread.p > 0.05  # consistent: sd 158 vs SE 277
+    # the upper tail does not reject, the lower one does: the runs spread *less* than the SEs
+    assert batch.spread.p == pytest.approx(0.985, abs=5e-4)
+    p_lower = batch.spread.p_lower
+    assert p_lower == pytest.approx(0.0153, abs=5e-5) and p_lower is not None
+    assert batch.spread.p_two_sided == pytest.approx(2 * p_lower, rel=1e-12)
+    assert batch.spread.reading == "smaller"
     assert batch.spread_file.p == pytest.approx(0.0, abs=1e-300)
+    assert batch.spread_file.reading == "larger"
     assert [r.run_id for r in batch.runs][:2] == ["CVs_and_gdotv/run1/run_01", None]
     (finding,) = report.findings
     assert finding.id == "cv-se-is-mean-se" and finding.severity == "info"
-    for text in ("mean_SNR = 751.5", "mean 1.468", "512× too large", "158.1", "277.4"):
+    for text in ("mean_SNR = 751.5", "1.468 ± 0.2315", "exactly 512× (B_total)", "158.1", "277.4"):
         assert text in finding.message
-    assert "is consistent with the corrected per-run SE" in finding.message
+    assert "smaller than the corrected per-run SEs imply" in finding.message
+    assert "consistent" not in finding.message
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = generate_sample_tree(
+def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_sample_tree(
         tmp_path_factory.mktemp("batch") / "results", seed=5, next_runner=True
     )
-    return tree / CV_BATCH_BASE
+
+
+@pytest.fixture(scope="module")
+def planted(sample_tree: Path) -> Path:
+    return sample_tree / CV_BATCH_BASE
 
 
 def test_the_generated_batch_gives_its_planted_answers(planted: Path) -> None:
@@ -134,7 +153,14 @@ def test_the_generated_batch_gives_its_planted_answers(planted: Path) -> None:
     g = np.array([float(r["gdotv_batch"]) for r in rows])
     se_sum = np.array([float(r["B_total"]) * float(r["se_batch"]) for r in rows])
     assert batch.se_weighted_sum == pytest.approx(1 / math.sqrt(np.sum(se_sum**-2)), rel=1e-12)
-    assert batch.mean_snr == pytest.approx(float(np.mean(np.abs(g) / se_sum)), rel=1e-12)
+    snr = np.abs(g) / se_sum
+    assert batch.mean_snr == pytest.approx(float(np.mean(snr)), rel=1e-12)
+    (part,) = batch.sets
+    assert part.se_mean_snr == pytest.approx(float(np.std(snr, ddof=1)) / math.sqrt(len(snr)))
+    # a run's SNR is its sum over the sum's SE (SE 1), the SE itself estimated from B sequences
+    b = float(CV_BATCH_SEQUENCES)
+    for run, value in zip(batch.runs, snr, strict=True):
+        assert run.se_snr == pytest.approx(math.sqrt(1 + value**2 / (2 * (b - 1))), rel=1e-12)
     published = json.loads(json.dumps(batch.to_json()))
     assert published["factor"] == batch.factor and published["spread"]["df"] == CV_BATCH_RUNS - 1
     assert [r["gdotv_batch"] for r in published["runs"]] == [r.gdotv_batch for r in batch.runs]
@@ -167,24 +193,114 @@ def test_the_partial_shows_both_snrs_and_links_the_runs(planted: Path) -> None:
         .get_template("_cv_batch.html")
         .render(cv_batch=cv_batch_view(report, group), base="../../../")
     )
-    assert 'id="cv-batch"' in html and html.count("<tr>") == CV_BATCH_RUNS + 1
+    runs_table = html[html.index('id="cv-batch-runs"') :]
+    assert 'id="cv-batch"' in html and runs_table.count("<tr>") == CV_BATCH_RUNS + 1
     assert '<a href="../../../runs/next_runner/cv_batch/run_01/index.html">run_01</a>' in html
-    assert f"the file's is {CV_BATCH_SEQUENCES}× larger" in html
+    assert f"exactly {CV_BATCH_SEQUENCES}× (B_total)" in html
     assert 'data-check="cv-se-is-mean-se"' in html
+    part = report.analysis.sets[0]
+    assert format_with_se(part.mean_snr, part.se_mean_snr) in html
+    assert "consistent" not in html
+
+
+def _sum_se_rows(sums_and_ses: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    return [
+        {"run_dir": f"/x/run_{k}", "gdotv_batch": g, "se_batch": se, "B_total": 100,
+         "se_batch_after": se * 0.9, "SNR": abs(g) / (100 * se),
+         "SNR_after": abs(g) / (100 * se * 0.9)}
+        for k, (g, se) in enumerate(sums_and_ses)
+    ]  # fmt: skip
 
 
 def test_an_aggregate_whose_snr_uses_the_se_of_the_sum_gets_no_finding() -> None:
-    sums_and_ses = [(-400.0, 2.0), (-350.0, 2.5), (-380.0, 1.5)]
-    rows = [
-        {"run_dir": f"/x/run_{k}", "gdotv_batch": g, "se_batch": se, "B_total": 100,
-         "SNR": abs(g) / (100 * se)}
-        for k, (g, se) in enumerate(sums_and_ses)
-    ]  # fmt: skip
-    content = json.dumps({"rows": rows, "mean_SNR": 1.7}).encode()
+    rows = _sum_se_rows([(-400.0, 2.0), (-350.0, 2.5), (-380.0, 1.5)])
+    stated = float(np.mean([r["SNR"] for r in rows]))
+    content = json.dumps({"rows": rows, "mean_SNR": stated}).encode()
     aggregate = read_cv_aggregate(None, InputFile("agg.json", content))
     assert aggregate is not None
     report = cv_batch_report(aggregate)
     batch = report.analysis
     assert not batch.snr_is_sum_over_mean_se and report.findings == ()
     assert batch.mean_snr is not None
-    assert batch.factor == pytest.approx(1.7 / batch.mean_snr, rel=1e-12)
+    assert batch.factor == pytest.approx(stated / batch.mean_snr, rel=1e-12)
+
+
+def test_a_factor_that_is_not_b_total_by_construction_gets_its_se() -> None:
+    """The ratio of two means over the same runs: its delta-method SE across the runs."""
+    rows = _sum_se_rows([(-400.0, 2.0), (-350.0, 2.5), (-380.0, 1.5), (-20.0, 3.0)])
+    rows[1]["SNR"] = 2.5  # not |g|/se_batch, nor |g|/(B·se_batch): the file's own number
+    aggregate = read_cv_aggregate(None, InputFile("agg.json", json.dumps({"rows": rows}).encode()))
+    assert aggregate is not None
+    (part,) = analyze_cv_batch(aggregate).sets
+    x = np.array([r["SNR"] for r in rows], dtype=float)
+    y = np.array([abs(r["gdotv_batch"]) / (100 * r["se_batch"]) for r in rows])
+    ratio = x.mean() / y.mean()
+    se = float(np.std(x - ratio * y, ddof=1) / math.sqrt(len(x)) / y.mean())
+    assert not part.factor_exact
+    assert part.factor == pytest.approx(ratio, rel=1e-12)
+    assert part.se_factor == pytest.approx(se, rel=1e-9)
+    after = np.array([abs(r["gdotv_batch"]) / (100 * r["se_batch"] * 0.9) for r in rows])
+    assert part.mean_snr_after == pytest.approx(float(after.mean()), rel=1e-12)
+    assert part.se_mean_snr_after == pytest.approx(float(after.std(ddof=1) / 2), rel=1e-12)
+
+
+# --- the spread test: two-sided, with its power ---------------------------------------------
+
+# the χ² 2.5 % and 97.5 % quantiles (any statistics table), by degrees of freedom
+CHI2_025_975 = {1: (0.000982069, 5.023886), 5: (0.831212, 12.832502), 7: (1.689869, 16.012764)}
+
+
+@pytest.mark.parametrize("df", sorted(CHI2_025_975))
+def test_the_power_is_that_of_the_two_sided_test_at_a_sd_one_and_a_half_times_the_se(
+    df: int,
+) -> None:
+    low, high = CHI2_025_975[df]
+    phi = POWER_SD_RATIO**2  # Q ~ φ·χ²(df) when the runs' sd is √φ times their SEs
+    expected = chi2_sf(high / phi, df) + 1 - chi2_sf(low / phi, df)
+    assert spread_power(df) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("chi2", "reading"), [(4.5, "not shown to differ"), (0.2, "smaller"), (14.0, "larger")]
+)
+def test_the_spread_is_read_by_both_tails(chi2: float, reading: str) -> None:
+    spread = spread_test(chi2, 5)
+    upper, lower = chi2_sf(chi2, 5), 1 - chi2_sf(chi2, 5)
+    assert spread.p == pytest.approx(upper, rel=1e-12)
+    assert spread.p_lower == pytest.approx(lower, rel=1e-12)
+    assert spread.p_two_sided == pytest.approx(2 * min(upper, lower), rel=1e-12)
+    assert spread.reading == reading
+
+
+def test_two_runs_within_their_noise_are_inconclusive_not_consistent(sample_tree: Path) -> None:
+    """The sample tree's CV batch: two runs of 48 sequences, χ² far below its 1 df."""
+    report = cv_batch_report(_aggregate(sample_tree / "CVs_and_gdotv/run1"))
+    spread = report.analysis.spread
+    assert spread.df == 1 and spread.chi2 is not None and spread.chi2 < 0.05
+    assert spread.reading == "not shown to differ" and spread.little_power
+    assert spread.power is not None and spread.power < 0.2
+    (finding,) = report.findings
+    assert "not shown to differ (inconclusive)" in finding.message
+    assert "little power" in finding.message and "consistent" not in finding.message
+    html = (
+        environment()
+        .get_template("_cv_batch.html")
+        .render(cv_batch=cv_batch_view(report, "CVs_and_gdotv/run1"), base="../../")
+    )
+    assert "not shown to differ" in html and "little power" in html and "consistent" not in html
+
+
+def test_the_guide_names_no_batch_size_and_claims_no_agreement() -> None:
+    guide = Path(__file__).resolve().parents[1] / "templates" / "guide.html"
+    text = guide.read_text()
+    paragraph = text[text.index("<strong>The CV aggregate's SNR.</strong>") :]
+    paragraph = paragraph[: paragraph.index("</li>")]
+    assert "512" not in paragraph and "consistent" not in paragraph
+    assert "agrees with" not in paragraph.replace("disagrees", "")
+    assert "B_total" in paragraph and "cv-se-is-mean-se" in paragraph
+
+
+def test_the_guide_states_the_spread_the_power_is_quoted_at() -> None:
+    explanation = by_id("cv-se-is-mean-se").info.explanation
+    assert f"between-run sd {POWER_SD_RATIO:g} times the SEs'" in " ".join(explanation.split())
+    assert "agrees" not in explanation and "consistent" not in explanation

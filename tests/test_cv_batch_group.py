@@ -210,6 +210,15 @@ def test_the_group_summary_holds_the_aggregate_corrected(
     assert batch["weighted_sum"] == pytest.approx(PLANTED_SUM, rel=1e-6)
     assert batch["spread"]["chi2"] == pytest.approx(PLANTED_CHI2, rel=1e-5)
     assert batch["spread_file"]["chi2"] > 100 * CV_BATCH_RUNS  # the file's SEs: far too small
+    # one batch: its side-by-side block holds the same numbers, each mean with its SE
+    (part,) = batch["sets"]
+    assert batch["mixed"] is False and part["b_total"] == CV_BATCH_SEQUENCES
+    assert part["rows"] == list(range(CV_BATCH_RUNS)) and part["n_used"] == CV_BATCH_RUNS
+    assert part["mean_snr"] == batch["mean_snr"] and part["factor_exact"] is True
+    assert part["se_mean_snr"] == pytest.approx(float(np.std(snr, ddof=1)) / CV_BATCH_RUNS**0.5)
+    assert part["weighting"] == "inverse-variance, fixed effect" and part["tau2"] == 0.0
+    assert batch["spread"]["reading"] == "not shown to differ" and batch["spread"]["little_power"]
+    assert batch["spread_file"]["reading"] == "larger" and batch["stated_mismatches"] == []
     ids = [f["id"] for f in summary["findings"]]
     assert ids.count("cv-se-is-mean-se") == 1 and "cv-aggregate-unreadable" not in ids
     assert _summary(site, "next_runner")["cv_batch"] is None
@@ -232,9 +241,11 @@ def test_the_group_page_shows_the_notebooks_number_labelled_beside_the_corrected
     assert labelled is not None and float(labelled.group(1)) == pytest.approx(
         data["mean_SNR"], rel=1e-3
     )
-    assert f"the file's is {CV_BATCH_SEQUENCES}× larger" in section
+    assert f"exactly {CV_BATCH_SEQUENCES}× (B_total)" in section
     assert 'data-check="cv-se-is-mean-se"' in section
-    assert section.count("<tr>") == CV_BATCH_RUNS + 1
+    runs_table = section[section.index('id="cv-batch-runs"') :]
+    assert runs_table.count("<tr>") == CV_BATCH_RUNS + 1
+    assert "consistent" not in section
     assert '<a href="../../../runs/next_runner/cv_batch/run_01/index.html">run_01</a>' in section
     assert "cv-se-is-mean-se" in (site / "diagnostics.html").read_text()
 
@@ -300,4 +311,4 @@ def test_a_target_summand_in_the_group_cv_table_is_marked_not_valid(
     marked = [name for name, row in rows.items() if "not a valid control variate" in row]
     assert [name.split(" ", 1)[0] for name in marked] == ["wjlogp_sum"]
     assert 'title="target-summand"' in rows[marked[0]]
-    assert "A feature marked not valid is a summand of the" in table
+    assert "A feature marked not valid is a summand of the" in " ".join(table.split())

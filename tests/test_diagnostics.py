@@ -651,6 +651,8 @@ def test_every_check_is_tested() -> None:
         "cv-feature-is-target-summand", "cv-feature-near-target", "cv-se-is-mean-se",
     }  # fmt: skip
     tested |= {"cv-aggregate-unreadable"}  # test_cv_batch_group: malformed and missing files
+    # test_cv_batch_mixed: aggregates of two batch sizes, and rows their runs contradict
+    tested |= {"cv-aggregate-mixes-batches", "cv-aggregate-disagrees"}
     assert tested == {c.id for c in CHECKS}
 
 

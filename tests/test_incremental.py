@@ -41,6 +41,7 @@ from reportgen.analysis import batch
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.record import RECORD_FORMAT, RunRecord
 from reportgen.analysis.resample import resampled_sums, subset_weights
+from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.build import BuildOptions, BuildResult, RunJob, build, pool
 from reportgen.build.cross_runs import CROSS_RUNS_PATH
 from reportgen.build.status import STATUS_PATH, stat_rows
@@ -57,6 +58,7 @@ from reportgen.pages.paths import (
     run_record,
     run_sample,
 )
+from reportgen.pages.render import environment
 from reportgen.write import WriteError, memo_path
 from tests.formats import assert_valid
 
@@ -862,8 +864,11 @@ def test_changes_list_new_removed_moved_and_findings() -> None:
         "a": _record("a", etas=(_eta(1e-6, 1.0, 2.0),), findings=(finding_a,)),
         "gone": _record("gone"),
     }
+    errors = RunUncertainty(etas=(EtaUncertainty(1e-6, se_true=0.2, se_linear=0.3),))
     after = {
-        "a": _record("a", "h2", etas=(_eta(1e-6, 1.5, 2.0),), findings=(finding_b,)),
+        "a": _record(
+            "a", "h2", etas=(_eta(1e-6, 1.5, 2.0),), findings=(finding_b,), uncertainty=errors
+        ),
         "fresh": _record("fresh"),
     }
     view = changes_view(before, after)
@@ -871,7 +876,21 @@ def test_changes_list_new_removed_moved_and_findings() -> None:
     assert_valid("changes", data)
     assert data["new"] == ["fresh"] and data["removed"] == ["gone"] and not data["first_build"]
     (change,) = data["changed"]
-    assert change["moved"] == [{"eta": 1e-6, "field": "delta_h_true", "before": 1.0, "after": 1.5}]
+    # each build's value with its own SE (the first build had none)
+    assert change["moved"] == [
+        {
+            "eta": 1e-6,
+            "field": "delta_h_true",
+            "before": 1.0,
+            "after": 1.5,
+            "se_before": None,
+            "se_after": 0.2,
+        }
+    ]
+    env = environment()
+    bare = env.from_string("{% block content %}{% endblock %}")  # the table, not the site
+    page = env.get_template("changes.html").render(view=view, layout=bare)
+    assert '<td data-value="1.5">1.5 <span class="se">± 0.2</span></td>' in page
     assert [f["id"] for f in change["findings_appeared"]] == ["sign-flip"]
     assert [f["id"] for f in change["findings_cleared"]] == ["ess-low"]
     assert changes_view({}, after).to_json()["first_build"] is True

@@ -46,7 +46,7 @@ def _build(directory: Path, **options: Any) -> Built:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return _build(tmp_path_factory.mktemp("influence") / "clean")
+    return _build(tmp_path_factory.mktemp("influence") / "clean", power_direction=None)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,11 @@ def violation(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return _build(tmp_path_factory.mktemp("influence") / "failing", residual_z=6.0, proxy_gap_z=4.0)
+    """A residual and an interaction large enough to exceed ±20 % of δH_full (not only noise)."""
+    return _build(
+        tmp_path_factory.mktemp("influence") / "failing", residual_z=6.0, proxy_gap_z=4.0,
+        residual_sd=1.2e7, interaction_sd=3e6, power_direction=None,
+    )  # fmt: skip
 
 
 def _ids(findings: tuple[Finding, ...]) -> set[str]:
@@ -287,6 +291,7 @@ def test_a_real_failure_of_the_rule_is_a_warning_with_its_z(failing: Built) -> N
     assert all(abs((r.z or 0.0) - 6.0) < 1e-6 for r in rules)
     finding = next(f for f in ic.checks(analysis) if f.id == "influence-sum-rule")
     assert finding.severity == "warning" and "z = +6.00" in finding.message
+    assert "beyond ±20 % of |δH_full|" in finding.message
     assert "influence-baseline-per-sequence" not in _ids(ic.checks(analysis))
 
 
@@ -320,8 +325,10 @@ def test_without_arrays_the_pattern_is_still_caught_and_the_rest_is_inconclusive
 @pytest.mark.parametrize(
     ("residual", "se", "match", "verdict"),
     [
-        (0.1, 0.1, None, "holds"),
-        (0.3, 0.1, None, "fails"),
+        (0.1, 0.01, None, "holds"),  # 90 % interval inside ±0.2·|δH_full| = ±0.2
+        (0.1, 0.1, None, "inconclusive"),  # |z| = 1, but the interval reaches past 0.2
+        (0.15, 0.05, None, "inconclusive"),  # |z| = 3, yet not shown beyond 0.2
+        (0.3, 0.1, None, "fails"),  # |z| = 3 and beyond 0.2
         (8.0, 0.1, None, "baseline-per-sequence"),  # −n·δH_b with δH_b = −1, n = 8
         (8.3, None, None, "baseline-per-sequence"),  # within 5 % without an SE
         (9.0, None, None, "inconclusive"),
@@ -329,7 +336,13 @@ def test_without_arrays_the_pattern_is_still_caught_and_the_rest_is_inconclusive
     ],
 )
 def test_verdict_rules(residual: float, se: float | None, match: Any, verdict: str) -> None:
-    assert ia._verdict(residual, se, match, -1.0, 8) == verdict
+    rule = ia.SumRule(
+        eta=1e-6, n=8, full=1.0, baseline=-1.0, reported_sum=None, adjusted_sum=None,
+        unadjusted_sum=None, reported_matches=None, source=None, residual=None,
+        residual_se=None, arrays_residual=None, arrays_residual_se=None, verdict="unavailable",
+        margin=0.2, dof=63,
+    )  # fmt: skip
+    assert ia._verdict(residual, se, match, rule) == verdict
 
 
 # --- linearity, proxies, features --------------------------------------------------------------
@@ -343,7 +356,7 @@ def _fit(x: list[float], y: list[float]) -> tuple[float, float, float]:
     return slope, math.sqrt(ss_res / (len(x) - 1) / sxx), 1 - ss_res / math.fsum(b * b for b in y)
 
 
-def test_linearity_fits_match_and_the_bent_direction_is_flagged(
+def test_linearity_fits_match_and_the_bent_directions_are_flagged(
     violation: Built, clean: Built
 ) -> None:
     demo, analysis = violation
@@ -360,10 +373,10 @@ def test_linearity_fits_match_and_the_bent_direction_is_flagged(
         slope, se, r2 = _fit(list(demo.etas), values)
         assert _rel(d.fit.slope, slope, 1e-9) and _rel(d.fit.slope_se, se, 1e-6)
         assert _rel(d.fit.r2, r2, 1e-9)
-    bent = [d.index for d in directions if (d.fit.r2 or 1.0) < ic.MIN_R2]
-    assert bent == [demo.nonlinear_direction]
+    bent = [d.index for d in directions if d.curvature.verdict == "curved"]
+    assert bent == sorted([demo.nonlinear_direction, demo.power_direction])  # type: ignore[type-var]
     finding = next(f for f in ic.checks(analysis) if f.id == "influence-nonlinear")
-    assert directions[5].id in finding.message
+    assert directions[5].id in finding.message and directions[2].id in finding.message
     assert "influence-nonlinear" not in _ids(ic.checks(clean[1]))
 
 

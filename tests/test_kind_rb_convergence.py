@@ -297,7 +297,7 @@ def test_missing_correction_fires_unless_the_file_applies_it(tmp_path: Path, dem
     demos.write(tmp_path / "clt")
     found = messages(analysed(tmp_path / "clt"))[NO_FPC]
     assert len(found) == 2 and "n = 32,768 of N = 65,536" in found[1]
-    assert "√(1 − n/N) = 0.7071 predicts" in found[1]
+    assert "0.675 ± 0.034, against √(1 − n/N) = 0.7071 (z −0.95)" in found[1]
     demos.write(tmp_path / "fpc", fpc_in_expected=True)
     analysis = analysed(tmp_path / "fpc")
     assert {r.file_expected_is for r in analysis.runs} == {"fpc"}
@@ -352,7 +352,7 @@ def test_grid_fires_when_the_tried_sizes_hide_a_difference(tmp_path: Path, demos
     assert message == (
         "T = 1: the tried sizes answer 16,384 for both estimators, but ±1 % needs 11,400 basic "
         "vs 9,790 RB samples from this pool of 65,536 (13,800 vs 11,509 fresh samples; RB needs "
-        "16.6 % fewer)"
+        "16.60 ± 0.31 % fewer fresh samples)"
     )  # T = 0.7 answers 16,384 vs 8,192: the grid shows that difference itself
 
 

@@ -144,3 +144,11 @@ def test_eta_and_percent() -> None:
 
 def test_vega_expression_uses_the_same_rules() -> None:
     assert "\u2212" in vega_label_expr() and "datum.label" in vega_label_expr()
+
+
+def test_a_p_value_that_underflowed_is_not_written_as_zero() -> None:
+    from reportgen.numfmt import format_p
+
+    assert format_p(0.0) == "< 1e−300"
+    assert format_p(0.9598) == "= 0.9598"
+    assert format_p(4.2e-208).startswith("= 4.2e−208")

@@ -197,8 +197,10 @@ def test_the_run_cv_ratios_carry_the_rankings_se_or_why_not() -> None:
     )
     cv = CvData(512, "per_token", -0.8, 74.6, -430.0, 0.38, 0.36, 0.9, features)
     good, odd = cv_rows(features, rank_features(cv))
-    assert good.corr_se == pytest.approx(0.91 / math.sqrt(509))
-    assert good.var_ratio.shown and good.var_ratio.se == pytest.approx(0.6 * 0.91 / math.sqrt(509))
+    se = 0.91 / math.sqrt(509)  # no per-sequence file: the normal theory's
+    assert good.corr_se == pytest.approx(se)
+    ratio_se = math.sqrt(4 * 0.09 * se**2 + 2 * se**4)  # that of ρ̂² for a normal ρ̂
+    assert good.var_ratio.shown and good.var_ratio.se == pytest.approx(ratio_se)
     assert (odd.var_ratio.value, odd.var_ratio.why) == (None, "not 1 − ρ²")
 
 

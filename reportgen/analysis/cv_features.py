@@ -6,8 +6,12 @@ A control variate must not be part of the quantity it corrects: a summand of the
 "not a valid control variate" by name; any other feature with |ρ| > 0.99 is marked too (it is
 nearly a function of the target). The headline names the best valid one.
 
-Standard errors of ρ and of the single-feature variance ratio 1 − ρ² are normal-theory ones,
-(1 − ρ²)/√(n − 3) (from Fisher's z) and 2|ρ|·SE(ρ).
+The standard error of ρ comes from its influence function over the run's sequences where its
+per-sequence file has the feature's column and reproduces ρ: ψ_i = x̃_i·ỹ_i − ρ/2·(x̃_i² + ỹ_i²)
+(x̃, ỹ standardised), SE = sd(ψ)/√n, which assumes no normality (g·v is heavy-tailed, and the
+normal-theory SE can be several times too small). Elsewhere it is the normal-theory
+(1 − ρ²)/√(n − 3) (Fisher's z). The single-feature variance ratio 1 − ρ² has the SE of ρ̂² for
+a normal ρ̂, √(4ρ²·SE(ρ)² + 2·SE(ρ)⁴).
 """
 
 from __future__ import annotations
@@ -17,11 +21,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from reportgen.codec import fields_of
-from reportgen.load.models import CvData, CvFeatureStat, CvTarget
+from reportgen.load.cv import TARGET_COLUMN
+from reportgen.load.models import CvData, CvFeatureStat, CvSequences, CvTarget, FloatArray
 from reportgen.numfmt import format_number, format_with_se
 
 NEAR_TARGET_CORR = 0.99
+# a per-sequence column whose ρ differs more is not the column the file's ρ was computed on
+# (the columns are float32 text: the same data reproduce ρ to ~1e-6)
+SAME_CORR_ATOL = 1e-4
+SE_METHODS = {
+    "influence": "influence function over the run's sequences (no normality assumed)",
+    "normal-theory": "normal theory, (1 − ρ²)/√(n − 3)",
+}
 REGRESSION_ONLY = "summary.corr (the regression features only)"
 Validity = Literal["valid", "target-summand", "near-target"]
 
@@ -40,6 +54,7 @@ class RankedFeature:
     selected: bool  # in the run's joint regression
     beta_joint: float | None
     validity: Validity
+    se_method: str | None = None  # how corr_se was computed (``SE_METHODS``)
 
     @property
     def valid(self) -> bool:
@@ -56,6 +71,9 @@ class CvRanking:
     n: int | None
     se_batch: float | None
     var_after_cv_joint: float | None
+    # var_after_cv_joint × (n − 1)/(n − k − 1) for an in-sample OLS fit of k features
+    joint_df_adjusted: float | None = None
+    joint_features: int | None = None  # k
 
     @property
     def best(self) -> RankedFeature | None:
@@ -64,6 +82,12 @@ class CvRanking:
     @property
     def excluded(self) -> tuple[RankedFeature, ...]:
         return tuple(f for f in self.features if not f.valid)
+
+    @property
+    def se_methods(self) -> tuple[str, ...]:
+        """How the features' SEs of ρ were computed, each method once (``SE_METHODS``' text)."""
+        used = {f.se_method for f in self.features}
+        return tuple(text for key, text in SE_METHODS.items() if key in used)
 
     def to_json(self) -> dict[str, Any]:
         target = None
@@ -76,6 +100,8 @@ class CvRanking:
             "n": self.n,
             "se_batch": self.se_batch,
             "var_after_cv_joint": self.var_after_cv_joint,
+            "var_after_cv_joint_df_adjusted": self.joint_df_adjusted,
+            "joint_features": self.joint_features,
             "best_valid": self.best.name if self.best is not None else None,
             "excluded": [f.name for f in self.excluded],
         }
@@ -92,6 +118,8 @@ class CvRanking:
             n=data["n"],
             se_batch=data["se_batch"],
             var_after_cv_joint=data["var_after_cv_joint"],
+            joint_df_adjusted=data.get("var_after_cv_joint_df_adjusted"),
+            joint_features=data.get("joint_features"),
         )
 
 
@@ -104,6 +132,42 @@ def corr_se(corr: float | None, n: int | None) -> float | None:
     if corr is None or n is None or n <= 3 or abs(corr) > 1:
         return None
     return _finite((1.0 - corr * corr) / math.sqrt(n - 3))
+
+
+def influence_corr_se(x: FloatArray, y: FloatArray) -> tuple[float, float] | None:
+    """(r, SE of r) from the influence function of Pearson's correlation over the rows, or
+    ``None`` when a value is not finite or a column is constant."""
+    n = x.shape[0]
+    if n < 4 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return None
+    sx, sy = float(np.std(x)), float(np.std(y))
+    if sx == 0.0 or sy == 0.0:
+        return None
+    zx, zy = (x - x.mean()) / sx, (y - y.mean()) / sy
+    r = float(np.mean(zx * zy))
+    psi = zx * zy - 0.5 * r * (zx * zx + zy * zy)
+    return r, float(np.std(psi, ddof=1)) / math.sqrt(n)
+
+
+def _corr_se(
+    name: str, corr: float | None, n: int | None, sequences: CvSequences | None
+) -> tuple[float | None, str | None]:
+    """The SE of the feature's ρ and how it was computed (a key of ``SE_METHODS``)."""
+    columns = sequences.columns if sequences is not None else {}
+    if corr is not None and name in columns and TARGET_COLUMN in columns:
+        found = influence_corr_se(columns[name], columns[TARGET_COLUMN])
+        if found is not None and abs(found[0] - corr) <= SAME_CORR_ATOL:
+            return _finite(found[1]), "influence"
+    se = corr_se(corr, n)
+    return se, "normal-theory" if se is not None else None
+
+
+def var_ratio_se(corr: float | None, se: float | None) -> float | None:
+    """SE of 1 − ρ̂² for ρ̂ ~ N(ρ, se²): √(4ρ²·se² + 2·se⁴). The first-order 2|ρ|·se alone
+    vanishes as ρ → 0, where ρ̂² still varies by ~√2·se²."""
+    if corr is None or se is None:
+        return None
+    return _finite(math.sqrt(4.0 * corr * corr * se * se + 2.0 * se**4))
 
 
 def _validity(feature: CvFeatureStat, target: CvTarget | None) -> Validity:
@@ -124,30 +188,31 @@ def _stats(cv: CvData) -> tuple[tuple[CvFeatureStat, ...], str | None]:
     return regression, REGRESSION_ONLY if regression else None
 
 
-def _ranked(feature: CvFeatureStat, n: int | None, target: CvTarget | None) -> RankedFeature:
+def _ranked(feature: CvFeatureStat, cv: CvData) -> RankedFeature:
     corr = _finite(feature.corr)
     ratio = _finite(feature.var_ratio_single)
     if ratio is None and corr is not None:
         ratio = 1.0 - corr * corr
-    se = corr_se(corr, n)
+    se, method = _corr_se(feature.name, corr, cv.n_seqs, cv.sequences)
     return RankedFeature(
         name=feature.name,
         rank=None,
         corr=corr,
         corr_se=se,
         var_ratio=ratio,
-        var_ratio_se=_finite(2.0 * abs(corr) * se) if corr is not None and se is not None else None,
+        var_ratio_se=var_ratio_se(corr, se),
         se_after=_finite(feature.se_after_single),
         selected=feature.selected,
         beta_joint=_finite(feature.beta_joint),
-        validity=_validity(feature, target),
+        validity=_validity(feature, cv.target),
+        se_method=method,
     )
 
 
 def rank_features(cv: CvData) -> CvRanking:
     """Valid features by single-feature variance ratio (lowest first), then the invalid ones."""
     stats, source = _stats(cv)
-    features = [_ranked(f, cv.n_seqs, cv.target) for f in stats]
+    features = [_ranked(f, cv) for f in stats]
 
     def order(f: RankedFeature) -> tuple[float, str]:
         return (f.var_ratio if f.var_ratio is not None else math.inf, f.name)
@@ -155,9 +220,28 @@ def rank_features(cv: CvData) -> CvRanking:
     valid = sorted((f for f in features if f.valid), key=order)
     invalid = sorted((f for f in features if not f.valid), key=order)
     ranked = [replace(f, rank=i + 1) for i, f in enumerate(valid)] + invalid
+    k = sum(1 for f in cv.features if f.selected) or None
     return CvRanking(
-        tuple(ranked), source, cv.target, cv.n_seqs, cv.se_batch, cv.var_after_cv_joint
+        tuple(ranked),
+        source,
+        cv.target,
+        cv.n_seqs,
+        cv.se_batch,
+        cv.var_after_cv_joint,
+        joint_df_adjusted(cv.var_after_cv_joint, cv.n_seqs, k, cv.crossfit_folds),
+        k,
     )
+
+
+def joint_df_adjusted(
+    ratio: float | None, n: int | None, k: int | None, folds: int | None
+) -> float | None:
+    """The joint variance ratio of an in-sample fit of k coefficients scaled by (n − 1)/(n − k − 1),
+    as residual variance is estimated without the fit's optimism; ``None`` when cross-fitted or
+    unknown. A ridge penalty spends fewer degrees of freedom: then this over-corrects a little."""
+    if ratio is None or n is None or k is None or folds != 0 or n - k - 1 <= 0:
+        return None
+    return _finite(ratio * (n - 1) / (n - k - 1))
 
 
 _WHY = {

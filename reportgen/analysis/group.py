@@ -201,7 +201,8 @@ def analyze_group(
             analysis = _taken(group_id, like, members, settings, child_runs, samples, memo)
         else:
             analysis = _analyze(group_id, members, settings, child_runs, children, samples, memo)
-        report, found = group_cv_batch(aggregate, ids)
+        own = {m.id: m.cv for m in members if m.was_read and m.cv is not None}
+        report, found = group_cv_batch(aggregate, ids, own)
     findings = sorted((*analysis.findings, *found), key=lambda f: SEVERITIES.index(f.severity))
     return replace(analysis, cv_batch=report, findings=tuple(findings))
 

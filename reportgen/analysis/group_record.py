@@ -34,8 +34,9 @@ from reportgen.treefile import FitWindow
 # a deflated, encoded GroupRecord; 2: pooled rows, findings, copies, the fits' η window;
 # 3: the CV batch aggregate; 4: the tails' spreads over the runs whose ΔH_true is resolved;
 # 5: control-variate statistics per population, populations' short labels, the draws' MC SE;
-# 6: truncated tails left out of the spreads where they are not comparable
-GROUP_RECORD_FORMAT = 6
+# 6: truncated tails left out of the spreads where they are not comparable; 7: the CV batch
+# aggregate per batch size, its rows checked against their runs
+GROUP_RECORD_FORMAT = 7
 
 
 @dataclass(frozen=True)

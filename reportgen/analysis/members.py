@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from reportgen.analysis.cv_batch import RunBatchRecord
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import PopulationMember
 from reportgen.analysis.tails import TailSensitivity
@@ -22,8 +23,9 @@ class Normalization(Protocol):
     def approx(self) -> str: ...
 
 
-class CvStatistics(Protocol):
-    """A run's control-variate results as the group statistics need them."""
+class CvStatistics(RunBatchRecord, Protocol):
+    """A run's control-variate results as the group statistics need them (its batch numbers
+    check its group's CV batch aggregate)."""
 
     @property
     def var_after_cv_joint(self) -> float | None: ...

@@ -25,13 +25,13 @@ from reportgen.analysis.tails import TailSensitivity
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.codec import decode_versioned, encode
 from reportgen.findings import SEVERITIES, Finding, SkippedInput
-from reportgen.load.models import CvFeature, LoadFailure, Schema
+from reportgen.load.models import CvData, CvFeature, LoadFailure, Schema
 
 # 3: fields, digests, labels, ratios, verdicts; 4: encoded field by field and type-checked, the
 # sample's shape
 # 6: bootstrap counts drawn per (seed, n, resamples), no longer per run; 7: truncated tails sum
-# the centred contributions
-RECORD_FORMAT = 7
+# the centred contributions; 8: a CV run's batch numbers
+RECORD_FORMAT = 8
 Status = Literal["ok", "error"]
 
 
@@ -66,10 +66,15 @@ class StaleRecord:
 
 @dataclass(frozen=True, slots=True)
 class CvRecord:
-    """A control-variate run's feature statistics, as the group pages compare them."""
+    """A control-variate run's feature statistics, as the group pages compare them, and its
+    batch numbers, which its group's CV batch aggregate is checked against."""
 
     var_after_cv_joint: float | None
     features: tuple[CvFeature, ...]
+    gdotv_batch: float | None = None
+    se_batch: float | None = None
+    se_batch_after_cv_joint: float | None = None
+    n_seqs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +266,17 @@ def _shared(value: _SharedValue) -> _SharedValue:
     return cast(_SharedValue, _shared_value(value))
 
 
+def cv_record(cv: CvData) -> CvRecord:
+    return CvRecord(
+        cv.var_after_cv_joint,
+        cv.features,
+        cv.gdotv_batch,
+        cv.se_batch,
+        cv.se_batch_after_cv_joint,
+        cv.n_seqs,
+    )
+
+
 def run_record(
     analysis: RunAnalysis, input_hash: str, labels: tuple[tuple[str, str], ...] = ()
 ) -> RunRecord:
@@ -290,7 +306,7 @@ def run_record(
         se_shard=analysis.points.se_shard,
         true_se=analysis.points.true_se,
         tails=tuple(analysis.tails),
-        cv=None if cv is None else CvRecord(cv.var_after_cv_joint, cv.features),
+        cv=None if cv is None else cv_record(cv),
         has_contributions=bool(analysis.contributions),
         parameters=run.parameters,
         skipped_inputs=run.inputs.skipped,

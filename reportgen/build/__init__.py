@@ -27,9 +27,8 @@ scratch file, ``record_store.py``); the only code that opens files under OUT is 
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,8 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen import __version__, class_code
+from reportgen.build.context import built_at, run_settings, site_context
 from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
 from reportgen.build.groups import GroupWork, memo_digests, write_groups
+from reportgen.build.output_guard import check_output_dir
 from reportgen.build.plan import (
     GroupInputs,
     RunPlan,
@@ -50,6 +51,7 @@ from reportgen.build.plan import (
     up_to_date,
 )
 from reportgen.build.pool import pool_pays, start_server
+from reportgen.build.result import BuildResult, run_reasons, study_reasons
 from reportgen.build.runs import (
     RunJob,
     RunStage,
@@ -67,30 +69,22 @@ from reportgen.build.status import (
     GroupStatus,
     RunStatus,
     StudyStatus,
-    finding_totals,
-    input_hash,
     json_hash,
 )
 from reportgen.build.status_file import read_status, status_pieces
 from reportgen.build.studies import StudyStage, study_stage, tally
 from reportgen.build.study_write import StudyWork
-from reportgen.discover import GroupRef, Skipped, Tree, discover
+from reportgen.build.totals import site_findings
+from reportgen.discover import Skipped, Tree, discover
 from reportgen.figures import FigureList
-from reportgen.findings import SEVERITIES, Severity, empty_counts
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
 from reportgen.treefile import TreeFile, read_tree_file
-from reportgen.write import (
-    SiteWriter,
-    check_output_dir,
-    recover_interrupted,
-    write_file_atomic,
-)
+from reportgen.write import SiteWriter, recover_interrupted
 
 if TYPE_CHECKING:
     from reportgen.pages.changes import PopulationChange
     from reportgen.pages.render import SiteContext
-    from reportgen.pages.run import RunSettings
 
 __all__ = [
     "BuildOptions",
@@ -103,53 +97,6 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[int, int, str], None]
-
-
-@dataclass
-class BuildResult:
-    out: Path
-    runs: int = 0
-    rebuilt: int = 0
-    groups_rendered: int = 0
-    failed_runs: list[str] = field(default_factory=list)
-    stale_runs: list[str] = field(default_factory=list)
-    # inputs and directories that could not be read (an OS error, not a limit), with the reason
-    unreadable: list[str] = field(default_factory=list)
-    up_to_date: bool = False
-    findings: dict[str, int] = field(default_factory=empty_counts)  # of every run, by severity
-    written: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    single_file: bool = False  # ``out`` is the one page written (--single-file)
-
-    def findings_at_or_above(self, severity: Severity) -> int:
-        return sum(self.findings[s] for s in SEVERITIES[: SEVERITIES.index(severity) + 1])
-
-    def report_lines(self) -> Iterator[str]:
-        if self.up_to_date:
-            yield f"Site is up to date ({self.runs} runs)."
-        else:
-            yield (
-                f"Built {self.runs} runs ({self.rebuilt} re-rendered) in {self.seconds:.1f} s; "
-                f"{len(self.written)} files written, {len(self.kept)} unchanged."
-            )
-        for run_id in self.failed_runs:
-            suffix = " (kept its last good page)" if run_id in self.stale_runs else ""
-            yield f"  could not read: {run_id}{suffix}"
-        for item in self.unreadable:
-            yield f"  could not read: {item}"
-        yield (self.out if self.single_file else self.out / "index.html").resolve().as_uri()
-
-
-def built_at() -> str | None:
-    """The one timestamp a page may carry, and only when SOURCE_DATE_EPOCH asks for it."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
-        return None
-    try:
-        return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 def now_stamp() -> str:
@@ -176,19 +123,6 @@ def _unless_charts_missing(planned: Planned) -> Planned:
     return replace(planned, plans=plans, reuse=False, settings_hash=settings_hash)
 
 
-def site_context(options: BuildOptions) -> SiteContext:
-    from reportgen.pages.assets import static_assets, vega_bundle_version
-    from reportgen.pages.render import SiteContext
-
-    return SiteContext(
-        title=options.title,
-        version=__version__,
-        assets={asset.name: asset.hashed_name for asset in static_assets()},
-        built_at=built_at(),
-        vega_version=vega_bundle_version(),
-    )
-
-
 # --- the build -------------------------------------------------------------------------------
 
 
@@ -212,27 +146,33 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
     """Build (or incrementally update) the site; raises WriteError for unusable outputs."""
     started = time.perf_counter()
     if options.single_file:
+        from reportgen.build.single_file import build_single_file
+
         return build_single_file(options)
     check_output_dir(options.out, options.results, options.force)
     recover_interrupted(options.out)
     planned = plan(options)
-    result = BuildResult(out=options.out, runs=len(planned.plans))
+    tree, studies = planned.tree, planned.studies
+    result = BuildResult(
+        out=options.out, runs=len(planned.plans), incomplete=len(tree.incomplete),
+        groups=len(tree.groups), studies=len(studies.plans),
+    )  # fmt: skip
     previous, plans = planned.previous, planned.plans
     if planned.reuse and previous and _up_to_date(planned, options.out):
         refresh_stats(plans, previous, options.out)
         result.up_to_date = True
         result.failed_runs = [p.ref.id for p in plans if p.reusable and not p.reusable.ok]
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
-        statuses: Mapping[str, RunStatus] = previous.runs
-        studies = previous.studies
+        status = previous
     else:
         status = write_site(_unless_charts_missing(planned), options, result, progress)
-        statuses, studies = status.runs, status.studies
-        result.failed_runs = [rid for rid, s in statuses.items() if not s.ok]
-        result.stale_runs = [rid for rid, s in statuses.items() if s.stale]
-    result.unreadable = unreadable_inputs(planned.skipped, statuses)
-    result.findings = finding_totals(statuses.values())
-    tally(studies, planned.studies.problems, result.findings, result.failed_runs, result.stale_runs)
+        result.failed_runs = [rid for rid, s in status.runs.items() if not s.ok]
+        result.stale_runs = [rid for rid, s in status.runs.items() if s.stale]
+    result.unreadable = unreadable_inputs(planned.skipped, status.runs)
+    # the runs', incomplete runs', groups' and studies' findings: what ``check`` counts
+    result.findings = site_findings(status, tree.incomplete)
+    tally(status.studies, studies.problems, result.findings, result.failed_runs, result.stale_runs)
+    result.reasons |= study_reasons(status.studies, studies.problems)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -301,14 +241,14 @@ def write_site(
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
     with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
-        run_settings = _run_settings(options)
         stamp = now_stamp()
         store = record_store(writer, planned.plans)
         work = RunWork(
-            options.results, site, run_settings, options.jobs, stamp, planned.tree_file,
+            options.results, site, run_settings(options), options.jobs, stamp, planned.tree_file,
             read_cross_runs(writer, reusable, store),
         )  # fmt: skip
         runs = write_runs(planned.plans, work, writer, store, progress)
+        result.reasons = run_reasons(runs.statuses, runs.records)  # for -v
         del work  # the rows carried over: their records are in the store from here
         cross_runs = write_cross_runs(writer, runs.statuses, runs.records, planned.settings_hash)
         group_work = _group_work(planned, runs, site, options, writer)
@@ -367,13 +307,6 @@ def _converters(options: BuildOptions, rendering: bool) -> AbstractContextManage
 
     export.spread_over(options.jobs)  # pages rendered here convert on every core -j allows
     return export.converting_on(options.jobs) if rendering else nullcontext()
-
-
-def _run_settings(options: BuildOptions, inline_files: bool = False) -> RunSettings:
-    from reportgen.pages.run import RunSettings
-
-    figures = () if inline_files else options.figures
-    return derive(RunSettings, options, figures=figures, inline_files=inline_files)
 
 
 def _group_work(
@@ -436,64 +369,3 @@ def _figure_lists(
     listed = [s.figures for s in runs.values()] + [s.figures for s in groups.values()]
     listed += [s.figures for s in studies.values()]
     return [figures for figures in listed if figures is not None]
-
-
-# --- one self-contained file -----------------------------------------------------------------
-
-
-def build_single_file(options: BuildOptions) -> BuildResult:
-    """Write ``options.out`` as one HTML file holding the page of ``options.single_file``."""
-    from reportgen.build.single_file import (
-        check_single_output,
-        single_study_page,
-        without_outward_links,
-    )
-    from reportgen.pages import paths
-    from reportgen.pages.render import inline_assets
-
-    tree, _ = discover(options.results, options.follow_symlinks)
-    ref = next((r for r in tree.runs if r.id == options.single_file), None)
-    group = next((g for g in tree.groups if g.id and g.id == options.single_file), None)
-    if ref is None and group is None:  # a study's id, or none (a WriteError naming a few ids)
-        known = ", ".join([r.id for r in tree.runs[:3]] + [g.id for g in tree.groups[:2] if g.id])
-        site = replace(site_context(options), inline=inline_assets())
-        content, ok = single_study_page(options, tree, known, site)
-        write_file_atomic(options.out, content)
-        result = BuildResult(out=options.out, rebuilt=1, written=[str(options.out)])
-        result.single_file, result.failed_runs = True, [] if ok else [str(options.single_file)]
-        return result
-    check_single_output(options)
-    if ref is None:
-        assert group is not None  # one of them was found
-        return _single_group_file(options, tree, group)
-    site = replace(site_context(options), inline=inline_assets())
-    from reportgen.load.history import first_commits
-
-    settings = _run_settings(options, inline_files=True)
-    labels = read_tree_file(options.results).for_run(ref.id, ref.source)
-    first_commit = first_commits(options.results).get(ref.source)
-    digest = input_hash(ref, options.results, options.max_bytes)
-    output = run_output(ref, options.results, site, digest, settings, labels, first_commit)
-    page = without_outward_links(output.content(paths.run_page(ref.id)))
-    write_file_atomic(options.out, page)
-    result = BuildResult(
-        out=options.out, runs=1, rebuilt=1, written=[str(options.out)], single_file=True
-    )
-    if not output.ok:
-        result.failed_runs = [ref.id]
-    return result
-
-
-def _single_group_file(options: BuildOptions, tree: Tree, group: GroupRef) -> BuildResult:
-    from reportgen.build.single_file import group_file
-
-    written = group_file(options, tree, group, site_context(options))
-    write_file_atomic(options.out, written.html)
-    result = BuildResult(
-        out=options.out, runs=len(group.run_ids), rebuilt=len(group.run_ids),
-        written=[str(options.out)], single_file=True,
-    )  # fmt: skip
-    result.failed_runs = list(written.failed_runs)
-    if not written.ok:
-        result.failed_runs.append(group.id)
-    return result

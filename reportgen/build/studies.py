@@ -33,6 +33,7 @@ from reportgen.kinds.stage_checks import KIND_FAILED, PLUGIN_FAILED, STUDY_FAILE
 
 if TYPE_CHECKING:
     from reportgen.build.study_write import StudyWork
+    from reportgen.kinds.interface import StudySettings
     from reportgen.pages.studies import Inventory
     from reportgen.write import SiteWriter
 
@@ -161,7 +162,7 @@ def tally(
 
 
 def checked_studies(
-    tree: Tree, root: Path, max_bytes: int
+    tree: Tree, root: Path, max_bytes: int, settings: StudySettings
 ) -> Iterator[tuple[str, str, tuple[Finding, ...]]]:
     """(study id, status, findings) of every study, and of every plug-in left out, for
     ``reportgen check`` (no page is rendered)."""
@@ -170,13 +171,16 @@ def checked_studies(
         message = f"plug-in {problem.plugin}: {problem.reason}"[:400]
         yield f"plug-in {problem.plugin}", "error", (Finding(PLUGIN_FAILED, "error", message),)
     for plan in stage.plans:
-        status, findings = _check_study(plan, root, max_bytes)
+        status, findings = _check_study(plan, root, max_bytes, settings)
         yield plan.id, status, findings
 
 
-def _check_study(plan: StudyPlan, root: Path, max_bytes: int) -> tuple[str, tuple[Finding, ...]]:
+def _check_study(
+    plan: StudyPlan, root: Path, max_bytes: int, settings: StudySettings
+) -> tuple[str, tuple[Finding, ...]]:
     import numpy as np
 
+    from reportgen.kinds.interface import analyze_study
     from reportgen.kinds.reading import StudyFailure, tree_reader
 
     kind = plan.registered.kind
@@ -186,7 +190,7 @@ def _check_study(plan: StudyPlan, root: Path, max_bytes: int) -> tuple[str, tupl
         if isinstance(loaded, StudyFailure):
             return "error", (Finding(STUDY_FAILED, "error", loaded.reason, None, "inputs"),)
         with np.errstate(all="ignore"):
-            return "ok", tuple(kind.checks(kind.analyze(loaded)))
+            return "ok", tuple(kind.checks(analyze_study(kind, loaded, settings)))
 
     def failed(reason: str) -> tuple[str, tuple[Finding, ...]]:
         message = f"the {plan.claim.kind} kind ({plan.registered.origin}) failed: {reason}"

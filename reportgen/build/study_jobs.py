@@ -44,6 +44,7 @@ class StudyJob:
     verbose: bool
     figures: tuple[str, ...] = ()  # formats every chart is also written in (--figures)
     figure_theme: FigureTheme = "paper"
+    equivalence_margin: float = 0.2  # --equivalence-margin: of the kind's equivalence statements
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def study_output(registered: RegisteredKind, job: StudyJob) -> StudyResult:
     """Load → analyse → checks → page; a failure to load or a kind that raises is a row."""
     import numpy as np
 
+    from reportgen.kinds.interface import analyze_study
     from reportgen.kinds.reading import StudyFailure, tree_reader
     from reportgen.kinds.study_page import default_page_dir
 
@@ -112,7 +114,7 @@ def study_output(registered: RegisteredKind, job: StudyJob) -> StudyResult:
             row = study_row(origin, claim, None, (finding,), not_read, loaded.reason)
             return StudyResult(None, row)
         with np.errstate(all="ignore"):
-            analysis = kind.analyze(loaded)
+            analysis = analyze_study(kind, loaded, job)
             findings = tuple(kind.checks(analysis))
             output = kind.page(analysis, job.site, page_dir)
             output = with_figures(kind, analysis, output, page_dir, job)

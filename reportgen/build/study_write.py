@@ -35,6 +35,7 @@ class StudyWork:
     read_at: str  # when tonight's reads happened (status and stale banners)
     figures: tuple[str, ...] = ()  # --figures
     figure_theme: FigureTheme = "paper"
+    equivalence_margin: float = 0.2  # --equivalence-margin: of the kinds' equivalence statements
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def write_studies(
                 work.verbose,
                 work.figures,
                 work.figure_theme,
+                work.equivalence_margin,
             ),
         )
         for p in todo

@@ -49,12 +49,17 @@ def cv_bars(
     var_ratio_se: ColumnValues | None = None,
 ) -> tuple[Chart, Datasets]:
     """Per-feature correlation with g·v, or variance after / before the control variate, each
-    with its 95 % interval (± 1.96 SE) where it has an SE."""
+    with its 95 % interval (± 1.96 SE, cut to the values the quantity can take) where it has
+    an SE."""
     n = len(features)
     values = {"corr": as_float(corr, n), "var_ratio": as_float(var_ratio, n)}
     ses = {"corr": as_float(corr_se, n), "var_ratio": as_float(var_ratio_se, n)}
+    # ρ lies in [−1, 1] and the optimal single-feature ratio 1 − ρ² in [0, 1] (a cross-fitted
+    # one may exceed 1): a Wald interval's part outside says nothing
+    ceiling = {"corr": 1.0, "var_ratio": np.fmax(values["var_ratio"], 1.0)}
+    floor = {"corr": -1.0, "var_ratio": 0.0}
     bounds = {
-        f"{name}_{side}": values[name] + sign * Z95 * ses[name]
+        f"{name}_{side}": np.clip(values[name] + sign * Z95 * ses[name], floor[name], ceiling[name])
         for name in values
         for side, sign in (("lo", -1.0), ("hi", 1.0))
     }
@@ -90,7 +95,9 @@ def _cv_spec(metric: Literal["correlation", "variance-ratio"]) -> Spec:
     )
     chart = layered(data, flatten, bars, whiskers, reference_rule(rule_at, "x", x_title))
     description = (
-        f"{title} per regression feature with its 95 % interval (± 1.96 SE) where it has an SE; "
+        f"{title} per regression feature with its 95 % interval (± 1.96 SE, cut where "
+        f"{'|ρ| would exceed 1' if metric == 'correlation' else '1 − ρ² would leave [0, 1]'}) "
+        f"where it has an SE; "
         f"the dashed rule marks "
         f"{'no correlation' if metric == 'correlation' else 'no variance reduction'}."
     )

@@ -6,13 +6,15 @@ baseline_j(η) = βⱼη + γⱼη², grad_ij(η) = aᵢⱼη + qᵢⱼη², bas
 + Σᵢ(baseline_plus_grad_ij − baseline_j) + ρⱼη². The sum-rule residual is the mean of ρⱼη²,
 built so that its z (mean over its standard error across the m evaluation sequences) is exactly
 ``residual_z``; the interactions are planted the same way, so that Σᵢ(baseline-adjusted −
-grad-only) has z = ``proxy_gap_z``.
+grad-only) has z = ``proxy_gap_z``. One direction (``power_direction``) follows a power law
+instead, grad_ij(η) = āᵢ·η_max·(η/η_max)^p + (aᵢⱼ − āᵢ)η + qᵢⱼη² (āᵢ the mean over j): with
+p = 2 its δH is a parabola that a line through the origin still fits with R² ≈ 0.92.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,9 @@ INFLUENCE_ETAS: tuple[float, ...] = (1e-6, 2e-6, 4e-6, 8e-6)
 ETA_REFERENCE = 4e-6
 BASELINE_SLOPE = -40.0  # δH_baseline ≈ −40·η: the baseline dominates the total
 ADVANTAGE_SLOPE = -30.0  # aᵢ ≈ −30·advantageᵢ: δHᵢ follows the advantage
+POWER_DIRECTION = 2  # the direction whose δH ∝ η^power (a parabola by default)
+RESIDUAL_SD = 2e5  # spread over j of the sum-rule residual ρⱼ (× η²)
+INTERACTION_SD = 3e4  # spread over i, j of the interaction with the baseline xᵢⱼ (× η²)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class InfluenceDemo:
     proxy_gap_z: float
     baseline_counted_per_sequence: bool
     nonlinear_direction: int | None
+    power_direction: int | None = None
+    power: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,9 +56,18 @@ class _Draws:
     residual: FloatArray  # (m,) before scaling by η²
     advantage: FloatArray  # (n,)
     length: FloatArray  # (n,)
+    power: tuple[int, float, float] | None = None  # (direction, exponent, η_max)
 
 
-def _draws(rng: np.random.Generator, n: int, m: int, nonlinear: int | None) -> _Draws:
+def _draws(
+    rng: np.random.Generator,
+    n: int,
+    m: int,
+    special: tuple[int | None, int | None],
+    spreads: tuple[float, float],
+) -> _Draws:
+    """The random parts; ``special`` names the turning and the power-law direction."""
+    nonlinear, power = special
     rewards = (np.arange(n) % 2).astype(np.float64)
     rng.shuffle(rewards)
     advantage = rewards - rewards.mean() + rng.normal(0, 0.05, n)
@@ -59,6 +75,9 @@ def _draws(rng: np.random.Generator, n: int, m: int, nonlinear: int | None) -> _
     if nonlinear is not None:
         direction[nonlinear] = 20.0
     direction -= direction.mean()  # Σᵢ δHᵢ ≈ 0 to first order, as with centred advantages
+    if power is not None:  # its first-order term is gone: the others sum to 0 without it
+        others = np.arange(n) != power
+        direction[others] -= direction[others].mean()
     slopes = direction[:, None] + rng.normal(0, 2.0, (n, m))
     curvature = rng.normal(0, 2e4, (n, m))
     if nonlinear is not None:  # δH of this direction turns over within the η range
@@ -68,8 +87,8 @@ def _draws(rng: np.random.Generator, n: int, m: int, nonlinear: int | None) -> _
         gamma=rng.normal(0, 1e5, m),
         slopes=slopes,
         curvature=curvature,
-        interaction=rng.normal(0, 3e4, (n, m)),
-        residual=rng.normal(0, 2e5, m),
+        interaction=rng.normal(0, spreads[1], (n, m)),
+        residual=rng.normal(0, spreads[0], m),
         advantage=advantage,
         length=rng.integers(40, 400, n).astype(np.float64),
     )
@@ -94,6 +113,11 @@ def _planted_total(values: FloatArray, z: float) -> FloatArray:
 def _per_sequence(d: _Draws, eta: float, z: float, gap_z: float) -> dict[str, FloatArray]:
     baseline = d.beta * eta + d.gamma * eta**2
     grad = d.slopes * eta + d.curvature * eta**2
+    if d.power is not None:  # the mean follows the power law; each sequence's own spread stays
+        i, exponent, top = d.power
+        mean = float(d.slopes[i].mean())
+        power = mean * top * (eta / top) ** exponent
+        grad[i] = (d.slopes[i] - mean) * eta + power + d.curvature[i] * eta**2
     plus = baseline[None, :] + grad + _planted_total(d.interaction, gap_z) * eta**2
     full = baseline + (plus - baseline[None, :]).sum(axis=0) + _planted(d.residual, z) * eta**2
     return {"full": full, "baseline": baseline, "grad": grad, "baseline_plus_grad": plus}
@@ -130,15 +154,24 @@ def write_influence_run(
     proxy_gap_z: float = 0.0,
     baseline_counted_per_sequence: bool = False,
     nonlinear_direction: int | None = None,
+    power_direction: int | None = POWER_DIRECTION,
+    power: float = 2.0,
+    residual_sd: float = RESIDUAL_SD,
+    interaction_sd: float = INTERACTION_SD,
     dtype: type[np.floating] = np.float64,
 ) -> InfluenceDemo:
     """Write one influence directory (one evaluation) and return what it must show.
 
     ``baseline_counted_per_sequence`` plants the runner mistake: the per-direction deltas and
     their sum are δH(v_baseline + vᵢ), so the sum counts δH_baseline n times instead of once.
+    ``power_direction`` (None: none) has δH ∝ η^``power``; ``residual_sd`` and
+    ``interaction_sd`` widen the sum-rule residual and the proxies' difference.
     """
     rng = np.random.default_rng(seed)
-    draws = _draws(rng, n, m, nonlinear_direction)
+    special = (nonlinear_direction, power_direction)
+    draws = _draws(rng, n, m, special, (residual_sd, interaction_sd))
+    if power_direction is not None:
+        draws = replace(draws, power=(power_direction, power, max(etas)))
     stored = {
         eta: _stored(_per_sequence(draws, eta, residual_z, proxy_gap_z), dtype) for eta in etas
     }
@@ -147,7 +180,7 @@ def write_influence_run(
     write(directory, "summary.json", orjson_bytes(_summary(draws, etas, n, evaluation)))
     return InfluenceDemo(
         directory, n, m, etas, residual_z, proxy_gap_z, baseline_counted_per_sequence,
-        nonlinear_direction,
+        nonlinear_direction, power_direction, power if power_direction is not None else 1.0,
     )  # fmt: skip
 
 

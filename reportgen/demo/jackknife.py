@@ -4,7 +4,10 @@ One pretty-printed JSON object per ``*_results.jsonl`` file (or real JSON Lines)
 study at B = 32 … 1024 whose estimate climbs far beyond its standard errors (χ² on 5 df as
 asked), and a flat train-split point at B = 4096 with a per-sequence ``distribution_analysis``.
 Per-prompt means are right-skewed (lognormal), shifted and scaled so that their mean and SE
-are exactly the designed estimate and SE.
+are exactly the designed estimate and SE. The train point's per-sequence values are its
+per-prompt means times lognormal noise of mean e^0.045, so their mean is about 4.6 % (5 SE)
+above the estimate although G is equal for every prompt (planted; ``distribution_matches``
+scales each prompt's noise to mean 1, so that the two agree).
 """
 
 from __future__ import annotations
@@ -97,10 +100,13 @@ def _experiment(
     return experiment, values
 
 
-def _train_point(rng: np.random.Generator) -> dict[str, Any]:
+def _train_point(rng: np.random.Generator, matches: bool) -> dict[str, Any]:
     experiment, values = _experiment(TRAIN_BATCH, TRAIN_MEAN, TRAIN_SE, 7, rng, False)
     experiment["G"] = 4
-    sequences = np.repeat(values, 4) * rng.lognormal(0.0, 0.3, values.size * 4)
+    noise = rng.lognormal(0.0, 0.3, (values.size, 4))
+    if matches:  # each prompt's G sequences average to its per-prompt mean
+        noise /= noise.mean(axis=1, keepdims=True)
+    sequences = (values[:, None] * noise).ravel()
     distribution = {
         "count": int(sequences.size),
         "mean": float(sequences.mean()),
@@ -120,6 +126,7 @@ def write_jackknife_study(
     train_point: bool = True,
     json_lines: bool = False,
     extra_fields: bool = True,
+    distribution_matches: bool = False,
 ) -> JackknifeDemo:
     """Write the study into ``directory`` (created); returns the designed answers."""
     rng = np.random.default_rng(seed)
@@ -138,7 +145,7 @@ def write_jackknife_study(
     files = [TEST_FILE]
     train_estimate = None
     if train_point:
-        train = _train_point(rng)
+        train = _train_point(rng, distribution_matches)
         (directory / TRAIN_FILE).write_text(json.dumps(train, indent=2) + "\n", encoding="utf-8")
         files.append(TRAIN_FILE)
         train_estimate = float(train["estimate_mean_per_seq_entropy"])

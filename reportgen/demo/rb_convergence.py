@@ -117,7 +117,10 @@ def convergence_rows(
 
 
 def experiment(
-    design: TemperatureDesign, rng: np.random.Generator, fpc_in_expected: bool
+    design: TemperatureDesign,
+    rng: np.random.Generator,
+    fpc_in_expected: bool,
+    n_bootstrap: int = N_BOOTSTRAP,
 ) -> dict[str, Any]:
     basic, rb = pool(design, rng)
     sizes = sample_sizes(design.population)
@@ -128,7 +131,7 @@ def experiment(
             "dataset": "gsm8k",
             "n_samples": np.int64(design.population),
             "sample_sizes": [np.int64(n) for n in sizes],
-            "n_bootstrap": np.int64(N_BOOTSTRAP),
+            "n_bootstrap": np.int64(n_bootstrap),
         },
         "population_stats": {
             "basic_mean": np.float64(basic.mean()),
@@ -138,7 +141,9 @@ def experiment(
             "correlation": np.float64(np.corrcoef(basic, rb)[0, 1]),
             "n_samples": np.int64(design.population),
         },
-        "convergence_results": convergence_rows(basic, rb, sizes, rng, fpc_in_expected),
+        "convergence_results": convergence_rows(
+            basic, rb, sizes, rng, fpc_in_expected, n_bootstrap
+        ),
     }
 
 
@@ -153,12 +158,14 @@ def write_rb_study(
     *,
     fpc_in_expected: bool = False,
     designs: tuple[TemperatureDesign, ...] = DESIGNS,
+    n_bootstrap: int = N_BOOTSTRAP,
 ) -> ConvergenceDemo:
-    """One pickle per temperature in ``directory`` (created); returns the designs."""
+    """One pickle per temperature in ``directory`` (created), ``n_bootstrap`` subsamples of
+    each size; returns the designs."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for design in designs:
-        data = pickle.dumps(experiment(design, rng, fpc_in_expected), protocol=4)
+        data = pickle.dumps(experiment(design, rng, fpc_in_expected, n_bootstrap), protocol=4)
         (directory / file_name(design)).write_bytes(data)
     return ConvergenceDemo(
         directory=directory,

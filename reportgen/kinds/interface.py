@@ -70,10 +70,19 @@ class Published(Protocol):
     def CHECKS(self) -> Sequence[CheckInfo]: ...
 
 
+class StudySettings(Protocol):
+    """What a study kind's analysis may take of the build's settings."""
+
+    @property
+    def equivalence_margin(self) -> float: ...
+
+
 class ExperimentKind(Recogniser, Published, Protocol):
     """A kind with a page: ``load`` returns the study or a ``StudyFailure`` (errors are
     values), ``page`` writes ``<page_dir>/index.html`` and ``<page_dir>/summary.json``, whose
-    JSON Schema is ``reportgen/schemas/<SCHEMA>`` (or the plug-in's own)."""
+    JSON Schema is ``reportgen/schemas/<SCHEMA>`` (or the plug-in's own). A kind that sets
+    ``TAKES_SETTINGS = True`` is analysed as ``analyze(study, settings)`` (``StudySettings``:
+    the margin its equivalence statements state), any other as ``analyze(study)``."""
 
     def load(self, claim: Claim, read: Read) -> Any: ...
 
@@ -82,6 +91,13 @@ class ExperimentKind(Recogniser, Published, Protocol):
     def checks(self, analysis: Any, /) -> tuple[Finding, ...]: ...
 
     def page(self, analysis: Any, site: SiteContext, page_dir: str | None = None) -> PageOutput: ...
+
+
+def analyze_study(kind: ExperimentKind, study: Any, settings: StudySettings) -> Any:
+    """``kind``'s analysis of ``study``, with the build's ``settings`` where it takes them."""
+    if getattr(kind, "TAKES_SETTINGS", False):
+        return kind.analyze(study, settings)  # type: ignore[call-arg]
+    return kind.analyze(study)
 
 
 class AnalysisSettings(Protocol):

@@ -1,11 +1,13 @@
-"""Small statistics the kinds share: ranks, Pearson and Spearman correlations, a permutation
-test, and least squares through the origin. Pure numpy."""
+"""Small statistics the kinds share: ranks, Pearson and Spearman correlations with Fisher-z
+intervals, a permutation test, least squares through the origin, Student-t quantiles and the
+equivalence judgement of an estimate against a margin. Pure numpy."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -117,3 +119,67 @@ def mean_se(values: FloatArray) -> tuple[float | None, float | None]:
     if finite.size < 2:
         return mean, None
     return mean, float(finite.std(ddof=1) / math.sqrt(finite.size))
+
+
+# Student-t quantiles t(p, ν) for p = 0.95 (the one-sided bound of a 90 % interval) and 0.975;
+# a ν between the listed ones takes the next smaller listed ν (a wider, conservative interval),
+# a ν beyond 120 the normal quantile (within 1 % of t there).
+_T_DOF = (*range(1, 31), 40, 60, 120)
+_T_QUANTILES = {
+    0.95: (
+        6.313752, 2.919986, 2.353363, 2.131847, 2.015048, 1.943180, 1.894579, 1.859548,
+        1.833113, 1.812461, 1.795885, 1.782288, 1.770933, 1.761310, 1.753050, 1.745884,
+        1.739607, 1.734064, 1.729133, 1.724718, 1.720743, 1.717144, 1.713872, 1.710882,
+        1.708141, 1.705618, 1.703288, 1.701131, 1.699127, 1.697261, 1.683851, 1.670649,
+        1.657651,
+    ),
+    0.975: (
+        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+        2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
+        2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
+        2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272, 2.021075, 2.000298,
+        1.979930,
+    ),
+}  # fmt: skip
+_NORMAL_QUANTILES = {0.95: 1.6448536269514722, 0.975: 1.959963984540054}
+Judgement = Literal["within", "beyond", "inconclusive"]
+
+
+def t_quantile(probability: float, dof: int | None) -> float:
+    """The Student-t quantile for ``probability`` 0.95 or 0.975 (``dof`` None: the normal's)."""
+    if dof is None or dof > _T_DOF[-1]:
+        return _NORMAL_QUANTILES[probability]
+    if dof < 1:
+        return math.inf
+    listed = max(k for k, d in enumerate(_T_DOF) if d <= dof)
+    return _T_QUANTILES[probability][listed]
+
+
+def equivalence(
+    value: float | None, se: float | None, margin: float, dof: int | None = None
+) -> Judgement | None:
+    """Where ``value`` ± ``se`` lies against ±``margin`` (same units): ``within`` when its
+    90 % interval lies inside (two one-sided tests at 5 %), ``beyond`` when it differs from 0
+    (|value| > t₀.₉₇₅·SE) and lies outside the margin, else ``inconclusive``; None without an
+    SE."""
+    if value is None or se is None or not math.isfinite(value) or not math.isfinite(se):
+        return None
+    if abs(value) + t_quantile(0.95, dof) * se <= margin:
+        return "within"
+    if abs(value) > t_quantile(0.975, dof) * se and abs(value) > margin:
+        return "beyond"
+    return "inconclusive"
+
+
+def correlation_interval(
+    r: float | None, n: int, variance_factor: float = 1.0
+) -> tuple[float | None, float | None]:
+    """The 95 % interval of a correlation by Fisher's z: tanh(atanh r ± 1.96·√(f/(n − 3))),
+    f = 1 for Pearson's r (Fisher), 1 + ρ²/2 for Spearman's ρ (Bonett & Wright 2000)."""
+    if r is None or n <= 3 or not math.isfinite(r):
+        return None, None
+    if abs(r) >= 1.0:  # a perfect correlation: z is infinite, the interval a point
+        return r, r
+    half = _NORMAL_QUANTILES[0.975] * math.sqrt(variance_factor / (n - 3))
+    centre = math.atanh(r)
+    return math.tanh(centre - half), math.tanh(centre + half)

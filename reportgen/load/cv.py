@@ -12,7 +12,15 @@ import numpy as np
 
 from reportgen.load.fields import Fields
 from reportgen.load.inventory import KnownFields, under
-from reportgen.load.models import CvData, CvFeature, CvFeatureStat, CvTarget, Fact, InputFile
+from reportgen.load.models import (
+    CvData,
+    CvFeature,
+    CvFeatureStat,
+    CvSequences,
+    CvTarget,
+    Fact,
+    InputFile,
+)
 
 FEATURE_STATS_CSV = "cv_feature_stats.csv"
 PER_SEQ_CSV = "cv_per_seq.csv"
@@ -38,6 +46,8 @@ def load_cv(data: Fields, artifacts: Sequence[InputFile] = ()) -> CvData:
     names = sorted(selected | set(beta))
     all_features, source = _all_features(diagnostics, selected, beta, artifacts)
     meta = diagnostics.sub("meta") if diagnostics else None
+    per_seq = _latest(artifacts, PER_SEQ_CSV)
+    sequences = cv_sequences(per_seq)
     return CvData(
         n_seqs=summary.int("n_seqs"),
         normalization=summary.str("normalization"),
@@ -54,7 +64,9 @@ def load_cv(data: Fields, artifacts: Sequence[InputFile] = ()) -> CvData:
         ),
         all_features=all_features,
         all_features_source=source,
-        target=cv_target(_latest(artifacts, PER_SEQ_CSV), meta.float("scale") if meta else None),
+        target=cv_target(per_seq, meta.float("scale") if meta else None, sequences),
+        sequences=sequences,
+        crossfit_folds=diagnostics.int("crossfit_folds") if diagnostics else None,
     )
 
 
@@ -116,8 +128,34 @@ def _feature_stats_csv(content: bytes) -> tuple[CvFeatureStat, ...]:
     )
 
 
-def cv_target(per_seq: InputFile | None, scale: float | None) -> CvTarget:
-    """The target's definition, checked on the run's per-sequence file where it can be."""
+def cv_sequences(per_seq: InputFile | None) -> CvSequences | None:
+    """The per-sequence file's columns as float64 (a cell that is not a number: NaN); ``None``
+    without a file, over the size bound, or when its rows do not match its header."""
+    if per_seq is None or len(per_seq.content) > PER_SEQ_MAX_BYTES:
+        return None
+    lines = per_seq.content.decode("utf-8", errors="replace").splitlines()
+    rows = [line.split(",") for line in lines[1:] if line]
+    if not rows:
+        return None
+    header = lines[0].split(",")
+    if any(len(row) != len(header) for row in rows):
+        return None
+    values = np.array([[_cell(c) for c in row] for row in rows], dtype=np.float64)
+    return CvSequences(per_seq.path, {name: values[:, j] for j, name in enumerate(header)})
+
+
+def _cell(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def cv_target(
+    per_seq: InputFile | None, scale: float | None, sequences: CvSequences | None = None
+) -> CvTarget:
+    """The target's definition, checked on the run's per-sequence file where it can be
+    (``sequences``: its columns, when already read)."""
 
     def target(note: str, verified: str | None = None, deviation: float | None = None) -> CvTarget:
         return CvTarget(TARGET_FORMULA, TARGET_SUMMANDS, verified, deviation, note)
@@ -128,7 +166,7 @@ def cv_target(per_seq: InputFile | None, scale: float | None) -> CvTarget:
         return target(f"the CV runner's definition (no meta.scale to check {per_seq.path})")
     if len(per_seq.content) > PER_SEQ_MAX_BYTES:
         return target(f"the CV runner's definition ({per_seq.path} too large to check)")
-    columns = _csv_columns(per_seq.content, (TARGET_COLUMN, *TARGET_SUMMANDS))
+    columns = _target_columns(sequences or cv_sequences(per_seq))
     if columns is None:
         return target(f"the CV runner's definition ({per_seq.path} lacks the columns)")
     y, parts = columns[0], columns[1] + columns[2]
@@ -141,21 +179,13 @@ def cv_target(per_seq: InputFile | None, scale: float | None) -> CvTarget:
     )
 
 
-def _csv_columns(content: bytes, names: Sequence[str]) -> list[np.ndarray] | None:
-    """The named columns of a CSV file as float64, ``None`` when one is missing or unreadable."""
-    lines = content.decode("utf-8", errors="replace").splitlines()
-    if len(lines) < 2:
+def _target_columns(sequences: CvSequences | None) -> list[np.ndarray] | None:
+    """The target's and its summands' columns, ``None`` when one is missing or not numbers."""
+    names = (TARGET_COLUMN, *TARGET_SUMMANDS)
+    if sequences is None or not set(names) <= sequences.columns.keys():
         return None
-    header = lines[0].split(",")
-    if not set(names) <= set(header):
-        return None
-    index = [header.index(n) for n in names]
-    try:
-        rows = [line.split(",") for line in lines[1:] if line]
-        values = np.asarray([[float(r[i]) for i in index] for r in rows], dtype=np.float64)
-    except (ValueError, IndexError):
-        return None
-    return [values[:, j] for j in range(len(names))]
+    columns = [sequences.columns[n] for n in names]
+    return columns if all(np.isfinite(c).all() for c in columns) else None
 
 
 # --- the fields this generation knows --------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -22,6 +23,7 @@ from reportgen.load.models import InputFile
 AGGREGATE_NAMES = GROUP_FILE_NAMES  # discovery lists them in a group's directory
 AGGREGATE_CSV, AGGREGATE_JSON = AGGREGATE_NAMES
 ROW_NUMBERS = ("gdotv_batch", "se_batch", "se_batch_after", "VR_SE", "SNR", "SNR_after")
+MATCH_RTOL = 1e-9  # a copied number: beyond float rounding, another number
 SUMMARY_NUMBERS = (
     "n_runs", "mean_abs_g", "median_abs_g", "mean_se", "mean_se_after", "mean_VR_SE",
     "median_VR_SE", "mean_SNR", "mean_SNR_after",
@@ -65,6 +67,15 @@ class AggregateFiles:
 
     def named(self, name: str) -> InputFile | None:
         return next((f for f in self.files if PurePosixPath(f.path).name == name), None)
+
+
+@dataclass(frozen=True)
+class StatedMismatch:
+    """A batch number the JSON states that its rows do not give (``None``: no rows to)."""
+
+    name: str
+    stated: float
+    rows: float | None
 
 
 def _float(value: object) -> float | None:
@@ -154,10 +165,46 @@ def _differ(a: tuple[CvAggregateRow, ...], b: tuple[CvAggregateRow, ...]) -> boo
     )
 
 
+def _rows_give(rows: Sequence[CvAggregateRow]) -> dict[str, float | None]:
+    """The JSON's batch numbers as its rows give them (missing values left out)."""
+
+    def over(
+        stat: Callable[[list[float]], float], get: Callable[[CvAggregateRow], float | None]
+    ) -> float | None:
+        values = [v for r in rows if (v := get(r)) is not None]
+        return stat(values) if values else None
+
+    def abs_g(row: CvAggregateRow) -> float | None:
+        return None if row.gdotv_batch is None else abs(row.gdotv_batch)
+
+    return {
+        "n_runs": float(len(rows)),
+        "mean_abs_g": over(statistics.fmean, abs_g),
+        "median_abs_g": over(statistics.median, abs_g),
+        "mean_se": over(statistics.fmean, lambda r: r.se_batch),
+        "mean_se_after": over(statistics.fmean, lambda r: r.se_batch_after),
+        "mean_SNR": over(statistics.fmean, lambda r: r.snr),
+        "mean_SNR_after": over(statistics.fmean, lambda r: r.snr_after),
+    }
+
+
+def stated_mismatches(aggregate: CvAggregate) -> tuple[StatedMismatch, ...]:
+    """The JSON's stated batch numbers that its rows do not give, beyond float rounding."""
+    given = _rows_give(aggregate.rows)
+    return tuple(
+        StatedMismatch(name, stated, value)
+        for name, stated in aggregate.summary
+        if name in given
+        and ((value := given[name]) is None or not math.isclose(stated, value, rel_tol=MATCH_RTOL))
+    )
+
+
 __all__ = [
     "AGGREGATE_NAMES",
     "AggregateFiles",
     "CvAggregate",
     "CvAggregateRow",
+    "StatedMismatch",
     "read_cv_aggregate",
+    "stated_mismatches",
 ]

@@ -7,7 +7,7 @@ needs only that, and creating the hundred-odd dataclasses here would be a tenth 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +16,8 @@ from reportgen.findings import SkippedInput
 from reportgen.load.fingerprint import FieldFingerprint
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import numpy as np
     import numpy.typing as npt
 
@@ -262,6 +264,14 @@ class CvTarget:
     note: str
 
 
+@dataclass(frozen=True, eq=False)
+class CvSequences:
+    """The run's per-sequence CV table (``cv_per_seq.csv``): its numeric columns by name."""
+
+    path: str
+    columns: Mapping[str, FloatArray]
+
+
 @dataclass(frozen=True)
 class CvData:
     n_seqs: int | None
@@ -276,6 +286,8 @@ class CvData:
     all_features: tuple[CvFeatureStat, ...] = ()
     all_features_source: str | None = None
     target: CvTarget | None = None
+    sequences: CvSequences | None = field(default=None, compare=False, repr=False)
+    crossfit_folds: int | None = None  # of the joint regression (0: fitted in-sample)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ from reportgen.analysis.record import RunRecord
 from reportgen.pages import paths
 
 NUMBERS = ("delta_h_true", "delta_h_linear", "delta_h_linquad")
+STANDARD_ERRORS = {
+    "delta_h_true": "se_true",
+    "delta_h_linear": "se_linear",
+    "delta_h_linquad": "se_linquad",
+}
 APPROXIMATIONS = ("linear", "linquad")
 
 
@@ -26,10 +31,14 @@ class VerdictChange:
 
 @dataclass(frozen=True)
 class Moved:
+    """A published ΔH that moved, each build's value with its own SE (``None``: none)."""
+
     eta: float
     field: str
     before: float | None
     after: float | None
+    se_before: float | None = None
+    se_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -145,8 +154,13 @@ def _findings(record: RunRecord) -> dict[tuple[str, float | None], FindingChange
     }
 
 
-def _numbers(record: RunRecord) -> dict[tuple[float, str], float | None]:
-    return {(row.eta, key): getattr(row, key) for row in record.etas for key in NUMBERS}
+def _numbers(record: RunRecord) -> dict[tuple[float, str], tuple[float | None, float | None]]:
+    """(η, field) → (the value, its SE)."""
+    return {
+        (row.eta, key): (getattr(row, key), getattr(error, STANDARD_ERRORS[key], None))
+        for row, error in zip(record.etas, record.eta_errors, strict=True)
+        for key in NUMBERS
+    }
 
 
 def verdict_changes(before: RunRecord, after: RunRecord) -> tuple[VerdictChange, ...]:
@@ -171,10 +185,11 @@ def verdict_changes(before: RunRecord, after: RunRecord) -> tuple[VerdictChange,
 
 def run_change(run_id: str, before: RunRecord, after: RunRecord) -> RunChange:
     old, new = _numbers(before), _numbers(after)
+    none = (None, None)
     moved = tuple(
-        Moved(eta, key, old.get((eta, key)), new.get((eta, key)))
+        Moved(eta, key, was[0], now[0], was[1], now[1])
         for eta, key in sorted(set(old) | set(new))
-        if old.get((eta, key)) != new.get((eta, key))
+        if (was := old.get((eta, key), none))[0] != (now := new.get((eta, key), none))[0]
     )
     old_f, new_f = _findings(before), _findings(after)
     return RunChange(

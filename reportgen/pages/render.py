@@ -267,6 +267,7 @@ def environment() -> jinja2.Environment:
         num=_num,
         num_se=_num_se,
         zscore=numfmt.format_z,
+        pvalue=numfmt.format_p,
         eta=format_eta,
         pct=format_percent,
         pct_se=format_percent_se,

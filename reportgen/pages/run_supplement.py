@@ -33,7 +33,7 @@ class CvRow:
 
 
 def cv_rows(features: tuple[CvFeature, ...], ranking: CvRanking | None) -> tuple[CvRow, ...]:
-    """The regression's features with the normal-theory SEs of the ranking (analysis.cv_features)
+    """The regression's features with the SEs of the ranking (analysis.cv_features)
     where the ranking's feature of that name has the same ρ and the ratio is its 1 − ρ²."""
     ranked = {f.name: f for f in ranking.features} if ranking is not None else {}
     return tuple(_cv_row(f, ranked.get(f.name)) for f in features)

@@ -563,8 +563,14 @@ def manifest(body: Json) -> Json:
     return _document("manifest", "The site's manifest.json", body)
 
 
+MOVED_SE = (
+    "{build} build's own standard error of this ΔH at this η (se_true, se_linear or se_linquad "
+    "of the field; null: it had none)"
+)
+
+
 def changes() -> Json:
-    """0.1's ``ChangesView.to_json`` (pages/changes.py)."""
+    """0.1's ``ChangesView.to_json`` (pages/changes.py), and the fields added since."""
     number = {"type": ["null", "number"]}
     finding = {
         "type": "object",
@@ -585,6 +591,8 @@ def changes() -> Json:
             "field": {"type": "string", "enum": fields},
             "before": number,
             "after": number,
+            "se_before": number | {"$comment": MOVED_SE.format(build="the previous")},
+            "se_after": number | {"$comment": MOVED_SE.format(build="this")},
         },
     }
     verdict_change = {
@@ -643,8 +651,9 @@ def changes() -> Json:
     }
     note = (
         "changes.json is not in the 0.1 snapshots (it depends on the previous build): its "
-        "fields are those of 0.1's pages/changes.py (ChangesView.to_json). Fields are only "
-        "ever added, so additionalProperties is allowed everywhere."
+        "required fields are those of 0.1's pages/changes.py (ChangesView.to_json); those "
+        "added since are optional. Fields are only ever added, so additionalProperties is "
+        "allowed everywhere."
     )
     return _document("changes", "The site's changes.json", body, note)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportgen.analysis.cv_batch import FIXED, RANDOM
+
 Json = dict[str, Any]
 NUMBER = {"type": ["null", "number"]}
 TEXT = {"type": ["null", "string"]}
@@ -111,9 +113,20 @@ def _cv_features() -> Json:
             "name": {"type": "string"},
             "rank": COUNT,
             "corr": NUMBER,
-            "corr_se": NUMBER,
+            "corr_se": NUMBER | {"$comment": "the SE of ρ, computed as se_method says"},
+            "se_method": {
+                "enum": ["influence", "normal-theory", None],
+                "$comment": "how corr_se was computed: influence, from the influence function "
+                "of Pearson's r over the run's per-sequence file cv_per_seq.csv, where its "
+                "column reproduces ρ (no normality assumed); normal-theory, (1 − ρ²)/√(n − 3), "
+                "elsewhere; null: no corr_se",
+            },
             "var_ratio": NUMBER,
-            "var_ratio_se": NUMBER,
+            "var_ratio_se": NUMBER
+            | {
+                "$comment": "the SE of 1 − ρ̂² for ρ̂ ~ N(ρ, SE(ρ)²), √(4ρ²·SE(ρ)² + 2·SE(ρ)⁴) "
+                "with SE(ρ) = corr_se (before: 2|ρ|·SE(ρ), which vanishes as ρ → 0)"
+            },
             "se_after": NUMBER,
             "selected": {"type": "boolean"},
             "beta_joint": NUMBER,
@@ -130,6 +143,17 @@ def _cv_features() -> Json:
             "n": COUNT,
             "se_batch": NUMBER,
             "var_after_cv_joint": NUMBER,
+            "var_after_cv_joint_df_adjusted": NUMBER
+            | {
+                "$comment": "var_after_cv_joint × (n − 1)/(n − k − 1), k = joint_features, for "
+                "an in-sample fit of k coefficients (its residual variance without the fit's "
+                "optimism); null when cross-fitted or unknown"
+            },
+            "joint_features": {
+                "type": ["null", "integer"],
+                "minimum": 1,
+                "$comment": "k: the features in the run's joint regression (selected); null: none",
+            },
             "best_valid": TEXT,
             "excluded": {"type": "array", "items": {"type": "string"}},
         },
@@ -159,11 +183,100 @@ def add_supplement_fields(run: Json) -> None:
     }
 
 
-def _spread() -> Json:
+SPREAD_READING = {
+    "enum": ["larger", "smaller", "not shown to differ", None],
+    "$comment": "p_two_sided < 0.05: the runs spread larger than the SEs allow or smaller than "
+    "they imply; not shown to differ otherwise (inconclusive); null: no χ²",
+}
+
+
+def _spread(required: tuple[str, ...] = ("chi2", "df", "p")) -> Json:
+    """Cochran's χ² of the runs' gdotv_batch about their weighted mean, read by both tails."""
     return _object(
-        ["chi2", "df", "p"],
-        {"chi2": NUMBER, "df": {"type": "integer", "minimum": 0}, "p": NUMBER},
+        list(required),
+        {
+            "chi2": NUMBER,
+            "df": {"type": "integer", "minimum": 0},
+            "p": NUMBER | {"$comment": "the upper tail: the runs spread more than the SEs allow"},
+            "p_lower": NUMBER
+            | {"$comment": "the lower tail: the runs spread less than the SEs imply"},
+            "p_two_sided": NUMBER | {"$comment": "min(1, 2·min(p, p_lower))"},
+            "reading": SPREAD_READING,
+            "power": NUMBER
+            | {
+                "$comment": "of the two-sided test at 5 %, against a between-run sd 1.5 times "
+                "the SEs'"
+            },
+            "little_power": {
+                "type": "boolean",
+                "$comment": "power < 0.5: a spread that large is missed more often than not",
+            },
+        },
     )
+
+
+def _mismatch() -> Json:
+    return {
+        "type": "object",
+        "$comment": "a number of the row that its run's own record does not give",
+        "properties": {
+            "column": {"enum": ["gdotv_batch", "se_batch", "se_batch_after", "B_total"]},
+            "aggregate": {"type": "number", "$comment": "as the aggregate gives it"},
+            "run": {"type": "number", "$comment": "as the run's own record gives it"},
+        },
+    }
+
+
+def _stated_mismatch() -> Json:
+    return {
+        "type": "object",
+        "$comment": "a batch number the aggregate's JSON states that its rows do not give",
+        "properties": {
+            "name": {"type": "string", "$comment": "the JSON's name (mean_SNR, mean_se, …)"},
+            "stated": {"type": "number"},
+            "rows": NUMBER | {"$comment": "what the rows give (null: no rows to give it)"},
+        },
+    }
+
+
+ROWS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+SET_NUMBERS = {
+    "mean_snr_file": "the used rows' mean of the file's SNR",
+    "mean_snr": "the used rows' mean of the corrected SNR",
+    "se_mean_snr": "between-run SE of mean_snr, sd/√k (null below two runs)",
+    "mean_snr_after_file": "the used rows' mean of the file's SNR after the CVs",
+    "mean_snr_after": "the used rows' mean of the corrected SNR after the CVs",
+    "se_mean_snr_after": "between-run SE of mean_snr_after, sd/√k",
+    "factor": "mean_snr_file/mean_snr: B_total exactly when factor_exact",
+    "se_factor": "its delta-method SE across the runs; null when exact",
+    "spread_sd": "sd (ddof 1) of gdotv_batch across the used rows",
+    "mean_se_sum": "mean B_total·se_batch, the corrected SE of gdotv_batch",
+    "mean_se_mean": "mean se_batch, the file's SE (of the mean g·v)",
+    "weighted_sum": "the used rows' gdotv_batch pooled by inverse variance (SEs se_sum); "
+    "DerSimonian–Laird random effects when tau2 > 0 (weighting)",
+    "se_weighted_sum": "its SE, of the same pooling",
+    "tau2": "DerSimonian–Laird between-run variance of gdotv_batch (null: not pooled)",
+}
+
+
+def _batch_set() -> Json:
+    """One batch of the aggregate (one B_total and feature list), read on its own."""
+    properties: Json = {
+        "b_total": COUNT,
+        "features": {"type": "string", "$comment": "the rows' feature list, comma-separated"},
+        "rows": ROWS | {"$comment": "its rows, as indices into runs"},
+        "used_rows": ROWS | {"$comment": "those in its statistics (runs[].used)"},
+        "n_used": {"type": "integer", "minimum": 0},
+        **{name: NUMBER | {"$comment": comment} for name, comment in SET_NUMBERS.items()},
+        "factor_exact": {
+            "type": "boolean",
+            "$comment": "every used row's SNR is |gdotv_batch|/se_batch: the factor is B_total",
+        },
+        "weighting": {"enum": [FIXED, RANDOM, None], "$comment": "how weighted_sum was pooled"},
+        "spread": _spread(()) | {"$comment": "against the corrected SEs, B_total·se_batch"},
+        "spread_file": _spread(()) | {"$comment": "against the file's se_batch"},
+    }
+    return {"type": "object", "properties": properties}
 
 
 def cv_batch() -> Json:
@@ -176,6 +289,19 @@ def cv_batch() -> Json:
             "run_id": TEXT,
             "b_total": COUNT,
             **{name: NUMBER for name in (*run_numbers, "snr_after")},
+            "se_snr": NUMBER
+            | {"$comment": "SE of snr, √(1 + snr²/(2(B_total − 1))): the sum's noise and its SE's"},
+            "features": {"type": "string", "$comment": "the row's feature list, comma-separated"},
+            "checked": {
+                "type": "boolean",
+                "$comment": "compared with its run's own record (false: its run is not in the "
+                "tree)",
+            },
+            "mismatches": {"type": "array", "items": _mismatch()},
+            "used": {
+                "type": "boolean",
+                "$comment": "in its batch's statistics: false when its run contradicts it",
+            },
         },
     )
     numbers = [
@@ -190,7 +316,12 @@ def cv_batch() -> Json:
         "g·v; se_sum = B_total·se_batch is the SE of gdotv_batch and snr = |gdotv_batch|/se_sum "
         "(the file's numbers are *_file); spread is Cochran's χ² of gdotv_batch about its "
         "inverse-variance weighted mean with the SEs se_sum, spread_file with se_mean; factor "
-        "= mean_snr_file/mean_snr",
+        "= mean_snr_file/mean_snr. Rows of one B_total and feature list are a batch (sets); the "
+        "top-level statistics are those of the one batch, and null (spread and spread_file "
+        "without a χ²) when the file mixes several (mixed); mean_snr_file, "
+        "mean_snr_after_file and mean_se_file are the file's stated numbers where it states "
+        "them; weighted_sum/se_weighted_sum are DerSimonian–Laird random-effects values when "
+        "the batch's tau2 > 0",
         "required": [*fields, *numbers],
         "properties": {
             "source": {"type": "string"},
@@ -200,5 +331,12 @@ def cv_batch() -> Json:
             "spread_file": _spread(),
             "problems": {"type": "array", "items": {"type": "string"}},
             **{name: NUMBER for name in numbers},
+            "mixed": {
+                "type": "boolean",
+                "$comment": "the file holds several batches (B_total or feature lists differ): "
+                "each is read on its own under sets, never averaged across",
+            },
+            "sets": {"type": "array", "items": _batch_set()},
+            "stated_mismatches": {"type": "array", "items": _stated_mismatch()},
         },
     }

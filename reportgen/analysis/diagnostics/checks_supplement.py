@@ -3,11 +3,19 @@ features, fields no loader knows, and a CV batch's aggregate (a group check)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from reportgen.analysis.clip import clip_sweeps
-from reportgen.analysis.cv_batch import SPREAD_ALPHA, CvBatchAnalysis, analyze_cv_batch
+from reportgen.analysis.cv_batch import (
+    POWER_SD_RATIO,
+    CvBatchAnalysis,
+    CvBatchRun,
+    CvBatchSet,
+    RunBatchRecord,
+    Spread,
+    analyze_cv_batch,
+)
 from reportgen.analysis.cv_features import NEAR_TARGET_CORR, rank_features
 from reportgen.analysis.diagnostics.registry import CheckContext, Hit, by_id, check, evaluate
 from reportgen.analysis.diagnostics.registry import fmt as _fmt
@@ -20,7 +28,7 @@ from reportgen.load.cv_aggregate import (
     CvAggregate,
     read_cv_aggregate,
 )
-from reportgen.numfmt import format_eta, format_z
+from reportgen.numfmt import format_eta, format_p, format_z
 
 SHOWN_PATHS = 5
 
@@ -165,34 +173,157 @@ def unrecognised_fields(ctx: CheckContext) -> Iterator[Hit]:
 def cv_se_is_mean_se(batch: CvBatchAnalysis) -> Iterator[Hit]:
     """`cv_runs_aggregate`'s `SNR` is |gdotv_batch|/se_batch, and its `mean_SNR` their mean.
     `gdotv_batch` is a sum over the run's B_total sequences, but `se_batch` is the standard
-    error of the *mean* g·v (√(var/B_total)), so the SNR is B_total times too large. The SE of
-    the sum is B_total·se_batch; the page shows the corrected SNR beside the file's, and the
-    between-run spread of gdotv_batch against both SEs (Cochran's χ²).
+    error of the *mean* g·v (√(var/B_total)), so the SNR is exactly B_total times too large.
+    The SE of the sum is B_total·se_batch. For each batch (one B_total and feature list) the
+    page shows the corrected mean SNR with its between-run SE beside the file's, and sets the
+    between-run spread of gdotv_batch against both SEs with Cochran's χ², read by both tails:
+    larger than the SEs allow, smaller than they imply, or not shown to differ (inconclusive;
+    with few runs the test has little power, and the page gives its power against a
+    between-run sd 1.5 times the SEs').
 
     **Why it matters:** an SNR of hundreds says g·v is measured to a fraction of a percent
-    when its sign is barely resolved; the runs' own spread agrees with the corrected SE, not
-    with the file's.
+    when its sign is barely resolved; the runs' own spread is the independent check of which
+    SE is right.
 
-    **What to do:** nothing; read se_batch as the SE of the mean, and B_total·se_batch as that
-    of gdotv_batch.
+    **What to do:** read se_batch as the SE of the mean, and B_total·se_batch as that of
+    gdotv_batch.
     """
-    if not batch.snr_is_sum_over_mean_se or batch.mean_snr is None:
+    parts = [p for p in batch.sets if p.mean_snr is not None]
+    if not batch.snr_is_sum_over_mean_se or not parts:
         return
-    spread, against_file = batch.spread, batch.spread_file
-    consistent = spread.p is not None and spread.p >= SPREAD_ALPHA
-    versus_file = (
-        f"; against the file's mean_se {fmt(batch.mean_se_file)} it is χ² = "
-        f"{fmt(against_file.chi2)} (p = {fmt(against_file.p)})"
+    stated = "" if batch.mean_snr_file is None else f" (mean_SNR = {fmt(batch.mean_snr_file)})"
+    yield Hit(
+        f"the file's SNR is |gdotv_batch|/se_batch{stated}, a sum over the sequences divided by "
+        "the SE of their mean; the SNR of the sum is |gdotv_batch|/(B_total·se_batch). "
+        + "; ".join(_batch_reading(p) for p in parts)
+    )
+
+
+def _batch_reading(part: CvBatchSet) -> str:
+    """One batch's corrected SNR and spread, as the ``cv-se-is-mean-se`` finding words it."""
+    factor = (
+        f"exactly {part.b_total}× (B_total)"
+        if part.factor_exact
+        else f"{fmt(part.factor)} ± {fmt(part.se_factor)} times"
+    )
+    spread = part.spread
+    return (
+        f"B_total {part.b_total}: {part.n_used} runs, mean SNR {fmt(part.mean_snr)} ± "
+        f"{fmt(part.se_mean_snr)} (between-run SE), the file's {factor} larger; the between-run "
+        f"sd of gdotv_batch, {fmt(part.spread_sd)}, {_READINGS.get(spread.reading or '', '')} "
+        f"(mean {fmt(part.mean_se_sum)}; {_chi2(spread)}{_power(spread)}); against the file's "
+        f"se_batch (mean {fmt(part.mean_se_mean)}) {_chi2(part.spread_file)}"
+    )
+
+
+_READINGS = {
+    "larger": "is larger than the corrected per-run SEs allow",
+    "smaller": "is smaller than the corrected per-run SEs imply",
+    "not shown to differ": "is not shown to differ (inconclusive) from the corrected per-run SEs",
+    "": "cannot be set against the corrected per-run SEs",
+}
+
+
+def _power(spread: Spread) -> str:
+    if spread.reading != "not shown to differ" or not spread.little_power:
+        return ""
+    return (
+        f"; with {spread.df + 1} runs the test has little power: it finds a between-run sd "
+        f"{POWER_SD_RATIO:g}× the SEs' with probability {fmt(spread.power)}"
+    )
+
+
+def _chi2(spread: Spread) -> str:
+    if spread.chi2 is None:
+        return "no χ² with fewer than two runs"
+    return f"χ² = {fmt(spread.chi2)} on {spread.df} df, two-sided p {format_p(spread.p_two_sided)}"
+
+
+@check(
+    "cv-aggregate-mixes-batches",
+    "warning",
+    "A CV aggregate mixes batch sizes or feature lists",
+    "cv-batch",
+    scope="group",
+)
+def cv_aggregate_mixes_batches(batch: CvBatchAnalysis) -> Iterator[Hit]:
+    """The rows of a `cv_runs_aggregate` differ in B_total (the sequences per run) or in
+    their feature lists. The page reads each batch on its own and shows them side by side:
+    corrected SNR, between-run spread and weighted mean per batch, never averaged across
+    batches (the group summary's `cv_batch.sets`; its top-level statistics are `null`).
+
+    **Why it matters:** gdotv_batch is a *sum* over the run's sequences: a sum over 512
+    sequences is about eight times one over 64, so their mean, their χ² and their weighted
+    mean mix different quantities. The file's own `mean_SNR` averages across them.
+
+    **What to do:** write one aggregate per batch size and feature list, or compare the
+    batches side by side as the page does.
+    """
+    if not batch.mixed:
+        return
+    features_differ = len({p.features for p in batch.sets}) > 1
+    named = ", ".join(
+        f"B_total {p.b_total if p.b_total is not None else 'not given'}"
+        + (f", features {p.features or 'none'}" if features_differ else "")
+        + f" ({len(p.rows)} runs)"
+        for p in batch.sets
+    )
+    stated = (
+        ""
+        if batch.mean_snr_file is None
+        else (f"; the file's mean_SNR = {fmt(batch.mean_snr_file)} averages across them")
     )
     yield Hit(
-        f"mean_SNR = {fmt(batch.mean_snr_file)} is mean |gdotv_batch|/se_batch, a sum over "
-        f"the sequences divided by the SE of their mean: the SNR of the sum is "
-        f"|gdotv_batch|/(B_total·se_batch), mean {fmt(batch.mean_snr)} (the file's is "
-        f"{fmt(batch.factor)}× too large). The between-run sd of gdotv_batch, "
-        f"{fmt(batch.spread_sd)}, is {'consistent with' if consistent else 'larger than'} the "
-        f"corrected per-run SE (mean {fmt(batch.mean_se_sum)}; χ² = {fmt(spread.chi2)} on "
-        f"{spread.df} df, p = {fmt(spread.p)}){versus_file}"
+        f"{batch.source} holds {len(batch.sets)} batches: {named}. Each is read on its own and "
+        f"shown side by side, nothing is averaged across them{stated}"
     )
+
+
+@check(
+    "cv-aggregate-disagrees",
+    "warning",
+    "A CV aggregate disagrees with its runs or with itself",
+    "cv-batch",
+    scope="group",
+)
+def cv_aggregate_disagrees(batch: CvBatchAnalysis) -> Iterator[Hit]:
+    """A row of `cv_runs_aggregate` gives a different gdotv_batch, se_batch, se_batch_after
+    or B_total than the run it names records itself (its results file's CV summary), or a
+    batch number the file states (`mean_SNR`, `mean_se`, `n_runs`, …) is not what its rows
+    give, beyond floating-point rounding. A row its run contradicts is left out of its
+    batch's statistics (and marked in the table); rows of runs not in the tree are not
+    checked.
+
+    **Why it matters:** the aggregate is a copy; a row edited by hand, written from another
+    run or left over from an earlier version changes the batch's SNR and spread without a
+    word, and a stated mean its rows do not give is not the batch's.
+
+    **What to do:** write the aggregate again from the runs (the notebook's last cell).
+    """
+    parts = [
+        f"{_name(r)}: {m.column} = {_fmt(m.aggregate, 10)} in the aggregate, "
+        f"{_fmt(m.run, 10)} in the run's own record"
+        for r in batch.runs
+        for m in r.mismatches
+    ]
+    left_out = sum(not r.used for r in batch.runs)
+    parts += [
+        f"{m.name} = {_fmt(m.stated, 10)} as the file states it, "
+        + ("its rows give none" if m.rows is None else f"{_fmt(m.rows, 10)} from its rows")
+        for m in batch.stated_mismatches
+    ]
+    if parts:
+        shown = "; ".join(parts[:SHOWN_PATHS])
+        more = f" and {len(parts) - SHOWN_PATHS} more" if len(parts) > SHOWN_PATHS else ""
+        dropped = f" ({left_out} row(s) left out of the statistics)" if left_out else ""
+        yield Hit(f"{shown}{more}{dropped}")
+
+
+def _name(run: CvBatchRun) -> str:
+    return (run.run_id or run.run_dir).rsplit("/", 1)[-1]
+
+
+CV_BATCH_CHECKS = ("cv-aggregate-mixes-batches", "cv-aggregate-disagrees", "cv-se-is-mean-se")
 
 
 @dataclass(frozen=True)
@@ -203,10 +334,16 @@ class CvBatchReport:
     findings: tuple[Finding, ...]
 
 
-def cv_batch_report(aggregate: CvAggregate, run_ids: Sequence[str] = ()) -> CvBatchReport:
-    """The group-level reading of ``cv_runs_aggregate``: corrected SNR, spread, findings."""
-    analysis = analyze_cv_batch(aggregate, run_ids)
-    return CvBatchReport(analysis, tuple(evaluate(by_id("cv-se-is-mean-se"), analysis)))
+def cv_batch_report(
+    aggregate: CvAggregate,
+    run_ids: Sequence[str] = (),
+    own: Mapping[str, RunBatchRecord] | None = None,
+) -> CvBatchReport:
+    """The group-level reading of ``cv_runs_aggregate``: corrected SNR, spread, findings;
+    ``own`` holds the group's runs' own records (by id) to check the rows against."""
+    analysis = analyze_cv_batch(aggregate, run_ids, own)
+    found = (f for c in CV_BATCH_CHECKS for f in evaluate(by_id(c), analysis))
+    return CvBatchReport(analysis, tuple(found))
 
 
 @check(
@@ -232,14 +369,17 @@ def cv_aggregate_unreadable(problems: tuple[str, ...]) -> Iterator[Hit]:
 
 
 def group_cv_batch(
-    aggregate: AggregateFiles | None, run_ids: Sequence[str]
+    aggregate: AggregateFiles | None,
+    run_ids: Sequence[str],
+    own: Mapping[str, RunBatchRecord] | None = None,
 ) -> tuple[CvBatchReport | None, tuple[Finding, ...]]:
-    """A group's CV batch aggregate read and corrected, with its findings (none without one)."""
+    """A group's CV batch aggregate read and corrected, with its findings (none without one);
+    ``own``: the group's runs' own records by id, to check the aggregate's rows against."""
     if aggregate is None:
         return None, ()
     parsed = read_cv_aggregate(aggregate.named(AGGREGATE_CSV), aggregate.named(AGGREGATE_JSON))
     problems = aggregate.problems
     problems += parsed.problems if parsed is not None else ("no rows could be read",)
-    report = None if parsed is None else cv_batch_report(parsed, run_ids)
+    report = None if parsed is None else cv_batch_report(parsed, run_ids, own)
     found = evaluate(by_id("cv-aggregate-unreadable"), problems)
     return report, (*found, *(report.findings if report is not None else ()))

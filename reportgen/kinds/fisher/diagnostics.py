@@ -138,9 +138,10 @@ def not_psd(analysis: FisherAnalysis) -> Iterator[Hit]:
     "fisher-rank-disagrees", "info", "Rank and linear correlations disagree", "correlations"
 )  # fmt: skip
 def rank_disagrees(analysis: FisherAnalysis) -> Iterator[Hit]:
-    """For a kernel quantity against a sequence metric, Pearson's r and Spearman's ρ disagree:
-    opposite signs with both |r| and |ρ| at least 0.1, or magnitudes that differ by 0.3 or
-    more.
+    """For a kernel quantity against a sequence metric, Pearson's r and Spearman's ρ disagree
+    beyond their uncertainty: their 95 % intervals (Fisher z, n − 3; for ρ the variance
+    (1 + ρ²/2)/(n − 3) of Bonett & Wright) lie on opposite sides of 0 (sign), or do not overlap
+    while |r| and |ρ| are at least 0.3 apart (magnitude).
 
     **Why it matters:** Pearson's r follows a few extreme sequences (a dominant prompt's large
     self-influences); Spearman's ρ, on ranks, says whether the relation holds across the
@@ -151,7 +152,9 @@ def rank_disagrees(analysis: FisherAnalysis) -> Iterator[Hit]:
         yield Hit(
             "; ".join(
                 f"{r.split}: {r.quantity} against {r.metric}: Pearson "
-                f"{format_number(r.pearson)}, Spearman {format_number(r.spearman)} "
+                f"{format_number(r.pearson)} (95 % {format_number(r.pearson_low)} to "
+                f"{format_number(r.pearson_high)}), Spearman {format_number(r.spearman)} (95 % "
+                f"{format_number(r.spearman_low)} to {format_number(r.spearman_high)}) "
                 f"({r.disagreement})"
                 for r in rows
             )

@@ -24,12 +24,18 @@ share is p₁. Cosines are K_ab / √(K_aa·K_bb). A prompt's share of Σ|K| cou
 union of its sequences' rows and columns, so an entry between two prompts counts for both and
 the shares sum to 1 + the cross-prompt fraction (they are not renormalised); the page also gives
 the prompt's own block and the share equal entries would give, 1 − (1 − k/n)². Mean cosines
-within and across prompts carry delete-one-sequence jackknife standard errors (pairs share
-sequences). The identity holds when |influence − K·A| ≤ (n + 2)·ε·(|K|·|A|) + ε·|influence|
-for every sequence. The files' Pearson correlations are recomputed and Spearman's ρ computed on
-the same values; they disagree when their signs differ with both |r|, |ρ| ≥ 0.1, or when
-||r| − |ρ|| ≥ 0.3. A field named like an entropy that equals minus the log-probability (to
-1e-6) is a surprisal, and the page says so.
+within and across prompts carry delete-one-prompt (cluster) jackknife standard errors (pairs
+share sequences, and the sequences of a prompt share it); their difference is "within" an
+absolute margin of ±0.1 on the cosine when its 90 % interval (t, G − 1 degrees of freedom for G
+prompts) lies inside, "beyond" it when it differs from 0 and exceeds it, else "inconclusive".
+The identity holds when |influence − K·A| ≤ (n + 2)·ε·(|K|·|A|) + ε·|influence| for every
+sequence. The files' Pearson correlations are recomputed and Spearman's ρ computed on the same
+values, each with its 95 % interval by Fisher z (atanh r ± 1.96/√(n − 3); for ρ the variance
+(1 + ρ²/2)/(n − 3) of Bonett & Wright); they disagree in sign when the intervals lie on
+opposite sides of 0, and in magnitude when the intervals do not overlap and ||r| − |ρ|| ≥ 0.3.
+A field named like an entropy that equals minus the log-probability (to 1e-6) is a surprisal,
+and the page says so. Eigenvalues no larger than n·ε·λ_max are left out of the spectrum chart:
+rounding can move an eigenvalue that far.
 
 **In words.** "Dominated by one prompt": a prompt's share ≥ 50 % and ≥ twice its equal-entries
 share. "Far from the identity": effective rank below n/2. "Close to a multiple of the identity":

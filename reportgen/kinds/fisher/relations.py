@@ -1,5 +1,6 @@
 """Kernel quantities against sequence metrics: the file's Pearson correlations recomputed, with
-Spearman's beside them, and fields named "entropy" that are minus the log-probability."""
+Spearman's beside them, each with its 95 % interval, and fields named "entropy" that are minus
+the log-probability."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 
 from reportgen.kinds.common import FloatArray
 from reportgen.kinds.fisher.model import Correlation, FisherRun, Split
-from reportgen.kinds.sample_stats import pearson, spearman
+from reportgen.kinds.sample_stats import correlation_interval, pearson, spearman
 
-SIGN_FLOOR = 0.1  # a sign disagreement counts when both |r| and |ρ| reach this
-MAGNITUDE_GAP = 0.3  # a magnitude disagreement: ||r| − |ρ|| at least this
+# a magnitude disagreement must also be material: |r| and |ρ| at least this far apart (with a
+# binary metric ρ cannot exceed about 0.87 while r can, so a narrow gap is no disagreement)
+MAGNITUDE_GAP = 0.3
 PEARSON_ATOL = 1e-4  # the file's Pearson r against ours (float32 kernels move r by ~1e-7)
 SURPRISAL_RTOL = 1e-6
 QUANTITIES = {
@@ -39,6 +41,10 @@ class CorrelationRow:
     disagreement: Disagreement | None  # Pearson against Spearman
     file_mismatch: bool  # the file's Pearson is not ours to PEARSON_ATOL
     note: str  # why a value could not be recomputed ("" otherwise)
+    pearson_low: float | None = None  # 95 % interval (Fisher z)
+    pearson_high: float | None = None
+    spearman_low: float | None = None  # 95 % interval (Fisher z, Bonett & Wright's variance)
+    spearman_high: float | None = None
 
 
 def quantity_values(split: Split, name: str) -> FloatArray | None:
@@ -72,15 +78,28 @@ def metric_values(split: Split, name: str) -> FloatArray | None:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def disagreement(r: float | None, rho: float | None) -> Disagreement | None:
-    """Sign: opposite signs with |r| and |ρ| both ≥ 0.1; magnitude: ||r| − |ρ|| ≥ 0.3."""
-    if r is None or rho is None:
+def intervals(
+    r: float | None, rho: float | None, n: int
+) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None]]:
+    """The 95 % intervals of Pearson's r and Spearman's ρ over n pairs (Fisher z; ρ's variance
+    (1 + ρ²/2)/(n − 3), Bonett & Wright 2000)."""
+    factor = 1.0 + (rho or 0.0) ** 2 / 2
+    return correlation_interval(r, n), correlation_interval(rho, n, factor)
+
+
+def disagreement(r: float | None, rho: float | None, n: int) -> Disagreement | None:
+    """Sign: the 95 % intervals of r and ρ lie on opposite sides of 0; magnitude: they do not
+    overlap and ||r| − |ρ|| ≥ 0.3. (Non-overlap is conservative: overlapping intervals may
+    still differ, so no call is not agreement.)"""
+    (r_low, r_high), (s_low, s_high) = intervals(r, rho, n)
+    if None in (r, rho, r_low, r_high, s_low, s_high):
         return None
-    if r * rho < 0 and min(abs(r), abs(rho)) >= SIGN_FLOOR:
+    assert r is not None and rho is not None and r_low is not None and r_high is not None
+    assert s_low is not None and s_high is not None
+    if (r_low > 0 > s_high) or (r_high < 0 < s_low):
         return "sign"
-    if abs(abs(r) - abs(rho)) >= MAGNITUDE_GAP:
-        return "magnitude"
-    return None
+    apart = r_high < s_low or s_high < r_low
+    return "magnitude" if apart and abs(abs(r) - abs(rho)) >= MAGNITUDE_GAP else None
 
 
 def correlation_rows(run: FisherRun) -> tuple[CorrelationRow, ...]:
@@ -105,9 +124,10 @@ def _row(split: Split, c: Correlation) -> CorrelationRow:
     r, rho = pearson(x, y), spearman(x, y)
     mismatch = r is not None and c.pearson is not None and abs(r - c.pearson) > PEARSON_ATOL
     count = int(np.sum(np.isfinite(x) & np.isfinite(y)))
+    (r_low, r_high), (s_low, s_high) = intervals(r, rho, count)
     return CorrelationRow(
         split.name, c.quantity, c.metric, c.pearson, r, rho, count,
-        disagreement(r, rho), mismatch, "",
+        disagreement(r, rho, count), mismatch, "", r_low, r_high, s_low, s_high,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from reportgen.kinds.common import shorten
 from reportgen.kinds.fisher.analysis import FisherAnalysis, IdentityCheck
 from reportgen.kinds.fisher.model import SequenceInfo, Split
 from reportgen.kinds.fisher.relations import QUANTITIES, CorrelationRow, SurprisalNote
-from reportgen.kinds.fisher.spectrum import CosineContrast, PromptShare
+from reportgen.kinds.fisher.spectrum import CosineContrast, PromptShare, Spectrum
 from reportgen.kinds.reading import NotRead
 from reportgen.numfmt import format_number
 from reportgen.pages.verdict import Verdict
@@ -77,6 +77,10 @@ class FisherView:
     charts: Mapping[str, tuple[Chart, ...]]
     heatmap_note: str
     page_data: Markup
+    cosine_margin: float  # absolute, on the cosine contrast
+    contrast_verdict: str  # the contrast against it, in words
+    spectrum_note: str  # the eigenvalues left out of the chart, and why
+    magnitude_gap: float  # the materiality floor of a magnitude disagreement
     inputs: tuple[str, ...]
     not_read: tuple[NotRead, ...]
 
@@ -160,3 +164,16 @@ def outlier_rows(analysis: FisherAnalysis) -> tuple[OutlierRow, ...]:
 def quantity_legend(analysis: FisherAnalysis) -> tuple[tuple[str, str], ...]:
     used = {r.quantity for r in analysis.correlations}
     return tuple((name, meaning) for name, meaning in QUANTITIES.items() if name in used)
+
+
+def spectrum_note(s: Spectrum) -> str:
+    """Which eigenvalues the chart leaves out: those within the rounding bound n·ε·λ_max."""
+    n, floor = s.eigenvalues.size, s.share_floor
+    if s.resolved >= n or floor is None:
+        return ""
+    which = f"k = {s.resolved + 1}–{n} are" if s.resolved + 1 < n else f"k = {n} is"
+    return (
+        f"{which} below the rounding bound n·ε·λ_max = {format_number(s.tolerance)} (a share of "
+        f"{format_number(floor)}) and are not drawn: the stored kernel's rounding can move an "
+        "eigenvalue by that much, so their values are noise."
+    )

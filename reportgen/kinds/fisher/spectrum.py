@@ -31,6 +31,13 @@ class Spectrum:
     effective_rank: float | None  # exp(−Σ pₖ log pₖ), Roy & Vetterli
     top_share: float | None
     trace: float
+    resolved: int = 0  # eigenvalues above ``tolerance``: the rest is rounding noise
+
+    @property
+    def share_floor(self) -> float | None:
+        """``tolerance`` as a share of Σλ⁺: smaller shares are below the rounding bound."""
+        total = float(np.clip(self.eigenvalues, 0.0, None).sum())
+        return self.tolerance / total if total > 0 else None
 
 
 def spectrum(kernel: FloatArray, eps: float) -> Spectrum:
@@ -56,6 +63,7 @@ def spectrum(kernel: FloatArray, eps: float) -> Spectrum:
         effective_rank=effective_rank(shares) if total > 0 else None,
         top_share=float(shares[0]) if total > 0 else None,
         trace=float(np.trace(kernel)),
+        resolved=int(np.count_nonzero(values > tolerance)),
     )
 
 
@@ -120,7 +128,8 @@ def prompt_shares(kernel: FloatArray, prompts: Sequence[str]) -> tuple[PromptSha
 @dataclass(frozen=True)
 class CosineContrast:
     """Mean cosine over pairs a ≠ b of the same prompt and of different prompts, with
-    delete-one-sequence jackknife standard errors (pairs share sequences: no iid SE)."""
+    delete-one-prompt (cluster) jackknife standard errors: pairs share sequences and the
+    sequences of a prompt share it, so neither pairs nor sequences are independent draws."""
 
     within: float | None
     within_se: float | None
@@ -130,6 +139,7 @@ class CosineContrast:
     across_pairs: int
     difference: float | None
     difference_se: float | None
+    prompts: int = 0  # the jackknife's clusters
 
 
 def cosine_contrast(cosine: FloatArray, prompts: Sequence[str]) -> CosineContrast:
@@ -142,12 +152,16 @@ def cosine_contrast(cosine: FloatArray, prompts: Sequence[str]) -> CosineContras
     across, across_count = _sums(values, finite & ~same & off)
     full_within = _ratio(within.sum() / 2, within_count.sum() / 2)
     full_across = _ratio(across.sum() / 2, across_count.sum() / 2)
-    # leaving sequence a out removes its row and column: each of its pairs once
+    groups = list(dict.fromkeys(prompts))
+    member = (np.array(groups, dtype=object)[:, None] == labels[None, :]).astype(np.float64)
+    # leaving prompt g out removes its own block (each pair twice in the row sums, so once
+    # when halved) and its pairs with every other prompt (once in its rows, once in theirs)
     loo_within = _ratio_array(
-        (within.sum() - 2 * within) / 2, (within_count.sum() - 2 * within_count) / 2
+        (within.sum() - member @ within) / 2, (within_count.sum() - member @ within_count) / 2
     )
     loo_across = _ratio_array(
-        (across.sum() - 2 * across) / 2, (across_count.sum() - 2 * across_count) / 2
+        (across.sum() - 2 * (member @ across)) / 2,
+        (across_count.sum() - 2 * (member @ across_count)) / 2,
     )
     difference = None if full_within is None or full_across is None else full_within - full_across
     return CosineContrast(
@@ -159,6 +173,7 @@ def cosine_contrast(cosine: FloatArray, prompts: Sequence[str]) -> CosineContras
         across_pairs=int(across_count.sum() // 2),
         difference=difference,
         difference_se=_jackknife(loo_within - loo_across),
+        prompts=len(groups),
     )
 
 
@@ -177,7 +192,7 @@ def _ratio_array(totals: FloatArray, counts: FloatArray) -> FloatArray:
 
 
 def _jackknife(replicates: FloatArray) -> float | None:
-    """√((n − 1)/n · Σ(θ₋ₐ − θ̄)²) over the finite leave-one-out replicates."""
+    """√((G − 1)/G · Σ(θ₋g − θ̄)²) over the G finite leave-one-prompt-out replicates."""
     finite = replicates[np.isfinite(replicates)]
     n = finite.size
     if n < 2:

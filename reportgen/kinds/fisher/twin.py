@@ -15,7 +15,7 @@ from reportgen.findings import Finding
 from reportgen.kinds.fisher.analysis import FisherAnalysis, TopPair
 from reportgen.kinds.fisher.diagnostics import checks, dominant_prompt, far_from_identity
 from reportgen.kinds.fisher.recognise import KIND
-from reportgen.kinds.fisher.verdict import close_to_identity
+from reportgen.kinds.fisher.verdict import COSINE_MARGIN, close_to_identity, contrast_verdict
 from reportgen.kinds.study_page import not_read_json
 from reportgen.pages.serialize import findings_rows
 
@@ -54,6 +54,8 @@ def summary_json(
             "negatives": s.negatives,
             "most_negative": s.most_negative,
             "asymmetry": s.asymmetry,
+            "resolved": s.resolved,
+            "share_floor": s.share_floor,
         },
         "prompts": {
             "source": analysis.prompt_source,
@@ -62,6 +64,8 @@ def summary_json(
         "cosine": {
             **(asdict(analysis.contrast) if analysis.contrast is not None else {}),
             "mean_abs_off_diagonal": analysis.off_diagonal_abs_cosine,
+            "margin": COSINE_MARGIN,
+            "verdict": _contrast_verdict(analysis),
         },
         "identity": [asdict(i) for i in analysis.identities],
         "correlations": [asdict(r) for r in analysis.correlations],
@@ -85,3 +89,8 @@ def _pair(p: TopPair) -> dict[str, Any]:
         "kernel": p.kernel,
         "cosine": p.cosine,
     }
+
+
+def _contrast_verdict(analysis: FisherAnalysis) -> str | None:
+    """within / beyond / inconclusive: the cosine difference against ±COSINE_MARGIN."""
+    return None if analysis.contrast is None else contrast_verdict(analysis.contrast)

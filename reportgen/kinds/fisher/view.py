@@ -15,6 +15,7 @@ from reportgen.kinds import heatmap
 from reportgen.kinds.fisher.analysis import FisherAnalysis
 from reportgen.kinds.fisher.diagnostics import CHECKS, checks
 from reportgen.kinds.fisher.recognise import KIND
+from reportgen.kinds.fisher.relations import MAGNITUDE_GAP
 from reportgen.kinds.fisher.rows import (
     FisherView,
     Section,
@@ -22,9 +23,10 @@ from reportgen.kinds.fisher.rows import (
     outlier_rows,
     pair_rows,
     quantity_legend,
+    spectrum_note,
 )
 from reportgen.kinds.fisher.twin import summary_json
-from reportgen.kinds.fisher.verdict import fisher_verdict
+from reportgen.kinds.fisher.verdict import COSINE_MARGIN, contrast_judgement, fisher_verdict
 from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import (
@@ -119,22 +121,29 @@ def fisher_view(
         charts=chart_map,
         heatmap_note=notes[0] if notes else "",
         page_data=json_for_script({"datasets": datasets}),
+        cosine_margin=COSINE_MARGIN,
+        contrast_verdict="" if analysis.contrast is None else contrast_judgement(analysis.contrast),
+        spectrum_note=spectrum_note(analysis.spectrum),
+        magnitude_gap=MAGNITUDE_GAP,
         inputs=analysis.run.inputs,
         not_read=analysis.run.not_read,
     )
 
 
 def _spectrum_chart(analysis: FisherAnalysis) -> list[ChartResult]:
-    shares = analysis.spectrum.shares
-    if not np.isfinite(shares).any():
+    s = analysis.spectrum
+    if not np.isfinite(s.shares).any():
         return []
+    # eigenvalues within the rounding bound are noise: left out (NaN is not drawn), not plotted
+    resolved = np.arange(s.shares.size) < s.resolved
+    shares = np.where(resolved, s.shares, np.nan)
     return [
         kind_charts.spectrum(
             "fisher-spectrum", shares,
             title="Spectrum (λₖ / Σλ)",
             description="Each eigenvalue's share of the sum of eigenvalues, largest first, on "
-            "a log axis; a multiple of the identity is a flat line at 1/n, a rank-one kernel a "
-            "single point.",
+            "a log axis, down to the rounding bound n·ε·λ_max; a multiple of the identity is a "
+            "flat line at 1/n, a rank-one kernel a single point.",
         )
     ]  # fmt: skip
 

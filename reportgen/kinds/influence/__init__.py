@@ -1,7 +1,7 @@
 """Entropy-influence directories: the runner's ``summary.json`` with its ``eval_NN_*`` arrays.
 
 The interface: ``matches``/``sniff``/``claims`` (recognition, standard library only; a claim is
-the whole directory), ``load(claim, read)``, ``analyze(run)``, ``checks(analysis)``,
+the whole directory), ``load(claim, read)``, ``analyze(run, margin)``, ``checks(analysis)``,
 ``summary_json(analysis)`` and ``page(analysis, site)``; ``CHECKS`` documents every check and
 ``GUIDE_MARKDOWN`` the kind's reading of its files for the guide.
 """
@@ -37,6 +37,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.influence.twin",
 }
 
+TAKES_SETTINGS = True  # analyze(study, settings): the margin its statements state
 SCHEMA = "kind-influence.schema.json"  # in reportgen/schemas
 
 
@@ -53,6 +54,7 @@ __all__ = [
     "MARKER",
     "PATTERNS",
     "SCHEMA",
+    "TAKES_SETTINGS",
     "TEMPLATE",
     "InfluenceAnalysis",
     "InfluenceRun",

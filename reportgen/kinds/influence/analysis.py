@@ -4,17 +4,20 @@ proxies and the directions' relation to sequence features. Pure numpy, no I/O.
 δHᵢ, the effect of direction i, is baseline-adjusted: δH(v_baseline + vᵢ) − δH(v_baseline),
 taken as the mean over the m evaluation sequences of baseline_plus_grad − baseline. Standard
 errors treat the evaluation sequences as independent draws: every quantity is a mean over j of
-a per-sequence series, and its SE is that series' sd/√m.
+a per-sequence series, and its SE is that series' sd/√m. The sum rule and the proxies' total
+difference are judged against ±margin·|δH_full| (``sample_stats.equivalence``), linearity
+against ±margin on the curvature share (``curvature``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.kinds.common import FloatArray
 from reportgen.kinds.influence.consistency import (
     adjusted,
@@ -24,13 +27,31 @@ from reportgen.kinds.influence.consistency import (
     matrix_reading,
     usable,
 )
+from reportgen.kinds.influence.curvature import Curvature, curvatures
 from reportgen.kinds.influence.model import EtaArrays, Evaluation, InfluenceRun
-from reportgen.kinds.sample_stats import OriginFit, RankTest, mean_se, origin_fit, spearman_test
+from reportgen.kinds.sample_stats import (
+    Judgement,
+    OriginFit,
+    RankTest,
+    correlation_interval,
+    equivalence,
+    mean_se,
+    origin_fit,
+    spearman_test,
+)
 from reportgen.numfmt import format_eta
 
-AGREE_Z = 2.0  # "holds" / "agree": within 2 standard errors
+if TYPE_CHECKING:
+    from reportgen.kinds.interface import StudySettings
+
 PATTERN_RTOL = 0.05  # without an SE, the double count is recognised to within 5 %
 SumVerdict = Literal["holds", "fails", "baseline-per-sequence", "inconclusive", "unavailable"]
+RuleJudgement = Literal["holds", "fails", "inconclusive"]
+RULE: dict[Judgement, RuleJudgement] = {
+    "within": "holds",
+    "beyond": "fails",
+    "inconclusive": "inconclusive",
+}
 Match = Literal["adjusted", "unadjusted", "neither"]
 
 
@@ -52,6 +73,22 @@ class SumRule:
     arrays_residual: float | None  # with the sum from the arrays, whatever was reported
     arrays_residual_se: float | None
     verdict: SumVerdict
+    margin: float = DEFAULT_MARGIN  # relative to |δH_full|: "holds" within ±margin·|δH_full|
+    dof: int | None = None  # of the residual's SE (m − 1)
+    arrays_verdict: RuleJudgement | None = None  # the rule with the sum from the arrays
+    ratio_se: float | None = None  # of ``ratio``, paired over the evaluation sequences
+
+    @property
+    def ratio(self) -> float | None:
+        """The reported sum over δH_full."""
+        if self.reported_sum is None or not self.full:
+            return None
+        return self.reported_sum / self.full
+
+    @property
+    def bound(self) -> float | None:
+        """margin·|δH_full|, the residual's equivalence bound."""
+        return None if self.full is None else self.margin * abs(self.full)
 
     @property
     def z(self) -> float | None:
@@ -79,6 +116,7 @@ class DirectionFit:
     id: str
     values: FloatArray  # δHᵢ per η (NaN where missing)
     fit: OriginFit
+    curvature: Curvature
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +130,8 @@ class ProxyRow:
     gap_se: float | None
     gap_z_max: float | None  # the largest per-direction |z| of adjusted − grad
     parity: OriginFit  # adjusted ≈ slope · grad
+    full: float | None = None  # δH_full at this η, the scale of the margin
+    verdict: Judgement | None = None  # gap against ±margin·|δH_full| (None: no SE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +139,7 @@ class FeatureTest:
     name: str
     values: FloatArray
     test: RankTest
+    interval: tuple[float | None, float | None] = (None, None)  # ρ's 95 % (Fisher z)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +157,7 @@ class EvaluationAnalysis:
     disagreements: tuple[str, ...]
     matrix_reading: str | None  # which array the delta matrix reproduces at η_ref
     missing_arrays: tuple[float, ...]  # η without the four per-sequence arrays
+    margin: float = DEFAULT_MARGIN  # the equivalence margin every judgement used
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,9 +166,13 @@ class InfluenceAnalysis:
     evaluations: tuple[EvaluationAnalysis, ...]
 
 
-def analyze(run: InfluenceRun) -> InfluenceAnalysis:
+def analyze(run: InfluenceRun, settings: StudySettings | None = None) -> InfluenceAnalysis:
+    """Every evaluation's analysis; ``settings`` give the relative equivalence margin (the
+    default's without them)."""
+    margin = DEFAULT_MARGIN if settings is None else settings.equivalence_margin
     with np.errstate(all="ignore"):
-        return InfluenceAnalysis(run, tuple(_evaluation(run, e) for e in run.evaluations))
+        evaluations = tuple(_evaluation(run, e, margin) for e in run.evaluations)
+        return InfluenceAnalysis(run, evaluations)
 
 
 def _direction_count(run: InfluenceRun, evaluation: Evaluation) -> int:
@@ -138,23 +184,17 @@ def _direction_count(run: InfluenceRun, evaluation: Evaluation) -> int:
     return shapes[0] if shapes else len(evaluation.sequence_ids)
 
 
-def _evaluation(run: InfluenceRun, evaluation: Evaluation) -> EvaluationAnalysis:
+def _evaluation(run: InfluenceRun, evaluation: Evaluation, margin: float) -> EvaluationAnalysis:
     n = _direction_count(run, evaluation)
     arrays = {a.eta: a for a in evaluation.arrays}
     rules = tuple(
-        _sum_rule(evaluation, row.eta, n, arrays.get(row.eta)) for row in evaluation.aggregate
+        _sum_rule(evaluation, row.eta, n, arrays.get(row.eta), margin)
+        for row in evaluation.aggregate
     )
     deltas, source = _direction_deltas(evaluation, rules, n)
     etas = tuple(r.eta for r in rules)
-    ids = evaluation.sequence_ids if len(evaluation.sequence_ids) == n else ()
-    directions = tuple(
-        DirectionFit(
-            i, ids[i] if ids else f"direction {i}", deltas[i], origin_fit(np.array(etas), deltas[i])
-        )
-        for i in range(n)
-    )
     feature_eta, features = _features(evaluation, etas, deltas)
-    proxies = tuple(p for eta in etas if (p := _proxy(arrays.get(eta), n)) is not None)
+    proxies = tuple(p for eta in etas if (p := _proxy(arrays.get(eta), n, margin)) is not None)
     missing = tuple(eta for eta in etas if not usable(arrays.get(eta), n, evaluation.num_sequences))
     return EvaluationAnalysis(
         evaluation=evaluation,
@@ -163,14 +203,44 @@ def _evaluation(run: InfluenceRun, evaluation: Evaluation) -> EvaluationAnalysis
         etas=etas,
         sum_rules=rules,
         delta_source=source,
-        directions=directions,
+        directions=_directions(evaluation, etas, deltas, n, margin),
         proxies=proxies,
         feature_eta=feature_eta,
         features=features,
         disagreements=(*disagreements(evaluation, n), *_unmatched(rules)),
         matrix_reading=matrix_reading(evaluation, n),
         missing_arrays=missing,
+        margin=margin,
     )
+
+
+def _directions(
+    evaluation: Evaluation, etas: tuple[float, ...], deltas: FloatArray, n: int, margin: float
+) -> tuple[DirectionFit, ...]:
+    ids = evaluation.sequence_ids if len(evaluation.sequence_ids) == n else ()
+    grid = np.array(etas, dtype=np.float64)
+    bends = curvatures(grid, deltas, _sequence_deltas(evaluation, etas, n), margin)
+    return tuple(
+        DirectionFit(
+            i, ids[i] if ids else f"direction {i}", deltas[i], origin_fit(grid, deltas[i]), bends[i]
+        )
+        for i in range(n)
+    )
+
+
+def _sequence_deltas(evaluation: Evaluation, etas: tuple[float, ...], n: int) -> FloatArray | None:
+    """baseline_plus_grad − baseline per direction, evaluation sequence and η (n × m × k) when
+    every η has usable arrays of one m, else None."""
+    arrays = {a.eta: a for a in evaluation.arrays}
+    found = [arrays.get(eta) for eta in etas]
+    usable_all = [a for a in found if a is not None and usable(a, n, evaluation.num_sequences)]
+    if not etas or len(usable_all) != len(etas):
+        return None
+    per_eta = [adjusted(a) for a in usable_all]
+    if len({values.shape for values in per_eta}) != 1:
+        return None
+    stacked = np.stack(per_eta, axis=-1)
+    return stacked if np.isfinite(stacked).all() else None
 
 
 def _unmatched(rules: tuple[SumRule, ...]) -> tuple[str, ...]:
@@ -185,7 +255,9 @@ def _unmatched(rules: tuple[SumRule, ...]) -> tuple[str, ...]:
 # --- the sum rule ----------------------------------------------------------------------------
 
 
-def _sum_rule(evaluation: Evaluation, eta: float, n: int, arrays: EtaArrays | None) -> SumRule:
+def _sum_rule(
+    evaluation: Evaluation, eta: float, n: int, arrays: EtaArrays | None, margin: float
+) -> SumRule:
     row = next(r for r in evaluation.aggregate if r.eta == eta)
     ok = usable(arrays, n, evaluation.num_sequences)
     full, baseline = row.delta_h, dict(evaluation.baseline_eta_delta).get(eta)
@@ -196,7 +268,7 @@ def _sum_rule(evaluation: Evaluation, eta: float, n: int, arrays: EtaArrays | No
     reported = row.per_sequence_delta_sum
     empty = SumRule(
         eta, n, full, baseline, reported, None, None, None, None, None, None, None, None,
-        "unavailable",
+        "unavailable", margin,
     )  # fmt: skip
     if full is None or baseline is None:
         return empty
@@ -204,7 +276,7 @@ def _sum_rule(evaluation: Evaluation, eta: float, n: int, arrays: EtaArrays | No
         if reported is None:
             return empty
         residual = full - baseline - reported
-        verdict = _verdict(residual, None, None, baseline, n)
+        verdict = _verdict(residual, None, None, empty)
         return replace(empty, source="reported", residual=residual, verdict=verdict)
     return _rule_from_arrays(empty, arrays, full, baseline)
 
@@ -232,7 +304,10 @@ def _rule_from_arrays(empty: SumRule, arrays: EtaArrays, full: float, baseline: 
             "adjusted": arrays_se,
             "unadjusted": mean_se(residual_j - n * arrays.baseline)[1],
         }.get(match)
-    verdict = _verdict(residual, se, match, baseline, n)
+    dof = residual_j.size - 1
+    rule = replace(empty, baseline=baseline, full=full, dof=dof)
+    series = {"adjusted": adjusted_j, "unadjusted": unadjusted_j}.get(match or "")
+    judged = equivalence(arrays_residual, arrays_se, rule.bound or 0.0, dof)
     return SumRule(
         eta=empty.eta,
         n=n,
@@ -247,8 +322,22 @@ def _rule_from_arrays(empty: SumRule, arrays: EtaArrays, full: float, baseline: 
         residual_se=se,
         arrays_residual=arrays_residual,
         arrays_residual_se=arrays_se,
-        verdict=verdict,
+        verdict=_verdict(residual, se, match, rule),
+        margin=rule.margin,
+        dof=dof,
+        arrays_verdict=None if judged is None else RULE[judged],
+        ratio_se=None if series is None else _ratio_se(series, arrays.full, rule),
     )
+
+
+def _ratio_se(reported_j: FloatArray, full_j: FloatArray, rule: SumRule) -> float | None:
+    """The delta method's SE of reported/δH_full from the paired per-sequence series:
+    sd(reported_j − ratio·full_j)/√m / |δH_full|."""
+    ratio = rule.ratio
+    if ratio is None or not rule.full:
+        return None
+    _, se = mean_se(reported_j - ratio * full_j)
+    return None if se is None else se / abs(rule.full)
 
 
 def _match(reported: float, arrays: EtaArrays, adjusted_sum: float, unadjusted_sum: float) -> Match:
@@ -267,21 +356,20 @@ def _match(reported: float, arrays: EtaArrays, adjusted_sum: float, unadjusted_s
     return "neither"
 
 
-def _verdict(
-    residual: float, se: float | None, match: Match | None, baseline: float, n: int
-) -> SumVerdict:
-    """holds: |residual| ≤ 2 SE. baseline-per-sequence: the reported sum is the unadjusted one,
-    or (with the baseline counted n times) the residual is −n·δH_baseline within 2 SE (within
-    5 % without an SE)."""
-    extra = n * baseline
+def _verdict(residual: float, se: float | None, match: Match | None, rule: SumRule) -> SumVerdict:
+    """The residual against ±margin·|δH_full| (``equivalence``): holds within, fails beyond,
+    else inconclusive. baseline-per-sequence: the reported sum is the unadjusted one, or (the
+    baseline counted n times) residual + n·δH_baseline is shown within ±margin·|n·δH_baseline|
+    (within 5 % without an SE)."""
+    n, extra = rule.n, rule.n * (rule.baseline or 0.0)
     if match == "unadjusted" and n > 1:
         return "baseline-per-sequence"
-    if se is not None and se > 0:
-        if abs(residual) <= AGREE_Z * se:
-            return "holds"
-        if n > 1 and abs(residual + extra) <= AGREE_Z * se:
+    judged = equivalence(residual, se, rule.bound or 0.0, rule.dof)
+    if judged is not None:
+        counted = equivalence(residual + extra, se, rule.margin * abs(extra), rule.dof)
+        if judged != "within" and n > 1 and extra != 0 and counted == "within":
             return "baseline-per-sequence"
-        return "fails"
+        return RULE[judged]
     if n > 1 and extra != 0 and abs(residual + extra) <= PATTERN_RTOL * abs(extra):
         return "baseline-per-sequence"
     return "inconclusive"
@@ -315,7 +403,7 @@ def _direction_deltas(
     return deltas, text
 
 
-def _proxy(arrays: EtaArrays | None, n: int) -> ProxyRow | None:
+def _proxy(arrays: EtaArrays | None, n: int, margin: float) -> ProxyRow | None:
     if arrays is None or not usable(arrays, n, None):
         return None
     adjusted_ij = adjusted(arrays)
@@ -334,9 +422,13 @@ def _proxy(arrays: EtaArrays | None, n: int) -> ProxyRow | None:
         gap, gap_se, z_max = float((adjusted_i - grad_i).sum()), None, None
     else:
         return None
+    assert arrays.full is not None
+    full = float(arrays.full.mean())
+    verdict = equivalence(gap, gap_se, margin * abs(full), arrays.full.size - 1)
     return ProxyRow(
-        arrays.eta, grad_i, adjusted_i, gap, gap_se, z_max, origin_fit(grad_i, adjusted_i)
-    )
+        arrays.eta, grad_i, adjusted_i, gap, gap_se, z_max, origin_fit(grad_i, adjusted_i), full,
+        verdict,
+    )  # fmt: skip
 
 
 def _features(
@@ -350,8 +442,15 @@ def _features(
     k = next((k for k in complete if reference is not None and etas[k] == reference), complete[-1])
     column = deltas[:, k]
     tests = tuple(
-        FeatureTest(name, values, spearman_test(values, column))
+        _feature_test(name, values, column)
         for name, values in evaluation.features
         if values.shape == column.shape
     )
     return etas[k], tests
+
+
+def _feature_test(name: str, values: FloatArray, column: FloatArray) -> FeatureTest:
+    test = spearman_test(values, column)
+    n = int(np.sum(np.isfinite(values) & np.isfinite(column)))
+    factor = 1.0 + (test.rho or 0.0) ** 2 / 2  # Bonett & Wright's variance for Spearman's ρ
+    return FeatureTest(name, values, test, correlation_interval(test.rho, n, factor))

@@ -12,8 +12,7 @@ from reportgen.numfmt import format_eta, format_number, format_with_se, format_z
 if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
     from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
 
-MIN_R2 = 0.9  # a direction whose δHᵢ(η) fits a line through the origin worse is non-linear
-MIN_LINEARITY_POINTS = 3
+MIN_LINEARITY_POINTS = 3  # = curvature.MIN_POINTS (not imported: the guide needs no numpy)
 
 _REGISTRY: CheckList[InfluenceAnalysis] = CheckList("influence")
 
@@ -32,6 +31,23 @@ def _etas(rules: list[SumRule]) -> str:
     return ", ".join(format_eta(r.eta) for r in rules)
 
 
+def percent(margin: float) -> str:
+    """The margin as the page states it: ±20 %."""
+    return f"±{format_number(100 * margin)} %"
+
+
+SHARE_RESOLUTION = 1e-4  # shares are stated to 0.01 %: a smaller SE is stated as that bound
+
+
+def share_text(value: float | None, se: float | None) -> str:
+    """A share of δH_full (or a curvature share) ± SE, in per cent."""
+    if value is None:
+        return "—"
+    if se is not None and se < SHARE_RESOLUTION:
+        return f"{format_number(100 * value)} % (SE below 0.01 %)"
+    return format_with_se(100 * value, None if se is None else 100 * se) + " %"
+
+
 @_REGISTRY.check(
     "influence-baseline-per-sequence", "error", "The baseline is counted once per direction",
     "sum-rule",
@@ -43,12 +59,13 @@ def baseline_per_sequence(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     truth).
 
     **How it is recognised:** the reported sum equals the sum of the `baseline_plus_grad`
-    arrays' means (to rounding), or, without arrays, δH_full − δH_baseline − the sum is
-    −n·δH_baseline within 2 standard errors (within 5 % when there is no SE).
+    arrays' means (to rounding), or δH_full − δH_baseline − the sum is shown to be
+    −n·δH_baseline within the margin (the 90 % interval of their difference inside
+    ±margin·|n·δH_baseline|; within 5 % when there is no SE).
 
     **What to do:** each direction's effect is δHᵢ = δH(v_baseline + vᵢ) − δH(v_baseline);
     the sum rule is δH_full ≈ δH_baseline + Σᵢ δHᵢ. The page recomputes the sum that way from
-    the arrays and shows whether the rule then holds.
+    the arrays and shows whether the rule then holds within the margin.
     """
     for evaluation in analysis.evaluations:
         rules = [r for r in evaluation.sum_rules if r.verdict == "baseline-per-sequence"]
@@ -61,8 +78,8 @@ def baseline_per_sequence(analysis: InfluenceAnalysis) -> Iterator[Hit]:
             else "matches the pattern"
         )
         ratio = (
-            f" ({format_number(first.reported_sum / first.full)} × δH_full)"
-            if first.reported_sum is not None and first.full
+            f" ({format_with_se(first.ratio, first.ratio_se)} × δH_full)"
+            if first.ratio is not None
             else ""
         )
         yield Hit(
@@ -76,9 +93,13 @@ def baseline_per_sequence(analysis: InfluenceAnalysis) -> Iterator[Hit]:
         )
 
 
-@_REGISTRY.check("influence-sum-rule", "warning", "The sum rule fails beyond noise", "sum-rule")
+@_REGISTRY.check(
+    "influence-sum-rule", "warning", "The sum rule is violated beyond the margin", "sum-rule"
+)  # fmt: skip
 def sum_rule(analysis: InfluenceAnalysis) -> Iterator[Hit]:
-    """δH_full − δH_baseline − Σᵢ δHᵢ is further than 2 standard errors from 0 at some η.
+    """δH_full − δH_baseline − Σᵢ δHᵢ is shown beyond ±margin·|δH_full| at some η (the
+    equivalence margin, 20 % by default): it differs from 0 beyond noise (|z| > 1.96) and its
+    size exceeds the margin.
 
     **Why it matters:** the decomposition v = v_baseline + Σᵢ vᵢ is additive in the update,
     but the entropy change is additive only to first order in η: interactions between the
@@ -93,62 +114,90 @@ def sum_rule(analysis: InfluenceAnalysis) -> Iterator[Hit]:
         rules = [r for r in evaluation.sum_rules if r.verdict == "fails"]
         if rules:
             parts = [
-                f"{format_with_se(r.residual, r.residual_se)} (z = {format_z(r.z)}) at η = "
-                f"{format_eta(r.eta)}"
+                f"{format_with_se(r.residual, r.residual_se)} (z = {format_z(r.z)}; "
+                f"{share_text(*_relative(r.residual, r.residual_se, r.full))} of |δH_full|) "
+                f"at η = {format_eta(r.eta)}"
                 for r in rules
             ]
             yield Hit(
                 f"{_label(evaluation, analysis)}δH_full − δH_baseline − Σᵢ δHᵢ is "
-                + "; ".join(parts),
+                + "; ".join(parts)
+                + f", beyond {percent(evaluation.margin)} of |δH_full|",
                 tuple(r.eta for r in rules),
             )
 
 
+def _relative(
+    value: float | None, se: float | None, scale: float | None
+) -> tuple[float | None, float | None]:
+    """value / |scale| and its SE (the scale taken as known)."""
+    if value is None or not scale:
+        return None, None
+    return value / abs(scale), None if se is None else se / abs(scale)
+
+
 @_REGISTRY.check(
-    "influence-sum-rule-untested", "info", "The sum rule cannot be judged", "sum-rule"
+    "influence-sum-rule-untested", "info", "The sum rule is not shown to hold", "sum-rule"
 )  # fmt: skip
 def sum_rule_untested(analysis: InfluenceAnalysis) -> Iterator[Hit]:
-    """No standard error could be derived for the sum rule's residual at some η, so the page
-    shows the residual but claims neither agreement nor failure.
+    """At some η the sum rule's residual is neither shown within ±margin·|δH_full| (its 90 %
+    interval inside) nor shown beyond it, or no standard error could be derived: the page
+    shows the residual but claims neither agreement nor failure (inconclusive).
 
     **Why:** the SE comes from the per-sequence arrays (`full`, `baseline`,
     `baseline_plus_grad` for that η); without them, or when the reported sum matches no sum
-    of the arrays, the spread of the residual over evaluation sequences is unknown.
+    of the arrays, the spread of the residual over evaluation sequences is unknown. With an SE
+    too wide for the margin the test has no power to show either.
     """
     for evaluation in analysis.evaluations:
         rules = [r for r in evaluation.sum_rules if r.verdict in ("inconclusive", "unavailable")]
-        if rules:
+        wide = [r for r in rules if r.residual_se is not None]
+        bare = [r for r in rules if r.residual_se is None]
+        parts = []
+        if wide:
+            parts.append(
+                f"neither shown within {percent(evaluation.margin)} of |δH_full| nor beyond "
+                f"it at η = {_etas(wide)}"
+            )
+        if bare:
+            parts.append(f"no standard error for the residual at η = {_etas(bare)}")
+        if parts:
             yield Hit(
-                f"{_label(evaluation, analysis)}no standard error for the residual at η = "
-                f"{_etas(rules)}: inconclusive there",
+                f"{_label(evaluation, analysis)}" + "; ".join(parts) + ": inconclusive there",
                 tuple(r.eta for r in rules),
             )
 
 
 @_REGISTRY.check(
-    "influence-nonlinear", "warning", "Directions whose δHᵢ is not linear in η", "linearity"
+    "influence-nonlinear", "warning", "Directions whose δHᵢ curves in η", "linearity"
 )  # fmt: skip
 def nonlinear(analysis: InfluenceAnalysis) -> Iterator[Hit]:
-    """A direction's δHᵢ(η), fitted by a line through the origin over the η of the run, has
-    R² below 0.9 (uncentred: R² = 1 − Σ(δHᵢ − sᵢη)² / Σ δHᵢ², the usual R² of a regression
-    without intercept). Judged with at least 3 η.
+    """A direction's δHᵢ(η), fitted as δHᵢ = a·η + b·η² through the origin, curves beyond the
+    equivalence margin (20 % by default): the curvature share κ = b·η_max / (|a| + |b|·η_max),
+    the quadratic term's part at the largest η, differs from 0 (|z| > 1.96) and |κ| exceeds
+    the margin. Judged with at least 3 η; κ's SE is the delta method's, from the spread of the
+    evaluation sequences' own fits (else from the fit's residuals).
 
     **Why it matters:** per-direction influence read at one η, or scaled from one η to
     another, assumes δHᵢ ∝ η. A direction that curves or turns over within the range makes
-    such a reading depend on the η chosen.
+    such a reading depend on the η chosen. A line through the origin fits a parabola with an
+    R² above 0.9 on a doubling η grid, so R² cannot tell.
     """
     for evaluation in analysis.evaluations:
-        judged = [d for d in evaluation.directions if d.fit.points >= MIN_LINEARITY_POINTS]
+        judged = [d for d in evaluation.directions if d.curvature.verdict is not None]
         bad = sorted(
-            (d for d in judged if d.fit.r2 is not None and d.fit.r2 < MIN_R2),
-            key=lambda d: d.fit.r2 or 0.0,
+            (d for d in judged if d.curvature.verdict == "curved"),
+            key=lambda d: -abs(d.curvature.share or 0.0),
         )
         if bad:
-            names = ", ".join(f"{d.id} (R² {format_number(d.fit.r2)})" for d in bad[:5])
+            names = ", ".join(
+                f"{d.id} (κ = {share_text(d.curvature.share, d.curvature.share_se)})"
+                for d in bad[:5]
+            )
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
             yield Hit(
-                f"{_label(evaluation, analysis)}{len(bad)} of {len(judged)} directions fit a "
-                f"line through the origin with R² < {MIN_R2}: {names}{more}"
+                f"{_label(evaluation, analysis)}{len(bad)} of {len(judged)} directions curve "
+                f"beyond {percent(evaluation.margin)}: {names}{more}"
             )
 
 
@@ -158,7 +207,9 @@ def nonlinear(analysis: InfluenceAnalysis) -> Iterator[Hit]:
 )  # fmt: skip
 def proxies_differ(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     """Summed over the directions, the grad-only effects δH(vᵢ) and the baseline-adjusted
-    ones δH(v_baseline + vᵢ) − δH(v_baseline) differ by more than 2 standard errors at some η.
+    ones δH(v_baseline + vᵢ) − δH(v_baseline) differ beyond ±margin·|δH_full| at some η
+    (the equivalence margin, 20 % by default): the difference is beyond noise (|z| > 1.96)
+    and larger than the margin.
 
     **Why it matters:** the two proxies agree when the entropy change is linear in the update;
     a difference means each direction's effect depends on the baseline step it is taken
@@ -166,15 +217,18 @@ def proxies_differ(analysis: InfluenceAnalysis) -> Iterator[Hit]:
     evaluation sequences of the per-sequence summed difference.
     """
     for evaluation in analysis.evaluations:
-        rows = [
-            p
-            for p in evaluation.proxies
-            if p.gap is not None and p.gap_se and abs(p.gap) > 2 * p.gap_se
-        ]
+        rows = [p for p in evaluation.proxies if p.verdict == "beyond"]
         if rows:
-            parts = [f"{format_with_se(p.gap, p.gap_se)} at η = {format_eta(p.eta)}" for p in rows]
+            parts = [
+                f"{format_with_se(p.gap, p.gap_se)} "
+                f"({share_text(*_relative(p.gap, p.gap_se, p.full))} of |δH_full|) at η = "
+                f"{format_eta(p.eta)}"
+                for p in rows
+            ]
             yield Hit(
-                f"{_label(evaluation, analysis)}Σᵢ (adjusted − grad-only) is " + "; ".join(parts),
+                f"{_label(evaluation, analysis)}Σᵢ (adjusted − grad-only) is "
+                + "; ".join(parts)
+                + f", beyond {percent(evaluation.margin)} of |δH_full|",
                 tuple(p.eta for p in rows),
             )
 

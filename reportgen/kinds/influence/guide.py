@@ -25,14 +25,23 @@ runner's Σᵢ over the directions.
 **The numbers.** δHᵢ = δH(v_baseline + vᵢ) − δH(v_baseline), the mean over j of
 `baseline_plus_grad − baseline`. The sum rule: δH_full ≈ δH_baseline + Σᵢ δHᵢ, residual =
 δH_full − δH_baseline − Σᵢ δHᵢ, computed both with the reported sum and with the sum from the
-arrays. Its standard error is sd/√m of the per-sequence residual
-full_j − baseline_j − Σᵢ (baseline_plus_grad_ij − baseline_j), treating the evaluation sequences
-as independent draws; without the arrays there is none, and the page says "inconclusive". A
-reported sum equal to Σᵢ δH(v_baseline + vᵢ) counts the baseline once per direction: it exceeds
-δH_full by (n − 1)·δH_baseline. Linearity: δHᵢ(η) ≈ sᵢ·η by least squares through the origin,
-R² = 1 − Σ(δHᵢ − sᵢη)² / Σ δHᵢ² (uncentred), SE(sᵢ) from the residual variance with k − 1
-degrees of freedom. Proxies: grad-only δH(vᵢ) against δHᵢ, and Σᵢ of their difference ± sd/√m.
-Features: Spearman's ρ between δHᵢ at η_ref and each per-direction list of `update_stats` and
-the diagnostics file, with a two-sided permutation p-value (every ordering up to 8 directions,
-else 9,999 seeded ones).
+arrays. Its standard error is sd/√m of the per-sequence residual full_j − baseline_j − Σᵢ
+(baseline_plus_grad_ij − baseline_j), treating the evaluation sequences as independent draws.
+With the equivalence margin M (20 % by default) the rule *holds* when the residual's 90 %
+interval (t, m − 1 degrees of freedom) lies inside ±M·|δH_full|, is *violated* when the residual
+differs from 0 (|z| > 1.96) and exceeds that bound, and is *inconclusive* otherwise, or when
+there are no arrays to give an SE. A reported sum equal to Σᵢ δH(v_baseline + vᵢ) counts the
+baseline once per direction: it exceeds δH_full by (n − 1)·δH_baseline; its ratio to δH_full
+carries the paired delta-method SE. Linearity: δHᵢ(η) = a·η + b·η² by least squares through the
+origin, and the curvature share κ = b·η_max / (|a| + |b|·η_max), the quadratic term's part at
+the largest η (0 for a line, ±1 for a parabola); its SE is the delta method's from the
+evaluation sequences' own fits (else the fit's residuals, k − 2 degrees of freedom). A direction
+is *linear* when κ's 90 % interval lies inside ±M, *curved* when κ differs from 0 and exceeds M,
+else *inconclusive*. (An uncentred R² of a line through the origin passes a parabola at 0.92 on
+a doubling η grid, so it is not the test.) The slope sᵢ of δHᵢ ≈ sᵢ·η has its SE from the
+residual variance with k − 1 degrees of freedom. Proxies: grad-only δH(vᵢ) against δHᵢ, and Σᵢ
+of their difference ± sd/√m, judged against ±M·|δH_full| the same way. Features: Spearman's ρ
+between δHᵢ at η_ref and each per-direction list of `update_stats` and the diagnostics file,
+with its 95 % interval (Fisher z, variance (1 + ρ²/2)/(n − 3)) and a two-sided permutation
+p-value (every ordering up to 8 directions, else 9,999 seeded ones).
 """

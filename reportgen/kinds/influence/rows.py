@@ -9,20 +9,32 @@ from markupsafe import Markup
 
 from reportgen.charts import Chart
 from reportgen.findings import Finding
-from reportgen.kinds.influence.analysis import EvaluationAnalysis, SumRule
-from reportgen.kinds.influence.diagnostics import MIN_LINEARITY_POINTS, MIN_R2
+from reportgen.kinds.influence.analysis import DirectionFit, EvaluationAnalysis, SumRule
 from reportgen.kinds.influence.verdict import SIGNIFICANCE
 from reportgen.kinds.reading import NotRead
 from reportgen.numfmt import format_eta
 from reportgen.pages.verdict import Verdict
 
-VERDICT_LABELS = {
+VERDICT_LABELS = {  # the sum rule's verdict: its word on the page and its status
     "holds": ("holds", "ok"),
-    "fails": ("fails", "bad"),
+    "fails": ("violated", "bad"),
     "baseline-per-sequence": ("baseline per direction", "bad"),
-    "inconclusive": ("no SE", "muted"),
+    "inconclusive": ("inconclusive", "muted"),
     "unavailable": ("—", "muted"),
 }
+JUDGEMENT_LABELS = {  # a difference against its margin (the proxies)
+    "within": ("within", "ok"),
+    "beyond": ("beyond", "bad"),
+    "inconclusive": ("inconclusive", "muted"),
+    None: ("no SE", "muted"),
+}
+LINEARITY_LABELS = {
+    "linear": ("linear", "ok"),
+    "curved": ("curved", "bad"),
+    "inconclusive": ("inconclusive", "muted"),
+    None: ("not judged", "muted"),
+}
+LINEARITY_ORDER = {"curved": 0, "inconclusive": 1, "linear": 2, None: 3}
 MATCH_LABELS = {  # what the reported sum reproduces, in the table
     "adjusted": "Σᵢ δHᵢ",
     "unadjusted": "Σᵢ δH(v_b + vᵢ)",
@@ -58,6 +70,8 @@ class RuleRow:
     matches: str
     verdict: str
     status: str  # ok / bad / muted
+    bound: float | None  # margin·|δH_full|
+    arrays_verdict: str
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,13 @@ class DirectionRow:
     id: str
     slope: float | None
     slope_se: float | None
-    r2: float | None
+    share: float | None  # the curvature share κ, in per cent
+    share_se: float | None
+    se_source: str
     points: int
     values: tuple[float | None, ...]
-    flagged: bool
+    verdict: str
+    status: str  # ok / bad / muted
 
 
 @dataclass(frozen=True)
@@ -79,12 +96,17 @@ class ProxyLine:
     z_max: float | None
     slope: float | None
     slope_se: float | None
+    bound: float | None  # margin·|δH_full|
+    verdict: str
+    status: str
 
 
 @dataclass(frozen=True)
 class FeatureRow:
     name: str
     rho: float | None
+    low: float | None  # ρ's 95 % interval
+    high: float | None
     p_value: float | None
     method: str
     significant: bool
@@ -106,6 +128,7 @@ class EvaluationView:
     disagreements: tuple[str, ...]
     diagnostics: tuple[tuple[str, float], ...]
     charts: Mapping[str, tuple[Chart, ...]]
+    margin: float  # the equivalence margin, relative
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,35 +149,62 @@ class InfluenceView:
 
 def rule_row(r: SumRule) -> RuleRow:
     label, status = VERDICT_LABELS[r.verdict]
+    if r.verdict == "inconclusive" and r.residual_se is None:
+        label = "no SE"
+    arrays = {"holds": "holds", "fails": "violated", "inconclusive": "inconclusive"}
     return RuleRow(
         r.eta, r.full, r.baseline, r.reported_sum, r.adjusted_sum, r.unadjusted_sum,
         r.residual, r.residual_se, r.z, r.arrays_residual, r.arrays_residual_se,
-        MATCH_LABELS[r.reported_matches], label, status,
+        MATCH_LABELS[r.reported_matches], label, status, r.bound,
+        arrays.get(r.arrays_verdict or "", "no SE"),
     )  # fmt: skip
 
 
-def direction_rows(e: EvaluationAnalysis) -> tuple[DirectionRow, ...]:
-    """Directions, the least linear first (a direction without a fit last)."""
-    ordered = sorted(e.directions, key=lambda d: (d.fit.r2 is None, d.fit.r2 or 0.0, d.index))
-    return tuple(
-        DirectionRow(
-            d.id,
-            d.fit.slope,
-            d.fit.slope_se,
-            d.fit.r2,
-            d.fit.points,
-            tuple(float(v) if v == v else None for v in d.values.tolist()),
-            d.fit.points >= MIN_LINEARITY_POINTS and d.fit.r2 is not None and d.fit.r2 < MIN_R2,
-        )
-        for d in ordered
+def least_linear_first(directions: tuple[DirectionFit, ...]) -> list[DirectionFit]:
+    """Curved, then inconclusive, then linear directions, each by |κ| (largest first)."""
+    return sorted(
+        directions,
+        key=lambda d: (
+            LINEARITY_ORDER[d.curvature.verdict],
+            -abs(d.curvature.share or 0.0),
+            d.index,
+        ),
     )
+
+
+def direction_rows(e: EvaluationAnalysis) -> tuple[DirectionRow, ...]:
+    """Directions, the least linear first (a direction not judged last)."""
+    rows = []
+    for d in least_linear_first(e.directions):
+        c = d.curvature
+        label, status = LINEARITY_LABELS[c.verdict]
+        rows.append(
+            DirectionRow(
+                d.id, d.fit.slope, d.fit.slope_se,
+                None if c.share is None else 100 * c.share,
+                None if c.share_se is None else 100 * c.share_se,
+                SE_SOURCES.get(c.source, "—"), d.fit.points,
+                tuple(float(v) if v == v else None for v in d.values.tolist()), label, status,
+            )
+        )  # fmt: skip
+    return tuple(rows)
+
+
+SE_SOURCES = {"sequences": "sequences", "residuals": "fit residuals", None: "—"}
 
 
 def proxy_lines(e: EvaluationAnalysis) -> tuple[ProxyLine, ...]:
-    return tuple(
-        ProxyLine(p.eta, p.gap, p.gap_se, p.gap_z_max, p.parity.slope, p.parity.slope_se)
-        for p in e.proxies
-    )
+    lines = []
+    for p in e.proxies:
+        label, status = JUDGEMENT_LABELS[p.verdict]
+        bound = None if p.full is None else e.margin * abs(p.full)
+        lines.append(
+            ProxyLine(
+                p.eta, p.gap, p.gap_se, p.gap_z_max, p.parity.slope, p.parity.slope_se, bound,
+                label, status,
+            )
+        )  # fmt: skip
+    return tuple(lines)
 
 
 def feature_rows(e: EvaluationAnalysis) -> tuple[FeatureRow, ...]:
@@ -167,7 +217,7 @@ def feature_rows(e: EvaluationAnalysis) -> tuple[FeatureRow, ...]:
             else f"{t.permutations:,} seeded random orderings"
         )
         significant = t.p_value is not None and t.p_value < SIGNIFICANCE
-        rows.append(FeatureRow(f.name, t.rho, t.p_value, method, significant))
+        rows.append(FeatureRow(f.name, t.rho, *f.interval, t.p_value, method, significant))
     return tuple(rows)
 
 

@@ -71,6 +71,7 @@ def _evaluation(e: EvaluationAnalysis) -> dict[str, Any]:
         "features": {"eta": e.feature_eta, "tests": [_feature(f) for f in e.features]},
         "disagreements": list(e.disagreements),
         "missing_arrays": list(e.missing_arrays),
+        "equivalence_margin": e.margin,
     }
 
 
@@ -93,10 +94,16 @@ def _rule(r: SumRule) -> dict[str, Any]:
         "excess": r.excess,
         "expected_excess": r.expected_excess,
         "verdict": r.verdict,
+        "bound": r.bound,
+        "dof": r.dof,
+        "arrays_verdict": r.arrays_verdict,
+        "ratio": r.ratio,
+        "ratio_se": r.ratio_se,
     }
 
 
 def _direction(d: DirectionFit) -> dict[str, Any]:
+    c = d.curvature
     return {
         "index": d.index,
         "id": d.id,
@@ -105,6 +112,15 @@ def _direction(d: DirectionFit) -> dict[str, Any]:
         "slope_se": d.fit.slope_se,
         "r2": d.fit.r2,
         "points": d.fit.points,
+        "curvature": {
+            "linear": c.linear,
+            "quadratic": c.quadratic,
+            "share": c.share,
+            "share_se": c.share_se,
+            "se_source": c.source,
+            "dof": c.dof,
+            "verdict": c.verdict,
+        },
     }
 
 
@@ -118,6 +134,8 @@ def _proxy(p: ProxyRow) -> dict[str, Any]:
         "gap_z_max": p.gap_z_max,
         "parity_slope": p.parity.slope,
         "parity_slope_se": p.parity.slope_se,
+        "full": p.full,
+        "verdict": p.verdict,
     }
 
 
@@ -126,6 +144,8 @@ def _feature(f: FeatureTest) -> dict[str, Any]:
         "name": f.name,
         "values": _floats(f.values),
         "spearman": f.test.rho,
+        "spearman_low": f.interval[0],
+        "spearman_high": f.interval[1],
         "p_value": f.test.p_value,
         "permutations": f.test.permutations,
         "exact": f.test.exact,

@@ -1,11 +1,18 @@
 """The influence page's opening sentences: the sum rule first, then linearity, the proxies and
-the features, each claim backed by a standard error or marked as not judged."""
+the features. "Holds", "linear" and "agree" are said only when shown within the stated
+equivalence margin; a test that shows neither that nor a difference says "inconclusive"."""
 
 from __future__ import annotations
 
-from reportgen.kinds.influence.analysis import EvaluationAnalysis, InfluenceAnalysis, SumRule
-from reportgen.kinds.influence.diagnostics import MIN_LINEARITY_POINTS, MIN_R2
-from reportgen.numfmt import format_eta, format_number, format_with_se, format_z
+from reportgen.kinds.influence.analysis import (
+    DirectionFit,
+    EvaluationAnalysis,
+    InfluenceAnalysis,
+    SumRule,
+)
+from reportgen.kinds.influence.diagnostics import percent, share_text
+from reportgen.kinds.sample_stats import t_quantile
+from reportgen.numfmt import format_eta, format_number, format_with_se
 from reportgen.pages.verdict import Verdict
 
 SIGNIFICANCE = 0.05
@@ -13,11 +20,6 @@ SIGNIFICANCE = 0.05
 
 def _etas(rules: list[SumRule]) -> str:
     return ", ".join(format_eta(r.eta) for r in rules)
-
-
-def _largest_z(rules: list[SumRule]) -> str:
-    zs = [abs(r.z) for r in rules if r.z is not None]
-    return f"largest |z| = {format_z(max(zs)).lstrip('+')}" if zs else "no SE"
 
 
 def influence_verdict(analysis: InfluenceAnalysis) -> Verdict:
@@ -38,92 +40,96 @@ def influence_verdict(analysis: InfluenceAnalysis) -> Verdict:
 def _sum_rule_sentence(evaluation: EvaluationAnalysis) -> tuple[str, bool]:
     rules = list(evaluation.sum_rules)
     counted = [r for r in rules if r.verdict == "baseline-per-sequence"]
-    failing = [r for r in rules if r.verdict == "fails"]
-    holding = [r for r in rules if r.verdict == "holds"]
     if counted:
         first = min(counted, key=lambda r: r.eta)  # the linear regime
-        ratio = (
-            format_number(first.reported_sum / first.full)
-            if first.reported_sum is not None and first.full
-            else "—"
-        )
-        recomputed = _recomputed(evaluation)
+        ratio = "—" if first.ratio is None else format_with_se(first.ratio, first.ratio_se)
         return (
             f"The reported per-direction sum counts the baseline once per direction: at "
             f"η = {format_eta(first.eta)} it is {ratio} × δH_full, an excess of "
-            f"(n − 1)·δH_baseline with n = {first.n}. {recomputed}",
+            f"(n − 1)·δH_baseline with n = {first.n}. {_recomputed(evaluation)}",
             True,
         )
+    margin = percent(evaluation.margin)
+    failing = [r for r in rules if r.verdict == "fails"]
+    holding = [r for r in rules if r.verdict == "holds"]
     if failing:
         parts = "; ".join(
             f"{format_with_se(r.residual, r.residual_se)} at η = {format_eta(r.eta)}"
             for r in failing
         )
+        held = f" It holds within {margin} at η = {_etas(holding)}." if holding else ""
         return (
-            "The sum rule fails beyond 2 standard errors: δH_full − δH_baseline − Σᵢ δHᵢ = "
-            f"{parts}.",
+            f"The sum rule is violated beyond {margin} of δH_full at η = {_etas(failing)}: "
+            f"δH_full − δH_baseline − Σᵢ δHᵢ = {parts}.{held}",
             True,
         )
     if holding and len(holding) == len(rules):
+        widest = _widest([(r.residual, r.residual_se, r.dof, r.full) for r in rules])
         return (
-            f"The sum rule δH_full ≈ δH_baseline + Σᵢ δHᵢ holds within 2 standard errors at "
-            f"every η ({_largest_z(holding)}).",
+            f"The sum rule δH_full ≈ δH_baseline + Σᵢ δHᵢ holds within {margin} of δH_full at "
+            f"every η: each residual's 90 % interval lies inside ±"
+            f"{format_number(evaluation.margin)}·|δH_full| (the widest reaches {widest}).",
             True,
         )
-    untested = [r for r in rules if r.verdict in ("inconclusive", "unavailable")]
-    held = f" It holds within 2 SE at η = {_etas(holding)}." if holding else ""
-    return (
-        f"The sum rule cannot be judged at η = {_etas(untested)}: no standard error can be "
-        f"derived there (inconclusive).{held}",
-        False,
+    held = (
+        f"The sum rule holds within {margin} of δH_full at η = {_etas(holding)}; it is"
+        if (holding)
+        else "The sum rule is"
     )
+    return f"{held} {_untested(rules, margin)}.", False
+
+
+def _untested(rules: list[SumRule], margin: str) -> str:
+    """Where the sum rule is neither shown to hold nor to fail, in words."""
+    wide = [r for r in rules if r.verdict == "inconclusive" and r.residual_se is not None]
+    bare = [r for r in rules if r.verdict in ("inconclusive", "unavailable") and r not in wide]
+    parts = []
+    if wide:
+        parts.append(
+            f"inconclusive at η = {_etas(wide)} (neither shown within {margin} of δH_full nor "
+            "beyond it)"
+        )
+    if bare:
+        parts.append(f"not judged at η = {_etas(bare)}: no standard error can be derived there")
+    return "; ".join(parts)
+
+
+def _widest(rows: list[tuple[float | None, float | None, int | None, float | None]]) -> str:
+    """The largest end of the residuals' 90 % intervals, as a share of |δH_full|."""
+    ends = [
+        (abs(value) + t_quantile(0.95, dof) * se) / abs(full)
+        for value, se, dof, full in rows
+        if value is not None and se is not None and full
+    ]
+    return f"{format_number(100 * max(ends))} % of |δH_full|" if ends else "—"
 
 
 def _recomputed(evaluation: EvaluationAnalysis) -> str:
-    rules = [r for r in evaluation.sum_rules if r.arrays_residual_se]
+    rules = [r for r in evaluation.sum_rules if r.arrays_verdict is not None]
     if not rules:
         return "Without per-sequence arrays the sum cannot be recomputed."
-    held = [
-        r
-        for r in rules
-        if r.arrays_residual is not None
-        and r.arrays_residual_se is not None
-        and abs(r.arrays_residual) <= 2 * r.arrays_residual_se
-    ]
+    margin = percent(evaluation.margin)
+    held = [r for r in rules if r.arrays_verdict == "holds"]
     if len(held) == len(rules):
-        zs = max(abs(r.arrays_residual or 0.0) / (r.arrays_residual_se or 1.0) for r in rules)
+        widest = _widest([(r.arrays_residual, r.arrays_residual_se, r.dof, r.full) for r in rules])
         return (
             "Recomputed with δHᵢ = δH(v_baseline + vᵢ) − δH(v_baseline) from the arrays, the "
-            f"sum rule holds within 2 standard errors at every η (largest |z| = "
-            f"{format_number(zs)})."
+            f"sum rule holds within {margin} of δH_full at every η (each residual's 90 % "
+            f"interval inside ±{format_number(evaluation.margin)}·|δH_full|; the widest "
+            f"reaches {widest})."
         )
-    return (
-        "Recomputed from the arrays, the sum rule holds within 2 standard errors at "
-        f"{len(held)} of {len(rules)} η."
-    )
+    failed = [r for r in rules if r.arrays_verdict == "fails"]
+    open_ = [r for r in rules if r.arrays_verdict == "inconclusive"]
+    parts = [f"holds within {margin} of δH_full at {len(held)} of {len(rules)} η"]
+    if failed:
+        parts.append(f"is violated beyond it at η = {_etas(failed)}")
+    if open_:
+        parts.append(f"is inconclusive at η = {_etas(open_)}")
+    return "Recomputed from the arrays, the sum rule " + "; ".join(parts) + "."
 
 
 def _details(evaluation: EvaluationAnalysis) -> list[str]:
-    sentences = []
-    judged = [d for d in evaluation.directions if d.fit.points >= MIN_LINEARITY_POINTS]
-    if judged:
-        linear = [d for d in judged if d.fit.r2 is not None and d.fit.r2 >= MIN_R2]
-        worst = min(judged, key=lambda d: d.fit.r2 if d.fit.r2 is not None else 2.0)
-        sentences.append(
-            f"{len(linear)} of {len(judged)} directions are linear in η (a line through the "
-            f"origin with R² ≥ {MIN_R2}); the worst is {worst.id} (R² "
-            f"{format_number(worst.fit.r2)})."
-        )
-    gaps = [p for p in evaluation.proxies if p.gap is not None and p.gap_se]
-    if gaps:
-        apart = [p for p in gaps if abs(p.gap or 0.0) > 2 * (p.gap_se or 0.0)]
-        sentences.append(
-            "Grad-only and baseline-adjusted effects agree in total within 2 standard errors "
-            "at every η."
-            if not apart
-            else f"Grad-only and baseline-adjusted effects differ in total beyond 2 standard "
-            f"errors at η = {', '.join(format_eta(p.eta) for p in apart)}."
-        )
+    sentences = [s for s in (_linearity(evaluation), _proxies(evaluation)) if s]
     significant = [
         f
         for f in evaluation.features
@@ -131,7 +137,9 @@ def _details(evaluation: EvaluationAnalysis) -> list[str]:
     ]
     if evaluation.features:
         names = ", ".join(
-            f"{f.name} (ρ = {format_number(f.test.rho)}, p = {format_number(f.test.p_value)})"
+            f"{f.name} (ρ = {format_number(f.test.rho)}, 95 % interval "
+            f"{format_number(f.interval[0])} to {format_number(f.interval[1])}, "
+            f"p = {format_number(f.test.p_value)})"
             for f in significant
         )
         sentences.append(
@@ -142,3 +150,60 @@ def _details(evaluation: EvaluationAnalysis) -> list[str]:
             f"with {evaluation.n} directions (inconclusive, not evidence of no relation)."
         )
     return sentences
+
+
+def _names(directions: list[DirectionFit]) -> str:
+    shown = ", ".join(
+        f"{d.id} (κ = {share_text(d.curvature.share, d.curvature.share_se)})"
+        for d in directions[:3]
+    )
+    return shown + (f" and {len(directions) - 3} more" if len(directions) > 3 else "")
+
+
+def _linearity(evaluation: EvaluationAnalysis) -> str | None:
+    judged = [d for d in evaluation.directions if d.curvature.verdict is not None]
+    if not judged:
+        return None
+    margin = percent(evaluation.margin)
+    linear = [d for d in judged if d.curvature.verdict == "linear"]
+    curved = [d for d in judged if d.curvature.verdict == "curved"]
+    open_ = [d for d in judged if d.curvature.verdict == "inconclusive"]
+    text = (
+        "Judged by the curvature share κ = b·η_max / (|a| + |b|·η_max) of a fit "
+        f"δHᵢ = a·η + b·η² (linear when its 90 % interval lies inside {margin}), "
+        f"{len(linear)} of {len(judged)} directions are linear in η within {margin}"
+    )
+    if curved:
+        verb = "is" if len(curved) == 1 else "are"
+        text += f"; {len(curved)} {verb} curved beyond {margin}: {_names(curved)}"
+    if open_:
+        text += f"; {len(open_)} inconclusive: {_names(open_)}"
+    return text + "."
+
+
+def _proxies(evaluation: EvaluationAnalysis) -> str | None:
+    judged = [p for p in evaluation.proxies if p.verdict is not None]
+    if not judged:
+        return None
+    margin = percent(evaluation.margin)
+    within = [p.eta for p in judged if p.verdict == "within"]
+    beyond = [p.eta for p in judged if p.verdict == "beyond"]
+    open_ = [p.eta for p in judged if p.verdict == "inconclusive"]
+    if len(within) == len(judged):
+        return (
+            f"Grad-only and baseline-adjusted effects agree in total within {margin} of "
+            "δH_full at every η (the 90 % interval of Σᵢ (adjusted − grad-only) inside "
+            f"±{format_number(evaluation.margin)}·|δH_full|)."
+        )
+    parts = []
+    if beyond:
+        parts.append(f"differ in total beyond {margin} of δH_full at η = {_eta_list(beyond)}")
+    if within:
+        parts.append(f"agree within {margin} at η = {_eta_list(within)}")
+    if open_:
+        parts.append(f"are inconclusive at η = {_eta_list(open_)} (neither shown)")
+    return "Grad-only and baseline-adjusted effects " + "; ".join(parts) + "."
+
+
+def _eta_list(etas: list[float]) -> str:
+    return ", ".join(format_eta(eta) for eta in etas)

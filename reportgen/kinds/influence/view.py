@@ -21,6 +21,7 @@ from reportgen.kinds.influence.rows import (
     Section,
     direction_rows,
     feature_rows,
+    least_linear_first,
     proxy_lines,
     reading,
     rule_row,
@@ -165,6 +166,7 @@ def _evaluation_view(
         disagreements=e.disagreements,
         diagnostics=(*diagnostics, *e.evaluation.diagnostics),
         charts=chart_map,
+        margin=e.margin,
     )
 
 
@@ -230,7 +232,7 @@ def _sum_rule_chart(e: EvaluationAnalysis) -> list[ChartResult]:
 def _linearity_chart(e: EvaluationAnalysis) -> list[ChartResult]:
     if not e.directions or not e.etas:
         return []
-    ordered = sorted(e.directions, key=lambda d: (d.fit.r2 is None, d.fit.r2 or 0.0))
+    ordered = least_linear_first(e.directions)
     shown = ordered[:MAX_CURVES]
     note = (
         f"the {MAX_CURVES} least linear of {len(ordered)} directions"

@@ -35,6 +35,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.jackknife.twin",
 }
 
+TAKES_SETTINGS = True  # analyze(study, settings): the margin its statements state
 SCHEMA = "kind-jackknife-study.schema.json"  # in reportgen/schemas
 
 
@@ -49,6 +50,7 @@ __all__ = [
     "KIND",
     "PATTERNS",
     "SCHEMA",
+    "TAKES_SETTINGS",
     "TEMPLATE",
     "JackknifeAnalysis",
     "JackknifeStudy",

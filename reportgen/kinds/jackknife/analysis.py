@@ -2,7 +2,8 @@
 
 Pure numpy on loaded points. Points are grouped by their setting (split, temperature,
 checkpoint, dataset, generation config) and never pooled across settings: each setting with
-two or more points gets its own homogeneity test.
+two or more points gets its own homogeneity test, and an equivalence test: every B's estimate
+within a relative margin of the weighted mean, judged by the 90 % interval of its difference.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
+from reportgen.kinds.jackknife.diagnostics import HETEROGENEITY_P
 from reportgen.kinds.jackknife.model import (
     FloatArray,
     JackknifePoint,
@@ -23,8 +26,14 @@ from reportgen.kinds.jackknife.model import (
 )
 from reportgen.kinds.stats import Z95, chi2_log_sf, log10_p
 
+if TYPE_CHECKING:
+    from reportgen.kinds.interface import StudySettings
+
 SKEWED = 1.0  # sample skewness beyond which the per-prompt values are drawn on a log axis
 TAIL_QUANTILE = 0.99
+Z90 = 1.6448536269514722  # the normal 95 % quantile: a 90 % interval, as equivalence tests use
+PROMPT_SOURCE = "per-prompt means"
+SEQUENCE_SOURCE = "per-sequence values (distribution_analysis)"
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,13 @@ class PointStats:
     prompt_sd: float | None  # spread of the per-prompt means (ddof = 1)
     prompt_se: float | None  # prompt_sd / √count: the SE of their mean, recomputed
     skewness: float | None
-    tail: Tail | None
+    tail: Tail | None  # the per-sequence one where the file has it, else the per-prompt one
+    prompt_tail: Tail | None  # of the per-prompt means: comparable across points
     box: Box | None
     tested: bool  # part of its setting's χ² test
+    # distribution_analysis.mean − estimate where count = B·G, i.e. G sequences per prompt:
+    # then the two are one number (the mean of the per-prompt means)
+    distribution_gap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,18 +88,33 @@ class Homogeneity:
     setting: Setting
     label: str  # the fields in which the study's settings differ
     points: tuple[int, ...]  # indices into JackknifeAnalysis.points, by B
-    weighted_mean: float | None
-    weighted_mean_se: float | None
-    chi2: float | None  # Σ w (x − x̄_w)², on df = k − 1
-    df: int
-    p_value: float | None
-    log10_p_value: float | None
-    slope_per_doubling: float | None  # weighted LS slope of the estimate on log2 B
-    slope_se: float | None  # scaled by √(χ²_resid/(k − 2)) when that exceeds 1
+    weighted_mean: float | None = None  # the χ² test's centre
+    weighted_mean_se: float | None = None
+    chi2: float | None = None  # Σ w (x − x̄_w)², on df = k − 1
+    df: int = 0
+    p_value: float | None = None
+    log10_p_value: float | None = None
+    slope_per_doubling: float | None = None  # weighted LS slope of the estimate on log2 B
+    slope_se: float | None = None  # scaled by √(residual_chi2/(k − 2)) when that exceeds 1
+    residual_chi2: float | None = None  # Σ w (x − a − b·log2 B)²: about the fitted line
+    residual_df: int = 0  # k − 2
+    spread_bound: float | None = None  # max over B of (|x − x̄| + z₉₀·SE(x − x̄)) / |x̄|
+    margin: float = DEFAULT_MARGIN  # relative: "agree" needs spread_bound ≤ margin
 
     @property
     def tested(self) -> bool:
         return self.chi2 is not None
+
+    @property
+    def differs(self) -> bool:
+        """The χ² test rejects one quantity across B (p below HETEROGENEITY_P)."""
+        return self.log10_p_value is not None and self.log10_p_value <= math.log10(HETEROGENEITY_P)
+
+    @property
+    def equivalent(self) -> bool:
+        """Every B's estimate shown within ±margin of the weighted mean (90 % intervals)."""
+        bound = self.spread_bound
+        return not self.differs and bound is not None and bound <= self.margin
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,10 +124,17 @@ class JackknifeAnalysis:
     populations: tuple[Homogeneity, ...]
     main: int | None  # the setting with the most points
     log_scale: bool  # per-prompt values skewed (and positive): drawn on a log axis
+    margin: float = DEFAULT_MARGIN  # relative, of the equivalence across B
 
 
-def analyze(study: JackknifeStudy) -> JackknifeAnalysis:
-    """Group by setting, test each setting across B, describe every point."""
+def analyze(study: JackknifeStudy, settings: StudySettings | None = None) -> JackknifeAnalysis:
+    """Group by setting, test each setting across B, describe every point; ``settings`` give
+    the equivalence margin (the default's without them)."""
+    margin = DEFAULT_MARGIN if settings is None else settings.equivalence_margin
+    return _analyze(study, margin)
+
+
+def _analyze(study: JackknifeStudy, margin: float) -> JackknifeAnalysis:
     settings = sorted({p.setting for p in study.points}, key=lambda s: _setting_key(study, s))
     ordered = sorted(
         study.points, key=lambda p: (settings.index(p.setting), p.batch, p.source, p.index)
@@ -107,7 +142,8 @@ def analyze(study: JackknifeStudy) -> JackknifeAnalysis:
     populations = []
     for setting, label in zip(settings, setting_labels(tuple(settings)), strict=True):
         members = [i for i, p in enumerate(ordered) if p.setting == setting]
-        populations.append(homogeneity(setting, label, members, [ordered[i] for i in members]))
+        members_points = [ordered[i] for i in members]
+        populations.append(homogeneity(setting, label, members, members_points, margin))
     tested = {i for h in populations if h.tested for i in h.points}
     stats = tuple(
         _point_stats(p, settings.index(p.setting), i in tested) for i, p in enumerate(ordered)
@@ -119,6 +155,7 @@ def analyze(study: JackknifeStudy) -> JackknifeAnalysis:
         populations=tuple(populations),
         main=int(np.argmax(counts)) if counts else None,
         log_scale=_log_scale(stats),
+        margin=margin,
     )
 
 
@@ -129,21 +166,25 @@ def _setting_key(study: JackknifeStudy, setting: Setting) -> tuple[int, str]:
 
 
 def homogeneity(
-    setting: Setting, label: str, indices: Sequence[int], points: Sequence[JackknifePoint]
+    setting: Setting,
+    label: str,
+    indices: Sequence[int],
+    points: Sequence[JackknifePoint],
+    margin: float = DEFAULT_MARGIN,
 ) -> Homogeneity:
-    """The χ² test that one quantity underlies every point of ``points`` (one setting)."""
+    """The χ² test that one quantity underlies every point of ``points`` (one setting), and
+    the bound on their spread about the weighted mean that the equivalence test uses."""
     usable = [(i, p) for i, p in zip(indices, points, strict=True) if _usable_se(p.se)]
     if len(usable) < 2:
-        return Homogeneity(
-            setting, label, tuple(indices), None, None, None, 0, None, None, None, None
-        )
+        return Homogeneity(setting, label, tuple(indices), margin=margin)
     x = np.array([p.estimate for _, p in usable])
-    w = 1.0 / np.array([p.se for _, p in usable], dtype=np.float64) ** 2
+    se2 = np.array([p.se for _, p in usable], dtype=np.float64) ** 2
+    w = 1.0 / se2
     mean = float(np.sum(w * x) / np.sum(w))
     chi2 = float(np.sum(w * (x - mean) ** 2))
     df = len(usable) - 1
     log_p = chi2_log_sf(chi2, df)
-    slope, slope_se = _weighted_slope(np.log2([p.batch for _, p in usable]), x, w)
+    slope, slope_se, residual = _weighted_slope(np.log2([p.batch for _, p in usable]), x, w)
     return Homogeneity(
         setting=setting,
         label=label,
@@ -156,7 +197,22 @@ def homogeneity(
         log10_p_value=log10_p(log_p),
         slope_per_doubling=slope,
         slope_se=slope_se,
+        residual_chi2=residual,
+        residual_df=len(usable) - 2 if residual is not None else 0,
+        spread_bound=_spread_bound(x, se2, mean),
+        margin=margin,
     )
+
+
+def _spread_bound(x: np.ndarray, se2: np.ndarray, mean: float) -> float | None:
+    """max over points of (|x − x̄| + z₉₀·SE(x − x̄)) / |x̄|: each point's 90 % interval of its
+    difference from the weighted mean, relative to it. x̄ contains x, so
+    Var(x − x̄) = SE² − 1/Σw (never negative)."""
+    if mean == 0 or not math.isfinite(mean):
+        return None
+    spread = np.sqrt(np.maximum(se2 - 1.0 / np.sum(1.0 / se2), 0.0))
+    with np.errstate(over="ignore"):  # a mean near 0: no relative bound (∞, never shown)
+        return float(np.max(np.abs(x - mean) + Z90 * spread) / abs(mean))
 
 
 def _usable_se(se: float | None) -> TypeGuard[float]:
@@ -165,19 +221,20 @@ def _usable_se(se: float | None) -> TypeGuard[float]:
 
 def _weighted_slope(
     x: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[float | None, float | None]:
-    """Weighted least squares of y on x; the SE is inflated by √(χ²/(k − 2)) when that is > 1."""
+) -> tuple[float | None, float | None, float | None]:
+    """Weighted least squares of y on x: the slope, its SE and the χ² about the line (k > 2);
+    the SE is inflated by √(χ²_line/(k − 2)) when that is > 1."""
     xm = float(np.sum(w * x) / np.sum(w))
     sxx = float(np.sum(w * (x - xm) ** 2))
     if sxx <= 0:
-        return None, None
+        return None, None, None
     slope = float(np.sum(w * (x - xm) * y) / sxx)
     se = 1.0 / math.sqrt(sxx)
-    if len(x) > 2:
-        intercept = float(np.sum(w * y) / np.sum(w)) - slope * xm
-        residual = float(np.sum(w * (y - intercept - slope * x) ** 2))
-        se *= math.sqrt(max(1.0, residual / (len(x) - 2)))
-    return slope, se
+    if len(x) <= 2:
+        return slope, se, None
+    intercept = float(np.sum(w * y) / np.sum(w)) - slope * xm
+    residual = float(np.sum(w * (y - intercept - slope * x) ** 2))
+    return slope, se * math.sqrt(max(1.0, residual / (len(x) - 2))), residual
 
 
 def _point_stats(point: JackknifePoint, population: int, tested: bool) -> PointStats:
@@ -196,8 +253,10 @@ def _point_stats(point: JackknifePoint, population: int, tested: bool) -> PointS
         prompt_se=sd / math.sqrt(count) if sd is not None else None,
         skewness=skewness(means) if means is not None else None,
         tail=tail(point),
+        prompt_tail=prompt_tail(point),
         box=box(means) if means is not None and count else None,
         tested=tested,
+        distribution_gap=distribution_gap(point),
     )
 
 
@@ -230,17 +289,26 @@ def tail(point: JackknifePoint) -> Tail | None:
     """The per-sequence tail when the file gives it, else that of the per-prompt means."""
     dist = point.distribution
     if dist is not None and (dist.quantile(TAIL_QUANTILE) is not None or dist.maximum is not None):
-        return Tail(
-            "per-sequence values (distribution_analysis)",
-            dist.quantile(0.5),
-            dist.quantile(TAIL_QUANTILE),
-            dist.maximum,
-        )
+        return Tail(SEQUENCE_SOURCE, dist.quantile(0.5), dist.quantile(TAIL_QUANTILE), dist.maximum)
+    return prompt_tail(point)
+
+
+def prompt_tail(point: JackknifePoint) -> Tail | None:
+    """The tail of the per-prompt means: the one quantity every point with them shares."""
     means = point.per_prompt_means
     if means is None or means.size == 0:
         return None
     q50, q99 = np.quantile(means, [0.5, TAIL_QUANTILE])
-    return Tail("per-prompt means", float(q50), float(q99), float(means.max()))
+    return Tail(PROMPT_SOURCE, float(q50), float(q99), float(means.max()))
+
+
+def distribution_gap(point: JackknifePoint) -> float | None:
+    """distribution_analysis.mean − estimate, where the count is B·G: with G sequences for
+    each prompt the per-sequence mean is the mean of the per-prompt means, the estimate."""
+    dist, g = point.distribution, point.generations
+    if dist is None or dist.mean is None or g is None or dist.count != point.batch * g:
+        return None
+    return dist.mean - point.estimate
 
 
 def _log_scale(points: Sequence[PointStats]) -> bool:

@@ -6,6 +6,7 @@ import numpy as np
 
 from reportgen.charts.core import (
     Chart,
+    Columns,
     Datasets,
     Spec,
     columnar,
@@ -73,22 +74,29 @@ def charts(analysis: JackknifeAnalysis) -> tuple[tuple[Chart, ...], Datasets]:
             setting=labels,
             source=[p.source for p in points],
         ),
-        MEANS: _means(analysis),
     }
+    means = _means(analysis)
+    drawn = means is not None
+    if means is not None:
+        datasets[MEANS] = means
     settings = tuple(h.label for h in analysis.populations)
-    result = [make_chart("jackknife-estimates", _jackknife_estimates_spec(settings))]
+    result = [make_chart("jackknife-estimates", _jackknife_estimates_spec(settings, drawn))]
     boxed = [s for s in analysis.points if s.box is not None]
     if boxed:
         datasets |= _boxes(analysis)
         result.append(make_chart("jackknife-prompts", _jackknife_boxes_spec(analysis.log_scale)))
-    if any(s.tail is not None for s in analysis.points):
+    if any(s.prompt_tail is not None for s in analysis.points):
         datasets[TAILS] = _tails(analysis, labels)
         result.append(make_chart("jackknife-tails", _jackknife_tails_spec(analysis.log_scale)))
     return tuple(result), datasets
 
 
-def _means(analysis: JackknifeAnalysis) -> list[dict[str, object]]:
-    tested = [h for h in analysis.populations if h.weighted_mean is not None]
+def _means(analysis: JackknifeAnalysis) -> Columns | None:
+    """Each weighted mean across B, for settings not shown to differ across B (one that
+    differs has no one value); None for none: an empty layer has an infinite extent."""
+    tested = [h for h in analysis.populations if h.weighted_mean is not None and not h.differs]
+    if not tested:
+        return None
     batches = [[analysis.points[i].point.batch for i in h.points] for h in tested]
     return columnar(
         setting=[h.label for h in tested],
@@ -99,7 +107,7 @@ def _means(analysis: JackknifeAnalysis) -> list[dict[str, object]]:
 
 
 @cached_spec
-def _jackknife_estimates_spec(settings: tuple[str, ...]) -> Spec:
+def _jackknife_estimates_spec(settings: tuple[str, ...], with_means: bool) -> Spec:
     data, flatten = named(ESTIMATES, *ESTIMATE_COLUMNS)
     y = alt.Y("estimate:Q", title=ESTIMATE_TITLE, scale=alt.Scale(zero=False))
     tooltip = [
@@ -132,9 +140,25 @@ def _jackknife_estimates_spec(settings: tuple[str, ...]) -> Spec:
             tooltip=tooltip,
         )
     )
-    means_data = alt.NamedData(name=MEANS)
-    mean_rule = (
-        alt.Chart(means_data)
+    layers = [layered(data, flatten, bars, dots), *([_mean_rule(settings)] if with_means else [])]
+    description = (
+        "The estimate of mean per-sequence entropy at each batch size B with its 95 % interval "
+        "(estimate ± 1.96 SE, the SE being the file's std_dev_estimate); "
+        + (
+            "dashed: a setting's inverse-variance weighted mean across B, drawn only where its "
+            "estimates are not shown to differ across B. "
+            if with_means
+            else "no weighted mean across B is drawn: the estimates differ across B. "
+        )
+        + "Settings are coloured apart and never pooled."
+    )
+    return finish(alt.LayerChart(layer=layers), "Estimate vs B with 95 % intervals", description)
+
+
+def _mean_rule(settings: tuple[str, ...]) -> alt.Chart:
+    """A dashed weighted mean across the B of each setting not shown to differ across B."""
+    rule: alt.Chart = (
+        alt.Chart(alt.NamedData(name=MEANS))
         .transform_flatten(["setting", "mean", "lo", "hi"])
         .mark_rule(strokeDash=[6, 3])
         .encode(
@@ -145,14 +169,7 @@ def _jackknife_estimates_spec(settings: tuple[str, ...]) -> Spec:
             tooltip=[alt.Tooltip("setting:N"), value_tooltip("mean", "weighted mean")],
         )
     )
-    chart = alt.LayerChart(layer=[layered(data, flatten, bars, dots), mean_rule])
-    description = (
-        "The estimate of mean per-sequence entropy at each batch size B with its 95 % interval "
-        "(estimate ± 1.96 SE, the SE being the file's std_dev_estimate); dashed: each "
-        "setting's inverse-variance weighted mean across B. Settings are coloured apart and "
-        "never pooled."
-    )
-    return finish(chart, "Estimate vs B with 95 % intervals", description)
+    return rule
 
 
 def _boxes(analysis: JackknifeAnalysis) -> Datasets:
@@ -230,11 +247,13 @@ def _jackknife_boxes_spec(log: bool) -> Spec:
 
 
 def _tails(analysis: JackknifeAnalysis, labels: list[str]) -> list[dict[str, object]]:
+    # per-prompt means only: a file's per-sequence values are single generations, whose tails
+    # are another quantity (the table lists them)
     rows = [
         (float(s.point.batch), labels[i], name, value)
         for i, s in enumerate(analysis.points)
-        if s.tail is not None
-        for name, value in (("median", s.tail.median), ("q99", s.tail.q99), ("max", s.tail.maximum))
+        if (t := s.prompt_tail) is not None
+        for name, value in (("median", t.median), ("q99", t.q99), ("max", t.maximum))
         if value is not None
     ]
     return columnar(
@@ -248,7 +267,7 @@ def _tails(analysis: JackknifeAnalysis, labels: list[str]) -> list[dict[str, obj
 @cached_spec
 def _jackknife_tails_spec(log: bool) -> Spec:
     data, flatten = named(TAILS, *TAIL_COLUMNS)
-    title = "entropy" + (" (log scale)" if log else "")
+    title = "per-prompt mean entropy" + (" (log scale)" if log else "")
     y = alt.Y("value:Q", title=title, scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
     color = alt.Color(
         "statistic:N",
@@ -274,7 +293,9 @@ def _jackknife_tails_spec(log: bool) -> Spec:
         )
     )
     description = (
-        "Median, 99th percentile and maximum per B: of the per-sequence values where the file "
-        "has a distribution_analysis, else of the per-prompt means (the table says which)."
+        "Median, 99th percentile and maximum of the per-prompt means per B. Per-sequence values "
+        "(a file's distribution_analysis) are single generations, another quantity: they are "
+        "listed in the table, not drawn here."
     )
-    return finish(layered(data, flatten, lines, dots), "Tails per B: median, q99, max", description)
+    title = "Tails of the per-prompt means per B: median, q99, max"
+    return finish(layered(data, flatten, lines, dots), title, description)

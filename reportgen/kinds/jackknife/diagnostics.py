@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from reportgen.findings import CheckInfo, Finding
 from reportgen.kinds.jackknife.model import SETTING_FIELDS, Setting
 from reportgen.kinds.study_checks import SHARED_CHECKS, format_p, input_findings
-from reportgen.numfmt import format_number, format_with_se
+from reportgen.numfmt import SE_DIGITS, format_number, format_with_se, minus
 
 if TYPE_CHECKING:  # the checks' catalogue (the guide) needs no analysis code
     from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats
@@ -18,10 +18,14 @@ STD_IS_SE = "jackknife-std-is-se"
 SETTINGS_APART = "jackknife-settings-apart"
 SE_VARIANCE = "jackknife-se-not-sqrt-variance"
 PROMPT_COUNT = "jackknife-prompt-count"
+DISTRIBUTION_MEAN = "jackknife-distribution-mean-differs"
 
 HETEROGENEITY_P = 1e-3  # below: the estimates differ by more than sampling noise allows
 SE_RTOL = 1e-6  # std_dev_estimate against √variance_estimate: float rounding only
 SPREAD_FACTOR = 2.0  # an "std" this much below the per-prompt spread is a standard error
+# distribution_analysis.mean against the estimate, which it equals with G sequences per prompt:
+# summing 16k float32 values moves a mean by ~1e-5 of itself, a standard error by ~1e-2
+DISTRIBUTION_RTOL = 1e-4
 
 CHECKS = (
     CheckInfo(
@@ -34,9 +38,11 @@ CHECKS = (
         "χ² = Σw(x − x̄)² on k − 1 degrees of freedom (k points of one setting). A p-value "
         "below 0.001 means the points are not one quantity measured with more or fewer "
         "prompts: the prompts at different B are not samples of one pool (taken in dataset "
-        "order, say), the generation changed with B, or the SEs are far too small. The slope "
-        "per doubling of B is a weighted least-squares fit, its SE inflated by √(χ²/(k − 2)) "
-        "when the points scatter more than their SEs.",
+        "order, say), the generation changed with B, or the SEs are far too small; no weighted "
+        "mean across B is then given, as no one value summarises the points. The slope per "
+        "doubling of B is a weighted least-squares fit on log₂ B; its SE is inflated by "
+        "√(χ²_line/(k − 2)) when that exceeds 1, χ²_line = Σw(x − a − b·log₂B)² being the χ² "
+        "about the fitted line on k − 2 df (not the χ² about the mean above).",
         "estimates",
     ),
     CheckInfo(
@@ -77,6 +83,17 @@ CHECKS = (
         "something other than the estimate.",
         "prompts",
     ),
+    CheckInfo(
+        DISTRIBUTION_MEAN,
+        "warning",
+        "distribution_analysis.mean is not the estimate",
+        "With G generations for each of the B prompts (count = B·G), the mean of the B·G "
+        "per-sequence values is the mean of the B per-prompt means, which is the estimate. "
+        "When the two differ beyond rounding, the distribution describes other values than "
+        "the estimate (other sequences, another weighting, another run): its tails are not "
+        "those of the estimate's values. The difference is shown in SEs of the estimate.",
+        "estimates",
+    ),
     *SHARED_CHECKS,
 )
 
@@ -92,6 +109,7 @@ def checks(analysis: JackknifeAnalysis) -> tuple[Finding, ...]:
     findings += _settings_apart(analysis)
     findings += _se_variance(analysis.points)
     findings += _prompt_count(analysis.points)
+    findings += _distribution_mean(analysis.points)
     return tuple(findings)
 
 
@@ -99,19 +117,34 @@ def at_b(stats: PointStats) -> str:
     return f"{format_with_se(stats.point.estimate, stats.point.se)} at B = {stats.point.batch:,}"
 
 
+def chi2_test(test: Homogeneity) -> str:
+    return (
+        f"χ² = {format_number(test.chi2)} on {test.df} df, "
+        f"p = {format_p(test.p_value, test.log10_p_value)}"
+    )
+
+
+def withheld_reason(test: Homogeneity) -> str | None:
+    """Why a setting's weighted mean across B is not given (None: it is)."""
+    if not test.differs:
+        return None
+    return f"the estimates differ across B ({chi2_test(test)}): no one value summarises them"
+
+
+def slope_text(test: Homogeneity) -> str:
+    """The slope per doubling ± SE, and the χ² about the line when it scaled the SE."""
+    text = f"{format_with_se(test.slope_per_doubling, test.slope_se)} per doubling of B"
+    residual, df = test.residual_chi2, test.residual_df
+    if residual is not None and df > 0 and residual > df:
+        text += f" (SE × √(χ²_line/{df}), χ² about the line = {format_number(residual)})"
+    return text
+
+
 def _depends_on_b(analysis: JackknifeAnalysis, test: Homogeneity) -> Finding | None:
-    if (
-        test.p_value is None
-        or test.log10_p_value is None
-        or test.log10_p_value > math.log10(HETEROGENEITY_P)
-    ):
+    if not test.differs:
         return None
     first, last = analysis.points[test.points[0]], analysis.points[test.points[-1]]
-    slope = (
-        f"; {format_with_se(test.slope_per_doubling, test.slope_se)} per doubling of B"
-        if test.slope_per_doubling is not None
-        else ""
-    )
+    slope = f"; {slope_text(test)}" if test.slope_per_doubling is not None else ""
     return Finding(
         DEPENDS_ON_B,
         "warning",
@@ -208,3 +241,44 @@ def _prompt_count(points: tuple[PointStats, ...]) -> list[Finding]:
         for s in points
         if s.point.per_prompt_means is not None and s.prompt_count != s.point.batch
     ]
+
+
+def _distribution_mean(points: tuple[PointStats, ...]) -> list[Finding]:
+    return [
+        _distribution_finding(s, s.point.distribution.mean, s.distribution_gap)
+        for s in points
+        if s.point.distribution is not None
+        and s.point.distribution.mean is not None
+        and s.distribution_gap is not None
+        and abs(s.distribution_gap) > DISTRIBUTION_RTOL * abs(s.point.estimate)
+    ]
+
+
+def _at_se(value: float, se: float | None) -> str:
+    """A value to the place of its SE's second significant digit (as ``value ± SE`` shows)."""
+    if se is None or not se > 0 or not math.isfinite(se):
+        return format_number(value)
+    decimals = max(SE_DIGITS - 1 - math.floor(math.log10(se)), 0)
+    return minus(f"{value:.{decimals}f}")
+
+
+def _distribution_finding(stats: PointStats, mean: float, gap: float) -> Finding:
+    point = stats.point
+    count = point.batch * (point.generations or 0)
+    prompts = (
+        f" (the mean of its {stats.prompt_count:,} per-prompt means "
+        f"{_at_se(stats.prompt_mean, point.se)})"
+        if stats.prompt_mean is not None
+        else ""
+    )
+    apart = minus(f", {gap / point.se:.1f} SE") if point.se else " (no SE)"
+    return Finding(
+        DISTRIBUTION_MEAN,
+        "warning",
+        f"B = {point.batch:,} ({point.source}): distribution_analysis.mean is "
+        f"{_at_se(mean, point.se)} over {count:,} = {point.batch:,} × G = {point.generations} "
+        f"sequences, but the estimate is {format_with_se(point.estimate, point.se)}{prompts}: "
+        f"with G sequences per prompt these are one number; they differ by "
+        f"{_at_se(gap, point.se)}{apart}",
+        section="estimates",
+    )

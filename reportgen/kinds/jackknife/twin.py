@@ -7,8 +7,8 @@ from typing import Any
 
 from reportgen.analysis.record import finding_to_json
 from reportgen.findings import Finding
-from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats
-from reportgen.kinds.jackknife.diagnostics import checks
+from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis, PointStats, Tail
+from reportgen.kinds.jackknife.diagnostics import HETEROGENEITY_P, checks, withheld_reason
 from reportgen.kinds.jackknife.model import Setting
 from reportgen.kinds.jackknife.recognise import KIND
 from reportgen.kinds.stats import Z95
@@ -18,7 +18,12 @@ SUMMARY_FORMAT = 1
 SE_NOTE = (
     "se is the file's std_dev_estimate = √variance_estimate, the jackknife standard error of "
     "the estimate (not the spread of entropies); ci95 = estimate ± 1.96·se. Homogeneity per "
-    "setting: w = 1/se², chi2 = Σw(x − Σwx/Σw)² on df = k − 1; settings are never pooled."
+    "setting: w = 1/se², chi2 = Σw(x − Σwx/Σw)² on df = k − 1; settings are never pooled. "
+    "weighted_mean is null (weighted_mean_withheld says why) where p < heterogeneity_p. "
+    "spread_bound = max over B of (|x − x̄| + 1.645·√(se² − 1/Σw))/|x̄|; the estimates agree "
+    "within equivalence_margin of x̄ (agree_within_margin) when it is ≤ the margin. "
+    "residual_chi2 = Σw(x − a − b·log2 B)² about the fitted line on residual_df = k − 2; "
+    "slope_se is scaled by √(residual_chi2/residual_df) when that exceeds 1."
 )
 
 
@@ -38,6 +43,8 @@ def summary_json(
         "unrecognised_fields": list(study.unrecognised),
         "z95": Z95,
         "se_note": SE_NOTE,
+        "equivalence_margin": analysis.margin,
+        "heterogeneity_p": HETEROGENEITY_P,
         "points": [_point_json(s) for s in analysis.points],
         "settings": [_population_json(h) for h in analysis.populations],
         "main_setting": analysis.main,
@@ -79,23 +86,35 @@ def _point_json(stats: PointStats) -> dict[str, Any]:
             "se_of_mean": stats.prompt_se,
             "skewness": stats.skewness,
         },
-        "tail": None
-        if tail is None
-        else {"source": tail.source, "median": tail.median, "q99": tail.q99, "max": tail.maximum},
+        "tail": _tail_json(tail),
+        "prompt_tail": _tail_json(stats.prompt_tail),
+        "distribution_mean_minus_estimate": stats.distribution_gap,
     }
 
 
+def _tail_json(tail: Tail | None) -> dict[str, Any] | None:
+    if tail is None:
+        return None
+    return {"source": tail.source, "median": tail.median, "q99": tail.q99, "max": tail.maximum}
+
+
 def _population_json(test: Homogeneity) -> dict[str, Any]:
+    withheld = withheld_reason(test)
     return {
         "label": test.label,
         **setting_json(test.setting),
         "points": list(test.points),
-        "weighted_mean": test.weighted_mean,
-        "weighted_mean_se": test.weighted_mean_se,
+        "weighted_mean": test.weighted_mean if withheld is None else None,
+        "weighted_mean_se": test.weighted_mean_se if withheld is None else None,
+        "weighted_mean_withheld": withheld,
         "chi2": test.chi2,
         "df": test.df,
         "p_value": test.p_value,
         "log10_p_value": test.log10_p_value,
         "slope_per_doubling": test.slope_per_doubling,
         "slope_se": test.slope_se,
+        "residual_chi2": test.residual_chi2,
+        "residual_df": test.residual_df,
+        "spread_bound": test.spread_bound,
+        "agree_within_margin": test.equivalent,
     }

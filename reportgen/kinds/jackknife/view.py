@@ -9,9 +9,22 @@ from markupsafe import Markup
 
 from reportgen.charts.core import Chart, Datasets
 from reportgen.findings import Finding, severity_counts
-from reportgen.kinds.jackknife.analysis import Homogeneity, JackknifeAnalysis
+from reportgen.kinds.jackknife.analysis import (
+    SEQUENCE_SOURCE,
+    Homogeneity,
+    JackknifeAnalysis,
+    PointStats,
+)
 from reportgen.kinds.jackknife.charts import charts
-from reportgen.kinds.jackknife.diagnostics import CHECKS, HETEROGENEITY_P, at_b, checks
+from reportgen.kinds.jackknife.diagnostics import (
+    CHECKS,
+    HETEROGENEITY_P,
+    at_b,
+    checks,
+    chi2_test,
+    slope_text,
+    withheld_reason,
+)
 from reportgen.kinds.jackknife.recognise import KIND
 from reportgen.kinds.jackknife.twin import summary_json
 from reportgen.kinds.study_checks import format_p
@@ -24,7 +37,7 @@ from reportgen.kinds.study_page import (
     page_meta,
     rendered_page,
 )
-from reportgen.numfmt import format_number, format_with_se
+from reportgen.numfmt import format_with_se
 from reportgen.pages.output import PageOutput
 from reportgen.pages.render import SiteContext, json_for_script
 from reportgen.pages.verdict import Verdict
@@ -58,11 +71,14 @@ class SettingRow:
     label: str
     points: int
     batches: str
-    mean: float | None
+    mean: float | None  # None when withheld
     mean_se: float | None
+    withheld: str | None  # why no weighted mean is given
     chi2: float | None
     df: int
     p: str
+    residual_chi2: float | None  # about the fitted line: the slope's SE is scaled by it
+    residual_df: int
     slope: float | None
     slope_se: float | None
 
@@ -91,6 +107,8 @@ class JackknifeView:
     points: tuple[PointRow, ...]
     settings: tuple[SettingRow, ...]
     tails: tuple[TailRow, ...]
+    sequence_tails_apart: str  # the B whose per-sequence tails are in the table only
+    margin: float  # relative, of the agreement across B
     log_scale: bool
     inputs: tuple[InputRow, ...]
     skipped: tuple[tuple[str, str], ...]
@@ -113,27 +131,44 @@ def verdict(analysis: JackknifeAnalysis) -> Verdict:
             "on B cannot be tested here (inconclusive).",
             tuple(details),
         )
+    if main.slope_per_doubling is not None:
+        details.insert(0, f"Weighted trend in {main.label}: {slope_text(main)}.")
+    if (reason := withheld_reason(main)) is not None:
+        details.append(f"No weighted mean across B is given: {reason}.")
+    return Verdict(_across_b(analysis, main), tuple(details), judged=True)
+
+
+def _across_b(analysis: JackknifeAnalysis, main: Homogeneity) -> str:
+    """Differ (χ² rejects), agree within the margin (every B's 90 % interval of its difference
+    from the weighted mean inside ±margin of it), or neither: inconclusive."""
     first, last = analysis.points[main.points[0]], analysis.points[main.points[-1]]
-    test = f"χ² = {format_number(main.chi2)} on {main.df} df, p = {_p(main)}"
-    if main.p_value is not None and main.p_value < HETEROGENEITY_P:
-        headline = (
+    test = chi2_test(main)
+    if main.differs:
+        return (
             f"The estimate changes with B far beyond its standard errors: from {at_b(first)} "
             f"to {at_b(last)} ({test}); these are not one quantity measured with more or fewer "
             "prompts."
         )
-    else:
-        headline = (
-            f"The estimates from B = {first.point.batch:,} to {last.point.batch:,} agree within "
-            f"their standard errors ({test}): weighted mean "
-            f"{format_with_se(main.weighted_mean, main.weighted_mean_se)}."
+    span = f"The estimates from B = {first.point.batch:,} to {last.point.batch:,}"
+    margin = f"±{main.margin * 100:g} %"
+    bound = f"±{(main.spread_bound or 0.0) * 100:.1f} %"
+    if main.equivalent:
+        return (
+            f"{span} agree within {margin} of their weighted mean "
+            f"{format_with_se(main.weighted_mean, main.weighted_mean_se)}: every B’s 90 % "
+            f"interval of its difference from it lies within {bound} of it ({test})."
         )
-    if main.slope_per_doubling is not None:
-        details.insert(
-            0,
-            f"Weighted trend in {main.label}: "
-            f"{format_with_se(main.slope_per_doubling, main.slope_se)} per doubling of B.",
-        )
-    return Verdict(headline, tuple(details), judged=True)
+    reach = (
+        f": the widest 90 % interval of a B’s difference from it reaches "
+        f"±{main.spread_bound * 100:.0f} % of it"
+        if main.spread_bound is not None
+        else ""
+    )
+    return (
+        f"{span} are not shown to differ ({test}; a difference needs p < "
+        f"{HETEROGENEITY_P:g}), but agreement within {margin} of their weighted "
+        f"mean is not shown either{reach}. Inconclusive."
+    )
 
 
 def _p(test: Homogeneity) -> str:
@@ -174,23 +209,27 @@ def view(analysis: JackknifeAnalysis, findings: tuple[Finding, ...]) -> Jackknif
         page_data=json_for_script({"datasets": datasets}),
         points=tuple(_point_row(analysis, i) for i in range(len(analysis.points))),
         settings=tuple(_setting_row(analysis, h) for h in analysis.populations),
-        tails=tuple(
-            TailRow(
-                analysis.populations[s.population].label,
-                s.point.batch,
-                s.tail.source,
-                s.tail.median,
-                s.tail.q99,
-                s.tail.maximum,
-            )
+        tails=tuple(row for s in analysis.points for row in _tail_rows(analysis, s)),
+        sequence_tails_apart=", ".join(
+            f"{s.point.batch:,}"
             for s in analysis.points
-            if s.tail is not None
+            if s.tail is not None and s.tail.source == SEQUENCE_SOURCE
         ),
+        margin=analysis.margin,
         log_scale=analysis.log_scale,
         inputs=input_rows(study.inputs, study.not_read),
         skipped=tuple((s.path, s.reason) for s in study.skipped),
         unrecognised=study.unrecognised,
         summaries=study.summaries,
+    )
+
+
+def _tail_rows(analysis: JackknifeAnalysis, stats: PointStats) -> tuple[TailRow, ...]:
+    """The per-prompt means' tail, then the per-sequence one where the file has it."""
+    label = analysis.populations[stats.population].label
+    tails = dict.fromkeys(t for t in (stats.prompt_tail, stats.tail) if t is not None)
+    return tuple(
+        TailRow(label, stats.point.batch, t.source, t.median, t.q99, t.maximum) for t in tails
     )
 
 
@@ -220,15 +259,19 @@ def _point_row(analysis: JackknifeAnalysis, index: int) -> PointRow:
 
 
 def _setting_row(analysis: JackknifeAnalysis, test: Homogeneity) -> SettingRow:
+    withheld = withheld_reason(test)
     return SettingRow(
         label=test.label,
         points=len(test.points),
         batches=", ".join(f"{analysis.points[i].point.batch:,}" for i in test.points),
-        mean=test.weighted_mean,
-        mean_se=test.weighted_mean_se,
+        mean=test.weighted_mean if withheld is None else None,
+        mean_se=test.weighted_mean_se if withheld is None else None,
+        withheld=withheld,
         chi2=test.chi2,
         df=test.df,
         p=_p(test) if test.tested else "not tested (one point)",
+        residual_chi2=test.residual_chi2,
+        residual_df=test.residual_df,
         slope=test.slope_per_doubling,
         slope_se=test.slope_se,
     )

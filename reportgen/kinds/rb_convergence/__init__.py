@@ -36,6 +36,7 @@ _LAZY = {
     "summary_json": "reportgen.kinds.rb_convergence.twin",
 }
 
+TAKES_SETTINGS = True  # analyze(study, settings): the margin its statements state
 SCHEMA = "kind-rb-convergence.schema.json"  # in reportgen/schemas
 
 
@@ -50,6 +51,7 @@ __all__ = [
     "KIND",
     "PATTERNS",
     "SCHEMA",
+    "TAKES_SETTINGS",
     "TEMPLATE",
     "ConvergenceAnalysis",
     "ConvergenceStudy",

@@ -4,26 +4,33 @@ variance reduction with its Monte-Carlo error, and the samples a ±1 % interval 
 Subsamples of n are drawn without replacement from a pool of N, so the SE of their mean is
 σ/√n · √(1 − n/N) (σ² with divisor N − 1; with divisor N the exact factor is
 √((N − n)/(N − 1)), within 1/(2N) of it). The SD of m subsample means estimates that SE with
-relative Monte-Carlo error 1/√(2(m − 1)) (normal approximation, as the means are).
+relative Monte-Carlo error 1/√(2(m − 1)) (normal approximation, as the means are); it agrees
+with that SE within a relative margin when its 90 % interval lies inside 1 ± margin.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.kinds.rb_convergence.model import (
     ConvergenceRow,
     ConvergenceStudy,
+    PopulationStats,
     TemperatureRun,
 )
 from reportgen.kinds.stats import Z95
 
+if TYPE_CHECKING:
+    from reportgen.kinds.interface import StudySettings
+
 TARGET = 0.01  # the ±1 % target: half-width of the 95 % interval = 1 % of |mean|
 EXPECTED_RTOL = 1e-3  # the file's expected_se against σ/√n (with or without the correction)
+Z90 = 1.6448536269514722  # the normal 95 % quantile: a 90 % interval, as equivalence tests use
 ExpectedKind = Literal["clt", "fpc", "other"]
 
 
@@ -38,6 +45,9 @@ class EstimatorPoint:
     ratio: float | None  # observed / clt
     ratio_se: float | None
     z_fpc: float | None  # (ratio − √(1 − n/N)) / ratio_se
+    fpc_ratio: float | None  # observed / (σ/√n · √(1 − n/N))
+    fpc_ratio_se: float | None
+    fpc_within: bool | None  # its 90 % interval inside 1 ± the margin
     file_expected: float | None
     file_expected_is: ExpectedKind | None
     bias: float | None
@@ -78,11 +88,15 @@ class RunAnalysis:
     rows: tuple[RowAnalysis, ...]
     var_reduction: float  # of the pool: 1 − σ_rb²/σ_basic²
     var_reduction_se: float  # normal theory, as an estimate of the model's (N draws)
-    pooled_var_reduction: float | None  # the rows' Monte-Carlo ones, inverse-variance weighted
+    pooled_var_reduction: float | None  # the rows' Monte-Carlo ones, weighted by m − 1
     pooled_var_reduction_se: float | None
+    pooled_minus_pool: float | None  # what every row estimates is the pool's own value
+    pooled_minus_pool_se: float | None  # the rows' Monte-Carlo error (the pool is given)
     mean_difference: float  # rb_mean − basic_mean
     mean_difference_se: float | None
     needed: tuple[SamplesNeeded, SamplesNeeded]  # basic, rb
+    saved: float  # 1 − n₀_rb / n₀_basic: the fraction of fresh samples RB saves
+    saved_se: float
     file_expected_is: ExpectedKind | None  # what every row's expected_se is, when one thing
 
 
@@ -90,20 +104,24 @@ class RunAnalysis:
 class ConvergenceAnalysis:
     study: ConvergenceStudy
     runs: tuple[RunAnalysis, ...]
+    margin: float = DEFAULT_MARGIN  # relative: an observed SE agrees within 1 ± margin
 
 
-def analyze(study: ConvergenceStudy) -> ConvergenceAnalysis:
-    return ConvergenceAnalysis(study, tuple(analyze_run(run) for run in study.runs))
+def analyze(study: ConvergenceStudy, settings: StudySettings | None = None) -> ConvergenceAnalysis:
+    """Every temperature apart; ``settings`` give the equivalence margin (the default's else)."""
+    margin = DEFAULT_MARGIN if settings is None else settings.equivalence_margin
+    return ConvergenceAnalysis(study, tuple(analyze_run(run, margin) for run in study.runs), margin)
 
 
-def analyze_run(run: TemperatureRun) -> RunAnalysis:
+def analyze_run(run: TemperatureRun, margin: float = DEFAULT_MARGIN) -> RunAnalysis:
     pop = run.population
     rho = pop.correlation if pop.correlation is not None else 0.0
-    rows = tuple(_row(row, run, rho) for row in run.rows)
+    rows = tuple(_row(row, run, rho, margin) for row in run.rows)
     ratio = (pop.rb_std / pop.basic_std) ** 2
-    pooled, pooled_se = _pooled([(r.var_reduction, r.var_reduction_se) for r in rows])
+    pooled, pooled_se = _pooled(rows, rho)
     n = pop.n_samples
     diff_var = pop.basic_std**2 + pop.rb_std**2 - 2 * rho * pop.basic_std * pop.rb_std
+    saved, saved_se = samples_saved(pop)
     return RunAnalysis(
         run=run,
         population=n,
@@ -112,20 +130,24 @@ def analyze_run(run: TemperatureRun) -> RunAnalysis:
         var_reduction_se=2 * ratio * math.sqrt((1 - rho**2) / (n - 1)),
         pooled_var_reduction=pooled,
         pooled_var_reduction_se=pooled_se,
+        pooled_minus_pool=None if pooled is None else pooled - (1.0 - ratio),
+        pooled_minus_pool_se=pooled_se,
         mean_difference=pop.rb_mean - pop.basic_mean,
         mean_difference_se=math.sqrt(max(diff_var, 0.0) / n)
         if pop.correlation is not None
         else None,
         needed=(_needed(run, "basic"), _needed(run, "rb")),
+        saved=saved,
+        saved_se=saved_se,
         file_expected_is=_file_expected(rows),
     )
 
 
-def _row(row: ConvergenceRow, run: TemperatureRun, rho: float) -> RowAnalysis:
+def _row(row: ConvergenceRow, run: TemperatureRun, rho: float, margin: float) -> RowAnalysis:
     n, big_n, m = row.sample_size, run.population.n_samples, row.n_bootstrap
     fraction = n / big_n
-    basic = _point(row, "basic", run.population.basic_std, n, fraction, m)
-    rb = _point(row, "rb", run.population.rb_std, n, fraction, m)
+    basic = _point(row, "basic", run.population.basic_std, fraction, m, margin)
+    rb = _point(row, "rb", run.population.rb_std, fraction, m, margin)
     vr = vr_se = None
     if basic.observed and rb.observed is not None:
         r = (rb.observed / basic.observed) ** 2
@@ -135,16 +157,23 @@ def _row(row: ConvergenceRow, run: TemperatureRun, rho: float) -> RowAnalysis:
 
 
 def _point(
-    row: ConvergenceRow, name: str, sigma: float, n: int, fraction: float, m: int | None
+    row: ConvergenceRow, name: str, sigma: float, fraction: float, m: int | None, margin: float
 ) -> EstimatorPoint:
     given = row.estimator(name)
-    clt = sigma / math.sqrt(n)
+    clt = sigma / math.sqrt(row.sample_size)
     correction = math.sqrt(max(1.0 - fraction, 0.0))
     fpc = clt * correction
     observed = given.std_est
     relative = 1.0 / math.sqrt(2 * (m - 1)) if m is not None and m > 1 else None
     ratio = observed / clt if observed is not None and clt > 0 else None
     ratio_se = ratio * relative if ratio is not None and relative is not None else None
+    fpc_ratio = ratio / correction if ratio is not None and correction > 0 else None
+    fpc_ratio_se = ratio_se / correction if ratio_se is not None and correction > 0 else None
+    within = (
+        abs(fpc_ratio - 1.0) + Z90 * fpc_ratio_se <= margin
+        if fpc_ratio is not None and fpc_ratio_se is not None
+        else None
+    )
     return EstimatorPoint(
         observed=observed,
         observed_se=observed * relative if observed is not None and relative is not None else None,
@@ -153,6 +182,9 @@ def _point(
         ratio=ratio,
         ratio_se=ratio_se,
         z_fpc=(ratio - correction) / ratio_se if ratio is not None and ratio_se else None,
+        fpc_ratio=fpc_ratio,
+        fpc_ratio_se=fpc_ratio_se,
+        fpc_within=within,
         file_expected=given.expected_se,
         file_expected_is=_expected_kind(given.expected_se, clt, fpc),
         bias=given.bias,
@@ -180,13 +212,36 @@ def _file_expected(rows: tuple[RowAnalysis, ...]) -> ExpectedKind | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _pooled(pairs: list[tuple[float | None, float | None]]) -> tuple[float | None, float | None]:
-    usable = [(v, s) for v, s in pairs if v is not None and s is not None and s > 0]
+def _pooled(rows: tuple[RowAnalysis, ...], rho: float) -> tuple[float | None, float | None]:
+    usable = [r for r in rows if r.var_reduction is not None and (r.n_bootstrap or 0) > 1]
     if not usable:
         return None, None
-    values = np.array([v for v, _ in usable])
-    weights = 1.0 / np.array([s for _, s in usable]) ** 2
-    return float(np.sum(weights * values) / np.sum(weights)), float(1 / math.sqrt(weights.sum()))
+    values = np.array([r.var_reduction for r in usable], dtype=np.float64)
+    return pooled_reduction(values, np.array([r.n_bootstrap for r in usable]), rho)
+
+
+def pooled_reduction(values: np.ndarray, m: np.ndarray, rho: float) -> tuple[float, float]:
+    """The rows' variance reductions pooled over n, and the SE of that mean.
+
+    Every row estimates the same r = σ_rb²/σ_basic² with variance 4r²(1 − ρ²)/(m − 1), so the
+    inverse-variance weights are m − 1: taking r from each row's own estimate instead would
+    weight rows by their result and favour the larger reductions."""
+    weights = m.astype(np.float64) - 1.0
+    mean = float(np.sum(weights * values) / np.sum(weights))
+    return mean, 2.0 * (1.0 - mean) * math.sqrt((1.0 - rho**2) / float(weights.sum()))
+
+
+def samples_saved(pop: PopulationStats) -> tuple[float, float]:
+    """1 − n₀_rb/n₀_basic = 1 − (σ_rb/σ_b)²(μ_b/μ_rb)² and its normal-theory SE (delta
+    method: log of the variance ratio and log of the mean ratio, uncorrelated for normal data)."""
+    rho = pop.correlation if pop.correlation is not None else 0.0
+    sb, sr, mb, mr, n = pop.basic_std, pop.rb_std, pop.basic_mean, pop.rb_mean, pop.n_samples
+    if not (mb and mr):
+        return math.nan, math.nan
+    kept = (sr / sb) ** 2 * (mb / mr) ** 2
+    log_means = (sb**2 / mb**2 + sr**2 / mr**2 - 2 * rho * sb * sr / (mb * mr)) / n
+    log_var = 4 * (1 - rho**2) / (n - 1) + 4 * max(log_means, 0.0)
+    return 1.0 - kept, kept * math.sqrt(log_var)
 
 
 def samples_for_target(cv: float, population: int) -> tuple[float, float]:

@@ -33,7 +33,10 @@ DERIVATION = (
     "σ and μ being estimated from the N pool values: SE(n₀)/n₀ ≈ 2·√(1/(2(N − 1)) + "
     "(σ/μ)²/N); n answers “how many of this pool” and is exact for it. The notebook instead "
     "took the first tried n (powers of two) whose observed interval was within ±1 %, "
-    "which can only answer in steps of 2× and so can give both estimators the same number."
+    "which can only answer in steps of 2× and so can give both estimators the same number. "
+    "The fraction of fresh samples RB saves, 1 − n₀_RB/n₀_basic = 1 − (σ_RB/σ_basic)²·"
+    "(μ_basic/μ_RB)², carries a normal-theory SE by the delta method: (1 − saved)·"
+    "√(4(1 − ρ²)/(N − 1) + 4·Var(log(μ_basic/μ_RB)))."
 )
 
 CHECKS = (
@@ -123,8 +126,8 @@ def _no_fpc(run: RunAnalysis) -> list[Finding]:
             f"{run.run.label}: expected_se is σ/√n without the finite-population correction, "
             f"but subsamples reach n = {last.sample_size:,} of N = {run.population:,} "
             f"(drawn without replacement): there observed/expected is "
-            f"{format_with_se(point.ratio, point.ratio_se)}, as √(1 − n/N) = "
-            f"{format_number(math.sqrt(1 - last.fraction))} predicts (z {format_z(point.z_fpc)})",
+            f"{format_with_se(point.ratio, point.ratio_se)}, against √(1 − n/N) = "
+            f"{format_number(math.sqrt(1 - last.fraction))} (z {format_z(point.z_fpc)})",
             section="convergence",
         )
     ]
@@ -216,7 +219,8 @@ def _grid(run: RunAnalysis) -> list[Finding]:
             f"{run.run.label}: the tried sizes answer {basic.grid:,} for both estimators, but "
             f"±1 % needs {count(basic.pool)} basic vs {count(rb.pool)} RB samples from this "
             f"pool of {run.population:,} ({count(basic.fresh)} vs {count(rb.fresh)} fresh "
-            f"samples; RB needs {(1 - rb.fresh / basic.fresh) * 100:.1f} % fewer)",
+            f"samples; RB needs {format_with_se(run.saved * 100, run.saved_se * 100)} % fewer "
+            "fresh samples)",
             section="needed",
         )
     ]

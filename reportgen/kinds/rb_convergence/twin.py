@@ -15,7 +15,7 @@ from reportgen.kinds.rb_convergence.analysis import (
     RunAnalysis,
     SamplesNeeded,
 )
-from reportgen.kinds.rb_convergence.diagnostics import checks
+from reportgen.kinds.rb_convergence.diagnostics import Z_OFF, checks
 from reportgen.kinds.rb_convergence.recognise import KIND
 from reportgen.kinds.stats import Z95
 from reportgen.kinds.study_page import not_read_json
@@ -25,6 +25,12 @@ FORMULAS = {
     "expected_se": "σ/√n (clt) and σ/√n·√(1 − n/N) (fpc: n of N drawn without replacement)",
     "observed_se_mc_error": "std_est/√(2(m − 1)), m = n_bootstrap (normal approximation)",
     "var_reduction": "1 − (rb std_est / basic std_est)²; MC SE 2r·√((1 − ρ²)/(m − 1))",
+    "pooled_mc_var_reduction": "Σ(m − 1)·VR_n / Σ(m − 1) over the rows (weights from m alone, "
+    "not from the estimates); SE 2r̄·√((1 − ρ²)/Σ(m − 1)), r̄ = 1 − the pooled value",
+    "ratio_to_fpc": "observed SE / (σ/√n·√(1 − n/N)) ± its MC error; within the margin when "
+    "its 90 % interval (± 1.645 SE) lies inside 1 ± equivalence_margin",
+    "samples_saved": "1 − n₀_rb/n₀_basic = 1 − (σ_rb/σ_basic)²(μ_basic/μ_rb)²; delta-method SE "
+    "(1 − saved)·√(4(1 − ρ²)/(N − 1) + 4·Var(log(μ_basic/μ_rb)))",
     "samples_needed": "fresh n₀ = (z·σ/(0.01·|μ|))²; pool n = n₀/(1 + n₀/N); z = 1.96",
 }
 
@@ -44,6 +50,8 @@ def summary_json(
         "unrecognised_fields": list(study.unrecognised),
         "z95": Z95,
         "target_relative_half_width": TARGET,
+        "equivalence_margin": analysis.margin,
+        "se_differs_beyond_z": Z_OFF,
         "formulas": FORMULAS,
         "temperatures": [_run_json(run) for run in analysis.runs],
         "findings": [finding_to_json(f) for f in found],
@@ -69,6 +77,10 @@ def _run_json(run: RunAnalysis) -> dict[str, Any]:
         "var_reduction_se": run.var_reduction_se,
         "pooled_mc_var_reduction": run.pooled_var_reduction,
         "pooled_mc_var_reduction_se": run.pooled_var_reduction_se,
+        "pooled_mc_minus_pool": run.pooled_minus_pool,
+        "pooled_mc_minus_pool_se": run.pooled_minus_pool_se,
+        "samples_saved": run.saved,
+        "samples_saved_se": run.saved_se,
         "mean_difference": run.mean_difference,
         "mean_difference_se": run.mean_difference_se,
         "file_expected_se_is": run.file_expected_is,
@@ -110,6 +122,9 @@ def _point_json(point: EstimatorPoint) -> dict[str, Any]:
         "ratio_to_clt": point.ratio,
         "ratio_to_clt_se": point.ratio_se,
         "z_against_fpc": point.z_fpc,
+        "ratio_to_fpc": point.fpc_ratio,
+        "ratio_to_fpc_se": point.fpc_ratio_se,
+        "within_margin_of_fpc": point.fpc_within,
         "file_expected_se": point.file_expected,
         "file_expected_se_is": point.file_expected_is,
         "bias": point.bias,

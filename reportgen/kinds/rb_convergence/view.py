@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from reportgen.charts.core import Chart, Datasets
 from reportgen.findings import Finding, severity_counts
-from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RunAnalysis
+from reportgen.kinds.rb_convergence.analysis import ConvergenceAnalysis, RowAnalysis, RunAnalysis
 from reportgen.kinds.rb_convergence.charts import run_charts
 from reportgen.kinds.rb_convergence.diagnostics import CHECKS, DERIVATION, Z_OFF, checks, count
 from reportgen.kinds.rb_convergence.model import ESTIMATOR_NAMES
@@ -47,6 +47,9 @@ class SeRow:
     ratio_se: float | None
     correction: float
     z: float | None
+    fpc_ratio: float | None  # observed / (σ/√n·√(1 − n/N))
+    fpc_ratio_se: float | None
+    within: str  # its 90 % interval inside 1 ± the margin: yes, no or —
     file_expected: float | None
     file_expected_is: str
 
@@ -73,6 +76,8 @@ class TemperatureView:
     var_reduction_se: float
     pooled: float | None
     pooled_se: float | None
+    pooled_minus_pool: float | None
+    pooled_minus_pool_se: float | None
     mean_difference: float
     mean_difference_se: float | None
     needed: tuple[NeededRow, ...]
@@ -90,6 +95,8 @@ class ConvergenceView:
     sections: tuple[Section, ...]
     temperatures: tuple[TemperatureView, ...]
     derivation: str
+    margin: float  # relative, of an observed SE's agreement with σ/√n·√(1 − n/N)
+    z_off: float  # |z| beyond which an observed SE differs from it
     page_data: Markup
     inputs: tuple[InputRow, ...]
     skipped: tuple[tuple[str, str], ...]
@@ -104,7 +111,7 @@ def verdict(analysis: ConvergenceAnalysis) -> Verdict:
         for r in analysis.runs
     )
     worst = _worst_z(analysis)
-    headline = f"Rao-Blackwellisation reduces the variance by {reductions}{_fits(worst)}."
+    headline = f"Rao-Blackwellisation reduces the variance by {reductions}{_fits(analysis)}."
     details = [_needed_sentence(r) for r in analysis.runs]
     if any(r.file_expected_is == "clt" for r in analysis.runs):
         details.append(
@@ -127,15 +134,34 @@ def _worst_z(analysis: ConvergenceAnalysis) -> float | None:
     return max(zs, default=None)
 
 
-def _fits(worst: float | None) -> str:
+def _fits(analysis: ConvergenceAnalysis) -> str:
+    """Agreement with σ/√n·√(1 − n/N) only where shown within the margin (90 % intervals of
+    observed/expected inside 1 ± margin); a difference only beyond |z| > Z_OFF."""
+    worst = _worst_z(analysis)
     if worst is None:
         return ""
-    if worst <= Z_OFF:
+    model = "σ/√n·√(1 − n/N)"
+    if worst > Z_OFF:
         return (
-            "; the observed SEs agree with σ/√n·√(1 − n/N) at every n "
-            f"(|z| ≤ {format_number(worst, NumberFormat(digits=2))})"
+            f"; the observed SEs differ from {model} at some n (|z| > {Z_OFF:g}; see the findings)"
         )
-    return "; the observed SEs disagree with σ/√n·√(1 − n/N) at some n (see the findings)"
+    margin = analysis.margin
+    within = [
+        p.fpc_within for run in analysis.runs for row in run.rows for p in (row.basic, row.rb)
+    ]
+    band = f"[{format_number(1 - margin)}, {format_number(1 + margin)}]"
+    if all(within):
+        return (
+            f"; the observed SEs agree with {model} within ±{margin * 100:g} % at every n: each "
+            f"90 % interval of observed/expected lies inside {band}"
+        )
+    return (
+        f"; the observed SEs are not shown to differ from {model} "
+        f"(|z| ≤ {format_number(worst, NumberFormat(digits=2))}; a difference needs "
+        f"|z| > {Z_OFF:g}); agreement within ±{margin * 100:g} % (the 90 % interval of "
+        f"observed/expected inside {band}) is shown for {sum(w is True for w in within)} of "
+        f"the {len(within)} observed SEs and inconclusive for the rest"
+    )
 
 
 def _needed_sentence(run: RunAnalysis) -> str:
@@ -152,31 +178,35 @@ def _needed_sentence(run: RunAnalysis) -> str:
     )
 
 
+FORMULA_NAMES = {"clt": "σ/√n", "fpc": "with √(1 − n/N)", "other": "neither"}
+
+
+def _se_row(name: str, row: RowAnalysis) -> SeRow:
+    p = row.estimator(name)
+    return SeRow(
+        estimator=ESTIMATOR_NAMES[name],
+        n=row.sample_size,
+        fraction=row.fraction,
+        m=row.n_bootstrap,
+        observed=p.observed,
+        observed_se=p.observed_se,
+        clt=p.clt,
+        fpc=p.fpc,
+        ratio=p.ratio,
+        ratio_se=p.ratio_se,
+        correction=math.sqrt(max(1 - row.fraction, 0.0)),
+        z=p.z_fpc,
+        fpc_ratio=p.fpc_ratio,
+        fpc_ratio_se=p.fpc_ratio_se,
+        within=format_number(p.fpc_within),
+        file_expected=p.file_expected,
+        file_expected_is=FORMULA_NAMES.get(p.file_expected_is or "", "—"),
+    )
+
+
 def _temperature(run: RunAnalysis) -> tuple[TemperatureView, Datasets]:
     chart_list, datasets = run_charts(run)
-    se_rows = tuple(
-        SeRow(
-            estimator=ESTIMATOR_NAMES[name],
-            n=row.sample_size,
-            fraction=row.fraction,
-            m=row.n_bootstrap,
-            observed=p.observed,
-            observed_se=p.observed_se,
-            clt=p.clt,
-            fpc=p.fpc,
-            ratio=p.ratio,
-            ratio_se=p.ratio_se,
-            correction=math.sqrt(max(1 - row.fraction, 0.0)),
-            z=p.z_fpc,
-            file_expected=p.file_expected,
-            file_expected_is={"clt": "σ/√n", "fpc": "with √(1 − n/N)", "other": "neither"}.get(
-                p.file_expected_is or "", "—"
-            ),
-        )
-        for name in ("basic", "rb")
-        for row in run.rows
-        for p in (row.estimator(name),)
-    )
+    se_rows = tuple(_se_row(name, row) for name in ("basic", "rb") for row in run.rows)
     needed = tuple(
         NeededRow(
             ESTIMATOR_NAMES[n.estimator],
@@ -202,6 +232,8 @@ def _temperature(run: RunAnalysis) -> tuple[TemperatureView, Datasets]:
         var_reduction_se=run.var_reduction_se,
         pooled=run.pooled_var_reduction,
         pooled_se=run.pooled_var_reduction_se,
+        pooled_minus_pool=run.pooled_minus_pool,
+        pooled_minus_pool_se=run.pooled_minus_pool_se,
         mean_difference=run.mean_difference,
         mean_difference_se=run.mean_difference_se,
         needed=needed,
@@ -243,6 +275,8 @@ def view(analysis: ConvergenceAnalysis, findings: tuple[Finding, ...]) -> Conver
         ),
         temperatures=tuple(t for t, _ in temperatures),
         derivation=DERIVATION,
+        margin=analysis.margin,
+        z_off=Z_OFF,
         page_data=json_for_script({"datasets": datasets}),
         inputs=input_rows(study.inputs, study.not_read),
         skipped=tuple((s.path, s.reason) for s in study.skipped),
