@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis import batch, fits, group_stats, stats
+from reportgen.analysis import batch, batch_dist, fits, group_stats, stats
 from reportgen.analysis import points as pts
 from reportgen.analysis.contributions import (
     EtaSummary,
@@ -296,7 +296,7 @@ def test_batch_comparison_is_deterministic_per_seed() -> None:
     assert strict_json(once[0].to_json()) == strict_json(again[0].to_json())
     assert once[0].to_json()["quantiles"] != other[0].to_json()["quantiles"]
     assert sum(once[0].hist_counts) == 600 == once[0].raw.n
-    assert len(once[0].hist_edges) == batch.DEFAULT_BINS + 1
+    assert len(once[0].hist_edges) == batch_dist.DEFAULT_BINS + 1
 
 
 def test_seeds_do_not_depend_on_python_hash_randomisation() -> None:

@@ -14,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reportgen.analysis import analyze_run
 from reportgen.analysis.cv_features import corr_se, cv_headline, rank_features
 from reportgen.build import BuildOptions, build
+from reportgen.demo.cv_batch import write_cv_batch
 from reportgen.discover import discover
 from reportgen.load import load_run
 from reportgen.load.cv import FEATURE_STATS_CSV, cv_target, load_cv
@@ -210,3 +212,61 @@ def cv_names(data: dict[str, object]) -> list[str]:
     summary = data["summary"]
     assert isinstance(summary, dict)
     return list(summary["corr"])
+
+
+REFUTED = "summands of the target by the runner's definition (not reproduced by cv_per_seq.csv)"
+
+
+@pytest.mark.parametrize(("run_id", "percent"), list(zip(CV_RUNS, ("8.0 %", "5.1 %"), strict=True)))
+def test_a_definition_the_per_sequence_file_refutes_is_not_asserted(
+    sample_tree: Path, run_id: str, percent: str
+) -> None:
+    """The sample runs' cv_per_seq.csv does not reproduce y_i = scale·(wjlogp_sum + jH_sum):
+    the summands are named as the runner's definition only, kept out as a precaution."""
+    run = _cv_run(sample_tree, run_id)
+    assert run.cv is not None
+    ranking = rank_features(run.cv)
+    assert ranking.target is not None and ranking.target.verified_on is None
+    excluded = {f.name: f for f in ranking.excluded}
+    assert set(excluded) == set(SUMMANDS)
+    for feature in excluded.values():
+        assert feature.validity == "target-summand"
+        assert feature.summand_check == "not reproduced"
+    _, details = cv_headline(ranking)
+    (finding,) = [
+        f for f in analyze_run(run, bootstrap=0).findings if f.id == "cv-feature-is-target-summand"
+    ]
+    for text in (details[0], finding.message):
+        assert REFUTED in text
+        assert f"max |y_i − scale·(wjlogp_sum + jH_sum)| = {percent} of max |y_i|" in text
+        assert "kept out as a precaution" in text
+        assert "not valid control variate" not in text and "summands of the target (" not in text
+    # wjlogp_sum's own ρ excludes it whatever the definition; jH_sum's does not
+    assert "wjlogp_sum would be excluded anyway: |ρ| > 0.99" in details[0]
+
+
+def test_a_definition_the_per_sequence_file_reproduces_is_stated(tmp_path: Path) -> None:
+    write_cv_batch(tmp_path, 0)
+    run = _cv_run(tmp_path, "next_runner/cv_batch/run_01")
+    assert run.cv is not None
+    ranking = rank_features(run.cv)
+    assert {f.summand_check for f in ranking.excluded} == {"reproduced"}
+    _, details = cv_headline(ranking)
+    (finding,) = [
+        f for f in analyze_run(run, bootstrap=0).findings if f.id == "cv-feature-is-target-summand"
+    ]
+    for text in (details[0], finding.message):
+        assert "summands of the target (y_i = scale·(wjlogp_sum + jH_sum), checked on" in text
+        assert "not valid control variates" in text and REFUTED not in text
+
+
+def test_only_confirmed_summands_are_said_to_correlate_by_construction(
+    sample_site: tuple[Path, object], next_runner_site: tuple[Path, Path]
+) -> None:
+    """The run's own scatter of a summand is "there by construction" only where the
+    per-sequence file reproduces the definition."""
+    refuted = (sample_site[0] / "runs" / CV_RUNS[0] / "index.html").read_text()
+    assert "scatter_wjlogp_sum.png" in refuted and "there by construction" not in refuted
+    page = next_runner_site[1] / "runs/next_runner/cv_batch/run_01/index.html"
+    assert "<code>scatter_wjlogp_sum.png</code>" in page.read_text()
+    assert "there by construction" in page.read_text()

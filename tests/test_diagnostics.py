@@ -249,6 +249,19 @@ def drop_per_sequence(data: Data) -> None:
     del data["approx"]["per_sequence"]
 
 
+def eta_star_below(block: str, resolved: bool = True) -> Mutation:
+    """η* = 1.5e−6 in the curvature ``block``, with (``resolved``) SEs of g·v and vHv small
+    enough that η* + 1.96·SE(η*) stays below η₁ = 2e−6."""
+
+    def mutate(data: Data) -> None:
+        curvature = data["approx"]["quadratic"] if block == "quadratic" else data[block]
+        curvature["eta_star"] = 1.5e-6
+        if resolved:  # relative SE √((4·1/300)² + (4·1e3/1e6)²) ≈ 0.014
+            curvature["variance"] = {"num_shards": 4, "se_gdotv": 1.0, "se_vHvv": 1e3}
+
+    return mutate
+
+
 ENTRY = "true.entries.1.diagnostics"
 
 # (check id, mutation of the consistent SNIS run, η of the finding or None)
@@ -275,7 +288,8 @@ SNIS_TRIGGERS: list[tuple[str, Mutation, float | None]] = [
     ("no-per-sequence", drop_per_sequence, None),
     ("low-ess", set_item(f"{ENTRY}.ess", 2.0), ETAS[1]),
     ("weights-clipped", set_item(f"{ENTRY}.clip_fraction", 0.125), ETAS[1]),
-    ("eta-beyond-curvature", set_item("approx.quadratic.eta_star", 1.5e-6), ETAS[1]),
+    ("eta-beyond-curvature", eta_star_below("quadratic"), ETAS[1]),
+    ("eta-star-unresolved", eta_star_below("quadratic", resolved=False), ETAS[1]),
     ("ratio-pred-degenerate", set_item("approx.quadratic.ratio_pred", {"1e-06": 1e-31}), None),
     ("non-finite-eta", set_item("true.entries.1.eta", math.nan), None),
     ("non-finite-eta", set_item("true.entries.0.eta", -math.inf), None),
@@ -343,7 +357,8 @@ def test_approximation_checks_trigger(
     [
         ("non-finite", set_item("sweep.1.deltaH_true", math.nan)),
         ("duplicate-eta", lambda d: d["sweep"].append(copy.deepcopy(d["sweep"][1]))),
-        ("eta-beyond-curvature", set_item("curvature.eta_star", 1.5e-6)),
+        ("eta-beyond-curvature", eta_star_below("curvature")),
+        ("eta-star-unresolved", eta_star_below("curvature", resolved=False)),
         ("ratio-pred-degenerate", set_item("curvature.ratio_pred", {"1e-06": -1e-31})),
     ],
 )
@@ -753,7 +768,7 @@ def test_large_error_within_noise_is_info_not_warning(tmp_path: Path) -> None:
     findings = run_findings(tmp_path, data)
     (within,) = [f for f in findings if f.id == "linear-error-within-noise"]
     assert within.etas == (ETAS[1],) and within.severity == "info"
-    assert "z = " in within.message
+    assert "|z| = " in within.message and "MDE = " in within.message
     assert "linear-error-large" not in ids(findings)
 
 
@@ -816,13 +831,14 @@ def test_linear_disagrees_never_fires_without_a_standard_error(tmp_path: Path) -
 
 def test_sweep_error_judged_by_its_own_se_linear(tmp_path: Path) -> None:
     """An η sweep with curvature shards has se_linear = K·se_gdotv·η: a 2·|G|·η miss against
-    se_linear = 4·|G|·η is within noise (z = −0.5), never "beyond noise"."""
+    se_linear = 4·|G|·η gives (linear − true)/se_linear = 0.5, an incomplete SE: never "beyond
+    noise", nor "within noise"."""
     data = sweep_results((1.1, 3.0, 1.1))
     data["curvature"]["variance"] = {"num_shards": 4, "se_gdotv": abs(G)}
     findings = run_findings(tmp_path, data)
-    assert "linear-error-large" not in ids(findings)
-    (within,) = [f for f in findings if f.id == "linear-error-within-noise"]
-    assert "from se_linear alone" in within.message
+    assert not {"linear-error-large", "linear-error-within-noise"} & ids(findings)
+    (small,) = [f for f in findings if f.id == "linear-error-se-incomplete"]
+    assert "(linear − true)/se_linear = 0.5)" in small.message and "incomplete" in small.message
     data["curvature"]["variance"]["se_gdotv"] = abs(G) / 100  # (linear − true)/se_linear = 50
     findings = run_findings(tmp_path / "b", data)
     assert "linear-error-large" not in ids(findings)  # ΔH_true has no SE: no difference shown

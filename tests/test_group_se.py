@@ -158,8 +158,9 @@ BATCH = "groups/diagnostics_run/full_data/index.html"
 def test_batch_comparison_means_have_their_mc_se_and_the_rest_says_what_it_is(
     demo_site: tuple[Path, Path],
 ) -> None:
-    """Means over drawn subsets ± their Monte-Carlo SE; std and quantiles labelled as the spread
-    they describe; the smaller runs' err_rel labelled as the notebook's."""
+    """Means over drawn subsets ± their Monte-Carlo SE, beside their between-run SE; std and
+    quantiles labelled as the spread they describe; the smaller runs' err_rel labelled as the
+    notebook's, each ± its SE."""
     _, site = demo_site
     rows = tables(site / BATCH)["batch-rows"]
     for name in ("raw mean ± MC SE", "re-est. mean ± MC SE"):
@@ -167,7 +168,10 @@ def test_batch_comparison_means_have_their_mc_se_and_the_rest_says_what_it_is(
         assert cells and all(PLUS_MINUS.match(c) for c in cells), (name, cells)
     header = rows[0]
     assert {"raw std (spread)", "re-est. std (spread)", "re-est. 5 %–95 % (spread)"} <= set(header)
-    assert "smaller runs' err_rel (notebook's, no SE)" in header
+    assert {"raw between-run SE", "re-est. between-run SE"} <= set(header)
+    assert "smaller runs' err_rel ± SE (notebook's)" in header
+    for cell in column(rows, "smaller runs' err_rel ± SE (notebook's)"):
+        assert "±" in cell or "no se_diff_linear" in cell, cell
     text = (site / BATCH).read_text(encoding="utf-8")
     caption = re.search(r'id="batch-rows".*?<caption>(.*?)</caption>', text, re.S)
     assert caption and "Monte-Carlo" in caption.group(1) and "notebook" in caption.group(1)

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from reportgen.cli import main
 from reportgen.demo import generate_sample_tree
 from reportgen.demo.inference import HIDDEN, LARGE, MANY, MANY_KEYS, POST_FIX, PRE_FIX, SWEEP
 from reportgen.discover import GroupRef, Tree
+from reportgen.findings import Finding
 from reportgen.pages import paths
 from reportgen.pages.index import GROUP_LIST, RunRow, _group_values, group_rows
 
@@ -307,10 +309,12 @@ def test_the_paged_group_list_carries_each_groups_copies() -> None:
         r: RunRow(r, "", "", "snis", "ok", False, None, 0, {}, (), "", (), content=c)
         for r, c in contents.items()
     }
+    rows["g/b"] = replace(rows["g/b"], findings=(Finding("x", "warning", "only on the copy"),))
     tree = Tree("", (), (GroupRef("g", tuple(rows), ()),), ())
     (group,) = group_rows(tree, rows)
     assert (group.run_count, group.copies) == (4, 1)  # b copies a; unread runs count each
     assert dict(zip(GROUP_LIST.columns, _group_values(group), strict=True))["copies"] == 1
+    assert group.counts["warning"] == 0  # the copy's findings are not counted twice either
 
 
 def test_check_reports_group_findings_with_the_group_id(

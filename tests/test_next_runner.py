@@ -10,25 +10,32 @@ from typing import Any
 import numpy as np
 import pytest
 
+from reportgen.demo.next_runner import CLIP_PUBLISHED_RUN, PUBLISHED_CLIP
 from reportgen.demo.snis_next import CLIP_THRESHOLDS, FD_OFFSET_IN_GDOTV, NEXT_BASE, NEXT_CASES
 
 SNIS = NEXT_BASE
+CLIP_PUBLISHED = CLIP_PUBLISHED_RUN  # a run of its own group, named by its full id
 CLIP_C = 10.0
 RUNS = [case.name for case in NEXT_CASES]
 
 
+def _rel(run: str) -> str:
+    """A run of the SNIS batch by its name, any other by its full id."""
+    return run if "/" in run else f"{SNIS}/{run}"
+
+
 def results_of(tree: Path, run: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((tree / SNIS / run / "results.json").read_text())
+    data: dict[str, Any] = json.loads((tree / _rel(run) / "results.json").read_text())
     return data
 
 
 def summary_of(site: Path, run: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((site / "runs" / SNIS / run / "summary.json").read_text())
+    data: dict[str, Any] = json.loads((site / "runs" / _rel(run) / "summary.json").read_text())
     return data
 
 
 def page_of(site: Path, run: str) -> str:
-    return (site / "runs" / SNIS / run / "index.html").read_text()
+    return (site / "runs" / _rel(run) / "index.html").read_text()
 
 
 def arrays(entry: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -88,29 +95,40 @@ def test_every_clip_override_is_the_stored_arrays_clipped_there(
 
 
 @pytest.mark.slow
-def test_the_planted_heavy_weights_make_the_largest_eta_clip_sensitive(
+def test_the_clip_verdict_is_judged_around_the_published_threshold(
     next_runner_site: tuple[Path, Path],
 ) -> None:
+    """run_01's heavy weights move ΔH_true across the whole sweep by more than its SE, but only
+    at thresholds well below the published clip_c = 10, which clips nothing: not sensitive.
+    The run published at clip_c = 3 is, between 2 and 5."""
     _tree, site = next_runner_site
-    for run in RUNS:
+    for run in [*RUNS, CLIP_PUBLISHED]:
         summary = summary_of(site, run)
         se_true = {row["eta"]: row["se_true"] for row in summary["etas"]}
         sweeps = summary["clip_sweeps"]
         for sweep in sweeps:
-            values = [p["delta_h_true"] for p in sweep["points"]]
-            span = max(values) - min(values)
-            assert sweep["span"] == pytest.approx(span, rel=1e-12, abs=1e-18)
+            points = sweep["points"]
+            values = [p["delta_h_true"] for p in points]
+            assert sweep["span"] == pytest.approx(max(values) - min(values), rel=1e-12, abs=1e-18)
             assert sweep["se_true"] == se_true[sweep["eta"]]
-            expected = "sensitive" if span > se_true[sweep["eta"]] else "stable"
+            k = next(i for i, p in enumerate(points) if p["published"])
+            near = points[max(k - 1, 0) : k + 2]
+            assert sweep["compared"] == [p["threshold"] for p in near]
+            local = max(p["delta_h_true"] for p in near) - min(p["delta_h_true"] for p in near)
+            assert sweep["local_span"] == pytest.approx(local, rel=1e-12, abs=1e-18)
+            expected = "sensitive" if local > se_true[sweep["eta"]] else "stable"
             assert sweep["sensitivity"] == expected
         sensitive = [s["eta"] for s in sweeps if s["sensitivity"] == "sensitive"]
         found = [f for f in summary["findings"] if f["id"] == "truth-clip-sensitive"]
-        if run == "run_01_clip_sensitive":
+        if run == CLIP_PUBLISHED:
             assert sensitive == [max(s["eta"] for s in sweeps)]
             assert [f["etas"] for f in found] == [sensitive]
-            assert 'id="clip"' in page_of(site, run)
         else:
             assert sensitive == [] and found == []
+        if run == "run_01_clip_sensitive":
+            assert sweeps[-1]["compared"] == [5.0, 10.0, 20.0]
+            assert sweeps[-1]["span"] > sweeps[-1]["se_true"] > sweeps[-1]["local_span"]
+            assert 'id="clip"' in page_of(site, run)
 
 
 @pytest.mark.slow
@@ -120,14 +138,14 @@ def test_the_sensitive_sweep_exceeds_an_independent_jackknife_se_too(
     """The verdict does not hang on the delta method: a leave-one-out jackknife of ΔH_true at
     the sensitive η gives nearly the same SE (both estimate the same first-order variance)."""
     tree, site = next_runner_site
-    entry = results_of(tree, "run_01_clip_sensitive")["true"]["entries"][-1]
-    sweep = summary_of(site, "run_01_clip_sensitive")["clip_sweeps"][-1]
+    entry = results_of(tree, CLIP_PUBLISHED)["true"]["entries"][-1]
+    sweep = summary_of(site, CLIP_PUBLISHED)["clip_sweeps"][-1]
     n = len(entry["diagnostics"]["h_new"])
-    jack = jackknife_se(lambda keep: clipped_delta(entry, CLIP_C, keep), n)
-    # jackknife and delta method differ by O(1/n) relative (0.4 % at n = 256), more where six
-    # heavy weights carry the estimate (1.7 % measured)
+    jack = jackknife_se(lambda keep: clipped_delta(entry, PUBLISHED_CLIP, keep), n)
+    # jackknife and delta method differ by O(1/n) relative (0.4 % at n = 256), more where a
+    # few heavy weights carry the estimate
     assert sweep["se_true"] == pytest.approx(jack, rel=0.05)
-    assert sweep["span"] > 1.5 * jack
+    assert sweep["local_span"] > 1.5 * jack
 
 
 # --- the symmetric finite difference -----------------------------------------------------------
@@ -143,6 +161,8 @@ def test_the_finite_difference_rows_are_the_files_numbers(
     summary = summary_of(site, run)
     gdotv = results["approx"]["delta_h_per_lr"]
     half_vhvv = 0.5 * results["approx"]["quadratic"]["vHvv"]
+    vhvv = np.asarray(results["approx"]["quadratic"]["per_sequence_vhvv"])
+    se_half_vhvv = 0.5 * np.sqrt(vhvv.size) * np.std(vhvv, ddof=1)
     se_diff = {row["eta"]: row["se_diff_linear"] for row in summary["etas"]}
     se_true = {row["eta"]: row["se_true"] for row in summary["etas"]}
     for entry, row in zip(results["true"]["entries"], summary["symmetric_fd"], strict=True):
@@ -161,6 +181,8 @@ def test_the_finite_difference_rows_are_the_files_numbers(
         assert row["z"] == pytest.approx(row["difference"] / row["se_difference"], rel=1e-12)
         assert row["curvature_coefficient"] == pytest.approx((plus + minus) / (2 * eta**2))
         assert row["half_vhvv"] == pytest.approx(half_vhvv, rel=1e-12)
+        # ½·vHvv sums over the sequences: the SE of that total, not of the mean shard
+        assert row["se_half_vhvv"] == pytest.approx(se_half_vhvv, rel=1e-9)
         expected = "disagrees" if abs(row["z"]) > 1.959963984540054 else row["verdict"]
         assert row["verdict"] == expected
 
@@ -188,6 +210,23 @@ def test_the_planted_fd_offset_is_found_and_the_others_are_not(
             assert found == [] and {r["verdict"] for r in rows} == {"inconclusive"}
             for row in rows:
                 assert row["curvature_coefficient"] == pytest.approx(row["half_vhvv"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_the_fd_section_names_the_side_and_shows_the_se_of_the_total(
+    next_runner_site: tuple[Path, Path],
+) -> None:
+    _tree, site = next_runner_site
+    run = "run_02_fd_disagrees"
+    rows = [r for r in summary_of(site, run)["symmetric_fd"] if r["verdict"] != "not measured"]
+    page = page_of(site, run)
+    section = page[page.index('<section id="fd"') :]
+    section = section[: section.index("</section>")]
+    # ½·vHvv = −1.131e7 with the SE of the sum over sequences, 5.1e6 (½·se_vHvv was 1.761e5)
+    assert section.count('−1.131e7 <span class="se">± 5.1e6</span>') == len(rows)
+    assert "1.761e5" not in section
+    assert section.count("<td>the −η truth Δ₋</td>") == len(rows)
+    assert 'p = 1.039 <span class="se">± 0.069</span>' in section or "p = 1.039 ± 0.069" in section
 
 
 @pytest.mark.slow

@@ -22,8 +22,14 @@ VERDICTS = [
     pt.VerdictLine("E_256/run_02 & co_%", "B_E = 512", 2e-6, None, None, None, None, None,
                    None, None),
 ]  # fmt: skip
-POOLED = [pt.PooledLine("B_E = 256", 1e-6, 3, -5e-3, 1e-3, -4.9e-3, None)]
-FITS = [pt.FitLine("run_01", 1.02, (0.9, 1.1), 0.998, 5, -3.1, None)]
+POOLED = [
+    pt.PooledLine("B_E = 256, fields = without vhvv, quadratic, epoch = 3", 1e-6, 3,
+                  pt.PooledValue(-5e-3, 1e-3), pt.PooledValue(1.2e-4, 4e-5, random=True), None),
+]  # fmt: skip
+FITS = [
+    pt.FitLine("run_01", 1.02, (0.9, 1.1), 0.998, 5, -3.1, None),
+    pt.FitLine("run_04", 2.43, (-0.23, 1.90), 0.99997, 5, -3.1, (-4.0, -2.0)),  # flagged
+]
 
 
 def tables() -> list[pt.PaperTable]:
@@ -75,7 +81,10 @@ def test_csv_keeps_full_precision_with_separate_se_columns() -> None:
     assert rows[0]["ci95_diff_low"] == "-0.0012" and rows[1]["z"] == ""
     pooled = pt.table_csv(tables()[1], "x").decode().split("\n", 1)[1]
     (row,) = csv.DictReader(io.StringIO(pooled))
-    assert float(row["se_true_mean"]) == pytest.approx(1e-3 / 3**0.5)
+    assert (row["delta_h_true"], row["se_true"], row["method_true"]) == ("-0.005", "0.001", "fixed")
+    assert (row["se_diff_linear"], row["method_linear"]) == ("4e-05", "random")
+    assert row["diff_linquad"] == row["se_diff_linquad"] == ""
+    assert row["population"] == POOLED[0].population  # the full label, unwrapped
 
 
 def test_table_files_skip_empty_tables() -> None:

@@ -420,3 +420,11 @@ def test_shared_tree_splits_by_batch_size_only(shared_results: Path) -> None:
     found = populations([r.member for r in records])
     assert [len(p.run_ids) for p in found] == [4, 2]
     assert [p.key_json()["B_E"] for p in found] == ["256", "512"]
+
+
+def test_missing_fields_are_named_by_suffixes_that_tell_them_apart() -> None:
+    from reportgen.analysis.populations import distinct_suffixes
+
+    paths = ["summary.corr.var_logp", "summary.ols_beta.var_logp", "summary.n_seqs"]
+    assert distinct_suffixes(paths) == ["corr.var_logp", "ols_beta.var_logp", "n_seqs"]
+    assert distinct_suffixes(["a.b", "b"]) == ["a.b", "b"]  # a path that is another's suffix

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +12,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from reportgen.analysis.batch_dist import (
+    DEFAULT_BINS,
+    QUANTILES,
+    Distribution,
+    between_run_se,
+    distribution,
+    monte_carlo_se,
+)
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.counts import SubsetChoices
 from reportgen.analysis.points import RunPoints, SampleSource, SequenceEta
@@ -25,80 +32,12 @@ from reportgen.analysis.stats import (
     spread,
     summary_at,
 )
+from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.load.models import FloatArray
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_DRAWS = 1000
-DEFAULT_BINS = 30
-
-
-@dataclass(frozen=True, eq=False)
-class Distribution:
-    """Summary of sampled err_rel values: moments, quantiles and a histogram for a chart.
-
-    The mean is a result of the simulation: ``se_mean`` is its Monte-Carlo standard error (how
-    far other draws of the same runs would move it; not the runs' own sampling error). ``std``,
-    the quantiles and the histogram describe the spread of the subsets' values.
-    """
-
-    n: int
-    mean: float | None
-    std: float | None
-    quantiles: tuple[tuple[float, float | None], ...]
-    hist_edges: tuple[float, ...]
-    hist_counts: tuple[int, ...]
-    se_mean: float | None = None
-
-    def to_json(self) -> Json:
-        return {
-            "n": self.n,
-            "mean": self.mean,
-            "se_mean": self.se_mean,
-            "std": self.std,
-            "quantiles": [{"q": q, "value": v} for q, v in self.quantiles],
-            "hist_edges": list(self.hist_edges),
-            "hist_counts": list(self.hist_counts),
-        }
-
-
-def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Distribution | None:
-    """The values of every piece (one larger run's draws each) pooled."""
-    finite = np.concatenate([p[np.isfinite(p)] for p in pieces]) if pieces else np.empty(0)
-    if finite.size == 0:
-        return None
-    counts, edges = np.histogram(finite, bins=bins, range=_hist_range(finite))
-    quantiles = np.quantile(finite, QUANTILES)
-    return Distribution(
-        n=int(finite.size),
-        mean=num(finite.mean()),
-        std=num(finite.std(ddof=1)) if finite.size >= 2 else None,
-        quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, quantiles, strict=True)),
-        hist_edges=tuple(float(e) for e in edges),
-        hist_counts=tuple(int(c) for c in counts),
-        se_mean=monte_carlo_se(pieces),
-    )
-
-
-def monte_carlo_se(pieces: Sequence[FloatArray]) -> float | None:
-    """The Monte-Carlo SE of the pooled mean of independent draws, √(Σ m_j·s_j²)/N over the
-    pieces' m_j finite values of sample variance s_j² (N = Σ m_j): a piece's draws are
-    independent given its run, and the spread between runs is the data's, not the simulation's
-    (``None`` where a piece has a single value: no variance to judge by)."""
-    finite = [f for p in pieces if (f := p[np.isfinite(p)]).size]
-    if not finite or any(f.size < 2 for f in finite):
-        return None
-    total = sum(f.size for f in finite)
-    return num(math.sqrt(sum(f.size * f.var(ddof=1) for f in finite)) / total)
-
-
-def _hist_range(values: FloatArray) -> tuple[float, float]:
-    """The data's range, widened when the values agree to rounding (numpy cannot bin that)."""
-    low, high = float(values.min()), float(values.max())
-    scale = max(abs(low), abs(high))
-    if high - low > 1e-9 * scale:
-        return low, high
-    pad = 1e-6 * scale if scale > 0 else 0.5
-    return low - pad, high + pad
+# the distributions moved to ``batch_dist``; kept importable from here
+__all__ = ["QUANTILES", "Distribution", "between_run_se", "distribution", "monte_carlo_se"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +54,10 @@ class BatchComparison:
     ``reestimated`` (when the run has h_new and h_base) recomputes what a batch of n_s would
     report: ΔH_true_S = Σ_S w·h_new / Σ_S w·u − Σ_S h_base / Σ_S u and the linear sum
     renormalised to the subset's own tokens; err_rel = (lin_S − ΔH_true_S) / ΔH_true(full).
-    ``small_runs`` hold (ΔH_linear − ΔH_true) / mean ΔH_true of the larger runs at this η;
+    ``small_runs`` hold (ΔH_linear − ΔH_true) / mean ΔH_true of the larger runs at this η,
+    ``small_run_ses`` their SEs se_diff_linear / |mean ΔH_true of the larger runs| (the run's own
+    paired SE of linear − true; ``None`` without one); ``left_out`` the group's runs not compared,
+    each with why (``batch_pairs``), and ``population`` what the compared runs share;
     ``full_run_values`` each larger run's (Σ linear − Σ true) / ΔH_true.
     """
 
@@ -130,6 +72,9 @@ class BatchComparison:
     full_run_values: tuple[tuple[str, float | None], ...]
     expected_raw_mean: float | None
     large_true_mean: float | None
+    small_run_ses: tuple[float | None, ...] = ()
+    left_out: tuple[tuple[str, str], ...] = ()
+    population: str = ""
 
     @property
     def mean(self) -> float | None:
@@ -158,16 +103,29 @@ class BatchComparison:
             "large_size": self.large_size,
             "eta": self.eta,
             "draws": self.draws,
-            **{k: raw[k] for k in ("mean", "se_mean", "std", "quantiles")},
+            **{k: raw[k] for k in ("mean", "se_mean", "se_between_runs", "std", "quantiles")},
             **{k: raw[k] for k in ("hist_edges", "hist_counts")},
             "n_values": self.raw.n,
             "expected_raw_mean": self.expected_raw_mean,
             "large_true_mean": self.large_true_mean,
             "rescaled": self.rescaled.to_json(),
             "reestimated": self.reestimated.to_json() if self.reestimated else None,
-            "small_runs": [{"id": i, "err_rel": v} for i, v in self.small_runs],
+            "small_runs": [
+                {"id": i, "err_rel": v, "se": se}
+                for (i, v), se in zip(self.small_runs, self._ses(), strict=True)
+            ],
+            "population": self.population,
+            "left_out": [{"id": i, "reason": why} for i, why in self.left_out],
             "full_run_values": [{"id": i, "err_rel": v} for i, v in self.full_run_values],
         }
+
+    def _ses(self) -> tuple[float | None, ...]:
+        return self.small_run_ses or (None,) * len(self.small_runs)
+
+    @property
+    def small_rows(self) -> tuple[tuple[str, float | None, float | None], ...]:
+        """(run id, err_rel, its SE) of each smaller run."""
+        return tuple((i, v, se) for (i, v), se in zip(self.small_runs, self._ses(), strict=True))
 
 
 @dataclass(frozen=True, eq=False)
@@ -348,6 +306,7 @@ def batch_comparison(
     bins: int = DEFAULT_BINS,
     workers: int = 1,
     memo: DrawMemo | None = None,
+    errors: SmallErrors | None = None,
 ) -> tuple[BatchComparison, ...]:
     """Compare runs of one smaller batch size with subsets of larger runs, per common η.
 
@@ -355,12 +314,14 @@ def batch_comparison(
     only, so adding a run or an η leaves the other comparisons' draws unchanged. Raises
     ``ValueError`` when the smaller runs do not share one batch size. ``workers`` threads draw
     for several larger runs at once (numpy releases the GIL there); ``memo`` may keep the subset
-    sums between builds. Neither changes the result.
+    sums between builds. Neither changes the result. ``errors``: the smaller runs' per-η
+    uncertainties by run id (for their err_rel's SE).
     """
     with _thread_map(workers) as map_fn:
-        return _batch_rows(small, large, draws, seed, bins, map_fn, memo)
+        return _batch_rows(small, large, (draws, seed, bins), map_fn, memo, errors or {})
 
 
+SmallErrors = Mapping[str, Sequence[EtaUncertainty | None]]
 MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
 
@@ -376,19 +337,23 @@ def _thread_map(workers: int) -> Iterator[MapFn]:
 def _batch_rows(
     small: Sequence[RunPoints],
     large: Sequence[SampleSource],
-    draws: int,
-    seed: int,
-    bins: int,
+    how: tuple[int, int, int],  # draws, seed, bins
     map_fn: MapFn,
     memo: DrawMemo | None,
+    errors: SmallErrors,
 ) -> tuple[BatchComparison, ...]:
+    draws, seed, bins = how
     sizes = {p.batch_size for p in small}
     size = next(iter(sizes)) if len(sizes) == 1 else None
     if size is None:
         raise ValueError(f"smaller runs need one common batch size, got {sorted(map(str, sizes))}")
     etas = []
     for eta in eta_grid(e for sample in large for e in sample.eta_values):
-        small_at = [(p.run_id, p_eta) for p in small if (p_eta := summary_at(p.etas, eta))]
+        small_at = [
+            (p.run_id, p_eta, _se_diff(errors.get(p.run_id, ()), eta))
+            for p in small
+            if (p_eta := summary_at(p.etas, eta))
+        ]
         if small_at and any(_has_eta(s, eta) for s in large):
             etas.append((eta, small_at))
     # all η of a run in one draw, unless holding every run's draws at once would not be small
@@ -412,6 +377,10 @@ def _batch_rows(
     return tuple(rows)
 
 
+def _se_diff(errors: Sequence[EtaUncertainty | None], eta: float) -> float | None:
+    return next((e.se_diff_linear for e in errors if e is not None and same_eta(e.eta, eta)), None)
+
+
 def _has_eta(sample: SampleSource, eta: float) -> bool:
     return any(same_eta(e, eta) for e in sample.eta_values)
 
@@ -421,7 +390,7 @@ def _compare_at(
     size: int,
     large_size: int,
     runs: list[_RunDraws],
-    small: list[tuple[str, EtaSummary]],
+    small: list[tuple[str, EtaSummary, float | None]],
     draws: int,
     bins: int,
 ) -> BatchComparison | None:
@@ -444,7 +413,8 @@ def _compare_at(
         raw=raw,
         rescaled=rescaled,
         reestimated=reestimated,
-        small_runs=tuple((run_id, _small_err(s, large_true)) for run_id, s in small),
+        small_runs=tuple((run_id, _small_err(s, large_true)) for run_id, s, _ in small),
+        small_run_ses=tuple(_small_se(se, large_true) for _, _, se in small),
         full_run_values=tuple((r.run_id, r.full_value) for r in runs),
         expected_raw_mean=spread(r.expected_raw for r in runs).mean,
         large_true_mean=large_true,
@@ -458,6 +428,14 @@ def _small_err(summary: EtaSummary, large_true: float | None) -> float | None:
     return num((lin - true) / large_true)
 
 
+def _small_se(se_diff: float | None, large_true: float | None) -> float | None:
+    """se_diff_linear / |mean ΔH_true of the larger runs|: the run's own paired SE of
+    linear − true over the fixed divisor (the larger runs' mean, far better known)."""
+    if se_diff is None or not large_true:
+        return None
+    return num(se_diff / abs(large_true))
+
+
 def compare_batch_sizes(
     points: Sequence[RunPoints],
     samples: Sequence[SampleSource],
@@ -467,6 +445,7 @@ def compare_batch_sizes(
     bins: int = DEFAULT_BINS,
     workers: int = 1,
     memo: DrawMemo | None = None,
+    errors: SmallErrors | None = None,
 ) -> tuple[BatchComparison, ...]:
     """Every (smaller, larger) pair of batch sizes among the runs, each via ``batch_comparison``."""
     sizes = sorted({p.batch_size for p in points if p.batch_size} | {s.batch_size for s in samples})
@@ -477,5 +456,6 @@ def compare_batch_sizes(
             for large_size in sizes[i + 1 :]:
                 large = [s for s in samples if s.batch_size == large_size]
                 if small and large:
-                    rows += _batch_rows(small, large, draws, seed, bins, map_fn, memo)
+                    how = (draws, seed, bins)
+                    rows += _batch_rows(small, large, how, map_fn, memo, errors or {})
     return tuple(rows)

@@ -1,9 +1,13 @@
 """SNIS clip sweeps: ΔH_true, ESS and clip fraction against the clip threshold, per η.
 
 The published ΔH_true of an η is one point of its sweep (at the config's ``clip_c``); the
-runner's ``clip_overrides`` are the others. The sweep is *sensitive* when ΔH_true moves across
-it (max − min) by more than the η's standard error of ΔH_true: the clip choice then matters
-as much as the sampling noise does.
+runner's ``clip_overrides`` are the others. Sensitivity is judged around the published value:
+it is *sensitive* when ΔH_true moves between the published threshold and its neighbours in
+the sweep (the nearest below and above) by more than the η's standard error of ΔH_true, so a
+nearby choice of the clip matters as much as the sampling noise. Thresholds further away may
+clip far more weights than the published one (or none, where it clips): the span over the
+whole sweep is kept as a description, not judged. Without the config's ``clip_c`` the
+published threshold is unknown and nothing is judged.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ class ClipPoint:
 
 @dataclass(frozen=True, slots=True)
 class ClipSweep:
-    """One η's sweep; ``span`` is max − min of ΔH_true over its points."""
+    """One η's sweep; ``span`` is max − min of ΔH_true over all its points (a description),
+    ``local_span`` over the ``compared`` thresholds: the published one and its neighbours."""
 
     eta: float
     points: tuple[ClipPoint, ...]
@@ -49,7 +54,10 @@ class ClipSweep:
     se_true: float | None
     se_method: str | None
     span_in_se: float | None
-    sensitivity: Sensitivity
+    sensitivity: Sensitivity  # judged on local_span_in_se
+    compared: tuple[float, ...] = ()
+    local_span: float | None = None
+    local_span_in_se: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +68,9 @@ class ClipSweep:
             "se_method": self.se_method,
             "span_in_se": self.span_in_se,
             "sensitivity": self.sensitivity,
+            "compared": list(self.compared),
+            "local_span": self.local_span,
+            "local_span_in_se": self.local_span_in_se,
         }
 
     @classmethod
@@ -72,6 +83,9 @@ class ClipSweep:
             se_method=data["se_method"],
             span_in_se=data["span_in_se"],
             sensitivity=data["sensitivity"],
+            compared=tuple(float(t) for t in data.get("compared") or ()),
+            local_span=data.get("local_span"),
+            local_span_in_se=data.get("local_span_in_se"),
         )
 
 
@@ -135,12 +149,26 @@ def _points(entry: TrueEntry, n: int | None, clip_c: float | None) -> list[ClipP
     )
 
 
+def _compared(points: list[ClipPoint], clip_c: float | None) -> list[ClipPoint]:
+    """The published point and the nearest thresholds below and above it, where it has any."""
+    usable = [p for p in points if p.threshold is not None and p.delta_h_true is not None]
+    published = next((p for p in usable if p.published), None)
+    if clip_c is None or published is None:
+        return []
+    below = [p for p in usable if p.threshold is not None and p.threshold < clip_c]
+    above = [p for p in usable if p.threshold is not None and p.threshold > clip_c]
+    return [*below[-1:], published, *above[:1]]  # points are in threshold order
+
+
+def _spread(points: list[ClipPoint]) -> float | None:
+    values = [p.delta_h_true for p in points if p.delta_h_true is not None]
+    return _finite(max(values) - min(values)) if len(values) >= 2 else None
+
+
 def _sweep(
     entry: TrueEntry, run: Run, clip_c: float | None, uncertainty: RunUncertainty | None
 ) -> ClipSweep:
     points = _points(entry, _sequences(entry, run), clip_c)
-    values = [p.delta_h_true for p in points if p.delta_h_true is not None]
-    span = _finite(max(values) - min(values)) if len(values) >= 2 else None
     row = uncertainty.at(entry.eta) if uncertainty is not None else None
     se = row.se_true if row is not None and row.se_true is not None and row.se_true > 0 else None
     base = _finite(entry.delta_h_true)
@@ -151,9 +179,11 @@ def _sweep(
             else p
             for p in points
         ]
-    span_in_se = _finite(span / se) if span is not None and se is not None else None
+    compared = _compared(points, clip_c)
+    span, local = _spread(points), _spread(compared)
+    local_in_se = _finite(local / se) if local is not None and se is not None else None
     sensitivity: Sensitivity = (
-        "inconclusive" if span_in_se is None else "sensitive" if span_in_se > 1.0 else "stable"
+        "inconclusive" if local_in_se is None else "sensitive" if local_in_se > 1.0 else "stable"
     )
     return ClipSweep(
         eta=entry.eta,
@@ -161,8 +191,11 @@ def _sweep(
         span=span,
         se_true=se,
         se_method=row.method(SE_SOURCE) if row is not None and se is not None else None,
-        span_in_se=span_in_se,
+        span_in_se=_finite(span / se) if span is not None and se is not None else None,
         sensitivity=sensitivity,
+        compared=tuple(p.threshold for p in compared if p.threshold is not None),
+        local_span=local,
+        local_span_in_se=local_in_se,
     )
 
 

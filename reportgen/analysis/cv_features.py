@@ -4,7 +4,9 @@ A control variate must not be part of the quantity it corrects: a summand of the
 (by the run's own definition, y_i = scale·(wjlogp_sum + jH_sum)) correlates with y_i because it
 *is* y_i in part, and regressing it out removes signal, not noise. Such features are marked
 "not a valid control variate" by name; any other feature with |ρ| > 0.99 is marked too (it is
-nearly a function of the target). The headline names the best valid one.
+nearly a function of the target). Where the run's cv_per_seq.csv does not reproduce the
+definition, the summands stay excluded as a precaution but are named as summands by the
+runner's definition only. The headline names the best valid one.
 
 The standard error of ρ comes from its influence function over the run's sequences where its
 per-sequence file has the feature's column and reproduces ρ: ψ_i = x̃_i·ỹ_i − ρ/2·(x̃_i² + ỹ_i²)
@@ -38,6 +40,8 @@ SE_METHODS = {
 }
 REGRESSION_ONLY = "summary.corr (the regression features only)"
 Validity = Literal["valid", "target-summand", "near-target"]
+# whether the run's cv_per_seq.csv reproduces the target's definition (summands only)
+SummandCheck = Literal["reproduced", "not reproduced", "not checked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class RankedFeature:
     beta_joint: float | None
     validity: Validity
     se_method: str | None = None  # how corr_se was computed (``SE_METHODS``)
+    summand_check: SummandCheck | None = None  # for "target-summand": is the definition borne out
 
     @property
     def valid(self) -> bool:
@@ -170,12 +175,43 @@ def var_ratio_se(corr: float | None, se: float | None) -> float | None:
     return _finite(math.sqrt(4.0 * corr * corr * se * se + 2.0 * se**4))
 
 
-def _validity(feature: CvFeatureStat, target: CvTarget | None) -> Validity:
+def _validity(
+    feature: CvFeatureStat, target: CvTarget | None
+) -> tuple[Validity, SummandCheck | None]:
+    """A summand by the runner's definition stays excluded even where cv_per_seq.csv does not
+    reproduce the definition: a sum that misses y_i does not show a feature is no part of it,
+    and using a part of the target removes signal. The check says which case it is."""
     if target is not None and feature.name in target.summands:
-        return "target-summand"
+        return "target-summand", summand_check(target)
     if feature.corr is not None and abs(feature.corr) > NEAR_TARGET_CORR:
-        return "near-target"
-    return "valid"
+        return "near-target", None
+    return "valid", None
+
+
+def summand_check(target: CvTarget) -> SummandCheck:
+    """Whether the run's per-sequence file reproduces the target's definition."""
+    if target.verified_on is not None:
+        return "reproduced"
+    return "not checked" if target.max_deviation is None else "not reproduced"
+
+
+def target_mismatch(target: CvTarget) -> str:
+    """How far the per-sequence file's y_i is from the definition: ``max |y_i − …| = 8.0 % …``."""
+    lhs, _, rhs = target.formula.partition(" = ")
+    share = "not stated" if target.max_deviation is None else f"{100 * target.max_deviation:.1f} %"
+    return f"max |{lhs} − {rhs}| = {share} of max |{lhs}|" if rhs else f"max deviation {share}"
+
+
+def precaution(summands: Sequence[RankedFeature]) -> str:
+    """Why summands the per-sequence file does not bear out are still kept out."""
+    anyway = [f.name for f in summands if f.corr is not None and abs(f.corr) > NEAR_TARGET_CORR]
+    text = (
+        "they are kept out as a precaution: were they parts of the target they would remove "
+        "signal, not noise, and a sum that misses y_i does not show that they are not"
+    )
+    if anyway:
+        text += f" ({_listed(anyway)} would be excluded anyway: |ρ| > {NEAR_TARGET_CORR:g})"
+    return text
 
 
 def _stats(cv: CvData) -> tuple[tuple[CvFeatureStat, ...], str | None]:
@@ -194,6 +230,7 @@ def _ranked(feature: CvFeatureStat, cv: CvData) -> RankedFeature:
     if ratio is None and corr is not None:
         ratio = 1.0 - corr * corr
     se, method = _corr_se(feature.name, corr, cv.n_seqs, cv.sequences)
+    validity, check = _validity(feature, cv.target)
     return RankedFeature(
         name=feature.name,
         rank=None,
@@ -204,8 +241,9 @@ def _ranked(feature: CvFeatureStat, cv: CvData) -> RankedFeature:
         se_after=_finite(feature.se_after_single),
         selected=feature.selected,
         beta_joint=_finite(feature.beta_joint),
-        validity=_validity(feature, cv.target),
+        validity=validity,
         se_method=method,
+        summand_check=check,
     )
 
 
@@ -244,12 +282,16 @@ def joint_df_adjusted(
     return _finite(ratio * (n - 1) / (n - k - 1))
 
 
+REFUTED_SUMMANDS = (
+    "summands of the target by the runner's definition (not reproduced by cv_per_seq.csv)"
+)
 _WHY = {
     "target-summand": ("a summand of the target", "summands of the target"),
     "near-target": (
         f"|ρ| > {NEAR_TARGET_CORR:g}, nearly a function of the target",
         f"|ρ| > {NEAR_TARGET_CORR:g}, nearly functions of the target",
     ),
+    "refuted": (REFUTED_SUMMANDS.replace("summands", "a summand", 1), REFUTED_SUMMANDS),
 }
 
 
@@ -265,9 +307,19 @@ def _excluded_sentence(excluded: Sequence[RankedFeature], target: CvTarget | Non
     ]
     plural = len(named) > 1
     kinds = sorted({f.validity for f in excluded})
-    reasons = [_WHY[k][plural and sum(f.validity == k for f in excluded) > 1] for k in kinds]
+    summands = [f for f in excluded if f.validity == "target-summand"]
+    refuted = any(f.summand_check == "not reproduced" for f in summands)
+    reasons = [
+        _WHY["refuted" if k == "target-summand" and refuted else k][
+            plural and sum(f.validity == k for f in excluded) > 1
+        ]
+        for k in kinds
+    ]
     text = f"{_listed(named)} {'are' if plural else 'is'} excluded: {'; '.join(reasons)}"
-    if target is not None and "target-summand" in kinds:
+    if target is not None and refuted:
+        mismatch = f"{target.formula}, with {target_mismatch(target)} there"
+        return f"{text}: {mismatch}; {precaution(summands)}."
+    if target is not None and summands:
         text += f" ({target.formula}, {target.note})"
     tail = "not valid control variates" if plural else "not a valid control variate"
     return f"{text}, so {tail}."

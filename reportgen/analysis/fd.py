@@ -4,22 +4,34 @@
 (Δ₊ − Δ₋)/(2η) estimates g·v without the quadratic term (its bias is the third-order term,
 ∝ η²); the even part (Δ₊ + Δ₋)/(2η²) estimates the η² coefficient, ½·vHvv.
 
+When the FD and g·v differ, each side is set against the lin+quad prediction there: Δ₊/η
+against g·v + ½·vHvv·η and −Δ₋/η against g·v − ½·vHvv·η. The two deviations average to
+FD − g·v exactly, and differ by −2η·((Δ₊ + Δ₋)/(2η²) − ½·vHvv): a wrong g·v moves both
+alike, a wrong truth on one side moves that side and the even part. A smooth ΔH(η) makes
+Δ₊ + Δ₋ grow as η² at small η; an error ∝ η on one side makes it grow as η.
+
 Standard errors, each named where it is used:
 
 * g·v: the run's SE of ΔH_linear divided by η (delta method over sequences, or
   num_shards·se_shard without per-sequence records);
+* ½·vHvv: ½ of a sum over sequences, so se_quad(η)/η² = ½·√n·sd(vhvv_i) (delta method), or
+  ½·K·se_vHvv without per-sequence records (se_vHvv is the SE of the mean of K shards);
 * the FD: se_true(η)/η, which bounds SE((Δ₊ − Δ₋)/(2η)) for any correlation of Δ₊ and Δ₋ when
   Δ₋ is as noisy as Δ₊ (ΔH_true at −η has no arrays of its own); only where the FD's η has a
   ground-truth entry with an SE;
 * FD − g·v: se_diff_linear(η)/η, the same bound for the paired difference (linear − true at
-  ±η), or the unpaired combination where the run has no per-sequence records.
+  ±η), or the unpaired combination where the run has no per-sequence records;
+* each side's deviation: se_diff_linquad(η)/η (the paired lin+quad difference at +η), the −η
+  side's taken as the +η side's;
+* the exponent of Δ₊ + Δ₋: first order in SE(Δ₊ + Δ₋) ≤ 2·se_true(η) at its two ends, summed
+  (a bound for any correlation between the two η).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from reportgen.analysis.stats import same_eta
@@ -31,7 +43,14 @@ Z_95 = 1.959963984540054  # two-sided 5 %
 Z_90 = 1.6448536269514722  # one-sided 5 %: the equivalence test's 90 % interval
 EQUIVALENCE_MARGIN = 0.2  # |FD − g·v| within 20 % of |g·v| counts as agreement
 FD_SE_METHOD = "se_true(η)/η: bound for any correlation of Δ₊ and Δ₋ (se of Δ₋ taken as se_true)"
+SIDE_SE_METHOD = "se_diff_linquad(η)/η ({}), the −η side's taken as the +η side's"
+SIDE_SE_UNPAIRED = "√((se_diff_linear(η)/η)² + (SE of ½·vHvv·η)²) ({}), both sides"
+SIDE_SE_LINEAR = "se_diff_linear(η)/η ({}), both sides; no vHvv: the prediction is g·v"
+SMOOTH_EXPONENT = 2.0  # Δ₊ + Δ₋ of a smooth ΔH(η) at small η: ΔH''(0)·η²
 Verdict = Literal["agrees", "disagrees", "inconclusive", "not measured"]
+# which side's truth the data point at: one side alone ("plus", "minus"), both alike ("linear":
+# g·v itself), or none resolved
+Implicated = Literal["plus", "minus", "linear", "unresolved"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +81,16 @@ class FdRow:
     ess_minus: float | None = None
     clip_fraction_plus: float | None = None
     clip_fraction_minus: float | None = None
+    se_half_vhvv_method: str | None = None
+    deviation_plus: float | None = None  # Δ₊/η − (g·v + ½·vHvv·η)
+    deviation_minus: float | None = None  # −Δ₋/η − (g·v − ½·vHvv·η)
+    se_deviation_plus: float | None = None
+    se_deviation_minus: float | None = None
+    se_deviation_method: str | None = None
+    z_plus: float | None = None
+    z_minus: float | None = None
+    z_even: float | None = None  # (even part − ½·vHvv) / √(SE² + SE²)
+    implicated: Implicated | None = None  # None where not measured
 
     def to_json(self) -> dict[str, Any]:
         return fields_of(self)
@@ -107,20 +136,31 @@ def _verdict(difference: float | None, se: float | None, gdotv: float | None) ->
     return "inconclusive"
 
 
-def _half_vhvv(run: Run) -> tuple[float | None, float | None]:
-    """½·vHvv and ½·se_vHvv of the run's curvature block."""
+def _half_vhvv(
+    run: Run, uncertainty: RunUncertainty | None, eta: float | None
+) -> tuple[float | None, float | None, str | None]:
+    """½·vHvv, the SE of that total and how it was computed."""
     curvature = run.snis.approx.quadratic if run.snis is not None else None
-    if curvature is None:
-        return None, None
-    vhvv, se = curvature.vhvv, curvature.se_vhvv
-    return (
-        _finite(0.5 * vhvv) if vhvv is not None else None,
-        _finite(0.5 * se) if se is not None else None,
-    )
+    if curvature is None or curvature.vhvv is None:
+        return None, None, None
+    half = _finite(0.5 * curvature.vhvv)
+    here = _row_at(uncertainty, eta) if eta is not None else None
+    rows = ([here] if here is not None else []) + list(uncertainty.etas if uncertainty else ())
+    for row in rows:
+        if row.se_quad is not None and row.eta > 0:
+            method = f"{row.method('se_quad')}: se_quad(η)/η² = ½·√n·sd(vhvv_i)"
+            return half, _finite(row.se_quad / (row.eta * row.eta)), method
+    k, se = curvature.num_shards, curvature.se_vhvv
+    if k is None or k < 1 or se is None:
+        return half, None, None
+    method = f"shards: ½·{k}·se_vHvv (se_vHvv is the SE of the mean of {k} shards)"
+    return half, _finite(0.5 * k * se), method
 
 
-def _not_measured(entry_eta: float, gdotv: float | None, run: Run) -> FdRow:
-    half, se_half = _half_vhvv(run)
+def _not_measured(
+    entry_eta: float, gdotv: float | None, run: Run, uncertainty: RunUncertainty | None
+) -> FdRow:
+    half, se_half, method = _half_vhvv(run, uncertainty, None)
     nothing = dict.fromkeys(
         ("eta", "delta_plus", "delta_minus", "finite_difference", "se_gdotv", "se_gdotv_method",
          "se_fd", "se_fd_method", "difference", "se_difference", "se_difference_method", "z",
@@ -132,8 +172,76 @@ def _not_measured(entry_eta: float, gdotv: float | None, run: Run) -> FdRow:
         verdict="not measured",
         half_vhvv=half,
         se_half_vhvv=se_half,
+        se_half_vhvv_method=method,
         **nothing,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """Each side's deviation from the lin+quad prediction there, with its SE and the verdict."""
+
+    plus: float | None = None
+    minus: float | None = None
+    se: float | None = None
+    method: str | None = None
+    z_plus: float | None = None
+    z_minus: float | None = None
+    z_even: float | None = None
+    implicated: Implicated = "unresolved"
+
+
+def _side_se(
+    row: EtaUncertainty, eta: float, half: float | None, se_half: float | None
+) -> tuple[float | None, str | None]:
+    """The SE of each side's deviation: the paired lin+quad one, else built from linear's."""
+    if half is not None and row.se_diff_linquad is not None:
+        method = SIDE_SE_METHOD.format(row.method("se_diff_linquad"))
+        return _ratio(row.se_diff_linquad, eta), method
+    linear = _ratio(row.se_diff_linear, eta)
+    if linear is None:
+        return None, None
+    if half is None:
+        return linear, SIDE_SE_LINEAR.format(row.method("se_diff_linear"))
+    if se_half is None:
+        return None, None
+    method = SIDE_SE_UNPAIRED.format(row.method("se_diff_linear"))
+    return _finite(math.hypot(linear, se_half * eta)), method
+
+
+def _implicated(z_plus: float, z_minus: float, z_even: float | None) -> Implicated:
+    """A side alone when it departs, the other does not and the even part says they differ;
+    g·v when both depart the same way."""
+    plus, minus = abs(z_plus) > Z_95, abs(z_minus) > Z_95
+    if plus and minus:
+        return "linear" if (z_plus > 0) == (z_minus > 0) else "unresolved"
+    if (plus or minus) and z_even is not None and abs(z_even) > Z_95:
+        return "plus" if plus else "minus"
+    return "unresolved"
+
+
+def _even_z(row: FdRow) -> float | None:
+    """(Δ₊ + Δ₋)/(2η²) − ½·vHvv in units of their SEs combined (the even part's is a bound)."""
+    even, half, se_even = row.curvature_coefficient, row.half_vhvv, row.se_curvature_coefficient
+    if even is None or half is None or se_even is None:
+        return None
+    return _ratio(even - half, math.hypot(se_even, row.se_half_vhvv or 0.0))
+
+
+def _sides(row: FdRow, here: EtaUncertainty | None) -> _Sides:
+    """Δ₊/η against g·v + ½·vHvv·η and −Δ₋/η against g·v − ½·vHvv·η, at the FD's η."""
+    eta, plus, minus, gdotv = row.eta, row.delta_plus, row.delta_minus, row.gdotv
+    if here is None or eta is None or plus is None or minus is None or gdotv is None:
+        return _Sides()
+    se, method = _side_se(here, eta, row.half_vhvv, row.se_half_vhvv)
+    bend = (row.half_vhvv or 0.0) * eta
+    deviation_plus = _finite(plus / eta - (gdotv + bend))
+    deviation_minus = _finite(-minus / eta - (gdotv - bend))
+    z_plus, z_minus, z_even = _ratio(deviation_plus, se), _ratio(deviation_minus, se), _even_z(row)
+    implicated: Implicated = "unresolved"
+    if z_plus is not None and z_minus is not None:
+        implicated = _implicated(z_plus, z_minus, z_even)
+    return _Sides(deviation_plus, deviation_minus, se, method, z_plus, z_minus, z_even, implicated)
 
 
 def fd_row(
@@ -141,7 +249,7 @@ def fd_row(
 ) -> FdRow:
     gdotv = _finite(run.snis.approx.delta_h_per_lr) if run.snis is not None else None
     if not fd.measured:
-        return _not_measured(entry_eta, gdotv, run)
+        return _not_measured(entry_eta, gdotv, run, uncertainty)
     eta = fd.eta
     plus, minus = _finite(fd.delta_plus), _finite(fd.delta_minus)
     even = plus + minus if plus is not None and minus is not None else None
@@ -149,12 +257,12 @@ def fd_row(
     if value is None and plus is not None and minus is not None:
         value = _finite((plus - minus) / (2.0 * eta))
     se_g, se_g_method = gdotv_se(uncertainty, eta)
-    row = _row_at(uncertainty, eta)
-    se_true = row.se_true if row is not None else None
-    se_diff = _ratio(row.se_diff_linear, eta) if row is not None else None
+    here = _row_at(uncertainty, eta)
+    se_true = here.se_true if here is not None else None
+    se_diff = _ratio(here.se_diff_linear, eta) if here is not None else None
     difference = _finite(value - gdotv) if value is not None and gdotv is not None else None
-    half, se_half = _half_vhvv(run)
-    return FdRow(
+    half, se_half, se_half_method = _half_vhvv(run, uncertainty, eta)
+    row = FdRow(
         entry_eta=entry_eta,
         eta=eta,
         delta_plus=plus,
@@ -167,7 +275,7 @@ def fd_row(
         se_fd_method=FD_SE_METHOD if _ratio(se_true, eta) is not None else None,
         difference=difference,
         se_difference=se_diff,
-        se_difference_method=row.method("se_diff_linear") if row and se_diff else None,
+        se_difference_method=here.method("se_diff_linear") if here and se_diff else None,
         z=_ratio(difference, se_diff),
         verdict=_verdict(difference, se_diff, gdotv),
         curvature_coefficient=_ratio(even, 2.0 * eta * eta),
@@ -178,6 +286,23 @@ def fd_row(
         ess_minus=fd.ess_minus,
         clip_fraction_plus=fd.clip_fraction_plus,
         clip_fraction_minus=fd.clip_fraction_minus,
+        se_half_vhvv_method=se_half_method,
+    )
+    return _with_sides(row, _sides(row, here))
+
+
+def _with_sides(row: FdRow, sides: _Sides) -> FdRow:
+    return replace(
+        row,
+        deviation_plus=sides.plus,
+        deviation_minus=sides.minus,
+        se_deviation_plus=sides.se,
+        se_deviation_minus=sides.se,
+        se_deviation_method=sides.method,
+        z_plus=sides.z_plus,
+        z_minus=sides.z_minus,
+        z_even=sides.z_even,
+        implicated=sides.implicated,
     )
 
 
@@ -192,4 +317,51 @@ def fd_rows(run: Run, uncertainty: RunUncertainty | None) -> tuple[FdRow, ...]:
     )
 
 
-__all__ = ["EQUIVALENCE_MARGIN", "FdRow", "fd_row", "fd_rows", "gdotv_se"]
+@dataclass(frozen=True, slots=True)
+class EvenScaling:
+    """Δ₊ + Δ₋ ∝ η^exponent between the smallest and largest η where Δ₊ + Δ₋ is resolved."""
+
+    eta_low: float
+    eta_high: float
+    exponent: float
+    se_exponent: float
+
+    @property
+    def z_smooth(self) -> float | None:
+        """The exponent's distance from a smooth ΔH(η)'s 2, in its SEs."""
+        return _ratio(self.exponent - SMOOTH_EXPONENT, self.se_exponent)
+
+
+def even_scaling(rows: Sequence[FdRow]) -> EvenScaling | None:
+    """How Δ₊ + Δ₋ grows with η, from the two outermost η where |Δ₊ + Δ₋| exceeds 1.96 times
+    its SE bound 2·se_true(η); ``None`` with fewer than two, or when their signs differ."""
+    points = []
+    for row in rows:
+        eta, se_even = row.eta, row.se_curvature_coefficient
+        if eta is None or row.delta_plus is None or row.delta_minus is None or se_even is None:
+            continue
+        total, se = row.delta_plus + row.delta_minus, 2.0 * se_even * eta * eta
+        if se > 0 and abs(total) > Z_95 * se:
+            points.append((eta, total, se))
+    points.sort()
+    if len(points) < 2:
+        return None
+    (eta_low, low, se_low), (eta_high, high, se_high) = points[0], points[-1]
+    if eta_high <= eta_low or (low > 0) != (high > 0):
+        return None
+    span = math.log(eta_high / eta_low)
+    exponent = math.log(high / low) / span
+    return EvenScaling(
+        eta_low, eta_high, exponent, (se_low / abs(low) + se_high / abs(high)) / span
+    )
+
+
+__all__ = [
+    "EQUIVALENCE_MARGIN",
+    "EvenScaling",
+    "FdRow",
+    "even_scaling",
+    "fd_row",
+    "fd_rows",
+    "gdotv_se",
+]

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo, compare_batch_sizes
+from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo
+from reportgen.analysis.batch_pairs import batch_populations, compare_alike
 from reportgen.analysis.diagnostics import group_findings
 from reportgen.analysis.diagnostics.checks_supplement import CvBatchReport, group_cv_batch
 from reportgen.analysis.group_stats import (
@@ -224,19 +225,25 @@ def _points(members: Sequence[GroupMember], copies: set[str]) -> dict[str, RunPo
 
 
 def _batch(
+    members: Sequence[GroupMember],
     points: Mapping[str, RunPoints],
     child_runs: Sequence[Sequence[str]],
     samples: SampleLoader | None,
     settings: GroupSettings,
     memo: DrawMemo | None,
 ) -> tuple[BatchComparison, ...]:
-    """The batch-size comparison, when the children each hold one batch size."""
+    """The batch-size comparison, when the children each hold one batch size: only runs alike
+    in everything but B_E are paired (``batch_pairs``); every row names the runs it leaves out."""
     if samples is None or not splits_by_batch_size(child_runs, points):
         return ()
-    loaded: list[SampleSource] = [s for r in points if (s := samples(r)) is not None]
-    return compare_batch_sizes(
-        list(points.values()),
-        loaded,
+    by_id = {m.id: m for m in members}
+    incidental = Incidental(settings.incidental)
+    pops = batch_populations([by_id[r].member for r in points], incidental)
+    return compare_alike(
+        pops,
+        points,
+        samples,
+        {r: by_id[r].eta_errors for r in points},
         draws=settings.draws,
         seed=settings.seed,
         workers=settings.workers,
@@ -264,7 +271,7 @@ def _taken(
     return replace(
         like,
         group_id=group_id,
-        batch=_batch(points, child_runs, samples, settings, memo),
+        batch=_batch(members, points, child_runs, samples, settings, memo),
         findings=group_findings(like.duplicates, pooled),
         cv_batch=None,
     )
@@ -306,7 +313,7 @@ def _analyze(
     )
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
     differs = what_differs(read, incidental)
-    batch = _batch(points, child_runs, samples, settings, memo)
+    batch = _batch(members, points, child_runs, samples, settings, memo)
     return GroupAnalysis(
         group_id=group_id,
         partials=merged,

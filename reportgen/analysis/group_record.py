@@ -35,8 +35,9 @@ from reportgen.treefile import FitWindow
 # 3: the CV batch aggregate; 4: the tails' spreads over the runs whose ΔH_true is resolved;
 # 5: control-variate statistics per population, populations' short labels, the draws' MC SE;
 # 6: truncated tails left out of the spreads where they are not comparable; 7: the CV batch
-# aggregate per batch size, its rows checked against their runs
-GROUP_RECORD_FORMAT = 7
+# aggregate per batch size, its rows checked against their runs; 8: the batch-size comparison
+# per population, with the between-run and the smaller runs' SEs
+GROUP_RECORD_FORMAT = 8
 
 
 @dataclass(frozen=True)

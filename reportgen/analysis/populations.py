@@ -184,7 +184,7 @@ def _field_labels(members: Sequence[PopulationMember]) -> dict[str | None, str]:
         if m.fields_sha256 in names:
             continue
         missing = missing_fields(m.fields, frozenset(unions[m.schema]))
-        shown = ", ".join(p.rsplit(".", 1)[-1] for p in missing[:FIELD_NAMES_SHOWN])
+        shown = ", ".join(distinct_suffixes(missing)[:FIELD_NAMES_SHOWN])
         more = len(missing) - FIELD_NAMES_SHOWN
         names[m.fields_sha256] = (
             f"without {shown}{f' (+{more})' if more > 0 else ''}" if missing else "every field"
@@ -195,6 +195,21 @@ def _field_labels(members: Sequence[PopulationMember]) -> dict[str | None, str]:
         k: f"{v} ({(k or '?')[:8]})" if alike[(schema_of[k], v)] > 1 else v
         for k, v in names.items()
     }
+
+
+def distinct_suffixes(paths: Sequence[str]) -> list[str]:
+    """Each dotted path by its shortest suffix that no other path ends in ("var_logp" alone
+    where one path ends so, "corr.var_logp" and "ols_beta.var_logp" where two do)."""
+    parts = [p.split(".") for p in paths]
+    out = []
+    for mine in parts:
+        depth = 1
+        while depth < len(mine) and any(
+            other is not mine and other[-depth:] == mine[-depth:] for other in parts
+        ):
+            depth += 1
+        out.append(".".join(mine[-depth:]))
+    return out
 
 
 def _splitting_parameters(members: Sequence[PopulationMember], incidental: Incidental) -> list[str]:

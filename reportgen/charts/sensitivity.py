@@ -101,21 +101,24 @@ def _spec(metric: Metric, labels: tuple[str, ...]) -> Spec:
     chart = layered(data, flatten, *rules, line, points).transform_filter(
         f"datum.threshold > 0 && isFinite(datum.{field})"
     )
-    if metric == "shift":
-        title = "ΔH_true vs clip threshold"
-        description = (
-            "How far ΔH_true moves from its published value when the SNIS weights are clipped "
-            "at other thresholds, in standard errors of ΔH_true at that η (one line per η; "
-            "the diamond is the published value). Beyond the dashed ±1 lines the clip "
-            "matters as much as the sampling noise."
-        )
-    else:
-        title = "ESS vs clip threshold"
-        description = (
-            "ESS of the SNIS weights as a fraction of the sequences at each clip threshold, one "
-            "line per η; below the dashed 0.5 line the ground truth rests on few sequences."
-        )
-    return finish(chart, title, description)
+    return finish(chart, *_TEXTS[metric])
+
+
+_TEXTS: dict[str, tuple[str, str]] = {  # title, description
+    "shift": (
+        "ΔH_true vs clip threshold",
+        "How far ΔH_true moves from its published value when the SNIS weights are clipped at "
+        "other thresholds, in standard errors of ΔH_true at that η (one line per η; the diamond "
+        "is the published value). Beyond the dashed ±1 lines a threshold moves it as much as "
+        "the sampling noise; the run is judged on the thresholds next to the published one (the "
+        "table beside it), the rest of the sweep only describes.",
+    ),
+    "ess": (
+        "ESS vs clip threshold",
+        "ESS of the SNIS weights as a fraction of the sequences at each clip threshold, one line "
+        "per η; below the dashed 0.5 line the ground truth rests on few sequences.",
+    ),
+}
 
 
 __all__ = ["clip_sweep_chart"]

@@ -20,19 +20,27 @@ from reportgen.demo.common import (
     update_stats,
 )
 
+OVERSHOOT = (1.32, 1.38)  # η_max/η*: every η of a 2×-spaced grid ≥ 30 % away from η*
+# η_max/η* ≈ 5.4: η_max/2 and η_max lie beyond η* + 1.96·SE(η*) at a 256-sequence batch's noise
+RESOLVED_OVERSHOOT = (5.3, 5.5)
+
 
 def truth_model(
-    rng: np.random.Generator, g: float, eta_max: float, overshoot: bool
+    rng: np.random.Generator,
+    g: float,
+    eta_max: float,
+    overshoot: bool,
+    strength: tuple[float, float] = OVERSHOOT,
 ) -> tuple[float, float, float]:
     """``(c, a, vHvv)``: ΔH_true(η) ≈ g·η·(c + a·η/η_max); vHvv is the curvature estimate.
 
     Normally the linear term is off by 10–45% and η* = 2|g|/|vHvv| lies well above η_max;
-    with ``overshoot`` the estimated curvature opposes g so strongly that η* < η_max.
+    with ``overshoot`` the estimated curvature opposes g so strongly that η* < η_max (η_max/η*
+    drawn from ``strength``).
     """
     if overshoot:
-        # η*/η_max ≈ 1/1.35 keeps every η of a 2×-spaced grid ≥ 30% away from η*.
         c, a = rng.uniform(1.15, 1.2), rng.uniform(-0.38, -0.3)
-        return float(c), float(a), float(-2.0 * rng.uniform(1.32, 1.38) * g / eta_max)
+        return float(c), float(a), float(-2.0 * rng.uniform(*strength) * g / eta_max)
     if rng.random() < 0.5:
         c, a = rng.uniform(1.12, 1.25), rng.uniform(0.05, 0.3)
     else:
@@ -316,6 +324,7 @@ def generate_snis_results(
     quadratic: bool = True,
     per_token: bool = True,
     overshoot: bool = False,
+    overshoot_strength: tuple[float, float] = OVERSHOOT,
     truth_ratio: float | None = None,
     noise: float = 1.0,
     offset: float = 0.0,
@@ -324,7 +333,8 @@ def generate_snis_results(
 
     ``delta_h_true`` of every entry is computed from the stored arrays by the field guide's
     formula, ``approx.delta_h_per_lr`` is the sum of the per-sequence ``gdotv`` and, with
-    ``overshoot``, ``quadratic.eta_star`` falls below the largest η. ``truth_ratio`` fixes
+    ``overshoot``, ``quadratic.eta_star`` falls below the largest η (by ``overshoot_strength``,
+    the range η_max/η* is drawn from). ``truth_ratio`` fixes
     ΔH_true/ΔH_linear at every η (else the truth model drifts with η), ``noise`` scales the
     sequences' spread (and so every standard error) and ``offset`` moves this run's ΔH_true
     by that relative amount at every η (its sampling error, shared by its η as in real runs).
@@ -332,7 +342,7 @@ def generate_snis_results(
     etas = [float(e) for e in etas]
     seq = _sequence_basics(rng, n_sequences, per_token, noise)
     g_total = float(seq["gdotv"].sum())
-    c, a, v_total = truth_model(rng, g_total, max(etas), overshoot)
+    c, a, v_total = truth_model(rng, g_total, max(etas), overshoot, overshoot_strength)
     if truth_ratio is not None:
         c, a = truth_ratio, 0.0
     vhvv = _vhvv(rng, n_sequences, v_total, seq["unit"]) if quadratic else None

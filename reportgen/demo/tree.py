@@ -28,7 +28,7 @@ from reportgen.demo.common import (
 from reportgen.demo.cv import cv_aggregate, generate_cv_results
 from reportgen.demo.inference import write_inference_cases
 from reportgen.demo.next_runner import write_next_runner
-from reportgen.demo.snis import generate_snis_results
+from reportgen.demo.snis import RESOLVED_OVERSHOOT, generate_snis_results
 from reportgen.demo.studies import write_studies
 from reportgen.demo.sweep import generate_sweep_results
 
@@ -125,7 +125,7 @@ def _sample_snis(root: Path, seed: int, medium: bool) -> None:
         rng = np.random.default_rng([seed, 100 + k])
         res = generate_snis_results(
             rng, n_sequences=n, etas=SAMPLE_ETAS, per_sequence=per_seq, quadratic=quad,
-            overshoot=over,
+            overshoot=over, overshoot_strength=RESOLVED_OVERSHOOT,
         )  # fmt: skip
         config = snis_config_text(n, SAMPLE_ETAS) if run == "run_01" else None
         rel = f"{SNIS_BASE}/{group}/{run}"

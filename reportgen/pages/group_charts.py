@@ -200,6 +200,7 @@ def batch_charts(batch: Sequence[BatchComparison], label: Label) -> list[ChartRe
                 large_size=comparison.large_size,
                 eta=comparison.eta,
                 key=f"b{i}",
+                reestimated=comparison.reestimated is not None,
             )
         )
     return out

@@ -183,8 +183,9 @@ def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     result = []
     by_run = {run_id: _severities(row) for run_id, row in rows.items()}  # once, not per group
     for group in tree.groups:
-        counts = _affected(by_run[run_id] for run_id in group.run_ids)
-        copies = _copies(rows[r].content for r in group.run_ids if r in rows)
+        counted = _without_copies(group.run_ids, rows)
+        counts = _affected(by_run[run_id] for run_id in counted)
+        copies = len(group.run_ids) - len(counted)
         result.append(
             GroupRow(
                 id=group.id,
@@ -199,10 +200,19 @@ def group_rows(tree: Tree, rows: Mapping[str, RunRow]) -> tuple[GroupRow, ...]:
     return tuple(result)
 
 
-def _copies(contents: Iterable[bytes | None]) -> int:
-    """How many of the runs read repeat an earlier one's results file byte for byte."""
-    known = [c for c in contents if c is not None]
-    return len(known) - len(set(known))
+def _without_copies(run_ids: Iterable[str], rows: Mapping[str, RunRow]) -> list[str]:
+    """The runs, each results file once: a run whose file repeats an earlier one's byte for
+    byte is a copy, counted neither as a run nor in the findings tallies."""
+    seen: set[bytes] = set()
+    kept = []
+    for run_id in run_ids:
+        content = rows[run_id].content if run_id in rows else None
+        if content is not None and content in seen:
+            continue
+        if content is not None:
+            seen.add(content)
+        kept.append(run_id)
+    return kept
 
 
 def index_groups(groups: Sequence[GroupRow]) -> tuple[GroupRow, ...]:

@@ -18,41 +18,24 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from reportgen import __version__
+from reportgen.analysis.pooling import Pooled, pool
+from reportgen.analysis.stats import same_eta
+from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_90
 from reportgen.figures import TableFile
 from reportgen.numfmt import scaled, scaled_with_se
 
 if TYPE_CHECKING:  # the group page imports this module
-    from reportgen.pages.group import GroupView
+    from reportgen.pages.group import GroupView, VerdictRow
 
 TABLES_DIR = "tables"
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
+_LATEX_SPECIALS = {ch: "\\" + ch for ch in "&%$#_{}"} | {
+    "\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}  # fmt: skip
 _ASCII = {
-    "η": r"$\eta$",
-    "Δ": r"$\Delta$",
-    "−": "-",
-    "±": r"$\pm$",
-    "·": r"$\cdot$",
-    "×": "x",
-    "…": r"\ldots{}",  # a shortened population label
-    "–": "--",
-    "—": "---",
-    "≤": r"$\le$",
-    "≥": r"$\ge$",
-    "≈": r"$\approx$",
-    "²": r"$^2$",
-    "σ": r"$\sigma$",
-}
+    "η": r"$\eta$", "Δ": r"$\Delta$", "−": "-", "±": r"$\pm$", "·": r"$\cdot$", "×": "x",
+    "…": r"\ldots{}",  "–": "--", "—": "---", "≤": r"$\le$", "≥": r"$\ge$",
+    "≈": r"$\approx$", "²": r"$^2$", "σ": r"$\sigma$",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,6 +62,7 @@ class PaperTable:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
     footnote: str
+    sources: str = ""  # which summary.json (and fields) its columns come from
 
 
 def latex_escape(text: str) -> str:
@@ -158,8 +142,10 @@ def estimate_exponent(value: float | None, se: float | None) -> int | None:
     return scaled_with_se(value, se)[2]
 
 
-def provenance(group_id: str) -> str:
-    return f"reportgen {__version__}, group {group_id or '(root)'}, from its summary.json"
+def provenance(group_id: str, sources: str = "") -> str:
+    """The first line of a table's files: the build, the group and where its columns come from."""
+    line = f"reportgen {__version__}, group {group_id or '(root)'}"
+    return f"{line}; {sources}" if sources else line
 
 
 def table_csv(table: PaperTable, source: str) -> bytes:
@@ -206,12 +192,12 @@ def table_files(
 ) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
     """``tables/<name>.csv`` and ``tables/<name>.tex`` of every table that has rows, and the
     list of them the page and the figure index link to (site paths)."""
-    source = provenance(group_id)
     files: list[tuple[str, bytes]] = []
     listed: list[TableFile] = []
     for table in tables:
         if not table.rows:
             continue
+        source = provenance(group_id, table.sources)
         base = (
             f"{directory}/{TABLES_DIR}/{table.name}" if directory else f"{TABLES_DIR}/{table.name}"
         )
@@ -232,14 +218,52 @@ def paper_table_link(table: TableFile, directory: str) -> TableFile:
 # --- the group's tables ----------------------------------------------------------------------
 
 _TRUE = r"$\Delta H_{\mathrm{true}}$"
-_PAIRED_NOTE = (
-    r"$z = (\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}})/\mathrm{SE}_{\mathrm{paired}}$, "
-    r"the paired SE by the delta method over the evaluation sequences (the same sequences "
-    r"drive both estimates); 95\,\% interval of the difference: paired bootstrap percentiles. "
-    r"$\Delta H_{\mathrm{true}}$: SNIS estimate $\pm$ its delta-method SE. Verdicts: "
-    r"\emph{disagrees} when $|z| > 1.96$; \emph{agrees} when the 90\,\% interval of "
-    r"$\Delta H_{\mathrm{lin}}/\Delta H_{\mathrm{true}}$ lies within $[1-m, 1+m]$ (two one-sided "
-    r"tests, $m$ the equivalence margin of the build); otherwise \emph{inconclusive}."
+_RATIO = r"$\Delta H_{\mathrm{lin}}/\Delta H_{\mathrm{true}}$"
+_LABEL_WIDTH = 28  # characters per line of a population label in LaTeX
+
+
+def label_cell(label: str) -> Cell:
+    """A population's full label; in LaTeX broken after its commas into lines of about
+    ``_LABEL_WIDTH`` characters (a nested ``tabular``, so no package is needed)."""
+    lines: list[str] = []
+    for part in label.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= _LABEL_WIDTH:
+            lines[-1] += f", {part}"
+        else:
+            lines.append(part)
+    if len(lines) < 2:
+        return text_cell(label)
+    body = r",\\ ".join(latex_escape(line) for line in lines)
+    return Cell((label,), rf"\begin{{tabular}}[t]{{@{{}}l@{{}}}}{body}\end{{tabular}}")
+
+
+def r2_text(value: float | None) -> str:
+    """R² with the digits that tell it from 1 (0.99997 is not "1"): at least three
+    significant, and two of 1 − R²."""
+    if value is None or not math.isfinite(value) or value >= 1 or value <= 0:
+        return plain(value)
+    digits = max(3, math.ceil(-math.log10(1 - value)) + 1)
+    return plain(value, min(digits, 15))
+
+
+def _verdict_note(margin: float) -> str:
+    """The formulas, with the margin this build judged with (``--equivalence-margin``)."""
+    return (
+        r"$z = (\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}})/\mathrm{SE}_{\mathrm{paired}}"
+        r"$, "
+        r"the paired SE by the delta method over the evaluation sequences (the same sequences "
+        r"drive both estimates); 95\,\% interval of the difference: paired bootstrap percentiles. "
+        r"$\Delta H_{\mathrm{true}}$: SNIS estimate $\pm$ its delta-method SE. Verdicts: "
+        rf"\emph{{disagrees}} when $|z| > 1.96$; \emph{{agrees}} when the 90\,\% interval of "
+        rf"{_RATIO}, ratio $\pm$ {Z_90:.3f} delta-method SE, lies within $[1-m, 1+m]$ "
+        rf"(two one-sided tests), $m = {margin:g}$ the equivalence margin of this build; "
+        r"otherwise \emph{inconclusive}."
+    )
+
+
+_VERDICT_SOURCES = (
+    "verdict, z, diff, paired_se: the group's summary.json (runs[].agreement[]); delta_h_true, "
+    "se_true, ci95_diff: each run's summary.json (etas[]: delta_h_true, se_true, ci95_diff_linear)"
 )
 
 
@@ -259,7 +283,9 @@ class VerdictLine:
     se_true: float | None
 
 
-def verdict_table(lines: Sequence[VerdictLine], populations: int) -> PaperTable:
+def verdict_table(
+    lines: Sequence[VerdictLine], populations: int, margin: float = DEFAULT_MARGIN
+) -> PaperTable:
     several = populations > 1
     columns = [Column("run", ("run",))]
     columns += [Column("population", ("population",))] if several else []
@@ -274,7 +300,7 @@ def verdict_table(lines: Sequence[VerdictLine], populations: int) -> PaperTable:
     rows = tuple(
         (
             text_cell(line.run),
-            *((text_cell(line.population),) if several else ()),
+            *((label_cell(line.population),) if several else ()),
             number_cell(line.eta),
             text_cell(line.verdict or "no verdict"),
             number_cell(line.z, lambda z: plain(z, 2)),
@@ -285,7 +311,25 @@ def verdict_table(lines: Sequence[VerdictLine], populations: int) -> PaperTable:
         for line in lines
     )
     caption = "Linear approximation against the SNIS ground truth per run and learning rate."
-    return PaperTable("verdicts", caption, tuple(columns), rows, _PAIRED_NOTE)
+    note = _verdict_note(margin)
+    return PaperTable("verdicts", caption, tuple(columns), rows, note, _VERDICT_SOURCES)
+
+
+@dataclass(frozen=True)
+class PooledValue:
+    """A pooled estimate with its SE; ``random``: DerSimonian–Laird, else inverse variance."""
+
+    value: float
+    se: float
+    random: bool = False
+
+    @classmethod
+    def of(cls, pooled: Pooled | None) -> PooledValue | None:
+        """The estimate the group's verdicts use: random effects where Q says the runs differ."""
+        if pooled is None:
+            return None
+        chosen = pooled.random if pooled.heterogeneous else pooled.fixed
+        return cls(chosen.value, chosen.se, pooled.heterogeneous)
 
 
 @dataclass(frozen=True)
@@ -293,10 +337,34 @@ class PooledLine:
     population: str
     eta: float
     runs: int
-    true_mean: float | None
-    true_std: float | None
-    linear_mean: float | None
-    linquad_mean: float | None
+    true: PooledValue | None
+    linear: PooledValue | None  # ΔH_lin − ΔH_true
+    linquad: PooledValue | None  # ΔH_lin+quad − ΔH_true
+
+
+def pooled_cell(estimate: PooledValue | None) -> Cell:
+    if estimate is None:
+        return Cell(("", "", ""), "--")
+    method = "random" if estimate.random else "fixed"
+    mark = r"$^{\mathrm{RE}}$" if estimate.random else ""
+    text = plus_minus(estimate.value, estimate.se) + mark
+    return Cell((_csv_number(estimate.value), _csv_number(estimate.se), method), text)
+
+
+_POOLED_NOTE = (
+    r"Per population (only runs that share their configuration are pooled) and $\eta$, over "
+    r"its $n$ runs with a standard error: $\Delta H_{\mathrm{true}}$ pooled from the runs' "
+    r"delta-method SEs, and each approximation's difference from it pooled from the runs' "
+    r"paired SEs (the same sequences drive both estimates). Inverse-variance fixed effect, "
+    r"$\hat y = \sum w_i y_i/\sum w_i$, $w_i = 1/\mathrm{SE}_i^2$, SE $= 1/\sqrt{\sum w_i}$; "
+    r"marked RE: DerSimonian--Laird random effects, used where Cochran's $Q$ says the runs "
+    r"differ more than their SEs explain ($p < 0.05$)."
+)
+_POOLED_SOURCES = (
+    "differences: the group's summary.json (populations[].pooled: diff_linear, se_diff_linear, "
+    "diff_linquad, se_diff_linquad, method); delta_h_true: pooled here from each run's "
+    "summary.json (etas[]: delta_h_true, se_true)"
+)
 
 
 def pooled_table(lines: Sequence[PooledLine]) -> PaperTable:
@@ -304,33 +372,19 @@ def pooled_table(lines: Sequence[PooledLine]) -> PaperTable:
         Column("population", ("population",)),
         Column(r"$\eta$", ("eta",), "r"),
         Column("$n$", ("n_runs",), "r"),
-        Column(f"mean {_TRUE}", ("true_mean", "se_true_mean"), "r"),
-        Column(r"mean $\Delta H_{\mathrm{lin}}$", ("linear_mean",), "r"),
-        Column(r"mean $\Delta H_{\mathrm{lin+quad}}$", ("linquad_mean",), "r"),
-    )
+        Column(f"pooled {_TRUE}", ("delta_h_true", "se_true", "method_true"), "r"),
+        Column(rf"$\Delta H_{{\mathrm{{lin}}}}$ $-$ {_TRUE}",
+               ("diff_linear", "se_diff_linear", "method_linear"), "r"),
+        Column(rf"$\Delta H_{{\mathrm{{lin+quad}}}}$ $-$ {_TRUE}",
+               ("diff_linquad", "se_diff_linquad", "method_linquad"), "r"),
+    )  # fmt: skip
     rows = tuple(
-        (
-            text_cell(line.population),
-            number_cell(line.eta),
-            count_cell(line.runs),
-            estimate_cell(line.true_mean, _se_of_mean(line.true_std, line.runs)),
-            number_cell(line.linear_mean),
-            number_cell(line.linquad_mean),
-        )
+        (label_cell(line.population), number_cell(line.eta), count_cell(line.runs),
+         pooled_cell(line.true), pooled_cell(line.linear), pooled_cell(line.linquad))
         for line in lines
-    )
-    footnote = (
-        r"Per population (only runs that share their configuration are pooled) and $\eta$: "
-        r"the mean over its $n$ runs of $\Delta H_{\mathrm{true}}$ $\pm$ SE $= s/\sqrt{n}$, "
-        r"$s$ the sample standard deviation across runs (ddof 1; no SE for $n < 2$); the "
-        r"approximations' means without SE."
-    )
-    caption = "Entropy change across runs per population and learning rate."
-    return PaperTable("pooled", caption, columns, rows, footnote)
-
-
-def _se_of_mean(std: float | None, n: int) -> float | None:
-    return std / math.sqrt(n) if std is not None and n >= 2 else None
+    )  # fmt: skip
+    caption = "Entropy change pooled over the runs of each population per learning rate."
+    return PaperTable("pooled", caption, columns, rows, _POOLED_NOTE, _POOLED_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -344,41 +398,55 @@ class FitLine:
     linear_ci95: Sequence[float] | None
 
 
+def _outside(value: float | None, ci: Sequence[float] | None) -> bool | None:
+    """Whether a slope lies outside its own bootstrap interval (``None``: nothing to compare)."""
+    if value is None or ci is None:
+        return None
+    return not ci[0] <= value <= ci[1]
+
+
+def slope_cell(value: float | None, ci: Sequence[float] | None) -> Cell:
+    """The slope, marked † where it lies outside its interval; the CSV says so in a column."""
+    outside = _outside(value, ci)
+    flag = "" if outside is None else str(outside).lower()
+    return Cell((_csv_number(value), flag), plain(value) + (r"$^{\dagger}$" if outside else ""))
+
+
+_FIT_NOTE = (
+    r"Least squares of $\log|\Delta H_{\mathrm{true}}|$ on $\log\eta$ (slope 1 in the "
+    r"linear regime, 2 where the quadratic term dominates) over the $n$ learning rates "
+    r"with $\Delta H_{\mathrm{true}} \neq 0$, and of $\Delta H_{\mathrm{true}}$ on $\eta$; "
+    r"95\,\% intervals: paired bootstrap over the evaluation sequences, refitted per resample."
+)
+_FIT_FLAG_NOTE = (
+    r" $^{\dagger}$ Slope outside its own 95\,\% interval: the resampled fits are skewed "
+    r"(few $\eta$, or $\Delta H_{\mathrm{true}}$ near 0), so read the interval, not the slope."
+)
+
+
 def fit_table(lines: Sequence[FitLine]) -> PaperTable:
     columns = (
         Column("run", ("run",)),
-        Column("log-log slope", ("loglog_slope",), "r"),
+        Column("log-log slope", ("loglog_slope", "loglog_slope_outside_ci95"), "r"),
         Column(r"95\,\% interval", ("loglog_slope_ci95_low", "loglog_slope_ci95_high"), "r"),
         Column("$R^2$", ("loglog_r2",), "r"),
         Column("$n$", ("n_loglog",), "r"),
-        Column(r"slope of $\Delta H_{\mathrm{true}}$ on $\eta$", ("linear_slope",), "r"),
+        Column(rf"slope of {_TRUE} on $\eta$", ("linear_slope", "linear_slope_outside_ci95"),
+               "r"),
         Column(r"95\,\% interval", ("linear_slope_ci95_low", "linear_slope_ci95_high"), "r"),
-    )
+    )  # fmt: skip
     rows = tuple(
-        (
-            text_cell(line.run),
-            number_cell(line.loglog_slope),
-            interval_cell(line.loglog_ci95),
-            number_cell(line.loglog_r2),
-            count_cell(line.n_loglog),
-            number_cell(line.linear_slope),
-            interval_cell(line.linear_ci95),
-        )
+        (text_cell(line.run), slope_cell(line.loglog_slope, line.loglog_ci95),
+         interval_cell(line.loglog_ci95), number_cell(line.loglog_r2, r2_text),
+         count_cell(line.n_loglog), slope_cell(line.linear_slope, line.linear_ci95),
+         interval_cell(line.linear_ci95))
         for line in lines
-    )
-    footnote = (
-        r"Least squares of $\log|\Delta H_{\mathrm{true}}|$ on $\log\eta$ (slope 1 in the "
-        r"linear regime, 2 where the quadratic term dominates) over the $n$ learning rates "
-        r"with $\Delta H_{\mathrm{true}} \neq 0$, and of $\Delta H_{\mathrm{true}}$ on $\eta$; "
-        r"95\,\% intervals: paired bootstrap over the evaluation sequences, refitted per resample."
-    )
-    return PaperTable(
-        "fits",
-        "Fits of the entropy change against the learning rate per run.",
-        columns,
-        rows,
-        footnote,
-    )
+    )  # fmt: skip
+    flagged = any("true" in cell.csv[1:] for row in rows for cell in (row[1], row[5]))
+    footnote = _FIT_NOTE + (_FIT_FLAG_NOTE if flagged else "")
+    caption = "Fits of the entropy change against the learning rate per run."
+    sources = "the group's summary.json (runs[].fit)"
+    return PaperTable("fits", caption, columns, rows, footnote, sources)
 
 
 def _below(run_id: str, group_id: str) -> str:
@@ -386,54 +454,42 @@ def _below(run_id: str, group_id: str) -> str:
     return run_id.removeprefix(f"{group_id}/") if group_id else run_id
 
 
+def _pooled_true(at: Sequence[VerdictRow]) -> PooledValue | None:
+    """ΔH_true pooled from the runs' own SEs, as the pooled ratio pools it (a run without
+    ΔH_true or its SE gets no weight)."""
+    values = [math.nan if v.true is None else v.true for v in at]
+    return PooledValue.of(pool(values, [math.nan if v.se_true is None else v.se_true for v in at]))
+
+
+def _pooled_lines(view: GroupView) -> list[PooledLine]:
+    """Per population and pooled η: its ΔH_true and the differences the group pooled."""
+    lines = []
+    for p in view.populations:
+        runs = [v for v in view.verdicts if v.run_id in p.population.run_ids]
+        for r in p.pooled:
+            true = _pooled_true([v for v in runs if same_eta(v.row.eta, r.eta)])
+            linear, linquad = (PooledValue.of(a.diff if a else None) for a in (r.linear, r.linquad))
+            lines.append(PooledLine(p.population.label, r.eta, r.n_runs, true, linear, linquad))
+    return lines
+
+
 def group_tables(
     view: GroupView, directory: str
 ) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
     """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
-    short = {p.population.label: p.population.short_label for p in view.populations}
-    verdicts = [
-        VerdictLine(
-            v.label,
-            short.get(v.population, v.population),
-            v.row.eta,
-            v.row.verdict,
-            v.row.paired_z,
-            v.row.diff,
-            v.row.paired_se,
-            v.ci95_diff,
-            v.true,
-            v.se_true,
-        )
+    verdicts = [  # v.population: the population's full label (``Population.label``)
+        VerdictLine(v.label, v.population, v.row.eta, v.row.verdict, v.row.paired_z, v.row.diff,
+                    v.row.paired_se, v.ci95_diff, v.true, v.se_true)
         for v in view.verdicts
-    ]
-    pooled = [
-        PooledLine(
-            p.population.short_label,
-            s.eta,
-            s.n_runs,
-            s.true_mean,
-            s.true_std,
-            s.linear_mean,
-            s.linquad_mean,
-        )
-        for p in view.populations
-        for s in p.per_eta
-    ]
+    ]  # fmt: skip
     fits = [
-        FitLine(
-            _below(f.run_id, view.group.id),
-            f.fit.loglog_slope,
-            f.fit.loglog_slope_ci95,
-            f.fit.loglog_r2,
-            f.fit.n_loglog,
-            f.fit.linear_slope,
-            f.fit.linear_slope_ci95,
-        )
+        FitLine(_below(f.run_id, view.group.id), f.fit.loglog_slope, f.fit.loglog_slope_ci95,
+                f.fit.loglog_r2, f.fit.n_loglog, f.fit.linear_slope, f.fit.linear_slope_ci95)
         for f in view.fits
-    ]
+    ]  # fmt: skip
     tables = (
-        verdict_table(verdicts, len(view.populations)),
-        pooled_table(pooled),
+        verdict_table(verdicts, len(view.populations), view.margin),
+        pooled_table(_pooled_lines(view)),
         fit_table(fits),
     )
     return table_files(tables, directory, view.group.id)

@@ -12,6 +12,7 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from reportgen.analysis import RunAnalysis
+from reportgen.analysis.diagnostics.quality_evidence import EtaStar, eta_star, star_text
 from reportgen.analysis.group_stats import resolved
 from reportgen.analysis.uncertainty import (
     DELTA,
@@ -21,6 +22,7 @@ from reportgen.analysis.uncertainty import (
     EtaUncertainty,
     RunUncertainty,
 )
+from reportgen.analysis.verdicts import Z_95
 from reportgen.load.models import Run
 from reportgen.numfmt import format_with_se
 from reportgen.pages import paths
@@ -87,16 +89,29 @@ class Note:
 class RatioRow:
     eta: float
     value: float
-    beyond: bool
+    beyond: bool  # beyond η* + 1.96·SE(η*)
+    above: bool = False  # above η*, by no more than its noise resolves (or η* has no SE)
 
 
 @dataclass(frozen=True)
 class CurvatureView:
+    """η* ± its SE (``star``), and which η lie beyond it by more than 1.96·SE (``beyond``)
+    or above it unresolved (``above``), as the `eta-beyond-curvature` check judges them."""
+
     gdotv: float | None
     vhvv: float | None
-    eta_star: float | None
+    star: EtaStar | None
     beyond: tuple[float, ...]
     ratio_pred: tuple[RatioRow, ...]
+    above: tuple[float, ...] = ()
+
+    @property
+    def eta_star(self) -> float | None:
+        return self.star.value if self.star is not None else None
+
+    @property
+    def star_text(self) -> str | None:
+        return star_text(self.star) if self.star is not None else None
 
 
 @dataclass(frozen=True)
@@ -145,19 +160,22 @@ def curvature_view(run: Run, etas: tuple[float, ...]) -> CurvatureView | None:
     )
     if curvature is None:
         return None
-    eta_star = curvature.eta_star
-    if eta_star is None and run.snis is not None:
-        eta_star = run.snis.approx.eta_star
+    star = eta_star(curvature, run.snis.approx.eta_star if run.snis is not None else None)
+    bound = star.bound(Z_95) if star is not None else None
 
     def beyond(eta: float) -> bool:
-        return eta_star is not None and eta > eta_star
+        return bound is not None and eta > bound
+
+    def above(eta: float) -> bool:
+        return star is not None and eta > star.value and not beyond(eta)
 
     return CurvatureView(
         gdotv=curvature.gdotv,
         vhvv=curvature.vhvv,
-        eta_star=eta_star,
+        star=star,
         beyond=tuple(e for e in etas if beyond(e)),
-        ratio_pred=tuple(RatioRow(e, v, beyond(e)) for e, v in curvature.ratio_pred),
+        ratio_pred=tuple(RatioRow(e, v, beyond(e), above(e)) for e, v in curvature.ratio_pred),
+        above=tuple(e for e in etas if above(e)),
     )
 
 

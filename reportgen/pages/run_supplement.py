@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from reportgen.analysis import RunAnalysis
 from reportgen.analysis.clip import ClipSweep
 from reportgen.analysis.cv_features import CvRanking, RankedFeature
-from reportgen.analysis.fd import EQUIVALENCE_MARGIN, FdRow
+from reportgen.analysis.fd import EQUIVALENCE_MARGIN, EvenScaling, FdRow, even_scaling
 from reportgen.charts import Chart, Datasets
 from reportgen.charts.sensitivity import clip_sweep_chart
 from reportgen.load.models import CvFeature, FieldInventory, Schema
@@ -18,6 +18,12 @@ from reportgen.numfmt import format_eta
 from reportgen.pages.judged import Judged
 
 ChartResult = tuple[Chart, Datasets]
+IMPLICATED_WORDS = {
+    "plus": "the +η truth Δ₊",
+    "minus": "the −η truth Δ₋",
+    "linear": "g·v (both sides alike)",
+    "unresolved": "no side resolved",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class SupplementView:
     fd: tuple[FdRow, ...]
     fd_measured: bool
     equivalence_margin: float
+    fd_scaling: EvenScaling | None  # how Δ₊ + Δ₋ grows with η
+    implicated_words: dict[str, str]  # FdRow.implicated in words
     cv: CvRanking | None
     cv_rows: tuple[CvRow, ...]  # the run's joint regression features, with SEs
     invalid_scatters: tuple[str, ...]  # the run's own plots of features that are not valid
@@ -80,13 +88,18 @@ class SupplementView:
 def supplement_view(analysis: RunAnalysis) -> SupplementView:
     supplement = analysis.supplement
     cv = supplement.cv
-    invalid = {f"scatter_{f.name}.png" for f in cv.excluded} if cv is not None else set()
+    # the page says an excluded feature's scatter correlates by construction: not for summands
+    # the run's own per-sequence file does not bear out
+    established = [f for f in cv.excluded if f.summand_check != "not reproduced"] if cv else []
+    invalid = {f"scatter_{f.name}.png" for f in established}
     fields = supplement.fields
     return SupplementView(
         clip_sweeps=supplement.clip_sweeps,
         fd=supplement.symmetric_fd,
         fd_measured=any(r.verdict != "not measured" for r in supplement.symmetric_fd),
         equivalence_margin=EQUIVALENCE_MARGIN,
+        fd_scaling=even_scaling(supplement.symmetric_fd),
+        implicated_words=IMPLICATED_WORDS,
         cv=cv,
         cv_rows=cv_rows(analysis.run.cv.features, cv) if analysis.run.cv is not None else (),
         invalid_scatters=tuple(

@@ -10,8 +10,8 @@ optional (``NULLABLE``) and the type 0.1 declared where every snapshot held null
 in the snapshots; they come from 0.1's code (``pages/run.py:render_failure``,
 ``build.py:_keep_stale``, ``pages/group.py:render_group``), as does ``changes.json``
 (``pages/changes.py``), which depends on the previous build and so was not snapshotted.
-Fields added since 0.1 are described by hand below (``add_run_fields`` and beside it), never
-required: a twin of 0.1 lacks them and stays valid.
+Fields added since 0.1 are described by hand below (``add_run_fields`` and beside it) and in
+``schema_supplement.py``, never required: a twin of 0.1 lacks them and stays valid.
 """
 
 from __future__ import annotations
@@ -27,7 +27,23 @@ if not __package__:  # run as a script from a checkout: import tests from beside
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from reportgen.analysis.pooling import FIXED, RANDOM
-from tests.tools.schema_supplement import add_supplement_fields, cv_batch
+from tests.tools.schema_supplement import (
+    INTERVAL,
+    QUARTILES,
+    SLOPE_CI_ROW,
+    VERDICT,
+    add_supplement_fields,
+    agreement_fields,
+    agreement_tally,
+    cv_batch,
+    doubling,
+    eta_uncertainty_fields,
+    population_fields,
+    quad_help,
+    relative_error_fields,
+    uncertainty_fields,
+    what_differs,
+)
 
 TESTS = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ("sample-0.1.json", "shared-0.1.json")
@@ -103,13 +119,6 @@ ERROR = {
 # --- fields added after 0.1: documented here, optional (0.1's twins lack them) ---------------
 
 NULL_NUMBER = {"type": ["null", "number"]}
-VERDICT = {
-    "type": ["null", "string"],
-    "enum": ["agrees", "disagrees", "inconclusive", None],
-    "$comment": "agrees: the 90 % interval of approx/true lies within 1 ± the equivalence "
-    "margin; disagrees: |z| > 1.96; inconclusive otherwise; null: no standard error",
-}
-INTERVAL = {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
 PATHS = {"type": "array", "items": {"type": "string"}, "$comment": "tree-relative file paths"}
 STUDY = {
     "type": "object",
@@ -181,6 +190,7 @@ def add_run_fields(run: Json) -> None:
     properties["fields_sha256"] = {"type": ["null", "string"]}
     properties["inputs"] = PATHS
     properties["etas"]["items"]["properties"].update(eta_verdict_fields())
+    properties["etas"]["items"]["properties"].update(eta_uncertainty_fields())
     properties["uncertainty"] = {
         "type": "object",
         "properties": {
@@ -189,6 +199,23 @@ def add_run_fields(run: Json) -> None:
             "verdict_linquad": VERDICT,
             "breakdown_eta_linear": NULL_NUMBER,
             "breakdown_eta_linquad": NULL_NUMBER,
+            **uncertainty_fields(),
+        },
+    }
+    properties["findings"]["items"]["properties"]["etas"] = FINDING_ETAS
+    properties["skipped_inputs"] = {
+        "type": "array",
+        "$comment": "files of the run (or parts of one) that are not used or shown, and why",
+        "items": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "$comment": "tree-relative"},
+                "reason": {"type": "string"},
+                "unreadable": {
+                    "type": "boolean",
+                    "$comment": "an OS error (not a limit): the build's exit code becomes 1",
+                },
+            },
         },
     }
 
@@ -225,6 +252,12 @@ def pooled_row() -> Json:
     return {"type": "object", "required": ["eta", "n_runs"], "properties": properties}
 
 
+FINDING_ETAS = {
+    "type": "array",
+    "items": {"type": "number"},
+    "$comment": "every η the finding concerns ([]: the whole run or group; eta holds the one η "
+    "of a finding about exactly one)",
+}
 GROUP_FINDING = {
     "type": "object",
     "required": ["id", "severity", "message"],
@@ -232,6 +265,8 @@ GROUP_FINDING = {
         "id": {"type": "string"},
         "severity": {"enum": ["error", "warning", "info"]},
         "message": {"type": "string"},
+        "eta": NULL_NUMBER | {"$comment": "the η when the finding concerns exactly one"},
+        "etas": FINDING_ETAS,
     },
 }
 
@@ -285,6 +320,58 @@ def add_group_fields(group: Json) -> None:
     add_resolved_tail_fields(properties)
     add_population_cv_fields(properties)
     add_batch_se_fields(properties)
+    add_run_row_fields(properties)
+    add_spread_fields(properties)
+
+
+def add_run_row_fields(properties: Json) -> None:
+    """Each run's rows gain the paired agreement, the quadratic term's help, the doubling ratios
+    and the fit slopes' bootstrap intervals."""
+    run = properties["runs"]["items"]
+    run["properties"]["agreement"]["items"]["properties"] |= agreement_fields()
+    run["properties"]["quad_help"] = {"type": "array", "items": quad_help()}
+    run["properties"]["doublings"] = {
+        "type": "array",
+        "items": doubling(),
+        "$comment": "the run's uncertainty.doublings",
+    }
+    fit = run["properties"]["fit"]["properties"]
+    for name in ("loglog_slope_ci95", "linear_slope_ci95"):
+        fit[name] = INTERVAL | {"$comment": SLOPE_CI_ROW.format(name=name)}
+
+
+def _optional(node: Any) -> Any:
+    """A copy of ``node`` that requires nothing at any depth: a 0.1 shape reused for a field
+    added since."""
+    if isinstance(node, dict):
+        return {k: _optional(v) for k, v in node.items() if k != "required"}
+    return [_optional(v) for v in node] if isinstance(node, list) else node
+
+
+def add_spread_fields(properties: Json) -> None:
+    """Spreads gain their quartiles, relative errors their resolved spreads and SEs; a
+    population gains its key, label, runs and its own per-η, relative-error and agreement
+    statistics, shaped as the group's (which are over every run), none of it required."""
+    for name in ("corr", "var_ratio"):
+        properties["cv"]["items"]["properties"][name]["properties"] |= QUARTILES
+    relative = properties["relative_errors"]
+    relative_error_fields(relative)
+    properties["agreement"] = agreement_tally(
+        "every run of the group (each population's own: populations[].agreement)"
+    )
+    properties["what_differs"] = what_differs()
+    own = "over its runs only, as the group's"
+    population = properties["populations"]["items"]["properties"]
+    population |= population_fields() | {
+        "per_eta": {
+            "type": "array",
+            "items": _optional(properties["per_eta"]["items"]),
+            "$comment": f"ΔH across its runs per η, {own} per_eta",
+        },
+        "relative_errors": _optional(relative)
+        | {"type": "object", "$comment": f"its runs' relative errors, {own}"},
+        "agreement": agreement_tally("its runs"),
+    }
 
 
 RESOLVED_TAILS = {
@@ -349,6 +436,15 @@ BATCH_MC_SE = (
     "other draws would move it; not the runs' sampling error); null where a run has one draw"
 )
 BATCH_SPREAD = "describes how far apart the subsets' values lie (a spread, not a result)"
+BATCH_BETWEEN_SE = (
+    "SE of the mean across the larger runs: std (ddof 1) of each larger run's own subset mean "
+    "over √k (null with one larger run): the runs' sampling error, unlike se_mean"
+)
+SMALL_RUN_SE = (
+    "se_diff_linear / |large_true_mean|: the run's paired SE of linear − true, the larger "
+    "runs' mean ΔH_true taken as fixed (null without a paired SE)"
+)
+TEXT_VALUE = {"type": "string"}
 
 
 def add_batch_se_fields(properties: Json) -> None:
@@ -358,13 +454,28 @@ def add_batch_se_fields(properties: Json) -> None:
     nodes = [row, row["properties"]["rescaled"], row["properties"]["reestimated"]]
     for node in nodes:
         node["properties"]["se_mean"] = NULL_NUMBER | {"$comment": BATCH_MC_SE}
+        node["properties"]["se_between_runs"] = NULL_NUMBER | {"$comment": BATCH_BETWEEN_SE}
         node["properties"]["mean"]["$comment"] = BATCH_MEAN
         for name in ("std", "quantiles"):
             node["properties"][name]["$comment"] = BATCH_SPREAD
-    for name in ("small_runs", "full_run_values"):
-        row["properties"][name]["$comment"] = (
-            "the notebook's err_rel of each run, without a standard error"
-        )
+    for node in nodes[1:]:
+        node["properties"]["n_runs"] = {"type": "integer", "$comment": "larger runs drawn from"}
+    row["properties"]["full_run_values"]["$comment"] = (
+        "the notebook's err_rel of each larger run, without a standard error"
+    )
+    small = row["properties"]["small_runs"]
+    small["$comment"] = "the notebook's err_rel of each smaller run, with its SE"
+    small["items"]["properties"]["se"] = NULL_NUMBER | {"$comment": SMALL_RUN_SE}
+    row["properties"]["population"] = {
+        "type": "string",
+        "$comment": "the population compared: runs alike in everything but the batch size",
+    }
+    reason = {"type": "object", "properties": {"id": {"type": "string"}, "reason": TEXT_VALUE}}
+    row["properties"]["left_out"] = {
+        "type": "array",
+        "items": reason,
+        "$comment": "the group's other runs, left out: they differ in more than the batch size",
+    }
 
 
 KEPT_APART = (

@@ -198,6 +198,9 @@ def index_misaligned(ctx: CheckContext) -> Iterator[Hit]:
 def token_total_mismatch(ctx: CheckContext) -> Iterator[Hit]:
     """`per_sequence_meta.T_total` differs from `Σ token_counts` (or from `approx.num_tokens`).
 
+    `approx.num_tokens` must equal `T_total` exactly (both integers); `Σ token_counts` is a
+    mismatch when |a − b| > 1e−6·max(|a|, |b|) + 1e−12 (`identity_rtol`, `identity_atol`).
+
     **Why it matters:** `T_total` sets the derivative scale (`1/T_total` per token); a different
     total means the approximation and the ground truth were computed over different tokens.
 
@@ -273,7 +276,8 @@ def contrib_sum_mismatch(ctx: CheckContext) -> Iterator[Hit]:
     """The per-sequence contributions `true_contrib` do not sum to `delta_h_true`.
 
     The guide's identity is exact: Σᵢ true_contribᵢ = ΔH_true, with the formula of the run's
-    normalisation.
+    normalisation; only float rounding is allowed for: a mismatch is |a − b| >
+    1e−6·max(|a|, |b|) + 1e−12 (`identity_rtol`, `identity_atol`).
 
     **Why it matters:** the per-sequence charts would show numbers that do not explain the
     aggregate; usually the weights, `h_new`, `token_counts` or `base_entropy` are wrong, or
@@ -294,7 +298,8 @@ def contrib_sum_mismatch(ctx: CheckContext) -> Iterator[Hit]:
 @check("base-entropy-mismatch", "warning", "base_entropy is not the batch mean", "snis")
 def base_entropy_mismatch(ctx: CheckContext) -> Iterator[Hit]:
     """`base_entropy` differs from the batch mean of `h_base` (Σ h_base / Σ token_counts per
-    token, or the mean of `h_base` per sequence).
+    token, or the mean of `h_base` per sequence) by more than float rounding: |a − b| >
+    1e−6·max(|a|, |b|) + 1e−12 (`identity_rtol`, `identity_atol`).
 
     **Why it matters:** ΔH_true subtracts `base_entropy`; if it is not the mean of the baseline
     integrands, ΔH_true mixes two different baselines.
@@ -322,7 +327,8 @@ def base_entropy_mismatch(ctx: CheckContext) -> Iterator[Hit]:
 
 @check("scale-mismatch", "warning", "Derivative scale is not 1/T_total", "per-sequence")
 def scale_mismatch(ctx: CheckContext) -> Iterator[Hit]:
-    """Per-token normalisation, but `per_sequence_meta.scale` ≠ `1 / T_total`.
+    """Per-token normalisation, but `per_sequence_meta.scale` ≠ `1 / T_total` by more than
+    float rounding: |a − b| > 1e−6·max(|a|, |b|) + 1e−12 (`identity_rtol`, `identity_atol`).
 
     **Why it matters:** `gdotv` is scaled by `scale`; with another scale the linear terms are in
     different units from the per-token ΔH_true.
@@ -344,7 +350,8 @@ def scale_mismatch(ctx: CheckContext) -> Iterator[Hit]:
 
 @check("weights-not-normalized", "warning", "Normalised weights do not sum to 1", "snis")
 def weights_not_normalized(ctx: CheckContext) -> Iterator[Hit]:
-    """Σ `normalized_weights` differs from 1 beyond rounding.
+    """Σ `normalized_weights` differs from 1 beyond float rounding: |a − b| >
+    1e−6·max(|a|, |b|) + 1e−12 with a = Σ, b = 1 (`identity_rtol`, `identity_atol`).
 
     **Why it matters:** the guide recovers the raw weights as `normalized_weights · weights_sum`;
     if the weights are not normalised, that product is not the SNIS weight.
@@ -362,7 +369,10 @@ def weights_not_normalized(ctx: CheckContext) -> Iterator[Hit]:
 
 @check("delta-seq-mismatch", "warning", "delta_h_seq ≠ h_new − h_base", "per-sequence")
 def delta_seq_mismatch(ctx: CheckContext) -> Iterator[Hit]:
-    """`delta_h_seq` differs from `h_new − h_base` for some sequences.
+    """`delta_h_seq` differs from `h_new − h_base` for some sequences by more than float
+    rounding: |delta_h_seq − (h_new − h_base)| > 1e−6·max(|h_new|, |h_base|) + 1e−12
+    (`identity_rtol`, `identity_atol`; relative to the operands, as a difference of two large
+    sums carries their rounding).
 
     **Why it matters:** the guide defines `delta_h_seq` as exactly that difference; a mismatch
     means one of the three arrays is stale or misaligned.
@@ -397,7 +407,8 @@ def delta_seq_mismatch(ctx: CheckContext) -> Iterator[Hit]:
 @check("linear-aggregate-mismatch", "warning", "Σ gdotv ≠ delta_h_per_lr", "eta-table")
 def linear_aggregate_mismatch(ctx: CheckContext) -> Iterator[Hit]:
     """The per-sequence linear terms do not add up to the aggregate: Σ gdotv·η ≠
-    `delta_h_per_lr`·η. η cancels, so this holds at every η or at none.
+    `delta_h_per_lr`·η. η cancels, so this holds at every η or at none. A mismatch is
+    |a − b| > 1e−6·max(|a|, |b|) + 1e−12 (`identity_rtol`, `identity_atol`: float rounding).
 
     **Why it matters:** the per-sequence linear terms are meant to decompose the aggregate
     linear prediction; otherwise the per-sequence and aggregate views disagree.

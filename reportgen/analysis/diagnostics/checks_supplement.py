@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from reportgen.analysis.clip import clip_sweeps
+from reportgen.analysis.clip import ClipSweep, clip_sweeps
 from reportgen.analysis.cv_batch import (
     POWER_SD_RATIO,
     CvBatchAnalysis,
@@ -16,10 +16,16 @@ from reportgen.analysis.cv_batch import (
     Spread,
     analyze_cv_batch,
 )
-from reportgen.analysis.cv_features import NEAR_TARGET_CORR, rank_features
+from reportgen.analysis.cv_features import (
+    NEAR_TARGET_CORR,
+    REFUTED_SUMMANDS,
+    precaution,
+    rank_features,
+    target_mismatch,
+)
 from reportgen.analysis.diagnostics.registry import CheckContext, Hit, by_id, check, evaluate
 from reportgen.analysis.diagnostics.registry import fmt as _fmt
-from reportgen.analysis.fd import fd_rows
+from reportgen.analysis.fd import EvenScaling, FdRow, even_scaling, fd_rows
 from reportgen.findings import Finding
 from reportgen.load.cv_aggregate import (
     AGGREGATE_CSV,
@@ -28,7 +34,7 @@ from reportgen.load.cv_aggregate import (
     CvAggregate,
     read_cv_aggregate,
 )
-from reportgen.numfmt import format_eta, format_p, format_z
+from reportgen.numfmt import format_eta, format_p, format_with_se, format_z
 
 SHOWN_PATHS = 5
 
@@ -39,28 +45,48 @@ def fmt(value: float | None) -> str:
 
 @check("truth-clip-sensitive", "warning", "ΔH_true depends on the SNIS clip threshold", "clip")
 def truth_clip_sensitive(ctx: CheckContext) -> Iterator[Hit]:
-    """Across the clip thresholds of an η's `clip_overrides` (and the published value at the
-    config's `clip_c`), ΔH_true moves by more than its standard error at that η (max − min >
-    se_true, the delta-method SE over sequences). One finding per run, listing the η.
+    """ΔH_true moves by more than its standard error at an η (se_true, the delta-method SE
+    over sequences) between the published value (at the config's `clip_c`) and its neighbours
+    in the η's `clip_overrides`, the nearest threshold below and above. One finding per run,
+    listing the η. The rest of the sweep is shown, not judged: a threshold far below clips many
+    more weights, so it does not say whether the published value hangs on its clip. Without the
+    config's `clip_c` the published threshold is unknown and nothing is judged.
 
-    **Why it matters:** the clip threshold is a choice; when it shifts ΔH_true by more than the
-    sampling noise, the published ground truth is as much the clip's as the data's, and the
-    comparison with the approximations inherits that.
+    **Why it matters:** when a nearby choice of the threshold moves ΔH_true by more than the
+    sampling noise, the published ground truth depends on that choice, and the comparison with
+    the approximations inherits it.
 
     **What to do:** report ΔH_true with the sweep, prefer a threshold past which ΔH_true no
     longer moves, and check the ESS at the thresholds that matter.
     """
     for sweep in clip_sweeps(ctx.run, ctx.uncertainty):
-        if sweep.sensitivity != "sensitive":
-            continue
-        thresholds = [p.threshold for p in sweep.points if p.threshold is not None]
-        yield Hit(
-            f"η = {format_eta(sweep.eta)}: ΔH_true spans {fmt(sweep.span)} over clip "
-            f"thresholds {fmt(min(thresholds, default=None))} … "
-            f"{fmt(max(thresholds, default=None))}, {fmt(sweep.span_in_se)} × its SE "
-            f"{fmt(sweep.se_true)} ({sweep.se_method})",
-            eta=sweep.eta,
-        )
+        if sweep.sensitivity == "sensitive":
+            yield Hit(_clip_reading(sweep), eta=sweep.eta)
+
+
+def _clip_reading(sweep: ClipSweep) -> str:
+    """The move around the published threshold, the thresholds compared, the whole sweep."""
+    published = next(p for p in sweep.points if p.published)
+    others = [p for p in sweep.points if p.threshold in sweep.compared and not p.published]
+    named = " and ".join(format_eta(p.threshold) for p in others if p.threshold is not None)
+    fractions = ", ".join(
+        f"{_percent(p.clip_fraction)} at {format_eta(p.threshold)}"
+        for p in (published, *others)
+        if p.threshold is not None
+    )
+    thresholds = [p.threshold for p in sweep.points if p.threshold is not None]
+    return (
+        f"η = {format_eta(sweep.eta)}: ΔH_true moves by {fmt(sweep.local_span)} between the "
+        f"published clip threshold {format_eta(published.threshold or 0.0)} and its "
+        f"neighbour{'s' if len(others) > 1 else ''} {named}, {fmt(sweep.local_span_in_se)} × "
+        f"its SE {fmt(sweep.se_true)} ({sweep.se_method}; weights clipped: {fractions}); the "
+        f"whole sweep {format_eta(min(thresholds))} … {format_eta(max(thresholds))} spans "
+        f"{fmt(sweep.span)} ({fmt(sweep.span_in_se)} × SE, a description, not judged)"
+    )
+
+
+def _percent(fraction: float | None) -> str:
+    return "not stated" if fraction is None else f"{fmt(100.0 * fraction)} %"
 
 
 @check(
@@ -75,48 +101,129 @@ def linear_term_disagrees_with_fd(ctx: CheckContext) -> Iterator[Hit]:
     (the paired bound se_diff_linear(η)/η, or the unpaired one without per-sequence records).
     Without a standard error the page says "inconclusive" and this check stays silent.
 
-    **Why it matters:** the finite difference measures g·v with no quadratic term: it is the
-    most direct test of the linear term. Its remaining bias is third-order (∝ η²), so a
-    disagreement at the smallest η points at the linear term itself, one only at the largest
-    η at higher-order terms.
+    The finding then says which side the data implicate. Each side is set against the lin+quad
+    prediction there: Δ₊/η against g·v + ½·vHvv·η, −Δ₋/η against g·v − ½·vHvv·η (the two
+    deviations average to FD − g·v exactly; SE se_diff_linquad(η)/η, the −η side's taken as the
+    +η side's, as Δ₋ has no arrays of its own). A wrong g·v moves both sides alike; a wrong
+    truth on one side moves that side alone and pulls the even part (Δ₊ + Δ₋)/(2η²) away from
+    ½·vHvv. The growth of Δ₊ + Δ₋ with η tells them apart too: η² at small η for a smooth
+    ΔH(η), η for an error ∝ η in one side.
 
-    **What to do:** check the JVP's normalisation and baseline against the SNIS estimator's;
-    compare at a smaller symmetric η.
+    **Why it matters:** the finite difference is the most direct test of the linear term, but
+    only while both truths are right: one bad −η measurement makes a correct g·v look wrong.
+
+    **What to do:** one side implicated: re-measure that side's ΔH_true (the sign of its step,
+    its weights and baseline) before doubting g·v; both sides alike: check the JVP's
+    normalisation and baseline against the SNIS estimator's; unresolved: compare at a smaller
+    symmetric η or with more sequences.
     """
-    for row in fd_rows(ctx.run, ctx.uncertainty):
-        if row.verdict != "disagrees":
-            continue
+    rows = fd_rows(ctx.run, ctx.uncertainty)
+    found = [r for r in rows if r.verdict == "disagrees"]
+    if found:
+        readings = ". ".join(_fd_reading(r) for r in found)
         yield Hit(
-            f"η = {format_eta(row.eta)}: FD = {fmt(row.finite_difference)} vs g·v = "
-            f"{fmt(row.gdotv)}, difference {fmt(row.difference)} ± {fmt(row.se_difference)} "
-            f"(z = {format_z(row.z)}; SE: {row.se_difference_method})",
-            eta=row.entry_eta,
+            f"{readings}. {_fd_conclusion(found, even_scaling(rows))}",
+            etas=tuple(r.entry_eta for r in found),
         )
 
 
-@check("cv-feature-is-target-summand", "info", "A CV feature is part of the target", "cv")
+def _fd_reading(row: FdRow) -> str:
+    """One η's disagreement, each side's deviation and the even part against ½·vHvv."""
+    bend = " ± ½·vHvv·η" if row.half_vhvv is not None else ""
+    text = (
+        f"η = {format_eta(row.eta)}: FD = {fmt(row.finite_difference)} vs g·v = "
+        f"{fmt(row.gdotv)}, difference {fmt(row.difference)} ± {fmt(row.se_difference)} "
+        f"(z = {format_z(row.z)}; SE: {row.se_difference_method}); "
+        f"+η side Δ₊/η − (g·v{bend.replace('±', '+')}) = "
+        f"{format_with_se(row.deviation_plus, row.se_deviation_plus)} "
+        f"(z = {format_z(row.z_plus)}), −η side −Δ₋/η − (g·v{bend.replace('±', '−')}) = "
+        f"{format_with_se(row.deviation_minus, row.se_deviation_minus)} "
+        f"(z = {format_z(row.z_minus)})"
+    )
+    if row.z_even is not None:
+        text += (
+            f"; (Δ₊ + Δ₋)/(2η²) = "
+            f"{format_with_se(row.curvature_coefficient, row.se_curvature_coefficient)} vs "
+            f"½·vHvv = {format_with_se(row.half_vhvv, row.se_half_vhvv)} "
+            f"(z = {format_z(row.z_even)})"
+        )
+    return text
+
+
+_ONE_SIDE = (
+    "At every η where they disagree only the {0} side departs from its prediction (|z| > 1.96, "
+    "the {1} side's within 1.96) and the even part from ½·vHvv: the data implicate the {0} "
+    "truth {2}, not g·v"
+)
+_IMPLICATED = {
+    "minus": _ONE_SIDE.format("−η", "+η", "Δ₋"),
+    "plus": _ONE_SIDE.format("+η", "−η", "Δ₊"),
+    "linear": "At every η where they disagree both sides depart alike (|z| > 1.96, the same "
+    "sign): the data implicate g·v itself (or a normalisation both truths share)",
+}
+
+
+def _fd_conclusion(found: Sequence[FdRow], scaling: EvenScaling | None) -> str:
+    """Which side the disagreeing η implicate together, how Δ₊ + Δ₋ scales, the sides' SE."""
+    kinds = {r.implicated for r in found}
+    verdict = _IMPLICATED.get(next(iter(kinds)) or "") if len(kinds) == 1 else None
+    if verdict is None:
+        named = ", ".join(f"{format_eta(r.eta)}: {r.implicated}" for r in found)
+        verdict = f"No side is implicated at every η ({named}): which side is inconclusive"
+    if scaling is None:
+        growth = "Δ₊ + Δ₋ is not resolved at two η: its growth with η is not judged"
+    else:
+        growth = (
+            f"Δ₊ + Δ₋ ∝ η^p, p = {format_with_se(scaling.exponent, scaling.se_exponent)} from "
+            f"η = {format_eta(scaling.eta_low)} to {format_eta(scaling.eta_high)} (a smooth "
+            f"ΔH(η) gives p = 2 at small η: z = {format_z(scaling.z_smooth)}; SE to first order,"
+            " a bound for any correlation across η)"
+        )
+    return f"{verdict}. {growth}. Side SEs: {found[0].se_deviation_method}."
+
+
+@check(
+    "cv-feature-is-target-summand",
+    "info",
+    "A CV feature is a summand of the target by the runner's definition",
+    "cv",
+)
 def cv_feature_is_target_summand(ctx: CheckContext) -> Iterator[Hit]:
-    """A candidate control variate is a summand of the target by the run's own definition
-    (y_i = scale·(wjlogp_sum + jH_sum), checked on the run's `cv_per_seq.csv` where it has
-    one). It is ranked with the others but marked "not a valid control variate" and never
-    named as the best.
+    """A candidate control variate is a summand of the target by the CV runner's definition
+    (y_i = scale·(wjlogp_sum + jH_sum)), checked on the run's `cv_per_seq.csv` where it has one.
+    It is ranked with the others but kept out of the control variates and never named as the
+    best. Where the per-sequence file does not reproduce the definition, the finding names the
+    features as summands by the runner's definition only, with the mismatch, and they stay
+    excluded as a precaution: a sum that misses y_i does not show that a feature is no part of
+    it (`summand_check` in `summary.json`: reproduced, not reproduced or not checked).
 
     **Why it matters:** a summand correlates with the target because it is part of it (the
     largest summand, nearly perfectly); "correcting" with it removes the signal, not the
     noise, and the variance reduction it promises is not real.
 
     **What to do:** leave such features out of the control variates and out of the ranking's
-    headline; judge the control variates by the valid features.
+    headline; judge the control variates by the valid features. Where the file does not
+    reproduce the definition, find out how the runner computed y_i.
     """
     if ctx.run.cv is None:
         return
     ranking = rank_features(ctx.run.cv)
     summands = [f for f in ranking.features if f.validity == "target-summand"]
-    if summands and ranking.target is not None:
-        named = ", ".join(f"{f.name} (ρ = {fmt(f.corr)})" for f in summands)
+    target = ranking.target
+    if not summands or target is None:
+        return
+    named = ", ".join(f"{f.name} (ρ = {fmt(f.corr)})" for f in summands)
+    if any(f.summand_check == "not reproduced" for f in summands):
+        sequences = ctx.run.cv.sequences
+        where = f" in {sequences.path}" if sequences is not None else ""
         yield Hit(
-            f"{named}: summands of the target {ranking.target.formula} "
-            f"({ranking.target.note}); not valid control variates"
+            f"{named}: {REFUTED_SUMMANDS}: {target.formula}, but {target_mismatch(target)}"
+            f"{where}; {precaution(summands)}"
+        )
+    else:
+        yield Hit(
+            f"{named}: summands of the target ({target.formula}, {target.note}); "
+            "not valid control variates"
         )
 
 

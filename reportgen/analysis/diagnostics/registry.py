@@ -27,7 +27,9 @@ from reportgen.numfmt import NumberFormat, format_eta, format_number
 class CheckOptions:
     """Tolerances and thresholds of the checks."""
 
-    identity_rtol: float = 1e-6  # identities the guide states exactly (float rounding only)
+    # identities the guide states exactly fail when |a − b| > rtol·max(|a|, |b|) + atol: float
+    # rounding only (the checks' explanations quote these defaults, 1e−6 and 1e−12)
+    identity_rtol: float = 1e-6
     identity_atol: float = 1e-12  # floor, so values that are zero up to rounding compare equal
     aggregate_rtol: float = 0.01  # separately computed aggregates (linquad, quadratic g·v)
     min_ess_fraction: float = 0.5
@@ -70,7 +72,8 @@ class CheckContext:
         return self.run.snis.approx.quadratic if self.run.snis is not None else None
 
     def identity(self, a: float | None, b: float | None) -> tuple[float, float] | None:
-        """``(a, b)`` if an identity the guide states exactly fails beyond rounding."""
+        """``(a, b)`` if an identity the guide states exactly fails: |a − b| >
+        ``identity_rtol``·max(|a|, |b|) + ``identity_atol``."""
         return _mismatch(a, b, self.options.identity_rtol, self.options.identity_atol)
 
     def aggregate(self, a: float | None, b: float | None) -> tuple[float, float] | None:

@@ -1,0 +1,101 @@
+"""The batch-size comparison's distributions of err_rel over drawn subsets, with their SEs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reportgen.analysis.stats import Json, num
+from reportgen.load.models import FloatArray
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+DEFAULT_BINS = 30
+
+
+@dataclass(frozen=True, eq=False)
+class Distribution:
+    """Summary of sampled err_rel values: moments, quantiles and a histogram for a chart.
+
+    The mean is a result of the simulation: ``se_mean`` is its Monte-Carlo standard error (how
+    far other draws of the same runs would move it; not the runs' own sampling error);
+    ``se_between_runs`` the SE of the mean over the ``n_runs`` larger runs, std(m_j)/√k of each
+    run's own mean m_j (``None`` with one run: no spread between runs to judge by). ``std``,
+    the quantiles and the histogram describe the spread of the subsets' values.
+    """
+
+    n: int
+    mean: float | None
+    std: float | None
+    quantiles: tuple[tuple[float, float | None], ...]
+    hist_edges: tuple[float, ...]
+    hist_counts: tuple[int, ...]
+    se_mean: float | None = None
+    se_between_runs: float | None = None
+    n_runs: int = 0
+
+    def to_json(self) -> Json:
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "se_mean": self.se_mean,
+            "se_between_runs": self.se_between_runs,
+            "n_runs": self.n_runs,
+            "std": self.std,
+            "quantiles": [{"q": q, "value": v} for q, v in self.quantiles],
+            "hist_edges": list(self.hist_edges),
+            "hist_counts": list(self.hist_counts),
+        }
+
+
+def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Distribution | None:
+    """The values of every piece (one larger run's draws each) pooled."""
+    finite = np.concatenate([p[np.isfinite(p)] for p in pieces]) if pieces else np.empty(0)
+    if finite.size == 0:
+        return None
+    counts, edges = np.histogram(finite, bins=bins, range=_hist_range(finite))
+    quantiles = np.quantile(finite, QUANTILES)
+    return Distribution(
+        n=int(finite.size),
+        mean=num(finite.mean()),
+        std=num(finite.std(ddof=1)) if finite.size >= 2 else None,
+        quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, quantiles, strict=True)),
+        hist_edges=tuple(float(e) for e in edges),
+        hist_counts=tuple(int(c) for c in counts),
+        se_mean=monte_carlo_se(pieces),
+        se_between_runs=between_run_se(pieces),
+        n_runs=len(pieces),
+    )
+
+
+def between_run_se(pieces: Sequence[FloatArray]) -> float | None:
+    """std(m_j, ddof 1)/√k over the k pieces' own means m_j: the larger runs differ as runs do,
+    which no number of draws averages away (``None`` with fewer than two runs)."""
+    means = [float(f.mean()) for p in pieces if (f := p[np.isfinite(p)]).size]
+    if len(means) < 2:
+        return None
+    return num(np.std(means, ddof=1) / math.sqrt(len(means)))
+
+
+def monte_carlo_se(pieces: Sequence[FloatArray]) -> float | None:
+    """The Monte-Carlo SE of the pooled mean of independent draws, √(Σ m_j·s_j²)/N over the
+    pieces' m_j finite values of sample variance s_j² (N = Σ m_j): a piece's draws are
+    independent given its run, and the spread between runs is the data's, not the simulation's
+    (``None`` where a piece has a single value: no variance to judge by)."""
+    finite = [f for p in pieces if (f := p[np.isfinite(p)]).size]
+    if not finite or any(f.size < 2 for f in finite):
+        return None
+    total = sum(f.size for f in finite)
+    return num(math.sqrt(sum(f.size * f.var(ddof=1) for f in finite)) / total)
+
+
+def _hist_range(values: FloatArray) -> tuple[float, float]:
+    """The data's range, widened when the values agree to rounding (numpy cannot bin that)."""
+    low, high = float(values.min()), float(values.max())
+    scale = max(abs(low), abs(high))
+    if high - low > 1e-9 * scale:
+        return low, high
+    pad = 1e-6 * scale if scale > 0 else 0.5
+    return low - pad, high + pad

@@ -1,0 +1,98 @@
+"""Which runs the batch-size comparison may pair: runs alike in everything but the batch size.
+
+A group's populations (``populations``) split on B_E too; here each run's population is found
+with its batch size set aside (B_E and every configuration value that is the run's batch size),
+so runs of one such population differ in B_E alone and may be compared. Runs of a population
+holding a single batch size are compared with nothing; each is named with why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reportgen.analysis.batch import BatchComparison, SmallErrors, compare_batch_sizes
+from reportgen.analysis.points import RunPoints, SampleSource
+from reportgen.analysis.populations import PopulationMember, populations
+from reportgen.load.parameters import Incidental
+
+
+@dataclass(frozen=True)
+class BatchPopulation:
+    """Runs alike but for B_E (``label``: what tells them apart from the group's others)."""
+
+    label: str
+    run_ids: tuple[str, ...]
+    key: tuple[tuple[str, str], ...]
+
+
+def without_batch_size(members: Sequence[PopulationMember]) -> list[PopulationMember]:
+    """The members with B_E set aside: ``batch_size`` and each parameter whose value is every
+    member's own batch size (``config.batch_config.B_E``), which would split them again."""
+    sized = [m for m in members if m.batch_size is not None]
+    keys = {k for m in sized for k, _ in m.parameter_values}
+    tracking = {
+        k for k in keys if all(dict(m.parameter_values).get(k) == str(m.batch_size) for m in sized)
+    }
+    return [
+        replace(
+            m,
+            batch_size=None,
+            parameter_digests=tuple(p for p in m.parameter_digests if p[0] not in tracking),
+            parameter_values=tuple(p for p in m.parameter_values if p[0] not in tracking),
+        )
+        for m in members
+    ]
+
+
+def batch_populations(
+    members: Sequence[PopulationMember], incidental: Incidental
+) -> tuple[BatchPopulation, ...]:
+    """The members grouped by population with B_E set aside, in order of first appearance."""
+    found = populations(without_batch_size(members), incidental)
+    many = len(found) > 1
+    return tuple(
+        BatchPopulation(p.label if many else "", p.run_ids, p.key if many else ()) for p in found
+    )
+
+
+def left_out_reason(run: BatchPopulation, compared: BatchPopulation) -> str:
+    """Why a run of ``run`` is not compared with the runs of ``compared``: where they differ."""
+    theirs = dict(compared.key)
+    differ = [f"{k} = {v} (compared runs: {theirs.get(k, '?')})" for k, v in run.key
+              if theirs.get(k) != v]  # fmt: skip
+    return "differs in more than the batch size: " + ("; ".join(differ) or run.label)
+
+
+def compare_alike(
+    pops: Sequence[BatchPopulation],
+    points: Mapping[str, RunPoints],
+    samples: Callable[[str], SampleSource | None],
+    errors: SmallErrors,
+    **options: Any,
+) -> tuple[BatchComparison, ...]:
+    """``compare_batch_sizes`` within each population of two or more batch sizes; each row names
+    the group's runs it leaves out and why (``options``: draws, seed, workers, memo)."""
+    sizes = {p.label: sorted({s for r in p.run_ids if (s := points[r].batch_size)}) for p in pops}
+    rows: list[BatchComparison] = []
+    for pop in (p for p in pops if len(sizes[p.label]) >= 2):
+        left = tuple(
+            (r, _reason(other, pop, sizes[other.label]))
+            for other in pops
+            if other is not pop
+            for r in other.run_ids
+        )
+        loaded = [x for r in pop.run_ids if (x := samples(r)) is not None]
+        found = compare_batch_sizes(
+            [points[r] for r in pop.run_ids], loaded, errors=errors, **options
+        )
+        rows += [replace(b, left_out=left, population=pop.label) for b in found]
+    return tuple(rows)
+
+
+def _reason(run: BatchPopulation, compared: BatchPopulation, sizes: Sequence[int]) -> str:
+    reason = left_out_reason(run, compared)
+    if len(sizes) >= 2:
+        return f"{reason}; compared among its own population"
+    return reason
