@@ -18,7 +18,7 @@ from reportgen.demo.common import SAMPLE_ETAS
 from reportgen.demo.snis import RESOLVED_OVERSHOOT
 from reportgen.findings import Finding
 from reportgen.load.models import Run
-from reportgen.pages.render import render_markdown
+from reportgen.pages.guide import explanation_html
 from tests.test_diagnostics import load, snis_results, write_run
 
 SWEEP_ETAS = tuple(4e-7 * 2**k for k in range(8))  # 4e−7 … 5.12e−5, as the real sweeps
@@ -248,7 +248,7 @@ GUIDE_CHECKS = (
 @pytest.mark.parametrize("check_id", GUIDE_CHECKS)
 def test_explanations_render_without_stray_emphasis(check_id: str) -> None:
     """η* twice in a paragraph must not turn the text between the stars into italics."""
-    html = str(render_markdown(next(c for c in CHECKS if c.id == check_id).explanation))
+    html = str(explanation_html(next(c for c in CHECKS if c.id == check_id).explanation))
     assert not [m for m in re.findall(r"<em>(.*?)</em>", html, re.S) if "η" in m], html
 
 

@@ -45,9 +45,15 @@ def check_explanations() -> dict[str, Markup]:
                 and all(isinstance(html, str) for html in cached.values())
             ):
                 return {key: Markup(html) for key, html in cached.items()}
-    rendered = {info.id: render_markdown(info.explanation) for info in CHECKS}
+    rendered = {info.id: explanation_html(info.explanation) for info in CHECKS}
     install_cache().put(name, orjson.dumps({key: str(html) for key, html in rendered.items()}))
     return rendered
+
+
+def explanation_html(text: str) -> Markup:
+    """A check's explanation rendered. η* is a symbol, its star escaped: Python-Markdown 3.5
+    reads two of them in one paragraph as the ends of an emphasis."""
+    return render_markdown(text.replace("η*", "η\\*"))
 
 
 def _explanations_key() -> str:
@@ -70,7 +76,7 @@ def render_guide(site: SiteContext, kind_checks: Sequence[CheckInfo] = ()) -> by
     explanations = check_explanations()
     view = GuideView(
         checks=tuple(CheckDoc(info, explanations[info.id]) for info in CHECKS),
-        kind_checks=tuple(CheckDoc(i, render_markdown(i.explanation)) for i in kind_checks),
+        kind_checks=tuple(CheckDoc(i, explanation_html(i.explanation)) for i in kind_checks),
         per_token_formula=PER_TOKEN_FORMULA,
         per_sequence_formula=PER_SEQUENCE_FORMULA,
     )
