@@ -160,3 +160,19 @@ def test_drawn_intervals_stay_where_the_quantity_can_be() -> None:
     assert columns["var_ratio_hi"][2] == 1.02 and columns["var_ratio_lo"][2] == pytest.approx(
         0.9808
     )
+
+
+def test_the_per_sequence_file_is_read_by_numpy_and_cell_by_cell_alike() -> None:
+    """numpy's parser reads a clean file; one cell that is not a number sends the file to the
+    cell-by-cell reading, which gives that cell NaN and every other the same value."""
+    from reportgen.load.cv import cv_sequences
+    from reportgen.load.models import InputFile
+
+    clean = cv_sequences(InputFile("p.csv", b"a,b\r\n1,0\r\n2.5,-3e-4\r\n"))
+    dirty = cv_sequences(InputFile("p.csv", b"a,b\n1,0\n2.5,x\n"))
+    assert clean is not None and dirty is not None
+    assert clean.columns["a"].tolist() == dirty.columns["a"].tolist() == [1.0, 2.5]
+    assert clean.columns["b"].tolist() == [0.0, -3e-4]
+    assert dirty.columns["b"][0] == 0.0 and math.isnan(dirty.columns["b"][1])
+    assert cv_sequences(InputFile("p.csv", b"a,b\n1,2,3\n")) is None  # a row of another width
+    assert cv_sequences(InputFile("p.csv", b"a,b\n")) is None  # no rows

@@ -19,6 +19,7 @@ from reportgen.load.models import (
     CvSequences,
     CvTarget,
     Fact,
+    FloatArray,
     InputFile,
 )
 
@@ -133,15 +134,27 @@ def cv_sequences(per_seq: InputFile | None) -> CvSequences | None:
     without a file, over the size bound, or when its rows do not match its header."""
     if per_seq is None or len(per_seq.content) > PER_SEQ_MAX_BYTES:
         return None
-    lines = per_seq.content.decode("utf-8", errors="replace").splitlines()
-    rows = [line.split(",") for line in lines[1:] if line]
-    if not rows:
+    text = per_seq.content.decode("utf-8", errors="replace")
+    header, _, body = text.partition("\n")
+    names = header.rstrip("\r").split(",")
+    if not body.strip():
         return None
-    header = lines[0].split(",")
-    if any(len(row) != len(header) for row in rows):
+    values: FloatArray | None
+    try:  # numpy's own parser; a cell that is not a number (or a ragged row) makes it refuse
+        values = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError:
+        values = _cells(body, len(names))
+    if values is None or values.shape[0] == 0 or values.shape[1] != len(names):
         return None
-    values = np.array([[_cell(c) for c in row] for row in rows], dtype=np.float64)
-    return CvSequences(per_seq.path, {name: values[:, j] for j, name in enumerate(header)})
+    return CvSequences(per_seq.path, {name: values[:, j] for j, name in enumerate(names)})
+
+
+def _cells(body: str, width: int) -> FloatArray | None:
+    """Every cell as a number, NaN where it is not one; ``None`` for a row of another width."""
+    rows = [line.split(",") for line in body.splitlines() if line]
+    if any(len(row) != width for row in rows):
+        return None
+    return np.array([[_cell(c) for c in row] for row in rows], dtype=np.float64)
 
 
 def _cell(text: str) -> float:
