@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.5.0"
+__version__ = "0.5.1"
 __all__ = ["Group", "Run", "Tree", "__version__", "open"]
 _API = frozenset({"Group", "Run", "Tree", "open"})
 

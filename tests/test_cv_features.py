@@ -270,3 +270,27 @@ def test_only_confirmed_summands_are_said_to_correlate_by_construction(
     page = next_runner_site[1] / "runs/next_runner/cv_batch/run_01/index.html"
     assert "<code>scatter_wjlogp_sum.png</code>" in page.read_text()
     assert "there by construction" in page.read_text()
+
+
+def test_a_negative_count_is_left_out_and_recorded_and_a_feature_list_must_be_a_list() -> None:
+    from reportgen.load.models import DroppedValue
+
+    data = {
+        "summary": {
+            "n_seqs": -1,
+            "corr": {"length": 0.5},
+            "diagnostics": {
+                "crossfit_folds": -2,
+                "features_all": 3.5,  # not a list: no order, every feature still listed
+                "all_features_stats": {"corr": {"length": 0.5, "sum_w": 0.1}},
+            },
+        }
+    }
+    dropped: list[DroppedValue] = []
+    cv = load_cv(Fields(data), (), dropped)
+    assert cv.n_seqs is None and cv.crossfit_folds is None
+    assert [(d.where, d.value) for d in dropped] == [
+        ("summary.n_seqs", "-1"),
+        ("summary.diagnostics.crossfit_folds", "-2"),
+    ]
+    assert [f.name for f in cv.all_features] == ["length", "sum_w"]

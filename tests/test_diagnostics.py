@@ -659,6 +659,7 @@ def test_every_check_is_tested() -> None:
     }  # fmt: skip
     # fired and silent in test_pooled_groups (planted pooled rows) and test_inference_cases
     tested |= {"population-heterogeneous", "pooled-linear-disagrees"}
+    tested |= {"batch-sizes-not-compared"}  # fired and silent in test_batch_not_compared
     # triggered and not triggered in test_next_runner, test_inventory, test_cv_features and
     # test_cv_batch, on runs and aggregates with planted answers
     tested |= {

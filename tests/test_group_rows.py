@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from reportgen.analysis.doublings import Doubling
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.group_stats import QuadHelp
+from reportgen.analysis.verdicts import Z_90, ratio90
+from reportgen.numfmt import DEFAULT, format_number
 from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 from reportgen.pages.group_rows import (
     doubling_rows_html,
@@ -25,6 +27,7 @@ MACRO_ROW = """{% import "_table.html" as t -%}
 {#- #}<td><a href="{{ v.href }}">{{ v.label }}</a></td>
 {%- if by_population %}<td class="small">{{ v.population }}</td>{% endif %}{{ t.td_eta(v.row.eta) }}
 {#- #}<td>{{ v.row.verdict or "no SE" }}</td>{{ t.td_z(v.row.paired_z) }}
+{{- t.td_se(v.ratio, none if v.ratio is none else v.se_ratio) }}{{ t.td_interval(ci90) }}
 {{- t.td_se(v.row.diff, v.row.paired_se) }}{{ t.td_interval(v.ci95_diff) }}
 {{- t.td_se(v.true, v.se_true) }}
 {#- #}</tr>"""
@@ -77,15 +80,44 @@ def verdict_rows(draw: st.DrawFn) -> VerdictRow:
     interval = draw(st.none() | st.tuples(floats, floats))
     return VerdictRow(
         draw(texts), draw(texts), draw(texts), draw(texts), agreement, draw(maybe), draw(maybe),
-        interval,
+        interval, draw(maybe), draw(maybe),
     )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
 @given(row=verdict_rows(), by_population=st.booleans())
 def test_a_verdict_row_is_what_the_table_macros_write(row: VerdictRow, by_population: bool) -> None:
-    expected = environment().from_string(MACRO_ROW).render(v=row, by_population=by_population)
+    ci90 = ratio90(row.ratio, row.se_ratio)
+    template = environment().from_string(MACRO_ROW)
+    expected = template.render(v=row, ci90=ci90, by_population=by_population)
     assert verdict_rows_html([row], by_population) == (expected,)
+
+
+def _verdict_cells(html: str) -> list[str]:
+    return [cell.split(">", 1)[1] for cell in html.removesuffix("</td></tr>").split("</td><td")]
+
+
+def test_a_verdict_row_shows_the_ratio_and_the_90_interval_it_was_judged_on() -> None:
+    agreement = Agreement(
+        eta=1e-6, diff=-2e-5, se_linear=None, se_true=None, combined_se=None,
+        within_1sigma=None, within_2sigma=None, paired_se=1e-5, paired_z=-2.0,
+        verdict_linear="agrees",
+    )  # fmt: skip
+    row = VerdictRow("r", "r", "h", "p", agreement, -1e-3, 1e-4, None, 0.98, 0.05)
+    assert ratio90(0.98, 0.05) == (0.98 - Z_90 * 0.05, 0.98 + Z_90 * 0.05)
+    low, high = ratio90(0.98, 0.05) or (0.0, 0.0)
+    (html,) = verdict_rows_html([row], by_population=False)
+    cells = _verdict_cells(html)
+    interval = f"[{format_number(low, DEFAULT)}, {format_number(high, DEFAULT)}]"
+    assert interval == "[0.8978, 1.062]"  # 0.98 ± 1.645·0.05
+    assert cells[4:6] == ['0.98 <span class="se">± 0.05</span>', interval]
+    assert '<td data-value="0.98">0.98 <span class="se">± 0.05</span></td>' in html
+    assert html.count("<td") == 9  # run, η, verdict, z, ratio, 90 %, diff, 95 %, true
+    for ratio, se in ((None, None), (None, 0.05), (0.98, None)):
+        (html,) = verdict_rows_html([replace(row, ratio=ratio, se_ratio=se)], False)
+        cells = _verdict_cells(html)
+        assert cells[5] == "—" and "[0.8" not in html
+        assert cells[4] == ("—" if ratio is None else "0.98")
 
 
 etas = st.floats(min_value=1e-9, max_value=1.0)

@@ -292,7 +292,7 @@ def test_population_statistics_pool_only_their_own_runs() -> None:
         Population((("B_E", "512"),), ("g/c",)),
     )
     agreements = {r.run_id: fits.agreement(r, errors[r.run_id]) for r in runs}
-    stats = population_stats(pops, runs, agreements, errors)
+    stats = population_stats(pops, {r.run_id: r for r in runs}, agreements, errors)
     assert [s.per_eta[0].true_mean for s in stats] == [pytest.approx(-2.0), pytest.approx(-10.0)]
     assert [s.agreement.pairs for s in stats] == [2, 1]
     data = group_summary_of(runs, errors)

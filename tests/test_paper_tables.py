@@ -15,11 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reportgen.pages import paper_tables as pt
+from reportgen.pages import paper_verdicts as pv
 
 VERDICTS = [
-    pt.VerdictLine("E_256/run_01", "B_E = 256", 1e-6, "agrees", 0.29, 2.1e-4, 7.2e-4,
-                   (-1.2e-3, 1.6e-3), -5.3e-3, 2.1e-3),
-    pt.VerdictLine("E_256/run_02 & co_%", "B_E = 512", 2e-6, None, None, None, None, None,
+    pv.VerdictLine("E_256/run_01", "B_E = 256", 1e-6, "agrees", 0.29, 2.1e-4, 7.2e-4,
+                   (-1.2e-3, 1.6e-3), -5.3e-3, 2.1e-3, 0.96, 0.05),
+    pv.VerdictLine("E_256/run_02 & co_%", "B_E = 512", 2e-6, None, None, None, None, None,
                    None, None),
 ]  # fmt: skip
 POOLED = [
@@ -33,7 +34,7 @@ FITS = [
 
 
 def tables() -> list[pt.PaperTable]:
-    return [pt.verdict_table(VERDICTS, 2), pt.pooled_table(POOLED), pt.fit_table(FITS)]
+    return [pv.verdict_table(VERDICTS, 2), pt.pooled_table(POOLED), pt.fit_table(FITS)]
 
 
 def assert_wellformed(tex: str, columns: int) -> None:
@@ -139,11 +140,12 @@ def test_latex_tables_compile_with_pdflatex(tmp_path: Path) -> None:
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed (Debian: texlive-latex-recommended)")
     inputs = []
-    wide = pt.VerdictLine(
+    wide = pv.VerdictLine(
         "diagnostics_run/full_data/E_256/run_01", "B_E 256, every field, cap…", 1.28e-5,
-        "inconclusive", -0.23, -1.4e-3, 5.9e-3, (-1.22e-2, 9.37e-3), -6.7e-3, 1.3e-3,
+        "inconclusive", -0.23, -1.4e-3, 5.9e-3, (-1.22e-2, 9.37e-3), -6.7e-3, 1.3e-3, 1.21,
+        0.88,
     )  # fmt: skip
-    for table in [*tables(), replace(pt.verdict_table([wide] * 3, 2), name="wide")]:
+    for table in [*tables(), replace(pv.verdict_table([wide] * 3, 2), name="wide")]:
         (tmp_path / f"{table.name}.tex").write_bytes(pt.table_latex(table, "x"))
         inputs.append(f"\\input{{{table.name}.tex}}")
     document = "\n".join(

@@ -15,6 +15,7 @@ import pytest
 from reportgen import cli
 from reportgen.demo import generate_sample_tree
 from reportgen.pages import paper_tables as pt
+from reportgen.pages import paper_verdicts as pv
 from tests.test_paper_tables import assert_wellformed
 
 GROUP = "groups/diagnostics_run/full_data"
@@ -93,9 +94,9 @@ def test_verdict_table_states_its_true_sources_and_margin(site: Path) -> None:
 
 
 def test_verdict_footnote_prints_the_margin_it_judged_with() -> None:
-    line = pt.VerdictLine("r", "B_E = 256", 1e-6, "agrees", 0.3, 2e-5, 7e-5, (-1e-4, 1e-4),
+    line = pv.VerdictLine("r", "B_E = 256", 1e-6, "agrees", 0.3, 2e-5, 7e-5, (-1e-4, 1e-4),
                           -5e-3, 1e-4)  # fmt: skip
-    note = pt.verdict_table([line], 1, margin=0.1).footnote
+    note = pv.verdict_table([line], 1, margin=0.1).footnote
     assert "m = 0.1" in note and "[1-m, 1+m]" in note
     assert r"$\pm$ 1.645" in note  # the 90 % interval's half width in SEs
 

@@ -3,7 +3,8 @@
 A group's populations (``populations``) split on B_E too; here each run's population is found
 with its batch size set aside (B_E and every configuration value that is the run's batch size),
 so runs of one such population differ in B_E alone and may be compared. Runs of a population
-holding a single batch size are compared with nothing; each is named with why.
+holding a single batch size are compared with nothing; each is named with why, and when no
+population holds two batch sizes (``not_compared``) the group says why none is compared.
 """
 
 from __future__ import annotations
@@ -57,12 +58,71 @@ def batch_populations(
     )
 
 
-def left_out_reason(run: BatchPopulation, compared: BatchPopulation) -> str:
-    """Why a run of ``run`` is not compared with the runs of ``compared``: where they differ."""
-    theirs = dict(compared.key)
-    differ = [f"{k} = {v} (compared runs: {theirs.get(k, '?')})" for k, v in run.key
-              if theirs.get(k) != v]  # fmt: skip
-    return "differs in more than the batch size: " + ("; ".join(differ) or run.label)
+@dataclass(frozen=True)
+class UnpairedPopulation:
+    """A batch population holding a single batch size, and where it differs from the others."""
+
+    label: str
+    sizes: tuple[int, ...]
+    runs: int
+    reason: str  # ``left_out_reason`` against every population of another batch size
+
+
+@dataclass(frozen=True)
+class BatchesNotCompared:
+    """Runs of two or more batch sizes none of which may be compared: no population of runs
+    alike but for B_E holds two batch sizes (each population, with why, in ``populations``)."""
+
+    sizes: tuple[int, ...]
+    populations: tuple[UnpairedPopulation, ...]
+
+
+def left_out_reason(
+    run: BatchPopulation,
+    compared: BatchPopulation | Sequence[tuple[BatchPopulation, str]],
+) -> str:
+    """Why a run of ``run`` is not compared with the runs of ``compared``: where they differ.
+    ``compared`` may be several populations, each with the name its values are given under
+    (``"compared runs"`` for a single one)."""
+    others = [(compared, "compared runs")] if isinstance(compared, BatchPopulation) else compared
+    differ: list[str] = []
+    for other, name in others:
+        theirs = dict(other.key)
+        differ += [f"{k} = {v} ({name}: {theirs.get(k, '?')})" for k, v in run.key
+                   if theirs.get(k) != v]  # fmt: skip
+    return "differs in more than the batch size: " + ("; ".join(dict.fromkeys(differ)) or run.label)
+
+
+def not_compared(
+    pops: Sequence[BatchPopulation], points: Mapping[str, RunPoints]
+) -> BatchesNotCompared | None:
+    """Why runs of two or more batch sizes are not compared, when no population holds two of
+    them: each population of one batch size with where it differs from those of another
+    (``None``: some population is compared, or the runs hold fewer than two batch sizes)."""
+    held = [(p, sizes) for p in pops if (sizes := _sizes(p, points))]
+    every = tuple(sorted({s for _, sizes in held for s in sizes}))
+    if len(every) < 2 or any(len(sizes) >= 2 for _, sizes in held):
+        return None
+    return BatchesNotCompared(
+        every,
+        tuple(
+            UnpairedPopulation(p.label, sizes, len(p.run_ids), left_out_reason(p, _others(held, p)))
+            for p, sizes in held
+        ),
+    )
+
+
+def _others(
+    held: Sequence[tuple[BatchPopulation, tuple[int, ...]]], pop: BatchPopulation
+) -> list[tuple[BatchPopulation, str]]:
+    """The populations of other batch sizes than ``pop``'s, each named by its ("B_E 512")."""
+    mine = next(sizes for p, sizes in held if p is pop)
+    return [(p, "B_E " + ", ".join(map(str, sizes))) for p, sizes in held if sizes != mine]
+
+
+def _sizes(pop: BatchPopulation, points: Mapping[str, RunPoints]) -> tuple[int, ...]:
+    """The batch sizes of a population's runs (those with points)."""
+    return tuple(sorted({s for r in pop.run_ids if r in points and (s := points[r].batch_size)}))
 
 
 def compare_alike(

@@ -4,13 +4,19 @@ show. Pure: samples and cached draws come in through the callables it is given."
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo
-from reportgen.analysis.batch_pairs import batch_populations, compare_alike
+from reportgen.analysis.batch_pairs import (
+    BatchesNotCompared,
+    BatchPopulation,
+    batch_populations,
+    compare_alike,
+    not_compared,
+)
 from reportgen.analysis.diagnostics import group_findings
 from reportgen.analysis.diagnostics.checks_supplement import CvBatchReport, group_cv_batch
 from reportgen.analysis.group_stats import (
@@ -25,6 +31,7 @@ from reportgen.analysis.group_stats import (
 )
 from reportgen.analysis.members import GroupMember
 from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
+from reportgen.analysis.per_run import PerRun
 from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.pooling import (
     PooledEta,
@@ -102,19 +109,8 @@ class GroupAnalysis:
         return self.partials.runs
 
 
-def last_eta_tails(
-    tails: Sequence[tuple[str, TailSensitivity]],
-) -> list[tuple[str, TailSensitivity]]:
-    """Per run, the tail sensitivity at its largest η (where the approximation is stressed most)."""
-    largest: dict[str, TailSensitivity] = {}
-    for run_id, tail in tails:
-        if run_id not in largest or tail.eta > largest[run_id].eta:
-            largest[run_id] = tail
-    return sorted(largest.items())
-
-
 def tail_resolution(
-    tails: Sequence[tuple[str, TailSensitivity]],
+    tails: Collection[tuple[str, TailSensitivity]],
     points: Mapping[str, RunPoints],
     errors: Mapping[str, Sequence[EtaUncertainty | None]],
 ) -> dict[str, bool | None]:
@@ -124,15 +120,17 @@ def tail_resolution(
 
 
 def _tail_rows(
-    tails: Sequence[tuple[str, TailSensitivity]],
+    tails: Mapping[str, TailSensitivity],
     run_ids: Sequence[str],
     all_rows: tuple[TailGroupRow, ...],
     resolution: Mapping[str, bool | None],
 ) -> tuple[TailGroupRow, ...]:
     """The tail rows of some of the runs (``all_rows`` when they are every run with tails)."""
     wanted = set(run_ids)
-    mine = [(r, t) for r, t in tails if r in wanted]
-    return all_rows if len(mine) == len(tails) else group_tail_summary(mine, resolution)
+    mine = [r for r in tails if r in wanted]
+    if len(mine) == len(tails):
+        return all_rows
+    return group_tail_summary(PerRun(mine, tails.__getitem__).items(), resolution)
 
 
 def splits_by_batch_size(
@@ -219,9 +217,18 @@ def pooled_rows(
     return judge_pooled(pool_by_eta(rows), margin)
 
 
-def _points(members: Sequence[GroupMember], copies: set[str]) -> dict[str, RunPoints]:
+def _points(members: Sequence[GroupMember], copies: set[str]) -> PerRun[RunPoints]:
     """The ΔH(η) points of the runs read, copies left out, in the group's order."""
-    return {m.id: p for m in members if m.was_read and m.id not in copies and (p := m.points).etas}
+    by_id = {m.id: m for m in members}
+    with_points = [m.id for m in members if m.was_read and m.id not in copies and m.points.etas]
+    return PerRun(with_points, lambda r: by_id[r].points)
+
+
+def _largest_tails(members: Sequence[GroupMember], copies: set[str]) -> PerRun[TailSensitivity]:
+    """Per run with tails (copies left out), the tail sensitivity at its largest η."""
+    by_id = {m.id: m for m in members}
+    with_tails = sorted(m.id for m in members if m.id not in copies and m.tails)
+    return PerRun(with_tails, lambda r: max(by_id[r].tails, key=lambda t: t.eta))
 
 
 def _batch(
@@ -237,18 +244,36 @@ def _batch(
     if samples is None or not splits_by_batch_size(child_runs, points):
         return ()
     by_id = {m.id: m for m in members}
-    incidental = Incidental(settings.incidental)
-    pops = batch_populations([by_id[r].member for r in points], incidental)
     return compare_alike(
-        pops,
+        _batch_populations(members, points, settings),
         points,
         samples,
-        {r: by_id[r].eta_errors for r in points},
+        PerRun(tuple(points), lambda r: by_id[r].eta_errors),
         draws=settings.draws,
         seed=settings.seed,
         workers=settings.workers,
         memo=memo,
     )
+
+
+def _batch_unpaired(
+    members: Sequence[GroupMember],
+    points: Mapping[str, RunPoints],
+    child_runs: Sequence[Sequence[str]],
+    settings: GroupSettings,
+) -> BatchesNotCompared | None:
+    """Why the children's batch sizes are not compared, when they split by it and no runs of
+    two sizes are alike but for B_E (``batch_pairs.not_compared``)."""
+    if not splits_by_batch_size(child_runs, points):
+        return None
+    return not_compared(_batch_populations(members, points, settings), points)
+
+
+def _batch_populations(
+    members: Sequence[GroupMember], points: Mapping[str, RunPoints], settings: GroupSettings
+) -> tuple[BatchPopulation, ...]:
+    by_id = {m.id: m for m in members}
+    return batch_populations([by_id[r].member for r in points], Incidental(settings.incidental))
 
 
 def _same_runs(like: GroupAnalysis, run_ids: Sequence[str], window: FitWindow | None) -> bool:
@@ -291,15 +316,15 @@ def _analyze(
     duplicates = duplicate_sets(read)
     copies = {c for s in duplicates for c in s.copies}
     points = _points(members, copies)
-    runs = list(points.values())
-    errors = {r: by_id[r].eta_errors for r in points}
+    runs = points.each()
+    errors = PerRun(tuple(points), lambda r: by_id[r].eta_errors)
     window = settings.fit_window(group_id)
     merged = group_partials([m.id for m in members], by_id, points, children, window)
     agreements = {r.run_id: r.agreements for r in merged.runs}
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
-    tails = last_eta_tails([(m.id, t) for m in members if m.id not in copies for t in m.tails])
-    resolution = tail_resolution(tails, points, errors)
-    all_tails = group_tail_summary(tails, resolution)
+    tails = _largest_tails(members, copies)
+    resolution = tail_resolution(tails.items(), points, errors)
+    all_tails = group_tail_summary(tails.items(), resolution)
     incidental = Incidental(settings.incidental)
     found, margin = populations(read, incidental), settings.equivalence_margin
     cv = {m.id: m.cv for m in members if m.cv is not None and m.id not in copies}
@@ -309,7 +334,7 @@ def _analyze(
             tails=_tail_rows(tails, pop.population.run_ids, all_tails, resolution),
             pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
         )
-        for pop in population_stats(found, runs, agreements, errors, (per_eta, relative), cv)
+        for pop in population_stats(found, points, agreements, errors, (per_eta, relative), cv)
     )
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
     differs = what_differs(read, incidental)
@@ -327,6 +352,8 @@ def _analyze(
         duplicates=duplicates,
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
-        findings=group_findings(duplicates, pooled),
+        findings=group_findings(
+            duplicates, pooled, _batch_unpaired(members, points, child_runs, settings)
+        ),
         fit_window=window,
     )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from reportgen.analysis.contributions import EtaSummary, relative_error
 from reportgen.analysis.fits import Agreement
 from reportgen.analysis.members import CvStatistics
+from reportgen.analysis.per_run import PerRun
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.pooling import PooledEta, pooled_breakdown, pooled_verdict
 from reportgen.analysis.populations import Population
@@ -50,22 +54,28 @@ class EtaStats:
 def per_eta_stats(runs: Sequence[RunPoints]) -> tuple[EtaStats, ...]:
     """Per η of the runs' grid, ΔH across the runs (each run's first point at that η)."""
     grid = eta_grid(s.eta for run in runs for s in run.etas)
-    found: list[list[EtaSummary]] = [[] for _ in grid]
+    # numbers only (NaN: none): ``runs`` may read each run anew, and a spread drops NaN
+    found = [tuple(array("d") for _ in range(3)) for _ in grid]
     for run in runs:
         for index, position in first_matches(grid, (s.eta for s in run.etas)).items():
-            found[index].append(run.etas[position])
-    return tuple(_eta_stats(eta, at) for eta, at in zip(grid, found, strict=True))
+            point = run.etas[position]
+            values = (point.delta_h_true, point.delta_h_linear, point.delta_h_linquad)
+            for column, value in zip(found[index], values, strict=True):
+                column.append(math.nan if value is None else value)
+    return tuple(_eta_stats(eta, *at) for eta, at in zip(grid, found, strict=True))
 
 
-def _eta_stats(eta: float, found: Sequence[EtaSummary]) -> EtaStats:
-    true = spread(s.delta_h_true for s in found)
+def _eta_stats(
+    eta: float, true: array[float], linear: array[float], linquad: array[float]
+) -> EtaStats:
+    spread_true = spread(np.asarray(true))
     return EtaStats(
         eta=eta,
-        true_mean=true.mean,
-        true_std=true.std,
-        linear_mean=spread(s.delta_h_linear for s in found).mean,
-        linquad_mean=spread(s.delta_h_linquad for s in found).mean,
-        n_runs=true.n,
+        true_mean=spread_true.mean,
+        true_std=spread_true.std,
+        linear_mean=spread(np.asarray(linear)).mean,
+        linquad_mean=spread(np.asarray(linquad)).mean,
+        n_runs=spread_true.n,
     )
 
 
@@ -402,7 +412,7 @@ class PopulationStats:
 
 def population_stats(
     found: Sequence[Population],
-    runs: Sequence[RunPoints],
+    runs: Mapping[str, RunPoints],
     agreements: Mapping[str, Sequence[Agreement]],
     errors: ErrorsByRun,
     whole: tuple[tuple[EtaStats, ...], RelativeErrors] | None = None,
@@ -411,15 +421,15 @@ def population_stats(
     """Per population with a run that has ΔH(η) points or control-variate statistics (``cv``,
     by run id) its statistics, over its own runs only.
 
-    ``whole``: the per-η and relative-error statistics of all ``runs``, already computed; a
+    ``runs``: the ΔH(η) points by run id. ``whole``: the per-η and relative-error statistics
+    of all ``runs``, already computed; a
     population of every run (a uniform group) takes them instead of computing them again.
     """
-    by_id = {r.run_id: r for r in runs}
     known = {r.run_id: r for r in whole[1].runs} if whole is not None else {}
     cv = cv or {}
     out = []
     for population in found:
-        members = [by_id[r] for r in population.run_ids if r in by_id]
+        members = PerRun([r for r in population.run_ids if r in runs], runs.__getitem__).each()
         with_cv = [(r, cv[r]) for r in population.run_ids if r in cv]
         if not members and not with_cv:
             continue

@@ -350,9 +350,11 @@ def what_differs(
         seen = [dict(m.labels).get(key) for m in unique]
         if len(set(seen)) > 1:
             rows.append(ParameterDiff(LABEL_PREFIX + key, tuple(zip(ids, seen, strict=True)), True))
-    digests = [dict(m.parameter_digests) for m in unique]
-    keys = sorted({k for d in digests for k in d})
-    differing = [k for k in keys if len({d.get(k) for d in digests}) > 1]
+    # runs of one configuration share their pairs: one dict each, not one a run
+    distinct = {pairs: dict(pairs) for pairs in {m.parameter_digests for m in unique}}
+    digests = [distinct[m.parameter_digests] for m in unique]
+    keys = sorted({k for d in distinct.values() for k in d})
+    differing = [k for k in keys if len({d.get(k) for d in distinct.values()}) > 1]
     ordered = [k for k in differing if k not in incidental]
     splitting = len(ordered) + len(rows)
     ordered += [k for k in differing if k in incidental]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from array import array
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -250,65 +252,85 @@ Resolution = Mapping[str, bool | None]
 
 
 def group_tail_summary(
-    runs: Sequence[tuple[str, TailSensitivity]], resolution: Resolution | None = None
+    runs: Collection[tuple[str, TailSensitivity]], resolution: Resolution | None = None
 ) -> tuple[TailGroupRow, ...]:
     """Per mode, η and quantile: the ratio's spread over the runs (one entry per run·η), and over
     those whose ΔH_true is resolved there (``resolution``; a run it lacks has no SE to judge)."""
+    quantiles: set[float] = set()
+    etas, plain = [], set()
+    for run_id, t in runs:  # ``runs`` may read each run anew: every pass keeps numbers only
+        quantiles.update(r.quantile for r in t.truncated)
+        etas.append(t.eta)
+        if not t.centred:
+            plain.add(run_id)
+    grid = eta_grid(etas)
+    found, ordered = _ratios_by_row(runs, grid), sorted(quantiles, reverse=True)
     result = []
-    quantiles = sorted({r.quantile for _, t in runs for r in t.truncated}, reverse=True)
-    grid = eta_grid(t.eta for _, t in runs)
-    at_eta: list[list[tuple[str, TailSensitivity]]] = [[] for _ in grid]
+    for mode in MODES:
+        for index, eta in enumerate(grid):
+            for q in ordered:
+                if bucket := found.get((mode, index, q)):
+                    # a truncated subset of a run without centred contributions compares nothing
+                    apart = frozenset(plain) if mode == "truncated" and q < 1 else frozenset()
+                    result.append(_group_row(mode, eta, q, bucket, resolution or {}, apart))
+    return tuple(result)
+
+
+@dataclass
+class _Ratios:
+    """The runs' ratios at one mode, η and quantile, in the runs' order (NaN: no ratio)."""
+
+    run_ids: list[str] = field(default_factory=list)
+    linear: array[float] = field(default_factory=lambda: array("d"))
+    linquad: array[float] = field(default_factory=lambda: array("d"))
+
+    def add(self, run_id: str, row: TailRow) -> None:
+        self.run_ids.append(run_id)
+        self.linear.append(math.nan if (r := row.ratio) is None else r)
+        self.linquad.append(math.nan if (r := row.linquad_ratio) is None else r)
+
+
+def _ratios_by_row(
+    runs: Collection[tuple[str, TailSensitivity]], grid: Sequence[float]
+) -> dict[tuple[Mode, int, float], _Ratios]:
+    """Every run's ratios by mode, η (index into ``grid``) and quantile (no NaN quantile: it
+    equals nothing, not even itself)."""
+    found: dict[tuple[Mode, int, float], _Ratios] = {}
     for run_id, t in runs:
         for index in grid_matches(grid, t.eta):
-            at_eta[index].append((run_id, t))
-    plain = frozenset(run_id for run_id, t in runs if not t.centred)
-    for mode in MODES:
-        for eta, at in zip(grid, at_eta, strict=True):
-            by_quantile = _rows_by_quantile(at, mode)
-            for q in quantiles:
-                if found := by_quantile.get(q):
-                    # a truncated subset of a run without centred contributions compares nothing
-                    apart = plain if mode == "truncated" and q < 1 else frozenset()
-                    result.append(_group_row(mode, eta, q, found, resolution or {}, apart))
-    return tuple(result)
+            for mode in MODES:
+                for row in t.rows(mode):
+                    if row.quantile == row.quantile:
+                        found.setdefault((mode, index, row.quantile), _Ratios()).add(run_id, row)
+    return found
 
 
 def _group_row(
     mode: Mode,
     eta: float,
     quantile: float,
-    found: Sequence[tuple[str, TailRow]],
+    found: _Ratios,
     resolution: Resolution,
     not_comparable: frozenset[str] = frozenset(),
 ) -> TailGroupRow:
-    with_ratio = [(run_id, row) for run_id, row in found if row.ratio is not None]
-    comparable = [(run_id, row) for run_id, row in with_ratio if run_id not in not_comparable]
-    kept = [(run_id, row) for run_id, row in comparable if resolution.get(run_id)]
-    judged = [resolution.get(run_id) for run_id, _ in comparable]
+    ids = found.run_ids
+    linear, linquad = np.asarray(found.linear), np.asarray(found.linquad)
+    with_ratio = ~np.isnan(linear)
+    comparable = with_ratio & np.array([r not in not_comparable for r in ids], dtype=bool)
+    judged = [resolution.get(ids[i]) for i in np.flatnonzero(comparable)]
+    kept = comparable.copy()
+    kept[comparable] = [bool(r) for r in judged]
     return TailGroupRow(
         mode=mode,
         eta=eta,
         quantile=quantile,
-        ratio=spread(row.ratio for _, row in found),
-        linquad_ratio=spread(row.linquad_ratio for _, row in found),
-        run_ids=tuple(sorted(run_id for run_id, _ in found)),
-        resolved_ratio=spread(row.ratio for _, row in kept),
-        resolved_linquad_ratio=spread(row.linquad_ratio for _, row in kept),
-        resolved_run_ids=tuple(sorted(run_id for run_id, _ in kept)),
+        ratio=spread(linear),
+        linquad_ratio=spread(linquad),
+        run_ids=tuple(sorted(ids)),
+        resolved_ratio=spread(linear[kept]),
+        resolved_linquad_ratio=spread(linquad[kept]),
+        resolved_run_ids=tuple(sorted(ids[i] for i in np.flatnonzero(kept))),
         n_unresolved=sum(1 for r in judged if r is False),
         n_no_se=sum(1 for r in judged if r is None),
-        n_not_comparable=len(with_ratio) - len(comparable),
+        n_not_comparable=int(with_ratio.sum() - comparable.sum()),
     )
-
-
-def _rows_by_quantile(
-    at: Sequence[tuple[str, TailSensitivity]], mode: Mode
-) -> dict[float, list[tuple[str, TailRow]]]:
-    """The runs' rows of one mode by their quantile, in the runs' order (no NaN quantile: it
-    equals nothing, not even itself)."""
-    rows: dict[float, list[tuple[str, TailRow]]] = {}
-    for run_id, t in at:
-        for row in t.rows(mode):
-            if row.quantile == row.quantile:
-                rows.setdefault(row.quantile, []).append((run_id, row))
-    return rows

@@ -84,11 +84,19 @@ def verdict(
         return None
     if abs(z) > Z_95:
         return "disagrees"
-    if value is not None and se_ratio is not None:
-        low, high = value - Z_90 * se_ratio, value + Z_90 * se_ratio
+    if (interval := ratio90(value, se_ratio)) is not None:
+        low, high = interval
         if 1.0 - margin <= low and high <= 1.0 + margin:
             return "agrees"
     return "inconclusive"
+
+
+def ratio90(ratio: float | None, se_ratio: float | None) -> tuple[float, float] | None:
+    """The 90 % interval of approximation/true a verdict judges (the two one-sided tests'),
+    ``None`` without a ratio or its SE."""
+    if ratio is None or se_ratio is None:
+        return None
+    return ratio - Z_90 * se_ratio, ratio + Z_90 * se_ratio
 
 
 def run_verdict(verdicts: Sequence[Verdict | None]) -> Verdict | None:

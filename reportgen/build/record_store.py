@@ -17,7 +17,7 @@ import struct
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
 import orjson
 
@@ -249,3 +249,53 @@ class PreviousRecords(Mapping[str, "RunRecord"]):
 
     def __len__(self) -> int:
         return len(self.same) + len(self.changed)
+
+
+class LastDecoded(Mapping[str, "RunRecord"]):
+    """``records`` with the record read last kept decoded: a pass over a large group reads
+    several attributes of one run before the next run's."""
+
+    def __init__(self, records: Mapping[str, RunRecord]) -> None:
+        self._records = records
+        self._last: tuple[str, RunRecord] | None = None
+
+    def __getitem__(self, run_id: str) -> RunRecord:
+        last = self._last
+        if last is not None and last[0] == run_id:
+            return last[1]
+        record = self._records[run_id]
+        self._last = (run_id, record)
+        return record
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._records
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class StoredMember:
+    """A run of a large group standing in for its record: each attribute is read from
+    ``records`` (a store decodes it then), so the group holds no run's record."""
+
+    __slots__ = ("_records", "id")
+
+    def __init__(self, run_id: str, records: Mapping[str, RunRecord]) -> None:
+        self.id = run_id
+        self._records = records
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._records[self.id], name)
+
+
+def stored_members(
+    run_ids: Iterable[str], records: Mapping[str, RunRecord]
+) -> dict[str, RunRecord]:
+    """Stand-ins for the records of ``run_ids`` (those in ``records``): they have every
+    attribute of a record, read anew on each access."""
+    source = LastDecoded(records)
+    # a stand-in is typed as the record it reads: it has every attribute of one
+    return {r: cast("RunRecord", StoredMember(r, source)) for r in run_ids if r in records}

@@ -24,6 +24,9 @@ inference_cases=True)``), with a ``reportgen.toml`` at the root:
 * ``many_keys/E_256/run_01, run_02``: two runs whose configurations differ in
   ``MANY_KEYS`` keys, more than "what differs" lists (the rest are counted, and all are in
   the group's ``what_differs.csv``).
+* ``unpaired_batches/E_256/run_01`` and ``unpaired_batches/E_512/run_01``: two batch sizes
+  whose runs also differ in the learning-rate schedule (``UNPAIRED_SCHEDULES``), so no runs
+  are alike but for B_E and the group compares no batch sizes (it says why).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ HIDDEN = "hidden_change/E_2048"
 HIDDEN_RATIOS = (1.3, 1.3, 0.7, 0.7)  # linear/true of each run: a change between 02 and 03
 MANY = "many_keys/E_256"
 MANY_KEYS = 60  # keys whose values differ between its two runs
+UNPAIRED = "unpaired_batches"
+UNPAIRED_SCHEDULES = {256: "cosine", 512: "constant"}  # B_E → its runs' lr schedule
 LARGE_ETAS = (1.6e-6, 3.2e-6)
 LARGE_RATIO = 1.3  # linear/true of the large batch: linear overshoots |ΔH_true| by 30 %
 LARGE_NOISE = 0.3  # per-run se(linear/true) ≈ 0.14–0.3 at 2,048 sequences, as in real runs
@@ -159,6 +164,14 @@ def _many_keys(root: Path, seed: int) -> None:
         _run(root, f"{MANY}/run_{k + 1:02d}", res, capture=True, config=config)
 
 
+def _unpaired_batches(root: Path, seed: int) -> None:
+    for k, (b_e, schedule) in enumerate(UNPAIRED_SCHEDULES.items()):
+        rng = np.random.default_rng([seed, 800 + k])
+        res = generate_snis_results(rng, n_sequences=b_e, etas=SAMPLE_ETAS)
+        config = _config(b_e, SAMPLE_ETAS) + f'optimizer:\n  lr_schedule: "{schedule}"\n'
+        _run(root, f"{UNPAIRED}/E_{b_e}/run_01", res, capture=True, config=config)
+
+
 def _unrecorded_sweep(root: Path, seed: int) -> None:
     res = generate_sweep_results(np.random.default_rng([seed, 760]), etas=SAMPLE_ETAS)
     for row in res["sweep"]:
@@ -174,4 +187,5 @@ def write_inference_cases(root: Path, seed: int = 0) -> None:
     _unrecorded_sweep(root, seed)
     _hidden_change(root, seed)
     _many_keys(root, seed)
+    _unpaired_batches(root, seed)
     write(root, "reportgen.toml", TREE_FILE)

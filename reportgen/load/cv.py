@@ -18,6 +18,7 @@ from reportgen.load.models import (
     CvFeatureStat,
     CvSequences,
     CvTarget,
+    DroppedValue,
     Fact,
     FloatArray,
     InputFile,
@@ -37,7 +38,22 @@ PER_SEQ_MAX_BYTES = 32 * 1024 * 1024  # a larger per-sequence file is not parsed
 # --- control variates ------------------------------------------------------------------------
 
 
-def load_cv(data: Fields, artifacts: Sequence[InputFile] = ()) -> CvData:
+def _count(fields: Fields | None, key: str, dropped: list[DroppedValue] | None) -> int | None:
+    """A count the file states; a negative one is recorded and left out (no later stage may
+    take the square root of a negative number of sequences)."""
+    if fields is None:
+        return None
+    value = fields.int(key)
+    if value is None or value >= 0:
+        return value
+    if dropped is not None:
+        dropped.append(DroppedValue(fields.where(key), str(value)))
+    return None
+
+
+def load_cv(
+    data: Fields, artifacts: Sequence[InputFile] = (), dropped: list[DroppedValue] | None = None
+) -> CvData:
     summary = data.sub("summary") or Fields({}, "summary")
     diagnostics = summary.sub("diagnostics")
     corr = dict(summary.float_map("corr"))
@@ -50,7 +66,7 @@ def load_cv(data: Fields, artifacts: Sequence[InputFile] = ()) -> CvData:
     per_seq = _latest(artifacts, PER_SEQ_CSV)
     sequences = cv_sequences(per_seq)
     return CvData(
-        n_seqs=summary.int("n_seqs"),
+        n_seqs=_count(summary, "n_seqs", dropped),
         normalization=summary.str("normalization"),
         mean_gdotv=summary.float("mean_gdotv"),
         var_gdotv=summary.float("var_gdotv"),
@@ -67,7 +83,7 @@ def load_cv(data: Fields, artifacts: Sequence[InputFile] = ()) -> CvData:
         all_features_source=source,
         target=cv_target(per_seq, meta.float("scale") if meta else None, sequences),
         sequences=sequences,
-        crossfit_folds=diagnostics.int("crossfit_folds") if diagnostics else None,
+        crossfit_folds=_count(diagnostics, "crossfit_folds", dropped),
     )
 
 
@@ -84,7 +100,8 @@ def _all_features(
         corr = dict(stats.float_map("corr"))
         ratio = dict(stats.float_map("var_ratio_single"))
         se_after = dict(stats.float_map("se_after_single"))
-        order = [str(n) for n in diagnostics.data.get("features_all") or ()] if diagnostics else []
+        listed = diagnostics.data.get("features_all") if diagnostics else None
+        order = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
         names = [n for n in order if n in corr or n in ratio]
         names += sorted((set(corr) | set(ratio) | set(se_after)) - set(names))
         features = tuple(

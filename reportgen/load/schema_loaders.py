@@ -88,7 +88,7 @@ SCHEMA_LOADERS: dict[Schema, SchemaLoader] = {
         lambda g: {"sweep": load_sweep(g.fields, g.dropped)}, _sweep_facts, SWEEP_FIELDS
     ),
     Schema.CV: SchemaLoader(
-        lambda g: {"cv": load_cv(g.fields, g.inputs.artifacts)}, _cv_facts, CV_FIELDS
+        lambda g: {"cv": load_cv(g.fields, g.inputs.artifacts, g.dropped)}, _cv_facts, CV_FIELDS
     ),
     Schema.GENERIC: SchemaLoader(
         lambda g: {"generic": tuple(generic_fields(g.fields.data))[:GENERIC_MAX_FIELDS]},

@@ -22,6 +22,7 @@ from reportgen.analysis.group_stats import (
     rel_err_se,
     resolved,
 )
+from reportgen.analysis.per_run import PerRun
 from reportgen.analysis.record import RunRecord
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.analysis.uncertainty import Doubling, EtaUncertainty
@@ -55,7 +56,8 @@ from reportgen.pages.group_rows import (
     verdict_rows_html,
 )
 from reportgen.pages.output import PageOutput
-from reportgen.pages.paper_tables import group_tables, paper_table_link
+from reportgen.pages.paper_tables import paper_table_link
+from reportgen.pages.paper_verdicts import group_tables
 from reportgen.pages.render import (
     PageMeta,
     SiteContext,
@@ -109,6 +111,8 @@ class VerdictRow:
     true: float | None
     se_true: float | None
     ci95_diff: tuple[float, float] | None
+    ratio: float | None = None  # ΔH_lin/ΔH_true and its SE, as the verdict judged them
+    se_ratio: float | None = None  # (EtaUncertainty.ratio_linear, se_ratio_linear)
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,11 @@ class GroupView:
         return quad_rows_html([q for q in self.quad_rows if q.row.se is not None])
 
     @property
+    def batch_unpaired(self) -> bool:
+        """Its subgroups split by batch size, but no runs of two sizes are alike but for B_E."""
+        return any(f.id == "batch-sizes-not-compared" for f in self.group_findings)
+
+    @property
     def cv_populations(self) -> tuple[PopulationStats, ...]:
         """The populations with control-variate statistics (each its own table)."""
         return tuple(p for p in self.populations if p.cv)
@@ -245,11 +254,11 @@ class _Context:
 
 def _context(group: GroupRef, records: Mapping[str, RunRecord], page_path: str) -> _Context:
     members = tuple(records[r] for r in group.run_ids if r in records)
-    points = {r.id: p for r in members if r.was_read and (p := r.points).etas}
+    with_points = [r.id for r in members if r.was_read and r.points.etas]
     per_run = len(members) <= PER_RUN_LIMIT or not group.child_group_ids
     runs = GroupRuns(
-        points,
-        {r: records[r].eta_errors for r in points},
+        PerRun(with_points, lambda r: records[r].points),
+        PerRun(with_points, lambda r: records[r].eta_errors),
         lambda run_id: short_label(run_id, group.id),
         per_run,
     )
@@ -383,7 +392,7 @@ def group_view(
 def _verdict(members: Sequence[RunRecord], copies: frozenset[str]) -> Verdict:
     """The headline verdict of the runs read, each once (copies left out)."""
     return group_verdict(
-        [RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read and r.id not in copies]
+        RunPairs(r.id, r.etas, r.eta_errors) for r in members if r.was_read and r.id not in copies
     )
 
 
@@ -475,6 +484,8 @@ def _verdict_rows(context: _Context, analysis: GroupAnalysis) -> tuple[VerdictRo
             s.delta_h_true,
             se_true_of(e),
             e.ci95_diff_linear if e is not None else None,
+            e.ratio_linear if e is not None else None,
+            e.se_ratio_linear if e is not None else None,
         )
         for r in analysis.runs
         for a, s, e in zip(

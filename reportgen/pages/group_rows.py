@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
+from reportgen.analysis.verdicts import ratio90
 from reportgen.numfmt import (
     DEFAULT,
     format_eta,
@@ -55,7 +56,8 @@ def _td_rel_err(r: RunEtaRow) -> str:
 
 def verdict_rows_html(rows: Sequence[VerdictRow], by_population: bool) -> tuple[Markup, ...]:
     """Each row's ``<tr>``: run, population (when the group has several), η, verdict, z,
-    linear − true ± paired SE, its 95 % interval and ΔH_true ± SE."""
+    linear/true ± SE (the SE only beside a ratio) and the 90 % interval the verdict judged
+    (``ratio90``), linear − true ± paired SE, its 95 % interval and ΔH_true ± SE."""
     return tuple(_row(v, by_population) for v in rows)
 
 
@@ -66,7 +68,9 @@ def _row(v: VerdictRow, by_population: bool) -> Markup:
     html = (
         f'<tr class="verdict-{verdict_class}">{_run_cell(v.href, v.label)}'
         f"{population}{_td_eta(a.eta)}<td>{escape(a.verdict or 'no SE')}</td>"
-        f"{_td_z(a.paired_z)}{_td_se(a.diff, a.paired_se)}{_td_interval(v.ci95_diff)}"
+        f"{_td_z(a.paired_z)}{_td_se(v.ratio, None if v.ratio is None else v.se_ratio)}"
+        f"{_td_interval(ratio90(v.ratio, v.se_ratio))}"
+        f"{_td_se(a.diff, a.paired_se)}{_td_interval(v.ci95_diff)}"
         f"{_td_se(v.true, v.se_true)}</tr>"
     )
     return Markup(html)

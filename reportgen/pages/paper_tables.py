@@ -1,7 +1,8 @@
 """A group's headline numbers as tables a paper can cite: CSV and LaTeX (``booktabs``).
 
 Written beside the figures (``--figures``) into the group's ``tables/`` directory: the paired
-verdict per run and η, ΔH across each population's runs per η, and the fit per run. A number
+verdict per run and η (``paper_verdicts``, which also assembles the group's tables), ΔH across
+each population's runs per η, and the fit per run. A number
 with an SE is one LaTeX cell ``(value ± SE)×10^k`` (the SE to two significant digits, the value
 to the same decimal place); the CSV keeps full precision in separate columns. Every file
 starts with the provenance line and every LaTeX table ends with a footnote giving its formulas.
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING
 from reportgen import __version__
 from reportgen.analysis.pooling import Pooled, pool
 from reportgen.analysis.stats import same_eta
-from reportgen.analysis.verdicts import DEFAULT_MARGIN, Z_90
 from reportgen.figures import TableFile
 from reportgen.numfmt import scaled, scaled_with_se
 
@@ -217,8 +217,7 @@ def paper_table_link(table: TableFile, directory: str) -> TableFile:
 
 # --- the group's tables ----------------------------------------------------------------------
 
-_TRUE = r"$\Delta H_{\mathrm{true}}$"
-_RATIO = r"$\Delta H_{\mathrm{lin}}/\Delta H_{\mathrm{true}}$"
+TRUE_TEX = r"$\Delta H_{\mathrm{true}}$"
 _LABEL_WIDTH = 28  # characters per line of a population label in LaTeX
 
 
@@ -244,75 +243,6 @@ def r2_text(value: float | None) -> str:
         return plain(value)
     digits = max(3, math.ceil(-math.log10(1 - value)) + 1)
     return plain(value, min(digits, 15))
-
-
-def _verdict_note(margin: float) -> str:
-    """The formulas, with the margin this build judged with (``--equivalence-margin``)."""
-    return (
-        r"$z = (\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}})/\mathrm{SE}_{\mathrm{paired}}"
-        r"$, "
-        r"the paired SE by the delta method over the evaluation sequences (the same sequences "
-        r"drive both estimates); 95\,\% interval of the difference: paired bootstrap percentiles. "
-        r"$\Delta H_{\mathrm{true}}$: SNIS estimate $\pm$ its delta-method SE. Verdicts: "
-        rf"\emph{{disagrees}} when $|z| > 1.96$; \emph{{agrees}} when the 90\,\% interval of "
-        rf"{_RATIO}, ratio $\pm$ {Z_90:.3f} delta-method SE, lies within $[1-m, 1+m]$ "
-        rf"(two one-sided tests), $m = {margin:g}$ the equivalence margin of this build; "
-        r"otherwise \emph{inconclusive}."
-    )
-
-
-_VERDICT_SOURCES = (
-    "verdict, z, diff, paired_se: the group's summary.json (runs[].agreement[]); delta_h_true, "
-    "se_true, ci95_diff: each run's summary.json (etas[]: delta_h_true, se_true, ci95_diff_linear)"
-)
-
-
-@dataclass(frozen=True)
-class VerdictLine:
-    """One run×η of the paired verdict, as the table needs it."""
-
-    run: str
-    population: str
-    eta: float
-    verdict: str | None
-    z: float | None
-    diff: float | None
-    paired_se: float | None
-    ci95_diff: Sequence[float] | None
-    true: float | None
-    se_true: float | None
-
-
-def verdict_table(
-    lines: Sequence[VerdictLine], populations: int, margin: float = DEFAULT_MARGIN
-) -> PaperTable:
-    several = populations > 1
-    columns = [Column("run", ("run",))]
-    columns += [Column("population", ("population",))] if several else []
-    columns += [
-        Column(r"$\eta$", ("eta",), "r"),
-        Column("verdict", ("verdict",)),
-        Column("$z$", ("z",), "r"),
-        Column(r"$\Delta H_{\mathrm{lin}} - \Delta H_{\mathrm{true}}$", ("diff", "paired_se"), "r"),
-        Column(r"95\,\% interval", ("ci95_diff_low", "ci95_diff_high"), "r"),
-        Column(_TRUE, ("delta_h_true", "se_true"), "r"),
-    ]
-    rows = tuple(
-        (
-            text_cell(line.run),
-            *((label_cell(line.population),) if several else ()),
-            number_cell(line.eta),
-            text_cell(line.verdict or "no verdict"),
-            number_cell(line.z, lambda z: plain(z, 2)),
-            estimate_cell(line.diff, line.paired_se),
-            interval_cell(line.ci95_diff, estimate_exponent(line.diff, line.paired_se)),
-            estimate_cell(line.true, line.se_true),
-        )
-        for line in lines
-    )
-    caption = "Linear approximation against the SNIS ground truth per run and learning rate."
-    note = _verdict_note(margin)
-    return PaperTable("verdicts", caption, tuple(columns), rows, note, _VERDICT_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -372,10 +302,10 @@ def pooled_table(lines: Sequence[PooledLine]) -> PaperTable:
         Column("population", ("population",)),
         Column(r"$\eta$", ("eta",), "r"),
         Column("$n$", ("n_runs",), "r"),
-        Column(f"pooled {_TRUE}", ("delta_h_true", "se_true", "method_true"), "r"),
-        Column(rf"$\Delta H_{{\mathrm{{lin}}}}$ $-$ {_TRUE}",
+        Column(f"pooled {TRUE_TEX}", ("delta_h_true", "se_true", "method_true"), "r"),
+        Column(rf"$\Delta H_{{\mathrm{{lin}}}}$ $-$ {TRUE_TEX}",
                ("diff_linear", "se_diff_linear", "method_linear"), "r"),
-        Column(rf"$\Delta H_{{\mathrm{{lin+quad}}}}$ $-$ {_TRUE}",
+        Column(rf"$\Delta H_{{\mathrm{{lin+quad}}}}$ $-$ {TRUE_TEX}",
                ("diff_linquad", "se_diff_linquad", "method_linquad"), "r"),
     )  # fmt: skip
     rows = tuple(
@@ -431,7 +361,7 @@ def fit_table(lines: Sequence[FitLine]) -> PaperTable:
         Column(r"95\,\% interval", ("loglog_slope_ci95_low", "loglog_slope_ci95_high"), "r"),
         Column("$R^2$", ("loglog_r2",), "r"),
         Column("$n$", ("n_loglog",), "r"),
-        Column(rf"slope of {_TRUE} on $\eta$", ("linear_slope", "linear_slope_outside_ci95"),
+        Column(rf"slope of {TRUE_TEX} on $\eta$", ("linear_slope", "linear_slope_outside_ci95"),
                "r"),
         Column(r"95\,\% interval", ("linear_slope_ci95_low", "linear_slope_ci95_high"), "r"),
     )  # fmt: skip
@@ -461,7 +391,7 @@ def _pooled_true(at: Sequence[VerdictRow]) -> PooledValue | None:
     return PooledValue.of(pool(values, [math.nan if v.se_true is None else v.se_true for v in at]))
 
 
-def _pooled_lines(view: GroupView) -> list[PooledLine]:
+def pooled_lines(view: GroupView) -> list[PooledLine]:
     """Per population and pooled η: its ΔH_true and the differences the group pooled."""
     lines = []
     for p in view.populations:
@@ -473,23 +403,10 @@ def _pooled_lines(view: GroupView) -> list[PooledLine]:
     return lines
 
 
-def group_tables(
-    view: GroupView, directory: str
-) -> tuple[list[tuple[str, bytes]], tuple[TableFile, ...]]:
-    """The group page's verdict, pooled and fit tables as CSV and LaTeX files."""
-    verdicts = [  # v.population: the population's full label (``Population.label``)
-        VerdictLine(v.label, v.population, v.row.eta, v.row.verdict, v.row.paired_z, v.row.diff,
-                    v.row.paired_se, v.ci95_diff, v.true, v.se_true)
-        for v in view.verdicts
-    ]  # fmt: skip
-    fits = [
+def fit_lines(view: GroupView) -> list[FitLine]:
+    """Per run of the group its fits, the run named below the group."""
+    return [
         FitLine(_below(f.run_id, view.group.id), f.fit.loglog_slope, f.fit.loglog_slope_ci95,
                 f.fit.loglog_r2, f.fit.n_loglog, f.fit.linear_slope, f.fit.linear_slope_ci95)
         for f in view.fits
     ]  # fmt: skip
-    tables = (
-        verdict_table(verdicts, len(view.populations), view.margin),
-        pooled_table(_pooled_lines(view)),
-        fit_table(fits),
-    )
-    return table_files(tables, directory, view.group.id)

@@ -9,7 +9,7 @@ would have gone unseen). Without a standard error the verdict says so and claims
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reportgen.analysis import verdicts as rules
@@ -198,31 +198,29 @@ class RunPairs:
     uncertainty: tuple[EtaUncertainty | None, ...]
 
 
-def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
+def group_verdict(runs: Iterable[RunPairs]) -> Verdict:
     """Across a group's runs: how many run × η pairs agree, are inconclusive or disagree, and
     each run's verdict (runs of different populations are counted, never pooled)."""
-    pairs = [
-        (r.run_id, s, u)
-        for r in runs
-        for s, u in zip(r.summaries, r.uncertainty, strict=True)
-        if s.delta_h_true is not None and s.delta_h_linear is not None
-    ]
+    # each pair's verdict only: ``runs`` may be read one at a time from a very large group
+    by_run: dict[str, list[rules.Verdict | None]] = {}
+    for r in runs:
+        for s, u in zip(r.summaries, r.uncertainty, strict=True):
+            if s.delta_h_true is not None and s.delta_h_linear is not None:
+                by_run.setdefault(r.run_id, []).append(u.verdict_linear if u else None)
+    pairs = sum(len(v) for v in by_run.values())
     if not pairs:
         return Verdict("No run of this group reports both ΔH_true and a linear approximation.")
-    judged = [(rid, u.verdict_linear) for rid, _, u in pairs if u and u.verdict_linear]
+    judged = [(rid, v) for rid, verdicts in by_run.items() for v in verdicts if v]
     if not judged:
         return Verdict(
             "No standard error of linear − true is available for any of the "
-            f"{len(pairs)} run × η pairs of {len({rid for rid, _, _ in pairs})} runs, so agreement "
+            f"{pairs} run × η pairs of {len(by_run)} runs, so agreement "
             "of the linear "
             "approximation with the SNIS truth cannot be judged here."
         )
     count = {
         v: sum(1 for _, x in judged if x == v) for v in ("agrees", "inconclusive", "disagrees")
     }
-    by_run: dict[str, list[rules.Verdict | None]] = {}
-    for rid, _, u in pairs:
-        by_run.setdefault(rid, []).append(u.verdict_linear if u is not None else None)
     answers = {rid: rules.run_verdict(v) for rid, v in by_run.items()}
     runs_judged = {rid: a for rid, a in answers.items() if a is not None}
     run_count = {v: sum(1 for a in runs_judged.values() if a == v) for v in count}
@@ -234,6 +232,6 @@ def group_verdict(runs: Sequence[RunPairs]) -> Verdict:
     failing = sorted(rid for rid, a in runs_judged.items() if a == "disagrees")
     if failing:
         details.append("Runs that disagree somewhere: " + ", ".join(failing) + ".")
-    if len(judged) < len(pairs):
-        details.append(f"{len(pairs) - len(judged)} run × η pairs have no SE and no verdict.")
+    if len(judged) < pairs:
+        details.append(f"{pairs - len(judged)} run × η pairs have no SE and no verdict.")
     return Verdict(headline, tuple(details), judged=True)

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
+from reportgen.analysis.batch_pairs import BatchesNotCompared
 from reportgen.analysis.contributions import EtaContributions, EtaSummary
 from reportgen.analysis.diagnostics import (  # noqa: F401  (registers the checks, in order)
     checks_arithmetic,
@@ -105,11 +106,16 @@ def duplicate_findings(sets: Iterable[DuplicateSet]) -> tuple[Finding, ...]:
 
 
 def group_findings(
-    duplicates: Iterable[DuplicateSet], pooled: Iterable[PooledPopulation]
+    duplicates: Iterable[DuplicateSet],
+    pooled: Iterable[PooledPopulation],
+    unpaired: BatchesNotCompared | None = None,
 ) -> tuple[Finding, ...]:
-    """A group's own findings: byte-identical copies, then per population its heterogeneity
-    and pooled disagreement; by severity, then check order."""
+    """A group's own findings: byte-identical copies, batch sizes not compared (``unpaired``:
+    runs of several sizes, none alike but for B_E), then per population its heterogeneity and
+    pooled disagreement; by severity, then check order."""
     findings = list(duplicate_findings(duplicates))
+    if unpaired is not None:
+        findings += evaluate(by_id("batch-sizes-not-compared"), unpaired)
     for check_id in ("population-heterogeneous", "pooled-linear-disagrees"):
         check = by_id(check_id)
         findings += [f for p in pooled for f in evaluate(check, p)]

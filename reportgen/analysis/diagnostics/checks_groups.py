@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from reportgen.analysis.batch_pairs import BatchesNotCompared
 from reportgen.analysis.diagnostics.registry import Hit, check, fmt, fmt_eta
 from reportgen.analysis.pooling import RANDOM, PooledPopulation
 from reportgen.analysis.populations import DuplicateSet
@@ -26,6 +27,40 @@ def duplicate_run(duplicates: DuplicateSet) -> Iterator[Hit]:
     yield Hit(
         f"{copies} {verb} byte-identical to {duplicates.canonical} (sha256 "
         f"{duplicates.sha256[:12]}): counted once"
+    )
+
+
+@check(
+    "batch-sizes-not-compared",
+    "info",
+    "Batch sizes not compared: no runs alike but for B_E",
+    "populations",
+    scope="group",
+)
+def batch_sizes_not_compared(unpaired: BatchesNotCompared) -> Iterator[Hit]:
+    """The group's subgroups each hold one batch size, but no run of one batch size is alike
+    in everything else to a run of another: every population of runs alike but for B_E holds
+    a single batch size, so the group page has no batch-size comparison. The finding names
+    each population, its batch size and the keys in which it differs from the populations of
+    the other batch sizes.
+
+    **Why it matters:** a difference in batch size cannot be told apart from the other
+    difference (a learning-rate schedule, a model, a results file written before a fix):
+    comparing such runs would credit B_E with what the other key did.
+
+    **What to do:** nothing, if the runs were meant to differ; to compare batch sizes, run
+    each size with the same configuration, or add a key that cannot change the experiment to
+    `incidental` in `reportgen.toml`.
+    """
+    parts = [
+        f"population {p.label} (B_E {', '.join(map(str, p.sizes))}, {p.runs} "
+        f"run{'s' * (p.runs != 1)}) {p.reason}"
+        for p in unpaired.populations
+    ]
+    sizes = ", ".join(map(str, unpaired.sizes))
+    yield Hit(
+        f"batch sizes {sizes} are not compared: no runs of different batch sizes are alike in "
+        f"everything else. {'; '.join(parts)}"
     )
 
 
