@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reportgen.analysis.batch_pairs import batch_populations, not_compared
+from reportgen.analysis.batch_pairs import batch_populations, not_compared, not_drawn
 from reportgen.analysis.diagnostics import group_findings
 from reportgen.analysis.points import RunPoints
 from reportgen.analysis.populations import PopulationMember
@@ -39,6 +39,22 @@ def unpaired(*runs: tuple[str, int, str]) -> Any:
     return not_compared(batch_populations(members, Incidental(())), points)
 
 
+def test_runs_alike_but_for_b_e_that_cannot_be_drawn_say_why() -> None:
+    members = [member("S/run_01", 256, "cosine"), member("L/run_01", 512, "cosine")]
+    points = {m.id: RunPoints(m.id, m.batch_size, (), None) for m in members}
+    pops = batch_populations(members, Incidental(()))
+    assert not_compared(pops, points) is None  # one population holds both sizes
+    no_sample = not_drawn(pops, points, lambda run_id: None)
+    assert no_sample is not None and no_sample.sizes == (256, 512)
+    assert no_sample.why is not None and "no per-sequence sample" in no_sample.why
+    (finding,) = group_findings((), (), no_sample)
+    assert finding.message == f"batch sizes 256, 512 are not compared: {no_sample.why}"
+    sampled = not_drawn(pops, points, lambda run_id: object())  # type: ignore[arg-type,return-value]
+    assert sampled is not None and sampled.why is not None and "share no η" in sampled.why
+    apart = [member("S/run_01", 256, "cosine"), member("L/run_01", 512, "constant")]
+    assert not_drawn(batch_populations(apart, Incidental(())), points, lambda r: None) is None
+
+
 def test_populations_of_disjoint_sizes_say_where_they_differ() -> None:
     found = unpaired(("S/run_01", 256, "cosine"), ("S/run_02", 256, "cosine"),
                      ("L/run_01", 512, "constant"))  # fmt: skip
@@ -52,7 +68,10 @@ def test_populations_of_disjoint_sizes_say_where_they_differ() -> None:
     (finding,) = group_findings((), (), found)
     assert (finding.id, finding.severity) == (CHECK, "info")
     assert finding.message.startswith("batch sizes 256, 512 are not compared")
-    assert f"{KEY} = cosine (B_E 256, 2 runs)" in finding.message
+    assert "no run of one batch size shares every configuration value but B_E" in finding.message
+    assert f"B_E 256 (2 runs) differs in more than the batch size: {KEY} = cosine" in (
+        finding.message
+    )
     assert f"{KEY} = constant (B_E 256: cosine)" in finding.message
 
 
@@ -93,7 +112,7 @@ def test_the_demo_group_says_why_it_compares_no_batch_sizes(demo_site: tuple[Pat
     page = (site / paths.group_page(UNPAIRED)).read_text()
     start = page.index('<section id="batch"')
     section = html.unescape(re.sub(r"<[^>]+>", "", page[start : page.index("</section>", start)]))
-    assert "so the batch sizes are not compared" in " ".join(section.split())
+    assert "the batch sizes are not compared" in " ".join(section.split())
     assert f'href="../../guide.html#check-{CHECK}"' in page
     diagnostics = (site / "diagnostics.html").read_text()
     assert f'>{UNPAIRED}</a></td>\n      <td><a href="guide.html#check-{CHECK}">' in diagnostics
@@ -108,4 +127,18 @@ def test_a_group_whose_batch_sizes_are_compared_has_no_such_finding(
     assert summary["batch_comparison"]
     assert CHECK not in [f["id"] for f in summary["findings"]]
     page = (site / paths.group_page(group)).read_text()
-    assert "so the batch sizes are not compared" not in " ".join(page.split())
+    assert "the batch sizes are not compared" not in " ".join(page.split())
+
+
+def test_the_demo_group_without_per_sequence_samples_says_so(demo_site: tuple[Path, Path]) -> None:
+    from reportgen.demo.inference import UNSAMPLED
+
+    _, site = demo_site
+    summary = json.loads((site / paths.group_summary(UNSAMPLED)).read_text())
+    assert summary["batch_comparison"] == []
+    (finding,) = [f for f in summary["findings"] if f["id"] == CHECK]
+    assert finding["message"] == (
+        "batch sizes 256, 512 are not compared: the runs alike but for B_E have no per-sequence "
+        "sample (per-sequence contributions) in their larger batch sizes to draw smaller batches "
+        "from"
+    )

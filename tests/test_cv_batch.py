@@ -304,3 +304,11 @@ def test_the_guide_states_the_spread_the_power_is_quoted_at() -> None:
     explanation = by_id("cv-se-is-mean-se").info.explanation
     assert f"between-run sd {POWER_SD_RATIO:g} times the SEs'" in " ".join(explanation.split())
     assert "agrees" not in explanation and "consistent" not in explanation
+
+
+def test_chi2_sf_of_the_smallest_positive_statistic_is_one() -> None:
+    # 5e-324 is the smallest subnormal: its half is 0, whose logarithm the series would take
+    from reportgen.analysis.pooling import chi2_sf as pooled_chi2_sf
+
+    for sf in (chi2_sf, pooled_chi2_sf):
+        assert sf(5e-324, 2) == 1.0 and sf(0.0, 3) == 1.0

@@ -70,11 +70,13 @@ class UnpairedPopulation:
 
 @dataclass(frozen=True)
 class BatchesNotCompared:
-    """Runs of two or more batch sizes none of which may be compared: no population of runs
-    alike but for B_E holds two batch sizes (each population, with why, in ``populations``)."""
+    """Runs of two or more batch sizes none of which are compared: no population of runs
+    alike but for B_E holds two batch sizes (each population, with why, in ``populations``),
+    or one does but nothing could be drawn (``why``)."""
 
     sizes: tuple[int, ...]
-    populations: tuple[UnpairedPopulation, ...]
+    populations: tuple[UnpairedPopulation, ...] = ()
+    why: str | None = None
 
 
 def left_out_reason(
@@ -110,6 +112,30 @@ def not_compared(
             for p, sizes in held
         ),
     )
+
+
+def not_drawn(
+    pops: Sequence[BatchPopulation],
+    points: Mapping[str, RunPoints],
+    samples: Callable[[str], SampleSource | None],
+) -> BatchesNotCompared | None:
+    """Why a comparison of runs alike but for B_E came out empty: no larger run has the
+    per-sequence sample its subsets are drawn from, or the sizes share no η (``None``: no
+    population holds two batch sizes)."""
+    held = [(p, sizes) for p in pops if len(sizes := _sizes(p, points)) >= 2]
+    if not held:
+        return None
+    every = tuple(sorted({s for _, sizes in held for s in sizes}))
+    larger = [r for p, sizes in held for r in p.run_ids
+              if r in points and (points[r].batch_size or 0) > sizes[0]]  # fmt: skip
+    if not any(samples(r) is not None for r in larger):
+        why = (
+            "the runs alike but for B_E have no per-sequence sample (per-sequence "
+            "contributions) in their larger batch sizes to draw smaller batches from"
+        )
+    else:
+        why = "the runs alike but for B_E share no η between their batch sizes"
+    return BatchesNotCompared(every, why=why)
 
 
 def _others(

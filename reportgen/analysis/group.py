@@ -16,6 +16,7 @@ from reportgen.analysis.batch_pairs import (
     batch_populations,
     compare_alike,
     not_compared,
+    not_drawn,
 )
 from reportgen.analysis.diagnostics import group_findings
 from reportgen.analysis.diagnostics.checks_supplement import CvBatchReport, group_cv_batch
@@ -261,12 +262,14 @@ def _batch_unpaired(
     points: Mapping[str, RunPoints],
     child_runs: Sequence[Sequence[str]],
     settings: GroupSettings,
+    samples: SampleLoader | None,
 ) -> BatchesNotCompared | None:
-    """Why the children's batch sizes are not compared, when they split by it and no runs of
-    two sizes are alike but for B_E (``batch_pairs.not_compared``)."""
-    if not splits_by_batch_size(child_runs, points):
+    """Why the children's batch sizes are not compared, when they split by it and the
+    comparison is empty (``batch_pairs.not_compared``, ``batch_pairs.not_drawn``)."""
+    if samples is None or not splits_by_batch_size(child_runs, points):
         return None
-    return not_compared(_batch_populations(members, points, settings), points)
+    pops = _batch_populations(members, points, settings)
+    return not_compared(pops, points) or not_drawn(pops, points, samples)
 
 
 def _batch_populations(
@@ -353,7 +356,9 @@ def _analyze(
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
         findings=group_findings(
-            duplicates, pooled, _batch_unpaired(members, points, child_runs, settings)
+            duplicates,
+            pooled,
+            None if batch else _batch_unpaired(members, points, child_runs, settings, samples),
         ),
         fit_window=window,
     )

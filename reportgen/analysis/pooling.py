@@ -126,7 +126,7 @@ def chi2_sf(x: float, df: int) -> float:
         raise ValueError("df must be positive")
     if math.isnan(x):
         return math.nan
-    if x <= 0:
+    if x / 2.0 <= 0:  # also the smallest subnormal x, whose half is 0
         return 1.0
     if math.isinf(x):
         return 0.0

@@ -27,6 +27,9 @@ inference_cases=True)``), with a ``reportgen.toml`` at the root:
 * ``unpaired_batches/E_256/run_01`` and ``unpaired_batches/E_512/run_01``: two batch sizes
   whose runs also differ in the learning-rate schedule (``UNPAIRED_SCHEDULES``), so no runs
   are alike but for B_E and the group compares no batch sizes (it says why).
+* ``unsampled_batches/E_256/run_01`` and ``unsampled_batches/E_512/run_01``: two batch sizes
+  alike in everything else, written without per-sequence contributions, so no smaller batch
+  can be drawn from the larger run (the group says so).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ MANY = "many_keys/E_256"
 MANY_KEYS = 60  # keys whose values differ between its two runs
 UNPAIRED = "unpaired_batches"
 UNPAIRED_SCHEDULES = {256: "cosine", 512: "constant"}  # B_E → its runs' lr schedule
+UNSAMPLED = "unsampled_batches"
 LARGE_ETAS = (1.6e-6, 3.2e-6)
 LARGE_RATIO = 1.3  # linear/true of the large batch: linear overshoots |ΔH_true| by 30 %
 LARGE_NOISE = 0.3  # per-run se(linear/true) ≈ 0.14–0.3 at 2,048 sequences, as in real runs
@@ -172,6 +176,19 @@ def _unpaired_batches(root: Path, seed: int) -> None:
         _run(root, f"{UNPAIRED}/E_{b_e}/run_01", res, capture=True, config=config)
 
 
+def _unsampled_batches(root: Path, seed: int) -> None:
+    for k, b_e in enumerate((256, 512)):
+        rng = np.random.default_rng([seed, 810 + k])
+        res = generate_snis_results(rng, n_sequences=b_e, etas=SAMPLE_ETAS, per_sequence=False)
+        _run(
+            root,
+            f"{UNSAMPLED}/E_{b_e}/run_01",
+            res,
+            capture=False,
+            config=_config(b_e, SAMPLE_ETAS),
+        )
+
+
 def _unrecorded_sweep(root: Path, seed: int) -> None:
     res = generate_sweep_results(np.random.default_rng([seed, 760]), etas=SAMPLE_ETAS)
     for row in res["sweep"]:
@@ -188,4 +205,5 @@ def write_inference_cases(root: Path, seed: int = 0) -> None:
     _hidden_change(root, seed)
     _many_keys(root, seed)
     _unpaired_batches(root, seed)
+    _unsampled_batches(root, seed)
     write(root, "reportgen.toml", TREE_FILE)

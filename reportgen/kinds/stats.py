@@ -18,7 +18,7 @@ def chi2_log_sf(x: float, df: int) -> float:
     """
     if df < 1 or not math.isfinite(x):
         raise ValueError(f"χ² needs df ≥ 1 and a finite statistic, got {x!r} on {df}")
-    if x <= 0:
+    if x / 2.0 <= 0:  # also the smallest subnormal x, whose half is 0
         return 0.0
     a, y = df / 2.0, x / 2.0
     log_prefix = -y + a * math.log(y) - math.lgamma(a)

@@ -33,34 +33,38 @@ def duplicate_run(duplicates: DuplicateSet) -> Iterator[Hit]:
 @check(
     "batch-sizes-not-compared",
     "info",
-    "Batch sizes not compared: no runs alike but for B_E",
+    "Batch sizes not compared, and why",
     "populations",
     scope="group",
 )
 def batch_sizes_not_compared(unpaired: BatchesNotCompared) -> Iterator[Hit]:
-    """The group's subgroups each hold one batch size, but no run of one batch size is alike
-    in everything else to a run of another: every population of runs alike but for B_E holds
-    a single batch size, so the group page has no batch-size comparison. The finding names
-    each population, its batch size and the keys in which it differs from the populations of
-    the other batch sizes.
+    """The group's subgroups each hold one batch size, but the group page has no batch-size
+    comparison. Either no run of one batch size shares every configuration value but B_E with
+    a run of another (every population of runs alike but for B_E holds a single batch size:
+    the finding names each, its batch size and the keys in which it differs from the others),
+    or such runs exist but nothing could be drawn: their larger batch sizes have no
+    per-sequence sample (per-sequence contributions) to draw smaller batches from, or the
+    sizes share no η.
 
     **Why it matters:** a difference in batch size cannot be told apart from the other
     difference (a learning-rate schedule, a model, a results file written before a fix):
     comparing such runs would credit B_E with what the other key did.
 
     **What to do:** nothing, if the runs were meant to differ; to compare batch sizes, run
-    each size with the same configuration, or add a key that cannot change the experiment to
-    `incidental` in `reportgen.toml`.
+    each size with the same configuration (and its per-sequence contributions, at the same
+    η), or add a key that cannot change the experiment to `incidental` in `reportgen.toml`.
     """
+    sizes = ", ".join(map(str, unpaired.sizes))
+    if unpaired.why is not None:
+        yield Hit(f"batch sizes {sizes} are not compared: {unpaired.why}")
+        return
     parts = [
-        f"population {p.label} (B_E {', '.join(map(str, p.sizes))}, {p.runs} "
-        f"run{'s' * (p.runs != 1)}) {p.reason}"
+        f"B_E {', '.join(map(str, p.sizes))} ({p.runs} run{'s' * (p.runs != 1)}) {p.reason}"
         for p in unpaired.populations
     ]
-    sizes = ", ".join(map(str, unpaired.sizes))
     yield Hit(
-        f"batch sizes {sizes} are not compared: no runs of different batch sizes are alike in "
-        f"everything else. {'; '.join(parts)}"
+        f"batch sizes {sizes} are not compared: no run of one batch size shares every "
+        f"configuration value but B_E with a run of another. {'; '.join(parts)}"
     )
 
 
