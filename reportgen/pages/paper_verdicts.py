@@ -2,9 +2,9 @@
 the group's tables assembled as CSV and LaTeX files (``group_tables``).
 
 Beside z and the difference, a row shows the ratio ΔH_lin/ΔH_true with its SE and the 90 %
-interval ``ratio ± Z_90·SE`` the equivalence test judged: "agrees" exactly when that interval
-lies within ``[1 − m, 1 + m]`` (``analysis.verdicts.verdict``), so a reader sees why a row
-agrees or is inconclusive. The ratio and its SE are the run's own (``EtaUncertainty``
+interval ``ratio ± Z_90·SE`` the equivalence test judged: "agrees" when that interval lies
+within ``[1 − m, 1 + m]`` and |z| ≤ 1.96 (``analysis.verdicts.verdict``), so a reader sees why
+a row agrees or is inconclusive. The ratio and its SE are the run's own (``EtaUncertainty``
 ``ratio_linear``, ``se_ratio_linear``), never recomputed here.
 """
 
