@@ -12,7 +12,6 @@ import numpy as np
 from reportgen.analysis.batch import DEFAULT_DRAWS, BatchComparison, DrawMemo
 from reportgen.analysis.batch_pairs import (
     BatchesNotCompared,
-    BatchPopulation,
     batch_populations,
     compare_alike,
     not_compared,
@@ -218,65 +217,47 @@ def pooled_rows(
     return judge_pooled(pool_by_eta(rows), margin)
 
 
-def _points(members: Sequence[GroupMember], copies: set[str]) -> PerRun[RunPoints]:
+def _points(members: Mapping[str, GroupMember], copies: set[str]) -> PerRun[RunPoints]:
     """The ΔH(η) points of the runs read, copies left out, in the group's order."""
-    by_id = {m.id: m for m in members}
-    with_points = [m.id for m in members if m.was_read and m.id not in copies and m.points.etas]
-    return PerRun(with_points, lambda r: by_id[r].points)
+    with_points = [r for r, m in members.items()
+                   if m.was_read and r not in copies and m.points.etas]  # fmt: skip
+    return PerRun(with_points, lambda r: members[r].points)
 
 
-def _largest_tails(members: Sequence[GroupMember], copies: set[str]) -> PerRun[TailSensitivity]:
+def _largest_tails(members: Mapping[str, GroupMember], copies: set[str]) -> PerRun[TailSensitivity]:
     """Per run with tails (copies left out), the tail sensitivity at its largest η."""
-    by_id = {m.id: m for m in members}
-    with_tails = sorted(m.id for m in members if m.id not in copies and m.tails)
-    return PerRun(with_tails, lambda r: max(by_id[r].tails, key=lambda t: t.eta))
+    with_tails = sorted(r for r, m in members.items() if r not in copies and m.tails)
+    return PerRun(with_tails, lambda r: max(members[r].tails, key=lambda t: t.eta))
 
 
 def _batch(
-    members: Sequence[GroupMember],
+    members: Mapping[str, GroupMember],
     points: Mapping[str, RunPoints],
     child_runs: Sequence[Sequence[str]],
     samples: SampleLoader | None,
     settings: GroupSettings,
     memo: DrawMemo | None,
-) -> tuple[BatchComparison, ...]:
+) -> tuple[tuple[BatchComparison, ...], BatchesNotCompared | None]:
     """The batch-size comparison, when the children each hold one batch size: only runs alike
-    in everything but B_E are paired (``batch_pairs``); every row names the runs it leaves out."""
+    in everything but B_E are paired (``batch_pairs``); every row names the runs it leaves
+    out. When it is empty, why (``batch_pairs.not_compared``, ``batch_pairs.not_drawn``)."""
     if samples is None or not splits_by_batch_size(child_runs, points):
-        return ()
-    by_id = {m.id: m for m in members}
-    return compare_alike(
-        _batch_populations(members, points, settings),
+        return (), None
+    incidental = Incidental(settings.incidental)
+    pops = batch_populations([members[r].member for r in points], incidental)
+    rows = compare_alike(
+        pops,
         points,
         samples,
-        PerRun(tuple(points), lambda r: by_id[r].eta_errors),
+        PerRun(tuple(points), lambda r: members[r].eta_errors),
         draws=settings.draws,
         seed=settings.seed,
         workers=settings.workers,
         memo=memo,
     )
-
-
-def _batch_unpaired(
-    members: Sequence[GroupMember],
-    points: Mapping[str, RunPoints],
-    child_runs: Sequence[Sequence[str]],
-    settings: GroupSettings,
-    samples: SampleLoader | None,
-) -> BatchesNotCompared | None:
-    """Why the children's batch sizes are not compared, when they split by it and the
-    comparison is empty (``batch_pairs.not_compared``, ``batch_pairs.not_drawn``)."""
-    if samples is None or not splits_by_batch_size(child_runs, points):
-        return None
-    pops = _batch_populations(members, points, settings)
-    return not_compared(pops, points) or not_drawn(pops, points, samples)
-
-
-def _batch_populations(
-    members: Sequence[GroupMember], points: Mapping[str, RunPoints], settings: GroupSettings
-) -> tuple[BatchPopulation, ...]:
-    by_id = {m.id: m for m in members}
-    return batch_populations([by_id[r].member for r in points], Incidental(settings.incidental))
+    if rows:
+        return rows, None
+    return rows, not_compared(pops, points) or not_drawn(pops, points, samples)
 
 
 def _same_runs(like: GroupAnalysis, run_ids: Sequence[str], window: FitWindow | None) -> bool:
@@ -294,13 +275,15 @@ def _taken(
 ) -> GroupAnalysis:
     """``like``'s statistics (the same runs, the same window) as this group's, with its own
     batch-size comparison and checks (its CV batch aggregate is added by the caller)."""
-    points = _points(members, set(like.copies))
+    by_id = {m.id: m for m in members}
+    points = _points(by_id, set(like.copies))
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in like.populations]
+    batch, unpaired = _batch(by_id, points, child_runs, samples, settings, memo)
     return replace(
         like,
         group_id=group_id,
-        batch=_batch(members, points, child_runs, samples, settings, memo),
-        findings=group_findings(like.duplicates, pooled),
+        batch=batch,
+        findings=group_findings(like.duplicates, pooled, unpaired),
         cv_batch=None,
     )
 
@@ -318,14 +301,14 @@ def _analyze(
     read = [m.member for m in members if m.was_read]
     duplicates = duplicate_sets(read)
     copies = {c for s in duplicates for c in s.copies}
-    points = _points(members, copies)
+    points = _points(by_id, copies)
     runs = points.each()
     errors = PerRun(tuple(points), lambda r: by_id[r].eta_errors)
     window = settings.fit_window(group_id)
     merged = group_partials([m.id for m in members], by_id, points, children, window)
     agreements = {r.run_id: r.agreements for r in merged.runs}
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
-    tails = _largest_tails(members, copies)
+    tails = _largest_tails(by_id, copies)
     resolution = tail_resolution(tails.items(), points, errors)
     all_tails = group_tail_summary(tails.items(), resolution)
     incidental = Incidental(settings.incidental)
@@ -341,7 +324,7 @@ def _analyze(
     )
     pooled = [PooledPopulation(p.population.label, p.pooled) for p in pops]
     differs = what_differs(read, incidental)
-    batch = _batch(members, points, child_runs, samples, settings, memo)
+    batch, unpaired = _batch(by_id, points, child_runs, samples, settings, memo)
     return GroupAnalysis(
         group_id=group_id,
         partials=merged,
@@ -355,10 +338,6 @@ def _analyze(
         duplicates=duplicates,
         differs_more=differs.more,
         all_differs=what_differs(read, incidental, ALL_KEYS).shown if differs.more else (),
-        findings=group_findings(
-            duplicates,
-            pooled,
-            None if batch else _batch_unpaired(members, points, child_runs, settings, samples),
-        ),
+        findings=group_findings(duplicates, pooled, unpaired),
         fit_window=window,
     )
