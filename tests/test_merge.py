@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import reportgen.analysis.group as group_analysis
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.group import analyze_group
-from reportgen.analysis.group_record import GroupRecord
-from reportgen.analysis.merge import merge, partials, run_stats
+from reportgen.analysis.group_record import GroupRecord, stored_partials, stored_partials_bytes
+from reportgen.analysis.merge import PackedRows, merge, partials, rows_by_id, run_stats
 from reportgen.analysis.record import RunRecord
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.build import BuildOptions, build
@@ -99,6 +99,28 @@ def test_a_group_merged_from_its_children_publishes_what_one_computed_alone(
     alone = GroupRecord.of(analyze_group("g", members))
     merged = GroupRecord.of(analyze_group("g", members, children=parts))
     assert merged.to_files() == alone.to_files()
+
+
+@given(trees(), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_packed_rows_are_the_rows_and_store_the_same_bytes(
+    tree: tuple[list[RunRecord], list[list[str]]], stored_children: bool
+) -> None:
+    """A very large group's rows, kept packed, read as the rows held as objects, look up by run
+    id, and store (and publish) byte for byte what the held rows do."""
+    members, children = tree
+    by_id = {m.id: m for m in members}
+    parts = [analyze_group("g/c", [by_id[r] for r in c]).partials for c in children]
+    if stored_children:  # as a stored group reads them from its children's files
+        parts = [stored_partials(stored_partials_bytes(p), packed=True) for p in parts]
+    held = analyze_group("g", members, children=parts)
+    packed = analyze_group("g", members, children=parts, packed=True)
+    assert isinstance(packed.runs, PackedRows)
+    assert tuple(packed.runs) == tuple(held.runs)
+    assert packed.partials.row_ids == tuple(r.run_id for r in held.runs)
+    assert dict(rows_by_id(packed.runs)) == {r.run_id: r for r in held.runs}
+    assert GroupRecord.of(packed).to_files() == GroupRecord.of(held).to_files()
+    assert stored_partials(stored_partials_bytes(packed.partials)) == held.partials
 
 
 def test_partials_of_runs_that_are_not_the_groups_are_not_merged() -> None:

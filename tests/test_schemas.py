@@ -312,6 +312,18 @@ def test_a_summary_written_in_pieces_is_byte_for_byte_dumps(data: Any) -> None:
     if isinstance(data, dict):  # its values made only as they are laid out: the same bytes
         deferred = {key: Deferred(partial(_same, value)) for key, value in data.items()}
         assert b"".join(dump_pieces(deferred)) == dumps(data)
+    # every list an iterator and every value made when reached, at any depth: the same bytes
+    assert b"".join(dump_pieces(_made_late(data))) == dumps(data)
+
+
+def _made_late(value: Any) -> Any:
+    from reportgen.pages.serialize import Deferred
+
+    if isinstance(value, list):
+        return iter([_made_late(v) for v in value])
+    if isinstance(value, dict):
+        return {k: Deferred(partial(_same, _made_late(v))) for k, v in value.items()}
+    return value
 
 
 def test_the_writer_writes_pieces_and_carries_over_equal_bytes(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from reportgen.analysis.group_stats import (
     resolved_at,
 )
 from reportgen.analysis.members import GroupMember
-from reportgen.analysis.merge import Partials, RunStats, merge, run_stats, uncovered
+from reportgen.analysis.merge import Partials, RunStats, merge, rows_by_id, run_stats, uncovered
 from reportgen.analysis.per_run import PerRun
 from reportgen.analysis.points import RunPoints, SampleSource
 from reportgen.analysis.pooling import (
@@ -105,7 +105,7 @@ class GroupAnalysis:
         return frozenset(c for s in self.duplicates for c in s.copies)
 
     @property
-    def runs(self) -> tuple[RunStats, ...]:
+    def runs(self) -> Sequence[RunStats]:
         return self.partials.runs
 
 
@@ -151,8 +151,7 @@ def _usable(child: Partials, members: Mapping[str, GroupMember], with_points: se
     """A child's partials account for some of these runs exactly (else they are recomputed)."""
     if not set(child.run_ids) <= members.keys():
         return False
-    rows = [r.run_id for r in child.runs]
-    return rows == [r for r in child.run_ids if r in with_points]
+    return list(child.row_ids) == [r for r in child.run_ids if r in with_points]
 
 
 def group_partials(
@@ -161,15 +160,16 @@ def group_partials(
     points: Mapping[str, RunPoints],
     children: Sequence[Partials] = (),
     window: FitWindow | None = None,
+    packed: bool = False,
 ) -> Partials:
     """The group's partials: its children's merged with the rows of the runs none covers (the
-    children's fits must use the same ``window``)."""
+    children's fits must use the same ``window``); ``packed``: its rows as ``PackedRows``."""
     with_points = set(points)
     usable = [c for c in children if _usable(c, members, with_points)]
     direct = {
         r: run_stats(members[r], window) for r in uncovered(run_ids, usable) if r in with_points
     }
-    return merge(run_ids, usable, direct)
+    return merge(run_ids, usable, direct, packed)
 
 
 def analyze_group(
@@ -183,6 +183,7 @@ def analyze_group(
     memo: DrawMemo | None = None,
     aggregate: AggregateFiles | None = None,
     like: GroupAnalysis | None = None,
+    packed: bool = False,
 ) -> GroupAnalysis:
     """The statistics of a group's runs (``members``, in the group's order).
 
@@ -192,14 +193,17 @@ def analyze_group(
     of the group's directory, matched to its runs by their directory names. ``like`` is another
     group's analysis (a single child's): when it has the same runs in the same order and the
     same η window of the fits, its statistics, which depend on nothing else, are taken as they
-    are; the batch-size comparison and the group's own files are this group's.
+    are; the batch-size comparison and the group's own files are this group's. ``packed``: its
+    runs' rows kept compressed (``PackedRows``), for a group too large to hold them as objects.
     """
     ids = [m.id for m in members]
     with np.errstate(all="ignore"):  # extreme values become None in the tables, not noise
         if like is not None and _same_runs(like, ids, settings.fit_window(group_id)):
             analysis = _taken(group_id, like, members, settings, child_runs, samples, memo)
         else:
-            analysis = _analyze(group_id, members, settings, child_runs, children, samples, memo)
+            analysis = _analyze(
+                group_id, members, settings, child_runs, children, samples, memo, packed
+            )
         own = {m.id: m.cv for m in members if m.was_read and m.cv is not None}
         report, found = group_cv_batch(aggregate, ids, own)
     findings = sorted((*analysis.findings, *found), key=lambda f: SEVERITIES.index(f.severity))
@@ -296,6 +300,7 @@ def _analyze(
     children: Sequence[Partials],
     samples: SampleLoader | None,
     memo: DrawMemo | None,
+    packed: bool,
 ) -> GroupAnalysis:
     by_id = {m.id: m for m in members}
     read = [m.member for m in members if m.was_read]
@@ -305,8 +310,9 @@ def _analyze(
     runs = points.each()
     errors = PerRun(tuple(points), lambda r: by_id[r].eta_errors)
     window = settings.fit_window(group_id)
-    merged = group_partials([m.id for m in members], by_id, points, children, window)
-    agreements = {r.run_id: r.agreements for r in merged.runs}
+    merged = group_partials([m.id for m in members], by_id, points, children, window, packed)
+    rows = rows_by_id(merged.runs)
+    agreements = PerRun(merged.row_ids, lambda r: rows[r].agreements)
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
     tails = _largest_tails(by_id, copies)
     resolution = tail_resolution(tails.items(), points, errors)

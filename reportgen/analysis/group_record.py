@@ -9,7 +9,7 @@ second file, are what its parent merges (``merge``).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import orjson
@@ -24,7 +24,7 @@ from reportgen.analysis.group_stats import (
     PopulationStats,
     RelativeErrors,
 )
-from reportgen.analysis.merge import Partials, RunStats
+from reportgen.analysis.merge import PackedRows, Partials, RunStats, decode_row, pack_line
 from reportgen.analysis.populations import DuplicateSet, ParameterDiff
 from reportgen.analysis.tails import TailGroupRow
 from reportgen.codec import RecordError, decode_versioned, decoder, encode, encode_pieces
@@ -80,7 +80,7 @@ class GroupRecord:
         )
 
     @property
-    def runs(self) -> tuple[RunStats, ...]:
+    def runs(self) -> Sequence[RunStats]:
         return self.partials.runs
 
     @property
@@ -159,13 +159,15 @@ def stored_partials_bytes(partials: Partials) -> bytes:
 
 def _lines(head: object, partials: Partials) -> Iterator[bytes]:
     yield encode(head)
-    for run in partials.runs:
-        yield encode(run)
+    if isinstance(partials.runs, PackedRows):
+        yield from partials.runs.lines()
+    else:
+        yield from map(encode, partials.runs)
 
 
-def stored_partials(data: bytes) -> Partials:
-    """Inverse of ``stored_partials_bytes``; ``RecordError`` (a ``ValueError``) for anything
-    else."""
+def stored_partials(data: bytes, packed: bool = False) -> Partials:
+    """Inverse of ``stored_partials_bytes`` (``packed``: the rows as ``PackedRows``);
+    ``RecordError`` (a ``ValueError``) for anything else."""
     first, *lines = _inflate(data).split(b"\n")
     try:
         head = orjson.loads(first)
@@ -173,9 +175,14 @@ def stored_partials(data: bytes) -> Partials:
             raise RecordError("not the partials of a group record")
         if head["format"] != GROUP_RECORD_FORMAT:
             raise RecordError(f"partials format {head['format']!r}")
-        row = decoder(RunStats)
-        runs = tuple(row(orjson.loads(line)) for line in lines)
+        runs = _packed_rows(lines) if packed else tuple(map(decode_row, lines))
     except orjson.JSONDecodeError as exc:
         raise RecordError(f"not JSON: {exc}") from exc
     run_ids = decoder(tuple[str, ...])(head["run_ids"])
     return Partials(run_ids, runs, decoder(AgreementTally)(head["tally"]))
+
+
+def _packed_rows(lines: list[bytes]) -> PackedRows:
+    """The rows, each checked as it is decoded once, then kept as its compressed line."""
+    ids = tuple(decode_row(line).run_id for line in lines)
+    return PackedRows(ids, [pack_line(line) for line in lines])

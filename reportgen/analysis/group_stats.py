@@ -223,10 +223,13 @@ class RelativeErrors:
     # (η, spread of resolved values, n not resolved, n without se_true to judge by)
     per_eta_resolved: tuple[tuple[float, Spread, int, int], ...] = ()
 
-    def to_json(self) -> Json:
+    def to_json(self, lazy: bool = False) -> Json:
+        """``lazy``: the per-run list as an iterator, for a writer that makes it item by item
+        (``serialize.iter_pieces``)."""
+        runs = (r.to_json() for r in self.runs)
         return {
             "definition": "1 - linear / true",
-            "runs": [r.to_json() for r in self.runs],
+            "runs": runs if lazy else list(runs),
             "per_eta": [{"eta": eta, **s.to_json(), "n_runs": s.n} for eta, s in self.per_eta],
             "resolved_rule": "|delta_h_true| > 2 se_true",
             "per_eta_resolved": [
@@ -392,7 +395,9 @@ class PopulationStats:
     pooled: tuple[PooledEta, ...] = ()  # its runs' differences and ratios pooled per η
     cv: tuple[CvFeatureStats, ...] = ()  # its runs' control-variate features (``cv_group_stats``)
 
-    def to_json(self) -> Json:
+    def to_json(self, lazy: bool = False) -> Json:
+        """``lazy``: the per-run parts as iterators (see ``RelativeErrors.to_json``)."""
+        tails = (row.to_json() for row in self.tails)
         return {
             "cv": [row.to_json() for row in self.cv],
             "pooled": [row.to_json() for row in self.pooled],
@@ -404,9 +409,9 @@ class PopulationStats:
             "label": self.population.label,
             "runs": list(self.population.run_ids),
             "per_eta": [row.to_json() for row in self.per_eta],
-            "relative_errors": self.rel_errors.to_json(),
+            "relative_errors": self.rel_errors.to_json(lazy),
             "agreement": self.agreement.to_json(),
-            "tails": [row.to_json() for row in self.tails],
+            "tails": tails if lazy else list(tails),
         }
 
 

@@ -213,7 +213,8 @@ def distinct_suffixes(paths: Sequence[str]) -> list[str]:
 
 
 def _splitting_parameters(members: Sequence[PopulationMember], incidental: Incidental) -> list[str]:
-    digests = [dict(m.parameter_digests) for m in members]
+    # one dict per distinct configuration, not per member: a very large group has few
+    digests = [dict(pairs) for pairs in {m.parameter_digests for m in members}]
     keys = sorted({k for d in digests for k in d})
     return [k for k in keys if k not in incidental and len({d.get(k) for d in digests}) > 1]
 

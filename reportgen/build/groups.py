@@ -104,6 +104,18 @@ def members(
     return held
 
 
+def _members(
+    group: GroupRef, records: Mapping[str, RunRecord], last: LastAnalysis | None, stored: bool
+) -> dict[str, RunRecord]:
+    """The group's records: held (``members``), or for a very large group stand-ins that read
+    each from the store when it is used."""
+    if not stored:
+        return members(group, records, last)
+    if last is not None:
+        last.records = {}
+    return stored_members(group.run_ids, records)
+
+
 def render_group(
     work: GroupWork, job: GroupJob, last: LastAnalysis | None = None, streamed: bool = False
 ) -> RenderedGroup:
@@ -124,16 +136,12 @@ def render_group(
     def sample(run_id: str) -> serialize.StoredSample | None:
         return serialize.stored_sample(run_id, records[run_id].sample, samples)
 
-    merged = _children_partials(work, job)
+    stored_group = len(group.run_ids) >= STORED_GROUP_RUNS
+    merged = _children_partials(work, job, packed=stored_group)
 
     def attempt() -> RenderedGroup:
         source = work.records if job.records is None else job.records
-        if len(group.run_ids) >= STORED_GROUP_RUNS:
-            records.update(stored_members(group.run_ids, source))
-            if last is not None:
-                last.records = {}
-        else:
-            records.update(members(group, source, last))
+        records.update(_members(group, source, last, stored_group))
         analysis = analyze_group(
             group.id,
             [records[r] for r in group.run_ids if r in records],
@@ -144,6 +152,7 @@ def render_group(
             memo=npy_memo(memos.memo, "draws"),
             aggregate=aggregate_files(work.group_inputs.get(group.id, ())),
             like=None if last is None else last.analysis,
+            packed=stored_group,
         )
         record = GroupRecord.of(analysis)
         stored = record.to_files(_same_partials(last, analysis))
@@ -176,9 +185,9 @@ def failed_group(group: GroupRef, reason: str, work: GroupWork) -> RenderedGroup
     return RenderedGroup(output, None, {}, ())
 
 
-def _children_partials(work: GroupWork, job: GroupJob) -> list[Partials]:
+def _children_partials(work: GroupWork, job: GroupJob, packed: bool) -> list[Partials]:
     """The partials of the job's child groups whose runs' fits use its η window (those whose
-    files still have the bytes recorded)."""
+    files still have the bytes recorded); ``packed``: their rows as ``PackedRows``."""
     from reportgen.pages import paths
 
     staged = replace(work.samples, digests=dict(job.children))  # the children's partials
@@ -191,7 +200,7 @@ def _children_partials(work: GroupWork, job: GroupJob) -> list[Partials]:
     return [
         p
         for path, _ in job.children
-        if path in alike and (p := _partials(staged, path)) is not None
+        if path in alike and (p := _partials(staged, path, packed)) is not None
     ]
 
 
@@ -216,13 +225,13 @@ def aggregate_files(inputs: tuple[GroupInput, ...]) -> AggregateFiles | None:
     )
 
 
-def _partials(files: VerifiedFiles, path: str) -> Partials | None:
+def _partials(files: VerifiedFiles, path: str, packed: bool) -> Partials | None:
     """A child's partials in the new site, if they have the recorded bytes."""
     from reportgen.analysis.group_record import stored_partials
 
     content = files.read(path)
     try:
-        return None if content is None else stored_partials(content)
+        return None if content is None else stored_partials(content, packed)
     except ValueError:  # not a record of the current format: its rows are computed again
         return None
 
@@ -284,9 +293,11 @@ def write_groups(
     todo.sort(key=_children_first)
     last = LastAnalysis()
     order, rendered = _render_groups(work, partial(stage.jobs, by_id=by_id), todo, workers, last)
-    for group, done in zip(order, rendered, strict=True):
+    for group in order:  # not zip: it would hold each page until the next one is rendered
+        done = next(rendered)
         stage.statuses[group.id] = _store_group(group, keys[group.id], done, work, writer)
         stage.rendered += 1
+        del done  # a large group's page and summary: not held while the next group renders
     stage.statuses = {g.id: stage.statuses[g.id] for g in tree.groups}
     stage.decoded = last.records
     return stage

@@ -62,7 +62,7 @@ def stat_rows(stats: StatFingerprint) -> tuple[StatRow, ...]:
     return tuple(map(StatRow._make, _STAT_ROW.iter_unpack(stats[_PATHS_DIGEST:])))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunStatus:
     """One run as the previous build left it: its input hash, record digest and files.
 

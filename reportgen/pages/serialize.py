@@ -78,15 +78,15 @@ def _lay_out(value: Any, depth: int) -> Iterator[bytes]:
         value = value.make()
     newline = b"\n" + b"  " * depth  # orjson's OPT_INDENT_2 layout
     items: Iterator[tuple[bytes, Any]]
-    if depth < 2 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
-        items = ((orjson.dumps(k) + b": ", v) for k, v in sorted(value.items()))
-        opening, closing = b"{", b"}"
-    elif depth < 2 and isinstance(value, list | tuple | Iterator):
-        items = ((b"", v) for v in value)
-        opening, closing = b"[", b"]"
-    else:
+    if not _in_pieces(value, depth):
         yield orjson.dumps(value, option=_OPTIONS).replace(b"\n", newline)
         return
+    if isinstance(value, dict):
+        items = ((orjson.dumps(k) + b": ", v) for k, v in sorted(value.items()))
+        opening, closing = b"{", b"}"
+    else:
+        items = ((b"", v) for v in value)
+        opening, closing = b"[", b"]"
     yield opening
     empty = True
     for key, item in items:
@@ -94,6 +94,22 @@ def _lay_out(value: Any, depth: int) -> Iterator[bytes]:
         yield from _lay_out(item, depth + 1)
         empty = False
     yield closing if empty else newline + closing
+
+
+def _in_pieces(value: Any, depth: int) -> bool:
+    """Whether ``value`` is laid out here item by item rather than by orjson: at the two outer
+    levels, an iterator, and a container holding a value still to be made (at any depth)."""
+    if isinstance(value, Iterator):
+        return True
+    if isinstance(value, dict):
+        if not value or not all(isinstance(k, str) for k in value):
+            return False
+        children: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple):
+        children = value
+    else:
+        return False
+    return depth < 2 or any(isinstance(v, Deferred | Iterator) for v in children)
 
 
 def eta_row(summary: EtaSummary, uncertainty: EtaUncertainty | None = None) -> dict[str, Any]:
@@ -235,11 +251,11 @@ def group_summary_json(record: GroupRecord) -> dict[str, Any]:
         "runs": map(_run_entry, record.runs),
         "per_eta": None if kept_apart else [row.to_json() for row in record.per_eta],
         "batch_comparison": [row.to_json() for row in record.batch],
-        "relative_errors": None if kept_apart else Deferred(record.relative.to_json),
+        "relative_errors": None if kept_apart else Deferred(partial(record.relative.to_json, True)),
         "tails": None if kept_apart else map(_TO_JSON, record.tails),
         "cv": None if kept_apart else [row.to_json() for row in record.cv],
         "agreement": record.tally.to_json(),
-        "populations": map(_TO_JSON, record.populations),
+        "populations": (p.to_json(lazy=True) for p in record.populations),
         "pooled_across_populations": kept_apart,  # deprecated, misnamed: kept for its readers
         "populations_kept_apart": kept_apart,
         "what_differs": Deferred(partial(differs_json, record.differs)),
