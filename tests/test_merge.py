@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,19 @@ import reportgen.analysis.group as group_analysis
 from reportgen.analysis.contributions import EtaSummary
 from reportgen.analysis.group import analyze_group
 from reportgen.analysis.group_record import GroupRecord, stored_partials, stored_partials_bytes
-from reportgen.analysis.merge import PackedRows, merge, partials, rows_by_id, run_stats
+from reportgen.analysis.merge import (
+    PackedRows,
+    decode_row,
+    merge,
+    pack_line,
+    partials,
+    rows_by_id,
+    run_stats,
+)
 from reportgen.analysis.record import RunRecord
 from reportgen.analysis.uncertainty import EtaUncertainty, RunUncertainty
 from reportgen.build import BuildOptions, build
+from reportgen.codec import encode
 
 ETAS = (1e-6, 2e-6, 4e-6, 8e-6)
 maybe = st.none() | st.floats(-1e-2, 1e-2, allow_nan=False, allow_subnormal=False)
@@ -121,6 +132,51 @@ def test_packed_rows_are_the_rows_and_store_the_same_bytes(
     assert dict(rows_by_id(packed.runs)) == {r.run_id: r for r in held.runs}
     assert GroupRecord.of(packed).to_files() == GroupRecord.of(held).to_files()
     assert stored_partials(stored_partials_bytes(packed.partials)) == held.partials
+
+
+def _steady_record(i: int) -> RunRecord:
+    """A read run at every η of ``ETAS``, with every SE."""
+    errors = tuple(EtaUncertainty(e, 1e-4, 2e-4, 3e-4, 4e-4, 5e-4) for e in ETAS)
+    etas = tuple(EtaSummary(e, -e * (1 + i / 997), -e, -e * 1.01, *(None,) * 6) for e in ETAS)
+    run_id = f"g/{i:03d}"
+    return RunRecord(
+        run_id, f"{run_id}/results.json", "ok", "hash", "0", (), schema="snis", batch_size=256,
+        etas=etas, uncertainty=RunUncertainty(etas=errors),
+    )  # fmt: skip
+
+
+def _traced_size(make: Callable[[], object]) -> int:
+    """The bytes ``make()`` allocated and still holds once its result is made."""
+    tracemalloc.start()
+    try:
+        made = make()
+        size = tracemalloc.get_traced_memory()[0]
+        del made
+        return size
+    finally:
+        tracemalloc.stop()
+
+
+def test_packed_rows_hold_a_fraction_of_the_memory_of_the_rows_as_objects() -> None:
+    """What a very large group saves: its rows as objects (each decoded anew, as a group reading
+    its children's partials holds them) against the same rows packed."""
+    lines = [encode(run_stats(_steady_record(i))) for i in range(300)]
+    ids = tuple(f"g/{i:03d}" for i in range(300))
+    as_objects = _traced_size(lambda: tuple(decode_row(line) for line in lines))
+    packed = _traced_size(lambda: PackedRows(ids, [pack_line(line) for line in lines]))
+    # the encoded lines alone are ~83 % of the objects' size: packing must do far better than that
+    assert packed < 0.5 * as_objects, (packed, as_objects)
+
+
+def test_a_group_summary_is_made_a_run_at_a_time() -> None:
+    """No piece of a large group's summary holds more than a run's worth (and a tail row's list
+    of run ids): its populations' per-run parts are made as the writer reaches them."""
+    from reportgen.pages.serialize import group_summary_pieces
+
+    record = GroupRecord.of(analyze_group("g", [_steady_record(i) for i in range(600)]))
+    pieces = list(group_summary_pieces(record))
+    assert sum(map(len, pieces)) > 600 * 2_000  # each run's entries, with and without a population
+    assert max(map(len, pieces)) < 20_000, max(map(len, pieces))
 
 
 def test_partials_of_runs_that_are_not_the_groups_are_not_merged() -> None:
