@@ -257,7 +257,8 @@ def group_tail_summary(
     """Per mode, η and quantile: the ratio's spread over the runs (one entry per run·η), and over
     those whose ΔH_true is resolved there (``resolution``; a run it lacks has no SE to judge)."""
     quantiles: set[float] = set()
-    etas, plain = [], set()
+    etas: list[float] = []
+    plain: set[str] = set()
     for run_id, t in runs:  # ``runs`` may read each run anew: every pass keeps numbers only
         quantiles.update(r.quantile for r in t.truncated)
         etas.append(t.eta)
@@ -265,13 +266,14 @@ def group_tail_summary(
             plain.add(run_id)
     grid = eta_grid(etas)
     found, ordered = _ratios_by_row(runs, grid), sorted(quantiles, reverse=True)
+    uncentred, none = frozenset(plain), frozenset[str]()
     result = []
     for mode in MODES:
         for index, eta in enumerate(grid):
             for q in ordered:
                 if bucket := found.get((mode, index, q)):
                     # a truncated subset of a run without centred contributions compares nothing
-                    apart = frozenset(plain) if mode == "truncated" and q < 1 else frozenset()
+                    apart = uncentred if mode == "truncated" and q < 1 else none
                     result.append(_group_row(mode, eta, q, bucket, resolution or {}, apart))
     return tuple(result)
 
