@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,15 @@ import pytest
 
 from reportgen.build import pool
 from reportgen.build.pool import in_pool
+from tests.processes import cmdline, descendants, in_session, stat_fields, worker_servers
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DIRS = ("comparison_across_learning_rates/run_01", "comparison_across_learning_rates/run_02")
+# runs whose pages take a worker tenths of a CPU-second each: a worker is caught at work
+HEAVY_RUN_DIRS = (
+    "diagnostics_run/full_data/E_512/run_01",
+    "diagnostics_run/full_data/E_256/run_01",
+)
 POLL_SECONDS = 0.05
 MAX_POLLS = 600  # 30 s of polling at most: the count, not the clock, decides
 
@@ -86,51 +91,25 @@ def test_when_no_worker_can_start_the_work_is_done_here(
 # --- process trees from /proc ----------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
-
-
-def _processes() -> Iterator[tuple[int, int, int]]:
-    """(pid, parent pid, session id) of every process (zombies left out)."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat_fields(int(entry))) and fields[0] != "Z":
-            yield int(entry), int(fields[1]), int(fields[3])
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for child, parent, _ in _processes():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _in_session(session: int) -> list[int]:
-    return [pid for pid, _, sid in _processes() if sid == session]
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process table from /proc")
+def test_a_stopped_worker_server_is_gone_and_the_next_pool_starts_it_again() -> None:
+    assert list(in_pool(double, range(5), 2, lambda job, reason: -1)) == [0, 2, 4, 6, 8]
+    assert len(worker_servers()) == 1
+    pool.stop_server()
+    assert worker_servers() == []
+    assert list(in_pool(double, range(5), 2, lambda job, reason: -1)) == [0, 2, 4, 6, 8]
+    assert len(worker_servers()) == 1
 
 
 # --- builds in a subprocess ------------------------------------------------------------------
 
 
-def _tree(tmp_path: Path, sample_tree: Path, copies: int = 1) -> Path:
+def _tree(
+    tmp_path: Path, sample_tree: Path, copies: int = 1, runs: tuple[str, ...] = RUN_DIRS
+) -> Path:
     root = tmp_path / "results"
     for i in range(copies):
-        for run in RUN_DIRS:
+        for run in runs:
             shutil.copytree(sample_tree / run, root / f"batch_{i}" / run)
     return root
 
@@ -155,22 +134,14 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def _workers(build: int) -> list[int]:
     """The build's worker processes: children of its worker server."""
-    servers = [p for p in _descendants(build) if "forkserver" in _cmdline(p)]
-    return [p for s in servers for p in _descendants(s) if "forkserver" in _cmdline(p)]
+    servers = [p for p in descendants(build) if "forkserver" in cmdline(p)]
+    return [p for s in servers for p in descendants(s) if "forkserver" in cmdline(p)]
 
 
 def _busy_workers(build: int) -> list[int]:
-    """The build's workers that have used a tenth of a CPU-second or more (at work on a job)."""
-    return [p for p in _workers(build) if _cpu_ticks(p) >= os.sysconf("SC_CLK_TCK") // 10]
-
-
-def _cpu_ticks(pid: int) -> int:
-    """User and system time of ``pid`` so far, in clock ticks (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    """The build's workers on a CPU now: at work on a job (or starting), not idle between jobs
+    (a worker killed idle costs nothing, and nothing is said)."""
+    return [p for p in _workers(build) if (fields := stat_fields(p)) and fields[0] == "R"]
 
 
 def _poll_until(condition: Any) -> int:
@@ -184,10 +155,8 @@ def _poll_until(condition: Any) -> int:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_build_costs_nothing(tmp_path: Path, sample_tree: Path) -> None:
-    root = _tree(tmp_path, sample_tree, copies=3)
+    root = _tree(tmp_path, sample_tree, copies=6, runs=HEAVY_RUN_DIRS)
     build = _start(["build", str(root), "-o", str(tmp_path / "site"), "-j", "2"], _env())
-    # a worker that has computed for a while is in the middle of a job (one just forked may
-    # not have been handed one yet: killed then, nothing is lost and nothing is said)
     _poll_until(lambda: _busy_workers(build.pid) or build.poll() is not None)
     victims = _busy_workers(build.pid)
     assert victims, "the build ended before a worker could be killed"
@@ -197,7 +166,7 @@ def test_a_worker_killed_mid_build_costs_nothing(tmp_path: Path, sample_tree: Pa
     assert b"Traceback" not in stderr
     assert b"the worker process was killed by SIGKILL (out of memory?)" in stderr
     manifest = json.loads((tmp_path / "site/manifest.json").read_text())
-    assert [r["status"] for r in manifest["runs"]] == ["ok"] * 6
+    assert [r["status"] for r in manifest["runs"]] == ["ok"] * 12
 
 
 def _read_to_end(stream: Any) -> int:
@@ -227,9 +196,9 @@ def test_a_killed_figures_build_leaves_no_process_behind(
         assert stream is not None
         with stream:
             _read_to_end(stream)
-    polls = _poll_until(lambda: _in_session(session) == [])
+    polls = _poll_until(lambda: in_session(session) == [])
     assert polls < MAX_POLLS
-    assert [_cmdline(p) for p in _in_session(session)] == []
+    assert [cmdline(p) for p in in_session(session)] == []
 
 
 PRLIMIT = shutil.which("prlimit")
