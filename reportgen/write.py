@@ -258,6 +258,18 @@ class SiteWriter:
         self.write(path, content)
         return digest_of(content)
 
+    def write_private_streamed(self, path: str, pieces: Iterable[bytes]) -> str:
+        """``write_private`` of a file made as it is written (``write_streamed``)."""
+        digest = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            for piece in pieces:
+                digest.update(piece)
+                yield piece
+
+        self.write_streamed(path, hashed())
+        return digest.hexdigest()
+
     def keep_verified(self, path: str, digest: str) -> bool:
         """Carry a private file over only if its bytes still hash to ``digest``."""
         return self.previous_verified(path, digest) is not None and self.keep(path)

@@ -16,6 +16,7 @@ from reportgen.build.pool import in_pool
 from reportgen.demo import scale_tree
 from reportgen.pages import paths
 from reportgen.settings import BuildOptions
+from tests.processes import worker_servers
 
 STATUS = ".reportgen/status.json"  # holds the build's time: compared apart
 
@@ -55,6 +56,7 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
 
     monkeypatch.setattr(groups, "in_pool", watched)
     monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)  # this tree's "large" groups
+    rendered_here = _watch_renders_here(monkeypatch)
     pooled = tmp_path / "pooled"
     build(BuildOptions(results=results, out=pooled, jobs=2, bootstrap=200))
 
@@ -71,10 +73,29 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
         assert sorted(job.samples) == sorted(paths.run_sample(r) for r in job.group.run_ids)
         assert [c.id for c in job.child_groups] == list(job.group.child_group_ids)
     assert max(len(job.group.run_ids) for job in jobs) == 10
+    # the two rendered here render with the pool's server stopped, and hold no record's bytes:
+    # their record files are made as they are written, from the statistics of their summaries
+    assert rendered_here == [("scale/block_00", False, True), ("scale", False, True)]
 
     expected, got = _files(here), _files(pooled)
     assert expected.keys() == got.keys()
     assert [p for p in expected if p != STATUS and expected[p] != got[p]] == []
+
+
+def _watch_renders_here(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, bool]]:
+    """Per group rendered in this process: its id, whether the worker server was running, and
+    whether the rendered group left its record's files to be made as they are written."""
+    seen: list[tuple[str, bool, bool]] = []
+    real = groups.render_group
+
+    def watched(work: GroupWork, job: GroupJob, *args: Any, **kwargs: Any) -> Any:
+        server = bool(worker_servers())
+        done = real(work, job, *args, **kwargs)
+        seen.append((job.group.id, server, done.record is None and done.summary is not None))
+        return done
+
+    monkeypatch.setattr(groups, "render_group", watched)
+    return seen
 
 
 class _Job:
@@ -150,3 +171,7 @@ def test_a_summary_that_fails_while_it_is_written_makes_that_group_an_error_page
     assert "int too big to convert" in (out / "groups/scale/index.html").read_text()
     block = orjson.loads((out / "groups/scale/block_00/summary.json").read_bytes())
     assert "error" not in block and len(block["runs"]) == 20
+    # no record is kept of the failed group (a parent computes its rows again), the block's is
+    assert not (out / paths.group_record("scale")).exists()
+    assert not (out / paths.group_partials("scale")).exists()
+    assert (out / paths.group_partials("scale/block_00")).is_file()

@@ -94,9 +94,13 @@ class GroupRecord:
 
         ``partials``: those of its partials already stored (another group's, the same runs).
         """
+        statistics, stored = self.file_pieces()
+        return StoredGroup(b"".join(statistics), b"".join(stored) if partials is None else partials)
+
+    def file_pieces(self) -> tuple[Iterator[bytes], Iterator[bytes]]:
+        """``to_files``'s two files, each made piece by piece as it is written."""
         rest = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "partials"}
-        stored = stored_partials_bytes(self.partials) if partials is None else partials
-        return StoredGroup(_stored(rest), stored)
+        return _stored(rest), stored_partials_pieces(self.partials)
 
     @classmethod
     def from_files(cls, stored: StoredGroup) -> GroupRecord:
@@ -132,11 +136,12 @@ class _Statistics:
     cv_batch: CvBatchReport | None = None
 
 
-def _stored(value: object) -> bytes:
-    """Deflated JSON of a versioned record, written and compressed piece by piece."""
+def _stored(value: object) -> Iterator[bytes]:
+    """Deflated JSON of a versioned record, made and compressed piece by piece."""
     deflate = zlib.compressobj(1)
     pieces = encode_pieces({"format": GROUP_RECORD_FORMAT, "record": value}, depth=4)
-    return b"".join(deflate.compress(piece) for piece in pieces) + deflate.flush()
+    yield from map(deflate.compress, pieces)
+    yield deflate.flush()
 
 
 def _inflate(data: bytes) -> bytes:
@@ -149,12 +154,16 @@ def _inflate(data: bytes) -> bytes:
 def stored_partials_bytes(partials: Partials) -> bytes:
     """Partials as the build keeps them: a line with the format, run ids and counts, then one
     line per run's rows (JSON Lines, deflated), so reading them holds one run's JSON at once."""
+    return b"".join(stored_partials_pieces(partials))
+
+
+def stored_partials_pieces(partials: Partials) -> Iterator[bytes]:
+    """``stored_partials_bytes`` made piece by piece."""
     head = {"format": GROUP_RECORD_FORMAT, "run_ids": partials.run_ids, "tally": partials.tally}
     deflate = zlib.compressobj(1)
-    lines = (
-        deflate.compress(b"\n" * bool(i) + line) for i, line in enumerate(_lines(head, partials))
-    )
-    return b"".join(lines) + deflate.flush()
+    for i, line in enumerate(_lines(head, partials)):
+        yield deflate.compress(b"\n" * bool(i) + line)
+    yield deflate.flush()
 
 
 def _lines(head: object, partials: Partials) -> Iterator[bytes]:

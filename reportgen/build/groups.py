@@ -11,7 +11,7 @@ still match.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, pairwise
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInput, GroupInputs, group_key
-from reportgen.build.pool import in_pool, in_process, pool_pays
-from reportgen.build.record_store import RecordStore, stored_members
+from reportgen.build.pool import in_pool, in_process, pool_pays, stop_server
+from reportgen.build.record_store import HeldRecords, RecordStore, stored_members
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import Finding
@@ -71,7 +71,8 @@ class GroupJob:
 @dataclass(frozen=True)
 class RenderedGroup:
     output: PageOutput  # page, summary and figures
-    record: StoredGroup | None  # the group's record (``None``: its analysis failed)
+    # the group's record (``None``: its analysis failed, or it is made from ``summary``)
+    record: StoredGroup | None
     computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
     reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
     findings: tuple[Finding, ...] = ()  # the group's own checks
@@ -155,7 +156,7 @@ def render_group(
             packed=stored_group,
         )
         record = GroupRecord.of(analysis)
-        stored = record.to_files(_same_partials(last, analysis))
+        stored = None if streamed else record.to_files(_same_partials(last, analysis))
         if last is not None:
             last.analysis, last.stored = analysis, stored
         page = group_page(group, job.child_groups, analysis, records, work.page, work.site)
@@ -163,7 +164,7 @@ def render_group(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
         if streamed:
-            return RenderedGroup(page, stored, {}, (), analysis.findings, verdicts, record)
+            return RenderedGroup(page, None, {}, (), analysis.findings, verdicts, record)
         files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
         output = replace(page, files=files)
         return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
@@ -303,28 +304,9 @@ def write_groups(
     return stage
 
 
-class HeldRecords(Mapping[str, "RunRecord"]):
-    """A record store's records, some of them already decoded."""
-
-    def __init__(self, store: Mapping[str, RunRecord], held: Mapping[str, RunRecord]) -> None:
-        self._store, self._held = store, held
-
-    def __getitem__(self, run_id: str) -> RunRecord:
-        held = self._held.get(run_id)
-        return self._store[run_id] if held is None else held
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._store)
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-
 def _store_group(
     group: GroupRef, key: str, done: RenderedGroup, work: GroupWork, writer: SiteWriter
 ) -> GroupStatus:
-    from reportgen.pages import paths
-
     group_id = group.id
     summary: tuple[str, ...] = ()
     if done.summary is not None:
@@ -332,12 +314,8 @@ def _store_group(
     for path, content in done.output.files:
         writer.write(path, content)
     private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
-    if done.record is not None:
-        stored = {
-            paths.group_record(group_id): done.record.statistics,
-            paths.group_partials(group_id): done.record.partials,
-        }
-        private = {p: writer.write_private(p, content) for p, content in stored.items()} | private
+    stored = _record_files(group_id, done).items()
+    private = {p: writer.write_private_streamed(p, pieces) for p, pieces in stored} | private
     files = tuple(sorted({*done.output.paths, *summary, *private}))
     return GroupStatus(
         key,
@@ -347,6 +325,21 @@ def _store_group(
         done.findings,
         done.verdicts,
     )
+
+
+def _record_files(group_id: str, done: RenderedGroup) -> dict[str, Iterable[bytes]]:
+    """The group record's two files: as its worker made them, or made from the statistics of
+    its summary as they are written (never held whole)."""
+    from reportgen.pages import paths
+
+    if done.record is not None:
+        pieces: tuple[Iterable[bytes], ...] = (done.record.statistics,), (done.record.partials,)
+    elif done.summary is not None:
+        pieces = done.summary.file_pieces()
+    else:  # its analysis failed
+        return {}
+    names = paths.group_record(group_id), paths.group_partials(group_id)
+    return dict(zip(names, pieces, strict=True))
 
 
 def _stream_summary(
@@ -408,7 +401,16 @@ def _render_groups(
     # every worker's share: no run's record, no sample's digest
     bare = (replace(work, records={}, samples=replace(work.samples, digests={})),)
     in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
-    return [*pooled, *large], chain(in_workers, in_process(here, jobs(large)))
+    return [*pooled, *large], chain(in_workers, _after_pool(here, jobs(large)))
+
+
+def _after_pool(
+    here: Callable[[GroupJob], RenderedGroup], jobs: Iterator[GroupJob]
+) -> Iterator[RenderedGroup]:
+    """The largest groups, rendered here once the pool has finished: its worker server is
+    stopped first, its memory better theirs."""
+    stop_server()
+    yield from in_process(here, jobs)
 
 
 # From this many runs on, a group's records are read from the store as its analysis and page

@@ -65,6 +65,19 @@ def start_server() -> None:
             forkserver.ensure_running()
 
 
+def stop_server() -> None:
+    """Stop the worker server while no worker runs: it holds the page code (~45 MB), and what
+    follows renders here; the next pool starts it again. Multiprocessing has no public call
+    for this; where its private one is missing, the server stays up."""
+    if worker_context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if callable(stop):
+        stop()
+
+
 def pool_pays(jobs: int, workers: int) -> bool:
     """Whether ``jobs`` are worth worker processes: more jobs than workers (one job for each
     worker renders as soon here, without forking a worker and sending it the job)."""

@@ -299,3 +299,20 @@ def stored_members(
     source = LastDecoded(records)
     # a stand-in is typed as the record it reads: it has every attribute of one
     return {r: cast("RunRecord", StoredMember(r, source)) for r in run_ids if r in records}
+
+
+class HeldRecords(Mapping[str, "RunRecord"]):
+    """A record store's records, some of them already decoded."""
+
+    def __init__(self, store: Mapping[str, RunRecord], held: Mapping[str, RunRecord]) -> None:
+        self._store, self._held = store, held
+
+    def __getitem__(self, run_id: str) -> RunRecord:
+        held = self._held.get(run_id)
+        return self._store[run_id] if held is None else held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
