@@ -175,3 +175,38 @@ def test_a_summary_that_fails_while_it_is_written_makes_that_group_an_error_page
     assert not (out / paths.group_record("scale")).exists()
     assert not (out / paths.group_partials("scale")).exists()
     assert (out / paths.group_partials("scale/block_00")).is_file()
+
+
+@pytest.mark.slow
+def test_a_record_file_that_fails_as_it_is_written_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group rendered here has its record's files made as they are written: one failing half
+    way is not kept (a parent computes those rows again); its page and summary stand."""
+    import orjson
+
+    from reportgen.analysis import group_record
+
+    results = scale_tree(tmp_path / "results", seed=0, runs=20)
+    real = group_record.stored_partials_pieces
+
+    def failing(partials: Any) -> Iterator[bytes]:
+        pieces = real(partials)
+        if len(partials.run_ids) == 20:  # "scale" and the block: rendered here
+            yield next(pieces)
+            raise OverflowError("int too big to convert")
+        yield from pieces
+
+    monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)
+    monkeypatch.setattr(group_record, "stored_partials_pieces", failing)
+    out = tmp_path / "site"
+    result = build(BuildOptions(results=results, out=out, jobs=2, bootstrap=200))
+    assert result.rebuilt == 20
+    status = orjson.loads((out / STATUS).read_bytes())
+    for group_id in ("scale", "scale/block_00"):
+        summary = orjson.loads((out / f"groups/{group_id}/summary.json").read_bytes())
+        assert "error" not in summary and len(summary["runs"]) == 20
+        assert not (out / paths.group_partials(group_id)).exists()
+        kept = [path for path, _ in status["groups"][group_id]["private"]]
+        assert kept == [paths.group_record(group_id)]
+    assert (out / paths.group_partials("scale/block_00/sweep_00")).is_file()

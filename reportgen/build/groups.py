@@ -314,8 +314,7 @@ def _store_group(
     for path, content in done.output.files:
         writer.write(path, content)
     private = writer.store_memos(done.computed_memos, done.reused_memos, work.memo_digests)
-    stored = _record_files(group_id, done).items()
-    private = {p: writer.write_private_streamed(p, pieces) for p, pieces in stored} | private
+    private = _write_record(group_id, done, writer, work.verbose) | private
     files = tuple(sorted({*done.output.paths, *summary, *private}))
     return GroupStatus(
         key,
@@ -325,6 +324,25 @@ def _store_group(
         done.findings,
         done.verdicts,
     )
+
+
+def _write_record(
+    group_id: str, done: RenderedGroup, writer: SiteWriter, verbose: bool
+) -> dict[str, str]:
+    """The group record's files written, with their digests; one that fails as it is made is
+    not kept (a parent computes those rows again), and the build goes on."""
+    written: dict[str, str] = {}
+    for path, pieces in _record_files(group_id, done).items():
+        digest: str | None = guarded(
+            partial(writer.write_private_streamed, path, pieces), _no_digest, path, verbose
+        )
+        if digest is not None:
+            written[path] = digest
+    return written
+
+
+def _no_digest(reason: str) -> str | None:
+    return None
 
 
 def _record_files(group_id: str, done: RenderedGroup) -> dict[str, Iterable[bytes]]:
