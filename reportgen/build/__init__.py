@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from reportgen import __version__, class_code
 from reportgen.build.context import built_at, run_settings, site_context
 from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
-from reportgen.build.groups import GroupWork, memo_digests, write_groups
+from reportgen.build.groups import GroupWork, write_groups
 from reportgen.build.output_guard import check_output_dir
 from reportgen.build.plan import (
     GroupInputs,
@@ -342,7 +342,7 @@ def _group_work(
         derive(GroupPageSettings, options),
         writer.verified(samples),
         writer.memo_source,
-        memo_digests(previous),
+        previous.memo_digests() if previous is not None else {},
         options.verbose,
         planned.group_inputs,
     )

@@ -25,7 +25,7 @@ from reportgen.build.record_store import HeldRecords, RecordStore, stored_member
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
 from reportgen.findings import Finding
-from reportgen.write import MEMO_DIR, SiteWriter, VerifiedFiles
+from reportgen.write import SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
     from reportgen.analysis.group import GroupAnalysis, GroupSettings
@@ -377,19 +377,6 @@ def _stream_summary(
         kept = replace(failed, computed_memos=done.computed_memos, reused_memos=done.reused_memos)
         return kept, ()
     return done, (path,)
-
-
-def memo_digests(previous: BuildStatus | None) -> dict[str, str]:
-    """Every draws memo the previous build recorded, with its sha256."""
-    if previous is None:
-        return {}
-    prefix = MEMO_DIR + "/"
-    return {
-        path: digest
-        for status in previous.groups.values()
-        for path, digest in status.private
-        if path.startswith(prefix)
-    }
 
 
 def _render_groups(

@@ -26,7 +26,7 @@ from reportgen.discover import RunRef
 from reportgen.figures import Figure, FigureList, TableFile
 from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts, shared_counts
 from reportgen.vetted import open_vetted
-from reportgen.write import is_site_path
+from reportgen.write import MEMO_DIR, is_site_path
 
 if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
@@ -354,6 +354,16 @@ class BuildStatus:
     studies: Mapping[str, StudyStatus] = field(default_factory=dict)
     cross_runs: str | None = None  # sha256 of the file of every run's cross-run record
     cross_runs_seal: str | None = None  # this install's HMAC of it and settings_hash (it wrote it)
+
+    def memo_digests(self) -> dict[str, str]:
+        """Every draws memo the build recorded, with its sha256."""
+        prefix = MEMO_DIR + "/"
+        return {
+            path: digest
+            for status in self.groups.values()
+            for path, digest in status.private
+            if path.startswith(prefix)
+        }
 
 
 _STAMPS: dict[str, str] = {}
