@@ -314,6 +314,26 @@ def test_a_summary_written_in_pieces_is_byte_for_byte_dumps(data: Any) -> None:
         assert b"".join(dump_pieces(deferred)) == dumps(data)
     # every list an iterator and every value made when reached, at any depth: the same bytes
     assert b"".join(dump_pieces(_made_late(data))) == dumps(data)
+    # every value held encoded for its depth: the same bytes
+    assert b"".join(dump_pieces(_encoded_within(data, 0))) == dumps(data)
+
+
+def _encoded_within(value: Any, depth: int) -> Any:
+    """``value`` with each of its container's items held encoded for the depth it is at."""
+    from reportgen.pages.serialize import encoded
+
+    if isinstance(value, list):
+        return [encoded(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: encoded(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def test_a_value_encoded_for_another_depth_is_refused() -> None:
+    from reportgen.pages.serialize import dump_pieces, encoded
+
+    with pytest.raises(ValueError, match="encoded at depth 1 laid out at 2"):
+        dump_pieces({"runs": [encoded({"id": "a"}, 1)]})
 
 
 def _made_late(value: Any) -> Any:
@@ -345,3 +365,18 @@ def test_the_writer_writes_pieces_and_carries_over_equal_bytes(tmp_path: Path) -
         assert (out / "summary.json").read_bytes() == b"".join(pieces)
         assert ("summary.json" in writer.log.kept) is kept
         assert ("summary.json" in writer.log.written) is not kept
+
+
+def test_the_manifest_writes_its_runs_entries_as_they_are_held() -> None:
+    """A run's manifest entry is held as its JSON, laid out for its place: the manifest's pieces
+    are those very bytes (100,000 runs' entries are not held twice, nor as objects)."""
+    import orjson
+
+    from reportgen.pages.serialize import MANIFEST_RUN_DEPTH, encoded, manifest
+
+    entries = [encoded({"id": f"r{i}", "inputs": ["a", "b"]}, MANIFEST_RUN_DEPTH) for i in range(3)]
+    pieces = manifest(entries, [{"id": "g", "page": "p", "summary": "s"}])
+    held = {id(piece) for piece in pieces}
+    assert all(id(entry.json) in held for entry in entries)
+    document = orjson.loads(b"".join(pieces))
+    assert [run["id"] for run in document["runs"]] == ["r0", "r1", "r2"]

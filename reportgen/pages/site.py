@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 from reportgen.analysis.diagnostics import runs_per_check
 from reportgen.analysis.record import RunRecord, StaleRecord
@@ -65,7 +64,8 @@ def site_pages(
     listed = []  # the manifest's entries
     for run_id, record in records.items():
         rows[run_id] = run_row(record)
-        listed.append(serialize.manifest_run(record))
+        entry = serialize.manifest_run(record)
+        listed.append((str(record.id), serialize.encoded(entry, serialize.MANIFEST_RUN_DEPTH)))
         if record.stale is not None:
             stale.append(_stale_row(record, record.stale))
     all_rows = (*rows.values(), *(incomplete_row(i) for i in tree.incomplete))
@@ -93,8 +93,8 @@ def site_pages(
     files += ((script.path, script.content) for script in scripts if script is not None)
     if figures is not None:
         files.append((FIGURES_PAGE, _render(site, FIGURES_PAGE, "Figures", figures)))
-    listed.sort(key=lambda entry: str(entry["id"]))
-    files.append(("manifest.json", _manifest(tree, listed, inventory)))
+    listed.sort(key=lambda entry: entry[0])
+    files.append(("manifest.json", _manifest(tree, [e for _, e in listed], inventory)))
     files += ((asset.hashed_name, asset.content) for asset in static_assets())
     return PageOutput(tuple(files))
 
@@ -167,7 +167,7 @@ def _render(
     return render_page(path, site, page, view=view, **(extra or {}))
 
 
-def _manifest(tree: Tree, runs: list[dict[str, Any]], inventory: Inventory) -> bytes:
+def _manifest(tree: Tree, runs: list[serialize.Encoded], inventory: Inventory) -> tuple[bytes, ...]:
     groups = (
         {"id": g.id, "page": paths.group_page(g.id), "summary": paths.group_summary(g.id)}
         | ({"inputs": list(g.aggregates)} if g.aggregates else {})
