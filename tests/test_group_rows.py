@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from reportgen.analysis.doublings import Doubling
 from reportgen.analysis.fits import Agreement
@@ -14,6 +16,8 @@ from reportgen.analysis.verdicts import Z_90, ratio90
 from reportgen.numfmt import DEFAULT, format_number
 from reportgen.pages.group import DoublingRow, QuadRow, RunEtaRow, VerdictRow
 from reportgen.pages.group_rows import (
+    _num,
+    _value,
     doubling_rows_html,
     quad_rows_html,
     run_rows_html,
@@ -217,3 +221,19 @@ def test_the_doubling_chart_says_why_ratios_are_left_out() -> None:
         "3 ratio(s) left out: no standard error of the ratio (2), "
         "ΔH_true(η) not resolved from zero (1)"
     )
+
+
+CELL_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(width=32).map(np.float64)
+    | st.text(alphabet="<>&\"'a1.−e", max_size=6)
+)
+
+
+@given(CELL_VALUES)
+def test_a_cell_left_unescaped_is_one_escaping_would_not_change(value: object) -> None:
+    assert _num(value) == str(escape(format_number(value, DEFAULT)))
+    assert _value(value) == str(escape(value))

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from reportgen.charts.core import (
     ETA_PARAM,
+    Chart,
     _dataset_names,
     dataset_names,
     spec_dicts,
     with_initial_eta,
+    with_key,
 )
 
 NAMES = st.sampled_from(["a", "b", ETA_PARAM, "x"])
@@ -62,6 +64,28 @@ def test_remembered_walks_match_whole_walks(wrapped: dict[str, Any], eta: float)
         result = with_initial_eta(wrapped, eta)
         assert orjson.dumps(result) == orjson.dumps(expected)
         assert result is not wrapped
+
+
+def walked_with_key(spec: Any, renames: dict[str, str]) -> Any:
+    """A JSON copy of the spec, every dict walked for data names to rename."""
+    result = orjson.loads(orjson.dumps(spec))
+    for node in spec_dicts(result):
+        data = node.get("data")
+        if isinstance(data, dict) and data.get("name") in renames:
+            data["name"] = renames[data["name"]]
+    return result
+
+
+@given(st.fixed_dictionaries({"spec": SPECS}), st.sampled_from(["k", "p2"]))
+def test_remembered_data_names_key_as_whole_walks_do(wrapped: dict[str, Any], key: str) -> None:
+    names = tuple(_dataset_names(wrapped))
+    chart = Chart("c", "title", "description", wrapped, names)
+    expected = walked_with_key(wrapped, {name: f"{name}-{key}" for name in names})
+    for _ in range(2):  # the first call walks, the second is remembered
+        keyed, datasets = with_key(chart, {name: [] for name in names}, key)
+        assert orjson.dumps(keyed.spec) == orjson.dumps(expected)
+        assert keyed.spec is not wrapped and keyed.datasets == tuple(datasets)
+    assert orjson.dumps(chart.spec) == orjson.dumps(wrapped)  # the chart's own spec unchanged
 
 
 def test_a_copy_is_never_the_remembered_one() -> None:

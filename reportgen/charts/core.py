@@ -199,14 +199,35 @@ def _eta_holders(encoded: bytes) -> tuple[KeyPath, ...]:
     return tuple(holders)
 
 
+@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
+def _named_data(encoded: bytes) -> tuple[tuple[KeyPath, str], ...]:
+    """Where in the JSON spec ``encoded`` the dicts are whose ``data`` names a dataset, and the
+    name (each distinct spec walked once, as ``_eta_holders``)."""
+    found: list[tuple[KeyPath, str]] = []
+    stack: list[tuple[Any, KeyPath]] = [(orjson.loads(encoded), ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(name := data.get("name"), str):
+                found.append((path, name))
+            stack.extend((child, (*path, key)) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(node))
+    return tuple(found)
+
+
 def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Datasets]:
     """Namespace a chart and its datasets with ``key`` so a kind can repeat on one page."""
     renames = {name: f"{name}-{key}" for name in chart.datasets}
-    spec = copy_spec(chart.spec)
-    for node in spec_dicts(spec):
-        data = node.get("data")
-        if isinstance(data, dict) and data.get("name") in renames:
-            data["name"] = renames[data["name"]]
+    encoded = orjson.dumps(chart.spec)
+    spec: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
+    for path, name in _named_data(encoded):
+        if name in renames:
+            node: Any = spec
+            for step in path:
+                node = node[step]
+            node["data"]["name"] = renames[name]
     renamed = replace(
         chart,
         id=f"{chart.id}-{key}",

@@ -51,7 +51,7 @@ def _td_rel_err(r: RunEtaRow) -> str:
         return _td_unjudged(why)
     se = escape(format_percent_se(r.rel_err_se))
     value = escape(format_percent(r.rel_err))
-    return f'<td data-value="{escape(r.rel_err)}">{value} <span class="se">± {se}</span></td>'
+    return f'<td data-value="{_value(r.rel_err)}">{value} <span class="se">± {se}</span></td>'
 
 
 def verdict_rows_html(rows: Sequence[VerdictRow], by_population: bool) -> tuple[Markup, ...]:
@@ -88,8 +88,8 @@ def _doubling_row(d: DoublingRow) -> Markup:
     else:
         ratio = _td_se(d.row.ratio, d.row.se) + _td_interval(d.row.ci95)
     return Markup(
-        f'<tr>{_run_cell(d.href, d.label)}<td data-value="{escape(eta)}">'
-        f"{escape(format_eta(eta))} → {escape(format_eta(2 * eta))}</td>{ratio}</tr>"
+        f'<tr>{_run_cell(d.href, d.label)}<td data-value="{_value(eta)}">'
+        f"{format_eta(eta)} → {format_eta(2 * eta)}</td>{ratio}</tr>"
     )
 
 
@@ -116,22 +116,33 @@ def _run_cell(href: str, label: str) -> str:
     return f'<td><a href="{escape(href)}">{escape(label)}</a></td>'
 
 
-def _num(value: object) -> Markup:
-    return escape(format_number(value, DEFAULT))
+def _num(value: object) -> str:
+    """``format_number`` as HTML: a number's text (digits, signs, "e", "—") has nothing to
+    escape; anything else is escaped."""
+    text = format_number(value, DEFAULT)
+    return text if value is None or type(value) in _NUMBERS else escape(text)
+
+
+_NUMBERS = frozenset((float, int))
+
+
+def _value(value: object) -> str:
+    """A ``data-value`` attribute's text: a number as ``str`` writes it, anything else escaped."""
+    return str(value) if type(value) in _NUMBERS else escape(value)
 
 
 def _td_eta(eta: float) -> str:
-    return f'<td data-value="{escape(eta)}">{escape(format_eta(eta))}</td>'
+    return f'<td data-value="{_value(eta)}">{format_eta(eta)}</td>'
 
 
 def _td_z(z: float | None) -> str:
     if z is None:
         return f"<td>{_NONE}</td>"
-    return f'<td data-value="{escape(z)}">{escape(format_z(z))}</td>'
+    return f'<td data-value="{_value(z)}">{format_z(z)}</td>'
 
 
 def _td_se(value: float | None, se: float | None) -> str:
-    attribute = "" if value is None else f' data-value="{escape(value)}"'
+    attribute = "" if value is None else f' data-value="{_value(value)}"'
     error = "" if se is None else f' <span class="se">± {_num(se)}</span>'
     return f"<td{attribute}>{_num(value)}{error}</td>"
 
