@@ -116,14 +116,14 @@ def _run_cell(href: str, label: str) -> str:
     return f'<td><a href="{escape(href)}">{escape(label)}</a></td>'
 
 
+_NUMBERS = (float, int)  # exact types: a subclass may write itself another way
+
+
 def _num(value: object) -> str:
     """``format_number`` as HTML: a number's text (digits, signs, "e", "—") has nothing to
     escape; anything else is escaped."""
     text = format_number(value, DEFAULT)
     return text if value is None or type(value) in _NUMBERS else escape(text)
-
-
-_NUMBERS = frozenset((float, int))
 
 
 def _value(value: object) -> str:
