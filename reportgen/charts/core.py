@@ -165,10 +165,7 @@ def with_initial_eta(spec: Spec, eta: float) -> Spec:
     if not holders:
         raise ValueError("spec has no 'eta' parameter")
     for path in holders:
-        node: Any = result
-        for step in path:
-            node = node[step]
-        for param in node["params"]:
+        for param in _at(result, path)["params"]:
             if isinstance(param, dict) and param.get("name") == ETA_PARAM:
                 param["value"] = float(eta)
     return result
@@ -177,44 +174,48 @@ def with_initial_eta(spec: Spec, eta: float) -> Spec:
 KeyPath = tuple[str | int, ...]  # keys and list indices from the spec down to a dict
 
 
-@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
-def _eta_holders(encoded: bytes) -> tuple[KeyPath, ...]:
-    """Where in the JSON spec ``encoded`` the dicts are whose ``params`` hold the η parameter.
-
-    Pages repeat a few dozen distinct specs hundreds of times: each is walked once.
-    """
-    holders: list[KeyPath] = []
+def _dicts_with_paths(encoded: bytes) -> Iterator[tuple[dict[str, Any], KeyPath]]:
+    """Every dict of the JSON spec ``encoded``, with the path from the spec down to it."""
     stack: list[tuple[Any, KeyPath]] = [(orjson.loads(encoded), ())]
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
-            params = node.get("params")
-            if isinstance(params, list) and any(
-                isinstance(p, dict) and p.get("name") == ETA_PARAM for p in params
-            ):
-                holders.append(path)
+            yield node, path
             stack.extend((child, (*path, key)) for key, child in node.items())
         elif isinstance(node, list):
             stack.extend((child, (*path, i)) for i, child in enumerate(node))
-    return tuple(holders)
+
+
+def _at(spec: Spec, path: KeyPath) -> Any:
+    node: Any = spec
+    for step in path:
+        node = node[step]
+    return node
+
+
+# Pages repeat a few dozen distinct specs hundreds of times: each is walked once.
+
+
+@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
+def _eta_holders(encoded: bytes) -> tuple[KeyPath, ...]:
+    """Where in the JSON spec ``encoded`` the dicts are whose ``params`` hold the η parameter."""
+    return tuple(
+        path
+        for node, path in _dicts_with_paths(encoded)
+        if isinstance(params := node.get("params"), list)
+        and any(isinstance(p, dict) and p.get("name") == ETA_PARAM for p in params)
+    )
 
 
 @functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
 def _named_data(encoded: bytes) -> tuple[tuple[KeyPath, str], ...]:
     """Where in the JSON spec ``encoded`` the dicts are whose ``data`` names a dataset, and the
-    name (each distinct spec walked once, as ``_eta_holders``)."""
-    found: list[tuple[KeyPath, str]] = []
-    stack: list[tuple[Any, KeyPath]] = [(orjson.loads(encoded), ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and isinstance(name := data.get("name"), str):
-                found.append((path, name))
-            stack.extend((child, (*path, key)) for key, child in node.items())
-        elif isinstance(node, list):
-            stack.extend((child, (*path, i)) for i, child in enumerate(node))
-    return tuple(found)
+    name."""
+    return tuple(
+        (path, name)
+        for node, path in _dicts_with_paths(encoded)
+        if isinstance(data := node.get("data"), dict) and isinstance(name := data.get("name"), str)
+    )
 
 
 def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Datasets]:
@@ -224,10 +225,7 @@ def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Dataset
     spec: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
     for path, name in _named_data(encoded):
         if name in renames:
-            node: Any = spec
-            for step in path:
-                node = node[step]
-            node["data"]["name"] = renames[name]
+            _at(spec, path)["data"]["name"] = renames[name]
     renamed = replace(
         chart,
         id=f"{chart.id}-{key}",
