@@ -130,10 +130,12 @@ def cold(results: Path, out: Path, figures: tuple[str, ...], jobs: int) -> float
 
 
 def measured(
-    results: Path, out: Path, figures: tuple[str, ...], jobs: int
+    results: Path, out: Path, figures: tuple[str, ...], jobs: int, rebuild: bool = False
 ) -> tuple[float, float | None]:
-    """A cold build's wall seconds and the CPU-seconds its process tree spent."""
-    shutil.rmtree(out, ignore_errors=True)
+    """A cold build's (``rebuild``: a build over the previous site's) wall seconds and the
+    CPU-seconds its process tree spent."""
+    if not rebuild:
+        shutil.rmtree(out, ignore_errors=True)
     options = BuildOptions(results=results, out=out, jobs=jobs, figures=figures)
     before = tree_cpu()
     started = time.perf_counter()

@@ -3,13 +3,27 @@ them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from reportgen.write import VerifiedFiles
+
+
+@dataclass(frozen=True)
+class FigureSource:
+    """One figure file as the build status keeps it: its site path, the sha256 of everything
+    its bytes depend on (``export.figure_keys``) and the sha256 of its bytes."""
+
+    path: str
+    key: str
+    digest: str
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One exported chart as the figure index lists it."""
+    """One exported chart as the figure index lists it (``sources``: for the status only)."""
 
     id: str
     title: str
@@ -17,6 +31,7 @@ class Figure:
     files: tuple[str, ...]
     csv: str | None
     warning: str | None = None
+    sources: tuple[FigureSource, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,3 +67,27 @@ class FigureList:
     manifest: str
     figures: tuple[Figure, ...]
     tables: tuple[TableFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviousFigures:
+    """A page's figure files in the previous site: one is taken instead of converting again
+    when its key is tonight's and its bytes are those its build recorded. Picklable."""
+
+    files: VerifiedFiles  # the previous site, the files' digests by site path
+    keys: Mapping[str, str]  # their keys, by site path
+
+    def read(self, path: str, key: str) -> bytes | None:
+        return self.files.read(path) if self.keys.get(path) == key else None
+
+
+def previous_figures(listed: FigureList | None, site: Path | None) -> PreviousFigures | None:
+    """What a page may take from the figures it exported last time (``site``: the previous
+    site, ``None`` when nothing may be reused)."""
+    if listed is None or site is None:
+        return None
+    sources = [source for figure in listed.figures for source in figure.sources]
+    if not sources:
+        return None
+    digests = {source.path: source.digest for source in sources}
+    return PreviousFigures(VerifiedFiles(site, digests), {s.path: s.key for s in sources})

@@ -60,7 +60,7 @@ def convert_in_worker(queue: Any) -> None:
 
 
 def same_figure(a: dict[str, bytes], b: dict[str, bytes]) -> bool:
-    """The same SVG and PNG bytes; a PDF carries its creation time, so the same size."""
+    """The same SVG and PNG bytes; a PDF may list its resources in another order: the same size."""
     return a["svg"] == b["svg"] and a["png"] == b["png"] and len(a["pdf"]) == len(b["pdf"])
 
 

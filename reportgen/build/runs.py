@@ -20,6 +20,7 @@ from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.record_store import PreviousRecords, RecordStore
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import RunRef, Tree
+from reportgen.figures import PreviousFigures, previous_figures
 from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
 from reportgen.write import SiteWriter, digest_of
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from reportgen.load.models import LoadFailure
     from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
-    from reportgen.pages.run import RunSettings
+    from reportgen.pages.run import RunContext, RunSettings
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -47,13 +48,15 @@ class RunJob:
     input_hash: str
     labels: RunLabels = NO_LABELS  # what reportgen.toml declares for this run
     first_commit: FirstCommit | None = None  # git's first commit of its results file
+    previous_figures: PreviousFigures | None = None  # its figures in the previous site
 
 
 def process_run(job: RunJob) -> PageOutput:
     """Load, analyse and render one run; every failure becomes an error page."""
-    return run_output(
-        job.ref, job.root, job.site, job.input_hash, job.settings, job.labels, job.first_commit
-    )
+    from reportgen.pages.run import RunContext
+
+    context = RunContext(job.labels, job.first_commit, job.previous_figures)
+    return run_output(job.ref, job.root, job.site, job.input_hash, job.settings, context)
 
 
 def analyzed_run(ref: RunRef, root: Path, settings: AnalysisSettings) -> RunAnalysis | LoadFailure:
@@ -79,23 +82,24 @@ def run_output(
     site: SiteContext,
     input_hash: str,
     settings: RunSettings,
-    labels: RunLabels = NO_LABELS,
-    first_commit: FirstCommit | None = None,
+    context: RunContext | None = None,
 ) -> PageOutput:
     """A run's pages and record: load → analyse → record → page."""
     import numpy as np
 
     from reportgen.analysis.record import failure_record, run_record
     from reportgen.load.models import LoadFailure
-    from reportgen.pages.run import RunContext, error_page, run_page
+    from reportgen.pages.run import NO_CONTEXT, error_page, run_page
+
+    context = NO_CONTEXT if context is None else context
 
     def attempt() -> PageOutput:
         analysis = analyzed_run(ref, root, settings)
         if isinstance(analysis, LoadFailure):
             return error_page(failure_record(analysis, input_hash), site, ref)
         with np.errstate(all="ignore"):
-            record = run_record(analysis, input_hash, labels.labels)
-            return run_page(analysis, record, site, settings, RunContext(labels, first_commit))
+            record = run_record(analysis, input_hash, context.labels.labels)
+            return run_page(analysis, record, site, settings, context)
 
     def failed(reason: str) -> PageOutput:
         hint = "Run with -v for a traceback and report it."
@@ -175,7 +179,8 @@ def write_runs(
     commits = first_commits(work.root) if todo else {}  # one git call, only when needed
     jobs = (
         RunJob(p.ref, work.root, work.site, work.settings, p.input_hash,
-               work.tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source))
+               work.tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source),
+               _previous_figures(p, writer))
         for p in todo
     )  # fmt: skip
     outputs = map_runs(jobs, len(todo), work.workers)
@@ -190,6 +195,12 @@ def write_runs(
             progress(done, total, "runs")
     stage.statuses = dict(sorted(stage.statuses.items()))
     return stage
+
+
+def _previous_figures(plan: RunPlan, writer: SiteWriter) -> PreviousFigures | None:
+    """The figures the run's page exported last time, where they may be taken again."""
+    listed = None if plan.last_good is None else plan.last_good.figures
+    return previous_figures(listed, writer.memo_source)
 
 
 def marked_lost(

@@ -102,6 +102,7 @@ def _run_file(options: BuildOptions, ref: RunRef) -> SingleFile:
     from reportgen.load.history import first_commits
     from reportgen.pages import paths
     from reportgen.pages.render import inline_assets
+    from reportgen.pages.run import RunContext
     from reportgen.treefile import read_tree_file
 
     site = replace(site_context(options), inline=inline_assets())
@@ -109,7 +110,8 @@ def _run_file(options: BuildOptions, ref: RunRef) -> SingleFile:
     labels = read_tree_file(options.results).for_run(ref.id, ref.source)
     first_commit = first_commits(options.results).get(ref.source)
     digest = input_hash(ref, options.results, options.max_bytes)
-    output = run_output(ref, options.results, site, digest, settings, labels, first_commit)
+    context = RunContext(labels, first_commit)
+    output = run_output(ref, options.results, site, digest, settings, context)
     html = without_outward_links(output.content(paths.run_page(ref.id)))
     failed = () if output.ok else (ref.id,)
     return SingleFile(html, failed, _findings(output), 1, reasons=_reasons(ref.id, output))
@@ -197,7 +199,7 @@ def _group_runs(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCo
     from reportgen.build.runs import run_output
     from reportgen.build.status import input_hash
     from reportgen.load.history import first_commits
-    from reportgen.pages.run import RunSettings
+    from reportgen.pages.run import RunContext, RunSettings
     from reportgen.settings import derive
     from reportgen.treefile import read_tree_file
 
@@ -209,9 +211,8 @@ def _group_runs(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCo
     for ref in (r for r in tree.runs if r.id in wanted):
         digest = input_hash(ref, options.results, options.max_bytes)
         labels = tree_file.for_run(ref.id, ref.source)
-        output = run_output(
-            ref, options.results, site, digest, settings, labels, commits.get(ref.source)
-        )
+        context = RunContext(labels, commits.get(ref.source))
+        output = run_output(ref, options.results, site, digest, settings, context)
         runs.add(ref.id, output)
     return runs
 

@@ -23,7 +23,7 @@ import orjson
 
 from reportgen.build.page_span import PageSpan, span_from_json, span_parts
 from reportgen.discover import RunRef
-from reportgen.figures import Figure, FigureList, TableFile
+from reportgen.figures import Figure, FigureList, FigureSource, TableFile
 from reportgen.findings import SEVERITIES, Finding, empty_counts, severity_counts, shared_counts
 from reportgen.vetted import open_vetted
 from reportgen.write import MEMO_DIR, is_site_path
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from reportgen.analysis.record import RunRecord
 
 # 5: finding counts; 6: digests of private files, group records, figures; 7: group findings;
-# 8: the experiment kinds' studies; 9: stat fingerprints packed; 10: a run page's content span
-STATUS_FORMAT = 10
+# 8: the experiment kinds' studies; 9: stat fingerprints packed; 10: a run page's content span;
+# 11: each figure file's key and digest
+STATUS_FORMAT = 11
 STATUS_PATH = ".reportgen/status.json"
 # A file modified this recently may change again within the same timestamp tick, so its stat
 # fingerprint is not recorded and the next build hashes it again (git's "racy clean" problem).
@@ -251,9 +252,14 @@ def figures_to_json(figures: FigureList | None) -> dict[str, Any] | None:
     return {
         "page": figures.page,
         "manifest": figures.manifest,
-        "figures": [f.to_json() for f in figures.figures],
+        "figures": [_figure_to_json(f) for f in figures.figures],
         "tables": [t.to_json() for t in figures.tables],
     }
+
+
+def _figure_to_json(figure: Figure) -> dict[str, Any]:
+    sources = [[s.path, s.key, s.digest] for s in figure.sources]
+    return {**figure.to_json(), "sources": sources}
 
 
 def figures_from_json(data: Any) -> FigureList | None:
@@ -268,6 +274,7 @@ def figures_from_json(data: Any) -> FigureList | None:
             tuple(_text(name) for name in f["files"]),
             None if f["csv"] is None else _text(f["csv"]),
             None if f["warning"] is None else _text(f["warning"]),
+            tuple(FigureSource(*(_text(v) for v in source)) for source in f["sources"]),
         )
         for f in data["figures"]
     )

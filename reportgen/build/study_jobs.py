@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportgen.build.guard import guarded
 from reportgen.build.pool import in_pool, in_process, pool_pays
+from reportgen.figures import PreviousFigures
 from reportgen.findings import Finding
 from reportgen.kinds.claims import Claim
 from reportgen.kinds.registry import RegisteredKind, registry
@@ -45,6 +46,7 @@ class StudyJob:
     figures: tuple[str, ...] = ()  # formats every chart is also written in (--figures)
     figure_theme: FigureTheme = "paper"
     equivalence_margin: float = 0.2  # --equivalence-margin: of the kind's equivalence statements
+    previous_figures: PreviousFigures | None = None  # its page's figures in the previous site
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def with_figures(
     for chart in charts:
         spec = dict(chart.spec, datasets={n: datasets[n] for n in chart.datasets if n in datasets})
         figure, chart_files = export.export_chart(
-            chart, spec, tables, job.figures, job.figure_theme, page_dir
+            chart, spec, tables, job.figures, job.figure_theme, page_dir, job.previous_figures
         )
         figures.append(figure)
         files += chart_files

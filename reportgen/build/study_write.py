@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportgen.build.status import StudyStatus
 from reportgen.build.study_jobs import StudyJob, StudyResult, map_studies
+from reportgen.figures import PreviousFigures, previous_figures
 from reportgen.kinds.stage_checks import KIND_FAILED, STUDY_FAILED
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def write_studies(
                 work.figures,
                 work.figure_theme,
                 work.equivalence_margin,
+                _previous_figures(p, writer),
             ),
         )
         for p in todo
@@ -80,6 +82,12 @@ def write_studies(
     for plan, result in zip(todo, map_studies(jobs, work.workers), strict=True):
         statuses[plan.id] = _store(plan, result, writer, work)
     return statuses
+
+
+def _previous_figures(plan: StudyPlan, writer: SiteWriter) -> PreviousFigures | None:
+    """The figures the study's page exported last time, where they may be taken again."""
+    before = plan.reusable if plan.reusable is not None else plan.last_good
+    return previous_figures(None if before is None else before.figures, writer.memo_source)
 
 
 def _carried_over(kept: StudyStatus, writer: SiteWriter) -> bool:

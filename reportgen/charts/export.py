@@ -9,8 +9,11 @@ cannot be exported becomes a warning on that chart, never a failed page.
 from __future__ import annotations
 
 import atexit
+import functools
+import hashlib
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,13 +25,18 @@ import orjson
 from reportgen import vlshared
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
 from reportgen.csvcells import csv_line, text_cell
-from reportgen.figures import Figure
+from reportgen.figures import Figure, FigureSource, PreviousFigures
 from reportgen.vlchild import Converter
+from reportgen.write import digest_of
 
 FORMATS = ("svg", "png", "pdf")
 THEMES = ("paper", "site")
 FigureTheme = Literal["paper", "site"]
 MANIFEST = "figures.json"
+# a clip path's definition and a reference to it (text is escaped: it never holds "<clipPath")
+_CLIP_ID = re.compile(r'(<clipPath id="|\sclip-path="url\(#)clip(\d+)(?=[")])')
+# in every figure's key: changed when the same spec and vl-convert would give other bytes
+FIGURE_KEY_FORMAT = 1
 
 # A paper figure is printed at 96 px per inch: 11 pt = 14.67 px, so 15 px labels are ≥ 11 pt.
 PAPER_LABEL_PX = 15
@@ -228,7 +236,20 @@ def _request(op: str, **arguments: Any) -> bytes:
 
 def svg_of(spec: Spec) -> str:
     """The chart through Vega once, as SVG: every other format is drawn from it."""
-    return _request("svg", spec=spec).decode()
+    return numbered_clips(_request("svg", spec=spec).decode())
+
+
+def numbered_clips(svg: str) -> str:
+    """The SVG with its clip paths numbered from 1 in order of appearance: Vega numbers them on
+    from the ones it drew before in the same runtime, so a figure's bytes would depend on which
+    charts its vl-convert child drew first."""
+    numbers: dict[str, str] = {}
+
+    def renumbered(match: re.Match[str]) -> str:
+        number = numbers.setdefault(match[2], str(len(numbers) + 1))
+        return f"{match[1]}clip{number}"
+
+    return _CLIP_ID.sub(renumbered, svg)
 
 
 def convert(svg: str, fmt: str) -> bytes:
@@ -294,9 +315,12 @@ def export_chart(
     formats: Sequence[str],
     theme: FigureTheme,
     directory: str,
+    previous: PreviousFigures | None = None,
 ) -> tuple[Figure, list[tuple[str, bytes]]]:
-    """A chart's figure files and data CSV; failures become the figure's warning."""
+    """A chart's figure files and data CSV (those the previous site holds for the same key
+    taken from it); failures become the figure's warning."""
     files: list[tuple[str, bytes]] = []
+    sources: list[FigureSource] = []
     problems: list[str] = []
     base = f"{directory}/figures/{chart.id}"
     try:
@@ -305,7 +329,9 @@ def export_chart(
         standalone = None
         problems.append(f"{type(exc).__name__}: {exc}")
     if standalone is not None:
-        files += _rendered(standalone, formats, base, problems)
+        for path, content, key in _rendered(standalone, formats, base, problems, previous):
+            files.append((path, content))
+            sources.append(FigureSource(path, key, digest_of(content)))
     table = datasets_csv(datasets, chart.datasets)
     if table is not None:
         files.append((f"{base}.csv", table))
@@ -318,6 +344,7 @@ def export_chart(
         tuple(path.rsplit("/", 1)[1] for path, _ in files if not path.endswith(".csv")),
         f"{chart.id}.csv" if table is not None else None,
         warning,
+        tuple(sources),
     )
     return figure, files
 
@@ -331,13 +358,14 @@ def export_charts(
     formats: Sequence[str],
     theme: FigureTheme,
     directory: str,
+    previous: PreviousFigures | None = None,
 ) -> list[tuple[Figure, list[tuple[str, bytes]]]]:
     """``export_chart`` of every chart, in order: several at once, each on its own vl-convert
     child, where ``spread_over`` allows (the files are the same either way)."""
     width = min(_children_here(), len(charts))
 
     def one(item: ChartExport) -> tuple[Figure, list[tuple[str, bytes]]]:
-        return export_chart(item[0], item[1], datasets, formats, theme, directory)
+        return export_chart(item[0], item[1], datasets, formats, theme, directory, previous)
 
     if width <= 1:
         return [one(item) for item in charts]
@@ -369,21 +397,61 @@ def export_charts(
 
 
 def _rendered(
-    spec: Spec, formats: Sequence[str], base: str, problems: list[str]
-) -> list[tuple[str, bytes]]:
-    """Every format from one SVG; a failed conversion costs only its own format."""
+    spec: Spec,
+    formats: Sequence[str],
+    base: str,
+    problems: list[str],
+    previous: PreviousFigures | None = None,
+) -> list[tuple[str, bytes, str]]:
+    """Every format's file with its key: taken from the previous site where it holds the file
+    for the same key, else drawn from one SVG (a failed conversion costs only its format)."""
+    keys = figure_keys(spec, formats)
+    files = {}
+    for fmt in formats:
+        kept = None if previous is None else previous.read(f"{base}.{fmt}", keys[fmt])
+        if kept is not None:
+            files[fmt] = kept
+    todo = [fmt for fmt in formats if fmt not in files]
+    if todo:
+        files.update(_converted(spec, todo, problems))
+    return [(f"{base}.{fmt}", files[fmt], keys[fmt]) for fmt in formats if fmt in files]
+
+
+def _converted(spec: Spec, formats: Sequence[str], problems: list[str]) -> dict[str, bytes]:
     try:
         svg = svg_of(spec)
     except Exception as exc:  # vl-convert's errors and a stopped child alike
         problems.append(f"{'/'.join(formats)}: {type(exc).__name__}: {str(exc)[:200]}")
-        return []
-    files: list[tuple[str, bytes]] = []
+        return {}
+    files = {}
     for fmt in formats:
         try:
-            files.append((f"{base}.{fmt}", convert(svg, fmt)))
+            files[fmt] = convert(svg, fmt)
         except Exception as exc:
             problems.append(f"{fmt}: {type(exc).__name__}: {str(exc)[:200]}")
     return files
+
+
+def figure_keys(spec: Spec, formats: Sequence[str]) -> dict[str, str]:
+    """Each format's sha256 of everything its file's bytes depend on: the standalone spec, the
+    format, how it is converted and vl-convert's version (not the system's fonts: ``--force``)."""
+    body = hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).digest()
+    keys = {}
+    for fmt in formats:
+        how = {"png": [PNG_SCALE, PNG_DPI]}.get(fmt)
+        head = orjson.dumps([FIGURE_KEY_FORMAT, _vl_convert_version(), fmt, how])
+        keys[fmt] = hashlib.sha256(head + b"\0" + body).hexdigest()
+    return keys
+
+
+@functools.cache
+def _vl_convert_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vl-convert-python")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:

@@ -3,7 +3,6 @@ templates/group.html."""
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -30,6 +29,7 @@ from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import GroupRef
+from reportgen.figures import PreviousFigures
 from reportgen.findings import Finding, severity_counts
 from reportgen.pages import paths, serialize
 from reportgen.pages.cv_batch import CvBatchView, cv_batch_view
@@ -285,18 +285,19 @@ def group_page(
     records: Mapping[str, RunRecord],
     settings: GroupPageSettings,
     site: SiteContext,
+    previous_figures: PreviousFigures | None = None,
 ) -> PageOutput:
-    """A group's page (and its figures) from its analysis and its runs' records."""
-    page_path = paths.group_page(group.id)
+    """A group's page (and its figures; ``previous_figures``: its last ones, taken where
+    unchanged) from its analysis and its runs' records."""
+    page_path, directory = paths.group_page(group.id), paths.group_dir(group.id)
     context = _context(group, records, page_path)
     chart_set, figure_files, figures = collect(group_charts(analysis, context.runs), None).export(
-        settings.figures, settings.figure_theme, posixpath.dirname(page_path), page_path
+        settings.figures, settings.figure_theme, directory, page_path, previous_figures
     )
     view = group_view(context, child_groups, analysis, chart_set, settings.equivalence_margin)
     page = PageMeta(
         page_path, f"Group {group.id}", "group", paths.tree_crumbs(group.id), chart_set.has_charts
     )
-    directory = posixpath.dirname(page_path)
     # the citable tables beside the figures, linked from the page and from the figure index
     table_files, tables = group_tables(view, directory) if settings.figures else ([], ())
     links = tuple(paper_table_link(t, directory) for t in tables)

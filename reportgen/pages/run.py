@@ -16,7 +16,7 @@ from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.charts import Chart
 from reportgen.charts.export import FigureTheme
 from reportgen.discover import RunRef
-from reportgen.figures import FigureList
+from reportgen.figures import FigureList, PreviousFigures
 from reportgen.findings import Finding, severity_counts
 from reportgen.load.history import FirstCommit
 from reportgen.load.models import CvData, Fact, GenericField, Run, Schema
@@ -78,6 +78,7 @@ class RunContext:
 
     labels: RunLabels = NO_LABELS
     first_commit: FirstCommit | None = None
+    previous_figures: PreviousFigures | None = None  # its last figures (``--figures``)
 
 
 NO_CONTEXT = RunContext()
@@ -272,18 +273,28 @@ def _parts(analysis: RunAnalysis, settings: RunSettings) -> tuple[_Parts, list[t
     return parts, copies
 
 
+def _exported_charts(
+    analysis: RunAnalysis, settings: RunSettings, context: RunContext
+) -> tuple[ChartSet, list[tuple[str, bytes]], FigureList | None]:
+    """The run's charts, and with ``--figures`` their files (the last ones taken where
+    unchanged) and the page's figure list."""
+    run_id = analysis.run.ref.id
+    return run_charts(analysis, settings.max_points).export(
+        settings.figures,
+        settings.figure_theme,
+        paths.run_dir(run_id),
+        paths.run_page(run_id),
+        context.previous_figures,
+    )
+
+
 def run_view(
     analysis: RunAnalysis, settings: RunSettings, context: RunContext = NO_CONTEXT
 ) -> tuple[RunView, ChartSet, list[tuple[str, bytes]], FigureList | None]:
     """The page's view, its charts, the files it places beside itself and its figure list."""
     run = analysis.run
     etas = tuple(c.eta for c in analysis.contributions)
-    chart_set, figure_files, figures = run_charts(analysis, settings.max_points).export(
-        settings.figures,
-        settings.figure_theme,
-        paths.run_dir(run.ref.id),
-        paths.run_page(run.ref.id),
-    )
+    chart_set, figure_files, figures = _exported_charts(analysis, settings, context)
     parts, copies = _parts(analysis, settings)
     supplement = supplement_view(analysis)
     source_hash = run.inputs.source_sha256

@@ -12,7 +12,7 @@ from reportgen.analysis import RunAnalysis
 from reportgen.charts import Chart, Datasets, Norm, export
 from reportgen.charts.export import FigureTheme
 from reportgen.charts.integrands import integrand_histograms
-from reportgen.figures import Figure, FigureList
+from reportgen.figures import Figure, FigureList, PreviousFigures
 from reportgen.load.models import Run
 from reportgen.numfmt import format_eta
 from reportgen.pages.run_sections import tail_rows
@@ -52,10 +52,15 @@ class ChartSet:
         return spec
 
     def export(
-        self, formats: Sequence[str], theme: FigureTheme, directory: str, page: str
+        self,
+        formats: Sequence[str],
+        theme: FigureTheme,
+        directory: str,
+        page: str,
+        previous: PreviousFigures | None = None,
     ) -> tuple[ChartSet, list[tuple[str, bytes]], FigureList | None]:
-        """Figure files of every chart (``--figures``), the set with export warnings, and the
-        page's figure list.
+        """Figure files of every chart (``--figures``; ``previous``: the page's last ones, taken
+        where unchanged), the set with export warnings, and the page's figure list.
 
         A chart that cannot be exported keeps its place on the page with a warning saying why.
         """
@@ -70,6 +75,7 @@ class ChartSet:
             formats,
             theme,
             directory,
+            previous,
         )
         for figure, chart_files in exported:
             figures.append(figure)
