@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reportgen.write import VerifiedFiles
 
@@ -81,13 +81,25 @@ class PreviousFigures:
         return self.files.read(path) if self.keys.get(path) == key else None
 
 
-def previous_figures(listed: FigureList | None, site: Path | None) -> PreviousFigures | None:
-    """What a page may take from the figures it exported last time (``site``: the previous
-    site, ``None`` when nothing may be reused)."""
-    if listed is None or site is None:
-        return None
-    sources = [source for figure in listed.figures for source in figure.sources]
-    if not sources:
-        return None
-    digests = {source.path: source.digest for source in sources}
-    return PreviousFigures(VerifiedFiles(site, digests), {s.path: s.key for s in sources})
+class Exported(Protocol):
+    """A page's status in the previous build: what its page exported."""
+
+    @property
+    def figures(self) -> FigureList | None: ...
+
+
+def figures_before(
+    statuses: Mapping[str, Exported], site: Path | None
+) -> dict[str, PreviousFigures]:
+    """By page id, the figures each page exported in the previous build, to take again where
+    unchanged (``site``: the previous site; ``None``: take none)."""
+    if site is None:
+        return {}
+    found = {}
+    for page_id, status in statuses.items():
+        listed = status.figures
+        sources = [s for figure in listed.figures for s in figure.sources] if listed else []
+        if sources:
+            files = VerifiedFiles(site, {s.path: s.digest for s in sources})
+            found[page_id] = PreviousFigures(files, {s.path: s.key for s in sources})
+    return found

@@ -76,7 +76,7 @@ from reportgen.build.studies import StudyStage, study_stage, tally
 from reportgen.build.study_write import StudyWork
 from reportgen.build.totals import site_findings
 from reportgen.discover import Skipped, Tree, discover
-from reportgen.figures import FigureList
+from reportgen.figures import FigureList, figures_before
 from reportgen.settings import BuildOptions as BuildOptions  # its home before settings.py
 from reportgen.settings import derive
 from reportgen.treefile import TreeFile, read_tree_file
@@ -243,9 +243,10 @@ def write_site(
     with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
         stamp = now_stamp()
         store = record_store(writer, planned.plans)
+        run_figures = figures_before(reusable.runs if reusable else {}, writer.memo_source)
         work = RunWork(
             options.results, site, run_settings(options), options.jobs, stamp, planned.tree_file,
-            read_cross_runs(writer, reusable, store),
+            read_cross_runs(writer, reusable, store), run_figures,
         )  # fmt: skip
         runs = write_runs(planned.plans, work, writer, store, progress)
         result.reasons = run_reasons(runs.statuses, runs.records)  # for -v
@@ -254,9 +255,7 @@ def write_site(
         group_work = _group_work(planned, runs, site, options, writer)
         groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
         before = previous_records(previous, runs.statuses, runs.records, writer)
-        study_work = derive(
-            StudyWork, options, root=options.results, site=site, workers=options.jobs, read_at=stamp
-        )
+        study_work = _study_work(options, site, stamp, reusable, writer)
         studies, inventory = planned.studies.write(study_work, writer, planned.reuse)
         figures = _figure_lists(runs.statuses, groups.statuses, studies)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
@@ -345,7 +344,24 @@ def _group_work(
         previous.memo_digests() if previous is not None else {},
         options.verbose,
         planned.group_inputs,
+        figures_before(previous.groups if previous else {}, writer.memo_source),
     )
+
+
+def _study_work(
+    options: BuildOptions,
+    site: SiteContext,
+    read_at: str,
+    previous: BuildStatus | None,
+    writer: SiteWriter,
+) -> StudyWork:
+    """What the study stage reads besides its plans (``previous``: the status whose pages may
+    be reused)."""
+    figures = figures_before(previous.studies if previous else {}, writer.memo_source)
+    return derive(
+        StudyWork, options, root=options.results, site=site, workers=options.jobs,
+        read_at=read_at, figures_before=figures,
+    )  # fmt: skip
 
 
 def _population_changes(

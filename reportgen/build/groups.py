@@ -24,7 +24,7 @@ from reportgen.build.pool import in_pool, in_process, pool_pays, stop_server
 from reportgen.build.record_store import HeldRecords, RecordStore, stored_members
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
-from reportgen.figures import PreviousFigures, previous_figures
+from reportgen.figures import PreviousFigures
 from reportgen.findings import Finding
 from reportgen.write import SiteWriter, VerifiedFiles
 
@@ -53,6 +53,8 @@ class GroupWork:
     memo_digests: Mapping[str, str]  # what the previous build recorded of those memos
     verbose: bool
     group_inputs: GroupInputs = field(default_factory=dict)  # each group's own files, read
+    # each group's page's figures in the previous site, by group id (``--figures``)
+    figures_before: Mapping[str, PreviousFigures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,6 @@ class GroupJob:
     records: Mapping[str, RunRecord] | None = None
     # its runs' samples' digests, sent with the job to a worker as its records are
     samples: Mapping[str, str] | None = None
-    previous_figures: PreviousFigures | None = None  # its page's figures in the previous site
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,8 @@ def render_group(
         stored = None if streamed else record.to_files(_same_partials(last, analysis))
         if last is not None:
             last.analysis, last.stored = analysis, stored
-        page = group_page(
-            group, job.child_groups, analysis, records, work.page, work.site, job.previous_figures
-        )
+        figures = work.figures_before.get(group.id)
+        page = group_page(group, job.child_groups, analysis, records, work.page, work.site, figures)
         verdicts = tuple(
             (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
         )
@@ -253,8 +253,6 @@ class GroupStage:
 
     statuses: dict[str, GroupStatus]
     rendered: int = 0
-    # each group's page's figures in the previous site, for the groups to render
-    previous_figures: dict[str, PreviousFigures | None] = field(default_factory=dict)
     # the records the group rendered last in this process decoded (all of them, for the root)
     decoded: dict[str, RunRecord] = field(default_factory=dict)
 
@@ -275,8 +273,7 @@ class GroupStage:
                 for child, path in records
                 if child in self.statuses and (digest := self.statuses[child].digest(path))
             )
-            figures = self.previous_figures.get(group.id)
-            yield GroupJob(group, children, child_groups(group, by_id), previous_figures=figures)
+            yield GroupJob(group, children, child_groups(group, by_id))
 
 
 def write_groups(
@@ -298,8 +295,6 @@ def write_groups(
             stage.statuses[group.id] = before
         else:
             todo.append(group)
-            listed = None if before is None else before.figures
-            stage.previous_figures[group.id] = previous_figures(listed, writer.memo_source)
     todo.sort(key=_children_first)
     last = LastAnalysis()
     order, rendered = _render_groups(work, partial(stage.jobs, by_id=by_id), todo, workers, last)

@@ -20,7 +20,7 @@ from reportgen.build.pool import in_pool, in_process, pool_pays
 from reportgen.build.record_store import PreviousRecords, RecordStore
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import RunRef, Tree
-from reportgen.figures import PreviousFigures, previous_figures
+from reportgen.figures import PreviousFigures
 from reportgen.kinds.interface import AnalysisSettings
 from reportgen.treefile import NO_LABELS, NO_TREE_FILE, RunLabels, TreeFile
 from reportgen.write import SiteWriter, digest_of
@@ -152,6 +152,8 @@ class RunWork:
     # the previous build's cross-run records, by run id, with their full records' digests
     # (their bytes in the record store)
     cross_runs: Mapping[str, CarriedRow] = field(default_factory=dict)
+    # each run's figures in the previous site, by run id (``--figures``)
+    figures_before: Mapping[str, PreviousFigures] = field(default_factory=dict)
 
 
 def write_runs(
@@ -180,7 +182,7 @@ def write_runs(
     jobs = (
         RunJob(p.ref, work.root, work.site, work.settings, p.input_hash,
                work.tree_file.for_run(p.ref.id, p.ref.source), commits.get(p.ref.source),
-               _previous_figures(p, writer))
+               work.figures_before.get(p.ref.id))
         for p in todo
     )  # fmt: skip
     outputs = map_runs(jobs, len(todo), work.workers)
@@ -195,12 +197,6 @@ def write_runs(
             progress(done, total, "runs")
     stage.statuses = dict(sorted(stage.statuses.items()))
     return stage
-
-
-def _previous_figures(plan: RunPlan, writer: SiteWriter) -> PreviousFigures | None:
-    """The figures the run's page exported last time, where they may be taken again."""
-    listed = None if plan.last_good is None else plan.last_good.figures
-    return previous_figures(listed, writer.memo_source)
 
 
 def marked_lost(

@@ -6,13 +6,13 @@ read keeps its last good page, marked stale, as a run does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.build.status import StudyStatus
 from reportgen.build.study_jobs import StudyJob, StudyResult, map_studies
-from reportgen.figures import PreviousFigures, previous_figures
+from reportgen.figures import PreviousFigures
 from reportgen.kinds.stage_checks import KIND_FAILED, STUDY_FAILED
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class StudyWork:
     figures: tuple[str, ...] = ()  # --figures
     figure_theme: FigureTheme = "paper"
     equivalence_margin: float = 0.2  # --equivalence-margin: of the kinds' equivalence statements
+    # each study's figures in the previous site, by study id (``--figures``)
+    figures_before: Mapping[str, PreviousFigures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def write_studies(
                 work.figures,
                 work.figure_theme,
                 work.equivalence_margin,
-                _previous_figures(p, writer),
+                work.figures_before.get(p.id),
             ),
         )
         for p in todo
@@ -82,12 +84,6 @@ def write_studies(
     for plan, result in zip(todo, map_studies(jobs, work.workers), strict=True):
         statuses[plan.id] = _store(plan, result, writer, work)
     return statuses
-
-
-def _previous_figures(plan: StudyPlan, writer: SiteWriter) -> PreviousFigures | None:
-    """The figures the study's page exported last time, where they may be taken again."""
-    before = plan.reusable if plan.reusable is not None else plan.last_good
-    return previous_figures(None if before is None else before.figures, writer.memo_source)
 
 
 def _carried_over(kept: StudyStatus, writer: SiteWriter) -> bool:

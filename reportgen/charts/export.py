@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import importlib.metadata
 import os
 import queue
 import re
@@ -446,12 +447,8 @@ def figure_keys(spec: Spec, formats: Sequence[str]) -> dict[str, str]:
 
 @functools.cache
 def _vl_convert_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vl-convert-python")
-    except PackageNotFoundError:
-        return "unknown"
+    # from its metadata: the conversions run in child processes, this one needs no vl_convert
+    return importlib.metadata.version("vl-convert-python")
 
 
 def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:
