@@ -138,7 +138,7 @@ class SiteOptions(ReadOptions):
         default_jobs,
         "-j",
         "--jobs",
-        help="worker processes",
+        help="worker processes, at most (a build with few pages to render starts none)",
         kind="int",
         metavar="N",
         low=1,

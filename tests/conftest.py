@@ -55,6 +55,13 @@ def _install_cache(
             os.environ[name] = value
 
 
+@pytest.fixture
+def always_pooled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds of this test start workers whenever ``-j`` allows, however few their pages (a
+    small tree is otherwise rendered in the build's process)."""
+    monkeypatch.setattr("reportgen.build.pool.SERVER_START_PAGES", 0)
+
+
 @pytest.fixture(scope="session")
 def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded sample results tree (read-only by convention: copy it to mutate)."""

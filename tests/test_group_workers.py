@@ -27,7 +27,7 @@ def _files(site: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, always_pooled: None
 ) -> None:
     # 8 groups: 4 of 5 runs each, their 2 sweeps, the block and "scale" (all 20 runs)
     results = scale_tree(tmp_path / "results", seed=0, runs=20)

@@ -646,7 +646,7 @@ def _portable_status(out: Path) -> dict[str, Any]:
 
 
 def test_jobs_1_and_2_are_byte_identical(
-    site: tuple[Path, BuildResult], tree: Path, tmp_path: Path
+    site: tuple[Path, BuildResult], tree: Path, tmp_path: Path, always_pooled: None
 ) -> None:
     out = tmp_path / "parallel"
     result = build(options(tree, out, jobs=2))

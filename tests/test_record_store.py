@@ -135,7 +135,7 @@ def test_the_build_process_holds_no_runs_record_after_the_run_stage(
 
 @pytest.mark.slow
 def test_pooled_and_in_process_builds_write_the_same_bytes(
-    small_scale: tuple[Path, Path], tmp_path: Path
+    small_scale: tuple[Path, Path], tmp_path: Path, always_pooled: None
 ) -> None:
     """Group jobs carry their runs' stored bytes to the workers: the site is the one a build
     that renders every group here writes."""

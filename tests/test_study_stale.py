@@ -37,7 +37,7 @@ def _site_files(out: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_studies_rendered_in_workers_are_the_bytes_rendered_here(
-    studies_tree: Path, tmp_path: Path
+    studies_tree: Path, tmp_path: Path, always_pooled: None
 ) -> None:
     here, pooled = tmp_path / "here", tmp_path / "pooled"
     build(BuildOptions(results=studies_tree, out=here, jobs=1, bootstrap=0))

@@ -12,13 +12,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reportgen.build import pool
+import reportgen.build
+from reportgen.build import BuildOptions, build, pool, rendering_workers
 from reportgen.build.pool import in_pool
+from reportgen.demo import scale_tree
 from tests.processes import cmdline, descendants, in_session, stat_fields, worker_servers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +89,32 @@ def test_when_no_worker_can_start_the_work_is_done_here(
     monkeypatch.setattr(pool, "worker_context", _NoProcesses)
     results = list(in_pool(double, range(7), 2, lambda job, reason: -1))
     assert results == [0, 2, 4, 6, 8, 10, 12]
+
+
+def test_the_worker_server_pays_once_the_other_workers_take_more_than_its_start_up() -> None:
+    start_up = pool.SERVER_START_PAGES
+    # two workers take half of the pages off this process
+    assert not pool.server_pays(2 * start_up, 2) and pool.server_pays(2 * start_up + 1, 2)
+    assert not pool.server_pays(100 * start_up, 1)  # no other worker
+    paying = [pages for pages in range(1, 4 * start_up) if pool.server_pays(pages, 8)]
+    assert paying == list(range(paying[0], 4 * start_up))  # once it pays, more pages pay too
+    assert start_up < paying[0] < 2 * start_up
+
+
+def test_a_small_build_renders_here_unless_it_exports_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(reportgen.build, "start_server", lambda: started.append("server"))
+    monkeypatch.setattr(pool, "_Supervisor", lambda *args: started.append("pool"))
+    results = scale_tree(tmp_path / "results", seed=0, runs=4)
+    options = BuildOptions(results=results, out=tmp_path / "site", jobs=2, bootstrap=0)
+    assert build(options).rebuilt == 4
+    assert started == []
+    pages = 2 * pool.SERVER_START_PAGES  # not enough for two workers
+    assert rendering_workers(pages, options) == 1
+    assert rendering_workers(pages + 1, options) == 2
+    assert rendering_workers(3, replace(options, figures=("svg",))) == 2  # figures: 3 > 2 pays
 
 
 # --- process trees from /proc ----------------------------------------------------------------

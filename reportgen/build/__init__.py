@@ -50,7 +50,7 @@ from reportgen.build.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.build.pool import pool_pays, start_server
+from reportgen.build.pool import pool_pays, server_pays, start_server
 from reportgen.build.result import BuildResult, run_reasons, study_reasons
 from reportgen.build.runs import (
     RunJob,
@@ -201,8 +201,9 @@ def plan(options: BuildOptions) -> Planned:
     # only if they were rendered by the same templates, assets and settings
     same_pages = previous is not None and previous.settings_hash == settings_hash
     reuse = same_pages and not options.force
-    if not reuse and pool_pays(len(tree.runs), options.jobs):
-        start_server()  # every run will be rendered: the server preloads while inputs are hashed
+    pages = len(tree.runs) + sum(1 for g in tree.groups if g.run_ids)
+    if not reuse and rendering_workers(pages, options) > 1:
+        start_server()  # every page will be rendered: the server preloads while inputs are hashed
     last_good = previous if same_pages else None
     plans = [
         plan_run(ref, options.results, last_good, reuse, options.max_bytes) for ref in tree.runs
@@ -233,7 +234,7 @@ def write_site(
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
     class_code.install_if_on("pages")  # before the page code's ~300 dataclasses are made
-    rendering = _prepare_workers(planned, options)
+    rendering, workers = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
 
@@ -245,7 +246,7 @@ def write_site(
         store = record_store(writer, planned.plans)
         run_figures = figures_before(reusable.runs if reusable else {}, writer.memo_source)
         work = RunWork(
-            options.results, site, run_settings(options), options.jobs, stamp, planned.tree_file,
+            options.results, site, run_settings(options), workers, stamp, planned.tree_file,
             read_cross_runs(writer, reusable, store), run_figures,
         )  # fmt: skip
         runs = write_runs(planned.plans, work, writer, store, progress)
@@ -253,9 +254,9 @@ def write_site(
         del work  # the rows carried over: their records are in the store from here
         cross_runs = write_cross_runs(writer, runs.statuses, runs.records, planned.settings_hash)
         group_work = _group_work(planned, runs, site, options, writer)
-        groups = write_groups(tree, runs.statuses, reusable, group_work, options.jobs, writer)
+        groups = write_groups(tree, runs.statuses, reusable, group_work, workers, writer)
         before = previous_records(previous, runs.statuses, runs.records, writer)
-        study_work = _study_work(options, site, stamp, reusable, writer)
+        study_work = _study_work(options, site, stamp, reusable, writer, workers)
         studies, inventory = planned.studies.write(study_work, writer, planned.reuse)
         figures = _figure_lists(runs.statuses, groups.statuses, studies)
         own = {group_id: status.findings for group_id, status in groups.statuses.items()}
@@ -284,17 +285,26 @@ def write_site(
     return status
 
 
-def _prepare_workers(planned: Planned, options: BuildOptions) -> bool:
+def _prepare_workers(planned: Planned, options: BuildOptions) -> tuple[bool, int]:
     """Start the workers' server now when the pool will pay (it imports the page code while
-    this process works); whether any page will be rendered."""
+    this process works); whether any page will be rendered, and the workers that render."""
     changed = {p.ref.id for p in planned.plans if not p.unchanged}
     # one changed run's groups are one chain, rendered here in turn (``groups.one_chain``)
     touched = sum(1 for g in planned.tree.groups if not changed.isdisjoint(g.run_ids))
     redone = sum(1 for p in planned.studies.plans if not (planned.reuse and p.unchanged))
     group_jobs = touched if len(changed) > 1 else 0
-    if pool_pays(max(len(changed), group_jobs, redone), options.jobs):
+    workers = rendering_workers(len(changed) + group_jobs + redone, options)
+    if pool_pays(max(len(changed), group_jobs, redone), workers):
         start_server()
-    return bool(changed) or redone > 0
+    return bool(changed) or redone > 0, workers
+
+
+def rendering_workers(pages: int, options: BuildOptions) -> int:
+    """The processes a build rendering ``pages`` pages renders in: ``-j``, or this one alone
+    when too few pages would pay for starting workers (with ``--figures`` every page converts
+    its charts, far more work than rendering it: any pool that pays per stage pays)."""
+    pays = pool_pays if options.figures else server_pays
+    return options.jobs if pays(pages, options.jobs) else 1
 
 
 def _converters(options: BuildOptions, rendering: bool) -> AbstractContextManager[None]:
@@ -354,12 +364,13 @@ def _study_work(
     read_at: str,
     previous: BuildStatus | None,
     writer: SiteWriter,
+    workers: int,
 ) -> StudyWork:
     """What the study stage reads besides its plans (``previous``: the status whose pages may
     be reused)."""
     figures = figures_before(previous.studies if previous else {}, writer.memo_source)
     return derive(
-        StudyWork, options, root=options.results, site=site, workers=options.jobs,
+        StudyWork, options, root=options.results, site=site, workers=workers,
         read_at=read_at, figures_before=figures,
     )  # fmt: skip
 

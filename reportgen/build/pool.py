@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # Jobs handed out ahead of the one being written, per worker: enough to keep every worker
 # busy, few enough that finished outputs waiting for their turn stay few.
 WINDOW_PER_WORKER = 2
+# Starting the worker server costs about as much as rendering this many average pages here.
+SERVER_START_PAGES = 10
 RETRIES = 1  # a job whose worker died is tried once more in a fresh worker
 READY = "ready"  # a worker's first message: its initializer ran
 _END = object()
@@ -82,6 +84,13 @@ def pool_pays(jobs: int, workers: int) -> bool:
     """Whether ``jobs`` are worth worker processes: more jobs than workers (one job for each
     worker renders as soon here, without forking a worker and sending it the job)."""
     return workers > 1 and jobs > workers
+
+
+def server_pays(pages: int, workers: int) -> bool:
+    """Whether a build that renders ``pages`` pages gains from starting the worker server at
+    all: the pages the other workers take off this process outweigh the server's start-up
+    (it imports the page code), which costs about ``SERVER_START_PAGES`` pages here."""
+    return pool_pays(pages, workers) and pages * (1 - 1 / workers) > SERVER_START_PAGES
 
 
 def in_process(work: Callable[[J], R], jobs: Iterable[J]) -> Iterator[R]:
