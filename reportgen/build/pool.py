@@ -162,6 +162,7 @@ class _Supervisor(Generic[J, R]):
                 yield from self._here(following, source)
                 return
             self._collect(on_lost)
+            self._hand_out()  # a worker that answered works on while its result is written
 
     def _hand_out(self) -> None:
         while self.waiting and self.idle_deaths <= self.size + 2:
