@@ -304,6 +304,38 @@ def test_blas_is_limited_in_workers_and_nowhere_else(
     assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]
 
 
+def blas_pools() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return sorted(
+        int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"
+    )
+
+
+def test_a_build_at_jobs_1_renders_on_one_blas_thread_and_restores_the_pools(
+    sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-j 1`` renders in this process with one BLAS thread (not one spinning per core), and
+    the process's BLAS pools are as they were once the build returns; a limit at or above
+    them changes nothing."""
+    import reportgen.build.runs
+
+    before = blas_pools()
+    seen: list[list[int]] = []
+    render = reportgen.build.runs.process_run
+
+    def recording(job: reportgen.build.runs.RunJob) -> Any:
+        seen.append(blas_pools())
+        return render(job)
+
+    monkeypatch.setattr(reportgen.build.runs, "process_run", recording)
+    build(BuildOptions(results=sample_tree, out=tmp_path / "site", jobs=1, bootstrap=0))
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert blas_pools() == before
+    with pool.blas_threads_at_most(max(before, default=1)):
+        assert blas_pools() == before
+
+
 def test_a_run_lost_twice_gets_an_error_page_saying_why(sample_tree: Path, tmp_path: Path) -> None:
     from reportgen.build import BuildOptions, RunJob, site_context
     from reportgen.build.runs import lost_run

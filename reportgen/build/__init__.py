@@ -28,8 +28,8 @@ scratch file, ``record_store.py``); the only code that opens files under OUT is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from reportgen.build.plan import (
     unreadable_inputs,
     up_to_date,
 )
-from reportgen.build.pool import pool_pays, server_pays, start_server
+from reportgen.build.pool import blas_threads_at_most, pool_pays, server_pays, start_server
 from reportgen.build.result import BuildResult, run_reasons, study_reasons
 from reportgen.build.runs import (
     RunJob,
@@ -241,7 +241,7 @@ def write_site(
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
     reusable = previous if planned.reuse else None
-    with SiteWriter(options.out, not options.force) as writer, _converters(options, rendering):
+    with SiteWriter(options.out, not options.force) as writer, _cores(options, rendering):
         stamp = now_stamp()
         store = record_store(writer, planned.plans)
         run_figures = figures_before(reusable.runs if reusable else {}, writer.memo_source)
@@ -305,6 +305,14 @@ def rendering_workers(pages: int, options: BuildOptions) -> int:
     its charts, far more work than rendering it: any pool that pays per stage pays)."""
     pays = pool_pays if options.figures else server_pays
     return options.jobs if pays(pages, options.jobs) else 1
+
+
+@contextmanager
+def _cores(options: BuildOptions, rendering: bool) -> Iterator[None]:
+    """What this process computes on while the site is made: at most ``-j`` BLAS threads, and
+    the figures' converters (``_converters``)."""
+    with blas_threads_at_most(options.jobs), _converters(options, rendering):
+        yield
 
 
 def _converters(options: BuildOptions, rendering: bool) -> AbstractContextManager[None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import signal
 import sys
@@ -358,3 +359,18 @@ def limit_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+
+
+def blas_threads_at_most(limit: int) -> contextlib.AbstractContextManager[object]:
+    """At most ``limit`` BLAS threads in this process until the block ends, then as before
+    (``-j 1`` renders on one core; OpenBLAS would keep a thread per core spinning)."""
+    if limit >= (os.cpu_count() or 1):  # no more than BLAS starts by default: nothing to look up
+        return contextlib.nullcontext()
+    import numpy  # noqa: F401  (threadpoolctl limits the libraries already loaded)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    if all(threads <= limit for threads in blas):
+        return contextlib.nullcontext()
+    limited: contextlib.AbstractContextManager[object] = threadpool_limits(limit, "blas")
+    return limited
