@@ -13,6 +13,9 @@ measures:
   process and as a whole process of its own (start-up included, like the no-op's process time);
 * cold build: empty OUT and build cache; the per-install caches (the Vega bundle, compiled
   templates, chart specs) warm from one throwaway build first, as on any machine after one build;
+  its CPU-seconds in all its processes, spread evenly over the cores it may use, ÷ the parse
+  (the ratio a build whose cores never waited would reach), and the share of the cores it kept
+  busy;
 * no-op rebuild (best of three), and a rebuild after one changed run;
 * peak RSS of a build, main process and workers (each build in a fresh subprocess, since
   ``RUSAGE_CHILDREN`` reports the maximum over all children ever waited for);
@@ -25,8 +28,8 @@ measures:
 * the bootstrap's cost: the cold build of the synthetic tree (default ``--bootstrap 2000``)
   against one with ``--bootstrap 0`` (delta-method SEs only);
 * the figure export: a cold ``--figures svg,png,pdf`` build of the sample tree
-  (``reportgen.demo.generate_sample_tree``) against the same cold build without figures
-  (``--no-figures`` skips it).
+  (``reportgen.demo.generate_sample_tree``) against the same cold build without figures, and
+  the share of the cores it kept busy (``--no-figures`` skips it).
 
 Timings on a shared machine are noisy: ``--repeat N`` measures the cold / no-op / one-change
 sequence N times on fresh copies and reports each ratio's median with its range.
@@ -131,6 +134,15 @@ class Sequence3:
     def one_ratio(self) -> float:
         return self.one.seconds / self.cold.seconds
 
+    def cpu_ratio(self, cores: int) -> float:
+        """The cold build's CPU spread evenly over ``cores`` ÷ parse: the cold ratio a build
+        whose cores never wait would reach."""
+        return self.cold.cpu / cores / self.parse
+
+    def busy(self, cores: int) -> float:
+        """The share of ``cores`` × the cold build's time its processes kept busy."""
+        return self.cold.cpu / (cores * self.cold.seconds)
+
 
 def measure_once(results: Path, out: Path, jobs: int) -> Sequence3:
     parse, _, _ = parse_seconds(results)
@@ -164,6 +176,7 @@ def measure_tree(
         runs.append(measure_once(copy, work / f"site-{label}-{k}", jobs))
     first = runs[0]
     target, overall, bundle = largest_pages(work / f"site-{label}-0")
+    cores = min(jobs, os.cpu_count() or 1)
 
     print(
         f"\n[{label}] {count} results files, {size / 1e6:.1f} MB; {first.cold.data['runs']} runs; "
@@ -174,7 +187,8 @@ def measure_tree(
         f"{spread([r.parse_process for r in runs], '.3f')} s) | cold "
         f"{spread([r.cold.seconds for r in runs], '.2f')} s (process "
         f"{spread([r.cold.wall for r in runs], '.2f')} s, imports "
-        f"{spread([r.cold.imports for r in runs], '.2f')} s)"
+        f"{spread([r.cold.imports for r in runs], '.2f')} s, CPU "
+        f"{spread([r.cold.cpu for r in runs], '.2f')} s)"
     )
     print(
         f"  no-op process {spread([r.noop.wall for r in runs], '.3f')} s (in-process "
@@ -196,6 +210,18 @@ def measure_tree(
             spread([r.cold_ratio for r in runs], ".1f") + "×",
             f"≤ {TARGET_COLD:g}×",
             cold_ratio <= TARGET_COLD,
+        ),
+        Row(
+            f"{label}: cold build's CPU ÷ {cores} cores ÷ parse",
+            spread([r.cpu_ratio(cores) for r in runs], ".1f") + "×",
+            "",
+            None,
+        ),
+        Row(
+            f"{label}: cores kept busy by the cold build",
+            spread([100 * r.busy(cores) for r in runs], ".0f") + " %",
+            "",
+            None,
         ),
         Row(
             f"{label}: no-op rebuild (process) ÷ parse",
@@ -332,8 +358,10 @@ def figures_rows(work: Path, jobs: int) -> list[Row]:
 
     results = generate_sample_tree(work / "figures-results")
     plain = cold(results, work / "figures-plain", (), jobs)
-    figures = cold(results, work / "figures-all", FORMATS, jobs)
+    figures, cpu = measured(results, work / "figures-all", FORMATS, jobs)
     ratio = figures / plain
+    cores = min(jobs, os.cpu_count() or 1)
+    busy = "—" if cpu is None else f"{100 * cpu / (cores * figures):.0f} %"
     changed = change_one_run(results)
     one = measured(results, work / "figures-all", FORMATS, jobs, rebuild=True)[0]
     print(f"\n[figures] sample tree, -j {jobs}: cold {plain:.2f} s, with figures {figures:.1f} s;"
@@ -341,6 +369,7 @@ def figures_rows(work: Path, jobs: int) -> list[Row]:
     return [
         Row("sample: --figures svg,png,pdf ÷ cold", f"{ratio:.1f}×", f"≤ {TARGET_FIGURES:g}×",
             ratio <= TARGET_FIGURES),
+        Row("sample: cores kept busy by --figures svg,png,pdf", busy, "", None),
         Row("sample: one changed run, --figures ÷ cold --figures", f"{one / figures:.2f}×", "",
             None),
     ]  # fmt: skip

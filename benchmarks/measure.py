@@ -48,15 +48,19 @@ def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     from reportgen.build import build
 
     imported = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     options = BuildOptions(results=Path(results), out=Path(out), jobs=jobs, bootstrap=bootstrap)
     result = build(options)
     seconds = time.perf_counter() - imported
-    _stop_worker_server()  # its workers' peak RSS reaches RUSAGE_CHILDREN once it has ended
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _stop_worker_server()  # its workers' peak RSS and CPU reach RUSAGE_CHILDREN once it has ended
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, workers = after.ru_maxrss, children.ru_maxrss
     report = {
         "seconds": seconds,
         "imports": imported - started,
+        # the build's CPU in every process: this one's since its imports, the server's and workers'
+        "cpu_seconds": _cpu(after) - _cpu(before) + _cpu(children),
         "rss_kb": max(own, workers),
         "main_rss_kb": own,
         "worker_rss_kb": workers,
@@ -68,11 +72,16 @@ def child(results: str, out: str, jobs: int, bootstrap: int) -> None:
     print(orjson.dumps(report).decode())
 
 
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass(frozen=True)
 class Measured:
     seconds: float
     wall: float
     imports: float
+    cpu: float  # CPU-seconds of the build in all its processes
     rss_mb: float
     main_mb: float
     worker_mb: float
@@ -93,6 +102,7 @@ def run_build(results: Path, out: Path, jobs: int, bootstrap: int = DEFAULTS.boo
         data["seconds"],
         wall,
         data["imports"],
+        data["cpu_seconds"],
         data["rss_kb"] / 1024,
         data["main_rss_kb"] / 1024,
         data["worker_rss_kb"] / 1024,
