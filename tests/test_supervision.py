@@ -278,7 +278,7 @@ def test_a_figures_build_under_an_address_space_limit_completes(
         assert b"vegaEmbed" in bundle
 
 
-# --- BLAS threads: limited inside workers only -------------------------------------------------
+# --- BLAS threads: one in each worker, at most -j in the build's own process -----------------
 
 
 def blas_threads(_: int) -> list[int]:
