@@ -140,8 +140,17 @@ class Sequence3:
         return self.cold.cpu / cores / self.parse
 
     def busy(self, cores: int) -> float:
-        """The share of ``cores`` × the cold build's time its processes kept busy."""
-        return self.cold.cpu / (cores * self.cold.seconds)
+        return busy_share(self.cold.cpu, cores, self.cold.seconds)
+
+
+def usable_cores(jobs: int) -> int:
+    """The cores a build at ``-j jobs`` may keep busy on this machine."""
+    return min(jobs, os.cpu_count() or 1)
+
+
+def busy_share(cpu: float, cores: int, seconds: float) -> float:
+    """The share of ``cores`` × ``seconds`` that ``cpu`` CPU-seconds kept busy."""
+    return cpu / (cores * seconds)
 
 
 def measure_once(results: Path, out: Path, jobs: int) -> Sequence3:
@@ -176,7 +185,7 @@ def measure_tree(
         runs.append(measure_once(copy, work / f"site-{label}-{k}", jobs))
     first = runs[0]
     target, overall, bundle = largest_pages(work / f"site-{label}-0")
-    cores = min(jobs, os.cpu_count() or 1)
+    cores = usable_cores(jobs)
 
     print(
         f"\n[{label}] {count} results files, {size / 1e6:.1f} MB; {first.cold.data['runs']} runs; "
@@ -360,8 +369,7 @@ def figures_rows(work: Path, jobs: int) -> list[Row]:
     plain = cold(results, work / "figures-plain", (), jobs)
     figures, cpu = measured(results, work / "figures-all", FORMATS, jobs)
     ratio = figures / plain
-    cores = min(jobs, os.cpu_count() or 1)
-    busy = "—" if cpu is None else f"{100 * cpu / (cores * figures):.0f} %"
+    busy = "—" if cpu is None else f"{100 * busy_share(cpu, usable_cores(jobs), figures):.0f} %"
     changed = change_one_run(results)
     one = measured(results, work / "figures-all", FORMATS, jobs, rebuild=True)[0]
     print(f"\n[figures] sample tree, -j {jobs}: cold {plain:.2f} s, with figures {figures:.1f} s;"

@@ -281,10 +281,12 @@ def test_a_figures_build_under_an_address_space_limit_completes(
 # --- BLAS threads: one in each worker, at most -j in the build's own process -----------------
 
 
-def blas_threads(_: int) -> list[int]:
+def blas_threads(_: int, user_api: str | None = None) -> list[int]:
+    """The thread counts of this process's pools (of ``user_api``'s alone, if given)."""
     from threadpoolctl import threadpool_info
 
-    return sorted({int(pool["num_threads"]) for pool in threadpool_info()})
+    pools = threadpool_info()
+    return sorted({int(p["num_threads"]) for p in pools if user_api in (None, p["user_api"])})
 
 
 def test_blas_is_limited_in_workers_and_nowhere_else(
@@ -304,14 +306,6 @@ def test_blas_is_limited_in_workers_and_nowhere_else(
     assert list(in_pool(blas_threads, [1, 2], 2, lambda job, reason: [-1])) == [[1], [1]]
 
 
-def blas_pools() -> list[int]:
-    from threadpoolctl import threadpool_info
-
-    return sorted(
-        int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"
-    )
-
-
 def test_a_build_at_jobs_1_renders_on_one_blas_thread_and_restores_the_pools(
     sample_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -320,20 +314,20 @@ def test_a_build_at_jobs_1_renders_on_one_blas_thread_and_restores_the_pools(
     them changes nothing."""
     import reportgen.build.runs
 
-    before = blas_pools()
+    before = blas_threads(0, "blas")
     seen: list[list[int]] = []
     render = reportgen.build.runs.process_run
 
     def recording(job: reportgen.build.runs.RunJob) -> Any:
-        seen.append(blas_pools())
+        seen.append(blas_threads(0, "blas"))
         return render(job)
 
     monkeypatch.setattr(reportgen.build.runs, "process_run", recording)
     build(BuildOptions(results=sample_tree, out=tmp_path / "site", jobs=1, bootstrap=0))
-    assert seen and all(threads == [1] * len(before) for threads in seen)
-    assert blas_pools() == before
+    assert seen and all(threads == [1] * bool(before) for threads in seen)
+    assert blas_threads(0, "blas") == before
     with pool.blas_threads_at_most(max(before, default=1)):
-        assert blas_pools() == before
+        assert blas_threads(0, "blas") == before
 
 
 def test_a_run_lost_twice_gets_an_error_page_saying_why(sample_tree: Path, tmp_path: Path) -> None:

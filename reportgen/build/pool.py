@@ -367,10 +367,10 @@ def blas_threads_at_most(limit: int) -> contextlib.AbstractContextManager[object
     if limit >= (os.cpu_count() or 1):  # no more than BLAS starts by default: nothing to look up
         return contextlib.nullcontext()
     import numpy  # noqa: F401  (threadpoolctl limits the libraries already loaded)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
-    blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
-    if all(threads <= limit for threads in blas):
+    blas = ThreadpoolController().select(user_api="blas")  # the loaded libraries, scanned once
+    if all(info["num_threads"] <= limit for info in blas.info()):
         return contextlib.nullcontext()
-    limited: contextlib.AbstractContextManager[object] = threadpool_limits(limit, "blas")
+    limited: contextlib.AbstractContextManager[object] = blas.limit(limits=limit)
     return limited
