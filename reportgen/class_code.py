@@ -10,7 +10,8 @@ the interpreter's bytecode magic) and compiles only texts it has not seen, exact
 ``exec`` would have (no inherited ``__future__`` flags, file name ``<string>``). A code object
 is found by its whole source text, so a class whose fields change simply misses. The command
 line's own classes and the page code's are separate parts, so a no-op build reads only the
-first. ``save()`` stores a part again when this process compiled something new for it.
+first. ``save()`` stores a part again when this process compiled something new for it. A build
+called from Python uses the tables only while it runs (``tables_on``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import builtins
 import dataclasses
 import importlib.util
 import marshal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import CodeType
 from typing import Any
 
@@ -120,11 +122,19 @@ def _table(part: str) -> _Table:
     return _tables[part]
 
 
-def install_if_on(part: str) -> None:
-    """``install(part)`` in a process where the tables are on already (the command line's, a
-    worker server's); a library caller's process keeps ``dataclasses`` as it found it."""
-    if _current:
-        install(part)
+@contextmanager
+def tables_on(part: str) -> Iterator[None]:
+    """``install(part)`` for the block, and ``save()`` after it. Where the tables were on
+    already (the command line's process, a worker server's) they stay on; a library caller's
+    process gets ``dataclasses`` back as it found it, so its own classes are never ours."""
+    on_already = bool(_current)
+    install(part)
+    try:
+        yield
+        save()
+    finally:
+        if not on_already:
+            _switch_off()  # the tables stay read, for the process's next build
 
 
 def save() -> None:
@@ -140,6 +150,10 @@ def save() -> None:
 def uninstall() -> None:
     """``dataclasses`` compiles every class again (tests)."""
     _tables.clear()
+    _switch_off()
+
+
+def _switch_off() -> None:
     _current.clear()
     if "exec" in vars(dataclasses):
         del dataclasses.exec  # type: ignore[attr-defined]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import Field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from reportgen import __version__, class_code, streams
+from reportgen import __version__, class_code, collector, streams
 
 class_code.install("startup")  # before the settings' and the planner's dataclasses are made
 
@@ -418,25 +416,8 @@ def _command_named(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; Ctrl-C, a closed pipe and output that cannot be written end it with
     one line, never a traceback."""
-    with streams.standard_streams(), fewer_full_collections():
+    with streams.standard_streams(), collector.fewer_collections():
         return _main(argv)
-
-
-# A build holds hundreds of thousands of long-lived objects (records, statuses, paths) and makes
-# few reference cycles, so each full collection walks them all for little: one full collection
-# per this many of the middle generation's, where Python's default is 10.
-FULL_COLLECTION_EVERY = 100
-
-
-@contextlib.contextmanager
-def fewer_full_collections() -> Iterator[None]:
-    """The cyclic collector's oldest generation collected more rarely, while the command runs."""
-    young, middle, oldest = gc.get_threshold()
-    gc.set_threshold(young, middle, max(oldest, FULL_COLLECTION_EVERY))
-    try:
-        yield
-    finally:
-        gc.set_threshold(young, middle, oldest)
 
 
 def _main(argv: Sequence[str] | None) -> int:

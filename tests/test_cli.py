@@ -383,21 +383,3 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         cli.main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out == f"reportgen {__version__}\n"
-
-
-def test_a_command_collects_the_oldest_generation_rarely_and_restores_the_thresholds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import gc
-
-    seen: list[tuple[int, int, int]] = []
-
-    def dispatch(args: object) -> int:
-        seen.append(gc.get_threshold())
-        return 0
-
-    monkeypatch.setattr(cli, "_dispatch", dispatch)
-    before = gc.get_threshold()
-    assert cli.main(["check", "."]) == 0
-    assert seen == [(before[0], before[1], max(before[2], cli.FULL_COLLECTION_EVERY))]
-    assert gc.get_threshold() == before

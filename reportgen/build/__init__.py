@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen import __version__, class_code
+from reportgen import __version__, class_code, collector
 from reportgen.build.context import built_at, run_settings, site_context
 from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
 from reportgen.build.groups import GroupWork, write_groups
@@ -144,11 +144,17 @@ class Planned:
 
 def build(options: BuildOptions, progress: ProgressCallback | None = None) -> BuildResult:
     """Build (or incrementally update) the site; raises WriteError for unusable outputs."""
+    with collector.fewer_collections():
+        return _build(options, progress)
+
+
+def _build(options: BuildOptions, progress: ProgressCallback | None) -> BuildResult:
     started = time.perf_counter()
     if options.single_file:
         from reportgen.build.single_file import build_single_file
 
-        return build_single_file(options)
+        with class_code.tables_on("pages"):
+            return build_single_file(options)
     check_output_dir(options.out, options.results, options.force)
     recover_interrupted(options.out)
     planned = plan(options)
@@ -165,7 +171,8 @@ def build(options: BuildOptions, progress: ProgressCallback | None = None) -> Bu
         result.stale_runs = [p.ref.id for p in plans if p.reusable and p.reusable.stale]
         status = previous
     else:
-        status = write_site(_unless_charts_missing(planned), options, result, progress)
+        with class_code.tables_on("pages"):  # before the page code's ~300 dataclasses are made
+            status = write_site(_unless_charts_missing(planned), options, result, progress)
         result.failed_runs = [rid for rid, s in status.runs.items() if not s.ok]
         result.stale_runs = [rid for rid, s in status.runs.items() if s.stale]
     result.unreadable = unreadable_inputs(planned.skipped, status.runs)
@@ -233,7 +240,6 @@ def write_site(
     progress: ProgressCallback | None,
 ) -> BuildStatus:
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
-    class_code.install_if_on("pages")  # before the page code's ~300 dataclasses are made
     rendering, workers = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
     from reportgen.pages.site import site_pages
@@ -279,7 +285,6 @@ def write_site(
         )
         writer.write(STATUS_PATH, status_pieces(status))
         writer.publish()
-    class_code.save()
     result.rebuilt, result.groups_rendered = runs.rebuilt, groups.rendered
     result.written, result.kept = writer.log.written, writer.log.kept
     return status

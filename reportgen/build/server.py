@@ -23,7 +23,7 @@ def is_worker_server() -> bool:
 
 
 def prepare() -> None:
-    from reportgen import class_code
+    from reportgen import class_code, collector
     from reportgen.kinds.registry import BUILTIN_MODULES
     from reportgen.lifetime import die_with_parent
 
@@ -43,6 +43,7 @@ def prepare() -> None:
     warm_templates()
     check_explanations()  # read (or rendered) here once, for every worker's run pages
     class_code.save()
+    collector.settle_before_forking()
 
 
 if is_worker_server():
