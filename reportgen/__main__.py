@@ -2,6 +2,6 @@
 
 import sys
 
-from reportgen.cli import main
+from reportgen.cli import script
 
-sys.exit(main())
+sys.exit(script())

@@ -39,7 +39,7 @@ from reportgen.settings import (  # noqa: E402
     spec,
 )
 
-__all__ = ["FIGURE_FORMATS", "FIGURE_THEMES", "main"]
+__all__ = ["FIGURE_FORMATS", "FIGURE_THEMES", "main", "script"]
 
 EXIT_OK = 0
 EXIT_RUNS_FAILED = 1
@@ -420,6 +420,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def script() -> int:
+    """``main()`` as the ``reportgen`` command and ``python -m reportgen`` run it: in a process
+    that ends with it, so what it made is left to the exit (``collector.leave_to_exit``)."""
+    code = main()
+    collector.leave_to_exit()
+    return code
+
+
 def _main(argv: Sequence[str] | None) -> int:
     _tolerant_streams()
     try:
@@ -449,4 +457,4 @@ def _silence_stdout() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script())

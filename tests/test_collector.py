@@ -4,6 +4,9 @@ frozen, and every caller's own settings back afterwards."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,24 @@ def test_workers_never_collect_what_the_worker_server_imported() -> None:
     expected = (True, collector.thresholds(gc.get_threshold()))
     assert states == [expected, expected]
     assert gc.get_freeze_count() == frozen_here
+
+
+SCRIPT = """
+import gc
+from reportgen import cli
+frozen = gc.get_freeze_count()
+code = cli.script()
+print(frozen, gc.get_freeze_count() > 0, code)
+"""
+
+
+def test_the_command_leaves_what_it_made_to_the_exit(sample_tree: Path) -> None:
+    """The installed ``reportgen`` and ``python -m reportgen`` run ``script``, which freezes what
+    the process holds once the command is done (``main``, called in-process, does not)."""
+    argv = [sys.executable, "-c", SCRIPT, "check", str(sample_tree), "--bootstrap", "0", "-q"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.stdout.splitlines()[-1].split() == ["0", "True", str(done.returncode)]
+    (command,) = entry_points(group="console_scripts", name="reportgen")
+    assert command.value == "reportgen.cli:script"
+    main_module = Path(cli.__file__).with_name("__main__.py").read_text()
+    assert "sys.exit(script())" in main_module
