@@ -39,8 +39,9 @@ as JSON; ``benchmarks/perf_table.py`` renders that into ``docs/performance.md``.
 
 Build times are those of ``reportgen.build.build()`` inside the child process (``measure.py``),
 the same kind of in-process time as the parse time; each child's wall time including interpreter
-start-up and imports is shown beside it. Builds use ``-j`` = all cores unless ``--jobs`` says
-otherwise.
+start-up and imports is shown beside it. A child starts and ends as the command line's process
+does (its imports, its exit), without parsing arguments. Builds use ``-j`` = all cores unless
+``--jobs`` says otherwise.
 """
 
 from __future__ import annotations

@@ -23,7 +23,12 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reportgen.settings import BuildOptions  # noqa: E402  (light: no numpy, no build stack)
+# A child starts and ends as the command line's process does, without its argument parsing:
+# the command's own imports first (its classes made from the stored code), and what the build
+# made left to the exit (``cli.script``). Neither loads numpy or the build stack.
+import reportgen.cli  # noqa: E402, F401
+from reportgen import collector  # noqa: E402
+from reportgen.settings import BuildOptions  # noqa: E402
 
 DEFAULTS = BuildOptions()
 
@@ -211,3 +216,4 @@ def widest_directory(out: Path) -> tuple[str, int]:
 
 if __name__ == "__main__":
     child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    collector.leave_to_exit()
