@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reportgen.analysis import batch, counts
 from reportgen.analysis.counts import SubsetChoices
@@ -123,3 +125,32 @@ def test_a_single_draw_has_no_monte_carlo_se() -> None:
     assert batch.monte_carlo_se([np.array([1.0, 3.0]), np.array([np.nan])]) == pytest.approx(
         math.sqrt(2 * 2.0) / 2
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=12),
+    st.integers(min_value=2, max_value=300),
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.floats(min_value=-12, max_value=6),
+    st.booleans(),
+)
+def test_alike_pieces_as_one_matrix_give_the_numbers_of_each_piece_alone(
+    runs: int, draws: int, seed: int, log_scale: float, with_nan: bool
+) -> None:
+    """Draws of one length without NaN are summarised as one matrix: to the last bit what each
+    run's draws give on their own, as any other pieces are summarised."""
+    rng = np.random.default_rng(seed)
+    pieces = [rng.normal(rng.normal(), 10.0**log_scale, draws) for _ in range(runs)]
+    if with_nan:  # the piece-by-piece path, for reference
+        pieces[0] = np.append(pieces[0][1:], np.nan)
+    one_by_one = [p[np.isfinite(p)] for p in pieces]
+    dist = batch.distribution(pieces)
+    assert dist is not None
+    pooled = np.concatenate(one_by_one)
+    assert (dist.n, dist.mean) == (pooled.size, float(pooled.mean()))
+    mc = math.sqrt(sum(p.size * p.var(ddof=1) for p in one_by_one)) / pooled.size
+    assert dist.se_mean == (None if min(p.size for p in one_by_one) < 2 else mc)
+    means = [float(p.mean()) for p in one_by_one]
+    between = np.std(means, ddof=1) / math.sqrt(runs) if runs > 1 else None
+    assert dist.se_between_runs == between

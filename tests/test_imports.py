@@ -8,6 +8,7 @@ out of module scope; the spec cache keeps Altair out of a cold build whose specs
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,27 @@ def test_cold_build_with_cached_specs_does_not_import_altair(
     assert "re-rendered" in stdout  # a real build, not an up-to-date one
     assert "numpy" in modules and "jinja2" in modules  # the probe sees what a build imports
     assert "altair" not in modules
+
+
+def test_one_changed_run_reads_no_package_metadata_and_renders_no_markdown(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    """A changed run without notes: the guide's explanations are kept per install and the
+    libraries' versions with the code's fingerprint, so neither Python-Markdown nor the package
+    metadata is imported."""
+    results = tmp_path / "results"
+    shutil.copytree(sample_tree, results)
+    out = tmp_path / "site"
+    build(BuildOptions(results=results, out=out, jobs=1))
+    path = results / "comparison_across_learning_rates/run_01/results.json"
+    data = orjson.loads(path.read_bytes())
+    data["sweep"][0]["deltaH_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    code, modules, stdout = _build_in_subprocess(str(results), "-o", str(out), "-j", "1")
+    assert code in (0, 1)
+    assert "(1 re-rendered)" in stdout
+    assert "jinja2" in modules  # pages were rendered
+    assert sorted({"markdown", "importlib.metadata"}.intersection(modules)) == []
 
 
 CATALOGUE_PROBE = """

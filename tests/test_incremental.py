@@ -414,6 +414,31 @@ def test_code_fingerprint_cache_follows_the_files(
         assets.assets_fingerprint.cache_clear()
 
 
+def test_code_fingerprint_covers_the_libraries_that_write_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Altair (the chart specs), Python-Markdown and nh3 (markdown made HTML): a new install of
+    one changes the stats signed and, once the contents are hashed again, the fingerprint."""
+    import reportgen.pages.assets as assets
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(assets, "RACY_NS", 10**30)  # nothing settles: hashed on every call
+    signed = {path.parent.name for path in assets._library_files()}
+    assert {"altair", "markdown", "nh3"} <= signed
+
+    def fingerprint() -> str:
+        assets.assets_fingerprint.cache_clear()
+        return assets.assets_fingerprint()
+
+    try:
+        before = fingerprint()
+        upgraded = assets.library_versions().replace("markdown ", "markdown 99.")
+        monkeypatch.setattr(assets, "library_versions", lambda: upgraded)
+        assert fingerprint() != before
+    finally:
+        assets.assets_fingerprint.cache_clear()
+
+
 def _clear(caches: list[Any]) -> None:
     for cached in caches:
         if hasattr(cached, "cache_clear"):

@@ -20,6 +20,7 @@ from reportgen.build import BuildOptions, build
 from reportgen.charts import spec_cache
 from reportgen.install_cache import InstallCache, install_cache
 from reportgen.pages import assets, guide, render
+from reportgen.pages.studies import NO_INVENTORY
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "comparison_across_learning_rates/run_01"
@@ -55,6 +56,7 @@ def _forget() -> None:
     assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
     guide.check_explanations.cache_clear()
+    guide.explanations.cache_clear()
     for builder in spec_cache._CACHED_BUILDERS.values():
         builder.cache_clear()
 
@@ -93,17 +95,21 @@ def test_check_explanations_are_rendered_once_per_install_and_only_sealed_ones_r
     own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fresh = guide.check_explanations()  # rendered, and stored
-    (entry,) = (own_cache / "sealed" / "explanations").glob("*.json")
-    guide.check_explanations.cache_clear()  # as a new build process
+    kinds = NO_INVENTORY.check_infos()
+    fresh_kinds = guide.explanations(kinds)  # the guide's kind checks: an entry of their own
+    entry = next((own_cache / "sealed" / "explanations").glob("*.json"))
+    _forget()  # as a new build process
     with monkeypatch.context() as patched:
         patched.setattr(guide, "render_markdown", lambda text: pytest.fail("rendered again"))
         assert guide.check_explanations() == fresh
+        assert guide.explanations(kinds) == fresh_kinds
     genuine = install_cache().get(f"explanations/{entry.name}")
     assert genuine is not None
-    foreign = orjson.dumps({check: FOREIGN_JS.decode() for check in fresh})
+    foreign = orjson.dumps({check: FOREIGN_JS.decode() for check in orjson.loads(genuine)})
     entry.write_bytes(entry.read_bytes()[: -len(genuine)] + foreign)  # the old seal, new bytes
-    guide.check_explanations.cache_clear()
+    _forget()
     assert guide.check_explanations() == fresh
+    assert guide.explanations(kinds) == fresh_kinds
 
 
 def test_a_replaced_vega_bundle_is_never_published(

@@ -52,7 +52,8 @@ class Distribution:
 
 def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Distribution | None:
     """The values of every piece (one larger run's draws each) pooled."""
-    finite = np.concatenate([p[np.isfinite(p)] for p in pieces]) if pieces else np.empty(0)
+    moments = _Moments.of(pieces)
+    finite = moments.values
     if finite.size == 0:
         return None
     counts, edges = np.histogram(finite, bins=bins, range=_hist_range(finite))
@@ -64,8 +65,8 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
         quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, quantiles, strict=True)),
         hist_edges=tuple(float(e) for e in edges),
         hist_counts=tuple(int(c) for c in counts),
-        se_mean=monte_carlo_se(pieces),
-        se_between_runs=between_run_se(pieces),
+        se_mean=moments.monte_carlo_se(),
+        se_between_runs=moments.between_run_se(),
         n_runs=len(pieces),
     )
 
@@ -73,10 +74,7 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
 def between_run_se(pieces: Sequence[FloatArray]) -> float | None:
     """std(m_j, ddof 1)/√k over the k pieces' own means m_j: the larger runs differ as runs do,
     which no number of draws averages away (``None`` with fewer than two runs)."""
-    means = [float(f.mean()) for p in pieces if (f := p[np.isfinite(p)]).size]
-    if len(means) < 2:
-        return None
-    return num(np.std(means, ddof=1) / math.sqrt(len(means)))
+    return _Moments.of(pieces).between_run_se()
 
 
 def monte_carlo_se(pieces: Sequence[FloatArray]) -> float | None:
@@ -84,11 +82,50 @@ def monte_carlo_se(pieces: Sequence[FloatArray]) -> float | None:
     pieces' m_j finite values of sample variance s_j² (N = Σ m_j): a piece's draws are
     independent given its run, and the spread between runs is the data's, not the simulation's
     (``None`` where a piece has a single value: no variance to judge by)."""
-    finite = [f for p in pieces if (f := p[np.isfinite(p)]).size]
-    if not finite or any(f.size < 2 for f in finite):
-        return None
-    total = sum(f.size for f in finite)
-    return num(math.sqrt(sum(f.size * f.var(ddof=1) for f in finite)) / total)
+    return _Moments.of(pieces).monte_carlo_se()
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """The pieces' finite values pooled, and per piece with any: their count, mean and sample
+    variance (NaN for a single value)."""
+
+    values: FloatArray
+    sizes: FloatArray
+    means: FloatArray
+    variances: FloatArray
+
+    @classmethod
+    def of(cls, pieces: Sequence[FloatArray]) -> _Moments:
+        # pieces of one length and no NaN (the usual draws) as one matrix: a row's reductions
+        # are the ones numpy makes of that row alone, so the numbers are the same
+        if pieces and len({p.shape for p in pieces}) == 1 and pieces[0].ndim == 1:
+            matrix = np.stack(pieces)
+            if matrix.shape[1] >= 2 and np.isfinite(matrix).all():
+                sizes = np.full(matrix.shape[0], float(matrix.shape[1]))
+                variances = matrix.var(axis=1, ddof=1)
+                return cls(matrix.ravel(), sizes, matrix.mean(axis=1), variances)
+        finite = [f for p in pieces if (f := p[np.isfinite(p)]).size]
+        if not finite:
+            empty = np.empty(0)
+            return cls(empty, empty, empty, empty)
+        return cls(
+            np.concatenate(finite),
+            np.array([f.size for f in finite], dtype=np.float64),
+            np.array([f.mean() for f in finite]),
+            np.array([f.var(ddof=1) if f.size >= 2 else np.nan for f in finite]),
+        )
+
+    def monte_carlo_se(self) -> float | None:
+        if not self.sizes.size or np.any(self.sizes < 2):
+            return None
+        total = int(self.sizes.sum())
+        return num(math.sqrt(sum(self.sizes * self.variances)) / total)
+
+    def between_run_se(self) -> float | None:
+        if self.means.size < 2:
+            return None
+        return num(np.std(self.means, ddof=1) / math.sqrt(self.means.size))
 
 
 def _hist_range(values: FloatArray) -> tuple[float, float]:

@@ -31,6 +31,7 @@ def prepare() -> None:
     class_code.install("pages")  # the page code's dataclasses from stored code, as in the build
     for variable in BLAS_THREAD_VARIABLES:  # this process's environment only, not the build's
         os.environ[variable] = "1"
+    import markdown  # noqa: F401  (imported where there is markdown, in every worker)
     import numpy.ma  # noqa: F401  (numpy's percentiles import it on first use, in every worker)
 
     from reportgen.pages import group, run  # noqa: F401  (numpy, Jinja and the analysis stack)

@@ -181,9 +181,13 @@ def _dicts_with_paths(encoded: bytes) -> Iterator[tuple[dict[str, Any], KeyPath]
         node, path = stack.pop()
         if isinstance(node, dict):
             yield node, path
-            stack.extend((child, (*path, key)) for key, child in node.items())
+            items: Iterable[tuple[str | int, Any]] = node.items()
         elif isinstance(node, list):
-            stack.extend((child, (*path, i)) for i, child in enumerate(node))
+            items = enumerate(node)
+        else:
+            continue
+        # only containers are stacked: a leaf holds no dict, and needs no path
+        stack.extend((child, (*path, k)) for k, child in items if isinstance(child, _CONTAINERS))
 
 
 def _at(spec: Spec, path: KeyPath) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import importlib.metadata
 import os
 import queue
 import re
@@ -447,8 +446,11 @@ def figure_keys(spec: Spec, formats: Sequence[str]) -> dict[str, str]:
 
 @functools.cache
 def _vl_convert_version() -> str:
-    # from its metadata: the conversions run in child processes, this one needs no vl_convert
-    return importlib.metadata.version("vl-convert-python")
+    # from its metadata: the conversions run in child processes, this one needs no vl_convert;
+    # imported here, as only a build with figures asks
+    from importlib import metadata
+
+    return metadata.version("vl-convert-python")
 
 
 def manifest_bytes(page: str, figures: Sequence[Figure]) -> bytes:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.metadata
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from reportgen.charts.core import Spec
+from reportgen.pages.assets import assets_fingerprint
 
 _CACHED_BUILDERS: dict[str, Any] = {}
 
@@ -36,18 +35,6 @@ def cached_spec(build: Callable[..., Spec]) -> Callable[..., Spec]:
     return fresh
 
 
-@functools.cache
-def code_fingerprint() -> str:
-    """Everything a spec builder's output can depend on: this package's code and Altair's."""
-    # Altair's version from its metadata: importing Altair (~0.3 s) just for a key would cost
-    # every build what the cache saves
-    digest = hashlib.sha256(f"altair {importlib.metadata.version('altair')}".encode())
-    package = Path(__file__).resolve().parent.parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def _stored_json(build: Callable[..., Spec], *args: Any) -> bytes:
     return orjson.dumps(_stored_spec(build, *args))
 
@@ -58,7 +45,7 @@ def _stored_spec(build: Callable[..., Spec], *args: Any) -> Spec:
     from reportgen.install_cache import install_cache
 
     try:
-        key = orjson.dumps([code_fingerprint(), build.__module__, build.__qualname__, args])
+        key = orjson.dumps([assets_fingerprint(), build.__module__, build.__qualname__, args])
     except TypeError:  # arguments without a JSON form: build, do not store
         return build(*args)
     name = f"specs/{hashlib.sha256(key).hexdigest()}.json"
@@ -78,5 +65,6 @@ def spec_cache_info() -> dict[str, Any]:
 
 
 # Taken now, with the chart code it describes: computed lazily, a build running while the package
-# is upgraded would store the old code's specs under the new code's key.
-code_fingerprint()
+# is upgraded would store the old code's specs under the new code's key. It covers this package's
+# code and Altair's version, everything a spec builder's output can depend on.
+assets_fingerprint()

@@ -20,6 +20,9 @@ BUNDLE_NAME = "vega-bundle.js"
 BUNDLE_STAND_IN = "vega-unavailable.js"
 # A file modified this recently may change again within the same timestamp tick, unseen.
 RACY_NS = 2_000_000_000
+# What writes the pages' bytes besides this code and vl-convert: the chart specs, then markdown
+# rendered and sanitised (distribution names, each also its import name)
+LIBRARIES = ("altair", "markdown", "nh3")
 
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -106,13 +109,15 @@ def static_assets() -> tuple[Asset, ...]:
 
 @cache
 def assets_fingerprint() -> str:
-    """Changes whenever a template, static asset, the code itself or the Vega bundle changes.
+    """Changes whenever a template, static asset, the code itself, the Vega bundle or a library
+    that writes the pages' bytes (``LIBRARIES``) changes.
 
-    The content hash is cached per install under the stat signature of those files and of
-    vl-convert's, so an up-to-date build neither reads every source file nor loads vl-convert.
+    The content hash is cached per install under the stat signature of those files and of the
+    libraries', so an up-to-date build neither reads every source file nor loads vl-convert or
+    the package metadata.
     """
     sources = _source_files()
-    signature, settled = _stat_signature([*sources, *_vl_convert_files()])
+    signature, settled = _stat_signature([*sources, *_library_files()])
     package = str(PACKAGE).encode()
     name = f"fingerprint-{hashlib.sha256(package).hexdigest()[:12]}.txt"
     try:
@@ -126,6 +131,7 @@ def assets_fingerprint() -> str:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     digest.update(vega_bundle_version().encode())
+    digest.update(library_versions().encode())
     fingerprint = digest.hexdigest()
     if settled:
         install_cache().put(name, f"{signature} {fingerprint}\n".encode())
@@ -137,12 +143,19 @@ def _source_files() -> list[Path]:
     return sorted(p for p in files if p.is_file())
 
 
-def _vl_convert_files() -> list[Path]:
-    """vl-convert's installed files (they fix the Vega version), found without loading it."""
-    spec = importlib.util.find_spec("vl_convert")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    return sorted(p for p in Path(spec.submodule_search_locations[0]).iterdir() if p.is_file())
+def _library_files() -> list[Path]:
+    """vl-convert's installed files (they fix the Vega version) and the other libraries'
+    ``__init__`` files (replaced whenever one is installed), found without loading any."""
+    files = []
+    vl_convert = importlib.util.find_spec("vl_convert")
+    if vl_convert is not None and vl_convert.submodule_search_locations:
+        found = Path(vl_convert.submodule_search_locations[0]).iterdir()
+        files += sorted(p for p in found if p.is_file())
+    for name in LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            files.append(Path(spec.origin))
+    return files
 
 
 def _stat_signature(files: list[Path]) -> tuple[str, bool]:
@@ -160,6 +173,12 @@ def _stat_signature(files: list[Path]) -> tuple[str, bool]:
             f"{file}\0{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}\0".encode()
         )
     return digest.hexdigest(), time.time_ns() - newest > RACY_NS
+
+
+def library_versions() -> str:
+    from importlib import metadata  # only when the files changed: a tenth of a no-op build
+
+    return " ".join(f"{name} {metadata.version(name)}" for name in LIBRARIES)
 
 
 def vega_bundle_version() -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 import jinja2
 import jinja2.bccache
-import markdown
 import nh3
 import orjson
 from markupsafe import Markup
@@ -212,6 +211,8 @@ def render_markdown(text: str) -> Markup:
     # one converter per thread: building one (its extensions) costs more than most conversions
     converter = getattr(_converters, "markdown", None)
     if converter is None:
+        import markdown  # only where there is markdown: most one-change builds have none
+
         converter = _converters.markdown = markdown.Markdown(**MARKDOWN_OPTIONS)
     return sanitised(converter.reset().convert(text))
 

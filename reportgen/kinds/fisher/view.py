@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
-from markupsafe import Markup
 
 from reportgen.charts import Chart, Datasets, merge_datasets
 from reportgen.findings import Finding, severity_counts
@@ -28,21 +26,13 @@ from reportgen.kinds.fisher.rows import (
 from reportgen.kinds.fisher.twin import summary_json
 from reportgen.kinds.fisher.verdict import COSINE_MARGIN, contrast_judgement, fisher_verdict
 from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
+from reportgen.pages.guide import explanations
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import (
-    SiteContext,
-    json_for_script,
-    render_markdown,
-)
+from reportgen.pages.render import SiteContext, json_for_script
 
 TEMPLATE = "kind_fisher.html"
 HEATMAP_MAX_SIDE = 128
 ChartResult = tuple[Chart, Datasets]
-
-
-@cache
-def check_explanations() -> dict[str, Markup]:
-    return {info.id: render_markdown(info.explanation) for info in CHECKS}
 
 
 def page(
@@ -62,7 +52,7 @@ def page(
     meta = page_meta(directory, title, "study", has_charts=any(view.charts.values()))
     twin = summary_json(analysis, found)
     return rendered_page(
-        TEMPLATE, site, meta, directory, twin, view=view, checks=check_explanations()
+        TEMPLATE, site, meta, directory, twin, view=view, checks=explanations(CHECKS)
     )
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 
 import numpy as np
-from markupsafe import Markup
 
 from reportgen.charts import Chart, Datasets, merge_datasets, with_key
 from reportgen.findings import Finding, severity_counts
@@ -30,22 +28,14 @@ from reportgen.kinds.influence.twin import summary_json
 from reportgen.kinds.influence.verdict import influence_verdict
 from reportgen.kinds.study_page import default_page_dir, page_meta, rendered_page
 from reportgen.numfmt import format_eta, format_number
+from reportgen.pages.guide import explanations
 from reportgen.pages.output import PageOutput
-from reportgen.pages.render import (
-    SiteContext,
-    json_for_script,
-    render_markdown,
-)
+from reportgen.pages.render import SiteContext, json_for_script
 
 TEMPLATE = "kind_influence.html"
 HEATMAP_MAX_SIDE = 128
 MAX_CURVES = 10  # directions drawn in the linearity chart: the least linear ones beyond this
 ChartResult = tuple[Chart, Datasets]
-
-
-@cache
-def check_explanations() -> dict[str, Markup]:
-    return {info.id: render_markdown(info.explanation) for info in CHECKS}
 
 
 def page(
@@ -66,7 +56,7 @@ def page(
     meta = page_meta(directory, title, "study", has_charts=has_charts)
     twin = summary_json(analysis, found)
     return rendered_page(
-        TEMPLATE, site, meta, directory, twin, view=view, checks=check_explanations()
+        TEMPLATE, site, meta, directory, twin, view=view, checks=explanations(CHECKS)
     )
 
 
