@@ -55,7 +55,6 @@ def _forget() -> None:
     assets.static_assets.cache_clear()
     assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
-    guide.check_explanations.cache_clear()
     guide.explanations.cache_clear()
     for builder in spec_cache._CACHED_BUILDERS.values():
         builder.cache_clear()

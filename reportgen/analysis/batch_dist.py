@@ -120,6 +120,7 @@ class _Moments:
         if not self.sizes.size or np.any(self.sizes < 2):
             return None
         total = int(self.sizes.sum())
+        # summed run after run, as the runs come: np.sum would pair them in another order
         return num(math.sqrt(sum(self.sizes * self.variances)) / total)
 
     def between_run_se(self) -> float | None:

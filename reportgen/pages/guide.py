@@ -26,9 +26,9 @@ class CheckDoc:
     explanation: Markup
 
 
-@cache
 def check_explanations() -> dict[str, Markup]:
-    """Check id → rendered explanation, for the runs' own checks."""
+    """Check id → rendered explanation, for the runs' own checks (kept as ``explanations``
+    keeps them)."""
     return explanations(CHECKS)
 
 
