@@ -1,4 +1,5 @@
-"""The spec walks remembered per distinct spec give what walking every spec each time gives."""
+"""The spec walks remembered per distinct spec, and the data references read from a spec's
+JSON text, give what walking every spec each time gives."""
 
 from __future__ import annotations
 
@@ -20,14 +21,22 @@ from reportgen.charts.core import (
 )
 
 NAMES = st.sampled_from(["a", "b", ETA_PARAM, "x"])
-LEAF = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-1.0, 1.0) | NAMES
-# dicts shaped like a spec's: data references, parameter lists (some with η), anything else
+# texts that look like a data reference inside a string or a key, escapes, non-ASCII
+TRICKY = st.sampled_from(['"data":{"name":"a"}', 'x"data', ',"data":{', "\\", 'a\\"', "é", "data"])
+LEAF = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-1.0, 1.0) | NAMES | TRICKY
+KEYS = st.sampled_from(["layer", "mark", "x", "value"]) | TRICKY
+# dicts shaped like a spec's: data references (some holding more than a name, or a name that is
+# not a string), parameter lists (some with η), anything else
 SPECS = st.recursive(
     LEAF,
     lambda inner: (
         st.lists(inner, max_size=4)
-        | st.dictionaries(st.sampled_from(["layer", "mark", "x", "value"]), inner, max_size=3)
-        | st.fixed_dictionaries({"data": st.fixed_dictionaries({"name": NAMES})})
+        | st.dictionaries(KEYS, inner, max_size=3)
+        | st.fixed_dictionaries({"data": st.fixed_dictionaries({"name": NAMES | TRICKY})})
+        | st.fixed_dictionaries(
+            {"data": st.fixed_dictionaries({}, optional={"name": inner, "values": inner})},
+            optional={"layer": st.lists(inner, max_size=3)},
+        )
         | st.fixed_dictionaries(
             {"params": st.lists(st.fixed_dictionaries({"name": NAMES}) | inner, max_size=3)},
             optional={"layer": st.lists(inner, max_size=3)},
@@ -71,8 +80,9 @@ def walked_with_key(spec: Any, renames: dict[str, str]) -> Any:
     result = orjson.loads(orjson.dumps(spec))
     for node in spec_dicts(result):
         data = node.get("data")
-        if isinstance(data, dict) and data.get("name") in renames:
-            data["name"] = renames[data["name"]]
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name in renames:
+            data["name"] = renames[name]
     return result
 
 

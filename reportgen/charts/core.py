@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -135,7 +136,32 @@ def dataset_names(spec: Spec) -> list[str]:
         encoded = orjson.dumps(spec)
     except TypeError:  # not JSON (a numpy value, a key that is not a string): walk it here
         return _dataset_names(spec)
+    references = _named_references(encoded)
+    if references is not None and len(names := {name for _, _, name in references}) <= 1:
+        return list(names)  # one name: its place in the walk does not matter
     return list(_encoded_dataset_names(encoded))
+
+
+# In orjson's compact output a reference to a named dataset, a "data" key whose object holds
+# only its name, is this text followed by the name and "}". A quote right after "{" or "," opens
+# a key: inside a string every quote is escaped, and after an array's string comes "," or "]".
+_DATA_KEY = b'"data":{'
+_NAME_ONLY = re.compile(rb'"name":("(?:[^"\\]|\\.)*")}')
+Reference = tuple[int, int, str]  # where a referenced name's JSON string starts and ends, and it
+
+
+def _named_references(encoded: bytes) -> list[Reference] | None:
+    """The dataset names referenced in the JSON spec ``encoded``, in the text's order, or
+    ``None`` when some "data" object holds more than a name (the walk reads those)."""
+    references: list[Reference] = []
+    at = encoded.find(_DATA_KEY)
+    while at >= 0:
+        if encoded[at - 1 : at] in (b"{", b","):
+            if (name := _NAME_ONLY.match(encoded, at + len(_DATA_KEY))) is None:
+                return None
+            references.append((name.start(1), name.end(1), orjson.loads(name[1])))
+        at = encoded.find(_DATA_KEY, at + 1)
+    return references
 
 
 @functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
@@ -226,10 +252,7 @@ def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Dataset
     """Namespace a chart and its datasets with ``key`` so a kind can repeat on one page."""
     renames = {name: f"{name}-{key}" for name in chart.datasets}
     encoded = orjson.dumps(chart.spec)
-    spec: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
-    for path, name in _named_data(encoded):
-        if name in renames:
-            _at(spec, path)["data"]["name"] = renames[name]
+    spec = _renamed_copy(encoded, renames)
     renamed = replace(
         chart,
         id=f"{chart.id}-{key}",
@@ -237,6 +260,26 @@ def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Dataset
         datasets=tuple(renames[name] for name in chart.datasets),
     )
     return renamed, {renames.get(name, name): data for name, data in datasets.items()}
+
+
+def _renamed_copy(encoded: bytes, renames: Mapping[str, str]) -> Spec:
+    """A copy of the JSON spec ``encoded`` with the datasets named in ``renames`` renamed: in its
+    text where every "data" object holds only a name, else through the walk of its dicts."""
+    references = _named_references(encoded)
+    if references is None:
+        spec: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
+        for path, name in _named_data(encoded):
+            if name in renames:
+                _at(spec, path)["data"]["name"] = renames[name]
+        return spec
+    pieces: list[bytes] = []
+    done = 0
+    for start, end, name in references:
+        if name in renames:
+            pieces += (encoded[done:start], orjson.dumps(renames[name]))
+            done = end
+    renamed: Spec = orjson.loads(b"".join((*pieces, encoded[done:])))
+    return renamed
 
 
 def copy_spec(spec: Spec) -> Spec:
