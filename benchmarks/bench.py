@@ -362,7 +362,7 @@ def scale_curve(sizes: list[int], work: Path, jobs: int) -> tuple[list[Row], lis
 def figures_rows(work: Path, jobs: int) -> list[Row]:
     """``--figures svg,png,pdf`` on the sample tree ÷ the same cold build without figures; then
     one changed run rebuilt with figures ÷ that cold build with figures."""
-    from figures_bench import FORMATS, cold, measured
+    from figures_bench import FORMATS, cold, conversion_floor, measured
 
     from reportgen.demo import generate_sample_tree
 
@@ -371,14 +371,19 @@ def figures_rows(work: Path, jobs: int) -> list[Row]:
     figures, cpu = measured(results, work / "figures-all", FORMATS, jobs)
     ratio = figures / plain
     busy = "—" if cpu is None else f"{100 * busy_share(cpu, usable_cores(jobs), figures):.0f} %"
+    per_chart, charts = conversion_floor(work / "figures-all")
+    floor = per_chart * charts / usable_cores(jobs) / plain
     changed = change_one_run(results)
     one = measured(results, work / "figures-all", FORMATS, jobs, rebuild=True)[0]
     print(f"\n[figures] sample tree, -j {jobs}: cold {plain:.2f} s, with figures {figures:.1f} s;"
-          f" {changed} changed, rebuilt with figures in {one:.1f} s")  # fmt: skip
+          f" {changed} changed, rebuilt with figures in {one:.1f} s; {charts} charts, PNG and"
+          f" PDF from each SVG {1000 * per_chart:.0f} ms of vl-convert's CPU")  # fmt: skip
     return [
         Row("sample: --figures svg,png,pdf ÷ cold", f"{ratio:.1f}×", f"≤ {TARGET_FIGURES:g}×",
             ratio <= TARGET_FIGURES),
         Row("sample: cores kept busy by --figures svg,png,pdf", busy, "", None),
+        Row(f"sample: PNG and PDF from the SVGs alone, CPU ÷ {usable_cores(jobs)} cores ÷ cold",
+            f"{floor:.1f}×", "", None),
         Row("sample: one changed run, --figures ÷ cold --figures", f"{one / figures:.2f}×", "",
             None),
     ]  # fmt: skip

@@ -147,6 +147,24 @@ def measured(
     return wall, (after - before) if after is not None and before is not None else None
 
 
+def conversion_floor(site: Path, every: int = 4) -> tuple[float, int]:
+    """CPU-seconds a chart of ``site`` costs vl-convert to draw its PNG and PDF from its SVG
+    (every ``every``-th exported SVG, converted here as the children convert it), and how many
+    charts the site exported: below what no export of those formats can go, Vega not counted."""
+    import vl_convert
+
+    svgs = sorted(site.rglob("figures/*.svg"))
+    sample = [p.read_text() for p in svgs[::every]]
+    if not sample:
+        return 0.0, 0
+    vl_convert.svg_to_png(sample[0], scale=export.PNG_SCALE, ppi=export.PNG_DPI)  # fonts loaded
+    started = time.process_time()
+    for svg in sample:
+        vl_convert.svg_to_png(svg, scale=export.PNG_SCALE, ppi=export.PNG_DPI)
+        vl_convert.svg_to_pdf(svg)
+    return (time.process_time() - started) / len(sample), len(svgs)
+
+
 def same_output(a: Path, b: Path) -> tuple[int, int, int, int]:
     """(figures compared, SVGs and PNGs byte-identical, PDFs with the same size)."""
     svgs = sorted(a.rglob("figures/*.svg"))

@@ -80,8 +80,7 @@ def walked_with_key(spec: Any, renames: dict[str, str]) -> Any:
     result = orjson.loads(orjson.dumps(spec))
     for node in spec_dicts(result):
         data = node.get("data")
-        name = data.get("name") if isinstance(data, dict) else None
-        if isinstance(name, str) and name in renames:
+        if isinstance(data, dict) and isinstance(name := data.get("name"), str) and name in renames:
             data["name"] = renames[name]
     return result
 
