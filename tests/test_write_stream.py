@@ -1,11 +1,13 @@
-"""A file written from pieces made as they are asked for: the same bytes as a whole write, the
-previous site's file linked when the bytes are equal, and no piece made before it is wanted."""
+"""A file written from pieces made as they are asked for, or from pieces already made: the same
+bytes as a whole write, the previous site's file linked when the bytes are equal, and no piece
+made before it is wanted."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,37 @@ def test_the_file_holds_the_pieces_and_is_kept_exactly_when_equal(
         assert writer.log.kept == ([PATH] if kept else [])
         assert writer.log.written == ([] if kept else [PATH])
         assert os.listdir(work) == ["site"]  # nothing left beside it
+
+
+def _cut(content: bytes, cuts: list[int]) -> tuple[bytes, ...]:
+    edges = [0, *sorted(min(c, len(content)) for c in cuts), len(content)]
+    return tuple(content[a:b] for a, b in pairwise(edges))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.binary(max_size=40),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    flipped=st.none() | st.integers(0, 39),
+)
+def test_a_write_in_pieces_of_the_previous_size_is_kept_exactly_when_equal(
+    before: bytes, cuts: list[int], flipped: int | None
+) -> None:
+    """Pieces as long as the previous file (the only ones compared byte for byte): a link to
+    it when every byte is the same, however the pieces cut them; a new file otherwise."""
+    after = bytearray(before)
+    if flipped is not None and flipped < len(after):
+        after[flipped] ^= 1
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "site"
+        for content in (before, bytes(after)):
+            with SiteWriter(out) as writer:
+                writer.write(PATH, _cut(content, cuts))
+                writer.publish()
+        assert (out / PATH).read_bytes() == bytes(after)
+        kept = bytes(after) == before
+        assert writer.log.kept == ([PATH] if kept else [])
+        assert writer.log.written == ([] if kept else [PATH])
 
 
 def test_a_piece_that_fails_leaves_nothing_written_or_claimed(tmp_path: Path) -> None:
