@@ -147,7 +147,7 @@ def dataset_names(spec: Spec) -> list[str]:
 # a key: inside a string every quote is escaped, and after an array's string comes "," or "]".
 _DATA_KEY = b'"data":{'
 _NAME_ONLY = re.compile(rb'"name":("(?:[^"\\]|\\.)*")}')
-Reference = tuple[int, int, str]  # where a referenced name's JSON string starts and ends, and it
+Reference = tuple[int, int, str]  # the name: where its JSON string starts and ends, and its text
 
 
 def _named_references(encoded: bytes) -> list[Reference] | None:
