@@ -237,17 +237,6 @@ def _eta_holders(encoded: bytes) -> tuple[KeyPath, ...]:
     )
 
 
-@functools.lru_cache(maxsize=SPEC_WALKS_KEPT)
-def _named_data(encoded: bytes) -> tuple[tuple[KeyPath, str], ...]:
-    """Where in the JSON spec ``encoded`` the dicts are whose ``data`` names a dataset, and the
-    name."""
-    return tuple(
-        (path, name)
-        for node, path in _dicts_with_paths(encoded)
-        if isinstance(data := node.get("data"), dict) and isinstance(name := data.get("name"), str)
-    )
-
-
 def with_key(chart: Chart, datasets: Datasets, key: str) -> tuple[Chart, Datasets]:
     """Namespace a chart and its datasets with ``key`` so a kind can repeat on one page."""
     renames = {name: f"{name}-{key}" for name in chart.datasets}
@@ -268,9 +257,10 @@ def _renamed_copy(encoded: bytes, renames: Mapping[str, str]) -> Spec:
     references = _named_references(encoded)
     if references is None:
         spec: Spec = orjson.loads(encoded)  # the copy ``copy_spec`` makes
-        for path, name in _named_data(encoded):
-            if name in renames:
-                _at(spec, path)["data"]["name"] = renames[name]
+        for node in spec_dicts(spec):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(name := data.get("name"), str):
+                data["name"] = renames.get(name, name)
         return spec
     pieces: list[bytes] = []
     done = 0
