@@ -282,7 +282,7 @@ class Group:
         """The group's statistics as its page computes them: populations, pooled estimates,
         fits, the batch-size comparison (drawn from the runs' sequences) and its findings."""
         from reportgen.analysis.group import analyze_group
-        from reportgen.build.groups import aggregate_files
+        from reportgen.build.group_render import aggregate_files
 
         tree = self._tree
         analyses = {run.id: run.analysis for run in self.runs}

@@ -12,7 +12,7 @@ from reportgen import check_report
 from reportgen.analysis.diagnostics import failure_findings, incomplete_finding
 from reportgen.analysis.group import GroupSettings, analyze_group
 from reportgen.analysis.record import RunRecord, run_record
-from reportgen.build.groups import aggregate_files
+from reportgen.build.group_render import aggregate_files
 from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInputs, read_group_inputs
 from reportgen.build.runs import analyzed_run

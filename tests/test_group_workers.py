@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from reportgen.build import build, groups
-from reportgen.build.groups import GroupJob, GroupWork
+from reportgen.build import build, group_render, groups
+from reportgen.build.group_render import GroupJob, GroupWork
 from reportgen.build.pool import in_pool
 from reportgen.demo import scale_tree
 from reportgen.pages import paths
@@ -86,7 +86,7 @@ def _watch_renders_here(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool
     """Per group rendered in this process: its id, whether the worker server was running, and
     whether the rendered group left its record's files to be made as they are written."""
     seen: list[tuple[str, bool, bool]] = []
-    real = groups.render_group
+    real = group_render.render_group
 
     def watched(work: GroupWork, job: GroupJob, *args: Any, **kwargs: Any) -> Any:
         server = bool(worker_servers())
@@ -128,7 +128,8 @@ def test_a_worker_lets_its_job_go_before_it_sends_the_result() -> None:
 
 
 def test_large_groups_holding_more_than_a_workers_share_are_rendered_here() -> None:
-    from reportgen.build.groups import LARGE_GROUP_RUNS, rendered_here
+    from reportgen.build.group_render import LARGE_GROUP_RUNS
+    from reportgen.build.groups import rendered_here
     from reportgen.discover import GroupRef
 
     def group(size: int) -> GroupRef:

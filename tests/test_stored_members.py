@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reportgen.analysis.per_run import PerRun
-from reportgen.build import build, groups
+from reportgen.build import build, group_render
 from reportgen.build.record_store import LastDecoded, StoredMember
 from reportgen.demo import scale_tree
 from reportgen.settings import BuildOptions
@@ -37,7 +37,7 @@ def test_every_group_read_from_the_store_renders_the_same_bytes(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1")
     held = tmp_path / "held"
     build(BuildOptions(results=demo_tree, out=held, jobs=1, bootstrap=200))
-    monkeypatch.setattr(groups, "STORED_GROUP_RUNS", 1)
+    monkeypatch.setattr(group_render, "STORED_GROUP_RUNS", 1)
     stored = tmp_path / "stored"
     build(BuildOptions(results=demo_tree, out=stored, jobs=1, bootstrap=200))
     _same_site(held, stored)
@@ -46,7 +46,7 @@ def test_every_group_read_from_the_store_renders_the_same_bytes(
 def _traced_peak_of(group_id: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Patch ``render_group`` to record the peak of traced memory while ``group_id`` renders."""
     peaks: list[int] = []
-    real = groups.render_group
+    real = group_render.render_group
 
     def traced(work: Any, job: Any, *args: Any, **kwargs: Any) -> Any:
         if job.group.id != group_id:
@@ -58,7 +58,7 @@ def _traced_peak_of(group_id: str, monkeypatch: pytest.MonkeyPatch) -> list[int]
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
 
-    monkeypatch.setattr(groups, "render_group", traced)
+    monkeypatch.setattr(group_render, "render_group", traced)
     return peaks
 
 
@@ -74,7 +74,7 @@ def test_a_group_read_from_the_store_holds_a_fraction_of_its_records(
     build(BuildOptions(results=results, out=tmp_path / "warm", jobs=1, bootstrap=0))
     peaks = _traced_peak_of("scale/block_00", monkeypatch)
     build(BuildOptions(results=results, out=tmp_path / "held", jobs=1, bootstrap=0))
-    monkeypatch.setattr(groups, "STORED_GROUP_RUNS", 1)
+    monkeypatch.setattr(group_render, "STORED_GROUP_RUNS", 1)
     build(BuildOptions(results=results, out=tmp_path / "stored", jobs=1, bootstrap=0))
     held, stored = peaks
     # held, every record is decoded at once on top of what both hold (the group's statistics,

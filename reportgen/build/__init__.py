@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 from reportgen import __version__, class_code, collector
 from reportgen.build.context import built_at, run_settings, site_context
 from reportgen.build.cross_runs import read_cross_runs, write_cross_runs
-from reportgen.build.groups import GroupWork, write_groups
+from reportgen.build.group_render import GroupWork
+from reportgen.build.groups import write_groups
 from reportgen.build.output_guard import check_output_dir
 from reportgen.build.plan import (
     GroupInputs,

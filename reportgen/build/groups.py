@@ -15,230 +15,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen.build.group_render import (
+    LARGE_GROUP_RUNS,
+    GroupJob,
+    GroupWork,
+    LastAnalysis,
+    RenderedGroup,
+    failed_group,
+    render_group,
+    rendered_in_turn,
+)
 from reportgen.build.guard import guarded
-from reportgen.build.plan import GroupInput, GroupInputs, group_key
+from reportgen.build.plan import group_key
 from reportgen.build.pool import in_pool, in_process, pool_pays, stop_server
-from reportgen.build.record_store import HeldRecords, RecordStore, stored_members
+from reportgen.build.record_store import HeldRecords, RecordStore
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
-from reportgen.figures import PreviousFigures
-from reportgen.findings import Finding
 from reportgen.write import SiteWriter, VerifiedFiles
 
 if TYPE_CHECKING:
-    from reportgen.analysis.group import GroupAnalysis, GroupSettings
-    from reportgen.analysis.group_record import GroupRecord, StoredGroup
-    from reportgen.analysis.merge import Partials
     from reportgen.analysis.record import RunRecord
-    from reportgen.load.cv_aggregate import AggregateFiles
-    from reportgen.pages.group import GroupPageSettings
-    from reportgen.pages.output import PageOutput
     from reportgen.pages.render import SiteContext
-
-
-@dataclass(frozen=True)
-class GroupWork:
-    """What every group page of a build reads (each worker receives a copy once, without the
-    records and the samples' digests: its jobs carry their own)."""
-
-    records: Mapping[str, RunRecord]  # every run's, by id
-    site: SiteContext
-    analysis: GroupSettings
-    page: GroupPageSettings
-    samples: VerifiedFiles  # the runs' samples in the new site, by their digests
-    memos: Path | None  # the previous site, whose memos are reused (None: recompute them)
-    memo_digests: Mapping[str, str]  # what the previous build recorded of those memos
-    verbose: bool
-    group_inputs: GroupInputs = field(default_factory=dict)  # each group's own files, read
-    # each group's page's figures in the previous site, by group id (``--figures``)
-    figures_before: Mapping[str, PreviousFigures] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GroupJob:
-    group: GroupRef
-    # its child groups' partials in the new site (path, sha256), those known when the job was
-    # made: they are merged (a child still being analysed is computed again)
-    children: tuple[tuple[str, str], ...]
-    child_groups: tuple[GroupRef, ...]  # its child groups in its order, for their runs and sizes
-    # its runs' records, sent with the job to a worker (whose ``GroupWork`` holds none, so that
-    # a worker holds one group's records at a time); ``None``: the work's records are read
-    records: Mapping[str, RunRecord] | None = None
-    # its runs' samples' digests, sent with the job to a worker as its records are
-    samples: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class RenderedGroup:
-    output: PageOutput  # page, summary and figures
-    # the group's record (``None``: its analysis failed, or it is made from ``summary``)
-    record: StoredGroup | None
-    computed_memos: Mapping[str, bytes]  # draws memos the page computed, for the writer to store
-    reused_memos: tuple[str, ...]  # names of those it read from the previous site (carried over)
-    findings: tuple[Finding, ...] = ()  # the group's own checks
-    verdicts: tuple[tuple[str, str | None], ...] = ()  # per population its pooled verdict
-    # the statistics its ``summary.json`` is still to be made from, piece by piece as the writer
-    # writes it (rendered in the build process only: a worker sends its summary's bytes)
-    summary: GroupRecord | None = None
-
-
-@dataclass
-class LastAnalysis:
-    """The analysis of the group rendered last in this process: the next, its parent when the
-    groups go children first, takes its statistics when it has the same runs (one child), and
-    the records of its runs it decoded."""
-
-    analysis: GroupAnalysis | None = None
-    stored: StoredGroup | None = None  # its record's files (its partials are the next's too)
-    records: dict[str, RunRecord] = field(default_factory=dict)
-
-
-def members(
-    group: GroupRef, records: Mapping[str, RunRecord], last: LastAnalysis | None
-) -> dict[str, RunRecord]:
-    """The records of the group's runs, each decoded once: those the group rendered last in
-    this process decoded are taken from it (a parent after its child), and kept for the next."""
-    before = last.records if last is not None else {}
-    held = {r: before[r] if r in before else records[r] for r in group.run_ids if r in records}
-    if last is not None:
-        last.records = held
-    return held
-
-
-def _members(
-    group: GroupRef, records: Mapping[str, RunRecord], last: LastAnalysis | None, stored: bool
-) -> dict[str, RunRecord]:
-    """The group's records: held (``members``), or for a very large group stand-ins that read
-    each from the store when it is used."""
-    if not stored:
-        return members(group, records, last)
-    if last is not None:
-        last.records = {}
-    return stored_members(group.run_ids, records)
-
-
-def render_group(
-    work: GroupWork, job: GroupJob, last: LastAnalysis | None = None, streamed: bool = False
-) -> RenderedGroup:
-    """A group's analysis, record, page and summary (``streamed``: its summary left for the writer
-    to make as it writes it); a failure becomes its error page."""
-    from reportgen.analysis.group import analyze_group
-    from reportgen.analysis.group_record import GroupRecord
-    from reportgen.analysis.pooling import pooled_verdict
-    from reportgen.memos import MemoReader, npy_memo
-    from reportgen.pages import serialize
-    from reportgen.pages.group import group_page
-
-    group = job.group
-    memos = MemoReader(work.memos, work.memo_digests)
-    samples = work.samples if job.samples is None else replace(work.samples, digests=job.samples)
-    records: dict[str, RunRecord] = {}
-
-    def sample(run_id: str) -> serialize.StoredSample | None:
-        return serialize.stored_sample(run_id, records[run_id].sample, samples)
-
-    stored_group = len(group.run_ids) >= STORED_GROUP_RUNS
-    merged = _children_partials(work, job, packed=stored_group)
-
-    def attempt() -> RenderedGroup:
-        source = work.records if job.records is None else job.records
-        records.update(_members(group, source, last, stored_group))
-        analysis = analyze_group(
-            group.id,
-            [records[r] for r in group.run_ids if r in records],
-            settings=work.analysis,
-            child_runs=[c.run_ids for c in job.child_groups],
-            children=merged,
-            samples=sample,
-            memo=npy_memo(memos.memo, "draws"),
-            aggregate=aggregate_files(work.group_inputs.get(group.id, ())),
-            like=None if last is None else last.analysis,
-            packed=stored_group,
-        )
-        record = GroupRecord.of(analysis)
-        stored = None if streamed else record.to_files(_same_partials(last, analysis))
-        if last is not None:
-            last.analysis, last.stored = analysis, stored
-        figures = work.figures_before.get(group.id)
-        page = group_page(group, job.child_groups, analysis, records, work.page, work.site, figures)
-        verdicts = tuple(
-            (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
-        )
-        if streamed:
-            return RenderedGroup(page, None, {}, (), analysis.findings, verdicts, record)
-        files = (page.files[0], serialize.group_summary_file(record), *page.files[1:])
-        output = replace(page, files=files)
-        return RenderedGroup(output, stored, {}, (), analysis.findings, verdicts)
-
-    def failed(reason: str) -> RenderedGroup:
-        return failed_group(group, reason, work)
-
-    rendered = guarded(attempt, failed, f"group {group.id}", work.verbose)
-    return replace(rendered, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
-
-
-def failed_group(group: GroupRef, reason: str, work: GroupWork) -> RenderedGroup:
-    """A group's error page, and a summary saying why it has no numbers."""
-    from reportgen.pages import serialize
-    from reportgen.pages.group import group_error_page
-
-    page = group_error_page(group, reason, site=work.site)
-    output = replace(page, files=(*page.files, serialize.group_error_file(group.id, reason)))
-    return RenderedGroup(output, None, {}, ())
-
-
-def _children_partials(work: GroupWork, job: GroupJob, packed: bool) -> list[Partials]:
-    """The partials of the job's child groups whose runs' fits use its η window (those whose
-    files still have the bytes recorded); ``packed``: their rows as ``PackedRows``."""
-    from reportgen.pages import paths
-
-    staged = replace(work.samples, digests=dict(job.children))  # the children's partials
-    window = work.analysis.fit_window(job.group.id)
-    alike = {
-        paths.group_partials(c)
-        for c in job.group.child_group_ids
-        if work.analysis.fit_window(c) == window
-    }
-    return [
-        p
-        for path, _ in job.children
-        if path in alike and (p := _partials(staged, path, packed)) is not None
-    ]
-
-
-def _same_partials(last: LastAnalysis | None, analysis: GroupAnalysis) -> bytes | None:
-    """The stored partials of the group rendered last, when ``analysis`` took its statistics
-    (the same runs: the same partials object); ``None`` otherwise."""
-    if last is None or last.stored is None or last.analysis is None:
-        return None
-    return last.stored.partials if last.analysis.partials is analysis.partials else None
-
-
-def aggregate_files(inputs: tuple[GroupInput, ...]) -> AggregateFiles | None:
-    """A group's CV batch aggregate files as planning read them (``None``: it has none)."""
-    from reportgen.load.cv_aggregate import AggregateFiles
-    from reportgen.load.models import InputFile
-
-    if not inputs:
-        return None
-    return AggregateFiles(
-        tuple(InputFile(i.path, i.content) for i in inputs if i.content is not None),
-        tuple(f"{i.path}: {i.problem}" for i in inputs if i.content is None),
-    )
-
-
-def _partials(files: VerifiedFiles, path: str, packed: bool) -> Partials | None:
-    """A child's partials in the new site, if they have the recorded bytes."""
-    from reportgen.analysis.group_record import stored_partials
-
-    content = files.read(path)
-    try:
-        return None if content is None else stored_partials(content, packed)
-    except ValueError:  # not a record of the current format: its rows are computed again
-        return None
 
 
 def _children_first(group: GroupRef) -> tuple[str, ...]:
@@ -396,15 +195,15 @@ def _render_groups(
     job's records with the job; a group too large to send (``rendered_here``) is rendered here,
     where every run's record already is, once the pool has finished the others (its children
     among them: it merges their partials)."""
-    here = partial(render_group, work, last=last, streamed=True)
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return todo, in_process(here, jobs(todo))
+        return todo, rendered_in_turn(work, jobs, todo, last)
     large: list[GroupRef] = []
     pooled: list[GroupRef] = []
     for group in todo:
         (large if rendered_here(group, len(work.records), workers) else pooled).append(group)
     if not pool_pays(len(pooled), workers):
-        return todo, in_process(here, jobs(todo))
+        return todo, rendered_in_turn(work, jobs, todo, last)
+    here = partial(render_group, work, last=last, streamed=True)
     lost = partial(lost_group, work.site)
     shipped = (with_members(job, work.records, work.samples) for job in jobs(pooled))
     # every worker's share: no run's record, no sample's digest
@@ -420,16 +219,6 @@ def _after_pool(
     stopped first, its memory better theirs."""
     stop_server()
     yield from in_process(here, jobs)
-
-
-# From this many runs on, a group's records are read from the store as its analysis and page
-# need them, never held all at once (at ~11 KB a decoded record, 100,000 runs would hold 1.1 GB);
-# below it, each is decoded once and held while the group renders, which is several times faster
-STORED_GROUP_RUNS = 20_000
-
-# Fewer runs than this, and a group is sent to a worker whatever its share of the build: its
-# records are a few MB, and rendered here it would wait for the pool instead of running beside it
-LARGE_GROUP_RUNS = 500
 
 
 def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:

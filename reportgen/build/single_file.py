@@ -158,7 +158,8 @@ def group_file(options: BuildOptions, tree: Tree, group: GroupRef, site: SiteCon
     asset files): its runs read and analysed as a build does, its analysis computed in this
     process, its links to other pages made plain text; its runs' findings and its own."""
     from reportgen.analysis.group import GroupSettings
-    from reportgen.build.groups import GroupJob, GroupWork, child_groups, render_group
+    from reportgen.build.group_render import GroupJob, GroupWork, render_group
+    from reportgen.build.groups import child_groups
     from reportgen.build.plan import read_group_inputs
     from reportgen.pages.group import GroupPageSettings
     from reportgen.pages.render import inline_assets
