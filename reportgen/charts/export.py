@@ -22,7 +22,6 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 
-from reportgen import vlshared
 from reportgen.charts.core import Chart, Columns, Datasets, Spec, copy_spec
 from reportgen.csvcells import csv_line, text_cell
 from reportgen.figures import Figure, FigureSource, PreviousFigures
@@ -189,6 +188,8 @@ def spread_over(children: int) -> None:
 def converting_on(children: int) -> Iterator[None]:
     """For one build: ``children`` vl-convert children shared by this process and its
     workers (``vlshared``), and pages rendered here spread over as many at once."""
+    from reportgen import vlshared  # here: a build without figures needs no multiprocessing
+
     spread_over(children)
     with vlshared.shared_children(children):
         yield
@@ -225,6 +226,8 @@ def _new_converter() -> Converter:
 def _request(op: str, **arguments: Any) -> bytes:
     """vl-convert's answer from the build's shared children where they run, from this
     process's own child otherwise (or once a shared one has stopped)."""
+    from reportgen import vlshared
+
     shared = vlshared.client()
     if shared is not None and not shared.broken:
         try:
@@ -369,6 +372,8 @@ def export_charts(
 
     if width <= 1:
         return [one(item) for item in charts]
+
+    from reportgen import vlshared
 
     converters = [_spares.pop() if _spares else _new_converter() for _ in range(width)]
     lendable: queue.SimpleQueue[Converter] = queue.SimpleQueue()
