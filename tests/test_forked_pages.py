@@ -163,3 +163,31 @@ def test_a_forked_call_returns_its_result_or_says_it_was_lost() -> None:
         "orphan": "gone",
         "with_a_thread": False,
     }
+
+
+def test_a_page_is_forked_only_beside_a_group_worth_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from reportgen.build import group_render
+    from reportgen.discover import GroupRef
+
+    monkeypatch.setattr(group_render, "can_fork", lambda: True)
+
+    def work(workers: int = 2, figures: tuple[str, ...] = ()) -> Any:
+        return SimpleNamespace(
+            analysis=SimpleNamespace(workers=workers), page=SimpleNamespace(figures=figures)
+        )
+
+    def group(runs: int) -> GroupRef:
+        return GroupRef(id="g", run_ids=tuple(f"r{i}" for i in range(runs)), child_group_ids=())
+
+    overlaps = group_render._overlaps
+    assert overlaps(work(), group(OVERLAP_RUNS))
+    assert overlaps(work(), group(group_render.LARGE_GROUP_RUNS - 1))
+    assert not overlaps(work(), None)  # the last page: rendered here
+    assert not overlaps(work(), group(OVERLAP_RUNS - 1))  # analysed faster than a copy costs
+    assert not overlaps(work(), group(group_render.LARGE_GROUP_RUNS))  # it merges, once stored
+    assert not overlaps(work(workers=1), group(OVERLAP_RUNS))  # -j 1: one core
+    assert not overlaps(work(figures=("svg",)), group(OVERLAP_RUNS))
+    monkeypatch.setattr(group_render, "can_fork", lambda: False)
+    assert not overlaps(work(), group(OVERLAP_RUNS))

@@ -3,8 +3,9 @@
 A group's analysis merges the partial statistics of its children's records where they are
 stored already, and computes those of the others again (the same numbers). In a build that
 renders its groups in its own process (one changed run's chain of groups, or too few groups
-for workers), each page is rendered in a forked copy of the process while the next group is
-analysed here; the last page is rendered here, beside the one before it.
+for workers), a page is rendered in a forked copy of the process while the next group is
+analysed here, when that group is long enough to analyse to pay for the copy; the last page is
+rendered here, beside the one before it.
 """
 
 from __future__ import annotations
@@ -173,18 +174,17 @@ class AnalysedGroup:
 
     def rendered(self, page: PageOutput | str) -> RenderedGroup:
         """What the group stage stores: its page and record, or its error page."""
-        from reportgen.analysis.pooling import pooled_verdict
         from reportgen.pages import serialize
 
         analysis, memos = self.analysis, self.memos
         if isinstance(page, str):
             done = failed_group(self.job.group, page, self.work)
         elif self.stored is None:
-            verdicts = _verdicts(analysis, pooled_verdict)
+            verdicts = _verdicts(analysis)
             done = RenderedGroup(page, None, {}, (), analysis.findings, verdicts, self.record)
         else:
-            verdicts = _verdicts(analysis, pooled_verdict)
             files = (page.files[0], serialize.group_summary_file(self.record), *page.files[1:])
+            verdicts = _verdicts(analysis)
             output = replace(page, files=files)
             done = RenderedGroup(output, self.stored, {}, (), analysis.findings, verdicts)
         return replace(done, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
@@ -194,9 +194,10 @@ def _reason(reason: str) -> PageOutput | str:
     return reason
 
 
-def _verdicts(
-    analysis: GroupAnalysis, pooled_verdict: Callable[..., str | None]
-) -> tuple[tuple[str, str | None], ...]:
+def _verdicts(analysis: GroupAnalysis) -> tuple[tuple[str, str | None], ...]:
+    """Each population's pooled verdict of the linear approximation."""
+    from reportgen.analysis.pooling import pooled_verdict
+
     return tuple(
         (p.population.label, pooled_verdict(p.pooled, "linear")) for p in analysis.populations
     )
