@@ -38,7 +38,12 @@ class Forked(Generic[R]):
     def __init__(self, call: Callable[[], R]) -> None:
         read, write = os.pipe()
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare: the caller does the work itself
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:
             os.close(read)
             _serve(call, write, parent)
@@ -48,9 +53,11 @@ class Forked(Generic[R]):
 
     def result(self) -> R:
         """The call's result; ``ForkLost`` when the copy ended without one."""
-        with os.fdopen(self._read, "rb") as pipe:
-            data = pipe.read()
-        status = self._reap()
+        try:
+            with os.fdopen(self._read, "rb") as pipe:
+                data = pipe.read()
+        finally:
+            status = self._reap()
         if not data or status != 0:
             raise ForkLost(f"the forked copy ended with status {status}")
         result: R = pickle.loads(data)
