@@ -140,7 +140,7 @@ def render_group(
     analysed = analyse(work, job, last, streamed)
     if isinstance(analysed, RenderedGroup):
         return analysed
-    return analysed.rendered_here()
+    return analysed.render()
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ class AnalysedGroup:
             group, self.job.child_groups, self.analysis, self.records, work.page, work.site, figures
         )
 
-    def rendered_here(self) -> RenderedGroup:
+    def render(self) -> RenderedGroup:
+        """``rendered`` with its page rendered in this process."""
         return self.rendered(self.page_or_reason())
 
     def rendered(self, page: PageOutput | str) -> RenderedGroup:
@@ -187,7 +188,12 @@ class AnalysedGroup:
             verdicts = _verdicts(analysis)
             output = replace(page, files=files)
             done = RenderedGroup(output, self.stored, {}, (), analysis.findings, verdicts)
-        return replace(done, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+        return _with_memos(done, memos)
+
+
+def _with_memos(done: RenderedGroup, memos: MemoReader) -> RenderedGroup:
+    """``done`` with the draws memos its analysis computed and those it reused."""
+    return replace(done, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
 
 
 def _reason(reason: str) -> PageOutput | str:
@@ -245,8 +251,7 @@ def analyse(
         return AnalysedGroup(work, job, analysis, record, stored, records, memos)
 
     def failed(reason: str) -> AnalysedGroup | RenderedGroup:
-        done = failed_group(group, reason, work)
-        return replace(done, computed_memos=memos.computed, reused_memos=tuple(memos.reused))
+        return _with_memos(failed_group(group, reason, work), memos)
 
     return guarded(attempt, failed, f"group {group.id}", work.verbose)
 
@@ -326,17 +331,18 @@ def rendered_in_turn(
         for at, group in enumerate(todo):
             job = next(jobs([group]))
             following = todo[at + 1] if at + 1 < len(todo) else None
-            started = _start(work, job, last) if _overlaps(work, following) else None
-            if isinstance(started, _ForkedPage):
-                if pending is not None:
-                    yield pending.rendered()
-                pending = started
-                continue
-            done = render_group(work, job, last, streamed=True) if started is None else started
+            # this group's page started (or rendered) before the one before it is collected
+            if _overlaps(work, following):
+                done = _start(work, job, last)
+            else:
+                done = render_group(work, job, last, streamed=True)
             if pending is not None:
                 yield pending.rendered()
-            pending = None
-            yield done
+            if isinstance(done, _ForkedPage):
+                pending = done
+            else:
+                pending = None
+                yield done
         if pending is not None:
             yield pending.rendered()
             pending = None
@@ -354,7 +360,7 @@ def _start(work: GroupWork, job: GroupJob, last: LastAnalysis) -> _ForkedPage | 
     try:
         return _ForkedPage(analysed, Forked(analysed.page_or_reason))
     except OSError:  # no process to spare (a limit on processes, or memory)
-        return analysed.rendered_here()
+        return analysed.render()
 
 
 def _overlaps(work: GroupWork, following: GroupRef | None) -> bool:
