@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reportgen.analysis.order_stats import quantiles
 from reportgen.analysis.stats import Json, num
 from reportgen.load.models import FloatArray
 
@@ -57,12 +58,12 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
     if finite.size == 0:
         return None
     counts, edges = np.histogram(finite, bins=bins, range=_hist_range(finite))
-    quantiles = np.quantile(finite, QUANTILES)
+    at_quantiles = quantiles(finite, QUANTILES)
     return Distribution(
         n=int(finite.size),
         mean=num(finite.mean()),
         std=num(finite.std(ddof=1)) if finite.size >= 2 else None,
-        quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, quantiles, strict=True)),
+        quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, at_quantiles, strict=True)),
         hist_edges=tuple(float(e) for e in edges),
         hist_counts=tuple(int(c) for c in counts),
         se_mean=moments.monte_carlo_se(),

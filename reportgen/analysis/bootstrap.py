@@ -23,6 +23,7 @@ from reportgen.analysis.contributions import (
 )
 from reportgen.analysis.counts import BootstrapCounts
 from reportgen.analysis.delta import PairedColumns
+from reportgen.analysis.order_stats import distinct_count
 from reportgen.analysis.resample import CI_LEVEL, Interval, percentile_interval, weighted_sums
 from reportgen.load.models import FloatArray, Run, TrueEntry
 
@@ -225,7 +226,7 @@ def slope_intervals(
     A resample with a zero ΔH_true at some η has no log-log slope and is left out of that
     interval (the log-log interval is ``None`` if more than 1 % of resamples are left out).
     """
-    if etas.shape[0] < 2 or np.unique(etas).shape[0] < 2:
+    if etas.shape[0] < 2 or distinct_count(etas) < 2:
         return None, None
     sums = SlopeSums(etas.tolist(), true_draws.shape[0])
     for j in np.argsort(etas, kind="stable").tolist():

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import numpy.typing as npt
 
+from reportgen.analysis.order_stats import quantiles
 from reportgen.load.models import FloatArray
 
 # Weights (rows × sequences) are drawn in cache-sized pieces of 2¹⁷ cells (counting a 16 MiB
@@ -139,7 +140,7 @@ def percentile_interval(draws: FloatArray, level: float = CI_LEVEL) -> list[Inte
     if draws.shape[0] < 2:
         return [None] * draws.shape[1]
     with np.errstate(all="ignore"):
-        bounds = np.percentile(draws, [tail, 100.0 - tail], axis=0)
+        bounds = quantiles(draws, np.true_divide([tail, 100.0 - tail], 100))
     return [
         (float(lo), float(hi)) if math.isfinite(lo) and math.isfinite(hi) else None
         for lo, hi in bounds.T.tolist()

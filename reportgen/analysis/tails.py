@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from reportgen.analysis import order_stats
 from reportgen.analysis.contributions import EtaContributions
 from reportgen.analysis.stats import Spread, eta_grid, grid_matches, num, spread
 from reportgen.load.models import FloatArray, IntArray
@@ -139,7 +140,7 @@ def tail_sensitivity(
     if linear.size == 0:
         return TailSensitivity(contrib.eta, 0, (), (), reason="no finite contributions")
     qs = np.asarray(quantiles, dtype=np.float64)
-    thresholds = np.quantile(np.abs(linear), qs)
+    thresholds = order_stats.quantiles(np.abs(linear), qs)
     keep = (np.abs(linear)[None, :] <= thresholds[:, None]).astype(np.float64)
     kept = keep.sum(axis=1).astype(np.int64)
     lq_totals = keep @ linquad if linquad is not None else None
@@ -148,7 +149,7 @@ def tail_sensitivity(
     clipped_linear = _clipped_totals(linear, thresholds)
     lq_thresholds = lq_clipped = None
     if linquad is not None:
-        lq_thresholds = np.quantile(np.abs(linquad), qs)
+        lq_thresholds = order_stats.quantiles(np.abs(linquad), qs)
         lq_clipped = _clipped_totals(linquad, lq_thresholds)
     clipped = _rows(qs, kept, thresholds, true_totals, clipped_linear, lq_clipped, lq_thresholds)
     centred = contrib.centred is not None

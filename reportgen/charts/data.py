@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from reportgen import numfmt
+from reportgen.analysis.order_stats import quantiles
 from reportgen.charts.core import ColumnValues, as_float, downsample_note
 
 ColumnDict = dict[str, Any]
@@ -229,7 +230,7 @@ def outlier_fences(values: np.ndarray) -> tuple[np.ndarray, tuple[float, float] 
     finite = values[np.isfinite(values)]
     if finite.size < 4:
         return np.zeros(values.shape, dtype=bool), None
-    q1, q3 = np.quantile(finite, [0.25, 0.75])
+    q1, q3 = quantiles(finite, [0.25, 0.75])
     spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
     lo, hi = min(q1 - OUTLIER_IQR * spread, 0.0), max(q3 + OUTLIER_IQR * spread, 0.0)
     outside = np.isfinite(values) & ((values < lo) | (values > hi))

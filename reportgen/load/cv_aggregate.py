@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -167,6 +166,7 @@ def _differ(a: tuple[CvAggregateRow, ...], b: tuple[CvAggregateRow, ...]) -> boo
 
 def _rows_give(rows: Sequence[CvAggregateRow]) -> dict[str, float | None]:
     """The JSON's batch numbers as its rows give them (missing values left out)."""
+    import statistics  # imported here: it pulls in fractions and decimal, and few trees need it
 
     def over(
         stat: Callable[[list[float]], float], get: Callable[[CvAggregateRow], float | None]

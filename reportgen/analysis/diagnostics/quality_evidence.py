@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen.analysis.diagnostics.registry import CheckContext, fmt, fmt_eta
+from reportgen.analysis.order_stats import distinct_count
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.kinds.sample_stats import t_quantile
 from reportgen.load.models import Curvature
@@ -239,7 +240,7 @@ def loglog_slope(
     (k − 2 degrees of freedom; none with two η)."""
     etas = tuple(p[0] for p in points)
     x = np.log(np.asarray(etas, dtype=np.float64))
-    if np.unique(x).size < max(min_points, 2):
+    if distinct_count(x) < max(min_points, 2):
         return None
     y = np.log(np.asarray([p[1] for p in points], dtype=np.float64))
     xc = x - x.mean()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
+from reportgen.analysis.order_stats import quantiles
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.kinds.jackknife.diagnostics import HETEROGENEITY_P
 from reportgen.kinds.jackknife.model import (
@@ -270,7 +271,7 @@ def skewness(values: np.ndarray) -> float | None:
 
 
 def box(values: FloatArray) -> Box:
-    q1, median, q3 = (float(q) for q in np.quantile(values, [0.25, 0.5, 0.75]))
+    q1, median, q3 = (float(q) for q in quantiles(values, [0.25, 0.5, 0.75]))
     fence = 1.5 * (q3 - q1)
     inside = values[(values >= q1 - fence) & (values <= q3 + fence)]
     outside = values[(values < q1 - fence) | (values > q3 + fence)]
@@ -298,7 +299,7 @@ def prompt_tail(point: JackknifePoint) -> Tail | None:
     means = point.per_prompt_means
     if means is None or means.size == 0:
         return None
-    q50, q99 = np.quantile(means, [0.5, TAIL_QUANTILE])
+    q50, q99 = quantiles(means, [0.5, TAIL_QUANTILE])
     return Tail(PROMPT_SOURCE, float(q50), float(q99), float(means.max()))
 
 
