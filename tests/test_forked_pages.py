@@ -107,10 +107,16 @@ def test_a_page_failing_in_a_forked_copy_fails_as_it_would_here(
 FORKED_CALLS = textwrap.dedent(
     """
     import json, os, threading, time
-    from reportgen.build.forked import Forked, ForkLost, can_fork
+    from reportgen.build.forked import Forked, ForkLost, can_fork, reap_finished
 
     answers = {"alone": can_fork()}
     answers["result"] = len(Forked(lambda: b"x" * 3_000_000).result())  # beyond a pipe's buffer
+    reap_finished(block=True)
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        answers["reaped"] = "a child left"
+    except ChildProcessError:
+        answers["reaped"] = "every child"
     try:
         Forked(lambda: os._exit(0)).result()
     except ForkLost as lost:
@@ -158,6 +164,7 @@ def test_a_forked_call_returns_its_result_or_says_it_was_lost() -> None:
     assert answers == {
         "alone": sys.platform == "linux",
         "result": 3_000_000,
+        "reaped": "every child",
         "died": "the forked copy ended with status 0",
         "cancelled": "gone",
         "orphan": "gone",

@@ -71,5 +71,7 @@ def test_neither_imports_the_masked_array_module(call: str) -> None:
         f"{call}\n"
         "print('numpy.ma' in sys.modules)\n"
     )
-    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert found.stdout.strip() == "False"

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen.build.forked import Forked, ForkLost, can_fork
+from reportgen.build.forked import Forked, ForkLost, can_fork, reap_finished
 from reportgen.build.guard import guarded
 from reportgen.build.plan import GroupInput, GroupInputs
 from reportgen.build.record_store import stored_members
@@ -322,10 +323,11 @@ def rendered_in_turn(
     jobs: Callable[[list[GroupRef]], Iterator[GroupJob]],
     todo: list[GroupRef],
     last: LastAnalysis,
-) -> Iterator[RenderedGroup]:
-    """The groups rendered here in order, each job made once the groups yielded before it are
-    stored. With a core to spare, a page is rendered in a forked copy while the next group is
-    analysed; the last page, or one followed by a large group, is rendered here."""
+) -> Iterator[tuple[GroupRef, RenderedGroup]]:
+    """The groups rendered here, each job made once the groups yielded before it are stored.
+    With a core to spare, a page is rendered in a forked copy while the next group is analysed;
+    the last page, or one followed by a large group, is rendered here (the last is yielded before
+    the copy's page beside it: it is stored while the copy finishes)."""
     pending: _ForkedPage | None = None
     try:
         for at, group in enumerate(todo):
@@ -336,31 +338,39 @@ def rendered_in_turn(
                 done = _start(work, job, last)
             else:
                 done = render_group(work, job, last, streamed=True)
-            if pending is not None:
-                yield pending.rendered()
+            if pending is not None and following is not None:
+                yield pending.group, pending.rendered()
+                pending = None
             if isinstance(done, _ForkedPage):
                 pending = done
             else:
-                pending = None
-                yield done
+                yield group, done
         if pending is not None:
-            yield pending.rendered()
+            yield pending.group, pending.rendered()
             pending = None
     finally:
         if pending is not None:
             pending.cancel()
+        reap_finished(block=True)
 
 
 def _start(work: GroupWork, job: GroupJob, last: LastAnalysis) -> _ForkedPage | RenderedGroup:
-    """The group analysed here and its page started in a forked copy (rendered here when no
-    copy can be made; its error page when the analysis failed)."""
+    """The group analysed here and its page, summary and record made in a forked copy (here when
+    no copy can be made; its error page when the analysis failed)."""
     analysed = analyse(work, job, last, streamed=True)
     if isinstance(analysed, RenderedGroup):
         return analysed
     try:
-        return _ForkedPage(analysed, Forked(analysed.page_or_reason))
+        return _ForkedPage(analysed, Forked(partial(_made_whole, analysed)))
     except OSError:  # no process to spare (a limit on processes, or memory)
         return analysed.render()
+
+
+def _made_whole(analysed: AnalysedGroup) -> RenderedGroup:
+    """In the forked copy: the group's page with its summary and record as bytes, as a worker
+    makes them (without its memos: the build has them)."""
+    whole = replace(analysed, stored=analysed.record.to_files(None))
+    return replace(whole.render(), computed_memos={}, reused_memos=())
 
 
 def _overlaps(work: GroupWork, following: GroupRef | None) -> bool:
@@ -375,14 +385,18 @@ def _overlaps(work: GroupWork, following: GroupRef | None) -> bool:
 @dataclass
 class _ForkedPage:
     analysed: AnalysedGroup
-    forked: Forked[PageOutput | str]
+    forked: Forked[RenderedGroup]
+
+    @property
+    def group(self) -> GroupRef:
+        return self.analysed.job.group
 
     def rendered(self) -> RenderedGroup:
         try:
-            page = self.forked.result()
+            done = self.forked.result()
         except ForkLost:  # killed (out of memory?): rendered here instead, the same bytes
-            page = self.analysed.page_or_reason()
-        return self.analysed.rendered(page)
+            return self.analysed.render()
+        return _with_memos(done, self.analysed.memos)
 
     def cancel(self) -> None:
         self.forked.cancel()

@@ -96,9 +96,7 @@ def write_groups(
             todo.append(group)
     todo.sort(key=_children_first)
     last = LastAnalysis()
-    order, rendered = _render_groups(work, partial(stage.jobs, by_id=by_id), todo, workers, last)
-    for group in order:  # not zip: it would hold each page until the next one is rendered
-        done = next(rendered)
+    for group, done in _render_groups(work, partial(stage.jobs, by_id=by_id), todo, workers, last):
         stage.statuses[group.id] = _store_group(group, keys[group.id], done, work, writer)
         stage.rendered += 1
         del done  # a large group's page and summary: not held while the next group renders
@@ -188,37 +186,46 @@ def _render_groups(
     todo: list[GroupRef],
     workers: int,
     last: LastAnalysis,
-) -> tuple[list[GroupRef], Iterator[RenderedGroup]]:
-    """Group pages, in the order returned with them, several at once in worker processes when
+) -> Iterator[tuple[GroupRef, RenderedGroup]]:
+    """Each group with its page as it is rendered, several at once in worker processes when
     there are several that can be: the groups of one chain (one changed run's, up to the root)
     each wait for their child's partials, so they are rendered here. A worker receives each
     job's records with the job; a group too large to send (``rendered_here``) is rendered here,
     where every run's record already is, once the pool has finished the others (its children
     among them: it merges their partials)."""
     if not pool_pays(len(todo), workers) or one_chain(todo):
-        return todo, rendered_in_turn(work, jobs, todo, last)
+        return rendered_in_turn(work, jobs, todo, last)
     large: list[GroupRef] = []
     pooled: list[GroupRef] = []
     for group in todo:
         (large if rendered_here(group, len(work.records), workers) else pooled).append(group)
     if not pool_pays(len(pooled), workers):
-        return todo, rendered_in_turn(work, jobs, todo, last)
+        return rendered_in_turn(work, jobs, todo, last)
     here = partial(render_group, work, last=last, streamed=True)
     lost = partial(lost_group, work.site)
     shipped = (with_members(job, work.records, work.samples) for job in jobs(pooled))
     # every worker's share: no run's record, no sample's digest
     bare = (replace(work, records={}, samples=replace(work.samples, digests={})),)
     in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
-    return [*pooled, *large], chain(in_workers, _after_pool(here, jobs(large)))
+    return chain(_paired(pooled, in_workers), _after_pool(here, jobs(large), large))
 
 
 def _after_pool(
-    here: Callable[[GroupJob], RenderedGroup], jobs: Iterator[GroupJob]
-) -> Iterator[RenderedGroup]:
+    here: Callable[[GroupJob], RenderedGroup], jobs: Iterator[GroupJob], large: list[GroupRef]
+) -> Iterator[tuple[GroupRef, RenderedGroup]]:
     """The largest groups, rendered here once the pool has finished: its worker server is
     stopped first, its memory better theirs."""
     stop_server()
-    yield from in_process(here, jobs)
+    yield from _paired(large, in_process(here, jobs))
+
+
+def _paired(
+    groups: list[GroupRef], rendered: Iterator[RenderedGroup]
+) -> Iterator[tuple[GroupRef, RenderedGroup]]:
+    """Each group with its page, in turn (not ``zip``: it would hold each page until the next
+    one is rendered)."""
+    for group in groups:
+        yield group, next(rendered)
 
 
 def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:
