@@ -3,9 +3,10 @@
 A group's analysis merges the partial statistics of its children's records where they are
 stored already, and computes those of the others again (the same numbers). In a build that
 renders its groups in its own process (one changed run's chain of groups, or too few groups
-for workers), a page is rendered in a forked copy of the process while the next group is
-analysed here, when that group is long enough to analyse to pay for the copy; the last page is
-rendered here, beside the one before it.
+for workers), a group is analysed and rendered in a forked copy of the process while the next
+group is analysed here, when that group is long enough to analyse to pay for the copy (only
+its page is, when the next group takes its statistics: it is analysed here first). The last
+page is rendered here, beside the one before it.
 """
 
 from __future__ import annotations
@@ -328,20 +329,20 @@ def rendered_in_turn(
     With a core to spare, a page is rendered in a forked copy while the next group is analysed;
     the last page, or one followed by a large group, is rendered here (the last is yielded before
     the copy's page beside it: it is stored while the copy finishes)."""
-    pending: _ForkedPage | None = None
+    pending: _ForkedGroup | None = None
     try:
         for at, group in enumerate(todo):
             job = next(jobs([group]))
             following = todo[at + 1] if at + 1 < len(todo) else None
             # this group's page started (or rendered) before the one before it is collected
-            if _overlaps(work, following):
-                done = _start(work, job, last)
+            if following is not None and _overlaps(work, following):
+                done = _start(work, job, last, following)
             else:
                 done = render_group(work, job, last, streamed=True)
             if pending is not None and following is not None:
                 yield pending.group, pending.rendered()
                 pending = None
-            if isinstance(done, _ForkedPage):
+            if isinstance(done, _ForkedGroup):
                 pending = done
             else:
                 yield group, done
@@ -354,16 +355,29 @@ def rendered_in_turn(
         reap_finished(block=True)
 
 
-def _start(work: GroupWork, job: GroupJob, last: LastAnalysis) -> _ForkedPage | RenderedGroup:
-    """The group analysed here and its page, summary and record made in a forked copy (here when
-    no copy can be made; its error page when the analysis failed)."""
-    analysed = analyse(work, job, last, streamed=True)
-    if isinstance(analysed, RenderedGroup):
-        return analysed
+def _start(
+    work: GroupWork, job: GroupJob, last: LastAnalysis, following: GroupRef
+) -> _ForkedGroup | RenderedGroup:
+    """The group's page, summary and record started in a forked copy: its analysis too unless
+    the group that follows takes its statistics (the same runs), when it is analysed here first
+    (rendered here when no copy can be made; its error page when the analysis failed)."""
+    call: Callable[[], RenderedGroup]
+    here: Callable[[], RenderedGroup]
+    if following.run_ids != job.group.run_ids:
+        members(job.group, work.records, last)  # decoded here: for the copy, and for the next
+        last.analysis = last.stored = None  # the group analysed last here is not the one before
+        call = partial(render_group, work, job, last)
+        here = partial(render_group, work, job, None, streamed=True)
+        memos = None
+    else:
+        analysed = analyse(work, job, last, streamed=True)
+        if isinstance(analysed, RenderedGroup):
+            return analysed
+        call, here, memos = partial(_made_whole, analysed), analysed.render, analysed.memos
     try:
-        return _ForkedPage(analysed, Forked(partial(_made_whole, analysed)))
+        return _ForkedGroup(job.group, Forked(call), here, memos)
     except OSError:  # no process to spare (a limit on processes, or memory)
-        return analysed.render()
+        return here()
 
 
 def _made_whole(analysed: AnalysedGroup) -> RenderedGroup:
@@ -383,20 +397,18 @@ def _overlaps(work: GroupWork, following: GroupRef | None) -> bool:
 
 
 @dataclass
-class _ForkedPage:
-    analysed: AnalysedGroup
+class _ForkedGroup:
+    group: GroupRef
     forked: Forked[RenderedGroup]
-
-    @property
-    def group(self) -> GroupRef:
-        return self.analysed.job.group
+    here: Callable[[], RenderedGroup]  # what renders it here instead, the same bytes
+    memos: MemoReader | None  # those of its analysis here (``None``: analysed in the copy)
 
     def rendered(self) -> RenderedGroup:
         try:
             done = self.forked.result()
-        except ForkLost:  # killed (out of memory?): rendered here instead, the same bytes
-            return self.analysed.render()
-        return _with_memos(done, self.analysed.memos)
+        except ForkLost:  # killed (out of memory?)
+            return self.here()
+        return done if self.memos is None else _with_memos(done, self.memos)
 
     def cancel(self) -> None:
         self.forked.cancel()
