@@ -21,9 +21,10 @@ from reportgen.demo import scale_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGED = "scale/block_00/sweep_01/E_16/run_02"
-# the changed run's chain, children first (5, 10, 30 and 30 runs): a page is forked when the
-# group after it has OVERLAP_RUNS runs or more, so the sweep's and the block's are, and the
-# root's is rendered here beside the block's
+# the changed run's chain, children first (5, 10, 30 and 30 runs): a group is forked when the
+# group after it has OVERLAP_RUNS runs or more, so the sweep (analysed in its copy: the block has
+# other runs) and the block (only its page: the root has its runs and takes its statistics) are,
+# and the root's page is rendered here beside the block's
 FORKED = ["scale/block_00/sweep_01", "scale/block_00"]
 FAILING = "scale/block_00/sweep_01"
 
