@@ -423,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def script() -> int:
     """``main()`` as the ``reportgen`` command and ``python -m reportgen`` run it: in a process
     that ends with it, so what it made is left to the exit (``collector.leave_to_exit``)."""
+    collector.own_process()
     code = main()
     collector.leave_to_exit()
     return code

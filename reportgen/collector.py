@@ -48,3 +48,28 @@ def leave_to_exit() -> None:
     """In a process about to end: what it holds is never collected again, so the interpreter's
     last collections walk nothing; the exit frees it all at once."""
     gc.freeze()
+
+
+_owned: list[bool] = []  # set by ``own_process``: this process is the command line's
+
+
+def own_process() -> None:
+    """Mark this process as reportgen's own (the command line's): ``importing`` may freeze
+    what it holds, which a library caller's process (a notebook's objects) must never see."""
+    _owned[:] = [True]
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """No collection while the block imports modules: what imports make stays alive, and the
+    collector would walk it again and again. In the command line's own process it is then
+    frozen, never walked again (with what the build holds by then: the tree and its plan)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _owned:
+            gc.freeze()
+        if enabled:
+            gc.enable()

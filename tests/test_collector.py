@@ -102,3 +102,28 @@ def test_the_command_leaves_what_it_made_to_the_exit(sample_tree: Path) -> None:
     assert command.value == "reportgen.cli:script"
     main_module = Path(cli.__file__).with_name("__main__.py").read_text()
     assert "sys.exit(script())" in main_module
+
+
+IMPORTING = """
+import gc
+from reportgen import collector
+collector.own_process()
+with collector.importing():
+    during = gc.isenabled()
+    import reportgen.pages.site
+print(during, gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_commands_own_process_freezes_what_the_page_code_imports() -> None:
+    done = subprocess.run([sys.executable, "-c", IMPORTING], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "True", "True"], done.stderr
+
+
+def test_a_build_called_from_python_never_freezes_the_callers_objects(
+    sample_tree: Path, tmp_path: Path
+) -> None:
+    """A notebook's cyclic garbage stays collectable: only the command's process is frozen."""
+    frozen = gc.get_freeze_count()
+    reportgen.build.build(BuildOptions(results=sample_tree, out=tmp_path / "site", jobs=1))
+    assert gc.get_freeze_count() == frozen and gc.isenabled()

@@ -243,7 +243,8 @@ def write_site(
     """Runs, then groups, then the site's pages, staged and swapped in; the new status."""
     rendering, workers = _prepare_workers(planned, options)
     # imported once the server is started: the two import side by side, not one after the other
-    from reportgen.pages.site import site_pages
+    with collector.importing():
+        from reportgen.pages.site import site_pages
 
     site = site_context(options)
     tree, previous = planned.tree, planned.previous
