@@ -12,7 +12,7 @@ import pytest
 
 from reportgen.build import build, group_render, groups
 from reportgen.build.group_render import GroupJob, GroupWork
-from reportgen.build.pool import in_pool
+from reportgen.build.pool import in_pool_as_done
 from reportgen.demo import scale_tree
 from reportgen.pages import paths
 from reportgen.settings import BuildOptions
@@ -52,9 +52,9 @@ def test_group_workers_get_each_jobs_records_only_and_render_the_same_bytes(
                 seen.append(job)
                 yield job
 
-        return in_pool(work, noted(), workers, on_lost, initializer, initargs)
+        return in_pool_as_done(work, noted(), workers, on_lost, initializer, initargs)
 
-    monkeypatch.setattr(groups, "in_pool", watched)
+    monkeypatch.setattr(groups, "in_pool_as_done", watched)
     monkeypatch.setattr(groups, "LARGE_GROUP_RUNS", 11)  # this tree's "large" groups
     rendered_here = _watch_renders_here(monkeypatch)
     pooled = tmp_path / "pooled"

@@ -20,7 +20,7 @@ import pytest
 
 import reportgen.build
 from reportgen.build import BuildOptions, build, pool, rendering_workers
-from reportgen.build.pool import in_pool
+from reportgen.build.pool import in_pool, in_pool_as_done
 from reportgen.demo import scale_tree
 from tests.processes import cmdline, descendants, in_session, stat_fields, worker_servers
 
@@ -63,6 +63,34 @@ def test_a_dead_worker_costs_its_job_one_retry_then_an_error_value(tmp_path: Pat
     assert tries == {n: {3: 2, 5: 2, 6: 2}.get(n, 1) for n in range(10)}
 
 
+def test_as_done_a_dead_worker_costs_the_same_and_every_job_answers_once(tmp_path: Path) -> None:
+    deaths = {3: 1, 5: 2, 6: 1}
+    jobs = [(str(tmp_path), n, deaths.get(n, 0)) for n in range(10)]
+    results = list(in_pool_as_done(square_or_die, jobs, 2, _lost))
+    assert sorted(results) == [(n, -n if n == 5 else n * n) for n in range(10)]
+
+
+def wait_for_release(job: tuple[str, int]) -> str:
+    """Job 0 waits (at most a minute) until the caller has every other result."""
+    marks, n = job
+    if n == 0:
+        for _ in range(1200):
+            if (Path(marks) / "release").exists():
+                return "released"
+            time.sleep(0.05)
+        return "never released"
+    return f"job {n}"
+
+
+def test_as_done_a_long_job_keeps_no_other_worker_waiting(tmp_path: Path) -> None:
+    jobs = [(str(tmp_path), n) for n in range(12)]
+    answers = in_pool_as_done(wait_for_release, jobs, 2, lambda job, reason: reason)
+    first = [next(answers) for _ in range(11)]  # in order, job 0 would hold them all
+    assert sorted(first) == [(n, f"job {n}") for n in range(1, 12)]
+    (tmp_path / "release").touch()
+    assert list(answers) == [(0, "released")]
+
+
 def double(n: int) -> int:
     return 2 * n
 
@@ -89,6 +117,8 @@ def test_when_no_worker_can_start_the_work_is_done_here(
     monkeypatch.setattr(pool, "worker_context", _NoProcesses)
     results = list(in_pool(double, range(7), 2, lambda job, reason: -1))
     assert results == [0, 2, 4, 6, 8, 10, 12]
+    as_done = list(in_pool_as_done(double, range(7), 2, lambda job, reason: -1))
+    assert as_done == [(n, 2 * n) for n in range(7)]
 
 
 def test_the_worker_server_pays_once_the_other_workers_take_more_than_its_start_up() -> None:

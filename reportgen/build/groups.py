@@ -29,7 +29,7 @@ from reportgen.build.group_render import (
 )
 from reportgen.build.guard import guarded
 from reportgen.build.plan import group_key
-from reportgen.build.pool import in_pool, in_process, pool_pays, stop_server
+from reportgen.build.pool import in_pool_as_done, in_process, pool_pays, stop_server
 from reportgen.build.record_store import HeldRecords, RecordStore
 from reportgen.build.status import BuildStatus, GroupStatus, RunStatus
 from reportgen.discover import GroupRef, Tree
@@ -201,13 +201,24 @@ def _render_groups(
         (large if rendered_here(group, len(work.records), workers) else pooled).append(group)
     if not pool_pays(len(pooled), workers):
         return rendered_in_turn(work, jobs, todo, last)
+    pooled = _largest_first(pooled)
     here = partial(render_group, work, last=last, streamed=True)
     lost = partial(lost_group, work.site)
     shipped = (with_members(job, work.records, work.samples) for job in jobs(pooled))
     # every worker's share: no run's record, no sample's digest
     bare = (replace(work, records={}, samples=replace(work.samples, digests={})),)
-    in_workers = in_pool(_render_in_worker, shipped, workers, lost, _group_worker_init, bare)
-    return chain(_paired(pooled, in_workers), _after_pool(here, jobs(large), large))
+    in_workers = in_pool_as_done(
+        _render_in_worker, shipped, workers, lost, _group_worker_init, bare
+    )
+    return chain(_named(pooled, in_workers), _after_pool(here, jobs(large), large))
+
+
+def _largest_first(groups: list[GroupRef]) -> list[GroupRef]:
+    """The groups children first, but for the one of most runs, handed out first: the pool ends
+    when its longest job does, and a group handed out just after its children would not find
+    their partials stored anyway (it computes their rows again, a small part of its work)."""
+    largest = max(groups, key=lambda g: len(g.run_ids))
+    return [largest, *(g for g in groups if g is not largest)]
 
 
 def _after_pool(
@@ -226,6 +237,16 @@ def _paired(
     one is rendered)."""
     for group in groups:
         yield group, next(rendered)
+
+
+def _named(
+    groups: list[GroupRef], rendered: Iterator[tuple[int, RenderedGroup]]
+) -> Iterator[tuple[GroupRef, RenderedGroup]]:
+    """Each page the pool has done with its group, as it comes (none held while the next is
+    awaited)."""
+    for index, done in rendered:
+        yield groups[index], done
+        del done
 
 
 def rendered_here(group: GroupRef, runs: int, workers: int) -> bool:

@@ -113,9 +113,35 @@ def in_pool(
     ``initializer(*initargs)`` runs once in each worker. A job whose worker died twice, or
     whose ``work`` raised, yields ``on_lost(job, reason)`` instead.
     """
+    for _, result in _supervised(work, jobs, workers, on_lost, initializer, initargs, True):
+        yield result
+
+
+def in_pool_as_done(
+    work: Callable[[J], R],
+    jobs: Iterable[J],
+    workers: int,
+    on_lost: Callable[[J, str], R],
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[tuple[int, R]]:
+    """``in_pool``, each result yielded as soon as it is done, with its job's index: a long
+    job keeps no other worker waiting for its turn."""
+    return _supervised(work, jobs, workers, on_lost, initializer, initargs, False)
+
+
+def _supervised(
+    work: Callable[[J], R],
+    jobs: Iterable[J],
+    workers: int,
+    on_lost: Callable[[J, str], R],
+    initializer: Callable[..., None] | None,
+    initargs: tuple[Any, ...],
+    ordered: bool,
+) -> Iterator[tuple[int, R]]:
     pool: _Supervisor[J, R] = _Supervisor(pickle.dumps((work, initializer, initargs)), workers)
     try:
-        yield from pool.run(jobs, on_lost)
+        yield from pool.run(jobs, on_lost, ordered)
     finally:
         pool.close()
 
@@ -142,14 +168,16 @@ class _Supervisor(Generic[J, R]):
         self.attempts: dict[int, int] = {}
         self.done: dict[int, R] = {}
 
-    def run(self, jobs: Iterable[J], on_lost: Callable[[J, str], R]) -> Iterator[R]:
+    def run(
+        self, jobs: Iterable[J], on_lost: Callable[[J, str], R], ordered: bool
+    ) -> Iterator[tuple[int, R]]:
         source = iter(jobs)
-        taken = following = 0  # jobs taken from ``jobs``; the index of the next result
+        taken = yielded = 0  # jobs taken from ``jobs``; results yielded
         while True:
-            while following in self.done:
-                yield self.done.pop(following)
-                following += 1
-            while taken < following + WINDOW_PER_WORKER * self.size:
+            for index in self._finished(yielded, ordered):
+                yield index, self.done.pop(index)
+                yielded += 1
+            while taken < yielded + WINDOW_PER_WORKER * self.size:
                 job = next(source, _END)
                 if job is _END:
                     break
@@ -160,10 +188,19 @@ class _Supervisor(Generic[J, R]):
                 return
             self._hand_out()
             if self.idle_deaths > self.size + 2:  # no worker can even start: work here
-                yield from self._here(following, source)
+                yield from self._here(taken, source)
                 return
             self._collect(on_lost)
             self._hand_out()  # a worker that answered works on while its result is written
+
+    def _finished(self, yielded: int, ordered: bool) -> list[int]:
+        """The done jobs to yield now: every one, or (``ordered``) those next in job order."""
+        if not ordered:
+            return sorted(self.done)
+        following: list[int] = []
+        while yielded + len(following) in self.done:
+            following.append(yielded + len(following))
+        return following
 
     def _hand_out(self) -> None:
         while self.waiting and self.idle_deaths <= self.size + 2:
@@ -224,18 +261,16 @@ class _Supervisor(Generic[J, R]):
             log.warning("reportgen: %s; its page is rendered again in a fresh worker", reason)
             self.waiting.appendleft(index)
 
-    def _here(self, following: int, source: Iterator[J]) -> Iterator[R]:
+    def _here(self, taken: int, source: Iterator[J]) -> Iterator[tuple[int, R]]:
         """Every remaining job in this process, in order (no worker could be started)."""
         work, initializer, initargs = pickle.loads(self.payload)
         if initializer is not None:
             initializer(*initargs)
-        while self.jobs or self.done:
-            if following in self.done:
-                yield self.done.pop(following)
-            else:
-                yield work(self.jobs.pop(following))
-            following += 1
-        yield from map(work, source)
+        for index in sorted({*self.jobs, *self.done}):
+            done = self.done.pop(index) if index in self.done else work(self.jobs.pop(index))
+            yield index, done
+        for index, job in enumerate(source, start=taken):
+            yield index, work(job)
 
     def _start(self) -> _Worker | None:
         """A new worker, or ``None`` when no process can be started (out of memory or
