@@ -211,3 +211,14 @@ def test_a_record_file_that_fails_as_it_is_written_is_not_kept(
         kept = [path for path, _ in status["groups"][group_id]["private"]]
         assert kept == [paths.group_record(group_id)]
     assert (out / paths.group_partials("scale/block_00/sweep_00")).is_file()
+
+
+def test_the_pool_starts_with_the_group_of_most_runs_then_goes_children_first() -> None:
+    from reportgen.discover import GroupRef
+
+    def group(name: str, runs: int) -> GroupRef:
+        return GroupRef(name, tuple(f"{name}/r{i}" for i in range(runs)), ())
+
+    children_first = [group("a/x", 5), group("a/y", 10), group("a", 15), group("b", 15)]
+    order = [g.id for g in groups._largest_first(children_first)]
+    assert order == ["a", "a/x", "a/y", "b"]  # the first of the largest; the rest as they were
