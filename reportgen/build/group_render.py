@@ -326,15 +326,15 @@ def rendered_in_turn(
     last: LastAnalysis,
 ) -> Iterator[tuple[GroupRef, RenderedGroup]]:
     """The groups rendered here, each job made once the groups yielded before it are stored.
-    With a core to spare, a page is rendered in a forked copy while the next group is analysed;
-    the last page, or one followed by a large group, is rendered here (the last is yielded before
-    the copy's page beside it: it is stored while the copy finishes)."""
+    With a core to spare, a group is rendered in a forked copy while the next group is analysed;
+    the last, or one followed by a large group, is rendered here (the last is yielded before the
+    copy's group beside it: it is stored while the copy finishes)."""
     pending: _ForkedGroup | None = None
     try:
         for at, group in enumerate(todo):
             job = next(jobs([group]))
             following = todo[at + 1] if at + 1 < len(todo) else None
-            # this group's page started (or rendered) before the one before it is collected
+            # this group started (or rendered) before the one before it is collected
             if following is not None and _overlaps(work, following):
                 done = _start(work, job, last, following)
             else:
