@@ -113,8 +113,9 @@ def in_pool(
     ``initializer(*initargs)`` runs once in each worker. A job whose worker died twice, or
     whose ``work`` raised, yields ``on_lost(job, reason)`` instead.
     """
-    for _, result in _supervised(work, jobs, workers, on_lost, initializer, initargs, True):
-        yield result
+    with _supervisor(work, workers, initializer, initargs) as pool:
+        for _, result in pool.run(jobs, on_lost, ordered=True):
+            yield result
 
 
 def in_pool_as_done(
@@ -127,21 +128,20 @@ def in_pool_as_done(
 ) -> Iterator[tuple[int, R]]:
     """``in_pool``, each result yielded as soon as it is done, with its job's index: a long
     job keeps no other worker waiting for its turn."""
-    return _supervised(work, jobs, workers, on_lost, initializer, initargs, False)
+    with _supervisor(work, workers, initializer, initargs) as pool:
+        yield from pool.run(jobs, on_lost, ordered=False)
 
 
-def _supervised(
+@contextlib.contextmanager
+def _supervisor(
     work: Callable[[J], R],
-    jobs: Iterable[J],
     workers: int,
-    on_lost: Callable[[J, str], R],
     initializer: Callable[..., None] | None,
     initargs: tuple[Any, ...],
-    ordered: bool,
-) -> Iterator[tuple[int, R]]:
+) -> Iterator[_Supervisor[J, R]]:
     pool: _Supervisor[J, R] = _Supervisor(pickle.dumps((work, initializer, initargs)), workers)
     try:
-        yield from pool.run(jobs, on_lost, ordered)
+        yield pool
     finally:
         pool.close()
 
