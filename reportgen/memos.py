@@ -52,7 +52,8 @@ class MemoReader:
 def npy_memo(
     memo: Callable[[str, Callable[[], bytes]], bytes], prefix: str
 ) -> Callable[[str, Callable[[], npt.NDArray[np.float64]]], npt.NDArray[np.float64]]:
-    """``memo`` for float arrays, stored as ``.npy`` (no pickles)."""
+    """``memo`` for float arrays, stored as ``.npy`` (no pickles); a key ``"kind:name"`` names its
+    file by ``kind`` instead of ``prefix``."""
     import numpy as np
 
     def array_memo(
@@ -68,7 +69,8 @@ def npy_memo(
             np.save(buffer, computed[0], allow_pickle=False)
             return buffer.getvalue()
 
-        content = memo(f"{key[:2]}/{prefix}-{key}.npy", as_npy)
+        kind, _, name = key.rpartition(":")
+        content = memo(f"{name[:2]}/{kind or prefix}-{name}.npy", as_npy)
         if computed:
             return computed[0]
         try:

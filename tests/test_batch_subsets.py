@@ -154,3 +154,62 @@ def test_alike_pieces_as_one_matrix_give_the_numbers_of_each_piece_alone(
     means = [float(p.mean()) for p in one_by_one]
     between = np.std(means, ddof=1) / math.sqrt(runs) if runs > 1 else None
     assert dist.se_between_runs == between
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan)), max_size=40),
+        max_size=5,
+    ),
+    st.integers(1, 12),
+    st.booleans(),
+)
+def test_pooled_distributions_come_back_from_their_memo_as_they_were_made(
+    runs: list[list[float]], bins: int, reestimates: bool
+) -> None:
+    from reportgen.analysis.batch_dist import distributions
+
+    pieces = [np.asarray(r, dtype=np.float64) for r in runs]
+
+    def values() -> Any:
+        return pieces, [2 * p for p in pieces], [p - 1 for p in pieces] if reestimates else None
+
+    stored: dict[str, FloatArray] = {}
+
+    def memo(key: str, compute: Any) -> FloatArray:
+        return stored[key] if key in stored else stored.setdefault(key, compute())
+
+    keys = [f"run{i}" for i in range(len(pieces))]
+    made = distributions(values, bins, keys, None)
+    first = distributions(values, bins, keys, memo)
+    fails = values if not keys else lambda: pytest.fail("made again")  # no memo without runs
+    again = distributions(fails, bins, keys, memo)
+    as_json = [
+        [None if d is None else d.to_json() for d in three] for three in (made, first, again)
+    ]
+    assert as_json[0] == as_json[1] == as_json[2]
+    assert len(stored) == (1 if keys else 0)  # one memo for the three, none without draws keys
+    if keys:
+        (key,) = stored
+        assert key.startswith("dists:")
+        other = distributions(values, bins + 1, keys, memo)  # the bins are part of its key
+        assert len(stored) == 2 and [d is None for d in other] == [d is None for d in made]
+        assert distributions(values, bins, [*keys[:-1], ""], memo) is not None  # one unkeyed
+        assert len(stored) == 2
+
+
+def test_a_pooled_distributions_memo_of_another_shape_is_made_again() -> None:
+    from reportgen.analysis.batch_dist import distributions
+
+    pieces = [np.linspace(0.0, 1.0, 50)]
+
+    def values() -> Any:
+        return pieces, pieces, None
+
+    def wrong(key: str, compute: Any) -> FloatArray:
+        return np.zeros((2, 5))
+
+    made = distributions(values, 10, ["run"], None)
+    read = distributions(values, 10, ["run"], wrong)
+    assert [d and d.to_json() for d in read] == [d and d.to_json() for d in made]

@@ -85,6 +85,21 @@ def test_the_chains_pages_rendered_in_forked_copies_are_a_cold_builds_bytes(
     assert _published(site) == _published(built[2])
 
 
+def test_an_analysis_beside_a_copy_draws_on_one_thread(
+    built: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "threads.jsonl"
+    monkeypatch.setenv("REPORTGEN_THREADS_LOG", str(log))
+    _one_change(built, tmp_path, "threads", jobs=2)
+    seen = {group: (workers, here) for group, workers, here in map(json.loads, log.open())}
+    assert seen == {
+        "scale/block_00/sweep_01/E_16": (2, True),  # alone: no copy yet
+        "scale/block_00/sweep_01": (1, False),  # in its copy, beside the build
+        "scale/block_00": (1, True),  # here, beside the sweep's copy
+        "scale": (1, True),  # here, beside the block's
+    }
+
+
 def test_a_copy_that_dies_leaves_its_page_to_the_build(
     built: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:

@@ -517,3 +517,35 @@ def _walk(node: object) -> list[dict[str, Any]]:
     if isinstance(node, list):
         return [n for v in node for n in _walk(v)]
     return []
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=64)),
+        max_size=70,
+    ),
+    st.booleans(),
+)
+def test_spread_is_numpys_mean_std_and_quartiles_of_the_finite_values(
+    values: list[float | None], as_array: bool
+) -> None:
+    from reportgen.analysis.stats import num, spread
+
+    given = np.asarray(values, dtype=np.float64)
+    finite = np.sort(given[np.isfinite(given)])
+    with np.errstate(all="ignore"):  # sums of huge values overflow: both give None then
+        result = spread(given if as_array else values)
+    assert result.n == finite.size
+    if finite.size == 0:
+        assert (result.mean, result.std, result.median) == (None, None, None)
+        return
+    with np.errstate(all="ignore"):
+        mean, std = num(finite.mean()), num(finite.std(ddof=1)) if finite.size >= 2 else None
+        quartiles = np.percentile(finite, [25, 50, 75])
+    # bit for bit what numpy's own mean and std give; the quartiles as sorted_quantiles does
+    assert (result.mean, result.std) == (mean, std)
+    assert (result.min, result.max) == (num(finite[0]), num(finite[-1]))
+    scale = max(1.0, float(np.abs(finite).max()))
+    if scale < 1e300:  # beyond, a difference of two values overflows
+        got = np.array([result.q25, result.median, result.q75], dtype=np.float64)
+        assert np.allclose(got, quartiles, rtol=1e-12, atol=1e-12 * scale)

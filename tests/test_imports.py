@@ -99,7 +99,7 @@ def test_one_changed_run_reads_no_package_metadata_and_imports_no_unused_module(
     """A changed run without notes: the guide's explanations are kept per install and the
     libraries' versions with the code's fingerprint, so neither Python-Markdown nor the package
     metadata is imported; nor are numpy's masked arrays or ``statistics``, which its arithmetic
-    does not need."""
+    does not need, nor vl-convert, whose versions are kept per install."""
     results = tmp_path / "results"
     shutil.copytree(sample_tree, results)
     out = tmp_path / "site"
@@ -112,7 +112,7 @@ def test_one_changed_run_reads_no_package_metadata_and_imports_no_unused_module(
     assert code in (0, 1)
     assert "(1 re-rendered)" in stdout
     assert "jinja2" in modules  # pages were rendered
-    unneeded = {"markdown", "importlib.metadata", "numpy.ma", "statistics"}
+    unneeded = {"markdown", "importlib.metadata", "numpy.ma", "statistics", "vl_convert"}
     assert sorted(unneeded.intersection(modules)) == []
 
 

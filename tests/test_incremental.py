@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,13 +247,16 @@ def test_incremental_build_equals_a_cold_build(
     data = orjson.loads(path.read_bytes())
     data["true"]["entries"][0]["delta_h_true"] *= 1.01
     path.write_bytes(orjson.dumps(data))
+    before = {p for p in files_of(out) if p.startswith(".reportgen/memo/")}
     result = build(options(results, out))
     assert rendered == [LARGE]
     memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
     written = [p for p in result.written if p.startswith(".reportgen/memo/")]
     # the changed run's draws, and only those: one memo holds every η of one larger run against
-    # one smaller batch size, and the sample tree compares it with one smaller size
-    assert len(written) == 1 and written[0] in memos
+    # one smaller batch size, and the sample tree compares it with one smaller size; and the
+    # distributions its draws are pooled into, made again (at each η, with the other runs')
+    assert len(draws_memos(written)) == 1 and draws_memos(written)[0] in memos
+    assert dists_memos(written) and not set(dists_memos(written)) & before
 
     cold = tmp_path / "cold"
     build(options(results, cold))
@@ -1010,7 +1013,9 @@ def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
         stored_paths = writer.store_memos(computed.computed, (), {})
         writer.publish()
     assert len(stored_paths) == len(computed.computed)
-    assert all(p.startswith(".reportgen/memo/") and "/test-" in p for p in writer.log.written)
+    kinds = {p.split("/")[-1].split("-")[0] for p in writer.log.written}
+    assert kinds == {"test", "dists"}  # the draws under their memo's prefix, the distributions
+    assert all(p.startswith(".reportgen/memo/") for p in writer.log.written)
     assert MemoReader(copy, {}).stored.read(next(iter(stored_paths))) is None  # no digest: unread
     reread = MemoReader(copy, stored_paths)  # the draws now come back from the site
     assert rows(from_disk, memo=npy_memo(reread.memo, "test")) == expected
@@ -1053,7 +1058,7 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     results = scale_tree(tmp_path / "results", seed=0, runs=10)
     out = tmp_path / "site"
     build(options(results, out))
-    memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    memos = draws_memos(files_of(out))
     assert len(memos) == 5  # one per larger run: all its η in one memo
     before = snapshot(out)
     changed = "scale/block_00/sweep_00/E_32/run_03"
@@ -1067,8 +1072,8 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     result = build(options(results, out))
     assert rendered == [changed]
     assert set(read) == {changed}
-    written = sorted(p for p in result.written if p.startswith(".reportgen/memo/"))
-    after = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
+    written = draws_memos(result.written)
+    after = draws_memos(files_of(out))
     assert len(written) == 1 and written[0] not in memos
     kept = sorted(set(memos) & set(after))
     assert len(kept) == 4 and all(snapshot(out)[p] == before[p] for p in kept)  # not rewritten
@@ -1076,6 +1081,46 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     build(options(results, cold))
     group = "groups/scale/block_00/sweep_00/summary.json"
     assert (out / group).read_bytes() == (cold / group).read_bytes()
+
+
+def draws_memos(paths: Iterable[str]) -> list[str]:
+    """The draws memos among ``paths`` (one per larger run and smaller batch size)."""
+    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/draws-" in p)
+
+
+def dists_memos(paths: Iterable[str]) -> list[str]:
+    """The memos of pooled distributions among ``paths`` (one per η and pair of sizes)."""
+    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/dists-" in p)
+
+
+def test_a_changed_smaller_run_reuses_every_pooled_distribution(
+    tree: Path, site: tuple[Path, BuildResult], tmp_path: Path, rendered: list[str]
+) -> None:
+    """The larger runs' draws, and so the distributions they are pooled into, do not depend on
+    a smaller run: changing one writes no memo, reads every one, and gives a cold build's
+    comparison."""
+    results = copy_tree(tree, tmp_path / "results")
+    out = tmp_path / "site"
+    shutil.copytree(site[0], out)
+    before = snapshot(out)
+    assert dists_memos(before)
+    small = "diagnostics_run/full_data/E_256/run_01"
+    path = results / small / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    result = build(options(results, out))
+    assert rendered == [small]
+    assert [p for p in result.written if p.startswith(".reportgen/memo/")] == []
+    after = snapshot(out)
+    assert dists_memos(after) == dists_memos(before)
+    assert all(after[p] == before[p] for p in dists_memos(after))
+    cold = tmp_path / "cold"
+    build(options(results, cold))
+    group = "groups/diagnostics_run/full_data/summary.json"
+    assert (out / group).read_bytes() == (cold / group).read_bytes()
+    batch = orjson.loads((out / group).read_bytes())["batch_comparison"]
+    assert batch and all(row["n_values"] > 0 for row in batch)
 
 
 @pytest.mark.slow

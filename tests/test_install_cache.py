@@ -52,6 +52,7 @@ def _forget() -> None:
     """What this process remembers of the cache (a new build process remembers nothing): a
     spec remembered here would otherwise never reach the session's cache on disk."""
     assets.vega_bundle.cache_clear()
+    assets.vl_convert_versions.cache_clear()
     assets.static_assets.cache_clear()
     assets.assets_fingerprint.cache_clear()
     render.environment.cache_clear()
@@ -109,6 +110,29 @@ def test_check_explanations_are_rendered_once_per_install_and_only_sealed_ones_r
     _forget()
     assert guide.check_explanations() == fresh
     assert guide.explanations(kinds) == fresh_kinds
+
+
+def test_vl_convert_versions_are_kept_sealed_per_install_of_it(
+    tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vl_convert
+
+    genuine = _bundle_name().removeprefix("vega-bundle-").removesuffix(".js")
+    assert "-".join(assets.vl_convert_versions()) == genuine
+    (entry,) = (own_cache / "sealed").glob("vl-convert-versions-*.txt")
+    sealed = entry.read_bytes()
+    entry.write_bytes(sealed.replace(vl_convert.get_vega_version().encode(), b"0.0.0"))
+    _forget()
+    assert "-".join(assets.vl_convert_versions()) == genuine  # the foreign entry not believed
+    assert entry.read_bytes() == sealed  # and sealed again
+    # another install of vl-convert (other files, or other times) is asked again
+    other = tmp_path / "vl_convert.abi3.so"
+    other.write_bytes(b"another build")
+    monkeypatch.setattr(assets, "_vl_convert_files", lambda: [other])
+    monkeypatch.setattr(assets, "RACY_NS", 0)
+    _forget()
+    assert "-".join(assets.vl_convert_versions()) == genuine
+    assert len(list((own_cache / "sealed").glob("vl-convert-versions-*.txt"))) == 2
 
 
 def test_a_replaced_vega_bundle_is_never_published(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from reportgen.analysis.batch_dist import (
     Distribution,
     between_run_se,
     distribution,
+    distributions,
     monte_carlo_se,
 )
 from reportgen.analysis.contributions import EtaSummary
@@ -137,6 +139,7 @@ class _RunDraws:
     delta_h_true: float
     n: int  # the run's finite sequences at this η
     size: int  # sequences per subset
+    key: str = ""  # its draws memo's key ("": drawn without a memo)
 
     @property
     def rescaled(self) -> FloatArray:
@@ -232,7 +235,7 @@ def _draw_run(
         return compute()
     key = draw_key(sample.content_digest(), etas, size, draws, seed)
     packed = memo(key, lambda: _pack_draws(compute(), draws))
-    return _unpack_draws(packed, sample.run_id, size, draws)
+    return _unpack_draws(packed, sample.run_id, size, draws, key)
 
 
 # a run's memo: one row per η drawn: η, ΔH_true, n, full value (NaN: none), re-estimated (0/1),
@@ -251,7 +254,9 @@ def _pack_draws(drawn: dict[float, _RunDraws], draws: int) -> FloatArray:
     return packed
 
 
-def _unpack_draws(packed: FloatArray, run_id: str, size: int, draws: int) -> dict[float, _RunDraws]:
+def _unpack_draws(
+    packed: FloatArray, run_id: str, size: int, draws: int, key: str
+) -> dict[float, _RunDraws]:
     return {
         float(row[0]): _RunDraws(
             run_id=run_id,
@@ -261,6 +266,7 @@ def _unpack_draws(packed: FloatArray, run_id: str, size: int, draws: int) -> dic
             delta_h_true=float(row[1]),
             n=int(row[2]),
             size=size,
+            key=key,
         )
         for row in packed
     }
@@ -371,10 +377,23 @@ def _batch_rows(
             at_eta = [s for s in large if _has_eta(s, eta)]
             runs = [drawn[eta] for drawn in per_run if eta in drawn]
             large_size = max(s.batch_size for s in at_eta)
-            row = _compare_at(eta, size, large_size, runs, small_at, draws, bins)
+            row = _compare_at(eta, size, large_size, runs, small_at, (draws, bins), memo)
             if row is not None:
                 rows.append(row)
     return tuple(rows)
+
+
+def _pieces(
+    runs: list[_RunDraws],
+) -> tuple[list[FloatArray], list[FloatArray], list[FloatArray] | None]:
+    """The larger runs' raw, rescaled and re-estimated values (the last only when every run can
+    re-estimate, so that pool covers the same runs as the raw one)."""
+    reestimated = [r.reestimated for r in runs if r.reestimated is not None]
+    return (
+        [r.raw for r in runs],
+        [r.rescaled for r in runs],
+        reestimated if len(reestimated) == len(runs) else None,
+    )
 
 
 def _se_diff(errors: Sequence[EtaUncertainty | None], eta: float) -> float | None:
@@ -391,19 +410,17 @@ def _compare_at(
     large_size: int,
     runs: list[_RunDraws],
     small: list[tuple[str, EtaSummary, float | None]],
-    draws: int,
-    bins: int,
+    how: tuple[int, int],  # draws, bins
+    memo: DrawMemo | None,
 ) -> BatchComparison | None:
     """One η's row: the larger runs' draws pooled, against the smaller runs."""
     if not runs:
         return None
-    raw = distribution([r.raw for r in runs], bins)
-    rescaled = distribution([r.rescaled for r in runs], bins)
+    draws, bins = how
+    keys = [f"{r.key} {eta!r}" if r.key else "" for r in runs]
+    raw, rescaled, reestimated = distributions(partial(_pieces, runs), bins, keys, memo)
     if raw is None or rescaled is None:
         return None
-    pieces = [r.reestimated for r in runs if r.reestimated is not None]
-    # only when every larger run can re-estimate, so the pool covers the same runs as `raw`
-    reestimated = distribution(pieces, bins) if len(pieces) == len(runs) else None
     large_true = num(np.mean([r.delta_h_true for r in runs]))
     return BatchComparison(
         small_size=size,

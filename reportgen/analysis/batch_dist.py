@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from reportgen.analysis.order_stats import quantiles
 from reportgen.analysis.stats import Json, num
@@ -14,6 +16,14 @@ from reportgen.load.models import FloatArray
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_BINS = 30
+# Bump when the arithmetic of ``distribution`` changes: the memo keys of the distributions carry
+# it, so those kept from an earlier build of other code are never reused.
+DISTRIBUTIONS_FORMAT = 1
+
+Memo = Callable[[str, Callable[[], FloatArray]], FloatArray]
+Values = Sequence[FloatArray]
+Pieces = Callable[[], tuple[Values, Values, Values | None]]
+Three = tuple["Distribution | None", "Distribution | None", "Distribution | None"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +79,65 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
         se_mean=moments.monte_carlo_se(),
         se_between_runs=moments.between_run_se(),
         n_runs=len(pieces),
+    )
+
+
+def distributions(pieces: Pieces, bins: int, keys: Sequence[str], memo: Memo | None) -> Three:
+    """The distributions of the three kinds of values ``pieces()`` gives (raw, rescaled and
+    re-estimated; ``None``: there are none of the last). ``keys`` name each piece's draws (a
+    run's draws memo, what its values follow from): with a ``memo`` and a key for each, the
+    three are kept as a memo of their own, and a build whose change leaves these draws alone
+    takes them as they were."""
+
+    def made() -> Three:
+        raw, rescaled, reestimated = pieces()
+        return (
+            distribution(raw, bins),
+            distribution(rescaled, bins),
+            None if reestimated is None else distribution(reestimated, bins),
+        )
+
+    if memo is None or not keys or not all(keys):
+        return made()
+    key = [DISTRIBUTIONS_FORMAT, np.__version__, bins, *keys]
+    computed: list[Three] = []
+
+    def as_rows() -> FloatArray:
+        computed.append(made())
+        return np.array([_as_row(d, bins) for d in computed[0]])
+
+    rows = memo(f"dists:{hashlib.sha256(orjson.dumps(key)).hexdigest()}", as_rows)
+    if computed:
+        return computed[0]
+    if rows.shape != (3, 2 * bins + 13):  # not a memo of this shape: made again, not kept
+        return made()
+    first, second, third = (_from_row(row, bins) for row in rows)
+    return first, second, third
+
+
+def _as_row(d: Distribution | None, bins: int) -> list[float]:
+    """A distribution as floats (``None`` as NaN; the counts are exact below 2⁵³)."""
+    if d is None:
+        return [0.0] + [math.nan] * (2 * bins + 12)
+    values = (d.mean, d.std, *(v for _, v in d.quantiles), *d.hist_edges, *d.hist_counts)
+    tail = (d.se_mean, d.se_between_runs, d.n_runs)
+    return [1.0, d.n, *(math.nan if v is None else v for v in (*values, *tail))]
+
+
+def _from_row(row: FloatArray, bins: int) -> Distribution | None:
+    if not row[0]:
+        return None
+    at = 4 + len(QUANTILES)
+    return Distribution(
+        n=int(row[1]),
+        mean=num(row[2]),
+        std=num(row[3]),
+        quantiles=tuple((q, num(v)) for q, v in zip(QUANTILES, row[4:at], strict=True)),
+        hist_edges=tuple(float(e) for e in row[at : at + bins + 1]),
+        hist_counts=tuple(int(c) for c in row[at + bins + 1 : at + 2 * bins + 1]),
+        se_mean=num(row[-3]),
+        se_between_runs=num(row[-2]),
+        n_runs=int(row[-1]),
     )
 
 

@@ -328,17 +328,20 @@ def rendered_in_turn(
     """The groups rendered here, each job made once the groups yielded before it are stored.
     With a core to spare, a group is rendered in a forked copy while the next group is analysed;
     the last, or one followed by a large group, is rendered here (the last is yielded before the
-    copy's group beside it: it is stored while the copy finishes)."""
+    copy's group beside it: it is stored while the copy finishes). Beside a copy, an analysis
+    draws its batch-size subsets on one thread: the copy has the other core."""
     pending: _ForkedGroup | None = None
+    beside = replace(work, analysis=replace(work.analysis, workers=1))
     try:
         for at, group in enumerate(todo):
             job = next(jobs([group]))
             following = todo[at + 1] if at + 1 < len(todo) else None
+            here = work if pending is None else beside
             # this group started (or rendered) before the one before it is collected
             if following is not None and _overlaps(work, following):
-                done = _start(work, job, last, following)
+                done = _start(here, job, last, following, beside)
             else:
-                done = render_group(work, job, last, streamed=True)
+                done = render_group(here, job, last, streamed=True)
             if pending is not None and following is not None:
                 yield pending.group, pending.rendered()
                 pending = None
@@ -356,17 +359,18 @@ def rendered_in_turn(
 
 
 def _start(
-    work: GroupWork, job: GroupJob, last: LastAnalysis, following: GroupRef
+    work: GroupWork, job: GroupJob, last: LastAnalysis, following: GroupRef, beside: GroupWork
 ) -> _ForkedGroup | RenderedGroup:
-    """The group's page, summary and record started in a forked copy: its analysis too unless
-    the group that follows takes its statistics (the same runs), when it is analysed here first
-    (rendered here when no copy can be made; its error page when the analysis failed)."""
+    """The group's page, summary and record started in a forked copy (which analyses as
+    ``beside`` says, this process having work of its own): its analysis too unless the group
+    that follows takes its statistics (the same runs), when it is analysed here first (rendered
+    here when no copy can be made; its error page when the analysis failed)."""
     call: Callable[[], RenderedGroup]
     here: Callable[[], RenderedGroup]
     if following.run_ids != job.group.run_ids:
         members(job.group, work.records, last)  # decoded here: for the copy, and for the next
         last.analysis = last.stored = None  # the group analysed last here is not the one before
-        call = partial(render_group, work, job, last)
+        call = partial(render_group, beside, job, last)
         here = partial(render_group, work, job, None, streamed=True)
         memos = None
     else:

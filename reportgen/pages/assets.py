@@ -70,16 +70,7 @@ def vega_bundle() -> Bundle:
     build must not go with it); when that fails the stand-in ships instead, and a warning says
     the charts are not drawn.
     """
-    import vl_convert  # imported here: a no-op build never needs it (versions only, no V8)
-
-    version = "-".join(
-        (
-            getattr(vl_convert, "__version__", "unknown"),
-            vl_convert.get_vega_version(),
-            vl_convert.get_vega_embed_version(),
-        )
-    )
-    name = f"vega-bundle-{version}.js"
+    name = f"vega-bundle-{'-'.join(vl_convert_versions())}.js"
     cached = install_cache().get(name)
     if cached is not None:
         return Bundle(cached)
@@ -146,16 +137,46 @@ def _source_files() -> list[Path]:
 def _library_files() -> list[Path]:
     """vl-convert's installed files (they fix the Vega version) and the other libraries'
     ``__init__`` files (replaced whenever one is installed), found without loading any."""
-    files = []
-    vl_convert = importlib.util.find_spec("vl_convert")
-    if vl_convert is not None and vl_convert.submodule_search_locations:
-        found = Path(vl_convert.submodule_search_locations[0]).iterdir()
-        files += sorted(p for p in found if p.is_file())
+    files = _vl_convert_files()
     for name in LIBRARIES:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin:
             files.append(Path(spec.origin))
     return files
+
+
+def _vl_convert_files() -> list[Path]:
+    """vl-convert's installed files, found without loading it (none: it is not installed)."""
+    vl_convert = importlib.util.find_spec("vl_convert")
+    if vl_convert is None or not vl_convert.submodule_search_locations:
+        return []
+    found = Path(vl_convert.submodule_search_locations[0]).iterdir()
+    return sorted(p for p in found if p.is_file())
+
+
+@cache
+def vl_convert_versions() -> tuple[str, str, str]:
+    """vl-convert's version and those of the Vega and Vega-Embed it bundles.
+
+    Asked of vl-convert once per install of it, then read from the install cache under the stat
+    signature of its files: importing it maps a large native library, which a build that
+    converts no chart has no other use for.
+    """
+    signature, settled = _stat_signature(_vl_convert_files())
+    name = f"vl-convert-versions-{signature[:16]}.txt"
+    cached = (install_cache().get(name) or b"").decode(errors="replace").split("\n")
+    if len(cached) == 3:
+        return cached[0], cached[1], cached[2]
+    import vl_convert
+
+    versions = (
+        getattr(vl_convert, "__version__", "unknown"),
+        vl_convert.get_vega_version(),
+        vl_convert.get_vega_embed_version(),
+    )
+    if settled:
+        install_cache().put(name, "\n".join(versions).encode())
+    return versions
 
 
 def _stat_signature(files: list[Path]) -> tuple[str, bool]:
@@ -182,6 +203,5 @@ def library_versions() -> str:
 
 
 def vega_bundle_version() -> str:
-    import vl_convert
-
-    return f"vega {vl_convert.get_vega_version()}, vega-embed {vl_convert.get_vega_embed_version()}"
+    _, vega, embed = vl_convert_versions()
+    return f"vega {vega}, vega-embed {embed}"
