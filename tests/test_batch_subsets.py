@@ -156,6 +156,9 @@ def test_alike_pieces_as_one_matrix_give_the_numbers_of_each_piece_alone(
     assert dist.se_between_runs == between
 
 
+MANY = 1 << 20  # values pooled: enough for a memo
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -168,7 +171,7 @@ def test_alike_pieces_as_one_matrix_give_the_numbers_of_each_piece_alone(
 def test_pooled_distributions_come_back_from_their_memo_as_they_were_made(
     runs: list[list[float]], bins: int, reestimates: bool
 ) -> None:
-    from reportgen.analysis.batch_dist import distributions
+    from reportgen.analysis.batch_dist import MEMO_VALUES, distributions
 
     pieces = [np.asarray(r, dtype=np.float64) for r in runs]
 
@@ -181,10 +184,10 @@ def test_pooled_distributions_come_back_from_their_memo_as_they_were_made(
         return stored[key] if key in stored else stored.setdefault(key, compute())
 
     keys = [f"run{i}" for i in range(len(pieces))]
-    made = distributions(values, bins, keys, None)
-    first = distributions(values, bins, keys, memo)
+    made = distributions(values, bins, keys, None, MANY)
+    first = distributions(values, bins, keys, memo, MANY)
     fails = values if not keys else lambda: pytest.fail("made again")  # no memo without runs
-    again = distributions(fails, bins, keys, memo)
+    again = distributions(fails, bins, keys, memo, MANY)
     as_json = [
         [None if d is None else d.to_json() for d in three] for three in (made, first, again)
     ]
@@ -193,9 +196,10 @@ def test_pooled_distributions_come_back_from_their_memo_as_they_were_made(
     if keys:
         (key,) = stored
         assert key.startswith("dists:")
-        other = distributions(values, bins + 1, keys, memo)  # the bins are part of its key
+        other = distributions(values, bins + 1, keys, memo, MANY)  # the bins are part of its key
         assert len(stored) == 2 and [d is None for d in other] == [d is None for d in made]
-        assert distributions(values, bins, [*keys[:-1], ""], memo) is not None  # one unkeyed
+        assert distributions(values, bins, [*keys[:-1], ""], memo, MANY) is not None  # one unkeyed
+        assert distributions(values, bins, keys, memo, MEMO_VALUES - 1) is not None  # too few
         assert len(stored) == 2
 
 
@@ -210,6 +214,6 @@ def test_a_pooled_distributions_memo_of_another_shape_is_made_again() -> None:
     def wrong(key: str, compute: Any) -> FloatArray:
         return np.zeros((2, 5))
 
-    made = distributions(values, 10, ["run"], None)
-    read = distributions(values, 10, ["run"], wrong)
+    made = distributions(values, 10, ["run"], None, MANY)
+    read = distributions(values, 10, ["run"], wrong, MANY)
     assert [d and d.to_json() for d in read] == [d and d.to_json() for d in made]

@@ -247,7 +247,6 @@ def test_incremental_build_equals_a_cold_build(
     data = orjson.loads(path.read_bytes())
     data["true"]["entries"][0]["delta_h_true"] *= 1.01
     path.write_bytes(orjson.dumps(data))
-    before = {p for p in files_of(out) if p.startswith(".reportgen/memo/")}
     result = build(options(results, out))
     assert rendered == [LARGE]
     memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
@@ -256,7 +255,7 @@ def test_incremental_build_equals_a_cold_build(
     # one smaller batch size, and the sample tree compares it with one smaller size; and the
     # distributions its draws are pooled into, made again (at each η, with the other runs')
     assert len(draws_memos(written)) == 1 and draws_memos(written)[0] in memos
-    assert dists_memos(written) and not set(dists_memos(written)) & before
+    assert dists_memos(memos) == []  # the sample tree's pools are made again, never kept
 
     cold = tmp_path / "cold"
     build(options(results, cold))
@@ -963,9 +962,13 @@ def test_subset_sums_stay_exact_when_keys_tie_at_the_cut() -> None:
 
 
 def test_batch_comparison_is_the_same_from_disk_with_threads_and_memo(
-    site: tuple[Path, BuildResult], tmp_path: Path
+    site: tuple[Path, BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Streamed samples, drawing threads and reused draws change nothing in the numbers."""
+    """Streamed samples, drawing threads and reused draws and distributions change nothing in
+    the numbers."""
+    from reportgen.analysis import batch_dist
+
+    monkeypatch.setattr(batch_dist, "MEMO_VALUES", 0)  # the sample tree's pools kept too
     from reportgen.memos import MemoReader, npy_memo
     from reportgen.pages import serialize
     from reportgen.write import SiteWriter, VerifiedFiles
@@ -1094,14 +1097,18 @@ def dists_memos(paths: Iterable[str]) -> list[str]:
 
 
 def test_a_changed_smaller_run_reuses_every_pooled_distribution(
-    tree: Path, site: tuple[Path, BuildResult], tmp_path: Path, rendered: list[str]
+    tree: Path, tmp_path: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The larger runs' draws, and so the distributions they are pooled into, do not depend on
     a smaller run: changing one writes no memo, reads every one, and gives a cold build's
     comparison."""
+    from reportgen.analysis import batch_dist
+
+    monkeypatch.setattr(batch_dist, "MEMO_VALUES", 0)  # the sample tree's pools are small
     results = copy_tree(tree, tmp_path / "results")
     out = tmp_path / "site"
-    shutil.copytree(site[0], out)
+    build(options(results, out))
+    rendered.clear()
     before = snapshot(out)
     assert dists_memos(before)
     small = "diagnostics_run/full_data/E_256/run_01"
@@ -1121,6 +1128,17 @@ def test_a_changed_smaller_run_reuses_every_pooled_distribution(
     assert (out / group).read_bytes() == (cold / group).read_bytes()
     batch = orjson.loads((out / group).read_bytes())["batch_comparison"]
     assert batch and all(row["n_values"] > 0 for row in batch)
+    victim = dists_memos(after)[0]  # doubled, still a valid .npy: not believed, made again
+    with (out / victim).open("r+b") as file:
+        rows = np.load(file, allow_pickle=False)
+        file.seek(0)
+        np.save(file, rows * 2, allow_pickle=False)
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+    result = build(options(results, out))
+    assert victim in result.written
+    build(options(results, cold))
+    assert (out / group).read_bytes() == (cold / group).read_bytes()
 
 
 @pytest.mark.slow

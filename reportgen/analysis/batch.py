@@ -418,7 +418,8 @@ def _compare_at(
         return None
     draws, bins = how
     keys = [f"{r.key} {eta!r}" if r.key else "" for r in runs]
-    raw, rescaled, reestimated = distributions(partial(_pieces, runs), bins, keys, memo)
+    pooled = sum(r.raw.size for r in runs)
+    raw, rescaled, reestimated = distributions(partial(_pieces, runs), bins, keys, memo, pooled)
     if raw is None or rescaled is None:
         return None
     large_true = num(np.mean([r.delta_h_true for r in runs]))

@@ -20,6 +20,11 @@ DEFAULT_BINS = 30
 # it, so those kept from an earlier build of other code are never reused.
 DISTRIBUTIONS_FORMAT = 1
 
+# Fewer values pooled than this, and the three distributions are made again rather than kept: a
+# memo's file, its read and its check cost about what they do, and every kept file is linked
+# into each new site (a tree of thousands of small batch comparisons would carry thousands)
+MEMO_VALUES = 10_000
+
 Memo = Callable[[str, Callable[[], FloatArray]], FloatArray]
 Values = Sequence[FloatArray]
 Pieces = Callable[[], tuple[Values, Values, Values | None]]
@@ -82,12 +87,14 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
     )
 
 
-def distributions(pieces: Pieces, bins: int, keys: Sequence[str], memo: Memo | None) -> Three:
+def distributions(
+    pieces: Pieces, bins: int, keys: Sequence[str], memo: Memo | None, pooled: int
+) -> Three:
     """The distributions of the three kinds of values ``pieces()`` gives (raw, rescaled and
-    re-estimated; ``None``: there are none of the last). ``keys`` name each piece's draws (a
-    run's draws memo, what its values follow from): with a ``memo`` and a key for each, the
-    three are kept as a memo of their own, and a build whose change leaves these draws alone
-    takes them as they were."""
+    re-estimated; ``None``: there are none of the last), ``pooled`` raw values in all. ``keys``
+    name each piece's draws (a run's draws memo, what its values follow from): with a ``memo``,
+    a key for each and ``MEMO_VALUES`` values or more, the three are kept as a memo of their
+    own, and a build whose change leaves these draws alone takes them as they were."""
 
     def made() -> Three:
         raw, rescaled, reestimated = pieces()
@@ -97,7 +104,7 @@ def distributions(pieces: Pieces, bins: int, keys: Sequence[str], memo: Memo | N
             None if reestimated is None else distribution(reestimated, bins),
         )
 
-    if memo is None or not keys or not all(keys):
+    if memo is None or not keys or not all(keys) or pooled < MEMO_VALUES:
         return made()
     key = [DISTRIBUTIONS_FORMAT, np.__version__, bins, *keys]
     computed: list[Three] = []
