@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -156,13 +157,30 @@ def test_alike_pieces_as_one_matrix_give_the_numbers_of_each_piece_alone(
     assert dist.se_between_runs == between
 
 
-MANY = 1 << 20  # values pooled: enough for a memo
+def _rows(runs: list[list[float]], reestimates: bool, etas: int = 2) -> list[Any]:
+    """``etas`` rows of the runs' values (each η its own multiple), keyed per run and η."""
+    from reportgen.analysis.batch_dist import Row
+
+    pieces = [np.asarray(r, dtype=np.float64) for r in runs]
+
+    def at(eta: int) -> Any:
+        scaled = [(eta + 1) * p for p in pieces]
+        return scaled, [2 * p for p in scaled], [p - 1 for p in scaled] if reestimates else None
+
+    keys = [tuple(f"run{i} {eta}" for i in range(len(pieces))) for eta in range(etas)]
+    size = sum(p.size for p in pieces)
+    return [Row(partial(at, eta), keys[eta], size) for eta in range(etas)]
+
+
+def _as_json(made: list[Any]) -> list[list[Any]]:
+    return [[d and d.to_json() for d in three] for three in made]
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan)), max_size=40),
+        st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan)), min_size=1, max_size=40),
+        min_size=1,
         max_size=5,
     ),
     st.integers(1, 12),
@@ -171,49 +189,45 @@ MANY = 1 << 20  # values pooled: enough for a memo
 def test_pooled_distributions_come_back_from_their_memo_as_they_were_made(
     runs: list[list[float]], bins: int, reestimates: bool
 ) -> None:
-    from reportgen.analysis.batch_dist import MEMO_VALUES, distributions
+    from reportgen.analysis import batch_dist
+    from reportgen.analysis.batch_dist import Row, distributions
 
-    pieces = [np.asarray(r, dtype=np.float64) for r in runs]
-
-    def values() -> Any:
-        return pieces, [2 * p for p in pieces], [p - 1 for p in pieces] if reestimates else None
-
+    rows = _rows(runs, reestimates)
     stored: dict[str, FloatArray] = {}
 
     def memo(key: str, compute: Any) -> FloatArray:
         return stored[key] if key in stored else stored.setdefault(key, compute())
 
-    keys = [f"run{i}" for i in range(len(pieces))]
-    made = distributions(values, bins, keys, None, MANY)
-    first = distributions(values, bins, keys, memo, MANY)
-    fails = values if not keys else lambda: pytest.fail("made again")  # no memo without runs
-    again = distributions(fails, bins, keys, memo, MANY)
-    as_json = [
-        [None if d is None else d.to_json() for d in three] for three in (made, first, again)
-    ]
-    assert as_json[0] == as_json[1] == as_json[2]
-    assert len(stored) == (1 if keys else 0)  # one memo for the three, none without draws keys
-    if keys:
-        (key,) = stored
-        assert key.startswith("dists:")
-        other = distributions(values, bins + 1, keys, memo, MANY)  # the bins are part of its key
-        assert len(stored) == 2 and [d is None for d in other] == [d is None for d in made]
-        assert distributions(values, bins, [*keys[:-1], ""], memo, MANY) is not None  # one unkeyed
-        assert distributions(values, bins, keys, memo, MEMO_VALUES - 1) is not None  # too few
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_dist, "MEMO_VALUES", 1)
+        made = distributions(rows, bins, None)
+        first = distributions(rows, bins, memo)
+        unmade = [Row(lambda: pytest.fail("made again"), r.keys, r.pooled) for r in rows]
+        again = distributions(unmade, bins, memo)
+        assert _as_json(made) == _as_json(first) == _as_json(again)
+        (key,) = stored  # one memo for every η
+        assert key.startswith("dists:") and stored[key].shape == (6, 2 * bins + 13)
+        distributions(rows, bins + 1, memo)  # the bins are part of its key
         assert len(stored) == 2
+        unkeyed = [rows[0], Row(rows[1].pieces, (*rows[1].keys[:-1], ""), rows[1].pooled)]
+        assert _as_json(distributions(unkeyed, bins, memo)) == _as_json(made)
+        assert len(stored) == 2  # a piece without a key: nothing to keep the rows by
+        patch.setattr(batch_dist, "MEMO_VALUES", sum(r.pooled for r in rows) + 1)
+        wider = _as_json(distributions(rows, bins + 2, None))
+        assert _as_json(distributions(rows, bins + 2, memo)) == wider
+        assert len(stored) == 2  # too few values to keep
 
 
-def test_a_pooled_distributions_memo_of_another_shape_is_made_again() -> None:
-    from reportgen.analysis.batch_dist import distributions
+def test_a_pooled_distributions_memo_of_another_shape_is_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reportgen.analysis import batch_dist
 
-    pieces = [np.linspace(0.0, 1.0, 50)]
-
-    def values() -> Any:
-        return pieces, pieces, None
+    monkeypatch.setattr(batch_dist, "MEMO_VALUES", 1)
+    rows = _rows([list(np.linspace(0.0, 1.0, 50))], reestimates=False)
 
     def wrong(key: str, compute: Any) -> FloatArray:
         return np.zeros((2, 5))
 
-    made = distributions(values, 10, ["run"], None, MANY)
-    read = distributions(values, 10, ["run"], wrong, MANY)
-    assert [d and d.to_json() for d in read] == [d and d.to_json() for d in made]
+    made = batch_dist.distributions(rows, 10, None)
+    assert _as_json(batch_dist.distributions(rows, 10, wrong)) == _as_json(made)

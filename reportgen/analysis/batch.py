@@ -17,6 +17,8 @@ from reportgen.analysis.batch_dist import (
     DEFAULT_BINS,
     QUANTILES,
     Distribution,
+    Row,
+    Three,
     between_run_se,
     distribution,
     distributions,
@@ -373,14 +375,23 @@ def _batch_rows(
             return _draw_run(sample, etas, size, draws, seed, memo)
 
         per_run = list(map_fn(draw, large))
-        for eta, small_at in part:
-            at_eta = [s for s in large if _has_eta(s, eta)]
-            runs = [drawn[eta] for drawn in per_run if eta in drawn]
-            large_size = max(s.batch_size for s in at_eta)
-            row = _compare_at(eta, size, large_size, runs, small_at, (draws, bins), memo)
+        drawn_at = [(eta, [d[eta] for d in per_run if eta in d]) for eta, _ in part]
+        pooled = distributions([_row(eta, runs) for eta, runs in drawn_at if runs], bins, memo)
+        made = iter(pooled)
+        for (eta, small_at), (_, runs) in zip(part, drawn_at, strict=True):
+            if not runs:
+                continue
+            large_size = max(s.batch_size for s in large if _has_eta(s, eta))
+            row = _compare_at(eta, (size, large_size), runs, small_at, draws, next(made))
             if row is not None:
                 rows.append(row)
     return tuple(rows)
+
+
+def _row(eta: float, runs: list[_RunDraws]) -> Row:
+    """The larger runs' values at one η, named by their draws memos' keys."""
+    keys = tuple(f"{r.key} {eta!r}" if r.key else "" for r in runs)
+    return Row(partial(_pieces, runs), keys, sum(r.raw.size for r in runs))
 
 
 def _pieces(
@@ -406,20 +417,16 @@ def _has_eta(sample: SampleSource, eta: float) -> bool:
 
 def _compare_at(
     eta: float,
-    size: int,
-    large_size: int,
+    sizes: tuple[int, int],  # smaller, larger
     runs: list[_RunDraws],
     small: list[tuple[str, EtaSummary, float | None]],
-    how: tuple[int, int],  # draws, bins
-    memo: DrawMemo | None,
+    draws: int,
+    pooled: Three,
 ) -> BatchComparison | None:
-    """One η's row: the larger runs' draws pooled, against the smaller runs."""
-    if not runs:
-        return None
-    draws, bins = how
-    keys = [f"{r.key} {eta!r}" if r.key else "" for r in runs]
-    pooled = sum(r.raw.size for r in runs)
-    raw, rescaled, reestimated = distributions(partial(_pieces, runs), bins, keys, memo, pooled)
+    """One η's row: the larger runs' draws pooled (``pooled``: their distributions), against
+    the smaller runs."""
+    size, large_size = sizes
+    raw, rescaled, reestimated = pooled
     if raw is None or rescaled is None:
         return None
     large_true = num(np.mean([r.delta_h_true for r in runs]))

@@ -20,15 +20,27 @@ DEFAULT_BINS = 30
 # it, so those kept from an earlier build of other code are never reused.
 DISTRIBUTIONS_FORMAT = 1
 
-# Fewer values pooled than this, and the three distributions are made again rather than kept: a
-# memo's file, its read and its check cost about what they do, and every kept file is linked
-# into each new site (a tree of thousands of small batch comparisons would carry thousands)
-MEMO_VALUES = 10_000
+# Fewer values pooled than this over a comparison's η, and its distributions are made again
+# rather than kept: a memo's file, its read and its check cost about what they do, and every
+# kept file is linked into each new site (a tree of thousands of small comparisons would carry
+# thousands)
+MEMO_VALUES = 20_000
 
 Memo = Callable[[str, Callable[[], FloatArray]], FloatArray]
 Values = Sequence[FloatArray]
 Pieces = Callable[[], tuple[Values, Values, Values | None]]
 Three = tuple["Distribution | None", "Distribution | None", "Distribution | None"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One η's pooled values, to be made into distributions: ``pieces()`` gives them, ``keys``
+    name what they follow from (empty or with an empty key: nothing to keep them by), and
+    ``pooled`` counts the raw ones."""
+
+    pieces: Pieces
+    keys: tuple[str, ...]
+    pooled: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,39 +99,44 @@ def distribution(pieces: Sequence[FloatArray], bins: int = DEFAULT_BINS) -> Dist
     )
 
 
-def distributions(
-    pieces: Pieces, bins: int, keys: Sequence[str], memo: Memo | None, pooled: int
-) -> Three:
-    """The distributions of the three kinds of values ``pieces()`` gives (raw, rescaled and
-    re-estimated; ``None``: there are none of the last), ``pooled`` raw values in all. ``keys``
-    name each piece's draws (a run's draws memo, what its values follow from): with a ``memo``,
-    a key for each and ``MEMO_VALUES`` values or more, the three are kept as a memo of their
-    own, and a build whose change leaves these draws alone takes them as they were."""
+def distributions(rows: Sequence[Row], bins: int, memo: Memo | None) -> list[Three]:
+    """Per row (one η of a batch-size comparison), the distributions of the three kinds of values
+    its ``pieces()`` gives: raw, rescaled and re-estimated (``None``: there are none of the
+    last). A row's ``keys`` name each piece's draws (a run's draws memo at that η, what its
+    values follow from): with a ``memo``, a key for every piece and ``MEMO_VALUES`` raw values
+    or more in all, the rows' distributions are kept as one memo, and a build whose change
+    leaves these draws alone takes them as they were."""
 
-    def made() -> Three:
-        raw, rescaled, reestimated = pieces()
-        return (
-            distribution(raw, bins),
-            distribution(rescaled, bins),
-            None if reestimated is None else distribution(reestimated, bins),
-        )
+    def made() -> list[Three]:
+        return [_three(row.pieces, bins) for row in rows]
 
-    if memo is None or not keys or not all(keys) or pooled < MEMO_VALUES:
+    keys = [row.keys for row in rows]
+    pooled = sum(row.pooled for row in rows)
+    if memo is None or pooled < MEMO_VALUES or not all(k and all(k) for k in keys):
         return made()
-    key = [DISTRIBUTIONS_FORMAT, np.__version__, bins, *keys]
-    computed: list[Three] = []
+    key = orjson.dumps([DISTRIBUTIONS_FORMAT, np.__version__, bins, keys])
+    computed: list[list[Three]] = []
 
-    def as_rows() -> FloatArray:
+    def as_array() -> FloatArray:
         computed.append(made())
-        return np.array([_as_row(d, bins) for d in computed[0]])
+        return np.array([_as_row(d, bins) for three in computed[0] for d in three])
 
-    rows = memo(f"dists:{hashlib.sha256(orjson.dumps(key)).hexdigest()}", as_rows)
+    stored = memo(f"dists:{hashlib.sha256(key).hexdigest()}", as_array)
     if computed:
         return computed[0]
-    if rows.shape != (3, 2 * bins + 13):  # not a memo of this shape: made again, not kept
+    if stored.shape != (3 * len(rows), 2 * bins + 13):  # not a memo of this shape: made again
         return made()
-    first, second, third = (_from_row(row, bins) for row in rows)
-    return first, second, third
+    decoded = [_from_row(r, bins) for r in stored]
+    return [(decoded[i], decoded[i + 1], decoded[i + 2]) for i in range(0, len(decoded), 3)]
+
+
+def _three(pieces: Pieces, bins: int) -> Three:
+    raw, rescaled, reestimated = pieces()
+    return (
+        distribution(raw, bins),
+        distribution(rescaled, bins),
+        None if reestimated is None else distribution(reestimated, bins),
+    )
 
 
 def _as_row(d: Distribution | None, bins: int) -> list[float]:
