@@ -106,6 +106,24 @@ def options(results: Path, out: Path, **kwargs: Any) -> BuildOptions:
     return BuildOptions(results=results, out=out, jobs=kwargs.pop("jobs", 1), **kwargs)
 
 
+def bump_true(results: Path, run: str) -> None:
+    """Change one published number of ``run``: ΔH_true at its first η, by 1 %."""
+    path = results / run / "results.json"
+    data = orjson.loads(path.read_bytes())
+    data["true"]["entries"][0]["delta_h_true"] *= 1.01
+    path.write_bytes(orjson.dumps(data))
+
+
+def draws_memos(paths: Iterable[str]) -> list[str]:
+    """The draws memos among ``paths`` (one per larger run and smaller batch size)."""
+    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/draws-" in p)
+
+
+def dists_memos(paths: Iterable[str]) -> list[str]:
+    """The memos of pooled distributions among ``paths`` (one per η and pair of sizes)."""
+    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/dists-" in p)
+
+
 def edit_sweep(tree: Path, factor: float = 1.5) -> None:
     """Change one published number of one run: ΔH_true at the third η of SWEEP."""
     path = tree / SWEEP / "results.json"
@@ -243,10 +261,7 @@ def test_incremental_build_equals_a_cold_build(
     results = copy_tree(tree, tmp_path / "results")
     out = tmp_path / "site"
     shutil.copytree(site[0], out)
-    path = results / LARGE / "results.json"
-    data = orjson.loads(path.read_bytes())
-    data["true"]["entries"][0]["delta_h_true"] *= 1.01
-    path.write_bytes(orjson.dumps(data))
+    bump_true(results, LARGE)
     result = build(options(results, out))
     assert rendered == [LARGE]
     memos = sorted(p for p in files_of(out) if p.startswith(".reportgen/memo/"))
@@ -1065,10 +1080,7 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     assert len(memos) == 5  # one per larger run: all its η in one memo
     before = snapshot(out)
     changed = "scale/block_00/sweep_00/E_32/run_03"
-    path = results / changed / "results.json"
-    data = orjson.loads(path.read_bytes())
-    data["true"]["entries"][0]["delta_h_true"] *= 1.01
-    path.write_bytes(orjson.dumps(data))
+    bump_true(results, changed)
     assert len(set(read)) == 5
     rendered.clear()
     read.clear()
@@ -1084,16 +1096,6 @@ def test_one_changed_larger_run_redraws_only_its_own_subsets(
     build(options(results, cold))
     group = "groups/scale/block_00/sweep_00/summary.json"
     assert (out / group).read_bytes() == (cold / group).read_bytes()
-
-
-def draws_memos(paths: Iterable[str]) -> list[str]:
-    """The draws memos among ``paths`` (one per larger run and smaller batch size)."""
-    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/draws-" in p)
-
-
-def dists_memos(paths: Iterable[str]) -> list[str]:
-    """The memos of pooled distributions among ``paths`` (one per η and pair of sizes)."""
-    return sorted(p for p in paths if p.startswith(".reportgen/memo/") and "/dists-" in p)
 
 
 def test_a_changed_smaller_run_reuses_every_pooled_distribution(
@@ -1112,10 +1114,7 @@ def test_a_changed_smaller_run_reuses_every_pooled_distribution(
     before = snapshot(out)
     assert dists_memos(before)
     small = "diagnostics_run/full_data/E_256/run_01"
-    path = results / small / "results.json"
-    data = orjson.loads(path.read_bytes())
-    data["true"]["entries"][0]["delta_h_true"] *= 1.01
-    path.write_bytes(orjson.dumps(data))
+    bump_true(results, small)
     result = build(options(results, out))
     assert rendered == [small]
     assert [p for p in result.written if p.startswith(".reportgen/memo/")] == []
@@ -1133,8 +1132,7 @@ def test_a_changed_smaller_run_reuses_every_pooled_distribution(
         rows = np.load(file, allow_pickle=False)
         file.seek(0)
         np.save(file, rows * 2, allow_pickle=False)
-    data["true"]["entries"][0]["delta_h_true"] *= 1.01
-    path.write_bytes(orjson.dumps(data))
+    bump_true(results, small)
     result = build(options(results, out))
     assert victim in result.written
     build(options(results, cold))
@@ -1165,10 +1163,7 @@ def test_a_tampered_sample_or_memo_never_reaches_a_batch_comparison(
             draws = np.load(file, allow_pickle=False)
             file.seek(0)
             np.save(file, draws * 2, allow_pickle=False)
-    path = results / changed / "results.json"
-    data = orjson.loads(path.read_bytes())
-    data["true"]["entries"][0]["delta_h_true"] *= 1.01
-    path.write_bytes(orjson.dumps(data))
+    bump_true(results, changed)
     rendered.clear()
     result = build(options(results, out))
     assert sorted(rendered) == sorted([changed, resampled])
