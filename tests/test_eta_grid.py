@@ -21,7 +21,7 @@ from reportgen.analysis.stats import (
 )
 
 # η values in clusters a fraction of the tolerance apart, so that some match two grid points
-BASES = st.sampled_from([1e-6, 2.5e-5, 1e-3, 0.5, 0.0, -1e-4, 3.0])
+BASES = st.sampled_from([1e-6, 2.5e-5, 1e-3, 0.5, 0.0, -0.0, -1e-4, 3.0])
 STEPS = st.integers(min_value=-3, max_value=3)
 ODD = st.sampled_from([math.nan, math.inf, -math.inf])
 
@@ -31,6 +31,24 @@ def etas(draw: st.DrawFn) -> float:
     if draw(st.integers(0, 20)) == 0:
         return draw(ODD)
     return draw(BASES) * (1.0 + draw(STEPS) * 0.6 * ETA_REL_TOL)
+
+
+def _grid_of_every_value(etas: list[float]) -> tuple[float, ...]:
+    """The grid as a walk over every value (duplicates included) makes it."""
+    grid: list[float] = []
+    for eta in sorted(e for e in etas if math.isfinite(e)):
+        if not grid or not same_eta(grid[-1], eta):
+            grid.append(eta)
+    return tuple(grid)
+
+
+@given(st.lists(etas(), max_size=40))
+@settings(max_examples=400)
+def test_the_grid_of_distinct_values_is_the_grid_of_every_value(values: list[float]) -> None:
+    expected = _grid_of_every_value(values)
+    grid = eta_grid(values)
+    assert grid == expected
+    assert [math.copysign(1.0, g) for g in grid] == [math.copysign(1.0, g) for g in expected]
 
 
 @given(st.lists(etas(), max_size=30), etas())
@@ -54,7 +72,7 @@ def test_first_matches_are_what_a_search_per_grid_value_finds(
         for i, g in enumerate(grid)
         if any(same_eta(eta, g) for eta in run)
     }
-    assert first_matches(grid, run) == expected
+    assert dict(first_matches(grid, tuple(run))) == expected
 
 
 def _point(eta: float, value: float) -> EtaSummary:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from reportgen.analysis.points import RunPoints
 from reportgen.analysis.tails import (
     TAIL_QUANTILES,
     TailSensitivity,
+    TailTable,
     group_tail_summary,
     tail_sensitivity,
 )
@@ -159,6 +161,41 @@ def five_runs() -> list[tuple[str, TailSensitivity]]:
         (name, tail_sensitivity(contributions(linear * k, true, quad, centred=true)))
         for name, k in scales.items()
     ]
+
+
+def _templates() -> list[TailSensitivity]:
+    linear, true, quad = thousand()
+    centred = [tail_sensitivity(contributions(linear * k, true, quad, centred=true))
+               for k in (1.0, 1.3, -0.7)]  # fmt: skip
+    return [*centred, tail_sensitivity(contributions(linear, true + 1e-4, quad))]
+
+
+TEMPLATES = _templates()
+# η of the tails: two a fraction of the tolerance apart, so a subset may collapse them otherwise
+TAIL_ETAS = (1e-6, 1e-6 * (1 + 0.6e-9), 2e-6, 4e-6)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(TEMPLATES) - 1), st.sampled_from(TAIL_ETAS)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.data(),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_subset_of_the_table_is_the_summary_of_those_runs(
+    drawn: list[tuple[int, float]], data: st.DataObject
+) -> None:
+    runs = [(f"r{i % 6}", replace(TEMPLATES[k], eta=eta)) for i, (k, eta) in enumerate(drawn)]
+    ids = sorted({r for r, _ in runs})
+    subset = data.draw(st.sets(st.sampled_from(ids)))
+    judged = st.sampled_from([True, False, None])
+    resolution = data.draw(st.dictionaries(st.sampled_from(ids), judged))
+    table = TailTable(runs)
+    alone = group_tail_summary([(r, t) for r, t in runs if r in subset], resolution)
+    assert [r.to_json() for r in table.rows(resolution, subset)] == [r.to_json() for r in alone]
+    assert table.rows(resolution) == group_tail_summary(runs, resolution)
 
 
 def test_truncation_sums_each_sequences_own_change_and_says_so() -> None:

@@ -47,7 +47,7 @@ from reportgen.analysis.populations import (
     populations,
     what_differs,
 )
-from reportgen.analysis.tails import TailGroupRow, TailSensitivity, group_tail_summary
+from reportgen.analysis.tails import TailGroupRow, TailSensitivity, TailTable
 from reportgen.analysis.uncertainty import EtaUncertainty
 from reportgen.analysis.verdicts import DEFAULT_MARGIN
 from reportgen.findings import SEVERITIES, Finding
@@ -120,17 +120,17 @@ def tail_resolution(
 
 
 def _tail_rows(
-    tails: Mapping[str, TailSensitivity],
+    table: TailTable,
+    tails: Collection[str],
     run_ids: Sequence[str],
     all_rows: tuple[TailGroupRow, ...],
     resolution: Mapping[str, bool | None],
 ) -> tuple[TailGroupRow, ...]:
     """The tail rows of some of the runs (``all_rows`` when they are every run with tails)."""
     wanted = set(run_ids)
-    mine = [r for r in tails if r in wanted]
-    if len(mine) == len(tails):
+    if all(r in wanted for r in tails):
         return all_rows
-    return group_tail_summary(PerRun(mine, tails.__getitem__).items(), resolution)
+    return table.rows(resolution, wanted)
 
 
 def splits_by_batch_size(
@@ -316,14 +316,15 @@ def _analyze(
     per_eta, relative = per_eta_stats(runs), relative_errors(runs, errors)
     tails = _largest_tails(by_id, copies)
     resolution = tail_resolution(tails.items(), points, errors)
-    all_tails = group_tail_summary(tails.items(), resolution)
+    table = TailTable(tails.items())
+    all_tails = table.rows(resolution)
     incidental = Incidental(settings.incidental)
     found, margin = populations(read, incidental), settings.equivalence_margin
     cv = {m.id: m.cv for m in members if m.cv is not None and m.id not in copies}
     pops = tuple(
         replace(
             pop,
-            tails=_tail_rows(tails, pop.population.run_ids, all_tails, resolution),
+            tails=_tail_rows(table, tails, pop.population.run_ids, all_tails, resolution),
             pooled=pooled_rows(pop.population.run_ids, points, errors, margin),
         )
         for pop in population_stats(found, points, agreements, errors, (per_eta, relative), cv)

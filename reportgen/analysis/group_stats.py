@@ -57,7 +57,7 @@ def per_eta_stats(runs: Sequence[RunPoints]) -> tuple[EtaStats, ...]:
     # numbers only (NaN: none): ``runs`` may read each run anew, and a spread drops NaN
     found = [tuple(array("d") for _ in range(3)) for _ in grid]
     for run in runs:
-        for index, position in first_matches(grid, (s.eta for s in run.etas)).items():
+        for index, position in first_matches(grid, tuple(s.eta for s in run.etas)):
             point = run.etas[position]
             values = (point.delta_h_true, point.delta_h_linear, point.delta_h_linquad)
             for column, value in zip(found[index], values, strict=True):
@@ -254,20 +254,6 @@ def aligned_errors(run: RunPoints, errors: ErrorsByRun) -> list[EtaUncertainty |
     return rows if len(rows) == len(run.etas) else [None] * len(run.etas)
 
 
-def _run_resolved(run: RunPoints, errors: ErrorsByRun) -> tuple[bool | None, ...]:
-    return tuple(
-        resolved(s.delta_h_true, e.se_true if e is not None else None)
-        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
-    )
-
-
-def _run_rel_ses(run: RunPoints, errors: ErrorsByRun) -> tuple[float | None, ...]:
-    return tuple(
-        rel_err_se(s.delta_h_linear, s.delta_h_true, e)
-        for s, e in zip(run.etas, aligned_errors(run, errors), strict=True)
-    )
-
-
 def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None) -> RelativeErrors:
     """1 − linear/true per run and η; spreads per η over all values and over resolved ones."""
     errors = errors or {}
@@ -275,13 +261,14 @@ def relative_errors(runs: Sequence[RunPoints], errors: ErrorsByRun | None = None
 
 
 def run_relative_errors(run: RunPoints, errors: ErrorsByRun) -> RunRelativeErrors:
-    return RunRelativeErrors(
-        run.run_id,
-        tuple((s.eta, one_minus_ratio(s.delta_h_linear, s.delta_h_true)) for s in run.etas),
-        _run_resolved(run, errors),
-        _run_rel_ses(run, errors),
-        tuple(relative_error(s.delta_h_linear, s.delta_h_true) for s in run.etas),
-    )
+    values, judged, ses, site = [], [], [], []
+    for s, e in zip(run.etas, aligned_errors(run, errors), strict=True):
+        linear, true = s.delta_h_linear, s.delta_h_true
+        values.append((s.eta, one_minus_ratio(linear, true)))
+        judged.append(resolved(true, e.se_true if e is not None else None))
+        ses.append(rel_err_se(linear, true, e))
+        site.append(relative_error(linear, true))
+    return RunRelativeErrors(run.run_id, tuple(values), tuple(judged), tuple(ses), tuple(site))
 
 
 def relative_spreads(per_run: tuple[RunRelativeErrors, ...]) -> RelativeErrors:
@@ -289,7 +276,7 @@ def relative_spreads(per_run: tuple[RunRelativeErrors, ...]) -> RelativeErrors:
     grid = eta_grid(e for run in per_run for e, _ in run.values)
     cells: list[list[tuple[float | None, bool | None]]] = [[] for _ in grid]
     for run in per_run:
-        for index, i in first_matches(grid, (e for e, _ in run.values)).items():
+        for index, i in first_matches(grid, tuple(e for e, _ in run.values)):
             cells[index].append((run.values[i][1], run.is_resolved(i)))
     at_eta = list(zip(grid, cells, strict=True))
     per_eta = tuple((eta, spread(value for value, _ in at)) for eta, at in at_eta)

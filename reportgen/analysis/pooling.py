@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -397,28 +398,41 @@ def pooled_breakdown(rows: Sequence[PooledEta], approx: str) -> float | None:
     return breakdown_eta([(r.eta, getattr(r, f"verdict_{approx}")) for r in rows])
 
 
+# per approximation, its estimate of an η and the paired uncertainty's SE of the difference,
+# ratio, SE of the ratio and SE of the estimate
+_FIELDS = {
+    approx: (
+        attrgetter(f"delta_h_{approx}"),
+        attrgetter(f"se_diff_{approx}", f"ratio_{approx}", f"se_ratio_{approx}", f"se_{approx}"),
+    )
+    for approx in APPROXIMATIONS
+}
+
+
 def run_eta_rows(
     run_id: str, summaries: Sequence[EtaSummary], errors: Sequence[EtaUncertainty | None]
 ) -> dict[str, list[RunEta]]:
     """A run's pooling rows per approximation (``errors`` aligned with ``summaries``)."""
     out: dict[str, list[RunEta]] = {a: [] for a in APPROXIMATIONS}
     for s, u in zip(summaries, errors, strict=True):
-        for approx in APPROXIMATIONS:
-            value, true = getattr(s, f"delta_h_{approx}"), s.delta_h_true
-            if value is None or true is None or u is None:
+        true = s.delta_h_true
+        if true is None or u is None:
+            continue
+        for approx, (estimate, uncertainty) in _FIELDS.items():
+            if (value := estimate(s)) is None:
                 continue
-            se_diff = getattr(u, f"se_diff_{approx}")
+            se_diff, ratio, se_ratio, se = uncertainty(u)
             out[approx].append(
                 RunEta(
                     run_id,
                     s.eta,
                     value - true,
                     se_diff,
-                    getattr(u, f"ratio_{approx}"),
-                    getattr(u, f"se_ratio_{approx}"),
+                    ratio,
+                    se_ratio,
                     true,
                     u.se_true,
-                    cov_diff_true(getattr(u, f"se_{approx}"), u.se_true, se_diff),
+                    cov_diff_true(se, u.se_true, se_diff),
                 )
             )
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
@@ -15,6 +16,8 @@ from reportgen.analysis.contributions import EtaSummary
 from reportgen.load.models import FloatArray
 
 ETA_REL_TOL = 1e-9
+# η matches remembered: a group's runs share a few grids and η lists, matched once each
+MATCHES_HELD = 4096
 Json = dict[str, Any]
 
 
@@ -34,13 +37,15 @@ def same_eta(a: float, b: float) -> bool:
 def eta_grid(etas: Iterable[float]) -> tuple[float, ...]:
     """Distinct finite η values, sorted; values within the tolerance collapse onto the smallest."""
     grid: list[float] = []
-    for eta in sorted(e for e in etas if math.isfinite(e)):
+    # each distinct value once (a group's runs repeat a few η thousands of times)
+    for eta in sorted(e for e in set(etas) if math.isfinite(e)):
         if not grid or not same_eta(grid[-1], eta):
             grid.append(eta)
     return tuple(grid)
 
 
-def grid_matches(grid: Sequence[float], eta: float) -> range:
+@functools.lru_cache(maxsize=MATCHES_HELD)
+def grid_matches(grid: tuple[float, ...], eta: float) -> range:
     """The indices of the sorted ``grid`` values that ``eta`` matches (``same_eta``): one
     stretch, since the tolerance grows with the values' size and never spans a sign change."""
     low = high = bisect.bisect_left(grid, eta)
@@ -51,14 +56,15 @@ def grid_matches(grid: Sequence[float], eta: float) -> range:
     return range(low, high)
 
 
-def first_matches(grid: Sequence[float], etas: Iterable[float]) -> dict[int, int]:
+@functools.lru_cache(maxsize=MATCHES_HELD)
+def first_matches(grid: tuple[float, ...], etas: tuple[float, ...]) -> tuple[tuple[int, int], ...]:
     """Per index of the sorted ``grid``, the position of the first of ``etas`` that matches it
-    (what a search of ``etas`` for each grid value finds, in one pass)."""
+    (what a search of ``etas`` for each grid value finds, in one pass), by index."""
     first: dict[int, int] = {}
     for position, eta in enumerate(etas):
         for index in grid_matches(grid, eta):
             first.setdefault(index, position)
-    return first
+    return tuple(first.items())
 
 
 def summary_at(summaries: Sequence[EtaSummary], eta: float) -> EtaSummary | None:

@@ -257,26 +257,7 @@ def group_tail_summary(
 ) -> tuple[TailGroupRow, ...]:
     """Per mode, η and quantile: the ratio's spread over the runs (one entry per run·η), and over
     those whose ΔH_true is resolved there (``resolution``; a run it lacks has no SE to judge)."""
-    quantiles: set[float] = set()
-    etas: list[float] = []
-    plain: set[str] = set()
-    for run_id, t in runs:  # ``runs`` may read each run anew: every pass keeps numbers only
-        quantiles.update(r.quantile for r in t.truncated)
-        etas.append(t.eta)
-        if not t.centred:
-            plain.add(run_id)
-    grid = eta_grid(etas)
-    found, ordered = _ratios_by_row(runs, grid), sorted(quantiles, reverse=True)
-    uncentred, none = frozenset(plain), frozenset[str]()
-    result = []
-    for mode in MODES:
-        for index, eta in enumerate(grid):
-            for q in ordered:
-                if bucket := found.get((mode, index, q)):
-                    # a truncated subset of a run without centred contributions compares nothing
-                    apart = uncentred if mode == "truncated" and q < 1 else none
-                    result.append(_group_row(mode, eta, q, bucket, resolution or {}, apart))
-    return tuple(result)
+    return TailTable(runs).rows(resolution or {})
 
 
 @dataclass
@@ -287,24 +268,78 @@ class _Ratios:
     linear: array[float] = field(default_factory=lambda: array("d"))
     linquad: array[float] = field(default_factory=lambda: array("d"))
 
-    def add(self, run_id: str, row: TailRow) -> None:
-        self.run_ids.append(run_id)
-        self.linear.append(math.nan if (r := row.ratio) is None else r)
-        self.linquad.append(math.nan if (r := row.linquad_ratio) is None else r)
+
+# one run's tails as numbers: its η, the quantiles of its truncated rows, whether its
+# contributions are centred, and per row with a quantile (mode, quantile, linear, linquad ratios)
+_RunRatios = tuple[float, tuple[float, ...], bool, tuple[tuple[Mode, float, float, float], ...]]
+
+
+class TailTable:
+    """Every run's tail ratios, as numbers: a group's rows, and those of any set of its runs,
+    without reading the runs again."""
+
+    def __init__(self, runs: Collection[tuple[str, TailSensitivity]]) -> None:
+        # ``runs`` may read each run anew: a pass keeps numbers only (a run may have several η)
+        self._runs = [(run_id, _run_ratios(t)) for run_id, t in runs]
+
+    def rows(
+        self, resolution: Resolution, run_ids: Collection[str] | None = None
+    ) -> tuple[TailGroupRow, ...]:
+        """The rows of ``run_ids`` (every run's when ``None``), as ``group_tail_summary``."""
+        wanted = None if run_ids is None else set(run_ids)
+        runs = [(r, ratios) for r, ratios in self._runs if wanted is None or r in wanted]
+        grid = eta_grid(eta for _, (eta, *_) in runs)
+        found = _ratios_by_row(runs, grid)
+        ordered = sorted({q for _, (_, qs, *_) in runs for q in qs}, reverse=True)
+        uncentred = frozenset(r for r, (_, _, centred, _) in runs if not centred)
+        none: frozenset[str] = frozenset()
+        result = []
+        for mode in MODES:
+            for index, eta in enumerate(grid):
+                for q in ordered:
+                    if bucket := found.get((mode, index, q)):
+                        # a truncated subset of a run without centred contributions compares
+                        # nothing
+                        apart = uncentred if mode == "truncated" and q < 1 else none
+                        result.append(_group_row(mode, eta, q, bucket, resolution, apart))
+        return tuple(result)
+
+
+def _run_ratios(t: TailSensitivity) -> _RunRatios:
+    rows = tuple(
+        (mode, row.quantile, *_nan_ratios(row.linear_total, row.linquad_total, row.true_total))
+        for mode in MODES
+        for row in t.rows(mode)
+        if row.quantile == row.quantile  # no NaN quantile: it equals nothing, not even itself
+    )
+    return t.eta, tuple(r.quantile for r in t.truncated), t.centred, rows
+
+
+def _nan_ratios(
+    linear: float | None, linquad: float | None, true: float | None
+) -> tuple[float, float]:
+    """``TailRow``'s two ratios, NaN for none."""
+    by_linear, by_linquad = _ratio(linear, true), _ratio(linquad, true)
+    return (
+        math.nan if by_linear is None else by_linear,
+        math.nan if by_linquad is None else by_linquad,
+    )
 
 
 def _ratios_by_row(
-    runs: Collection[tuple[str, TailSensitivity]], grid: Sequence[float]
+    runs: Sequence[tuple[str, _RunRatios]], grid: tuple[float, ...]
 ) -> dict[tuple[Mode, int, float], _Ratios]:
-    """Every run's ratios by mode, η (index into ``grid``) and quantile (no NaN quantile: it
-    equals nothing, not even itself)."""
+    """Every run's ratios by mode, η (index into ``grid``) and quantile."""
     found: dict[tuple[Mode, int, float], _Ratios] = {}
-    for run_id, t in runs:
-        for index in grid_matches(grid, t.eta):
-            for mode in MODES:
-                for row in t.rows(mode):
-                    if row.quantile == row.quantile:
-                        found.setdefault((mode, index, row.quantile), _Ratios()).add(run_id, row)
+    for run_id, (eta, _, _, rows) in runs:
+        for index in grid_matches(grid, eta):
+            for mode, quantile, linear, linquad in rows:
+                key = (mode, index, quantile)
+                if (ratios := found.get(key)) is None:
+                    ratios = found[key] = _Ratios()
+                ratios.run_ids.append(run_id)
+                ratios.linear.append(linear)
+                ratios.linquad.append(linquad)
     return found
 
 
