@@ -307,7 +307,7 @@ class TailTable:
 
 def _run_ratios(t: TailSensitivity) -> _RunRatios:
     rows = tuple(
-        (mode, row.quantile, *_nan_ratios(row.linear_total, row.linquad_total, row.true_total))
+        (mode, row.quantile, _nan_for_none(row.ratio), _nan_for_none(row.linquad_ratio))
         for mode in MODES
         for row in t.rows(mode)
         if row.quantile == row.quantile  # no NaN quantile: it equals nothing, not even itself
@@ -315,15 +315,8 @@ def _run_ratios(t: TailSensitivity) -> _RunRatios:
     return t.eta, tuple(r.quantile for r in t.truncated), t.centred, rows
 
 
-def _nan_ratios(
-    linear: float | None, linquad: float | None, true: float | None
-) -> tuple[float, float]:
-    """``TailRow``'s two ratios, NaN for none."""
-    by_linear, by_linquad = _ratio(linear, true), _ratio(linquad, true)
-    return (
-        math.nan if by_linear is None else by_linear,
-        math.nan if by_linquad is None else by_linquad,
-    )
+def _nan_for_none(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _ratios_by_row(
