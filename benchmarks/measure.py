@@ -214,6 +214,23 @@ def widest_directory(out: Path) -> tuple[str, int]:
     return widest
 
 
+def swap_seconds(out: Path) -> float:
+    """The file work of a staged swap alone: every directory of the site made again beside it
+    and every file linked into the copy, then the copy removed as a build removes the site it
+    replaced (``remove_tree``)."""
+    from reportgen.removal import remove_tree
+
+    copy = out.with_name(out.name + ".swap-floor")
+    start = time.perf_counter()
+    for directory, _, files in os.walk(out):
+        target = os.path.normpath(os.path.join(copy, os.path.relpath(directory, out)))
+        os.mkdir(target)
+        for name in files:
+            os.link(os.path.join(directory, name), os.path.join(target, name))
+    remove_tree(copy)
+    return time.perf_counter() - start
+
+
 if __name__ == "__main__":
     child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     collector.leave_to_exit()

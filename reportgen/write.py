@@ -270,10 +270,6 @@ class SiteWriter:
         self.write_streamed(path, hashed())
         return digest.hexdigest()
 
-    def keep_verified(self, path: str, digest: str) -> bool:
-        """Carry a private file over only if its bytes still hash to ``digest``."""
-        return self.previous_verified(path, digest) is not None and self.keep(path)
-
     def previous_verified(self, path: str, digest: str) -> bytes | None:
         """The previous site's private file at ``path`` if its bytes hash to ``digest``; a file
         changed since (or missing) is ``None``: a cache miss, never an error."""
