@@ -217,13 +217,17 @@ def widest_directory(out: Path) -> tuple[str, int]:
 def swap_seconds(out: Path) -> float:
     """The file work of a staged swap alone: every directory of the site made again beside it
     and every file linked into the copy, then the copy removed as a build removes the site it
-    replaced (``remove_tree``)."""
+    replaced (``remove_tree``). The site is listed before the clock starts: a build knows its
+    files from its status and never lists them."""
     from reportgen.removal import remove_tree
 
     copy = out.with_name(out.name + ".swap-floor")
+    listed = [
+        (os.path.normpath(os.path.join(copy, os.path.relpath(directory, out))), directory, files)
+        for directory, _, files in os.walk(out)
+    ]
     start = time.perf_counter()
-    for directory, _, files in os.walk(out):
-        target = os.path.normpath(os.path.join(copy, os.path.relpath(directory, out)))
+    for target, directory, files in listed:
         os.mkdir(target)
         for name in files:
             os.link(os.path.join(directory, name), os.path.join(target, name))
