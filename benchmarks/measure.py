@@ -166,12 +166,14 @@ def replicated_tree(results: Path, out: Path, copies: int) -> Path:
     return out
 
 
-def change_one_run(results: Path) -> str:
-    """Change one published number of one run (ΔH_true at its first η), keeping it valid."""
+def change_one_run(results: Path, start: float = 0.5) -> str:
+    """Change one published number of one run (ΔH_true at its first η), keeping it valid: the
+    first such run from ``start`` (a share of the tree's runs in order) on."""
     from reportgen.discover import discover
 
     tree, _ = discover(results)
-    for ref in tree.runs[len(tree.runs) // 2 :] + tree.runs:
+    first = int(len(tree.runs) * start)
+    for ref in tree.runs[first:] + tree.runs:
         path = results / ref.source
         data = orjson.loads(path.read_bytes())
         entries = (data.get("true") or {}).get("entries") if isinstance(data, dict) else None
@@ -214,12 +216,13 @@ def widest_directory(out: Path) -> tuple[str, int]:
     return widest
 
 
-def swap_seconds(out: Path) -> float:
-    """The file work of a staged swap alone: every directory of the site made again beside it
-    and every file linked into the copy, then the copy removed as a build removes the site it
-    replaced (``remove_tree``). The site is listed before the clock starts: a build knows its
-    files from its status and never lists them."""
+def staging_seconds(out: Path) -> tuple[float, float]:
+    """The file work of staging the site ``out`` alone, in seconds: afresh (every directory made
+    again beside it and every file linked into the copy), then into the copy as a spare (the
+    copy listed, and each of its files checked to be the site's own: ``reportgen.swap``). The
+    site is listed before the clock starts: a build knows its files and never lists them."""
     from reportgen.removal import remove_tree
+    from reportgen.swap import Spare
 
     copy = out.with_name(out.name + ".swap-floor")
     listed = [
@@ -231,8 +234,14 @@ def swap_seconds(out: Path) -> float:
         os.mkdir(target)
         for name in files:
             os.link(os.path.join(directory, name), os.path.join(target, name))
+    afresh = time.perf_counter() - start
+    start = time.perf_counter()
+    spare = Spare(copy)
+    for key in list(spare.files):
+        assert spare.holds(key, os.path.join(out, key)), key
+    as_spare = time.perf_counter() - start
     remove_tree(copy)
-    return time.perf_counter() - start
+    return afresh, as_spare
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def scale_text(curve: list[dict[str, Any]], jobs: int) -> str:
     """The scale curve table as ``bench.py`` prints it."""
     base = curve[0]["base_runs"] if curve else 100
     header = (
-        f"   runs   cold s  ms/run  ÷{base}-run  no-op s  one s  ÷cold"
+        f"   runs   cold s  ms/run  ÷{base}-run  no-op s  one s  ÷cold  later s  ÷cold"
         "  peak RSS  index.html  widest dir"
     )
     lines = [
@@ -36,6 +36,8 @@ def scale_text(curve: list[dict[str, Any]], jobs: int) -> str:
             f"{p['runs']:>7,}  {p['cold_s']:>7.1f}  {p['ms_per_run']:>6.1f}  "
             f"{p['per_run_vs_base']:>7.2f}×  {p['noop_process_s']:>7.2f}  "
             f"{p['one_changed_s']:>5.1f}  {p['one_changed_vs_cold']:>4.2f}×  "
+            f"{p.get('later_changed_s', float('nan')):>7.1f}  "
+            f"{p.get('later_changed_vs_cold', float('nan')):>4.2f}×  "
             f"{p['peak_rss_mb']:>5.0f} MB  {p['index_mb']:>7.2f} MB  {p['widest_entries']:>5} "
             f"({p['widest_dir']})"
         )

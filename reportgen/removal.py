@@ -1,4 +1,5 @@
-"""Removing a build's own directory trees (the replaced site, leftovers of killed builds).
+"""Removing a build's own directory trees (leftovers of killed builds, a replaced site that
+cannot be kept as the spare, a spare whose site is gone).
 
 Removing a directory waits on the file system's journal more than on the CPU, so a site of
 thousands of directories is removed as several subtrees at once, in threads; a few threads, as

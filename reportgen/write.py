@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import hashlib
 import os
@@ -20,12 +19,12 @@ from reportgen.removal import remove_tree
 from reportgen.siblings import NAME_MAX as NAME_MAX
 from reportgen.siblings import sibling_name as sibling_name
 from reportgen.siblings import sibling_prefix
+from reportgen.swap import Spare, adopt_spare, remove_spare, set_aside, swap_in
 
 T = TypeVar("T")
 MARKER = ".reportgen/status.json"
 # Content-addressed intermediate results a later build may reuse (e.g. batch-comparison draws)
 MEMO_DIR = ".reportgen/memo"
-RENAME_EXCHANGE = 2
 # how many staging directories the writer remembers making (a site's files come a page's
 # directory at a time: one made again after they are forgotten costs one more makedirs)
 DIRECTORIES_HELD = 1024
@@ -114,7 +113,8 @@ class SiteWriter:
     """Writes a complete new site into a sibling staging directory, then swaps it in.
 
     Files whose bytes equal the previous site's are hard-linked from it instead of rewritten, so
-    a no-op or small rebuild leaves untouched files untouched (same inode, same mtime).
+    a no-op or small rebuild leaves untouched files untouched (same inode, same mtime). The
+    staging directory is the site the last build replaced, when it waits beside OUT (``spare``).
     """
 
     def __init__(self, out: Path, reuse_memos: bool = True) -> None:
@@ -126,12 +126,18 @@ class SiteWriter:
         self.log = WriteLog()
         self.claimed: set[str] = set()  # every path of the new site
         self._made: set[str] = set()  # staging directories known to exist (the latest ones)
+        self._spare: Spare | None = None
 
     def __enter__(self) -> SiteWriter:
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             remove_tree(self._staging)
-            self._staging.mkdir()
+            if self._previous is None:
+                remove_spare(self.out)  # OUT is gone: no build will find its files there
+            else:
+                self._spare = adopt_spare(self.out, self._staging)
+            if self._spare is None:
+                self._staging.mkdir()
         except OSError as exc:  # named as given: the staging directory is ours, not the user's
             raise WriteError(f"cannot make {self.out}: {exc.strerror or exc}") from None
         if self._previous is not None:  # the swapped-in site keeps OUT's permissions (a web root)
@@ -141,7 +147,8 @@ class SiteWriter:
     def __exit__(self, *exc_info: object) -> None:
         remove_tree(self._staging)  # after publish() this is already gone
 
-    def _claim(self, path: str) -> str:
+    def _place(self, path: str) -> tuple[str, str]:
+        """``path`` claimed, as a site path and its staging path (whose directory exists)."""
         key = safe_site_path(path)
         if key in self.claimed:
             raise WriteError(f"two outputs want the same path: {key}")
@@ -149,20 +156,29 @@ class SiteWriter:
         target = os.path.join(self._staging, key)
         parent = os.path.dirname(target)
         if parent not in self._made:
+            if self._spare is not None:
+                self._spare.make_room(key)
             os.makedirs(parent, exist_ok=True)
             if len(self._made) >= DIRECTORIES_HELD:
                 self._made.clear()
             self._made.add(parent)
+        return key, target
+
+    def _claim(self, path: str) -> str:
+        """The staging path of ``path``, with nothing there to write through."""
+        key, target = self._place(path)
+        if self._spare is not None:
+            self._spare.free(key)
         return target
 
     def write(self, path: str, content: Content) -> None:
         """Write ``content`` at ``path`` (relative to the site root)."""
         pieces = (content,) if isinstance(content, bytes) else content
-        target = self._claim(path)
-        if self._link_previous(path, target, pieces):
-            self.log.kept.append(path)
+        old = self._previous_file(path)
+        if old is not None and _same_content(old, pieces):
+            self._link_kept(path, old)
             return
-        with open(target, "wb") as file:
+        with open(self._claim(path), "wb") as file:
             file.writelines(pieces)
         self.log.written.append(path)
 
@@ -211,7 +227,9 @@ class SiteWriter:
         return path.startswith(MEMO_DIR + "/") and path in self.claimed
 
     def _link_kept(self, path: str, old: str) -> None:
-        _link_or_copy(old, self._claim(path))
+        key, target = self._place(path)
+        if self._spare is None or not self._spare.holds(key, old):
+            _link_or_copy(old, target)
         self.log.kept.append(path)
 
     def previous_has(self, paths: Iterable[str]) -> bool:
@@ -321,26 +339,16 @@ class SiteWriter:
         except OSError:
             return None
 
-    def _link_previous(self, path: str, target: str, pieces: tuple[bytes, ...]) -> bool:
-        old = self._previous_file(path)
-        if old is None or os.path.getsize(old) != sum(map(len, pieces)):
-            return False
-        if not _same_bytes(old, pieces):
-            return False
-        _link_or_copy(old, target)
-        return True
-
     def publish(self) -> None:
-        """Swap the staging directory in; a build killed before this leaves the old site intact."""
-        if self.out.is_dir():
-            if not _exchange(self._staging, self.out):
-                backup = self.out.parent / sibling_name(self.out.name, "old", os.getpid())
-                os.rename(self.out, backup)
-                os.rename(self._staging, self.out)
-                self._staging = backup
-        else:
-            os.rename(self._staging, self.out)
-        remove_tree(self._staging)
+        """Swap the staging directory in; a build killed before this leaves the old site intact.
+        The replaced site is kept as the next build's spare."""
+        if self._spare is not None:
+            self._spare.prune()
+        self._staging = swap_in(self._staging, self.out)  # where the replaced site now is
+        if is_reportgen_site(self._staging):
+            set_aside(self._staging, self.out)
+        else:  # a foreign directory OUT was (--force), or none
+            remove_tree(self._staging)
 
 
 @dataclass(frozen=True)
@@ -378,7 +386,9 @@ def _write_comparing(target: str, pieces: Iterable[bytes], old: str | None) -> b
         return same and before.read(1) == b""
 
 
-def _same_bytes(path: str, pieces: tuple[bytes, ...]) -> bool:
+def _same_content(path: str, pieces: tuple[bytes, ...]) -> bool:
+    if os.path.getsize(path) != sum(map(len, pieces)):
+        return False
     with open(path, "rb") as file:
         old = file.read()
     offset = 0
@@ -395,28 +405,6 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories with Linux renameat2(RENAME_EXCHANGE) where available."""
-    import ctypes  # here: a no-op build publishes nothing
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd = -100
-    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.ENOTSUP):
-        return False
-    raise OSError(ctypes.get_errno(), "renameat2 failed", str(b))
 
 
 def _sibling_pid(path: Path, out: Path) -> int | None:

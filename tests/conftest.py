@@ -161,3 +161,28 @@ def small_scale_copy(small_scale: tuple[Path, Path], tmp_path: Path) -> tuple[Pa
     """A copy of the small scale tree and its site, for a test to change."""
     results, out = small_scale
     return shutil.copytree(results, tmp_path / "results"), shutil.copytree(out, tmp_path / "site")
+
+
+@pytest.fixture(scope="module")
+def mini_tree(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four small runs (two sweeps, two control-variate runs): full rebuilds stay cheap."""
+    root = tmp_path_factory.mktemp("mini") / "results"
+    for part in ("comparison_across_learning_rates", "CVs_and_gdotv"):
+        shutil.copytree(sample_tree / part, root / part)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mini_site(mini_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mini-site") / "site"
+    build(BuildOptions(results=mini_tree, out=out, jobs=1))
+    return out
+
+
+@pytest.fixture
+def mini(mini_tree: Path, mini_site: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the mini tree and of its built site, free to mutate."""
+    tree = shutil.copytree(mini_tree, tmp_path / "results")
+    out = tmp_path / "site"
+    shutil.copytree(mini_site, out)
+    return tree, out

@@ -151,31 +151,6 @@ def site(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Bu
     return out, build(options(tree, out))
 
 
-@pytest.fixture(scope="module")
-def mini_tree(sample_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four small runs (two sweeps, two control-variate runs): full rebuilds stay cheap."""
-    root = tmp_path_factory.mktemp("mini") / "results"
-    for part in ("comparison_across_learning_rates", "CVs_and_gdotv"):
-        shutil.copytree(sample_tree / part, root / part)
-    return root
-
-
-@pytest.fixture(scope="module")
-def mini_site(mini_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("mini-site") / "site"
-    build(options(mini_tree, out))
-    return out
-
-
-@pytest.fixture
-def mini(mini_tree: Path, mini_site: Path, tmp_path: Path) -> tuple[Path, Path]:
-    """A private copy of the mini tree and of its built site, free to mutate."""
-    tree = copy_tree(mini_tree, tmp_path / "results")
-    out = tmp_path / "site"
-    shutil.copytree(mini_site, out)
-    return tree, out
-
-
 # --- incremental -----------------------------------------------------------------------------
 
 
@@ -770,7 +745,7 @@ def test_publish_interrupted_between_fallback_renames_is_recovered(
     mini: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without renameat2 the swap is two renames; a build dying between them loses nothing."""
-    import reportgen.write as write
+    import reportgen.swap as swap
 
     results, out = mini
     edit_sweep(results)
@@ -781,7 +756,7 @@ def test_publish_interrupted_between_fallback_renames_is_recovered(
         real_rename(src, dst)
         raise KeyboardInterrupt("killed between the renames")
 
-    monkeypatch.setattr(write, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(swap, "_exchange", lambda a, b: False)
     monkeypatch.setattr(os, "rename", die_after_first)
     with pytest.raises(KeyboardInterrupt):
         build(options(results, out))
@@ -792,33 +767,30 @@ def test_publish_interrupted_between_fallback_renames_is_recovered(
 
     result = build(options(results, out))  # recovers the old site first, then updates it
     assert result.rebuilt == 1
-    assert not list(out.parent.glob(".site.*"))
+    assert [p.name for p in out.parent.glob(".site.*")] == [".site.spare"]  # the replaced site
 
 
 def test_build_killed_after_the_swap_leaves_the_new_site(
     mini: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed while deleting the old site (after the swap): OUT is already the new site."""
+    """Interrupted after the swap, before the replaced site is set aside: OUT is already the
+    new site, and the replaced one is removed on the way out."""
     import reportgen.write as write
-    from reportgen.removal import remove_tree as real_remove
 
     results, out = mini
     edit_sweep(results)
 
-    def die_removing_old_site(path: Path) -> None:
-        if path.is_dir() and (path / STATUS_PATH).is_file() and path != out:
-            raise KeyboardInterrupt("killed while removing the old site")
-        real_remove(path)
+    def die_setting_aside(replaced: Path, out: Path) -> None:
+        raise KeyboardInterrupt("killed before the old site was set aside")
 
-    monkeypatch.setattr(write, "remove_tree", die_removing_old_site)
+    monkeypatch.setattr(write, "set_aside", die_setting_aside)
     with pytest.raises(KeyboardInterrupt):
         build(options(results, out))
     monkeypatch.undo()
     changes = orjson.loads((out / "changes.json").read_bytes())
     assert [c["id"] for c in changes["changed"]] == [SWEEP]  # the new site is in place
-    assert len(list(out.parent.glob(".site.staging-*"))) == 1  # the old one, left behind
-    assert build(options(results, out)).up_to_date
     assert not list(out.parent.glob(".site.*"))
+    assert build(options(results, out)).up_to_date
 
 
 CHANGE_LOG = ("changes.html", "changes.json")
@@ -876,12 +848,13 @@ def test_killed_build_leaves_a_complete_site(kill_setup: KillSetup, fraction: fl
     if after != before:  # swapped in before the kill: exactly the new site
         assert _without(after, CHANGE_LOG) == _without(kill_setup.new_site, CHANGE_LOG)
     assert read_status(out) is not None
-    leftovers = list(out.parent.glob(f".{out.name}.*"))
+    spare = f".{out.name}.spare"  # the site an earlier build replaced, kept for the next
+    leftovers = [p for p in out.parent.glob(f".{out.name}.*") if p.name != spare]
     assert all(p.name.endswith(f"-{process.pid}") for p in leftovers)
 
     restore = _cli(results, out, "--title", "reference")  # cleans up; rebuilds if swapped
     assert restore.wait(timeout=600) == 0
-    assert not list(out.parent.glob(f".{out.name}.*"))
+    assert {p.name for p in out.parent.glob(f".{out.name}.*")} <= {spare}
     restored = published(out)
     names = CHANGE_LOG if after != before else ()
     assert _without(restored, names) == _without(before, names)

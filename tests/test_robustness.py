@@ -905,7 +905,7 @@ def test_non_empty_foreign_output_needs_force(tiny_tree: Path, tmp_path: Path) -
     assert _cli(tiny_tree, "-o", out, "--force") == 1
     assert (out / "index.html").is_file() and not (out / "thesis.tex").exists()
     assert _cli(tiny_tree, "-o", out) == 1  # now a reportgen site: rebuilt without --force
-    assert sorted(os.listdir(tmp_path)) == ["out"]
+    assert sorted(os.listdir(tmp_path)) == [".out.spare", "out"]  # the replaced site, kept
 
 
 def test_cli_exit_code_and_no_traceback(tiny_tree: Path, tmp_path: Path) -> None:
