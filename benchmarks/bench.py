@@ -17,7 +17,7 @@ measures:
   (the ratio a build whose cores never waited would reach), and the share of the cores it kept
   busy;
 * no-op rebuild (best of three), a rebuild after one changed run, and after a later change of
-  another run (staged into the site the first change replaced, as nightly builds are);
+  that run (staged into the site the first change replaced, as nightly builds are);
 * peak RSS of a build, main process and workers (each build in a fresh subprocess, since
   ``RUSAGE_CHILDREN`` reports the maximum over all children ever waited for);
 * with ``--scale10``, the peak RSS of a cold build of a tree ten times larger;
@@ -125,7 +125,7 @@ class Sequence3:
     noop: Measured
     one: Measured
     changed: str
-    later: Measured  # another run changed after that: staged into the replaced site
+    later: Measured  # that run changed again: staged into the replaced site
 
     @property
     def cold_ratio(self) -> float:
@@ -181,8 +181,9 @@ def measure_once(results: Path, out: Path, jobs: int) -> Sequence3:
 
 
 def later_change(results: Path, out: Path, jobs: int) -> Measured:
-    """A build after another run changed: the site the last build replaced is its staging."""
-    change_one_run(results, start=0.25)
+    """A build after the same run changed again: the site the last build replaced is its
+    staging (the same group chain as the first change, so the two differ by the staging)."""
+    change_one_run(results)
     later = run_build(results, out, jobs)
     assert later.data["rebuilt"] == 1, later.data
     return later
@@ -309,7 +310,7 @@ class ScalePoint:
     cold: Measured
     noop: Measured
     one: Measured  # after one changed run
-    later: Measured  # after another run changed then
+    later: Measured  # after that run changed again
     index_bytes: int
     widest: tuple[str, int]  # the site directory with the most entries, and how many
     staging_s: tuple[float, float]  # staging's file work alone: afresh, into the spare

@@ -166,14 +166,12 @@ def replicated_tree(results: Path, out: Path, copies: int) -> Path:
     return out
 
 
-def change_one_run(results: Path, start: float = 0.5) -> str:
-    """Change one published number of one run (ΔH_true at its first η), keeping it valid: the
-    first such run from ``start`` (a share of the tree's runs in order) on."""
+def change_one_run(results: Path) -> str:
+    """Change one published number of one run (ΔH_true at its first η), keeping it valid."""
     from reportgen.discover import discover
 
     tree, _ = discover(results)
-    first = int(len(tree.runs) * start)
-    for ref in tree.runs[first:] + tree.runs:
+    for ref in tree.runs[len(tree.runs) // 2 :] + tree.runs:
         path = results / ref.source
         data = orjson.loads(path.read_bytes())
         entries = (data.get("true") or {}).get("entries") if isinstance(data, dict) else None
