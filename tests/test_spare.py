@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import reportgen.write as write
 from reportgen.build import build
@@ -21,10 +23,14 @@ def spare_of(out: Path) -> Path:
     return out.parent / f".{out.name}.spare"
 
 
+def directories(site: Path) -> set[str]:
+    return {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_dir()}
+
+
 def differing_from_cold(results: Path, out: Path, cold: Path) -> list[str]:
     build(options(results, cold))
     ours, fresh = published(out), published(cold)
-    assert ours.keys() == fresh.keys()
+    assert ours.keys() == fresh.keys() and directories(out) == directories(cold)
     return sorted(k for k in fresh if ours[k] != fresh[k])
 
 
@@ -125,3 +131,36 @@ def test_a_spare_that_is_not_this_users_directory_is_left_alone(
     assert [p.name for p in spare_of(out).iterdir()] == ["runs"]
     assert differing_from_cold(results, out, tmp_path / "cold") == CHANGE_LOG
     assert sorted(p.name for p in out.parent.glob(".site*")) == [".site.spare"]
+
+
+def apply_change(results: Path, change: str, number: int) -> None:
+    """One change of the mini tree: a number of one run, a run removed, a run added."""
+    sweeps = sorted((results / "comparison_across_learning_rates").glob("run_*"))
+    if change == "edit":
+        edit_sweep(results, 1.0 + (number + 1) / 8)
+    elif change == "remove" and len(sweeps) > 1:
+        shutil.rmtree(sweeps[-1] if sweeps[-1].name != Path(SWEEP).name else sweeps[0])
+    elif change == "add":
+        shutil.copytree(results / SWEEP, sweeps[0].parent / f"run_{number + 10:02d}")
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@example(changes=["edit", "remove", "add", "edit"])
+@given(changes=st.lists(st.sampled_from(["edit", "remove", "add"]), min_size=2, max_size=4))
+def test_every_build_of_a_changing_tree_equals_a_cold_one(
+    mini_tree: Path, mini_site: Path, tmp_path_factory: pytest.TempPathFactory, changes: list[str]
+) -> None:
+    """Runs changed, removed and added over several builds, each staged into the site the one
+    before replaced: every site equals a cold build of its tree but for the change log."""
+    root = tmp_path_factory.mktemp("changes")
+    results, out = shutil.copytree(mini_tree, root / "results"), root / "site"
+    shutil.copytree(mini_site, out)
+    for number, change in enumerate(changes):
+        apply_change(results, change, number)
+        build(options(results, out))
+        cold = root / f"cold-{number}"
+        assert differing_from_cold(results, out, cold) == CHANGE_LOG
+    assert spare_of(out).is_dir()
