@@ -117,7 +117,7 @@ def adopt_spare(out: Path, staging: Path) -> Spare | None:
         found = os.lstat(spare)
     except OSError:
         return None
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+    if not _ours(found):
         return None
     try:
         os.rename(spare, staging)  # atomic: of two builds at once, one takes it
@@ -142,9 +142,14 @@ def remove_spare(out: Path) -> None:
     """Remove a spare no build can use (OUT is gone), if it is this user's directory."""
     spare = spare_directory(out)
     with contextlib.suppress(OSError):
-        found = os.lstat(spare)
-        if stat.S_ISDIR(found.st_mode) and found.st_uid == os.geteuid():
+        if _ours(os.lstat(spare)):
             remove_tree(spare)
+
+
+def _ours(found: os.stat_result) -> bool:
+    """A directory of this user's (on a system with POSIX users; any directory elsewhere)."""
+    owner = getattr(os, "geteuid", None)
+    return stat.S_ISDIR(found.st_mode) and (owner is None or found.st_uid == owner())
 
 
 def _identity(found: os.stat_result) -> tuple[int, int]:
