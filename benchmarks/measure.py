@@ -236,7 +236,7 @@ def staging_seconds(out: Path) -> tuple[float, float]:
     start = time.perf_counter()
     spare = Spare(copy)
     for key in list(spare.files):
-        assert spare.holds(key, os.path.join(out, key)), key
+        assert spare.holds(key, os.stat(os.path.join(out, key))), key
     as_spare = time.perf_counter() - start
     remove_tree(copy)
     return afresh, as_spare

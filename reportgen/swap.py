@@ -68,14 +68,12 @@ class Spare:
                     else:
                         os.unlink(entry.path)
 
-    def holds(self, key: str, previous: str) -> bool:
-        """Whether the spare's file at ``key`` is the live site's file ``previous`` itself (then
-        it stays); whatever else is there is removed."""
+    def holds(self, key: str, previous: os.stat_result) -> bool:
+        """Whether the spare's file at ``key`` is the live site's file itself (``previous`` is
+        its ``stat``; then it stays); whatever else is there is removed."""
         if key in self.files:
             with contextlib.suppress(OSError):
-                if _identity(os.lstat(os.path.join(self.root, key))) == _identity(
-                    os.stat(previous)
-                ):
+                if _identity(os.lstat(os.path.join(self.root, key))) == _identity(previous):
                     self.files.discard(key)
                     return True
         self.free(key)
@@ -84,8 +82,7 @@ class Spare:
     def free(self, key: str) -> None:
         """Nothing of the spare's at ``key``."""
         if key in self.files:
-            self.files.discard(key)
-            _unlink(os.path.join(self.root, key))
+            self._drop_file(key)
         elif key in self.directories:
             self.directories.discard(key)
             remove_tree(Path(self.root, key))
@@ -95,9 +92,12 @@ class Spare:
         parent = key.rpartition("/")[0]
         while parent:
             if parent in self.files:
-                self.files.discard(parent)
-                _unlink(os.path.join(self.root, parent))
+                self._drop_file(parent)
             parent = parent.rpartition("/")[0]
+
+    def _drop_file(self, key: str) -> None:
+        self.files.discard(key)
+        _unlink(os.path.join(self.root, key))
 
     def prune(self) -> None:
         """Remove every file no one claimed, then every directory left empty."""

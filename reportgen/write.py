@@ -174,9 +174,9 @@ class SiteWriter:
     def write(self, path: str, content: Content) -> None:
         """Write ``content`` at ``path`` (relative to the site root)."""
         pieces = (content,) if isinstance(content, bytes) else content
-        old = self._previous_file(path)
-        if old is not None and _same_content(old, pieces):
-            self._link_kept(path, old)
+        previous = self._previous_stat(path)
+        if previous is not None and _same_content(previous[0], pieces):
+            self._link_kept(path, *previous)
             return
         with open(self._claim(path), "wb") as file:
             file.writelines(pieces)
@@ -205,30 +205,30 @@ class SiteWriter:
         """Carry a file over from the previous site unchanged; False if it is not there."""
         if self._claimed_memo(path):
             return True
-        old = self._previous_file(path)
-        if old is None:
+        previous = self._previous_stat(path)
+        if previous is None:
             return False
-        self._link_kept(path, old)
+        self._link_kept(path, *previous)
         return True
 
     def keep_all(self, paths: Iterable[str]) -> bool:
         """Carry every file over from the previous site, or none (then the caller re-renders);
         each previous file is looked up once."""
-        found = [(path, self._previous_file(path)) for path in paths]
-        if any(old is None for _, old in found):
+        found = [(path, self._previous_stat(path)) for path in paths]
+        if any(previous is None for _, previous in found):
             return False
-        for path, old in found:
-            if not self._claimed_memo(path):
-                self._link_kept(path, str(old))
+        for path, previous in found:
+            if previous is not None and not self._claimed_memo(path):
+                self._link_kept(path, *previous)
         return True
 
     def _claimed_memo(self, path: str) -> bool:
         """A memo already in the new site (content-addressed: its users want the same bytes)."""
         return path.startswith(MEMO_DIR + "/") and path in self.claimed
 
-    def _link_kept(self, path: str, old: str) -> None:
+    def _link_kept(self, path: str, old: str, found: os.stat_result) -> None:
         key, target = self._place(path)
-        if self._spare is None or not self._spare.holds(key, old):
+        if self._spare is None or not self._spare.holds(key, found):
             _link_or_copy(old, target)
         self.log.kept.append(path)
 
@@ -238,10 +238,19 @@ class SiteWriter:
 
     def _previous_file(self, path: str) -> str | None:
         """The previous site's file at ``path``, if it has one."""
+        previous = self._previous_stat(path)
+        return None if previous is None else previous[0]
+
+    def _previous_stat(self, path: str) -> tuple[str, os.stat_result] | None:
+        """The previous site's file at ``path`` and its ``stat``, if it has one."""
         if self._previous is None or not is_site_path(path):
             return None
         old = os.path.join(self._previous, path)
-        return old if os.path.isfile(old) else None
+        try:
+            found = os.stat(old)
+        except (OSError, ValueError):  # as ``os.path.isfile``: missing, unreadable, NUL in name
+            return None
+        return (old, found) if stat.S_ISREG(found.st_mode) else None
 
     def store_memos(
         self, computed: Mapping[str, bytes], reused: Iterable[str], known: Mapping[str, str]
