@@ -214,12 +214,15 @@ class SiteWriter:
     def keep_all(self, paths: Iterable[str]) -> bool:
         """Carry every file over from the previous site, or none (then the caller re-renders);
         each previous file is looked up once."""
-        found = [(path, self._previous_stat(path)) for path in paths]
-        if any(previous is None for _, previous in found):
-            return False
-        for path, previous in found:
-            if previous is not None and not self._claimed_memo(path):
-                self._link_kept(path, *previous)
+        found = []
+        for path in paths:
+            previous = self._previous_stat(path)
+            if previous is None:
+                return False
+            found.append((path, previous))
+        for path, (old, stat_result) in found:
+            if not self._claimed_memo(path):
+                self._link_kept(path, old, stat_result)
         return True
 
     def _claimed_memo(self, path: str) -> bool:
